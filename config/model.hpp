@@ -1,0 +1,172 @@
+// The gateway configuration as plain values: what config/loader.hpp produces
+// from YAML and every other part consumes. No yaml-cpp type appears here.
+// Immutable after load; safe to share read-only between threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace fieldbridge::config {
+
+using std::chrono::milliseconds;
+
+// Where a value came from, for messages that point at the line.
+struct source_mark {
+    std::string file;
+    int line = 0;    // 1-based; 0 when unknown
+    int column = 0;  // 1-based; 0 when unknown
+};
+
+enum class register_kind { coil, discrete_input, holding_register, input_register };
+
+enum class data_type {
+    boolean,  // coil / discrete input, or bit N of a register (point::bit)
+    int16,
+    uint16,
+    int32,
+    uint32,
+    int64,
+    uint64,
+    float32,
+    float64,
+    string,  // point::length registers
+};
+
+// Byte order inside the value as it is laid out over registers, named like
+// libmodbus' helpers: A is the most significant byte.
+//   32-bit: abcd (big endian), cdab (word swap), badc (byte swap), dcba (little endian)
+//   64-bit: abcd = ABCDEFGH, cdab = GHEFCDAB (words reversed), badc = BADCFEHG,
+//           dcba = HGFEDCBA. 16-bit values honour the byte swap of badc/dcba.
+enum class word_order { abcd, cdab, badc, dcba };
+
+// How a string is packed into registers (FIELD-QUIRKS 15).
+enum class string_packing {
+    high_byte_first,  // two chars per register, first char in the high byte (the common case)
+    low_byte_first,   // two chars per register, byte-swapped ("rP3oME1-")
+    low_byte_only,    // one char per register in the low byte
+};
+
+// How the built-in simulator moves a point's value over time.
+struct simulation {
+    enum class waveform { constant, counter, sine, ramp };
+    waveform wave = waveform::constant;
+    double value = 0.0;      // constant value, counter start, sine centre, ramp start
+    double amplitude = 0.0;  // sine amplitude; ramp span
+    double step = 1.0;       // counter increment per second
+    milliseconds period{60000};  // sine / ramp period
+};
+
+enum class quality_of_service : std::uint8_t { at_most_once = 0, at_least_once = 1, exactly_once = 2 };
+
+struct point {
+    std::string name;
+    register_kind kind = register_kind::holding_register;
+    std::uint16_t address = 0;  // protocol (0-based) address
+    data_type type = data_type::uint16;
+    word_order order = word_order::abcd;
+    std::optional<std::uint8_t> bit;  // 0..15, only with type boolean on a register
+    std::uint16_t length = 0;         // registers, only with type string
+    string_packing packing = string_packing::high_byte_first;
+    double scale = 1.0;  // engineering = raw * scale + offset
+    double offset = 0.0;
+    std::string unit;
+    std::optional<std::string> topic;  // overrides the publish topic template
+    quality_of_service qos = quality_of_service::at_least_once;
+    bool retain = false;
+    bool writable = false;
+    double deadband = 0.0;  // absolute, in engineering units; 0 = publish every change
+    std::optional<double> minimum;
+    std::optional<double> maximum;
+    std::optional<simulation> simulate;  // used by `fieldbridge simulate` only
+    source_mark mark;
+};
+
+// A point list defined once and reused by many devices.
+struct profile {
+    std::string name;
+    std::vector<point> points;
+    source_mark mark;
+};
+
+struct tcp_link {
+    std::string host;
+    std::uint16_t port = 502;
+};
+
+enum class parity { none, even, odd };
+
+struct rtu_link {
+    std::string device;  // e.g. /dev/serial/by-id/...
+    std::uint32_t baud = 9600;
+    config::parity parity = parity::none;
+    std::uint8_t data_bits = 8;
+    std::uint8_t stop_bits = 1;
+};
+
+struct bus {
+    std::string name;
+    std::variant<tcp_link, rtu_link> link;
+    source_mark mark;
+};
+
+struct device {
+    std::string name;
+    std::string bus;
+    std::uint8_t unit_id = 1;
+    milliseconds poll_interval{1000};
+    milliseconds timeout{1000};  // response timeout of one request
+    int retries = 1;             // extra attempts after a failed request
+    std::uint16_t max_gap = 10;  // registers (or bits) bridged when merging reads
+    std::uint16_t max_registers_per_read = 125;
+    std::uint16_t max_bits_per_read = 2000;
+    std::optional<std::string> profile;
+    std::vector<point> points;  // effective: profile points followed by the device's own
+    source_mark mark;
+};
+
+struct tls_settings {
+    bool enabled = false;
+    std::string ca_file;    // empty: system trust store
+    std::string cert_file;  // client certificate (mutual TLS), optional
+    std::string key_file;
+    bool verify_hostname = true;
+};
+
+struct broker {
+    std::string host = "localhost";
+    std::uint16_t port = 1883;
+    std::string client_id = "fieldbridge";
+    std::chrono::seconds keepalive{30};
+    std::string username;
+    std::string password;
+    bool clean_session = true;
+    tls_settings tls;
+    milliseconds reconnect_min{500};
+    milliseconds reconnect_max{30000};
+    source_mark mark;
+};
+
+enum class payload_format { json, raw };
+
+struct publish_settings {
+    std::string prefix = "fieldbridge";
+    std::string topic_template = "{prefix}/{device}/{point}";
+    payload_format format = payload_format::json;
+    std::chrono::seconds heartbeat{60};  // republish an unchanged value this often; 0 = never
+    quality_of_service default_qos = quality_of_service::at_least_once;
+};
+
+struct gateway {
+    broker mqtt;
+    publish_settings publish;
+    std::vector<profile> profiles;
+    std::vector<bus> buses;
+    std::vector<device> devices;
+    std::string source_file;
+};
+
+}  // namespace fieldbridge::config
