@@ -1,0 +1,141 @@
+#include "gateway/app.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "drivers/modbus/bus_worker.hpp"
+#include "gateway/point_mapper.hpp"
+#include "mqtt/client.hpp"
+
+namespace fieldbridge::gateway {
+namespace asio = boost::asio;
+
+namespace {
+
+mqtt::client_options client_options_from(const config::broker& b) {
+    mqtt::client_options o;
+    o.host = b.host;
+    o.port = b.port;
+    o.client_id = b.client_id;
+    o.keepalive = b.keepalive;
+    o.username = b.username;
+    o.password = b.password;
+    o.clean_session = b.clean_session;
+    o.tls.enabled = b.tls.enabled;
+    o.tls.ca_file = b.tls.ca_file;
+    o.tls.cert_file = b.tls.cert_file;
+    o.tls.key_file = b.tls.key_file;
+    o.tls.verify_hostname = b.tls.verify_hostname;
+    o.reconnect_min = b.reconnect_min;
+    o.reconnect_max = b.reconnect_max;
+    return o;
+}
+
+const char* state_name(mqtt::link_state s) {
+    switch (s) {
+        case mqtt::link_state::disconnected:
+            return "disconnected";
+        case mqtt::link_state::connecting:
+            return "connecting";
+        case mqtt::link_state::connected:
+            return "connected";
+    }
+    return "?";
+}
+
+}  // namespace
+
+struct app::parts {
+    parts(asio::io_context& io, const config::gateway& cfg)
+        : mapper(cfg), client(io.get_executor(), client_options_from(cfg.mqtt)), signals(io, SIGINT, SIGTERM),
+          shutdown_timer(io), work(io.get_executor()) {}
+
+    point_mapper mapper;
+    mqtt::client client;
+    asio::signal_set signals;
+    asio::steady_timer shutdown_timer;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::vector<std::unique_ptr<modbus::bus_worker>> workers;
+};
+
+app::app(config::gateway cfg) : cfg_(std::move(cfg)) {}
+
+app::~app() = default;
+
+int app::run() {
+    parts_ = std::make_unique<parts>(io_, cfg_);
+    auto& p = *parts_;
+
+    p.client.on_link_state([](mqtt::link_state s) { spdlog::info("broker link {}", state_name(s)); });
+    p.signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {} received, shutting down", sig);
+        shutdown();
+    });
+
+    for (const auto& bus : cfg_.buses) {
+        std::vector<config::device> devices;
+        for (const auto& d : cfg_.devices) {
+            if (d.bus == bus.name) devices.push_back(d);
+        }
+        if (devices.empty()) {
+            spdlog::warn("bus {} has no devices; not polled", bus.name);
+            continue;
+        }
+        // Runs on the worker thread: hand the result to the core and return.
+        auto on_result = [this](modbus::poll_result r) {
+            asio::post(io_, [this, r = std::move(r)]() {
+                if (stopping_) return;
+                auto messages = parts_->mapper.map(r, std::chrono::steady_clock::now());
+                for (auto& m : messages) parts_->client.publish(std::move(m));
+            });
+        };
+        p.workers.push_back(std::make_unique<modbus::bus_worker>(bus, std::move(devices), on_result));
+    }
+
+    spdlog::info("fieldbridge starting: {} bus(es), {} device(s), broker {}:{}", cfg_.buses.size(),
+                 cfg_.devices.size(), cfg_.mqtt.host, cfg_.mqtt.port);
+    p.client.start();
+    for (auto& w : p.workers) w->start();
+
+    io_.run();
+    // Workers are stopped in shutdown(); joining again here is harmless and
+    // covers a run() that ended because the io_context was stopped directly.
+    for (auto& w : p.workers) w->stop();
+    parts_.reset();
+    spdlog::info("fieldbridge stopped");
+    return 0;
+}
+
+void app::stop() {
+    asio::post(io_, [this] { shutdown(); });
+}
+
+void app::shutdown() {
+    if (stopping_.exchange(true)) return;
+    auto& p = *parts_;
+    p.signals.cancel();
+    // Polling stops first so that nothing new is produced while the client
+    // says goodbye; stop() joins, waiting at most one request timeout.
+    for (auto& w : p.workers) w->stop();
+    p.shutdown_timer.expires_after(std::chrono::seconds(5));
+    p.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        spdlog::warn("broker did not take the DISCONNECT in time; closing");
+        io_.stop();
+    });
+    p.client.stop([this] {
+        parts_->shutdown_timer.cancel();
+        parts_->work.reset();
+        io_.stop();
+    });
+}
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,94 @@
+#include "gateway/payload.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+namespace fieldbridge::gateway {
+namespace {
+
+nlohmann::json json_value(const config::point& p, const modbus::value& v) {
+    return std::visit(
+        [&p](const auto& x) -> nlohmann::json {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, double>) {
+                // JSON has no NaN or infinity: a device reporting one is
+                // published as null rather than as an invalid document.
+                if (!std::isfinite(x)) return nullptr;
+                return presentable(x, p);
+            } else {
+                return x;
+            }
+        },
+        v);
+}
+
+std::string text_value(const config::point& p, const modbus::value& v) {
+    if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    if (const auto* d = std::get_if<double>(&v); d && !std::isfinite(*d)) {
+        return std::isnan(*d) ? "nan" : (*d > 0 ? "inf" : "-inf");
+    }
+    return json_value(p, v).dump();
+}
+
+}  // namespace
+
+std::string iso8601_utc_ms(std::chrono::system_clock::time_point t) {
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+    auto seconds = static_cast<std::time_t>(ms / 1000);
+    auto millis = ms % 1000;
+    if (millis < 0) {  // before 1970: floor, not truncate
+        millis += 1000;
+        --seconds;
+    }
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[40];
+    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                static_cast<int>(millis));
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+double presentable(double v, const config::point& p) {
+    if (!std::isfinite(v)) return v;
+    const bool single = p.type == config::data_type::float32;
+    if (single && p.scale == 1.0 && p.offset == 0.0) {
+        // The shortest text that reads back as the same float is what the
+        // device meant; parse it again as a double.
+        char buf[32];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
+        if (ec == std::errc{}) return std::strtod(std::string(buf, end).c_str(), nullptr);
+        return v;
+    }
+    // A float32 carries about 7 significant digits, a double 15.
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.*g", single ? 7 : 15, v);
+    return std::strtod(buf, nullptr);
+}
+
+std::string json_payload(const config::point& p, const reading& r) {
+    nlohmann::json j;
+    if (r.value) {
+        j["value"] = json_value(p, *r.value);
+    } else {
+        j["value"] = nullptr;
+    }
+    if (!p.unit.empty()) j["unit"] = p.unit;
+    j["quality"] = r.value ? "good" : "bad";
+    if (!r.value) j["error"] = r.error ? r.error.message() : std::string("no value");
+    j["ts"] = iso8601_utc_ms(r.time);
+    return j.dump();
+}
+
+std::optional<std::string> raw_payload(const config::point& p, const reading& r) {
+    if (!r.value) return std::nullopt;
+    return text_value(p, *r.value);
+}
+
+}  // namespace fieldbridge::gateway

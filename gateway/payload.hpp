@@ -1,0 +1,38 @@
+// Turns one reading of a point into an MQTT payload (JSON or raw text).
+// Pure functions over values.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include "config/model.hpp"
+#include "drivers/modbus/value_codec.hpp"
+
+namespace fieldbridge::gateway {
+
+// One reading as the mapping layer sees it: the decoded engineering value
+// (empty when the quality is bad) and, when bad, why.
+struct reading {
+    std::optional<modbus::value> value;
+    std::error_code error;  // set when value is empty
+    std::chrono::system_clock::time_point time;
+};
+
+// "2026-11-22T10:00:00.123Z": ISO 8601, UTC, milliseconds.
+std::string iso8601_utc_ms(std::chrono::system_clock::time_point t);
+
+// Rounds away the binary noise a float32 register or a scale factor leaves
+// in a double (229.00999450683594 -> 229.01, 2301 * 0.1 -> 230.1).
+double presentable(double v, const config::point& p);
+
+// {"value":229.01,"unit":"V","quality":"good","ts":"..."}; a bad reading has
+// "value":null, "quality":"bad" and "error" with the reason.
+std::string json_payload(const config::point& p, const reading& r);
+
+// The value alone as text ("229.01", "true", "PRO3EM"); nullopt for a bad
+// reading, which the raw format cannot carry.
+std::optional<std::string> raw_payload(const config::point& p, const reading& r);
+
+}  // namespace fieldbridge::gateway

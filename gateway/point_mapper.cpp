@@ -1,0 +1,91 @@
+#include "gateway/point_mapper.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "config/topic.hpp"
+
+namespace fieldbridge::gateway {
+
+mqtt::qos to_mqtt(config::quality_of_service q) {
+    switch (q) {
+        case config::quality_of_service::at_most_once:
+            return mqtt::qos::at_most_once;
+        case config::quality_of_service::at_least_once:
+            return mqtt::qos::at_least_once;
+        case config::quality_of_service::exactly_once:
+            return mqtt::qos::exactly_once;
+    }
+    return mqtt::qos::at_least_once;
+}
+
+point_mapper::point_mapper(config::gateway cfg) : cfg_(std::move(cfg)) {
+    const std::chrono::milliseconds heartbeat = cfg_.publish.heartbeat;
+    for (const auto& device : cfg_.devices) {
+        const auto bus = std::find_if(cfg_.buses.begin(), cfg_.buses.end(),
+                                      [&](const config::bus& b) { return b.name == device.bus; });
+        if (bus == cfg_.buses.end()) throw std::invalid_argument("device " + device.name + ": unknown bus");
+        device_state state{&device, {}};
+        state.points.reserve(device.points.size());
+        for (const auto& p : device.points) {
+            const auto& tmpl = p.topic ? *p.topic : cfg_.publish.topic_template;
+            state.points.push_back(
+                point_state{config::expand_topic(tmpl, cfg_.publish, device, p, *bus), point_filter(p.deadband, heartbeat)});
+        }
+        devices_.emplace(device.name, std::move(state));
+    }
+}
+
+const std::string& point_mapper::topic(const std::string& device, std::size_t point) const {
+    return devices_.at(device).points.at(point).topic;
+}
+
+std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
+                                             std::chrono::steady_clock::time_point now) {
+    std::vector<mqtt::message> out;
+    const auto it = devices_.find(result.device);
+    if (it == devices_.end()) {
+        counters_.unknown += result.samples.size();
+        return out;
+    }
+    auto& state = it->second;
+    for (const auto& sample : result.samples) {
+        ++counters_.samples;
+        if (sample.point >= state.points.size()) {
+            ++counters_.unknown;
+            continue;
+        }
+        const auto& p = state.device->points[sample.point];
+        reading r{std::nullopt, sample.quality.error, result.time};
+        if (sample.quality.good) {
+            auto decoded = modbus::decode(p, sample.words);
+            if (decoded) {
+                r.value = std::move(*decoded);
+            } else {
+                ++counters_.decode_errors;
+                r.error = decoded.error();
+            }
+        }
+        if (!r.value) ++counters_.bad;
+        auto& ps = state.points[sample.point];
+        if (!ps.filter.offer(r.value, now)) {
+            ++counters_.suppressed;
+            continue;
+        }
+        std::optional<std::string> payload;
+        if (cfg_.publish.format == config::payload_format::json) {
+            payload = json_payload(p, r);
+        } else {
+            payload = raw_payload(p, r);
+        }
+        if (!payload) {
+            ++counters_.suppressed;
+            continue;
+        }
+        ++counters_.published;
+        out.push_back(mqtt::message{ps.topic, std::move(*payload), to_mqtt(p.qos), p.retain});
+    }
+    return out;
+}
+
+}  // namespace fieldbridge::gateway

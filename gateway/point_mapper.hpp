@@ -1,0 +1,56 @@
+// Turns bus worker results into MQTT messages: decode each sample with the
+// point's codec settings, filter (change, deadband, heartbeat), and format
+// topic and payload. Pure apart from the clock passed in; owned by the core
+// thread, not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/model.hpp"
+#include "drivers/modbus/bus_worker.hpp"
+#include "gateway/payload.hpp"
+#include "gateway/point_filter.hpp"
+#include "mqtt/client.hpp"
+
+namespace fieldbridge::gateway {
+
+class point_mapper {
+public:
+    explicit point_mapper(config::gateway cfg);
+
+    // Messages to publish for one poll result, in point order. Samples of an
+    // unknown device or point are counted and skipped.
+    std::vector<mqtt::message> map(const modbus::poll_result& result, std::chrono::steady_clock::time_point now);
+
+    // The publish topic of a point (for tests and `check`).
+    const std::string& topic(const std::string& device, std::size_t point) const;
+
+    struct counters {
+        std::uint64_t samples = 0, published = 0, suppressed = 0, bad = 0, decode_errors = 0, unknown = 0;
+    };
+    const counters& stats() const { return counters_; }
+
+    const config::gateway& configuration() const { return cfg_; }
+
+private:
+    struct point_state {
+        std::string topic;
+        point_filter filter;
+    };
+    struct device_state {
+        const config::device* device;
+        std::vector<point_state> points;
+    };
+
+    config::gateway cfg_;
+    std::unordered_map<std::string, device_state> devices_;
+    counters counters_;
+};
+
+mqtt::qos to_mqtt(config::quality_of_service q);
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,105 @@
+#include "gateway/point_mapper.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace fieldbridge::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+config::gateway two_point_config() {
+    config::gateway cfg;
+    cfg.publish.prefix = "plant";
+    cfg.publish.heartbeat = 0s;
+    cfg.buses.push_back(config::bus{"line1", config::tcp_link{"127.0.0.1", 1502}, {}});
+    config::device d;
+    d.name = "meter1";
+    d.bus = "line1";
+    config::point v;
+    v.name = "voltage";
+    v.kind = config::register_kind::input_register;
+    v.type = config::data_type::float32;
+    v.unit = "V";
+    v.qos = config::quality_of_service::exactly_once;
+    v.deadband = 0.5;
+    config::point relay;
+    relay.name = "relay";
+    relay.kind = config::register_kind::coil;
+    relay.type = config::data_type::boolean;
+    relay.qos = config::quality_of_service::at_most_once;
+    relay.retain = true;
+    relay.topic = "custom/{device}/relay-state";
+    d.points = {v, relay};
+    cfg.devices.push_back(d);
+    return cfg;
+}
+
+modbus::poll_result result_of(std::vector<modbus::sample> samples) {
+    return modbus::poll_result{"meter1", std::chrono::system_clock::time_point{}, std::move(samples), {}};
+}
+
+modbus::sample good(std::size_t point, std::vector<std::uint16_t> words) {
+    return modbus::sample{point, std::move(words), modbus::quality{true, {}}};
+}
+
+const std::chrono::steady_clock::time_point t0{};
+
+TEST(point_mapper, topics_follow_the_template_or_the_point_override) {
+    point_mapper m(two_point_config());
+    EXPECT_EQ(m.topic("meter1", 0), "plant/meter1/voltage");
+    EXPECT_EQ(m.topic("meter1", 1), "custom/meter1/relay-state");
+}
+
+TEST(point_mapper, decodes_and_carries_qos_and_retain) {
+    point_mapper m(two_point_config());
+    // 229.01 as float32 ABCD: 0x4365 0x0290
+    const auto out = m.map(result_of({good(0, {0x4365, 0x0290}), good(1, {1})}), t0);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].topic, "plant/meter1/voltage");
+    EXPECT_EQ(out[0].qos, mqtt::qos::exactly_once);
+    EXPECT_FALSE(out[0].retain);
+    EXPECT_EQ(nlohmann::json::parse(out[0].payload).at("value").get<double>(), 229.01);
+    EXPECT_EQ(out[1].qos, mqtt::qos::at_most_once);
+    EXPECT_TRUE(out[1].retain);
+    EXPECT_EQ(nlohmann::json::parse(out[1].payload).at("value"), true);
+}
+
+TEST(point_mapper, unchanged_values_are_suppressed_and_changes_published) {
+    point_mapper m(two_point_config());
+    ASSERT_EQ(m.map(result_of({good(1, {0})}), t0).size(), 1u);
+    EXPECT_TRUE(m.map(result_of({good(1, {0})}), t0 + 1s).empty());
+    EXPECT_EQ(m.map(result_of({good(1, {1})}), t0 + 2s).size(), 1u);
+    EXPECT_EQ(m.stats().suppressed, 1u);
+}
+
+TEST(point_mapper, bad_quality_is_published_once_with_the_reason) {
+    point_mapper m(two_point_config());
+    const modbus::sample bad{0, {}, modbus::quality{false, std::make_error_code(std::errc::timed_out)}};
+    auto out = m.map(result_of({bad}), t0);
+    ASSERT_EQ(out.size(), 1u);
+    const auto j = nlohmann::json::parse(out[0].payload);
+    EXPECT_EQ(j.at("quality"), "bad");
+    EXPECT_TRUE(j.at("value").is_null());
+    EXPECT_TRUE(m.map(result_of({bad}), t0 + 1s).empty());
+}
+
+TEST(point_mapper, wrong_word_count_is_a_decode_error_not_a_crash) {
+    point_mapper m(two_point_config());
+    auto out = m.map(result_of({good(0, {0x4365})}), t0);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(nlohmann::json::parse(out[0].payload).at("quality"), "bad");
+    EXPECT_EQ(m.stats().decode_errors, 1u);
+}
+
+TEST(point_mapper, unknown_device_or_point_is_counted_and_skipped) {
+    point_mapper m(two_point_config());
+    auto r = result_of({good(0, {0, 0})});
+    r.device = "nobody";
+    EXPECT_TRUE(m.map(r, t0).empty());
+    EXPECT_TRUE(m.map(result_of({good(9, {0})}), t0).empty());
+    EXPECT_EQ(m.stats().unknown, 2u);
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
