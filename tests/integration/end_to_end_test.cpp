@@ -1,0 +1,240 @@
+// The whole data path on real peers: `fieldbridge simulate` serves a device
+// (over TCP, and over a socat pty pair standing in for an RS485 line),
+// `fieldbridge run` polls it and publishes to a real mosquitto, and
+// mosquitto_sub shows what arrived, with QoS and retain flags.
+#include <modbus.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::child_process;
+using testing::free_tcp_port;
+using testing::mosquitto_broker;
+using testing::wait_until;
+
+struct received {
+    std::string topic;
+    int qos = -1;
+    bool retain = false;
+    std::string payload;
+};
+
+// mosquitto_sub printing "topic qos retain payload" per line.
+class subscriber {
+public:
+    subscriber(const mosquitto_broker& broker, const std::string& filter)
+        : process_({"mosquitto_sub", "-h", broker.host(), "-p", std::to_string(broker.port()), "-q", "2", "-v",
+                    "-F", "%t %q %r %p", "-t", filter}) {}
+
+    std::vector<received> messages() const {
+        std::vector<received> out;
+        std::istringstream lines(process_.output());
+        std::string line;
+        while (std::getline(lines, line)) {
+            std::istringstream fields(line);
+            received r;
+            if (!(fields >> r.topic >> r.qos)) continue;
+            int retain = 0;
+            fields >> retain;
+            r.retain = retain != 0;
+            std::getline(fields >> std::ws, r.payload);
+            out.push_back(r);
+        }
+        return out;
+    }
+
+    // The newest message on a topic whose JSON payload satisfies pred.
+    std::optional<received> find(const std::string& topic,
+                                 const std::function<bool(const nlohmann::json&)>& pred = {}) const {
+        auto all = messages();
+        for (auto it = all.rbegin(); it != all.rend(); ++it) {
+            if (it->topic != topic) continue;
+            const auto j = nlohmann::json::parse(it->payload, nullptr, false);
+            if (j.is_discarded()) continue;
+            if (!pred || pred(j)) return *it;
+        }
+        return std::nullopt;
+    }
+
+    std::string dump() const { return process_.output(); }
+
+private:
+    child_process process_;
+};
+
+class temp_dir {
+public:
+    temp_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "fieldbridge-e2e-XXXXXX").string();
+        path_ = ::mkdtemp(tmpl.data());
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+std::string write_file(const fs::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path.string();
+}
+
+// A device with one point of each kind the end-to-end path must carry.
+std::string device_points() {
+    return R"(
+profiles:
+  meter:
+    points:
+      - { name: voltage, register: input, address: 0, type: float32, order: cdab, unit: V, qos: 2,
+          simulate: { wave: constant, value: 229.01 } }
+      - { name: energy, register: holding, address: 10, type: uint32, order: abcd, unit: Wh, qos: 1, writable: true,
+          simulate: { wave: constant, value: 123456 } }
+      - { name: relay, register: coil, address: 3, type: bool, qos: 0, retain: true, writable: true }
+      - { name: serial, register: holding, address: 20, type: string, length: 4, qos: 1,
+          simulate: { wave: constant, value: 0 } }
+)";
+}
+
+std::string gateway_config(const mosquitto_broker& broker, const std::string& bus_yaml) {
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw, keepalive: 5s }\n"
+      << "publish: { prefix: e2e, heartbeat: 0s }\n"
+      << device_points() << "buses:\n"
+      << bus_yaml << "devices:\n"
+      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 300ms, retries: 0 }\n";
+    return y.str();
+}
+
+void expect_values_arrive(const subscriber& sub) {
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage").has_value(); }, 20s)) << sub.dump();
+    const auto voltage = *sub.find("e2e/m1/voltage");
+    const auto j = nlohmann::json::parse(voltage.payload);
+    EXPECT_EQ(j.at("value").get<double>(), 229.01);
+    EXPECT_EQ(j.at("unit"), "V");
+    EXPECT_EQ(j.at("quality"), "good");
+    EXPECT_EQ(voltage.qos, 2);
+
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/energy").has_value(); }, 10s)) << sub.dump();
+    const auto energy = *sub.find("e2e/m1/energy");
+    EXPECT_EQ(nlohmann::json::parse(energy.payload).at("value").get<std::int64_t>(), 123456);
+    EXPECT_EQ(energy.qos, 1);
+
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/relay").has_value(); }, 10s)) << sub.dump();
+    const auto relay = *sub.find("e2e/m1/relay");
+    EXPECT_EQ(nlohmann::json::parse(relay.payload).at("value"), false);
+    EXPECT_EQ(relay.qos, 0);
+}
+
+// Writes through a Modbus client of our own, as another master would.
+void write_register_over_tcp(std::uint16_t port, int unit, int address, std::uint16_t value) {
+    modbus_t* ctx = modbus_new_tcp("127.0.0.1", port);
+    ASSERT_NE(ctx, nullptr);
+    modbus_set_slave(ctx, unit);
+    ASSERT_EQ(modbus_connect(ctx), 0) << modbus_strerror(errno);
+    EXPECT_EQ(modbus_write_register(ctx, address, value), 1) << modbus_strerror(errno);
+    modbus_close(ctx);
+    modbus_free(ctx);
+}
+
+TEST(end_to_end, tcp_device_values_reach_the_broker_and_changes_are_published_again) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto cfg = write_file(dir.path() / "gw.yaml",
+                                gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " +
+                                                           std::to_string(modbus_port) + " }\n"));
+    subscriber sub(broker, "e2e/#");
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+
+    expect_values_arrive(sub);
+
+    // Low word of the uint32 at 10..11: 123456 = 0x0001'E240 -> 0x0001'0007.
+    write_register_over_tcp(modbus_port, 3, 11, 7);
+    EXPECT_TRUE(wait_until(
+        [&] { return sub.find("e2e/m1/energy", [](const auto& j) { return j.at("value") == 65543; }).has_value(); },
+        10s))
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    EXPECT_TRUE(gw.running()) << gw.output();
+    EXPECT_TRUE(sim.running()) << sim.output();
+}
+
+TEST(end_to_end, rtu_device_on_a_pty_pair_reaches_the_broker) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto gateway_end = (dir.path() / "ttyGW").string();
+    const auto device_end = (dir.path() / "ttyDEV").string();
+    child_process socat({"socat", "pty,raw,echo=0,link=" + gateway_end, "pty,raw,echo=0,link=" + device_end});
+    ASSERT_TRUE(wait_until([&] { return fs::exists(gateway_end) && fs::exists(device_end); }, 10s))
+        << socat.output();
+
+    const auto cfg = write_file(dir.path() / "gw.yaml",
+                                gateway_config(broker, "  line: { type: rtu, device: " + gateway_end +
+                                                           ", baud: 115200, parity: none }\n"));
+    subscriber sub(broker, "e2e/#");
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line", "--serial", device_end});
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+
+    expect_values_arrive(sub);
+    EXPECT_TRUE(gw.running()) << gw.output();
+}
+
+TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
+      << "publish: { prefix: e2e, heartbeat: 0s }\n"
+      << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
+      << "devices:\n"
+      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 200ms, retries: 0 }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
+    // Only the gateway: nothing listens on the Modbus port.
+    subscriber sub(broker, "e2e/#");
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return sub.find("e2e/m1/voltage", [](const auto& j) { return j.at("quality") == "bad"; }).has_value();
+        },
+        20s))
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    EXPECT_TRUE(gw.running());
+}
+
+TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto good = write_file(dir.path() / "good.yaml",
+                                 gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: 1502 }\n"));
+    child_process ok({FIELDBRIDGE_BINARY, "check", good});
+    EXPECT_EQ(ok.wait(10s), 0) << ok.output();
+    EXPECT_NE(ok.output().find("e2e/m1/voltage"), std::string::npos) << ok.output();
+
+    const auto bad = write_file(dir.path() / "bad.yaml", "buses:\n  line: { type: tcp, host: x, port: 99999 }\n");
+    child_process refused({FIELDBRIDGE_BINARY, "check", bad});
+    EXPECT_EQ(refused.wait(10s), 65) << refused.output();  // EX_DATAERR
+    EXPECT_NE(refused.output().find("bad.yaml:2:"), std::string::npos) << refused.output();
+}
+
+}  // namespace
+}  // namespace fieldbridge
