@@ -96,6 +96,8 @@ std::string write_file(const fs::path& path, const std::string& text) {
     return path.string();
 }
 
+// The heartbeat republishes unchanged values every second, so a subscriber
+// that connects after the first publish still sees every point soon.
 // A device with one point of each kind the end-to-end path must carry.
 std::string device_points() {
     return R"(
@@ -107,15 +109,14 @@ profiles:
       - { name: energy, register: holding, address: 10, type: uint32, order: abcd, unit: Wh, qos: 1, writable: true,
           simulate: { wave: constant, value: 123456 } }
       - { name: relay, register: coil, address: 3, type: bool, qos: 0, retain: true, writable: true }
-      - { name: serial, register: holding, address: 20, type: string, length: 4, qos: 1,
-          simulate: { wave: constant, value: 0 } }
+      - { name: serial, register: holding, address: 20, type: string, length: 4, qos: 1 }
 )";
 }
 
 std::string gateway_config(const mosquitto_broker& broker, const std::string& bus_yaml) {
     std::ostringstream y;
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw, keepalive: 5s }\n"
-      << "publish: { prefix: e2e, heartbeat: 0s }\n"
+      << "publish: { prefix: e2e, heartbeat: 1s }\n"
       << device_points() << "buses:\n"
       << bus_yaml << "devices:\n"
       << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 300ms, retries: 0 }\n";
@@ -203,7 +204,7 @@ TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
     const auto modbus_port = free_tcp_port();
     std::ostringstream y;
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
-      << "publish: { prefix: e2e, heartbeat: 0s }\n"
+      << "publish: { prefix: e2e, heartbeat: 1s }\n"
       << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
       << "devices:\n"
       << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 200ms, retries: 0 }\n";
