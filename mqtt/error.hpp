@@ -1,0 +1,53 @@
+// mqtt_errc: every failure the MQTT layer reports, as std::error_code values
+// of the "mqtt" category. CONNACK return codes keep their own enumerators so
+// that an operator can tell "bad password" from "server unavailable".
+#pragma once
+
+#include <system_error>
+
+namespace fieldbridge::mqtt {
+
+enum class mqtt_errc {
+    // Decoder: the bytes are not a well-formed packet; the link must be closed.
+    malformed_remaining_length = 1,  // more than 4 length bytes [MQTT-2.2.3]
+    bad_fixed_header_flags,          // reserved flag bits wrong [MQTT-2.2.2-1], [MQTT-2.2.2-2]
+    invalid_qos,                     // QoS 3 [MQTT-3.3.1-4]
+    invalid_utf8,                    // ill-formed UTF-8 [MQTT-1.5.3-1]
+    null_character,                  // U+0000 in a string [MQTT-1.5.3-2]
+    zero_packet_id,                  // packet identifier 0 where one is required [MQTT-2.3.1-1]
+    truncated_field,                 // a field runs past the end of the packet
+    trailing_bytes,                  // bytes left over after the last field
+    packet_too_large,                // remaining length above the configured maximum
+    unknown_packet_type,             // packet type 0 or 15 in MQTT 3.1.1
+    malformed_packet,                // any other structural violation
+    // Encoder: the value cannot be represented on the wire.
+    string_too_long,
+    invalid_topic,
+    unsupported_protocol_version,
+    // Session: protocol-level failures.
+    protocol_error,
+    keepalive_timeout,
+    connack_timeout,
+    // CONNACK return codes 1..5 [MQTT-3.2.2.3].
+    unacceptable_protocol_version,
+    identifier_rejected,
+    server_unavailable,
+    bad_username_or_password,
+    not_authorized,
+    unknown_connack_code,
+    subscription_refused,  // SUBACK return code 0x80
+    // Client and transport.
+    connection_lost,
+    connect_timeout,
+    client_stopped,
+    session_not_idle,
+};
+
+const std::error_category& mqtt_category() noexcept;
+
+inline std::error_code make_error_code(mqtt_errc e) noexcept { return {static_cast<int>(e), mqtt_category()}; }
+
+}  // namespace fieldbridge::mqtt
+
+template <>
+struct std::is_error_code_enum<fieldbridge::mqtt::mqtt_errc> : std::true_type {};

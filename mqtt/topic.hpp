@@ -1,0 +1,21 @@
+// Topic names and topic filters [MQTT-4.7]: validation and matching. Pure.
+#pragma once
+
+#include <string_view>
+#include <system_error>
+
+namespace fieldbridge::mqtt {
+
+// A name a PUBLISH may carry: non-empty [MQTT-4.7.3-1], no wildcard
+// characters [MQTT-3.3.2-2], a valid MQTT string.
+std::error_code check_topic_name(std::string_view topic) noexcept;
+
+// A filter a SUBSCRIBE may carry: non-empty, '#' only as the last level on
+// its own [MQTT-4.7.1-2], '+' only as a whole level [MQTT-4.7.1-3].
+std::error_code check_topic_filter(std::string_view filter) noexcept;
+
+// True when `topic` matches `filter`; topics starting with '$' are not
+// matched by a filter starting with a wildcard [MQTT-4.7.2-1].
+bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+
+}  // namespace fieldbridge::mqtt
