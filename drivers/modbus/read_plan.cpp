@@ -1,0 +1,77 @@
+#include "drivers/modbus/read_plan.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "drivers/modbus/value_codec.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+constexpr std::uint32_t protocol_max_registers = 125;  // Modbus v1.1b3, 6.3
+constexpr std::uint32_t protocol_max_bits = 2000;      // Modbus v1.1b3, 6.1
+
+struct span_of_point {
+    std::uint32_t first;
+    std::uint32_t last;  // inclusive; 32-bit so that 65535 + 1 does not wrap
+    std::size_t index;
+};
+
+}  // namespace
+
+std::vector<read_request> plan_reads(const std::vector<config::point>& points, const plan_limits& limits) {
+    static constexpr std::array kinds{config::register_kind::coil, config::register_kind::discrete_input,
+                                      config::register_kind::holding_register, config::register_kind::input_register};
+    std::vector<read_request> plan;
+    for (const auto kind : kinds) {
+        const bool bits = kind == config::register_kind::coil || kind == config::register_kind::discrete_input;
+        const std::uint32_t protocol_max = bits ? protocol_max_bits : protocol_max_registers;
+        const std::uint32_t limit =
+            std::clamp<std::uint32_t>(bits ? limits.max_bits : limits.max_registers, 1, protocol_max);
+
+        std::vector<span_of_point> spans;
+        for (std::size_t i = 0; i < points.size(); ++i) {
+            const auto& p = points[i];
+            if (p.kind != kind) continue;
+            const std::uint32_t count = register_count(p);
+            const std::uint32_t last = std::uint32_t{p.address} + count - 1;
+            if (count == 0 || count > protocol_max || last > 0xFFFF) continue;
+            spans.push_back({p.address, last, i});
+        }
+        std::stable_sort(spans.begin(), spans.end(), [](const span_of_point& a, const span_of_point& b) {
+            return a.first != b.first ? a.first < b.first : a.last < b.last;
+        });
+
+        bool open = false;
+        std::uint32_t first = 0;
+        std::uint32_t last = 0;
+        std::vector<std::size_t> members;
+        auto close = [&] {
+            if (!open) return;
+            plan.push_back({kind, static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(last - first + 1),
+                            std::move(members)});
+            members.clear();
+            open = false;
+        };
+        for (const auto& s : spans) {
+            if (open) {
+                const std::uint32_t merged_last = std::max(last, s.last);
+                const bool near = s.first <= last + 1 + limits.max_gap;
+                if (near && merged_last - first + 1 <= limit) {
+                    last = merged_last;
+                    members.push_back(s.index);
+                    continue;
+                }
+                close();
+            }
+            open = true;
+            first = s.first;
+            last = s.last;
+            members.push_back(s.index);
+        }
+        close();
+    }
+    return plan;
+}
+
+}  // namespace fieldbridge::modbus

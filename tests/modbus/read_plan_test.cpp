@@ -1,0 +1,140 @@
+// read_plan against plans computed by hand.
+#include "drivers/modbus/read_plan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace fieldbridge::modbus {
+namespace {
+
+using config::data_type;
+using config::register_kind;
+
+config::point at(register_kind kind, std::uint16_t address, data_type type = data_type::uint16) {
+    config::point p;
+    p.kind = kind;
+    p.address = address;
+    p.type = kind == register_kind::coil || kind == register_kind::discrete_input ? data_type::boolean : type;
+    return p;
+}
+config::point holding(std::uint16_t address, data_type type = data_type::uint16) {
+    return at(register_kind::holding_register, address, type);
+}
+
+struct expected {
+    register_kind kind;
+    std::uint16_t start;
+    std::uint16_t count;
+    std::vector<std::size_t> points;
+};
+
+void expect_plan(const std::vector<read_request>& plan, const std::vector<expected>& want) {
+    ASSERT_EQ(plan.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(plan[i].kind, want[i].kind) << "request " << i;
+        EXPECT_EQ(plan[i].start, want[i].start) << "request " << i;
+        EXPECT_EQ(plan[i].count, want[i].count) << "request " << i;
+        EXPECT_EQ(plan[i].points, want[i].points) << "request " << i;
+    }
+}
+
+constexpr auto H = register_kind::holding_register;
+constexpr auto I = register_kind::input_register;
+constexpr auto C = register_kind::coil;
+constexpr auto D = register_kind::discrete_input;
+
+TEST(read_plan, empty_device_reads_nothing) { EXPECT_TRUE(plan_reads({}, {}).empty()); }
+
+TEST(read_plan, contiguous_points_become_one_read) {
+    // 0: uint16@0, 1: float32@1..2, 2: uint64@3..6
+    expect_plan(plan_reads({holding(0), holding(1, data_type::float32), holding(3, data_type::uint64)}, {}),
+                {{H, 0, 7, {0, 1, 2}}});
+}
+
+TEST(read_plan, gaps_up_to_max_gap_are_bridged_larger_ones_split) {
+    const std::vector<config::point> points{holding(100), holding(111), holding(123)};
+    // 100 -> 111: gap of 10 registers (101..110) bridged; 111 -> 123: gap 11 split.
+    expect_plan(plan_reads(points, {.max_gap = 10}), {{H, 100, 12, {0, 1}}, {H, 123, 1, {2}}});
+    expect_plan(plan_reads(points, {.max_gap = 0}), {{H, 100, 1, {0}}, {H, 111, 1, {1}}, {H, 123, 1, {2}}});
+    expect_plan(plan_reads(points, {.max_gap = 11}), {{H, 100, 24, {0, 1, 2}}});
+}
+
+TEST(read_plan, points_are_sorted_by_address_and_grouped_by_function_code) {
+    const std::vector<config::point> points{holding(20), at(I, 5), at(C, 7), holding(10), at(D, 0), at(C, 3)};
+    expect_plan(plan_reads(points, {}),
+                {{C, 3, 5, {5, 2}}, {D, 0, 1, {4}}, {H, 10, 11, {3, 0}}, {I, 5, 1, {1}}});
+}
+
+TEST(read_plan, bits_of_one_register_and_overlapping_points_share_the_read) {
+    auto b0 = holding(40, data_type::boolean);
+    b0.bit = 0;
+    auto b15 = holding(40, data_type::boolean);
+    b15.bit = 15;
+    const auto whole = holding(40);
+    const auto wide = holding(39, data_type::uint32);  // 39..40 overlaps the others
+    expect_plan(plan_reads({b0, b15, whole}, {}), {{H, 40, 1, {0, 1, 2}}});
+    expect_plan(plan_reads({b0, wide}, {.max_gap = 0, .max_registers = 2}), {{H, 39, 2, {1, 0}}});
+}
+
+TEST(read_plan, never_exceeds_max_registers) {
+    std::vector<config::point> points;
+    for (std::uint16_t a = 0; a < 300; ++a) points.push_back(holding(a));
+    const auto plan = plan_reads(points, {});
+    ASSERT_EQ(plan.size(), 3u);
+    EXPECT_EQ(plan[0].start, 0);
+    EXPECT_EQ(plan[0].count, 125);
+    EXPECT_EQ(plan[1].start, 125);
+    EXPECT_EQ(plan[1].count, 125);
+    EXPECT_EQ(plan[2].start, 250);
+    EXPECT_EQ(plan[2].count, 50);
+
+    // A limit above the protocol maximum is clamped to 125.
+    const auto clamped = plan_reads(points, {.max_registers = 500});
+    ASSERT_EQ(clamped.size(), 3u);
+    EXPECT_EQ(clamped[0].count, 125);
+}
+
+TEST(read_plan, a_multi_register_point_is_never_split_across_a_limit) {
+    // 0: uint16@0, 1: float32@1..2 with a limit of 2: {0} then {1..2}.
+    expect_plan(plan_reads({holding(0), holding(1, data_type::float32)}, {.max_registers = 2}),
+                {{H, 0, 1, {0}}, {H, 1, 2, {1}}});
+}
+
+TEST(read_plan, limit_one_reads_every_register_alone) {
+    // FIELD-QUIRKS 12: devices that answer one register per request.
+    const std::vector<config::point> points{holding(1), holding(2), holding(3)};
+    expect_plan(plan_reads(points, {.max_registers = 1}), {{H, 1, 1, {0}}, {H, 2, 1, {1}}, {H, 3, 1, {2}}});
+    expect_plan(plan_reads(points, {.max_registers = 0}), {{H, 1, 1, {0}}, {H, 2, 1, {1}}, {H, 3, 1, {2}}});
+    // A float32 still needs two registers: it goes alone, at its own size.
+    expect_plan(plan_reads({holding(0, data_type::float32)}, {.max_registers = 1}), {{H, 0, 2, {0}}});
+}
+
+TEST(read_plan, coils_respect_max_bits) {
+    std::vector<config::point> points;
+    for (std::uint16_t a = 0; a < 10; ++a) points.push_back(at(C, a));
+    expect_plan(plan_reads(points, {.max_bits = 4}), {{C, 0, 4, {0, 1, 2, 3}}, {C, 4, 4, {4, 5, 6, 7}}, {C, 8, 2, {8, 9}}});
+    std::vector<config::point> many;
+    for (std::uint32_t a = 0; a < 4100; a += 2) many.push_back(at(D, static_cast<std::uint16_t>(a)));
+    const auto plan = plan_reads(many, {});
+    ASSERT_EQ(plan.size(), 3u);
+    EXPECT_EQ(plan[0].count, 1999);  // 0..1998: the next point at 2000 would make 2001 bits
+    EXPECT_EQ(plan[1].start, 2000);
+}
+
+TEST(read_plan, address_65535_edges) {
+    // The last register is readable; a uint32 at 65535 would need 65536 and is left out.
+    expect_plan(plan_reads({holding(65535), holding(65530)}, {}), {{H, 65530, 6, {1, 0}}});
+    expect_plan(plan_reads({holding(65535, data_type::uint32), holding(65534, data_type::uint32)}, {}),
+                {{H, 65534, 2, {1}}});
+    expect_plan(plan_reads({at(C, 65535), at(C, 0)}, {.max_gap = 65535}), {{C, 0, 1, {1}}, {C, 65535, 1, {0}}});
+}
+
+TEST(read_plan, strings_longer_than_one_request_are_left_out) {
+    auto s = holding(0, data_type::string);
+    s.length = 126;
+    auto ok = holding(200, data_type::string);
+    ok.length = 125;
+    expect_plan(plan_reads({s, ok}, {}), {{H, 200, 125, {1}}});
+}
+
+}  // namespace
+}  // namespace fieldbridge::modbus
