@@ -167,6 +167,9 @@ struct gateway {
     std::vector<bus> buses;
     std::vector<device> devices;
     std::string source_file;
+    // Things that load but look wrong ("bus line2 is not used by any device"),
+    // each as "file:line:col: message"; `fieldbridge check` prints them.
+    std::vector<std::string> warnings;
 };
 
 }  // namespace fieldbridge::config

@@ -1,0 +1,762 @@
+#include "config/loader.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "config/duration.hpp"
+#include "config/names.hpp"
+#include "config/suggestion.hpp"
+#include "config/topic.hpp"
+#include "config/validate.hpp"
+#include "config/yaml_reader.hpp"
+
+namespace fieldbridge::config {
+
+namespace {
+
+using namespace detail;
+using std::chrono::milliseconds;
+namespace fs = std::filesystem;
+
+constexpr std::string_view name_rule = "letters, digits, '_', '.' or '-' (the name is part of MQTT topics)";
+
+bool is_valid_name(std::string_view s) {
+    if (s.empty()) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+               c == '-';
+    });
+}
+
+bool is_numeric(data_type t) { return t != data_type::boolean && t != data_type::string; }
+
+// The standard rates a Linux serial port (and libmodbus) can be set to.
+constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    2400,    4800,    9600,    19200,
+                                            38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
+                                            1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
+
+const std::vector<std::string> root_keys{"mqtt", "publish", "profiles", "buses", "devices"};
+const std::vector<std::string> mqtt_keys{"host",     "port",          "client_id", "keepalive", "username",
+                                         "password", "clean_session", "reconnect", "tls"};
+const std::vector<std::string> tls_keys{"enabled", "ca_file", "cert_file", "key_file", "verify_hostname"};
+const std::vector<std::string> publish_keys{"prefix", "topic", "format", "heartbeat", "qos"};
+const std::vector<std::string> point_keys{"name",  "register", "address", "type", "order",    "bit",
+                                          "length", "packing", "scale",   "offset", "unit",    "topic",
+                                          "qos",   "retain",   "writable", "deadband", "min", "max", "simulate"};
+const std::vector<std::string> simulate_keys{"wave", "value", "amplitude", "step", "period"};
+const std::vector<std::string> tcp_keys{"host", "port"};
+const std::vector<std::string> rtu_keys{"device", "baud", "parity", "data_bits", "stop_bits"};
+const std::vector<std::string> device_keys{"bus",     "unit_id", "profile",  "poll_interval", "timeout", "retries",
+                                           "max_gap", "max_registers", "max_bits", "points"};
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+std::string quote_list(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) {
+        if (!out.empty()) out += ", ";
+        out += n;
+    }
+    return out.empty() ? std::string("(none defined)") : out;
+}
+
+// A relative path in a file is relative to the directory of that file.
+std::string relative_to(const std::string& including_file, const std::string& path) {
+    const fs::path p(path);
+    if (p.is_absolute() || path.empty()) return path;
+    if (including_file.empty() || including_file.front() == '<') return path;
+    return (fs::path(including_file).parent_path() / p).lexically_normal().string();
+}
+
+std::optional<std::string> read_text_file(const std::string& path, std::string& why) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        why = "is a directory";
+        return std::nullopt;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        why = fs::exists(path, ec) ? "cannot be opened (permissions?)" : "does not exist";
+        return std::nullopt;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Parses one YAML document; a syntax error becomes a diagnostic in file.
+std::optional<YAML::Node> parse_document(const std::string& text, const std::string& file, diagnostics_sink& sink) {
+    try {
+        return YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+        const int column = e.mark.is_null() ? 0 : e.mark.column + 1;
+        sink.error(source_mark{file, line, column},
+                   "YAML syntax error: " + e.msg + "; expected well-formed YAML (check indentation, quotes and brackets)");
+        return std::nullopt;
+    }
+}
+
+class loader {
+public:
+    explicit loader(diagnostics_sink& sink) : sink_(sink) {}
+
+    gateway read(const field& root) {
+        gw_.source_file = root.mark.file;
+        map_reader m(root, root_keys, sink_, "a map with mqtt, publish, profiles, buses and devices");
+        if (auto f = m.get("mqtt")) read_mqtt(*f);
+        if (auto f = m.get("publish")) read_publish(*f);
+        if (auto f = m.get("profiles")) read_profiles(*f);
+        if (auto f = m.get("buses")) read_buses(*f);
+        const auto devices = m.get("devices");
+        if (devices) read_devices(*devices);
+        if (declared_devices_.empty() && m.is_map()) {
+            sink_.warning(devices ? devices->mark : root.mark,
+                          "devices: no devices are configured; nothing will be polled or published");
+        }
+        warn_unused();
+        return std::move(gw_);
+    }
+
+private:
+    diagnostics_sink& sink_;
+    gateway gw_;
+    std::set<std::string> declared_buses_;     // every bus name written, valid or not
+    std::set<std::string> declared_profiles_;  // every profile name written, valid or not
+    std::set<std::string> declared_devices_;
+    std::set<std::string> used_profiles_;
+
+    // ---- typed getters: true when the key is present and its value valid ----
+
+    bool get_string(const map_reader& m, std::string_view key, std::string& out, bool non_empty = false) {
+        const auto f = m.get(key);
+        if (!f) return false;
+        auto v = read_string(*f, sink_);
+        if (!v) return false;
+        if (non_empty && v->empty()) {
+            sink_.error(f->mark, f->path + ": is empty; expected a non-empty string");
+            return false;
+        }
+        out = std::move(*v);
+        return true;
+    }
+
+    template <class T>
+    bool get_integer(const map_reader& m, std::string_view key, std::int64_t min, std::int64_t max, T& out,
+                     std::string_view hint = {}) {
+        const auto f = m.get(key);
+        if (!f) return false;
+        const auto v = read_integer(*f, min, max, sink_, hint);
+        if (!v) return false;
+        out = static_cast<T>(*v);
+        return true;
+    }
+
+    std::optional<double> get_number(const map_reader& m, std::string_view key) {
+        const auto f = m.get(key);
+        return f ? read_number(*f, sink_) : std::nullopt;
+    }
+
+    bool get_bool(const map_reader& m, std::string_view key, bool& out) {
+        const auto f = m.get(key);
+        if (!f) return false;
+        const auto v = read_bool(*f, sink_);
+        if (v) out = *v;
+        return v.has_value();
+    }
+
+    bool get_duration(const map_reader& m, std::string_view key, milliseconds min, milliseconds max,
+                      milliseconds& out) {
+        const auto f = m.get(key);
+        if (!f) return false;
+        const auto v = read_duration(*f, min, max, sink_);
+        if (v) out = *v;
+        return v.has_value();
+    }
+
+    // A duration that the model keeps in whole seconds (keepalive, heartbeat).
+    bool get_seconds(const map_reader& m, std::string_view key, std::chrono::seconds max, std::chrono::seconds& out) {
+        const auto f = m.get(key);
+        if (!f) return false;
+        const auto v = read_duration(*f, milliseconds{0}, max, sink_);
+        if (!v) return false;
+        if (v->count() % 1000 != 0) {
+            sink_.error(f->mark, f->path + ": " + f->node.Scalar() +
+                                     " is not a whole number of seconds; expected e.g. " +
+                                     format_duration(std::chrono::duration_cast<std::chrono::seconds>(*v) +
+                                                     std::chrono::seconds{1}));
+            return false;
+        }
+        out = std::chrono::duration_cast<std::chrono::seconds>(*v);
+        return true;
+    }
+
+    template <class E>
+    bool get_choice(const map_reader& m, std::string_view key, name_table<E> table, E& out) {
+        const auto f = m.get(key);
+        if (!f) return false;
+        const auto v = read_choice(*f, table, sink_);
+        if (v) out = *v;
+        return v.has_value();
+    }
+
+    bool get_qos(const map_reader& m, std::string_view key, quality_of_service& out) {
+        int q = 0;
+        if (!get_integer(m, key, 0, 2, q, "(0 at most once, 1 at least once, 2 exactly once)")) return false;
+        out = static_cast<quality_of_service>(q);
+        return true;
+    }
+
+    void key_error(const map_reader& m, std::string_view key, const std::string& message) {
+        const std::string path = m.self().path.empty() ? std::string(key) : m.self().path + "." + std::string(key);
+        sink_.error(m.key_mark(key), path + ": " + message);
+    }
+
+    // A name used as a map key (device, bus, profile) or a point name.
+    bool check_name(const std::string& name, const source_mark& at, const std::string& path) {
+        if (is_valid_name(name)) return true;
+        sink_.error(at, path + ": name \"" + name + "\" is not allowed; expected " + std::string(name_rule));
+        return false;
+    }
+
+    // ---- !include ----
+
+    // The node itself, or the root of the file it names with !include; errors
+    // in that file are reported against it.
+    std::optional<field> resolve(const field& f) {
+        field current = f;
+        std::vector<std::string> chain{f.mark.file};
+        while (current.node.Tag() == "!include") {
+            if (!current.node.IsScalar() || current.node.Scalar().empty()) {
+                sink_.error(current.mark, current.path + ": !include takes a file path; expected !include other.yaml");
+                return std::nullopt;
+            }
+            const std::string path = relative_to(current.mark.file, current.node.Scalar());
+            if (std::find(chain.begin(), chain.end(), path) != chain.end() || chain.size() > 16) {
+                sink_.error(current.mark, current.path + ": !include " + path +
+                                              " includes itself; expected a chain of includes without a cycle");
+                return std::nullopt;
+            }
+            chain.push_back(path);
+            std::string why;
+            const auto text = read_text_file(path, why);
+            if (!text) {
+                sink_.error(current.mark, current.path + ": !include " + path + " " + why +
+                                              "; expected a readable YAML file (relative paths start at the "
+                                              "including file's directory)");
+                return std::nullopt;
+            }
+            auto root = parse_document(*text, path, sink_);
+            if (!root) return std::nullopt;
+            current = field{*root, current.path, mark_of(*root, path)};
+            if (current.mark.line == 0) current.mark = source_mark{path, 1, 1};
+        }
+        if (!current.node.Tag().empty() && current.node.Tag().front() == '!' && current.node.Tag() != "!") {
+            sink_.error(current.mark, current.path + ": unknown tag " + current.node.Tag() +
+                                          "; expected no tag, or !include FILE for a profile or a point list");
+            return std::nullopt;
+        }
+        return current;
+    }
+
+    // ---- mqtt ----
+
+    void read_mqtt(const field& f) {
+        map_reader m(f, mqtt_keys, sink_);
+        broker& b = gw_.mqtt;
+        b.mark = f.mark;
+        get_string(m, "host", b.host, true);
+        const bool port_given = m.has("port");
+        get_integer(m, "port", 1, 65535, b.port);
+        get_string(m, "client_id", b.client_id, true);
+        get_seconds(m, "keepalive", std::chrono::seconds{65535}, b.keepalive);
+        get_string(m, "username", b.username);
+        get_string(m, "password", b.password);
+        get_bool(m, "clean_session", b.clean_session);
+        if (m.has("password") && !m.has("username")) {
+            key_error(m, "password", "a password without a username; expected username: NAME as well");
+        }
+        if (auto r = m.get("reconnect")) {
+            map_reader rm(*r, {"min", "max"}, sink_, "a map { min: 500ms, max: 30s }");
+            const bool min_ok = get_duration(rm, "min", milliseconds{1}, std::chrono::hours{1}, b.reconnect_min);
+            const bool max_ok = get_duration(rm, "max", milliseconds{1}, std::chrono::hours{24}, b.reconnect_max);
+            if ((min_ok || max_ok) && b.reconnect_min > b.reconnect_max) {
+                const auto at = max_ok ? rm.get("max")->mark : rm.get("min")->mark;
+                sink_.error(at, r->path + ": min " + format_duration(b.reconnect_min) + " is greater than max " +
+                                    format_duration(b.reconnect_max) + "; expected min <= max");
+            }
+        }
+        if (auto t = m.get("tls")) {
+            map_reader tm(*t, tls_keys, sink_, "a map { enabled: true, ca_file: ..., ... }");
+            tls_settings& tls = b.tls;
+            get_bool(tm, "enabled", tls.enabled);
+            for (auto [key, target] : {std::pair{"ca_file", &tls.ca_file}, std::pair{"cert_file", &tls.cert_file},
+                                       std::pair{"key_file", &tls.key_file}}) {
+                if (get_string(tm, key, *target, true)) *target = relative_to(tm.get(key)->mark.file, *target);
+            }
+            get_bool(tm, "verify_hostname", tls.verify_hostname);
+            if (tm.has("cert_file") != tm.has("key_file")) {
+                const std::string given = tm.has("cert_file") ? "cert_file" : "key_file";
+                const std::string missing = tm.has("cert_file") ? "key_file" : "cert_file";
+                key_error(tm, given, given + " without " + missing + "; expected both for a client certificate");
+            }
+            // The registered MQTT-over-TLS port, unless a port is given.
+            if (tls.enabled && !port_given) b.port = 8883;
+        }
+    }
+
+    // ---- publish ----
+
+    void read_publish(const field& f) {
+        map_reader m(f, publish_keys, sink_);
+        publish_settings& p = gw_.publish;
+        if (get_string(m, "prefix", p.prefix)) {
+            if (const auto why = topic_text_error(p.prefix)) {
+                sink_.error(m.get("prefix")->mark, m.get("prefix")->path + ": " + *why);
+            }
+        }
+        std::string tmpl;
+        if (get_string(m, "topic", tmpl)) {
+            if (const auto why = topic_template_error(tmpl)) {
+                sink_.error(m.get("topic")->mark, m.get("topic")->path + ": " + *why);
+            } else {
+                p.topic_template = tmpl;
+            }
+        }
+        get_choice(m, "format", payload_format_names(), p.format);
+        get_seconds(m, "heartbeat", std::chrono::hours{24}, p.heartbeat);
+        get_qos(m, "qos", p.default_qos);
+    }
+
+    // ---- points ----
+
+    std::optional<simulation> read_simulation(const field& f, data_type type) {
+        map_reader m(f, simulate_keys, sink_, "a map { wave: sine, value: 230, amplitude: 5, period: 60s }");
+        if (!m.is_map()) return std::nullopt;
+        simulation s;
+        get_choice(m, "wave", waveform_names(), s.wave);
+        if (auto v = get_number(m, "value")) s.value = *v;
+        if (auto v = get_number(m, "amplitude")) s.amplitude = *v;
+        if (auto v = get_number(m, "step")) s.step = *v;
+        get_duration(m, "period", milliseconds{1}, std::chrono::hours{24 * 7}, s.period);
+        using w = simulation::waveform;
+        if (m.has("step") && s.wave != w::counter) {
+            key_error(m, "step", "step is for wave: counter; expected no step with wave: " +
+                                     std::string(to_string(s.wave)));
+        }
+        if (s.wave != w::sine && s.wave != w::ramp) {
+            for (const char* key : {"amplitude", "period"}) {
+                if (m.has(key)) {
+                    key_error(m, key, std::string(key) + " is for wave: sine or ramp; expected no " + key +
+                                          " with wave: " + std::string(to_string(s.wave)));
+                }
+            }
+        }
+        if ((type == data_type::boolean || type == data_type::string) && s.wave != w::constant) {
+            key_error(m, "wave", "wave: " + std::string(to_string(s.wave)) + " needs a numeric point; expected "
+                                 "wave: constant for a " + std::string(to_string(type)) + " point");
+        }
+        return s;
+    }
+
+    std::optional<point> read_point(const field& f, quality_of_service default_qos) {
+        const std::size_t errors_before = sink_.error_count();
+        map_reader m(f, point_keys, sink_, "a point: a map with name, register, address, type, ...");
+        if (!m.is_map() || f.node.IsNull()) {
+            if (f.node.IsNull()) sink_.error(f.mark, f.path + ": empty point; expected a map with name, register, address");
+            return std::nullopt;
+        }
+        point p;
+        p.mark = f.mark;
+        p.qos = default_qos;
+
+        if (const auto n = m.require("name", "NAME (" + std::string(name_rule) + ")")) {
+            if (auto s = read_string(*n, sink_)) {
+                if (check_name(*s, n->mark, n->path)) p.name = *s;
+            }
+        }
+        const bool kind_ok = m.require("register", "coil | discrete | holding | input").has_value() &&
+                             get_choice(m, "register", register_kind_names(), p.kind);
+        const bool address_ok = m.require("address", "0..65535 (the protocol address)").has_value() &&
+                                get_integer(m, "address", 0, 65535, p.address);
+        bool type_ok = true;
+        if (m.has("type")) {
+            type_ok = get_choice(m, "type", data_type_names(), p.type);
+        } else if (kind_ok && is_bit_kind(p.kind)) {
+            p.type = data_type::boolean;
+        }
+        const std::string register_name = std::string(to_string(p.kind));
+        const bool bit_kind = kind_ok && is_bit_kind(p.kind);
+
+        if (kind_ok && type_ok && bit_kind && p.type != data_type::boolean) {
+            key_error(m, "type", std::string(to_string(p.type)) + " on a " + register_name +
+                                     ", which holds a single bit; expected type: bool (or no type)");
+            type_ok = false;
+        }
+
+        // bit: one bit of a holding/input register, for bool points only.
+        if (m.has("bit")) {
+            std::uint8_t bit = 0;
+            if (get_integer(m, "bit", 0, 15, bit)) {
+                if (bit_kind) {
+                    key_error(m, "bit", "bit on a " + register_name +
+                                            ", which is a single bit already; expected no bit (bit is for bool "
+                                            "points in holding or input registers)");
+                } else if (type_ok && p.type != data_type::boolean) {
+                    key_error(m, "bit", "bit with type: " + std::string(to_string(p.type)) +
+                                            "; expected type: bool with bit, or no bit");
+                } else {
+                    p.bit = bit;
+                }
+            }
+        } else if (kind_ok && type_ok && !bit_kind && p.type == data_type::boolean) {
+            sink_.error(m.key_mark("type"), f.path + ": type: bool on a " + register_name +
+                                                " register needs bit; expected bit: 0..15 (0 = least significant)");
+        }
+
+        // length: registers of a string, required with and only with strings.
+        if (type_ok && p.type == data_type::string) {
+            if (m.require("length", "1..125 (registers holding the string)")) {
+                get_integer(m, "length", 1, 125, p.length, "(registers)");
+            }
+        } else if (m.has("length") && type_ok) {
+            key_error(m, "length", "length with type: " + std::string(to_string(p.type)) +
+                                       "; expected length only with type: string");
+        }
+        if (get_choice(m, "packing", string_packing_names(), p.packing) && type_ok && p.type != data_type::string) {
+            key_error(m, "packing", "packing with type: " + std::string(to_string(p.type)) +
+                                        "; expected packing only with type: string");
+        }
+        if (get_choice(m, "order", word_order_names(), p.order) && type_ok && !is_numeric(p.type)) {
+            key_error(m, "order", "order with type: " + std::string(to_string(p.type)) +
+                                      "; expected order only with numeric types (strings use packing)");
+        }
+
+        // The value must end inside the 65536-register address space.
+        if (address_ok && type_ok && (p.type != data_type::string || p.length > 0)) {
+            const std::uint32_t count = bit_kind ? 1 : register_count(p);
+            if (p.address + count > 65536) {
+                sink_.error(m.get("address")->mark,
+                            m.get("address")->path + ": " + std::to_string(p.address) + " + " + std::to_string(count) +
+                                " registers of " + std::string(to_string(p.type)) +
+                                " go past 65535; expected an address <= " + std::to_string(65536 - count));
+            }
+        }
+
+        // Engineering values: only numeric points have them.
+        const auto scale = get_number(m, "scale");
+        if (scale) {
+            if (*scale == 0.0) {
+                key_error(m, "scale", "0 would turn every value into the offset; expected a non-zero number");
+            } else {
+                p.scale = *scale;
+            }
+        }
+        if (const auto v = get_number(m, "offset")) p.offset = *v;
+        if (const auto v = get_number(m, "deadband")) {
+            if (*v < 0) {
+                sink_.error(m.get("deadband")->mark, m.get("deadband")->path + ": " + m.get("deadband")->node.Scalar() +
+                                                         " is negative; expected a number >= 0 (0 = every change)");
+            } else {
+                p.deadband = *v;
+            }
+        }
+        p.minimum = get_number(m, "min");
+        p.maximum = get_number(m, "max");
+        if (p.minimum && p.maximum && *p.minimum > *p.maximum) {
+            sink_.error(m.get("max")->mark, f.path + ": min " + m.get("min")->node.Scalar() + " is greater than max " +
+                                                m.get("max")->node.Scalar() + "; expected min <= max");
+        }
+        if (type_ok && !is_numeric(p.type)) {
+            for (const char* key : {"scale", "offset", "deadband", "min", "max"}) {
+                if (m.has(key)) {
+                    key_error(m, key, std::string(key) + " with type: " + std::string(to_string(p.type)) +
+                                          "; expected " + key + " only on numeric points");
+                }
+            }
+        }
+        get_string(m, "unit", p.unit);
+
+        std::string topic;
+        if (get_string(m, "topic", topic)) {
+            if (const auto why = topic_template_error(topic)) {
+                sink_.error(m.get("topic")->mark, m.get("topic")->path + ": " + *why);
+            } else {
+                p.topic = topic;
+            }
+        }
+        get_qos(m, "qos", p.qos);
+        get_bool(m, "retain", p.retain);
+        if (get_bool(m, "writable", p.writable) && p.writable && kind_ok && !is_writable_kind(p.kind)) {
+            key_error(m, "writable", "writable: true on a " + register_name +
+                                         (p.kind == register_kind::input_register ? " register" : " input") +
+                                         ", which Modbus cannot write; expected writable only on holding "
+                                         "registers and coils");
+        }
+        if (auto s = m.get("simulate")) p.simulate = read_simulation(*s, type_ok ? p.type : data_type::float64);
+
+        if (sink_.error_count() != errors_before) return std::nullopt;
+        return p;
+    }
+
+    // A point list (or !include of one). Invalid points and repeated names are
+    // reported and left out, so that later checks see only sound points.
+    std::vector<point> read_point_list(const field& list_field) {
+        std::vector<point> points;
+        const auto resolved = resolve(list_field);
+        if (!resolved) return points;
+        const field& f = *resolved;
+        if (f.node.IsNull()) return points;
+        if (!f.node.IsSequence()) {
+            sink_.error(f.mark, f.path + ": found " + describe(f.node) +
+                                    "; expected a list of points (- { name: ..., register: ..., address: ... })");
+            return points;
+        }
+        std::map<std::string, source_mark> names;
+        std::size_t index = 0;
+        for (const auto& element : f.node) {
+            std::string label = std::to_string(index++);
+            if (element.IsMap()) {
+                const auto n = element["name"];
+                if (n && n.IsScalar() && is_valid_name(n.Scalar())) label = n.Scalar();
+            }
+            const field pf = child(f, element, "[" + label + "]");
+            auto p = read_point(pf, gw_.publish.default_qos);
+            if (!p) continue;
+            if (const auto first = names.find(p->name); first != names.end()) {
+                sink_.error(p->mark, pf.path + ": duplicate point name " + p->name + " (first at line " +
+                                         std::to_string(first->second.line) + "); expected unique point names");
+                continue;
+            }
+            names.emplace(p->name, p->mark);
+            points.push_back(std::move(*p));
+        }
+        return points;
+    }
+
+    // ---- profiles ----
+
+    void read_profiles(const field& f) {
+        for (auto& entry : map_entries(f, "a map: profile name -> { points: [...] }", sink_)) {
+            declared_profiles_.insert(entry.key);
+            const std::size_t errors_before = sink_.error_count();
+            check_name(entry.key, entry.key_mark, entry.value.path);
+            const auto value = resolve(entry.value);
+            if (!value) continue;
+            map_reader m(*value, {"points"}, sink_, "a profile: a map { points: [...] }");
+            profile pr;
+            pr.name = entry.key;
+            pr.mark = entry.key_mark;
+            if (const auto points = m.require("points", "a list of points")) pr.points = read_point_list(*points);
+            if (sink_.error_count() == errors_before) gw_.profiles.push_back(std::move(pr));
+        }
+    }
+
+    // ---- buses ----
+
+    void read_buses(const field& f) {
+        for (auto& entry : map_entries(f, "a map: bus name -> { type: rtu | tcp, ... }", sink_)) {
+            declared_buses_.insert(entry.key);
+            const std::size_t errors_before = sink_.error_count();
+            check_name(entry.key, entry.key_mark, entry.value.path);
+            map_reader m(entry.value, concat(concat({"type"}, tcp_keys), rtu_keys), sink_,
+                         "a bus: { type: rtu, device: /dev/ttyUSB0, ... } or { type: tcp, host: ..., port: 502 }");
+            if (!m.is_map()) continue;
+            bus b;
+            b.name = entry.key;
+            b.mark = entry.key_mark;
+            const auto type = m.require("type", "rtu | tcp");
+            std::optional<std::string> kind;
+            if (type) {
+                kind = read_string(*type, sink_);
+                if (kind && *kind != "rtu" && *kind != "tcp") {
+                    std::string message = type->path + ": " + describe(type->node) + " is not a bus type; expected rtu | tcp";
+                    if (auto guess = closest_match(*kind, {"rtu", "tcp"})) message += " (did you mean " + *guess + "?)";
+                    sink_.error(type->mark, message);
+                    kind.reset();
+                }
+            }
+            if (kind == "tcp") {
+                tcp_link link;
+                if (m.require("host", "a host name or IP address")) get_string(m, "host", link.host, true);
+                get_integer(m, "port", 1, 65535, link.port);
+                for (const auto& key : rtu_keys) {
+                    if (m.has(key)) key_error(m, key, key + " is for rtu buses; this bus is type: tcp");
+                }
+                b.link = link;
+            } else if (kind == "rtu") {
+                rtu_link link;
+                if (m.require("device", "a serial device path, e.g. /dev/serial/by-id/...")) {
+                    get_string(m, "device", link.device, true);
+                }
+                std::uint32_t baud = link.baud;
+                if (get_integer(m, "baud", 1, 4'000'000, baud, "(a standard rate such as 9600 or 19200)")) {
+                    if (std::find(std::begin(standard_bauds), std::end(standard_bauds), baud) ==
+                        std::end(standard_bauds)) {
+                        sink_.error(m.get("baud")->mark,
+                                    m.get("baud")->path + ": " + std::to_string(baud) +
+                                        " is not a standard serial rate; expected one of 1200, 2400, 4800, 9600, "
+                                        "19200, 38400, 57600, 115200 (or 110..4000000 standard Linux rates)");
+                    } else {
+                        link.baud = baud;
+                    }
+                }
+                get_choice(m, "parity", parity_names(), link.parity);
+                get_integer(m, "data_bits", 5, 8, link.data_bits);
+                get_integer(m, "stop_bits", 1, 2, link.stop_bits);
+                for (const auto& key : tcp_keys) {
+                    if (m.has(key)) key_error(m, key, key + " is for tcp buses; this bus is type: rtu");
+                }
+                b.link = link;
+            }
+            if (sink_.error_count() == errors_before && kind) gw_.buses.push_back(std::move(b));
+        }
+    }
+
+    // ---- devices ----
+
+    template <class T>
+    std::vector<std::string> names_of(const std::vector<T>& items) {
+        std::vector<std::string> out;
+        for (const auto& item : items) out.push_back(item.name);
+        return out;
+    }
+
+    void read_devices(const field& f) {
+        for (auto& entry : map_entries(f, "a map: device name -> { bus: ..., unit_id: ..., ... }", sink_)) {
+            declared_devices_.insert(entry.key);
+            const std::size_t errors_before = sink_.error_count();
+            check_name(entry.key, entry.key_mark, entry.value.path);
+            map_reader m(entry.value, device_keys, sink_, "a device: { bus: NAME, unit_id: 1..247, ... }");
+            if (!m.is_map()) continue;
+            device d;
+            d.name = entry.key;
+            d.mark = entry.key_mark;
+
+            const bus* on_bus = nullptr;
+            if (const auto bf = m.require("bus", "the name of a bus under buses")) {
+                if (auto name = read_string(*bf, sink_)) {
+                    d.bus = *name;
+                    const auto it = std::find_if(gw_.buses.begin(), gw_.buses.end(),
+                                                 [&](const bus& b) { return b.name == *name; });
+                    if (it != gw_.buses.end()) {
+                        on_bus = &*it;
+                    } else if (declared_buses_.count(*name) == 0) {
+                        unknown_reference(*bf, "bus", *name, std::vector<std::string>(declared_buses_.begin(),
+                                                                                      declared_buses_.end()));
+                    }
+                }
+            }
+            const bool tcp = on_bus && std::holds_alternative<tcp_link>(on_bus->link);
+            if (m.require("unit_id", tcp ? "1..255" : "1..247")) {
+                get_integer(m, "unit_id", 1, tcp ? 255 : 247, d.unit_id,
+                            tcp ? "(0 is broadcast and cannot be polled)"
+                                : "(0 is broadcast and cannot be polled; 248..255 are reserved on a serial line)");
+            }
+            get_duration(m, "poll_interval", milliseconds{1}, std::chrono::hours{24}, d.poll_interval);
+            get_duration(m, "timeout", milliseconds{1}, std::chrono::minutes{1}, d.timeout);
+            get_integer(m, "retries", 0, 10, d.retries);
+            get_integer(m, "max_gap", 0, 2000, d.max_gap, "(registers or bits bridged when merging reads)");
+            get_integer(m, "max_registers", 1, 125, d.max_registers_per_read, "(registers per read request)");
+            get_integer(m, "max_bits", 1, 2000, d.max_bits_per_read, "(coils or discrete inputs per read request)");
+
+            if (const auto pf = m.get("profile")) {
+                if (auto name = read_string(*pf, sink_)) {
+                    d.profile = *name;
+                    used_profiles_.insert(*name);
+                    const auto it = std::find_if(gw_.profiles.begin(), gw_.profiles.end(),
+                                                 [&](const profile& p) { return p.name == *name; });
+                    if (it != gw_.profiles.end()) {
+                        d.points = it->points;
+                    } else if (declared_profiles_.count(*name) == 0) {
+                        unknown_reference(*pf, "profile", *name,
+                                          std::vector<std::string>(declared_profiles_.begin(), declared_profiles_.end()));
+                    }
+                }
+            }
+            if (const auto pl = m.get("points")) {
+                for (auto& p : read_point_list(*pl)) d.points.push_back(std::move(p));
+            }
+            if (d.points.empty() && sink_.error_count() == errors_before) {
+                sink_.warning(d.mark, entry.value.path + ": device has no points (no profile, no points); it will "
+                                                         "only be polled for availability");
+            }
+            if (sink_.error_count() == errors_before && on_bus) gw_.devices.push_back(std::move(d));
+        }
+    }
+
+    void unknown_reference(const field& f, const std::string& what, const std::string& name,
+                           const std::vector<std::string>& known) {
+        std::string message = f.path + ": no " + what + " named " + name;
+        if (auto guess = closest_match(name, known)) message += "; did you mean " + *guess + "?";
+        message += "; expected one of: " + quote_list(known);
+        sink_.error(f.mark, message);
+    }
+
+    void warn_unused() {
+        for (const auto& b : gw_.buses) {
+            const bool used = std::any_of(gw_.devices.begin(), gw_.devices.end(),
+                                          [&](const device& d) { return d.bus == b.name; });
+            if (!used) sink_.warning(b.mark, "buses." + b.name + ": bus is not used by any device");
+        }
+        for (const auto& p : gw_.profiles) {
+            if (used_profiles_.count(p.name) == 0) {
+                sink_.warning(p.mark, "profiles." + p.name + ": profile is not used by any device");
+            }
+        }
+    }
+};
+
+// Diagnostics in reading order: the main file first, then included files in
+// the order they were first mentioned; by line and column within a file.
+void sort_by_position(std::vector<diagnostic>& diagnostics) {
+    std::vector<std::string> files;
+    for (const auto& d : diagnostics) {
+        if (std::find(files.begin(), files.end(), d.file) == files.end()) files.push_back(d.file);
+    }
+    const auto rank = [&](const std::string& file) { return std::find(files.begin(), files.end(), file) - files.begin(); };
+    std::stable_sort(diagnostics.begin(), diagnostics.end(), [&](const diagnostic& a, const diagnostic& b) {
+        return std::tuple(rank(a.file), a.line, a.column) < std::tuple(rank(b.file), b.line, b.column);
+    });
+}
+
+}  // namespace
+
+gateway load_string(const std::string& yaml, const std::string& file_name) {
+    diagnostics_sink sink;
+    const auto root = parse_document(yaml, file_name, sink);
+    if (!root) throw config_error(sink.errors());
+
+    field root_field{*root, "", source_mark{file_name, 1, 1}};
+    loader l(sink);
+    gateway gw = l.read(root_field);
+
+    std::vector<diagnostic> errors = sink.errors();
+    for (auto& d : validate(gw)) errors.push_back(std::move(d));
+    if (!errors.empty()) {
+        sort_by_position(errors);
+        throw config_error(std::move(errors));
+    }
+    auto warnings = sink.warnings();
+    sort_by_position(warnings);
+    for (const auto& w : warnings) gw.warnings.push_back(to_string(w));
+    return gw;
+}
+
+gateway load_file(const std::string& path) {
+    std::string why;
+    const auto text = read_text_file(path, why);
+    if (!text) throw config_error({diagnostic{path, 0, 0, "the configuration file " + why}});
+    return load_string(*text, path);
+}
+
+}  // namespace fieldbridge::config

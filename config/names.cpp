@@ -1,0 +1,109 @@
+#include "config/names.hpp"
+
+#include <array>
+
+namespace fieldbridge::config {
+
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr std::array register_kinds{
+    std::pair{"coil"sv, register_kind::coil},
+    std::pair{"discrete"sv, register_kind::discrete_input},
+    std::pair{"holding"sv, register_kind::holding_register},
+    std::pair{"input"sv, register_kind::input_register},
+};
+
+constexpr std::array data_types{
+    std::pair{"bool"sv, data_type::boolean},   std::pair{"int16"sv, data_type::int16},
+    std::pair{"uint16"sv, data_type::uint16},  std::pair{"int32"sv, data_type::int32},
+    std::pair{"uint32"sv, data_type::uint32},  std::pair{"int64"sv, data_type::int64},
+    std::pair{"uint64"sv, data_type::uint64},  std::pair{"float32"sv, data_type::float32},
+    std::pair{"float64"sv, data_type::float64}, std::pair{"string"sv, data_type::string},
+};
+
+constexpr std::array word_orders{
+    std::pair{"abcd"sv, word_order::abcd},
+    std::pair{"cdab"sv, word_order::cdab},
+    std::pair{"badc"sv, word_order::badc},
+    std::pair{"dcba"sv, word_order::dcba},
+};
+
+constexpr std::array string_packings{
+    std::pair{"high_byte_first"sv, string_packing::high_byte_first},
+    std::pair{"low_byte_first"sv, string_packing::low_byte_first},
+    std::pair{"low_byte_only"sv, string_packing::low_byte_only},
+};
+
+constexpr std::array parities{
+    std::pair{"none"sv, parity::none},
+    std::pair{"even"sv, parity::even},
+    std::pair{"odd"sv, parity::odd},
+};
+
+constexpr std::array payload_formats{
+    std::pair{"json"sv, payload_format::json},
+    std::pair{"raw"sv, payload_format::raw},
+};
+
+constexpr std::array waveforms{
+    std::pair{"constant"sv, simulation::waveform::constant},
+    std::pair{"counter"sv, simulation::waveform::counter},
+    std::pair{"sine"sv, simulation::waveform::sine},
+    std::pair{"ramp"sv, simulation::waveform::ramp},
+};
+
+template <class E, std::size_t N>
+std::string_view name_of(const std::array<std::pair<std::string_view, E>, N>& table, E value) {
+    for (const auto& [name, v] : table) {
+        if (v == value) return name;
+    }
+    return "?";
+}
+
+}  // namespace
+
+name_table<register_kind> register_kind_names() { return register_kinds; }
+name_table<data_type> data_type_names() { return data_types; }
+name_table<word_order> word_order_names() { return word_orders; }
+name_table<string_packing> string_packing_names() { return string_packings; }
+name_table<parity> parity_names() { return parities; }
+name_table<payload_format> payload_format_names() { return payload_formats; }
+name_table<simulation::waveform> waveform_names() { return waveforms; }
+
+std::string_view to_string(register_kind k) { return name_of(register_kinds, k); }
+std::string_view to_string(data_type t) { return name_of(data_types, t); }
+std::string_view to_string(word_order o) { return name_of(word_orders, o); }
+std::string_view to_string(string_packing p) { return name_of(string_packings, p); }
+std::string_view to_string(parity p) { return name_of(parities, p); }
+std::string_view to_string(payload_format f) { return name_of(payload_formats, f); }
+std::string_view to_string(simulation::waveform w) { return name_of(waveforms, w); }
+
+std::uint32_t register_count(const point& p) {
+    switch (p.type) {
+        case data_type::boolean:
+        case data_type::int16:
+        case data_type::uint16:
+            return 1;
+        case data_type::int32:
+        case data_type::uint32:
+        case data_type::float32:
+            return 2;
+        case data_type::int64:
+        case data_type::uint64:
+        case data_type::float64:
+            return 4;
+        case data_type::string:
+            return p.length;
+    }
+    return 1;
+}
+
+bool is_writable_kind(register_kind k) {
+    return k == register_kind::coil || k == register_kind::holding_register;
+}
+
+bool is_bit_kind(register_kind k) { return k == register_kind::coil || k == register_kind::discrete_input; }
+
+}  // namespace fieldbridge::config

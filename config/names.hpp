@@ -1,0 +1,43 @@
+// The words the configuration uses for enumerations, both ways: YAML values
+// are looked up in these tables and the point map prints them back. Pure.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "config/model.hpp"
+
+namespace fieldbridge::config {
+
+template <class E>
+using name_table = std::span<const std::pair<std::string_view, E>>;
+
+name_table<register_kind> register_kind_names();  // coil discrete holding input
+name_table<data_type> data_type_names();          // bool int16 ... string
+name_table<word_order> word_order_names();        // abcd cdab badc dcba
+name_table<string_packing> string_packing_names();
+name_table<parity> parity_names();
+name_table<payload_format> payload_format_names();
+name_table<simulation::waveform> waveform_names();
+
+std::string_view to_string(register_kind k);
+std::string_view to_string(data_type t);
+std::string_view to_string(word_order o);
+std::string_view to_string(string_packing p);
+std::string_view to_string(parity p);
+std::string_view to_string(payload_format f);
+std::string_view to_string(simulation::waveform w);
+
+// Registers a value occupies (bits for a coil or discrete input): 1 for bool
+// and 16-bit types, 2 for 32-bit, 4 for 64-bit, point::length for strings.
+std::uint32_t register_count(const point& p);
+
+// True for the register kinds Modbus can write: coils and holding registers.
+bool is_writable_kind(register_kind k);
+
+// True for coil and discrete input, which address single bits.
+bool is_bit_kind(register_kind k);
+
+}  // namespace fieldbridge::config

@@ -1,0 +1,94 @@
+#include "config/topic.hpp"
+
+#include <array>
+
+#include "config/suggestion.hpp"
+
+namespace fieldbridge::config {
+
+namespace {
+
+constexpr std::array<std::string_view, 5> placeholders{"prefix", "device", "point", "bus", "unit"};
+
+}  // namespace
+
+std::string expand_topic(const std::string& tmpl, const publish_settings& publish, const device& d, const point& p,
+                         const bus& b) {
+    std::string out;
+    out.reserve(tmpl.size() + 32);
+    std::size_t i = 0;
+    while (i < tmpl.size()) {
+        if (tmpl[i] == '{') {
+            const auto close = tmpl.find('}', i + 1);
+            if (close != std::string::npos) {
+                const std::string_view name(tmpl.data() + i + 1, close - i - 1);
+                bool known = true;
+                if (name == "prefix") {
+                    out += publish.prefix;
+                } else if (name == "device") {
+                    out += d.name;
+                } else if (name == "point") {
+                    out += p.name;
+                } else if (name == "bus") {
+                    out += b.name;
+                } else if (name == "unit") {
+                    out += std::to_string(d.unit_id);
+                } else {
+                    known = false;
+                }
+                if (known) {
+                    i = close + 1;
+                    continue;
+                }
+            }
+        }
+        out += tmpl[i];
+        ++i;
+    }
+    return out;
+}
+
+std::string point_topic(const publish_settings& publish, const device& d, const point& p, const bus& b) {
+    return expand_topic(p.topic ? *p.topic : publish.topic_template, publish, d, p, b);
+}
+
+std::optional<std::string> topic_text_error(std::string_view text) {
+    for (const char c : text) {
+        if (c == '+' || c == '#') {
+            return std::string("contains the MQTT wildcard '") + c + "'; a publish topic may not contain + or #";
+        }
+        if (c == '\0') return std::string("contains a NUL character");
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> topic_template_error(std::string_view tmpl) {
+    const std::string expected = "; expected placeholders among {prefix} {device} {point} {bus} {unit}";
+    if (tmpl.empty()) return std::string("is empty; expected a topic such as \"{prefix}/{device}/{point}\"");
+    std::size_t i = 0;
+    while (i < tmpl.size()) {
+        const char c = tmpl[i];
+        if (c == '}') return std::string("has a '}' without a matching '{'") + expected;
+        if (c != '{') {
+            ++i;
+            continue;
+        }
+        const auto close = tmpl.find_first_of("{}", i + 1);
+        if (close == std::string_view::npos || tmpl[close] == '{') {
+            return "has an unclosed placeholder at \"" + std::string(tmpl.substr(i)) + "\"" + expected;
+        }
+        const std::string_view name = tmpl.substr(i + 1, close - i - 1);
+        bool known = false;
+        for (const auto& p : placeholders) known = known || p == name;
+        if (!known) {
+            std::string message = "has an unknown placeholder {" + std::string(name) + "}";
+            const auto guess = closest_match(name, {placeholders.begin(), placeholders.end()});
+            if (guess) message += "; did you mean {" + *guess + "}?";
+            return message + expected;
+        }
+        i = close + 1;
+    }
+    return topic_text_error(tmpl);
+}
+
+}  // namespace fieldbridge::config

@@ -1,0 +1,31 @@
+// MQTT topic templates: "{prefix}/{device}/{point}" expanded per point.
+// Placeholders: {prefix} (publish.prefix), {device}, {point}, {bus} (names)
+// and {unit} (the device's Modbus unit id). Pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/model.hpp"
+
+namespace fieldbridge::config {
+
+// The topic of point p of device d on bus b, from tmpl (the point's own topic
+// or publish.topic_template). A placeholder this function does not know is
+// copied unchanged; the loader refuses such templates beforehand.
+std::string expand_topic(const std::string& tmpl, const publish_settings& publish, const device& d, const point& p,
+                         const bus& b);
+
+// The publish topic of a point: its own topic if it has one, else the template.
+std::string point_topic(const publish_settings& publish, const device& d, const point& p, const bus& b);
+
+// Why tmpl is not a usable topic template ("unknown placeholder {devise}; ..."),
+// or nullopt when it is fine: no unknown or unclosed placeholder, no MQTT
+// wildcard (+ #), not empty.
+std::optional<std::string> topic_template_error(std::string_view tmpl);
+
+// Why text cannot be part of a publish topic (wildcards, NUL), or nullopt.
+std::optional<std::string> topic_text_error(std::string_view text);
+
+}  // namespace fieldbridge::config

@@ -1,0 +1,145 @@
+#include "config/validate.hpp"
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "config/names.hpp"
+#include "config/topic.hpp"
+
+namespace fieldbridge::config {
+
+namespace {
+
+std::string where(const source_mark& m) {
+    std::string out = m.file;
+    if (m.line > 0) out += ":" + std::to_string(m.line);
+    return out;
+}
+
+std::string point_path(const device& d, const point& p) { return "devices." + d.name + ".points[" + p.name + "]"; }
+
+void add(std::vector<diagnostic>& out, const source_mark& at, std::string message) {
+    out.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+}
+
+std::string space_name(register_kind k) {
+    switch (k) {
+        case register_kind::coil:
+            return "coils";
+        case register_kind::discrete_input:
+            return "discrete inputs";
+        case register_kind::holding_register:
+            return "holding registers";
+        case register_kind::input_register:
+            return "input registers";
+    }
+    return "registers";
+}
+
+std::string span_text(const point& p) {
+    const std::uint32_t count = is_bit_kind(p.kind) ? 1 : register_count(p);
+    std::string out = std::to_string(p.address);
+    if (count > 1) out += ".." + std::to_string(p.address + count - 1);
+    if (p.bit) out += " bit " + std::to_string(*p.bit);
+    return out;
+}
+
+template <class T>
+void check_unique_names(const std::vector<T>& items, const std::string& section, std::vector<diagnostic>& out) {
+    std::map<std::string, const T*> seen;
+    for (const auto& item : items) {
+        const auto [it, inserted] = seen.emplace(item.name, &item);
+        if (!inserted) {
+            add(out, item.mark, section + "." + item.name + ": duplicate name (first at " + where(it->second->mark) +
+                                    "); expected unique names");
+        }
+    }
+}
+
+// Two points of one device may not read the same register (or coil), except
+// bool points that pick different bits of one register.
+void check_overlaps(const device& d, std::vector<diagnostic>& out) {
+    std::vector<const point*> sorted;
+    for (const auto& p : d.points) sorted.push_back(&p);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const point* a, const point* b) {
+        return std::pair(a->kind, a->address) < std::pair(b->kind, b->address);
+    });
+    std::vector<const point*> open;  // points of the current space whose span may still reach the next one
+    for (const point* p : sorted) {
+        const std::uint32_t start = p->address;
+        std::erase_if(open, [&](const point* q) {
+            const std::uint32_t q_end = q->address + (is_bit_kind(q->kind) ? 1 : register_count(*q));
+            return q->kind != p->kind || q_end <= start;
+        });
+        for (const point* q : open) {
+            const bool distinct_bits = p->bit && q->bit && *p->bit != *q->bit && p->address == q->address &&
+                                       register_count(*q) == 1;
+            if (distinct_bits) continue;
+            add(out, p->mark, point_path(d, *p) + ": " + space_name(p->kind) + " " + span_text(*p) +
+                                  " overlap point " + q->name + " (" + span_text(*q) + ", at " + where(q->mark) +
+                                  "); expected points that do not share registers (bool points may share one "
+                                  "register with different bit numbers)");
+            break;
+        }
+        open.push_back(p);
+    }
+}
+
+void check_read_limits(const device& d, std::vector<diagnostic>& out) {
+    for (const auto& p : d.points) {
+        if (is_bit_kind(p.kind)) continue;
+        const std::uint32_t count = register_count(p);
+        if (count > d.max_registers_per_read) {
+            add(out, p.mark, point_path(d, p) + ": " + std::string(to_string(p.type)) + " needs " +
+                                 std::to_string(count) + " registers in one read but devices." + d.name +
+                                 ".max_registers is " + std::to_string(d.max_registers_per_read) +
+                                 "; expected max_registers >= " + std::to_string(count));
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<diagnostic> validate(const gateway& cfg) {
+    std::vector<diagnostic> out;
+    check_unique_names(cfg.buses, "buses", out);
+    check_unique_names(cfg.profiles, "profiles", out);
+    check_unique_names(cfg.devices, "devices", out);
+
+    struct topic_owner {
+        const device* d;
+        const point* p;
+    };
+    std::map<std::string, topic_owner> topics;
+    for (const auto& d : cfg.devices) {
+        const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const bus& x) { return x.name == d.bus; });
+        if (b == cfg.buses.end()) {
+            add(out, d.mark, "devices." + d.name + ".bus: no bus named " + d.bus + "; expected a bus under buses");
+            continue;
+        }
+        std::map<std::string, const point*> names;
+        for (const auto& p : d.points) {
+            const auto [first, inserted] = names.emplace(p.name, &p);
+            if (!inserted) {
+                add(out, p.mark, point_path(d, p) + ": point name " + p.name + " is already used on this device (at " +
+                                     where(first->second->mark) + (d.profile ? ", profile " + *d.profile : "") +
+                                     "); expected unique point names per device");
+            }
+        }
+        check_overlaps(d, out);
+        check_read_limits(d, out);
+        for (const auto& p : d.points) {
+            auto topic = point_topic(cfg.publish, d, p, *b);
+            const auto [it, inserted] = topics.emplace(topic, topic_owner{&d, &p});
+            if (!inserted) {
+                add(out, p.mark, point_path(d, p) + ": topic " + topic + " is also the topic of " +
+                                     point_path(*it->second.d, *it->second.p) + " (at " + where(it->second.p->mark) +
+                                     "); expected one topic per point: use {device} and {point} in the topic");
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace fieldbridge::config

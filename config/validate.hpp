@@ -1,0 +1,18 @@
+// Checks that span several objects of a configuration: references between
+// devices and buses, unique names, registers shared by two points of one
+// device, points too large for a device's read limit, and publish topics
+// used twice. Pure; the loader runs it after reading each value on its own.
+#pragma once
+
+#include <vector>
+
+#include "config/config_error.hpp"
+#include "config/model.hpp"
+
+namespace fieldbridge::config {
+
+// Every problem found, each at the mark of the object concerned; empty when
+// the configuration is sound.
+std::vector<diagnostic> validate(const gateway& cfg);
+
+}  // namespace fieldbridge::config

@@ -1,0 +1,262 @@
+#include "config/yaml_reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+#include "config/duration.hpp"
+#include "config/suggestion.hpp"
+
+namespace fieldbridge::config::detail {
+
+void diagnostics_sink::error(const source_mark& at, std::string message) {
+    errors_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+}
+
+void diagnostics_sink::warning(const source_mark& at, std::string message) {
+    warnings_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+}
+
+source_mark mark_of(const YAML::Node& node, const std::string& file) {
+    const YAML::Mark m = node.Mark();
+    if (m.is_null() || m.line < 0) return source_mark{file, 0, 0};
+    return source_mark{file, m.line + 1, m.column + 1};
+}
+
+std::string describe(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Undefined:
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a map";
+        case YAML::NodeType::Scalar:
+            break;
+    }
+    const std::string& s = node.Scalar();
+    if (s.empty()) return "an empty string";
+    if (s.size() > 40) return "\"" + s.substr(0, 37) + "...\"";
+    return s;
+}
+
+field child(const field& parent, const YAML::Node& node, const std::string& path_suffix) {
+    field f{node, parent.path.empty() ? path_suffix : parent.path + path_suffix, mark_of(node, parent.mark.file)};
+    if (f.path.starts_with('.')) f.path.erase(0, 1);
+    return f;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& words, std::string_view separator = ", ") {
+    std::string out;
+    for (const auto& w : words) {
+        if (!out.empty()) out += separator;
+        out += w;
+    }
+    return out;
+}
+
+void report(diagnostics_sink& sink, const field& f, const std::string& what) {
+    sink.error(f.mark, f.path + ": " + what);
+}
+
+bool expect_scalar(const field& f, std::string_view expected, diagnostics_sink& sink) {
+    if (f.node.IsScalar()) return true;
+    report(sink, f, "found " + describe(f.node) + "; expected " + std::string(expected));
+    return false;
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view s) {
+    bool negative = false;
+    if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+        negative = s.front() == '-';
+        s.remove_prefix(1);
+    }
+    int base = 10;
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s.remove_prefix(2);
+    }
+    if (s.empty()) return std::nullopt;
+    std::uint64_t magnitude = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), magnitude, base);
+    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    constexpr std::uint64_t limit = static_cast<std::uint64_t>(INT64_MAX);
+    if (magnitude > limit) return std::nullopt;
+    const auto value = static_cast<std::int64_t>(magnitude);
+    return negative ? -value : value;
+}
+
+}  // namespace
+
+std::vector<map_entry> map_entries(const field& map, std::string_view expected, diagnostics_sink& sink) {
+    std::vector<map_entry> out;
+    if (map.node.IsNull() || !map.node.IsDefined()) return out;
+    if (!map.node.IsMap()) {
+        report(sink, map, "found " + describe(map.node) + "; expected " + std::string(expected));
+        return out;
+    }
+    for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+        const YAML::Node& key = it->first;
+        const source_mark key_mark = mark_of(key, map.mark.file);
+        if (!key.IsScalar()) {
+            sink.error(key_mark, map.path + ": a key is " + describe(key) + "; expected a plain name");
+            continue;
+        }
+        const std::string name = key.Scalar();
+        const std::string path = map.path.empty() ? name : map.path + "." + name;
+        const auto first = std::find_if(out.begin(), out.end(), [&](const map_entry& e) { return e.key == name; });
+        if (first != out.end()) {
+            sink.error(key_mark, path + ": duplicate key (first at line " + std::to_string(first->key_mark.line) +
+                                     "); expected each key once: remove or rename one");
+            continue;
+        }
+        // A key without a value ("bus:") has the mark of whatever follows it;
+        // point at the key instead.
+        field value{it->second, path, it->second.IsNull() ? key_mark : mark_of(it->second, map.mark.file)};
+        out.push_back(map_entry{name, key_mark, std::move(value)});
+    }
+    return out;
+}
+
+map_reader::map_reader(const field& map, std::vector<std::string> allowed_keys, diagnostics_sink& sink,
+                       std::string_view expected)
+    : self_(map), sink_(&sink) {
+    is_map_ = map.node.IsMap() || map.node.IsNull() || !map.node.IsDefined();
+    entries_ = map_entries(map, expected, sink);
+    for (const auto& e : entries_) {
+        if (std::find(allowed_keys.begin(), allowed_keys.end(), e.key) != allowed_keys.end()) continue;
+        std::string message = e.value.path + ": unknown key";
+        if (const auto guess = closest_match(e.key, allowed_keys)) {
+            message += "; did you mean " + *guess + "?";
+        } else {
+            message += "; expected one of: " + join(allowed_keys);
+        }
+        sink.error(e.key_mark, message);
+    }
+    std::erase_if(entries_, [&](const map_entry& e) {
+        return std::find(allowed_keys.begin(), allowed_keys.end(), e.key) == allowed_keys.end();
+    });
+}
+
+std::optional<field> map_reader::get(std::string_view key) const {
+    for (const auto& e : entries_) {
+        if (e.key == key) return e.value;
+    }
+    return std::nullopt;
+}
+
+std::optional<field> map_reader::require(std::string_view key, std::string_view expected) const {
+    auto f = get(key);
+    if (!f && is_map_) {
+        const std::string where = self_.path.empty() ? std::string("top level") : self_.path;
+        sink_->error(self_.mark, where + ": missing required key " + std::string(key) + "; expected " +
+                                     std::string(key) + ": " + std::string(expected));
+    }
+    return f;
+}
+
+source_mark map_reader::key_mark(std::string_view key) const {
+    for (const auto& e : entries_) {
+        if (e.key == key) return e.key_mark;
+    }
+    return self_.mark;
+}
+
+std::optional<std::string> read_string(const field& f, diagnostics_sink& sink) {
+    if (!expect_scalar(f, "a string", sink)) return std::nullopt;
+    return f.node.Scalar();
+}
+
+std::optional<std::int64_t> read_integer(const field& f, std::int64_t min, std::int64_t max, diagnostics_sink& sink,
+                                         std::string_view hint) {
+    std::string expected = "an integer " + std::to_string(min) + ".." + std::to_string(max);
+    if (!hint.empty()) expected += " " + std::string(hint);
+    if (!expect_scalar(f, expected, sink)) return std::nullopt;
+    const auto value = parse_integer(f.node.Scalar());
+    if (!value) {
+        report(sink, f, describe(f.node) + " is not an integer; expected " + expected);
+        return std::nullopt;
+    }
+    if (*value < min || *value > max) {
+        report(sink, f, describe(f.node) + " is out of range; expected " + expected);
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::optional<double> read_number(const field& f, diagnostics_sink& sink) {
+    if (!expect_scalar(f, "a number", sink)) return std::nullopt;
+    const std::string& s = f.node.Scalar();
+    if (const auto integer = parse_integer(s)) return static_cast<double>(*integer);
+    std::string_view text = s;
+    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    double value = 0.0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
+        report(sink, f, describe(f.node) + " is not a number; expected a finite number such as 0.1 or -40");
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::optional<bool> read_bool(const field& f, diagnostics_sink& sink) {
+    if (!expect_scalar(f, "true or false", sink)) return std::nullopt;
+    const std::string& s = f.node.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    report(sink, f, describe(f.node) + " is not a boolean; expected true or false");
+    return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> read_duration(const field& f, std::chrono::milliseconds min,
+                                                       std::chrono::milliseconds max, diagnostics_sink& sink) {
+    const std::string range = format_duration(min) + ".." + format_duration(max);
+    const std::string expected = "a duration " + range + " with a unit (ms, s, m, h), e.g. 250ms, 30s, 5m";
+    if (!expect_scalar(f, expected, sink)) return std::nullopt;
+    const std::string& s = f.node.Scalar();
+    const auto value = parse_duration(s);
+    if (!value) {
+        if (parse_integer(s)) {
+            report(sink, f, s + " has no unit; expected a duration with a unit, e.g. " + s + "s or " + s + "ms");
+        } else {
+            report(sink, f, describe(f.node) + " is not a duration; expected " + expected);
+        }
+        return std::nullopt;
+    }
+    if (*value < min || *value > max) {
+        report(sink, f, s + " is out of range; expected a duration " + range);
+        return std::nullopt;
+    }
+    return value;
+}
+
+template <class E>
+std::optional<E> read_choice(const field& f, name_table<E> table, diagnostics_sink& sink) {
+    std::vector<std::string> words;
+    for (const auto& [name, value] : table) words.emplace_back(name);
+    const std::string expected = "one of " + join(words, " | ");
+    if (!expect_scalar(f, expected, sink)) return std::nullopt;
+    const std::string& s = f.node.Scalar();
+    for (const auto& [name, value] : table) {
+        if (name == s) return value;
+    }
+    std::string message = describe(f.node) + " is not allowed here; expected " + expected;
+    if (const auto guess = closest_match(s, words)) message += " (did you mean " + *guess + "?)";
+    report(sink, f, message);
+    return std::nullopt;
+}
+
+template std::optional<register_kind> read_choice(const field&, name_table<register_kind>, diagnostics_sink&);
+template std::optional<data_type> read_choice(const field&, name_table<data_type>, diagnostics_sink&);
+template std::optional<word_order> read_choice(const field&, name_table<word_order>, diagnostics_sink&);
+template std::optional<string_packing> read_choice(const field&, name_table<string_packing>, diagnostics_sink&);
+template std::optional<parity> read_choice(const field&, name_table<parity>, diagnostics_sink&);
+template std::optional<payload_format> read_choice(const field&, name_table<payload_format>, diagnostics_sink&);
+template std::optional<simulation::waveform> read_choice(const field&, name_table<simulation::waveform>,
+                                                         diagnostics_sink&);
+
+}  // namespace fieldbridge::config::detail

@@ -1,0 +1,174 @@
+// The MQTT client protocol as a state machine without I/O: the shell feeds
+// it events (transport up, packet in, timer fired, link lost, application
+// requests) with the current time, and carries out the actions it returns
+// (send, arm the one timer, deliver, complete, close). Not thread-safe: one
+// owner calls it from one thread. The in-flight ledger is plain data
+// (snapshot()/restore()) so that a durable store can persist and resume it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <variant>
+#include <vector>
+
+#include "mqtt/message.hpp"
+#include "mqtt/packet.hpp"
+
+namespace fieldbridge::mqtt {
+
+using clock = std::chrono::steady_clock;
+
+struct session_options {
+    protocol_version version = protocol_version::v3_1_1;
+    std::string client_id;
+    std::chrono::seconds keepalive{30};  // 0 turns keepalive off
+    bool clean_session = true;
+    std::optional<will_message> will;
+    std::optional<std::string> username;
+    std::optional<std::string> password;
+    // Unacknowledged outgoing QoS 1/2 PUBLISH packets at any time; further
+    // messages wait in order.
+    std::size_t max_inflight = 64;
+    // How long a PINGREQ may go unanswered before the link is declared dead.
+    std::chrono::milliseconds ping_timeout{5000};
+    std::chrono::milliseconds connack_timeout{10000};
+};
+
+// Where an outgoing QoS 1/2 message stands in its flow.
+enum class inflight_state : std::uint8_t {
+    publish_sent,     // PUBLISH sent; awaiting PUBACK (QoS 1) or PUBREC (QoS 2)
+    pubrec_received,  // QoS 2: PUBREC received and PUBREL sent; awaiting PUBCOMP
+};
+
+struct inflight_entry {
+    std::uint16_t packet_id = 0;
+    mqtt::message message;
+    std::uint64_t token = 0;
+    inflight_state state = inflight_state::publish_sent;
+    bool dup = false;  // the PUBLISH went out at least once, so a resend carries DUP=1
+
+    bool operator==(const inflight_entry&) const = default;
+};
+
+// Everything a persistent session has to survive a restart of the process:
+// outgoing flows in the order they started, and the ids of incoming QoS 2
+// messages delivered but not yet released by PUBREL.
+struct session_state {
+    std::vector<inflight_entry> inflight;
+    std::vector<std::uint16_t> incoming_qos2;
+
+    bool operator==(const session_state&) const = default;
+};
+
+// Actions the owner carries out, in order.
+namespace action {
+struct send {
+    mqtt::packet packet;
+};
+struct set_timer {
+    clock::time_point deadline;  // call on_timer(now) at or after this instant
+};
+struct cancel_timer {};
+struct deliver {
+    mqtt::message message;
+};
+struct publish_completed {
+    std::uint64_t token = 0;
+    std::error_code error;  // empty: QoS 0 handed to the transport, QoS 1 PUBACK, QoS 2 PUBCOMP
+};
+struct subscribe_completed {
+    std::uint64_t token = 0;
+    std::vector<std::uint8_t> return_codes;
+    std::error_code error;  // subscription_refused when any code is 0x80
+};
+struct connected {
+    bool session_present = false;
+};
+struct close_connection {
+    std::error_code reason;  // empty for a requested disconnect
+};
+}  // namespace action
+
+using session_action = std::variant<action::send, action::set_timer, action::cancel_timer, action::deliver,
+                                    action::publish_completed, action::subscribe_completed, action::connected,
+                                    action::close_connection>;
+using actions = std::vector<session_action>;
+
+class session {
+public:
+    enum class link { disconnected, awaiting_connack, connected };
+
+    explicit session(session_options options);
+
+    // Transport is up: sends CONNECT and waits for CONNACK.
+    actions on_transport_connected(clock::time_point now);
+    actions on_packet(const packet& p, clock::time_point now);
+    actions on_timer(clock::time_point now);
+    // Transport is gone (for whatever reason); state is kept for the next link.
+    actions on_connection_lost(clock::time_point now);
+
+    // Queue a message; `token` comes back in publish_completed.
+    actions publish(message m, std::uint64_t token, clock::time_point now);
+    // Subscribe now if connected, else when connected; the subscription is
+    // remembered and renewed on every connection without a session present.
+    actions subscribe(std::vector<subscription> subscriptions, std::uint64_t token, clock::time_point now);
+    // Sends DISCONNECT if connected, then asks for the link to close.
+    actions disconnect(clock::time_point now);
+    // Completes every queued and in-flight message with `reason` and forgets
+    // them: the application gave up (client stopped).
+    actions abandon(std::error_code reason);
+
+    link state() const noexcept { return link_; }
+    std::size_t queued() const noexcept { return pending_.size(); }
+    std::size_t inflight() const noexcept { return inflight_.size(); }
+
+    session_state snapshot() const;
+    // Resume a persisted session; only while disconnected.
+    std::error_code restore(session_state state);
+
+private:
+    struct queued_message {
+        mqtt::message message;
+        std::uint64_t token = 0;
+    };
+    struct pending_subscribe {
+        std::uint16_t packet_id = 0;
+        std::vector<subscription> subscriptions;
+        std::uint64_t token = 0;
+    };
+
+    void send(actions& out, packet p, clock::time_point now);
+    void drain(actions& out, clock::time_point now);
+    void send_subscribe(actions& out, pending_subscribe& s, clock::time_point now);
+    std::optional<std::uint16_t> allocate_packet_id();
+    bool packet_id_in_use(std::uint16_t id) const;
+    void on_connack(actions& out, const connack& c, clock::time_point now);
+    void on_publish(actions& out, const publish& p, clock::time_point now);
+    void on_ack(actions& out, std::uint16_t id, packet_type type, clock::time_point now);
+    void on_suback(actions& out, const suback& s);
+    void close(actions& out, std::error_code reason);
+    void update_timer(actions& out, clock::time_point now);
+    std::optional<clock::time_point> next_deadline() const;
+
+    session_options options_;
+    link link_ = link::disconnected;
+    std::deque<queued_message> pending_;
+    std::vector<inflight_entry> inflight_;  // in the order the flows started
+    std::set<std::uint16_t> incoming_qos2_;
+    std::vector<subscription> subscriptions_;  // everything ever subscribed, renewed on a fresh session
+    std::vector<pending_subscribe> pending_subscribes_;
+    std::uint16_t last_packet_id_ = 0;
+    clock::time_point last_sent_{};
+    clock::time_point last_received_{};
+    std::optional<clock::time_point> ping_deadline_;
+    std::optional<clock::time_point> connack_deadline_;
+    std::optional<clock::time_point> armed_timer_;
+};
+
+}  // namespace fieldbridge::mqtt
