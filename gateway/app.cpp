@@ -8,10 +8,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
 #include "gateway/point_mapper.hpp"
+#include "gateway/service_manager.hpp"
 #include "mqtt/client.hpp"
 
 namespace fieldbridge::gateway {
@@ -55,12 +57,13 @@ const char* state_name(mqtt::link_state s) {
 struct app::parts {
     parts(asio::io_context& io, const config::gateway& cfg)
         : mapper(cfg), client(io.get_executor(), client_options_from(cfg.mqtt)), signals(io, SIGINT, SIGTERM),
-          shutdown_timer(io), work(io.get_executor()) {}
+          shutdown_timer(io), watchdog_timer(io), work(io.get_executor()) {}
 
     point_mapper mapper;
     mqtt::client client;
     asio::signal_set signals;
     asio::steady_timer shutdown_timer;
+    asio::steady_timer watchdog_timer;
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::vector<std::unique_ptr<modbus::bus_worker>> workers;
 };
@@ -73,7 +76,11 @@ int app::run() {
     parts_ = std::make_unique<parts>(io_, cfg_);
     auto& p = *parts_;
 
-    p.client.on_link_state([](mqtt::link_state s) { spdlog::info("broker link {}", state_name(s)); });
+    p.client.on_link_state([this](mqtt::link_state s) {
+        spdlog::info("broker link {}", state_name(s));
+        notify_status(fmt::format("broker {}:{} {}; {} device(s) on {} bus(es)", cfg_.mqtt.host, cfg_.mqtt.port,
+                                  state_name(s), cfg_.devices.size(), cfg_.buses.size()));
+    });
     p.signals.async_wait([this](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         spdlog::info("signal {} received, shutting down", sig);
@@ -104,6 +111,9 @@ int app::run() {
                  cfg_.devices.size(), cfg_.mqtt.host, cfg_.mqtt.port);
     p.client.start();
     for (auto& w : p.workers) w->start();
+    notify_ready(fmt::format("polling {} device(s) on {} bus(es); broker {}:{} connecting", cfg_.devices.size(),
+                             cfg_.buses.size(), cfg_.mqtt.host, cfg_.mqtt.port));
+    if (const auto interval = watchdog_ping_interval()) feed_watchdog(*interval);
 
     io_.run();
     // Workers are stopped in shutdown(); joining again here is harmless and
@@ -114,6 +124,16 @@ int app::run() {
     return 0;
 }
 
+// The watchdog is fed from the core loop itself: if the loop hangs, the pings
+// stop and systemd restarts the service (WatchdogSec=).
+void app::feed_watchdog(std::chrono::microseconds interval) {
+    notify_watchdog();
+    parts_->watchdog_timer.expires_after(interval);
+    parts_->watchdog_timer.async_wait([this, interval](const boost::system::error_code& ec) {
+        if (!ec) feed_watchdog(interval);
+    });
+}
+
 void app::stop() {
     asio::post(io_, [this] { shutdown(); });
 }
@@ -121,6 +141,8 @@ void app::stop() {
 void app::shutdown() {
     if (stopping_.exchange(true)) return;
     auto& p = *parts_;
+    notify_stopping();
+    p.watchdog_timer.cancel();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client
     // says goodbye; stop() joins, waiting at most one request timeout.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -27,6 +28,7 @@ public:
 
 private:
     void shutdown();
+    void feed_watchdog(std::chrono::microseconds interval);
 
     config::gateway cfg_;
     boost::asio::io_context io_;

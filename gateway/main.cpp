@@ -9,25 +9,18 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config/loader.hpp"
 #include "config/point_map.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "gateway/app.hpp"
+#include "gateway/logging.hpp"
 #include "gateway/version.hpp"
 
 namespace {
 
 using namespace fieldbridge;
-
-void setup_logging(const std::string& level) {
-    auto logger = spdlog::stderr_color_st("fieldbridge");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-    logger->set_level(spdlog::level::from_str(level));
-    spdlog::set_default_logger(logger);
-}
 
 // Loads a config or prints every diagnostic and returns nullopt.
 std::optional<config::gateway> load(const std::string& path) {
@@ -145,7 +138,7 @@ int main(int argc, char** argv) {
         const int code = cli.exit(e);
         return code == 0 ? EX_OK : EX_USAGE;
     }
-    setup_logging(log_level);
+    gateway::setup_logging(log_level);
 
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
