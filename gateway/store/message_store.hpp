@@ -1,0 +1,163 @@
+// The durable store-and-forward queue: every message the gateway publishes
+// lives in one SQLite table (WAL mode) from the moment it is produced until
+// the broker acknowledged it, together with its MQTT flow state (packet id,
+// PUBLISH sent / PUBREC received, DUP), so that a restarted gateway resumes
+// each flow exactly where it stopped. The incoming QoS 2 ids of the session
+// live here too.
+//
+// Writes are grouped by the caller: append() and apply() each take a batch
+// and commit it as one transaction. The queue is bounded by rows, bytes and
+// age; what does not fit is dropped by the configured policy and counted.
+//
+// Not thread-safe: one owner (the core thread) calls it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/result.hpp"
+#include "mqtt/message.hpp"
+
+struct sqlite3;
+
+namespace fieldbridge::store {
+
+enum class store_errc {
+    open_failed = 1,     // the file cannot be opened or created
+    newer_schema,        // written by a newer fieldbridge; refused, left untouched
+    corrupt,             // failed the integrity check (moved aside on open)
+    disk_full,           // SQLITE_FULL: the batch was not stored
+    io_error,            // any other SQLite failure
+    queue_full,          // limits reached and the policy refuses new messages
+};
+
+const std::error_category& store_category() noexcept;
+inline std::error_code make_error_code(store_errc e) noexcept { return {static_cast<int>(e), store_category()}; }
+
+// PRAGMA synchronous: FULL survives a power cut at any instant; NORMAL in WAL
+// mode survives a process crash but may lose the last commits on power loss.
+enum class durability { full, normal };
+
+enum class drop_policy {
+    drop_oldest,      // evict the oldest messages, whatever their QoS
+    drop_qos0_first,  // evict the oldest QoS 0 messages first, then the oldest others
+    refuse_new,       // keep what is stored; new messages are refused (counted)
+};
+
+struct limits {
+    std::uint64_t max_rows = 1'000'000;
+    std::uint64_t max_bytes = 256ull * 1024 * 1024;  // topic + payload bytes
+    std::chrono::seconds max_age{7 * 24 * 3600};     // 0 = no age limit
+};
+
+struct options {
+    std::filesystem::path path;
+    store::durability durability = durability::full;
+    store::limits limits;
+    store::drop_policy policy = drop_policy::drop_qos0_first;
+};
+
+// Where a stored message stands in its MQTT flow.
+enum class flow_state : std::uint8_t {
+    queued = 0,    // not sent yet (or sent on a session the broker forgot)
+    sent = 1,      // PUBLISH sent with packet_id; awaiting PUBACK / PUBREC
+    pubrec = 2,    // QoS 2: PUBREC received, PUBREL sent; awaiting PUBCOMP
+};
+
+struct stored_message {
+    std::int64_t id = 0;  // increasing: the order messages were produced in
+    mqtt::message message;
+    flow_state state = flow_state::queued;
+    std::uint16_t packet_id = 0;
+    bool dup = false;
+    std::chrono::system_clock::time_point created;
+
+    bool operator==(const stored_message&) const = default;
+};
+
+// One state change of a stored message, applied with others in one transaction.
+struct change {
+    enum class kind : std::uint8_t { sent, pubrec, done, requeue };
+    kind what = kind::done;
+    std::int64_t id = 0;
+    std::uint16_t packet_id = 0;  // sent
+    bool dup = false;             // sent
+};
+
+struct counters {
+    std::uint64_t appended = 0;
+    std::uint64_t completed = 0;
+    std::uint64_t dropped_by_rows = 0;
+    std::uint64_t dropped_by_bytes = 0;
+    std::uint64_t dropped_by_age = 0;
+    std::uint64_t refused = 0;     // refuse_new policy or a full disk
+    std::uint64_t disk_full = 0;   // batches that hit SQLITE_FULL
+    std::uint64_t commits = 0;
+};
+
+struct queue_stats {
+    std::uint64_t rows = 0;
+    std::uint64_t bytes = 0;
+    std::optional<std::chrono::system_clock::time_point> oldest;
+};
+
+class message_store {
+public:
+    // Opens (creating if needed) the store at o.path. A file that is not a
+    // database or fails the integrity check is renamed to
+    // "<path>.corrupt-<unix time>" (with its -wal/-shm), logged, and a fresh
+    // store is created; a schema newer than this build is refused.
+    static result<std::unique_ptr<message_store>> open(const options& o);
+    ~message_store();
+    message_store(const message_store&) = delete;
+    message_store& operator=(const message_store&) = delete;
+
+    // Stores a batch in one transaction, after making room by the policy.
+    // Returns one entry per message: its id, or why it was not stored
+    // (queue_full, disk_full); a message too big for max_bytes on its own is
+    // refused. The ids are durable when this returns.
+    std::vector<result<std::int64_t>> append(std::span<const mqtt::message> batch,
+                                             std::chrono::system_clock::time_point now);
+
+    // Applies state changes in one transaction (all or nothing).
+    result<void> apply(std::span<const change> changes);
+
+    // Up to `limit` messages with id > after, in id order.
+    result<std::vector<stored_message>> load(std::int64_t after, std::size_t limit);
+
+    // Drops messages older than max_age; returns how many went.
+    result<std::uint64_t> expire(std::chrono::system_clock::time_point now);
+
+    // The incoming QoS 2 packet ids delivered but not yet released.
+    result<std::vector<std::uint16_t>> incoming_qos2();
+    result<void> set_incoming_qos2(std::span<const std::uint16_t> ids);
+
+    queue_stats stats() const { return stats_; }
+    const store::counters& counters() const { return counters_; }
+    std::optional<std::chrono::system_clock::time_point> oldest() const { return stats_.oldest; }
+    const std::filesystem::path& path() const { return options_.path; }
+
+private:
+    message_store(sqlite3* db, options o);
+    result<void> refresh_stats();
+    // Evicts by policy until `rows` more rows and `bytes` more bytes fit;
+    // false when the policy refuses.
+    result<bool> make_room(std::uint64_t rows, std::uint64_t bytes);
+
+    sqlite3* db_;
+    options options_;
+    queue_stats stats_;
+    store::counters counters_;
+};
+
+}  // namespace fieldbridge::store
+
+template <>
+struct std::is_error_code_enum<fieldbridge::store::store_errc> : std::true_type {};

@@ -1,0 +1,302 @@
+// The durable queue on a real SQLite file in a temporary directory: order,
+// flow state across a reopen, limits and drop policies, expiry, corrupt and
+// newer files.
+#include "gateway/store/message_store.hpp"
+
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+
+namespace fieldbridge::store {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using clock = std::chrono::system_clock;
+
+class message_store_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string pattern = (fs::temp_directory_path() / "fieldbridge-store-XXXXXX").string();
+        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+        opts_.path = dir_ / "queue.db";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::unique_ptr<message_store> open() {
+        auto s = message_store::open(opts_);
+        EXPECT_TRUE(s) << s.error().message();
+        return s ? std::move(*s) : nullptr;
+    }
+
+    static mqtt::message msg(std::string topic, std::string payload, mqtt::qos q = mqtt::qos::at_least_once) {
+        return mqtt::message{std::move(topic), std::move(payload), q, false};
+    }
+
+    static std::vector<std::int64_t> ids(const std::vector<result<std::int64_t>>& r) {
+        std::vector<std::int64_t> out;
+        for (const auto& x : r) {
+            EXPECT_TRUE(x) << x.error().message();
+            if (x) out.push_back(*x);
+        }
+        return out;
+    }
+
+    static std::vector<std::string> topics(message_store& s) {
+        auto all = s.load(0, 1000);
+        EXPECT_TRUE(all);
+        std::vector<std::string> out;
+        for (const auto& m : *all) out.push_back(m.message.topic);
+        return out;
+    }
+
+    fs::path dir_;
+    options opts_;
+    clock::time_point t0_ = clock::time_point(1'700'000'000'000ms);
+};
+
+TEST_F(message_store_test, keeps_messages_in_order_with_every_field) {
+    auto s = open();
+    const std::string binary("a\0b\xff", 4);
+    std::vector<mqtt::message> batch = {msg("p/a", "1"), mqtt::message{"p/b", binary, mqtt::qos::exactly_once, true},
+                                        msg("p/c", "", mqtt::qos::at_most_once)};
+    const auto id = ids(s->append(batch, t0_));
+    ASSERT_EQ(id.size(), 3u);
+    EXPECT_LT(id[0], id[1]);
+    EXPECT_LT(id[1], id[2]);
+
+    auto loaded = s->load(0, 10);
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->size(), 3u);
+    EXPECT_EQ((*loaded)[1].message, batch[1]);
+    EXPECT_EQ((*loaded)[1].created, t0_);
+    EXPECT_EQ((*loaded)[1].state, flow_state::queued);
+    EXPECT_EQ((*loaded)[2].message.qos, mqtt::qos::at_most_once);
+
+    auto after_first = s->load(id[0], 1);
+    ASSERT_TRUE(after_first);
+    ASSERT_EQ(after_first->size(), 1u);
+    EXPECT_EQ(after_first->front().id, id[1]);
+
+    EXPECT_EQ(s->stats().rows, 3u);
+    EXPECT_EQ(s->stats().bytes, 3u + 1 + 3 + 4 + 3);
+    EXPECT_EQ(s->oldest(), t0_);
+}
+
+TEST_F(message_store_test, flow_state_survives_a_reopen) {
+    std::vector<std::int64_t> id;
+    {
+        auto s = open();
+        id = ids(s->append(std::vector{msg("a", "1"), msg("b", "2"), msg("c", "3")}, t0_));
+        const std::vector<change> changes = {{change::kind::sent, id[0], 7, false},
+                                             {change::kind::sent, id[1], 8, true},
+                                             {change::kind::pubrec, id[1]},
+                                             {change::kind::done, id[2]}};
+        ASSERT_TRUE(s->apply(changes));
+        const std::vector<std::uint16_t> incoming = {3, 9};
+        ASSERT_TRUE(s->set_incoming_qos2(incoming));
+    }
+    auto s = open();
+    auto loaded = s->load(0, 10);
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->size(), 2u);
+    EXPECT_EQ((*loaded)[0].state, flow_state::sent);
+    EXPECT_EQ((*loaded)[0].packet_id, 7);
+    EXPECT_FALSE((*loaded)[0].dup);
+    EXPECT_EQ((*loaded)[1].state, flow_state::pubrec);
+    EXPECT_EQ((*loaded)[1].packet_id, 8);
+    EXPECT_TRUE((*loaded)[1].dup);
+    EXPECT_EQ(s->stats().rows, 2u);
+    auto incoming = s->incoming_qos2();
+    ASSERT_TRUE(incoming);
+    EXPECT_EQ(*incoming, (std::vector<std::uint16_t>{3, 9}));
+
+    // New ids keep increasing after a restart, even past deleted rows.
+    const auto next = ids(s->append(std::vector{msg("d", "4")}, t0_));
+    EXPECT_GT(next.front(), id[2]);
+}
+
+TEST_F(message_store_test, requeue_forgets_the_packet_id) {
+    auto s = open();
+    const auto id = ids(s->append(std::vector{msg("a", "1")}, t0_));
+    const std::vector<change> sent = {{change::kind::sent, id[0], 5, false}};
+    ASSERT_TRUE(s->apply(sent));
+    const std::vector<change> requeue = {{change::kind::requeue, id[0]}};
+    ASSERT_TRUE(s->apply(requeue));
+    auto loaded = s->load(0, 1);
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->front().state, flow_state::queued);
+    EXPECT_EQ(loaded->front().packet_id, 0);
+}
+
+TEST_F(message_store_test, row_limit_drops_the_oldest_and_counts_it) {
+    opts_.limits.max_rows = 3;
+    opts_.policy = drop_policy::drop_oldest;
+    auto s = open();
+    for (const char* t : {"1", "2", "3", "4", "5"}) ids(s->append(std::vector{msg(t, "x")}, t0_));
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"3", "4", "5"}));
+    EXPECT_EQ(s->counters().dropped_by_rows, 2u);
+    EXPECT_EQ(s->stats().rows, 3u);
+}
+
+TEST_F(message_store_test, byte_limit_drops_qos0_first) {
+    opts_.limits.max_bytes = 40;  // four messages of 10 bytes
+    opts_.policy = drop_policy::drop_qos0_first;
+    auto s = open();
+    ids(s->append(std::vector{msg("q1/aaaaa", "11"), msg("q0/aaaaa", "00", mqtt::qos::at_most_once),
+                              msg("q1/bbbbb", "11"), msg("q0/bbbbb", "00", mqtt::qos::at_most_once)},
+                  t0_));
+    ids(s->append(std::vector{msg("q2/ccccc", "22", mqtt::qos::exactly_once)}, t0_));
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"q1/aaaaa", "q1/bbbbb", "q0/bbbbb", "q2/ccccc"}));
+    ids(s->append(std::vector{msg("q2/ddddd", "22"), msg("q2/eeeee", "22")}, t0_));
+    // No QoS 0 left after the second one went: then the oldest of the rest.
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"q1/bbbbb", "q2/ccccc", "q2/ddddd", "q2/eeeee"}));
+    EXPECT_EQ(s->counters().dropped_by_bytes, 3u);
+    EXPECT_EQ(s->stats().bytes, 40u);
+}
+
+TEST_F(message_store_test, refuse_new_keeps_what_is_stored) {
+    opts_.limits.max_rows = 2;
+    opts_.policy = drop_policy::refuse_new;
+    auto s = open();
+    const auto r = s->append(std::vector{msg("a", "1"), msg("b", "2"), msg("c", "3")}, t0_);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_TRUE(r[0]);
+    EXPECT_TRUE(r[1]);
+    ASSERT_FALSE(r[2]);
+    EXPECT_EQ(r[2].error(), make_error_code(store_errc::queue_full));
+    EXPECT_EQ(s->counters().refused, 1u);
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(message_store_test, messages_in_flight_are_never_evicted) {
+    opts_.limits.max_rows = 2;
+    opts_.policy = drop_policy::drop_oldest;
+    auto s = open();
+    const auto id = ids(s->append(std::vector{msg("a", "1"), msg("b", "2")}, t0_));
+    const std::vector<change> sent = {{change::kind::sent, id[0], 1, false}, {change::kind::sent, id[1], 2, false}};
+    ASSERT_TRUE(s->apply(sent));
+    const auto r = s->append(std::vector{msg("c", "3")}, t0_);
+    ASSERT_FALSE(r[0]);
+    EXPECT_EQ(r[0].error(), make_error_code(store_errc::queue_full));
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(message_store_test, a_message_bigger_than_the_byte_limit_is_refused_alone) {
+    opts_.limits.max_bytes = 10;
+    auto s = open();
+    const auto r = s->append(std::vector{msg("a", std::string(20, 'x')), msg("b", "1")}, t0_);
+    EXPECT_FALSE(r[0]);
+    EXPECT_TRUE(r[1]);
+}
+
+TEST_F(message_store_test, expire_drops_queued_messages_older_than_max_age) {
+    opts_.limits.max_age = 60s;
+    auto s = open();
+    const auto id = ids(s->append(std::vector{msg("old", "1"), msg("old-in-flight", "1")}, t0_));
+    const std::vector<change> sent = {{change::kind::sent, id[1], 1, false}};
+    ASSERT_TRUE(s->apply(sent));
+    ids(s->append(std::vector{msg("new", "2")}, t0_ + 50s));
+    auto n = s->expire(t0_ + 90s);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 1u);
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"old-in-flight", "new"}));
+    EXPECT_EQ(s->counters().dropped_by_age, 1u);
+}
+
+TEST_F(message_store_test, a_file_that_is_not_a_database_is_moved_aside) {
+    std::ofstream(opts_.path) << std::string(8192, 'G');
+    auto s = open();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->stats().rows, 0u);
+    bool moved = false;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+        if (e.path().filename().string().starts_with("queue.db.corrupt-")) moved = true;
+    }
+    EXPECT_TRUE(moved);
+    EXPECT_TRUE(ids(s->append(std::vector{msg("a", "1")}, t0_)).size() == 1);
+}
+
+TEST_F(message_store_test, a_truncated_database_opens_without_a_crash) {
+    {
+        auto s = open();
+        std::vector<mqtt::message> batch(500, msg("some/topic", std::string(200, 'p')));
+        ids(s->append(batch, t0_));
+    }
+    // Checkpointed on close: the data is in the main file. Cut it in half.
+    const auto size = fs::file_size(opts_.path);
+    ASSERT_GT(size, 8192u);
+    fs::resize_file(opts_.path, size / 2);
+    auto s = message_store::open(opts_);
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_TRUE((*s)->load(0, 1000));
+}
+
+TEST_F(message_store_test, a_newer_schema_is_refused_and_left_alone) {
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto s = message_store::open(opts_);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error(), make_error_code(store_errc::newer_schema));
+    EXPECT_TRUE(fs::exists(opts_.path));
+}
+
+TEST_F(message_store_test, an_unwritable_location_is_a_clear_error) {
+    opts_.path = "/proc/fieldbridge/queue.db";
+    auto s = message_store::open(opts_);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error(), make_error_code(store_errc::open_failed));
+}
+
+// A real full disk: a 1 MiB tmpfs filled up by another file. Needs the
+// privilege to mount (root, as in CI); skipped with the reason otherwise.
+TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space_returns) {
+    const auto mnt = dir_ / "small-disk";
+    fs::create_directory(mnt);
+    if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
+        GTEST_SKIP() << "cannot mount a tmpfs here (not root?): " << std::strerror(errno);
+    }
+    struct unmount {
+        fs::path p;
+        ~unmount() { umount2(p.c_str(), MNT_DETACH); }
+    } guard{mnt};
+
+    opts_.path = mnt / "queue.db";
+    auto s = open();
+    ASSERT_TRUE(s);
+    ids(s->append(std::vector{msg("before", "1")}, t0_));
+    {
+        std::ofstream filler(mnt / "filler", std::ios::binary);
+        const std::string block(4096, 'f');
+        while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+        }
+    }
+    std::vector<mqtt::message> batch(200, msg("during/full/disk", std::string(1000, 'p')));
+    const auto r = s->append(batch, t0_);
+    ASSERT_EQ(r.size(), batch.size());
+    for (const auto& x : r) {
+        ASSERT_FALSE(x);
+        EXPECT_EQ(x.error(), make_error_code(store_errc::disk_full));
+    }
+    EXPECT_EQ(s->counters().disk_full, 1u);
+    EXPECT_EQ(s->counters().refused, batch.size());
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"before"}));
+
+    fs::remove(mnt / "filler");
+    EXPECT_EQ(ids(s->append(std::vector{msg("after", "2")}, t0_)).size(), 1u);
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"before", "after"}));
+}
+
+}  // namespace
+}  // namespace fieldbridge::store
