@@ -1,0 +1,242 @@
+// The loader on YAML text and on the shipped examples: what loads, into
+// which structs, and the file:line:col diagnostics of what does not.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/loader.hpp"
+#include "config/point_map.hpp"
+#include "config/topic.hpp"
+
+namespace fieldbridge::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The diagnostics of a configuration that must not load, one per line.
+std::string errors_of(const std::string& yaml) {
+    try {
+        load_string(yaml, "plant.yaml");
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "loaded without errors:\n" << yaml;
+    return {};
+}
+
+const std::string bus_and_device = R"(
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+)";
+
+TEST(config_loader, reads_every_section_into_plain_structs) {
+    const auto g = load_string(R"(
+mqtt:
+  host: broker.local
+  port: 8883
+  client_id: gw-7
+  keepalive: 15s
+  username: u
+  password: p
+  clean_session: false
+  reconnect: { min: 250ms, max: 2m }
+  tls: { enabled: true, ca_file: /etc/ca.crt, verify_hostname: false }
+publish: { prefix: site, topic: "{prefix}/{bus}/{device}/{point}", format: raw, heartbeat: 5m, qos: 2 }
+buses:
+  rs485: { type: rtu, device: /dev/ttyUSB0, baud: 19200, parity: even, data_bits: 8, stop_bits: 1 }
+devices:
+  meter:
+    bus: rs485
+    unit_id: 17
+    poll_interval: 250ms
+    timeout: 100ms
+    retries: 3
+    max_gap: 4
+    max_registers: 60
+    points:
+      - { name: v, register: input, address: 3, type: float32, order: cdab, scale: 2, offset: -1, unit: V,
+          deadband: 0.5, qos: 0, retain: true }
+      - { name: alarm, register: holding, address: 9, type: bool, bit: 15, writable: true }
+)",
+                               "site.yaml");
+    EXPECT_EQ(g.mqtt.host, "broker.local");
+    EXPECT_EQ(g.mqtt.port, 8883);
+    EXPECT_EQ(g.mqtt.client_id, "gw-7");
+    EXPECT_EQ(g.mqtt.keepalive, 15s);
+    EXPECT_FALSE(g.mqtt.clean_session);
+    EXPECT_EQ(g.mqtt.reconnect_min, 250ms);
+    EXPECT_EQ(g.mqtt.reconnect_max, 120s);
+    EXPECT_TRUE(g.mqtt.tls.enabled);
+    EXPECT_EQ(g.mqtt.tls.ca_file, "/etc/ca.crt");
+    EXPECT_FALSE(g.mqtt.tls.verify_hostname);
+    EXPECT_EQ(g.publish.prefix, "site");
+    EXPECT_EQ(g.publish.format, payload_format::raw);
+    EXPECT_EQ(g.publish.heartbeat, 300s);
+    EXPECT_EQ(g.publish.default_qos, quality_of_service::exactly_once);
+
+    ASSERT_EQ(g.buses.size(), 1u);
+    const auto& rtu = std::get<rtu_link>(g.buses[0].link);
+    EXPECT_EQ(rtu.device, "/dev/ttyUSB0");
+    EXPECT_EQ(rtu.baud, 19200u);
+    EXPECT_EQ(rtu.parity, parity::even);
+
+    ASSERT_EQ(g.devices.size(), 1u);
+    const auto& d = g.devices[0];
+    EXPECT_EQ(d.unit_id, 17);
+    EXPECT_EQ(d.poll_interval, 250ms);
+    EXPECT_EQ(d.timeout, 100ms);
+    EXPECT_EQ(d.retries, 3);
+    EXPECT_EQ(d.max_gap, 4);
+    EXPECT_EQ(d.max_registers_per_read, 60);
+    ASSERT_EQ(d.points.size(), 2u);
+    const auto& v = d.points[0];
+    EXPECT_EQ(v.kind, register_kind::input_register);
+    EXPECT_EQ(v.address, 3);
+    EXPECT_EQ(v.type, data_type::float32);
+    EXPECT_EQ(v.order, word_order::cdab);
+    EXPECT_EQ(v.scale, 2.0);
+    EXPECT_EQ(v.offset, -1.0);
+    EXPECT_EQ(v.unit, "V");
+    EXPECT_EQ(v.deadband, 0.5);
+    EXPECT_EQ(v.qos, quality_of_service::at_most_once);
+    EXPECT_TRUE(v.retain);
+    EXPECT_EQ(v.mark.file, "site.yaml");
+    EXPECT_GT(v.mark.line, 0);
+    const auto& alarm = d.points[1];
+    EXPECT_EQ(alarm.type, data_type::boolean);
+    EXPECT_EQ(alarm.bit, 15);
+    EXPECT_TRUE(alarm.writable);
+    EXPECT_EQ(alarm.qos, quality_of_service::exactly_once);  // the publish default
+    EXPECT_EQ(point_topic(g.publish, d, alarm, g.buses[0]), "site/rs485/meter/alarm");
+}
+
+TEST(config_loader, a_profile_is_reused_by_many_devices) {
+    std::string yaml = R"(
+profiles:
+  em: { points: [ { name: v, register: input, address: 0, type: float32 }, { name: e, register: holding, address: 10, type: uint64 } ] }
+buses:
+  line: { type: rtu, device: /dev/ttyS0 }
+devices:
+)";
+    for (int i = 1; i <= 20; ++i) {
+        yaml += "  m" + std::to_string(i) + ": { bus: line, unit_id: " + std::to_string(i) + ", profile: em }\n";
+    }
+    yaml += "  extra: { bus: line, unit_id: 21, profile: em, points: [ { name: t, register: input, address: 50, type: int16 } ] }\n";
+    const auto g = load_string(yaml);
+    ASSERT_EQ(g.devices.size(), 21u);
+    for (const auto& d : g.devices) {
+        ASSERT_GE(d.points.size(), 2u);
+        EXPECT_EQ(d.points[0].name, "v");
+        EXPECT_EQ(d.points[1].type, data_type::uint64);
+        EXPECT_EQ(d.profile, "em");
+    }
+    ASSERT_EQ(g.devices.back().points.size(), 3u);
+    EXPECT_EQ(g.devices.back().points[2].name, "t");
+}
+
+TEST(config_loader, unknown_keys_are_refused_with_a_suggestion) {
+    const auto e = errors_of("mqtt: { host: 127.0.0.1, prot: 1883 }\n");
+    EXPECT_NE(e.find("plant.yaml:1:26: mqtt.prot: unknown key; did you mean port?"), std::string::npos) << e;
+}
+
+TEST(config_loader, wrong_types_and_ranges_name_line_column_and_what_is_expected) {
+    const auto e = errors_of(bus_and_device + R"(      - { name: a, register: holding, address: 70000, type: int16 }
+      - { name: b, register: holding, address: 1, type: int17 }
+      - { name: c, register: holding, address: 2, type: int16, writable: yes }
+)");
+    EXPECT_NE(e.find("plant.yaml:9:"), std::string::npos) << e;
+    EXPECT_NE(e.find("plant.yaml:10:"), std::string::npos) << e;
+    EXPECT_NE(e.find("plant.yaml:11:"), std::string::npos) << e;
+    EXPECT_NE(e.find("expected"), std::string::npos) << e;
+}
+
+TEST(config_loader, every_problem_is_reported_at_once) {
+    const auto e = errors_of(R"(buses:
+  line: { type: rtu, device: /dev/ttyUSB0, baud: 9601, parity: evn }
+devices:
+  m1: { bus: lne, unit_id: 300 }
+)");
+    EXPECT_NE(e.find("plant.yaml:2:"), std::string::npos) << e;
+    EXPECT_NE(e.find("did you mean even?"), std::string::npos) << e;
+    EXPECT_NE(e.find("no bus named lne; did you mean line?"), std::string::npos) << e;
+    EXPECT_NE(e.find("unit_id: 300 is out of range"), std::string::npos) << e;
+}
+
+TEST(config_loader, overlapping_registers_and_duplicate_topics_are_refused) {
+    const auto e = errors_of(bus_and_device + R"(      - { name: a, register: holding, address: 0, type: float32 }
+      - { name: b, register: holding, address: 1, type: int16 }
+      - { name: d, register: holding, address: 20, type: int16, topic: "x/y" }
+      - { name: f, register: holding, address: 21, type: int16, topic: "x/y" }
+)");
+    EXPECT_NE(e.find("plant.yaml:10:9: devices.m1.points[b]: holding registers 1 overlap point a"), std::string::npos)
+        << e;
+    EXPECT_NE(e.find("plant.yaml:12:9: devices.m1.points[f]: topic x/y is also the topic of"), std::string::npos) << e;
+}
+
+TEST(config_loader, bits_of_one_register_may_share_it) {
+    const auto g = load_string(bus_and_device + R"(      - { name: a, register: holding, address: 0, type: bool, bit: 0 }
+      - { name: b, register: holding, address: 0, type: bool, bit: 1 }
+)");
+    EXPECT_EQ(g.devices[0].points.size(), 2u);
+}
+
+TEST(config_loader, duplicate_names_are_refused) {
+    const auto e = errors_of(bus_and_device + R"(      - { name: a, register: holding, address: 0, type: int16 }
+      - { name: a, register: holding, address: 5, type: int16 }
+)");
+    EXPECT_NE(e.find("plant.yaml:10:"), std::string::npos) << e;
+    EXPECT_NE(e.find("duplicate point name a"), std::string::npos) << e;
+}
+
+TEST(config_loader, malformed_yaml_is_an_error_not_a_crash) {
+    for (const std::string bad : {"mqtt: [\n", "{{{{", "devices: 12\n", "- just\n- a list\n", "mqtt: { port: 99999999999999999999 }\n",
+                                  "buses: { l: { type: tcp, host: h, port: -1 } }\n", "\t\tmqtt:\n"}) {
+        EXPECT_THROW(load_string(bad, "bad.yaml"), config_error) << bad;
+    }
+}
+
+TEST(config_loader, a_missing_file_is_a_clear_error) {
+    try {
+        load_file("/nonexistent/plant.yaml");
+        FAIL();
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/plant.yaml"), std::string::npos) << e.what();
+    }
+}
+
+TEST(config_topic, templates_expand_every_placeholder) {
+    publish_settings pub;
+    pub.prefix = "p";
+    device d;
+    d.name = "dev";
+    d.unit_id = 7;
+    point pt;
+    pt.name = "pt";
+    bus b;
+    b.name = "line";
+    EXPECT_EQ(expand_topic("{prefix}/{bus}/{device}/{unit}/{point}", pub, d, pt, b), "p/line/dev/7/pt");
+    EXPECT_TRUE(topic_template_error("{prefix}/{devise}").has_value());
+    EXPECT_TRUE(topic_template_error("a/#").has_value());
+    EXPECT_FALSE(topic_template_error("{prefix}/{device}/{point}").has_value());
+}
+
+TEST(config_examples, the_shipped_examples_load_and_print_their_point_map) {
+    const auto demo = load_file(FIELDBRIDGE_SOURCE_DIR "/examples/demo.yaml");
+    EXPECT_EQ(demo.buses.size(), 1u);
+    EXPECT_NE(format_point_map(demo).find("demo/meter1/voltage"), std::string::npos);
+
+    const auto meters = load_file(FIELDBRIDGE_SOURCE_DIR "/examples/energy-meter.yaml");
+    EXPECT_EQ(meters.devices.size(), 20u);
+    const auto map = format_point_map(meters);
+    EXPECT_NE(map.find("plant1/hall3/meter20/transformer_temp"), std::string::npos) << map;
+    EXPECT_NE(map.find("float32 cdab"), std::string::npos) << map;
+    EXPECT_TRUE(meters.warnings.empty());
+}
+
+}  // namespace
+}  // namespace fieldbridge::config
