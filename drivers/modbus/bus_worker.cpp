@@ -1,0 +1,300 @@
+#include "drivers/modbus/bus_worker.hpp"
+
+#include <modbus.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/poll_schedule.hpp"
+#include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/value_codec.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// errno after a failed libmodbus call → our error code.
+std::error_code from_errno(int e) {
+    if (e > MODBUS_ENOBASE && e <= MODBUS_ENOBASE + 11) {
+        return {e - MODBUS_ENOBASE, modbus_category()};
+    }
+    switch (e) {
+        case ETIMEDOUT:
+            return make_error_code(modbus_errc::timeout);
+        case EMBBADCRC:
+        case EMBBADDATA:
+        case EMBMDATA:
+        case EMBBADSLAVE:
+            return make_error_code(modbus_errc::invalid_response);
+        case EMBBADEXC:
+            return make_error_code(modbus_errc::unknown_exception);
+        default:
+            return make_error_code(modbus_errc::connection_failed);
+    }
+}
+
+bool link_broken(std::error_code ec) { return ec == make_error_code(modbus_errc::connection_failed); }
+
+char parity_letter(config::parity p) {
+    switch (p) {
+        case config::parity::even:
+            return 'E';
+        case config::parity::odd:
+            return 'O';
+        case config::parity::none:
+            break;
+    }
+    return 'N';
+}
+
+void set_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
+    const auto ms = std::max<std::int64_t>(t.count(), 1);
+    modbus_set_response_timeout(ctx, static_cast<std::uint32_t>(ms / 1000),
+                                static_cast<std::uint32_t>((ms % 1000) * 1000));
+}
+
+}  // namespace
+
+// The libmodbus context of the bus: opened lazily, reopened after the link
+// broke, with a back-off between failed attempts so that a dead host or an
+// unplugged adapter does not spin.
+class bus_worker::connection {
+public:
+    explicit connection(const config::bus& bus) : bus_(bus) {}
+    ~connection() { close(); }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    bool rtu() const { return std::holds_alternative<config::rtu_link>(bus_.link); }
+
+    // The open context, or nullptr (and why) while the link cannot be opened.
+    modbus_t* get(counter_cells& counters, std::error_code& why) {
+        if (ctx_) return ctx_;
+        const auto now = steady::now();
+        if (now < retry_at_) {
+            why = make_error_code(modbus_errc::connection_failed);
+            return nullptr;
+        }
+        if (const auto* tcp = std::get_if<config::tcp_link>(&bus_.link)) {
+            ctx_ = modbus_new_tcp_pi(tcp->host.c_str(), std::to_string(tcp->port).c_str());
+        } else {
+            const auto& r = std::get<config::rtu_link>(bus_.link);
+            ctx_ = modbus_new_rtu(r.device.c_str(), static_cast<int>(r.baud), parity_letter(r.parity), r.data_bits,
+                                  r.stop_bits);
+        }
+        if (ctx_ == nullptr) {
+            why = make_error_code(modbus_errc::connection_failed);
+            spdlog::error("bus {}: cannot create a Modbus context: {}", bus_.name, modbus_strerror(errno));
+            back_off(now);
+            return nullptr;
+        }
+        set_timeout(ctx_, std::chrono::milliseconds(1000));  // connect timeout for TCP
+        if (modbus_connect(ctx_) != 0) {
+            const int e = errno;
+            if (!reported_) {
+                spdlog::warn("bus {}: cannot connect: {}; retrying", bus_.name, modbus_strerror(e));
+                reported_ = true;
+            }
+            modbus_free(ctx_);
+            ctx_ = nullptr;
+            why = make_error_code(modbus_errc::connection_failed);
+            back_off(now);
+            return nullptr;
+        }
+        if (ever_connected_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (reported_ || !ever_connected_) spdlog::info("bus {}: connected", bus_.name);
+        ever_connected_ = true;
+        reported_ = false;
+        backoff_ = std::chrono::milliseconds(0);
+        return ctx_;
+    }
+
+    void close() {
+        if (ctx_ == nullptr) return;
+        modbus_close(ctx_);
+        modbus_free(ctx_);
+        ctx_ = nullptr;
+    }
+
+private:
+    void back_off(steady::time_point now) {
+        backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+        retry_at_ = now + backoff_;
+    }
+
+    const config::bus& bus_;
+    modbus_t* ctx_ = nullptr;
+    bool ever_connected_ = false;
+    bool reported_ = false;
+    std::chrono::milliseconds backoff_{0};
+    steady::time_point retry_at_{};
+};
+
+bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result)
+    : bus_(std::move(bus)), devices_(std::move(devices)), on_result_(std::move(on_result)) {}
+
+bus_worker::~bus_worker() { stop(); }
+
+void bus_worker::start() {
+    if (thread_.joinable() || devices_.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = false;
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+void bus_worker::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+bus_counters bus_worker::counters() const {
+    bus_counters c;
+    c.polls = counters_.polls.load(std::memory_order_relaxed);
+    c.requests = counters_.requests.load(std::memory_order_relaxed);
+    c.failures = counters_.failures.load(std::memory_order_relaxed);
+    c.timeouts = counters_.timeouts.load(std::memory_order_relaxed);
+    c.exceptions = counters_.exceptions.load(std::memory_order_relaxed);
+    c.reconnects = counters_.reconnects.load(std::memory_order_relaxed);
+    return c;
+}
+
+bool bus_worker::stop_requested() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
+bool bus_worker::sleep_until(steady::time_point until) {
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, until, [this] { return stopping_; });
+    return !stopping_;
+}
+
+void bus_worker::run() {
+    struct device_plan {
+        std::vector<read_request> reads;
+        std::vector<std::size_t> unreadable;  // points no request can address
+    };
+    std::vector<device_plan> plans;
+    std::vector<std::chrono::milliseconds> intervals;
+    for (const auto& d : devices_) {
+        device_plan plan;
+        plan.reads = plan_reads(d.points, plan_limits{d.max_gap, d.max_registers_per_read, d.max_bits_per_read});
+        std::vector<bool> covered(d.points.size(), false);
+        for (const auto& r : plan.reads) {
+            for (const auto i : r.points) covered[i] = true;
+        }
+        for (std::size_t i = 0; i < covered.size(); ++i) {
+            if (!covered[i]) plan.unreadable.push_back(i);
+        }
+        plans.push_back(std::move(plan));
+        intervals.push_back(d.poll_interval);
+    }
+
+    connection link(bus_);
+    poll_schedule schedule(intervals, steady::now());
+    std::vector<std::uint16_t> registers(MODBUS_MAX_READ_REGISTERS);
+    std::vector<std::uint8_t> bits(MODBUS_MAX_READ_BITS);
+
+    while (true) {
+        const auto due = schedule.next();
+        if (!sleep_until(due.at)) break;
+        const auto& device = devices_[due.device];
+        const auto& plan = plans[due.device];
+        const auto started = steady::now();
+
+        poll_result result;
+        result.device = device.name;
+        result.samples.reserve(device.points.size());
+        for (const auto i : plan.unreadable) {
+            result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
+        }
+
+        for (const auto& read : plan.reads) {
+            std::error_code error;
+            for (int attempt = 0; attempt <= std::max(device.retries, 0); ++attempt) {
+                error.clear();
+                modbus_t* ctx = link.get(counters_, error);
+                if (ctx == nullptr) break;  // the link is down: no point in retrying now
+                modbus_set_slave(ctx, device.unit_id);
+                set_timeout(ctx, device.timeout);
+                counters_.requests.fetch_add(1, std::memory_order_relaxed);
+                int rc = -1;
+                switch (read.kind) {
+                    case config::register_kind::coil:
+                        rc = modbus_read_bits(ctx, read.start, read.count, bits.data());
+                        break;
+                    case config::register_kind::discrete_input:
+                        rc = modbus_read_input_bits(ctx, read.start, read.count, bits.data());
+                        break;
+                    case config::register_kind::holding_register:
+                        rc = modbus_read_registers(ctx, read.start, read.count, registers.data());
+                        break;
+                    case config::register_kind::input_register:
+                        rc = modbus_read_input_registers(ctx, read.start, read.count, registers.data());
+                        break;
+                }
+                if (rc == read.count) break;
+                error = rc < 0 ? from_errno(errno) : make_error_code(modbus_errc::invalid_response);
+                counters_.failures.fetch_add(1, std::memory_order_relaxed);
+                if (error == make_error_code(modbus_errc::timeout)) {
+                    counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+                }
+                if (is_exception(error)) {
+                    counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
+                    break;  // the device answered: asking again gets the same answer
+                }
+                if (link_broken(error) || (!link.rtu() && error == make_error_code(modbus_errc::invalid_response))) {
+                    // Reopen: on TCP a confused stream (a late answer to a
+                    // timed-out request) is not worth untangling; on RTU the
+                    // adapter may have gone away.
+                    link.close();
+                } else if (link.rtu()) {
+                    modbus_flush(ctx);  // drop whatever half frame is left on the line
+                }
+                if (stop_requested()) break;
+            }
+            if (stop_requested()) break;  // the poll is abandoned, not reported
+            for (const auto i : read.points) {
+                sample s;
+                s.point = i;
+                if (error) {
+                    s.quality = quality{false, error};
+                } else {
+                    const auto& p = device.points[i];
+                    const auto offset = static_cast<std::size_t>(p.address - read.start);
+                    if (read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input) {
+                        s.words.push_back(bits[offset] ? 1 : 0);
+                    } else {
+                        const auto n = register_count(p);
+                        s.words.assign(registers.begin() + static_cast<std::ptrdiff_t>(offset),
+                                       registers.begin() + static_cast<std::ptrdiff_t>(offset + n));
+                    }
+                }
+                result.samples.push_back(std::move(s));
+            }
+        }
+        std::sort(result.samples.begin(), result.samples.end(),
+                  [](const sample& a, const sample& b) { return a.point < b.point; });
+        const auto ended = steady::now();
+        result.time = std::chrono::system_clock::now();
+        result.duration = std::chrono::duration_cast<std::chrono::microseconds>(ended - started);
+        counters_.polls.fetch_add(1, std::memory_order_relaxed);
+        schedule.completed(due.device, ended);
+        if (stop_requested()) break;
+        on_result_(std::move(result));
+    }
+    link.close();
+}
+
+}  // namespace fieldbridge::modbus

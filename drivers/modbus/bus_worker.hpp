@@ -1,0 +1,95 @@
+// bus_worker: one thread per bus (a serial line or one TCP connection)
+// owning its libmodbus context. It polls the devices of its bus on their
+// schedule with merged block reads, retries and per-device timeouts, and
+// hands every device poll to the core as a poll_result through the result
+// handler, which it calls on the worker thread (the handler posts to the
+// core; it must not block).
+//
+// A device that fails (timeout, exception, garbage) yields quality bad for
+// the points of the failed block only and costs at most
+// timeout * (1 + retries) per block; the other devices keep their schedule.
+//
+// Thread-safety: start() and stop() from the owning thread; counters() from
+// any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "config/model.hpp"
+
+namespace fieldbridge::modbus {
+
+struct quality {
+    bool good = true;
+    std::error_code error;  // why the reading is bad
+};
+
+struct sample {
+    std::size_t point = 0;              // index into the device's points
+    std::vector<std::uint16_t> words;   // the point's registers; one 0/1 word for a coil or discrete input
+    modbus::quality quality;
+};
+
+struct poll_result {
+    std::string device;
+    std::chrono::system_clock::time_point time;  // when the poll ended
+    std::vector<sample> samples;
+    std::chrono::microseconds duration{};
+};
+
+struct bus_counters {
+    std::uint64_t polls = 0;       // device polls completed
+    std::uint64_t requests = 0;    // Modbus requests sent (retries included)
+    std::uint64_t failures = 0;    // requests that failed
+    std::uint64_t timeouts = 0;
+    std::uint64_t exceptions = 0;  // Modbus exception responses
+    std::uint64_t reconnects = 0;  // connections (re)opened after the first
+};
+
+class bus_worker {
+public:
+    using result_handler = std::function<void(poll_result)>;
+
+    bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result);
+    ~bus_worker();
+    bus_worker(const bus_worker&) = delete;
+    bus_worker& operator=(const bus_worker&) = delete;
+
+    void start();
+    // Wakes the thread and joins it; waits at most for the request in flight.
+    void stop();
+
+    bus_counters counters() const;
+    const std::string& name() const { return bus_.name; }
+
+private:
+    struct counter_cells {
+        std::atomic<std::uint64_t> polls{0}, requests{0}, failures{0}, timeouts{0}, exceptions{0}, reconnects{0};
+    };
+    class connection;
+
+    void run();
+    // Sleeps until `until` or stop(); false when stopping.
+    bool sleep_until(std::chrono::steady_clock::time_point until);
+    bool stop_requested();
+
+    config::bus bus_;
+    std::vector<config::device> devices_;
+    result_handler on_result_;
+    counter_cells counters_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;  // guarded by mutex_
+    std::thread thread_;
+};
+
+}  // namespace fieldbridge::modbus

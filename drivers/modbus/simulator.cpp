@@ -1,0 +1,385 @@
+#include "drivers/modbus/simulator.hpp"
+
+#include <modbus.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numbers>
+#include <stdexcept>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "drivers/modbus/value_codec.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::uint16_t crc16(const std::uint8_t* data, std::size_t n) {
+    std::uint16_t crc = 0xFFFF;
+    for (std::size_t i = 0; i < n; ++i) {
+        crc = static_cast<std::uint16_t>(crc ^ data[i]);
+        for (int b = 0; b < 8; ++b) {
+            crc = (crc & 1) ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001) : static_cast<std::uint16_t>(crc >> 1);
+        }
+    }
+    return crc;
+}
+
+// Length of the RTU request frame starting at buf (address, function, data,
+// CRC), 0 when more bytes are needed to tell, -1 for a function code this
+// simulator does not frame.
+int rtu_request_length(const std::vector<std::uint8_t>& buf) {
+    if (buf.size() < 2) return 0;
+    switch (buf[1]) {
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+        case 5:
+        case 6:
+            return 8;
+        case 15:
+        case 16:
+            return buf.size() < 7 ? 0 : 9 + buf[6];
+        case 22:
+            return 10;
+        case 23:
+            return buf.size() < 11 ? 0 : 13 + buf[10];
+        default:
+            return -1;
+    }
+}
+
+double waveform_value(const config::simulation& s, double seconds) {
+    using w = config::simulation::waveform;
+    const double period = std::max(0.001, std::chrono::duration<double>(s.period).count());
+    switch (s.wave) {
+        case w::constant:
+            return s.value;
+        case w::counter:
+            return s.value + std::floor(seconds) * s.step;
+        case w::sine:
+            return s.value + s.amplitude * std::sin(2 * std::numbers::pi * seconds / period);
+        case w::ramp:
+            return s.value + s.amplitude * (seconds / period - std::floor(seconds / period));
+    }
+    return s.value;
+}
+
+std::uint16_t register_span(const config::point& p) { return register_count(p); }
+
+}  // namespace
+
+struct simulator::state {
+    struct unit {
+        config::device device;
+        modbus_mapping_t* map = nullptr;
+        std::vector<bool> frozen;  // written by a client: no longer follows its waveform
+    };
+    config::bus bus;
+    std::map<int, unit> units;
+    steady::time_point started = steady::now();
+    modbus_t* ctx = nullptr;
+
+    ~state() {
+        for (auto& [id, u] : units) modbus_mapping_free(u.map);
+        if (ctx) {
+            modbus_close(ctx);
+            modbus_free(ctx);
+        }
+    }
+
+    // Writes the current value of every simulated point into the map.
+    void refresh(unit& u) {
+        const double t = std::chrono::duration<double>(steady::now() - started).count();
+        for (std::size_t i = 0; i < u.device.points.size(); ++i) {
+            const auto& p = u.device.points[i];
+            if (u.frozen[i] || !p.simulate) continue;
+            value v;
+            if (p.type == config::data_type::string) {
+                v = p.name;
+            } else if (p.type == config::data_type::boolean) {
+                v = waveform_value(*p.simulate, t) != 0.0;
+            } else {
+                double x = waveform_value(*p.simulate, t);
+                if (p.minimum) x = std::max(x, *p.minimum);
+                if (p.maximum) x = std::min(x, *p.maximum);
+                v = x;
+            }
+            store(u, p, v);
+        }
+    }
+
+    static void store(unit& u, const config::point& p, const value& v) {
+        auto* m = u.map;
+        switch (p.kind) {
+            case config::register_kind::coil:
+                if (const auto* b = std::get_if<bool>(&v)) m->tab_bits[p.address] = *b ? 1 : 0;
+                return;
+            case config::register_kind::discrete_input:
+                if (const auto* b = std::get_if<bool>(&v)) m->tab_input_bits[p.address] = *b ? 1 : 0;
+                return;
+            case config::register_kind::holding_register:
+            case config::register_kind::input_register:
+                break;
+        }
+        std::uint16_t* table =
+            p.kind == config::register_kind::holding_register ? m->tab_registers : m->tab_input_registers;
+        auto words = encode(p, v, table[p.address]);
+        if (!words) return;  // out of the point's range: keep the last value
+        std::copy(words->begin(), words->end(), table + p.address);
+    }
+
+    // After a client's write: the points it touched keep what was written.
+    void freeze_written(unit& u, const std::uint8_t* pdu) {
+        const int function = pdu[0];
+        const int address = (pdu[1] << 8) | pdu[2];
+        int count = 1;
+        config::register_kind kind;
+        switch (function) {
+            case 5:
+                kind = config::register_kind::coil;
+                break;
+            case 6:
+            case 22:
+                kind = config::register_kind::holding_register;
+                break;
+            case 15:
+                kind = config::register_kind::coil;
+                count = (pdu[3] << 8) | pdu[4];
+                break;
+            case 16:
+                kind = config::register_kind::holding_register;
+                count = (pdu[3] << 8) | pdu[4];
+                break;
+            default:
+                return;
+        }
+        for (std::size_t i = 0; i < u.device.points.size(); ++i) {
+            const auto& p = u.device.points[i];
+            if (p.kind != kind) continue;
+            const int first = p.address;
+            const int last = p.address + register_span(p) - 1;
+            if (first < address + count && last >= address) u.frozen[i] = true;
+        }
+    }
+
+    // Answers one request frame (header included, CRC or not as the backend
+    // wants). Returns false when the request was not for any device here.
+    bool answer(const std::uint8_t* req, int length, bool tcp) {
+        const int header = modbus_get_header_length(ctx);
+        int id = req[header - 1];
+        auto it = units.find(id);
+        if (it == units.end() && tcp && units.size() == 1 && (id == 0xFF || id == 0)) it = units.begin();
+        if (it == units.end()) {
+            if (tcp) modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_GATEWAY_TARGET);
+            return false;
+        }
+        refresh(it->second);
+        if (modbus_reply(ctx, req, length, it->second.map) >= 0) freeze_written(it->second, req + header);
+        return true;
+    }
+};
+
+simulator::simulator(const config::gateway& cfg, const std::string& bus_name, simulator_options options)
+    : state_(std::make_unique<state>()), options_(std::move(options)) {
+    const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& x) { return x.name == bus_name; });
+    if (b == cfg.buses.end()) throw std::runtime_error("simulator: the configuration has no bus named " + bus_name);
+    state_->bus = *b;
+    for (const auto& d : cfg.devices) {
+        if (d.bus != bus_name) continue;
+        if (state_->units.count(d.unit_id)) {
+            throw std::runtime_error("simulator: devices " + state_->units[d.unit_id].device.name + " and " + d.name +
+                                     " share unit id " + std::to_string(d.unit_id));
+        }
+        int bits = 0, input_bits = 0, regs = 0, input_regs = 0;
+        for (const auto& p : d.points) {
+            const int end = p.address + register_span(p);
+            switch (p.kind) {
+                case config::register_kind::coil:
+                    bits = std::max(bits, end);
+                    break;
+                case config::register_kind::discrete_input:
+                    input_bits = std::max(input_bits, end);
+                    break;
+                case config::register_kind::holding_register:
+                    regs = std::max(regs, end);
+                    break;
+                case config::register_kind::input_register:
+                    input_regs = std::max(input_regs, end);
+                    break;
+            }
+        }
+        state::unit u;
+        u.device = d;
+        u.map = modbus_mapping_new(bits, input_bits, regs, input_regs);
+        if (u.map == nullptr) throw std::runtime_error("simulator: out of memory for the register map of " + d.name);
+        u.frozen.assign(d.points.size(), false);
+        auto& stored = state_->units[d.unit_id] = std::move(u);
+        // Points without a waveform start at 0 (or their minimum).
+        for (const auto& p : d.points) {
+            if (p.simulate || !p.minimum || *p.minimum <= 0) continue;
+            state::store(stored, p, *p.minimum);
+        }
+        state_->refresh(stored);
+    }
+    if (state_->units.empty()) throw std::runtime_error("simulator: bus " + bus_name + " has no devices");
+}
+
+simulator::~simulator() { stop(); }
+
+void simulator::start() {
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    const auto* rtu = std::get_if<config::rtu_link>(&state_->bus.link);
+    if (!options_.serial_device.empty() || (rtu && options_.listen_port == 0)) {
+        const std::string device = options_.serial_device.empty() ? rtu->device : options_.serial_device;
+        const config::rtu_link line = rtu ? *rtu : config::rtu_link{};
+        const char parity = line.parity == config::parity::even ? 'E' : line.parity == config::parity::odd ? 'O' : 'N';
+        state_->ctx = modbus_new_rtu(device.c_str(), static_cast<int>(line.baud), parity, line.data_bits,
+                                     line.stop_bits);
+        if (state_->ctx == nullptr || modbus_connect(state_->ctx) != 0) {
+            throw std::runtime_error("simulator: cannot open " + device + ": " + modbus_strerror(errno));
+        }
+        port_ = 0;
+        thread_ = std::thread([this] { serve_rtu(); });
+        return;
+    }
+    std::uint16_t port = options_.listen_port;
+    if (port == 0) {
+        if (const auto* tcp = std::get_if<config::tcp_link>(&state_->bus.link)) port = tcp->port;
+    }
+    state_->ctx = modbus_new_tcp(options_.listen_host.c_str(), port);
+    if (state_->ctx == nullptr) throw std::runtime_error("simulator: cannot create a TCP context");
+    listen_fd_ = modbus_tcp_listen(state_->ctx, 16);
+    if (listen_fd_ < 0) {
+        throw std::runtime_error("simulator: cannot listen on " + options_.listen_host + ":" + std::to_string(port) +
+                                 ": " + modbus_strerror(errno));
+    }
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve_tcp(); });
+}
+
+void simulator::stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) {
+        ::close(listen_fd_);
+        listen_fd_ = -1;
+    }
+}
+
+void simulator::serve_tcp() {
+    std::vector<int> clients;
+    std::vector<std::uint8_t> query(MODBUS_TCP_MAX_ADU_LENGTH);
+    while (!stopping_) {
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(listen_fd_, &readable);
+        int top = listen_fd_;
+        for (const int c : clients) {
+            FD_SET(c, &readable);
+            top = std::max(top, c);
+        }
+        timeval tv{0, 50'000};  // stop() is noticed within 50 ms
+        const int n = select(top + 1, &readable, nullptr, nullptr, &tv);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            spdlog::error("simulator: select failed: {}", std::strerror(errno));
+            break;
+        }
+        if (n == 0) continue;
+        if (FD_ISSET(listen_fd_, &readable)) {
+            const int c = accept(listen_fd_, nullptr, nullptr);
+            if (c >= 0) clients.push_back(c);
+        }
+        for (auto it = clients.begin(); it != clients.end();) {
+            if (!FD_ISSET(*it, &readable)) {
+                ++it;
+                continue;
+            }
+            modbus_set_socket(state_->ctx, *it);
+            const int rc = modbus_receive(state_->ctx, query.data());
+            if (rc > 0) {
+                state_->answer(query.data(), rc, true);
+                requests_.fetch_add(1, std::memory_order_relaxed);
+            }
+            if (rc < 0) {
+                ::close(*it);
+                it = clients.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (const int c : clients) ::close(c);
+    modbus_set_socket(state_->ctx, -1);
+}
+
+// RTU: frames are cut by their own length (the request format says how
+// long each is) and checked by CRC; libmodbus then builds and sends the
+// answer. A frame for a unit id nobody has is ignored; garbage is skipped a
+// byte at a time until a valid frame lines up; a half frame followed by
+// silence is dropped.
+void simulator::serve_rtu() {
+    const int fd = modbus_get_socket(state_->ctx);
+    std::vector<std::uint8_t> buf;
+    std::uint8_t chunk[512];
+    while (!stopping_) {
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(fd, &readable);
+        timeval tv{0, 50'000};
+        const int n = select(fd + 1, &readable, nullptr, nullptr, &tv);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            spdlog::error("simulator: select failed: {}", std::strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            buf.clear();  // silence: whatever was half received is not a frame
+            continue;
+        }
+        const ssize_t got = ::read(fd, chunk, sizeof chunk);
+        if (got <= 0) {
+            if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            spdlog::warn("simulator: the serial device closed ({})", got < 0 ? std::strerror(errno) : "end of file");
+            break;
+        }
+        buf.insert(buf.end(), chunk, chunk + got);
+        while (!buf.empty()) {
+            const int need = rtu_request_length(buf);
+            if (need < 0) {
+                buf.erase(buf.begin());
+                continue;
+            }
+            if (need == 0 || buf.size() < static_cast<std::size_t>(need)) break;
+            const auto len = static_cast<std::size_t>(need);
+            const std::uint16_t crc = static_cast<std::uint16_t>(buf[len - 2] | (buf[len - 1] << 8));
+            if (crc16(buf.data(), len - 2) != crc) {
+                buf.erase(buf.begin());
+                continue;
+            }
+            if (buf[0] != 0) {  // broadcasts get no answer
+                if (state_->answer(buf.data(), need, false)) requests_.fetch_add(1, std::memory_order_relaxed);
+            }
+            buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
+        }
+    }
+}
+
+}  // namespace fieldbridge::modbus

@@ -1,0 +1,346 @@
+// The bus worker against the real simulator: over Modbus TCP on loopback and
+// over RTU on a socat pty pair. Values decode end to end, a dead or faulty
+// device degrades only its own points, stop() is prompt, and the simulator
+// keeps what a client wrote.
+#include <modbus.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <map>
+#include <mutex>
+
+#include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/simulator.hpp"
+#include "drivers/modbus/value_codec.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+config::point make_point(std::string name, config::register_kind kind, std::uint16_t address, config::data_type type,
+                         std::optional<double> constant = std::nullopt) {
+    config::point p;
+    p.name = std::move(name);
+    p.kind = kind;
+    p.address = address;
+    p.type = type;
+    if (constant) {
+        config::simulation s;
+        s.value = *constant;
+        p.simulate = s;
+    }
+    return p;
+}
+
+config::device make_device(std::string name, std::uint8_t unit, std::vector<config::point> points) {
+    config::device d;
+    d.name = std::move(name);
+    d.bus = "line";
+    d.unit_id = unit;
+    d.poll_interval = 100ms;
+    d.timeout = 200ms;
+    d.retries = 1;
+    d.points = std::move(points);
+    return d;
+}
+
+// The meter every test serves at unit 1.
+config::device meter() {
+    using k = config::register_kind;
+    using t = config::data_type;
+    auto voltage = make_point("voltage", k::input_register, 0, t::float32, 229.01);
+    voltage.order = config::word_order::cdab;
+    auto energy = make_point("energy", k::holding_register, 10, t::int64, -123456789012.0);
+    energy.order = config::word_order::dcba;
+    auto serial = make_point("serial", k::holding_register, 20, t::string);
+    serial.length = 4;
+    serial.simulate = config::simulation{};
+    auto alarm = make_point("alarm", k::holding_register, 30, t::boolean, 1);
+    alarm.bit = 3;
+    return make_device("meter", 1,
+                       {voltage, energy, serial, alarm, make_point("relay", k::coil, 5, t::boolean, 1),
+                        make_point("door", k::discrete_input, 2, t::boolean, 0),
+                        make_point("setpoint", k::holding_register, 40, t::uint16, 42)});
+}
+
+// Collects what the worker hands over, for waiting on from the test thread.
+class collector {
+public:
+    bus_worker::result_handler handler() {
+        return [this](poll_result r) {
+            std::lock_guard lock(mutex_);
+            results_[r.device].push_back(std::move(r));
+            changed_.notify_all();
+        };
+    }
+    bool wait_for(const std::string& device, std::size_t n, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return results_[device].size() >= n; });
+    }
+    std::vector<poll_result> of(const std::string& device) {
+        std::lock_guard lock(mutex_);
+        return results_[device];
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<std::string, std::vector<poll_result>> results_;
+};
+
+const sample& find(const poll_result& r, const config::device& d, const std::string& point) {
+    for (const auto& s : r.samples) {
+        if (d.points.at(s.point).name == point) return s;
+    }
+    throw std::runtime_error("no sample for " + point);
+}
+
+value decoded(const poll_result& r, const config::device& d, const std::string& point) {
+    const auto& s = find(r, d, point);
+    EXPECT_TRUE(s.quality.good) << point << ": " << s.quality.error.message();
+    std::size_t i = 0;
+    while (d.points[i].name != point) ++i;
+    auto v = decode(d.points[i], s.words);
+    EXPECT_TRUE(v) << point << ": " << v.error().message();
+    return v ? *v : value{};
+}
+
+void expect_meter_values(const poll_result& r, const config::device& m) {
+    EXPECT_NEAR(std::get<double>(decoded(r, m, "voltage")), 229.01, 1e-4);
+    EXPECT_EQ(std::get<std::int64_t>(decoded(r, m, "energy")), -123456789012);
+    EXPECT_EQ(std::get<std::string>(decoded(r, m, "serial")), "serial");
+    EXPECT_EQ(std::get<bool>(decoded(r, m, "alarm")), true);
+    EXPECT_EQ(std::get<bool>(decoded(r, m, "relay")), true);
+    EXPECT_EQ(std::get<bool>(decoded(r, m, "door")), false);
+    EXPECT_EQ(std::get<std::uint64_t>(decoded(r, m, "setpoint")), 42u);
+}
+
+config::gateway tcp_config(std::uint16_t port, std::vector<config::device> devices) {
+    config::gateway g;
+    config::bus b;
+    b.name = "line";
+    b.link = config::tcp_link{"127.0.0.1", port};
+    g.buses.push_back(b);
+    g.devices = std::move(devices);
+    return g;
+}
+
+TEST(bus_worker_tcp, decodes_every_type_through_the_simulator) {
+    const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});
+    simulator sim(cfg, "line");
+    sim.start();
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 2, 5s));
+    worker.stop();
+    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+    EXPECT_EQ(got.of("meter").back().samples.size(), cfg.devices[0].points.size());
+    EXPECT_EQ(worker.counters().failures, 0u);
+}
+
+TEST(bus_worker_tcp, a_missing_unit_is_bad_and_does_not_hold_up_the_other) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
+                                                     config::data_type::uint16)});
+    const auto cfg = tcp_config(port, {meter(), ghost});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 10, 10s));
+    ASSERT_TRUE(got.wait_for("ghost", 2, 5s));
+    worker.stop();
+    const auto g = got.of("ghost").back();
+    ASSERT_EQ(g.samples.size(), 1u);
+    EXPECT_FALSE(g.samples[0].quality.good);
+    EXPECT_EQ(g.samples[0].quality.error, make_error_code(modbus_errc::gateway_target_failed));
+    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+}
+
+TEST(bus_worker_tcp, an_exception_spoils_only_its_own_block) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    // The worker asks for a register the simulated device does not have.
+    auto m = meter();
+    m.points.push_back(make_point("beyond", config::register_kind::holding_register, 500, config::data_type::uint16));
+    const auto cfg = tcp_config(port, {m});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 1, 5s));
+    worker.stop();
+    const auto r = got.of("meter").front();
+    const auto& beyond = find(r, m, "beyond");
+    EXPECT_FALSE(beyond.quality.good);
+    EXPECT_EQ(beyond.quality.error, make_error_code(modbus_errc::illegal_data_address));
+    expect_meter_values(r, m);
+    EXPECT_GE(worker.counters().exceptions, 1u);
+}
+
+TEST(bus_worker_tcp, no_server_means_bad_quality_on_schedule_and_reconnects_when_it_comes) {
+    const auto port = testing::free_tcp_port();
+    const auto cfg = tcp_config(port, {meter()});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 2, 5s));
+    const auto down = got.of("meter").back();
+    for (const auto& s : down.samples) {
+        EXPECT_FALSE(s.quality.good);
+        EXPECT_EQ(s.quality.error, make_error_code(modbus_errc::connection_failed));
+    }
+    simulator sim(cfg, "line");
+    sim.start();
+    ASSERT_TRUE(testing::wait_until(
+        [&] {
+            const auto all = got.of("meter");
+            return all.back().samples.front().quality.good;
+        },
+        10s));
+    worker.stop();
+    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+}
+
+TEST(bus_worker_tcp, stop_returns_while_a_device_is_timing_out) {
+    // A listener that accepts and never answers.
+    const auto port = testing::free_tcp_port();
+    testing::child_process silent({"socat", "TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,reuseaddr,fork",
+                                   "SYSTEM:cat >/dev/null"});
+    ASSERT_TRUE(testing::wait_until([&] { return testing::tcp_port_open(port); }, 10s)) << silent.output();
+    auto d = meter();
+    d.timeout = 2000ms;
+    d.retries = 3;
+    const auto cfg = tcp_config(port, {d});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(testing::wait_until([&] { return worker.counters().requests >= 1; }, 5s));
+    const auto before = std::chrono::steady_clock::now();
+    worker.stop();
+    // At most the request in flight (2 s); never the retries.
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 2500ms);
+}
+
+TEST(simulator, keeps_what_a_client_wrote) {
+    const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});
+    simulator sim(cfg, "line");
+    sim.start();
+    modbus_t* ctx = modbus_new_tcp("127.0.0.1", sim.port());
+    ASSERT_NE(ctx, nullptr);
+    ASSERT_EQ(modbus_connect(ctx), 0) << modbus_strerror(errno);
+    modbus_set_slave(ctx, 1);
+    EXPECT_EQ(modbus_write_register(ctx, 40, 777), 1);
+    EXPECT_EQ(modbus_write_bit(ctx, 5, 0), 1);
+    std::uint16_t reg = 0;
+    std::uint8_t bit = 1;
+    EXPECT_EQ(modbus_read_registers(ctx, 40, 1, &reg), 1);
+    EXPECT_EQ(modbus_read_bits(ctx, 5, 1, &bit), 1);
+    EXPECT_EQ(reg, 777);
+    EXPECT_EQ(bit, 0);
+    modbus_close(ctx);
+    modbus_free(ctx);
+}
+
+TEST(simulator, counters_move_with_time) {
+    auto d = make_device("c", 1, {make_point("n", config::register_kind::input_register, 0, config::data_type::uint32)});
+    config::simulation s;
+    s.wave = config::simulation::waveform::counter;
+    s.value = 100;
+    s.step = 10;
+    d.points[0].simulate = s;
+    const auto cfg = tcp_config(testing::free_tcp_port(), {d});
+    simulator sim(cfg, "line");
+    sim.start();
+    modbus_t* ctx = modbus_new_tcp("127.0.0.1", sim.port());
+    ASSERT_EQ(modbus_connect(ctx), 0);
+    modbus_set_slave(ctx, 1);
+    std::uint16_t regs[2] = {};
+    ASSERT_EQ(modbus_read_input_registers(ctx, 0, 2, regs), 2);
+    const auto first = (std::uint32_t{regs[0]} << 16) | regs[1];
+    EXPECT_GE(first, 100u);
+    EXPECT_TRUE(testing::wait_until(
+        [&] {
+            modbus_read_input_registers(ctx, 0, 2, regs);
+            return ((std::uint32_t{regs[0]} << 16) | regs[1]) > first;
+        },
+        5s));
+    modbus_close(ctx);
+    modbus_free(ctx);
+}
+
+TEST(simulator, refuses_an_unknown_bus) {
+    const auto cfg = tcp_config(1502, {meter()});
+    EXPECT_THROW(simulator(cfg, "nope"), std::runtime_error);
+}
+
+// RTU on a pty pair: the worker on one end, the simulator on the other.
+class bus_worker_rtu : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string pattern = (fs::temp_directory_path() / "fieldbridge-pty-XXXXXX").string();
+        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+        socat_ = std::make_unique<testing::child_process>(std::vector<std::string>{
+            "socat", "pty,raw,echo=0,link=" + (dir_ / "master").string(),
+            "pty,raw,echo=0,link=" + (dir_ / "device").string()});
+        ASSERT_TRUE(testing::wait_until(
+            [&] { return fs::exists(dir_ / "master") && fs::exists(dir_ / "device"); }, 10s))
+            << socat_->output();
+    }
+    void TearDown() override {
+        socat_.reset();
+        fs::remove_all(dir_);
+    }
+    config::gateway rtu_config(std::vector<config::device> devices) {
+        config::gateway g;
+        config::bus b;
+        b.name = "line";
+        config::rtu_link l;
+        l.device = (dir_ / "master").string();
+        l.baud = 19200;
+        b.link = l;
+        g.buses.push_back(b);
+        g.devices = std::move(devices);
+        return g;
+    }
+
+    fs::path dir_;
+    std::unique_ptr<testing::child_process> socat_;
+};
+
+TEST_F(bus_worker_rtu, a_silent_unit_times_out_within_its_bound_and_the_other_keeps_its_rate) {
+    auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
+                                                     config::data_type::uint16)});
+    ghost.timeout = 150ms;
+    ghost.retries = 1;
+    const auto cfg = rtu_config({meter(), ghost});
+    simulator sim(rtu_config({meter()}), "line", simulator_options{"", 0, (dir_ / "device").string()});
+    sim.start();
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("ghost", 3, 10s));
+    ASSERT_TRUE(got.wait_for("meter", 3, 10s));
+    worker.stop();
+    for (const auto& r : got.of("ghost")) {
+        ASSERT_EQ(r.samples.size(), 1u);
+        EXPECT_EQ(r.samples[0].quality.error, make_error_code(modbus_errc::timeout));
+        // timeout x (1 + retries), plus scheduling slack.
+        EXPECT_LT(r.duration, 2 * 150ms + 200ms);
+        EXPECT_GE(r.duration, 2 * 150ms);
+    }
+    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+    EXPECT_GE(worker.counters().timeouts, 6u);
+}
+
+}  // namespace
+}  // namespace fieldbridge::modbus
