@@ -149,7 +149,7 @@ private:
     std::optional<std::uint16_t> allocate_packet_id();
     bool packet_id_in_use(std::uint16_t id) const;
     void on_connack(actions& out, const connack& c, clock::time_point now);
-    void on_publish(actions& out, const publish& p, clock::time_point now);
+    void on_publish(actions& out, const mqtt::publish& p, clock::time_point now);
     void on_ack(actions& out, std::uint16_t id, packet_type type, clock::time_point now);
     void on_suback(actions& out, const suback& s);
     void close(actions& out, std::error_code reason);

@@ -53,8 +53,8 @@ TEST(point_mapper, topics_follow_the_template_or_the_point_override) {
 
 TEST(point_mapper, decodes_and_carries_qos_and_retain) {
     point_mapper m(two_point_config());
-    // 229.01 as float32 ABCD: 0x4365 0x0290
-    const auto out = m.map(result_of({good(0, {0x4365, 0x0290}), good(1, {1})}), t0);
+    // 229.01 as float32 ABCD: 0x4365 0x028F
+    const auto out = m.map(result_of({good(0, {0x4365, 0x028F}), good(1, {1})}), t0);
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].topic, "plant/meter1/voltage");
     EXPECT_EQ(out[0].qos, mqtt::qos::exactly_once);

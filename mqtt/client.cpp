@@ -1,0 +1,436 @@
+// <utility> first: Boost.Asio's awaitable headers use std::exchange.
+#include <utility>
+
+#include "mqtt/client.hpp"
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <deque>
+#include <map>
+#include <random>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "mqtt/backoff.hpp"
+#include "mqtt/codec.hpp"
+#include "mqtt/error.hpp"
+#include "mqtt/topic.hpp"
+
+namespace fieldbridge::mqtt {
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+const char* state_text(link_state s) {
+    switch (s) {
+        case link_state::disconnected:
+            return "disconnected";
+        case link_state::connecting:
+            return "connecting";
+        case link_state::connected:
+            return "connected";
+    }
+    return "?";
+}
+
+std::error_code to_std(const boost::system::error_code& ec) { return std::error_code(ec.value(), ec.category()); }
+
+// One connection attempt's socket, TLS or not. Handlers keep it alive until
+// they have run, so a stream is never destroyed under a pending operation.
+struct transport {
+    std::shared_ptr<ssl::context> tls_context;
+    std::optional<ssl::stream<tcp::socket>> tls;
+    std::optional<tcp::socket> plain;
+
+    tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+
+    template <class Buffer, class Handler>
+    void read(Buffer b, Handler&& h) {
+        if (tls) {
+            tls->async_read_some(b, std::forward<Handler>(h));
+        } else {
+            plain->async_read_some(b, std::forward<Handler>(h));
+        }
+    }
+    template <class Buffer, class Handler>
+    void write(Buffer b, Handler&& h) {
+        if (tls) {
+            asio::async_write(*tls, b, std::forward<Handler>(h));
+        } else {
+            asio::async_write(*plain, b, std::forward<Handler>(h));
+        }
+    }
+    void close() {
+        boost::system::error_code ignored;
+        socket().shutdown(tcp::socket::shutdown_both, ignored);
+        socket().close(ignored);
+    }
+};
+
+session_options session_options_from(const client_options& o) {
+    session_options s;
+    s.client_id = o.client_id;
+    s.keepalive = o.keepalive;
+    s.clean_session = o.clean_session;
+    s.will = o.will;
+    if (!o.username.empty()) s.username = o.username;
+    if (!o.password.empty()) s.password = o.password;
+    s.max_inflight = o.max_inflight;
+    s.connack_timeout = o.connect_timeout;
+    return s;
+}
+
+}  // namespace
+
+struct client::impl : std::enable_shared_from_this<impl> {
+    impl(asio::any_io_executor ex, client_options o)
+        : executor(ex),
+          options(std::move(o)),
+          session(session_options_from(options)),
+          retry(options.reconnect_min, options.reconnect_max, std::random_device{}()),
+          resolver(ex),
+          session_timer(ex),
+          reconnect_timer(ex),
+          connect_timer(ex) {}
+
+    asio::any_io_executor executor;
+    client_options options;
+    mqtt::session session;
+    backoff retry;
+    tcp::resolver resolver;
+    asio::steady_timer session_timer;
+    asio::steady_timer reconnect_timer;
+    asio::steady_timer connect_timer;
+
+    std::shared_ptr<transport> link;  // the current attempt or connection
+    std::vector<std::uint8_t> rx;
+    std::array<std::uint8_t, 16384> chunk{};
+    std::vector<std::uint8_t> tx;  // encoded packets waiting for the write in progress
+    bool writing = false;
+    bool close_after_write = false;
+    std::error_code close_reason;
+
+    link_state state = link_state::disconnected;
+    bool started = false;
+    bool stopping = false;
+    bool stopped = false;
+    std::function<void()> stop_done;
+    std::function<void(link_state)> on_state;
+
+    std::uint64_t next_token = 1;
+    std::map<std::uint64_t, publish_handler> completions;
+    std::vector<std::pair<std::string, message_handler>> handlers;
+    client_stats stats;
+
+    void set_state(link_state s) {
+        if (s == state) return;
+        state = s;
+        spdlog::debug("mqtt: link {}", state_text(s));
+        if (on_state) on_state(s);
+    }
+
+    void connect() {
+        if (stopping) return;
+        auto t = std::make_shared<transport>();
+        link = t;
+        rx.clear();
+        tx.clear();
+        writing = false;
+        close_after_write = false;
+        set_state(link_state::connecting);
+
+        if (options.tls.enabled) {
+            try {
+                t->tls_context = make_tls_context();
+            } catch (const boost::system::system_error& e) {
+                link_down(t, to_std(e.code()), "TLS setup failed: " + std::string(e.what()));
+                return;
+            }
+            t->tls.emplace(executor, *t->tls_context);
+        } else {
+            t->plain.emplace(executor);
+        }
+        connect_timer.expires_after(options.connect_timeout);
+        connect_timer.async_wait([self = shared_from_this(), t](const boost::system::error_code& ec) {
+            if (ec || t != self->link || self->state == link_state::connected) return;
+            self->resolver.cancel();
+            self->link_down(t, make_error_code(mqtt_errc::connect_timeout), "");
+        });
+        resolver.async_resolve(
+            options.host, std::to_string(options.port),
+            [self = shared_from_this(), t](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+                if (t != self->link) return;
+                if (ec) return self->link_down(t, to_std(ec), "cannot resolve " + self->options.host);
+                asio::async_connect(
+                    t->socket(), results, [self, t](const boost::system::error_code& cec, const tcp::endpoint&) {
+                        if (t != self->link) return;
+                        if (cec) return self->link_down(t, to_std(cec), "");
+                        boost::system::error_code ignored;
+                        t->socket().set_option(tcp::no_delay(true), ignored);
+                        if (!t->tls) return self->transport_up(t);
+                        self->start_tls(t);
+                    });
+            });
+    }
+
+    std::shared_ptr<ssl::context> make_tls_context() {
+        auto c = std::make_shared<ssl::context>(ssl::context::tls_client);
+        c->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        SSL_CTX_set_min_proto_version(c->native_handle(), TLS1_2_VERSION);
+        if (options.tls.ca_file.empty()) {
+            c->set_default_verify_paths();
+        } else {
+            c->load_verify_file(options.tls.ca_file);
+        }
+        if (!options.tls.cert_file.empty()) c->use_certificate_chain_file(options.tls.cert_file);
+        if (!options.tls.key_file.empty()) c->use_private_key_file(options.tls.key_file, ssl::context::pem);
+        c->set_verify_mode(ssl::verify_peer);
+        return c;
+    }
+
+    void start_tls(const std::shared_ptr<transport>& t) {
+        // SNI, and the name the certificate must carry.
+        // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
+        SSL_ctrl(t->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(options.host.c_str()));
+        if (options.tls.verify_hostname) t->tls->set_verify_callback(ssl::host_name_verification(options.host));
+        t->tls->async_handshake(ssl::stream_base::client,
+                                [self = shared_from_this(), t](const boost::system::error_code& ec) {
+                                    if (t != self->link) return;
+                                    if (ec) return self->link_down(t, to_std(ec), "TLS handshake failed");
+                                    self->transport_up(t);
+                                });
+    }
+
+    void transport_up(const std::shared_ptr<transport>& t) {
+        execute(session.on_transport_connected(clock::now()));
+        if (t == link) read_loop(t);
+    }
+
+    void read_loop(const std::shared_ptr<transport>& t) {
+        t->read(asio::buffer(chunk),
+                [self = shared_from_this(), t](const boost::system::error_code& ec, std::size_t n) {
+                    if (t != self->link) return;
+                    if (ec) return self->link_down(t, to_std(ec), "");
+                    self->rx.insert(self->rx.end(), self->chunk.begin(),
+                                    self->chunk.begin() + static_cast<std::ptrdiff_t>(n));
+                    std::size_t offset = 0;
+                    while (t == self->link) {
+                        auto r = decode(std::span<const std::uint8_t>(self->rx).subspan(offset));
+                        if (r.status == decode_status::need_more) break;
+                        if (r.status == decode_status::error) {
+                            return self->link_down(t, r.error, "malformed packet from the broker");
+                        }
+                        offset += r.consumed;
+                        self->execute(self->session.on_packet(r.packet, clock::now()));
+                    }
+                    if (t != self->link) return;
+                    self->rx.erase(self->rx.begin(), self->rx.begin() + static_cast<std::ptrdiff_t>(offset));
+                    self->read_loop(t);
+                });
+    }
+
+    void start_write(const std::shared_ptr<transport>& t) {
+        if (writing || tx.empty() || t != link) return;
+        writing = true;
+        auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(tx));
+        tx.clear();
+        t->write(asio::buffer(*buffer),
+                 [self = shared_from_this(), t, buffer](const boost::system::error_code& ec, std::size_t) {
+                     if (t != self->link) return;
+                     self->writing = false;
+                     if (ec) return self->link_down(t, to_std(ec), "");
+                     if (!self->tx.empty()) return self->start_write(t);
+                     if (self->close_after_write) self->link_down(t, self->close_reason, "");
+                 });
+    }
+
+    void execute(actions list) {
+        const auto t = link;
+        for (auto& a : list) {
+            std::visit([&](auto& x) { perform(t, x); }, a);
+        }
+    }
+
+    void perform(const std::shared_ptr<transport>& t, action::send& s) {
+        if (!t || t != link) return;
+        auto bytes = encode(s.packet);
+        if (!bytes) {
+            // Only a message the broker could never take gets here (a topic
+            // that is not valid UTF-8, a payload over 256 MB).
+            spdlog::error("mqtt: cannot encode {}: {}", name_of(type_of(s.packet)), bytes.error().message());
+            return;
+        }
+        tx.insert(tx.end(), bytes->begin(), bytes->end());
+        start_write(t);
+    }
+    void perform(const std::shared_ptr<transport>& t, action::set_timer& s) {
+        session_timer.expires_at(s.deadline);
+        session_timer.async_wait([self = shared_from_this(), t](const boost::system::error_code& ec) {
+            if (ec || t != self->link) return;
+            self->execute(self->session.on_timer(clock::now()));
+        });
+    }
+    void perform(const std::shared_ptr<transport>&, action::cancel_timer&) { session_timer.cancel(); }
+    void perform(const std::shared_ptr<transport>&, action::deliver& d) {
+        ++stats.received;
+        for (const auto& [filter, handler] : handlers) {
+            if (topic_matches(filter, d.message.topic)) handler(d.message);
+        }
+    }
+    void perform(const std::shared_ptr<transport>&, action::publish_completed& c) {
+        const auto it = completions.find(c.token);
+        ++(c.error ? stats.failed : stats.acknowledged);
+        if (it == completions.end()) return;
+        auto done = std::move(it->second);
+        completions.erase(it);
+        if (done) done(c.error);
+    }
+    void perform(const std::shared_ptr<transport>&, action::subscribe_completed& c) {
+        if (c.error) spdlog::warn("mqtt: subscription refused by the broker: {}", c.error.message());
+    }
+    void perform(const std::shared_ptr<transport>&, action::connected& c) {
+        connect_timer.cancel();
+        retry.reset();
+        ++stats.connects;
+        stats.last_error.clear();
+        spdlog::info("mqtt: connected to {}:{}{} (session {})", options.host, options.port,
+                     options.tls.enabled ? " over TLS" : "", c.session_present ? "resumed" : "new");
+        set_state(link_state::connected);
+    }
+    void perform(const std::shared_ptr<transport>& t, action::close_connection& c) {
+        if (!t || t != link) return;
+        if (writing || !tx.empty()) {
+            close_after_write = true;
+            close_reason = c.reason;
+            start_write(t);
+            return;
+        }
+        link_down(t, c.reason, "");
+    }
+
+    // The link `t` is gone (or closed on purpose when reason is empty).
+    void link_down(const std::shared_ptr<transport>& t, std::error_code reason, const std::string& context) {
+        if (t != link) return;
+        link.reset();
+        t->close();
+        connect_timer.cancel();
+        session_timer.cancel();
+        execute(session.on_connection_lost(clock::now()));
+        if (state == link_state::connected) ++stats.disconnects;
+        if (reason && !stopping) {
+            stats.last_error = context.empty() ? reason.message() : context + ": " + reason.message();
+            spdlog::warn("mqtt: {}:{}: {}", options.host, options.port, stats.last_error);
+        }
+        set_state(link_state::disconnected);
+        if (stopping) return finish_stop();
+        const auto delay = retry.next();
+        spdlog::debug("mqtt: reconnecting in {} ms", delay.count());
+        reconnect_timer.expires_after(delay);
+        reconnect_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec && !self->stopping && !self->link) self->connect();
+        });
+    }
+
+    void stop() {
+        stopping = true;
+        reconnect_timer.cancel();
+        if (link && state == link_state::connected) {
+            execute(session.disconnect(clock::now()));  // DISCONNECT, then link_down → finish_stop
+            return;
+        }
+        if (link) {
+            resolver.cancel();
+            auto t = link;
+            link_down(t, {}, "");
+            return;
+        }
+        finish_stop();
+    }
+
+    void finish_stop() {
+        if (stopped) return;
+        stopped = true;
+        connect_timer.cancel();
+        session_timer.cancel();
+        reconnect_timer.cancel();
+        execute(session.abandon(make_error_code(mqtt_errc::client_stopped)));
+        set_state(link_state::disconnected);
+        if (stop_done) asio::post(executor, std::move(stop_done));
+    }
+};
+
+client::client(asio::any_io_executor executor, client_options options)
+    : impl_(std::make_shared<impl>(executor, std::move(options))) {}
+
+client::~client() {
+    // Pending handlers hold the impl; make them find nothing to do.
+    impl_->stopping = true;
+    impl_->stopped = true;
+    impl_->reconnect_timer.cancel();
+    impl_->connect_timer.cancel();
+    impl_->session_timer.cancel();
+    impl_->resolver.cancel();
+    if (impl_->link) {
+        impl_->link->close();
+        impl_->link.reset();
+    }
+}
+
+void client::start() {
+    if (impl_->started) return;
+    impl_->started = true;
+    impl_->connect();
+}
+
+void client::stop(std::function<void()> done) {
+    impl_->stop_done = std::move(done);
+    if (impl_->stopped) {
+        if (impl_->stop_done) asio::post(impl_->executor, std::move(impl_->stop_done));
+        return;
+    }
+    impl_->stop();
+}
+
+void client::publish(message m, publish_handler done) {
+    auto& i = *impl_;
+    ++i.stats.published;
+    if (i.stopped) {
+        ++i.stats.failed;
+        if (done) asio::post(i.executor, [done] { done(make_error_code(mqtt_errc::client_stopped)); });
+        return;
+    }
+    const auto token = i.next_token++;
+    if (done) i.completions.emplace(token, std::move(done));
+    i.execute(i.session.publish(std::move(m), token, clock::now()));
+}
+
+void client::subscribe(std::string filter, qos q, message_handler handler) {
+    auto& i = *impl_;
+    i.handlers.emplace_back(filter, std::move(handler));
+    i.execute(i.session.subscribe({subscription{std::move(filter), q}}, 0, clock::now()));
+}
+
+void client::on_link_state(std::function<void(link_state)> f) { impl_->on_state = std::move(f); }
+
+client_stats client::stats() const {
+    auto s = impl_->stats;
+    s.queued = impl_->session.queued();
+    s.inflight = impl_->session.inflight();
+    return s;
+}
+
+link_state client::state() const { return impl_->state; }
+
+}  // namespace fieldbridge::mqtt

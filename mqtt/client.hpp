@@ -1,0 +1,99 @@
+// The MQTT client: the pure session state machine (mqtt/session.hpp) driven
+// by an Asio transport — TCP or TLS (OpenSSL) — with connect timeout and
+// reconnection with jittered exponential backoff. Messages published while
+// the link is down wait in the session's queue and go out, in order, when
+// it returns.
+//
+// Thread-safety: none of its own. Every call and every callback happens on
+// the executor given at construction, which must be run by one thread (the
+// gateway's core io_context); call it from that thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "mqtt/message.hpp"
+#include "mqtt/packet.hpp"
+#include "mqtt/session.hpp"
+
+namespace fieldbridge::mqtt {
+
+struct tls_options {
+    bool enabled = false;
+    std::string ca_file;    // empty: the system trust store
+    std::string cert_file;  // client certificate for mutual TLS (optional)
+    std::string key_file;
+    bool verify_hostname = true;
+};
+
+struct client_options {
+    std::string host = "localhost";
+    std::uint16_t port = 1883;
+    std::string client_id;
+    std::chrono::seconds keepalive{30};
+    std::string username;  // empty: not sent
+    std::string password;  // empty: not sent
+    bool clean_session = true;
+    std::optional<will_message> will;
+    tls_options tls;
+    std::chrono::milliseconds reconnect_min{500};
+    std::chrono::milliseconds reconnect_max{30000};
+    std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS + CONNACK
+    std::size_t max_inflight = 64;
+};
+
+enum class link_state { disconnected, connecting, connected };
+
+struct client_stats {
+    std::uint64_t published = 0;     // publish() calls
+    std::uint64_t acknowledged = 0;  // completed without error (QoS 0: written)
+    std::uint64_t failed = 0;        // completed with an error (client stopped)
+    std::uint64_t received = 0;      // messages delivered to subscriptions
+    std::uint64_t connects = 0;      // CONNACKs accepted
+    std::uint64_t disconnects = 0;   // links lost or closed after a CONNACK
+    std::size_t queued = 0;          // waiting for the link or the in-flight window
+    std::size_t inflight = 0;        // QoS 1/2 sent, not yet acknowledged
+    std::string last_error;          // why the last link ended or the last attempt failed
+};
+
+class client {
+public:
+    using publish_handler = std::function<void(std::error_code)>;
+    using message_handler = std::function<void(const message&)>;
+
+    client(boost::asio::any_io_executor executor, client_options options);
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    // Connects, and reconnects whenever the link is lost, until stop().
+    void start();
+    // Sends DISCONNECT when connected (the will is not published), closes the
+    // link, completes every queued message with client_stopped, then calls
+    // done (posted, never inline).
+    void stop(std::function<void()> done);
+
+    // Queues m; done is called when the broker took it (QoS 1 PUBACK, QoS 2
+    // PUBCOMP, QoS 0 written) or when the client is stopped.
+    void publish(message m, publish_handler done = {});
+    // Subscribes now or on the next connection; renewed on every connection
+    // without a session present. handler gets every message matching filter.
+    void subscribe(std::string filter, qos q, message_handler handler);
+    void on_link_state(std::function<void(link_state)> f);
+
+    client_stats stats() const;
+    link_state state() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace fieldbridge::mqtt
