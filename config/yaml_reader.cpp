@@ -100,7 +100,7 @@ std::vector<map_entry> map_entries(const field& map, std::string_view expected, 
         return out;
     }
     for (auto it = map.node.begin(); it != map.node.end(); ++it) {
-        const YAML::Node& key = it->first;
+        const YAML::Node key = it->first;
         const source_mark key_mark = mark_of(key, map.mark.file);
         if (!key.IsScalar()) {
             sink.error(key_mark, map.path + ": a key is " + describe(key) + "; expected a plain name");

@@ -1,0 +1,387 @@
+// The MQTT 3.1.1 client session as a pure state machine: events in,
+// actions out. Tests are named after the behaviour and cite the normative
+// statements they check.
+#include "mqtt/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mqtt/backoff.hpp"
+#include "mqtt/error.hpp"
+
+namespace fieldbridge::mqtt {
+namespace {
+
+using namespace std::chrono_literals;
+
+const clock::time_point t0 = clock::time_point{} + 1000s;
+
+template <class T>
+std::vector<T> sent(const actions& a) {
+    std::vector<T> out;
+    for (const auto& x : a) {
+        if (const auto* s = std::get_if<action::send>(&x)) {
+            if (const auto* p = std::get_if<T>(&s->packet)) out.push_back(*p);
+        }
+    }
+    return out;
+}
+
+template <class T>
+std::vector<T> of(const actions& a) {
+    std::vector<T> out;
+    for (const auto& x : a) {
+        if (const auto* p = std::get_if<T>(&x)) out.push_back(*p);
+    }
+    return out;
+}
+
+std::size_t sends(const actions& a) {
+    return static_cast<std::size_t>(
+        std::count_if(a.begin(), a.end(), [](const session_action& x) { return std::holds_alternative<action::send>(x); }));
+}
+
+session_options opts() {
+    session_options o;
+    o.client_id = "gw";
+    o.keepalive = 10s;
+    o.clean_session = false;
+    return o;
+}
+
+message msg(std::string topic, qos q = qos::at_least_once) { return message{std::move(topic), "v", q, false}; }
+
+// A session that has its CONNACK.
+session connected(session_options o = opts(), bool session_present = false) {
+    session s(std::move(o));
+    s.on_transport_connected(t0);
+    s.on_packet(connack{session_present, 0, {}}, t0);
+    return s;
+}
+
+TEST(mqtt_session, connect_carries_the_options_and_waits_for_connack) {
+    auto o = opts();
+    o.username = "u";
+    o.password = "p";
+    o.will = will_message{"gw/status", "offline", qos::at_least_once, true, {}};
+    session s(o);
+    const auto a = s.on_transport_connected(t0);
+    const auto c = sent<connect>(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].client_id, "gw");
+    EXPECT_EQ(c[0].keepalive_seconds, 10);
+    EXPECT_FALSE(c[0].clean_session);
+    EXPECT_EQ(c[0].username, "u");
+    EXPECT_EQ(c[0].password, "p");
+    EXPECT_EQ(c[0].will->topic, "gw/status");
+    EXPECT_EQ(of<action::set_timer>(a).size(), 1u);
+    EXPECT_EQ(s.state(), session::link::awaiting_connack);
+
+    // Nothing is published before the CONNACK [MQTT-3.1.4-5 (client side)].
+    EXPECT_EQ(sends(s.publish(msg("a"), 1, t0)), 0u);
+    const auto ack = s.on_packet(connack{false, 0, {}}, t0);
+    EXPECT_EQ(of<action::connected>(ack).size(), 1u);
+    EXPECT_EQ(sent<publish>(ack).size(), 1u);
+    EXPECT_EQ(s.state(), session::link::connected);
+}
+
+TEST(mqtt_session, a_refused_connack_closes_with_its_reason) {
+    session s(opts());
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{false, 5, {}}, t0);
+    const auto c = of<action::close_connection>(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::not_authorized));
+    EXPECT_EQ(s.state(), session::link::disconnected);
+}
+
+TEST(mqtt_session, MQTT_3_2_0_1_anything_before_connack_is_a_protocol_error) {
+    session s(opts());
+    s.on_transport_connected(t0);
+    const auto c = of<action::close_connection>(s.on_packet(pingresp{}, t0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::protocol_error));
+}
+
+TEST(mqtt_session, no_connack_in_time_closes_the_link) {
+    auto o = opts();
+    o.connack_timeout = 3s;
+    session s(o);
+    s.on_transport_connected(t0);
+    EXPECT_TRUE(of<action::close_connection>(s.on_timer(t0 + 2s)).empty());
+    const auto c = of<action::close_connection>(s.on_timer(t0 + 3s));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::connack_timeout));
+}
+
+TEST(mqtt_session, qos0_is_complete_once_written) {
+    auto s = connected();
+    const auto a = s.publish(msg("a", qos::at_most_once), 7, t0);
+    const auto p = sent<publish>(a);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].packet_id, 0);
+    const auto done = of<action::publish_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 7u);
+    EXPECT_FALSE(done[0].error);
+}
+
+TEST(mqtt_session, qos1_completes_on_puback) {
+    auto s = connected();
+    const auto p = sent<publish>(s.publish(msg("a"), 7, t0));
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_NE(p[0].packet_id, 0);  // [MQTT-2.3.1-1]
+    EXPECT_FALSE(p[0].dup);        // [MQTT-3.3.1-2]: DUP 0 on the first attempt
+    EXPECT_EQ(s.inflight(), 1u);
+    EXPECT_TRUE(of<action::publish_completed>(s.on_packet(puback{static_cast<std::uint16_t>(p[0].packet_id + 1), 0, {}}, t0))
+                    .empty());  // not ours
+    const auto done = of<action::publish_completed>(s.on_packet(puback{p[0].packet_id, 0, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 7u);
+    EXPECT_EQ(s.inflight(), 0u);
+}
+
+TEST(mqtt_session, qos2_runs_the_full_flow) {
+    auto s = connected();
+    const auto p = sent<publish>(s.publish(msg("a", qos::exactly_once), 9, t0));
+    ASSERT_EQ(p.size(), 1u);
+    const auto rec = s.on_packet(pubrec{p[0].packet_id, 0, {}}, t0);
+    const auto rel = sent<pubrel>(rec);
+    ASSERT_EQ(rel.size(), 1u);  // [MQTT-4.3.3-1]
+    EXPECT_EQ(rel[0].packet_id, p[0].packet_id);
+    EXPECT_TRUE(of<action::publish_completed>(rec).empty());
+    EXPECT_EQ(s.snapshot().inflight.at(0).state, inflight_state::pubrec_received);
+    const auto done = of<action::publish_completed>(s.on_packet(pubcomp{p[0].packet_id, 0, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 9u);
+}
+
+TEST(mqtt_session, MQTT_4_4_0_1_a_resumed_session_resends_publish_with_dup_and_pubrel_not_publish) {
+    auto s = connected();
+    const auto q1 = sent<publish>(s.publish(msg("one"), 1, t0)).at(0);
+    const auto q2 = sent<publish>(s.publish(msg("two", qos::exactly_once), 2, t0)).at(0);
+    s.on_packet(pubrec{q2.packet_id, 0, {}}, t0);
+    s.on_connection_lost(t0);
+    EXPECT_EQ(s.state(), session::link::disconnected);
+
+    s.on_transport_connected(t0 + 1s);
+    const auto a = s.on_packet(connack{true, 0, {}}, t0 + 1s);
+    const auto again = sent<publish>(a);
+    ASSERT_EQ(again.size(), 1u);  // the QoS 2 one is past PUBREC: never PUBLISHed again
+    EXPECT_EQ(again[0].packet_id, q1.packet_id);
+    EXPECT_TRUE(again[0].dup);  // [MQTT-3.3.1-1]
+    const auto rel = sent<pubrel>(a);
+    ASSERT_EQ(rel.size(), 1u);
+    EXPECT_EQ(rel[0].packet_id, q2.packet_id);
+}
+
+TEST(mqtt_session, without_a_session_present_unacknowledged_messages_go_again_as_new_ones_first) {
+    auto s = connected();
+    s.publish(msg("one"), 1, t0);
+    s.publish(msg("two", qos::exactly_once), 2, t0);
+    s.on_connection_lost(t0);
+    s.publish(msg("three"), 3, t0);  // queued while down
+    s.on_transport_connected(t0 + 1s);
+    const auto p = sent<publish>(s.on_packet(connack{false, 0, {}}, t0 + 1s));
+    ASSERT_EQ(p.size(), 3u);
+    EXPECT_EQ(p[0].topic, "one");
+    EXPECT_EQ(p[1].topic, "two");
+    EXPECT_EQ(p[2].topic, "three");
+    for (const auto& x : p) EXPECT_FALSE(x.dup);
+}
+
+TEST(mqtt_session, the_inflight_window_holds_back_the_rest_in_order) {
+    auto o = opts();
+    o.max_inflight = 2;
+    auto s = connected(o);
+    std::vector<publish> out;
+    for (int i = 0; i < 5; ++i) {
+        for (auto& p : sent<publish>(s.publish(msg("m" + std::to_string(i)), static_cast<std::uint64_t>(i), t0))) {
+            out.push_back(p);
+        }
+    }
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(s.queued(), 3u);
+    const auto next = sent<publish>(s.on_packet(puback{out[1].packet_id, 0, {}}, t0));
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].topic, "m2");
+    EXPECT_NE(next[0].packet_id, out[0].packet_id);  // [MQTT-2.3.1-2]: an id in use is not reused
+}
+
+TEST(mqtt_session, packet_ids_wrap_and_skip_zero_and_ids_in_use) {
+    auto s = connected();
+    session_state st;
+    st.inflight.push_back(inflight_entry{65535, msg("x"), 1, inflight_state::publish_sent, true});
+    st.inflight.push_back(inflight_entry{1, msg("y"), 2, inflight_state::publish_sent, true});
+    session r(opts());
+    ASSERT_FALSE(r.restore(st));
+    r.on_transport_connected(t0);
+    r.on_packet(connack{true, 0, {}}, t0);
+    const auto p = sent<publish>(r.publish(msg("z"), 3, t0));
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].packet_id, 2);  // after 65535 comes 1 (in use), then 2
+}
+
+TEST(mqtt_session, MQTT_3_1_2_23_keepalive_sends_a_ping_and_a_missing_answer_closes) {
+    auto o = opts();
+    o.ping_timeout = 2s;
+    auto s = connected(o);
+    EXPECT_TRUE(sent<pingreq>(s.on_timer(t0 + 9s)).empty());
+    const auto ping = s.on_timer(t0 + 10s);
+    EXPECT_EQ(sent<pingreq>(ping).size(), 1u);
+    const auto c = of<action::close_connection>(s.on_timer(t0 + 12s));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::keepalive_timeout));
+}
+
+TEST(mqtt_session, a_pingresp_keeps_the_link) {
+    auto o = opts();
+    o.ping_timeout = 2s;
+    auto s = connected(o);
+    s.on_timer(t0 + 10s);
+    s.on_packet(pingresp{}, t0 + 11s);
+    EXPECT_TRUE(of<action::close_connection>(s.on_timer(t0 + 12s)).empty());
+    EXPECT_EQ(s.state(), session::link::connected);
+}
+
+TEST(mqtt_session, a_ping_goes_out_even_while_publishing_when_nothing_comes_back) {
+    auto s = connected();
+    for (int i = 1; i <= 10; ++i) s.publish(msg("a", qos::at_most_once), 1, t0 + std::chrono::seconds(i));
+    EXPECT_EQ(sent<pingreq>(s.on_timer(t0 + 10s)).size(), 1u);
+}
+
+TEST(mqtt_session, MQTT_4_3_2_incoming_qos1_is_delivered_and_acknowledged) {
+    auto s = connected();
+    const auto a = s.on_packet(publish{"cmd", "1", qos::at_least_once, false, false, 4, {}}, t0);
+    EXPECT_EQ(of<action::deliver>(a).size(), 1u);
+    const auto ack = sent<puback>(a);
+    ASSERT_EQ(ack.size(), 1u);
+    EXPECT_EQ(ack[0].packet_id, 4);
+}
+
+TEST(mqtt_session, MQTT_4_3_3_incoming_qos2_is_delivered_once_until_released) {
+    auto s = connected();
+    const publish p{"cmd", "1", qos::exactly_once, false, false, 4, {}};
+    auto first = s.on_packet(p, t0);
+    EXPECT_EQ(of<action::deliver>(first).size(), 1u);
+    EXPECT_EQ(sent<pubrec>(first).size(), 1u);
+    auto dup = p;
+    dup.dup = true;
+    auto second = s.on_packet(dup, t0);
+    EXPECT_TRUE(of<action::deliver>(second).empty());
+    EXPECT_EQ(sent<pubrec>(second).size(), 1u);
+    EXPECT_EQ(s.snapshot().incoming_qos2, std::vector<std::uint16_t>{4});
+    EXPECT_EQ(sent<pubcomp>(s.on_packet(pubrel{4, 0, {}}, t0)).size(), 1u);
+    EXPECT_TRUE(s.snapshot().incoming_qos2.empty());
+    // The id is free again: a new message with it is delivered.
+    EXPECT_EQ(of<action::deliver>(s.on_packet(p, t0)).size(), 1u);
+}
+
+TEST(mqtt_session, subscriptions_wait_for_the_link_and_are_renewed_on_a_new_session) {
+    session s(opts());
+    EXPECT_EQ(sends(s.subscribe({subscription{"cmd/#", qos::at_least_once}}, 5, t0)), 0u);
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{false, 0, {}}, t0);
+    const auto sub = sent<subscribe>(a);
+    ASSERT_EQ(sub.size(), 1u);
+    EXPECT_EQ(sub[0].subscriptions.at(0).filter, "cmd/#");
+    const auto done = of<action::subscribe_completed>(s.on_packet(suback{sub[0].packet_id, {1}, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 5u);
+    EXPECT_FALSE(done[0].error);
+
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto renewed = sent<subscribe>(s.on_packet(connack{false, 0, {}}, t0));
+    ASSERT_EQ(renewed.size(), 1u);
+    s.on_packet(suback{renewed[0].packet_id, {1}, {}}, t0);
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    EXPECT_TRUE(sent<subscribe>(s.on_packet(connack{true, 0, {}}, t0)).empty());  // the broker kept it
+}
+
+TEST(mqtt_session, a_refused_subscription_is_reported) {
+    auto s = connected();
+    const auto sub = sent<subscribe>(s.subscribe({subscription{"cmd/#", qos::exactly_once}}, 5, t0));
+    ASSERT_EQ(sub.size(), 1u);
+    const auto done = of<action::subscribe_completed>(s.on_packet(suback{sub[0].packet_id, {0x80}, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscription_refused));
+}
+
+TEST(mqtt_session, packets_only_a_server_receives_close_the_link) {
+    for (const packet& p : {packet{connect{}}, packet{subscribe{1, {}, {}}}, packet{pingreq{}}, packet{connack{}}}) {
+        auto s = connected();
+        const auto c = of<action::close_connection>(s.on_packet(p, t0));
+        ASSERT_EQ(c.size(), 1u) << name_of(type_of(p));
+        EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::protocol_error));
+    }
+}
+
+TEST(mqtt_session, MQTT_3_14_disconnect_sends_disconnect_then_closes_cleanly) {
+    auto s = connected();
+    const auto a = s.disconnect(t0);
+    ASSERT_EQ(sent<disconnect>(a).size(), 1u);
+    const auto c = of<action::close_connection>(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_FALSE(c[0].reason);
+}
+
+TEST(mqtt_session, abandon_completes_everything_with_the_reason) {
+    auto o = opts();
+    o.max_inflight = 1;
+    auto s = connected(o);
+    s.publish(msg("a"), 1, t0);
+    s.publish(msg("b"), 2, t0);
+    const auto done = of<action::publish_completed>(s.abandon(make_error_code(mqtt_errc::client_stopped)));
+    ASSERT_EQ(done.size(), 2u);
+    for (const auto& d : done) EXPECT_EQ(d.error, make_error_code(mqtt_errc::client_stopped));
+    EXPECT_EQ(s.queued() + s.inflight(), 0u);
+}
+
+TEST(mqtt_session, snapshot_and_restore_carry_the_ledger_across_a_restart) {
+    auto s = connected();
+    s.publish(msg("a"), 11, t0);
+    const auto p2 = sent<publish>(s.publish(msg("b", qos::exactly_once), 12, t0)).at(0);
+    s.on_packet(pubrec{p2.packet_id, 0, {}}, t0);
+    s.on_packet(publish{"cmd", "1", qos::exactly_once, false, false, 77, {}}, t0);
+    const auto snap = s.snapshot();
+    ASSERT_EQ(snap.inflight.size(), 2u);
+    EXPECT_TRUE(snap.inflight[0].dup);
+
+    session r(opts());
+    EXPECT_FALSE(r.restore(snap));
+    EXPECT_EQ(r.snapshot(), snap);
+    r.on_transport_connected(t0);
+    const auto a = r.on_packet(connack{true, 0, {}}, t0);
+    EXPECT_EQ(sent<publish>(a).size(), 1u);
+    EXPECT_EQ(sent<pubrel>(a).size(), 1u);
+    // Restoring is refused while a link is up.
+    EXPECT_EQ(r.restore(snap), make_error_code(mqtt_errc::session_not_idle));
+}
+
+TEST(mqtt_backoff, grows_to_the_cap_with_jitter_and_resets) {
+    backoff b(100ms, 1000ms, 42);
+    std::vector<std::chrono::milliseconds> d;
+    for (int i = 0; i < 8; ++i) d.push_back(b.next());
+    EXPECT_GE(d[0], 50ms);
+    EXPECT_LE(d[0], 100ms);
+    EXPECT_GE(d[2], 200ms);
+    EXPECT_LE(d[2], 400ms);
+    for (int i = 4; i < 8; ++i) {
+        EXPECT_GE(d[static_cast<std::size_t>(i)], 500ms);
+        EXPECT_LE(d[static_cast<std::size_t>(i)], 1000ms);
+    }
+    b.reset();
+    EXPECT_LE(b.next(), 100ms);
+}
+
+TEST(mqtt_backoff, two_gateways_do_not_retry_in_lockstep) {
+    backoff a(1000ms, 60000ms, 1);
+    backoff b(1000ms, 60000ms, 2);
+    int same = 0;
+    for (int i = 0; i < 10; ++i) same += a.next() == b.next() ? 1 : 0;
+    EXPECT_LT(same, 3);
+}
+
+}  // namespace
+}  // namespace fieldbridge::mqtt
