@@ -16,8 +16,9 @@ namespace fieldbridge::testing {
 class mosquitto_broker {
 public:
     struct options {
-        // The listener speaks TLS with a certificate for localhost and
-        // 127.0.0.1, signed by a CA made for this broker (ca_file()).
+        // The listener speaks TLS with a certificate for the name localhost
+        // only (not the address 127.0.0.1), signed by a CA made for this
+        // broker (ca_file()).
         bool tls = false;
         // Keep sessions and queued messages on disk across restarts.
         bool persistence = false;
