@@ -41,7 +41,8 @@ constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    24
                                             38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
                                             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
 
-const std::vector<std::string> root_keys{"mqtt", "publish", "profiles", "buses", "devices"};
+const std::vector<std::string> root_keys{"mqtt", "publish", "store", "profiles", "buses", "devices"};
+const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"host",     "port",          "client_id", "keepalive", "username",
                                          "password", "clean_session", "reconnect", "tls"};
 const std::vector<std::string> tls_keys{"enabled", "ca_file", "cert_file", "key_file", "verify_hostname"};
@@ -115,6 +116,7 @@ public:
         map_reader m(root, root_keys, sink_, "a map with mqtt, publish, profiles, buses and devices");
         if (auto f = m.get("mqtt")) read_mqtt(*f);
         if (auto f = m.get("publish")) read_publish(*f);
+        if (auto f = m.get("store")) read_store(*f);
         if (auto f = m.get("profiles")) read_profiles(*f);
         if (auto f = m.get("buses")) read_buses(*f);
         const auto devices = m.get("devices");
@@ -312,6 +314,20 @@ private:
             // The registered MQTT-over-TLS port, unless a port is given.
             if (tls.enabled && !port_given) b.port = 8883;
         }
+    }
+
+    // ---- store ----
+
+    void read_store(const field& f) {
+        map_reader m(f, store_keys, sink_);
+        store_settings& st = gw_.store;
+        st.mark = f.mark;
+        if (get_string(m, "path", st.path, true)) st.path = relative_to(m.get("path")->mark.file, st.path);
+        get_choice(m, "durability", durability_names(), st.durability);
+        get_integer(m, "max_messages", 1, 1'000'000'000, st.max_messages, "(messages kept while the broker is away)");
+        get_integer(m, "max_megabytes", 1, 1'048'576, st.max_megabytes, "(MiB of topics and payloads)");
+        get_seconds(m, "max_age", std::chrono::hours{24 * 366}, st.max_age);
+        get_choice(m, "drop", drop_policy_names(), st.drop);
     }
 
     // ---- publish ----

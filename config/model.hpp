@@ -160,9 +160,24 @@ struct publish_settings {
     quality_of_service default_qos = quality_of_service::at_least_once;
 };
 
+// The durable store-and-forward queue (gateway/store).
+enum class store_durability { full, normal };
+enum class drop_policy { oldest, qos0_first, refuse_new };
+
+struct store_settings {
+    std::string path;  // empty: $STATE_DIRECTORY/queue.db under systemd, else /var/lib/fieldbridge/queue.db
+    store_durability durability = store_durability::full;
+    std::uint64_t max_messages = 1'000'000;
+    std::uint64_t max_megabytes = 256;        // topic + payload bytes, in MiB
+    std::chrono::seconds max_age{7 * 24 * 3600};  // 0 = no age limit
+    config::drop_policy drop = drop_policy::qos0_first;
+    source_mark mark;
+};
+
 struct gateway {
     broker mqtt;
     publish_settings publish;
+    store_settings store;
     std::vector<profile> profiles;
     std::vector<bus> buses;
     std::vector<device> devices;

@@ -47,6 +47,17 @@ constexpr std::array payload_formats{
     std::pair{"raw"sv, payload_format::raw},
 };
 
+constexpr std::array durabilities{
+    std::pair{"full"sv, store_durability::full},
+    std::pair{"normal"sv, store_durability::normal},
+};
+
+constexpr std::array drop_policies{
+    std::pair{"oldest"sv, drop_policy::oldest},
+    std::pair{"qos0_first"sv, drop_policy::qos0_first},
+    std::pair{"refuse_new"sv, drop_policy::refuse_new},
+};
+
 constexpr std::array waveforms{
     std::pair{"constant"sv, simulation::waveform::constant},
     std::pair{"counter"sv, simulation::waveform::counter},
@@ -70,6 +81,8 @@ name_table<word_order> word_order_names() { return word_orders; }
 name_table<string_packing> string_packing_names() { return string_packings; }
 name_table<parity> parity_names() { return parities; }
 name_table<payload_format> payload_format_names() { return payload_formats; }
+name_table<store_durability> durability_names() { return durabilities; }
+name_table<drop_policy> drop_policy_names() { return drop_policies; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }
 
 std::string_view to_string(register_kind k) { return name_of(register_kinds, k); }

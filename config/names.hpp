@@ -21,6 +21,8 @@ name_table<string_packing> string_packing_names();
 name_table<parity> parity_names();
 name_table<payload_format> payload_format_names();
 name_table<simulation::waveform> waveform_names();
+name_table<store_durability> durability_names();  // full normal
+name_table<drop_policy> drop_policy_names();  // oldest qos0_first refuse_new
 
 std::string_view to_string(register_kind k);
 std::string_view to_string(data_type t);

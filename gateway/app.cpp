@@ -1,7 +1,11 @@
 #include "gateway/app.hpp"
 
 #include <chrono>
+#include <sysexits.h>
+
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -12,7 +16,9 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "gateway/forwarder.hpp"
 #include "gateway/point_mapper.hpp"
+#include "gateway/store/message_store.hpp"
 #include "gateway/service_manager.hpp"
 #include "mqtt/client.hpp"
 
@@ -52,18 +58,56 @@ const char* state_name(mqtt::link_state s) {
     return "?";
 }
 
+store::options store_options_from(const config::store_settings& s) {
+    store::options o;
+    o.path = s.path;
+    if (o.path.empty()) {
+        // systemd's StateDirectory=, else the packaged default.
+        const char* state = std::getenv("STATE_DIRECTORY");
+        std::string dir = state ? std::string(state) : std::string("/var/lib/fieldbridge");
+        if (const auto colon = dir.find(':'); colon != std::string::npos) dir.resize(colon);
+        o.path = std::filesystem::path(dir) / "queue.db";
+    }
+    o.durability = s.durability == config::store_durability::full ? store::durability::full : store::durability::normal;
+    o.limits.max_rows = s.max_messages;
+    o.limits.max_bytes = s.max_megabytes * 1024 * 1024;
+    o.limits.max_age = s.max_age;
+    switch (s.drop) {
+        case config::drop_policy::oldest:
+            o.policy = store::drop_policy::drop_oldest;
+            break;
+        case config::drop_policy::qos0_first:
+            o.policy = store::drop_policy::drop_qos0_first;
+            break;
+        case config::drop_policy::refuse_new:
+            o.policy = store::drop_policy::refuse_new;
+            break;
+    }
+    return o;
+}
+
 }  // namespace
 
 struct app::parts {
-    parts(asio::io_context& io, const config::gateway& cfg)
-        : mapper(cfg), client(io.get_executor(), client_options_from(cfg.mqtt)), signals(io, SIGINT, SIGTERM),
-          shutdown_timer(io), watchdog_timer(io), work(io.get_executor()) {}
+    parts(asio::io_context& io, const config::gateway& cfg, std::unique_ptr<store::message_store> s)
+        : mapper(cfg),
+          client(io.get_executor(), client_options_from(cfg.mqtt)),
+          queue(std::move(s)),
+          forward(*queue, client),
+          signals(io, SIGINT, SIGTERM),
+          shutdown_timer(io),
+          watchdog_timer(io),
+          expiry_timer(io),
+          work(io.get_executor()) {}
 
     point_mapper mapper;
     mqtt::client client;
+    std::unique_ptr<store::message_store> queue;
+    forwarder forward;
     asio::signal_set signals;
     asio::steady_timer shutdown_timer;
     asio::steady_timer watchdog_timer;
+    asio::steady_timer expiry_timer;
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::vector<std::unique_ptr<modbus::bus_worker>> workers;
 };
@@ -73,8 +117,20 @@ app::app(config::gateway cfg) : cfg_(std::move(cfg)) {}
 app::~app() = default;
 
 int app::run() {
-    parts_ = std::make_unique<parts>(io_, cfg_);
+    const auto store_options = store_options_from(cfg_.store);
+    auto queue = store::message_store::open(store_options);
+    if (!queue) {
+        spdlog::critical("cannot open the message queue {}: {}", store_options.path.string(), queue.error().message());
+        return EX_CANTCREAT;
+    }
+    spdlog::info("queue {}: {} message(s) stored", store_options.path.string(), (*queue)->stats().rows);
+    parts_ = std::make_unique<parts>(io_, cfg_, std::move(*queue));
     auto& p = *parts_;
+    if (auto r = p.forward.resume(); !r) {
+        spdlog::critical("cannot resume the message queue: {}", r.error().message());
+        parts_.reset();
+        return EX_SOFTWARE;
+    }
 
     p.client.on_link_state([this](mqtt::link_state s) {
         spdlog::info("broker link {}", state_name(s));
@@ -100,8 +156,8 @@ int app::run() {
         auto on_result = [this](modbus::poll_result r) {
             asio::post(io_, [this, r = std::move(r)]() {
                 if (stopping_) return;
-                auto messages = parts_->mapper.map(r, std::chrono::steady_clock::now());
-                for (auto& m : messages) parts_->client.publish(std::move(m));
+                const auto messages = parts_->mapper.map(r, std::chrono::steady_clock::now());
+                parts_->forward.submit(messages, std::chrono::system_clock::now());
             });
         };
         p.workers.push_back(std::make_unique<modbus::bus_worker>(bus, std::move(devices), on_result));
@@ -114,6 +170,7 @@ int app::run() {
     notify_ready(fmt::format("polling {} device(s) on {} bus(es); broker {}:{} connecting", cfg_.devices.size(),
                              cfg_.buses.size(), cfg_.mqtt.host, cfg_.mqtt.port));
     if (const auto interval = watchdog_ping_interval()) feed_watchdog(*interval);
+    expire_queue();
 
     io_.run();
     // Workers are stopped in shutdown(); joining again here is harmless and
@@ -134,6 +191,15 @@ void app::feed_watchdog(std::chrono::microseconds interval) {
     });
 }
 
+// Old messages leave the queue once a minute (store.max_age).
+void app::expire_queue() {
+    parts_->forward.expire(std::chrono::system_clock::now());
+    parts_->expiry_timer.expires_after(std::chrono::minutes(1));
+    parts_->expiry_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) expire_queue();
+    });
+}
+
 void app::stop() {
     asio::post(io_, [this] { shutdown(); });
 }
@@ -143,6 +209,7 @@ void app::shutdown() {
     auto& p = *parts_;
     notify_stopping();
     p.watchdog_timer.cancel();
+    p.expiry_timer.cancel();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client
     // says goodbye; stop() joins, waiting at most one request timeout.

@@ -29,6 +29,7 @@ public:
 private:
     void shutdown();
     void feed_watchdog(std::chrono::microseconds interval);
+    void expire_queue();
 
     config::gateway cfg_;
     boost::asio::io_context io_;

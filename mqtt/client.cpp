@@ -127,7 +127,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::function<void()> stop_done;
     std::function<void(link_state)> on_state;
 
-    std::uint64_t next_token = 1;
+    std::uint64_t next_token = std::uint64_t{1} << 62;  // below: the caller's own tokens
+    std::function<void(std::uint64_t, std::error_code)> on_completed;
+    std::function<void()> before_write;
     std::map<std::uint64_t, publish_handler> completions;
     std::vector<std::pair<std::string, message_handler>> handlers;
     client_stats stats;
@@ -244,6 +246,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     void start_write(const std::shared_ptr<transport>& t) {
         if (writing || tx.empty() || t != link) return;
         writing = true;
+        if (before_write) before_write();
         auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(tx));
         tx.clear();
         t->write(asio::buffer(*buffer),
@@ -292,6 +295,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     void perform(const std::shared_ptr<transport>&, action::publish_completed& c) {
         const auto it = completions.find(c.token);
         ++(c.error ? stats.failed : stats.acknowledged);
+        if (on_completed) on_completed(c.token, c.error);
         if (it == completions.end()) return;
         auto done = std::move(it->second);
         completions.erase(it);
@@ -415,6 +419,22 @@ void client::publish(message m, publish_handler done) {
     if (done) i.completions.emplace(token, std::move(done));
     i.execute(i.session.publish(std::move(m), token, clock::now()));
 }
+
+void client::publish(message m, std::uint64_t token) {
+    auto& i = *impl_;
+    ++i.stats.published;
+    i.execute(i.session.publish(std::move(m), token, clock::now()));
+}
+
+void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f) {
+    impl_->on_completed = std::move(f);
+}
+
+void client::on_before_write(std::function<void()> f) { impl_->before_write = std::move(f); }
+
+session_state client::session_snapshot() const { return impl_->session.snapshot(); }
+
+std::error_code client::restore_session(session_state state) { return impl_->session.restore(std::move(state)); }
 
 void client::subscribe(std::string filter, qos q, message_handler handler) {
     auto& i = *impl_;

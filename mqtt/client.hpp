@@ -83,6 +83,17 @@ public:
     // Queues m; done is called when the broker took it (QoS 1 PUBACK, QoS 2
     // PUBCOMP, QoS 0 written) or when the client is stopped.
     void publish(message m, publish_handler done = {});
+    // The same for a caller that keeps its own ledger: `token` (below 2^62,
+    // unique among messages not yet completed) comes back through
+    // on_completed, the only notification for it.
+    void publish(message m, std::uint64_t token);
+    void on_completed(std::function<void(std::uint64_t token, std::error_code)> f);
+    // Called right before bytes go to the broker, so that a durable ledger can
+    // commit the session's state (session_snapshot()) ahead of the wire.
+    void on_before_write(std::function<void()> f);
+    session_state session_snapshot() const;
+    // Resume in-flight flows persisted by an earlier run; before start().
+    std::error_code restore_session(session_state state);
     // Subscribes now or on the next connection; renewed on every connection
     // without a session present. handler gets every message matching filter.
     void subscribe(std::string filter, qos q, message_handler handler);

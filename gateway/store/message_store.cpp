@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -433,11 +434,9 @@ result<void> message_store::apply(std::span<const change> changes) {
     return {};
 }
 
-result<std::vector<stored_message>> message_store::load(std::int64_t after, std::size_t limit) {
-    statement s(db_,
-                "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
-                "WHERE id > ? ORDER BY id LIMIT ?");
-    s.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+namespace {
+
+result<std::vector<stored_message>> read_rows(statement& s) {
     std::vector<stored_message> out;
     int rc = SQLITE_OK;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -445,16 +444,33 @@ result<std::vector<stored_message>> message_store::load(std::int64_t after, std:
         m.id = s.integer(0);
         m.message.topic = s.text(1);
         m.message.payload = s.text(2);
-        m.message.qos = static_cast<mqtt::qos>(s.integer(3) & 3);
+        m.message.qos = static_cast<mqtt::qos>(std::clamp<std::int64_t>(s.integer(3), 0, 2));
         m.message.retain = s.integer(4) != 0;
         m.created = from_ms(s.integer(5));
-        m.state = static_cast<flow_state>(s.integer(6) & 3);
+        m.state = static_cast<flow_state>(std::clamp<std::int64_t>(s.integer(6), 0, 2));
         m.packet_id = static_cast<std::uint16_t>(s.integer(7));
         m.dup = s.integer(8) != 0;
         out.push_back(std::move(m));
     }
     if (rc != SQLITE_DONE) return fail(sqlite_error(rc));
     return out;
+}
+
+}  // namespace
+
+result<std::vector<stored_message>> message_store::load(std::int64_t after, std::size_t limit) {
+    statement s(db_,
+                "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
+                "WHERE id > ? ORDER BY id LIMIT ?");
+    s.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    return read_rows(s);
+}
+
+result<std::vector<stored_message>> message_store::load_in_flight() {
+    statement s(db_,
+                "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
+                "WHERE state != 0 ORDER BY id");
+    return read_rows(s);
 }
 
 result<std::uint64_t> message_store::expire(std::chrono::system_clock::time_point now) {

@@ -132,6 +132,10 @@ public:
     // Up to `limit` messages with id > after, in id order.
     result<std::vector<stored_message>> load(std::int64_t after, std::size_t limit);
 
+    // Every message in flight (state sent or pubrec), in id order: what the
+    // MQTT session resumes after a restart.
+    result<std::vector<stored_message>> load_in_flight();
+
     // Drops messages older than max_age; returns how many went.
     result<std::uint64_t> expire(std::chrono::system_clock::time_point now);
 

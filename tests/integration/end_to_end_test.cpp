@@ -4,6 +4,8 @@
 // mosquitto_sub shows what arrived, with QoS and retain flags.
 #include <modbus.h>
 
+#include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -117,28 +119,32 @@ std::string gateway_config(const mosquitto_broker& broker, const std::string& bu
     std::ostringstream y;
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw, keepalive: 5s }\n"
       << "publish: { prefix: e2e, heartbeat: 1s }\n"
+      << "store: { path: queue.db }\n"  // beside the config file
       << device_points() << "buses:\n"
       << bus_yaml << "devices:\n"
       << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 300ms, retries: 0 }\n";
     return y.str();
 }
 
+bool good(const nlohmann::json& j) { return j.at("quality") == "good"; }
+
 void expect_values_arrive(const subscriber& sub) {
-    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage").has_value(); }, 20s)) << sub.dump();
-    const auto voltage = *sub.find("e2e/m1/voltage");
+    // The first polls may come before the device listens: wait for a good one.
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << sub.dump();
+    const auto voltage = *sub.find("e2e/m1/voltage", good);
     const auto j = nlohmann::json::parse(voltage.payload);
     EXPECT_EQ(j.at("value").get<double>(), 229.01);
     EXPECT_EQ(j.at("unit"), "V");
     EXPECT_EQ(j.at("quality"), "good");
     EXPECT_EQ(voltage.qos, 2);
 
-    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/energy").has_value(); }, 10s)) << sub.dump();
-    const auto energy = *sub.find("e2e/m1/energy");
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/energy", good).has_value(); }, 10s)) << sub.dump();
+    const auto energy = *sub.find("e2e/m1/energy", good);
     EXPECT_EQ(nlohmann::json::parse(energy.payload).at("value").get<std::int64_t>(), 123456);
     EXPECT_EQ(energy.qos, 1);
 
-    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/relay").has_value(); }, 10s)) << sub.dump();
-    const auto relay = *sub.find("e2e/m1/relay");
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/relay", good).has_value(); }, 10s)) << sub.dump();
+    const auto relay = *sub.find("e2e/m1/relay", good);
     EXPECT_EQ(nlohmann::json::parse(relay.payload).at("value"), false);
     EXPECT_EQ(relay.qos, 0);
 }
@@ -205,6 +211,7 @@ TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
     std::ostringstream y;
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
       << "publish: { prefix: e2e, heartbeat: 1s }\n"
+      << "store: { path: queue.db }\n"
       << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
       << "devices:\n"
       << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 200ms, retries: 0 }\n";
@@ -220,6 +227,76 @@ TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
         << sub.dump() << "\n--- gateway:\n"
         << gw.output();
     EXPECT_TRUE(gw.running());
+}
+
+// Rows in the gateway's queue, read the way an operator would.
+long queued_rows(const fs::path& db) {
+    child_process q({"sqlite3", db.string(), "SELECT count(*) FROM messages"});
+    if (q.wait(10s) != 0) return -1;
+    try {
+        return std::stol(q.output());
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
+TEST(end_to_end, values_polled_while_the_broker_is_down_survive_a_gateway_kill_and_arrive_later) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto cfg = write_file(dir.path() / "gw.yaml",
+                                gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " +
+                                                           std::to_string(modbus_port) + " }\n"));
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    {
+        subscriber sub(broker, "e2e/#");
+        auto gw = std::make_unique<child_process>(std::vector<std::string>{FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << sub.dump();
+
+        // The uplink goes away; polling goes on and the heartbeat (1 s) keeps
+        // producing messages, which pile up in the queue.
+        broker.stop();
+        ASSERT_TRUE(wait_until([&] { return queued_rows(dir.path() / "queue.db") >= 8; }, 20s))
+            << queued_rows(dir.path() / "queue.db") << " rows\n"
+            << gw->output();
+        gw->signal(SIGKILL);
+        ASSERT_TRUE(gw->wait(10s).has_value());
+    }
+    const auto stored = queued_rows(dir.path() / "queue.db");
+    ASSERT_GE(stored, 8);
+
+    // The broker returns and the gateway starts again: what was stored goes out.
+    broker.start();
+    subscriber sub(broker, "e2e/#");
+    ASSERT_TRUE(wait_until([&] { return broker.log().find("SUBSCRIBE") != std::string::npos; }, 10s));
+    const auto restarted = std::chrono::system_clock::now();
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    // Messages timestamped before the restart were polled during the outage
+    // and can only have come from the queue.
+    const auto from_queue = [&] {
+        std::size_t n = 0;
+        for (const auto& m : sub.messages()) {
+            const auto j = nlohmann::json::parse(m.payload, nullptr, false);
+            if (j.is_discarded() || !j.contains("ts")) continue;
+            std::tm tm{};
+            int millis = 0;
+            const auto ts = j.at("ts").get<std::string>();
+            if (std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                            &tm.tm_min, &tm.tm_sec, &millis) != 7) {
+                continue;
+            }
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            const auto t = std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+            if (t < restarted) ++n;
+        }
+        return n;
+    };
+    EXPECT_TRUE(wait_until([&] { return from_queue() >= static_cast<std::size_t>(stored); }, 20s))
+        << from_queue() << " of " << stored << " stored messages arrived\n"
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    EXPECT_TRUE(wait_until([&] { return queued_rows(dir.path() / "queue.db") < stored; }, 10s));
 }
 
 TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {

@@ -1,0 +1,149 @@
+#include "gateway/forwarder.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace fieldbridge::gateway {
+namespace {
+
+// Tokens the client makes up for its own callback-style publishes start at
+// 2^62; store ids never get there.
+constexpr std::uint64_t client_token_base = std::uint64_t{1} << 62;
+
+}  // namespace
+
+forwarder::forwarder(store::message_store& store, mqtt::client& client, std::size_t window)
+    : store_(store), client_(client), window_(std::max<std::size_t>(window, 1)) {}
+
+result<void> forwarder::resume() {
+    auto inflight = store_.load_in_flight();
+    if (!inflight) return fail(inflight.error());
+    auto incoming = store_.incoming_qos2();
+    if (!incoming) return fail(incoming.error());
+
+    mqtt::session_state state;
+    for (auto& m : *inflight) {
+        const auto s = m.state == store::flow_state::pubrec ? mqtt::inflight_state::pubrec_received
+                                                            : mqtt::inflight_state::publish_sent;
+        state.inflight.push_back(
+            mqtt::inflight_entry{m.packet_id, m.message, static_cast<std::uint64_t>(m.id), s, m.dup});
+        committed_[m.id] = flow{m.state, m.packet_id, m.dup};
+        handed_.insert(m.id);
+        restored_.insert(m.id);
+    }
+    state.incoming_qos2 = *incoming;
+    committed_incoming_ = *incoming;
+    if (const auto ec = client_.restore_session(std::move(state))) return fail(ec);
+    if (!inflight->empty()) {
+        spdlog::info("queue: resuming {} message(s) in flight; {} stored in all", inflight->size(),
+                     store_.stats().rows);
+    } else if (store_.stats().rows > 0) {
+        spdlog::info("queue: {} message(s) stored from before the restart", store_.stats().rows);
+    }
+
+    client_.on_completed([this](std::uint64_t token, std::error_code error) { on_completed(token, error); });
+    client_.on_before_write([this] { commit_ledger(); });
+    refill();
+    return {};
+}
+
+void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::system_clock::time_point now) {
+    if (batch.empty()) return;
+    stats_.submitted += batch.size();
+    const auto results = store_.append(batch, now);
+    std::uint64_t refused = 0;
+    std::error_code why;
+    for (const auto& r : results) {
+        if (r) {
+            ++stats_.stored;
+        } else {
+            ++refused;
+            why = r.error();
+        }
+    }
+    if (refused > 0) {
+        // Once per batch, not per message: a full queue refuses a lot.
+        stats_.refused += refused;
+        spdlog::warn("queue: {} message(s) not stored: {} ({} refused so far)", refused, why.message(),
+                     stats_.refused);
+    }
+    refill();
+}
+
+void forwarder::refill() {
+    while (handed_.size() < window_) {
+        const auto want = window_ - handed_.size();
+        auto batch = store_.load(cursor_, want);
+        if (!batch) {
+            spdlog::error("queue: cannot read the queue: {}", batch.error().message());
+            return;
+        }
+        for (auto& m : *batch) {
+            cursor_ = m.id;
+            if (restored_.count(m.id)) continue;  // already with the client
+            handed_.insert(m.id);
+            client_.publish(std::move(m.message), static_cast<std::uint64_t>(m.id));
+        }
+        if (batch->size() < want) return;
+    }
+}
+
+void forwarder::on_completed(std::uint64_t token, std::error_code error) {
+    if (token >= client_token_base || error) return;  // not ours, or the client stopped: stays stored
+    const auto id = static_cast<std::int64_t>(token);
+    completed_.push_back(id);
+    handed_.erase(id);
+    restored_.erase(id);
+    ++stats_.delivered;
+    refill();
+}
+
+void forwarder::commit_ledger() {
+    std::vector<store::change> changes;
+    const auto snapshot = client_.session_snapshot();
+    for (const auto& e : snapshot.inflight) {
+        if (e.token >= client_token_base) continue;
+        const auto id = static_cast<std::int64_t>(e.token);
+        const flow now{e.state == mqtt::inflight_state::pubrec_received ? store::flow_state::pubrec
+                                                                        : store::flow_state::sent,
+                       e.packet_id, e.dup};
+        auto& before = committed_[id];
+        if (before == now) continue;
+        if (before.state != store::flow_state::sent || before.packet_id != now.packet_id || before.dup != now.dup) {
+            changes.push_back(store::change{store::change::kind::sent, id, now.packet_id, now.dup});
+        }
+        if (now.state == store::flow_state::pubrec) changes.push_back(store::change{store::change::kind::pubrec, id});
+        before = now;
+    }
+    for (const auto id : completed_) {
+        changes.push_back(store::change{store::change::kind::done, id});
+        committed_.erase(id);
+    }
+    completed_.clear();
+    if (!changes.empty()) {
+        if (auto r = store_.apply(changes); !r) {
+            ++stats_.ledger_errors;
+            spdlog::error("queue: cannot record the MQTT flow state: {}", r.error().message());
+        }
+    }
+    if (snapshot.incoming_qos2 != committed_incoming_) {
+        if (auto r = store_.set_incoming_qos2(snapshot.incoming_qos2); r) {
+            committed_incoming_ = snapshot.incoming_qos2;
+        } else {
+            ++stats_.ledger_errors;
+            spdlog::error("queue: cannot record the incoming QoS 2 ids: {}", r.error().message());
+        }
+    }
+}
+
+void forwarder::expire(std::chrono::system_clock::time_point now) {
+    auto n = store_.expire(now);
+    if (!n) {
+        spdlog::error("queue: cannot expire old messages: {}", n.error().message());
+    } else if (*n > 0) {
+        spdlog::warn("queue: dropped {} message(s) older than the age limit", *n);
+    }
+}
+
+}  // namespace fieldbridge::gateway
