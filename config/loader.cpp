@@ -41,7 +41,7 @@ constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    24
                                             38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
                                             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
 
-const std::vector<std::string> root_keys{"mqtt", "publish", "store", "profiles", "buses", "devices"};
+const std::vector<std::string> root_keys{"mqtt", "publish", "store", "control", "profiles", "buses", "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"host",     "port",          "client_id", "keepalive", "username",
                                          "password", "clean_session", "reconnect", "tls"};
@@ -117,6 +117,18 @@ public:
         if (auto f = m.get("mqtt")) read_mqtt(*f);
         if (auto f = m.get("publish")) read_publish(*f);
         if (auto f = m.get("store")) read_store(*f);
+        if (auto f = m.get("control")) {
+            map_reader cm(*f, {"socket"}, sink_);
+            gw_.control.mark = f->mark;
+            if (get_string(cm, "socket", gw_.control.socket, true)) {
+                gw_.control.socket = relative_to(cm.get("socket")->mark.file, gw_.control.socket);
+                if (gw_.control.socket.size() > 107) {
+                    sink_.error(cm.get("socket")->mark, cm.get("socket")->path + ": " + gw_.control.socket +
+                                                            " is longer than a Unix socket path may be; expected "
+                                                            "at most 107 characters");
+                }
+            }
+        }
         if (auto f = m.get("profiles")) read_profiles(*f);
         if (auto f = m.get("buses")) read_buses(*f);
         const auto devices = m.get("devices");

@@ -174,10 +174,17 @@ struct store_settings {
     source_mark mark;
 };
 
+// The local control socket that `fieldbridge status` talks to.
+struct control_settings {
+    std::string socket;  // empty: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/fieldbridge/control.sock
+    source_mark mark;
+};
+
 struct gateway {
     broker mqtt;
     publish_settings publish;
     store_settings store;
+    control_settings control;
     std::vector<profile> profiles;
     std::vector<bus> buses;
     std::vector<device> devices;

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <sysexits.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,7 +18,9 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "gateway/control_server.hpp"
 #include "gateway/forwarder.hpp"
+#include "gateway/version.hpp"
 #include "gateway/point_mapper.hpp"
 #include "gateway/store/message_store.hpp"
 #include "gateway/service_manager.hpp"
@@ -110,6 +114,9 @@ struct app::parts {
     asio::steady_timer expiry_timer;
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::vector<std::unique_ptr<modbus::bus_worker>> workers;
+    std::unique_ptr<control_server> control;
+    std::map<std::string, device_health> health;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 app::app(config::gateway cfg) : cfg_(std::move(cfg)) {}
@@ -126,6 +133,13 @@ int app::run() {
     spdlog::info("queue {}: {} message(s) stored", store_options.path.string(), (*queue)->stats().rows);
     parts_ = std::make_unique<parts>(io_, cfg_, std::move(*queue));
     auto& p = *parts_;
+    for (const auto& d : cfg_.devices) p.health[d.name].bus = d.bus;
+    p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
+    p.control->add("status", [this](const nlohmann::json&) { return status(); });
+    if (auto r = p.control->start(); !r) {
+        // The service runs without it; `fieldbridge status` will say it cannot connect.
+        spdlog::error("control socket {}: {}", p.control->path().string(), r.error().message());
+    }
     if (auto r = p.forward.resume(); !r) {
         spdlog::critical("cannot resume the message queue: {}", r.error().message());
         parts_.reset();
@@ -156,6 +170,7 @@ int app::run() {
         auto on_result = [this](modbus::poll_result r) {
             asio::post(io_, [this, r = std::move(r)]() {
                 if (stopping_) return;
+                parts_->health[r.device].record(r);
                 const auto messages = parts_->mapper.map(r, std::chrono::steady_clock::now());
                 parts_->forward.submit(messages, std::chrono::system_clock::now());
             });
@@ -191,6 +206,98 @@ void app::feed_watchdog(std::chrono::microseconds interval) {
     });
 }
 
+void device_health::record(const modbus::poll_result& r) {
+    ++polls;
+    last_poll = r.time;
+    const bool any_good =
+        std::any_of(r.samples.begin(), r.samples.end(), [](const modbus::sample& s) { return s.quality.good; });
+    if (any_good) {
+        last_good = r.time;
+        consecutive_failures = 0;
+    } else {
+        ++failed_polls;
+        ++consecutive_failures;
+    }
+    for (const auto& s : r.samples) {
+        if (!s.quality.good) {
+            last_error = s.quality.error.message();
+            break;
+        }
+    }
+}
+
+const char* device_health::state() const {
+    if (polls == 0) return "unknown";
+    return consecutive_failures >= offline_after ? "offline" : "online";
+}
+
+nlohmann::json app::status() const {
+    const auto& p = *parts_;
+    const auto now = std::chrono::system_clock::now();
+    const auto age = [&](std::optional<std::chrono::system_clock::time_point> t) -> nlohmann::json {
+        if (!t) return nullptr;
+        return std::chrono::duration<double>(now - *t).count();
+    };
+    const auto c = p.client.stats();
+    nlohmann::json broker = {{"host", cfg_.mqtt.host},          {"port", cfg_.mqtt.port},
+                             {"tls", cfg_.mqtt.tls.enabled},     {"state", state_name(p.client.state())},
+                             {"connects", c.connects},           {"disconnects", c.disconnects},
+                             {"last_error", c.last_error},       {"queued", c.queued},
+                             {"inflight", c.inflight},           {"published", c.published},
+                             {"acknowledged", c.acknowledged}};
+    const auto q = p.queue->stats();
+    const auto& qc = p.queue->counters();
+    const auto& f = p.forward.stats();
+    nlohmann::json queue = {{"path", p.queue->path().string()},
+                            {"messages", q.rows},
+                            {"bytes", q.bytes},
+                            {"oldest_age_s", age(q.oldest)},
+                            {"stored", f.stored},
+                            {"delivered", f.delivered},
+                            {"refused", f.refused},
+                            {"dropped", {{"by_messages", qc.dropped_by_rows},
+                                         {"by_bytes", qc.dropped_by_bytes},
+                                         {"by_age", qc.dropped_by_age}}},
+                            {"disk_full", qc.disk_full},
+                            {"commits", qc.commits},
+                            {"ledger_errors", f.ledger_errors}};
+    nlohmann::json buses = nlohmann::json::array();
+    for (const auto& w : p.workers) {
+        const auto b = w->counters();
+        buses.push_back({{"name", w->name()},
+                         {"polls", b.polls},
+                         {"requests", b.requests},
+                         {"failures", b.failures},
+                         {"timeouts", b.timeouts},
+                         {"exceptions", b.exceptions},
+                         {"reconnects", b.reconnects}});
+    }
+    nlohmann::json devices = nlohmann::json::array();
+    bool all_online = true;
+    for (const auto& d : cfg_.devices) {
+        const auto& h = p.health.at(d.name);
+        if (std::string(h.state()) == "offline") all_online = false;
+        devices.push_back({{"name", d.name},
+                           {"bus", d.bus},
+                           {"unit_id", d.unit_id},
+                           {"state", h.state()},
+                           {"last_poll_age_s", age(h.last_poll)},
+                           {"last_good_age_s", age(h.last_good)},
+                           {"polls", h.polls},
+                           {"failed_polls", h.failed_polls},
+                           {"consecutive_failures", h.consecutive_failures},
+                           {"last_error", h.last_error}});
+    }
+    const bool healthy = p.client.state() == mqtt::link_state::connected && all_online;
+    return {{"version", std::string(fieldbridge::version)},
+            {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - p.started).count()},
+            {"healthy", healthy},
+            {"broker", broker},
+            {"queue", queue},
+            {"buses", buses},
+            {"devices", devices}};
+}
+
 // Old messages leave the queue once a minute (store.max_age).
 void app::expire_queue() {
     parts_->forward.expire(std::chrono::system_clock::now());
@@ -210,6 +317,7 @@ void app::shutdown() {
     notify_stopping();
     p.watchdog_timer.cancel();
     p.expiry_timer.cancel();
+    p.control->stop();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client
     // says goodbye; stop() joins, waiting at most one request timeout.

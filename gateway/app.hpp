@@ -5,13 +5,35 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <string>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "config/model.hpp"
+#include "drivers/modbus/bus_worker.hpp"
 
 namespace fieldbridge::gateway {
+
+// What the core knows of one device from its polls.
+struct device_health {
+    // Consecutive polls without a single good value before a device counts as offline.
+    static constexpr unsigned offline_after = 3;
+
+    std::string bus;
+    std::optional<std::chrono::system_clock::time_point> last_poll;
+    std::optional<std::chrono::system_clock::time_point> last_good;
+    std::uint64_t polls = 0;
+    std::uint64_t failed_polls = 0;
+    unsigned consecutive_failures = 0;
+    std::string last_error;
+
+    void record(const modbus::poll_result& r);
+    const char* state() const;  // unknown, online, offline
+};
 
 class app {
 public:
@@ -30,6 +52,7 @@ private:
     void shutdown();
     void feed_watchdog(std::chrono::microseconds interval);
     void expire_queue();
+    nlohmann::json status() const;
 
     config::gateway cfg_;
     boost::asio::io_context io_;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 #include "config/point_map.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "gateway/app.hpp"
+#include "gateway/control_server.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/version.hpp"
 
@@ -51,6 +53,112 @@ int check(const std::string& path) {
     if (!cfg) return EX_DATAERR;
     std::cout << config::format_point_map(*cfg);
     return EX_OK;
+}
+
+std::string format_age(const nlohmann::json& seconds) {
+    if (!seconds.is_number()) return "-";
+    const double s = seconds.get<double>();
+    char buf[32];
+    if (s < 60) {
+        std::snprintf(buf, sizeof buf, "%.1f s", s);
+    } else if (s < 3600) {
+        std::snprintf(buf, sizeof buf, "%d m %02d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+    } else {
+        std::snprintf(buf, sizeof buf, "%d h %02d m", static_cast<int>(s) / 3600, (static_cast<int>(s) / 60) % 60);
+    }
+    return buf;
+}
+
+// Columns padded to their widest cell.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& r : rows) {
+        width.resize(std::max(width.size(), r.size()), 0);
+        for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    }
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            line += r[i];
+            if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+        }
+        std::cout << line << "\n";
+    }
+}
+
+std::string text(const nlohmann::json& j) {
+    if (j.is_string()) return j.get<std::string>();
+    if (j.is_null()) return "-";
+    return j.dump();
+}
+
+void print_status(const nlohmann::json& s) {
+    const auto& b = s.at("broker");
+    const auto& q = s.at("queue");
+    std::cout << "fieldbridge " << text(s.at("version")) << ", up " << format_age(s.at("uptime_s")) << ", "
+              << (s.at("healthy").get<bool>() ? "healthy" : "UNHEALTHY") << "\n\n";
+    std::cout << "broker  " << text(b.at("host")) << ":" << text(b.at("port")) << (b.at("tls").get<bool>() ? " tls" : "")
+              << "  " << text(b.at("state")) << "  connects " << text(b.at("connects")) << ", disconnects "
+              << text(b.at("disconnects")) << ", in flight " << text(b.at("inflight"));
+    if (!b.at("last_error").get<std::string>().empty()) std::cout << "  last error: " << text(b.at("last_error"));
+    std::cout << "\n";
+    const auto& d = q.at("dropped");
+    std::cout << "queue   " << text(q.at("messages")) << " message(s), " << text(q.at("bytes")) << " bytes, oldest "
+              << format_age(q.at("oldest_age_s")) << "; stored " << text(q.at("stored")) << ", delivered "
+              << text(q.at("delivered")) << ", refused " << text(q.at("refused")) << ", dropped "
+              << d.at("by_messages").get<std::uint64_t>() + d.at("by_bytes").get<std::uint64_t>() +
+                     d.at("by_age").get<std::uint64_t>()
+              << "\n\n";
+    std::vector<std::vector<std::string>> buses{{"BUS", "POLLS", "REQUESTS", "FAILURES", "TIMEOUTS", "EXCEPTIONS", "RECONNECTS"}};
+    for (const auto& x : s.at("buses")) {
+        buses.push_back({text(x.at("name")), text(x.at("polls")), text(x.at("requests")), text(x.at("failures")),
+                         text(x.at("timeouts")), text(x.at("exceptions")), text(x.at("reconnects"))});
+    }
+    print_table(buses);
+    std::cout << "\n";
+    std::vector<std::vector<std::string>> devices{{"DEVICE", "BUS", "UNIT", "STATE", "LAST GOOD", "POLLS", "FAILED", "LAST ERROR"}};
+    for (const auto& x : s.at("devices")) {
+        devices.push_back({text(x.at("name")), text(x.at("bus")), text(x.at("unit_id")), text(x.at("state")),
+                           format_age(x.at("last_good_age_s")), text(x.at("polls")), text(x.at("failed_polls")),
+                           x.at("last_error").get<std::string>().empty() ? "-" : text(x.at("last_error"))});
+    }
+    print_table(devices);
+}
+
+// Exit codes: 0 healthy, 1 running but unhealthy (broker not connected or a
+// device offline), 69 (EX_UNAVAILABLE) when the service cannot be reached.
+int status(const std::string& config_path, std::string socket, bool json) {
+    if (socket.empty()) {
+        config::control_settings control;
+        if (!config_path.empty()) {
+            auto cfg = load(config_path);
+            if (!cfg) return EX_CONFIG;
+            control = cfg->control;
+        }
+        socket = gateway::control_socket_path(control).string();
+    }
+    auto reply = gateway::control_request(socket, {{"version", gateway::control_protocol_version}, {"command", "status"}},
+                                          std::chrono::seconds(5));
+    if (!reply) {
+        std::cerr << "status: cannot reach the service at " << socket << ": " << reply.error().message() << "\n";
+        return EX_UNAVAILABLE;
+    }
+    if (!reply->value("ok", false) || !reply->contains("status")) {
+        std::cerr << "status: the service answered: " << reply->value("error", reply->dump()) << "\n";
+        return EX_PROTOCOL;
+    }
+    const auto& s = reply->at("status");
+    try {
+        if (json) {
+            std::cout << s.dump(2) << "\n";
+        } else {
+            print_status(s);
+        }
+    } catch (const nlohmann::json::exception& e) {
+        std::cerr << "status: unexpected answer from the service: " << e.what() << "\n";
+        return EX_PROTOCOL;
+    }
+    return s.value("healthy", false) ? EX_OK : 1;
 }
 
 int simulate(const std::string& path, std::optional<std::string> bus, const std::string& listen,
@@ -122,6 +230,16 @@ int main(int argc, char** argv) {
     auto* check_cmd = cli.add_subcommand("check", "Validate a configuration and print the effective point map");
     check_cmd->add_option("file", check_path, "Configuration file")->required();
 
+    std::string status_config;
+    std::string status_socket;
+    bool status_json = false;
+    auto* status_cmd = cli.add_subcommand("status", "Show the running service's broker link, queue, buses and devices");
+    status_cmd->add_option("-c,--config", status_config, "Configuration file (for control.socket)");
+    status_cmd->add_option("--socket", status_socket, "Control socket of the service");
+    status_cmd->add_flag("--json", status_json, "Print the status as JSON");
+    status_cmd->footer("Exit status: 0 healthy, 1 unhealthy (broker not connected or a device offline), "
+                       "69 service unreachable.");
+
     std::string sim_config;
     std::string sim_bus;
     std::string listen;
@@ -142,6 +260,7 @@ int main(int argc, char** argv) {
 
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
+    if (*status_cmd) return status(status_config, status_socket, status_json);
     if (*sim) return simulate(sim_config, sim_bus.empty() ? std::nullopt : std::optional(sim_bus), listen, serial);
     return EX_USAGE;
 }

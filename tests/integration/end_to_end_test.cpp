@@ -120,6 +120,7 @@ std::string gateway_config(const mosquitto_broker& broker, const std::string& bu
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw, keepalive: 5s }\n"
       << "publish: { prefix: e2e, heartbeat: 1s }\n"
       << "store: { path: queue.db }\n"  // beside the config file
+      << "control: { socket: control.sock }\n"
       << device_points() << "buses:\n"
       << bus_yaml << "devices:\n"
       << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 300ms, retries: 0 }\n";
@@ -297,6 +298,76 @@ TEST(end_to_end, values_polled_while_the_broker_is_down_survive_a_gateway_kill_a
         << sub.dump() << "\n--- gateway:\n"
         << gw.output();
     EXPECT_TRUE(wait_until([&] { return queued_rows(dir.path() / "queue.db") < stored; }, 10s));
+}
+
+struct status_reply {
+    std::optional<int> exit_code;
+    nlohmann::json json;
+    std::string output;
+};
+
+status_reply status_of(const std::string& cfg, const std::vector<std::string>& extra = {"--json"}) {
+    std::vector<std::string> argv{FIELDBRIDGE_BINARY, "status", "-c", cfg};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    child_process p(argv);
+    status_reply r;
+    r.exit_code = p.wait(10s);
+    r.output = p.output();
+    r.json = nlohmann::json::parse(r.output, nullptr, false);
+    return r;
+}
+
+TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_exit_code_follows_health) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+
+    status_reply s;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            s = status_of(cfg);
+            return s.exit_code == 0;
+        },
+        20s))
+        << s.output << "\n--- gateway:\n"
+        << gw.output();
+    ASSERT_FALSE(s.json.is_discarded()) << s.output;
+    EXPECT_EQ(s.json.at("healthy"), true);
+    EXPECT_EQ(s.json.at("broker").at("state"), "connected");
+    EXPECT_EQ(s.json.at("broker").at("port"), broker.port());
+    EXPECT_TRUE(s.json.at("queue").at("path").get<std::string>().ends_with("queue.db"));
+    ASSERT_EQ(s.json.at("buses").size(), 1u);
+    EXPECT_EQ(s.json.at("buses")[0].at("name"), "line");
+    EXPECT_GE(s.json.at("buses")[0].at("polls").get<int>(), 1);
+    ASSERT_EQ(s.json.at("devices").size(), 1u);
+    EXPECT_EQ(s.json.at("devices")[0].at("state"), "online");
+
+    // The table a person reads.
+    const auto table = status_of(cfg, {});
+    EXPECT_EQ(table.exit_code, 0);
+    EXPECT_NE(table.output.find("healthy"), std::string::npos) << table.output;
+    EXPECT_NE(table.output.find("m1"), std::string::npos) << table.output;
+
+    // Device gone: offline after a few failed polls; the exit code says unhealthy.
+    sim.signal(SIGKILL);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            s = status_of(cfg);
+            return s.exit_code == 1 && s.json.at("devices")[0].at("state") == "offline";
+        },
+        20s))
+        << s.output;
+    EXPECT_EQ(s.json.at("healthy"), false);
+    EXPECT_FALSE(s.json.at("devices")[0].at("last_error").get<std::string>().empty());
+
+    // Nobody at the socket.
+    child_process nobody({FIELDBRIDGE_BINARY, "status", "--socket", (dir.path() / "nothing.sock").string()});
+    EXPECT_EQ(nobody.wait(10s), 69) << nobody.output();
 }
 
 TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {

@@ -1,0 +1,56 @@
+// The local control socket: a Unix stream socket (mode 0660) on which the
+// running service answers small, versioned JSON requests, one per line:
+//   {"version":1,"command":"status"}  →  {"version":1,"ok":true,"status":{...}}
+// Unknown commands, malformed JSON and oversized requests get
+// {"version":1,"ok":false,"error":"..."}; a client that sends nothing for
+// 5 s is dropped. Runs on the core io_context; not thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "config/model.hpp"
+
+namespace fieldbridge::gateway {
+
+inline constexpr int control_protocol_version = 1;
+
+class control_server {
+public:
+    // command name → JSON answer (the "status" object, for instance).
+    using handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+    control_server(boost::asio::any_io_executor executor, std::filesystem::path socket_path);
+    ~control_server();
+    control_server(const control_server&) = delete;
+    control_server& operator=(const control_server&) = delete;
+
+    void add(std::string command, handler h);
+    // Binds (replacing a stale socket file) and accepts; the error says why not.
+    result<void> start();
+    void stop();
+
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+    std::filesystem::path path_;
+};
+
+// Where the service listens: control.socket, else $RUNTIME_DIRECTORY/control.sock
+// under systemd, else /run/fieldbridge/control.sock.
+std::filesystem::path control_socket_path(const config::control_settings& c);
+
+// The client side, for `fieldbridge status`: sends one request and returns
+// the parsed answer; blocking, with a timeout.
+result<nlohmann::json> control_request(const std::filesystem::path& socket_path, const nlohmann::json& request,
+                                       std::chrono::milliseconds timeout);
+
+}  // namespace fieldbridge::gateway
