@@ -85,6 +85,28 @@ struct point {
     source_mark mark;
 };
 
+// Registers a point occupies: 1, 2 or 4 by type, `length` for strings; a
+// bool (coil, discrete input or one bit of a register) takes one.
+inline std::uint32_t register_count(const point& p) {
+    switch (p.type) {
+        case data_type::boolean:
+        case data_type::int16:
+        case data_type::uint16:
+            return 1;
+        case data_type::int32:
+        case data_type::uint32:
+        case data_type::float32:
+            return 2;
+        case data_type::int64:
+        case data_type::uint64:
+        case data_type::float64:
+            return 4;
+        case data_type::string:
+            return p.length;
+    }
+    return 1;
+}
+
 // A point list defined once and reused by many devices.
 struct profile {
     std::string name;

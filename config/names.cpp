@@ -93,25 +93,6 @@ std::string_view to_string(parity p) { return name_of(parities, p); }
 std::string_view to_string(payload_format f) { return name_of(payload_formats, f); }
 std::string_view to_string(simulation::waveform w) { return name_of(waveforms, w); }
 
-std::uint32_t register_count(const point& p) {
-    switch (p.type) {
-        case data_type::boolean:
-        case data_type::int16:
-        case data_type::uint16:
-            return 1;
-        case data_type::int32:
-        case data_type::uint32:
-        case data_type::float32:
-            return 2;
-        case data_type::int64:
-        case data_type::uint64:
-        case data_type::float64:
-            return 4;
-        case data_type::string:
-            return p.length;
-    }
-    return 1;
-}
 
 bool is_writable_kind(register_kind k) {
     return k == register_kind::coil || k == register_kind::holding_register;

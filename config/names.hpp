@@ -32,9 +32,6 @@ std::string_view to_string(parity p);
 std::string_view to_string(payload_format f);
 std::string_view to_string(simulation::waveform w);
 
-// Registers a value occupies (bits for a coil or discrete input): 1 for bool
-// and 16-bit types, 2 for 32-bit, 4 for 64-bit, point::length for strings.
-std::uint32_t register_count(const point& p);
 
 // True for the register kinds Modbus can write: coils and holding registers.
 bool is_writable_kind(register_kind k);

@@ -10,26 +10,6 @@
 namespace fieldbridge::config {
 namespace {
 
-std::uint32_t register_span(const point& p) {
-    switch (p.type) {
-        case data_type::boolean:
-        case data_type::int16:
-        case data_type::uint16:
-            return 1;
-        case data_type::int32:
-        case data_type::uint32:
-        case data_type::float32:
-            return 2;
-        case data_type::int64:
-        case data_type::uint64:
-        case data_type::float64:
-            return 4;
-        case data_type::string:
-            return p.length;
-    }
-    return 1;
-}
-
 std::string short_kind(register_kind k) {
     switch (k) {
         case register_kind::coil:
@@ -53,7 +33,7 @@ std::string format_number(double v) {
 std::string registers(const point& p) {
     std::ostringstream s;
     s << short_kind(p.kind) << ' ' << p.address;
-    const auto n = register_span(p);
+    const auto n = register_count(p);
     if (n > 1) s << '-' << (p.address + n - 1);
     if (p.bit) s << '.' << static_cast<int>(*p.bit);
     return s.str();
@@ -61,7 +41,7 @@ std::string registers(const point& p) {
 
 std::string type_column(const point& p) {
     std::string t(to_string(p.type));
-    const bool multi_register = register_span(p) > 1 && p.type != data_type::string;
+    const bool multi_register = register_count(p) > 1 && p.type != data_type::string;
     if (multi_register || p.order != word_order::abcd) t += ' ' + std::string(to_string(p.order));
     if (p.type == data_type::string) t += '[' + std::to_string(p.length) + ']';
     return t;

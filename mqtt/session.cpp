@@ -239,6 +239,11 @@ actions session::on_timer(clock::time_point now) {
 actions session::on_connection_lost(clock::time_point) {
     actions out;
     if (link_ == link::disconnected) return out;
+    drop_link(out);
+    return out;
+}
+
+void session::drop_link(actions& out) {
     link_ = link::disconnected;
     connack_deadline_.reset();
     ping_deadline_.reset();
@@ -246,7 +251,6 @@ actions session::on_connection_lost(clock::time_point) {
         armed_timer_.reset();
         out.push_back(action::cancel_timer{});
     }
-    return out;
 }
 
 actions session::publish(message m, std::uint64_t token, clock::time_point now) {
@@ -352,13 +356,7 @@ std::optional<std::uint16_t> session::allocate_packet_id() {
 }
 
 void session::close(actions& out, std::error_code reason) {
-    link_ = link::disconnected;
-    connack_deadline_.reset();
-    ping_deadline_.reset();
-    if (armed_timer_) {
-        armed_timer_.reset();
-        out.push_back(action::cancel_timer{});
-    }
+    drop_link(out);
     // Subscriptions sent but not acknowledged go out again on the next link.
     for (auto& s : pending_subscribes_) s.packet_id = 0;
     out.push_back(action::close_connection{reason});

@@ -153,6 +153,7 @@ private:
     void on_ack(actions& out, std::uint16_t id, packet_type type, clock::time_point now);
     void on_suback(actions& out, const suback& s);
     void close(actions& out, std::error_code reason);
+    void drop_link(actions& out);
     void update_timer(actions& out, clock::time_point now);
     std::optional<clock::time_point> next_deadline() const;
 

@@ -276,7 +276,7 @@ void bus_worker::run() {
                     if (read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input) {
                         s.words.push_back(bits[offset] ? 1 : 0);
                     } else {
-                        const auto n = register_count(p);
+                        const auto n = modbus::register_count(p);
                         s.words.assign(registers.begin() + static_cast<std::ptrdiff_t>(offset),
                                        registers.begin() + static_cast<std::ptrdiff_t>(offset + n));
                     }

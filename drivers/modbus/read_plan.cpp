@@ -33,7 +33,7 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
         for (std::size_t i = 0; i < points.size(); ++i) {
             const auto& p = points[i];
             if (p.kind != kind) continue;
-            const std::uint32_t count = register_count(p);
+            const std::uint32_t count = modbus::register_count(p);
             const std::uint32_t last = std::uint32_t{p.address} + count - 1;
             if (count == 0 || count > protocol_max || last > 0xFFFF) continue;
             spans.push_back({p.address, last, i});

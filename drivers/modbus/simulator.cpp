@@ -77,8 +77,6 @@ double waveform_value(const config::simulation& s, double seconds) {
     return s.value;
 }
 
-std::uint16_t register_span(const config::point& p) { return register_count(p); }
-
 }  // namespace
 
 struct simulator::state {
@@ -170,7 +168,7 @@ struct simulator::state {
             const auto& p = u.device.points[i];
             if (p.kind != kind) continue;
             const int first = p.address;
-            const int last = p.address + register_span(p) - 1;
+            const int last = p.address + modbus::register_count(p) - 1;
             if (first < address + count && last >= address) u.frozen[i] = true;
         }
     }
@@ -205,7 +203,7 @@ simulator::simulator(const config::gateway& cfg, const std::string& bus_name, si
         }
         int bits = 0, input_bits = 0, regs = 0, input_regs = 0;
         for (const auto& p : d.points) {
-            const int end = p.address + register_span(p);
+            const int end = p.address + modbus::register_count(p);
             switch (p.kind) {
                 case config::register_kind::coil:
                     bits = std::max(bits, end);

@@ -258,27 +258,11 @@ result<std::uint64_t> encode_integer(const config::point& p, const value& v, dou
 
 std::uint16_t register_count(const config::point& p) {
     if (is_bit_kind(p.kind)) return 1;
-    switch (p.type) {
-        case data_type::boolean:
-        case data_type::int16:
-        case data_type::uint16:
-            return 1;
-        case data_type::int32:
-        case data_type::uint32:
-        case data_type::float32:
-            return 2;
-        case data_type::int64:
-        case data_type::uint64:
-        case data_type::float64:
-            return 4;
-        case data_type::string:
-            return p.length;
-    }
-    return 1;
+    return static_cast<std::uint16_t>(config::register_count(p));
 }
 
 result<value> decode(const config::point& p, std::span<const std::uint16_t> words) {
-    if (words.size() != register_count(p) || words.empty()) return fail(modbus_errc::wrong_register_count);
+    if (words.size() != modbus::register_count(p) || words.empty()) return fail(modbus_errc::wrong_register_count);
 
     if (p.type == data_type::boolean) {
         if (is_bit_kind(p.kind) || !p.bit) return value{words[0] != 0};

@@ -155,7 +155,7 @@ TEST(value_codec, strings_with_control_bytes_or_broken_utf8_are_refused) {
 TEST(value_codec, coils_and_discrete_inputs_are_one_word_zero_or_one) {
     auto coil = make_point(data_type::boolean);
     coil.kind = register_kind::coil;
-    EXPECT_EQ(register_count(coil), 1);
+    EXPECT_EQ(modbus::register_count(coil), 1);
     EXPECT_EQ(decoded_as<bool>(coil, {1}), true);
     EXPECT_EQ(decoded_as<bool>(coil, {0}), false);
     EXPECT_EQ(encoded(coil, true), words{1});
@@ -258,7 +258,7 @@ TEST(value_codec, every_decode_of_a_wrong_word_count_fails_cleanly) {
 
     const words many(10, 0x4141);
     for (const auto& p : points) {
-        const std::size_t right = register_count(p);
+        const std::size_t right = modbus::register_count(p);
         for (std::size_t n = 0; n <= many.size(); ++n) {
             if (n == right && n != 0) continue;
             const auto r = decode(p, std::span<const std::uint16_t>(many.data(), n));
@@ -291,7 +291,7 @@ TEST(value_codec, every_numeric_type_round_trips_through_every_word_order) {
             for (const auto& v : c.samples) {
                 auto w = encode(p, v);
                 ASSERT_TRUE(w.has_value()) << w.error().message();
-                ASSERT_EQ(w->size(), register_count(p));
+                ASSERT_EQ(w->size(), modbus::register_count(p));
                 auto back = decode(p, *w);
                 ASSERT_TRUE(back.has_value()) << back.error().message();
                 EXPECT_EQ(*back, v) << "type " << static_cast<int>(c.type) << " order " << static_cast<int>(order);
