@@ -41,7 +41,8 @@ constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    24
                                             38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
                                             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
 
-const std::vector<std::string> root_keys{"mqtt", "publish", "store", "control", "profiles", "buses", "devices"};
+const std::vector<std::string> root_keys{"mqtt",  "publish",  "store",   "control",
+                                         "commands", "profiles", "buses", "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"host",     "port",          "client_id", "keepalive", "username",
                                          "password", "clean_session", "reconnect", "tls"};
@@ -117,6 +118,7 @@ public:
         if (auto f = m.get("mqtt")) read_mqtt(*f);
         if (auto f = m.get("publish")) read_publish(*f);
         if (auto f = m.get("store")) read_store(*f);
+        if (auto f = m.get("commands")) read_commands(*f);
         if (auto f = m.get("control")) {
             map_reader cm(*f, {"socket"}, sink_);
             gw_.control.mark = f->mark;
@@ -326,6 +328,23 @@ private:
             // The registered MQTT-over-TLS port, unless a port is given.
             if (tls.enabled && !port_given) b.port = 8883;
         }
+    }
+
+    // ---- commands ----
+
+    void read_commands(const field& f) {
+        map_reader m(f, {"enabled", "suffix", "reply_suffix", "accept_retained"}, sink_);
+        command_settings& c = gw_.commands;
+        c.mark = f.mark;
+        get_bool(m, "enabled", c.enabled);
+        for (auto [key, target] : {std::pair{"suffix", &c.suffix}, std::pair{"reply_suffix", &c.reply_suffix}}) {
+            if (!get_string(m, key, *target, true)) continue;
+            if (const auto why = topic_text_error(*target)) sink_.error(m.get(key)->mark, m.get(key)->path + ": " + *why);
+        }
+        if (c.suffix == c.reply_suffix && m.has("reply_suffix")) {
+            key_error(m, "reply_suffix", "is the same as suffix; expected a different topic for replies");
+        }
+        get_bool(m, "accept_retained", c.accept_retained);
     }
 
     // ---- store ----

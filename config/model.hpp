@@ -196,6 +196,18 @@ struct store_settings {
     source_mark mark;
 };
 
+// Commands from MQTT: a point's command topic is its state topic + suffix,
+// the reply goes to its state topic + reply_suffix.
+struct command_settings {
+    bool enabled = true;
+    std::string suffix = "/set";
+    std::string reply_suffix = "/reply";
+    // A retained command is delivered again to every new subscription, so a
+    // stale setpoint would be written at every restart: ignored unless set.
+    bool accept_retained = false;
+    source_mark mark;
+};
+
 // The local control socket that `fieldbridge status` talks to.
 struct control_settings {
     std::string socket;  // empty: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/fieldbridge/control.sock
@@ -207,6 +219,7 @@ struct gateway {
     publish_settings publish;
     store_settings store;
     control_settings control;
+    command_settings commands;
     std::vector<profile> profiles;
     std::vector<bus> buses;
     std::vector<device> devices;

@@ -18,7 +18,9 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
+#include "gateway/payload.hpp"
 #include "gateway/forwarder.hpp"
 #include "gateway/version.hpp"
 #include "gateway/point_mapper.hpp"
@@ -94,7 +96,8 @@ store::options store_options_from(const config::store_settings& s) {
 
 struct app::parts {
     parts(asio::io_context& io, const config::gateway& cfg, std::unique_ptr<store::message_store> s)
-        : mapper(cfg),
+        : cfg_ref(cfg),
+          mapper(cfg),
           client(io.get_executor(), client_options_from(cfg.mqtt)),
           queue(std::move(s)),
           forward(*queue, client),
@@ -104,6 +107,7 @@ struct app::parts {
           expiry_timer(io),
           work(io.get_executor()) {}
 
+    const config::gateway& cfg_ref;
     point_mapper mapper;
     mqtt::client client;
     std::unique_ptr<store::message_store> queue;
@@ -116,6 +120,9 @@ struct app::parts {
     std::vector<std::unique_ptr<modbus::bus_worker>> workers;
     std::unique_ptr<control_server> control;
     std::map<std::string, device_health> health;
+    command_table commands{cfg_ref};
+    // Per configured device: its bus worker and its index there.
+    std::vector<std::pair<modbus::bus_worker*, std::size_t>> routes;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -157,10 +164,14 @@ int app::run() {
         shutdown();
     });
 
+    p.routes.assign(cfg_.devices.size(), {nullptr, 0});
     for (const auto& bus : cfg_.buses) {
         std::vector<config::device> devices;
-        for (const auto& d : cfg_.devices) {
-            if (d.bus == bus.name) devices.push_back(d);
+        std::vector<std::size_t> global;
+        for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
+            if (cfg_.devices[i].bus != bus.name) continue;
+            devices.push_back(cfg_.devices[i]);
+            global.push_back(i);
         }
         if (devices.empty()) {
             spdlog::warn("bus {} has no devices; not polled", bus.name);
@@ -176,6 +187,10 @@ int app::run() {
             });
         };
         p.workers.push_back(std::make_unique<modbus::bus_worker>(bus, std::move(devices), on_result));
+        for (std::size_t local = 0; local < global.size(); ++local) p.routes[global[local]] = {p.workers.back().get(), local};
+    }
+    for (const auto& filter : p.commands.filters()) {
+        p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) { on_command(m); });
     }
 
     spdlog::info("fieldbridge starting: {} bus(es), {} device(s), broker {}:{}", cfg_.buses.size(),
@@ -296,6 +311,88 @@ nlohmann::json app::status() const {
             {"queue", queue},
             {"buses", buses},
             {"devices", devices}};
+}
+
+// A command from MQTT: checked here, written by the bus worker, answered on
+// the reply topic in every case (except a retained one, which is ignored).
+void app::on_command(const mqtt::message& m) {
+    if (stopping_) return;
+    auto& p = *parts_;
+    if (m.retain && !cfg_.commands.accept_retained) {
+        spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)", m.topic);
+        return;
+    }
+    const auto* target = p.commands.find(m.topic);
+    const auto reply_topic = target ? target->reply_topic : p.commands.reply_topic_for(m.topic);
+    auto parsed = parse_command(m.payload);
+    const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
+    const auto refuse = [&](const std::string& why) {
+        spdlog::warn("command on {} refused: {}", m.topic, why);
+        reply(reply_topic, id, false, why, nullptr, 0);
+    };
+    if (!parsed.command) return refuse(parsed.error);
+    if (!target) return refuse("no point has the command topic " + m.topic);
+    const auto& device = cfg_.devices[target->device];
+    const auto& point = device.points[target->point];
+    if (!point.writable) return refuse("point " + device.name + "/" + point.name + " is not writable");
+    std::string why;
+    auto value = command_value(point, parsed.command->value, why);
+    if (!value) return refuse("point " + device.name + "/" + point.name + ": " + why);
+    if (auto check = modbus::encode(point, *value, 0); !check) {
+        return refuse("point " + device.name + "/" + point.name + ": " + check.error().message());
+    }
+    if (std::string(p.health.at(device.name).state()) == "offline") {
+        return refuse("device " + device.name + " is offline");
+    }
+    auto [worker, local] = p.routes[target->device];
+    if (worker == nullptr) return refuse("device " + device.name + " is not polled");
+    const auto device_index = target->device;
+    const auto point_index = target->point;
+    worker->write(local, point_index, std::move(*value),
+                  [this, reply_topic, id, device_index, point_index](modbus::write_result r) {
+                      // On the worker thread: back to the core.
+                      asio::post(io_, [this, reply_topic, id, device_index, point_index, r = std::move(r)] {
+                          if (!stopping_) command_done(reply_topic, id, device_index, point_index, r);
+                      });
+                  });
+}
+
+void app::command_done(const std::string& reply_topic, const std::optional<std::string>& id, std::size_t device_index,
+                       std::size_t point_index, const modbus::write_result& r) {
+    const auto& device = cfg_.devices[device_index];
+    const auto& point = device.points[point_index];
+    if (r.error) {
+        spdlog::warn("command to {}/{} failed: {}", device.name, point.name, r.error.message());
+        reply(reply_topic, id, false, r.error.message(), nullptr,
+              modbus::is_exception(r.error) ? r.error.value() : 0);
+        return;
+    }
+    const auto now = std::chrono::system_clock::now();
+    auto decoded = modbus::decode(point, r.readback);
+    nlohmann::json value = nullptr;
+    if (decoded) {
+        value = nlohmann::json::parse(json_payload(point, reading{*decoded, {}, now})).at("value");
+    }
+    reply(reply_topic, id, true, {}, value, 0);
+    // The new state goes out at once (when it changed), not at the next poll.
+    modbus::poll_result state{device.name, now, {modbus::sample{point_index, r.readback, {true, {}}}}, {}};
+    parts_->health[device.name].record(state);
+    parts_->forward.submit(parts_->mapper.map(state, std::chrono::steady_clock::now()), now);
+}
+
+void app::reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
+                const nlohmann::json& value, int exception) {
+    nlohmann::json j;
+    j["id"] = id ? nlohmann::json(*id) : nlohmann::json(nullptr);
+    j["ok"] = ok;
+    if (ok) {
+        j["value"] = value;
+    } else {
+        j["error"] = error;
+        if (exception != 0) j["modbus_exception"] = exception;
+    }
+    parts_->forward.submit({mqtt::message{topic, j.dump(), mqtt::qos::at_least_once, false}},
+                           std::chrono::system_clock::now());
 }
 
 // Old messages leave the queue once a minute (store.max_age).

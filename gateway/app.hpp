@@ -15,6 +15,7 @@
 
 #include "config/model.hpp"
 #include "drivers/modbus/bus_worker.hpp"
+#include "mqtt/message.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -53,6 +54,11 @@ private:
     void feed_watchdog(std::chrono::microseconds interval);
     void expire_queue();
     nlohmann::json status() const;
+    void on_command(const mqtt::message& m);
+    void command_done(const std::string& reply_topic, const std::optional<std::string>& id, std::size_t device_index,
+                      std::size_t point_index, const modbus::write_result& r);
+    void reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
+               const nlohmann::json& value, int exception);
 
     config::gateway cfg_;
     boost::asio::io_context io_;

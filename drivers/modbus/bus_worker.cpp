@@ -176,8 +176,86 @@ bool bus_worker::stop_requested() {
 
 bool bus_worker::sleep_until(steady::time_point until) {
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, until, [this] { return stopping_; });
+    wake_.wait_until(lock, until, [this] { return stopping_ || !writes_.empty(); });
     return !stopping_;
+}
+
+void bus_worker::write(std::size_t device, std::size_t point, value v, write_handler done) {
+    if (device >= devices_.size() || point >= devices_[device].points.size()) {
+        done(write_result{make_error_code(modbus_errc::invalid_point), {}});
+        return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        writes_.push_back(pending_write{device, point, std::move(v), std::move(done)});
+    }
+    wake_.notify_all();
+}
+
+void bus_worker::run_writes(connection& link) {
+    while (true) {
+        pending_write w;
+        {
+            std::lock_guard lock(mutex_);
+            if (writes_.empty() || stopping_) return;
+            w = std::move(writes_.front());
+            writes_.pop_front();
+        }
+        auto r = perform(link, w);
+        w.done(std::move(r));
+    }
+}
+
+write_result bus_worker::perform(connection& link, pending_write& w) {
+    const auto& d = devices_[w.device];
+    const auto& p = d.points[w.point];
+    std::error_code error;
+    modbus_t* ctx = link.get(counters_, error);
+    if (ctx == nullptr) return write_result{error, {}};
+    modbus_set_slave(ctx, d.unit_id);
+    set_timeout(ctx, d.timeout);
+    const auto failed = [&] {
+        counters_.failures.fetch_add(1, std::memory_order_relaxed);
+        auto ec = from_errno(errno);
+        if (ec == make_error_code(modbus_errc::timeout)) counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+        if (is_exception(ec)) counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
+        if (link_broken(ec)) link.close();
+        return write_result{ec, {}};
+    };
+    const auto n = modbus::register_count(p);
+    if (p.kind == config::register_kind::coil) {
+        auto words = encode(p, w.v);
+        if (!words) return write_result{words.error(), {}};
+        counters_.requests.fetch_add(1, std::memory_order_relaxed);
+        if (modbus_write_bit(ctx, p.address, words->at(0) ? 1 : 0) != 1) return failed();
+    } else if (p.kind == config::register_kind::holding_register) {
+        std::uint16_t current = 0;
+        if (p.bit) {
+            counters_.requests.fetch_add(1, std::memory_order_relaxed);
+            if (modbus_read_registers(ctx, p.address, 1, &current) != 1) return failed();
+        }
+        auto words = encode(p, w.v, current);
+        if (!words) return write_result{words.error(), {}};
+        counters_.requests.fetch_add(1, std::memory_order_relaxed);
+        const int rc = words->size() == 1 ? modbus_write_register(ctx, p.address, words->at(0))
+                                          : modbus_write_registers(ctx, p.address, static_cast<int>(words->size()),
+                                                                   words->data());
+        if (rc != (words->size() == 1 ? 1 : static_cast<int>(words->size()))) return failed();
+    } else {
+        return write_result{make_error_code(modbus_errc::illegal_function), {}};
+    }
+    // Read back what the device now holds.
+    write_result r;
+    counters_.requests.fetch_add(1, std::memory_order_relaxed);
+    if (p.kind == config::register_kind::coil) {
+        std::uint8_t bit = 0;
+        if (modbus_read_bits(ctx, p.address, 1, &bit) != 1) return failed();
+        r.readback = {static_cast<std::uint16_t>(bit ? 1 : 0)};
+    } else {
+        r.readback.resize(n);
+        if (modbus_read_registers(ctx, p.address, n, r.readback.data()) != n) return failed();
+    }
+    return r;
 }
 
 void bus_worker::run() {
@@ -207,8 +285,12 @@ void bus_worker::run() {
     std::vector<std::uint8_t> bits(MODBUS_MAX_READ_BITS);
 
     while (true) {
+        run_writes(link);  // commands go before polls
         const auto due = schedule.next();
-        if (!sleep_until(due.at)) break;
+        if (steady::now() < due.at) {
+            if (!sleep_until(due.at)) break;
+            continue;  // woken by a write, or the poll is due: look again
+        }
         const auto& device = devices_[due.device];
         const auto& plan = plans[due.device];
         const auto started = steady::now();
@@ -221,6 +303,7 @@ void bus_worker::run() {
         }
 
         for (const auto& read : plan.reads) {
+            run_writes(link);  // a command does not wait for a long poll to finish
             std::error_code error;
             for (int attempt = 0; attempt <= std::max(device.retries, 0); ++attempt) {
                 error.clear();

@@ -24,7 +24,10 @@
 #include <thread>
 #include <vector>
 
+#include <deque>
+
 #include "config/model.hpp"
+#include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
 
@@ -55,9 +58,17 @@ struct bus_counters {
     std::uint64_t reconnects = 0;  // connections (re)opened after the first
 };
 
+// The outcome of a write: the error, or the point's registers read back
+// after the write (one 0/1 word for a coil).
+struct write_result {
+    std::error_code error;
+    std::vector<std::uint16_t> readback;
+};
+
 class bus_worker {
 public:
     using result_handler = std::function<void(poll_result)>;
+    using write_handler = std::function<void(write_result)>;  // called on the worker thread
 
     bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result);
     ~bus_worker();
@@ -69,6 +80,14 @@ public:
     void stop();
 
     bus_counters counters() const;
+
+    // Queues a write of v to point `point` of device `device` (indexes into
+    // the devices given at construction). Writes go before polls, one at a
+    // time, each followed by a read-back of the point. Coils use FC5, one
+    // register FC6, several FC16; a bit of a holding register is written by
+    // reading the register (FC3) and writing it back changed (FC6), which is
+    // not atomic against another master. Thread-safe.
+    void write(std::size_t device, std::size_t point, value v, write_handler done);
     const std::string& name() const { return bus_.name; }
 
 private:
@@ -76,6 +95,14 @@ private:
         std::atomic<std::uint64_t> polls{0}, requests{0}, failures{0}, timeouts{0}, exceptions{0}, reconnects{0};
     };
     class connection;
+    struct pending_write {
+        std::size_t device;
+        std::size_t point;
+        value v;
+        write_handler done;
+    };
+    void run_writes(connection& link);
+    write_result perform(connection& link, pending_write& w);
 
     void run();
     // Sleeps until `until` or stop(); false when stopping.
@@ -89,6 +116,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;  // guarded by mutex_
+    std::deque<pending_write> writes_;  // guarded by mutex_
     std::thread thread_;
 };
 

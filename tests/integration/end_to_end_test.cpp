@@ -300,6 +300,113 @@ TEST(end_to_end, values_polled_while_the_broker_is_down_survive_a_gateway_kill_a
     EXPECT_TRUE(wait_until([&] { return queued_rows(dir.path() / "queue.db") < stored; }, 10s));
 }
 
+// Reads holding registers (or a coil, when bits) the way another master would.
+std::vector<std::uint16_t> read_over_tcp(std::uint16_t port, int unit, int address, int count, bool coil = false) {
+    std::vector<std::uint16_t> out(static_cast<std::size_t>(count));
+    modbus_t* ctx = modbus_new_tcp("127.0.0.1", port);
+    if (ctx == nullptr) return {};
+    modbus_set_slave(ctx, unit);
+    if (modbus_connect(ctx) == 0) {
+        if (coil) {
+            std::vector<std::uint8_t> bits(static_cast<std::size_t>(count));
+            if (modbus_read_bits(ctx, address, count, bits.data()) == count) {
+                for (std::size_t i = 0; i < bits.size(); ++i) out[i] = bits[i];
+            } else {
+                out.clear();
+            }
+        } else if (modbus_read_registers(ctx, address, count, out.data()) != count) {
+            out.clear();
+        }
+    } else {
+        out.clear();
+    }
+    modbus_close(ctx);
+    modbus_free(ctx);
+    return out;
+}
+
+void publish_command(const mosquitto_broker& broker, const std::string& topic, const std::string& payload,
+                     bool retain = false) {
+    std::vector<std::string> argv{"mosquitto_pub", "-h", broker.host(), "-p", std::to_string(broker.port()),
+                                  "-q", "1", "-t", topic, "-m", payload};
+    if (retain) argv.push_back("-r");
+    child_process pub(argv);
+    EXPECT_EQ(pub.wait(10s), 0) << pub.output();
+}
+
+TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refused) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    // A stale retained command waits at the broker before the gateway starts.
+    publish_command(broker, "e2e/m1/energy/set", "999", true);
+    subscriber sub(broker, "e2e/#");
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+
+    const auto reply_with = [&](const std::string& topic, const std::string& id) {
+        std::optional<nlohmann::json> found;
+        wait_until(
+            [&] {
+                const auto r = sub.find(topic, [&](const auto& j) { return j.value("id", nlohmann::json()) == id; });
+                if (r) found = nlohmann::json::parse(r->payload);
+                return r.has_value();
+            },
+            10s);
+        return found;
+    };
+
+    publish_command(broker, "e2e/m1/energy/set", R"({"value": 777, "id": "w1"})");
+    auto r = reply_with("e2e/m1/energy/reply", "w1");
+    ASSERT_TRUE(r) << sub.dump() << gw.output();
+    EXPECT_EQ(r->at("ok"), true) << *r;
+    EXPECT_EQ(r->at("value"), 777);
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 777}));
+    // The new state is published at once.
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/energy", [](const auto& j) { return j.at("value") == 777; }).has_value(); }, 10s));
+
+    publish_command(broker, "e2e/m1/relay/set", R"({"value": true, "id": "w2"})");
+    r = reply_with("e2e/m1/relay/reply", "w2");
+    ASSERT_TRUE(r) << sub.dump();
+    EXPECT_EQ(r->at("ok"), true) << *r;
+    EXPECT_EQ(r->at("value"), true);
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 3, 1, true), (std::vector<std::uint16_t>{1}));
+
+    // Refused, each with its reason, and nothing written.
+    const std::vector<std::tuple<std::string, std::string, std::string>> refused = {
+        {"e2e/m1/voltage/set", R"({"value": 1, "id": "r1"})", "not writable"},
+        {"e2e/m1/energy/set", R"({"value": "abc", "id": "r2"})", "expected a number"},
+        {"e2e/m1/energy/set", R"({"value": -1, "id": "r3"})", "range"},
+        {"e2e/m1/energy/set", R"({"value": 5000000000, "id": "r4"})", "range"},
+        {"e2e/m1/nosuch/set", R"({"value": 1, "id": "r5"})", "no point"},
+    };
+    for (const auto& [topic, payload, why] : refused) {
+        publish_command(broker, topic, payload);
+        const auto id = nlohmann::json::parse(payload).at("id").get<std::string>();
+        const auto reply_topic = topic.substr(0, topic.size() - 4) + "/reply";
+        const auto answer = reply_with(reply_topic, id);
+        ASSERT_TRUE(answer) << topic << " " << payload << "\n" << sub.dump();
+        EXPECT_EQ(answer->at("ok"), false) << *answer;
+        EXPECT_NE(answer->at("error").get<std::string>().find(why), std::string::npos) << *answer;
+    }
+    publish_command(broker, "e2e/m1/energy/set", "{broken");
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return sub.find("e2e/m1/energy/reply",
+                            [](const auto& j) { return j.at("ok") == false && j.at("error") == "malformed JSON"; })
+                .has_value();
+        },
+        10s))
+        << sub.dump();
+    // Neither the refused commands nor the retained one touched the device.
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 777}));
+    EXPECT_NE(gw.output().find("ignoring the retained command"), std::string::npos) << gw.output();
+}
+
 struct status_reply {
     std::optional<int> exit_code;
     nlohmann::json json;

@@ -1,0 +1,143 @@
+#include "gateway/commands.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "config/topic.hpp"
+
+namespace fieldbridge::gateway {
+
+parsed_command parse_command(std::string_view payload) {
+    parsed_command out;
+    if (payload.empty()) {
+        out.error = "empty command";
+        return out;
+    }
+    if (payload.size() > max_command_payload) {
+        out.error = "command longer than " + std::to_string(max_command_payload) + " bytes";
+        return out;
+    }
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (j.is_discarded()) {
+        // Bare text: a string value, unless it looks like broken JSON.
+        const auto first = payload.find_first_not_of(" \t\r\n");
+        if (first != std::string_view::npos && (payload[first] == '{' || payload[first] == '[')) {
+            out.error = "malformed JSON";
+            return out;
+        }
+        out.command = command{nlohmann::json(std::string(payload)), std::nullopt};
+        return out;
+    }
+    if (j.is_object()) {
+        if (!j.contains("value")) {
+            out.error = "the command object has no \"value\"";
+            return out;
+        }
+        command c{j["value"], std::nullopt};
+        if (j.contains("id")) {
+            if (!j["id"].is_string()) {
+                out.error = "\"id\" must be a string";
+                return out;
+            }
+            c.id = j["id"].get<std::string>();
+        }
+        out.command = std::move(c);
+        return out;
+    }
+    if (j.is_array() || j.is_null()) {
+        out.error = "expected a value or {\"value\": ..., \"id\": ...}";
+        return out;
+    }
+    out.command = command{std::move(j), std::nullopt};
+    return out;
+}
+
+std::optional<modbus::value> command_value(const config::point& p, const nlohmann::json& v, std::string& error) {
+    switch (p.type) {
+        case config::data_type::boolean:
+            if (v.is_boolean()) return modbus::value{v.get<bool>()};
+            if (v.is_number() && (v == 0 || v == 1)) return modbus::value{v.get<double>() != 0.0};
+            error = "expected true or false";
+            return std::nullopt;
+        case config::data_type::string:
+            if (v.is_string()) return modbus::value{v.get<std::string>()};
+            error = "expected a string";
+            return std::nullopt;
+        default:
+            break;
+    }
+    if (v.is_number_unsigned()) return modbus::value{v.get<std::uint64_t>()};
+    if (v.is_number_integer()) return modbus::value{v.get<std::int64_t>()};
+    if (v.is_number_float()) return modbus::value{v.get<double>()};
+    error = "expected a number";
+    return std::nullopt;
+}
+
+namespace {
+
+// The template with {device} and {point} (and the other placeholders) as
+// whole topic levels, each replaced by '+'; nullopt when a placeholder
+// shares a level with other text.
+std::optional<std::string> wildcard_of(const std::string& tmpl, const std::string& prefix) {
+    std::string out;
+    std::size_t level_start = 0;
+    while (level_start <= tmpl.size()) {
+        auto level_end = tmpl.find('/', level_start);
+        if (level_end == std::string::npos) level_end = tmpl.size();
+        const std::string level = tmpl.substr(level_start, level_end - level_start);
+        if (!out.empty() || level_start > 0) out += '/';
+        if (level == "{prefix}") {
+            out += prefix;
+        } else if (level.size() > 2 && level.front() == '{' && level.back() == '}' &&
+                   level.find('{', 1) == std::string::npos) {
+            out += '+';
+        } else if (level.find('{') != std::string::npos) {
+            return std::nullopt;
+        } else {
+            out += level;
+        }
+        level_start = level_end + 1;
+        if (level_end == tmpl.size()) break;
+    }
+    return out;
+}
+
+}  // namespace
+
+command_table::command_table(const config::gateway& cfg) : settings_(cfg.commands) {
+    if (!settings_.enabled) return;
+    bool wildcard_covers_all = true;
+    const auto wildcard = wildcard_of(cfg.publish.topic_template, cfg.publish.prefix);
+    if (!wildcard || settings_.suffix.find('/') != 0 || wildcard->find('#') != std::string::npos) {
+        wildcard_covers_all = false;
+    }
+    std::vector<std::string> exact;
+    for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
+        const auto& d = cfg.devices[di];
+        const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
+        if (bus == cfg.buses.end()) continue;
+        for (std::size_t pi = 0; pi < d.points.size(); ++pi) {
+            const auto state = config::point_topic(cfg.publish, d, d.points[pi], *bus);
+            targets_.emplace(state + settings_.suffix, command_target{di, pi, state + settings_.reply_suffix});
+            if (d.points[pi].topic || !wildcard_covers_all) exact.push_back(state + settings_.suffix);
+        }
+    }
+    if (wildcard_covers_all && !targets_.empty()) filters_.push_back(*wildcard + settings_.suffix);
+    for (auto& e : exact) filters_.push_back(std::move(e));
+}
+
+const command_target* command_table::find(const std::string& topic) const {
+    const auto it = targets_.find(topic);
+    return it == targets_.end() ? nullptr : &it->second;
+}
+
+std::string command_table::reply_topic_for(const std::string& command_topic) const {
+    if (command_topic.size() >= settings_.suffix.size() &&
+        command_topic.compare(command_topic.size() - settings_.suffix.size(), settings_.suffix.size(),
+                              settings_.suffix) == 0) {
+        return command_topic.substr(0, command_topic.size() - settings_.suffix.size()) + settings_.reply_suffix;
+    }
+    return command_topic + settings_.reply_suffix;
+}
+
+}  // namespace fieldbridge::gateway
