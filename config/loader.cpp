@@ -42,7 +42,7 @@ constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    24
                                             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
 
 const std::vector<std::string> root_keys{"mqtt",  "publish",  "store",   "control",
-                                         "commands", "profiles", "buses", "devices"};
+                                         "commands", "availability", "profiles", "buses", "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"host",     "port",          "client_id", "keepalive", "username",
                                          "password", "clean_session", "reconnect", "tls"};
@@ -119,6 +119,7 @@ public:
         if (auto f = m.get("publish")) read_publish(*f);
         if (auto f = m.get("store")) read_store(*f);
         if (auto f = m.get("commands")) read_commands(*f);
+        if (auto f = m.get("availability")) read_availability(*f);
         if (auto f = m.get("control")) {
             map_reader cm(*f, {"socket"}, sink_);
             gw_.control.mark = f->mark;
@@ -328,6 +329,25 @@ private:
             // The registered MQTT-over-TLS port, unless a port is given.
             if (tls.enabled && !port_given) b.port = 8883;
         }
+    }
+
+    // ---- availability ----
+
+    void read_availability(const field& f) {
+        map_reader m(f, {"gateway_topic", "device_topic", "offline_after"}, sink_);
+        availability_settings& a = gw_.availability;
+        a.mark = f.mark;
+        for (auto [key, target] :
+             {std::pair{"gateway_topic", &a.gateway_topic}, std::pair{"device_topic", &a.device_topic}}) {
+            std::string tmpl;
+            if (!get_string(m, key, tmpl, true)) continue;
+            if (const auto why = topic_template_error(tmpl)) {
+                sink_.error(m.get(key)->mark, m.get(key)->path + ": " + *why);
+            } else {
+                *target = tmpl;
+            }
+        }
+        get_integer(m, "offline_after", 1, 1000, a.offline_after, "(consecutive polls without a good value)");
     }
 
     // ---- commands ----

@@ -208,6 +208,15 @@ struct command_settings {
     source_mark mark;
 };
 
+// Retained online/offline topics for the gateway (birth message and last
+// will) and for each device. Templates take {prefix}, {device}, {bus}, {unit}.
+struct availability_settings {
+    std::string gateway_topic = "{prefix}/status";
+    std::string device_topic = "{prefix}/{device}/availability";
+    unsigned offline_after = 3;  // consecutive polls without a good value
+    source_mark mark;
+};
+
 // The local control socket that `fieldbridge status` talks to.
 struct control_settings {
     std::string socket;  // empty: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/fieldbridge/control.sock
@@ -220,6 +229,7 @@ struct gateway {
     store_settings store;
     control_settings control;
     command_settings commands;
+    availability_settings availability;
     std::vector<profile> profiles;
     std::vector<bus> buses;
     std::vector<device> devices;

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "config/topic.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/payload.hpp"
@@ -49,6 +50,15 @@ mqtt::client_options client_options_from(const config::broker& b) {
     o.tls.verify_hostname = b.tls.verify_hostname;
     o.reconnect_min = b.reconnect_min;
     o.reconnect_max = b.reconnect_max;
+    return o;
+}
+
+mqtt::client_options client_options_from(const config::gateway& g) {
+    auto o = client_options_from(g.mqtt);
+    config::device none;
+    config::bus no_bus;
+    o.will = mqtt::will_message{config::expand_topic(g.availability.gateway_topic, g.publish, none, config::point{}, no_bus),
+                                R"({"state":"offline"})", mqtt::qos::at_least_once, true, {}};
     return o;
 }
 
@@ -98,7 +108,7 @@ struct app::parts {
     parts(asio::io_context& io, const config::gateway& cfg, std::unique_ptr<store::message_store> s)
         : cfg_ref(cfg),
           mapper(cfg),
-          client(io.get_executor(), client_options_from(cfg.mqtt)),
+          client(io.get_executor(), client_options_from(cfg)),
           queue(std::move(s)),
           forward(*queue, client),
           signals(io, SIGINT, SIGTERM),
@@ -131,6 +141,7 @@ app::app(config::gateway cfg) : cfg_(std::move(cfg)) {}
 app::~app() = default;
 
 int app::run() {
+    started_at_ = std::chrono::system_clock::now();
     const auto store_options = store_options_from(cfg_.store);
     auto queue = store::message_store::open(store_options);
     if (!queue) {
@@ -140,7 +151,10 @@ int app::run() {
     spdlog::info("queue {}: {} message(s) stored", store_options.path.string(), (*queue)->stats().rows);
     parts_ = std::make_unique<parts>(io_, cfg_, std::move(*queue));
     auto& p = *parts_;
-    for (const auto& d : cfg_.devices) p.health[d.name].bus = d.bus;
+    for (const auto& d : cfg_.devices) {
+        p.health[d.name].bus = d.bus;
+        p.health[d.name].offline_after = cfg_.availability.offline_after;
+    }
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
     p.control->add("status", [this](const nlohmann::json&) { return status(); });
     if (auto r = p.control->start(); !r) {
@@ -155,6 +169,7 @@ int app::run() {
 
     p.client.on_link_state([this](mqtt::link_state s) {
         spdlog::info("broker link {}", state_name(s));
+        if (s == mqtt::link_state::connected) publish_birth();
         notify_status(fmt::format("broker {}:{} {}; {} device(s) on {} bus(es)", cfg_.mqtt.host, cfg_.mqtt.port,
                                   state_name(s), cfg_.devices.size(), cfg_.buses.size()));
     });
@@ -181,7 +196,9 @@ int app::run() {
         auto on_result = [this](modbus::poll_result r) {
             asio::post(io_, [this, r = std::move(r)]() {
                 if (stopping_) return;
-                parts_->health[r.device].record(r);
+                if (parts_->health[r.device].record(r)) {
+                    publish_availability(r.device, parts_->health[r.device].state());
+                }
                 const auto messages = parts_->mapper.map(r, std::chrono::steady_clock::now());
                 parts_->forward.submit(messages, std::chrono::system_clock::now());
             });
@@ -221,7 +238,8 @@ void app::feed_watchdog(std::chrono::microseconds interval) {
     });
 }
 
-void device_health::record(const modbus::poll_result& r) {
+bool device_health::record(const modbus::poll_result& r) {
+    const std::string before = state();
     ++polls;
     last_poll = r.time;
     const bool any_good =
@@ -239,6 +257,7 @@ void device_health::record(const modbus::poll_result& r) {
             break;
         }
     }
+    return before != state();
 }
 
 const char* device_health::state() const {
@@ -376,7 +395,7 @@ void app::command_done(const std::string& reply_topic, const std::optional<std::
     reply(reply_topic, id, true, {}, value, 0);
     // The new state goes out at once (when it changed), not at the next poll.
     modbus::poll_result state{device.name, now, {modbus::sample{point_index, r.readback, {true, {}}}}, {}};
-    parts_->health[device.name].record(state);
+    if (parts_->health[device.name].record(state)) publish_availability(device.name, parts_->health[device.name].state());
     parts_->forward.submit(parts_->mapper.map(state, std::chrono::steady_clock::now()), now);
 }
 
@@ -393,6 +412,39 @@ void app::reply(const std::string& topic, const std::optional<std::string>& id, 
     }
     parts_->forward.submit({mqtt::message{topic, j.dump(), mqtt::qos::at_least_once, false}},
                            std::chrono::system_clock::now());
+}
+
+namespace {
+
+std::string availability_topic(const std::string& tmpl, const config::gateway& cfg, const std::string& device) {
+    const auto d = std::find_if(cfg.devices.begin(), cfg.devices.end(), [&](const auto& x) { return x.name == device; });
+    config::device none;
+    const auto& dev = d == cfg.devices.end() ? none : *d;
+    const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& x) { return x.name == dev.bus; });
+    config::bus no_bus;
+    return config::expand_topic(tmpl, cfg.publish, dev, config::point{}, b == cfg.buses.end() ? no_bus : *b);
+}
+
+}  // namespace
+
+// Retained, through the queue, so that it keeps its place among the values.
+void app::publish_availability(const std::string& device, const char* state) {
+    spdlog::log(std::string(state) == "offline" ? spdlog::level::warn : spdlog::level::info, "device {} is {}",
+                device, state);
+    const nlohmann::json j = {{"state", state}, {"ts", iso8601_utc_ms(std::chrono::system_clock::now())}};
+    parts_->forward.submit(
+        {mqtt::message{availability_topic(cfg_.availability.device_topic, cfg_, device), j.dump(),
+                       mqtt::qos::at_least_once, true}},
+        std::chrono::system_clock::now());
+}
+
+// After every connect: replaces the retained last will ("offline").
+void app::publish_birth() {
+    const nlohmann::json j = {{"state", "online"},
+                              {"version", std::string(fieldbridge::version)},
+                              {"since", iso8601_utc_ms(started_at_)}};
+    parts_->client.publish(mqtt::message{availability_topic(cfg_.availability.gateway_topic, cfg_, ""), j.dump(),
+                                         mqtt::qos::at_least_once, true});
 }
 
 // Old messages leave the queue once a minute (store.max_age).

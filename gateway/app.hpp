@@ -22,7 +22,7 @@ namespace fieldbridge::gateway {
 // What the core knows of one device from its polls.
 struct device_health {
     // Consecutive polls without a single good value before a device counts as offline.
-    static constexpr unsigned offline_after = 3;
+    unsigned offline_after = 3;
 
     std::string bus;
     std::optional<std::chrono::system_clock::time_point> last_poll;
@@ -32,7 +32,8 @@ struct device_health {
     unsigned consecutive_failures = 0;
     std::string last_error;
 
-    void record(const modbus::poll_result& r);
+    // Returns true when the state (online/offline) changed with this poll.
+    bool record(const modbus::poll_result& r);
     const char* state() const;  // unknown, online, offline
 };
 
@@ -54,6 +55,8 @@ private:
     void feed_watchdog(std::chrono::microseconds interval);
     void expire_queue();
     nlohmann::json status() const;
+    void publish_availability(const std::string& device, const char* state);
+    void publish_birth();
     void on_command(const mqtt::message& m);
     void command_done(const std::string& reply_topic, const std::optional<std::string>& id, std::size_t device_index,
                       std::size_t point_index, const modbus::write_result& r);
@@ -63,6 +66,7 @@ private:
     config::gateway cfg_;
     boost::asio::io_context io_;
     std::atomic<bool> stopping_{false};
+    std::chrono::system_clock::time_point started_at_;
     struct parts;
     std::unique_ptr<parts> parts_;
 };

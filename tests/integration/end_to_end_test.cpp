@@ -432,7 +432,14 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
     child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
     ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    subscriber sub(broker, "e2e/#");
     child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+
+    // Birth message and device availability, retained.
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "online"; }).has_value(); }, 20s))
+        << sub.dump();
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "online"; }).has_value(); }, 20s))
+        << sub.dump();
 
     status_reply s;
     ASSERT_TRUE(wait_until(
@@ -471,6 +478,18 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
         << s.output;
     EXPECT_EQ(s.json.at("healthy"), false);
     EXPECT_FALSE(s.json.at("devices")[0].at("last_error").get<std::string>().empty());
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 10s))
+        << sub.dump();
+
+    // The gateway dies: the broker publishes its last will.
+    gw.signal(SIGKILL);
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 10s))
+        << sub.dump();
+    for (const auto& m : sub.messages()) {
+        if (m.topic == "e2e/status" || m.topic == "e2e/m1/availability") {
+            EXPECT_EQ(m.qos, 1) << m.topic;
+        }
+    }
 
     // Nobody at the socket.
     child_process nobody({FIELDBRIDGE_BINARY, "status", "--socket", (dir.path() / "nothing.sock").string()});
