@@ -477,11 +477,19 @@ void app::shutdown() {
         spdlog::warn("broker did not take the DISCONNECT in time; closing");
         io_.stop();
     });
-    p.client.stop([this] {
-        parts_->shutdown_timer.cancel();
-        parts_->work.reset();
-        io_.stop();
-    });
+    const auto stop_client = [this] {
+        parts_->client.stop([this] {
+            parts_->shutdown_timer.cancel();
+            parts_->work.reset();
+            io_.stop();
+        });
+    };
+    if (p.client.state() != mqtt::link_state::connected) return stop_client();
+    // Say goodbye on the status topic (the broker drops the will on DISCONNECT),
+    // then disconnect once the broker has it.
+    p.client.publish(mqtt::message{availability_topic(cfg_.availability.gateway_topic, cfg_, ""),
+                                   R"({"state":"offline"})", mqtt::qos::at_least_once, true},
+                     [stop_client](std::error_code) { stop_client(); });
 }
 
 }  // namespace fieldbridge::gateway

@@ -183,6 +183,13 @@ TEST(end_to_end, tcp_device_values_reach_the_broker_and_changes_are_published_ag
         << gw.output();
     EXPECT_TRUE(gw.running()) << gw.output();
     EXPECT_TRUE(sim.running()) << sim.output();
+
+    // A clean stop: offline on the status topic, then a prompt exit with 0.
+    gw.signal(SIGTERM);
+    EXPECT_EQ(gw.wait(10s), 0) << gw.output();
+    EXPECT_TRUE(sub.find("e2e/status", [](const auto& j) { return j.at("state") == "offline"; }).has_value() ||
+                wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 5s))
+        << sub.dump();
 }
 
 TEST(end_to_end, rtu_device_on_a_pty_pair_reaches_the_broker) {
