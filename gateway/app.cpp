@@ -410,8 +410,9 @@ void app::reply(const std::string& topic, const std::optional<std::string>& id, 
         j["error"] = error;
         if (exception != 0) j["modbus_exception"] = exception;
     }
-    parts_->forward.submit({mqtt::message{topic, j.dump(), mqtt::qos::at_least_once, false}},
-                           std::chrono::system_clock::now());
+    // Straight to the client, not through the queue: an answer is for the
+    // caller waiting now, not worth a disk commit ahead of it.
+    parts_->client.publish(mqtt::message{topic, j.dump(), mqtt::qos::at_least_once, false});
 }
 
 namespace {
