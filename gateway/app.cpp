@@ -157,6 +157,7 @@ int app::run() {
     }
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
     p.control->add("status", [this](const nlohmann::json&) { return status(); });
+    p.control->add("points", [this](const nlohmann::json& request) { return points(request.value("device", "")); });
     if (auto r = p.control->start(); !r) {
         // The service runs without it; `fieldbridge status` will say it cannot connect.
         spdlog::error("control socket {}: {}", p.control->path().string(), r.error().message());
@@ -330,6 +331,38 @@ nlohmann::json app::status() const {
             {"queue", queue},
             {"buses", buses},
             {"devices", devices}};
+}
+
+nlohmann::json app::points(const std::string& device_filter) const {
+    const auto& p = *parts_;
+    const auto now = std::chrono::system_clock::now();
+    nlohmann::json out = nlohmann::json::array();
+    bool known = device_filter.empty();
+    for (const auto& d : cfg_.devices) {
+        if (!device_filter.empty() && d.name != device_filter) continue;
+        known = true;
+        for (std::size_t i = 0; i < d.points.size(); ++i) {
+            const auto& pt = d.points[i];
+            nlohmann::json row = {{"device", d.name},
+                                  {"point", pt.name},
+                                  {"unit", pt.unit},
+                                  {"topic", p.mapper.topic(d.name, i)},
+                                  {"value", nullptr},
+                                  {"quality", "none"},
+                                  {"error", ""},
+                                  {"age_s", nullptr}};
+            if (const auto* r = p.mapper.latest(d.name, i)) {
+                const auto payload = nlohmann::json::parse(json_payload(pt, *r));
+                row["value"] = payload.at("value");
+                row["quality"] = payload.at("quality");
+                if (payload.contains("error")) row["error"] = payload.at("error");
+                row["age_s"] = std::chrono::duration<double>(now - r->time).count();
+            }
+            out.push_back(std::move(row));
+        }
+    }
+    if (!known) throw std::runtime_error("no device named " + device_filter);
+    return out;
 }
 
 // A command from MQTT: checked here, written by the bus worker, answered on

@@ -55,6 +55,7 @@ private:
     void feed_watchdog(std::chrono::microseconds interval);
     void expire_queue();
     nlohmann::json status() const;
+    nlohmann::json points(const std::string& device_filter) const;
     void publish_availability(const std::string& device, const char* state);
     void publish_birth();
     void on_command(const mqtt::message& m);

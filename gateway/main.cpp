@@ -161,6 +161,44 @@ int status(const std::string& config_path, std::string socket, bool json) {
     return s.value("healthy", false) ? EX_OK : 1;
 }
 
+// The latest value, quality and age of each point (of one device).
+int points(const std::string& config_path, std::string socket, const std::string& device, bool json) {
+    if (socket.empty()) {
+        config::control_settings control;
+        if (!config_path.empty()) {
+            auto cfg = load(config_path);
+            if (!cfg) return EX_CONFIG;
+            control = cfg->control;
+        }
+        socket = gateway::control_socket_path(control).string();
+    }
+    nlohmann::json request = {{"version", gateway::control_protocol_version}, {"command", "points"}};
+    if (!device.empty()) request["device"] = device;
+    auto reply = gateway::control_request(socket, request, std::chrono::seconds(5));
+    if (!reply) {
+        std::cerr << "points: cannot reach the service at " << socket << ": " << reply.error().message() << "\n";
+        return EX_UNAVAILABLE;
+    }
+    if (!reply->value("ok", false) || !reply->contains("points")) {
+        std::cerr << "points: " << reply->value("error", reply->dump()) << "\n";
+        return EX_DATAERR;
+    }
+    const auto& rows = reply->at("points");
+    if (json) {
+        std::cout << rows.dump(2) << "\n";
+        return EX_OK;
+    }
+    std::vector<std::vector<std::string>> table{{"DEVICE", "POINT", "VALUE", "UNIT", "QUALITY", "AGE", "ERROR"}};
+    for (const auto& r : rows) {
+        table.push_back({text(r.at("device")), text(r.at("point")), text(r.at("value")),
+                         r.at("unit").get<std::string>().empty() ? "-" : text(r.at("unit")), text(r.at("quality")),
+                         format_age(r.at("age_s")),
+                         r.at("error").get<std::string>().empty() ? "-" : text(r.at("error"))});
+    }
+    print_table(table);
+    return EX_OK;
+}
+
 int simulate(const std::string& path, std::optional<std::string> bus, const std::string& listen,
              const std::string& serial) {
     auto cfg = load(path);
@@ -240,6 +278,16 @@ int main(int argc, char** argv) {
     status_cmd->footer("Exit status: 0 healthy, 1 unhealthy (broker not connected or a device offline), "
                        "69 service unreachable.");
 
+    std::string points_config;
+    std::string points_socket;
+    std::string points_device;
+    bool points_json = false;
+    auto* points_cmd = cli.add_subcommand("points", "Show the latest value, quality and age of each point");
+    points_cmd->add_option("device", points_device, "Only this device");
+    points_cmd->add_option("-c,--config", points_config, "Configuration file (for control.socket)");
+    points_cmd->add_option("--socket", points_socket, "Control socket of the service");
+    points_cmd->add_flag("--json", points_json, "Print JSON");
+
     std::string sim_config;
     std::string sim_bus;
     std::string listen;
@@ -261,6 +309,7 @@ int main(int argc, char** argv) {
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
     if (*status_cmd) return status(status_config, status_socket, status_json);
+    if (*points_cmd) return points(points_config, points_socket, points_device, points_json);
     if (*sim) return simulate(sim_config, sim_bus.empty() ? std::nullopt : std::optional(sim_bus), listen, serial);
     return EX_USAGE;
 }

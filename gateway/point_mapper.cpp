@@ -30,7 +30,7 @@ point_mapper::point_mapper(config::gateway cfg) : cfg_(std::move(cfg)) {
         for (const auto& p : device.points) {
             const auto& tmpl = p.topic ? *p.topic : cfg_.publish.topic_template;
             state.points.push_back(
-                point_state{config::expand_topic(tmpl, cfg_.publish, device, p, *bus), point_filter(p.deadband, heartbeat)});
+                point_state{config::expand_topic(tmpl, cfg_.publish, device, p, *bus), point_filter(p.deadband, heartbeat), std::nullopt});
         }
         devices_.emplace(device.name, std::move(state));
     }
@@ -38,6 +38,13 @@ point_mapper::point_mapper(config::gateway cfg) : cfg_(std::move(cfg)) {
 
 const std::string& point_mapper::topic(const std::string& device, std::size_t point) const {
     return devices_.at(device).points.at(point).topic;
+}
+
+const reading* point_mapper::latest(const std::string& device, std::size_t point) const {
+    const auto it = devices_.find(device);
+    if (it == devices_.end() || point >= it->second.points.size()) return nullptr;
+    const auto& l = it->second.points[point].latest;
+    return l ? &*l : nullptr;
 }
 
 std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
@@ -68,6 +75,7 @@ std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
         }
         if (!r.value) ++counters_.bad;
         auto& ps = state.points[sample.point];
+        ps.latest = r;
         if (!ps.filter.offer(r.value, now)) {
             ++counters_.suppressed;
             continue;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,10 +37,15 @@ public:
 
     const config::gateway& configuration() const { return cfg_; }
 
+    // The latest reading of a point (whether published or not), or nullptr
+    // before its first poll.
+    const reading* latest(const std::string& device, std::size_t point) const;
+
 private:
     struct point_state {
         std::string topic;
         point_filter filter;
+        std::optional<reading> latest;
     };
     struct device_state {
         const config::device* device;

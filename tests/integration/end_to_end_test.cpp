@@ -474,6 +474,20 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     EXPECT_NE(table.output.find("healthy"), std::string::npos) << table.output;
     EXPECT_NE(table.output.find("m1"), std::string::npos) << table.output;
 
+    // The latest value of every point.
+    child_process points({FIELDBRIDGE_BINARY, "points", "m1", "-c", cfg, "--json"});
+    ASSERT_EQ(points.wait(10s), 0) << points.output();
+    const auto rows = nlohmann::json::parse(points.output(), nullptr, false);
+    ASSERT_TRUE(rows.is_array()) << points.output();
+    const auto voltage = std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.at("point") == "voltage"; });
+    ASSERT_NE(voltage, rows.end()) << rows;
+    EXPECT_EQ(voltage->at("value"), 229.01);
+    EXPECT_EQ(voltage->at("quality"), "good");
+    EXPECT_EQ(voltage->at("topic"), "e2e/m1/voltage");
+    child_process no_device({FIELDBRIDGE_BINARY, "points", "nosuch", "-c", cfg});
+    EXPECT_EQ(no_device.wait(10s), 65) << no_device.output();
+    EXPECT_NE(no_device.output().find("no device named nosuch"), std::string::npos) << no_device.output();
+
     // Device gone: offline after a few failed polls; the exit code says unhealthy.
     sim.signal(SIGKILL);
     ASSERT_TRUE(wait_until(
