@@ -19,6 +19,10 @@ struct source_mark {
     std::string file;
     int line = 0;    // 1-based; 0 when unknown
     int column = 0;  // 1-based; 0 when unknown
+
+    // Where a value was written is not part of what it means: two
+    // configurations that differ only in layout compare equal (reload).
+    bool operator==(const source_mark&) const { return true; }
 };
 
 enum class register_kind { coil, discrete_input, holding_register, input_register };
@@ -58,6 +62,7 @@ struct simulation {
     double amplitude = 0.0;  // sine amplitude; ramp span
     double step = 1.0;       // counter increment per second
     milliseconds period{60000};  // sine / ramp period
+    bool operator==(const simulation&) const = default;
 };
 
 enum class quality_of_service : std::uint8_t { at_most_once = 0, at_least_once = 1, exactly_once = 2 };
@@ -83,6 +88,7 @@ struct point {
     std::optional<double> maximum;
     std::optional<simulation> simulate;  // used by `fieldbridge simulate` only
     source_mark mark;
+    bool operator==(const point&) const = default;
 };
 
 // Registers a point occupies: 1, 2 or 4 by type, `length` for strings; a
@@ -112,11 +118,13 @@ struct profile {
     std::string name;
     std::vector<point> points;
     source_mark mark;
+    bool operator==(const profile&) const = default;
 };
 
 struct tcp_link {
     std::string host;
     std::uint16_t port = 502;
+    bool operator==(const tcp_link&) const = default;
 };
 
 enum class parity { none, even, odd };
@@ -127,12 +135,14 @@ struct rtu_link {
     config::parity parity = parity::none;
     std::uint8_t data_bits = 8;
     std::uint8_t stop_bits = 1;
+    bool operator==(const rtu_link&) const = default;
 };
 
 struct bus {
     std::string name;
     std::variant<tcp_link, rtu_link> link;
     source_mark mark;
+    bool operator==(const bus&) const = default;
 };
 
 struct device {
@@ -148,6 +158,7 @@ struct device {
     std::optional<std::string> profile;
     std::vector<point> points;  // effective: profile points followed by the device's own
     source_mark mark;
+    bool operator==(const device&) const = default;
 };
 
 struct tls_settings {
@@ -156,6 +167,7 @@ struct tls_settings {
     std::string cert_file;  // client certificate (mutual TLS), optional
     std::string key_file;
     bool verify_hostname = true;
+    bool operator==(const tls_settings&) const = default;
 };
 
 struct broker {
@@ -170,6 +182,7 @@ struct broker {
     milliseconds reconnect_min{500};
     milliseconds reconnect_max{30000};
     source_mark mark;
+    bool operator==(const broker&) const = default;
 };
 
 enum class payload_format { json, raw };
@@ -180,6 +193,7 @@ struct publish_settings {
     payload_format format = payload_format::json;
     std::chrono::seconds heartbeat{60};  // republish an unchanged value this often; 0 = never
     quality_of_service default_qos = quality_of_service::at_least_once;
+    bool operator==(const publish_settings&) const = default;
 };
 
 // The durable store-and-forward queue (gateway/store).
@@ -194,6 +208,7 @@ struct store_settings {
     std::chrono::seconds max_age{7 * 24 * 3600};  // 0 = no age limit
     config::drop_policy drop = drop_policy::qos0_first;
     source_mark mark;
+    bool operator==(const store_settings&) const = default;
 };
 
 // Commands from MQTT: a point's command topic is its state topic + suffix,
@@ -206,6 +221,7 @@ struct command_settings {
     // stale setpoint would be written at every restart: ignored unless set.
     bool accept_retained = false;
     source_mark mark;
+    bool operator==(const command_settings&) const = default;
 };
 
 // Retained online/offline topics for the gateway (birth message and last
@@ -215,12 +231,14 @@ struct availability_settings {
     std::string device_topic = "{prefix}/{device}/availability";
     unsigned offline_after = 3;  // consecutive polls without a good value
     source_mark mark;
+    bool operator==(const availability_settings&) const = default;
 };
 
 // The local control socket that `fieldbridge status` talks to.
 struct control_settings {
     std::string socket;  // empty: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/fieldbridge/control.sock
     source_mark mark;
+    bool operator==(const control_settings&) const = default;
 };
 
 struct gateway {

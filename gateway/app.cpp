@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "config/loader.hpp"
 #include "config/topic.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
@@ -106,8 +108,7 @@ store::options store_options_from(const config::store_settings& s) {
 
 struct app::parts {
     parts(asio::io_context& io, const config::gateway& cfg, std::unique_ptr<store::message_store> s)
-        : cfg_ref(cfg),
-          mapper(cfg),
+        : mapper(std::make_unique<point_mapper>(cfg)),
           client(io.get_executor(), client_options_from(cfg)),
           queue(std::move(s)),
           forward(*queue, client),
@@ -115,10 +116,11 @@ struct app::parts {
           shutdown_timer(io),
           watchdog_timer(io),
           expiry_timer(io),
-          work(io.get_executor()) {}
+          work(io.get_executor()),
+          commands(cfg),
+          reload_signals(io, SIGHUP) {}
 
-    const config::gateway& cfg_ref;
-    point_mapper mapper;
+    std::unique_ptr<point_mapper> mapper;
     mqtt::client client;
     std::unique_ptr<store::message_store> queue;
     forwarder forward;
@@ -130,13 +132,17 @@ struct app::parts {
     std::vector<std::unique_ptr<modbus::bus_worker>> workers;
     std::unique_ptr<control_server> control;
     std::map<std::string, device_health> health;
-    command_table commands{cfg_ref};
+    command_table commands;
+    std::set<std::string> subscribed;  // command filters subscribed so far
+    asio::signal_set reload_signals;
+    std::uint64_t reloads = 0;
+    std::string last_reload_error;
     // Per configured device: its bus worker and its index there.
     std::vector<std::pair<modbus::bus_worker*, std::size_t>> routes;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-app::app(config::gateway cfg) : cfg_(std::move(cfg)) {}
+app::app(config::gateway cfg, std::string config_path) : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
 
 app::~app() = default;
 
@@ -158,6 +164,7 @@ int app::run() {
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
     p.control->add("status", [this](const nlohmann::json&) { return status(); });
     p.control->add("points", [this](const nlohmann::json& request) { return points(request.value("device", "")); });
+    p.control->add("reload", [this](const nlohmann::json&) { return reload(); });
     if (auto r = p.control->start(); !r) {
         // The service runs without it; `fieldbridge status` will say it cannot connect.
         spdlog::error("control socket {}: {}", p.control->path().string(), r.error().message());
@@ -180,36 +187,9 @@ int app::run() {
         shutdown();
     });
 
-    p.routes.assign(cfg_.devices.size(), {nullptr, 0});
-    for (const auto& bus : cfg_.buses) {
-        std::vector<config::device> devices;
-        std::vector<std::size_t> global;
-        for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
-            if (cfg_.devices[i].bus != bus.name) continue;
-            devices.push_back(cfg_.devices[i]);
-            global.push_back(i);
-        }
-        if (devices.empty()) {
-            spdlog::warn("bus {} has no devices; not polled", bus.name);
-            continue;
-        }
-        // Runs on the worker thread: hand the result to the core and return.
-        auto on_result = [this](modbus::poll_result r) {
-            asio::post(io_, [this, r = std::move(r)]() {
-                if (stopping_) return;
-                if (parts_->health[r.device].record(r)) {
-                    publish_availability(r.device, parts_->health[r.device].state());
-                }
-                const auto messages = parts_->mapper.map(r, std::chrono::steady_clock::now());
-                parts_->forward.submit(messages, std::chrono::system_clock::now());
-            });
-        };
-        p.workers.push_back(std::make_unique<modbus::bus_worker>(bus, std::move(devices), on_result));
-        for (std::size_t local = 0; local < global.size(); ++local) p.routes[global[local]] = {p.workers.back().get(), local};
-    }
-    for (const auto& filter : p.commands.filters()) {
-        p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) { on_command(m); });
-    }
+    start_buses({}, false);
+    subscribe_commands();
+    arm_reload();
 
     spdlog::info("fieldbridge starting: {} bus(es), {} device(s), broker {}:{}", cfg_.buses.size(),
                  cfg_.devices.size(), cfg_.mqtt.host, cfg_.mqtt.port);
@@ -227,6 +207,135 @@ int app::run() {
     parts_.reset();
     spdlog::info("fieldbridge stopped");
     return 0;
+}
+
+std::vector<config::device> devices_on(const config::gateway& cfg, const std::string& bus) {
+    std::vector<config::device> out;
+    for (const auto& d : cfg.devices) {
+        if (d.bus == bus) out.push_back(d);
+    }
+    return out;
+}
+
+// Creates a worker for every bus of cfg_ that has none among `running`
+// (which keep polling as they are), and routes commands to them.
+void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, bool start_now) {
+    auto& p = *parts_;
+    p.workers = std::move(running);
+    p.routes.assign(cfg_.devices.size(), {nullptr, 0});
+    for (const auto& bus : cfg_.buses) {
+        std::vector<std::size_t> global;
+        for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
+            if (cfg_.devices[i].bus == bus.name) global.push_back(i);
+        }
+        if (global.empty()) {
+            spdlog::warn("bus {} has no devices; not polled", bus.name);
+            continue;
+        }
+        auto it = std::find_if(p.workers.begin(), p.workers.end(), [&](const auto& w) { return w->name() == bus.name; });
+        if (it == p.workers.end()) {
+            // Runs on the worker thread: hand the result to the core and return.
+            auto on_result = [this](modbus::poll_result r) {
+                asio::post(io_, [this, r = std::move(r)]() {
+                    if (stopping_) return;
+                    auto& h = parts_->health[r.device];
+                    if (h.record(r)) publish_availability(r.device, h.state());
+                    const auto messages = parts_->mapper->map(r, std::chrono::steady_clock::now());
+                    parts_->forward.submit(messages, std::chrono::system_clock::now());
+                });
+            };
+            p.workers.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg_, bus.name), on_result));
+            if (start_now) p.workers.back()->start();
+            it = std::prev(p.workers.end());
+        }
+        for (std::size_t local = 0; local < global.size(); ++local) p.routes[global[local]] = {it->get(), local};
+    }
+}
+
+void app::subscribe_commands() {
+    auto& p = *parts_;
+    for (const auto& filter : p.commands.filters()) {
+        if (!p.subscribed.insert(filter).second) continue;
+        p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) { on_command(m); });
+    }
+}
+
+void app::arm_reload() {
+    parts_->reload_signals.async_wait([this](const boost::system::error_code& ec, int) {
+        if (ec || stopping_) return;
+        spdlog::info("SIGHUP received: reloading {}", config_path_);
+        reload();
+        arm_reload();
+    });
+}
+
+// Re-reads the configuration. A file that fails validation is refused and
+// the running configuration stays. Buses whose settings and devices are the
+// same keep polling; the others are stopped and started anew. Changes to the
+// broker, store, control or availability settings need a restart.
+nlohmann::json app::reload() {
+    auto& p = *parts_;
+    const auto refuse = [&](std::string why) {
+        spdlog::error("reload refused, the running configuration stays: {}", why);
+        p.last_reload_error = why;
+        return nlohmann::json{{"reloaded", false}, {"error", std::move(why)}};
+    };
+    if (config_path_.empty()) return refuse("the service was not started from a file");
+    config::gateway next;
+    try {
+        next = config::load_file(config_path_);
+    } catch (const config::config_error& e) {
+        for (const auto& d : e.diagnostics()) spdlog::error("{}", config::to_string(d));
+        return refuse(e.diagnostics().empty() ? std::string("invalid configuration")
+                                              : config::to_string(e.diagnostics().front()) +
+                                                    (e.diagnostics().size() > 1
+                                                         ? " (and " + std::to_string(e.diagnostics().size() - 1) +
+                                                               " more)"
+                                                         : ""));
+    } catch (const std::exception& e) {
+        return refuse(e.what());
+    }
+    if (!(next.mqtt == cfg_.mqtt) || !(next.store == cfg_.store) || !(next.control == cfg_.control) ||
+        !(next.availability.gateway_topic == cfg_.availability.gateway_topic)) {
+        return refuse("the mqtt, store, control or availability.gateway_topic settings changed; restart the service "
+                      "to apply them");
+    }
+
+    std::vector<std::unique_ptr<modbus::bus_worker>> kept;
+    std::size_t restarted = 0;
+    for (auto& w : p.workers) {
+        const auto find_bus = [&](const config::gateway& g) {
+            return std::find_if(g.buses.begin(), g.buses.end(), [&](const auto& b) { return b.name == w->name(); });
+        };
+        const auto before = find_bus(cfg_);
+        const auto after = find_bus(next);
+        if (after != next.buses.end() && before != cfg_.buses.end() && *before == *after &&
+            devices_on(cfg_, w->name()) == devices_on(next, w->name())) {
+            kept.push_back(std::move(w));
+        } else {
+            w->stop();  // waits at most for its request in flight
+            ++restarted;
+        }
+    }
+    cfg_ = std::move(next);
+    p.mapper = std::make_unique<point_mapper>(cfg_);
+    p.commands = command_table(cfg_);
+    std::map<std::string, device_health> health;
+    for (const auto& d : cfg_.devices) {
+        auto h = p.health.count(d.name) ? p.health[d.name] : device_health{};
+        h.bus = d.bus;
+        h.offline_after = cfg_.availability.offline_after;
+        health[d.name] = h;
+    }
+    p.health = std::move(health);
+    const auto kept_count = kept.size();
+    start_buses(std::move(kept), true);
+    subscribe_commands();
+    ++p.reloads;
+    p.last_reload_error.clear();
+    spdlog::info("configuration reloaded: {} bus(es) kept polling, {} stopped, {} started; {} device(s)", kept_count,
+                 restarted, p.workers.size() - kept_count, cfg_.devices.size());
+    return {{"reloaded", true}, {"buses_kept", kept_count}, {"devices", cfg_.devices.size()}};
 }
 
 // The watchdog is fed from the core loop itself: if the loop hangs, the pings
@@ -324,7 +433,11 @@ nlohmann::json app::status() const {
                            {"last_error", h.last_error}});
     }
     const bool healthy = p.client.state() == mqtt::link_state::connected && all_online;
+    const nlohmann::json configuration = {{"path", config_path_},
+                                          {"reloads", p.reloads},
+                                          {"last_reload_error", p.last_reload_error}};
     return {{"version", std::string(fieldbridge::version)},
+            {"config", configuration},
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - p.started).count()},
             {"healthy", healthy},
             {"broker", broker},
@@ -346,12 +459,12 @@ nlohmann::json app::points(const std::string& device_filter) const {
             nlohmann::json row = {{"device", d.name},
                                   {"point", pt.name},
                                   {"unit", pt.unit},
-                                  {"topic", p.mapper.topic(d.name, i)},
+                                  {"topic", p.mapper->topic(d.name, i)},
                                   {"value", nullptr},
                                   {"quality", "none"},
                                   {"error", ""},
                                   {"age_s", nullptr}};
-            if (const auto* r = p.mapper.latest(d.name, i)) {
+            if (const auto* r = p.mapper->latest(d.name, i)) {
                 const auto payload = nlohmann::json::parse(json_payload(pt, *r));
                 row["value"] = payload.at("value");
                 row["quality"] = payload.at("quality");
@@ -398,23 +511,19 @@ void app::on_command(const mqtt::message& m) {
     }
     auto [worker, local] = p.routes[target->device];
     if (worker == nullptr) return refuse("device " + device.name + " is not polled");
-    const auto device_index = target->device;
-    const auto point_index = target->point;
-    worker->write(local, point_index, std::move(*value),
-                  [this, reply_topic, id, device_index, point_index](modbus::write_result r) {
+    worker->write(local, target->point, std::move(*value),
+                  [this, reply_topic, id, device = device.name, point](modbus::write_result r) {
                       // On the worker thread: back to the core.
-                      asio::post(io_, [this, reply_topic, id, device_index, point_index, r = std::move(r)] {
-                          if (!stopping_) command_done(reply_topic, id, device_index, point_index, r);
+                      asio::post(io_, [this, reply_topic, id, device, point, r = std::move(r)] {
+                          if (!stopping_) command_done(reply_topic, id, device, point, r);
                       });
                   });
 }
 
-void app::command_done(const std::string& reply_topic, const std::optional<std::string>& id, std::size_t device_index,
-                       std::size_t point_index, const modbus::write_result& r) {
-    const auto& device = cfg_.devices[device_index];
-    const auto& point = device.points[point_index];
+void app::command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
+                       const config::point& point, const modbus::write_result& r) {
     if (r.error) {
-        spdlog::warn("command to {}/{} failed: {}", device.name, point.name, r.error.message());
+        spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
         reply(reply_topic, id, false, r.error.message(), nullptr,
               modbus::is_exception(r.error) ? r.error.value() : 0);
         return;
@@ -426,10 +535,16 @@ void app::command_done(const std::string& reply_topic, const std::optional<std::
         value = nlohmann::json::parse(json_payload(point, reading{*decoded, {}, now})).at("value");
     }
     reply(reply_topic, id, true, {}, value, 0);
-    // The new state goes out at once (when it changed), not at the next poll.
-    modbus::poll_result state{device.name, now, {modbus::sample{point_index, r.readback, {true, {}}}}, {}};
-    if (parts_->health[device.name].record(state)) publish_availability(device.name, parts_->health[device.name].state());
-    parts_->forward.submit(parts_->mapper.map(state, std::chrono::steady_clock::now()), now);
+    // The new state goes out at once (when it changed), not at the next poll;
+    // the point is looked up again in case a reload came in between.
+    const auto d = std::find_if(cfg_.devices.begin(), cfg_.devices.end(), [&](const auto& x) { return x.name == device; });
+    if (d == cfg_.devices.end()) return;
+    const auto pt = std::find_if(d->points.begin(), d->points.end(), [&](const auto& x) { return x.name == point.name; });
+    if (pt == d->points.end() || !(*pt == point)) return;
+    const auto index = static_cast<std::size_t>(pt - d->points.begin());
+    modbus::poll_result state{device, now, {modbus::sample{index, r.readback, {true, {}}}}, {}};
+    if (parts_->health[device].record(state)) publish_availability(device, parts_->health[device].state());
+    parts_->forward.submit(parts_->mapper->map(state, std::chrono::steady_clock::now()), now);
 }
 
 void app::reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
@@ -500,6 +615,7 @@ void app::shutdown() {
     notify_stopping();
     p.watchdog_timer.cancel();
     p.expiry_timer.cancel();
+    p.reload_signals.cancel();
     p.control->stop();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client

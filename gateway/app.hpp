@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -39,7 +40,8 @@ struct device_health {
 
 class app {
 public:
-    explicit app(config::gateway cfg);
+    // config_path: where the configuration came from, for reload (SIGHUP).
+    explicit app(config::gateway cfg, std::string config_path = {});
     ~app();
     app(const app&) = delete;
     app& operator=(const app&) = delete;
@@ -59,12 +61,17 @@ private:
     void publish_availability(const std::string& device, const char* state);
     void publish_birth();
     void on_command(const mqtt::message& m);
-    void command_done(const std::string& reply_topic, const std::optional<std::string>& id, std::size_t device_index,
-                      std::size_t point_index, const modbus::write_result& r);
+    void command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
+                      const config::point& point, const modbus::write_result& r);
+    void start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, bool start_now);
+    void subscribe_commands();
+    void arm_reload();
+    nlohmann::json reload();
     void reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
                const nlohmann::json& value, int exception);
 
     config::gateway cfg_;
+    std::string config_path_;
     boost::asio::io_context io_;
     std::atomic<bool> stopping_{false};
     std::chrono::system_clock::time_point started_at_;

@@ -40,7 +40,7 @@ int run_service(const std::string& path) {
     auto cfg = load(path);
     if (!cfg) return EX_CONFIG;
     try {
-        gateway::app service(std::move(*cfg));
+        gateway::app service(std::move(*cfg), path);
         return service.run();
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
@@ -199,6 +199,34 @@ int points(const std::string& config_path, std::string socket, const std::string
     return EX_OK;
 }
 
+// Asks the running service to re-read its configuration.
+int reload(const std::string& config_path, std::string socket) {
+    if (socket.empty()) {
+        config::control_settings control;
+        if (!config_path.empty()) {
+            auto cfg = load(config_path);
+            if (!cfg) return EX_DATAERR;  // the service would refuse it too
+            control = cfg->control;
+        }
+        socket = gateway::control_socket_path(control).string();
+    }
+    auto reply = gateway::control_request(
+        socket, {{"version", gateway::control_protocol_version}, {"command", "reload"}}, std::chrono::seconds(30));
+    if (!reply) {
+        std::cerr << "reload: cannot reach the service at " << socket << ": " << reply.error().message() << "\n";
+        return EX_UNAVAILABLE;
+    }
+    const auto r = reply->value("reload", nlohmann::json::object());
+    if (!reply->value("ok", false) || !r.value("reloaded", false)) {
+        std::cerr << "reload refused; the running configuration stays: "
+                  << (r.contains("error") ? r["error"].get<std::string>() : reply->value("error", reply->dump())) << "\n";
+        return EX_DATAERR;
+    }
+    std::cout << "reloaded: " << r.value("devices", 0) << " device(s), " << r.value("buses_kept", 0)
+              << " bus(es) kept polling\n";
+    return EX_OK;
+}
+
 int simulate(const std::string& path, std::optional<std::string> bus, const std::string& listen,
              const std::string& serial) {
     auto cfg = load(path);
@@ -288,6 +316,12 @@ int main(int argc, char** argv) {
     points_cmd->add_option("--socket", points_socket, "Control socket of the service");
     points_cmd->add_flag("--json", points_json, "Print JSON");
 
+    std::string reload_config;
+    std::string reload_socket;
+    auto* reload_cmd = cli.add_subcommand("reload", "Make the running service re-read its configuration (as SIGHUP)");
+    reload_cmd->add_option("-c,--config", reload_config, "Configuration file (checked first; for control.socket)");
+    reload_cmd->add_option("--socket", reload_socket, "Control socket of the service");
+
     std::string sim_config;
     std::string sim_bus;
     std::string listen;
@@ -309,6 +343,7 @@ int main(int argc, char** argv) {
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
     if (*status_cmd) return status(status_config, status_socket, status_json);
+    if (*reload_cmd) return reload(reload_config, reload_socket);
     if (*points_cmd) return points(points_config, points_socket, points_device, points_json);
     if (*sim) return simulate(sim_config, sim_bus.empty() ? std::nullopt : std::optional(sim_bus), listen, serial);
     return EX_USAGE;

@@ -517,6 +517,54 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     EXPECT_EQ(nobody.wait(10s), 69) << nobody.output();
 }
 
+TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_one) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
+    const auto original = gateway_config(broker, bus);
+    const auto cfg = write_file(dir.path() / "gw.yaml", original);
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    subscriber sub(broker, "#");
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+
+    // A new topic prefix, applied by SIGHUP without restarting the bus.
+    auto renamed = original;
+    renamed.replace(renamed.find("prefix: e2e"), 11, "prefix: e2f");
+    write_file(dir.path() / "gw.yaml", renamed);
+    gw.signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2f/m1/voltage", good).has_value(); }, 20s))
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    EXPECT_NE(gw.output().find("1 bus(es) kept polling"), std::string::npos) << gw.output();
+
+    // A broken file is refused; the gateway keeps its configuration and says why.
+    write_file(dir.path() / "gw.yaml", renamed + "devices:\n  m1: { bus: nowhere }\n");
+    child_process refused({FIELDBRIDGE_BINARY, "reload", "--socket", (dir.path() / "control.sock").string()});
+    EXPECT_EQ(refused.wait(30s), 65) << refused.output();
+    EXPECT_NE(refused.output().find("refused"), std::string::npos) << refused.output();
+    const auto s = status_of(cfg + ".none", {"--socket", (dir.path() / "control.sock").string(), "--json"});
+    EXPECT_FALSE(s.json.is_discarded()) << s.output;
+    if (!s.json.is_discarded()) {
+        EXPECT_FALSE(s.json.at("config").at("last_reload_error").get<std::string>().empty()) << s.output;
+        EXPECT_EQ(s.json.at("config").at("reloads"), 1);
+    }
+    EXPECT_TRUE(gw.running()) << gw.output();
+
+    // Broker settings need a restart: refused with that reason.
+    auto moved = renamed;
+    moved.replace(moved.find("client_id: e2e-gw"), 17, "client_id: e2e-gx");
+    write_file(dir.path() / "gw.yaml", moved);
+    child_process needs_restart({FIELDBRIDGE_BINARY, "reload", "-c", cfg});
+    EXPECT_EQ(needs_restart.wait(30s), 65) << needs_restart.output();
+    EXPECT_NE(needs_restart.output().find("restart"), std::string::npos) << needs_restart.output();
+    // Still publishing under the reloaded prefix.
+    const auto before = sub.messages().size();
+    EXPECT_TRUE(wait_until([&] { return sub.messages().size() > before; }, 10s));
+}
+
 TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {
     temp_dir dir;
     mosquitto_broker broker;
