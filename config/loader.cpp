@@ -54,8 +54,10 @@ const std::vector<std::string> point_keys{"name",  "register", "address", "type"
 const std::vector<std::string> simulate_keys{"wave", "value", "amplitude", "step", "period"};
 const std::vector<std::string> tcp_keys{"host", "port"};
 const std::vector<std::string> rtu_keys{"device", "baud", "parity", "data_bits", "stop_bits"};
-const std::vector<std::string> device_keys{"bus",     "unit_id", "profile",  "poll_interval", "timeout", "retries",
-                                           "max_gap", "max_registers", "max_bits", "points"};
+const std::vector<std::string> device_keys{"bus",           "unit_id",       "profile",        "poll_interval",
+                                           "timeout",       "retries",       "max_gap",        "max_registers",
+                                           "max_bits",      "points",        "request_delay",  "switch_delay",
+                                           "write_function", "busy_retry_delay", "simulator_faults"};
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -735,6 +737,16 @@ private:
             get_integer(m, "max_gap", 0, 2000, d.max_gap, "(registers or bits bridged when merging reads)");
             get_integer(m, "max_registers", 1, 125, d.max_registers_per_read, "(registers per read request)");
             get_integer(m, "max_bits", 1, 2000, d.max_bits_per_read, "(coils or discrete inputs per read request)");
+            get_duration(m, "request_delay", milliseconds{0}, std::chrono::seconds{10}, d.request_delay);
+            get_duration(m, "switch_delay", milliseconds{0}, std::chrono::seconds{10}, d.switch_delay);
+            get_choice(m, "write_function", write_function_names(), d.write_function);
+            get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
+            if (auto faults = m.get("simulator_faults")) {
+                map_reader fm(*faults, {"refuse_fc6", "busy_every", "response_delay"}, sink_);
+                get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
+                get_integer(fm, "busy_every", 0, 1'000'000, d.faults.busy_every);
+                get_duration(fm, "response_delay", milliseconds{0}, std::chrono::seconds{60}, d.faults.response_delay);
+            }
 
             if (const auto pf = m.get("profile")) {
                 if (auto name = read_string(*pf, sink_)) {

@@ -145,6 +145,18 @@ struct bus {
     bool operator==(const bus&) const = default;
 };
 
+enum class write_function { automatic, fc16 };
+
+// Misbehaviours the built-in simulator can show for a device, to test the
+// gateway's settings against (FIELD-QUIRKS.md). Used by `fieldbridge simulate` only.
+struct simulated_faults {
+    bool refuse_fc6 = false;          // answer FC6 with exception 1: the device takes FC16 only
+    unsigned busy_every = 0;          // every Nth request gets exception 6 (server busy); 0 = never
+    milliseconds response_delay{0};   // wait before every answer
+
+    bool operator==(const simulated_faults&) const = default;
+};
+
 struct device {
     std::string name;
     std::string bus;
@@ -155,6 +167,11 @@ struct device {
     std::uint16_t max_gap = 10;  // registers (or bits) bridged when merging reads
     std::uint16_t max_registers_per_read = 125;
     std::uint16_t max_bits_per_read = 2000;
+    milliseconds request_delay{0};      // pause between two requests to this device
+    milliseconds switch_delay{0};       // pause before its first request after another device's
+    config::write_function write_function = write_function::automatic;  // automatic: FC6 for one register
+    milliseconds busy_retry_delay{100};  // wait before retrying after exception 6 (server busy)
+    simulated_faults faults;
     std::optional<std::string> profile;
     std::vector<point> points;  // effective: profile points followed by the device's own
     source_mark mark;

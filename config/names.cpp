@@ -47,6 +47,11 @@ constexpr std::array payload_formats{
     std::pair{"raw"sv, payload_format::raw},
 };
 
+constexpr std::array write_functions{
+    std::pair{"auto"sv, write_function::automatic},
+    std::pair{"fc16"sv, write_function::fc16},
+};
+
 constexpr std::array durabilities{
     std::pair{"full"sv, store_durability::full},
     std::pair{"normal"sv, store_durability::normal},
@@ -82,6 +87,7 @@ name_table<string_packing> string_packing_names() { return string_packings; }
 name_table<parity> parity_names() { return parities; }
 name_table<payload_format> payload_format_names() { return payload_formats; }
 name_table<store_durability> durability_names() { return durabilities; }
+name_table<write_function> write_function_names() { return write_functions; }
 name_table<drop_policy> drop_policy_names() { return drop_policies; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }
 

@@ -21,6 +21,7 @@ name_table<string_packing> string_packing_names();
 name_table<parity> parity_names();
 name_table<payload_format> payload_format_names();
 name_table<simulation::waveform> waveform_names();
+name_table<write_function> write_function_names();  // auto fc16
 name_table<store_durability> durability_names();  // full normal
 name_table<drop_policy> drop_policy_names();  // oldest qos0_first refuse_new
 

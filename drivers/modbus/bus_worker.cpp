@@ -180,6 +180,20 @@ bool bus_worker::sleep_until(steady::time_point until) {
     return !stopping_;
 }
 
+// The device's own pauses: request_delay since the last request on the bus
+// when it was to the same device, switch_delay when it was to another.
+bool bus_worker::pace(const config::device& d) {
+    const bool same = last_unit_ == d.unit_id;
+    const auto pause = same ? d.request_delay : d.switch_delay;
+    last_unit_ = d.unit_id;
+    if (pause.count() <= 0) return true;
+    const auto until = last_request_end_ + pause;
+    if (steady::now() >= until) return true;
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, until, [this] { return stopping_; });
+    return !stopping_;
+}
+
 void bus_worker::write(std::size_t device, std::size_t point, value v, write_handler done) {
     if (device >= devices_.size() || point >= devices_[device].points.size()) {
         done(write_result{make_error_code(modbus_errc::invalid_point), {}});
@@ -212,6 +226,7 @@ write_result bus_worker::perform(connection& link, pending_write& w) {
     std::error_code error;
     modbus_t* ctx = link.get(counters_, error);
     if (ctx == nullptr) return write_result{error, {}};
+    if (!pace(d)) return write_result{make_error_code(modbus_errc::connection_failed), {}};
     modbus_set_slave(ctx, d.unit_id);
     set_timeout(ctx, d.timeout);
     const auto failed = [&] {
@@ -237,10 +252,11 @@ write_result bus_worker::perform(connection& link, pending_write& w) {
         auto words = encode(p, w.v, current);
         if (!words) return write_result{words.error(), {}};
         counters_.requests.fetch_add(1, std::memory_order_relaxed);
-        const int rc = words->size() == 1 ? modbus_write_register(ctx, p.address, words->at(0))
-                                          : modbus_write_registers(ctx, p.address, static_cast<int>(words->size()),
-                                                                   words->data());
-        if (rc != (words->size() == 1 ? 1 : static_cast<int>(words->size()))) return failed();
+        const bool single = words->size() == 1 && d.write_function == config::write_function::automatic;
+        const int rc = single ? modbus_write_register(ctx, p.address, words->at(0))
+                              : modbus_write_registers(ctx, p.address, static_cast<int>(words->size()), words->data());
+        last_request_end_ = steady::now();
+        if (rc != (single ? 1 : static_cast<int>(words->size()))) return failed();
     } else {
         return write_result{make_error_code(modbus_errc::illegal_function), {}};
     }
@@ -309,6 +325,7 @@ void bus_worker::run() {
                 error.clear();
                 modbus_t* ctx = link.get(counters_, error);
                 if (ctx == nullptr) break;  // the link is down: no point in retrying now
+                if (!pace(device)) break;
                 modbus_set_slave(ctx, device.unit_id);
                 set_timeout(ctx, device.timeout);
                 counters_.requests.fetch_add(1, std::memory_order_relaxed);
@@ -327,15 +344,21 @@ void bus_worker::run() {
                         rc = modbus_read_input_registers(ctx, read.start, read.count, registers.data());
                         break;
                 }
+                const int saved_errno = errno;
+                last_request_end_ = steady::now();
                 if (rc == read.count) break;
-                error = rc < 0 ? from_errno(errno) : make_error_code(modbus_errc::invalid_response);
+                error = rc < 0 ? from_errno(saved_errno) : make_error_code(modbus_errc::invalid_response);
                 counters_.failures.fetch_add(1, std::memory_order_relaxed);
                 if (error == make_error_code(modbus_errc::timeout)) {
                     counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
                 }
                 if (is_exception(error)) {
                     counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
-                    break;  // the device answered: asking again gets the same answer
+                    // Server busy (6) is worth asking again after a wait; any
+                    // other exception would only be repeated.
+                    if (error != make_error_code(modbus_errc::server_device_busy)) break;
+                    if (!sleep_until(steady::now() + device.busy_retry_delay)) break;
+                    continue;
                 }
                 if (link_broken(error) || (!link.rtu() && error == make_error_code(modbus_errc::invalid_response))) {
                     // Reopen: on TCP a confused stream (a late answer to a

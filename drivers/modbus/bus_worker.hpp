@@ -108,6 +108,7 @@ private:
     // Sleeps until `until` or stop(); false when stopping.
     bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
+    bool pace(const config::device& d);
 
     config::bus bus_;
     std::vector<config::device> devices_;
@@ -117,6 +118,9 @@ private:
     std::condition_variable wake_;
     bool stopping_ = false;  // guarded by mutex_
     std::deque<pending_write> writes_;  // guarded by mutex_
+    // Worker thread only: for request_delay / switch_delay.
+    int last_unit_ = -1;
+    std::chrono::steady_clock::time_point last_request_end_{};
     std::thread thread_;
 };
 

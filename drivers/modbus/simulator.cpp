@@ -14,6 +14,7 @@
 #include <map>
 #include <numbers>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -84,6 +85,7 @@ struct simulator::state {
         config::device device;
         modbus_mapping_t* map = nullptr;
         std::vector<bool> frozen;  // written by a client: no longer follows its waveform
+        std::uint64_t served = 0;
     };
     config::bus bus;
     std::map<int, unit> units;
@@ -184,8 +186,21 @@ struct simulator::state {
             if (tcp) modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_GATEWAY_TARGET);
             return false;
         }
-        refresh(it->second);
-        if (modbus_reply(ctx, req, length, it->second.map) >= 0) freeze_written(it->second, req + header);
+        auto& u = it->second;
+        ++u.served;
+        // The device's configured misbehaviours (device.simulator_faults).
+        const auto& faults = u.device.faults;
+        if (faults.response_delay.count() > 0) std::this_thread::sleep_for(faults.response_delay);
+        if (faults.busy_every > 0 && u.served % faults.busy_every == 0) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+            return true;
+        }
+        if (faults.refuse_fc6 && req[header] == 6) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+            return true;
+        }
+        refresh(u);
+        if (modbus_reply(ctx, req, length, u.map) >= 0) freeze_written(u, req + header);
         return true;
     }
 };

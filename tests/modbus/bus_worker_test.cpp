@@ -12,6 +12,7 @@
 
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/value_codec.hpp"
 #include "tests/support/child_process.hpp"
@@ -228,6 +229,109 @@ TEST(bus_worker_tcp, stop_returns_while_a_device_is_timing_out) {
     worker.stop();
     // At most the request in flight (2 s); never the retries.
     EXPECT_LT(std::chrono::steady_clock::now() - before, 2500ms);
+}
+
+// Waits for one write's outcome.
+write_result write_and_wait(bus_worker& worker, std::size_t device, std::size_t point, value v) {
+    std::mutex m;
+    std::condition_variable cv;
+    std::optional<write_result> out;
+    worker.write(device, point, std::move(v), [&](write_result r) {
+        std::lock_guard lock(m);
+        out = std::move(r);
+        cv.notify_all();
+    });
+    std::unique_lock lock(m);
+    cv.wait_for(lock, 10s, [&] { return out.has_value(); });
+    return out.value_or(write_result{make_error_code(modbus_errc::timeout), {}});
+}
+
+TEST(bus_worker_quirks, a_busy_answer_is_retried_after_a_wait_and_other_exceptions_are_not) {
+    const auto port = testing::free_tcp_port();
+    auto busy = meter();
+    busy.faults.busy_every = 2;  // every second request: exception 6
+    simulator sim(tcp_config(port, {busy}), "line");
+    sim.start();
+
+    auto patient = meter();
+    patient.retries = 1;
+    patient.busy_retry_delay = 20ms;
+    const auto cfg = tcp_config(port, {patient});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 3, 10s));
+    worker.stop();
+    for (const auto& r : got.of("meter")) {
+        for (const auto& smp : r.samples) EXPECT_TRUE(smp.quality.good) << smp.quality.error.message();
+    }
+    EXPECT_GE(worker.counters().exceptions, 1u);
+
+    // Without retries the busy answers show as bad readings with their reason.
+    auto impatient = meter();
+    impatient.retries = 0;
+    const auto cfg2 = tcp_config(port, {impatient});
+    collector got2;
+    bus_worker worker2(cfg2.buses[0], cfg2.devices, got2.handler());
+    worker2.start();
+    ASSERT_TRUE(got2.wait_for("meter", 2, 10s));
+    worker2.stop();
+    bool saw_busy = false;
+    for (const auto& r : got2.of("meter")) {
+        for (const auto& smp : r.samples) saw_busy |= smp.quality.error == make_error_code(modbus_errc::server_device_busy);
+    }
+    EXPECT_TRUE(saw_busy);
+}
+
+TEST(bus_worker_quirks, a_device_that_refuses_fc6_is_written_with_fc16_when_configured) {
+    const auto port = testing::free_tcp_port();
+    auto fussy = meter();
+    fussy.faults.refuse_fc6 = true;
+    simulator sim(tcp_config(port, {fussy}), "line");
+    sim.start();
+    const std::size_t setpoint = 6;
+    ASSERT_EQ(fussy.points[setpoint].name, "setpoint");
+
+    auto as_is = meter();
+    const auto cfg = tcp_config(port, {as_is});
+    collector got;
+    bus_worker plain(cfg.buses[0], cfg.devices, got.handler());
+    plain.start();
+    auto refused = write_and_wait(plain, 0, setpoint, value{std::uint64_t{5}});
+    plain.stop();
+    EXPECT_EQ(refused.error, make_error_code(modbus_errc::illegal_function));
+
+    auto fc16 = meter();
+    fc16.write_function = config::write_function::fc16;
+    const auto cfg2 = tcp_config(port, {fc16});
+    bus_worker configured(cfg2.buses[0], cfg2.devices, got.handler());
+    configured.start();
+    auto written = write_and_wait(configured, 0, setpoint, value{std::uint64_t{5}});
+    configured.stop();
+    EXPECT_FALSE(written.error) << written.error.message();
+    EXPECT_EQ(written.readback, (std::vector<std::uint16_t>{5}));
+}
+
+TEST(bus_worker_quirks, request_delay_paces_the_requests_to_a_device) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    auto slow = meter();
+    slow.request_delay = 40ms;
+    slow.poll_interval = 10ms;
+    const auto cfg = tcp_config(port, {slow});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 3, 10s));
+    worker.stop();
+    // The meter takes 4 block reads (coils, discrete inputs, two holding
+    // blocks, input registers...): at least 3 pauses of 40 ms inside each poll.
+    const auto reads = plan_reads(slow.points, plan_limits{slow.max_gap, slow.max_registers_per_read, slow.max_bits_per_read});
+    ASSERT_GE(reads.size(), 2u);
+    for (const auto& r : got.of("meter")) {
+        EXPECT_GE(r.duration, static_cast<long>(reads.size() - 1) * 40ms) << reads.size() << " reads";
+    }
 }
 
 TEST(simulator, keeps_what_a_client_wrote) {
