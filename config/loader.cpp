@@ -333,6 +333,31 @@ private:
         }
     }
 
+    // "unmapped: [\"10-19\", \"40\"]": register ranges a simulated device lacks.
+    void read_unmapped(const field& f, std::vector<std::pair<std::uint16_t, std::uint16_t>>& out) {
+        if (!f.node.IsSequence()) {
+            sink_.error(f.mark, f.path + ": found " + describe(f.node) + "; expected a list of ranges like \"10-19\"");
+            return;
+        }
+        for (std::size_t i = 0; i < f.node.size(); ++i) {
+            const auto item = child(f, f.node[i], "[" + std::to_string(i) + "]");
+            const auto text = read_string(item, sink_);
+            if (!text) continue;
+            unsigned from = 0;
+            unsigned to = 0;
+            char dash = 0;
+            std::istringstream in(*text);
+            bool ok = static_cast<bool>(in >> from);
+            if (ok && (in >> dash)) ok = dash == '-' && static_cast<bool>(in >> to) && in.peek() == EOF;
+            else to = from;
+            if (!ok || from > to || to > 65535) {
+                sink_.error(item.mark, item.path + ": " + *text + " is not a register range; expected \"FIRST-LAST\" within 0..65535");
+                continue;
+            }
+            out.emplace_back(static_cast<std::uint16_t>(from), static_cast<std::uint16_t>(to));
+        }
+    }
+
     // ---- availability ----
 
     void read_availability(const field& f) {
@@ -742,10 +767,11 @@ private:
             get_choice(m, "write_function", write_function_names(), d.write_function);
             get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
             if (auto faults = m.get("simulator_faults")) {
-                map_reader fm(*faults, {"refuse_fc6", "busy_every", "response_delay"}, sink_);
+                map_reader fm(*faults, {"refuse_fc6", "busy_every", "response_delay", "unmapped"}, sink_);
                 get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
                 get_integer(fm, "busy_every", 0, 1'000'000, d.faults.busy_every);
                 get_duration(fm, "response_delay", milliseconds{0}, std::chrono::seconds{60}, d.faults.response_delay);
+                if (auto u = fm.get("unmapped")) read_unmapped(*u, d.faults.unmapped);
             }
 
             if (const auto pf = m.get("profile")) {

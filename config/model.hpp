@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <variant>
 #include <vector>
@@ -153,6 +154,9 @@ struct simulated_faults {
     bool refuse_fc6 = false;          // answer FC6 with exception 1: the device takes FC16 only
     unsigned busy_every = 0;          // every Nth request gets exception 6 (server busy); 0 = never
     milliseconds response_delay{0};   // wait before every answer
+    // Register ranges (first, last) the device does not have: a read of
+    // holding or input registers that touches one gets exception 2.
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> unmapped;
 
     bool operator==(const simulated_faults&) const = default;
 };

@@ -308,7 +308,7 @@ void bus_worker::run() {
             continue;  // woken by a write, or the poll is due: look again
         }
         const auto& device = devices_[due.device];
-        const auto& plan = plans[due.device];
+        auto& plan = plans[due.device];
         const auto started = steady::now();
 
         poll_result result;
@@ -318,7 +318,8 @@ void bus_worker::run() {
             result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
         }
 
-        for (const auto& read : plan.reads) {
+        for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
+            const auto read = plan.reads[ri];
             run_writes(link);  // a command does not wait for a long poll to finish
             std::error_code error;
             for (int attempt = 0; attempt <= std::max(device.retries, 0); ++attempt) {
@@ -371,6 +372,20 @@ void bus_worker::run() {
                 if (stop_requested()) break;
             }
             if (stop_requested()) break;  // the poll is abandoned, not reported
+            if (error == make_error_code(modbus_errc::illegal_data_address)) {
+                // A merged read that spans registers the device does not
+                // have: read its parts instead, now and from now on.
+                auto parts = split_request(read, device.points);
+                if (!parts.empty()) {
+                    spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
+                                 "it in {} part(s) from now on",
+                                 bus_.name, device.name, read.count, read.start, parts.size());
+                    plan.reads.erase(plan.reads.begin() + static_cast<std::ptrdiff_t>(ri));
+                    plan.reads.insert(plan.reads.begin() + static_cast<std::ptrdiff_t>(ri), parts.begin(), parts.end());
+                    --ri;
+                    continue;
+                }
+            }
             for (const auto i : read.points) {
                 sample s;
                 s.point = i;

@@ -74,4 +74,23 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
     return plan;
 }
 
+std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points) {
+    if (refused.points.size() <= 1) return {};
+    std::vector<config::point> members;
+    for (const auto i : refused.points) members.push_back(points.at(i));
+    auto runs = plan_reads(members, plan_limits{0, refused.count, refused.count});
+    if (runs.size() > 1) {
+        for (auto& r : runs) {
+            for (auto& i : r.points) i = refused.points[i];
+        }
+        return runs;
+    }
+    std::vector<read_request> single;
+    for (const auto i : refused.points) {
+        const auto& p = points.at(i);
+        single.push_back({refused.kind, p.address, modbus::register_count(p), {i}});
+    }
+    return single;
+}
+
 }  // namespace fieldbridge::modbus

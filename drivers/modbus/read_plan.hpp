@@ -34,4 +34,10 @@ struct read_request {
 // caller reports it as not_readable.
 std::vector<read_request> plan_reads(const std::vector<config::point>& points, const plan_limits& limits);
 
+// What to read instead of a block the device refused with exception 2
+// (FIELD-QUIRKS 11: a read spanning unmapped registers): the block's points
+// in gap-free runs, or, when it had no gap, one request per point. Empty
+// when there is nothing smaller to try (a single point).
+std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points);
+
 }  // namespace fieldbridge::modbus

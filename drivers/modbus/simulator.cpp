@@ -195,6 +195,16 @@ struct simulator::state {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
             return true;
         }
+        if ((req[header] == 3 || req[header] == 4) && !faults.unmapped.empty()) {
+            const int first = (req[header + 1] << 8) | req[header + 2];
+            const int last = first + ((req[header + 3] << 8) | req[header + 4]) - 1;
+            for (const auto& [from, to] : faults.unmapped) {
+                if (first <= to && last >= from) {
+                    modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+                    return true;
+                }
+            }
+        }
         if (faults.refuse_fc6 && req[header] == 6) {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
             return true;

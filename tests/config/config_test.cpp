@@ -139,6 +139,37 @@ devices:
     EXPECT_EQ(g.devices.back().points[2].name, "t");
 }
 
+TEST(config_loader, device_quirk_settings_and_simulator_faults) {
+    const auto g = load_string(R"(
+buses:
+  line: { type: rtu, device: /dev/ttyS0 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    request_delay: 50ms
+    switch_delay: 20ms
+    write_function: fc16
+    busy_retry_delay: 250ms
+    simulator_faults: { refuse_fc6: true, busy_every: 3, response_delay: 5ms, unmapped: ["10-19", "40"] }
+    points: [ { name: a, register: holding, address: 0 } ]
+)");
+    const auto& d = g.devices.at(0);
+    EXPECT_EQ(d.request_delay, 50ms);
+    EXPECT_EQ(d.switch_delay, 20ms);
+    EXPECT_EQ(d.write_function, write_function::fc16);
+    EXPECT_EQ(d.busy_retry_delay, 250ms);
+    EXPECT_TRUE(d.faults.refuse_fc6);
+    EXPECT_EQ(d.faults.busy_every, 3u);
+    EXPECT_EQ(d.faults.response_delay, 5ms);
+    EXPECT_EQ(d.faults.unmapped, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{10, 19}, {40, 40}}));
+
+    const auto e = errors_of(bus_and_device + "      - { name: a, register: holding, address: 0 }\n" +
+                             "    simulator_faults: { unmapped: [\"19-10\"] }\n" + "    write_function: fc7\n");
+    EXPECT_NE(e.find("not a register range"), std::string::npos) << e;
+    EXPECT_NE(e.find("fc7"), std::string::npos) << e;
+}
+
 TEST(config_loader, unknown_keys_are_refused_with_a_suggestion) {
     const auto e = errors_of("mqtt: { host: 127.0.0.1, prot: 1883 }\n");
     EXPECT_NE(e.find("plant.yaml:1:26: mqtt.prot: unknown key; did you mean port?"), std::string::npos) << e;

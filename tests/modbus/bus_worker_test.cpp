@@ -334,6 +334,34 @@ TEST(bus_worker_quirks, request_delay_paces_the_requests_to_a_device) {
     }
 }
 
+TEST(bus_worker_quirks, a_merged_read_refused_with_exception_2_is_split_and_the_split_remembered) {
+    using k = config::register_kind;
+    using t = config::data_type;
+    auto d = make_device("gappy", 1, {make_point("a", k::holding_register, 0, t::uint16, 11),
+                                      make_point("b", k::holding_register, 5, t::uint16, 22),
+                                      make_point("c", k::holding_register, 6, t::uint16, 33)});
+    d.max_gap = 10;  // the planner bridges 1..4 ...
+    auto served = d;
+    served.faults.unmapped = {{1, 4}};  // ... which the device does not have
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {served}), "line");
+    sim.start();
+    const auto cfg = tcp_config(port, {d});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("gappy", 4, 10s));
+    worker.stop();
+    // Every poll, the first included, has all three values.
+    for (const auto& r : got.of("gappy")) {
+        EXPECT_EQ(std::get<std::uint64_t>(decoded(r, d, "a")), 11u);
+        EXPECT_EQ(std::get<std::uint64_t>(decoded(r, d, "b")), 22u);
+        EXPECT_EQ(std::get<std::uint64_t>(decoded(r, d, "c")), 33u);
+    }
+    // Refused once, then read as 0 and 5..6 without asking the wide block again.
+    EXPECT_EQ(worker.counters().exceptions, 1u);
+}
+
 TEST(simulator, keeps_what_a_client_wrote) {
     const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});
     simulator sim(cfg, "line");

@@ -136,5 +136,31 @@ TEST(read_plan, strings_longer_than_one_request_are_left_out) {
     expect_plan(plan_reads({s, ok}, {}), {{H, 200, 125, {1}}});
 }
 
+TEST(split_request, a_refused_block_becomes_its_gap_free_runs_then_single_points) {
+    std::vector<config::point> pts(4);
+    pts[0].kind = pts[1].kind = pts[2].kind = pts[3].kind = config::register_kind::holding_register;
+    pts[0].address = 0;
+    pts[1].address = 1;
+    pts[2].address = 8;
+    pts[2].type = config::data_type::uint32;
+    pts[3].address = 20;
+    const read_request block{config::register_kind::holding_register, 0, 21, {0, 1, 2, 3}};
+    const auto runs = split_request(block, pts);
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].start, 0);
+    EXPECT_EQ(runs[0].count, 2);
+    EXPECT_EQ(runs[0].points, (std::vector<std::size_t>{0, 1}));
+    EXPECT_EQ(runs[1].start, 8);
+    EXPECT_EQ(runs[1].count, 2);
+    EXPECT_EQ(runs[1].points, (std::vector<std::size_t>{2}));
+    EXPECT_EQ(runs[2].start, 20);
+    // A gap-free block splits into its points; a single point cannot split.
+    const auto single = split_request(runs[0], pts);
+    ASSERT_EQ(single.size(), 2u);
+    EXPECT_EQ(single[1].start, 1);
+    EXPECT_EQ(single[1].count, 1);
+    EXPECT_TRUE(split_request(single[1], pts).empty());
+}
+
 }  // namespace
 }  // namespace fieldbridge::modbus
