@@ -9,6 +9,7 @@
 
 #include "mqtt/error.hpp"
 #include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::mqtt {
@@ -17,6 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using fieldbridge::testing::mosquitto_broker;
+using fieldbridge::testing::tcp_proxy;
 
 // Runs the io_context on this thread until pred holds or timeout passes.
 template <class Predicate>
@@ -211,6 +213,106 @@ TEST(mqtt_client, tls_is_verified_against_the_ca) {
     ASSERT_TRUE(run_until(io, [&] { return unchecked.state() == link_state::connected; }, 10s))
         << unchecked.stats().last_error;
     stop_and_wait(io, unchecked);
+}
+
+// A partition that keeps the sockets open (a stalled proxy, like a dead
+// cellular link or a pulled cable behind a switch) is only visible through
+// the keepalive: the client must give up on the link within keepalive +
+// ping timeout, keep reconnecting while the path is dead, and deliver what
+// was published during the partition once the path returns.
+TEST(mqtt_client, a_stalled_link_is_detected_by_keepalive_and_the_messages_sent_into_it_arrive_later) {
+    mosquitto_broker broker;
+    tcp_proxy proxy(broker.port());
+    asio::io_context io;
+    auto o = options_for(broker, "partition-test");
+    o.port = proxy.port();
+    o.keepalive = 2s;
+    o.connect_timeout = 2s;
+    client c(io.get_executor(), o);
+    c.start();
+    ASSERT_TRUE(run_until(io, [&] { return c.state() == link_state::connected; }, 10s)) << c.stats().last_error;
+
+    fieldbridge::testing::child_process sub({"mosquitto_sub", "-h", broker.host(), "-p",
+                                             std::to_string(broker.port()), "-t", "p/#", "-q", "1", "-C", "20", "-W",
+                                             "60"});
+    ASSERT_TRUE(fieldbridge::testing::wait_until(
+        [&] { return broker.log().find("SUBSCRIBE") != std::string::npos; }, 10s));
+
+    proxy.stall();
+    const auto stalled_at = std::chrono::steady_clock::now();
+    int acked = 0;
+    for (int i = 0; i < 20; ++i) {
+        c.publish(message{"p/" + std::to_string(i), std::to_string(i), qos::at_least_once, false},
+                  [&](std::error_code ec) { acked += ec ? 0 : 1; });
+    }
+    // Detected within keepalive (2 s) + ping timeout (5 s), with slack for a
+    // loaded machine; never acknowledged while the path is dead.
+    ASSERT_TRUE(run_until(io, [&] { return c.state() != link_state::connected; }, 12s));
+    const auto detected_after = std::chrono::steady_clock::now() - stalled_at;
+    EXPECT_LE(detected_after, 9s) << std::chrono::duration_cast<std::chrono::milliseconds>(detected_after).count();
+    EXPECT_EQ(acked, 0);
+    EXPECT_NE(c.stats().last_error.find("keepalive"), std::string::npos) << c.stats().last_error;
+
+    // While stalled, connection attempts reach the proxy and time out.
+    const auto attempts = proxy.accepted();
+    ASSERT_TRUE(run_until(io, [&] { return proxy.accepted() > attempts + 1; }, 15s));
+    EXPECT_NE(c.state(), link_state::connected);
+    EXPECT_EQ(acked, 0);
+
+    proxy.resume();
+    ASSERT_TRUE(run_until(io, [&] { return acked == 20; }, 20s)) << acked << " acked; " << c.stats().last_error;
+    EXPECT_EQ(sub.wait(20s), 0) << sub.output();
+    std::string expected;
+    for (int i = 0; i < 20; ++i) expected += std::to_string(i) + "\n";
+    EXPECT_EQ(sub.output(), expected);  // none lost, none twice, in order
+    EXPECT_EQ(c.stats().connects, 2u);
+    stop_and_wait(io, c);
+}
+
+// A stall shorter than the keepalive is not an outage: the link survives
+// and what was sent during it goes through on the same connection.
+TEST(mqtt_client, a_short_stall_does_not_drop_the_link) {
+    mosquitto_broker broker;
+    tcp_proxy proxy(broker.port());
+    asio::io_context io;
+    auto o = options_for(broker, "short-stall-test");
+    o.port = proxy.port();
+    o.keepalive = 4s;
+    client c(io.get_executor(), o);
+    c.start();
+    ASSERT_TRUE(run_until(io, [&] { return c.state() == link_state::connected; }, 10s)) << c.stats().last_error;
+    proxy.stall();
+    int acked = 0;
+    c.publish(message{"s/1", "1", qos::at_least_once, false}, [&](std::error_code ec) { acked += ec ? 0 : 1; });
+    // Held for a second, with the io running: nothing can be acknowledged.
+    EXPECT_FALSE(run_until(io, [&] { return acked > 0; }, 1s));
+    proxy.resume();
+    ASSERT_TRUE(run_until(io, [&] { return acked == 1; }, 10s)) << c.stats().last_error;
+    EXPECT_EQ(c.stats().connects, 1u);
+    EXPECT_EQ(c.stats().disconnects, 0u);
+    stop_and_wait(io, c);
+}
+
+// A cut (both ends closed, as when a NAT forgets the flow and answers RST)
+// is seen at once and reconnected without waiting for the keepalive.
+TEST(mqtt_client, a_cut_link_is_reconnected_at_once) {
+    mosquitto_broker broker;
+    tcp_proxy proxy(broker.port());
+    asio::io_context io;
+    auto o = options_for(broker, "cut-test");
+    o.port = proxy.port();
+    o.keepalive = 60s;
+    client c(io.get_executor(), o);
+    c.start();
+    ASSERT_TRUE(run_until(io, [&] { return c.state() == link_state::connected; }, 10s)) << c.stats().last_error;
+    proxy.cut();
+    ASSERT_TRUE(run_until(io, [&] { return c.stats().connects == 2 && c.state() == link_state::connected; }, 5s))
+        << c.stats().last_error;
+    EXPECT_EQ(c.stats().disconnects, 1u);
+    int acked = 0;
+    c.publish(message{"c/1", "1", qos::at_least_once, false}, [&](std::error_code ec) { acked += ec ? 0 : 1; });
+    ASSERT_TRUE(run_until(io, [&] { return acked == 1; }, 10s)) << c.stats().last_error;
+    stop_and_wait(io, c);
 }
 
 TEST(mqtt_client, stop_completes_queued_messages_with_client_stopped) {
