@@ -140,6 +140,7 @@ struct app::parts {
     // Per configured device: its bus worker and its index there.
     std::vector<std::pair<modbus::bus_worker*, std::size_t>> routes;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::optional<std::chrono::system_clock::time_point> connected_since;
 };
 
 app::app(config::gateway cfg, std::string config_path) : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
@@ -165,6 +166,12 @@ int app::run() {
     p.control->add("status", [this](const nlohmann::json&) { return status(); });
     p.control->add("points", [this](const nlohmann::json& request) { return points(request.value("device", "")); });
     p.control->add("reload", [this](const nlohmann::json&) { return reload(); });
+    p.control->add_async("read", [this](const nlohmann::json& request, control_server::responder respond) {
+        control_access(request, false, std::move(respond));
+    });
+    p.control->add_async("write", [this](const nlohmann::json& request, control_server::responder respond) {
+        control_access(request, true, std::move(respond));
+    });
     if (auto r = p.control->start(); !r) {
         // The service runs without it; `fieldbridge status` will say it cannot connect.
         spdlog::error("control socket {}: {}", p.control->path().string(), r.error().message());
@@ -177,7 +184,12 @@ int app::run() {
 
     p.client.on_link_state([this](mqtt::link_state s) {
         spdlog::info("broker link {}", state_name(s));
-        if (s == mqtt::link_state::connected) publish_birth();
+        if (s == mqtt::link_state::connected) {
+            parts_->connected_since = std::chrono::system_clock::now();
+            publish_birth();
+        } else {
+            parts_->connected_since.reset();
+        }
         notify_status(fmt::format("broker {}:{} {}; {} device(s) on {} bus(es)", cfg_.mqtt.host, cfg_.mqtt.port,
                                   state_name(s), cfg_.devices.size(), cfg_.buses.size()));
     });
@@ -367,7 +379,9 @@ bool device_health::record(const modbus::poll_result& r) {
             break;
         }
     }
-    return before != state();
+    if (before == state()) return false;
+    state_since = r.time;
+    return true;
 }
 
 const char* device_health::state() const {
@@ -382,13 +396,20 @@ nlohmann::json app::status() const {
         if (!t) return nullptr;
         return std::chrono::duration<double>(now - *t).count();
     };
+    const auto since = [](std::optional<std::chrono::system_clock::time_point> t) -> nlohmann::json {
+        if (!t) return nullptr;
+        return iso8601_utc_ms(*t);
+    };
+    const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.started).count();
     const auto c = p.client.stats();
     nlohmann::json broker = {{"host", cfg_.mqtt.host},          {"port", cfg_.mqtt.port},
                              {"tls", cfg_.mqtt.tls.enabled},     {"state", state_name(p.client.state())},
                              {"connects", c.connects},           {"disconnects", c.disconnects},
                              {"last_error", c.last_error},       {"queued", c.queued},
                              {"inflight", c.inflight},           {"published", c.published},
-                             {"acknowledged", c.acknowledged}};
+                             {"acknowledged", c.acknowledged}, {"protocol", "3.1.1"},
+                             {"client_id", cfg_.mqtt.client_id}, {"connected_since", since(p.connected_since)},
+                             {"reconnects", c.connects > 0 ? c.connects - 1 : 0}};
     const auto q = p.queue->stats();
     const auto& qc = p.queue->counters();
     const auto& f = p.forward.stats();
@@ -404,6 +425,7 @@ nlohmann::json app::status() const {
                                          {"by_age", qc.dropped_by_age}}},
                             {"disk_full", qc.disk_full},
                             {"commits", qc.commits},
+                            {"commits_per_s", uptime > 0 ? static_cast<double>(qc.commits) / uptime : 0.0},
                             {"ledger_errors", f.ledger_errors}};
     nlohmann::json buses = nlohmann::json::array();
     for (const auto& w : p.workers) {
@@ -414,17 +436,27 @@ nlohmann::json app::status() const {
                          {"failures", b.failures},
                          {"timeouts", b.timeouts},
                          {"exceptions", b.exceptions},
-                         {"reconnects", b.reconnects}});
+                         {"reconnects", b.reconnects},
+                         {"utilisation", b.utilisation()}});
     }
     nlohmann::json devices = nlohmann::json::array();
     bool all_online = true;
     for (const auto& d : cfg_.devices) {
         const auto& h = p.health.at(d.name);
         if (std::string(h.state()) == "offline") all_online = false;
+        modbus::device_counters dc;
+        const auto index = static_cast<std::size_t>(&d - cfg_.devices.data());
+        if (const auto [worker, local] = p.routes[index]; worker != nullptr) dc = worker->counters(local);
         devices.push_back({{"name", d.name},
                            {"bus", d.bus},
                            {"unit_id", d.unit_id},
                            {"state", h.state()},
+                           {"state_since", since(h.state_since)},
+                           {"poll_interval_s", std::chrono::duration<double>(d.poll_interval).count()},
+                           {"last_poll_duration_s", std::chrono::duration<double>(dc.last_poll_duration).count()},
+                           {"requests", dc.requests},
+                           {"retries", dc.retries},
+                           {"errors", {{"timeout", dc.timeouts}, {"exception", dc.exceptions}, {"other", dc.other_errors}}},
                            {"last_poll_age_s", age(h.last_poll)},
                            {"last_good_age_s", age(h.last_good)},
                            {"polls", h.polls},
@@ -438,7 +470,8 @@ nlohmann::json app::status() const {
                                           {"last_reload_error", p.last_reload_error}};
     return {{"version", std::string(fieldbridge::version)},
             {"config", configuration},
-            {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - p.started).count()},
+            {"started", iso8601_utc_ms(started_at_)},
+            {"uptime_s", uptime},
             {"healthy", healthy},
             {"broker", broker},
             {"queue", queue},
@@ -499,20 +532,16 @@ void app::on_command(const mqtt::message& m) {
     if (!target) return refuse("no point has the command topic " + m.topic);
     const auto& device = cfg_.devices[target->device];
     const auto& point = device.points[target->point];
-    if (!point.writable) return refuse("point " + device.name + "/" + point.name + " is not writable");
     std::string why;
-    auto value = command_value(point, parsed.command->value, why);
-    if (!value) return refuse("point " + device.name + "/" + point.name + ": " + why);
-    if (auto check = modbus::encode(point, *value, 0); !check) {
-        return refuse("point " + device.name + "/" + point.name + ": " + check.error().message());
-    }
+    auto value = write_value(device, point, parsed.command->value, why);
+    if (!value) return refuse(why);
     if (std::string(p.health.at(device.name).state()) == "offline") {
         return refuse("device " + device.name + " is offline");
     }
     auto [worker, local] = p.routes[target->device];
     if (worker == nullptr) return refuse("device " + device.name + " is not polled");
     worker->write(local, target->point, std::move(*value),
-                  [this, reply_topic, id, device = device.name, point](modbus::write_result r) {
+                  [this, reply_topic, id, device = device.name, point](modbus::point_result r) {
                       // On the worker thread: back to the core.
                       asio::post(io_, [this, reply_topic, id, device, point, r = std::move(r)] {
                           if (!stopping_) command_done(reply_topic, id, device, point, r);
@@ -520,21 +549,58 @@ void app::on_command(const mqtt::message& m) {
                   });
 }
 
+// `fieldbridge read` / `write` through the running service: the request
+// takes its turn on the bus worker (before polls, like an MQTT command), so
+// the bus is not fought over. A write is checked like an MQTT command but is
+// not refused for an offline device: the operator is there to see the answer.
+void app::control_access(const nlohmann::json& request, bool write, std::function<void(nlohmann::json)> respond) {
+    const auto refuse = [&](const std::string& why) { respond({{"ok", false}, {"refused", true}, {"error", why}}); };
+    if (!request.contains("device") || !request["device"].is_string() || !request.contains("point") ||
+        !request["point"].is_string()) {
+        return refuse("the request needs \"device\" and \"point\" (strings)");
+    }
+    if (write && !request.contains("value")) return refuse("the request needs a \"value\"");
+    std::string why;
+    const auto where = find_point(cfg_, request["device"].get<std::string>(), request["point"].get<std::string>(), why);
+    if (!where) return refuse(why);
+    const auto& device = cfg_.devices[where->first];
+    const auto& point = device.points[where->second];
+    std::optional<modbus::value> value;
+    if (write) {
+        value = write_value(device, point, request["value"], why);
+        if (!value) return refuse(why);
+    }
+    auto [worker, local] = parts_->routes[where->first];
+    if (worker == nullptr) return refuse("device " + device.name + " is not polled");
+    auto done = [this, respond = std::move(respond), device = device.name, point, write](modbus::point_result r) {
+        // On the worker thread: back to the core.
+        asio::post(io_, [this, respond, device, point, write, r = std::move(r)] {
+            respond(access_answer(point, r));
+            if (write && !r.error && !stopping_) publish_written(device, point, r.readback);
+        });
+    };
+    if (write) {
+        spdlog::info("control: write of {} to {}/{}", request["value"].dump(), device.name, point.name);
+        worker->write(local, where->second, std::move(*value), std::move(done));
+    } else {
+        worker->read(local, where->second, std::move(done));
+    }
+}
+
 void app::command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
-                       const config::point& point, const modbus::write_result& r) {
+                       const config::point& point, const modbus::point_result& r) {
     if (r.error) {
         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
         reply(reply_topic, id, false, r.error.message(), nullptr,
               modbus::is_exception(r.error) ? r.error.value() : 0);
         return;
     }
+    reply(reply_topic, id, true, {}, point_value(point, r.readback), 0);
+    publish_written(device, point, r.readback);
+}
+
+void app::publish_written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words) {
     const auto now = std::chrono::system_clock::now();
-    auto decoded = modbus::decode(point, r.readback);
-    nlohmann::json value = nullptr;
-    if (decoded) {
-        value = nlohmann::json::parse(json_payload(point, reading{*decoded, {}, now})).at("value");
-    }
-    reply(reply_topic, id, true, {}, value, 0);
     // The new state goes out at once (when it changed), not at the next poll;
     // the point is looked up again in case a reload came in between.
     const auto d = std::find_if(cfg_.devices.begin(), cfg_.devices.end(), [&](const auto& x) { return x.name == device; });
@@ -542,7 +608,7 @@ void app::command_done(const std::string& reply_topic, const std::optional<std::
     const auto pt = std::find_if(d->points.begin(), d->points.end(), [&](const auto& x) { return x.name == point.name; });
     if (pt == d->points.end() || !(*pt == point)) return;
     const auto index = static_cast<std::size_t>(pt - d->points.begin());
-    modbus::poll_result state{device, now, {modbus::sample{index, r.readback, {true, {}}}}, {}};
+    modbus::poll_result state{device, now, {modbus::sample{index, words, {true, {}}}}, {}};
     if (parts_->health[device].record(state)) publish_availability(device, parts_->health[device].state());
     parts_->forward.submit(parts_->mapper->map(state, std::chrono::steady_clock::now()), now);
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct device_health {
     std::string bus;
     std::optional<std::chrono::system_clock::time_point> last_poll;
     std::optional<std::chrono::system_clock::time_point> last_good;
+    std::optional<std::chrono::system_clock::time_point> state_since;  // when state() last changed
     std::uint64_t polls = 0;
     std::uint64_t failed_polls = 0;
     unsigned consecutive_failures = 0;
@@ -62,11 +64,15 @@ private:
     void publish_birth();
     void on_command(const mqtt::message& m);
     void command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
-                      const config::point& point, const modbus::write_result& r);
+                      const config::point& point, const modbus::point_result& r);
+    // Publishes a point's state read back after a write, without waiting for the next poll.
+    void publish_written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words);
     void start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, bool start_now);
     void subscribe_commands();
     void arm_reload();
     nlohmann::json reload();
+    // Control socket: one-shot read or write of a point through its bus worker.
+    void control_access(const nlohmann::json& request, bool write, std::function<void(nlohmann::json)> respond);
     void reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
                const nlohmann::json& value, int exception);
 

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "config/topic.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+#include "gateway/payload.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -138,6 +140,55 @@ std::string command_table::reply_topic_for(const std::string& command_topic) con
         return command_topic.substr(0, command_topic.size() - settings_.suffix.size()) + settings_.reply_suffix;
     }
     return command_topic + settings_.reply_suffix;
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> find_point(const config::gateway& cfg, const std::string& device,
+                                                              const std::string& point, std::string& why) {
+    const auto d = std::find_if(cfg.devices.begin(), cfg.devices.end(), [&](const auto& x) { return x.name == device; });
+    if (d == cfg.devices.end()) {
+        why = "no device named '" + device + "'";
+        return std::nullopt;
+    }
+    const auto p = std::find_if(d->points.begin(), d->points.end(), [&](const auto& x) { return x.name == point; });
+    if (p == d->points.end()) {
+        why = "device " + device + " has no point named '" + point + "'";
+        return std::nullopt;
+    }
+    return std::pair{static_cast<std::size_t>(d - cfg.devices.begin()), static_cast<std::size_t>(p - d->points.begin())};
+}
+
+std::optional<modbus::value> write_value(const config::device& d, const config::point& p, const nlohmann::json& v,
+                                         std::string& why) {
+    const auto name = "point " + d.name + "/" + p.name;
+    if (!p.writable) {
+        why = name + " is not writable";
+        return std::nullopt;
+    }
+    auto value = command_value(p, v, why);
+    if (!value) {
+        why = name + ": " + why;
+        return std::nullopt;
+    }
+    if (auto check = modbus::encode(p, *value, 0); !check) {
+        why = name + ": " + check.error().message();
+        return std::nullopt;
+    }
+    return value;
+}
+
+nlohmann::json point_value(const config::point& p, const std::vector<std::uint16_t>& words) {
+    auto decoded = modbus::decode(p, words);
+    if (!decoded) return nullptr;
+    return nlohmann::json::parse(json_payload(p, reading{*decoded, {}, std::chrono::system_clock::now()})).at("value");
+}
+
+nlohmann::json access_answer(const config::point& p, const modbus::point_result& r) {
+    if (r.error) {
+        nlohmann::json j = {{"ok", false}, {"error", r.error.message()}};
+        if (modbus::is_exception(r.error)) j["modbus_exception"] = r.error.value();
+        return j;
+    }
+    return {{"ok", true}, {"value", point_value(p, r.readback)}, {"unit", p.unit}, {"registers", r.readback}};
 }
 
 }  // namespace fieldbridge::gateway

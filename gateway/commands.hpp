@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/model.hpp"
+#include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::gateway {
@@ -42,6 +43,25 @@ parsed_command parse_command(std::string_view payload);
 // booleans take true/false/0/1, numbers take JSON numbers, strings take
 // strings. Range checks happen in modbus::encode.
 std::optional<modbus::value> command_value(const config::point& p, const nlohmann::json& v, std::string& error);
+
+// Where a named device and point are in the configuration (indexes into
+// gateway.devices and that device's points), or nullopt with why.
+std::optional<std::pair<std::size_t, std::size_t>> find_point(const config::gateway& cfg, const std::string& device,
+                                                              const std::string& point, std::string& why);
+
+// The value of a write to the point: writable, of the point's type, in
+// range; or nullopt with why (naming device/point).
+std::optional<modbus::value> write_value(const config::device& d, const config::point& p, const nlohmann::json& v,
+                                         std::string& why);
+
+// The JSON value of a point's registers, as a payload would carry it (null
+// when they do not decode).
+nlohmann::json point_value(const config::point& p, const std::vector<std::uint16_t>& words);
+
+// The answer to a one-shot read or write (control socket, CLI):
+// {"ok":true,"value":..,"unit":..,"registers":[..]} or
+// {"ok":false,"error":"..","modbus_exception":N}.
+nlohmann::json access_answer(const config::point& p, const modbus::point_result& r);
 
 // Where commands come from and replies go, per point.
 struct command_target {

@@ -40,7 +40,7 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
     asio::any_io_executor executor;
     local::acceptor acceptor;
     std::filesystem::path path;
-    std::map<std::string, handler> handlers;
+    std::map<std::string, async_handler> handlers;
     bool stopped = false;
 
     void accept() {
@@ -64,45 +64,44 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
             *s, *buffer, '\n',
             [self = shared_from_this(), s, buffer, timer](const boost::system::error_code& ec, std::size_t n) {
                 timer->cancel();
-                nlohmann::json reply;
-                if (ec == asio::error::not_found) {
-                    reply = error_reply("request longer than 64 KiB");
-                } else if (ec) {
-                    return;  // the client went away (or timed out)
-                } else {
-                    std::string line(asio::buffers_begin(buffer->data()),
-                                     asio::buffers_begin(buffer->data()) + static_cast<std::ptrdiff_t>(n));
-                    reply = self->answer(line);
-                }
-                auto text = std::make_shared<std::string>(reply.dump() + "\n");
-                asio::async_write(*s, asio::buffer(*text), [s, text](const boost::system::error_code&, std::size_t) {
-                    boost::system::error_code ignored;
-                    s->shutdown(local::socket::shutdown_both, ignored);
-                    s->close(ignored);
-                });
+                const auto send = [s](const nlohmann::json& reply) {
+                    auto text = std::make_shared<std::string>(reply.dump() + "\n");
+                    asio::async_write(*s, asio::buffer(*text), [s, text](const boost::system::error_code&, std::size_t) {
+                        boost::system::error_code ignored;
+                        s->shutdown(local::socket::shutdown_both, ignored);
+                        s->close(ignored);
+                    });
+                };
+                if (ec == asio::error::not_found) return send(error_reply("request longer than 64 KiB"));
+                if (ec) return;  // the client went away (or timed out)
+                std::string line(asio::buffers_begin(buffer->data()),
+                                 asio::buffers_begin(buffer->data()) + static_cast<std::ptrdiff_t>(n));
+                self->answer(line, send);
             });
     }
 
-    nlohmann::json answer(const std::string& line) {
+    void answer(const std::string& line, const std::function<void(const nlohmann::json&)>& send) {
         const auto request = nlohmann::json::parse(line, nullptr, false);
-        if (request.is_discarded() || !request.is_object()) return error_reply("the request is not a JSON object");
+        if (request.is_discarded() || !request.is_object()) return send(error_reply("the request is not a JSON object"));
         if (!request.contains("command") || !request["command"].is_string()) {
-            return error_reply("the request has no \"command\"");
+            return send(error_reply("the request has no \"command\""));
         }
-        const auto version = request.value("version", control_protocol_version);
+        const auto& version = request.contains("version") ? request["version"] : nlohmann::json(control_protocol_version);
         if (version != control_protocol_version) {
-            return error_reply("protocol version " + std::to_string(version) + " is not supported; this is version " +
-                               std::to_string(control_protocol_version));
+            return send(error_reply("protocol version " + version.dump() + " is not supported; this is version " +
+                                    std::to_string(control_protocol_version)));
         }
         const auto command = request["command"].get<std::string>();
         const auto it = handlers.find(command);
-        if (it == handlers.end()) return error_reply("unknown command '" + command + "'");
+        if (it == handlers.end()) return send(error_reply("unknown command '" + command + "'"));
         try {
-            nlohmann::json reply = {{"version", control_protocol_version}, {"ok", true}};
-            reply[command] = it->second(request);
-            return reply;
+            it->second(request, [send, command](nlohmann::json answer) {
+                nlohmann::json reply = {{"version", control_protocol_version}, {"ok", true}};
+                reply[command] = std::move(answer);
+                send(reply);
+            });
         } catch (const std::exception& e) {
-            return error_reply(command + " failed: " + e.what());
+            send(error_reply(command + " failed: " + e.what()));
         }
     }
 };
@@ -112,7 +111,15 @@ control_server::control_server(asio::any_io_executor executor, std::filesystem::
 
 control_server::~control_server() { stop(); }
 
-void control_server::add(std::string command, handler h) { impl_->handlers[std::move(command)] = std::move(h); }
+void control_server::add(std::string command, handler h) {
+    add_async(std::move(command), [h = std::move(h)](const nlohmann::json& request, responder respond) {
+        respond(h(request));
+    });
+}
+
+void control_server::add_async(std::string command, async_handler h) {
+    impl_->handlers[std::move(command)] = std::move(h);
+}
 
 result<void> control_server::start() {
     std::error_code fs_error;
@@ -131,7 +138,7 @@ result<void> control_server::start() {
     if (!ec) impl_->acceptor.listen(16, ec);
     if (ec) return fail(std::error_code(ec.value(), std::generic_category()));
     ::chmod(path_.c_str(), 0660);
-    impl_->handlers.emplace("ping", [](const nlohmann::json&) { return nlohmann::json("pong"); });
+    add("ping", [](const nlohmann::json&) { return nlohmann::json("pong"); });
     impl_->accept();
     return {};
 }

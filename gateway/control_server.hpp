@@ -1,6 +1,7 @@
 // The local control socket: a Unix stream socket (mode 0660) on which the
 // running service answers small, versioned JSON requests, one per line:
 //   {"version":1,"command":"status"}  →  {"version":1,"ok":true,"status":{...}}
+// (the answer is under the command's name).
 // Unknown commands, malformed JSON and oversized requests get
 // {"version":1,"ok":false,"error":"..."}; a client that sends nothing for
 // 5 s is dropped. Runs on the core io_context; not thread-safe.
@@ -25,6 +26,10 @@ class control_server {
 public:
     // command name → JSON answer (the "status" object, for instance).
     using handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+    // For answers that take time (a read from a device): the handler calls
+    // respond exactly once, on the server's executor, when it has the answer.
+    using responder = std::function<void(nlohmann::json answer)>;
+    using async_handler = std::function<void(const nlohmann::json& request, responder respond)>;
 
     control_server(boost::asio::any_io_executor executor, std::filesystem::path socket_path);
     ~control_server();
@@ -32,6 +37,7 @@ public:
     control_server& operator=(const control_server&) = delete;
 
     void add(std::string command, handler h);
+    void add_async(std::string command, async_handler h);
     // Binds (replacing a stale socket file) and accepts; the error says why not.
     result<void> start();
     void stop();

@@ -2,7 +2,9 @@
 // simulated device. Exit codes follow sysexits.h.
 #include <sysexits.h>
 
+#include <algorithm>
 #include <csignal>
+#include <future>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -14,8 +16,10 @@
 
 #include "config/loader.hpp"
 #include "config/point_map.hpp"
+#include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "gateway/app.hpp"
+#include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/version.hpp"
@@ -92,51 +96,84 @@ std::string text(const nlohmann::json& j) {
     return j.dump();
 }
 
+std::string percent(double fraction) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
+    return buf;
+}
+
+std::string millis(const nlohmann::json& seconds) {
+    if (!seconds.is_number()) return "-";
+    char buf[32];
+    const double ms = 1000.0 * seconds.get<double>();
+    std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
+    return buf;
+}
+
 void print_status(const nlohmann::json& s) {
     const auto& b = s.at("broker");
     const auto& q = s.at("queue");
     std::cout << "fieldbridge " << text(s.at("version")) << ", up " << format_age(s.at("uptime_s")) << ", "
               << (s.at("healthy").get<bool>() ? "healthy" : "UNHEALTHY") << "\n\n";
-    std::cout << "broker  " << text(b.at("host")) << ":" << text(b.at("port")) << (b.at("tls").get<bool>() ? " tls" : "")
-              << "  " << text(b.at("state")) << "  connects " << text(b.at("connects")) << ", disconnects "
-              << text(b.at("disconnects")) << ", in flight " << text(b.at("inflight"));
-    if (!b.at("last_error").get<std::string>().empty()) std::cout << "  last error: " << text(b.at("last_error"));
+    std::cout << "broker  " << text(b.at("host")) << ":" << text(b.at("port")) << " MQTT " << text(b.at("protocol"))
+              << (b.at("tls").get<bool>() ? " TLS" : "") << "  " << text(b.at("state"));
+    if (b.at("connected_since").is_string()) std::cout << " since " << text(b.at("connected_since"));
+    std::cout << "; reconnects " << text(b.at("reconnects")) << ", in flight " << text(b.at("inflight"));
+    if (!b.at("last_error").get<std::string>().empty()) std::cout << "; last error: " << text(b.at("last_error"));
     std::cout << "\n";
     const auto& d = q.at("dropped");
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.1f", q.at("commits_per_s").get<double>());
     std::cout << "queue   " << text(q.at("messages")) << " message(s), " << text(q.at("bytes")) << " bytes, oldest "
               << format_age(q.at("oldest_age_s")) << "; stored " << text(q.at("stored")) << ", delivered "
               << text(q.at("delivered")) << ", refused " << text(q.at("refused")) << ", dropped "
               << d.at("by_messages").get<std::uint64_t>() + d.at("by_bytes").get<std::uint64_t>() +
                      d.at("by_age").get<std::uint64_t>()
-              << "\n\n";
-    std::vector<std::vector<std::string>> buses{{"BUS", "POLLS", "REQUESTS", "FAILURES", "TIMEOUTS", "EXCEPTIONS", "RECONNECTS"}};
+              << "; " << rate << " commits/s\n\n";
+    std::vector<std::vector<std::string>> buses{
+        {"BUS", "UTIL", "POLLS", "REQUESTS", "FAILURES", "TIMEOUTS", "EXCEPTIONS", "RECONNECTS"}};
     for (const auto& x : s.at("buses")) {
-        buses.push_back({text(x.at("name")), text(x.at("polls")), text(x.at("requests")), text(x.at("failures")),
-                         text(x.at("timeouts")), text(x.at("exceptions")), text(x.at("reconnects"))});
+        buses.push_back({text(x.at("name")), percent(x.at("utilisation").get<double>()), text(x.at("polls")),
+                         text(x.at("requests")), text(x.at("failures")), text(x.at("timeouts")),
+                         text(x.at("exceptions")), text(x.at("reconnects"))});
     }
     print_table(buses);
     std::cout << "\n";
-    std::vector<std::vector<std::string>> devices{{"DEVICE", "BUS", "UNIT", "STATE", "LAST GOOD", "POLLS", "FAILED", "LAST ERROR"}};
+    std::vector<std::vector<std::string>> devices{{"DEVICE", "BUS", "UNIT", "STATE", "SINCE", "LAST GOOD", "POLL/INTERVAL",
+                                                   "REQUESTS", "RETRIES", "TIMEOUTS", "EXCEPTIONS", "OTHER",
+                                                   "LAST ERROR"}};
     for (const auto& x : s.at("devices")) {
+        const auto& e = x.at("errors");
         devices.push_back({text(x.at("name")), text(x.at("bus")), text(x.at("unit_id")), text(x.at("state")),
-                           format_age(x.at("last_good_age_s")), text(x.at("polls")), text(x.at("failed_polls")),
+                           text(x.at("state_since")), format_age(x.at("last_good_age_s")),
+                           millis(x.at("last_poll_duration_s")) + " / " + millis(x.at("poll_interval_s")),
+                           text(x.at("requests")), text(x.at("retries")), text(e.at("timeout")),
+                           text(e.at("exception")), text(e.at("other")),
                            x.at("last_error").get<std::string>().empty() ? "-" : text(x.at("last_error"))});
     }
     print_table(devices);
 }
 
+// The control socket to talk to: --socket, else control.socket of the
+// configuration given with -c, else the default. nullopt: the configuration
+// could not be loaded (already reported).
+std::optional<std::string> resolve_socket(const std::string& config_path, const std::string& socket) {
+    if (!socket.empty()) return socket;
+    config::control_settings control;
+    if (!config_path.empty()) {
+        auto cfg = load(config_path);
+        if (!cfg) return std::nullopt;
+        control = cfg->control;
+    }
+    return gateway::control_socket_path(control).string();
+}
+
 // Exit codes: 0 healthy, 1 running but unhealthy (broker not connected or a
 // device offline), 69 (EX_UNAVAILABLE) when the service cannot be reached.
 int status(const std::string& config_path, std::string socket, bool json) {
-    if (socket.empty()) {
-        config::control_settings control;
-        if (!config_path.empty()) {
-            auto cfg = load(config_path);
-            if (!cfg) return EX_CONFIG;
-            control = cfg->control;
-        }
-        socket = gateway::control_socket_path(control).string();
-    }
+    const auto resolved = resolve_socket(config_path, socket);
+    if (!resolved) return EX_CONFIG;
+    socket = *resolved;
     auto reply = gateway::control_request(socket, {{"version", gateway::control_protocol_version}, {"command", "status"}},
                                           std::chrono::seconds(5));
     if (!reply) {
@@ -163,15 +200,9 @@ int status(const std::string& config_path, std::string socket, bool json) {
 
 // The latest value, quality and age of each point (of one device).
 int points(const std::string& config_path, std::string socket, const std::string& device, bool json) {
-    if (socket.empty()) {
-        config::control_settings control;
-        if (!config_path.empty()) {
-            auto cfg = load(config_path);
-            if (!cfg) return EX_CONFIG;
-            control = cfg->control;
-        }
-        socket = gateway::control_socket_path(control).string();
-    }
+    const auto resolved = resolve_socket(config_path, socket);
+    if (!resolved) return EX_CONFIG;
+    socket = *resolved;
     nlohmann::json request = {{"version", gateway::control_protocol_version}, {"command", "points"}};
     if (!device.empty()) request["device"] = device;
     auto reply = gateway::control_request(socket, request, std::chrono::seconds(5));
@@ -201,15 +232,9 @@ int points(const std::string& config_path, std::string socket, const std::string
 
 // Asks the running service to re-read its configuration.
 int reload(const std::string& config_path, std::string socket) {
-    if (socket.empty()) {
-        config::control_settings control;
-        if (!config_path.empty()) {
-            auto cfg = load(config_path);
-            if (!cfg) return EX_DATAERR;  // the service would refuse it too
-            control = cfg->control;
-        }
-        socket = gateway::control_socket_path(control).string();
-    }
+    const auto resolved = resolve_socket(config_path, socket);
+    if (!resolved) return EX_DATAERR;
+    socket = *resolved;
     auto reply = gateway::control_request(
         socket, {{"version", gateway::control_protocol_version}, {"command", "reload"}}, std::chrono::seconds(30));
     if (!reply) {
@@ -224,6 +249,126 @@ int reload(const std::string& config_path, std::string socket) {
     }
     std::cout << "reloaded: " << r.value("devices", 0) << " device(s), " << r.value("buses_kept", 0)
               << " bus(es) kept polling\n";
+    return EX_OK;
+}
+
+// One-shot commissioning: `fieldbridge read` and `fieldbridge write`.
+struct access_request {
+    std::string config_path;
+    std::string socket;
+    std::string device;
+    std::string point;
+    std::string value;  // write only: JSON (42, 21.5, true, "text") or bare text
+    bool write = false;
+    bool direct = false;
+    bool json = false;
+};
+
+// Directly on the bus, with the same driver the service uses, but only when
+// the service is not running (two masters on one line garble each other).
+nlohmann::json access_directly(const config::gateway& cfg, const access_request& a, const std::string& socket) {
+    const auto refused = [](const std::string& why) { return nlohmann::json{{"ok", false}, {"refused", true}, {"error", why}}; };
+    if (gateway::control_request(socket, {{"version", gateway::control_protocol_version}, {"command", "ping"}},
+                                 std::chrono::milliseconds(500))) {
+        return refused("the service is running (" + socket + "); leave out --direct so the request takes its turn there");
+    }
+    std::string why;
+    const auto where = gateway::find_point(cfg, a.device, a.point, why);
+    if (!where) return refused(why);
+    const auto& device = cfg.devices[where->first];
+    const auto& point = device.points[where->second];
+    std::optional<modbus::value> value;
+    if (a.write) {
+        const auto parsed = gateway::parse_command(a.value);
+        if (!parsed.command) return refused(parsed.error);
+        value = gateway::write_value(device, point, parsed.command->value, why);
+        if (!value) return refused(why);
+    }
+    const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == device.bus; });
+    if (bus == cfg.buses.end()) return refused("device " + device.name + " names an unknown bus");
+    modbus::bus_worker worker(*bus, {device}, [](modbus::poll_result) {}, false);
+    worker.start();
+    std::promise<modbus::point_result> promise;
+    auto future = promise.get_future();
+    auto done = [&promise](modbus::point_result r) { promise.set_value(std::move(r)); };
+    if (value) {
+        worker.write(0, where->second, std::move(*value), done);
+    } else {
+        worker.read(0, where->second, done);
+    }
+    // Connect, a read-modify-write and the read-back, each with its retries.
+    const auto limit = std::chrono::seconds(5) + 3 * device.timeout * (1 + std::max(device.retries, 0));
+    if (future.wait_for(limit) != std::future_status::ready) {
+        worker.stop();
+        return nlohmann::json{{"ok", false}, {"error", "no answer within the time limit"}};
+    }
+    worker.stop();
+    return gateway::access_answer(point, future.get());
+}
+
+int access(const access_request& a) {
+    const char* verb = a.write ? "write" : "read";
+    const auto socket = resolve_socket(a.config_path, a.socket);
+    if (!socket) return EX_CONFIG;
+    nlohmann::json answer;
+    if (a.direct) {
+        if (a.config_path.empty()) {
+            std::cerr << verb << ": --direct needs the configuration (-c FILE) to know the bus\n";
+            return EX_USAGE;
+        }
+        auto cfg = load(a.config_path);
+        if (!cfg) return EX_CONFIG;
+        try {
+            answer = access_directly(*cfg, a, *socket);
+        } catch (const std::exception& e) {
+            std::cerr << verb << ": " << e.what() << "\n";
+            return EX_SOFTWARE;
+        }
+    } else {
+        nlohmann::json request = {{"version", gateway::control_protocol_version},
+                                  {"command", verb},
+                                  {"device", a.device},
+                                  {"point", a.point}};
+        if (a.write) {
+            const auto parsed = gateway::parse_command(a.value);
+            if (!parsed.command) {
+                std::cerr << verb << ": " << parsed.error << "\n";
+                return EX_DATAERR;
+            }
+            request["value"] = parsed.command->value;
+        }
+        auto reply = gateway::control_request(*socket, request, std::chrono::seconds(60));
+        if (!reply) {
+            std::cerr << verb << ": cannot reach the service at " << *socket << ": " << reply.error().message()
+                      << " (use --direct -c FILE on a bus the service does not poll)\n";
+            return EX_UNAVAILABLE;
+        }
+        if (!reply->value("ok", false) || !reply->contains(verb)) {
+            std::cerr << verb << ": the service answered: " << reply->value("error", reply->dump()) << "\n";
+            return EX_PROTOCOL;
+        }
+        answer = reply->at(verb);
+    }
+    if (a.json) std::cout << answer.dump(2) << "\n";
+    if (!answer.value("ok", false)) {
+        if (!a.json) {
+            std::cerr << verb << " " << a.device << "/" << a.point << ": " << answer.value("error", std::string("failed"));
+            if (answer.contains("modbus_exception")) std::cerr << " (Modbus exception " << answer["modbus_exception"] << ")";
+            std::cerr << "\n";
+        }
+        return answer.value("refused", false) ? EX_DATAERR : EX_UNAVAILABLE;
+    }
+    if (!a.json) {
+        std::string registers;
+        for (const auto& w : answer.at("registers")) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "%04x", w.get<unsigned>());
+            registers += (registers.empty() ? "" : " ") + std::string(buf);
+        }
+        const auto unit = answer.value("unit", std::string());
+        std::cout << a.device << "/" << a.point << " = " << text(answer.at("value")) << (unit.empty() ? "" : " " + unit)
+                  << "  [" << registers << "]\n";
+    }
     return EX_OK;
 }
 
@@ -304,7 +449,7 @@ int main(int argc, char** argv) {
     status_cmd->add_option("--socket", status_socket, "Control socket of the service");
     status_cmd->add_flag("--json", status_json, "Print the status as JSON");
     status_cmd->footer("Exit status: 0 healthy, 1 unhealthy (broker not connected or a device offline), "
-                       "69 service unreachable.");
+                       "69 service unreachable.\n");
 
     std::string points_config;
     std::string points_socket;
@@ -322,6 +467,27 @@ int main(int argc, char** argv) {
     reload_cmd->add_option("-c,--config", reload_config, "Configuration file (checked first; for control.socket)");
     reload_cmd->add_option("--socket", reload_socket, "Control socket of the service");
 
+    access_request read_request;
+    auto* read_cmd = cli.add_subcommand("read", "Read one point now and print its value and registers");
+    access_request write_request;
+    write_request.write = true;
+    auto* write_cmd = cli.add_subcommand("write", "Write one point now and print the value read back");
+    for (auto [cmd, r] : {std::pair{read_cmd, &read_request}, std::pair{write_cmd, &write_request}}) {
+        cmd->add_option("device", r->device, "Device name")->required();
+        cmd->add_option("point", r->point, "Point name")->required();
+        if (r->write) {
+            cmd->add_option("value", r->value, "Value: 42, 21.5, true, text (a JSON value or bare text)")->required();
+        }
+        cmd->add_option("-c,--config", r->config_path, "Configuration file (control.socket; the bus with --direct)");
+        cmd->add_option("--socket", r->socket, "Control socket of the service");
+        cmd->add_flag("--direct", r->direct,
+                      "Open the device's bus here instead of asking the service (refused while the service runs)");
+        cmd->add_flag("--json", r->json, "Print the answer as JSON");
+        cmd->footer("Through the running service by default, so that the request takes its turn on the bus. "
+                    "Exit status: 0 done, 65 refused (unknown point, not writable, bad value), 69 service or device "
+                    "unreachable or the device answered with an error, 78 bad configuration.\n");
+    }
+
     std::string sim_config;
     std::string sim_bus;
     std::string listen;
@@ -338,12 +504,16 @@ int main(int argc, char** argv) {
         const int code = cli.exit(e);
         return code == 0 ? EX_OK : EX_USAGE;
     }
+    // One-shot commands keep quiet unless asked: their answer is the output.
+    if ((*read_cmd || *write_cmd) && cli.get_option("--log-level")->count() == 0) log_level = "warn";
     gateway::setup_logging(log_level);
 
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
     if (*status_cmd) return status(status_config, status_socket, status_json);
     if (*reload_cmd) return reload(reload_config, reload_socket);
+    if (*read_cmd) return access(read_request);
+    if (*write_cmd) return access(write_request);
     if (*points_cmd) return points(points_config, points_socket, points_device, points_json);
     if (*sim) return simulate(sim_config, sim_bus.empty() ? std::nullopt : std::optional(sim_bus), listen, serial);
     return EX_USAGE;

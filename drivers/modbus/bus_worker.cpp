@@ -135,8 +135,12 @@ private:
     steady::time_point retry_at_{};
 };
 
-bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result)
-    : bus_(std::move(bus)), devices_(std::move(devices)), on_result_(std::move(on_result)) {}
+bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll)
+    : bus_(std::move(bus)),
+      devices_(std::move(devices)),
+      on_result_(std::move(on_result)),
+      poll_(poll),
+      device_counters_(std::make_unique<device_cells[]>(devices_.size())) {}
 
 bus_worker::~bus_worker() { stop(); }
 
@@ -146,6 +150,7 @@ void bus_worker::start() {
         std::lock_guard lock(mutex_);
         stopping_ = false;
     }
+    started_us_ = std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count();
     thread_ = std::thread([this] { run(); });
 }
 
@@ -166,7 +171,55 @@ bus_counters bus_worker::counters() const {
     c.timeouts = counters_.timeouts.load(std::memory_order_relaxed);
     c.exceptions = counters_.exceptions.load(std::memory_order_relaxed);
     c.reconnects = counters_.reconnects.load(std::memory_order_relaxed);
+    c.busy = std::chrono::microseconds(counters_.busy_us.load(std::memory_order_relaxed));
+    if (const auto started = started_us_.load(); started != 0) {
+        const auto now = std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch());
+        c.running = now - std::chrono::microseconds(started);
+    }
     return c;
+}
+
+device_counters bus_worker::counters(std::size_t device) const {
+    device_counters c;
+    if (device >= devices_.size()) return c;
+    const auto& d = device_counters_[device];
+    c.polls = d.polls.load(std::memory_order_relaxed);
+    c.requests = d.requests.load(std::memory_order_relaxed);
+    c.retries = d.retries.load(std::memory_order_relaxed);
+    c.timeouts = d.timeouts.load(std::memory_order_relaxed);
+    c.exceptions = d.exceptions.load(std::memory_order_relaxed);
+    c.other_errors = d.other_errors.load(std::memory_order_relaxed);
+    c.last_poll_duration = std::chrono::microseconds(d.last_poll_us.load(std::memory_order_relaxed));
+    if (const auto ms = d.last_success_ms.load(std::memory_order_relaxed); ms != 0) {
+        c.last_success = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+    }
+    return c;
+}
+
+void bus_worker::account(std::size_t device, steady::time_point started, std::error_code error) {
+    const auto now = steady::now();
+    last_request_end_ = now;
+    counters_.requests.fetch_add(1, std::memory_order_relaxed);
+    counters_.busy_us.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(now - started).count(),
+                                std::memory_order_relaxed);
+    auto& d = device_counters_[device];
+    d.requests.fetch_add(1, std::memory_order_relaxed);
+    if (!error) {
+        const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch());
+        d.last_success_ms.store(wall.count(), std::memory_order_relaxed);
+        return;
+    }
+    counters_.failures.fetch_add(1, std::memory_order_relaxed);
+    if (error == make_error_code(modbus_errc::timeout)) {
+        counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+        d.timeouts.fetch_add(1, std::memory_order_relaxed);
+    } else if (is_exception(error)) {
+        counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
+        d.exceptions.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        d.other_errors.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 bool bus_worker::stop_requested() {
@@ -194,21 +247,29 @@ bool bus_worker::pace(const config::device& d) {
     return !stopping_;
 }
 
-void bus_worker::write(std::size_t device, std::size_t point, value v, write_handler done) {
-    if (device >= devices_.size() || point >= devices_[device].points.size()) {
-        done(write_result{make_error_code(modbus_errc::invalid_point), {}});
+void bus_worker::write(std::size_t device, std::size_t point, value v, point_handler done) {
+    queue(pending_request{device, point, std::move(v), std::move(done)});
+}
+
+void bus_worker::read(std::size_t device, std::size_t point, point_handler done) {
+    queue(pending_request{device, point, std::nullopt, std::move(done)});
+}
+
+void bus_worker::queue(pending_request r) {
+    if (r.device >= devices_.size() || r.point >= devices_[r.device].points.size()) {
+        r.done(point_result{make_error_code(modbus_errc::invalid_point), {}});
         return;
     }
     {
         std::lock_guard lock(mutex_);
-        writes_.push_back(pending_write{device, point, std::move(v), std::move(done)});
+        writes_.push_back(std::move(r));
     }
     wake_.notify_all();
 }
 
 void bus_worker::run_writes(connection& link) {
     while (true) {
-        pending_write w;
+        pending_request w;
         {
             std::lock_guard lock(mutex_);
             if (writes_.empty() || stopping_) return;
@@ -220,57 +281,90 @@ void bus_worker::run_writes(connection& link) {
     }
 }
 
-write_result bus_worker::perform(connection& link, pending_write& w) {
+namespace {
+
+// Reads one point's registers (or bit) with the function code of its kind;
+// the number of registers or bits read, or -1 (errno set).
+int read_point(modbus_t* ctx, const config::point& p, std::vector<std::uint16_t>& words) {
+    const auto n = static_cast<int>(modbus::register_count(p));
+    std::uint8_t bit = 0;
+    int rc = -1;
+    switch (p.kind) {
+        case config::register_kind::coil:
+            rc = modbus_read_bits(ctx, p.address, 1, &bit);
+            words = {static_cast<std::uint16_t>(bit ? 1 : 0)};
+            return rc == 1 ? 1 : -1;
+        case config::register_kind::discrete_input:
+            rc = modbus_read_input_bits(ctx, p.address, 1, &bit);
+            words = {static_cast<std::uint16_t>(bit ? 1 : 0)};
+            return rc == 1 ? 1 : -1;
+        case config::register_kind::holding_register:
+            words.resize(static_cast<std::size_t>(n));
+            rc = modbus_read_registers(ctx, p.address, n, words.data());
+            break;
+        case config::register_kind::input_register:
+            words.resize(static_cast<std::size_t>(n));
+            rc = modbus_read_input_registers(ctx, p.address, n, words.data());
+            break;
+    }
+    if (rc >= 0 && rc != n) {
+        errno = EMBBADDATA;
+        return -1;
+    }
+    return rc;
+}
+
+}  // namespace
+
+point_result bus_worker::perform(connection& link, pending_request& w) {
     const auto& d = devices_[w.device];
     const auto& p = d.points[w.point];
     std::error_code error;
     modbus_t* ctx = link.get(counters_, error);
-    if (ctx == nullptr) return write_result{error, {}};
-    if (!pace(d)) return write_result{make_error_code(modbus_errc::connection_failed), {}};
+    if (ctx == nullptr) return point_result{error, {}};
+    if (!pace(d)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
     modbus_set_slave(ctx, d.unit_id);
     set_timeout(ctx, d.timeout);
-    const auto failed = [&] {
-        counters_.failures.fetch_add(1, std::memory_order_relaxed);
-        auto ec = from_errno(errno);
-        if (ec == make_error_code(modbus_errc::timeout)) counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
-        if (is_exception(ec)) counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
-        if (link_broken(ec)) link.close();
-        return write_result{ec, {}};
+    // One request: true when answered, else the failure is counted and kept.
+    std::error_code failure;
+    const auto request = [&](auto&& call) {
+        const auto started = steady::now();
+        const bool ok = call();
+        const int saved_errno = errno;
+        failure = ok ? std::error_code{} : from_errno(saved_errno);
+        account(w.device, started, failure);
+        if (failure && link_broken(failure)) link.close();
+        return ok;
     };
-    const auto n = modbus::register_count(p);
-    if (p.kind == config::register_kind::coil) {
-        auto words = encode(p, w.v);
-        if (!words) return write_result{words.error(), {}};
-        counters_.requests.fetch_add(1, std::memory_order_relaxed);
-        if (modbus_write_bit(ctx, p.address, words->at(0) ? 1 : 0) != 1) return failed();
-    } else if (p.kind == config::register_kind::holding_register) {
-        std::uint16_t current = 0;
-        if (p.bit) {
-            counters_.requests.fetch_add(1, std::memory_order_relaxed);
-            if (modbus_read_registers(ctx, p.address, 1, &current) != 1) return failed();
+    if (w.v) {
+        if (p.kind == config::register_kind::coil) {
+            auto words = encode(p, *w.v);
+            if (!words) return point_result{words.error(), {}};
+            if (!request([&] { return modbus_write_bit(ctx, p.address, words->at(0) ? 1 : 0) == 1; })) {
+                return point_result{failure, {}};
+            }
+        } else if (p.kind == config::register_kind::holding_register) {
+            std::uint16_t current = 0;
+            if (p.bit && !request([&] { return modbus_read_registers(ctx, p.address, 1, &current) == 1; })) {
+                return point_result{failure, {}};
+            }
+            auto words = encode(p, *w.v, current);
+            if (!words) return point_result{words.error(), {}};
+            const bool single = words->size() == 1 && d.write_function == config::write_function::automatic;
+            const auto n = static_cast<int>(words->size());
+            if (!request([&] {
+                    return single ? modbus_write_register(ctx, p.address, words->at(0)) == 1
+                                  : modbus_write_registers(ctx, p.address, n, words->data()) == n;
+                })) {
+                return point_result{failure, {}};
+            }
+        } else {
+            return point_result{make_error_code(modbus_errc::illegal_function), {}};
         }
-        auto words = encode(p, w.v, current);
-        if (!words) return write_result{words.error(), {}};
-        counters_.requests.fetch_add(1, std::memory_order_relaxed);
-        const bool single = words->size() == 1 && d.write_function == config::write_function::automatic;
-        const int rc = single ? modbus_write_register(ctx, p.address, words->at(0))
-                              : modbus_write_registers(ctx, p.address, static_cast<int>(words->size()), words->data());
-        last_request_end_ = steady::now();
-        if (rc != (single ? 1 : static_cast<int>(words->size()))) return failed();
-    } else {
-        return write_result{make_error_code(modbus_errc::illegal_function), {}};
     }
-    // Read back what the device now holds.
-    write_result r;
-    counters_.requests.fetch_add(1, std::memory_order_relaxed);
-    if (p.kind == config::register_kind::coil) {
-        std::uint8_t bit = 0;
-        if (modbus_read_bits(ctx, p.address, 1, &bit) != 1) return failed();
-        r.readback = {static_cast<std::uint16_t>(bit ? 1 : 0)};
-    } else {
-        r.readback.resize(n);
-        if (modbus_read_registers(ctx, p.address, n, r.readback.data()) != n) return failed();
-    }
+    // Read (back) what the device now holds.
+    point_result r;
+    if (!request([&] { return read_point(ctx, p, r.readback) >= 0; })) return point_result{failure, {}};
     return r;
 }
 
@@ -302,6 +396,10 @@ void bus_worker::run() {
 
     while (true) {
         run_writes(link);  // commands go before polls
+        if (!poll_) {
+            if (!sleep_until(steady::now() + std::chrono::hours(1))) break;
+            continue;
+        }
         const auto due = schedule.next();
         if (steady::now() < due.at) {
             if (!sleep_until(due.at)) break;
@@ -329,7 +427,8 @@ void bus_worker::run() {
                 if (!pace(device)) break;
                 modbus_set_slave(ctx, device.unit_id);
                 set_timeout(ctx, device.timeout);
-                counters_.requests.fetch_add(1, std::memory_order_relaxed);
+                if (attempt > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
+                const auto request_started = steady::now();
                 int rc = -1;
                 switch (read.kind) {
                     case config::register_kind::coil:
@@ -346,15 +445,12 @@ void bus_worker::run() {
                         break;
                 }
                 const int saved_errno = errno;
-                last_request_end_ = steady::now();
-                if (rc == read.count) break;
-                error = rc < 0 ? from_errno(saved_errno) : make_error_code(modbus_errc::invalid_response);
-                counters_.failures.fetch_add(1, std::memory_order_relaxed);
-                if (error == make_error_code(modbus_errc::timeout)) {
-                    counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+                if (rc != read.count) {
+                    error = rc < 0 ? from_errno(saved_errno) : make_error_code(modbus_errc::invalid_response);
                 }
+                account(due.device, request_started, error);
+                if (!error) break;
                 if (is_exception(error)) {
-                    counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
                     // Server busy (6) is worth asking again after a wait; any
                     // other exception would only be repeated.
                     if (error != make_error_code(modbus_errc::server_device_busy)) break;
@@ -411,6 +507,8 @@ void bus_worker::run() {
         result.time = std::chrono::system_clock::now();
         result.duration = std::chrono::duration_cast<std::chrono::microseconds>(ended - started);
         counters_.polls.fetch_add(1, std::memory_order_relaxed);
+        device_counters_[due.device].polls.fetch_add(1, std::memory_order_relaxed);
+        device_counters_[due.device].last_poll_us.store(result.duration.count(), std::memory_order_relaxed);
         schedule.completed(due.device, ended);
         if (stop_requested()) break;
         on_result_(std::move(result));

@@ -18,7 +18,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -56,11 +58,30 @@ struct bus_counters {
     std::uint64_t timeouts = 0;
     std::uint64_t exceptions = 0;  // Modbus exception responses
     std::uint64_t reconnects = 0;  // connections (re)opened after the first
+    std::chrono::microseconds busy{};     // time spent in requests (waiting for answers included)
+    std::chrono::microseconds running{};  // time since the worker started
+    // Fraction of the time the bus spent on requests: how close to its
+    // limit the line is. 0 before the worker started.
+    double utilisation() const {
+        return running.count() > 0 ? static_cast<double>(busy.count()) / static_cast<double>(running.count()) : 0.0;
+    }
 };
 
-// The outcome of a write: the error, or the point's registers read back
-// after the write (one 0/1 word for a coil).
-struct write_result {
+// Per device, from the worker's point of view.
+struct device_counters {
+    std::uint64_t polls = 0;
+    std::uint64_t requests = 0;      // retries included
+    std::uint64_t retries = 0;       // requests repeated after a failure
+    std::uint64_t timeouts = 0;
+    std::uint64_t exceptions = 0;    // Modbus exception responses
+    std::uint64_t other_errors = 0;  // CRC, malformed answers, link down
+    std::chrono::microseconds last_poll_duration{};
+    std::optional<std::chrono::system_clock::time_point> last_success;  // last request answered
+};
+
+// The outcome of a read or a write: the error, or the point's registers as
+// read (after the write; one 0/1 word for a coil or discrete input).
+struct point_result {
     std::error_code error;
     std::vector<std::uint16_t> readback;
 };
@@ -68,9 +89,11 @@ struct write_result {
 class bus_worker {
 public:
     using result_handler = std::function<void(poll_result)>;
-    using write_handler = std::function<void(write_result)>;  // called on the worker thread
+    using point_handler = std::function<void(point_result)>;  // called on the worker thread
 
-    bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result);
+    // With poll = false the worker only serves read() and write() (one-shot
+    // commissioning on a bus nobody else polls).
+    bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll = true);
     ~bus_worker();
     bus_worker(const bus_worker&) = delete;
     bus_worker& operator=(const bus_worker&) = delete;
@@ -80,6 +103,8 @@ public:
     void stop();
 
     bus_counters counters() const;
+    // Of the device with this index (into the devices given at construction).
+    device_counters counters(std::size_t device) const;
 
     // Queues a write of v to point `point` of device `device` (indexes into
     // the devices given at construction). Writes go before polls, one at a
@@ -87,24 +112,35 @@ public:
     // register FC6, several FC16; a bit of a holding register is written by
     // reading the register (FC3) and writing it back changed (FC6), which is
     // not atomic against another master. Thread-safe.
-    void write(std::size_t device, std::size_t point, value v, write_handler done);
+    void write(std::size_t device, std::size_t point, value v, point_handler done);
+    // Queues a read of one point, served like a write (before polls).
+    void read(std::size_t device, std::size_t point, point_handler done);
     const std::string& name() const { return bus_.name; }
 
 private:
     struct counter_cells {
         std::atomic<std::uint64_t> polls{0}, requests{0}, failures{0}, timeouts{0}, exceptions{0}, reconnects{0};
+        std::atomic<std::int64_t> busy_us{0};
+    };
+    struct device_cells {
+        std::atomic<std::uint64_t> polls{0}, requests{0}, retries{0}, timeouts{0}, exceptions{0}, other_errors{0};
+        std::atomic<std::int64_t> last_poll_us{0};
+        std::atomic<std::int64_t> last_success_ms{0};  // since the epoch; 0: never
     };
     class connection;
-    struct pending_write {
+    struct pending_request {
         std::size_t device;
         std::size_t point;
-        value v;
-        write_handler done;
+        std::optional<value> v;  // nullopt: a read
+        point_handler done;
     };
     void run_writes(connection& link);
-    write_result perform(connection& link, pending_write& w);
+    point_result perform(connection& link, pending_request& w);
 
     void run();
+    void queue(pending_request r);
+    // Counts one request's outcome (error empty: answered) for the bus and the device.
+    void account(std::size_t device, std::chrono::steady_clock::time_point started, std::error_code error);
     // Sleeps until `until` or stop(); false when stopping.
     bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
@@ -113,11 +149,14 @@ private:
     config::bus bus_;
     std::vector<config::device> devices_;
     result_handler on_result_;
+    bool poll_;
     counter_cells counters_;
+    std::unique_ptr<device_cells[]> device_counters_;
+    std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;  // guarded by mutex_
-    std::deque<pending_write> writes_;  // guarded by mutex_
+    std::deque<pending_request> writes_;  // guarded by mutex_
     // Worker thread only: for request_delay / switch_delay.
     int last_unit_ = -1;
     std::chrono::steady_clock::time_point last_request_end_{};

@@ -465,8 +465,20 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     ASSERT_EQ(s.json.at("buses").size(), 1u);
     EXPECT_EQ(s.json.at("buses")[0].at("name"), "line");
     EXPECT_GE(s.json.at("buses")[0].at("polls").get<int>(), 1);
+    const auto utilisation = s.json.at("buses")[0].at("utilisation").get<double>();
+    EXPECT_GT(utilisation, 0.0);
+    EXPECT_LT(utilisation, 1.0);
+    EXPECT_EQ(s.json.at("broker").at("protocol"), "3.1.1");
+    EXPECT_TRUE(s.json.at("broker").at("connected_since").is_string()) << s.output;
+    EXPECT_EQ(s.json.at("broker").at("reconnects"), 0);
     ASSERT_EQ(s.json.at("devices").size(), 1u);
-    EXPECT_EQ(s.json.at("devices")[0].at("state"), "online");
+    const auto& device = s.json.at("devices")[0];
+    EXPECT_EQ(device.at("state"), "online");
+    EXPECT_TRUE(device.at("state_since").is_string()) << s.output;
+    EXPECT_GE(device.at("requests").get<int>(), 1);
+    EXPECT_EQ(device.at("errors").at("timeout"), 0);
+    EXPECT_EQ(device.at("poll_interval_s"), 0.2);
+    EXPECT_GT(device.at("last_poll_duration_s").get<double>(), 0.0);
 
     // The table a person reads.
     const auto table = status_of(cfg, {});
@@ -499,6 +511,8 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
         << s.output;
     EXPECT_EQ(s.json.at("healthy"), false);
     EXPECT_FALSE(s.json.at("devices")[0].at("last_error").get<std::string>().empty());
+    const auto& errors = s.json.at("devices")[0].at("errors");
+    EXPECT_GE(errors.at("timeout").get<int>() + errors.at("other").get<int>(), 1) << s.output;
     EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 10s))
         << sub.dump();
 
@@ -515,6 +529,86 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     // Nobody at the socket.
     child_process nobody({FIELDBRIDGE_BINARY, "status", "--socket", (dir.path() / "nothing.sock").string()});
     EXPECT_EQ(nobody.wait(10s), 69) << nobody.output();
+}
+
+struct cli_answer {
+    std::optional<int> exit_code;
+    nlohmann::json json;
+    std::string output;
+};
+
+cli_answer run_cli(std::vector<std::string> args) {
+    args.insert(args.begin(), FIELDBRIDGE_BINARY);
+    child_process p(args);
+    cli_answer r;
+    r.exit_code = p.wait(30s);
+    r.output = p.output();
+    const auto brace = r.output.find('{');
+    if (brace != std::string::npos) r.json = nlohmann::json::parse(r.output.substr(brace), nullptr, false);
+    return r;
+}
+
+TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directly_when_it_is_stopped) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    subscriber sub(broker, "e2e/#");
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+
+    // Through the service.
+    auto r = run_cli({"read", "m1", "voltage", "-c", cfg, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), 229.01) << r.output;
+    EXPECT_EQ(r.json.at("unit"), "V");
+    EXPECT_EQ(r.json.at("registers").size(), 2u);
+    r = run_cli({"read", "m1", "voltage", "-c", cfg});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.output.find("m1/voltage = 229.01 V"), std::string::npos) << r.output;
+
+    r = run_cli({"write", "m1", "energy", "4242", "-c", cfg, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output << gw.output();
+    EXPECT_EQ(r.json.at("value"), 4242) << r.output;
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+    // The new value is published at once, as after an MQTT command.
+    EXPECT_TRUE(wait_until(
+        [&] { return sub.find("e2e/m1/energy", [](const auto& j) { return j.at("value") == 4242; }).has_value(); }, 10s))
+        << sub.dump();
+
+    // Refused before anything reaches the device: 65.
+    EXPECT_EQ(run_cli({"write", "m1", "voltage", "1", "-c", cfg}).exit_code, 65);   // not writable
+    EXPECT_EQ(run_cli({"write", "m1", "energy", "-5", "-c", cfg}).exit_code, 65);   // uint32 out of range
+    EXPECT_EQ(run_cli({"write", "m1", "energy", "abc", "-c", cfg}).exit_code, 65);  // not a number
+    EXPECT_EQ(run_cli({"read", "m1", "nosuch", "-c", cfg}).exit_code, 65);
+    EXPECT_EQ(run_cli({"read", "nosuch", "voltage", "-c", cfg}).exit_code, 65);
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+    // Two masters on one bus are refused while the service runs.
+    r = run_cli({"read", "m1", "voltage", "-c", cfg, "--direct"});
+    EXPECT_EQ(r.exit_code, 65) << r.output;
+    EXPECT_NE(r.output.find("service is running"), std::string::npos) << r.output;
+
+    // The service stopped: directly on the bus, same codecs.
+    gw.signal(SIGTERM);
+    ASSERT_EQ(gw.wait(10s), 0) << gw.output();
+    r = run_cli({"read", "m1", "energy", "-c", cfg, "--direct", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), 4242);
+    r = run_cli({"write", "m1", "relay", "true", "-c", cfg, "--direct", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), true);
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 3, 1, true), (std::vector<std::uint16_t>{1}));
+    r = run_cli({"write", "m1", "serial", "ABCD", "-c", cfg, "--direct"});
+    EXPECT_EQ(r.exit_code, 65) << r.output;  // not writable
+
+    // The device gone: the answer says so, 69.
+    sim.signal(SIGKILL);
+    sim.wait(10s);
+    r = run_cli({"read", "m1", "energy", "-c", cfg, "--direct"});
+    EXPECT_EQ(r.exit_code, 69) << r.output;
 }
 
 TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_one) {

@@ -232,18 +232,117 @@ TEST(bus_worker_tcp, stop_returns_while_a_device_is_timing_out) {
 }
 
 // Waits for one write's outcome.
-write_result write_and_wait(bus_worker& worker, std::size_t device, std::size_t point, value v) {
+point_result write_and_wait(bus_worker& worker, std::size_t device, std::size_t point, value v) {
     std::mutex m;
     std::condition_variable cv;
-    std::optional<write_result> out;
-    worker.write(device, point, std::move(v), [&](write_result r) {
+    std::optional<point_result> out;
+    worker.write(device, point, std::move(v), [&](point_result r) {
         std::lock_guard lock(m);
         out = std::move(r);
         cv.notify_all();
     });
     std::unique_lock lock(m);
     cv.wait_for(lock, 10s, [&] { return out.has_value(); });
-    return out.value_or(write_result{make_error_code(modbus_errc::timeout), {}});
+    return out.value_or(point_result{make_error_code(modbus_errc::timeout), {}});
+}
+
+point_result read_and_wait(bus_worker& worker, std::size_t device, std::size_t point) {
+    std::mutex m;
+    std::condition_variable cv;
+    std::optional<point_result> out;
+    worker.read(device, point, [&](point_result r) {
+        std::lock_guard lock(m);
+        out = std::move(r);
+        cv.notify_all();
+    });
+    std::unique_lock lock(m);
+    cv.wait_for(lock, 10s, [&] { return out.has_value(); });
+    return out.value_or(point_result{make_error_code(modbus_errc::timeout), {}});
+}
+
+// The commissioning mode: no polls, only the reads and writes asked for,
+// each point read with the function code of its kind.
+TEST(bus_worker_tcp, without_polling_it_serves_one_shot_reads_and_writes_and_counts_them_per_device) {
+    const auto port = testing::free_tcp_port();
+    const auto cfg = tcp_config(port, {meter()});
+    simulator sim(cfg, "line");
+    sim.start();
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler(), false);
+    worker.start();
+    const auto& m = cfg.devices[0];
+    const auto index = [&](const std::string& name) {
+        std::size_t i = 0;
+        while (m.points[i].name != name) ++i;
+        return i;
+    };
+    auto r = read_and_wait(worker, 0, index("voltage"));  // FC4
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_NEAR(std::get<double>(*decode(m.points[index("voltage")], r.readback)), 229.01, 1e-4);
+    r = read_and_wait(worker, 0, index("door"));  // FC2
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.readback, std::vector<std::uint16_t>{0});
+    r = read_and_wait(worker, 0, index("relay"));  // FC1
+    EXPECT_EQ(r.readback, std::vector<std::uint16_t>{1});
+    r = write_and_wait(worker, 0, index("setpoint"), std::uint64_t{77});
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.readback, std::vector<std::uint16_t>{77});
+    r = read_and_wait(worker, 0, 99);
+    EXPECT_EQ(r.error, make_error_code(modbus_errc::invalid_point));
+
+    const auto c = worker.counters(0);
+    EXPECT_EQ(c.requests, 5u);  // three reads, a write and its read-back
+    EXPECT_EQ(c.polls, 0u);
+    EXPECT_EQ(c.timeouts + c.exceptions + c.other_errors, 0u);
+    EXPECT_TRUE(c.last_success.has_value());
+    EXPECT_EQ(worker.counters().polls, 0u);
+    EXPECT_GT(worker.counters().busy.count(), 0);
+    EXPECT_GT(worker.counters().utilisation(), 0.0);
+    EXPECT_LT(worker.counters().utilisation(), 1.0);
+    worker.stop();
+    EXPECT_TRUE(got.of("meter").empty());
+
+    // A unit the server does not have: exception 11 each time, not retried.
+    auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
+                                                     config::data_type::uint16)});
+    ghost.retries = 1;
+    const auto cfg2 = tcp_config(port, {ghost});
+    collector got2;
+    bus_worker polling(cfg2.buses[0], cfg2.devices, got2.handler());
+    polling.start();
+    ASSERT_TRUE(got2.wait_for("ghost", 2, 10s));
+    polling.stop();
+    const auto g = polling.counters(0);
+    EXPECT_GE(g.polls, 2u);
+    EXPECT_EQ(g.retries, 0u);
+    EXPECT_EQ(g.exceptions, g.requests);
+    EXPECT_FALSE(g.last_success.has_value());
+}
+
+// A device too slow for its timeout: every request times out and is retried once.
+TEST(bus_worker_tcp, timeouts_and_retries_are_counted_per_device) {
+    const auto port = testing::free_tcp_port();
+    auto slow = make_device("slow", 4, {make_point("x", config::register_kind::holding_register, 0,
+                                                   config::data_type::uint16)});
+    slow.faults.response_delay = 300ms;
+    simulator sim(tcp_config(port, {slow}), "line");
+    sim.start();
+    slow.timeout = 50ms;
+    slow.retries = 1;
+    slow.faults = {};
+    const auto cfg = tcp_config(port, {slow});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("slow", 2, 10s));
+    worker.stop();
+    const auto c = worker.counters(0);
+    EXPECT_GE(c.polls, 2u);
+    EXPECT_GE(c.retries, c.polls);
+    EXPECT_GE(c.timeouts, 2u);
+    EXPECT_EQ(c.timeouts + c.other_errors, c.requests);  // a late answer may garble the next one
+    EXPECT_FALSE(c.last_success.has_value());
+    EXPECT_EQ(worker.counters().timeouts, c.timeouts);
 }
 
 TEST(bus_worker_quirks, a_busy_answer_is_retried_after_a_wait_and_other_exceptions_are_not) {
