@@ -1,5 +1,7 @@
 #include "gateway/app.hpp"
 
+#include "common/log_limiter.hpp"
+
 #include <chrono>
 #include <sysexits.h>
 
@@ -141,6 +143,7 @@ struct app::parts {
     std::vector<std::pair<modbus::bus_worker*, std::size_t>> routes;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::optional<std::chrono::system_clock::time_point> connected_since;
+    log_limiter log_limit;  // repeating device errors and command refusals
 };
 
 app::app(config::gateway cfg, std::string config_path) : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
@@ -252,6 +255,7 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
                     if (stopping_) return;
                     auto& h = parts_->health[r.device];
                     if (h.record(r)) publish_availability(r.device, h.state());
+                    log_bad_points(r);
                     const auto messages = parts_->mapper->map(r, std::chrono::steady_clock::now());
                     parts_->forward.submit(messages, std::chrono::system_clock::now());
                 });
@@ -525,7 +529,10 @@ void app::on_command(const mqtt::message& m) {
     auto parsed = parse_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
     const auto refuse = [&](const std::string& why) {
-        spdlog::warn("command on {} refused: {}", m.topic, why);
+        // A client repeating a bad command must not flood the journal.
+        if (const auto held = parts_->log_limit.admit("command " + m.topic + why, std::chrono::steady_clock::now())) {
+            spdlog::warn("command on {} refused: {}{}", m.topic, why, log_limiter::suffix(*held));
+        }
         reply(reply_topic, id, false, why, nullptr, 0);
     };
     if (!parsed.command) return refuse(parsed.error);
@@ -584,6 +591,22 @@ void app::control_access(const nlohmann::json& request, bool write, std::functio
         worker->write(local, where->second, std::move(*value), std::move(done));
     } else {
         worker->read(local, where->second, std::move(done));
+    }
+}
+
+// What went wrong in a poll, once per device and reason per minute: a
+// device that times out every second says so in the journal without
+// drowning everything else.
+void app::log_bad_points(const modbus::poll_result& r) {
+    std::map<std::string, std::size_t> reasons;
+    for (const auto& s : r.samples) {
+        if (!s.quality.good) ++reasons[s.quality.error.message()];
+    }
+    for (const auto& [why, count] : reasons) {
+        if (const auto held = parts_->log_limit.admit("poll " + r.device + why, std::chrono::steady_clock::now())) {
+            spdlog::warn("device {}: {} of {} point(s) bad: {}{}", r.device, count, r.samples.size(), why,
+                         log_limiter::suffix(*held));
+        }
     }
 }
 

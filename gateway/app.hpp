@@ -60,6 +60,7 @@ private:
     void expire_queue();
     nlohmann::json status() const;
     nlohmann::json points(const std::string& device_filter) const;
+    void log_bad_points(const modbus::poll_result& r);
     void publish_availability(const std::string& device, const char* state);
     void publish_birth();
     void on_command(const mqtt::message& m);

@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/log_limiter.hpp"
 #include "mqtt/backoff.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
@@ -133,6 +134,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::map<std::uint64_t, publish_handler> completions;
     std::vector<std::pair<std::string, message_handler>> handlers;
     client_stats stats;
+    log_limiter log_limit;  // repeated connection failures
 
     void set_state(link_state s) {
         if (s == state) return;
@@ -335,7 +337,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (state == link_state::connected) ++stats.disconnects;
         if (reason && !stopping) {
             stats.last_error = context.empty() ? reason.message() : context + ": " + reason.message();
-            spdlog::warn("mqtt: {}:{}: {}", options.host, options.port, stats.last_error);
+            // A broker down for hours is retried every few seconds: say so once a minute.
+            if (const auto held = log_limit.admit(stats.last_error, std::chrono::steady_clock::now())) {
+                spdlog::warn("mqtt: {}:{}: {}{}", options.host, options.port, stats.last_error,
+                             log_limiter::suffix(*held));
+            }
         }
         set_state(link_state::disconnected);
         if (stopping) return finish_stop();

@@ -235,6 +235,25 @@ TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
         << sub.dump() << "\n--- gateway:\n"
         << gw.output();
     EXPECT_TRUE(gw.running());
+    // The reason is in the journal once, not at every poll (five a second).
+    const auto count_lines = [&] {
+        const auto out = gw.output();
+        std::size_t n = 0;
+        for (auto at = out.find("device m1: 4 of 4 point(s) bad"); at != std::string::npos;
+             at = out.find("device m1: 4 of 4 point(s) bad", at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    ASSERT_TRUE(wait_until([&] { return count_lines() >= 1; }, 5s)) << gw.output();
+    // Two heartbeats of the bad value later, ten more polls have failed.
+    const auto voltage_messages = [&] {
+        const auto all = sub.messages();
+        return std::count_if(all.begin(), all.end(), [](const auto& m) { return m.topic == "e2e/m1/voltage"; });
+    };
+    const auto seen = voltage_messages();
+    ASSERT_TRUE(wait_until([&] { return voltage_messages() >= seen + 2; }, 10s)) << sub.dump();
+    EXPECT_EQ(count_lines(), 1u) << gw.output();
 }
 
 // Rows in the gateway's queue, read the way an operator would.

@@ -1,0 +1,35 @@
+#include "common/log_limiter.hpp"
+
+#include <gtest/gtest.h>
+
+namespace fieldbridge {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(log_limiter, logs_the_first_holds_back_repeats_within_the_window_and_counts_them) {
+    log_limiter limit(60s);
+    const log_limiter::clock::time_point t0{};
+    EXPECT_EQ(limit.admit("m1: timeout", t0), 0u);
+    EXPECT_EQ(limit.admit("m1: timeout", t0 + 1s), std::nullopt);
+    EXPECT_EQ(limit.admit("m1: timeout", t0 + 59s), std::nullopt);
+    // Another key is not held back by the first.
+    EXPECT_EQ(limit.admit("m2: timeout", t0 + 2s), 0u);
+    // After the window: logged, with what was held back.
+    EXPECT_EQ(limit.admit("m1: timeout", t0 + 60s), 2u);
+    EXPECT_EQ(limit.admit("m1: timeout", t0 + 61s), std::nullopt);
+    EXPECT_EQ(limit.admit("m1: timeout", t0 + 121s), 1u);
+    EXPECT_EQ(log_limiter::suffix(0), "");
+    EXPECT_EQ(log_limiter::suffix(2), " (2 similar message(s) suppressed)");
+}
+
+TEST(log_limiter, keys_from_untrusted_text_cannot_grow_it_without_bound) {
+    log_limiter limit(60s, 4);
+    const log_limiter::clock::time_point t0{};
+    for (int i = 0; i < 1000; ++i) EXPECT_EQ(limit.admit("topic/" + std::to_string(i), t0 + std::chrono::seconds(i)), 0u);
+    // Still limiting what it remembers.
+    EXPECT_EQ(limit.admit("topic/999", t0 + 1000s), std::nullopt);
+}
+
+}  // namespace
+}  // namespace fieldbridge
