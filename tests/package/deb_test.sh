@@ -22,6 +22,7 @@ for f in ./usr/bin/fieldbridge ./usr/lib/systemd/system/fieldbridge.service ./et
 done
 info=$(dpkg-deb -I "$deb")
 grep -q '^ Depends:.*libmodbus5' <<<"$info" || fail "Depends lacks libmodbus5: $info"
+grep -q '^ Depends:.*adduser' <<<"$info" || fail "Depends lacks adduser (postinst creates the service user): $info"
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/fieldbridge/fieldbridge.yaml "$work/control/conffiles" || fail "config is not a conffile"
 
