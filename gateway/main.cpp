@@ -436,10 +436,14 @@ int main(int argc, char** argv) {
     std::string config_path = "/etc/fieldbridge/fieldbridge.yaml";
     auto* run = cli.add_subcommand("run", "Run the gateway service");
     run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+    run->footer("Runs until SIGTERM or SIGINT (clean stop: polling stops, the queue is flushed, DISCONNECT); SIGHUP "
+                "re-reads the configuration. Exit status: 0 clean stop, 70 internal error, 73 the queue cannot be "
+                "opened, 78 bad configuration.\n");
 
     std::string check_path;
     auto* check_cmd = cli.add_subcommand("check", "Validate a configuration and print the effective point map");
     check_cmd->add_option("file", check_path, "Configuration file")->required();
+    check_cmd->footer("Exit status: 0 valid (the point map is printed), 65 invalid (every error as file:line:col).\n");
 
     std::string status_config;
     std::string status_socket;
@@ -460,12 +464,15 @@ int main(int argc, char** argv) {
     points_cmd->add_option("-c,--config", points_config, "Configuration file (for control.socket)");
     points_cmd->add_option("--socket", points_socket, "Control socket of the service");
     points_cmd->add_flag("--json", points_json, "Print JSON");
+    points_cmd->footer("Exit status: 0 done, 65 no such device, 69 service unreachable, 78 bad configuration.\n");
 
     std::string reload_config;
     std::string reload_socket;
     auto* reload_cmd = cli.add_subcommand("reload", "Make the running service re-read its configuration (as SIGHUP)");
     reload_cmd->add_option("-c,--config", reload_config, "Configuration file (checked first; for control.socket)");
     reload_cmd->add_option("--socket", reload_socket, "Control socket of the service");
+    reload_cmd->footer("Exit status: 0 reloaded, 65 refused (the running configuration stays; the reason is printed), "
+                       "69 service unreachable.\n");
 
     access_request read_request;
     auto* read_cmd = cli.add_subcommand("read", "Read one point now and print its value and registers");
@@ -497,6 +504,8 @@ int main(int argc, char** argv) {
     sim->add_option("--bus", sim_bus, "Bus whose devices are simulated (default: the only bus)");
     sim->add_option("--listen", listen, "HOST:PORT to listen on instead of the bus's TCP address");
     sim->add_option("--serial", serial, "Serial device to serve on instead of the bus's device");
+    sim->footer("Runs until SIGTERM or SIGINT. Exit status: 0 stopped, 64 bad option, 69 cannot serve (port in use, "
+                "no such device), 78 bad configuration.\n");
 
     try {
         cli.parse(argc, argv);

@@ -16,7 +16,7 @@ echo "package: $(basename "$deb")"
 
 contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/fieldbridge ./usr/lib/systemd/system/fieldbridge.service ./etc/fieldbridge/fieldbridge.yaml \
-         ./usr/share/doc/fieldbridge/operations.md ./usr/share/doc/fieldbridge/configuration.md \
+         ./usr/share/doc/fieldbridge/operations.md ./usr/share/doc/fieldbridge/configuration.md ./usr/share/doc/fieldbridge/cli.md \
          ./usr/share/doc/fieldbridge/copyright ./usr/share/doc/fieldbridge/examples/demo.yaml; do
   grep -q " $f\$" <<<"$contents" || fail "$f missing from the package"
 done
