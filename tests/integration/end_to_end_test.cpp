@@ -3,6 +3,11 @@
 // `fieldbridge run` polls it and publishes to a real mosquitto, and
 // mosquitto_sub shows what arrived, with QoS and retain flags.
 #include <modbus.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <csignal>
 #include <ctime>
@@ -628,6 +633,52 @@ TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directl
     sim.wait(10s);
     r = run_cli({"read", "m1", "energy", "-c", cfg, "--direct"});
     EXPECT_EQ(r.exit_code, 69) << r.output;
+}
+
+// The systemd side, without systemd: a datagram socket stands in for
+// NOTIFY_SOCKET and receives what the service manager would.
+TEST(end_to_end, systemd_is_told_ready_status_watchdog_and_stopping) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+
+    const auto notify_path = (dir.path() / "notify.sock").string();
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, notify_path.c_str(), notify_path.size() + 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    std::vector<std::string> received;
+    const auto drain = [&] {
+        char buf[4096];
+        for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) received.emplace_back(buf, static_cast<std::size_t>(n));
+    };
+    const auto count = [&](const std::string& what) {
+        drain();
+        return std::count_if(received.begin(), received.end(),
+                             [&](const auto& m) { return m.find(what) != std::string::npos; });
+    };
+
+    ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    ::setenv("WATCHDOG_USEC", "1000000", 1);  // pinged every 0.5 s
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+
+    EXPECT_TRUE(wait_until([&] { return count("READY=1") == 1; }, 20s)) << gw.output();
+    EXPECT_TRUE(wait_until([&] { return count("STATUS=broker 127.0.0.1:" + std::to_string(broker.port()) + " connected") >= 1; }, 20s))
+        << ::testing::PrintToString(received);
+    EXPECT_TRUE(wait_until([&] { return count("WATCHDOG=1") >= 4; }, 10s)) << ::testing::PrintToString(received);
+    EXPECT_EQ(count("STOPPING=1"), 0);
+    gw.signal(SIGTERM);
+    EXPECT_EQ(gw.wait(10s), 0) << gw.output();
+    EXPECT_EQ(count("STOPPING=1"), 1) << ::testing::PrintToString(received);
+    EXPECT_EQ(count("READY=1"), 1);
+    ::close(fd);
 }
 
 TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_one) {
