@@ -57,7 +57,7 @@ const std::vector<std::string> rtu_keys{"device", "baud", "parity", "data_bits",
 const std::vector<std::string> device_keys{"bus",           "unit_id",       "profile",        "poll_interval",
                                            "timeout",       "retries",       "max_gap",        "max_registers",
                                            "max_bits",      "points",        "request_delay",  "switch_delay",
-                                           "write_function", "busy_retry_delay", "simulator_faults"};
+                                           "write_function", "busy_retry_delay", "mask_write", "simulator_faults"};
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -766,9 +766,16 @@ private:
             get_duration(m, "switch_delay", milliseconds{0}, std::chrono::seconds{10}, d.switch_delay);
             get_choice(m, "write_function", write_function_names(), d.write_function);
             get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
+            get_bool(m, "mask_write", d.mask_write);
             if (auto faults = m.get("simulator_faults")) {
-                map_reader fm(*faults, {"refuse_fc6", "busy_every", "response_delay", "unmapped"}, sink_);
+                map_reader fm(*faults,
+                              {"refuse_fc6", "refuse_fc5", "busy_every", "response_delay", "unmapped", "vanish_after",
+                               "vanish_for"},
+                              sink_);
                 get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
+                get_bool(fm, "refuse_fc5", d.faults.refuse_fc5);
+                get_duration(fm, "vanish_after", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_after);
+                get_duration(fm, "vanish_for", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_for);
                 get_integer(fm, "busy_every", 0, 1'000'000, d.faults.busy_every);
                 get_duration(fm, "response_delay", milliseconds{0}, std::chrono::seconds{60}, d.faults.response_delay);
                 if (auto u = fm.get("unmapped")) read_unmapped(*u, d.faults.unmapped);

@@ -152,8 +152,13 @@ enum class write_function { automatic, fc16 };
 // gateway's settings against (FIELD-QUIRKS.md). Used by `fieldbridge simulate` only.
 struct simulated_faults {
     bool refuse_fc6 = false;          // answer FC6 with exception 1: the device takes FC16 only
+    bool refuse_fc5 = false;          // answer FC5 with exception 1: the device takes FC15 only
     unsigned busy_every = 0;          // every Nth request gets exception 6 (server busy); 0 = never
     milliseconds response_delay{0};   // wait before every answer
+    // Silent (no answer at all) from vanish_after after the simulator
+    // started, for vanish_for; 0 = never.
+    milliseconds vanish_after{0};
+    milliseconds vanish_for{0};
     // Register ranges (first, last) the device does not have: a read of
     // holding or input registers that touches one gets exception 2.
     std::vector<std::pair<std::uint16_t, std::uint16_t>> unmapped;
@@ -175,6 +180,7 @@ struct device {
     milliseconds switch_delay{0};       // pause before its first request after another device's
     config::write_function write_function = write_function::automatic;  // automatic: FC6 for one register
     milliseconds busy_retry_delay{100};  // wait before retrying after exception 6 (server busy)
+    bool mask_write = false;  // a bit of a holding register is written with FC22 (atomic) instead of FC3 + FC6/16
     simulated_faults faults;
     std::optional<std::string> profile;
     std::vector<point> points;  // effective: profile points followed by the device's own

@@ -337,10 +337,26 @@ point_result bus_worker::perform(connection& link, pending_request& w) {
         return ok;
     };
     if (w.v) {
+        const bool multiple_only = d.write_function == config::write_function::fc16;
         if (p.kind == config::register_kind::coil) {
             auto words = encode(p, *w.v);
             if (!words) return point_result{words.error(), {}};
-            if (!request([&] { return modbus_write_bit(ctx, p.address, words->at(0) ? 1 : 0) == 1; })) {
+            const std::uint8_t bit = words->at(0) ? 1 : 0;
+            // FC15 for devices that take only the "multiple" write functions.
+            if (!request([&] {
+                    return multiple_only ? modbus_write_bits(ctx, p.address, 1, &bit) == 1
+                                         : modbus_write_bit(ctx, p.address, bit) == 1;
+                })) {
+                return point_result{failure, {}};
+            }
+        } else if (p.kind == config::register_kind::holding_register && p.bit && d.mask_write) {
+            // FC22: the device changes the one bit itself, atomically.
+            auto words = encode(p, *w.v, 0);
+            if (!words) return point_result{words.error(), {}};
+            const auto mask = static_cast<std::uint16_t>(1u << static_cast<unsigned>(*p.bit));
+            const auto and_mask = static_cast<std::uint16_t>(~mask);
+            const auto or_mask = static_cast<std::uint16_t>(words->at(0) & mask);
+            if (!request([&] { return modbus_mask_write_register(ctx, p.address, and_mask, or_mask) == 1; })) {
                 return point_result{failure, {}};
             }
         } else if (p.kind == config::register_kind::holding_register) {

@@ -190,6 +190,10 @@ struct simulator::state {
         ++u.served;
         // The device's configured misbehaviours (device.simulator_faults).
         const auto& faults = u.device.faults;
+        if (faults.vanish_for.count() > 0) {
+            const auto since = std::chrono::steady_clock::now() - started;
+            if (since >= faults.vanish_after && since < faults.vanish_after + faults.vanish_for) return false;  // silent
+        }
         if (faults.response_delay.count() > 0) std::this_thread::sleep_for(faults.response_delay);
         if (faults.busy_every > 0 && u.served % faults.busy_every == 0) {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
@@ -205,7 +209,7 @@ struct simulator::state {
                 }
             }
         }
-        if (faults.refuse_fc6 && req[header] == 6) {
+        if ((faults.refuse_fc6 && req[header] == 6) || (faults.refuse_fc5 && req[header] == 5)) {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
             return true;
         }

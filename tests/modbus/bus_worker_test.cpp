@@ -411,6 +411,116 @@ TEST(bus_worker_quirks, a_device_that_refuses_fc6_is_written_with_fc16_when_conf
     EXPECT_EQ(written.readback, (std::vector<std::uint16_t>{5}));
 }
 
+TEST(bus_worker_quirks, a_device_that_refuses_fc5_gets_its_coils_written_with_fc15_when_configured) {
+    const auto port = testing::free_tcp_port();
+    auto fussy = meter();
+    fussy.faults.refuse_fc5 = true;
+    simulator sim(tcp_config(port, {fussy}), "line");
+    sim.start();
+    const std::size_t relay = 4;
+    ASSERT_EQ(fussy.points[relay].name, "relay");
+    collector got;
+    const auto cfg = tcp_config(port, {meter()});
+    bus_worker plain(cfg.buses[0], cfg.devices, got.handler(), false);
+    plain.start();
+    EXPECT_EQ(write_and_wait(plain, 0, relay, value{false}).error, make_error_code(modbus_errc::illegal_function));
+    plain.stop();
+
+    auto fc15 = meter();
+    fc15.write_function = config::write_function::fc16;
+    const auto cfg2 = tcp_config(port, {fc15});
+    bus_worker configured(cfg2.buses[0], cfg2.devices, got.handler(), false);
+    configured.start();
+    auto written = write_and_wait(configured, 0, relay, value{false});
+    configured.stop();
+    EXPECT_FALSE(written.error) << written.error.message();
+    EXPECT_EQ(written.readback, (std::vector<std::uint16_t>{0}));
+}
+
+// A bit of a holding register: the other 15 bits are kept, by
+// read-modify-write (FC3 + FC6) or by one FC22 mask write when the device
+// has it (atomic against another master; one request fewer).
+TEST(bus_worker_quirks, bit_writes_keep_the_other_bits_by_read_modify_write_or_mask_write) {
+    const auto port = testing::free_tcp_port();
+    const auto cfg = tcp_config(port, {meter()});
+    simulator sim(cfg, "line");
+    sim.start();
+    const std::size_t alarm = 3;  // bit 3 of holding register 30
+    ASSERT_EQ(cfg.devices[0].points[alarm].name, "alarm");
+    modbus_t* other = modbus_new_tcp("127.0.0.1", port);
+    ASSERT_NE(other, nullptr);
+    ASSERT_EQ(modbus_connect(other), 0) << modbus_strerror(errno);
+    modbus_set_slave(other, 1);
+    const auto reg30 = [&] {
+        std::uint16_t r = 0;
+        EXPECT_EQ(modbus_read_registers(other, 30, 1, &r), 1);
+        return r;
+    };
+    collector got;
+    for (const bool mask : {false, true}) {
+        SCOPED_TRACE(mask ? "FC22" : "FC3 + FC6");
+        ASSERT_EQ(modbus_write_register(other, 30, 0xA5A5), 1);  // bit 3 clear, others a pattern
+        auto d = meter();
+        d.mask_write = mask;
+        const auto c = tcp_config(port, {d});
+        bus_worker worker(c.buses[0], c.devices, got.handler(), false);
+        worker.start();
+        auto r = write_and_wait(worker, 0, alarm, value{true});
+        ASSERT_FALSE(r.error) << r.error.message();
+        EXPECT_EQ(r.readback, (std::vector<std::uint16_t>{0xA5AD}));
+        EXPECT_EQ(reg30(), 0xA5AD);
+        r = write_and_wait(worker, 0, alarm, value{false});
+        ASSERT_FALSE(r.error) << r.error.message();
+        EXPECT_EQ(reg30(), 0xA5A5);
+        worker.stop();
+        // Write and read-back: 2 requests with FC22, 3 with read-modify-write.
+        EXPECT_EQ(worker.counters(0).requests, mask ? 4u : 6u);
+    }
+    modbus_close(other);
+    modbus_free(other);
+}
+
+TEST(simulator, a_vanishing_device_is_silent_for_its_window_and_then_answers_again) {
+    auto gone = meter();
+    gone.faults.vanish_after = 300ms;
+    gone.faults.vanish_for = 700ms;
+    auto stays = meter();
+    stays.name = "stays";
+    stays.unit_id = 2;
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {gone, stays}), "line");
+    sim.start();
+    gone.faults = {};
+    auto fast = meter();
+    fast.timeout = 50ms;
+    fast.retries = 0;
+    auto other = fast;
+    other.name = "stays";
+    other.unit_id = 2;
+    const auto cfg = tcp_config(port, {fast, other});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    const auto all_bad = [&](const poll_result& r) {
+        return std::none_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
+    };
+    const auto all_good = [&](const poll_result& r) {
+        return std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
+    };
+    // Good, then silent (timeouts), then good again; the other unit always good.
+    ASSERT_TRUE(testing::wait_until(
+        [&] {
+            const auto rs = got.of("meter");
+            const auto bad = std::find_if(rs.begin(), rs.end(), all_bad);
+            return bad != rs.end() && std::find_if(bad, rs.end(), all_good) != rs.end();
+        },
+        10s));
+    worker.stop();
+    const auto rs = got.of("meter");
+    EXPECT_TRUE(all_good(rs.front()));
+    for (const auto& r : got.of("stays")) EXPECT_TRUE(all_good(r));
+}
+
 TEST(bus_worker_quirks, request_delay_paces_the_requests_to_a_device) {
     const auto port = testing::free_tcp_port();
     simulator sim(tcp_config(port, {meter()}), "line");
