@@ -380,7 +380,7 @@ private:
     // ---- commands ----
 
     void read_commands(const field& f) {
-        map_reader m(f, {"enabled", "suffix", "reply_suffix", "accept_retained"}, sink_);
+        map_reader m(f, {"enabled", "suffix", "reply_suffix", "accept_retained", "device_topic", "max_age"}, sink_);
         command_settings& c = gw_.commands;
         c.mark = f.mark;
         get_bool(m, "enabled", c.enabled);
@@ -392,6 +392,17 @@ private:
             key_error(m, "reply_suffix", "is the same as suffix; expected a different topic for replies");
         }
         get_bool(m, "accept_retained", c.accept_retained);
+        std::string tmpl;
+        if (get_string(m, "device_topic", tmpl)) {
+            if (const auto why = topic_template_error(tmpl)) {
+                sink_.error(m.get("device_topic")->mark, m.get("device_topic")->path + ": " + *why);
+            } else if (tmpl.find("{point}") != std::string::npos) {
+                key_error(m, "device_topic", "names {point}; expected a topic per device ({prefix}, {device}, {bus})");
+            } else {
+                c.device_topic = tmpl;
+            }
+        }
+        get_duration(m, "max_age", milliseconds{0}, std::chrono::hours{24}, c.max_age);
     }
 
     // ---- store ----

@@ -247,6 +247,12 @@ struct command_settings {
     // A retained command is delivered again to every new subscription, so a
     // stale setpoint would be written at every restart: ignored unless set.
     bool accept_retained = false;
+    // Device-level commands (several points in one JSON object) on this
+    // topic template + suffix; empty: off.
+    std::string device_topic;
+    // A command for an offline device waits up to this long for it to come
+    // back; 0: refused at once.
+    milliseconds max_age{0};
     source_mark mark;
     bool operator==(const command_settings&) const = default;
 };

@@ -144,6 +144,14 @@ struct app::parts {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::optional<std::chrono::system_clock::time_point> connected_since;
     log_limiter log_limit;  // repeating device errors and command refusals
+    // Commands waiting for their offline device (commands.max_age), per device name.
+    struct held_command {
+        std::chrono::steady_clock::time_point deadline;
+        std::function<void()> go;
+        std::function<void(const std::string&)> give_up;
+    };
+    std::map<std::string, std::deque<held_command>> held;
+    std::unique_ptr<asio::steady_timer> held_timer;
 };
 
 app::app(config::gateway cfg, std::string config_path) : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
@@ -256,6 +264,7 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
                     auto& h = parts_->health[r.device];
                     if (h.record(r)) publish_availability(r.device, h.state());
                     log_bad_points(r);
+                    if (std::string(h.state()) != "offline") release_held(r.device);
                     const auto messages = parts_->mapper->map(r, std::chrono::steady_clock::now());
                     parts_->forward.submit(messages, std::chrono::system_clock::now());
                 });
@@ -333,6 +342,7 @@ nlohmann::json app::reload() {
             ++restarted;
         }
     }
+    give_up_held("the configuration was reloaded before the device came back");
     cfg_ = std::move(next);
     p.mapper = std::make_unique<point_mapper>(cfg_);
     p.commands = command_table(cfg_);
@@ -526,14 +536,11 @@ void app::on_command(const mqtt::message& m) {
     }
     const auto* target = p.commands.find(m.topic);
     const auto reply_topic = target ? target->reply_topic : p.commands.reply_topic_for(m.topic);
+    if (target && target->whole_device) return on_device_command(m, *target);
     auto parsed = parse_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
-    const auto refuse = [&](const std::string& why) {
-        // A client repeating a bad command must not flood the journal.
-        if (const auto held = parts_->log_limit.admit("command " + m.topic + why, std::chrono::steady_clock::now())) {
-            spdlog::warn("command on {} refused: {}{}", m.topic, why, log_limiter::suffix(*held));
-        }
-        reply(reply_topic, id, false, why, nullptr, 0);
+    const auto refuse = [this, topic = m.topic, reply_topic, id](const std::string& why) {
+        refuse_command(topic, reply_topic, id, why);
     };
     if (!parsed.command) return refuse(parsed.error);
     if (!target) return refuse("no point has the command topic " + m.topic);
@@ -542,18 +549,146 @@ void app::on_command(const mqtt::message& m) {
     std::string why;
     auto value = write_value(device, point, parsed.command->value, why);
     if (!value) return refuse(why);
-    if (std::string(p.health.at(device.name).state()) == "offline") {
-        return refuse("device " + device.name + " is offline");
-    }
     auto [worker, local] = p.routes[target->device];
     if (worker == nullptr) return refuse("device " + device.name + " is not polled");
-    worker->write(local, target->point, std::move(*value),
-                  [this, reply_topic, id, device = device.name, point](modbus::point_result r) {
-                      // On the worker thread: back to the core.
-                      asio::post(io_, [this, reply_topic, id, device, point, r = std::move(r)] {
-                          if (!stopping_) command_done(reply_topic, id, device, point, r);
-                      });
-                  });
+    auto go = [this, worker, local, point_index = target->point, value = std::move(*value), reply_topic, id,
+               device = device.name, point] {
+        worker->write(local, point_index, value, [this, reply_topic, id, device, point](modbus::point_result r) {
+            // On the worker thread: back to the core.
+            asio::post(io_, [this, reply_topic, id, device, point, r = std::move(r)] {
+                if (!stopping_) command_done(reply_topic, id, device, point, r);
+            });
+        });
+    };
+    when_online(device.name, std::move(go), refuse);
+}
+
+void app::refuse_command(const std::string& topic, const std::string& reply_topic, const std::optional<std::string>& id,
+                         const std::string& why) {
+    // A client repeating a bad command must not flood the journal.
+    if (const auto held = parts_->log_limit.admit("command " + topic + why, std::chrono::steady_clock::now())) {
+        spdlog::warn("command on {} refused: {}{}", topic, why, log_limiter::suffix(*held));
+    }
+    reply(reply_topic, id, false, why, nullptr, 0);
+}
+
+// Several points of one device in one command: all are checked before any is
+// written, then written in the order given, and answered together.
+void app::on_device_command(const mqtt::message& m, const command_target& target) {
+    auto parsed = parse_device_command(m.payload);
+    const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
+    const auto refuse = [this, topic = m.topic, reply_topic = target.reply_topic, id](const std::string& why) {
+        refuse_command(topic, reply_topic, id, why);
+    };
+    if (!parsed.command) return refuse(parsed.error);
+    const auto& device = cfg_.devices[target.device];
+    struct one_write {
+        std::size_t point;
+        modbus::value value;
+    };
+    std::vector<one_write> writes;
+    for (const auto& [name, v] : parsed.command->values) {
+        const auto pt = std::find_if(device.points.begin(), device.points.end(), [&](const auto& x) { return x.name == name; });
+        if (pt == device.points.end()) return refuse("device " + device.name + " has no point named '" + name + "'");
+        std::string why;
+        auto value = write_value(device, *pt, v, why);
+        if (!value) return refuse(why);
+        writes.push_back({static_cast<std::size_t>(pt - device.points.begin()), std::move(*value)});
+    }
+    auto [worker, local] = parts_->routes[target.device];
+    if (worker == nullptr) return refuse("device " + device.name + " is not polled");
+    struct progress {
+        std::size_t remaining;
+        nlohmann::json values = nlohmann::json::object();
+        nlohmann::json errors = nlohmann::json::object();
+    };
+    auto go = [this, worker, local, writes = std::move(writes), reply_topic = target.reply_topic, id, device] {
+        auto state = std::make_shared<progress>(progress{writes.size()});
+        for (const auto& w : writes) {
+            const auto& point = device.points[w.point];
+            worker->write(local, w.point, w.value, [this, state, reply_topic, id, device = device.name, point](modbus::point_result r) {
+                asio::post(io_, [this, state, reply_topic, id, device, point, r = std::move(r)] {
+                    if (stopping_) return;
+                    if (r.error) {
+                        nlohmann::json e = {{"error", r.error.message()}};
+                        if (modbus::is_exception(r.error)) e["modbus_exception"] = r.error.value();
+                        state->errors[point.name] = e;
+                        spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
+                    } else {
+                        state->values[point.name] = point_value(point, r.readback);
+                        publish_written(device, point, r.readback);
+                    }
+                    if (--state->remaining > 0) return;
+                    nlohmann::json j = {{"id", id ? nlohmann::json(*id) : nlohmann::json(nullptr)},
+                                        {"ok", state->errors.empty()},
+                                        {"values", state->values}};
+                    if (!state->errors.empty()) j["errors"] = state->errors;
+                    parts_->client.publish(mqtt::message{reply_topic, j.dump(), mqtt::qos::at_least_once, false});
+                });
+            });
+        }
+    };
+    when_online(device.name, std::move(go), refuse);
+}
+
+// Runs go now, unless the device is offline: then the command waits for it
+// up to commands.max_age (0: refused at once), at most 100 per device.
+void app::when_online(const std::string& device, std::function<void()> go,
+                      std::function<void(const std::string&)> give_up) {
+    auto& p = *parts_;
+    if (std::string(p.health.at(device).state()) != "offline") return go();
+    const auto max_age = cfg_.commands.max_age;
+    if (max_age.count() <= 0) return give_up("device " + device + " is offline");
+    auto& queue = p.held[device];
+    if (queue.size() >= 100) return give_up("device " + device + " is offline and 100 commands already wait for it");
+    queue.push_back({std::chrono::steady_clock::now() + max_age, std::move(go), std::move(give_up)});
+    spdlog::info("command for offline device {} held for up to {} ms", device, max_age.count());
+    expire_held();
+}
+
+void app::release_held(const std::string& device) {
+    auto& p = *parts_;
+    const auto it = p.held.find(device);
+    if (it == p.held.end()) return;
+    auto queue = std::move(it->second);
+    p.held.erase(it);
+    if (!queue.empty()) spdlog::info("device {} is back: writing {} held command(s)", device, queue.size());
+    for (auto& c : queue) c.go();
+}
+
+void app::give_up_held(const std::string& why) {
+    auto held = std::move(parts_->held);
+    parts_->held.clear();
+    for (auto& [device, queue] : held) {
+        for (auto& c : queue) c.give_up(why);
+    }
+}
+
+// Answers held commands whose time is up; armed for the next deadline.
+void app::expire_held() {
+    auto& p = *parts_;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = p.held.begin(); it != p.held.end();) {
+        auto& queue = it->second;
+        while (!queue.empty() && queue.front().deadline <= now) {
+            auto c = std::move(queue.front());
+            queue.pop_front();
+            c.give_up("device " + it->first + " stayed offline for longer than commands.max_age (" +
+                      std::to_string(cfg_.commands.max_age.count()) + " ms); not written");
+        }
+        it = queue.empty() ? p.held.erase(it) : std::next(it);
+    }
+    if (p.held.empty()) return;
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (const auto& [device, queue] : p.held) next = std::min(next, queue.front().deadline);
+    if (p.held_timer && p.held_timer->expiry() <= next) return;
+    if (p.held_timer) p.held_timer->cancel();
+    p.held_timer = std::make_unique<asio::steady_timer>(io_, next);
+    p.held_timer->async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_) return;
+        parts_->held_timer.reset();
+        expire_held();
+    });
 }
 
 // `fieldbridge read` / `write` through the running service: the request
@@ -701,6 +836,8 @@ void app::stop() {
 void app::shutdown() {
     if (stopping_.exchange(true)) return;
     auto& p = *parts_;
+    if (p.held_timer) p.held_timer->cancel();
+    give_up_held("the gateway is shutting down");
     notify_stopping();
     p.watchdog_timer.cancel();
     p.expiry_timer.cancel();

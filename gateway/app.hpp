@@ -17,6 +17,7 @@
 
 #include "config/model.hpp"
 #include "drivers/modbus/bus_worker.hpp"
+#include "gateway/commands.hpp"
 #include "mqtt/message.hpp"
 
 namespace fieldbridge::gateway {
@@ -64,6 +65,13 @@ private:
     void publish_availability(const std::string& device, const char* state);
     void publish_birth();
     void on_command(const mqtt::message& m);
+    void on_device_command(const mqtt::message& m, const command_target& target);
+    void refuse_command(const std::string& topic, const std::string& reply_topic, const std::optional<std::string>& id,
+                        const std::string& why);
+    void when_online(const std::string& device, std::function<void()> go, std::function<void(const std::string&)> give_up);
+    void release_held(const std::string& device);
+    void give_up_held(const std::string& why);
+    void expire_held();
     void command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
                       const config::point& point, const modbus::point_result& r);
     // Publishes a point's state read back after a write, without waiting for the next poll.

@@ -124,6 +124,18 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
             if (d.points[pi].topic || !wildcard_covers_all) exact.push_back(state + settings_.suffix);
         }
     }
+    if (!settings_.device_topic.empty()) {
+        for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
+            const auto& d = cfg.devices[di];
+            const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
+            if (bus == cfg.buses.end()) continue;
+            const auto base = config::expand_topic(settings_.device_topic, cfg.publish, d, config::point{}, *bus);
+            // A point's command topic keeps its meaning if the two collide.
+            if (targets_.emplace(base + settings_.suffix, command_target{di, 0, base + settings_.reply_suffix, true}).second) {
+                exact.push_back(base + settings_.suffix);
+            }
+        }
+    }
     if (wildcard_covers_all && !targets_.empty()) filters_.push_back(*wildcard + settings_.suffix);
     for (auto& e : exact) filters_.push_back(std::move(e));
 }
@@ -140,6 +152,53 @@ std::string command_table::reply_topic_for(const std::string& command_topic) con
         return command_topic.substr(0, command_topic.size() - settings_.suffix.size()) + settings_.reply_suffix;
     }
     return command_topic + settings_.reply_suffix;
+}
+
+parsed_device_command parse_device_command(std::string_view payload) {
+    parsed_device_command out;
+    if (payload.size() > max_command_payload) {
+        out.error = "command longer than " + std::to_string(max_command_payload) + " bytes";
+        return out;
+    }
+    // ordered_json: the points are written in the order the sender gave them.
+    auto j = nlohmann::ordered_json::parse(payload, nullptr, false);
+    if (j.is_discarded()) {
+        out.error = "malformed JSON";
+        return out;
+    }
+    const auto expected = "expected {\"point\": value, ...} or {\"values\": {\"point\": value, ...}, \"id\": \"...\"}";
+    if (!j.is_object()) {
+        out.error = expected;
+        return out;
+    }
+    device_command c;
+    const nlohmann::ordered_json* values = &j;
+    if (j.contains("values")) {
+        if (!j["values"].is_object()) {
+            out.error = expected;
+            return out;
+        }
+        values = &j["values"];
+        for (const auto& [key, v] : j.items()) {
+            if (key == "id") {
+                if (!v.is_string()) {
+                    out.error = "\"id\" must be a string";
+                    return out;
+                }
+                c.id = v.get<std::string>();
+            } else if (key != "values") {
+                out.error = "unknown key \"" + key + "\" beside \"values\"; " + expected;
+                return out;
+            }
+        }
+    }
+    for (const auto& [key, v] : values->items()) c.values.emplace_back(key, nlohmann::json::parse(v.dump()));
+    if (c.values.empty()) {
+        out.error = "no point to write; " + std::string(expected);
+        return out;
+    }
+    out.command = std::move(c);
+    return out;
 }
 
 std::optional<std::pair<std::size_t, std::size_t>> find_point(const config::gateway& cfg, const std::string& device,

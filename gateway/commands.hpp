@@ -39,6 +39,19 @@ struct parsed_command {
 // and oversized payloads, objects without "value", and ids that are not strings.
 parsed_command parse_command(std::string_view payload);
 
+// A device-level command: several points of one device in one object,
+// {"setpoint": 21.5, "running": true} or {"values": {...}, "id": "..."}, in
+// the order given.
+struct device_command {
+    std::vector<std::pair<std::string, nlohmann::json>> values;
+    std::optional<std::string> id;
+};
+struct parsed_device_command {
+    std::optional<device_command> command;
+    std::string error;
+};
+parsed_device_command parse_device_command(std::string_view payload);
+
 // The command's JSON value as a value of the point's type, or why not:
 // booleans take true/false/0/1, numbers take JSON numbers, strings take
 // strings. Range checks happen in modbus::encode.
@@ -66,8 +79,9 @@ nlohmann::json access_answer(const config::point& p, const modbus::point_result&
 // Where commands come from and replies go, per point.
 struct command_target {
     std::size_t device = 0;  // index into gateway.devices
-    std::size_t point = 0;   // index into that device's points
+    std::size_t point = 0;   // index into that device's points (unused for whole_device)
     std::string reply_topic;
+    bool whole_device = false;  // commands.device_topic: several points in one object
 };
 
 class command_table {

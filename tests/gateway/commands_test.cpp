@@ -86,6 +86,43 @@ TEST(command_table, a_template_without_whole_levels_subscribes_each_topic) {
     EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/pump-setpoint/set", "custom/pump-mode/set"}));
 }
 
+TEST(command_table, device_commands_get_a_topic_per_device_when_configured) {
+    auto g = plant("{prefix}/{device}/{point}");
+    EXPECT_EQ(command_table(g).find("site/a/pump/set"), nullptr);  // off by default
+    g.commands.device_topic = "{prefix}/{device}";
+    const command_table t(g);
+    const auto* d = t.find("site/a/pump/set");
+    ASSERT_NE(d, nullptr);
+    EXPECT_TRUE(d->whole_device);
+    EXPECT_EQ(d->device, 0u);
+    EXPECT_EQ(d->reply_topic, "site/a/pump/reply");
+    EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/+/+/set", "custom/pump-mode/set", "site/a/pump/set"}));
+    // A point whose command topic is the same keeps it.
+    g.commands.device_topic = "{prefix}/{device}/setpoint";
+    const command_table clash(g);
+    ASSERT_NE(clash.find("site/a/pump/setpoint/set"), nullptr);
+    EXPECT_FALSE(clash.find("site/a/pump/setpoint/set")->whole_device);
+}
+
+TEST(parse_device_command, takes_points_in_the_order_given_with_or_without_an_id) {
+    auto c = parse_device_command(R"({"zeta": 1, "alpha": true})");
+    ASSERT_TRUE(c.command) << c.error;
+    ASSERT_EQ(c.command->values.size(), 2u);
+    EXPECT_EQ(c.command->values[0].first, "zeta");  // not sorted
+    EXPECT_EQ(c.command->values[1].second, true);
+    EXPECT_FALSE(c.command->id);
+    c = parse_device_command(R"({"values": {"sp": 21.5}, "id": "x7"})");
+    ASSERT_TRUE(c.command) << c.error;
+    EXPECT_EQ(c.command->id, "x7");
+    EXPECT_EQ(c.command->values.at(0), (std::pair<std::string, nlohmann::json>{"sp", 21.5}));
+    for (const auto* bad : {"", "42", "[1]", "{", "{}", R"({"values": 3})", R"({"values": {}, "id": "a"})",
+                            R"({"values": {"a": 1}, "id": 5})", R"({"values": {"a": 1}, "other": 1})"}) {
+        EXPECT_FALSE(parse_device_command(bad).command) << bad;
+        EXPECT_FALSE(parse_device_command(bad).error.empty()) << bad;
+    }
+    EXPECT_FALSE(parse_device_command(std::string(5000, ' ') + "{}").command);
+}
+
 TEST(command_table, disabled_commands_subscribe_nothing) {
     auto g = plant("{prefix}/{device}/{point}");
     g.commands.enabled = false;

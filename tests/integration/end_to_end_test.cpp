@@ -438,6 +438,89 @@ TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refuse
     EXPECT_NE(gw.output().find("ignoring the retained command"), std::string::npos) << gw.output();
 }
 
+std::optional<nlohmann::json> reply_on(const subscriber& sub, const std::string& topic, const std::string& id,
+                                       std::chrono::milliseconds timeout = 10s) {
+    std::optional<nlohmann::json> found;
+    wait_until(
+        [&] {
+            const auto r = sub.find(topic, [&](const auto& j) { return j.value("id", nlohmann::json()) == id; });
+            if (r) found = nlohmann::json::parse(r->payload);
+            return r.has_value();
+        },
+        timeout);
+    return found;
+}
+
+// The device goes silent for a while (simulator_faults.vanish_*): commands
+// for it are held up to commands.max_age and written when it answers again,
+// answered with an error when it does not come back in time, refused at once
+// with max_age 0. Device-level commands write several points, all checked first.
+TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_commands_write_several_points) {
+    for (const auto& [max_age, vanish_after, vanish_for] :
+         {std::tuple{"30s", "4s", "3s"}, std::tuple{"500ms", "1s", "5s"}, std::tuple{"0s", "1s", "5s"}}) {
+        SCOPED_TRACE(std::string("max_age ") + max_age);
+        temp_dir dir;
+        mosquitto_broker broker;
+        const auto modbus_port = free_tcp_port();
+        auto yaml = gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n");
+        yaml.replace(yaml.find("retries: 0 }"), 12,
+                     std::string("retries: 0, simulator_faults: { vanish_after: ") + vanish_after + ", vanish_for: " +
+                         vanish_for + " } }");
+        yaml += std::string("commands: { device_topic: \"{prefix}/{device}\", max_age: ") + max_age + " }\n";
+        const auto cfg = write_file(dir.path() / "gw.yaml", yaml);
+        subscriber sub(broker, "e2e/#");
+        child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+        ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+        child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+
+        if (std::string(max_age) == "30s") {
+            publish_command(broker, "e2e/m1/set", R"({"values": {"energy": 77, "relay": true}, "id": "d1"})");
+            auto r = reply_on(sub, "e2e/m1/reply", "d1");
+            ASSERT_TRUE(r) << sub.dump() << gw.output();
+            EXPECT_EQ(r->at("ok"), true) << *r;
+            EXPECT_EQ(r->at("values"), (nlohmann::json{{"energy", 77}, {"relay", true}})) << *r;
+            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
+            EXPECT_EQ(read_over_tcp(modbus_port, 3, 3, 1, true), (std::vector<std::uint16_t>{1}));
+            // One bad point: nothing is written.
+            publish_command(broker, "e2e/m1/set", R"({"values": {"energy": 5, "voltage": 1}, "id": "d2"})");
+            r = reply_on(sub, "e2e/m1/reply", "d2");
+            ASSERT_TRUE(r) << sub.dump();
+            EXPECT_EQ(r->at("ok"), false) << *r;
+            EXPECT_NE(r->at("error").get<std::string>().find("voltage is not writable"), std::string::npos) << *r;
+            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
+        }
+
+        ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 20s))
+            << sub.dump();
+        publish_command(broker, "e2e/m1/energy/set", R"({"value": 4242, "id": "h1"})");
+        if (std::string(max_age) == "30s") {
+            // Held: answered once the device is back, with the value read back.
+            auto r = reply_on(sub, "e2e/m1/energy/reply", "h1", 20s);
+            ASSERT_TRUE(r) << sub.dump() << gw.output();
+            EXPECT_EQ(r->at("ok"), true) << *r;
+            EXPECT_EQ(r->at("value"), 4242);
+            EXPECT_TRUE(sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "online"; }).has_value());
+            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+        } else {
+            auto r = reply_on(sub, "e2e/m1/energy/reply", "h1");
+            ASSERT_TRUE(r) << sub.dump() << gw.output();
+            EXPECT_EQ(r->at("ok"), false) << *r;
+            const auto expected = std::string(max_age) == "0s" ? "device m1 is offline" : "stayed offline for longer than commands.max_age";
+            EXPECT_NE(r->at("error").get<std::string>().find(expected), std::string::npos) << *r;
+            // Back online, the command was not written after all.
+            ASSERT_TRUE(wait_until(
+                [&] {
+                    const auto latest = sub.find("e2e/m1/availability");  // the newest one
+                    return latest && nlohmann::json::parse(latest->payload).at("state") == "online";
+                },
+                20s))
+                << sub.dump();
+            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2)[1], 57920) << "123456 = 0x0001'E240 untouched";
+        }
+    }
+}
+
 struct status_reply {
     std::optional<int> exit_code;
     nlohmann::json json;
