@@ -676,6 +676,80 @@ status_reply status_of(const std::string& cfg, const std::vector<std::string>& e
     return r;
 }
 
+// Two devices share a TCP bus; one goes silent for seven seconds. It flips to
+// offline after availability.offline_after failed polls with its points bad,
+// the other keeps its poll rate, and it comes back by itself. A command to a
+// device whose poll answers slowly waits for that poll instead of crossing it.
+TEST(end_to_end, a_device_taken_away_goes_offline_alone_and_comes_back_by_itself) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
+      << "publish: { prefix: e2e, heartbeat: 60s }\nstore: { path: queue.db }\ncontrol: { socket: control.sock }\n"
+      << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
+      << "devices:\n"
+      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 1s, timeout: 100ms, retries: 0,\n"
+      << "        simulator_faults: { vanish_after: 2s, vanish_for: 7s } }\n"
+      << "  m2: { bus: line, unit_id: 4, profile: meter, poll_interval: 500ms, timeout: 200ms, retries: 0 }\n"
+      << "  slow: { bus: line, unit_id: 6, profile: meter, poll_interval: 2s, timeout: 2s,\n"
+      << "          simulator_faults: { response_delay: 150ms } }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
+    subscriber sub(broker, "e2e/#");
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+
+    // Each of the slow device's three block reads is outstanding for 150 ms:
+    // commands that land during one must wait, or the answers would cross.
+    for (int i = 0; i < 5; ++i) {
+        const auto id = "s" + std::to_string(i);
+        publish_command(broker, "e2e/slow/energy/set", R"({"value": )" + std::to_string(1000 + i) + R"(, "id": ")" + id + "\"}");
+        const auto r = reply_on(sub, "e2e/slow/energy/reply", id);
+        ASSERT_TRUE(r) << sub.dump();
+        EXPECT_EQ(r->at("ok"), true) << *r;
+        EXPECT_EQ(r->at("value"), 1000 + i) << *r;
+    }
+    EXPECT_EQ(read_over_tcp(modbus_port, 6, 10, 2), (std::vector<std::uint16_t>{0, 1004}));
+
+    const auto latest_state = [&](const std::string& device) {
+        const auto m = sub.find("e2e/" + device + "/availability");
+        return m ? nlohmann::json::parse(m->payload).at("state").get<std::string>() : std::string();
+    };
+    ASSERT_TRUE(wait_until([&] { return latest_state("m1") == "offline"; }, 15s)) << sub.dump();
+    EXPECT_TRUE(sub.find("e2e/m1/voltage", [](const auto& j) { return j.at("quality") == "bad" && j.at("error") == "no response from the device within the timeout"; }).has_value())
+        << sub.dump();
+    // The neighbour's poll rate while m1 is away: every 500 ms.
+    const auto polls_of = [&](const std::string& device) -> std::optional<std::pair<std::chrono::steady_clock::time_point, int>> {
+        const auto s = status_of(cfg, {"--json"});
+        if (s.json.is_discarded()) return std::nullopt;
+        for (const auto& d : s.json.at("devices")) {
+            if (d.at("name") == device) return std::make_pair(std::chrono::steady_clock::now(), d.at("polls").get<int>());
+        }
+        return std::nullopt;
+    };
+    const auto before = polls_of("m2");
+    ASSERT_TRUE(before);
+    ASSERT_TRUE(wait_until([&] { return std::chrono::steady_clock::now() - before->first >= 2s; }, 5s));
+    const auto after = polls_of("m2");
+    ASSERT_TRUE(after);
+    const double rate = (after->second - before->second) / std::chrono::duration<double>(after->first - before->first).count();
+    // m1's timeouts take 300 ms of every second and slow's polls 450 ms of
+    // every two: the line has room for m2's two polls a second.
+    EXPECT_GE(rate, 1.5) << "m2 polls per second while m1 was silent";
+    EXPECT_EQ(latest_state("m2"), "online");
+    EXPECT_TRUE(sub.find("e2e/m2/voltage", good).has_value());
+
+    // Back by itself.
+    ASSERT_TRUE(wait_until([&] { return latest_state("m1") == "online"; }, 20s)) << sub.dump();
+    EXPECT_TRUE(wait_until([&] {
+        const auto m = sub.find("e2e/m1/voltage");
+        return m && nlohmann::json::parse(m->payload).at("quality") == "good";
+    }, 10s)) << sub.dump();
+    EXPECT_TRUE(gw.running());
+}
+
 TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_exit_code_follows_health) {
     temp_dir dir;
     mosquitto_broker broker;
