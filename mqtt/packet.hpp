@@ -34,6 +34,7 @@ enum class packet_type : std::uint8_t {
     pingreq = 12,
     pingresp = 13,
     disconnect = 14,
+    auth = 15,  // 5.0 only
 };
 
 // An MQTT 5.0 property: identifier and value. MQTT 3.1.1 has none, so the
@@ -99,7 +100,8 @@ struct publish {
     bool operator==(const publish&) const = default;
 };
 
-// The four acknowledgements of the publish flows share a shape.
+// The four acknowledgements of the publish flows share a shape. In 5.0 a
+// reason code of 0x80 or more is a refusal.
 struct puback {
     std::uint16_t packet_id = 0;
     std::uint8_t reason_code = 0;  // 5.0 only
@@ -128,6 +130,10 @@ struct pubcomp {
 struct subscription {
     std::string filter;
     mqtt::qos max_qos = qos::at_most_once;
+    // Subscription options of 5.0 (bits 2-5 of the options byte).
+    bool no_local = false;
+    bool retain_as_published = false;
+    std::uint8_t retain_handling = 0;  // 0 send retained, 1 only on a new subscription, 2 never
     bool operator==(const subscription&) const = default;
 };
 
@@ -143,7 +149,7 @@ inline constexpr std::uint8_t suback_failure = 0x80;
 
 struct suback {
     std::uint16_t packet_id = 0;
-    std::vector<std::uint8_t> return_codes;  // granted QoS or suback_failure
+    std::vector<std::uint8_t> return_codes;  // granted QoS, or suback_failure (5.0: a reason code >= 0x80)
     properties props;
     bool operator==(const suback&) const = default;
 };
@@ -175,8 +181,16 @@ struct disconnect {
     bool operator==(const disconnect&) const = default;
 };
 
+// 5.0 enhanced authentication; this client does not start it, so one from
+// the server ends the connection.
+struct auth {
+    std::uint8_t reason_code = 0;
+    properties props;
+    bool operator==(const auth&) const = default;
+};
+
 using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback,
-                            unsubscribe, unsuback, pingreq, pingresp, disconnect>;
+                            unsubscribe, unsuback, pingreq, pingresp, disconnect, auth>;
 
 // The fixed-header type of a packet value.
 packet_type type_of(const packet& p) noexcept;
