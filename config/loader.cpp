@@ -44,7 +44,7 @@ constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    24
 const std::vector<std::string> root_keys{"mqtt",  "publish",  "store",   "control",
                                          "commands", "availability", "profiles", "buses", "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
-const std::vector<std::string> mqtt_keys{"host",     "port",          "client_id", "keepalive", "username",
+const std::vector<std::string> mqtt_keys{"protocol", "session_expiry", "host",     "port",          "client_id", "keepalive", "username",
                                          "password", "clean_session", "reconnect", "tls"};
 const std::vector<std::string> tls_keys{"enabled", "ca_file", "cert_file", "key_file", "verify_hostname"};
 const std::vector<std::string> publish_keys{"prefix", "topic", "format", "heartbeat", "qos"};
@@ -301,6 +301,17 @@ private:
         get_string(m, "username", b.username);
         get_string(m, "password", b.password);
         get_bool(m, "clean_session", b.clean_session);
+        get_choice(m, "protocol", mqtt_protocol_names(), b.protocol);
+        std::chrono::seconds expiry{};
+        // 0xFFFFFFFE s at most: 0xFFFFFFFF is "never", written as `never`.
+        if (const auto e = m.get("session_expiry"); e && e->node.IsScalar() && e->node.Scalar() == "never") {
+            b.session_expiry = std::chrono::seconds{0xFFFFFFFF};
+        } else if (get_seconds(m, "session_expiry", std::chrono::seconds{0xFFFFFFFE}, expiry)) {
+            b.session_expiry = expiry;
+        }
+        if (m.has("session_expiry") && b.protocol != mqtt_protocol::v5) {
+            key_error(m, "session_expiry", "MQTT 3.1.1 has no session expiry; expected protocol: \"5\" as well");
+        }
         if (m.has("password") && !m.has("username")) {
             key_error(m, "password", "a password without a username; expected username: NAME as well");
         }

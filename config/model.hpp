@@ -197,7 +197,10 @@ struct tls_settings {
     bool operator==(const tls_settings&) const = default;
 };
 
+enum class mqtt_protocol { v3_1_1, v5 };
+
 struct broker {
+    mqtt_protocol protocol = mqtt_protocol::v3_1_1;
     std::string host = "localhost";
     std::uint16_t port = 1883;
     std::string client_id = "fieldbridge";
@@ -205,6 +208,9 @@ struct broker {
     std::string username;
     std::string password;
     bool clean_session = true;
+    // MQTT 5 Session Expiry Interval. Unset: 0 with a clean session, never
+    // (0xFFFFFFFF) with a persistent one, the 3.1.1 behaviour.
+    std::optional<std::chrono::seconds> session_expiry;
     tls_settings tls;
     milliseconds reconnect_min{500};
     milliseconds reconnect_max{30000};

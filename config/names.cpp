@@ -52,6 +52,12 @@ constexpr std::array write_functions{
     std::pair{"fc16"sv, write_function::fc16},
 };
 
+constexpr std::array mqtt_protocols{
+    std::pair{"3.1.1"sv, mqtt_protocol::v3_1_1},
+    std::pair{"5"sv, mqtt_protocol::v5},
+    std::pair{"5.0"sv, mqtt_protocol::v5},
+};
+
 constexpr std::array durabilities{
     std::pair{"full"sv, store_durability::full},
     std::pair{"normal"sv, store_durability::normal},
@@ -87,6 +93,7 @@ name_table<string_packing> string_packing_names() { return string_packings; }
 name_table<parity> parity_names() { return parities; }
 name_table<payload_format> payload_format_names() { return payload_formats; }
 name_table<store_durability> durability_names() { return durabilities; }
+name_table<mqtt_protocol> mqtt_protocol_names() { return mqtt_protocols; }
 name_table<write_function> write_function_names() { return write_functions; }
 name_table<drop_policy> drop_policy_names() { return drop_policies; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }

@@ -32,6 +32,7 @@
 #include "gateway/store/message_store.hpp"
 #include "gateway/service_manager.hpp"
 #include "mqtt/client.hpp"
+#include "mqtt/topic.hpp"
 
 namespace fieldbridge::gateway {
 namespace asio = boost::asio;
@@ -40,6 +41,7 @@ namespace {
 
 mqtt::client_options client_options_from(const config::broker& b) {
     mqtt::client_options o;
+    o.version = b.protocol == config::mqtt_protocol::v5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1;
     o.host = b.host;
     o.port = b.port;
     o.client_id = b.client_id;
@@ -47,6 +49,8 @@ mqtt::client_options client_options_from(const config::broker& b) {
     o.username = b.username;
     o.password = b.password;
     o.clean_session = b.clean_session;
+    o.session_expiry = b.session_expiry ? static_cast<std::uint32_t>(b.session_expiry->count())
+                                        : (b.clean_session ? 0U : 0xFFFFFFFFU);
     o.tls.enabled = b.tls.enabled;
     o.tls.ca_file = b.tls.ca_file;
     o.tls.cert_file = b.tls.cert_file;
@@ -421,9 +425,18 @@ nlohmann::json app::status() const {
                              {"connects", c.connects},           {"disconnects", c.disconnects},
                              {"last_error", c.last_error},       {"queued", c.queued},
                              {"inflight", c.inflight},           {"published", c.published},
-                             {"acknowledged", c.acknowledged}, {"protocol", "3.1.1"},
+                             {"acknowledged", c.acknowledged}, {"protocol", cfg_.mqtt.protocol == config::mqtt_protocol::v5 ? "5" : "3.1.1"},
                              {"client_id", cfg_.mqtt.client_id}, {"connected_since", since(p.connected_since)},
-                             {"reconnects", c.connects > 0 ? c.connects - 1 : 0}};
+                             {"reconnects", c.connects > 0 ? c.connects - 1 : 0},
+                             {"refused", c.refused},
+                             {"keepalive_s", c.keepalive.count()}};
+    if (cfg_.mqtt.protocol == config::mqtt_protocol::v5 && p.client.state() == mqtt::link_state::connected) {
+        broker["limits"] = {{"receive_maximum", c.limits.receive_maximum},
+                            {"maximum_packet_size", c.limits.maximum_packet_size},
+                            {"maximum_qos", static_cast<int>(c.limits.maximum_qos)},
+                            {"retain_available", c.limits.retain_available},
+                            {"topic_alias_maximum", c.limits.topic_alias_maximum}};
+    }
     const auto q = p.queue->stats();
     const auto& qc = p.queue->counters();
     const auto& f = p.forward.stats();
@@ -434,6 +447,7 @@ nlohmann::json app::status() const {
                             {"stored", f.stored},
                             {"delivered", f.delivered},
                             {"refused", f.refused},
+                            {"refused_by_broker", f.refused_by_broker},
                             {"dropped", {{"by_messages", qc.dropped_by_rows},
                                          {"by_bytes", qc.dropped_by_bytes},
                                          {"by_age", qc.dropped_by_age}}},
@@ -525,6 +539,17 @@ nlohmann::json app::points(const std::string& device_filter) const {
     return out;
 }
 
+// Where the answer to command m goes: its MQTT 5 Response Topic, with its
+// Correlation Data, when it names one; else the configured reply topic. The
+// payload is filled in by the caller.
+static mqtt::message reply_address(const mqtt::message& m, const std::string& configured) {
+    // A Response Topic that is no topic name (a wildcard, say) cannot be
+    // published to; the answer then goes to the configured topic.
+    const bool usable = !m.response_topic.empty() && !mqtt::check_topic_name(m.response_topic);
+    return mqtt::message{usable ? m.response_topic : configured, {}, mqtt::qos::at_least_once, false, {},
+                         m.correlation_data};
+}
+
 // A command from MQTT: checked here, written by the bus worker, answered on
 // the reply topic in every case (except a retained one, which is ignored).
 void app::on_command(const mqtt::message& m) {
@@ -535,7 +560,7 @@ void app::on_command(const mqtt::message& m) {
         return;
     }
     const auto* target = p.commands.find(m.topic);
-    const auto reply_topic = target ? target->reply_topic : p.commands.reply_topic_for(m.topic);
+    const auto reply_topic = reply_address(m, target ? target->reply_topic : p.commands.reply_topic_for(m.topic));
     if (target && target->whole_device) return on_device_command(m, *target);
     auto parsed = parse_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
@@ -563,7 +588,7 @@ void app::on_command(const mqtt::message& m) {
     when_online(device.name, std::move(go), refuse);
 }
 
-void app::refuse_command(const std::string& topic, const std::string& reply_topic, const std::optional<std::string>& id,
+void app::refuse_command(const std::string& topic, const mqtt::message& reply_topic, const std::optional<std::string>& id,
                          const std::string& why) {
     // A client repeating a bad command must not flood the journal.
     if (const auto held = parts_->log_limit.admit("command " + topic + why, std::chrono::steady_clock::now())) {
@@ -577,7 +602,7 @@ void app::refuse_command(const std::string& topic, const std::string& reply_topi
 void app::on_device_command(const mqtt::message& m, const command_target& target) {
     auto parsed = parse_device_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
-    const auto refuse = [this, topic = m.topic, reply_topic = target.reply_topic, id](const std::string& why) {
+    const auto refuse = [this, topic = m.topic, reply_topic = reply_address(m, target.reply_topic), id](const std::string& why) {
         refuse_command(topic, reply_topic, id, why);
     };
     if (!parsed.command) return refuse(parsed.error);
@@ -602,7 +627,7 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
         nlohmann::json values = nlohmann::json::object();
         nlohmann::json errors = nlohmann::json::object();
     };
-    auto go = [this, worker, local, writes = std::move(writes), reply_topic = target.reply_topic, id, device] {
+    auto go = [this, worker, local, writes = std::move(writes), reply_topic = reply_address(m, target.reply_topic), id, device] {
         auto state = std::make_shared<progress>(progress{writes.size()});
         for (const auto& w : writes) {
             const auto& point = device.points[w.point];
@@ -623,7 +648,9 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
                                         {"ok", state->errors.empty()},
                                         {"values", state->values}};
                     if (!state->errors.empty()) j["errors"] = state->errors;
-                    parts_->client.publish(mqtt::message{reply_topic, j.dump(), mqtt::qos::at_least_once, false});
+                    auto answer = reply_topic;
+                    answer.payload = j.dump();
+                    parts_->client.publish(std::move(answer));
                 });
             });
         }
@@ -745,7 +772,7 @@ void app::log_bad_points(const modbus::poll_result& r) {
     }
 }
 
-void app::command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
+void app::command_done(const mqtt::message& reply_topic, const std::optional<std::string>& id, const std::string& device,
                        const config::point& point, const modbus::point_result& r) {
     if (r.error) {
         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
@@ -771,7 +798,7 @@ void app::publish_written(const std::string& device, const config::point& point,
     parts_->forward.submit(parts_->mapper->map(state, std::chrono::steady_clock::now()), now);
 }
 
-void app::reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
+void app::reply(const mqtt::message& reply_to, const std::optional<std::string>& id, bool ok, const std::string& error,
                 const nlohmann::json& value, int exception) {
     nlohmann::json j;
     j["id"] = id ? nlohmann::json(*id) : nlohmann::json(nullptr);
@@ -784,7 +811,9 @@ void app::reply(const std::string& topic, const std::optional<std::string>& id, 
     }
     // Straight to the client, not through the queue: an answer is for the
     // caller waiting now, not worth a disk commit ahead of it.
-    parts_->client.publish(mqtt::message{topic, j.dump(), mqtt::qos::at_least_once, false});
+    auto answer = reply_to;
+    answer.payload = j.dump();
+    parts_->client.publish(std::move(answer));
 }
 
 namespace {

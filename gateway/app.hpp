@@ -66,13 +66,13 @@ private:
     void publish_birth();
     void on_command(const mqtt::message& m);
     void on_device_command(const mqtt::message& m, const command_target& target);
-    void refuse_command(const std::string& topic, const std::string& reply_topic, const std::optional<std::string>& id,
+    void refuse_command(const std::string& topic, const mqtt::message& reply_to, const std::optional<std::string>& id,
                         const std::string& why);
     void when_online(const std::string& device, std::function<void()> go, std::function<void(const std::string&)> give_up);
     void release_held(const std::string& device);
     void give_up_held(const std::string& why);
     void expire_held();
-    void command_done(const std::string& reply_topic, const std::optional<std::string>& id, const std::string& device,
+    void command_done(const mqtt::message& reply_to, const std::optional<std::string>& id, const std::string& device,
                       const config::point& point, const modbus::point_result& r);
     // Publishes a point's state read back after a write, without waiting for the next poll.
     void publish_written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words);
@@ -82,7 +82,7 @@ private:
     nlohmann::json reload();
     // Control socket: one-shot read or write of a point through its bus worker.
     void control_access(const nlohmann::json& request, bool write, std::function<void(nlohmann::json)> respond);
-    void reply(const std::string& topic, const std::optional<std::string>& id, bool ok, const std::string& error,
+    void reply(const mqtt::message& reply_to, const std::optional<std::string>& id, bool ok, const std::string& error,
                const nlohmann::json& value, int exception);
 
     config::gateway cfg_;

@@ -4,6 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
+
 namespace fieldbridge::gateway {
 namespace {
 
@@ -90,12 +93,27 @@ void forwarder::refill() {
 }
 
 void forwarder::on_completed(std::uint64_t token, std::error_code error) {
-    if (token >= client_token_base || error) return;  // not ours, or the client stopped: stays stored
+    if (token >= client_token_base) return;  // not ours
+    const bool refused = error && (error.category() == mqtt::reason_code_category() ||
+                                   error == mqtt::mqtt_errc::exceeds_broker_packet_size);
+    if (error && !refused) return;  // the client stopped: stays stored, sent again after the restart
     const auto id = static_cast<std::int64_t>(token);
+    // A refusal (MQTT 5.0 reason code >= 0x80 in PUBACK/PUBREC, or a message
+    // the broker's size limit excludes) is final: the broker answered and
+    // would answer the same again, so keeping it would block the queue for
+    // good. It is deleted, counted and logged.
     completed_.push_back(id);
     handed_.erase(id);
     restored_.erase(id);
-    ++stats_.delivered;
+    if (refused) {
+        ++stats_.refused_by_broker;
+        if (const auto held = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
+            spdlog::warn("queue: the broker refused a message: {} ({} refused so far){}", error.message(),
+                         stats_.refused_by_broker, log_limiter::suffix(*held));
+        }
+    } else {
+        ++stats_.delivered;
+    }
     refill();
 }
 

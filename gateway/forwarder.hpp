@@ -20,6 +20,7 @@
 #include <set>
 #include <vector>
 
+#include "common/log_limiter.hpp"
 #include "common/result.hpp"
 #include "gateway/store/message_store.hpp"
 #include "mqtt/client.hpp"
@@ -31,6 +32,7 @@ struct forwarder_stats {
     std::uint64_t stored = 0;
     std::uint64_t refused = 0;       // not stored (queue full by policy, disk full)
     std::uint64_t delivered = 0;     // acknowledged by the broker
+    std::uint64_t refused_by_broker = 0;  // answered with a refusal (MQTT 5.0), deleted
     std::uint64_t ledger_errors = 0; // flow-state commits that failed
 };
 
@@ -75,6 +77,7 @@ private:
     std::vector<std::int64_t> completed_;     // acknowledged, to delete with the next commit
     std::vector<std::uint16_t> committed_incoming_;
     forwarder_stats stats_;
+    log_limiter log_limit_;  // broker refusals, once a minute per reason
 };
 
 }  // namespace fieldbridge::gateway

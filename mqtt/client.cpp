@@ -23,6 +23,7 @@
 #include "mqtt/backoff.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
 #include "mqtt/topic.hpp"
 
 namespace fieldbridge::mqtt {
@@ -80,6 +81,8 @@ struct transport {
 
 session_options session_options_from(const client_options& o) {
     session_options s;
+    s.version = o.version;
+    s.session_expiry = o.session_expiry;
     s.client_id = o.client_id;
     s.keepalive = o.keepalive;
     s.clean_session = o.clean_session;
@@ -120,6 +123,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     bool writing = false;
     bool close_after_write = false;
     std::error_code close_reason;
+    std::string close_detail;
+    bool malformed = false;  // the link is being closed over bytes the decoder refused
 
     link_state state = link_state::disconnected;
     bool started = false;
@@ -151,6 +156,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         tx.clear();
         writing = false;
         close_after_write = false;
+        malformed = false;
         set_state(link_state::connecting);
 
         if (options.tls.enabled) {
@@ -231,10 +237,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
                                     self->chunk.begin() + static_cast<std::ptrdiff_t>(n));
                     std::size_t offset = 0;
                     while (t == self->link) {
-                        auto r = decode(std::span<const std::uint8_t>(self->rx).subspan(offset));
+                        auto r = decode(std::span<const std::uint8_t>(self->rx).subspan(offset),
+                                        decode_options{self->options.version});
                         if (r.status == decode_status::need_more) break;
                         if (r.status == decode_status::error) {
-                            return self->link_down(t, r.error, "malformed packet from the broker");
+                            // 5.0: DISCONNECT 0x81 (Malformed Packet) goes out first.
+                            self->malformed = true;
+                            self->execute(self->session.fail(r.error, 0x81, clock::now()));
+                            if (t == self->link && !self->close_after_write) {
+                                self->link_down(t, r.error, "malformed packet from the broker");
+                            }
+                            return;
                         }
                         offset += r.consumed;
                         self->execute(self->session.on_packet(r.packet, clock::now()));
@@ -257,7 +270,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                      self->writing = false;
                      if (ec) return self->link_down(t, to_std(ec), "");
                      if (!self->tx.empty()) return self->start_write(t);
-                     if (self->close_after_write) self->link_down(t, self->close_reason, "");
+                     if (self->close_after_write) self->link_down(t, self->close_reason, self->close_context());
                  });
     }
 
@@ -270,7 +283,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     void perform(const std::shared_ptr<transport>& t, action::send& s) {
         if (!t || t != link) return;
-        auto bytes = encode(s.packet);
+        auto bytes = encode(s.packet, options.version);
         if (!bytes) {
             // Only a message the broker could never take gets here (a topic
             // that is not valid UTF-8, a payload over 256 MB).
@@ -297,6 +310,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     void perform(const std::shared_ptr<transport>&, action::publish_completed& c) {
         const auto it = completions.find(c.token);
         ++(c.error ? stats.failed : stats.acknowledged);
+        if (c.error && c.error.category() == reason_code_category()) ++stats.refused;
         if (on_completed) on_completed(c.token, c.error);
         if (it == completions.end()) return;
         auto done = std::move(it->second);
@@ -311,19 +325,45 @@ struct client::impl : std::enable_shared_from_this<impl> {
         retry.reset();
         ++stats.connects;
         stats.last_error.clear();
-        spdlog::info("mqtt: connected to {}:{}{} (session {})", options.host, options.port,
-                     options.tls.enabled ? " over TLS" : "", c.session_present ? "resumed" : "new");
+        spdlog::info("mqtt: connected to {}:{}{} with MQTT {} (session {})", options.host, options.port,
+                     options.tls.enabled ? " over TLS" : "", options.version == protocol_version::v5 ? "5.0" : "3.1.1",
+                     c.session_present ? "resumed" : "new");
+        const auto& l = session.limits();
+        if (options.version == protocol_version::v5) {
+            spdlog::debug("mqtt: broker limits: receive maximum {}, maximum packet size {}, maximum QoS {}, "
+                          "retain {}, topic aliases {}",
+                          l.receive_maximum, l.maximum_packet_size, static_cast<int>(l.maximum_qos),
+                          l.retain_available ? "available" : "not available", l.topic_alias_maximum);
+            if (l.maximum_qos == qos::at_most_once) {
+                spdlog::error("mqtt: the broker accepts QoS 0 only; QoS 1 and 2 messages stay queued until it "
+                              "accepts them (never sent at a lower guarantee)");
+            } else if (l.maximum_qos == qos::at_least_once) {
+                spdlog::warn("mqtt: the broker accepts QoS up to 1; QoS 2 messages are sent at QoS 1 "
+                             "(at least once: duplicates possible)");
+            }
+            if (!l.retain_available) spdlog::warn("mqtt: the broker does not support retained messages; sent plain");
+        }
         set_state(link_state::connected);
     }
     void perform(const std::shared_ptr<transport>& t, action::close_connection& c) {
         if (!t || t != link) return;
+        close_reason = c.reason;
+        close_detail = c.detail;
         if (writing || !tx.empty()) {
             close_after_write = true;
-            close_reason = c.reason;
             start_write(t);
             return;
         }
-        link_down(t, c.reason, "");
+        link_down(t, c.reason, close_context());
+    }
+
+    // What a log line says around the reason a link closed.
+    std::string close_context() const {
+        if (malformed) return "malformed packet from the broker";
+        if (close_reason && close_reason.category() == reason_code_category()) {
+            return close_detail.empty() ? "broker said" : "broker said (" + close_detail + ")";
+        }
+        return "";
     }
 
     // The link `t` is gone (or closed on purpose when reason is empty).
@@ -454,6 +494,8 @@ client_stats client::stats() const {
     auto s = impl_->stats;
     s.queued = impl_->session.queued();
     s.inflight = impl_->session.inflight();
+    s.limits = impl_->session.limits();
+    s.keepalive = impl_->session.keepalive();
     return s;
 }
 

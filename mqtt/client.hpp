@@ -34,13 +34,15 @@ struct tls_options {
 };
 
 struct client_options {
+    protocol_version version = protocol_version::v3_1_1;
     std::string host = "localhost";
     std::uint16_t port = 1883;
     std::string client_id;
     std::chrono::seconds keepalive{30};
     std::string username;  // empty: not sent
     std::string password;  // empty: not sent
-    bool clean_session = true;
+    bool clean_session = true;     // 5.0: Clean Start
+    std::uint32_t session_expiry = 0;  // 5.0 Session Expiry Interval, seconds (0xFFFFFFFF: never)
     std::optional<will_message> will;
     tls_options tls;
     std::chrono::milliseconds reconnect_min{500};
@@ -54,13 +56,16 @@ enum class link_state { disconnected, connecting, connected };
 struct client_stats {
     std::uint64_t published = 0;     // publish() calls
     std::uint64_t acknowledged = 0;  // completed without error (QoS 0: written)
-    std::uint64_t failed = 0;        // completed with an error (client stopped)
+    std::uint64_t failed = 0;        // completed with an error (client stopped, 5.0 refusal)
+    std::uint64_t refused = 0;       // of those, refused by the broker (5.0 reason code >= 0x80)
     std::uint64_t received = 0;      // messages delivered to subscriptions
     std::uint64_t connects = 0;      // CONNACKs accepted
     std::uint64_t disconnects = 0;   // links lost or closed after a CONNACK
     std::size_t queued = 0;          // waiting for the link or the in-flight window
     std::size_t inflight = 0;        // QoS 1/2 sent, not yet acknowledged
     std::string last_error;          // why the last link ended or the last attempt failed
+    server_limits limits;            // what the broker announced (5.0) for the current link
+    std::chrono::seconds keepalive{0};  // in force: the broker's Server Keep Alive if it set one
 };
 
 class client {

@@ -67,6 +67,8 @@ public:
                 return "client stopped";
             case mqtt_errc::session_not_idle:
                 return "session state can only be restored while disconnected";
+            case mqtt_errc::exceeds_broker_packet_size:
+                return "message larger than the broker's Maximum Packet Size";
         }
         return "unknown mqtt error " + std::to_string(value);
     }

@@ -41,6 +41,7 @@ enum class mqtt_errc {
     connect_timeout,
     client_stopped,
     session_not_idle,
+    exceeds_broker_packet_size,  // 5.0: larger than the CONNACK's Maximum Packet Size [MQTT-3.1.2-24]
 };
 
 const std::error_category& mqtt_category() noexcept;

@@ -14,6 +14,11 @@ struct message {
     std::string payload;  // binary-safe
     mqtt::qos qos = qos::at_most_once;
     bool retain = false;
+    // MQTT 5.0 request/response: where the answer to this message goes, and
+    // the bytes that tie the answer to it. Empty: absent (always in 3.1.1).
+    // Not kept by the store-and-forward queue (point data never has them).
+    std::string response_topic{};
+    std::string correlation_data{};
 
     bool operator==(const message&) const = default;
 };

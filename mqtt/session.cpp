@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
 
 namespace fieldbridge::mqtt {
 namespace {
@@ -25,9 +27,16 @@ std::error_code connack_error(std::uint8_t code) {
     return make_error_code(mqtt_errc::unknown_connack_code);
 }
 
+// 5.0 reason codes this client sends in DISCONNECT.
+constexpr std::uint8_t rc_malformed = 0x81;
+constexpr std::uint8_t rc_protocol_error = 0x82;
+constexpr std::uint8_t rc_topic_alias_invalid = 0x94;
+
+bool refused(std::uint8_t reason_code) { return reason_code >= 0x80; }
+
 }  // namespace
 
-session::session(session_options options) : options_(std::move(options)) {}
+session::session(session_options options) : options_(std::move(options)), keepalive_(options_.keepalive) {}
 
 void session::send(actions& out, packet p, clock::time_point now) {
     out.push_back(action::send{std::move(p)});
@@ -38,11 +47,17 @@ actions session::on_transport_connected(clock::time_point now) {
     actions out;
     if (link_ != link::disconnected) return out;
     link_ = link::awaiting_connack;
+    limits_ = {};
+    keepalive_ = options_.keepalive;
+    topic_aliases_.clear();  // aliases live as long as one connection [MQTT-3.3.2-7]
     connect c;
     c.version = options_.version;
     c.client_id = options_.client_id;
     c.clean_session = options_.clean_session;
     c.keepalive_seconds = static_cast<std::uint16_t>(std::clamp<std::int64_t>(options_.keepalive.count(), 0, 65535));
+    if (v5() && options_.session_expiry > 0) {
+        c.props.push_back(property{prop::session_expiry_interval, options_.session_expiry});
+    }
     c.will = options_.will;
     c.username = options_.username;
     c.password = options_.password;
@@ -61,7 +76,7 @@ actions session::on_packet(const packet& p, clock::time_point now) {
         if (const auto* c = std::get_if<connack>(&p)) {
             on_connack(out, *c, now);
         } else {
-            close(out, make_error_code(mqtt_errc::protocol_error));  // [MQTT-3.2.0-1]: CONNACK comes first
+            close_with(out, make_error_code(mqtt_errc::protocol_error), rc_protocol_error, now);  // [MQTT-3.2.0-1]
         }
         return out;
     }
@@ -71,11 +86,11 @@ actions session::on_packet(const packet& p, clock::time_point now) {
             if constexpr (std::is_same_v<T, mqtt::publish>) {
                 on_publish(out, x, now);
             } else if constexpr (std::is_same_v<T, puback>) {
-                on_ack(out, x.packet_id, packet_type::puback, now);
+                on_ack(out, x.packet_id, packet_type::puback, x.reason_code, now);
             } else if constexpr (std::is_same_v<T, pubrec>) {
-                on_ack(out, x.packet_id, packet_type::pubrec, now);
+                on_ack(out, x.packet_id, packet_type::pubrec, x.reason_code, now);
             } else if constexpr (std::is_same_v<T, pubcomp>) {
-                on_ack(out, x.packet_id, packet_type::pubcomp, now);
+                on_ack(out, x.packet_id, packet_type::pubcomp, x.reason_code, now);
             } else if constexpr (std::is_same_v<T, pubrel>) {
                 // [MQTT-4.3.3-2]: PUBCOMP releases the id; the message was delivered on PUBLISH.
                 incoming_qos2_.erase(x.packet_id);
@@ -87,11 +102,19 @@ actions session::on_packet(const packet& p, clock::time_point now) {
             } else if constexpr (std::is_same_v<T, unsuback>) {
                 // Nothing is unsubscribed by this client; tolerate it.
             } else if constexpr (std::is_same_v<T, mqtt::disconnect>) {
-                close(out, make_error_code(mqtt_errc::connection_lost));
+                if (v5()) {
+                    // [MQTT-3.14.4-2]: no answer, the link just closes; the
+                    // reason (e.g. 0x8B server shutting down) says why.
+                    close(out, reason_code_error(x.reason_code),
+                          string_property(x.props, prop::reason_string).value_or(""));
+                } else {
+                    close(out, make_error_code(mqtt_errc::protocol_error));  // a 3.1.1 server never sends it
+                }
             } else {
-                // CONNECT, a second CONNACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ:
-                // never sent by a server.
-                close(out, make_error_code(mqtt_errc::protocol_error));
+                // CONNECT, a second CONNACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+                // and AUTH (this client never starts enhanced authentication):
+                // never sent by a server to this client.
+                close_with(out, make_error_code(mqtt_errc::protocol_error), rc_protocol_error, now);
             }
         },
         p);
@@ -102,8 +125,36 @@ actions session::on_packet(const packet& p, clock::time_point now) {
 void session::on_connack(actions& out, const connack& c, clock::time_point now) {
     connack_deadline_.reset();
     if (c.return_code != 0) {
-        close(out, connack_error(c.return_code));
+        if (v5()) {
+            // [MQTT-3.2.2-7]: a reason code of 0x80 or more refuses the connection.
+            close(out, reason_code_error(c.return_code), string_property(c.props, prop::reason_string).value_or(""));
+        } else {
+            close(out, connack_error(c.return_code));
+        }
         return;
+    }
+    if (v5()) {
+        if (const auto v = integer_property(c.props, prop::receive_maximum)) {
+            limits_.receive_maximum = static_cast<std::uint16_t>(*v);
+        }
+        if (const auto v = integer_property(c.props, prop::maximum_packet_size)) limits_.maximum_packet_size = *v;
+        if (const auto v = integer_property(c.props, prop::maximum_qos)) {
+            limits_.maximum_qos = static_cast<mqtt::qos>(std::min<std::uint32_t>(*v, 2));
+        }
+        if (const auto v = integer_property(c.props, prop::retain_available)) limits_.retain_available = *v != 0;
+        if (const auto v = integer_property(c.props, prop::topic_alias_maximum)) {
+            limits_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
+        }
+        if (const auto v = integer_property(c.props, prop::server_keep_alive)) {
+            // [MQTT-3.2.2-21]: the server's value replaces ours.
+            limits_.server_keep_alive = static_cast<std::uint16_t>(*v);
+            keepalive_ = std::chrono::seconds{*v};
+        }
+        if (auto v = string_property(c.props, prop::assigned_client_identifier)) {
+            // Kept so that the next connection resumes the same session.
+            limits_.assigned_client_id = *v;
+            if (options_.client_id.empty()) options_.client_id = std::move(*v);
+        }
     }
     link_ = link::connected;
     out.push_back(action::connected{c.session_present});
@@ -136,15 +187,26 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
             if (!renew.empty()) pending_subscribes_.insert(pending_subscribes_.begin(), pending_subscribe{0, renew, 0});
         }
     } else {
-        // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP=1) and PUBREL.
-        for (auto& e : inflight_) {
+        // [MQTT-4.4.0-1] ([MQTT-4.4.0-1] in 5.0 too): resend unacknowledged
+        // PUBLISH with DUP=1 [MQTT-3.3.1-1] and PUBREL; a PUBLISH whose
+        // PUBREL went out is never sent again [MQTT-4.3.3-1].
+        for (auto it = inflight_.begin(); it != inflight_.end();) {
+            auto& e = *it;
             if (e.state == inflight_state::publish_sent) {
-                mqtt::publish p{e.message.topic, e.message.payload, e.message.qos, e.message.retain, true, e.packet_id, {}};
+                const auto q = sendable_qos(e.message.qos).value_or(e.message.qos);
+                auto p = make_publish(e.message, q, e.packet_id, true);
+                if (!p) {
+                    out.push_back(action::publish_completed{e.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
+                    it = inflight_.erase(it);
+                    continue;
+                }
+                e.message.qos = q;
                 e.dup = true;
-                send(out, std::move(p), now);
+                send(out, std::move(*p), now);
             } else {
                 send(out, pubrel{e.packet_id, 0, {}}, now);
             }
+            ++it;
         }
     }
     for (auto& s : pending_subscribes_) send_subscribe(out, s, now);
@@ -153,26 +215,37 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
 }
 
 void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point now) {
+    message m{p.topic, p.payload, p.qos, p.retain, {}, {}};
+    if (v5()) {
+        // This client announces no Topic Alias Maximum, so the broker must
+        // not use aliases [MQTT-3.3.2-9].
+        if (find(p.props, prop::topic_alias) != nullptr || p.topic.empty()) {
+            close_with(out, make_error_code(mqtt_errc::protocol_error), rc_topic_alias_invalid, now);
+            return;
+        }
+        if (auto v = string_property(p.props, prop::response_topic)) m.response_topic = std::move(*v);
+        if (auto v = string_property(p.props, prop::correlation_data)) m.correlation_data = std::move(*v);
+    }
     switch (p.qos) {
         case qos::at_most_once:
-            out.push_back(action::deliver{message{p.topic, p.payload, p.qos, p.retain}});
+            out.push_back(action::deliver{std::move(m)});
             break;
         case qos::at_least_once:
-            out.push_back(action::deliver{message{p.topic, p.payload, p.qos, p.retain}});
+            out.push_back(action::deliver{std::move(m)});
             send(out, puback{p.packet_id, 0, {}}, now);
             break;
         case qos::exactly_once:
             // [MQTT-4.3.3-2]: deliver once; a resend (DUP) of an id not yet
             // released is acknowledged again but not delivered again.
             if (incoming_qos2_.insert(p.packet_id).second) {
-                out.push_back(action::deliver{message{p.topic, p.payload, p.qos, p.retain}});
+                out.push_back(action::deliver{std::move(m)});
             }
             send(out, pubrec{p.packet_id, 0, {}}, now);
             break;
     }
 }
 
-void session::on_ack(actions& out, std::uint16_t id, packet_type type, clock::time_point now) {
+void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint8_t reason_code, clock::time_point now) {
     const auto it = std::find_if(inflight_.begin(), inflight_.end(),
                                  [&](const inflight_entry& e) { return e.packet_id == id; });
     if (it == inflight_.end()) {
@@ -182,6 +255,17 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, clock::ti
         return;
     }
     const auto q = it->message.qos;
+    if (v5() && refused(reason_code) &&
+        ((type == packet_type::puback && q == qos::at_least_once) ||
+         (type == packet_type::pubrec && q == qos::exactly_once && it->state == inflight_state::publish_sent))) {
+        // 5.0: the broker took the PUBLISH and refused it (not authorised,
+        // quota exceeded, ...). The flow ends here, without PUBREL
+        // [MQTT-4.3.3]; the owner decides what a refusal means.
+        out.push_back(action::publish_completed{it->token, reason_code_error(reason_code)});
+        inflight_.erase(it);
+        drain(out, now);
+        return;
+    }
     if (type == packet_type::puback && q == qos::at_least_once) {
         out.push_back(action::publish_completed{it->token, {}});
         inflight_.erase(it);
@@ -195,7 +279,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, clock::ti
         inflight_.erase(it);
         drain(out, now);
     } else {
-        close(out, make_error_code(mqtt_errc::protocol_error));  // an ack that does not fit the flow
+        close_with(out, make_error_code(mqtt_errc::protocol_error), rc_protocol_error, now);  // an ack that does not fit the flow
     }
 }
 
@@ -204,7 +288,8 @@ void session::on_suback(actions& out, const suback& s) {
                                  [&](const pending_subscribe& p) { return p.packet_id == s.packet_id && p.packet_id; });
     if (it == pending_subscribes_.end()) return;
     action::subscribe_completed done{it->token, s.return_codes, {}};
-    if (std::find(s.return_codes.begin(), s.return_codes.end(), suback_failure) != s.return_codes.end()) {
+    // 3.1.1 knows 0x80 only; 5.0 refuses with any reason code of 0x80 or more.
+    if (std::any_of(s.return_codes.begin(), s.return_codes.end(), [](std::uint8_t c) { return refused(c); })) {
         done.error = make_error_code(mqtt_errc::subscription_refused);
     }
     pending_subscribes_.erase(it);
@@ -222,12 +307,12 @@ actions session::on_timer(clock::time_point now) {
         close(out, make_error_code(mqtt_errc::keepalive_timeout));
         return out;
     }
-    if (link_ == link::connected && options_.keepalive.count() > 0 && !ping_deadline_) {
+    if (link_ == link::connected && keepalive_.count() > 0 && !ping_deadline_) {
         // [MQTT-3.1.2-23]: something must be sent within the keepalive; a
         // ping is also sent when nothing was received for that long, so that
         // a dead link is noticed even while we keep publishing.
         const auto quiet_since = std::min(last_sent_, last_received_);
-        if (now >= quiet_since + options_.keepalive) {
+        if (now >= quiet_since + keepalive_) {
             send(out, pingreq{}, now);
             ping_deadline_ = now + options_.ping_timeout;
         }
@@ -300,6 +385,12 @@ actions session::disconnect(clock::time_point now) {
     return out;
 }
 
+actions session::fail(std::error_code reason, std::uint8_t reason_code, clock::time_point now) {
+    actions out;
+    if (link_ != link::disconnected) close_with(out, reason, reason_code, now);
+    return out;
+}
+
 actions session::abandon(std::error_code reason) {
     actions out;
     for (auto& e : inflight_) out.push_back(action::publish_completed{e.token, reason});
@@ -316,20 +407,27 @@ actions session::abandon(std::error_code reason) {
 void session::drain(actions& out, clock::time_point now) {
     while (link_ == link::connected && !pending_.empty()) {
         auto& front = pending_.front();
-        if (front.message.qos == qos::at_most_once) {
-            send(out, mqtt::publish{front.message.topic, front.message.payload, front.message.qos,
-                                    front.message.retain, false, 0, {}},
-                 now);
-            out.push_back(action::publish_completed{front.token, {}});
+        const auto q = sendable_qos(front.message.qos);
+        if (!q) break;  // QoS 1/2 while the broker takes QoS 0 only: held, in order
+        if (*q == qos::at_most_once) {
+            auto p = make_publish(front.message, *q, 0, false);
+            if (p) send(out, std::move(*p), now);
+            out.push_back(action::publish_completed{
+                front.token, p ? std::error_code{} : make_error_code(mqtt_errc::exceeds_broker_packet_size)});
             pending_.pop_front();
             continue;
         }
-        if (inflight_.size() >= std::max<std::size_t>(options_.max_inflight, 1)) break;
+        if (inflight_.size() >= window()) break;
         const auto id = allocate_packet_id();
         if (!id) break;
-        send(out, mqtt::publish{front.message.topic, front.message.payload, front.message.qos, front.message.retain,
-                                false, *id, {}},
-             now);
+        auto p = make_publish(front.message, *q, *id, false);
+        if (!p) {
+            out.push_back(action::publish_completed{front.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
+            pending_.pop_front();
+            continue;
+        }
+        send(out, std::move(*p), now);
+        front.message.qos = *q;
         inflight_.push_back(inflight_entry{*id, std::move(front.message), front.token, inflight_state::publish_sent,
                                            true});
         pending_.pop_front();
@@ -355,11 +453,70 @@ std::optional<std::uint16_t> session::allocate_packet_id() {
     return std::nullopt;
 }
 
-void session::close(actions& out, std::error_code reason) {
+void session::close(actions& out, std::error_code reason, std::string detail) {
     drop_link(out);
     // Subscriptions sent but not acknowledged go out again on the next link.
     for (auto& s : pending_subscribes_) s.packet_id = 0;
-    out.push_back(action::close_connection{reason});
+    out.push_back(action::close_connection{reason, std::move(detail)});
+}
+
+void session::close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now) {
+    // 5.0 asks for a DISCONNECT with the reason before closing on a protocol
+    // error [MQTT-4.13.1-1]; only once CONNECT is out can one be sent.
+    if (v5() && link_ != link::disconnected) send(out, mqtt::disconnect{reason_code, {}}, now);
+    close(out, reason);
+}
+
+std::size_t session::window() const noexcept {
+    // [MQTT-3.3.4-9]: never more unacknowledged QoS 1/2 PUBLISH than the
+    // broker's Receive Maximum.
+    return std::max<std::size_t>(std::min<std::size_t>(options_.max_inflight, limits_.receive_maximum), 1);
+}
+
+std::optional<mqtt::qos> session::sendable_qos(mqtt::qos wanted) const {
+    // [MQTT-3.2.2-11]: never above the broker's Maximum QoS. QoS 2 goes down
+    // to 1 (still lossless, possibly duplicated); QoS 1/2 never go down to 0.
+    if (wanted <= limits_.maximum_qos) return wanted;
+    if (limits_.maximum_qos == qos::at_most_once) return std::nullopt;
+    return limits_.maximum_qos;
+}
+
+bool session::held_by_maximum_qos() const noexcept {
+    return link_ == link::connected && !pending_.empty() && !sendable_qos(pending_.front().message.qos);
+}
+
+std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup) {
+    // [MQTT-3.2.2-14]: no retained PUBLISH to a broker without retain; the
+    // message still goes out, as a plain one.
+    mqtt::publish p{m.topic, m.payload, q, m.retain && limits_.retain_available, dup, id, {}};
+    if (!v5()) return p;
+    if (!m.response_topic.empty()) p.props.push_back(property{prop::response_topic, m.response_topic});
+    if (!m.correlation_data.empty()) {
+        p.props.push_back(property{prop::correlation_data,
+                                   std::vector<std::uint8_t>(m.correlation_data.begin(), m.correlation_data.end())});
+    }
+    bool new_alias = false;
+    if (limits_.topic_alias_maximum > 0) {
+        // [MQTT-3.3.2-8]: aliases 1..Topic Alias Maximum. The first PUBLISH of a
+        // topic carries name and alias, the later ones the alias alone.
+        if (const auto it = topic_aliases_.find(m.topic); it != topic_aliases_.end()) {
+            p.topic.clear();
+            p.props.push_back(property{prop::topic_alias, std::uint32_t{it->second}});
+        } else if (topic_aliases_.size() < limits_.topic_alias_maximum) {
+            const auto alias = static_cast<std::uint16_t>(topic_aliases_.size() + 1);
+            topic_aliases_.emplace(m.topic, alias);
+            p.props.push_back(property{prop::topic_alias, std::uint32_t{alias}});
+            new_alias = true;
+        }
+    }
+    if (limits_.maximum_packet_size > 0) {
+        const auto bytes = encode(p, protocol_version::v5);
+        if (!bytes || bytes->size() > limits_.maximum_packet_size) {
+            if (new_alias) topic_aliases_.erase(m.topic);
+            return std::nullopt;
+        }
+    }
+    return p;
 }
 
 std::optional<clock::time_point> session::next_deadline() const {
@@ -369,8 +526,8 @@ std::optional<clock::time_point> session::next_deadline() const {
     };
     consider(connack_deadline_);
     consider(ping_deadline_);
-    if (link_ == link::connected && options_.keepalive.count() > 0 && !ping_deadline_) {
-        consider(std::min(last_sent_, last_received_) + options_.keepalive);
+    if (link_ == link::connected && keepalive_.count() > 0 && !ping_deadline_) {
+        consider(std::min(last_sent_, last_received_) + keepalive_);
     }
     return next;
 }

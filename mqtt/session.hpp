@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,7 +29,11 @@ struct session_options {
     protocol_version version = protocol_version::v3_1_1;
     std::string client_id;
     std::chrono::seconds keepalive{30};  // 0 turns keepalive off
-    bool clean_session = true;
+    bool clean_session = true;  // 5.0: Clean Start
+    // 5.0 Session Expiry Interval: seconds the broker keeps the session after
+    // the link drops; 0 ends it with the link, 0xFFFFFFFF never. 3.1.1 has
+    // no such field (a persistent session lasts until a clean one replaces it).
+    std::uint32_t session_expiry = 0;
     std::optional<will_message> will;
     std::optional<std::string> username;
     std::optional<std::string> password;
@@ -66,6 +71,20 @@ struct session_state {
     bool operator==(const session_state&) const = default;
 };
 
+// What the broker announced in its CONNACK (5.0), with the 3.1.1 defaults
+// (no limits) otherwise. Valid while connected.
+struct server_limits {
+    std::uint16_t receive_maximum = 65535;
+    std::uint32_t maximum_packet_size = 0;  // 0: no limit announced
+    mqtt::qos maximum_qos = qos::exactly_once;
+    bool retain_available = true;
+    std::uint16_t topic_alias_maximum = 0;
+    std::optional<std::uint16_t> server_keep_alive;
+    std::string assigned_client_id;
+
+    bool operator==(const server_limits&) const = default;
+};
+
 // Actions the owner carries out, in order.
 namespace action {
 struct send {
@@ -92,6 +111,7 @@ struct connected {
 };
 struct close_connection {
     std::error_code reason;  // empty for a requested disconnect
+    std::string detail;      // 5.0: the broker's Reason String, if it gave one
 };
 }  // namespace action
 
@@ -120,11 +140,19 @@ public:
     actions subscribe(std::vector<subscription> subscriptions, std::uint64_t token, clock::time_point now);
     // Sends DISCONNECT if connected, then asks for the link to close.
     actions disconnect(clock::time_point now);
+    // The owner found the link unusable (e.g. the decoder refused the bytes):
+    // in 5.0 a DISCONNECT with `reason_code` goes out first [MQTT-4.13.1-1].
+    actions fail(std::error_code reason, std::uint8_t reason_code, clock::time_point now);
     // Completes every queued and in-flight message with `reason` and forgets
     // them: the application gave up (client stopped).
     actions abandon(std::error_code reason);
 
     link state() const noexcept { return link_; }
+    const server_limits& limits() const noexcept { return limits_; }
+    // The keepalive in force: the broker's Server Keep Alive when it set one.
+    std::chrono::seconds keepalive() const noexcept { return keepalive_; }
+    // QoS 1/2 messages waiting because the broker's Maximum QoS is 0.
+    bool held_by_maximum_qos() const noexcept;
     std::size_t queued() const noexcept { return pending_.size(); }
     std::size_t inflight() const noexcept { return inflight_.size(); }
 
@@ -150,9 +178,17 @@ private:
     bool packet_id_in_use(std::uint16_t id) const;
     void on_connack(actions& out, const connack& c, clock::time_point now);
     void on_publish(actions& out, const mqtt::publish& p, clock::time_point now);
-    void on_ack(actions& out, std::uint16_t id, packet_type type, clock::time_point now);
+    void on_ack(actions& out, std::uint16_t id, packet_type type, std::uint8_t reason_code, clock::time_point now);
     void on_suback(actions& out, const suback& s);
-    void close(actions& out, std::error_code reason);
+    void close(actions& out, std::error_code reason, std::string detail = {});
+    // 5.0: DISCONNECT with a reason code, then close; 3.1.1: just close.
+    void close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now);
+    // The PUBLISH for m at QoS q (topic alias, 5.0 properties); nullopt when it
+    // would exceed the broker's Maximum Packet Size.
+    std::optional<mqtt::publish> make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup);
+    std::optional<mqtt::qos> sendable_qos(mqtt::qos wanted) const;
+    std::size_t window() const noexcept;
+    bool v5() const noexcept { return options_.version == protocol_version::v5; }
     void drop_link(actions& out);
     void update_timer(actions& out, clock::time_point now);
     std::optional<clock::time_point> next_deadline() const;
@@ -170,6 +206,9 @@ private:
     std::optional<clock::time_point> ping_deadline_;
     std::optional<clock::time_point> connack_deadline_;
     std::optional<clock::time_point> armed_timer_;
+    server_limits limits_;
+    std::chrono::seconds keepalive_;
+    std::map<std::string, std::uint16_t, std::less<>> topic_aliases_;  // this connection's outgoing aliases
 };
 
 }  // namespace fieldbridge::mqtt

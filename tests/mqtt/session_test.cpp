@@ -7,6 +7,7 @@
 
 #include "mqtt/backoff.hpp"
 #include "mqtt/error.hpp"
+#include "tests/mqtt/session_actions.hpp"
 
 namespace fieldbridge::mqtt {
 namespace {
@@ -14,31 +15,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const clock::time_point t0 = clock::time_point{} + 1000s;
-
-template <class T>
-std::vector<T> sent(const actions& a) {
-    std::vector<T> out;
-    for (const auto& x : a) {
-        if (const auto* s = std::get_if<action::send>(&x)) {
-            if (const auto* p = std::get_if<T>(&s->packet)) out.push_back(*p);
-        }
-    }
-    return out;
-}
-
-template <class T>
-std::vector<T> of(const actions& a) {
-    std::vector<T> out;
-    for (const auto& x : a) {
-        if (const auto* p = std::get_if<T>(&x)) out.push_back(*p);
-    }
-    return out;
-}
-
-std::size_t sends(const actions& a) {
-    return static_cast<std::size_t>(
-        std::count_if(a.begin(), a.end(), [](const session_action& x) { return std::holds_alternative<action::send>(x); }));
-}
 
 session_options opts() {
     session_options o;

@@ -1,0 +1,307 @@
+// The MQTT 5.0 side of the client session: Clean Start and Session Expiry,
+// what a CONNACK announces (Receive Maximum, Maximum Packet Size, Maximum
+// QoS, Retain Available, Topic Alias Maximum, Server Keep Alive, Assigned
+// Client Identifier), reason codes in acknowledgements and DISCONNECT, and
+// request/response properties. Named after the normative statements of the
+// 5.0 specification they check.
+#include <gtest/gtest.h>
+
+#include "mqtt/codec.hpp"
+#include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
+#include "mqtt/session.hpp"
+#include "tests/mqtt/session_actions.hpp"
+
+namespace fieldbridge::mqtt {
+namespace {
+
+using namespace std::chrono_literals;
+
+const clock::time_point t0 = clock::time_point{} + 1000s;
+
+session_options opts5() {
+    session_options o;
+    o.version = protocol_version::v5;
+    o.client_id = "gw";
+    o.keepalive = 10s;
+    o.clean_session = false;
+    o.session_expiry = 3600;
+    return o;
+}
+
+message msg(std::string topic, qos q = qos::at_least_once) { return message{std::move(topic), "v", q, false}; }
+
+session connected5(properties connack_props = {}, session_options o = opts5(), bool present = false) {
+    session s(std::move(o));
+    s.on_transport_connected(t0);
+    s.on_packet(connack{present, 0, std::move(connack_props)}, t0);
+    return s;
+}
+
+std::optional<std::uint32_t> alias_of(const publish& p) { return integer_property(p.props, prop::topic_alias); }
+
+TEST(mqtt5_session, MQTT_3_1_2_4_connect_carries_clean_start_and_the_session_expiry_interval) {
+    session s(opts5());
+    const auto c = sent<connect>(s.on_transport_connected(t0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].version, protocol_version::v5);
+    EXPECT_FALSE(c[0].clean_session);
+    EXPECT_EQ(integer_property(c[0].props, prop::session_expiry_interval), 3600u);
+    // It encodes as a valid 5.0 CONNECT.
+    EXPECT_TRUE(encode(c[0], protocol_version::v5));
+
+    auto o = opts5();
+    o.clean_session = true;
+    o.session_expiry = 0;  // absent means 0 [MQTT-3.1.2-... 3.1.2.11.2]
+    session clean(o);
+    const auto c2 = sent<connect>(clean.on_transport_connected(t0));
+    EXPECT_TRUE(c2[0].clean_session);
+    EXPECT_EQ(find(c2[0].props, prop::session_expiry_interval), nullptr);
+}
+
+TEST(mqtt5_session, MQTT_3_2_2_7_a_connack_reason_code_of_0x80_or_more_closes_with_that_reason) {
+    session s(opts5());
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{false, 0x86, {property{prop::reason_string, std::string("bad credentials")}}}, t0);
+    const auto c = of<action::close_connection>(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, reason_code_error(0x86));
+    EXPECT_EQ(c[0].reason.message(), "bad user name or password");
+    EXPECT_EQ(c[0].detail, "bad credentials");
+    EXPECT_EQ(s.state(), session::link::disconnected);
+}
+
+TEST(mqtt5_session, MQTT_3_3_4_9_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum) {
+    auto s = connected5({property{prop::receive_maximum, std::uint32_t{2}}});
+    EXPECT_EQ(s.limits().receive_maximum, 2);
+    actions a;
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+        auto x = s.publish(msg("t/" + std::to_string(i)), i, t0);
+        a.insert(a.end(), x.begin(), x.end());
+    }
+    auto p = sent<publish>(a);
+    ASSERT_EQ(p.size(), 2u);
+    EXPECT_EQ(s.inflight(), 2u);
+    // One acknowledgement opens one slot, in order.
+    const auto next = sent<publish>(s.on_packet(puback{p[0].packet_id, 0, {}}, t0));
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].topic, "t/3");
+
+    // The configured window wins when it is the smaller.
+    auto o = opts5();
+    o.max_inflight = 1;
+    auto small = connected5({property{prop::receive_maximum, std::uint32_t{100}}}, o);
+    small.publish(msg("a"), 1, t0);
+    EXPECT_EQ(sends(small.publish(msg("b"), 2, t0)), 0u);
+}
+
+TEST(mqtt5_session, MQTT_3_1_2_24_a_message_over_the_brokers_maximum_packet_size_is_never_sent) {
+    auto s = connected5({property{prop::maximum_packet_size, std::uint32_t{64}}});
+    message big{"t/big", std::string(100, 'x'), qos::at_least_once, false};
+    const auto a = s.publish(big, 7, t0);
+    EXPECT_TRUE(sent<publish>(a).empty());
+    const auto done = of<action::publish_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 7u);
+    EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::exceeds_broker_packet_size));
+    // The queue goes on behind it.
+    const auto b = s.publish(msg("t/small"), 8, t0);
+    const auto p = sent<publish>(b);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_LE(encode(p[0], protocol_version::v5)->size(), 64u);
+}
+
+TEST(mqtt5_session, MQTT_3_2_2_11_nothing_is_sent_above_the_brokers_maximum_qos) {
+    // Maximum QoS 1: QoS 2 goes at QoS 1 (at least once; never below).
+    auto s = connected5({property{prop::maximum_qos, std::uint32_t{1}}});
+    const auto a = s.publish(msg("t", qos::exactly_once), 1, t0);
+    const auto p = sent<publish>(a);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].qos, qos::at_least_once);
+    const auto done = of<action::publish_completed>(s.on_packet(puback{p[0].packet_id, 0, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_FALSE(done[0].error);
+
+    // Maximum QoS 0: QoS 1/2 messages wait (in order, QoS 0 behind them too)
+    // rather than go out without a guarantee.
+    auto z = connected5({property{prop::maximum_qos, std::uint32_t{0}}});
+    EXPECT_TRUE(sent<publish>(z.publish(msg("q1"), 1, t0)).empty());
+    EXPECT_TRUE(sent<publish>(z.publish(msg("q0", qos::at_most_once), 2, t0)).empty());
+    EXPECT_TRUE(z.held_by_maximum_qos());
+    EXPECT_EQ(z.queued(), 2u);
+    // A broker that takes QoS 1 again gets them on the next connection.
+    z.on_connection_lost(t0);
+    z.on_transport_connected(t0);
+    const auto again = sent<publish>(z.on_packet(connack{false, 0, {}}, t0));
+    ASSERT_EQ(again.size(), 2u);
+    EXPECT_EQ(again[0].topic, "q1");
+    EXPECT_EQ(again[0].qos, qos::at_least_once);
+}
+
+TEST(mqtt5_session, MQTT_3_2_2_14_no_retained_publish_to_a_broker_without_retain) {
+    auto s = connected5({property{prop::retain_available, std::uint32_t{0}}});
+    message m{"t", "v", qos::at_least_once, true};
+    const auto p = sent<publish>(s.publish(m, 1, t0));
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_FALSE(p[0].retain);
+}
+
+TEST(mqtt5_session, MQTT_3_3_2_8_topic_aliases_stay_within_the_brokers_maximum_and_last_one_connection) {
+    auto s = connected5({property{prop::topic_alias_maximum, std::uint32_t{2}}});
+    actions a;
+    for (const auto* t : {"a", "b", "a", "c", "b", "c"}) {
+        auto x = s.publish(msg(t, qos::at_most_once), 0, t0);
+        a.insert(a.end(), x.begin(), x.end());
+    }
+    const auto p = sent<publish>(a);
+    ASSERT_EQ(p.size(), 6u);
+    // a: name + alias 1; b: name + alias 2; a: alias only; c: no alias left,
+    // name only; b: alias only; c: name only.
+    EXPECT_EQ(p[0].topic, "a");
+    EXPECT_EQ(alias_of(p[0]), 1u);
+    EXPECT_EQ(p[1].topic, "b");
+    EXPECT_EQ(alias_of(p[1]), 2u);
+    EXPECT_EQ(p[2].topic, "");
+    EXPECT_EQ(alias_of(p[2]), 1u);
+    EXPECT_EQ(p[3].topic, "c");
+    EXPECT_FALSE(alias_of(p[3]));
+    EXPECT_EQ(p[4].topic, "");
+    EXPECT_EQ(alias_of(p[4]), 2u);
+    EXPECT_EQ(p[5].topic, "c");
+    for (const auto& x : p) EXPECT_TRUE(encode(x, protocol_version::v5)) << x.topic;
+
+    // [MQTT-3.3.2-7]: a new connection starts without aliases, so a resent
+    // PUBLISH carries its topic name again.
+    auto r = connected5({property{prop::topic_alias_maximum, std::uint32_t{2}}});
+    const auto first = sent<publish>(r.publish(msg("x"), 1, t0));
+    ASSERT_EQ(first.size(), 1u);
+    r.on_connection_lost(t0);
+    r.on_transport_connected(t0);
+    const auto resent = sent<publish>(
+        r.on_packet(connack{true, 0, {property{prop::topic_alias_maximum, std::uint32_t{2}}}}, t0));
+    ASSERT_EQ(resent.size(), 1u);
+    EXPECT_TRUE(resent[0].dup);
+    EXPECT_EQ(resent[0].topic, "x");
+    EXPECT_EQ(alias_of(resent[0]), 1u);
+}
+
+TEST(mqtt5_session, MQTT_3_2_2_21_the_server_keep_alive_replaces_ours) {
+    auto s = connected5({property{prop::server_keep_alive, std::uint32_t{3}}});
+    EXPECT_EQ(s.keepalive(), 3s);
+    EXPECT_TRUE(sent<pingreq>(s.on_timer(t0 + 2s)).empty());
+    EXPECT_EQ(sent<pingreq>(s.on_timer(t0 + 3s)).size(), 1u);
+}
+
+TEST(mqtt5_session, an_assigned_client_identifier_is_kept_for_the_next_connection) {
+    auto o = opts5();
+    o.client_id.clear();
+    auto s = connected5({property{prop::assigned_client_identifier, std::string("auto-42")}}, o);
+    EXPECT_EQ(s.limits().assigned_client_id, "auto-42");
+    s.on_connection_lost(t0);
+    const auto c = sent<connect>(s.on_transport_connected(t0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].client_id, "auto-42");
+}
+
+TEST(mqtt5_session, MQTT_4_3_2_a_refusing_puback_completes_the_message_with_its_reason) {
+    auto s = connected5();
+    const auto p = sent<publish>(s.publish(msg("t"), 9, t0));
+    ASSERT_EQ(p.size(), 1u);
+    const auto done = of<action::publish_completed>(s.on_packet(puback{p[0].packet_id, 0x87, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 9u);
+    EXPECT_EQ(done[0].error, reason_code_error(0x87));
+    EXPECT_EQ(s.inflight(), 0u);
+    // "No matching subscribers" (0x10) is a success.
+    const auto q = sent<publish>(s.publish(msg("u"), 10, t0));
+    const auto ok = of<action::publish_completed>(s.on_packet(puback{q[0].packet_id, 0x10, {}}, t0));
+    ASSERT_EQ(ok.size(), 1u);
+    EXPECT_FALSE(ok[0].error);
+}
+
+TEST(mqtt5_session, MQTT_4_3_3_a_refusing_pubrec_ends_the_flow_without_pubrel) {
+    auto s = connected5();
+    const auto p = sent<publish>(s.publish(msg("t", qos::exactly_once), 3, t0));
+    ASSERT_EQ(p.size(), 1u);
+    const auto a = s.on_packet(pubrec{p[0].packet_id, 0x97, {}}, t0);
+    EXPECT_TRUE(sent<pubrel>(a).empty());
+    const auto done = of<action::publish_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].error, reason_code_error(0x97));
+    // The id is free again.
+    EXPECT_EQ(s.inflight(), 0u);
+}
+
+TEST(mqtt5_session, MQTT_3_14_a_server_disconnect_closes_with_its_reason_code_and_string) {
+    auto s = connected5();
+    const auto a = s.on_packet(disconnect{0x8B, {property{prop::reason_string, std::string("maintenance")}}}, t0);
+    EXPECT_TRUE(sent<disconnect>(a).empty());  // [MQTT-3.14.4-2]: no answer
+    const auto c = of<action::close_connection>(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, reason_code_error(0x8B));
+    EXPECT_EQ(c[0].reason.message(), "server shutting down");
+    EXPECT_EQ(c[0].detail, "maintenance");
+}
+
+TEST(mqtt5_session, MQTT_4_13_1_1_a_protocol_error_sends_disconnect_with_the_reason_before_closing) {
+    auto s = connected5();
+    // AUTH without an authentication method of ours.
+    const auto a = s.on_packet(auth{0x18, {}}, t0);
+    const auto d = sent<disconnect>(a);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].reason_code, 0x82);
+    ASSERT_EQ(of<action::close_connection>(a).size(), 1u);
+    // The DISCONNECT comes before the close.
+    EXPECT_TRUE(std::holds_alternative<action::send>(a.front()) || std::holds_alternative<action::cancel_timer>(a.front()));
+}
+
+TEST(mqtt5_session, MQTT_3_3_2_9_a_topic_alias_from_a_broker_that_was_given_none_is_refused) {
+    auto s = connected5();
+    const auto a = s.on_packet(publish{"", "v", qos::at_most_once, false, false, 0,
+                                       {property{prop::topic_alias, std::uint32_t{1}}}},
+                               t0);
+    EXPECT_TRUE(of<action::deliver>(a).empty());
+    const auto d = sent<disconnect>(a);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].reason_code, 0x94);
+}
+
+TEST(mqtt5_session, the_response_topic_and_correlation_data_of_a_request_reach_the_application) {
+    auto s = connected5();
+    const std::vector<std::uint8_t> corr{0x00, 0xFF, 0x10};
+    const auto a = s.on_packet(publish{"cmd", "{}", qos::at_least_once, false, false, 5,
+                                       {property{prop::response_topic, std::string("app/replies/7")},
+                                        property{prop::correlation_data, corr}}},
+                               t0);
+    const auto d = of<action::deliver>(a);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].message.response_topic, "app/replies/7");
+    EXPECT_EQ(d[0].message.correlation_data, std::string("\x00\xFF\x10", 3));
+
+    // And an answer carries them out [MQTT-4.10.0 request/response].
+    message answer{"app/replies/7", "{}", qos::at_least_once, false, {}, std::string("\x00\xFF\x10", 3)};
+    const auto p = sent<publish>(s.publish(answer, 1, t0));
+    ASSERT_EQ(p.size(), 1u);
+    const auto* cd = find(p[0].props, prop::correlation_data);
+    ASSERT_NE(cd, nullptr);
+    EXPECT_EQ(std::get<std::vector<std::uint8_t>>(cd->value), corr);
+}
+
+TEST(mqtt5_session, a_311_session_sends_no_properties_and_treats_a_server_disconnect_as_a_protocol_error) {
+    auto o = opts5();
+    o.version = protocol_version::v3_1_1;
+    session s(o);
+    const auto c = sent<connect>(s.on_transport_connected(t0));
+    EXPECT_TRUE(c[0].props.empty());
+    s.on_packet(connack{false, 0, {}}, t0);
+    message answer{"r", "{}", qos::at_least_once, false, "x", "y"};
+    const auto p = sent<publish>(s.publish(answer, 1, t0));
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_TRUE(p[0].props.empty());
+    const auto closed = of<action::close_connection>(s.on_packet(disconnect{}, t0));
+    ASSERT_EQ(closed.size(), 1u);
+    EXPECT_EQ(closed[0].reason, make_error_code(mqtt_errc::protocol_error));
+}
+
+}  // namespace
+}  // namespace fieldbridge::mqtt
