@@ -34,6 +34,26 @@ devices:
     points:
 )";
 
+TEST(config_loader, mqtt_protocol_and_session_expiry) {
+    const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
+    EXPECT_EQ(load_string(dev, "plant.yaml").mqtt.protocol, mqtt_protocol::v3_1_1);  // the default
+    EXPECT_FALSE(load_string(dev, "plant.yaml").mqtt.session_expiry);
+    const auto v5 = load_string("mqtt: { protocol: \"5\", session_expiry: 2h }\n" + dev, "plant.yaml");
+    EXPECT_EQ(v5.mqtt.protocol, mqtt_protocol::v5);
+    EXPECT_EQ(v5.mqtt.session_expiry, std::chrono::seconds{7200});
+    EXPECT_EQ(load_string("mqtt: { protocol: 5, session_expiry: never }\n" + dev, "plant.yaml").mqtt.session_expiry,
+              std::chrono::seconds{0xFFFFFFFF});
+    EXPECT_EQ(load_string("mqtt: { protocol: \"3.1.1\" }\n" + dev, "plant.yaml").mqtt.protocol, mqtt_protocol::v3_1_1);
+
+    auto e = errors_of("mqtt: { protocol: 4 }\n" + dev);
+    EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << e;
+    EXPECT_NE(e.find("3.1.1"), std::string::npos) << e;
+    e = errors_of("mqtt: { session_expiry: 1h }\n" + dev);
+    EXPECT_NE(e.find("MQTT 3.1.1 has no session expiry"), std::string::npos) << e;
+    e = errors_of("mqtt: { protocol: 5, session_expiry: 1500ms }\n" + dev);
+    EXPECT_NE(e.find("whole number of seconds"), std::string::npos) << e;
+}
+
 TEST(config_loader, reads_every_section_into_plain_structs) {
     const auto g = load_string(R"(
 mqtt:

@@ -676,6 +676,47 @@ status_reply status_of(const std::string& cfg, const std::vector<std::string>& e
     return r;
 }
 
+// The same data path over MQTT 5 (topic aliases, the broker's limits), and
+// a command sent as an MQTT 5 request: the answer goes to the request's
+// Response Topic with its Correlation Data, as a requester like
+// mosquitto_rr expects.
+TEST(end_to_end, over_mqtt5_values_arrive_and_a_request_is_answered_on_its_response_topic) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    auto yaml = gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n");
+    yaml.replace(yaml.find("mqtt: {"), 7, "mqtt: { protocol: \"5\", session_expiry: 1h, clean_session: false,");
+    const auto cfg = write_file(dir.path() / "gw.yaml", yaml);
+    subscriber sub(broker, "e2e/#");
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    expect_values_arrive(sub);
+    EXPECT_NE(gw.output().find("with MQTT 5.0"), std::string::npos) << gw.output();
+
+    child_process rr({"mosquitto_rr", "-h", broker.host(), "-p", std::to_string(broker.port()), "-q", "1", "-t",
+                      "e2e/m1/energy/set", "-e", "requester/answers/17", "-m", R"({"value": 4242, "id": "rr1"})", "-D",
+                      "publish", "correlation-data", "req-17", "-F", "%t|%D|%p", "-W", "15"});
+    ASSERT_EQ(rr.wait(20s), 0) << rr.output() << gw.output();
+    const auto out = rr.output();
+    const auto bar1 = out.find('|');
+    const auto bar2 = out.find('|', bar1 + 1);
+    ASSERT_NE(bar2, std::string::npos) << out;
+    EXPECT_EQ(out.substr(0, bar1), "requester/answers/17");
+    EXPECT_EQ(out.substr(bar1 + 1, bar2 - bar1 - 1), "req-17");
+    const auto answer = nlohmann::json::parse(out.substr(bar2 + 1));
+    EXPECT_EQ(answer.at("ok"), true) << answer;
+    EXPECT_EQ(answer.at("id"), "rr1");
+    EXPECT_EQ(answer.at("value"), 4242);
+    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+    // Not also on the configured reply topic.
+    EXPECT_FALSE(sub.find("e2e/m1/energy/reply", [](const auto&) { return true; }).has_value()) << sub.dump();
+
+    const auto st = status_of(cfg);
+    ASSERT_FALSE(st.json.is_discarded()) << st.output;
+    EXPECT_EQ(st.json.at("broker").at("protocol"), "5") << st.json.dump(2);
+    EXPECT_GT(st.json.at("broker").at("limits").at("receive_maximum").get<int>(), 0) << st.json.dump(2);
+}
+
 // Two devices share a TCP bus; one goes silent for seven seconds. It flips to
 // offline after availability.offline_after failed polls with its points bad,
 // the other keeps its poll rate, and it comes back by itself. A command to a

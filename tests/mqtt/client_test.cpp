@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "mqtt/error.hpp"
+#include "tests/mqtt/client_harness.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
@@ -19,47 +20,6 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using fieldbridge::testing::mosquitto_broker;
 using fieldbridge::testing::tcp_proxy;
-
-// Runs the io_context on this thread until pred holds or timeout passes.
-template <class Predicate>
-bool run_until(asio::io_context& io, Predicate pred, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        io.restart();
-        io.run_for(10ms);
-    }
-    return true;
-}
-
-client_options options_for(const mosquitto_broker& b, std::string id) {
-    client_options o;
-    o.host = b.host();
-    o.port = b.port();
-    o.client_id = std::move(id);
-    o.keepalive = 5s;
-    o.reconnect_min = 50ms;
-    o.reconnect_max = 500ms;
-    o.connect_timeout = 5s;
-    return o;
-}
-
-struct inbox {
-    std::vector<message> messages;
-    client::message_handler handler() {
-        return [this](const message& m) { messages.push_back(m); };
-    }
-    std::size_t count(const std::string& topic) const {
-        return static_cast<std::size_t>(
-            std::count_if(messages.begin(), messages.end(), [&](const message& m) { return m.topic == topic; }));
-    }
-};
-
-void stop_and_wait(asio::io_context& io, client& c) {
-    bool stopped = false;
-    c.stop([&] { stopped = true; });
-    EXPECT_TRUE(run_until(io, [&] { return stopped; }, 10s));
-}
 
 TEST(mqtt_client, publishes_at_every_qos_and_receives_its_subscription) {
     mosquitto_broker broker;
