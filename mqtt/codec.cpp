@@ -457,6 +457,8 @@ result<properties> read_properties(body_reader& r) {
             }
             case property_kind::varint: {
                 FIELDBRIDGE_TRY(v, in.varint());
+                // The only one, Subscription Identifier, is 1..268,435,455 [MQTT-3.8.2.1.2].
+                if (v == 0) return fail(mqtt_errc::protocol_error);
                 p.value = v;
                 break;
             }
@@ -526,6 +528,7 @@ result<packet> decode_connect(body_reader& r) {
             will_props = std::move(wp);
         }
         FIELDBRIDGE_TRY(topic, r.text());
+        if (auto ec = check_topic_name(topic)) return fail(ec);  // the Will Topic is a topic name [MQTT-3.1.3-11]
         FIELDBRIDGE_TRY(payload, r.binary());
         c.will = will_message{std::move(topic), std::move(payload), static_cast<qos>(will_qos), will_retain,
                               std::move(will_props)};
@@ -545,6 +548,8 @@ result<packet> decode_connack(body_reader& r, bool v5) {
     FIELDBRIDGE_TRY(flags, r.byte());
     if (flags & 0xFEu) return fail(mqtt_errc::malformed_packet);  // reserved bits 7-1 [MQTT-3.2.2-1]
     FIELDBRIDGE_TRY(code, r.byte());
+    // A refusal never claims a session [MQTT-3.2.2-4] (5.0: [MQTT-3.2.2-6]).
+    if ((flags & 0x01u) != 0 && code != 0) return fail(mqtt_errc::malformed_packet);
     connack c{(flags & 0x01u) != 0, code, {}};
     if (v5) {
         FIELDBRIDGE_TRY(props, read_properties(r));
@@ -606,6 +611,7 @@ result<packet> decode_subscribe(body_reader& r, bool v5) {
     if (r.at_end()) return fail(mqtt_errc::malformed_packet);  // at least one filter [MQTT-3.8.3-3]
     while (!r.at_end()) {
         FIELDBRIDGE_TRY(filter, r.text());
+        if (auto ec = check_topic_filter(filter)) return fail(ec);  // [MQTT-4.7.1-1], [MQTT-4.7.3-1]
         FIELDBRIDGE_TRY(options, r.byte());
         if (options & (v5 ? 0xC0u : 0xFCu)) return fail(mqtt_errc::malformed_packet);  // [MQTT-3.8.3-4], [MQTT-3.8.3-5]
         if ((options & 0x3u) == 3) return fail(mqtt_errc::invalid_qos);
@@ -646,6 +652,7 @@ result<packet> decode_unsubscribe(body_reader& r, bool v5) {
     if (r.at_end()) return fail(mqtt_errc::malformed_packet);  // [MQTT-3.10.3-2]
     while (!r.at_end()) {
         FIELDBRIDGE_TRY(filter, r.text());
+        if (auto ec = check_topic_filter(filter)) return fail(ec);
         u.filters.push_back(std::move(filter));
     }
     return packet{std::move(u)};
@@ -712,7 +719,12 @@ result<std::vector<std::uint8_t>> encode(const packet& p, protocol_version versi
         [v5](const auto& v) -> result<std::vector<std::uint8_t>> {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, connect>) {
-                return encode_connect(v, v5);
+                // A CONNECT states its own version: it is what tells the
+                // server which version the rest of the connection speaks.
+                if (v.version != protocol_version::v3_1_1 && v.version != protocol_version::v5) {
+                    return fail(mqtt_errc::unsupported_protocol_version);
+                }
+                return encode_connect(v, v.version == protocol_version::v5);
             } else if constexpr (std::is_same_v<T, connack>) {
                 return encode_connack(v, v5);
             } else if constexpr (std::is_same_v<T, publish>) {

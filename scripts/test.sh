@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: a -Werror build with ctest
-# (unit and integration), then the same suite under ASan+UBSan.
+# (unit and integration), a bounded libFuzzer run of the MQTT decoder, then
+# the same suite under ASan+UBSan.
 # Usage: scripts/test.sh            (both builds)
 #        FIELDBRIDGE_SKIP_SANITIZE=1 scripts/test.sh   (plain build only)
 set -euo pipefail
@@ -14,6 +15,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBRIDGE_WER
 cmake --build build -j"$jobs"
 echo "== tests"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 300)
+
+echo "== fuzzing (bounded)"
+scripts/fuzz.sh "${FIELDBRIDGE_FUZZ_SECONDS:-60}"
 
 if [ "${FIELDBRIDGE_SKIP_SANITIZE:-0}" != "1" ]; then
   echo "== build (ASan + UBSan)"

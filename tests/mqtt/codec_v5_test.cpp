@@ -203,6 +203,7 @@ TEST(codec_v5, a_publish_with_an_empty_topic_needs_a_topic_alias) {
 
 TEST(codec_v5, the_encoder_refuses_a_property_of_the_wrong_type_or_an_unknown_one) {
     connect c;
+    c.version = protocol_version::v5;
     c.props = {{prop::receive_maximum, std::string("many")}};
     EXPECT_EQ(encode(c, protocol_version::v5).error(), make_error_code(mqtt_errc::malformed_packet));
     c.props = {{prop::maximum_qos, std::uint32_t{300}}};
@@ -214,11 +215,22 @@ TEST(codec_v5, the_encoder_refuses_a_property_of_the_wrong_type_or_an_unknown_on
 TEST(codec_v5, a_password_without_a_user_name_is_allowed) {
     connect c;
     c.password = "secret";
-    EXPECT_FALSE(encode(c, protocol_version::v3_1_1));  // [MQTT-3.1.2-22]
+    EXPECT_FALSE(encode(c));  // [MQTT-3.1.2-22]
+    c.version = protocol_version::v5;
     auto wire = encode(c, protocol_version::v5);
     ASSERT_TRUE(wire);
-    c.version = protocol_version::v5;
     EXPECT_EQ(decode5(*wire).packet, packet{c});
+}
+
+TEST(codec_v5, a_connect_is_encoded_in_the_version_it_states) {
+    // The CONNECT is what tells the server the version of the connection.
+    connect c;
+    c.version = protocol_version::v5;
+    c.client_id = "gw";
+    const auto wire = encode(c, protocol_version::v3_1_1);
+    ASSERT_TRUE(wire);
+    EXPECT_EQ((*wire)[8], 5);  // protocol level
+    EXPECT_EQ(decode(*wire).packet, packet{c});
 }
 
 TEST(codec_v5, auth_is_unknown_to_3_1_1) {
