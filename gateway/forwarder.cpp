@@ -114,13 +114,16 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     } else {
         ++stats_.delivered;
     }
-    refill();
+    // Acks come back one by one: read the store again only when half the
+    // window is free, so that a backlog is read in large slices. (New
+    // messages are handed over by submit() as they are stored.)
+    if (handed_.size() <= window_ / 2) refill();
 }
 
 void forwarder::commit_ledger() {
-    std::vector<store::change> changes;
-    const auto snapshot = client_.session_snapshot();
-    for (const auto& e : snapshot.inflight) {
+    changes_.clear();
+    client_.flows(flows_);
+    for (const auto& e : flows_) {
         if (e.token >= client_token_base) continue;
         const auto id = static_cast<std::int64_t>(e.token);
         const flow now{e.state == mqtt::inflight_state::pubrec_received ? store::flow_state::pubrec
@@ -129,25 +132,27 @@ void forwarder::commit_ledger() {
         auto& before = committed_[id];
         if (before == now) continue;
         if (before.state != store::flow_state::sent || before.packet_id != now.packet_id || before.dup != now.dup) {
-            changes.push_back(store::change{store::change::kind::sent, id, now.packet_id, now.dup});
+            changes_.push_back(store::change{store::change::kind::sent, id, now.packet_id, now.dup});
         }
-        if (now.state == store::flow_state::pubrec) changes.push_back(store::change{store::change::kind::pubrec, id});
+        if (now.state == store::flow_state::pubrec) changes_.push_back(store::change{store::change::kind::pubrec, id});
         before = now;
     }
     for (const auto id : completed_) {
-        changes.push_back(store::change{store::change::kind::done, id});
+        changes_.push_back(store::change{store::change::kind::done, id});
         committed_.erase(id);
     }
     completed_.clear();
-    if (!changes.empty()) {
-        if (auto r = store_.apply(changes); !r) {
+    if (!changes_.empty()) {
+        if (auto r = store_.apply(changes_); !r) {
             ++stats_.ledger_errors;
             spdlog::error("queue: cannot record the MQTT flow state: {}", r.error().message());
         }
     }
-    if (snapshot.incoming_qos2 != committed_incoming_) {
-        if (auto r = store_.set_incoming_qos2(snapshot.incoming_qos2); r) {
-            committed_incoming_ = snapshot.incoming_qos2;
+    const auto& incoming = client_.incoming_qos2();
+    if (!std::equal(incoming.begin(), incoming.end(), committed_incoming_.begin(), committed_incoming_.end())) {
+        std::vector<std::uint16_t> ids(incoming.begin(), incoming.end());
+        if (auto r = store_.set_incoming_qos2(ids); r) {
+            committed_incoming_ = std::move(ids);
         } else {
             ++stats_.ledger_errors;
             spdlog::error("queue: cannot record the incoming QoS 2 ids: {}", r.error().message());

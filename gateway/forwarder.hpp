@@ -76,6 +76,8 @@ private:
     std::map<std::int64_t, flow> committed_;  // flow state as the store has it
     std::vector<std::int64_t> completed_;     // acknowledged, to delete with the next commit
     std::vector<std::uint16_t> committed_incoming_;
+    std::vector<mqtt::flow_status> flows_;   // reused by every commit_ledger()
+    std::vector<store::change> changes_;     // reused by every commit_ledger()
     forwarder_stats stats_;
     log_limiter log_limit_;  // broker refusals, once a minute per reason
 };

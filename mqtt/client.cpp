@@ -121,6 +121,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::array<std::uint8_t, 16384> chunk{};
     std::vector<std::uint8_t> tx;  // encoded packets waiting for the write in progress
     bool writing = false;
+    bool write_posted = false;  // a start_write is queued on the executor
     bool close_after_write = false;
     std::error_code close_reason;
     std::string close_detail;
@@ -269,7 +270,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                      if (t != self->link) return;
                      self->writing = false;
                      if (ec) return self->link_down(t, to_std(ec), "");
-                     if (!self->tx.empty()) return self->start_write(t);
+                     if (!self->tx.empty()) return self->schedule_write();
                      if (self->close_after_write) self->link_down(t, self->close_reason, self->close_context());
                  });
     }
@@ -291,7 +292,19 @@ struct client::impl : std::enable_shared_from_this<impl> {
             return;
         }
         tx.insert(tx.end(), bytes->begin(), bytes->end());
-        start_write(t);
+        schedule_write();
+    }
+
+    // The write starts once the current handler is done, so that everything
+    // it produces (the PUBLISHes freed by a read full of acks, a batch of
+    // publishes) goes out in one write behind one ledger commit.
+    void schedule_write() {
+        if (writing || write_posted) return;
+        write_posted = true;
+        asio::post(executor, [self = shared_from_this()] {
+            self->write_posted = false;
+            if (self->link) self->start_write(self->link);
+        });
     }
     void perform(const std::shared_ptr<transport>& t, action::set_timer& s) {
         session_timer.expires_at(s.deadline);
@@ -479,6 +492,8 @@ void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f)
 void client::on_before_write(std::function<void()> f) { impl_->before_write = std::move(f); }
 
 session_state client::session_snapshot() const { return impl_->session.snapshot(); }
+void client::flows(std::vector<flow_status>& out) const { impl_->session.flows(out); }
+const std::set<std::uint16_t>& client::incoming_qos2() const { return impl_->session.incoming_qos2(); }
 
 std::error_code client::restore_session(session_state state) { return impl_->session.restore(std::move(state)); }
 

@@ -14,8 +14,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -94,9 +96,13 @@ public:
     void publish(message m, std::uint64_t token);
     void on_completed(std::function<void(std::uint64_t token, std::error_code)> f);
     // Called right before bytes go to the broker, so that a durable ledger can
-    // commit the session's state (session_snapshot()) ahead of the wire.
+    // commit the session's state (flows(), incoming_qos2()) ahead of the wire.
+    // Packets produced while one handler runs (a read of many acks, a batch
+    // of publishes) leave in one write, so the ledger commits once for them.
     void on_before_write(std::function<void()> f);
     session_state session_snapshot() const;
+    void flows(std::vector<flow_status>& out) const;
+    const std::set<std::uint16_t>& incoming_qos2() const;
     // Resume in-flight flows persisted by an earlier run; before start().
     std::error_code restore_session(session_state state);
     // Subscribes now or on the next connection; renewed on every connection

@@ -535,6 +535,11 @@ std::optional<clock::time_point> session::next_deadline() const {
 void session::update_timer(actions& out, clock::time_point) {
     const auto next = next_deadline();
     if (next == armed_timer_) return;
+    // The keepalive deadline moves later with every packet sent and
+    // received. A timer armed earlier stays as it is: it fires early,
+    // on_timer() finds nothing due and arms it for the new deadline. Moving
+    // it every time would cost a system call per message.
+    if (next && armed_timer_ && *armed_timer_ <= *next) return;
     armed_timer_ = next;
     if (next) {
         out.push_back(action::set_timer{*next});
@@ -548,6 +553,12 @@ session_state session::snapshot() const {
     s.inflight = inflight_;
     s.incoming_qos2.assign(incoming_qos2_.begin(), incoming_qos2_.end());
     return s;
+}
+
+void session::flows(std::vector<flow_status>& out) const {
+    out.clear();
+    out.reserve(inflight_.size());
+    for (const auto& e : inflight_) out.push_back(flow_status{e.token, e.packet_id, e.state, e.dup});
 }
 
 std::error_code session::restore(session_state state) {

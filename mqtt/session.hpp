@@ -71,6 +71,15 @@ struct session_state {
     bool operator==(const session_state&) const = default;
 };
 
+// Where one outgoing flow stands, without its message: what a durable
+// ledger records before each write, cheap enough to take every time.
+struct flow_status {
+    std::uint64_t token = 0;
+    std::uint16_t packet_id = 0;
+    inflight_state state = inflight_state::publish_sent;
+    bool dup = false;
+};
+
 // What the broker announced in its CONNACK (5.0), with the 3.1.1 defaults
 // (no limits) otherwise. Valid while connected.
 struct server_limits {
@@ -155,8 +164,15 @@ public:
     bool held_by_maximum_qos() const noexcept;
     std::size_t queued() const noexcept { return pending_.size(); }
     std::size_t inflight() const noexcept { return inflight_.size(); }
+    // Outgoing QoS 1/2 flows allowed at once: min(max_inflight, the broker's
+    // Receive Maximum).
+    std::size_t window() const noexcept;
 
     session_state snapshot() const;
+    // The outgoing flows in the order they started (replaces out's contents),
+    // and the incoming QoS 2 ids not yet released: snapshot() without copies.
+    void flows(std::vector<flow_status>& out) const;
+    const std::set<std::uint16_t>& incoming_qos2() const noexcept { return incoming_qos2_; }
     // Resume a persisted session; only while disconnected.
     std::error_code restore(session_state state);
 
@@ -187,7 +203,6 @@ private:
     // would exceed the broker's Maximum Packet Size.
     std::optional<mqtt::publish> make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup);
     std::optional<mqtt::qos> sendable_qos(mqtt::qos wanted) const;
-    std::size_t window() const noexcept;
     bool v5() const noexcept { return options_.version == protocol_version::v5; }
     void drop_link(actions& out);
     void update_timer(actions& out, clock::time_point now);

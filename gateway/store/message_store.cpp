@@ -60,6 +60,10 @@ std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
     return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
+}  // namespace
+
+namespace detail {
+
 // A prepared statement, finalized when it goes.
 class statement {
 public:
@@ -102,6 +106,12 @@ public:
 private:
     sqlite3_stmt* stmt_ = nullptr;
 };
+
+}  // namespace detail
+
+namespace {
+
+using detail::statement;
 
 std::error_code sqlite_error(int rc) {
     switch (rc & 0xff) {
@@ -252,7 +262,43 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
 
 message_store::message_store(sqlite3* db, options o) : db_(db), options_(std::move(o)) {}
 
-message_store::~message_store() { sqlite3_close(db_); }
+message_store::~message_store() {
+    statements_.clear();  // finalized before the connection closes
+    sqlite3_close(db_);
+}
+
+class message_store::prepared_statement {
+public:
+    explicit prepared_statement(statement& s) : s_(&s) {}
+    ~prepared_statement() { s_->reset(); }
+    prepared_statement(const prepared_statement&) = delete;
+    prepared_statement& operator=(const prepared_statement&) = delete;
+    statement* operator->() const { return s_; }
+    statement& operator*() const { return *s_; }
+
+private:
+    statement* s_;
+};
+
+message_store::prepared_statement message_store::prepared(const char* sql) {
+    auto it = statements_.find(std::string_view(sql));
+    if (it == statements_.end()) it = statements_.emplace(sql, std::make_unique<statement>(db_, sql)).first;
+    it->second->reset();
+    return prepared_statement(*it->second);
+}
+
+result<void> message_store::refresh_oldest() {
+    auto s = prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
+    const int rc = s->step();
+    if (rc == SQLITE_ROW) {
+        stats_.oldest = from_ms(s->integer(0));
+    } else if (rc == SQLITE_DONE) {
+        stats_.oldest.reset();
+    } else {
+        return fail(sqlite_error(rc));
+    }
+    return {};
+}
 
 result<void> message_store::refresh_stats() {
     statement s(db_, "SELECT count(*), coalesce(sum(size), 0), (SELECT created_ms FROM messages ORDER BY id LIMIT 1) "
@@ -323,8 +369,9 @@ std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::me
         refuse_all(make_error_code(store_errc::io_error));
         return out;
     }
-    statement insert(db_,
-                     "INSERT INTO messages(topic, payload, qos, retain, created_ms, size) VALUES(?, ?, ?, ?, ?, ?)");
+    auto insert_stmt =
+        prepared("INSERT INTO messages(topic, payload, qos, retain, created_ms, size) VALUES(?, ?, ?, ?, ?, ?)");
+    auto& insert = *insert_stmt;
     const auto created = to_ms(now);
     std::error_code failed;
     for (const auto& m : batch) {
@@ -377,7 +424,7 @@ std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::me
     }
     if (counters_.dropped_by_rows != counters_before.dropped_by_rows ||
         counters_.dropped_by_bytes != counters_before.dropped_by_bytes) {
-        (void)refresh_stats();  // the oldest message may have gone
+        (void)refresh_oldest();  // the oldest message may have gone
     }
     return out;
 }
@@ -386,10 +433,14 @@ result<void> message_store::apply(std::span<const change> changes) {
     if (changes.empty()) return {};
     transaction t(db_);
     if (!t.begun()) return fail(store_errc::io_error);
-    statement sent(db_, "UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
-    statement pubrec(db_, "UPDATE messages SET state = 2 WHERE id = ?");
-    statement requeue(db_, "UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
-    statement done(db_, "DELETE FROM messages WHERE id = ? RETURNING size");
+    auto sent_stmt = prepared("UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
+    auto pubrec_stmt = prepared("UPDATE messages SET state = 2 WHERE id = ?");
+    auto requeue_stmt = prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
+    auto done_stmt = prepared("DELETE FROM messages WHERE id = ? RETURNING size");
+    auto& sent = *sent_stmt;
+    auto& pubrec = *pubrec_stmt;
+    auto& requeue = *requeue_stmt;
+    auto& done = *done_stmt;
     std::uint64_t removed_rows = 0;
     std::uint64_t removed_bytes = 0;
     for (const auto& c : changes) {
@@ -429,7 +480,7 @@ result<void> message_store::apply(std::span<const change> changes) {
     if (removed_rows > 0) {
         stats_.rows -= removed_rows;
         stats_.bytes -= removed_bytes;
-        (void)refresh_stats();
+        (void)refresh_oldest();
     }
     return {};
 }
@@ -459,11 +510,11 @@ result<std::vector<stored_message>> read_rows(statement& s) {
 }  // namespace
 
 result<std::vector<stored_message>> message_store::load(std::int64_t after, std::size_t limit) {
-    statement s(db_,
-                "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
-                "WHERE id > ? ORDER BY id LIMIT ?");
-    s.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
-    return read_rows(s);
+    auto s = prepared(
+        "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
+        "WHERE id > ? ORDER BY id LIMIT ?");
+    s->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    return read_rows(*s);
 }
 
 result<std::vector<stored_message>> message_store::load_in_flight() {

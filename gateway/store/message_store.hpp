@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -108,6 +109,10 @@ struct queue_stats {
     std::optional<std::chrono::system_clock::time_point> oldest;
 };
 
+namespace detail {
+class statement;
+}
+
 class message_store {
 public:
     // Opens (creating if needed) the store at o.path. A file that is not a
@@ -151,6 +156,14 @@ public:
 private:
     message_store(sqlite3* db, options o);
     result<void> refresh_stats();
+    // Only the oldest message's time: after deletes, which keep rows and
+    // bytes up to date themselves (a count over the table would cost a scan
+    // per commit with a long backlog).
+    result<void> refresh_oldest();
+    // A statement prepared once and kept; reset and unbound when the
+    // returned handle goes.
+    class prepared_statement;
+    prepared_statement prepared(const char* sql);
     // Evicts by policy until `rows` more rows and `bytes` more bytes fit;
     // false when the policy refuses.
     result<bool> make_room(std::uint64_t rows, std::uint64_t bytes);
@@ -159,6 +172,7 @@ private:
     options options_;
     queue_stats stats_;
     store::counters counters_;
+    std::map<std::string, std::unique_ptr<detail::statement>, std::less<>> statements_;
 };
 
 }  // namespace fieldbridge::store
