@@ -45,7 +45,7 @@ const std::vector<std::string> root_keys{"mqtt",  "publish",  "store",   "contro
                                          "commands", "availability", "profiles", "buses", "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"protocol", "session_expiry", "host",     "port",          "client_id", "keepalive", "username",
-                                         "password", "clean_session", "reconnect", "tls"};
+                                         "password", "clean_session", "reconnect", "tls", "failover"};
 const std::vector<std::string> tls_keys{"enabled", "ca_file", "cert_file", "key_file", "verify_hostname"};
 const std::vector<std::string> publish_keys{"prefix", "topic", "format", "heartbeat", "qos"};
 const std::vector<std::string> point_keys{"name",  "register", "address", "type", "order",    "bit",
@@ -341,6 +341,47 @@ private:
             }
             // The registered MQTT-over-TLS port, unless a port is given.
             if (tls.enabled && !port_given) b.port = 8883;
+        }
+        if (auto fo = m.get("failover")) read_failover(*fo, b);
+    }
+
+    // failover: ["broker-b", "broker-c:8884"]
+    void read_failover(const field& f, broker& b) {
+        if (!f.node.IsSequence()) {
+            sink_.error(f.mark, f.path + ": found " + describe(f.node) +
+                                    "; expected a list of broker addresses like [\"broker-b\", \"10.0.0.12:8883\"]");
+            return;
+        }
+        for (std::size_t i = 0; i < f.node.size(); ++i) {
+            const auto item = child(f, f.node[i], "[" + std::to_string(i) + "]");
+            const auto text = read_string(item, sink_);
+            if (!text) continue;
+            std::string host = *text;
+            std::optional<std::uint16_t> port;
+            // host:port, unless the host is an IPv6 address ([::1]:8883 or bare ::1).
+            const auto colon = host.rfind(':');
+            const bool bracketed = !host.empty() && host.front() == '[';
+            if (colon != std::string::npos && (bracketed || host.find(':') == colon)) {
+                const auto digits = host.substr(colon + 1);
+                unsigned long value = 0;
+                const bool numeric = !digits.empty() && digits.size() <= 5 &&
+                                     digits.find_first_not_of("0123456789") == std::string::npos;
+                if (numeric) value = std::stoul(digits);
+                if (!numeric || value < 1 || value > 65535) {
+                    sink_.error(item.mark, item.path + ": '" + *text + "' has no valid port after ':'; expected " +
+                                               "HOST or HOST:PORT with a port in 1..65535");
+                    continue;
+                }
+                port = static_cast<std::uint16_t>(value);
+                host.resize(colon);
+            }
+            if (bracketed && host.size() >= 2 && host.back() == ']') host = host.substr(1, host.size() - 2);
+            if (host.empty() || host.find_first_of(" \t/") != std::string::npos) {
+                sink_.error(item.mark, item.path + ": '" + *text + "' is not a host name or address; expected " +
+                                           "HOST or HOST:PORT");
+                continue;
+            }
+            b.failover.emplace_back(host, port.value_or(0));
         }
     }
 

@@ -203,6 +203,10 @@ struct broker {
     mqtt_protocol protocol = mqtt_protocol::v3_1_1;
     std::string host = "localhost";
     std::uint16_t port = 1883;
+    // More addresses of the same broker or cluster, tried in turn when
+    // host:port cannot be reached ("host" or "host:port"; the port defaults
+    // to `port`).
+    std::vector<std::pair<std::string, std::uint16_t>> failover;
     std::string client_id = "fieldbridge";
     std::chrono::seconds keepalive{30};
     std::string username;

@@ -44,6 +44,7 @@ mqtt::client_options client_options_from(const config::broker& b) {
     o.version = b.protocol == config::mqtt_protocol::v5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1;
     o.host = b.host;
     o.port = b.port;
+    for (const auto& [host, port] : b.failover) o.failover.push_back({host, port == 0 ? b.port : port});
     o.client_id = b.client_id;
     o.keepalive = b.keepalive;
     o.username = b.username;
@@ -420,7 +421,9 @@ nlohmann::json app::status() const {
     };
     const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.started).count();
     const auto c = p.client.stats();
-    nlohmann::json broker = {{"host", cfg_.mqtt.host},          {"port", cfg_.mqtt.port},
+    nlohmann::json broker = {{"host", c.server.host.empty() ? cfg_.mqtt.host : c.server.host},
+                             {"port", c.server.host.empty() ? cfg_.mqtt.port : c.server.port},
+                             {"failovers", c.failovers},
                              {"tls", cfg_.mqtt.tls.enabled},     {"state", state_name(p.client.state())},
                              {"connects", c.connects},           {"disconnects", c.disconnects},
                              {"last_error", c.last_error},       {"queued", c.queued},

@@ -9,7 +9,8 @@
 //
 // Order: strictly the order messages were produced in (the store's id
 // order), across all topics, so per-topic order holds while a backlog drains;
-// live data queues behind the backlog.
+// live data queues behind the backlog (command replies and the birth
+// message go to the client directly).
 //
 // Not thread-safe: lives on the core thread with the client.
 #pragma once

@@ -122,6 +122,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::vector<std::uint8_t> tx;  // encoded packets waiting for the write in progress
     bool writing = false;
     bool write_posted = false;  // a start_write is queued on the executor
+    std::size_t server_index = 0;  // into servers()
     bool close_after_write = false;
     std::error_code close_reason;
     std::string close_detail;
@@ -149,8 +150,27 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (on_state) on_state(s);
     }
 
+    // The address list: host:port, then the failover addresses.
+    std::vector<server_address> servers() const {
+        std::vector<server_address> all{{options.host, options.port}};
+        all.insert(all.end(), options.failover.begin(), options.failover.end());
+        return all;
+    }
+    const server_address& server() const { return stats.server; }
+
+    // After an attempt that failed before its CONNACK: the next address.
+    void next_server() {
+        const auto all = servers();
+        if (all.size() < 2) return;
+        server_index = (server_index + 1) % all.size();
+        stats.server = all[server_index];
+        ++stats.failovers;
+        spdlog::info("mqtt: trying the next broker address {}:{}", stats.server.host, stats.server.port);
+    }
+
     void connect() {
         if (stopping) return;
+        if (stats.server.host.empty()) stats.server = servers()[server_index];
         auto t = std::make_shared<transport>();
         link = t;
         rx.clear();
@@ -178,10 +198,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
             self->link_down(t, make_error_code(mqtt_errc::connect_timeout), "");
         });
         resolver.async_resolve(
-            options.host, std::to_string(options.port),
+            server().host, std::to_string(server().port),
             [self = shared_from_this(), t](const boost::system::error_code& ec, tcp::resolver::results_type results) {
                 if (t != self->link) return;
-                if (ec) return self->link_down(t, to_std(ec), "cannot resolve " + self->options.host);
+                if (ec) return self->link_down(t, to_std(ec), "cannot resolve " + self->server().host);
                 asio::async_connect(
                     t->socket(), results, [self, t](const boost::system::error_code& cec, const tcp::endpoint&) {
                         if (t != self->link) return;
@@ -214,8 +234,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
         // SNI, and the name the certificate must carry.
         // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
         SSL_ctrl(t->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(options.host.c_str()));
-        if (options.tls.verify_hostname) t->tls->set_verify_callback(ssl::host_name_verification(options.host));
+                 const_cast<char*>(server().host.c_str()));
+        if (options.tls.verify_hostname) t->tls->set_verify_callback(ssl::host_name_verification(server().host));
         t->tls->async_handshake(ssl::stream_base::client,
                                 [self = shared_from_this(), t](const boost::system::error_code& ec) {
                                     if (t != self->link) return;
@@ -338,7 +358,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         retry.reset();
         ++stats.connects;
         stats.last_error.clear();
-        spdlog::info("mqtt: connected to {}:{}{} with MQTT {} (session {})", options.host, options.port,
+        spdlog::info("mqtt: connected to {}:{}{} with MQTT {} (session {})", server().host, server().port,
                      options.tls.enabled ? " over TLS" : "", options.version == protocol_version::v5 ? "5.0" : "3.1.1",
                      c.session_present ? "resumed" : "new");
         const auto& l = session.limits();
@@ -387,17 +407,19 @@ struct client::impl : std::enable_shared_from_this<impl> {
         connect_timer.cancel();
         session_timer.cancel();
         execute(session.on_connection_lost(clock::now()));
-        if (state == link_state::connected) ++stats.disconnects;
+        const bool was_connected = state == link_state::connected;
+        if (was_connected) ++stats.disconnects;
         if (reason && !stopping) {
             stats.last_error = context.empty() ? reason.message() : context + ": " + reason.message();
             // A broker down for hours is retried every few seconds: say so once a minute.
             if (const auto held = log_limit.admit(stats.last_error, std::chrono::steady_clock::now())) {
-                spdlog::warn("mqtt: {}:{}: {}{}", options.host, options.port, stats.last_error,
+                spdlog::warn("mqtt: {}:{}: {}{}", server().host, server().port, stats.last_error,
                              log_limiter::suffix(*held));
             }
         }
         set_state(link_state::disconnected);
         if (stopping) return finish_stop();
+        if (!was_connected) next_server();
         const auto delay = retry.next();
         spdlog::debug("mqtt: reconnecting in {} ms", delay.count());
         reconnect_timer.expires_after(delay);

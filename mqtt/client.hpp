@@ -35,10 +35,20 @@ struct tls_options {
     bool verify_hostname = true;
 };
 
+struct server_address {
+    std::string host;
+    std::uint16_t port = 1883;
+    bool operator==(const server_address&) const = default;
+};
+
 struct client_options {
     protocol_version version = protocol_version::v3_1_1;
     std::string host = "localhost";
     std::uint16_t port = 1883;
+    // More addresses of the same broker (a cluster behind several names):
+    // tried in turn after host:port when an attempt fails before its CONNACK.
+    // A link lost after a CONNACK is tried again on the same address first.
+    std::vector<server_address> failover;
     std::string client_id;
     std::chrono::seconds keepalive{30};
     std::string username;  // empty: not sent
@@ -68,6 +78,8 @@ struct client_stats {
     std::string last_error;          // why the last link ended or the last attempt failed
     server_limits limits;            // what the broker announced (5.0) for the current link
     std::chrono::seconds keepalive{0};  // in force: the broker's Server Keep Alive if it set one
+    server_address server;           // the address in use or being tried
+    std::uint64_t failovers = 0;     // moves to the next address after a failed attempt
 };
 
 class client {

@@ -54,6 +54,27 @@ TEST(config_loader, mqtt_protocol_and_session_expiry) {
     EXPECT_NE(e.find("whole number of seconds"), std::string::npos) << e;
 }
 
+TEST(config_loader, mqtt_failover_addresses) {
+    const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
+    EXPECT_TRUE(load_string(dev, "plant.yaml").mqtt.failover.empty());  // the default
+    const auto g =
+        load_string("mqtt: { host: a, port: 1884, failover: [b, \"c:8883\", \"[fd00::2]:1885\", \"::1\"] }\n" + dev,
+                    "plant.yaml");
+    using addr = std::pair<std::string, std::uint16_t>;
+    // Port 0: the broker's own port (here 1884), filled in when the client is made.
+    EXPECT_EQ(g.mqtt.failover,
+              (std::vector<addr>{{"b", 0}, {"c", 8883}, {"fd00::2", 1885}, {"::1", 0}}));
+
+    auto e = errors_of("mqtt: { failover: b }\n" + dev);
+    EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << e;
+    EXPECT_NE(e.find("expected a list of broker addresses"), std::string::npos) << e;
+    e = errors_of("mqtt: { failover: [\"b:99999\"] }\n" + dev);
+    EXPECT_NE(e.find("mqtt.failover[0]"), std::string::npos) << e;
+    EXPECT_NE(e.find("1..65535"), std::string::npos) << e;
+    e = errors_of("mqtt: { failover: [\"\"] }\n" + dev);
+    EXPECT_NE(e.find("not a host name"), std::string::npos) << e;
+}
+
 TEST(config_loader, reads_every_section_into_plain_structs) {
     const auto g = load_string(R"(
 mqtt:

@@ -291,5 +291,45 @@ TEST(mqtt_client, stop_completes_queued_messages_with_client_stopped) {
     EXPECT_EQ(result, make_error_code(mqtt_errc::client_stopped));
 }
 
+// A broker behind several addresses: an address that does not answer is
+// skipped for the next; when the broker in use dies, the client retries it
+// once and then moves on, and what was published meanwhile arrives there.
+TEST(mqtt_client, the_next_failover_address_is_used_when_one_cannot_be_reached) {
+    mosquitto_broker a;
+    mosquitto_broker b;
+    const auto dead_port = [] {
+        mosquitto_broker gone;  // a loopback port nobody listens on once it is gone
+        const auto p = gone.port();
+        gone.kill9();
+        return p;
+    }();
+    asio::io_context io;
+    auto o = options_for(a, "failover-test");
+    o.port = dead_port;
+    o.failover = {{a.host(), a.port()}, {b.host(), b.port()}};
+    client c(io.get_executor(), o);
+    c.start();
+    ASSERT_TRUE(run_until(io, [&] { return c.state() == link_state::connected; }, 10s)) << c.stats().last_error;
+    EXPECT_EQ(c.stats().server, (server_address{a.host(), a.port()}));
+    EXPECT_EQ(c.stats().failovers, 1u);
+
+    // The watcher on b sees what is published after a dies.
+    client watcher(io.get_executor(), options_for(b, "failover-watcher"));
+    inbox in;
+    watcher.subscribe("failover/#", qos::at_least_once, in.handler());
+    watcher.start();
+    ASSERT_TRUE(run_until(io, [&] { return watcher.state() == link_state::connected; }, 10s));
+
+    a.kill9();
+    ASSERT_TRUE(run_until(io, [&] { return c.state() != link_state::connected; }, 10s));
+    bool acked = false;
+    c.publish(message{"failover/x", "after", qos::at_least_once, false}, [&](std::error_code ec) { acked = !ec; });
+    ASSERT_TRUE(run_until(io, [&] { return acked && in.count("failover/x") == 1; }, 15s)) << c.stats().last_error;
+    EXPECT_EQ(c.stats().server, (server_address{b.host(), b.port()}));
+    EXPECT_EQ(c.stats().connects, 2u);
+    stop_and_wait(io, watcher);
+    stop_and_wait(io, c);
+}
+
 }  // namespace
 }  // namespace fieldbridge::mqtt
