@@ -521,6 +521,44 @@ TEST(simulator, a_vanishing_device_is_silent_for_its_window_and_then_answers_aga
     for (const auto& r : got.of("stays")) EXPECT_TRUE(all_good(r));
 }
 
+// A write queued while a poll of a slow device is under way waits for the
+// request in flight (one request at a time on the connection) and then goes
+// before the rest of that poll: at most the one request in flight plus the
+// write and its read-back happen between submitting and completing it, where
+// the poll alone has several block reads left.
+TEST(bus_worker_quirks, a_write_waits_for_the_request_in_flight_then_goes_before_the_rest_of_the_poll) {
+    const auto port = testing::free_tcp_port();
+    auto served = meter();
+    served.faults.response_delay = 150ms;
+    simulator sim(tcp_config(port, {served}), "line");
+    sim.start();
+    auto slow = meter();
+    slow.poll_interval = 10ms;
+    slow.timeout = 2s;
+    const auto cfg = tcp_config(port, {slow});
+    const auto reads = plan_reads(slow.points, plan_limits{slow.max_gap, slow.max_registers_per_read, slow.max_bits_per_read});
+    ASSERT_GE(reads.size(), 4u) << "the poll must have several requests left for this test to mean anything";
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 1, 10s));
+    // Mid-poll: one request has just gone out of the next poll.
+    const auto polls_before = worker.counters().requests;
+    ASSERT_TRUE(testing::wait_until([&] { return worker.counters().requests > polls_before; }, 5s));
+    const auto requests_at_submit = worker.counters().requests;
+    const std::size_t setpoint = 6;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto written = write_and_wait(worker, 0, setpoint, value{std::uint64_t{77}});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    const auto requests_between = worker.counters().requests - requests_at_submit;
+    worker.stop();
+    ASSERT_FALSE(written.error) << written.error.message();
+    EXPECT_EQ(written.readback, (std::vector<std::uint16_t>{77}));
+    // The request in flight (counted when it went out), the write, its read-back.
+    EXPECT_LE(requests_between, 3u) << "the write waited for more of the poll";
+    EXPECT_LT(took, 150ms * 4) << "the write waited for more than the request in flight";
+}
+
 TEST(bus_worker_quirks, request_delay_paces_the_requests_to_a_device) {
     const auto port = testing::free_tcp_port();
     simulator sim(tcp_config(port, {meter()}), "line");
