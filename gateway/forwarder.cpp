@@ -17,7 +17,31 @@ constexpr std::uint64_t client_token_base = std::uint64_t{1} << 62;
 }  // namespace
 
 forwarder::forwarder(store::message_store& store, mqtt::client& client, std::size_t window)
-    : store_(store), client_(client), window_(std::max<std::size_t>(window, 1)) {}
+    : store_(store), client_(client), window_(std::max<std::size_t>(window, 1)), flush_timer_(client.get_executor()) {}
+
+forwarder::~forwarder() {
+    flush_timer_.cancel();
+    (void)store_.flush();
+}
+
+// While the broker link is up, a batch is appended without its own commit:
+// the write that carries its PUBLISHes follows within the same turn of the
+// core loop, and the ledger commit before that write makes the batch durable
+// too, so a poll result costs no extra fsync. Should no write follow (the
+// window full, the link stalled), the timer commits it within 5 ms.
+void forwarder::schedule_flush() {
+    if (flush_armed_ || !store_.uncommitted()) return;
+    flush_armed_ = true;
+    flush_timer_.expires_after(std::chrono::milliseconds(5));
+    flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        flush_armed_ = false;
+        if (auto r = store_.flush(); !r) {
+            ++stats_.ledger_errors;
+            spdlog::error("queue: cannot commit stored messages: {}", r.error().message());
+        }
+    });
+}
 
 result<void> forwarder::resume() {
     auto inflight = store_.load_in_flight();
@@ -54,7 +78,8 @@ result<void> forwarder::resume() {
 void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::system_clock::time_point now) {
     if (batch.empty()) return;
     stats_.submitted += batch.size();
-    const auto results = store_.append(batch, now);
+    const bool defer = client_.state() == mqtt::link_state::connected;
+    const auto results = defer ? store_.append_uncommitted(batch, now) : store_.append(batch, now);
     std::uint64_t refused = 0;
     std::error_code why;
     for (const auto& r : results) {
@@ -72,6 +97,7 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
                      stats_.refused);
     }
     refill();
+    schedule_flush();
 }
 
 void forwarder::refill() {
@@ -142,7 +168,8 @@ void forwarder::commit_ledger() {
         committed_.erase(id);
     }
     completed_.clear();
-    if (!changes_.empty()) {
+    // apply() commits what append_uncommitted() left open as well.
+    if (!changes_.empty() || store_.uncommitted()) {
         if (auto r = store_.apply(changes_); !r) {
             ++stats_.ledger_errors;
             spdlog::error("queue: cannot record the MQTT flow state: {}", r.error().message());

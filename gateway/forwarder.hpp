@@ -21,6 +21,8 @@
 #include <set>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "common/log_limiter.hpp"
 #include "common/result.hpp"
 #include "gateway/store/message_store.hpp"
@@ -41,6 +43,7 @@ class forwarder {
 public:
     // window: messages handed to the client and not yet acknowledged, at most.
     forwarder(store::message_store& store, mqtt::client& client, std::size_t window = 1000);
+    ~forwarder();
     forwarder(const forwarder&) = delete;
     forwarder& operator=(const forwarder&) = delete;
 
@@ -60,6 +63,7 @@ private:
     void refill();
     void on_completed(std::uint64_t token, std::error_code error);
     void commit_ledger();
+    void schedule_flush();
 
     struct flow {
         store::flow_state state = store::flow_state::queued;
@@ -81,6 +85,8 @@ private:
     std::vector<store::change> changes_;     // reused by every commit_ledger()
     forwarder_stats stats_;
     log_limiter log_limit_;  // broker refusals, once a minute per reason
+    boost::asio::steady_timer flush_timer_;  // bounds how long appended messages stay uncommitted
+    bool flush_armed_ = false;
 };
 
 }  // namespace fieldbridge::gateway

@@ -514,6 +514,7 @@ void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f)
 void client::on_before_write(std::function<void()> f) { impl_->before_write = std::move(f); }
 
 session_state client::session_snapshot() const { return impl_->session.snapshot(); }
+boost::asio::any_io_executor client::get_executor() const { return impl_->executor; }
 void client::flows(std::vector<flow_status>& out) const { impl_->session.flows(out); }
 const std::set<std::uint16_t>& client::incoming_qos2() const { return impl_->session.incoming_qos2(); }
 

@@ -121,6 +121,7 @@ public:
     // without a session present. handler gets every message matching filter.
     void subscribe(std::string filter, qos q, message_handler handler);
     void on_link_state(std::function<void(link_state)> f);
+    boost::asio::any_io_executor get_executor() const;
 
     client_stats stats() const;
     link_state state() const;

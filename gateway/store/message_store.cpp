@@ -263,6 +263,7 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
 message_store::message_store(sqlite3* db, options o) : db_(db), options_(std::move(o)) {}
 
 message_store::~message_store() {
+    if (open_) (void)commit_open();
     statements_.clear();  // finalized before the connection closes
     sqlite3_close(db_);
 }
@@ -285,6 +286,69 @@ message_store::prepared_statement message_store::prepared(const char* sql) {
     if (it == statements_.end()) it = statements_.emplace(sql, std::make_unique<statement>(db_, sql)).first;
     it->second->reset();
     return prepared_statement(*it->second);
+}
+
+result<void> message_store::step_sql(const char* sql) {
+    auto s = prepared(sql);
+    const int rc = s->step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        spdlog::error("queue: '{}' failed: {}", sql, sqlite3_errmsg(db_));
+        return fail(sqlite_error(rc));
+    }
+    return {};
+}
+
+result<void> message_store::commit_open() {
+    if (!open_) return {};
+    if (auto r = step_sql("COMMIT"); !r) {
+        (void)step_sql("ROLLBACK");
+        open_ = false;
+        if (uncommitted_rows_ > 0) {
+            counters_.lost_uncommitted += uncommitted_rows_;
+            spdlog::error("queue: {} message(s) not yet committed are lost: {}", uncommitted_rows_,
+                          r.error().message());
+        }
+        uncommitted_rows_ = 0;
+        (void)refresh_stats();
+        return r;
+    }
+    open_ = false;
+    uncommitted_rows_ = 0;
+    ++counters_.commits;
+    return {};
+}
+
+result<void> message_store::flush() { return commit_open(); }
+
+result<void> message_store::in_transaction(bool commit, const std::function<result<void>()>& body) {
+    bool began = false;
+    if (!open_) {
+        if (auto r = step_sql("BEGIN IMMEDIATE"); !r) return r;
+        open_ = true;
+        began = true;
+    }
+    if (auto r = step_sql("SAVEPOINT op"); !r) {
+        if (began) {
+            (void)step_sql("ROLLBACK");
+            open_ = false;
+        }
+        return r;
+    }
+    auto r = body();
+    if (!r) {
+        (void)step_sql("ROLLBACK TO op");
+        (void)step_sql("RELEASE op");
+        if (began) {
+            (void)step_sql("ROLLBACK");
+            open_ = false;
+        } else if (commit) {
+            (void)commit_open();  // what was open before is still good
+        }
+        return r;
+    }
+    (void)step_sql("RELEASE op");
+    if (!commit) return {};
+    return commit_open();
 }
 
 result<void> message_store::refresh_oldest() {
@@ -353,6 +417,17 @@ result<bool> message_store::make_room(std::uint64_t rows, std::uint64_t bytes) {
 
 std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::message> batch,
                                                         std::chrono::system_clock::time_point now) {
+    return append_impl(batch, now, true);
+}
+
+std::vector<result<std::int64_t>> message_store::append_uncommitted(std::span<const mqtt::message> batch,
+                                                                    std::chrono::system_clock::time_point now) {
+    return append_impl(batch, now, false);
+}
+
+std::vector<result<std::int64_t>> message_store::append_impl(std::span<const mqtt::message> batch,
+                                                             std::chrono::system_clock::time_point now,
+                                                             bool commit) {
     std::vector<result<std::int64_t>> out;
     out.reserve(batch.size());
     const auto refuse_all = [&](std::error_code ec) {
@@ -364,16 +439,12 @@ std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::me
 
     const auto stats_before = stats_;
     const auto counters_before = counters_;
-    transaction t(db_);
-    if (!t.begun()) {
-        refuse_all(make_error_code(store_errc::io_error));
-        return out;
-    }
+    std::uint64_t appended = 0;
+    const auto outcome = in_transaction(commit, [&]() -> result<void> {
     auto insert_stmt =
         prepared("INSERT INTO messages(topic, payload, qos, retain, created_ms, size) VALUES(?, ?, ?, ?, ?, ?)");
     auto& insert = *insert_stmt;
     const auto created = to_ms(now);
-    std::error_code failed;
     for (const auto& m : batch) {
         const auto size = static_cast<std::uint64_t>(m.topic.size() + m.payload.size());
         if (size > options_.limits.max_bytes) {
@@ -382,10 +453,7 @@ std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::me
             continue;
         }
         auto room = make_room(1, size);
-        if (!room) {
-            failed = room.error();
-            break;
-        }
+        if (!room) return fail(room.error());
         if (!*room) {
             out.emplace_back(fail(store_errc::queue_full));
             ++counters_.refused;
@@ -398,27 +466,30 @@ std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::me
             .bind(4, m.retain ? 1 : 0)
             .bind(5, created)
             .bind(6, static_cast<std::int64_t>(size));
-        if (const int rc = insert.step(); rc != SQLITE_DONE) {
-            failed = sqlite_error(rc);
-            break;
-        }
+        if (const int rc = insert.step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
         out.emplace_back(sqlite3_last_insert_rowid(db_));
+        ++appended;
         ++stats_.rows;
         stats_.bytes += size;
         if (!stats_.oldest) stats_.oldest = now;
     }
-    if (!failed) {
-        if (auto c = t.commit(); !c) failed = c.error();
-    }
-    if (failed) {
+    return {};
+    });
+    if (!commit && outcome) uncommitted_rows_ += appended;
+    if (!outcome) {
+        const auto failed = outcome.error();
         // Nothing of the batch is stored: the transaction rolls back.
         stats_ = stats_before;
+        const auto commits = counters_.commits;
+        const auto lost = counters_.lost_uncommitted;
         counters_ = counters_before;
+        counters_.commits = commits;
+        counters_.lost_uncommitted = lost;
+        if (lost != counters_before.lost_uncommitted) (void)refresh_stats();
         if (failed == make_error_code(store_errc::disk_full)) ++counters_.disk_full;
         refuse_all(failed);
         return out;
     }
-    ++counters_.commits;
     for (const auto& r : out) {
         if (r) ++counters_.appended;
     }
@@ -430,9 +501,10 @@ std::vector<result<std::int64_t>> message_store::append(std::span<const mqtt::me
 }
 
 result<void> message_store::apply(std::span<const change> changes) {
-    if (changes.empty()) return {};
-    transaction t(db_);
-    if (!t.begun()) return fail(store_errc::io_error);
+    if (changes.empty()) return flush();
+    std::uint64_t removed_rows = 0;
+    std::uint64_t removed_bytes = 0;
+    auto outcome = in_transaction(true, [&]() -> result<void> {
     auto sent_stmt = prepared("UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
     auto pubrec_stmt = prepared("UPDATE messages SET state = 2 WHERE id = ?");
     auto requeue_stmt = prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
@@ -441,8 +513,6 @@ result<void> message_store::apply(std::span<const change> changes) {
     auto& pubrec = *pubrec_stmt;
     auto& requeue = *requeue_stmt;
     auto& done = *done_stmt;
-    std::uint64_t removed_rows = 0;
-    std::uint64_t removed_bytes = 0;
     for (const auto& c : changes) {
         int rc = SQLITE_DONE;
         switch (c.what) {
@@ -474,8 +544,9 @@ result<void> message_store::apply(std::span<const change> changes) {
         }
         if (rc != SQLITE_DONE) return fail(sqlite_error(rc));
     }
-    if (auto r = t.commit(); !r) return r;
-    ++counters_.commits;
+    return {};
+    });
+    if (!outcome) return outcome;
     counters_.completed += removed_rows;
     if (removed_rows > 0) {
         stats_.rows -= removed_rows;
@@ -547,18 +618,16 @@ result<std::vector<std::uint16_t>> message_store::incoming_qos2() {
 }
 
 result<void> message_store::set_incoming_qos2(std::span<const std::uint16_t> ids) {
-    transaction t(db_);
-    if (!t.begun()) return fail(store_errc::io_error);
-    if (auto r = exec(db_, "DELETE FROM incoming_qos2"); !r) return r;
-    statement insert(db_, "INSERT OR IGNORE INTO incoming_qos2(packet_id) VALUES(?)");
-    for (const auto id : ids) {
-        insert.reset();
-        insert.bind(1, id);
-        if (const int rc = insert.step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
-    }
-    if (auto r = t.commit(); !r) return r;
-    ++counters_.commits;
-    return {};
+    return in_transaction(true, [&]() -> result<void> {
+        if (auto r = step_sql("DELETE FROM incoming_qos2"); !r) return r;
+        auto insert = prepared("INSERT OR IGNORE INTO incoming_qos2(packet_id) VALUES(?)");
+        for (const auto id : ids) {
+            insert->reset();
+            insert->bind(1, id);
+            if (const int rc = insert->step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
+        }
+        return {};
+    });
 }
 
 }  // namespace fieldbridge::store

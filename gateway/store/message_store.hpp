@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <cstdint>
 #include <filesystem>
@@ -101,6 +102,9 @@ struct counters {
     std::uint64_t refused = 0;     // refuse_new policy or a full disk
     std::uint64_t disk_full = 0;   // batches that hit SQLITE_FULL
     std::uint64_t commits = 0;
+    // Appended with commit_later, then lost because the commit that was to
+    // carry them failed (disk full, I/O error).
+    std::uint64_t lost_uncommitted = 0;
 };
 
 struct queue_stats {
@@ -130,6 +134,15 @@ public:
     // refused. The ids are durable when this returns.
     std::vector<result<std::int64_t>> append(std::span<const mqtt::message> batch,
                                              std::chrono::system_clock::time_point now);
+    // The same, left in the open transaction: durable only with the next
+    // commit (apply(), set_incoming_qos2(), flush(), or an append without
+    // this). Lets a caller carry a poll's messages and the flow state of the
+    // writes that follow in one commit; it must flush within a few ms.
+    std::vector<result<std::int64_t>> append_uncommitted(std::span<const mqtt::message> batch,
+                                                         std::chrono::system_clock::time_point now);
+    // Commits what append_uncommitted() left open; nothing to do otherwise.
+    result<void> flush();
+    bool uncommitted() const noexcept { return open_; }
 
     // Applies state changes in one transaction (all or nothing).
     result<void> apply(std::span<const change> changes);
@@ -167,12 +180,22 @@ private:
     // Evicts by policy until `rows` more rows and `bytes` more bytes fit;
     // false when the policy refuses.
     result<bool> make_room(std::uint64_t rows, std::uint64_t bytes);
+    std::vector<result<std::int64_t>> append_impl(std::span<const mqtt::message> batch,
+                                                  std::chrono::system_clock::time_point now, bool commit);
+    // Runs `body` in the open transaction (a new one if none is open) as a
+    // savepoint: a failing body leaves nothing of its own behind. Then
+    // commits everything open, unless commit is false.
+    result<void> in_transaction(bool commit, const std::function<result<void>()>& body);
+    result<void> commit_open();
+    result<void> step_sql(const char* sql);
 
     sqlite3* db_;
     options options_;
     queue_stats stats_;
     store::counters counters_;
     std::map<std::string, std::unique_ptr<detail::statement>, std::less<>> statements_;
+    bool open_ = false;                // a transaction is open (append_uncommitted)
+    std::uint64_t uncommitted_rows_ = 0;  // appended in it
 };
 
 }  // namespace fieldbridge::store

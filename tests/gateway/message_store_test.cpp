@@ -62,6 +62,43 @@ protected:
     clock::time_point t0_ = clock::time_point(1'700'000'000'000ms);
 };
 
+// Rows committed, as another connection (a reader after a crash) sees them.
+long long committed_rows(const fs::path& db) {
+    sqlite3* c = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return -1;
+    sqlite3_stmt* st = nullptr;
+    long long n = -1;
+    if (sqlite3_prepare_v2(c, "SELECT count(*) FROM messages", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return n;
+}
+
+TEST_F(message_store_test, uncommitted_appends_become_durable_with_the_next_commit) {
+    auto s = open();
+    ids(s->append_uncommitted(std::vector{msg("a", "1"), msg("b", "2")}, t0_));
+    EXPECT_TRUE(s->uncommitted());
+    EXPECT_EQ(committed_rows(opts_.path), 0) << "not durable before a commit";
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"a", "b"}));  // but readable and handed on
+
+    // A ledger commit carries them.
+    const auto c = ids(s->append_uncommitted(std::vector{msg("c", "3")}, t0_));
+    const std::vector<change> sent{change{change::kind::sent, c.at(0), 7, false}};
+    ASSERT_TRUE(s->apply(sent));
+    EXPECT_FALSE(s->uncommitted());
+    EXPECT_EQ(committed_rows(opts_.path), 3);
+
+    // flush() commits what is open.
+    ids(s->append_uncommitted(std::vector{msg("d", "4")}, t0_));
+    ASSERT_TRUE(s->flush());
+    EXPECT_EQ(committed_rows(opts_.path), 4);
+    EXPECT_EQ(s->stats().rows, 4u);
+    EXPECT_TRUE(s->flush());  // nothing open: nothing to do
+}
+
 TEST_F(message_store_test, keeps_messages_in_order_with_every_field) {
     auto s = open();
     const std::string binary("a\0b\xff", 4);
