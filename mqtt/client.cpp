@@ -105,7 +105,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
           resolver(ex),
           session_timer(ex),
           reconnect_timer(ex),
-          connect_timer(ex) {}
+          connect_timer(ex) {
+        stats.server = {options.host, options.port};
+    }
 
     asio::any_io_executor executor;
     client_options options;
@@ -170,7 +172,6 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     void connect() {
         if (stopping) return;
-        if (stats.server.host.empty()) stats.server = servers()[server_index];
         auto t = std::make_shared<transport>();
         link = t;
         rx.clear();
@@ -513,7 +514,6 @@ void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f)
 
 void client::on_before_write(std::function<void()> f) { impl_->before_write = std::move(f); }
 
-session_state client::session_snapshot() const { return impl_->session.snapshot(); }
 boost::asio::any_io_executor client::get_executor() const { return impl_->executor; }
 void client::flows(std::vector<flow_status>& out) const { impl_->session.flows(out); }
 const std::set<std::uint16_t>& client::incoming_qos2() const { return impl_->session.incoming_qos2(); }

@@ -112,7 +112,6 @@ public:
     // Packets produced while one handler runs (a read of many acks, a batch
     // of publishes) leave in one write, so the ledger commits once for them.
     void on_before_write(std::function<void()> f);
-    session_state session_snapshot() const;
     void flows(std::vector<flow_status>& out) const;
     const std::set<std::uint16_t>& incoming_qos2() const;
     // Resume in-flight flows persisted by an earlier run; before start().

@@ -164,9 +164,6 @@ public:
     bool held_by_maximum_qos() const noexcept;
     std::size_t queued() const noexcept { return pending_.size(); }
     std::size_t inflight() const noexcept { return inflight_.size(); }
-    // Outgoing QoS 1/2 flows allowed at once: min(max_inflight, the broker's
-    // Receive Maximum).
-    std::size_t window() const noexcept;
 
     session_state snapshot() const;
     // The outgoing flows in the order they started (replaces out's contents),
@@ -203,6 +200,7 @@ private:
     // would exceed the broker's Maximum Packet Size.
     std::optional<mqtt::publish> make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup);
     std::optional<mqtt::qos> sendable_qos(mqtt::qos wanted) const;
+    std::size_t window() const noexcept;
     bool v5() const noexcept { return options_.version == protocol_version::v5; }
     void drop_link(actions& out);
     void update_timer(actions& out, clock::time_point now);

@@ -263,7 +263,7 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
 message_store::message_store(sqlite3* db, options o) : db_(db), options_(std::move(o)) {}
 
 message_store::~message_store() {
-    if (open_) (void)commit_open();
+    if (open_) (void)flush();
     statements_.clear();  // finalized before the connection closes
     sqlite3_close(db_);
 }
@@ -298,7 +298,7 @@ result<void> message_store::step_sql(const char* sql) {
     return {};
 }
 
-result<void> message_store::commit_open() {
+result<void> message_store::flush() {
     if (!open_) return {};
     if (auto r = step_sql("COMMIT"); !r) {
         (void)step_sql("ROLLBACK");
@@ -317,8 +317,6 @@ result<void> message_store::commit_open() {
     ++counters_.commits;
     return {};
 }
-
-result<void> message_store::flush() { return commit_open(); }
 
 result<void> message_store::in_transaction(bool commit, const std::function<result<void>()>& body) {
     bool began = false;
@@ -342,13 +340,13 @@ result<void> message_store::in_transaction(bool commit, const std::function<resu
             (void)step_sql("ROLLBACK");
             open_ = false;
         } else if (commit) {
-            (void)commit_open();  // what was open before is still good
+            (void)flush();  // what was open before is still good
         }
         return r;
     }
     (void)step_sql("RELEASE op");
     if (!commit) return {};
-    return commit_open();
+    return flush();
 }
 
 result<void> message_store::refresh_oldest() {
@@ -441,39 +439,39 @@ std::vector<result<std::int64_t>> message_store::append_impl(std::span<const mqt
     const auto counters_before = counters_;
     std::uint64_t appended = 0;
     const auto outcome = in_transaction(commit, [&]() -> result<void> {
-    auto insert_stmt =
-        prepared("INSERT INTO messages(topic, payload, qos, retain, created_ms, size) VALUES(?, ?, ?, ?, ?, ?)");
-    auto& insert = *insert_stmt;
-    const auto created = to_ms(now);
-    for (const auto& m : batch) {
-        const auto size = static_cast<std::uint64_t>(m.topic.size() + m.payload.size());
-        if (size > options_.limits.max_bytes) {
-            out.emplace_back(fail(store_errc::queue_full));
-            ++counters_.refused;
-            continue;
+        auto insert_stmt =
+            prepared("INSERT INTO messages(topic, payload, qos, retain, created_ms, size) VALUES(?, ?, ?, ?, ?, ?)");
+        auto& insert = *insert_stmt;
+        const auto created = to_ms(now);
+        for (const auto& m : batch) {
+            const auto size = static_cast<std::uint64_t>(m.topic.size() + m.payload.size());
+            if (size > options_.limits.max_bytes) {
+                out.emplace_back(fail(store_errc::queue_full));
+                ++counters_.refused;
+                continue;
+            }
+            auto room = make_room(1, size);
+            if (!room) return fail(room.error());
+            if (!*room) {
+                out.emplace_back(fail(store_errc::queue_full));
+                ++counters_.refused;
+                continue;
+            }
+            insert.reset();
+            insert.bind(1, m.topic)
+                .bind_blob(2, m.payload)
+                .bind(3, static_cast<std::int64_t>(m.qos))
+                .bind(4, m.retain ? 1 : 0)
+                .bind(5, created)
+                .bind(6, static_cast<std::int64_t>(size));
+            if (const int rc = insert.step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
+            out.emplace_back(sqlite3_last_insert_rowid(db_));
+            ++appended;
+            ++stats_.rows;
+            stats_.bytes += size;
+            if (!stats_.oldest) stats_.oldest = now;
         }
-        auto room = make_room(1, size);
-        if (!room) return fail(room.error());
-        if (!*room) {
-            out.emplace_back(fail(store_errc::queue_full));
-            ++counters_.refused;
-            continue;
-        }
-        insert.reset();
-        insert.bind(1, m.topic)
-            .bind_blob(2, m.payload)
-            .bind(3, static_cast<std::int64_t>(m.qos))
-            .bind(4, m.retain ? 1 : 0)
-            .bind(5, created)
-            .bind(6, static_cast<std::int64_t>(size));
-        if (const int rc = insert.step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
-        out.emplace_back(sqlite3_last_insert_rowid(db_));
-        ++appended;
-        ++stats_.rows;
-        stats_.bytes += size;
-        if (!stats_.oldest) stats_.oldest = now;
-    }
-    return {};
+        return {};
     });
     if (!commit && outcome) uncommitted_rows_ += appended;
     if (!outcome) {
@@ -505,46 +503,46 @@ result<void> message_store::apply(std::span<const change> changes) {
     std::uint64_t removed_rows = 0;
     std::uint64_t removed_bytes = 0;
     auto outcome = in_transaction(true, [&]() -> result<void> {
-    auto sent_stmt = prepared("UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
-    auto pubrec_stmt = prepared("UPDATE messages SET state = 2 WHERE id = ?");
-    auto requeue_stmt = prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
-    auto done_stmt = prepared("DELETE FROM messages WHERE id = ? RETURNING size");
-    auto& sent = *sent_stmt;
-    auto& pubrec = *pubrec_stmt;
-    auto& requeue = *requeue_stmt;
-    auto& done = *done_stmt;
-    for (const auto& c : changes) {
-        int rc = SQLITE_DONE;
-        switch (c.what) {
-            case change::kind::sent:
-                sent.reset();
-                sent.bind(1, c.packet_id).bind(2, c.dup ? 1 : 0).bind(3, c.id);
-                rc = sent.step();
-                break;
-            case change::kind::pubrec:
-                pubrec.reset();
-                pubrec.bind(1, c.id);
-                rc = pubrec.step();
-                break;
-            case change::kind::requeue:
-                requeue.reset();
-                requeue.bind(1, c.id);
-                rc = requeue.step();
-                break;
-            case change::kind::done:
-                done.reset();
-                done.bind(1, c.id);
-                rc = done.step();
-                if (rc == SQLITE_ROW) {
-                    ++removed_rows;
-                    removed_bytes += static_cast<std::uint64_t>(done.integer(0));
+        auto sent_stmt = prepared("UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
+        auto pubrec_stmt = prepared("UPDATE messages SET state = 2 WHERE id = ?");
+        auto requeue_stmt = prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
+        auto done_stmt = prepared("DELETE FROM messages WHERE id = ? RETURNING size");
+        auto& sent = *sent_stmt;
+        auto& pubrec = *pubrec_stmt;
+        auto& requeue = *requeue_stmt;
+        auto& done = *done_stmt;
+        for (const auto& c : changes) {
+            int rc = SQLITE_DONE;
+            switch (c.what) {
+                case change::kind::sent:
+                    sent.reset();
+                    sent.bind(1, c.packet_id).bind(2, c.dup ? 1 : 0).bind(3, c.id);
+                    rc = sent.step();
+                    break;
+                case change::kind::pubrec:
+                    pubrec.reset();
+                    pubrec.bind(1, c.id);
+                    rc = pubrec.step();
+                    break;
+                case change::kind::requeue:
+                    requeue.reset();
+                    requeue.bind(1, c.id);
+                    rc = requeue.step();
+                    break;
+                case change::kind::done:
+                    done.reset();
+                    done.bind(1, c.id);
                     rc = done.step();
-                }
-                break;
+                    if (rc == SQLITE_ROW) {
+                        ++removed_rows;
+                        removed_bytes += static_cast<std::uint64_t>(done.integer(0));
+                        rc = done.step();
+                    }
+                    break;
+            }
+            if (rc != SQLITE_DONE) return fail(sqlite_error(rc));
         }
-        if (rc != SQLITE_DONE) return fail(sqlite_error(rc));
-    }
-    return {};
+        return {};
     });
     if (!outcome) return outcome;
     counters_.completed += removed_rows;

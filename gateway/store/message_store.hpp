@@ -186,7 +186,6 @@ private:
     // savepoint: a failing body leaves nothing of its own behind. Then
     // commits everything open, unless commit is false.
     result<void> in_transaction(bool commit, const std::function<result<void>()>& body);
-    result<void> commit_open();
     result<void> step_sql(const char* sql);
 
     sqlite3* db_;

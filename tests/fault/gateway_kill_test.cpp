@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/fault/subscriber_output.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/wait.hpp"
@@ -27,25 +28,7 @@ using testing::child_process;
 using testing::mosquitto_broker;
 using testing::wait_until;
 
-struct received {
-    std::string topic;
-    int qos = -1;
-    std::string payload;
-};
-
-std::vector<received> parse(const std::string& output) {
-    std::vector<received> out;
-    std::istringstream lines(output);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        received r;
-        if (!(fields >> r.topic >> r.qos)) continue;
-        std::getline(fields >> std::ws, r.payload);
-        out.push_back(r);
-    }
-    return out;
-}
+using fault_test::parse;
 
 long queued_rows(const fs::path& db) {
     child_process q({"sqlite3", db.string(), "SELECT count(*) FROM messages"});

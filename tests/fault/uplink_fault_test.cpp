@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/fault/subscriber_output.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/tcp_proxy.hpp"
@@ -35,25 +36,7 @@ using testing::mosquitto_broker;
 using testing::tcp_proxy;
 using testing::wait_until;
 
-struct received {
-    std::string topic;
-    int qos = -1;
-    std::string payload;
-};
-
-std::vector<received> parse(const std::string& output) {
-    std::vector<received> out;
-    std::istringstream lines(output);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        received r;
-        if (!(fields >> r.topic >> r.qos)) continue;
-        std::getline(fields >> std::ws, r.payload);
-        out.push_back(r);
-    }
-    return out;
-}
+using fault_test::parse;
 
 // Now in the payloads' timestamp format (ISO 8601 UTC, ms), comparable as text.
 std::string iso8601_now() {
