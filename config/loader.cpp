@@ -53,11 +53,13 @@ const std::vector<std::string> point_keys{"name",  "register", "address", "type"
                                           "qos",   "retain",   "writable", "deadband", "min", "max", "simulate"};
 const std::vector<std::string> simulate_keys{"wave", "value", "amplitude", "step", "period"};
 const std::vector<std::string> tcp_keys{"host", "port"};
-const std::vector<std::string> rtu_keys{"device", "baud", "parity", "data_bits", "stop_bits"};
+const std::vector<std::string> rtu_keys{"device",    "baud",  "parity",       "data_bits",
+                                        "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
 const std::vector<std::string> device_keys{"bus",           "unit_id",       "profile",        "poll_interval",
                                            "timeout",       "retries",       "max_gap",        "max_registers",
                                            "max_bits",      "points",        "request_delay",  "switch_delay",
-                                           "write_function", "busy_retry_delay", "mask_write", "simulator_faults"};
+                                           "write_function", "busy_retry_delay", "mask_write", "merge_reads",
+                                           "simulator_faults"};
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -770,6 +772,12 @@ private:
                 get_choice(m, "parity", parity_names(), link.parity);
                 get_integer(m, "data_bits", 5, 8, link.data_bits);
                 get_integer(m, "stop_bits", 1, 2, link.stop_bits);
+                get_choice(m, "rs485", rs485_mode_names(), link.rs485);
+                if (m.has("rts_delay_us")) {
+                    std::uint32_t us = 0;
+                    if (get_integer(m, "rts_delay_us", 0, 1'000'000, us)) link.rts_delay_us = us;
+                }
+                get_bool(m, "simulator_wire_timing", link.simulator_wire_timing);
                 for (const auto& key : tcp_keys) {
                     if (m.has(key)) key_error(m, key, key + " is for tcp buses; this bus is type: rtu");
                 }
@@ -830,6 +838,7 @@ private:
             get_choice(m, "write_function", write_function_names(), d.write_function);
             get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
             get_bool(m, "mask_write", d.mask_write);
+            get_bool(m, "merge_reads", d.merge_reads);
             if (auto faults = m.get("simulator_faults")) {
                 map_reader fm(*faults,
                               {"refuse_fc6", "refuse_fc5", "busy_every", "response_delay", "unmapped", "vanish_after",

@@ -130,12 +130,28 @@ struct tcp_link {
 
 enum class parity { none, even, odd };
 
+// Who switches an RS485 transceiver between sending and receiving
+// (FIELD-QUIRKS 6).
+enum class rs485_mode {
+    none,      // the adapter does it by itself (most USB-RS485 adapters)
+    kernel,    // the serial driver does it (TIOCSRS485)
+    rts_up,    // the gateway raises RTS while it sends
+    rts_down,  // the gateway lowers RTS while it sends
+};
+
 struct rtu_link {
     std::string device;  // e.g. /dev/serial/by-id/...
     std::uint32_t baud = 9600;
     config::parity parity = parity::none;
     std::uint8_t data_bits = 8;
     std::uint8_t stop_bits = 1;
+    rs485_mode rs485 = rs485_mode::none;
+    // Between switching RTS and the first byte, and between the last byte
+    // and switching back (rts_up / rts_down); unset: one character time.
+    std::optional<std::uint32_t> rts_delay_us;
+    // `fieldbridge simulate` only: answer no sooner than a real line at this
+    // baud would carry the request, the 3.5-character silence and the answer.
+    bool simulator_wire_timing = false;
     bool operator==(const rtu_link&) const = default;
 };
 
@@ -176,6 +192,7 @@ struct device {
     std::uint16_t max_gap = 10;  // registers (or bits) bridged when merging reads
     std::uint16_t max_registers_per_read = 125;
     std::uint16_t max_bits_per_read = 2000;
+    bool merge_reads = true;  // false: one request per point (devices that refuse multi-point reads)
     milliseconds request_delay{0};      // pause between two requests to this device
     milliseconds switch_delay{0};       // pause before its first request after another device's
     config::write_function write_function = write_function::automatic;  // automatic: FC6 for one register

@@ -47,6 +47,13 @@ constexpr std::array payload_formats{
     std::pair{"raw"sv, payload_format::raw},
 };
 
+constexpr std::array rs485_modes{
+    std::pair{"none"sv, rs485_mode::none},
+    std::pair{"kernel"sv, rs485_mode::kernel},
+    std::pair{"rts_up"sv, rs485_mode::rts_up},
+    std::pair{"rts_down"sv, rs485_mode::rts_down},
+};
+
 constexpr std::array write_functions{
     std::pair{"auto"sv, write_function::automatic},
     std::pair{"fc16"sv, write_function::fc16},
@@ -95,6 +102,7 @@ name_table<payload_format> payload_format_names() { return payload_formats; }
 name_table<store_durability> durability_names() { return durabilities; }
 name_table<mqtt_protocol> mqtt_protocol_names() { return mqtt_protocols; }
 name_table<write_function> write_function_names() { return write_functions; }
+name_table<rs485_mode> rs485_mode_names() { return rs485_modes; }
 name_table<drop_policy> drop_policy_names() { return drop_policies; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }
 

@@ -255,6 +255,7 @@ template std::optional<data_type> read_choice(const field&, name_table<data_type
 template std::optional<word_order> read_choice(const field&, name_table<word_order>, diagnostics_sink&);
 template std::optional<string_packing> read_choice(const field&, name_table<string_packing>, diagnostics_sink&);
 template std::optional<parity> read_choice(const field&, name_table<parity>, diagnostics_sink&);
+template std::optional<rs485_mode> read_choice(const field&, name_table<rs485_mode>, diagnostics_sink&);
 template std::optional<payload_format> read_choice(const field&, name_table<payload_format>, diagnostics_sink&);
 template std::optional<write_function> read_choice(const field&, name_table<write_function>, diagnostics_sink&);
 template std::optional<store_durability> read_choice(const field&, name_table<store_durability>, diagnostics_sink&);

@@ -1,16 +1,21 @@
 #include "drivers/modbus/bus_worker.hpp"
 
 #include <modbus.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
 #include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/rtu_timing.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
@@ -62,10 +67,20 @@ void set_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
 
 // The libmodbus context of the bus: opened lazily, reopened after the link
 // broke, with a back-off between failed attempts so that a dead host or an
-// unplugged adapter does not spin.
+// unplugged adapter does not spin. A serial line is opened by the path the
+// configuration names (a /dev/serial/by-id/... link survives re-enumeration)
+// and reopened by it after the adapter went away.
+//
+// On a serial line it also keeps the RTU frame discipline: every request
+// waits until the line has been silent for 3.5 characters since the last
+// frame ended, where a frame of ours ends when tcdrain says its last byte
+// left the UART and an answer ends when it has been received; and it drives
+// RS485 direction (RTS) around each frame it sends when configured to.
 class bus_worker::connection {
 public:
-    explicit connection(const config::bus& bus) : bus_(bus) {}
+    explicit connection(const config::bus& bus) : bus_(bus) {
+        if (const auto* r = std::get_if<config::rtu_link>(&bus_.link)) silence_ = frame_silence(*r);
+    }
     ~connection() { close(); }
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -94,12 +109,18 @@ public:
             return nullptr;
         }
         set_timeout(ctx_, std::chrono::milliseconds(1000));  // connect timeout for TCP
+        std::string failure;
         if (modbus_connect(ctx_) != 0) {
-            const int e = errno;
+            failure = std::string("cannot ") + (rtu() ? "open the serial device: " : "connect: ") + modbus_strerror(errno);
+        } else if (rtu()) {
+            failure = set_up_line();
+        }
+        if (!failure.empty()) {
             if (!reported_) {
-                spdlog::warn("bus {}: cannot connect: {}; retrying", bus_.name, modbus_strerror(e));
+                spdlog::warn("bus {}: {}; retrying", bus_.name, failure);
                 reported_ = true;
             }
+            modbus_close(ctx_);
             modbus_free(ctx_);
             ctx_ = nullptr;
             why = make_error_code(modbus_errc::connection_failed);
@@ -119,13 +140,79 @@ public:
         modbus_close(ctx_);
         modbus_free(ctx_);
         ctx_ = nullptr;
+        if (current_line == this) current_line = nullptr;
+    }
+
+    // Before a request: wait out the silence that must follow the last frame.
+    void await_silence() const {
+        if (!rtu()) return;
+        if (steady::now() < quiet_at_) std::this_thread::sleep_until(quiet_at_);
+    }
+    // After a request returned: the answer (or the request, when none came)
+    // was the last frame on the line.
+    void frame_ended() {
+        if (rtu()) quiet_at_ = std::max(quiet_at_, steady::now() + silence_);
     }
 
 private:
+    // RS485 direction and frame timing on a freshly opened serial line; an
+    // error message when the port cannot do what the configuration asks.
+    std::string set_up_line() {
+        const auto& r = std::get<config::rtu_link>(bus_.link);
+        const int fd = modbus_get_socket(ctx_);
+        if (r.rs485 == config::rs485_mode::kernel && modbus_rtu_set_serial_mode(ctx_, MODBUS_RTU_RS485) != 0) {
+            return std::string("cannot switch the port to kernel RS485 mode (TIOCSRS485): ") + modbus_strerror(errno) +
+                   "; use rs485: none, rts_up or rts_down";
+        }
+        drive_rts_ = r.rs485 == config::rs485_mode::rts_up || r.rs485 == config::rs485_mode::rts_down;
+        if (drive_rts_) {
+            int status = 0;
+            if (ioctl(fd, TIOCMGET, &status) != 0) {
+                return std::string("cannot drive RTS on this port: ") + std::strerror(errno) +
+                       "; use rs485: none or kernel";
+            }
+        }
+        // libmodbus calls the RTS hook before and after it writes a frame;
+        // the hook is also where the end of the frame is taken (tcdrain).
+        // Without RTS control the delay around it is zero.
+        const int char_us = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::microseconds>(wire_time(1, r)).count());
+        current_line = this;
+        rts_up_while_sending_ = r.rs485 != config::rs485_mode::rts_down;
+        if (modbus_rtu_set_custom_rts(ctx_, &connection::rts_hook) != 0 ||
+            modbus_rtu_set_rts_delay(ctx_, drive_rts_ ? static_cast<int>(r.rts_delay_us.value_or(char_us)) : 0) != 0 ||
+            modbus_rtu_set_rts(ctx_, rts_up_while_sending_ ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) != 0) {
+            return std::string("cannot set up RTS handling: ") + modbus_strerror(errno);
+        }
+        return {};
+    }
+
+    static void rts_hook(modbus_t* ctx, int on) {
+        if (current_line != nullptr && current_line->ctx_ == ctx) current_line->direction(on != 0);
+    }
+
+    void direction(bool on) {
+        const bool sending = rts_up_while_sending_ ? on : !on;
+        const int fd = modbus_get_socket(ctx_);
+        if (!sending) {
+            tcdrain(fd);  // the last byte has left the UART
+            quiet_at_ = std::max(quiet_at_, steady::now() + silence_);
+        }
+        if (!drive_rts_) return;
+        int status = 0;
+        if (ioctl(fd, TIOCMGET, &status) != 0) return;
+        status = on ? (status | TIOCM_RTS) : (status & ~TIOCM_RTS);
+        ioctl(fd, TIOCMSET, &status);
+    }
+
     void back_off(steady::time_point now) {
         backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
         retry_at_ = now + backoff_;
     }
+
+    // The line whose worker runs on this thread (libmodbus' RTS hook has no
+    // user pointer; one worker thread owns one line).
+    static thread_local connection* current_line;
 
     const config::bus& bus_;
     modbus_t* ctx_ = nullptr;
@@ -133,7 +220,13 @@ private:
     bool reported_ = false;
     std::chrono::milliseconds backoff_{0};
     steady::time_point retry_at_{};
+    std::chrono::nanoseconds silence_{0};
+    steady::time_point quiet_at_{};
+    bool drive_rts_ = false;
+    bool rts_up_while_sending_ = true;
 };
+
+thread_local bus_worker::connection* bus_worker::connection::current_line = nullptr;
 
 bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll)
     : bus_(std::move(bus)),
@@ -328,9 +421,11 @@ point_result bus_worker::perform(connection& link, pending_request& w) {
     // One request: true when answered, else the failure is counted and kept.
     std::error_code failure;
     const auto request = [&](auto&& call) {
+        link.await_silence();
         const auto started = steady::now();
         const bool ok = call();
         const int saved_errno = errno;
+        link.frame_ended();
         failure = ok ? std::error_code{} : from_errno(saved_errno);
         account(w.device, started, failure);
         if (failure && link_broken(failure)) link.close();
@@ -393,7 +488,7 @@ void bus_worker::run() {
     std::vector<std::chrono::milliseconds> intervals;
     for (const auto& d : devices_) {
         device_plan plan;
-        plan.reads = plan_reads(d.points, plan_limits{d.max_gap, d.max_registers_per_read, d.max_bits_per_read});
+        plan.reads = plan_reads(d.points, limits_of(d));
         std::vector<bool> covered(d.points.size(), false);
         for (const auto& r : plan.reads) {
             for (const auto i : r.points) covered[i] = true;
@@ -444,6 +539,7 @@ void bus_worker::run() {
                 modbus_set_slave(ctx, device.unit_id);
                 set_timeout(ctx, device.timeout);
                 if (attempt > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
+                link.await_silence();
                 const auto request_started = steady::now();
                 int rc = -1;
                 switch (read.kind) {
@@ -461,6 +557,7 @@ void bus_worker::run() {
                         break;
                 }
                 const int saved_errno = errno;
+                link.frame_ended();
                 if (rc != read.count) {
                     error = rc < 0 ? from_errno(saved_errno) : make_error_code(modbus_errc::invalid_response);
                 }

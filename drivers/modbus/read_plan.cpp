@@ -56,7 +56,8 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
         for (const auto& s : spans) {
             if (open) {
                 const std::uint32_t merged_last = std::max(last, s.last);
-                const bool near = s.first <= last + 1 + limits.max_gap;
+                const bool near = limits.merge ? s.first <= last + 1 + limits.max_gap
+                                               : s.first == first && s.last == last;
                 if (near && merged_last - first + 1 <= limit) {
                     last = merged_last;
                     members.push_back(s.index);

@@ -14,7 +14,13 @@ struct plan_limits {
     std::uint16_t max_gap = 10;         // unused registers (or bits) bridged between two points
     std::uint16_t max_registers = 125;  // per FC3/FC4 request; clamped to 1..125
     std::uint16_t max_bits = 2000;      // per FC1/FC2 request; clamped to 1..2000
+    bool merge = true;                  // false: one request per point (points on the same registers share it)
 };
+
+// The limits a device's settings ask for.
+inline plan_limits limits_of(const config::device& d) {
+    return plan_limits{d.max_gap, d.max_registers_per_read, d.max_bits_per_read, d.merge_reads};
+}
 
 struct read_request {
     config::register_kind kind;

@@ -4,6 +4,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drivers/modbus/rtu_timing.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
@@ -361,9 +363,20 @@ void simulator::serve_tcp() {
 // long each is) and checked by CRC; libmodbus then builds and sends the
 // answer. A frame for a unit id nobody has is ignored; garbage is skipped a
 // byte at a time until a valid frame lines up; a half frame followed by
-// silence is dropped.
+// silence is dropped. With wire timing the answer is built into a pipe and
+// written to the line when a real line would have delivered it.
 void simulator::serve_rtu() {
     const int fd = modbus_get_socket(state_->ctx);
+    const auto* rtu = std::get_if<config::rtu_link>(&state_->bus.link);
+    const bool paced = rtu != nullptr && rtu->simulator_wire_timing;
+    int answer_pipe[2] = {-1, -1};
+    if (paced && pipe2(answer_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        spdlog::error("simulator: cannot create a pipe: {}", std::strerror(errno));
+        return;
+    }
+    const auto silence = paced ? frame_silence(*rtu) : std::chrono::nanoseconds(0);
+    steady::time_point answer_ended{};   // when the last answer's last character left the line
+    steady::time_point frame_started{};  // when the first byte of the frame being received came
     std::vector<std::uint8_t> buf;
     std::uint8_t chunk[512];
     while (!stopping_) {
@@ -387,6 +400,7 @@ void simulator::serve_rtu() {
             spdlog::warn("simulator: the serial device closed ({})", got < 0 ? std::strerror(errno) : "end of file");
             break;
         }
+        if (buf.empty()) frame_started = steady::now();
         buf.insert(buf.end(), chunk, chunk + got);
         while (!buf.empty()) {
             const int need = rtu_request_length(buf);
@@ -402,10 +416,36 @@ void simulator::serve_rtu() {
                 continue;
             }
             if (buf[0] != 0) {  // broadcasts get no answer
-                if (state_->answer(buf.data(), need, false)) requests_.fetch_add(1, std::memory_order_relaxed);
+                if (!paced) {
+                    if (state_->answer(buf.data(), need, false)) requests_.fetch_add(1, std::memory_order_relaxed);
+                } else {
+                    if (frame_started < answer_ended + silence) silence_violations_.fetch_add(1, std::memory_order_relaxed);
+                    // The request took its wire time to arrive, the device
+                    // keeps the silence, then its answer takes its own.
+                    const auto answerable = frame_started + wire_time(len, *rtu) + silence;
+                    modbus_set_socket(state_->ctx, answer_pipe[1]);
+                    const bool mine = state_->answer(buf.data(), need, false);
+                    modbus_set_socket(state_->ctx, fd);
+                    std::uint8_t answer[MODBUS_RTU_MAX_ADU_LENGTH];
+                    const ssize_t size = ::read(answer_pipe[0], answer, sizeof answer);
+                    if (mine) requests_.fetch_add(1, std::memory_order_relaxed);
+                    if (size > 0) {
+                        const auto done = std::max(answerable, steady::now()) + wire_time(static_cast<std::size_t>(size), *rtu);
+                        std::this_thread::sleep_until(done);
+                        if (::write(fd, answer, static_cast<std::size_t>(size)) != size) {
+                            spdlog::warn("simulator: short write of an answer: {}", std::strerror(errno));
+                        }
+                        answer_ended = steady::now();
+                    }
+                }
             }
             buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
+            frame_started = steady::now();
         }
+    }
+    if (answer_pipe[0] >= 0) {
+        ::close(answer_pipe[0]);
+        ::close(answer_pipe[1]);
     }
 }
 

@@ -11,6 +11,13 @@
 // (as from a Modbus TCP gateway). Reads of registers beyond a device's
 // highest mapped address get exception 2.
 //
+// On RTU with the bus's simulator_wire_timing, answers leave no sooner than
+// a real line at the configured baud would carry them: the request's
+// characters, the 3.5-character silence and the answer's characters, so that
+// a pty pair behaves like an RS485 line (socat itself ignores the baud). It
+// also counts requests that began less than 3.5 characters after its
+// previous answer ended (a master that does not keep the silence).
+//
 // Thread-safety: construct, start() and stop() from one thread; serving
 // happens on the simulator's own thread.
 #pragma once
@@ -48,6 +55,8 @@ public:
 
     // Requests answered so far (thread-safe).
     std::uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+    // RTU with wire timing: requests that broke the silence after an answer.
+    std::uint64_t silence_violations() const { return silence_violations_.load(std::memory_order_relaxed); }
 
 private:
     struct state;
@@ -61,6 +70,7 @@ private:
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> requests_{0};
+    std::atomic<std::uint64_t> silence_violations_{0};
     std::thread thread_;
 };
 

@@ -536,7 +536,7 @@ TEST(bus_worker_quirks, a_write_waits_for_the_request_in_flight_then_goes_before
     slow.poll_interval = 10ms;
     slow.timeout = 2s;
     const auto cfg = tcp_config(port, {slow});
-    const auto reads = plan_reads(slow.points, plan_limits{slow.max_gap, slow.max_registers_per_read, slow.max_bits_per_read});
+    const auto reads = plan_reads(slow.points, limits_of(slow));
     ASSERT_GE(reads.size(), 4u) << "the poll must have several requests left for this test to mean anything";
     collector got;
     bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
@@ -574,7 +574,7 @@ TEST(bus_worker_quirks, request_delay_paces_the_requests_to_a_device) {
     worker.stop();
     // The meter takes 4 block reads (coils, discrete inputs, two holding
     // blocks, input registers...): at least 3 pauses of 40 ms inside each poll.
-    const auto reads = plan_reads(slow.points, plan_limits{slow.max_gap, slow.max_registers_per_read, slow.max_bits_per_read});
+    const auto reads = plan_reads(slow.points, limits_of(slow));
     ASSERT_GE(reads.size(), 2u);
     for (const auto& r : got.of("meter")) {
         EXPECT_GE(r.duration, static_cast<long>(reads.size() - 1) * 40ms) << reads.size() << " reads";
@@ -668,6 +668,11 @@ protected:
         std::string pattern = (fs::temp_directory_path() / "fieldbridge-pty-XXXXXX").string();
         ASSERT_NE(mkdtemp(pattern.data()), nullptr);
         dir_ = pattern;
+        plug_in();
+    }
+    // The pty pair, under the same two link names every time (an adapter
+    // that comes back under its /dev/serial/by-id name).
+    void plug_in() {
         socat_ = std::make_unique<testing::child_process>(std::vector<std::string>{
             "socat", "pty,raw,echo=0,link=" + (dir_ / "master").string(),
             "pty,raw,echo=0,link=" + (dir_ / "device").string()});
@@ -675,17 +680,25 @@ protected:
             [&] { return fs::exists(dir_ / "master") && fs::exists(dir_ / "device"); }, 10s))
             << socat_->output();
     }
+    void unplug() {
+        socat_.reset();
+        fs::remove(dir_ / "master");
+        fs::remove(dir_ / "device");
+    }
     void TearDown() override {
         socat_.reset();
         fs::remove_all(dir_);
     }
-    config::gateway rtu_config(std::vector<config::device> devices) {
+    config::gateway rtu_config(std::vector<config::device> devices, std::uint32_t baud = 19200,
+                               config::rs485_mode rs485 = config::rs485_mode::none, bool wire_timing = false) {
         config::gateway g;
         config::bus b;
         b.name = "line";
         config::rtu_link l;
         l.device = (dir_ / "master").string();
-        l.baud = 19200;
+        l.baud = baud;
+        l.rs485 = rs485;
+        l.simulator_wire_timing = wire_timing;
         b.link = l;
         g.buses.push_back(b);
         g.devices = std::move(devices);
@@ -719,6 +732,94 @@ TEST_F(bus_worker_rtu, a_silent_unit_times_out_within_its_bound_and_the_other_ke
     }
     expect_meter_values(got.of("meter").back(), cfg.devices[0]);
     EXPECT_GE(worker.counters().timeouts, 6u);
+}
+
+bool all_good(const poll_result& r) {
+    return !r.samples.empty() &&
+           std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
+}
+
+// FIELD-QUIRKS 1: on a line paced like a real one, the gateway leaves 3.5
+// characters of silence after every answer before its next request, also
+// when it switches slave right after a write reply. The simulator counts
+// every request that came sooner.
+TEST_F(bus_worker_rtu, the_frame_silence_is_kept_after_every_answer_also_switching_slave_after_a_write) {
+    auto first = meter();
+    first.poll_interval = 1ms;
+    auto second = meter();
+    second.name = "second";
+    second.unit_id = 2;
+    second.poll_interval = 1ms;
+    const auto cfg = rtu_config({first, second}, 9600, config::rs485_mode::none, true);
+    simulator sim(cfg, "line", simulator_options{"", 0, (dir_ / "device").string()});
+    sim.start();
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    std::atomic<int> written{0};
+    for (int i = 0; i < 5; ++i) {
+        worker.write(0, 6, value{std::uint64_t(100 + i)}, [&](point_result r) {
+            EXPECT_FALSE(r.error) << r.error.message();
+            ++written;
+        });
+        ASSERT_TRUE(got.wait_for("second", static_cast<std::size_t>(i + 2), 20s));
+    }
+    ASSERT_TRUE(testing::wait_until([&] { return written == 5 && sim.requests() >= 60; }, 30s));
+    worker.stop();
+    EXPECT_TRUE(all_good(got.of("meter").back()));
+    EXPECT_TRUE(all_good(got.of("second").back()));
+    EXPECT_EQ(sim.silence_violations(), 0u) << "of " << sim.requests() << " requests";
+    // The line is paced: a poll of the meter (4 register reads, 2 bit reads
+    // at 9600 baud) cannot be quicker than its characters and silences.
+    EXPECT_GT(got.of("second").back().duration, 60ms);
+}
+
+// FIELD-QUIRKS 6: direction control the port cannot do is an error that says
+// so, on every poll, not a silent line.
+TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
+    for (const auto mode : {config::rs485_mode::kernel, config::rs485_mode::rts_up}) {
+        const auto cfg = rtu_config({meter()}, 19200, mode);
+        collector got;
+        bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+        worker.start();
+        ASSERT_TRUE(got.wait_for("meter", 2, 10s));
+        worker.stop();
+        for (const auto& s : got.of("meter").back().samples) {
+            EXPECT_EQ(s.quality.error, make_error_code(modbus_errc::connection_failed));
+        }
+    }
+}
+
+// FIELD-QUIRKS 3: the adapter goes away (its device node and link vanish, the
+// open fd fails) and comes back under the same stable name: polling resumes
+// without restarting the worker.
+TEST_F(bus_worker_rtu, polling_resumes_after_the_adapter_disappears_and_comes_back) {
+    auto m = meter();
+    m.timeout = 100ms;
+    m.retries = 0;
+    const auto cfg = rtu_config({m});
+    auto sim = std::make_unique<simulator>(cfg, "line", simulator_options{"", 0, (dir_ / "device").string()});
+    sim->start();
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(testing::wait_until([&] { const auto r = got.of("meter"); return !r.empty() && all_good(r.back()); }, 10s));
+
+    sim->stop();
+    unplug();
+    const auto before = got.of("meter").size();
+    ASSERT_TRUE(testing::wait_until(
+        [&] { const auto r = got.of("meter"); return r.size() > before + 2 && !all_good(r.back()); }, 10s));
+
+    plug_in();
+    sim = std::make_unique<simulator>(cfg, "line", simulator_options{"", 0, (dir_ / "device").string()});
+    sim->start();
+    const auto unplugged = got.of("meter").size();
+    ASSERT_TRUE(testing::wait_until(
+        [&] { const auto r = got.of("meter"); return r.size() > unplugged && all_good(r.back()); }, 15s));
+    worker.stop();
+    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+    EXPECT_GE(worker.counters().reconnects, 1u);
 }
 
 }  // namespace

@@ -75,6 +75,16 @@ TEST(read_plan, bits_of_one_register_and_overlapping_points_share_the_read) {
     expect_plan(plan_reads({b0, wide}, {.max_gap = 0, .max_registers = 2}), {{H, 39, 2, {1, 0}}});
 }
 
+TEST(read_plan, without_merging_every_point_is_read_alone_but_bits_of_one_register_share) {
+    auto b0 = holding(40, data_type::boolean);
+    b0.bit = 0;
+    auto b1 = holding(40, data_type::boolean);
+    b1.bit = 1;
+    const std::vector<config::point> points{holding(0), holding(1, data_type::float32), b0, b1, at(C, 3), at(C, 4)};
+    expect_plan(plan_reads(points, {.merge = false}),
+                {{C, 3, 1, {4}}, {C, 4, 1, {5}}, {H, 0, 1, {0}}, {H, 1, 2, {1}}, {H, 40, 1, {2, 3}}});
+}
+
 TEST(read_plan, never_exceeds_max_registers) {
     std::vector<config::point> points;
     for (std::uint16_t a = 0; a < 300; ++a) points.push_back(holding(a));
