@@ -59,7 +59,8 @@ const std::vector<std::string> device_keys{"bus",           "unit_id",       "pr
                                            "timeout",       "retries",       "max_gap",        "max_registers",
                                            "max_bits",      "points",        "request_delay",  "switch_delay",
                                            "write_function", "busy_retry_delay", "mask_write", "merge_reads",
-                                           "simulator_faults"};
+                                           "offline_after", "offline_poll_interval", "connect_pause",
+                                           "close_after_poll", "simulator_faults"};
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -839,11 +840,25 @@ private:
             get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
             get_bool(m, "mask_write", d.mask_write);
             get_bool(m, "merge_reads", d.merge_reads);
+            d.offline_after = gw_.availability.offline_after;  // availability is read before the devices
+            get_integer(m, "offline_after", 1, 1000, d.offline_after, "(consecutive polls without a good value)");
+            get_duration(m, "offline_poll_interval", milliseconds{0}, std::chrono::hours{24}, d.offline_poll_interval);
+            get_duration(m, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.connect_pause);
+            get_bool(m, "close_after_poll", d.close_after_poll);
+            if ((m.has("connect_pause") || m.has("close_after_poll")) && on_bus && !tcp) {
+                sink_.warning(d.mark, entry.value.path + ": connect_pause and close_after_poll apply to tcp buses only");
+            }
             if (auto faults = m.get("simulator_faults")) {
                 map_reader fm(*faults,
                               {"refuse_fc6", "refuse_fc5", "busy_every", "response_delay", "unmapped", "vanish_after",
-                               "vanish_for"},
+                               "vanish_for", "miss_every", "min_request_gap", "max_registers", "one_master",
+                               "connect_pause"},
                               sink_);
+                get_integer(fm, "miss_every", 0, 1'000'000, d.faults.miss_every);
+                get_duration(fm, "min_request_gap", milliseconds{0}, std::chrono::seconds{60}, d.faults.min_request_gap);
+                get_integer(fm, "max_registers", 0, 125, d.faults.max_registers);
+                get_bool(fm, "one_master", d.faults.one_master);
+                get_duration(fm, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.faults.connect_pause);
                 get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
                 get_bool(fm, "refuse_fc5", d.faults.refuse_fc5);
                 get_duration(fm, "vanish_after", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_after);

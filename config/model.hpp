@@ -178,6 +178,12 @@ struct simulated_faults {
     // Register ranges (first, last) the device does not have: a read of
     // holding or input registers that touches one gets exception 2.
     std::vector<std::pair<std::uint16_t, std::uint16_t>> unmapped;
+    unsigned miss_every = 0;             // every Nth request gets no answer at all; 0 = never
+    milliseconds min_request_gap{0};     // a request sooner than this after the last answer gets no answer
+    std::uint16_t max_registers = 0;     // reads of more registers get exception 3; 0 = the protocol's 125
+    // TCP: a second connection is closed at once while one is open.
+    bool one_master = false;
+    milliseconds connect_pause{0};       // TCP: requests this soon after the connection opened get no answer
 
     bool operator==(const simulated_faults&) const = default;
 };
@@ -198,6 +204,15 @@ struct device {
     config::write_function write_function = write_function::automatic;  // automatic: FC6 for one register
     milliseconds busy_retry_delay{100};  // wait before retrying after exception 6 (server busy)
     bool mask_write = false;  // a bit of a holding register is written with FC22 (atomic) instead of FC3 + FC6/16
+    // Consecutive polls without a good value before the device is offline
+    // (soft errors below it only spoil the values); the loader fills it from
+    // availability.offline_after unless the device sets it.
+    unsigned offline_after = 3;
+    // An offline device is polled this often (never more often than
+    // poll_interval) until it answers again; 0: at poll_interval.
+    milliseconds offline_poll_interval{10000};
+    milliseconds connect_pause{0};  // TCP: wait after the connection opened before the first request
+    bool close_after_poll = false;  // TCP: close the connection after each poll of this device
     simulated_faults faults;
     std::optional<std::string> profile;
     std::vector<point> points;  // effective: profile points followed by the device's own

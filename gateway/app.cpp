@@ -176,7 +176,7 @@ int app::run() {
     auto& p = *parts_;
     for (const auto& d : cfg_.devices) {
         p.health[d.name].bus = d.bus;
-        p.health[d.name].offline_after = cfg_.availability.offline_after;
+        p.health[d.name].offline_after = d.offline_after;
     }
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
     p.control->add("status", [this](const nlohmann::json&) { return status(); });
@@ -355,7 +355,7 @@ nlohmann::json app::reload() {
     for (const auto& d : cfg_.devices) {
         auto h = p.health.count(d.name) ? p.health[d.name] : device_health{};
         h.bus = d.bus;
-        h.offline_after = cfg_.availability.offline_after;
+        h.offline_after = d.offline_after;
         health[d.name] = h;
     }
     p.health = std::move(health);

@@ -127,20 +127,42 @@ public:
             back_off(now);
             return nullptr;
         }
-        if (ever_connected_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (ever_connected_ && !closed_on_purpose_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
         if (reported_ || !ever_connected_) spdlog::info("bus {}: connected", bus_.name);
+        closed_on_purpose_ = false;
+        connected_at_ = steady::now();
+        timeouts_in_a_row_ = 0;
         ever_connected_ = true;
         reported_ = false;
         backoff_ = std::chrono::milliseconds(0);
         return ctx_;
     }
 
-    void close() {
+    // on_purpose: a close the device asked for (close_after_poll), not a
+    // broken link; reopening it is not counted as a reconnect.
+    void close(bool on_purpose = false) {
         if (ctx_ == nullptr) return;
         modbus_close(ctx_);
         modbus_free(ctx_);
         ctx_ = nullptr;
+        closed_on_purpose_ = on_purpose;
         if (current_line == this) current_line = nullptr;
+    }
+
+    steady::time_point connected_at() const { return connected_at_; }
+
+    // A request's outcome. Over TCP, a connection on which three requests in
+    // a row got no answer at all is taken for half-open (a peer or a NAT
+    // that forgot it: the socket looks up, nothing comes back) and reopened.
+    void answered(std::error_code error) {
+        if (error != make_error_code(modbus_errc::timeout)) {
+            timeouts_in_a_row_ = 0;
+            return;
+        }
+        if (rtu() || ++timeouts_in_a_row_ < 3) return;
+        spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_.name,
+                     timeouts_in_a_row_);
+        close();
     }
 
     // Before a request: wait out the silence that must follow the last frame.
@@ -224,6 +246,9 @@ private:
     steady::time_point quiet_at_{};
     bool drive_rts_ = false;
     bool rts_up_while_sending_ = true;
+    bool closed_on_purpose_ = false;
+    steady::time_point connected_at_{};
+    int timeouts_in_a_row_ = 0;
 };
 
 thread_local bus_worker::connection* bus_worker::connection::current_line = nullptr;
@@ -327,13 +352,14 @@ bool bus_worker::sleep_until(steady::time_point until) {
 }
 
 // The device's own pauses: request_delay since the last request on the bus
-// when it was to the same device, switch_delay when it was to another.
-bool bus_worker::pace(const config::device& d) {
+// when it was to the same device, switch_delay when it was to another, and
+// connect_pause since the connection opened.
+bool bus_worker::pace(const config::device& d, const connection& link) {
     const bool same = last_unit_ == d.unit_id;
     const auto pause = same ? d.request_delay : d.switch_delay;
     last_unit_ = d.unit_id;
-    if (pause.count() <= 0) return true;
-    const auto until = last_request_end_ + pause;
+    auto until = pause.count() > 0 ? last_request_end_ + pause : steady::time_point{};
+    if (d.connect_pause.count() > 0 && !link.rtu()) until = std::max(until, link.connected_at() + d.connect_pause);
     if (steady::now() >= until) return true;
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, until, [this] { return stopping_; });
@@ -415,7 +441,7 @@ point_result bus_worker::perform(connection& link, pending_request& w) {
     std::error_code error;
     modbus_t* ctx = link.get(counters_, error);
     if (ctx == nullptr) return point_result{error, {}};
-    if (!pace(d)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
+    if (!pace(d, link)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
     modbus_set_slave(ctx, d.unit_id);
     set_timeout(ctx, d.timeout);
     // One request: true when answered, else the failure is counted and kept.
@@ -428,6 +454,7 @@ point_result bus_worker::perform(connection& link, pending_request& w) {
         link.frame_ended();
         failure = ok ? std::error_code{} : from_errno(saved_errno);
         account(w.device, started, failure);
+        link.answered(failure);
         if (failure && link_broken(failure)) link.close();
         return ok;
     };
@@ -502,6 +529,8 @@ void bus_worker::run() {
 
     connection link(bus_);
     poll_schedule schedule(intervals, steady::now());
+    std::vector<unsigned> failed_polls(devices_.size(), 0);  // in a row, without a good value
+    std::vector<bool> backed_off(devices_.size(), false);
     std::vector<std::uint16_t> registers(MODBUS_MAX_READ_REGISTERS);
     std::vector<std::uint8_t> bits(MODBUS_MAX_READ_BITS);
 
@@ -535,7 +564,7 @@ void bus_worker::run() {
                 error.clear();
                 modbus_t* ctx = link.get(counters_, error);
                 if (ctx == nullptr) break;  // the link is down: no point in retrying now
-                if (!pace(device)) break;
+                if (!pace(device, link)) break;
                 modbus_set_slave(ctx, device.unit_id);
                 set_timeout(ctx, device.timeout);
                 if (attempt > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
@@ -562,6 +591,7 @@ void bus_worker::run() {
                     error = rc < 0 ? from_errno(saved_errno) : make_error_code(modbus_errc::invalid_response);
                 }
                 account(due.device, request_started, error);
+                link.answered(error);
                 if (!error) break;
                 if (is_exception(error)) {
                     // Server busy (6) is worth asking again after a wait; any
@@ -622,7 +652,27 @@ void bus_worker::run() {
         counters_.polls.fetch_add(1, std::memory_order_relaxed);
         device_counters_[due.device].polls.fetch_add(1, std::memory_order_relaxed);
         device_counters_[due.device].last_poll_us.store(result.duration.count(), std::memory_order_relaxed);
+        // An offline device (offline_after polls in a row without one good
+        // value) is polled at offline_poll_interval until it answers, so that
+        // its timeouts do not eat the line's time for the others.
+        const bool any_good = std::any_of(result.samples.begin(), result.samples.end(),
+                                          [](const sample& x) { return x.quality.good; });
+        auto& failed = failed_polls[due.device];
+        failed = any_good || result.samples.empty() ? 0 : failed + 1;
+        const bool back_off = failed >= std::max(device.offline_after, 1u) &&
+                              device.offline_poll_interval > device.poll_interval;
+        if (back_off != backed_off[due.device]) {
+            backed_off[due.device] = back_off;
+            schedule.set_interval(due.device, back_off ? device.offline_poll_interval : device.poll_interval);
+            if (back_off) {
+                spdlog::warn("bus {}: device {} is offline; polling it every {} ms until it answers", bus_.name,
+                             device.name, device.offline_poll_interval.count());
+            } else {
+                spdlog::info("bus {}: device {} answers again", bus_.name, device.name);
+            }
+        }
         schedule.completed(due.device, ended);
+        if (device.close_after_poll && !link.rtu()) link.close(true);
         if (stop_requested()) break;
         on_result_(std::move(result));
     }

@@ -144,7 +144,7 @@ private:
     // Sleeps until `until` or stop(); false when stopping.
     bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
-    bool pace(const config::device& d);
+    bool pace(const config::device& d, const connection& link);
 
     config::bus bus_;
     std::vector<config::device> devices_;

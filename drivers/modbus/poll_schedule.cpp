@@ -21,6 +21,10 @@ poll_schedule::due poll_schedule::next() const {
     return {best, entries_[best].next};
 }
 
+void poll_schedule::set_interval(std::size_t device, std::chrono::milliseconds interval) {
+    entries_.at(device).interval = std::max<clock::duration>(interval, std::chrono::milliseconds(1));
+}
+
 void poll_schedule::completed(std::size_t device, clock::time_point now) {
     auto& e = entries_.at(device);
     e.next += e.interval;

@@ -35,6 +35,10 @@ public:
     // next grid point, or to the first one at or after `now` on an overrun.
     void completed(std::size_t device, clock::time_point now);
 
+    // Polls of `device` from its next completion on are `interval` apart
+    // (an offline device polled less often, and back).
+    void set_interval(std::size_t device, std::chrono::milliseconds interval);
+
     // Grid points skipped because a poll ran past them, per device.
     std::uint64_t missed(std::size_t device) const { return entries_.at(device).missed; }
 

@@ -88,6 +88,7 @@ struct simulator::state {
         modbus_mapping_t* map = nullptr;
         std::vector<bool> frozen;  // written by a client: no longer follows its waveform
         std::uint64_t served = 0;
+        steady::time_point last_answer{};
     };
     config::bus bus;
     std::map<int, unit> units;
@@ -196,9 +197,23 @@ struct simulator::state {
             const auto since = std::chrono::steady_clock::now() - started;
             if (since >= faults.vanish_after && since < faults.vanish_after + faults.vanish_for) return false;  // silent
         }
+        if (faults.miss_every > 0 && u.served % faults.miss_every == 0) return false;  // missed, silent
+        const auto now = steady::now();
+        if (faults.min_request_gap.count() > 0 && now - u.last_answer < faults.min_request_gap) {
+            return false;  // too soon after the last answer: the device was not listening yet
+        }
         if (faults.response_delay.count() > 0) std::this_thread::sleep_for(faults.response_delay);
+        struct stamp {
+            unit& u;
+            ~stamp() { u.last_answer = steady::now(); }
+        } answered{u};
         if (faults.busy_every > 0 && u.served % faults.busy_every == 0) {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+            return true;
+        }
+        if ((req[header] == 3 || req[header] == 4) && faults.max_registers > 0 &&
+            ((req[header + 3] << 8) | req[header + 4]) > faults.max_registers) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
             return true;
         }
         if ((req[header] == 3 || req[header] == 4) && !faults.unmapped.empty()) {
@@ -313,6 +328,13 @@ void simulator::stop() {
 }
 
 void simulator::serve_tcp() {
+    bool one_master = false;
+    std::chrono::milliseconds connect_pause{0};
+    for (const auto& [id, u] : state_->units) {
+        one_master = one_master || u.device.faults.one_master;
+        connect_pause = std::max(connect_pause, u.device.faults.connect_pause);
+    }
+    std::map<int, steady::time_point> accepted;  // client socket -> when
     std::vector<int> clients;
     std::vector<std::uint8_t> query(MODBUS_TCP_MAX_ADU_LENGTH);
     while (!stopping_) {
@@ -334,7 +356,13 @@ void simulator::serve_tcp() {
         if (n == 0) continue;
         if (FD_ISSET(listen_fd_, &readable)) {
             const int c = accept(listen_fd_, nullptr, nullptr);
-            if (c >= 0) clients.push_back(c);
+            if (c >= 0 && one_master && !clients.empty()) {
+                ::close(c);  // a device that serves one master at a time
+            } else if (c >= 0) {
+                clients.push_back(c);
+                accepted[c] = steady::now();
+                connections_.fetch_add(1, std::memory_order_relaxed);
+            }
         }
         for (auto it = clients.begin(); it != clients.end();) {
             if (!FD_ISSET(*it, &readable)) {
@@ -343,12 +371,13 @@ void simulator::serve_tcp() {
             }
             modbus_set_socket(state_->ctx, *it);
             const int rc = modbus_receive(state_->ctx, query.data());
-            if (rc > 0) {
+            if (rc > 0 && steady::now() - accepted[*it] >= connect_pause) {
                 state_->answer(query.data(), rc, true);
                 requests_.fetch_add(1, std::memory_order_relaxed);
             }
             if (rc < 0) {
                 ::close(*it);
+                accepted.erase(*it);
                 it = clients.erase(it);
             } else {
                 ++it;

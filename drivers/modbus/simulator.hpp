@@ -55,6 +55,8 @@ public:
 
     // Requests answered so far (thread-safe).
     std::uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+    // TCP connections accepted (and kept) so far.
+    std::uint64_t connections() const { return connections_.load(std::memory_order_relaxed); }
     // RTU with wire timing: requests that broke the silence after an answer.
     std::uint64_t silence_violations() const { return silence_violations_.load(std::memory_order_relaxed); }
 
@@ -71,6 +73,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> silence_violations_{0};
+    std::atomic<std::uint64_t> connections_{0};
     std::thread thread_;
 };
 

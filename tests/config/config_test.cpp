@@ -192,8 +192,17 @@ devices:
     switch_delay: 20ms
     write_function: fc16
     busy_retry_delay: 250ms
-    simulator_faults: { refuse_fc6: true, busy_every: 3, response_delay: 5ms, unmapped: ["10-19", "40"] }
+    merge_reads: false
+    offline_after: 5
+    offline_poll_interval: 30s
+    simulator_faults: { refuse_fc6: true, busy_every: 3, response_delay: 5ms, unmapped: ["10-19", "40"],
+                        miss_every: 7, min_request_gap: 40ms, max_registers: 8 }
     points: [ { name: a, register: holding, address: 0 } ]
+  m2:
+    bus: line
+    unit_id: 2
+    points: [ { name: a, register: holding, address: 0 } ]
+availability: { offline_after: 4 }
 )");
     const auto& d = g.devices.at(0);
     EXPECT_EQ(d.request_delay, 50ms);
@@ -204,11 +213,56 @@ devices:
     EXPECT_EQ(d.faults.busy_every, 3u);
     EXPECT_EQ(d.faults.response_delay, 5ms);
     EXPECT_EQ(d.faults.unmapped, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{10, 19}, {40, 40}}));
+    EXPECT_FALSE(d.merge_reads);
+    EXPECT_EQ(d.offline_after, 5u);
+    EXPECT_EQ(d.offline_poll_interval, 30s);
+    EXPECT_EQ(d.faults.miss_every, 7u);
+    EXPECT_EQ(d.faults.min_request_gap, 40ms);
+    EXPECT_EQ(d.faults.max_registers, 8u);
+    // A device without its own threshold takes availability's.
+    EXPECT_EQ(g.devices.at(1).offline_after, 4u);
+    EXPECT_EQ(g.devices.at(1).offline_poll_interval, 10s);
 
     const auto e = errors_of(bus_and_device + "      - { name: a, register: holding, address: 0 }\n" +
                              "    simulator_faults: { unmapped: [\"19-10\"] }\n" + "    write_function: fc7\n");
     EXPECT_NE(e.find("not a register range"), std::string::npos) << e;
     EXPECT_NE(e.find("fc7"), std::string::npos) << e;
+}
+
+TEST(config_loader, serial_line_and_tcp_connection_settings) {
+    const auto g = load_string(R"(
+buses:
+  line: { type: rtu, device: /dev/ttyS0, baud: 115200, rs485: rts_down, rts_delay_us: 300, simulator_wire_timing: true }
+  plc: { type: tcp, host: 10.0.0.5 }
+devices:
+  m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] }
+  p1:
+    bus: plc
+    unit_id: 1
+    connect_pause: 500ms
+    close_after_poll: true
+    simulator_faults: { one_master: true, connect_pause: 200ms }
+    points: [ { name: a, register: holding, address: 0 } ]
+)");
+    const auto& line = std::get<rtu_link>(g.buses.at(0).link);
+    EXPECT_EQ(line.rs485, rs485_mode::rts_down);
+    EXPECT_EQ(line.rts_delay_us, 300u);
+    EXPECT_TRUE(line.simulator_wire_timing);
+    EXPECT_EQ(std::get<rtu_link>(load_string(R"(
+buses: { line: { type: rtu, device: /dev/ttyS0 } }
+devices: { m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] } }
+)").buses.at(0).link).rts_delay_us, std::nullopt);
+    const auto& p = g.devices.at(1);
+    EXPECT_EQ(p.connect_pause, 500ms);
+    EXPECT_TRUE(p.close_after_poll);
+    EXPECT_TRUE(p.faults.one_master);
+    EXPECT_EQ(p.faults.connect_pause, 200ms);
+
+    const auto e = errors_of(R"(
+buses: { line: { type: rtu, device: /dev/ttyS0, rs485: rts } }
+devices: { m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] } }
+)");
+    EXPECT_NE(e.find("rts_up"), std::string::npos) << e;
 }
 
 TEST(config_loader, unknown_keys_are_refused_with_a_suggestion) {

@@ -227,7 +227,8 @@ TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
       << "store: { path: queue.db }\n"
       << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
       << "devices:\n"
-      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 200ms, retries: 0 }\n";
+      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 200ms, retries: 0,\n"
+      << "        offline_poll_interval: 0s }\n";
     const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
     // Only the gateway: nothing listens on the Modbus port.
     subscriber sub(broker, "e2e/#");

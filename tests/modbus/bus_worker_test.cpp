@@ -16,6 +16,7 @@
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/value_codec.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
@@ -122,6 +123,11 @@ void expect_meter_values(const poll_result& r, const config::device& m) {
     EXPECT_EQ(std::get<std::uint64_t>(decoded(r, m, "setpoint")), 42u);
 }
 
+bool all_good(const poll_result& r) {
+    return !r.samples.empty() &&
+           std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
+}
+
 config::gateway tcp_config(std::uint16_t port, std::vector<config::device> devices) {
     config::gateway g;
     config::bus b;
@@ -189,7 +195,9 @@ TEST(bus_worker_tcp, an_exception_spoils_only_its_own_block) {
 
 TEST(bus_worker_tcp, no_server_means_bad_quality_on_schedule_and_reconnects_when_it_comes) {
     const auto port = testing::free_tcp_port();
-    const auto cfg = tcp_config(port, {meter()});
+    auto m = meter();
+    m.offline_poll_interval = 500ms;  // once offline, polled (and reconnected) twice a second
+    const auto cfg = tcp_config(port, {m});
     collector got;
     bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
     worker.start();
@@ -609,6 +617,188 @@ TEST(bus_worker_quirks, a_merged_read_refused_with_exception_2_is_split_and_the_
     EXPECT_EQ(worker.counters().exceptions, 1u);
 }
 
+// Polls `d` (served by a simulator with `faults`) for `polls` polls over TCP;
+// the results and the worker's counters for the device.
+struct quirk_run {
+    std::vector<poll_result> results;
+    device_counters counters;
+    bus_counters bus;
+    std::uint64_t connections = 0;
+    bool every_value_good() const {
+        return !results.empty() && std::all_of(results.begin(), results.end(), [](const poll_result& r) {
+            return std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
+        });
+    }
+};
+
+quirk_run poll_with_faults(config::device d, const config::simulated_faults& faults, std::size_t polls) {
+    const auto port = testing::free_tcp_port();
+    auto served = d;
+    served.faults = faults;
+    simulator sim(tcp_config(port, {served}), "line");
+    sim.start();
+    const auto cfg = tcp_config(port, {d});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    EXPECT_TRUE(got.wait_for(d.name, polls, 20s));
+    worker.stop();
+    auto rs = got.of(d.name);
+    rs.resize(std::min(rs.size(), polls));
+    return quirk_run{rs, worker.counters(0), worker.counters(), sim.connections()};
+}
+
+// FIELD-QUIRKS 2: a device that needs a pause between requests misses the
+// ones that come too soon; request_delay paces them.
+TEST(bus_worker_quirks, a_device_that_needs_a_gap_between_requests_is_served_with_request_delay) {
+    config::simulated_faults faults;
+    faults.min_request_gap = 60ms;
+    auto d = meter();
+    d.timeout = 100ms;
+    d.retries = 0;
+    const auto without = poll_with_faults(d, faults, 3);
+    EXPECT_FALSE(without.every_value_good());
+    EXPECT_GT(without.counters.timeouts, 0u);
+    d.request_delay = 80ms;
+    const auto with = poll_with_faults(d, faults, 3);
+    EXPECT_TRUE(with.every_value_good());
+    EXPECT_EQ(with.counters.timeouts, 0u);
+}
+
+// FIELD-QUIRKS 4: an answer missed now and then costs a retry, not a value.
+TEST(bus_worker_quirks, occasional_missed_answers_are_retried_and_no_value_is_lost) {
+    config::simulated_faults faults;
+    faults.miss_every = 4;
+    auto d = meter();
+    d.timeout = 50ms;
+    d.retries = 1;
+    const auto r = poll_with_faults(d, faults, 5);
+    EXPECT_TRUE(r.every_value_good());
+    EXPECT_GT(r.counters.timeouts, 0u);
+    EXPECT_EQ(r.counters.retries, r.counters.timeouts);
+}
+
+// FIELD-QUIRKS 12: a device with a small limit per read answers larger
+// reads with exception 3; max_registers keeps the reads within it.
+TEST(bus_worker_quirks, a_device_with_a_small_read_limit_is_read_within_max_registers) {
+    config::simulated_faults faults;
+    faults.max_registers = 4;
+    auto d = meter();
+    d.max_gap = 20;  // the holding registers 10..40 in one read of 31 without a limit
+    const auto without = poll_with_faults(d, faults, 2);
+    EXPECT_FALSE(without.every_value_good());
+    EXPECT_GT(without.counters.exceptions, 0u);
+    d.max_registers_per_read = 4;
+    const auto with = poll_with_faults(d, faults, 2);
+    EXPECT_TRUE(with.every_value_good());
+    EXPECT_EQ(with.counters.exceptions, 0u);
+}
+
+// FIELD-QUIRKS 7: a device that ignores requests for a while after accepting
+// a connection, and one that works only if the connection is closed after
+// each cycle: connect_pause waits it out on every new connection.
+TEST(bus_worker_quirks, connect_pause_waits_out_a_device_that_is_deaf_just_after_connect) {
+    config::simulated_faults faults;
+    faults.connect_pause = 150ms;
+    auto d = meter();
+    d.timeout = 100ms;
+    d.retries = 0;
+    d.close_after_poll = true;
+    const auto without = poll_with_faults(d, faults, 3);
+    EXPECT_FALSE(without.every_value_good());
+    d.connect_pause = 200ms;
+    const auto with = poll_with_faults(d, faults, 3);
+    EXPECT_TRUE(with.every_value_good());
+    // A connection per poll, and none of them counted as a broken link.
+    EXPECT_GE(with.connections, 3u);
+    EXPECT_EQ(with.bus.reconnects, 0u);
+}
+
+// FIELD-QUIRKS 7: a device that serves one master at a time drops the
+// gateway's connection while another master holds it: bad values and
+// connection errors, no crash, and polling recovers when the other goes.
+TEST(bus_worker_quirks, a_one_master_device_held_by_another_master_recovers_when_it_lets_go) {
+    const auto port = testing::free_tcp_port();
+    auto served = meter();
+    served.faults.one_master = true;
+    simulator sim(tcp_config(port, {served}), "line");
+    sim.start();
+    modbus_t* other = modbus_new_tcp("127.0.0.1", port);
+    ASSERT_EQ(modbus_connect(other), 0);
+    auto d = meter();
+    d.timeout = 100ms;
+    d.offline_poll_interval = 300ms;
+    const auto cfg = tcp_config(port, {d});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 3, 10s));
+    for (const auto& r : got.of("meter")) EXPECT_FALSE(all_good(r));
+    modbus_close(other);
+    modbus_free(other);
+    ASSERT_TRUE(testing::wait_until([&] { const auto r = got.of("meter"); return all_good(r.back()); }, 10s));
+    worker.stop();
+    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+}
+
+// FIELD-QUIRKS 8: a half-open connection (nothing comes back, the socket
+// looks fine) is reopened after three requests in a row went unanswered, and
+// polling recovers once the path works again.
+TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reopened) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    testing::tcp_proxy proxy(port);
+    auto d = meter();
+    d.timeout = 100ms;
+    d.retries = 0;
+    d.poll_interval = 50ms;
+    d.offline_poll_interval = 0ms;
+    const auto cfg = tcp_config(proxy.port(), {d});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(testing::wait_until([&] { const auto r = got.of("meter"); return !r.empty() && all_good(r.back()); }, 10s));
+    proxy.stall();
+    ASSERT_TRUE(testing::wait_until(
+        [&] { return worker.counters().reconnects >= 1 && !all_good(got.of("meter").back()); }, 10s));
+    proxy.resume();
+    const auto stalled = got.of("meter").size();
+    ASSERT_TRUE(testing::wait_until(
+        [&] { const auto r = got.of("meter"); return r.size() > stalled && all_good(r.back()); }, 10s));
+    worker.stop();
+}
+
+// FIELD-QUIRKS 4: a device that is gone is polled at offline_poll_interval
+// once it is offline, so that its timeouts stop costing the line; it is back
+// at its own rate after its first answer.
+TEST(bus_worker_quirks, an_offline_device_is_polled_less_often_and_the_others_keep_their_rate) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    auto live = meter();
+    live.poll_interval = 50ms;
+    auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
+                                                     config::data_type::uint16)});
+    ghost.poll_interval = 50ms;
+    ghost.timeout = 50ms;
+    ghost.retries = 0;
+    ghost.offline_after = 2;
+    ghost.offline_poll_interval = 1s;
+    const auto cfg = tcp_config(port, {live, ghost});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 40, 20s));
+    worker.stop();
+    // 40 meter polls at 50 ms took about 2 s: the ghost was polled twice at
+    // its own rate, then about once a second.
+    const auto ghosts = got.of("ghost").size();
+    EXPECT_GE(ghosts, 3u);
+    EXPECT_LE(ghosts, 6u);
+    for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
+}
+
 TEST(simulator, keeps_what_a_client_wrote) {
     const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});
     simulator sim(cfg, "line");
@@ -734,11 +924,6 @@ TEST_F(bus_worker_rtu, a_silent_unit_times_out_within_its_bound_and_the_other_ke
     EXPECT_GE(worker.counters().timeouts, 6u);
 }
 
-bool all_good(const poll_result& r) {
-    return !r.samples.empty() &&
-           std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
-}
-
 // FIELD-QUIRKS 1: on a line paced like a real one, the gateway leaves 3.5
 // characters of silence after every answer before its next request, also
 // when it switches slave right after a write reply. The simulator counts
@@ -797,6 +982,7 @@ TEST_F(bus_worker_rtu, polling_resumes_after_the_adapter_disappears_and_comes_ba
     auto m = meter();
     m.timeout = 100ms;
     m.retries = 0;
+    m.offline_poll_interval = 300ms;
     const auto cfg = rtu_config({m});
     auto sim = std::make_unique<simulator>(cfg, "line", simulator_options{"", 0, (dir_ / "device").string()});
     sim->start();
