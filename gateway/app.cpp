@@ -2,8 +2,10 @@
 
 #include "common/log_limiter.hpp"
 
-#include <chrono>
+#include <malloc.h>
 #include <sysexits.h>
+
+#include <chrono>
 
 #include <algorithm>
 #include <csignal>
@@ -113,9 +115,20 @@ store::options store_options_from(const config::store_settings& s) {
 
 }  // namespace
 
+namespace {
+
+// The app's own configuration, lent to the mapper without a copy: the app
+// replaces the mapper whenever it replaces the configuration (reload), and
+// its parts go before its configuration.
+std::shared_ptr<const config::gateway> borrowed(const config::gateway& cfg) {
+    return std::shared_ptr<const config::gateway>(&cfg, [](const config::gateway*) {});
+}
+
+}  // namespace
+
 struct app::parts {
     parts(asio::io_context& io, const config::gateway& cfg, std::unique_ptr<store::message_store> s)
-        : mapper(std::make_unique<point_mapper>(cfg)),
+        : mapper(std::make_unique<point_mapper>(borrowed(cfg))),
           client(io.get_executor(), client_options_from(cfg)),
           queue(std::move(s)),
           forward(*queue, client),
@@ -280,6 +293,10 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
         }
         for (std::size_t local = 0; local < global.size(); ++local) p.routes[global[local]] = {it->get(), local};
     }
+    // Loading and checking a large configuration leaves freed heap behind
+    // (YAML nodes, the loader's copies, the old configuration on reload):
+    // give it back to the system now rather than carry it.
+    malloc_trim(0);
 }
 
 void app::subscribe_commands() {
@@ -349,7 +366,7 @@ nlohmann::json app::reload() {
     }
     give_up_held("the configuration was reloaded before the device came back");
     cfg_ = std::move(next);
-    p.mapper = std::make_unique<point_mapper>(cfg_);
+    p.mapper = std::make_unique<point_mapper>(borrowed(cfg_));
     p.commands = command_table(cfg_);
     std::map<std::string, device_health> health;
     for (const auto& d : cfg_.devices) {
@@ -491,6 +508,7 @@ nlohmann::json app::status() const {
                            {"last_poll_age_s", age(h.last_poll)},
                            {"last_good_age_s", age(h.last_good)},
                            {"polls", h.polls},
+                           {"missed_polls", dc.missed_polls},
                            {"failed_polls", h.failed_polls},
                            {"consecutive_failures", h.consecutive_failures},
                            {"last_error", h.last_error}});

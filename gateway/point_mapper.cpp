@@ -19,18 +19,19 @@ mqtt::qos to_mqtt(config::quality_of_service q) {
     return mqtt::qos::at_least_once;
 }
 
-point_mapper::point_mapper(config::gateway cfg) : cfg_(std::move(cfg)) {
-    const std::chrono::milliseconds heartbeat = cfg_.publish.heartbeat;
-    for (const auto& device : cfg_.devices) {
-        const auto bus = std::find_if(cfg_.buses.begin(), cfg_.buses.end(),
+point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared) : cfg_(std::move(shared)) {
+    const auto& cfg = *cfg_;
+    const std::chrono::milliseconds heartbeat = cfg.publish.heartbeat;
+    for (const auto& device : cfg.devices) {
+        const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(),
                                       [&](const config::bus& b) { return b.name == device.bus; });
-        if (bus == cfg_.buses.end()) throw std::invalid_argument("device " + device.name + ": unknown bus");
+        if (bus == cfg.buses.end()) throw std::invalid_argument("device " + device.name + ": unknown bus");
         device_state state{&device, {}};
         state.points.reserve(device.points.size());
         for (const auto& p : device.points) {
-            const auto& tmpl = p.topic ? *p.topic : cfg_.publish.topic_template;
+            const auto& tmpl = p.topic ? *p.topic : cfg.publish.topic_template;
             state.points.push_back(
-                point_state{config::expand_topic(tmpl, cfg_.publish, device, p, *bus), point_filter(p.deadband, heartbeat), std::nullopt});
+                point_state{config::expand_topic(tmpl, cfg.publish, device, p, *bus), point_filter(p.deadband, heartbeat), std::nullopt});
         }
         devices_.emplace(device.name, std::move(state));
     }
@@ -81,7 +82,7 @@ std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
             continue;
         }
         std::optional<std::string> payload;
-        if (cfg_.publish.format == config::payload_format::json) {
+        if (cfg_->publish.format == config::payload_format::json) {
             payload = json_payload(p, r);
         } else {
             payload = raw_payload(p, r);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,7 +22,12 @@ namespace fieldbridge::gateway {
 
 class point_mapper {
 public:
-    explicit point_mapper(config::gateway cfg);
+    // Shares the configuration, which must not change while the mapper
+    // lives (the points are not copied: a 50,000-point gateway keeps one
+    // copy of its point map).
+    explicit point_mapper(std::shared_ptr<const config::gateway> cfg);
+    explicit point_mapper(config::gateway cfg)
+        : point_mapper(std::make_shared<const config::gateway>(std::move(cfg))) {}
 
     // Messages to publish for one poll result, in point order. Samples of an
     // unknown device or point are counted and skipped.
@@ -35,7 +41,7 @@ public:
     };
     const counters& stats() const { return counters_; }
 
-    const config::gateway& configuration() const { return cfg_; }
+    const config::gateway& configuration() const { return *cfg_; }
 
     // The latest reading of a point (whether published or not), or nullptr
     // before its first poll.
@@ -52,7 +58,7 @@ private:
         std::vector<point_state> points;
     };
 
-    config::gateway cfg_;
+    std::shared_ptr<const config::gateway> cfg_;
     std::unordered_map<std::string, device_state> devices_;
     counters counters_;
 };

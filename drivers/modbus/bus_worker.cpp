@@ -258,7 +258,23 @@ bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, res
       devices_(std::move(devices)),
       on_result_(std::move(on_result)),
       poll_(poll),
-      device_counters_(std::make_unique<device_cells[]>(devices_.size())) {}
+      device_counters_(std::make_unique<device_cells[]>(devices_.size())) {
+    // The worker reads and writes registers: what a point is called, where it
+    // is published and where it was configured stays with the core, so that a
+    // bus of thousands of points keeps a lean copy.
+    for (auto& d : devices_) {
+        d.mark = {};
+        for (auto& p : d.points) {
+            p.name.clear();
+            p.name.shrink_to_fit();
+            p.unit.clear();
+            p.unit.shrink_to_fit();
+            p.topic.reset();
+            p.simulate.reset();
+            p.mark = {};
+        }
+    }
+}
 
 bus_worker::~bus_worker() { stop(); }
 
@@ -307,6 +323,7 @@ device_counters bus_worker::counters(std::size_t device) const {
     c.timeouts = d.timeouts.load(std::memory_order_relaxed);
     c.exceptions = d.exceptions.load(std::memory_order_relaxed);
     c.other_errors = d.other_errors.load(std::memory_order_relaxed);
+    c.missed_polls = d.missed_polls.load(std::memory_order_relaxed);
     c.last_poll_duration = std::chrono::microseconds(d.last_poll_us.load(std::memory_order_relaxed));
     if (const auto ms = d.last_success_ms.load(std::memory_order_relaxed); ms != 0) {
         c.last_success = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
@@ -672,6 +689,7 @@ void bus_worker::run() {
             }
         }
         schedule.completed(due.device, ended);
+        device_counters_[due.device].missed_polls.store(schedule.missed(due.device), std::memory_order_relaxed);
         if (device.close_after_poll && !link.rtu()) link.close(true);
         if (stop_requested()) break;
         on_result_(std::move(result));

@@ -75,6 +75,7 @@ struct device_counters {
     std::uint64_t timeouts = 0;
     std::uint64_t exceptions = 0;    // Modbus exception responses
     std::uint64_t other_errors = 0;  // CRC, malformed answers, link down
+    std::uint64_t missed_polls = 0;  // grid points skipped because the bus was late (cycles not kept)
     std::chrono::microseconds last_poll_duration{};
     std::optional<std::chrono::system_clock::time_point> last_success;  // last request answered
 };
@@ -123,7 +124,8 @@ private:
         std::atomic<std::int64_t> busy_us{0};
     };
     struct device_cells {
-        std::atomic<std::uint64_t> polls{0}, requests{0}, retries{0}, timeouts{0}, exceptions{0}, other_errors{0};
+        std::atomic<std::uint64_t> polls{0}, requests{0}, retries{0}, timeouts{0}, exceptions{0}, other_errors{0},
+            missed_polls{0};
         std::atomic<std::int64_t> last_poll_us{0};
         std::atomic<std::int64_t> last_success_ms{0};  // since the epoch; 0: never
     };

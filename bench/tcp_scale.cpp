@@ -1,0 +1,203 @@
+// TCP scale: 500 Modbus TCP devices x 100 points polled every second
+// (50,000 points/s) by `fieldbridge run`, publishing to a real mosquitto.
+//
+// The devices are served by `fieldbridge simulate` processes (125 devices
+// each, one port per process, every gateway device on a connection of its
+// own). Two scenarios: every value constant (the polling, decoding and
+// comparing cost alone: on-change publishing sends only heartbeats) and 10%
+// of the points changing every second (5,000 MQTT messages/s at QoS 1
+// through the durable queue).
+//
+// After a warm-up it measures, over the window: the gateway's CPU time
+// (utime + stime from /proc), its RSS (VmRSS and the peak VmHWM), polls done
+// against polls due, the poll slots the schedule had to skip (missed_polls
+// in `fieldbridge status --json`: a cycle not kept), failed polls, and the
+// simulators' CPU (to tell whether they were the bottleneck).
+//
+// Usage: bench_tcp_scale [SECONDS]   (default 30 s window per scenario)
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/wait.hpp"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using fieldbridge::testing::child_process;
+using fieldbridge::testing::mosquitto_broker;
+
+namespace {
+
+constexpr int devices = 500;
+constexpr int per_simulator = 125;
+constexpr int points = 100;
+
+// CPU seconds (user + system) of a process, from /proc/PID/stat.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream rest(text.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stod(field);
+        if (i == 15) stime = std::stod(field);
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A /proc/PID/status field in kB (VmRSS, VmHWM), as MB.
+double status_mb(pid_t pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;
+    }
+    return 0;
+}
+
+std::string profile(bool changing) {
+    std::ostringstream y;
+    y << "profiles:\n  block:\n    points:\n";
+    for (int i = 0; i < points; ++i) {
+        y << "      - { name: p" << i << ", register: holding, address: " << i << ", type: uint16, simulate: { ";
+        if (changing && i % 10 == 0) {
+            y << "wave: sine, value: 30000, amplitude: 20000, period: 7s";
+        } else {
+            y << "wave: constant, value: " << i;
+        }
+        y << " } }\n";
+    }
+    return y.str();
+}
+
+struct totals {
+    std::uint64_t polls = 0, missed = 0, failed = 0;
+    bool ok = false;
+};
+
+totals read_status(const std::string& gateway_binary, const fs::path& config) {
+    child_process status({gateway_binary, "status", "--json", "-c", config.string()});
+    totals t;
+    if (!status.wait(20s)) return t;
+    try {
+        const auto j = nlohmann::json::parse(status.output());
+        for (const auto& d : j.at("devices")) {
+            t.polls += d.at("polls").get<std::uint64_t>();
+            t.missed += d.at("missed_polls").get<std::uint64_t>();
+            t.failed += d.at("failed_polls").get<std::uint64_t>();
+        }
+        t.ok = j.at("devices").size() == devices;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "status: %s\n%s\n", e.what(), status.output().c_str());
+    }
+    return t;
+}
+
+bool scenario(const fs::path& dir, bool changing, int seconds) {
+    mosquitto_broker::options broker_options;
+    broker_options.extra_config = "max_queued_messages 1000000\n";
+    mosquitto_broker broker(broker_options);
+
+    std::vector<std::uint16_t> ports;
+    std::vector<std::unique_ptr<child_process>> simulators;
+    for (int s = 0; s < devices / per_simulator; ++s) {
+        const auto port = fieldbridge::testing::free_tcp_port();
+        ports.push_back(port);
+        std::ostringstream y;
+        y << profile(changing) << "buses:\n  sim: { type: tcp, host: 127.0.0.1, port: " << port << " }\ndevices:\n";
+        for (int u = 1; u <= per_simulator; ++u) y << "  s" << u << ": { bus: sim, unit_id: " << u << ", profile: block }\n";
+        const auto file = dir / ("sim" + std::to_string(s) + ".yaml");
+        std::ofstream(file) << y.str();
+        simulators.push_back(std::make_unique<child_process>(
+            std::vector<std::string>{FIELDBRIDGE_BINARY, "simulate", "-c", file.string()}));
+    }
+    for (const auto port : ports) {
+        if (!fieldbridge::testing::wait_until([&] { return fieldbridge::testing::tcp_port_open(port); }, 20s)) {
+            std::fprintf(stderr, "a simulator did not start\n");
+            return false;
+        }
+    }
+
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale }\n"
+      << "publish: { prefix: scale, heartbeat: 60s }\n"
+      << "store: { path: " << (dir / "queue.db").string() << " }\n"
+      << "control: { socket: " << (dir / "control.sock").string() << " }\n"
+      << profile(false) << "buses:\n";
+    for (int d = 0; d < devices; ++d) {
+        y << "  b" << d << ": { type: tcp, host: 127.0.0.1, port: " << ports[static_cast<std::size_t>(d / per_simulator)]
+          << " }\n";
+    }
+    y << "devices:\n";
+    for (int d = 0; d < devices; ++d) {
+        y << "  d" << d << ": { bus: b" << d << ", unit_id: " << (d % per_simulator) + 1
+          << ", profile: block, poll_interval: 1s }\n";
+    }
+    const auto config = dir / "gateway.yaml";
+    std::ofstream(config) << y.str();
+    fs::remove(dir / "queue.db");
+    child_process gateway({FIELDBRIDGE_BINARY, "run", "-c", config.string()});
+
+    std::this_thread::sleep_for(10s);  // connect, first polls, first publications of every point
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto before = read_status(FIELDBRIDGE_BINARY, config);
+    const double cpu_before = cpu_seconds(gateway.pid());
+    std::vector<double> sim_before;
+    for (const auto& s : simulators) sim_before.push_back(cpu_seconds(s->pid()));
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto after = read_status(FIELDBRIDGE_BINARY, config);
+    const double cpu = cpu_seconds(gateway.pid()) - cpu_before;
+    double sim_cpu = 0;
+    for (std::size_t i = 0; i < simulators.size(); ++i) sim_cpu += cpu_seconds(simulators[i]->pid()) - sim_before[i];
+    const double rss = status_mb(gateway.pid(), "VmRSS");
+    const double peak = status_mb(gateway.pid(), "VmHWM");
+    const bool running = gateway.running();
+    gateway.stop();
+    for (auto& s : simulators) s->stop();
+    if (!before.ok || !after.ok || !running) {
+        std::fprintf(stderr, "the gateway did not report on every device:\n%s\n", gateway.output().c_str());
+        return false;
+    }
+    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %9.1f%%\n",
+                changing ? "10% changing (5k msg/s)" : "constant (heartbeats)",
+                static_cast<double>(after.polls - before.polls) / elapsed,
+                static_cast<unsigned long long>(after.missed - before.missed),
+                static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, peak,
+                100 * sim_cpu / elapsed);
+    return after.missed == before.missed && after.failed == before.failed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int seconds = argc > 1 ? std::max(5, std::atoi(argv[1])) : 30;
+    std::string pattern = (fs::temp_directory_path() / "fieldbridge-bench-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) return 1;
+    const fs::path dir = pattern;
+    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), %d s window, %u cores\n", devices, points,
+                devices * points, seconds, std::thread::hardware_concurrency());
+    std::printf("%-24s %9s %7s %7s %9s %8s %8s %10s\n", "values", "polls/s", "missed", "failed",
+                "gw CPU", "RSS MB", "peak MB", "sims CPU");
+    bool ok = true;
+    for (const bool changing : {false, true}) ok = scenario(dir, changing, seconds) && ok;
+    std::printf("(CPU in %% of one core; 100%% = one core busy)\n");
+    fs::remove_all(dir);
+    return ok ? 0 : 1;
+}
