@@ -2,10 +2,12 @@
 // the line physically allows.
 //
 // 20 energy meters x 40 float32 points (a realistic input-register map with
-// gaps) on one RTU line, served by the simulator on one end of a socat pty
-// pair with simulator_wire_timing (answers paced to the wire time at the
+// gaps) on one RTU line, served by the simulator on the master side of a pty
+// with simulator_wire_timing (answers paced to the wire time at the
 // configured baud, 3.5-character silences included) and polled by the bus
-// worker on the other end, back to back (every device always due).
+// worker on the slave side, back to back (every device always due). The pty
+// is made here rather than by socat, whose relay hop would add its own
+// latency twice per exchange (`--socat` measures that way too).
 //
 // For each baud rate (9600 and 115200, 8N1) and each plan (the read planner's
 // merged reads, and one request per point as several popular gateways poll)
@@ -14,14 +16,21 @@
 // 3.5-character silences of each exchange), the measured cycle time and
 // their ratio.
 //
-// Usage: bench_bus_efficiency [CYCLES]   (default 3 measured cycles per run)
+// Usage: bench_bus_efficiency [CYCLES] [--socat] [--baud N]
+//   (default: 3 measured cycles per run, 9600 and 115200 baud)
 #include <atomic>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -98,12 +107,20 @@ struct run_result {
     bool ok = false;
 };
 
-run_result run(const fs::path& dir, std::uint32_t baud, bool merge, int cycles) {
+// The line: the gateway's device path and, for a pty made here, the
+// simulator's side of it.
+struct line_ends {
+    std::string gateway;
+    int simulator_fd = -1;
+    std::string simulator_path;
+};
+
+run_result run(const line_ends& ends, std::uint32_t baud, bool merge, int cycles) {
     config::gateway cfg;
     config::bus bus;
     bus.name = "line";
     config::rtu_link line;
-    line.device = (dir / "gateway").string();
+    line.device = ends.gateway;
     line.baud = baud;
     line.simulator_wire_timing = true;
     bus.link = line;
@@ -122,7 +139,10 @@ run_result run(const fs::path& dir, std::uint32_t baud, bool merge, int cycles) 
     run_result out;
     out.cost = cost_of(cfg.devices, line);
 
-    modbus::simulator sim(cfg, "line", modbus::simulator_options{"", 0, (dir / "device").string()});
+    modbus::simulator_options where;
+    where.serial_device = ends.simulator_path;
+    where.serial_fd = ends.simulator_fd;
+    modbus::simulator sim(cfg, "line", where);
     sim.start();
     std::mutex mutex;
     std::condition_variable changed;
@@ -162,27 +182,60 @@ run_result run(const fs::path& dir, std::uint32_t baud, bool merge, int cycles) 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int cycles = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
+    int cycles = 3;
+    bool use_socat = false;
+    std::vector<std::uint32_t> bauds{9600, 115200};
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--socat") {
+            use_socat = true;
+        } else if (std::string(argv[i]) == "--baud" && i + 1 < argc) {
+            bauds = {static_cast<std::uint32_t>(std::atoi(argv[++i]))};
+        } else {
+            cycles = std::max(1, std::atoi(argv[i]));
+        }
+    }
     spdlog::set_level(spdlog::level::warn);
     std::string pattern = (fs::temp_directory_path() / "fieldbridge-bench-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) return 1;
     const fs::path dir = pattern;
-    testing::child_process socat({"socat", "pty,raw,echo=0,link=" + (dir / "gateway").string(),
-                                  "pty,raw,echo=0,link=" + (dir / "device").string()});
-    if (!testing::wait_until([&] { return fs::exists(dir / "gateway") && fs::exists(dir / "device"); }, 10s)) {
-        std::fprintf(stderr, "socat did not create the pty pair: %s\n", socat.output().c_str());
-        return 1;
+    line_ends ends;
+    std::unique_ptr<testing::child_process> socat;
+    int keep_open = -1;  // a pty's slave held open, so that its master never reads a hang-up
+    if (use_socat) {
+        socat = std::make_unique<testing::child_process>(std::vector<std::string>{
+            "socat", "pty,raw,echo=0,link=" + (dir / "gateway").string(),
+            "pty,raw,echo=0,link=" + (dir / "device").string()});
+        if (!testing::wait_until([&] { return fs::exists(dir / "gateway") && fs::exists(dir / "device"); }, 10s)) {
+            std::fprintf(stderr, "socat did not create the pty pair: %s\n", socat->output().c_str());
+            return 1;
+        }
+        ends.gateway = (dir / "gateway").string();
+        ends.simulator_path = (dir / "device").string();
+    } else {
+        const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        char name[128] = {};
+        if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, sizeof name) != 0) {
+            std::perror("pty");
+            return 1;
+        }
+        keep_open = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        termios t{};
+        tcgetattr(keep_open, &t);
+        cfmakeraw(&t);
+        tcsetattr(keep_open, TCSANOW, &t);
+        ends.gateway = name;
+        ends.simulator_fd = master;
     }
 
-    std::printf("%d meters x %zu float32 points on one RTU line (8N1), %d measured cycles per run\n", meters,
-                meter_points().size(), cycles);
+    std::printf("%d meters x %zu float32 points on one RTU line (8N1), %d measured cycles per run, %s\n", meters,
+                meter_points().size(), cycles, use_socat ? "socat pty pair" : "pty");
     std::printf("%-7s %-15s %9s %11s %12s %12s %7s %6s\n", "baud", "plan", "requests", "wire bytes", "minimum s",
                 "measured s", "ratio", "busy");
     bool all_ok = true;
-    for (const std::uint32_t baud : {9600u, 115200u}) {
+    for (const std::uint32_t baud : bauds) {
         double merged_cycle = 0;
         for (const bool merge : {true, false}) {
-            const auto r = run(dir, baud, merge, merge ? cycles : std::max(1, cycles - 1));
+            const auto r = run(ends, baud, merge, merge ? cycles : std::max(1, cycles - 1));
             const double minimum = std::chrono::duration<double>(r.cost.minimum).count();
             if (!r.ok) {
                 std::printf("%-7u %-15s  run failed (see above)\n", baud, merge ? "merged (ours)" : "one per point");
@@ -200,7 +253,9 @@ int main(int argc, char** argv) {
             }
         }
     }
-    socat.stop();
+    socat.reset();
+    if (ends.simulator_fd >= 0) ::close(ends.simulator_fd);
+    if (keep_open >= 0) ::close(keep_open);
     fs::remove_all(dir);
     return all_ok ? 0 : 1;
 }

@@ -52,7 +52,7 @@ const std::vector<std::string> point_keys{"name",  "register", "address", "type"
                                           "length", "packing", "scale",   "offset", "unit",    "topic",
                                           "qos",   "retain",   "writable", "deadband", "min", "max", "simulate"};
 const std::vector<std::string> simulate_keys{"wave", "value", "amplitude", "step", "period"};
-const std::vector<std::string> tcp_keys{"host", "port"};
+const std::vector<std::string> tcp_keys{"host", "port", "framing"};
 const std::vector<std::string> rtu_keys{"device",    "baud",  "parity",       "data_bits",
                                         "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
 const std::vector<std::string> device_keys{"bus",           "unit_id",       "profile",        "poll_interval",
@@ -749,6 +749,7 @@ private:
                 tcp_link link;
                 if (m.require("host", "a host name or IP address")) get_string(m, "host", link.host, true);
                 get_integer(m, "port", 1, 65535, link.port);
+                get_choice(m, "framing", tcp_framing_names(), link.framing);
                 for (const auto& key : rtu_keys) {
                     if (m.has(key)) key_error(m, key, key + " is for rtu buses; this bus is type: tcp");
                 }

@@ -122,9 +122,16 @@ struct profile {
     bool operator==(const profile&) const = default;
 };
 
+// How Modbus frames travel on a TCP connection.
+enum class tcp_framing {
+    mbap,  // Modbus TCP (MBAP header): a Modbus TCP device or gateway
+    rtu,   // RTU frames (address, PDU, CRC) as on a serial line: a serial device server / converter
+};
+
 struct tcp_link {
     std::string host;
     std::uint16_t port = 502;
+    tcp_framing framing = tcp_framing::mbap;
     bool operator==(const tcp_link&) const = default;
 };
 

@@ -47,6 +47,11 @@ constexpr std::array payload_formats{
     std::pair{"raw"sv, payload_format::raw},
 };
 
+constexpr std::array tcp_framings{
+    std::pair{"mbap"sv, tcp_framing::mbap},
+    std::pair{"rtu"sv, tcp_framing::rtu},
+};
+
 constexpr std::array rs485_modes{
     std::pair{"none"sv, rs485_mode::none},
     std::pair{"kernel"sv, rs485_mode::kernel},
@@ -103,6 +108,7 @@ name_table<store_durability> durability_names() { return durabilities; }
 name_table<mqtt_protocol> mqtt_protocol_names() { return mqtt_protocols; }
 name_table<write_function> write_function_names() { return write_functions; }
 name_table<rs485_mode> rs485_mode_names() { return rs485_modes; }
+name_table<tcp_framing> tcp_framing_names() { return tcp_framings; }
 name_table<drop_policy> drop_policy_names() { return drop_policies; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }
 

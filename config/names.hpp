@@ -23,6 +23,7 @@ name_table<payload_format> payload_format_names();
 name_table<simulation::waveform> waveform_names();
 name_table<write_function> write_function_names();  // auto fc16
 name_table<rs485_mode> rs485_mode_names();          // none kernel rts_up rts_down
+name_table<tcp_framing> tcp_framing_names();        // mbap rtu
 name_table<store_durability> durability_names();  // full normal
 name_table<mqtt_protocol> mqtt_protocol_names();  // 3.1.1 5
 name_table<drop_policy> drop_policy_names();  // oldest qos0_first refuse_new

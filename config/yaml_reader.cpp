@@ -256,6 +256,7 @@ template std::optional<word_order> read_choice(const field&, name_table<word_ord
 template std::optional<string_packing> read_choice(const field&, name_table<string_packing>, diagnostics_sink&);
 template std::optional<parity> read_choice(const field&, name_table<parity>, diagnostics_sink&);
 template std::optional<rs485_mode> read_choice(const field&, name_table<rs485_mode>, diagnostics_sink&);
+template std::optional<tcp_framing> read_choice(const field&, name_table<tcp_framing>, diagnostics_sink&);
 template std::optional<payload_format> read_choice(const field&, name_table<payload_format>, diagnostics_sink&);
 template std::optional<write_function> read_choice(const field&, name_table<write_function>, diagnostics_sink&);
 template std::optional<store_durability> read_choice(const field&, name_table<store_durability>, diagnostics_sink&);

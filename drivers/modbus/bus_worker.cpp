@@ -2,6 +2,7 @@
 
 #include <modbus.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <termios.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
 #include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/rtu_over_tcp.hpp"
 #include "drivers/modbus/rtu_timing.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
@@ -80,22 +82,52 @@ class bus_worker::connection {
 public:
     explicit connection(const config::bus& bus) : bus_(bus) {
         if (const auto* r = std::get_if<config::rtu_link>(&bus_.link)) silence_ = frame_silence(*r);
+        const auto* tcp = std::get_if<config::tcp_link>(&bus_.link);
+        if (tcp && tcp->framing == config::tcp_framing::rtu) {
+            try {
+                relay_ = std::make_unique<rtu_over_tcp>(bus_.name, tcp->host, tcp->port);
+            } catch (const std::exception& e) {
+                spdlog::error("{}", e.what());
+                relay_failed_ = true;
+            }
+        }
     }
     ~connection() { close(); }
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    bool rtu() const { return std::holds_alternative<config::rtu_link>(bus_.link); }
+    // RTU framing: on a serial line, or through a converter over TCP.
+    bool rtu() const { return serial() || relay_ != nullptr || relay_failed_; }
+    // A local serial line (the frame timing and direction are ours to keep).
+    bool serial() const { return std::holds_alternative<config::rtu_link>(bus_.link); }
 
     // The open context, or nullptr (and why) while the link cannot be opened.
     modbus_t* get(counter_cells& counters, std::error_code& why) {
+        if (relay_failed_) {
+            why = make_error_code(modbus_errc::connection_failed);
+            return nullptr;
+        }
+        if (relay_ != nullptr) {
+            // Behind a converter the link is the relay's TCP connection.
+            if (!relay_->connected()) {
+                why = make_error_code(modbus_errc::connection_failed);
+                return nullptr;
+            }
+            const auto reconnects = relay_->reconnects();
+            if (reconnects != relay_reconnects_) {
+                counters.reconnects.fetch_add(reconnects - relay_reconnects_, std::memory_order_relaxed);
+                relay_reconnects_ = reconnects;
+            }
+        }
         if (ctx_) return ctx_;
         const auto now = steady::now();
         if (now < retry_at_) {
             why = make_error_code(modbus_errc::connection_failed);
             return nullptr;
         }
-        if (const auto* tcp = std::get_if<config::tcp_link>(&bus_.link)) {
+        if (relay_ != nullptr) {
+            ctx_ = modbus_new_rtu(relay_->device().c_str(), 115200, 'N', 8, 1);  // a pty: the rate is not used
+        } else if (const auto* tcp = std::get_if<config::tcp_link>(&bus_.link)) {
             ctx_ = modbus_new_tcp_pi(tcp->host.c_str(), std::to_string(tcp->port).c_str());
         } else {
             const auto& r = std::get<config::rtu_link>(bus_.link);
@@ -111,8 +143,8 @@ public:
         set_timeout(ctx_, std::chrono::milliseconds(1000));  // connect timeout for TCP
         std::string failure;
         if (modbus_connect(ctx_) != 0) {
-            failure = std::string("cannot ") + (rtu() ? "open the serial device: " : "connect: ") + modbus_strerror(errno);
-        } else if (rtu()) {
+            failure = std::string("cannot ") + (serial() ? "open the serial device: " : "connect: ") + modbus_strerror(errno);
+        } else if (serial()) {
             failure = set_up_line();
         }
         if (!failure.empty()) {
@@ -127,7 +159,7 @@ public:
             back_off(now);
             return nullptr;
         }
-        if (ever_connected_ && !closed_on_purpose_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (ever_connected_ && !closed_on_purpose_ && relay_ == nullptr) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
         if (reported_ || !ever_connected_) spdlog::info("bus {}: connected", bus_.name);
         closed_on_purpose_ = false;
         connected_at_ = steady::now();
@@ -167,13 +199,13 @@ public:
 
     // Before a request: wait out the silence that must follow the last frame.
     void await_silence() const {
-        if (!rtu()) return;
+        if (!serial()) return;
         if (steady::now() < quiet_at_) std::this_thread::sleep_until(quiet_at_);
     }
     // After a request returned: the answer (or the request, when none came)
     // was the last frame on the line.
     void frame_ended() {
-        if (rtu()) quiet_at_ = std::max(quiet_at_, steady::now() + silence_);
+        if (serial()) quiet_at_ = std::max(quiet_at_, steady::now() + silence_);
     }
 
 private:
@@ -249,6 +281,9 @@ private:
     bool closed_on_purpose_ = false;
     steady::time_point connected_at_{};
     int timeouts_in_a_row_ = 0;
+    std::unique_ptr<rtu_over_tcp> relay_;
+    std::uint64_t relay_reconnects_ = 0;
+    bool relay_failed_ = false;
 };
 
 thread_local bus_worker::connection* bus_worker::connection::current_line = nullptr;
@@ -545,6 +580,9 @@ void bus_worker::run() {
     }
 
     connection link(bus_);
+    // On a serial line the 3.5-character silence is a sleep of 1.75 ms or
+    // so: end it on time rather than up to the default 50 us timer slack late.
+    if (link.serial()) prctl(PR_SET_TIMERSLACK, 1UL);
     poll_schedule schedule(intervals, steady::now());
     std::vector<unsigned> failed_polls(devices_.size(), 0);  // in a row, without a good value
     std::vector<bool> backed_off(devices_.size(), false);

@@ -3,8 +3,10 @@
 #include <modbus.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -287,6 +289,16 @@ void simulator::start() {
     if (thread_.joinable()) return;
     stopping_ = false;
     const auto* rtu = std::get_if<config::rtu_link>(&state_->bus.link);
+    if (options_.serial_fd >= 0) {
+        // An open line (the master side of a pty the caller made): the RTU
+        // backend only builds the answers.
+        state_->ctx = modbus_new_rtu("/dev/null", rtu ? static_cast<int>(rtu->baud) : 9600, 'N', 8, 1);
+        if (state_->ctx == nullptr) throw std::runtime_error("simulator: cannot create an RTU context");
+        modbus_set_socket(state_->ctx, options_.serial_fd);
+        port_ = 0;
+        thread_ = std::thread([this] { serve_rtu(); });
+        return;
+    }
     if (!options_.serial_device.empty() || (rtu && options_.listen_port == 0)) {
         const std::string device = options_.serial_device.empty() ? rtu->device : options_.serial_device;
         const config::rtu_link line = rtu ? *rtu : config::rtu_link{};
@@ -303,6 +315,27 @@ void simulator::start() {
     std::uint16_t port = options_.listen_port;
     if (port == 0) {
         if (const auto* tcp = std::get_if<config::tcp_link>(&state_->bus.link)) port = tcp->port;
+    }
+    if (const auto* tcp = std::get_if<config::tcp_link>(&state_->bus.link); tcp && tcp->framing == config::tcp_framing::rtu) {
+        // A serial device server: the RTU backend frames, the socket carries.
+        state_->ctx = modbus_new_rtu("/dev/null", 9600, 'N', 8, 1);
+        listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const int one = 1;
+        setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        if (state_->ctx == nullptr || listen_fd_ < 0 ||
+            inet_pton(AF_INET, options_.listen_host.c_str(), &addr.sin_addr) != 1 ||
+            ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 4) != 0) {
+            throw std::runtime_error("simulator: cannot listen on " + options_.listen_host + ":" + std::to_string(port) +
+                                     ": " + std::strerror(errno));
+        }
+        socklen_t len = sizeof addr;
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { serve_rtu_over_tcp(); });
+        return;
     }
     state_->ctx = modbus_new_tcp(options_.listen_host.c_str(), port);
     if (state_->ctx == nullptr) throw std::runtime_error("simulator: cannot create a TCP context");
@@ -321,6 +354,7 @@ void simulator::start() {
 void simulator::stop() {
     stopping_ = true;
     if (thread_.joinable()) thread_.join();
+    if (options_.serial_fd >= 0 && state_->ctx != nullptr) modbus_set_socket(state_->ctx, -1);  // the caller's
     if (listen_fd_ >= 0) {
         ::close(listen_fd_);
         listen_fd_ = -1;
@@ -394,8 +428,28 @@ void simulator::serve_tcp() {
 // byte at a time until a valid frame lines up; a half frame followed by
 // silence is dropped. With wire timing the answer is built into a pipe and
 // written to the line when a real line would have delivered it.
-void simulator::serve_rtu() {
-    const int fd = modbus_get_socket(state_->ctx);
+void simulator::serve_rtu() { serve_rtu_stream(modbus_get_socket(state_->ctx)); }
+
+// One client at a time, as a serial server with one line would; a second
+// one waits in the listen backlog.
+void simulator::serve_rtu_over_tcp() {
+    while (!stopping_) {
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(listen_fd_, &readable);
+        timeval tv{0, 50'000};
+        if (select(listen_fd_ + 1, &readable, nullptr, nullptr, &tv) <= 0) continue;
+        const int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        connections_.fetch_add(1, std::memory_order_relaxed);
+        modbus_set_socket(state_->ctx, c);
+        serve_rtu_stream(c);
+        modbus_set_socket(state_->ctx, -1);
+        ::close(c);
+    }
+}
+
+void simulator::serve_rtu_stream(const int fd) {
     const auto* rtu = std::get_if<config::rtu_link>(&state_->bus.link);
     const bool paced = rtu != nullptr && rtu->simulator_wire_timing;
     int answer_pipe[2] = {-1, -1};
@@ -404,6 +458,7 @@ void simulator::serve_rtu() {
         return;
     }
     const auto silence = paced ? frame_silence(*rtu) : std::chrono::nanoseconds(0);
+    if (paced) prctl(PR_SET_TIMERSLACK, 1UL);  // sleeps end on time, not up to 50 us late
     steady::time_point answer_ended{};   // when the last answer's last character left the line
     steady::time_point frame_started{};  // when the first byte of the frame being received came
     std::vector<std::uint8_t> buf;
@@ -426,7 +481,7 @@ void simulator::serve_rtu() {
         const ssize_t got = ::read(fd, chunk, sizeof chunk);
         if (got <= 0) {
             if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-            spdlog::warn("simulator: the serial device closed ({})", got < 0 ? std::strerror(errno) : "end of file");
+            spdlog::info("simulator: the line closed ({})", got < 0 ? std::strerror(errno) : "end of file");
             break;
         }
         if (buf.empty()) frame_started = steady::now();
@@ -461,10 +516,13 @@ void simulator::serve_rtu() {
                     if (size > 0) {
                         const auto done = std::max(answerable, steady::now()) + wire_time(static_cast<std::size_t>(size), *rtu);
                         std::this_thread::sleep_until(done);
+                        // Taken before the write: the master cannot have the
+                        // answer earlier, so a late stamp never counts a
+                        // request that kept the silence as one that broke it.
+                        answer_ended = steady::now();
                         if (::write(fd, answer, static_cast<std::size_t>(size)) != size) {
                             spdlog::warn("simulator: short write of an answer: {}", std::strerror(errno));
                         }
-                        answer_ended = steady::now();
                     }
                 }
             }

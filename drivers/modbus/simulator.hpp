@@ -11,6 +11,9 @@
 // (as from a Modbus TCP gateway). Reads of registers beyond a device's
 // highest mapped address get exception 2.
 //
+// A TCP bus with `framing: rtu` is served like a serial device server: RTU
+// frames on the TCP connection, one client at a time.
+//
 // On RTU with the bus's simulator_wire_timing, answers leave no sooner than
 // a real line at the configured baud would carry them: the request's
 // characters, the 3.5-character silence and the answer's characters, so that
@@ -36,6 +39,7 @@ struct simulator_options {
     std::string listen_host = "127.0.0.1";
     std::uint16_t listen_port = 0;  // 0: the bus's own TCP port (an ephemeral one if that is 0 too)
     std::string serial_device;      // non-empty: serve RTU on this device instead of TCP
+    int serial_fd = -1;             // >= 0: serve RTU on this open descriptor (not closed by the simulator)
 };
 
 class simulator {
@@ -65,6 +69,9 @@ private:
 
     void serve_tcp();
     void serve_rtu();
+    void serve_rtu_over_tcp();
+    // RTU frames on fd until it closes or stop(); false when fd failed.
+    void serve_rtu_stream(int fd);
 
     std::unique_ptr<state> state_;
     simulator_options options_;

@@ -234,6 +234,7 @@ TEST(config_loader, serial_line_and_tcp_connection_settings) {
 buses:
   line: { type: rtu, device: /dev/ttyS0, baud: 115200, rs485: rts_down, rts_delay_us: 300, simulator_wire_timing: true }
   plc: { type: tcp, host: 10.0.0.5 }
+  converter: { type: tcp, host: 10.0.0.6, port: 4001, framing: rtu }
 devices:
   m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] }
   p1:
@@ -252,6 +253,8 @@ devices:
 buses: { line: { type: rtu, device: /dev/ttyS0 } }
 devices: { m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] } }
 )").buses.at(0).link).rts_delay_us, std::nullopt);
+    EXPECT_EQ(std::get<tcp_link>(g.buses.at(1).link).framing, tcp_framing::mbap);
+    EXPECT_EQ(std::get<tcp_link>(g.buses.at(2).link).framing, tcp_framing::rtu);
     const auto& p = g.devices.at(1);
     EXPECT_EQ(p.connect_pause, 500ms);
     EXPECT_TRUE(p.close_after_poll);

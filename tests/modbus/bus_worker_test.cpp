@@ -799,6 +799,74 @@ TEST(bus_worker_quirks, an_offline_device_is_polled_less_often_and_the_others_ke
     for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
 }
 
+config::gateway converter_config(std::uint16_t port, std::vector<config::device> devices) {
+    auto g = tcp_config(port, std::move(devices));
+    std::get<config::tcp_link>(g.buses[0].link).framing = config::tcp_framing::rtu;
+    return g;
+}
+
+// FIELD-QUIRKS 9: devices behind a serial device server are polled with RTU
+// framing over TCP like devices on a local line; one of them that never
+// answers times out alone and the connection stays up for the others.
+TEST(bus_worker_rtu_over_tcp, devices_behind_a_converter_are_polled_and_a_silent_one_does_not_reset_the_link) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(converter_config(port, {meter()}), "line");
+    sim.start();
+    auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
+                                                     config::data_type::uint16)});
+    ghost.timeout = 100ms;
+    ghost.offline_poll_interval = 0ms;
+    const auto cfg = converter_config(port, {meter(), ghost});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("ghost", 6, 10s));
+    ASSERT_TRUE(got.wait_for("meter", 6, 10s));
+    worker.stop();
+    // The first polls may come before the connection is up; from the first
+    // good one on, every poll of the meter is good and the ghost times out.
+    const auto meters = got.of("meter");
+    const auto first = std::find_if(meters.begin(), meters.end(), all_good);
+    ASSERT_NE(first, meters.end());
+    for (auto r = first; r != meters.end(); ++r) expect_meter_values(*r, cfg.devices[0]);
+    for (const auto& r : got.of("ghost")) {
+        if (r.time < first->time) continue;
+        EXPECT_EQ(r.samples.at(0).quality.error, make_error_code(modbus_errc::timeout));
+    }
+    EXPECT_GE(worker.counters(1).timeouts, 6u);
+    EXPECT_EQ(sim.connections(), 1u);
+    EXPECT_EQ(worker.counters().reconnects, 0u);
+}
+
+// The converter goes away and comes back: the points go bad as "connection
+// failed" meanwhile, and polling resumes on a new connection.
+TEST(bus_worker_rtu_over_tcp, polling_resumes_when_the_converter_comes_back) {
+    const auto port = testing::free_tcp_port();
+    auto sim = std::make_unique<simulator>(converter_config(port, {meter()}), "line");
+    sim->start();
+    auto m = meter();
+    m.offline_poll_interval = 200ms;
+    const auto cfg = converter_config(port, {m});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(testing::wait_until([&] { const auto r = got.of("meter"); return !r.empty() && all_good(r.back()); }, 10s));
+    sim.reset();
+    ASSERT_TRUE(testing::wait_until(
+        [&] {
+            const auto r = got.of("meter");
+            return !r.empty() && r.back().samples.at(0).quality.error == make_error_code(modbus_errc::connection_failed);
+        },
+        10s));
+    sim = std::make_unique<simulator>(converter_config(port, {meter()}), "line");
+    sim->start();
+    const auto down = got.of("meter").size();
+    ASSERT_TRUE(testing::wait_until(
+        [&] { const auto r = got.of("meter"); return r.size() > down && all_good(r.back()); }, 15s));
+    worker.stop();
+    EXPECT_GE(worker.counters().reconnects, 1u);
+}
+
 TEST(simulator, keeps_what_a_client_wrote) {
     const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});
     simulator sim(cfg, "line");
