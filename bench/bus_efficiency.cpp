@@ -104,6 +104,7 @@ struct run_result {
     line_cost cost;
     double cycle_s = 0;
     double utilisation = 0;
+    std::uint64_t failures = 0;  // requests that failed (and were retried) during the run
     bool ok = false;
 };
 
@@ -170,6 +171,7 @@ run_result run(const line_ends& ends, std::uint32_t baud, bool merge, int cycles
     if (!out.ok) return out;
     out.cycle_s = std::chrono::duration<double>(first_meter[needed - 1] - first_meter[1]).count() / cycles;
     out.utilisation = counters.utilisation();
+    out.failures = counters.failures;
     out.ok = bad == 0 && sim.silence_violations() == 0;
     if (bad != 0) std::fprintf(stderr, "  %llu bad values\n", static_cast<unsigned long long>(bad.load()));
     if (sim.silence_violations() != 0) {
@@ -229,8 +231,8 @@ int main(int argc, char** argv) {
 
     std::printf("%d meters x %zu float32 points on one RTU line (8N1), %d measured cycles per run, %s\n", meters,
                 meter_points().size(), cycles, use_socat ? "socat pty pair" : "pty");
-    std::printf("%-7s %-15s %9s %11s %12s %12s %7s %6s\n", "baud", "plan", "requests", "wire bytes", "minimum s",
-                "measured s", "ratio", "busy");
+    std::printf("%-7s %-15s %9s %11s %12s %12s %7s %6s %8s\n", "baud", "plan", "requests", "wire bytes", "minimum s",
+                "measured s", "ratio", "busy", "failed");
     bool all_ok = true;
     for (const std::uint32_t baud : bauds) {
         double merged_cycle = 0;
@@ -242,9 +244,9 @@ int main(int argc, char** argv) {
                 all_ok = false;
                 continue;
             }
-            std::printf("%-7u %-15s %9zu %11zu %12.3f %12.3f %6.3fx %5.1f%%\n", baud,
+            std::printf("%-7u %-15s %9zu %11zu %12.3f %12.3f %6.3fx %5.1f%% %8llu\n", baud,
                         merge ? "merged (ours)" : "one per point", r.cost.requests, r.cost.bytes, minimum, r.cycle_s,
-                        r.cycle_s / minimum, 100 * r.utilisation);
+                        r.cycle_s / minimum, 100 * r.utilisation, static_cast<unsigned long long>(r.failures));
             if (merge) {
                 merged_cycle = r.cycle_s;
             } else if (merged_cycle > 0) {

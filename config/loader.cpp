@@ -55,12 +55,17 @@ const std::vector<std::string> simulate_keys{"wave", "value", "amplitude", "step
 const std::vector<std::string> tcp_keys{"host", "port", "framing"};
 const std::vector<std::string> rtu_keys{"device",    "baud",  "parity",       "data_bits",
                                         "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
-const std::vector<std::string> device_keys{"bus",           "unit_id",       "profile",        "poll_interval",
-                                           "timeout",       "retries",       "max_gap",        "max_registers",
-                                           "max_bits",      "points",        "request_delay",  "switch_delay",
-                                           "write_function", "busy_retry_delay", "mask_write", "merge_reads",
-                                           "offline_after", "offline_poll_interval", "connect_pause",
-                                           "close_after_poll", "simulator_faults"};
+// How a device is polled: set per device, or for every device of a profile.
+const std::vector<std::string> setting_keys{"poll_interval",  "timeout",          "retries",       "max_gap",
+                                            "max_registers",  "max_bits",         "merge_reads",   "request_delay",
+                                            "switch_delay",   "write_function",   "busy_retry_delay", "mask_write",
+                                            "offline_after",  "offline_poll_interval", "connect_pause",
+                                            "close_after_poll"};
+const std::vector<std::string> device_keys = [] {
+    std::vector<std::string> keys{"bus", "unit_id", "profile", "points", "simulator_faults"};
+    keys.insert(keys.end(), setting_keys.begin(), setting_keys.end());
+    return keys;
+}();
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -156,6 +161,7 @@ private:
     std::set<std::string> declared_profiles_;  // every profile name written, valid or not
     std::set<std::string> declared_devices_;
     std::set<std::string> used_profiles_;
+    std::map<std::string, device> profile_defaults_;  // the settings a profile gives its devices
 
     // ---- typed getters: true when the key is present and its value valid ----
 
@@ -712,11 +718,17 @@ private:
             check_name(entry.key, entry.key_mark, entry.value.path);
             const auto value = resolve(entry.value);
             if (!value) continue;
-            map_reader m(*value, {"points"}, sink_, "a profile: a map { points: [...] }");
+            map_reader m(*value, concat({"points"}, setting_keys), sink_,
+                         "a profile: a map { points: [...] } with device settings (timeout, request_delay, ...)");
             profile pr;
             pr.name = entry.key;
             pr.mark = entry.key_mark;
             if (const auto points = m.require("points", "a list of points")) pr.points = read_point_list(*points);
+            // The devices of the profile start from these settings.
+            device defaults;
+            defaults.offline_after = gw_.availability.offline_after;  // availability is read before the profiles
+            read_settings(m, defaults);
+            profile_defaults_[entry.key] = std::move(defaults);
             if (sink_.error_count() == errors_before) gw_.profiles.push_back(std::move(pr));
         }
     }
@@ -798,6 +810,26 @@ private:
         return out;
     }
 
+    // The polling settings present in m (a device or a profile) into d.
+    void read_settings(const map_reader& m, device& d) {
+        get_duration(m, "poll_interval", milliseconds{1}, std::chrono::hours{24}, d.poll_interval);
+        get_duration(m, "timeout", milliseconds{1}, std::chrono::minutes{1}, d.timeout);
+        get_integer(m, "retries", 0, 10, d.retries);
+        get_integer(m, "max_gap", 0, 2000, d.max_gap, "(registers or bits bridged when merging reads)");
+        get_integer(m, "max_registers", 1, 125, d.max_registers_per_read, "(registers per read request)");
+        get_integer(m, "max_bits", 1, 2000, d.max_bits_per_read, "(coils or discrete inputs per read request)");
+        get_duration(m, "request_delay", milliseconds{0}, std::chrono::seconds{10}, d.request_delay);
+        get_duration(m, "switch_delay", milliseconds{0}, std::chrono::seconds{10}, d.switch_delay);
+        get_choice(m, "write_function", write_function_names(), d.write_function);
+        get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
+        get_bool(m, "mask_write", d.mask_write);
+        get_bool(m, "merge_reads", d.merge_reads);
+        get_integer(m, "offline_after", 1, 1000, d.offline_after, "(consecutive polls without a good value)");
+        get_duration(m, "offline_poll_interval", milliseconds{0}, std::chrono::hours{24}, d.offline_poll_interval);
+        get_duration(m, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.connect_pause);
+        get_bool(m, "close_after_poll", d.close_after_poll);
+    }
+
     void read_devices(const field& f) {
         for (auto& entry : map_entries(f, "a map: device name -> { bus: ..., unit_id: ..., ... }", sink_)) {
             declared_devices_.insert(entry.key);
@@ -806,6 +838,14 @@ private:
             map_reader m(entry.value, device_keys, sink_, "a device: { bus: NAME, unit_id: 1..247, ... }");
             if (!m.is_map()) continue;
             device d;
+            d.offline_after = gw_.availability.offline_after;  // availability is read before the devices
+            if (const auto pf = m.get("profile")) {
+                // Read (and any error reported) below; here only looked up.
+                if (const auto it = pf->node.IsScalar() ? profile_defaults_.find(pf->node.Scalar()) : profile_defaults_.end();
+                    it != profile_defaults_.end()) {
+                    d = it->second;  // the profile's settings; the device's own come on top
+                }
+            }
             d.name = entry.key;
             d.mark = entry.key_mark;
 
@@ -829,23 +869,7 @@ private:
                             tcp ? "(0 is broadcast and cannot be polled)"
                                 : "(0 is broadcast and cannot be polled; 248..255 are reserved on a serial line)");
             }
-            get_duration(m, "poll_interval", milliseconds{1}, std::chrono::hours{24}, d.poll_interval);
-            get_duration(m, "timeout", milliseconds{1}, std::chrono::minutes{1}, d.timeout);
-            get_integer(m, "retries", 0, 10, d.retries);
-            get_integer(m, "max_gap", 0, 2000, d.max_gap, "(registers or bits bridged when merging reads)");
-            get_integer(m, "max_registers", 1, 125, d.max_registers_per_read, "(registers per read request)");
-            get_integer(m, "max_bits", 1, 2000, d.max_bits_per_read, "(coils or discrete inputs per read request)");
-            get_duration(m, "request_delay", milliseconds{0}, std::chrono::seconds{10}, d.request_delay);
-            get_duration(m, "switch_delay", milliseconds{0}, std::chrono::seconds{10}, d.switch_delay);
-            get_choice(m, "write_function", write_function_names(), d.write_function);
-            get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
-            get_bool(m, "mask_write", d.mask_write);
-            get_bool(m, "merge_reads", d.merge_reads);
-            d.offline_after = gw_.availability.offline_after;  // availability is read before the devices
-            get_integer(m, "offline_after", 1, 1000, d.offline_after, "(consecutive polls without a good value)");
-            get_duration(m, "offline_poll_interval", milliseconds{0}, std::chrono::hours{24}, d.offline_poll_interval);
-            get_duration(m, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.connect_pause);
-            get_bool(m, "close_after_poll", d.close_after_poll);
+            read_settings(m, d);
             if ((m.has("connect_pause") || m.has("close_after_poll")) && on_bus && !tcp) {
                 sink_.warning(d.mark, entry.value.path + ": connect_pause and close_after_poll apply to tcp buses only");
             }

@@ -229,6 +229,45 @@ availability: { offline_after: 4 }
     EXPECT_NE(e.find("fc7"), std::string::npos) << e;
 }
 
+TEST(config_loader, a_profile_carries_device_settings_that_a_device_may_override) {
+    const auto g = load_string(R"(
+profiles:
+  slow_meter:
+    timeout: 2s
+    request_delay: 50ms
+    write_function: fc16
+    max_registers: 16
+    points: [ { name: a, register: holding, address: 0 } ]
+buses:
+  line: { type: rtu, device: /dev/ttyS0 }
+devices:
+  m1: { bus: line, unit_id: 1, profile: slow_meter }
+  m2: { bus: line, unit_id: 2, profile: slow_meter, request_delay: 80ms, retries: 3 }
+  m3: { bus: line, unit_id: 3, points: [ { name: a, register: holding, address: 0 } ] }
+)");
+    const auto& m1 = g.devices.at(0);
+    EXPECT_EQ(m1.timeout, 2s);
+    EXPECT_EQ(m1.request_delay, 50ms);
+    EXPECT_EQ(m1.write_function, write_function::fc16);
+    EXPECT_EQ(m1.max_registers_per_read, 16u);
+    EXPECT_EQ(m1.name, "m1");
+    EXPECT_EQ(m1.unit_id, 1u);
+    const auto& m2 = g.devices.at(1);
+    EXPECT_EQ(m2.timeout, 2s);
+    EXPECT_EQ(m2.request_delay, 80ms);
+    EXPECT_EQ(m2.retries, 3);
+    const auto& m3 = g.devices.at(2);
+    EXPECT_EQ(m3.timeout, 1s);
+    EXPECT_EQ(m3.write_function, write_function::automatic);
+
+    const auto e = errors_of(R"(
+profiles:
+  p: { timeout: soon, unit_id: 4, points: [ { name: a, register: holding, address: 0 } ] }
+)" + bus_and_device.substr(0, 0));
+    EXPECT_NE(e.find("timeout"), std::string::npos) << e;
+    EXPECT_NE(e.find("unit_id"), std::string::npos) << e;
+}
+
 TEST(config_loader, serial_line_and_tcp_connection_settings) {
     const auto g = load_string(R"(
 buses:
