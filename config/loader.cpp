@@ -56,7 +56,7 @@ const std::vector<std::string> tcp_keys{"host", "port", "framing"};
 const std::vector<std::string> rtu_keys{"device",    "baud",  "parity",       "data_bits",
                                         "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
 // How a device is polled: set per device, or for every device of a profile.
-const std::vector<std::string> setting_keys{"poll_interval",  "timeout",          "retries",       "max_gap",
+const std::vector<std::string> setting_keys{"poll_interval",  "timeout",          "byte_timeout",  "retries",       "max_gap",
                                             "max_registers",  "max_bits",         "merge_reads",   "request_delay",
                                             "switch_delay",   "write_function",   "busy_retry_delay", "mask_write",
                                             "offline_after",  "offline_poll_interval", "connect_pause",
@@ -814,6 +814,7 @@ private:
     void read_settings(const map_reader& m, device& d) {
         get_duration(m, "poll_interval", milliseconds{1}, std::chrono::hours{24}, d.poll_interval);
         get_duration(m, "timeout", milliseconds{1}, std::chrono::minutes{1}, d.timeout);
+        get_duration(m, "byte_timeout", milliseconds{1}, std::chrono::seconds{10}, d.byte_timeout);
         get_integer(m, "retries", 0, 10, d.retries);
         get_integer(m, "max_gap", 0, 2000, d.max_gap, "(registers or bits bridged when merging reads)");
         get_integer(m, "max_registers", 1, 125, d.max_registers_per_read, "(registers per read request)");
@@ -877,9 +878,10 @@ private:
                 map_reader fm(*faults,
                               {"refuse_fc6", "refuse_fc5", "busy_every", "response_delay", "unmapped", "vanish_after",
                                "vanish_for", "miss_every", "min_request_gap", "max_registers", "one_master",
-                               "connect_pause"},
+                               "connect_pause", "stray_every"},
                               sink_);
                 get_integer(fm, "miss_every", 0, 1'000'000, d.faults.miss_every);
+                get_integer(fm, "stray_every", 0, 1'000'000, d.faults.stray_every);
                 get_duration(fm, "min_request_gap", milliseconds{0}, std::chrono::seconds{60}, d.faults.min_request_gap);
                 get_integer(fm, "max_registers", 0, 125, d.faults.max_registers);
                 get_bool(fm, "one_master", d.faults.one_master);

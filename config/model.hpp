@@ -177,6 +177,7 @@ struct simulated_faults {
     bool refuse_fc6 = false;          // answer FC6 with exception 1: the device takes FC16 only
     bool refuse_fc5 = false;          // answer FC5 with exception 1: the device takes FC15 only
     unsigned busy_every = 0;          // every Nth request gets exception 6 (server busy); 0 = never
+    unsigned stray_every = 0;         // RTU: every Nth answer comes after a frame from another unit; 0 = never
     milliseconds response_delay{0};   // wait before every answer
     // Silent (no answer at all) from vanish_after after the simulator
     // started, for vanish_for; 0 = never.
@@ -201,6 +202,7 @@ struct device {
     std::uint8_t unit_id = 1;
     milliseconds poll_interval{1000};
     milliseconds timeout{1000};  // response timeout of one request
+    milliseconds byte_timeout{500};  // longest silence between two bytes of one answer
     int retries = 1;             // extra attempts after a failed request
     std::uint16_t max_gap = 10;  // registers (or bits) bridged when merging reads
     std::uint16_t max_registers_per_read = 125;

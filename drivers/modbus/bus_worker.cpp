@@ -65,6 +65,12 @@ void set_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
                                 static_cast<std::uint32_t>((ms % 1000) * 1000));
 }
 
+// The longest silence allowed between two bytes of one answer.
+void set_byte_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
+    const auto ms = std::max<std::int64_t>(t.count(), 1);
+    modbus_set_byte_timeout(ctx, static_cast<std::uint32_t>(ms / 1000), static_cast<std::uint32_t>((ms % 1000) * 1000));
+}
+
 }  // namespace
 
 // The libmodbus context of the bus: opened lazily, reopened after the link
@@ -496,6 +502,7 @@ point_result bus_worker::perform(connection& link, pending_request& w) {
     if (!pace(d, link)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
     modbus_set_slave(ctx, d.unit_id);
     set_timeout(ctx, d.timeout);
+    set_byte_timeout(ctx, d.byte_timeout);
     // One request: true when answered, else the failure is counted and kept.
     std::error_code failure;
     const auto request = [&](auto&& call) {
@@ -622,6 +629,7 @@ void bus_worker::run() {
                 if (!pace(device, link)) break;
                 modbus_set_slave(ctx, device.unit_id);
                 set_timeout(ctx, device.timeout);
+                set_byte_timeout(ctx, device.byte_timeout);
                 if (attempt > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
                 link.await_silence();
                 const auto request_started = steady::now();

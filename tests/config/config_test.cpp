@@ -196,7 +196,7 @@ devices:
     offline_after: 5
     offline_poll_interval: 30s
     simulator_faults: { refuse_fc6: true, busy_every: 3, response_delay: 5ms, unmapped: ["10-19", "40"],
-                        miss_every: 7, min_request_gap: 40ms, max_registers: 8 }
+                        miss_every: 7, min_request_gap: 40ms, max_registers: 8, stray_every: 5 }
     points: [ { name: a, register: holding, address: 0 } ]
   m2:
     bus: line
@@ -219,6 +219,7 @@ availability: { offline_after: 4 }
     EXPECT_EQ(d.faults.miss_every, 7u);
     EXPECT_EQ(d.faults.min_request_gap, 40ms);
     EXPECT_EQ(d.faults.max_registers, 8u);
+    EXPECT_EQ(d.faults.stray_every, 5u);
     // A device without its own threshold takes availability's.
     EXPECT_EQ(g.devices.at(1).offline_after, 4u);
     EXPECT_EQ(g.devices.at(1).offline_poll_interval, 10s);
@@ -234,6 +235,7 @@ TEST(config_loader, a_profile_carries_device_settings_that_a_device_may_override
 profiles:
   slow_meter:
     timeout: 2s
+    byte_timeout: 80ms
     request_delay: 50ms
     write_function: fc16
     max_registers: 16
@@ -247,6 +249,7 @@ devices:
 )");
     const auto& m1 = g.devices.at(0);
     EXPECT_EQ(m1.timeout, 2s);
+    EXPECT_EQ(m1.byte_timeout, 80ms);
     EXPECT_EQ(m1.request_delay, 50ms);
     EXPECT_EQ(m1.write_function, write_function::fc16);
     EXPECT_EQ(m1.max_registers_per_read, 16u);

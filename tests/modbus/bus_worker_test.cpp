@@ -1043,6 +1043,28 @@ TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
     }
 }
 
+// FIELD-QUIRKS 5: a frame nobody here asked for (another master's traffic)
+// arrives before the answer: that request fails as an invalid response, the
+// line is flushed and the request retried; the line is not reopened and no
+// value is lost.
+TEST_F(bus_worker_rtu, frames_from_another_unit_are_discarded_without_taking_the_line_down) {
+    auto served = meter();
+    served.faults.stray_every = 3;
+    simulator sim(rtu_config({served}), "line", simulator_options{"", 0, (dir_ / "device").string()});
+    sim.start();
+    auto m = meter();
+    m.retries = 2;
+    const auto cfg = rtu_config({m});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("meter", 5, 20s));
+    worker.stop();
+    for (const auto& r : got.of("meter")) expect_meter_values(r, cfg.devices[0]);
+    EXPECT_GT(worker.counters(0).other_errors, 0u);
+    EXPECT_EQ(worker.counters().reconnects, 0u);
+}
+
 // FIELD-QUIRKS 3: the adapter goes away (its device node and link vanish, the
 // open fd fails) and comes back under the same stable name: polling resumes
 // without restarting the worker.
