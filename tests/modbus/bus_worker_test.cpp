@@ -1037,7 +1037,8 @@ TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
         worker.start();
         ASSERT_TRUE(got.wait_for("meter", 2, 10s));
         worker.stop();
-        for (const auto& s : got.of("meter").back().samples) {
+        const auto last = got.of("meter").back();
+        for (const auto& s : last.samples) {
             EXPECT_EQ(s.quality.error, make_error_code(modbus_errc::connection_failed));
         }
     }
