@@ -65,9 +65,12 @@ void set_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
                                 static_cast<std::uint32_t>((ms % 1000) * 1000));
 }
 
-// The longest silence allowed between two bytes of one answer.
-void set_byte_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
-    const auto ms = std::max<std::int64_t>(t.count(), 1);
+// The next requests go to device d, with its response timeout and its
+// longest silence between two bytes of one answer.
+void address(modbus_t* ctx, const config::device& d) {
+    modbus_set_slave(ctx, d.unit_id);
+    set_timeout(ctx, d.timeout);
+    const auto ms = std::max<std::int64_t>(d.byte_timeout.count(), 1);
     modbus_set_byte_timeout(ctx, static_cast<std::uint32_t>(ms / 1000), static_cast<std::uint32_t>((ms % 1000) * 1000));
 }
 
@@ -89,12 +92,12 @@ public:
     explicit connection(const config::bus& bus) : bus_(bus) {
         if (const auto* r = std::get_if<config::rtu_link>(&bus_.link)) silence_ = frame_silence(*r);
         const auto* tcp = std::get_if<config::tcp_link>(&bus_.link);
-        if (tcp && tcp->framing == config::tcp_framing::rtu) {
+        converter_ = tcp && tcp->framing == config::tcp_framing::rtu;
+        if (converter_) {
             try {
                 relay_ = std::make_unique<rtu_over_tcp>(bus_.name, tcp->host, tcp->port);
             } catch (const std::exception& e) {
-                spdlog::error("{}", e.what());
-                relay_failed_ = true;
+                spdlog::error("{}", e.what());  // no relay: the link stays down
             }
         }
     }
@@ -103,19 +106,15 @@ public:
     connection& operator=(const connection&) = delete;
 
     // RTU framing: on a serial line, or through a converter over TCP.
-    bool rtu() const { return serial() || relay_ != nullptr || relay_failed_; }
+    bool rtu() const { return serial() || converter_; }
     // A local serial line (the frame timing and direction are ours to keep).
     bool serial() const { return std::holds_alternative<config::rtu_link>(bus_.link); }
 
     // The open context, or nullptr (and why) while the link cannot be opened.
     modbus_t* get(counter_cells& counters, std::error_code& why) {
-        if (relay_failed_) {
-            why = make_error_code(modbus_errc::connection_failed);
-            return nullptr;
-        }
-        if (relay_ != nullptr) {
+        if (converter_) {
             // Behind a converter the link is the relay's TCP connection.
-            if (!relay_->connected()) {
+            if (relay_ == nullptr || !relay_->connected()) {
                 why = make_error_code(modbus_errc::connection_failed);
                 return nullptr;
             }
@@ -131,7 +130,7 @@ public:
             why = make_error_code(modbus_errc::connection_failed);
             return nullptr;
         }
-        if (relay_ != nullptr) {
+        if (converter_) {
             ctx_ = modbus_new_rtu(relay_->device().c_str(), 115200, 'N', 8, 1);  // a pty: the rate is not used
         } else if (const auto* tcp = std::get_if<config::tcp_link>(&bus_.link)) {
             ctx_ = modbus_new_tcp_pi(tcp->host.c_str(), std::to_string(tcp->port).c_str());
@@ -165,7 +164,7 @@ public:
             back_off(now);
             return nullptr;
         }
-        if (ever_connected_ && !closed_on_purpose_ && relay_ == nullptr) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (ever_connected_ && !closed_on_purpose_ && !converter_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
         if (reported_ || !ever_connected_) spdlog::info("bus {}: connected", bus_.name);
         closed_on_purpose_ = false;
         connected_at_ = steady::now();
@@ -288,8 +287,8 @@ private:
     steady::time_point connected_at_{};
     int timeouts_in_a_row_ = 0;
     std::unique_ptr<rtu_over_tcp> relay_;
+    bool converter_ = false;  // RTU frames through a serial device server (relay_ carries them)
     std::uint64_t relay_reconnects_ = 0;
-    bool relay_failed_ = false;
 };
 
 thread_local bus_worker::connection* bus_worker::connection::current_line = nullptr;
@@ -493,6 +492,19 @@ int read_point(modbus_t* ctx, const config::point& p, std::vector<std::uint16_t>
 
 }  // namespace
 
+template <class Call>
+std::error_code bus_worker::exchange(connection& link, std::size_t device, Call&& call) {
+    link.await_silence();
+    const auto started = steady::now();
+    const bool ok = call();
+    const int saved_errno = errno;
+    link.frame_ended();
+    const auto error = ok ? std::error_code{} : from_errno(saved_errno);
+    account(device, started, error);
+    link.answered(error);
+    return error;
+}
+
 point_result bus_worker::perform(connection& link, pending_request& w) {
     const auto& d = devices_[w.device];
     const auto& p = d.points[w.point];
@@ -500,22 +512,13 @@ point_result bus_worker::perform(connection& link, pending_request& w) {
     modbus_t* ctx = link.get(counters_, error);
     if (ctx == nullptr) return point_result{error, {}};
     if (!pace(d, link)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
-    modbus_set_slave(ctx, d.unit_id);
-    set_timeout(ctx, d.timeout);
-    set_byte_timeout(ctx, d.byte_timeout);
-    // One request: true when answered, else the failure is counted and kept.
+    address(ctx, d);
+    // One request: true when answered, else the failure is kept.
     std::error_code failure;
     const auto request = [&](auto&& call) {
-        link.await_silence();
-        const auto started = steady::now();
-        const bool ok = call();
-        const int saved_errno = errno;
-        link.frame_ended();
-        failure = ok ? std::error_code{} : from_errno(saved_errno);
-        account(w.device, started, failure);
-        link.answered(failure);
+        failure = exchange(link, w.device, call);
         if (failure && link_broken(failure)) link.close();
-        return ok;
+        return !failure;
     };
     if (w.v) {
         const bool multiple_only = d.write_function == config::write_function::fc16;
@@ -627,34 +630,27 @@ void bus_worker::run() {
                 modbus_t* ctx = link.get(counters_, error);
                 if (ctx == nullptr) break;  // the link is down: no point in retrying now
                 if (!pace(device, link)) break;
-                modbus_set_slave(ctx, device.unit_id);
-                set_timeout(ctx, device.timeout);
-                set_byte_timeout(ctx, device.byte_timeout);
+                address(ctx, device);
                 if (attempt > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
-                link.await_silence();
-                const auto request_started = steady::now();
-                int rc = -1;
-                switch (read.kind) {
-                    case config::register_kind::coil:
-                        rc = modbus_read_bits(ctx, read.start, read.count, bits.data());
-                        break;
-                    case config::register_kind::discrete_input:
-                        rc = modbus_read_input_bits(ctx, read.start, read.count, bits.data());
-                        break;
-                    case config::register_kind::holding_register:
-                        rc = modbus_read_registers(ctx, read.start, read.count, registers.data());
-                        break;
-                    case config::register_kind::input_register:
-                        rc = modbus_read_input_registers(ctx, read.start, read.count, registers.data());
-                        break;
-                }
-                const int saved_errno = errno;
-                link.frame_ended();
-                if (rc != read.count) {
-                    error = rc < 0 ? from_errno(saved_errno) : make_error_code(modbus_errc::invalid_response);
-                }
-                account(due.device, request_started, error);
-                link.answered(error);
+                error = exchange(link, due.device, [&] {
+                    int rc = -1;
+                    switch (read.kind) {
+                        case config::register_kind::coil:
+                            rc = modbus_read_bits(ctx, read.start, read.count, bits.data());
+                            break;
+                        case config::register_kind::discrete_input:
+                            rc = modbus_read_input_bits(ctx, read.start, read.count, bits.data());
+                            break;
+                        case config::register_kind::holding_register:
+                            rc = modbus_read_registers(ctx, read.start, read.count, registers.data());
+                            break;
+                        case config::register_kind::input_register:
+                            rc = modbus_read_input_registers(ctx, read.start, read.count, registers.data());
+                            break;
+                    }
+                    if (rc >= 0 && rc != read.count) errno = EMBBADDATA;  // answered, but not what was asked
+                    return rc == read.count;
+                });
                 if (!error) break;
                 if (is_exception(error)) {
                     // Server busy (6) is worth asking again after a wait; any

@@ -147,6 +147,11 @@ private:
     bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
     bool pace(const config::device& d, const connection& link);
+    // One request on the link (`call` returns true when it was answered as
+    // asked, else leaves errno set): keeps the line's silence before it,
+    // times and counts it, and tells the link how it went.
+    template <class Call>
+    std::error_code exchange(connection& link, std::size_t device, Call&& call);
 
     config::bus bus_;
     std::vector<config::device> devices_;

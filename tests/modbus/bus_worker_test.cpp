@@ -512,9 +512,6 @@ TEST(simulator, a_vanishing_device_is_silent_for_its_window_and_then_answers_aga
     const auto all_bad = [&](const poll_result& r) {
         return std::none_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
     };
-    const auto all_good = [&](const poll_result& r) {
-        return std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
-    };
     // Good, then silent (timeouts), then good again; the other unit always good.
     ASSERT_TRUE(testing::wait_until(
         [&] {
@@ -624,11 +621,7 @@ struct quirk_run {
     device_counters counters;
     bus_counters bus;
     std::uint64_t connections = 0;
-    bool every_value_good() const {
-        return !results.empty() && std::all_of(results.begin(), results.end(), [](const poll_result& r) {
-            return std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
-        });
-    }
+    bool every_value_good() const { return !results.empty() && std::all_of(results.begin(), results.end(), all_good); }
 };
 
 quirk_run poll_with_faults(config::device d, const config::simulated_faults& faults, std::size_t polls) {
