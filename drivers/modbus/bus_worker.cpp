@@ -298,23 +298,7 @@ bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, res
       devices_(std::move(devices)),
       on_result_(std::move(on_result)),
       poll_(poll),
-      device_counters_(std::make_unique<device_cells[]>(devices_.size())) {
-    // The worker reads and writes registers: what a point is called, where it
-    // is published and where it was configured stays with the core, so that a
-    // bus of thousands of points keeps a lean copy.
-    for (auto& d : devices_) {
-        d.mark = {};
-        for (auto& p : d.points) {
-            p.name.clear();
-            p.name.shrink_to_fit();
-            p.unit.clear();
-            p.unit.shrink_to_fit();
-            p.topic.reset();
-            p.simulate.reset();
-            p.mark = {};
-        }
-    }
-}
+      device_counters_(std::make_unique<device_cells[]>(devices_.size())) {}
 
 bus_worker::~bus_worker() { stop(); }
 

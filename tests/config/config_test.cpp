@@ -178,6 +178,48 @@ devices:
     }
     ASSERT_EQ(g.devices.back().points.size(), 3u);
     EXPECT_EQ(g.devices.back().points[2].name, "t");
+    // The devices of the profile hold its one list; the device with points
+    // of its own has a list of its own, and the profile's is unchanged.
+    ASSERT_EQ(g.profiles.size(), 1u);
+    for (int i = 0; i < 20; ++i) EXPECT_TRUE(g.devices[static_cast<std::size_t>(i)].points.shares_with(g.profiles[0].points));
+    EXPECT_FALSE(g.devices.back().points.shares_with(g.profiles[0].points));
+    EXPECT_EQ(g.profiles[0].points.size(), 2u);
+}
+
+TEST(config_point_list, a_change_copies_a_shared_list_first) {
+    point a;
+    a.name = "a";
+    point b;
+    b.name = "b";
+    const point_list profile_points{a, b};
+    point_list first = profile_points;
+    point_list second = profile_points;
+    EXPECT_TRUE(first.shares_with(second));
+    EXPECT_EQ(first, second);
+
+    first.edit()[0].scale = 0.1;
+    second.push_back(a);
+    EXPECT_FALSE(first.shares_with(profile_points));
+    EXPECT_FALSE(second.shares_with(profile_points));
+    EXPECT_EQ(profile_points[0].scale, 1.0);
+    EXPECT_EQ(profile_points.size(), 2u);
+    EXPECT_EQ(first[0].scale, 0.1);
+    EXPECT_EQ(second.size(), 3u);
+    EXPECT_NE(first, profile_points);
+
+    // Equal points compare equal whether or not the list is shared (a reload
+    // keeps a device whose points did not change).
+    const point_list separate{a, b};
+    EXPECT_FALSE(separate.shares_with(profile_points));
+    EXPECT_EQ(separate, profile_points);
+    EXPECT_EQ(point_list{}, point_list(std::vector<point>{}));
+    EXPECT_TRUE(point_list{}.empty());
+
+    // A list held once is changed in place.
+    point_list own{a};
+    const point* before = &own[0];
+    own.edit()[0].scale = 2;
+    EXPECT_EQ(&own[0], before);
 }
 
 TEST(config_loader, device_quirk_settings_and_simulator_faults) {

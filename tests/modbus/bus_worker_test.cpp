@@ -886,7 +886,7 @@ TEST(simulator, counters_move_with_time) {
     s.wave = config::simulation::waveform::counter;
     s.value = 100;
     s.step = 10;
-    d.points[0].simulate = s;
+    d.points.edit()[0].simulate = s;
     const auto cfg = tcp_config(testing::free_tcp_port(), {d});
     simulator sim(cfg, "line");
     sim.start();
