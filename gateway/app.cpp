@@ -250,6 +250,46 @@ int app::run() {
     return 0;
 }
 
+// A refused read as the store keeps it: by device name and function code.
+int read_function(config::register_kind kind) {
+    switch (kind) {
+        case config::register_kind::coil:
+            return 1;
+        case config::register_kind::discrete_input:
+            return 2;
+        case config::register_kind::holding_register:
+            return 3;
+        case config::register_kind::input_register:
+            return 4;
+    }
+    return 3;
+}
+
+std::optional<config::register_kind> read_kind(int function) {
+    switch (function) {
+        case 1:
+            return config::register_kind::coil;
+        case 2:
+            return config::register_kind::discrete_input;
+        case 3:
+            return config::register_kind::holding_register;
+        case 4:
+            return config::register_kind::input_register;
+        default:
+            return std::nullopt;
+    }
+}
+
+// What the store remembers of earlier runs' refused reads, for one device.
+std::vector<modbus::refused_read> refused_for(const std::vector<store::refused_read>& stored, const std::string& device) {
+    std::vector<modbus::refused_read> out;
+    for (const auto& r : stored) {
+        if (r.device != device) continue;
+        if (const auto kind = read_kind(r.function)) out.push_back({*kind, r.start, r.count});
+    }
+    return out;
+}
+
 std::vector<config::device> devices_on(const config::gateway& cfg, const std::string& bus) {
     std::vector<config::device> out;
     for (const auto& d : cfg.devices) {
@@ -264,6 +304,13 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
     auto& p = *parts_;
     p.workers = std::move(running);
     p.routes.assign(cfg_.devices.size(), {nullptr, 0});
+    std::vector<store::refused_read> refused;
+    if (auto stored = p.queue->refused_reads()) {
+        refused = std::move(*stored);
+    } else {
+        spdlog::warn("cannot read the refused reads remembered in the store ({}); devices will be asked again",
+                     stored.error().message());
+    }
     for (const auto& bus : cfg_.buses) {
         std::vector<std::size_t> global;
         for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
@@ -283,11 +330,15 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
                     if (h.record(r)) publish_availability(r.device, h.state());
                     log_bad_points(r);
                     if (std::string(h.state()) != "offline") release_held(r.device);
+                    for (const auto& read : r.refused) remember_refused(r.device, read);
                     const auto messages = parts_->mapper->map(r, std::chrono::steady_clock::now());
                     parts_->forward.submit(messages, std::chrono::system_clock::now());
                 });
             };
             p.workers.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg_, bus.name), on_result));
+            for (std::size_t local = 0; local < global.size(); ++local) {
+                p.workers.back()->remember_refused(local, refused_for(refused, cfg_.devices[global[local]].name));
+            }
             if (start_now) p.workers.back()->start();
             it = std::prev(p.workers.end());
         }
@@ -297,6 +348,16 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
     // (YAML nodes, the loader's copies, the old configuration on reload):
     // give it back to the system now rather than carry it.
     malloc_trim(0);
+}
+
+// Keeps a read the device refused with exception 2, so that the next start
+// reads it in parts from the first poll. Losing it costs one refused request.
+void app::remember_refused(const std::string& device, const modbus::refused_read& r) {
+    const store::refused_read row{device, read_function(r.kind), r.start, r.count};
+    if (auto done = parts_->queue->add_refused_read(row); !done) {
+        spdlog::warn("device {}: cannot remember in the store that it refused the read at {}: {}", device, r.start,
+                     done.error().message());
+    }
 }
 
 void app::subscribe_commands() {
@@ -814,7 +875,7 @@ void app::publish_written(const std::string& device, const config::point& point,
     const auto pt = std::find_if(d->points.begin(), d->points.end(), [&](const auto& x) { return x.name == point.name; });
     if (pt == d->points.end() || !(*pt == point)) return;
     const auto index = static_cast<std::size_t>(pt - d->points.begin());
-    modbus::poll_result state{device, now, {modbus::sample{index, words, {true, {}}}}, {}};
+    modbus::poll_result state{device, now, {modbus::sample{index, words, {true, {}}}}, {}, {}};
     if (parts_->health[device].record(state)) publish_availability(device, parts_->health[device].state());
     parts_->forward.submit(parts_->mapper->map(state, std::chrono::steady_clock::now()), now);
 }

@@ -62,6 +62,7 @@ private:
     nlohmann::json status() const;
     nlohmann::json points(const std::string& device_filter) const;
     void log_bad_points(const modbus::poll_result& r);
+    void remember_refused(const std::string& device, const modbus::refused_read& r);
     void publish_availability(const std::string& device, const char* state);
     void publish_birth();
     void on_command(const mqtt::message& m);

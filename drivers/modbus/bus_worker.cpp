@@ -298,7 +298,12 @@ bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, res
       devices_(std::move(devices)),
       on_result_(std::move(on_result)),
       poll_(poll),
-      device_counters_(std::make_unique<device_cells[]>(devices_.size())) {}
+      device_counters_(std::make_unique<device_cells[]>(devices_.size())),
+      refused_(devices_.size()) {}
+
+void bus_worker::remember_refused(std::size_t device, std::vector<refused_read> reads) {
+    if (device < refused_.size()) refused_[device] = std::move(reads);
+}
 
 bus_worker::~bus_worker() { stop(); }
 
@@ -559,9 +564,11 @@ void bus_worker::run() {
     };
     std::vector<device_plan> plans;
     std::vector<std::chrono::milliseconds> intervals;
-    for (const auto& d : devices_) {
+    for (std::size_t di = 0; di < devices_.size(); ++di) {
+        const auto& d = devices_[di];
         device_plan plan;
         plan.reads = plan_reads(d.points, limits_of(d));
+        apply_refusals(plan.reads, refused_[di], d.points);
         std::vector<bool> covered(d.points.size(), false);
         for (const auto& r : plan.reads) {
             for (const auto i : r.points) covered[i] = true;
@@ -662,6 +669,7 @@ void bus_worker::run() {
                     spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
                                  "it in {} part(s) from now on",
                                  bus_.name, device.name, read.count, read.start, parts.size());
+                    result.refused.push_back({read.kind, read.start, read.count});
                     plan.reads.erase(plan.reads.begin() + static_cast<std::ptrdiff_t>(ri));
                     plan.reads.insert(plan.reads.begin() + static_cast<std::ptrdiff_t>(ri), parts.begin(), parts.end());
                     --ri;

@@ -29,6 +29,7 @@
 #include <deque>
 
 #include "config/model.hpp"
+#include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
@@ -49,6 +50,9 @@ struct poll_result {
     std::chrono::system_clock::time_point time;  // when the poll ended
     std::vector<sample> samples;
     std::chrono::microseconds duration{};
+    // Merged reads the device refused with exception 2 during this poll and
+    // that are read in parts from now on: worth remembering across restarts.
+    std::vector<refused_read> refused;
 };
 
 struct bus_counters {
@@ -98,6 +102,11 @@ public:
     ~bus_worker();
     bus_worker(const bus_worker&) = delete;
     bus_worker& operator=(const bus_worker&) = delete;
+
+    // Reads device `device` refused before (exception 2, learned by an
+    // earlier run): its plan reads them in parts from the first poll. Call
+    // before start().
+    void remember_refused(std::size_t device, std::vector<refused_read> reads);
 
     void start();
     // Wakes the thread and joins it; waits at most for the request in flight.
@@ -159,6 +168,7 @@ private:
     bool poll_;
     counter_cells counters_;
     std::unique_ptr<device_cells[]> device_counters_;
+    std::vector<std::vector<refused_read>> refused_;  // per device; read by the worker thread once started
     std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
     std::condition_variable wake_;

@@ -94,4 +94,26 @@ std::vector<read_request> split_request(const read_request& refused, const std::
     return single;
 }
 
+void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_read>& refused,
+                    const std::vector<config::point>& points) {
+    if (refused.empty()) return;
+    const auto was_refused = [&](const read_request& r) {
+        return std::find(refused.begin(), refused.end(), refused_read{r.kind, r.start, r.count}) != refused.end();
+    };
+    // A part holds fewer points than what it replaces, so this ends.
+    for (std::size_t i = 0; i < plan.size();) {
+        if (!was_refused(plan[i])) {
+            ++i;
+            continue;
+        }
+        auto parts = split_request(plan[i], points);
+        if (parts.empty()) {
+            ++i;
+            continue;
+        }
+        plan.erase(plan.begin() + static_cast<std::ptrdiff_t>(i));
+        plan.insert(plan.begin() + static_cast<std::ptrdiff_t>(i), parts.begin(), parts.end());
+    }
+}
+
 }  // namespace fieldbridge::modbus

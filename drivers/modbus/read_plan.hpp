@@ -46,4 +46,20 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
 // when there is nothing smaller to try (a single point).
 std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points);
 
+// A block read a device refused with exception 2: learned while polling,
+// kept in the store, applied to the device's plan when it starts again.
+struct refused_read {
+    config::register_kind kind = config::register_kind::holding_register;
+    std::uint16_t start = 0;
+    std::uint16_t count = 0;
+    bool operator==(const refused_read&) const = default;
+};
+
+// Replaces every request of `plan` that matches a refused read (same kind,
+// start and count) by its parts (split_request), and the parts that were
+// refused too by theirs. Refusals matching no request are ignored (the
+// point map changed since).
+void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_read>& refused,
+                    const std::vector<config::point>& points);
+
 }  // namespace fieldbridge::modbus

@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_queued_qos ON messages(qos, id) WHERE state = 0;
 CREATE TABLE IF NOT EXISTS incoming_qos2 (packet_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS refused_reads (
+    device   TEXT    NOT NULL,
+    function INTEGER NOT NULL,
+    start    INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (device, function, start, count)
+) WITHOUT ROWID;
 )sql";
 
 class category final : public std::error_category {
@@ -624,6 +631,31 @@ result<void> message_store::set_incoming_qos2(std::span<const std::uint16_t> ids
             insert->bind(1, id);
             if (const int rc = insert->step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
         }
+        return {};
+    });
+}
+
+result<std::vector<refused_read>> message_store::refused_reads() {
+    statement s(db_, "SELECT device, function, start, count FROM refused_reads ORDER BY device, function, start, count");
+    std::vector<refused_read> out;
+    int rc = SQLITE_OK;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        out.push_back({s.text(0), static_cast<int>(s.integer(1)), static_cast<std::uint16_t>(s.integer(2)),
+                       static_cast<std::uint16_t>(s.integer(3))});
+    }
+    if (rc != SQLITE_DONE) return fail(sqlite_error(rc));
+    return out;
+}
+
+result<void> message_store::add_refused_read(const refused_read& r) {
+    return in_transaction(true, [&]() -> result<void> {
+        auto insert =
+            prepared("INSERT OR IGNORE INTO refused_reads(device, function, start, count) VALUES(?, ?, ?, ?)");
+        insert->bind(1, r.device);
+        insert->bind(2, r.function);
+        insert->bind(3, r.start);
+        insert->bind(4, r.count);
+        if (const int rc = insert->step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
         return {};
     });
 }

@@ -113,8 +113,18 @@ struct queue_stats {
     std::optional<std::chrono::system_clock::time_point> oldest;
 };
 
+// A read a device refused (see message_store::refused_reads).
+struct refused_read {
+    std::string device;
+    int function = 3;  // Modbus read function: 1 coils, 2 discrete inputs, 3 holding, 4 input registers
+    std::uint16_t start = 0;
+    std::uint16_t count = 0;
+    bool operator==(const refused_read&) const = default;
+};
+
 namespace detail {
 class statement;
+
 }
 
 class message_store {
@@ -160,6 +170,12 @@ public:
     // The incoming QoS 2 packet ids delivered but not yet released.
     result<std::vector<std::uint16_t>> incoming_qos2();
     result<void> set_incoming_qos2(std::span<const std::uint16_t> ids);
+
+    // Merged reads devices refused with exception 2 (a span over registers
+    // they lack), so that a restart reads them in parts from the first poll
+    // instead of being refused again. Committed when add_refused_read returns.
+    result<std::vector<refused_read>> refused_reads();
+    result<void> add_refused_read(const refused_read& r);
 
     queue_stats stats() const { return stats_; }
     const store::counters& counters() const { return counters_; }

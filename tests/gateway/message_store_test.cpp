@@ -160,6 +160,26 @@ TEST_F(message_store_test, flow_state_survives_a_reopen) {
     EXPECT_GT(next.front(), id[2]);
 }
 
+TEST_F(message_store_test, refused_reads_survive_a_reopen_once_each_and_with_uncommitted_messages) {
+    {
+        auto s = open();
+        auto none = s->refused_reads();
+        ASSERT_TRUE(none);
+        EXPECT_TRUE(none->empty());
+        // Kept while a poll's messages wait for their commit: both become durable.
+        ids(s->append_uncommitted(std::vector{msg("a", "1")}, t0_));
+        ASSERT_TRUE(s->add_refused_read({"meter2", 3, 0, 21}));
+        EXPECT_FALSE(s->uncommitted());
+        ASSERT_TRUE(s->add_refused_read({"meter1", 4, 100, 10}));
+        ASSERT_TRUE(s->add_refused_read({"meter2", 3, 0, 21}));  // learned again: kept once
+    }
+    auto s = open();
+    auto reads = s->refused_reads();
+    ASSERT_TRUE(reads);
+    EXPECT_EQ(*reads, (std::vector<refused_read>{{"meter1", 4, 100, 10}, {"meter2", 3, 0, 21}}));
+    EXPECT_EQ(s->stats().rows, 1u);
+}
+
 TEST_F(message_store_test, requeue_forgets_the_packet_id) {
     auto s = open();
     const auto id = ids(s->append(std::vector{msg("a", "1")}, t0_));

@@ -677,6 +677,62 @@ status_reply status_of(const std::string& cfg, const std::vector<std::string>& e
     return r;
 }
 
+// FIELD-QUIRKS 11 across a restart: a merged read over registers the device
+// lacks is refused once (exception 2), split, and remembered in the store, so
+// that the next run reads the parts from its first poll and is never refused.
+TEST(end_to_end, a_read_refused_with_exception_2_is_remembered_across_a_restart) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
+      << "publish: { prefix: e2e }\n"
+      << "store: { path: queue.db }\n"
+      << "control: { socket: control.sock }\n"
+      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
+      << "devices:\n"
+      << "  m1:\n"
+      << "    bus: line\n    unit_id: 3\n    poll_interval: 100ms\n    max_gap: 10\n"
+      << "    simulator_faults: { unmapped: [\"1-4\"] }\n"  // 0 and 5..6 exist, 1..4 do not
+      << "    points:\n"
+      << "      - { name: a, register: holding, address: 0, type: uint16, simulate: { wave: constant, value: 11 } }\n"
+      << "      - { name: b, register: holding, address: 5, type: uint16, simulate: { wave: constant, value: 22 } }\n"
+      << "      - { name: c, register: holding, address: 6, type: uint16, simulate: { wave: constant, value: 33 } }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+
+    // Polls done and exceptions answered, once at least `polls` polls are done.
+    const auto run_until = [&](int polls) {
+        status_reply s;
+        EXPECT_TRUE(wait_until(
+            [&] {
+                s = status_of(cfg);
+                return !s.json.is_discarded() && s.json.contains("devices") && s.json.at("devices").size() == 1 &&
+                       s.json.at("devices")[0].at("polls").get<int>() >= polls;
+            },
+            20s))
+            << s.output;
+        return s.json.at("devices")[0].at("errors").at("exception").get<int>();
+    };
+    {
+        child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        EXPECT_EQ(run_until(5), 1) << gw.output();
+        EXPECT_EQ(gw.stop(10s), 0) << gw.output();
+        EXPECT_NE(gw.output().find("refused the read of 7 register(s) at 0 (exception 2)"), std::string::npos)
+            << gw.output();
+    }
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    EXPECT_EQ(run_until(5), 0) << gw.output();
+    child_process points({FIELDBRIDGE_BINARY, "points", "m1", "-c", cfg, "--json"});
+    ASSERT_EQ(points.wait(10s), 0) << points.output();
+    const auto rows = nlohmann::json::parse(points.output(), nullptr, false);
+    ASSERT_TRUE(rows.is_array()) << points.output();
+    ASSERT_EQ(rows.size(), 3u) << rows;
+    for (const auto& r : rows) EXPECT_EQ(r.at("quality"), "good") << rows;
+    EXPECT_EQ(gw.output().find("refused the read"), std::string::npos) << gw.output();
+}
+
 // The same data path over MQTT 5 (topic aliases, the broker's limits), and
 // a command sent as an MQTT 5 request: the answer goes to the request's
 // Response Topic with its Correlation Data, as a requester like

@@ -612,6 +612,24 @@ TEST(bus_worker_quirks, a_merged_read_refused_with_exception_2_is_split_and_the_
     }
     // Refused once, then read as 0 and 5..6 without asking the wide block again.
     EXPECT_EQ(worker.counters().exceptions, 1u);
+    // The refusal is reported once, for the core to keep in the store ...
+    std::vector<refused_read> reported;
+    for (const auto& r : got.of("gappy")) reported.insert(reported.end(), r.refused.begin(), r.refused.end());
+    ASSERT_EQ(reported, (std::vector<refused_read>{{k::holding_register, 0, 7}}));
+
+    // ... and a worker that starts knowing it never asks for the wide block.
+    collector again;
+    bus_worker restarted(cfg.buses[0], cfg.devices, again.handler());
+    restarted.remember_refused(0, reported);
+    restarted.start();
+    ASSERT_TRUE(again.wait_for("gappy", 4, 10s));
+    restarted.stop();
+    for (const auto& r : again.of("gappy")) {
+        EXPECT_TRUE(all_good(r));
+        EXPECT_TRUE(r.refused.empty());
+    }
+    EXPECT_EQ(restarted.counters().exceptions, 0u);
+    EXPECT_EQ(restarted.counters(0).requests, restarted.counters(0).polls * 2);  // 0 and 5..6
 }
 
 // Polls `d` (served by a simulator with `faults`) for `polls` polls over TCP;

@@ -172,5 +172,42 @@ TEST(split_request, a_refused_block_becomes_its_gap_free_runs_then_single_points
     EXPECT_TRUE(split_request(single[1], pts).empty());
 }
 
+TEST(apply_refusals, reads_refused_by_an_earlier_run_are_planned_in_parts_at_once) {
+    // 0,1 | 8..9 | 20 bridged into one block at max_gap 11; an input register elsewhere.
+    const std::vector<config::point> pts{holding(0), holding(1), holding(8, data_type::uint32), holding(20),
+                                         at(I, 5)};
+    const auto merged = plan_reads(pts, {.max_gap = 11});
+    expect_plan(merged, {{H, 0, 21, {0, 1, 2, 3}}, {I, 5, 1, {4}}});
+
+    auto plan = merged;
+    apply_refusals(plan, {}, pts);  // nothing remembered: the plan stays
+    expect_plan(plan, {{H, 0, 21, {0, 1, 2, 3}}, {I, 5, 1, {4}}});
+
+    // The block was refused, and so was its first run (0..1): both are split
+    // from the first poll; the same start and count of another kind is not.
+    plan = merged;
+    apply_refusals(plan, {{H, 0, 21}, {H, 0, 2}, {I, 0, 21}}, pts);
+    expect_plan(plan, {{H, 0, 1, {0}}, {H, 1, 1, {1}}, {H, 8, 2, {2}}, {H, 20, 1, {3}}, {I, 5, 1, {4}}});
+
+    // A refusal that matches no request (the point map changed since) is ignored.
+    plan = merged;
+    apply_refusals(plan, {{H, 0, 22}, {H, 3, 21}}, pts);
+    expect_plan(plan, {{H, 0, 21, {0, 1, 2, 3}}, {I, 5, 1, {4}}});
+}
+
+TEST(apply_refusals, ends_when_the_parts_match_the_refusal_too) {
+    // Two bits of one register: their parts read the same register, one point each.
+    auto bit = [](std::uint8_t b) {
+        auto p = holding(7, data_type::boolean);
+        p.bit = b;
+        return p;
+    };
+    const std::vector<config::point> pts{bit(0), bit(3)};
+    auto plan = plan_reads(pts, {});
+    expect_plan(plan, {{H, 7, 1, {0, 1}}});
+    apply_refusals(plan, {{H, 7, 1}}, pts);
+    expect_plan(plan, {{H, 7, 1, {0}}, {H, 7, 1, {1}}});
+}
+
 }  // namespace
 }  // namespace fieldbridge::modbus
