@@ -14,7 +14,10 @@
 // in `fieldbridge status --json`: a cycle not kept), failed polls, and the
 // simulators' CPU (to tell whether they were the bottleneck).
 //
-// Usage: bench_tcp_scale [SECONDS]   (default 30 s window per scenario)
+// Usage: bench_tcp_scale [SECONDS] [--own-points]
+//   SECONDS       measured window per scenario (default 30)
+//   --own-points  every gateway device lists its 100 points itself instead of
+//                 taking them from one profile (no list shared between devices)
 #include <unistd.h>
 
 #include <chrono>
@@ -71,11 +74,11 @@ double status_mb(pid_t pid, const std::string& key) {
     return 0;
 }
 
-std::string profile(bool changing) {
+// The point list, each entry indented by `indent`.
+std::string point_list(bool changing, const std::string& indent) {
     std::ostringstream y;
-    y << "profiles:\n  block:\n    points:\n";
     for (int i = 0; i < points; ++i) {
-        y << "      - { name: p" << i << ", register: holding, address: " << i << ", type: uint16, simulate: { ";
+        y << indent << "- { name: p" << i << ", register: holding, address: " << i << ", type: uint16, simulate: { ";
         if (changing && i % 10 == 0) {
             y << "wave: sine, value: 30000, amplitude: 20000, period: 7s";
         } else {
@@ -85,6 +88,8 @@ std::string profile(bool changing) {
     }
     return y.str();
 }
+
+std::string profile(bool changing) { return "profiles:\n  block:\n    points:\n" + point_list(changing, "      "); }
 
 struct totals {
     std::uint64_t polls = 0, missed = 0, failed = 0;
@@ -109,7 +114,7 @@ totals read_status(const std::string& gateway_binary, const fs::path& config) {
     return t;
 }
 
-bool scenario(const fs::path& dir, bool changing, int seconds) {
+bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) {
     mosquitto_broker::options broker_options;
     broker_options.extra_config = "max_queued_messages 1000000\n";
     mosquitto_broker broker(broker_options);
@@ -139,15 +144,21 @@ bool scenario(const fs::path& dir, bool changing, int seconds) {
       << "publish: { prefix: scale, heartbeat: 60s }\n"
       << "store: { path: " << (dir / "queue.db").string() << " }\n"
       << "control: { socket: " << (dir / "control.sock").string() << " }\n"
-      << profile(false) << "buses:\n";
+      << (own_points ? std::string() : profile(false)) << "buses:\n";
     for (int d = 0; d < devices; ++d) {
         y << "  b" << d << ": { type: tcp, host: 127.0.0.1, port: " << ports[static_cast<std::size_t>(d / per_simulator)]
           << " }\n";
     }
     y << "devices:\n";
     for (int d = 0; d < devices; ++d) {
-        y << "  d" << d << ": { bus: b" << d << ", unit_id: " << (d % per_simulator) + 1
-          << ", profile: block, poll_interval: 1s }\n";
+        if (own_points) {
+            y << "  d" << d << ":\n    bus: b" << d << "\n    unit_id: " << (d % per_simulator) + 1
+              << "\n    poll_interval: 1s\n    points:\n"
+              << point_list(false, "      ");
+        } else {
+            y << "  d" << d << ": { bus: b" << d << ", unit_id: " << (d % per_simulator) + 1
+              << ", profile: block, poll_interval: 1s }\n";
+        }
     }
     const auto config = dir / "gateway.yaml";
     std::ofstream(config) << y.str();
@@ -187,16 +198,29 @@ bool scenario(const fs::path& dir, bool changing, int seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int seconds = argc > 1 ? std::max(5, std::atoi(argv[1])) : 30;
+    int seconds = 30;
+    bool own_points = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--own-points") {
+            own_points = true;
+        } else if (std::atoi(argv[i]) > 0) {
+            seconds = std::max(5, std::atoi(argv[i]));
+        } else {
+            std::fprintf(stderr, "usage: bench_tcp_scale [SECONDS] [--own-points]\n");
+            return 2;
+        }
+    }
     std::string pattern = (fs::temp_directory_path() / "fieldbridge-bench-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) return 1;
     const fs::path dir = pattern;
-    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), %d s window, %u cores\n", devices, points,
-                devices * points, seconds, std::thread::hardware_concurrency());
+    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), %d s window, %u cores, %s\n", devices,
+                points, devices * points, seconds, std::thread::hardware_concurrency(),
+                own_points ? "every device lists its own points" : "the devices share one profile's points");
     std::printf("%-24s %9s %7s %7s %9s %8s %8s %10s\n", "values", "polls/s", "missed", "failed",
                 "gw CPU", "RSS MB", "peak MB", "sims CPU");
     bool ok = true;
-    for (const bool changing : {false, true}) ok = scenario(dir, changing, seconds) && ok;
+    for (const bool changing : {false, true}) ok = scenario(dir, changing, seconds, own_points) && ok;
     std::printf("(CPU in %% of one core; 100%% = one core busy)\n");
     fs::remove_all(dir);
     return ok ? 0 : 1;
