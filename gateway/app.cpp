@@ -250,6 +250,8 @@ int app::run() {
     return 0;
 }
 
+namespace {
+
 // A refused read as the store keeps it: by device name and function code.
 int read_function(config::register_kind kind) {
     switch (kind) {
@@ -297,6 +299,8 @@ std::vector<config::device> devices_on(const config::gateway& cfg, const std::st
     }
     return out;
 }
+
+}  // namespace
 
 // Creates a worker for every bus of cfg_ that has none among `running`
 // (which keep polling as they are), and routes commands to them.
@@ -642,7 +646,7 @@ void app::on_command(const mqtt::message& m) {
         return;
     }
     const auto* target = p.commands.find(m.topic);
-    const auto reply_topic = reply_address(m, target ? target->reply_topic : p.commands.reply_topic_for(m.topic));
+    const auto reply_topic = reply_address(m, p.commands.reply_topic_for(m.topic));
     if (target && target->whole_device) return on_device_command(m, *target);
     auto parsed = parse_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
@@ -684,7 +688,7 @@ void app::refuse_command(const std::string& topic, const mqtt::message& reply_to
 void app::on_device_command(const mqtt::message& m, const command_target& target) {
     auto parsed = parse_device_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
-    const auto refuse = [this, topic = m.topic, reply_topic = reply_address(m, target.reply_topic), id](const std::string& why) {
+    const auto refuse = [this, topic = m.topic, reply_topic = reply_address(m, parts_->commands.reply_topic_for(m.topic)), id](const std::string& why) {
         refuse_command(topic, reply_topic, id, why);
     };
     if (!parsed.command) return refuse(parsed.error);
@@ -709,7 +713,7 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
         nlohmann::json values = nlohmann::json::object();
         nlohmann::json errors = nlohmann::json::object();
     };
-    auto go = [this, worker, local, writes = std::move(writes), reply_topic = reply_address(m, target.reply_topic), id, device] {
+    auto go = [this, worker, local, writes = std::move(writes), reply_topic = reply_address(m, parts_->commands.reply_topic_for(m.topic)), id, device] {
         auto state = std::make_shared<progress>(progress{writes.size()});
         for (const auto& w : writes) {
             const auto& point = device.points[w.point];

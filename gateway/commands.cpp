@@ -120,7 +120,7 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
         if (bus == cfg.buses.end()) continue;
         for (std::size_t pi = 0; pi < d.points.size(); ++pi) {
             const auto state = config::point_topic(cfg.publish, d, d.points[pi], *bus);
-            targets_.emplace(state + settings_.suffix, command_target{di, pi, state + settings_.reply_suffix});
+            targets_.emplace(state + settings_.suffix, command_target{di, pi});
             if (d.points[pi].topic || !wildcard_covers_all) exact.push_back(state + settings_.suffix);
         }
     }
@@ -131,7 +131,7 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
             if (bus == cfg.buses.end()) continue;
             const auto base = config::expand_topic(settings_.device_topic, cfg.publish, d, config::point{}, *bus);
             // A point's command topic keeps its meaning if the two collide.
-            if (targets_.emplace(base + settings_.suffix, command_target{di, 0, base + settings_.reply_suffix, true}).second) {
+            if (targets_.emplace(base + settings_.suffix, command_target{di, 0, true}).second) {
                 exact.push_back(base + settings_.suffix);
             }
         }

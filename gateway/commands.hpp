@@ -80,7 +80,6 @@ nlohmann::json access_answer(const config::point& p, const modbus::point_result&
 struct command_target {
     std::size_t device = 0;  // index into gateway.devices
     std::size_t point = 0;   // index into that device's points (unused for whole_device)
-    std::string reply_topic;
     bool whole_device = false;  // commands.device_topic: several points in one object
 };
 

@@ -74,8 +74,9 @@ TEST(command_table, derives_topics_replies_and_filters) {
     const auto* sp = t.find("site/a/pump/setpoint/set");
     ASSERT_NE(sp, nullptr);
     EXPECT_EQ(sp->point, 0u);
-    EXPECT_EQ(sp->reply_topic, "site/a/pump/setpoint/reply");
+    EXPECT_EQ(t.reply_topic_for("site/a/pump/setpoint/set"), "site/a/pump/setpoint/reply");
     ASSERT_NE(t.find("custom/pump-mode/set"), nullptr);
+    EXPECT_EQ(t.reply_topic_for("custom/pump-mode/set"), "custom/pump-mode/reply");
     EXPECT_EQ(t.find("site/a/pump/setpoint"), nullptr);
     EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/+/+/set", "custom/pump-mode/set"}));
     EXPECT_EQ(t.reply_topic_for("site/a/x/y/set"), "site/a/x/y/reply");
@@ -95,7 +96,7 @@ TEST(command_table, device_commands_get_a_topic_per_device_when_configured) {
     ASSERT_NE(d, nullptr);
     EXPECT_TRUE(d->whole_device);
     EXPECT_EQ(d->device, 0u);
-    EXPECT_EQ(d->reply_topic, "site/a/pump/reply");
+    EXPECT_EQ(t.reply_topic_for("site/a/pump/set"), "site/a/pump/reply");
     EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/+/+/set", "custom/pump-mode/set", "site/a/pump/set"}));
     // A point whose command topic is the same keeps it.
     g.commands.device_topic = "{prefix}/{device}/setpoint";
