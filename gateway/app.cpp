@@ -315,6 +315,14 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
         spdlog::warn("cannot read the refused reads remembered in the store ({}); devices will be asked again",
                      stored.error().message());
     }
+    // What was kept for devices no longer configured goes.
+    std::set<std::string> gone;
+    for (const auto& r : refused) {
+        const bool configured = std::any_of(cfg_.devices.begin(), cfg_.devices.end(),
+                                            [&](const config::device& d) { return d.name == r.device; });
+        if (!configured) gone.insert(r.device);
+    }
+    for (const auto& device : gone) (void)p.queue->forget_refused_reads(device);
     for (const auto& bus : cfg_.buses) {
         std::vector<std::size_t> global;
         for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {

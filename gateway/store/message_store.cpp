@@ -660,4 +660,13 @@ result<void> message_store::add_refused_read(const refused_read& r) {
     });
 }
 
+result<void> message_store::forget_refused_reads(const std::string& device) {
+    return in_transaction(true, [&]() -> result<void> {
+        auto remove = prepared("DELETE FROM refused_reads WHERE device = ?");
+        remove->bind(1, device);
+        if (const int rc = remove->step(); rc != SQLITE_DONE) return fail(sqlite_error(rc));
+        return {};
+    });
+}
+
 }  // namespace fieldbridge::store

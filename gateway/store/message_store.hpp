@@ -176,6 +176,8 @@ public:
     // instead of being refused again. Committed when add_refused_read returns.
     result<std::vector<refused_read>> refused_reads();
     result<void> add_refused_read(const refused_read& r);
+    // Drops what is kept for a device (one no longer configured).
+    result<void> forget_refused_reads(const std::string& device);
 
     queue_stats stats() const { return stats_; }
     const store::counters& counters() const { return counters_; }

@@ -178,6 +178,12 @@ TEST_F(message_store_test, refused_reads_survive_a_reopen_once_each_and_with_unc
     ASSERT_TRUE(reads);
     EXPECT_EQ(*reads, (std::vector<refused_read>{{"meter1", 4, 100, 10}, {"meter2", 3, 0, 21}}));
     EXPECT_EQ(s->stats().rows, 1u);
+
+    // A device taken out of the configuration: what was kept for it goes, alone.
+    ASSERT_TRUE(s->forget_refused_reads("meter2"));
+    reads = s->refused_reads();
+    ASSERT_TRUE(reads);
+    EXPECT_EQ(*reads, (std::vector<refused_read>{{"meter1", 4, 100, 10}}));
 }
 
 TEST_F(message_store_test, requeue_forgets_the_packet_id) {
