@@ -138,6 +138,24 @@ config::gateway tcp_config(std::uint16_t port, std::vector<config::device> devic
     return g;
 }
 
+// A simulator serving `served` on a loopback port (started) and a worker
+// polling `polled` there (not started: a test may set it up, or take the
+// device first, before worker.start()).
+struct tcp_rig {
+    tcp_rig(std::vector<config::device> served, std::vector<config::device> polled)
+        : port(testing::free_tcp_port()),
+          sim(tcp_config(port, std::move(served)), "line"),
+          cfg(tcp_config(port, std::move(polled))),
+          worker(cfg.buses[0], cfg.devices, got.handler()) {
+        sim.start();
+    }
+    std::uint16_t port;
+    simulator sim;
+    config::gateway cfg;
+    collector got;
+    bus_worker worker;  // declared last: stopped before the rest goes
+};
+
 TEST(bus_worker_tcp, decodes_every_type_through_the_simulator) {
     const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});
     simulator sim(cfg, "line");
@@ -153,44 +171,34 @@ TEST(bus_worker_tcp, decodes_every_type_through_the_simulator) {
 }
 
 TEST(bus_worker_tcp, a_missing_unit_is_bad_and_does_not_hold_up_the_other) {
-    const auto port = testing::free_tcp_port();
-    simulator sim(tcp_config(port, {meter()}), "line");
-    sim.start();
     auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
                                                      config::data_type::uint16)});
-    const auto cfg = tcp_config(port, {meter(), ghost});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("meter", 10, 10s));
-    ASSERT_TRUE(got.wait_for("ghost", 2, 5s));
-    worker.stop();
-    const auto g = got.of("ghost").back();
+    tcp_rig rig({meter()}, {meter(), ghost});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("meter", 10, 10s));
+    ASSERT_TRUE(rig.got.wait_for("ghost", 2, 5s));
+    rig.worker.stop();
+    const auto g = rig.got.of("ghost").back();
     ASSERT_EQ(g.samples.size(), 1u);
     EXPECT_FALSE(g.samples[0].quality.good);
     EXPECT_EQ(g.samples[0].quality.error, make_error_code(modbus_errc::gateway_target_failed));
-    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+    expect_meter_values(rig.got.of("meter").back(), rig.cfg.devices[0]);
 }
 
 TEST(bus_worker_tcp, an_exception_spoils_only_its_own_block) {
-    const auto port = testing::free_tcp_port();
-    simulator sim(tcp_config(port, {meter()}), "line");
-    sim.start();
     // The worker asks for a register the simulated device does not have.
     auto m = meter();
     m.points.push_back(make_point("beyond", config::register_kind::holding_register, 500, config::data_type::uint16));
-    const auto cfg = tcp_config(port, {m});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("meter", 1, 5s));
-    worker.stop();
-    const auto r = got.of("meter").front();
+    tcp_rig rig({meter()}, {m});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("meter", 1, 5s));
+    rig.worker.stop();
+    const auto r = rig.got.of("meter").front();
     const auto& beyond = find(r, m, "beyond");
     EXPECT_FALSE(beyond.quality.good);
     EXPECT_EQ(beyond.quality.error, make_error_code(modbus_errc::illegal_data_address));
     expect_meter_values(r, m);
-    EXPECT_GE(worker.counters().exceptions, 1u);
+    EXPECT_GE(rig.worker.counters().exceptions, 1u);
 }
 
 TEST(bus_worker_tcp, no_server_means_bad_quality_on_schedule_and_reconnects_when_it_comes) {
@@ -329,28 +337,23 @@ TEST(bus_worker_tcp, without_polling_it_serves_one_shot_reads_and_writes_and_cou
 
 // A device too slow for its timeout: every request times out and is retried once.
 TEST(bus_worker_tcp, timeouts_and_retries_are_counted_per_device) {
-    const auto port = testing::free_tcp_port();
     auto slow = make_device("slow", 4, {make_point("x", config::register_kind::holding_register, 0,
                                                    config::data_type::uint16)});
-    slow.faults.response_delay = 300ms;
-    simulator sim(tcp_config(port, {slow}), "line");
-    sim.start();
+    auto served = slow;
+    served.faults.response_delay = 300ms;
     slow.timeout = 50ms;
     slow.retries = 1;
-    slow.faults = {};
-    const auto cfg = tcp_config(port, {slow});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("slow", 2, 10s));
-    worker.stop();
-    const auto c = worker.counters(0);
+    tcp_rig rig({served}, {slow});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("slow", 2, 10s));
+    rig.worker.stop();
+    const auto c = rig.worker.counters(0);
     EXPECT_GE(c.polls, 2u);
     EXPECT_GE(c.retries, c.polls);
     EXPECT_GE(c.timeouts, 2u);
     EXPECT_EQ(c.timeouts + c.other_errors, c.requests);  // a late answer may garble the next one
     EXPECT_FALSE(c.last_success.has_value());
-    EXPECT_EQ(worker.counters().timeouts, c.timeouts);
+    EXPECT_EQ(rig.worker.counters().timeouts, c.timeouts);
 }
 
 TEST(bus_worker_quirks, a_busy_answer_is_retried_after_a_wait_and_other_exceptions_are_not) {
@@ -495,35 +498,29 @@ TEST(simulator, a_vanishing_device_is_silent_for_its_window_and_then_answers_aga
     auto stays = meter();
     stays.name = "stays";
     stays.unit_id = 2;
-    const auto port = testing::free_tcp_port();
-    simulator sim(tcp_config(port, {gone, stays}), "line");
-    sim.start();
-    gone.faults = {};
     auto fast = meter();
     fast.timeout = 50ms;
     fast.retries = 0;
     auto other = fast;
     other.name = "stays";
     other.unit_id = 2;
-    const auto cfg = tcp_config(port, {fast, other});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
+    tcp_rig rig({gone, stays}, {fast, other});
+    rig.worker.start();
     const auto all_bad = [&](const poll_result& r) {
         return std::none_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
     };
     // Good, then silent (timeouts), then good again; the other unit always good.
     ASSERT_TRUE(testing::wait_until(
         [&] {
-            const auto rs = got.of("meter");
+            const auto rs = rig.got.of("meter");
             const auto bad = std::find_if(rs.begin(), rs.end(), all_bad);
             return bad != rs.end() && std::find_if(bad, rs.end(), all_good) != rs.end();
         },
         10s));
-    worker.stop();
-    const auto rs = got.of("meter");
+    rig.worker.stop();
+    const auto rs = rig.got.of("meter");
     EXPECT_TRUE(all_good(rs.front()));
-    for (const auto& r : got.of("stays")) EXPECT_TRUE(all_good(r));
+    for (const auto& r : rig.got.of("stays")) EXPECT_TRUE(all_good(r));
 }
 
 // A write queued while a poll of a slow device is under way waits for the
@@ -532,31 +529,26 @@ TEST(simulator, a_vanishing_device_is_silent_for_its_window_and_then_answers_aga
 // write and its read-back happen between submitting and completing it, where
 // the poll alone has several block reads left.
 TEST(bus_worker_quirks, a_write_waits_for_the_request_in_flight_then_goes_before_the_rest_of_the_poll) {
-    const auto port = testing::free_tcp_port();
     auto served = meter();
     served.faults.response_delay = 150ms;
-    simulator sim(tcp_config(port, {served}), "line");
-    sim.start();
     auto slow = meter();
     slow.poll_interval = 10ms;
     slow.timeout = 2s;
-    const auto cfg = tcp_config(port, {slow});
     const auto reads = plan_reads(slow.points, limits_of(slow));
     ASSERT_GE(reads.size(), 4u) << "the poll must have several requests left for this test to mean anything";
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("meter", 1, 10s));
+    tcp_rig rig({served}, {slow});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("meter", 1, 10s));
     // Mid-poll: one request has just gone out of the next poll.
-    const auto polls_before = worker.counters().requests;
-    ASSERT_TRUE(testing::wait_until([&] { return worker.counters().requests > polls_before; }, 5s));
-    const auto requests_at_submit = worker.counters().requests;
+    const auto polls_before = rig.worker.counters().requests;
+    ASSERT_TRUE(testing::wait_until([&] { return rig.worker.counters().requests > polls_before; }, 5s));
+    const auto requests_at_submit = rig.worker.counters().requests;
     const std::size_t setpoint = 6;
     const auto t0 = std::chrono::steady_clock::now();
-    auto written = write_and_wait(worker, 0, setpoint, value{std::uint64_t{77}});
+    auto written = write_and_wait(rig.worker, 0, setpoint, value{std::uint64_t{77}});
     const auto took = std::chrono::steady_clock::now() - t0;
-    const auto requests_between = worker.counters().requests - requests_at_submit;
-    worker.stop();
+    const auto requests_between = rig.worker.counters().requests - requests_at_submit;
+    rig.worker.stop();
     ASSERT_FALSE(written.error) << written.error.message();
     EXPECT_EQ(written.readback, (std::vector<std::uint16_t>{77}));
     // The request in flight (counted when it went out), the write, its read-back.
@@ -565,23 +557,18 @@ TEST(bus_worker_quirks, a_write_waits_for_the_request_in_flight_then_goes_before
 }
 
 TEST(bus_worker_quirks, request_delay_paces_the_requests_to_a_device) {
-    const auto port = testing::free_tcp_port();
-    simulator sim(tcp_config(port, {meter()}), "line");
-    sim.start();
     auto slow = meter();
     slow.request_delay = 40ms;
     slow.poll_interval = 10ms;
-    const auto cfg = tcp_config(port, {slow});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("meter", 3, 10s));
-    worker.stop();
+    tcp_rig rig({meter()}, {slow});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("meter", 3, 10s));
+    rig.worker.stop();
     // The meter takes 4 block reads (coils, discrete inputs, two holding
     // blocks, input registers...): at least 3 pauses of 40 ms inside each poll.
     const auto reads = plan_reads(slow.points, limits_of(slow));
     ASSERT_GE(reads.size(), 2u);
-    for (const auto& r : got.of("meter")) {
+    for (const auto& r : rig.got.of("meter")) {
         EXPECT_GE(r.duration, static_cast<long>(reads.size() - 1) * 40ms) << reads.size() << " reads";
     }
 }
@@ -595,31 +582,26 @@ TEST(bus_worker_quirks, a_merged_read_refused_with_exception_2_is_split_and_the_
     d.max_gap = 10;  // the planner bridges 1..4 ...
     auto served = d;
     served.faults.unmapped = {{1, 4}};  // ... which the device does not have
-    const auto port = testing::free_tcp_port();
-    simulator sim(tcp_config(port, {served}), "line");
-    sim.start();
-    const auto cfg = tcp_config(port, {d});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("gappy", 4, 10s));
-    worker.stop();
+    tcp_rig rig({served}, {d});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("gappy", 4, 10s));
+    rig.worker.stop();
     // Every poll, the first included, has all three values.
-    for (const auto& r : got.of("gappy")) {
+    for (const auto& r : rig.got.of("gappy")) {
         EXPECT_EQ(std::get<std::uint64_t>(decoded(r, d, "a")), 11u);
         EXPECT_EQ(std::get<std::uint64_t>(decoded(r, d, "b")), 22u);
         EXPECT_EQ(std::get<std::uint64_t>(decoded(r, d, "c")), 33u);
     }
     // Refused once, then read as 0 and 5..6 without asking the wide block again.
-    EXPECT_EQ(worker.counters().exceptions, 1u);
+    EXPECT_EQ(rig.worker.counters().exceptions, 1u);
     // The refusal is reported once, for the core to keep in the store ...
     std::vector<refused_read> reported;
-    for (const auto& r : got.of("gappy")) reported.insert(reported.end(), r.refused.begin(), r.refused.end());
+    for (const auto& r : rig.got.of("gappy")) reported.insert(reported.end(), r.refused.begin(), r.refused.end());
     ASSERT_EQ(reported, (std::vector<refused_read>{{k::holding_register, 0, 7}}));
 
     // ... and a worker that starts knowing it never asks for the wide block.
     collector again;
-    bus_worker restarted(cfg.buses[0], cfg.devices, again.handler());
+    bus_worker restarted(rig.cfg.buses[0], rig.cfg.devices, again.handler());
     restarted.remember_refused(0, reported);
     restarted.start();
     ASSERT_TRUE(again.wait_for("gappy", 4, 10s));
@@ -643,20 +625,15 @@ struct quirk_run {
 };
 
 quirk_run poll_with_faults(config::device d, const config::simulated_faults& faults, std::size_t polls) {
-    const auto port = testing::free_tcp_port();
     auto served = d;
     served.faults = faults;
-    simulator sim(tcp_config(port, {served}), "line");
-    sim.start();
-    const auto cfg = tcp_config(port, {d});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    EXPECT_TRUE(got.wait_for(d.name, polls, 20s));
-    worker.stop();
-    auto rs = got.of(d.name);
+    tcp_rig rig({served}, {d});
+    rig.worker.start();
+    EXPECT_TRUE(rig.got.wait_for(d.name, polls, 20s));
+    rig.worker.stop();
+    auto rs = rig.got.of(d.name);
     rs.resize(std::min(rs.size(), polls));
-    return quirk_run{rs, worker.counters(0), worker.counters(), sim.connections()};
+    return quirk_run{rs, rig.worker.counters(0), rig.worker.counters(), rig.sim.connections()};
 }
 
 // FIELD-QUIRKS 2: a device that needs a pause between requests misses the
@@ -729,27 +706,22 @@ TEST(bus_worker_quirks, connect_pause_waits_out_a_device_that_is_deaf_just_after
 // gateway's connection while another master holds it: bad values and
 // connection errors, no crash, and polling recovers when the other goes.
 TEST(bus_worker_quirks, a_one_master_device_held_by_another_master_recovers_when_it_lets_go) {
-    const auto port = testing::free_tcp_port();
     auto served = meter();
     served.faults.one_master = true;
-    simulator sim(tcp_config(port, {served}), "line");
-    sim.start();
-    modbus_t* other = modbus_new_tcp("127.0.0.1", port);
-    ASSERT_EQ(modbus_connect(other), 0);
     auto d = meter();
     d.timeout = 100ms;
     d.offline_poll_interval = 300ms;
-    const auto cfg = tcp_config(port, {d});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("meter", 3, 10s));
-    for (const auto& r : got.of("meter")) EXPECT_FALSE(all_good(r));
+    tcp_rig rig({served}, {d});
+    modbus_t* other = modbus_new_tcp("127.0.0.1", rig.port);
+    ASSERT_EQ(modbus_connect(other), 0);
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("meter", 3, 10s));
+    for (const auto& r : rig.got.of("meter")) EXPECT_FALSE(all_good(r));
     modbus_close(other);
     modbus_free(other);
-    ASSERT_TRUE(testing::wait_until([&] { const auto r = got.of("meter"); return all_good(r.back()); }, 10s));
-    worker.stop();
-    expect_meter_values(got.of("meter").back(), cfg.devices[0]);
+    ASSERT_TRUE(testing::wait_until([&] { const auto r = rig.got.of("meter"); return all_good(r.back()); }, 10s));
+    rig.worker.stop();
+    expect_meter_values(rig.got.of("meter").back(), rig.cfg.devices[0]);
 }
 
 // FIELD-QUIRKS 8: a half-open connection (nothing comes back, the socket
@@ -784,9 +756,6 @@ TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reope
 // once it is offline, so that its timeouts stop costing the line; it is back
 // at its own rate after its first answer.
 TEST(bus_worker_quirks, an_offline_device_is_polled_less_often_and_the_others_keep_their_rate) {
-    const auto port = testing::free_tcp_port();
-    simulator sim(tcp_config(port, {meter()}), "line");
-    sim.start();
     auto live = meter();
     live.poll_interval = 50ms;
     auto ghost = make_device("ghost", 9, {make_point("x", config::register_kind::holding_register, 0,
@@ -796,18 +765,16 @@ TEST(bus_worker_quirks, an_offline_device_is_polled_less_often_and_the_others_ke
     ghost.retries = 0;
     ghost.offline_after = 2;
     ghost.offline_poll_interval = 1s;
-    const auto cfg = tcp_config(port, {live, ghost});
-    collector got;
-    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
-    worker.start();
-    ASSERT_TRUE(got.wait_for("meter", 40, 20s));
-    worker.stop();
+    tcp_rig rig({meter()}, {live, ghost});
+    rig.worker.start();
+    ASSERT_TRUE(rig.got.wait_for("meter", 40, 20s));
+    rig.worker.stop();
     // 40 meter polls at 50 ms took about 2 s: the ghost was polled twice at
     // its own rate, then about once a second.
-    const auto ghosts = got.of("ghost").size();
+    const auto ghosts = rig.got.of("ghost").size();
     EXPECT_GE(ghosts, 3u);
     EXPECT_LE(ghosts, 6u);
-    for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
+    for (const auto& r : rig.got.of("meter")) EXPECT_TRUE(all_good(r));
 }
 
 config::gateway converter_config(std::uint16_t port, std::vector<config::device> devices) {
