@@ -473,9 +473,7 @@ bool device_health::record(const modbus::poll_result& r) {
     const std::string before = state();
     ++polls;
     last_poll = r.time;
-    const bool any_good =
-        std::any_of(r.samples.begin(), r.samples.end(), [](const modbus::sample& s) { return s.quality.good; });
-    if (any_good) {
+    if (modbus::any_good(r)) {
         last_good = r.time;
         consecutive_failures = 0;
     } else {

@@ -706,10 +706,8 @@ void bus_worker::run() {
         // An offline device (offline_after polls in a row without one good
         // value) is polled at offline_poll_interval until it answers, so that
         // its timeouts do not eat the line's time for the others.
-        const bool any_good = std::any_of(result.samples.begin(), result.samples.end(),
-                                          [](const sample& x) { return x.quality.good; });
         auto& failed = failed_polls[due.device];
-        failed = any_good || result.samples.empty() ? 0 : failed + 1;
+        failed = any_good(result) || result.samples.empty() ? 0 : failed + 1;
         const bool back_off = failed >= std::max(device.offline_after, 1u) &&
                               device.offline_poll_interval > device.poll_interval;
         if (back_off != backed_off[due.device]) {

@@ -13,6 +13,7 @@
 // any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -54,6 +55,11 @@ struct poll_result {
     // that are read in parts from now on: worth remembering across restarts.
     std::vector<refused_read> refused;
 };
+
+// Whether a poll read at least one point: the device answered.
+inline bool any_good(const poll_result& r) {
+    return std::any_of(r.samples.begin(), r.samples.end(), [](const sample& s) { return s.quality.good; });
+}
 
 struct bus_counters {
     std::uint64_t polls = 0;       // device polls completed
