@@ -113,10 +113,6 @@ store::options store_options_from(const config::store_settings& s) {
     return o;
 }
 
-}  // namespace
-
-namespace {
-
 // The app's own configuration, lent to the mapper without a copy: the app
 // replaces the mapper whenever it replaces the configuration (reload), and
 // its parts go before its configuration.
@@ -653,7 +649,7 @@ void app::on_command(const mqtt::message& m) {
     }
     const auto* target = p.commands.find(m.topic);
     const auto reply_topic = reply_address(m, p.commands.reply_topic_for(m.topic));
-    if (target && target->whole_device) return on_device_command(m, *target);
+    if (target && target->whole_device) return on_device_command(m, *target, reply_topic);
     auto parsed = parse_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
     const auto refuse = [this, topic = m.topic, reply_topic, id](const std::string& why) {
@@ -691,10 +687,10 @@ void app::refuse_command(const std::string& topic, const mqtt::message& reply_to
 
 // Several points of one device in one command: all are checked before any is
 // written, then written in the order given, and answered together.
-void app::on_device_command(const mqtt::message& m, const command_target& target) {
+void app::on_device_command(const mqtt::message& m, const command_target& target, const mqtt::message& reply_topic) {
     auto parsed = parse_device_command(m.payload);
     const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
-    const auto refuse = [this, topic = m.topic, reply_topic = reply_address(m, parts_->commands.reply_topic_for(m.topic)), id](const std::string& why) {
+    const auto refuse = [this, topic = m.topic, reply_topic, id](const std::string& why) {
         refuse_command(topic, reply_topic, id, why);
     };
     if (!parsed.command) return refuse(parsed.error);
@@ -719,7 +715,7 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
         nlohmann::json values = nlohmann::json::object();
         nlohmann::json errors = nlohmann::json::object();
     };
-    auto go = [this, worker, local, writes = std::move(writes), reply_topic = reply_address(m, parts_->commands.reply_topic_for(m.topic)), id, device] {
+    auto go = [this, worker, local, writes = std::move(writes), reply_topic, id, device] {
         auto state = std::make_shared<progress>(progress{writes.size()});
         for (const auto& w : writes) {
             const auto& point = device.points[w.point];

@@ -66,7 +66,7 @@ private:
     void publish_availability(const std::string& device, const char* state);
     void publish_birth();
     void on_command(const mqtt::message& m);
-    void on_device_command(const mqtt::message& m, const command_target& target);
+    void on_device_command(const mqtt::message& m, const command_target& target, const mqtt::message& reply_topic);
     void refuse_command(const std::string& topic, const mqtt::message& reply_to, const std::optional<std::string>& id,
                         const std::string& why);
     void when_online(const std::string& device, std::function<void()> go, std::function<void(const std::string&)> give_up);
