@@ -82,6 +82,14 @@ double waveform_value(const config::simulation& s, double seconds) {
     return s.value;
 }
 
+// An RTU context that only builds frames: the line it answers on is a
+// descriptor set later (a pty the caller made, a converter's connection).
+modbus_t* rtu_framer(int baud) {
+    modbus_t* ctx = modbus_new_rtu("/dev/null", baud, 'N', 8, 1);
+    if (ctx == nullptr) throw std::runtime_error("simulator: cannot create an RTU context");
+    return ctx;
+}
+
 }  // namespace
 
 struct simulator::state {
@@ -301,8 +309,7 @@ void simulator::start() {
     if (options_.serial_fd >= 0) {
         // An open line (the master side of a pty the caller made): the RTU
         // backend only builds the answers.
-        state_->ctx = modbus_new_rtu("/dev/null", rtu ? static_cast<int>(rtu->baud) : 9600, 'N', 8, 1);
-        if (state_->ctx == nullptr) throw std::runtime_error("simulator: cannot create an RTU context");
+        state_->ctx = rtu_framer(rtu ? static_cast<int>(rtu->baud) : 9600);
         modbus_set_socket(state_->ctx, options_.serial_fd);
         port_ = 0;
         thread_ = std::thread([this] { serve_rtu(); });
@@ -327,14 +334,14 @@ void simulator::start() {
     }
     if (const auto* tcp = std::get_if<config::tcp_link>(&state_->bus.link); tcp && tcp->framing == config::tcp_framing::rtu) {
         // A serial device server: the RTU backend frames, the socket carries.
-        state_->ctx = modbus_new_rtu("/dev/null", 9600, 'N', 8, 1);
+        state_->ctx = rtu_framer(9600);
         listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const int one = 1;
         setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_port = htons(port);
-        if (state_->ctx == nullptr || listen_fd_ < 0 ||
+        if (listen_fd_ < 0 ||
             inet_pton(AF_INET, options_.listen_host.c_str(), &addr.sin_addr) != 1 ||
             ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 4) != 0) {
             throw std::runtime_error("simulator: cannot listen on " + options_.listen_host + ":" + std::to_string(port) +
