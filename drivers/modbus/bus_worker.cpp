@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/open_attempts.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/rtu_over_tcp.hpp"
@@ -126,7 +127,7 @@ public:
         }
         if (ctx_) return ctx_;
         const auto now = steady::now();
-        if (now < retry_at_) {
+        if (!attempts_.due(now)) {
             why = make_error_code(modbus_errc::connection_failed);
             return nullptr;
         }
@@ -142,7 +143,7 @@ public:
         if (ctx_ == nullptr) {
             why = make_error_code(modbus_errc::connection_failed);
             spdlog::error("bus {}: cannot create a Modbus context: {}", bus_.name, modbus_strerror(errno));
-            back_off(now);
+            attempts_.back_off(now);
             return nullptr;
         }
         set_timeout(ctx_, std::chrono::milliseconds(1000));  // connect timeout for TCP
@@ -153,25 +154,19 @@ public:
             failure = set_up_line();
         }
         if (!failure.empty()) {
-            if (!reported_) {
-                spdlog::warn("bus {}: {}; retrying", bus_.name, failure);
-                reported_ = true;
-            }
+            if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_.name, failure);
             modbus_close(ctx_);
             modbus_free(ctx_);
             ctx_ = nullptr;
             why = make_error_code(modbus_errc::connection_failed);
-            back_off(now);
             return nullptr;
         }
-        if (ever_connected_ && !closed_on_purpose_ && !converter_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
-        if (reported_ || !ever_connected_) spdlog::info("bus {}: connected", bus_.name);
+        const auto opening = attempts_.opened();
+        if (opening.reopened && !closed_on_purpose_ && !converter_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (opening.tell) spdlog::info("bus {}: connected", bus_.name);
         closed_on_purpose_ = false;
         connected_at_ = steady::now();
         timeouts_in_a_row_ = 0;
-        ever_connected_ = true;
-        reported_ = false;
-        backoff_ = std::chrono::milliseconds(0);
         return ctx_;
     }
 
@@ -264,21 +259,13 @@ private:
         ioctl(fd, TIOCMSET, &status);
     }
 
-    void back_off(steady::time_point now) {
-        backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
-        retry_at_ = now + backoff_;
-    }
-
     // The line whose worker runs on this thread (libmodbus' RTS hook has no
     // user pointer; one worker thread owns one line).
     static thread_local connection* current_line;
 
     const config::bus& bus_;
     modbus_t* ctx_ = nullptr;
-    bool ever_connected_ = false;
-    bool reported_ = false;
-    std::chrono::milliseconds backoff_{0};
-    steady::time_point retry_at_{};
+    open_attempts attempts_;
     std::chrono::nanoseconds silence_{0};
     steady::time_point quiet_at_{};
     bool drive_rts_ = false;

@@ -18,6 +18,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drivers/modbus/open_attempts.hpp"
+
 namespace fieldbridge::modbus {
 namespace {
 
@@ -114,28 +116,18 @@ int rtu_over_tcp::connect_once() {
 void rtu_over_tcp::run() {
     using steady = std::chrono::steady_clock;
     int sock = -1;
-    bool ever = false;
-    bool reported = false;
-    auto backoff = std::chrono::milliseconds(0);
-    auto retry_at = steady::now();
+    open_attempts attempts;
     std::uint8_t buf[512];
     while (!stopping_) {
-        if (sock < 0 && steady::now() >= retry_at) {
+        if (sock < 0 && attempts.due(steady::now())) {
             sock = connect_once();
             if (sock >= 0) {
-                if (ever) reconnects_.fetch_add(1, std::memory_order_relaxed);
-                if (reported || !ever) spdlog::info("bus {}: connected to {}:{} (RTU over TCP)", bus_, host_, port_);
-                ever = true;
-                reported = false;
-                backoff = std::chrono::milliseconds(0);
+                const auto opening = attempts.opened();
+                if (opening.reopened) reconnects_.fetch_add(1, std::memory_order_relaxed);
+                if (opening.tell) spdlog::info("bus {}: connected to {}:{} (RTU over TCP)", bus_, host_, port_);
                 connected_.store(true, std::memory_order_release);
-            } else {
-                if (!reported) {
-                    spdlog::warn("bus {}: cannot connect to {}:{}: {}; retrying", bus_, host_, port_, last_error_);
-                    reported = true;
-                }
-                backoff = std::clamp(backoff * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
-                retry_at = steady::now() + backoff;
+            } else if (attempts.failed(steady::now())) {
+                spdlog::warn("bus {}: cannot connect to {}:{}: {}; retrying", bus_, host_, port_, last_error_);
             }
         }
         pollfd fds[2] = {{master_, POLLIN, 0}, {sock, POLLIN, 0}};
@@ -160,8 +152,7 @@ void rtu_over_tcp::run() {
             spdlog::warn("bus {}: the connection to {}:{} broke; reconnecting", bus_, host_, port_);
             connected_.store(false, std::memory_order_release);
             ::close(sock);
-            sock = -1;
-            retry_at = steady::now();
+            sock = -1;  // reconnect at once: the last attempt succeeded, nothing to wait for
         }
     }
     connected_.store(false, std::memory_order_release);
