@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drivers/modbus/block_answer.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/open_attempts.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
@@ -670,13 +671,14 @@ void bus_worker::run() {
                     s.quality = quality{false, error};
                 } else {
                     const auto& p = device.points[i];
-                    const auto offset = static_cast<std::size_t>(p.address - read.start);
-                    if (read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input) {
-                        s.words.push_back(bits[offset] ? 1 : 0);
+                    const bool bit_read =
+                        read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input;
+                    auto words = bit_read ? point_bit(read, p, std::span(bits.data(), read.count))
+                                          : point_registers(read, p, std::span(registers.data(), read.count));
+                    if (words) {
+                        s.words = std::move(*words);
                     } else {
-                        const auto n = modbus::register_count(p);
-                        s.words.assign(registers.begin() + static_cast<std::ptrdiff_t>(offset),
-                                       registers.begin() + static_cast<std::ptrdiff_t>(offset + n));
+                        s.quality = quality{false, words.error()};
                     }
                 }
                 result.samples.push_back(std::move(s));

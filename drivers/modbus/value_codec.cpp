@@ -254,6 +254,15 @@ result<std::uint64_t> encode_integer(const config::point& p, const value& v, dou
     return bits_value;
 }
 
+// raw * scale + offset: a huge scale (the configuration allows any) can take
+// a register beyond what a double holds; that reading is out of range, not
+// an infinity to publish.
+result<value> scaled(double raw, const config::point& p) {
+    const double v = raw * p.scale + p.offset;
+    if (!std::isfinite(v)) return fail(modbus_errc::value_out_of_range);
+    return value{v};
+}
+
 }  // namespace
 
 std::uint16_t register_count(const config::point& p) {
@@ -278,16 +287,16 @@ result<value> decode(const config::point& p, std::span<const std::uint16_t> word
                              ? static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(raw)))
                              : std::bit_cast<double>(raw);
         if (!std::isfinite(d)) return fail(modbus_errc::not_a_number);
-        return value{is_scaled(p) ? d * p.scale + p.offset : d};
+        return is_scaled(p) ? scaled(d, p) : value{d};
     }
     const std::size_t bytes = value_bytes(p.type);
     if (words.size() * 2 != bytes) return fail(modbus_errc::wrong_register_count);
     if (is_signed(p.type)) {
         const std::int64_t i = sign_extend(raw, bytes);
-        if (is_scaled(p)) return value{static_cast<double>(i) * p.scale + p.offset};
+        if (is_scaled(p)) return scaled(static_cast<double>(i), p);
         return value{i};
     }
-    if (is_scaled(p)) return value{static_cast<double>(raw) * p.scale + p.offset};
+    if (is_scaled(p)) return scaled(static_cast<double>(raw), p);
     return value{raw};
 }
 

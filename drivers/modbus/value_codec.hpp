@@ -32,7 +32,8 @@ std::uint16_t register_count(const config::point& p);
 //   double    for float types and for any integer with scale != 1 or offset != 0;
 //   string    for strings, cut at the first NUL, trailing spaces trimmed.
 // Fails with wrong_register_count, not_a_number (NaN or infinity from the
-// device: the reading is bad, not a number to publish), invalid_string
+// device: the reading is bad, not a number to publish), value_out_of_range
+// (scale and offset take the reading beyond a double), invalid_string
 // (bytes that are not printable UTF-8) or invalid_point.
 result<value> decode(const config::point& p, std::span<const std::uint16_t> words);
 

@@ -244,6 +244,23 @@ TEST(value_codec, nan_is_refused_both_ways) {
 
 // --- word counts -------------------------------------------------------------------
 
+TEST(value_codec, a_scale_that_takes_a_reading_beyond_a_double_is_out_of_range) {
+    // Found by fuzzing: 0xFFFF'FFFF'FFFF'FFFF * 1e300 decoded as infinity.
+    auto big = make_point(data_type::uint64);
+    big.scale = 1e300;
+    const words all_ones{0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
+    EXPECT_EQ(decode(big, all_ones).error(), modbus_errc::value_out_of_range);
+    auto f64 = make_point(data_type::float64);
+    f64.scale = 1e300;
+    EXPECT_EQ(decode(f64, words{0x7FEF, 0xFFFF, 0xFFFF, 0xFFFF}).error(), modbus_errc::value_out_of_range);  // DBL_MAX
+    auto i16 = make_point(data_type::int16);
+    i16.offset = 1e308;
+    i16.scale = 1e305;
+    EXPECT_EQ(decode(i16, words{0x7FFF}).error(), modbus_errc::value_out_of_range);
+    // Still a number where it fits.
+    EXPECT_EQ(std::get<double>(*decode(big, words{0, 0, 0, 2})), 2e300);
+}
+
 TEST(value_codec, every_decode_of_a_wrong_word_count_fails_cleanly) {
     std::vector<config::point> points;
     for (const auto t : {data_type::boolean, data_type::int16, data_type::uint16, data_type::int32, data_type::uint32,
