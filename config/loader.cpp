@@ -14,6 +14,7 @@
 #include "config/suggestion.hpp"
 #include "config/topic.hpp"
 #include "config/validate.hpp"
+#include "config/wire_strings.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace fieldbridge::config {
@@ -170,6 +171,10 @@ private:
         if (!f) return false;
         auto v = read_string(*f, sink_);
         if (!v) return false;
+        if (const auto why = string_setting_error(*v)) {  // every string may end up in MQTT or JSON
+            sink_.error(f->mark, f->path + ": " + *why);
+            return false;
+        }
         if (non_empty && v->empty()) {
             sink_.error(f->mark, f->path + ": is empty; expected a non-empty string");
             return false;
@@ -305,7 +310,9 @@ private:
         get_string(m, "host", b.host, true);
         const bool port_given = m.has("port");
         get_integer(m, "port", 1, 65535, b.port);
-        get_string(m, "client_id", b.client_id, true);
+        if (get_string(m, "client_id", b.client_id, true)) {
+            if (const auto w = client_id_warning(b.client_id)) sink_.warning(m.get("client_id")->mark, "mqtt.client_id: " + *w);
+        }
         get_seconds(m, "keepalive", std::chrono::seconds{65535}, b.keepalive);
         get_string(m, "username", b.username);
         get_string(m, "password", b.password);
@@ -365,6 +372,10 @@ private:
             const auto item = child(f, f.node[i], "[" + std::to_string(i) + "]");
             const auto text = read_string(item, sink_);
             if (!text) continue;
+            if (const auto why = string_setting_error(*text)) {
+                sink_.error(item.mark, item.path + ": " + *why);
+                continue;
+            }
             std::string host = *text;
             std::optional<std::uint16_t> port;
             // host:port, unless the host is an IPv6 address ([::1]:8883 or bare ::1).
@@ -485,6 +496,7 @@ private:
     void read_publish(const field& f) {
         map_reader m(f, publish_keys, sink_);
         publish_settings& p = gw_.publish;
+        p.mark = f.mark;
         if (get_string(m, "prefix", p.prefix)) {
             if (const auto why = topic_text_error(p.prefix)) {
                 sink_.error(m.get("prefix")->mark, m.get("prefix")->path + ": " + *why);
@@ -968,6 +980,10 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
 
     std::vector<diagnostic> errors = sink.errors();
     for (auto& d : validate(gw)) errors.push_back(std::move(d));
+    // A value the loader refused and kept (a wildcard in publish.prefix),
+    // found again by validate, is listed once: at the loader's mark.
+    std::set<std::string> listed;
+    std::erase_if(errors, [&](const diagnostic& d) { return !listed.insert(d.message).second; });
     if (!errors.empty()) {
         sort_by_position(errors);
         throw config_error(std::move(errors));

@@ -327,6 +327,7 @@ struct publish_settings {
     payload_format format = payload_format::json;
     std::chrono::seconds heartbeat{60};  // republish an unchanged value this often; 0 = never
     quality_of_service default_qos = quality_of_service::at_least_once;
+    source_mark mark;
     bool operator==(const publish_settings&) const = default;
 };
 

@@ -32,10 +32,16 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+    if (word.size() > 256) return std::nullopt;  // no typo of a name; the table would be word.size() squared
     const std::size_t allowed = word.size() <= 3 ? 1 : (word.size() <= 7 ? 2 : 3);
     std::optional<std::string> best;
     std::size_t best_distance = allowed + 1;
     for (const auto& candidate : candidates) {
+        // Lengths further apart than allowed cannot match; skipping them keeps
+        // a megabyte-long misspelling from costing a megabyte-sized table.
+        const std::size_t apart = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                                 : candidate.size() - word.size();
+        if (apart > allowed) continue;
         const std::size_t distance = edit_distance(word, candidate);
         if (distance < best_distance) {
             best_distance = distance;

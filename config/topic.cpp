@@ -1,5 +1,6 @@
 #include "config/topic.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "config/suggestion.hpp"
@@ -50,6 +51,15 @@ std::string expand_topic(const std::string& tmpl, const publish_settings& publis
 
 std::string point_topic(const publish_settings& publish, const device& d, const point& p, const bus& b) {
     return expand_topic(p.topic ? *p.topic : publish.topic_template, publish, d, p, b);
+}
+
+std::string availability_topic(const std::string& tmpl, const gateway& cfg, const std::string& device_name) {
+    const device none;
+    const bus no_bus;
+    const auto d = std::find_if(cfg.devices.begin(), cfg.devices.end(), [&](const device& x) { return x.name == device_name; });
+    const device& dev = d == cfg.devices.end() ? none : *d;
+    const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const bus& x) { return x.name == dev.bus; });
+    return expand_topic(tmpl, cfg.publish, dev, point{}, b == cfg.buses.end() ? no_bus : *b);
 }
 
 std::optional<std::string> topic_text_error(std::string_view text) {

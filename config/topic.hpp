@@ -20,6 +20,11 @@ std::string expand_topic(const std::string& tmpl, const publish_settings& publis
 // The publish topic of a point: its own topic if it has one, else the template.
 std::string point_topic(const publish_settings& publish, const device& d, const point& p, const bus& b);
 
+// An availability topic (availability.device_topic for a device,
+// availability.gateway_topic with device "" for the gateway's birth, will
+// and goodbye): placeholders of a device not configured expand to nothing.
+std::string availability_topic(const std::string& tmpl, const gateway& cfg, const std::string& device);
+
 // Why tmpl is not a usable topic template ("unknown placeholder {devise}; ..."),
 // or nullopt when it is fine: no unknown or unclosed placeholder, no MQTT
 // wildcard (+ #), not empty.

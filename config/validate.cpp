@@ -6,6 +6,7 @@
 
 #include "config/names.hpp"
 #include "config/topic.hpp"
+#include "config/wire_strings.hpp"
 
 namespace fieldbridge::config {
 
@@ -135,10 +136,12 @@ std::vector<diagnostic> validate(const gateway& cfg) {
             if (!inserted) {
                 add(out, p.mark, point_path(d, p) + ": topic " + topic + " is also the topic of " +
                                      point_path(*it->second.d, *it->second.p) + " (at " + where(it->second.p->mark) +
-                                     "); expected one topic per point: use {device} and {point} in the topic");
+                                     "); expected one topic per point: use {device} and {point} in " +
+                                     (p.topic ? point_path(d, p) + ".topic" : std::string("publish.topic")));
             }
         }
     }
+    for (auto& d : check_wire_strings(cfg)) out.push_back(std::move(d));
     return out;
 }
 

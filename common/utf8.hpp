@@ -1,0 +1,65 @@
+// Where a text stops being what MQTT strings and JSON documents require:
+// well-formed UTF-8 (RFC 3629: no overlong forms, no UTF-16 surrogates,
+// nothing beyond U+10FFFF) without U+0000 [MQTT-1.5.3-1], [MQTT-1.5.3-2].
+// Pure and header-only, so that config/ can check settings without linking
+// the MQTT library. Stateless; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace fieldbridge {
+
+enum class utf8_problem { none, invalid_sequence, null_character };
+
+struct utf8_check {
+    utf8_problem problem = utf8_problem::none;
+    std::size_t offset = 0;  // of the first byte of the offending sequence
+    explicit operator bool() const noexcept { return problem != utf8_problem::none; }
+};
+
+// The first problem in text, if any.
+inline utf8_check find_utf8_problem(std::string_view text) noexcept {
+    const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const std::uint8_t b0 = byte(i);
+        if (b0 == 0) return {utf8_problem::null_character, i};
+        if (b0 < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t length = 0;
+        std::uint32_t code = 0;
+        std::uint32_t minimum = 0;
+        if ((b0 & 0xE0u) == 0xC0u) {
+            length = 2;
+            code = b0 & 0x1Fu;
+            minimum = 0x80;
+        } else if ((b0 & 0xF0u) == 0xE0u) {
+            length = 3;
+            code = b0 & 0x0Fu;
+            minimum = 0x800;
+        } else if ((b0 & 0xF8u) == 0xF0u) {
+            length = 4;
+            code = b0 & 0x07u;
+            minimum = 0x10000;
+        } else {
+            return {utf8_problem::invalid_sequence, i};  // a continuation byte first, or F8..FF
+        }
+        if (text.size() - i < length) return {utf8_problem::invalid_sequence, i};  // truncated
+        for (std::size_t k = 1; k < length; ++k) {
+            const std::uint8_t b = byte(i + k);
+            if ((b & 0xC0u) != 0x80u) return {utf8_problem::invalid_sequence, i};
+            code = (code << 6) | (b & 0x3Fu);
+        }
+        if (code < minimum || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
+            return {utf8_problem::invalid_sequence, i};
+        }
+        i += length;
+    }
+    return {};
+}
+
+}  // namespace fieldbridge
