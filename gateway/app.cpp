@@ -25,6 +25,7 @@
 #include "drivers/modbus/bus_worker.hpp"
 #include "config/loader.hpp"
 #include "config/topic.hpp"
+#include "gateway/client_options.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/payload.hpp"
@@ -40,38 +41,6 @@ namespace fieldbridge::gateway {
 namespace asio = boost::asio;
 
 namespace {
-
-mqtt::client_options client_options_from(const config::broker& b) {
-    mqtt::client_options o;
-    o.version = b.protocol == config::mqtt_protocol::v5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1;
-    o.host = b.host;
-    o.port = b.port;
-    for (const auto& [host, port] : b.failover) o.failover.push_back({host, port == 0 ? b.port : port});
-    o.client_id = b.client_id;
-    o.keepalive = b.keepalive;
-    o.username = b.username;
-    o.password = b.password;
-    o.clean_session = b.clean_session;
-    o.session_expiry = b.session_expiry ? static_cast<std::uint32_t>(b.session_expiry->count())
-                                        : (b.clean_session ? 0U : 0xFFFFFFFFU);
-    o.tls.enabled = b.tls.enabled;
-    o.tls.ca_file = b.tls.ca_file;
-    o.tls.cert_file = b.tls.cert_file;
-    o.tls.key_file = b.tls.key_file;
-    o.tls.verify_hostname = b.tls.verify_hostname;
-    o.reconnect_min = b.reconnect_min;
-    o.reconnect_max = b.reconnect_max;
-    return o;
-}
-
-mqtt::client_options client_options_from(const config::gateway& g) {
-    auto o = client_options_from(g.mqtt);
-    config::device none;
-    config::bus no_bus;
-    o.will = mqtt::will_message{config::expand_topic(g.availability.gateway_topic, g.publish, none, config::point{}, no_bus),
-                                R"({"state":"offline"})", mqtt::qos::at_least_once, true, {}};
-    return o;
-}
 
 const char* state_name(mqtt::link_state s) {
     switch (s) {
@@ -372,6 +341,12 @@ void app::subscribe_commands() {
     auto& p = *parts_;
     for (const auto& filter : p.commands.filters()) {
         if (!p.subscribed.insert(filter).second) continue;
+        // One filter per SUBSCRIBE, each checked first: a filter that cannot
+        // be encoded would otherwise take every other command topic with it.
+        if (const auto bad = mqtt::check_topic_filter(filter)) {
+            spdlog::error("commands: cannot subscribe to {}: {}; its commands get no answer", filter, bad.message());
+            continue;
+        }
         p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) { on_command(m); });
     }
 }
@@ -737,7 +712,7 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
                                         {"values", state->values}};
                     if (!state->errors.empty()) j["errors"] = state->errors;
                     auto answer = reply_topic;
-                    answer.payload = j.dump();
+                    answer.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
                     parts_->client.publish(std::move(answer));
                 });
             });
@@ -900,20 +875,14 @@ void app::reply(const mqtt::message& reply_to, const std::optional<std::string>&
     // Straight to the client, not through the queue: an answer is for the
     // caller waiting now, not worth a disk commit ahead of it.
     auto answer = reply_to;
-    answer.payload = j.dump();
+    // A string point's value is the device's bytes: never a throw on them.
+    answer.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     parts_->client.publish(std::move(answer));
 }
 
 namespace {
 
-std::string availability_topic(const std::string& tmpl, const config::gateway& cfg, const std::string& device) {
-    const auto d = std::find_if(cfg.devices.begin(), cfg.devices.end(), [&](const auto& x) { return x.name == device; });
-    config::device none;
-    const auto& dev = d == cfg.devices.end() ? none : *d;
-    const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& x) { return x.name == dev.bus; });
-    config::bus no_bus;
-    return config::expand_topic(tmpl, cfg.publish, dev, config::point{}, b == cfg.buses.end() ? no_bus : *b);
-}
+using config::availability_topic;
 
 }  // namespace
 

@@ -83,7 +83,10 @@ std::string json_payload(const config::point& p, const reading& r) {
     j["quality"] = r.value ? "good" : "bad";
     if (!r.value) j["error"] = r.error ? r.error.message() : std::string("no value");
     j["ts"] = iso8601_utc_ms(r.time);
-    return j.dump();
+    // A string register holds whatever bytes the device put there: bytes
+    // that are not UTF-8 become U+FFFD instead of a throw that would end the
+    // service at every poll.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<std::string> raw_payload(const config::point& p, const reading& r) {

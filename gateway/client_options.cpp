@@ -1,0 +1,41 @@
+#include "gateway/client_options.hpp"
+
+#include "config/topic.hpp"
+
+namespace fieldbridge::gateway {
+
+namespace {
+
+mqtt::client_options client_options_from(const config::broker& b) {
+    mqtt::client_options o;
+    o.version = b.protocol == config::mqtt_protocol::v5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1;
+    o.host = b.host;
+    o.port = b.port;
+    for (const auto& [host, port] : b.failover) o.failover.push_back({host, port == 0 ? b.port : port});
+    o.client_id = b.client_id;
+    o.keepalive = b.keepalive;
+    o.username = b.username;
+    o.password = b.password;
+    o.clean_session = b.clean_session;
+    o.session_expiry = b.session_expiry ? static_cast<std::uint32_t>(b.session_expiry->count())
+                                        : (b.clean_session ? 0U : 0xFFFFFFFFU);
+    o.tls.enabled = b.tls.enabled;
+    o.tls.ca_file = b.tls.ca_file;
+    o.tls.cert_file = b.tls.cert_file;
+    o.tls.key_file = b.tls.key_file;
+    o.tls.verify_hostname = b.tls.verify_hostname;
+    o.reconnect_min = b.reconnect_min;
+    o.reconnect_max = b.reconnect_max;
+    return o;
+}
+
+}  // namespace
+
+mqtt::client_options client_options_from(const config::gateway& cfg) {
+    auto o = client_options_from(cfg.mqtt);
+    o.will = mqtt::will_message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""),
+                                R"({"state":"offline"})", mqtt::qos::at_least_once, true, {}};
+    return o;
+}
+
+}  // namespace fieldbridge::gateway
