@@ -17,6 +17,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
+#include <boost/asio/buffers_iterator.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -24,90 +25,121 @@ namespace fieldbridge::gateway {
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
-namespace {
-
-constexpr std::size_t max_request = 64 * 1024;
-
-nlohmann::json error_reply(const std::string& why) {
-    return {{"version", control_protocol_version}, {"ok", false}, {"error", why}};
-}
-
-}  // namespace
-
 struct control_server::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, std::filesystem::path p) : executor(ex), acceptor(ex), path(std::move(p)) {}
+    impl(asio::any_io_executor ex, std::filesystem::path p, control_limits l)
+        : executor(ex), acceptor(ex), path(std::move(p)), limits(l) {}
 
     asio::any_io_executor executor;
     local::acceptor acceptor;
     std::filesystem::path path;
+    control_limits limits;
     std::map<std::string, async_handler> handlers;
+    std::size_t open_connections = 0;
     bool stopped = false;
+
+    // One client, from accept to the reply's last byte. Counted in
+    // open_connections for as long as anything (a pending read, a timer, a
+    // handler's responder) holds it.
+    struct connection {
+        connection(std::shared_ptr<impl> s, local::socket sock)
+            : server(std::move(s)),
+              socket(std::move(sock)),
+              buffer(server->limits.max_request_bytes),
+              timer(server->executor) {
+            ++server->open_connections;
+        }
+        ~connection() { --server->open_connections; }
+        connection(const connection&) = delete;
+        connection& operator=(const connection&) = delete;
+
+        std::shared_ptr<impl> server;
+        local::socket socket;
+        asio::streambuf buffer;
+        asio::steady_timer timer;
+        bool timed_out = false;
+        bool replied = false;
+    };
 
     void accept() {
         acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec, local::socket s) {
             if (self->stopped) return;
-            if (!ec) self->serve(std::make_shared<local::socket>(std::move(s)));
+            if (!ec) self->serve(std::move(s));
             self->accept();
         });
     }
 
-    void serve(std::shared_ptr<local::socket> s) {
-        auto buffer = std::make_shared<asio::streambuf>(max_request);
-        auto timer = std::make_shared<asio::steady_timer>(executor, std::chrono::seconds(5));
-        timer->async_wait([s](const boost::system::error_code& ec) {
-            if (!ec) {
-                boost::system::error_code ignored;
-                s->close(ignored);
-            }
+    // Sends the reply (once) and closes the connection after it.
+    static void send(const std::shared_ptr<connection>& c, const nlohmann::json& reply) {
+        if (c->replied) return;
+        c->replied = true;
+        c->timer.cancel();
+        auto text = std::make_shared<std::string>(control_line(reply));
+        asio::async_write(c->socket, asio::buffer(*text), [c, text](const boost::system::error_code&, std::size_t) {
+            boost::system::error_code ignored;
+            c->socket.shutdown(local::socket::shutdown_both, ignored);
+            c->socket.close(ignored);
         });
-        asio::async_read_until(
-            *s, *buffer, '\n',
-            [self = shared_from_this(), s, buffer, timer](const boost::system::error_code& ec, std::size_t n) {
-                timer->cancel();
-                const auto send = [s](const nlohmann::json& reply) {
-                    auto text = std::make_shared<std::string>(reply.dump() + "\n");
-                    asio::async_write(*s, asio::buffer(*text), [s, text](const boost::system::error_code&, std::size_t) {
-                        boost::system::error_code ignored;
-                        s->shutdown(local::socket::shutdown_both, ignored);
-                        s->close(ignored);
-                    });
-                };
-                if (ec == asio::error::not_found) return send(error_reply("request longer than 64 KiB"));
-                if (ec) return;  // the client went away (or timed out)
-                std::string line(asio::buffers_begin(buffer->data()),
-                                 asio::buffers_begin(buffer->data()) + static_cast<std::ptrdiff_t>(n));
-                self->answer(line, send);
-            });
     }
 
-    void answer(const std::string& line, const std::function<void(const nlohmann::json&)>& send) {
-        const auto request = nlohmann::json::parse(line, nullptr, false);
-        if (request.is_discarded() || !request.is_object()) return send(error_reply("the request is not a JSON object"));
-        if (!request.contains("command") || !request["command"].is_string()) {
-            return send(error_reply("the request has no \"command\""));
+    void serve(local::socket s) {
+        if (open_connections >= limits.max_connections) {
+            // Refused with a reason rather than left hanging in the backlog;
+            // the reply fits the socket buffer, so this write does not wait.
+            const auto text = control_line(control_error("too many control connections (" +
+                                                         std::to_string(limits.max_connections) + " open); try again"));
+            boost::system::error_code ignored;
+            asio::write(s, asio::buffer(text), ignored);
+            s.shutdown(local::socket::shutdown_both, ignored);
+            s.close(ignored);
+            return;
         }
-        const auto& version = request.contains("version") ? request["version"] : nlohmann::json(control_protocol_version);
-        if (version != control_protocol_version) {
-            return send(error_reply("protocol version " + version.dump() + " is not supported; this is version " +
-                                    std::to_string(control_protocol_version)));
-        }
-        const auto command = request["command"].get<std::string>();
-        const auto it = handlers.find(command);
-        if (it == handlers.end()) return send(error_reply("unknown command '" + command + "'"));
+        auto c = std::make_shared<connection>(shared_from_this(), std::move(s));
+        c->timer.expires_after(limits.request_timeout);
+        c->timer.async_wait([c](const boost::system::error_code& ec) {
+            if (ec || c->replied) return;
+            c->timed_out = true;
+            boost::system::error_code ignored;
+            c->socket.cancel(ignored);  // the read ends with operation_aborted
+        });
+        asio::async_read_until(c->socket, c->buffer, '\n', [c](const boost::system::error_code& ec, std::size_t n) {
+            if (c->timed_out) {
+                return send(c, control_error("no request within " +
+                                             std::to_string(c->server->limits.request_timeout.count()) + " ms"));
+            }
+            if (ec == asio::error::not_found) {
+                return send(c, control_error("request longer than " +
+                                             std::to_string(c->server->limits.max_request_bytes) + " bytes"));
+            }
+            if (ec) {
+                // The client went away: the timer must not keep its place taken.
+                c->timer.cancel();
+                return;
+            }
+            const std::string line(asio::buffers_begin(c->buffer.data()),
+                                   asio::buffers_begin(c->buffer.data()) + static_cast<std::ptrdiff_t>(n));
+            c->server->answer(line, c);
+        });
+    }
+
+    void answer(const std::string& line, const std::shared_ptr<connection>& c) {
+        auto parsed = parse_control_request(line);
+        if (auto* refusal = std::get_if<nlohmann::json>(&parsed)) return send(c, *refusal);
+        auto& call = std::get<control_call>(parsed);
+        const auto it = handlers.find(call.command);
+        if (it == handlers.end()) return send(c, control_error("unknown command '" + call.command + "'"));
         try {
-            it->second(request, [send, command](nlohmann::json answer) {
-                nlohmann::json reply = {{"version", control_protocol_version}, {"ok", true}};
-                reply[command] = std::move(answer);
-                send(reply);
+            it->second(call.request, [c, command = call.command](nlohmann::json answer) {
+                send(c, control_answer(command, std::move(answer)));
             });
         } catch (const std::exception& e) {
-            send(error_reply(command + " failed: " + e.what()));
+            send(c, control_error(call.command + " failed: " + e.what()));
         }
     }
 };
 
-control_server::control_server(asio::any_io_executor executor, std::filesystem::path socket_path)
-    : impl_(std::make_shared<impl>(executor, socket_path)), path_(std::move(socket_path)) {}
+control_server::control_server(asio::any_io_executor executor, std::filesystem::path socket_path,
+                               control_limits limits)
+    : impl_(std::make_shared<impl>(executor, socket_path, limits)), path_(std::move(socket_path)) {}
 
 control_server::~control_server() { stop(); }
 

@@ -1,12 +1,15 @@
 // The local control socket: a Unix stream socket (mode 0660) on which the
 // running service answers small, versioned JSON requests, one per line:
 //   {"version":1,"command":"status"}  →  {"version":1,"ok":true,"status":{...}}
-// (the answer is under the command's name).
-// Unknown commands, malformed JSON and oversized requests get
-// {"version":1,"ok":false,"error":"..."}; a client that sends nothing for
-// 5 s is dropped. Runs on the core io_context; not thread-safe.
+// (the answer is under the command's name; control_protocol.hpp).
+// Unknown commands, malformed JSON, oversized requests, a client that has
+// not sent its request in time and a connection beyond the limit get
+// {"version":1,"ok":false,"error":"..."} and are closed (control_limits).
+// Runs on the core io_context; not thread-safe.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -17,10 +20,18 @@
 
 #include "common/result.hpp"
 #include "config/model.hpp"
+#include "gateway/control_protocol.hpp"
 
 namespace fieldbridge::gateway {
 
-inline constexpr int control_protocol_version = 1;
+// What one local client may take of the core thread: the socket is open to
+// the service's group, and a stuck or hostile client must not hold the
+// service's memory or descriptors.
+struct control_limits {
+    std::size_t max_request_bytes = 64 * 1024;  // the request line, '\n' included
+    std::size_t max_connections = 16;           // open at once; more are refused
+    std::chrono::milliseconds request_timeout{5000};  // from accept to the request's '\n'
+};
 
 class control_server {
 public:
@@ -31,7 +42,8 @@ public:
     using responder = std::function<void(nlohmann::json answer)>;
     using async_handler = std::function<void(const nlohmann::json& request, responder respond)>;
 
-    control_server(boost::asio::any_io_executor executor, std::filesystem::path socket_path);
+    control_server(boost::asio::any_io_executor executor, std::filesystem::path socket_path,
+                   control_limits limits = {});
     ~control_server();
     control_server(const control_server&) = delete;
     control_server& operator=(const control_server&) = delete;

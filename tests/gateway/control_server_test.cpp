@@ -1,0 +1,191 @@
+// The control socket's bounds, on a real Unix socket: a request line longer
+// than the limit, more connections than the limit and a client that sends
+// no request in time are each refused with a reason and closed, and the
+// service answers the next good client.
+#include "gateway/control_server.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+// A client that does what control_request() would not: sends raw bytes,
+// holds a connection open, reads what the server says and whether it closed.
+class raw_client {
+public:
+    explicit raw_client(const fs::path& socket) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+        const timeval tv{5, 0};  // a deadline for every read: a test never hangs
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    }
+    ~raw_client() { close(); }
+    raw_client(const raw_client&) = delete;
+    raw_client& operator=(const raw_client&) = delete;
+
+    bool connected() const { return connected_; }
+    bool send(const std::string& bytes) {
+        return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+    }
+    // One line from the server (without its '\n'); nullopt if it closed
+    // first or nothing came within 5 s.
+    std::optional<std::string> line() {
+        std::string text;
+        char c = 0;
+        while (::recv(fd_, &c, 1, 0) == 1) {
+            if (c == '\n') return text;
+            text.push_back(c);
+        }
+        return std::nullopt;
+    }
+    // Whether the server closed the connection within 5 s: end of stream, or
+    // a reset when it closed with bytes of ours left unread.
+    bool closed_by_server() {
+        char c = 0;
+        const auto n = ::recv(fd_, &c, 1, 0);
+        return n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+nlohmann::json parsed(const std::optional<std::string>& line) {
+    return line ? nlohmann::json::parse(*line, nullptr, false) : nlohmann::json();
+}
+
+class control_server_bounds : public ::testing::Test {
+protected:
+    void start(control_limits limits) {
+        static std::atomic<int> serial{0};
+        path_ = fs::temp_directory_path() /
+                ("fb-control-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".sock");
+        server_.emplace(io_.get_executor(), path_, limits);
+        server_->add("status", [](const nlohmann::json&) { return nlohmann::json{{"answered", true}}; });
+        ASSERT_TRUE(server_->start().has_value());
+        runner_ = std::thread([this] { io_.run(); });
+    }
+    void TearDown() override {
+        io_.stop();
+        if (runner_.joinable()) runner_.join();
+        server_.reset();
+        std::error_code ignored;
+        fs::remove(path_, ignored);
+    }
+
+    // A good client's request, answered.
+    bool good_client_answered() {
+        const auto reply = control_request(path_, {{"version", 1}, {"command", "status"}}, 5s);
+        return reply && reply->value("ok", false) && (*reply)["status"] == nlohmann::json{{"answered", true}};
+    }
+
+    asio::io_context io_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+    std::optional<control_server> server_;
+    std::thread runner_;
+    fs::path path_;
+};
+
+TEST_F(control_server_bounds, a_request_line_longer_than_the_limit_is_refused_and_the_service_answers_after) {
+    start(control_limits{1024, 16, 5s});
+
+    // Exactly at the limit ('\n' included): answered.
+    std::string at_limit = R"({"version":1,"command":"status"})";
+    at_limit.append(1023 - at_limit.size(), ' ');
+    at_limit.push_back('\n');
+    ASSERT_EQ(at_limit.size(), 1024u);
+    raw_client fits(path_);
+    ASSERT_TRUE(fits.connected());
+    ASSERT_TRUE(fits.send(at_limit));
+    EXPECT_EQ(parsed(fits.line()), (nlohmann::json{{"version", 1}, {"ok", true}, {"status", {{"answered", true}}}}));
+
+    // One byte past it, and no end of line in sight: refused and closed.
+    raw_client over(path_);
+    ASSERT_TRUE(over.connected());
+    ASSERT_TRUE(over.send(std::string(1025, 'x')));
+    EXPECT_EQ(parsed(over.line()),
+              (nlohmann::json{{"version", 1}, {"ok", false}, {"error", "request longer than 1024 bytes"}}));
+    EXPECT_TRUE(over.closed_by_server());
+
+    EXPECT_TRUE(good_client_answered());
+}
+
+TEST_F(control_server_bounds, connections_beyond_the_limit_are_refused_and_the_service_answers_once_one_closes) {
+    start(control_limits{64 * 1024, 2, 10s});
+    raw_client first(path_);
+    raw_client second(path_);
+    ASSERT_TRUE(first.connected());
+    ASSERT_TRUE(second.connected());
+
+    // Accepted in order: the first two hold both places.
+    raw_client third(path_);
+    ASSERT_TRUE(third.connected());
+    EXPECT_EQ(parsed(third.line()), (nlohmann::json{{"version", 1},
+                                                   {"ok", false},
+                                                   {"error", "too many control connections (2 open); try again"}}));
+    EXPECT_TRUE(third.closed_by_server());
+
+    // The two idle clients still hold their places until one goes away.
+    first.close();
+    EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 5s));
+    // The second one is still served.
+    ASSERT_TRUE(second.send("{\"version\":1,\"command\":\"status\"}\n"));
+    EXPECT_EQ(parsed(second.line()).value("ok", false), true);
+}
+
+TEST_F(control_server_bounds, a_client_that_sends_no_request_in_time_is_told_so_and_closed) {
+    start(control_limits{64 * 1024, 16, 200ms});
+    raw_client slow(path_);
+    ASSERT_TRUE(slow.connected());
+    const auto started = std::chrono::steady_clock::now();
+    ASSERT_TRUE(slow.send("{\"version\":1,"));  // and never the rest
+    EXPECT_EQ(parsed(slow.line()), (nlohmann::json{{"version", 1}, {"ok", false}, {"error", "no request within 200 ms"}}));
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 200ms);
+    EXPECT_TRUE(slow.closed_by_server());
+
+    EXPECT_TRUE(good_client_answered());
+}
+
+TEST_F(control_server_bounds, a_request_nested_deeper_than_any_command_needs_is_refused) {
+    start(control_limits{});
+    nlohmann::json deep = 1;
+    for (int i = 0; i < control_max_depth + 1; ++i) deep = nlohmann::json::array({deep});
+    const auto reply = control_request(path_, {{"version", 1}, {"command", "status"}, {"argument", deep}}, 5s);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(*reply, (nlohmann::json{{"version", 1},
+                                      {"ok", false},
+                                      {"error", "the request is nested deeper than 16 levels"}}));
+    EXPECT_TRUE(good_client_answered());
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
