@@ -1,21 +1,31 @@
 #include "config/loader.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "config/duration.hpp"
+#include "config/limits.hpp"
 #include "config/names.hpp"
 #include "config/suggestion.hpp"
 #include "config/topic.hpp"
 #include "config/validate.hpp"
 #include "config/wire_strings.hpp"
 #include "config/yaml_reader.hpp"
+#include "config/yaml_tree.hpp"
 
 namespace fieldbridge::config {
 
@@ -90,38 +100,89 @@ std::string relative_to(const std::string& including_file, const std::string& pa
     return (fs::path(including_file).parent_path() / p).lexically_normal().string();
 }
 
-std::optional<std::string> read_text_file(const std::string& path, std::string& why) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-        why = "is a directory";
-        return std::nullopt;
+// Why a file was not read, and what is expected instead.
+struct read_refusal {
+    std::string why;
+    std::string expected;
+    bool too_large = false;
+};
+
+// Appended to a refusal for size: what to do about it.
+constexpr std::string_view size_hint = "; give devices of one model a profile, or split the file";
+
+std::string mib(std::size_t bytes) { return std::to_string(bytes / (1024 * 1024)) + " MiB"; }
+
+// The text of a regular file of at most max_bytes. Anything else (a
+// directory, a device such as /dev/zero, a FIFO that would block, a file
+// past the bound) is refused before or while reading, never read whole.
+std::variant<std::string, read_refusal> read_text_file(const std::string& path, std::size_t max_bytes) {
+    const std::string readable = "a readable YAML file";
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return read_refusal{"does not exist", readable};
+        if (errno == EACCES || errno == EPERM) return read_refusal{"cannot be opened (permissions?)", readable};
+        return read_refusal{"cannot be opened (" + std::string(std::strerror(errno)) + ")", readable};
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        why = fs::exists(path, ec) ? "cannot be opened (permissions?)" : "does not exist";
-        return std::nullopt;
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return read_refusal{"cannot be read (" + std::string(std::strerror(errno)) + ")", readable};
+    if (S_ISDIR(st.st_mode)) return read_refusal{"is a directory", readable};
+    if (!S_ISREG(st.st_mode)) {
+        return read_refusal{"is not a regular file (a device, FIFO or socket)", "a regular YAML file"};
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    const auto too_large = [&] {
+        return read_refusal{"is larger than " + std::to_string(max_bytes) + " bytes",
+                            "at most " + std::to_string(max_bytes) + " bytes", true};
+    };
+    if (st.st_size > 0 && static_cast<std::uintmax_t>(st.st_size) > max_bytes) return too_large();
+    // Read at most one byte past the bound: a file that grows while it is
+    // read is still refused, and nothing larger ever sits in memory.
+    std::string text;
+    text.resize(std::min<std::size_t>(max_bytes + 1, st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096));
+    std::size_t used = 0;
+    for (;;) {
+        if (used == text.size()) {
+            if (text.size() > max_bytes) break;
+            text.resize(std::min(max_bytes + 1, text.size() * 2));
+        }
+        const auto n = ::read(fd, text.data() + used, text.size() - used);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return read_refusal{"cannot be read (" + std::string(std::strerror(errno)) + ")", readable};
+        }
+        if (n == 0) break;
+        used += static_cast<std::size_t>(n);
+    }
+    if (used > max_bytes) return too_large();
+    text.resize(used);
+    return text;
 }
 
-// Parses one YAML document; a syntax error becomes a diagnostic in file.
-std::optional<YAML::Node> parse_document(const std::string& text, const std::string& file, diagnostics_sink& sink) {
-    try {
-        return YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-        const int column = e.mark.is_null() ? 0 : e.mark.column + 1;
-        sink.error(source_mark{file, line, column},
-                   "YAML syntax error: " + e.msg + "; expected well-formed YAML (check indentation, quotes and brackets)");
-        return std::nullopt;
+// Parses one YAML document of file into a tree; what is wrong with it
+// becomes a diagnostic in file.
+std::shared_ptr<const yaml_tree> parse_document(std::string_view text, const std::string& file,
+                                                diagnostics_sink& sink) {
+    auto parsed = yaml_tree::parse(text, limits::max_nodes);
+    if (auto* error = std::get_if<yaml_error>(&parsed)) {
+        sink.error(source_mark{file, error->at.line, error->at.column}, std::move(error->message));
+        return nullptr;
     }
+    return std::get<std::shared_ptr<const yaml_tree>>(std::move(parsed));
 }
 
 class loader {
 public:
-    explicit loader(diagnostics_sink& sink) : sink_(sink) {}
+    // main is the tree of main_file (main_bytes long); the loader keeps it
+    // and every included file's alive while it reads them.
+    loader(diagnostics_sink& sink, const std::string& main_file, std::shared_ptr<const yaml_tree> main,
+           std::size_t main_bytes)
+        : sink_(sink), bytes_read_(main_bytes), nodes_(main->expanded_nodes()) {
+        files_[main_file] = read_file{std::move(main), 0};
+    }
 
     gateway read(const field& root) {
         gw_.source_file = root.mark.file;
@@ -156,8 +217,19 @@ public:
     }
 
 private:
+    // A file read (or refused: no tree) and how deep in includes it was first.
+    struct read_file {
+        std::shared_ptr<const yaml_tree> tree;
+        int depth = 0;
+    };
+
     diagnostics_sink& sink_;
     gateway gw_;
+    std::map<std::string, read_file> files_;  // by path as written after relative_to; each read once
+    std::size_t bytes_read_ = 0;              // of every file in files_
+    std::uint64_t nodes_ = 0;                 // expanded nodes of the main file and of each use of an include
+    std::size_t points_total_ = 0;            // points of the devices read so far
+    std::map<std::pair<const void*, std::uint32_t>, point_list> lists_read_;  // by yaml_node::identity()
     std::set<std::string> declared_buses_;     // every bus name written, valid or not
     std::set<std::string> declared_profiles_;  // every profile name written, valid or not
     std::set<std::string> declared_devices_;
@@ -263,6 +335,50 @@ private:
 
     // ---- !include ----
 
+    // The tree of the file at path, included from a file at depth
+    // including_depth; read and parsed once, whatever number of times it is
+    // included. nullptr (reported at f) when it cannot be.
+    const yaml_tree* included_tree(const field& f, const std::string& path, int including_depth) {
+        if (const auto it = files_.find(path); it != files_.end()) return it->second.tree.get();
+        const int depth = including_depth + 1;
+        if (depth > limits::max_include_depth) {
+            sink_.error(f.mark, f.path + ": !include " + path + " is nested " + std::to_string(depth) +
+                                    " files deep; expected at most " + std::to_string(limits::max_include_depth) +
+                                    " levels of !include");
+            return nullptr;
+        }
+        auto& entry = files_[path];
+        entry.depth = depth;
+        const std::size_t room = limits::max_total_bytes - std::min(bytes_read_, limits::max_total_bytes);
+        auto text = read_text_file(path, std::min(limits::max_file_bytes, room));
+        if (auto* refusal = std::get_if<read_refusal>(&text)) {
+            std::string message = f.path + ": !include " + path + " " + refusal->why;
+            if (refusal->too_large && room < limits::max_file_bytes) {
+                message += ", the room left of the " + mib(limits::max_total_bytes) +
+                           " that all files may take together; expected smaller files" + std::string(size_hint);
+            } else if (refusal->too_large) {
+                message += "; expected " + refusal->expected + " per file (" + mib(limits::max_file_bytes) + ")" +
+                           std::string(size_hint);
+            } else {
+                message += "; expected " + refusal->expected;
+                if (refusal->expected.starts_with("a readable")) {
+                    message += " (relative paths start at the including file's directory)";
+                }
+            }
+            sink_.error(f.mark, message);
+            return nullptr;
+        }
+        const auto& bytes = std::get<std::string>(text);
+        bytes_read_ += bytes.size();
+        entry.tree = parse_document(bytes, path, sink_);
+        return entry.tree.get();
+    }
+
+    int depth_of(const std::string& file) const {
+        const auto it = files_.find(file);
+        return it == files_.end() ? 0 : it->second.depth;
+    }
+
     // The node itself, or the root of the file it names with !include; errors
     // in that file are reported against it.
     std::optional<field> resolve(const field& f) {
@@ -274,23 +390,26 @@ private:
                 return std::nullopt;
             }
             const std::string path = relative_to(current.mark.file, current.node.Scalar());
-            if (std::find(chain.begin(), chain.end(), path) != chain.end() || chain.size() > 16) {
+            if (std::find(chain.begin(), chain.end(), path) != chain.end()) {
                 sink_.error(current.mark, current.path + ": !include " + path +
                                               " includes itself; expected a chain of includes without a cycle");
                 return std::nullopt;
             }
             chain.push_back(path);
-            std::string why;
-            const auto text = read_text_file(path, why);
-            if (!text) {
-                sink_.error(current.mark, current.path + ": !include " + path + " " + why +
-                                              "; expected a readable YAML file (relative paths start at the "
-                                              "including file's directory)");
+            const yaml_tree* tree = included_tree(current, path, depth_of(current.mark.file));
+            if (!tree) return std::nullopt;
+            // Each use of an included file is read again by what uses it.
+            nodes_ += tree->expanded_nodes();
+            if (nodes_ > limits::max_nodes) {
+                sink_.error(current.mark, current.path + ": !include " + path + " adds " +
+                                              std::to_string(tree->expanded_nodes()) + " nodes, making " +
+                                              std::to_string(nodes_) + "; expected at most " +
+                                              std::to_string(limits::max_nodes) +
+                                              " nodes in all files with every alias and include expanded");
                 return std::nullopt;
             }
-            auto root = parse_document(*text, path, sink_);
-            if (!root) return std::nullopt;
-            current = field{*root, current.path, mark_of(*root, path)};
+            const yaml_node root = tree->root();
+            current = field{root, current.path, mark_of(root, path)};
             if (current.mark.line == 0) current.mark = source_mark{path, 1, 1};
         }
         if (!current.node.Tag().empty() && current.node.Tag().front() == '!' && current.node.Tag() != "!") {
@@ -688,7 +807,9 @@ private:
 
     // A point list (or !include of one). Invalid points and repeated names are
     // reported and left out, so that later checks see only sound points.
-    std::vector<point> read_point_list(const field& list_field) {
+    // A list read before (the same node again through an alias, or the same
+    // included file) is the list read then, shared, not read and held again.
+    point_list read_point_list(const field& list_field) {
         std::vector<point> points;
         const auto resolved = resolve(list_field);
         if (!resolved) return points;
@@ -699,6 +820,13 @@ private:
                                     "; expected a list of points (- { name: ..., register: ..., address: ... })");
             return points;
         }
+        if (f.node.size() > limits::max_points_per_device) {
+            sink_.error(f.mark, f.path + ": " + std::to_string(f.node.size()) + " points; expected at most " +
+                                    std::to_string(limits::max_points_per_device) + " points per device");
+            return points;
+        }
+        if (const auto it = lists_read_.find(f.node.identity()); it != lists_read_.end()) return it->second;
+        const std::size_t errors_before = sink_.error_count();
         std::map<std::string, source_mark> names;
         std::size_t index = 0;
         for (const auto& element : f.node) {
@@ -718,7 +846,9 @@ private:
             names.emplace(p->name, p->mark);
             points.push_back(std::move(*p));
         }
-        return points;
+        point_list list(std::move(points));
+        if (sink_.error_count() == errors_before) lists_read_.emplace(f.node.identity(), list);
+        return list;
     }
 
     // ---- profiles ----
@@ -845,6 +975,12 @@ private:
 
     void read_devices(const field& f) {
         for (auto& entry : map_entries(f, "a map: device name -> { bus: ..., unit_id: ..., ... }", sink_)) {
+            if (declared_devices_.size() == limits::max_devices) {
+                sink_.error(entry.key_mark, entry.value.path + ": more than " + std::to_string(limits::max_devices) +
+                                                " devices; expected at most " + std::to_string(limits::max_devices) +
+                                                " devices per gateway (the devices after it are not read)");
+                break;
+            }
             declared_devices_.insert(entry.key);
             const std::size_t errors_before = sink_.error_count();
             check_name(entry.key, entry.key_mark, entry.value.path);
@@ -922,7 +1058,25 @@ private:
                 }
             }
             if (const auto pl = m.get("points")) {
-                for (auto& p : read_point_list(*pl)) d.points.push_back(std::move(p));
+                point_list own = read_point_list(*pl);
+                if (d.points.empty()) {
+                    d.points = std::move(own);
+                } else {
+                    for (const auto& p : own) d.points.push_back(p);
+                }
+            }
+            if (d.points.size() > limits::max_points_per_device) {
+                sink_.error(d.mark, entry.value.path + ": " + std::to_string(d.points.size()) +
+                                        " points (the profile's and its own); expected at most " +
+                                        std::to_string(limits::max_points_per_device) + " points per device");
+            }
+            points_total_ += d.points.size();
+            if (points_total_ > limits::max_points_total) {
+                sink_.error(d.mark, entry.value.path + ": the devices up to this one have " +
+                                        std::to_string(points_total_) + " points; expected at most " +
+                                        std::to_string(limits::max_points_total) +
+                                        " points in all devices together (the devices after it are not read)");
+                break;
             }
             if (d.points.empty() && sink_.error_count() == errors_before) {
                 sink_.warning(d.mark, entry.value.path + ": device has no points (no profile, no points); it will "
@@ -970,35 +1124,62 @@ void sort_by_position(std::vector<diagnostic>& diagnostics) {
 }  // namespace
 
 gateway load_string(const std::string& yaml, const std::string& file_name) {
+    if (yaml.size() > limits::max_file_bytes) {
+        throw config_error({diagnostic{file_name, 1, 1,
+                                       "the configuration is " + std::to_string(yaml.size()) +
+                                           " bytes; expected at most " + std::to_string(limits::max_file_bytes) +
+                                           " bytes (" + mib(limits::max_file_bytes) + ")" +
+                                           std::string(size_hint)}});
+    }
     diagnostics_sink sink;
-    const auto root = parse_document(yaml, file_name, sink);
-    if (!root) throw config_error(sink.errors());
+    auto tree = parse_document(yaml, file_name, sink);
+    if (!tree) throw config_error(sink.errors());
 
-    field root_field{*root, "", source_mark{file_name, 1, 1}};
-    loader l(sink);
+    field root_field{tree->root(), "", source_mark{file_name, 1, 1}};
+    loader l(sink, file_name, tree, yaml.size());
+    tree.reset();  // the loader holds it
     gateway gw = l.read(root_field);
 
     std::vector<diagnostic> errors = sink.errors();
-    for (auto& d : validate(gw)) errors.push_back(std::move(d));
+    std::size_t not_listed = sink.errors_not_kept();
+    for (auto& d : validate(gw)) {
+        if (errors.size() < limits::max_diagnostics) {
+            errors.push_back(std::move(d));
+        } else {
+            ++not_listed;
+        }
+    }
     // A value the loader refused and kept (a wildcard in publish.prefix),
     // found again by validate, is listed once: at the loader's mark.
     std::set<std::string> listed;
     std::erase_if(errors, [&](const diagnostic& d) { return !listed.insert(d.message).second; });
     if (!errors.empty()) {
         sort_by_position(errors);
+        if (not_listed > 0) {
+            errors.push_back(diagnostic{file_name, 0, 0,
+                                        "and " + std::to_string(not_listed) +
+                                            " more error(s) not listed; expected the ones above fixed first"});
+        }
         throw config_error(std::move(errors));
     }
     auto warnings = sink.warnings();
     sort_by_position(warnings);
     for (const auto& w : warnings) gw.warnings.push_back(to_string(w));
+    if (sink.warnings_not_kept() > 0) {
+        gw.warnings.push_back(file_name + ": and " + std::to_string(sink.warnings_not_kept()) +
+                              " more warning(s) not listed");
+    }
     return gw;
 }
 
 gateway load_file(const std::string& path) {
-    std::string why;
-    const auto text = read_text_file(path, why);
-    if (!text) throw config_error({diagnostic{path, 0, 0, "the configuration file " + why}});
-    return load_string(*text, path);
+    auto text = read_text_file(path, limits::max_file_bytes);
+    if (const auto* refusal = std::get_if<read_refusal>(&text)) {
+        std::string message = "the configuration file " + refusal->why + "; expected " + refusal->expected;
+        if (refusal->too_large) message += " (" + mib(limits::max_file_bytes) + ")" + std::string(size_hint);
+        throw config_error({diagnostic{path, 0, 0, std::move(message)}});
+    }
+    return load_string(std::get<std::string>(text), path);
 }
 
 }  // namespace fieldbridge::config

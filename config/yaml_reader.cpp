@@ -4,45 +4,47 @@
 #include <charconv>
 #include <cmath>
 #include <system_error>
+#include <unordered_map>
 
 #include "config/duration.hpp"
+#include "config/limits.hpp"
 #include "config/suggestion.hpp"
 
 namespace fieldbridge::config::detail {
 
 void diagnostics_sink::error(const source_mark& at, std::string message) {
-    errors_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+    ++error_count_;
+    if (errors_.size() < limits::max_diagnostics) {
+        errors_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+    }
 }
 
 void diagnostics_sink::warning(const source_mark& at, std::string message) {
-    warnings_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
-}
-
-source_mark mark_of(const YAML::Node& node, const std::string& file) {
-    const YAML::Mark m = node.Mark();
-    if (m.is_null() || m.line < 0) return source_mark{file, 0, 0};
-    return source_mark{file, m.line + 1, m.column + 1};
-}
-
-std::string describe(const YAML::Node& node) {
-    switch (node.Type()) {
-        case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null:
-            return "nothing";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Map:
-            return "a map";
-        case YAML::NodeType::Scalar:
-            break;
+    ++warning_count_;
+    if (warnings_.size() < limits::max_diagnostics) {
+        warnings_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
     }
-    const std::string& s = node.Scalar();
-    if (s.empty()) return "an empty string";
-    if (s.size() > 40) return "\"" + s.substr(0, 37) + "...\"";
-    return s;
 }
 
-field child(const field& parent, const YAML::Node& node, const std::string& path_suffix) {
+source_mark mark_of(const yaml_node& node, const std::string& file) {
+    const yaml_mark m = node.mark();
+    if (m.line <= 0) return source_mark{file, 0, 0};
+    return source_mark{file, m.line, m.column};
+}
+
+std::string describe(const yaml_node& node) {
+    if (!node.IsDefined() || node.IsNull()) return "nothing";
+    if (node.IsSequence()) return "a list";
+    if (node.IsMap()) return "a map";
+    const std::string_view s = node.scalar_view();
+    if (s.empty()) return "an empty string";
+    if (s.size() > 40) return "\"" + std::string(s.substr(0, 37)) + "...\"";
+    return std::string(s);
+}
+
+bool is_extension_key(std::string_view key) { return key.starts_with("x-"); }
+
+field child(const field& parent, const yaml_node& node, const std::string& path_suffix) {
     field f{node, parent.path.empty() ? path_suffix : parent.path + path_suffix, mark_of(node, parent.mark.file)};
     if (f.path.starts_with('.')) f.path.erase(0, 1);
     return f;
@@ -92,15 +94,87 @@ std::optional<std::int64_t> parse_integer(std::string_view s) {
 
 }  // namespace
 
-std::vector<map_entry> map_entries(const field& map, std::string_view expected, diagnostics_sink& sink) {
-    std::vector<map_entry> out;
-    if (map.node.IsNull() || !map.node.IsDefined()) return out;
-    if (!map.node.IsMap()) {
-        report(sink, map, "found " + describe(map.node) + "; expected " + std::string(expected));
-        return out;
+namespace {
+
+// The entries of a map as it is written, keys looked up by name: linearly
+// while the map is small (most are), through an index once it is not, so a
+// map of a million keys does not take a million squared.
+class entry_list {
+public:
+    std::vector<map_entry>& entries() { return out_; }
+
+    const map_entry* find(const std::string& name) {
+        constexpr std::size_t small_map = 16;
+        if (out_.size() <= small_map) {
+            const auto it = std::find_if(out_.begin(), out_.end(), [&](const map_entry& e) { return e.key == name; });
+            return it == out_.end() ? nullptr : &*it;
+        }
+        if (index_.empty()) {
+            for (std::size_t i = 0; i < out_.size(); ++i) index_.emplace(out_[i].key, i);
+        }
+        const auto it = index_.find(name);
+        return it == index_.end() ? nullptr : &out_[it->second];
     }
-    for (auto it = map.node.begin(); it != map.node.end(); ++it) {
-        const YAML::Node key = it->first;
+
+    void add(map_entry e) {
+        if (!index_.empty()) index_.emplace(e.key, out_.size());
+        out_.push_back(std::move(e));
+    }
+
+private:
+    std::vector<map_entry> out_;
+    std::unordered_map<std::string, std::size_t> index_;  // key -> position in out_, for large maps
+};
+
+// Merge keys ("<<: *defaults") nested deeper than this are refused: each
+// level is a map merged into the one that merges it.
+constexpr int max_merge_depth = 32;
+
+bool is_merge_key(const yaml_node& key) { return key.IsScalar() && key.Tag() == "?" && key.scalar_view() == "<<"; }
+
+void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_list& list);
+
+// The pairs of the map(s) a merge key names that list has no key for yet.
+void merge_into(const field& merge, const std::string& parent_path, diagnostics_sink& sink, int depth,
+                entry_list& list) {
+    const std::string expected = "a map or a list of maps to merge (<<: *defaults or <<: [*a, *b])";
+    if (depth >= max_merge_depth) {
+        report(sink, merge, "merge keys nested deeper than " + std::to_string(max_merge_depth) + "; expected " +
+                                "fewer maps merged into maps");
+        return;
+    }
+    std::vector<field> sources;
+    if (merge.node.IsMap()) {
+        sources.push_back(merge);
+    } else if (merge.node.IsSequence()) {
+        std::size_t i = 0;
+        for (const auto item : merge.node) {
+            field f{item, merge.path, mark_of(item, merge.mark.file)};
+            if (!item.IsMap()) {
+                report(sink, f, "[" + std::to_string(i) + "] is " + describe(item) + "; expected " + expected);
+            } else {
+                sources.push_back(std::move(f));
+            }
+            ++i;
+        }
+    } else {
+        report(sink, merge, "found " + describe(merge.node) + "; expected " + expected);
+        return;
+    }
+    for (const auto& source : sources) {
+        entry_list merged;
+        field from = source;
+        from.path = parent_path;  // the entries are named as keys of the merging map
+        collect_entries(from, sink, depth + 1, merged);
+        for (auto& e : merged.entries()) {
+            if (!list.find(e.key)) list.add(std::move(e));
+        }
+    }
+}
+
+void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_list& list) {
+    std::vector<field> merges;
+    for (const auto& [key, item] : map.node.pairs()) {
         const source_mark key_mark = mark_of(key, map.mark.file);
         if (!key.IsScalar()) {
             sink.error(key_mark, map.path + ": a key is " + describe(key) + "; expected a plain name");
@@ -108,18 +182,35 @@ std::vector<map_entry> map_entries(const field& map, std::string_view expected, 
         }
         const std::string name = key.Scalar();
         const std::string path = map.path.empty() ? name : map.path + "." + name;
-        const auto first = std::find_if(out.begin(), out.end(), [&](const map_entry& e) { return e.key == name; });
-        if (first != out.end()) {
+        // A key without a value ("bus:") has the mark of whatever follows it;
+        // point at the key instead.
+        field value{item, path, item.IsNull() ? key_mark : mark_of(item, map.mark.file)};
+        if (is_merge_key(key)) {
+            // Merged after the map's own keys: those win wherever written.
+            merges.push_back(std::move(value));
+            continue;
+        }
+        if (const map_entry* first = list.find(name)) {
             sink.error(key_mark, path + ": duplicate key (first at line " + std::to_string(first->key_mark.line) +
                                      "); expected each key once: remove or rename one");
             continue;
         }
-        // A key without a value ("bus:") has the mark of whatever follows it;
-        // point at the key instead.
-        field value{it->second, path, it->second.IsNull() ? key_mark : mark_of(it->second, map.mark.file)};
-        out.push_back(map_entry{name, key_mark, std::move(value)});
+        list.add(map_entry{name, key_mark, std::move(value)});
     }
-    return out;
+    for (const auto& merge : merges) merge_into(merge, map.path, sink, depth, list);
+}
+
+}  // namespace
+
+std::vector<map_entry> map_entries(const field& map, std::string_view expected, diagnostics_sink& sink) {
+    if (map.node.IsNull() || !map.node.IsDefined()) return {};
+    if (!map.node.IsMap()) {
+        report(sink, map, "found " + describe(map.node) + "; expected " + std::string(expected));
+        return {};
+    }
+    entry_list list;
+    collect_entries(map, sink, 0, list);
+    return std::move(list.entries());
 }
 
 map_reader::map_reader(const field& map, std::vector<std::string> allowed_keys, diagnostics_sink& sink,
@@ -127,8 +218,16 @@ map_reader::map_reader(const field& map, std::vector<std::string> allowed_keys, 
     : self_(map), sink_(&sink) {
     is_map_ = map.node.IsMap() || map.node.IsNull() || !map.node.IsDefined();
     entries_ = map_entries(map, expected, sink);
-    for (const auto& e : entries_) {
-        if (std::find(allowed_keys.begin(), allowed_keys.end(), e.key) != allowed_keys.end()) continue;
+    // Only the allowed keys are kept for get(); the entries are handles on
+    // the tree, so dropping them changes nothing another alias reads.
+    std::vector<map_entry> allowed;
+    allowed.reserve(entries_.size());
+    for (auto& e : entries_) {
+        if (std::find(allowed_keys.begin(), allowed_keys.end(), e.key) != allowed_keys.end()) {
+            allowed.push_back(std::move(e));
+            continue;
+        }
+        if (is_extension_key(e.key)) continue;
         std::string message = e.value.path + ": unknown key";
         if (const auto guess = closest_match(e.key, allowed_keys)) {
             message += "; did you mean " + *guess + "?";
@@ -137,9 +236,7 @@ map_reader::map_reader(const field& map, std::vector<std::string> allowed_keys, 
         }
         sink.error(e.key_mark, message);
     }
-    std::erase_if(entries_, [&](const map_entry& e) {
-        return std::find(allowed_keys.begin(), allowed_keys.end(), e.key) == allowed_keys.end();
-    });
+    entries_ = std::move(allowed);
 }
 
 std::optional<field> map_reader::get(std::string_view key) const {

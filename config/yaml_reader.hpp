@@ -1,6 +1,7 @@
-// Reading a yaml-cpp tree with diagnostics instead of exceptions: typed
-// values with range checks, maps with unknown / duplicate / missing key
-// checks. Internal to the loader: the only header that names yaml-cpp.
+// Reading a YAML tree (config/yaml_tree) with diagnostics instead of
+// exceptions: typed values with range checks, maps with unknown / duplicate /
+// missing key checks. Internal to the loader. Reads only: the tree is never
+// changed, so a node shared by aliases reads the same everywhere.
 // Not thread-safe; one reader per load.
 #pragma once
 
@@ -12,41 +13,51 @@
 #include <utility>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
-
 #include "config/config_error.hpp"
 #include "config/model.hpp"
 #include "config/names.hpp"
+#include "config/yaml_tree.hpp"
 
 namespace fieldbridge::config::detail {
 
-// Collects the errors and warnings of one load.
+// Collects the errors and warnings of one load. Keeps the first
+// limits::max_diagnostics of each and counts the rest (error_count() counts
+// all), so a file with a million mistakes costs no more than one with a few.
 class diagnostics_sink {
 public:
     void error(const source_mark& at, std::string message);
     void warning(const source_mark& at, std::string message);
-    std::size_t error_count() const noexcept { return errors_.size(); }
+    std::size_t error_count() const noexcept { return error_count_; }
     const std::vector<diagnostic>& errors() const noexcept { return errors_; }
     const std::vector<diagnostic>& warnings() const noexcept { return warnings_; }
+    // Errors and warnings counted but not kept.
+    std::size_t errors_not_kept() const noexcept { return error_count_ - errors_.size(); }
+    std::size_t warnings_not_kept() const noexcept { return warning_count_ - warnings_.size(); }
 
 private:
     std::vector<diagnostic> errors_;
     std::vector<diagnostic> warnings_;
+    std::size_t error_count_ = 0;
+    std::size_t warning_count_ = 0;
 };
 
-// A yaml-cpp mark (0-based) as a 1-based source_mark in file.
-source_mark mark_of(const YAML::Node& node, const std::string& file);
+// Where node is written, as a source_mark in file.
+source_mark mark_of(const yaml_node& node, const std::string& file);
 
 // A node of the tree with the dotted path used in messages
 // ("devices.meter1.unit_id") and where it is written.
 struct field {
-    YAML::Node node;
+    yaml_node node;
     std::string path;
     source_mark mark;
 };
 
 // "a map", "a list", "nothing", or the scalar itself, for "found ..." texts.
-std::string describe(const YAML::Node& node);
+std::string describe(const yaml_node& node);
+
+// "x-anything": a key of a map of settings that is there for the reader
+// (anchors, notes) and ignored.
+bool is_extension_key(std::string_view key);
 
 // The key/value pairs of a map, in file order, each key's mark kept. Reports
 // duplicate keys (the later ones are dropped); a non-map is reported with
@@ -59,7 +70,9 @@ struct map_entry {
 std::vector<map_entry> map_entries(const field& map, std::string_view expected, diagnostics_sink& sink);
 
 // A map with a fixed set of keys: unknown keys are reported once (with a
-// suggestion when one is close), then values are fetched by key.
+// suggestion when one is close), then values are fetched by key. Keys that
+// start with "x-" are extensions: never reported, never read (a place for
+// anchors and notes).
 class map_reader {
 public:
     map_reader(const field& map, std::vector<std::string> allowed_keys, diagnostics_sink& sink,
@@ -96,6 +109,6 @@ template <class E>
 std::optional<E> read_choice(const field& f, name_table<E> table, diagnostics_sink& sink);
 
 // A field for element index of a sequence, or key of a map.
-field child(const field& parent, const YAML::Node& node, const std::string& path_suffix);
+field child(const field& parent, const yaml_node& node, const std::string& path_suffix);
 
 }  // namespace fieldbridge::config::detail

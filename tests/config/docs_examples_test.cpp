@@ -76,7 +76,13 @@ TEST(docs_examples, every_yaml_block_in_the_docs_loads) {
             auto merged = sections(base);
             for (auto& [key, text] : sections(block.text)) merged[key] = text;
             std::string document;
-            for (const auto& [key, text] : merged) document += text;
+            // x- sections first: they hold the anchors the others alias.
+            for (const auto& [key, text] : merged) {
+                if (key.starts_with("x-")) document += text;
+            }
+            for (const auto& [key, text] : merged) {
+                if (!key.starts_with("x-")) document += text;
+            }
             try {
                 load_string(document, block.where);
             } catch (const config_error& e) {

@@ -1,0 +1,633 @@
+// YAML as people write it, and YAML written to hurt: anchors and aliases
+// reused by many devices load as written (the tree is never changed by
+// reading it); alias bombs, endless or oversized files, files nested too
+// deep and text that is not UTF-8 are refused with file:line:col and the
+// bound they pass, before they can take the memory of the gateway.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "config/limits.hpp"
+#include "config/loader.hpp"
+
+namespace fieldbridge::config {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Every diagnostic of a configuration that must not load, one per line.
+std::string errors_of(const std::string& yaml, const std::string& file = "plant.yaml") {
+    try {
+        load_string(yaml, file);
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "loaded without errors";
+    return {};
+}
+
+std::string file_errors_of(const fs::path& file) {
+    try {
+        load_file(file.string());
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << file << " loaded without errors";
+    return {};
+}
+
+std::size_t lines_of(const std::string& text) {
+    if (text.empty()) return 0;
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
+
+// A directory of its own, removed at the end of the test.
+class temp_dir {
+public:
+    temp_dir() {
+        std::string pattern = (fs::temp_directory_path() / "fieldbridge-yaml-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+
+    const fs::path& path() const { return path_; }
+    fs::path write(const std::string& name, const std::string& text) const {
+        const auto file = path_ / name;
+        std::ofstream(file, std::ios::binary) << text;
+        return file;
+    }
+
+private:
+    fs::path path_;
+};
+
+const std::string three_points = "[{ name: v, register: input, address: 0, type: uint16, scale: 0.1 },\n"
+                                 "       { name: i, register: input, address: 1, type: int16 },\n"
+                                 "       { name: on, register: coil, address: 7, writable: true }]";
+
+void expect_three_points(const device& d) {
+    ASSERT_EQ(d.points.size(), 3u) << d.name;
+    EXPECT_EQ(d.points[0].name, "v");
+    EXPECT_EQ(d.points[0].kind, register_kind::input_register);
+    EXPECT_EQ(d.points[0].type, data_type::uint16);
+    EXPECT_EQ(d.points[0].scale, 0.1);
+    EXPECT_EQ(d.points[1].name, "i");
+    EXPECT_EQ(d.points[1].address, 1);
+    EXPECT_EQ(d.points[1].type, data_type::int16);
+    EXPECT_EQ(d.points[2].name, "on");
+    EXPECT_EQ(d.points[2].kind, register_kind::coil);
+    EXPECT_TRUE(d.points[2].writable);
+}
+
+// ---- anchors and aliases, as people write them ----
+
+TEST(yaml_aliases, a_device_anchored_under_an_extension_key_is_reused_by_a_thousand_devices) {
+    constexpr int devices = 1000;
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                       "x-defaults: &dev {bus: b1, unit_id: 7, poll_interval: 2s,\n  points: " +
+                       three_points + "}\ndevices:\n";
+    for (int i = 0; i < devices; ++i) yaml += "  d" + std::to_string(i) + ": *dev\n";
+
+    const gateway g = load_string(yaml, "plant.yaml");
+    EXPECT_TRUE(g.warnings.empty()) << g.warnings.front();
+    ASSERT_EQ(g.devices.size(), static_cast<std::size_t>(devices));
+    for (int i = 0; i < devices; ++i) {
+        const device& d = g.devices[static_cast<std::size_t>(i)];
+        EXPECT_EQ(d.name, "d" + std::to_string(i));
+        EXPECT_EQ(d.bus, "b1");
+        EXPECT_EQ(d.unit_id, 7);
+        EXPECT_EQ(d.poll_interval, std::chrono::seconds{2});
+        expect_three_points(d);
+        // One list read once: the aliases share it like a profile's devices.
+        EXPECT_TRUE(d.points.shares_with(g.devices[0].points)) << d.name;
+    }
+}
+
+TEST(yaml_aliases, anchored_point_lists_and_settings_are_reused_with_extension_keys_anywhere) {
+    // Anchors in x- keys at the top, in a device and in a point list's
+    // owner; aliases for the point list and for single values.
+    const std::string yaml = "x-points: &pts " + three_points + R"(
+x-timing: &slow 500ms
+buses:
+  b1: { type: tcp, host: 127.0.0.1, port: 1502, x-note: "rack 3" }
+devices:
+  m1: { bus: b1, unit_id: 1, timeout: *slow, points: *pts, x-site: &site north }
+  m2: { bus: b1, unit_id: 2, timeout: *slow, points: *pts, x-again: *site }
+  m3:
+    bus: b1
+    unit_id: 3
+    points: *pts
+)";
+    const gateway g = load_string(yaml, "plant.yaml");
+    EXPECT_TRUE(g.warnings.empty()) << g.warnings.front();
+    ASSERT_EQ(g.devices.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(g.devices[i].unit_id, static_cast<int>(i + 1));
+        expect_three_points(g.devices[i]);
+    }
+    EXPECT_EQ(g.devices[0].timeout, std::chrono::milliseconds{500});
+    EXPECT_EQ(g.devices[1].timeout, std::chrono::milliseconds{500});
+    EXPECT_EQ(g.devices[2].timeout, device{}.timeout);
+}
+
+TEST(yaml_aliases, an_error_in_aliased_content_is_reported_where_it_is_written) {
+    // The value is written once, at the anchor: that is where to fix it, for
+    // each device that uses it.
+    const std::string yaml = R"(buses:
+  b1: { type: tcp, host: 127.0.0.1, port: 1502 }
+x-dev: &dev
+  bus: b1
+  unit_id: 300
+  points: [{ name: a, register: holding, address: 0 }]
+devices:
+  d0: *dev
+  d1: *dev
+)";
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 2u) << e;
+    EXPECT_NE(e.find("plant.yaml:5:12: devices.d0.unit_id: 300 is out of range"), std::string::npos) << e;
+    EXPECT_NE(e.find("plant.yaml:5:12: devices.d1.unit_id: 300 is out of range"), std::string::npos) << e;
+}
+
+TEST(yaml_aliases, merge_keys_take_a_devices_settings_with_its_own_on_top) {
+    // YAML merge keys: the keys of the device win wherever they are
+    // written; of several maps merged, the earlier wins; a merged map's own
+    // merge keys apply too.
+    const std::string yaml = R"(buses:
+  b1: { type: tcp, host: 127.0.0.1, port: 1502 }
+  b2: { type: tcp, host: 127.0.0.1, port: 1503 }
+x-base: &base { timeout: 300ms, retries: 1 }
+x-dev: &dev
+  <<: *base
+  bus: b1
+  unit_id: 1
+  points: )" + three_points + R"(
+x-fast: &fast { poll_interval: 100ms, timeout: 50ms }
+devices:
+  d0: *dev
+  d1: { unit_id: 2, <<: *dev }
+  d2:
+    <<: [*fast, *dev]
+    bus: b2
+    unit_id: 3
+)";
+    const gateway g = load_string(yaml, "plant.yaml");
+    EXPECT_TRUE(g.warnings.empty()) << g.warnings.front();
+    ASSERT_EQ(g.devices.size(), 3u);
+    const auto& d0 = g.devices[0];
+    const auto& d1 = g.devices[1];
+    const auto& d2 = g.devices[2];
+    EXPECT_EQ(std::tuple(d0.bus, d0.unit_id, d0.timeout, d0.retries), std::tuple("b1", 1, 300ms, 1));
+    EXPECT_EQ(std::tuple(d1.bus, d1.unit_id, d1.timeout, d1.retries), std::tuple("b1", 2, 300ms, 1));
+    EXPECT_EQ(std::tuple(d2.bus, d2.unit_id, d2.timeout, d2.retries), std::tuple("b2", 3, 50ms, 1));
+    EXPECT_EQ(d2.poll_interval, 100ms);
+    EXPECT_EQ(d0.poll_interval, device{}.poll_interval);
+    for (const auto& d : g.devices) {
+        expect_three_points(d);
+        EXPECT_TRUE(d.points.shares_with(d0.points)) << d.name;
+    }
+
+    auto e = errors_of("x-dev: &dev { bus: b1 }\ndevices:\n  d0: { <<: 5, unit_id: 1 }\n");
+    EXPECT_NE(e.find("plant.yaml:3:13: devices.d0.<<: found 5; expected a map or a list of maps to merge"),
+              std::string::npos)
+        << e;
+    // A quoted "<<" is a key like any other.
+    e = errors_of("buses: { b1: { type: tcp, host: h } }\nx-dev: &dev { unit_id: 1 }\n"
+                  "devices:\n  d0: { '<<': *dev, bus: b1 }\n");
+    EXPECT_NE(e.find("plant.yaml:4:9: devices.d0.<<: unknown key"), std::string::npos) << e;
+}
+
+// ---- alias bombs ----
+
+// The classic: each level a list of `width` aliases of the level before.
+struct bomb {
+    std::string yaml;
+    std::vector<std::string> lines;
+};
+
+bomb make_bomb(int levels, int width) {
+    bomb b;
+    std::string first = "x-l0: &l0 [";
+    for (int i = 0; i < width; ++i) first += i ? ", x" : "x";
+    b.lines.push_back(first + "]");
+    for (int level = 1; level < levels; ++level) {
+        std::string line = "x-l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+        for (int i = 0; i < width; ++i) line += (i ? ", *l" : "*l") + std::to_string(level - 1);
+        b.lines.push_back(line + "]");
+    }
+    for (const auto& l : b.lines) b.yaml += l + "\n";
+    return b;
+}
+
+TEST(yaml_aliases, a_billion_laughs_is_refused_at_the_alias_that_passes_the_bound) {
+    // Nine levels of ten: 10^9 scalars from a file of 500 bytes.
+    const bomb b = make_bomb(9, 10);
+    ASSERT_LT(b.yaml.size(), 600u);
+    // Where it passes the bound, worked out from the node counts: the root
+    // map, then per level its key and its list (1 + width x the level below).
+    std::uint64_t total = 1;
+    std::uint64_t level_size = 0;
+    std::size_t line = 0;
+    std::size_t alias = 0;
+    std::uint64_t target = 0;
+    for (std::size_t level = 0; level < b.lines.size() && line == 0; ++level) {
+        total += 2;  // the key and the list
+        const std::uint64_t below = level_size;
+        level_size = 1;
+        for (int i = 0; i < 10; ++i) {
+            const std::uint64_t item = level == 0 ? 1 : below;
+            total += item;
+            level_size += item;
+            if (total > limits::max_nodes) {
+                line = level + 1;
+                alias = static_cast<std::size_t>(i);
+                target = item;
+                break;
+            }
+        }
+    }
+    ASSERT_NE(line, 0u);
+    // The column of that alias in its line.
+    std::size_t column = b.lines[line - 1].find('[') + 2;
+    for (std::size_t i = 0; i < alias; ++i) column = b.lines[line - 1].find('*', column) + 1;
+    const std::string where = "plant.yaml:" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+
+    // Used where the loader reads it, not only parked under an x- key.
+    const auto e = errors_of(b.yaml + "buses: { b1: { type: tcp, host: 127.0.0.1, port: 1502 } }\n"
+                                      "devices: { d0: { bus: b1, unit_id: 1, points: *l8 } }\n");
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find(where + "alias *l" + std::to_string(line - 2) + " expands to " + std::to_string(target) +
+                     " nodes, making " + std::to_string(total) + " nodes so far; expected at most " +
+                     std::to_string(limits::max_nodes) + " nodes"),
+              std::string::npos)
+        << e << "\nexpected at " << where;
+}
+
+TEST(yaml_aliases, bombs_of_every_shape_are_refused_exactly_when_they_pass_the_bound) {
+    // A class of bombs (levels x width): the expanded size is known in closed
+    // form; a bomb loads (x- keys are not read) exactly when it fits.
+    for (int levels = 1; levels <= 8; ++levels) {
+        for (int width : {1, 2, 3, 7, 10, 16, 40}) {
+            const bomb b = make_bomb(levels, width);
+            std::uint64_t total = 1;
+            std::uint64_t size = 0;
+            for (int level = 0; level < levels; ++level) {
+                size = 1 + static_cast<std::uint64_t>(width) * (level == 0 ? 1 : size);
+                total += 1 + size;
+                if (total > 2 * limits::max_nodes) break;
+            }
+            SCOPED_TRACE("levels " + std::to_string(levels) + " width " + std::to_string(width));
+            if (total <= limits::max_nodes) {
+                EXPECT_NO_THROW(load_string(b.yaml, "plant.yaml"));
+            } else {
+                const auto e = errors_of(b.yaml);
+                EXPECT_EQ(lines_of(e), 1u) << e;
+                EXPECT_NE(e.find("nodes so far; expected at most " + std::to_string(limits::max_nodes)),
+                          std::string::npos)
+                    << e;
+            }
+        }
+    }
+}
+
+TEST(yaml_aliases, a_point_list_bomb_through_devices_is_refused) {
+    // 1000 points written once (about 60 KB) for the first device, 999 more
+    // devices aliasing them: a million points. Refused on the node bound at
+    // the alias that passes it.
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                       "devices:\n  d0:\n    bus: b1\n    unit_id: 1\n    points: &p\n";
+    for (int i = 0; i < 1000; ++i) {
+        yaml += "      - { name: p" + std::to_string(i) + ", register: holding, address: " + std::to_string(i) +
+                " }\n";
+    }
+    // Nodes before the second device: the root map; buses: its key, map,
+    // b1's key, map and 3 pairs; devices: its key and map; d0: its key, map,
+    // 3 keys, 2 values and the list of 1000 maps of 3 pairs.
+    const std::uint64_t first = 1 + (1 + 1 + 1 + 1 + 6) + (1 + 1) + (1 + 1 + 3 + 2 + (1 + 1000 * 7));
+    // A device: its key, map, 3 keys, 2 values, then the alias.
+    constexpr std::uint64_t before_alias = 7;
+    std::uint64_t total = first;
+    int passing = 0;
+    std::string passing_line;
+    for (int i = 1; i < 1000; ++i) {
+        const std::string line = "  d" + std::to_string(i) + ": { bus: b1, unit_id: 1, points: *p }";
+        yaml += line + "\n";
+        if (passing == 0) {
+            total += before_alias + 7001;
+            if (total > limits::max_nodes) {
+                passing = i;
+                passing_line = line;
+            }
+        }
+    }
+    ASSERT_NE(passing, 0);
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:" + std::to_string(1007 + passing) + ":" +
+                     std::to_string(passing_line.find('*') + 1) + ": alias *p expands to 7001 nodes, making " +
+                     std::to_string(total) + " nodes so far"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("expected at most " + std::to_string(limits::max_nodes) + " nodes"), std::string::npos) << e;
+}
+
+TEST(yaml_aliases, an_alias_inside_the_node_it_names_is_refused) {
+    const auto e = errors_of("x-loop: &a [1, *a]\n");
+    EXPECT_NE(e.find("plant.yaml:1:16: alias *a is inside the node it names"), std::string::npos) << e;
+}
+
+// ---- devices and points ----
+
+TEST(yaml_limits, more_devices_than_the_bound_are_refused) {
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                       "x-dev: &dev { bus: b1, unit_id: 1, points: [{ name: a, register: holding, address: 0 }] }\n"
+                       "devices:\n";
+    for (std::size_t i = 0; i <= limits::max_devices; ++i) yaml += "  d" + std::to_string(i) + ": *dev\n";
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    const std::string line = std::to_string(5 + limits::max_devices);
+    EXPECT_NE(e.find("plant.yaml:" + line + ":3: devices.d" + std::to_string(limits::max_devices) +
+                     ": more than " + std::to_string(limits::max_devices) + " devices"),
+              std::string::npos)
+        << e;
+}
+
+std::string point_lines(std::size_t count, const std::string& indent) {
+    std::string out;
+    for (std::size_t i = 0; i < count; ++i) {
+        out += indent + "- { name: p" + std::to_string(i) + ", register: holding, address: " + std::to_string(i) +
+               " }\n";
+    }
+    return out;
+}
+
+TEST(yaml_limits, more_points_per_device_than_the_bound_are_refused) {
+    const std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                             "devices:\n  d0:\n    bus: b1\n    unit_id: 1\n    points:\n" +
+                             point_lines(limits::max_points_per_device + 1, "      ");
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:8:7: devices.d0.points: " + std::to_string(limits::max_points_per_device + 1) +
+                     " points; expected at most " + std::to_string(limits::max_points_per_device)),
+              std::string::npos)
+        << e;
+}
+
+TEST(yaml_limits, more_points_in_all_devices_than_the_bound_are_refused) {
+    const std::size_t per_device = limits::max_points_per_device;
+    const std::size_t devices = limits::max_points_total / per_device + 1;
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\nx-points: &p\n" +
+                       point_lines(per_device, "  ") + "devices:\n";
+    for (std::size_t i = 0; i < devices; ++i) {
+        yaml += "  d" + std::to_string(i) + ": { bus: b1, unit_id: " + std::to_string(i + 1) + ", points: *p }\n";
+    }
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    const std::string line = std::to_string(4 + per_device + devices);
+    EXPECT_NE(e.find("plant.yaml:" + line + ":3: devices.d" + std::to_string(devices - 1) +
+                     ": the devices up to this one have " + std::to_string(devices * per_device) +
+                     " points; expected at most " + std::to_string(limits::max_points_total)),
+              std::string::npos)
+        << e;
+}
+
+TEST(yaml_limits, a_million_mistakes_are_counted_not_listed) {
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                       "devices:\n  d0: { bus: b1, unit_id: 1, points: [{ name: a, register: holding, address: 0";
+    const std::size_t mistakes = 3 * limits::max_diagnostics;
+    for (std::size_t i = 0; i < mistakes; ++i) yaml += ", k" + std::to_string(i) + ": 1";
+    yaml += " }] }\n";
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), limits::max_diagnostics + 1) << e.substr(0, 500);
+    EXPECT_NE(e.find("plant.yaml: and " + std::to_string(mistakes - limits::max_diagnostics) +
+                     " more error(s) not listed"),
+              std::string::npos)
+        << e.substr(e.size() - 300);
+}
+
+// ---- files ----
+
+TEST(yaml_files, an_include_of_dev_zero_or_of_a_fifo_is_refused_without_reading_it) {
+    temp_dir dir;
+    const auto fifo = dir.path() / "points.fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    const std::string base = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                             "devices:\n  d0: { bus: b1, unit_id: 1, points: !include ";
+    auto e = errors_of(base + "/dev/zero }\n", (dir.path() / "plant.yaml").string());
+    EXPECT_NE(e.find("plant.yaml:4:38: devices.d0.points: !include /dev/zero is not a regular file (a device, "
+                     "FIFO or socket); expected a regular YAML file"),
+              std::string::npos)
+        << e;
+    e = errors_of(base + "points.fifo }\n", (dir.path() / "plant.yaml").string());
+    EXPECT_NE(e.find(":4:38: devices.d0.points: !include " + fifo.string() + " is not a regular file"),
+              std::string::npos)
+        << e;
+    e = file_errors_of("/dev/zero");
+    EXPECT_EQ(e, "/dev/zero: the configuration file is not a regular file (a device, FIFO or socket); expected a "
+                 "regular YAML file");
+}
+
+TEST(yaml_files, files_past_the_size_bounds_are_refused) {
+    temp_dir dir;
+    // A comment as long as the bound allows, and one byte more.
+    const std::string at_bound = "#" + std::string(limits::max_file_bytes - 2, 'x') + "\n";
+    const std::string past_bound = at_bound + "\n";
+    dir.write("fits.yaml", "[]\n#" + at_bound.substr(4));
+    dir.write("big.yaml", past_bound);
+    const auto main_file = (dir.path() / "plant.yaml").string();
+    const std::string base = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                             "devices:\n  d0: { bus: b1, unit_id: 1, points: !include ";
+
+    auto e = errors_of(base + "big.yaml }\n", main_file);
+    EXPECT_NE(e.find(":4:38: devices.d0.points: !include " + (dir.path() / "big.yaml").string() +
+                     " is larger than " + std::to_string(limits::max_file_bytes) + " bytes; expected at most " +
+                     std::to_string(limits::max_file_bytes) + " bytes per file (16 MiB); give devices of one model "
+                     "a profile, or split the file"),
+              std::string::npos)
+        << e;
+    // A file at the bound is read (an empty point list: a warning only).
+    EXPECT_NO_THROW(load_string(base + "fits.yaml }\n", main_file));
+
+    // The main file, from disk or as text.
+    e = file_errors_of(dir.path() / "big.yaml");
+    EXPECT_NE(e.find("the configuration file is larger than " + std::to_string(limits::max_file_bytes)),
+              std::string::npos)
+        << e;
+    e = errors_of(past_bound);
+    EXPECT_EQ(e, "plant.yaml:1:1: the configuration is " + std::to_string(past_bound.size()) +
+                     " bytes; expected at most " + std::to_string(limits::max_file_bytes) +
+                     " bytes (16 MiB); give devices of one model a profile, or split the file");
+
+    // All files together: three files of 12 MiB pass the 32 MiB of all
+    // files at the third.
+    constexpr std::size_t twelve = 12u * 1024 * 1024;
+    static_assert(3 * twelve > limits::max_total_bytes && 2 * twelve < limits::max_total_bytes);
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\ndevices:\n";
+    for (int i = 0; i < 3; ++i) {
+        dir.write("part" + std::to_string(i) + ".yaml", "[]\n#" + std::string(twelve - 5, 'x') + "\n");
+        yaml += "  d" + std::to_string(i) + ": { bus: b1, unit_id: 1, points: !include part" + std::to_string(i) +
+                ".yaml }\n";
+    }
+    const std::size_t room = limits::max_total_bytes - 2 * twelve - yaml.size();
+    e = errors_of(yaml, main_file);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find(":6:38: devices.d2.points: !include " + (dir.path() / "part2.yaml").string() +
+                     " is larger than " + std::to_string(room) +
+                     " bytes, the room left of the 32 MiB that all files may take together; expected smaller files"),
+              std::string::npos)
+        << e;
+}
+
+TEST(yaml_files, an_included_file_is_read_once_and_its_point_list_shared) {
+    temp_dir dir;
+    dir.write("meter.yaml", three_points + "\n");
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\ndevices:\n";
+    for (int i = 0; i < 50; ++i) {
+        yaml += "  d" + std::to_string(i) + ": { bus: b1, unit_id: 1, points: !include meter.yaml }\n";
+    }
+    const gateway g = load_string(yaml, (dir.path() / "plant.yaml").string());
+    ASSERT_EQ(g.devices.size(), 50u);
+    for (const auto& d : g.devices) {
+        expect_three_points(d);
+        EXPECT_TRUE(d.points.shares_with(g.devices[0].points));
+    }
+    // Marks in the included file are its own.
+    dir.write("bad.yaml", "- { name: a, register: holding, address: 0 }\n- { name: b, register: holdin, address: 1 }\n");
+    const auto e = errors_of(yaml + "  bad: { bus: b1, unit_id: 2, points: !include bad.yaml }\n",
+                             (dir.path() / "plant.yaml").string());
+    EXPECT_NE(e.find((dir.path() / "bad.yaml").string() + ":2:24: devices.bad.points[b].register: holdin is not "
+                                                          "allowed here"),
+              std::string::npos)
+        << e;
+}
+
+TEST(yaml_files, includes_nested_past_the_bound_and_cycles_are_refused) {
+    temp_dir dir;
+    // Each file is nothing but an include of the next; the last is a list.
+    const int files = limits::max_include_depth + 1;
+    for (int i = 1; i < files; ++i) {
+        dir.write("f" + std::to_string(i) + ".yaml", "!include f" + std::to_string(i + 1) + ".yaml\n");
+    }
+    dir.write("f" + std::to_string(files) + ".yaml", three_points + "\n");
+    const std::string base = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+                             "devices:\n  d0: { bus: b1, unit_id: 1, points: !include ";
+    const auto main_file = (dir.path() / "plant.yaml").string();
+    // From f2, the chain is one file short of the bound: it loads.
+    const gateway g = load_string(base + "f2.yaml }\n", main_file);
+    ASSERT_EQ(g.devices.size(), 1u);
+    expect_three_points(g.devices[0]);
+
+    auto e = errors_of(base + "f1.yaml }\n", main_file);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find((dir.path() / ("f" + std::to_string(files - 1) + ".yaml")).string() +
+                     ":1:1: devices.d0.points: !include " +
+                     (dir.path() / ("f" + std::to_string(files) + ".yaml")).string() + " is nested " +
+                     std::to_string(files) + " files deep; expected at most " +
+                     std::to_string(limits::max_include_depth) + " levels of !include"),
+              std::string::npos)
+        << e;
+
+    dir.write("self.yaml", "!include self.yaml\n");
+    e = errors_of(base + "self.yaml }\n", main_file);
+    EXPECT_NE(e.find("self.yaml includes itself"), std::string::npos) << e;
+}
+
+// ---- text ----
+
+// Code points of every UTF-8 length, as UTF-8.
+std::string utf8(char32_t c) {
+    std::string out;
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xC0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xE0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+    return out;
+}
+
+TEST(yaml_text, text_that_is_not_utf8_is_refused_at_its_first_bad_byte) {
+    // Random configurations whose unit strings hold text of every UTF-8
+    // length; one in three gets a malformed sequence at a random place in
+    // a string. The error names the line and byte column of its first byte.
+    const std::vector<std::string> malformed{
+        "\xFF", "\xC0\xAF",         "\xC1\xBF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+        "\x80", "\xE2\x82",         "\xF0\x9F", "\xC3",         "\xF5\x80\x80\x80", "\xFE"};
+    const std::vector<char32_t> letters{U'a', U'Z', U'7', U'\u00E9', U'\u00B0', U'\u0416', U'\u20AC', U'\u6C34',
+                                        U'\uFFFD', U'\U0001F600', U'\U0010FFFF'};
+    std::mt19937 random(20261201);
+    for (int round = 0; round < 300; ++round) {
+        std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\ndevices:\n"
+                           "  d0:\n    bus: b1\n    unit_id: 1\n    points:\n";
+        const int points = 1 + static_cast<int>(random() % 5);
+        const bool spoil = random() % 3 == 0;
+        const int spoilt_point = static_cast<int>(random() % static_cast<unsigned>(points));
+        int line = 0;
+        int column = 0;
+        for (int p = 0; p < points; ++p) {
+            std::string unit;
+            const int length = 1 + static_cast<int>(random() % 8);
+            for (int k = 0; k < length; ++k) unit += utf8(letters[random() % letters.size()]);
+            std::string prefix = "      - { name: p" + std::to_string(p) + ", register: holding, address: " +
+                                 std::to_string(p) + ", unit: \"";
+            if (spoil && p == spoilt_point) {
+                // Between two characters: find a boundary at or after a random byte.
+                std::size_t at = random() % (unit.size() + 1);
+                while (at < unit.size() && (static_cast<unsigned char>(unit[at]) & 0xC0) == 0x80) ++at;
+                const std::string& bad = malformed[random() % malformed.size()];
+                line = static_cast<int>(lines_of(yaml));
+                column = static_cast<int>(prefix.size() + at + 1);
+                // A truncated sequence must not be completed by what follows.
+                unit = unit.substr(0, at) + bad + (bad.size() < 4 ? "x" : "") + unit.substr(at);
+            }
+            yaml += prefix + unit + "\" }\n";
+        }
+        SCOPED_TRACE("round " + std::to_string(round));
+        if (!spoil) {
+            const gateway g = load_string(yaml, "plant.yaml");
+            EXPECT_EQ(g.devices.at(0).points.size(), static_cast<std::size_t>(points));
+            continue;
+        }
+        const auto e = errors_of(yaml);
+        EXPECT_EQ(e, "plant.yaml:" + std::to_string(line) + ":" + std::to_string(column) +
+                         ": a byte that is not UTF-8 (the file is not valid UTF-8); expected UTF-8 text: save the "
+                         "file as UTF-8");
+    }
+}
+
+TEST(yaml_text, utf16_and_nul_bytes_are_refused) {
+    EXPECT_NE(errors_of(std::string("\xFF\xFE" "d\0e\0", 6)).find("plant.yaml:1:1: the file is UTF-16 or UTF-32"),
+              std::string::npos);
+    EXPECT_EQ(errors_of(std::string("devices:\n  d\0: x\n", 17)),
+              "plant.yaml:2:4: a NUL byte (the file is binary, or UTF-16/UTF-32); expected UTF-8 text");
+    // A UTF-8 byte order mark is fine.
+    EXPECT_NO_THROW(load_string("\xEF\xBB\xBF" "buses: {}\n", "plant.yaml"));
+}
+
+}  // namespace
+}  // namespace fieldbridge::config
