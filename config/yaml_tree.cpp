@@ -140,6 +140,24 @@ public:
 
 std::uint32_t to_u32(int v) { return v < 0 ? 0 : static_cast<std::uint32_t>(v); }
 
+// A mark moved back into text: yaml-cpp reports some errors found while it
+// reads ahead (an escape cut short by the end of the file) past the last
+// character. The end of the text is where the reader should look.
+yaml_mark within(std::string_view text, yaml_mark at) {
+    int line = 1;
+    std::size_t start = 0;
+    while (line < at.line) {
+        const auto nl = text.find('\n', start);
+        if (nl == std::string_view::npos) break;
+        start = nl + 1;
+        ++line;
+    }
+    const auto end = std::min(text.find('\n', start), text.size());
+    const auto last_column = static_cast<int>(std::min<std::size_t>(end - start + 1, std::numeric_limits<int>::max()));
+    if (line < at.line) return {line, last_column};  // past the last line
+    return {line, std::min(at.column, last_column)};
+}
+
 }  // namespace
 
 // The yaml-cpp event handler that fills a yaml_tree.
@@ -379,7 +397,7 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
         return stop.error;
     } catch (const YAML::Exception& e) {
         yaml_error error;
-        if (!e.mark.is_null() && e.mark.line >= 0) error.at = {e.mark.line + 1, e.mark.column + 1};
+        if (!e.mark.is_null() && e.mark.line >= 0) error.at = within(text, {e.mark.line + 1, e.mark.column + 1});
         error.message = "YAML syntax error: " + e.msg +
                         "; expected well-formed YAML (check indentation, quotes and brackets)";
         return error;

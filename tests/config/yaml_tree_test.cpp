@@ -14,10 +14,13 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "config/limits.hpp"
 #include "config/loader.hpp"
+#include "config/yaml_tree.hpp"
 
 namespace fieldbridge::config {
 namespace {
@@ -627,6 +630,123 @@ TEST(yaml_text, utf16_and_nul_bytes_are_refused) {
               "plant.yaml:2:4: a NUL byte (the file is binary, or UTF-16/UTF-32); expected UTF-8 text");
     // A UTF-8 byte order mark is fine.
     EXPECT_NO_THROW(load_string("\xEF\xBB\xBF" "buses: {}\n", "plant.yaml"));
+}
+
+// ---- the tree itself ----
+
+yaml_tree::parse_result parse(std::string_view text, std::uint64_t max_nodes = limits::max_nodes) {
+    return yaml_tree::parse(text, max_nodes);
+}
+
+TEST(yaml_tree, nodes_keep_kind_tag_scalar_and_mark_and_an_alias_is_its_anchor) {
+    const auto parsed = parse("a: &x [1, 'two', ~, !include f.yaml]\nb: *x\nc:\n  - { k: v }\n");
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(parsed));
+    const auto& tree = *std::get<std::shared_ptr<const yaml_tree>>(parsed);
+    const yaml_node root = tree.root();
+    ASSERT_TRUE(root.IsMap());
+    ASSERT_EQ(root.size(), 3u);
+    const yaml_node a = root["a"];
+    ASSERT_TRUE(a.IsSequence());
+    ASSERT_EQ(a.size(), 4u);
+    EXPECT_EQ(a[0].Scalar(), "1");
+    EXPECT_EQ(a[0].Tag(), "?");  // plain
+    EXPECT_EQ(a[1].Scalar(), "two");
+    EXPECT_EQ(a[1].Tag(), "!");  // quoted
+    EXPECT_TRUE(a[2].IsNull());
+    EXPECT_EQ(a[3].Tag(), "!include");
+    EXPECT_EQ(a[3].Scalar(), "f.yaml");
+    EXPECT_FALSE(a[4].IsDefined());
+    EXPECT_FALSE(root["missing"]);
+    EXPECT_EQ(a[1].mark().line, 1);
+    EXPECT_EQ(a[1].mark().column, 11);
+    // The alias is the anchored node itself, not a copy.
+    EXPECT_TRUE(root["b"].same_node(a));
+    const yaml_node c = root["c"];
+    ASSERT_TRUE(c.IsSequence());
+    EXPECT_EQ(c[0].mark().line, 4);
+    EXPECT_EQ(c[0].mark().column, 5);
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : root.pairs()) keys.push_back(key.Scalar());
+    EXPECT_EQ(keys, (std::vector<std::string>{"a", "b", "c"}));
+    std::size_t items = 0;
+    for (const auto item : a) items += item.IsDefined() ? 1u : 0u;
+    EXPECT_EQ(items, 4u);
+    // Stored: root, 3 keys, the list and its 4 items, c's list, its map and
+    // its pair. Expanded: the alias counts the 5 nodes of the list again.
+    EXPECT_EQ(tree.stored_nodes(), 1u + 3 + 5 + 1 + 1 + 2);
+    EXPECT_EQ(tree.expanded_nodes(), tree.stored_nodes() + 5);
+}
+
+TEST(yaml_tree, an_empty_text_is_a_null_root_and_only_the_first_document_is_read) {
+    const auto empty = parse("");
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(empty));
+    EXPECT_TRUE(std::get<std::shared_ptr<const yaml_tree>>(empty)->root().IsNull());
+    const auto two = parse("a: 1\n---\nb: [\n");
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(two));
+    EXPECT_EQ(std::get<std::shared_ptr<const yaml_tree>>(two)->root()["a"].Scalar(), "1");
+}
+
+TEST(yaml_tree, a_syntax_error_found_past_the_end_of_the_text_points_at_its_end) {
+    // yaml-cpp reads ahead past an escape cut short by the end of the file.
+    EXPECT_EQ(errors_of("mqtt:\n  host: \"broker\\u}\n"),
+              "plant.yaml:3:1: YAML syntax error: bad character found while scanning hex number; expected "
+              "well-formed YAML (check indentation, quotes and brackets)");
+    EXPECT_EQ(errors_of("mqtt:\n  host: \"broker\\u}"),
+              "plant.yaml:2:19: YAML syntax error: bad character found while scanning hex number; expected "
+              "well-formed YAML (check indentation, quotes and brackets)");
+}
+
+// An independent reading of RFC 3629: decode, then check the value.
+yaml_mark reference_invalid_utf8(std::string_view text) {
+    int line = 1;
+    int column = 1;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        char32_t value = length == 1 ? c : length == 2 ? (c & 0x1F) : length == 3 ? (c & 0x0F) : (c & 0x07);
+        bool ok = length != 0 && i + length <= text.size();
+        for (std::size_t k = 1; ok && k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            ok = (next & 0xC0) == 0x80;
+            value = (value << 6) | (next & 0x3F);
+        }
+        const char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && value >= least[length] && value <= 0x10FFFF && !(value >= 0xD800 && value <= 0xDFFF);
+        if (!ok) return {line, column};
+        if (c == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            column += static_cast<int>(length);
+        }
+        i += length;
+    }
+    return {};
+}
+
+TEST(yaml_tree, the_first_byte_that_is_not_utf8_is_found_as_an_independent_decoder_finds_it) {
+    std::mt19937 random(42);
+    // Bytes drawn mostly from the interesting ranges: ASCII, newlines,
+    // continuation bytes, every kind of lead byte.
+    const std::vector<std::pair<int, int>> ranges{{0x20, 0x7E}, {0x0A, 0x0A}, {0x80, 0xBF}, {0xC0, 0xC1},
+                                                  {0xC2, 0xDF}, {0xE0, 0xEF}, {0xF0, 0xF4}, {0xF5, 0xFF}};
+    int invalid = 0;
+    for (int round = 0; round < 200000; ++round) {
+        std::string text;
+        const int length = static_cast<int>(random() % 12);
+        for (int k = 0; k < length; ++k) {
+            const auto& [low, high] = ranges[random() % ranges.size()];
+            text += static_cast<char>(low + static_cast<int>(random() % static_cast<unsigned>(high - low + 1)));
+        }
+        const yaml_mark found = first_invalid_utf8(text);
+        const yaml_mark expected = reference_invalid_utf8(text);
+        ASSERT_EQ(std::pair(found.line, found.column), std::pair(expected.line, expected.column))
+            << "round " << round;
+        invalid += found.line != 0 ? 1 : 0;
+    }
+    // Both outcomes were drawn often.
+    EXPECT_GT(invalid, 20000);
+    EXPECT_LT(invalid, 190000);
 }
 
 }  // namespace
