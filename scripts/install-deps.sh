@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
-  libgtest-dev libgmock-dev clang libclang-rt-14-dev libmosquitto-dev
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-tidy libmosquitto-dev
   mosquitto mosquitto-clients socat openssl procps
 )
 

@@ -1,31 +1,67 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the whole test suite: a -Werror build with ctest
-# (unit and integration), a bounded libFuzzer run of the MQTT decoder, then
-# the same suite under ASan+UBSan.
-# Usage: scripts/test.sh            (both builds)
-#        FIELDBRIDGE_SKIP_SANITIZE=1 scripts/test.sh   (plain build only)
+# Sets up, builds and runs the whole test suite, stage by stage:
+#   build + tests   a -Werror build with ctest (unit and integration)
+#   fuzz            every libFuzzer target for a share of a bounded time
+#   asan            the suite under ASan + UBSan
+#   tsan            the suite under ThreadSanitizer
+#   tidy            clang-tidy over fieldbridge's .cpp files (.clang-tidy)
+# Each stage prints its time; a failing stage stops the run.
+# Usage: scripts/test.sh
+#   FIELDBRIDGE_SKIP_SANITIZE=1   skip the ASan and TSan stages
+#   FIELDBRIDGE_SKIP_TIDY=1       skip clang-tidy
+#   FIELDBRIDGE_FUZZ_SECONDS=N    fuzzing budget for all targets (default 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 jobs=$(nproc)
+stage_started=0
+stage() {
+  stage_started=$SECONDS
+  echo "== $*"
+}
+stage_done() {
+  echo "== $1: $((SECONDS - stage_started)) s"
+}
 
-echo "== build (Release with debug info, -Werror)"
+stage "build (Release with debug info, -Werror)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBRIDGE_WERROR=ON
 cmake --build build -j"$jobs"
-echo "== tests"
+stage_done build
+stage "tests"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 300)
+stage_done tests
 
-echo "== fuzzing (bounded)"
-scripts/fuzz.sh "${FIELDBRIDGE_FUZZ_SECONDS:-60}"
+stage "fuzzing (bounded)"
+scripts/fuzz.sh "${FIELDBRIDGE_FUZZ_SECONDS:-300}"
+stage_done fuzzing
 
 if [ "${FIELDBRIDGE_SKIP_SANITIZE:-0}" != "1" ]; then
-  echo "== build (ASan + UBSan)"
+  stage "build (ASan + UBSan)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFIELDBRIDGE_SANITIZE=ON \
         -DFIELDBRIDGE_WERROR=ON -DFIELDBRIDGE_BUILD_BENCH=OFF
   cmake --build build-asan -j"$jobs"
-  echo "== tests under ASan + UBSan"
+  stage_done "build (ASan + UBSan)"
+  stage "tests under ASan + UBSan"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$jobs" --timeout 600)
+  stage_done "tests under ASan + UBSan"
+
+  stage "build (ThreadSanitizer)"
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBRIDGE_TSAN=ON \
+        -DFIELDBRIDGE_WERROR=ON -DFIELDBRIDGE_BUILD_BENCH=OFF
+  cmake --build build-tsan -j"$jobs"
+  stage_done "build (ThreadSanitizer)"
+  stage "tests under ThreadSanitizer"
+  # Suppressions cover third-party internals only (each entry says why).
+  (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+      ctest --output-on-failure -j"$jobs" --timeout 900)
+  stage_done "tests under ThreadSanitizer"
+fi
+
+if [ "${FIELDBRIDGE_SKIP_TIDY:-0}" != "1" ]; then
+  stage "clang-tidy"
+  scripts/tidy.sh build
+  stage_done clang-tidy
 fi
