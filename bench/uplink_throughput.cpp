@@ -37,6 +37,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "gateway/client_uplink.hpp"
 #include "gateway/forwarder.hpp"
 #include "gateway/store/message_store.hpp"
 #include "mqtt/client.hpp"
@@ -112,6 +113,7 @@ struct uplink {
     asio::io_context io;
     std::unique_ptr<fieldbridge::store::message_store> store;
     std::unique_ptr<fieldbridge::mqtt::client> client;
+    std::unique_ptr<fieldbridge::gateway::client_uplink> link;
     std::unique_ptr<fieldbridge::gateway::forwarder> forward;
 
     uplink(const fs::path& db, const mosquitto_broker& broker, int window, std::uint64_t capacity) {
@@ -135,7 +137,9 @@ struct uplink {
         o.reconnect_min = 20ms;
         o.reconnect_max = 200ms;
         client = std::make_unique<fieldbridge::mqtt::client>(io.get_executor(), o);
-        forward = std::make_unique<fieldbridge::gateway::forwarder>(*store, *client);
+        link = std::make_unique<fieldbridge::gateway::client_uplink>(*client);
+        forward = std::make_unique<fieldbridge::gateway::forwarder>(*store, *link, [this] { link->arm_flush(); });
+        link->attach(*forward);
         if (!forward->resume()) std::exit(1);
     }
 

@@ -29,6 +29,7 @@
 #include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/payload.hpp"
+#include "gateway/client_uplink.hpp"
 #include "gateway/forwarder.hpp"
 #include "gateway/version.hpp"
 #include "gateway/point_mapper.hpp"
@@ -96,7 +97,8 @@ struct app::parts {
         : mapper(std::make_unique<point_mapper>(borrowed(cfg))),
           client(io.get_executor(), client_options_from(cfg)),
           queue(std::move(s)),
-          forward(*queue, client),
+          link(client),
+          forward(*queue, link, [this] { link.arm_flush(); }),
           signals(io, SIGINT, SIGTERM),
           shutdown_timer(io),
           watchdog_timer(io),
@@ -108,6 +110,7 @@ struct app::parts {
     std::unique_ptr<point_mapper> mapper;
     mqtt::client client;
     std::unique_ptr<store::message_store> queue;
+    client_uplink link;
     forwarder forward;
     asio::signal_set signals;
     asio::steady_timer shutdown_timer;
@@ -170,6 +173,7 @@ int app::run() {
         // The service runs without it; `fieldbridge status` will say it cannot connect.
         spdlog::error("control socket {}: {}", p.control->path().string(), r.error().message());
     }
+    p.link.attach(p.forward);
     if (auto r = p.forward.resume(); !r) {
         spdlog::critical("cannot resume the message queue: {}", r.error().message());
         parts_.reset();

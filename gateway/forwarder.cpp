@@ -10,37 +10,28 @@
 namespace fieldbridge::gateway {
 namespace {
 
-// Tokens the client makes up for its own callback-style publishes start at
-// 2^62; store ids never get there.
-constexpr std::uint64_t client_token_base = std::uint64_t{1} << 62;
+bool ours(std::uint64_t token) { return token < client_token_base; }
+
+mqtt::inflight_entry flow_of(store::stored_message& m) {
+    const auto s = m.state == store::flow_state::pubrec ? mqtt::inflight_state::pubrec_received
+                                                        : mqtt::inflight_state::publish_sent;
+    return mqtt::inflight_entry{m.packet_id, std::move(m.message), static_cast<std::uint64_t>(m.id), s, m.dup};
+}
 
 }  // namespace
 
-forwarder::forwarder(store::message_store& store, mqtt::client& client, std::size_t window)
-    : store_(store), client_(client), window_(std::max<std::size_t>(window, 1)), flush_timer_(client.get_executor()) {}
-
-forwarder::~forwarder() {
-    flush_timer_.cancel();
-    (void)store_.flush();
+forwarder::forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window)
+    : store_(store), link_(link), arm_flush_(std::move(arm_flush)), window_(std::max<std::size_t>(window, 1)) {
+    // A message the client holds, or one the broker acknowledged and whose
+    // delete is not committed yet, is never evicted: evicting it would count
+    // as dropped a message that is (or may be) delivered.
+    store_.protect([this](std::int64_t id) { return held(id); });
 }
 
-// While the broker link is up, a batch is appended without its own commit:
-// the write that carries its PUBLISHes follows within the same turn of the
-// core loop, and the ledger commit before that write makes the batch durable
-// too, so a poll result costs no extra fsync. Should no write follow (the
-// window full, the link stalled), the timer commits it within 5 ms.
-void forwarder::schedule_flush() {
-    if (flush_armed_ || !store_.uncommitted()) return;
-    flush_armed_ = true;
-    flush_timer_.expires_after(std::chrono::milliseconds(5));
-    flush_timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec) return;
-        flush_armed_ = false;
-        if (auto r = store_.flush(); !r) {
-            ++stats_.ledger_errors;
-            spdlog::error("queue: cannot commit stored messages: {}", r.error().message());
-        }
-    });
+forwarder::~forwarder() {
+    store_.protect({});
+    // The last poll's messages; flow states are committed before each write.
+    if (!resync_needed_) (void)store_.flush();
 }
 
 result<void> forwarder::resume() {
@@ -51,34 +42,29 @@ result<void> forwarder::resume() {
 
     mqtt::session_state state;
     for (auto& m : *inflight) {
-        const auto s = m.state == store::flow_state::pubrec ? mqtt::inflight_state::pubrec_received
-                                                            : mqtt::inflight_state::publish_sent;
-        state.inflight.push_back(
-            mqtt::inflight_entry{m.packet_id, m.message, static_cast<std::uint64_t>(m.id), s, m.dup});
-        committed_[m.id] = flow{m.state, m.packet_id, m.dup};
-        handed_.insert(m.id);
-        restored_.insert(m.id);
+        committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
+        handed_[m.id] = m.message.qos;
+        state.inflight.push_back(flow_of(m));
     }
     state.incoming_qos2 = *incoming;
     committed_incoming_ = *incoming;
-    if (const auto ec = client_.restore_session(std::move(state))) return fail(ec);
+    if (const auto ec = link_.restore_session(std::move(state))) return fail(ec);
     if (!inflight->empty()) {
         spdlog::info("queue: resuming {} message(s) in flight; {} stored in all", inflight->size(),
                      store_.stats().rows);
     } else if (store_.stats().rows > 0) {
         spdlog::info("queue: {} message(s) stored from before the restart", store_.stats().rows);
     }
-
-    client_.on_completed([this](std::uint64_t token, std::error_code error) { on_completed(token, error); });
-    client_.on_before_write([this] { commit_ledger(); });
-    refill();
     return {};
 }
 
 void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::system_clock::time_point now) {
     if (batch.empty()) return;
     stats_.submitted += batch.size();
-    const bool defer = client_.state() == mqtt::link_state::connected;
+    const auto before = store_.counters();
+    // While the link is up the batch rides on the ledger commit before the
+    // write that carries it (or the flush timer): one fsync, not two.
+    const bool defer = link_.connected() && !resync_needed_;
     const auto results = defer ? store_.append_uncommitted(batch, now) : store_.append(batch, now);
     std::uint64_t refused = 0;
     std::error_code why;
@@ -96,95 +82,216 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
         spdlog::warn("queue: {} message(s) not stored: {} ({} refused so far)", refused, why.message(),
                      stats_.refused);
     }
+    report_drops(before);
+    if (store_.counters().lost_uncommitted != before.lost_uncommitted) {
+        store_failed("cannot commit stored messages", why);
+        return;
+    }
     refill();
-    schedule_flush();
+    request_flush();
+}
+
+void forwarder::report_drops(const store::counters& before) {
+    const auto& after = store_.counters();
+    const auto rows = after.dropped_by_rows - before.dropped_by_rows;
+    const auto bytes = after.dropped_by_bytes - before.dropped_by_bytes;
+    if (rows + bytes == 0) return;
+    if (const auto held_back = log_limit_.admit("queue full", std::chrono::steady_clock::now())) {
+        spdlog::warn("queue: full; dropped {} stored message(s) by the drop policy to stay within max_messages / "
+                     "max_bytes ({} by rows and {} by bytes so far){}",
+                     rows + bytes, after.dropped_by_rows, after.dropped_by_bytes, log_limiter::suffix(*held_back));
+    }
 }
 
 void forwarder::refill() {
-    while (handed_.size() < window_) {
+    if (refilling_ || resync_needed_ || !link_.connected()) return;
+    // A QoS 0 message completes inside publish(); its completion must not
+    // start another refill over the same rows (they would be sent twice).
+    refilling_ = true;
+    std::size_t handed_now = 0;
+    while (handed_.size() < window_ && handed_now < window_ && link_.connected()) {
         const auto want = window_ - handed_.size();
         auto batch = store_.load(cursor_, want);
         if (!batch) {
             spdlog::error("queue: cannot read the queue: {}", batch.error().message());
-            return;
+            break;
         }
         for (auto& m : *batch) {
-            cursor_ = m.id;
-            if (restored_.count(m.id)) continue;  // already with the client
-            handed_.insert(m.id);
-            client_.publish(std::move(m.message), static_cast<std::uint64_t>(m.id));
+            cursor_ = std::max(cursor_, m.id);
+            if (held(m.id)) continue;  // in flight, or acknowledged and not yet deleted
+            handed_[m.id] = m.message.qos;
+            ++handed_now;
+            link_.publish(std::move(m.message), static_cast<std::uint64_t>(m.id));
+            if (resync_needed_ || !link_.connected()) break;
         }
-        if (batch->size() < want) return;
+        if (batch->size() < want) break;
     }
+    refilling_ = false;
+    // QoS 0 messages leave the window as fast as they are handed over: the
+    // rest follows after the next commit, not all in one turn.
+    if (handed_now >= window_) request_flush(true);
 }
 
 void forwarder::on_completed(std::uint64_t token, std::error_code error) {
-    if (token >= client_token_base) return;  // not ours
+    if (!ours(token)) return;
     const bool refused = error && (error.category() == mqtt::reason_code_category() ||
                                    error == mqtt::mqtt_errc::exceeds_broker_packet_size);
     if (error && !refused) return;  // the client stopped: stays stored, sent again after the restart
     const auto id = static_cast<std::int64_t>(token);
+    const auto it = handed_.find(id);
+    if (it == handed_.end()) return;
+    const bool qos0 = it->second == mqtt::qos::at_most_once;
+    handed_.erase(it);
+    if (qos0 && !error) {
+        // Complete for the client once in its write buffer, not yet on the wire.
+        unwritten_.insert(id);
+        ++stats_.delivered;
+        if (handed_.size() <= window_ / 2) refill();
+        return;
+    }
     // A refusal (MQTT 5.0 reason code >= 0x80 in PUBACK/PUBREC, or a message
     // the broker's size limit excludes) is final: the broker answered and
     // would answer the same again, so keeping it would block the queue for
     // good. It is deleted, counted and logged.
-    completed_.push_back(id);
-    handed_.erase(id);
-    restored_.erase(id);
+    acknowledged_.insert(id);
     if (refused) {
         ++stats_.refused_by_broker;
-        if (const auto held = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
+        if (const auto held_back = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
             spdlog::warn("queue: the broker refused a message: {} ({} refused so far){}", error.message(),
-                         stats_.refused_by_broker, log_limiter::suffix(*held));
+                         stats_.refused_by_broker, log_limiter::suffix(*held_back));
         }
     } else {
         ++stats_.delivered;
     }
+    // The delete is committed with the next write, or by the flush timer
+    // when nothing is written: the queue does not keep acknowledged messages.
+    request_flush();
     // Acks come back one by one: read the store again only when half the
-    // window is free, so that a backlog is read in large slices. (New
-    // messages are handed over by submit() as they are stored.)
+    // window is free, so that a backlog is read in large slices.
     if (handed_.size() <= window_ / 2) refill();
 }
 
-void forwarder::commit_ledger() {
-    changes_.clear();
-    client_.flows(flows_);
-    for (const auto& e : flows_) {
-        if (e.token >= client_token_base) continue;
-        const auto id = static_cast<std::int64_t>(e.token);
-        const flow now{e.state == mqtt::inflight_state::pubrec_received ? store::flow_state::pubrec
-                                                                        : store::flow_state::sent,
-                       e.packet_id, e.dup};
-        auto& before = committed_[id];
-        if (before == now) continue;
-        if (before.state != store::flow_state::sent || before.packet_id != now.packet_id || before.dup != now.dup) {
-            changes_.push_back(store::change{store::change::kind::sent, id, now.packet_id, now.dup});
-        }
-        if (now.state == store::flow_state::pubrec) changes_.push_back(store::change{store::change::kind::pubrec, id});
-        before = now;
+bool forwarder::before_write() {
+    if (resync_needed_) return false;
+    return commit_ledger(true);
+}
+
+bool forwarder::commit_ledger(bool writing) {
+    link_.flows(flows_);
+    // Unwritten QoS 0 messages are deleted with the commit before their
+    // write: if it fails they were never sent and go back to the queue.
+    std::set<std::int64_t> merged;
+    if (writing && !unwritten_.empty()) {
+        merged = acknowledged_;
+        merged.insert(unwritten_.begin(), unwritten_.end());
     }
-    for (const auto id : completed_) {
-        changes_.push_back(store::change{store::change::kind::done, id});
-        committed_.erase(id);
-    }
-    completed_.clear();
+    const auto changes =
+        ledger_changes(committed_, flows_, merged.empty() ? acknowledged_ : merged, client_token_base);
     // apply() commits what append_uncommitted() left open as well.
-    if (!changes_.empty() || store_.uncommitted()) {
-        if (auto r = store_.apply(changes_); !r) {
-            ++stats_.ledger_errors;
-            spdlog::error("queue: cannot record the MQTT flow state: {}", r.error().message());
+    if (!changes.empty() || store_.uncommitted()) {
+        if (auto r = store_.apply(changes); !r) {
+            store_failed("cannot record the MQTT flow state", r.error());
+            return false;
         }
+        ledger_commit(committed_, changes);
+        acknowledged_.clear();
+        if (writing) unwritten_.clear();
     }
-    const auto& incoming = client_.incoming_qos2();
+    const auto& incoming = link_.incoming_qos2();
     if (!std::equal(incoming.begin(), incoming.end(), committed_incoming_.begin(), committed_incoming_.end())) {
         std::vector<std::uint16_t> ids(incoming.begin(), incoming.end());
-        if (auto r = store_.set_incoming_qos2(ids); r) {
-            committed_incoming_ = std::move(ids);
-        } else {
-            ++stats_.ledger_errors;
-            spdlog::error("queue: cannot record the incoming QoS 2 ids: {}", r.error().message());
+        if (auto r = store_.set_incoming_qos2(ids); !r) {
+            store_failed("cannot record the incoming QoS 2 ids", r.error());
+            return false;
         }
+        committed_incoming_ = std::move(ids);
     }
+    return true;
+}
+
+void forwarder::request_flush(bool more_to_hand) {
+    if (flush_armed_ || resync_needed_) return;
+    if (!more_to_hand && !store_.uncommitted() && acknowledged_.empty()) return;
+    flush_armed_ = true;
+    if (arm_flush_) arm_flush_();
+}
+
+void forwarder::flush_due() {
+    flush_armed_ = false;
+    if (resync_needed_) return;
+    if (commit_ledger(false)) refill();
+}
+
+void forwarder::store_failed(const char* what, std::error_code why) {
+    ++stats_.ledger_errors;
+    spdlog::error("queue: {}: {}; nothing more is sent until the session is rebuilt from the store", what,
+                  why.message());
+    // Nothing more is written (before_write refuses), the link is dropped,
+    // and on_link_down() rebuilds.
+    resync_needed_ = true;
+    link_.drop_link();
+}
+
+void forwarder::on_link_up() { refill(); }
+
+void forwarder::on_link_down() {
+    if (resync_needed_) return resync();
+    requeue_unwritten();
+    // Queued messages go back to the store alone, so that while the link is
+    // down the store's limits bound what is held; flows in progress stay
+    // with the session, which resumes them.
+    const auto taken = link_.withdraw(ours, false);
+    for (const auto token : taken) {
+        const auto id = static_cast<std::int64_t>(token);
+        handed_.erase(id);
+        cursor_ = std::min(cursor_, id - 1);
+    }
+}
+
+// QoS 0 messages of a write that never happened go back to the queue.
+void forwarder::requeue_unwritten() {
+    for (const auto id : unwritten_) cursor_ = std::min(cursor_, id - 1);
+    stats_.delivered -= std::min<std::uint64_t>(stats_.delivered, unwritten_.size());
+    unwritten_.clear();
+}
+
+// After a failed commit the store may have rolled back messages and flow
+// states the session already holds: the session's flows are replaced with
+// what the store has, as after a restart. Messages acknowledged but not yet
+// deleted stay out; they are deleted with the next commit.
+void forwarder::resync() {
+    link_.withdraw(ours, true);
+    requeue_unwritten();
+    auto inflight = store_.load_in_flight();
+    auto last = store_.last_id();
+    if (!inflight || !last) {
+        spdlog::error("queue: cannot read the queue to rebuild the session: {}",
+                      (inflight ? last.error() : inflight.error()).message());
+        return;  // tried again when the link next goes down
+    }
+    handed_.clear();
+    committed_.clear();
+    // Ids above the last committed one were rolled back with their messages
+    // and will be given to new ones.
+    for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {
+        it = *it > *last ? acknowledged_.erase(it) : std::next(it);
+    }
+    std::vector<mqtt::inflight_entry> flows;
+    for (auto& m : *inflight) {
+        if (acknowledged_.count(m.id)) continue;
+        committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
+        handed_[m.id] = m.message.qos;
+        flows.push_back(flow_of(m));
+    }
+    if (const auto ec = link_.resume_flows(std::move(flows))) {
+        spdlog::error("queue: cannot rebuild the session: {}", ec.message());
+        return;
+    }
+    cursor_ = 0;
+    resync_needed_ = false;
+    ++stats_.resyncs;
+    spdlog::warn("queue: session rebuilt from the store: {} message(s) in flight, {} stored", handed_.size(),
+                 store_.stats().rows);
 }
 
 void forwarder::expire(std::chrono::system_clock::time_point now) {

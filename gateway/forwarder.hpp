@@ -1,32 +1,41 @@
 // forwarder: the store-and-forward path between the point mapper and the
-// MQTT client. Every message is appended to the durable store first (one
-// transaction per batch), then handed to the client in store order, a
-// bounded number at a time; the MQTT flow state of each message (packet id,
+// MQTT client. Every message is appended to the durable store first, then
+// handed to the client in store order while the link is up, a bounded
+// number at a time; the MQTT flow state of each message (packet id,
 // PUBLISH sent, PUBREC received, DUP) is committed to the store right before
-// the bytes that change it leave for the broker, and a message is deleted
-// only when the broker acknowledged it. After a restart, resume() gives the
-// client back the flows in progress and the queue continues where it was.
+// the bytes that change it leave for the broker (before_write()), and a
+// message is deleted only when the broker acknowledged it. After a restart,
+// resume() gives the client back the flows in progress and the queue
+// continues where it was.
+//
+// Durable before sent: when a commit fails, before_write() refuses the
+// write, the link is dropped, and once it is down the session is rebuilt
+// from what the store holds, as after a restart (resync).
+//
+// Bounds: while the link is down the client holds only flows already sent
+// (at most its in-flight window); queued messages stay in the store alone,
+// whose limits (rows, bytes, age) therefore bound everything held. The store
+// never evicts a message the client holds or the broker acknowledged.
 //
 // Order: strictly the order messages were produced in (the store's id
-// order), across all topics, so per-topic order holds while a backlog drains;
-// live data queues behind the backlog (command replies and the birth
-// message go to the client directly).
+// order), across all topics, so per-topic order holds while a backlog drains.
 //
-// Not thread-safe: lives on the core thread with the client.
+// Pure of I/O of its own: the store and the uplink are given, and the owner
+// runs flush_due() when asked through arm_flush. Not thread-safe: one thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include "common/log_limiter.hpp"
 #include "common/result.hpp"
+#include "gateway/ledger.hpp"
 #include "gateway/store/message_store.hpp"
-#include "mqtt/client.hpp"
+#include "gateway/uplink.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -36,57 +45,78 @@ struct forwarder_stats {
     std::uint64_t refused = 0;       // not stored (queue full by policy, disk full)
     std::uint64_t delivered = 0;     // acknowledged by the broker
     std::uint64_t refused_by_broker = 0;  // answered with a refusal (MQTT 5.0), deleted
-    std::uint64_t ledger_errors = 0; // flow-state commits that failed
+    std::uint64_t ledger_errors = 0; // commits that failed (nothing was sent after them)
+    std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit
 };
+
+// Tokens at or above this value belong to the client's own publishes
+// (replies, birth); below it they are store ids.
+inline constexpr std::uint64_t client_token_base = std::uint64_t{1} << 62;
 
 class forwarder {
 public:
     // window: messages handed to the client and not yet acknowledged, at most.
-    forwarder(store::message_store& store, mqtt::client& client, std::size_t window = 1000);
+    // arm_flush: the owner calls flush_due() within a few milliseconds.
+    forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window = 1000);
     ~forwarder();
     forwarder(const forwarder&) = delete;
     forwarder& operator=(const forwarder&) = delete;
 
-    // Before client.start(): restores the in-flight flows and the incoming
-    // QoS 2 ids from the store, then queues what is stored.
+    // Before the client starts: restores the in-flight flows and the
+    // incoming QoS 2 ids from the store.
     result<void> resume();
 
-    // Stores a batch (one transaction) and hands what fits to the client.
+    // Stores a batch and hands what fits to the client.
     void submit(const std::vector<mqtt::message>& batch, std::chrono::system_clock::time_point now);
 
     // Drops stored messages older than the age limit.
     void expire(std::chrono::system_clock::time_point now);
 
+    // Events from the client.
+    void on_completed(std::uint64_t token, std::error_code error);
+    // Commits the ledger; false: the write must not happen.
+    bool before_write();
+    void on_link_up();
+    void on_link_down();
+    // The timer asked for with arm_flush fired.
+    void flush_due();
+
     const forwarder_stats& stats() const { return stats_; }
+    // Store ids with the client (queued there or in flight).
+    std::size_t handed() const { return handed_.size(); }
 
 private:
     void refill();
-    void on_completed(std::uint64_t token, std::error_code error);
-    void commit_ledger();
-    void schedule_flush();
-
-    struct flow {
-        store::flow_state state = store::flow_state::queued;
-        std::uint16_t packet_id = 0;
-        bool dup = false;
-        bool operator==(const flow&) const = default;
-    };
+    // writing: the commit right before a write (QoS 0 messages in it go too).
+    bool commit_ledger(bool writing);
+    void requeue_unwritten();
+    // Asks for flush_due(): something to commit, or more to hand over.
+    void request_flush(bool more_to_hand = false);
+    void store_failed(const char* what, std::error_code why);
+    void resync();
+    void report_drops(const store::counters& before);
+    bool held(std::int64_t id) const {
+        return handed_.count(id) > 0 || acknowledged_.count(id) > 0 || unwritten_.count(id) > 0;
+    }
 
     store::message_store& store_;
-    mqtt::client& client_;
+    uplink& link_;
+    std::function<void()> arm_flush_;
     std::size_t window_;
-    std::int64_t cursor_ = 0;            // highest id handed to the client
-    std::set<std::int64_t> handed_;      // ids with the client, not yet acknowledged
-    std::set<std::int64_t> restored_;    // in-flight ids resumed from the store (beyond the cursor)
-    std::map<std::int64_t, flow> committed_;  // flow state as the store has it
-    std::vector<std::int64_t> completed_;     // acknowledged, to delete with the next commit
+    std::int64_t cursor_ = 0;             // highest id read from the store for handing over
+    std::map<std::int64_t, mqtt::qos> handed_;  // ids with the client, not yet acknowledged
+    std::set<std::int64_t> acknowledged_; // acknowledged, deleted with the next commit
+    // QoS 0 messages the client completed into its write buffer: deleted
+    // with the commit before that write, back in the queue if it never happens.
+    std::set<std::int64_t> unwritten_;
+    ledger committed_;                    // flow state as the store has it
     std::vector<std::uint16_t> committed_incoming_;
-    std::vector<mqtt::flow_status> flows_;   // reused by every commit_ledger()
-    std::vector<store::change> changes_;     // reused by every commit_ledger()
+    std::vector<mqtt::flow_status> flows_;  // reused by every commit
     forwarder_stats stats_;
-    log_limiter log_limit_;  // broker refusals, once a minute per reason
-    boost::asio::steady_timer flush_timer_;  // bounds how long appended messages stay uncommitted
+    log_limiter log_limit_;  // broker refusals and drops, once a minute per reason
+    bool refilling_ = false;       // refill() is on the stack: completions do not re-enter it
     bool flush_armed_ = false;
+    bool resync_needed_ = false;   // a commit failed: nothing more is sent until the session is rebuilt
 };
 
 }  // namespace fieldbridge::gateway

@@ -4,6 +4,8 @@
 #include "mqtt/client.hpp"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <array>
 #include <deque>
@@ -46,6 +48,10 @@ const char* state_text(link_state s) {
 }
 
 std::error_code to_std(const boost::system::error_code& ec) { return std::error_code(ec.value(), ec.category()); }
+
+// How long a link must stay up before the reconnect back-off starts again
+// from its minimum.
+constexpr std::chrono::seconds stable_link{10};
 
 // One connection attempt's socket, TLS or not. Handlers keep it alive until
 // they have run, so a stream is never destroyed under a pending operation.
@@ -129,17 +135,21 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::error_code close_reason;
     std::string close_detail;
     bool malformed = false;  // the link is being closed over bytes the decoder refused
+    std::string tls_failure;  // why the certificate check refused the broker's certificate
 
     link_state state = link_state::disconnected;
     bool started = false;
     bool stopping = false;
     bool stopped = false;
     std::function<void()> stop_done;
-    std::function<void(link_state)> on_state;
+    std::vector<std::function<void(link_state)>> on_state;
 
     std::uint64_t next_token = std::uint64_t{1} << 62;  // below: the caller's own tokens
     std::function<void(std::uint64_t, std::error_code)> on_completed;
-    std::function<void()> before_write;
+    std::function<bool()> before_write;
+    // When the link in use got its CONNACK: the back-off starts again from
+    // its minimum only after a link that stayed up (see link_down).
+    std::optional<clock::time_point> connected_at;
     std::map<std::uint64_t, publish_handler> completions;
     std::vector<std::pair<std::string, message_handler>> handlers;
     client_stats stats;
@@ -149,7 +159,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (s == state) return;
         state = s;
         spdlog::debug("mqtt: link {}", state_text(s));
-        if (on_state) on_state(s);
+        for (const auto& f : on_state) f(s);
     }
 
     // The address list: host:port, then the failover addresses.
@@ -236,11 +246,33 @@ struct client::impl : std::enable_shared_from_this<impl> {
         // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
         SSL_ctrl(t->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                  const_cast<char*>(server().host.c_str()));
-        if (options.tls.verify_hostname) t->tls->set_verify_callback(ssl::host_name_verification(server().host));
+        // OpenSSL reports every refused certificate as "certificate verify
+        // failed"; the callback keeps the cause so that the log tells an
+        // untrusted certificate from one issued for another name.
+        tls_failure.clear();
+        t->tls->set_verify_callback(
+            [self = shared_from_this(), check = ssl::host_name_verification(server().host),
+             verify_name = options.tls.verify_hostname](bool preverified, ssl::verify_context& ctx) mutable {
+                if (!preverified) {
+                    const int err = X509_STORE_CTX_get_error(ctx.native_handle());
+                    if (self->tls_failure.empty()) {
+                        self->tls_failure = std::string("untrusted certificate: ") + X509_verify_cert_error_string(err);
+                    }
+                    return false;
+                }
+                if (!verify_name || check(preverified, ctx)) return true;
+                self->tls_failure = "hostname mismatch: the broker's certificate is not issued for " + self->server().host;
+                return false;
+            });
         t->tls->async_handshake(ssl::stream_base::client,
                                 [self = shared_from_this(), t](const boost::system::error_code& ec) {
                                     if (t != self->link) return;
-                                    if (ec) return self->link_down(t, to_std(ec), "TLS handshake failed");
+                                    if (ec) {
+                                        return self->link_down(t, to_std(ec),
+                                                               self->tls_failure.empty()
+                                                                   ? "TLS handshake failed"
+                                                                   : "TLS handshake failed (" + self->tls_failure + ")");
+                                    }
                                     self->transport_up(t);
                                 });
     }
@@ -282,8 +314,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     void start_write(const std::shared_ptr<transport>& t) {
         if (writing || tx.empty() || t != link) return;
+        if (before_write && !before_write()) {
+            // Durable before sent: what the ledger could not record stays
+            // unsent, and the link goes so that the session resumes from
+            // what the ledger holds.
+            tx.clear();
+            close_after_write = false;
+            return link_down(t, make_error_code(mqtt_errc::ledger_failed), "");
+        }
         writing = true;
-        if (before_write) before_write();
         auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(tx));
         tx.clear();
         t->write(asio::buffer(*buffer),
@@ -298,9 +337,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     void execute(actions list) {
         const auto t = link;
-        for (auto& a : list) {
-            std::visit([&](auto& x) { perform(t, x); }, a);
-        }
+        carry_out(list, [&](auto& x) { perform(t, x); });
     }
 
     void perform(const std::shared_ptr<transport>& t, action::send& s) {
@@ -345,6 +382,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
         const auto it = completions.find(c.token);
         ++(c.error ? stats.failed : stats.acknowledged);
         if (c.error && c.error.category() == reason_code_category()) ++stats.refused;
+        if (c.downgraded) {
+            ++stats.downgraded;
+            if (const auto held = log_limit.admit("downgraded", std::chrono::steady_clock::now())) {
+                spdlog::warn("mqtt: the broker acknowledged a QoS 2 message with PUBACK: it takes QoS 1 only, so "
+                             "delivery is at least once (duplicates possible), not exactly once ({} so far){}",
+                             stats.downgraded, log_limiter::suffix(*held));
+            }
+        }
         if (on_completed) on_completed(c.token, c.error);
         if (it == completions.end()) return;
         auto done = std::move(it->second);
@@ -356,7 +401,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     void perform(const std::shared_ptr<transport>&, action::connected& c) {
         connect_timer.cancel();
-        retry.reset();
+        connected_at = clock::now();
         ++stats.connects;
         stats.last_error.clear();
         spdlog::info("mqtt: connected to {}:{}{} with MQTT {} (session {})", server().host, server().port,
@@ -410,6 +455,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
         execute(session.on_connection_lost(clock::now()));
         const bool was_connected = state == link_state::connected;
         if (was_connected) ++stats.disconnects;
+        // A link that ends soon after its CONNACK (the broker closes it over
+        // something this client sends) must not be retried at the minimum
+        // delay forever: the back-off restarts only after a link that lasted.
+        if (was_connected && connected_at && clock::now() - *connected_at >= stable_link) retry.reset();
+        connected_at.reset();
         if (reason && !stopping) {
             stats.last_error = context.empty() ? reason.message() : context + ": " + reason.message();
             // A broker down for hours is retried every few seconds: say so once a minute.
@@ -512,13 +562,37 @@ void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f)
     impl_->on_completed = std::move(f);
 }
 
-void client::on_before_write(std::function<void()> f) { impl_->before_write = std::move(f); }
+void client::on_before_write(std::function<bool()> f) { impl_->before_write = std::move(f); }
+
+std::vector<std::uint64_t> client::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
+    auto taken = impl_->session.withdraw(mine, in_flight);
+    // Published again when the owner hands them over anew.
+    impl_->stats.published -= std::min<std::uint64_t>(impl_->stats.published, taken.size());
+    return taken;
+}
+
+void client::drop_link(std::error_code reason) {
+    asio::post(impl_->executor, [self = impl_, reason] {
+        if (self->link && !self->stopping) self->link_down(self->link, reason, "");
+    });
+}
+
+std::error_code client::resume_flows(std::vector<inflight_entry> flows) {
+    return impl_->session.resume_flows(std::move(flows));
+}
 
 boost::asio::any_io_executor client::get_executor() const { return impl_->executor; }
 void client::flows(std::vector<flow_status>& out) const { impl_->session.flows(out); }
 const std::set<std::uint16_t>& client::incoming_qos2() const { return impl_->session.incoming_qos2(); }
 
-std::error_code client::restore_session(session_state state) { return impl_->session.restore(std::move(state)); }
+std::error_code client::restore_session(session_state state) {
+    const auto flows = state.inflight.size();
+    const auto ec = impl_->session.restore(std::move(state));
+    // Resumed flows count as published by this run, so that what is
+    // acknowledged never exceeds what was published.
+    if (!ec) impl_->stats.published += flows;
+    return ec;
+}
 
 void client::subscribe(std::string filter, qos q, message_handler handler) {
     auto& i = *impl_;
@@ -526,7 +600,7 @@ void client::subscribe(std::string filter, qos q, message_handler handler) {
     i.execute(i.session.subscribe({subscription{std::move(filter), q}}, 0, clock::now()));
 }
 
-void client::on_link_state(std::function<void(link_state)> f) { impl_->on_state = std::move(f); }
+void client::on_link_state(std::function<void(link_state)> f) { impl_->on_state.push_back(std::move(f)); }
 
 client_stats client::stats() const {
     auto s = impl_->stats;

@@ -70,6 +70,7 @@ struct client_stats {
     std::uint64_t acknowledged = 0;  // completed without error (QoS 0: written)
     std::uint64_t failed = 0;        // completed with an error (client stopped, 5.0 refusal)
     std::uint64_t refused = 0;       // of those, refused by the broker (5.0 reason code >= 0x80)
+    std::uint64_t downgraded = 0;    // QoS 2 messages the broker acknowledged with PUBACK (took them at QoS 1)
     std::uint64_t received = 0;      // messages delivered to subscriptions
     std::uint64_t connects = 0;      // CONNACKs accepted
     std::uint64_t disconnects = 0;   // links lost or closed after a CONNACK
@@ -111,7 +112,17 @@ public:
     // commit the session's state (flows(), incoming_qos2()) ahead of the wire.
     // Packets produced while one handler runs (a read of many acks, a batch
     // of publishes) leave in one write, so the ledger commits once for them.
-    void on_before_write(std::function<void()> f);
+    // When it returns false the bytes are discarded and the link is closed
+    // (ledger_failed): nothing leaves that the ledger does not hold.
+    void on_before_write(std::function<bool()> f);
+    // Takes back the queued messages whose token `mine` accepts, and with
+    // in_flight while disconnected their flows in progress too (session::withdraw).
+    std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight);
+    // Closes the link (or the attempt in progress) once the current handler
+    // is done, with `reason` as the cause; reconnects as after a lost link.
+    void drop_link(std::error_code reason);
+    // Adds flows reloaded from a durable ledger; only while disconnected.
+    std::error_code resume_flows(std::vector<inflight_entry> flows);
     void flows(std::vector<flow_status>& out) const;
     const std::set<std::uint16_t>& incoming_qos2() const;
     // Resume in-flight flows persisted by an earlier run; before start().
@@ -119,6 +130,7 @@ public:
     // Subscribes now or on the next connection; renewed on every connection
     // without a session present. handler gets every message matching filter.
     void subscribe(std::string filter, qos q, message_handler handler);
+    // Adds a listener, called in the order added at every change.
     void on_link_state(std::function<void(link_state)> f);
     boost::asio::any_io_executor get_executor() const;
 

@@ -69,6 +69,8 @@ public:
                 return "session state can only be restored while disconnected";
             case mqtt_errc::exceeds_broker_packet_size:
                 return "message larger than the broker's Maximum Packet Size";
+            case mqtt_errc::ledger_failed:
+                return "the message queue could not record the session state; nothing was sent";
         }
         return "unknown mqtt error " + std::to_string(value);
     }

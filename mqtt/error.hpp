@@ -42,6 +42,7 @@ enum class mqtt_errc {
     client_stopped,
     session_not_idle,
     exceeds_broker_packet_size,  // 5.0: larger than the CONNACK's Maximum Packet Size [MQTT-3.1.2-24]
+    ledger_failed,               // the owner could not record the session state before a write
 };
 
 const std::error_category& mqtt_category() noexcept;

@@ -255,6 +255,21 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         return;
     }
     const auto q = it->message.qos;
+    if (type == packet_type::puback && q == qos::exactly_once && it->state == inflight_state::publish_sent) {
+        // A broker that supports QoS 1 only (some message brokers' MQTT
+        // adapters) acknowledges a QoS 2 PUBLISH with PUBACK instead of
+        // refusing it. It took the message at QoS 1: the flow is complete,
+        // reported as downgraded so the owner can say so; closing the link
+        // would only send the same message again and again.
+        if (v5() && refused(reason_code)) {
+            out.push_back(action::publish_completed{it->token, reason_code_error(reason_code)});
+        } else {
+            out.push_back(action::publish_completed{it->token, {}, true});
+        }
+        inflight_.erase(it);
+        drain(out, now);
+        return;
+    }
     if (v5() && refused(reason_code) &&
         ((type == packet_type::puback && q == qos::at_least_once) ||
          (type == packet_type::pubrec && q == qos::exactly_once && it->state == inflight_state::publish_sent))) {
@@ -402,6 +417,44 @@ actions session::abandon(std::error_code reason) {
     pending_.clear();
     pending_subscribes_.clear();
     return out;
+}
+
+std::vector<std::uint64_t> session::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
+    std::vector<std::uint64_t> taken;
+    if (in_flight && link_ == link::disconnected) {
+        for (auto it = inflight_.begin(); it != inflight_.end();) {
+            if (mine(it->token)) {
+                taken.push_back(it->token);
+                it = inflight_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        if (mine(it->token)) {
+            taken.push_back(it->token);
+            it = pending_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return taken;
+}
+
+std::error_code session::resume_flows(std::vector<inflight_entry> flows) {
+    if (link_ != link::disconnected) return make_error_code(mqtt_errc::session_not_idle);
+    std::vector<queued_message> restart;
+    for (auto& e : flows) {
+        if (e.packet_id == 0 || packet_id_in_use(e.packet_id)) {
+            restart.push_back(queued_message{std::move(e.message), e.token});
+            continue;
+        }
+        last_packet_id_ = std::max(last_packet_id_, e.packet_id);
+        inflight_.push_back(std::move(e));
+    }
+    pending_.insert(pending_.begin(), std::make_move_iterator(restart.begin()), std::make_move_iterator(restart.end()));
+    return {};
 }
 
 void session::drain(actions& out, clock::time_point now) {

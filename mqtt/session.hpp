@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -109,6 +110,9 @@ struct deliver {
 struct publish_completed {
     std::uint64_t token = 0;
     std::error_code error;  // empty: QoS 0 handed to the transport, QoS 1 PUBACK, QoS 2 PUBCOMP
+    // A QoS 2 PUBLISH the broker answered with PUBACK: it granted QoS 1 and
+    // took the message (at least once, not exactly once).
+    bool downgraded = false;
 };
 struct subscribe_completed {
     std::uint64_t token = 0;
@@ -128,6 +132,27 @@ using session_action = std::variant<action::send, action::set_timer, action::can
                                     action::publish_completed, action::subscribe_completed, action::connected,
                                     action::close_connection>;
 using actions = std::vector<session_action>;
+
+// Carries out `list` for an owner: the session's own actions (send, timers,
+// connected, close) first, in order, then the notifications (completions,
+// deliveries), in order. A notification handler may call into the session
+// again (hand over the next message, publish a reply); what that sends
+// then goes out after every packet of this list, so the wire keeps the
+// session's order (a QoS 0 message handed over on an ack cannot overtake
+// the QoS 1/2 message that ack let out).
+template <class Perform>
+void carry_out(actions& list, Perform&& perform) {
+    const auto notification = [](const session_action& a) {
+        return std::holds_alternative<action::publish_completed>(a) || std::holds_alternative<action::deliver>(a) ||
+               std::holds_alternative<action::subscribe_completed>(a);
+    };
+    for (auto& a : list) {
+        if (!notification(a)) std::visit(perform, a);
+    }
+    for (auto& a : list) {
+        if (notification(a)) std::visit(perform, a);
+    }
+}
 
 class session {
 public:
@@ -155,6 +180,15 @@ public:
     // Completes every queued and in-flight message with `reason` and forgets
     // them: the application gave up (client stopped).
     actions abandon(std::error_code reason);
+    // Takes back, without completing them, the queued messages whose token
+    // `mine` accepts (in queue order), and with `in_flight` (only while
+    // disconnected) their flows in progress too: an owner with a durable
+    // ledger reloads them from there.
+    std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight);
+    // Adds flows persisted by the owner (only while disconnected), after the
+    // ones held. A flow whose packet id is taken by one held starts again as
+    // a queued message, ahead of the queue.
+    std::error_code resume_flows(std::vector<inflight_entry> flows);
 
     link state() const noexcept { return link_; }
     const server_limits& limits() const noexcept { return limits_; }

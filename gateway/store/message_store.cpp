@@ -307,9 +307,14 @@ result<void> message_store::step_sql(const char* sql) {
 
 result<void> message_store::flush() {
     if (!open_) return {};
-    if (auto r = step_sql("COMMIT"); !r) {
+    auto committed = options_.fail_commit && options_.fail_commit() ? fail(store_errc::io_error) : step_sql("COMMIT");
+    if (auto r = committed; !r) {
         (void)step_sql("ROLLBACK");
         open_ = false;
+        // What the transaction evicted is back: not dropped after all.
+        ++rollbacks_;
+        counters_.dropped_by_rows = at_begin_.dropped_by_rows;
+        counters_.dropped_by_bytes = at_begin_.dropped_by_bytes;
         if (uncommitted_rows_ > 0) {
             counters_.lost_uncommitted += uncommitted_rows_;
             spdlog::error("queue: {} message(s) not yet committed are lost: {}", uncommitted_rows_,
@@ -331,6 +336,7 @@ result<void> message_store::in_transaction(bool commit, const std::function<resu
         if (auto r = step_sql("BEGIN IMMEDIATE"); !r) return r;
         open_ = true;
         began = true;
+        at_begin_ = counters_;
     }
     if (auto r = step_sql("SAVEPOINT op"); !r) {
         if (began) {
@@ -390,18 +396,23 @@ result<bool> message_store::make_room(std::uint64_t rows, std::uint64_t bytes) {
     if (options_.policy == drop_policy::refuse_new) return false;
     // Only messages not yet handed to the broker are evicted: an in-flight
     // one belongs to the session until it is acknowledged.
-    statement pick_qos0(db_, "SELECT id, size FROM messages WHERE state = 0 AND qos = 0 ORDER BY id LIMIT 64");
-    statement pick_any(db_, "SELECT id, size FROM messages WHERE state = 0 ORDER BY id LIMIT 64");
+    statement pick_qos0(db_,
+                        "SELECT id, size FROM messages WHERE state = 0 AND qos = 0 AND id > ? ORDER BY id LIMIT 64");
+    statement pick_any(db_, "SELECT id, size FROM messages WHERE state = 0 AND id > ? ORDER BY id LIMIT 64");
     statement remove(db_, "DELETE FROM messages WHERE id = ?");
     bool qos0_left = options_.policy == drop_policy::drop_qos0_first;
+    std::int64_t after = 0;  // protected messages are stepped over, page by page
     while (over()) {
         auto& pick = qos0_left ? pick_qos0 : pick_any;
         pick.reset();
+        pick.bind(1, after);
         bool any = false;
         int rc = SQLITE_OK;
         while (over() && (rc = pick.step()) == SQLITE_ROW) {
             any = true;
             const auto id = pick.integer(0);
+            after = id;
+            if (protect_ && protect_(id)) continue;
             const auto size = static_cast<std::uint64_t>(pick.integer(1));
             const bool by_rows = stats_.rows + rows > l.max_rows;
             remove.reset();
@@ -413,8 +424,9 @@ result<bool> message_store::make_room(std::uint64_t rows, std::uint64_t bytes) {
         }
         if (rc != SQLITE_ROW && rc != SQLITE_DONE && rc != SQLITE_OK) return fail(sqlite_error(rc));
         if (!any) {
-            if (!qos0_left) return false;  // everything left is in flight
+            if (!qos0_left) return false;  // everything left is in flight or protected
             qos0_left = false;
+            after = 0;
         }
     }
     return true;
@@ -443,6 +455,7 @@ std::vector<result<std::int64_t>> message_store::append_impl(std::span<const mqt
     if (batch.empty()) return out;
 
     const auto stats_before = stats_;
+    const auto rollbacks_before = rollbacks_;
     const auto counters_before = counters_;
     std::uint64_t appended = 0;
     const auto outcome = in_transaction(commit, [&]() -> result<void> {
@@ -485,11 +498,16 @@ std::vector<result<std::int64_t>> message_store::append_impl(std::span<const mqt
         const auto failed = outcome.error();
         // Nothing of the batch is stored: the transaction rolls back.
         stats_ = stats_before;
-        const auto commits = counters_.commits;
+        const auto after = counters_;
         const auto lost = counters_.lost_uncommitted;
         counters_ = counters_before;
-        counters_.commits = commits;
+        counters_.commits = after.commits;
         counters_.lost_uncommitted = lost;
+        if (rollbacks_ != rollbacks_before) {
+            // The whole transaction went: flush() counted from its start.
+            counters_.dropped_by_rows = after.dropped_by_rows;
+            counters_.dropped_by_bytes = after.dropped_by_bytes;
+        }
         if (lost != counters_before.lost_uncommitted) (void)refresh_stats();
         if (failed == make_error_code(store_errc::disk_full)) ++counters_.disk_full;
         refuse_all(failed);
@@ -598,6 +616,13 @@ result<std::vector<stored_message>> message_store::load_in_flight() {
                 "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
                 "WHERE state != 0 ORDER BY id");
     return read_rows(s);
+}
+
+result<std::int64_t> message_store::last_id() {
+    statement s(db_, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)");
+    const int rc = s.step();
+    if (rc != SQLITE_ROW) return fail(sqlite_error(rc));
+    return s.integer(0);
 }
 
 result<std::uint64_t> message_store::expire(std::chrono::system_clock::time_point now) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "gateway/store/flow.hpp"
 #include "mqtt/message.hpp"
 
 struct sqlite3;
@@ -64,13 +65,9 @@ struct options {
     store::durability durability = durability::full;
     store::limits limits;
     store::drop_policy policy = drop_policy::drop_qos0_first;
-};
-
-// Where a stored message stands in its MQTT flow.
-enum class flow_state : std::uint8_t {
-    queued = 0,    // not sent yet (or sent on a session the broker forgot)
-    sent = 1,      // PUBLISH sent with packet_id; awaiting PUBACK / PUBREC
-    pubrec = 2,    // QoS 2: PUBREC received, PUBREL sent; awaiting PUBCOMP
+    // Fault injection for tests of the callers' failure paths: when set and
+    // it returns true, a COMMIT fails as an I/O error would (rolled back).
+    std::function<bool()> fail_commit;
 };
 
 struct stored_message {
@@ -82,15 +79,6 @@ struct stored_message {
     std::chrono::system_clock::time_point created;
 
     bool operator==(const stored_message&) const = default;
-};
-
-// One state change of a stored message, applied with others in one transaction.
-struct change {
-    enum class kind : std::uint8_t { sent, pubrec, done, requeue };
-    kind what = kind::done;
-    std::int64_t id = 0;
-    std::uint16_t packet_id = 0;  // sent
-    bool dup = false;             // sent
 };
 
 struct counters {
@@ -179,6 +167,13 @@ public:
     // Drops what is kept for a device (one no longer configured).
     result<void> forget_refused_reads(const std::string& device);
 
+    // Messages the caller still needs (with the MQTT client, or acknowledged
+    // and about to be deleted): the drop policy never evicts them.
+    void protect(std::function<bool(std::int64_t)> keep) { protect_ = std::move(keep); }
+    // The highest id ever committed: ids above it, if a caller saw them, were
+    // rolled back and will be given again.
+    result<std::int64_t> last_id();
+
     queue_stats stats() const { return stats_; }
     const store::counters& counters() const { return counters_; }
     std::optional<std::chrono::system_clock::time_point> oldest() const { return stats_.oldest; }
@@ -211,8 +206,11 @@ private:
     queue_stats stats_;
     store::counters counters_;
     std::map<std::string, std::unique_ptr<detail::statement>, std::less<>> statements_;
+    std::function<bool(std::int64_t)> protect_;
     bool open_ = false;                // a transaction is open (append_uncommitted)
     std::uint64_t uncommitted_rows_ = 0;  // appended in it
+    store::counters at_begin_;            // when it began: a rollback restores the drop counts
+    std::uint64_t rollbacks_ = 0;         // failed commits
 };
 
 }  // namespace fieldbridge::store

@@ -1,0 +1,65 @@
+#include "gateway/client_uplink.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "mqtt/error.hpp"
+
+namespace fieldbridge::gateway {
+
+client_uplink::client_uplink(mqtt::client& client) : client_(client), flush_timer_(client.get_executor()) {}
+
+client_uplink::~client_uplink() {
+    *alive_ = false;
+    flush_timer_.cancel();
+}
+
+void client_uplink::attach(forwarder& f) {
+    forwarder_ = &f;
+    client_.on_completed([this](std::uint64_t token, std::error_code error) { forwarder_->on_completed(token, error); });
+    client_.on_before_write([this] { return forwarder_->before_write(); });
+    client_.on_link_state([this, alive = alive_](mqtt::link_state s) {
+        if (s == mqtt::link_state::disconnected) {
+            forwarder_->on_link_down();
+        } else if (s == mqtt::link_state::connected) {
+            // After the other listeners of this change (the birth message
+            // goes out ahead of the queue).
+            boost::asio::post(client_.get_executor(), [this, alive] {
+                if (*alive && client_.state() == mqtt::link_state::connected) forwarder_->on_link_up();
+            });
+        }
+    });
+}
+
+// Bounds how long appended messages and acknowledgements stay uncommitted
+// when no write follows to carry them.
+void client_uplink::arm_flush() {
+    flush_timer_.expires_after(std::chrono::milliseconds(5));
+    flush_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (ec || !*alive || forwarder_ == nullptr) return;
+        forwarder_->flush_due();
+    });
+}
+
+bool client_uplink::connected() const { return client_.state() == mqtt::link_state::connected; }
+
+void client_uplink::publish(mqtt::message m, std::uint64_t token) { client_.publish(std::move(m), token); }
+
+std::vector<std::uint64_t> client_uplink::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
+    return client_.withdraw(mine, in_flight);
+}
+
+std::error_code client_uplink::restore_session(mqtt::session_state state) {
+    return client_.restore_session(std::move(state));
+}
+
+std::error_code client_uplink::resume_flows(std::vector<mqtt::inflight_entry> flows) {
+    return client_.resume_flows(std::move(flows));
+}
+
+void client_uplink::drop_link() { client_.drop_link(make_error_code(mqtt::mqtt_errc::ledger_failed)); }
+
+void client_uplink::flows(std::vector<mqtt::flow_status>& out) const { client_.flows(out); }
+
+const std::set<std::uint16_t>& client_uplink::incoming_qos2() const { return client_.incoming_qos2(); }
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,43 @@
+// client_uplink: the forwarder's uplink over the MQTT client, and the
+// wiring of the client's events (completions, writes, link changes) and of
+// the forwarder's flush timer on the client's executor. Same thread rules
+// as the client: everything on its executor's one thread.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "gateway/forwarder.hpp"
+#include "gateway/uplink.hpp"
+#include "mqtt/client.hpp"
+
+namespace fieldbridge::gateway {
+
+class client_uplink final : public uplink {
+public:
+    explicit client_uplink(mqtt::client& client);
+    ~client_uplink() override;
+    client_uplink(const client_uplink&) = delete;
+    client_uplink& operator=(const client_uplink&) = delete;
+
+    // Routes the client's events to f; once, before the client starts.
+    void attach(forwarder& f);
+    // What the forwarder is given as arm_flush: flush_due() in 5 ms.
+    void arm_flush();
+
+    bool connected() const override;
+    void publish(mqtt::message m, std::uint64_t token) override;
+    std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) override;
+    std::error_code restore_session(mqtt::session_state state) override;
+    std::error_code resume_flows(std::vector<mqtt::inflight_entry> flows) override;
+    void drop_link() override;
+    void flows(std::vector<mqtt::flow_status>& out) const override;
+    const std::set<std::uint16_t>& incoming_qos2() const override;
+
+private:
+    mqtt::client& client_;
+    forwarder* forwarder_ = nullptr;
+    boost::asio::steady_timer flush_timer_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for handlers posted past our lifetime
+};
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,363 @@
+// The uplink without sockets, for the model-based tests: a real forwarder
+// and a real message_store (SQLite in a temporary directory) over the pure
+// MQTT session, whose packets go to a scripted broker instead of a socket.
+// The broker is the reference for what was delivered; a second, read-only
+// SQLite connection is the reference for what the store holds durably
+// (it sees committed transactions only). Everything runs on the test's
+// thread with a manual clock.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gateway/forwarder.hpp"
+#include "gateway/store/message_store.hpp"
+#include "gateway/uplink.hpp"
+#include "mqtt/codec.hpp"
+#include "mqtt/properties.hpp"
+#include "mqtt/session.hpp"
+
+namespace fieldbridge::gateway::model {
+
+// A message of the test is named by a number carried as its payload.
+inline std::string key_payload(std::uint64_t key) { return "k" + std::to_string(key); }
+inline std::uint64_t payload_key(const std::string& payload) { return std::stoull(payload.substr(1)); }
+
+// One PUBLISH as the broker saw it.
+struct delivery {
+    std::uint64_t key = 0;
+    mqtt::qos qos = mqtt::qos::at_most_once;
+    bool dup = false;
+    bool delivered = false;  // passed on to subscribers (not a QoS 2 duplicate)
+    int incarnation = 0;     // the broker's: a restart without persistence starts a new one
+};
+
+// A broker with the behaviour the scenarios choose: persistent sessions it
+// may forget, a Receive Maximum, and optionally a QoS 2 taken as QoS 1
+// (answered with PUBACK).
+struct broker {
+    bool downgrade_qos2 = false;
+    std::uint16_t receive_maximum = 65535;  // 5.0 CONNACK property
+    bool v5 = false;
+
+    bool has_session = false;
+    int incarnation = 0;
+    std::set<std::uint16_t> qos2_received;      // PUBREC sent, PUBREL awaited
+    std::set<std::uint16_t> outstanding;        // QoS 1/2 PUBLISH not yet finally acknowledged on this link
+    std::deque<mqtt::packet> to_client;         // acknowledgements not yet delivered
+    std::vector<delivery> log;                  // every PUBLISH received, in order
+    std::string violation;                      // protocol rule the client broke, if any
+
+    // The broker restarts without persistence: sessions and QoS 2 state are gone.
+    void forget() {
+        has_session = false;
+        qos2_received.clear();
+        ++incarnation;
+    }
+    void link_lost() {
+        to_client.clear();
+        outstanding.clear();
+    }
+
+    mqtt::connack on_connect(const mqtt::connect& c) {
+        mqtt::connack a;
+        a.session_present = has_session && !c.clean_session;
+        if (!a.session_present) qos2_received.clear();
+        has_session = true;
+        if (v5) a.props.push_back(mqtt::property{mqtt::prop::receive_maximum, std::uint32_t{receive_maximum}});
+        return a;
+    }
+
+    void on_packet(const mqtt::packet& p) {
+        if (const auto* pub = std::get_if<mqtt::publish>(&p)) return on_publish(*pub);
+        if (const auto* rel = std::get_if<mqtt::pubrel>(&p)) {
+            qos2_received.erase(rel->packet_id);
+            to_client.push_back(mqtt::pubcomp{rel->packet_id, 0, {}});
+            return;
+        }
+    }
+
+    void on_publish(const mqtt::publish& p) {
+        delivery d{payload_key(p.payload), p.qos, p.dup, true, incarnation};
+        if (p.qos != mqtt::qos::at_most_once) {
+            outstanding.insert(p.packet_id);
+            if (outstanding.size() > (v5 ? receive_maximum : 65535)) {
+                violation = "more unacknowledged QoS 1/2 PUBLISH than the Receive Maximum " +
+                            std::to_string(receive_maximum);
+            }
+        }
+        switch (p.qos) {
+            case mqtt::qos::at_most_once:
+                break;
+            case mqtt::qos::at_least_once:
+                to_client.push_back(mqtt::puback{p.packet_id, 0, {}});
+                break;
+            case mqtt::qos::exactly_once:
+                if (downgrade_qos2) {
+                    to_client.push_back(mqtt::puback{p.packet_id, 0, {}});
+                    break;
+                }
+                d.delivered = qos2_received.insert(p.packet_id).second;
+                to_client.push_back(mqtt::pubrec{p.packet_id, 0, {}});
+                break;
+        }
+        log.push_back(d);
+    }
+
+    // An acknowledgement leaves for the client: a final one frees its slot.
+    void delivering(const mqtt::packet& p) {
+        if (const auto* a = std::get_if<mqtt::puback>(&p)) outstanding.erase(a->packet_id);
+        if (const auto* c = std::get_if<mqtt::pubcomp>(&p)) outstanding.erase(c->packet_id);
+    }
+};
+
+// The store as committed, read through a connection of its own.
+class store_oracle {
+public:
+    struct row {
+        std::int64_t id = 0;
+        store::flow_state state = store::flow_state::queued;
+        std::uint16_t packet_id = 0;
+    };
+
+    explicit store_oracle(const std::filesystem::path& path) {
+        if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) db_ = nullptr;
+    }
+    ~store_oracle() { sqlite3_close(db_); }
+    store_oracle(const store_oracle&) = delete;
+    store_oracle& operator=(const store_oracle&) = delete;
+
+    // key -> row, as committed now.
+    std::map<std::uint64_t, row> rows() const {
+        std::map<std::uint64_t, row> out;
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_, "SELECT id, payload, state, packet_id FROM messages", -1, &s, nullptr) != SQLITE_OK) {
+            return out;
+        }
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const auto* text = static_cast<const char*>(sqlite3_column_blob(s, 1));
+            const std::string payload(text, static_cast<std::size_t>(sqlite3_column_bytes(s, 1)));
+            out[payload_key(payload)] = row{sqlite3_column_int64(s, 0),
+                                            static_cast<store::flow_state>(sqlite3_column_int(s, 2)),
+                                            static_cast<std::uint16_t>(sqlite3_column_int(s, 3))};
+        }
+        sqlite3_finalize(s);
+        return out;
+    }
+
+    // One message as committed now; `known` (an earlier rows()) gives its
+    // id, else the table is scanned.
+    std::optional<row> find(std::uint64_t key, const std::map<std::uint64_t, row>& known) const {
+        if (const auto k = known.find(key); k != known.end()) {
+            sqlite3_stmt* s = nullptr;
+            std::optional<row> out;
+            if (sqlite3_prepare_v2(db_, "SELECT payload, state, packet_id FROM messages WHERE id = ?", -1, &s,
+                                   nullptr) == SQLITE_OK) {
+                sqlite3_bind_int64(s, 1, k->second.id);
+                if (sqlite3_step(s) == SQLITE_ROW) {
+                    const auto* text = static_cast<const char*>(sqlite3_column_blob(s, 0));
+                    const std::string payload(text, static_cast<std::size_t>(sqlite3_column_bytes(s, 0)));
+                    if (payload_key(payload) == key) {
+                        out = row{k->second.id, static_cast<store::flow_state>(sqlite3_column_int(s, 1)),
+                                  static_cast<std::uint16_t>(sqlite3_column_int(s, 2))};
+                    }
+                }
+                sqlite3_finalize(s);
+            }
+            if (out) return out;
+        }
+        const auto all = rows();
+        if (const auto it = all.find(key); it != all.end()) return it->second;
+        return std::nullopt;
+    }
+
+    bool empty() const {
+        sqlite3_stmt* s = nullptr;
+        bool none = false;
+        if (sqlite3_prepare_v2(db_, "SELECT NOT EXISTS (SELECT 1 FROM messages)", -1, &s, nullptr) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW) {
+            none = sqlite3_column_int(s, 0) != 0;
+        }
+        sqlite3_finalize(s);
+        return none;
+    }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+// The uplink over a pure session: actions are carried out at once, the way
+// mqtt::client does (a QoS 0 completion reaches the forwarder inside
+// publish()), packets wait in `outbox` until write().
+class session_link final : public uplink {
+public:
+    session_link(mqtt::session_options o, broker& b, std::function<void(const mqtt::publish&)> on_wire)
+        : session_(std::move(o)), broker_(b), on_wire_(std::move(on_wire)) {}
+
+    void attach(forwarder& f) { forwarder_ = &f; }
+    mqtt::session& session() { return session_; }
+    bool up() const { return transport_; }
+    std::size_t outbox_size() const { return outbox_.size(); }
+
+    bool connected() const override { return session_.state() == mqtt::session::link::connected; }
+    void publish(mqtt::message m, std::uint64_t token) override {
+        // A forwarder that hands the same messages over again and again
+        // would never return: stop it, and let the checks say why.
+        if (++publishes_this_step_ > runaway_bound) {
+            runaway = true;
+            return;
+        }
+        execute(session_.publish(std::move(m), token, now_));
+    }
+    std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) override {
+        return session_.withdraw(mine, in_flight);
+    }
+    std::error_code restore_session(mqtt::session_state state) override { return session_.restore(std::move(state)); }
+    std::error_code resume_flows(std::vector<mqtt::inflight_entry> flows) override {
+        return session_.resume_flows(std::move(flows));
+    }
+    void flows(std::vector<mqtt::flow_status>& out) const override { session_.flows(out); }
+    // As the client does: once the current handler is done.
+    void drop_link() override { drop_requested_ = true; }
+    // The end of a handler: a drop asked for happens now.
+    void settle() {
+        if (drop_requested_) {
+            drop_requested_ = false;
+            drop();
+        }
+    }
+    const std::set<std::uint16_t>& incoming_qos2() const override { return session_.incoming_qos2(); }
+
+    void tick() {
+        now_ += std::chrono::milliseconds(1);
+        publishes_this_step_ = 0;
+    }
+
+    // TCP up, CONNECT out, the broker's CONNACK back.
+    void connect() {
+        if (transport_) return;
+        transport_ = true;
+        broker_.link_lost();
+        execute(session_.on_transport_connected(now_));
+        write();
+        if (!transport_ || connect_ == std::nullopt) return;
+        const auto ack = broker_.on_connect(*connect_);
+        connect_.reset();
+        if (ack.session_present) ++resumed_sessions;
+        else ++fresh_sessions;
+        execute(session_.on_packet(ack, now_));
+        if (connected()) forwarder_->on_link_up();
+        write();
+    }
+
+    // The network fails: what was not written is gone, and so are the
+    // broker's acknowledgements on the way.
+    void drop() {
+        drop_requested_ = false;
+        if (!transport_) return;
+        transport_ = false;
+        outbox_.clear();
+        broker_.link_lost();
+        execute(session_.on_connection_lost(now_));
+        forwarder_->on_link_down();
+    }
+
+    // The client's pending write, as the client does it after each handler.
+    void write() {
+        settle();
+        if (!transport_) return;
+        if (outbox_.empty()) {
+            if (close_after_write_) {
+                close_after_write_ = false;
+                drop();
+            }
+            return;
+        }
+        if (!forwarder_->before_write()) {
+            ++refused_writes;
+            close_after_write_ = false;
+            drop();
+            return;
+        }
+        auto packets = std::move(outbox_);
+        outbox_.clear();
+        for (auto& p : packets) {
+            // What the client writes must encode.
+            if (!mqtt::encode(p, version())) encode_failures++;
+            if (const auto* c = std::get_if<mqtt::connect>(&p)) {
+                connect_ = *c;
+                continue;
+            }
+            if (const auto* pub = std::get_if<mqtt::publish>(&p)) on_wire_(*pub);
+            broker_.on_packet(p);
+        }
+        if (close_after_write_) {
+            close_after_write_ = false;
+            drop();
+        }
+    }
+
+    // The broker's acknowledgements reach the client: `count` of them, the
+    // i-th taken from position pick(i) of what is waiting (any order).
+    void deliver_acks(std::size_t count, const std::function<std::size_t(std::size_t)>& pick, bool duplicate) {
+        for (std::size_t i = 0; i < count && transport_ && !broker_.to_client.empty(); ++i) {
+            const auto at = pick(broker_.to_client.size());
+            auto p = broker_.to_client[at];
+            if (!duplicate) broker_.to_client.erase(broker_.to_client.begin() + static_cast<std::ptrdiff_t>(at));
+            broker_.delivering(p);
+            execute(session_.on_packet(p, now_));
+        }
+        write();
+    }
+
+    std::uint64_t fresh_sessions = 0;
+    std::uint64_t resumed_sessions = 0;
+    std::uint64_t refused_writes = 0;
+    std::uint64_t encode_failures = 0;
+    bool runaway = false;
+    static constexpr std::uint64_t runaway_bound = 100'000;
+
+private:
+    mqtt::protocol_version version() const { return v5_ ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1; }
+
+    // In the order mqtt::client carries actions out (mqtt::carry_out).
+    void execute(mqtt::actions list) {
+        mqtt::carry_out(list, [&](auto& a) {
+            using T = std::decay_t<decltype(a)>;
+            if constexpr (std::is_same_v<T, mqtt::action::send>) {
+                if (const auto* c = std::get_if<mqtt::connect>(&a.packet)) v5_ = c->version == mqtt::protocol_version::v5;
+                if (transport_) outbox_.push_back(std::move(a.packet));
+            } else if constexpr (std::is_same_v<T, mqtt::action::publish_completed>) {
+                forwarder_->on_completed(a.token, a.error);
+            } else if constexpr (std::is_same_v<T, mqtt::action::close_connection>) {
+                close_after_write_ = true;
+            }
+        });
+        if (close_after_write_) write();
+    }
+
+    mqtt::session session_;
+    broker& broker_;
+    std::function<void(const mqtt::publish&)> on_wire_;
+    forwarder* forwarder_ = nullptr;
+    std::vector<mqtt::packet> outbox_;
+    std::optional<mqtt::connect> connect_;
+    mqtt::clock::time_point now_{};
+    bool transport_ = false;
+    bool close_after_write_ = false;
+    bool drop_requested_ = false;
+    std::uint64_t publishes_this_step_ = 0;
+    bool v5_ = false;
+};
+
+}  // namespace fieldbridge::gateway::model

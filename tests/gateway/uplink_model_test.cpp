@@ -1,0 +1,502 @@
+// Model-based test of the uplink: forwarder + store + session under random
+// sequences of events (publishes at mixed QoS, acknowledgements in any order
+// and twice, links lost, Session Present 0/1, Receive Maximum 1..N, a broker
+// that takes QoS 2 as QoS 1, failed commits, crashes and restarts, full
+// queues), with the promises checked after every step against a reference:
+// what the broker received and what the store holds committed.
+//
+// Promises checked (D = DESIGN.md guarantee):
+//   durable  every QoS 1/2 PUBLISH on the wire is committed in the store with
+//            the packet id it carries, before the write (D1)
+//   once     a QoS 2 message reaches subscribers at most once per broker
+//            incarnation, unless the broker downgrades QoS 2 (D2)
+//   fresh    between two session starts a message goes out as a new PUBLISH
+//            (DUP=0) at most once
+//   window   Receive Maximum kept; the client holds at most `window` of the
+//            forwarder's messages, and while the link is down only flows in flight
+//   drops    a message leaves the store unreceived only by the drop policy,
+//            and the store counts exactly those; none is delivered after (D4)
+//   order    per topic, first deliveries in the order of production (D3)
+//   all      after the faults stop, every message committed and not dropped
+//            is delivered and the store ends empty (D1)
+//
+// FIELDBRIDGE_UPLINK_SEEDS=N runs N seeds (default below);
+// FIELDBRIDGE_UPLINK_SEED=S runs seed S alone, as a failure message says.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "tests/gateway/uplink_model.hpp"
+
+namespace fieldbridge::gateway::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct scenario {
+    std::uint64_t seed = 0;
+    bool v5 = false;
+    bool downgrade_qos2 = false;
+    std::uint16_t receive_maximum = 65535;
+    std::size_t max_inflight = 64;
+    std::size_t window = 1000;
+    std::uint64_t max_rows = 1'000'000;
+    store::drop_policy policy = store::drop_policy::drop_qos0_first;
+    int qos_weights[3] = {1, 1, 1};
+    std::size_t batch_min = 1;
+    std::size_t batch_max = 20;
+    int steps = 120;
+
+    static scenario from_seed(std::uint64_t seed) {
+        std::mt19937_64 r(seed);
+        scenario s;
+        s.seed = seed;
+        s.v5 = r() % 2 == 0;
+        s.downgrade_qos2 = r() % 8 == 0;
+        const std::uint16_t maxima[] = {1, 2, 3, 10, 65535};
+        s.receive_maximum = maxima[r() % 5];
+        const std::size_t inflight[] = {1, 2, 5, 20, 64};
+        s.max_inflight = inflight[r() % 5];
+        const std::size_t windows[] = {1, 2, 8, 64, 1000};
+        s.window = windows[r() % 5];
+        if (r() % 4 == 0) {
+            s.max_rows = 5 + r() % 60;
+            const store::drop_policy policies[] = {store::drop_policy::drop_oldest, store::drop_policy::drop_qos0_first,
+                                                   store::drop_policy::refuse_new};
+            s.policy = policies[r() % 3];
+        }
+        switch (seed % 4) {
+            case 0:  // QoS 0 only, large polls
+                s.qos_weights[1] = s.qos_weights[2] = 0;
+                s.batch_min = 100;
+                s.batch_max = 180;
+                break;
+            case 1:  // QoS 0 ahead of QoS 1/2 in every batch
+                s.qos_weights[0] = 3;
+                break;
+            case 2:
+                s.qos_weights[0] = 0;
+                break;
+            default:
+                s.qos_weights[0] = static_cast<int>(r() % 3);
+                s.qos_weights[1] = static_cast<int>(r() % 3);
+                s.qos_weights[2] = 1;
+                break;
+        }
+        return s;
+    }
+
+    std::string describe() const {
+        std::ostringstream o;
+        o << (v5 ? "5.0" : "3.1.1") << (downgrade_qos2 ? ", broker takes QoS 2 as 1" : "")
+          << ", receive maximum " << receive_maximum << ", max_inflight " << max_inflight << ", window " << window
+          << ", max_rows " << max_rows << ", QoS weights " << qos_weights[0] << "/" << qos_weights[1] << "/"
+          << qos_weights[2];
+        return o.str();
+    }
+};
+
+struct submitted_message {
+    mqtt::qos qos = mqtt::qos::at_most_once;
+    std::string topic;
+};
+
+class uplink_run {
+public:
+    uplink_run(const scenario& s, const fs::path& dir)
+        : s_(s), random_(s.seed * 7919 + 1), path_(dir / ("q-" + std::to_string(s.seed) + ".db")) {
+        fs::remove(path_);
+        broker_.v5 = s.v5;
+        broker_.downgrade_qos2 = s.downgrade_qos2;
+        broker_.receive_maximum = s.receive_maximum;
+        start();
+        oracle_ = std::make_unique<store_oracle>(path_);
+    }
+    ~uplink_run() {
+        stop_everything();
+        fs::remove(path_);
+        fs::remove(fs::path(path_.string() + "-wal"));
+        fs::remove(fs::path(path_.string() + "-shm"));
+    }
+    uplink_run(const uplink_run&) = delete;
+    uplink_run& operator=(const uplink_run&) = delete;
+
+    // One random event, then every check. False once a promise is broken.
+    bool step(int n) {
+        step_ = n;
+        const auto dice = pick(100);
+        if (dice < 30) {
+            submit();
+        } else if (dice < 60) {
+            acks();
+        } else if (dice < 70) {
+            if (flush_armed_) {
+                event("flush timer");
+                flush_armed_ = false;
+                forward_->flush_due();
+            }
+        } else if (dice < 84) {
+            event("connect");
+            link_->connect();
+        } else if (dice < 90) {
+            event("link lost");
+            link_->drop();
+        } else if (dice < 94) {
+            const auto k = 1 + pick(3);
+            event("the next " + std::to_string(k) + " commit(s) fail");
+            failing_commits_ = k;
+        } else if (dice < 97) {
+            event("crash and restart");
+            restart();
+        } else {
+            event("broker restarts without persistence");
+            link_->drop();
+            broker_.forget();
+        }
+        link_->write();
+        link_->tick();
+        return check(true);
+    }
+
+    // The faults stop; the queue must drain completely.
+    bool finish() {
+        step_ = -1;
+        failing_commits_ = 0;
+        for (int round = 0; round < 10'000; ++round) {
+            if (!link_->up()) link_->connect();
+            if (flush_armed_) {
+                flush_armed_ = false;
+                forward_->flush_due();
+            }
+            link_->deliver_acks(broker_.to_client.size(), [](std::size_t) { return std::size_t{0}; }, false);
+            link_->write();
+            link_->tick();
+            if (!check(false)) return false;
+            if (broker_.to_client.empty() && !flush_armed_ && link_->session().queued() == 0 &&
+                link_->session().inflight() == 0 && oracle_->empty()) {
+                break;
+            }
+        }
+        if (!check(true)) return false;
+        const auto rows = oracle_->rows();
+        if (!rows.empty()) return violated("all", std::to_string(rows.size()) + " message(s) still stored after draining");
+        // Every message submitted is accounted for exactly once: delivered,
+        // dropped by the policy, refused by the store, or lost with a commit
+        // that failed.
+        const auto& c = store_->counters();
+        const auto dropped = dropped_before_ + c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age;
+        const auto refused = refused_before_ + forward_->stats().refused;
+        const auto lost = lost_before_ + c.lost_uncommitted;
+        if (first_delivery_.size() + dropped + refused + lost != submitted_.size()) {
+            return violated("drops", std::to_string(submitted_.size()) + " submitted, but " +
+                                         std::to_string(first_delivery_.size()) + " delivered + " +
+                                         std::to_string(dropped) + " dropped + " + std::to_string(refused) +
+                                         " refused + " + std::to_string(lost) + " lost with a failed commit");
+        }
+        for (const auto key : durable_) {
+            if (evicted_.count(key)) continue;
+            if (!first_delivery_.count(key)) {
+                return violated("all", "message " + std::to_string(key) + " (QoS " +
+                                           std::to_string(static_cast<int>(submitted_[key].qos)) +
+                                           ") was committed, never dropped, and never delivered");
+            }
+        }
+        return true;
+    }
+
+    const std::string& failure() const { return failure_; }
+
+private:
+    std::size_t pick(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(random_() % n); }
+
+    void event(std::string what) {
+        if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) std::printf("step %d: %s\n", step_, what.c_str());
+        history_.push_back("step " + std::to_string(step_) + ": " + std::move(what));
+        if (history_.size() > 12) history_.erase(history_.begin());
+    }
+
+    void start() {
+        store::options o;
+        o.path = path_;
+        o.durability = store::durability::normal;
+        o.limits.max_rows = s_.max_rows;
+        o.limits.max_age = std::chrono::seconds(0);
+        o.policy = s_.policy;
+        o.fail_commit = [this] {
+            if (crashing_) return true;
+            if (failing_commits_ == 0) return false;
+            --failing_commits_;
+            return true;
+        };
+        auto opened = store::message_store::open(o);
+        if (!opened) throw std::runtime_error("cannot open the store: " + opened.error().message());
+        store_ = std::move(*opened);
+        mqtt::session_options so;
+        so.version = s_.v5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1;
+        so.client_id = "model";
+        so.keepalive = std::chrono::seconds(0);
+        so.clean_session = false;
+        so.session_expiry = 0xFFFFFFFF;
+        so.max_inflight = s_.max_inflight;
+        link_ = std::make_unique<session_link>(so, broker_, [this](const mqtt::publish& p) { on_wire(p); });
+        forward_ = std::make_unique<forwarder>(*store_, *link_, [this] { flush_armed_ = true; }, s_.window);
+        link_->attach(*forward_);
+        flush_armed_ = false;
+        if (auto r = forward_->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
+        sessions_seen_ = link_->fresh_sessions;
+        resyncs_seen_ = 0;
+    }
+
+    void stop_everything() {
+        if (forward_) refused_before_ += forward_->stats().refused;
+        forward_.reset();
+        link_.reset();
+        if (store_) {
+            const auto& c = store_->counters();
+            dropped_before_ += c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age;
+            lost_before_ += c.lost_uncommitted;
+        }
+        store_.reset();
+    }
+
+    // kill -9: nothing more reaches the disk; what was committed stays.
+    void restart() {
+        crashing_ = true;
+        link_->drop();
+        broker_.link_lost();
+        stop_everything();
+        crashing_ = false;
+        start();
+        fresh_sends_.clear();
+    }
+
+    void submit() {
+        const auto n = s_.batch_min + pick(s_.batch_max - s_.batch_min + 1);
+        std::discrete_distribution<int> qos_of({static_cast<double>(s_.qos_weights[0]),
+                                                static_cast<double>(s_.qos_weights[1]),
+                                                static_cast<double>(s_.qos_weights[2])});
+        std::vector<mqtt::message> batch;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto key = next_key_++;
+            const auto q = static_cast<mqtt::qos>(qos_of(random_));
+            std::string topic = "t/" + std::to_string(pick(4));
+            submitted_[key] = submitted_message{q, topic};
+            batch.push_back(mqtt::message{std::move(topic), key_payload(key), q, false, {}, {}});
+        }
+        event("submit " + std::to_string(n));
+        forward_->submit(batch, std::chrono::system_clock::time_point{} + std::chrono::hours(1));
+    }
+
+    void acks() {
+        const auto waiting = broker_.to_client.size();
+        if (waiting == 0) return;
+        const auto count = 1 + pick(waiting);
+        const bool twice = pick(20) == 0;
+        event("deliver " + std::to_string(count) + " of " + std::to_string(waiting) + " ack(s)" +
+              (twice ? " and keep them (duplicates)" : ""));
+        link_->deliver_acks(count, [this](std::size_t size) { return pick(size); }, twice);
+    }
+
+    // A new session (Session Present 0) or one rebuilt from the store starts
+    // the count of new PUBLISHes again.
+    void new_session_check() {
+        if (link_->fresh_sessions != sessions_seen_ || forward_->stats().resyncs != resyncs_seen_) {
+            sessions_seen_ = link_->fresh_sessions;
+            resyncs_seen_ = forward_->stats().resyncs;
+            fresh_sends_.clear();
+        }
+    }
+
+    // A PUBLISH leaves the client (after its ledger commit).
+    void on_wire(const mqtt::publish& p) {
+        new_session_check();
+        const auto key = payload_key(p.payload);
+        if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
+            std::printf("  wire: key %llu %s qos %d pid %u dup %d\n", static_cast<unsigned long long>(key),
+                        p.topic.c_str(), static_cast<int>(p.qos), p.packet_id, p.dup ? 1 : 0);
+        }
+        if (p.qos != mqtt::qos::at_most_once) {
+            const auto row = oracle_->find(key, last_rows_);
+            const auto it = &row;
+            if (!row) {
+                violated("durable", "QoS " + std::to_string(static_cast<int>(p.qos)) + " message " +
+                                        std::to_string(key) + " sent before it was committed");
+            } else if ((*it)->state == store::flow_state::queued || (*it)->packet_id != p.packet_id) {
+                violated("durable", "message " + std::to_string(key) + " sent with packet id " +
+                                        std::to_string(p.packet_id) + " while the store has state " +
+                                        std::to_string(static_cast<int>((*it)->state)) + " packet id " +
+                                        std::to_string((*it)->packet_id));
+            }
+        }
+        if (!p.dup && ++fresh_sends_[key] > 1) {
+            violated("fresh", "message " + std::to_string(key) + " sent as a new PUBLISH (DUP=0) " +
+                                  std::to_string(fresh_sends_[key]) + " times in one session");
+        }
+    }
+
+    bool violated(const std::string& promise, const std::string& what) {
+        if (!failure_.empty()) return false;
+        std::ostringstream o;
+        o << "seed " << s_.seed << " (" << s_.describe() << "), step " << step_ << ": [" << promise << "] " << what
+          << "\nlast events:";
+        for (const auto& h : history_) o << "\n  " << h;
+        o << "\nreproduce: FIELDBRIDGE_UPLINK_SEED=" << s_.seed;
+        failure_ = o.str();
+        return false;
+    }
+
+    // with_store: also compare the store as committed with the last look
+    // (a scan of the table; the drain at the end skips it until done).
+    bool check(bool with_store) {
+        if (!failure_.empty()) return false;
+        if (!broker_.violation.empty()) return violated("window", broker_.violation);
+        if (link_->encode_failures > 0) return violated("durable", "a packet the client wrote does not encode");
+        if (link_->runaway) {
+            return violated("fresh", "over " + std::to_string(session_link::runaway_bound) +
+                                         " messages handed to the client in one step: the same ones again and again");
+        }
+        new_session_check();
+        if (forward_->handed() > s_.window) {
+            return violated("window", "the client holds " + std::to_string(forward_->handed()) +
+                                          " messages, window " + std::to_string(s_.window));
+        }
+        if (!link_->connected() && link_->session().queued() > s_.max_inflight) {
+            return violated("window", "link down and " + std::to_string(link_->session().queued()) +
+                                          " messages queued in the client");
+        }
+        // Deliveries since the last check.
+        for (; seen_log_ < broker_.log.size(); ++seen_log_) {
+            const auto& d = broker_.log[seen_log_];
+            if (!d.delivered) continue;
+            const auto& m = submitted_[d.key];
+            if (evicted_.count(d.key)) {
+                return violated("drops", "message " + std::to_string(d.key) + " delivered after it was dropped");
+            }
+            if (m.qos == mqtt::qos::exactly_once && !s_.downgrade_qos2) {
+                if (!qos2_delivered_.insert({d.key, d.incarnation}).second) {
+                    return violated("once", "QoS 2 message " + std::to_string(d.key) + " delivered twice");
+                }
+            }
+            if (first_delivery_.insert(d.key).second) {
+                auto& last = last_first_[m.topic];
+                if (d.key < last) {
+                    return violated("order", "on " + m.topic + ", message " + std::to_string(d.key) +
+                                                 " delivered first after message " + std::to_string(last));
+                }
+                last = d.key;
+            }
+        }
+        if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
+            const auto& c = store_->counters();
+            std::printf("  account: submitted %zu delivered %zu dropped %llu refused %llu lost %llu rows %llu\n",
+                        submitted_.size(), first_delivery_.size(),
+                        static_cast<unsigned long long>(dropped_before_ + c.dropped_by_rows + c.dropped_by_bytes),
+                        static_cast<unsigned long long>(refused_before_ + forward_->stats().refused),
+                        static_cast<unsigned long long>(lost_before_ + c.lost_uncommitted),
+                        static_cast<unsigned long long>(store_->stats().rows));
+        }
+        if (!with_store) return true;
+        // The store as committed.
+        const auto rows = oracle_->rows();
+        for (const auto& [key, row] : rows) durable_.insert(key);
+        for (const auto& [key, row] : last_rows_) {
+            if (rows.count(key) || first_delivery_.count(key)) continue;
+            if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
+                std::printf("step %d: key %llu (qos %d, id %lld, state %d) left the store unreceived\n", step_,
+                            static_cast<unsigned long long>(key), static_cast<int>(submitted_[key].qos),
+                            static_cast<long long>(row.id), static_cast<int>(row.state));
+            }
+            evicted_.insert(key);
+        }
+        last_rows_ = rows;
+        const auto& c = store_->counters();
+        const auto counted = dropped_before_ + c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age;
+        // (A message appended and evicted within one transaction is counted
+        // but never seen committed: counted may be higher.)
+        if (counted < evicted_.size()) {
+            return violated("drops", std::to_string(evicted_.size()) + " message(s) left the store unreceived, " +
+                                         std::to_string(counted) + " counted as dropped");
+        }
+        return failure_.empty();
+    }
+
+    scenario s_;
+    std::mt19937_64 random_;
+    fs::path path_;
+    broker broker_;
+    std::unique_ptr<store::message_store> store_;
+    std::unique_ptr<session_link> link_;
+    std::unique_ptr<forwarder> forward_;
+    std::unique_ptr<store_oracle> oracle_;
+    bool flush_armed_ = false;
+    bool crashing_ = false;
+    std::uint64_t failing_commits_ = 0;
+    std::uint64_t dropped_before_ = 0;
+    std::uint64_t refused_before_ = 0;
+    std::uint64_t lost_before_ = 0;
+    std::uint64_t sessions_seen_ = 0;
+    std::uint64_t resyncs_seen_ = 0;
+    int step_ = 0;
+    std::uint64_t next_key_ = 1;
+    std::map<std::uint64_t, submitted_message> submitted_;
+    std::map<std::uint64_t, int> fresh_sends_;
+    std::set<std::uint64_t> durable_;
+    std::set<std::uint64_t> evicted_;
+    std::set<std::uint64_t> first_delivery_;
+    std::set<std::pair<std::uint64_t, int>> qos2_delivered_;
+    std::map<std::string, std::uint64_t> last_first_;
+    std::map<std::uint64_t, store_oracle::row> last_rows_;
+    std::size_t seen_log_ = 0;
+    std::vector<std::string> history_;
+    std::string failure_;
+};
+
+std::uint64_t env_number(const char* name, std::uint64_t fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+fs::path scratch_dir() {
+    const fs::path shm = "/dev/shm";
+    std::error_code ec;
+    const auto base = fs::is_directory(shm, ec) ? shm : fs::temp_directory_path();
+    auto dir = base / ("fieldbridge-uplink-model-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    return dir;
+}
+
+// Runs one seed; empty when every promise held.
+std::string run_seed(std::uint64_t seed, const fs::path& dir) {
+    const auto s = scenario::from_seed(seed);
+    uplink_run run(s, dir);
+    for (int n = 0; n < s.steps; ++n) {
+        if (!run.step(n)) return run.failure();
+    }
+    if (!run.finish()) return run.failure();
+    return {};
+}
+
+TEST(uplink_model, every_promise_holds_over_random_event_sequences) {
+    const auto dir = scratch_dir();
+    if (const auto one = env_number("FIELDBRIDGE_UPLINK_SEED", 0); one != 0) {
+        const auto failure = run_seed(one, dir);
+        EXPECT_TRUE(failure.empty()) << failure;
+    } else {
+        const auto seeds = env_number("FIELDBRIDGE_UPLINK_SEEDS", 2000);
+        const auto first = env_number("FIELDBRIDGE_UPLINK_FIRST_SEED", 1);
+        for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
+            const auto failure = run_seed(seed, dir);
+            if (!failure.empty()) {
+                ADD_FAILURE() << failure;
+                break;
+            }
+        }
+        std::printf("uplink model: %llu seeds checked\n", static_cast<unsigned long long>(seeds));
+    }
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway::model
