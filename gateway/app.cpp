@@ -138,6 +138,10 @@ struct app::parts {
     };
     std::map<std::string, std::deque<held_command>> held;
     std::unique_ptr<asio::steady_timer> held_timer;
+    command_counters command_count;
+    // Replies handed to the client and not yet completed (max_pending_replies);
+    // shared with their completion handlers, which may run after the parts go.
+    std::shared_ptr<std::size_t> pending_replies = std::make_shared<std::size_t>(0);
 };
 
 app::app(config::gateway cfg, std::string config_path) : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
@@ -563,8 +567,14 @@ nlohmann::json app::status() const {
     const nlohmann::json configuration = {{"path", config_path_},
                                           {"reloads", p.reloads},
                                           {"last_reload_error", p.last_reload_error}};
+    auto commands = to_json(p.command_count);
+    std::size_t held = 0;
+    for (const auto& [name, waiting] : p.held) held += waiting.size();
+    commands["held"] = held;
+    commands["pending_replies"] = *p.pending_replies;
     return {{"version", std::string(fieldbridge::version)},
             {"config", configuration},
+            {"commands", commands},
             {"started", iso8601_utc_ms(started_at_)},
             {"uptime_s", uptime},
             {"healthy", healthy},
@@ -618,33 +628,51 @@ static mqtt::message reply_address(const mqtt::message& m, const std::string& co
 }
 
 // A command from MQTT: checked here, written by the bus worker, answered on
-// the reply topic in every case (except a retained one, which is ignored).
+// the reply topic in every case, except a retained one (ignored) and one on a
+// topic longer than any command topic (dropped: it names no point, and its
+// reply topic would be as long). Nothing a message brings is kept beyond
+// the bounds in commands.hpp; what goes past one is counted.
 void app::on_command(const mqtt::message& m) {
     if (stopping_) return;
     auto& p = *parts_;
+    ++p.command_count.received;
     if (m.retain && !cfg_.commands.accept_retained) {
-        spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)", m.topic);
+        spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)", shortened(m.topic));
+        return;
+    }
+    if (m.topic.size() > p.commands.topic_limit()) {
+        ++p.command_count.topic_too_long;
+        if (const auto held = p.log_limit.admit("command topic too long", std::chrono::steady_clock::now())) {
+            spdlog::warn("command on {} dropped unanswered: its topic is longer than any command topic ({} bytes){}",
+                         shortened(m.topic), p.commands.topic_limit(), log_limiter::suffix(*held));
+        }
         return;
     }
     const auto* target = p.commands.find(m.topic);
-    const auto reply_topic = reply_address(m, p.commands.reply_topic_for(m.topic));
+    const auto configured_reply = p.commands.reply_topic_for(m.topic);
+    if (m.response_topic.size() > max_command_topic || m.correlation_data.size() > max_correlation_data) {
+        ++p.command_count.reply_address_too_long;
+        return refuse_command(m.topic, mqtt::message{configured_reply, {}, mqtt::qos::at_least_once, false},
+                              command_id(m.payload),
+                              "the Response Topic is longer than " + std::to_string(max_command_topic) +
+                                  " bytes or the Correlation Data longer than " +
+                                  std::to_string(max_correlation_data));
+    }
+    const auto reply_topic = reply_address(m, configured_reply);
+    if (m.payload.size() > max_command_payload) ++p.command_count.payload_too_large;
     if (target && target->whole_device) return on_device_command(m, *target, reply_topic);
-    auto parsed = parse_command(m.payload);
-    const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
+    auto decision = decide_point_command(cfg_, target, m.topic, m.payload);
+    const auto id = decision.id;
     const auto refuse = [this, topic = m.topic, reply_topic, id](const std::string& why) {
         refuse_command(topic, reply_topic, id, why);
     };
-    if (!parsed.command) return refuse(parsed.error);
-    if (!target) return refuse("no point has the command topic " + m.topic);
-    const auto& device = cfg_.devices[target->device];
-    const auto& point = device.points[target->point];
-    std::string why;
-    auto value = write_value(device, point, parsed.command->value, why);
-    if (!value) return refuse(why);
-    auto [worker, local] = p.routes[target->device];
+    if (!decision.write) return refuse(decision.refusal);
+    const auto& device = cfg_.devices[decision.write->device];
+    const auto& point = device.points[decision.write->point];
+    auto [worker, local] = p.routes[decision.write->device];
     if (worker == nullptr) return refuse("device " + device.name + " is not polled");
-    auto go = [this, worker, local, point_index = target->point, value = std::move(*value), reply_topic, id,
-               device = device.name, point] {
+    auto go = [this, worker, local, point_index = decision.write->point, value = std::move(decision.write->value),
+               reply_topic, id, device = device.name, point] {
         worker->write(local, point_index, value, [this, reply_topic, id, device, point](modbus::point_result r) {
             // On the worker thread: back to the core.
             asio::post(io_, [this, reply_topic, id, device, point, r = std::move(r)] {
@@ -657,18 +685,41 @@ void app::on_command(const mqtt::message& m) {
 
 void app::refuse_command(const std::string& topic, const mqtt::message& reply_topic, const std::optional<std::string>& id,
                          const std::string& why) {
-    // A client repeating a bad command must not flood the journal.
-    if (const auto held = parts_->log_limit.admit("command " + topic + why, std::chrono::steady_clock::now())) {
-        spdlog::warn("command on {} refused: {}{}", topic, why, log_limiter::suffix(*held));
+    auto& p = *parts_;
+    ++p.command_count.refused;
+    // A client repeating a bad command must not flood the journal: one line
+    // a minute per command topic, and one for all topics that name no point
+    // (a flood of made-up topics is one kind of trouble, not thousands).
+    const auto key = p.commands.find(topic) ? "command " + topic : std::string("command on a topic naming no point");
+    if (const auto held = p.log_limit.admit(key, std::chrono::steady_clock::now())) {
+        spdlog::warn("command on {} refused: {}{}", shortened(topic), shortened(why, 400), log_limiter::suffix(*held));
     }
-    reply(reply_topic, id, false, why, nullptr, 0);
+    auto answer = reply_topic;
+    answer.payload = reply_payload(id, false, why, nullptr, 0);
+    send_reply(std::move(answer));
+}
+
+// Replies bypass the queue and wait in the client while the link is down or
+// slow: their number is bounded, a reply past the bound is not sent (counted).
+void app::send_reply(mqtt::message answer) {
+    auto& p = *parts_;
+    if (*p.pending_replies >= max_pending_replies) {
+        ++p.command_count.replies_dropped;
+        if (const auto held = p.log_limit.admit("command replies dropped", std::chrono::steady_clock::now())) {
+            spdlog::warn("command reply to {} not sent: {} replies already wait for the broker{}",
+                         shortened(answer.topic), max_pending_replies, log_limiter::suffix(*held));
+        }
+        return;
+    }
+    ++*p.pending_replies;
+    p.client.publish(std::move(answer), [pending = p.pending_replies](std::error_code) { --*pending; });
 }
 
 // Several points of one device in one command: all are checked before any is
 // written, then written in the order given, and answered together.
 void app::on_device_command(const mqtt::message& m, const command_target& target, const mqtt::message& reply_topic) {
     auto parsed = parse_device_command(m.payload);
-    const std::optional<std::string> id = parsed.command ? parsed.command->id : std::nullopt;
+    const std::optional<std::string> id = parsed.id;
     const auto refuse = [this, topic = m.topic, reply_topic, id](const std::string& why) {
         refuse_command(topic, reply_topic, id, why);
     };
@@ -681,7 +732,9 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
     std::vector<one_write> writes;
     for (const auto& [name, v] : parsed.command->values) {
         const auto pt = std::find_if(device.points.begin(), device.points.end(), [&](const auto& x) { return x.name == name; });
-        if (pt == device.points.end()) return refuse("device " + device.name + " has no point named '" + name + "'");
+        if (pt == device.points.end()) {
+            return refuse("device " + device.name + " has no point named '" + shortened(name) + "'");
+        }
         std::string why;
         auto value = write_value(device, *pt, v, why);
         if (!value) return refuse(why);
@@ -717,7 +770,7 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
                     if (!state->errors.empty()) j["errors"] = state->errors;
                     auto answer = reply_topic;
                     answer.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-                    parts_->client.publish(std::move(answer));
+                    send_reply(std::move(answer));
                 });
             });
         }
@@ -726,15 +779,24 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
 }
 
 // Runs go now, unless the device is offline: then the command waits for it
-// up to commands.max_age (0: refused at once), at most 100 per device.
+// up to commands.max_age (0: refused at once), at most max_held_per_device
+// per device and max_held_commands in all.
 void app::when_online(const std::string& device, std::function<void()> go,
                       std::function<void(const std::string&)> give_up) {
     auto& p = *parts_;
     if (std::string(p.health.at(device).state()) != "offline") return go();
     const auto max_age = cfg_.commands.max_age;
     if (max_age.count() <= 0) return give_up("device " + device + " is offline");
+    std::size_t held = 0;
+    for (const auto& [name, waiting] : p.held) held += waiting.size();
     auto& queue = p.held[device];
-    if (queue.size() >= 100) return give_up("device " + device + " is offline and 100 commands already wait for it");
+    if (queue.size() >= max_held_per_device || held >= max_held_commands) {
+        ++p.command_count.held_full;
+        return give_up("device " + device + " is offline and " +
+                       (queue.size() >= max_held_per_device
+                            ? std::to_string(queue.size()) + " commands already wait for it"
+                            : std::to_string(held) + " commands already wait for offline devices"));
+    }
     queue.push_back({std::chrono::steady_clock::now() + max_age, std::move(go), std::move(give_up)});
     spdlog::info("command for offline device {} held for up to {} ms", device, max_age.count());
     expire_held();
@@ -867,21 +929,11 @@ void app::publish_written(const std::string& device, const config::point& point,
 
 void app::reply(const mqtt::message& reply_to, const std::optional<std::string>& id, bool ok, const std::string& error,
                 const nlohmann::json& value, int exception) {
-    nlohmann::json j;
-    j["id"] = id ? nlohmann::json(*id) : nlohmann::json(nullptr);
-    j["ok"] = ok;
-    if (ok) {
-        j["value"] = value;
-    } else {
-        j["error"] = error;
-        if (exception != 0) j["modbus_exception"] = exception;
-    }
     // Straight to the client, not through the queue: an answer is for the
     // caller waiting now, not worth a disk commit ahead of it.
     auto answer = reply_to;
-    // A string point's value is the device's bytes: never a throw on them.
-    answer.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    parts_->client.publish(std::move(answer));
+    answer.payload = reply_payload(id, ok, error, value, exception);
+    send_reply(std::move(answer));
 }
 
 namespace {

@@ -69,6 +69,7 @@ private:
     void on_device_command(const mqtt::message& m, const command_target& target, const mqtt::message& reply_topic);
     void refuse_command(const std::string& topic, const mqtt::message& reply_to, const std::optional<std::string>& id,
                         const std::string& why);
+    void send_reply(mqtt::message answer);
     void when_online(const std::string& device, std::function<void()> go, std::function<void(const std::string&)> give_up);
     void release_held(const std::string& device);
     void give_up_held(const std::string& why);

@@ -3,47 +3,115 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "config/topic.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "gateway/payload.hpp"
 
 namespace fieldbridge::gateway {
 
-parsed_command parse_command(std::string_view payload) {
+namespace {
+
+// Reads events up to the first syntax error and keeps the last string given
+// for the top-level key "id": nlohmann's DOM parse gives nothing for a
+// payload that breaks further on, yet its id is what the refusal must carry.
+class id_scanner : public nlohmann::json_sax<nlohmann::json> {
+public:
+    std::optional<std::string> id;
+
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t) override { return value(); }
+    bool number_unsigned(number_unsigned_t) override { return value(); }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t& s) override {
+        if (depth_ == 1 && object_ && id_key_) id = s;
+        return value();
+    }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override { return open(true); }
+    bool key(string_t& k) override {
+        id_key_ = depth_ == 1 && k == "id";
+        return true;
+    }
+    bool end_object() override { return close(); }
+    bool start_array(std::size_t) override { return open(false); }
+    bool end_array() override { return close(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+private:
+    bool value() {
+        id_key_ = false;
+        return true;
+    }
+    bool open(bool object) {
+        if (depth_ == 0) object_ = object;
+        ++depth_;
+        id_key_ = false;
+        return true;
+    }
+    bool close() {
+        if (depth_ > 0) --depth_;
+        return true;
+    }
+    std::size_t depth_ = 0;
+    bool object_ = false;
+    bool id_key_ = false;
+};
+
+std::string too_long_error() { return "command longer than " + std::to_string(max_command_payload) + " bytes"; }
+
+}  // namespace
+
+std::optional<std::string> command_id(std::string_view payload) {
+    id_scanner scanner;
+    const auto head = payload.substr(0, max_command_payload);
+    nlohmann::json::sax_parse(head.begin(), head.end(), &scanner, nlohmann::json::input_format_t::json, true);
+    return std::move(scanner.id);
+}
+
+parsed_command parse_command(std::string_view payload, bool text_point) {
     parsed_command out;
     if (payload.empty()) {
         out.error = "empty command";
         return out;
     }
     if (payload.size() > max_command_payload) {
-        out.error = "command longer than " + std::to_string(max_command_payload) + " bytes";
+        out.id = command_id(payload);
+        out.error = too_long_error();
         return out;
     }
     auto j = nlohmann::json::parse(payload, nullptr, false);
     if (j.is_discarded()) {
-        // Bare text: a string value, unless it looks like broken JSON.
+        out.id = command_id(payload);
+        // Bare text: a string value, unless it looks like broken JSON (a
+        // string point takes any text as it is).
         const auto first = payload.find_first_not_of(" \t\r\n");
-        if (first != std::string_view::npos && (payload[first] == '{' || payload[first] == '[')) {
+        if (!text_point && first != std::string_view::npos && (payload[first] == '{' || payload[first] == '[')) {
             out.error = "malformed JSON";
             return out;
         }
         out.command = command{nlohmann::json(std::string(payload)), std::nullopt};
         return out;
     }
-    if (j.is_object()) {
+    const bool object_form = j.is_object() && (!text_point || j.contains("value") || j.contains("id"));
+    if (object_form) {
+        if (j.contains("id") && j["id"].is_string()) out.id = j["id"].get<std::string>();
         if (!j.contains("value")) {
             out.error = "the command object has no \"value\"";
             return out;
         }
-        command c{j["value"], std::nullopt};
-        if (j.contains("id")) {
-            if (!j["id"].is_string()) {
-                out.error = "\"id\" must be a string";
-                return out;
-            }
-            c.id = j["id"].get<std::string>();
+        if (j.contains("id") && !out.id) {
+            out.error = "\"id\" must be a string";
+            return out;
         }
-        out.command = std::move(c);
+        out.command = command{j["value"], out.id};
+        return out;
+    }
+    if (text_point) {
+        // The text itself, unless it is a JSON string ("text" with quotes).
+        out.command = command{j.is_string() ? std::move(j) : nlohmann::json(std::string(payload)), std::nullopt};
         return out;
     }
     if (j.is_array() || j.is_null()) {
@@ -53,6 +121,47 @@ parsed_command parse_command(std::string_view payload) {
     out.command = command{std::move(j), std::nullopt};
     return out;
 }
+
+namespace {
+
+bool is_integer_type(config::data_type t) {
+    switch (t) {
+        case config::data_type::int16:
+        case config::data_type::uint16:
+        case config::data_type::int32:
+        case config::data_type::uint32:
+        case config::data_type::int64:
+        case config::data_type::uint64:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string number_text(double d) { return fmt::format("{:.12g}", d); }
+
+// An integer register holds whole raw values only: a value between two of
+// them was rounded without a word before; now it is refused, naming the two.
+bool whole_raw_value(const config::point& p, double engineering, std::string& error) {
+    if (p.scale == 0.0 || !std::isfinite(p.scale) || !std::isfinite(p.offset)) return true;  // encode refuses
+    const double raw = (engineering - p.offset) / p.scale;
+    if (!std::isfinite(raw)) return true;  // out of range: encode says so
+    const double nearest = std::round(raw);
+    if (std::fabs(raw - nearest) <= raw_tolerance * std::max(1.0, std::fabs(raw) * 1e-9)) return true;
+    const double below = std::floor(raw) * p.scale + p.offset;
+    const double above = std::ceil(raw) * p.scale + p.offset;
+    error = number_text(engineering) + " is not a value the point can hold (";
+    if (p.scale != 1.0 || p.offset != 0.0) {
+        error += "raw " + number_text(raw) + " with scale " + number_text(p.scale);
+        if (p.offset != 0.0) error += " and offset " + number_text(p.offset);
+        error += ", ";
+    }
+    error += "a whole raw value is needed); the nearest writable values are " + number_text(std::min(below, above)) +
+             " and " + number_text(std::max(below, above));
+    return false;
+}
+
+}  // namespace
 
 std::optional<modbus::value> command_value(const config::point& p, const nlohmann::json& v, std::string& error) {
     switch (p.type) {
@@ -68,9 +177,18 @@ std::optional<modbus::value> command_value(const config::point& p, const nlohman
         default:
             break;
     }
-    if (v.is_number_unsigned()) return modbus::value{v.get<std::uint64_t>()};
-    if (v.is_number_integer()) return modbus::value{v.get<std::int64_t>()};
-    if (v.is_number_float()) return modbus::value{v.get<double>()};
+    if (v.is_number_unsigned()) {
+        if (is_integer_type(p.type) && !whole_raw_value(p, v.get<double>(), error)) return std::nullopt;
+        return modbus::value{v.get<std::uint64_t>()};
+    }
+    if (v.is_number_integer()) {
+        if (is_integer_type(p.type) && !whole_raw_value(p, v.get<double>(), error)) return std::nullopt;
+        return modbus::value{v.get<std::int64_t>()};
+    }
+    if (v.is_number_float()) {
+        if (is_integer_type(p.type) && !whole_raw_value(p, v.get<double>(), error)) return std::nullopt;
+        return modbus::value{v.get<double>()};
+    }
     error = "expected a number";
     return std::nullopt;
 }
@@ -138,6 +256,7 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
     }
     if (wildcard_covers_all && !targets_.empty()) filters_.push_back(*wildcard + settings_.suffix);
     for (auto& e : exact) filters_.push_back(std::move(e));
+    for (const auto& [topic, target] : targets_) topic_limit_ = std::max(topic_limit_, topic.size());
 }
 
 const command_target* command_table::find(const std::string& topic) const {
@@ -157,12 +276,14 @@ std::string command_table::reply_topic_for(const std::string& command_topic) con
 parsed_device_command parse_device_command(std::string_view payload) {
     parsed_device_command out;
     if (payload.size() > max_command_payload) {
-        out.error = "command longer than " + std::to_string(max_command_payload) + " bytes";
+        out.id = command_id(payload);
+        out.error = too_long_error();
         return out;
     }
     // ordered_json: the points are written in the order the sender gave them.
     auto j = nlohmann::ordered_json::parse(payload, nullptr, false);
     if (j.is_discarded()) {
+        out.id = command_id(payload);
         out.error = "malformed JSON";
         return out;
     }
@@ -171,7 +292,10 @@ parsed_device_command parse_device_command(std::string_view payload) {
         out.error = expected;
         return out;
     }
+    // A top-level string "id" is the caller's, in either form.
+    if (j.contains("id") && j["id"].is_string()) out.id = j["id"].get<std::string>();
     device_command c;
+    c.id = out.id;
     const nlohmann::ordered_json* values = &j;
     if (j.contains("values")) {
         if (!j["values"].is_object()) {
@@ -185,14 +309,16 @@ parsed_device_command parse_device_command(std::string_view payload) {
                     out.error = "\"id\" must be a string";
                     return out;
                 }
-                c.id = v.get<std::string>();
             } else if (key != "values") {
-                out.error = "unknown key \"" + key + "\" beside \"values\"; " + expected;
+                out.error = "unknown key \"" + shortened(key) + "\" beside \"values\"; " + expected;
                 return out;
             }
         }
     }
-    for (const auto& [key, v] : values->items()) c.values.emplace_back(key, nlohmann::json::parse(v.dump()));
+    for (const auto& [key, v] : values->items()) {
+        if (values == &j && key == "id" && out.id) continue;
+        c.values.emplace_back(key, nlohmann::json::parse(v.dump()));
+    }
     if (c.values.empty()) {
         out.error = "no point to write; " + std::string(expected);
         return out;
@@ -235,6 +361,30 @@ std::optional<modbus::value> write_value(const config::device& d, const config::
     return value;
 }
 
+point_command_decision decide_point_command(const config::gateway& cfg, const command_target* target,
+                                            const std::string& topic, std::string_view payload) {
+    point_command_decision out;
+    const config::point* point = nullptr;
+    if (target && !target->whole_device && target->device < cfg.devices.size() &&
+        target->point < cfg.devices[target->device].points.size()) {
+        point = &cfg.devices[target->device].points[target->point];
+    }
+    auto parsed = parse_command(payload, point && point->type == config::data_type::string);
+    out.id = parsed.id;
+    if (!parsed.command) {
+        out.refusal = parsed.error;
+        return out;
+    }
+    if (!point) {
+        out.refusal = "no point has the command topic " + shortened(topic);
+        return out;
+    }
+    auto value = write_value(cfg.devices[target->device], *point, parsed.command->value, out.refusal);
+    if (!value) return out;
+    out.write = point_write{target->device, target->point, std::move(*value)};
+    return out;
+}
+
 nlohmann::json point_value(const config::point& p, const std::vector<std::uint16_t>& words) {
     auto decoded = modbus::decode(p, words);
     if (!decoded) return nullptr;
@@ -248,6 +398,37 @@ nlohmann::json access_answer(const config::point& p, const modbus::point_result&
         return j;
     }
     return {{"ok", true}, {"value", point_value(p, r.readback)}, {"unit", p.unit}, {"registers", r.readback}};
+}
+
+std::string reply_payload(const std::optional<std::string>& id, bool ok, const std::string& error,
+                          const nlohmann::json& value, int exception) {
+    nlohmann::json j;
+    j["id"] = id ? nlohmann::json(*id) : nlohmann::json(nullptr);
+    j["ok"] = ok;
+    if (ok) {
+        j["value"] = value;
+    } else {
+        j["error"] = error;
+        if (exception != 0) j["modbus_exception"] = exception;
+    }
+    // A string point's value is the device's bytes, an error may quote the
+    // caller's: never a throw on invalid UTF-8.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string shortened(std::string_view text, std::size_t max) {
+    if (text.size() <= max) return std::string(text);
+    return std::string(text.substr(0, max)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
+nlohmann::json to_json(const command_counters& c) {
+    return {{"received", c.received},
+            {"refused", c.refused},
+            {"topic_too_long", c.topic_too_long},
+            {"payload_too_large", c.payload_too_large},
+            {"reply_address_too_long", c.reply_address_too_long},
+            {"held_full", c.held_full},
+            {"replies_dropped", c.replies_dropped}};
 }
 
 }  // namespace fieldbridge::gateway

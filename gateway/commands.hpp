@@ -5,6 +5,7 @@
 // in the sense that the table is read from the core thread.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,7 +21,19 @@
 
 namespace fieldbridge::gateway {
 
+// What one command message may make the gateway hold. Anyone allowed to
+// publish under the command topics can send anything; these keep a flood of
+// junk from growing the gateway's memory.
 inline constexpr std::size_t max_command_payload = 4096;
+// Command topics (unless a configured one is longer) and MQTT 5 Response Topics.
+inline constexpr std::size_t max_command_topic = 1024;
+// MQTT 5 Correlation Data carried back in the reply.
+inline constexpr std::size_t max_correlation_data = 256;
+// Replies handed to the MQTT client and not yet acknowledged by the broker.
+inline constexpr std::size_t max_pending_replies = 256;
+// Commands waiting for an offline device (commands.max_age): per device, in all.
+inline constexpr std::size_t max_held_per_device = 100;
+inline constexpr std::size_t max_held_commands = 1000;
 
 // A parsed command: the value as JSON and the caller's id, if any.
 struct command {
@@ -28,16 +41,27 @@ struct command {
     std::optional<std::string> id;
 };
 
-// Either a command or why the payload is refused.
+// Either a command or why the payload is refused. id is the caller's id
+// whenever the payload carries one as a string (also when refused), so
+// that a refusal reaches the caller who asked.
 struct parsed_command {
     std::optional<gateway::command> command;
     std::string error;
+    std::optional<std::string> id;
 };
 
 // Accepts a bare JSON value (42, 21.5, true, "text"), an object
 // {"value": ..., "id": "..."}, or bare text (a string value). Refuses empty
-// and oversized payloads, objects without "value", and ids that are not strings.
-parsed_command parse_command(std::string_view payload);
+// and oversized payloads, objects without "value", and ids that are not
+// strings. For a string point (text_point), every payload is its text,
+// verbatim, except a JSON string (its content) and a JSON object with a
+// "value" or an "id" key (the object form; its value must be a string).
+parsed_command parse_command(std::string_view payload, bool text_point = false);
+
+// The string value of the payload's top-level "id", read as far as the
+// payload is well-formed JSON (within its first max_command_payload bytes):
+// found also in a payload refused for what comes after it.
+std::optional<std::string> command_id(std::string_view payload);
 
 // A device-level command: several points of one device in one object,
 // {"setpoint": 21.5, "running": true} or {"values": {...}, "id": "..."}, in
@@ -49,12 +73,16 @@ struct device_command {
 struct parsed_device_command {
     std::optional<device_command> command;
     std::string error;
+    std::optional<std::string> id;  // as parsed_command::id
 };
 parsed_device_command parse_device_command(std::string_view payload);
 
 // The command's JSON value as a value of the point's type, or why not:
 // booleans take true/false/0/1, numbers take JSON numbers, strings take
-// strings. Range checks happen in modbus::encode.
+// strings. A number for an integer point must come to a whole raw value
+// once scale and offset are inverted (within raw_tolerance); the refusal
+// names the nearest values that do. Range checks happen in modbus::encode.
+inline constexpr double raw_tolerance = 1e-6;
 std::optional<modbus::value> command_value(const config::point& p, const nlohmann::json& v, std::string& error);
 
 // Where a named device and point are in the configuration (indexes into
@@ -76,6 +104,16 @@ nlohmann::json point_value(const config::point& p, const std::vector<std::uint16
 // {"ok":false,"error":"..","modbus_exception":N}.
 nlohmann::json access_answer(const config::point& p, const modbus::point_result& r);
 
+// The reply to a command: {"id":..,"ok":true,"value":..} or
+// {"id":..,"ok":false,"error":"..","modbus_exception":N}; id null without one.
+// Never throws (invalid UTF-8 from a device is replaced).
+std::string reply_payload(const std::optional<std::string>& id, bool ok, const std::string& error,
+                          const nlohmann::json& value, int exception);
+
+// Untrusted text (a topic) for a log line or an error: at most `max` bytes,
+// cut with its full length named.
+std::string shortened(std::string_view text, std::size_t max = 120);
+
 // Where commands come from and replies go, per point.
 struct command_target {
     std::size_t device = 0;  // index into gateway.devices
@@ -96,11 +134,44 @@ public:
     const std::vector<std::string>& filters() const { return filters_; }
     // The reply topic for a command topic that names no point.
     std::string reply_topic_for(const std::string& command_topic) const;
+    // The longest topic a command is taken on: max_command_topic, or the
+    // longest configured command topic if that is longer. A longer topic
+    // names no point and is dropped unanswered (its reply topic would be as long).
+    std::size_t topic_limit() const { return topic_limit_; }
 
 private:
     config::command_settings settings_;
     std::map<std::string, command_target> targets_;
     std::vector<std::string> filters_;
+    std::size_t topic_limit_ = max_command_topic;
 };
+
+// A command to one point, decided before anything is written: the point and
+// the checked value, or the refusal; the caller's id either way.
+struct point_write {
+    std::size_t device = 0;
+    std::size_t point = 0;
+    modbus::value value;
+};
+struct point_command_decision {
+    std::optional<std::string> id;
+    std::optional<point_write> write;
+    std::string refusal;  // why, when there is no write
+};
+point_command_decision decide_point_command(const config::gateway& cfg, const command_target* target,
+                                            const std::string& topic, std::string_view payload);
+
+// What the gateway refused or dropped at each bound, and in all; shown by
+// `fieldbridge status --json` under "commands".
+struct command_counters {
+    std::uint64_t received = 0;           // messages on command topics
+    std::uint64_t refused = 0;            // answered with an error, any reason
+    std::uint64_t topic_too_long = 0;     // over topic_limit(): dropped, not answered
+    std::uint64_t payload_too_large = 0;  // over max_command_payload: refused
+    std::uint64_t reply_address_too_long = 0;  // Response Topic / Correlation Data over their bound: refused
+    std::uint64_t held_full = 0;          // offline device, no room to wait: refused
+    std::uint64_t replies_dropped = 0;    // max_pending_replies reached: reply not sent
+};
+nlohmann::json to_json(const command_counters& c);
 
 }  // namespace fieldbridge::gateway

@@ -31,5 +31,24 @@ TEST(log_limiter, keys_from_untrusted_text_cannot_grow_it_without_bound) {
     EXPECT_EQ(limit.admit("topic/999", t0 + 1000s), std::nullopt);
 }
 
+TEST(log_limiter, long_keys_are_held_as_a_head_and_a_hash_so_its_memory_stays_bounded) {
+    log_limiter limit(60s, 1024);
+    const log_limiter::clock::time_point t0{};
+    // Junk command topics of up to 60 KB each: what it holds stays within
+    // max_keys x max_key_bytes, not max_keys x 60 KB.
+    for (int i = 0; i < 3000; ++i) {
+        const auto key = "command " + std::string(1000 + static_cast<std::size_t>(i) * 20, 'a') + std::to_string(i);
+        EXPECT_EQ(limit.admit(key, t0), 0u);
+        ASSERT_LE(limit.key_bytes(), 1024 * log_limiter::max_key_bytes);
+    }
+    // Keys that differ only past the head are still told apart, and a
+    // repeat of a long key is still held back.
+    const std::string head(5000, 'h');
+    log_limiter fresh(60s);
+    EXPECT_EQ(fresh.admit(head + "one", t0), 0u);
+    EXPECT_EQ(fresh.admit(head + "two", t0), 0u);
+    EXPECT_EQ(fresh.admit(head + "one", t0 + 1s), std::nullopt);
+}
+
 }  // namespace
 }  // namespace fieldbridge

@@ -3,6 +3,7 @@
 // `fieldbridge run` polls it and publishes to a real mosquitto, and
 // mosquitto_sub shows what arrived, with QoS and retain flags.
 #include <modbus.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -1118,6 +1120,173 @@ TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {
     child_process refused({FIELDBRIDGE_BINARY, "check", bad});
     EXPECT_EQ(refused.wait(10s), 65) << refused.output();  // EX_DATAERR
     EXPECT_NE(refused.output().find("bad.yaml:2:"), std::string::npos) << refused.output();
+}
+
+// A publisher speaking just enough MQTT 3.1.1 (CONNECT, QoS 0 PUBLISH,
+// PINGREQ) to send thousands of junk commands quickly, on one connection;
+// mosquitto_pub would start a process per topic.
+class raw_publisher {
+public:
+    explicit raw_publisher(const mosquitto_broker& broker) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(broker.port());
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
+        std::string body = field("MQTT") + std::string{4, 2, 0, 60} + field("junk-publisher");
+        send_packet(0x10, body);
+        if (read_exact(4) != std::string{0x20, 2, 0, 0}) throw std::runtime_error("no CONNACK");
+    }
+    ~raw_publisher() { ::close(fd_); }
+    raw_publisher(const raw_publisher&) = delete;
+    raw_publisher& operator=(const raw_publisher&) = delete;
+
+    void publish(const std::string& topic, const std::string& payload) { send_packet(0x30, field(topic) + payload); }
+    // Returns once the broker has read everything sent before (PINGRESP).
+    void sync() {
+        send_packet(0xC0, "");
+        if (read_exact(2) != std::string{static_cast<char>(0xD0), 0}) throw std::runtime_error("no PINGRESP");
+    }
+
+private:
+    static std::string field(const std::string& s) {
+        return std::string{static_cast<char>(s.size() >> 8), static_cast<char>(s.size() & 0xFF)} + s;
+    }
+    void send_packet(std::uint8_t type, const std::string& body) {
+        std::string packet(1, static_cast<char>(type));
+        for (auto n = body.size();;) {  // remaining length, 7 bits a byte
+            const auto byte = static_cast<char>(n % 128);
+            n /= 128;
+            packet += static_cast<char>(byte | (n > 0 ? 0x80 : 0));
+            if (n == 0) break;
+        }
+        packet += body;
+        for (std::size_t sent = 0; sent < packet.size();) {
+            const auto n = ::send(fd_, packet.data() + sent, packet.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) throw std::runtime_error("send");
+            sent += static_cast<std::size_t>(n);
+        }
+    }
+    std::string read_exact(std::size_t n) {
+        std::string out(n, '\0');
+        for (std::size_t got = 0; got < n;) {
+            const auto r = ::recv(fd_, out.data() + got, n - got, 0);
+            if (r <= 0) throw std::runtime_error("recv");
+            got += static_cast<std::size_t>(r);
+        }
+        return out;
+    }
+    int fd_ = -1;
+};
+
+long rss_kib(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+// Anyone allowed to publish under the command topics can send anything:
+// topics of up to 64 KiB, payloads as large as the broker allows, thousands
+// of made-up topics. Past each bound the gateway counts and refuses (or
+// drops, for a topic no command can have), logs once a minute per kind,
+// keeps its memory flat, and still answers a good command.
+TEST(end_to_end, junk_on_command_topics_is_refused_at_each_bound_counted_and_costs_no_memory) {
+    temp_dir dir;
+    mosquitto_broker broker;
+    const auto modbus_port = free_tcp_port();
+    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
+    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
+    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    subscriber sub(broker, "e2e/m1/+/reply");
+    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    const auto counters = [&] {
+        const auto s = status_of(cfg);
+        return s.json.is_object() && s.json.contains("commands") ? s.json["commands"] : nlohmann::json();
+    };
+    const auto good_command_answered = [&](const std::string& id) {
+        publish_command(broker, "e2e/m1/energy/set", R"({"value": 4242, "id": ")" + id + "\"}");
+        const auto r = reply_on(sub, "e2e/m1/energy/reply", id, 20s);
+        return r && r->at("ok") == true && r->at("value") == 4242;
+    };
+    ASSERT_TRUE(wait_until([&] { return !counters().is_null(); }, 20s)) << gw.output();
+    ASSERT_TRUE(good_command_answered("before")) << sub.dump() << gw.output();
+    // Sent in batches, each taken in full before the next: the broker keeps
+    // them all (max_queued_messages), the replies never pile up past their bound.
+    raw_publisher pub(broker);
+    std::mt19937 rng(12);
+    // Each batch is waited for until the gateway has taken all of it (its
+    // `received`), whatever it made of them; the counters are checked after.
+    const auto send_batches = [&](std::uint64_t total, const std::function<void(std::uint64_t)>& one) {
+        const auto start = counters().at("received").get<std::uint64_t>();
+        for (std::uint64_t sent = 0; sent < total;) {
+            for (std::uint64_t i = 0; i < 200 && sent < total; ++i, ++sent) one(sent);
+            pub.sync();
+            ASSERT_TRUE(wait_until(
+                [&] {
+                    const auto c = counters();
+                    return !c.is_null() && c.at("received") == start + sent && c.at("pending_replies") == 0;
+                },
+                30s))
+                << counters() << " after " << sent;
+        }
+    };
+    // Warm: a first round of each kind, so that what the process keeps for
+    // good (allocator arenas, the broker link's buffers at their size) is in
+    // the baseline.
+    const auto long_topic = [&](std::uint64_t i) {
+        return "e2e/" + std::to_string(i) + std::string(1024 + rng() % 59000, 'a') + "/p/set";
+    };
+    const auto big_payload = [&](std::uint64_t i) {
+        return R"({"id":"big-)" + std::to_string(i) + R"(","value":")" + std::string(4097 + rng() % 56000, '5') + "\"}";
+    };
+    send_batches(200, [&](std::uint64_t i) { pub.publish(long_topic(i), "5"); });
+    send_batches(200, [&](std::uint64_t i) { pub.publish("e2e/m1/energy/set", big_payload(i)); });
+    const auto before = counters();
+    const long rss_before = rss_kib(gw.pid());
+    ASSERT_GT(rss_before, 0);
+
+    // Topics longer than any command topic: dropped unanswered, each counted.
+    send_batches(3000, [&](std::uint64_t i) { pub.publish(long_topic(i), "5"); });
+    // Payloads over 4 KiB on a real command topic: refused with the caller's id.
+    send_batches(1000, [&](std::uint64_t i) { pub.publish("e2e/m1/energy/set", big_payload(i)); });
+    // Made-up topics within the bound: each refused (answered), one log line for all.
+    send_batches(2000, [&](std::uint64_t i) {
+        pub.publish("e2e/junk" + std::to_string(i) + std::string(rng() % 900, 'j') + "/p/set", "5");
+    });
+    const auto after = counters();
+    EXPECT_EQ(after.at("topic_too_long").get<std::uint64_t>() - before.at("topic_too_long").get<std::uint64_t>(), 3000u);
+    EXPECT_EQ(after.at("payload_too_large").get<std::uint64_t>() - before.at("payload_too_large").get<std::uint64_t>(),
+              1000u);
+    // Each oversized payload and each made-up topic was answered as refused; none was dropped for lack of room.
+    EXPECT_EQ(after.at("refused").get<std::uint64_t>() - before.at("refused").get<std::uint64_t>(), 3000u);
+    EXPECT_EQ(after.at("replies_dropped"), 0);
+    EXPECT_EQ(after.at("received").get<std::uint64_t>() - before.at("received").get<std::uint64_t>(), 6000u);
+    // The last oversized payload's refusal carried its id.
+    const auto big = reply_on(sub, "e2e/m1/energy/reply", "big-999");
+    ASSERT_TRUE(big) << sub.dump().substr(0, 2000);
+    EXPECT_EQ(big->at("error"), "command longer than 4096 bytes");
+
+    const long rss_after = rss_kib(gw.pid());
+    std::printf("gateway VmRSS %ld kB before the junk, %ld kB after\n", rss_before, rss_after);
+    EXPECT_LT(rss_after - rss_before, 10 * 1024) << "VmRSS " << rss_before << " kB before, " << rss_after << " kB after";
+    ASSERT_TRUE(good_command_answered("after")) << gw.output().substr(0, 4000);
+
+    // The journal got a line per kind, not one per message (the window is a minute).
+    const auto log = gw.output();
+    const auto lines_with = [&](const std::string& text) {
+        std::size_t n = 0;
+        for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_LE(lines_with("dropped unanswered: its topic is longer"), 2u);
+    EXPECT_LE(lines_with("no point has the command topic"), 2u);
+    EXPECT_LE(lines_with("command on e2e/m1/energy/set refused"), 2u);
+    EXPECT_LT(log.size(), 64u * 1024u);
 }
 
 }  // namespace
