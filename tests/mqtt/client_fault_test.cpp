@@ -213,6 +213,75 @@ TEST_P(client_faults, MQTT_4_8_0_1_malformed_bytes_from_the_broker_close_the_lin
     stop_and_wait(io, c);
 }
 
+// A broker that takes QoS 1 only and answers a QoS 2 PUBLISH with PUBACK
+// (as some message brokers' MQTT adapters do): the message is complete,
+// counted as downgraded, and the link stays: no reconnect, no resend.
+TEST_P(client_faults, a_qos2_publish_answered_with_puback_is_taken_as_delivered_at_qos1_without_a_reconnect) {
+    fake_broker broker(GetParam());
+    asio::io_context io;
+    client c(io.get_executor(), options_for_fake(broker, GetParam()));
+    int completed = 0;
+    std::error_code result = make_error_code(mqtt_errc::connection_lost);
+    for (int i = 0; i < 3; ++i) {
+        c.publish(message{"a/3", std::to_string(i), qos::exactly_once, false}, [&](std::error_code ec) {
+            result = ec;
+            ++completed;
+        });
+    }
+    auto script = std::async(std::launch::async, [&] {
+        auto link = broker.accept_session(connack{false, 0, {}});
+        ASSERT_TRUE(link);
+        for (int i = 0; i < 3; ++i) {
+            const auto p = next<publish>(*link);
+            ASSERT_TRUE(p);
+            EXPECT_EQ(p->payload, std::to_string(i));
+            EXPECT_FALSE(p->dup);
+            link->send(puback{p->packet_id, 0, {}});
+        }
+        EXPECT_TRUE(link->closed_by_client());  // by the test's stop, not over a protocol error
+    });
+    c.start();
+    ASSERT_TRUE(run_until(io, [&] { return completed == 3; }, 20s)) << c.stats().last_error;
+    EXPECT_FALSE(result) << result.message();
+    const auto s = c.stats();
+    EXPECT_EQ(s.downgraded, 3u);
+    EXPECT_EQ(s.acknowledged, 3u);
+    EXPECT_EQ(s.connects, 1u);
+    EXPECT_EQ(s.disconnects, 0u);
+    stop_and_wait(io, c);
+    run_script(io, script);
+}
+
+// A broker that closes every link right after its CONNACK: the reconnect
+// back-off grows instead of restarting at its minimum after each CONNACK.
+TEST_P(client_faults, links_that_end_right_after_connack_are_retried_with_a_growing_back_off) {
+    fake_broker broker(GetParam());
+    asio::io_context io;
+    auto o = options_for_fake(broker, GetParam());
+    o.reconnect_min = 100ms;
+    o.reconnect_max = 800ms;
+    client c(io.get_executor(), o);
+    std::vector<std::chrono::steady_clock::time_point> accepted;
+    auto script = std::async(std::launch::async, [&] {
+        for (int i = 0; i < 5; ++i) {
+            auto link = broker.accept_session(connack{false, 0, {}});
+            ASSERT_TRUE(link);
+            accepted.push_back(std::chrono::steady_clock::now());
+            link->drop();
+        }
+    });
+    c.start();
+    run_script(io, script);
+    ASSERT_EQ(accepted.size(), 5u);
+    // Jittered doubling from 100 ms: the last gap is far longer than the first
+    // (a back-off restarted at every CONNACK keeps every gap near 100 ms).
+    const auto first = accepted[1] - accepted[0];
+    const auto last = accepted[4] - accepted[3];
+    EXPECT_GE(last, 300ms) << "gaps did not grow: " << std::chrono::duration_cast<std::chrono::milliseconds>(last).count() << " ms";
+    EXPECT_GT(last, first);
+    stop_and_wait(io, c);
+}
+
 INSTANTIATE_TEST_SUITE_P(both_versions, client_faults,
                          ::testing::Values(protocol_version::v3_1_1, protocol_version::v5), version_name);
 

@@ -361,3 +361,80 @@ TEST(mqtt_backoff, two_gateways_do_not_retry_in_lockstep) {
 
 }  // namespace
 }  // namespace fieldbridge::mqtt
+
+namespace fieldbridge::mqtt {
+namespace {
+
+// A broker that supports QoS 1 only (some message brokers' MQTT adapters)
+// answers a QoS 2 PUBLISH with PUBACK: the flow completes as downgraded,
+// the link stays, and the message is not sent again.
+TEST(mqtt_session, a_qos2_publish_answered_with_puback_completes_as_downgraded) {
+    auto s = connected();
+    const auto p = sent<publish>(s.publish(msg("a", qos::exactly_once), 7, t0));
+    ASSERT_EQ(p.size(), 1u);
+    const auto a = s.on_packet(puback{p[0].packet_id, 0, {}}, t0);
+    const auto done = of<action::publish_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 7u);
+    EXPECT_FALSE(done[0].error);
+    EXPECT_TRUE(done[0].downgraded);
+    EXPECT_TRUE(of<action::close_connection>(a).empty());
+    EXPECT_EQ(s.inflight(), 0u);
+    EXPECT_EQ(s.state(), session::link::connected);
+    // A PUBACK after the PUBREC (the flow is past the PUBLISH) still does not fit.
+    const auto q = sent<publish>(s.publish(msg("b", qos::exactly_once), 8, t0));
+    s.on_packet(pubrec{q[0].packet_id, 0, {}}, t0);
+    EXPECT_EQ(of<action::close_connection>(s.on_packet(puback{q[0].packet_id, 0, {}}, t0)).size(), 1u);
+}
+
+TEST(mqtt_session, withdraw_takes_back_queued_messages_and_in_flight_ones_only_while_disconnected) {
+    auto o = opts();
+    o.max_inflight = 1;
+    auto s = connected(o);
+    s.publish(msg("a"), 1, t0);  // in flight
+    s.publish(msg("b"), 2, t0);  // queued behind the window
+    s.publish(msg("c"), 100, t0);
+    const auto mine = [](std::uint64_t t) { return t < 100; };
+    EXPECT_EQ(s.withdraw(mine, true), std::vector<std::uint64_t>{2});  // connected: the flow stays
+    EXPECT_EQ(s.inflight(), 1u);
+    EXPECT_EQ(s.queued(), 1u);  // token 100 is not ours
+    s.on_connection_lost(t0);
+    EXPECT_EQ(s.withdraw(mine, false), std::vector<std::uint64_t>{});
+    EXPECT_EQ(s.withdraw(mine, true), std::vector<std::uint64_t>{1});
+    EXPECT_EQ(s.inflight(), 0u);
+}
+
+TEST(mqtt_session, resumed_flows_keep_their_ids_and_one_whose_id_is_taken_starts_again) {
+    auto s = connected();
+    const auto held = sent<publish>(s.publish(msg("a"), 1, t0));
+    s.on_connection_lost(t0);
+    std::vector<inflight_entry> flows{{held[0].packet_id, msg("x"), 2, inflight_state::publish_sent, true},
+                                      {4000, msg("y"), 3, inflight_state::pubrec_received, true}};
+    EXPECT_EQ(s.resume_flows(flows), std::error_code{});
+    EXPECT_EQ(s.inflight(), 2u);  // a, and y with its id
+    EXPECT_EQ(s.queued(), 1u);    // x starts again
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{true, 0, {}}, t0);
+    EXPECT_EQ(sent<pubrel>(a).size(), 1u);
+    EXPECT_EQ(sent<pubrel>(a)[0].packet_id, 4000);
+    EXPECT_EQ(sent<publish>(a).size(), 2u);  // a again with DUP, then x as a new flow
+    EXPECT_TRUE(sent<publish>(a)[0].dup);
+    EXPECT_FALSE(sent<publish>(a)[1].dup);
+    EXPECT_NE(sent<publish>(a)[1].packet_id, held[0].packet_id);
+}
+
+TEST(mqtt_session, carry_out_performs_the_sessions_actions_before_its_notifications) {
+    actions list{action::publish_completed{1, {}}, action::send{pingreq{}}, action::deliver{msg("t")},
+                 action::send{pingresp{}}};
+    std::vector<int> order;
+    carry_out(list, [&](auto& a) {
+        using T = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<T, action::send>) order.push_back(std::holds_alternative<pingreq>(a.packet) ? 1 : 2);
+        if constexpr (std::is_same_v<T, action::publish_completed>) order.push_back(3);
+        if constexpr (std::is_same_v<T, action::deliver>) order.push_back(4);
+    });
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+}
+
+}  // namespace
+}  // namespace fieldbridge::mqtt
