@@ -30,7 +30,7 @@ inline constexpr std::size_t max_command_topic = 1024;
 // MQTT 5 Correlation Data carried back in the reply.
 inline constexpr std::size_t max_correlation_data = 256;
 // Replies handed to the MQTT client and not yet acknowledged by the broker.
-inline constexpr std::size_t max_pending_replies = 256;
+inline constexpr std::size_t max_pending_replies = 1000;
 // Commands waiting for an offline device (commands.max_age): per device, in all.
 inline constexpr std::size_t max_held_per_device = 100;
 inline constexpr std::size_t max_held_commands = 1000;
