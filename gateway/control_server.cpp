@@ -14,6 +14,7 @@
 #include <map>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -58,6 +59,22 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         asio::steady_timer timer;
         bool timed_out = false;
         bool replied = false;
+    };
+
+    // A responder's hold on its connection. A handler may pass its responder
+    // to another thread (a bus worker keeps a read's callback and drops it
+    // there); the last hold gives the connection back to the core thread,
+    // whose state (open_connections, the socket) it touches when it ends.
+    struct hold {
+        std::shared_ptr<connection> c;
+        hold() = default;
+        hold(const hold&) = delete;
+        hold& operator=(const hold&) = delete;
+        ~hold() {
+            if (!c) return;
+            const auto executor = c->server->executor;  // before c is moved from
+            asio::post(executor, [last = std::move(c)] {});
+        }
     };
 
     void accept() {
@@ -127,9 +144,11 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         auto& call = std::get<control_call>(parsed);
         const auto it = handlers.find(call.command);
         if (it == handlers.end()) return send(c, control_error("unknown command '" + call.command + "'"));
+        auto held = std::make_shared<hold>();
+        held->c = c;
         try {
-            it->second(call.request, [c, command = call.command](nlohmann::json answer) {
-                send(c, control_answer(command, std::move(answer)));
+            it->second(call.request, [held, command = call.command](nlohmann::json answer) {
+                send(held->c, control_answer(command, std::move(answer)));
             });
         } catch (const std::exception& e) {
             send(c, control_error(call.command + " failed: " + e.what()));
