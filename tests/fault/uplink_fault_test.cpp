@@ -73,7 +73,7 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
     bo.persistence = true;
     // Saved after every change, so that a SIGKILL loses nothing the broker
     // acknowledged (mosquitto's default would lose up to the save interval).
-    bo.extra_config = "autosave_on_changes true\n";
+    bo.extra_config = "autosave_on_changes true\nautosave_interval 1\n";
     mosquitto_broker broker(bo);
     tcp_proxy proxy(broker.port());
     const auto modbus_port = testing::free_tcp_port();
@@ -194,9 +194,17 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
     // broker losing its own state; the gateway's side is checked above
     // (every stored message acknowledged, none dropped). Counted, and
     // values polled once the broker was back must arrive exactly once.
-    wait_until([&] { return settle() >= delivered_2; }, 15s);
-    const auto missing_by_broker = delivered_2 - settle();
-    EXPECT_GE(missing_by_broker, 0);
+    const bool all_arrived = wait_until([&] { return settle() >= delivered_2; }, 15s);
+    const auto arrived = settle();
+    // Never more distinct messages than the gateway says it delivered.
+    EXPECT_LE(arrived, delivered_2) << "the gateway's delivered count is short of what arrived";
+    const auto missing_by_broker = delivered_2 - arrived;
+    // Saved after every change, a killed broker can lose only what it had
+    // acknowledged and not yet saved or passed on: a few messages per kill,
+    // never a backlog (the gateway's in-flight window is 64).
+    if (!all_arrived) {
+        EXPECT_LE(missing_by_broker, 2 * 64) << "more lost than a broker kill can explain";
+    }
     std::size_t repeats_by_broker = 0;
     for (const auto& ts : qos2_repeats()) {
         if (ts < broker_back) {
