@@ -56,7 +56,7 @@ const std::vector<std::string> root_keys{"mqtt",  "publish",  "store",   "contro
                                          "commands", "availability", "profiles", "buses", "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"protocol", "session_expiry", "host",     "port",          "client_id", "keepalive", "username",
-                                         "password", "clean_session", "reconnect", "tls", "failover"};
+                                         "password", "clean_session", "reconnect", "tls", "failover", "connect_timeout"};
 const std::vector<std::string> tls_keys{"enabled", "ca_file", "cert_file", "key_file", "verify_hostname"};
 const std::vector<std::string> publish_keys{"prefix", "topic", "format", "heartbeat", "qos"};
 const std::vector<std::string> point_keys{"name",  "register", "address", "type", "order",    "bit",
@@ -433,6 +433,7 @@ private:
             if (const auto w = client_id_warning(b.client_id)) sink_.warning(m.get("client_id")->mark, "mqtt.client_id: " + *w);
         }
         get_seconds(m, "keepalive", std::chrono::seconds{65535}, b.keepalive);
+        get_duration(m, "connect_timeout", milliseconds{100}, std::chrono::minutes{5}, b.connect_timeout);
         get_string(m, "username", b.username);
         get_string(m, "password", b.password);
         get_bool(m, "clean_session", b.clean_session);

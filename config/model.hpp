@@ -313,6 +313,9 @@ struct broker {
     // (0xFFFFFFFF) with a persistent one, the 3.1.1 behaviour.
     std::optional<std::chrono::seconds> session_expiry;
     tls_settings tls;
+    // TCP connect, TLS handshake and CONNACK together; an attempt that takes
+    // longer is given up and the next one (or the next failover address) tried.
+    milliseconds connect_timeout{5000};
     milliseconds reconnect_min{500};
     milliseconds reconnect_max{30000};
     source_mark mark;

@@ -24,6 +24,7 @@ mqtt::client_options client_options_from(const config::broker& b) {
     o.tls.cert_file = b.tls.cert_file;
     o.tls.key_file = b.tls.key_file;
     o.tls.verify_hostname = b.tls.verify_hostname;
+    o.connect_timeout = b.connect_timeout;
     o.reconnect_min = b.reconnect_min;
     o.reconnect_max = b.reconnect_max;
     return o;

@@ -75,6 +75,16 @@ TEST(config_loader, mqtt_failover_addresses) {
     EXPECT_NE(e.find("not a host name"), std::string::npos) << e;
 }
 
+TEST(config_loader, mqtt_connect_timeout) {
+    const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
+    EXPECT_EQ(load_string(dev, "plant.yaml").mqtt.connect_timeout, std::chrono::seconds{5});  // the default
+    EXPECT_EQ(load_string("mqtt: { connect_timeout: 1500ms }\n" + dev, "plant.yaml").mqtt.connect_timeout,
+              std::chrono::milliseconds{1500});
+    const auto e = errors_of("mqtt: { connect_timeout: 10ms }\n" + dev);
+    EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << e;
+    EXPECT_NE(e.find("mqtt.connect_timeout"), std::string::npos) << e;
+}
+
 TEST(config_loader, reads_every_section_into_plain_structs) {
     const auto g = load_string(R"(
 mqtt:
