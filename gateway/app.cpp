@@ -499,6 +499,7 @@ nlohmann::json app::status() const {
                              {"client_id", cfg_.mqtt.client_id}, {"connected_since", since(p.connected_since)},
                              {"reconnects", c.connects > 0 ? c.connects - 1 : 0},
                              {"refused", c.refused},
+                             {"downgraded", c.downgraded},
                              {"keepalive_s", c.keepalive.count()}};
     if (cfg_.mqtt.protocol == config::mqtt_protocol::v5 && p.client.state() == mqtt::link_state::connected) {
         broker["limits"] = {{"receive_maximum", c.limits.receive_maximum},
@@ -524,7 +525,9 @@ nlohmann::json app::status() const {
                             {"disk_full", qc.disk_full},
                             {"commits", qc.commits},
                             {"commits_per_s", uptime > 0 ? static_cast<double>(qc.commits) / uptime : 0.0},
-                            {"ledger_errors", f.ledger_errors}};
+                            {"ledger_errors", f.ledger_errors},
+                            {"lost_uncommitted", qc.lost_uncommitted},
+                            {"resyncs", f.resyncs}};
     nlohmann::json buses = nlohmann::json::array();
     for (const auto& w : p.workers) {
         const auto b = w->counters();
