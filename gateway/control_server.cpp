@@ -27,7 +27,7 @@ namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
 struct control_server::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, std::filesystem::path p, control_limits l)
+    impl(const asio::any_io_executor& ex, std::filesystem::path p, control_limits l)
         : executor(ex), acceptor(ex), path(std::move(p)), limits(l) {}
 
     asio::any_io_executor executor;
@@ -156,14 +156,14 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-control_server::control_server(asio::any_io_executor executor, std::filesystem::path socket_path,
+control_server::control_server(const asio::any_io_executor& executor, std::filesystem::path socket_path,
                                control_limits limits)
     : impl_(std::make_shared<impl>(executor, socket_path, limits)), path_(std::move(socket_path)) {}
 
 control_server::~control_server() { stop(); }
 
 void control_server::add(std::string command, handler h) {
-    add_async(std::move(command), [h = std::move(h)](const nlohmann::json& request, responder respond) {
+    add_async(std::move(command), [h = std::move(h)](const nlohmann::json& request, const responder& respond) {
         respond(h(request));
     });
 }

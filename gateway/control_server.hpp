@@ -42,7 +42,7 @@ public:
     using responder = std::function<void(nlohmann::json answer)>;
     using async_handler = std::function<void(const nlohmann::json& request, responder respond)>;
 
-    control_server(boost::asio::any_io_executor executor, std::filesystem::path socket_path,
+    control_server(const boost::asio::any_io_executor& executor, std::filesystem::path socket_path,
                    control_limits limits = {});
     ~control_server();
     control_server(const control_server&) = delete;

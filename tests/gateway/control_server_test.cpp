@@ -140,7 +140,7 @@ TEST_F(control_server_bounds, a_request_line_longer_than_the_limit_is_refused_an
 }
 
 TEST_F(control_server_bounds, connections_beyond_the_limit_are_refused_and_the_service_answers_once_one_closes) {
-    start(control_limits{64 * 1024, 2, 10s});
+    start(control_limits{std::size_t{64} * 1024, 2, 10s});
     raw_client first(path_);
     raw_client second(path_);
     ASSERT_TRUE(first.connected());
@@ -163,7 +163,7 @@ TEST_F(control_server_bounds, connections_beyond_the_limit_are_refused_and_the_s
 }
 
 TEST_F(control_server_bounds, a_client_that_sends_no_request_in_time_is_told_so_and_closed) {
-    start(control_limits{64 * 1024, 16, 200ms});
+    start(control_limits{std::size_t{64} * 1024, 16, 200ms});
     raw_client slow(path_);
     ASSERT_TRUE(slow.connected());
     const auto started = std::chrono::steady_clock::now();
