@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/retiring_workers.hpp"
 #include "config/loader.hpp"
 #include "config/topic.hpp"
 #include "gateway/client_options.hpp"
@@ -42,6 +43,10 @@ namespace fieldbridge::gateway {
 namespace asio = boost::asio;
 
 namespace {
+
+// How long the process waits, after the core loop ended, for bus workers
+// still inside a request (a device timeout may be up to a minute).
+constexpr auto retiring_wait = std::chrono::seconds(5);
 
 const char* state_name(mqtt::link_state s) {
     switch (s) {
@@ -118,6 +123,12 @@ struct app::parts {
     asio::steady_timer expiry_timer;
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::vector<std::unique_ptr<modbus::bus_worker>> workers;
+    // Workers stopped by a reload or the shutdown, joined off the core thread:
+    // one may be inside a request for up to its device's timeout.
+    modbus::retiring_workers retiring;
+    // Per bus name, bumped when its worker retires: results it posted before
+    // it was told to stop are dropped, not mapped with the new configuration.
+    std::map<std::string, std::uint64_t> bus_generation;
     std::unique_ptr<control_server> control;
     std::map<std::string, device_health> health;
     command_table commands;
@@ -215,9 +226,16 @@ int app::run() {
     expire_queue();
 
     io_.run();
-    // Workers are stopped in shutdown(); joining again here is harmless and
-    // covers a run() that ended because the io_context was stopped directly.
-    for (auto& w : p.workers) w->stop();
+    // Workers were handed to `retiring` in shutdown() (this also covers a
+    // run() that ended because the io_context was stopped directly). The
+    // core loop is over, so waiting here delays no watchdog ping; a worker
+    // still inside a request when the time is up is left behind, silenced.
+    for (auto& w : p.workers) p.retiring.retire(std::move(w));
+    p.workers.clear();
+    for (const auto& bus : p.retiring.wait_until(std::chrono::steady_clock::now() + retiring_wait)) {
+        spdlog::warn("bus {}: still inside a request; exiting without waiting for it", bus);
+    }
+    p.retiring.abandon();
     parts_.reset();
     spdlog::info("fieldbridge stopped");
     return 0;
@@ -308,9 +326,9 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
         auto it = std::find_if(p.workers.begin(), p.workers.end(), [&](const auto& w) { return w->name() == bus.name; });
         if (it == p.workers.end()) {
             // Runs on the worker thread: hand the result to the core and return.
-            auto on_result = [this](modbus::poll_result r) {
-                asio::post(io_, [this, r = std::move(r)]() {
-                    if (stopping_) return;
+            auto on_result = [this, bus_name = bus.name, generation = p.bus_generation[bus.name]](modbus::poll_result r) {
+                asio::post(io_, [this, bus_name, generation, r = std::move(r)]() {
+                    if (stopping_ || parts_->bus_generation[bus_name] != generation) return;
                     auto& h = parts_->health[r.device];
                     if (h.record(r)) publish_availability(r.device, h.state());
                     log_bad_points(r);
@@ -324,7 +342,14 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
             for (std::size_t local = 0; local < global.size(); ++local) {
                 p.workers.back()->remember_refused(local, refused_for(refused, cfg_.devices[global[local]].name));
             }
-            if (start_now) p.workers.back()->start();
+            if (start_now && p.retiring.busy(bus)) {
+                // A device on a line or port that takes one master at a time
+                // must not see a second connection while the old one waits
+                // for its answer: started when the old worker is gone.
+                spdlog::info("bus {}: waiting for its previous worker to finish the request in flight", bus.name);
+            } else if (start_now) {
+                p.workers.back()->start();
+            }
             it = std::prev(p.workers.end());
         }
         for (std::size_t local = 0; local < global.size(); ++local) p.routes[global[local]] = {it->get(), local};
@@ -412,7 +437,12 @@ nlohmann::json app::reload() {
             devices_on(cfg_, w->name()) == devices_on(next, w->name())) {
             kept.push_back(std::move(w));
         } else {
-            w->stop();  // waits at most for its request in flight
+            // Not joined here: its request in flight may take up to the
+            // device's timeout, longer than the watchdog allows the core.
+            ++p.bus_generation[w->name()];
+            p.retiring.retire(std::move(w), [this](const std::string& bus) {
+                asio::post(io_, [this, bus] { previous_worker_gone(bus); });
+            });
             ++restarted;
         }
     }
@@ -436,6 +466,17 @@ nlohmann::json app::reload() {
     spdlog::info("configuration reloaded: {} bus(es) kept polling, {} stopped, {} started; {} device(s)", kept_count,
                  restarted, p.workers.size() - kept_count, cfg_.devices.size());
     return {{"reloaded", true}, {"buses_kept", kept_count}, {"devices", cfg_.devices.size()}};
+}
+
+// A worker stopped by a reload has finished its last request: the workers
+// that waited for its link (busy() in start_buses) may connect now.
+void app::previous_worker_gone(const std::string& bus) {
+    if (stopping_) return;
+    auto& p = *parts_;
+    spdlog::info("bus {}: its previous worker has stopped", bus);
+    for (auto& w : p.workers) {
+        if (!w->started() && !p.retiring.busy(w->settings())) w->start();
+    }
 }
 
 // The watchdog is fed from the core loop itself: if the loop hangs, the pings
@@ -532,6 +573,7 @@ nlohmann::json app::status() const {
     for (const auto& w : p.workers) {
         const auto b = w->counters();
         buses.push_back({{"name", w->name()},
+                         {"started", w->started()},  // false while its predecessor finishes a request
                          {"polls", b.polls},
                          {"requests", b.requests},
                          {"failures", b.failures},
@@ -584,6 +626,7 @@ nlohmann::json app::status() const {
             {"broker", broker},
             {"queue", queue},
             {"buses", buses},
+            {"buses_stopping", p.retiring.names()},
             {"devices", devices}};
 }
 
@@ -990,8 +1033,12 @@ void app::shutdown() {
     p.control->stop();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client
-    // says goodbye; stop() joins, waiting at most one request timeout.
-    for (auto& w : p.workers) w->stop();
+    // says goodbye. The workers are joined off the core thread (one may be
+    // inside a request for up to its timeout); run() waits for them, bounded,
+    // once the core loop is over.
+    p.routes.assign(p.routes.size(), {nullptr, 0});
+    for (auto& w : p.workers) p.retiring.retire(std::move(w));
+    p.workers.clear();
     p.shutdown_timer.expires_after(std::chrono::seconds(5));
     p.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
         if (ec) return;

@@ -79,6 +79,7 @@ private:
     // Publishes a point's state read back after a write, without waiting for the next poll.
     void publish_written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words);
     void start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, bool start_now);
+    void previous_worker_gone(const std::string& bus);
     void subscribe_commands();
     void arm_reload();
     nlohmann::json reload();

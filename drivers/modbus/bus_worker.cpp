@@ -95,13 +95,6 @@ public:
         if (const auto* r = std::get_if<config::rtu_link>(&bus_.link)) silence_ = frame_silence(*r);
         const auto* tcp = std::get_if<config::tcp_link>(&bus_.link);
         converter_ = tcp && tcp->framing == config::tcp_framing::rtu;
-        if (converter_) {
-            try {
-                relay_ = std::make_unique<rtu_over_tcp>(bus_.name, tcp->host, tcp->port);
-            } catch (const std::exception& e) {
-                spdlog::error("{}", e.what());  // no relay: the link stays down
-            }
-        }
     }
     ~connection() { close(); }
     connection(const connection&) = delete;
@@ -116,7 +109,7 @@ public:
     modbus_t* get(counter_cells& counters, std::error_code& why) {
         if (converter_) {
             // Behind a converter the link is the relay's TCP connection.
-            if (relay_ == nullptr || !relay_->connected()) {
+            if (!relay_ready() || !relay_->connected()) {
                 why = make_error_code(modbus_errc::connection_failed);
                 return nullptr;
             }
@@ -210,6 +203,29 @@ public:
     }
 
 private:
+    // The converter's relay, made on first use and made again (with the
+    // reopen back-off, the first failure logged) after it could not be: a
+    // pty that cannot be had now (descriptors or ptys used up) may be had
+    // later, and the link must not stay down until a restart.
+    bool relay_ready() {
+        if (relay_ != nullptr) return true;
+        const auto now = steady::now();
+        if (!relay_attempts_.due(now)) return false;
+        const auto& tcp = std::get<config::tcp_link>(bus_.link);
+        try {
+            relay_ = std::make_unique<rtu_over_tcp>(bus_.name, tcp.host, tcp.port);
+        } catch (const std::exception& e) {
+            if (relay_attempts_.failed(now)) spdlog::warn("{}; retrying", e.what());
+            relay_failed_before_ = true;
+            return false;
+        }
+        if (relay_attempts_.opened().tell && relay_failed_before_) {
+            spdlog::info("bus {}: relay for RTU over TCP set up", bus_.name);
+        }
+        relay_failed_before_ = false;
+        return true;
+    }
+
     // RS485 direction and frame timing on a freshly opened serial line; an
     // error message when the port cannot do what the configuration asks.
     std::string set_up_line() {
@@ -275,6 +291,8 @@ private:
     steady::time_point connected_at_{};
     int timeouts_in_a_row_ = 0;
     std::unique_ptr<rtu_over_tcp> relay_;
+    open_attempts relay_attempts_;
+    bool relay_failed_before_ = false;
     bool converter_ = false;  // RTU frames through a serial device server (relay_ carries them)
     std::uint64_t relay_reconnects_ = 0;
 };
@@ -301,17 +319,46 @@ void bus_worker::start() {
         std::lock_guard lock(mutex_);
         stopping_ = false;
     }
+    {
+        std::lock_guard lock(deliver_mutex_);
+        results_off_ = false;
+        handlers_off_ = false;
+    }
     started_us_ = std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count();
     thread_ = std::thread([this] { run(); });
 }
 
-void bus_worker::stop() {
+void bus_worker::request_stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
     wake_.notify_all();
+    std::lock_guard lock(deliver_mutex_);
+    results_off_ = true;
+}
+
+void bus_worker::silence() {
+    std::lock_guard lock(deliver_mutex_);
+    results_off_ = true;
+    handlers_off_ = true;
+}
+
+void bus_worker::stop() {
+    request_stop();
     if (thread_.joinable()) thread_.join();
+}
+
+bool bus_worker::hand_over(poll_result r) {
+    std::lock_guard lock(deliver_mutex_);
+    if (results_off_) return false;
+    on_result_(std::move(r));
+    return true;
+}
+
+void bus_worker::finish(const point_handler& done, point_result r) {
+    std::lock_guard lock(deliver_mutex_);
+    if (!handlers_off_) done(std::move(r));
 }
 
 bus_counters bus_worker::counters() const {
@@ -429,8 +476,7 @@ void bus_worker::run_writes(connection& link) {
             w = std::move(writes_.front());
             writes_.pop_front();
         }
-        auto r = perform(link, w);
-        w.done(std::move(r));
+        finish(w.done, perform(link, w));
     }
 }
 
@@ -712,8 +758,7 @@ void bus_worker::run() {
         schedule.completed(due.device, ended);
         device_counters_[due.device].missed_polls.store(schedule.missed(due.device), std::memory_order_relaxed);
         if (device.close_after_poll && !link.rtu()) link.close(true);
-        if (stop_requested()) break;
-        on_result_(std::move(result));
+        if (!hand_over(std::move(result))) break;
     }
     link.close();
 }

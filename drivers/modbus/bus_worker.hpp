@@ -9,8 +9,13 @@
 // the points of the failed block only and costs at most
 // timeout * (1 + retries) per block; the other devices keep their schedule.
 //
-// Thread-safety: start() and stop() from the owning thread; counters() from
-// any thread.
+// Stopping: request_stop() returns at once and the thread ends after the
+// request in flight (up to its device timeout), so an owner that must stay
+// responsive hands the worker to retiring_workers to be joined elsewhere.
+//
+// Thread-safety: start() and stop() from the owning thread (or the one it
+// handed the worker to); request_stop(), silence() and counters() from any
+// thread.
 #pragma once
 
 #include <algorithm>
@@ -115,7 +120,17 @@ public:
     void remember_refused(std::size_t device, std::vector<refused_read> reads);
 
     void start();
-    // Wakes the thread and joins it; waits at most for the request in flight.
+    // Whether start() started the thread (and it has not been joined yet).
+    bool started() const { return thread_.joinable(); }
+    // Tells the thread to stop and returns at once; a blocking request in
+    // flight still runs to its end. No poll result is handed over once this
+    // returns (it would describe a configuration being replaced); the
+    // handler of a write in flight still gets its outcome.
+    void request_stop();
+    // No handler at all is called once this returns: for an owner that is
+    // about to go away while the thread may still be inside a request.
+    void silence();
+    // request_stop(), then joins the thread: waits at most for the request in flight.
     void stop();
 
     bus_counters counters() const;
@@ -132,6 +147,7 @@ public:
     // Queues a read of one point, served like a write (before polls).
     void read(std::size_t device, std::size_t point, point_handler done);
     const std::string& name() const { return bus_.name; }
+    const config::bus& settings() const { return bus_; }
 
 private:
     struct counter_cells {
@@ -156,6 +172,10 @@ private:
 
     void run();
     void queue(pending_request r);
+    // Hands a poll result to the owner; false once stopping (not handed over).
+    bool hand_over(poll_result r);
+    // Tells a write's or read's handler its outcome, unless silenced.
+    void finish(const point_handler& done, point_result r);
     // Counts one request's outcome (error empty: answered) for the bus and the device.
     void account(std::size_t device, std::chrono::steady_clock::time_point started, std::error_code error);
     // Sleeps until `until` or stop(); false when stopping.
@@ -180,6 +200,11 @@ private:
     std::condition_variable wake_;
     bool stopping_ = false;  // guarded by mutex_
     std::deque<pending_request> writes_;  // guarded by mutex_
+    // Held while a handler runs, so that request_stop() and silence()
+    // return only once no handler of the kind they end is running.
+    std::mutex deliver_mutex_;
+    bool results_off_ = false;   // guarded by deliver_mutex_
+    bool handlers_off_ = false;  // guarded by deliver_mutex_
     // Worker thread only: for request_delay / switch_delay.
     int last_unit_ = -1;
     std::chrono::steady_clock::time_point last_request_end_{};

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -62,7 +63,14 @@ rtu_over_tcp::rtu_over_tcp(std::string bus, std::string host, std::uint16_t port
             tcsetattr(slave_, TCSANOW, &t);
         }
     }
-    thread_ = std::thread([this] { run(); });
+    try {
+        thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error& e) {
+        // The destructor does not run for a constructor that throws.
+        if (slave_ >= 0) ::close(slave_);
+        ::close(master_);
+        throw std::runtime_error("bus " + bus_ + ": cannot start the relay for RTU over TCP: " + e.what());
+    }
 }
 
 rtu_over_tcp::~rtu_over_tcp() {

@@ -22,7 +22,8 @@ namespace fieldbridge::modbus {
 
 class rtu_over_tcp {
 public:
-    // Throws std::runtime_error when no pty can be had.
+    // Throws std::runtime_error when no pty (or no thread) can be had; the
+    // bus worker tries again later with its reopen back-off.
     rtu_over_tcp(std::string bus, std::string host, std::uint16_t port);
     ~rtu_over_tcp();
     rtu_over_tcp(const rtu_over_tcp&) = delete;

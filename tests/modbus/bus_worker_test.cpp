@@ -3,12 +3,19 @@
 // device degrades only its own points, stop() is prompt, and the simulator
 // keeps what a client wrote.
 #include <modbus.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <map>
 #include <mutex>
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
@@ -843,6 +850,90 @@ TEST(bus_worker_rtu_over_tcp, polling_resumes_when_the_converter_comes_back) {
         [&] { const auto r = got.of("meter"); return r.size() > down && all_good(r.back()); }, 15s));
     worker.stop();
     EXPECT_GE(worker.counters().reconnects, 1u);
+}
+
+// Log lines the code under test writes, kept while it lives.
+class captured_log {
+public:
+    captured_log()
+        : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)), previous_(spdlog::default_logger()) {
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
+    }
+    ~captured_log() { spdlog::set_default_logger(previous_); }
+    captured_log(const captured_log&) = delete;
+    captured_log& operator=(const captured_log&) = delete;
+    std::size_t count(const std::string& what) const {
+        const auto lines = sink_->last_formatted();
+        return static_cast<std::size_t>(
+            std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.find(what) != std::string::npos; }));
+    }
+
+private:
+    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+    std::shared_ptr<spdlog::logger> previous_;
+};
+
+// While it lives, this process can open no new file descriptor (EMFILE):
+// the soft RLIMIT_NOFILE is lowered to the lowest free descriptor.
+class descriptors_used_up {
+public:
+    descriptors_used_up() {
+        ::getrlimit(RLIMIT_NOFILE, &saved_);
+        const int lowest_free = ::dup(0);
+        ::close(lowest_free);
+        rlimit low = saved_;
+        low.rlim_cur = static_cast<rlim_t>(lowest_free);
+        ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
+    }
+    ~descriptors_used_up() { restore(); }
+    descriptors_used_up(const descriptors_used_up&) = delete;
+    descriptors_used_up& operator=(const descriptors_used_up&) = delete;
+    bool ok() const { return ok_; }
+    void restore() {
+        if (ok_) ::setrlimit(RLIMIT_NOFILE, &saved_);
+        ok_ = false;
+    }
+
+private:
+    rlimit saved_{};
+    bool ok_ = false;
+};
+
+// The relay to a converter cannot be set up when the worker starts (no pty
+// can be had: the process is out of descriptors). The link is down, the
+// points are bad as "connection failed", the worker tries again with the
+// reopen back-off and says so once; when descriptors are available again
+// the points recover without the worker being restarted.
+TEST(bus_worker_rtu_over_tcp, a_relay_that_cannot_be_set_up_at_start_is_set_up_later) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(converter_config(port, {meter()}), "line");
+    sim.start();
+    auto m = meter();
+    m.offline_poll_interval = 200ms;
+    const auto cfg = converter_config(port, {m});
+    captured_log log;
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    descriptors_used_up no_fds;
+    ASSERT_TRUE(no_fds.ok());
+    worker.start();
+    // Five polls without a link take at least 0.5 s: three attempts or more
+    // (back-off 100 ms, then 200 ms).
+    const bool polled = got.wait_for("meter", 5, 10s);
+    no_fds.restore();
+    ASSERT_TRUE(polled);
+    for (const auto& r : got.of("meter")) {
+        ASSERT_FALSE(r.samples.empty());
+        EXPECT_EQ(r.samples.at(0).quality.error, make_error_code(modbus_errc::connection_failed));
+    }
+    const auto down = got.of("meter").size();
+    ASSERT_TRUE(testing::wait_until(
+        [&] { const auto r = got.of("meter"); return r.size() > down && all_good(r.back()); }, 15s));
+    worker.stop();
+    expect_meter_values(got.of("meter").back(), m);
+    EXPECT_EQ(log.count("cannot create a pty for RTU over TCP"), 1u);
+    EXPECT_EQ(log.count("relay for RTU over TCP set up"), 1u);
+    EXPECT_EQ(sim.connections(), 1u);
 }
 
 TEST(simulator, keeps_what_a_client_wrote) {

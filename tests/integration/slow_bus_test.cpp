@@ -1,0 +1,302 @@
+// The core thread never waits for a bus: a device that takes its whole
+// response timeout (20 s here) to not answer does not hold up a reload or
+// the shutdown. `fieldbridge run` polls `fieldbridge simulate`; the test
+// talks to the control socket itself, with short deadlines, and stands in
+// for systemd's NOTIFY_SOCKET to see the watchdog pings.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+using testing::child_process;
+using testing::mosquitto_broker;
+using testing::wait_until;
+
+class temp_dir {
+public:
+    temp_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "fieldbridge-slow-XXXXXX").string();
+        path_ = ::mkdtemp(tmpl.data());
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+// Unit 3 never answers (the simulator drops every request to it); unit 4 answers.
+std::string simulator_config(std::uint16_t modbus_port) {
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: 1883 }\n"
+      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
+      << "devices:\n"
+      << "  slow: { bus: line, unit_id: 3, simulator_faults: { miss_every: 1 },\n"
+      << "          points: [ { name: level, register: holding, address: 0, type: uint16,"
+         " simulate: { wave: constant, value: 7 } } ] }\n"
+      << "  quick: { bus: line, unit_id: 4,\n"
+      << "           points: [ { name: level, register: holding, address: 0, type: uint16,"
+         " simulate: { wave: constant, value: 9 } } ] }\n";
+    return y.str();
+}
+
+// The gateway polls one of them on the bus `line`.
+std::string gateway_config(const mosquitto_broker& broker, std::uint16_t modbus_port, const std::string& device) {
+    const bool slow = device == "slow";
+    std::ostringstream y;
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: slow-gw, keepalive: 5s }\n"
+      << "publish: { prefix: slow }\n"
+      << "store: { path: queue.db }\n"
+      << "control: { socket: control.sock }\n"
+      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
+      << "devices:\n"
+      << "  " << device << ": { bus: line, unit_id: " << (slow ? 3 : 4)
+      << ", poll_interval: 200ms, timeout: " << (slow ? "20s" : "300ms") << ", retries: 0,\n"
+      << "    points: [ { name: level, register: holding, address: 0, type: uint16 } ] }\n";
+    return y.str();
+}
+
+// One request on the control socket: its answer, or nullopt when it was not
+// answered well within `deadline`.
+std::optional<nlohmann::json> ask(const fs::path& socket_path, const std::string& command,
+                                  std::chrono::milliseconds deadline) {
+    const auto until = steady::now() + deadline;
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const auto path = socket_path.string();
+    std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof addr.sun_path - 1));
+    std::string reply;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+        const auto request = nlohmann::json{{"version", 1}, {"command", command}}.dump() + "\n";
+        if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+            while (reply.find('\n') == std::string::npos) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+                pollfd p{fd, POLLIN, 0};
+                if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+                char buf[65536];
+                const ssize_t n = ::read(fd, buf, sizeof buf);
+                if (n <= 0) break;
+                reply.append(buf, static_cast<std::size_t>(n));
+            }
+        }
+    }
+    ::close(fd);
+    if (reply.find('\n') == std::string::npos) return std::nullopt;
+    // {"ok":true,"<command>":{...},"version":1}
+    auto j = nlohmann::json::parse(reply, nullptr, false);
+    if (j.is_discarded() || !j.value("ok", false) || !j.contains(command)) return std::nullopt;
+    return j.at(command);
+}
+
+// Stands in for systemd's NOTIFY_SOCKET: receives what the service sends on
+// a thread of its own (a datagram queue left full would block the sender,
+// as a hung service manager would), and counts it.
+class notify_socket {
+public:
+    explicit notify_socket(const fs::path& path) : path_(path.string()) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+        bound_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        if (bound_) receiver_ = std::thread([this] { receive(); });
+    }
+    ~notify_socket() {
+        stopping_ = true;
+        if (receiver_.joinable()) receiver_.join();
+        if (fd_ >= 0) ::close(fd_);
+    }
+    notify_socket(const notify_socket&) = delete;
+    notify_socket& operator=(const notify_socket&) = delete;
+    bool bound() const { return bound_; }
+    const std::string& path() const { return path_; }
+    std::size_t count(const std::string& what) const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::size_t>(std::count_if(received_.begin(), received_.end(), [&](const auto& m) {
+            return m.find(what) != std::string::npos;
+        }));
+    }
+
+private:
+    void receive() {
+        char buf[4096];
+        while (!stopping_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) != 1) continue;
+            for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) {
+                std::lock_guard lock(mutex_);
+                received_.emplace_back(buf, static_cast<std::size_t>(n));
+            }
+        }
+    }
+
+    std::string path_;
+    int fd_ = -1;
+    bool bound_ = false;
+    std::atomic<bool> stopping_{false};
+    mutable std::mutex mutex_;
+    std::vector<std::string> received_;  // guarded by mutex_
+    std::thread receiver_;
+};
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+struct slow_rig {
+    slow_rig()
+        : modbus_port(testing::free_tcp_port()),
+          sim({FIELDBRIDGE_BINARY, "simulate", "-c", sim_file(), "--bus", "line"}),
+          notify(dir.path() / "notify.sock") {}
+    std::string sim_file() {
+        const auto path = dir.path() / "sim.yaml";
+        write_file(path, simulator_config(modbus_port));
+        return path.string();
+    }
+    // Starts the gateway on the slow device; returns once its worker has
+    // connected, when its first request (20 s without an answer) is going out.
+    std::unique_ptr<child_process> start_gateway() {
+        write_file(config, gateway_config(broker, modbus_port, "slow"));
+        ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
+        ::setenv("WATCHDOG_USEC", "1000000", 1);  // pinged every 0.5 s
+        auto gw = std::make_unique<child_process>(std::vector<std::string>{FIELDBRIDGE_BINARY, "run", "-c", config.string()});
+        ::unsetenv("NOTIFY_SOCKET");
+        ::unsetenv("WATCHDOG_USEC");
+        return gw;
+    }
+    temp_dir dir;
+    mosquitto_broker broker;
+    std::uint16_t modbus_port;
+    child_process sim;
+    notify_socket notify;
+    fs::path config = dir.path() / "gw.yaml";
+    fs::path control = dir.path() / "control.sock";
+};
+
+bool stopping_is(const nlohmann::json& status, const std::vector<std::string>& buses) {
+    return status.contains("buses_stopping") && status.at("buses_stopping") == nlohmann::json(buses);
+}
+
+// A reload that replaces the bus's devices while the old worker waits 20 s
+// for an answer: the reload is answered at once, status stays answered and
+// the watchdog fed while the old worker is still inside its request; the new
+// worker connects only once the old one is gone (one master at a time on the
+// link), and then polls the new configuration.
+TEST(slow_bus, a_reload_during_a_request_that_takes_the_whole_timeout_keeps_the_core_responsive) {
+    slow_rig rig;
+    ASSERT_TRUE(rig.notify.bound());
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim.output();
+    auto gateway = rig.start_gateway();
+    auto& gw = *gateway;
+    ASSERT_TRUE(wait_until([&] { return gw.output().find("bus line: connected") != std::string::npos; }, 20s))
+        << gw.output();
+    const auto request_started = steady::now();
+
+    write_file(rig.config, gateway_config(rig.broker, rig.modbus_port, "quick"));
+    const auto reload_started = steady::now();
+    const auto reloaded = ask(rig.control, "reload", 3s);
+    ASSERT_TRUE(reloaded.has_value()) << "reload not answered within 3 s\n" << gw.output();
+    EXPECT_EQ(reloaded->value("reloaded", false), true) << reloaded->dump();
+    EXPECT_LT(steady::now() - reload_started, 3s);
+
+    // The old worker is still inside its request; the core answers and pings.
+    const auto pings = rig.notify.count("WATCHDOG=1");
+    for (int i = 0; i < 4; ++i) {
+        const auto asked = steady::now();
+        const auto status = ask(rig.control, "status", 2s);
+        ASSERT_TRUE(status.has_value()) << "status not answered within 2 s\n" << gw.output();
+        EXPECT_LT(steady::now() - asked, 2s);
+        EXPECT_TRUE(stopping_is(*status, {"line"})) << status->dump();
+        ASSERT_EQ(status->at("buses").size(), 1u) << status->dump();
+        EXPECT_EQ(status->at("buses")[0].at("started"), false) << status->dump();
+        ASSERT_TRUE(wait_until([&] { return rig.notify.count("WATCHDOG=1") > pings + static_cast<std::size_t>(i); }, 2s));
+    }
+    ASSERT_LT(steady::now() - request_started, 15s) << "too slow to observe the old worker inside its request";
+    EXPECT_GE(rig.notify.count("WATCHDOG=1"), pings + 4);
+    EXPECT_NE(gw.output().find("bus line: waiting for its previous worker to finish the request in flight"),
+              std::string::npos)
+        << gw.output();
+    EXPECT_EQ(occurrences(gw.output(), "bus line: connected"), 1u) << gw.output();
+
+    // Once the old request has timed out, the new worker connects and polls
+    // the new device.
+    std::optional<nlohmann::json> status;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            status = ask(rig.control, "status", 2s);
+            if (!status || !stopping_is(*status, {})) return false;
+            for (const auto& d : status->at("devices")) {
+                if (d.at("name") == "quick" && d.at("state") == "online") return true;
+            }
+            return false;
+        },
+        40s))
+        << (status ? status->dump() : "no status") << "\n"
+        << gw.output();
+    EXPECT_GE(steady::now() - request_started, 15s) << "the old request ended before its timeout";
+    const auto out = gw.output();
+    const auto gone = out.find("bus line: its previous worker has stopped");
+    ASSERT_NE(gone, std::string::npos) << out;
+    EXPECT_EQ(occurrences(out, "bus line: connected"), 2u) << out;
+    EXPECT_GT(out.rfind("bus line: connected"), gone) << out;
+    EXPECT_EQ(status->at("devices").size(), 1u) << status->dump();
+    EXPECT_EQ(gw.stop(10s), 0) << gw.output();
+}
+
+// SIGTERM while the worker waits 20 s for an answer: the service says
+// goodbye and exits within its bound, naming the bus it did not wait for.
+TEST(slow_bus, shutdown_during_a_request_that_takes_the_whole_timeout_exits_within_its_bound) {
+    slow_rig rig;
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim.output();
+    auto gateway = rig.start_gateway();
+    auto& gw = *gateway;
+    ASSERT_TRUE(wait_until([&] { return gw.output().find("bus line: connected") != std::string::npos; }, 20s))
+        << gw.output();
+    const auto request_started = steady::now();
+    gw.signal(SIGTERM);
+    EXPECT_EQ(gw.wait(12s), 0) << gw.output();
+    EXPECT_LT(steady::now() - request_started, 12s);
+    EXPECT_NE(gw.output().find("bus line: still inside a request; exiting without waiting for it"), std::string::npos)
+        << gw.output();
+    EXPECT_NE(gw.output().find("fieldbridge stopped"), std::string::npos) << gw.output();
+}
+
+}  // namespace
+}  // namespace fieldbridge
