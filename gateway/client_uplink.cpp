@@ -1,16 +1,16 @@
 #include "gateway/client_uplink.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include "mqtt/error.hpp"
 
 namespace fieldbridge::gateway {
 
-client_uplink::client_uplink(mqtt::client& client) : client_(client), flush_timer_(client.get_executor()) {}
+client_uplink::client_uplink(mqtt::client& client)
+    : client_(client), flush_timer_(client.get_executor()), link_up_timer_(client.get_executor()) {}
 
 client_uplink::~client_uplink() {
     *alive_ = false;
     flush_timer_.cancel();
+    link_up_timer_.cancel();
 }
 
 void client_uplink::attach(forwarder& f) {
@@ -23,8 +23,9 @@ void client_uplink::attach(forwarder& f) {
         } else if (s == mqtt::link_state::connected) {
             // After the other listeners of this change (the birth message
             // goes out ahead of the queue).
-            boost::asio::post(client_.get_executor(), [this, alive] {
-                if (*alive && client_.state() == mqtt::link_state::connected) forwarder_->on_link_up();
+            link_up_timer_.expires_after(std::chrono::milliseconds(0));
+            link_up_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+                if (!ec && *alive && client_.state() == mqtt::link_state::connected) forwarder_->on_link_up();
             });
         }
     });

@@ -37,6 +37,7 @@ private:
     mqtt::client& client_;
     forwarder* forwarder_ = nullptr;
     boost::asio::steady_timer flush_timer_;
+    boost::asio::steady_timer link_up_timer_;  // runs on_link_up() after the current handler
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for handlers posted past our lifetime
 };
 

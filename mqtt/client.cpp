@@ -103,7 +103,7 @@ session_options session_options_from(const client_options& o) {
 }  // namespace
 
 struct client::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, client_options o)
+    impl(const asio::any_io_executor& ex, client_options o)
         : executor(ex),
           options(std::move(o)),
           session(session_options_from(options)),
@@ -210,7 +210,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         });
         resolver.async_resolve(
             server().host, std::to_string(server().port),
-            [self = shared_from_this(), t](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+            [self = shared_from_this(), t](const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
                 if (t != self->link) return;
                 if (ec) return self->link_down(t, to_std(ec), "cannot resolve " + self->server().host);
                 asio::async_connect(
@@ -479,6 +479,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
         });
     }
 
+    // drop_link(): once the current handler is done.
+    void drop_soon(std::error_code reason) {
+        asio::post(executor, [self = shared_from_this(), reason] {
+            if (self->link && !self->stopping) self->link_down(self->link, reason, "");
+        });
+    }
+
     void stop() {
         stopping = true;
         reconnect_timer.cancel();
@@ -507,7 +514,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-client::client(asio::any_io_executor executor, client_options options)
+client::client(const asio::any_io_executor& executor, client_options options)
     : impl_(std::make_shared<impl>(executor, std::move(options))) {}
 
 client::~client() {
@@ -571,11 +578,7 @@ std::vector<std::uint64_t> client::withdraw(const std::function<bool(std::uint64
     return taken;
 }
 
-void client::drop_link(std::error_code reason) {
-    asio::post(impl_->executor, [self = impl_, reason] {
-        if (self->link && !self->stopping) self->link_down(self->link, reason, "");
-    });
-}
+void client::drop_link(std::error_code reason) { impl_->drop_soon(reason); }
 
 std::error_code client::resume_flows(std::vector<inflight_entry> flows) {
     return impl_->session.resume_flows(std::move(flows));

@@ -88,7 +88,7 @@ public:
     using publish_handler = std::function<void(std::error_code)>;
     using message_handler = std::function<void(const message&)>;
 
-    client(boost::asio::any_io_executor executor, client_options options);
+    client(const boost::asio::any_io_executor& executor, client_options options);
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;

@@ -281,7 +281,11 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         drain(out, now);
         return;
     }
-    if (type == packet_type::puback && q == qos::at_least_once) {
+    // The flow's last acknowledgement: PUBACK for QoS 1, PUBCOMP after PUBREC for QoS 2.
+    const bool final_ack =
+        (type == packet_type::puback && q == qos::at_least_once) ||
+        (type == packet_type::pubcomp && q == qos::exactly_once && it->state == inflight_state::pubrec_received);
+    if (final_ack) {
         out.push_back(action::publish_completed{it->token, {}});
         inflight_.erase(it);
         drain(out, now);
@@ -289,10 +293,6 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         // [MQTT-4.3.3-1]: from here on the PUBLISH is never sent again, only PUBREL.
         it->state = inflight_state::pubrec_received;
         send(out, pubrel{id, 0, {}}, now);
-    } else if (type == packet_type::pubcomp && q == qos::exactly_once && it->state == inflight_state::pubrec_received) {
-        out.push_back(action::publish_completed{it->token, {}});
-        inflight_.erase(it);
-        drain(out, now);
     } else {
         close_with(out, make_error_code(mqtt_errc::protocol_error), rc_protocol_error, now);  // an ack that does not fit the flow
     }
