@@ -479,6 +479,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
         });
     }
 
+    // A publish after stop(): completed with client_stopped, never inline.
+    void fail_later(publish_handler done) {
+        asio::post(executor, [done = std::move(done)] { done(make_error_code(mqtt_errc::client_stopped)); });
+    }
+
     // drop_link(): once the current handler is done.
     void drop_soon(std::error_code reason) {
         asio::post(executor, [self = shared_from_this(), reason] {
@@ -551,7 +556,7 @@ void client::publish(message m, publish_handler done) {
     ++i.stats.published;
     if (i.stopped) {
         ++i.stats.failed;
-        if (done) asio::post(i.executor, [done] { done(make_error_code(mqtt_errc::client_stopped)); });
+        if (done) i.fail_later(std::move(done));
         return;
     }
     const auto token = i.next_token++;
