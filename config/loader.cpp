@@ -110,7 +110,7 @@ struct read_refusal {
 // Appended to a refusal for size: what to do about it.
 constexpr std::string_view size_hint = "; give devices of one model a profile, or split the file";
 
-std::string mib(std::size_t bytes) { return std::to_string(bytes / (1024 * 1024)) + " MiB"; }
+std::string mib(std::size_t bytes) { return std::to_string(bytes / (std::size_t{1024} * 1024)) + " MiB"; }
 
 // The text of a regular file of at most max_bytes. Anything else (a
 // directory, a device such as /dev/zero, a FIFO that would block, a file

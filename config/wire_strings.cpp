@@ -250,8 +250,8 @@ std::optional<std::string> topic_name_error(std::string_view text) {
         return "is " + std::to_string(text.size()) + " bytes long, more than the " + std::to_string(max_mqtt_string) +
                " bytes an MQTT topic holds";
     }
-    if (const auto why = string_setting_error(text)) return why;
-    if (const auto wildcard = topic_text_error(text)) return wildcard;
+    if (auto why = string_setting_error(text)) return why;
+    if (auto wildcard = topic_text_error(text)) return wildcard;
     return std::nullopt;
 }
 

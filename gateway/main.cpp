@@ -288,7 +288,7 @@ nlohmann::json access_directly(const config::gateway& cfg, const access_request&
     }
     const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == device.bus; });
     if (bus == cfg.buses.end()) return refused("device " + device.name + " names an unknown bus");
-    modbus::bus_worker worker(*bus, {device}, [](modbus::poll_result) {}, false);
+    modbus::bus_worker worker(*bus, {device}, [](const modbus::poll_result&) {}, false);
     worker.start();
     std::promise<modbus::point_result> promise;
     auto future = promise.get_future();

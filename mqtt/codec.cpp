@@ -156,7 +156,7 @@ std::error_code write_properties(body_writer& w, const properties& props) {
     return {};
 }
 
-result<std::vector<std::uint8_t>> frame(std::uint8_t first_byte, std::vector<std::uint8_t> body) {
+result<std::vector<std::uint8_t>> frame(std::uint8_t first_byte, const std::vector<std::uint8_t>& body) {
     if (body.size() > max_remaining_length) return fail(mqtt_errc::packet_too_large);
     body_writer out;
     out.bytes().reserve(body.size() + 5);
@@ -207,7 +207,7 @@ result<std::vector<std::uint8_t>> encode_connect(const connect& c, bool v5) {
     if (c.password) {
         if (auto ec = w.binary(*c.password)) return fail(ec);
     }
-    return frame(header(packet_type::connect), std::move(w.bytes()));
+    return frame(header(packet_type::connect), w.bytes());
 }
 
 result<std::vector<std::uint8_t>> encode_connack(const connack& c, bool v5) {
@@ -218,7 +218,7 @@ result<std::vector<std::uint8_t>> encode_connack(const connack& c, bool v5) {
     if (v5) {
         if (auto ec = write_properties(w, c.props)) return fail(ec);
     }
-    return frame(header(packet_type::connack), std::move(w.bytes()));
+    return frame(header(packet_type::connack), w.bytes());
 }
 
 result<std::vector<std::uint8_t>> encode_publish(const publish& p, bool v5) {
@@ -241,7 +241,7 @@ result<std::vector<std::uint8_t>> encode_publish(const publish& p, bool v5) {
     }
     w.raw(p.payload);
     const unsigned flags = (p.dup ? 0x08u : 0u) | (q << 1u) | (p.retain ? 0x01u : 0u);
-    return frame(header(packet_type::publish, flags), std::move(w.bytes()));
+    return frame(header(packet_type::publish, flags), w.bytes());
 }
 
 // PUBACK, PUBREC, PUBREL, PUBCOMP. In 5.0 the reason code and properties may
@@ -257,7 +257,7 @@ result<std::vector<std::uint8_t>> encode_ack(packet_type t, std::uint16_t id, st
             if (auto ec = write_properties(w, props)) return fail(ec);
         }
     }
-    return frame(header(t, flags), std::move(w.bytes()));
+    return frame(header(t, flags), w.bytes());
 }
 
 result<std::vector<std::uint8_t>> encode_subscribe(const subscribe& s, bool v5) {
@@ -281,7 +281,7 @@ result<std::vector<std::uint8_t>> encode_subscribe(const subscribe& s, bool v5) 
         w.byte(u8(options));
     }
     // SUBSCRIBE carries reserved flags 0010 [MQTT-3.8.1-1].
-    return frame(header(packet_type::subscribe, 0x2), std::move(w.bytes()));
+    return frame(header(packet_type::subscribe, 0x2), w.bytes());
 }
 
 result<std::vector<std::uint8_t>> encode_suback(const suback& s, bool v5) {
@@ -295,7 +295,7 @@ result<std::vector<std::uint8_t>> encode_suback(const suback& s, bool v5) {
         if (!v5 && code > 2 && code != suback_failure) return fail(mqtt_errc::malformed_packet);  // [MQTT-3.9.3-2]
         w.byte(code);
     }
-    return frame(header(packet_type::suback), std::move(w.bytes()));
+    return frame(header(packet_type::suback), w.bytes());
 }
 
 result<std::vector<std::uint8_t>> encode_unsubscribe(const unsubscribe& u, bool v5) {
@@ -311,7 +311,7 @@ result<std::vector<std::uint8_t>> encode_unsubscribe(const unsubscribe& u, bool 
         if (auto ec = w.text(f)) return fail(ec);
     }
     // UNSUBSCRIBE carries reserved flags 0010 [MQTT-3.10.1-1].
-    return frame(header(packet_type::unsubscribe, 0x2), std::move(w.bytes()));
+    return frame(header(packet_type::unsubscribe, 0x2), w.bytes());
 }
 
 result<std::vector<std::uint8_t>> encode_unsuback(const unsuback& u, bool v5) {
@@ -322,7 +322,7 @@ result<std::vector<std::uint8_t>> encode_unsuback(const unsuback& u, bool v5) {
         if (auto ec = write_properties(w, u.props)) return fail(ec);
         for (auto code : u.reason_codes) w.byte(code);
     }
-    return frame(header(packet_type::unsuback), std::move(w.bytes()));
+    return frame(header(packet_type::unsuback), w.bytes());
 }
 
 // DISCONNECT and AUTH: reason code and properties, both left out when the
@@ -336,7 +336,7 @@ result<std::vector<std::uint8_t>> encode_reason_only(packet_type t, std::uint8_t
             if (auto ec = write_properties(w, props)) return fail(ec);
         }
     }
-    return frame(header(t), std::move(w.bytes()));
+    return frame(header(t), w.bytes());
 }
 
 // ---------------------------------------------------------------- decoding
@@ -414,10 +414,13 @@ private:
 };
 
 // Shorthand for "unwrap or return the error" inside the decode functions.
+// `var` names a variable; it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define FIELDBRIDGE_TRY(var, expr)             \
     auto var##_result = (expr);                \
     if (!var##_result) return fail(var##_result.error()); \
     auto var = std::move(*var##_result)
+// NOLINTEND(bugprone-macro-parentheses)
 
 // Property Length and properties. An identifier the specification does not
 // define is a Malformed Packet; the same property twice (other than User

@@ -5,7 +5,7 @@
 
 namespace fieldbridge::modbus {
 
-poll_schedule::poll_schedule(std::vector<std::chrono::milliseconds> intervals, clock::time_point start) {
+poll_schedule::poll_schedule(const std::vector<std::chrono::milliseconds>& intervals, clock::time_point start) {
     entries_.reserve(intervals.size());
     for (const auto i : intervals) {
         entries_.push_back({std::max<clock::duration>(i, std::chrono::milliseconds(1)), start, 0});

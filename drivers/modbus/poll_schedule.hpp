@@ -26,7 +26,7 @@ public:
 
     // One interval per device; intervals below 1 ms count as 1 ms. All
     // devices are first due at `start`.
-    poll_schedule(std::vector<std::chrono::milliseconds> intervals, clock::time_point start);
+    poll_schedule(const std::vector<std::chrono::milliseconds>& intervals, clock::time_point start);
 
     // The device due first (ties: lowest index). Requires at least one device.
     due next() const;

@@ -316,7 +316,8 @@ void simulator::start() {
         return;
     }
     if (!options_.serial_device.empty() || (rtu && options_.listen_port == 0)) {
-        const std::string device = options_.serial_device.empty() ? rtu->device : options_.serial_device;
+        const std::string device =
+            !options_.serial_device.empty() ? options_.serial_device : (rtu != nullptr ? rtu->device : std::string{});
         const config::rtu_link line = rtu ? *rtu : config::rtu_link{};
         const char parity = line.parity == config::parity::even ? 'E' : line.parity == config::parity::odd ? 'O' : 'N';
         state_->ctx = modbus_new_rtu(device.c_str(), static_cast<int>(line.baud), parity, line.data_bits,
