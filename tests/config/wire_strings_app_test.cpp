@@ -18,6 +18,7 @@
 #include "gateway/app.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge {
@@ -28,21 +29,7 @@ using namespace std::chrono_literals;
 using testing::child_process;
 using testing::mosquitto_broker;
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "fieldbridge-wire-XXXXXX").string();
-        path_ = ::mkdtemp(tmpl.data());
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using testing::temp_dir;
 
 TEST(wire_strings_app, a_command_filter_that_cannot_be_encoded_does_not_take_the_others_with_it) {
     mosquitto_broker broker;

@@ -22,6 +22,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge {
@@ -84,21 +85,7 @@ private:
     child_process process_;
 };
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "fieldbridge-e2e-XXXXXX").string();
-        path_ = ::mkdtemp(tmpl.data());
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using testing::temp_dir;
 
 std::string write_file(const fs::path& path, const std::string& text) {
     std::ofstream(path) << text;

@@ -28,6 +28,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge {
@@ -40,21 +41,7 @@ using testing::child_process;
 using testing::mosquitto_broker;
 using testing::wait_until;
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "fieldbridge-slow-XXXXXX").string();
-        path_ = ::mkdtemp(tmpl.data());
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using testing::temp_dir;
 
 void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
