@@ -58,7 +58,8 @@ if [ "${FIELDBRIDGE_SKIP_SANITIZE:-0}" != "1" ]; then
   stage_done "build (ThreadSanitizer)"
   stage "tests under ThreadSanitizer"
   # Suppressions cover third-party internals only (each entry says why).
-  (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+  supp="$PWD/tests/tsan.supp"  # before the cd below
+  (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$supp" \
       FIELDBRIDGE_UPLINK_SEEDS=200 ctest --output-on-failure -j"$jobs" --timeout 900 -LE long)
   stage_done "tests under ThreadSanitizer"
 fi
