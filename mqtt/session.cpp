@@ -419,26 +419,27 @@ actions session::abandon(std::error_code reason) {
     return out;
 }
 
-std::vector<std::uint64_t> session::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
-    std::vector<std::uint64_t> taken;
-    if (in_flight && link_ == link::disconnected) {
-        for (auto it = inflight_.begin(); it != inflight_.end();) {
-            if (mine(it->token)) {
-                taken.push_back(it->token);
-                it = inflight_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-    for (auto it = pending_.begin(); it != pending_.end();) {
+namespace {
+
+// Moves the tokens of the entries `mine` accepts to `taken` and erases them, in order.
+template <class Container>
+void take_mine(Container& entries, const std::function<bool(std::uint64_t)>& mine, std::vector<std::uint64_t>& taken) {
+    for (auto it = entries.begin(); it != entries.end();) {
         if (mine(it->token)) {
             taken.push_back(it->token);
-            it = pending_.erase(it);
+            it = entries.erase(it);
         } else {
             ++it;
         }
     }
+}
+
+}  // namespace
+
+std::vector<std::uint64_t> session::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
+    std::vector<std::uint64_t> taken;
+    if (in_flight && link_ == link::disconnected) take_mine(inflight_, mine, taken);
+    take_mine(pending_, mine, taken);
     return taken;
 }
 
