@@ -171,7 +171,6 @@ int app::run() {
     parts_ = std::make_unique<parts>(io_, cfg_, std::move(*queue));
     auto& p = *parts_;
     for (const auto& d : cfg_.devices) {
-        p.health[d.name].bus = d.bus;
         p.health[d.name].offline_after = d.offline_after;
     }
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
@@ -332,7 +331,7 @@ void app::start_buses(std::vector<std::unique_ptr<modbus::bus_worker>> running, 
                     auto& h = parts_->health[r.device];
                     if (h.record(r)) publish_availability(r.device, h.state());
                     log_bad_points(r);
-                    if (std::string(h.state()) != "offline") release_held(r.device);
+                    if (h.state() != device_state::offline) release_held(r.device);
                     for (const auto& read : r.refused) remember_refused(r.device, read);
                     const auto messages = parts_->mapper->map(r, std::chrono::steady_clock::now());
                     parts_->forward.submit(messages, std::chrono::system_clock::now());
@@ -453,7 +452,6 @@ nlohmann::json app::reload() {
     std::map<std::string, device_health> health;
     for (const auto& d : cfg_.devices) {
         auto h = p.health.count(d.name) ? p.health[d.name] : device_health{};
-        h.bus = d.bus;
         h.offline_after = d.offline_after;
         health[d.name] = h;
     }
@@ -487,33 +485,6 @@ void app::feed_watchdog(std::chrono::microseconds interval) {
     parts_->watchdog_timer.async_wait([this, interval](const boost::system::error_code& ec) {
         if (!ec) feed_watchdog(interval);
     });
-}
-
-bool device_health::record(const modbus::poll_result& r) {
-    const std::string before = state();
-    ++polls;
-    last_poll = r.time;
-    if (modbus::any_good(r)) {
-        last_good = r.time;
-        consecutive_failures = 0;
-    } else {
-        ++failed_polls;
-        ++consecutive_failures;
-    }
-    for (const auto& s : r.samples) {
-        if (!s.quality.good) {
-            last_error = s.quality.error.message();
-            break;
-        }
-    }
-    if (before == state()) return false;
-    state_since = r.time;
-    return true;
-}
-
-const char* device_health::state() const {
-    if (polls == 0) return "unknown";
-    return consecutive_failures >= offline_after ? "offline" : "online";
 }
 
 nlohmann::json app::status() const {
@@ -586,14 +557,14 @@ nlohmann::json app::status() const {
     bool all_online = true;
     for (const auto& d : cfg_.devices) {
         const auto& h = p.health.at(d.name);
-        if (std::string(h.state()) == "offline") all_online = false;
+        if (h.state() == device_state::offline) all_online = false;
         modbus::device_counters dc;
         const auto index = static_cast<std::size_t>(&d - cfg_.devices.data());
         if (const auto [worker, local] = p.routes[index]; worker != nullptr) dc = worker->counters(local);
         devices.push_back({{"name", d.name},
                            {"bus", d.bus},
                            {"unit_id", d.unit_id},
-                           {"state", h.state()},
+                           {"state", to_string(h.state())},
                            {"state_since", since(h.state_since)},
                            {"poll_interval_s", std::chrono::duration<double>(d.poll_interval).count()},
                            {"last_poll_duration_s", std::chrono::duration<double>(dc.last_poll_duration).count()},
@@ -830,7 +801,7 @@ void app::on_device_command(const mqtt::message& m, const command_target& target
 void app::when_online(const std::string& device, std::function<void()> go,
                       std::function<void(const std::string&)> give_up) {
     auto& p = *parts_;
-    if (std::string(p.health.at(device).state()) != "offline") return go();
+    if (p.health.at(device).state() != device_state::offline) return go();
     const auto max_age = cfg_.commands.max_age;
     if (max_age.count() <= 0) return give_up("device " + device + " is offline");
     std::size_t held = 0;
@@ -969,7 +940,7 @@ void app::publish_written(const std::string& device, const config::point& point,
     if (pt == d->points.end() || !(*pt == point)) return;
     const auto index = static_cast<std::size_t>(pt - d->points.begin());
     modbus::poll_result state{device, now, {modbus::sample{index, words, {true, {}}}}, {}, {}};
-    if (parts_->health[device].record(state)) publish_availability(device, parts_->health[device].state());
+    if (parts_->health[device].record_answer(now)) publish_availability(device, parts_->health[device].state());
     parts_->forward.submit(parts_->mapper->map(state, std::chrono::steady_clock::now()), now);
 }
 
@@ -989,10 +960,10 @@ using config::availability_topic;
 }  // namespace
 
 // Retained, through the queue, so that it keeps its place among the values.
-void app::publish_availability(const std::string& device, const char* state) {
-    spdlog::log(std::string(state) == "offline" ? spdlog::level::warn : spdlog::level::info, "device {} is {}",
-                device, state);
-    const nlohmann::json j = {{"state", state}, {"ts", iso8601_utc_ms(std::chrono::system_clock::now())}};
+void app::publish_availability(const std::string& device, device_state state) {
+    spdlog::log(state == device_state::offline ? spdlog::level::warn : spdlog::level::info, "device {} is {}",
+                device, to_string(state));
+    const nlohmann::json j = {{"state", to_string(state)}, {"ts", iso8601_utc_ms(std::chrono::system_clock::now())}};
     parts_->forward.submit(
         {mqtt::message{availability_topic(cfg_.availability.device_topic, cfg_, device), j.dump(),
                        mqtt::qos::at_least_once, true}},

@@ -22,24 +22,8 @@
 
 namespace fieldbridge::gateway {
 
-// What the core knows of one device from its polls.
-struct device_health {
-    // Consecutive polls without a single good value before a device counts as offline.
-    unsigned offline_after = 3;
-
-    std::string bus;
-    std::optional<std::chrono::system_clock::time_point> last_poll;
-    std::optional<std::chrono::system_clock::time_point> last_good;
-    std::optional<std::chrono::system_clock::time_point> state_since;  // when state() last changed
-    std::uint64_t polls = 0;
-    std::uint64_t failed_polls = 0;
-    unsigned consecutive_failures = 0;
-    std::string last_error;
-
-    // Returns true when the state (online/offline) changed with this poll.
-    bool record(const modbus::poll_result& r);
-    const char* state() const;  // unknown, online, offline
-};
+using modbus::device_health;
+using modbus::device_state;
 
 class app {
 public:
@@ -63,7 +47,7 @@ private:
     nlohmann::json points(const std::string& device_filter) const;
     void log_bad_points(const modbus::poll_result& r);
     void remember_refused(const std::string& device, const modbus::refused_read& r);
-    void publish_availability(const std::string& device, const char* state);
+    void publish_availability(const std::string& device, device_state state);
     void publish_birth();
     void on_command(const mqtt::message& m);
     void on_device_command(const mqtt::message& m, const command_target& target, const mqtt::message& reply_topic);

@@ -619,7 +619,8 @@ void bus_worker::run() {
     // so: end it on time rather than up to the default 50 us timer slack late.
     if (link.serial()) prctl(PR_SET_TIMERSLACK, 1UL);
     poll_schedule schedule(intervals, steady::now());
-    std::vector<unsigned> failed_polls(devices_.size(), 0);  // in a row, without a good value
+    std::vector<device_health> health(devices_.size());
+    for (std::size_t i = 0; i < devices_.size(); ++i) health[i].offline_after = devices_[i].offline_after;
     std::vector<bool> backed_off(devices_.size(), false);
     std::vector<std::uint16_t> registers(MODBUS_MAX_READ_REGISTERS);
     std::vector<std::uint8_t> bits(MODBUS_MAX_READ_BITS);
@@ -738,12 +739,11 @@ void bus_worker::run() {
         counters_.polls.fetch_add(1, std::memory_order_relaxed);
         device_counters_[due.device].polls.fetch_add(1, std::memory_order_relaxed);
         device_counters_[due.device].last_poll_us.store(result.duration.count(), std::memory_order_relaxed);
-        // An offline device (offline_after polls in a row without one good
-        // value) is polled at offline_poll_interval until it answers, so that
-        // its timeouts do not eat the line's time for the others.
-        auto& failed = failed_polls[due.device];
-        failed = any_good(result) || result.samples.empty() ? 0 : failed + 1;
-        const bool back_off = failed >= std::max(device.offline_after, 1u) &&
+        // An offline device (device_health) is polled at
+        // offline_poll_interval until it answers, so that its timeouts do not
+        // eat the line's time for the others.
+        health[due.device].record(result);
+        const bool back_off = health[due.device].state() == device_state::offline &&
                               device.offline_poll_interval > device.poll_interval;
         if (back_off != backed_off[due.device]) {
             backed_off[due.device] = back_off;

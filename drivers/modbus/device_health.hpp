@@ -1,0 +1,49 @@
+// What the gateway knows of one device from its polls, and the one
+// definition of online and offline: a device is offline after
+// `offline_after` polls in a row without one good value, online again with
+// the first poll that reads one. The bus worker uses it to slow the polling
+// of an offline device; the core uses it for availability, status and held
+// commands. Pure: the times come from the polls.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "drivers/modbus/poll_result.hpp"
+
+namespace fieldbridge::modbus {
+
+enum class device_state : std::uint8_t { unknown, online, offline };
+
+// "unknown", "online", "offline": the words of status and availability payloads.
+const char* to_string(device_state s);
+
+struct device_health {
+    using time_point = std::chrono::system_clock::time_point;
+
+    // Consecutive polls without a single good value before a device counts as offline.
+    unsigned offline_after = 3;
+
+    std::optional<time_point> last_poll;
+    std::optional<time_point> last_good;
+    std::optional<time_point> state_since;  // when state() last changed
+    std::uint64_t polls = 0;
+    std::uint64_t failed_polls = 0;
+    unsigned consecutive_failures = 0;
+    std::string last_error;
+
+    // Counts one poll. A poll without samples (nothing was due) neither
+    // answers nor fails. Returns true when state() changed with it.
+    bool record(const poll_result& r);
+    // Counts an answer outside the poll schedule (a write and its read-back
+    // at time t): the device is there. Returns true when state() changed.
+    bool record_answer(time_point t);
+    device_state state() const;
+
+private:
+    bool settle(device_state before, time_point t);
+};
+
+}  // namespace fieldbridge::modbus

@@ -1,0 +1,115 @@
+// device_health: the one definition of online and offline, used by the bus
+// worker's offline back-off and by the core's availability alike.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <random>
+
+#include "drivers/modbus/device_health.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+using namespace std::chrono_literals;
+using time_point = std::chrono::system_clock::time_point;
+
+poll_result poll(time_point t, bool good) {
+    poll_result r;
+    r.device = "d";
+    r.time = t;
+    r.samples.push_back(sample{0, {1}, good ? quality{} : quality{false, std::make_error_code(std::errc::timed_out)}});
+    return r;
+}
+
+TEST(device_health, is_unknown_before_the_first_poll) {
+    device_health h;
+    EXPECT_EQ(h.state(), device_state::unknown);
+    EXPECT_STREQ(to_string(h.state()), "unknown");
+}
+
+TEST(device_health, goes_offline_after_offline_after_failed_polls_and_online_with_the_first_good_one) {
+    device_health h;
+    h.offline_after = 3;
+    const time_point t0{};
+    EXPECT_TRUE(h.record(poll(t0, true)));  // unknown -> online
+    EXPECT_FALSE(h.record(poll(t0 + 1s, false)));
+    EXPECT_FALSE(h.record(poll(t0 + 2s, false)));
+    EXPECT_TRUE(h.record(poll(t0 + 3s, false)));
+    EXPECT_EQ(h.state(), device_state::offline);
+    EXPECT_EQ(h.state_since, t0 + 3s);
+    EXPECT_EQ(h.failed_polls, 3u);
+    EXPECT_FALSE(h.last_error.empty());
+    EXPECT_TRUE(h.record(poll(t0 + 4s, true)));
+    EXPECT_EQ(h.state(), device_state::online);
+    EXPECT_EQ(h.last_good, t0 + 4s);
+}
+
+TEST(device_health, a_poll_with_one_good_sample_answers) {
+    device_health h;
+    h.offline_after = 1;
+    auto r = poll(time_point{}, false);
+    r.samples.push_back(sample{1, {2}, {}});
+    h.record(r);
+    EXPECT_EQ(h.state(), device_state::online);
+}
+
+TEST(device_health, a_poll_without_samples_neither_answers_nor_fails) {
+    device_health h;
+    h.offline_after = 2;
+    h.record(poll(time_point{}, false));
+    poll_result empty;
+    empty.time = time_point{} + 1s;
+    h.record(empty);
+    EXPECT_EQ(h.consecutive_failures, 1u);
+    EXPECT_EQ(h.failed_polls, 1u);
+    EXPECT_FALSE(h.last_good.has_value());
+}
+
+TEST(device_health, an_answer_outside_the_schedule_brings_an_offline_device_back) {
+    device_health h;
+    h.offline_after = 1;
+    h.record(poll(time_point{}, false));
+    ASSERT_EQ(h.state(), device_state::offline);
+    EXPECT_TRUE(h.record_answer(time_point{} + 5s));
+    EXPECT_EQ(h.state(), device_state::online);
+    EXPECT_EQ(h.state_since, time_point{} + 5s);
+}
+
+// Against a reference: over random poll sequences the state is offline
+// exactly when the last offline_after polls with samples all failed, and
+// record() reports exactly the changes.
+TEST(device_health, model_over_random_poll_sequences) {
+    for (unsigned seed = 1; seed <= 2000; ++seed) {
+        std::mt19937 rng(seed);
+        device_health h;
+        h.offline_after = static_cast<unsigned>(1 + rng() % 5);
+        unsigned run = 0;  // reference: failed polls in a row
+        device_state ref = device_state::unknown;
+        time_point t{};
+        for (int step = 0; step < 60; ++step) {
+            t += 1s;
+            const auto kind = rng() % 10;
+            bool changed = false;
+            if (kind == 0) {
+                poll_result empty;
+                empty.time = t;
+                changed = h.record(empty);
+            } else if (kind == 1) {
+                changed = h.record_answer(t);
+                run = 0;
+            } else {
+                const bool good = rng() % 3 == 0;
+                changed = h.record(poll(t, good));
+                run = good ? 0 : run + 1;
+            }
+            const auto expected = run >= h.offline_after ? device_state::offline : device_state::online;
+            ASSERT_EQ(h.state(), expected) << "seed " << seed << " step " << step;
+            ASSERT_EQ(changed, expected != ref) << "seed " << seed << " step " << step;
+            ref = expected;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace fieldbridge::modbus
