@@ -50,7 +50,8 @@ enum class data_type {
 //           dcba = HGFEDCBA. 16-bit values honour the byte swap of badc/dcba.
 enum class word_order { abcd, cdab, badc, dcba };
 
-// How a string is packed into registers (FIELD-QUIRKS 15).
+// How a string is packed into registers: most devices put the first
+// character in the high byte, some swap the bytes of every register.
 enum class string_packing {
     high_byte_first,  // two chars per register, first char in the high byte (the common case)
     low_byte_first,   // two chars per register, byte-swapped ("rP3oME1-")
@@ -193,8 +194,8 @@ struct tcp_link {
 
 enum class parity { none, even, odd };
 
-// Who switches an RS485 transceiver between sending and receiving
-// (FIELD-QUIRKS 6).
+// Who switches an RS485 transceiver between sending and receiving: the
+// adapter by itself, the kernel's RS485 mode, or the RTS line driven by us.
 enum class rs485_mode {
     none,      // the adapter does it by itself (most USB-RS485 adapters)
     kernel,    // the serial driver does it (TIOCSRS485)
@@ -228,7 +229,8 @@ struct bus {
 enum class write_function { automatic, fc16 };
 
 // Misbehaviours the built-in simulator can show for a device, to test the
-// gateway's settings against (FIELD-QUIRKS.md). Used by `fieldbridge simulate` only.
+// gateway's settings against (docs/configuration.md, `simulate`). Used by
+// `fieldbridge simulate` only.
 struct simulated_faults {
     bool refuse_fc6 = false;          // answer FC6 with exception 1: the device takes FC16 only
     bool refuse_fc5 = false;          // answer FC5 with exception 1: the device takes FC15 only
