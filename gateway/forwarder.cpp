@@ -6,11 +6,14 @@
 
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
+#include "mqtt/token.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
 
-bool ours(std::uint64_t token) { return token < client_token_base; }
+// Store ids; the client's own publishes (replies, birth) carry tokens from
+// mqtt::client_token_base up.
+bool ours(std::uint64_t token) { return mqtt::caller_token(token); }
 
 mqtt::inflight_entry flow_of(store::stored_message& m) {
     const auto s = m.state == store::flow_state::pubrec ? mqtt::inflight_state::pubrec_received
@@ -186,7 +189,7 @@ bool forwarder::commit_ledger(bool writing) {
         merged.insert(unwritten_.begin(), unwritten_.end());
     }
     const auto changes =
-        ledger_changes(committed_, flows_, merged.empty() ? acknowledged_ : merged, client_token_base);
+        ledger_changes(committed_, flows_, merged.empty() ? acknowledged_ : merged, mqtt::client_token_base);
     // apply() commits what append_uncommitted() left open as well.
     if (!changes.empty() || store_.uncommitted()) {
         if (auto r = store_.apply(changes); !r) {

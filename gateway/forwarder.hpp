@@ -49,10 +49,6 @@ struct forwarder_stats {
     std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit
 };
 
-// Tokens at or above this value belong to the client's own publishes
-// (replies, birth); below it they are store ids.
-inline constexpr std::uint64_t client_token_base = std::uint64_t{1} << 62;
-
 class forwarder {
 public:
     // window: messages handed to the client and not yet acknowledged, at most.

@@ -3,22 +3,14 @@
 
 #include "mqtt/client.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
 #include <array>
 #include <deque>
 #include <map>
 #include <random>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/log_limiter.hpp"
@@ -30,8 +22,6 @@
 
 namespace fieldbridge::mqtt {
 namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -47,43 +37,9 @@ const char* state_text(link_state s) {
     return "?";
 }
 
-std::error_code to_std(const boost::system::error_code& ec) { return std::error_code(ec.value(), ec.category()); }
-
 // How long a link must stay up before the reconnect back-off starts again
 // from its minimum.
 constexpr std::chrono::seconds stable_link{10};
-
-// One connection attempt's socket, TLS or not. Handlers keep it alive until
-// they have run, so a stream is never destroyed under a pending operation.
-struct transport {
-    std::shared_ptr<ssl::context> tls_context;
-    std::optional<ssl::stream<tcp::socket>> tls;
-    std::optional<tcp::socket> plain;
-
-    tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
-
-    template <class Buffer, class Handler>
-    void read(Buffer b, Handler&& h) {
-        if (tls) {
-            tls->async_read_some(b, std::forward<Handler>(h));
-        } else {
-            plain->async_read_some(b, std::forward<Handler>(h));
-        }
-    }
-    template <class Buffer, class Handler>
-    void write(Buffer b, Handler&& h) {
-        if (tls) {
-            asio::async_write(*tls, b, std::forward<Handler>(h));
-        } else {
-            asio::async_write(*plain, b, std::forward<Handler>(h));
-        }
-    }
-    void close() {
-        boost::system::error_code ignored;
-        socket().shutdown(tcp::socket::shutdown_both, ignored);
-        socket().close(ignored);
-    }
-};
 
 session_options session_options_from(const client_options& o) {
     session_options s;
@@ -103,12 +59,12 @@ session_options session_options_from(const client_options& o) {
 }  // namespace
 
 struct client::impl : std::enable_shared_from_this<impl> {
-    impl(const asio::any_io_executor& ex, client_options o)
+    impl(const asio::any_io_executor& ex, client_options o, transport_factory make)
         : executor(ex),
           options(std::move(o)),
+          make_transport(std::move(make)),
           session(session_options_from(options)),
           retry(options.reconnect_min, options.reconnect_max, std::random_device{}()),
-          resolver(ex),
           session_timer(ex),
           reconnect_timer(ex),
           connect_timer(ex) {
@@ -117,9 +73,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     asio::any_io_executor executor;
     client_options options;
+    transport_factory make_transport;
     mqtt::session session;
     backoff retry;
-    tcp::resolver resolver;
     asio::steady_timer session_timer;
     asio::steady_timer reconnect_timer;
     asio::steady_timer connect_timer;
@@ -135,7 +91,6 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::error_code close_reason;
     std::string close_detail;
     bool malformed = false;  // the link is being closed over bytes the decoder refused
-    std::string tls_failure;  // why the certificate check refused the broker's certificate
 
     link_state state = link_state::disconnected;
     bool started = false;
@@ -144,7 +99,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::function<void()> stop_done;
     std::vector<std::function<void(link_state)>> on_state;
 
-    std::uint64_t next_token = std::uint64_t{1} << 62;  // below: the caller's own tokens
+    std::uint64_t next_token = client_token_base;  // below: the caller's own tokens
     std::function<void(std::uint64_t, std::error_code)> on_completed;
     std::function<bool()> before_write;
     // When the link in use got its CONNACK: the back-off starts again from
@@ -182,7 +137,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     void connect() {
         if (stopping) return;
-        auto t = std::make_shared<transport>();
+        auto t = make_transport();
         link = t;
         rx.clear();
         tx.clear();
@@ -191,90 +146,16 @@ struct client::impl : std::enable_shared_from_this<impl> {
         malformed = false;
         set_state(link_state::connecting);
 
-        if (options.tls.enabled) {
-            try {
-                t->tls_context = make_tls_context();
-            } catch (const boost::system::system_error& e) {
-                link_down(t, to_std(e.code()), "TLS setup failed: " + std::string(e.what()));
-                return;
-            }
-            t->tls.emplace(executor, *t->tls_context);
-        } else {
-            t->plain.emplace(executor);
-        }
         connect_timer.expires_after(options.connect_timeout);
         connect_timer.async_wait([self = shared_from_this(), t](const boost::system::error_code& ec) {
             if (ec || t != self->link || self->state == link_state::connected) return;
-            self->resolver.cancel();
             self->link_down(t, make_error_code(mqtt_errc::connect_timeout), "");
         });
-        resolver.async_resolve(
-            server().host, std::to_string(server().port),
-            [self = shared_from_this(), t](const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
-                if (t != self->link) return;
-                if (ec) return self->link_down(t, to_std(ec), "cannot resolve " + self->server().host);
-                asio::async_connect(
-                    t->socket(), results, [self, t](const boost::system::error_code& cec, const tcp::endpoint&) {
-                        if (t != self->link) return;
-                        if (cec) return self->link_down(t, to_std(cec), "");
-                        boost::system::error_code ignored;
-                        t->socket().set_option(tcp::no_delay(true), ignored);
-                        if (!t->tls) return self->transport_up(t);
-                        self->start_tls(t);
-                    });
-            });
-    }
-
-    std::shared_ptr<ssl::context> make_tls_context() {
-        auto c = std::make_shared<ssl::context>(ssl::context::tls_client);
-        c->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        SSL_CTX_set_min_proto_version(c->native_handle(), TLS1_2_VERSION);
-        if (options.tls.ca_file.empty()) {
-            c->set_default_verify_paths();
-        } else {
-            c->load_verify_file(options.tls.ca_file);
-        }
-        if (!options.tls.cert_file.empty()) c->use_certificate_chain_file(options.tls.cert_file);
-        if (!options.tls.key_file.empty()) c->use_private_key_file(options.tls.key_file, ssl::context::pem);
-        c->set_verify_mode(ssl::verify_peer);
-        return c;
-    }
-
-    void start_tls(const std::shared_ptr<transport>& t) {
-        // SNI, and the name the certificate must carry.
-        // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
-        SSL_ctrl(t->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(server().host.c_str()));
-        // OpenSSL reports every refused certificate as "certificate verify
-        // failed"; the callback keeps the cause so that the log tells an
-        // untrusted certificate from one issued for another name.
-        tls_failure.clear();
-        t->tls->set_verify_callback(
-            [self = shared_from_this(), check = ssl::host_name_verification(server().host),
-             verify_name = options.tls.verify_hostname](bool preverified, ssl::verify_context& ctx) mutable {
-                if (!preverified) {
-                    const int err = X509_STORE_CTX_get_error(ctx.native_handle());
-                    if (self->tls_failure.empty()) {
-                        self->tls_failure = std::string("untrusted certificate: ") + X509_verify_cert_error_string(err);
-                    }
-                    return false;
-                }
-                if (!verify_name || check(preverified, ctx)) return true;
-                self->tls_failure = "hostname mismatch: the broker's certificate is not issued for " + self->server().host;
-                return false;
-            });
-        t->tls->async_handshake(ssl::stream_base::client,
-                                [self = shared_from_this(), t](const boost::system::error_code& ec) {
-                                    if (t != self->link) return;
-                                    if (ec) {
-                                        return self->link_down(t, to_std(ec),
-                                                               self->tls_failure.empty()
-                                                                   ? "TLS handshake failed"
-                                                                   : "TLS handshake failed (" + self->tls_failure + ")");
-                                    }
-                                    self->transport_up(t);
-                                });
+        t->async_connect(server(), [self = shared_from_this(), t](std::error_code ec, const std::string& context) {
+            if (t != self->link) return;
+            if (ec) return self->link_down(t, ec, context);
+            self->transport_up(t);
+        });
     }
 
     void transport_up(const std::shared_ptr<transport>& t) {
@@ -283,33 +164,31 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
 
     void read_loop(const std::shared_ptr<transport>& t) {
-        t->read(asio::buffer(chunk),
-                [self = shared_from_this(), t](const boost::system::error_code& ec, std::size_t n) {
-                    if (t != self->link) return;
-                    if (ec) return self->link_down(t, to_std(ec), "");
-                    self->rx.insert(self->rx.end(), self->chunk.begin(),
-                                    self->chunk.begin() + static_cast<std::ptrdiff_t>(n));
-                    std::size_t offset = 0;
-                    while (t == self->link) {
-                        auto r = decode(std::span<const std::uint8_t>(self->rx).subspan(offset),
-                                        decode_options{self->options.version});
-                        if (r.status == decode_status::need_more) break;
-                        if (r.status == decode_status::error) {
-                            // 5.0: DISCONNECT 0x81 (Malformed Packet) goes out first.
-                            self->malformed = true;
-                            self->execute(self->session.fail(r.error, 0x81, clock::now()));
-                            if (t == self->link && !self->close_after_write) {
-                                self->link_down(t, r.error, "malformed packet from the broker");
-                            }
-                            return;
-                        }
-                        offset += r.consumed;
-                        self->execute(self->session.on_packet(r.packet, clock::now()));
+        t->async_read_some(chunk, [self = shared_from_this(), t](std::error_code ec, std::size_t n) {
+            if (t != self->link) return;
+            if (ec) return self->link_down(t, ec, "");
+            self->rx.insert(self->rx.end(), self->chunk.begin(), self->chunk.begin() + static_cast<std::ptrdiff_t>(n));
+            std::size_t offset = 0;
+            while (t == self->link) {
+                auto r = decode(std::span<const std::uint8_t>(self->rx).subspan(offset),
+                                decode_options{self->options.version});
+                if (r.status == decode_status::need_more) break;
+                if (r.status == decode_status::error) {
+                    // 5.0: DISCONNECT 0x81 (Malformed Packet) goes out first.
+                    self->malformed = true;
+                    self->execute(self->session.fail(r.error, 0x81, clock::now()));
+                    if (t == self->link && !self->close_after_write) {
+                        self->link_down(t, r.error, "malformed packet from the broker");
                     }
-                    if (t != self->link) return;
-                    self->rx.erase(self->rx.begin(), self->rx.begin() + static_cast<std::ptrdiff_t>(offset));
-                    self->read_loop(t);
-                });
+                    return;
+                }
+                offset += r.consumed;
+                self->execute(self->session.on_packet(r.packet, clock::now()));
+            }
+            if (t != self->link) return;
+            self->rx.erase(self->rx.begin(), self->rx.begin() + static_cast<std::ptrdiff_t>(offset));
+            self->read_loop(t);
+        });
     }
 
     void start_write(const std::shared_ptr<transport>& t) {
@@ -325,14 +204,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
         writing = true;
         auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(tx));
         tx.clear();
-        t->write(asio::buffer(*buffer),
-                 [self = shared_from_this(), t, buffer](const boost::system::error_code& ec, std::size_t) {
-                     if (t != self->link) return;
-                     self->writing = false;
-                     if (ec) return self->link_down(t, to_std(ec), "");
-                     if (!self->tx.empty()) return self->schedule_write();
-                     if (self->close_after_write) self->link_down(t, self->close_reason, self->close_context());
-                 });
+        t->async_write(*buffer, [self = shared_from_this(), t, buffer](std::error_code ec, std::size_t) {
+            if (t != self->link) return;
+            self->writing = false;
+            if (ec) return self->link_down(t, ec, "");
+            if (!self->tx.empty()) return self->schedule_write();
+            if (self->close_after_write) self->link_down(t, self->close_reason, self->close_context());
+        });
     }
 
     void execute(actions list) {
@@ -499,7 +377,6 @@ struct client::impl : std::enable_shared_from_this<impl> {
             return;
         }
         if (link) {
-            resolver.cancel();
             auto t = link;
             link_down(t, {}, "");
             return;
@@ -520,7 +397,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
 };
 
 client::client(const asio::any_io_executor& executor, client_options options)
-    : impl_(std::make_shared<impl>(executor, std::move(options))) {}
+    : client(executor, options, socket_transports(executor, options.tls)) {}
+
+client::client(const asio::any_io_executor& executor, client_options options, transport_factory transports)
+    : impl_(std::make_shared<impl>(executor, std::move(options), std::move(transports))) {}
 
 client::~client() {
     // Pending handlers hold the impl; make them find nothing to do.
@@ -529,7 +409,6 @@ client::~client() {
     impl_->reconnect_timer.cancel();
     impl_->connect_timer.cancel();
     impl_->session_timer.cancel();
-    impl_->resolver.cancel();
     if (impl_->link) {
         impl_->link->close();
         impl_->link.reset();

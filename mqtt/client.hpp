@@ -1,5 +1,6 @@
 // The MQTT client: the pure session state machine (mqtt/session.hpp) driven
-// by an Asio transport — TCP or TLS (OpenSSL) — with connect timeout and
+// over a transport (mqtt/transport.hpp) — TCP or TLS (OpenSSL) as the
+// options say, or one the owner gives — with connect timeout and
 // reconnection with jittered exponential backoff. Messages published while
 // the link is down wait in the session's queue and go out, in order, when
 // it returns.
@@ -24,22 +25,10 @@
 #include "mqtt/message.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/session.hpp"
+#include "mqtt/token.hpp"
+#include "mqtt/transport.hpp"
 
 namespace fieldbridge::mqtt {
-
-struct tls_options {
-    bool enabled = false;
-    std::string ca_file;    // empty: the system trust store
-    std::string cert_file;  // client certificate for mutual TLS (optional)
-    std::string key_file;
-    bool verify_hostname = true;
-};
-
-struct server_address {
-    std::string host;
-    std::uint16_t port = 1883;
-    bool operator==(const server_address&) const = default;
-};
 
 struct client_options {
     protocol_version version = protocol_version::v3_1_1;
@@ -88,7 +77,11 @@ public:
     using publish_handler = std::function<void(std::error_code)>;
     using message_handler = std::function<void(const message&)>;
 
+    // Connects over TCP, or TLS when options.tls.enabled.
     client(const boost::asio::any_io_executor& executor, client_options options);
+    // Connects over what `transports` makes, one transport per attempt, to
+    // the addresses of the options (options.tls is not used).
+    client(const boost::asio::any_io_executor& executor, client_options options, transport_factory transports);
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;
@@ -103,9 +96,9 @@ public:
     // Queues m; done is called when the broker took it (QoS 1 PUBACK, QoS 2
     // PUBCOMP, QoS 0 written) or when the client is stopped.
     void publish(message m, publish_handler done = {});
-    // The same for a caller that keeps its own ledger: `token` (below 2^62,
-    // unique among messages not yet completed) comes back through
-    // on_completed, the only notification for it.
+    // The same for a caller that keeps its own ledger: `token` (below
+    // client_token_base, mqtt/token.hpp; unique among messages not yet
+    // completed) comes back through on_completed, the only notification for it.
     void publish(message m, std::uint64_t token);
     void on_completed(std::function<void(std::uint64_t token, std::error_code)> f);
     // Called right before bytes go to the broker, so that a durable ledger can
