@@ -1,309 +1,50 @@
 #include "drivers/modbus/bus_worker.hpp"
 
-#include <modbus.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <termios.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <memory>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/block_answer.hpp"
+#include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
-#include "drivers/modbus/open_attempts.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
 #include "drivers/modbus/read_plan.hpp"
-#include "drivers/modbus/rtu_over_tcp.hpp"
-#include "drivers/modbus/rtu_timing.hpp"
+#include "drivers/modbus/request_policy.hpp"
 #include "drivers/modbus/value_codec.hpp"
+#include "drivers/modbus/write_plan.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using steady = std::chrono::steady_clock;
 
-// errno after a failed libmodbus call → our error code.
-std::error_code from_errno(int e) {
-    if (e > MODBUS_ENOBASE && e <= MODBUS_ENOBASE + 11) {
-        return {e - MODBUS_ENOBASE, modbus_category()};
-    }
-    switch (e) {
-        case ETIMEDOUT:
-            return make_error_code(modbus_errc::timeout);
-        case EMBBADCRC:
-        case EMBBADDATA:
-        case EMBMDATA:
-        case EMBBADSLAVE:
-            return make_error_code(modbus_errc::invalid_response);
-        case EMBBADEXC:
-            return make_error_code(modbus_errc::unknown_exception);
-        default:
-            return make_error_code(modbus_errc::connection_failed);
-    }
+// The read of one point (its registers, or its bit) on device d.
+request point_read(const config::device& d, const config::point& p) {
+    return read_of(d, read_request{p.kind, p.address, modbus::register_count(p), {}});
 }
 
-bool link_broken(std::error_code ec) { return ec == make_error_code(modbus_errc::connection_failed); }
-
-char parity_letter(config::parity p) {
-    switch (p) {
-        case config::parity::even:
-            return 'E';
-        case config::parity::odd:
-            return 'O';
-        case config::parity::none:
-            break;
+// What a point read answered: its registers, or one 0/1 word for its bit.
+std::vector<std::uint16_t> point_words(const config::point& p, const reply& answer) {
+    if (p.kind == config::register_kind::coil || p.kind == config::register_kind::discrete_input) {
+        return {static_cast<std::uint16_t>(!answer.bits.empty() && answer.bits[0] != 0 ? 1 : 0)};
     }
-    return 'N';
-}
-
-void set_timeout(modbus_t* ctx, std::chrono::milliseconds t) {
-    const auto ms = std::max<std::int64_t>(t.count(), 1);
-    modbus_set_response_timeout(ctx, static_cast<std::uint32_t>(ms / 1000),
-                                static_cast<std::uint32_t>((ms % 1000) * 1000));
-}
-
-// The next requests go to device d, with its response timeout and its
-// longest silence between two bytes of one answer.
-void address(modbus_t* ctx, const config::device& d) {
-    modbus_set_slave(ctx, d.unit_id);
-    set_timeout(ctx, d.timeout);
-    const auto ms = std::max<std::int64_t>(d.byte_timeout.count(), 1);
-    modbus_set_byte_timeout(ctx, static_cast<std::uint32_t>(ms / 1000), static_cast<std::uint32_t>((ms % 1000) * 1000));
+    return answer.registers;
 }
 
 }  // namespace
 
-// The libmodbus context of the bus: opened lazily, reopened after the link
-// broke, with a back-off between failed attempts so that a dead host or an
-// unplugged adapter does not spin. A serial line is opened by the path the
-// configuration names (a /dev/serial/by-id/... link survives re-enumeration)
-// and reopened by it after the adapter went away.
-//
-// On a serial line it also keeps the RTU frame discipline: every request
-// waits until the line has been silent for 3.5 characters since the last
-// frame ended, where a frame of ours ends when tcdrain says its last byte
-// left the UART and an answer ends when it has been received; and it drives
-// RS485 direction (RTS) around each frame it sends when configured to.
-class bus_worker::connection {
-public:
-    explicit connection(const config::bus& bus) : bus_(bus) {
-        if (const auto* r = std::get_if<config::rtu_link>(&bus_.link)) silence_ = frame_silence(*r);
-        const auto* tcp = std::get_if<config::tcp_link>(&bus_.link);
-        converter_ = tcp && tcp->framing == config::tcp_framing::rtu;
-    }
-    ~connection() { close(); }
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
-
-    // RTU framing: on a serial line, or through a converter over TCP.
-    bool rtu() const { return serial() || converter_; }
-    // A local serial line (the frame timing and direction are ours to keep).
-    bool serial() const { return std::holds_alternative<config::rtu_link>(bus_.link); }
-
-    // The open context, or nullptr (and why) while the link cannot be opened.
-    modbus_t* get(counter_cells& counters, std::error_code& why) {
-        if (converter_) {
-            // Behind a converter the link is the relay's TCP connection.
-            if (!relay_ready() || !relay_->connected()) {
-                why = make_error_code(modbus_errc::connection_failed);
-                return nullptr;
-            }
-            const auto reconnects = relay_->reconnects();
-            if (reconnects != relay_reconnects_) {
-                counters.reconnects.fetch_add(reconnects - relay_reconnects_, std::memory_order_relaxed);
-                relay_reconnects_ = reconnects;
-            }
-        }
-        if (ctx_) return ctx_;
-        const auto now = steady::now();
-        if (!attempts_.due(now)) {
-            why = make_error_code(modbus_errc::connection_failed);
-            return nullptr;
-        }
-        if (converter_) {
-            ctx_ = modbus_new_rtu(relay_->device().c_str(), 115200, 'N', 8, 1);  // a pty: the rate is not used
-        } else if (const auto* tcp = std::get_if<config::tcp_link>(&bus_.link)) {
-            ctx_ = modbus_new_tcp_pi(tcp->host.c_str(), std::to_string(tcp->port).c_str());
-        } else {
-            const auto& r = std::get<config::rtu_link>(bus_.link);
-            ctx_ = modbus_new_rtu(r.device.c_str(), static_cast<int>(r.baud), parity_letter(r.parity), r.data_bits,
-                                  r.stop_bits);
-        }
-        if (ctx_ == nullptr) {
-            why = make_error_code(modbus_errc::connection_failed);
-            spdlog::error("bus {}: cannot create a Modbus context: {}", bus_.name, modbus_strerror(errno));
-            attempts_.back_off(now);
-            return nullptr;
-        }
-        set_timeout(ctx_, std::chrono::milliseconds(1000));  // connect timeout for TCP
-        std::string failure;
-        if (modbus_connect(ctx_) != 0) {
-            failure = std::string("cannot ") + (serial() ? "open the serial device: " : "connect: ") + modbus_strerror(errno);
-        } else if (serial()) {
-            failure = set_up_line();
-        }
-        if (!failure.empty()) {
-            if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_.name, failure);
-            modbus_close(ctx_);
-            modbus_free(ctx_);
-            ctx_ = nullptr;
-            why = make_error_code(modbus_errc::connection_failed);
-            return nullptr;
-        }
-        const auto opening = attempts_.opened();
-        if (opening.reopened && !closed_on_purpose_ && !converter_) counters.reconnects.fetch_add(1, std::memory_order_relaxed);
-        if (opening.tell) spdlog::info("bus {}: connected", bus_.name);
-        closed_on_purpose_ = false;
-        connected_at_ = steady::now();
-        timeouts_in_a_row_ = 0;
-        return ctx_;
-    }
-
-    // on_purpose: a close the device asked for (close_after_poll), not a
-    // broken link; reopening it is not counted as a reconnect.
-    void close(bool on_purpose = false) {
-        if (ctx_ == nullptr) return;
-        modbus_close(ctx_);
-        modbus_free(ctx_);
-        ctx_ = nullptr;
-        closed_on_purpose_ = on_purpose;
-        if (current_line == this) current_line = nullptr;
-    }
-
-    steady::time_point connected_at() const { return connected_at_; }
-
-    // A request's outcome. Over TCP, a connection on which three requests in
-    // a row got no answer at all is taken for half-open (a peer or a NAT
-    // that forgot it: the socket looks up, nothing comes back) and reopened.
-    void answered(std::error_code error) {
-        if (error != make_error_code(modbus_errc::timeout)) {
-            timeouts_in_a_row_ = 0;
-            return;
-        }
-        if (rtu() || ++timeouts_in_a_row_ < 3) return;
-        spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_.name,
-                     timeouts_in_a_row_);
-        close();
-    }
-
-    // Before a request: wait out the silence that must follow the last frame.
-    void await_silence() const {
-        if (!serial()) return;
-        if (steady::now() < quiet_at_) std::this_thread::sleep_until(quiet_at_);
-    }
-    // After a request returned: the answer (or the request, when none came)
-    // was the last frame on the line.
-    void frame_ended() {
-        if (serial()) quiet_at_ = std::max(quiet_at_, steady::now() + silence_);
-    }
-
-private:
-    // The converter's relay, made on first use and made again (with the
-    // reopen back-off, the first failure logged) after it could not be: a
-    // pty that cannot be had now (descriptors or ptys used up) may be had
-    // later, and the link must not stay down until a restart.
-    bool relay_ready() {
-        if (relay_ != nullptr) return true;
-        const auto now = steady::now();
-        if (!relay_attempts_.due(now)) return false;
-        const auto& tcp = std::get<config::tcp_link>(bus_.link);
-        try {
-            relay_ = std::make_unique<rtu_over_tcp>(bus_.name, tcp.host, tcp.port);
-        } catch (const std::exception& e) {
-            if (relay_attempts_.failed(now)) spdlog::warn("{}; retrying", e.what());
-            relay_failed_before_ = true;
-            return false;
-        }
-        if (relay_attempts_.opened().tell && relay_failed_before_) {
-            spdlog::info("bus {}: relay for RTU over TCP set up", bus_.name);
-        }
-        relay_failed_before_ = false;
-        return true;
-    }
-
-    // RS485 direction and frame timing on a freshly opened serial line; an
-    // error message when the port cannot do what the configuration asks.
-    std::string set_up_line() {
-        const auto& r = std::get<config::rtu_link>(bus_.link);
-        const int fd = modbus_get_socket(ctx_);
-        if (r.rs485 == config::rs485_mode::kernel && modbus_rtu_set_serial_mode(ctx_, MODBUS_RTU_RS485) != 0) {
-            return std::string("cannot switch the port to kernel RS485 mode (TIOCSRS485): ") + modbus_strerror(errno) +
-                   "; use rs485: none, rts_up or rts_down";
-        }
-        drive_rts_ = r.rs485 == config::rs485_mode::rts_up || r.rs485 == config::rs485_mode::rts_down;
-        if (drive_rts_) {
-            int status = 0;
-            if (ioctl(fd, TIOCMGET, &status) != 0) {
-                return std::string("cannot drive RTS on this port: ") + std::strerror(errno) +
-                       "; use rs485: none or kernel";
-            }
-        }
-        // libmodbus calls the RTS hook before and after it writes a frame;
-        // the hook is also where the end of the frame is taken (tcdrain).
-        // Without RTS control the delay around it is zero.
-        const int char_us = static_cast<int>(
-            std::chrono::duration_cast<std::chrono::microseconds>(wire_time(1, r)).count());
-        current_line = this;
-        rts_up_while_sending_ = r.rs485 != config::rs485_mode::rts_down;
-        if (modbus_rtu_set_custom_rts(ctx_, &connection::rts_hook) != 0 ||
-            modbus_rtu_set_rts_delay(ctx_, drive_rts_ ? static_cast<int>(r.rts_delay_us.value_or(char_us)) : 0) != 0 ||
-            modbus_rtu_set_rts(ctx_, rts_up_while_sending_ ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) != 0) {
-            return std::string("cannot set up RTS handling: ") + modbus_strerror(errno);
-        }
-        return {};
-    }
-
-    static void rts_hook(modbus_t* ctx, int on) {
-        if (current_line != nullptr && current_line->ctx_ == ctx) current_line->direction(on != 0);
-    }
-
-    void direction(bool on) {
-        const bool sending = rts_up_while_sending_ ? on : !on;
-        const int fd = modbus_get_socket(ctx_);
-        if (!sending) {
-            tcdrain(fd);  // the last byte has left the UART
-            quiet_at_ = std::max(quiet_at_, steady::now() + silence_);
-        }
-        if (!drive_rts_) return;
-        int status = 0;
-        if (ioctl(fd, TIOCMGET, &status) != 0) return;
-        status = on ? (status | TIOCM_RTS) : (status & ~TIOCM_RTS);
-        ioctl(fd, TIOCMSET, &status);
-    }
-
-    // The line whose worker runs on this thread (libmodbus' RTS hook has no
-    // user pointer; one worker thread owns one line).
-    static thread_local connection* current_line;
-
-    const config::bus& bus_;
-    modbus_t* ctx_ = nullptr;
-    open_attempts attempts_;
-    std::chrono::nanoseconds silence_{0};
-    steady::time_point quiet_at_{};
-    bool drive_rts_ = false;
-    bool rts_up_while_sending_ = true;
-    bool closed_on_purpose_ = false;
-    steady::time_point connected_at_{};
-    int timeouts_in_a_row_ = 0;
-    std::unique_ptr<rtu_over_tcp> relay_;
-    open_attempts relay_attempts_;
-    bool relay_failed_before_ = false;
-    bool converter_ = false;  // RTU frames through a serial device server (relay_ carries them)
-    std::uint64_t relay_reconnects_ = 0;
-};
-
-thread_local bus_worker::connection* bus_worker::connection::current_line = nullptr;
-
 bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll)
+    : bus_worker(std::move(bus), std::move(devices), std::move(on_result), poll, make_link) {}
+
+bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll,
+                       link_factory links)
     : bus_(std::move(bus)),
       devices_(std::move(devices)),
       on_result_(std::move(on_result)),
       poll_(poll),
+      make_link_(std::move(links)),
       device_counters_(std::make_unique<device_cells[]>(devices_.size())),
       refused_(devices_.size()) {}
 
@@ -432,19 +173,35 @@ bool bus_worker::sleep_until(steady::time_point until) {
     return !stopping_;
 }
 
-// The device's own pauses: request_delay since the last request on the bus
-// when it was to the same device, switch_delay when it was to another, and
-// connect_pause since the connection opened.
-bool bus_worker::pace(const config::device& d, const connection& link) {
-    const bool same = last_unit_ == d.unit_id;
-    const auto pause = same ? d.request_delay : d.switch_delay;
-    last_unit_ = d.unit_id;
-    auto until = pause.count() > 0 ? last_request_end_ + pause : steady::time_point{};
-    if (d.connect_pause.count() > 0 && !link.rtu()) until = std::max(until, link.connected_at() + d.connect_pause);
-    if (steady::now() >= until) return true;
+bool bus_worker::wait_until(steady::time_point until) {
+    if (steady::now() >= until) return !stop_requested();
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, until, [this] { return stopping_; });
     return !stopping_;
+}
+
+// The device's own pauses (request_delay, switch_delay) and the link's
+// (the line's silence, connect_pause).
+bool bus_worker::pace(const config::device& d, const link& line) {
+    const auto until = std::max(paced_until(d, last_unit_, last_request_end_), line.ready_at(d.connect_pause));
+    last_unit_ = d.unit_id;
+    return wait_until(until);
+}
+
+std::error_code bus_worker::open(link& line) {
+    const auto error = line.open(steady::now());
+    if (const auto n = line.reconnects(); n != link_reconnects_) {
+        counters_.reconnects.fetch_add(n - link_reconnects_, std::memory_order_relaxed);
+        link_reconnects_ = n;
+    }
+    return error;
+}
+
+std::error_code bus_worker::exchange(link& line, std::size_t device, const request& r, reply& answer) {
+    const auto started = steady::now();
+    const auto error = line.exchange(r, answer);
+    account(device, started, error);
+    return error;
 }
 
 void bus_worker::write(std::size_t device, std::size_t point, value v, point_handler done) {
@@ -467,7 +224,7 @@ void bus_worker::queue(pending_request r) {
     wake_.notify_all();
 }
 
-void bus_worker::run_writes(connection& link) {
+void bus_worker::run_writes(link& line) {
     while (true) {
         pending_request w;
         {
@@ -476,119 +233,31 @@ void bus_worker::run_writes(connection& link) {
             w = std::move(writes_.front());
             writes_.pop_front();
         }
-        finish(w.done, perform(link, w));
+        finish(w.done, perform(line, w));
     }
 }
 
-namespace {
-
-// Reads one point's registers (or bit) with the function code of its kind;
-// the number of registers or bits read, or -1 (errno set).
-int read_point(modbus_t* ctx, const config::point& p, std::vector<std::uint16_t>& words) {
-    const auto n = static_cast<int>(modbus::register_count(p));
-    std::uint8_t bit = 0;
-    int rc = -1;
-    switch (p.kind) {
-        case config::register_kind::coil:
-            rc = modbus_read_bits(ctx, p.address, 1, &bit);
-            words = {static_cast<std::uint16_t>(bit ? 1 : 0)};
-            return rc == 1 ? 1 : -1;
-        case config::register_kind::discrete_input:
-            rc = modbus_read_input_bits(ctx, p.address, 1, &bit);
-            words = {static_cast<std::uint16_t>(bit ? 1 : 0)};
-            return rc == 1 ? 1 : -1;
-        case config::register_kind::holding_register:
-            words.resize(static_cast<std::size_t>(n));
-            rc = modbus_read_registers(ctx, p.address, n, words.data());
-            break;
-        case config::register_kind::input_register:
-            words.resize(static_cast<std::size_t>(n));
-            rc = modbus_read_input_registers(ctx, p.address, n, words.data());
-            break;
-    }
-    if (rc >= 0 && rc != n) {
-        errno = EMBBADDATA;
-        return -1;
-    }
-    return rc;
-}
-
-}  // namespace
-
-template <class Call>
-std::error_code bus_worker::exchange(connection& link, std::size_t device, Call&& call) {
-    link.await_silence();
-    const auto started = steady::now();
-    const bool ok = call();
-    const int saved_errno = errno;
-    link.frame_ended();
-    const auto error = ok ? std::error_code{} : from_errno(saved_errno);
-    account(device, started, error);
-    link.answered(error);
-    return error;
-}
-
-point_result bus_worker::perform(connection& link, pending_request& w) {
+point_result bus_worker::perform(link& line, pending_request& w) {
     const auto& d = devices_[w.device];
     const auto& p = d.points[w.point];
-    std::error_code error;
-    modbus_t* ctx = link.get(counters_, error);
-    if (ctx == nullptr) return point_result{error, {}};
-    if (!pace(d, link)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
-    address(ctx, d);
-    // One request: true when answered, else the failure is kept.
-    std::error_code failure;
-    const auto request = [&](auto&& call) {
-        failure = exchange(link, w.device, call);
-        if (failure && link_broken(failure)) link.close();
-        return !failure;
-    };
+    if (const auto error = open(line)) return point_result{error, {}};
+    if (!pace(d, line)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
+    reply answer;
     if (w.v) {
-        const bool multiple_only = d.write_function == config::write_function::fc16;
-        if (p.kind == config::register_kind::coil) {
-            auto words = encode(p, *w.v);
-            if (!words) return point_result{words.error(), {}};
-            const std::uint8_t bit = words->at(0) ? 1 : 0;
-            // FC15 for devices that take only the "multiple" write functions.
-            if (!request([&] {
-                    return multiple_only ? modbus_write_bits(ctx, p.address, 1, &bit) == 1
-                                         : modbus_write_bit(ctx, p.address, bit) == 1;
-                })) {
-                return point_result{failure, {}};
-            }
-        } else if (p.kind == config::register_kind::holding_register && p.bit && d.mask_write) {
-            // FC22: the device changes the one bit itself, atomically.
-            auto words = encode(p, *w.v, 0);
-            if (!words) return point_result{words.error(), {}};
-            const auto mask = static_cast<std::uint16_t>(1u << static_cast<unsigned>(*p.bit));
-            const auto and_mask = static_cast<std::uint16_t>(~mask);
-            const auto or_mask = static_cast<std::uint16_t>(words->at(0) & mask);
-            if (!request([&] { return modbus_mask_write_register(ctx, p.address, and_mask, or_mask) == 1; })) {
-                return point_result{failure, {}};
-            }
-        } else if (p.kind == config::register_kind::holding_register) {
-            std::uint16_t current = 0;
-            if (p.bit && !request([&] { return modbus_read_registers(ctx, p.address, 1, &current) == 1; })) {
-                return point_result{failure, {}};
-            }
-            auto words = encode(p, *w.v, current);
-            if (!words) return point_result{words.error(), {}};
-            const bool single = words->size() == 1 && d.write_function == config::write_function::automatic;
-            const auto n = static_cast<int>(words->size());
-            if (!request([&] {
-                    return single ? modbus_write_register(ctx, p.address, words->at(0)) == 1
-                                  : modbus_write_registers(ctx, p.address, n, words->data()) == n;
-                })) {
-                return point_result{failure, {}};
-            }
-        } else {
-            return point_result{make_error_code(modbus_errc::illegal_function), {}};
+        const auto method = write_method_for(d, p);
+        if (!method) return point_result{method.error(), {}};
+        std::uint16_t current = 0;
+        if (method->read_first) {
+            if (const auto error = exchange(line, w.device, point_read(d, p), answer)) return point_result{error, {}};
+            current = answer.registers.at(0);
         }
+        const auto write = write_request(d, p, *w.v, current);
+        if (!write) return point_result{write.error(), {}};
+        if (const auto error = exchange(line, w.device, *write, answer)) return point_result{error, {}};
     }
     // Read (back) what the device now holds.
-    point_result r;
-    if (!request([&] { return read_point(ctx, p, r.readback) >= 0; })) return point_result{failure, {}};
-    return r;
+    if (const auto error = exchange(line, w.device, point_read(d, p), answer)) return point_result{error, {}};
+    return point_result{{}, point_words(p, answer)};
 }
 
 void bus_worker::run() {
@@ -614,19 +283,15 @@ void bus_worker::run() {
         intervals.push_back(d.poll_interval);
     }
 
-    connection link(bus_);
-    // On a serial line the 3.5-character silence is a sleep of 1.75 ms or
-    // so: end it on time rather than up to the default 50 us timer slack late.
-    if (link.serial()) prctl(PR_SET_TIMERSLACK, 1UL);
+    const auto line = make_link_(bus_);
     poll_schedule schedule(intervals, steady::now());
     std::vector<device_health> health(devices_.size());
     for (std::size_t i = 0; i < devices_.size(); ++i) health[i].offline_after = devices_[i].offline_after;
     std::vector<bool> backed_off(devices_.size(), false);
-    std::vector<std::uint16_t> registers(MODBUS_MAX_READ_REGISTERS);
-    std::vector<std::uint8_t> bits(MODBUS_MAX_READ_BITS);
+    reply answer;
 
     while (true) {
-        run_writes(link);  // commands go before polls
+        run_writes(*line);  // commands go before polls
         if (!poll_) {
             if (!sleep_until(steady::now() + std::chrono::hours(1))) break;
             continue;
@@ -649,64 +314,31 @@ void bus_worker::run() {
 
         for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
             const auto read = plan.reads[ri];
-            run_writes(link);  // a command does not wait for a long poll to finish
+            run_writes(*line);  // a command does not wait for a long poll to finish
+            const auto asked = read_of(device, read);
+            request_attempts attempts(device);
             std::error_code error;
-            for (int attempt = 0; attempt <= std::max(device.retries, 0); ++attempt) {
-                error.clear();
-                modbus_t* ctx = link.get(counters_, error);
-                if (ctx == nullptr) break;  // the link is down: no point in retrying now
-                if (!pace(device, link)) break;
-                address(ctx, device);
-                if (attempt > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
-                error = exchange(link, due.device, [&] {
-                    int rc = -1;
-                    switch (read.kind) {
-                        case config::register_kind::coil:
-                            rc = modbus_read_bits(ctx, read.start, read.count, bits.data());
-                            break;
-                        case config::register_kind::discrete_input:
-                            rc = modbus_read_input_bits(ctx, read.start, read.count, bits.data());
-                            break;
-                        case config::register_kind::holding_register:
-                            rc = modbus_read_registers(ctx, read.start, read.count, registers.data());
-                            break;
-                        case config::register_kind::input_register:
-                            rc = modbus_read_input_registers(ctx, read.start, read.count, registers.data());
-                            break;
-                    }
-                    if (rc >= 0 && rc != read.count) errno = EMBBADDATA;  // answered, but not what was asked
-                    return rc == read.count;
-                });
-                if (!error) break;
-                if (is_exception(error)) {
-                    // Server busy (6) is worth asking again after a wait; any
-                    // other exception would only be repeated.
-                    if (error != make_error_code(modbus_errc::server_device_busy)) break;
-                    if (!sleep_until(steady::now() + device.busy_retry_delay)) break;
-                    continue;
-                }
-                if (link_broken(error) || (!link.rtu() && error == make_error_code(modbus_errc::invalid_response))) {
-                    // Reopen: on TCP a confused stream (a late answer to a
-                    // timed-out request) is not worth untangling; on RTU the
-                    // adapter may have gone away.
-                    link.close();
-                } else if (link.rtu()) {
-                    modbus_flush(ctx);  // drop whatever half frame is left on the line
-                }
-                if (stop_requested()) break;
+            while (true) {
+                error = open(*line);
+                if (error) break;  // the link is down: no point in retrying now
+                if (!pace(device, *line)) break;
+                if (attempts.made() > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
+                error = exchange(*line, due.device, asked, answer);
+                const auto next = attempts.after(error, steady::now());
+                if (!next.again || !wait_until(next.not_before)) break;
             }
             if (stop_requested()) break;  // the poll is abandoned, not reported
             if (error == make_error_code(modbus_errc::illegal_data_address)) {
                 // A merged read that spans registers the device does not
                 // have: read its parts instead, now and from now on.
-                auto parts = split_request(read, device.points);
-                if (!parts.empty()) {
+                const refused_read refused{read.kind, read.start, read.count};
+                const auto before = plan.reads.size();
+                apply_refusals(plan.reads, {refused}, device.points);
+                if (plan.reads.size() != before) {
                     spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
                                  "it in {} part(s) from now on",
-                                 bus_.name, device.name, read.count, read.start, parts.size());
-                    result.refused.push_back({read.kind, read.start, read.count});
-                    plan.reads.erase(plan.reads.begin() + static_cast<std::ptrdiff_t>(ri));
-                    plan.reads.insert(plan.reads.begin() + static_cast<std::ptrdiff_t>(ri), parts.begin(), parts.end());
+                                 bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1);
+                    result.refused.push_back(refused);
                     --ri;
                     continue;
                 }
@@ -720,8 +352,7 @@ void bus_worker::run() {
                     const auto& p = device.points[i];
                     const bool bit_read =
                         read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input;
-                    auto words = bit_read ? point_bit(read, p, std::span(bits.data(), read.count))
-                                          : point_registers(read, p, std::span(registers.data(), read.count));
+                    auto words = bit_read ? point_bit(read, p, answer.bits) : point_registers(read, p, answer.registers);
                     if (words) {
                         s.words = std::move(*words);
                     } else {
@@ -757,10 +388,10 @@ void bus_worker::run() {
         }
         schedule.completed(due.device, ended);
         device_counters_[due.device].missed_polls.store(schedule.missed(due.device), std::memory_order_relaxed);
-        if (device.close_after_poll && !link.rtu()) link.close(true);
+        if (device.close_after_poll) line->release();
         if (!hand_over(std::move(result))) break;
     }
-    link.close();
+    line->close();
 }
 
 }  // namespace fieldbridge::modbus

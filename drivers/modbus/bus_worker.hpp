@@ -1,9 +1,9 @@
 // bus_worker: one thread per bus (a serial line or one TCP connection)
-// owning its libmodbus context. It polls the devices of its bus on their
-// schedule with merged block reads, retries and per-device timeouts, and
-// hands every device poll to the core as a poll_result through the result
-// handler, which it calls on the worker thread (the handler posts to the
-// core; it must not block).
+// owning its link (link.hpp: the transport's backend). It polls the devices
+// of its bus on their schedule with merged block reads, retries and
+// per-device timeouts (request_policy), and hands every device poll to the
+// core as a poll_result through the result handler, which it calls on the
+// worker thread (the handler posts to the core; it must not block).
 //
 // A device that fails (timeout, exception, garbage) yields quality bad for
 // the points of the failed block only and costs at most
@@ -38,18 +38,27 @@
 #include "drivers/modbus/device_health.hpp"
 #include "drivers/modbus/poll_result.hpp"
 #include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/request.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
+
+class link;
 
 class bus_worker {
 public:
     using result_handler = std::function<void(poll_result)>;
     using point_handler = std::function<void(point_result)>;  // called on the worker thread
+    // Makes the link the worker talks through, on the worker thread.
+    using link_factory = std::function<std::unique_ptr<link>(const config::bus&)>;
 
     // With poll = false the worker only serves read() and write() (one-shot
     // commissioning on a bus nobody else polls).
     bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll = true);
+    // Talks through the link make_link gives instead of the backend the
+    // bus's configuration names (a test's fake link).
+    bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll,
+               link_factory links);
     ~bus_worker();
     bus_worker(const bus_worker&) = delete;
     bus_worker& operator=(const bus_worker&) = delete;
@@ -100,15 +109,14 @@ private:
         std::atomic<std::int64_t> last_poll_us{0};
         std::atomic<std::int64_t> last_success_ms{0};  // since the epoch; 0: never
     };
-    class connection;
     struct pending_request {
         std::size_t device;
         std::size_t point;
         std::optional<value> v;  // nullopt: a read
         point_handler done;
     };
-    void run_writes(connection& link);
-    point_result perform(connection& link, pending_request& w);
+    void run_writes(link& line);
+    point_result perform(link& line, pending_request& w);
 
     void run();
     void queue(pending_request r);
@@ -121,17 +129,21 @@ private:
     // Sleeps until `until` or stop(); false when stopping.
     bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
-    bool pace(const config::device& d, const connection& link);
-    // One request on the link (`call` returns true when it was answered as
-    // asked, else leaves errno set): keeps the line's silence before it,
-    // times and counts it, and tells the link how it went.
-    template <class Call>
-    std::error_code exchange(connection& link, std::size_t device, Call&& call);
+    // Opens the link unless it is open, and counts the reconnects it made.
+    std::error_code open(link& line);
+    // Waits for the device's pauses and the link's silence before a
+    // request; false when stopping.
+    bool pace(const config::device& d, const link& line);
+    // Waits until `until` or stop(), ignoring queued writes; false when stopping.
+    bool wait_until(std::chrono::steady_clock::time_point until);
+    // One request on the link, timed and counted for the bus and the device.
+    std::error_code exchange(link& line, std::size_t device, const request& r, reply& answer);
 
     config::bus bus_;
     std::vector<config::device> devices_;
     result_handler on_result_;
     bool poll_;
+    link_factory make_link_;
     counter_cells counters_;
     std::unique_ptr<device_cells[]> device_counters_;
     std::vector<std::vector<refused_read>> refused_;  // per device; read by the worker thread once started
@@ -145,9 +157,11 @@ private:
     std::mutex deliver_mutex_;
     bool results_off_ = false;   // guarded by deliver_mutex_
     bool handlers_off_ = false;  // guarded by deliver_mutex_
-    // Worker thread only: for request_delay / switch_delay.
+    // Worker thread only: for request_delay / switch_delay, and the link's
+    // reconnects already counted.
     int last_unit_ = -1;
     std::chrono::steady_clock::time_point last_request_end_{};
+    std::uint64_t link_reconnects_ = 0;
     std::thread thread_;
 };
 

@@ -1,0 +1,20 @@
+#include "drivers/modbus/link.hpp"
+
+#include <variant>
+
+#include "drivers/modbus/rtu_link.hpp"
+#include "drivers/modbus/rtu_over_tcp_link.hpp"
+#include "drivers/modbus/tcp_link.hpp"
+
+namespace fieldbridge::modbus {
+
+std::unique_ptr<link> make_link(const config::bus& bus) {
+    if (const auto* serial = std::get_if<config::rtu_link>(&bus.link)) {
+        return std::make_unique<rtu_link>(bus.name, *serial);
+    }
+    const auto& tcp = std::get<config::tcp_link>(bus.link);
+    if (tcp.framing == config::tcp_framing::rtu) return std::make_unique<rtu_over_tcp_link>(bus.name, tcp);
+    return std::make_unique<tcp_link>(bus.name, tcp);
+}
+
+}  // namespace fieldbridge::modbus

@@ -1,0 +1,160 @@
+#include "drivers/modbus/modbus_context.hpp"
+
+#include <modbus.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "drivers/modbus/modbus_error.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+// errno after a failed libmodbus call → our error code.
+std::error_code from_errno(int e) {
+    if (e > MODBUS_ENOBASE && e <= MODBUS_ENOBASE + 11) {
+        return {e - MODBUS_ENOBASE, modbus_category()};
+    }
+    switch (e) {
+        case ETIMEDOUT:
+            return make_error_code(modbus_errc::timeout);
+        case EMBBADCRC:
+        case EMBBADDATA:
+        case EMBMDATA:
+        case EMBBADSLAVE:
+            return make_error_code(modbus_errc::invalid_response);
+        case EMBBADEXC:
+            return make_error_code(modbus_errc::unknown_exception);
+        default:
+            return make_error_code(modbus_errc::connection_failed);
+    }
+}
+
+char parity_letter(config::parity p) {
+    switch (p) {
+        case config::parity::even:
+            return 'E';
+        case config::parity::odd:
+            return 'O';
+        case config::parity::none:
+            break;
+    }
+    return 'N';
+}
+
+struct seconds_and_micros {
+    std::uint32_t s;
+    std::uint32_t us;
+};
+
+seconds_and_micros split(std::chrono::milliseconds t) {
+    const auto ms = std::max<std::int64_t>(t.count(), 1);
+    return {static_cast<std::uint32_t>(ms / 1000), static_cast<std::uint32_t>((ms % 1000) * 1000)};
+}
+
+}  // namespace
+
+std::string modbus_context::open_tcp(const std::string& host, std::uint16_t port,
+                                     std::chrono::milliseconds connect_timeout) {
+    close();
+    ctx_ = modbus_new_tcp_pi(host.c_str(), std::to_string(port).c_str());
+    if (ctx_ != nullptr) {
+        const auto t = split(connect_timeout);
+        modbus_set_response_timeout(ctx_, t.s, t.us);
+    }
+    return opened(ctx_ != nullptr, "connect");
+}
+
+std::string modbus_context::open_rtu(const std::string& device, std::uint32_t baud, config::parity parity,
+                                     unsigned data_bits, unsigned stop_bits) {
+    close();
+    ctx_ = modbus_new_rtu(device.c_str(), static_cast<int>(baud), parity_letter(parity), static_cast<int>(data_bits),
+                          static_cast<int>(stop_bits));
+    return opened(ctx_ != nullptr, "open the serial device");
+}
+
+std::string modbus_context::opened(bool ok, const char* what) {
+    if (!ok) return std::string("cannot create a Modbus context: ") + modbus_strerror(errno);
+    if (modbus_connect(ctx_) == 0) return {};
+    std::string why = std::string("cannot ") + what + ": " + modbus_strerror(errno);
+    close();
+    return why;
+}
+
+void modbus_context::close() {
+    if (ctx_ == nullptr) return;
+    modbus_close(ctx_);
+    modbus_free(ctx_);
+    ctx_ = nullptr;
+}
+
+int modbus_context::fd() const { return ctx_ != nullptr ? modbus_get_socket(ctx_) : -1; }
+
+void modbus_context::flush() {
+    if (ctx_ != nullptr) modbus_flush(ctx_);
+}
+
+std::error_code modbus_context::exchange(const request& r, reply& answer) {
+    if (ctx_ == nullptr) return make_error_code(modbus_errc::connection_failed);
+    modbus_set_slave(ctx_, r.unit);
+    const auto t = split(r.timeout);
+    modbus_set_response_timeout(ctx_, t.s, t.us);
+    const auto b = split(r.byte_timeout);
+    modbus_set_byte_timeout(ctx_, b.s, b.us);
+
+    const int n = r.count;
+    int expected = n;
+    int rc = -1;
+    switch (r.function) {
+        case function_code::read_coils:
+            answer.bits.resize(r.count);
+            rc = modbus_read_bits(ctx_, r.address, n, answer.bits.data());
+            break;
+        case function_code::read_discrete_inputs:
+            answer.bits.resize(r.count);
+            rc = modbus_read_input_bits(ctx_, r.address, n, answer.bits.data());
+            break;
+        case function_code::read_holding_registers:
+            answer.registers.resize(r.count);
+            rc = modbus_read_registers(ctx_, r.address, n, answer.registers.data());
+            break;
+        case function_code::read_input_registers:
+            answer.registers.resize(r.count);
+            rc = modbus_read_input_registers(ctx_, r.address, n, answer.registers.data());
+            break;
+        case function_code::write_single_coil:
+            expected = 1;
+            if (r.values.size() != 1) return make_error_code(modbus_errc::wrong_register_count);
+            rc = modbus_write_bit(ctx_, r.address, r.values[0] != 0 ? 1 : 0);
+            break;
+        case function_code::write_multiple_coils: {
+            if (r.values.size() != r.count) return make_error_code(modbus_errc::wrong_register_count);
+            std::vector<std::uint8_t> bits(r.values.size());
+            std::transform(r.values.begin(), r.values.end(), bits.begin(),
+                           [](std::uint16_t v) { return static_cast<std::uint8_t>(v != 0 ? 1 : 0); });
+            rc = modbus_write_bits(ctx_, r.address, n, bits.data());
+            break;
+        }
+        case function_code::write_single_register:
+            expected = 1;
+            if (r.values.size() != 1) return make_error_code(modbus_errc::wrong_register_count);
+            rc = modbus_write_register(ctx_, r.address, r.values[0]);
+            break;
+        case function_code::write_multiple_registers:
+            if (r.values.size() != r.count) return make_error_code(modbus_errc::wrong_register_count);
+            rc = modbus_write_registers(ctx_, r.address, n, r.values.data());
+            break;
+        case function_code::mask_write_register:
+            expected = 1;
+            if (r.values.size() != 2) return make_error_code(modbus_errc::wrong_register_count);
+            rc = modbus_mask_write_register(ctx_, r.address, r.values[0], r.values[1]);
+            break;
+    }
+    if (rc == expected) return {};
+    // Answered, but not what was asked.
+    if (rc >= 0) return make_error_code(modbus_errc::invalid_response);
+    return from_errno(errno);
+}
+
+}  // namespace fieldbridge::modbus

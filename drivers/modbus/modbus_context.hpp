@@ -1,0 +1,51 @@
+// modbus_context: the libmodbus context a link backend talks through, owned
+// (freed with it) and driven with plain requests: what the backends share.
+// libmodbus stays behind this header's forward declaration.
+//
+// Thread-safety: one thread uses a context.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+#include "config/model.hpp"
+#include "drivers/modbus/request.hpp"
+
+// libmodbus' own declaration (modbus.h): repeated, not included.
+typedef struct _modbus modbus_t;  // NOLINT(modernize-use-using): the C declaration as libmodbus has it
+
+namespace fieldbridge::modbus {
+
+class modbus_context {
+public:
+    modbus_context() = default;
+    ~modbus_context() { close(); }
+    modbus_context(const modbus_context&) = delete;
+    modbus_context& operator=(const modbus_context&) = delete;
+
+    // Opens a Modbus TCP connection (waits at most `connect_timeout`).
+    // Empty when it is open, else why not, in words.
+    std::string open_tcp(const std::string& host, std::uint16_t port, std::chrono::milliseconds connect_timeout);
+    // Opens a serial device for RTU frames with these line settings.
+    std::string open_rtu(const std::string& device, std::uint32_t baud, config::parity parity, unsigned data_bits,
+                         unsigned stop_bits);
+    void close();
+    bool is_open() const { return ctx_ != nullptr; }
+    modbus_t* get() const { return ctx_; }
+    // The socket or serial descriptor of the open context.
+    int fd() const;
+
+    // One request and its answer.
+    std::error_code exchange(const request& r, reply& answer);
+    // Drops whatever is left unread on the line (a half frame after a timeout).
+    void flush();
+
+private:
+    std::string opened(bool ok, const char* what);
+
+    modbus_t* ctx_ = nullptr;
+};
+
+}  // namespace fieldbridge::modbus

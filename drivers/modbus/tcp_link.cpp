@@ -1,0 +1,60 @@
+#include "drivers/modbus/tcp_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "drivers/modbus/modbus_error.hpp"
+
+namespace fieldbridge::modbus {
+
+tcp_link::tcp_link(std::string bus, config::tcp_link settings) : bus_(std::move(bus)), settings_(std::move(settings)) {}
+
+std::error_code tcp_link::open(clock::time_point now) {
+    if (ctx_.is_open()) return {};
+    if (!attempts_.due(now)) return make_error_code(modbus_errc::connection_failed);
+    if (const auto failure = ctx_.open_tcp(settings_.host, settings_.port, std::chrono::milliseconds(1000));
+        !failure.empty()) {
+        if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
+        return make_error_code(modbus_errc::connection_failed);
+    }
+    const auto opening = attempts_.opened();
+    if (opening.reopened && !closed_on_purpose_) ++reconnects_;
+    if (opening.tell) spdlog::info("bus {}: connected", bus_);
+    closed_on_purpose_ = false;
+    connected_at_ = clock::now();
+    timeouts_in_a_row_ = 0;
+    return {};
+}
+
+void tcp_link::close() {
+    if (!ctx_.is_open()) return;
+    ctx_.close();
+    closed_on_purpose_ = false;
+}
+
+// Single-master devices and devices that work only when the connection is
+// closed after each cycle: the device's own connection goes.
+void tcp_link::release() {
+    if (!ctx_.is_open()) return;
+    ctx_.close();
+    closed_on_purpose_ = true;
+}
+
+tcp_link::clock::time_point tcp_link::ready_at(std::chrono::milliseconds connect_pause) const {
+    return connect_pause.count() > 0 ? connected_at_ + connect_pause : clock::time_point{};
+}
+
+std::error_code tcp_link::exchange(const request& r, reply& answer) {
+    const auto error = ctx_.exchange(r, answer);
+    if (error != make_error_code(modbus_errc::timeout)) timeouts_in_a_row_ = 0;
+    if (!error || is_exception(error)) return error;
+    if (error == make_error_code(modbus_errc::connection_failed) ||
+        error == make_error_code(modbus_errc::invalid_response)) {
+        close();  // a broken connection, or a stream not worth untangling
+    } else if (error == make_error_code(modbus_errc::timeout) && ++timeouts_in_a_row_ >= half_open_after) {
+        spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_, timeouts_in_a_row_);
+        close();
+    }
+    return error;
+}
+
+}  // namespace fieldbridge::modbus

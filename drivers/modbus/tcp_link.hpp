@@ -1,0 +1,48 @@
+// tcp_link: Modbus TCP to one host:port (MBAP framing, libmodbus' TCP
+// backend). The connection is opened on first use and reopened after it
+// broke, with the reopen back-off. A confused stream (a late answer to a
+// timed-out request) and a half-open connection (three requests in a row
+// without any answer: a peer or a NAT that forgot it, the socket looks up
+// and nothing comes back) are reopened rather than untangled.
+//
+// Thread-safety: one thread uses a link.
+#pragma once
+
+#include <string>
+
+#include "config/model.hpp"
+#include "drivers/modbus/link.hpp"
+#include "drivers/modbus/modbus_context.hpp"
+#include "drivers/modbus/open_attempts.hpp"
+
+namespace fieldbridge::modbus {
+
+class tcp_link final : public link {
+public:
+    tcp_link(std::string bus, config::tcp_link settings);
+    ~tcp_link() override { close(); }
+
+    std::error_code open(clock::time_point now) override;
+    bool connected() const override { return ctx_.is_open(); }
+    void close() override;
+    void release() override;
+    std::uint64_t reconnects() const override { return reconnects_; }
+    clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override;
+    std::error_code exchange(const request& r, reply& answer) override;
+
+    // Requests in a row without any answer after which the connection is
+    // taken for half-open.
+    static constexpr int half_open_after = 3;
+
+private:
+    std::string bus_;
+    config::tcp_link settings_;
+    modbus_context ctx_;
+    open_attempts attempts_;
+    std::uint64_t reconnects_ = 0;
+    bool closed_on_purpose_ = false;
+    clock::time_point connected_at_{};
+    int timeouts_in_a_row_ = 0;
+};
+
+}  // namespace fieldbridge::modbus
