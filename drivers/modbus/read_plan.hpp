@@ -34,14 +34,14 @@ struct read_request {
 // order), each group sorted by start address. Points sharing registers
 // (bits of one register, overlapping definitions) share the read.
 // A point larger than the limit is read alone in a request of its own size:
-// a value is never torn across two requests (FIELD-QUIRKS 12 devices with a
-// limit of 1 hold no multi-register values). A point that no single request
+// a value is never torn across two requests (devices with a limit of 1
+// register per read hold no multi-register values). A point that no single request
 // can address (beyond 65535, longer than 125 registers) is left out; the
 // caller reports it as not_readable.
 std::vector<read_request> plan_reads(const std::vector<config::point>& points, const plan_limits& limits);
 
 // What to read instead of a block the device refused with exception 2
-// (FIELD-QUIRKS 11: a read spanning unmapped registers): the block's points
+// (a read spanning registers the device does not map): the block's points
 // in gap-free runs, or, when it had no gap, one request per point. Empty
 // when there is nothing smaller to try (a single point).
 std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points);

@@ -219,7 +219,7 @@ struct simulator::state {
         } answered{u};
         if (!tcp && faults.stray_every > 0 && u.served % faults.stray_every == 0) {
             // Another master's traffic on the line first: a well-formed FC3
-            // answer from a unit nobody here asked (FIELD-QUIRKS 5).
+            // answer from a unit nobody here asked.
             std::uint8_t stray[9] = {static_cast<std::uint8_t>(id == 200 ? 201 : 200), 3, 4, 0x12, 0x34, 0x56, 0x78, 0, 0};
             const auto crc = crc16(stray, 7);
             stray[7] = static_cast<std::uint8_t>(crc & 0xFF);

@@ -129,7 +129,7 @@ result<value> decode_string(const config::point& p, std::span<const std::uint16_
                 s.push_back(hi);
                 s.push_back(lo);
                 break;
-            case string_packing::low_byte_first:  // FIELD-QUIRKS 15: "rP3oME1-"
+            case string_packing::low_byte_first:  // byte-swapped: "rP3oME1-" for "Pro3EM-1"
                 s.push_back(lo);
                 s.push_back(hi);
                 break;

@@ -2,7 +2,7 @@
 // config::data_type, word order and string packing. Pure functions over
 // values: no I/O, no state, safe from any thread.
 //
-// Register layouts follow config::word_order (FIELD-QUIRKS 14): the same
+// Register layouts follow config::word_order (devices differ in it): the same
 // order is applied on decode and on encode, so a value written through
 // encode() reads back through decode() on every order.
 #pragma once

@@ -643,7 +643,7 @@ quirk_run poll_with_faults(config::device d, const config::simulated_faults& fau
     return quirk_run{rs, rig.worker.counters(0), rig.worker.counters(), rig.sim.connections()};
 }
 
-// FIELD-QUIRKS 2: a device that needs a pause between requests misses the
+// A device that needs a pause between requests misses the
 // ones that come too soon; request_delay paces them.
 TEST(bus_worker_quirks, a_device_that_needs_a_gap_between_requests_is_served_with_request_delay) {
     config::simulated_faults faults;
@@ -660,7 +660,7 @@ TEST(bus_worker_quirks, a_device_that_needs_a_gap_between_requests_is_served_wit
     EXPECT_EQ(with.counters.timeouts, 0u);
 }
 
-// FIELD-QUIRKS 4: an answer missed now and then costs a retry, not a value.
+// A cheap device at 9600 baud: an answer missed now and then costs a retry, not a value.
 TEST(bus_worker_quirks, occasional_missed_answers_are_retried_and_no_value_is_lost) {
     config::simulated_faults faults;
     faults.miss_every = 4;
@@ -673,7 +673,7 @@ TEST(bus_worker_quirks, occasional_missed_answers_are_retried_and_no_value_is_lo
     EXPECT_EQ(r.counters.retries, r.counters.timeouts);
 }
 
-// FIELD-QUIRKS 12: a device with a small limit per read answers larger
+// A device with a small limit per read answers larger
 // reads with exception 3; max_registers keeps the reads within it.
 TEST(bus_worker_quirks, a_device_with_a_small_read_limit_is_read_within_max_registers) {
     config::simulated_faults faults;
@@ -689,7 +689,7 @@ TEST(bus_worker_quirks, a_device_with_a_small_read_limit_is_read_within_max_regi
     EXPECT_EQ(with.counters.exceptions, 0u);
 }
 
-// FIELD-QUIRKS 7: a device that ignores requests for a while after accepting
+// A device that ignores requests for a while after accepting
 // a connection, and one that works only if the connection is closed after
 // each cycle: connect_pause waits it out on every new connection.
 TEST(bus_worker_quirks, connect_pause_waits_out_a_device_that_is_deaf_just_after_connect) {
@@ -709,7 +709,7 @@ TEST(bus_worker_quirks, connect_pause_waits_out_a_device_that_is_deaf_just_after
     EXPECT_EQ(with.bus.reconnects, 0u);
 }
 
-// FIELD-QUIRKS 7: a device that serves one master at a time drops the
+// A device that serves one master at a time drops the
 // gateway's connection while another master holds it: bad values and
 // connection errors, no crash, and polling recovers when the other goes.
 TEST(bus_worker_quirks, a_one_master_device_held_by_another_master_recovers_when_it_lets_go) {
@@ -731,7 +731,7 @@ TEST(bus_worker_quirks, a_one_master_device_held_by_another_master_recovers_when
     expect_meter_values(rig.got.of("meter").back(), rig.cfg.devices[0]);
 }
 
-// FIELD-QUIRKS 8: a half-open connection (nothing comes back, the socket
+// A half-open connection (nothing comes back, the socket
 // looks fine) is reopened after three requests in a row went unanswered, and
 // polling recovers once the path works again.
 TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reopened) {
@@ -759,7 +759,7 @@ TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reope
     worker.stop();
 }
 
-// FIELD-QUIRKS 4: a device that is gone is polled at offline_poll_interval
+// A device that is gone is polled at offline_poll_interval
 // once it is offline, so that its timeouts stop costing the line; it is back
 // at its own rate after its first answer.
 TEST(bus_worker_quirks, an_offline_device_is_polled_less_often_and_the_others_keep_their_rate) {
@@ -790,7 +790,7 @@ config::gateway converter_config(std::uint16_t port, std::vector<config::device>
     return g;
 }
 
-// FIELD-QUIRKS 9: devices behind a serial device server are polled with RTU
+// Devices behind a serial device server are polled with RTU
 // framing over TCP like devices on a local line; one of them that never
 // answers times out alone and the connection stays up for the others.
 TEST(bus_worker_rtu_over_tcp, devices_behind_a_converter_are_polled_and_a_silent_one_does_not_reset_the_link) {
@@ -1068,7 +1068,7 @@ TEST_F(bus_worker_rtu, a_silent_unit_times_out_within_its_bound_and_the_other_ke
     EXPECT_GE(worker.counters().timeouts, 6u);
 }
 
-// FIELD-QUIRKS 1: on a line paced like a real one, the gateway leaves 3.5
+// On a line paced like a real one, the gateway leaves 3.5
 // characters of silence after every answer before its next request, also
 // when it switches slave right after a write reply. The simulator counts
 // every request that came sooner.
@@ -1103,7 +1103,7 @@ TEST_F(bus_worker_rtu, the_frame_silence_is_kept_after_every_answer_also_switchi
     EXPECT_GT(got.of("second").back().duration, 60ms);
 }
 
-// FIELD-QUIRKS 6: direction control the port cannot do is an error that says
+// RS485 direction control the port cannot do is an error that says
 // so, on every poll, not a silent line.
 TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
     for (const auto mode : {config::rs485_mode::kernel, config::rs485_mode::rts_up}) {
@@ -1120,7 +1120,7 @@ TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
     }
 }
 
-// FIELD-QUIRKS 5: a frame nobody here asked for (another master's traffic)
+// A frame nobody here asked for (another master's traffic)
 // arrives before the answer: that request fails as an invalid response, the
 // line is flushed and the request retried; the line is not reopened and no
 // value is lost.
@@ -1142,7 +1142,7 @@ TEST_F(bus_worker_rtu, frames_from_another_unit_are_discarded_without_taking_the
     EXPECT_EQ(worker.counters().reconnects, 0u);
 }
 
-// FIELD-QUIRKS 3: the adapter goes away (its device node and link vanish, the
+// A USB adapter goes away (its device node and link vanish, the
 // open fd fails) and comes back under the same stable name: polling resumes
 // without restarting the worker.
 TEST_F(bus_worker_rtu, polling_resumes_after_the_adapter_disappears_and_comes_back) {

@@ -110,7 +110,7 @@ TEST(read_plan, a_multi_register_point_is_never_split_across_a_limit) {
 }
 
 TEST(read_plan, limit_one_reads_every_register_alone) {
-    // FIELD-QUIRKS 12: devices that answer one register per request.
+    // Devices that answer one register per request.
     const std::vector<config::point> points{holding(1), holding(2), holding(3)};
     expect_plan(plan_reads(points, {.max_registers = 1}), {{H, 1, 1, {0}}, {H, 2, 1, {1}}, {H, 3, 1, {2}}});
     expect_plan(plan_reads(points, {.max_registers = 0}), {{H, 1, 1, {0}}, {H, 2, 1, {1}}, {H, 3, 1, {2}}});

@@ -1,5 +1,5 @@
 // value_codec against datasheet byte patterns and round trips over every
-// type x word order (FIELD-QUIRKS 14, 15).
+// type x word order and string packing.
 #include "drivers/modbus/value_codec.hpp"
 
 #include <bit>
@@ -77,7 +77,7 @@ TEST(value_codec, float32_229_01_in_all_four_word_orders) {
     }
 }
 
-// The symptom of FIELD-QUIRKS 14: CDAB registers read as ABCD.
+// The symptom of a wrong word order: CDAB registers read as ABCD.
 TEST(value_codec, float32_read_with_the_wrong_word_order_is_a_tiny_number) {
     const auto wrong = decoded_as<double>(make_point(data_type::float32, word_order::abcd), {0x0290, 0x4365});
     EXPECT_LT(std::fabs(wrong), 1e-30);

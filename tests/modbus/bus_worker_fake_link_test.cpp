@@ -1,0 +1,293 @@
+// The bus worker's poll loop and write path through a scripted fake link:
+// faults a real peer cannot be made to show on demand (a connection that
+// drops in the middle of a request, every request timing out), the busy
+// retry, the exception-2 split, the device's close_after_poll, and the
+// write function each setting asks for. No socket; the worker's thread is
+// waited on with deadlines.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+#include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+#include "tests/modbus/fake_link.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+using namespace std::chrono_literals;
+using fc = function_code;
+
+config::point holding(std::string name, std::uint16_t address, config::data_type type = config::data_type::uint16) {
+    config::point p;
+    p.name = std::move(name);
+    p.kind = config::register_kind::holding_register;
+    p.address = address;
+    p.type = type;
+    return p;
+}
+
+// Two holding registers read in one merged block (0..5), and a coil.
+config::device plant() {
+    config::device d;
+    d.name = "plant";
+    d.bus = "line";
+    d.unit_id = 3;
+    d.poll_interval = 1ms;
+    d.retries = 2;
+    d.busy_retry_delay = 1ms;
+    d.offline_poll_interval = 0ms;
+    config::point coil;
+    coil.name = "pump";
+    coil.kind = config::register_kind::coil;
+    coil.address = 7;
+    coil.type = config::data_type::boolean;
+    d.points = {holding("a", 0), holding("b", 5), coil};
+    return d;
+}
+
+config::bus line() {
+    config::bus b;
+    b.name = "line";
+    b.link = config::tcp_link{"fake", 1};
+    return b;
+}
+
+class results {
+public:
+    bus_worker::result_handler handler() {
+        return [this](poll_result r) {
+            std::lock_guard lock(mutex_);
+            got_.push_back(std::move(r));
+            changed_.notify_all();
+        };
+    }
+    bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 10s) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return got_.size() >= n; });
+    }
+    std::vector<poll_result> all() {
+        std::lock_guard lock(mutex_);
+        return got_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<poll_result> got_;
+};
+
+struct rig {
+    explicit rig(config::device d, bool poll = true)
+        : device(std::move(d)),
+          peer(std::make_shared<fake_peer>()),
+          worker(line(), {device}, got.handler(), poll, fake_link::factory(peer)) {}
+    config::device device;
+    std::shared_ptr<fake_peer> peer;
+    results got;
+    bus_worker worker;  // last: stopped before the rest goes
+};
+
+bool all_good(const poll_result& r) {
+    return !r.samples.empty() &&
+           std::all_of(r.samples.begin(), r.samples.end(), [](const sample& s) { return s.quality.good; });
+}
+
+TEST(bus_worker_fake_link, a_connection_that_drops_mid_request_is_reopened_and_the_request_retried) {
+    rig r(plant());
+    int calls = 0;
+    r.peer->respond_with([&calls](const request& q, reply& answer) {
+        if (++calls == 1) return make_error_code(modbus_errc::connection_failed);  // gone during the first request
+        answer.registers.assign(q.count, 9);
+        answer.bits.assign(q.count, 1);
+        return std::error_code{};
+    });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(2));
+    r.worker.stop();
+    const auto polls = r.got.all();
+    EXPECT_TRUE(all_good(polls.front())) << "the retry on the new connection answered";
+    EXPECT_EQ(polls.front().samples.at(0).words, std::vector<std::uint16_t>{9});
+    EXPECT_EQ(r.peer->opened(), 2);
+    EXPECT_EQ(r.worker.counters().reconnects, 1u);
+    EXPECT_EQ(r.worker.counters(0).retries, 1u);
+    EXPECT_EQ(r.worker.counters(0).other_errors, 1u);
+}
+
+TEST(bus_worker_fake_link, when_every_request_times_out_each_block_costs_one_plus_retries_requests_and_goes_bad) {
+    auto d = plant();
+    d.retries = 2;
+    rig r(d);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(3));
+    r.worker.stop();
+    const auto polls = r.got.all();
+    for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_EQ(polls[i].samples.size(), 3u);
+        for (const auto& s : polls[i].samples) EXPECT_EQ(s.quality.error, make_error_code(modbus_errc::timeout));
+    }
+    // Two blocks (coil 7, then registers 0..5: by function code), three
+    // attempts each, per poll.
+    const auto asked = r.peer->requests();
+    ASSERT_GE(asked.size(), 3u * 2u * 3u);
+    for (std::size_t i = 0; i < 3u * 2u * 3u; ++i) {
+        EXPECT_EQ(asked[i].function, (i / 3) % 2 == 0 ? fc::read_coils : fc::read_holding_registers) << "request " << i;
+    }
+    const auto c = r.worker.counters(0);
+    EXPECT_EQ(c.requests, c.timeouts);
+    EXPECT_GE(c.retries, 3u * 2u * 2u);
+    EXPECT_EQ(r.worker.counters().reconnects, 0u) << "timeouts alone do not make the fake reconnect";
+}
+
+TEST(bus_worker_fake_link, a_busy_device_is_asked_again_and_other_exceptions_are_not) {
+    rig r(plant());
+    r.peer->respond_with([n = 0](const request& q, reply& answer) mutable {
+        if (q.function == fc::read_holding_registers) {
+            // busy, answer, busy, answer, ...
+            if (++n % 2 == 1) return make_error_code(modbus_errc::server_device_busy);
+            answer.registers.assign(q.count, 1);
+            return std::error_code{};
+        }
+        return make_error_code(modbus_errc::server_device_failure);  // the coil: exception 4
+    });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(2));
+    r.worker.stop();
+    const auto first = r.got.all().front();
+    EXPECT_TRUE(first.samples.at(0).quality.good);
+    EXPECT_TRUE(first.samples.at(1).quality.good);
+    EXPECT_EQ(first.samples.at(2).quality.error, make_error_code(modbus_errc::server_device_failure));
+    const auto asked = r.peer->requests();
+    // Per poll: FC1 once (exception 4), then FC3 twice (busy, then answered).
+    ASSERT_GE(asked.size(), 3u);
+    EXPECT_EQ(asked[0].function, fc::read_coils);
+    EXPECT_EQ(asked[1].function, fc::read_holding_registers);
+    EXPECT_EQ(asked[2].function, fc::read_holding_registers);
+    if (asked.size() > 3) {
+        EXPECT_EQ(asked[3].function, fc::read_coils);
+    }
+}
+
+TEST(bus_worker_fake_link, a_merged_read_refused_with_exception_2_is_read_in_parts_and_reported_once) {
+    rig r(plant());
+    r.peer->respond_with([](const request& q, reply& answer) {
+        if (q.function == fc::read_holding_registers && q.count > 1) {
+            return make_error_code(modbus_errc::illegal_data_address);
+        }
+        answer.registers.assign(q.count, static_cast<std::uint16_t>(q.address + 100));
+        answer.bits.assign(q.count, 0);
+        return std::error_code{};
+    });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(3));
+    r.worker.stop();
+    const auto polls = r.got.all();
+    ASSERT_EQ(polls[0].refused.size(), 1u);
+    EXPECT_EQ(polls[0].refused[0], (refused_read{config::register_kind::holding_register, 0, 6}));
+    EXPECT_TRUE(all_good(polls[0]));
+    EXPECT_EQ(polls[0].samples.at(0).words, std::vector<std::uint16_t>{100});
+    EXPECT_EQ(polls[0].samples.at(1).words, std::vector<std::uint16_t>{105});
+    for (std::size_t i = 1; i < polls.size(); ++i) {
+        EXPECT_TRUE(polls[i].refused.empty()) << "learned once";
+        EXPECT_TRUE(all_good(polls[i]));
+    }
+    std::size_t merged = 0;
+    for (const auto& q : r.peer->requests()) merged += q.function == fc::read_holding_registers && q.count > 1 ? 1 : 0;
+    EXPECT_EQ(merged, 1u) << "the merged read is never asked again";
+}
+
+TEST(bus_worker_fake_link, close_after_poll_releases_the_link_after_every_poll) {
+    auto d = plant();
+    d.close_after_poll = true;
+    rig r(d);
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(3));
+    r.worker.stop();
+    EXPECT_GE(r.peer->released(), 3);
+}
+
+point_result write_and_wait(bus_worker& worker, std::size_t point, value v) {
+    std::promise<point_result> done;
+    auto outcome = done.get_future();
+    worker.write(0, point, std::move(v), [&done](point_result r) { done.set_value(std::move(r)); });
+    if (outcome.wait_for(10s) != std::future_status::ready) return point_result{make_error_code(modbus_errc::timeout), {}};
+    return outcome.get();
+}
+
+TEST(bus_worker_fake_link, writes_use_the_function_each_setting_asks_for_and_are_read_back) {
+    struct case_ {
+        config::write_function f;
+        bool mask_write;
+        std::vector<fc> bit_write;  // requests for the bit of a register, read-back included
+        std::vector<fc> coil_write;
+        std::vector<fc> register_write;
+    };
+    const std::vector<case_> cases{
+        {config::write_function::automatic, false,
+         {fc::read_holding_registers, fc::write_single_register, fc::read_holding_registers},
+         {fc::write_single_coil, fc::read_coils},
+         {fc::write_single_register, fc::read_holding_registers}},
+        {config::write_function::fc16, false,
+         {fc::read_holding_registers, fc::write_multiple_registers, fc::read_holding_registers},
+         {fc::write_multiple_coils, fc::read_coils},
+         {fc::write_multiple_registers, fc::read_holding_registers}},
+        {config::write_function::automatic, true,
+         {fc::mask_write_register, fc::read_holding_registers},
+         {fc::write_single_coil, fc::read_coils},
+         {fc::write_single_register, fc::read_holding_registers}},
+    };
+    for (const auto& c : cases) {
+        auto d = plant();
+        d.write_function = c.f;
+        d.mask_write = c.mask_write;
+        auto flag = holding("flag", 20, config::data_type::boolean);
+        flag.bit = 2;
+        d.points.push_back(flag);
+        rig r(d, false);
+        r.peer->respond_with([](const request& q, reply& answer) {
+            answer.registers.assign(q.count, 0b0001);
+            answer.bits.assign(q.count, 1);
+            return std::error_code{};
+        });
+        r.worker.start();
+        const auto functions = [&r](std::size_t from) {
+            std::vector<fc> f;
+            const auto asked = r.peer->requests();
+            for (std::size_t i = from; i < asked.size(); ++i) f.push_back(asked[i].function);
+            return f;
+        };
+        auto w = write_and_wait(r.worker, 3, value{true});
+        EXPECT_FALSE(w.error) << w.error.message();
+        EXPECT_EQ(functions(0), c.bit_write);
+        if (!c.mask_write) {
+            // The other bits survive: bit 0 was set before, bit 2 is added.
+            EXPECT_EQ(r.peer->requests().at(1).values, std::vector<std::uint16_t>{0b0101});
+        }
+        auto before = r.peer->requests().size();
+        w = write_and_wait(r.worker, 2, value{true});
+        EXPECT_FALSE(w.error) << w.error.message();
+        EXPECT_EQ(w.readback, std::vector<std::uint16_t>{1});
+        EXPECT_EQ(functions(before), c.coil_write);
+        before = r.peer->requests().size();
+        w = write_and_wait(r.worker, 0, value{std::uint64_t{7}});
+        EXPECT_FALSE(w.error) << w.error.message();
+        EXPECT_EQ(functions(before), c.register_write);
+        r.worker.stop();
+    }
+}
+
+TEST(bus_worker_fake_link, a_write_whose_link_drops_gets_the_error_and_no_read_back) {
+    rig r(plant(), false);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::connection_failed); });
+    r.worker.start();
+    const auto w = write_and_wait(r.worker, 0, value{std::uint64_t{1}});
+    r.worker.stop();
+    EXPECT_EQ(w.error, make_error_code(modbus_errc::connection_failed));
+    EXPECT_EQ(r.peer->requests().size(), 1u);
+}
+
+}  // namespace
+}  // namespace fieldbridge::modbus

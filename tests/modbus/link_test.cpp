@@ -1,0 +1,309 @@
+// Each link backend against a real peer, through plain requests: tcp_link
+// against the simulator on a loopback port, rtu_link against the simulator
+// on a socat pty pair (paced like a real line), rtu_over_tcp_link against
+// the simulator serving as a converter. What a backend owns is checked
+// here: opening and reopening, framing, the line's silence, and what a
+// failure does to the connection.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "drivers/modbus/link.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/rtu_link.hpp"
+#include "drivers/modbus/rtu_over_tcp_link.hpp"
+#include "drivers/modbus/rtu_timing.hpp"
+#include "drivers/modbus/simulator.hpp"
+#include "drivers/modbus/tcp_link.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using fc = function_code;
+using steady = std::chrono::steady_clock;
+
+config::device device(std::uint8_t unit = 1) {
+    config::device d;
+    d.name = "meter";
+    d.bus = "line";
+    d.unit_id = unit;
+    d.timeout = 200ms;
+    config::point setpoint;
+    setpoint.name = "setpoint";
+    setpoint.kind = config::register_kind::holding_register;
+    setpoint.address = 40;
+    setpoint.type = config::data_type::uint16;
+    config::simulation s;
+    s.value = 42;
+    setpoint.simulate = s;
+    config::point relay;
+    relay.name = "relay";
+    relay.kind = config::register_kind::coil;
+    relay.address = 5;
+    relay.type = config::data_type::boolean;
+    s.value = 1;
+    relay.simulate = s;
+    d.points = {setpoint, relay};
+    return d;
+}
+
+config::gateway served(config::bus bus, std::vector<config::device> devices) {
+    config::gateway g;
+    g.buses.push_back(std::move(bus));
+    g.devices = std::move(devices);
+    return g;
+}
+
+config::bus tcp_bus(std::uint16_t port, config::tcp_framing framing = config::tcp_framing::mbap) {
+    config::bus b;
+    b.name = "line";
+    b.link = config::tcp_link{"127.0.0.1", port, framing};
+    return b;
+}
+
+request read_setpoint(const config::device& d) {
+    auto r = to_device(d);
+    r.function = fc::read_holding_registers;
+    r.address = 40;
+    r.count = 1;
+    return r;
+}
+
+request write_setpoint(const config::device& d, std::uint16_t v) {
+    auto r = to_device(d);
+    r.function = fc::write_single_register;
+    r.address = 40;
+    r.count = 1;
+    r.values = {v};
+    return r;
+}
+
+request read_relay(const config::device& d) {
+    auto r = to_device(d);
+    r.function = fc::read_coils;
+    r.address = 5;
+    r.count = 1;
+    return r;
+}
+
+// Opens `l`, waiting (with a deadline) while its back-off or a relay that
+// is still connecting says not yet.
+bool open_within(link& l, std::chrono::milliseconds timeout) {
+    return testing::wait_until([&] { return !l.open(steady::now()); }, timeout);
+}
+
+// A read, a write and its read-back, a coil, an exception and a missing
+// unit on an open link: the exchanges every backend must get right.
+void expect_exchanges(link& l, std::error_code missing_unit) {
+    const auto d = device();
+    reply answer;
+    ASSERT_FALSE(l.exchange(read_setpoint(d), answer));
+    EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{42});
+    ASSERT_FALSE(l.exchange(write_setpoint(d, 777), answer));
+    ASSERT_FALSE(l.exchange(read_setpoint(d), answer));
+    EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{777});
+    ASSERT_FALSE(l.exchange(read_relay(d), answer));
+    EXPECT_EQ(answer.bits, std::vector<std::uint8_t>{1});
+
+    auto beyond = read_setpoint(d);
+    beyond.address = 900;
+    EXPECT_EQ(l.exchange(beyond, answer), make_error_code(modbus_errc::illegal_data_address));
+    EXPECT_TRUE(l.connected()) << "an exception is an answer: the connection stays";
+
+    EXPECT_EQ(l.exchange(read_setpoint(device(9)), answer), missing_unit);
+    ASSERT_FALSE(l.exchange(read_setpoint(d), answer)) << "the link serves the next request";
+    EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{777});
+}
+
+TEST(tcp_link, exchanges_with_the_simulator_and_reopens_after_it_went_away) {
+    const auto port = testing::free_tcp_port();
+    auto sim = std::make_unique<simulator>(served(tcp_bus(port), {device()}), "line");
+    sim->start();
+    tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    EXPECT_FALSE(l.connected());
+    ASSERT_TRUE(open_within(l, 5s));
+    EXPECT_TRUE(l.connected());
+    // A Modbus TCP gateway answers for a unit it cannot reach with exception 11.
+    expect_exchanges(l, make_error_code(modbus_errc::gateway_target_failed));
+
+    sim.reset();
+    reply answer;
+    EXPECT_EQ(l.exchange(read_setpoint(device()), answer), make_error_code(modbus_errc::connection_failed));
+    EXPECT_FALSE(l.connected()) << "a broken connection is closed";
+    EXPECT_TRUE(l.open(steady::now())) << "nobody listens";
+    sim = std::make_unique<simulator>(served(tcp_bus(port), {device()}), "line");
+    sim->start();
+    ASSERT_TRUE(open_within(l, 10s));
+    EXPECT_EQ(l.reconnects(), 1u);
+    EXPECT_FALSE(l.exchange(read_setpoint(device()), answer));
+}
+
+TEST(tcp_link, three_requests_in_a_row_without_an_answer_reopen_the_connection) {
+    const auto port = testing::free_tcp_port();
+    auto deaf = device();
+    deaf.faults.miss_every = 1;  // never answers
+    simulator sim(served(tcp_bus(port), {deaf}), "line");
+    sim.start();
+    tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    ASSERT_TRUE(open_within(l, 5s));
+    auto r = read_setpoint(device());
+    r.timeout = 50ms;
+    reply answer;
+    for (int i = 1; i < tcp_link::half_open_after; ++i) {
+        EXPECT_EQ(l.exchange(r, answer), make_error_code(modbus_errc::timeout));
+        EXPECT_TRUE(l.connected()) << "after " << i << " timeout(s)";
+    }
+    EXPECT_EQ(l.exchange(r, answer), make_error_code(modbus_errc::timeout));
+    EXPECT_FALSE(l.connected()) << "taken for half-open";
+    ASSERT_TRUE(open_within(l, 5s));
+    EXPECT_EQ(l.reconnects(), 1u);
+}
+
+TEST(tcp_link, release_closes_without_counting_a_reconnect_and_connect_pause_holds_the_first_request) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(served(tcp_bus(port), {device()}), "line");
+    sim.start();
+    tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    ASSERT_TRUE(open_within(l, 5s));
+    const auto opened = steady::now();
+    EXPECT_EQ(l.ready_at(0ms), steady::time_point{});
+    EXPECT_GE(l.ready_at(300ms), opened + 300ms - 50ms);
+    EXPECT_LE(l.ready_at(300ms), opened + 300ms);
+    l.release();
+    EXPECT_FALSE(l.connected());
+    ASSERT_TRUE(open_within(l, 5s));
+    EXPECT_EQ(l.reconnects(), 0u) << "a close the device asked for is not a reconnect";
+    EXPECT_TRUE(testing::wait_until([&] { return sim.connections() == 2; }, 5s));
+}
+
+// RTU on a pty pair, the simulator on the far end.
+class rtu_link_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string pattern = (fs::temp_directory_path() / "fieldbridge-link-XXXXXX").string();
+        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+        socat_ = std::make_unique<testing::child_process>(std::vector<std::string>{
+            "socat", "pty,raw,echo=0,link=" + (dir_ / "master").string(),
+            "pty,raw,echo=0,link=" + (dir_ / "device").string()});
+        ASSERT_TRUE(testing::wait_until(
+            [&] { return fs::exists(dir_ / "master") && fs::exists(dir_ / "device"); }, 10s))
+            << socat_->output();
+    }
+    void TearDown() override {
+        socat_.reset();
+        fs::remove_all(dir_);
+    }
+    config::bus rtu_bus(std::uint32_t baud, bool wire_timing) const {
+        config::bus b;
+        b.name = "line";
+        config::rtu_link l;
+        l.device = (dir_ / "master").string();
+        l.baud = baud;
+        l.simulator_wire_timing = wire_timing;
+        b.link = l;
+        return b;
+    }
+    std::unique_ptr<simulator> serve(const config::bus& bus) {
+        auto sim = std::make_unique<simulator>(served(bus, {device()}), "line",
+                                               simulator_options{"", 0, (dir_ / "device").string(), -1});
+        sim->start();
+        return sim;
+    }
+
+    fs::path dir_;
+    std::unique_ptr<testing::child_process> socat_;
+};
+
+TEST_F(rtu_link_test, exchanges_with_the_simulator_and_a_silent_unit_is_a_timeout_that_leaves_the_line_up) {
+    const auto bus = rtu_bus(19200, false);
+    const auto sim = serve(bus);
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 5s));
+    // On a line a unit nobody has is silent.
+    expect_exchanges(l, make_error_code(modbus_errc::timeout));
+    EXPECT_TRUE(l.connected());
+    EXPECT_EQ(l.reconnects(), 0u);
+    l.release();
+    EXPECT_TRUE(l.connected()) << "the line is shared: close_after_poll leaves it open";
+}
+
+// Requests back to back, without waiting for ready_at(): the backend keeps
+// the 3.5-character silence itself, after answers and after a timed-out
+// request alike. The simulator, pacing the pty like a 9600 baud line,
+// counts every request that came too soon.
+TEST_F(rtu_link_test, back_to_back_requests_keep_the_frame_silence) {
+    const auto bus = rtu_bus(9600, true);
+    const auto sim = serve(bus);
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 5s));
+    reply answer;
+    const auto silence = frame_silence(std::get<config::rtu_link>(bus.link));
+    for (int i = 0; i < 20; ++i) {
+        const auto before = steady::now();
+        ASSERT_FALSE(l.exchange(read_setpoint(device()), answer)) << "request " << i;
+        EXPECT_GE(l.ready_at(0ms), before + silence) << "the silence follows the answer";
+        ASSERT_FALSE(l.exchange(write_setpoint(device(), static_cast<std::uint16_t>(i)), answer)) << "write " << i;
+        ASSERT_FALSE(l.exchange(read_relay(device()), answer)) << "coil " << i;
+    }
+    EXPECT_EQ(sim->silence_violations(), 0u) << "of " << sim->requests() << " requests";
+    EXPECT_EQ(sim->requests(), 60u);
+}
+
+TEST_F(rtu_link_test, a_line_that_cannot_be_opened_backs_off_then_opens_when_it_appears) {
+    auto bus = rtu_bus(19200, false);
+    std::get<config::rtu_link>(bus.link).device = (dir_ / "not-yet").string();
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    const auto now = steady::now();
+    EXPECT_EQ(l.open(now), make_error_code(modbus_errc::connection_failed));
+    // The next attempt waits out the back-off: nothing is tried before it.
+    fs::create_symlink(fs::read_symlink(dir_ / "master"), dir_ / "not-yet");
+    EXPECT_EQ(l.open(now + 50ms), make_error_code(modbus_errc::connection_failed));
+    EXPECT_FALSE(l.connected());
+    EXPECT_FALSE(l.open(now + 100ms));
+    EXPECT_TRUE(l.connected());
+}
+
+TEST(rtu_over_tcp_link, exchanges_through_the_converter_and_reconnects_when_it_comes_back) {
+    const auto port = testing::free_tcp_port();
+    const auto bus = tcp_bus(port, config::tcp_framing::rtu);
+    auto sim = std::make_unique<simulator>(served(bus, {device()}), "line");
+    sim->start();
+    rtu_over_tcp_link l("line", std::get<config::tcp_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 10s));
+    EXPECT_TRUE(l.connected());
+    // Behind a converter a unit nobody has is silent, as on a line, and the
+    // connection stays up for the others.
+    expect_exchanges(l, make_error_code(modbus_errc::timeout));
+    EXPECT_EQ(sim->connections(), 1u);
+    l.release();
+    EXPECT_TRUE(l.connected()) << "the converter's connection carries every device behind it";
+
+    sim.reset();
+    ASSERT_TRUE(testing::wait_until([&] { return !l.connected(); }, 10s));
+    EXPECT_EQ(l.open(steady::now()), make_error_code(modbus_errc::connection_failed));
+    sim = std::make_unique<simulator>(served(bus, {device()}), "line");
+    sim->start();
+    ASSERT_TRUE(open_within(l, 15s));
+    EXPECT_EQ(l.reconnects(), 1u);
+    reply answer;
+    EXPECT_FALSE(l.exchange(read_setpoint(device()), answer));
+    EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{42});
+}
+
+TEST(make_link, picks_the_backend_the_bus_names) {
+    EXPECT_NE(dynamic_cast<tcp_link*>(make_link(tcp_bus(1502)).get()), nullptr);
+    EXPECT_NE(dynamic_cast<rtu_over_tcp_link*>(make_link(tcp_bus(1502, config::tcp_framing::rtu)).get()), nullptr);
+    config::bus serial;
+    serial.name = "line";
+    serial.link = config::rtu_link{};
+    EXPECT_NE(dynamic_cast<rtu_link*>(make_link(serial).get()), nullptr);
+}
+
+}  // namespace
+}  // namespace fieldbridge::modbus
