@@ -1,0 +1,241 @@
+#include "gateway/store/database.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace fieldbridge::store {
+
+std::error_code sqlite_error(int rc) {
+    switch (rc & 0xff) {
+        case SQLITE_FULL:
+            return make_error_code(store_errc::disk_full);
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+            return make_error_code(store_errc::corrupt);
+        default:
+            return make_error_code(store_errc::io_error);
+    }
+}
+
+statement::statement(sqlite3* db, const char* sql) {
+    prepared_rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    if (prepared_rc_ != SQLITE_OK) {
+        spdlog::error("queue: cannot prepare '{}': {}", sql, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt_);
+        stmt_ = nullptr;
+    }
+}
+
+statement::~statement() { sqlite3_finalize(stmt_); }
+
+statement& statement::bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+}
+
+statement& statement::bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+statement& statement::bind_blob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+int statement::step() {
+    // A statement that did not prepare says why with each step.
+    return stmt_ ? sqlite3_step(stmt_) : prepared_rc_;
+}
+
+result<bool> statement::next() {
+    const int rc = step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return fail(sqlite_error(rc));
+}
+
+result<void> statement::run() {
+    const int rc = step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(sqlite_error(rc));
+    return {};
+}
+
+void statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t statement::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+std::string statement::text(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    const int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
+}
+
+result<std::unique_ptr<database>> database::open(const std::filesystem::path& path) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    if (rc != SQLITE_OK) {
+        spdlog::error("queue: cannot open {}: {}", path.string(), db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return fail(store_errc::open_failed);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    return std::unique_ptr<database>(new database(db, path));
+}
+
+database::database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+
+database::~database() {
+    statements_.clear();  // finalized before the connection closes
+    sqlite3_close(db_);
+}
+
+result<std::int64_t> database::user_version() {
+    statement s(db_, "PRAGMA user_version");
+    const int rc = s.step();
+    if (rc != SQLITE_ROW) return fail(sqlite_error(rc));
+    return s.integer(0);
+}
+
+result<bool> database::holds_nothing() {
+    statement s(db_, "SELECT count(*) FROM sqlite_master");
+    const int rc = s.step();
+    if (rc != SQLITE_ROW) return fail(sqlite_error(rc));
+    return s.integer(0) == 0;
+}
+
+result<void> database::check_integrity() {
+    statement s(db_, "PRAGMA quick_check");
+    const int rc = s.step();
+    if (rc != SQLITE_ROW || s.text(0) != "ok") {
+        spdlog::error("queue: {} fails the integrity check: {}", path_.string(),
+                      rc == SQLITE_ROW ? s.text(0) : std::string(sqlite3_errstr(rc)));
+        return fail(store_errc::corrupt);
+    }
+    return {};
+}
+
+result<void> database::use_wal(durability d) {
+    if (auto r = exec("PRAGMA journal_mode=WAL"); !r) return r;
+    return exec(d == durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
+result<void> database::exec(const char* sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        spdlog::error("queue: '{}' failed: {}", sql, err ? err : sqlite3_errstr(rc));
+        sqlite3_free(err);
+        return fail(sqlite_error(rc));
+    }
+    return {};
+}
+
+database::prepared_statement database::prepared(const char* sql) {
+    auto it = statements_.find(std::string_view(sql));
+    if (it == statements_.end()) it = statements_.emplace(sql, std::make_unique<statement>(db_, sql)).first;
+    it->second->reset();
+    return prepared_statement(*it->second);
+}
+
+std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+std::uint64_t database::changes() const { return static_cast<std::uint64_t>(sqlite3_changes(db_)); }
+
+result<void> database::step_sql(const char* sql) {
+    auto s = prepared(sql);
+    const int rc = s->step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        spdlog::error("queue: '{}' failed: {}", sql, sqlite3_errmsg(db_));
+        return fail(sqlite_error(rc));
+    }
+    return {};
+}
+
+void database::rolled_back(std::error_code why) {
+    open_ = false;
+    ++rollbacks_;
+    if (observer_) observer_->transaction_rolled_back(why);
+}
+
+result<void> database::commit() {
+    if (!open_) return {};
+    auto committed = fail_commit_ && fail_commit_() ? fail(store_errc::io_error) : step_sql("COMMIT");
+    if (!committed) {
+        // SQLite may have rolled back already (a full disk, an I/O error).
+        if (sqlite3_get_autocommit(db_) == 0) (void)step_sql("ROLLBACK");
+        rolled_back(committed.error());
+        return committed;
+    }
+    open_ = false;
+    if (observer_) observer_->transaction_committed();
+    return {};
+}
+
+result<void> database::in_transaction(bool commit, const std::function<result<void>()>& body) {
+    bool began = false;
+    if (!open_) {
+        if (auto r = step_sql("BEGIN IMMEDIATE"); !r) return r;
+        open_ = true;
+        began = true;
+        if (observer_) observer_->transaction_began();
+    }
+    if (auto r = step_sql("SAVEPOINT op"); !r) {
+        if (began) {
+            (void)step_sql("ROLLBACK");
+            rolled_back(r.error());
+        }
+        return r;
+    }
+    auto r = body();
+    if (!r) {
+        (void)step_sql("ROLLBACK TO op");
+        (void)step_sql("RELEASE op");
+        if (began) {
+            (void)step_sql("ROLLBACK");
+            rolled_back(r.error());
+        } else if (commit) {
+            (void)this->commit();  // what was open before is still good
+        }
+        return r;
+    }
+    (void)step_sql("RELEASE op");
+    if (!commit) return {};
+    return this->commit();
+}
+
+std::filesystem::path move_aside(const std::filesystem::path& path) {
+    const auto stamp = std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    std::string base = path.string() + ".corrupt-" + stamp;
+    std::error_code ec;
+    for (int n = 1; std::filesystem::exists(base, ec) || std::filesystem::exists(base + "-wal", ec); ++n) {
+        base = path.string() + ".corrupt-" + stamp + "." + std::to_string(n);
+    }
+    std::filesystem::path moved;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::filesystem::path from = path.string() + suffix;
+        if (!std::filesystem::exists(from, ec)) continue;
+        const std::filesystem::path to = base + suffix;
+        std::filesystem::rename(from, to, ec);
+        if (ec) {
+            spdlog::error("queue: cannot move {} aside: {}", from.string(), ec.message());
+        } else {
+            spdlog::error("queue: moved the unreadable queue {} to {}; starting with an empty queue", from.string(),
+                          to.string());
+            if (*suffix == '\0') moved = to;
+        }
+    }
+    return moved;
+}
+
+}  // namespace fieldbridge::store

@@ -1,0 +1,154 @@
+// SQLite plumbing for the store's parts: one connection opened with the
+// store's pragmas, statements prepared once and kept, the one open
+// transaction (savepoints inside it, grouped commits), and SQLite result
+// codes mapped to store_errc. Knows nothing of the tables.
+//
+// Not thread-safe: one owner (the store) uses it. A statement belongs to the
+// database that prepared it and must go before it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "common/result.hpp"
+#include "gateway/store/options.hpp"
+#include "gateway/store/store_error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace fieldbridge::store {
+
+// An SQLite result code (extended or primary) as a store error.
+std::error_code sqlite_error(int rc);
+
+// A prepared statement, finalized when it goes.
+class statement {
+public:
+    statement(sqlite3* db, const char* sql);
+    ~statement();
+    statement(const statement&) = delete;
+    statement& operator=(const statement&) = delete;
+
+    statement& bind(int i, std::int64_t v);
+    statement& bind(int i, const std::string& v);
+    statement& bind_blob(int i, const std::string& v);
+    // SQLITE_ROW, SQLITE_DONE or an error code.
+    int step();
+    // Steps once: true with a row to read, false when there are no more.
+    result<bool> next();
+    // Steps a statement that returns no rows (or whose rows do not matter).
+    result<void> run();
+    void reset();
+    std::int64_t integer(int col) const;
+    std::string text(int col) const;
+
+private:
+    sqlite3_stmt* stmt_ = nullptr;
+    int prepared_rc_ = 0;  // SQLITE_OK, or why it did not prepare
+};
+
+// Told when the outer transaction begins, commits or rolls back, so that a
+// part can keep figures that follow it (counts undone with a rollback).
+class transaction_observer {
+public:
+    virtual void transaction_began() = 0;
+    virtual void transaction_committed() = 0;
+    // The whole transaction is gone (a failed COMMIT, or a failure in the
+    // operation that began it); the database is as at its BEGIN.
+    virtual void transaction_rolled_back(std::error_code why) = 0;
+
+protected:
+    ~transaction_observer() = default;
+};
+
+class database {
+public:
+    // Opens (creating if needed) the file. Reads nothing yet: a file that is
+    // not a database shows with the first statement.
+    static result<std::unique_ptr<database>> open(const std::filesystem::path& path);
+    ~database();
+    database(const database&) = delete;
+    database& operator=(const database&) = delete;
+
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+    // PRAGMA user_version (the schema version); corrupt for a file that is
+    // not a database.
+    result<std::int64_t> user_version();
+    // True when the file holds no table, index, view or trigger.
+    result<bool> holds_nothing();
+    // PRAGMA quick_check; corrupt when it finds a fault.
+    result<void> check_integrity();
+    // WAL journal and the synchronous level for d.
+    result<void> use_wal(durability d);
+
+    // SQL text, one or more statements, not kept prepared.
+    result<void> exec(const char* sql);
+
+    class prepared_statement;
+    // A statement prepared once and kept; reset and unbound when the
+    // returned handle goes.
+    prepared_statement prepared(const char* sql);
+    // A statement for this call only.
+    statement once(const char* sql) { return {db_, sql}; }
+    std::int64_t last_insert_rowid() const;
+    std::uint64_t changes() const;
+
+    // Runs `body` in the open transaction (BEGIN IMMEDIATE if none is open)
+    // as a savepoint: a failing body leaves nothing of its own behind. Then
+    // commits everything open, unless commit is false.
+    result<void> in_transaction(bool commit, const std::function<result<void>()>& body);
+    // Commits the open transaction; nothing to do when none is. A failed
+    // COMMIT rolls the whole transaction back.
+    result<void> commit();
+    bool transaction_open() const noexcept { return open_; }
+    // Outer transactions rolled back so far.
+    std::uint64_t rollbacks() const noexcept { return rollbacks_; }
+
+    void observe(transaction_observer* o) noexcept { observer_ = o; }
+    // Fault injection (options::fail_commit): a COMMIT for which it returns
+    // true fails as an I/O error would.
+    void fail_commit_when(std::function<bool()> f) { fail_commit_ = std::move(f); }
+
+private:
+    database(sqlite3* db, std::filesystem::path path);
+    result<void> step_sql(const char* sql);
+    void rolled_back(std::error_code why);
+
+    sqlite3* db_;
+    std::filesystem::path path_;
+    std::map<std::string, std::unique_ptr<statement>, std::less<>> statements_;
+    bool open_ = false;
+    std::uint64_t rollbacks_ = 0;
+    transaction_observer* observer_ = nullptr;
+    std::function<bool()> fail_commit_;
+};
+
+class database::prepared_statement {
+public:
+    explicit prepared_statement(statement& s) : s_(&s) {}
+    ~prepared_statement() { s_->reset(); }
+    prepared_statement(const prepared_statement&) = delete;
+    prepared_statement& operator=(const prepared_statement&) = delete;
+    statement* operator->() const { return s_; }
+    statement& operator*() const { return *s_; }
+
+private:
+    statement* s_;
+};
+
+// Renames an unreadable store file, with its -wal and -shm, to
+// "<path>.corrupt-<unix time>" (".1", ".2", ... added when that name is
+// taken: an earlier copy is never overwritten), so that it can be inspected.
+// Returns the new name of the main file, or empty when nothing was moved.
+std::filesystem::path move_aside(const std::filesystem::path& path);
+
+}  // namespace fieldbridge::store

@@ -1,0 +1,241 @@
+#include "gateway/store/message_queue.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace fieldbridge::store {
+namespace {
+
+std::int64_t to_ms(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+result<std::vector<stored_message>> read_messages(statement& s) {
+    std::vector<stored_message> out;
+    for (;;) {
+        auto row = s.next();
+        if (!row) return fail(row.error());
+        if (!*row) return out;
+        stored_message m;
+        m.id = s.integer(0);
+        m.message.topic = s.text(1);
+        m.message.payload = s.text(2);
+        m.message.qos = static_cast<mqtt::qos>(std::clamp<std::int64_t>(s.integer(3), 0, 2));
+        m.message.retain = s.integer(4) != 0;
+        m.created = from_ms(s.integer(5));
+        m.state = static_cast<flow_state>(std::clamp<std::int64_t>(s.integer(6), 0, 2));
+        m.packet_id = static_cast<std::uint16_t>(s.integer(7));
+        m.dup = s.integer(8) != 0;
+        out.push_back(std::move(m));
+    }
+}
+
+message_queue::message_queue(database& db, const limits& l, drop_policy p) : db_(db), limits_(l), policy_(p) {}
+
+result<void> message_queue::refresh_stats() {
+    auto s = db_.once("SELECT count(*), coalesce(sum(size), 0), (SELECT created_ms FROM messages ORDER BY id LIMIT 1) "
+                      "FROM messages");
+    auto row = s.next();
+    if (!row) return fail(row.error());
+    if (!*row) return fail(store_errc::io_error);  // an aggregate always has its row
+    stats_.rows = static_cast<std::uint64_t>(s.integer(0));
+    stats_.bytes = static_cast<std::uint64_t>(s.integer(1));
+    if (stats_.rows > 0) {
+        stats_.oldest = from_ms(s.integer(2));
+    } else {
+        stats_.oldest.reset();
+    }
+    return {};
+}
+
+result<void> message_queue::refresh_oldest() {
+    auto s = db_.prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
+    auto row = s->next();
+    if (!row) return fail(row.error());
+    if (*row) {
+        stats_.oldest = from_ms(s->integer(0));
+    } else {
+        stats_.oldest.reset();
+    }
+    return {};
+}
+
+result<bool> message_queue::make_room(std::uint64_t rows, std::uint64_t bytes) {
+    const auto over = [&] { return stats_.rows + rows > limits_.max_rows || stats_.bytes + bytes > limits_.max_bytes; };
+    if (!over()) return true;
+    if (policy_ == drop_policy::refuse_new) return false;
+    // Only messages not yet handed to the broker are evicted: an in-flight
+    // one belongs to the session until it is acknowledged.
+    auto pick_qos0 = db_.prepared(
+        "SELECT id, size FROM messages WHERE state = 0 AND qos = 0 AND id > ? ORDER BY id LIMIT 64");
+    auto pick_any = db_.prepared("SELECT id, size FROM messages WHERE state = 0 AND id > ? ORDER BY id LIMIT 64");
+    auto remove = db_.prepared("DELETE FROM messages WHERE id = ?");
+    bool qos0_left = policy_ == drop_policy::drop_qos0_first;
+    std::int64_t after = 0;  // protected messages are stepped over, page by page
+    while (over()) {
+        auto& pick = qos0_left ? *pick_qos0 : *pick_any;
+        pick.reset();
+        pick.bind(1, after);
+        bool any = false;
+        while (over()) {
+            auto row = pick.next();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            any = true;
+            const auto id = pick.integer(0);
+            after = id;
+            if (protect_ && protect_(id)) continue;
+            const auto size = static_cast<std::uint64_t>(pick.integer(1));
+            const bool by_rows = stats_.rows + rows > limits_.max_rows;
+            remove->reset();
+            remove->bind(1, id);
+            if (auto d = remove->run(); !d) return fail(d.error());
+            --stats_.rows;
+            stats_.bytes -= size;
+            ++(by_rows ? counters_.dropped_by_rows : counters_.dropped_by_bytes);
+        }
+        if (!any) {
+            if (!qos0_left) return false;  // everything left is in flight or protected
+            qos0_left = false;
+            after = 0;
+        }
+    }
+    return true;
+}
+
+std::vector<result<std::int64_t>> message_queue::append(std::span<const mqtt::message> batch,
+                                                        std::chrono::system_clock::time_point now, bool commit) {
+    std::vector<result<std::int64_t>> out;
+    out.reserve(batch.size());
+    if (batch.empty()) return out;
+
+    const auto stats_before = stats_;
+    const auto counters_before = counters_;
+    const auto rollbacks_before = db_.rollbacks();
+    std::uint64_t appended = 0;
+    const auto outcome = db_.in_transaction(commit, [&]() -> result<void> {
+        auto insert =
+            db_.prepared("INSERT INTO messages(topic, payload, qos, retain, created_ms, size) VALUES(?, ?, ?, ?, ?, ?)");
+        const auto created = to_ms(now);
+        for (const auto& m : batch) {
+            const auto size = static_cast<std::uint64_t>(m.topic.size() + m.payload.size());
+            if (size > limits_.max_bytes) {
+                out.emplace_back(fail(store_errc::queue_full));
+                ++counters_.refused;
+                continue;
+            }
+            auto room = make_room(1, size);
+            if (!room) return fail(room.error());
+            if (!*room) {
+                out.emplace_back(fail(store_errc::queue_full));
+                ++counters_.refused;
+                continue;
+            }
+            insert->reset();
+            insert->bind(1, m.topic)
+                .bind_blob(2, m.payload)
+                .bind(3, static_cast<std::int64_t>(m.qos))
+                .bind(4, m.retain ? 1 : 0)
+                .bind(5, created)
+                .bind(6, static_cast<std::int64_t>(size));
+            if (auto r = insert->run(); !r) return r;
+            out.emplace_back(db_.last_insert_rowid());
+            ++appended;
+            ++stats_.rows;
+            stats_.bytes += size;
+            if (!stats_.oldest) stats_.oldest = now;
+        }
+        return {};
+    });
+    if (!outcome) {
+        // Nothing of the batch is stored.
+        if (db_.rollbacks() == rollbacks_before) {
+            // Only its savepoint went: what it evicted is back.
+            stats_ = stats_before;
+            counters_.dropped_by_rows = counters_before.dropped_by_rows;
+            counters_.dropped_by_bytes = counters_before.dropped_by_bytes;
+        }  // else the whole transaction went, and transaction_rolled_back() set the figures as at its BEGIN
+        counters_.refused = counters_before.refused + batch.size();
+        if (outcome.error() == make_error_code(store_errc::disk_full)) ++counters_.disk_full;
+        out.clear();
+        for (std::size_t i = 0; i < batch.size(); ++i) out.emplace_back(fail(outcome.error()));
+        return out;
+    }
+    if (!commit) uncommitted_rows_ += appended;
+    counters_.appended += appended;
+    if (counters_.dropped_by_rows != counters_before.dropped_by_rows ||
+        counters_.dropped_by_bytes != counters_before.dropped_by_bytes) {
+        (void)refresh_oldest();  // the oldest message may have gone
+    }
+    return out;
+}
+
+result<std::vector<stored_message>> message_queue::load(std::int64_t after, std::size_t limit) {
+    auto s = db_.prepared(
+        "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
+        "WHERE id > ? ORDER BY id LIMIT ?");
+    s->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    return read_messages(*s);
+}
+
+result<std::int64_t> message_queue::last_id() {
+    auto s = db_.once("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)");
+    auto row = s.next();
+    if (!row) return fail(row.error());
+    return *row ? s.integer(0) : 0;
+}
+
+result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_point now) {
+    if (limits_.max_age.count() <= 0) return std::uint64_t{0};
+    // In the open transaction when there is one: a rollback brings the rows
+    // back and transaction_rolled_back() takes back their count.
+    auto s = db_.once("DELETE FROM messages WHERE state = 0 AND created_ms < ?");
+    s.bind(1, to_ms(now - limits_.max_age));
+    if (auto r = s.run(); !r) return fail(r.error());
+    const auto n = db_.changes();
+    if (n > 0) {
+        counters_.dropped_by_age += n;
+        if (auto r = refresh_stats(); !r) return fail(r.error());
+    }
+    return n;
+}
+
+void message_queue::completed(std::uint64_t rows, std::uint64_t bytes) {
+    counters_.completed += rows;
+    if (rows == 0) return;
+    stats_.rows -= rows;
+    stats_.bytes -= bytes;
+    (void)refresh_oldest();
+}
+
+void message_queue::transaction_began() { at_begin_ = counters_; }
+
+void message_queue::transaction_committed() {
+    ++counters_.commits;
+    uncommitted_rows_ = 0;
+}
+
+void message_queue::transaction_rolled_back(std::error_code why) {
+    // What the transaction evicted or expired is back: not dropped after all.
+    counters_.dropped_by_rows = at_begin_.dropped_by_rows;
+    counters_.dropped_by_bytes = at_begin_.dropped_by_bytes;
+    counters_.dropped_by_age = at_begin_.dropped_by_age;
+    if (uncommitted_rows_ > 0) {
+        counters_.lost_uncommitted += uncommitted_rows_;
+        spdlog::error("queue: {} message(s) not yet committed are lost: {}", uncommitted_rows_, why.message());
+    }
+    uncommitted_rows_ = 0;
+    if (auto r = refresh_stats(); !r) {
+        spdlog::error("queue: cannot count the rows after a rollback: {}", r.error().message());
+    }
+}
+
+}  // namespace fieldbridge::store
