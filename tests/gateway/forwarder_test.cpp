@@ -1,0 +1,416 @@
+// The forwarder on its own: the real store (SQLite in a temporary
+// directory) and a client made of the pure MQTT session whose packets go to
+// a scripted broker (model::session_link and model::broker from
+// uplink_model.hpp), everything on the test's thread. Each test drives one
+// promise step by step: what is on the wire, what the store holds committed
+// (read through a connection of its own), what the forwarder counts.
+//
+// Every PUBLISH that reaches the wire is checked against the store as
+// committed at that instant: a QoS 1/2 message is recorded as sent with the
+// packet id it carries, a QoS 0 message is already deleted (durable before
+// sent, DESIGN.md guarantee 1).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+#include "gateway/forwarder.hpp"
+#include "gateway/store/message_store.hpp"
+#include "tests/gateway/uplink_model.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+using model::key_payload;
+using model::payload_key;
+using mqtt::qos;
+
+mqtt::message message_for(std::uint64_t key, qos q, std::string topic = "plant/line") {
+    return mqtt::message{std::move(topic), key_payload(key), q, false};
+}
+
+std::size_t first_ack(std::size_t) { return 0; }
+
+class forwarder_test : public ::testing::Test {
+protected:
+    // One run of the gateway's uplink over the store file: a restart is a
+    // new life over the same file (and the same broker).
+    struct life {
+        std::unique_ptr<store::message_store> store;
+        std::unique_ptr<model::session_link> link;
+        std::unique_ptr<forwarder> fwd;
+    };
+
+    void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
+
+    // Opens the store, builds the client and the forwarder, resumes.
+    void start(std::size_t window = 1000, std::size_t max_inflight = 64) {
+        store::options o;
+        o.path = path();
+        o.durability = store::durability::normal;
+        o.limits = limits;
+        o.policy = policy;
+        o.fail_commit = [this] { return fail_commits; };
+        auto opened = store::message_store::open(o);
+        if (!opened) throw std::runtime_error("cannot open the store: " + opened.error().message());
+        mqtt::session_options so;
+        so.client_id = "forwarder-test";
+        so.keepalive = std::chrono::seconds(0);
+        so.clean_session = false;
+        so.max_inflight = max_inflight;
+        life_.store = std::move(*opened);
+        life_.link = std::make_unique<model::session_link>(so, broker, [this](const mqtt::publish& p) { on_wire(p); });
+        life_.fwd = std::make_unique<forwarder>(*life_.store, *life_.link, [this] { ++flushes_asked; }, window);
+        life_.link->attach(*life_.fwd);
+        if (auto r = life_.fwd->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
+    }
+
+    // kill -9: nothing more is committed; what was committed stays.
+    void crash() {
+        fail_commits = true;
+        life_.link->drop();
+        broker.link_lost();
+        life_.fwd.reset();
+        life_.link.reset();
+        life_.store.reset();
+        fail_commits = false;
+    }
+
+    forwarder& fwd() { return *life_.fwd; }
+    model::session_link& link() { return *life_.link; }
+    store::message_store& queue() { return *life_.store; }
+    std::filesystem::path path() const { return dir_.path() / "queue.db"; }
+
+    // key -> row, as committed now.
+    std::map<std::uint64_t, model::store_oracle::row> committed() const { return model::store_oracle(path()).rows(); }
+
+    void submit(std::initializer_list<mqtt::message> batch) {
+        fwd().submit(std::vector<mqtt::message>(batch), std::chrono::system_clock::now());
+    }
+
+    // The broker's acknowledgements waiting, all of them in order, then the
+    // client's write that follows.
+    void deliver_all_acks() {
+        link().deliver_acks(broker.to_client.size(), first_ack, false);
+        link().write();
+    }
+
+    // The keys of the PUBLISH packets on the wire, in order.
+    std::vector<std::uint64_t> wire_keys() const {
+        std::vector<std::uint64_t> keys;
+        for (const auto& p : wire) keys.push_back(payload_key(p.payload));
+        return keys;
+    }
+
+    model::broker broker;
+    std::vector<mqtt::publish> wire;
+    store::limits limits;
+    store::drop_policy policy = store::drop_policy::drop_qos0_first;
+    bool fail_commits = false;
+    int flushes_asked = 0;
+
+private:
+    void on_wire(const mqtt::publish& p) {
+        const auto rows = committed();
+        const auto key = payload_key(p.payload);
+        const auto row = rows.find(key);
+        if (p.qos == qos::at_most_once) {
+            EXPECT_TRUE(row == rows.end()) << "QoS 0 message " << key << " written before its delete was committed";
+        } else if (row == rows.end()) {
+            ADD_FAILURE() << "message " << key << " on the wire, not in the store";
+        } else {
+            EXPECT_NE(row->second.state, store::flow_state::queued) << "message " << key << " sent, recorded queued";
+            EXPECT_EQ(row->second.packet_id, p.packet_id) << "message " << key;
+        }
+        wire.push_back(p);
+    }
+
+    fieldbridge::testing::temp_dir dir_{"fieldbridge-forwarder"};
+    life life_;
+};
+
+TEST_F(forwarder_test, submitted_messages_are_published_in_the_order_they_were_produced) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_most_once, "plant/other"),
+            message_for(3, qos::exactly_once), message_for(4, qos::at_least_once, "plant/other")});
+    submit({message_for(5, qos::at_most_once), message_for(6, qos::exactly_once)});
+    link().write();  // one write, behind one commit, for both batches
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+    for (const auto& p : wire) EXPECT_FALSE(p.dup);
+    EXPECT_EQ(fwd().stats().submitted, 6u);
+    EXPECT_EQ(fwd().stats().stored, 6u);
+
+    for (int round = 0; round < 3 && !broker.to_client.empty(); ++round) deliver_all_acks();
+    fwd().flush_due();
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().delivered, 6u);
+    EXPECT_EQ(fwd().handed(), 0u);
+}
+
+TEST_F(forwarder_test, an_acknowledged_message_is_deleted_by_the_commit_of_the_flush_it_asks_for) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once), message_for(3, qos::at_least_once)});
+    link().write();
+    fwd().flush_due();  // whatever was asked for before
+    ASSERT_EQ(committed().size(), 3u);
+    const int asked = flushes_asked;
+
+    // The PUBACK for message 2 only.
+    link().deliver_acks(1, [](std::size_t) { return std::size_t{1}; }, false);
+    EXPECT_EQ(fwd().stats().delivered, 1u);
+    EXPECT_GT(flushes_asked, asked) << "an acknowledgement must ask for a flush";
+    EXPECT_EQ(committed().count(2), 1u) << "deleted before any commit";
+
+    fwd().flush_due();  // the timer the forwarder asked for
+    const auto rows = committed();
+    EXPECT_EQ(rows.count(2), 0u);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows.at(1).state, store::flow_state::sent);
+    EXPECT_EQ(rows.at(3).state, store::flow_state::sent);
+}
+
+TEST_F(forwarder_test, a_qos0_message_leaves_the_store_only_with_the_commit_before_its_write) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_most_once)});
+    // The client completes QoS 0 into its write buffer at once; a flush
+    // (no write) commits the message but keeps it.
+    fwd().flush_due();
+    ASSERT_EQ(committed().count(1), 1u);
+    EXPECT_TRUE(wire.empty());
+
+    // The commit before the write fails: the write does not happen, and
+    // the message goes back to the queue.
+    fail_commits = true;
+    link().write();
+    EXPECT_TRUE(wire.empty());
+    EXPECT_FALSE(link().up());
+    EXPECT_EQ(committed().count(1), 1u);
+    EXPECT_EQ(fwd().stats().delivered, 0u);
+
+    // The next link carries it, behind a commit that deletes it.
+    fail_commits = false;
+    link().connect();
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1}));
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().delivered, 1u);
+}
+
+TEST_F(forwarder_test, a_lost_link_takes_back_the_queued_messages_and_the_next_link_resumes_the_flows_in_flight) {
+    start(1000, 2);  // two flows in flight at most
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::exactly_once), message_for(3, qos::at_least_once),
+            message_for(4, qos::at_least_once), message_for(5, qos::exactly_once)});
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2}));
+    const auto id1 = wire[0].packet_id;
+    const auto id2 = wire[1].packet_id;
+    EXPECT_EQ(fwd().handed(), 5u);
+
+    link().drop();
+    // While the link is down the client holds only what it sent; the rest is
+    // in the store alone, which bounds it.
+    EXPECT_EQ(fwd().handed(), 2u);
+    EXPECT_EQ(link().session().queued(), 0u);
+    EXPECT_EQ(link().session().inflight(), 2u);
+
+    wire.clear();
+    link().connect();
+    link().write();
+    ASSERT_GE(wire.size(), 2u);
+    EXPECT_TRUE(wire[0].dup && wire[0].packet_id == id1 && payload_key(wire[0].payload) == 1);
+    EXPECT_TRUE(wire[1].dup && wire[1].packet_id == id2 && payload_key(wire[1].payload) == 2);
+    for (int round = 0; round < 10 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
+        deliver_all_acks();
+    }
+    fwd().flush_due();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().delivered, 5u);
+}
+
+TEST_F(forwarder_test, a_failed_commit_sends_nothing_drops_the_link_and_rebuilds_the_session_from_the_store) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once)});
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2}));
+    // Message 3 is handed over and recorded as sent (flush), its PUBLISH
+    // waiting for the next write.
+    submit({message_for(3, qos::at_least_once)});
+    fwd().flush_due();
+    ASSERT_EQ(committed().at(3).state, store::flow_state::sent);
+    std::map<std::uint64_t, std::uint16_t> ids;
+    for (const auto& [key, row] : committed()) ids[key] = row.packet_id;
+    // Message 1 is acknowledged, and the commit before the write that
+    // follows (carrying message 3, deleting message 1) fails.
+    fail_commits = true;
+    link().deliver_acks(1, first_ack, false);
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2})) << "written although the commit failed";
+    EXPECT_FALSE(link().up());
+    EXPECT_EQ(fwd().stats().ledger_errors, 1u);
+    EXPECT_EQ(fwd().stats().resyncs, 1u);
+    EXPECT_EQ(committed().count(1), 1u);  // the delete was rolled back
+    // The session as the store has it: 2 and 3 in flight with their ids;
+    // 1, acknowledged, is not resumed.
+    std::vector<mqtt::flow_status> flows;
+    link().flows(flows);
+    ASSERT_EQ(flows.size(), 2u);
+    EXPECT_EQ(flows[0].packet_id, ids[2]);
+    EXPECT_EQ(flows[1].packet_id, ids[3]);
+    EXPECT_EQ(fwd().handed(), 2u);
+
+    fail_commits = false;
+    wire.clear();
+    link().connect();
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{2, 3}));
+    for (const auto& p : wire) {
+        EXPECT_TRUE(p.dup);
+        EXPECT_EQ(p.packet_id, ids[payload_key(p.payload)]);
+    }
+    EXPECT_EQ(committed().count(1), 0u);  // deleted by the commit before that write
+    deliver_all_acks();
+    fwd().flush_due();
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().delivered, 3u);
+}
+
+TEST_F(forwarder_test, a_restart_resumes_the_flows_in_flight_from_the_store_with_their_packet_ids) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::exactly_once), message_for(3, qos::exactly_once)});
+    link().write();
+    ASSERT_EQ(wire.size(), 3u);
+    std::map<std::uint64_t, std::uint16_t> ids;
+    for (const auto& p : wire) ids[payload_key(p.payload)] = p.packet_id;
+    // The PUBREC for message 2 arrives, the PUBREL goes out (recorded first).
+    link().deliver_acks(1, [](std::size_t) { return std::size_t{1}; }, false);
+    link().write();
+    ASSERT_EQ(committed().at(2).state, store::flow_state::pubrec);
+    crash();
+
+    wire.clear();
+    start();
+    std::vector<mqtt::flow_status> flows;
+    link().flows(flows);
+    ASSERT_EQ(flows.size(), 3u);
+    EXPECT_EQ(flows[0].packet_id, ids[1]);
+    EXPECT_EQ(flows[0].state, mqtt::inflight_state::publish_sent);
+    EXPECT_EQ(flows[1].packet_id, ids[2]);
+    EXPECT_EQ(flows[1].state, mqtt::inflight_state::pubrec_received);
+    EXPECT_EQ(flows[2].packet_id, ids[3]);
+    EXPECT_EQ(fwd().handed(), 3u);
+
+    // The broker kept the session: 1 and 3 go again with DUP and their ids,
+    // 2 only as a PUBREL (never its PUBLISH again).
+    link().connect();
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 3}));
+    for (const auto& p : wire) {
+        EXPECT_TRUE(p.dup);
+        EXPECT_EQ(p.packet_id, ids[payload_key(p.payload)]);
+    }
+    for (int round = 0; round < 5 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
+        deliver_all_acks();
+    }
+    fwd().flush_due();
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().delivered, 3u);
+    // Exactly once: message 2 reached subscribers once, 3 once.
+    for (const std::uint64_t key : {2u, 3u}) {
+        EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                                [&](const model::delivery& d) { return d.key == key && d.delivered; }),
+                  1)
+            << "message " << key;
+    }
+}
+
+TEST_F(forwarder_test, the_client_holds_at_most_the_window_and_the_rest_waits_in_the_store) {
+    start(3);
+    link().connect();
+    for (std::uint64_t key = 1; key <= 10; ++key) submit({message_for(key, qos::at_least_once)});
+    EXPECT_EQ(fwd().handed(), 3u);
+    EXPECT_EQ(link().session().inflight() + link().session().queued(), 3u);
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3}));
+    for (int round = 0; round < 20 && committed().size() > 0; ++round) {
+        EXPECT_LE(fwd().handed(), 3u);
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+    EXPECT_TRUE(committed().empty());
+}
+
+TEST_F(forwarder_test, a_full_queue_drops_the_oldest_by_the_policy_and_counts_them) {
+    limits.max_rows = 3;
+    policy = store::drop_policy::drop_oldest;
+    start();
+    // The link is down: everything waits in the store.
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once)});
+    submit({message_for(3, qos::at_least_once), message_for(4, qos::at_least_once), message_for(5, qos::at_least_once)});
+    EXPECT_EQ(fwd().stats().stored, 5u);
+    EXPECT_EQ(queue().counters().dropped_by_rows, 2u);
+    auto rows = committed();
+    EXPECT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows.count(1) + rows.count(2), 0u);
+
+    link().connect();
+    link().write();
+    deliver_all_acks();
+    fwd().flush_due();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{3, 4, 5}));
+    EXPECT_TRUE(committed().empty());
+}
+
+TEST_F(forwarder_test, messages_with_the_client_are_never_evicted_to_make_room) {
+    limits.max_rows = 3;
+    policy = store::drop_policy::drop_oldest;
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once)});
+    link().write();  // 1 and 2 in flight, not acknowledged
+    link().drop();
+    for (std::uint64_t key = 3; key <= 5; ++key) submit({message_for(key, qos::at_least_once)});
+    // Room is made by dropping 3, then 4: 1 and 2 are with the client.
+    auto rows = committed();
+    EXPECT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows.count(1), 1u);
+    EXPECT_EQ(rows.count(2), 1u);
+    EXPECT_EQ(rows.count(5), 1u);
+    EXPECT_EQ(queue().counters().dropped_by_rows, 2u);
+
+    link().connect();
+    for (int round = 0; round < 5; ++round) deliver_all_acks();
+    fwd().flush_due();
+    const auto keys = wire_keys();
+    const auto times = [&](std::uint64_t key) { return std::count(keys.begin(), keys.end(), key); };
+    EXPECT_EQ(times(1), 2);  // first sent, then resent with DUP
+    EXPECT_EQ(times(2), 2);
+    EXPECT_EQ(times(3) + times(4), 0);
+    EXPECT_EQ(times(5), 1);
+    EXPECT_TRUE(committed().empty());
+}
+
+TEST_F(forwarder_test, a_queue_that_refuses_new_messages_counts_them_as_refused) {
+    limits.max_rows = 2;
+    policy = store::drop_policy::refuse_new;
+    start();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once), message_for(3, qos::at_least_once)});
+    EXPECT_EQ(fwd().stats().submitted, 3u);
+    EXPECT_EQ(fwd().stats().stored, 2u);
+    EXPECT_EQ(fwd().stats().refused, 1u);
+    const auto rows = committed();
+    EXPECT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows.count(3), 0u);
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
