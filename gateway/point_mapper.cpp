@@ -56,45 +56,62 @@ std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
         counters_.unknown += result.samples.size();
         return out;
     }
-    auto& state = it->second;
-    for (const auto& sample : result.samples) {
-        ++counters_.samples;
-        if (sample.point >= state.points.size()) {
-            ++counters_.unknown;
-            continue;
-        }
-        const auto& p = state.device->points[sample.point];
-        reading r{std::nullopt, sample.quality.error, result.time};
-        if (sample.quality.good) {
-            auto decoded = modbus::decode(p, sample.words);
-            if (decoded) {
-                r.value = std::move(*decoded);
-            } else {
-                ++counters_.decode_errors;
-                r.error = decoded.error();
-            }
-        }
-        if (!r.value) ++counters_.bad;
-        auto& ps = state.points[sample.point];
-        ps.latest = r;
-        if (!ps.filter.offer(r.value, now)) {
-            ++counters_.suppressed;
-            continue;
-        }
-        std::optional<std::string> payload;
-        if (cfg_->publish.format == config::payload_format::json) {
-            payload = json_payload(p, r);
-        } else {
-            payload = raw_payload(p, r);
-        }
-        if (!payload) {
-            ++counters_.suppressed;
-            continue;
-        }
-        ++counters_.published;
-        out.push_back(mqtt::message{ps.topic, std::move(*payload), to_mqtt(p.qos), p.retain});
-    }
+    for (const auto& sample : result.samples) map_sample(it->second, sample, result.time, now, out);
     return out;
+}
+
+std::vector<mqtt::message> point_mapper::map_point(const std::string& device, std::size_t point,
+                                                   const std::vector<std::uint16_t>& words,
+                                                   std::chrono::system_clock::time_point time,
+                                                   std::chrono::steady_clock::time_point now) {
+    std::vector<mqtt::message> out;
+    const auto it = devices_.find(device);
+    if (it == devices_.end()) {
+        ++counters_.unknown;
+        return out;
+    }
+    map_sample(it->second, modbus::sample{point, words, {true, {}}}, time, now, out);
+    return out;
+}
+
+void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
+                              std::chrono::system_clock::time_point time, std::chrono::steady_clock::time_point now,
+                              std::vector<mqtt::message>& out) {
+    ++counters_.samples;
+    if (sample.point >= state.points.size()) {
+        ++counters_.unknown;
+        return;
+    }
+    const auto& p = state.device->points[sample.point];
+    reading r{std::nullopt, sample.quality.error, time};
+    if (sample.quality.good) {
+        auto decoded = modbus::decode(p, sample.words);
+        if (decoded) {
+            r.value = std::move(*decoded);
+        } else {
+            ++counters_.decode_errors;
+            r.error = decoded.error();
+        }
+    }
+    if (!r.value) ++counters_.bad;
+    auto& ps = state.points[sample.point];
+    ps.latest = r;
+    if (!ps.filter.offer(r.value, now)) {
+        ++counters_.suppressed;
+        return;
+    }
+    std::optional<std::string> payload;
+    if (cfg_->publish.format == config::payload_format::json) {
+        payload = json_payload(p, r);
+    } else {
+        payload = raw_payload(p, r);
+    }
+    if (!payload) {
+        ++counters_.suppressed;
+        return;
+    }
+    ++counters_.published;
+    out.push_back(mqtt::message{ps.topic, std::move(*payload), to_mqtt(p.qos), p.retain});
 }
 
 }  // namespace fieldbridge::gateway

@@ -33,6 +33,15 @@ public:
     // unknown device or point are counted and skipped.
     std::vector<mqtt::message> map(const modbus::poll_result& result, std::chrono::steady_clock::time_point now);
 
+    // Messages for one point's new registers outside the poll schedule (a
+    // write read back at `time`): mapped, filtered and counted like a good
+    // sample of that point in a poll. An unknown device or point is counted
+    // and gives none.
+    std::vector<mqtt::message> map_point(const std::string& device, std::size_t point,
+                                         const std::vector<std::uint16_t>& words,
+                                         std::chrono::system_clock::time_point time,
+                                         std::chrono::steady_clock::time_point now);
+
     // The publish topic of a point (for tests and `check`).
     const std::string& topic(const std::string& device, std::size_t point) const;
 
@@ -57,6 +66,11 @@ private:
         const config::device* device;
         std::vector<point_state> points;
     };
+
+    // Decodes, filters and formats one sample of the device; appends the
+    // message, if any, to out.
+    void map_sample(device_state& state, const modbus::sample& sample, std::chrono::system_clock::time_point time,
+                    std::chrono::steady_clock::time_point now, std::vector<mqtt::message>& out);
 
     std::shared_ptr<const config::gateway> cfg_;
     std::unordered_map<std::string, device_state> devices_;

@@ -1,0 +1,235 @@
+#include "gateway/command_dispatcher.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "mqtt/topic.hpp"
+
+namespace fieldbridge::gateway {
+
+mqtt::message reply_address(const mqtt::message& m, const std::string& configured) {
+    // A Response Topic that is no topic name (a wildcard, say) cannot be
+    // published to; the answer then goes to the configured topic.
+    const bool usable = !m.response_topic.empty() && !mqtt::check_topic_name(m.response_topic);
+    return mqtt::message{
+        usable ? m.response_topic : configured, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data};
+}
+
+command_dispatcher::command_dispatcher(const config::gateway& cfg, command_ports ports)
+    : cfg_(&cfg), ports_(std::move(ports)), table_(cfg) {}
+
+void command_dispatcher::reconfigure(const config::gateway& cfg) {
+    cfg_ = &cfg;
+    table_ = command_table(cfg);
+}
+
+void command_dispatcher::subscribe() {
+    for (const auto& filter : table_.filters()) {
+        if (!subscribed_.insert(filter).second) continue;
+        // One filter per SUBSCRIBE, each checked first: a filter that cannot
+        // be encoded would otherwise take every other command topic with it.
+        if (const auto bad = mqtt::check_topic_filter(filter)) {
+            spdlog::error("commands: cannot subscribe to {}: {}; its commands get no answer", filter,
+                          bad.message());
+            continue;
+        }
+        ports_.subscribe(filter);
+    }
+}
+
+void command_dispatcher::on_command(const mqtt::message& m) {
+    ++counters_.received;
+    if (m.retain && !cfg_->commands.accept_retained) {
+        spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)",
+                     shortened(m.topic));
+        return;
+    }
+    if (m.topic.size() > table_.topic_limit()) {
+        ++counters_.topic_too_long;
+        if (const auto held = log_limit_.admit("command topic too long", ports_.now())) {
+            spdlog::warn(
+                "command on {} dropped unanswered: its topic is longer than any command topic ({} bytes){}",
+                shortened(m.topic), table_.topic_limit(), log_limiter::suffix(*held));
+        }
+        return;
+    }
+    const auto* target = table_.find(m.topic);
+    const auto configured_reply = table_.reply_topic_for(m.topic);
+    if (m.response_topic.size() > max_command_topic || m.correlation_data.size() > max_correlation_data) {
+        // Not carried into the reply: it goes to the configured topic, without correlation data.
+        ++counters_.reply_address_too_long;
+        return refuse({m.topic, mqtt::message{configured_reply, {}, mqtt::qos::at_least_once, false},
+                       command_id(m.payload)},
+                      "the Response Topic is longer than " + std::to_string(max_command_topic) +
+                          " bytes or the Correlation Data longer than " +
+                          std::to_string(max_correlation_data));
+    }
+    if (m.payload.size() > max_command_payload) ++counters_.payload_too_large;
+    if (target && target->whole_device) {
+        return on_device_command(m, *target, {m.topic, reply_address(m, configured_reply), std::nullopt});
+    }
+    auto decision = decide_point_command(*cfg_, target, m.topic, m.payload);
+    const reply_to to{m.topic, reply_address(m, configured_reply), decision.id};
+    if (!decision.write) return refuse(to, decision.refusal);
+    const auto device_index = decision.write->device;
+    const auto& device = cfg_->devices[device_index];
+    if (!ports_.polled(device_index)) return refuse(to, "device " + device.name + " is not polled");
+    auto go = [this, device_index, point_index = decision.write->point,
+               value = std::move(decision.write->value), to, device = device.name,
+               point = device.points[decision.write->point]] {
+        ports_.write(device_index, point_index, value,
+                     [this, to, device, point](modbus::point_result r) { point_done(to, device, point, r); });
+    };
+    when_online(device.name, std::move(go), to);
+}
+
+// Several points of one device in one command: all are checked before any is
+// written, then written in the order given, and answered together.
+void command_dispatcher::on_device_command(const mqtt::message& m, const command_target& target,
+                                           const reply_to& address) {
+    auto parsed = parse_device_command(m.payload);
+    auto to = address;
+    to.id = parsed.id;
+    if (!parsed.command) return refuse(to, parsed.error);
+    const auto& device = cfg_->devices[target.device];
+    struct one_write {
+        std::size_t index;
+        config::point point;
+        modbus::value value;
+    };
+    std::vector<one_write> writes;
+    for (const auto& entry : parsed.command->values) {
+        const auto& [name, v] = entry;
+        const auto pt = std::find_if(device.points.begin(), device.points.end(),
+                                     [&entry](const auto& x) { return x.name == entry.first; });
+        if (pt == device.points.end()) {
+            return refuse(to, "device " + device.name + " has no point named '" + shortened(name) + "'");
+        }
+        std::string why;
+        auto value = write_value(device, *pt, v, why);
+        if (!value) return refuse(to, why);
+        writes.push_back({static_cast<std::size_t>(pt - device.points.begin()), *pt, std::move(*value)});
+    }
+    if (!ports_.polled(target.device)) return refuse(to, "device " + device.name + " is not polled");
+    struct progress {
+        std::size_t remaining;
+        nlohmann::json values = nlohmann::json::object();
+        nlohmann::json errors = nlohmann::json::object();
+    };
+    auto go = [this, device_index = target.device, writes = std::move(writes), to, device = device.name] {
+        auto state = std::make_shared<progress>(progress{writes.size()});
+        for (const auto& w : writes) {
+            ports_.write(
+                device_index, w.index, w.value,
+                [this, state, to, device, point = w.point](modbus::point_result r) {
+                    if (r.error) {
+                        nlohmann::json e = {{"error", r.error.message()}};
+                        if (modbus::is_exception(r.error)) e["modbus_exception"] = r.error.value();
+                        state->errors[point.name] = e;
+                        spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
+                    } else {
+                        state->values[point.name] = point_value(point, r.readback);
+                        ports_.written(device, point, r.readback);
+                    }
+                    if (--state->remaining > 0) return;
+                    nlohmann::json j = {{"id", to.id ? nlohmann::json(*to.id) : nlohmann::json(nullptr)},
+                                        {"ok", state->errors.empty()},
+                                        {"values", state->values}};
+                    if (!state->errors.empty()) j["errors"] = state->errors;
+                    answer(to, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                });
+        }
+    };
+    when_online(device.name, std::move(go), to);
+}
+
+void command_dispatcher::point_done(const reply_to& to, const std::string& device, const config::point& point,
+                                    const modbus::point_result& r) {
+    if (r.error) {
+        spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
+        return answer(to, reply_payload(to.id, false, r.error.message(), nullptr,
+                                        modbus::is_exception(r.error) ? r.error.value() : 0));
+    }
+    answer(to, reply_payload(to.id, true, {}, point_value(point, r.readback), 0));
+    ports_.written(device, point, r.readback);
+}
+
+void command_dispatcher::when_online(const std::string& device, std::function<void()> go,
+                                     const reply_to& to) {
+    if (!ports_.offline(device)) return go();
+    const auto max_age = cfg_->commands.max_age;
+    if (max_age.count() <= 0) return refuse(to, "device " + device + " is offline");
+    const auto now = ports_.now();
+    const auto held = held_.hold(
+        {device, now + max_age, std::move(go), [this, to](const std::string& why) { refuse(to, why); }});
+    if (held.refused != held_commands::refusal::none) {
+        ++counters_.held_full;
+        return refuse(
+            to, "device " + device + " is offline and " +
+                    (held.refused == held_commands::refusal::device_full
+                         ? std::to_string(held.waiting) + " commands already wait for it"
+                         : std::to_string(held.waiting) + " commands already wait for offline devices"));
+    }
+    spdlog::info("command for offline device {} held for up to {} ms", device, max_age.count());
+    expire(now);
+}
+
+void command_dispatcher::device_back(const std::string& device) {
+    auto ready = held_.release(device);
+    if (ready.empty()) return;
+    spdlog::info("device {} is back: writing {} held command(s)", device, ready.size());
+    for (auto& c : ready) c.go();
+}
+
+void command_dispatcher::expire(time_point now) {
+    for (auto& c : held_.expire(now)) {
+        c.give_up("device " + c.device + " stayed offline for longer than commands.max_age (" +
+                  std::to_string(cfg_->commands.max_age.count()) + " ms); not written");
+    }
+    if (const auto next = held_.next_deadline()) ports_.wake_at(*next);
+}
+
+void command_dispatcher::give_up_all(const std::string& why) {
+    for (auto& c : held_.take_all()) c.give_up(why);
+}
+
+void command_dispatcher::refuse(const reply_to& to, const std::string& why) {
+    ++counters_.refused;
+    // A client repeating a bad command must not flood the journal: one line
+    // a minute per command topic, and one for all topics that name no point
+    // (a flood of made-up topics is one kind of trouble, not thousands).
+    const auto key = table_.find(to.command_topic) ? "command " + to.command_topic
+                                                   : std::string("command on a topic naming no point");
+    if (const auto held = log_limit_.admit(key, ports_.now())) {
+        spdlog::warn("command on {} refused: {}{}", shortened(to.command_topic), shortened(why, 400),
+                     log_limiter::suffix(*held));
+    }
+    answer(to, reply_payload(to.id, false, why, nullptr, 0));
+}
+
+// Straight to the client, not through the queue: an answer is for the
+// caller waiting now, not worth a disk commit ahead of it.
+void command_dispatcher::answer(const reply_to& to, std::string payload) {
+    auto message = to.address;
+    message.payload = std::move(payload);
+    send_reply(std::move(message));
+}
+
+// Replies bypass the queue and wait in the client while the link is down or
+// slow: their number is bounded, a reply past the bound is not sent (counted).
+void command_dispatcher::send_reply(mqtt::message answer) {
+    if (*pending_replies_ >= max_pending_replies) {
+        ++counters_.replies_dropped;
+        if (const auto held = log_limit_.admit("command replies dropped", ports_.now())) {
+            spdlog::warn("command reply to {} not sent: {} replies already wait for the broker{}",
+                         shortened(answer.topic), max_pending_replies, log_limiter::suffix(*held));
+        }
+        return;
+    }
+    ++*pending_replies_;
+    ports_.publish(std::move(answer), [pending = pending_replies_] { --*pending; });
+}
+
+}  // namespace fieldbridge::gateway

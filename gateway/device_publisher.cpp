@@ -1,0 +1,89 @@
+#include "gateway/device_publisher.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/availability.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+// The owner's configuration, lent to the mapper without a copy: the
+// mapper is replaced whenever the configuration is (reconfigure).
+std::shared_ptr<const config::gateway> borrowed(const config::gateway& cfg) {
+    return std::shared_ptr<const config::gateway>(&cfg, [](const config::gateway*) {});
+}
+
+}  // namespace
+
+device_publisher::device_publisher(const config::gateway& cfg, submit_handler submit)
+    : cfg_(&cfg), submit_(std::move(submit)) {
+    reconfigure(cfg);
+}
+
+void device_publisher::reconfigure(const config::gateway& cfg) {
+    cfg_ = &cfg;
+    mapper_ = std::make_unique<point_mapper>(borrowed(cfg));
+    std::map<std::string, modbus::device_health> health;
+    for (const auto& d : cfg.devices) {
+        const auto it = health_.find(d.name);
+        auto& h = health[d.name] = it != health_.end() ? it->second : modbus::device_health{};
+        h.offline_after = d.offline_after;
+    }
+    health_ = std::move(health);
+}
+
+modbus::device_state device_publisher::poll(const modbus::poll_result& r,
+                                            std::chrono::steady_clock::time_point now) {
+    auto& h = health_[r.device];
+    if (h.record(r)) publish_availability(r.device, h.state(), std::chrono::system_clock::now());
+    log_bad_points(r, now);
+    submit_(mapper_->map(r, now), std::chrono::system_clock::now());
+    return h.state();
+}
+
+void device_publisher::written(const std::string& device, const config::point& point,
+                               const std::vector<std::uint16_t>& words,
+                               std::chrono::system_clock::time_point time,
+                               std::chrono::steady_clock::time_point now) {
+    const auto& devices = cfg_->devices;
+    const auto d =
+        std::find_if(devices.begin(), devices.end(), [&](const auto& x) { return x.name == device; });
+    if (d == devices.end()) return;
+    const auto pt =
+        std::find_if(d->points.begin(), d->points.end(), [&](const auto& x) { return x.name == point.name; });
+    if (pt == d->points.end() || !(*pt == point)) return;
+    auto& h = health_[device];
+    if (h.record_answer(time)) publish_availability(device, h.state(), time);
+    submit_(mapper_->map_point(device, static_cast<std::size_t>(pt - d->points.begin()), words, time, now),
+            time);
+}
+
+// Retained, through the queue, so that it keeps its place among the values.
+void device_publisher::publish_availability(const std::string& device, modbus::device_state state,
+                                            std::chrono::system_clock::time_point now) {
+    spdlog::log(state == modbus::device_state::offline ? spdlog::level::warn : spdlog::level::info,
+                "device {} is {}", device, to_string(state));
+    submit_({availability_message(*cfg_, device, state, now)}, now);
+}
+
+// What went wrong in a poll, once per device and reason per minute: a
+// device that times out every second says so in the journal without
+// drowning everything else.
+void device_publisher::log_bad_points(const modbus::poll_result& r,
+                                      std::chrono::steady_clock::time_point now) {
+    std::map<std::string, std::size_t> reasons;
+    for (const auto& s : r.samples) {
+        if (!s.quality.good) ++reasons[s.quality.error.message()];
+    }
+    for (const auto& [why, count] : reasons) {
+        if (const auto held = log_limit_.admit("poll " + r.device + why, now)) {
+            spdlog::warn("device {}: {} of {} point(s) bad: {}{}", r.device, count, r.samples.size(), why,
+                         log_limiter::suffix(*held));
+        }
+    }
+}
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,62 @@
+// What the devices' answers become: each poll result and each write's
+// read-back updates the device's health (device_health), whose changes go
+// out as retained availability messages, and the point mapper turns the
+// values into point messages. Everything is handed to `submit` (the
+// forwarder), in that order, so availability keeps its place among the
+// values. Core thread only; does no I/O of its own.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log_limiter.hpp"
+#include "config/model.hpp"
+#include "drivers/modbus/device_health.hpp"
+#include "drivers/modbus/poll_result.hpp"
+#include "gateway/point_mapper.hpp"
+#include "mqtt/message.hpp"
+
+namespace fieldbridge::gateway {
+
+class device_publisher {
+public:
+    using submit_handler =
+        std::function<void(std::vector<mqtt::message>, std::chrono::system_clock::time_point)>;
+
+    // cfg must outlive the publisher, or be replaced through reconfigure().
+    device_publisher(const config::gateway& cfg, submit_handler submit);
+
+    // After the owner replaced the configuration: a new point map; the
+    // health of devices still configured is kept.
+    void reconfigure(const config::gateway& cfg);
+
+    // A poll result of a current bus worker. Returns the device's state after it.
+    modbus::device_state poll(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);
+    // A write read the point back as `words` at `time`: the device is there,
+    // and the point's new state goes out at once (when it changed). Ignored
+    // when the point is no longer configured as it was (a reload came in between).
+    void written(const std::string& device, const config::point& point,
+                 const std::vector<std::uint16_t>& words, std::chrono::system_clock::time_point time,
+                 std::chrono::steady_clock::time_point now);
+
+    const modbus::device_health& health(const std::string& device) const { return health_.at(device); }
+    const point_mapper& mapper() const { return *mapper_; }
+
+private:
+    void publish_availability(const std::string& device, modbus::device_state state,
+                              std::chrono::system_clock::time_point now);
+    void log_bad_points(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);
+
+    const config::gateway* cfg_;
+    submit_handler submit_;
+    std::unique_ptr<point_mapper> mapper_;
+    std::map<std::string, modbus::device_health> health_;
+    log_limiter log_limit_;  // repeating device errors
+};
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,97 @@
+// What `fieldbridge status` and `fieldbridge points` show: JSON built from a
+// plain snapshot of the service, so that the report's shape is checked in a
+// test with a snapshot made by hand. The app fills the snapshot on the core
+// thread; the functions here are pure.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/model.hpp"
+#include "drivers/modbus/device_health.hpp"
+#include "drivers/modbus/poll_result.hpp"
+#include "gateway/commands.hpp"
+#include "gateway/forwarder.hpp"
+#include "gateway/point_mapper.hpp"
+#include "gateway/store/message_store.hpp"
+#include "mqtt/client.hpp"
+
+namespace fieldbridge::gateway {
+
+// "disconnected", "connecting", "connected".
+const char* to_string(mqtt::link_state s);
+
+struct status_snapshot {
+    using system_time = std::chrono::system_clock::time_point;
+
+    std::string version;
+    system_time now;
+    system_time started;
+    std::chrono::duration<double> uptime{};  // steady clock, since the service started
+
+    struct configuration_part {
+        std::string path;
+        std::uint64_t reloads = 0;
+        std::string last_reload_error;
+    } configuration;
+
+    command_counters commands;
+    std::size_t held_commands = 0;
+    std::size_t pending_replies = 0;
+
+    struct broker_part {
+        // As configured; shown while the client has no address in use.
+        std::string host;
+        std::uint16_t port = 0;
+        bool tls = false;
+        bool v5 = false;
+        std::string client_id;
+        mqtt::link_state state = mqtt::link_state::disconnected;
+        std::optional<system_time> connected_since;
+        mqtt::client_stats client;
+    } broker;
+
+    struct queue_part {
+        std::string path;
+        store::queue_stats stats;
+        store::counters counters;
+        forwarder_stats forwarded;
+    } queue;
+
+    struct bus_part {
+        std::string name;
+        bool started = false;  // false while its predecessor finishes a request
+        modbus::bus_counters counters;
+    };
+    std::vector<bus_part> buses;
+    std::vector<std::string> buses_stopping;
+
+    struct device_part {
+        std::string name;
+        std::string bus;
+        unsigned unit_id = 0;
+        std::chrono::milliseconds poll_interval{};
+        modbus::device_health health;
+        modbus::device_counters counters;  // zero when no bus polls it
+    };
+    std::vector<device_part> devices;
+};
+
+// The `status` answer: version, config, commands, started, uptime_s,
+// healthy (broker connected and no device offline), broker, queue, buses,
+// buses_stopping, devices.
+nlohmann::json status_report(const status_snapshot& s);
+
+// The `points` answer: one row per point (of one device when device_filter
+// is not empty) with its latest reading as the mapper holds it. Throws
+// std::runtime_error for a device_filter that names no device.
+nlohmann::json points_report(const config::gateway& cfg, const point_mapper& mapper,
+                             const std::string& device_filter, std::chrono::system_clock::time_point now);
+
+}  // namespace fieldbridge::gateway

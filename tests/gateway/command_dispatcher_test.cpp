@@ -1,0 +1,379 @@
+// The command dispatcher without a broker, a bus or a timer: its ports are
+// recorded here and answered by hand, on a manual clock.
+#include "gateway/command_dispatcher.hpp"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "drivers/modbus/modbus_error.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+config::gateway plant() {
+    config::gateway g;
+    g.publish.prefix = "site/a";
+    g.publish.topic_template = "{prefix}/{device}/{point}";
+    config::bus b;
+    b.name = "line";
+    g.buses.push_back(b);
+    config::device pump;
+    pump.name = "pump";
+    pump.bus = "line";
+    config::point sp;
+    sp.name = "setpoint";
+    sp.writable = true;
+    config::point speed;
+    speed.name = "speed";
+    speed.address = 1;
+    speed.writable = true;
+    config::point hours;
+    hours.name = "hours";
+    hours.address = 2;
+    pump.points = {sp, speed, hours};
+    g.devices.push_back(pump);
+    config::device fan = pump;
+    fan.name = "fan";
+    g.devices.push_back(fan);
+    return g;
+}
+
+const std::string setpoint_topic = "site/a/pump/setpoint/set";
+const std::string setpoint_reply = "site/a/pump/setpoint/reply";
+
+// The dispatcher with every port recorded.
+struct rig {
+    struct write_call {
+        std::size_t device;
+        std::size_t point;
+        modbus::value value;
+        command_ports::point_handler done;
+    };
+    struct reply {
+        mqtt::message message;
+        std::function<void()> done;
+    };
+
+    explicit rig(config::gateway g = plant()) : cfg(std::move(g)), dispatcher(cfg, ports()) {}
+
+    command_ports ports() {
+        return {.polled = [this](std::size_t device) { return !unpolled.count(device); },
+                .write =
+                    [this](std::size_t device, std::size_t point, modbus::value v,
+                           command_ports::point_handler done) {
+                        writes.push_back({device, point, std::move(v), std::move(done)});
+                    },
+                .offline = [this](const std::string& device) { return offline.count(device) > 0; },
+                .publish =
+                    [this](mqtt::message m, std::function<void()> done) {
+                        replies.push_back({std::move(m), std::move(done)});
+                    },
+                .written =
+                    [this](const std::string& device, const config::point& point,
+                           const std::vector<std::uint16_t>& words) {
+                        written.push_back(device + "/" + point.name + "=" + std::to_string(words.at(0)));
+                    },
+                .subscribe = [this](const std::string& filter) { subscribed.push_back(filter); },
+                .wake_at = [this](command_ports::time_point t) { wakes.push_back(t); },
+                .now = [this] { return now; }};
+    }
+
+    void command(const std::string& topic, const std::string& payload) {
+        dispatcher.on_command(mqtt::message{topic, payload, mqtt::qos::at_least_once, false});
+    }
+    nlohmann::json reply_json(std::size_t i = 0) const {
+        return nlohmann::json::parse(replies.at(i).message.payload);
+    }
+
+    config::gateway cfg;
+    command_ports::time_point now{};
+    std::set<std::size_t> unpolled;
+    std::set<std::string> offline;
+    std::vector<write_call> writes;
+    std::vector<reply> replies;
+    std::vector<std::string> written;
+    std::vector<std::string> subscribed;
+    std::vector<command_ports::time_point> wakes;
+    command_dispatcher dispatcher;
+};
+
+TEST(command_dispatcher, writes_a_point_command_and_answers_with_the_value_read_back) {
+    rig r;
+    r.command(setpoint_topic, R"({"value": 42, "id": "c1"})");
+    ASSERT_EQ(r.writes.size(), 1u);
+    EXPECT_EQ(r.writes[0].device, 0u);
+    EXPECT_EQ(r.writes[0].point, 0u);
+    EXPECT_EQ(r.writes[0].value, modbus::value{std::uint64_t{42}});
+    EXPECT_TRUE(r.replies.empty());  // answered once the device has
+    r.writes[0].done({{}, {42}});
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.replies[0].message.topic, setpoint_reply);
+    EXPECT_EQ(r.replies[0].message.qos, mqtt::qos::at_least_once);
+    EXPECT_FALSE(r.replies[0].message.retain);
+    EXPECT_EQ(r.reply_json(), (nlohmann::json{{"id", "c1"}, {"ok", true}, {"value", 42}}));
+    EXPECT_EQ(r.written, std::vector<std::string>{"pump/setpoint=42"});
+    EXPECT_EQ(r.dispatcher.counters().received, 1u);
+    EXPECT_EQ(r.dispatcher.counters().refused, 0u);
+    // The second device's point of the same name goes to that device.
+    r.command("site/a/fan/speed/set", "7");
+    ASSERT_EQ(r.writes.size(), 2u);
+    EXPECT_EQ(r.writes[1].device, 1u);
+    EXPECT_EQ(r.writes[1].point, 1u);
+}
+
+TEST(command_dispatcher, a_device_error_is_answered_with_the_modbus_exception) {
+    rig r;
+    r.command(setpoint_topic, "5");
+    ASSERT_EQ(r.writes.size(), 1u);
+    r.writes[0].done({modbus::make_error_code(modbus::modbus_errc::illegal_data_value), {}});
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_EQ(j.at("modbus_exception"), 3);
+    EXPECT_TRUE(r.written.empty());
+}
+
+TEST(command_dispatcher, refuses_what_it_cannot_write_and_counts_each_refusal) {
+    rig r;
+    r.unpolled.insert(1);
+    r.command("site/a/pump/nothing/set", "1");  // no such point: the reply topic follows the command's
+    r.command("site/a/pump/hours/set", "1");    // read-only
+    r.command(setpoint_topic, "not a number");
+    r.command(setpoint_topic, std::string(max_command_payload + 1, '1'));
+    r.command("site/a/fan/setpoint/set", "1");  // its bus polls nothing
+    EXPECT_TRUE(r.writes.empty());
+    ASSERT_EQ(r.replies.size(), 5u);
+    EXPECT_EQ(r.replies[0].message.topic, "site/a/pump/nothing/reply");
+    EXPECT_EQ(r.replies[1].message.topic, "site/a/pump/hours/reply");
+    for (std::size_t i = 0; i < r.replies.size(); ++i) EXPECT_EQ(r.reply_json(i).at("ok"), false) << i;
+    EXPECT_NE(r.reply_json(4).at("error").get<std::string>().find("fan is not polled"), std::string::npos);
+    const auto& c = r.dispatcher.counters();
+    EXPECT_EQ(c.received, 5u);
+    EXPECT_EQ(c.refused, 5u);
+    EXPECT_EQ(c.payload_too_large, 1u);
+}
+
+TEST(command_dispatcher, ignores_retained_commands_and_drops_overlong_topics_unanswered) {
+    rig r;
+    r.dispatcher.on_command(mqtt::message{setpoint_topic, "1", mqtt::qos::at_least_once, true});
+    r.command("site/a/" + std::string(max_command_topic, 'x') + "/set", "1");
+    EXPECT_TRUE(r.writes.empty());
+    EXPECT_TRUE(r.replies.empty());
+    const auto& c = r.dispatcher.counters();
+    EXPECT_EQ(c.received, 2u);
+    EXPECT_EQ(c.topic_too_long, 1u);
+    EXPECT_EQ(c.refused, 0u);
+    // Accepted when the configuration says so.
+    auto g = plant();
+    g.commands.accept_retained = true;
+    rig accepting(g);
+    accepting.dispatcher.on_command(mqtt::message{setpoint_topic, "1", mqtt::qos::at_least_once, true});
+    EXPECT_EQ(accepting.writes.size(), 1u);
+}
+
+TEST(command_dispatcher, answers_on_the_mqtt5_response_topic_with_the_correlation_data) {
+    rig r;
+    mqtt::message m{setpoint_topic, "3", mqtt::qos::at_least_once, false, "app/7/answers", "\x01\x02req"};
+    r.dispatcher.on_command(m);
+    ASSERT_EQ(r.writes.size(), 1u);
+    r.writes[0].done({{}, {3}});
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.replies[0].message.topic, "app/7/answers");
+    EXPECT_EQ(r.replies[0].message.correlation_data, "\x01\x02req");
+    // A Response Topic that is no topic name: the configured one, with the correlation data.
+    m.response_topic = "app/+/answers";
+    r.dispatcher.on_command(m);
+    r.writes.at(1).done({{}, {3}});
+    EXPECT_EQ(r.replies.at(1).message.topic, setpoint_reply);
+    EXPECT_EQ(r.replies.at(1).message.correlation_data, "\x01\x02req");
+    // At the bounds: taken.
+    m.response_topic = std::string(max_command_topic, 'r');
+    m.correlation_data = std::string(max_correlation_data, 'c');
+    r.dispatcher.on_command(m);
+    ASSERT_EQ(r.writes.size(), 3u);
+    r.writes[2].done({{}, {3}});
+    EXPECT_EQ(r.replies.at(2).message.topic, m.response_topic);
+    EXPECT_EQ(r.replies.at(2).message.correlation_data, m.correlation_data);
+    EXPECT_EQ(r.dispatcher.counters().reply_address_too_long, 0u);
+}
+
+TEST(command_dispatcher, refuses_a_response_topic_or_correlation_data_past_its_bound) {
+    rig r;
+    mqtt::message long_topic{setpoint_topic,
+                             R"({"value": 1, "id": "t"})",
+                             mqtt::qos::at_least_once,
+                             false,
+                             std::string(max_command_topic + 1, 'r'),
+                             "corr"};
+    mqtt::message long_data{setpoint_topic,
+                            R"({"value": 1, "id": "d"})",
+                            mqtt::qos::at_least_once,
+                            false,
+                            "app/answers",
+                            std::string(max_correlation_data + 1, 'c')};
+    r.dispatcher.on_command(long_topic);
+    r.dispatcher.on_command(long_data);
+    EXPECT_TRUE(r.writes.empty());
+    ASSERT_EQ(r.replies.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        // Refused on the configured reply topic, carrying none of what was too long.
+        EXPECT_EQ(r.replies[i].message.topic, setpoint_reply) << i;
+        EXPECT_TRUE(r.replies[i].message.correlation_data.empty()) << i;
+        EXPECT_EQ(r.reply_json(i).at("ok"), false) << i;
+    }
+    EXPECT_EQ(r.reply_json(0).at("id"), "t");
+    EXPECT_EQ(r.reply_json(1).at("id"), "d");
+    EXPECT_EQ(r.dispatcher.counters().reply_address_too_long, 2u);
+    EXPECT_EQ(r.dispatcher.counters().refused, 2u);
+}
+
+TEST(command_dispatcher, keeps_at_most_max_pending_replies_and_counts_the_rest) {
+    rig r;
+    const std::size_t extra = 37;
+    for (std::size_t i = 0; i < max_pending_replies + extra; ++i) r.command("site/a/pump/nothing/set", "1");
+    EXPECT_EQ(r.replies.size(), max_pending_replies);  // what the client holds stays bounded
+    EXPECT_EQ(r.dispatcher.pending_replies(), max_pending_replies);
+    EXPECT_EQ(r.dispatcher.counters().replies_dropped, extra);
+    EXPECT_EQ(r.dispatcher.counters().refused, max_pending_replies + extra);
+    // A write's answer past the bound is not sent either (the write still happens).
+    r.command(setpoint_topic, "1");
+    ASSERT_EQ(r.writes.size(), 1u);
+    r.writes[0].done({{}, {1}});
+    EXPECT_EQ(r.replies.size(), max_pending_replies);
+    EXPECT_EQ(r.dispatcher.counters().replies_dropped, extra + 1);
+    // Completed replies make room again, whatever their outcome.
+    for (auto& reply : r.replies) reply.done();
+    EXPECT_EQ(r.dispatcher.pending_replies(), 0u);
+    r.replies.clear();
+    r.command("site/a/pump/nothing/set", "1");
+    EXPECT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.dispatcher.pending_replies(), 1u);
+}
+
+config::gateway waiting_plant() {
+    auto g = plant();
+    g.commands.max_age = 5000ms;
+    return g;
+}
+
+TEST(command_dispatcher, holds_a_command_for_an_offline_device_and_writes_it_when_it_is_back) {
+    rig r(waiting_plant());
+    r.offline.insert("pump");
+    r.now += 10s;
+    r.command(setpoint_topic, R"({"value": 9, "id": "h"})");
+    EXPECT_TRUE(r.writes.empty());
+    EXPECT_TRUE(r.replies.empty());
+    EXPECT_EQ(r.dispatcher.held(), 1u);
+    ASSERT_FALSE(r.wakes.empty());
+    EXPECT_EQ(r.wakes.back(), r.now + 5000ms);
+    r.now += 2s;
+    r.dispatcher.expire(r.now);  // not yet
+    EXPECT_EQ(r.dispatcher.held(), 1u);
+    // Another device coming back releases nothing of this one.
+    r.dispatcher.device_back("fan");
+    EXPECT_TRUE(r.writes.empty());
+    r.offline.clear();
+    r.dispatcher.device_back("pump");
+    EXPECT_EQ(r.dispatcher.held(), 0u);
+    ASSERT_EQ(r.writes.size(), 1u);
+    EXPECT_EQ(r.writes[0].value, modbus::value{std::uint64_t{9}});
+    r.writes[0].done({{}, {9}});
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.reply_json(), (nlohmann::json{{"id", "h"}, {"ok", true}, {"value", 9}}));
+    EXPECT_EQ(r.dispatcher.counters().refused, 0u);
+}
+
+TEST(command_dispatcher, answers_a_held_command_when_its_max_age_is_up) {
+    rig r(waiting_plant());
+    r.offline.insert("pump");
+    r.command(setpoint_topic, R"({"value": 9, "id": "late"})");
+    ASSERT_EQ(r.dispatcher.held(), 1u);
+    const auto deadline = r.wakes.at(0);
+    r.now = deadline - 1ms;
+    r.dispatcher.expire(r.now);
+    EXPECT_TRUE(r.replies.empty());
+    r.now = deadline;
+    r.dispatcher.expire(r.now);
+    EXPECT_EQ(r.dispatcher.held(), 0u);
+    ASSERT_EQ(r.replies.size(), 1u);
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("id"), "late");
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_NE(
+        j.at("error").get<std::string>().find("stayed offline for longer than commands.max_age (5000 ms)"),
+        std::string::npos);
+    EXPECT_TRUE(r.writes.empty());
+    // The device coming back later writes nothing.
+    r.offline.clear();
+    r.dispatcher.device_back("pump");
+    EXPECT_TRUE(r.writes.empty());
+}
+
+TEST(command_dispatcher, refuses_at_once_for_an_offline_device_without_max_age_or_room) {
+    rig now_or_never;
+    now_or_never.offline.insert("pump");
+    now_or_never.command(setpoint_topic, "1");
+    ASSERT_EQ(now_or_never.replies.size(), 1u);
+    EXPECT_EQ(now_or_never.reply_json().at("error"), "device pump is offline");
+
+    rig r(waiting_plant());
+    r.offline.insert("pump");
+    for (std::size_t i = 0; i < max_held_per_device; ++i) r.command(setpoint_topic, "1");
+    EXPECT_TRUE(r.replies.empty());
+    r.command(setpoint_topic, "1");
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_NE(r.reply_json().at("error").get<std::string>().find("100 commands already wait for it"),
+              std::string::npos);
+    EXPECT_EQ(r.dispatcher.counters().held_full, 1u);
+    EXPECT_EQ(r.dispatcher.held(), max_held_per_device);
+    // Given up all at once (reload, shutdown), each with the reason.
+    r.dispatcher.give_up_all("the gateway is shutting down");
+    EXPECT_EQ(r.dispatcher.held(), 0u);
+    EXPECT_EQ(r.replies.size(), 1 + max_held_per_device);
+    EXPECT_EQ(r.reply_json(1).at("error"), "the gateway is shutting down");
+}
+
+TEST(command_dispatcher, writes_a_device_command_point_by_point_and_answers_once) {
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig r(g);
+    r.command("site/a/pump/set", R"({"values": {"speed": 4, "setpoint": 8}, "id": "both"})");
+    ASSERT_EQ(r.writes.size(), 2u);
+    EXPECT_EQ(r.writes[0].point, 1u);  // in the order given
+    EXPECT_EQ(r.writes[1].point, 0u);
+    r.writes[0].done({{}, {4}});
+    EXPECT_TRUE(r.replies.empty());
+    r.writes[1].done({modbus::make_error_code(modbus::modbus_errc::server_device_failure), {}});
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.replies[0].message.topic, "site/a/pump/reply");
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("id"), "both");
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_EQ(j.at("values"), (nlohmann::json{{"speed", 4}}));
+    EXPECT_EQ(j.at("errors").at("setpoint").at("modbus_exception"), 4);
+    // Nothing is written when one of the points is refused.
+    r.command("site/a/pump/set", R"({"speed": 4, "hours": 1})");
+    EXPECT_EQ(r.writes.size(), 2u);
+    EXPECT_EQ(r.reply_json(1).at("ok"), false);
+}
+
+TEST(command_dispatcher, subscribes_each_filter_once) {
+    rig r;
+    r.dispatcher.subscribe();
+    EXPECT_EQ(r.subscribed, std::vector<std::string>{"site/a/+/+/set"});
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    r.cfg = g;
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    EXPECT_EQ(r.subscribed,
+              (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set"}));
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway

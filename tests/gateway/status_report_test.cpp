@@ -1,0 +1,209 @@
+// The status and points reports from snapshots made by hand: the fields
+// `fieldbridge status` prints and docs/operations.md describes.
+#include "gateway/status_report.hpp"
+
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+#include "gateway/payload.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using system_time = std::chrono::system_clock::time_point;
+
+const system_time t0{std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 5h};
+
+modbus::device_health online_since(system_time t) {
+    modbus::device_health h;
+    modbus::poll_result good{"meter", t, {modbus::sample{0, {1}, {true, {}}}}, {}, {}};
+    h.record(good);
+    return h;
+}
+
+status_snapshot snapshot() {
+    status_snapshot s;
+    s.version = "1.2.3";
+    s.started = t0;
+    s.now = t0 + 100s;
+    s.uptime = 100s;
+    s.configuration = {"/etc/fieldbridge/fieldbridge.yaml", 2, "bad line"};
+    s.commands.received = 7;
+    s.commands.refused = 3;
+    s.commands.replies_dropped = 1;
+    s.held_commands = 4;
+    s.pending_replies = 5;
+    s.broker.host = "broker.local";
+    s.broker.port = 8883;
+    s.broker.tls = true;
+    s.broker.client_id = "gw1";
+    s.broker.state = mqtt::link_state::connected;
+    s.broker.connected_since = t0 + 1s;
+    s.broker.client.connects = 3;
+    s.broker.client.published = 40;
+    s.queue.path = "/var/lib/fieldbridge/queue.db";
+    s.queue.stats.rows = 12;
+    s.queue.stats.oldest = t0 + 90s;
+    s.queue.counters.commits = 50;
+    s.queue.counters.dropped_by_rows = 6;
+    s.queue.forwarded.stored = 30;
+    s.queue.forwarded.delivered = 18;
+    modbus::bus_counters line;
+    line.polls = 9;
+    line.busy = 250ms;
+    line.running = 1000ms;
+    s.buses.push_back({"line", true, line});
+    s.buses_stopping = {"old"};
+    modbus::device_counters meter;
+    meter.requests = 11;
+    meter.timeouts = 2;
+    meter.last_poll_duration = 40ms;
+    s.devices.push_back({"meter", "line", 7, 1000ms, online_since(t0 + 99s), meter});
+    return s;
+}
+
+TEST(status_report, carries_every_part_of_the_snapshot) {
+    const auto j = status_report(snapshot());
+    EXPECT_EQ(j.at("version"), "1.2.3");
+    EXPECT_EQ(j.at("started"), iso8601_utc_ms(t0));
+    EXPECT_DOUBLE_EQ(j.at("uptime_s").get<double>(), 100.0);
+    EXPECT_EQ(j.at("healthy"), true);
+    EXPECT_EQ(j.at("config"), (nlohmann::json{{"path", "/etc/fieldbridge/fieldbridge.yaml"},
+                                              {"reloads", 2},
+                                              {"last_reload_error", "bad line"}}));
+    const auto& c = j.at("commands");
+    EXPECT_EQ(c.at("received"), 7);
+    EXPECT_EQ(c.at("refused"), 3);
+    EXPECT_EQ(c.at("replies_dropped"), 1);
+    EXPECT_EQ(c.at("held"), 4);
+    EXPECT_EQ(c.at("pending_replies"), 5);
+    for (const auto* key : {"topic_too_long", "payload_too_large", "reply_address_too_long", "held_full"}) {
+        EXPECT_EQ(c.at(key), 0) << key;
+    }
+    const auto& b = j.at("broker");
+    EXPECT_EQ(b.at("host"), "broker.local");
+    EXPECT_EQ(b.at("port"), 8883);
+    EXPECT_EQ(b.at("tls"), true);
+    EXPECT_EQ(b.at("state"), "connected");
+    EXPECT_EQ(b.at("protocol"), "3.1.1");
+    EXPECT_EQ(b.at("client_id"), "gw1");
+    EXPECT_EQ(b.at("connected_since"), iso8601_utc_ms(t0 + 1s));
+    EXPECT_EQ(b.at("connects"), 3);
+    EXPECT_EQ(b.at("reconnects"), 2);
+    EXPECT_EQ(b.at("published"), 40);
+    EXPECT_FALSE(b.contains("limits"));  // MQTT 5 only
+    const auto& q = j.at("queue");
+    EXPECT_EQ(q.at("path"), "/var/lib/fieldbridge/queue.db");
+    EXPECT_EQ(q.at("messages"), 12);
+    EXPECT_DOUBLE_EQ(q.at("oldest_age_s").get<double>(), 10.0);
+    EXPECT_EQ(q.at("stored"), 30);
+    EXPECT_EQ(q.at("delivered"), 18);
+    EXPECT_EQ(q.at("dropped").at("by_messages"), 6);
+    EXPECT_DOUBLE_EQ(q.at("commits_per_s").get<double>(), 0.5);
+    for (const auto* key : {"bytes", "refused", "refused_by_broker", "disk_full", "commits", "ledger_errors",
+                            "lost_uncommitted", "resyncs"}) {
+        EXPECT_TRUE(q.contains(key)) << key;
+    }
+    ASSERT_EQ(j.at("buses").size(), 1u);
+    const auto& bus = j.at("buses").at(0);
+    EXPECT_EQ(bus.at("name"), "line");
+    EXPECT_EQ(bus.at("started"), true);
+    EXPECT_EQ(bus.at("polls"), 9);
+    EXPECT_DOUBLE_EQ(bus.at("utilisation").get<double>(), 0.25);
+    EXPECT_EQ(j.at("buses_stopping"), nlohmann::json::array({"old"}));
+    ASSERT_EQ(j.at("devices").size(), 1u);
+    const auto& d = j.at("devices").at(0);
+    EXPECT_EQ(d.at("name"), "meter");
+    EXPECT_EQ(d.at("bus"), "line");
+    EXPECT_EQ(d.at("unit_id"), 7);
+    EXPECT_EQ(d.at("state"), "online");
+    EXPECT_EQ(d.at("state_since"), iso8601_utc_ms(t0 + 99s));
+    EXPECT_DOUBLE_EQ(d.at("poll_interval_s").get<double>(), 1.0);
+    EXPECT_DOUBLE_EQ(d.at("last_poll_duration_s").get<double>(), 0.04);
+    EXPECT_EQ(d.at("requests"), 11);
+    EXPECT_EQ(d.at("errors"), (nlohmann::json{{"timeout", 2}, {"exception", 0}, {"other", 0}}));
+    EXPECT_DOUBLE_EQ(d.at("last_good_age_s").get<double>(), 1.0);
+    EXPECT_EQ(d.at("polls"), 1);
+    EXPECT_EQ(d.at("last_error"), "");
+    for (const auto* key :
+         {"retries", "last_poll_age_s", "missed_polls", "failed_polls", "consecutive_failures"}) {
+        EXPECT_TRUE(d.contains(key)) << key;
+    }
+}
+
+TEST(status_report, is_unhealthy_without_the_broker_or_with_a_device_offline) {
+    auto s = snapshot();
+    s.broker.state = mqtt::link_state::connecting;
+    s.broker.connected_since.reset();
+    auto j = status_report(s);
+    EXPECT_EQ(j.at("healthy"), false);
+    EXPECT_EQ(j.at("broker").at("state"), "connecting");
+    EXPECT_TRUE(j.at("broker").at("connected_since").is_null());
+
+    s = snapshot();
+    modbus::poll_result failed{
+        "meter", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}};
+    auto& h = s.devices.at(0).health;
+    h.offline_after = 1;
+    h.record(failed);
+    ASSERT_EQ(h.state(), modbus::device_state::offline);
+    j = status_report(s);
+    EXPECT_EQ(j.at("healthy"), false);
+    EXPECT_EQ(j.at("devices").at(0).at("state"), "offline");
+}
+
+TEST(status_report, shows_the_address_in_use_and_the_mqtt5_limits) {
+    auto s = snapshot();
+    s.broker.v5 = true;
+    s.broker.client.server = {"backup.local", 1884};
+    s.broker.client.limits.receive_maximum = 20;
+    auto j = status_report(s);
+    EXPECT_EQ(j.at("broker").at("host"), "backup.local");
+    EXPECT_EQ(j.at("broker").at("port"), 1884);
+    EXPECT_EQ(j.at("broker").at("protocol"), "5");
+    EXPECT_EQ(j.at("broker").at("limits").at("receive_maximum"), 20);
+    s.broker.state = mqtt::link_state::disconnected;
+    EXPECT_FALSE(status_report(s).at("broker").contains("limits"));
+}
+
+TEST(points_report, lists_every_point_with_its_latest_reading) {
+    config::gateway g;
+    g.publish.prefix = "p";
+    g.publish.topic_template = "{prefix}/{device}/{point}";
+    config::bus b;
+    b.name = "line";
+    g.buses.push_back(b);
+    config::device d;
+    d.name = "meter";
+    d.bus = "line";
+    config::point volts;
+    volts.name = "volts";
+    volts.unit = "V";
+    config::point amps = volts;
+    amps.name = "amps";
+    amps.unit = "A";
+    d.points = {volts, amps};
+    g.devices.push_back(d);
+    point_mapper mapper(g);
+    (void)mapper.map(modbus::poll_result{"meter", t0, {modbus::sample{0, {230}, {true, {}}}}, {}, {}},
+                     std::chrono::steady_clock::time_point{});
+    const auto rows = points_report(g, mapper, "", t0 + 2s);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].at("device"), "meter");
+    EXPECT_EQ(rows[0].at("point"), "volts");
+    EXPECT_EQ(rows[0].at("unit"), "V");
+    EXPECT_EQ(rows[0].at("topic"), "p/meter/volts");
+    EXPECT_EQ(rows[0].at("value"), 230);
+    EXPECT_EQ(rows[0].at("quality"), "good");
+    EXPECT_DOUBLE_EQ(rows[0].at("age_s").get<double>(), 2.0);
+    EXPECT_EQ(rows[1].at("quality"), "none");  // not polled yet
+    EXPECT_TRUE(rows[1].at("value").is_null());
+    EXPECT_TRUE(rows[1].at("age_s").is_null());
+    EXPECT_EQ(points_report(g, mapper, "meter", t0).size(), 2u);
+    EXPECT_THROW((void)points_report(g, mapper, "nothing", t0), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
