@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/config_builder.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/wait.hpp"
 
@@ -69,6 +70,57 @@ TEST(mosquitto_broker, tls_listener_takes_a_client_that_trusts_its_ca) {
     child_process untrusting({"mosquitto_pub", "-h", "localhost", "-p", std::to_string(broker.port()), "--cafile",
                               "/etc/ssl/certs/ca-certificates.crt", "-t", "t/x", "-m", "1"});
     EXPECT_NE(untrusting.wait(10s), 0) << untrusting.output();
+}
+
+TEST(config_builder, writes_sections_profiles_buses_and_devices_as_the_loader_reads_them) {
+    config_builder c;
+    c.broker("127.0.0.1", 1883).client_id("gw").prefix("e2e").heartbeat("1s").store_path("queue.db");
+    c.profile("meter", {point_spec("voltage", "input", 0, "float32").order("cdab").qos(2).simulate_constant(229.01)});
+    c.tcp_bus("line", 1502);
+    c.device("m1").bus("line").unit_id(3).profile("meter").fault("vanish_after", "2s");
+    c.device("m2").bus("line").unit_id(4).point(point_spec("level", "holding", 7, "uint16").scale(0.1));
+    EXPECT_EQ(c.yaml(),
+              "mqtt: { host: 127.0.0.1, port: 1883, client_id: gw }\n"
+              "publish: { prefix: e2e, heartbeat: 1s }\n"
+              "store: { path: queue.db }\n"
+              "profiles:\n"
+              "  meter:\n"
+              "    points:\n"
+              "      - { name: voltage, register: input, address: 0, type: float32, order: cdab, qos: 2, "
+              "simulate: { wave: constant, value: 229.01 } }\n"
+              "buses:\n"
+              "  line: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
+              "devices:\n"
+              "  m1:\n"
+              "    bus: line\n"
+              "    unit_id: 3\n"
+              "    profile: meter\n"
+              "    simulator_faults: { vanish_after: 2s }\n"
+              "  m2:\n"
+              "    bus: line\n"
+              "    unit_id: 4\n"
+              "    points:\n"
+              "      - { name: level, register: holding, address: 7, type: uint16, scale: 0.1 }\n");
+}
+
+TEST(config_builder, a_setting_made_again_replaces_the_first_where_it_stands) {
+    config_builder c;
+    c.prefix("e2e").heartbeat("1s");
+    c.prefix("e2f");
+    c.device("m1").bus("line").unit_id(3);
+    c.device("m1").bus("nowhere");
+    c.device("gone").bus("line");
+    c.remove_device("gone");
+    EXPECT_EQ(c.yaml(), "publish: { prefix: e2f, heartbeat: 1s }\ndevices:\n  m1:\n    bus: nowhere\n    unit_id: 3\n");
+}
+
+TEST(config_builder, text_yaml_would_read_as_something_else_is_quoted) {
+    yaml_map m;
+    m.set("topic", "{prefix}/{device}").set("protocol", "5").set("flag", "true").set("empty", "");
+    m.set("plain", "e2e/m1-x_y.z").set("list", std::vector<std::string>{"1-4"}).set("on", false).set("n", -40);
+    EXPECT_EQ(m.flow(),
+              "{ topic: \"{prefix}/{device}\", protocol: \"5\", flag: \"true\", empty: \"\", plain: e2e/m1-x_y.z, "
+              "list: [ \"1-4\" ], on: false, n: -40 }");
 }
 
 }  // namespace

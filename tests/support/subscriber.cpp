@@ -1,0 +1,75 @@
+#include "tests/support/subscriber.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <sstream>
+
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge::testing {
+namespace {
+
+std::string generated_client_id() {
+    static std::atomic<unsigned> next{0};
+    return "test-sub-" + std::to_string(::getpid()) + "-" + std::to_string(next++);
+}
+
+std::vector<std::string> argv_for(const mosquitto_broker& broker, const std::string& filter, const std::string& id,
+                                  bool persistent) {
+    std::vector<std::string> argv{"mosquitto_sub", "-h", broker.host(), "-p", std::to_string(broker.port()),
+                                  "-q", "2", "-i", id, "-F", "%t %q %r %p", "-t", filter};
+    if (persistent) argv.push_back("-c");
+    return argv;
+}
+
+}  // namespace
+
+subscriber::subscriber(const mosquitto_broker& broker, const std::string& filter)
+    : subscriber(broker, filter, options{}) {}
+
+subscriber::subscriber(const mosquitto_broker& broker, const std::string& filter, const options& o)
+    : broker_(broker),
+      client_id_(o.client_id.empty() ? generated_client_id() : o.client_id),
+      process_(argv_for(broker, filter, client_id_, !o.client_id.empty())) {}
+
+bool subscriber::wait_subscribed(std::chrono::milliseconds timeout) const {
+    const auto line = "Received SUBSCRIBE from " + client_id_ + "\n";
+    return wait_until([&] { return broker_.log().find(line) != std::string::npos; }, timeout);
+}
+
+std::vector<received> subscriber::messages() const {
+    std::vector<received> out;
+    std::istringstream lines(process_.output());
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        received r;
+        int retain = 0;
+        if (!(fields >> r.topic >> r.qos >> retain)) continue;
+        r.retain = retain != 0;
+        std::getline(fields >> std::ws, r.payload);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::optional<received> subscriber::find(const std::string& topic,
+                                         const std::function<bool(const nlohmann::json&)>& pred) const {
+    auto all = messages();
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+        if (it->topic != topic) continue;
+        const auto j = nlohmann::json::parse(it->payload, nullptr, false);
+        if (j.is_discarded()) continue;
+        if (!pred || pred(j)) return *it;
+    }
+    return std::nullopt;
+}
+
+std::size_t subscriber::count(const std::string& topic) const {
+    std::size_t n = 0;
+    for (const auto& m : messages()) n += m.topic == topic ? 1u : 0u;
+    return n;
+}
+
+}  // namespace fieldbridge::testing

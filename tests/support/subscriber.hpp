@@ -1,0 +1,60 @@
+// mosquitto_sub on a test broker, subscribed at QoS 2 to one topic filter,
+// printing every message it receives with its QoS and retain flag; the test
+// reads what arrived so far at any time. With a client id it keeps a
+// persistent session (clean session off). Stopped when the object goes.
+// Not thread-safe: one test thread owns it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/mosquitto_broker.hpp"
+
+namespace fieldbridge::testing {
+
+struct received {
+    std::string topic;
+    int qos = -1;
+    bool retain = false;
+    std::string payload;
+};
+
+class subscriber {
+public:
+    struct options {
+        // Non-empty: this client id and a persistent session (mosquitto_sub -c).
+        std::string client_id;
+    };
+
+    subscriber(const mosquitto_broker& broker, const std::string& filter);
+    subscriber(const mosquitto_broker& broker, const std::string& filter, const options& o);
+
+    const std::string& client_id() const { return client_id_; }
+    // Whether the broker has logged this client's SUBSCRIBE within timeout:
+    // from then on nothing published to the filter is missed.
+    bool wait_subscribed(std::chrono::milliseconds timeout) const;
+
+    // Everything received so far, in arrival order.
+    std::vector<received> messages() const;
+    // The newest message on topic whose JSON payload satisfies pred (any JSON when pred is empty).
+    std::optional<received> find(const std::string& topic,
+                                 const std::function<bool(const nlohmann::json&)>& pred = {}) const;
+    // Messages received on topic so far.
+    std::size_t count(const std::string& topic) const;
+    // mosquitto_sub's output, for failure messages.
+    std::string dump() const { return process_.output(); }
+
+private:
+    const mosquitto_broker& broker_;
+    std::string client_id_;
+    child_process process_;
+};
+
+}  // namespace fieldbridge::testing
