@@ -1,8 +1,9 @@
 // The whole data path on real peers: `fieldbridge simulate` serves a device
 // (over TCP, and over a socat pty pair standing in for an RS485 line),
 // `fieldbridge run` polls it and publishes to a real mosquitto, and
-// mosquitto_sub shows what arrived, with QoS and retain flags.
-#include <modbus.h>
+// mosquitto_sub shows what arrived, with QoS and retain flags. Each test
+// sets these up with a gateway_rig and builds its configuration with the
+// rig's config_builder.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -16,13 +17,17 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/config_builder.hpp"
+#include "tests/support/gateway_rig.hpp"
+#include "tests/support/modbus_master.hpp"
 #include "tests/support/mosquitto_broker.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/subscriber.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge {
@@ -31,94 +36,39 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::child_process;
-using testing::free_tcp_port;
-using testing::mosquitto_broker;
+using testing::cli_answer;
+using testing::config_builder;
+using testing::fieldbridge_binary;
+using testing::gateway_rig;
+using testing::point_spec;
+using testing::read_coils;
+using testing::read_holding_registers;
+using testing::received;
+using testing::subscriber;
 using testing::wait_until;
 
-struct received {
-    std::string topic;
-    int qos = -1;
-    bool retain = false;
-    std::string payload;
-};
-
-// mosquitto_sub printing "topic qos retain payload" per line.
-class subscriber {
-public:
-    subscriber(const mosquitto_broker& broker, const std::string& filter)
-        : process_({"mosquitto_sub", "-h", broker.host(), "-p", std::to_string(broker.port()), "-q", "2", "-v",
-                    "-F", "%t %q %r %p", "-t", filter}) {}
-
-    std::vector<received> messages() const {
-        std::vector<received> out;
-        std::istringstream lines(process_.output());
-        std::string line;
-        while (std::getline(lines, line)) {
-            std::istringstream fields(line);
-            received r;
-            if (!(fields >> r.topic >> r.qos)) continue;
-            int retain = 0;
-            fields >> retain;
-            r.retain = retain != 0;
-            std::getline(fields >> std::ws, r.payload);
-            out.push_back(r);
-        }
-        return out;
-    }
-
-    // The newest message on a topic whose JSON payload satisfies pred.
-    std::optional<received> find(const std::string& topic,
-                                 const std::function<bool(const nlohmann::json&)>& pred = {}) const {
-        auto all = messages();
-        for (auto it = all.rbegin(); it != all.rend(); ++it) {
-            if (it->topic != topic) continue;
-            const auto j = nlohmann::json::parse(it->payload, nullptr, false);
-            if (j.is_discarded()) continue;
-            if (!pred || pred(j)) return *it;
-        }
-        return std::nullopt;
-    }
-
-    std::string dump() const { return process_.output(); }
-
-private:
-    child_process process_;
-};
-
-using testing::temp_dir;
-
-std::string write_file(const fs::path& path, const std::string& text) {
-    std::ofstream(path) << text;
-    return path.string();
+// A device with one point of each kind the end-to-end path must carry.
+std::vector<point_spec> meter_points() {
+    return {
+        point_spec("voltage", "input", 0, "float32").order("cdab").unit("V").qos(2).simulate_constant(229.01),
+        point_spec("energy", "holding", 10, "uint32").order("abcd").unit("Wh").qos(1).writable().simulate_constant(
+            123456),
+        point_spec("relay", "coil", 3, "bool").qos(0).retain().writable(),
+        point_spec("serial", "holding", 20, "string").length(4).qos(1),
+    };
 }
 
+// The meter as device m1 (unit 3) on the bus `line`, a TCP bus to the
+// rig's simulator port (a test makes it a serial line where it needs one).
 // The heartbeat republishes unchanged values every second, so a subscriber
 // that connects after the first publish still sees every point soon.
-// A device with one point of each kind the end-to-end path must carry.
-std::string device_points() {
-    return R"(
-profiles:
-  meter:
-    points:
-      - { name: voltage, register: input, address: 0, type: float32, order: cdab, unit: V, qos: 2,
-          simulate: { wave: constant, value: 229.01 } }
-      - { name: energy, register: holding, address: 10, type: uint32, order: abcd, unit: Wh, qos: 1, writable: true,
-          simulate: { wave: constant, value: 123456 } }
-      - { name: relay, register: coil, address: 3, type: bool, qos: 0, retain: true, writable: true }
-      - { name: serial, register: holding, address: 20, type: string, length: 4, qos: 1 }
-)";
-}
-
-std::string gateway_config(const mosquitto_broker& broker, const std::string& bus_yaml) {
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw, keepalive: 5s }\n"
-      << "publish: { prefix: e2e, heartbeat: 1s }\n"
-      << "store: { path: queue.db }\n"  // beside the config file
-      << "control: { socket: control.sock }\n"
-      << device_points() << "buses:\n"
-      << bus_yaml << "devices:\n"
-      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 300ms, retries: 0 }\n";
-    return y.str();
+void configure_meter(gateway_rig& rig) {
+    rig.config.client_id("e2e-gw").mqtt().set("keepalive", "5s");
+    rig.config.prefix("e2e").heartbeat("1s");
+    rig.config.profile("meter", meter_points());
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(3).profile("meter").poll_interval("200ms").timeout("300ms").retries(
+        0);
 }
 
 bool good(const nlohmann::json& j) { return j.at("quality") == "good"; }
@@ -144,32 +94,19 @@ void expect_values_arrive(const subscriber& sub) {
     EXPECT_EQ(relay.qos, 0);
 }
 
-// Writes through a Modbus client of our own, as another master would.
-void write_register_over_tcp(std::uint16_t port, int unit, int address, std::uint16_t value) {
-    modbus_t* ctx = modbus_new_tcp("127.0.0.1", port);
-    ASSERT_NE(ctx, nullptr);
-    modbus_set_slave(ctx, unit);
-    ASSERT_EQ(modbus_connect(ctx), 0) << modbus_strerror(errno);
-    EXPECT_EQ(modbus_write_register(ctx, address, value), 1) << modbus_strerror(errno);
-    modbus_close(ctx);
-    modbus_free(ctx);
-}
-
 TEST(end_to_end, tcp_device_values_reach_the_broker_and_changes_are_published_again) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto cfg = write_file(dir.path() / "gw.yaml",
-                                gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " +
-                                                           std::to_string(modbus_port) + " }\n"));
-    subscriber sub(broker, "e2e/#");
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    configure_meter(rig);
+    subscriber sub(rig.broker(), "e2e/#");
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& sim = rig.simulator();
+    auto& gw = rig.start_gateway();
 
     expect_values_arrive(sub);
 
-    // Low word of the uint32 at 10..11: 123456 = 0x0001'E240 -> 0x0001'0007.
-    write_register_over_tcp(modbus_port, 3, 11, 7);
+    // Low word of the uint32 at 10..11: 123456 = 0x0001'E240 -> 0x0001'0007,
+    // written by another master.
+    ASSERT_TRUE(testing::write_holding_register(rig.modbus_port(), 3, 11, 7));
     EXPECT_TRUE(wait_until(
         [&] { return sub.find("e2e/m1/energy", [](const auto& j) { return j.at("value") == 65543; }).has_value(); },
         10s))
@@ -187,41 +124,27 @@ TEST(end_to_end, tcp_device_values_reach_the_broker_and_changes_are_published_ag
 }
 
 TEST(end_to_end, rtu_device_on_a_pty_pair_reaches_the_broker) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto gateway_end = (dir.path() / "ttyGW").string();
-    const auto device_end = (dir.path() / "ttyDEV").string();
-    child_process socat({"socat", "pty,raw,echo=0,link=" + gateway_end, "pty,raw,echo=0,link=" + device_end});
-    ASSERT_TRUE(wait_until([&] { return fs::exists(gateway_end) && fs::exists(device_end); }, 10s))
-        << socat.output();
-
-    const auto cfg = write_file(dir.path() / "gw.yaml",
-                                gateway_config(broker, "  line: { type: rtu, device: " + gateway_end +
-                                                           ", baud: 115200, parity: none }\n"));
-    subscriber sub(broker, "e2e/#");
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line", "--serial", device_end});
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    configure_meter(rig);
+    ASSERT_TRUE(rig.open_serial_line());
+    rig.config.rtu_bus("line", rig.gateway_tty(), 115200).bus("line").set("parity", "none");
+    subscriber sub(rig.broker(), "e2e/#");
+    rig.start_serial_simulator();
+    auto& gw = rig.start_gateway();
 
     expect_values_arrive(sub);
     EXPECT_TRUE(gw.running()) << gw.output();
 }
 
 TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
-      << "publish: { prefix: e2e, heartbeat: 1s }\n"
-      << "store: { path: queue.db }\n"
-      << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n"
-      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 200ms, timeout: 200ms, retries: 0,\n"
-      << "        offline_poll_interval: 0s }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
+    gateway_rig rig;
+    configure_meter(rig);
+    rig.config.mqtt().erase("keepalive");
+    rig.config.control().erase("socket");
+    rig.config.device("m1").timeout("200ms").offline_poll_interval("0s");
     // Only the gateway: nothing listens on the Modbus port.
-    subscriber sub(broker, "e2e/#");
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    subscriber sub(rig.broker(), "e2e/#");
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until(
         [&] {
             return sub.find("e2e/m1/voltage", [](const auto& j) { return j.at("quality") == "bad"; }).has_value();
@@ -251,48 +174,34 @@ TEST(end_to_end, a_device_that_does_not_answer_is_published_as_bad_quality) {
     EXPECT_EQ(count_lines(), 1u) << gw.output();
 }
 
-// Rows in the gateway's queue, read the way an operator would.
-long queued_rows(const fs::path& db) {
-    child_process q({"sqlite3", db.string(), "SELECT count(*) FROM messages"});
-    if (q.wait(10s) != 0) return -1;
-    try {
-        return std::stol(q.output());
-    } catch (const std::exception&) {
-        return -1;
-    }
-}
-
 TEST(end_to_end, values_polled_while_the_broker_is_down_survive_a_gateway_kill_and_arrive_later) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto cfg = write_file(dir.path() / "gw.yaml",
-                                gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " +
-                                                           std::to_string(modbus_port) + " }\n"));
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    gateway_rig rig;
+    configure_meter(rig);
+    auto& broker = rig.broker();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
     {
         subscriber sub(broker, "e2e/#");
-        auto gw = std::make_unique<child_process>(std::vector<std::string>{FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        auto* gw = &rig.start_gateway();
         ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << sub.dump();
 
         // The uplink goes away; polling goes on and the heartbeat (1 s) keeps
         // producing messages, which pile up in the queue.
         broker.stop();
-        ASSERT_TRUE(wait_until([&] { return queued_rows(dir.path() / "queue.db") >= 8; }, 20s))
-            << queued_rows(dir.path() / "queue.db") << " rows\n"
+        ASSERT_TRUE(wait_until([&] { return rig.queued_rows() >= 8; }, 20s))
+            << rig.queued_rows() << " rows\n"
             << gw->output();
         gw->signal(SIGKILL);
         ASSERT_TRUE(gw->wait(10s).has_value());
     }
-    const auto stored = queued_rows(dir.path() / "queue.db");
+    const auto stored = rig.queued_rows();
     ASSERT_GE(stored, 8);
 
     // The broker returns and the gateway starts again: what was stored goes out.
     broker.start();
     subscriber sub(broker, "e2e/#");
-    ASSERT_TRUE(wait_until([&] { return broker.log().find("SUBSCRIBE") != std::string::npos; }, 10s));
+    ASSERT_TRUE(sub.wait_subscribed(10s));
     const auto restarted = std::chrono::system_clock::now();
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    auto& gw = rig.start_gateway();
     // Messages timestamped before the restart were polled during the outage
     // and can only have come from the queue.
     const auto from_queue = [&] {
@@ -318,55 +227,23 @@ TEST(end_to_end, values_polled_while_the_broker_is_down_survive_a_gateway_kill_a
         << from_queue() << " of " << stored << " stored messages arrived\n"
         << sub.dump() << "\n--- gateway:\n"
         << gw.output();
-    EXPECT_TRUE(wait_until([&] { return queued_rows(dir.path() / "queue.db") < stored; }, 10s));
+    EXPECT_TRUE(wait_until([&] { return rig.queued_rows() < stored; }, 10s));
 }
 
-// Reads holding registers (or a coil, when bits) the way another master would.
-std::vector<std::uint16_t> read_over_tcp(std::uint16_t port, int unit, int address, int count, bool coil = false) {
-    std::vector<std::uint16_t> out(static_cast<std::size_t>(count));
-    modbus_t* ctx = modbus_new_tcp("127.0.0.1", port);
-    if (ctx == nullptr) return {};
-    modbus_set_slave(ctx, unit);
-    if (modbus_connect(ctx) == 0) {
-        if (coil) {
-            std::vector<std::uint8_t> bits(static_cast<std::size_t>(count));
-            if (modbus_read_bits(ctx, address, count, bits.data()) == count) {
-                for (std::size_t i = 0; i < bits.size(); ++i) out[i] = bits[i];
-            } else {
-                out.clear();
-            }
-        } else if (modbus_read_registers(ctx, address, count, out.data()) != count) {
-            out.clear();
-        }
-    } else {
-        out.clear();
-    }
-    modbus_close(ctx);
-    modbus_free(ctx);
-    return out;
-}
 
-void publish_command(const mosquitto_broker& broker, const std::string& topic, const std::string& payload,
-                     bool retain = false) {
-    std::vector<std::string> argv{"mosquitto_pub", "-h", broker.host(), "-p", std::to_string(broker.port()),
-                                  "-q", "1", "-t", topic, "-m", payload};
-    if (retain) argv.push_back("-r");
-    child_process pub(argv);
-    EXPECT_EQ(pub.wait(10s), 0) << pub.output();
+void publish_command(gateway_rig& rig, const std::string& topic, const std::string& payload, bool retain = false) {
+    EXPECT_TRUE(rig.publish(topic, payload, retain)) << topic << " " << payload;
 }
 
 TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refused) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    gateway_rig rig;
+    configure_meter(rig);
+    const auto modbus_port = rig.modbus_port();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
     // A stale retained command waits at the broker before the gateway starts.
-    publish_command(broker, "e2e/m1/energy/set", "999", true);
-    subscriber sub(broker, "e2e/#");
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    publish_command(rig, "e2e/m1/energy/set", "999", true);
+    subscriber sub(rig.broker(), "e2e/#");
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
 
     const auto reply_with = [&](const std::string& topic, const std::string& id) {
@@ -381,21 +258,21 @@ TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refuse
         return found;
     };
 
-    publish_command(broker, "e2e/m1/energy/set", R"({"value": 777, "id": "w1"})");
+    publish_command(rig, "e2e/m1/energy/set", R"({"value": 777, "id": "w1"})");
     auto r = reply_with("e2e/m1/energy/reply", "w1");
     ASSERT_TRUE(r) << sub.dump() << gw.output();
     EXPECT_EQ(r->at("ok"), true) << *r;
     EXPECT_EQ(r->at("value"), 777);
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 777}));
+    EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 777}));
     // The new state is published at once.
     EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/energy", [](const auto& j) { return j.at("value") == 777; }).has_value(); }, 10s));
 
-    publish_command(broker, "e2e/m1/relay/set", R"({"value": true, "id": "w2"})");
+    publish_command(rig, "e2e/m1/relay/set", R"({"value": true, "id": "w2"})");
     r = reply_with("e2e/m1/relay/reply", "w2");
     ASSERT_TRUE(r) << sub.dump();
     EXPECT_EQ(r->at("ok"), true) << *r;
     EXPECT_EQ(r->at("value"), true);
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 3, 1, true), (std::vector<std::uint16_t>{1}));
+    EXPECT_EQ(read_coils(modbus_port, 3, 3, 1), (std::vector<std::uint16_t>{1}));
 
     // Refused, each with its reason, and nothing written.
     const std::vector<std::tuple<std::string, std::string, std::string>> refused = {
@@ -406,7 +283,7 @@ TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refuse
         {"e2e/m1/nosuch/set", R"({"value": 1, "id": "r5"})", "no point"},
     };
     for (const auto& [topic, payload, why] : refused) {
-        publish_command(broker, topic, payload);
+        publish_command(rig, topic, payload);
         const auto id = nlohmann::json::parse(payload).at("id").get<std::string>();
         const auto reply_topic = topic.substr(0, topic.size() - 4) + "/reply";
         const auto answer = reply_with(reply_topic, id);
@@ -414,7 +291,7 @@ TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refuse
         EXPECT_EQ(answer->at("ok"), false) << *answer;
         EXPECT_NE(answer->at("error").get<std::string>().find(why), std::string::npos) << *answer;
     }
-    publish_command(broker, "e2e/m1/energy/set", "{broken");
+    publish_command(rig, "e2e/m1/energy/set", "{broken");
     EXPECT_TRUE(wait_until(
         [&] {
             return sub.find("e2e/m1/energy/reply",
@@ -424,7 +301,7 @@ TEST(end_to_end, commands_are_written_read_back_and_answered_and_bad_ones_refuse
         10s))
         << sub.dump();
     // Neither the refused commands nor the retained one touched the device.
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 777}));
+    EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 777}));
     EXPECT_NE(gw.output().find("ignoring the retained command"), std::string::npos) << gw.output();
 }
 
@@ -441,22 +318,7 @@ std::optional<nlohmann::json> reply_on(const subscriber& sub, const std::string&
     return found;
 }
 
-struct cli_answer {
-    std::optional<int> exit_code;
-    nlohmann::json json;
-    std::string output;
-};
-
-cli_answer run_cli(std::vector<std::string> args) {
-    args.insert(args.begin(), FIELDBRIDGE_BINARY);
-    child_process p(args);
-    cli_answer r;
-    r.exit_code = p.wait(30s);
-    r.output = p.output();
-    const auto brace = r.output.find('{');
-    if (brace != std::string::npos) r.json = nlohmann::json::parse(r.output.substr(brace), nullptr, false);
-    return r;
-}
+cli_answer run_cli(std::vector<std::string> args) { return testing::run_fieldbridge(std::move(args)); }
 
 // The device goes silent for a while (simulator_faults.vanish_*): commands
 // for it are held up to commands.max_age and written when it answers again,
@@ -466,41 +328,36 @@ TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_co
     for (const auto& [max_age, vanish_after, vanish_for] :
          {std::tuple{"30s", "4s", "3s"}, std::tuple{"500ms", "1s", "5s"}, std::tuple{"0s", "1s", "5s"}}) {
         SCOPED_TRACE(std::string("max_age ") + max_age);
-        temp_dir dir;
-        mosquitto_broker broker;
-        const auto modbus_port = free_tcp_port();
-        auto yaml = gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n");
-        yaml.replace(yaml.find("retries: 0 }"), 12,
-                     std::string("retries: 0, simulator_faults: { vanish_after: ") + vanish_after + ", vanish_for: " +
-                         vanish_for + " } }");
-        yaml += std::string("commands: { device_topic: \"{prefix}/{device}\", max_age: ") + max_age + " }\n";
-        const auto cfg = write_file(dir.path() / "gw.yaml", yaml);
-        subscriber sub(broker, "e2e/#");
-        child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-        ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-        child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        gateway_rig rig;
+        configure_meter(rig);
+        rig.config.device("m1").fault("vanish_after", vanish_after).fault("vanish_for", vanish_for);
+        rig.config.commands().set("device_topic", "{prefix}/{device}").set("max_age", max_age);
+        const auto modbus_port = rig.modbus_port();
+        subscriber sub(rig.broker(), "e2e/#");
+        ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+        auto& gw = rig.start_gateway();
         ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
 
         if (std::string(max_age) == "30s") {
-            publish_command(broker, "e2e/m1/set", R"({"values": {"energy": 77, "relay": true}, "id": "d1"})");
+            publish_command(rig, "e2e/m1/set", R"({"values": {"energy": 77, "relay": true}, "id": "d1"})");
             auto r = reply_on(sub, "e2e/m1/reply", "d1");
             ASSERT_TRUE(r) << sub.dump() << gw.output();
             EXPECT_EQ(r->at("ok"), true) << *r;
             EXPECT_EQ(r->at("values"), (nlohmann::json{{"energy", 77}, {"relay", true}})) << *r;
-            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
-            EXPECT_EQ(read_over_tcp(modbus_port, 3, 3, 1, true), (std::vector<std::uint16_t>{1}));
+            EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
+            EXPECT_EQ(read_coils(modbus_port, 3, 3, 1), (std::vector<std::uint16_t>{1}));
             // One bad point: nothing is written.
-            publish_command(broker, "e2e/m1/set", R"({"values": {"energy": 5, "voltage": 1}, "id": "d2"})");
+            publish_command(rig, "e2e/m1/set", R"({"values": {"energy": 5, "voltage": 1}, "id": "d2"})");
             r = reply_on(sub, "e2e/m1/reply", "d2");
             ASSERT_TRUE(r) << sub.dump();
             EXPECT_EQ(r->at("ok"), false) << *r;
             EXPECT_NE(r->at("error").get<std::string>().find("voltage is not writable"), std::string::npos) << *r;
-            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
+            EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
         }
 
         ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 20s))
             << sub.dump();
-        publish_command(broker, "e2e/m1/energy/set", R"({"value": 4242, "id": "h1"})");
+        publish_command(rig, "e2e/m1/energy/set", R"({"value": 4242, "id": "h1"})");
         if (std::string(max_age) == "30s") {
             // Held: answered once the device is back, with the value read back.
             auto r = reply_on(sub, "e2e/m1/energy/reply", "h1", 20s);
@@ -508,7 +365,7 @@ TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_co
             EXPECT_EQ(r->at("ok"), true) << *r;
             EXPECT_EQ(r->at("value"), 4242);
             EXPECT_TRUE(sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "online"; }).has_value());
-            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+            EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
         } else {
             auto r = reply_on(sub, "e2e/m1/energy/reply", "h1");
             ASSERT_TRUE(r) << sub.dump() << gw.output();
@@ -523,28 +380,32 @@ TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_co
                 },
                 20s))
                 << sub.dump();
-            EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2)[1], 57920) << "123456 = 0x0001'E240 untouched";
+            EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2)[1], 57920) << "123456 = 0x0001'E240 untouched";
         }
     }
 }
 
+
 // Every writable type and word order, written through MQTT and checked
 // against the registers a datasheet would show (not against our own encoder).
 struct write_case {
-    std::string point;
-    std::string yaml;     // the point's type, order, address...
+    point_spec spec;      // a writable holding register point: type, order, address...
     std::string payload;  // the command's value
     nlohmann::json value; // expected in the reply (read back and decoded)
     std::vector<std::uint16_t> registers;
 };
 
+point_spec writable(const std::string& name, int address, const std::string& type) {
+    return point_spec(name, "holding", address, type).writable();
+}
+
 std::vector<write_case> write_cases() {
     std::vector<write_case> cases = {
-        {"i16", "type: int16, address: 0", "-2", -2, {0xFFFE}},
-        {"u16", "type: uint16, address: 1", "65535", 65535, {0xFFFF}},
-        {"scaled", "type: int16, address: 2, scale: 0.1, offset: -40", "21.5", 21.5, {615}},
-        {"text", "type: string, length: 4, address: 3", "\"PRO3EM-1\"", "PRO3EM-1", {0x5052, 0x4F33, 0x454D, 0x2D31}},
-        {"flag", "type: bool, bit: 5, address: 7", "true", true, {0x8021}},  // 0x8001 before: other bits kept
+        {writable("i16", 0, "int16"), "-2", -2, {0xFFFE}},
+        {writable("u16", 1, "uint16"), "65535", 65535, {0xFFFF}},
+        {writable("scaled", 2, "int16").scale(0.1).offset(-40), "21.5", 21.5, {615}},
+        {writable("text", 3, "string").length(4), "\"PRO3EM-1\"", "PRO3EM-1", {0x5052, 0x4F33, 0x454D, 0x2D31}},
+        {writable("flag", 7, "bool").bit(5), "true", true, {0x8021}},  // 0x8001 before: other bits kept
     };
     const std::vector<std::string> orders{"abcd", "cdab", "badc", "dcba"};
     const std::map<std::string, std::vector<std::uint16_t>> x32 = {{"abcd", {0x0102, 0x0304}},
@@ -568,9 +429,8 @@ std::vector<write_case> write_cases() {
     for (const auto& o : orders) {
         const auto add = [&](const std::string& type, int words, const std::string& payload, nlohmann::json value,
                              std::vector<std::uint16_t> regs) {
-            cases.push_back({type + "_" + o,
-                             "type: " + type + ", order: " + o + ", address: " + std::to_string(address), payload,
-                             std::move(value), std::move(regs)});
+            cases.push_back({writable(type + "_" + o, address, type).order(o), payload, std::move(value),
+                             std::move(regs)});
             address += words;
         };
         add("int32", 2, "16909060", 16909060, x32.at(o));
@@ -587,35 +447,28 @@ TEST(end_to_end, every_type_and_word_order_is_written_as_the_datasheet_says_over
     const auto cases = write_cases();
     for (const bool rtu : {false, true}) {
         SCOPED_TRACE(rtu ? "RTU on a pty pair" : "TCP");
-        temp_dir dir;
-        mosquitto_broker broker;
-        const auto gateway_end = (dir.path() / "ttyGW").string();
-        const auto device_end = (dir.path() / "ttyDEV").string();
-        std::optional<child_process> socat;
-        const auto modbus_port = free_tcp_port();
-        std::ostringstream y;
-        y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
-          << "publish: { prefix: w, heartbeat: 60s }\nstore: { path: queue.db }\ncontrol: { socket: control.sock }\n"
-          << "profiles:\n  all:\n    points:\n";
-        for (const auto& c : cases) y << "      - { name: " << c.point << ", register: holding, writable: true, " << c.yaml << " }\n";
+        gateway_rig rig;
+        const auto modbus_port = rig.modbus_port();
+        const auto cfg = rig.config_path();
+        rig.config.client_id("e2e-gw").prefix("w").heartbeat("60s");
+        std::vector<point_spec> points;
+        for (const auto& c : cases) points.push_back(c.spec);
+        rig.config.profile("all", points);
         if (rtu) {
-            socat.emplace(std::vector<std::string>{"socat", "pty,raw,echo=0,link=" + gateway_end, "pty,raw,echo=0,link=" + device_end});
-            ASSERT_TRUE(wait_until([&] { return fs::exists(gateway_end) && fs::exists(device_end); }, 10s));
-            y << "buses:\n  line: { type: rtu, device: " << gateway_end << ", baud: 115200 }\n";
+            ASSERT_TRUE(rig.open_serial_line());
+            rig.config.rtu_bus("line", rig.gateway_tty(), 115200);
         } else {
-            y << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n";
+            rig.config.tcp_bus("line", modbus_port);
         }
-        y << "devices:\n  d: { bus: line, unit_id: 5, profile: all, poll_interval: 1s, timeout: 500ms }\n";
-        const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
-        std::vector<std::string> sim_argv{FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"};
-        if (rtu) sim_argv.insert(sim_argv.end(), {"--serial", device_end});
-        child_process sim(sim_argv);
-        if (!rtu) {
-            ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-            write_register_over_tcp(modbus_port, 5, 7, 0x8001);
+        rig.config.device("d").bus("line").unit_id(5).profile("all").poll_interval("1s").timeout("500ms");
+        if (rtu) {
+            rig.start_serial_simulator();
+        } else {
+            ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+            ASSERT_TRUE(testing::write_holding_register(modbus_port, 5, 7, 0x8001));
         }
-        subscriber sub(broker, "w/#");
-        child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        subscriber sub(rig.broker(), "w/#");
+        auto& gw = rig.start_gateway();
         ASSERT_TRUE(wait_until([&] { return sub.find("w/d/i16", good).has_value(); }, 20s)) << gw.output();
         if (rtu) {
             // Another master cannot share the line: set the pattern through the gateway.
@@ -624,23 +477,23 @@ TEST(end_to_end, every_type_and_word_order_is_written_as_the_datasheet_says_over
         }
 
         for (const auto& c : cases) {
-            SCOPED_TRACE(c.point);
-            publish_command(broker, "w/d/" + c.point + "/set", R"({"value": )" + c.payload + R"(, "id": ")" + c.point + "\"}");
-            const auto r = reply_on(sub, "w/d/" + c.point + "/reply", c.point);
+            const auto& point = c.spec.name();
+            SCOPED_TRACE(point);
+            publish_command(rig, "w/d/" + point + "/set", R"({"value": )" + c.payload + R"(, "id": ")" + point + "\"}");
+            const auto r = reply_on(sub, "w/d/" + point + "/reply", point);
             ASSERT_TRUE(r) << sub.dump() << gw.output();
             EXPECT_EQ(r->at("ok"), true) << *r;
             EXPECT_EQ(r->value("value", nlohmann::json()), c.value) << *r;
             std::vector<std::uint16_t> registers;
             if (rtu) {
-                const auto read = run_cli({"read", "d", c.point, "-c", cfg, "--json"});
+                const auto read = run_cli({"read", "d", point, "-c", cfg, "--json"});
                 ASSERT_EQ(read.exit_code, 0) << read.output;
                 registers = read.json.at("registers").get<std::vector<std::uint16_t>>();
             } else {
                 // Read by an independent Modbus client, not by the gateway.
-                const auto first = std::stoi(c.yaml.substr(c.yaml.find("address: ") + 9));
-                registers = read_over_tcp(modbus_port, 5, first, static_cast<int>(c.registers.size()));
+                registers = read_holding_registers(modbus_port, 5, c.spec.address(), static_cast<int>(c.registers.size()));
             }
-            if (rtu && c.point == "flag") {
+            if (rtu && point == "flag") {
                 EXPECT_EQ(registers, (std::vector<std::uint16_t>{0x0020})) << "bit 5 set, the others as before (0)";
             } else {
                 EXPECT_EQ(registers, c.registers);
@@ -649,54 +502,33 @@ TEST(end_to_end, every_type_and_word_order_is_written_as_the_datasheet_says_over
     }
 }
 
-struct status_reply {
-    std::optional<int> exit_code;
-    nlohmann::json json;
-    std::string output;
-};
 
-status_reply status_of(const std::string& cfg, const std::vector<std::string>& extra = {"--json"}) {
-    std::vector<std::string> argv{FIELDBRIDGE_BINARY, "status", "-c", cfg};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    child_process p(argv);
-    status_reply r;
-    r.exit_code = p.wait(10s);
-    r.output = p.output();
-    r.json = nlohmann::json::parse(r.output, nullptr, false);
-    return r;
-}
-
-// FIELD-QUIRKS 11 across a restart: a merged read over registers the device
-// lacks is refused once (exception 2), split, and remembered in the store, so
-// that the next run reads the parts from its first poll and is never refused.
+// A device that refuses a whole merged read with exception 2 when the block
+// spans registers it lacks, across a restart: the read is refused once,
+// split, and remembered in the store, so that the next run reads the parts
+// from its first poll and is never refused.
 TEST(end_to_end, a_read_refused_with_exception_2_is_remembered_across_a_restart) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
-      << "publish: { prefix: e2e }\n"
-      << "store: { path: queue.db }\n"
-      << "control: { socket: control.sock }\n"
-      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n"
-      << "  m1:\n"
-      << "    bus: line\n    unit_id: 3\n    poll_interval: 100ms\n    max_gap: 10\n"
-      << "    simulator_faults: { unmapped: [\"1-4\"] }\n"  // 0 and 5..6 exist, 1..4 do not
-      << "    points:\n"
-      << "      - { name: a, register: holding, address: 0, type: uint16, simulate: { wave: constant, value: 11 } }\n"
-      << "      - { name: b, register: holding, address: 5, type: uint16, simulate: { wave: constant, value: 22 } }\n"
-      << "      - { name: c, register: holding, address: 6, type: uint16, simulate: { wave: constant, value: 33 } }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
+    gateway_rig rig;
+    const auto cfg = rig.config_path();
+    rig.config.client_id("e2e-gw").prefix("e2e");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1")
+        .bus("line")
+        .unit_id(3)
+        .poll_interval("100ms")
+        .max_gap(10)
+        .fault("unmapped", std::vector<std::string>{"1-4"})  // 0 and 5..6 exist, 1..4 do not
+        .point(point_spec("a", "holding", 0, "uint16").simulate_constant(11))
+        .point(point_spec("b", "holding", 5, "uint16").simulate_constant(22))
+        .point(point_spec("c", "holding", 6, "uint16").simulate_constant(33));
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
 
     // Polls done and exceptions answered, once at least `polls` polls are done.
     const auto run_until = [&](int polls) {
-        status_reply s;
+        cli_answer s;
         EXPECT_TRUE(wait_until(
             [&] {
-                s = status_of(cfg);
+                s = rig.status();
                 return !s.json.is_discarded() && s.json.contains("devices") && s.json.at("devices").size() == 1 &&
                        s.json.at("devices")[0].at("polls").get<int>() >= polls;
             },
@@ -705,15 +537,15 @@ TEST(end_to_end, a_read_refused_with_exception_2_is_remembered_across_a_restart)
         return s.json.at("devices")[0].at("errors").at("exception").get<int>();
     };
     {
-        child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+        auto& gw = rig.start_gateway();
         EXPECT_EQ(run_until(5), 1) << gw.output();
         EXPECT_EQ(gw.stop(10s), 0) << gw.output();
         EXPECT_NE(gw.output().find("refused the read of 7 register(s) at 0 (exception 2)"), std::string::npos)
             << gw.output();
     }
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    auto& gw = rig.start_gateway();
     EXPECT_EQ(run_until(5), 0) << gw.output();
-    child_process points({FIELDBRIDGE_BINARY, "points", "m1", "-c", cfg, "--json"});
+    child_process points({fieldbridge_binary(), "points", "m1", "-c", cfg, "--json"});
     ASSERT_EQ(points.wait(10s), 0) << points.output();
     const auto rows = nlohmann::json::parse(points.output(), nullptr, false);
     ASSERT_TRUE(rows.is_array()) << points.output();
@@ -727,15 +559,14 @@ TEST(end_to_end, a_read_refused_with_exception_2_is_remembered_across_a_restart)
 // Response Topic with its Correlation Data, as a requester like
 // mosquitto_rr expects.
 TEST(end_to_end, over_mqtt5_values_arrive_and_a_request_is_answered_on_its_response_topic) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    auto yaml = gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n");
-    yaml.replace(yaml.find("mqtt: {"), 7, "mqtt: { protocol: \"5\", session_expiry: 1h, clean_session: false,");
-    const auto cfg = write_file(dir.path() / "gw.yaml", yaml);
+    gateway_rig rig;
+    configure_meter(rig);
+    rig.config.mqtt().set("protocol", "5").set("session_expiry", "1h").set("clean_session", false);
+    auto& broker = rig.broker();
+    const auto modbus_port = rig.modbus_port();
     subscriber sub(broker, "e2e/#");
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
     expect_values_arrive(sub);
     EXPECT_NE(gw.output().find("with MQTT 5.0"), std::string::npos) << gw.output();
 
@@ -753,11 +584,11 @@ TEST(end_to_end, over_mqtt5_values_arrive_and_a_request_is_answered_on_its_respo
     EXPECT_EQ(answer.at("ok"), true) << answer;
     EXPECT_EQ(answer.at("id"), "rr1");
     EXPECT_EQ(answer.at("value"), 4242);
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+    EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
     // Not also on the configured reply topic.
     EXPECT_FALSE(sub.find("e2e/m1/energy/reply", [](const auto&) { return true; }).has_value()) << sub.dump();
 
-    const auto st = status_of(cfg);
+    const auto st = rig.status();
     ASSERT_FALSE(st.json.is_discarded()) << st.output;
     EXPECT_EQ(st.json.at("broker").at("protocol"), "5") << st.json.dump(2);
     EXPECT_GT(st.json.at("broker").at("limits").at("receive_maximum").get<int>(), 0) << st.json.dump(2);
@@ -768,37 +599,44 @@ TEST(end_to_end, over_mqtt5_values_arrive_and_a_request_is_answered_on_its_respo
 // the other keeps its poll rate, and it comes back by itself. A command to a
 // device whose poll answers slowly waits for that poll instead of crossing it.
 TEST(end_to_end, a_device_taken_away_goes_offline_alone_and_comes_back_by_itself) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: e2e-gw }\n"
-      << "publish: { prefix: e2e, heartbeat: 60s }\nstore: { path: queue.db }\ncontrol: { socket: control.sock }\n"
-      << device_points() << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n"
-      << "  m1: { bus: line, unit_id: 3, profile: meter, poll_interval: 1s, timeout: 100ms, retries: 0,\n"
-      << "        simulator_faults: { vanish_after: 2s, vanish_for: 7s } }\n"
-      << "  m2: { bus: line, unit_id: 4, profile: meter, poll_interval: 500ms, timeout: 200ms, retries: 0 }\n"
-      << "  slow: { bus: line, unit_id: 6, profile: meter, poll_interval: 2s, timeout: 2s,\n"
-      << "          simulator_faults: { response_delay: 150ms } }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
-    subscriber sub(broker, "e2e/#");
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    const auto modbus_port = rig.modbus_port();
+    rig.config.client_id("e2e-gw").prefix("e2e").heartbeat("60s");
+    rig.config.profile("meter", meter_points());
+    rig.config.tcp_bus("line", modbus_port);
+    rig.config.device("m1")
+        .bus("line")
+        .unit_id(3)
+        .profile("meter")
+        .poll_interval("1s")
+        .timeout("100ms")
+        .retries(0)
+        .fault("vanish_after", "2s")
+        .fault("vanish_for", "7s");
+    rig.config.device("m2").bus("line").unit_id(4).profile("meter").poll_interval("500ms").timeout("200ms").retries(0);
+    rig.config.device("slow")
+        .bus("line")
+        .unit_id(6)
+        .profile("meter")
+        .poll_interval("2s")
+        .timeout("2s")
+        .fault("response_delay", "150ms");
+    subscriber sub(rig.broker(), "e2e/#");
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
 
     // Each of the slow device's three block reads is outstanding for 150 ms:
     // commands that land during one must wait, or the answers would cross.
     for (int i = 0; i < 5; ++i) {
         const auto id = "s" + std::to_string(i);
-        publish_command(broker, "e2e/slow/energy/set", R"({"value": )" + std::to_string(1000 + i) + R"(, "id": ")" + id + "\"}");
+        publish_command(rig, "e2e/slow/energy/set", R"({"value": )" + std::to_string(1000 + i) + R"(, "id": ")" + id + "\"}");
         const auto r = reply_on(sub, "e2e/slow/energy/reply", id);
         ASSERT_TRUE(r) << sub.dump();
         EXPECT_EQ(r->at("ok"), true) << *r;
         EXPECT_EQ(r->at("value"), 1000 + i) << *r;
     }
-    EXPECT_EQ(read_over_tcp(modbus_port, 6, 10, 2), (std::vector<std::uint16_t>{0, 1004}));
+    EXPECT_EQ(read_holding_registers(modbus_port, 6, 10, 2), (std::vector<std::uint16_t>{0, 1004}));
 
     const auto latest_state = [&](const std::string& device) {
         const auto m = sub.find("e2e/" + device + "/availability");
@@ -809,7 +647,7 @@ TEST(end_to_end, a_device_taken_away_goes_offline_alone_and_comes_back_by_itself
         << sub.dump();
     // The neighbour's poll rate while m1 is away: every 500 ms.
     const auto polls_of = [&](const std::string& device) -> std::optional<std::pair<std::chrono::steady_clock::time_point, int>> {
-        const auto s = status_of(cfg, {"--json"});
+        const auto s = rig.status({"--json"});
         if (s.json.is_discarded()) return std::nullopt;
         for (const auto& d : s.json.at("devices")) {
             if (d.at("name") == device) return std::make_pair(std::chrono::steady_clock::now(), d.at("polls").get<int>());
@@ -838,15 +676,13 @@ TEST(end_to_end, a_device_taken_away_goes_offline_alone_and_comes_back_by_itself
 }
 
 TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_exit_code_follows_health) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-    subscriber sub(broker, "e2e/#");
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    configure_meter(rig);
+    const auto cfg = rig.config_path();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& sim = rig.simulator();
+    subscriber sub(rig.broker(), "e2e/#");
+    auto& gw = rig.start_gateway();
 
     // Birth message and device availability, retained.
     EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "online"; }).has_value(); }, 20s))
@@ -854,10 +690,10 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "online"; }).has_value(); }, 20s))
         << sub.dump();
 
-    status_reply s;
+    cli_answer s;
     ASSERT_TRUE(wait_until(
         [&] {
-            s = status_of(cfg);
+            s = rig.status();
             return s.exit_code == 0;
         },
         20s))
@@ -866,7 +702,7 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     ASSERT_FALSE(s.json.is_discarded()) << s.output;
     EXPECT_EQ(s.json.at("healthy"), true);
     EXPECT_EQ(s.json.at("broker").at("state"), "connected");
-    EXPECT_EQ(s.json.at("broker").at("port"), broker.port());
+    EXPECT_EQ(s.json.at("broker").at("port"), rig.broker().port());
     EXPECT_TRUE(s.json.at("queue").at("path").get<std::string>().ends_with("queue.db"));
     ASSERT_EQ(s.json.at("buses").size(), 1u);
     EXPECT_EQ(s.json.at("buses")[0].at("name"), "line");
@@ -887,13 +723,13 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     EXPECT_GT(device.at("last_poll_duration_s").get<double>(), 0.0);
 
     // The table a person reads.
-    const auto table = status_of(cfg, {});
+    const auto table = rig.status({});
     EXPECT_EQ(table.exit_code, 0);
     EXPECT_NE(table.output.find("healthy"), std::string::npos) << table.output;
     EXPECT_NE(table.output.find("m1"), std::string::npos) << table.output;
 
     // The latest value of every point.
-    child_process points({FIELDBRIDGE_BINARY, "points", "m1", "-c", cfg, "--json"});
+    child_process points({fieldbridge_binary(), "points", "m1", "-c", cfg, "--json"});
     ASSERT_EQ(points.wait(10s), 0) << points.output();
     const auto rows = nlohmann::json::parse(points.output(), nullptr, false);
     ASSERT_TRUE(rows.is_array()) << points.output();
@@ -902,7 +738,7 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     EXPECT_EQ(voltage->at("value"), 229.01);
     EXPECT_EQ(voltage->at("quality"), "good");
     EXPECT_EQ(voltage->at("topic"), "e2e/m1/voltage");
-    child_process no_device({FIELDBRIDGE_BINARY, "points", "nosuch", "-c", cfg});
+    child_process no_device({fieldbridge_binary(), "points", "nosuch", "-c", cfg});
     EXPECT_EQ(no_device.wait(10s), 65) << no_device.output();
     EXPECT_NE(no_device.output().find("no device named nosuch"), std::string::npos) << no_device.output();
 
@@ -910,7 +746,7 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     sim.signal(SIGKILL);
     ASSERT_TRUE(wait_until(
         [&] {
-            s = status_of(cfg);
+            s = rig.status();
             return s.exit_code == 1 && s.json.at("devices")[0].at("state") == "offline";
         },
         20s))
@@ -933,20 +769,19 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     }
 
     // Nobody at the socket.
-    child_process nobody({FIELDBRIDGE_BINARY, "status", "--socket", (dir.path() / "nothing.sock").string()});
+    child_process nobody({fieldbridge_binary(), "status", "--socket", (rig.dir() / "nothing.sock").string()});
     EXPECT_EQ(nobody.wait(10s), 69) << nobody.output();
 }
 
 TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directly_when_it_is_stopped) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-    subscriber sub(broker, "e2e/#");
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    configure_meter(rig);
+    const auto modbus_port = rig.modbus_port();
+    const auto cfg = rig.config_path();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& sim = rig.simulator();
+    subscriber sub(rig.broker(), "e2e/#");
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
 
     // Through the service.
@@ -962,7 +797,7 @@ TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directl
     r = run_cli({"write", "m1", "energy", "4242", "-c", cfg, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.output << gw.output();
     EXPECT_EQ(r.json.at("value"), 4242) << r.output;
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+    EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
     // The new value is published at once, as after an MQTT command.
     EXPECT_TRUE(wait_until(
         [&] { return sub.find("e2e/m1/energy", [](const auto& j) { return j.at("value") == 4242; }).has_value(); }, 10s))
@@ -974,7 +809,7 @@ TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directl
     EXPECT_EQ(run_cli({"write", "m1", "energy", "abc", "-c", cfg}).exit_code, 65);  // not a number
     EXPECT_EQ(run_cli({"read", "m1", "nosuch", "-c", cfg}).exit_code, 65);
     EXPECT_EQ(run_cli({"read", "nosuch", "voltage", "-c", cfg}).exit_code, 65);
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
+    EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
     // Two masters on one bus are refused while the service runs.
     r = run_cli({"read", "m1", "voltage", "-c", cfg, "--direct"});
     EXPECT_EQ(r.exit_code, 65) << r.output;
@@ -989,7 +824,7 @@ TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directl
     r = run_cli({"write", "m1", "relay", "true", "-c", cfg, "--direct", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.json.at("value"), true);
-    EXPECT_EQ(read_over_tcp(modbus_port, 3, 3, 1, true), (std::vector<std::uint16_t>{1}));
+    EXPECT_EQ(read_coils(modbus_port, 3, 3, 1), (std::vector<std::uint16_t>{1}));
     r = run_cli({"write", "m1", "serial", "ABCD", "-c", cfg, "--direct"});
     EXPECT_EQ(r.exit_code, 65) << r.output;  // not writable
 
@@ -1003,14 +838,11 @@ TEST(end_to_end, read_and_write_commission_points_through_the_service_or_directl
 // The systemd side, without systemd: a datagram socket stands in for
 // NOTIFY_SOCKET and receives what the service manager would.
 TEST(end_to_end, systemd_is_told_ready_status_watchdog_and_stopping) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
+    gateway_rig rig;
+    configure_meter(rig);
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
 
-    const auto notify_path = (dir.path() / "notify.sock").string();
+    const auto notify_path = (rig.dir() / "notify.sock").string();
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     ASSERT_GE(fd, 0);
     sockaddr_un addr{};
@@ -1030,12 +862,12 @@ TEST(end_to_end, systemd_is_told_ready_status_watchdog_and_stopping) {
 
     ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
     ::setenv("WATCHDOG_USEC", "1000000", 1);  // pinged every 0.5 s
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    auto& gw = rig.start_gateway();
     ::unsetenv("NOTIFY_SOCKET");
     ::unsetenv("WATCHDOG_USEC");
 
     EXPECT_TRUE(wait_until([&] { return count("READY=1") == 1; }, 20s)) << gw.output();
-    EXPECT_TRUE(wait_until([&] { return count("STATUS=broker 127.0.0.1:" + std::to_string(broker.port()) + " connected") >= 1; }, 20s))
+    EXPECT_TRUE(wait_until([&] { return count("STATUS=broker 127.0.0.1:" + std::to_string(rig.broker().port()) + " connected") >= 1; }, 20s))
         << ::testing::PrintToString(received);
     EXPECT_TRUE(wait_until([&] { return count("WATCHDOG=1") >= 4; }, 10s)) << ::testing::PrintToString(received);
     EXPECT_EQ(count("STOPPING=1"), 0);
@@ -1047,22 +879,17 @@ TEST(end_to_end, systemd_is_told_ready_status_watchdog_and_stopping) {
 }
 
 TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_one) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
-    const auto original = gateway_config(broker, bus);
-    const auto cfg = write_file(dir.path() / "gw.yaml", original);
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-    subscriber sub(broker, "#");
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    configure_meter(rig);
+    const auto cfg = rig.config_path();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    subscriber sub(rig.broker(), "#");
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
 
     // A new topic prefix, applied by SIGHUP without restarting the bus.
-    auto renamed = original;
-    renamed.replace(renamed.find("prefix: e2e"), 11, "prefix: e2f");
-    write_file(dir.path() / "gw.yaml", renamed);
+    rig.config.prefix("e2f");
+    rig.write_config();
     gw.signal(SIGHUP);
     ASSERT_TRUE(wait_until([&] { return sub.find("e2f/m1/voltage", good).has_value(); }, 20s))
         << sub.dump() << "\n--- gateway:\n"
@@ -1070,11 +897,12 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
     EXPECT_NE(gw.output().find("1 bus(es) kept polling"), std::string::npos) << gw.output();
 
     // A broken file is refused; the gateway keeps its configuration and says why.
-    write_file(dir.path() / "gw.yaml", renamed + "devices:\n  m1: { bus: nowhere }\n");
-    child_process refused({FIELDBRIDGE_BINARY, "reload", "--socket", (dir.path() / "control.sock").string()});
+    rig.config.device("m1").bus("nowhere");
+    rig.write_config();
+    child_process refused({fieldbridge_binary(), "reload", "--socket", rig.control_path().string()});
     EXPECT_EQ(refused.wait(30s), 65) << refused.output();
     EXPECT_NE(refused.output().find("refused"), std::string::npos) << refused.output();
-    const auto s = status_of(cfg + ".none", {"--socket", (dir.path() / "control.sock").string(), "--json"});
+    const auto s = run_cli({"status", "-c", cfg + ".none", "--socket", rig.control_path().string(), "--json"});
     EXPECT_FALSE(s.json.is_discarded()) << s.output;
     if (!s.json.is_discarded()) {
         EXPECT_FALSE(s.json.at("config").at("last_reload_error").get<std::string>().empty()) << s.output;
@@ -1083,10 +911,10 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
     EXPECT_TRUE(gw.running()) << gw.output();
 
     // Broker settings need a restart: refused with that reason.
-    auto moved = renamed;
-    moved.replace(moved.find("client_id: e2e-gw"), 17, "client_id: e2e-gx");
-    write_file(dir.path() / "gw.yaml", moved);
-    child_process needs_restart({FIELDBRIDGE_BINARY, "reload", "-c", cfg});
+    rig.config.device("m1").bus("line");
+    rig.config.client_id("e2e-gx");
+    rig.write_config();
+    child_process needs_restart({fieldbridge_binary(), "reload", "-c", cfg});
     EXPECT_EQ(needs_restart.wait(30s), 65) << needs_restart.output();
     EXPECT_NE(needs_restart.output().find("restart"), std::string::npos) << needs_restart.output();
     // Still publishing under the reloaded prefix.
@@ -1095,16 +923,18 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
 }
 
 TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto good = write_file(dir.path() / "good.yaml",
-                                 gateway_config(broker, "  line: { type: tcp, host: 127.0.0.1, port: 1502 }\n"));
-    child_process ok({FIELDBRIDGE_BINARY, "check", good});
+    gateway_rig rig;
+    configure_meter(rig);
+    rig.config.tcp_bus("line", 1502);
+    const auto good = rig.config.write(rig.dir() / "good.yaml");
+    child_process ok({fieldbridge_binary(), "check", good});
     EXPECT_EQ(ok.wait(10s), 0) << ok.output();
     EXPECT_NE(ok.output().find("e2e/m1/voltage"), std::string::npos) << ok.output();
 
-    const auto bad = write_file(dir.path() / "bad.yaml", "buses:\n  line: { type: tcp, host: x, port: 99999 }\n");
-    child_process refused({FIELDBRIDGE_BINARY, "check", bad});
+    config_builder broken;
+    broken.bus("line").set("type", "tcp").set("host", "x").set("port", 99999);  // line 2: the port
+    const auto bad = broken.write(rig.dir() / "bad.yaml");
+    child_process refused({fieldbridge_binary(), "check", bad});
     EXPECT_EQ(refused.wait(10s), 65) << refused.output();  // EX_DATAERR
     EXPECT_NE(refused.output().find("bad.yaml:2:"), std::string::npos) << refused.output();
 }
@@ -1114,7 +944,7 @@ TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {
 // mosquitto_pub would start a process per topic.
 class raw_publisher {
 public:
-    explicit raw_publisher(const mosquitto_broker& broker) {
+    explicit raw_publisher(const testing::mosquitto_broker& broker) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
@@ -1182,21 +1012,17 @@ long rss_kib(pid_t pid) {
 // drops, for a topic no command can have), logs once a minute per kind,
 // keeps its memory flat, and still answers a good command.
 TEST(end_to_end, junk_on_command_topics_is_refused_at_each_bound_counted_and_costs_no_memory) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    const auto bus = "  line: { type: tcp, host: 127.0.0.1, port: " + std::to_string(modbus_port) + " }\n";
-    const auto cfg = write_file(dir.path() / "gw.yaml", gateway_config(broker, bus));
-    child_process sim({FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim.output();
-    subscriber sub(broker, "e2e/m1/+/reply");
-    child_process gw({FIELDBRIDGE_BINARY, "run", "-c", cfg});
+    gateway_rig rig;
+    configure_meter(rig);
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    subscriber sub(rig.broker(), "e2e/m1/+/reply");
+    auto& gw = rig.start_gateway();
     const auto counters = [&] {
-        const auto s = status_of(cfg);
+        const auto s = rig.status();
         return s.json.is_object() && s.json.contains("commands") ? s.json["commands"] : nlohmann::json();
     };
     const auto good_command_answered = [&](const std::string& id) {
-        publish_command(broker, "e2e/m1/energy/set", R"({"value": 4242, "id": ")" + id + "\"}");
+        publish_command(rig, "e2e/m1/energy/set", R"({"value": 4242, "id": ")" + id + "\"}");
         const auto r = reply_on(sub, "e2e/m1/energy/reply", id, 20s);
         return r && r->at("ok") == true && r->at("value") == 4242;
     };
@@ -1204,7 +1030,7 @@ TEST(end_to_end, junk_on_command_topics_is_refused_at_each_bound_counted_and_cos
     ASSERT_TRUE(good_command_answered("before")) << sub.dump() << gw.output();
     // Sent in batches, each taken in full before the next: the broker keeps
     // them all (max_queued_messages), the replies never pile up past their bound.
-    raw_publisher pub(broker);
+    raw_publisher pub(rig.broker());
     std::mt19937 rng(12);
     // Each batch is waited for until the gateway has taken all of it (its
     // `received`), whatever it made of them; the counters are checked after.
@@ -1286,16 +1112,11 @@ TEST(end_to_end, junk_on_command_topics_is_refused_at_each_bound_counted_and_cos
 // QoS 0 message ahead in a batch must not make the ones behind it go out
 // again, and the queue must not stall on a long run of QoS 0 messages.
 TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exactly_once) {
-    temp_dir dir;
-    mosquitto_broker broker;
-    const auto modbus_port = free_tcp_port();
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: mix-gw, keepalive: 5s }\n"
-      << "publish: { prefix: mix, heartbeat: 0s }\n"
-      << "store: { path: queue.db }\n"
-      << "control: { socket: control.sock }\n"
-      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n  m1:\n    bus: line\n    unit_id: 1\n    poll_interval: 100ms\n    points:\n";
+    gateway_rig rig;
+    rig.config.client_id("mix-gw").mqtt().set("keepalive", "5s");
+    rig.config.prefix("mix").heartbeat("0s");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    auto& m1 = rig.config.device("m1").bus("line").unit_id(1).poll_interval("100ms");
     std::vector<std::pair<std::string, int>> points;
     for (int i = 0; i < 110; ++i) {
         const int qos = i < 100 ? 0 : (i < 105 ? 1 : 2);
@@ -1303,14 +1124,11 @@ TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exa
         points.emplace_back(name, qos);
         // One register each: the device is read in one request, so a poll is
         // all good or all bad and every point ends with the same count.
-        y << "      - { name: " << name << ", register: input, address: " << i << ", type: int16, qos: " << qos
-          << ", simulate: { wave: ramp, value: " << i << ", amplitude: 30000, period: 1000s } }\n";
+        m1.point(point_spec(name, "input", i, "int16").qos(qos).simulate_ramp(i, 30000, "1000s"));
     }
-    const auto cfg = write_file(dir.path() / "gw.yaml", y.str());
-    subscriber sub(broker, "mix/#");
-    auto sim = std::make_unique<child_process>(
-        std::vector<std::string>{FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    child_process gw({FIELDBRIDGE_BINARY, "--log-level", "warn", "run", "-c", cfg});
+    subscriber sub(rig.broker(), "mix/#");
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway({"--log-level", "warn"});
 
     const auto count_on = [&](const std::string& topic) {
         std::size_t n = 0;
@@ -1320,7 +1138,7 @@ TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exa
     ASSERT_TRUE(wait_until([&] { return count_on("mix/m1/p109") >= 20; }, 30s)) << gw.output() << sub.dump();
     // The device goes away: one last (bad quality) message per point, then
     // nothing changes and the queue drains.
-    sim.reset();
+    rig.kill_simulator();
     ASSERT_TRUE(wait_until(
         [&] {
             return sub.find("mix/m1/p0", [](const auto& j) { return j.at("quality") != "good"; }).has_value() &&
@@ -1330,11 +1148,11 @@ TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exa
         << gw.output();
     ASSERT_TRUE(wait_until(
         [&] {
-            const auto s = status_of(cfg);
+            const auto s = rig.status();
             return !s.json.is_discarded() && s.json["queue"]["messages"] == 0;
         },
         20s));
-    const auto status = status_of(cfg).json;
+    const auto status = rig.status().json;
     gw.signal(SIGTERM);
     EXPECT_EQ(gw.wait(10s), 0) << gw.output();
 
