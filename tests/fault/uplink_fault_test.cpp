@@ -20,9 +20,9 @@
 #include <set>
 #include <sstream>
 
-#include "tests/fault/subscriber_output.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/config_builder.hpp"
+#include "tests/support/gateway_rig.hpp"
+#include "tests/support/subscriber.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
 
@@ -30,13 +30,10 @@ namespace fieldbridge {
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-using testing::child_process;
-using testing::mosquitto_broker;
-using testing::tcp_proxy;
+using testing::gateway_rig;
+using testing::point_spec;
+using testing::subscriber;
 using testing::wait_until;
-
-using fault_test::parse;
 
 // Now in the payloads' timestamp format (ISO 8601 UTC, ms), comparable as text.
 std::string iso8601_now() {
@@ -51,54 +48,36 @@ std::string iso8601_now() {
     return text;
 }
 
-nlohmann::json status_of(const std::string& cfg) {
-    child_process p({FIELDBRIDGE_BINARY, "status", "-c", cfg, "--json"});
-    p.wait(10s);
-    return nlohmann::json::parse(p.output(), nullptr, false);
-}
-
-// A number from the status, or -1 while the gateway does not answer.
-long long status_number(const std::string& cfg, const std::string& section, const std::string& key) {
-    const auto j = status_of(cfg);
-    if (j.is_discarded() || !j.contains(section) || !j[section].contains(key)) return -1;
-    return j[section][key].get<long long>();
-}
-
 TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
-    std::string pattern = (fs::temp_directory_path() / "fieldbridge-uplink-fault-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    const fs::path dir = pattern;
-
-    mosquitto_broker::options bo;
-    bo.persistence = true;
+    gateway_rig::options o;
+    o.broker.persistence = true;
     // Saved after every change, so that a SIGKILL loses nothing the broker
     // acknowledged (mosquitto's default would lose up to the save interval).
-    bo.extra_config = "autosave_on_changes true\nautosave_interval 1\n";
-    mosquitto_broker broker(bo);
-    tcp_proxy proxy(broker.port());
-    const auto modbus_port = testing::free_tcp_port();
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << proxy.port()
-      << ", client_id: uplink-fault-gw, keepalive: 2s, clean_session: false, reconnect: { min: 50ms, max: 300ms } }\n"
-      << "publish: { prefix: u, heartbeat: 60s }\n"
-      << "store: { path: queue.db }\n"
-      << "control: { socket: control.sock }\n"
-      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n  m1: { bus: line, unit_id: 1, poll_interval: 20ms, points: [\n"
-      << "    { name: q1, register: input, address: 0, type: float32, qos: 1,\n"
-      << "      simulate: { wave: ramp, value: 0, amplitude: 100000, period: 1000s } },\n"
-      << "    { name: q2, register: input, address: 2, type: float32, qos: 2,\n"
-      << "      simulate: { wave: ramp, value: 0, amplitude: 100000, period: 1000s } } ] }\n";
-    const auto cfg = (dir / "gw.yaml").string();
-    std::ofstream(cfg) << y.str();
+    o.broker.extra_config = "autosave_on_changes true\nautosave_interval 1\n";
+    o.through_proxy = true;
+    gateway_rig rig(o);
+    auto& broker = rig.broker();
+    auto& proxy = rig.proxy();
+    rig.config.client_id("uplink-fault-gw")
+        .mqtt()
+        .set("keepalive", "2s")
+        .set("clean_session", false)
+        .set("reconnect", testing::yaml_map().set("min", "50ms").set("max", "300ms"));
+    rig.config.prefix("u").heartbeat("60s");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1")
+        .bus("line")
+        .unit_id(1)
+        .poll_interval("20ms")
+        .point(point_spec("q1", "input", 0, "float32").qos(1).simulate_ramp(0, 100000, "1000s"))
+        .point(point_spec("q2", "input", 2, "float32").qos(2).simulate_ramp(0, 100000, "1000s"));
 
-    auto sim = std::make_unique<child_process>(
-        std::vector<std::string>{FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim->output();
-    child_process sub({"mosquitto_sub", "-h", broker.host(), "-p", std::to_string(broker.port()), "-q", "2", "-c",
-                       "-i", "uplink-fault-sub", "-F", "%t %q %p", "-t", "u/m1/#"});
-    ASSERT_TRUE(wait_until([&] { return broker.log().find("uplink-fault-sub") != std::string::npos; }, 10s));
-    const auto count = [&] { return parse(sub.output()).size(); };
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    subscriber::options persistent;
+    persistent.client_id = "uplink-fault-sub";
+    subscriber sub(broker, "u/m1/#", persistent);
+    ASSERT_TRUE(sub.wait_subscribed(10s)) << broker.log();
+    const auto count = [&] { return sub.messages().size(); };
 
     // Everything the queue delivers goes to u/m1/...: the two points and the
     // device's availability. Counted once per distinct payload (a QoS 1
@@ -110,7 +89,7 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
         by_topic.clear();
         unique.clear();
         long long n = 0;
-        for (const auto& r : parse(sub.output())) {
+        for (const auto& r : sub.messages()) {
             by_topic[r.topic].push_back(r.payload);
             n += unique[r.topic].insert(r.payload).second ? 1 : 0;
         }
@@ -128,10 +107,9 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
     // The device goes quiet, the queue drains; returns what the gateway
     // delivered in all.
     const auto quiesce = [&]() -> long long {
-        sim->signal(SIGKILL);
-        sim->wait(10s);
-        EXPECT_TRUE(wait_until([&] { return status_number(cfg, "queue", "messages") == 0; }, 30s));
-        const auto j = status_of(cfg);
+        rig.kill_simulator();
+        EXPECT_TRUE(wait_until([&] { return rig.status_number("queue", "messages") == 0; }, 30s));
+        const auto j = rig.status().json;
         if (j.is_discarded()) return -1;
         EXPECT_EQ(j["queue"]["delivered"], j["queue"]["stored"]) << "the gateway lost or dropped messages";
         EXPECT_EQ(j["queue"]["dropped"]["by_messages"], 0);
@@ -139,14 +117,14 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
         return j["queue"]["delivered"].get<long long>();
     };
 
-    child_process gw({FIELDBRIDGE_BINARY, "--log-level", "warn", "run", "-c", cfg});
+    auto& gw = rig.start_gateway({"--log-level", "warn"});
     ASSERT_TRUE(wait_until([&] { return count() >= 10; }, 20s)) << gw.output() << broker.log();
 
     // (1) A stall: no bytes move, sockets stay open; the keepalive notices.
     proxy.stall();
     ASSERT_TRUE(wait_until(
         [&] {
-            const auto j = status_of(cfg);
+            const auto j = rig.status().json;
             return !j.is_discarded() && j["broker"]["state"] != "connected";
         },
         20s))
@@ -157,7 +135,7 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
 
     // ... then a stall cut short: every connection closed mid-flow.
     proxy.stall();
-    ASSERT_TRUE(wait_until([&] { return status_number(cfg, "queue", "messages") >= 20; }, 20s)) << gw.output();
+    ASSERT_TRUE(wait_until([&] { return rig.status_number("queue", "messages") >= 20; }, 20s)) << gw.output();
     proxy.cut();
     proxy.resume();
     before = count();
@@ -173,15 +151,13 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
 
     // (2) The broker killed twice while the device is polled again; the
     // gateway stores meanwhile.
-    sim = std::make_unique<child_process>(
-        std::vector<std::string>{FIELDBRIDGE_BINARY, "simulate", "-c", cfg, "--bus", "line"});
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(modbus_port); }, 10s)) << sim->output();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
     before = count();
     ASSERT_TRUE(wait_until([&] { return count() >= before + 20; }, 30s)) << gw.output();
     std::string broker_back;  // when the broker last came back, as payload timestamps read
     for (int k = 0; k < 2; ++k) {
         broker.kill9();
-        ASSERT_TRUE(wait_until([&] { return status_number(cfg, "queue", "messages") >= 20; }, 20s)) << gw.output();
+        ASSERT_TRUE(wait_until([&] { return rig.status_number("queue", "messages") >= 20; }, 20s)) << gw.output();
         broker.start();
         broker_back = iso8601_now();
         before = count();
@@ -236,8 +212,6 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
         ASSERT_GE(stamps.size(), 80u) << topic;
         EXPECT_TRUE(std::is_sorted(stamps.begin(), stamps.end())) << topic << " out of order";
     }
-    std::error_code ec;
-    fs::remove_all(dir, ec);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The core thread never waits for a bus: a device that takes its whole
 // response timeout (20 s here) to not answer does not hold up a reload or
-// the shutdown. `fieldbridge run` polls `fieldbridge simulate`; the test
-// talks to the control socket itself, with short deadlines, and stands in
-// for systemd's NOTIFY_SOCKET to see the watchdog pings.
+// the shutdown. `fieldbridge run` polls `fieldbridge simulate` (a
+// gateway_rig); the test talks to the control socket itself, with short
+// deadlines, and stands in for systemd's NOTIFY_SOCKET to see the watchdog
+// pings.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -27,8 +28,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/child_process.hpp"
-#include "tests/support/mosquitto_broker.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/config_builder.hpp"
+#include "tests/support/gateway_rig.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge {
@@ -38,42 +39,33 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using steady = std::chrono::steady_clock;
 using testing::child_process;
-using testing::mosquitto_broker;
+using testing::config_builder;
+using testing::gateway_rig;
+using testing::point_spec;
 using testing::wait_until;
 
-using testing::temp_dir;
-
-void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-
 // Unit 3 never answers (the simulator drops every request to it); unit 4 answers.
-std::string simulator_config(std::uint16_t modbus_port) {
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: 1883 }\n"
-      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n"
-      << "  slow: { bus: line, unit_id: 3, simulator_faults: { miss_every: 1 },\n"
-      << "          points: [ { name: level, register: holding, address: 0, type: uint16,"
-         " simulate: { wave: constant, value: 7 } } ] }\n"
-      << "  quick: { bus: line, unit_id: 4,\n"
-      << "           points: [ { name: level, register: holding, address: 0, type: uint16,"
-         " simulate: { wave: constant, value: 9 } } ] }\n";
-    return y.str();
+config_builder simulator_config(std::uint16_t modbus_port) {
+    config_builder c;
+    c.broker("127.0.0.1", 1883);
+    c.tcp_bus("line", modbus_port);
+    c.device("slow").bus("line").unit_id(3).fault("miss_every", 1).point(
+        point_spec("level", "holding", 0, "uint16").simulate_constant(7));
+    c.device("quick").bus("line").unit_id(4).point(point_spec("level", "holding", 0, "uint16").simulate_constant(9));
+    return c;
 }
 
 // The gateway polls one of them on the bus `line`.
-std::string gateway_config(const mosquitto_broker& broker, std::uint16_t modbus_port, const std::string& device) {
+void poll_only(config_builder& c, const std::string& device) {
     const bool slow = device == "slow";
-    std::ostringstream y;
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: slow-gw, keepalive: 5s }\n"
-      << "publish: { prefix: slow }\n"
-      << "store: { path: queue.db }\n"
-      << "control: { socket: control.sock }\n"
-      << "buses:\n  line: { type: tcp, host: 127.0.0.1, port: " << modbus_port << " }\n"
-      << "devices:\n"
-      << "  " << device << ": { bus: line, unit_id: " << (slow ? 3 : 4)
-      << ", poll_interval: 200ms, timeout: " << (slow ? "20s" : "300ms") << ", retries: 0,\n"
-      << "    points: [ { name: level, register: holding, address: 0, type: uint16 } ] }\n";
-    return y.str();
+    c.remove_device(slow ? "quick" : "slow");
+    c.device(device)
+        .bus("line")
+        .unit_id(slow ? 3 : 4)
+        .poll_interval("200ms")
+        .timeout(slow ? "20s" : "300ms")
+        .retries(0)
+        .point(point_spec("level", "holding", 0, "uint16"));
 }
 
 // One request on the control socket: its answer, or nullopt when it was not
@@ -168,33 +160,28 @@ std::size_t occurrences(const std::string& text, const std::string& what) {
 }
 
 struct slow_rig {
-    slow_rig()
-        : modbus_port(testing::free_tcp_port()),
-          sim({FIELDBRIDGE_BINARY, "simulate", "-c", sim_file(), "--bus", "line"}),
-          notify(dir.path() / "notify.sock") {}
-    std::string sim_file() {
-        const auto path = dir.path() / "sim.yaml";
-        write_file(path, simulator_config(modbus_port));
-        return path.string();
+    slow_rig() : notify(rig.dir() / "notify.sock") {
+        rig.config.client_id("slow-gw").mqtt().set("keepalive", "5s");
+        rig.config.prefix("slow");
+        rig.config.tcp_bus("line", rig.modbus_port());
+        rig.start_simulator_with(simulator_config(rig.modbus_port()).write(rig.dir() / "sim.yaml"), "line");
     }
     // Starts the gateway on the slow device; returns once its worker has
     // connected, when its first request (20 s without an answer) is going out.
-    std::unique_ptr<child_process> start_gateway() {
-        write_file(config, gateway_config(broker, modbus_port, "slow"));
+    child_process& start_gateway() {
+        poll_only(rig.config, "slow");
         ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
         ::setenv("WATCHDOG_USEC", "1000000", 1);  // pinged every 0.5 s
-        auto gw = std::make_unique<child_process>(std::vector<std::string>{FIELDBRIDGE_BINARY, "run", "-c", config.string()});
+        auto& gw = rig.start_gateway();
         ::unsetenv("NOTIFY_SOCKET");
         ::unsetenv("WATCHDOG_USEC");
         return gw;
     }
-    temp_dir dir;
-    mosquitto_broker broker;
-    std::uint16_t modbus_port;
-    child_process sim;
+    gateway_rig rig;
     notify_socket notify;
-    fs::path config = dir.path() / "gw.yaml";
-    fs::path control = dir.path() / "control.sock";
+    std::uint16_t modbus_port = rig.modbus_port();
+    child_process& sim() { return rig.simulator(); }
+    fs::path control = rig.control_path();
 };
 
 bool stopping_is(const nlohmann::json& status, const std::vector<std::string>& buses) {
@@ -209,14 +196,14 @@ bool stopping_is(const nlohmann::json& status, const std::vector<std::string>& b
 TEST(slow_bus, a_reload_during_a_request_that_takes_the_whole_timeout_keeps_the_core_responsive) {
     slow_rig rig;
     ASSERT_TRUE(rig.notify.bound());
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim.output();
-    auto gateway = rig.start_gateway();
-    auto& gw = *gateway;
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim().output();
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until([&] { return gw.output().find("bus line: connected") != std::string::npos; }, 20s))
         << gw.output();
     const auto request_started = steady::now();
 
-    write_file(rig.config, gateway_config(rig.broker, rig.modbus_port, "quick"));
+    poll_only(rig.rig.config, "quick");
+    rig.rig.write_config();
     const auto reload_started = steady::now();
     const auto reloaded = ask(rig.control, "reload", 3s);
     ASSERT_TRUE(reloaded.has_value()) << "reload not answered within 3 s\n" << gw.output();
@@ -271,9 +258,8 @@ TEST(slow_bus, a_reload_during_a_request_that_takes_the_whole_timeout_keeps_the_
 // goodbye and exits within its bound, naming the bus it did not wait for.
 TEST(slow_bus, shutdown_during_a_request_that_takes_the_whole_timeout_exits_within_its_bound) {
     slow_rig rig;
-    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim.output();
-    auto gateway = rig.start_gateway();
-    auto& gw = *gateway;
+    ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim().output();
+    auto& gw = rig.start_gateway();
     ASSERT_TRUE(wait_until([&] { return gw.output().find("bus line: connected") != std::string::npos; }, 20s))
         << gw.output();
     const auto request_started = steady::now();
