@@ -1180,5 +1180,160 @@ TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exa
     EXPECT_EQ(status["queue"]["delivered"].get<std::size_t>(), total) << status.dump() << "\n" << sub.dump();
 }
 
+
+// Steady state: a device polled continuously, every poll a new value of a
+// QoS 1 and of a QoS 2 point. Once values flow, the queue is seen empty
+// between polls: each acknowledgement's delete is committed soon after it
+// comes (the flush timer), not left for the next poll's write.
+TEST(end_to_end, in_steady_state_acknowledged_messages_leave_the_queue_between_polls) {
+    gateway_rig rig;
+    // A long keepalive: no PINGREQ write commits the deletes in its stead.
+    rig.config.client_id("steady-gw").mqtt().set("keepalive", "60s");
+    rig.config.prefix("steady").heartbeat("0s");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1")
+        .bus("line")
+        .unit_id(1)
+        .poll_interval("250ms")
+        .point(point_spec("q1", "input", 0, "float32").qos(1).simulate_ramp(0, 100000, "1000s"))
+        .point(point_spec("q2", "input", 2, "float32").qos(2).simulate_ramp(0, 100000, "1000s"));
+    subscriber sub(rig.broker(), "steady/m1/+");
+    ASSERT_TRUE(sub.wait_subscribed(10s)) << rig.broker().log();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+
+    constexpr std::size_t values = 12;
+    ASSERT_TRUE(wait_until([&] { return sub.count("steady/m1/q1") >= values && sub.count("steady/m1/q2") >= values; },
+                           30s))
+        << sub.dump() << gw.output();
+    cli_answer s;
+    const auto queue_empty = [&] {
+        s = rig.status();
+        return !s.json.is_discarded() && s.json["queue"]["messages"] == 0;
+    };
+    EXPECT_TRUE(wait_until(queue_empty, 10s)) << s.output << "\n--- gateway:\n" << gw.output();
+    // Seen empty while the device is still polled and its values still flow.
+    const auto seen = sub.count("steady/m1/q2");
+    EXPECT_TRUE(wait_until([&] { return sub.count("steady/m1/q2") >= seen + 4; }, 10s)) << sub.dump();
+    EXPECT_TRUE(rig.simulator().running());
+    EXPECT_TRUE(wait_until(queue_empty, 10s)) << s.output;
+    ASSERT_FALSE(s.json.is_discarded()) << s.output;
+    EXPECT_EQ(s.json["queue"]["dropped"]["by_messages"], 0) << s.output;
+    EXPECT_GE(s.json["queue"]["delivered"].get<std::size_t>(), 2 * values) << s.output;
+}
+
+// The number after `text` in the first line of log that has it, or -1.
+long long number_after(const std::string& log, const std::string& text) {
+    const auto at = log.find(text);
+    if (at == std::string::npos) return -1;
+    try {
+        return std::stoll(log.substr(at + text.size()));
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
+// The gateway stopped while the link to the broker is stalled: PUBLISH
+// packets sent, never acknowledged, their flows in the store. Restarted on
+// the same store with the link back, it resumes those flows, and once all is
+// delivered its counters still hold acknowledged <= published (resumed
+// flows count as published by the run that completes them); the subscriber
+// has every value the two runs delivered, the QoS 2 ones exactly once.
+TEST(end_to_end, after_a_restart_with_flows_in_flight_acknowledged_never_exceeds_published) {
+    gateway_rig::options o;
+    o.through_proxy = true;
+    gateway_rig rig(o);
+    rig.config.client_id("resume-gw")
+        .mqtt()
+        .set("keepalive", "2s")
+        .set("clean_session", false)
+        .set("reconnect", testing::yaml_map().set("min", "50ms").set("max", "300ms"));
+    rig.config.prefix("resume").heartbeat("60s");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1")
+        .bus("line")
+        .unit_id(1)
+        .poll_interval("50ms")
+        .point(point_spec("q1", "input", 0, "float32").qos(1).simulate_ramp(0, 100000, "1000s"))
+        .point(point_spec("q2", "input", 2, "float32").qos(2).simulate_ramp(0, 100000, "1000s"));
+    // Connected to the broker itself, not through the proxy, all along.
+    subscriber::options persistent;
+    persistent.client_id = "resume-sub";
+    subscriber sub(rig.broker(), "resume/m1/#", persistent);
+    ASSERT_TRUE(sub.wait_subscribed(10s)) << rig.broker().log();
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto* gw = &rig.start_gateway();
+    ASSERT_TRUE(wait_until([&] { return sub.messages().size() >= 20; }, 20s)) << gw->output();
+
+    // Bytes stop moving both ways: what the gateway sends now stays in flight.
+    rig.proxy().stall();
+    ASSERT_TRUE(wait_until([&] { return rig.status_number("broker", "inflight") >= 10; }, 20s)) << gw->output();
+    const auto first_run = rig.status().json;
+    ASSERT_FALSE(first_run.is_discarded());
+    const auto delivered_1 = first_run["queue"]["delivered"].get<long long>();
+    EXPECT_EQ(gw->stop(10s), 0) << gw->output();
+    const auto first_log = gw->output();
+
+    // The stalled connections go (with whatever they held); the link is back.
+    rig.proxy().cut();
+    rig.proxy().resume();
+    gw = &rig.start_gateway();
+    ASSERT_TRUE(wait_until([&] { return gw->output().find("queue: resuming ") != std::string::npos; }, 20s))
+        << gw->output();
+    const auto resumed = number_after(gw->output(), "queue: resuming ");
+    ASSERT_GE(resumed, 10) << "flows in flight at the stop, resumed by the restart\n" << gw->output();
+    const auto before = sub.messages().size();
+    ASSERT_TRUE(wait_until([&] { return sub.messages().size() >= before + 20; }, 30s)) << gw->output();
+
+    // The device goes away: its points turn bad, then it is published
+    // offline, the last message for it (the heartbeat is a minute); the
+    // queue drains.
+    rig.kill_simulator();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return sub.find("resume/m1/availability", [](const auto& j) { return j.at("state") == "offline"; })
+                .has_value();
+        },
+        20s))
+        << sub.dump();
+    ASSERT_TRUE(wait_until([&] { return rig.status_number("queue", "messages") == 0; }, 30s)) << gw->output();
+    const auto s = rig.status().json;
+    ASSERT_FALSE(s.is_discarded());
+    EXPECT_EQ(s["broker"]["inflight"], 0) << s.dump(2);
+    EXPECT_LE(s["broker"]["acknowledged"].get<long long>(), s["broker"]["published"].get<long long>()) << s.dump(2);
+    EXPECT_EQ(s["queue"]["dropped"]["by_messages"], 0);
+    EXPECT_EQ(s["queue"]["refused"], 0);
+
+    // Everything the two runs delivered to resume/m1/... (the points and the
+    // device's availability) is at the subscriber: counted once per distinct
+    // payload (a QoS 1 message sent again after its PUBACK was lost is the
+    // same payload); the QoS 2 ones arrived once each.
+    const auto delivered = delivered_1 + s["queue"]["delivered"].get<long long>();
+    std::map<std::string, std::vector<std::string>> by_topic;
+    const auto distinct = [&] {
+        by_topic.clear();
+        std::map<std::string, std::set<std::string>> unique;
+        long long n = 0;
+        for (const auto& m : sub.messages()) {
+            by_topic[m.topic].push_back(m.payload);
+            n += unique[m.topic].insert(m.payload).second ? 1 : 0;
+        }
+        return n;
+    };
+    EXPECT_TRUE(wait_until([&] { return distinct() >= delivered; }, 15s));
+    EXPECT_EQ(distinct(), delivered) << "delivered " << delivered_1 << " + " << s["queue"]["delivered"] << "\n"
+                                     << sub.dump() << "\n--- first run:\n"
+                                     << first_log << "\n--- second run:\n"
+                                     << gw->output();
+    std::set<std::string> once;
+    for (const auto& p : by_topic["resume/m1/q2"]) EXPECT_TRUE(once.insert(p).second) << "QoS 2 twice: " << p;
+    EXPECT_GE(by_topic["resume/m1/q1"].size(), 20u);
+    for (const auto& m : sub.messages()) {
+        if (m.topic == "resume/m1/q1" || m.topic == "resume/m1/q2") {
+            EXPECT_EQ(m.qos, m.topic == "resume/m1/q1" ? 1 : 2) << m.topic;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace fieldbridge
