@@ -1146,6 +1146,15 @@ TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exa
         },
         20s))
         << gw.output();
+    // The device's availability turns offline a few failed polls later: the
+    // last message the queue carries, before it is seen empty and counted.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return sub.find("mix/m1/availability", [](const auto& j) { return j.at("state") == "offline"; })
+                .has_value();
+        },
+        20s))
+        << sub.dump().substr(0, 2000);
     ASSERT_TRUE(wait_until(
         [&] {
             const auto s = rig.status();
