@@ -42,7 +42,7 @@ struct app::parts {
     parts(app& a, std::unique_ptr<store::message_store> s)
         : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
           forward(*queue, link, [this] { link.arm_flush(); }),
-          publisher(a.cfg_, [this](std::vector<mqtt::message> m, system::time_point t) { forward.submit(m, t); }),
+          publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); }),
           signals(a.io_, SIGINT, SIGTERM, SIGHUP), shutdown_timer(a.io_),
           watchdog(a.io_.get_executor()), expiry(a.io_.get_executor()),
           held_timer(a.io_.get_executor(), [this] { dispatcher.expire(steady::now()); }), work(a.io_.get_executor()),
@@ -61,9 +61,9 @@ struct app::parts {
           }),
           dispatcher(a.cfg_, command_ports{
               .polled = [this](std::size_t device) { return buses.route(device).first != nullptr; },
-              .write = [this, &a](std::size_t device, std::size_t point, modbus::value v, auto done) {
+              .write = [this, &a](std::size_t device, std::size_t point, const modbus::value& v, auto done) {
                   auto back = [&a, done](modbus::point_result r) { a.on_core([done, r] { done(r); }); };
-                  if (!buses.access(device, point, std::move(v), back)) {
+                  if (!buses.access(device, point, v, back)) {
                       done({std::make_error_code(std::errc::operation_canceled), {}});
                   }
               },

@@ -26,7 +26,7 @@ namespace fieldbridge::gateway {
 class device_publisher {
 public:
     using submit_handler =
-        std::function<void(std::vector<mqtt::message>, std::chrono::system_clock::time_point)>;
+        std::function<void(const std::vector<mqtt::message>&, std::chrono::system_clock::time_point)>;
 
     // cfg must outlive the publisher, or be replaced through reconfigure().
     device_publisher(const config::gateway& cfg, submit_handler submit);
