@@ -396,8 +396,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-client::client(const asio::any_io_executor& executor, client_options options)
-    : client(executor, options, socket_transports(executor, options.tls)) {}
+client::client(const asio::any_io_executor& executor, client_options options) {
+    auto transports = socket_transports(executor, options.tls);
+    impl_ = std::make_shared<impl>(executor, std::move(options), std::move(transports));
+}
 
 client::client(const asio::any_io_executor& executor, client_options options, transport_factory transports)
     : impl_(std::make_shared<impl>(executor, std::move(options), std::move(transports))) {}

@@ -57,7 +57,8 @@ struct rig {
     int completions = 0;
     std::error_code result = make_error_code(mqtt_errc::connection_lost);
 
-    explicit rig(protocol_version v, client_options o) : version(v), net(io, v), c(io.get_executor(), o, net.transports()) {}
+    rig(protocol_version v, client_options o)
+        : version(v), net(io, v), c(io.get_executor(), std::move(o), net.transports()) {}
     explicit rig(protocol_version v) : rig(v, stream_options(v)) {}
     ~rig() {
         bool stopped = false;
