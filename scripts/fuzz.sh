@@ -5,6 +5,9 @@
 # (at least 10 s each).
 # Usage: scripts/fuzz.sh [total-seconds]   (default 120)
 #        FIELDBRIDGE_FUZZ_DIR=<build dir>  (default build-fuzz)
+#        FIELDBRIDGE_FUZZ_BUILD=all        build the whole tree (the test suite
+#                                          too, for a run under ASan + UBSan),
+#                                          not only the fuzz targets
 # Prints the executions of each target. A finding (crash, sanitizer report,
 # broken property, timeout, memory beyond 2 GB) is copied to
 # <build dir>/findings/<target>/ and the script exits 1 after running every
@@ -19,7 +22,11 @@ mkdir -p "$dir"
 cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DFIELDBRIDGE_FUZZ=ON -DFIELDBRIDGE_BUILD_BENCH=OFF -DFIELDBRIDGE_WERROR=OFF > "$dir/configure.log" 2>&1 \
   || { cat "$dir/configure.log"; exit 1; }
-cmake --build "$dir" --target fuzz_targets
+if [ "${FIELDBRIDGE_FUZZ_BUILD:-}" = all ]; then
+  cmake --build "$dir"
+else
+  cmake --build "$dir" --target fuzz_targets
+fi
 
 mapfile -t targets < <(grep -v '^$' "$dir/tests/fuzz/fuzz_targets.txt")
 if [ ${#targets[@]} -eq 0 ]; then

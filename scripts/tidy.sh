@@ -15,11 +15,11 @@ fi
 # -w: the compiler's own warnings are the -Werror build's business (and g++
 # flags in the compile commands are unknown to clang); only the checks of
 # .clang-tidy are reported here.
-# gateway/app.cpp captures structured bindings in lambdas (C++20, P1091),
-# which g++ 12 compiles and clang 14, the parser under Debian 12's
-# clang-tidy, does not: it is left out until clang-tidy is clang 16 or later.
+# No lambda may capture a structured binding (C++20, P1091): g++ 12 compiles
+# it, clang 14 (the parser under Debian 12's clang-tidy, and the compiler of
+# the ASan + fuzz build) does not.
 run-clang-tidy -p "$dir" -j "$(nproc)" -quiet -extra-arg=-w \
-  "^$PWD/(common|config|drivers|mqtt|gateway)/(?!app\.cpp\$).*\.cpp\$" > "$dir/clang-tidy.log" 2>&1 || {
+  "^$PWD/(common|config|drivers|mqtt|gateway)/.*\.cpp\$" > "$dir/clang-tidy.log" 2>&1 || {
   grep -E "(warning|error):" "$dir/clang-tidy.log" | sort -u | head -n 100
   echo "tidy: findings above (whole output in $dir/clang-tidy.log)" >&2
   exit 1

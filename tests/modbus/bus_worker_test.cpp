@@ -905,7 +905,7 @@ private:
 // reopen back-off and says so once; when descriptors are available again
 // the points recover without the worker being restarted.
 TEST(bus_worker_rtu_over_tcp, a_relay_that_cannot_be_set_up_at_start_is_set_up_later) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(FIELDBRIDGE_ASAN)
     // The test takes every file descriptor away; the AddressSanitizer and
     // UndefinedBehaviorSanitizer runtimes need some of their own (their vptr
     // check then reports a std::thread it cannot inspect). Run in the plain
