@@ -312,6 +312,7 @@ void bus_worker::run() {
             result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
         }
 
+        bool abandoned = false;  // stopped in the middle: the poll is not reported
         for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
             const auto read = plan.reads[ri];
             run_writes(*line);  // a command does not wait for a long poll to finish
@@ -327,7 +328,10 @@ void bus_worker::run() {
                 const auto next = attempts.after(error, steady::now());
                 if (!next.again || !wait_until(next.not_before)) break;
             }
-            if (stop_requested()) break;  // the poll is abandoned, not reported
+            if (stop_requested()) {
+                abandoned = true;
+                break;
+            }
             if (error == make_error_code(modbus_errc::illegal_data_address)) {
                 // A merged read that spans registers the device does not
                 // have: read its parts instead, now and from now on.
@@ -362,6 +366,9 @@ void bus_worker::run() {
                 result.samples.push_back(std::move(s));
             }
         }
+        // Handing over the part read so far would report the other points as
+        // missing; the owner stopping us has no use for it either.
+        if (abandoned) break;
         std::sort(result.samples.begin(), result.samples.end(),
                   [](const sample& a, const sample& b) { return a.point < b.point; });
         const auto ended = steady::now();
