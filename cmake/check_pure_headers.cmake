@@ -1,7 +1,12 @@
 # Run by the test purity.<target> (cmake/purity.cmake): lists every header
 # each source of TARGET includes, with the compiler's -M, and fails on one
 # of a library that does I/O (FORBIDDEN, a regular expression).
+cmake_minimum_required(VERSION 3.25)
 set(flags -std=c++20 -M)
+# Generator expressions for other configurations leave empty entries.
+list(REMOVE_ITEM INCLUDES "")
+list(REMOVE_ITEM DEFINITIONS "")
+list(REMOVE_DUPLICATES INCLUDES)
 foreach(dir IN LISTS INCLUDES)
   list(APPEND flags "-I${dir}")
 endforeach()

@@ -7,7 +7,7 @@
 #     every source of the target contains no header of those libraries, so
 #     a header-only include (Asio needs no linking) is caught as well.
 set(FIELDBRIDGE_IMPURE_LINK "Boost::|boost_|SQLite|sqlite3|LIBMODBUS|modbus|OpenSSL|ssl|crypto|LIBSYSTEMD|systemd")
-set(FIELDBRIDGE_IMPURE_HEADERS "/boost/asio|/boost/beast|/sqlite3\\.h|/modbus/|/modbus\\.h|/openssl/|/systemd/")
+set(FIELDBRIDGE_IMPURE_HEADERS "/boost/asio|/boost/beast|/sqlite3\\.h$|modbus/modbus[-a-z]*\\.h$|/openssl/|/systemd/")
 
 function(_fieldbridge_link_closure target chain out)
   set(found "")

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/model.hpp"
-#include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/poll_result.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::gateway {

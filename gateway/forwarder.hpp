@@ -33,21 +33,12 @@
 
 #include "common/log_limiter.hpp"
 #include "common/result.hpp"
+#include "gateway/forwarder_stats.hpp"
 #include "gateway/ledger.hpp"
 #include "gateway/store/message_store.hpp"
 #include "gateway/uplink.hpp"
 
 namespace fieldbridge::gateway {
-
-struct forwarder_stats {
-    std::uint64_t submitted = 0;
-    std::uint64_t stored = 0;
-    std::uint64_t refused = 0;       // not stored (queue full by policy, disk full)
-    std::uint64_t delivered = 0;     // acknowledged by the broker
-    std::uint64_t refused_by_broker = 0;  // answered with a refusal (MQTT 5.0), deleted
-    std::uint64_t ledger_errors = 0; // commits that failed (nothing was sent after them)
-    std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit
-};
 
 class forwarder {
 public:

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "config/model.hpp"
-#include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/poll_result.hpp"
 #include "gateway/payload.hpp"
 #include "gateway/point_filter.hpp"
-#include "mqtt/client.hpp"
+#include "mqtt/message.hpp"
 
 namespace fieldbridge::gateway {
 

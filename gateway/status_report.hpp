@@ -17,10 +17,10 @@
 #include "drivers/modbus/device_health.hpp"
 #include "drivers/modbus/poll_result.hpp"
 #include "gateway/commands.hpp"
-#include "gateway/forwarder.hpp"
+#include "gateway/forwarder_stats.hpp"
 #include "gateway/point_mapper.hpp"
-#include "gateway/store/message_store.hpp"
-#include "mqtt/client.hpp"
+#include "gateway/store/queue_stats.hpp"
+#include "mqtt/client_stats.hpp"
 
 namespace fieldbridge::gateway {
 

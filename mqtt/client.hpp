@@ -22,6 +22,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "mqtt/client_stats.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/session.hpp"
@@ -50,26 +51,6 @@ struct client_options {
     std::chrono::milliseconds reconnect_max{30000};
     std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS + CONNACK
     std::size_t max_inflight = 64;
-};
-
-enum class link_state { disconnected, connecting, connected };
-
-struct client_stats {
-    std::uint64_t published = 0;     // publish() calls
-    std::uint64_t acknowledged = 0;  // completed without error (QoS 0: written)
-    std::uint64_t failed = 0;        // completed with an error (client stopped, 5.0 refusal)
-    std::uint64_t refused = 0;       // of those, refused by the broker (5.0 reason code >= 0x80)
-    std::uint64_t downgraded = 0;    // QoS 2 messages the broker acknowledged with PUBACK (took them at QoS 1)
-    std::uint64_t received = 0;      // messages delivered to subscriptions
-    std::uint64_t connects = 0;      // CONNACKs accepted
-    std::uint64_t disconnects = 0;   // links lost or closed after a CONNACK
-    std::size_t queued = 0;          // waiting for the link or the in-flight window
-    std::size_t inflight = 0;        // QoS 1/2 sent, not yet acknowledged
-    std::string last_error;          // why the last link ended or the last attempt failed
-    server_limits limits;            // what the broker announced (5.0) for the current link
-    std::chrono::seconds keepalive{0};  // in force: the broker's Server Keep Alive if it set one
-    server_address server;           // the address in use or being tried
-    std::uint64_t failovers = 0;     // moves to the next address after a failed attempt
 };
 
 class client {

@@ -20,21 +20,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "mqtt/server_address.hpp"
+
 namespace fieldbridge::mqtt {
-
-struct server_address {
-    std::string host;
-    std::uint16_t port = 1883;
-    bool operator==(const server_address&) const = default;
-};
-
-struct tls_options {
-    bool enabled = false;
-    std::string ca_file;    // empty: the system trust store
-    std::string cert_file;  // client certificate for mutual TLS (optional)
-    std::string key_file;
-    bool verify_hostname = true;
-};
 
 class transport {
 public:

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include "mqtt/token.hpp"
+
 namespace fieldbridge::gateway {
 namespace {
 
 using kind = store::change::kind;
-constexpr std::uint64_t limit = std::uint64_t{1} << 62;
+constexpr std::uint64_t limit = mqtt::client_token_base;  // store ids stay below it
 
 mqtt::flow_status flow(std::uint64_t id, std::uint16_t pid, bool pubrec = false, bool dup = false) {
     return {id, pid, pubrec ? mqtt::inflight_state::pubrec_received : mqtt::inflight_state::publish_sent, dup};

@@ -1,0 +1,18 @@
+// What the forwarder counts, as plain data for the status report.
+#pragma once
+
+#include <cstdint>
+
+namespace fieldbridge::gateway {
+
+struct forwarder_stats {
+    std::uint64_t submitted = 0;
+    std::uint64_t stored = 0;
+    std::uint64_t refused = 0;       // not stored (queue full by policy, disk full)
+    std::uint64_t delivered = 0;     // acknowledged by the broker
+    std::uint64_t refused_by_broker = 0;  // answered with a refusal (MQTT 5.0), deleted
+    std::uint64_t ledger_errors = 0; // commits that failed (nothing was sent after them)
+    std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit
+};
+
+}  // namespace fieldbridge::gateway
