@@ -22,10 +22,14 @@
 #include <sstream>
 #include <gtest/gtest.h>
 
+#include "tests/support/model_seeds.hpp"
 #include "gateway/store/message_store.hpp"
 
 namespace fieldbridge::store {
 namespace {
+
+using testing::env_number;
+using testing::scratch_dir;
 
 namespace fs = std::filesystem;
 using clock = std::chrono::system_clock;
@@ -551,21 +555,6 @@ private:
 
 constexpr int steps_per_seed = 60;
 
-std::uint64_t env_number(const char* name, std::uint64_t fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-// A scratch directory in memory where there is one: the model commits often.
-fs::path scratch_dir() {
-    const fs::path shm = "/dev/shm";
-    std::error_code ec;
-    const auto base = fs::is_directory(shm, ec) ? shm : fs::temp_directory_path();
-    auto dir = base / ("fieldbridge-store-model-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
-}
-
 std::string run_seed(std::uint64_t seed, const fs::path& dir) {
     queue_run run(seed, dir);
     if (!run.failure().empty()) return run.failure();
@@ -576,7 +565,7 @@ std::string run_seed(std::uint64_t seed, const fs::path& dir) {
 }
 
 TEST(store_queue_model, the_queue_agrees_with_the_model_over_random_sequences) {
-    const auto dir = scratch_dir();
+    const auto dir = scratch_dir("fieldbridge-store-model");
     if (const auto one = env_number("FIELDBRIDGE_STORE_MODEL_SEED", 0); one != 0) {
         const auto failure = run_seed(one, dir);
         EXPECT_TRUE(failure.empty()) << failure;

@@ -28,10 +28,14 @@
 #include <random>
 #include <sstream>
 
+#include "tests/support/model_seeds.hpp"
 #include "tests/gateway/uplink_model.hpp"
 
 namespace fieldbridge::gateway::model {
 namespace {
+
+using testing::env_number;
+using testing::scratch_dir;
 
 namespace fs = std::filesystem;
 
@@ -453,20 +457,6 @@ private:
     std::string failure_;
 };
 
-std::uint64_t env_number(const char* name, std::uint64_t fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-fs::path scratch_dir() {
-    const fs::path shm = "/dev/shm";
-    std::error_code ec;
-    const auto base = fs::is_directory(shm, ec) ? shm : fs::temp_directory_path();
-    auto dir = base / ("fieldbridge-uplink-model-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
-}
-
 // Runs one seed; empty when every promise held.
 std::string run_seed(std::uint64_t seed, const fs::path& dir) {
     const auto s = scenario::from_seed(seed);
@@ -479,7 +469,7 @@ std::string run_seed(std::uint64_t seed, const fs::path& dir) {
 }
 
 TEST(uplink_model, every_promise_holds_over_random_event_sequences) {
-    const auto dir = scratch_dir();
+    const auto dir = scratch_dir("fieldbridge-uplink-model");
     if (const auto one = env_number("FIELDBRIDGE_UPLINK_SEED", 0); one != 0) {
         const auto failure = run_seed(one, dir);
         EXPECT_TRUE(failure.empty()) << failure;
