@@ -370,6 +370,9 @@ void simulator::start() {
 
 void simulator::stop() {
     stopping_ = true;
+    // The listener refuses from now on: closing the clients first would let
+    // a master reconnect into the backlog of a device that is going away.
+    if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
     if (thread_.joinable()) thread_.join();
     if (options_.serial_fd >= 0 && state_->ctx != nullptr) modbus_set_socket(state_->ctx, -1);  // the caller's
     if (listen_fd_ >= 0) {
