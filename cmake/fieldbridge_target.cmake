@@ -36,8 +36,15 @@ function(fieldbridge_test_code target)
 endfunction()
 
 # A GoogleTest executable registered with CTest under a label.
+#   SINGLE_THREAD  every test of the executable runs on one thread (manual
+#                  clock, no socket): its label becomes <label>.single_thread,
+#                  which the ThreadSanitizer stage of scripts/test.sh leaves
+#                  out (TSan reports races between threads; with one thread it
+#                  can only slow the test down)
+#   COST n         ctest starts tests of a higher cost first, so that a long
+#                  test does not finish alone at the end of a parallel run
 function(fieldbridge_test target)
-  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "SINGLE_THREAD" "LABEL;TIMEOUT;COST" "SOURCES;DEPS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   fieldbridge_warnings(${target})
@@ -45,10 +52,18 @@ function(fieldbridge_test target)
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
+  if(ARG_SINGLE_THREAD)
+    # One label (discovered tests cannot carry a list): `ctest -L unit`
+    # still selects them, `ctest -LE single_thread` leaves them out.
+    set(ARG_LABEL ${ARG_LABEL}.single_thread)
+  endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
+  if(NOT ARG_COST)
+    set(ARG_COST 0)
+  endif()
   gtest_discover_tests(${target}
-    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT} COST ${ARG_COST}
     DISCOVERY_TIMEOUT 30)
 endfunction()

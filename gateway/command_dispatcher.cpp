@@ -80,7 +80,7 @@ void command_dispatcher::on_command(const mqtt::message& m) {
                value = std::move(decision.write->value), to, device = device.name,
                point = device.points[decision.write->point]] {
         ports_.write(device_index, point_index, value,
-                     [this, to, device, point](modbus::point_result r) { point_done(to, device, point, r); });
+                     [this, to, device, point](const modbus::point_result& r) { point_done(to, device, point, r); });
     };
     when_online(device.name, std::move(go), to);
 }
@@ -123,7 +123,7 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
         for (const auto& w : writes) {
             ports_.write(
                 device_index, w.index, w.value,
-                [this, state, to, device, point = w.point](modbus::point_result r) {
+                [this, state, to, device, point = w.point](const modbus::point_result& r) {
                     if (r.error) {
                         nlohmann::json e = {{"error", r.error.message()}};
                         if (modbus::is_exception(r.error)) e["modbus_exception"] = r.error.value();

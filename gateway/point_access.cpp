@@ -36,10 +36,9 @@ point_access_decision decide_point_access(const config::gateway& cfg, const nloh
 
 void run_point_access(const config::gateway& cfg, bus_set& buses, const nlohmann::json& request, bool write,
                       const std::function<void(std::function<void()>)>& to_core,
-                      std::function<void(nlohmann::json)> respond,
-                      std::function<void(const std::string& device, const config::point& point,
-                                         const std::vector<std::uint16_t>& words)>
-                          written) {
+                      const std::function<void(nlohmann::json)>& respond,
+                      const std::function<void(const std::string& device, const config::point& point,
+                                               const std::vector<std::uint16_t>& words)>& written) {
     auto decision = decide_point_access(cfg, request, write);
     if (!decision.access) return respond(std::move(decision.refusal));
     const auto& device = cfg.devices[decision.access->device];

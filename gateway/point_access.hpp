@@ -46,9 +46,8 @@ class bus_set;
 // write's read-back; both run through `to_core` (the worker thread posts).
 void run_point_access(const config::gateway& cfg, bus_set& buses, const nlohmann::json& request, bool write,
                       const std::function<void(std::function<void()>)>& to_core,
-                      std::function<void(nlohmann::json)> respond,
-                      std::function<void(const std::string& device, const config::point& point,
-                                         const std::vector<std::uint16_t>& words)>
-                          written);
+                      const std::function<void(nlohmann::json)>& respond,
+                      const std::function<void(const std::string& device, const config::point& point,
+                                               const std::vector<std::uint16_t>& words)>& written);
 
 }  // namespace fieldbridge::gateway

@@ -41,8 +41,11 @@ stage_done "build (ThreadSanitizer)"
 stage "tests under ThreadSanitizer"
 # Suppressions cover third-party internals only (each entry says why).
 supp="$PWD/tests/tsan.supp"  # before the cd below
+# Tests labelled single_thread run on one thread (model and property tests
+# with a manual clock): TSan has nothing to find there, they run under ASan +
+# UBSan below.
 (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$supp" \
-    FIELDBRIDGE_UPLINK_SEEDS=300 FIELDBRIDGE_STORE_MODEL_SEEDS=300 ctest --output-on-failure -j"$jobs" --timeout 900 -LE long)
+    FIELDBRIDGE_STORE_MODEL_SEEDS=100 ctest --output-on-failure -j"$jobs" --timeout 900 -LE 'long|single_thread')
 stage_done "tests under ThreadSanitizer"
 
 # One clang build serves both: the libFuzzer targets and the suite under
@@ -52,9 +55,12 @@ stage "build (clang, ASan + UBSan) and fuzzing (bounded)"
 FIELDBRIDGE_FUZZ_DIR=build-asan FIELDBRIDGE_FUZZ_BUILD=all scripts/fuzz.sh "${FIELDBRIDGE_FUZZ_SECONDS:-150}"
 stage_done "build (clang, ASan + UBSan) and fuzzing"
 stage "tests under ASan + UBSan"
+# The uplink model (500 seeds, about 5 minutes here) starts first (its COST)
+# and runs beside the rest; `ctest` in a plain build runs 2000 seeds of each
+# model, `ctest -L long` 50 000 of the uplink's.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FIELDBRIDGE_UPLINK_SEEDS=300 FIELDBRIDGE_STORE_MODEL_SEEDS=300 \
-    ctest --output-on-failure -j"$jobs" --timeout 600 -LE long)
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FIELDBRIDGE_UPLINK_SEEDS=500 FIELDBRIDGE_STORE_MODEL_SEEDS=2000 \
+    ctest --output-on-failure -j"$jobs" --timeout 900 -LE long)
 stage_done "tests under ASan + UBSan"
 
 if [ "${FIELDBRIDGE_SKIP_TIDY:-0}" != "1" ]; then

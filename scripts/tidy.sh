@@ -35,7 +35,10 @@ if [ ! -f "$dir/compile_commands.json" ]; then
 fi
 
 product='^(common|config|drivers|mqtt|gateway)/'
-baseline=$(sed -n 's/^\([0-9a-f]\{40\}\).*/\1/p' scripts/tidy-baseline 2>/dev/null | head -n 1)
+baseline=""
+if [ -f scripts/tidy-baseline ]; then
+  baseline=$(grep -o -m 1 -E '^[0-9a-f]{40}' scripts/tidy-baseline || true)
+fi
 if [ "$all" = 0 ]; then
   if [ -z "$baseline" ] || ! git cat-file -e "$baseline^{commit}" 2>/dev/null; then
     echo "tidy: baseline ${baseline:-(none)} not in this history: checking every file"

@@ -20,7 +20,8 @@
 //   all      after the faults stop, every message committed and not dropped
 //            is delivered and the store ends empty (D1)
 //
-// FIELDBRIDGE_UPLINK_SEEDS=N runs N seeds (default below);
+// FIELDBRIDGE_UPLINK_SEEDS=N runs N seeds (default below) from
+// FIELDBRIDGE_UPLINK_FIRST_SEED (default 1);
 // FIELDBRIDGE_UPLINK_SEED=S runs seed S alone, as a failure message says.
 #include <gtest/gtest.h>
 
