@@ -127,9 +127,9 @@ int app::run() {
     p.control->add("reload", [this](const nlohmann::json&) { return reload(); });
     for (const bool write : {false, true}) {
         p.control->add_async(write ? "write" : "read", [this, write](const nlohmann::json& request,
-                                                                     control_server::responder respond) {
+                                                                     const control_server::responder& respond) {
             const auto to_core = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
-            run_point_access(cfg_, parts_->buses, request, write, to_core, std::move(respond),
+            run_point_access(cfg_, parts_->buses, request, write, to_core, respond,
                              [this](const auto&... read_back) {
                                  if (!stopping_) parts_->written(read_back...);
                              });
