@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -226,6 +227,8 @@ std::optional<std::string> wildcard_of(const std::string& tmpl, const std::strin
 
 command_table::command_table(const config::gateway& cfg) : settings_(cfg.commands) {
     if (!settings_.enabled) return;
+    // Built in a map (the first target of a topic wins), kept compact.
+    std::map<std::string, command_target> by_topic;
     bool wildcard_covers_all = true;
     const auto wildcard = wildcard_of(cfg.publish.topic_template, cfg.publish.prefix);
     if (!wildcard || settings_.suffix.find('/') != 0 || wildcard->find('#') != std::string::npos) {
@@ -238,7 +241,7 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
         if (bus == cfg.buses.end()) continue;
         for (std::size_t pi = 0; pi < d.points.size(); ++pi) {
             const auto state = config::point_topic(cfg.publish, d, d.points[pi], *bus);
-            targets_.emplace(state + settings_.suffix, command_target{di, pi});
+            by_topic.emplace(state + settings_.suffix, command_target{di, pi});
             if (d.points[pi].topic || !wildcard_covers_all) exact.push_back(state + settings_.suffix);
         }
     }
@@ -249,19 +252,29 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
             if (bus == cfg.buses.end()) continue;
             const auto base = config::expand_topic(settings_.device_topic, cfg.publish, d, config::point{}, *bus);
             // A point's command topic keeps its meaning if the two collide.
-            if (targets_.emplace(base + settings_.suffix, command_target{di, 0, true}).second) {
+            if (by_topic.emplace(base + settings_.suffix, command_target{di, 0, true}).second) {
                 exact.push_back(base + settings_.suffix);
             }
         }
     }
-    if (wildcard_covers_all && !targets_.empty()) filters_.push_back(*wildcard + settings_.suffix);
+    if (wildcard_covers_all && !by_topic.empty()) filters_.push_back(*wildcard + settings_.suffix);
     for (auto& e : exact) filters_.push_back(std::move(e));
-    for (const auto& [topic, target] : targets_) topic_limit_ = std::max(topic_limit_, topic.size());
+    std::size_t bytes = 0;
+    for (const auto& t : by_topic) bytes += t.first.size();
+    topics_.reserve(bytes);
+    entries_.reserve(by_topic.size());
+    for (const auto& t : by_topic) {
+        entries_.push_back(entry{topics_.size(), t.first.size(), t.second});
+        topics_ += t.first;
+        topic_limit_ = std::max(topic_limit_, t.first.size());
+    }
 }
 
 const command_target* command_table::find(const std::string& topic) const {
-    const auto it = targets_.find(topic);
-    return it == targets_.end() ? nullptr : &it->second;
+    const std::string_view wanted = topic;
+    const auto it = std::lower_bound(entries_.begin(), entries_.end(), wanted,
+                                     [this](const entry& e, std::string_view t) { return topic_of(e) < t; });
+    return it != entries_.end() && topic_of(*it) == wanted ? &it->target : nullptr;
 }
 
 std::string command_table::reply_topic_for(const std::string& command_topic) const {
