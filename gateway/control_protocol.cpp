@@ -31,6 +31,9 @@ std::variant<control_call, nlohmann::json> parse_control_request(std::string_vie
                              " is not supported; this is version " + std::to_string(control_protocol_version));
     }
     auto name = command->get<std::string>();
+    // A reply carries its answer under the command's name, beside "version",
+    // "ok" and "error": a command of one of those names would overwrite them.
+    if (name == "version" || name == "ok" || name == "error") return control_error("'" + name + "' is not a command");
     return control_call{std::move(name), std::move(request)};
 }
 

@@ -26,7 +26,8 @@ struct control_call {
 
 // The request in one line (the '\n' may be there or not), or the error reply
 // to send instead: not JSON, not an object, nested too deep, no string
-// "command", a version other than ours.
+// "command", a command named like a key of the reply ("version", "ok",
+// "error"), a version other than ours.
 std::variant<control_call, nlohmann::json> parse_control_request(std::string_view line);
 
 // {"version":1,"ok":false,"error":why}

@@ -16,11 +16,13 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include "gateway/control_protocol.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::gateway {
@@ -185,6 +187,18 @@ TEST_F(control_server_bounds, a_request_nested_deeper_than_any_command_needs_is_
                                       {"ok", false},
                                       {"error", "the request is nested deeper than 16 levels"}}));
     EXPECT_TRUE(good_client_answered());
+}
+
+// A reply holds its answer under the command's name: a command named like
+// one of the reply's own keys would overwrite it, so it is no command.
+TEST(control_protocol, a_command_named_like_a_key_of_the_reply_is_refused) {
+    for (const std::string name : {"version", "ok", "error"}) {
+        const auto parsed_request = parse_control_request(R"({"version":1,"command":")" + name + "\"}");
+        ASSERT_TRUE(std::holds_alternative<nlohmann::json>(parsed_request)) << name;
+        EXPECT_EQ(std::get<nlohmann::json>(parsed_request),
+                  (nlohmann::json{{"version", 1}, {"ok", false}, {"error", "'" + name + "' is not a command"}}));
+    }
+    EXPECT_TRUE(std::holds_alternative<control_call>(parse_control_request(R"({"version":1,"command":"oks"})")));
 }
 
 }  // namespace
