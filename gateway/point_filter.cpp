@@ -1,41 +1,33 @@
 #include "gateway/point_filter.hpp"
 
 #include <cmath>
-#include <variant>
 
 namespace fieldbridge::gateway {
 namespace {
 
-std::optional<double> as_number(const modbus::value& v) {
-    if (const auto* d = std::get_if<double>(&v)) return *d;
-    if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
-    if (const auto* u = std::get_if<std::uint64_t>(&v)) return static_cast<double>(*u);
-    return std::nullopt;
-}
-
-}  // namespace
-
-bool point_filter::changed(const std::optional<modbus::value>& value) const {
-    if (value.has_value() != last_.has_value()) return true;  // quality changed
-    if (!value) return false;                                 // still bad
-    if (value->index() != last_->index()) return true;
-    const auto now_number = as_number(*value);
-    const auto last_number = as_number(*last_);
+bool changed(const stored_value& last, const filter_settings& settings, const stored_value& value) {
+    if (value.is_bad() != last.is_bad()) return true;  // quality changed
+    if (value.is_bad()) return false;                  // still bad
+    if (value.what() != last.what()) return true;
+    const auto now_number = value.number();
+    const auto last_number = last.number();
     if (now_number && last_number) {
         // Both NaN: unchanged; one NaN: changed; otherwise beyond the band.
         if (std::isnan(*now_number) || std::isnan(*last_number))
             return std::isnan(*now_number) != std::isnan(*last_number);
-        if (deadband_ > 0.0) return std::fabs(*now_number - *last_number) >= deadband_;
+        if (settings.deadband > 0.0) return std::fabs(*now_number - *last_number) >= settings.deadband;
     }
-    return *value != *last_;
+    return !(value == last);
 }
 
-bool point_filter::offer(const std::optional<modbus::value>& value, clock::time_point now) {
-    const bool heartbeat_due = heartbeat_.count() > 0 && now - last_time_ >= heartbeat_;
-    if (published_ && !heartbeat_due && !changed(value)) return false;
-    published_ = true;
-    last_ = value;
-    last_time_ = now;
+}  // namespace
+
+bool offer(filter_state& state, const filter_settings& settings, const stored_value& value,
+           filter_clock::time_point now) {
+    const bool heartbeat_due = settings.heartbeat.count() > 0 && now - state.last_time >= settings.heartbeat;
+    if (state.last.is_set() && !heartbeat_due && !changed(state.last, settings, value)) return false;
+    state.last = value;
+    state.last_time = now;
     return true;
 }
 

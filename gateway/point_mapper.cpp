@@ -21,31 +21,44 @@ mqtt::qos to_mqtt(config::quality_of_service q) {
 
 point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared) : cfg_(std::move(shared)) {
     const auto& cfg = *cfg_;
-    const std::chrono::milliseconds heartbeat = cfg.publish.heartbeat;
+    settings_.heartbeat = cfg.publish.heartbeat;
+    std::size_t count = 0;
+    for (const auto& device : cfg.devices) count += device.points.size();
+    points_.resize(count);
+    std::size_t next = 0;
     for (const auto& device : cfg.devices) {
         const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(),
                                       [&](const config::bus& b) { return b.name == device.bus; });
         if (bus == cfg.buses.end()) throw std::invalid_argument("device " + device.name + ": unknown bus");
-        device_state state{&device, {}};
-        state.points.reserve(device.points.size());
+        devices_.emplace(device.name, device_state{&device, next});
         for (const auto& p : device.points) {
             const auto& tmpl = p.topic ? *p.topic : cfg.publish.topic_template;
-            state.points.push_back(
-                point_state{config::expand_topic(tmpl, cfg.publish, device, p, *bus), point_filter(p.deadband, heartbeat), std::nullopt});
+            const auto topic = config::expand_topic(tmpl, cfg.publish, device, p, *bus);
+            auto& ps = points_[next++];
+            ps.topic_begin = static_cast<std::uint32_t>(topics_.size());
+            ps.topic_size = static_cast<std::uint32_t>(topic.size());
+            topics_ += topic;
         }
-        devices_.emplace(device.name, std::move(state));
     }
+    topics_.shrink_to_fit();
 }
 
-const std::string& point_mapper::topic(const std::string& device, std::size_t point) const {
-    return devices_.at(device).points.at(point).topic;
-}
-
-const reading* point_mapper::latest(const std::string& device, std::size_t point) const {
+const point_mapper::point_state* point_mapper::find(const std::string& device, std::size_t point) const {
     const auto it = devices_.find(device);
-    if (it == devices_.end() || point >= it->second.points.size()) return nullptr;
-    const auto& l = it->second.points[point].latest;
-    return l ? &*l : nullptr;
+    if (it == devices_.end() || point >= it->second.device->points.size()) return nullptr;
+    return &points_[it->second.first + point];
+}
+
+std::string_view point_mapper::topic(const std::string& device, std::size_t point) const {
+    const auto* ps = find(device, point);
+    if (ps == nullptr) throw std::out_of_range("no point " + std::to_string(point) + " of device " + device);
+    return std::string_view(topics_).substr(ps->topic_begin, ps->topic_size);
+}
+
+std::optional<reading> point_mapper::latest(const std::string& device, std::size_t point) const {
+    const auto* ps = find(device, point);
+    if (ps == nullptr || !ps->latest.is_set()) return std::nullopt;
+    return reading{ps->latest.get(), ps->latest_error, ps->latest_time};
 }
 
 std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
@@ -78,7 +91,7 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
                               std::chrono::system_clock::time_point time, std::chrono::steady_clock::time_point now,
                               std::vector<mqtt::message>& out) {
     ++counters_.samples;
-    if (sample.point >= state.points.size()) {
+    if (sample.point >= state.device->points.size()) {
         ++counters_.unknown;
         return;
     }
@@ -94,9 +107,12 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
         }
     }
     if (!r.value) ++counters_.bad;
-    auto& ps = state.points[sample.point];
-    ps.latest = r;
-    if (!ps.filter.offer(r.value, now)) {
+    auto& ps = points_[state.first + sample.point];
+    ps.latest = stored_value(r.value);
+    ps.latest_error = r.error;
+    ps.latest_time = time;
+    settings_.deadband = p.deadband;
+    if (!offer(ps.filter, settings_, ps.latest, now)) {
         ++counters_.suppressed;
         return;
     }
@@ -111,7 +127,8 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
         return;
     }
     ++counters_.published;
-    out.push_back(mqtt::message{ps.topic, std::move(*payload), to_mqtt(p.qos), p.retain});
+    out.push_back(mqtt::message{std::string(topics_, ps.topic_begin, ps.topic_size), std::move(*payload),
+                                to_mqtt(p.qos), p.retain});
 }
 
 }  // namespace fieldbridge::gateway

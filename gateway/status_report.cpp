@@ -158,7 +158,7 @@ nlohmann::json points_report(const config::gateway& cfg, const point_mapper& map
                                   {"unit", pt.unit},  {"topic", mapper.topic(d.name, i)},
                                   {"value", nullptr}, {"quality", "none"},
                                   {"error", ""},      {"age_s", nullptr}};
-            if (const auto* r = mapper.latest(d.name, i)) {
+            if (const auto r = mapper.latest(d.name, i)) {
                 const auto payload = nlohmann::json::parse(json_payload(pt, *r));
                 row["value"] = payload.at("value");
                 row["quality"] = payload.at("quality");
