@@ -15,10 +15,18 @@
 // in `fieldbridge status --json`: a cycle not kept), failed polls, and the
 // simulators' CPU (to tell whether they were the bottleneck).
 //
-// Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points]
+// With --every-value, one scenario instead: every value changes every
+// second, so every point is published at every poll (500 devices: 50,000
+// MQTT messages/s), at the QoS of --qos. Besides CPU and RSS it reports the
+// messages delivered per second and how the durable queue grew over the
+// window (a queue that grows is an uplink that does not keep up).
+//
+// Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
 //   SECONDS       measured window per scenario (default 30)
 //   --devices N   gateway devices (default 1000); --devices 10 is the idle
 //                 case of 1000 points
+//   --every-value every value changing (see above)
+//   --qos Q       the points' QoS (default 1)
 //   --own-points  every gateway device lists its 100 points itself instead of
 //                 taking them from one profile (no list shared between devices)
 // FIELDBRIDGE_BENCH_WRAPPER="heaptrack -o /tmp/gw" runs the gateway under a
@@ -52,6 +60,7 @@ using fieldbridge::testing::mosquitto_broker;
 namespace {
 
 int devices = 1000;
+int qos = 1;
 constexpr int per_simulator = 125;
 constexpr int points = 100;
 
@@ -81,12 +90,26 @@ double status_mb(pid_t pid, const std::string& key) {
     return 0;
 }
 
+enum class changing { none, tenth, every };
+
+const char* name(changing c) {
+    switch (c) {
+        case changing::none:
+            return "constant (heartbeats)";
+        case changing::tenth:
+            return "10% changing";
+        case changing::every:
+            return "every value changing";
+    }
+    return "";
+}
+
 // The point list, each entry indented by `indent`.
-std::string point_list(bool changing, const std::string& indent) {
+std::string point_list(changing c, const std::string& indent) {
     std::ostringstream y;
     for (int i = 0; i < points; ++i) {
         y << indent << "- { name: p" << i << ", register: holding, address: " << i << ", type: uint16, simulate: { ";
-        if (changing && i % 10 == 0) {
+        if (c == changing::every || (c == changing::tenth && i % 10 == 0)) {
             y << "wave: sine, value: 30000, amplitude: 20000, period: 7s";
         } else {
             y << "wave: constant, value: " << i;
@@ -96,10 +119,11 @@ std::string point_list(bool changing, const std::string& indent) {
     return y.str();
 }
 
-std::string profile(bool changing) { return "profiles:\n  block:\n    points:\n" + point_list(changing, "      "); }
+std::string profile(changing c) { return "profiles:\n  block:\n    points:\n" + point_list(c, "      "); }
 
 struct totals {
     std::uint64_t polls = 0, missed = 0, failed = 0;
+    std::uint64_t queued = 0, delivered = 0;  // messages in the durable queue; delivered since start
     bool ok = false;
 };
 
@@ -114,6 +138,8 @@ totals read_status(const std::string& gateway_binary, const fs::path& config) {
             t.missed += d.at("missed_polls").get<std::uint64_t>();
             t.failed += d.at("failed_polls").get<std::uint64_t>();
         }
+        t.queued = j.at("queue").at("messages").get<std::uint64_t>();
+        t.delivered = j.at("queue").at("delivered").get<std::uint64_t>();
         t.ok = j.at("devices").size() == static_cast<std::size_t>(devices);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "status: %s\n%s\n", e.what(), status.output().c_str());
@@ -121,7 +147,7 @@ totals read_status(const std::string& gateway_binary, const fs::path& config) {
     return t;
 }
 
-bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) {
+bool scenario(const fs::path& dir, changing values, int seconds, bool own_points) {
     mosquitto_broker::options broker_options;
     broker_options.extra_config = "max_queued_messages 1000000\n";
     mosquitto_broker broker(broker_options);
@@ -132,7 +158,7 @@ bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) 
         const auto port = fieldbridge::testing::free_tcp_port();
         ports.push_back(port);
         std::ostringstream y;
-        y << profile(changing) << "buses:\n  sim: { type: tcp, host: 127.0.0.1, port: " << port << " }\ndevices:\n";
+        y << profile(values) << "buses:\n  sim: { type: tcp, host: 127.0.0.1, port: " << port << " }\ndevices:\n";
         for (int u = 1; u <= std::min(per_simulator, devices - s * per_simulator); ++u) y << "  s" << u << ": { bus: sim, unit_id: " << u << ", profile: block }\n";
         const auto file = dir / ("sim" + std::to_string(s) + ".yaml");
         std::ofstream(file) << y.str();
@@ -148,10 +174,10 @@ bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) 
 
     std::ostringstream y;
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale }\n"
-      << "publish: { prefix: scale, heartbeat: 60s }\n"
+      << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << " }\n"
       << "store: { path: " << (dir / "queue.db").string() << " }\n"
       << "control: { socket: " << (dir / "control.sock").string() << " }\n"
-      << (own_points ? std::string() : profile(false)) << "buses:\n";
+      << (own_points ? std::string() : profile(changing::none)) << "buses:\n";
     for (int d = 0; d < devices; ++d) {
         y << "  b" << d << ": { type: tcp, host: 127.0.0.1, port: " << ports[static_cast<std::size_t>(d / per_simulator)]
           << " }\n";
@@ -161,7 +187,7 @@ bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) 
         if (own_points) {
             y << "  d" << d << ":\n    bus: b" << d << "\n    unit_id: " << (d % per_simulator) + 1
               << "\n    poll_interval: 1s\n    points:\n"
-              << point_list(false, "      ");
+              << point_list(changing::none, "      ");
         } else {
             y << "  d" << d << ": { bus: b" << d << ", unit_id: " << (d % per_simulator) + 1
               << ", profile: block, poll_interval: 1s }\n";
@@ -199,12 +225,12 @@ bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) 
         std::fprintf(stderr, "the gateway did not report on every device:\n%s\n", gateway.output().c_str());
         return false;
     }
-    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %9.1f%%\n",
-                changing ? "10% changing" : "constant (heartbeats)",
+    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %9.1f%% %10.0f %+9lld\n", name(values),
                 static_cast<double>(after.polls - before.polls) / elapsed,
                 static_cast<unsigned long long>(after.missed - before.missed),
                 static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, peak,
-                100 * sim_cpu / elapsed);
+                100 * sim_cpu / elapsed, static_cast<double>(after.delivered - before.delivered) / elapsed,
+                static_cast<long long>(after.queued) - static_cast<long long>(before.queued));
     return after.missed == before.missed && after.failed == before.failed;
 }
 
@@ -213,30 +239,40 @@ bool scenario(const fs::path& dir, bool changing, int seconds, bool own_points) 
 int main(int argc, char** argv) {
     int seconds = 30;
     bool own_points = false;
+    bool every_value = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--own-points") {
             own_points = true;
+        } else if (arg == "--every-value") {
+            every_value = true;
+        } else if (arg == "--qos" && i + 1 < argc && std::string(argv[i + 1]).find_first_not_of("012") == std::string::npos &&
+                   std::string(argv[i + 1]).size() == 1) {
+            qos = std::atoi(argv[++i]);
         } else if (arg == "--devices" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
             devices = std::atoi(argv[++i]);
         } else if (std::atoi(argv[i]) > 0) {
             seconds = std::max(5, std::atoi(argv[i]));
         } else {
-            std::fprintf(stderr, "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points]\n");
+            std::fprintf(stderr,
+                         "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]\n");
             return 2;
         }
     }
     std::string pattern = (fs::temp_directory_path() / "fieldbridge-bench-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) return 1;
     const fs::path dir = pattern;
-    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), %d s window, %u cores, %s\n", devices,
-                points, devices * points, seconds, std::thread::hardware_concurrency(),
+    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, %d s window, %u cores, %s\n",
+                devices, points, devices * points, qos, seconds, std::thread::hardware_concurrency(),
                 own_points ? "every device lists its own points" : "the devices share one profile's points");
-    std::printf("%-24s %9s %7s %7s %9s %8s %8s %10s\n", "values", "polls/s", "missed", "failed",
-                "gw CPU", "RSS MB", "peak MB", "sims CPU");
+    std::printf("%-24s %9s %7s %7s %9s %8s %8s %10s %10s %9s\n", "values", "polls/s", "missed", "failed", "gw CPU",
+                "RSS MB", "peak MB", "sims CPU", "msgs/s", "queue");
     bool ok = true;
-    for (const bool changing : {false, true}) ok = scenario(dir, changing, seconds, own_points) && ok;
-    std::printf("(CPU in %% of one core; 100%% = one core busy)\n");
+    const auto scenarios = every_value ? std::vector<changing>{changing::every}
+                                       : std::vector<changing>{changing::none, changing::tenth};
+    for (const auto values : scenarios) ok = scenario(dir, values, seconds, own_points) && ok;
+    std::printf("(CPU in %% of one core; 100%% = one core busy; msgs/s delivered to the broker; queue: how the durable\n"
+                " queue grew over the window)\n");
     fs::remove_all(dir);
     return ok ? 0 : 1;
 }

@@ -37,7 +37,18 @@ std::string text_value(const config::point& p, const modbus::value& v) {
 
 }  // namespace
 
-std::string iso8601_utc_ms(std::chrono::system_clock::time_point t) {
+namespace {
+
+void append_digits(std::string& out, int value, int width) {
+    char buf[8];
+    for (int i = width - 1; i >= 0; --i) {
+        buf[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    out.append(buf, static_cast<std::size_t>(width));
+}
+
+void append_iso8601_utc_ms(std::string& out, std::chrono::system_clock::time_point t) {
     using namespace std::chrono;
     const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
     auto seconds = static_cast<std::time_t>(ms / 1000);
@@ -48,11 +59,39 @@ std::string iso8601_utc_ms(std::chrono::system_clock::time_point t) {
     }
     std::tm tm{};
     gmtime_r(&seconds, &tm);
-    char buf[40];
-    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                                static_cast<int>(millis));
-    return std::string(buf, static_cast<std::size_t>(n));
+    const int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999) {  // far from any clock a gateway runs on: the general path
+        char buf[48];
+        const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
+                                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+        out.append(buf, static_cast<std::size_t>(n));
+        return;
+    }
+    append_digits(out, year, 4);
+    out += '-';
+    append_digits(out, tm.tm_mon + 1, 2);
+    out += '-';
+    append_digits(out, tm.tm_mday, 2);
+    out += 'T';
+    append_digits(out, tm.tm_hour, 2);
+    out += ':';
+    append_digits(out, tm.tm_min, 2);
+    out += ':';
+    append_digits(out, tm.tm_sec, 2);
+    out += '.';
+    append_digits(out, static_cast<int>(millis), 3);
+    out += 'Z';
+}
+
+// JSON text of a value or a string: bytes that are not UTF-8 become U+FFFD.
+std::string json_text(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+}  // namespace
+
+std::string iso8601_utc_ms(std::chrono::system_clock::time_point t) {
+    std::string out;
+    append_iso8601_utc_ms(out, t);
+    return out;
 }
 
 double presentable(double v, const config::point& p) {
@@ -73,20 +112,30 @@ double presentable(double v, const config::point& p) {
 }
 
 std::string json_payload(const config::point& p, const reading& r) {
-    nlohmann::json j;
-    if (r.value) {
-        j["value"] = json_value(p, *r.value);
-    } else {
-        j["value"] = nullptr;
+    // Written directly, keys in the order a JSON object of them is printed
+    // (sorted): no document built per message. A string register holds
+    // whatever bytes the device put there: bytes that are not UTF-8 become
+    // U+FFFD instead of a throw that would end the service at every poll.
+    std::string out;
+    out.reserve(96 + p.unit.size());
+    out += '{';
+    if (!r.value) {
+        out += "\"error\":";
+        out += json_text(r.error ? r.error.message() : std::string("no value"));
+        out += ',';
     }
-    if (!p.unit.empty()) j["unit"] = p.unit;
-    j["quality"] = r.value ? "good" : "bad";
-    if (!r.value) j["error"] = r.error ? r.error.message() : std::string("no value");
-    j["ts"] = iso8601_utc_ms(r.time);
-    // A string register holds whatever bytes the device put there: bytes
-    // that are not UTF-8 become U+FFFD instead of a throw that would end the
-    // service at every poll.
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += r.value ? "\"quality\":\"good\",\"ts\":\"" : "\"quality\":\"bad\",\"ts\":\"";
+    append_iso8601_utc_ms(out, r.time);
+    out += "\",";
+    if (!p.unit.empty()) {
+        out += "\"unit\":";
+        out += json_text(p.unit);
+        out += ',';
+    }
+    out += "\"value\":";
+    out += r.value ? json_text(json_value(p, *r.value)) : std::string("null");
+    out += '}';
+    return out;
 }
 
 std::optional<std::string> raw_payload(const config::point& p, const reading& r) {

@@ -1,6 +1,14 @@
 #include "gateway/payload.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -75,6 +83,107 @@ TEST(payload, raw_is_the_value_alone) {
     EXPECT_EQ(raw_payload(p, reading{modbus::value{std::string("PRO3EM")}, {}, {}}), "PRO3EM");
     EXPECT_EQ(raw_payload(p, reading{modbus::value{std::int64_t{-5}}, {}, {}}), "-5");
     EXPECT_EQ(raw_payload(p, reading{std::nullopt, std::make_error_code(std::errc::timed_out), {}}), std::nullopt);
+}
+
+// A timestamp as the C library prints it.
+std::string iso8601_printed(system_clock::time_point t) {
+    const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+    auto seconds = static_cast<std::time_t>(ms / 1000);
+    auto millis = ms % 1000;
+    if (millis < 0) {
+        millis += 1000;
+        --seconds;
+    }
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[48];
+    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// The payload as a JSON document of the same keys builds and prints it: the
+// reference the directly written payload must equal byte for byte, over
+// random points, values (NaN, infinities, 64-bit extremes, strings of any
+// bytes), errors and times (before 1970 included).
+std::string payload_as_a_document(const config::point& p, const reading& r) {
+    nlohmann::json j;
+    if (r.value) {
+        j["value"] = std::visit(
+            [&p](const auto& x) -> nlohmann::json {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, double>) {
+                    if (!std::isfinite(x)) return nullptr;
+                    return presentable(x, p);
+                } else {
+                    return x;
+                }
+            },
+            *r.value);
+    } else {
+        j["value"] = nullptr;
+    }
+    if (!p.unit.empty()) j["unit"] = p.unit;
+    j["quality"] = r.value ? "good" : "bad";
+    if (!r.value) j["error"] = r.error ? r.error.message() : std::string("no value");
+    j["ts"] = iso8601_printed(r.time);
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
+    std::mt19937_64 rng(20261202);
+    const auto pick = [&](std::uint64_t n) { return rng() % n; };
+    const auto bytes = [&](std::size_t max) {
+        std::string s(pick(max + 1), '\0');
+        for (auto& c : s) c = static_cast<char>(pick(4) == 0 ? pick(256) : 32 + pick(95));
+        return s;
+    };
+    const std::vector<std::string> units = {"", "V", "°C", "m³/h", "quo\"te\\", "tab\there", "\x80\xff"};
+    const std::vector<double> doubles = {0.0, -0.0, 1.0, 230.1, 1e21, 1e-7, 123456789012345678.0,
+                                         std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(),
+                                         std::nan(""), std::numeric_limits<double>::infinity(),
+                                         -std::numeric_limits<double>::infinity()};
+    for (int i = 0; i < 20000; ++i) {
+        config::point p;
+        p.type = pick(2) ? config::data_type::float32 : config::data_type::float64;
+        p.scale = pick(3) == 0 ? 0.1 : 1.0;
+        p.unit = pick(4) == 0 ? bytes(8) : units[pick(units.size())];
+        reading r;
+        switch (pick(7)) {
+            case 0:
+                r.value = modbus::value{pick(2) == 1};
+                break;
+            case 1:
+                r.value = modbus::value{static_cast<std::int64_t>(rng())};
+                break;
+            case 2:
+                r.value = modbus::value{static_cast<std::uint64_t>(rng())};
+                break;
+            case 3:
+                r.value = modbus::value{doubles[pick(doubles.size())]};
+                break;
+            case 4: {
+                const auto bits = rng();
+                double d = 0;
+                std::memcpy(&d, &bits, sizeof d);
+                r.value = modbus::value{pick(2) ? d : static_cast<double>(static_cast<float>(d))};
+                break;
+            }
+            case 5:
+                r.value = modbus::value{bytes(24)};
+                break;
+            default:
+                r.error = pick(3) == 0 ? std::error_code()
+                                       : make_error_code(static_cast<modbus::modbus_errc>(1 + pick(11)));
+                break;
+        }
+        // system_clock counts nanoseconds in 64 bits: 1678 to 2262.
+        const std::int64_t ms = pick(8) == 0 ? static_cast<std::int64_t>(pick(18'000'000'000'000ULL)) - 9'000'000'000'000LL
+                                              : static_cast<std::int64_t>(pick(5'000'000'000'000ULL)) - 1'000'000'000'000LL;
+        r.time = system_clock::time_point{milliseconds{ms}};
+        ASSERT_EQ(json_payload(p, r), payload_as_a_document(p, r)) << "case " << i;
+        ASSERT_EQ(iso8601_utc_ms(r.time), iso8601_printed(r.time)) << "case " << i;
+    }
 }
 
 }  // namespace
