@@ -43,6 +43,7 @@ bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, res
     : bus_(std::move(bus)),
       devices_(std::move(devices)),
       on_result_(std::move(on_result)),
+      credits_(result_credits::make(results_in_flight_limit(devices_.size()))),
       poll_(poll),
       make_link_(std::move(links)),
       device_counters_(std::make_unique<device_cells[]>(devices_.size())),
@@ -60,6 +61,7 @@ void bus_worker::start() {
         std::lock_guard lock(mutex_);
         stopping_ = false;
     }
+    credits_->resume();
     {
         std::lock_guard lock(deliver_mutex_);
         results_off_ = false;
@@ -75,11 +77,13 @@ void bus_worker::request_stop() {
         stopping_ = true;
     }
     wake_.notify_all();
+    credits_->interrupt();
     std::lock_guard lock(deliver_mutex_);
     results_off_ = true;
 }
 
 void bus_worker::silence() {
+    credits_->interrupt();
     std::lock_guard lock(deliver_mutex_);
     results_off_ = true;
     handlers_off_ = true;
@@ -91,6 +95,8 @@ void bus_worker::stop() {
 }
 
 bool bus_worker::hand_over(poll_result r) {
+    r.receipt = credits_->take();  // waits while the core holds too many
+    if (!r.receipt) return false;  // stopping
     std::lock_guard lock(deliver_mutex_);
     if (results_off_) return false;
     on_result_(std::move(r));

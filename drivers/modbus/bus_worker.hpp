@@ -3,7 +3,9 @@
 // of its bus on their schedule with merged block reads, retries and
 // per-device timeouts (request_policy), and hands every device poll to the
 // core as a poll_result through the result handler, which it calls on the
-// worker thread (the handler posts to the core; it must not block).
+// worker thread (the handler posts to the core; it must not block). At most
+// results_in_flight_limit(devices) results are out at once (result_credits):
+// a core that falls behind holds the worker back.
 //
 // A device that fails (timeout, exception, garbage) yields quality bad for
 // the points of the failed block only and costs at most
@@ -39,6 +41,7 @@
 #include "drivers/modbus/poll_result.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
+#include "drivers/modbus/result_credits.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
@@ -85,6 +88,8 @@ public:
     bus_counters counters() const;
     // Of the device with this index (into the devices given at construction).
     device_counters counters(std::size_t device) const;
+    // How many times a poll result waited for the core to finish with earlier ones.
+    std::uint64_t held_back() const { return credits_->waits(); }
 
     // Queues a write of v to point `point` of device `device` (indexes into
     // the devices given at construction). Writes go before polls, one at a
@@ -142,6 +147,7 @@ private:
     config::bus bus_;
     std::vector<config::device> devices_;
     result_handler on_result_;
+    std::shared_ptr<result_credits> credits_;
     bool poll_;
     link_factory make_link_;
     counter_cells counters_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -34,6 +35,10 @@ struct poll_result {
     // Merged reads the device refused with exception 2 during this poll and
     // that are read in parts from now on: worth remembering across restarts.
     std::vector<refused_read> refused;
+    // Held while the result is out: the worker's credit (result_credits)
+    // comes back when the last copy goes. Whoever keeps results for longer
+    // than it takes to use them resets it.
+    std::shared_ptr<const void> receipt;
 };
 
 // Whether a poll read at least one point: the device answered.

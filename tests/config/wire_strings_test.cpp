@@ -385,7 +385,7 @@ private:
         const auto wall = std::chrono::system_clock::time_point{} + 20000 * 24h;
         for (const auto& good : {true, false}) {
             for (const auto& d : cfg_.devices) {
-                modbus::poll_result r{d.name, wall, {}, {}, {}};
+                modbus::poll_result r{d.name, wall, {}, {}, {}, {}};
                 for (std::size_t i = 0; i < d.points.size(); ++i) {
                     modbus::quality q{good, good ? std::error_code{} : std::make_error_code(std::errc::timed_out)};
                     r.samples.push_back(modbus::sample{i, words_for(d.points[i]), q});

@@ -36,7 +36,7 @@ config::gateway two_point_config() {
 }
 
 modbus::poll_result result_of(std::vector<modbus::sample> samples) {
-    return modbus::poll_result{"meter1", std::chrono::system_clock::time_point{}, std::move(samples), {}, {}};
+    return modbus::poll_result{"meter1", std::chrono::system_clock::time_point{}, std::move(samples), {}, {}, {}};
 }
 
 modbus::sample good(std::size_t point, std::vector<std::uint16_t> words) {

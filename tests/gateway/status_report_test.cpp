@@ -18,7 +18,7 @@ const system_time t0{std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 
 
 modbus::device_health online_since(system_time t) {
     modbus::device_health h;
-    modbus::poll_result good{"meter", t, {modbus::sample{0, {1}, {true, {}}}}, {}, {}};
+    modbus::poll_result good{"meter", t, {modbus::sample{0, {1}, {true, {}}}}, {}, {}, {}};
     h.record(good);
     return h;
 }
@@ -144,7 +144,7 @@ TEST(status_report, is_unhealthy_without_the_broker_or_with_a_device_offline) {
 
     s = snapshot();
     modbus::poll_result failed{
-        "meter", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}};
+        "meter", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}, {}};
     auto& h = s.devices.at(0).health;
     h.offline_after = 1;
     h.record(failed);
@@ -187,7 +187,7 @@ TEST(points_report, lists_every_point_with_its_latest_reading) {
     d.points = {volts, amps};
     g.devices.push_back(d);
     point_mapper mapper(g);
-    (void)mapper.map(modbus::poll_result{"meter", t0, {modbus::sample{0, {230}, {true, {}}}}, {}, {}},
+    (void)mapper.map(modbus::poll_result{"meter", t0, {modbus::sample{0, {230}, {true, {}}}}, {}, {}, {}},
                      std::chrono::steady_clock::time_point{});
     const auto rows = points_report(g, mapper, "", t0 + 2s);
     ASSERT_EQ(rows.size(), 2u);

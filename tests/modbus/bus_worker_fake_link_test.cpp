@@ -13,6 +13,7 @@
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "tests/modbus/fake_link.hpp"
+#include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
@@ -55,14 +56,26 @@ config::bus line() {
     return b;
 }
 
+// Keeps every result handed over; with keep_credits, holds each one's
+// credit (as a core that has not got to it yet) until release().
 class results {
 public:
+    explicit results(bool keep_credits = false) : keep_credits_(keep_credits) {}
     bus_worker::result_handler handler() {
         return [this](poll_result r) {
             std::lock_guard lock(mutex_);
+            if (keep_credits_) {
+                held_.push_back(std::move(r.receipt));
+            } else {
+                r.receipt.reset();
+            }
             got_.push_back(std::move(r));
             changed_.notify_all();
         };
+    }
+    void release() {
+        std::lock_guard lock(mutex_);
+        held_.clear();
     }
     bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 10s) {
         std::unique_lock lock(mutex_);
@@ -77,12 +90,15 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::vector<poll_result> got_;
+    const bool keep_credits_;
+    std::vector<std::shared_ptr<const void>> held_;
 };
 
 struct rig {
-    explicit rig(config::device d, bool poll = true)
+    explicit rig(config::device d, bool poll = true, bool keep_credits = false)
         : device(std::move(d)),
           peer(std::make_shared<fake_peer>()),
+          got(keep_credits),
           worker(line(), {device}, got.handler(), poll, fake_link::factory(peer)) {}
     config::device device;
     std::shared_ptr<fake_peer> peer;
@@ -93,6 +109,41 @@ struct rig {
 bool all_good(const poll_result& r) {
     return !r.samples.empty() &&
            std::all_of(r.samples.begin(), r.samples.end(), [](const sample& s) { return s.quality.good; });
+}
+
+void answer_every_request_with(fake_peer& peer, std::uint16_t v) {
+    peer.respond_with([v](const request& q, reply& answer) {
+        answer.registers.assign(q.count, v);
+        answer.bits.assign(q.count, 1);
+        return std::error_code{};
+    });
+}
+
+TEST(bus_worker_fake_link, a_core_that_falls_behind_holds_the_worker_back_at_its_bound_of_results) {
+    rig r(plant(), true, true);  // results kept with their credits: a core that has not got to them
+    answer_every_request_with(*r.peer, 4);
+    r.worker.start();
+    const auto bound = results_in_flight_limit(1);
+    ASSERT_TRUE(r.got.wait_for(bound));
+    // The next poll's result waits for a credit, and nothing more comes.
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return r.worker.held_back() >= 1; }, 10s));
+    EXPECT_EQ(r.got.all().size(), bound);
+    // The core takes them: the worker goes on, and the poll slots it could
+    // not keep while held back are counted.
+    r.got.release();
+    ASSERT_TRUE(r.got.wait_for(bound + 3));
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return r.worker.counters(0).missed_polls > 0; }, 10s));
+    r.worker.stop();
+}
+
+TEST(bus_worker_fake_link, a_worker_waiting_for_a_credit_stops_at_once) {
+    rig r(plant(), true, true);
+    answer_every_request_with(*r.peer, 4);
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(results_in_flight_limit(1)));
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return r.worker.held_back() >= 1; }, 10s));
+    r.worker.stop();  // returns: the stop ends the wait for a credit
+    EXPECT_EQ(r.got.all().size(), results_in_flight_limit(1));
 }
 
 TEST(bus_worker_fake_link, a_connection_that_drops_mid_request_is_reopened_and_the_request_retried) {

@@ -79,10 +79,12 @@ config::device meter() {
 }
 
 // Collects what the worker hands over, for waiting on from the test thread.
+// It keeps every result, so it gives each one's credit back at once.
 class collector {
 public:
     bus_worker::result_handler handler() {
         return [this](poll_result r) {
+            r.receipt.reset();
             std::lock_guard lock(mutex_);
             results_[r.device].push_back(std::move(r));
             changed_.notify_all();

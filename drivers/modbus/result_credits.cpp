@@ -1,0 +1,53 @@
+#include "drivers/modbus/result_credits.hpp"
+
+namespace fieldbridge::modbus {
+
+std::shared_ptr<result_credits> result_credits::make(std::size_t limit) {
+    return std::shared_ptr<result_credits>(new result_credits(limit));
+}
+
+std::shared_ptr<const void> result_credits::take() {
+    {
+        std::unique_lock lock(mutex_);
+        if (!interrupted_ && out_ >= limit_) ++waits_;
+        returned_.wait(lock, [this] { return interrupted_ || out_ < limit_; });
+        if (interrupted_) return nullptr;
+        ++out_;
+    }
+    // The receipt keeps the credits alive: a result may outlive its worker.
+    auto self = shared_from_this();
+    return std::shared_ptr<const void>(self.get(), [self](const void*) { self->give_back(); });
+}
+
+void result_credits::give_back() {
+    {
+        std::lock_guard lock(mutex_);
+        --out_;
+    }
+    returned_.notify_all();
+}
+
+void result_credits::interrupt() {
+    {
+        std::lock_guard lock(mutex_);
+        interrupted_ = true;
+    }
+    returned_.notify_all();
+}
+
+void result_credits::resume() {
+    std::lock_guard lock(mutex_);
+    interrupted_ = false;
+}
+
+std::size_t result_credits::out() const {
+    std::lock_guard lock(mutex_);
+    return out_;
+}
+
+std::uint64_t result_credits::waits() const {
+    std::lock_guard lock(mutex_);
+    return waits_;
+}
+
+}  // namespace fieldbridge::modbus

@@ -1,0 +1,53 @@
+// result_credits: bounds the poll results a bus worker has handed to the
+// core and the core has not finished with. A core that stalls (a slow disk
+// under the store, a long reload) holds the workers back, and their missed
+// poll slots are counted, instead of their results piling up in memory at
+// every poll of every device.
+//
+// A worker takes a credit before it hands a result over; the result carries
+// a receipt (poll_result::receipt) that gives the credit back when its last
+// copy goes. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+namespace fieldbridge::modbus {
+
+class result_credits : public std::enable_shared_from_this<result_credits> {
+public:
+    // At most `limit` (at least 1) results out at once.
+    static std::shared_ptr<result_credits> make(std::size_t limit);
+
+    // Waits for a credit and returns the receipt that gives it back; nullptr
+    // when interrupted (the worker is stopping).
+    std::shared_ptr<const void> take();
+    // Ends every wait in take(), now and until resume().
+    void interrupt();
+    void resume();
+
+    std::size_t limit() const { return limit_; }
+    std::size_t out() const;
+    // How many times take() had to wait for a credit.
+    std::uint64_t waits() const;
+
+private:
+    explicit result_credits(std::size_t limit) : limit_(limit < 1 ? 1 : limit) {}
+    void give_back();
+
+    const std::size_t limit_;
+    mutable std::mutex mutex_;
+    std::condition_variable returned_;
+    std::size_t out_ = 0;          // guarded by mutex_
+    std::uint64_t waits_ = 0;      // guarded by mutex_
+    bool interrupted_ = false;     // guarded by mutex_
+};
+
+// Results a worker of `devices` devices may have out: two polls of each,
+// and two more.
+inline std::size_t results_in_flight_limit(std::size_t devices) { return 2 * devices + 2; }
+
+}  // namespace fieldbridge::modbus
