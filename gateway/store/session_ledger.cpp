@@ -1,5 +1,7 @@
 #include "gateway/store/session_ledger.hpp"
 
+#include <limits>
+
 #include "gateway/store/message_queue.hpp"
 
 namespace fieldbridge::store {
@@ -10,8 +12,11 @@ result<completed_rows> session_ledger::apply(std::span<const change> changes) {
         auto sent = db_.prepared("UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
         auto pubrec = db_.prepared("UPDATE messages SET state = 2 WHERE id = ?");
         auto requeue = db_.prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
-        auto done = db_.prepared("DELETE FROM messages WHERE id = ? RETURNING size");
-        for (const auto& c : changes) {
+        // Acknowledged messages come in runs of consecutive ids (the ledger
+        // lists them in order): one statement deletes a run.
+        auto done = db_.prepared("DELETE FROM messages WHERE id BETWEEN ? AND ? RETURNING size");
+        for (std::size_t i = 0; i < changes.size(); ++i) {
+            const auto& c = changes[i];
             switch (c.what) {
                 case change::kind::sent:
                     sent->reset();
@@ -29,15 +34,20 @@ result<completed_rows> session_ledger::apply(std::span<const change> changes) {
                     if (auto r = requeue->run(); !r) return r;
                     break;
                 case change::kind::done: {
+                    auto last = c.id;
+                    while (i + 1 < changes.size() && changes[i + 1].what == change::kind::done &&
+                           last < std::numeric_limits<std::int64_t>::max() && changes[i + 1].id == last + 1) {
+                        last = changes[++i].id;
+                    }
                     done->reset();
-                    done->bind(1, c.id);
-                    auto row = done->next();
-                    if (!row) return fail(row.error());
-                    if (*row) {
+                    done->bind(1, c.id).bind(2, last);
+                    // RETURNING: the delete is complete once stepped to the end.
+                    for (;;) {
+                        auto row = done->next();
+                        if (!row) return fail(row.error());
+                        if (!*row) break;
                         ++removed.rows;
                         removed.bytes += static_cast<std::uint64_t>(done->integer(0));
-                        // RETURNING: the delete is complete once stepped to the end.
-                        if (auto end = done->next(); !end) return fail(end.error());
                     }
                     break;
                 }

@@ -160,6 +160,39 @@ TEST_F(message_store_test, flow_state_survives_a_reopen) {
     EXPECT_GT(next.front(), id[2]);
 }
 
+// Acknowledged messages are deleted a run of consecutive ids at a time: a
+// run over ids already gone, or with others still waiting between runs,
+// deletes exactly the acknowledged ones and counts their bytes.
+TEST_F(message_store_test, acknowledged_runs_delete_exactly_the_acknowledged_messages) {
+    auto s = open();
+    std::vector<mqtt::message> batch;
+    for (int i = 0; i < 8; ++i) batch.push_back(msg("t" + std::to_string(i), std::string(static_cast<std::size_t>(i + 1), 'x')));
+    const auto id = ids(s->append(batch, t0_));
+    ASSERT_EQ(id.size(), 8u);
+    const auto bytes_of = [&](std::initializer_list<int> which) {
+        std::uint64_t b = 0;
+        for (const int i : which) b += batch[static_cast<std::size_t>(i)].topic.size() + batch[static_cast<std::size_t>(i)].payload.size();
+        return b;
+    };
+    const auto before = s->stats().bytes;
+    // 0..2 in a run, then 5 alone, then 6 and 7 preceded by a change of 4.
+    const std::vector<change> changes = {{change::kind::done, id[0]}, {change::kind::done, id[1]},
+                                         {change::kind::done, id[2]}, {change::kind::done, id[5]},
+                                         {change::kind::sent, id[4], 1, false}, {change::kind::done, id[6]},
+                                         {change::kind::done, id[7]}};
+    ASSERT_TRUE(s->apply(changes));
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"t3", "t4"}));
+    EXPECT_EQ(s->stats().rows, 2u);
+    EXPECT_EQ(s->stats().bytes, before - bytes_of({0, 1, 2, 5, 6, 7}));
+    // Acknowledging again what is gone, next to what is not: only that one goes.
+    const std::vector<change> again = {{change::kind::done, id[2]}, {change::kind::done, id[3]},
+                                       {change::kind::done, id[5]}};
+    ASSERT_TRUE(s->apply(again));
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"t4"}));
+    EXPECT_EQ(s->stats().rows, 1u);
+    EXPECT_EQ(s->stats().bytes, bytes_of({4}));
+}
+
 TEST_F(message_store_test, refused_reads_survive_a_reopen_once_each_and_with_uncommitted_messages) {
     {
         auto s = open();
