@@ -6,41 +6,61 @@
 
 namespace fieldbridge::store {
 
+namespace {
+
+// The end of the run of changes starting at `first` that one statement can
+// apply: the same kind, consecutive ids, and (`sent`) consecutive packet ids
+// with the same DUP. The forwarder's ledger lists changes in id order, so
+// messages written or acknowledged together form runs.
+std::size_t run_end(std::span<const change> changes, std::size_t first) {
+    const auto& c = changes[first];
+    std::size_t last = first;
+    while (last + 1 < changes.size()) {
+        const auto& prev = changes[last];
+        const auto& next = changes[last + 1];
+        if (next.what != c.what || prev.id == std::numeric_limits<std::int64_t>::max() || next.id != prev.id + 1) break;
+        // (A packet id that wraps from 65535 to 1 ends a run: 1 != 65536.)
+        if (c.what == change::kind::sent && (next.packet_id != prev.packet_id + 1 || next.dup != c.dup)) break;
+        ++last;
+    }
+    return last;
+}
+
+}  // namespace
+
 result<completed_rows> session_ledger::apply(std::span<const change> changes) {
     completed_rows removed;
     auto outcome = db_.in_transaction(true, [&]() -> result<void> {
-        auto sent = db_.prepared("UPDATE messages SET state = 1, packet_id = ?, dup = ? WHERE id = ?");
-        auto pubrec = db_.prepared("UPDATE messages SET state = 2 WHERE id = ?");
-        auto requeue = db_.prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id = ?");
-        // Acknowledged messages come in runs of consecutive ids (the ledger
-        // lists them in order): one statement deletes a run.
-        auto done = db_.prepared("DELETE FROM messages WHERE id BETWEEN ? AND ? RETURNING size");
+        // Each statement takes a run of changes (run_end): ids ?1..?2.
+        auto sent = db_.prepared(
+            "UPDATE messages SET state = 1, packet_id = ?3 + (id - ?1), dup = ?4 WHERE id BETWEEN ?1 AND ?2");
+        auto pubrec = db_.prepared("UPDATE messages SET state = 2 WHERE id BETWEEN ?1 AND ?2");
+        auto requeue = db_.prepared("UPDATE messages SET state = 0, packet_id = 0, dup = 0 WHERE id BETWEEN ?1 AND ?2");
+        auto done = db_.prepared("DELETE FROM messages WHERE id BETWEEN ?1 AND ?2 RETURNING size");
         for (std::size_t i = 0; i < changes.size(); ++i) {
             const auto& c = changes[i];
+            const auto last = run_end(changes, i);
+            const auto last_id = changes[last].id;
+            i = last;
             switch (c.what) {
                 case change::kind::sent:
                     sent->reset();
-                    sent->bind(1, c.packet_id).bind(2, c.dup ? 1 : 0).bind(3, c.id);
+                    sent->bind(1, c.id).bind(2, last_id).bind(3, c.packet_id).bind(4, c.dup ? 1 : 0);
                     if (auto r = sent->run(); !r) return r;
                     break;
                 case change::kind::pubrec:
                     pubrec->reset();
-                    pubrec->bind(1, c.id);
+                    pubrec->bind(1, c.id).bind(2, last_id);
                     if (auto r = pubrec->run(); !r) return r;
                     break;
                 case change::kind::requeue:
                     requeue->reset();
-                    requeue->bind(1, c.id);
+                    requeue->bind(1, c.id).bind(2, last_id);
                     if (auto r = requeue->run(); !r) return r;
                     break;
-                case change::kind::done: {
-                    auto last = c.id;
-                    while (i + 1 < changes.size() && changes[i + 1].what == change::kind::done &&
-                           last < std::numeric_limits<std::int64_t>::max() && changes[i + 1].id == last + 1) {
-                        last = changes[++i].id;
-                    }
+                case change::kind::done:
                     done->reset();
-                    done->bind(1, c.id).bind(2, last);
+                    done->bind(1, c.id).bind(2, last_id);
                     // RETURNING: the delete is complete once stepped to the end.
                     for (;;) {
                         auto row = done->next();
@@ -50,7 +70,6 @@ result<completed_rows> session_ledger::apply(std::span<const change> changes) {
                         removed.bytes += static_cast<std::uint64_t>(done->integer(0));
                     }
                     break;
-                }
             }
         }
         return {};

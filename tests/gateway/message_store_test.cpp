@@ -193,6 +193,43 @@ TEST_F(message_store_test, acknowledged_runs_delete_exactly_the_acknowledged_mes
     EXPECT_EQ(s->stats().bytes, bytes_of({4}));
 }
 
+// Flow changes are applied a run at a time too: every message keeps its own
+// packet id, DUP and state across a packet id wrap, a DUP change, runs of
+// PUBREC and requeue, and a reopen.
+TEST_F(message_store_test, flow_changes_in_runs_keep_every_message_its_own_state) {
+    std::vector<std::int64_t> id;
+    {
+        auto s = open();
+        std::vector<mqtt::message> batch;
+        for (int i = 0; i < 7; ++i) batch.push_back(msg("t" + std::to_string(i), "p"));
+        id = ids(s->append(batch, t0_));
+        ASSERT_EQ(id.size(), 7u);
+        const std::vector<change> sent = {{change::kind::sent, id[0], 65534, false}, {change::kind::sent, id[1], 65535, false},
+                                          {change::kind::sent, id[2], 1, false},     {change::kind::sent, id[3], 2, true},
+                                          {change::kind::sent, id[4], 3, true},      {change::kind::sent, id[5], 4, false},
+                                          {change::kind::sent, id[6], 5, false}};
+        ASSERT_TRUE(s->apply(sent));
+        const std::vector<change> later = {{change::kind::pubrec, id[1]}, {change::kind::pubrec, id[2]},
+                                           {change::kind::pubrec, id[3]}, {change::kind::requeue, id[5]},
+                                           {change::kind::requeue, id[6]}};
+        ASSERT_TRUE(s->apply(later));
+    }
+    auto s = open();
+    auto loaded = s->load(0, 10);
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->size(), 7u);
+    const std::vector<flow_state> states = {flow_state::sent,   flow_state::pubrec, flow_state::pubrec, flow_state::pubrec,
+                                            flow_state::sent,   flow_state::queued, flow_state::queued};
+    const std::vector<std::uint16_t> packet_ids = {65534, 65535, 1, 2, 3, 0, 0};
+    const std::vector<bool> dups = {false, false, false, true, true, false, false};
+    for (std::size_t i = 0; i < 7; ++i) {
+        EXPECT_EQ((*loaded)[i].id, id[i]);
+        EXPECT_EQ((*loaded)[i].state, states[i]) << i;
+        EXPECT_EQ((*loaded)[i].packet_id, packet_ids[i]) << i;
+        EXPECT_EQ((*loaded)[i].dup, dups[i]) << i;
+    }
+}
+
 TEST_F(message_store_test, refused_reads_survive_a_reopen_once_each_and_with_uncommitted_messages) {
     {
         auto s = open();
