@@ -553,7 +553,7 @@ private:
     // ---- availability ----
 
     void read_availability(const field& f) {
-        map_reader m(f, {"gateway_topic", "device_topic", "offline_after"}, sink_);
+        map_reader m(f, {"gateway_topic", "device_topic", "offline_after", "summary_interval"}, sink_);
         availability_settings& a = gw_.availability;
         a.mark = f.mark;
         for (auto [key, target] :
@@ -567,6 +567,11 @@ private:
             }
         }
         get_integer(m, "offline_after", 1, 1000, a.offline_after, "(consecutive polls without a good value)");
+        if (get_duration(m, "summary_interval", milliseconds{0}, std::chrono::hours{24}, a.summary_interval) &&
+            a.summary_interval.count() > 0 && a.summary_interval < std::chrono::seconds{1}) {
+            key_error(m, "summary_interval", "is shorter than 1s; expected 0s (off) or 1s..24h");
+            a.summary_interval = milliseconds{0};
+        }
     }
 
     // ---- commands ----

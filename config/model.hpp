@@ -376,6 +376,9 @@ struct availability_settings {
     std::string gateway_topic = "{prefix}/status";
     std::string device_topic = "{prefix}/{device}/availability";
     unsigned offline_after = 3;  // consecutive polls without a good value
+    // Republish the gateway's online message with a summary of its figures
+    // this often (and with each birth); 0 = off.
+    std::chrono::milliseconds summary_interval{0};
     source_mark mark;
     bool operator==(const availability_settings&) const = default;
 };

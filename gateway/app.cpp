@@ -4,105 +4,24 @@
 #include <sysexits.h>
 
 #include <csignal>
-#include <optional>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/app_parts.hpp"
 #include "gateway/availability.hpp"
-#include "gateway/bus_set.hpp"
-#include "gateway/client_options.hpp"
-#include "gateway/client_uplink.hpp"
-#include "gateway/command_dispatcher.hpp"
 #include "gateway/config_reload.hpp"
-#include "gateway/control_server.hpp"
-#include "gateway/device_publisher.hpp"
-#include "gateway/forwarder.hpp"
-#include "gateway/periodic_timer.hpp"
 #include "gateway/point_access.hpp"
-#include "gateway/refused_reads.hpp"
 #include "gateway/service_manager.hpp"
-#include "gateway/status_report.hpp"
+#include "gateway/status_summary.hpp"
 #include "gateway/store_options.hpp"
 #include "gateway/version.hpp"
-#include "gateway/wakeup_timer.hpp"
-#include "mqtt/client.hpp"
 
 namespace fieldbridge::gateway {
 namespace asio = boost::asio;
-using modbus::device_state;
 using steady = std::chrono::steady_clock;
 using system = std::chrono::system_clock;
-
-struct app::parts {
-    parts(app& a, std::unique_ptr<store::message_store> s)
-        : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
-          forward(*queue, link, [this] { link.arm_flush(); }),
-          publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); }),
-          signals(a.io_, SIGINT, SIGTERM, SIGHUP), shutdown_timer(a.io_),
-          watchdog(a.io_.get_executor()), expiry(a.io_.get_executor()),
-          held_timer(a.io_.get_executor(), [this] { dispatcher.expire(steady::now()); }), work(a.io_.get_executor()),
-          buses([&a](const std::string& bus, std::uint64_t generation, modbus::poll_result r) {
-              a.on_core([&a, bus, generation, r = std::move(r)] {
-                  auto& p = *a.parts_;
-                  if (!p.buses.current(bus, generation)) return;  // posted before its worker retired
-                  if (p.publisher.poll(r, steady::now()) != device_state::offline) p.dispatcher.device_back(r.device);
-                  remember_refused_reads(*p.queue, r.device, r.refused);
-              });
-          }, [&a](const std::string& bus) {
-              a.on_core([&a, bus] {
-                  spdlog::info("bus {}: its previous worker has stopped", bus);
-                  a.parts_->buses.start_waiting();
-              });
-          }),
-          dispatcher(a.cfg_, command_ports{
-              .polled = [this](std::size_t device) { return buses.route(device).first != nullptr; },
-              .write = [this, &a](std::size_t device, std::size_t point, const modbus::value& v, auto done) {
-                  auto back = [&a, done](modbus::point_result r) { a.on_core([done, r] { done(r); }); };
-                  if (!buses.access(device, point, v, back)) {
-                      done({std::make_error_code(std::errc::operation_canceled), {}});
-                  }
-              },
-              .offline = [this](const auto& d) { return publisher.health(d).state() == device_state::offline; },
-              .publish = [this](mqtt::message m, std::function<void()> done) {
-                  client.publish(std::move(m), [done = std::move(done)](std::error_code) { done(); });
-              },
-              .written = [this](const auto&... read_back) { written(read_back...); },
-              .subscribe = [this, &a](const std::string& filter) {
-                  client.subscribe(filter, mqtt::qos::at_least_once, [this, &a](const mqtt::message& m) {
-                      if (!a.stopping_) dispatcher.on_command(m);
-                  });
-              },
-              .wake_at = [this](steady::time_point t) { held_timer.wake_at(t); },
-              .now = [] { return steady::now(); }}) {}
-
-    // A write's read-back goes out at once, not at the next poll.
-    void written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words) {
-        publisher.written(device, point, words, system::now(), steady::now());
-    }
-
-    mqtt::client client;
-    std::unique_ptr<store::message_store> queue;
-    client_uplink link;
-    forwarder forward;
-    device_publisher publisher;
-    asio::signal_set signals;
-    asio::steady_timer shutdown_timer;
-    periodic_timer watchdog, expiry;
-    wakeup_timer held_timer;  // the earliest deadline of a held command
-    asio::executor_work_guard<asio::io_context::executor_type> work;
-    bus_set buses;
-    command_dispatcher dispatcher;
-    std::unique_ptr<control_server> control;
-    std::uint64_t reloads = 0;
-    std::string last_reload_error;
-    steady::time_point started = steady::now();
-    std::optional<system::time_point> connected_since;
-};
 
 app::app(config::gateway cfg, std::string config_path) : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
 
@@ -120,7 +39,7 @@ int app::run() {
     parts_ = std::make_unique<parts>(*this, std::move(*queue));
     auto& p = *parts_;
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
-    p.control->add("status", [this](const nlohmann::json&) { return status(); });
+    p.control->add("status", [this](const nlohmann::json&) { return status_report(snapshot()); });
     p.control->add("points", [this](const nlohmann::json& request) {
         return points_report(cfg_, parts_->publisher.mapper(), request.value("device", ""), system::now());
     });
@@ -150,8 +69,7 @@ int app::run() {
         parts_->connected_since.reset();
         if (s == mqtt::link_state::connected) {
             parts_->connected_since = system::now();
-            // Replaces the retained last will ("offline").
-            parts_->client.publish(birth_message(cfg_, started_at_));
+            publish_birth();  // replaces the retained last will ("offline")
         }
         notify_status(fmt::format("broker {}:{} {}; {} device(s) on {} bus(es)", cfg_.mqtt.host, cfg_.mqtt.port,
                                   to_string(s), cfg_.devices.size(), cfg_.buses.size()));
@@ -170,6 +88,9 @@ int app::run() {
     if (const auto interval = watchdog_ping_interval()) p.watchdog.start(*interval, [] { notify_watchdog(); });
     // Old messages leave the queue once a minute (store.max_age).
     p.expiry.start(std::chrono::minutes(1), [this] { parts_->forward.expire(system::now()); });
+    if (const auto every = cfg_.availability.summary_interval; every.count() > 0) p.summary.start(every, [this] {
+        if (parts_->client.state() == mqtt::link_state::connected) publish_birth();
+    });
     io_.run();
     // The core loop is over, so waiting here delays no watchdog ping; a
     // worker still inside a request when the time is up is left behind,
@@ -237,7 +158,13 @@ nlohmann::json app::reload() {
     return {{"reloaded", true}, {"buses_kept", kept}, {"devices", cfg_.devices.size()}};
 }
 
-nlohmann::json app::status() const {
+// The online message, with the summary when availability.summary_interval is set.
+void app::publish_birth() {
+    const bool summary = cfg_.availability.summary_interval.count() > 0;
+    parts_->client.publish(birth_message(cfg_, started_at_, summary ? status_summary(snapshot()) : nullptr));
+}
+
+status_snapshot app::snapshot() const {
     const auto& p = *parts_;
     status_snapshot s{.version = std::string(fieldbridge::version), .now = system::now(), .started = started_at_,
                       .uptime = steady::now() - p.started,
@@ -255,7 +182,7 @@ nlohmann::json app::status() const {
         s.devices.push_back(
             {d.name, d.bus, d.unit_id, d.poll_interval, p.publisher.health(d.name), p.buses.counters(i)});
     }
-    return status_report(s);
+    return s;
 }
 
 void app::stop() {
@@ -268,8 +195,7 @@ void app::shutdown() {
     p.held_timer.cancel();
     p.dispatcher.give_up_all("the gateway is shutting down");
     notify_stopping();
-    p.watchdog.cancel();
-    p.expiry.cancel();
+    for (auto* t : {&p.watchdog, &p.expiry, &p.summary}) t->cancel();
     p.control->stop();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client

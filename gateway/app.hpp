@@ -18,6 +18,8 @@
 
 namespace fieldbridge::gateway {
 
+struct status_snapshot;
+
 class app {
 public:
     // config_path: where the configuration came from, for reload (SIGHUP).
@@ -35,7 +37,8 @@ public:
 private:
     void shutdown();
     void on_core(std::function<void()> f);
-    nlohmann::json status() const;
+    status_snapshot snapshot() const;
+    void publish_birth();
     void start_buses(bool start_now);
     void wait_for_signal();
     nlohmann::json reload();

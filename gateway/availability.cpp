@@ -8,10 +8,10 @@
 
 namespace fieldbridge::gateway {
 
-mqtt::message birth_message(const config::gateway& cfg, std::chrono::system_clock::time_point started) {
-    const nlohmann::json j = {{"state", "online"},
-                              {"version", std::string(fieldbridge::version)},
-                              {"since", iso8601_utc_ms(started)}};
+mqtt::message birth_message(const config::gateway& cfg, std::chrono::system_clock::time_point started,
+                            nlohmann::json summary) {
+    nlohmann::json j = {{"state", "online"}, {"version", std::string(fieldbridge::version)}, {"since", iso8601_utc_ms(started)}};
+    if (!summary.is_null()) j["summary"] = std::move(summary);
     return mqtt::message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""), j.dump(),
                          mqtt::qos::at_least_once, true};
 }

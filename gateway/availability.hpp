@@ -6,14 +6,18 @@
 #include <chrono>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "config/model.hpp"
 #include "drivers/modbus/device_health.hpp"
 #include "mqtt/message.hpp"
 
 namespace fieldbridge::gateway {
 
-// {"state":"online","version":..,"since":..} on availability.gateway_topic.
-mqtt::message birth_message(const config::gateway& cfg, std::chrono::system_clock::time_point started);
+// {"state":"online","version":..,"since":..} on availability.gateway_topic,
+// with "summary" when one is given (status_summary).
+mqtt::message birth_message(const config::gateway& cfg, std::chrono::system_clock::time_point started,
+                            nlohmann::json summary = nullptr);
 // {"state":"offline"} on availability.gateway_topic.
 mqtt::message goodbye_message(const config::gateway& cfg);
 // {"state":..,"ts":..} on the device's availability.device_topic.

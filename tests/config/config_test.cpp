@@ -54,6 +54,20 @@ TEST(config_loader, mqtt_protocol_and_session_expiry) {
     EXPECT_NE(e.find("whole number of seconds"), std::string::npos) << e;
 }
 
+TEST(config_loader, the_status_summary_is_off_by_default_and_at_least_a_second_apart) {
+    const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
+    EXPECT_EQ(load_string(dev, "plant.yaml").availability.summary_interval, std::chrono::milliseconds{0});
+    EXPECT_EQ(load_string("availability: { summary_interval: 0s }\n" + dev, "plant.yaml").availability.summary_interval,
+              std::chrono::milliseconds{0});
+    EXPECT_EQ(load_string("availability: { summary_interval: 1m }\n" + dev, "plant.yaml").availability.summary_interval,
+              std::chrono::milliseconds{60000});
+    auto e = errors_of("availability: { summary_interval: 500ms }\n" + dev);
+    EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << e;
+    EXPECT_NE(e.find("shorter than 1s"), std::string::npos) << e;
+    e = errors_of("availability: { summary_interval: 2d }\n" + dev);
+    EXPECT_NE(e.find("summary_interval"), std::string::npos) << e;
+}
+
 TEST(config_loader, mqtt_failover_addresses) {
     const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
     EXPECT_TRUE(load_string(dev, "plant.yaml").mqtt.failover.empty());  // the default
@@ -254,7 +268,7 @@ devices:
     bus: line
     unit_id: 2
     points: [ { name: a, register: holding, address: 0 } ]
-availability: { offline_after: 4 }
+availability: { offline_after: 4, summary_interval: 30s }
 )");
     const auto& d = g.devices.at(0);
     EXPECT_EQ(d.request_delay, 50ms);
@@ -275,6 +289,7 @@ availability: { offline_after: 4 }
     // A device without its own threshold takes availability's.
     EXPECT_EQ(g.devices.at(1).offline_after, 4u);
     EXPECT_EQ(g.devices.at(1).offline_poll_interval, 10s);
+    EXPECT_EQ(g.availability.summary_interval, 30s);
 
     const auto e = errors_of(bus_and_device + "      - { name: a, register: holding, address: 0 }\n" +
                              "    simulator_faults: { unmapped: [\"19-10\"] }\n" + "    write_function: fc7\n");

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "gateway/payload.hpp"
+#include "gateway/status_summary.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -203,6 +204,46 @@ TEST(points_report, lists_every_point_with_its_latest_reading) {
     EXPECT_TRUE(rows[1].at("age_s").is_null());
     EXPECT_EQ(points_report(g, mapper, "meter", t0).size(), 2u);
     EXPECT_THROW((void)points_report(g, mapper, "nothing", t0), std::runtime_error);
+}
+
+TEST(status_summary, counts_the_snapshot_in_a_few_figures) {
+    const auto j = status_summary(snapshot());
+    EXPECT_EQ(j.at("ts"), iso8601_utc_ms(t0 + 100s));
+    EXPECT_EQ(j.at("uptime_s"), 100.0);
+    EXPECT_EQ(j.at("healthy"), true);
+    EXPECT_EQ(j.at("broker"), (nlohmann::json{{"state", "connected"}, {"reconnects", 2}}));
+    EXPECT_EQ(j.at("queue"), (nlohmann::json{{"messages", 12}, {"bytes", 0}, {"oldest_age_s", 10.0},
+                                             {"delivered", 18}, {"dropped", 6}}));
+    EXPECT_EQ(j.at("buses"), (nlohmann::json{{"count", 1}, {"polls", 9}, {"failures", 0}, {"timeouts", 0},
+                                             {"max_utilisation", 0.25}}));
+    EXPECT_EQ(j.at("devices"), (nlohmann::json{{"count", 1}, {"online", 1}, {"offline", 0}, {"unknown", 0},
+                                               {"offline_names", nlohmann::json::array()}, {"offline_unnamed", 0}}));
+    EXPECT_EQ(j.at("commands_held"), 4);
+}
+
+// However many devices are offline, the summary names a bounded number of
+// them and counts the rest: its size does not grow with the plant.
+TEST(status_summary, names_at_most_its_bound_of_offline_devices) {
+    auto s = snapshot();
+    s.devices.clear();
+    modbus::poll_result failed{
+        "d", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}, {}};
+    const std::size_t offline = summary_max_offline_names + 10;
+    for (std::size_t i = 0; i < offline + 3; ++i) {
+        modbus::device_health h;
+        h.offline_after = 1;
+        if (i < offline) h.record(failed);
+        s.devices.push_back({"d" + std::to_string(i), "line", 1, 1000ms, h, {}});
+    }
+    const auto j = status_summary(s);
+    const auto& d = j.at("devices");
+    EXPECT_EQ(d.at("count"), offline + 3);
+    EXPECT_EQ(d.at("offline"), offline);
+    EXPECT_EQ(d.at("unknown"), 3);
+    EXPECT_EQ(d.at("offline_names").size(), summary_max_offline_names);
+    EXPECT_EQ(d.at("offline_names").at(0), "d0");
+    EXPECT_EQ(d.at("offline_unnamed"), 10);
+    EXPECT_EQ(j.at("healthy"), false);
 }
 
 }  // namespace

@@ -675,6 +675,36 @@ TEST(end_to_end, a_device_taken_away_goes_offline_alone_and_comes_back_by_itself
     EXPECT_TRUE(gw.running());
 }
 
+// availability.summary_interval: the retained online message carries a
+// summary of the gateway's figures, published again every interval.
+TEST(end_to_end, the_status_topic_carries_a_summary_every_interval) {
+    gateway_rig rig;
+    configure_meter(rig);
+    rig.config.availability().set("summary_interval", "1s");
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    subscriber sub(rig.broker(), "e2e/status");
+    rig.start_gateway();
+    const auto summary_with = [&](const std::function<bool(const nlohmann::json&)>& pred) {
+        return sub.find("e2e/status", [&](const nlohmann::json& j) {
+            return j.at("state") == "online" && j.contains("summary") && pred(j.at("summary"));
+        });
+    };
+    // Once the device answered: one device, online, the link up.
+    ASSERT_TRUE(wait_until([&] {
+        return summary_with([](const nlohmann::json& s) { return s.at("devices").at("online") == 1; }).has_value();
+    }, 20s)) << sub.dump();
+    const auto first = nlohmann::json::parse(summary_with([](const nlohmann::json&) { return true; })->payload);
+    const auto& s = first.at("summary");
+    EXPECT_EQ(s.at("devices").at("count"), 1);
+    EXPECT_EQ(s.at("broker").at("state"), "connected");
+    EXPECT_EQ(s.at("buses").at("count"), 1);
+    EXPECT_TRUE(s.at("healthy").get<bool>());
+    // Published again, later.
+    EXPECT_TRUE(wait_until([&] {
+        return summary_with([&](const nlohmann::json& later) { return later.at("ts") != s.at("ts"); }).has_value();
+    }, 10s)) << sub.dump();
+}
+
 TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_exit_code_follows_health) {
     gateway_rig rig;
     configure_meter(rig);

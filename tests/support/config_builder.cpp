@@ -213,6 +213,7 @@ std::string config_builder::yaml() const {
     section("store", store_);
     section("control", control_);
     section("commands", commands_);
+    section("availability", availability_);
     if (!profiles_.empty()) {
         out += "profiles:\n";
         for (const auto& [name, points] : profiles_) {

@@ -1,0 +1,98 @@
+// app::parts: what the composition root (app.cpp) builds and wires, held
+// for the life of app::run(). Private to app.cpp and app_status.cpp.
+#pragma once
+
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "gateway/app.hpp"
+#include "gateway/bus_set.hpp"
+#include "gateway/client_options.hpp"
+#include "gateway/client_uplink.hpp"
+#include "gateway/command_dispatcher.hpp"
+#include "gateway/control_server.hpp"
+#include "gateway/device_publisher.hpp"
+#include "gateway/forwarder.hpp"
+#include "gateway/periodic_timer.hpp"
+#include "gateway/refused_reads.hpp"
+#include "gateway/wakeup_timer.hpp"
+#include "mqtt/client.hpp"
+
+namespace fieldbridge::gateway {
+
+struct app::parts {
+    using steady = std::chrono::steady_clock;
+    using system = std::chrono::system_clock;
+
+    parts(app& a, std::unique_ptr<store::message_store> s)
+        : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
+          forward(*queue, link, [this] { link.arm_flush(); }),
+          publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); }),
+          signals(a.io_, SIGINT, SIGTERM, SIGHUP), shutdown_timer(a.io_),
+          watchdog(a.io_.get_executor()), expiry(a.io_.get_executor()), summary(a.io_.get_executor()),
+          held_timer(a.io_.get_executor(), [this] { dispatcher.expire(steady::now()); }), work(a.io_.get_executor()),
+          buses([&a](const std::string& bus, std::uint64_t generation, modbus::poll_result r) {
+              a.on_core([&a, bus, generation, r = std::move(r)] {
+                  auto& p = *a.parts_;
+                  if (!p.buses.current(bus, generation)) return;  // posted before its worker retired
+                  if (p.publisher.poll(r, steady::now()) != modbus::device_state::offline) p.dispatcher.device_back(r.device);
+                  remember_refused_reads(*p.queue, r.device, r.refused);
+              });
+          }, [&a](const std::string& bus) {
+              a.on_core([&a, bus] {
+                  spdlog::info("bus {}: its previous worker has stopped", bus);
+                  a.parts_->buses.start_waiting();
+              });
+          }),
+          dispatcher(a.cfg_, command_ports{
+              .polled = [this](std::size_t device) { return buses.route(device).first != nullptr; },
+              .write = [this, &a](std::size_t device, std::size_t point, const modbus::value& v, auto done) {
+                  auto back = [&a, done](modbus::point_result r) { a.on_core([done, r] { done(r); }); };
+                  if (!buses.access(device, point, v, back)) {
+                      done({std::make_error_code(std::errc::operation_canceled), {}});
+                  }
+              },
+              .offline = [this](const auto& d) { return publisher.health(d).state() == modbus::device_state::offline; },
+              .publish = [this](mqtt::message m, std::function<void()> done) {
+                  client.publish(std::move(m), [done = std::move(done)](std::error_code) { done(); });
+              },
+              .written = [this](const auto&... read_back) { written(read_back...); },
+              .subscribe = [this, &a](const std::string& filter) {
+                  client.subscribe(filter, mqtt::qos::at_least_once, [this, &a](const mqtt::message& m) {
+                      if (!a.stopping_) dispatcher.on_command(m);
+                  });
+              },
+              .wake_at = [this](steady::time_point t) { held_timer.wake_at(t); },
+              .now = [] { return steady::now(); }}) {}
+
+    // A write's read-back goes out at once, not at the next poll.
+    void written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words) {
+        publisher.written(device, point, words, system::now(), steady::now());
+    }
+
+    mqtt::client client;
+    std::unique_ptr<store::message_store> queue;
+    client_uplink link;
+    forwarder forward;
+    device_publisher publisher;
+    boost::asio::signal_set signals;
+    boost::asio::steady_timer shutdown_timer;
+    periodic_timer watchdog, expiry, summary;
+    wakeup_timer held_timer;  // the earliest deadline of a held command
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+    bus_set buses;
+    command_dispatcher dispatcher;
+    std::unique_ptr<control_server> control;
+    std::uint64_t reloads = 0;
+    std::string last_reload_error;
+    steady::time_point started = steady::now();
+    std::optional<system::time_point> connected_since;
+};
+
+}  // namespace fieldbridge::gateway
