@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "config/duration.hpp"
 #include "config/loader.hpp"
 #include "config/point_map.hpp"
 #include "drivers/modbus/bus_worker.hpp"
@@ -22,11 +23,15 @@
 #include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/logging.hpp"
+#include "gateway/status_text.hpp"
+#include "gateway/status_watch.hpp"
 #include "gateway/version.hpp"
 
 namespace {
 
 using namespace fieldbridge;
+using gateway::format_age;
+using gateway::text;
 
 // Loads a config or prints every diagnostic and returns nullopt.
 std::optional<config::gateway> load(const std::string& path) {
@@ -59,103 +64,6 @@ int check(const std::string& path) {
     return EX_OK;
 }
 
-std::string format_age(const nlohmann::json& seconds) {
-    if (!seconds.is_number()) return "-";
-    const double s = seconds.get<double>();
-    char buf[32];
-    if (s < 60) {
-        std::snprintf(buf, sizeof buf, "%.1f s", s);
-    } else if (s < 3600) {
-        std::snprintf(buf, sizeof buf, "%d m %02d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-    } else {
-        std::snprintf(buf, sizeof buf, "%d h %02d m", static_cast<int>(s) / 3600, (static_cast<int>(s) / 60) % 60);
-    }
-    return buf;
-}
-
-// Columns padded to their widest cell.
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> width;
-    for (const auto& r : rows) {
-        width.resize(std::max(width.size(), r.size()), 0);
-        for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-    }
-    for (const auto& r : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            line += r[i];
-            if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-        }
-        std::cout << line << "\n";
-    }
-}
-
-std::string text(const nlohmann::json& j) {
-    if (j.is_string()) return j.get<std::string>();
-    if (j.is_null()) return "-";
-    return j.dump();
-}
-
-std::string percent(double fraction) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
-    return buf;
-}
-
-std::string millis(const nlohmann::json& seconds) {
-    if (!seconds.is_number()) return "-";
-    char buf[32];
-    const double ms = 1000.0 * seconds.get<double>();
-    std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
-    return buf;
-}
-
-void print_status(const nlohmann::json& s) {
-    const auto& b = s.at("broker");
-    const auto& q = s.at("queue");
-    std::cout << "fieldbridge " << text(s.at("version")) << ", up " << format_age(s.at("uptime_s")) << ", "
-              << (s.at("healthy").get<bool>() ? "healthy" : "UNHEALTHY") << "\n\n";
-    std::cout << "broker  " << text(b.at("host")) << ":" << text(b.at("port")) << " MQTT " << text(b.at("protocol"))
-              << (b.at("tls").get<bool>() ? " TLS" : "") << "  " << text(b.at("state"));
-    if (b.at("connected_since").is_string()) std::cout << " since " << text(b.at("connected_since"));
-    std::cout << "; reconnects " << text(b.at("reconnects")) << ", in flight " << text(b.at("inflight"));
-    if (!b.at("last_error").get<std::string>().empty()) std::cout << "; last error: " << text(b.at("last_error"));
-    std::cout << "\n";
-    const auto& d = q.at("dropped");
-    char rate[32];
-    std::snprintf(rate, sizeof rate, "%.1f", q.at("commits_per_s").get<double>());
-    std::cout << "queue   " << text(q.at("messages")) << " message(s), " << text(q.at("bytes")) << " bytes, oldest "
-              << format_age(q.at("oldest_age_s")) << "; stored " << text(q.at("stored")) << ", delivered "
-              << text(q.at("delivered")) << ", refused " << text(q.at("refused"))
-              << (q.value("refused_by_broker", 0) > 0 ? " (by the broker " + text(q.at("refused_by_broker")) + ")" : "")
-              << ", dropped "
-              << d.at("by_messages").get<std::uint64_t>() + d.at("by_bytes").get<std::uint64_t>() +
-                     d.at("by_age").get<std::uint64_t>()
-              << "; " << rate << " commits/s\n\n";
-    std::vector<std::vector<std::string>> buses{
-        {"BUS", "UTIL", "POLLS", "REQUESTS", "FAILURES", "TIMEOUTS", "EXCEPTIONS", "RECONNECTS"}};
-    for (const auto& x : s.at("buses")) {
-        buses.push_back({text(x.at("name")), percent(x.at("utilisation").get<double>()), text(x.at("polls")),
-                         text(x.at("requests")), text(x.at("failures")), text(x.at("timeouts")),
-                         text(x.at("exceptions")), text(x.at("reconnects"))});
-    }
-    print_table(buses);
-    std::cout << "\n";
-    std::vector<std::vector<std::string>> devices{{"DEVICE", "BUS", "UNIT", "STATE", "SINCE", "LAST GOOD", "POLL/INTERVAL",
-                                                   "REQUESTS", "RETRIES", "TIMEOUTS", "EXCEPTIONS", "OTHER",
-                                                   "LAST ERROR"}};
-    for (const auto& x : s.at("devices")) {
-        const auto& e = x.at("errors");
-        devices.push_back({text(x.at("name")), text(x.at("bus")), text(x.at("unit_id")), text(x.at("state")),
-                           text(x.at("state_since")), format_age(x.at("last_good_age_s")),
-                           millis(x.at("last_poll_duration_s")) + " / " + millis(x.at("poll_interval_s")),
-                           text(x.at("requests")), text(x.at("retries")), text(e.at("timeout")),
-                           text(e.at("exception")), text(e.at("other")),
-                           x.at("last_error").get<std::string>().empty() ? "-" : text(x.at("last_error"))});
-    }
-    print_table(devices);
-}
-
 // The control socket to talk to: --socket, else control.socket of the
 // configuration given with -c, else the default. nullopt: the configuration
 // could not be loaded (already reported).
@@ -168,6 +76,22 @@ std::optional<std::string> resolve_socket(const std::string& config_path, const 
         control = cfg->control;
     }
     return gateway::control_socket_path(control).string();
+}
+
+// status --watch: 64 (EX_USAGE) for a bad interval or with --json.
+int watch(const std::string& config_path, const std::string& socket, bool json, const std::string& interval) {
+    const auto every = config::parse_duration(interval);
+    if (!every || *every < std::chrono::milliseconds(100) || *every > std::chrono::hours(1)) {
+        std::cerr << "status: --interval " << interval << ": expected a duration from 100ms to 1h (250ms, 2s, 1m)\n";
+        return EX_USAGE;
+    }
+    if (json) {
+        std::cerr << "status: --watch shows the view; for JSON, run status --json as often as needed\n";
+        return EX_USAGE;
+    }
+    const auto resolved = resolve_socket(config_path, socket);
+    if (!resolved) return EX_CONFIG;
+    return gateway::watch_status(*resolved, *every);
 }
 
 // Exit codes: 0 healthy, 1 running but unhealthy (broker not connected or a
@@ -191,7 +115,7 @@ int status(const std::string& config_path, std::string socket, bool json) {
         if (json) {
             std::cout << s.dump(2) << "\n";
         } else {
-            print_status(s);
+            std::cout << gateway::status_text(s);
         }
     } catch (const nlohmann::json::exception& e) {
         std::cerr << "status: unexpected answer from the service: " << e.what() << "\n";
@@ -228,7 +152,7 @@ int points(const std::string& config_path, std::string socket, const std::string
                          format_age(r.at("age_s")),
                          r.at("error").get<std::string>().empty() ? "-" : text(r.at("error"))});
     }
-    print_table(table);
+    std::cout << gateway::table_text(table);
     return EX_OK;
 }
 
@@ -454,8 +378,13 @@ int main(int argc, char** argv) {
     status_cmd->add_option("-c,--config", status_config, "Configuration file (for control.socket)");
     status_cmd->add_option("--socket", status_socket, "Control socket of the service");
     status_cmd->add_flag("--json", status_json, "Print the status as JSON");
+    bool status_watch = false;
+    std::string status_interval = "1s";
+    status_cmd->add_flag("--watch", status_watch,
+                         "Refresh the view every --interval until q or Ctrl-C (plain repeated output when not a terminal)");
+    status_cmd->add_option("--interval", status_interval, "Refresh interval of --watch: 100ms..1h (default 1s)");
     status_cmd->footer("Exit status: 0 healthy, 1 unhealthy (broker not connected or a device offline), "
-                       "69 service unreachable.\n");
+                       "64 bad option, 69 service unreachable; --watch: 0 when quit.\n");
 
     std::string points_config;
     std::string points_socket;
@@ -521,6 +450,7 @@ int main(int argc, char** argv) {
 
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
+    if (*status_cmd && status_watch) return watch(status_config, status_socket, status_json, status_interval);
     if (*status_cmd) return status(status_config, status_socket, status_json);
     if (*reload_cmd) return reload(reload_config, reload_socket);
     if (*read_cmd) return access(read_request);
