@@ -1,0 +1,147 @@
+// device_publisher: what a device's answers become, in the order the
+// forwarder gets them. Availability changes go out before the values of the
+// poll that caused them, once per change; a write's read-back goes out at
+// once and tells that the device is there; a reload keeps the health of the
+// devices it keeps.
+#include "gateway/device_publisher.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "config/loader.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+using system_time = std::chrono::system_clock::time_point;
+
+const std::string plant_yaml = R"(
+publish: { prefix: plant }
+availability: { offline_after: 2 }
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 5020 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: voltage, register: holding, address: 0 }
+      - { name: setpoint, register: holding, address: 1, writable: true }
+  m2:
+    bus: line
+    unit_id: 2
+    points:
+      - { name: flow, register: holding, address: 0 }
+)";
+
+class device_publisher_test : public ::testing::Test {
+protected:
+    device_publisher_test()
+        : cfg_(config::load_string(plant_yaml)),
+          publisher_(cfg_, [this](const std::vector<mqtt::message>& batch, system_time) {
+              for (const auto& m : batch) sent_.push_back(m);
+          }) {}
+
+    static modbus::poll_result good(const std::string& device, std::uint16_t v) {
+        modbus::poll_result r;
+        r.device = device;
+        r.time = system_time{} + 1h;
+        for (std::size_t i = 0; i < (device == "m1" ? 2u : 1u); ++i) {
+            r.samples.push_back(modbus::sample{i, {static_cast<std::uint16_t>(v + i)}, {true, {}}});
+        }
+        return r;
+    }
+    static modbus::poll_result failed(const std::string& device) {
+        auto r = good(device, 0);
+        for (auto& s : r.samples) s = modbus::sample{s.point, {}, {false, std::make_error_code(std::errc::timed_out)}};
+        return r;
+    }
+    std::vector<std::string> topics() const {
+        std::vector<std::string> out;
+        for (const auto& m : sent_) out.push_back(m.topic);
+        return out;
+    }
+    long said(const std::string& topic) const {
+        const auto all = topics();
+        return std::count(all.begin(), all.end(), topic);
+    }
+    std::string state_in(std::size_t i) const { return nlohmann::json::parse(sent_.at(i).payload).at("state"); }
+
+    config::gateway cfg_;
+    config::gateway reloaded_;  // what a reload gives the publisher: it must outlive it
+    std::vector<mqtt::message> sent_;
+    device_publisher publisher_;
+    steady::time_point t0_{};
+};
+
+TEST_F(device_publisher_test, the_first_good_poll_says_online_before_its_values) {
+    EXPECT_EQ(publisher_.poll(good("m1", 230), t0_), modbus::device_state::online);
+    EXPECT_EQ(topics(), (std::vector<std::string>{"plant/m1/availability", "plant/m1/voltage", "plant/m1/setpoint"}));
+    EXPECT_EQ(state_in(0), "online");
+    EXPECT_TRUE(sent_.at(0).retain);
+    // Unchanged values and state: nothing more.
+    sent_.clear();
+    publisher_.poll(good("m1", 230), t0_ + 1s);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(device_publisher_test, offline_is_said_once_after_offline_after_failed_polls_and_online_again_once) {
+    publisher_.poll(good("m1", 230), t0_);
+    sent_.clear();
+    EXPECT_EQ(publisher_.poll(failed("m1"), t0_ + 1s), modbus::device_state::online);  // one failed poll is no outage
+    EXPECT_EQ(publisher_.poll(failed("m1"), t0_ + 2s), modbus::device_state::offline);
+    ASSERT_FALSE(sent_.empty());
+    EXPECT_EQ(said("plant/m1/availability"), 1);
+    publisher_.poll(failed("m1"), t0_ + 3s);
+    EXPECT_EQ(said("plant/m1/availability"), 1) << "still offline: not said again";
+    sent_.clear();
+    EXPECT_EQ(publisher_.poll(good("m1", 231), t0_ + 4s), modbus::device_state::online);
+    EXPECT_EQ(sent_.at(0).topic, "plant/m1/availability");
+    EXPECT_EQ(state_in(0), "online");
+    // The other device was never polled: unknown, nothing said about it.
+    EXPECT_EQ(publisher_.health("m2").state(), modbus::device_state::unknown);
+}
+
+TEST_F(device_publisher_test, a_read_back_goes_out_at_once_and_brings_an_offline_device_back) {
+    publisher_.poll(failed("m1"), t0_);
+    publisher_.poll(failed("m1"), t0_ + 1s);
+    ASSERT_EQ(publisher_.health("m1").state(), modbus::device_state::offline);
+    sent_.clear();
+    const auto& setpoint = cfg_.devices.at(0).points.at(1);
+    publisher_.written("m1", setpoint, {42}, system_time{} + 2h, t0_ + 2s);
+    EXPECT_EQ(topics(), (std::vector<std::string>{"plant/m1/availability", "plant/m1/setpoint"}));
+    EXPECT_EQ(state_in(0), "online");
+    EXPECT_EQ(nlohmann::json::parse(sent_.at(1).payload).at("value"), 42);
+    EXPECT_EQ(publisher_.mapper().latest("m1", 1)->value, modbus::value{std::uint64_t{42}});
+}
+
+TEST_F(device_publisher_test, a_read_back_of_a_point_a_reload_changed_or_removed_is_ignored) {
+    auto changed = cfg_.devices.at(0).points.at(1);
+    changed.address = 7;  // the point as it was before a reload
+    publisher_.written("m1", changed, {42}, system_time{} + 2h, t0_);
+    publisher_.written("gone", changed, {42}, system_time{} + 2h, t0_);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(device_publisher_test, a_reload_keeps_the_health_of_devices_it_keeps) {
+    publisher_.poll(good("m1", 230), t0_);
+    publisher_.poll(good("m2", 5), t0_);
+    reloaded_ = config::load_string(plant_yaml.substr(0, plant_yaml.find("  m2:")));
+    publisher_.reconfigure(reloaded_);
+    EXPECT_EQ(publisher_.health("m1").state(), modbus::device_state::online);
+    EXPECT_THROW((void)publisher_.health("m2"), std::out_of_range);
+    // The new point map is in use: the same values are new to it.
+    sent_.clear();
+    publisher_.poll(good("m1", 230), t0_ + 1s);
+    EXPECT_EQ(topics(), (std::vector<std::string>{"plant/m1/voltage", "plant/m1/setpoint"}));
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
