@@ -1,0 +1,59 @@
+// keeps_polling: what a reload leaves polling. A bus keeps its worker when
+// the bus and every device on it are the same, whatever else changed (other
+// buses, publishing, layout of the file); anything about the bus or its
+// devices restarts it.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "config/loader.hpp"
+#include "gateway/bus_set.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+const std::string base = R"(
+publish: { prefix: plant }
+buses:
+  line1: { type: tcp, host: 127.0.0.1, port: 5020 }
+  line2: { type: tcp, host: 127.0.0.1, port: 5021 }
+devices:
+  m1: { bus: line1, unit_id: 1, poll_interval: 1s, points: [ { name: v, register: holding, address: 0 } ] }
+  m2: { bus: line2, unit_id: 2, poll_interval: 1s, points: [ { name: v, register: holding, address: 0 } ] }
+)";
+
+config::gateway edited(const std::string& from, const std::string& to) {
+    auto text = base;
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    return config::load_string(text);
+}
+
+TEST(keeps_polling, an_unchanged_bus_keeps_polling_whatever_else_changed) {
+    const auto before = config::load_string(base);
+    EXPECT_TRUE(keeps_polling(before, before, "line1"));
+    // Another bus's device, the publish settings, and the layout of the file.
+    const auto other = edited("m2: { bus: line2, unit_id: 2, poll_interval: 1s", "m2: { bus: line2, unit_id: 2, poll_interval: 5s");
+    EXPECT_TRUE(keeps_polling(before, other, "line1"));
+    EXPECT_FALSE(keeps_polling(before, other, "line2"));
+    EXPECT_TRUE(keeps_polling(before, edited("prefix: plant", "prefix: hall"), "line1"));
+    EXPECT_TRUE(keeps_polling(before, edited("\nbuses:", "\n# a comment moves every line\n\nbuses:"), "line1"));
+}
+
+TEST(keeps_polling, a_change_to_the_bus_or_any_of_its_devices_restarts_it) {
+    const auto before = config::load_string(base);
+    EXPECT_FALSE(keeps_polling(before, edited("port: 5020", "port: 5030"), "line1"));
+    EXPECT_FALSE(keeps_polling(before, edited("m1: { bus: line1, unit_id: 1", "m1: { bus: line1, unit_id: 9"), "line1"));
+    EXPECT_FALSE(keeps_polling(before, edited("name: v, register: holding, address: 0 } ] }\n  m2",
+                                              "name: v, register: holding, address: 4 } ] }\n  m2"),
+                               "line1"));
+    // A device moved onto the bus, or away from it.
+    const auto moved = edited("m2: { bus: line2", "m2: { bus: line1");
+    EXPECT_FALSE(keeps_polling(before, moved, "line1"));
+    // A bus that is gone, or new, is not kept.
+    EXPECT_FALSE(keeps_polling(before, before, "line3"));
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
