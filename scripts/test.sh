@@ -31,10 +31,9 @@ stage_done() {
   echo "== $1: $((SECONDS - stage_started)) s"
 }
 
-sanitizer_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBRIDGE_TEST_FLAGS=-O0)
-
 stage "build (g++, ThreadSanitizer, -Werror)"
-cmake -S . -B build-tsan -G Ninja "${sanitizer_flags[@]}" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBRIDGE_TEST_FLAGS=-O0 \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DFIELDBRIDGE_TSAN=ON -DFIELDBRIDGE_WERROR=ON -DFIELDBRIDGE_BUILD_BENCH=ON
 cmake --build build-tsan -j"$jobs"
 stage_done "build (ThreadSanitizer)"
