@@ -18,18 +18,16 @@
 #include <thread>
 #include <variant>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include "gateway/control_protocol.hpp"
+#include "tests/gateway/control_service.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
 
 using namespace std::chrono_literals;
-namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 // A client that does what control_request() would not: sends raw bytes,
@@ -85,23 +83,12 @@ nlohmann::json parsed(const std::optional<std::string>& line) {
     return line ? nlohmann::json::parse(*line, nullptr, false) : nlohmann::json();
 }
 
-class control_server_bounds : public ::testing::Test {
+class control_server_bounds : public control_service {
 protected:
     void start(control_limits limits) {
-        static std::atomic<int> serial{0};
-        path_ = fs::temp_directory_path() /
-                ("fb-control-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".sock");
-        server_.emplace(io_.get_executor(), path_, limits);
-        server_->add("status", [](const nlohmann::json&) { return nlohmann::json{{"answered", true}}; });
-        ASSERT_TRUE(server_->start().has_value());
-        runner_ = std::thread([this] { io_.run(); });
-    }
-    void TearDown() override {
-        io_.stop();
-        if (runner_.joinable()) runner_.join();
-        server_.reset();
-        std::error_code ignored;
-        fs::remove(path_, ignored);
+        control_service::start(limits, [](control_server& server) {
+            server.add("status", [](const nlohmann::json&) { return nlohmann::json{{"answered", true}}; });
+        });
     }
 
     // A good client's request, answered.
@@ -109,12 +96,6 @@ protected:
         const auto reply = control_request(path_, {{"version", 1}, {"command", "status"}}, 5s);
         return reply && reply->value("ok", false) && (*reply)["status"] == nlohmann::json{{"answered", true}};
     }
-
-    asio::io_context io_;
-    asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
-    std::optional<control_server> server_;
-    std::thread runner_;
-    fs::path path_;
 };
 
 TEST_F(control_server_bounds, a_request_line_longer_than_the_limit_is_refused_and_the_service_answers_after) {

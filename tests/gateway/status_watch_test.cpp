@@ -21,12 +21,11 @@
 #include <string>
 #include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include "gateway/control_server.hpp"
 #include "gateway/status_report.hpp"
+#include "tests/gateway/control_service.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/wait.hpp"
 
@@ -34,8 +33,6 @@ namespace fieldbridge::gateway {
 namespace {
 
 using namespace std::chrono_literals;
-namespace asio = boost::asio;
-namespace fs = std::filesystem;
 
 std::size_t count(const std::string& text, const std::string& what) {
     std::size_t n = 0;
@@ -45,39 +42,23 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 // A service whose status has one device and a queue that grows by one
 // message at each request.
-class status_service : public ::testing::Test {
+class status_service : public control_service {
 protected:
     void SetUp() override {
-        static std::atomic<int> serial{0};
-        path_ = fs::temp_directory_path() /
-                ("fb-watch-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".sock");
-        server_.emplace(io_.get_executor(), path_, control_limits{});
-        server_->add("status", [this](const nlohmann::json&) {
-            status_snapshot s;
-            s.version = "9.9.9";
-            s.broker.host = "broker.test";
-            s.broker.port = 1883;
-            s.broker.state = mqtt::link_state::connected;
-            s.queue.stats.rows = requests_++;
-            s.devices.push_back({"meter1", "line", 3, 1000ms, {}, {}});
-            return status_report(s);
+        start(control_limits{}, [this](control_server& server) {
+            server.add("status", [this](const nlohmann::json&) {
+                status_snapshot s;
+                s.version = "9.9.9";
+                s.broker.host = "broker.test";
+                s.broker.port = 1883;
+                s.broker.state = mqtt::link_state::connected;
+                s.queue.stats.rows = requests_++;
+                s.devices.push_back({"meter1", "line", 3, 1000ms, {}, {}});
+                return status_report(s);
+            });
         });
-        ASSERT_TRUE(server_->start().has_value());
-        runner_ = std::thread([this] { io_.run(); });
-    }
-    void TearDown() override {
-        io_.stop();
-        if (runner_.joinable()) runner_.join();
-        server_.reset();
-        std::error_code ignored;
-        fs::remove(path_, ignored);
     }
 
-    asio::io_context io_;
-    asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
-    std::optional<control_server> server_;
-    std::thread runner_;
-    fs::path path_;
     std::atomic<std::uint64_t> requests_{0};
 };
 
