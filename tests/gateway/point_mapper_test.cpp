@@ -101,5 +101,30 @@ TEST(point_mapper, unknown_device_or_point_is_counted_and_skipped) {
     EXPECT_EQ(m.stats().unknown, 2u);
 }
 
+// A write's read-back (map_point) is a sample of that point outside the
+// schedule: filtered against what polls published, counted, and the
+// point's latest reading afterwards; an unknown device or point gives none.
+TEST(point_mapper, a_read_back_is_mapped_filtered_and_counted_like_a_polled_sample) {
+    point_mapper m(two_point_config());
+    const std::chrono::system_clock::time_point written{std::chrono::hours(1)};
+    ASSERT_EQ(m.map(result_of({good(1, {0})}), t0).size(), 1u);  // relay off, polled
+    auto out = m.map_point("meter1", 1, {1}, written, t0 + 1s);   // switched on by a write
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].topic, "custom/meter1/relay-state");
+    EXPECT_TRUE(out[0].retain);
+    EXPECT_EQ(nlohmann::json::parse(out[0].payload).at("value"), true);
+    ASSERT_TRUE(m.latest("meter1", 1).has_value());
+    EXPECT_EQ(m.latest("meter1", 1)->time, written);
+    // The next poll reads what the write left: nothing new to publish.
+    EXPECT_TRUE(m.map(result_of({good(1, {1})}), t0 + 2s).empty());
+    // A read-back equal to what was published goes nowhere either.
+    EXPECT_TRUE(m.map_point("meter1", 1, {1}, written, t0 + 3s).empty());
+    const auto before = m.stats();
+    EXPECT_TRUE(m.map_point("nobody", 0, {1}, written, t0).empty());
+    EXPECT_TRUE(m.map_point("meter1", 7, {1}, written, t0).empty());
+    EXPECT_EQ(m.stats().unknown, before.unknown + 2);
+    EXPECT_EQ(m.stats().samples, before.samples + 1);  // the out-of-range point was a sample, the unknown device not
+}
+
 }  // namespace
 }  // namespace fieldbridge::gateway
