@@ -40,11 +40,6 @@ void result_credits::resume() {
     interrupted_ = false;
 }
 
-std::size_t result_credits::out() const {
-    std::lock_guard lock(mutex_);
-    return out_;
-}
-
 std::uint64_t result_credits::waits() const {
     std::lock_guard lock(mutex_);
     return waits_;

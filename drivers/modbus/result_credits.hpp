@@ -29,8 +29,6 @@ public:
     void interrupt();
     void resume();
 
-    std::size_t limit() const { return limit_; }
-    std::size_t out() const;
     // How many times take() had to wait for a credit.
     std::uint64_t waits() const;
 
