@@ -21,7 +21,6 @@ mqtt::qos to_mqtt(config::quality_of_service q) {
 
 point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared) : cfg_(std::move(shared)) {
     const auto& cfg = *cfg_;
-    settings_.heartbeat = cfg.publish.heartbeat;
     std::size_t count = 0;
     for (const auto& device : cfg.devices) count += device.points.size();
     points_.resize(count);
@@ -111,8 +110,7 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
     ps.latest = stored_value(r.value);
     ps.latest_error = r.error;
     ps.latest_time = time;
-    settings_.deadband = p.deadband;
-    if (!offer(ps.filter, settings_, ps.latest, now)) {
+    if (!offer(ps.filter, filter_settings{p.deadband, cfg_->publish.heartbeat}, ps.latest, now)) {
         ++counters_.suppressed;
         return;
     }

@@ -82,7 +82,6 @@ private:
                     std::chrono::steady_clock::time_point now, std::vector<mqtt::message>& out);
 
     std::shared_ptr<const config::gateway> cfg_;
-    filter_settings settings_;  // the deadband is the point's, set per reading
     std::unordered_map<std::string, device_state> devices_;
     std::vector<point_state> points_;  // every device's points, device after device
     std::string topics_;               // every point's topic, back to back
