@@ -35,10 +35,6 @@ std::string text_value(const config::point& p, const modbus::value& v) {
     return json_value(p, v).dump();
 }
 
-}  // namespace
-
-namespace {
-
 void append_digits(std::string& out, int value, int width) {
     char buf[8];
     for (int i = width - 1; i >= 0; --i) {
