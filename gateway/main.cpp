@@ -96,21 +96,15 @@ int watch(const std::string& config_path, const std::string& socket, bool json, 
 
 // Exit codes: 0 healthy, 1 running but unhealthy (broker not connected or a
 // device offline), 69 (EX_UNAVAILABLE) when the service cannot be reached.
-int status(const std::string& config_path, std::string socket, bool json) {
+int status(const std::string& config_path, const std::string& socket, bool json) {
     const auto resolved = resolve_socket(config_path, socket);
     if (!resolved) return EX_CONFIG;
-    socket = *resolved;
-    auto reply = gateway::control_request(socket, {{"version", gateway::control_protocol_version}, {"command", "status"}},
-                                          std::chrono::seconds(5));
-    if (!reply) {
-        std::cerr << "status: cannot reach the service at " << socket << ": " << reply.error().message() << "\n";
-        return EX_UNAVAILABLE;
+    const auto fetched = gateway::fetch_status(*resolved);
+    if (!fetched.status) {
+        std::cerr << "status: " << fetched.why << "\n";
+        return fetched.unreachable ? EX_UNAVAILABLE : EX_PROTOCOL;
     }
-    if (!reply->value("ok", false) || !reply->contains("status")) {
-        std::cerr << "status: the service answered: " << reply->value("error", reply->dump()) << "\n";
-        return EX_PROTOCOL;
-    }
-    const auto& s = reply->at("status");
+    const auto& s = *fetched.status;
     try {
         if (json) {
             std::cout << s.dump(2) << "\n";

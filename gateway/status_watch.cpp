@@ -91,14 +91,10 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 // The status view now, or what went wrong getting it.
 std::string frame(const std::filesystem::path& socket) {
-    auto reply = control_request(socket, {{"version", control_protocol_version}, {"command", "status"}},
-                                 std::chrono::seconds(5));
-    if (!reply) return "cannot reach the service at " + socket.string() + ": " + reply.error().message() + "\n";
-    if (!reply->value("ok", false) || !reply->contains("status")) {
-        return "the service answered: " + reply->value("error", reply->dump()) + "\n";
-    }
+    const auto fetched = fetch_status(socket);
+    if (!fetched.status) return fetched.why + "\n";
     try {
-        return status_text(reply->at("status"));
+        return status_text(*fetched.status);
     } catch (const nlohmann::json::exception& e) {
         return std::string("unexpected answer from the service: ") + e.what() + "\n";
     }
@@ -110,6 +106,16 @@ void write_all(const std::string& text) {
 }
 
 }  // namespace
+
+status_fetch fetch_status(const std::filesystem::path& socket) {
+    auto reply = control_request(socket, {{"version", control_protocol_version}, {"command", "status"}},
+                                 std::chrono::seconds(5));
+    if (!reply) return {std::nullopt, true, "cannot reach the service at " + socket.string() + ": " + reply.error().message()};
+    if (!reply->value("ok", false) || !reply->contains("status")) {
+        return {std::nullopt, false, "the service answered: " + reply->value("error", reply->dump())};
+    }
+    return {std::move(reply->at("status")), false, {}};
+}
 
 int watch_status(const std::filesystem::path& socket, std::chrono::milliseconds interval) {
     const bool terminal = isatty(STDOUT_FILENO) == 1;

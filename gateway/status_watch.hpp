@@ -12,8 +12,22 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace fieldbridge::gateway {
+
+// The service's answer to "status", or why there is none: `unreachable`
+// with "cannot reach the service at <socket>: <reason>", or "the service
+// answered: <error>" for any other answer. For `status` and `status --watch`.
+struct status_fetch {
+    std::optional<nlohmann::json> status;
+    bool unreachable = false;
+    std::string why;
+};
+status_fetch fetch_status(const std::filesystem::path& socket);
 
 // 0 once the operator quit (q, SIGINT, SIGTERM); 71 (EX_OSERR) when the
 // terminal or signals cannot be set up.
