@@ -21,7 +21,12 @@
 // messages delivered per second and how the durable queue grew over the
 // window (a queue that grows is an uplink that does not keep up).
 //
-// Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
+// With --scrape, the gateway also serves its metrics (metrics.listen), and
+// after the window the bench scrapes them 5 times: the size of the answer,
+// the wall time per scrape, and the gateway CPU a scrape costs beyond its
+// polling (the window's CPU rate taken off).
+//
+// Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] [--scrape]
 //   SECONDS       measured window per scenario (default 30)
 //   --devices N   gateway devices (default 1000); --devices 10 is the idle
 //                 case of 1000 points
@@ -49,6 +54,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/wait.hpp"
 
@@ -61,6 +67,7 @@ namespace {
 
 int devices = 1000;
 int qos = 1;
+bool scrape = false;  // --scrape
 constexpr int per_simulator = 125;
 constexpr int points = 100;
 
@@ -172,7 +179,9 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
         }
     }
 
+    const auto metrics_port = fieldbridge::testing::free_tcp_port();
     std::ostringstream y;
+    if (scrape) y << "metrics: { listen: \"127.0.0.1:" << metrics_port << "\" }\n";
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale }\n"
       << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << " }\n"
       << "store: { path: " << (dir / "queue.db").string() << " }\n"
@@ -218,6 +227,20 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     for (std::size_t i = 0; i < simulators.size(); ++i) sim_cpu += cpu_seconds(simulators[i]->pid()) - sim_before[i];
     const double rss = status_mb(gateway.pid(), "VmRSS");
     const double peak = status_mb(gateway.pid(), "VmHWM");
+    std::string scraped;
+    if (scrape) {
+        constexpr int scrapes = 5;
+        const double scrape_cpu_before = cpu_seconds(gateway.pid());
+        const auto scrape_start = std::chrono::steady_clock::now();
+        std::size_t bytes = 0;
+        for (int i = 0; i < scrapes; ++i) bytes = fieldbridge::testing::http_request(metrics_port, "GET", "/metrics", 30s).body.size();
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - scrape_start).count();
+        const double extra_cpu = cpu_seconds(gateway.pid()) - scrape_cpu_before - wall * cpu / elapsed;
+        char line[200];
+        std::snprintf(line, sizeof line, "  scrape: %zu bytes, %.1f ms wall, %.1f ms gateway CPU beyond polling, per scrape\n",
+                      bytes, 1000 * wall / scrapes, 1000 * extra_cpu / scrapes);
+        scraped = line;
+    }
     const bool running = gateway.running();
     gateway.stop();
     for (auto& s : simulators) s->stop();
@@ -231,6 +254,7 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
                 static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, peak,
                 100 * sim_cpu / elapsed, static_cast<double>(after.delivered - before.delivered) / elapsed,
                 static_cast<long long>(after.queued) - static_cast<long long>(before.queued));
+    std::fputs(scraped.c_str(), stdout);
     return after.missed == before.missed && after.failed == before.failed;
 }
 
@@ -246,6 +270,8 @@ int main(int argc, char** argv) {
             own_points = true;
         } else if (arg == "--every-value") {
             every_value = true;
+        } else if (arg == "--scrape") {
+            scrape = true;
         } else if (arg == "--qos" && i + 1 < argc && std::string(argv[i + 1]).find_first_not_of("012") == std::string::npos &&
                    std::string(argv[i + 1]).size() == 1) {
             qos = std::atoi(argv[++i]);
@@ -255,7 +281,8 @@ int main(int argc, char** argv) {
             seconds = std::max(5, std::atoi(argv[i]));
         } else {
             std::fprintf(stderr,
-                         "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]\n");
+                         "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] "
+                         "[--scrape]\n");
             return 2;
         }
     }

@@ -1,11 +1,13 @@
 #include "config/loader.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -52,8 +54,8 @@ constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    24
                                             38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
                                             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
 
-const std::vector<std::string> root_keys{"mqtt",  "publish",  "store",   "control",
-                                         "commands", "availability", "profiles", "buses", "devices"};
+const std::vector<std::string> root_keys{"mqtt",     "publish",      "store",    "control", "metrics",
+                                         "commands", "availability", "profiles", "buses",   "devices"};
 const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
 const std::vector<std::string> mqtt_keys{"protocol", "session_expiry", "host",     "port",          "client_id", "keepalive", "username",
                                          "password", "clean_session", "reconnect", "tls", "failover", "connect_timeout"};
@@ -204,6 +206,7 @@ public:
                 }
             }
         }
+        if (auto f = m.get("metrics")) read_metrics(*f);
         if (auto f = m.get("profiles")) read_profiles(*f);
         if (auto f = m.get("buses")) read_buses(*f);
         const auto devices = m.get("devices");
@@ -572,6 +575,45 @@ private:
             key_error(m, "summary_interval", "is shorter than 1s; expected 0s (off) or 1s..24h");
             a.summary_interval = milliseconds{0};
         }
+    }
+
+    // ---- metrics ----
+
+    // "listen: 127.0.0.1:9108" or "[::1]:9108": an address literal, so that
+    // the endpoint never depends on a name lookup at startup.
+    void read_metrics(const field& f) {
+        map_reader m(f, {"listen"}, sink_);
+        gw_.metrics.mark = f.mark;
+        std::string listen;
+        if (!get_string(m, "listen", listen)) return;
+        const auto bad = [&] {
+            key_error(m, "listen", "'" + listen + "' is not an address and port; expected IP:PORT like 127.0.0.1:9108 "
+                                   "or [::1]:9108 (an address, not a host name)");
+        };
+        std::string host;
+        std::string port_text;
+        if (!listen.empty() && listen.front() == '[') {
+            const auto close = listen.find(']');
+            if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') return bad();
+            host = listen.substr(1, close - 1);
+            port_text = listen.substr(close + 2);
+            in6_addr v6{};
+            if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return bad();
+        } else {
+            const auto colon = listen.rfind(':');
+            if (colon == std::string::npos) return bad();
+            host = listen.substr(0, colon);
+            port_text = listen.substr(colon + 1);
+            in_addr v4{};
+            if (inet_pton(AF_INET, host.c_str(), &v4) != 1) return bad();
+        }
+        unsigned port = 0;
+        const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+        if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+            return key_error(m, "listen", "'" + listen + "' has no port in 1..65535; expected IP:PORT like 127.0.0.1:9108");
+        }
+        gw_.metrics.address = host;
+        gw_.metrics.port = static_cast<std::uint16_t>(port);
     }
 
     // ---- commands ----

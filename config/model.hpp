@@ -390,11 +390,21 @@ struct control_settings {
     bool operator==(const control_settings&) const = default;
 };
 
+// The Prometheus metrics endpoint (metrics.listen); off unless set.
+struct metrics_settings {
+    std::string address;  // an IP address literal; empty: no endpoint
+    std::uint16_t port = 0;
+    source_mark mark;
+    bool enabled() const { return !address.empty(); }
+    bool operator==(const metrics_settings&) const = default;
+};
+
 struct gateway {
     broker mqtt;
     publish_settings publish;
     store_settings store;
     control_settings control;
+    metrics_settings metrics;
     command_settings commands;
     availability_settings availability;
     std::vector<profile> profiles;

@@ -12,7 +12,9 @@
 #include "gateway/app_parts.hpp"
 #include "gateway/availability.hpp"
 #include "gateway/config_reload.hpp"
+#include "gateway/metrics_report.hpp"
 #include "gateway/point_access.hpp"
+#include "gateway/process_figures.hpp"
 #include "gateway/service_manager.hpp"
 #include "gateway/status_summary.hpp"
 #include "gateway/store_options.hpp"
@@ -58,6 +60,7 @@ int app::run() {
         // The service runs without it; `fieldbridge status` will say it cannot connect.
         spdlog::error("control socket {}: {}", p.control->path().string(), r.error().message());
     }
+    if (cfg_.metrics.enabled()) start_metrics();
     p.link.attach(p.forward);
     if (auto r = p.forward.resume(); !r) {
         spdlog::critical("cannot resume the message queue: {}", r.error().message());
@@ -141,6 +144,7 @@ nlohmann::json app::reload() {
     if (!candidate.next) {
         spdlog::error("reload refused, the running configuration stays: {}", candidate.refusal);
         p.last_reload_error = candidate.refusal;
+        ++p.reload_failures;
         return {{"reloaded", false}, {"error", std::move(candidate.refusal)}};
     }
     const auto restarted = p.buses.retire_changed(cfg_, *candidate.next);
@@ -168,21 +172,39 @@ status_snapshot app::snapshot() const {
     const auto& p = *parts_;
     status_snapshot s{.version = std::string(fieldbridge::version), .now = system::now(), .started = started_at_,
                       .uptime = steady::now() - p.started,
-                      .configuration = {config_path_, p.reloads, p.last_reload_error},
+                      .configuration = {config_path_, p.reloads, p.last_reload_error, p.reload_failures},
                       .commands = p.dispatcher.counters(), .held_commands = p.dispatcher.held(),
                       .pending_replies = p.dispatcher.pending_replies(),
                       .broker = {cfg_.mqtt.host, cfg_.mqtt.port, cfg_.mqtt.tls.enabled,
                                  cfg_.mqtt.protocol == config::mqtt_protocol::v5, cfg_.mqtt.client_id,
                                  p.client.state(), p.connected_since, p.client.stats()},
-                      .queue = {p.queue->path().string(), p.queue->stats(), p.queue->counters(), p.forward.stats()},
-                      .buses = {}, .buses_stopping = p.buses.stopping(), .devices = {}};
+                      .queue = {p.queue->path().string(), p.queue->stats(), p.queue->counters(), p.forward.stats(),
+                                p.link.ack_latency()},
+                      .buses = {}, .buses_stopping = p.buses.stopping(), .devices = {},
+                      .process = read_process_figures()};
     for (const auto& w : p.buses.workers()) s.buses.push_back({w->name(), w->started(), w->counters()});
     for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
         const auto& d = cfg_.devices[i];
         s.devices.push_back(
-            {d.name, d.bus, d.unit_id, d.poll_interval, p.publisher.health(d.name), p.buses.counters(i)});
+            {d.name, d.bus, d.unit_id, d.poll_interval, p.publisher.health(d.name), p.buses.counters(i),
+             p.publisher.poll_durations(d.name)});
     }
     return s;
+}
+
+// metrics.listen: the Prometheus endpoint on the core loop. The service
+// runs without it when the address cannot be bound (logged).
+void app::start_metrics() {
+    auto& p = *parts_;
+    p.metrics = std::make_unique<metrics_server>(io_.get_executor(), cfg_.metrics.address, cfg_.metrics.port,
+                                                 [this] { return metrics_report(snapshot()); });
+    if (auto r = p.metrics->start(); !r) {
+        spdlog::error("metrics endpoint {}:{}: {}", cfg_.metrics.address, cfg_.metrics.port, r.error().message());
+        p.metrics.reset();
+        return;
+    }
+    spdlog::info("metrics endpoint: http://{}{}{}:{}/metrics", cfg_.metrics.address.find(':') != std::string::npos ? "[" : "",
+                 cfg_.metrics.address, cfg_.metrics.address.find(':') != std::string::npos ? "]" : "", p.metrics->port());
 }
 
 void app::stop() {
@@ -197,6 +219,7 @@ void app::shutdown() {
     notify_stopping();
     for (auto* t : {&p.watchdog, &p.expiry, &p.summary}) t->cancel();
     p.control->stop();
+    if (p.metrics) p.metrics->stop();
     p.signals.cancel();
     // Polling stops first so that nothing new is produced while the client
     // says goodbye. The workers are joined off the core thread (one may be

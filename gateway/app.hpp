@@ -40,6 +40,7 @@ private:
     status_snapshot snapshot() const;
     void publish_birth();
     void start_buses(bool start_now);
+    void start_metrics();
     void wait_for_signal();
     nlohmann::json reload();
 

@@ -19,6 +19,7 @@
 #include "gateway/control_server.hpp"
 #include "gateway/device_publisher.hpp"
 #include "gateway/forwarder.hpp"
+#include "gateway/metrics_server.hpp"
 #include "gateway/periodic_timer.hpp"
 #include "gateway/refused_reads.hpp"
 #include "gateway/wakeup_timer.hpp"
@@ -89,7 +90,9 @@ struct app::parts {
     bus_set buses;
     command_dispatcher dispatcher;
     std::unique_ptr<control_server> control;
+    std::unique_ptr<metrics_server> metrics;  // metrics.listen set
     std::uint64_t reloads = 0;
+    std::uint64_t reload_failures = 0;
     std::string last_reload_error;
     steady::time_point started = steady::now();
     std::optional<system::time_point> connected_since;

@@ -15,7 +15,7 @@ client_uplink::~client_uplink() {
 
 void client_uplink::attach(forwarder& f) {
     forwarder_ = &f;
-    client_.on_completed([this](std::uint64_t token, std::error_code error) { forwarder_->on_completed(token, error); });
+    client_.on_completed([this](std::uint64_t token, std::error_code error) { completed(token, error); });
     client_.on_before_write([this] { return forwarder_->before_write(); });
     client_.on_link_state([this, alive = alive_](mqtt::link_state s) {
         if (s == mqtt::link_state::disconnected) {
@@ -43,10 +43,26 @@ void client_uplink::arm_flush() {
 
 bool client_uplink::connected() const { return client_.state() == mqtt::link_state::connected; }
 
-void client_uplink::publish(mqtt::message m, std::uint64_t token) { client_.publish(std::move(m), token); }
+void client_uplink::publish(mqtt::message m, std::uint64_t token) {
+    if (m.qos != mqtt::qos::at_most_once) {
+        if (handed_at_.size() >= max_timed) handed_at_.clear();
+        handed_at_[token] = std::chrono::steady_clock::now();
+    }
+    client_.publish(std::move(m), token);
+}
+
+void client_uplink::completed(std::uint64_t token, std::error_code error) {
+    if (const auto it = handed_at_.find(token); it != handed_at_.end()) {
+        if (!error) ack_latency_.observe(std::chrono::steady_clock::now() - it->second);
+        handed_at_.erase(it);
+    }
+    forwarder_->on_completed(token, error);
+}
 
 std::vector<std::uint64_t> client_uplink::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
-    return client_.withdraw(mine, in_flight);
+    auto taken = client_.withdraw(mine, in_flight);
+    for (const auto token : taken) handed_at_.erase(token);
+    return taken;
 }
 
 std::error_code client_uplink::restore_session(mqtt::session_state state) {

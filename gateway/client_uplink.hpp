@@ -4,9 +4,14 @@
 // as the client: everything on its executor's one thread.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <unordered_map>
+
 #include <boost/asio/steady_timer.hpp>
 
 #include "gateway/forwarder.hpp"
+#include "gateway/histogram.hpp"
 #include "gateway/uplink.hpp"
 #include "mqtt/client.hpp"
 
@@ -33,12 +38,23 @@ public:
     void flows(std::vector<mqtt::flow_status>& out) const override;
     const std::set<std::uint16_t>& incoming_qos2() const override;
 
+    // QoS 1/2 messages from publish() to their acknowledgement.
+    const histogram& ack_latency() const { return ack_latency_; }
+
 private:
+    void completed(std::uint64_t token, std::error_code error);
+
     mqtt::client& client_;
     forwarder* forwarder_ = nullptr;
     boost::asio::steady_timer flush_timer_;
     boost::asio::steady_timer link_up_timer_;  // runs on_link_up() after the current handler
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for handlers posted past our lifetime
+    // When each QoS 1/2 message with the client was handed over. Bounded by
+    // the forwarder's window; cleared past max_timed should a token never
+    // come back (the histogram then misses those, nothing else does).
+    static constexpr std::size_t max_timed = 1 << 16;
+    std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> handed_at_;
+    histogram ack_latency_;
 };
 
 }  // namespace fieldbridge::gateway

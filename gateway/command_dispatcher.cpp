@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log_context.hpp"
 #include "mqtt/topic.hpp"
 
 namespace fieldbridge::gateway {
@@ -42,6 +43,7 @@ void command_dispatcher::subscribe() {
 void command_dispatcher::on_command(const mqtt::message& m) {
     ++counters_.received;
     if (m.retain && !cfg_->commands.accept_retained) {
+        ++counters_.retained_ignored;
         spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)",
                      shortened(m.topic));
         return;
@@ -125,11 +127,13 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
                 device_index, w.index, w.value,
                 [this, state, to, device, point = w.point](const modbus::point_result& r) {
                     if (r.error) {
+                        ++counters_.writes_failed;
                         nlohmann::json e = {{"error", r.error.message()}};
                         if (modbus::is_exception(r.error)) e["modbus_exception"] = r.error.value();
                         state->errors[point.name] = e;
                         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
                     } else {
+                        ++counters_.writes_ok;
                         state->values[point.name] = point_value(point, r.readback);
                         ports_.written(device, point, r.readback);
                     }
@@ -147,11 +151,15 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
 
 void command_dispatcher::point_done(const reply_to& to, const std::string& device, const config::point& point,
                                     const modbus::point_result& r) {
+    const log_scope on_device(log_field::device, device);
+    const log_scope on_point(log_field::point, point.name);
     if (r.error) {
+        ++counters_.writes_failed;
         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
         return answer(to, reply_payload(to.id, false, r.error.message(), nullptr,
                                         modbus::is_exception(r.error) ? r.error.value() : 0));
     }
+    ++counters_.writes_ok;
     answer(to, reply_payload(to.id, true, {}, point_value(point, r.readback), 0));
     ports_.written(device, point, r.readback);
 }
@@ -177,6 +185,7 @@ void command_dispatcher::when_online(const std::string& device, std::function<vo
 }
 
 void command_dispatcher::device_back(const std::string& device) {
+    const log_scope on_device(log_field::device, device);
     auto ready = held_.release(device);
     if (ready.empty()) return;
     spdlog::info("device {} is back: writing {} held command(s)", device, ready.size());

@@ -180,6 +180,9 @@ struct command_counters {
     std::uint64_t reply_address_too_long = 0;  // Response Topic / Correlation Data over their bound: refused
     std::uint64_t held_full = 0;          // offline device, no room to wait: refused
     std::uint64_t replies_dropped = 0;    // max_pending_replies reached: reply not sent
+    std::uint64_t retained_ignored = 0;   // retained while commands.accept_retained is off: dropped
+    std::uint64_t writes_ok = 0;          // point writes the device took (read back)
+    std::uint64_t writes_failed = 0;      // point writes the device failed or did not answer
 };
 nlohmann::json to_json(const command_counters& c);
 

@@ -10,10 +10,10 @@ namespace fieldbridge::gateway {
 
 std::optional<std::string> needs_restart(const config::gateway& running, const config::gateway& next) {
     if (!(next.mqtt == running.mqtt) || !(next.store == running.store) ||
-        !(next.control == running.control) ||
+        !(next.control == running.control) || !(next.metrics == running.metrics) ||
         next.availability.gateway_topic != running.availability.gateway_topic ||
         next.availability.summary_interval != running.availability.summary_interval) {
-        return "the mqtt, store, control, availability.gateway_topic or availability.summary_interval settings "
+        return "the mqtt, store, control, metrics, availability.gateway_topic or availability.summary_interval settings "
                "changed; restart the service to apply them";
     }
     return std::nullopt;

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log_context.hpp"
 #include "gateway/availability.hpp"
 
 namespace fieldbridge::gateway {
@@ -26,18 +27,21 @@ device_publisher::device_publisher(const config::gateway& cfg, submit_handler su
 void device_publisher::reconfigure(const config::gateway& cfg) {
     cfg_ = &cfg;
     mapper_ = std::make_unique<point_mapper>(borrowed(cfg));
-    std::map<std::string, modbus::device_health> health;
+    std::map<std::string, device_record> devices;
     for (const auto& d : cfg.devices) {
-        const auto it = health_.find(d.name);
-        auto& h = health[d.name] = it != health_.end() ? it->second : modbus::device_health{};
-        h.offline_after = d.offline_after;
+        const auto it = devices_.find(d.name);
+        auto& state = devices[d.name] = it != devices_.end() ? it->second : device_record{};
+        state.health.offline_after = d.offline_after;
     }
-    health_ = std::move(health);
+    devices_ = std::move(devices);
 }
 
 modbus::device_state device_publisher::poll(const modbus::poll_result& r,
                                             std::chrono::steady_clock::time_point now) {
-    auto& h = health_[r.device];
+    const log_scope on_device(log_field::device, r.device);
+    auto& device = devices_[r.device];
+    device.polls.observe(r.duration);
+    auto& h = device.health;
     if (h.record(r)) publish_availability(r.device, h.state(), std::chrono::system_clock::now());
     log_bad_points(r, now);
     submit_(mapper_->map(r, now), std::chrono::system_clock::now());
@@ -55,7 +59,9 @@ void device_publisher::written(const std::string& device, const config::point& p
     const auto pt =
         std::find_if(d->points.begin(), d->points.end(), [&](const auto& x) { return x.name == point.name; });
     if (pt == d->points.end() || !(*pt == point)) return;
-    auto& h = health_[device];
+    const log_scope on_device(log_field::device, device);
+    const log_scope on_point(log_field::point, point.name);
+    auto& h = devices_[device].health;
     if (h.record_answer(time)) publish_availability(device, h.state(), time);
     submit_(mapper_->map_point(device, static_cast<std::size_t>(pt - d->points.begin()), words, time, now),
             time);

@@ -18,6 +18,7 @@
 #include "config/model.hpp"
 #include "drivers/modbus/device_health.hpp"
 #include "drivers/modbus/poll_result.hpp"
+#include "gateway/histogram.hpp"
 #include "gateway/point_mapper.hpp"
 #include "mqtt/message.hpp"
 
@@ -44,7 +45,9 @@ public:
                  const std::vector<std::uint16_t>& words, std::chrono::system_clock::time_point time,
                  std::chrono::steady_clock::time_point now);
 
-    const modbus::device_health& health(const std::string& device) const { return health_.at(device); }
+    const modbus::device_health& health(const std::string& device) const { return devices_.at(device).health; }
+    // How long the device's polls took.
+    const histogram& poll_durations(const std::string& device) const { return devices_.at(device).polls; }
     const point_mapper& mapper() const { return *mapper_; }
 
 private:
@@ -55,7 +58,11 @@ private:
     const config::gateway* cfg_;
     submit_handler submit_;
     std::unique_ptr<point_mapper> mapper_;
-    std::map<std::string, modbus::device_health> health_;
+    struct device_record {
+        modbus::device_health health;
+        histogram polls;
+    };
+    std::map<std::string, device_record> devices_;
     log_limiter log_limit_;  // repeating device errors
 };
 

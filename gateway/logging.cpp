@@ -1,51 +1,74 @@
 #include "gateway/logging.hpp"
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
+#include <mutex>
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-journal.h>
+
+#include "gateway/journal_fields.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
 
-// %* → "<N>", the sd-daemon(3) priority prefix of the message's level.
-class priority_prefix final : public spdlog::custom_flag_formatter {
-public:
-    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-        const char* prefix = "<6>";
-        switch (msg.level) {
-            case spdlog::level::trace:
-            case spdlog::level::debug:
-                prefix = "<7>";
-                break;
-            case spdlog::level::info:
-                prefix = "<6>";
-                break;
-            case spdlog::level::warn:
-                prefix = "<4>";
-                break;
-            case spdlog::level::err:
-                prefix = "<3>";
-                break;
-            case spdlog::level::critical:
-                prefix = "<2>";
-                break;
-            default:
-                break;
-        }
-        dest.append(prefix, prefix + std::strlen(prefix));
+log_priority priority_of(spdlog::level::level_enum level) {
+    switch (level) {
+        case spdlog::level::trace:
+        case spdlog::level::debug:
+            return log_priority::debug;
+        case spdlog::level::warn:
+            return log_priority::warning;
+        case spdlog::level::err:
+            return log_priority::error;
+        case spdlog::level::critical:
+            return log_priority::critical;
+        default:
+            return log_priority::info;
     }
-    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<priority_prefix>(); }
+}
+
+// The journal's own entry, fields and all; stderr with a priority prefix
+// ("<4>", sd-daemon(3)) for an entry the journal refused.
+class journal_sink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    explicit journal_sink(journal_sender send) : send_(std::move(send)) {}
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        const std::string_view message(msg.payload.data(), msg.payload.size());
+        const auto priority = priority_of(msg.level);
+        if (send_(journal_fields(priority, message, current_log_context())) >= 0) return;
+        std::fprintf(stderr, "<%d>%.*s\n", static_cast<int>(priority), static_cast<int>(message.size()), message.data());
+    }
+    void flush_() override {}
+
+private:
+    journal_sender send_;
 };
 
+int send_to_journal(const std::vector<std::string>& fields) {
+    std::vector<iovec> parts(fields.size());
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        parts[i].iov_base = const_cast<char*>(fields[i].data());  // NOLINT(cppcoreguidelines-pro-type-const-cast): sd_journal_sendv only reads
+        parts[i].iov_len = fields[i].size();
+    }
+    return sd_journal_sendv(parts.data(), static_cast<int>(parts.size()));
+}
+
 }  // namespace
+
+std::shared_ptr<spdlog::sinks::sink> make_journal_sink(journal_sender send) {
+    return std::make_shared<journal_sink>(send ? std::move(send) : journal_sender(send_to_journal));
+}
 
 bool stderr_is_journal() {
     const char* stream = std::getenv("JOURNAL_STREAM");
@@ -59,12 +82,11 @@ bool stderr_is_journal() {
 }
 
 void setup_logging(const std::string& level) {
-    auto logger = spdlog::stderr_color_st("fieldbridge");
+    std::shared_ptr<spdlog::logger> logger;
     if (stderr_is_journal()) {
-        auto formatter = std::make_unique<spdlog::pattern_formatter>();
-        formatter->add_flag<priority_prefix>('*').set_pattern("%*%v");
-        logger->set_formatter(std::move(formatter));
+        logger = std::make_shared<spdlog::logger>("fieldbridge", make_journal_sink());
     } else {
+        logger = spdlog::stderr_color_mt("fieldbridge");
         logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     }
     logger->set_level(spdlog::level::from_str(level));

@@ -18,6 +18,7 @@
 #include "drivers/modbus/poll_result.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/forwarder_stats.hpp"
+#include "gateway/histogram.hpp"
 #include "gateway/point_mapper.hpp"
 #include "gateway/store/queue_stats.hpp"
 #include "mqtt/client_stats.hpp"
@@ -39,6 +40,7 @@ struct status_snapshot {
         std::string path;
         std::uint64_t reloads = 0;
         std::string last_reload_error;
+        std::uint64_t reload_failures = 0;  // reloads refused (the running configuration stayed)
     } configuration;
 
     command_counters commands;
@@ -62,6 +64,9 @@ struct status_snapshot {
         store::queue_stats stats;
         store::counters counters;
         forwarder_stats forwarded;
+        // From a QoS 1/2 message's hand-over to the MQTT client to the
+        // broker's acknowledgement (PUBACK, PUBCOMP).
+        histogram ack_latency;
     } queue;
 
     struct bus_part {
@@ -79,8 +84,16 @@ struct status_snapshot {
         std::chrono::milliseconds poll_interval{};
         modbus::device_health health;
         modbus::device_counters counters;  // zero when no bus polls it
+        histogram poll_duration;
     };
     std::vector<device_part> devices;
+
+    // The process as the kernel sees it (/proc); zero where unreadable.
+    struct process_part {
+        std::uint64_t resident_bytes = 0;
+        std::uint64_t open_fds = 0;
+        double cpu_seconds = 0.0;  // user + system
+    } process;
 };
 
 // The `status` answer: version, config, commands, started, uptime_s,

@@ -18,17 +18,33 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+updated=0
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  updated=1
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The metrics test checks a scrape with promtool, from Debian's prometheus
+# package. Installing that package would also enable a Prometheus server on
+# port 9090, so only promtool is taken out of it, into /usr/local/bin.
+if ! command -v promtool > /dev/null; then
+  echo "install-deps: installing promtool from the prometheus package"
+  [ "$updated" -eq 1 ] || $SUDO apt-get update -qq
+  work=$(mktemp -d)
+  chmod 0755 "$work"  # apt-get download runs as _apt
+  (cd "$work" && apt-get download -qq prometheus)
+  dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+  $SUDO install -m 0755 "$work/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$work"
+fi
 
 # The Debian mosquitto package enables a system broker on port 1883; the demo
 # and the tests start their own brokers, so the system one is left as it is.

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log_context.hpp"
 #include "drivers/modbus/block_answer.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
@@ -246,6 +247,8 @@ void bus_worker::run_writes(link& line) {
 point_result bus_worker::perform(link& line, pending_request& w) {
     const auto& d = devices_[w.device];
     const auto& p = d.points[w.point];
+    const log_scope on_device(log_field::device, d.name);
+    const log_scope on_point(log_field::point, p.name);
     if (const auto error = open(line)) return point_result{error, {}};
     if (!pace(d, line)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
     reply answer;
@@ -267,6 +270,7 @@ point_result bus_worker::perform(link& line, pending_request& w) {
 }
 
 void bus_worker::run() {
+    const log_scope on_bus(log_field::bus, bus_.name);  // every line this thread logs names the bus
     struct device_plan {
         std::vector<read_request> reads;
         std::vector<std::size_t> unreadable;  // points no request can address
@@ -308,6 +312,7 @@ void bus_worker::run() {
             continue;  // woken by a write, or the poll is due: look again
         }
         const auto& device = devices_[due.device];
+        const log_scope on_device(log_field::device, device.name);
         auto& plan = plans[due.device];
         const auto started = steady::now();
 

@@ -68,6 +68,26 @@ TEST(config_loader, the_status_summary_is_off_by_default_and_at_least_a_second_a
     EXPECT_NE(e.find("summary_interval"), std::string::npos) << e;
 }
 
+TEST(config_loader, the_metrics_endpoint_is_off_by_default_and_listens_on_an_address_literal) {
+    const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
+    EXPECT_FALSE(load_string(dev, "plant.yaml").metrics.enabled());
+    const auto v4 = load_string("metrics: { listen: \"127.0.0.1:9108\" }\n" + dev, "plant.yaml").metrics;
+    EXPECT_EQ(v4.address, "127.0.0.1");
+    EXPECT_EQ(v4.port, 9108);
+    const auto any = load_string("metrics: { listen: \"0.0.0.0:9200\" }\n" + dev, "plant.yaml").metrics;
+    EXPECT_EQ(any.address, "0.0.0.0");
+    const auto v6 = load_string("metrics: { listen: \"[::1]:9108\" }\n" + dev, "plant.yaml").metrics;
+    EXPECT_EQ(v6.address, "::1");
+    EXPECT_EQ(v6.port, 9108);
+    for (const auto* bad : {"localhost:9108", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:9x",
+                            "[::1]9108", "::1:9108", "[127.0.0.1]:9108", ":9108", ""}) {
+        const auto e = errors_of(std::string("metrics: { listen: \"") + bad + "\" }\n" + dev);
+        EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << bad << ": " << e;
+        EXPECT_NE(e.find("metrics.listen"), std::string::npos) << bad << ": " << e;
+    }
+    EXPECT_NE(errors_of("metrics: { port: 9108 }\n" + dev).find("port"), std::string::npos);
+}
+
 TEST(config_loader, mqtt_failover_addresses) {
     const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
     EXPECT_TRUE(load_string(dev, "plant.yaml").mqtt.failover.empty());  // the default

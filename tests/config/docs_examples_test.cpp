@@ -1,6 +1,8 @@
 // Every ```yaml block in README.md and docs/*.md must load: examples in the
 // docs cannot rot. A block that is a fragment (one section, say `mqtt`) is
 // completed with the sections it lacks from a small base configuration.
+// Other programs' YAML (a Prometheus scrape job or alert rules) is fenced as
+// ```yml and not checked here.
 #include <filesystem>
 #include <fstream>
 #include <map>

@@ -53,7 +53,7 @@ protected:
                 s.broker.port = 1883;
                 s.broker.state = mqtt::link_state::connected;
                 s.queue.stats.rows = requests_++;
-                s.devices.push_back({"meter1", "line", 3, 1000ms, {}, {}});
+                s.devices.push_back({"meter1", "line", 3, 1000ms, {}, {}, {}});
                 return status_report(s);
             });
         });

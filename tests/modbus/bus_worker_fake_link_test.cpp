@@ -9,7 +9,12 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "common/log_context.hpp"
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "tests/modbus/fake_link.hpp"
@@ -248,6 +253,71 @@ TEST(bus_worker_fake_link, a_merged_read_refused_with_exception_2_is_read_in_par
     std::size_t merged = 0;
     for (const auto& q : r.peer->requests()) merged += q.function == fc::read_holding_registers && q.count > 1 ? 1 : 0;
     EXPECT_EQ(merged, 1u) << "the merged read is never asked again";
+}
+
+// Keeps each line logged with the log_context of the thread that logged
+// it, in place of the default logger while it lives.
+class context_sink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    struct line {
+        std::string text;
+        log_context context;
+    };
+    std::vector<line> lines() {
+        std::lock_guard lock(lines_mutex_);
+        return lines_;
+    }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        std::lock_guard lock(lines_mutex_);
+        lines_.push_back({std::string(msg.payload.data(), msg.payload.size()), current_log_context()});
+    }
+    void flush_() override {}
+
+private:
+    std::mutex lines_mutex_;
+    std::vector<line> lines_;
+};
+
+class captured_log {
+public:
+    captured_log() : previous_(spdlog::default_logger()) {
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
+    }
+    ~captured_log() { spdlog::set_default_logger(previous_); }
+    captured_log(const captured_log&) = delete;
+    captured_log& operator=(const captured_log&) = delete;
+    std::shared_ptr<context_sink> sink() const { return sink_; }
+
+private:
+    std::shared_ptr<context_sink> sink_ = std::make_shared<context_sink>();
+    std::shared_ptr<spdlog::logger> previous_;
+};
+
+// What the journal's BUS= and DEVICE= fields come from: the worker names its
+// bus for its whole run and each device while it polls it.
+TEST(bus_worker_fake_link, lines_logged_on_the_worker_name_its_bus_and_the_device_it_polls) {
+    const captured_log log;
+    auto d = plant();
+    d.offline_after = 1;
+    d.offline_poll_interval = 50ms;
+    rig r(d);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    r.worker.start();
+    const auto offline_line = [&]() -> std::optional<context_sink::line> {
+        for (const auto& l : log.sink()->lines()) {
+            if (l.text.find("is offline") != std::string::npos) return l;
+        }
+        return std::nullopt;
+    };
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return offline_line().has_value(); }, 10s));
+    r.worker.stop();
+    const auto line = *offline_line();
+    EXPECT_EQ(line.context[static_cast<std::size_t>(log_field::bus)], "line") << line.text;
+    EXPECT_EQ(line.context[static_cast<std::size_t>(log_field::device)], "plant") << line.text;
+    EXPECT_EQ(line.context[static_cast<std::size_t>(log_field::point)], "") << line.text;
+    EXPECT_EQ(current_log_context(), log_context{}) << "the test's own thread has none";
 }
 
 TEST(bus_worker_fake_link, close_after_poll_releases_the_link_after_every_poll) {

@@ -214,6 +214,7 @@ std::string config_builder::yaml() const {
     section("control", control_);
     section("commands", commands_);
     section("availability", availability_);
+    section("metrics", metrics_);
     if (!profiles_.empty()) {
         out += "profiles:\n";
         for (const auto& [name, points] : profiles_) {

@@ -1,0 +1,53 @@
+// The metrics endpoint (metrics.listen): a small HTTP/1.1 server on the core
+// io_context (Boost.Beast) that answers GET or HEAD /metrics with the
+// report the owner gives (metrics_report of a fresh snapshot). Other paths
+// get 404, other methods 405; a malformed request, one whose header is
+// larger than max_header_bytes or carries a body, and a client idle for
+// longer than idle_timeout are disconnected; connections beyond
+// max_connections are closed at once. Keep-alive is honoured.
+// Runs on the given executor's one thread; not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "common/result.hpp"
+
+namespace fieldbridge::gateway {
+
+struct metrics_limits {
+    std::size_t max_header_bytes = 8 * 1024;
+    std::size_t max_connections = 8;
+    std::chrono::milliseconds idle_timeout{10000};  // per read and per write
+};
+
+class metrics_server {
+public:
+    // Called on the executor for every scrape.
+    using report = std::function<std::string()>;
+
+    metrics_server(const boost::asio::any_io_executor& executor, std::string address, std::uint16_t port, report r,
+                   metrics_limits limits = {});
+    ~metrics_server();
+    metrics_server(const metrics_server&) = delete;
+    metrics_server& operator=(const metrics_server&) = delete;
+
+    // Binds and accepts; the error says why not.
+    result<void> start();
+    // Closes the listener and every connection; no report is asked for after it.
+    void stop();
+    // The port bound (the one asked for once started).
+    std::uint16_t port() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,184 @@
+// The metrics endpoint on a real loopback socket: what it answers for the
+// metrics path, other paths and methods, and how it ends what it does not
+// serve (garbage, an oversized header, a body, an idle client, a connection
+// beyond the limit), then serves the next good client.
+#include "gateway/metrics_server.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+
+#include "gateway/metrics_report.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::http_exchange;
+using testing::http_request;
+using testing::wait_until;
+
+// A connection the test holds open without sending anything.
+class idle_client {
+public:
+    explicit idle_client(std::uint16_t port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const timeval tv{5, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    }
+    ~idle_client() { ::close(fd_); }
+    idle_client(const idle_client&) = delete;
+    idle_client& operator=(const idle_client&) = delete;
+    bool connected() const { return connected_; }
+    // Whether the server closed the connection (within 5 s): an orderly
+    // close, or a reset (a connection still in the backlog of a listener
+    // that closed).
+    bool closed_by_server() {
+        char c = 0;
+        const auto n = ::recv(fd_, &c, 1, 0);
+        return n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+
+private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+// The server on an io_context thread of its own, on an ephemeral-free port.
+class endpoint : public ::testing::Test {
+protected:
+    static constexpr metrics_limits limits{.max_header_bytes = 1024, .max_connections = 2,
+                                           .idle_timeout = std::chrono::milliseconds(1000)};
+
+    void SetUp() override {
+        port_ = testing::free_tcp_port();
+        server_ = std::make_unique<metrics_server>(io_.get_executor(), "127.0.0.1", port_, [this] {
+            ++reports_;
+            return std::string("fieldbridge_test_metric 1\n");
+        }, limits);
+        auto started = server_->start();
+        ASSERT_TRUE(started) << started.error().message();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    void TearDown() override {
+        if (thread_.joinable()) {
+            std::promise<void> stopped;
+            boost::asio::post(io_, [&] {
+                server_->stop();
+                stopped.set_value();
+            });
+            stopped.get_future().wait();
+            work_.reset();
+            io_.stop();
+            thread_.join();
+        }
+        server_.reset();
+    }
+
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+    std::uint16_t port_ = 0;
+    std::unique_ptr<metrics_server> server_;
+    std::atomic<int> reports_{0};
+    std::thread thread_;
+};
+
+TEST_F(endpoint, get_answers_the_report_in_the_exposition_format_and_head_its_headers_only) {
+    auto a = http_request(port_, "GET", "/metrics");
+    EXPECT_EQ(a.status, 200);
+    EXPECT_EQ(a.headers["content-type"], metrics_content_type);
+    EXPECT_EQ(a.body, "fieldbridge_test_metric 1\n");
+    const auto query = http_request(port_, "GET", "/metrics?name[]=x");
+    EXPECT_EQ(query.status, 200);
+    EXPECT_EQ(query.body, "fieldbridge_test_metric 1\n");
+    auto head = http_request(port_, "HEAD", "/metrics");
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.headers["content-length"], "26");
+    EXPECT_TRUE(head.body.empty());
+    EXPECT_EQ(reports_.load(), 3);
+}
+
+TEST_F(endpoint, other_paths_are_not_found_and_other_methods_not_allowed) {
+    const auto other = http_request(port_, "GET", "/");
+    EXPECT_EQ(other.status, 404);
+    EXPECT_NE(other.body.find("/metrics"), std::string::npos);
+    auto post = http_request(port_, "POST", "/metrics");
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(post.headers["allow"], "GET, HEAD");
+    EXPECT_EQ(reports_.load(), 0);
+}
+
+TEST_F(endpoint, garbage_an_oversized_header_and_a_body_are_disconnected_unanswered) {
+    EXPECT_EQ(http_exchange(port_, "hello there\r\n\r\n", 5s).status, 0);
+    EXPECT_EQ(http_exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(2000, 'a') + "\r\n\r\n", 5s)
+                  .status,
+              0);
+    EXPECT_EQ(http_exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 5s).status, 0);
+    EXPECT_EQ(reports_.load(), 0);
+    EXPECT_EQ(http_request(port_, "GET", "/metrics").status, 200);  // the next good client is served
+}
+
+TEST_F(endpoint, an_idle_client_is_closed_after_the_timeout_and_connections_beyond_the_limit_at_once) {
+    {
+        idle_client first(port_);
+        idle_client second(port_);
+        ASSERT_TRUE(first.connected() && second.connected());
+        // Both are held (the server has accepted them): a third is closed
+        // at once. Accepting is asynchronous, so wait until it is.
+        ASSERT_TRUE(wait_until([&] { return http_request(port_, "GET", "/metrics", 2s).status == 0; }, 5s));
+        const auto before = std::chrono::steady_clock::now();
+        EXPECT_TRUE(first.closed_by_server());
+        EXPECT_LT(std::chrono::steady_clock::now() - before, 3s);
+        EXPECT_TRUE(second.closed_by_server());
+    }
+    EXPECT_TRUE(wait_until([&] { return http_request(port_, "GET", "/metrics").status == 200; }, 5s));
+}
+
+TEST_F(endpoint, once_stopped_it_accepts_nothing_and_asks_for_no_report) {
+    idle_client held(port_);
+    ASSERT_TRUE(held.connected());
+    std::promise<void> stopped;
+    boost::asio::post(io_, [&] {
+        server_->stop();
+        stopped.set_value();
+    });
+    stopped.get_future().wait();
+    EXPECT_TRUE(held.closed_by_server());
+    EXPECT_EQ(http_request(port_, "GET", "/metrics", 2s).status, 0);
+    EXPECT_EQ(reports_.load(), 0);
+}
+
+TEST(metrics_server, an_address_in_use_or_not_an_address_is_an_error_from_start) {
+    boost::asio::io_context io;
+    const auto port = testing::free_tcp_port();
+    metrics_server first(io.get_executor(), "127.0.0.1", port, [] { return std::string(); });
+    ASSERT_TRUE(first.start());
+    metrics_server second(io.get_executor(), "127.0.0.1", port, [] { return std::string(); });
+    const auto taken = second.start();
+    ASSERT_FALSE(taken);
+    EXPECT_EQ(taken.error(), std::errc::address_in_use);
+    metrics_server named(io.get_executor(), "localhost", port, [] { return std::string(); });
+    EXPECT_FALSE(named.start());
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
