@@ -1,0 +1,164 @@
+#include "gateway/scan_command.hpp"
+
+#include <sysexits.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "config/duration.hpp"
+#include "config/loader.hpp"
+#include "config/names.hpp"
+#include "drivers/modbus/bus_scan.hpp"
+#include "gateway/scan_report.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+// The bus to scan and, when it came from the command line, its YAML for the
+// starter configuration; or the exit status after saying why not.
+struct chosen_bus {
+    config::bus bus;
+    std::optional<std::string> yaml;
+    int refused = EX_OK;
+};
+
+chosen_bus bus_from_file(const scan_request& r) {
+    chosen_bus c;
+    config::gateway cfg;
+    try {
+        cfg = config::load_file(r.config_path);
+    } catch (const std::exception& e) {
+        std::cerr << e.what() << '\n';
+        c.refused = EX_CONFIG;
+        return c;
+    }
+    if (r.bus.empty() && cfg.buses.size() != 1) {
+        std::cerr << "scan: " << r.config_path << " has " << cfg.buses.size() << " buses; name one with --bus\n";
+        c.refused = EX_USAGE;
+        return c;
+    }
+    for (const auto& b : cfg.buses) {
+        if (r.bus.empty() || b.name == r.bus) {
+            c.bus = b;
+            return c;
+        }
+    }
+    std::cerr << "scan: " << r.config_path << " has no bus " << r.bus << '\n';
+    c.refused = EX_USAGE;
+    return c;
+}
+
+chosen_bus bus_from_options(const scan_request& r) {
+    chosen_bus c;
+    c.bus.name = "scanned";
+    if (!r.tcp.empty()) {
+        const auto colon = r.tcp.rfind(':');
+        unsigned port = 0;
+        std::string host = colon == std::string::npos ? std::string() : r.tcp.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        const bool port_ok = colon != std::string::npos && colon + 1 < r.tcp.size() &&
+                             r.tcp.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+                             (port = static_cast<unsigned>(std::stoul(r.tcp.substr(colon + 1, 6)))) >= 1 && port <= 65535;
+        if (host.empty() || !port_ok) {
+            std::cerr << "scan: --tcp " << r.tcp << " is not HOST:PORT\n";
+            c.refused = EX_USAGE;
+            return c;
+        }
+        config::tcp_link link{host, static_cast<std::uint16_t>(port), config::tcp_framing::mbap};
+        if (r.framing == "rtu") {
+            link.framing = config::tcp_framing::rtu;
+        } else if (r.framing != "mbap") {
+            std::cerr << "scan: --framing " << r.framing << ": expected mbap or rtu\n";
+            c.refused = EX_USAGE;
+            return c;
+        }
+        c.bus.link = link;
+        c.yaml = "{ type: tcp, host: \"" + host + "\", port: " + std::to_string(port) +
+                 (link.framing == config::tcp_framing::rtu ? ", framing: rtu" : "") + " }";
+        return c;
+    }
+    config::rtu_link link;
+    link.device = r.rtu;
+    link.baud = r.baud;
+    bool parity_ok = false;
+    for (const auto& [word, p] : config::parity_names()) {
+        if (word == r.parity) {
+            link.parity = p;
+            parity_ok = true;
+        }
+    }
+    if (!parity_ok || (r.stop_bits != 1 && r.stop_bits != 2) || r.baud == 0) {
+        std::cerr << "scan: expected --parity none|even|odd, --stop-bits 1|2 and a --baud\n";
+        c.refused = EX_USAGE;
+        return c;
+    }
+    link.stop_bits = static_cast<std::uint8_t>(r.stop_bits);
+    c.bus.link = link;
+    c.yaml = "{ type: rtu, device: \"" + r.rtu + "\", baud: " + std::to_string(r.baud) + ", parity: " + r.parity +
+             ", stop_bits: " + std::to_string(r.stop_bits) + " }";
+    return c;
+}
+
+std::string describe(const config::bus& b) {
+    if (const auto* t = std::get_if<config::tcp_link>(&b.link)) {
+        return "tcp " + t->host + ":" + std::to_string(t->port) +
+               (t->framing == config::tcp_framing::rtu ? " (RTU framing)" : "");
+    }
+    const auto& s = std::get<config::rtu_link>(b.link);
+    return "rtu " + s.device + " " + std::to_string(s.baud) + " baud";
+}
+
+}  // namespace
+
+int run_scan(const scan_request& r) {
+    const int sources = (r.config_path.empty() ? 0 : 1) + (r.tcp.empty() ? 0 : 1) + (r.rtu.empty() ? 0 : 1);
+    if (sources != 1) {
+        std::cerr << "scan: give one bus: -c FILE [--bus NAME], --tcp HOST:PORT or --rtu DEVICE\n";
+        return EX_USAGE;
+    }
+    const auto timeout = config::parse_duration(r.timeout);
+    if (!timeout || *timeout < std::chrono::milliseconds(10) || *timeout > std::chrono::seconds(10)) {
+        std::cerr << "scan: --timeout " << r.timeout << ": expected 10ms..10s\n";
+        return EX_USAGE;
+    }
+    if (r.first < 1 || r.last > 247 || r.first > r.last) {
+        std::cerr << "scan: --from " << r.first << " --to " << r.last << ": expected 1 <= from <= to <= 247\n";
+        return EX_USAGE;
+    }
+    const auto chosen = r.config_path.empty() ? bus_from_options(r) : bus_from_file(r);
+    if (chosen.refused != EX_OK) return chosen.refused;
+
+    const unsigned ids = r.last - r.first + 1;
+    std::printf("scanning units %u..%u on %s; a silent unit costs %lld ms (all silent: %.1f s)\n", r.first, r.last,
+                describe(chosen.bus).c_str(), static_cast<long long>(timeout->count()),
+                static_cast<double>(ids) * std::chrono::duration<double>(*timeout).count());
+    std::fflush(stdout);
+    bool header = false;  // printed once the bus is open
+    const auto print_header = [&] {
+        if (!header) std::printf("%s\n", scan_header().c_str());
+        header = true;
+    };
+    const auto started = std::chrono::steady_clock::now();
+    std::size_t found = 0;
+    const modbus::scan_options options{static_cast<std::uint8_t>(r.first), static_cast<std::uint8_t>(r.last), *timeout};
+    const auto units = modbus::scan_bus(chosen.bus, options, [&](const modbus::unit_result& u) {
+        print_header();
+        if (!modbus::answered(u)) return;
+        ++found;
+        std::printf("%s\n", scan_row(u).c_str());
+        std::fflush(stdout);
+    });
+    if (!units) {
+        std::cerr << "scan: cannot open " << describe(chosen.bus) << ": " << units.error().message() << '\n';
+        return EX_UNAVAILABLE;
+    }
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("%zu of %u unit(s) answered, in %.1f s\n", found, ids, took);
+    if (found == 0) return 1;
+    std::printf("\n%s", starter_config(chosen.bus.name, chosen.yaml, *units).c_str());
+    return EX_OK;
+}
+
+}  // namespace fieldbridge::gateway

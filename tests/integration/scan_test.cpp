@@ -1,0 +1,109 @@
+// `fieldbridge scan` against the simulator: on a TCP bus and on an RTU line
+// (a socat pty pair with the line's timing at 9600 baud), units that answer
+// with values, one that answers with exceptions only and silent ids; the
+// starter configuration it prints passes `fieldbridge check`; the exit
+// status says whether anything answered or the bus could not be opened.
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/gateway_rig.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::cli_answer;
+using testing::gateway_rig;
+using testing::point_spec;
+using testing::run_fieldbridge;
+using testing::wait_until;
+
+// Units 1 and 5 have holding and input register 0; unit 2 lacks registers
+// 0..10, so both probes get exception 2.
+void configure_units(gateway_rig& rig) {
+    rig.config.client_id("scan").prefix("scan");
+    rig.config.profile("probe", {point_spec("v", "holding", 0, "uint16").simulate_constant(229),
+                                 point_spec("t", "input", 0, "uint16").simulate_constant(21)});
+    rig.config.device("a").bus("line").unit_id(1).profile("probe");
+    rig.config.device("b").bus("line").unit_id(2).point(point_spec("far", "holding", 20, "uint16")).fault(
+        "unmapped", std::vector<std::string>{"0-10"});
+    rig.config.device("c").bus("line").unit_id(5).profile("probe");
+}
+
+// What follows the summary line: the starter configuration.
+std::string starter_of(const std::string& output) {
+    const auto at = output.find("\n\n");
+    return at == std::string::npos ? std::string() : output.substr(at + 2);
+}
+
+double seconds_taken(const std::string& output) {
+    const auto at = output.find(" answered, in ");
+    return at == std::string::npos ? -1 : std::strtod(output.c_str() + at + 14, nullptr);
+}
+
+TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts) {
+    gateway_rig rig;
+    configure_units(rig);
+    rig.config.tcp_bus("line", rig.modbus_port());
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    const auto port = std::to_string(rig.modbus_port());
+
+    const auto a = run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--to", "8", "--timeout", "100ms"});
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    EXPECT_NE(a.output.find("   1  229 (0x00E5)            21 (0x0015)"), std::string::npos) << a.output;
+    EXPECT_NE(a.output.find("   2  exception 2             exception 2"), std::string::npos) << a.output;
+    EXPECT_NE(a.output.find("   5  229 (0x00E5)"), std::string::npos) << a.output;
+    EXPECT_EQ(a.output.find("   3  "), std::string::npos) << a.output;
+    EXPECT_NE(a.output.find("3 of 8 unit(s) answered"), std::string::npos) << a.output;
+
+    const auto starter = starter_of(a.output);
+    const auto file = rig.dir() / "starter.yaml";
+    std::ofstream(file) << "mqtt: { host: 127.0.0.1, client_id: scanned }\n" << starter;
+    const auto check = run_fieldbridge({"check", file.string()});
+    EXPECT_EQ(check.exit_code, 0) << starter << check.output;
+    EXPECT_NE(check.output.find("unit_1"), std::string::npos) << check.output;
+    EXPECT_NE(check.output.find("unit_5"), std::string::npos) << check.output;
+
+    // The bus of a configuration file: the starter names it and adds no bus.
+    const auto from_file = run_fieldbridge({"scan", "-c", rig.write_config(), "--to", "2"});
+    ASSERT_EQ(from_file.exit_code, 0) << from_file.output;
+    EXPECT_NE(from_file.output.find("bus: line"), std::string::npos) << from_file.output;
+    EXPECT_EQ(from_file.output.find("buses:"), std::string::npos) << from_file.output;
+
+    EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "10", "--to", "12"}).exit_code, 1);
+    const auto closed = std::to_string(testing::free_tcp_port());
+    EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + closed}).exit_code, 69);
+    EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "0"}).exit_code, 64);
+    EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "nowhere"}).exit_code, 64);
+    EXPECT_EQ(run_fieldbridge({"scan"}).exit_code, 64);
+}
+
+TEST(scan, finds_the_units_on_an_rtu_line_within_ids_times_timeout) {
+    gateway_rig rig;
+    configure_units(rig);
+    ASSERT_TRUE(rig.open_serial_line());
+    rig.config.rtu_bus("line", rig.gateway_tty(), 9600).bus("line").set("simulator_wire_timing", true);
+    rig.start_serial_simulator();
+    ASSERT_TRUE(wait_until([&] { return rig.simulator().output().find("simulating bus") != std::string::npos; }, 10s))
+        << rig.simulator().output();
+
+    const auto a = run_fieldbridge({"scan", "--rtu", rig.gateway_tty(), "--baud", "9600", "--to", "20", "--timeout",
+                                    "100ms"});
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    EXPECT_NE(a.output.find("   1  229 (0x00E5)            21 (0x0015)"), std::string::npos) << a.output;
+    EXPECT_NE(a.output.find("   2  exception 2             exception 2"), std::string::npos) << a.output;
+    EXPECT_NE(a.output.find("3 of 20 unit(s) answered"), std::string::npos) << a.output;
+    // 17 silent ids at 100 ms each, 6 exchanges of ~20 ms on the wire, and a
+    // 4 ms silence before each of the 23 requests: 2.0 s; a second of slack.
+    const auto took = seconds_taken(a.output);
+    EXPECT_GT(took, 1.7) << a.output;
+    EXPECT_LT(took, 3.0) << a.output;
+    EXPECT_NE(starter_of(a.output).find("type: rtu"), std::string::npos) << a.output;
+}
+
+}  // namespace
+}  // namespace fieldbridge
