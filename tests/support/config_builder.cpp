@@ -191,6 +191,17 @@ config_builder& config_builder::profile(const std::string& name, std::vector<poi
     return *this;
 }
 
+config_builder& config_builder::profile_file(const std::string& name, const std::string& path) {
+    for (auto& [n, file] : profile_files_) {
+        if (n == name) {
+            file = path;
+            return *this;
+        }
+    }
+    profile_files_.emplace_back(name, path);
+    return *this;
+}
+
 device_spec& config_builder::device(const std::string& name) {
     for (auto& d : devices_) {
         if (d.name() == name) return d;
@@ -215,12 +226,13 @@ std::string config_builder::yaml() const {
     section("commands", commands_);
     section("availability", availability_);
     section("metrics", metrics_);
-    if (!profiles_.empty()) {
+    if (!profiles_.empty() || !profile_files_.empty()) {
         out += "profiles:\n";
         for (const auto& [name, points] : profiles_) {
             out += "  " + name + ":\n    points:\n";
             for (const auto& p : points) out += "      - " + p.fields().flow() + "\n";
         }
+        for (const auto& [name, path] : profile_files_) out += "  " + name + ": !include " + path + "\n";
     }
     if (!buses_.empty()) {
         out += "buses:\n";

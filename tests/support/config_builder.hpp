@@ -143,6 +143,8 @@ public:
     yaml_map& bus(const std::string& name);
 
     config_builder& profile(const std::string& name, std::vector<point_spec> points);
+    // A profile read from a file: `name: !include path`.
+    config_builder& profile_file(const std::string& name, const std::string& path);
     // The device of that name, added (with the name only) if there is none.
     device_spec& device(const std::string& name);
     config_builder& remove_device(const std::string& name);
@@ -155,6 +157,7 @@ private:
     yaml_map mqtt_, publish_, store_, control_, commands_, availability_, metrics_;
     std::vector<std::pair<std::string, yaml_map>> buses_;
     std::vector<std::pair<std::string, std::vector<point_spec>>> profiles_;
+    std::vector<std::pair<std::string, std::string>> profile_files_;  // name, path
     std::vector<device_spec> devices_;
 };
 
