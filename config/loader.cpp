@@ -22,6 +22,7 @@
 #include "config/duration.hpp"
 #include "config/limits.hpp"
 #include "config/names.hpp"
+#include "config/schema_keys.hpp"
 #include "config/suggestion.hpp"
 #include "config/topic.hpp"
 #include "config/validate.hpp"
@@ -49,41 +50,16 @@ bool is_valid_name(std::string_view s) {
 
 bool is_numeric(data_type t) { return t != data_type::boolean && t != data_type::string; }
 
-// The standard rates a Linux serial port (and libmodbus) can be set to.
-constexpr std::uint32_t standard_bauds[] = {110,    300,    600,     1200,    2400,    4800,    9600,    19200,
-                                            38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
-                                            1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
-
-const std::vector<std::string> root_keys{"mqtt",     "publish",      "store",    "control", "metrics",
-                                         "commands", "availability", "profiles", "buses",   "devices"};
-const std::vector<std::string> store_keys{"path", "durability", "max_messages", "max_megabytes", "max_age", "drop"};
-const std::vector<std::string> mqtt_keys{"protocol", "session_expiry", "host",     "port",          "client_id", "keepalive", "username",
-                                         "password", "clean_session", "reconnect", "tls", "failover", "connect_timeout"};
-const std::vector<std::string> tls_keys{"enabled", "ca_file", "cert_file", "key_file", "verify_hostname"};
-const std::vector<std::string> publish_keys{"prefix", "topic", "format", "heartbeat", "qos"};
-const std::vector<std::string> point_keys{"name",  "register", "address", "type", "order",    "bit",
-                                          "length", "packing", "scale",   "offset", "unit",    "topic",
-                                          "qos",   "retain",   "writable", "deadband", "min", "max", "simulate"};
-const std::vector<std::string> simulate_keys{"wave", "value", "amplitude", "step", "period"};
-const std::vector<std::string> tcp_keys{"host", "port", "framing"};
-const std::vector<std::string> rtu_keys{"device",    "baud",  "parity",       "data_bits",
-                                        "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
-// How a device is polled: set per device, or for every device of a profile.
-const std::vector<std::string> setting_keys{"poll_interval",  "timeout",          "byte_timeout",  "retries",       "max_gap",
-                                            "max_registers",  "max_bits",         "merge_reads",   "request_delay",
-                                            "switch_delay",   "write_function",   "busy_retry_delay", "mask_write",
-                                            "offline_after",  "offline_poll_interval", "connect_pause",
-                                            "close_after_poll"};
-const std::vector<std::string> device_keys = [] {
-    std::vector<std::string> keys{"bus", "unit_id", "profile", "points", "simulator_faults"};
-    keys.insert(keys.end(), setting_keys.begin(), setting_keys.end());
-    return keys;
-}();
-
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+const std::vector<std::string> root_keys = key_names(section::root);
+const std::vector<std::string> store_keys = key_names(section::store);
+const std::vector<std::string> mqtt_keys = key_names(section::mqtt);
+const std::vector<std::string> tls_keys = key_names(section::mqtt_tls);
+const std::vector<std::string> publish_keys = key_names(section::publish);
+const std::vector<std::string> point_keys = key_names(section::point);
+const std::vector<std::string> simulate_keys = key_names(section::simulate);
+const std::vector<std::string> tcp_keys = tcp_bus_keys();
+const std::vector<std::string> rtu_keys = rtu_bus_keys();
+const std::vector<std::string> device_keys = key_names(section::device);
 
 std::string quote_list(const std::vector<std::string>& names) {
     std::string out;
@@ -195,7 +171,7 @@ public:
         if (auto f = m.get("commands")) read_commands(*f);
         if (auto f = m.get("availability")) read_availability(*f);
         if (auto f = m.get("control")) {
-            map_reader cm(*f, {"socket"}, sink_);
+            map_reader cm(*f, key_names(section::control), sink_);
             gw_.control.mark = f->mark;
             if (get_string(cm, "socket", gw_.control.socket, true)) {
                 gw_.control.socket = relative_to(cm.get("socket")->mark.file, gw_.control.socket);
@@ -455,7 +431,7 @@ private:
             key_error(m, "password", "a password without a username; expected username: NAME as well");
         }
         if (auto r = m.get("reconnect")) {
-            map_reader rm(*r, {"min", "max"}, sink_, "a map { min: 500ms, max: 30s }");
+            map_reader rm(*r, key_names(section::mqtt_reconnect), sink_, "a map { min: 500ms, max: 30s }");
             const bool min_ok = get_duration(rm, "min", milliseconds{1}, std::chrono::hours{1}, b.reconnect_min);
             const bool max_ok = get_duration(rm, "max", milliseconds{1}, std::chrono::hours{24}, b.reconnect_max);
             if ((min_ok || max_ok) && b.reconnect_min > b.reconnect_max) {
@@ -556,7 +532,7 @@ private:
     // ---- availability ----
 
     void read_availability(const field& f) {
-        map_reader m(f, {"gateway_topic", "device_topic", "offline_after", "summary_interval"}, sink_);
+        map_reader m(f, key_names(section::availability), sink_);
         availability_settings& a = gw_.availability;
         a.mark = f.mark;
         for (auto [key, target] :
@@ -582,7 +558,7 @@ private:
     // "listen: 127.0.0.1:9108" or "[::1]:9108": an address literal, so that
     // the endpoint never depends on a name lookup at startup.
     void read_metrics(const field& f) {
-        map_reader m(f, {"listen"}, sink_);
+        map_reader m(f, key_names(section::metrics), sink_);
         gw_.metrics.mark = f.mark;
         std::string listen;
         if (!get_string(m, "listen", listen)) return;
@@ -619,7 +595,7 @@ private:
     // ---- commands ----
 
     void read_commands(const field& f) {
-        map_reader m(f, {"enabled", "suffix", "reply_suffix", "accept_retained", "device_topic", "max_age"}, sink_);
+        map_reader m(f, key_names(section::commands), sink_);
         command_settings& c = gw_.commands;
         c.mark = f.mark;
         get_bool(m, "enabled", c.enabled);
@@ -908,7 +884,7 @@ private:
             check_name(entry.key, entry.key_mark, entry.value.path);
             const auto value = resolve(entry.value);
             if (!value) continue;
-            map_reader m(*value, concat({"points"}, setting_keys), sink_,
+            map_reader m(*value, key_names(section::profile), sink_,
                          "a profile: a map { points: [...] } with device settings (timeout, request_delay, ...)");
             profile pr;
             pr.name = entry.key;
@@ -930,7 +906,7 @@ private:
             declared_buses_.insert(entry.key);
             const std::size_t errors_before = sink_.error_count();
             check_name(entry.key, entry.key_mark, entry.value.path);
-            map_reader m(entry.value, concat(concat({"type"}, tcp_keys), rtu_keys), sink_,
+            map_reader m(entry.value, key_names(section::bus), sink_,
                          "a bus: { type: rtu, device: /dev/ttyUSB0, ... } or { type: tcp, host: ..., port: 502 }");
             if (!m.is_map()) continue;
             bus b;
@@ -963,8 +939,8 @@ private:
                 }
                 std::uint32_t baud = link.baud;
                 if (get_integer(m, "baud", 1, 4'000'000, baud, "(a standard rate such as 9600 or 19200)")) {
-                    if (std::find(std::begin(standard_bauds), std::end(standard_bauds), baud) ==
-                        std::end(standard_bauds)) {
+                    const auto& standard = find_key(section::bus, "baud")->integers;  // the rates Linux can set
+                    if (std::find(standard.begin(), standard.end(), baud) == standard.end()) {
                         sink_.error(m.get("baud")->mark,
                                     m.get("baud")->path + ": " + std::to_string(baud) +
                                         " is not a standard serial rate; expected one of 1200, 2400, 4800, 9600, "
@@ -1071,11 +1047,7 @@ private:
                 sink_.warning(d.mark, entry.value.path + ": connect_pause and close_after_poll apply to tcp buses only");
             }
             if (auto faults = m.get("simulator_faults")) {
-                map_reader fm(*faults,
-                              {"refuse_fc6", "refuse_fc5", "busy_every", "response_delay", "unmapped", "vanish_after",
-                               "vanish_for", "miss_every", "min_request_gap", "max_registers", "one_master",
-                               "connect_pause", "stray_every"},
-                              sink_);
+                map_reader fm(*faults, key_names(section::simulator_faults), sink_);
                 get_integer(fm, "miss_every", 0, 1'000'000, d.faults.miss_every);
                 get_integer(fm, "stray_every", 0, 1'000'000, d.faults.stray_every);
                 get_duration(fm, "min_request_gap", milliseconds{0}, std::chrono::seconds{60}, d.faults.min_request_gap);

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/duration.hpp"
+#include "config/json_schema.hpp"
 #include "config/loader.hpp"
 #include "config/point_map.hpp"
 #include "drivers/modbus/bus_worker.hpp"
@@ -421,6 +422,10 @@ int main(int argc, char** argv) {
                     "unreachable or the device answered with an error, 78 bad configuration.\n");
     }
 
+    auto* schema_cmd = cli.add_subcommand("schema", "Print the JSON Schema (draft 2020-12) of the configuration");
+    schema_cmd->footer("For editors: save it and point the yaml-language-server modeline at it "
+                       "(docs/configuration.md). Exit status: 0.\n");
+
     gateway::scan_request scan_request;
     auto* scan_cmd = cli.add_subcommand("scan", "Find the unit ids that answer on a bus and print a starter configuration");
     scan_cmd->add_option("-c,--config", scan_request.config_path, "Configuration file whose bus is scanned");
@@ -470,6 +475,10 @@ int main(int argc, char** argv) {
     if (*write_cmd) return access(write_request);
     if (*points_cmd) return points(points_config, points_socket, points_device, points_json);
     if (*scan_cmd) return gateway::run_scan(scan_request);
+    if (*schema_cmd) {
+        std::cout << config::json_schema().dump(2) << '\n';
+        return EX_OK;
+    }
     if (*sim) return simulate(sim_config, sim_bus.empty() ? std::nullopt : std::optional(sim_bus), listen, serial);
     return EX_USAGE;
 }

@@ -8,7 +8,7 @@ packages=(
   libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
   libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-tidy libmosquitto-dev
-  mosquitto mosquitto-clients socat openssl procps
+  mosquitto mosquitto-clients socat openssl procps python3-jsonschema python3-yaml
 )
 
 missing=()
