@@ -16,20 +16,19 @@ bool locate(const read_request& r, const config::point& p, std::size_t count, st
 
 }  // namespace
 
-result<std::vector<std::uint16_t>> point_registers(const read_request& r, const config::point& p,
-                                                   std::span<const std::uint16_t> registers) {
+result<register_words> point_registers(const read_request& r, const config::point& p,
+                                       std::span<const std::uint16_t> registers) {
     const std::size_t n = modbus::register_count(p);
     std::size_t at = 0;
     if (n == 0 || !locate(r, p, n, registers.size(), at)) return fail(modbus_errc::wrong_register_count);
-    const auto first = registers.subspan(at, n);
-    return std::vector<std::uint16_t>(first.begin(), first.end());
+    return register_words(registers.subspan(at, n));
 }
 
-result<std::vector<std::uint16_t>> point_bit(const read_request& r, const config::point& p,
-                                             std::span<const std::uint8_t> bits) {
+result<register_words> point_bit(const read_request& r, const config::point& p,
+                                 std::span<const std::uint8_t> bits) {
     std::size_t at = 0;
     if (!locate(r, p, 1, bits.size(), at)) return fail(modbus_errc::wrong_register_count);
-    return std::vector<std::uint16_t>{static_cast<std::uint16_t>(bits[at] != 0 ? 1 : 0)};
+    return register_words{static_cast<std::uint16_t>(bits[at] != 0 ? 1 : 0)};
 }
 
 }  // namespace fieldbridge::modbus

@@ -14,17 +14,18 @@
 #include "common/result.hpp"
 #include "config/model.hpp"
 #include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/register_words.hpp"
 
 namespace fieldbridge::modbus {
 
 // The registers of point p in `registers`, the answer to FC3/FC4 request r
 // (registers[0] is register r.start).
-result<std::vector<std::uint16_t>> point_registers(const read_request& r, const config::point& p,
-                                                   std::span<const std::uint16_t> registers);
+result<register_words> point_registers(const read_request& r, const config::point& p,
+                                       std::span<const std::uint16_t> registers);
 
 // The bit of point p (one word, 0 or 1) in `bits`, the answer to FC1/FC2
 // request r, one byte per bit as libmodbus hands them over (non-zero: set).
-result<std::vector<std::uint16_t>> point_bit(const read_request& r, const config::point& p,
-                                             std::span<const std::uint8_t> bits);
+result<register_words> point_bit(const read_request& r, const config::point& p,
+                                 std::span<const std::uint8_t> bits);
 
 }  // namespace fieldbridge::modbus

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/register_words.hpp"
 
 namespace fieldbridge::modbus {
 
@@ -23,7 +24,7 @@ struct quality {
 
 struct sample {
     std::size_t point = 0;              // index into the device's points
-    std::vector<std::uint16_t> words;   // the point's registers; one 0/1 word for a coil or discrete input
+    register_words words;               // the point's registers; one 0/1 word for a coil or discrete input
     modbus::quality quality;
 };
 
