@@ -20,7 +20,8 @@ json choice_values(const std::vector<std::string>& choices) {
         values.push_back(c);
         long long n = 0;
         const auto [end, ec] = std::from_chars(c.data(), c.data() + c.size(), n);
-        if (ec == std::errc() && end == c.data() + c.size()) values.push_back(n);
+        if (ec == std::errc() && end == c.data() + c.size())
+            values.push_back(n);
     }
     return values;
 }
@@ -45,7 +46,8 @@ json value_schema(const key_spec& k) {
             break;
         case value_kind::number:
             v = {{"type", "number"}};
-            if (k.number_min) v["minimum"] = *k.number_min;
+            if (k.number_min)
+                v["minimum"] = *k.number_min;
             break;
         case value_kind::boolean:
             v = {{"type", "boolean"}};
@@ -78,7 +80,8 @@ json value_schema(const key_spec& k) {
             break;
         case value_kind::listen_address:
             v = {{"type", "string"},
-                 {"pattern", R"(^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$)"}};
+                 {"pattern",
+                  R"(^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$)"}};
             break;
     }
     v["description"] = std::string(k.description);
@@ -90,10 +93,12 @@ json section_schema(section s) {
     json required = json::array();
     for (const auto& k : keys_of(s)) {
         properties[std::string(k.name)] = value_schema(k);
-        if (k.required) required.push_back(std::string(k.name));
+        if (k.required)
+            required.push_back(std::string(k.name));
     }
     json out = {{"type", "object"}, {"properties", properties}, {"additionalProperties", false}};
-    if (!required.empty()) out["required"] = required;
+    if (!required.empty())
+        out["required"] = required;
     if (s == section::root) {
         out["patternProperties"] = {{"^x-", json::object()}};  // extension keys: anchors live there
     }
@@ -101,15 +106,17 @@ json section_schema(section s) {
         // The keys of the other type are errors.
         const auto only = [](const std::vector<std::string>& others) {
             json forbidden = json::array();
-            for (const auto& key : others) forbidden.push_back({{"required", {key}}});
+            for (const auto& key : others)
+                forbidden.push_back({{"required", {key}}});
             return json{{"not", {{"anyOf", forbidden}}}};
         };
         json tcp_then = only(rtu_bus_keys());
         tcp_then["required"] = {"host"};
         json rtu_then = only(tcp_bus_keys());
         rtu_then["required"] = {"device"};
-        out["allOf"] = json::array({{{"if", {{"properties", {{"type", {{"const", "tcp"}}}}}}}, {"then", tcp_then}},
-                                    {{"if", {{"properties", {{"type", {{"const", "rtu"}}}}}}}, {"then", rtu_then}}});
+        out["allOf"] =
+            json::array({{{"if", {{"properties", {{"type", {{"const", "tcp"}}}}}}}, {"then", tcp_then}},
+                         {{"if", {{"properties", {{"type", {{"const", "rtu"}}}}}}}, {"then", rtu_then}}});
     }
     return out;
 }
@@ -122,7 +129,8 @@ json json_schema() {
     schema["title"] = "fieldbridge configuration";
     schema["description"] =
         "Keys, types, ranges and choices of a fieldbridge configuration (docs/configuration.md). "
-        "fieldbridge check validates what needs the whole file: references between sections, duration ranges, "
+        "fieldbridge check validates what needs the whole file: references between sections, duration "
+        "ranges, "
         "register layouts.";
     return schema;
 }

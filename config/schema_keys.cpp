@@ -17,7 +17,8 @@ using k = value_kind;
 template <class E>
 std::vector<std::string> names(name_table<E> table) {
     std::vector<std::string> out;
-    for (const auto& [word, value] : table) out.emplace_back(word);
+    for (const auto& [word, value] : table)
+        out.emplace_back(word);
     return out;
 }
 
@@ -37,12 +38,15 @@ key_spec integer(std::string_view name, std::int64_t min, std::int64_t max, std:
     spec.max = max;
     return spec;
 }
-key_spec number(std::string_view name, std::string_view description, std::optional<double> min = std::nullopt) {
+key_spec number(std::string_view name, std::string_view description,
+                std::optional<double> min = std::nullopt) {
     auto spec = make(name, k::number, description);
     spec.number_min = min;
     return spec;
 }
-key_spec flag(std::string_view name, std::string_view description) { return make(name, k::boolean, description); }
+key_spec flag(std::string_view name, std::string_view description) {
+    return make(name, k::boolean, description);
+}
 key_spec duration(std::string_view name, milliseconds min, milliseconds max, std::string_view description) {
     auto spec = make(name, k::duration, description);
     spec.duration_min = min;
@@ -87,13 +91,18 @@ std::vector<key_spec> settings() {
         integer("max_bits", 1, 2000, "coils or discrete inputs per read request"),
         flag("merge_reads", "merge neighbouring points into block reads"),
         duration("request_delay", milliseconds(0), seconds(10), "pause before each request to this device"),
-        duration("switch_delay", milliseconds(0), seconds(10), "pause before a request after talking to another unit"),
-        choice("write_function", names(write_function_names()), "auto (FC6/FC5 for one register or coil) or fc16"),
-        duration("busy_retry_delay", milliseconds(0), seconds(60), "wait after exception 6 (busy) before asking again"),
+        duration("switch_delay", milliseconds(0), seconds(10),
+                 "pause before a request after talking to another unit"),
+        choice("write_function", names(write_function_names()),
+               "auto (FC6/FC5 for one register or coil) or fc16"),
+        duration("busy_retry_delay", milliseconds(0), seconds(60),
+                 "wait after exception 6 (busy) before asking again"),
         flag("mask_write", "write bits of holding registers with FC22"),
-        integer("offline_after", 1, 1000, "consecutive polls without a good value before the device is offline"),
+        integer("offline_after", 1, 1000,
+                "consecutive polls without a good value before the device is offline"),
         duration("offline_poll_interval", milliseconds(0), hours(24), "poll interval while offline"),
-        duration("connect_pause", milliseconds(0), seconds(60), "tcp: wait after connecting before the first request"),
+        duration("connect_pause", milliseconds(0), seconds(60),
+                 "tcp: wait after connecting before the first request"),
         flag("close_after_poll", "tcp: close the connection after each poll"),
     };
 }
@@ -105,8 +114,9 @@ std::vector<key_spec> with_settings(std::vector<key_spec> keys) {
 }
 
 std::vector<std::int64_t> standard_bauds() {
-    return {110,    300,    600,     1200,    2400,    4800,    9600,    19200,   38400,   57600,   115200,  230400,
-            460800, 500000, 576000,  921600,  1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
+    return {110,     300,     600,     1200,    2400,    4800,    9600,    19200,
+            38400,   57600,   115200,  230400,  460800,  500000,  576000,  921600,
+            1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000};
 }
 
 std::map<section, std::vector<key_spec>> make_table() {
@@ -125,8 +135,8 @@ std::map<section, std::vector<key_spec>> make_table() {
     };
     t[section::mqtt] = {
         choice("protocol", names(mqtt_protocol_names()), "MQTT version: 3.1.1 (default) or 5"),
-        whole_seconds("session_expiry", seconds(0xFFFFFFFE), "MQTT 5: how long the broker keeps the session, or never",
-                      k::seconds_or_never),
+        whole_seconds("session_expiry", seconds(0xFFFFFFFE),
+                      "MQTT 5: how long the broker keeps the session, or never", k::seconds_or_never),
         text("host", "broker host name or address"),
         integer("port", 1, 65535, "broker port"),
         text("client_id", "MQTT client id"),
@@ -166,8 +176,8 @@ std::map<section, std::vector<key_spec>> make_table() {
         choice("drop", names(drop_policy_names()), "what goes when full"),
     };
     t[section::control] = {text("socket", "control socket path")};
-    t[section::metrics] = {
-        make("listen", k::listen_address, "address and port of the endpoint, e.g. 127.0.0.1:9108; off when not set")};
+    t[section::metrics] = {make("listen", k::listen_address,
+                                "address and port of the endpoint, e.g. 127.0.0.1:9108; off when not set")};
     t[section::commands] = {
         flag("enabled", "accept commands"),
         text("suffix", "command topic: the point topic + this"),
@@ -179,8 +189,10 @@ std::map<section, std::vector<key_spec>> make_table() {
     t[section::availability] = {
         text("gateway_topic", "the gateway's online/offline topic template"),
         text("device_topic", "a device's availability topic template"),
-        integer("offline_after", 1, 1000, "consecutive polls without a good value before a device is offline"),
-        duration("summary_interval", milliseconds(0), hours(24), "0s (off) or 1s..24h: a summary on the gateway topic"),
+        integer("offline_after", 1, 1000,
+                "consecutive polls without a good value before a device is offline"),
+        duration("summary_interval", milliseconds(0), hours(24),
+                 "0s (off) or 1s..24h: a summary on the gateway topic"),
     };
     t[section::profile] = with_settings({
         required(nested("points", k::list_of, section::point, "the points")),
@@ -204,7 +216,8 @@ std::map<section, std::vector<key_spec>> make_table() {
         required(integer("unit_id", 1, 255, "Modbus unit id: 1..247 on an rtu bus, 1..255 on tcp")),
         text("profile", "the name of a profile under profiles"),
         nested("points", k::list_of, section::point, "the device's own points (after its profile's)"),
-        nested("simulator_faults", k::nested, section::simulator_faults, "fieldbridge simulate only: misbehaviour"),
+        nested("simulator_faults", k::nested, section::simulator_faults,
+               "fieldbridge simulate only: misbehaviour"),
     });
     t[section::simulator_faults] = {
         flag("refuse_fc6", "answer FC6 with exception 1"),
@@ -215,7 +228,8 @@ std::map<section, std::vector<key_spec>> make_table() {
         duration("vanish_after", milliseconds(0), hours(24), "silent from this long after the start"),
         duration("vanish_for", milliseconds(0), hours(24), "for this long"),
         integer("miss_every", 0, 1'000'000, "every Nth request is not answered"),
-        duration("min_request_gap", milliseconds(0), seconds(60), "requests closer than this are not answered"),
+        duration("min_request_gap", milliseconds(0), seconds(60),
+                 "requests closer than this are not answered"),
         integer("max_registers", 0, 125, "reads of more registers get exception 3; 0: no limit"),
         flag("one_master", "one TCP connection at a time"),
         duration("connect_pause", milliseconds(0), seconds(60), "deaf this long after a connect"),
@@ -259,44 +273,67 @@ const std::map<section, std::vector<key_spec>>& table() {
 
 }  // namespace
 
-const std::vector<key_spec>& keys_of(section s) { return table().at(s); }
+const std::vector<key_spec>& keys_of(section s) {
+    return table().at(s);
+}
 
 std::vector<std::string> key_names(section s) {
     std::vector<std::string> out;
-    for (const auto& spec : keys_of(s)) out.emplace_back(spec.name);
+    for (const auto& spec : keys_of(s))
+        out.emplace_back(spec.name);
     return out;
 }
 
 const key_spec* find_key(section s, std::string_view name) {
     const auto& keys = keys_of(s);
-    const auto it = std::find_if(keys.begin(), keys.end(), [&](const key_spec& spec) { return spec.name == name; });
+    const auto it =
+        std::find_if(keys.begin(), keys.end(), [&](const key_spec& spec) { return spec.name == name; });
     return it == keys.end() ? nullptr : &*it;
 }
 
-std::vector<std::string> tcp_bus_keys() { return {"host", "port", "framing"}; }
+std::vector<std::string> tcp_bus_keys() {
+    return {"host", "port", "framing"};
+}
 
 std::vector<std::string> rtu_bus_keys() {
-    return {"device", "baud", "parity", "data_bits", "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
+    return {"device",    "baud",  "parity",       "data_bits",
+            "stop_bits", "rs485", "rts_delay_us", "simulator_wire_timing"};
 }
 
 std::string_view section_path(section s) {
     switch (s) {
-        case section::root: return "";
-        case section::mqtt: return "mqtt";
-        case section::mqtt_reconnect: return "mqtt.reconnect";
-        case section::mqtt_tls: return "mqtt.tls";
-        case section::publish: return "publish";
-        case section::store: return "store";
-        case section::control: return "control";
-        case section::metrics: return "metrics";
-        case section::commands: return "commands";
-        case section::availability: return "availability";
-        case section::profile: return "profiles.<name>";
-        case section::bus: return "buses.<name>";
-        case section::device: return "devices.<name>";
-        case section::simulator_faults: return "devices.<name>.simulator_faults";
-        case section::point: return "points[]";
-        case section::simulate: return "points[].simulate";
+        case section::root:
+            return "";
+        case section::mqtt:
+            return "mqtt";
+        case section::mqtt_reconnect:
+            return "mqtt.reconnect";
+        case section::mqtt_tls:
+            return "mqtt.tls";
+        case section::publish:
+            return "publish";
+        case section::store:
+            return "store";
+        case section::control:
+            return "control";
+        case section::metrics:
+            return "metrics";
+        case section::commands:
+            return "commands";
+        case section::availability:
+            return "availability";
+        case section::profile:
+            return "profiles.<name>";
+        case section::bus:
+            return "buses.<name>";
+        case section::device:
+            return "devices.<name>";
+        case section::simulator_faults:
+            return "devices.<name>.simulator_faults";
+        case section::point:
+            return "points[]";
+        case section::simulate:
+            return "points[].simulate";
     }
     return "";
 }

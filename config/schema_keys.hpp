@@ -35,12 +35,12 @@ enum class section {
 };
 
 enum class value_kind {
-    string,            // any string (may be empty)
+    string,  // any string (may be empty)
     nonempty_string,
-    name,              // letters, digits, '_', '.', '-'
-    integer,           // min..max
-    integer_set,       // one of `integers`
-    number,            // any number, or >= number_min
+    name,         // letters, digits, '_', '.', '-'
+    integer,      // min..max
+    integer_set,  // one of `integers`
+    number,       // any number, or >= number_min
     boolean,
     duration,          // "250ms", "30s", "5m", "1h", in duration_min..duration_max
     seconds,           // a duration in whole seconds, 0..duration_max
@@ -50,7 +50,7 @@ enum class value_kind {
     map_of,            // name -> a map of `nested`'s keys
     list_of,           // a list of maps of `nested`'s keys
     list_of_strings,
-    listen_address,    // IPv4:PORT or [IPv6]:PORT
+    listen_address,  // IPv4:PORT or [IPv6]:PORT
 };
 
 struct key_spec {

@@ -16,7 +16,8 @@ void histogram::observe(std::chrono::duration<double> d) {
 
 std::uint64_t histogram::at_or_below(std::size_t i) const {
     std::uint64_t n = 0;
-    for (std::size_t b = 0; b <= std::min(i, bounds.size()); ++b) n += buckets_[b];
+    for (std::size_t b = 0; b <= std::min(i, bounds.size()); ++b)
+        n += buckets_[b];
     return n;
 }
 

@@ -16,7 +16,8 @@ namespace fieldbridge::gateway {
 // syslog priorities (sd-daemon(3)): 2 crit, 3 err, 4 warning, 6 info, 7 debug.
 enum class log_priority : int { critical = 2, error = 3, warning = 4, info = 6, debug = 7 };
 
-std::vector<std::string> journal_fields(log_priority priority, std::string_view message, const log_context& context,
+std::vector<std::string> journal_fields(log_priority priority, std::string_view message,
+                                        const log_context& context,
                                         std::string_view identifier = "fieldbridge");
 
 }  // namespace fieldbridge::gateway

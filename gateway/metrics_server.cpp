@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "gateway/metrics_report.hpp"
 
@@ -27,7 +27,8 @@ using tcp = asio::ip::tcp;
 struct metrics_server::impl : std::enable_shared_from_this<metrics_server::impl> {
     struct connection;
 
-    impl(const asio::any_io_executor& ex, std::string at, std::uint16_t on_port, report r, metrics_limits bounds)
+    impl(const asio::any_io_executor& ex, std::string at, std::uint16_t on_port, report r,
+         metrics_limits bounds)
         : acceptor(ex), address(std::move(at)), port(on_port), make_report(std::move(r)), limits(bounds) {}
 
     tcp::acceptor acceptor;
@@ -45,7 +46,8 @@ struct metrics_server::impl : std::enable_shared_from_this<metrics_server::impl>
 };
 
 struct metrics_server::impl::connection : std::enable_shared_from_this<connection> {
-    connection(std::shared_ptr<impl> owner, tcp::socket socket) : server(std::move(owner)), stream(std::move(socket)) {}
+    connection(std::shared_ptr<impl> owner, tcp::socket socket)
+        : server(std::move(owner)), stream(std::move(socket)) {}
 
     std::shared_ptr<impl> server;
     beast::tcp_stream stream;
@@ -59,10 +61,12 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
         parser->body_limit(0);
         buffer.max_size(server->limits.max_header_bytes);
         stream.expires_after(server->limits.idle_timeout);
-        http::async_read(stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec || self->server->stopped) return self->close();
-            self->answer(self->parser->release());
-        });
+        http::async_read(stream, buffer, *parser,
+                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (ec || self->server->stopped)
+                                 return self->close();
+                             self->answer(self->parser->release());
+                         });
     }
 
     void answer(const http::request<http::empty_body>& request) {
@@ -89,10 +93,12 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
             response.body() = server->make_report();
         }
         response.prepare_payload();
-        if (head) response.body().clear();  // Content-Length stays that of the GET answer
+        if (head)
+            response.body().clear();  // Content-Length stays that of the GET answer
         stream.expires_after(server->limits.idle_timeout);
         http::async_write(stream, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec || self->server->stopped || !self->response.keep_alive()) return self->close();
+            if (ec || self->server->stopped || !self->response.keep_alive())
+                return self->close();
             self->read();
         });
     }
@@ -105,40 +111,47 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
 };
 
 void metrics_server::impl::accept() {
-    acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
-        if (self->stopped || ec == asio::error::operation_aborted) return;
-        if (!ec) {
-            self->forget_closed();
-            if (self->connections.size() >= self->limits.max_connections) {
-                boost::system::error_code ignored;
-                socket.close(ignored);
+    acceptor.async_accept(
+        [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+            if (self->stopped || ec == asio::error::operation_aborted)
+                return;
+            if (!ec) {
+                self->forget_closed();
+                if (self->connections.size() >= self->limits.max_connections) {
+                    boost::system::error_code ignored;
+                    socket.close(ignored);
+                } else {
+                    auto c = std::make_shared<connection>(self, std::move(socket));
+                    self->connections.push_back(c);
+                    c->read();
+                }
             } else {
-                auto c = std::make_shared<connection>(self, std::move(socket));
-                self->connections.push_back(c);
-                c->read();
+                spdlog::warn("metrics endpoint: accept failed: {}", ec.message());
             }
-        } else {
-            spdlog::warn("metrics endpoint: accept failed: {}", ec.message());
-        }
-        self->accept();
-    });
+            self->accept();
+        });
 }
 
 metrics_server::metrics_server(const asio::any_io_executor& executor, std::string address, std::uint16_t port,
                                report r, metrics_limits limits)
     : impl_(std::make_shared<impl>(executor, std::move(address), port, std::move(r), limits)) {}
 
-metrics_server::~metrics_server() { stop(); }
+metrics_server::~metrics_server() {
+    stop();
+}
 
 result<void> metrics_server::start() {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(impl_->address, ec);
-    if (ec) return fail(std::make_error_code(std::errc::invalid_argument));
+    if (ec)
+        return fail(std::make_error_code(std::errc::invalid_argument));
     const tcp::endpoint endpoint(address, impl_->port);
     auto& a = impl_->acceptor;
-    if (a.open(endpoint.protocol(), ec); ec) return fail(std::error_code(ec.value(), std::generic_category()));
+    if (a.open(endpoint.protocol(), ec); ec)
+        return fail(std::error_code(ec.value(), std::generic_category()));
     a.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (a.bind(endpoint, ec); !ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (a.bind(endpoint, ec); !ec)
+        a.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         boost::system::error_code ignored;
         a.close(ignored);
@@ -153,7 +166,8 @@ void metrics_server::stop() {
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
     for (auto& weak : impl_->connections) {
-        if (auto c = weak.lock()) c->close();
+        if (auto c = weak.lock())
+            c->close();
     }
     impl_->connections.clear();
 }

@@ -32,8 +32,8 @@ public:
     // Called on the executor for every scrape.
     using report = std::function<std::string()>;
 
-    metrics_server(const boost::asio::any_io_executor& executor, std::string address, std::uint16_t port, report r,
-                   metrics_limits limits = {});
+    metrics_server(const boost::asio::any_io_executor& executor, std::string address, std::uint16_t port,
+                   report r, metrics_limits limits = {});
     ~metrics_server();
     metrics_server(const metrics_server&) = delete;
     metrics_server& operator=(const metrics_server&) = delete;

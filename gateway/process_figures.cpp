@@ -20,10 +20,12 @@ status_snapshot::process_part read_process_figures() {
         }
     }
     std::error_code ec;
-    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) {
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec)) {
         ++p.open_fds;
     }
-    if (p.open_fds > 0) --p.open_fds;  // the directory being listed
+    if (p.open_fds > 0)
+        --p.open_fds;  // the directory being listed
     rusage usage{};
     if (getrusage(RUSAGE_SELF, &usage) == 0) {
         const auto seconds = [](const timeval& t) {

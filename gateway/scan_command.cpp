@@ -35,7 +35,8 @@ chosen_bus bus_from_file(const scan_request& r) {
         return c;
     }
     if (r.bus.empty() && cfg.buses.size() != 1) {
-        std::cerr << "scan: " << r.config_path << " has " << cfg.buses.size() << " buses; name one with --bus\n";
+        std::cerr << "scan: " << r.config_path << " has " << cfg.buses.size()
+                  << " buses; name one with --bus\n";
         c.refused = EX_USAGE;
         return c;
     }
@@ -57,10 +58,12 @@ chosen_bus bus_from_options(const scan_request& r) {
         const auto colon = r.tcp.rfind(':');
         unsigned port = 0;
         std::string host = colon == std::string::npos ? std::string() : r.tcp.substr(0, colon);
-        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
         const bool port_ok = colon != std::string::npos && colon + 1 < r.tcp.size() &&
                              r.tcp.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
-                             (port = static_cast<unsigned>(std::stoul(r.tcp.substr(colon + 1, 6)))) >= 1 && port <= 65535;
+                             (port = static_cast<unsigned>(std::stoul(r.tcp.substr(colon + 1, 6)))) >= 1 &&
+                             port <= 65535;
         if (host.empty() || !port_ok) {
             std::cerr << "scan: --tcp " << r.tcp << " is not HOST:PORT\n";
             c.refused = EX_USAGE;
@@ -96,8 +99,8 @@ chosen_bus bus_from_options(const scan_request& r) {
     }
     link.stop_bits = static_cast<std::uint8_t>(r.stop_bits);
     c.bus.link = link;
-    c.yaml = "{ type: rtu, device: \"" + r.rtu + "\", baud: " + std::to_string(r.baud) + ", parity: " + r.parity +
-             ", stop_bits: " + std::to_string(r.stop_bits) + " }";
+    c.yaml = "{ type: rtu, device: \"" + r.rtu + "\", baud: " + std::to_string(r.baud) +
+             ", parity: " + r.parity + ", stop_bits: " + std::to_string(r.stop_bits) + " }";
     return c;
 }
 
@@ -124,28 +127,33 @@ int run_scan(const scan_request& r) {
         return EX_USAGE;
     }
     if (r.first < 1 || r.last > 247 || r.first > r.last) {
-        std::cerr << "scan: --from " << r.first << " --to " << r.last << ": expected 1 <= from <= to <= 247\n";
+        std::cerr << "scan: --from " << r.first << " --to " << r.last
+                  << ": expected 1 <= from <= to <= 247\n";
         return EX_USAGE;
     }
     const auto chosen = r.config_path.empty() ? bus_from_options(r) : bus_from_file(r);
-    if (chosen.refused != EX_OK) return chosen.refused;
+    if (chosen.refused != EX_OK)
+        return chosen.refused;
 
     const unsigned ids = r.last - r.first + 1;
-    std::printf("scanning units %u..%u on %s; a silent unit costs %lld ms (all silent: %.1f s)\n", r.first, r.last,
-                describe(chosen.bus).c_str(), static_cast<long long>(timeout->count()),
+    std::printf("scanning units %u..%u on %s; a silent unit costs %lld ms (all silent: %.1f s)\n", r.first,
+                r.last, describe(chosen.bus).c_str(), static_cast<long long>(timeout->count()),
                 static_cast<double>(ids) * std::chrono::duration<double>(*timeout).count());
     std::fflush(stdout);
     bool header = false;  // printed once the bus is open
     const auto print_header = [&] {
-        if (!header) std::printf("%s\n", scan_header().c_str());
+        if (!header)
+            std::printf("%s\n", scan_header().c_str());
         header = true;
     };
     const auto started = std::chrono::steady_clock::now();
     std::size_t found = 0;
-    const modbus::scan_options options{static_cast<std::uint8_t>(r.first), static_cast<std::uint8_t>(r.last), *timeout};
+    const modbus::scan_options options{static_cast<std::uint8_t>(r.first), static_cast<std::uint8_t>(r.last),
+                                       *timeout};
     const auto units = modbus::scan_bus(chosen.bus, options, [&](const modbus::unit_result& u) {
         print_header();
-        if (!modbus::answered(u)) return;
+        if (!modbus::answered(u))
+            return;
         ++found;
         std::printf("%s\n", scan_row(u).c_str());
         std::fflush(stdout);
@@ -156,7 +164,8 @@ int run_scan(const scan_request& r) {
     }
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::printf("%zu of %u unit(s) answered, in %.1f s\n", found, ids, took);
-    if (found == 0) return 1;
+    if (found == 0)
+        return 1;
     std::printf("\n%s", starter_config(chosen.bus.name, chosen.yaml, *units).c_str());
     return EX_OK;
 }

@@ -11,11 +11,11 @@
 namespace fieldbridge::gateway {
 
 struct scan_request {
-    std::string config_path;  // with bus: a bus of this configuration
-    std::string bus;          // default: the configuration's only bus
-    std::string tcp;          // HOST:PORT
+    std::string config_path;       // with bus: a bus of this configuration
+    std::string bus;               // default: the configuration's only bus
+    std::string tcp;               // HOST:PORT
     std::string framing = "mbap";  // with tcp: mbap, or rtu (a serial device server)
-    std::string rtu;          // serial device
+    std::string rtu;               // serial device
     unsigned baud = 9600;
     std::string parity = "none";
     unsigned stop_bits = 1;

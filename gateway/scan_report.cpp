@@ -13,24 +13,32 @@ using modbus::function_code;
 std::string describe(const modbus::probe_result& r) {
     if (!r.error) {
         char text[32];
-        std::snprintf(text, sizeof text, "%u (0x%04X)", static_cast<unsigned>(r.value), static_cast<unsigned>(r.value));
+        std::snprintf(text, sizeof text, "%u (0x%04X)", static_cast<unsigned>(r.value),
+                      static_cast<unsigned>(r.value));
         return text;
     }
-    if (modbus::is_exception(r.error)) return "exception " + std::to_string(r.error.value());
-    if (r.error == make_error_code(modbus::modbus_errc::timeout)) return "no answer";
+    if (modbus::is_exception(r.error))
+        return "exception " + std::to_string(r.error.value());
+    if (r.error == make_error_code(modbus::modbus_errc::timeout))
+        return "no answer";
     return r.error.message();
 }
 
-const char* register_word(function_code f) { return f == function_code::read_input_registers ? "input" : "holding"; }
+const char* register_word(function_code f) {
+    return f == function_code::read_input_registers ? "input" : "holding";
+}
 
 std::string padded(std::string text, std::size_t width) {
-    if (text.size() < width) text.append(width - text.size(), ' ');
+    if (text.size() < width)
+        text.append(width - text.size(), ' ');
     return text;
 }
 
 }  // namespace
 
-std::string scan_header() { return "UNIT  " + padded("FC3 @0 (holding)", 24) + "FC4 @0 (input)"; }
+std::string scan_header() {
+    return "UNIT  " + padded("FC3 @0 (holding)", 24) + "FC4 @0 (input)";
+}
 
 std::string scan_row(const modbus::unit_result& u) {
     char unit[8];
@@ -47,29 +55,34 @@ std::string scan_row(const modbus::unit_result& u) {
 std::string starter_config(const std::string& bus_name, const std::optional<std::string>& bus_yaml,
                            const std::vector<modbus::unit_result>& units) {
     std::string out = "# A starting point: names, types, scales and word orders come from the datasheet.\n";
-    if (bus_yaml) out += "buses:\n  " + bus_name + ": " + *bus_yaml + "\n";
+    if (bus_yaml)
+        out += "buses:\n  " + bus_name + ": " + *bus_yaml + "\n";
     std::string devices;
     std::string skipped;
     for (const auto& u : units) {
-        if (!modbus::answered(u)) continue;
+        if (!modbus::answered(u))
+            continue;
         const auto name = "unit_" + std::to_string(u.unit);
         std::string points;
         for (const auto& p : u.probes) {
-            if (p.error) continue;
+            if (p.error)
+                continue;
             const std::string kind = register_word(p.function);
             points += "      - { name: " + kind + "_" + std::to_string(p.address) + ", register: " + kind +
                       ", address: " + std::to_string(p.address) + ", type: uint16 }  # read " +
                       std::to_string(p.value) + "\n";
         }
         if (points.empty()) {
-            skipped += "# " + name + " (unit " + std::to_string(u.unit) +
-                       ") answered with exceptions only: it is there, its registers are elsewhere (datasheet).\n";
+            skipped +=
+                "# " + name + " (unit " + std::to_string(u.unit) +
+                ") answered with exceptions only: it is there, its registers are elsewhere (datasheet).\n";
             continue;
         }
         devices += "  " + name + ":\n    bus: " + bus_name + "\n    unit_id: " + std::to_string(u.unit) +
                    "\n    points:\n" + points;
     }
-    if (!devices.empty()) out += "devices:\n" + devices;
+    if (!devices.empty())
+        out += "devices:\n" + devices;
     return out + skipped;
 }
 

@@ -9,7 +9,8 @@ namespace fieldbridge::modbus {
 result<std::vector<unit_result>> scan_link(link& line, const scan_options& o,
                                            const std::function<void(const unit_result&)>& each) {
     using clock = link::clock;
-    if (const auto error = line.open(clock::now())) return fail(error);
+    if (const auto error = line.open(clock::now()))
+        return fail(error);
     std::vector<unit_result> units;
     for (unsigned unit = o.first; unit <= o.last; ++unit) {
         unit_result u;
@@ -18,15 +19,19 @@ result<std::vector<unit_result>> scan_link(link& line, const scan_options& o,
             probe_result r{probe.function, probe.address, {}, 0};
             r.error = line.open(clock::now());
             if (!r.error) {
-                std::this_thread::sleep_until(line.ready_at(std::chrono::milliseconds(0)));  // the line's silence
+                std::this_thread::sleep_until(
+                    line.ready_at(std::chrono::milliseconds(0)));  // the line's silence
                 reply answer;
                 r.error = line.exchange(probe, answer);
-                if (!r.error && !answer.registers.empty()) r.value = answer.registers.front();
+                if (!r.error && !answer.registers.empty())
+                    r.value = answer.registers.front();
             }
             u.probes.push_back(r);
-            if (!probe_again(r)) break;
+            if (!probe_again(r))
+                break;
         }
-        if (each) each(u);
+        if (each)
+            each(u);
         units.push_back(std::move(u));
     }
     line.close();

@@ -23,12 +23,17 @@ public:
 
     register_words() = default;
     register_words(std::initializer_list<std::uint16_t> words) { assign(words.begin(), words.size()); }
-    register_words(std::span<const std::uint16_t> words) { assign(words.data(), words.size()); }  // NOLINT(google-explicit-constructor)
-    register_words(const std::vector<std::uint16_t>& words) { assign(words.data(), words.size()); }  // NOLINT(google-explicit-constructor)
+    register_words(std::span<const std::uint16_t> words) {
+        assign(words.data(), words.size());
+    }  // NOLINT(google-explicit-constructor)
+    register_words(const std::vector<std::uint16_t>& words) {
+        assign(words.data(), words.size());
+    }  // NOLINT(google-explicit-constructor)
     register_words(const register_words& other) { assign(other.data(), other.size_); }
     register_words(register_words&& other) noexcept { take(other); }
     register_words& operator=(const register_words& other) {
-        if (this != &other) assign(other.data(), other.size_);
+        if (this != &other)
+            assign(other.data(), other.size_);
         return *this;
     }
     register_words& operator=(register_words&& other) noexcept {
@@ -68,7 +73,8 @@ public:
     }
     friend std::ostream& operator<<(std::ostream& out, const register_words& w) {
         out << '{';
-        for (std::size_t i = 0; i < w.size_; ++i) out << (i ? ", " : "") << w[i];
+        for (std::size_t i = 0; i < w.size_; ++i)
+            out << (i ? ", " : "") << w[i];
         return out << '}';
     }
 

@@ -25,13 +25,18 @@ namespace {
 // Exceptions 10 and 11 come from a gateway in front of the unit (a Modbus
 // TCP to RTU gateway): the path is down or the unit behind it is silent.
 bool got_an_answer(const probe_result& r) {
-    return !r.error || (is_exception(r.error) && r.error != make_error_code(modbus_errc::gateway_path_unavailable) &&
-                        r.error != make_error_code(modbus_errc::gateway_target_failed));
+    return !r.error ||
+           (is_exception(r.error) && r.error != make_error_code(modbus_errc::gateway_path_unavailable) &&
+            r.error != make_error_code(modbus_errc::gateway_target_failed));
 }
 }  // namespace
 
-bool probe_again(const probe_result& r) { return got_an_answer(r); }
+bool probe_again(const probe_result& r) {
+    return got_an_answer(r);
+}
 
-bool answered(const unit_result& u) { return std::any_of(u.probes.begin(), u.probes.end(), got_an_answer); }
+bool answered(const unit_result& u) {
+    return std::any_of(u.probes.begin(), u.probes.end(), got_an_answer);
+}
 
 }  // namespace fieldbridge::modbus

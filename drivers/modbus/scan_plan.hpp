@@ -20,7 +20,7 @@ namespace fieldbridge::modbus {
 struct probe_result {
     function_code function = function_code::read_holding_registers;
     std::uint16_t address = 0;
-    std::error_code error;     // empty: answered with `value`
+    std::error_code error;  // empty: answered with `value`
     std::uint16_t value = 0;
 };
 

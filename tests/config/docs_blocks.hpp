@@ -52,7 +52,8 @@ inline std::map<std::string, std::string> sections(const std::string& yaml) {
         if (!line.empty() && line[0] != ' ' && line[0] != '#') {
             current = line.substr(0, line.find(':'));
         }
-        if (!current.empty()) out[current] += line + "\n";
+        if (!current.empty())
+            out[current] += line + "\n";
     }
     return out;
 }
@@ -80,24 +81,29 @@ inline std::vector<docs_document> docs_documents(const std::filesystem::path& so
     using namespace docs_detail;
     std::vector<std::filesystem::path> files{source_dir / "README.md"};
     for (const auto& e : std::filesystem::directory_iterator(source_dir / "docs")) {
-        if (e.path().extension() == ".md") files.push_back(e.path());
+        if (e.path().extension() == ".md")
+            files.push_back(e.path());
     }
     std::vector<docs_document> out;
     for (const auto& f : files) {
         for (const auto& block : yaml_blocks(f)) {
             auto merged = sections(base);
-            for (auto& [key, text] : sections(block.text)) merged[key] = text;
+            for (auto& [key, text] : sections(block.text))
+                merged[key] = text;
             std::string document;
             // x- sections first: they hold the anchors the others alias.
             for (const auto& [key, text] : merged) {
-                if (key.starts_with("x-")) document += text;
+                if (key.starts_with("x-"))
+                    document += text;
             }
             for (const auto& [key, text] : merged) {
-                if (!key.starts_with("x-")) document += text;
+                if (!key.starts_with("x-"))
+                    document += text;
             }
             // The profiles the package installs are the ones in the source tree.
             const std::string installed = "/usr/share/fieldbridge/profiles/";
-            for (auto at = document.find(installed); at != std::string::npos; at = document.find(installed, at)) {
+            for (auto at = document.find(installed); at != std::string::npos;
+                 at = document.find(installed, at)) {
                 const std::string shipped = (source_dir / "examples" / "profiles").string() + "/";
                 document.replace(at, installed.size(), shipped);
                 at += shipped.size();

@@ -48,7 +48,8 @@ std::map<std::string, verdict> schema_verdicts(const fs::path& dir, const std::v
                                                const std::vector<std::string>& extra_files = {}) {
     const auto schema_file = dir / "schema.json";
     std::ofstream(schema_file) << json_schema().dump(2);
-    std::vector<std::string> argv{"/usr/bin/python3", FIELDBRIDGE_SOURCE_DIR "/tests/config/validate_with_schema.py",
+    std::vector<std::string> argv{"/usr/bin/python3",
+                                  FIELDBRIDGE_SOURCE_DIR "/tests/config/validate_with_schema.py",
                                   schema_file.string()};
     for (std::size_t i = 0; i < cases.size(); ++i) {
         const auto file = dir / ("case" + std::to_string(i) + ".yaml");
@@ -92,7 +93,8 @@ void expect_same_verdicts(const fs::path& dir, const std::vector<doc_case>& case
         const auto loader = loader_error(c.yaml);
         if (c.valid) {
             EXPECT_FALSE(loader) << c.name << ": the loader refuses it: " << *loader << "\n" << c.yaml;
-            EXPECT_TRUE(schema.valid) << c.name << ": the schema refuses it: " << schema.error << "\n" << c.yaml;
+            EXPECT_TRUE(schema.valid) << c.name << ": the schema refuses it: " << schema.error << "\n"
+                                      << c.yaml;
         } else {
             EXPECT_TRUE(loader) << c.name << ": the loader accepts it\n" << c.yaml;
             if (c.schema_can_tell) {
@@ -123,7 +125,8 @@ public:
     }
     std::string text() const {
         std::string out = "{ ";
-        for (std::size_t i = 0; i < entries_.size(); ++i) out += (i ? ", " : "") + entries_[i].first + ": " + entries_[i].second;
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            out += (i ? ", " : "") + entries_[i].first + ": " + entries_[i].second;
         return out + " }";
     }
 
@@ -144,18 +147,24 @@ struct document {
 
     std::string text() const {
         std::string out = "mqtt: " + mqtt.text() + "\n";
-        for (const auto& [name, f] : root_sections) out += name + ": " + f.text() + "\n";
-        if (profile) out += "profiles:\n  p: " + profile->text() + "\n";
+        for (const auto& [name, f] : root_sections)
+            out += name + ": " + f.text() + "\n";
+        if (profile)
+            out += "profiles:\n  p: " + profile->text() + "\n";
         out += "buses:\n  line1: " + tcp_bus.text() + "\n";
-        if (rtu_bus) out += "  line2: " + rtu_bus->text() + "\n";
+        if (rtu_bus)
+            out += "  line2: " + rtu_bus->text() + "\n";
         flow d = device;
-        if (device_points) d.set("points", "[ " + point.text() + " ]");
+        if (device_points)
+            d.set("points", "[ " + point.text() + " ]");
         out += "devices:\n  meter1: " + d.text() + "\n";
         return out;
     }
 };
 
-std::string quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+std::string quoted(const std::string& s) {
+    return nlohmann::json(s).dump();
+}
 
 // A good value of a string key: what the key means, not just any text.
 std::string sample_string(section s, std::string_view key) {
@@ -179,19 +188,31 @@ std::string sample_string(section s, std::string_view key) {
 
 // What a key needs beside it to be valid at all (a bit needs a bool point...).
 void context(document& d, section s, std::string_view key, const std::string& written) {
-    const std::string value = written.size() >= 2 && written.front() == '"' ? written.substr(1, written.size() - 2) : written;
-    if (s == section::mqtt && key == "session_expiry") d.mqtt.set("protocol", "\"5\"");
-    if (s == section::mqtt && key == "password") d.mqtt.set("username", "\"u\"");
-    if (s == section::mqtt_reconnect && key == "min") d.mqtt.set("reconnect", "{ max: 24h, min: " + value + " }");
-    if (s == section::mqtt_reconnect && key == "max") d.mqtt.set("reconnect", "{ min: 1ms, max: " + value + " }");
-    if (s == section::device && key == "profile") d.profile = flow().set("points", "[ { name: w, register: holding, address: 9 } ]");
+    const std::string value =
+        written.size() >= 2 && written.front() == '"' ? written.substr(1, written.size() - 2) : written;
+    if (s == section::mqtt && key == "session_expiry")
+        d.mqtt.set("protocol", "\"5\"");
+    if (s == section::mqtt && key == "password")
+        d.mqtt.set("username", "\"u\"");
+    if (s == section::mqtt_reconnect && key == "min")
+        d.mqtt.set("reconnect", "{ max: 24h, min: " + value + " }");
+    if (s == section::mqtt_reconnect && key == "max")
+        d.mqtt.set("reconnect", "{ min: 1ms, max: " + value + " }");
+    if (s == section::device && key == "profile")
+        d.profile = flow().set("points", "[ { name: w, register: holding, address: 9 } ]");
     if (s == section::point) {
-        if (key == "bit") d.point.set("type", "bool");
-        if (key == "length" || key == "packing") d.point.set("type", "string").set("length", key == "length" ? value : "2");
-        if (key == "order") d.point.set("type", "float32");
-        if (key == "type" && value == "string") d.point.set("length", "2");
-        if (key == "type" && value == "bool") d.point.set("bit", "0");
-        if (key == "register" && (value == "coil" || value == "discrete")) d.point.set("type", "bool");
+        if (key == "bit")
+            d.point.set("type", "bool");
+        if (key == "length" || key == "packing")
+            d.point.set("type", "string").set("length", key == "length" ? value : "2");
+        if (key == "order")
+            d.point.set("type", "float32");
+        if (key == "type" && value == "string")
+            d.point.set("length", "2");
+        if (key == "type" && value == "bool")
+            d.point.set("bit", "0");
+        if (key == "register" && (value == "coil" || value == "discrete"))
+            d.point.set("type", "bool");
     }
 }
 
@@ -207,11 +228,13 @@ std::string with_key(section s, std::string_view key_view, const std::string& va
             d.mqtt.set(key, value);
             break;
         case section::mqtt_reconnect:
-            if (key != "min" && key != "max") d.mqtt.set("reconnect", "{ " + key + ": " + value + " }");
+            if (key != "min" && key != "max")
+                d.mqtt.set("reconnect", "{ " + key + ": " + value + " }");
             break;
         case section::mqtt_tls:
             if (key == "cert_file" || key == "key_file") {  // one needs the other
-                d.mqtt.set("tls", flow().set("cert_file", "c.pem").set("key_file", "k.pem").set(key, value).text());
+                d.mqtt.set("tls",
+                           flow().set("cert_file", "c.pem").set("key_file", "k.pem").set(key, value).text());
             } else {
                 d.mqtt.set("tls", "{ " + key + ": " + value + " }");
             }
@@ -240,7 +263,8 @@ std::string with_key(section s, std::string_view key_view, const std::string& va
             break;
         }
         case section::device:
-            if (key == "points") d.device_points = false;
+            if (key == "points")
+                d.device_points = false;
             d.device.set(key, value);
             break;
         case section::simulator_faults:
@@ -251,8 +275,11 @@ std::string with_key(section s, std::string_view key_view, const std::string& va
             break;
         case section::simulate: {
             // amplitude and period belong to a sine, step to a counter.
-            const std::string wave = key == "step" ? "counter" : key == "amplitude" || key == "period" ? "sine" : "";
-            d.point.set("simulate", (wave.empty() ? flow() : flow().set("wave", wave)).set(key, value).text());
+            const std::string wave = key == "step"                           ? "counter"
+                                     : key == "amplitude" || key == "period" ? "sine"
+                                                                             : "";
+            d.point.set("simulate",
+                        (wave.empty() ? flow() : flow().set("wave", wave)).set(key, value).text());
             break;
         }
     }
@@ -260,15 +287,28 @@ std::string with_key(section s, std::string_view key_view, const std::string& va
 }
 
 // The sections whose keys the cases set one by one (root's are sections).
-const std::vector<section> leaf_sections{section::mqtt,     section::mqtt_reconnect, section::mqtt_tls, section::publish,
-                                         section::store,    section::control,        section::metrics,  section::commands,
-                                         section::availability, section::profile,    section::bus,      section::device,
-                                         section::simulator_faults, section::point,  section::simulate};
+const std::vector<section> leaf_sections{section::mqtt,
+                                         section::mqtt_reconnect,
+                                         section::mqtt_tls,
+                                         section::publish,
+                                         section::store,
+                                         section::control,
+                                         section::metrics,
+                                         section::commands,
+                                         section::availability,
+                                         section::profile,
+                                         section::bus,
+                                         section::device,
+                                         section::simulator_faults,
+                                         section::point,
+                                         section::simulate};
 
 std::vector<doc_case> key_cases() {
     std::vector<doc_case> cases;
-    const auto add = [&](section s, const key_spec& k, const std::string& value, bool valid, bool schema_can_tell = true) {
-        cases.push_back({std::string(section_path(s)) + "." + std::string(k.name) + ": " + value + (valid ? " (good)" : " (bad)"),
+    const auto add = [&](section s, const key_spec& k, const std::string& value, bool valid,
+                         bool schema_can_tell = true) {
+        cases.push_back({std::string(section_path(s)) + "." + std::string(k.name) + ": " + value +
+                             (valid ? " (good)" : " (bad)"),
                          with_key(s, k.name, value), valid, schema_can_tell});
     };
     for (const auto s : leaf_sections) {
@@ -277,7 +317,8 @@ std::vector<doc_case> key_cases() {
                 case value_kind::string:
                 case value_kind::nonempty_string:
                     add(s, k, quoted(sample_string(s, k.name)), true);
-                    if (k.kind == value_kind::nonempty_string) add(s, k, "\"\"", false);
+                    if (k.kind == value_kind::nonempty_string)
+                        add(s, k, "\"\"", false);
                     add(s, k, "[ 1 ]", false);
                     break;
                 case value_kind::name:
@@ -292,13 +333,15 @@ std::vector<doc_case> key_cases() {
                     add(s, k, "\"many\"", false);
                     break;
                 case value_kind::integer_set:
-                    for (const auto v : k.integers) add(s, k, std::to_string(v), true);
+                    for (const auto v : k.integers)
+                        add(s, k, std::to_string(v), true);
                     add(s, k, std::to_string(k.integers.front() + 1), false);
                     break;
                 case value_kind::number:
                     add(s, k, "1.5", true);
                     add(s, k, "\"many\"", false);
-                    if (k.number_min) add(s, k, std::to_string(*k.number_min - 1), false);
+                    if (k.number_min)
+                        add(s, k, std::to_string(*k.number_min - 1), false);
                     break;
                 case value_kind::boolean:
                     add(s, k, "true", true);
@@ -309,7 +352,8 @@ std::vector<doc_case> key_cases() {
                     add(s, k, format_duration(k.duration_min), true);
                     add(s, k, format_duration(k.duration_max), true);
                     add(s, k, format_duration(k.duration_max + 1ms), false, false);
-                    if (k.duration_min.count() > 0) add(s, k, format_duration(k.duration_min - 1ms), false, false);
+                    if (k.duration_min.count() > 0)
+                        add(s, k, format_duration(k.duration_min - 1ms), false, false);
                     add(s, k, "\"5x\"", false);
                     break;
                 case value_kind::seconds:
@@ -318,11 +362,13 @@ std::vector<doc_case> key_cases() {
                     add(s, k, format_duration(k.duration_max), true);
                     add(s, k, format_duration(k.duration_max + 1s), false, false);
                     add(s, k, "1500ms", false);
-                    if (k.kind == value_kind::seconds_or_never) add(s, k, "never", true);
+                    if (k.kind == value_kind::seconds_or_never)
+                        add(s, k, "never", true);
                     break;
                 case value_kind::choice:
                     if (k.name != "type" || s != section::bus) {
-                        for (const auto& c : k.choices) add(s, k, quoted(c), true);
+                        for (const auto& c : k.choices)
+                            add(s, k, quoted(c), true);
                     }
                     add(s, k, "\"nonsense\"", false);
                     break;
@@ -330,7 +376,8 @@ std::vector<doc_case> key_cases() {
                 case value_kind::map_of:
                 case value_kind::list_of:
                     add(s, k, "\"x\"", false);
-                    add(s, k, k.kind == value_kind::list_of ? "[ { zz_unknown: 1 } ]" : "{ zz_unknown: 1 }", false);
+                    add(s, k, k.kind == value_kind::list_of ? "[ { zz_unknown: 1 } ]" : "{ zz_unknown: 1 }",
+                        false);
                     break;
                 case value_kind::list_of_strings:
                     add(s, k, k.name == "unmapped" ? "[ \"1-2\" ]" : "[ \"b:1884\" ]", true);
@@ -385,21 +432,26 @@ TEST(json_schema, a_missing_required_key_or_an_unknown_section_is_refused_by_bot
     no_points.device.set("profile", "p");
     cases.push_back({"profile without points", no_points.text(), false});
     cases.push_back({"unknown section", document().text() + "polling: { fast: true }\n", false});
-    cases.push_back({"a bad name as a key", "mqtt: { host: h, client_id: c }\nbuses:\n  \"line 1\": { type: tcp, host: h }\n", false});
-    cases.push_back({"an x- section with anchors", "x-common: &c { register: holding }\n" + document().text(), true});
+    cases.push_back({"a bad name as a key",
+                     "mqtt: { host: h, client_id: c }\nbuses:\n  \"line 1\": { type: tcp, host: h }\n",
+                     false});
+    cases.push_back(
+        {"an x- section with anchors", "x-common: &c { register: holding }\n" + document().text(), true});
     expect_same_verdicts(dir.path(), cases);
 }
 
 TEST(json_schema, the_examples_and_every_docs_configuration_pass_it) {
     fieldbridge::testing::temp_dir dir("fieldbridge-schema");
     std::vector<doc_case> cases;
-    for (const auto& doc : testing::docs_documents(FIELDBRIDGE_SOURCE_DIR)) cases.push_back({doc.where, doc.text, true});
+    for (const auto& doc : testing::docs_documents(FIELDBRIDGE_SOURCE_DIR))
+        cases.push_back({doc.where, doc.text, true});
     ASSERT_GE(cases.size(), 3u);
     expect_same_verdicts(dir.path(), cases);
     // The example files as they are (their !include paths are relative to them).
     std::vector<std::string> examples;
     for (const auto& e : fs::directory_iterator(FIELDBRIDGE_SOURCE_DIR "/examples")) {
-        if (e.path().extension() == ".yaml") examples.push_back(e.path().string());
+        if (e.path().extension() == ".yaml")
+            examples.push_back(e.path().string());
     }
     ASSERT_GE(examples.size(), 2u);
     const auto verdicts = schema_verdicts(dir.path(), {}, examples);
@@ -414,8 +466,14 @@ TEST(json_schema, is_what_fieldbridge_schema_prints_and_names_its_draft) {
     const auto schema = json_schema();
     EXPECT_EQ(schema.at("$schema"), "https://json-schema.org/draft/2020-12/schema");
     // Every section's keys are in it.
-    for (const auto& k : keys_of(section::root)) EXPECT_TRUE(schema.at("properties").contains(std::string(k.name))) << k.name;
-    const auto& point = schema.at("properties").at("devices").at("additionalProperties").at("properties").at("points").at("items");
+    for (const auto& k : keys_of(section::root))
+        EXPECT_TRUE(schema.at("properties").contains(std::string(k.name))) << k.name;
+    const auto& point = schema.at("properties")
+                            .at("devices")
+                            .at("additionalProperties")
+                            .at("properties")
+                            .at("points")
+                            .at("items");
     EXPECT_EQ(point.at("properties").size(), keys_of(section::point).size());
 }
 

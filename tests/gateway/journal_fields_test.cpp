@@ -16,7 +16,8 @@ TEST(journal_fields, carry_the_message_priority_identifier_and_the_context_field
     context[static_cast<std::size_t>(log_field::bus)] = "line2";
     context[static_cast<std::size_t>(log_field::device)] = "meter07";
     EXPECT_EQ(journal_fields(log_priority::warning, "two\nlines", context),
-              (fields{"MESSAGE=two\nlines", "PRIORITY=4", "SYSLOG_IDENTIFIER=fieldbridge", "BUS=line2", "DEVICE=meter07"}));
+              (fields{"MESSAGE=two\nlines", "PRIORITY=4", "SYSLOG_IDENTIFIER=fieldbridge", "BUS=line2",
+                      "DEVICE=meter07"}));
     context[static_cast<std::size_t>(log_field::point)] = "setpoint";
     EXPECT_EQ(journal_fields(log_priority::error, "", context, "fb").back(), "POINT=setpoint");
     EXPECT_EQ(journal_fields(log_priority::critical, "", context)[1], "PRIORITY=2");

@@ -30,13 +30,14 @@ protected:
     std::mutex mutex_;
     std::vector<fields> sent_;
     bool refuse_ = false;
-    std::shared_ptr<spdlog::logger> logger_ = std::make_shared<spdlog::logger>(
-        "test", make_journal_sink([this](const fields& f) {
-            std::lock_guard lock(mutex_);
-            if (refuse_) return -ENOENT;
-            sent_.push_back(f);
-            return 0;
-        }));
+    std::shared_ptr<spdlog::logger> logger_ =
+        std::make_shared<spdlog::logger>("test", make_journal_sink([this](const fields& f) {
+                                             std::lock_guard lock(mutex_);
+                                             if (refuse_)
+                                                 return -ENOENT;
+                                             sent_.push_back(f);
+                                             return 0;
+                                         }));
 };
 
 TEST_F(journal_logger, an_entry_names_the_bus_device_and_point_of_the_thread_that_logged) {
@@ -49,10 +50,10 @@ TEST_F(journal_logger, an_entry_names_the_bus_device_and_point_of_the_thread_tha
     }).join();
     logger_->info("no context here");
     ASSERT_EQ(sent_.size(), 3u);
-    EXPECT_EQ(sent_[0], (fields{"MESSAGE=device meter07 timed out", "PRIORITY=4", "SYSLOG_IDENTIFIER=fieldbridge",
-                                "BUS=line2", "DEVICE=meter07"}));
-    EXPECT_EQ(sent_[1], (fields{"MESSAGE=write failed", "PRIORITY=3", "SYSLOG_IDENTIFIER=fieldbridge", "BUS=line2",
-                                "DEVICE=meter07", "POINT=setpoint"}));
+    EXPECT_EQ(sent_[0], (fields{"MESSAGE=device meter07 timed out", "PRIORITY=4",
+                                "SYSLOG_IDENTIFIER=fieldbridge", "BUS=line2", "DEVICE=meter07"}));
+    EXPECT_EQ(sent_[1], (fields{"MESSAGE=write failed", "PRIORITY=3", "SYSLOG_IDENTIFIER=fieldbridge",
+                                "BUS=line2", "DEVICE=meter07", "POINT=setpoint"}));
     EXPECT_EQ(sent_[2], (fields{"MESSAGE=no context here", "PRIORITY=6", "SYSLOG_IDENTIFIER=fieldbridge"}));
 }
 

@@ -38,15 +38,19 @@ parsed parse(const std::string& text) {
         std::smatch m;
         if (line.rfind("# HELP ", 0) == 0) {
             const auto name = line.substr(7, line.find(' ', 7) - 7);
-            if (!helped.insert(name).second) p.problems.push_back("HELP twice: " + name);
+            if (!helped.insert(name).second)
+                p.problems.push_back("HELP twice: " + name);
         } else if (line.rfind("# TYPE ", 0) == 0) {
             std::istringstream words(line.substr(7));
             std::string name;
             std::string type;
             words >> name >> type;
-            if (p.types.count(name) != 0) p.problems.push_back("TYPE twice: " + name);
-            if (helped.count(name) == 0) p.problems.push_back("TYPE before HELP: " + name);
-            if (type == "counter" && !name.ends_with("_total")) p.problems.push_back("counter without _total: " + name);
+            if (p.types.count(name) != 0)
+                p.problems.push_back("TYPE twice: " + name);
+            if (helped.count(name) == 0)
+                p.problems.push_back("TYPE before HELP: " + name);
+            if (type == "counter" && !name.ends_with("_total"))
+                p.problems.push_back("counter without _total: " + name);
             p.types[name] = type;
             current = name;
         } else if (std::regex_match(line, m, sample_line)) {
@@ -54,10 +58,12 @@ parsed parse(const std::string& text) {
             std::string family = name;
             if (p.types[current] == "histogram") {
                 for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
-                    if (name == current + suffix) family = current;
+                    if (name == current + suffix)
+                        family = current;
                 }
             }
-            if (family != current) p.problems.push_back("sample outside its family: " + line);
+            if (family != current)
+                p.problems.push_back("sample outside its family: " + line);
             p.samples[name][m[2]] = std::stod(m[3]);
         } else {
             p.problems.push_back("not a line of the format: " + line);
@@ -89,7 +95,8 @@ TEST(metrics_report, follows_the_exposition_format_for_every_family) {
     // Every family the report names is written, with or without samples.
     const auto families = metric_families();
     EXPECT_EQ(families.size(), p.types.size());
-    for (const auto& f : families) EXPECT_EQ(p.types.count(f), 1u) << f;
+    for (const auto& f : families)
+        EXPECT_EQ(p.types.count(f), 1u) << f;
 }
 
 TEST(metrics_report, carries_the_snapshot_figures_under_their_labels) {
@@ -102,7 +109,8 @@ TEST(metrics_report, carries_the_snapshot_figures_under_their_labels) {
     const auto p = parse(metrics_report(s));
     const auto value = [&](const std::string& name, const std::string& labels = "") {
         const auto f = p.samples.find(name);
-        if (f == p.samples.end() || f->second.count(labels) == 0) return -1.0;
+        if (f == p.samples.end() || f->second.count(labels) == 0)
+            return -1.0;
         return f->second.at(labels);
     };
     EXPECT_EQ(value("fieldbridge_build_info", R"({version="1.2.3"})"), 1);
@@ -149,7 +157,8 @@ TEST(metrics_report, an_offline_device_is_down_and_label_values_are_escaped) {
     d.health.record(modbus::poll_result{d.name, t0, {modbus::sample{0, {}, {false, {}}}}, {}, {}, {}});
     ASSERT_EQ(d.health.state(), modbus::device_state::offline);
     const auto text = metrics_report(s);
-    EXPECT_NE(text.find(R"(fieldbridge_device_up{device="odd \"name\" \\ with\nline",bus="line"} 0)"), std::string::npos)
+    EXPECT_NE(text.find(R"(fieldbridge_device_up{device="odd \"name\" \\ with\nline",bus="line"} 0)"),
+              std::string::npos)
         << text;
     EXPECT_TRUE(parse(text).problems.empty());
 }
@@ -166,12 +175,15 @@ const std::map<std::string, std::string>& served() {
 std::set<std::string> metric_names_in(const std::string& expr) {
     std::set<std::string> names;
     const std::regex identifier(R"((fieldbridge_|process_)[a-zA-Z0-9_:]*)");
-    for (auto it = std::sregex_iterator(expr.begin(), expr.end(), identifier); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(expr.begin(), expr.end(), identifier); it != std::sregex_iterator();
+         ++it) {
         std::string name = it->str();
         for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
-            if (!name.ends_with(suffix)) continue;
+            if (!name.ends_with(suffix))
+                continue;
             const auto base = name.substr(0, name.size() - suffix.size());
-            if (const auto f = served().find(base); f != served().end() && f->second == "histogram") name = base;
+            if (const auto f = served().find(base); f != served().end() && f->second == "histogram")
+                name = base;
         }
         names.insert(name);
     }
@@ -189,7 +201,8 @@ void queries_in(const nlohmann::json& j, std::vector<std::string>& out) {
             }
         }
     } else if (j.is_array()) {
-        for (const auto& item : j) queries_in(item, out);
+        for (const auto& item : j)
+            queries_in(item, out);
     }
 }
 
@@ -197,7 +210,8 @@ std::vector<std::string> unknown_metrics(const std::vector<std::string>& queries
     std::vector<std::string> unknown;
     for (const auto& q : queries) {
         for (const auto& name : metric_names_in(q)) {
-            if (served().count(name) == 0) unknown.push_back(name + " in " + q);
+            if (served().count(name) == 0)
+                unknown.push_back(name + " in " + q);
         }
     }
     return unknown;
@@ -212,7 +226,8 @@ TEST(grafana_dashboard, every_query_names_a_metric_the_gateway_serves) {
     ASSERT_GE(queries.size(), 20u);
     std::size_t naming = 0;
     for (const auto& q : queries) {
-        if (!metric_names_in(q).empty()) ++naming;
+        if (!metric_names_in(q).empty())
+            ++naming;
     }
     EXPECT_GE(naming, 20u);
     EXPECT_TRUE(unknown_metrics(queries).empty()) << ::testing::PrintToString(unknown_metrics(queries));

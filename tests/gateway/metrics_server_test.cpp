@@ -15,10 +15,10 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <gtest/gtest.h>
 
 #include "gateway/metrics_report.hpp"
 #include "tests/support/http_client.hpp"
@@ -66,15 +66,18 @@ private:
 // The server on an io_context thread of its own, on an ephemeral-free port.
 class endpoint : public ::testing::Test {
 protected:
-    static constexpr metrics_limits limits{.max_header_bytes = 1024, .max_connections = 2,
-                                           .idle_timeout = std::chrono::milliseconds(1000)};
+    static constexpr metrics_limits limits{
+        .max_header_bytes = 1024, .max_connections = 2, .idle_timeout = std::chrono::milliseconds(1000)};
 
     void SetUp() override {
         port_ = testing::free_tcp_port();
-        server_ = std::make_unique<metrics_server>(io_.get_executor(), "127.0.0.1", port_, [this] {
-            ++reports_;
-            return std::string("fieldbridge_test_metric 1\n");
-        }, limits);
+        server_ = std::make_unique<metrics_server>(
+            io_.get_executor(), "127.0.0.1", port_,
+            [this] {
+                ++reports_;
+                return std::string("fieldbridge_test_metric 1\n");
+            },
+            limits);
         auto started = server_->start();
         ASSERT_TRUE(started) << started.error().message();
         thread_ = std::thread([this] { io_.run(); });
@@ -129,10 +132,14 @@ TEST_F(endpoint, other_paths_are_not_found_and_other_methods_not_allowed) {
 
 TEST_F(endpoint, garbage_an_oversized_header_and_a_body_are_disconnected_unanswered) {
     EXPECT_EQ(http_exchange(port_, "hello there\r\n\r\n", 5s).status, 0);
-    EXPECT_EQ(http_exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(2000, 'a') + "\r\n\r\n", 5s)
-                  .status,
-              0);
-    EXPECT_EQ(http_exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 5s).status, 0);
+    EXPECT_EQ(
+        http_exchange(port_,
+                      "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(2000, 'a') + "\r\n\r\n", 5s)
+            .status,
+        0);
+    EXPECT_EQ(
+        http_exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 5s).status,
+        0);
     EXPECT_EQ(reports_.load(), 0);
     EXPECT_EQ(http_request(port_, "GET", "/metrics").status, 200);  // the next good client is served
 }

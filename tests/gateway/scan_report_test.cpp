@@ -19,9 +19,15 @@ using modbus::modbus_errc;
 using modbus::probe_result;
 using modbus::unit_result;
 
-probe_result holding(std::error_code e, std::uint16_t v = 0) { return {function_code::read_holding_registers, 0, e, v}; }
-probe_result input(std::error_code e, std::uint16_t v = 0) { return {function_code::read_input_registers, 0, e, v}; }
-std::error_code exception(modbus_errc c) { return make_error_code(c); }
+probe_result holding(std::error_code e, std::uint16_t v = 0) {
+    return {function_code::read_holding_registers, 0, e, v};
+}
+probe_result input(std::error_code e, std::uint16_t v = 0) {
+    return {function_code::read_input_registers, 0, e, v};
+}
+std::error_code exception(modbus_errc c) {
+    return make_error_code(c);
+}
 
 TEST(scan_plan, probes_fc3_then_fc4_at_register_0_and_stops_at_silence) {
     const auto probes = modbus::scan_probes(17, std::chrono::milliseconds(80));
@@ -45,8 +51,9 @@ TEST(scan_plan, probes_fc3_then_fc4_at_register_0_and_stops_at_silence) {
 
 TEST(scan_plan, a_unit_is_there_when_a_probe_got_a_value_or_an_exception_of_its_own) {
     EXPECT_TRUE(modbus::answered({1, {holding({}, 3)}}));
-    EXPECT_TRUE(modbus::answered({1, {holding(exception(modbus_errc::illegal_data_address)),
-                                      input(exception(modbus_errc::illegal_function))}}));
+    EXPECT_TRUE(modbus::answered({1,
+                                  {holding(exception(modbus_errc::illegal_data_address)),
+                                   input(exception(modbus_errc::illegal_function))}}));
     EXPECT_FALSE(modbus::answered({1, {holding(exception(modbus_errc::timeout))}}));
     EXPECT_FALSE(modbus::answered({1, {holding(exception(modbus_errc::gateway_target_failed))}}));
     EXPECT_FALSE(modbus::answered({1, {}}));
@@ -78,17 +85,21 @@ TEST(scan_report, what_scan_prints_check_accepts_over_random_scans) {
                 probe_result r{probe.function, probe.address, outcomes[rng() % std::size(outcomes)],
                                static_cast<std::uint16_t>(rng())};
                 u.probes.push_back(r);
-                if (!modbus::probe_again(r)) break;
+                if (!modbus::probe_again(r))
+                    break;
             }
-            if (std::any_of(u.probes.begin(), u.probes.end(), [](const probe_result& p) { return !p.error; })) {
+            if (std::any_of(u.probes.begin(), u.probes.end(),
+                            [](const probe_result& p) { return !p.error; })) {
                 ++with_value;
             }
             units.push_back(u);
         }
         const bool tcp = seed % 2 == 0;
-        const std::string yaml = tcp ? "{ type: tcp, host: \"10.0.0.5\", port: 502 }"
-                                     : "{ type: rtu, device: \"/dev/ttyS1\", baud: 9600, parity: even, stop_bits: 1 }";
-        const auto text = "mqtt: { host: 127.0.0.1, client_id: scan }\n" + starter_config("scanned", yaml, units);
+        const std::string yaml =
+            tcp ? "{ type: tcp, host: \"10.0.0.5\", port: 502 }"
+                : "{ type: rtu, device: \"/dev/ttyS1\", baud: 9600, parity: even, stop_bits: 1 }";
+        const auto text =
+            "mqtt: { host: 127.0.0.1, client_id: scan }\n" + starter_config("scanned", yaml, units);
         try {
             const auto cfg = config::load_string(text, "scan.yaml");
             EXPECT_EQ(cfg.devices.size(), with_value) << "seed " << seed << "\n" << text;

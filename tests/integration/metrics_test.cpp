@@ -36,8 +36,9 @@ TEST(metrics_endpoint, a_scrape_passes_promtool_and_follows_a_device_going_silen
     gateway_rig rig;
     const auto port = testing::free_tcp_port();
     rig.config.client_id("metrics-gw").prefix("e2e").heartbeat("60s");
-    rig.config.profile("meter", {point_spec("voltage", "input", 0, "float32").qos(1).simulate_ramp(220, 20, "10s"),
-                                 point_spec("energy", "holding", 10, "uint32").qos(1).simulate_constant(5)});
+    rig.config.profile("meter",
+                       {point_spec("voltage", "input", 0, "float32").qos(1).simulate_ramp(220, 20, "10s"),
+                        point_spec("energy", "holding", 10, "uint32").qos(1).simulate_constant(5)});
     rig.config.tcp_bus("line", rig.modbus_port());
     rig.config.device("m1")
         .bus("line")
@@ -60,28 +61,38 @@ TEST(metrics_endpoint, a_scrape_passes_promtool_and_follows_a_device_going_silen
         return sample_value(text, series).value_or(-1);
     };
     std::string text;
-    ASSERT_TRUE(wait_until([&] {
-        text = scrape();
-        return value(text, "fieldbridge_device_up" + m1) == 1 && value(text, "fieldbridge_device_up" + m2) == 1 &&
-               value(text, "fieldbridge_queue_delivered_total") > 0 && value(text, "fieldbridge_broker_up") == 1;
-    }, 20s)) << text << gw.output();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            text = scrape();
+            return value(text, "fieldbridge_device_up" + m1) == 1 &&
+                   value(text, "fieldbridge_device_up" + m2) == 1 &&
+                   value(text, "fieldbridge_queue_delivered_total") > 0 &&
+                   value(text, "fieldbridge_broker_up") == 1;
+        },
+        20s))
+        << text << gw.output();
     const auto [code, said] = promtool_check(rig, text);
     EXPECT_EQ(code, 0) << said;
     EXPECT_GT(value(text, "fieldbridge_device_poll_duration_seconds_count" + m1), 0);
     EXPECT_GT(value(text, R"(fieldbridge_bus_polls_total{bus="line"})"), 0);
     EXPECT_GT(value(text, "process_resident_memory_bytes"), 1e6);
     EXPECT_GT(value(text, "process_open_fds"), 3);
-    EXPECT_TRUE(wait_until([&] { return value(scrape(), "fieldbridge_publish_ack_seconds_count") > 0; }, 10s));
+    EXPECT_TRUE(
+        wait_until([&] { return value(scrape(), "fieldbridge_publish_ack_seconds_count") > 0; }, 10s));
 
     // m1 goes silent: its timeouts rise and it goes down; m2 stays up.
     const auto timeouts = [&](const std::string& t) {
-        return value(t, R"(fieldbridge_device_request_failures_total{device="m1",bus="line",reason="timeout"})");
+        return value(t,
+                     R"(fieldbridge_device_request_failures_total{device="m1",bus="line",reason="timeout"})");
     };
     const auto before = timeouts(text);
-    ASSERT_TRUE(wait_until([&] {
-        text = scrape();
-        return value(text, "fieldbridge_device_up" + m1) == 0;
-    }, 20s)) << text;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            text = scrape();
+            return value(text, "fieldbridge_device_up" + m1) == 0;
+        },
+        20s))
+        << text;
     EXPECT_GT(timeouts(text), before);
     EXPECT_EQ(value(text, R"(fieldbridge_device_state{device="m1",bus="line",state="offline"})"), 1);
     EXPECT_EQ(value(text, "fieldbridge_device_up" + m2), 1);

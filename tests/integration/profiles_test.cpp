@@ -53,7 +53,8 @@ TEST(shipped_profiles, each_is_served_by_the_simulator_and_every_point_arrives_g
     EXPECT_TRUE(wait_until([&] { return std::all_of(topics.begin(), topics.end(), good); }, 30s)) << [&] {
         std::string missing;
         for (const auto& t : topics) {
-            if (!good(t)) missing += t + " ";
+            if (!good(t))
+                missing += t + " ";
         }
         return "no good value on: " + missing + "\n" + gw.output();
     }();

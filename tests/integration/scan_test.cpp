@@ -29,8 +29,11 @@ void configure_units(gateway_rig& rig) {
     rig.config.profile("probe", {point_spec("v", "holding", 0, "uint16").simulate_constant(229),
                                  point_spec("t", "input", 0, "uint16").simulate_constant(21)});
     rig.config.device("a").bus("line").unit_id(1).profile("probe");
-    rig.config.device("b").bus("line").unit_id(2).point(point_spec("far", "holding", 20, "uint16")).fault(
-        "unmapped", std::vector<std::string>{"0-10"});
+    rig.config.device("b")
+        .bus("line")
+        .unit_id(2)
+        .point(point_spec("far", "holding", 20, "uint16"))
+        .fault("unmapped", std::vector<std::string>{"0-10"});
     rig.config.device("c").bus("line").unit_id(5).profile("probe");
 }
 
@@ -74,7 +77,8 @@ TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts
     EXPECT_NE(from_file.output.find("bus: line"), std::string::npos) << from_file.output;
     EXPECT_EQ(from_file.output.find("buses:"), std::string::npos) << from_file.output;
 
-    EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "10", "--to", "12"}).exit_code, 1);
+    EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "10", "--to", "12"}).exit_code,
+              1);
     const auto closed = std::to_string(testing::free_tcp_port());
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + closed}).exit_code, 69);
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "0"}).exit_code, 64);
@@ -88,11 +92,12 @@ TEST(scan, finds_the_units_on_an_rtu_line_within_ids_times_timeout) {
     ASSERT_TRUE(rig.open_serial_line());
     rig.config.rtu_bus("line", rig.gateway_tty(), 9600).bus("line").set("simulator_wire_timing", true);
     rig.start_serial_simulator();
-    ASSERT_TRUE(wait_until([&] { return rig.simulator().output().find("simulating bus") != std::string::npos; }, 10s))
+    ASSERT_TRUE(
+        wait_until([&] { return rig.simulator().output().find("simulating bus") != std::string::npos; }, 10s))
         << rig.simulator().output();
 
-    const auto a = run_fieldbridge({"scan", "--rtu", rig.gateway_tty(), "--baud", "9600", "--to", "20", "--timeout",
-                                    "100ms"});
+    const auto a = run_fieldbridge(
+        {"scan", "--rtu", rig.gateway_tty(), "--baud", "9600", "--to", "20", "--timeout", "100ms"});
     ASSERT_EQ(a.exit_code, 0) << a.output;
     EXPECT_NE(a.output.find("   1  229 (0x00E5)            21 (0x0015)"), std::string::npos) << a.output;
     EXPECT_NE(a.output.find("   2  exception 2             exception 2"), std::string::npos) << a.output;

@@ -18,8 +18,10 @@ TEST(bus_scan, silent_units_cost_one_request_and_answering_ones_every_probe) {
             answer.registers.assign(q.count, 229);
             return std::error_code{};
         }
-        if (q.unit == 2) return make_error_code(modbus_errc::illegal_data_address);
-        if (q.unit == 3) return make_error_code(modbus_errc::gateway_target_failed);
+        if (q.unit == 2)
+            return make_error_code(modbus_errc::illegal_data_address);
+        if (q.unit == 3)
+            return make_error_code(modbus_errc::gateway_target_failed);
         return make_error_code(modbus_errc::timeout);
     });
     fake_link line(peer);
@@ -45,7 +47,8 @@ TEST(bus_scan, silent_units_cost_one_request_and_answering_ones_every_probe) {
 TEST(bus_scan, a_link_that_drops_mid_scan_is_reopened_for_the_next_unit) {
     auto peer = std::make_shared<fake_peer>();
     peer->respond_with([](const request& q, reply& answer) {
-        if (q.unit == 2) return make_error_code(modbus_errc::connection_failed);
+        if (q.unit == 2)
+            return make_error_code(modbus_errc::connection_failed);
         answer.registers.assign(q.count, q.unit);
         return std::error_code{};
     });

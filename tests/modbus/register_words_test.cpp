@@ -14,7 +14,8 @@ namespace {
 
 std::vector<std::uint16_t> random_words(std::mt19937& rng) {
     std::vector<std::uint16_t> w(rng() % 10);  // across the in-place bound of 4
-    for (auto& x : w) x = static_cast<std::uint16_t>(rng());
+    for (auto& x : w)
+        x = static_cast<std::uint16_t>(rng());
     return w;
 }
 
@@ -38,7 +39,8 @@ TEST(register_words, behaves_as_a_vector_of_its_words_over_random_operation_sequ
                     model[i] = model[j];
                     break;
                 case 2:  // move-assign: the source is left empty
-                    if (i == j) break;
+                    if (i == j)
+                        break;
                     slots[i] = std::move(slots[j]);
                     model[i] = std::move(model[j]);
                     model[j].clear();
@@ -64,11 +66,13 @@ TEST(register_words, behaves_as_a_vector_of_its_words_over_random_operation_sequ
                 }
             }
             for (std::size_t k = 0; k < slots.size(); ++k) {
-                ASSERT_EQ(slots[k].size(), model[k].size()) << "seed " << seed << " step " << step << " slot " << k;
+                ASSERT_EQ(slots[k].size(), model[k].size())
+                    << "seed " << seed << " step " << step << " slot " << k;
                 ASSERT_EQ(slots[k], model[k]) << "seed " << seed << " step " << step << " slot " << k;
                 ASSERT_EQ(slots[k].to_vector(), model[k]) << "seed " << seed;
                 const std::span<const std::uint16_t> view = slots[k];
-                ASSERT_TRUE(std::equal(view.begin(), view.end(), model[k].begin(), model[k].end())) << "seed " << seed;
+                ASSERT_TRUE(std::equal(view.begin(), view.end(), model[k].begin(), model[k].end()))
+                    << "seed " << seed;
             }
         }
     }

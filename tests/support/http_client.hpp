@@ -13,7 +13,7 @@
 namespace fieldbridge::testing {
 
 struct http_answer {
-    int status = 0;  // 0: no answer (connection refused, closed, or timed out)
+    int status = 0;                              // 0: no answer (connection refused, closed, or timed out)
     std::map<std::string, std::string> headers;  // names in lower case
     std::string body;
 };
