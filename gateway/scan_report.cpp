@@ -68,18 +68,22 @@ std::string starter_config(const std::string& bus_name, const std::optional<std:
             if (p.error)
                 continue;
             const std::string kind = register_word(p.function);
-            points += "      - { name: " + kind + "_" + std::to_string(p.address) + ", register: " + kind +
-                      ", address: " + std::to_string(p.address) + ", type: uint16 }  # read " +
-                      std::to_string(p.value) + "\n";
+            const std::string address = std::to_string(p.address);
+            points.append("      - { name: ").append(kind).append("_").append(address);
+            points.append(", register: ").append(kind).append(", address: ").append(address);
+            points.append(", type: uint16 }  # read ").append(std::to_string(p.value)).append("\n");
         }
         if (points.empty()) {
-            skipped +=
-                "# " + name + " (unit " + std::to_string(u.unit) +
-                ") answered with exceptions only: it is there, its registers are elsewhere (datasheet).\n";
+            skipped.append("# ").append(name).append(" (unit ").append(std::to_string(u.unit));
+            skipped.append(
+                ") answered with exceptions only: it is there, its registers are elsewhere (datasheet).\n");
             continue;
         }
-        devices += "  " + name + ":\n    bus: " + bus_name + "\n    unit_id: " + std::to_string(u.unit) +
-                   "\n    points:\n" + points;
+        devices.append("  ").append(name).append(":\n    bus: ").append(bus_name);
+        devices.append("\n    unit_id: ")
+            .append(std::to_string(u.unit))
+            .append("\n    points:\n")
+            .append(points);
     }
     if (!devices.empty())
         out += "devices:\n" + devices;
