@@ -180,8 +180,7 @@ status_snapshot app::snapshot() const {
                                  p.client.state(), p.connected_since, p.client.stats()},
                       .queue = {p.queue->path().string(), p.queue->stats(), p.queue->counters(), p.forward.stats(),
                                 p.link.ack_latency()},
-                      .buses = {}, .buses_stopping = p.buses.stopping(), .devices = {},
-                      .process = read_process_figures()};
+                      .buses = {}, .buses_stopping = p.buses.stopping(), .devices = {}, .process = {}};
     for (const auto& w : p.buses.workers()) s.buses.push_back({w->name(), w->started(), w->counters()});
     for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
         const auto& d = cfg_.devices[i];
@@ -196,15 +195,19 @@ status_snapshot app::snapshot() const {
 // runs without it when the address cannot be bound (logged).
 void app::start_metrics() {
     auto& p = *parts_;
-    p.metrics = std::make_unique<metrics_server>(io_.get_executor(), cfg_.metrics.address, cfg_.metrics.port,
-                                                 [this] { return metrics_report(snapshot()); });
+    p.metrics = std::make_unique<metrics_server>(io_.get_executor(), cfg_.metrics.address, cfg_.metrics.port, [this] {
+        auto s = snapshot();
+        s.process = read_process_figures();  // /proc, read for a scrape only
+        return metrics_report(s);
+    });
     if (auto r = p.metrics->start(); !r) {
         spdlog::error("metrics endpoint {}:{}: {}", cfg_.metrics.address, cfg_.metrics.port, r.error().message());
         p.metrics.reset();
         return;
     }
-    spdlog::info("metrics endpoint: http://{}{}{}:{}/metrics", cfg_.metrics.address.find(':') != std::string::npos ? "[" : "",
-                 cfg_.metrics.address, cfg_.metrics.address.find(':') != std::string::npos ? "]" : "", p.metrics->port());
+    const bool v6 = cfg_.metrics.address.find(':') != std::string::npos;
+    spdlog::info("metrics endpoint: http://{}{}{}:{}/metrics", v6 ? "[" : "", cfg_.metrics.address, v6 ? "]" : "",
+                 p.metrics->port());
 }
 
 void app::stop() {

@@ -88,7 +88,8 @@ struct status_snapshot {
     };
     std::vector<device_part> devices;
 
-    // The process as the kernel sees it (/proc); zero where unreadable.
+    // The process as the kernel sees it (/proc); zero where unreadable. Filled
+    // for the metrics endpoint only (the status and summary do not show it).
     struct process_part {
         std::uint64_t resident_bytes = 0;
         std::uint64_t open_fds = 0;
