@@ -20,6 +20,7 @@
 #include <variant>
 
 #include "config/duration.hpp"
+#include "config/host_port.hpp"
 #include "config/limits.hpp"
 #include "config/names.hpp"
 #include "config/schema_keys.hpp"
@@ -475,31 +476,15 @@ private:
                 sink_.error(item.mark, item.path + ": " + *why);
                 continue;
             }
-            std::string host = *text;
-            std::optional<std::uint16_t> port;
-            // host:port, unless the host is an IPv6 address ([::1]:8883 or bare ::1).
-            const auto colon = host.rfind(':');
-            const bool bracketed = !host.empty() && host.front() == '[';
-            if (colon != std::string::npos && (bracketed || host.find(':') == colon)) {
-                const auto digits = host.substr(colon + 1);
-                unsigned long value = 0;
-                const bool numeric = !digits.empty() && digits.size() <= 5 &&
-                                     digits.find_first_not_of("0123456789") == std::string::npos;
-                if (numeric) value = std::stoul(digits);
-                if (!numeric || value < 1 || value > 65535) {
-                    sink_.error(item.mark, item.path + ": '" + *text + "' has no valid port after ':'; expected " +
-                                               "HOST or HOST:PORT with a port in 1..65535");
-                    continue;
-                }
-                port = static_cast<std::uint16_t>(value);
-                host.resize(colon);
-            }
-            if (bracketed && host.size() >= 2 && host.back() == ']') host = host.substr(1, host.size() - 2);
-            if (host.empty() || host.find_first_of(" \t/") != std::string::npos) {
-                sink_.error(item.mark, item.path + ": '" + *text + "' is not a host name or address; expected " +
-                                           "HOST or HOST:PORT");
+            const auto parsed = split_host_port(*text, port_rule::optional);
+            if (const auto* error = std::get_if<host_port_error>(&parsed)) {
+                sink_.error(item.mark, item.path + ": '" + *text + "' " +
+                                           (*error == host_port_error::bad_port
+                                                ? "has no valid port after ':'; expected HOST or HOST:PORT with a port in 1..65535"
+                                                : "is not a host name or address; expected HOST or HOST:PORT"));
                 continue;
             }
+            const auto& [host, port] = std::get<host_port>(parsed);
             b.failover.emplace_back(host, port.value_or(0));
         }
     }
@@ -566,30 +551,19 @@ private:
             key_error(m, "listen", "'" + listen + "' is not an address and port; expected IP:PORT like 127.0.0.1:9108 "
                                    "or [::1]:9108 (an address, not a host name)");
         };
-        std::string host;
-        std::string port_text;
-        if (!listen.empty() && listen.front() == '[') {
-            const auto close = listen.find(']');
-            if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') return bad();
-            host = listen.substr(1, close - 1);
-            port_text = listen.substr(close + 2);
-            in6_addr v6{};
-            if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return bad();
-        } else {
-            const auto colon = listen.rfind(':');
-            if (colon == std::string::npos) return bad();
-            host = listen.substr(0, colon);
-            port_text = listen.substr(colon + 1);
-            in_addr v4{};
-            if (inet_pton(AF_INET, host.c_str(), &v4) != 1) return bad();
-        }
-        unsigned port = 0;
-        const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+        const auto parsed = split_host_port(listen, port_rule::needed);
+        if (std::holds_alternative<host_port_error>(parsed)) {
+            if (std::get<host_port_error>(parsed) != host_port_error::bad_port) return bad();
             return key_error(m, "listen", "'" + listen + "' has no port in 1..65535; expected IP:PORT like 127.0.0.1:9108");
         }
+        const auto& [host, port] = std::get<host_port>(parsed);
+        // An IPv6 literal in brackets, else IPv4.
+        in6_addr v6{};
+        in_addr v4{};
+        if (listen.front() == '[' ? inet_pton(AF_INET6, host.c_str(), &v6) != 1 : inet_pton(AF_INET, host.c_str(), &v4) != 1)
+            return bad();
         gw_.metrics.address = host;
-        gw_.metrics.port = static_cast<std::uint16_t>(port);
+        gw_.metrics.port = *port;
     }
 
     // ---- commands ----
@@ -1056,6 +1030,7 @@ private:
                 get_duration(fm, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.faults.connect_pause);
                 get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
                 get_bool(fm, "refuse_fc5", d.faults.refuse_fc5);
+                get_bool(fm, "refuse_fc43", d.faults.refuse_fc43);
                 get_duration(fm, "vanish_after", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_after);
                 get_duration(fm, "vanish_for", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_for);
                 get_integer(fm, "busy_every", 0, 1'000'000, d.faults.busy_every);

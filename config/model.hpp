@@ -234,6 +234,7 @@ enum class write_function { automatic, fc16 };
 struct simulated_faults {
     bool refuse_fc6 = false;          // answer FC6 with exception 1: the device takes FC16 only
     bool refuse_fc5 = false;          // answer FC5 with exception 1: the device takes FC15 only
+    bool refuse_fc43 = false;         // answer FC43 (Read Device Identification) with exception 1
     unsigned busy_every = 0;          // every Nth request gets exception 6 (server busy); 0 = never
     unsigned stray_every = 0;         // RTU: every Nth answer comes after a frame from another unit; 0 = never
     milliseconds response_delay{0};   // wait before every answer

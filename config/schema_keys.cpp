@@ -222,6 +222,7 @@ std::map<section, std::vector<key_spec>> make_table() {
     t[section::simulator_faults] = {
         flag("refuse_fc6", "answer FC6 with exception 1"),
         flag("refuse_fc5", "answer FC5 with exception 1"),
+        flag("refuse_fc43", "answer FC43 (Read Device Identification) with exception 1"),
         integer("busy_every", 0, 1'000'000, "every Nth request gets exception 6"),
         duration("response_delay", milliseconds(0), seconds(60), "wait before every answer"),
         make("unmapped", k::list_of_strings, "register ranges the device lacks: \"10-19\""),

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <variant>
 
 #include "config/duration.hpp"
+#include "config/host_port.hpp"
 #include "config/loader.hpp"
 #include "config/names.hpp"
 #include "drivers/modbus/bus_scan.hpp"
@@ -55,21 +57,15 @@ chosen_bus bus_from_options(const scan_request& r) {
     chosen_bus c;
     c.bus.name = "scanned";
     if (!r.tcp.empty()) {
-        const auto colon = r.tcp.rfind(':');
-        unsigned port = 0;
-        std::string host = colon == std::string::npos ? std::string() : r.tcp.substr(0, colon);
-        if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-            host = host.substr(1, host.size() - 2);
-        const bool port_ok = colon != std::string::npos && colon + 1 < r.tcp.size() &&
-                             r.tcp.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
-                             (port = static_cast<unsigned>(std::stoul(r.tcp.substr(colon + 1, 6)))) >= 1 &&
-                             port <= 65535;
-        if (host.empty() || !port_ok) {
+        const auto parsed = config::split_host_port(r.tcp, config::port_rule::needed);
+        if (!std::holds_alternative<config::host_port>(parsed)) {
             std::cerr << "scan: --tcp " << r.tcp << " is not HOST:PORT\n";
             c.refused = EX_USAGE;
             return c;
         }
-        config::tcp_link link{host, static_cast<std::uint16_t>(port), config::tcp_framing::mbap};
+        const auto& host = std::get<config::host_port>(parsed).host;
+        const auto port = *std::get<config::host_port>(parsed).port;
+        config::tcp_link link{host, port, config::tcp_framing::mbap};
         if (r.framing == "rtu") {
             link.framing = config::tcp_framing::rtu;
         } else if (r.framing != "mbap") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "drivers/modbus/device_identification.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 
 namespace fieldbridge::gateway {
@@ -10,7 +11,33 @@ namespace {
 
 using modbus::function_code;
 
+// A device's text, safe to print on a terminal and inside a YAML comment.
+std::string printable(const std::string& text) {
+    std::string out;
+    for (const char c : text)
+        out += c >= 0x20 && c < 0x7F ? c : '?';
+    return out;
+}
+
+// "VendorName / ProductCode / MajorMinorRevision", objects beyond those as
+// "name=value".
+std::string identity_text(const std::vector<modbus::identification_object>& objects) {
+    std::string out;
+    for (const auto& o : objects) {
+        if (!out.empty())
+            out += o.id <= 2 ? " / " : ", ";
+        if (o.id > 2) {
+            const auto name = modbus::object_name(o.id);
+            out.append(name.empty() ? "object " + std::to_string(o.id) : std::string(name)).append("=");
+        }
+        out += printable(o.value);
+    }
+    return out.empty() ? "answered, no objects" : out;
+}
+
 std::string describe(const modbus::probe_result& r) {
+    if (!r.error && r.function == function_code::read_device_identification)
+        return identity_text(r.identity);
     if (!r.error) {
         char text[32];
         std::snprintf(text, sizeof text, "%u (0x%04X)", static_cast<unsigned>(r.value),
@@ -37,7 +64,8 @@ std::string padded(std::string text, std::size_t width) {
 }  // namespace
 
 std::string scan_header() {
-    return "UNIT  " + padded("FC3 @0 (holding)", 24) + "FC4 @0 (input)";
+    return "UNIT  " + padded("FC3 @0 (holding)", 24) + padded("FC4 @0 (input)", 24) +
+           "FC43/14 identification";
 }
 
 std::string scan_row(const modbus::unit_result& u) {
@@ -64,8 +92,11 @@ std::string starter_config(const std::string& bus_name, const std::optional<std:
             continue;
         const auto name = "unit_" + std::to_string(u.unit);
         std::string points;
+        std::string identity;
         for (const auto& p : u.probes) {
-            if (p.error)
+            if (!p.error && p.function == function_code::read_device_identification)
+                identity = identity_text(p.identity);
+            if (p.error || p.function == function_code::read_device_identification)
                 continue;
             const std::string kind = register_word(p.function);
             const std::string address = std::to_string(p.address);
@@ -75,11 +106,17 @@ std::string starter_config(const std::string& bus_name, const std::optional<std:
         }
         if (points.empty()) {
             skipped.append("# ").append(name).append(" (unit ").append(std::to_string(u.unit));
-            skipped.append(
-                ") answered with exceptions only: it is there, its registers are elsewhere (datasheet).\n");
+            skipped.append(") answered ")
+                .append(identity.empty() ? "with exceptions only" : "no register probe");
+            skipped.append(": it is there, its registers are elsewhere (datasheet).\n");
+            if (!identity.empty())
+                skipped.append("#   it identifies as ").append(identity).append("\n");
             continue;
         }
-        devices.append("  ").append(name).append(":\n    bus: ").append(bus_name);
+        devices.append("  ").append(name).append(":\n");
+        if (!identity.empty())
+            devices.append("    # identifies as ").append(identity).append("\n");
+        devices.append("    bus: ").append(bus_name);
         devices.append("\n    unit_id: ")
             .append(std::to_string(u.unit))
             .append("\n    points:\n")

@@ -44,8 +44,12 @@ public:
 
 private:
     std::string opened(bool ok, const char* what);
+    // Read Device Identification: sent through libmodbus, whose framing
+    // cannot cut its answer; received here (device_identification).
+    std::error_code exchange_identification(const request& r, reply& answer);
 
     modbus_t* ctx_ = nullptr;
+    bool tcp_ = false;  // MBAP framing, else RTU
 };
 
 }  // namespace fieldbridge::modbus

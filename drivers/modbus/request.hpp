@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/model.hpp"
+#include "drivers/modbus/device_identity.hpp"
 #include "drivers/modbus/read_plan.hpp"
 
 namespace fieldbridge::modbus {
@@ -24,6 +25,7 @@ enum class function_code : std::uint8_t {
     write_multiple_coils = 15,
     write_multiple_registers = 16,
     mask_write_register = 22,
+    read_device_identification = 43,  // MEI type 14 (device_identification)
 };
 
 struct request {
@@ -31,8 +33,9 @@ struct request {
     std::chrono::milliseconds timeout{1000};      // until the answer begins
     std::chrono::milliseconds byte_timeout{500};  // longest silence between two bytes of the answer
     function_code function = function_code::read_holding_registers;
-    std::uint16_t address = 0;
-    std::uint16_t count = 0;  // registers or bits read or written
+    std::uint16_t address = 0;  // FC43: the first object asked for
+    std::uint16_t count = 0;    // registers or bits read or written
+    identification_category category = identification_category::basic;  // FC43 only
     // Written: the registers (FC6, FC16), one 0/1 word per coil (FC5, FC15),
     // or the AND mask and the OR mask (FC22).
     std::vector<std::uint16_t> values;
@@ -42,6 +45,7 @@ struct request {
 struct reply {
     std::vector<std::uint16_t> registers;  // FC3, FC4: registers[0] is the request's address
     std::vector<std::uint8_t> bits;        // FC1, FC2: one byte per bit, non-zero when set
+    identification_page identification;    // FC43
 };
 
 // A request to device d, with its unit id and timeouts; the caller says what.

@@ -18,7 +18,21 @@ std::vector<request> scan_probes(std::uint8_t unit, std::chrono::milliseconds ti
         r.count = 1;
         probes.push_back(r);
     }
+    request identify = probes.back();
+    identify.function = function_code::read_device_identification;
+    identify.count = 0;
+    identify.category = identification_category::basic;
+    probes.push_back(identify);
     return probes;
+}
+
+std::optional<request> identification_follow_up(const request& asked, const identification_page& answer,
+                                                std::size_t pages) {
+    if (!answer.more_follows || pages >= max_identification_pages || answer.next_object <= asked.address)
+        return std::nullopt;
+    request next = asked;
+    next.address = answer.next_object;
+    return next;
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "drivers/modbus/simulator.hpp"
 
 #include <modbus.h>
+#include <poll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -22,24 +23,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drivers/modbus/crc16.hpp"
+#include "drivers/modbus/device_identification.hpp"
 #include "drivers/modbus/rtu_timing.hpp"
 #include "drivers/modbus/value_codec.hpp"
+#include "gateway/version.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-std::uint16_t crc16(const std::uint8_t* data, std::size_t n) {
-    std::uint16_t crc = 0xFFFF;
-    for (std::size_t i = 0; i < n; ++i) {
-        crc = static_cast<std::uint16_t>(crc ^ data[i]);
-        for (int b = 0; b < 8; ++b) {
-            crc = (crc & 1) ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001) : static_cast<std::uint16_t>(crc >> 1);
-        }
-    }
-    return crc;
-}
 
 // Length of the RTU request frame starting at buf (address, function, data,
 // CRC), 0 when more bytes are needed to tell, -1 for a function code this
@@ -59,6 +52,8 @@ int rtu_request_length(const std::vector<std::uint8_t>& buf) {
             return buf.size() < 7 ? 0 : 9 + buf[6];
         case 22:
             return 10;
+        case 43:  // MEI type, Read Device ID code, object id
+            return 7;
         case 23:
             return buf.size() < 11 ? 0 : 13 + buf[10];
         default:
@@ -88,6 +83,26 @@ modbus_t* rtu_framer(int baud) {
     modbus_t* ctx = modbus_new_rtu("/dev/null", baud, 'N', 8, 1);
     if (ctx == nullptr) throw std::runtime_error("simulator: cannot create an RTU context");
     return ctx;
+}
+
+// One Modbus TCP request into query (its length, or -1 when the client
+// closed or sent garbage). libmodbus receives it, except function 43, whose
+// request libmodbus cannot frame: that one is cut by its MBAP length.
+int receive_tcp(modbus_t* ctx, int fd, std::vector<std::uint8_t>& query) {
+    std::uint8_t head[8];
+    const ssize_t seen = ::recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (seen < static_cast<ssize_t>(sizeof head) || head[7] != mei_function) return modbus_receive(ctx, query.data());
+    const std::size_t length = 6U + static_cast<std::size_t>((head[4] << 8) | head[5]);
+    if (length < 8 || length > query.size()) return -1;
+    std::size_t have = 0;
+    while (have < length) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 500) != 1) return -1;  // a half request, then silence
+        const ssize_t n = ::read(fd, query.data() + have, length - have);
+        if (n <= 0) return -1;
+        have += static_cast<std::size_t>(n);
+    }
+    return static_cast<int>(length);
 }
 
 }  // namespace
@@ -221,7 +236,7 @@ struct simulator::state {
             // Another master's traffic on the line first: a well-formed FC3
             // answer from a unit nobody here asked.
             std::uint8_t stray[9] = {static_cast<std::uint8_t>(id == 200 ? 201 : 200), 3, 4, 0x12, 0x34, 0x56, 0x78, 0, 0};
-            const auto crc = crc16(stray, 7);
+            const auto crc = crc16(std::span<const std::uint8_t>(stray, 7));
             stray[7] = static_cast<std::uint8_t>(crc & 0xFF);
             stray[8] = static_cast<std::uint8_t>(crc >> 8);
             if (::write(modbus_get_socket(ctx), stray, sizeof stray) != static_cast<ssize_t>(sizeof stray)) return false;
@@ -245,13 +260,75 @@ struct simulator::state {
                 }
             }
         }
-        if ((faults.refuse_fc6 && req[header] == 6) || (faults.refuse_fc5 && req[header] == 5)) {
+        if ((faults.refuse_fc6 && req[header] == 6) || (faults.refuse_fc5 && req[header] == 5) ||
+            (faults.refuse_fc43 && req[header] == mei_function)) {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+            return true;
+        }
+        if (req[header] == mei_function) {
+            identify(u, req, tcp);
             return true;
         }
         refresh(u);
         if (modbus_reply(ctx, req, length, u.map) >= 0) freeze_written(u, req + header);
         return true;
+    }
+
+    // Read Device Identification (request: MEI type, Read Device ID code,
+    // object id), which libmodbus does not serve: the basic and regular
+    // objects of a simulated device, stream (codes 1..3, from the object
+    // asked, or from 0 for an id it lacks) or individual (code 4)
+    // access, split over answers with "more follows" past 253 bytes.
+    void identify(const unit& u, const std::uint8_t* req, bool tcp) {
+        const int header = modbus_get_header_length(ctx);
+        const std::uint8_t mei = req[header + 1], code = req[header + 2], first = req[header + 3];
+        if (mei != mei_device_identification) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+            return;
+        }
+        if (code < 1 || code > 4) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+            return;
+        }
+        const std::string objects[] = {"fieldbridge", u.device.name, std::string(fieldbridge::version),
+                                       "none (simulated)", "fieldbridge simulated device",
+                                       u.device.name, "fieldbridge simulate"};
+        const std::size_t count = std::size(objects);
+        if (code == 4 && first >= count) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+            return;
+        }
+        const std::size_t last = code == 1 ? 3 : count;  // basic: objects 0..2
+        std::size_t at = code == 4 ? first : (first < last ? first : 0);
+        std::vector<std::uint8_t> pdu = {mei_function, mei_device_identification, code, 0x82, 0x00, 0x00, 0x00};
+        for (; at < (code == 4 ? first + 1U : last); ++at) {
+            const auto& text = objects[at];
+            const std::size_t size = std::min<std::size_t>(text.size(), 245);
+            if (pdu.size() + 2 + size > 253) {
+                pdu[4] = 0xFF;  // more follows, from this object
+                pdu[5] = static_cast<std::uint8_t>(at);
+                break;
+            }
+            pdu.push_back(static_cast<std::uint8_t>(at));
+            pdu.push_back(static_cast<std::uint8_t>(size));
+            pdu.insert(pdu.end(), text.begin(), text.begin() + static_cast<std::ptrdiff_t>(size));
+            ++pdu[6];
+        }
+        std::vector<std::uint8_t> adu;
+        if (tcp) {
+            const auto length = static_cast<std::uint16_t>(pdu.size() + 1);
+            adu = {req[0], req[1], 0, 0, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length & 0xFF),
+                   req[header - 1]};
+            adu.insert(adu.end(), pdu.begin(), pdu.end());
+        } else {
+            adu = {req[0]};
+            adu.insert(adu.end(), pdu.begin(), pdu.end());
+            const auto crc = crc16(adu);
+            adu.push_back(static_cast<std::uint8_t>(crc & 0xFF));
+            adu.push_back(static_cast<std::uint8_t>(crc >> 8));
+        }
+        if (::write(modbus_get_socket(ctx), adu.data(), adu.size()) != static_cast<ssize_t>(adu.size()))
+            spdlog::warn("simulator: short write of an identification answer: {}", std::strerror(errno));
     }
 };
 
@@ -424,7 +501,7 @@ void simulator::serve_tcp() {
                 continue;
             }
             modbus_set_socket(state_->ctx, *it);
-            const int rc = modbus_receive(state_->ctx, query.data());
+            const int rc = receive_tcp(state_->ctx, *it, query);
             if (rc > 0 && steady::now() - accepted[*it] >= connect_pause) {
                 state_->answer(query.data(), rc, true);
                 requests_.fetch_add(1, std::memory_order_relaxed);
@@ -515,7 +592,7 @@ void simulator::serve_rtu_stream(const int fd) {
             if (need == 0 || buf.size() < static_cast<std::size_t>(need)) break;
             const auto len = static_cast<std::size_t>(need);
             const std::uint16_t crc = static_cast<std::uint16_t>(buf[len - 2] | (buf[len - 1] << 8));
-            if (crc16(buf.data(), len - 2) != crc) {
+            if (crc16(std::span<const std::uint8_t>(buf.data(), len - 2)) != crc) {
                 buf.erase(buf.begin());
                 continue;
             }

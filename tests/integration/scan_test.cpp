@@ -1,6 +1,7 @@
 // `fieldbridge scan` against the simulator: on a TCP bus and on an RTU line
 // (a socat pty pair with the line's timing at 9600 baud), units that answer
-// with values, one that answers with exceptions only and silent ids; the
+// with values, one that answers with exceptions only and silent ids, with
+// Read Device Identification answered and refused; the
 // starter configuration it prints passes `fieldbridge check`; the exit
 // status says whether anything answered or the bus could not be opened.
 #include <cstdlib>
@@ -23,7 +24,9 @@ using testing::run_fieldbridge;
 using testing::wait_until;
 
 // Units 1 and 5 have holding and input register 0; unit 2 lacks registers
-// 0..10, so both probes get exception 2.
+// 0..10, so both register probes get exception 2. Units 1 and 2 answer Read
+// Device Identification (the simulator's vendor, their device name), unit 5
+// refuses it with exception 1.
 void configure_units(gateway_rig& rig) {
     rig.config.client_id("scan").prefix("scan");
     rig.config.profile("probe", {point_spec("v", "holding", 0, "uint16").simulate_constant(229),
@@ -34,7 +37,7 @@ void configure_units(gateway_rig& rig) {
         .unit_id(2)
         .point(point_spec("far", "holding", 20, "uint16"))
         .fault("unmapped", std::vector<std::string>{"0-10"});
-    rig.config.device("c").bus("line").unit_id(5).profile("probe");
+    rig.config.device("c").bus("line").unit_id(5).profile("probe").fault("refuse_fc43", true);
 }
 
 // What follows the summary line: the starter configuration.
@@ -48,6 +51,18 @@ double seconds_taken(const std::string& output) {
     return at == std::string::npos ? -1 : std::strtod(output.c_str() + at + 14, nullptr);
 }
 
+// The rows of configure_units' units, and the starter's comment.
+void expect_identified_units(const std::string& output) {
+    EXPECT_NE(output.find("   1  229 (0x00E5)            21 (0x0015)             fieldbridge / a / "), std::string::npos)
+        << output;
+    EXPECT_NE(output.find("   2  exception 2             exception 2             fieldbridge / b / "), std::string::npos)
+        << output;
+    EXPECT_NE(output.find("   5  229 (0x00E5)            21 (0x0015)             exception 1"), std::string::npos)
+        << output;
+    EXPECT_NE(output.find("    # identifies as fieldbridge / a / "), std::string::npos) << output;
+    EXPECT_NE(output.find("#   it identifies as fieldbridge / b / "), std::string::npos) << output;
+}
+
 TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts) {
     gateway_rig rig;
     configure_units(rig);
@@ -57,9 +72,7 @@ TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts
 
     const auto a = run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--to", "8", "--timeout", "100ms"});
     ASSERT_EQ(a.exit_code, 0) << a.output;
-    EXPECT_NE(a.output.find("   1  229 (0x00E5)            21 (0x0015)"), std::string::npos) << a.output;
-    EXPECT_NE(a.output.find("   2  exception 2             exception 2"), std::string::npos) << a.output;
-    EXPECT_NE(a.output.find("   5  229 (0x00E5)"), std::string::npos) << a.output;
+    expect_identified_units(a.output);
     EXPECT_EQ(a.output.find("   3  "), std::string::npos) << a.output;
     EXPECT_NE(a.output.find("3 of 8 unit(s) answered"), std::string::npos) << a.output;
 
@@ -99,11 +112,11 @@ TEST(scan, finds_the_units_on_an_rtu_line_within_ids_times_timeout) {
     const auto a = run_fieldbridge(
         {"scan", "--rtu", rig.gateway_tty(), "--baud", "9600", "--to", "20", "--timeout", "100ms"});
     ASSERT_EQ(a.exit_code, 0) << a.output;
-    EXPECT_NE(a.output.find("   1  229 (0x00E5)            21 (0x0015)"), std::string::npos) << a.output;
-    EXPECT_NE(a.output.find("   2  exception 2             exception 2"), std::string::npos) << a.output;
+    expect_identified_units(a.output);
     EXPECT_NE(a.output.find("3 of 20 unit(s) answered"), std::string::npos) << a.output;
-    // 17 silent ids at 100 ms each, 6 exchanges of ~20 ms on the wire, and a
-    // 4 ms silence before each of the 23 requests: 2.0 s; a second of slack.
+    // 17 silent ids at 100 ms each, 6 register exchanges of ~20 ms on the
+    // wire, 3 identification exchanges of ~25 to 45 ms, and a 4 ms silence
+    // before each of the 26 requests: 2.2 s; 0.8 s of slack.
     const auto took = seconds_taken(a.output);
     EXPECT_GT(took, 1.7) << a.output;
     EXPECT_LT(took, 3.0) << a.output;
