@@ -1,7 +1,26 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package fieldbridge needs to build, test and run
 # its demo. Idempotent: packages already present are left alone.
+# Usage: scripts/install-deps.sh [--cross arm64|armhf]...
+#   --cross ARCH  also the cross compiler, the target's libraries (multiarch)
+#                 and qemu-user to run its tests (cmake/toolchains/)
 set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+cross=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cross)
+      case "${2:-}" in
+        arm64|armhf) cross+=("$2") ;;
+        *) echo "install-deps: --cross takes arm64 or armhf" >&2; exit 64 ;;
+      esac
+      shift 2 ;;
+    *) echo "usage: scripts/install-deps.sh [--cross arm64|armhf]..." >&2; exit 64 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -11,6 +30,21 @@ packages=(
   mosquitto mosquitto-clients socat openssl procps python3-jsonschema python3-yaml
 )
 
+# The target's libraries: every -dev package above that is Multi-Arch; for
+# yaml-cpp (its -dev package is not) the runtime library, used with the
+# build machine's headers (CMakeLists.txt).
+for arch in "${cross[@]}"; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    echo "install-deps: adding the $arch architecture"
+    $SUDO dpkg --add-architecture "$arch"
+  fi
+  packages+=("crossbuild-essential-$arch" qemu-user-static)
+  for lib in libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp0.7 libsqlite3-dev libfmt-dev libspdlog-dev \
+             libsystemd-dev libgtest-dev libgmock-dev libmosquitto-dev; do
+    packages+=("$lib:$arch")
+  done
+done
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -18,8 +52,6 @@ for p in "${packages[@]}"; do
   fi
 done
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 updated=0
 

@@ -1,0 +1,16 @@
+# Cross build for arm-linux-gnueabihf with Debian 12's cross compiler and the target's
+# multiarch libraries (scripts/install-deps.sh --cross armhf sets both up):
+#   cmake -S . -B build-armhf -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/arm-linux-gnueabihf.cmake
+# Test programs run under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR), so
+# ctest runs the suite as on the build machine.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
+set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)
+# Libraries and CMake packages come from the target's lib/<triplet>
+# (CMAKE_LIBRARY_ARCHITECTURE, pkg-config's directory below), programs from
+# the build machine.
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/arm-linux-gnueabihf/pkgconfig:/usr/share/pkgconfig)
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static -L /usr/arm-linux-gnueabihf)
