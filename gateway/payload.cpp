@@ -18,7 +18,8 @@ nlohmann::json json_value(const config::point& p, const modbus::value& v) {
             if constexpr (std::is_same_v<T, double>) {
                 // JSON has no NaN or infinity: a device reporting one is
                 // published as null rather than as an invalid document.
-                if (!std::isfinite(x)) return nullptr;
+                if (!std::isfinite(x))
+                    return nullptr;
                 return presentable(x, p);
             } else {
                 return x;
@@ -28,7 +29,8 @@ nlohmann::json json_value(const config::point& p, const modbus::value& v) {
 }
 
 std::string text_value(const config::point& p, const modbus::value& v) {
-    if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    if (const auto* s = std::get_if<std::string>(&v))
+        return *s;
     if (const auto* d = std::get_if<double>(&v); d && !std::isfinite(*d)) {
         return std::isnan(*d) ? "nan" : (*d > 0 ? "inf" : "-inf");
     }
@@ -46,41 +48,46 @@ void append_digits(std::string& out, int value, int width) {
 
 void append_iso8601_utc_ms(std::string& out, std::chrono::system_clock::time_point t) {
     using namespace std::chrono;
-    const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-    auto seconds = static_cast<std::time_t>(ms / 1000);
-    auto millis = ms % 1000;
-    if (millis < 0) {  // before 1970: floor, not truncate
-        millis += 1000;
-        --seconds;
-    }
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    const int year = tm.tm_year + 1900;
+    // The calendar of <chrono>, not gmtime_r: a 32-bit time_t (Debian's
+    // armhf) would end in 2038.
+    const auto at = floor<milliseconds>(t);
+    const auto day = floor<days>(at);
+    const year_month_day date{day};
+    const hh_mm_ss time{at - day};
+    const int year = static_cast<int>(date.year());
+    const auto month = static_cast<int>(static_cast<unsigned>(date.month()));
+    const auto mday = static_cast<int>(static_cast<unsigned>(date.day()));
+    const auto hour = static_cast<int>(time.hours().count());
+    const auto minute = static_cast<int>(time.minutes().count());
+    const auto second = static_cast<int>(time.seconds().count());
+    const auto millis = static_cast<int>(time.subseconds().count());
     if (year < 0 || year > 9999) {  // far from any clock a gateway runs on: the general path
         char buf[48];
-        const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
-                                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+        const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, month, mday,
+                                    hour, minute, second, millis);
         out.append(buf, static_cast<std::size_t>(n));
         return;
     }
     append_digits(out, year, 4);
     out += '-';
-    append_digits(out, tm.tm_mon + 1, 2);
+    append_digits(out, month, 2);
     out += '-';
-    append_digits(out, tm.tm_mday, 2);
+    append_digits(out, mday, 2);
     out += 'T';
-    append_digits(out, tm.tm_hour, 2);
+    append_digits(out, hour, 2);
     out += ':';
-    append_digits(out, tm.tm_min, 2);
+    append_digits(out, minute, 2);
     out += ':';
-    append_digits(out, tm.tm_sec, 2);
+    append_digits(out, second, 2);
     out += '.';
-    append_digits(out, static_cast<int>(millis), 3);
+    append_digits(out, millis, 3);
     out += 'Z';
 }
 
 // JSON text of a value or a string: bytes that are not UTF-8 become U+FFFD.
-std::string json_text(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string json_text(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace
 
@@ -91,14 +98,16 @@ std::string iso8601_utc_ms(std::chrono::system_clock::time_point t) {
 }
 
 double presentable(double v, const config::point& p) {
-    if (!std::isfinite(v)) return v;
+    if (!std::isfinite(v))
+        return v;
     const bool single = p.type == config::data_type::float32;
     if (single && p.scale == 1.0 && p.offset == 0.0) {
         // The shortest text that reads back as the same float is what the
         // device meant; parse it again as a double.
         char buf[32];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
-        if (ec == std::errc{}) return std::strtod(std::string(buf, end).c_str(), nullptr);
+        if (ec == std::errc{})
+            return std::strtod(std::string(buf, end).c_str(), nullptr);
         return v;
     }
     // A float32 carries about 7 significant digits, a double 15.
@@ -135,7 +144,8 @@ std::string json_payload(const config::point& p, const reading& r) {
 }
 
 std::optional<std::string> raw_payload(const config::point& p, const reading& r) {
-    if (!r.value) return std::nullopt;
+    if (!r.value)
+        return std::nullopt;
     return text_value(p, *r.value);
 }
 

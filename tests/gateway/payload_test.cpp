@@ -30,6 +30,9 @@ TEST(payload, iso8601_is_utc_with_milliseconds) {
     EXPECT_EQ(iso8601_utc_ms(t), "2026-11-18T11:06:40.123Z");
     EXPECT_EQ(iso8601_utc_ms(system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
     EXPECT_EQ(iso8601_utc_ms(system_clock::time_point{milliseconds{-1}}), "1969-12-31T23:59:59.999Z");
+    // Past a 32-bit time_t (2038-01-19) and a 32-bit unsigned one (2106).
+    EXPECT_EQ(iso8601_utc_ms(system_clock::time_point{seconds{2'208'988'800}}), "2040-01-01T00:00:00.000Z");
+    EXPECT_EQ(iso8601_utc_ms(system_clock::time_point{seconds{4'294'967'296}}), "2106-02-07T06:28:16.000Z");
 }
 
 TEST(payload, float32_noise_is_rounded_away) {
