@@ -18,6 +18,7 @@
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/device_identification.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
+#include "tests/modbus/identification_answer.hpp"
 
 namespace {
 
@@ -28,22 +29,6 @@ void check(bool ok, const char* what) {
         return;
     std::fprintf(stderr, "property broken: %s\n", what);
     std::abort();
-}
-
-std::vector<std::uint8_t> encode(const identification_page& page) {
-    std::vector<std::uint8_t> pdu = {mei_function,
-                                     mei_device_identification,
-                                     static_cast<std::uint8_t>(page.category),
-                                     page.conformity,
-                                     static_cast<std::uint8_t>(page.more_follows ? 0xFF : 0x00),
-                                     page.next_object,
-                                     static_cast<std::uint8_t>(page.objects.size())};
-    for (const auto& o : page.objects) {
-        pdu.push_back(o.id);
-        pdu.push_back(static_cast<std::uint8_t>(o.value.size()));
-        pdu.insert(pdu.end(), o.value.begin(), o.value.end());
-    }
-    return pdu;
 }
 
 // The frame with its length or CRC made right for what it holds.
@@ -106,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!c.pdu.empty() && c.pdu.size() <= 253, "a PDU beyond 253 bytes");
         const auto page = parse_identification(c.pdu, category);
         if (page) {
-            const auto again = encode(*page);
+            const auto again = testing::answer_pdu(*page);
             check(again.size() == c.pdu.size() && std::equal(again.begin(), again.end(), c.pdu.begin()),
                   "a parsed page does not encode back to its PDU");
         }

@@ -12,28 +12,12 @@
 
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/modbus_error.hpp"
+#include "tests/modbus/identification_answer.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using bytes = std::vector<std::uint8_t>;
-
-// A device's answer PDU for `page`.
-bytes encode(const identification_page& page) {
-    bytes pdu = {mei_function,
-                 mei_device_identification,
-                 static_cast<std::uint8_t>(page.category),
-                 page.conformity,
-                 static_cast<std::uint8_t>(page.more_follows ? 0xFF : 0x00),
-                 page.next_object,
-                 static_cast<std::uint8_t>(page.objects.size())};
-    for (const auto& o : page.objects) {
-        pdu.push_back(o.id);
-        pdu.push_back(static_cast<std::uint8_t>(o.value.size()));
-        pdu.insert(pdu.end(), o.value.begin(), o.value.end());
-    }
-    return pdu;
-}
 
 bytes tcp_frame(const bytes& pdu, std::uint8_t unit) {
     const auto length = pdu.size() + 1;
@@ -151,7 +135,7 @@ TEST(device_identification, random_pages_frame_and_parse_back_on_tcp_and_rtu) {
     for (unsigned seed = 1; seed <= 3000; ++seed) {
         std::mt19937 rng(seed);
         const auto page = random_page(rng);
-        const auto pdu = encode(page);
+        const auto pdu = testing::answer_pdu(page);
         const auto unit = static_cast<std::uint8_t>(1 + rng() % 247);
         for (const bool tcp : {true, false}) {
             const auto frame = tcp ? tcp_frame(pdu, unit) : rtu_frame(pdu, unit);
