@@ -16,6 +16,22 @@ std::array<std::uint8_t, 4> identification_request(identification_category categ
     return {mei_function, mei_device_identification, static_cast<std::uint8_t>(category), first};
 }
 
+std::vector<std::uint8_t> identification_answer(const identification_page& page) {
+    std::vector<std::uint8_t> pdu = {mei_function,
+                                     mei_device_identification,
+                                     static_cast<std::uint8_t>(page.category),
+                                     page.conformity,
+                                     static_cast<std::uint8_t>(page.more_follows ? 0xFF : 0x00),
+                                     page.next_object,
+                                     static_cast<std::uint8_t>(page.objects.size())};
+    for (const auto& o : page.objects) {
+        pdu.push_back(o.id);
+        pdu.push_back(static_cast<std::uint8_t>(o.value.size()));
+        pdu.insert(pdu.end(), o.value.begin(), o.value.end());
+    }
+    return pdu;
+}
+
 answer_extent_result answer_extent(std::span<const std::uint8_t> pdu) {
     if (pdu.empty())
         return {};

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "drivers/modbus/device_identity.hpp"
@@ -23,6 +24,10 @@ inline constexpr std::uint8_t mei_device_identification = 0x0E;  // its MEI type
 
 // The request PDU: a stream access to `category` from object `first`.
 std::array<std::uint8_t, 4> identification_request(identification_category category, std::uint8_t first);
+
+// A device's answer PDU for `page` (what the simulator sends; objects of
+// up to 255 bytes each, the caller keeps the whole within 253 bytes).
+std::vector<std::uint8_t> identification_answer(const identification_page& page);
 
 enum class extent_state : std::uint8_t {
     incomplete,  // more bytes are needed to tell

@@ -11,9 +11,10 @@ namespace fieldbridge::modbus {
 
 // The objects asked for (the Read Device ID code of a stream access).
 enum class identification_category : std::uint8_t {
-    basic = 1,     // VendorName, ProductCode, MajorMinorRevision (mandatory)
-    regular = 2,   // VendorUrl, ProductName, ModelName, UserApplicationName
-    extended = 3,  // private objects 0x80..0xFF
+    basic = 1,       // VendorName, ProductCode, MajorMinorRevision (mandatory)
+    regular = 2,     // VendorUrl, ProductName, ModelName, UserApplicationName
+    extended = 3,    // private objects 0x80..0xFF
+    individual = 4,  // the one object asked for
 };
 
 struct identification_object {

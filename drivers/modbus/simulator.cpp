@@ -300,20 +300,21 @@ struct simulator::state {
         }
         const std::size_t last = code == 1 ? 3 : count;  // basic: objects 0..2
         std::size_t at = code == 4 ? first : (first < last ? first : 0);
-        std::vector<std::uint8_t> pdu = {mei_function, mei_device_identification, code, 0x82, 0x00, 0x00, 0x00};
+        identification_page page;
+        page.category = static_cast<identification_category>(code);
+        page.conformity = 0x82;  // regular identification, stream and individual access
+        std::size_t size = 7;    // the answer's header
         for (; at < (code == 4 ? first + 1U : last); ++at) {
-            const auto& text = objects[at];
-            const std::size_t size = std::min<std::size_t>(text.size(), 245);
-            if (pdu.size() + 2 + size > 253) {
-                pdu[4] = 0xFF;  // more follows, from this object
-                pdu[5] = static_cast<std::uint8_t>(at);
+            const auto text = objects[at].substr(0, 245);
+            if (size + 2 + text.size() > 253) {
+                page.more_follows = true;  // from this object
+                page.next_object = static_cast<std::uint8_t>(at);
                 break;
             }
-            pdu.push_back(static_cast<std::uint8_t>(at));
-            pdu.push_back(static_cast<std::uint8_t>(size));
-            pdu.insert(pdu.end(), text.begin(), text.begin() + static_cast<std::ptrdiff_t>(size));
-            ++pdu[6];
+            size += 2 + text.size();
+            page.objects.push_back({static_cast<std::uint8_t>(at), text});
         }
+        const auto pdu = identification_answer(page);
         std::vector<std::uint8_t> adu;
         if (tcp) {
             const auto length = static_cast<std::uint16_t>(pdu.size() + 1);

@@ -18,7 +18,6 @@
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/device_identification.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
-#include "tests/modbus/identification_answer.hpp"
 
 namespace {
 
@@ -91,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!c.pdu.empty() && c.pdu.size() <= 253, "a PDU beyond 253 bytes");
         const auto page = parse_identification(c.pdu, category);
         if (page) {
-            const auto again = testing::answer_pdu(*page);
+            const auto again = identification_answer(*page);
             check(again.size() == c.pdu.size() && std::equal(again.begin(), again.end(), c.pdu.begin()),
                   "a parsed page does not encode back to its PDU");
         }

@@ -1,6 +1,6 @@
-// Read Device Identification framing and parsing against a reference
-// encoder: random pages (object counts, lengths, "more follows") encoded as
-// a device would, on TCP and RTU; every proper prefix of an answer is
+// Read Device Identification framing and parsing: random pages (object
+// counts, lengths, "more follows") encoded by identification_answer (what
+// the simulator sends) and framed as a device would, on TCP and RTU; every proper prefix of an answer is
 // incomplete, the whole is complete and parses back to the page, another
 // unit's answer is invalid, and a flipped bit that framing cannot see fails
 // the RTU CRC.
@@ -12,7 +12,6 @@
 
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/modbus_error.hpp"
-#include "tests/modbus/identification_answer.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
@@ -77,6 +76,7 @@ TEST(device_identification, the_request_is_a_stream_access_from_the_object_asked
               (std::array<std::uint8_t, 4>{0x2B, 0x0E, 0x02, 0x03}));
 }
 
+// Literal bytes, independent of identification_answer.
 TEST(device_identification, a_datasheet_answer_parses) {
     // Shaped like the example answer of Modbus Application Protocol v1.1b3, 6.21.
     const bytes pdu = {0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 0x03, 0x00, 0x16, 'C', 'o', 'm', 'p', 'a',
@@ -135,7 +135,7 @@ TEST(device_identification, random_pages_frame_and_parse_back_on_tcp_and_rtu) {
     for (unsigned seed = 1; seed <= 3000; ++seed) {
         std::mt19937 rng(seed);
         const auto page = random_page(rng);
-        const auto pdu = testing::answer_pdu(page);
+        const auto pdu = identification_answer(page);
         const auto unit = static_cast<std::uint8_t>(1 + rng() % 247);
         for (const bool tcp : {true, false}) {
             const auto frame = tcp ? tcp_frame(pdu, unit) : rtu_frame(pdu, unit);
