@@ -52,6 +52,11 @@ function(fieldbridge_test target)
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
+  if(ARG_LABEL STREQUAL "unit")
+    # `cmake --build B --target unit_tests` builds these alone (the emulated
+    # stage of scripts/test.sh runs only them).
+    set_property(GLOBAL APPEND PROPERTY FIELDBRIDGE_UNIT_TESTS ${target})
+  endif()
   if(ARG_SINGLE_THREAD)
     # One label (discovered tests cannot carry a list): `ctest -L unit`
     # still selects them, `ctest -LE single_thread` leaves them out.

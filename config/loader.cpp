@@ -606,6 +606,7 @@ private:
         get_integer(m, "max_megabytes", 1, 1'048'576, st.max_megabytes, "(MiB of topics and payloads)");
         get_seconds(m, "max_age", std::chrono::hours{24 * 366}, st.max_age);
         get_choice(m, "drop", drop_policy_names(), st.drop);
+        get_integer(m, "cache_kib", 64, 1'048'576, st.cache_kib, "(KiB of SQLite page cache)");
     }
 
     // ---- publish ----

@@ -348,6 +348,7 @@ struct store_settings {
     std::uint64_t max_megabytes = 256;        // topic + payload bytes, in MiB
     std::chrono::seconds max_age{7 * 24 * 3600};  // 0 = no age limit
     config::drop_policy drop = drop_policy::qos0_first;
+    std::uint32_t cache_kib = 2048;  // SQLite page cache of the store's connection
     source_mark mark;
     bool operator==(const store_settings&) const = default;
 };

@@ -174,6 +174,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         integer("max_megabytes", 1, 1'048'576, "MiB of topics and payloads kept"),
         whole_seconds("max_age", hours(24 * 366), "drop messages older than this; 0s: never"),
         choice("drop", names(drop_policy_names()), "what goes when full"),
+        integer("cache_kib", 64, 1'048'576, "KiB of SQLite page cache"),
     };
     t[section::control] = {text("socket", "control socket path")};
     t[section::metrics] = {make("listen", k::listen_address,

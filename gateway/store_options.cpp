@@ -21,6 +21,7 @@ store::options store_options_from(const config::store_settings& s) {
     o.limits.max_rows = s.max_messages;
     o.limits.max_bytes = s.max_megabytes * 1024 * 1024;
     o.limits.max_age = s.max_age;
+    o.cache_kib = s.cache_kib;
     switch (s.drop) {
         case config::drop_policy::oldest:
             o.policy = store::drop_policy::drop_oldest;

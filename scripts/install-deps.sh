@@ -39,7 +39,8 @@ for arch in "${cross[@]}"; do
     $SUDO dpkg --add-architecture "$arch"
   fi
   packages+=("crossbuild-essential-$arch" qemu-user-static)
-  for lib in libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp0.7 libsqlite3-dev libfmt-dev libspdlog-dev \
+  # libc6:<arch> is the loader and libc that qemu-user runs the programs with.
+  for lib in libc6 libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp0.7 libsqlite3-dev libfmt-dev libspdlog-dev \
              libsystemd-dev libgtest-dev libgmock-dev libmosquitto-dev; do
     packages+=("$lib:$arch")
   done

@@ -13,4 +13,8 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 # the build machine.
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# The loader and libc are the target's multiarch libc6 (/lib/aarch64-linux-gnu),
+# found by qemu without -L: with -L /usr/aarch64-linux-gnu it would take the cross
+# toolchain's loader, which is older than the multiarch libc it then loads,
+# and a program hangs in its first pthread_create.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static)

@@ -13,4 +13,8 @@ set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)
 # the build machine.
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/arm-linux-gnueabihf/pkgconfig:/usr/share/pkgconfig)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static -L /usr/arm-linux-gnueabihf)
+# The loader and libc are the target's multiarch libc6 (/lib/arm-linux-gnueabihf),
+# found by qemu without -L: with -L /usr/arm-linux-gnueabihf it would take the cross
+# toolchain's loader, which is older than the multiarch libc it then loads,
+# and a program hangs in its first pthread_create.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static)

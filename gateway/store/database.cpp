@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -127,6 +128,26 @@ result<void> database::check_integrity() {
 result<void> database::use_wal(durability d) {
     if (auto r = exec("PRAGMA journal_mode=WAL"); !r) return r;
     return exec(d == durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
+result<void> database::set_cache_kib(std::uint32_t kib) {
+    // PRAGMA takes no bound parameters; the number is ours. Negative: KiB.
+    const auto sql = "PRAGMA cache_size = -" + std::to_string(kib);
+    return exec(sql.c_str());
+}
+
+result<std::int64_t> database::cache_kib() {
+    statement s(db_, "PRAGMA cache_size");
+    const int rc = s.step();
+    if (rc != SQLITE_ROW) return fail(sqlite_error(rc));
+    const auto v = s.integer(0);
+    // Positive: pages (of the database's page size).
+    if (v >= 0) {
+        statement p(db_, "PRAGMA page_size");
+        if (p.step() != SQLITE_ROW) return fail(store_errc::corrupt);
+        return v * p.integer(0) / 1024;
+    }
+    return -v;
 }
 
 result<void> database::exec(const char* sql) {

@@ -89,6 +89,9 @@ public:
     result<void> check_integrity();
     // WAL journal and the synchronous level for d.
     result<void> use_wal(durability d);
+    // PRAGMA cache_size, in KiB: set and read back.
+    result<void> set_cache_kib(std::uint32_t kib);
+    result<std::int64_t> cache_kib();
 
     // SQL text, one or more statements, not kept prepared.
     result<void> exec(const char* sql);

@@ -35,6 +35,7 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
     }
     if (!db) return fail(db.error());
     if (auto r = (*db)->use_wal(o.durability); !r) return fail(r.error());
+    if (auto r = (*db)->set_cache_kib(o.cache_kib); !r) return fail(r.error());
     if (auto r = schema::migrate(**db); !r) return fail(r.error());
 
     std::unique_ptr<message_store> s(new message_store(std::move(*db), o));

@@ -107,6 +107,8 @@ public:
     // rolled back and will be given again.
     result<std::int64_t> last_id();
 
+    // The connection's page cache in KiB (options::cache_kib, as SQLite holds it).
+    result<std::int64_t> cache_kib() { return db_->cache_kib(); }
     queue_stats stats() const { return queue_.stats(); }
     const store::counters& counters() const { return queue_.counters(); }
     std::optional<std::chrono::system_clock::time_point> oldest() const { return queue_.stats().oldest; }

@@ -30,6 +30,9 @@ struct options {
     store::durability durability = durability::full;
     store::limits limits;
     store::drop_policy policy = drop_policy::drop_qos0_first;
+    // SQLite page cache of the connection, in KiB (PRAGMA cache_size): set,
+    // not left to the library's default, so the store's memory is known.
+    std::uint32_t cache_kib = 2048;
     // Fault injection for tests of the callers' failure paths: when set and
     // it returns true, a COMMIT fails as an I/O error would (rolled back).
     std::function<bool()> fail_commit;

@@ -77,6 +77,17 @@ long long committed_rows(const fs::path& db) {
     return n;
 }
 
+TEST_F(message_store_test, the_page_cache_is_the_configured_size_not_the_library_default) {
+    for (const std::uint32_t kib : {64u, 2048u, 65536u}) {
+        opts_.cache_kib = kib;
+        auto s = open();
+        ASSERT_TRUE(s);
+        const auto held = s->cache_kib();
+        ASSERT_TRUE(held) << held.error().message();
+        EXPECT_EQ(*held, kib);
+    }
+}
+
 TEST_F(message_store_test, uncommitted_appends_become_durable_with_the_next_commit) {
     auto s = open();
     ids(s->append_uncommitted(std::vector{msg("a", "1"), msg("b", "2")}, t0_));

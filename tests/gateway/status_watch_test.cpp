@@ -27,6 +27,7 @@
 #include "gateway/status_report.hpp"
 #include "tests/gateway/control_service.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/emulator.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::gateway {
@@ -65,13 +66,14 @@ protected:
 // The binary on the slave side of a pty pair; the test holds the master.
 class in_terminal {
 public:
-    explicit in_terminal(const std::vector<std::string>& argv) {
+    explicit in_terminal(const std::vector<std::string>& program) {
+        const auto argv = fieldbridge::testing::with_emulator(program);
         pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
         if (pid_ == 0) {
             std::vector<char*> args;
             for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
             args.push_back(nullptr);
-            execv(args[0], args.data());
+            execvp(args[0], args.data());
             _exit(127);
         }
         if (master_ >= 0) tcgetattr(master_, &before_);

@@ -19,8 +19,8 @@ fail() { echo "FAIL ($arch): $*" >&2; exit 1; }
 
 case "$arch" in
   amd64) machine="Advanced Micro Devices X86-64"; run=() ;;
-  arm64) machine="AArch64"; run=(qemu-aarch64-static -L /usr/aarch64-linux-gnu) ;;
-  armhf) machine="ARM"; run=(qemu-arm-static -L /usr/arm-linux-gnueabihf) ;;
+  arm64) machine="AArch64"; run=(qemu-aarch64-static) ;;
+  armhf) machine="ARM"; run=(qemu-arm-static) ;;
   *) fail "unknown architecture" ;;
 esac
 

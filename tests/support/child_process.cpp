@@ -13,10 +13,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/emulator.hpp"
+
 namespace fieldbridge::testing {
 
 child_process::child_process(std::vector<std::string> argv) {
     if (argv.empty()) throw std::runtime_error("child_process: empty argv");
+    argv = with_emulator(std::move(argv));
     std::string pattern = (std::filesystem::temp_directory_path() / "fieldbridge-child-XXXXXX").string();
     const int fd = mkstemp(pattern.data());
     if (fd < 0) throw std::runtime_error(std::string("child_process: mkstemp: ") + std::strerror(errno));
