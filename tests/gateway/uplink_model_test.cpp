@@ -469,25 +469,40 @@ std::string run_seed(std::uint64_t seed, const fs::path& dir) {
     return {};
 }
 
-TEST(uplink_model, every_promise_holds_over_random_event_sequences) {
-    const auto dir = scratch_dir("fieldbridge-uplink-model");
+// The seeds are dealt to two shards (seed - first seed, modulo 2), so that a
+// parallel ctest runs the model on two cores.
+constexpr std::uint64_t shards = 2;
+
+class uplink_model : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(uplink_model, every_promise_holds_over_random_event_sequences) {
+    const std::uint64_t shard = GetParam();
+    const auto dir = scratch_dir("fieldbridge-uplink-model-" + std::to_string(shard));
     if (const auto one = env_number("FIELDBRIDGE_UPLINK_SEED", 0); one != 0) {
-        const auto failure = run_seed(one, dir);
-        EXPECT_TRUE(failure.empty()) << failure;
+        if (shard == 0) {
+            const auto failure = run_seed(one, dir);
+            EXPECT_TRUE(failure.empty()) << failure;
+        }
     } else {
         const auto seeds = env_number("FIELDBRIDGE_UPLINK_SEEDS", 2000);
         const auto first = env_number("FIELDBRIDGE_UPLINK_FIRST_SEED", 1);
-        for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
+        std::uint64_t checked = 0;
+        for (std::uint64_t seed = first + shard; seed < first + seeds; seed += shards) {
             const auto failure = run_seed(seed, dir);
             if (!failure.empty()) {
                 ADD_FAILURE() << failure;
                 break;
             }
+            ++checked;
         }
-        std::printf("uplink model: %llu seeds checked\n", static_cast<unsigned long long>(seeds));
+        std::printf("uplink model, shard %llu of %llu: %llu seeds checked\n",
+                    static_cast<unsigned long long>(shard + 1), static_cast<unsigned long long>(shards),
+                    static_cast<unsigned long long>(checked));
     }
     fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(shard, uplink_model, ::testing::Range<std::uint64_t>(0, shards));
 
 }  // namespace
 }  // namespace fieldbridge::gateway::model
