@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,7 @@
 namespace fieldbridge::testing {
 namespace {
 
+#ifdef FIELDBRIDGE_TEST_EMULATOR
 #if defined(__aarch64__)
 constexpr std::uint16_t own_machine = EM_AARCH64;
 #elif defined(__arm__)
@@ -29,6 +31,7 @@ std::uint16_t machine_of(const std::string& path) {
     // Little-endian targets only (all of ours are).
     return static_cast<std::uint16_t>(header[18] | (header[19] << 8));
 }
+#endif
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/config_builder.hpp"
+#include "tests/support/emulator.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/wait.hpp"
 
@@ -31,6 +32,22 @@ TEST(child_process, signal_ends_a_running_child) {
 TEST(child_process, missing_program_exits_127) {
     child_process p({"fieldbridge-no-such-program"});
     EXPECT_EQ(p.wait(10s), 127);
+}
+
+TEST(with_emulator, puts_the_emulator_before_programs_of_the_target_only_in_a_cross_build) {
+    using fieldbridge::testing::emulated;
+    using fieldbridge::testing::with_emulator;
+    // A name looked up on PATH and a script are started as they are.
+    EXPECT_EQ(with_emulator({"mosquitto", "-v"}), (std::vector<std::string>{"mosquitto", "-v"}));
+    EXPECT_EQ(with_emulator({"/bin/sh", "-c", "true"}).front(), "/bin/sh");
+    // This test's own program is built for the target.
+    const auto own = std::filesystem::read_symlink("/proc/self/exe").string();
+    const auto argv = with_emulator({own, "--gtest_list_tests"});
+    EXPECT_EQ(argv.size(), emulated() ? 3u : 2u);
+    EXPECT_EQ(argv.back(), "--gtest_list_tests");
+    // And runs: the emulator in front when it needs one.
+    fieldbridge::testing::child_process p({own, "--gtest_list_tests"});
+    EXPECT_EQ(p.wait(std::chrono::seconds(30)), 0) << p.output();
 }
 
 TEST(mosquitto_broker, listens_and_stops_and_restarts_on_the_same_port) {
