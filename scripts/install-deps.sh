@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
   libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-tidy libmosquitto-dev

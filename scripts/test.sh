@@ -14,6 +14,8 @@
 # plain build of the suite is `cmake -S . -B build && cmake --build build &&
 # (cd build && ctest -LE long)`.
 # Each stage prints its time; a failing stage stops the run.
+# Compiles go through ccache (CMakeLists.txt, FIELDBRIDGE_CCACHE): a run
+# after a small change rebuilds little; a first run on a machine compiles all.
 # Usage: scripts/test.sh
 #   FIELDBRIDGE_SKIP_TIDY=1       skip clang-tidy
 #   FIELDBRIDGE_FUZZ_SECONDS=N    fuzzing budget for all targets (default 150)

@@ -8,7 +8,7 @@
 // Every PUBLISH that reaches the wire is checked against the store as
 // committed at that instant: a QoS 1/2 message is recorded as sent with the
 // packet id it carries, a QoS 0 message is already deleted (durable before
-// sent, DESIGN.md guarantee 1).
+// sent, docs/architecture.md "The durable queue").
 #include <gtest/gtest.h>
 
 #include <algorithm>

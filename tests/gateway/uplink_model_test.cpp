@@ -5,20 +5,20 @@
 // queues), with the promises checked after every step against a reference:
 // what the broker received and what the store holds committed.
 //
-// Promises checked (D = DESIGN.md guarantee):
+// Promises checked (docs/architecture.md, "The durable queue"):
 //   durable  every QoS 1/2 PUBLISH on the wire is committed in the store with
-//            the packet id it carries, before the write (D1)
+//            the packet id it carries, before the write
 //   once     a QoS 2 message reaches subscribers at most once per broker
-//            incarnation, unless the broker downgrades QoS 2 (D2)
+//            incarnation, unless the broker downgrades QoS 2
 //   fresh    between two session starts a message goes out as a new PUBLISH
 //            (DUP=0) at most once
 //   window   Receive Maximum kept; the client holds at most `window` of the
 //            forwarder's messages, and while the link is down only flows in flight
 //   drops    a message leaves the store unreceived only by the drop policy,
-//            and the store counts exactly those; none is delivered after (D4)
-//   order    per topic, first deliveries in the order of production (D3)
+//            and the store counts exactly those; none is delivered after
+//   order    per topic, first deliveries in the order of production
 //   all      after the faults stop, every message committed and not dropped
-//            is delivered and the store ends empty (D1)
+//            is delivered and the store ends empty
 //
 // FIELDBRIDGE_UPLINK_SEEDS=N runs N seeds (default below) from
 // FIELDBRIDGE_UPLINK_FIRST_SEED (default 1);
