@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -285,6 +286,30 @@ private:
         return true;
     }
 
+    // The same, with the range of the key as config/schema_keys states it:
+    // the loader and the schema read one table.
+    static const key_spec& spec_of(section s, std::string_view key) {
+        const key_spec* spec = find_key(s, key);
+        if (spec == nullptr) throw std::logic_error("loader: no key " + std::string(key) + " in the schema table");
+        return *spec;
+    }
+
+    template <class T>
+    bool get_integer(const map_reader& m, section s, std::string_view key, T& out, std::string_view hint = {}) {
+        const auto& spec = spec_of(s, key);
+        return get_integer(m, key, spec.min, spec.max, out, hint);
+    }
+
+    bool get_duration(const map_reader& m, section s, std::string_view key, milliseconds& out) {
+        const auto& spec = spec_of(s, key);
+        return get_duration(m, key, spec.duration_min, spec.duration_max, out);
+    }
+
+    bool get_seconds(const map_reader& m, section s, std::string_view key, std::chrono::seconds& out) {
+        const auto& spec = spec_of(s, key);
+        return get_seconds(m, key, std::chrono::duration_cast<std::chrono::seconds>(spec.duration_max), out);
+    }
+
     template <class E>
     bool get_choice(const map_reader& m, std::string_view key, name_table<E> table, E& out) {
         const auto f = m.get(key);
@@ -408,12 +433,12 @@ private:
         b.mark = f.mark;
         get_string(m, "host", b.host, true);
         const bool port_given = m.has("port");
-        get_integer(m, "port", 1, 65535, b.port);
+        get_integer(m, section::mqtt, "port", b.port);
         if (get_string(m, "client_id", b.client_id, true)) {
             if (const auto w = client_id_warning(b.client_id)) sink_.warning(m.get("client_id")->mark, "mqtt.client_id: " + *w);
         }
-        get_seconds(m, "keepalive", std::chrono::seconds{65535}, b.keepalive);
-        get_duration(m, "connect_timeout", milliseconds{100}, std::chrono::minutes{5}, b.connect_timeout);
+        get_seconds(m, section::mqtt, "keepalive", b.keepalive);
+        get_duration(m, section::mqtt, "connect_timeout", b.connect_timeout);
         get_string(m, "username", b.username);
         get_string(m, "password", b.password);
         get_bool(m, "clean_session", b.clean_session);
@@ -422,7 +447,7 @@ private:
         // 0xFFFFFFFE s at most: 0xFFFFFFFF is "never", written as `never`.
         if (const auto e = m.get("session_expiry"); e && e->node.IsScalar() && e->node.Scalar() == "never") {
             b.session_expiry = std::chrono::seconds{0xFFFFFFFF};
-        } else if (get_seconds(m, "session_expiry", std::chrono::seconds{0xFFFFFFFE}, expiry)) {
+        } else if (get_seconds(m, section::mqtt, "session_expiry", expiry)) {
             b.session_expiry = expiry;
         }
         if (m.has("session_expiry") && b.protocol != mqtt_protocol::v5) {
@@ -433,8 +458,8 @@ private:
         }
         if (auto r = m.get("reconnect")) {
             map_reader rm(*r, key_names(section::mqtt_reconnect), sink_, "a map { min: 500ms, max: 30s }");
-            const bool min_ok = get_duration(rm, "min", milliseconds{1}, std::chrono::hours{1}, b.reconnect_min);
-            const bool max_ok = get_duration(rm, "max", milliseconds{1}, std::chrono::hours{24}, b.reconnect_max);
+            const bool min_ok = get_duration(rm, section::mqtt_reconnect, "min", b.reconnect_min);
+            const bool max_ok = get_duration(rm, section::mqtt_reconnect, "max", b.reconnect_max);
             if ((min_ok || max_ok) && b.reconnect_min > b.reconnect_max) {
                 const auto at = max_ok ? rm.get("max")->mark : rm.get("min")->mark;
                 sink_.error(at, r->path + ": min " + format_duration(b.reconnect_min) + " is greater than max " +
@@ -530,8 +555,8 @@ private:
                 *target = tmpl;
             }
         }
-        get_integer(m, "offline_after", 1, 1000, a.offline_after, "(consecutive polls without a good value)");
-        if (get_duration(m, "summary_interval", milliseconds{0}, std::chrono::hours{24}, a.summary_interval) &&
+        get_integer(m, section::availability, "offline_after", a.offline_after, "(consecutive polls without a good value)");
+        if (get_duration(m, section::availability, "summary_interval", a.summary_interval) &&
             a.summary_interval.count() > 0 && a.summary_interval < std::chrono::seconds{1}) {
             key_error(m, "summary_interval", "is shorter than 1s; expected 0s (off) or 1s..24h");
             a.summary_interval = milliseconds{0};
@@ -591,7 +616,7 @@ private:
                 c.device_topic = tmpl;
             }
         }
-        get_duration(m, "max_age", milliseconds{0}, std::chrono::hours{24}, c.max_age);
+        get_duration(m, section::commands, "max_age", c.max_age);
     }
 
     // ---- store ----
@@ -602,11 +627,11 @@ private:
         st.mark = f.mark;
         if (get_string(m, "path", st.path, true)) st.path = relative_to(m.get("path")->mark.file, st.path);
         get_choice(m, "durability", durability_names(), st.durability);
-        get_integer(m, "max_messages", 1, 1'000'000'000, st.max_messages, "(messages kept while the broker is away)");
-        get_integer(m, "max_megabytes", 1, 1'048'576, st.max_megabytes, "(MiB of topics and payloads)");
-        get_seconds(m, "max_age", std::chrono::hours{24 * 366}, st.max_age);
+        get_integer(m, section::store, "max_messages", st.max_messages, "(messages kept while the broker is away)");
+        get_integer(m, section::store, "max_megabytes", st.max_megabytes, "(MiB of topics and payloads)");
+        get_seconds(m, section::store, "max_age", st.max_age);
         get_choice(m, "drop", drop_policy_names(), st.drop);
-        get_integer(m, "cache_kib", 64, 1'048'576, st.cache_kib, "(KiB of SQLite page cache)");
+        get_integer(m, section::store, "cache_kib", st.cache_kib, "(KiB of SQLite page cache)");
     }
 
     // ---- publish ----
@@ -629,7 +654,7 @@ private:
             }
         }
         get_choice(m, "format", payload_format_names(), p.format);
-        get_seconds(m, "heartbeat", std::chrono::hours{24}, p.heartbeat);
+        get_seconds(m, section::publish, "heartbeat", p.heartbeat);
         get_qos(m, "qos", p.default_qos);
     }
 
@@ -643,7 +668,7 @@ private:
         if (auto v = get_number(m, "value")) s.value = *v;
         if (auto v = get_number(m, "amplitude")) s.amplitude = *v;
         if (auto v = get_number(m, "step")) s.step = *v;
-        get_duration(m, "period", milliseconds{1}, std::chrono::hours{24 * 7}, s.period);
+        get_duration(m, section::simulate, "period", s.period);
         using w = simulation::waveform;
         if (m.has("step") && s.wave != w::counter) {
             key_error(m, "step", "step is for wave: counter; expected no step with wave: " +
@@ -683,7 +708,7 @@ private:
         const bool kind_ok = m.require("register", "coil | discrete | holding | input").has_value() &&
                              get_choice(m, "register", register_kind_names(), p.kind);
         const bool address_ok = m.require("address", "0..65535 (the protocol address)").has_value() &&
-                                get_integer(m, "address", 0, 65535, p.address);
+                                get_integer(m, section::point, "address", p.address);
         bool type_ok = true;
         if (m.has("type")) {
             type_ok = get_choice(m, "type", data_type_names(), p.type);
@@ -702,7 +727,7 @@ private:
         // bit: one bit of a holding/input register, for bool points only.
         if (m.has("bit")) {
             std::uint8_t bit = 0;
-            if (get_integer(m, "bit", 0, 15, bit)) {
+            if (get_integer(m, section::point, "bit", bit)) {
                 if (bit_kind) {
                     key_error(m, "bit", "bit on a " + register_name +
                                             ", which is a single bit already; expected no bit (bit is for bool "
@@ -722,7 +747,7 @@ private:
         // length: registers of a string, required with and only with strings.
         if (type_ok && p.type == data_type::string) {
             if (m.require("length", "1..125 (registers holding the string)")) {
-                get_integer(m, "length", 1, 125, p.length, "(registers)");
+                get_integer(m, section::point, "length", p.length, "(registers)");
             }
         } else if (m.has("length") && type_ok) {
             key_error(m, "length", "length with type: " + std::string(to_string(p.type)) +
@@ -901,7 +926,7 @@ private:
             if (kind == "tcp") {
                 tcp_link link;
                 if (m.require("host", "a host name or IP address")) get_string(m, "host", link.host, true);
-                get_integer(m, "port", 1, 65535, link.port);
+                get_integer(m, section::bus, "port", link.port);
                 get_choice(m, "framing", tcp_framing_names(), link.framing);
                 for (const auto& key : rtu_keys) {
                     if (m.has(key)) key_error(m, key, key + " is for rtu buses; this bus is type: tcp");
@@ -925,12 +950,12 @@ private:
                     }
                 }
                 get_choice(m, "parity", parity_names(), link.parity);
-                get_integer(m, "data_bits", 5, 8, link.data_bits);
-                get_integer(m, "stop_bits", 1, 2, link.stop_bits);
+                get_integer(m, section::bus, "data_bits", link.data_bits);
+                get_integer(m, section::bus, "stop_bits", link.stop_bits);
                 get_choice(m, "rs485", rs485_mode_names(), link.rs485);
                 if (m.has("rts_delay_us")) {
                     std::uint32_t us = 0;
-                    if (get_integer(m, "rts_delay_us", 0, 1'000'000, us)) link.rts_delay_us = us;
+                    if (get_integer(m, section::bus, "rts_delay_us", us)) link.rts_delay_us = us;
                 }
                 get_bool(m, "simulator_wire_timing", link.simulator_wire_timing);
                 for (const auto& key : tcp_keys) {
@@ -953,22 +978,22 @@ private:
 
     // The polling settings present in m (a device or a profile) into d.
     void read_settings(const map_reader& m, device& d) {
-        get_duration(m, "poll_interval", milliseconds{1}, std::chrono::hours{24}, d.poll_interval);
-        get_duration(m, "timeout", milliseconds{1}, std::chrono::minutes{1}, d.timeout);
-        get_duration(m, "byte_timeout", milliseconds{1}, std::chrono::seconds{10}, d.byte_timeout);
-        get_integer(m, "retries", 0, 10, d.retries);
-        get_integer(m, "max_gap", 0, 2000, d.max_gap, "(registers or bits bridged when merging reads)");
-        get_integer(m, "max_registers", 1, 125, d.max_registers_per_read, "(registers per read request)");
-        get_integer(m, "max_bits", 1, 2000, d.max_bits_per_read, "(coils or discrete inputs per read request)");
-        get_duration(m, "request_delay", milliseconds{0}, std::chrono::seconds{10}, d.request_delay);
-        get_duration(m, "switch_delay", milliseconds{0}, std::chrono::seconds{10}, d.switch_delay);
+        get_duration(m, section::device, "poll_interval", d.poll_interval);
+        get_duration(m, section::device, "timeout", d.timeout);
+        get_duration(m, section::device, "byte_timeout", d.byte_timeout);
+        get_integer(m, section::device, "retries", d.retries);
+        get_integer(m, section::device, "max_gap", d.max_gap, "(registers or bits bridged when merging reads)");
+        get_integer(m, section::device, "max_registers", d.max_registers_per_read, "(registers per read request)");
+        get_integer(m, section::device, "max_bits", d.max_bits_per_read, "(coils or discrete inputs per read request)");
+        get_duration(m, section::device, "request_delay", d.request_delay);
+        get_duration(m, section::device, "switch_delay", d.switch_delay);
         get_choice(m, "write_function", write_function_names(), d.write_function);
-        get_duration(m, "busy_retry_delay", milliseconds{0}, std::chrono::seconds{60}, d.busy_retry_delay);
+        get_duration(m, section::device, "busy_retry_delay", d.busy_retry_delay);
         get_bool(m, "mask_write", d.mask_write);
         get_bool(m, "merge_reads", d.merge_reads);
-        get_integer(m, "offline_after", 1, 1000, d.offline_after, "(consecutive polls without a good value)");
-        get_duration(m, "offline_poll_interval", milliseconds{0}, std::chrono::hours{24}, d.offline_poll_interval);
-        get_duration(m, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.connect_pause);
+        get_integer(m, section::device, "offline_after", d.offline_after, "(consecutive polls without a good value)");
+        get_duration(m, section::device, "offline_poll_interval", d.offline_poll_interval);
+        get_duration(m, section::device, "connect_pause", d.connect_pause);
         get_bool(m, "close_after_poll", d.close_after_poll);
     }
 
@@ -1023,19 +1048,19 @@ private:
             }
             if (auto faults = m.get("simulator_faults")) {
                 map_reader fm(*faults, key_names(section::simulator_faults), sink_);
-                get_integer(fm, "miss_every", 0, 1'000'000, d.faults.miss_every);
-                get_integer(fm, "stray_every", 0, 1'000'000, d.faults.stray_every);
-                get_duration(fm, "min_request_gap", milliseconds{0}, std::chrono::seconds{60}, d.faults.min_request_gap);
-                get_integer(fm, "max_registers", 0, 125, d.faults.max_registers);
+                get_integer(fm, section::simulator_faults, "miss_every", d.faults.miss_every);
+                get_integer(fm, section::simulator_faults, "stray_every", d.faults.stray_every);
+                get_duration(fm, section::simulator_faults, "min_request_gap", d.faults.min_request_gap);
+                get_integer(fm, section::simulator_faults, "max_registers", d.faults.max_registers);
                 get_bool(fm, "one_master", d.faults.one_master);
-                get_duration(fm, "connect_pause", milliseconds{0}, std::chrono::seconds{60}, d.faults.connect_pause);
+                get_duration(fm, section::simulator_faults, "connect_pause", d.faults.connect_pause);
                 get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
                 get_bool(fm, "refuse_fc5", d.faults.refuse_fc5);
                 get_bool(fm, "refuse_fc43", d.faults.refuse_fc43);
-                get_duration(fm, "vanish_after", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_after);
-                get_duration(fm, "vanish_for", milliseconds{0}, std::chrono::hours{24}, d.faults.vanish_for);
-                get_integer(fm, "busy_every", 0, 1'000'000, d.faults.busy_every);
-                get_duration(fm, "response_delay", milliseconds{0}, std::chrono::seconds{60}, d.faults.response_delay);
+                get_duration(fm, section::simulator_faults, "vanish_after", d.faults.vanish_after);
+                get_duration(fm, section::simulator_faults, "vanish_for", d.faults.vanish_for);
+                get_integer(fm, section::simulator_faults, "busy_every", d.faults.busy_every);
+                get_duration(fm, section::simulator_faults, "response_delay", d.faults.response_delay);
                 if (auto u = fm.get("unmapped")) read_unmapped(*u, d.faults.unmapped);
             }
 

@@ -1,9 +1,10 @@
 // schema_keys: every key the configuration has, per section, with the form
 // of its value (kind, range, choices) and a line of description. The loader
-// takes each section's allowed keys from here, `fieldbridge schema` turns
-// the whole table into a JSON Schema (json_schema.hpp), and a test puts
-// every key at the edges of its range through both, so the loader, the
-// schema and this table cannot drift apart. Pure.
+// takes each section's allowed keys and each integer's and duration's range
+// from here, `fieldbridge schema` turns the whole table into a JSON Schema
+// (json_schema.hpp), and a test puts every key at the edges of its range
+// through both, so the loader, the schema and this table cannot drift
+// apart. Pure.
 #pragma once
 
 #include <chrono>
