@@ -64,8 +64,8 @@ stage "build (clang, ASan + UBSan) and fuzzing (bounded)"
 FIELDBRIDGE_FUZZ_DIR=build-asan FIELDBRIDGE_FUZZ_BUILD=all scripts/fuzz.sh "${FIELDBRIDGE_FUZZ_SECONDS:-150}"
 stage_done "build (clang, ASan + UBSan) and fuzzing"
 stage "tests under ASan + UBSan"
-# The uplink model (1000 seeds in two shards, about 6 minutes each here)
-# starts first (its COST), on both cores; `ctest` in a plain build runs 2000 seeds of each
+# The uplink model (1000 seeds in two shards: 2 and 10 minutes here, the
+# seeds cost unevenly) starts first (its COST), on both cores; `ctest` in a plain build runs 2000 seeds of each
 # model, `ctest -L long` 50 000 of the uplink's.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FIELDBRIDGE_UPLINK_SEEDS=1000 FIELDBRIDGE_STORE_MODEL_SEEDS=2000 \

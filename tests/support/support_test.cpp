@@ -37,7 +37,8 @@ TEST(child_process, missing_program_exits_127) {
 TEST(with_emulator, puts_the_emulator_before_programs_of_the_target_only_in_a_cross_build) {
     using fieldbridge::testing::emulated;
     using fieldbridge::testing::with_emulator;
-    // A name looked up on PATH and a script are started as they are.
+    // A name looked up on PATH and a program of the build machine are
+    // started as they are.
     EXPECT_EQ(with_emulator({"mosquitto", "-v"}), (std::vector<std::string>{"mosquitto", "-v"}));
     EXPECT_EQ(with_emulator({"/bin/sh", "-c", "true"}).front(), "/bin/sh");
     // This test's own program is built for the target.
