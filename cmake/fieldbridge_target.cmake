@@ -7,7 +7,12 @@ function(fieldbridge_warnings target)
     # g++ 12 at -O2 reports std::variant alternatives moved into a vector as
     # "maybe uninitialized" (GCC bug 105562 and kin); the check is left to
     # the sanitizer build and to clang-tidy.
-    $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
+    # g++ 12 pairs the class-specific operator delete of a Boost.Asio
+    # coroutine frame (awaitable_frame_base) with the global operator new
+    # it sees at the frame's creation and reports a mismatch (GCC bug
+    # 106652 and kin); the frames are Asio's own, allocated and freed by it.
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)
   if(FIELDBRIDGE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

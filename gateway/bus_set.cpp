@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drivers/modbus/link.hpp"
 #include "gateway/refused_reads.hpp"
 
 namespace fieldbridge::gateway {
@@ -48,8 +49,13 @@ void bus_set::build(const config::gateway& cfg, const std::vector<store::refused
             // Runs on the worker thread: the handler posts to the core.
             auto on_result = [handler = on_result_, bus_name = bus.name, generation = generation_[bus.name]](
                                  modbus::poll_result r) { handler(bus_name, generation, std::move(r)); };
-            workers_.push_back(
-                std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result));
+            if (modbus::shares_poll_thread(bus)) {
+                if (tcp_thread_ == nullptr) tcp_thread_ = std::make_shared<modbus::poll_thread>();
+                workers_.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result,
+                                                                        true, modbus::make_shared_link, tcp_thread_));
+            } else {
+                workers_.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result));
+            }
             for (std::size_t local = 0; local < global.size(); ++local) {
                 workers_.back()->remember_refused(local,
                                                   refused_for(refused, cfg.devices[global[local]].name));

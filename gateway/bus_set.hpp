@@ -1,5 +1,6 @@
 // The bus workers of the running configuration: one per bus that has
-// devices, the route from each configured device to its worker and its index
+// devices (those of Modbus TCP buses share one poll thread, the others have
+// a thread each), the route from each configured device to its worker and its index
 // there, and what a reload keeps polling or restarts. A worker that is
 // replaced is handed to retiring_workers (joined off the core thread) and
 // its bus's generation is bumped, so that poll results it posted before it
@@ -86,6 +87,8 @@ public:
 private:
     result_handler on_result_;
     gone_handler gone_;
+    // Made with the first Modbus TCP bus; each of its workers holds it too.
+    std::shared_ptr<modbus::poll_thread> tcp_thread_;
     std::vector<std::unique_ptr<modbus::bus_worker>> workers_;
     std::vector<std::pair<modbus::bus_worker*, std::size_t>> routes_;
     std::map<std::string, std::uint64_t> generation_;

@@ -7,7 +7,7 @@
 namespace fieldbridge::modbus {
 namespace {
 
-std::error_code ask(link& line, const request& q, reply& answer) {
+std::error_code ask(blocking_link& line, const request& q, reply& answer) {
     if (const auto error = line.open(link::clock::now()))
         return error;
     std::this_thread::sleep_until(line.ready_at(std::chrono::milliseconds(0)));  // the line's silence
@@ -16,7 +16,7 @@ std::error_code ask(link& line, const request& q, reply& answer) {
 
 // A probe's outcome; Read Device Identification asked again while more
 // objects follow (what was received before a failed follow-up is kept).
-probe_result run_probe(link& line, const request& probe) {
+probe_result run_probe(blocking_link& line, const request& probe) {
     probe_result r{probe.function, probe.address, {}, 0, {}};
     reply answer;
     r.error = ask(line, probe, answer);
@@ -41,7 +41,7 @@ probe_result run_probe(link& line, const request& probe) {
 
 }  // namespace
 
-result<std::vector<unit_result>> scan_link(link& line, const scan_options& o,
+result<std::vector<unit_result>> scan_link(blocking_link& line, const scan_options& o,
                                            const std::function<void(const unit_result&)>& each) {
     if (const auto error = line.open(link::clock::now()))
         return fail(error);

@@ -16,7 +16,7 @@
 
 namespace fieldbridge::modbus {
 
-class link;
+class blocking_link;
 
 struct scan_options {
     std::uint8_t first = 1;
@@ -30,7 +30,7 @@ result<std::vector<unit_result>> scan_bus(const config::bus& bus, const scan_opt
                                           const std::function<void(const unit_result&)>& each);
 
 // The same through a given link (a test's fake).
-result<std::vector<unit_result>> scan_link(link& line, const scan_options& o,
+result<std::vector<unit_result>> scan_link(blocking_link& line, const scan_options& o,
                                            const std::function<void(const unit_result&)>& each);
 
 }  // namespace fieldbridge::modbus

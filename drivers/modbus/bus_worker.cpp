@@ -1,9 +1,14 @@
 #include "drivers/modbus/bus_worker.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <memory>
-#include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/log_context.hpp"
@@ -20,6 +25,28 @@ namespace fieldbridge::modbus {
 namespace {
 
 using steady = std::chrono::steady_clock;
+namespace asio = boost::asio;
+
+// Keeps what this loop's log lines are about across a wait: the poll thread
+// may run other buses' loops in between, and each one puts its own back
+// when it resumes.
+class log_context_keeper {
+public:
+    log_context_keeper() : saved_(current_log_context()) {}
+    void resumed() { current_log_context() = saved_; }
+
+private:
+    log_context saved_;
+};
+
+// Waits on `timer` until `until` or until it is cancelled.
+asio::awaitable<void> wait_on(asio::steady_timer& timer, steady::time_point until) {
+    log_context_keeper context;
+    timer.expires_at(until);
+    boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    context.resumed();
+}
 
 // The read of one point (its registers, or its bit) on device d.
 request point_read(const config::device& d, const config::point& p) {
@@ -37,16 +64,18 @@ std::vector<std::uint16_t> point_words(const config::point& p, const reply& answ
 }  // namespace
 
 bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll)
-    : bus_worker(std::move(bus), std::move(devices), std::move(on_result), poll, make_link) {}
+    : bus_worker(std::move(bus), std::move(devices), std::move(on_result), poll,
+                 [](const config::bus& b, const asio::any_io_executor&) -> std::unique_ptr<link> { return make_link(b); }) {}
 
 bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll,
-                       link_factory links)
+                       link_factory links, std::shared_ptr<poll_thread> shared)
     : bus_(std::move(bus)),
       devices_(std::move(devices)),
       on_result_(std::move(on_result)),
       credits_(result_credits::make(results_in_flight_limit(devices_.size()))),
       poll_(poll),
       make_link_(std::move(links)),
+      runner_(shared != nullptr ? std::move(shared) : std::make_shared<poll_thread>()),
       device_counters_(std::make_unique<device_cells[]>(devices_.size())),
       refused_(devices_.size()) {}
 
@@ -57,7 +86,7 @@ void bus_worker::remember_refused(std::size_t device, std::vector<refused_read> 
 bus_worker::~bus_worker() { stop(); }
 
 void bus_worker::start() {
-    if (thread_.joinable() || devices_.empty()) return;
+    if (started_ || devices_.empty()) return;
     {
         std::lock_guard lock(mutex_);
         stopping_ = false;
@@ -68,16 +97,42 @@ void bus_worker::start() {
         results_off_ = false;
         handlers_off_ = false;
     }
+    {
+        std::lock_guard lock(waits_->mutex);
+        waits_->ended = false;
+    }
     started_us_ = std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count();
-    thread_ = std::thread([this] { run(); });
+    started_ = true;
+    asio::co_spawn(runner_->executor(), run(), [w = waits_](const std::exception_ptr& e) {
+        {
+            std::lock_guard lock(w->mutex);
+            w->ended = true;
+            w->ended_cv.notify_all();
+        }
+        if (e) std::rethrow_exception(e);  // ends the process, as an exception on a thread of its own would
+    });
 }
+
+void bus_worker::ring(const std::shared_ptr<poll_thread>& runner, const std::weak_ptr<waits>& w, bool stopping) {
+    if (runner == nullptr) return;
+    asio::post(runner->executor(), [w, stopping] {
+        const auto on = w.lock();
+        if (on == nullptr) return;
+        if (on->bell != nullptr) on->bell->cancel();
+        if (!stopping) return;
+        if (on->pause != nullptr) on->pause->cancel();
+        if (on->line != nullptr) on->line->cancel();
+    });
+}
+
+void bus_worker::ring(bool stopping) { ring(runner_, waits_, stopping); }
 
 void bus_worker::request_stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    wake_.notify_all();
+    ring(true);
     credits_->interrupt();
     std::lock_guard lock(deliver_mutex_);
     results_off_ = true;
@@ -92,16 +147,26 @@ void bus_worker::silence() {
 
 void bus_worker::stop() {
     request_stop();
-    if (thread_.joinable()) thread_.join();
+    if (!started_) return;
+    {
+        std::unique_lock lock(waits_->mutex);
+        waits_->ended_cv.wait(lock, [this] { return waits_->ended; });
+    }
+    started_ = false;
 }
 
-bool bus_worker::hand_over(poll_result r) {
-    r.receipt = credits_->take();  // waits while the core holds too many
-    if (!r.receipt) return false;  // stopping
+bus_worker::awaitable_bool bus_worker::hand_over(poll_result r) {
+    while (true) {
+        r.receipt = credits_->try_take([runner = runner_, w = std::weak_ptr<waits>(waits_)] { ring(runner, w, false); });
+        if (r.receipt != nullptr) break;
+        if (stop_requested()) co_return false;
+        // The core holds too many: wait for one to come back.
+        co_await wait_on(*waits_->bell, steady::time_point::max());
+    }
     std::lock_guard lock(deliver_mutex_);
-    if (results_off_) return false;
+    if (results_off_) co_return false;
     on_result_(std::move(r));
-    return true;
+    co_return true;
 }
 
 void bus_worker::finish(const point_handler& done, point_result r) {
@@ -174,41 +239,47 @@ bool bus_worker::stop_requested() {
     return stopping_;
 }
 
-bool bus_worker::sleep_until(steady::time_point until) {
-    std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, until, [this] { return stopping_ || !writes_.empty(); });
-    return !stopping_;
+bus_worker::awaitable_bool bus_worker::sleep_until(steady::time_point until) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || !writes_.empty()) co_return !stopping_;
+    }
+    co_await wait_on(*waits_->bell, until);
+    co_return !stop_requested();
 }
 
-bool bus_worker::wait_until(steady::time_point until) {
-    if (steady::now() >= until) return !stop_requested();
-    std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, until, [this] { return stopping_; });
-    return !stopping_;
+bus_worker::awaitable_bool bus_worker::wait_until(steady::time_point until) {
+    if (stop_requested()) co_return false;
+    if (steady::now() < until) co_await wait_on(*waits_->pause, until);
+    co_return !stop_requested();
 }
 
 // The device's own pauses (request_delay, switch_delay) and the link's
 // (the line's silence, connect_pause).
-bool bus_worker::pace(const config::device& d, const link& line) {
+bus_worker::awaitable_bool bus_worker::pace(const config::device& d, const link& line) {
     const auto until = std::max(paced_until(d, last_unit_, last_request_end_), line.ready_at(d.connect_pause));
     last_unit_ = d.unit_id;
-    return wait_until(until);
+    co_return co_await wait_until(until);
 }
 
-std::error_code bus_worker::open(link& line) {
-    const auto error = line.open(steady::now());
+bus_worker::awaitable_error bus_worker::open(link& line) {
+    log_context_keeper context;
+    const auto error = co_await line.async_open(steady::now());
+    context.resumed();
     if (const auto n = line.reconnects(); n != link_reconnects_) {
         counters_.reconnects.fetch_add(n - link_reconnects_, std::memory_order_relaxed);
         link_reconnects_ = n;
     }
-    return error;
+    co_return error;
 }
 
-std::error_code bus_worker::exchange(link& line, std::size_t device, const request& r, reply& answer) {
+bus_worker::awaitable_error bus_worker::exchange(link& line, std::size_t device, const request& r, reply& answer) {
+    log_context_keeper context;
     const auto started = steady::now();
-    const auto error = line.exchange(r, answer);
+    const auto error = co_await line.async_exchange(r, answer);
+    context.resumed();
     account(device, started, error);
-    return error;
+    co_return error;
 }
 
 void bus_worker::write(std::size_t device, std::size_t point, value v, point_handler done) {
@@ -228,48 +299,50 @@ void bus_worker::queue(pending_request r) {
         std::lock_guard lock(mutex_);
         writes_.push_back(std::move(r));
     }
-    wake_.notify_all();
+    ring(false);
 }
 
-void bus_worker::run_writes(link& line) {
+asio::awaitable<void> bus_worker::run_writes(link& line) {
     while (true) {
         pending_request w;
         {
             std::lock_guard lock(mutex_);
-            if (writes_.empty() || stopping_) return;
+            if (writes_.empty() || stopping_) co_return;
             w = std::move(writes_.front());
             writes_.pop_front();
         }
-        finish(w.done, perform(line, w));
+        finish(w.done, co_await perform(line, w));
     }
 }
 
-point_result bus_worker::perform(link& line, pending_request& w) {
+asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w) {
     const auto& d = devices_[w.device];
     const auto& p = d.points[w.point];
     const log_scope on_device(log_field::device, d.name);
     const log_scope on_point(log_field::point, p.name);
-    if (const auto error = open(line)) return point_result{error, {}};
-    if (!pace(d, line)) return point_result{make_error_code(modbus_errc::connection_failed), {}};
+    if (const auto error = co_await open(line)) co_return point_result{error, {}};
+    if (!co_await pace(d, line)) co_return point_result{make_error_code(modbus_errc::connection_failed), {}};
     reply answer;
     if (w.v) {
         const auto method = write_method_for(d, p);
-        if (!method) return point_result{method.error(), {}};
+        if (!method) co_return point_result{method.error(), {}};
         std::uint16_t current = 0;
         if (method->read_first) {
-            if (const auto error = exchange(line, w.device, point_read(d, p), answer)) return point_result{error, {}};
+            if (const auto error = co_await exchange(line, w.device, point_read(d, p), answer))
+                co_return point_result{error, {}};
             current = answer.registers.at(0);
         }
         const auto write = write_request(d, p, *w.v, current);
-        if (!write) return point_result{write.error(), {}};
-        if (const auto error = exchange(line, w.device, *write, answer)) return point_result{error, {}};
+        if (!write) co_return point_result{write.error(), {}};
+        if (const auto error = co_await exchange(line, w.device, *write, answer)) co_return point_result{error, {}};
     }
     // Read (back) what the device now holds.
-    if (const auto error = exchange(line, w.device, point_read(d, p), answer)) return point_result{error, {}};
-    return point_result{{}, point_words(p, answer)};
+    if (const auto error = co_await exchange(line, w.device, point_read(d, p), answer))
+        co_return point_result{error, {}};
+    co_return point_result{{}, point_words(p, answer)};
 }
 
-void bus_worker::run() {
+asio::awaitable<void> bus_worker::run() {
     const log_scope on_bus(log_field::bus, bus_.name);  // every line this thread logs names the bus
     struct device_plan {
         std::vector<read_request> reads;
@@ -293,7 +366,22 @@ void bus_worker::run() {
         intervals.push_back(d.poll_interval);
     }
 
-    const auto line = make_link_(bus_);
+    const auto executor = co_await asio::this_coro::executor;
+    const auto line = make_link_(bus_, executor);
+    asio::steady_timer bell(executor);
+    asio::steady_timer pause(executor);
+    waits_->bell = &bell;
+    waits_->pause = &pause;
+    waits_->line = line.get();
+    // Wakers find nothing once the loop is over, however it ends.
+    struct forget_waits {
+        waits& w;
+        ~forget_waits() {
+            w.bell = nullptr;
+            w.pause = nullptr;
+            w.line = nullptr;
+        }
+    } const forget{*waits_};
     poll_schedule schedule(intervals, steady::now());
     std::vector<device_health> health(devices_.size());
     for (std::size_t i = 0; i < devices_.size(); ++i) health[i].offline_after = devices_[i].offline_after;
@@ -301,14 +389,14 @@ void bus_worker::run() {
     reply answer;
 
     while (true) {
-        run_writes(*line);  // commands go before polls
+        co_await run_writes(*line);  // commands go before polls
         if (!poll_) {
-            if (!sleep_until(steady::now() + std::chrono::hours(1))) break;
+            if (!co_await sleep_until(steady::now() + std::chrono::hours(1))) break;
             continue;
         }
         const auto due = schedule.next();
         if (steady::now() < due.at) {
-            if (!sleep_until(due.at)) break;
+            if (!co_await sleep_until(due.at)) break;
             continue;  // woken by a write, or the poll is due: look again
         }
         const auto& device = devices_[due.device];
@@ -326,18 +414,18 @@ void bus_worker::run() {
         bool abandoned = false;  // stopped in the middle: the poll is not reported
         for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
             const auto read = plan.reads[ri];
-            run_writes(*line);  // a command does not wait for a long poll to finish
+            co_await run_writes(*line);  // a command does not wait for a long poll to finish
             const auto asked = read_of(device, read);
             request_attempts attempts(device);
             std::error_code error;
             while (true) {
-                error = open(*line);
+                error = co_await open(*line);
                 if (error) break;  // the link is down: no point in retrying now
-                if (!pace(device, *line)) break;
+                if (!co_await pace(device, *line)) break;
                 if (attempts.made() > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
-                error = exchange(*line, due.device, asked, answer);
+                error = co_await exchange(*line, due.device, asked, answer);
                 const auto next = attempts.after(error, steady::now());
-                if (!next.again || !wait_until(next.not_before)) break;
+                if (!next.again || !co_await wait_until(next.not_before)) break;
             }
             if (stop_requested()) {
                 abandoned = true;
@@ -407,7 +495,7 @@ void bus_worker::run() {
         schedule.completed(due.device, ended);
         device_counters_[due.device].missed_polls.store(schedule.missed(due.device), std::memory_order_relaxed);
         if (device.close_after_poll) line->release();
-        if (!hand_over(std::move(result))) break;
+        if (!co_await hand_over(std::move(result))) break;
     }
     line->close();
 }

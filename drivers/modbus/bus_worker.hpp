@@ -1,5 +1,7 @@
-// bus_worker: one thread per bus (a serial line or one TCP connection)
-// owning its link (link.hpp: the transport's backend). It polls the devices
+// bus_worker: the poll loop of one bus (a serial line or one TCP
+// connection) owning its link (link.hpp: the transport's backend). The loop
+// is a coroutine on a poll_thread: a thread of its own when its link blocks,
+// or one shared with other buses when it does not. It polls the devices
 // of its bus on their schedule with merged block reads, retries and
 // per-device timeouts (request_policy), and hands every device poll to the
 // core as a poll_result through the result handler, which it calls on the
@@ -11,33 +13,36 @@
 // the points of the failed block only and costs at most
 // timeout * (1 + retries) per block; the other devices keep their schedule.
 //
-// Stopping: request_stop() returns at once and the thread ends after the
-// request in flight (up to its device timeout), so an owner that must stay
-// responsive hands the worker to retiring_workers to be joined elsewhere.
+// Stopping: request_stop() returns at once and the loop ends after the
+// request in flight (a blocking link's up to its device timeout; a shared
+// link's is cut short), so an owner that must stay responsive hands the
+// worker to retiring_workers to be joined elsewhere.
 //
 // Thread-safety: start() and stop() from the owning thread (or the one it
-// handed the worker to); request_stop(), silence() and counters() from any
-// thread.
+// handed the worker to), never from the poll thread; request_stop(),
+// silence() and counters() from any thread.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <vector>
 
-#include <deque>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "config/model.hpp"
 #include "drivers/modbus/device_health.hpp"
+#include "drivers/modbus/poll_thread.hpp"
 #include "drivers/modbus/poll_result.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
@@ -52,16 +57,20 @@ class bus_worker {
 public:
     using result_handler = std::function<void(poll_result)>;
     using point_handler = std::function<void(point_result)>;  // called on the worker thread
-    // Makes the link the worker talks through, on the worker thread.
-    using link_factory = std::function<std::unique_ptr<link>(const config::bus&)>;
+    // Makes the link the worker talks through, on the poll thread, for the
+    // poll thread's executor.
+    using link_factory = std::function<std::unique_ptr<link>(const config::bus&, const boost::asio::any_io_executor&)>;
 
-    // With poll = false the worker only serves read() and write() (one-shot
-    // commissioning on a bus nobody else polls).
+    // On a thread of its own, through the backend the bus's configuration
+    // names. With poll = false the worker only serves read() and write()
+    // (one-shot commissioning on a bus nobody else polls).
     bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll = true);
-    // Talks through the link make_link gives instead of the backend the
-    // bus's configuration names (a test's fake link).
+    // Talks through the links `links` makes (a test's fake link, a link
+    // that does not block). With `shared`, the loop runs on that poll thread
+    // (whose other loops a link that blocks would hold up); without, on a
+    // thread of its own.
     bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll,
-               link_factory links);
+               link_factory links, std::shared_ptr<poll_thread> shared = nullptr);
     ~bus_worker();
     bus_worker(const bus_worker&) = delete;
     bus_worker& operator=(const bus_worker&) = delete;
@@ -72,8 +81,8 @@ public:
     void remember_refused(std::size_t device, std::vector<refused_read> reads);
 
     void start();
-    // Whether start() started the thread (and it has not been joined yet).
-    bool started() const { return thread_.joinable(); }
+    // Whether start() started the loop (and stop() has not waited for its end yet).
+    bool started() const { return started_; }
     // Tells the thread to stop and returns at once; a blocking request in
     // flight still runs to its end. No poll result is handed over once this
     // returns (it would describe a configuration being replaced); the
@@ -82,7 +91,7 @@ public:
     // No handler at all is called once this returns: for an owner that is
     // about to go away while the thread may still be inside a request.
     void silence();
-    // request_stop(), then joins the thread: waits at most for the request in flight.
+    // request_stop(), then waits for the loop to end: at most for the request in flight.
     void stop();
 
     bus_counters counters() const;
@@ -120,29 +129,46 @@ private:
         std::optional<value> v;  // nullopt: a read
         point_handler done;
     };
-    void run_writes(link& line);
-    point_result perform(link& line, pending_request& w);
+    // What the loop waits on, for wakers on other threads. The pointers are
+    // set and read on the poll thread only; the rest is guarded by mutex.
+    struct waits {
+        boost::asio::steady_timer* bell = nullptr;   // a sleep that a write, a credit or stop ends
+        boost::asio::steady_timer* pause = nullptr;  // a pause that only stop ends
+        link* line = nullptr;
+        std::mutex mutex;
+        std::condition_variable ended_cv;
+        bool ended = false;  // the loop is over
+    };
+    using awaitable_bool = boost::asio::awaitable<bool>;
+    using awaitable_error = boost::asio::awaitable<std::error_code>;
 
-    void run();
+    boost::asio::awaitable<void> run();
+    boost::asio::awaitable<void> run_writes(link& line);
+    boost::asio::awaitable<point_result> perform(link& line, pending_request& w);
     void queue(pending_request r);
-    // Hands a poll result to the owner; false once stopping (not handed over).
-    bool hand_over(poll_result r);
+    // Wakes the loop's sleep on its poll thread (and with `stopping` its
+    // pause and its link's request in flight).
+    static void ring(const std::shared_ptr<poll_thread>& runner, const std::weak_ptr<waits>& w, bool stopping);
+    void ring(bool stopping);
+    // Hands a poll result to the owner once a credit is free; false once
+    // stopping (not handed over).
+    awaitable_bool hand_over(poll_result r);
     // Tells a write's or read's handler its outcome, unless silenced.
     void finish(const point_handler& done, point_result r);
     // Counts one request's outcome (error empty: answered) for the bus and the device.
     void account(std::size_t device, std::chrono::steady_clock::time_point started, std::error_code error);
-    // Sleeps until `until` or stop(); false when stopping.
-    bool sleep_until(std::chrono::steady_clock::time_point until);
+    // Sleeps until `until`, a queued write or stop(); false when stopping.
+    awaitable_bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
     // Opens the link unless it is open, and counts the reconnects it made.
-    std::error_code open(link& line);
+    awaitable_error open(link& line);
     // Waits for the device's pauses and the link's silence before a
     // request; false when stopping.
-    bool pace(const config::device& d, const link& line);
+    awaitable_bool pace(const config::device& d, const link& line);
     // Waits until `until` or stop(), ignoring queued writes; false when stopping.
-    bool wait_until(std::chrono::steady_clock::time_point until);
+    awaitable_bool wait_until(std::chrono::steady_clock::time_point until);
     // One request on the link, timed and counted for the bus and the device.
-    std::error_code exchange(link& line, std::size_t device, const request& r, reply& answer);
+    awaitable_error exchange(link& line, std::size_t device, const request& r, reply& answer);
 
     config::bus bus_;
     std::vector<config::device> devices_;
@@ -150,25 +176,29 @@ private:
     std::shared_ptr<result_credits> credits_;
     bool poll_;
     link_factory make_link_;
+    // The loop's thread: the shared one, or one of its own made with the
+    // worker (a worker started while the process is short of descriptors
+    // still polls and reports its link down).
+    std::shared_ptr<poll_thread> runner_;
     counter_cells counters_;
     std::unique_ptr<device_cells[]> device_counters_;
     std::vector<std::vector<refused_read>> refused_;  // per device; read by the worker thread once started
     std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
-    std::condition_variable wake_;
     bool stopping_ = false;  // guarded by mutex_
     std::deque<pending_request> writes_;  // guarded by mutex_
+    std::shared_ptr<waits> waits_ = std::make_shared<waits>();
+    bool started_ = false;  // owning thread
     // Held while a handler runs, so that request_stop() and silence()
     // return only once no handler of the kind they end is running.
     std::mutex deliver_mutex_;
     bool results_off_ = false;   // guarded by deliver_mutex_
     bool handlers_off_ = false;  // guarded by deliver_mutex_
-    // Worker thread only: for request_delay / switch_delay, and the link's
+    // The loop only: for request_delay / switch_delay, and the link's
     // reconnects already counted.
     int last_unit_ = -1;
     std::chrono::steady_clock::time_point last_request_end_{};
     std::uint64_t link_reconnects_ = 0;
-    std::thread thread_;
 };
 
 }  // namespace fieldbridge::modbus

@@ -1,17 +1,22 @@
 #include "drivers/modbus/result_credits.hpp"
 
+#include <utility>
+
 namespace fieldbridge::modbus {
 
 std::shared_ptr<result_credits> result_credits::make(std::size_t limit) {
     return std::shared_ptr<result_credits>(new result_credits(limit));
 }
 
-std::shared_ptr<const void> result_credits::take() {
+std::shared_ptr<const void> result_credits::try_take(std::function<void()> returned) {
     {
-        std::unique_lock lock(mutex_);
-        if (!interrupted_ && out_ >= limit_) ++waits_;
-        returned_.wait(lock, [this] { return interrupted_ || out_ < limit_; });
+        std::lock_guard lock(mutex_);
         if (interrupted_) return nullptr;
+        if (out_ >= limit_) {
+            ++waits_;
+            returned_ = std::move(returned);
+            return nullptr;
+        }
         ++out_;
     }
     // The receipt keeps the credits alive: a result may outlive its worker.
@@ -20,19 +25,23 @@ std::shared_ptr<const void> result_credits::take() {
 }
 
 void result_credits::give_back() {
+    std::function<void()> tell;
     {
         std::lock_guard lock(mutex_);
         --out_;
+        tell = std::exchange(returned_, nullptr);
     }
-    returned_.notify_all();
+    if (tell) tell();
 }
 
 void result_credits::interrupt() {
+    std::function<void()> tell;
     {
         std::lock_guard lock(mutex_);
         interrupted_ = true;
+        tell = std::exchange(returned_, nullptr);
     }
-    returned_.notify_all();
+    if (tell) tell();
 }
 
 void result_credits::resume() {

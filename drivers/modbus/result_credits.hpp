@@ -6,12 +6,14 @@
 //
 // A worker takes a credit before it hands a result over; the result carries
 // a receipt (poll_result::receipt) that gives the credit back when its last
-// copy goes. Thread-safe.
+// copy goes. A worker that finds none free waits to be told one came back
+// (its poll loop is a coroutine and must not block a thread it may share).
+// Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -22,14 +24,17 @@ public:
     // At most `limit` (at least 1) results out at once.
     static std::shared_ptr<result_credits> make(std::size_t limit);
 
-    // Waits for a credit and returns the receipt that gives it back; nullptr
-    // when interrupted (the worker is stopping).
-    std::shared_ptr<const void> take();
-    // Ends every wait in take(), now and until resume().
+    // A credit's receipt, which gives it back; nullptr when none is free or
+    // interrupted. When none is free, `returned` is called once, on the
+    // thread that gives one back (or interrupts): try again then. It must
+    // not block.
+    std::shared_ptr<const void> try_take(std::function<void()> returned);
+    // Fails every try_take(), now and until resume(), and calls a
+    // `returned` that waits.
     void interrupt();
     void resume();
 
-    // How many times take() had to wait for a credit.
+    // How many times try_take() found no credit free.
     std::uint64_t waits() const;
 
 private:
@@ -38,7 +43,7 @@ private:
 
     const std::size_t limit_;
     mutable std::mutex mutex_;
-    std::condition_variable returned_;
+    std::function<void()> returned_;  // guarded by mutex_
     std::size_t out_ = 0;          // guarded by mutex_
     std::uint64_t waits_ = 0;      // guarded by mutex_
     bool interrupted_ = false;     // guarded by mutex_

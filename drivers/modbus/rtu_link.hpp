@@ -24,7 +24,7 @@
 
 namespace fieldbridge::modbus {
 
-class rtu_link final : public link {
+class rtu_link final : public blocking_link {
 public:
     rtu_link(std::string bus, config::rtu_link settings);
     ~rtu_link() override { close(); }

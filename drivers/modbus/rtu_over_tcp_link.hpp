@@ -24,7 +24,7 @@
 
 namespace fieldbridge::modbus {
 
-class rtu_over_tcp_link final : public link {
+class rtu_over_tcp_link final : public blocking_link {
 public:
     rtu_over_tcp_link(std::string bus, config::tcp_link settings);
     ~rtu_over_tcp_link() override { close(); }

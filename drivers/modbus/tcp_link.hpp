@@ -17,7 +17,7 @@
 
 namespace fieldbridge::modbus {
 
-class tcp_link final : public link {
+class tcp_link final : public blocking_link {
 public:
     tcp_link(std::string bus, config::tcp_link settings);
     ~tcp_link() override { close(); }

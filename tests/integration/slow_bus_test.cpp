@@ -1,6 +1,8 @@
 // The core thread never waits for a bus: a device that takes its whole
 // response timeout (20 s here) to not answer does not hold up a reload or
-// the shutdown. `fieldbridge run` polls `fieldbridge simulate` (a
+// the shutdown. The bus is RTU over TCP (a serial device server), whose
+// link blocks its worker's thread for the whole request; a Modbus TCP
+// bus's request is cut short when its worker stops. `fieldbridge run` polls `fieldbridge simulate` (a
 // gateway_rig); the test talks to the control socket itself, with short
 // deadlines, and stands in for systemd's NOTIFY_SOCKET to see the watchdog
 // pings.
@@ -49,6 +51,7 @@ config_builder simulator_config(std::uint16_t modbus_port) {
     config_builder c;
     c.broker("127.0.0.1", 1883);
     c.tcp_bus("line", modbus_port);
+    c.bus("line").set("framing", "rtu");
     c.device("slow").bus("line").unit_id(3).fault("miss_every", 1).point(
         point_spec("level", "holding", 0, "uint16").simulate_constant(7));
     c.device("quick").bus("line").unit_id(4).point(point_spec("level", "holding", 0, "uint16").simulate_constant(9));
@@ -164,6 +167,7 @@ struct slow_rig {
         rig.config.client_id("slow-gw").mqtt().set("keepalive", "5s");
         rig.config.prefix("slow");
         rig.config.tcp_bus("line", rig.modbus_port());
+        rig.config.bus("line").set("framing", "rtu");
         rig.start_simulator_with(simulator_config(rig.modbus_port()).write(rig.dir() / "sim.yaml"), "line");
     }
     // Starts the gateway on the slow device; returns once its worker has
@@ -184,6 +188,11 @@ struct slow_rig {
     fs::path control = rig.control_path();
 };
 
+// The worker's link opened (the pty its RTU frames go through; the relay's
+// own connection is logged as "connected to host:port"): its first request
+// goes out next.
+const std::string link_opened = "bus line: connected\n";
+
 bool stopping_is(const nlohmann::json& status, const std::vector<std::string>& buses) {
     return status.contains("buses_stopping") && status.at("buses_stopping") == nlohmann::json(buses);
 }
@@ -198,7 +207,7 @@ TEST(slow_bus, a_reload_during_a_request_that_takes_the_whole_timeout_keeps_the_
     ASSERT_TRUE(rig.notify.bound());
     ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim().output();
     auto& gw = rig.start_gateway();
-    ASSERT_TRUE(wait_until([&] { return gw.output().find("bus line: connected") != std::string::npos; }, 20s))
+    ASSERT_TRUE(wait_until([&] { return gw.output().find(link_opened) != std::string::npos; }, 20s))
         << gw.output();
     const auto request_started = steady::now();
 
@@ -227,7 +236,7 @@ TEST(slow_bus, a_reload_during_a_request_that_takes_the_whole_timeout_keeps_the_
     EXPECT_NE(gw.output().find("bus line: waiting for its previous worker to finish the request in flight"),
               std::string::npos)
         << gw.output();
-    EXPECT_EQ(occurrences(gw.output(), "bus line: connected"), 1u) << gw.output();
+    EXPECT_EQ(occurrences(gw.output(), link_opened), 1u) << gw.output();
 
     // Once the old request has timed out, the new worker connects and polls
     // the new device.
@@ -245,11 +254,13 @@ TEST(slow_bus, a_reload_during_a_request_that_takes_the_whole_timeout_keeps_the_
         << (status ? status->dump() : "no status") << "\n"
         << gw.output();
     EXPECT_GE(steady::now() - request_started, 15s) << "the old request ended before its timeout";
+    // The relay's connection comes first, the link through it right after.
+    EXPECT_TRUE(wait_until([&] { return occurrences(gw.output(), link_opened) >= 2; }, 10s)) << gw.output();
     const auto out = gw.output();
     const auto gone = out.find("bus line: its previous worker has stopped");
     ASSERT_NE(gone, std::string::npos) << out;
-    EXPECT_EQ(occurrences(out, "bus line: connected"), 2u) << out;
-    EXPECT_GT(out.rfind("bus line: connected"), gone) << out;
+    EXPECT_EQ(occurrences(out, link_opened), 2u) << out;
+    EXPECT_GT(out.rfind(link_opened), gone) << out;
     EXPECT_EQ(status->at("devices").size(), 1u) << status->dump();
     EXPECT_EQ(gw.stop(10s), 0) << gw.output();
 }
@@ -260,7 +271,7 @@ TEST(slow_bus, shutdown_during_a_request_that_takes_the_whole_timeout_exits_with
     slow_rig rig;
     ASSERT_TRUE(wait_until([&] { return testing::tcp_port_open(rig.modbus_port); }, 10s)) << rig.sim().output();
     auto& gw = rig.start_gateway();
-    ASSERT_TRUE(wait_until([&] { return gw.output().find("bus line: connected") != std::string::npos; }, 20s))
+    ASSERT_TRUE(wait_until([&] { return gw.output().find(link_opened) != std::string::npos; }, 20s))
         << gw.output();
     const auto request_started = steady::now();
     gw.signal(SIGTERM);

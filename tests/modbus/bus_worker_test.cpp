@@ -18,6 +18,8 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/link.hpp"
+#include "drivers/modbus/poll_thread.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/simulator.hpp"
@@ -164,6 +166,69 @@ struct tcp_rig {
     collector got;
     bus_worker worker;  // declared last: stopped before the rest goes
 };
+
+// Workers of Modbus TCP buses on one shared poll thread, through the link
+// framed here (tcp_stream_link), as the gateway runs them.
+struct shared_tcp_bus {
+    shared_tcp_bus(std::vector<config::device> served, std::vector<config::device> polled,
+                   std::shared_ptr<poll_thread> thread)
+        : port(testing::free_tcp_port()),
+          sim(tcp_config(port, std::move(served)), "line"),
+          cfg(tcp_config(port, std::move(polled))),
+          worker(cfg.buses[0], cfg.devices, got.handler(), true, make_shared_link, std::move(thread)) {
+        sim.start();
+    }
+    std::uint16_t port;
+    simulator sim;
+    config::gateway cfg;
+    collector got;
+    bus_worker worker;
+};
+
+config::device deaf_meter(std::chrono::milliseconds timeout) {
+    auto d = meter();
+    d.points = {d.points[0]};  // voltage alone: one request per poll
+    d.faults.miss_every = 1;   // never answers
+    d.timeout = timeout;
+    d.retries = 0;
+    return d;
+}
+
+TEST(bus_worker_shared_tcp, a_device_that_never_answers_holds_up_no_other_bus_on_the_thread) {
+    const auto thread = std::make_shared<poll_thread>();
+    shared_tcp_bus deaf({deaf_meter(3s)}, {deaf_meter(3s)}, thread);
+    shared_tcp_bus live({meter()}, {meter()}, thread);
+    deaf.worker.start();
+    ASSERT_TRUE(testing::wait_until([&] { return deaf.sim.connections() == 1; }, 5s));
+    const auto started = std::chrono::steady_clock::now();
+    live.worker.start();
+    // Polled every 100 ms while the deaf device's first request waits 3 s.
+    ASSERT_TRUE(live.got.wait_for("meter", 5, 2500ms));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2500ms);
+    EXPECT_TRUE(deaf.got.of("meter").empty()) << "the deaf device's request is still waiting";
+    for (const auto& r : live.got.of("meter")) {
+        ASSERT_TRUE(all_good(r));
+        expect_meter_values(r, live.cfg.devices[0]);
+    }
+    ASSERT_TRUE(deaf.got.wait_for("meter", 1, 5s));
+    EXPECT_EQ(find(deaf.got.of("meter")[0], deaf.cfg.devices[0], "voltage").quality.error,
+              make_error_code(modbus_errc::timeout));
+    live.worker.stop();
+    deaf.worker.stop();
+}
+
+TEST(bus_worker_shared_tcp, stop_cuts_a_request_in_flight_short) {
+    const auto thread = std::make_shared<poll_thread>();
+    shared_tcp_bus deaf({deaf_meter(20s)}, {deaf_meter(20s)}, thread);
+    deaf.worker.start();
+    ASSERT_TRUE(testing::wait_until([&] { return deaf.sim.connections() == 1; }, 5s));
+    ASSERT_TRUE(testing::wait_until([&] { return deaf.sim.requests() >= 1; }, 5s));
+    const auto asked = std::chrono::steady_clock::now();
+    deaf.worker.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+    EXPECT_FALSE(deaf.worker.started());
+    EXPECT_TRUE(deaf.got.of("meter").empty()) << "a poll cut short is not handed over";
+}
 
 TEST(bus_worker_tcp, decodes_every_type_through_the_simulator) {
     const auto cfg = tcp_config(testing::free_tcp_port(), {meter()});

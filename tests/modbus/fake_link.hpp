@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 
@@ -50,13 +52,15 @@ struct fake_peer {
     int releases = 0;
 };
 
-class fake_link final : public link {
+class fake_link final : public blocking_link {
 public:
     explicit fake_link(std::shared_ptr<fake_peer> peer) : peer_(std::move(peer)) {}
 
     // A factory for bus_worker: every link it makes talks to `peer`.
     static auto factory(std::shared_ptr<fake_peer> peer) {
-        return [peer](const config::bus&) -> std::unique_ptr<link> { return std::make_unique<fake_link>(peer); };
+        return [peer](const config::bus&, const boost::asio::any_io_executor&) -> std::unique_ptr<link> {
+            return std::make_unique<fake_link>(peer);
+        };
     }
 
     std::error_code open(clock::time_point /*now*/) override {

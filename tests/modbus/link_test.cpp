@@ -1,5 +1,6 @@
 // Each link backend against a real peer, through plain requests: tcp_link
-// against the simulator on a loopback port, rtu_link against the simulator
+// and tcp_stream_link (the same tests) against the simulator on a loopback
+// port, rtu_link against the simulator
 // on a socat pty pair (paced like a real line), rtu_over_tcp_link against
 // the simulator serving as a converter. What a backend owns is checked
 // here: opening and reopening, framing, the line's silence, and what a
@@ -16,6 +17,8 @@
 #include "drivers/modbus/rtu_timing.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/tcp_link.hpp"
+#include "drivers/modbus/tcp_stream_link.hpp"
+#include "tests/modbus/driven_link.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/wait.hpp"
 
@@ -93,13 +96,13 @@ request read_relay(const config::device& d) {
 
 // Opens `l`, waiting (with a deadline) while its back-off or a relay that
 // is still connecting says not yet.
-bool open_within(link& l, std::chrono::milliseconds timeout) {
+bool open_within(blocking_link& l, std::chrono::milliseconds timeout) {
     return testing::wait_until([&] { return !l.open(steady::now()); }, timeout);
 }
 
 // A read, a write and its read-back, a coil, an exception and a missing
 // unit on an open link: the exchanges every backend must get right.
-void expect_exchanges(link& l, std::error_code missing_unit) {
+void expect_exchanges(blocking_link& l, std::error_code missing_unit) {
     const auto d = device();
     reply answer;
     ASSERT_FALSE(l.exchange(read_setpoint(d), answer));
@@ -120,11 +123,23 @@ void expect_exchanges(link& l, std::error_code missing_unit) {
     EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{777});
 }
 
-TEST(tcp_link, exchanges_with_the_simulator_and_reopens_after_it_went_away) {
+// The Modbus TCP backends: libmodbus' and the one framed here.
+template <class Link>
+class tcp_backend : public ::testing::Test {
+protected:
+    static std::unique_ptr<Link> make(std::uint16_t port) {
+        return std::make_unique<Link>("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    }
+};
+using tcp_backends = ::testing::Types<tcp_link, driven_link<tcp_stream_link>>;
+TYPED_TEST_SUITE(tcp_backend, tcp_backends);
+
+TYPED_TEST(tcp_backend, exchanges_with_the_simulator_and_reopens_after_it_went_away) {
     const auto port = testing::free_tcp_port();
     auto sim = std::make_unique<simulator>(served(tcp_bus(port), {device()}), "line");
     sim->start();
-    tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    const auto link = TestFixture::make(port);
+    auto& l = *link;
     EXPECT_FALSE(l.connected());
     ASSERT_TRUE(open_within(l, 5s));
     EXPECT_TRUE(l.connected());
@@ -143,18 +158,19 @@ TEST(tcp_link, exchanges_with_the_simulator_and_reopens_after_it_went_away) {
     EXPECT_FALSE(l.exchange(read_setpoint(device()), answer));
 }
 
-TEST(tcp_link, three_requests_in_a_row_without_an_answer_reopen_the_connection) {
+TYPED_TEST(tcp_backend, three_requests_in_a_row_without_an_answer_reopen_the_connection) {
     const auto port = testing::free_tcp_port();
     auto deaf = device();
     deaf.faults.miss_every = 1;  // never answers
     simulator sim(served(tcp_bus(port), {deaf}), "line");
     sim.start();
-    tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    const auto link = TestFixture::make(port);
+    auto& l = *link;
     ASSERT_TRUE(open_within(l, 5s));
     auto r = read_setpoint(device());
     r.timeout = 50ms;
     reply answer;
-    for (int i = 1; i < tcp_link::half_open_after; ++i) {
+    for (int i = 1; i < TypeParam::half_open_after; ++i) {
         EXPECT_EQ(l.exchange(r, answer), make_error_code(modbus_errc::timeout));
         EXPECT_TRUE(l.connected()) << "after " << i << " timeout(s)";
     }
@@ -164,11 +180,12 @@ TEST(tcp_link, three_requests_in_a_row_without_an_answer_reopen_the_connection) 
     EXPECT_EQ(l.reconnects(), 1u);
 }
 
-TEST(tcp_link, release_closes_without_counting_a_reconnect_and_connect_pause_holds_the_first_request) {
+TYPED_TEST(tcp_backend, release_closes_without_counting_a_reconnect_and_connect_pause_holds_the_first_request) {
     const auto port = testing::free_tcp_port();
     simulator sim(served(tcp_bus(port), {device()}), "line");
     sim.start();
-    tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port).link));
+    const auto link = TestFixture::make(port);
+    auto& l = *link;
     ASSERT_TRUE(open_within(l, 5s));
     const auto opened = steady::now();
     EXPECT_EQ(l.ready_at(0ms), steady::time_point{});

@@ -1,0 +1,166 @@
+#include "drivers/modbus/tcp_stream_link.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/log_context.hpp"
+#include "drivers/modbus/mbap.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/pdu.hpp"
+
+namespace fieldbridge::modbus {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using tcp = asio::ip::tcp;
+constexpr auto with_error = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+tcp_stream_link::tcp_stream_link(std::string bus, config::tcp_link settings, asio::any_io_executor executor)
+    : bus_(std::move(bus)), settings_(std::move(settings)), socket_(executor), deadline_(executor) {}
+
+asio::awaitable<std::string> tcp_stream_link::connect() {
+    tcp::resolver::results_type endpoints;
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(settings_.host, ec);
+    if (!ec) {
+        endpoints = tcp::resolver::results_type::create(tcp::endpoint(address, settings_.port), settings_.host,
+                                                        std::to_string(settings_.port));
+    } else {
+        tcp::resolver resolver(socket_.get_executor());
+        auto [resolved, found] = co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port),
+                                                                  with_error);
+        if (resolved) co_return "cannot resolve " + settings_.host + ": " + resolved.message();
+        endpoints = std::move(found);
+    }
+    deadline_.expires_after(connect_timeout);
+    auto outcome = co_await (asio::async_connect(socket_, endpoints, with_error) || deadline_.async_wait(with_error));
+    if (outcome.index() == 1) {
+        close();
+        co_return "cannot connect: Connection timed out";
+    }
+    if (const auto failed = std::get<0>(std::get<0>(outcome))) {
+        close();
+        co_return "cannot connect: " + failed.message();
+    }
+    socket_.set_option(tcp::no_delay(true), ec);
+    co_return std::string{};
+}
+
+asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point now) {
+    if (socket_.is_open()) co_return std::error_code{};
+    if (!attempts_.due(now)) co_return make_error_code(modbus_errc::connection_failed);
+    const auto context = current_log_context();
+    const auto failure = co_await connect();
+    current_log_context() = context;  // other links' lines may have been logged meanwhile
+    if (!failure.empty()) {
+        if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
+        co_return make_error_code(modbus_errc::connection_failed);
+    }
+    const auto opening = attempts_.opened();
+    if (opening.reopened && !closed_on_purpose_) ++reconnects_;
+    if (opening.tell) spdlog::info("bus {}: connected", bus_);
+    closed_on_purpose_ = false;
+    connected_at_ = clock::now();
+    timeouts_in_a_row_ = 0;
+    co_return std::error_code{};
+}
+
+void tcp_stream_link::close() {
+    if (!socket_.is_open()) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    closed_on_purpose_ = false;
+}
+
+// Single-master devices and devices that work only when the connection is
+// closed after each cycle: the device's own connection goes.
+void tcp_stream_link::release() {
+    if (!socket_.is_open()) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    closed_on_purpose_ = true;
+}
+
+void tcp_stream_link::cancel() {
+    deadline_.cancel();
+    close();
+}
+
+tcp_stream_link::clock::time_point tcp_stream_link::ready_at(std::chrono::milliseconds connect_pause) const {
+    return connect_pause.count() > 0 ? connected_at_ + connect_pause : clock::time_point{};
+}
+
+asio::awaitable<std::error_code> tcp_stream_link::read(std::size_t size, std::chrono::milliseconds first_wait,
+                                                       std::chrono::milliseconds next_wait) {
+    const auto end = in_.size() + size;
+    auto wait = first_wait;
+    while (in_.size() < end) {
+        const auto have = in_.size();
+        in_.resize(end);
+        deadline_.expires_after(wait);
+        auto outcome = co_await (socket_.async_read_some(asio::buffer(in_.data() + have, end - have), with_error) ||
+                                 deadline_.async_wait(with_error));
+        if (outcome.index() == 1) {
+            in_.resize(have);
+            co_return make_error_code(modbus_errc::timeout);
+        }
+        const auto [failed, got] = std::get<0>(outcome);
+        in_.resize(have + got);
+        if (failed) co_return make_error_code(modbus_errc::connection_failed);  // the peer closed, or a reset
+        wait = next_wait;
+    }
+    co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, reply& answer) {
+    const auto pdu = request_pdu(r);
+    if (!pdu) co_return pdu.error();
+    if (!socket_.is_open()) co_return make_error_code(modbus_errc::connection_failed);
+    const auto transaction = ++transaction_;
+    const auto adu = mbap_frame(transaction, r.unit, *pdu);
+    deadline_.expires_after(r.timeout);
+    auto sent = co_await (asio::async_write(socket_, asio::buffer(adu), with_error) || deadline_.async_wait(with_error));
+    if (sent.index() == 1) co_return make_error_code(modbus_errc::timeout);
+    if (std::get<0>(std::get<0>(sent))) co_return make_error_code(modbus_errc::connection_failed);
+
+    in_.clear();
+    if (const auto error = co_await read(mbap_header_size, r.timeout, r.byte_timeout)) {
+        if (!in_.empty()) close();  // half a header: the stream is out of step
+        co_return error;
+    }
+    const auto header = parse_mbap_header(std::span<const std::uint8_t, mbap_header_size>(in_.data(), mbap_header_size));
+    if (header.frame_size == 0 || header.transaction != transaction || header.unit != r.unit)
+        co_return make_error_code(modbus_errc::invalid_response);
+    if (const auto error = co_await read(header.frame_size - mbap_header_size, r.byte_timeout, r.byte_timeout)) {
+        close();  // half an answer: the stream is out of step
+        co_return error;
+    }
+    co_return parse_answer(r, std::span<const std::uint8_t>(in_).subspan(mbap_header_size), answer);
+}
+
+asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& r, reply& answer) {
+    const auto context = current_log_context();
+    const auto error = co_await transact(r, answer);
+    current_log_context() = context;
+    if (error != make_error_code(modbus_errc::timeout)) timeouts_in_a_row_ = 0;
+    if (!error || is_exception(error)) co_return error;
+    if (error == make_error_code(modbus_errc::connection_failed) ||
+        error == make_error_code(modbus_errc::invalid_response)) {
+        close();  // a broken connection, or a stream not worth untangling
+    } else if (error == make_error_code(modbus_errc::timeout) && ++timeouts_in_a_row_ >= half_open_after) {
+        spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_, timeouts_in_a_row_);
+        close();
+    }
+    co_return error;
+}
+
+}  // namespace fieldbridge::modbus

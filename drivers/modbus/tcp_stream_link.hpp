@@ -1,0 +1,72 @@
+// tcp_stream_link: Modbus TCP to one host:port, framed here (mbap.hpp,
+// pdu.hpp) on an Asio socket, so that its waits do not block the thread:
+// the links of many buses share one poll thread (bus_worker, poll_thread).
+// It behaves as tcp_link does: the connection is opened on first use and
+// reopened after it broke, with the reopen back-off (open_attempts); a
+// confused stream (an answer with another transaction id: the late answer
+// to a timed-out request) and a half-open connection (three requests in a
+// row without any answer) are reopened rather than untangled. The answer's
+// first byte is awaited for the request's timeout, each further read for
+// its byte_timeout.
+//
+// Thread-safety: one thread (the poll thread's) uses a link.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/model.hpp"
+#include "drivers/modbus/link.hpp"
+#include "drivers/modbus/open_attempts.hpp"
+
+namespace fieldbridge::modbus {
+
+class tcp_stream_link final : public link {
+public:
+    tcp_stream_link(std::string bus, config::tcp_link settings, boost::asio::any_io_executor executor);
+    ~tcp_stream_link() override { close(); }
+
+    boost::asio::awaitable<std::error_code> async_open(clock::time_point now) override;
+    bool connected() const override { return socket_.is_open(); }
+    void close() override;
+    void release() override;
+    std::uint64_t reconnects() const override { return reconnects_; }
+    clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override;
+    boost::asio::awaitable<std::error_code> async_exchange(const request& r, reply& answer) override;
+    bool shares_thread() const override { return true; }
+    void cancel() override;
+
+    // Requests in a row without any answer after which the connection is
+    // taken for half-open.
+    static constexpr int half_open_after = 3;
+    // How long a connection attempt may take.
+    static constexpr std::chrono::milliseconds connect_timeout{1000};
+
+private:
+    // Connects to host:port; empty, or why not in words.
+    boost::asio::awaitable<std::string> connect();
+    // Reads exactly `size` more bytes into in_ (the first within
+    // `first_wait`, each further read within `next_wait`).
+    boost::asio::awaitable<std::error_code> read(std::size_t size, std::chrono::milliseconds first_wait,
+                                                 std::chrono::milliseconds next_wait);
+    boost::asio::awaitable<std::error_code> transact(const request& r, reply& answer);
+
+    std::string bus_;
+    config::tcp_link settings_;
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::steady_timer deadline_;
+    open_attempts attempts_;
+    std::uint64_t reconnects_ = 0;
+    bool closed_on_purpose_ = false;
+    clock::time_point connected_at_{};
+    int timeouts_in_a_row_ = 0;
+    std::uint16_t transaction_ = 0;
+    std::vector<std::uint8_t> in_;  // the answer read so far
+};
+
+}  // namespace fieldbridge::modbus
