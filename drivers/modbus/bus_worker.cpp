@@ -342,12 +342,74 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     co_return point_result{{}, point_words(p, answer)};
 }
 
+// One poll of device `index`: every block read of its plan, each with its
+// retries; nullopt when stopped in the middle.
+asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::size_t index, device_plan& plan) {
+    const auto& device = devices_[index];
+    reply answer;
+
+    poll_result result;
+    result.device = device.name;
+    result.samples.reserve(device.points.size());
+    for (const auto i : plan.unreadable) {
+        result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
+    }
+
+    for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
+        const auto read = plan.reads[ri];
+        co_await run_writes(line);  // a command does not wait for a long poll to finish
+        const auto asked = read_of(device, read);
+        request_attempts attempts(device);
+        std::error_code error;
+        while (true) {
+            error = co_await open(line);
+            if (error) break;  // the link is down: no point in retrying now
+            if (!co_await pace(device, line)) break;
+            if (attempts.made() > 0) device_counters_[index].retries.fetch_add(1, std::memory_order_relaxed);
+            error = co_await exchange(line, index, asked, answer);
+            const auto next = attempts.after(error, steady::now());
+            if (!next.again || !co_await wait_until(next.not_before)) break;
+        }
+        if (stop_requested()) co_return std::nullopt;  // stopped in the middle: not reported
+        if (error == make_error_code(modbus_errc::illegal_data_address)) {
+            // A merged read that spans registers the device does not
+            // have: read its parts instead, now and from now on.
+            const refused_read refused{read.kind, read.start, read.count};
+            const auto before = plan.reads.size();
+            apply_refusals(plan.reads, {refused}, device.points);
+            if (plan.reads.size() != before) {
+                spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
+                             "it in {} part(s) from now on",
+                             bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1);
+                result.refused.push_back(refused);
+                --ri;
+                continue;
+            }
+        }
+        for (const auto i : read.points) {
+            sample s;
+            s.point = i;
+            if (error) {
+                s.quality = quality{false, error};
+            } else {
+                const auto& p = device.points[i];
+                const bool bit_read =
+                    read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input;
+                auto words = bit_read ? point_bit(read, p, answer.bits) : point_registers(read, p, answer.registers);
+                if (words) {
+                    s.words = std::move(*words);
+                } else {
+                    s.quality = quality{false, words.error()};
+                }
+            }
+            result.samples.push_back(std::move(s));
+        }
+    }
+    co_return result;
+}
+
 asio::awaitable<void> bus_worker::run() {
     const log_scope on_bus(log_field::bus, bus_.name);  // every line this thread logs names the bus
-    struct device_plan {
-        std::vector<read_request> reads;
-        std::vector<std::size_t> unreadable;  // points no request can address
-    };
     std::vector<device_plan> plans;
     std::vector<std::chrono::milliseconds> intervals;
     for (std::size_t di = 0; di < devices_.size(); ++di) {
@@ -386,7 +448,6 @@ asio::awaitable<void> bus_worker::run() {
     std::vector<device_health> health(devices_.size());
     for (std::size_t i = 0; i < devices_.size(); ++i) health[i].offline_after = devices_[i].offline_after;
     std::vector<bool> backed_off(devices_.size(), false);
-    reply answer;
 
     while (true) {
         co_await run_writes(*line);  // commands go before polls
@@ -401,73 +462,12 @@ asio::awaitable<void> bus_worker::run() {
         }
         const auto& device = devices_[due.device];
         const log_scope on_device(log_field::device, device.name);
-        auto& plan = plans[due.device];
         const auto started = steady::now();
-
-        poll_result result;
-        result.device = device.name;
-        result.samples.reserve(device.points.size());
-        for (const auto i : plan.unreadable) {
-            result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
-        }
-
-        bool abandoned = false;  // stopped in the middle: the poll is not reported
-        for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
-            const auto read = plan.reads[ri];
-            co_await run_writes(*line);  // a command does not wait for a long poll to finish
-            const auto asked = read_of(device, read);
-            request_attempts attempts(device);
-            std::error_code error;
-            while (true) {
-                error = co_await open(*line);
-                if (error) break;  // the link is down: no point in retrying now
-                if (!co_await pace(device, *line)) break;
-                if (attempts.made() > 0) device_counters_[due.device].retries.fetch_add(1, std::memory_order_relaxed);
-                error = co_await exchange(*line, due.device, asked, answer);
-                const auto next = attempts.after(error, steady::now());
-                if (!next.again || !co_await wait_until(next.not_before)) break;
-            }
-            if (stop_requested()) {
-                abandoned = true;
-                break;
-            }
-            if (error == make_error_code(modbus_errc::illegal_data_address)) {
-                // A merged read that spans registers the device does not
-                // have: read its parts instead, now and from now on.
-                const refused_read refused{read.kind, read.start, read.count};
-                const auto before = plan.reads.size();
-                apply_refusals(plan.reads, {refused}, device.points);
-                if (plan.reads.size() != before) {
-                    spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
-                                 "it in {} part(s) from now on",
-                                 bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1);
-                    result.refused.push_back(refused);
-                    --ri;
-                    continue;
-                }
-            }
-            for (const auto i : read.points) {
-                sample s;
-                s.point = i;
-                if (error) {
-                    s.quality = quality{false, error};
-                } else {
-                    const auto& p = device.points[i];
-                    const bool bit_read =
-                        read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input;
-                    auto words = bit_read ? point_bit(read, p, answer.bits) : point_registers(read, p, answer.registers);
-                    if (words) {
-                        s.words = std::move(*words);
-                    } else {
-                        s.quality = quality{false, words.error()};
-                    }
-                }
-                result.samples.push_back(std::move(s));
-            }
-        }
+        auto polled = co_await poll(*line, due.device, plans[due.device]);
         // Handing over the part read so far would report the other points as
         // missing; the owner stopping us has no use for it either.
-        if (abandoned) break;
+        if (!polled) break;
+        auto& result = *polled;
         std::sort(result.samples.begin(), result.samples.end(),
                   [](const sample& a, const sample& b) { return a.point < b.point; });
         const auto ended = steady::now();

@@ -142,7 +142,13 @@ private:
     using awaitable_bool = boost::asio::awaitable<bool>;
     using awaitable_error = boost::asio::awaitable<std::error_code>;
 
+    struct device_plan {
+        std::vector<read_request> reads;
+        std::vector<std::size_t> unreadable;  // points no request can address
+    };
+
     boost::asio::awaitable<void> run();
+    boost::asio::awaitable<std::optional<poll_result>> poll(link& line, std::size_t index, device_plan& plan);
     boost::asio::awaitable<void> run_writes(link& line);
     boost::asio::awaitable<point_result> perform(link& line, pending_request& w);
     void queue(pending_request r);
