@@ -21,7 +21,7 @@ std::error_code tcp_link::open(clock::time_point now) {
     if (opening.tell) spdlog::info("bus {}: connected", bus_);
     closed_on_purpose_ = false;
     connected_at_ = clock::now();
-    timeouts_in_a_row_ = 0;
+    answers_.opened();
     return {};
 }
 
@@ -45,13 +45,10 @@ tcp_link::clock::time_point tcp_link::ready_at(std::chrono::milliseconds connect
 
 std::error_code tcp_link::exchange(const request& r, reply& answer) {
     const auto error = ctx_.exchange(r, answer);
-    if (error != make_error_code(modbus_errc::timeout)) timeouts_in_a_row_ = 0;
-    if (!error || is_exception(error)) return error;
-    if (error == make_error_code(modbus_errc::connection_failed) ||
-        error == make_error_code(modbus_errc::invalid_response)) {
-        close();  // a broken connection, or a stream not worth untangling
-    } else if (error == make_error_code(modbus_errc::timeout) && ++timeouts_in_a_row_ >= half_open_after) {
-        spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_, timeouts_in_a_row_);
+    if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
+        if (answers_.half_open())
+            spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
+                         answers_.timeouts_in_a_row());
         close();
     }
     return error;

@@ -14,6 +14,7 @@
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_context.hpp"
 #include "drivers/modbus/open_attempts.hpp"
+#include "drivers/modbus/tcp_answers.hpp"
 
 namespace fieldbridge::modbus {
 
@@ -30,9 +31,7 @@ public:
     clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override;
     std::error_code exchange(const request& r, reply& answer) override;
 
-    // Requests in a row without any answer after which the connection is
-    // taken for half-open.
-    static constexpr int half_open_after = 3;
+    static constexpr int half_open_after = tcp_answers::half_open_after;
 
 private:
     std::string bus_;
@@ -42,7 +41,7 @@ private:
     std::uint64_t reconnects_ = 0;
     bool closed_on_purpose_ = false;
     clock::time_point connected_at_{};
-    int timeouts_in_a_row_ = 0;
+    tcp_answers answers_;
 };
 
 }  // namespace fieldbridge::modbus

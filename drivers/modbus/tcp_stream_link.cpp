@@ -24,7 +24,7 @@ constexpr auto with_error = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-tcp_stream_link::tcp_stream_link(std::string bus, config::tcp_link settings, asio::any_io_executor executor)
+tcp_stream_link::tcp_stream_link(std::string bus, config::tcp_link settings, const asio::any_io_executor& executor)
     : bus_(std::move(bus)), settings_(std::move(settings)), socket_(executor), deadline_(executor) {}
 
 asio::awaitable<std::string> tcp_stream_link::connect() {
@@ -70,7 +70,7 @@ asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point n
     if (opening.tell) spdlog::info("bus {}: connected", bus_);
     closed_on_purpose_ = false;
     connected_at_ = clock::now();
-    timeouts_in_a_row_ = 0;
+    answers_.opened();
     co_return std::error_code{};
 }
 
@@ -151,13 +151,10 @@ asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& 
     const auto context = current_log_context();
     const auto error = co_await transact(r, answer);
     current_log_context() = context;
-    if (error != make_error_code(modbus_errc::timeout)) timeouts_in_a_row_ = 0;
-    if (!error || is_exception(error)) co_return error;
-    if (error == make_error_code(modbus_errc::connection_failed) ||
-        error == make_error_code(modbus_errc::invalid_response)) {
-        close();  // a broken connection, or a stream not worth untangling
-    } else if (error == make_error_code(modbus_errc::timeout) && ++timeouts_in_a_row_ >= half_open_after) {
-        spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_, timeouts_in_a_row_);
+    if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
+        if (answers_.half_open())
+            spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
+                         answers_.timeouts_in_a_row());
         close();
     }
     co_return error;

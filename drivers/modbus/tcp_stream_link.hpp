@@ -23,12 +23,13 @@
 #include "config/model.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/open_attempts.hpp"
+#include "drivers/modbus/tcp_answers.hpp"
 
 namespace fieldbridge::modbus {
 
 class tcp_stream_link final : public link {
 public:
-    tcp_stream_link(std::string bus, config::tcp_link settings, boost::asio::any_io_executor executor);
+    tcp_stream_link(std::string bus, config::tcp_link settings, const boost::asio::any_io_executor& executor);
     ~tcp_stream_link() override { close(); }
 
     boost::asio::awaitable<std::error_code> async_open(clock::time_point now) override;
@@ -41,9 +42,7 @@ public:
     bool shares_thread() const override { return true; }
     void cancel() override;
 
-    // Requests in a row without any answer after which the connection is
-    // taken for half-open.
-    static constexpr int half_open_after = 3;
+    static constexpr int half_open_after = tcp_answers::half_open_after;
     // How long a connection attempt may take.
     static constexpr std::chrono::milliseconds connect_timeout{1000};
 
@@ -64,7 +63,7 @@ private:
     std::uint64_t reconnects_ = 0;
     bool closed_on_purpose_ = false;
     clock::time_point connected_at_{};
-    int timeouts_in_a_row_ = 0;
+    tcp_answers answers_;
     std::uint16_t transaction_ = 0;
     std::vector<std::uint8_t> in_;  // the answer read so far
 };

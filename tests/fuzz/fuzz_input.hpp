@@ -6,10 +6,19 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <span>
 #include <string>
 
 namespace fieldbridge::fuzzing {
+
+// Stops the run with the property's name when it does not hold.
+inline void check(bool ok, const char* what) {
+    if (ok) return;
+    std::fprintf(stderr, "property broken: %s\n", what);
+    std::abort();
+}
 
 class fuzz_input {
 public:

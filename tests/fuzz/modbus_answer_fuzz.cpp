@@ -9,8 +9,6 @@
 //    (unknown_exception outside 1..11), never another error.
 #include <array>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 
 #include "drivers/modbus/mbap.hpp"
 #include "drivers/modbus/modbus_error.hpp"
@@ -20,13 +18,8 @@
 namespace {
 
 using namespace fieldbridge;
+using fuzzing::check;
 using fuzzing::fuzz_input;
-
-void check(bool ok, const char* what) {
-    if (ok) return;
-    std::fprintf(stderr, "property broken: %s\n", what);
-    std::abort();
-}
 
 constexpr std::array functions{
     modbus::function_code::read_coils,           modbus::function_code::read_discrete_inputs,
