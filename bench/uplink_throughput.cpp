@@ -160,7 +160,7 @@ struct uplink {
     void submit(const char* who, std::uint64_t from, std::uint64_t count, int qos, const std::string& payload,
                 bool stamped = false) {
         std::vector<fieldbridge::mqtt::message> batch;
-        batch.reserve(count);
+        batch.reserve(static_cast<std::size_t>(count));
         const auto now_us =
             std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count();
         for (std::uint64_t i = from; i < from + count; ++i) {
@@ -341,7 +341,7 @@ void backlog_run(mosquitto_broker& broker, const fs::path& dir, const std::strin
 
 int main(int argc, char** argv) {
     const std::uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100'000;
-    const std::size_t payload_size = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100;
+    const auto payload_size = static_cast<std::size_t>(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100);
     const int window = argc > 3 ? std::atoi(argv[3]) : 64;
     const std::uint64_t backlog = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 1'000'000;
     const std::uint64_t live_rate = argc > 5 ? std::strtoull(argv[5], nullptr, 10) : 1'000;

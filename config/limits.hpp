@@ -33,6 +33,11 @@ inline constexpr std::size_t max_points_per_device = 10'000;
 // that uses it (each is polled, mapped and published on its own).
 inline constexpr std::size_t max_points_total = 200'000;
 
+// Bytes of every point's publish topic together: the gateway keeps them
+// all in memory (and a template of a few bytes can make topics of 65 535).
+// 200 000 points with topics of 300 bytes come to 60 MB.
+inline constexpr std::size_t max_topic_bytes = 64u * 1024 * 1024;
+
 // Errors (and, apart, warnings) listed for one load; past it they are
 // counted ("... and 12345 more errors").
 inline constexpr std::size_t max_diagnostics = 1'000;

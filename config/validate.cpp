@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "config/limits.hpp"
 #include "config/names.hpp"
 #include "config/topic.hpp"
 #include "config/wire_strings.hpp"
@@ -113,6 +114,8 @@ std::vector<diagnostic> validate(const gateway& cfg) {
         const point* p;
     };
     std::map<std::string, topic_owner> topics;
+    std::size_t topic_bytes = 0;
+    bool too_many_topic_bytes = false;
     for (const auto& d : cfg.devices) {
         const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const bus& x) { return x.name == d.bus; });
         if (b == cfg.buses.end()) {
@@ -131,7 +134,19 @@ std::vector<diagnostic> validate(const gateway& cfg) {
         check_overlaps(d, out);
         check_read_limits(d, out);
         for (const auto& p : d.points) {
+            if (too_many_topic_bytes) break;
             auto topic = point_topic(cfg.publish, d, p, *b);
+            topic_bytes += topic.size();
+            if (topic_bytes > limits::max_topic_bytes) {
+                add(out, p.mark, point_path(d, p) + ": the topics of the points up to this one come to " +
+                                     std::to_string(topic_bytes) + " bytes; expected at most " +
+                                     std::to_string(limits::max_topic_bytes) +
+                                     " bytes of topics in all points together (64 MiB): shorten " +
+                                     (p.topic ? point_path(d, p) + ".topic" : std::string("publish.topic")) +
+                                     ", publish.prefix or the names they put in");
+                too_many_topic_bytes = true;
+                break;
+            }
             const auto [it, inserted] = topics.emplace(topic, topic_owner{&d, &p});
             if (!inserted) {
                 add(out, p.mark, point_path(d, p) + ": topic " + topic + " is also the topic of " +
@@ -141,6 +156,8 @@ std::vector<diagnostic> validate(const gateway& cfg) {
             }
         }
     }
+    // The wire check expands every topic again, each up to 65 535 bytes.
+    if (too_many_topic_bytes) return out;
     for (auto& d : check_wire_strings(cfg)) out.push_back(std::move(d));
     return out;
 }

@@ -1,6 +1,5 @@
 #include "gateway/app.hpp"
 
-#include <malloc.h>
 #include <sysexits.h>
 
 #include <csignal>
@@ -12,6 +11,7 @@
 #include "gateway/app_parts.hpp"
 #include "gateway/availability.hpp"
 #include "gateway/config_reload.hpp"
+#include "gateway/free_memory.hpp"
 #include "gateway/metrics_report.hpp"
 #include "gateway/point_access.hpp"
 #include "gateway/process_figures.hpp"
@@ -91,6 +91,7 @@ int app::run() {
     if (const auto interval = watchdog_ping_interval()) p.watchdog.start(*interval, [] { notify_watchdog(); });
     // Old messages leave the queue once a minute (store.max_age).
     p.expiry.start(std::chrono::minutes(1), [this] { parts_->forward.expire(system::now()); });
+    p.release.start(release_interval, [] { release_free_memory(); });
     if (const auto every = cfg_.availability.summary_interval; every.count() > 0) p.summary.start(every, [this] {
         if (parts_->client.state() == mqtt::link_state::connected) publish_birth();
     });
@@ -119,7 +120,7 @@ void app::start_buses(bool start_now) {
     // Loading and checking a large configuration leaves freed heap behind
     // (YAML nodes, the loader's copies, the old configuration on reload):
     // give it back to the system now rather than carry it.
-    malloc_trim(0);
+    release_free_memory();
 }
 
 // SIGINT and SIGTERM shut down; SIGHUP reloads the configuration file.
@@ -151,8 +152,9 @@ nlohmann::json app::reload() {
     const auto kept = p.buses.workers().size();
     p.dispatcher.give_up_all("the configuration was reloaded before the device came back");
     cfg_ = std::move(*candidate.next);
-    p.publisher.reconfigure(cfg_);
-    p.dispatcher.reconfigure(cfg_);
+    p.topics = std::make_shared<const point_topics>(cfg_);
+    p.publisher.reconfigure(cfg_, p.topics);
+    p.dispatcher.reconfigure(cfg_, p.topics);
     start_buses(true);
     p.dispatcher.subscribe();
     ++p.reloads;
@@ -220,7 +222,7 @@ void app::shutdown() {
     p.held_timer.cancel();
     p.dispatcher.give_up_all("the gateway is shutting down");
     notify_stopping();
-    for (auto* t : {&p.watchdog, &p.expiry, &p.summary}) t->cancel();
+    for (auto* t : {&p.watchdog, &p.expiry, &p.summary, &p.release}) t->cancel();
     p.control->stop();
     if (p.metrics) p.metrics->stop();
     p.signals.cancel();

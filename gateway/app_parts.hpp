@@ -33,10 +33,12 @@ struct app::parts {
 
     parts(app& a, std::unique_ptr<store::message_store> s)
         : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
-          forward(*queue, link, [this] { link.arm_flush(); }),
-          publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); }),
+          forward(*queue, link, [this] { link.arm_flush(); }), topics(std::make_shared<const point_topics>(a.cfg_)),
+          publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); },
+                    topics),
           signals(a.io_, SIGINT, SIGTERM, SIGHUP), shutdown_timer(a.io_),
           watchdog(a.io_.get_executor()), expiry(a.io_.get_executor()), summary(a.io_.get_executor()),
+          release(a.io_.get_executor()),
           held_timer(a.io_.get_executor(), [this] { dispatcher.expire(steady::now()); }), work(a.io_.get_executor()),
           buses([&a](const std::string& bus, std::uint64_t generation, modbus::poll_result r) {
               a.on_core([&a, bus, generation, r = std::move(r)] {
@@ -70,7 +72,7 @@ struct app::parts {
                   });
               },
               .wake_at = [this](steady::time_point t) { held_timer.wake_at(t); },
-              .now = [] { return steady::now(); }}) {}
+              .now = [] { return steady::now(); }}, topics) {}
 
     // A write's read-back goes out at once, not at the next poll.
     void written(const std::string& device, const config::point& point, const std::vector<std::uint16_t>& words) {
@@ -81,10 +83,13 @@ struct app::parts {
     std::unique_ptr<store::message_store> queue;
     client_uplink link;
     forwarder forward;
+    // The points' topics, shared by the mapper and the command table.
+    std::shared_ptr<const point_topics> topics;
     device_publisher publisher;
     boost::asio::signal_set signals;
     boost::asio::steady_timer shutdown_timer;
     periodic_timer watchdog, expiry, summary;
+    periodic_timer release;  // freed heap pages back to the system (free_memory.hpp)
     wakeup_timer held_timer;  // the earliest deadline of a held command
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
     bus_set buses;

@@ -18,12 +18,14 @@ mqtt::message reply_address(const mqtt::message& m, const std::string& configure
         usable ? m.response_topic : configured, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data};
 }
 
-command_dispatcher::command_dispatcher(const config::gateway& cfg, command_ports ports)
-    : cfg_(&cfg), ports_(std::move(ports)), table_(cfg) {}
+command_dispatcher::command_dispatcher(const config::gateway& cfg, command_ports ports,
+                                       std::shared_ptr<const point_topics> topics)
+    : cfg_(&cfg), ports_(std::move(ports)),
+      table_(cfg, topics ? std::move(topics) : std::make_shared<const point_topics>(cfg)) {}
 
-void command_dispatcher::reconfigure(const config::gateway& cfg) {
+void command_dispatcher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics) {
     cfg_ = &cfg;
-    table_ = command_table(cfg);
+    table_ = command_table(cfg, topics ? std::move(topics) : std::make_shared<const point_topics>(cfg));
 }
 
 void command_dispatcher::subscribe() {
@@ -57,7 +59,7 @@ void command_dispatcher::on_command(const mqtt::message& m) {
         }
         return;
     }
-    const auto* target = table_.find(m.topic);
+    const auto target = table_.find(m.topic);
     const auto configured_reply = table_.reply_topic_for(m.topic);
     if (m.response_topic.size() > max_command_topic || m.correlation_data.size() > max_correlation_data) {
         // Not carried into the reply: it goes to the configured topic, without correlation data.

@@ -62,11 +62,14 @@ public:
     using time_point = command_ports::time_point;
 
     // cfg must outlive the dispatcher, or be replaced through reconfigure().
-    command_dispatcher(const config::gateway& cfg, command_ports ports);
+    // topics: cfg's points' topics, shared with the mapper (expanded here
+    // when not given).
+    command_dispatcher(const config::gateway& cfg, command_ports ports,
+                       std::shared_ptr<const point_topics> topics = nullptr);
 
     // After the owner replaced the configuration: the command topics of cfg.
     // Held commands are given up before (give_up_all), under the old one.
-    void reconfigure(const config::gateway& cfg);
+    void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics = nullptr);
 
     // Subscribes every filter of the command topics not subscribed before
     // (after a reload, those it added); none is unsubscribed. A filter MQTT

@@ -225,10 +225,12 @@ std::optional<std::string> wildcard_of(const std::string& tmpl, const std::strin
 
 }  // namespace
 
-command_table::command_table(const config::gateway& cfg) : settings_(cfg.commands) {
+command_table::command_table(const config::gateway& cfg)
+    : command_table(cfg, std::make_shared<const point_topics>(cfg)) {}
+
+command_table::command_table(const config::gateway& cfg, std::shared_ptr<const point_topics> topics)
+    : settings_(cfg.commands), topics_(std::move(topics)) {
     if (!settings_.enabled) return;
-    // Built in a map (the first target of a topic wins), kept compact.
-    std::map<std::string, command_target> by_topic;
     bool wildcard_covers_all = true;
     const auto wildcard = wildcard_of(cfg.publish.topic_template, cfg.publish.prefix);
     if (!wildcard || settings_.suffix.find('/') != 0 || wildcard->find('#') != std::string::npos) {
@@ -236,45 +238,62 @@ command_table::command_table(const config::gateway& cfg) : settings_(cfg.command
     }
     std::vector<std::string> exact;
     for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
+        if (!topics_->placed(di)) continue;
         const auto& d = cfg.devices[di];
-        const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
-        if (bus == cfg.buses.end()) continue;
         for (std::size_t pi = 0; pi < d.points.size(); ++pi) {
-            const auto state = config::point_topic(cfg.publish, d, d.points[pi], *bus);
-            by_topic.emplace(state + settings_.suffix, command_target{di, pi});
-            if (d.points[pi].topic || !wildcard_covers_all) exact.push_back(state + settings_.suffix);
-        }
-    }
-    if (!settings_.device_topic.empty()) {
-        for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
-            const auto& d = cfg.devices[di];
-            const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
-            if (bus == cfg.buses.end()) continue;
-            const auto base = config::expand_topic(settings_.device_topic, cfg.publish, d, config::point{}, *bus);
-            // A point's command topic keeps its meaning if the two collide.
-            if (by_topic.emplace(base + settings_.suffix, command_target{di, 0, true}).second) {
-                exact.push_back(base + settings_.suffix);
+            const auto number = topics_->index(di, pi);
+            by_topic_.push_back(static_cast<std::uint32_t>(number));
+            if (d.points[pi].topic || !wildcard_covers_all) {
+                exact.push_back(std::string(topics_->topic(number)) + settings_.suffix);
             }
         }
     }
-    if (wildcard_covers_all && !by_topic.empty()) filters_.push_back(*wildcard + settings_.suffix);
-    for (auto& e : exact) filters_.push_back(std::move(e));
-    std::size_t bytes = 0;
-    for (const auto& t : by_topic) bytes += t.first.size();
-    topics_.reserve(bytes);
-    entries_.reserve(by_topic.size());
-    for (const auto& t : by_topic) {
-        entries_.push_back(entry{topics_.size(), t.first.size(), t.second});
-        topics_ += t.first;
-        topic_limit_ = std::max(topic_limit_, t.first.size());
+    // Sorted by topic, the first point of a topic first: it is the one a
+    // command to that topic names (the loader refuses shared topics).
+    std::stable_sort(by_topic_.begin(), by_topic_.end(),
+                     [this](std::uint32_t a, std::uint32_t b) { return topics_->topic(a) < topics_->topic(b); });
+    by_topic_.shrink_to_fit();
+    if (!by_topic_.empty()) topic_limit_ = std::max(topic_limit_, topics_->longest() + settings_.suffix.size());
+    if (!settings_.device_topic.empty()) {
+        for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
+            if (!topics_->placed(di)) continue;
+            const auto& d = cfg.devices[di];
+            const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
+            auto topic = config::expand_topic(settings_.device_topic, cfg.publish, d, config::point{}, *bus) +
+                         settings_.suffix;
+            // A point's command topic keeps its meaning if the two collide.
+            if (point_of(topic)) continue;
+            const auto at = std::lower_bound(devices_.begin(), devices_.end(), topic,
+                                             [](const auto& e, const std::string& t) { return e.first < t; });
+            if (at != devices_.end() && at->first == topic) continue;
+            topic_limit_ = std::max(topic_limit_, topic.size());
+            exact.push_back(topic);
+            devices_.emplace(at, std::move(topic), di);
+        }
     }
+    if (wildcard_covers_all && !by_topic_.empty()) filters_.push_back(*wildcard + settings_.suffix);
+    for (auto& e : exact) filters_.push_back(std::move(e));
 }
 
-const command_target* command_table::find(const std::string& topic) const {
-    const std::string_view wanted = topic;
-    const auto it = std::lower_bound(entries_.begin(), entries_.end(), wanted,
-                                     [this](const entry& e, std::string_view t) { return topic_of(e) < t; });
-    return it != entries_.end() && topic_of(*it) == wanted ? &it->target : nullptr;
+std::optional<std::uint32_t> command_table::point_of(std::string_view topic) const {
+    const std::string_view suffix = settings_.suffix;
+    if (topic.size() < suffix.size() || topic.substr(topic.size() - suffix.size()) != suffix) return std::nullopt;
+    const auto state = topic.substr(0, topic.size() - suffix.size());
+    const auto it = std::lower_bound(by_topic_.begin(), by_topic_.end(), state,
+                                     [this](std::uint32_t n, std::string_view t) { return topics_->topic(n) < t; });
+    if (it == by_topic_.end() || topics_->topic(*it) != state) return std::nullopt;
+    return *it;
+}
+
+std::optional<command_target> command_table::find(std::string_view topic) const {
+    if (const auto number = point_of(topic)) {
+        const auto [device, point] = topics_->locate(*number);
+        return command_target{device, point};
+    }
+    const auto it = std::lower_bound(devices_.begin(), devices_.end(), topic,
+                                     [](const auto& e, std::string_view t) { return e.first < t; });
+    if (it != devices_.end() && it->first == topic) return command_target{it->second, 0, true};
+    return std::nullopt;
 }
 
 std::string command_table::reply_topic_for(const std::string& command_topic) const {
@@ -374,7 +393,7 @@ std::optional<modbus::value> write_value(const config::device& d, const config::
     return value;
 }
 
-point_command_decision decide_point_command(const config::gateway& cfg, const command_target* target,
+point_command_decision decide_point_command(const config::gateway& cfg, const std::optional<command_target>& target,
                                             const std::string& topic, std::string_view payload) {
     point_command_decision out;
     const config::point* point = nullptr;

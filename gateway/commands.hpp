@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "config/model.hpp"
 #include "drivers/modbus/poll_result.hpp"
 #include "drivers/modbus/value_codec.hpp"
+#include "gateway/point_topics.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -124,10 +126,12 @@ class command_table {
 public:
     // Every point of every device gets a command topic (its state topic +
     // commands.suffix), writable or not, so that a command to a read-only
-    // point gets an answer too.
+    // point gets an answer too. The points' topics are shared with the
+    // mapper (the first form expands its own).
     explicit command_table(const config::gateway& cfg);
+    command_table(const config::gateway& cfg, std::shared_ptr<const point_topics> topics);
 
-    const command_target* find(const std::string& topic) const;
+    std::optional<command_target> find(std::string_view topic) const;
     // Subscription filters covering every command topic: one wildcard filter
     // where the topic template allows it, else the topics themselves.
     const std::vector<std::string>& filters() const { return filters_; }
@@ -139,18 +143,15 @@ public:
     std::size_t topic_limit() const { return topic_limit_; }
 
 private:
-    // Every command topic once, back to back, and an entry per topic sorted
-    // by it: about a third of what a std::map of strings takes per point.
-    struct entry {
-        std::size_t offset = 0;
-        std::size_t length = 0;
-        command_target target;
-    };
-    std::string_view topic_of(const entry& e) const { return {topics_.data() + e.offset, e.length}; }
+    // The point whose command topic this is (its number in topics_).
+    std::optional<std::uint32_t> point_of(std::string_view topic) const;
 
     config::command_settings settings_;
-    std::string topics_;
-    std::vector<entry> entries_;
+    // A point's command topic is its topic + suffix: kept as the point
+    // numbers sorted by topic, 4 bytes a point beside the shared topics.
+    std::shared_ptr<const point_topics> topics_;
+    std::vector<std::uint32_t> by_topic_;
+    std::vector<std::pair<std::string, std::size_t>> devices_;  // commands.device_topic's, sorted
     std::vector<std::string> filters_;
     std::size_t topic_limit_ = max_command_topic;
 };
@@ -167,7 +168,7 @@ struct point_command_decision {
     std::optional<point_write> write;
     std::string refusal;  // why, when there is no write
 };
-point_command_decision decide_point_command(const config::gateway& cfg, const command_target* target,
+point_command_decision decide_point_command(const config::gateway& cfg, const std::optional<command_target>& target,
                                             const std::string& topic, std::string_view payload);
 
 // What the gateway refused or dropped at each bound, and in all; shown by

@@ -19,14 +19,15 @@ std::shared_ptr<const config::gateway> borrowed(const config::gateway& cfg) {
 
 }  // namespace
 
-device_publisher::device_publisher(const config::gateway& cfg, submit_handler submit)
+device_publisher::device_publisher(const config::gateway& cfg, submit_handler submit,
+                                   std::shared_ptr<const point_topics> topics)
     : cfg_(&cfg), submit_(std::move(submit)) {
-    reconfigure(cfg);
+    reconfigure(cfg, std::move(topics));
 }
 
-void device_publisher::reconfigure(const config::gateway& cfg) {
+void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics) {
     cfg_ = &cfg;
-    mapper_ = std::make_unique<point_mapper>(borrowed(cfg));
+    mapper_ = std::make_unique<point_mapper>(borrowed(cfg), std::move(topics));
     std::map<std::string, device_record> devices;
     for (const auto& d : cfg.devices) {
         const auto it = devices_.find(d.name);

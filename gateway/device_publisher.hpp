@@ -30,11 +30,14 @@ public:
         std::function<void(const std::vector<mqtt::message>&, std::chrono::system_clock::time_point)>;
 
     // cfg must outlive the publisher, or be replaced through reconfigure().
-    device_publisher(const config::gateway& cfg, submit_handler submit);
+    // topics: cfg's points' topics, shared with the command table (expanded
+    // here when not given).
+    device_publisher(const config::gateway& cfg, submit_handler submit,
+                     std::shared_ptr<const point_topics> topics = nullptr);
 
     // After the owner replaced the configuration: a new point map; the
     // health of devices still configured is kept.
-    void reconfigure(const config::gateway& cfg);
+    void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics = nullptr);
 
     // A poll result of a current bus worker. Returns the device's state after it.
     modbus::device_state poll(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);

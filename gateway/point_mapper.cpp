@@ -19,27 +19,18 @@ mqtt::qos to_mqtt(config::quality_of_service q) {
     return mqtt::qos::at_least_once;
 }
 
-point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared) : cfg_(std::move(shared)) {
+point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared, std::shared_ptr<const point_topics> topics)
+    : cfg_(std::move(shared)), topics_(topics ? std::move(topics) : std::make_shared<const point_topics>(*cfg_)) {
     const auto& cfg = *cfg_;
     std::size_t count = 0;
     for (const auto& device : cfg.devices) count += device.points.size();
+    if (topics_->size() != count) throw std::invalid_argument("the points' topics are of another configuration");
     points_.resize(count);
-    std::size_t next = 0;
-    for (const auto& device : cfg.devices) {
-        const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(),
-                                      [&](const config::bus& b) { return b.name == device.bus; });
-        if (bus == cfg.buses.end()) throw std::invalid_argument("device " + device.name + ": unknown bus");
-        devices_.emplace(device.name, device_state{&device, next});
-        for (const auto& p : device.points) {
-            const auto& tmpl = p.topic ? *p.topic : cfg.publish.topic_template;
-            const auto topic = config::expand_topic(tmpl, cfg.publish, device, p, *bus);
-            auto& ps = points_[next++];
-            ps.topic_begin = static_cast<std::uint32_t>(topics_.size());
-            ps.topic_size = static_cast<std::uint32_t>(topic.size());
-            topics_ += topic;
-        }
+    for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
+        const auto& device = cfg.devices[di];
+        if (!topics_->placed(di)) throw std::invalid_argument("device " + device.name + ": unknown bus");
+        devices_.emplace(device.name, device_state{&device, topics_->index(di, 0)});
     }
-    topics_.shrink_to_fit();
 }
 
 const point_mapper::point_state* point_mapper::find(const std::string& device, std::size_t point) const {
@@ -51,7 +42,7 @@ const point_mapper::point_state* point_mapper::find(const std::string& device, s
 std::string_view point_mapper::topic(const std::string& device, std::size_t point) const {
     const auto* ps = find(device, point);
     if (ps == nullptr) throw std::out_of_range("no point " + std::to_string(point) + " of device " + device);
-    return std::string_view(topics_).substr(ps->topic_begin, ps->topic_size);
+    return topics_->topic(static_cast<std::size_t>(ps - points_.data()));
 }
 
 std::optional<reading> point_mapper::latest(const std::string& device, std::size_t point) const {
@@ -125,7 +116,7 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
         return;
     }
     ++counters_.published;
-    out.push_back(mqtt::message{std::string(topics_, ps.topic_begin, ps.topic_size), std::move(*payload),
+    out.push_back(mqtt::message{std::string(topics_->topic(state.first + sample.point)), std::move(*payload),
                                 to_mqtt(p.qos), p.retain});
 }
 

@@ -17,6 +17,7 @@
 #include "drivers/modbus/poll_result.hpp"
 #include "gateway/payload.hpp"
 #include "gateway/point_filter.hpp"
+#include "gateway/point_topics.hpp"
 #include "gateway/stored_value.hpp"
 #include "mqtt/message.hpp"
 
@@ -26,8 +27,10 @@ class point_mapper {
 public:
     // Shares the configuration, which must not change while the mapper
     // lives (the points are not copied: a 50,000-point gateway keeps one
-    // copy of its point map).
-    explicit point_mapper(std::shared_ptr<const config::gateway> cfg);
+    // copy of its point map). The points' topics are shared with the
+    // command table; without them the mapper expands its own.
+    explicit point_mapper(std::shared_ptr<const config::gateway> cfg,
+                          std::shared_ptr<const point_topics> topics = nullptr);
     explicit point_mapper(config::gateway cfg)
         : point_mapper(std::make_shared<const config::gateway>(std::move(cfg))) {}
 
@@ -60,7 +63,7 @@ public:
     std::optional<reading> latest(const std::string& device, std::size_t point) const;
 
 private:
-    // What the mapper keeps of one point between polls: 72 bytes (a gateway
+    // What the mapper keeps of one point between polls: 64 bytes (a gateway
     // of 100,000 points keeps 100,000 of them). The settings stay in the
     // configuration, the topic in topics_.
     struct point_state {
@@ -68,11 +71,10 @@ private:
         stored_value latest;  // unset before the first reading
         std::error_code latest_error;
         std::chrono::system_clock::time_point latest_time{};
-        std::uint32_t topic_begin = 0, topic_size = 0;
     };
     struct device_state {
         const config::device* device;
-        std::size_t first;  // its first point in points_
+        std::size_t first;  // its first point in points_ and topics_
     };
     const point_state* find(const std::string& device, std::size_t point) const;
 
@@ -84,7 +86,7 @@ private:
     std::shared_ptr<const config::gateway> cfg_;
     std::unordered_map<std::string, device_state> devices_;
     std::vector<point_state> points_;  // every device's points, device after device
-    std::string topics_;               // every point's topic, back to back
+    std::shared_ptr<const point_topics> topics_;
     counters counters_;
 };
 

@@ -421,7 +421,7 @@ private:
     }
 
     void reply(const gateway::command_table& table, const std::string& command_topic, const nlohmann::json& value) {
-        EXPECT_NE(table.find(command_topic), nullptr) << context_ << ": no command topic " << printable(command_topic);
+        EXPECT_TRUE(table.find(command_topic).has_value()) << context_ << ": no command topic " << printable(command_topic);
         const nlohmann::json j = {{"id", "1"}, {"ok", true}, {"value", value}};
         const auto payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         EXPECT_FALSE(nlohmann::json::parse(payload, nullptr, false).is_discarded()) << context_;

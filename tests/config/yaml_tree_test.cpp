@@ -410,6 +410,43 @@ TEST(yaml_limits, more_points_in_all_devices_than_the_bound_are_refused) {
         << e;
 }
 
+TEST(yaml_limits, topics_past_their_bound_in_all_points_are_refused_before_they_are_kept) {
+    // A topic template of a few lines makes long topics for every point: the
+    // gateway would keep them all (mapper, command table). Refused at the
+    // point where they pass the bound, before any more are made.
+    const std::string long_level(60'000, 'x');
+    const std::size_t per_device = 200;
+    const std::size_t devices = limits::max_topic_bytes / (per_device * long_level.size()) + 2;
+    std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\npublish:\n  topic: \"" +
+                       long_level + "/{device}/{point}\"\nx-points: &p\n" + point_lines(per_device, "  ") +
+                       "devices:\n";
+    for (std::size_t i = 0; i < devices; ++i) {
+        yaml += "  d" + std::to_string(i) + ": { bus: b1, unit_id: " + std::to_string(i + 1) + ", points: *p }\n";
+    }
+    std::size_t bytes = 0;
+    std::string crossing;
+    std::size_t crossing_line = 0;
+    for (std::size_t d = 0; d < devices && crossing.empty(); ++d) {
+        for (std::size_t p = 0; p < per_device; ++p) {
+            bytes += long_level.size() + 2 + ("d" + std::to_string(d)).size() + ("p" + std::to_string(p)).size();
+            if (bytes > limits::max_topic_bytes) {
+                crossing = "devices.d" + std::to_string(d) + ".points[p" + std::to_string(p) + "]";
+                crossing_line = 6 + p;  // the point's line in the profile
+                break;
+            }
+        }
+    }
+    ASSERT_FALSE(crossing.empty());
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e.substr(0, 2000);
+    EXPECT_NE(e.find("plant.yaml:" + std::to_string(crossing_line) + ":5: " + crossing +
+                     ": the topics of the points up to this one come to " + std::to_string(bytes) +
+                     " bytes; expected at most " + std::to_string(limits::max_topic_bytes) +
+                     " bytes of topics in all points together (64 MiB): shorten publish.topic"),
+              std::string::npos)
+        << e.substr(0, 2000);
+}
+
 TEST(yaml_limits, a_million_mistakes_are_counted_not_listed) {
     std::string yaml = "buses:\n  b1: { type: tcp, host: 127.0.0.1, port: 1502 }\n"
                        "devices:\n  d0: { bus: b1, unit_id: 1, points: [{ name: a, register: holding, address: 0";

@@ -122,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         payload = rest.substr(nul + 1);
     }
     const gateway::command_table table(cfg);
-    const auto* target = table.find(topic);
+    const auto target = table.find(topic);
     const auto decision = gateway::decide_point_command(cfg, target, topic, payload);
     if (!decision.write && decision.refusal.empty()) std::abort();
     if (const auto id = object_id(payload); id && payload.size() <= gateway::max_command_payload) {

@@ -75,13 +75,13 @@ config::gateway plant(std::string topic_template) {
 
 TEST(command_table, derives_topics_replies_and_filters) {
     const command_table t(plant("{prefix}/{device}/{point}"));
-    const auto* sp = t.find("site/a/pump/setpoint/set");
-    ASSERT_NE(sp, nullptr);
+    const auto sp = t.find("site/a/pump/setpoint/set");
+    ASSERT_TRUE(sp.has_value());
     EXPECT_EQ(sp->point, 0u);
     EXPECT_EQ(t.reply_topic_for("site/a/pump/setpoint/set"), "site/a/pump/setpoint/reply");
-    ASSERT_NE(t.find("custom/pump-mode/set"), nullptr);
+    ASSERT_TRUE(t.find("custom/pump-mode/set").has_value());
     EXPECT_EQ(t.reply_topic_for("custom/pump-mode/set"), "custom/pump-mode/reply");
-    EXPECT_EQ(t.find("site/a/pump/setpoint"), nullptr);
+    EXPECT_FALSE(t.find("site/a/pump/setpoint").has_value());
     EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/+/+/set", "custom/pump-mode/set"}));
     EXPECT_EQ(t.reply_topic_for("site/a/x/y/set"), "site/a/x/y/reply");
 }
@@ -93,11 +93,11 @@ TEST(command_table, a_template_without_whole_levels_subscribes_each_topic) {
 
 TEST(command_table, device_commands_get_a_topic_per_device_when_configured) {
     auto g = plant("{prefix}/{device}/{point}");
-    EXPECT_EQ(command_table(g).find("site/a/pump/set"), nullptr);  // off by default
+    EXPECT_FALSE(command_table(g).find("site/a/pump/set").has_value());  // off by default
     g.commands.device_topic = "{prefix}/{device}";
     const command_table t(g);
-    const auto* d = t.find("site/a/pump/set");
-    ASSERT_NE(d, nullptr);
+    const auto d = t.find("site/a/pump/set");
+    ASSERT_TRUE(d.has_value());
     EXPECT_TRUE(d->whole_device);
     EXPECT_EQ(d->device, 0u);
     EXPECT_EQ(t.reply_topic_for("site/a/pump/set"), "site/a/pump/reply");
@@ -105,7 +105,7 @@ TEST(command_table, device_commands_get_a_topic_per_device_when_configured) {
     // A point whose command topic is the same keeps it.
     g.commands.device_topic = "{prefix}/{device}/setpoint";
     const command_table clash(g);
-    ASSERT_NE(clash.find("site/a/pump/setpoint/set"), nullptr);
+    ASSERT_TRUE(clash.find("site/a/pump/setpoint/set").has_value());
     EXPECT_FALSE(clash.find("site/a/pump/setpoint/set")->whole_device);
 }
 
@@ -226,7 +226,7 @@ TEST(command_property, every_payload_is_decided_without_a_throw_and_a_string_id_
                 EXPECT_EQ(reply.at("id"), *id);
             }
             // Also on a topic that names no point.
-            ASSERT_NO_THROW(d = decide_point_command(g, nullptr, "site/a/x/y/set", payload));
+            ASSERT_NO_THROW(d = decide_point_command(g, std::nullopt, "site/a/x/y/set", payload));
             EXPECT_FALSE(d.write);
             if (const auto id = payload.size() <= max_command_payload ? id_in(payload) : std::nullopt) {
                 EXPECT_EQ(d.id, id);
@@ -248,7 +248,7 @@ TEST(command_property, every_payload_is_decided_without_a_throw_and_a_string_id_
 TEST(command_property, a_refusal_keeps_the_id_whatever_else_is_wrong) {
     const auto g = typed_plant(config::data_type::uint16);
     const command_table table(g);
-    const auto* target = table.find("site/a/pump/setpoint/set");
+    const auto target = table.find("site/a/pump/setpoint/set");
     for (const auto* payload : {R"({"id":"r-10"})", R"({"id":"r-10","value":"abc"})", R"({"id":"r-10","value":[1]})",
                                 R"({"id":"r-10","value":)", R"({"id":"r-10","value":1,)", R"({"id":"r-10","value":99999999})",
                                 R"({"id":"r-10","value":3.7})", R"({"id":5,"id":"r-10","value":"x"})"}) {
@@ -274,7 +274,7 @@ TEST(command_property, a_refusal_keeps_the_id_whatever_else_is_wrong) {
 TEST(command_property, an_id_survives_a_payload_cut_at_any_byte_after_it) {
     const auto g = typed_plant(config::data_type::uint16);
     const command_table table(g);
-    const auto* target = table.find("site/a/pump/setpoint/set");
+    const auto target = table.find("site/a/pump/setpoint/set");
     for (const std::string whole : {R"({"id":"c-1","value":{"nested":[1,2,{"x":"y"}]}})",
                                     R"({ "value" : 17 , "id" : "c-\u00e9" , "extra" : [true] })",
                                     R"({"value":"a string with \"quotes\"","id":"c-3"})"}) {
@@ -371,7 +371,7 @@ TEST(command_value, an_integer_point_takes_whole_raw_values_and_names_the_neares
 TEST(parse_command, a_string_point_takes_any_text_as_it_is) {
     const auto g = typed_plant(config::data_type::string);
     const command_table table(g);
-    const auto* target = table.find("site/a/pump/setpoint/set");
+    const auto target = table.find("site/a/pump/setpoint/set");
     const auto written = [&](const std::string& payload) -> std::optional<std::string> {
         const auto d = decide_point_command(g, target, "site/a/pump/setpoint/set", payload);
         if (!d.write) return std::nullopt;
@@ -418,7 +418,7 @@ TEST(command_table, takes_topics_up_to_the_bound_or_the_longest_configured_one) 
 TEST(shortened, cuts_untrusted_text_and_says_how_long_it_was) {
     EXPECT_EQ(shortened("short"), "short");
     EXPECT_EQ(shortened(std::string(60000, 'a'), 10), "aaaaaaaaaa... (60000 bytes)");
-    const auto no_point = decide_point_command(plant("{prefix}/{device}/{point}"), nullptr, std::string(900, 'z'), "1");
+    const auto no_point = decide_point_command(plant("{prefix}/{device}/{point}"), std::nullopt, std::string(900, 'z'), "1");
     EXPECT_LT(no_point.refusal.size(), 200u);
 }
 

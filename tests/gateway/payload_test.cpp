@@ -135,7 +135,7 @@ std::string payload_as_a_document(const config::point& p, const reading& r) {
 
 TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
     std::mt19937_64 rng(20261202);
-    const auto pick = [&](std::uint64_t n) { return rng() % n; };
+    const auto pick = [&](auto n) { return static_cast<decltype(n)>(rng() % static_cast<std::uint64_t>(n)); };
     const auto bytes = [&](std::size_t max) {
         std::string s(pick(max + 1), '\0');
         for (auto& c : s) c = static_cast<char>(pick(4) == 0 ? pick(256) : 32 + pick(95));

@@ -425,7 +425,7 @@ TEST_P(client_stream, the_brokers_bytes_in_random_chunks_decode_as_when_sent_who
         const auto got = run_exchange(GetParam(), [&](std::size_t total) {
             std::vector<std::size_t> sizes;
             for (std::size_t left = total; left > 0;) {
-                const auto n = std::min<std::size_t>(left, 1 + random() % most);
+                const auto n = std::min(left, static_cast<std::size_t>(1 + random() % most));
                 sizes.push_back(n);
                 left -= n;
             }

@@ -1,0 +1,142 @@
+// point_topics (every point's topic, kept once) and the command table that
+// looks commands up in it, checked against a plain map of every topic over
+// many random configurations: names from a small alphabet, so topics share
+// prefixes, one topic is the prefix of another, devices have no points,
+// sit on a bus that is not configured, or have points with their own topic.
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "config/topic.hpp"
+#include "gateway/commands.hpp"
+#include "gateway/point_topics.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+std::string random_name(std::mt19937& rng) {
+    static const std::string letters = "ab/";
+    std::string out(1 + rng() % 3, 'a');
+    for (auto& c : out) c = letters[rng() % letters.size()];
+    if (out.front() == '/') out.front() = 'a';
+    return out;
+}
+
+config::gateway random_plant(std::mt19937& rng) {
+    config::gateway g;
+    g.publish.prefix = rng() % 2 ? "site" : "";
+    g.publish.topic_template = rng() % 2 ? "{prefix}/{device}/{point}" : "{device}{point}";
+    g.buses.push_back(config::bus{});
+    g.buses.back().name = "line";
+    if (rng() % 3 == 0) g.commands.device_topic = "{prefix}/{device}";
+    const auto devices = rng() % 6;
+    for (std::size_t i = 0; i < devices; ++i) {
+        config::device d;
+        d.name = random_name(rng);
+        d.bus = rng() % 8 == 0 ? "elsewhere" : "line";
+        const auto points = rng() % 5;
+        for (std::size_t k = 0; k < points; ++k) {
+            config::point p;
+            p.name = random_name(rng);
+            if (rng() % 6 == 0) p.topic = "own/" + random_name(rng);
+            d.points.push_back(p);
+        }
+        g.devices.push_back(d);
+    }
+    return g;
+}
+
+// The reference: every command topic and the first target that has it, as
+// the table must answer (a point's topic before a device's).
+std::map<std::string, command_target> reference(const config::gateway& g) {
+    std::map<std::string, command_target> out;
+    for (std::size_t di = 0; di < g.devices.size(); ++di) {
+        const auto& d = g.devices[di];
+        if (d.bus != "line") continue;
+        for (std::size_t pi = 0; pi < d.points.size(); ++pi) {
+            out.emplace(config::point_topic(g.publish, d, d.points[pi], g.buses[0]) + g.commands.suffix,
+                        command_target{di, pi});
+        }
+    }
+    if (g.commands.device_topic.empty()) return out;
+    for (std::size_t di = 0; di < g.devices.size(); ++di) {
+        const auto& d = g.devices[di];
+        if (d.bus != "line") continue;
+        out.emplace(config::expand_topic(g.commands.device_topic, g.publish, d, config::point{}, g.buses[0]) +
+                        g.commands.suffix,
+                    command_target{di, 0, true});
+    }
+    return out;
+}
+
+TEST(point_topics, numbers_points_device_after_device_and_keeps_each_topic) {
+    for (std::uint32_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937 rng(seed);
+        const auto g = random_plant(rng);
+        const point_topics topics(g);
+        std::size_t number = 0;
+        std::size_t longest = 0;
+        for (std::size_t di = 0; di < g.devices.size(); ++di) {
+            const auto& d = g.devices[di];
+            ASSERT_EQ(topics.placed(di), d.bus == "line") << "seed " << seed;
+            for (std::size_t pi = 0; pi < d.points.size(); ++pi, ++number) {
+                ASSERT_EQ(topics.index(di, pi), number) << "seed " << seed;
+                ASSERT_EQ(topics.locate(number), std::make_pair(di, pi)) << "seed " << seed;
+                const auto expected =
+                    topics.placed(di) ? config::point_topic(g.publish, d, d.points[pi], g.buses[0]) : std::string();
+                ASSERT_EQ(topics.topic(number), expected) << "seed " << seed;
+                longest = std::max(longest, expected.size());
+            }
+        }
+        ASSERT_EQ(topics.size(), number) << "seed " << seed;
+        ASSERT_EQ(topics.longest(), longest) << "seed " << seed;
+    }
+}
+
+TEST(command_table, finds_exactly_the_targets_a_map_of_every_command_topic_finds) {
+    for (std::uint32_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937 rng(seed);
+        const auto g = random_plant(rng);
+        const auto want = reference(g);
+        const command_table table(g);
+        std::size_t limit = max_command_topic;
+        for (const auto& [topic, target] : want) {
+            const auto got = table.find(topic);
+            ASSERT_TRUE(got.has_value()) << "seed " << seed << ": " << topic;
+            EXPECT_EQ(got->device, target.device) << "seed " << seed << ": " << topic;
+            EXPECT_EQ(got->whole_device, target.whole_device) << "seed " << seed << ": " << topic;
+            if (!target.whole_device) {
+                EXPECT_EQ(got->point, target.point) << "seed " << seed << ": " << topic;
+            }
+            limit = std::max(limit, topic.size());
+            // Topics next to a command topic name nothing unless the map has them.
+            for (const auto& near : {topic.substr(0, topic.size() - 1), topic + "t", topic.substr(1), "a" + topic,
+                                     topic.substr(0, topic.size() - g.commands.suffix.size())}) {
+                EXPECT_EQ(table.find(near).has_value(), want.count(near) == 1) << "seed " << seed << ": " << near;
+            }
+        }
+        EXPECT_EQ(table.topic_limit(), limit) << "seed " << seed;
+        for (int k = 0; k < 20; ++k) {
+            const auto topic = random_name(rng) + "/" + random_name(rng) + g.commands.suffix;
+            EXPECT_EQ(table.find(topic).has_value(), want.count(topic) == 1) << "seed " << seed << ": " << topic;
+        }
+    }
+}
+
+TEST(command_table, shares_the_points_topics_it_is_given) {
+    std::mt19937 rng(7);
+    auto g = random_plant(rng);
+    while (g.devices.empty() || g.devices[0].points.empty() || g.devices[0].bus != "line") g = random_plant(rng);
+    const auto topics = std::make_shared<const point_topics>(g);
+    const command_table table(g, topics);
+    EXPECT_GT(topics.use_count(), 1);
+    const auto topic = std::string(topics->topic(0, 0)) + g.commands.suffix;
+    EXPECT_TRUE(table.find(topic).has_value()) << topic;
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
