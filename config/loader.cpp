@@ -851,6 +851,9 @@ private:
         }
         if (const auto it = lists_read_.find(f.node.identity()); it != lists_read_.end()) return it->second;
         const std::size_t errors_before = sink_.error_count();
+        // Exactly as many as listed: a list held for the life of the
+        // configuration (100 000 points take 28 MB), not grown with slack.
+        points.reserve(f.node.size());
         std::map<std::string, source_mark> names;
         std::size_t index = 0;
         for (const auto& element : f.node) {
