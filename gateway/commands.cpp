@@ -229,7 +229,7 @@ command_table::command_table(const config::gateway& cfg)
     : command_table(cfg, std::make_shared<const point_topics>(cfg)) {}
 
 command_table::command_table(const config::gateway& cfg, std::shared_ptr<const point_topics> topics)
-    : settings_(cfg.commands), topics_(std::move(topics)) {
+    : settings_(cfg.commands), topics_(topics ? std::move(topics) : std::make_shared<const point_topics>(cfg)) {
     if (!settings_.enabled) return;
     bool wildcard_covers_all = true;
     const auto wildcard = wildcard_of(cfg.publish.topic_template, cfg.publish.prefix);
@@ -271,7 +271,11 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
             devices_.emplace(at, std::move(topic), di);
         }
     }
-    if (wildcard_covers_all && !by_topic_.empty()) filters_.push_back(*wildcard + settings_.suffix);
+    // Also for device topics alone: a command to a topic under the wildcard
+    // that names nothing is answered.
+    if (wildcard_covers_all && (!by_topic_.empty() || !devices_.empty())) {
+        filters_.push_back(*wildcard + settings_.suffix);
+    }
     for (auto& e : exact) filters_.push_back(std::move(e));
 }
 

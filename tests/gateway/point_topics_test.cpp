@@ -3,7 +3,9 @@
 // many random configurations: names from a small alphabet, so topics share
 // prefixes, one topic is the prefix of another, devices have no points,
 // sit on a bus that is not configured, or have points with their own topic.
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -14,6 +16,7 @@
 #include "config/topic.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/point_topics.hpp"
+#include "mqtt/topic.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -28,11 +31,18 @@ std::string random_name(std::mt19937& rng) {
 
 config::gateway random_plant(std::mt19937& rng) {
     config::gateway g;
-    g.publish.prefix = rng() % 2 ? "site" : "";
+    // A prefix past max_command_topic now and then: the table's topic limit
+    // is then its longest command topic.
+    const auto prefix = rng() % 4;
+    g.publish.prefix = prefix == 0 ? "" : prefix == 1 ? std::string(max_command_topic, 'a') : "site";
     g.publish.topic_template = rng() % 2 ? "{prefix}/{device}/{point}" : "{device}{point}";
     g.buses.push_back(config::bus{});
     g.buses.back().name = "line";
     if (rng() % 3 == 0) g.commands.device_topic = "{prefix}/{device}";
+    // Suffixes made of the names' own letters, and none at all.
+    static const char* const suffixes[] = {"/set", "", "a", "/b", "b/a"};
+    g.commands.suffix = suffixes[rng() % std::size(suffixes)];
+    g.commands.enabled = rng() % 8 != 0;
     const auto devices = rng() % 6;
     for (std::size_t i = 0; i < devices; ++i) {
         config::device d;
@@ -54,6 +64,7 @@ config::gateway random_plant(std::mt19937& rng) {
 // the table must answer (a point's topic before a device's).
 std::map<std::string, command_target> reference(const config::gateway& g) {
     std::map<std::string, command_target> out;
+    if (!g.commands.enabled) return out;
     for (std::size_t di = 0; di < g.devices.size(); ++di) {
         const auto& d = g.devices[di];
         if (d.bus != "line") continue;
@@ -120,11 +131,45 @@ TEST(command_table, finds_exactly_the_targets_a_map_of_every_command_topic_finds
             }
         }
         EXPECT_EQ(table.topic_limit(), limit) << "seed " << seed;
+        // Every command topic is subscribed; nothing is when there is none.
+        // (Real names are one topic level each; these random ones may hold
+        // a '/', and then a wildcard filter does not cover their topics.)
+        EXPECT_EQ(table.filters().empty(), want.empty()) << "seed " << seed;
+        const bool levels = std::none_of(g.devices.begin(), g.devices.end(), [](const config::device& d) {
+            return d.name.find('/') != std::string::npos ||
+                   std::any_of(d.points.begin(), d.points.end(),
+                               [](const config::point& p) { return p.name.find('/') != std::string::npos; });
+        });
+        for (const auto& [topic, target] : want) {
+            if (!levels) break;
+            EXPECT_TRUE(std::any_of(table.filters().begin(), table.filters().end(),
+                                    [&](const std::string& f) { return mqtt::topic_matches(f, topic); }))
+                << "seed " << seed << ": " << topic;
+        }
         for (int k = 0; k < 20; ++k) {
             const auto topic = random_name(rng) + "/" + random_name(rng) + g.commands.suffix;
             EXPECT_EQ(table.find(topic).has_value(), want.count(topic) == 1) << "seed " << seed << ": " << topic;
         }
     }
+}
+
+TEST(command_table, device_topics_alone_keep_the_wildcard_filter) {
+    // No device has a point: a command to a topic under the template's
+    // wildcard is still taken (and answered that it names no point).
+    config::gateway g;
+    g.publish.prefix = "site";
+    g.publish.topic_template = "{prefix}/{device}/{point}";
+    g.buses.push_back(config::bus{});
+    g.buses.back().name = "line";
+    g.commands.device_topic = "{prefix}/{device}";
+    config::device d;
+    d.name = "pump";
+    d.bus = "line";
+    g.devices.push_back(d);
+    const command_table table(g);
+    EXPECT_EQ(table.filters(), (std::vector<std::string>{"site/+/+/set", "site/pump/set"}));
+    ASSERT_TRUE(table.find("site/pump/set").has_value());
+    EXPECT_TRUE(table.find("site/pump/set")->whole_device);
 }
 
 TEST(command_table, shares_the_points_topics_it_is_given) {
