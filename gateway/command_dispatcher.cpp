@@ -20,12 +20,11 @@ mqtt::message reply_address(const mqtt::message& m, const std::string& configure
 
 command_dispatcher::command_dispatcher(const config::gateway& cfg, command_ports ports,
                                        std::shared_ptr<const point_topics> topics)
-    : cfg_(&cfg), ports_(std::move(ports)),
-      table_(cfg, topics ? std::move(topics) : std::make_shared<const point_topics>(cfg)) {}
+    : cfg_(&cfg), ports_(std::move(ports)), table_(cfg, std::move(topics)) {}
 
 void command_dispatcher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics) {
     cfg_ = &cfg;
-    table_ = command_table(cfg, topics ? std::move(topics) : std::make_shared<const point_topics>(cfg));
+    table_ = command_table(cfg, std::move(topics));
 }
 
 void command_dispatcher::subscribe() {

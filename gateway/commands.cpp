@@ -225,8 +225,7 @@ std::optional<std::string> wildcard_of(const std::string& tmpl, const std::strin
 
 }  // namespace
 
-command_table::command_table(const config::gateway& cfg)
-    : command_table(cfg, std::make_shared<const point_topics>(cfg)) {}
+command_table::command_table(const config::gateway& cfg) : command_table(cfg, nullptr) {}
 
 command_table::command_table(const config::gateway& cfg, std::shared_ptr<const point_topics> topics)
     : settings_(cfg.commands), topics_(topics ? std::move(topics) : std::make_shared<const point_topics>(cfg)) {

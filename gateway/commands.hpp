@@ -127,7 +127,7 @@ public:
     // Every point of every device gets a command topic (its state topic +
     // commands.suffix), writable or not, so that a command to a read-only
     // point gets an answer too. The points' topics are shared with the
-    // mapper (the first form expands its own).
+    // mapper (without them, or null, the table expands its own).
     explicit command_table(const config::gateway& cfg);
     command_table(const config::gateway& cfg, std::shared_ptr<const point_topics> topics);
 
