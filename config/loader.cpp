@@ -632,6 +632,7 @@ private:
         get_seconds(m, section::store, "max_age", st.max_age);
         get_choice(m, "drop", drop_policy_names(), st.drop);
         get_integer(m, section::store, "cache_kib", st.cache_kib, "(KiB of SQLite page cache)");
+        get_choice(m, "qos0", qos0_route_names(), st.qos0);
     }
 
     // ---- publish ----

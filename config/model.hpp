@@ -340,6 +340,11 @@ struct publish_settings {
 // The durable store-and-forward queue (gateway/store).
 enum class store_durability { full, normal };
 enum class drop_policy { oldest, qos0_first, refuse_new };
+// How a QoS 0 message reaches the MQTT client while the link is up and no
+// older message waits in the store: straight (direct), or through the store
+// like QoS 1/2 (stored). While the link is down, or behind a backlog, QoS 0
+// messages are stored either way.
+enum class qos0_route { direct, stored };
 
 struct store_settings {
     std::string path;  // empty: $STATE_DIRECTORY/queue.db under systemd, else /var/lib/fieldbridge/queue.db
@@ -349,6 +354,7 @@ struct store_settings {
     std::chrono::seconds max_age{7 * 24 * 3600};  // 0 = no age limit
     config::drop_policy drop = drop_policy::qos0_first;
     std::uint32_t cache_kib = 2048;  // SQLite page cache of the store's connection
+    config::qos0_route qos0 = qos0_route::direct;
     source_mark mark;
     bool operator==(const store_settings&) const = default;
 };

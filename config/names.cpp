@@ -81,6 +81,11 @@ constexpr std::array drop_policies{
     std::pair{"refuse_new"sv, drop_policy::refuse_new},
 };
 
+constexpr std::array qos0_routes{
+    std::pair{"direct"sv, qos0_route::direct},
+    std::pair{"stored"sv, qos0_route::stored},
+};
+
 constexpr std::array waveforms{
     std::pair{"constant"sv, simulation::waveform::constant},
     std::pair{"counter"sv, simulation::waveform::counter},
@@ -110,6 +115,7 @@ name_table<write_function> write_function_names() { return write_functions; }
 name_table<rs485_mode> rs485_mode_names() { return rs485_modes; }
 name_table<tcp_framing> tcp_framing_names() { return tcp_framings; }
 name_table<drop_policy> drop_policy_names() { return drop_policies; }
+name_table<qos0_route> qos0_route_names() { return qos0_routes; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }
 
 std::string_view to_string(register_kind k) { return name_of(register_kinds, k); }

@@ -175,6 +175,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         whole_seconds("max_age", hours(24 * 366), "drop messages older than this; 0s: never"),
         choice("drop", names(drop_policy_names()), "what goes when full"),
         integer("cache_kib", 64, 1'048'576, "KiB of SQLite page cache"),
+        choice("qos0", names(qos0_route_names()), "QoS 0 while the link is up: direct (default) or stored"),
     };
     t[section::control] = {text("socket", "control socket path")};
     t[section::metrics] = {make("listen", k::listen_address,

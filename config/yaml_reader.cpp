@@ -359,6 +359,7 @@ template std::optional<write_function> read_choice(const field&, name_table<writ
 template std::optional<store_durability> read_choice(const field&, name_table<store_durability>, diagnostics_sink&);
 template std::optional<mqtt_protocol> read_choice(const field&, name_table<mqtt_protocol>, diagnostics_sink&);
 template std::optional<drop_policy> read_choice(const field&, name_table<drop_policy>, diagnostics_sink&);
+template std::optional<qos0_route> read_choice(const field&, name_table<qos0_route>, diagnostics_sink&);
 template std::optional<simulation::waveform> read_choice(const field&, name_table<simulation::waveform>,
                                                          diagnostics_sink&);
 

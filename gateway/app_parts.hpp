@@ -33,7 +33,7 @@ struct app::parts {
 
     parts(app& a, std::unique_ptr<store::message_store> s)
         : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
-          forward(*queue, link, [this] { link.arm_flush(); }), topics(std::make_shared<const point_topics>(a.cfg_)),
+          forward(*queue, link, [this] { link.arm_flush(); }, 1000, a.cfg_.store.qos0), topics(std::make_shared<const point_topics>(a.cfg_)),
           publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); },
                     topics),
           signals(a.io_, SIGINT, SIGTERM, SIGHUP), shutdown_timer(a.io_),

@@ -1,6 +1,7 @@
 #include "gateway/forwarder.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,11 @@ namespace {
 // mqtt::client_token_base up.
 bool ours(std::uint64_t token) { return mqtt::caller_token(token); }
 
+// Direct QoS 0 messages: tokens from here up to mqtt::client_token_base,
+// far above any store id.
+constexpr std::uint64_t direct_token_base = mqtt::client_token_base >> 1;
+bool direct_token(std::uint64_t token) { return token >= direct_token_base && ours(token); }
+
 mqtt::inflight_entry flow_of(store::stored_message& m) {
     const auto s = m.state == store::flow_state::pubrec ? mqtt::inflight_state::pubrec_received
                                                         : mqtt::inflight_state::publish_sent;
@@ -23,8 +29,14 @@ mqtt::inflight_entry flow_of(store::stored_message& m) {
 
 }  // namespace
 
-forwarder::forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window)
-    : store_(store), link_(link), arm_flush_(std::move(arm_flush)), window_(std::max<std::size_t>(window, 1)) {
+forwarder::forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window,
+                     config::qos0_route qos0)
+    : store_(store),
+      link_(link),
+      arm_flush_(std::move(arm_flush)),
+      window_(std::max<std::size_t>(window, 1)),
+      qos0_(qos0),
+      next_direct_(direct_token_base) {
     // A message the client holds, or one the broker acknowledged and whose
     // delete is not committed yet, is never evicted: evicting it would count
     // as dropped a message that is (or may be) delivered.
@@ -64,11 +76,20 @@ result<void> forwarder::resume() {
 void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::system_clock::time_point now) {
     if (batch.empty()) return;
     stats_.submitted += batch.size();
+    // QoS 0 messages at the head of the batch go directly while nothing
+    // stored waits; from the first one stored on, the rest queues behind it.
+    std::size_t direct = 0;
+    while (direct < batch.size() && batch[direct].qos == mqtt::qos::at_most_once && direct_open()) {
+        send_direct(batch[direct++]);
+    }
+    if (direct == batch.size()) return;
+    const auto rest = std::span<const mqtt::message>(batch).subspan(direct);
+    caught_up_ = false;
     const auto before = store_.counters();
     // While the link is up the batch rides on the ledger commit before the
     // write that carries it (or the flush timer): one fsync, not two.
     const bool defer = link_.connected() && !resync_needed_;
-    const auto results = defer ? store_.append_uncommitted(batch, now) : store_.append(batch, now);
+    const auto results = defer ? store_.append_uncommitted(rest, now) : store_.append(rest, now);
     std::uint64_t refused = 0;
     std::error_code why;
     for (const auto& r : results) {
@@ -106,14 +127,41 @@ void forwarder::report_drops(const store::counters& before) {
     }
 }
 
+bool forwarder::direct_open() const {
+    return qos0_ == config::qos0_route::direct && caught_up_ && !resync_needed_ && !refilling_ &&
+           link_.connected() && handed() < window_;
+}
+
+void forwarder::send_direct(const mqtt::message& m) {
+    const auto token = next_direct_++;
+    direct_handed_.insert(token);
+    ++stats_.direct;
+    link_.publish(m, token);
+}
+
+void forwarder::lose_direct() {
+    const auto lost = direct_handed_.size() + direct_unwritten_;
+    stats_.delivered -= std::min<std::uint64_t>(stats_.delivered, direct_unwritten_);
+    stats_.qos0_lost += lost;
+    direct_handed_.clear();
+    direct_unwritten_ = 0;
+    if (lost == 0) return;
+    if (const auto held_back = log_limit_.admit("qos0 lost", std::chrono::steady_clock::now())) {
+        spdlog::warn("queue: {} QoS 0 message(s) sent directly were not written before the link dropped ({} so far){}",
+                     lost, stats_.qos0_lost, log_limiter::suffix(*held_back));
+    }
+}
+
 void forwarder::refill() {
     if (refilling_ || resync_needed_ || !link_.connected()) return;
     // A QoS 0 message completes inside publish(); its completion must not
     // start another refill over the same rows (they would be sent twice).
     refilling_ = true;
+    caught_up_ = false;
+    bool at_end = false;
     std::size_t handed_now = 0;
-    while (handed_.size() < window_ && handed_now < window_ && link_.connected()) {
-        const auto want = window_ - handed_.size();
+    while (handed() < window_ && handed_now < window_ && link_.connected()) {
+        const auto want = window_ - handed();
         auto batch = store_.load(cursor_, want);
         if (!batch) {
             spdlog::error("queue: cannot read the queue: {}", batch.error().message());
@@ -127,9 +175,13 @@ void forwarder::refill() {
             link_.publish(std::move(m.message), static_cast<std::uint64_t>(m.id));
             if (resync_needed_ || !link_.connected()) break;
         }
-        if (batch->size() < want) break;
+        if (batch->size() < want) {
+            at_end = true;
+            break;
+        }
     }
     refilling_ = false;
+    caught_up_ = at_end && link_.connected() && !resync_needed_;
     // QoS 0 messages leave the window as fast as they are handed over: the
     // rest follows after the next commit, not all in one turn.
     if (handed_now >= window_) request_flush(true);
@@ -139,6 +191,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     if (!ours(token)) return;
     const bool refused = error && (error.category() == mqtt::reason_code_category() ||
                                    error == mqtt::mqtt_errc::exceeds_broker_packet_size);
+    if (direct_token(token)) return direct_completed(token, error, refused);
     if (error && !refused) return;  // the client stopped: stays stored, sent again after the restart
     const auto id = static_cast<std::int64_t>(token);
     const auto it = handed_.find(id);
@@ -158,11 +211,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     // good. It is deleted, counted and logged.
     acknowledged_.insert(id);
     if (refused) {
-        ++stats_.refused_by_broker;
-        if (const auto held_back = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
-            spdlog::warn("queue: the broker refused a message: {} ({} refused so far){}", error.message(),
-                         stats_.refused_by_broker, log_limiter::suffix(*held_back));
-        }
+        broker_refused(error);
     } else {
         ++stats_.delivered;
     }
@@ -174,9 +223,35 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     if (handed_.size() <= window_ / 2) refill();
 }
 
+void forwarder::direct_completed(std::uint64_t token, std::error_code error, bool refused) {
+    if (direct_handed_.erase(token) == 0) return;
+    if (refused) {
+        broker_refused(error);
+    } else if (error) {
+        ++stats_.qos0_lost;  // the client stopped before writing it
+    } else {
+        // In the client's write buffer: written with the next write, or lost
+        // with the link.
+        ++direct_unwritten_;
+        ++stats_.delivered;
+    }
+    // A direct message held a place in the window that stored ones may wait for.
+    if (!caught_up_ && handed() <= window_ / 2) refill();
+}
+
+void forwarder::broker_refused(std::error_code error) {
+    ++stats_.refused_by_broker;
+    if (const auto held_back = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
+        spdlog::warn("queue: the broker refused a message: {} ({} refused so far){}", error.message(),
+                     stats_.refused_by_broker, log_limiter::suffix(*held_back));
+    }
+}
+
 bool forwarder::before_write() {
     if (resync_needed_) return false;
-    return commit_ledger(true);
+    if (!commit_ledger(true)) return false;
+    direct_unwritten_ = 0;  // they go with this write
+    return true;
 }
 
 bool forwarder::commit_ledger(bool writing) {
@@ -242,17 +317,20 @@ void forwarder::on_link_down() {
     requeue_unwritten();
     // Queued messages go back to the store alone, so that while the link is
     // down the store's limits bound what is held; flows in progress stay
-    // with the session, which resumes them.
+    // with the session, which resumes them. Direct QoS 0 ones are lost.
     const auto taken = link_.withdraw(ours, false);
     for (const auto token : taken) {
+        if (direct_token(token)) continue;
         const auto id = static_cast<std::int64_t>(token);
         handed_.erase(id);
         cursor_ = std::min(cursor_, id - 1);
     }
+    lose_direct();
 }
 
 // QoS 0 messages of a write that never happened go back to the queue.
 void forwarder::requeue_unwritten() {
+    caught_up_ = false;
     for (const auto id : unwritten_) cursor_ = std::min(cursor_, id - 1);
     stats_.delivered -= std::min<std::uint64_t>(stats_.delivered, unwritten_.size());
     unwritten_.clear();
@@ -265,6 +343,7 @@ void forwarder::requeue_unwritten() {
 void forwarder::resync() {
     link_.withdraw(ours, true);
     requeue_unwritten();
+    lose_direct();
     auto inflight = store_.load_in_flight();
     auto last = store_.last_id();
     if (!inflight || !last) {

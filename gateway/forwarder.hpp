@@ -20,6 +20,14 @@
 // Order: strictly the order messages were produced in (the store's id
 // order), across all topics, so per-topic order holds while a backlog drains.
 //
+// QoS 0, direct route (config::qos0_route::direct): while the link is up and
+// every stored message has been handed to the client, a QoS 0 message goes
+// to the client without the store (order holds: nothing older waits). Such a
+// message is at most once, as QoS 0 is: if the link drops before the client
+// wrote it, it is lost and counted (forwarder_stats::qos0_lost); a crash
+// loses it uncounted. While the link is down or a backlog drains, QoS 0
+// messages are stored as on the stored route, which stores every message.
+//
 // Pure of I/O of its own: the store and the uplink are given, and the owner
 // runs flush_due() when asked through arm_flush. Not thread-safe: one thread.
 #pragma once
@@ -33,6 +41,7 @@
 
 #include "common/log_limiter.hpp"
 #include "common/result.hpp"
+#include "config/model.hpp"
 #include "gateway/forwarder_stats.hpp"
 #include "gateway/ledger.hpp"
 #include "gateway/store/message_store.hpp"
@@ -44,7 +53,8 @@ class forwarder {
 public:
     // window: messages handed to the client and not yet acknowledged, at most.
     // arm_flush: the owner calls flush_due() within a few milliseconds.
-    forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window = 1000);
+    forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window = 1000,
+              config::qos0_route qos0 = config::qos0_route::stored);
     ~forwarder();
     forwarder(const forwarder&) = delete;
     forwarder& operator=(const forwarder&) = delete;
@@ -69,11 +79,23 @@ public:
     void flush_due();
 
     const forwarder_stats& stats() const { return stats_; }
-    // Store ids with the client (queued there or in flight).
-    std::size_t handed() const { return handed_.size(); }
+    // Messages with the client (queued there or in flight): store ids and
+    // QoS 0 messages sent directly.
+    std::size_t handed() const { return handed_.size() + direct_handed_.size(); }
+    // QoS 0 messages sent directly that the client has not written yet (in
+    // its queue or its write buffer): what a crash now would lose.
+    std::size_t direct_unsent() const { return direct_handed_.size() + direct_unwritten_; }
 
 private:
     void refill();
+    // The direct route is open: link up, nothing stored waits, room in the window.
+    bool direct_open() const;
+    void send_direct(const mqtt::message& m);
+    void direct_completed(std::uint64_t token, std::error_code error, bool refused);
+    // Direct QoS 0 messages the client still holds or has not written: lost
+    // with the link.
+    void lose_direct();
+    void broker_refused(std::error_code error);
     // writing: the commit right before a write (QoS 0 messages in it go too).
     bool commit_ledger(bool writing);
     void requeue_unwritten();
@@ -90,6 +112,7 @@ private:
     uplink& link_;
     std::function<void()> arm_flush_;
     std::size_t window_;
+    config::qos0_route qos0_;
     std::int64_t cursor_ = 0;             // highest id read from the store for handing over
     std::map<std::int64_t, mqtt::qos> handed_;  // ids with the client, not yet acknowledged
     std::set<std::int64_t> acknowledged_; // acknowledged, deleted with the next commit
@@ -97,6 +120,15 @@ private:
     // with the commit before that write, back in the queue if it never happens.
     std::set<std::int64_t> unwritten_;
     ledger committed_;                    // flow state as the store has it
+    // Direct QoS 0 messages with the client, by token (from direct_token_base
+    // up, below mqtt::client_token_base), and how many the client completed
+    // into its write buffer since the last write.
+    std::set<std::uint64_t> direct_handed_;
+    std::uint64_t next_direct_;
+    std::size_t direct_unwritten_ = 0;
+    // refill() reached the store's end: every stored message is with the
+    // client (or acknowledged); cleared by anything that stores or requeues.
+    bool caught_up_ = false;
     std::vector<std::uint16_t> committed_incoming_;
     std::vector<mqtt::flow_status> flows_;  // reused by every commit
     forwarder_stats stats_;

@@ -13,6 +13,8 @@ struct forwarder_stats {
     std::uint64_t refused_by_broker = 0;  // answered with a refusal (MQTT 5.0), deleted
     std::uint64_t ledger_errors = 0; // commits that failed (nothing was sent after them)
     std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit
+    std::uint64_t direct = 0;        // QoS 0 messages handed to the client without the store
+    std::uint64_t qos0_lost = 0;     // of those, lost: the link dropped before they were written
 };
 
 }  // namespace fieldbridge::gateway

@@ -77,6 +77,8 @@ nlohmann::json status_report(const status_snapshot& s) {
         {"delivered", f.delivered},
         {"refused", f.refused},
         {"refused_by_broker", f.refused_by_broker},
+        {"direct", f.direct},
+        {"qos0_lost", f.qos0_lost},
         {"dropped",
          {{"by_messages", qc.dropped_by_rows},
           {"by_bytes", qc.dropped_by_bytes},

@@ -80,7 +80,11 @@ std::string status_text(const nlohmann::json& s) {
     std::snprintf(rate, sizeof rate, "%.1f", q.at("commits_per_s").get<double>());
     out << "queue   " << text(q.at("messages")) << " message(s), " << text(q.at("bytes")) << " bytes, oldest "
               << format_age(q.at("oldest_age_s")) << "; stored " << text(q.at("stored")) << ", delivered "
-              << text(q.at("delivered")) << ", refused " << text(q.at("refused"))
+              << text(q.at("delivered"))
+              << (q.value("direct", 0) > 0 ? " (QoS 0 direct " + text(q.at("direct")) + ", lost with the link " +
+                                                 text(q.at("qos0_lost")) + ")"
+                                           : "")
+              << ", refused " << text(q.at("refused"))
               << (q.value("refused_by_broker", 0) > 0 ? " (by the broker " + text(q.at("refused_by_broker")) + ")" : "")
               << ", dropped "
               << d.at("by_messages").get<std::uint64_t>() + d.at("by_bytes").get<std::uint64_t>() +

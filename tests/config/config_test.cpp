@@ -119,6 +119,17 @@ TEST(config_loader, mqtt_connect_timeout) {
     EXPECT_NE(e.find("mqtt.connect_timeout"), std::string::npos) << e;
 }
 
+TEST(config_loader, store_qos0_route) {
+    const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
+    EXPECT_EQ(load_string(dev, "plant.yaml").store.qos0, qos0_route::direct);  // the default
+    EXPECT_EQ(load_string("store: { qos0: stored }\n" + dev, "plant.yaml").store.qos0, qos0_route::stored);
+    EXPECT_EQ(load_string("store: { qos0: direct }\n" + dev, "plant.yaml").store.qos0, qos0_route::direct);
+    const auto e = errors_of("store: { qos0: durable }\n" + dev);
+    EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << e;
+    EXPECT_NE(e.find("store.qos0"), std::string::npos) << e;
+    EXPECT_NE(e.find("stored"), std::string::npos) << e;
+}
+
 TEST(config_loader, reads_every_section_into_plain_structs) {
     const auto g = load_string(R"(
 mqtt:

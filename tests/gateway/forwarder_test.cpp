@@ -8,7 +8,8 @@
 // Every PUBLISH that reaches the wire is checked against the store as
 // committed at that instant: a QoS 1/2 message is recorded as sent with the
 // packet id it carries, a QoS 0 message is already deleted (durable before
-// sent, docs/architecture.md "The durable queue").
+// sent, docs/architecture.md "The durable queue"), unless it was sent
+// directly (store.qos0: direct), and then it was never stored.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -62,7 +63,8 @@ protected:
         so.max_inflight = max_inflight;
         life_.store = std::move(*opened);
         life_.link = std::make_unique<model::session_link>(so, broker, [this](const mqtt::publish& p) { on_wire(p); });
-        life_.fwd = std::make_unique<forwarder>(*life_.store, *life_.link, [this] { ++flushes_asked; }, window);
+        life_.fwd =
+            std::make_unique<forwarder>(*life_.store, *life_.link, [this] { ++flushes_asked; }, window, qos0_route);
         life_.link->attach(*life_.fwd);
         if (auto r = life_.fwd->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
     }
@@ -110,6 +112,7 @@ protected:
     store::drop_policy policy = store::drop_policy::drop_qos0_first;
     bool fail_commits = false;
     int flushes_asked = 0;
+    config::qos0_route qos0_route = config::qos0_route::stored;
 
 private:
     void on_wire(const mqtt::publish& p) {
@@ -410,6 +413,89 @@ TEST_F(forwarder_test, a_queue_that_refuses_new_messages_counts_them_as_refused)
     const auto rows = committed();
     EXPECT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows.count(3), 0u);
+}
+
+
+// store.qos0: direct. A QoS 0 message that meets an up link with nothing
+// stored waiting goes to the client without the store; it keeps its place
+// in the order of production all the same.
+TEST_F(forwarder_test, a_direct_qos0_message_skips_the_store_while_nothing_stored_waits) {
+    qos0_route = config::qos0_route::direct;
+    start();
+    link().connect();
+    const auto commits = queue().counters().commits;
+    submit({message_for(1, qos::at_most_once), message_for(2, qos::at_most_once, "plant/other")});
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(fwd().stats().direct, 2u);
+    EXPECT_EQ(fwd().stats().stored, 0u);
+    EXPECT_EQ(fwd().stats().delivered, 2u);
+    EXPECT_EQ(queue().counters().commits, commits) << "nothing to commit for direct messages";
+    EXPECT_EQ(fwd().handed(), 0u);
+    EXPECT_EQ(fwd().direct_unsent(), 0u);
+}
+
+TEST_F(forwarder_test, a_direct_qos0_message_queues_behind_what_is_stored) {
+    qos0_route = config::qos0_route::direct;
+    start();
+    // Link down: stored, QoS 0 too.
+    submit({message_for(1, qos::at_most_once), message_for(2, qos::at_least_once)});
+    EXPECT_EQ(committed().size(), 2u);
+    link().connect();  // hands 1 and 2 over: nothing stored waits any more
+    submit({message_for(3, qos::at_most_once)});
+    // A stored message in a batch: what follows it is stored too.
+    submit({message_for(4, qos::at_least_once), message_for(5, qos::at_most_once)});
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(fwd().stats().direct, 1u);
+    EXPECT_EQ(fwd().stats().stored, 4u);
+    for (int round = 0; round < 3 && !broker.to_client.empty(); ++round) deliver_all_acks();
+    fwd().flush_due();
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().delivered, 5u);
+}
+
+TEST_F(forwarder_test, a_direct_qos0_message_waits_in_the_store_while_the_window_is_full) {
+    qos0_route = config::qos0_route::direct;
+    start(2);
+    link().connect();
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once)});
+    submit({message_for(3, qos::at_most_once)});
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(fwd().stats().direct, 0u);
+    EXPECT_EQ(committed().count(3), 1u);
+    deliver_all_acks();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3}));
+}
+
+TEST_F(forwarder_test, a_direct_qos0_message_not_written_when_the_link_drops_is_lost_and_counted) {
+    qos0_route = config::qos0_route::direct;
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_most_once), message_for(2, qos::at_most_once)});
+    link().drop();  // before the client's write
+    EXPECT_TRUE(wire.empty());
+    EXPECT_EQ(fwd().stats().qos0_lost, 2u);
+    EXPECT_EQ(fwd().stats().delivered, 0u);
+    EXPECT_EQ(fwd().direct_unsent(), 0u);
+    EXPECT_EQ(fwd().handed(), 0u);
+    EXPECT_TRUE(committed().empty());
+    link().connect();
+    link().write();
+    EXPECT_TRUE(wire.empty()) << "at most once: a lost direct message is not sent later";
+}
+
+TEST_F(forwarder_test, with_qos0_stored_a_qos0_message_not_written_when_the_link_drops_goes_on_the_next_link) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::at_most_once), message_for(2, qos::at_most_once)});
+    link().drop();
+    EXPECT_EQ(fwd().stats().qos0_lost, 0u);
+    EXPECT_EQ(fwd().stats().direct, 0u);
+    link().connect();
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2}));
 }
 
 }  // namespace

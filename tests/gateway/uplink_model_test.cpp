@@ -18,7 +18,10 @@
 //            and the store counts exactly those; none is delivered after
 //   order    per topic, first deliveries in the order of production
 //   all      after the faults stop, every message committed and not dropped
-//            is delivered and the store ends empty
+//            is delivered and the store ends empty; every message submitted
+//            is delivered, dropped, refused, lost with a failed commit or
+//            (QoS 0 sent directly, store.qos0: direct) lost with the link,
+//            each counted by the store or the forwarder
 //
 // FIELDBRIDGE_UPLINK_SEEDS=N runs N seeds (default below) from
 // FIELDBRIDGE_UPLINK_FIRST_SEED (default 1);
@@ -49,6 +52,7 @@ struct scenario {
     std::size_t window = 1000;
     std::uint64_t max_rows = 1'000'000;
     store::drop_policy policy = store::drop_policy::drop_qos0_first;
+    config::qos0_route qos0 = config::qos0_route::stored;
     int qos_weights[3] = {1, 1, 1};
     std::size_t batch_min = 1;
     std::size_t batch_max = 20;
@@ -72,6 +76,7 @@ struct scenario {
                                                    store::drop_policy::refuse_new};
             s.policy = policies[r() % 3];
         }
+        if (r() % 2 == 0) s.qos0 = config::qos0_route::direct;
         switch (seed % 4) {
             case 0:  // QoS 0 only, large polls
                 s.qos_weights[1] = s.qos_weights[2] = 0;
@@ -97,7 +102,8 @@ struct scenario {
         std::ostringstream o;
         o << (v5 ? "5.0" : "3.1.1") << (downgrade_qos2 ? ", broker takes QoS 2 as 1" : "")
           << ", receive maximum " << receive_maximum << ", max_inflight " << max_inflight << ", window " << window
-          << ", max_rows " << max_rows << ", QoS weights " << qos_weights[0] << "/" << qos_weights[1] << "/"
+          << ", max_rows " << max_rows << (qos0 == config::qos0_route::direct ? ", QoS 0 direct" : "")
+          << ", QoS weights " << qos_weights[0] << "/" << qos_weights[1] << "/"
           << qos_weights[2];
         return o.str();
     }
@@ -194,11 +200,16 @@ public:
         const auto dropped = dropped_before_ + c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age;
         const auto refused = refused_before_ + forward_->stats().refused;
         const auto lost = lost_before_ + c.lost_uncommitted;
-        if (first_delivery_.size() + dropped + refused + lost != submitted_.size()) {
+        const auto lost_direct = lost_direct_before_ + forward_->stats().qos0_lost;
+        if (first_delivery_.size() + dropped + refused + lost + lost_direct != submitted_.size()) {
             return violated("drops", std::to_string(submitted_.size()) + " submitted, but " +
                                          std::to_string(first_delivery_.size()) + " delivered + " +
                                          std::to_string(dropped) + " dropped + " + std::to_string(refused) +
-                                         " refused + " + std::to_string(lost) + " lost with a failed commit");
+                                         " refused + " + std::to_string(lost) + " lost with a failed commit + " +
+                                         std::to_string(lost_direct) + " QoS 0 sent directly and lost with the link");
+        }
+        if (s_.qos0 == config::qos0_route::stored && forward_->stats().direct != 0) {
+            return violated("all", "QoS 0 messages sent directly with store.qos0: stored");
         }
         for (const auto key : durable_) {
             if (evicted_.count(key)) continue;
@@ -246,7 +257,7 @@ private:
         so.session_expiry = 0xFFFFFFFF;
         so.max_inflight = s_.max_inflight;
         link_ = std::make_unique<session_link>(so, broker_, [this](const mqtt::publish& p) { on_wire(p); });
-        forward_ = std::make_unique<forwarder>(*store_, *link_, [this] { flush_armed_ = true; }, s_.window);
+        forward_ = std::make_unique<forwarder>(*store_, *link_, [this] { flush_armed_ = true; }, s_.window, s_.qos0);
         link_->attach(*forward_);
         flush_armed_ = false;
         if (auto r = forward_->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
@@ -255,7 +266,10 @@ private:
     }
 
     void stop_everything() {
-        if (forward_) refused_before_ += forward_->stats().refused;
+        if (forward_) {
+            refused_before_ += forward_->stats().refused;
+            lost_direct_before_ += forward_->stats().qos0_lost;
+        }
         forward_.reset();
         link_.reset();
         if (store_) {
@@ -367,6 +381,12 @@ private:
             return violated("window", "the client holds " + std::to_string(forward_->handed()) +
                                           " messages, window " + std::to_string(s_.window));
         }
+        // The link is dropped before a crash, so this also says a crash
+        // loses no direct message uncounted.
+        if (!link_->up() && forward_->direct_unsent() > 0) {
+            return violated("drops", "link down and " + std::to_string(forward_->direct_unsent()) +
+                                         " QoS 0 message(s) sent directly still held, not counted as lost");
+        }
         if (!link_->connected() && link_->session().queued() > s_.max_inflight) {
             return violated("window", "link down and " + std::to_string(link_->session().queued()) +
                                           " messages queued in the client");
@@ -441,6 +461,7 @@ private:
     std::uint64_t dropped_before_ = 0;
     std::uint64_t refused_before_ = 0;
     std::uint64_t lost_before_ = 0;
+    std::uint64_t lost_direct_before_ = 0;
     std::uint64_t sessions_seen_ = 0;
     std::uint64_t resyncs_seen_ = 0;
     int step_ = 0;
