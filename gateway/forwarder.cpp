@@ -202,7 +202,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
         // Complete for the client once in its write buffer, not yet on the wire.
         unwritten_.insert(id);
         ++stats_.delivered;
-        if (handed_.size() <= window_ / 2) refill();
+        if (handed() <= window_ / 2) refill();
         return;
     }
     // A refusal (MQTT 5.0 reason code >= 0x80 in PUBACK/PUBREC, or a message
@@ -220,7 +220,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     request_flush();
     // Acks come back one by one: read the store again only when half the
     // window is free, so that a backlog is read in large slices.
-    if (handed_.size() <= window_ / 2) refill();
+    if (handed() <= window_ / 2) refill();
 }
 
 void forwarder::direct_completed(std::uint64_t token, std::error_code error, bool refused) {
@@ -251,6 +251,9 @@ bool forwarder::before_write() {
     if (resync_needed_) return false;
     if (!commit_ledger(true)) return false;
     direct_unwritten_ = 0;  // they go with this write
+    // The write buffer's messages left the window: what waits in the store
+    // follows after this write.
+    if (!caught_up_) request_flush(true);
     return true;
 }
 

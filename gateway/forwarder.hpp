@@ -12,7 +12,9 @@
 // write, the link is dropped, and once it is down the session is rebuilt
 // from what the store holds, as after a restart (resync).
 //
-// Bounds: while the link is down the client holds only flows already sent
+// Bounds: while the link is up the client holds at most `window` of the
+// forwarder's messages not yet acknowledged or written (handed()), its write
+// buffer included; while the link is down it holds only flows already sent
 // (at most its in-flight window); queued messages stay in the store alone,
 // whose limits (rows, bytes, age) therefore bound everything held. The store
 // never evicts a message the client holds or the broker acknowledged.
@@ -79,9 +81,13 @@ public:
     void flush_due();
 
     const forwarder_stats& stats() const { return stats_; }
-    // Messages with the client (queued there or in flight): store ids and
-    // QoS 0 messages sent directly.
-    std::size_t handed() const { return handed_.size() + direct_handed_.size(); }
+    // Messages with the client and not yet acknowledged or written: queued
+    // there, in flight, or (QoS 0) in its write buffer; stored or sent
+    // directly. At most the window: a socket the broker reads slowly does
+    // not make the client's write buffer grow without bound.
+    std::size_t handed() const {
+        return handed_.size() + unwritten_.size() + direct_handed_.size() + direct_unwritten_;
+    }
     // QoS 0 messages sent directly that the client has not written yet (in
     // its queue or its write buffer): what a crash now would lose.
     std::size_t direct_unsent() const { return direct_handed_.size() + direct_unwritten_; }

@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -208,6 +209,12 @@ public:
     mqtt::session& session() { return session_; }
     bool up() const { return transport_; }
     std::size_t outbox_size() const { return outbox_.size(); }
+    // PUBLISH packets waiting for the write: the client's write buffer.
+    std::size_t outbox_publishes() const {
+        return static_cast<std::size_t>(std::count_if(outbox_.begin(), outbox_.end(), [](const mqtt::packet& p) {
+            return std::holds_alternative<mqtt::publish>(p);
+        }));
+    }
 
     bool connected() const override { return session_.state() == mqtt::session::link::connected; }
     void publish(mqtt::message m, std::uint64_t token) override {
