@@ -129,7 +129,7 @@ void forwarder::report_drops(const store::counters& before) {
 
 bool forwarder::direct_open() const {
     return qos0_ == config::qos0_route::direct && caught_up_ && !resync_needed_ && !refilling_ &&
-           link_.connected() && handed() < window_;
+           link_.connected() && room();
 }
 
 void forwarder::send_direct(const mqtt::message& m) {
@@ -160,8 +160,8 @@ void forwarder::refill() {
     caught_up_ = false;
     bool at_end = false;
     std::size_t handed_now = 0;
-    while (handed() < window_ && handed_now < window_ && link_.connected()) {
-        const auto want = window_ - handed();
+    while (room() && handed_now < window_ && link_.connected()) {
+        const auto want = std::min(window_ - handed(), max_unwritten() - unwritten());
         auto batch = store_.load(cursor_, want);
         if (!batch) {
             spdlog::error("queue: cannot read the queue: {}", batch.error().message());

@@ -13,9 +13,9 @@
 //   fresh    between two session starts a message goes out as a new PUBLISH
 //            (DUP=0) at most once
 //   window   Receive Maximum kept; the client holds at most `window` of the
-//            forwarder's messages not yet acknowledged or written, its write
-//            buffer at most `window` PUBLISH packets, and while the link is
-//            down only flows in flight
+//            forwarder's messages not yet acknowledged, its write buffer at
+//            most that and 64 windows of QoS 0, and while the link is down
+//            only flows in flight
 //   drops    a message leaves the store unreceived only by the drop policy,
 //            and the store counts exactly those; none is delivered after
 //   order    per topic, first deliveries in the order of production
@@ -169,10 +169,10 @@ public:
             broker_.forget();
         }
         // The write buffer as the event left it, before the write.
-        if (link_->outbox_publishes() > s_.window) {
+        if (const auto bound = s_.window + forward_->max_unwritten(); link_->outbox_publishes() > bound) {
             return violated("window", std::to_string(link_->outbox_publishes()) +
-                                          " PUBLISH packets in the client's write buffer, window " +
-                                          std::to_string(s_.window));
+                                          " PUBLISH packets in the client's write buffer, at most " +
+                                          std::to_string(bound) + " (window " + std::to_string(s_.window) + ")");
         }
         link_->write();
         link_->tick();
