@@ -25,6 +25,7 @@
 #include "config/limits.hpp"
 #include "config/names.hpp"
 #include "config/schema_keys.hpp"
+#include "config/shared_lists.hpp"
 #include "config/suggestion.hpp"
 #include "config/topic.hpp"
 #include "config/validate.hpp"
@@ -1187,6 +1188,7 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
         }
         throw config_error(std::move(errors));
     }
+    share_equal_point_lists(gw);
     auto warnings = sink.warnings();
     sort_by_position(warnings);
     for (const auto& w : warnings) gw.warnings.push_back(to_string(w));

@@ -1,0 +1,19 @@
+// Equal point lists kept once. Devices that list the same points (a list
+// copied from device to device, or generated) end up holding one list, as
+// devices made from one profile do: the memory of a configuration grows
+// with its distinct lists, not with its devices. Two lists are equal when
+// every point is, field by field; where they were written (source_mark)
+// does not count, so after sharing a device's points carry the marks of
+// the first device that listed them. Run after validation: diagnostics
+// name each device's own lines.
+#pragma once
+
+#include "config/model.hpp"
+
+namespace fieldbridge::config {
+
+// Every device (and profile) whose list equals an earlier one's takes that
+// one; contents are unchanged.
+void share_equal_point_lists(gateway& gw);
+
+}  // namespace fieldbridge::config

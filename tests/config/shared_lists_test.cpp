@@ -1,0 +1,106 @@
+// share_equal_point_lists: over random configurations, every device keeps
+// its points exactly (every field), and two devices (or a device and a
+// profile) share one list exactly when their lists are equal.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "config/shared_lists.hpp"
+
+namespace fieldbridge::config {
+namespace {
+
+// Points from a small alphabet, so that lists often come out equal, and
+// often differ in one field only.
+point random_point(std::mt19937_64& r) {
+    point p;
+    p.name = std::string(1, static_cast<char>('a' + r() % 2));
+    p.address = static_cast<std::uint16_t>(r() % 3);
+    p.type = r() % 2 == 0 ? data_type::uint16 : data_type::float32;
+    p.scale = r() % 4 == 0 ? 0.1 : 1.0;
+    if (r() % 4 == 0) p.unit = "kW";
+    if (r() % 6 == 0) p.topic = "own/" + p.name;
+    if (r() % 6 == 0) p.qos = quality_of_service::exactly_once;
+    if (r() % 8 == 0) p.minimum = 0.0;
+    if (r() % 8 == 0) p.simulate = simulation{simulation::waveform::counter, 1.0, 0.0, 1.0, milliseconds{1000}};
+    // Where it was written never counts.
+    p.mark = source_mark{"file" + std::to_string(r() % 3) + ".yaml", static_cast<int>(r() % 100), 1};
+    return p;
+}
+
+point_list random_list(std::mt19937_64& r) {
+    std::vector<point> points(r() % 3);
+    for (auto& p : points) p = random_point(r);
+    return point_list(std::move(points));
+}
+
+// Every field but the mark.
+bool same_points(const std::vector<point>& a, const std::vector<point>& b) { return a == b; }
+
+TEST(shared_lists, equal_lists_are_shared_and_every_list_keeps_its_points) {
+    for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937_64 r(seed);
+        gateway gw;
+        for (std::size_t i = 0, n = r() % 3; i < n; ++i) gw.profiles.push_back(profile{"p" + std::to_string(i), random_list(r), {}});
+        for (std::size_t i = 0, n = 1 + r() % 12; i < n; ++i) {
+            device d;
+            d.name = "d" + std::to_string(i);
+            // Some devices hold a profile's list already, as the loader makes them.
+            d.points = !gw.profiles.empty() && r() % 4 == 0 ? gw.profiles[r() % gw.profiles.size()].points : random_list(r);
+            gw.devices.push_back(std::move(d));
+        }
+        std::vector<std::vector<point>> before;
+        std::vector<const point_list*> lists;
+        for (const auto& p : gw.profiles) before.push_back(p.points.items());
+        for (const auto& d : gw.devices) before.push_back(d.points.items());
+
+        share_equal_point_lists(gw);
+
+        for (const auto& p : gw.profiles) lists.push_back(&p.points);
+        for (const auto& d : gw.devices) lists.push_back(&d.points);
+        for (std::size_t i = 0; i < lists.size(); ++i) {
+            ASSERT_TRUE(same_points(lists[i]->items(), before[i])) << "seed " << seed << ": list " << i << " changed";
+            for (std::size_t j = 0; j < i; ++j) {
+                const bool equal = same_points(before[i], before[j]) && !before[i].empty();
+                ASSERT_EQ(lists[i]->shares_with(*lists[j]), equal)
+                    << "seed " << seed << ": lists " << j << " and " << i << (equal ? " are equal, not shared" : " differ, shared");
+            }
+        }
+    }
+}
+
+TEST(shared_lists, devices_that_list_the_same_points_share_them_after_loading) {
+    const auto g = load_string(R"(
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: power, register: holding, address: 0, type: float32, unit: kW }
+      - { name: energy, register: holding, address: 2, type: uint32 }
+  m2:
+    bus: line
+    unit_id: 2
+    points:
+      - { name: power, register: holding, address: 0, type: float32, unit: kW }
+      - { name: energy, register: holding, address: 2, type: uint32 }
+  m3:
+    bus: line
+    unit_id: 3
+    points:
+      - { name: power, register: holding, address: 0, type: float32, unit: W }
+      - { name: energy, register: holding, address: 2, type: uint32 }
+)",
+                               "plant.yaml");
+    ASSERT_EQ(g.devices.size(), 3u);
+    EXPECT_TRUE(g.devices[1].points.shares_with(g.devices[0].points));
+    EXPECT_FALSE(g.devices[2].points.shares_with(g.devices[0].points));
+    EXPECT_EQ(g.devices[2].points[0].unit, "W");
+}
+
+}  // namespace
+}  // namespace fieldbridge::config
