@@ -1196,7 +1196,7 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
         gw.warnings.push_back(file_name + ": and " + std::to_string(sink.warnings_not_kept()) +
                               " more warning(s) not listed");
     }
-    return gw;
+    return compact_copy(gw);
 }
 
 gateway load_file(const std::string& path) {

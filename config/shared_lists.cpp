@@ -40,4 +40,23 @@ void share_equal_point_lists(gateway& gw) {
     for (auto& d : gw.devices) share(d.points);
 }
 
+gateway compact_copy(const gateway& gw) {
+    gateway copy = gw;
+    std::unordered_map<const point*, point_list> copied;
+    const auto fresh = [&copied](point_list& list) {
+        if (list.empty()) return;
+        const auto* key = list.items().data();
+        if (const auto it = copied.find(key); it != copied.end()) {
+            list = it->second;
+            return;
+        }
+        point_list own(std::vector<point>(list.begin(), list.end()));
+        copied.emplace(key, own);
+        list = std::move(own);
+    };
+    for (auto& p : copy.profiles) fresh(p.points);
+    for (auto& d : copy.devices) fresh(d.points);
+    return copy;
+}
+
 }  // namespace fieldbridge::config

@@ -71,6 +71,39 @@ TEST(shared_lists, equal_lists_are_shared_and_every_list_keeps_its_points) {
     }
 }
 
+TEST(shared_lists, a_compact_copy_holds_the_same_points_shared_the_same_way_in_lists_of_its_own) {
+    for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937_64 r(seed);
+        gateway gw;
+        for (std::size_t i = 0, n = r() % 3; i < n; ++i) gw.profiles.push_back(profile{"p" + std::to_string(i), random_list(r), {}});
+        for (std::size_t i = 0, n = 1 + r() % 12; i < n; ++i) {
+            device d;
+            d.name = "d" + std::to_string(i);
+            d.points = !gw.profiles.empty() && r() % 3 == 0 ? gw.profiles[r() % gw.profiles.size()].points : random_list(r);
+            gw.devices.push_back(std::move(d));
+        }
+        if (r() % 2 == 0) share_equal_point_lists(gw);
+        const auto copy = compact_copy(gw);
+        ASSERT_EQ(copy.devices.size(), gw.devices.size());
+        for (std::size_t i = 0; i < gw.devices.size(); ++i) ASSERT_EQ(copy.devices[i].name, gw.devices[i].name);
+        std::vector<const point_list*> from, to;
+        for (const auto& p : gw.profiles) from.push_back(&p.points);
+        for (const auto& d : gw.devices) from.push_back(&d.points);
+        for (const auto& p : copy.profiles) to.push_back(&p.points);
+        for (const auto& d : copy.devices) to.push_back(&d.points);
+        ASSERT_EQ(from.size(), to.size());
+        for (std::size_t i = 0; i < to.size(); ++i) {
+            ASSERT_TRUE(same_points(to[i]->items(), from[i]->items())) << "seed " << seed << ": list " << i;
+            for (std::size_t j = 0; j < to.size(); ++j) {
+                ASSERT_FALSE(to[i]->shares_with(*from[j])) << "seed " << seed << ": the copy shares with the original";
+                if (j < i) {
+                    ASSERT_EQ(to[i]->shares_with(*to[j]), from[i]->shares_with(*from[j])) << "seed " << seed << ": lists " << j << ", " << i;
+                }
+            }
+        }
+    }
+}
+
 TEST(shared_lists, devices_that_list_the_same_points_share_them_after_loading) {
     const auto g = load_string(R"(
 buses:
