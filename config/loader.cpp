@@ -656,6 +656,15 @@ private:
             }
         }
         get_choice(m, "format", payload_format_names(), p.format);
+        if (get_string(m, "device_topic", tmpl)) {
+            if (const auto why = topic_template_error(tmpl)) {
+                sink_.error(m.get("device_topic")->mark, m.get("device_topic")->path + ": " + *why);
+            } else if (tmpl.find("{point}") != std::string::npos) {
+                key_error(m, "device_topic", "names {point}; expected a topic per device ({prefix}, {device}, {bus}, {unit})");
+            } else {
+                p.device_topic = tmpl;
+            }
+        }
         get_seconds(m, section::publish, "heartbeat", p.heartbeat);
         get_qos(m, "qos", p.default_qos);
     }

@@ -325,11 +325,15 @@ struct broker {
     bool operator==(const broker&) const = default;
 };
 
-enum class payload_format { json, raw };
+// json: one message per point ({"value":...}); raw: the value alone as
+// text; device: one message per device and poll with all its points that
+// are published in that poll, on publish.device_topic.
+enum class payload_format { json, raw, device };
 
 struct publish_settings {
     std::string prefix = "fieldbridge";
     std::string topic_template = "{prefix}/{device}/{point}";
+    std::string device_topic = "{prefix}/{device}";  // format: device
     payload_format format = payload_format::json;
     std::chrono::seconds heartbeat{60};  // republish an unchanged value this often; 0 = never
     quality_of_service default_qos = quality_of_service::at_least_once;

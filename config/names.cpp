@@ -45,6 +45,7 @@ constexpr std::array parities{
 constexpr std::array payload_formats{
     std::pair{"json"sv, payload_format::json},
     std::pair{"raw"sv, payload_format::raw},
+    std::pair{"device"sv, payload_format::device},
 };
 
 constexpr std::array tcp_framings{

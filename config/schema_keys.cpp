@@ -163,6 +163,7 @@ std::map<section, std::vector<key_spec>> make_table() {
     t[section::publish] = {
         text("prefix", "topic prefix, {prefix} in templates", false),
         text("topic", "point topic template", false),
+        text("device_topic", "device topic template (format: device)", false),
         choice("format", names(payload_format_names()), "payload format"),
         whole_seconds("heartbeat", hours(24), "republish unchanged values this often; 0s: never"),
         integer("qos", 0, 2, "default QoS of points"),

@@ -208,6 +208,11 @@ private:
                 topic("commands.device_topic", either(c.mark, d.mark), "the reply topic of devices." + d.name,
                       base + c.reply_suffix, parts + ", then commands.reply_suffix");
             }
+            if (cfg_.publish.format == payload_format::device) {
+                topic("publish.device_topic", either(cfg_.publish.mark, d.mark), "the value topic of devices." + d.name,
+                      expand_topic(cfg_.publish.device_topic, cfg_.publish, d, point{}, *b),
+                      parts_of("publish.device_topic", cfg_.publish.device_topic));
+            }
             topic("availability.device_topic", either(cfg_.availability.mark, d.mark),
                   "the availability topic of devices." + d.name,
                   availability_topic(cfg_.availability.device_topic, cfg_, d.name),

@@ -143,6 +143,43 @@ std::string json_payload(const config::point& p, const reading& r) {
     return out;
 }
 
+std::string device_payload(std::string_view device, const std::vector<point_reading>& points,
+                           std::chrono::system_clock::time_point time) {
+    std::string out;
+    out.reserve(48 + device.size() + points.size() * 24);
+    out += "{\"device\":";
+    out += json_text(std::string(device));
+    out += ",\"points\":{";
+    bool first = true;
+    bool any_bad = false;
+    for (const auto& [p, r] : points) {
+        if (!first) out += ',';
+        first = false;
+        out += json_text(p->name);
+        out += ':';
+        out += r.value ? json_text(json_value(*p, *r.value)) : std::string("null");
+        any_bad = any_bad || !r.value;
+    }
+    out += '}';
+    if (any_bad) {
+        out += ",\"quality\":{";
+        first = true;
+        for (const auto& [p, r] : points) {
+            if (r.value) continue;
+            if (!first) out += ',';
+            first = false;
+            out += json_text(p->name);
+            out += ':';
+            out += json_text(r.error ? r.error.message() : std::string("no value"));
+        }
+        out += '}';
+    }
+    out += ",\"ts\":\"";
+    append_iso8601_utc_ms(out, time);
+    out += "\"}";
+    return out;
+}
+
 std::optional<std::string> raw_payload(const config::point& p, const reading& r) {
     if (!r.value)
         return std::nullopt;

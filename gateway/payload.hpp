@@ -5,7 +5,9 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "config/model.hpp"
 #include "drivers/modbus/value_codec.hpp"
@@ -30,6 +32,20 @@ double presentable(double v, const config::point& p);
 // {"value":229.01,"unit":"V","quality":"good","ts":"..."}; a bad reading has
 // "value":null, "quality":"bad" and "error" with the reason.
 std::string json_payload(const config::point& p, const reading& r);
+
+// One point's reading in a device message.
+struct point_reading {
+    const config::point* point;
+    reading value;
+};
+
+// One message for a device's points of one poll (format: device):
+// {"device":"m1","points":{"power":229.01,"state":null},
+//  "quality":{"state":"timeout"},"ts":"..."}. "points" holds every point
+// given, in the order given (null for a bad reading); "quality" only the bad
+// ones, with the reason (absent when all are good); "ts" is `time`, shared.
+std::string device_payload(std::string_view device, const std::vector<point_reading>& points,
+                           std::chrono::system_clock::time_point time);
 
 // The value alone as text ("229.01", "true", "PRO3EM"); nullopt for a bad
 // reading, which the raw format cannot carry.

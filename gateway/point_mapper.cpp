@@ -29,7 +29,13 @@ point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared, std::s
     for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
         const auto& device = cfg.devices[di];
         if (!topics_->placed(di)) throw std::invalid_argument("device " + device.name + ": unknown bus");
-        devices_.emplace(device.name, device_state{&device, topics_->index(di, 0)});
+        std::string device_topic;
+        if (cfg.publish.format == config::payload_format::device) {
+            const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(),
+                                        [&](const config::bus& x) { return x.name == device.bus; });
+            device_topic = config::expand_topic(cfg.publish.device_topic, cfg.publish, device, config::point{}, *b);
+        }
+        devices_.emplace(device.name, device_state{&device, topics_->index(di, 0), std::move(device_topic)});
     }
 }
 
@@ -59,7 +65,9 @@ std::vector<mqtt::message> point_mapper::map(const modbus::poll_result& result,
         counters_.unknown += result.samples.size();
         return out;
     }
-    for (const auto& sample : result.samples) map_sample(it->second, sample, result.time, now, out);
+    std::vector<point_reading> batch;
+    for (const auto& sample : result.samples) map_sample(it->second, sample, result.time, now, out, batch);
+    device_message(it->second, batch, result.time, out);
     return out;
 }
 
@@ -73,13 +81,15 @@ std::vector<mqtt::message> point_mapper::map_point(const std::string& device, st
         ++counters_.unknown;
         return out;
     }
-    map_sample(it->second, modbus::sample{point, words, {true, {}}}, time, now, out);
+    std::vector<point_reading> batch;
+    map_sample(it->second, modbus::sample{point, words, {true, {}}}, time, now, out, batch);
+    device_message(it->second, batch, time, out);
     return out;
 }
 
 void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
                               std::chrono::system_clock::time_point time, std::chrono::steady_clock::time_point now,
-                              std::vector<mqtt::message>& out) {
+                              std::vector<mqtt::message>& out, std::vector<point_reading>& batch) {
     ++counters_.samples;
     if (sample.point >= state.device->points.size()) {
         ++counters_.unknown;
@@ -105,6 +115,11 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
         ++counters_.suppressed;
         return;
     }
+    if (cfg_->publish.format == config::payload_format::device) {
+        ++counters_.published;
+        batch.push_back(point_reading{&p, std::move(r)});
+        return;
+    }
     std::optional<std::string> payload;
     if (cfg_->publish.format == config::payload_format::json) {
         payload = json_payload(p, r);
@@ -118,6 +133,20 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
     ++counters_.published;
     out.push_back(mqtt::message{std::string(topics_->topic(state.first + sample.point)), std::move(*payload),
                                 to_mqtt(p.qos), p.retain});
+}
+
+// The device's highest QoS among the points in the message; retained when
+// any of them is.
+void point_mapper::device_message(const device_state& state, const std::vector<point_reading>& batch,
+                                  std::chrono::system_clock::time_point time, std::vector<mqtt::message>& out) const {
+    if (batch.empty()) return;
+    auto qos = config::quality_of_service::at_most_once;
+    bool retain = false;
+    for (const auto& pr : batch) {
+        qos = std::max(qos, pr.point->qos);
+        retain = retain || pr.point->retain;
+    }
+    out.push_back(mqtt::message{state.topic, device_payload(state.device->name, batch, time), to_mqtt(qos), retain});
 }
 
 }  // namespace fieldbridge::gateway

@@ -75,13 +75,18 @@ private:
     struct device_state {
         const config::device* device;
         std::size_t first;  // its first point in points_ and topics_
+        std::string topic;  // format: device, its publish.device_topic
     };
     const point_state* find(const std::string& device, std::size_t point) const;
 
     // Decodes, filters and formats one sample of the device; appends the
-    // message, if any, to out.
+    // message, if any, to out, or with format: device its reading to batch.
     void map_sample(device_state& state, const modbus::sample& sample, std::chrono::system_clock::time_point time,
-                    std::chrono::steady_clock::time_point now, std::vector<mqtt::message>& out);
+                    std::chrono::steady_clock::time_point now, std::vector<mqtt::message>& out,
+                    std::vector<point_reading>& batch);
+    // format: device: one message of the batch's readings, if any.
+    void device_message(const device_state& state, const std::vector<point_reading>& batch,
+                        std::chrono::system_clock::time_point time, std::vector<mqtt::message>& out) const;
 
     std::shared_ptr<const config::gateway> cfg_;
     std::unordered_map<std::string, device_state> devices_;

@@ -118,6 +118,7 @@ const char* const base_yaml = R"(mqtt:
 publish:
   prefix: {{publish.prefix}}
   topic: {{publish.topic}}
+  device_topic: {{publish.device_topic}}
 store:
   path: {{store.path}}
 control:
@@ -183,6 +184,7 @@ const std::map<std::string, std::string>& valid_values() {
         {"mqtt.tls.key_file", "key.pem"},
         {"publish.prefix", "plant"},
         {"publish.topic", "{prefix}/{device}/{point}"},
+        {"publish.device_topic", "{prefix}/{device}"},
         {"store.path", "queue.db"},
         {"control.socket", "control.sock"},
         {"commands.suffix", "/set"},
@@ -230,6 +232,8 @@ const std::vector<string_field>& string_fields() {
         {"publish.prefix", "publish.prefix"},
         {"publish.topic", "publish.topic"},
         {"publish.topic", "publish.topic", "{prefix}/{device}/{point}/"},
+        {"publish.device_topic", "publish.device_topic"},
+        {"publish.device_topic", "publish.device_topic", "{prefix}/{device}/"},
         {"store.path", "store.path"},
         {"control.socket", "control.socket"},
         {"commands.suffix", "commands.suffix"},
@@ -314,6 +318,7 @@ public:
         if (::testing::Test::HasFatalFailure()) return;
         subscribe();
         publish_points();
+        publish_device_messages();
         publish_availability();
         reply_to_commands();
     }
@@ -403,6 +408,35 @@ private:
                         }
                     }
                     publish(messages[i], "PUBLISH of a point");
+                }
+            }
+        }
+    }
+
+    // The same readings as format: device, one message per device (the
+    // configuration under test takes the per-point format; its device
+    // topic is checked here all the same).
+    void publish_device_messages() {
+        auto cfg = cfg_;
+        cfg.publish.format = config::payload_format::device;
+        gateway::point_mapper mapper(cfg);
+        const auto wall = std::chrono::system_clock::time_point{} + 20000 * 24h;
+        for (const auto& good : {true, false}) {
+            for (const auto& d : cfg.devices) {
+                modbus::poll_result r{d.name, wall, {}, {}, {}, {}};
+                for (std::size_t i = 0; i < d.points.size(); ++i) {
+                    modbus::quality q{good, good ? std::error_code{} : std::make_error_code(std::errc::timed_out)};
+                    r.samples.push_back(modbus::sample{i, words_for(d.points[i]), q});
+                }
+                const auto messages = mapper.map(r, std::chrono::steady_clock::time_point{} + 1h);
+                EXPECT_EQ(messages.size(), d.points.empty() ? 0u : 1u) << context_ << ": device " << printable(d.name);
+                for (const auto& m : messages) {
+                    const auto j = nlohmann::json::parse(m.payload, nullptr, false);
+                    EXPECT_TRUE(j.is_object()) << context_ << ": payload " << printable(m.payload);
+                    if (j.is_object()) {
+                        EXPECT_EQ(j.value("points", nlohmann::json::object()).size(), d.points.size()) << context_;
+                    }
+                    publish(m, "PUBLISH of a device's points");
                 }
             }
         }

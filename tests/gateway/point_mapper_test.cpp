@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <random>
+
 namespace fieldbridge::gateway {
 namespace {
 
@@ -124,6 +126,84 @@ TEST(point_mapper, a_read_back_is_mapped_filtered_and_counted_like_a_polled_samp
     EXPECT_TRUE(m.map_point("meter1", 7, {1}, written, t0).empty());
     EXPECT_EQ(m.stats().unknown, before.unknown + 2);
     EXPECT_EQ(m.stats().samples, before.samples + 1);  // the out-of-range point was a sample, the unknown device not
+}
+
+// format: device. One message per poll on the device topic, with exactly
+// the points the per-point format publishes for the same polls, their values
+// and the reasons of the bad ones; QoS the highest of them, retained when
+// one of them is. Checked against a json-format mapper over random polls.
+TEST(point_mapper, the_device_format_carries_exactly_what_the_point_format_publishes) {
+    for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937_64 r(seed);
+        auto json_cfg = two_point_config();
+        json_cfg.publish.heartbeat = r() % 2 == 0 ? 0s : 3s;
+        auto device_cfg = json_cfg;
+        device_cfg.publish.format = config::payload_format::device;
+        device_cfg.publish.device_topic = "{prefix}/{device}/all";
+        point_mapper per_point(json_cfg);
+        point_mapper per_device(device_cfg);
+        auto now = t0;
+        for (int poll = 0; poll < 12; ++poll) {
+            now += std::chrono::seconds(r() % 3);
+            std::vector<modbus::sample> samples;
+            // Voltage from a few values (some within the deadband), the relay on/off, either bad.
+            const std::uint16_t volts[] = {0x4365, 0x4366, 0x4100};
+            for (std::size_t point = 0; point < 2; ++point) {
+                if (r() % 5 == 0) continue;  // not in this poll
+                if (r() % 4 == 0) {
+                    samples.push_back(modbus::sample{point, {}, modbus::quality{false, std::make_error_code(std::errc::timed_out)}});
+                } else if (point == 0) {
+                    samples.push_back(good(0, {volts[r() % 3], static_cast<std::uint16_t>(r() % 2)}));
+                } else {
+                    samples.push_back(good(1, {static_cast<std::uint16_t>(r() % 2)}));
+                }
+            }
+            const auto time = std::chrono::system_clock::time_point{} + std::chrono::seconds(poll);
+            modbus::poll_result result{"meter1", time, samples, {}, {}, {}};
+            const auto points = per_point.map(result, now);
+            const auto devices = per_device.map(result, now);
+            const std::string where = "seed " + std::to_string(seed) + ", poll " + std::to_string(poll);
+            ASSERT_EQ(devices.size(), points.empty() ? 0u : 1u) << where;
+            if (points.empty()) continue;
+            const auto& m = devices[0];
+            EXPECT_EQ(m.topic, "plant/meter1/all") << where;
+            const auto j = nlohmann::json::parse(m.payload);
+            EXPECT_EQ(j.at("device"), "meter1") << where;
+            EXPECT_EQ(j.at("ts"), "1970-01-01T00:00:" + std::string(poll < 10 ? "0" : "") + std::to_string(poll) + ".000Z") << where;
+            ASSERT_EQ(j.at("points").size(), points.size()) << where << ": " << m.payload;
+            auto qos = mqtt::qos::at_most_once;
+            bool retain = false;
+            std::size_t bad = 0;
+            for (const auto& pm : points) {
+                const auto name = pm.topic == "plant/meter1/voltage" ? "voltage" : "relay";
+                const auto pj = nlohmann::json::parse(pm.payload);
+                ASSERT_TRUE(j.at("points").contains(name)) << where << ": " << m.payload;
+                EXPECT_EQ(j.at("points").at(name), pj.at("value")) << where;
+                if (pj.at("quality") == "bad") {
+                    ++bad;
+                    EXPECT_EQ(j.at("quality").at(name), pj.at("error")) << where;
+                }
+                qos = std::max(qos, pm.qos);
+                retain = retain || pm.retain;
+            }
+            EXPECT_EQ(j.contains("quality") ? j.at("quality").size() : 0u, bad) << where << ": " << m.payload;
+            EXPECT_EQ(m.qos, qos) << where;
+            EXPECT_EQ(m.retain, retain) << where;
+        }
+        ASSERT_EQ(per_device.stats().published, per_point.stats().published) << "seed " << seed;
+    }
+}
+
+TEST(point_mapper, the_device_format_sends_a_read_back_as_a_message_of_its_point) {
+    auto cfg = two_point_config();
+    cfg.publish.format = config::payload_format::device;
+    point_mapper m(cfg);
+    const auto out = m.map_point("meter1", 1, {1}, std::chrono::system_clock::time_point{}, t0);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].topic, "plant/meter1");
+    EXPECT_EQ(out[0].payload, R"({"device":"meter1","points":{"relay":true},"ts":"1970-01-01T00:00:00.000Z"})");
+    EXPECT_EQ(out[0].qos, mqtt::qos::at_most_once);
+    EXPECT_TRUE(out[0].retain);
 }
 
 }  // namespace
