@@ -26,12 +26,15 @@
 // the wall time per scrape, and the gateway CPU a scrape costs beyond its
 // polling (the window's CPU rate taken off).
 //
-// Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] [--scrape]
+// Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
+//                        [--format json|device] [--scrape]
 //   SECONDS       measured window per scenario (default 30)
 //   --devices N   gateway devices (default 1000); --devices 10 is the idle
 //                 case of 1000 points
 //   --every-value every value changing (see above)
 //   --qos Q       the points' QoS (default 1)
+//   --format F    publish.format: json (default, a message per point) or
+//                 device (a message per device and poll)
 //   --own-points  every gateway device lists its 100 points itself instead of
 //                 taking them from one profile (no list shared between devices)
 // FIELDBRIDGE_BENCH_WRAPPER="heaptrack -o /tmp/gw" runs the gateway under a
@@ -67,6 +70,7 @@ namespace {
 
 int devices = 1000;
 int qos = 1;
+std::string format = "json";  // --format
 bool scrape = false;  // --scrape
 constexpr int per_simulator = 125;
 constexpr int points = 100;
@@ -183,7 +187,7 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     std::ostringstream y;
     if (scrape) y << "metrics: { listen: \"127.0.0.1:" << metrics_port << "\" }\n";
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale }\n"
-      << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << " }\n"
+      << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << ", format: " << format << " }\n"
       << "store: { path: " << (dir / "queue.db").string() << " }\n"
       << "control: { socket: " << (dir / "control.sock").string() << " }\n"
       << (own_points ? std::string() : profile(changing::none)) << "buses:\n";
@@ -275,6 +279,9 @@ int main(int argc, char** argv) {
         } else if (arg == "--qos" && i + 1 < argc && std::string(argv[i + 1]).find_first_not_of("012") == std::string::npos &&
                    std::string(argv[i + 1]).size() == 1) {
             qos = std::atoi(argv[++i]);
+        } else if (arg == "--format" && i + 1 < argc &&
+                   (std::string(argv[i + 1]) == "json" || std::string(argv[i + 1]) == "device")) {
+            format = argv[++i];
         } else if (arg == "--devices" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
             devices = std::atoi(argv[++i]);
         } else if (std::atoi(argv[i]) > 0) {
@@ -282,15 +289,15 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] "
-                         "[--scrape]\n");
+                         "[--format json|device] [--scrape]\n");
             return 2;
         }
     }
     std::string pattern = (fs::temp_directory_path() / "fieldbridge-bench-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) return 1;
     const fs::path dir = pattern;
-    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, %d s window, %u cores, %s\n",
-                devices, points, devices * points, qos, seconds, std::thread::hardware_concurrency(),
+    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, format %s, %d s window, %u cores, %s\n",
+                devices, points, devices * points, qos, format.c_str(), seconds, std::thread::hardware_concurrency(),
                 own_points ? "every device lists its own points" : "the devices share one profile's points");
     std::printf("%-24s %9s %7s %7s %9s %8s %8s %10s %10s %9s\n", "values", "polls/s", "missed", "failed", "gw CPU",
                 "RSS MB", "peak MB", "sims CPU", "msgs/s", "queue");
