@@ -39,18 +39,25 @@ point_list random_list(std::mt19937_64& r) {
 // Every field but the mark.
 bool same_points(const std::vector<point>& a, const std::vector<point>& b) { return a == b; }
 
+// Up to 2 profiles and 12 devices of random lists; one device in
+// `profile_odds` holds a profile's list already, as the loader makes them.
+gateway random_gateway(std::mt19937_64& r, std::uint64_t profile_odds) {
+    gateway gw;
+    for (std::size_t i = 0, n = r() % 3; i < n; ++i) gw.profiles.push_back(profile{"p" + std::to_string(i), random_list(r), {}});
+    for (std::size_t i = 0, n = 1 + r() % 12; i < n; ++i) {
+        device d;
+        d.name = "d" + std::to_string(i);
+        d.points = !gw.profiles.empty() && r() % profile_odds == 0 ? gw.profiles[r() % gw.profiles.size()].points
+                                                                    : random_list(r);
+        gw.devices.push_back(std::move(d));
+    }
+    return gw;
+}
+
 TEST(shared_lists, equal_lists_are_shared_and_every_list_keeps_its_points) {
     for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
         std::mt19937_64 r(seed);
-        gateway gw;
-        for (std::size_t i = 0, n = r() % 3; i < n; ++i) gw.profiles.push_back(profile{"p" + std::to_string(i), random_list(r), {}});
-        for (std::size_t i = 0, n = 1 + r() % 12; i < n; ++i) {
-            device d;
-            d.name = "d" + std::to_string(i);
-            // Some devices hold a profile's list already, as the loader makes them.
-            d.points = !gw.profiles.empty() && r() % 4 == 0 ? gw.profiles[r() % gw.profiles.size()].points : random_list(r);
-            gw.devices.push_back(std::move(d));
-        }
+        auto gw = random_gateway(r, 4);
         std::vector<std::vector<point>> before;
         std::vector<const point_list*> lists;
         for (const auto& p : gw.profiles) before.push_back(p.points.items());
@@ -74,14 +81,7 @@ TEST(shared_lists, equal_lists_are_shared_and_every_list_keeps_its_points) {
 TEST(shared_lists, a_compact_copy_holds_the_same_points_shared_the_same_way_in_lists_of_its_own) {
     for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
         std::mt19937_64 r(seed);
-        gateway gw;
-        for (std::size_t i = 0, n = r() % 3; i < n; ++i) gw.profiles.push_back(profile{"p" + std::to_string(i), random_list(r), {}});
-        for (std::size_t i = 0, n = 1 + r() % 12; i < n; ++i) {
-            device d;
-            d.name = "d" + std::to_string(i);
-            d.points = !gw.profiles.empty() && r() % 3 == 0 ? gw.profiles[r() % gw.profiles.size()].points : random_list(r);
-            gw.devices.push_back(std::move(d));
-        }
+        auto gw = random_gateway(r, 3);
         if (r() % 2 == 0) share_equal_point_lists(gw);
         const auto copy = compact_copy(gw);
         ASSERT_EQ(copy.devices.size(), gw.devices.size());

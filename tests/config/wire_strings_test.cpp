@@ -385,17 +385,22 @@ private:
         return std::vector<std::uint16_t>(std::max<std::uint32_t>(1, config::register_count(p)), 0x4142);
     }
 
+    // A poll of every point of d, all good or all timed out.
+    static modbus::poll_result poll_of(const config::device& d, bool good) {
+        const auto wall = std::chrono::system_clock::time_point{} + 20000 * 24h;
+        modbus::poll_result r{d.name, wall, {}, {}, {}, {}};
+        for (std::size_t i = 0; i < d.points.size(); ++i) {
+            modbus::quality q{good, good ? std::error_code{} : std::make_error_code(std::errc::timed_out)};
+            r.samples.push_back(modbus::sample{i, words_for(d.points[i]), q});
+        }
+        return r;
+    }
+
     void publish_points() {
         gateway::point_mapper mapper(cfg_);
-        const auto wall = std::chrono::system_clock::time_point{} + 20000 * 24h;
         for (const auto& good : {true, false}) {
             for (const auto& d : cfg_.devices) {
-                modbus::poll_result r{d.name, wall, {}, {}, {}, {}};
-                for (std::size_t i = 0; i < d.points.size(); ++i) {
-                    modbus::quality q{good, good ? std::error_code{} : std::make_error_code(std::errc::timed_out)};
-                    r.samples.push_back(modbus::sample{i, words_for(d.points[i]), q});
-                }
-                const auto messages = mapper.map(r, std::chrono::steady_clock::time_point{} + 1h);
+                const auto messages = mapper.map(poll_of(d, good), std::chrono::steady_clock::time_point{} + 1h);
                 EXPECT_EQ(messages.size(), d.points.size()) << context_ << ": device " << printable(d.name);
                 for (std::size_t i = 0; i < messages.size() && i < d.points.size(); ++i) {
                     const auto& p = d.points[i];
@@ -420,15 +425,9 @@ private:
         auto cfg = cfg_;
         cfg.publish.format = config::payload_format::device;
         gateway::point_mapper mapper(cfg);
-        const auto wall = std::chrono::system_clock::time_point{} + 20000 * 24h;
         for (const auto& good : {true, false}) {
             for (const auto& d : cfg.devices) {
-                modbus::poll_result r{d.name, wall, {}, {}, {}, {}};
-                for (std::size_t i = 0; i < d.points.size(); ++i) {
-                    modbus::quality q{good, good ? std::error_code{} : std::make_error_code(std::errc::timed_out)};
-                    r.samples.push_back(modbus::sample{i, words_for(d.points[i]), q});
-                }
-                const auto messages = mapper.map(r, std::chrono::steady_clock::time_point{} + 1h);
+                const auto messages = mapper.map(poll_of(d, good), std::chrono::steady_clock::time_point{} + 1h);
                 EXPECT_EQ(messages.size(), d.points.empty() ? 0u : 1u) << context_ << ": device " << printable(d.name);
                 for (const auto& m : messages) {
                     const auto j = nlohmann::json::parse(m.payload, nullptr, false);
