@@ -327,6 +327,20 @@ private:
         return true;
     }
 
+    // `device_topic`: a topic template per device (no {point}); target is
+    // left as it was when the template is refused.
+    void get_device_topic(map_reader& m, std::string& target) {
+        std::string tmpl;
+        if (!get_string(m, "device_topic", tmpl)) return;
+        if (const auto why = topic_template_error(tmpl)) {
+            sink_.error(m.get("device_topic")->mark, m.get("device_topic")->path + ": " + *why);
+        } else if (tmpl.find("{point}") != std::string::npos) {
+            key_error(m, "device_topic", "names {point}; expected a topic per device ({prefix}, {device}, {bus}, {unit})");
+        } else {
+            target = tmpl;
+        }
+    }
+
     void key_error(const map_reader& m, std::string_view key, const std::string& message) {
         const std::string path = m.self().path.empty() ? std::string(key) : m.self().path + "." + std::string(key);
         sink_.error(m.key_mark(key), path + ": " + message);
@@ -607,16 +621,7 @@ private:
             key_error(m, "reply_suffix", "is the same as suffix; expected a different topic for replies");
         }
         get_bool(m, "accept_retained", c.accept_retained);
-        std::string tmpl;
-        if (get_string(m, "device_topic", tmpl)) {
-            if (const auto why = topic_template_error(tmpl)) {
-                sink_.error(m.get("device_topic")->mark, m.get("device_topic")->path + ": " + *why);
-            } else if (tmpl.find("{point}") != std::string::npos) {
-                key_error(m, "device_topic", "names {point}; expected a topic per device ({prefix}, {device}, {bus})");
-            } else {
-                c.device_topic = tmpl;
-            }
-        }
+        get_device_topic(m, c.device_topic);
         get_duration(m, section::commands, "max_age", c.max_age);
     }
 
@@ -656,15 +661,7 @@ private:
             }
         }
         get_choice(m, "format", payload_format_names(), p.format);
-        if (get_string(m, "device_topic", tmpl)) {
-            if (const auto why = topic_template_error(tmpl)) {
-                sink_.error(m.get("device_topic")->mark, m.get("device_topic")->path + ": " + *why);
-            } else if (tmpl.find("{point}") != std::string::npos) {
-                key_error(m, "device_topic", "names {point}; expected a topic per device ({prefix}, {device}, {bus}, {unit})");
-            } else {
-                p.device_topic = tmpl;
-            }
-        }
+        get_device_topic(m, p.device_topic);
         get_seconds(m, section::publish, "heartbeat", p.heartbeat);
         get_qos(m, "qos", p.default_qos);
     }
