@@ -156,6 +156,31 @@ std::vector<diagnostic> validate(const gateway& cfg) {
             }
         }
     }
+    // format: device: one value topic per device, not another's and not a
+    // point's or an availability topic.
+    if (cfg.publish.format == payload_format::device && !too_many_topic_bytes) {
+        std::map<std::string, const device*> availability;
+        for (const auto& d : cfg.devices) availability.emplace(availability_topic(cfg.availability.device_topic, cfg, d.name), &d);
+        std::map<std::string, const device*> seen;
+        const auto& at = cfg.publish.mark.line > 0 ? cfg.publish.mark : source_mark{};
+        for (const auto& d : cfg.devices) {
+            const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const bus& x) { return x.name == d.bus; });
+            if (b == cfg.buses.end()) continue;
+            const auto topic = expand_topic(cfg.publish.device_topic, cfg.publish, d, point{}, *b);
+            const auto& mark = at.line > 0 ? at : d.mark;
+            const std::string what = "publish.device_topic: the topic " + topic + " of devices." + d.name;
+            if (const auto [it, inserted] = seen.emplace(topic, &d); !inserted) {
+                add(out, mark, what + " is also the topic of devices." + it->second->name +
+                                   "; expected one topic per device: use {device} in publish.device_topic");
+            } else if (const auto p = topics.find(topic); p != topics.end()) {
+                add(out, mark, what + " is also the topic of " + point_path(*p->second.d, *p->second.p) +
+                                   "; expected a device topic apart from the points' topics");
+            } else if (const auto a = availability.find(topic); a != availability.end()) {
+                add(out, mark, what + " is also the availability topic of devices." + a->second->name +
+                                   "; expected a device topic apart from availability.device_topic");
+            }
+        }
+    }
     // The wire check expands every topic again, each up to 65 535 bytes.
     if (too_many_topic_bytes) return out;
     for (auto& d : check_wire_strings(cfg)) out.push_back(std::move(d));

@@ -130,6 +130,38 @@ TEST(config_loader, store_qos0_route) {
     EXPECT_NE(e.find("stored"), std::string::npos) << e;
 }
 
+TEST(config_loader, a_device_topic_is_one_per_device_and_apart_from_other_topics) {
+    const auto two = std::string(R"(
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: a, register: holding, address: 0 }
+  m2:
+    bus: line
+    unit_id: 2
+    points:
+      - { name: a, register: holding, address: 0 }
+)");
+    const auto with = [&](const std::string& publish) { return "publish: { format: device, " + publish + " }\n" + two; };
+    EXPECT_EQ(load_string(with("device_topic: \"{prefix}/{device}\""), "plant.yaml").publish.device_topic, "{prefix}/{device}");
+    auto e = errors_of(with("device_topic: \"{prefix}/all\""));
+    EXPECT_NE(e.find("plant.yaml:1:"), std::string::npos) << e;
+    EXPECT_NE(e.find("publish.device_topic: the topic fieldbridge/all of devices.m2 is also the topic of devices.m1"),
+              std::string::npos) << e;
+    e = errors_of(with("device_topic: \"{prefix}/{device}/a\""));
+    EXPECT_NE(e.find("is also the topic of devices.m1.points[a]"), std::string::npos) << e;
+    e = errors_of(with("device_topic: \"{prefix}/{device}/availability\""));
+    EXPECT_NE(e.find("is also the availability topic of devices.m1"), std::string::npos) << e;
+    e = errors_of(with("device_topic: \"{prefix}/{point}\""));
+    EXPECT_NE(e.find("publish.device_topic: names {point}"), std::string::npos) << e;
+    // With the per-point format the device topic is not used: not checked.
+    EXPECT_NO_THROW(load_string("publish: { device_topic: \"{prefix}/all\" }\n" + two, "plant.yaml"));
+}
+
 TEST(config_loader, reads_every_section_into_plain_structs) {
     const auto g = load_string(R"(
 mqtt:
