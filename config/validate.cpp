@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/limits.hpp"
 #include "config/names.hpp"
@@ -114,6 +116,10 @@ std::vector<diagnostic> validate(const gateway& cfg) {
         const point* p;
     };
     std::map<std::string, topic_owner> topics;
+    // format: device: each device's value topic and its availability topic.
+    const bool device_format = cfg.publish.format == payload_format::device;
+    std::vector<std::pair<std::string, const device*>> device_topics;
+    std::map<std::string, const device*> availability_topics;
     std::size_t topic_bytes = 0;
     bool too_many_topic_bytes = false;
     for (const auto& d : cfg.devices) {
@@ -133,6 +139,10 @@ std::vector<diagnostic> validate(const gateway& cfg) {
         }
         check_overlaps(d, out);
         check_read_limits(d, out);
+        if (device_format) {
+            device_topics.emplace_back(expand_topic(cfg.publish.device_topic, cfg.publish, d, point{}, *b), &d);
+            availability_topics.emplace(expand_topic(cfg.availability.device_topic, cfg.publish, d, point{}, *b), &d);
+        }
         for (const auto& p : d.points) {
             if (too_many_topic_bytes) break;
             auto topic = point_topic(cfg.publish, d, p, *b);
@@ -158,24 +168,18 @@ std::vector<diagnostic> validate(const gateway& cfg) {
     }
     // format: device: one value topic per device, not another's and not a
     // point's or an availability topic.
-    if (cfg.publish.format == payload_format::device && !too_many_topic_bytes) {
-        std::map<std::string, const device*> availability;
-        for (const auto& d : cfg.devices) availability.emplace(availability_topic(cfg.availability.device_topic, cfg, d.name), &d);
+    if (!too_many_topic_bytes) {
         std::map<std::string, const device*> seen;
-        const auto& at = cfg.publish.mark.line > 0 ? cfg.publish.mark : source_mark{};
-        for (const auto& d : cfg.devices) {
-            const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const bus& x) { return x.name == d.bus; });
-            if (b == cfg.buses.end()) continue;
-            const auto topic = expand_topic(cfg.publish.device_topic, cfg.publish, d, point{}, *b);
-            const auto& mark = at.line > 0 ? at : d.mark;
-            const std::string what = "publish.device_topic: the topic " + topic + " of devices." + d.name;
-            if (const auto [it, inserted] = seen.emplace(topic, &d); !inserted) {
+        for (const auto& [topic, d] : device_topics) {
+            const auto& mark = cfg.publish.mark.line > 0 ? cfg.publish.mark : d->mark;
+            const std::string what = "publish.device_topic: the topic " + topic + " of devices." + d->name;
+            if (const auto [it, inserted] = seen.emplace(topic, d); !inserted) {
                 add(out, mark, what + " is also the topic of devices." + it->second->name +
                                    "; expected one topic per device: use {device} in publish.device_topic");
             } else if (const auto p = topics.find(topic); p != topics.end()) {
                 add(out, mark, what + " is also the topic of " + point_path(*p->second.d, *p->second.p) +
                                    "; expected a device topic apart from the points' topics");
-            } else if (const auto a = availability.find(topic); a != availability.end()) {
+            } else if (const auto a = availability_topics.find(topic); a != availability_topics.end()) {
                 add(out, mark, what + " is also the availability topic of devices." + a->second->name +
                                    "; expected a device topic apart from availability.device_topic");
             }

@@ -131,21 +131,13 @@ TEST(config_loader, store_qos0_route) {
 }
 
 TEST(config_loader, a_device_topic_is_one_per_device_and_apart_from_other_topics) {
-    const auto two = std::string(R"(
-buses:
-  line: { type: tcp, host: 127.0.0.1, port: 1502 }
-devices:
-  m1:
-    bus: line
-    unit_id: 1
-    points:
-      - { name: a, register: holding, address: 0 }
+    const auto two = bus_and_device + R"(      - { name: a, register: holding, address: 0 }
   m2:
     bus: line
     unit_id: 2
     points:
       - { name: a, register: holding, address: 0 }
-)");
+)";
     const auto with = [&](const std::string& publish) { return "publish: { format: device, " + publish + " }\n" + two; };
     EXPECT_EQ(load_string(with("device_topic: \"{prefix}/{device}\""), "plant.yaml").publish.device_topic, "{prefix}/{device}");
     auto e = errors_of(with("device_topic: \"{prefix}/all\""));
