@@ -133,6 +133,12 @@ TEST(bus_worker_fake_link, a_core_that_falls_behind_holds_the_worker_back_at_its
     // The next poll's result waits for a credit, and nothing more comes.
     ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return r.worker.held_back() >= 1; }, 10s));
     EXPECT_EQ(r.got.all().size(), bound);
+    // Held for well past a poll interval (1 ms): at least one grid point of
+    // the next poll has gone by unpolled, however soon this thread got here.
+    const auto held_since = std::chrono::steady_clock::now();
+    ASSERT_TRUE(fieldbridge::testing::wait_until(
+        [&] { return std::chrono::steady_clock::now() - held_since >= 5 * r.device.poll_interval; }, 10s));
+    EXPECT_EQ(r.got.all().size(), bound);
     // The core takes them: the worker goes on, and the poll slots it could
     // not keep while held back are counted.
     r.got.release();
