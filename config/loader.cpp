@@ -195,6 +195,12 @@ public:
                           "devices: no devices are configured; nothing will be polled or published");
         }
         warn_unused();
+        if (first_template_ && gw_.publish.format != payload_format::templated) {
+            sink_.warning(first_template_->first,
+                          first_template_->second + ": a payload template is set but publish.format is " +
+                              std::string(to_string(gw_.publish.format)) +
+                              "; templates are used only with format: template");
+        }
         return std::move(gw_);
     }
 
@@ -217,6 +223,7 @@ private:
     std::set<std::string> declared_devices_;
     std::set<std::string> used_profiles_;
     std::map<std::string, device> profile_defaults_;  // the settings a profile gives its devices
+    std::optional<std::pair<source_mark, std::string>> first_template_;  // where and which key
 
     // ---- typed getters: true when the key is present and its value valid ----
 
@@ -339,6 +346,34 @@ private:
         } else {
             target = tmpl;
         }
+    }
+
+    // `template`: a payload template (format: template), parsed here so that
+    // a wrong one is reported at load, at the placeholder when the template
+    // is one line.
+    void get_template(const map_reader& m, template_ref& target) {
+        std::string text;
+        if (!get_string(m, "template", text, true)) return;
+        auto parsed = parse_payload_template(text);
+        if (auto* t = std::get_if<payload_template>(&parsed)) {
+            target = template_ref(std::move(*t));
+            if (!first_template_) first_template_ = std::pair{m.get("template")->mark, m.get("template")->path};
+            return;
+        }
+        const auto& why = std::get<template_error>(parsed);
+        const auto f = m.get("template");
+        source_mark at = f->mark;
+        std::string where;
+        if (text.find('\n') == std::string::npos) {
+            at.column += static_cast<int>(why.offset) + (f->node.Tag() == "!" ? 1 : 0);  // past the opening quote
+        } else {
+            const auto before = std::string_view(text).substr(0, why.offset);
+            const auto line_start = before.rfind('\n');
+            const auto line = std::count(before.begin(), before.end(), '\n') + 1;
+            const auto column = why.offset - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+            where = " (line " + std::to_string(line) + ", column " + std::to_string(column) + " of the template)";
+        }
+        sink_.error(at, f->path + ": " + why.message + where);
     }
 
     void key_error(const map_reader& m, std::string_view key, const std::string& message) {
@@ -662,6 +697,7 @@ private:
         }
         get_choice(m, "format", payload_format_names(), p.format);
         get_device_topic(m, p.device_topic);
+        get_template(m, p.payload_template);
         get_seconds(m, section::publish, "heartbeat", p.heartbeat);
         get_qos(m, "qos", p.default_qos);
     }
@@ -823,6 +859,7 @@ private:
                 p.topic = topic;
             }
         }
+        get_template(m, p.payload_template);
         get_qos(m, "qos", p.qos);
         get_bool(m, "retain", p.retain);
         if (get_bool(m, "writable", p.writable) && p.writable && kind_ok && !is_writable_kind(p.kind)) {
@@ -1006,6 +1043,7 @@ private:
         get_duration(m, section::device, "offline_poll_interval", d.offline_poll_interval);
         get_duration(m, section::device, "connect_pause", d.connect_pause);
         get_bool(m, "close_after_poll", d.close_after_poll);
+        get_template(m, d.payload_template);
     }
 
     void read_devices(const field& f) {

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "config/payload_template.hpp"
+
 namespace fieldbridge::config {
 
 using std::chrono::milliseconds;
@@ -84,6 +86,7 @@ struct point {
     double offset = 0.0;
     std::string unit;
     std::optional<std::string> topic;  // overrides the publish topic template
+    template_ref payload_template;     // format: template; overrides the device's and publish.template
     quality_of_service qos = quality_of_service::at_least_once;
     bool retain = false;
     bool writable = false;
@@ -282,6 +285,7 @@ struct device {
     milliseconds connect_pause{0};  // TCP: wait after the connection opened before the first request
     bool close_after_poll = false;  // TCP: close the connection after each poll of this device
     simulated_faults faults;
+    template_ref payload_template;  // format: template; overrides publish.template for points without their own
     std::optional<std::string> profile;
     point_list points;  // effective: profile points followed by the device's own (shared with the profile if none)
     source_mark mark;
@@ -327,14 +331,17 @@ struct broker {
 
 // json: one message per point ({"value":...}); raw: the value alone as
 // text; device: one message per device and poll with all its points that
-// are published in that poll, on publish.device_topic.
-enum class payload_format { json, raw, device };
+// are published in that poll, on publish.device_topic; template: one
+// message per point, the operator's template filled in (the point's own,
+// else its device's, else publish.template).
+enum class payload_format { json, raw, device, templated };
 
 struct publish_settings {
     std::string prefix = "fieldbridge";
     std::string topic_template = "{prefix}/{device}/{point}";
     std::string device_topic = "{prefix}/{device}";  // format: device
     payload_format format = payload_format::json;
+    template_ref payload_template;  // format: template, for points and devices without their own
     std::chrono::seconds heartbeat{60};  // republish an unchanged value this often; 0 = never
     quality_of_service default_qos = quality_of_service::at_least_once;
     source_mark mark;
@@ -410,6 +417,16 @@ struct metrics_settings {
     bool enabled() const { return !address.empty(); }
     bool operator==(const metrics_settings&) const = default;
 };
+
+// The template a point's messages are made from with format: template: its
+// own, else its device's (or the device's profile's), else publish.template;
+// nullptr when none is set.
+inline const payload_template* effective_template(const publish_settings& publish, const device& d,
+                                                  const point& p) {
+    if (p.payload_template) return p.payload_template.get();
+    if (d.payload_template) return d.payload_template.get();
+    return publish.payload_template.get();
+}
 
 struct gateway {
     broker mqtt;

@@ -46,6 +46,7 @@ constexpr std::array payload_formats{
     std::pair{"json"sv, payload_format::json},
     std::pair{"raw"sv, payload_format::raw},
     std::pair{"device"sv, payload_format::device},
+    std::pair{"template"sv, payload_format::templated},
 };
 
 constexpr std::array tcp_framings{

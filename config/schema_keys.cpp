@@ -104,6 +104,7 @@ std::vector<key_spec> settings() {
         duration("connect_pause", milliseconds(0), seconds(60),
                  "tcp: wait after connecting before the first request"),
         flag("close_after_poll", "tcp: close the connection after each poll"),
+        text("template", "payload template of the points (format: template)", false),
     };
 }
 
@@ -164,6 +165,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         text("prefix", "topic prefix, {prefix} in templates", false),
         text("topic", "point topic template", false),
         text("device_topic", "device topic template (format: device)", false),
+        text("template", "payload template (format: template)", false),
         choice("format", names(payload_format_names()), "payload format"),
         whole_seconds("heartbeat", hours(24), "republish unchanged values this often; 0s: never"),
         integer("qos", 0, 2, "default QoS of points"),
@@ -252,6 +254,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         number("offset", "added after scale"),
         text("unit", "engineering unit", false),
         text("topic", "topic template of this point", false),
+        text("template", "payload template of this point (format: template)", false),
         integer("qos", 0, 2, "MQTT QoS"),
         flag("retain", "publish retained"),
         flag("writable", "accept commands (coils and holding registers)"),

@@ -103,6 +103,28 @@ void check_read_limits(const device& d, std::vector<diagnostic>& out) {
     }
 }
 
+// format: template: every point has a template to be made from (its own,
+// its device's or publish.template); reported once per device.
+void check_templates(const gateway& cfg, std::vector<diagnostic>& out) {
+    if (cfg.publish.format != payload_format::templated || cfg.publish.payload_template) return;
+    for (const auto& d : cfg.devices) {
+        const point* first = nullptr;
+        std::size_t without = 0;
+        for (const auto& p : d.points) {
+            if (effective_template(cfg.publish, d, p) != nullptr) continue;
+            if (first == nullptr) first = &p;
+            ++without;
+        }
+        if (first == nullptr) continue;
+        add(out, first->mark,
+            point_path(d, *first) + ": publish.format is template and this point has no template" +
+                (without > 1 ? " (nor have " + std::to_string(without - 1) + " more points of devices." + d.name + ")"
+                             : std::string()) +
+                "; expected publish.template, devices." + d.name + ".template (or its profile's) or the point's "
+                "template");
+    }
+}
+
 }  // namespace
 
 std::vector<diagnostic> validate(const gateway& cfg) {
@@ -110,6 +132,7 @@ std::vector<diagnostic> validate(const gateway& cfg) {
     check_unique_names(cfg.buses, "buses", out);
     check_unique_names(cfg.profiles, "profiles", out);
     check_unique_names(cfg.devices, "devices", out);
+    check_templates(cfg, out);
 
     struct topic_owner {
         const device* d;

@@ -24,6 +24,7 @@
 #include "gateway/commands.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/logging.hpp"
+#include "gateway/payload_examples.hpp"
 #include "gateway/scan_command.hpp"
 #include "gateway/status_text.hpp"
 #include "gateway/status_watch.hpp"
@@ -63,6 +64,7 @@ int check(const std::string& path) {
     auto cfg = load(path);
     if (!cfg) return EX_DATAERR;
     std::cout << config::format_point_map(*cfg);
+    std::cout << gateway::example_messages(*cfg, std::chrono::system_clock::now());
     return EX_OK;
 }
 
@@ -365,7 +367,8 @@ int main(int argc, char** argv) {
     std::string check_path;
     auto* check_cmd = cli.add_subcommand("check", "Validate a configuration and print the effective point map");
     check_cmd->add_option("file", check_path, "Configuration file")->required();
-    check_cmd->footer("Exit status: 0 valid (the point map is printed), 65 invalid (every error as file:line:col).\n");
+    check_cmd->footer("Exit status: 0 valid (the point map and example messages of the first device are printed), "
+                      "65 invalid (every error as file:line:col).\n");
 
     std::string status_config;
     std::string status_socket;

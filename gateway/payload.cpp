@@ -91,6 +91,100 @@ std::string json_text(const nlohmann::json& j) {
 
 }  // namespace
 
+std::string iso8601_utc_ms(std::chrono::system_clock::time_point t);
+
+namespace {
+
+// The text of s inside a JSON string (no quotes around it).
+void append_json_string_content(std::string& out, const std::string& s) {
+    const auto quoted = json_text(s);
+    out.append(quoted, 1, quoted.size() - 2);
+}
+
+std::string error_text(const reading& r) {
+    return r.error ? r.error.message() : std::string("no value");
+}
+
+// One placeholder where a JSON value goes.
+void append_json_field(std::string& out, config::template_field f, const config::point& p, std::string_view device,
+                       const reading& r, std::span<const std::uint16_t> words) {
+    using config::template_field;
+    switch (f) {
+        case template_field::value:
+            out += r.value ? json_text(json_value(p, *r.value)) : std::string("null");
+            return;
+        case template_field::raw: {
+            out += '[';
+            for (std::size_t k = 0; k < words.size(); ++k) {
+                if (k > 0) out += ',';
+                out += std::to_string(words[k]);
+            }
+            out += ']';
+            return;
+        }
+        case template_field::quality:
+            out += r.value ? "\"good\"" : "\"bad\"";
+            return;
+        case template_field::error:
+            out += r.value ? std::string("null") : json_text(error_text(r));
+            return;
+        case template_field::unit:
+            out += json_text(p.unit);
+            return;
+        case template_field::point:
+            out += json_text(p.name);
+            return;
+        case template_field::device:
+            out += json_text(std::string(device));
+            return;
+        case template_field::ts:
+            out += '"';
+            append_iso8601_utc_ms(out, r.time);
+            out += '"';
+            return;
+        case template_field::ts_ms:
+            out += std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count());
+            return;
+    }
+}
+
+// One placeholder as text: in a text template, or inside a JSON string.
+std::string field_text(config::template_field f, const config::point& p, std::string_view device, const reading& r,
+                       std::span<const std::uint16_t> words) {
+    using config::template_field;
+    switch (f) {
+        case template_field::value:
+            return r.value ? text_value(p, *r.value) : std::string();
+        case template_field::raw: {
+            std::string out;
+            for (std::size_t k = 0; k < words.size(); ++k) {
+                if (k > 0) out += ',';
+                out += std::to_string(words[k]);
+            }
+            return out;
+        }
+        case template_field::quality:
+            return r.value ? "good" : "bad";
+        case template_field::error:
+            return r.value ? std::string() : error_text(r);
+        case template_field::unit:
+            return p.unit;
+        case template_field::point:
+            return p.name;
+        case template_field::device:
+            return std::string(device);
+        case template_field::ts:
+            return iso8601_utc_ms(r.time);
+        case template_field::ts_ms:
+            return std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count());
+    }
+    return {};
+}
+
+}  // namespace
+
 std::string iso8601_utc_ms(std::chrono::system_clock::time_point t) {
     std::string out;
     append_iso8601_utc_ms(out, t);
@@ -177,6 +271,24 @@ std::string device_payload(std::string_view device, const std::vector<point_read
     out += ",\"ts\":\"";
     append_iso8601_utc_ms(out, time);
     out += "\"}";
+    return out;
+}
+
+std::string template_payload(const config::payload_template& t, const config::point& p, std::string_view device,
+                             const reading& r, std::span<const std::uint16_t> words) {
+    std::string out;
+    out.reserve(t.text.size() + 32);
+    for (const auto& part : t.parts) {
+        out += part.literal;
+        if (!part.field) continue;
+        if (!t.json) {
+            out += field_text(*part.field, p, device, r, words);
+        } else if (part.in_string) {
+            append_json_string_content(out, field_text(*part.field, p, device, r, words));
+        } else {
+            append_json_field(out, *part.field, p, device, r, words);
+        }
+    }
     return out;
 }
 

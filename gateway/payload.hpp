@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "config/model.hpp"
+#include "config/payload_template.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::gateway {
@@ -46,6 +48,14 @@ struct point_reading {
 // ones, with the reason (absent when all are good); "ts" is `time`, shared.
 std::string device_payload(std::string_view device, const std::vector<point_reading>& points,
                            std::chrono::system_clock::time_point time);
+
+// format: template: t filled in with a reading of point p of device, whose
+// registers were words. In a JSON template a placeholder where a value goes
+// becomes one ({{value}} 229.01, "PRO3EM" or null; {{raw}} [17224,0];
+// {{error}} null when good) and one inside a string is escaped for it; in a
+// text template each is its text ({{raw}} "17224,0", a bad {{value}} "").
+std::string template_payload(const config::payload_template& t, const config::point& p, std::string_view device,
+                             const reading& r, std::span<const std::uint16_t> words);
 
 // The value alone as text ("229.01", "true", "PRO3EM"); nullopt for a bad
 // reading, which the raw format cannot carry.

@@ -121,10 +121,19 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
         return;
     }
     std::optional<std::string> payload;
-    if (cfg_->publish.format == config::payload_format::json) {
-        payload = json_payload(p, r);
-    } else {
-        payload = raw_payload(p, r);
+    switch (cfg_->publish.format) {
+        case config::payload_format::json:
+            payload = json_payload(p, r);
+            break;
+        case config::payload_format::templated:
+            // validate() refuses a template format with a point that has none.
+            if (const auto* t = config::effective_template(cfg_->publish, *state.device, p)) {
+                payload = template_payload(*t, p, state.device->name, r, sample.words);
+            }
+            break;
+        default:
+            payload = raw_payload(p, r);
+            break;
     }
     if (!payload) {
         ++counters_.suppressed;

@@ -177,6 +177,8 @@ std::string sample_string(section s, std::string_view key) {
         {{section::commands, "suffix"}, "/s"},
         {{section::commands, "reply_suffix"}, "/r"},
         {{section::point, "topic"}, "{prefix}/{device}/{point}/x"},
+        {{section::point, "template"}, "{\"v\":{{value}}}"},
+        {{section::publish, "template"}, "{{point}}={{value}}"},
         {{section::device, "bus"}, "line1"},
         {{section::device, "profile"}, "p"},
         {{section::bus, "device"}, "/dev/ttyS0"},
@@ -198,6 +200,8 @@ void context(document& d, section s, std::string_view key, const std::string& wr
         d.mqtt.set("reconnect", "{ max: 24h, min: " + value + " }");
     if (s == section::mqtt_reconnect && key == "max")
         d.mqtt.set("reconnect", "{ min: 1ms, max: " + value + " }");
+    if (s == section::publish && key == "format" && value == "template")
+        d.root_sections["publish"].set("template", "\"{{value}}\"");
     if (s == section::device && key == "profile")
         d.profile = flow().set("points", "[ { name: w, register: holding, address: 9 } ]");
     if (s == section::point) {

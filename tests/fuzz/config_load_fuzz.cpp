@@ -9,8 +9,9 @@
 //    diagnostic, each with a message, a file and a line/column that is
 //    either unknown (0) or inside that file's text;
 //  - no more than limits::max_diagnostics + 1 diagnostics;
-//  - a loaded configuration keeps the bounds (devices, points) and prints
-//    its point map.
+//  - a loaded configuration keeps the bounds (devices, points), prints its
+//    point map, and makes the example messages `check` prints (the mapper
+//    the service runs, any payload format and template) without a throw.
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "config/limits.hpp"
 #include "config/loader.hpp"
 #include "config/point_map.hpp"
+#include "gateway/payload_examples.hpp"
 
 namespace {
 
@@ -95,6 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         if (points > limits::max_points_total) fail("too many points in all", std::to_string(points));
         (void)format_point_map(g);
+        (void)fieldbridge::gateway::example_messages(g, std::chrono::system_clock::time_point{});
     } catch (const config_error& e) {
         const auto& all = e.diagnostics();
         if (all.empty()) fail("config_error without diagnostics", e.what());

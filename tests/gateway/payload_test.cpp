@@ -133,40 +133,54 @@ std::string payload_as_a_document(const config::point& p, const reading& r) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
-    std::mt19937_64 rng(20261202);
-    const auto pick = [&](auto n) { return static_cast<decltype(n)>(rng() % static_cast<std::uint64_t>(n)); };
-    const auto bytes = [&](std::size_t max) {
+// Random points and readings: values of every type (NaN, infinities,
+// 64-bit extremes, strings of any bytes), errors, and times before 1970 and
+// far ahead.
+class reading_generator {
+public:
+    explicit reading_generator(std::uint64_t seed) : rng_(seed) {}
+
+    template <class N>
+    N pick(N n) {
+        return static_cast<N>(rng_() % static_cast<std::uint64_t>(n));
+    }
+    std::string bytes(std::size_t max) {
         std::string s(pick(max + 1), '\0');
         for (auto& c : s) c = static_cast<char>(pick(4) == 0 ? pick(256) : 32 + pick(95));
         return s;
-    };
-    const std::vector<std::string> units = {"", "V", "°C", "m³/h", "quo\"te\\", "tab\there", "\x80\xff"};
-    const std::vector<double> doubles = {0.0, -0.0, 1.0, 230.1, 1e21, 1e-7, 123456789012345678.0,
-                                         std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(),
-                                         std::nan(""), std::numeric_limits<double>::infinity(),
-                                         -std::numeric_limits<double>::infinity()};
-    for (int i = 0; i < 20000; ++i) {
+    }
+
+    config::point point() {
+        static const std::vector<std::string> units = {"", "V", "°C", "m³/h", "quo\"te\\", "tab\there", "\x80\xff"};
         config::point p;
         p.type = pick(2) ? config::data_type::float32 : config::data_type::float64;
         p.scale = pick(3) == 0 ? 0.1 : 1.0;
         p.unit = pick(4) == 0 ? bytes(8) : units[pick(units.size())];
+        p.name = pick(4) == 0 ? bytes(8) : "p" + std::to_string(pick(100));
+        return p;
+    }
+
+    reading next() {
+        static const std::vector<double> doubles = {
+            0.0, -0.0, 1.0, 230.1, 1e21, 1e-7, 123456789012345678.0, std::numeric_limits<double>::max(),
+            std::numeric_limits<double>::denorm_min(), std::nan(""), std::numeric_limits<double>::infinity(),
+            -std::numeric_limits<double>::infinity()};
         reading r;
         switch (pick(7)) {
             case 0:
                 r.value = modbus::value{pick(2) == 1};
                 break;
             case 1:
-                r.value = modbus::value{static_cast<std::int64_t>(rng())};
+                r.value = modbus::value{static_cast<std::int64_t>(rng_())};
                 break;
             case 2:
-                r.value = modbus::value{static_cast<std::uint64_t>(rng())};
+                r.value = modbus::value{static_cast<std::uint64_t>(rng_())};
                 break;
             case 3:
                 r.value = modbus::value{doubles[pick(doubles.size())]};
                 break;
             case 4: {
-                const auto bits = rng();
+                const auto bits = rng_();
                 double d = 0;
                 std::memcpy(&d, &bits, sizeof d);
                 r.value = modbus::value{pick(2) ? d : static_cast<double>(static_cast<float>(d))};
@@ -181,10 +195,10 @@ TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
                 break;
         }
         // system_clock counts nanoseconds in 64 bits: 1678 to 2262. The C
-        // library's calendar (the oracle here) ends in 1901 and 2038 where
-        // time_t has 32 bits (Debian 12 armhf): there the times stay inside
-        // it, and the fixed times of iso8601_is_utc_with_milliseconds (2040,
-        // 2106) check the rest.
+        // library's calendar (the oracle of iso8601_printed) ends in 1901
+        // and 2038 where time_t has 32 bits (Debian 12 armhf): there the
+        // times stay inside it, and the fixed times of
+        // iso8601_is_utc_with_milliseconds (2040, 2106) check the rest.
         std::int64_t ms = pick(8) == 0 ? static_cast<std::int64_t>(pick(18'000'000'000'000ULL)) - 9'000'000'000'000LL
                                         : static_cast<std::int64_t>(pick(5'000'000'000'000ULL)) - 1'000'000'000'000LL;
         if constexpr (sizeof(std::time_t) < 8) {
@@ -192,9 +206,142 @@ TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
             ms = (ms % span + span) % span - span / 2;
         }
         r.time = system_clock::time_point{milliseconds{ms}};
+        return r;
+    }
+
+    std::vector<std::uint16_t> words() {
+        std::vector<std::uint16_t> w(pick(std::size_t{5}));
+        for (auto& x : w) x = static_cast<std::uint16_t>(rng_());
+        return w;
+    }
+
+private:
+    std::mt19937_64 rng_;
+};
+
+TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
+    reading_generator gen(20261202);
+    for (int i = 0; i < 20000; ++i) {
+        const auto p = gen.point();
+        const auto r = gen.next();
         ASSERT_EQ(json_payload(p, r), payload_as_a_document(p, r)) << "case " << i;
         ASSERT_EQ(iso8601_utc_ms(r.time), iso8601_printed(r.time)) << "case " << i;
     }
+}
+
+// ---- format: template ----
+
+config::payload_template template_of(std::string_view text) {
+    auto parsed = config::parse_payload_template(text);
+    if (auto* e = std::get_if<config::template_error>(&parsed)) {
+        ADD_FAILURE() << text << ": " << e->message;
+        return {};
+    }
+    return std::get<config::payload_template>(std::move(parsed));
+}
+
+TEST(payload, a_json_template_gets_json_values_and_escaped_text_inside_strings) {
+    auto p = float_point();
+    p.unit = "m\"3";
+    const reading good{modbus::value{static_cast<double>(229.01f)}, {}, system_clock::time_point{milliseconds{5}}};
+    const std::vector<std::uint16_t> words{17253, 2621};
+    const auto t = template_of(
+        R"({"v":{{value}},"raw":{{raw}},"q":{{quality}},"e":{{error}},"u":{{unit}},"id":"{{device}}/{{point}}",)"
+        R"("ts":{{ts}},"ms":{{ts_ms}},"text":"{{value}} {{unit}}"})");
+    EXPECT_EQ(template_payload(t, p, "m\"1", good, words),
+              R"({"v":229.01,"raw":[17253,2621],"q":"good","e":null,"u":"m\"3","id":"m\"1/voltage_l1",)"
+              R"("ts":"1970-01-01T00:00:00.005Z","ms":5,"text":"229.01 m\"3"})");
+    const reading bad{std::nullopt, std::make_error_code(std::errc::timed_out), system_clock::time_point{}};
+    const auto j = nlohmann::json::parse(template_payload(t, p, "m1", bad, {}));
+    EXPECT_TRUE(j.at("v").is_null());
+    EXPECT_EQ(j.at("raw"), nlohmann::json::array());
+    EXPECT_EQ(j.at("q"), "bad");
+    EXPECT_EQ(j.at("e"), std::make_error_code(std::errc::timed_out).message());
+    EXPECT_EQ(j.at("text"), " m\"3") << "a bad value is empty text";
+}
+
+TEST(payload, a_text_template_is_filled_in_as_it_stands) {
+    auto p = float_point();
+    const reading good{modbus::value{std::string("PRO\"3EM")}, {}, system_clock::time_point{milliseconds{1500}}};
+    const auto t = template_of("{{device}},{{point}} value={{value}},raw={{raw}} {{ts_ms}}");
+    EXPECT_EQ(template_payload(t, p, "m1", good, std::vector<std::uint16_t>{1, 2}),
+              "m1,voltage_l1 value=PRO\"3EM,raw=1,2 1500");
+    const reading bad{std::nullopt, std::make_error_code(std::errc::timed_out), system_clock::time_point{}};
+    EXPECT_EQ(template_payload(template_of("{{quality}}:{{value}}:{{error}}"), p, "m1", bad, {}),
+              "bad::" + std::make_error_code(std::errc::timed_out).message());
+}
+
+// Random JSON templates: objects and arrays nested a few deep, each value a
+// placeholder, a literal, or a string with placeholders and escapes in it.
+std::string random_json_template(reading_generator& gen, int depth) {
+    static const std::vector<std::string> names = {"value", "raw",    "quality", "error", "unit",
+                                                   "point", "device", "ts",      "ts_ms"};
+    const auto placeholder = [&] { return "{{" + std::string(gen.pick(2) ? " " : "") + names[gen.pick(names.size())] + "}}"; };
+    const auto string = [&] {
+        std::string s = "\"";
+        for (std::size_t k = gen.pick(std::size_t{4}); k > 0; --k) {
+            switch (gen.pick(4)) {
+                case 0: s += placeholder(); break;
+                case 1: s += "\\\""; break;
+                case 2: s += "\\u00e9"; break;
+                default: s += "text"; break;
+            }
+        }
+        return s + "\"";
+    };
+    const auto value = [&](auto& self, int d) -> std::string {
+        switch (gen.pick(d > 0 ? 5 : 3)) {
+            case 0: return placeholder();
+            case 1: return string();
+            case 2: return gen.pick(2) ? "1.5" : "null";
+            case 3: {
+                std::string o = "{";
+                for (std::size_t k = gen.pick(std::size_t{4}); k > 0; --k) {
+                    o += string() + (gen.pick(2) ? " : " : ":") + self(self, d - 1) + (k > 1 ? "," : "");
+                }
+                return o + "}";
+            }
+            default: {
+                std::string a = "[";
+                for (std::size_t k = gen.pick(std::size_t{4}); k > 0; --k) a += self(self, d - 1) + (k > 1 ? ", " : "");
+                return a + "]";
+            }
+        }
+    };
+    std::string t = gen.pick(2) ? "{" : "[";
+    const bool object = t == "{";
+    for (std::size_t k = gen.pick(std::size_t{4}); k > 0; --k) {
+        t += object ? string() + ":" + value(value, depth) : value(value, depth);
+        if (k > 1) t += ",";
+    }
+    return t + (object ? "}" : "]");
+}
+
+// What the loader accepts as a JSON template is JSON once filled in, for
+// any reading: random templates, and the same with one byte changed (which
+// the parser must refuse or accept as a whole).
+TEST(payload, every_json_template_accepted_makes_json_for_any_reading) {
+    reading_generator gen(20261203);
+    std::size_t accepted = 0;
+    std::size_t refused = 0;
+    for (int i = 0; i < 20000; ++i) {
+        auto text = random_json_template(gen, 2);
+        if (i % 2 == 1 && !text.empty()) text[gen.pick(text.size())] = "{}[]\":,x\\ "[gen.pick(std::size_t{10})];
+        auto parsed = config::parse_payload_template(text);
+        if (std::holds_alternative<config::template_error>(parsed)) {
+            ++refused;
+            continue;
+        }
+        const auto& t = std::get<config::payload_template>(parsed);
+        if (!t.json) continue;
+        ++accepted;
+        const auto p = gen.point();
+        const auto r = gen.next();
+        const auto out = template_payload(t, p, gen.bytes(6), r, gen.words());
+        ASSERT_TRUE(nlohmann::json::accept(out)) << "case " << i << "\ntemplate: " << text << "\npayload: " << out;
+    }
+    EXPECT_GT(accepted, 10000u);
+    EXPECT_GT(refused, 1000u);
 }
 
 }  // namespace

@@ -128,6 +128,26 @@ TEST(point_mapper, a_read_back_is_mapped_filtered_and_counted_like_a_polled_samp
     EXPECT_EQ(m.stats().samples, before.samples + 1);  // the out-of-range point was a sample, the unknown device not
 }
 
+// A poll of two_point_config's meter at second `poll`: voltage from a few
+// values (some within the deadband), the relay on/off, either one bad or
+// missing.
+modbus::poll_result random_poll(std::mt19937_64& r, int poll) {
+    std::vector<modbus::sample> samples;
+    const std::uint16_t volts[] = {0x4365, 0x4366, 0x4100};
+    for (std::size_t point = 0; point < 2; ++point) {
+        if (r() % 5 == 0) continue;  // not in this poll
+        if (r() % 4 == 0) {
+            samples.push_back(modbus::sample{point, {}, modbus::quality{false, std::make_error_code(std::errc::timed_out)}});
+        } else if (point == 0) {
+            samples.push_back(good(0, {volts[r() % 3], static_cast<std::uint16_t>(r() % 2)}));
+        } else {
+            samples.push_back(good(1, {static_cast<std::uint16_t>(r() % 2)}));
+        }
+    }
+    const auto time = std::chrono::system_clock::time_point{} + std::chrono::seconds(poll);
+    return modbus::poll_result{"meter1", time, std::move(samples), {}, {}, {}};
+}
+
 // format: device. One message per poll on the device topic, with exactly
 // the points the per-point format publishes for the same polls, their values
 // and the reasons of the bad ones; QoS the highest of them, retained when
@@ -145,21 +165,7 @@ TEST(point_mapper, the_device_format_carries_exactly_what_the_point_format_publi
         auto now = t0;
         for (int poll = 0; poll < 12; ++poll) {
             now += std::chrono::seconds(r() % 3);
-            std::vector<modbus::sample> samples;
-            // Voltage from a few values (some within the deadband), the relay on/off, either bad.
-            const std::uint16_t volts[] = {0x4365, 0x4366, 0x4100};
-            for (std::size_t point = 0; point < 2; ++point) {
-                if (r() % 5 == 0) continue;  // not in this poll
-                if (r() % 4 == 0) {
-                    samples.push_back(modbus::sample{point, {}, modbus::quality{false, std::make_error_code(std::errc::timed_out)}});
-                } else if (point == 0) {
-                    samples.push_back(good(0, {volts[r() % 3], static_cast<std::uint16_t>(r() % 2)}));
-                } else {
-                    samples.push_back(good(1, {static_cast<std::uint16_t>(r() % 2)}));
-                }
-            }
-            const auto time = std::chrono::system_clock::time_point{} + std::chrono::seconds(poll);
-            modbus::poll_result result{"meter1", time, samples, {}, {}, {}};
+            const auto result = random_poll(r, poll);
             const auto points = per_point.map(result, now);
             const auto devices = per_device.map(result, now);
             const std::string where = "seed " + std::to_string(seed) + ", poll " + std::to_string(poll);
@@ -192,6 +198,57 @@ TEST(point_mapper, the_device_format_carries_exactly_what_the_point_format_publi
         }
         ASSERT_EQ(per_device.stats().published, per_point.stats().published) << "seed " << seed;
     }
+}
+
+config::payload_template template_of(std::string_view text) {
+    return std::get<config::payload_template>(config::parse_payload_template(text));
+}
+
+// format: template. A template of the json payload's keys publishes what
+// the json format does: the same messages, topics, QoS and retain, and the
+// same values, qualities and times, over random polls.
+TEST(point_mapper, a_template_of_the_json_keys_publishes_what_the_json_format_does) {
+    for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937_64 r(seed);
+        auto json_cfg = two_point_config();
+        json_cfg.publish.heartbeat = r() % 2 == 0 ? 0s : 3s;
+        auto template_cfg = json_cfg;
+        template_cfg.publish.format = config::payload_format::templated;
+        template_cfg.publish.payload_template =
+            config::template_ref(template_of(R"({"value":{{value}},"quality":{{quality}},"ts":{{ts}},"raw":{{raw}}})"));
+        point_mapper json(json_cfg);
+        point_mapper templated(template_cfg);
+        auto now = t0;
+        for (int poll = 0; poll < 12; ++poll) {
+            now += std::chrono::seconds(r() % 3);
+            const auto result = random_poll(r, poll);
+            const auto expected = json.map(result, now);
+            const auto got = templated.map(result, now);
+            const std::string where = "seed " + std::to_string(seed) + ", poll " + std::to_string(poll);
+            ASSERT_EQ(got.size(), expected.size()) << where;
+            for (std::size_t k = 0; k < got.size(); ++k) {
+                EXPECT_EQ(got[k].topic, expected[k].topic) << where;
+                EXPECT_EQ(got[k].qos, expected[k].qos) << where;
+                EXPECT_EQ(got[k].retain, expected[k].retain) << where;
+                const auto g = nlohmann::json::parse(got[k].payload);
+                const auto e = nlohmann::json::parse(expected[k].payload);
+                for (const char* key : {"value", "quality", "ts"}) EXPECT_EQ(g.at(key), e.at(key)) << where << " " << key;
+                EXPECT_TRUE(g.at("raw").is_array()) << where;
+            }
+        }
+    }
+}
+
+TEST(point_mapper, a_points_own_template_wins_over_its_devices) {
+    auto cfg = two_point_config();
+    cfg.publish.format = config::payload_format::templated;
+    cfg.devices[0].payload_template = config::template_ref(template_of("{{device}} {{value}}"));
+    cfg.devices[0].points.edit()[1].payload_template = config::template_ref(template_of("{{point}}={{value}}"));
+    point_mapper m(cfg);
+    const auto out = m.map(result_of({good(0, {0x4365, 0x028F}), good(1, {1})}), t0);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].payload, "meter1 229.01");
+    EXPECT_EQ(out[1].payload, "relay=true");
 }
 
 TEST(point_mapper, the_device_format_sends_a_read_back_as_a_message_of_its_point) {

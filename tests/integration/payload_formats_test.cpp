@@ -1,7 +1,9 @@
 // Payload formats on real peers: `fieldbridge run` with `publish.format:
 // device` polls a simulated meter and publishes one message per poll on the
 // device topic to a real mosquitto; commands keep their point topics and a
-// write's read-back goes out as a device message.
+// write's read-back goes out as a device message. With `format: template`
+// each point's message is its template filled in (the point's, the
+// profile's or publish.template), read-backs included.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -63,6 +65,57 @@ TEST(payload_formats, the_device_format_publishes_one_message_per_poll_with_ever
             return sub.find("fmt/m1/values", [](const auto& v) { return v.at("points").value("relay", false) == true; })
                 .has_value();
         },
+        10s))
+        << sub.dump();
+    EXPECT_TRUE(gw.running()) << gw.output();
+}
+
+TEST(payload_formats, the_template_format_fills_in_each_points_template) {
+    gateway_rig rig;
+    rig.config.client_id("template-gw").prefix("tpl").heartbeat("1s");
+    rig.config.publish()
+        .set("format", "template")
+        .set("template", R"({"v":{{value}},"q":{{quality}},"at":{{ts_ms}},"id":"{{device}}.{{point}}"})");
+    rig.config.profile("meter", {
+                                    point_spec("voltage", "input", 0, "float32").unit("V").simulate_constant(229.01),
+                                    point_spec("energy", "holding", 10, "uint32")
+                                        .set("template", "energy={{value}} raw={{raw}}")
+                                        .simulate_constant(123456),
+                                    point_spec("relay", "coil", 3, "bool").writable(),
+                                });
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(3).profile("meter").poll_interval("200ms").timeout("300ms");
+    subscriber sub(rig.broker(), "tpl/#");
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+
+    ASSERT_TRUE(wait_until([&] { return sub.find("tpl/m1/voltage", [](const auto&) { return true; }).has_value(); }, 20s))
+        << sub.dump() << gw.output();
+    const auto v = nlohmann::json::parse(sub.find("tpl/m1/voltage", [](const auto&) { return true; })->payload);
+    EXPECT_EQ(v.at("v").get<double>(), 229.01);
+    EXPECT_EQ(v.at("q"), "good");
+    EXPECT_TRUE(v.at("at").is_number_integer());
+    EXPECT_EQ(v.at("id"), "m1.voltage");
+    const auto energy = [&] {
+        std::optional<std::string> last;
+        for (const auto& m : sub.messages()) {
+            if (m.topic == "tpl/m1/energy") last = m.payload;
+        }
+        return last;
+    };
+    ASSERT_TRUE(wait_until([&] { return energy().has_value(); }, 10s)) << sub.dump();
+    EXPECT_EQ(*energy(), "energy=123456 raw=1,57920") << "the point's own template, as text";
+
+    // A command: answered on the reply topic as always, and the read-back
+    // goes out through the template.
+    ASSERT_TRUE(rig.publish("tpl/m1/relay/set", R"({"value": true, "id": "c1"})", false));
+    ASSERT_TRUE(wait_until(
+        [&] { return sub.find("tpl/m1/relay/reply", [](const auto& r) { return r.value("id", "") == "c1"; }).has_value(); },
+        10s))
+        << sub.dump() << gw.output();
+    EXPECT_EQ(testing::read_coils(rig.modbus_port(), 3, 3, 1), (std::vector<std::uint16_t>{1}));
+    EXPECT_TRUE(wait_until(
+        [&] { return sub.find("tpl/m1/relay", [](const auto& j) { return j.value("v", false) == true; }).has_value(); },
         10s))
         << sub.dump();
     EXPECT_TRUE(gw.running()) << gw.output();

@@ -1,0 +1,71 @@
+// The example messages `fieldbridge check` prints: made by the mapper the
+// service runs, for each payload format, from a configuration as loaded.
+#include "gateway/payload_examples.hpp"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+const std::chrono::system_clock::time_point at{std::chrono::milliseconds{1500}};
+
+std::string examples_of(const std::string& publish) {
+    const auto cfg = config::load_string(publish + R"(
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: v, register: input, address: 0, type: float32, unit: V, simulate: { value: 229.5 } }
+      - { name: on, register: coil, address: 3 }
+      - { name: a, register: holding, address: 1 }
+      - { name: b, register: holding, address: 2, qos: 2 }
+  m2:
+    bus: line
+    unit_id: 2
+    points:
+      - { name: other, register: holding, address: 0 }
+)",
+                                         "plant.yaml");
+    return example_messages(cfg, at);
+}
+
+TEST(payload_examples, json_shows_the_first_devices_messages_a_bad_reading_and_its_availability) {
+    const auto out = examples_of("publish: { format: json }");
+    EXPECT_NE(out.find("Example messages of device m1 (publish.format: json"), std::string::npos) << out;
+    EXPECT_NE(out.find("  fieldbridge/m1/v  (qos 1)\n    "
+                       R"({"quality":"good","ts":"1970-01-01T00:00:01.500Z","unit":"V","value":229.5})"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("... and 1 more like these"), std::string::npos) << out;
+    EXPECT_NE(out.find(R"("quality":"bad")"), std::string::npos) << out;
+    EXPECT_NE(out.find("fieldbridge/m1/availability  (qos 1, retained)"), std::string::npos) << out;
+    EXPECT_EQ(out.find("m2"), std::string::npos) << "the first device only:\n" << out;
+}
+
+TEST(payload_examples, the_device_format_shows_one_message_with_every_point) {
+    const auto out = examples_of("publish: { format: device }");
+    EXPECT_NE(out.find("  fieldbridge/m1  (qos 2)\n    "
+                       R"({"device":"m1","points":{"v":229.5,"on":false,"a":0,"b":0},"ts":"1970-01-01T00:00:01.500Z"})"),
+              std::string::npos)
+        << out;
+}
+
+TEST(payload_examples, the_template_format_shows_each_template_filled_in) {
+    const auto out = examples_of("publish: { format: template, template: \"{{point}}={{value}}\\n{{ts_ms}}\" }");
+    EXPECT_NE(out.find("  fieldbridge/m1/v  (qos 1)\n    v=229.5\n    1500\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("    v=\n    1500\n"), std::string::npos) << "a bad value is empty text:\n" << out;
+}
+
+TEST(payload_examples, the_raw_format_says_that_a_bad_reading_is_not_published) {
+    const auto out = examples_of("publish: { format: raw }");
+    EXPECT_NE(out.find("  fieldbridge/m1/v  (qos 1)\n    229.5\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("(nothing: format raw does not publish a bad reading)"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
