@@ -28,6 +28,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
   libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-tidy libmosquitto-dev
   mosquitto mosquitto-clients socat openssl procps python3-jsonschema python3-yaml
+  protobuf-c-compiler libprotobuf-c-dev
 )
 
 # The target's libraries: every -dev package above that is Multi-Arch; for
@@ -41,7 +42,7 @@ for arch in "${cross[@]}"; do
   packages+=("crossbuild-essential-$arch" qemu-user-static)
   # libc6:<arch> is the loader and libc that qemu-user runs the programs with.
   for lib in libc6 libmodbus-dev libboost1.81-dev libssl-dev libyaml-cpp0.7 libsqlite3-dev libfmt-dev libspdlog-dev \
-             libsystemd-dev libgtest-dev libgmock-dev libmosquitto-dev; do
+             libsystemd-dev libgtest-dev libgmock-dev libmosquitto-dev libprotobuf-c-dev; do
     packages+=("$lib:$arch")
   done
 done
