@@ -1,0 +1,237 @@
+#include "sparkplug/edge_node.hpp"
+
+#include <unordered_map>
+
+#include "sparkplug/payload_codec.hpp"
+
+namespace fieldbridge::sparkplug {
+namespace {
+
+std::string type_text(message_type t) { return std::string(to_string(t)); }
+
+}  // namespace
+
+std::string_view to_string(message_type t) {
+    switch (t) {
+        case message_type::nbirth:
+            return "NBIRTH";
+        case message_type::ndeath:
+            return "NDEATH";
+        case message_type::dbirth:
+            return "DBIRTH";
+        case message_type::ddeath:
+            return "DDEATH";
+        case message_type::ndata:
+            return "NDATA";
+        case message_type::ddata:
+            return "DDATA";
+        case message_type::ncmd:
+            return "NCMD";
+        case message_type::dcmd:
+            return "DCMD";
+    }
+    return "?";
+}
+
+edge_node::edge_node(edge_node_settings settings, std::vector<device_definition> devices)
+    : settings_(std::move(settings)), devices_(std::move(devices)), online_(devices_.size(), false) {
+    std::uint64_t next_alias = 1;
+    first_alias_.reserve(devices_.size());
+    latest_.reserve(devices_.size());
+    for (const auto& d : devices_) {
+        first_alias_.push_back(next_alias);
+        next_alias += d.metrics.size();
+        latest_.emplace_back(d.metrics.size());
+    }
+}
+
+std::string edge_node::topic(message_type t) const {
+    return std::string(namespace_v1) + "/" + settings_.group_id + "/" + type_text(t) + "/" + settings_.edge_node_id;
+}
+
+std::string edge_node::topic(message_type t, std::size_t device) const {
+    return topic(t) + "/" + devices_.at(device).name;
+}
+
+std::vector<std::string> edge_node::command_filters() const {
+    return {topic(message_type::ncmd), topic(message_type::dcmd) + "/+"};
+}
+
+std::uint64_t edge_node::next() {
+    const std::uint64_t s = seq_;
+    seq_ = static_cast<std::uint8_t>(seq_ + 1);  // 255 -> 0
+    return s;
+}
+
+mqtt::message edge_node::make(message_type t, std::optional<std::size_t> device, payload p) {
+    if (t != message_type::ndeath) p.seq = next();
+    return mqtt::message{device ? topic(t, *device) : topic(t), encode(p), mqtt::qos::at_most_once, false};
+}
+
+mqtt::message edge_node::will(std::uint64_t now_ms) const {
+    payload p;
+    p.timestamp = now_ms;
+    metric bd;
+    bd.name = std::string(bdseq_metric);
+    bd.datatype = data_type::int64;
+    bd.timestamp = now_ms;
+    bd.value = std::uint64_t{bd_seq_};
+    p.metrics.push_back(std::move(bd));
+    // [payloads-ndeath-will-message-qos] QoS 1, [payloads-ndeath-will-message-retain] not retained.
+    return mqtt::message{topic(message_type::ndeath), encode(p), mqtt::qos::at_least_once, false};
+}
+
+std::vector<mqtt::message> edge_node::births(std::uint64_t now_ms) {
+    std::vector<mqtt::message> out;
+    seq_ = 0;  // [payloads-nbirth-seq]
+    born_ = true;
+    payload p;
+    p.timestamp = now_ms;
+    metric bd;
+    bd.name = std::string(bdseq_metric);
+    bd.datatype = data_type::int64;
+    bd.timestamp = now_ms;
+    bd.value = std::uint64_t{bd_seq_};
+    p.metrics.push_back(std::move(bd));
+    metric rebirth;
+    rebirth.name = std::string(rebirth_metric);
+    rebirth.datatype = data_type::boolean;
+    rebirth.timestamp = now_ms;
+    rebirth.value = false;
+    p.metrics.push_back(std::move(rebirth));
+    out.push_back(make(message_type::nbirth, std::nullopt, std::move(p)));
+    for (std::size_t d = 0; d < devices_.size(); ++d) {
+        if (online_[d]) out.push_back(device_birth(d, now_ms));
+    }
+    return out;
+}
+
+void edge_node::session_ended() {
+    if (!born_) return;  // a connection that never got to its births used no bdSeq
+    born_ = false;
+    bd_seq_ = static_cast<std::uint8_t>(bd_seq_ + 1);
+}
+
+mqtt::message edge_node::device_birth(std::size_t device, std::uint64_t now_ms) {
+    const auto& def = devices_[device];
+    payload p;
+    p.timestamp = now_ms;
+    p.metrics.reserve(def.metrics.size());
+    for (std::size_t k = 0; k < def.metrics.size(); ++k) {
+        const auto& m = def.metrics[k];
+        const auto& state = latest_[device][k];
+        metric out;
+        out.name = m.name;
+        out.alias = alias(device, k);
+        out.datatype = m.type;  // [payloads-metric-datatype-req]
+        out.timestamp = state.known ? state.timestamp : now_ms;
+        out.value = state.value;
+        if (!m.unit.empty()) out.properties.push_back(property{"engUnit", data_type::string, m.unit});
+        if (state.known && std::holds_alternative<null_value>(state.value)) {
+            out.properties.push_back(property{std::string(quality_property), data_type::int32, quality_bad});
+        }
+        p.metrics.push_back(std::move(out));
+    }
+    return make(message_type::dbirth, device, std::move(p));
+}
+
+std::optional<mqtt::message> edge_node::device_online(std::size_t device, std::uint64_t now_ms) {
+    if (online_.at(device)) return std::nullopt;
+    online_[device] = true;
+    if (!born_) return std::nullopt;
+    return device_birth(device, now_ms);
+}
+
+std::optional<mqtt::message> edge_node::device_offline(std::size_t device, std::uint64_t now_ms) {
+    if (!online_.at(device)) return std::nullopt;
+    online_[device] = false;
+    if (!born_) return std::nullopt;
+    payload p;
+    p.timestamp = now_ms;
+    return make(message_type::ddeath, device, std::move(p));
+}
+
+std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vector<metric_update>& updates,
+                                             std::uint64_t now_ms) {
+    auto& states = latest_.at(device);
+    payload p;
+    p.timestamp = now_ms;
+    for (const auto& u : updates) {
+        if (u.metric >= states.size()) continue;
+        auto& state = states[u.metric];
+        if (!u.historical) {
+            state.value = u.value;
+            state.known = true;
+            state.timestamp = u.timestamp;
+        }
+        metric out;
+        out.alias = alias(device, u.metric);  // alias only: the births bound it to the name
+        out.timestamp = u.timestamp;
+        out.is_historical = u.historical;
+        out.value = u.value;
+        if (std::holds_alternative<null_value>(u.value)) {
+            out.properties.push_back(property{std::string(quality_property), data_type::int32, quality_bad});
+        }
+        p.metrics.push_back(std::move(out));
+    }
+    // [payloads-dbirth-order] no DDATA of a device before its DBIRTH.
+    if (!born_ || !online_[device] || p.metrics.empty()) return std::nullopt;
+    return make(message_type::ddata, device, std::move(p));
+}
+
+std::optional<command_request> edge_node::command(std::string_view topic_text, std::string_view bytes) const {
+    const auto ncmd = topic(message_type::ncmd);
+    const auto dcmd = topic(message_type::dcmd) + "/";
+    std::optional<std::size_t> device;
+    if (topic_text != ncmd) {
+        if (topic_text.substr(0, dcmd.size()) != dcmd) return std::nullopt;
+        const auto name = topic_text.substr(dcmd.size());
+        for (std::size_t d = 0; d < devices_.size(); ++d) {
+            if (devices_[d].name == name) device = d;
+        }
+        if (!device) {
+            return command_request{false, {}, {"DCMD for " + std::string(name) + ", which is not a device of this node"}};
+        }
+    }
+    command_request request;
+    auto decoded = decode(bytes);
+    if (auto* e = std::get_if<decode_error>(&decoded)) {
+        request.refused.push_back(std::string(device ? "DCMD" : "NCMD") + ": " + e->why);
+        return request;
+    }
+    const auto& p = std::get<payload>(decoded);
+    for (const auto& m : p.metrics) {
+        const std::string label = m.name ? *m.name : "alias " + std::to_string(m.alias.value_or(0));
+        if (!device) {
+            if (m.name && *m.name == rebirth_metric) {
+                if (const auto* b = std::get_if<bool>(&m.value); b && *b) request.rebirth = true;
+                continue;
+            }
+            request.refused.push_back("NCMD " + label + ": not a node control this edge node offers (it offers " +
+                                      std::string(rebirth_metric) + ")");
+            continue;
+        }
+        const auto& def = devices_[*device];
+        std::optional<std::size_t> index;
+        if (m.name) {
+            for (std::size_t k = 0; k < def.metrics.size(); ++k) {
+                if (def.metrics[k].name == *m.name) index = k;
+            }
+        } else if (m.alias && *m.alias >= first_alias_[*device] &&
+                   *m.alias - first_alias_[*device] < def.metrics.size()) {
+            index = static_cast<std::size_t>(*m.alias - first_alias_[*device]);
+        }
+        if (!index) {
+            request.refused.push_back("DCMD " + def.name + " " + label + ": no such metric on this device");
+        } else if (!def.metrics[*index].writable) {
+            request.refused.push_back("DCMD " + def.name + " " + def.metrics[*index].name + ": not writable");
+        } else if (std::holds_alternative<null_value>(m.value)) {
+            request.refused.push_back("DCMD " + def.name + " " + def.metrics[*index].name + ": no value");
+        } else {
+            request.writes.push_back(metric_write{*device, *index, m.value});
+        }
+    }
+    return request;
+}
+
+}  // namespace fieldbridge::sparkplug

@@ -1,0 +1,150 @@
+// The edge node side of a Sparkplug B 3.0 session: the gateway is the edge
+// node, each configured device a Sparkplug device, each point a metric.
+// Builds the messages the specification asks for and keeps the numbers it
+// ties them with: bdSeq (the NDEATH registered as the Will and the NBIRTH
+// of the same connection carry the same one; the next connection the next
+// one, 0..255), seq (0 in NBIRTH, then one more in every message of the
+// session, 255 -> 0), and the aliases the births bind to metric names (data
+// messages carry the alias alone). Pure: the caller gives the time and
+// publishes what it gets; not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mqtt/message.hpp"
+#include "sparkplug/payload.hpp"
+
+namespace fieldbridge::sparkplug {
+
+enum class message_type { nbirth, ndeath, dbirth, ddeath, ndata, ddata, ncmd, dcmd };
+
+// "NBIRTH", "DDATA", ...
+std::string_view to_string(message_type t);
+
+inline constexpr std::string_view namespace_v1 = "spBv1.0";
+inline constexpr std::string_view rebirth_metric = "Node Control/Rebirth";
+inline constexpr std::string_view bdseq_metric = "bdSeq";
+// The Quality property of a metric (6.4.9.1): a Signed 32-bit value.
+inline constexpr std::string_view quality_property = "Quality";
+inline constexpr std::uint32_t quality_bad = 0;
+inline constexpr std::uint32_t quality_good = 192;
+
+struct metric_definition {
+    std::string name;
+    data_type type = data_type::float64;
+    std::string unit;  // the engUnit property of the births when not empty
+    bool writable = false;
+};
+
+struct device_definition {
+    std::string name;
+    std::vector<metric_definition> metrics;
+};
+
+struct edge_node_settings {
+    std::string group_id;
+    std::string edge_node_id;
+};
+
+// One metric's new reading in a data message: a value (null_value when the
+// reading is bad, which adds the Quality property 0).
+struct metric_update {
+    std::size_t metric = 0;
+    wire_value value;
+    std::uint64_t timestamp = 0;  // ms since 1970, the poll's time
+    bool historical = false;      // stored while nobody could see it, published late
+};
+
+// A device metric a DCMD asks to write.
+struct metric_write {
+    std::size_t device = 0;
+    std::size_t metric = 0;
+    wire_value value;
+};
+
+// What an NCMD or DCMD asks for: a rebirth, writes, and what was refused
+// (each with the reason, for the log and the counters: Sparkplug has no
+// reply message).
+struct command_request {
+    bool rebirth = false;
+    std::vector<metric_write> writes;
+    std::vector<std::string> refused;
+};
+
+class edge_node {
+public:
+    edge_node(edge_node_settings settings, std::vector<device_definition> devices);
+
+    // spBv1.0/<group>/<TYPE>/<edge node>[/<device>]
+    std::string topic(message_type t) const;
+    std::string topic(message_type t, std::size_t device) const;
+
+    // The topics to subscribe to: this node's NCMD and its devices' DCMD.
+    std::vector<std::string> command_filters() const;
+
+    // The NDEATH to register as the Will of the next connection (QoS 1, not
+    // retained, the bdSeq metric alone, no seq).
+    mqtt::message will(std::uint64_t now_ms) const;
+
+    // A connection (an MQTT session) is up, or a rebirth was asked: NBIRTH
+    // (seq 0, bdSeq, Node Control/Rebirth = false) and a DBIRTH for each
+    // device that is online, each metric with its latest value.
+    std::vector<mqtt::message> births(std::uint64_t now_ms);
+
+    // The session ended: the next will and births carry the next bdSeq, and
+    // nothing is published until births() again.
+    void session_ended();
+    bool born() const { return born_; }
+
+    // A device came online (DBIRTH, when the node is born) or went offline
+    // (DDEATH). Repeats of the same state give nothing.
+    std::optional<mqtt::message> device_online(std::size_t device, std::uint64_t now_ms);
+    std::optional<mqtt::message> device_offline(std::size_t device, std::uint64_t now_ms);
+
+    // New readings of a device: kept (the next birth carries them) and,
+    // when the node is born and the device online, a DDATA of them by alias.
+    std::optional<mqtt::message> data(std::size_t device, const std::vector<metric_update>& updates,
+                                      std::uint64_t now_ms);
+
+    // An NCMD or DCMD for this node (anything else: nullopt). Metrics are
+    // found by name or by the alias of the births.
+    std::optional<command_request> command(std::string_view topic, std::string_view payload) const;
+
+    std::uint8_t bd_seq() const { return bd_seq_; }
+    // The seq the next message of the session will carry.
+    std::uint8_t next_seq() const { return seq_; }
+
+    // The alias of a device metric (unique across the node; the node's own
+    // metrics have none).
+    std::uint64_t alias(std::size_t device, std::size_t metric) const { return first_alias_[device] + metric; }
+
+    std::size_t device_count() const { return devices_.size(); }
+    const device_definition& device(std::size_t d) const { return devices_[d]; }
+
+private:
+    struct metric_state {
+        wire_value value;  // null_value before the first reading, and when bad
+        bool known = false;
+        std::uint64_t timestamp = 0;
+    };
+
+    mqtt::message make(message_type t, std::optional<std::size_t> device, payload p);
+    mqtt::message device_birth(std::size_t device, std::uint64_t now_ms);
+    std::uint64_t next();
+
+    edge_node_settings settings_;
+    std::vector<device_definition> devices_;
+    std::vector<std::uint64_t> first_alias_;
+    std::vector<std::vector<metric_state>> latest_;
+    std::vector<bool> online_;
+    std::uint8_t bd_seq_ = 0;
+    std::uint8_t seq_ = 0;
+    bool born_ = false;
+};
+
+}  // namespace fieldbridge::sparkplug

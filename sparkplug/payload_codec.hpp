@@ -1,0 +1,27 @@
+// Sparkplug B payloads to protobuf bytes and back, through the code
+// protoc-c generates from sparkplug_b.proto. Pure: no I/O.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "sparkplug/payload.hpp"
+
+namespace fieldbridge::sparkplug {
+
+// Strings that are not UTF-8 (a device's string register) go out with
+// U+FFFD in place of what does not decode, and without NUL characters,
+// which a protobuf string of this codec cannot hold.
+std::string encode(const payload& p);
+
+struct decode_error {
+    std::string why;
+};
+
+// Bytes that are not a Sparkplug B payload (not protobuf, a value of the
+// wrong wire type, more than max_metrics metrics) give why.
+inline constexpr std::size_t max_metrics = 100'000;
+std::variant<payload, decode_error> decode(std::string_view bytes);
+
+}  // namespace fieldbridge::sparkplug

@@ -1,0 +1,249 @@
+// The edge node's session: the messages of each step, and a model test —
+// random sequences of connections, lost connections (the broker delivers
+// the Will), devices going offline and back, polls and rebirth commands —
+// in which a host's view of what was published (host_view) must follow the
+// specification's rules at every step and agree with a small reference
+// model: which devices are alive and the latest value of every metric.
+#include "sparkplug/edge_node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "sparkplug/payload_codec.hpp"
+#include "tests/sparkplug/host_view.hpp"
+
+namespace fieldbridge::sparkplug {
+namespace {
+
+using testing::host_view;
+
+std::vector<device_definition> plant() {
+    return {
+        device_definition{"m1",
+                          {metric_definition{"voltage", data_type::float32, "V", false},
+                           metric_definition{"energy", data_type::uint32, "kWh", false},
+                           metric_definition{"relay", data_type::boolean, "", true}}},
+        device_definition{"m2", {metric_definition{"setpoint", data_type::int16, "", true}}},
+    };
+}
+
+edge_node node() { return edge_node(edge_node_settings{"plant1", "gw1"}, plant()); }
+
+payload decoded(const mqtt::message& m) {
+    auto d = decode(m.payload);
+    EXPECT_TRUE(std::holds_alternative<payload>(d)) << m.topic;
+    return std::holds_alternative<payload>(d) ? std::get<payload>(d) : payload{};
+}
+
+TEST(sparkplug_edge_node, topics_namespace_group_type_node_and_device) {
+    const auto n = node();
+    EXPECT_EQ(n.topic(message_type::nbirth), "spBv1.0/plant1/NBIRTH/gw1");
+    EXPECT_EQ(n.topic(message_type::ddata, 1), "spBv1.0/plant1/DDATA/gw1/m2");
+    EXPECT_EQ(n.command_filters(), (std::vector<std::string>{"spBv1.0/plant1/NCMD/gw1", "spBv1.0/plant1/DCMD/gw1/+"}));
+}
+
+TEST(sparkplug_edge_node, payloads_ndeath_will_message_qos_retain_and_bdseq_alone) {
+    const auto n = node();
+    const auto will = n.will(1000);
+    EXPECT_EQ(will.topic, "spBv1.0/plant1/NDEATH/gw1");
+    EXPECT_EQ(will.qos, mqtt::qos::at_least_once);
+    EXPECT_FALSE(will.retain);
+    const auto p = decoded(will);
+    EXPECT_FALSE(p.seq) << "[payloads-ndeath-seq]";
+    ASSERT_EQ(p.metrics.size(), 1u) << "[topics-ndeath-payload]";
+    EXPECT_EQ(p.metrics[0].name, "bdSeq");
+    EXPECT_EQ(p.metrics[0].value, wire_value{std::uint64_t{0}});
+}
+
+TEST(sparkplug_edge_node, payloads_nbirth_seq_bdseq_rebirth_then_dbirth_with_every_metric) {
+    auto n = node();
+    n.device_online(0, 1000);
+    const auto births = n.births(2000);
+    ASSERT_EQ(births.size(), 2u) << "NBIRTH and the one online device's DBIRTH";
+    for (const auto& m : births) {
+        EXPECT_EQ(m.qos, mqtt::qos::at_most_once) << "[payloads-nbirth-qos] [payloads-dbirth-qos]";
+        EXPECT_FALSE(m.retain) << "[payloads-nbirth-retain] [payloads-dbirth-retain]";
+    }
+    const auto nb = decoded(births[0]);
+    EXPECT_EQ(nb.seq, 0u);
+    EXPECT_EQ(nb.timestamp, 2000u) << "[payloads-nbirth-timestamp]";
+    ASSERT_EQ(nb.metrics.size(), 2u);
+    EXPECT_EQ(nb.metrics[0].name, "bdSeq");
+    EXPECT_EQ(nb.metrics[1].name, "Node Control/Rebirth");
+    EXPECT_EQ(nb.metrics[1].datatype, data_type::boolean);
+    EXPECT_EQ(nb.metrics[1].value, wire_value{false});
+    const auto db = decoded(births[1]);
+    EXPECT_EQ(births[1].topic, "spBv1.0/plant1/DBIRTH/gw1/m1");
+    EXPECT_EQ(db.seq, 1u);
+    ASSERT_EQ(db.metrics.size(), 3u);
+    EXPECT_EQ(db.metrics[0].name, "voltage");
+    EXPECT_EQ(db.metrics[0].alias, 1u);
+    EXPECT_EQ(db.metrics[0].datatype, data_type::float32);
+    EXPECT_EQ(db.metrics[0].value, wire_value{null_value{}}) << "not read yet";
+    EXPECT_EQ(db.metrics[0].properties.at(0), (property{"engUnit", data_type::string, std::string("V")}));
+    EXPECT_EQ(db.metrics[2].alias, 3u);
+    EXPECT_EQ(n.alias(1, 0), 4u) << "aliases unique across the node";
+}
+
+TEST(sparkplug_edge_node, session_ended_moves_bdseq_on_and_stops_publishing_until_births) {
+    auto n = node();
+    n.device_online(0, 0);
+    (void)n.births(1);
+    n.session_ended();
+    EXPECT_EQ(n.bd_seq(), 1);
+    EXPECT_EQ(decoded(n.will(2)).metrics[0].value, wire_value{std::uint64_t{1}});
+    EXPECT_FALSE(n.data(0, {metric_update{0, 1.0f, 3, false}}, 3)) << "no session, no DDATA";
+    n.session_ended();
+    EXPECT_EQ(n.bd_seq(), 1) << "a connection without births used no bdSeq";
+    const auto births = n.births(4);
+    EXPECT_EQ(decoded(births[0]).metrics[0].value, wire_value{std::uint64_t{1}});
+    EXPECT_EQ(decoded(births[1]).metrics[0].value, wire_value{1.0f}) << "the birth carries the latest value";
+}
+
+payload command_payload(std::vector<metric> metrics) {
+    payload p;
+    p.timestamp = 1;
+    p.metrics = std::move(metrics);
+    return p;
+}
+
+metric named(std::string name, wire_value v) {
+    metric m;
+    m.name = std::move(name);
+    m.value = std::move(v);
+    return m;
+}
+
+TEST(sparkplug_edge_node, ncmd_rebirth_and_dcmd_writes_by_name_or_alias) {
+    const auto n = node();
+    auto c = n.command("spBv1.0/plant1/NCMD/gw1", encode(command_payload({named("Node Control/Rebirth", true)})));
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->rebirth);
+    c = n.command("spBv1.0/plant1/NCMD/gw1", encode(command_payload({named("Node Control/Reboot", true)})));
+    EXPECT_FALSE(c->rebirth);
+    EXPECT_EQ(c->refused.size(), 1u);
+
+    metric by_alias;
+    by_alias.alias = n.alias(1, 0);
+    by_alias.value = std::uint32_t{0xFFFFFFFB};  // Int16 -5
+    c = n.command("spBv1.0/plant1/DCMD/gw1/m2", encode(command_payload({by_alias})));
+    ASSERT_EQ(c->writes.size(), 1u);
+    EXPECT_EQ(c->writes[0].device, 1u);
+    EXPECT_EQ(c->writes[0].metric, 0u);
+    c = n.command("spBv1.0/plant1/DCMD/gw1/m1",
+                  encode(command_payload({named("relay", true), named("voltage", 1.0f), named("nope", true),
+                                          named("relay", null_value{})})));
+    ASSERT_EQ(c->writes.size(), 1u);
+    EXPECT_EQ(c->writes[0].metric, 2u);
+    ASSERT_EQ(c->refused.size(), 3u);
+    EXPECT_NE(c->refused[0].find("voltage: not writable"), std::string::npos) << c->refused[0];
+    EXPECT_NE(c->refused[1].find("nope: no such metric"), std::string::npos) << c->refused[1];
+    EXPECT_NE(c->refused[2].find("relay: no value"), std::string::npos) << c->refused[2];
+
+    c = n.command("spBv1.0/plant1/DCMD/gw1/m9", encode(command_payload({named("relay", true)})));
+    EXPECT_EQ(c->refused.size(), 1u);
+    c = n.command("spBv1.0/plant1/DCMD/gw1/m1", "\x12\x40");
+    EXPECT_NE(c->refused.at(0).find("does not decode"), std::string::npos);
+    EXPECT_FALSE(n.command("spBv1.0/plant1/NCMD/other", "")) << "another node's";
+    EXPECT_FALSE(n.command("fieldbridge/m1/relay/set", ""));
+}
+
+// ---- the model test ----
+
+struct model {
+    std::vector<bool> online;
+    std::vector<std::vector<wire_value>> latest;
+    std::vector<std::vector<bool>> known;  // read at least once: a null is then a bad reading
+};
+
+wire_value random_value(std::mt19937_64& r, data_type t) {
+    if (r() % 5 == 0) return null_value{};
+    switch (t) {
+        case data_type::boolean: return r() % 2 == 0;
+        case data_type::float32: return static_cast<float>(r() % 1000) / 4.0f;
+        default: return static_cast<std::uint32_t>(r() % 70000);
+    }
+}
+
+TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model_over_random_sequences) {
+    const std::uint64_t seeds = 2000;
+    for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+        std::mt19937_64 r(seed);
+        auto n = node();
+        host_view host;
+        model m{std::vector<bool>(n.device_count(), false), {}, {}};
+        for (std::size_t d = 0; d < n.device_count(); ++d) {
+            m.latest.emplace_back(n.device(d).metrics.size(), null_value{});
+            m.known.emplace_back(n.device(d).metrics.size(), false);
+        }
+        bool connected = false;
+        std::uint64_t now = 1000;
+        const auto publish = [&](const mqtt::message& msg) {
+            if (connected) host.receive(msg.topic, msg.payload);
+        };
+        std::string trace;
+        for (int step = 0; step < 300; ++step) {
+            now += r() % 1000;
+            const auto event = r() % 20;
+            if (event == 0 && !connected) {
+                trace += " connect";
+                host.will_registered(n.will(now).payload);
+                connected = true;
+                for (const auto& msg : n.births(now)) publish(msg);
+            } else if (event == 1 && connected) {
+                trace += " lost";
+                const auto will = n.will(now);
+                connected = false;
+                n.session_ended();
+                host.receive(will.topic, will.payload);  // the broker delivers the Will
+            } else if (event == 2 && connected) {
+                trace += " rebirth";
+                const auto c = n.command(n.topic(message_type::ncmd),
+                                         encode(command_payload({named(std::string(rebirth_metric), true)})));
+                ASSERT_TRUE(c && c->rebirth);
+                for (const auto& msg : n.births(now)) publish(msg);
+            } else if (event < 6) {
+                const auto d = static_cast<std::size_t>(r() % n.device_count());
+                const bool up = r() % 2 == 0;
+                trace += up ? " up" : " down";
+                m.online[d] = up;
+                const auto msg = up ? n.device_online(d, now) : n.device_offline(d, now);
+                if (msg) publish(*msg);
+            } else {
+                const auto d = static_cast<std::size_t>(r() % n.device_count());
+                std::vector<metric_update> updates;
+                for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
+                    if (r() % 3 == 0) continue;
+                    const auto v = random_value(r, n.device(d).metrics[k].type);
+                    updates.push_back(metric_update{k, v, now, false});
+                    m.latest[d][k] = v;
+                    m.known[d][k] = true;
+                }
+                trace += " poll";
+                if (const auto msg = n.data(d, updates, now)) publish(*msg);
+            }
+            const std::string where = "seed " + std::to_string(seed) + " step " + std::to_string(step) + ":" +
+                                      trace.substr(trace.size() > 200 ? trace.size() - 200 : 0);
+            ASSERT_TRUE(host.violations().empty()) << where << "\n" << host.violations().front();
+            ASSERT_EQ(host.node_alive(), connected) << where;
+            if (!connected) continue;
+            for (std::size_t d = 0; d < n.device_count(); ++d) {
+                const auto it = host.devices().find(n.device(d).name);
+                const bool alive = it != host.devices().end() && it->second.alive;
+                ASSERT_EQ(alive, static_cast<bool>(m.online[d])) << where << " device " << d;
+                if (!alive) continue;
+                for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
+                    const auto& name = n.device(d).metrics[k].name;
+                    ASSERT_EQ(it->second.values.at(name), m.latest[d][k]) << where << " " << name;
+                    ASSERT_EQ(it->second.bad.at(name),
+                              m.known[d][k] && std::holds_alternative<null_value>(m.latest[d][k]))
+                        << where << " " << name << ": Quality 0 exactly for a bad reading";
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace fieldbridge::sparkplug
