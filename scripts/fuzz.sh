@@ -21,7 +21,7 @@ mkdir -p "$dir"
 
 # -O1 -g, as libFuzzer's documentation builds; test code (FIELDBRIDGE_FUZZ_BUILD=all)
 # at -O0, see scripts/test.sh.
-cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" -DFIELDBRIDGE_TEST_FLAGS=-O0 \
       -DFIELDBRIDGE_FUZZ=ON -DFIELDBRIDGE_BUILD_BENCH=OFF -DFIELDBRIDGE_WERROR=OFF > "$dir/configure.log" 2>&1 \
   || { cat "$dir/configure.log"; exit 1; }

@@ -34,7 +34,7 @@ if [ ! -f "$dir/compile_commands.json" ]; then
   exit 1
 fi
 
-product='^(common|config|drivers|mqtt|gateway)/'
+product='^(common|config|drivers|mqtt|sparkplug|gateway)/'
 baseline=""
 if [ -f scripts/tidy-baseline ]; then
   baseline=$(grep -o -m 1 -E '^[0-9a-f]{40}' scripts/tidy-baseline || true)
