@@ -365,7 +365,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // drop_link(): once the current handler is done.
     void drop_soon(std::error_code reason) {
         asio::post(executor, [self = shared_from_this(), reason] {
-            if (self->link && !self->stopping) self->link_down(self->link, reason, "");
+            // A copy: link_down() resets `link`, and goes on using the transport it was given.
+            if (auto t = self->link; t && !self->stopping) self->link_down(t, reason, "");
         });
     }
 
@@ -465,6 +466,10 @@ std::vector<std::uint64_t> client::withdraw(const std::function<bool(std::uint64
 }
 
 void client::drop_link(std::error_code reason) { impl_->drop_soon(reason); }
+void client::set_will(std::optional<will_message> will) {
+    impl_->options.will = will;
+    impl_->session.set_will(std::move(will));
+}
 
 std::error_code client::resume_flows(std::vector<inflight_entry> flows) {
     return impl_->session.resume_flows(std::move(flows));

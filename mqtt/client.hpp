@@ -95,6 +95,10 @@ public:
     // Closes the link (or the attempt in progress) once the current handler
     // is done, with `reason` as the cause; reconnects as after a lost link.
     void drop_link(std::error_code reason);
+    // The will of the next connection and those after it (none: no will);
+    // the broker keeps the one the connection up now registered. Sparkplug's
+    // NDEATH carries a number that changes with every connection.
+    void set_will(std::optional<will_message> will);
     // Adds flows reloaded from a durable ledger; only while disconnected.
     std::error_code resume_flows(std::vector<inflight_entry> flows);
     void flows(std::vector<flow_status>& out) const;

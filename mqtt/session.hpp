@@ -172,6 +172,9 @@ public:
     // Subscribe now if connected, else when connected; the subscription is
     // remembered and renewed on every connection without a session present.
     actions subscribe(std::vector<subscription> subscriptions, std::uint64_t token, clock::time_point now);
+    // The will of every CONNECT from the next one on (none: no will); the
+    // connection up now keeps the one it registered.
+    void set_will(std::optional<will_message> will) { options_.will = std::move(will); }
     // Sends DISCONNECT if connected, then asks for the link to close.
     actions disconnect(clock::time_point now);
     // The owner found the link unusable (e.g. the decoder refused the bytes):

@@ -54,6 +54,13 @@ struct inbox {
         return static_cast<std::size_t>(
             std::count_if(messages.begin(), messages.end(), [&](const message& m) { return m.topic == topic; }));
     }
+    // The payload of the newest message on topic ("" when none).
+    std::string last(const std::string& topic) const {
+        for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+            if (it->topic == topic) return it->payload;
+        }
+        return {};
+    }
 };
 
 inline void stop_and_wait(asio::io_context& io, client& c) {

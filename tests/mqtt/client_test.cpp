@@ -126,6 +126,36 @@ TEST(mqtt_client, a_clean_stop_does_not_publish_the_will_and_a_lost_link_does) {
     stop_and_wait(io, watcher);
 }
 
+TEST(mqtt_client, a_will_set_while_connected_is_the_one_of_the_next_connection) {
+    mosquitto_broker broker;
+    asio::io_context io;
+    client watcher(io.get_executor(), options_for(broker, "watcher"));
+    inbox wills;
+    watcher.subscribe("death/#", qos::at_least_once, wills.handler());
+    watcher.start();
+    ASSERT_TRUE(run_until(io, [&] { return watcher.state() == link_state::connected; }, 10s));
+
+    auto o = options_for(broker, "node");
+    o.will = will_message{"death/node", "0", qos::at_least_once, false, {}};
+    o.reconnect_min = 10ms;
+    o.reconnect_max = 20ms;
+    client node(io.get_executor(), o);
+    node.start();
+    ASSERT_TRUE(run_until(io, [&] { return node.state() == link_state::connected; }, 10s));
+    node.set_will(will_message{"death/node", "1", qos::at_least_once, false, {}});
+    // The link breaks: the broker sends the will registered with it ("0");
+    // the client reconnects with the new one.
+    node.drop_link(make_error_code(std::errc::connection_reset));
+    ASSERT_TRUE(run_until(io, [&] { return wills.count("death/node") == 1; }, 10s)) << broker.log();
+    EXPECT_EQ(wills.last("death/node"), "0");
+    ASSERT_TRUE(run_until(io, [&] { return node.state() == link_state::connected; }, 10s));
+    node.drop_link(make_error_code(std::errc::connection_reset));
+    ASSERT_TRUE(run_until(io, [&] { return wills.count("death/node") == 2; }, 10s)) << broker.log();
+    EXPECT_EQ(wills.last("death/node"), "1");
+    stop_and_wait(io, node);
+    stop_and_wait(io, watcher);
+}
+
 TEST(mqtt_client, tls_is_verified_against_the_ca) {
     mosquitto_broker::options tls;
     tls.tls = true;
