@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "config/loader.hpp"
+#include "config/names.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -65,6 +68,25 @@ TEST(payload_examples, the_raw_format_says_that_a_bad_reading_is_not_published) 
     const auto out = examples_of("publish: { format: raw }");
     EXPECT_NE(out.find("  fieldbridge/m1/v  (qos 1)\n    229.5\n"), std::string::npos) << out;
     EXPECT_NE(out.find("(nothing: format raw does not publish a bad reading)"), std::string::npos) << out;
+}
+
+// examples/formats/: one configuration per format, each loading without a
+// warning and making the messages its comment promises.
+TEST(payload_examples, each_shipped_format_example_loads_and_makes_its_shape) {
+    const std::map<std::string, std::string> first_payload = {
+        {"json", R"({"quality":"good","ts":"1970-01-01T00:00:01.500Z","unit":"V","value":230.0})"},
+        {"raw", "230.0"},
+        {"device", R"({"device":"meter1","points":{"voltage":230.0,"energy":1000.0,"running":false},)"
+                   R"("ts":"1970-01-01T00:00:01.500Z"})"},
+        {"template", R"({"v":230.0,"q":"good","t":1500,"tag":"meter1.voltage"})"},
+    };
+    for (const auto& [format, payload] : first_payload) {
+        const auto cfg = config::load_file(FIELDBRIDGE_SOURCE_DIR "/examples/formats/" + format + ".yaml");
+        EXPECT_TRUE(cfg.warnings.empty()) << format;
+        EXPECT_EQ(config::to_string(cfg.publish.format), format);
+        const auto out = example_messages(cfg, at);
+        EXPECT_NE(out.find("\n    " + payload + "\n"), std::string::npos) << format << ":\n" << out;
+    }
 }
 
 }  // namespace
