@@ -160,9 +160,9 @@ public:
     // main is the tree of main_file (main_bytes long); the loader keeps it
     // and every included file's alive while it reads them.
     loader(diagnostics_sink& sink, const std::string& main_file, std::shared_ptr<const yaml_tree> main,
-           std::size_t main_bytes)
-        : sink_(sink), bytes_read_(main_bytes), nodes_(main->expanded_nodes()) {
-        files_[main_file] = read_file{std::move(main), 0};
+           std::string_view main_text)
+        : sink_(sink), bytes_read_(main_text.size()), nodes_(main->expanded_nodes()) {
+        files_[main_file] = read_file{std::move(main), 0, std::string(main_text)};
     }
 
     gateway read(const field& root) {
@@ -209,6 +209,7 @@ private:
     struct read_file {
         std::shared_ptr<const yaml_tree> tree;
         int depth = 0;
+        std::string text;  // kept while loading: where inside a value a problem is (templates)
     };
 
     diagnostics_sink& sink_;
@@ -362,18 +363,41 @@ private:
         }
         const auto& why = std::get<template_error>(parsed);
         const auto f = m.get("template");
-        source_mark at = f->mark;
-        std::string where;
-        if (text.find('\n') == std::string::npos) {
-            at.column += static_cast<int>(why.offset) + (f->node.Tag() == "!" ? 1 : 0);  // past the opening quote
+        if (const auto at = inside_value(f->mark, text, why.offset)) {
+            sink_.error(*at, f->path + ": " + why.message);
         } else {
-            const auto before = std::string_view(text).substr(0, why.offset);
-            const auto line_start = before.rfind('\n');
-            const auto line = std::count(before.begin(), before.end(), '\n') + 1;
-            const auto column = why.offset - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
-            where = " (line " + std::to_string(line) + ", column " + std::to_string(column) + " of the template)";
+            sink_.error(f->mark, f->path + ": " + why.message + " (at character " + std::to_string(why.offset + 1) +
+                                     " of the template)");
         }
-        sink_.error(at, f->path + ": " + why.message + where);
+    }
+
+    // Where in its file the part of a value that starts at `offset` was
+    // written: the text from there (to the end of its line, at most 16
+    // bytes) looked up in the file from the value's mark on. nullopt when it
+    // is not found as written (escapes, folding, the end of the value).
+    std::optional<source_mark> inside_value(const source_mark& mark, std::string_view value, std::size_t offset) const {
+        const auto file = files_.find(mark.file);
+        if (file == files_.end() || mark.line <= 0 || mark.column <= 0 || offset >= value.size()) return std::nullopt;
+        const std::string_view text = file->second.text;
+        std::size_t start = 0;
+        for (int line = 1; line < mark.line; ++line) {
+            start = text.find('\n', start);
+            if (start == std::string_view::npos) return std::nullopt;
+            ++start;
+        }
+        start += static_cast<std::size_t>(mark.column - 1);
+        if (start > text.size()) return std::nullopt;
+        auto needle = value.substr(offset, 16);
+        needle = needle.substr(0, needle.find('\n'));
+        if (needle.empty()) return std::nullopt;
+        const auto found = text.find(needle, start);
+        if (found == std::string_view::npos) return std::nullopt;
+        const auto newline = found == 0 ? std::string_view::npos : text.rfind('\n', found - 1);
+        const auto line_start = newline == std::string_view::npos ? 0 : newline + 1;
+        source_mark at = mark;
+        at.line = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(found), '\n')) + 1;
+        at.column = static_cast<int>(found - line_start) + 1;
+        return at;
     }
 
     void key_error(const map_reader& m, std::string_view key, const std::string& message) {
@@ -426,6 +450,7 @@ private:
         const auto& bytes = std::get<std::string>(text);
         bytes_read_ += bytes.size();
         entry.tree = parse_document(bytes, path, sink_);
+        entry.text = bytes;
         return entry.tree.get();
     }
 
@@ -1206,7 +1231,7 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
     if (!tree) throw config_error(sink.errors());
 
     field root_field{tree->root(), "", source_mark{file_name, 1, 1}};
-    loader l(sink, file_name, tree, yaml.size());
+    loader l(sink, file_name, tree, yaml);
     tree.reset();  // the loader holds it
     gateway gw = l.read(root_field);
 

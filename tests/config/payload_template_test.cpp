@@ -171,9 +171,21 @@ TEST(payload_template_config, an_unknown_placeholder_is_reported_at_its_line_and
     e = errors_of(yaml);
     EXPECT_NE(e.find(where(yaml, "{{ts_mss}}") + "devices.m1.points[c].template"), std::string::npos) << e;
     EXPECT_NE(e.find("did you mean {{ts_ms}}?"), std::string::npos) << e;
-    // A block scalar: line and column inside the template.
-    e = errors_of(plant("publish:\n  format: template\n  template: |\n    {\"v\": {{value}},\n     \"u\": {{units}}}"));
-    EXPECT_NE(e.find("(line 2, column 7 of the template)"), std::string::npos) << e;
+    // A block scalar, and a quoted scalar folded over two lines: the
+    // placeholder where it was written.
+    yaml = plant("publish:\n  format: template\n  template: |\n    {\"v\": {{value}},\n     \"u\": {{units}}}");
+    e = errors_of(yaml);
+    EXPECT_NE(e.find(where(yaml, "{{units}}") + "publish.template"), std::string::npos) << e;
+    yaml = plant("publish:\n  format: template\n  template: '{\"v\": {{value}},\n     \"u\": {{units}}}'");
+    e = errors_of(yaml);
+    EXPECT_NE(e.find(where(yaml, "{{units}}") + "publish.template"), std::string::npos) << e;
+    // Text the file does not hold as the value has it (an escape): at the value.
+    yaml = plant("publish: { format: template, template: \"\\x7B{vlaue}}\" }");
+    e = errors_of(yaml);
+    EXPECT_NE(e.find(where(yaml, "\"\\x7B") + "publish.template: has an unknown placeholder {{vlaue}}"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("(at character 1 of the template)"), std::string::npos) << e;
 }
 
 TEST(payload_template_config, format_template_needs_a_template_for_every_point) {
