@@ -83,7 +83,7 @@ if [ "${FIELDBRIDGE_SKIP_ARM64:-0}" != "1" ]; then
   # Integration tests (a broker, simulators, the gateway binary emulated) are
   # not built here: `ctest -L integration` in a full cross build runs them
   # (docs/operations.md, "ARM boxes", lists what they show under emulation).
-  (cd build-arm64 && FIELDBRIDGE_UPLINK_SEEDS=100 FIELDBRIDGE_STORE_MODEL_SEEDS=200 \
+  (cd build-arm64 && FIELDBRIDGE_UPLINK_SEEDS=100 FIELDBRIDGE_STORE_MODEL_SEEDS=200 FIELDBRIDGE_SPARKPLUG_SEEDS=200 \
       ctest --output-on-failure -j"$jobs" --timeout 900 -L unit)
   stage_done "unit tests (arm64, emulated)"
 fi

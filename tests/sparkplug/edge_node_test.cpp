@@ -4,6 +4,8 @@
 // in which a host's view of what was published (host_view) must follow the
 // specification's rules at every step and agree with a small reference
 // model: which devices are alive and the latest value of every metric.
+// FIELDBRIDGE_SPARKPLUG_SEEDS=N runs N seeds (2000 by default); a failure
+// names its seed, and FIELDBRIDGE_SPARKPLUG_SEED=S runs that one alone.
 #include "sparkplug/edge_node.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 
 #include "sparkplug/payload_codec.hpp"
 #include "tests/sparkplug/host_view.hpp"
+#include "tests/support/model_seeds.hpp"
 
 namespace fieldbridge::sparkplug {
 namespace {
@@ -167,8 +170,9 @@ wire_value random_value(std::mt19937_64& r, data_type t) {
 }
 
 TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model_over_random_sequences) {
-    const std::uint64_t seeds = 2000;
-    for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
+    const auto seeds = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000);
+    for (std::uint64_t seed = one != 0 ? one : 1; seed <= (one != 0 ? one : seeds); ++seed) {
         std::mt19937_64 r(seed);
         auto n = node();
         host_view host;
