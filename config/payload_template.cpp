@@ -108,6 +108,7 @@ std::variant<payload_template, template_error> parse_payload_template(std::strin
             if (!field) {
                 std::string message = "has an unknown placeholder {{" + std::string(name) + "}}";
                 std::vector<std::string> names;
+                names.reserve(fields.size());
                 for (const auto& [n, f] : fields) names.emplace_back(n);
                 if (const auto guess = closest_match(name, names)) message += "; did you mean {{" + *guess + "}}?";
                 return template_error{i, message + expected};

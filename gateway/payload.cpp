@@ -89,12 +89,6 @@ std::string json_text(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace
-
-std::string iso8601_utc_ms(std::chrono::system_clock::time_point t);
-
-namespace {
-
 // The text of s inside a JSON string (no quotes around it).
 void append_json_string_content(std::string& out, const std::string& s) {
     const auto quoted = json_text(s);
@@ -174,8 +168,11 @@ std::string field_text(config::template_field f, const config::point& p, std::st
             return p.name;
         case template_field::device:
             return std::string(device);
-        case template_field::ts:
-            return iso8601_utc_ms(r.time);
+        case template_field::ts: {
+            std::string out;
+            append_iso8601_utc_ms(out, r.time);
+            return out;
+        }
         case template_field::ts_ms:
             return std::to_string(
                 std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count());

@@ -9,6 +9,16 @@ namespace {
 
 std::string type_text(message_type t) { return std::string(to_string(t)); }
 
+// The bdSeq metric of NDEATH and NBIRTH (Int64).
+metric bdseq(std::uint8_t value, std::uint64_t now_ms) {
+    metric bd;
+    bd.name = std::string(bdseq_metric);
+    bd.datatype = data_type::int64;
+    bd.timestamp = now_ms;
+    bd.value = std::uint64_t{value};
+    return bd;
+}
+
 }  // namespace
 
 std::string_view to_string(message_type t) {
@@ -71,12 +81,7 @@ mqtt::message edge_node::make(message_type t, std::optional<std::size_t> device,
 mqtt::message edge_node::will(std::uint64_t now_ms) const {
     payload p;
     p.timestamp = now_ms;
-    metric bd;
-    bd.name = std::string(bdseq_metric);
-    bd.datatype = data_type::int64;
-    bd.timestamp = now_ms;
-    bd.value = std::uint64_t{bd_seq_};
-    p.metrics.push_back(std::move(bd));
+    p.metrics.push_back(bdseq(bd_seq_, now_ms));
     // [payloads-ndeath-will-message-qos] QoS 1, [payloads-ndeath-will-message-retain] not retained.
     return mqtt::message{topic(message_type::ndeath), encode(p), mqtt::qos::at_least_once, false};
 }
@@ -87,12 +92,7 @@ std::vector<mqtt::message> edge_node::births(std::uint64_t now_ms) {
     born_ = true;
     payload p;
     p.timestamp = now_ms;
-    metric bd;
-    bd.name = std::string(bdseq_metric);
-    bd.datatype = data_type::int64;
-    bd.timestamp = now_ms;
-    bd.value = std::uint64_t{bd_seq_};
-    p.metrics.push_back(std::move(bd));
+    p.metrics.push_back(bdseq(bd_seq_, now_ms));
     metric rebirth;
     rebirth.name = std::string(rebirth_metric);
     rebirth.datatype = data_type::boolean;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "tests/config/load_errors.hpp"
 #include "config/point_map.hpp"
 #include "config/topic.hpp"
 
@@ -14,15 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 
 // The diagnostics of a configuration that must not load, one per line.
-std::string errors_of(const std::string& yaml) {
-    try {
-        load_string(yaml, "plant.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "loaded without errors:\n" << yaml;
-    return {};
-}
+using testing::errors_of;
 
 const std::string bus_and_device = R"(
 buses:

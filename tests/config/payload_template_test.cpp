@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "config/loader.hpp"
+#include "tests/config/load_errors.hpp"
 #include "config/payload_template.hpp"
 
 namespace fieldbridge::config {
@@ -88,15 +89,7 @@ TEST(payload_template, a_json_template_that_is_not_json_once_filled_in_is_refuse
 
 // ---- the loader ----
 
-std::string errors_of(const std::string& yaml) {
-    try {
-        load_string(yaml, "plant.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "loaded without errors:\n" << yaml;
-    return {};
-}
+using testing::errors_of;
 
 // Line 1 is left for publish; the device's points come at the end.
 std::string plant(const std::string& publish, const std::string& device_extra = "", const std::string& points = "") {
