@@ -27,14 +27,15 @@
 // polling (the window's CPU rate taken off).
 //
 // Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
-//                        [--format json|device] [--scrape]
+//                        [--format json|device|template] [--scrape]
 //   SECONDS       measured window per scenario (default 30)
 //   --devices N   gateway devices (default 1000); --devices 10 is the idle
 //                 case of 1000 points
 //   --every-value every value changing (see above)
 //   --qos Q       the points' QoS (default 1)
-//   --format F    publish.format: json (default, a message per point) or
-//                 device (a message per device and poll)
+//   --format F    publish.format: json (default, a message per point),
+//                 device (a message per device and poll) or template (a
+//                 message per point from a JSON template of the same keys)
 //   --own-points  every gateway device lists its 100 points itself instead of
 //                 taking them from one profile (no list shared between devices)
 // FIELDBRIDGE_BENCH_WRAPPER="heaptrack -o /tmp/gw" runs the gateway under a
@@ -187,7 +188,9 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     std::ostringstream y;
     if (scrape) y << "metrics: { listen: \"127.0.0.1:" << metrics_port << "\" }\n";
     y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale }\n"
-      << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << ", format: " << format << " }\n"
+      << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << ", format: " << format
+      << (format == "template" ? ", template: '{\"value\":{{value}},\"quality\":{{quality}},\"ts\":{{ts}}}'" : "")
+      << " }\n"
       << "store: { path: " << (dir / "queue.db").string() << " }\n"
       << "control: { socket: " << (dir / "control.sock").string() << " }\n"
       << (own_points ? std::string() : profile(changing::none)) << "buses:\n";
@@ -280,7 +283,8 @@ int main(int argc, char** argv) {
                    std::string(argv[i + 1]).size() == 1) {
             qos = std::atoi(argv[++i]);
         } else if (arg == "--format" && i + 1 < argc &&
-                   (std::string(argv[i + 1]) == "json" || std::string(argv[i + 1]) == "device")) {
+                   (std::string(argv[i + 1]) == "json" || std::string(argv[i + 1]) == "device" ||
+                    std::string(argv[i + 1]) == "template")) {
             format = argv[++i];
         } else if (arg == "--devices" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
             devices = std::atoi(argv[++i]);
@@ -289,7 +293,7 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] "
-                         "[--format json|device] [--scrape]\n");
+                         "[--format json|device|template] [--scrape]\n");
             return 2;
         }
     }
