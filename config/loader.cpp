@@ -373,8 +373,9 @@ private:
 
     // Where in its file the part of a value that starts at `offset` was
     // written: the text from there (to the end of its line, at most 16
-    // bytes) looked up in the file from the value's mark on. nullopt when it
-    // is not found as written (escapes, folding, the end of the value).
+    // bytes) looked up in the file from the value's mark plus `offset` on.
+    // nullopt when it is not found as written (escapes, folding, the end of
+    // the value).
     std::optional<source_mark> inside_value(const source_mark& mark, std::string_view value, std::size_t offset) const {
         const auto file = files_.find(mark.file);
         if (file == files_.end() || mark.line <= 0 || mark.column <= 0 || offset >= value.size()) return std::nullopt;
@@ -385,7 +386,10 @@ private:
             if (start == std::string_view::npos) return std::nullopt;
             ++start;
         }
-        start += static_cast<std::size_t>(mark.column - 1);
+        // The value as written is never shorter than the value (escapes and
+        // folded line breaks take more bytes, not fewer): what stands at
+        // `offset` in the value stands at or after it in the file.
+        start += static_cast<std::size_t>(mark.column - 1) + offset;
         if (start > text.size()) return std::nullopt;
         auto needle = value.substr(offset, 16);
         needle = needle.substr(0, needle.find('\n'));

@@ -38,9 +38,11 @@ bool is_json(std::string_view text) {
     return text.substr(first, 2) != "{{";
 }
 
-// The template with every placeholder stood in by a value of its place (0
-// where a JSON value goes, x inside a string) must be JSON; the error's
-// offset is mapped back to the template's text.
+// The template with every placeholder stood in by a value of its place
+// (null where a JSON value goes: whatever parses around a null parses
+// around any value, where a digit could merge with the text beside it, as
+// in -{{value}}; x inside a string) must be JSON; the error's offset is
+// mapped back to the template's text.
 std::optional<template_error> json_error(const payload_template& t) {
     std::string stood_in;
     std::vector<std::size_t> origin;  // per byte of stood_in, its offset in t.text
@@ -50,17 +52,20 @@ std::optional<template_error> json_error(const payload_template& t) {
         stood_in += part.literal;
         at += part.literal.size();
         if (!part.field) continue;
-        stood_in += part.in_string ? 'x' : '0';
-        origin.push_back(at);
+        const std::string_view stand_in = part.in_string ? "x" : "null";
+        stood_in += stand_in;
+        origin.insert(origin.end(), stand_in.size(), at);
         // The placeholder's own length in the text: find its closing braces.
         at = t.text.find("}}", at) + 2;
     }
     try {
         const auto parsed = nlohmann::json::parse(stood_in);
         (void)parsed;
-    } catch (const nlohmann::json::parse_error& e) {
-        // e.byte is 1-based and may point one past the end.
-        const std::size_t byte = e.byte == 0 ? 0 : e.byte - 1;
+    } catch (const nlohmann::json::exception& e) {
+        // A parse error's byte is 1-based and may point one past the end;
+        // other errors (a number too large for a double) have no place.
+        const auto* parse = dynamic_cast<const nlohmann::json::parse_error*>(&e);
+        const std::size_t byte = parse == nullptr || parse->byte == 0 ? 0 : parse->byte - 1;
         const std::size_t offset = byte < origin.size() ? origin[byte] : t.text.size();
         std::string why = e.what();
         // "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ... ": keep the reason.

@@ -71,7 +71,10 @@ std::string example_messages(const config::gateway& cfg, std::chrono::system_clo
         << config::to_string(cfg.publish.format)
         << "; stand-in values: each point's simulate value, else 0, false or \"text\"):\n";
     const auto good = mapper.map(poll, now);
-    if (good.empty()) out << "  (none: format raw publishes no message for these values)\n";
+    if (good.empty()) {
+        out << (device.points.empty() ? "  (none: the device has no points)\n"
+                                      : "  (none: no point publishes for these values)\n");
+    }
     print(out, good);
     if (!device.points.empty()) {
         out << "A poll in which " << device.points.front().name << " does not answer:\n";

@@ -107,7 +107,8 @@ std::vector<mqtt::message> edge_node::births(std::uint64_t now_ms) {
 }
 
 void edge_node::session_ended() {
-    if (!born_) return;  // a connection that never got to its births used no bdSeq
+    // Every connection registered a Will with this bdSeq: the next one
+    // carries the next number, births or not.
     born_ = false;
     bd_seq_ = static_cast<std::uint8_t>(bd_seq_ + 1);
 }
@@ -159,6 +160,8 @@ std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vect
     for (const auto& u : updates) {
         if (u.metric >= states.size()) continue;
         auto& state = states[u.metric];
+        const bool was_bad = state.known && std::holds_alternative<null_value>(state.value);
+        const bool bad = std::holds_alternative<null_value>(u.value);
         if (!u.historical) {
             state.value = u.value;
             state.known = true;
@@ -169,8 +172,11 @@ std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vect
         out.timestamp = u.timestamp;
         out.is_historical = u.historical;
         out.value = u.value;
-        if (std::holds_alternative<null_value>(u.value)) {
+        if (bad) {
             out.properties.push_back(property{std::string(quality_property), data_type::int32, quality_bad});
+        } else if (was_bad && !u.historical) {
+            // Good again: said, for a host that keeps the last Quality it saw.
+            out.properties.push_back(property{std::string(quality_property), data_type::int32, quality_good});
         }
         p.metrics.push_back(std::move(out));
     }

@@ -52,7 +52,8 @@ struct edge_node_settings {
 };
 
 // One metric's new reading in a data message: a value (null_value when the
-// reading is bad, which adds the Quality property 0).
+// reading is bad, which adds the Quality property 0; the first good value
+// after a bad one carries Quality 192).
 struct metric_update {
     std::size_t metric = 0;
     wire_value value;
@@ -96,8 +97,9 @@ public:
     // device that is online, each metric with its latest value.
     std::vector<mqtt::message> births(std::uint64_t now_ms);
 
-    // The session ended: the next will and births carry the next bdSeq, and
-    // nothing is published until births() again.
+    // A connection ended (it registered the current bdSeq in its Will): the
+    // next Will and births carry the next bdSeq, and nothing is published
+    // until births() again.
     void session_ended();
     bool born() const { return born_; }
 

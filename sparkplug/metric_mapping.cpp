@@ -122,8 +122,19 @@ std::variant<modbus::value, std::string> from_wire(data_type t, const wire_value
     if (const auto* f = std::get_if<float>(&v)) return modbus::value{static_cast<double>(*f)};
     if (const auto* d = std::get_if<double>(&v)) return modbus::value{*d};
     if (const auto* u32 = std::get_if<std::uint32_t>(&v)) {
-        if (is_signed(t)) return modbus::value{static_cast<std::int64_t>(static_cast<std::int32_t>(*u32))};
-        return modbus::value{static_cast<std::uint64_t>(*u32)};
+        // Signed values by their own width: Int16 -1 is 0xFFFFFFFF from a
+        // host that sign-extends and 0x0000FFFF from one that does not.
+        switch (t) {
+            case data_type::int8:
+                return modbus::value{static_cast<std::int64_t>(static_cast<std::int8_t>(*u32 & 0xFFU))};
+            case data_type::int16:
+                return modbus::value{static_cast<std::int64_t>(static_cast<std::int16_t>(*u32 & 0xFFFFU))};
+            case data_type::int32:
+            case data_type::int64:
+                return modbus::value{static_cast<std::int64_t>(static_cast<std::int32_t>(*u32))};
+            default:
+                return modbus::value{static_cast<std::uint64_t>(*u32)};
+        }
     }
     const auto u64 = std::get<std::uint64_t>(v);
     if (is_signed(t)) return modbus::value{static_cast<std::int64_t>(u64)};

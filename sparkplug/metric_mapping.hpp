@@ -26,8 +26,9 @@ data_type metric_type(const config::point& p);
 wire_value to_wire(data_type t, const std::optional<modbus::value>& v);
 
 // A DCMD metric's value for a metric of type t: the number, truth or text
-// it carries, or why it cannot be one (null, a boolean for a number, text
-// for a number).
+// it carries (Int8/Int16 in int_value read by their own width, sign-extended
+// or not), or why it cannot be one (null, a boolean for a number, text for a
+// number).
 std::variant<modbus::value, std::string> from_wire(data_type t, const wire_value& v);
 
 // The Sparkplug devices of a configuration: each device with one metric per

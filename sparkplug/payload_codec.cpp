@@ -1,6 +1,8 @@
 #include "sparkplug/payload_codec.hpp"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/utf8.hpp"
@@ -144,7 +146,7 @@ wire_value metric_value(const pb_metric& m, std::string& why) {
         case FIELDBRIDGE__SPARKPLUG__PB__PAYLOAD__METRIC__VALUE_BOOLEAN_VALUE:
             return m.boolean_value != 0;
         case FIELDBRIDGE__SPARKPLUG__PB__PAYLOAD__METRIC__VALUE_STRING_VALUE:
-            return std::string(m.string_value != nullptr ? m.string_value : "");
+            return clean_text(m.string_value != nullptr ? m.string_value : "");
         case FIELDBRIDGE__SPARKPLUG__PB__PAYLOAD__METRIC__VALUE_BYTES_VALUE:
             why = "a bytes value, which no point of fieldbridge takes";
             return null_value{};
@@ -167,10 +169,55 @@ wire_value property_value(const pb_property_value& p) {
         case FIELDBRIDGE__SPARKPLUG__PB__PAYLOAD__PROPERTY_VALUE__VALUE_BOOLEAN_VALUE:
             return p.boolean_value != 0;
         case FIELDBRIDGE__SPARKPLUG__PB__PAYLOAD__PROPERTY_VALUE__VALUE_STRING_VALUE:
-            return std::string(p.string_value != nullptr ? p.string_value : "");
+            return clean_text(p.string_value != nullptr ? p.string_value : "");
         default:
             return null_value{};
     }
+}
+
+// The metrics (field 2) at the top level of bytes, counted without
+// parsing them, so that a payload of millions of empty metrics is refused
+// before anything is allocated for it; nullopt when the bytes are not a
+// sequence of well-formed fields.
+std::optional<std::size_t> count_metrics(std::string_view bytes) {
+    std::size_t at = 0;
+    const auto varint = [&]() -> std::optional<std::uint64_t> {
+        std::uint64_t v = 0;
+        for (int shift = 0; shift < 64; shift += 7) {
+            if (at >= bytes.size()) return std::nullopt;
+            const auto b = static_cast<std::uint8_t>(bytes[at++]);
+            v |= static_cast<std::uint64_t>(b & 0x7Fu) << shift;
+            if ((b & 0x80u) == 0) return v;
+        }
+        return std::nullopt;
+    };
+    std::size_t metrics = 0;
+    while (at < bytes.size()) {
+        const auto tag = varint();
+        if (!tag) return std::nullopt;
+        switch (*tag & 7u) {
+            case 0:
+                if (!varint()) return std::nullopt;
+                break;
+            case 1:
+                at += 8;
+                break;
+            case 5:
+                at += 4;
+                break;
+            case 2: {
+                const auto length = varint();
+                if (!length || *length > bytes.size() - std::min(at, bytes.size())) return std::nullopt;
+                at += static_cast<std::size_t>(*length);
+                if ((*tag >> 3) == 2) ++metrics;
+                break;
+            }
+            default:
+                return std::nullopt;
+        }
+        if (at > bytes.size()) return std::nullopt;
+    }
+    return metrics;
 }
 
 struct unpacked_deleter {
@@ -235,23 +282,29 @@ std::string encode(const payload& p) {
 }
 
 std::variant<payload, decode_error> decode(std::string_view bytes) {
+    if (bytes.size() > max_payload_bytes) {
+        return decode_error{std::to_string(bytes.size()) + " bytes; at most " + std::to_string(max_payload_bytes) +
+                            " are taken"};
+    }
+    const auto metrics = count_metrics(bytes);
+    if (!metrics) return decode_error{"not a Sparkplug B payload (the protobuf does not decode)"};
+    if (*metrics > max_metrics) {
+        return decode_error{std::to_string(*metrics) + " metrics; at most " + std::to_string(max_metrics) +
+                            " are taken"};
+    }
     std::unique_ptr<pb_payload, unpacked_deleter> in(fieldbridge__sparkplug__pb__payload__unpack(
         nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));
     if (!in) return decode_error{"not a Sparkplug B payload (the protobuf does not decode)"};
-    if (in->n_metrics > max_metrics) {
-        return decode_error{std::to_string(in->n_metrics) + " metrics; at most " + std::to_string(max_metrics) +
-                            " are taken"};
-    }
     payload p;
     if (in->has_timestamp) p.timestamp = in->timestamp;
     if (in->has_seq) p.seq = in->seq;
-    if (in->uuid != nullptr) p.uuid = std::string(in->uuid);
+    if (in->uuid != nullptr) p.uuid = clean_text(in->uuid);
     if (in->has_body) p.body = std::string(reinterpret_cast<const char*>(in->body.data), in->body.len);
     p.metrics.reserve(in->n_metrics);
     for (std::size_t k = 0; k < in->n_metrics; ++k) {
         const auto& m = *in->metrics[k];
         metric out;
-        if (m.name != nullptr) out.name = std::string(m.name);
+        if (m.name != nullptr) out.name = clean_text(m.name);
         if (m.has_alias) out.alias = m.alias;
         if (m.has_timestamp) out.timestamp = m.timestamp;
         if (m.has_datatype) out.datatype = static_cast<data_type>(m.datatype);
@@ -271,7 +324,7 @@ std::variant<payload, decode_error> decode(std::string_view bytes) {
             }
             for (std::size_t j = 0; j < set.n_keys; ++j) {
                 property prop;
-                prop.key = set.keys[j] != nullptr ? set.keys[j] : "";
+                prop.key = clean_text(set.keys[j] != nullptr ? set.keys[j] : "");
                 prop.type = set.values[j]->has_type ? static_cast<data_type>(set.values[j]->type) : data_type::unknown;
                 prop.value = property_value(*set.values[j]);
                 out.properties.push_back(std::move(prop));

@@ -2,6 +2,7 @@
 // protoc-c generates from sparkplug_b.proto. Pure: no I/O.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,8 +21,11 @@ struct decode_error {
 };
 
 // Bytes that are not a Sparkplug B payload (not protobuf, a value of the
-// wrong wire type, more than max_metrics metrics) give why.
+// wrong wire type, more than max_metrics metrics, more than
+// max_payload_bytes) give why; the metrics are counted before anything is
+// allocated for them. Text is cleaned as on encode.
 inline constexpr std::size_t max_metrics = 100'000;
+inline constexpr std::size_t max_payload_bytes = 16U << 20U;
 std::variant<payload, decode_error> decode(std::string_view bytes);
 
 }  // namespace fieldbridge::sparkplug

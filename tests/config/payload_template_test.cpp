@@ -87,6 +87,20 @@ TEST(payload_template, a_json_template_that_is_not_json_once_filled_in_is_refuse
     EXPECT_NO_FATAL_FAILURE(parsed(R"({"v":"{{value}}"})"));
 }
 
+// A digit stand-in would let these through; a value can be negative, a
+// string or null, so each would publish broken JSON.
+TEST(payload_template, a_value_placeholder_glued_to_number_text_is_refused) {
+    for (const auto* text : {R"({"neg":-{{value}}})", R"({"v":1{{value}}})", R"({"v":{{value}}.5})",
+                             R"({"v":{{value}}e3})", R"([0.{{ts_ms}}])"}) {
+        EXPECT_NE(refused(text).message.find("is not JSON"), std::string::npos) << text;
+    }
+}
+
+TEST(payload_template, a_number_too_large_for_json_is_a_refusal_not_a_throw) {
+    const auto e = refused(R"({"max":1e999,"v":{{value}}})");
+    EXPECT_NE(e.message.find("is not JSON"), std::string::npos) << e.message;
+}
+
 // ---- the loader ----
 
 using testing::errors_of;
@@ -179,6 +193,12 @@ TEST(payload_template_config, an_unknown_placeholder_is_reported_at_its_line_and
               std::string::npos)
         << e;
     EXPECT_NE(e.find("(at character 1 of the template)"), std::string::npos) << e;
+    // A short piece of text at fault is looked for from its own offset on,
+    // not found earlier in the value: the stray '}' after the comma.
+    yaml = plant("publish:\n  format: template\n  template: '{\"v\":{{value}},}'");
+    e = errors_of(yaml);
+    EXPECT_NE(e.find("plant.yaml:3:29: publish.template"), std::string::npos) << e;  // '}' after '},'
+    EXPECT_EQ(yaml.substr(yaml.find("},}") + 2, 1), "}");
 }
 
 TEST(payload_template_config, format_template_needs_a_template_for_every_point) {

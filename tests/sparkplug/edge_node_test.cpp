@@ -98,10 +98,26 @@ TEST(sparkplug_edge_node, session_ended_moves_bdseq_on_and_stops_publishing_unti
     EXPECT_EQ(decoded(n.will(2)).metrics[0].value, wire_value{std::uint64_t{1}});
     EXPECT_FALSE(n.data(0, {metric_update{0, 1.0f, 3, false}}, 3)) << "no session, no DDATA";
     n.session_ended();
-    EXPECT_EQ(n.bd_seq(), 1) << "a connection without births used no bdSeq";
+    EXPECT_EQ(n.bd_seq(), 2) << "every connection registered a Will with its bdSeq, births or not";
     const auto births = n.births(4);
-    EXPECT_EQ(decoded(births[0]).metrics[0].value, wire_value{std::uint64_t{1}});
+    EXPECT_EQ(decoded(births[0]).metrics[0].value, wire_value{std::uint64_t{2}});
     EXPECT_EQ(decoded(births[1]).metrics[0].value, wire_value{1.0f}) << "the birth carries the latest value";
+}
+
+TEST(sparkplug_edge_node, a_metric_good_again_after_a_bad_reading_says_quality_192) {
+    auto n = node();
+    n.device_online(0, 0);
+    (void)n.births(1);
+    const auto quality_of = [&](const std::optional<mqtt::message>& m) {
+        EXPECT_TRUE(m);
+        const auto p = decoded(*m);
+        return p.metrics.at(0).properties;
+    };
+    EXPECT_TRUE(quality_of(n.data(0, {metric_update{0, 1.0f, 2, false}}, 2)).empty()) << "good: nothing to say";
+    EXPECT_EQ(quality_of(n.data(0, {metric_update{0, null_value{}, 3, false}}, 3)).at(0).value,
+              wire_value{quality_bad});
+    EXPECT_EQ(quality_of(n.data(0, {metric_update{0, 2.0f, 4, false}}, 4)).at(0).value, wire_value{quality_good});
+    EXPECT_TRUE(quality_of(n.data(0, {metric_update{0, 3.0f, 5, false}}, 5)).empty());
 }
 
 payload command_payload(std::vector<metric> metrics) {

@@ -41,6 +41,10 @@ TEST(sparkplug_metrics, signed_values_travel_in_twos_complement_and_come_back) {
               modbus::value{std::int64_t{-5}});
     EXPECT_EQ(std::get<modbus::value>(from_wire(data_type::uint32, std::uint32_t{0xFFFFFFFB})),
               modbus::value{std::uint64_t{0xFFFFFFFB}});
+    // A host that does not sign-extend: Int16 -5 as 0x0000FFFB, Int8 -1 as 0xFF.
+    EXPECT_EQ(std::get<modbus::value>(from_wire(data_type::int16, std::uint32_t{0x0000FFFB})),
+              modbus::value{std::int64_t{-5}});
+    EXPECT_EQ(std::get<modbus::value>(from_wire(data_type::int8, std::uint32_t{0xFF})), modbus::value{std::int64_t{-1}});
 }
 
 TEST(sparkplug_metrics, a_bad_or_non_finite_value_is_null_and_a_wrong_kind_of_value_is_refused) {

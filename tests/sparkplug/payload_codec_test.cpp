@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <vector>
 
 namespace fieldbridge::sparkplug {
 namespace {
@@ -131,6 +132,69 @@ TEST(sparkplug_payload, text_that_is_not_utf8_or_holds_nul_goes_out_cleaned) {
     const auto back = std::get<payload>(decode(encode(p)));
     EXPECT_EQ(back.metrics.at(0).name, "ab");
     EXPECT_EQ(back.metrics.at(0).value, wire_value{std::string("x\xef\xbf\xbdy")});
+}
+
+// Property values that nest property sets 200 000 deep (1.2 MB): skipped
+// as a field this definition leaves out, not followed (no stack holds that).
+TEST(sparkplug_payload, deeply_nested_property_sets_are_skipped_not_followed) {
+    const auto varint = [](std::string& out, std::size_t n) {
+        while (n >= 0x80) {
+            out += static_cast<char>((n & 0x7F) | 0x80);
+            n >>= 7;
+        }
+        out += static_cast<char>(n);
+    };
+    const auto varint_size = [](std::size_t n) {
+        std::size_t k = 1;
+        while (n >= 0x80) {
+            n >>= 7;
+            ++k;
+        }
+        return k;
+    };
+    // PropertyValue_d = { 9: PropertySet { 2: PropertyValue_(d-1) } }, the innermost empty.
+    constexpr std::size_t depth = 200000;
+    std::vector<std::size_t> value_size(depth + 1, 0);
+    std::vector<std::size_t> set_size(depth + 1, 0);
+    for (std::size_t d = 1; d <= depth; ++d) {
+        set_size[d] = 1 + varint_size(value_size[d - 1]) + value_size[d - 1];
+        value_size[d] = 1 + varint_size(set_size[d]) + set_size[d];
+    }
+    std::string nested;
+    nested.reserve(value_size[depth]);
+    for (std::size_t d = depth; d >= 1; --d) {
+        nested += '\x4a';
+        varint(nested, set_size[d]);
+        nested += '\x12';
+        varint(nested, value_size[d - 1]);
+    }
+    ASSERT_EQ(nested.size(), value_size[depth]);
+    std::string set = "\x0a\x01k\x12";  // PropertySet { keys: "k", values: [ nested ] }
+    varint(set, nested.size());
+    set += nested;
+    std::string metric = "\x0a\x01m\x4a";  // Metric { name: "m", properties: set }
+    varint(metric, set.size());
+    metric += set;
+    std::string bytes = "\x12";
+    varint(bytes, metric.size());
+    bytes += metric;
+    const auto d = decode(bytes);
+    ASSERT_TRUE(std::holds_alternative<payload>(d));
+    const auto& p = std::get<payload>(d);
+    ASSERT_EQ(p.metrics.size(), 1u);
+    ASSERT_EQ(p.metrics[0].properties.size(), 1u);
+    EXPECT_EQ(p.metrics[0].properties[0].value, wire_value{null_value{}});
+}
+
+// Millions of empty metrics are 2 bytes each on the wire and far more once
+// parsed: counted and refused before anything is allocated for them.
+TEST(sparkplug_payload, too_many_metrics_are_refused_before_they_are_parsed) {
+    std::string bytes;
+    for (std::size_t k = 0; k <= max_metrics; ++k) bytes += std::string{'\x12', '\0'};
+    const auto d = decode(bytes);
+    ASSERT_TRUE(std::holds_alternative<decode_error>(d));
+    EXPECT_NE(std::get<decode_error>(d).why.find("metrics; at most"), std::string::npos);
+    EXPECT_TRUE(std::holds_alternative<decode_error>(decode(std::string(max_payload_bytes + 1, '\0'))));
 }
 
 TEST(sparkplug_payload, bytes_that_are_not_a_payload_are_refused_with_a_reason) {
