@@ -99,50 +99,6 @@ std::string error_text(const reading& r) {
     return r.error ? r.error.message() : std::string("no value");
 }
 
-// One placeholder where a JSON value goes.
-void append_json_field(std::string& out, config::template_field f, const config::point& p, std::string_view device,
-                       const reading& r, std::span<const std::uint16_t> words) {
-    using config::template_field;
-    switch (f) {
-        case template_field::value:
-            out += r.value ? json_text(json_value(p, *r.value)) : std::string("null");
-            return;
-        case template_field::raw: {
-            out += '[';
-            for (std::size_t k = 0; k < words.size(); ++k) {
-                if (k > 0) out += ',';
-                out += std::to_string(words[k]);
-            }
-            out += ']';
-            return;
-        }
-        case template_field::quality:
-            out += r.value ? "\"good\"" : "\"bad\"";
-            return;
-        case template_field::error:
-            out += r.value ? std::string("null") : json_text(error_text(r));
-            return;
-        case template_field::unit:
-            out += json_text(p.unit);
-            return;
-        case template_field::point:
-            out += json_text(p.name);
-            return;
-        case template_field::device:
-            out += json_text(std::string(device));
-            return;
-        case template_field::ts:
-            out += '"';
-            append_iso8601_utc_ms(out, r.time);
-            out += '"';
-            return;
-        case template_field::ts_ms:
-            out += std::to_string(
-                std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count());
-            return;
-    }
-}
-
 // One placeholder as text: in a text template, or inside a JSON string.
 std::string field_text(config::template_field f, const config::point& p, std::string_view device, const reading& r,
                        std::span<const std::uint16_t> words) {
@@ -178,6 +134,36 @@ std::string field_text(config::template_field f, const config::point& p, std::st
                 std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count());
     }
     return {};
+}
+
+// One placeholder where a JSON value goes: the value as JSON (null when
+// bad), the registers as an array, the time in ms as a number, no error as
+// null; every other placeholder is its text as a JSON string.
+void append_json_field(std::string& out, config::template_field f, const config::point& p, std::string_view device,
+                       const reading& r, std::span<const std::uint16_t> words) {
+    using config::template_field;
+    switch (f) {
+        case template_field::value:
+            out += r.value ? json_text(json_value(p, *r.value)) : std::string("null");
+            return;
+        case template_field::raw:
+            out += '[';
+            out += field_text(f, p, device, r, words);
+            out += ']';
+            return;
+        case template_field::ts_ms:
+            out += field_text(f, p, device, r, words);
+            return;
+        case template_field::error:
+            if (r.value) {
+                out += "null";
+                return;
+            }
+            break;
+        default:
+            break;
+    }
+    out += json_text(field_text(f, p, device, r, words));
 }
 
 }  // namespace
@@ -217,7 +203,7 @@ std::string json_payload(const config::point& p, const reading& r) {
     out += '{';
     if (!r.value) {
         out += "\"error\":";
-        out += json_text(r.error ? r.error.message() : std::string("no value"));
+        out += json_text(error_text(r));
         out += ',';
     }
     out += r.value ? "\"quality\":\"good\",\"ts\":\"" : "\"quality\":\"bad\",\"ts\":\"";
@@ -261,7 +247,7 @@ std::string device_payload(std::string_view device, const std::vector<point_read
             first = false;
             out += json_text(p->name);
             out += ':';
-            out += json_text(r.error ? r.error.message() : std::string("no value"));
+            out += json_text(error_text(r));
         }
         out += '}';
     }
