@@ -5,6 +5,7 @@
 
 #include "config/names.hpp"
 #include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/simulated_value.hpp"
 #include "drivers/modbus/value_codec.hpp"
 #include "gateway/availability.hpp"
 #include "gateway/point_mapper.hpp"
@@ -15,10 +16,13 @@ namespace {
 // At most this many messages of a kind are printed; the rest are counted.
 constexpr std::size_t shown = 3;
 
+// What the simulator serves first for a simulated point; else 0 (within
+// min/max), false or "text".
 modbus::value stand_in(const config::point& p) {
-    if (p.type == config::data_type::boolean) return p.simulate && p.simulate->value != 0.0;
+    if (p.simulate) return modbus::simulated_value(p, 0.0);
+    if (p.type == config::data_type::boolean) return false;
     if (p.type == config::data_type::string) return std::string("text");
-    double v = p.simulate ? p.simulate->value : 0.0;
+    double v = 0.0;
     if (p.minimum && v < *p.minimum) v = *p.minimum;
     if (p.maximum && v > *p.maximum) v = *p.maximum;
     return v;

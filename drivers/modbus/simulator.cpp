@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <numbers>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -26,6 +25,7 @@
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/device_identification.hpp"
 #include "drivers/modbus/rtu_timing.hpp"
+#include "drivers/modbus/simulated_value.hpp"
 #include "drivers/modbus/value_codec.hpp"
 #include "gateway/version.hpp"
 
@@ -59,22 +59,6 @@ int rtu_request_length(const std::vector<std::uint8_t>& buf) {
         default:
             return -1;
     }
-}
-
-double waveform_value(const config::simulation& s, double seconds) {
-    using w = config::simulation::waveform;
-    const double period = std::max(0.001, std::chrono::duration<double>(s.period).count());
-    switch (s.wave) {
-        case w::constant:
-            return s.value;
-        case w::counter:
-            return s.value + std::floor(seconds) * s.step;
-        case w::sine:
-            return s.value + s.amplitude * std::sin(2 * std::numbers::pi * seconds / period);
-        case w::ramp:
-            return s.value + s.amplitude * (seconds / period - std::floor(seconds / period));
-    }
-    return s.value;
 }
 
 // An RTU context that only builds frames: the line it answers on is a
@@ -134,18 +118,7 @@ struct simulator::state {
         for (std::size_t i = 0; i < u.device.points.size(); ++i) {
             const auto& p = u.device.points[i];
             if (u.frozen[i] || !p.simulate) continue;
-            value v;
-            if (p.type == config::data_type::string) {
-                v = p.name;
-            } else if (p.type == config::data_type::boolean) {
-                v = waveform_value(*p.simulate, t) != 0.0;
-            } else {
-                double x = waveform_value(*p.simulate, t);
-                if (p.minimum) x = std::max(x, *p.minimum);
-                if (p.maximum) x = std::min(x, *p.maximum);
-                v = x;
-            }
-            store(u, p, v);
+            store(u, p, simulated_value(p, t));
         }
     }
 
