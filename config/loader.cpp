@@ -186,6 +186,8 @@ public:
             }
         }
         if (auto f = m.get("metrics")) read_metrics(*f);
+        if (auto f = m.get("sparkplug")) read_sparkplug(*f);
+        check_sparkplug(m);
         if (auto f = m.get("profiles")) read_profiles(*f);
         if (auto f = m.get("buses")) read_buses(*f);
         const auto devices = m.get("devices");
@@ -668,6 +670,47 @@ private:
             return bad();
         gw_.metrics.address = host;
         gw_.metrics.port = *port;
+    }
+
+    // ---- sparkplug ----
+
+    void read_sparkplug(const field& f) {
+        map_reader m(f, key_names(section::sparkplug), sink_);
+        auto& s = gw_.sparkplug;
+        s.mark = f.mark;
+        for (const auto& [key, target] : {std::pair{"group_id", &s.group_id}, std::pair{"edge_node_id", &s.edge_node_id}}) {
+            std::string id;
+            if (!get_string(m, key, id)) continue;
+            if (check_name(id, m.get(key)->mark, m.get(key)->path)) *target = id;
+        }
+    }
+
+    // With format: sparkplug the edge node id goes into every topic: taken
+    // from mqtt.client_id when not set, it must be a name as well. Sparkplug
+    // sessions are clean ones.
+    void check_sparkplug(const map_reader& root) {
+        if (gw_.publish.format != payload_format::sparkplug) {
+            if (const auto f = root.get("sparkplug")) {
+                sink_.warning(f->mark, "sparkplug: is set but publish.format is " +
+                                           std::string(to_string(gw_.publish.format)) +
+                                           "; it is used only with format: sparkplug");
+            }
+            return;
+        }
+        const auto at = gw_.mqtt.mark.file.empty() ? gw_.publish.mark : gw_.mqtt.mark;
+        if (gw_.sparkplug.edge_node_id.empty() && !is_valid_name(gw_.mqtt.client_id)) {
+            sink_.error(at, "mqtt.client_id: \"" + gw_.mqtt.client_id + "\" is the Sparkplug edge node id (sparkplug." +
+                                "edge_node_id is not set) and is not allowed as one; expected " + std::string(name_rule) +
+                                ", or sparkplug.edge_node_id");
+        }
+        if (!gw_.mqtt.clean_session) {
+            sink_.error(at, "mqtt.clean_session: false, but a Sparkplug edge node connects with a clean session "
+                            "(its births restate everything); expected clean_session: true with format: sparkplug");
+        }
+        if (gw_.mqtt.session_expiry && gw_.mqtt.session_expiry->count() != 0) {
+            sink_.error(at, "mqtt.session_expiry: a Sparkplug edge node's session ends with its connection; expected "
+                            "no session_expiry (or 0s) with format: sparkplug");
+        }
     }
 
     // ---- commands ----

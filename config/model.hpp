@@ -333,8 +333,9 @@ struct broker {
 // text; device: one message per device and poll with all its points that
 // are published in that poll, on publish.device_topic; template: one
 // message per point, the operator's template filled in (the point's own,
-// else its device's, else publish.template).
-enum class payload_format { json, raw, device, templated };
+// else its device's, else publish.template); sparkplug: Sparkplug B 3.0,
+// the gateway an edge node (sparkplug_settings).
+enum class payload_format { json, raw, device, templated, sparkplug };
 
 struct publish_settings {
     std::string prefix = "fieldbridge";
@@ -402,6 +403,20 @@ struct availability_settings {
     bool operator==(const availability_settings&) const = default;
 };
 
+// publish.format: sparkplug: the Sparkplug B group and edge node ids of the
+// topics spBv1.0/<group_id>/<TYPE>/<edge_node_id>[/<device>].
+struct sparkplug_settings {
+    std::string group_id = "fieldbridge";
+    std::string edge_node_id;  // empty: mqtt.client_id
+    source_mark mark;
+    bool operator==(const sparkplug_settings&) const = default;
+};
+
+// The edge node id in use: sparkplug.edge_node_id, else mqtt.client_id.
+inline const std::string& edge_node_id(const sparkplug_settings& s, const broker& b) {
+    return s.edge_node_id.empty() ? b.client_id : s.edge_node_id;
+}
+
 // The local control socket that `fieldbridge status` talks to.
 struct control_settings {
     std::string socket;  // empty: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/fieldbridge/control.sock
@@ -436,6 +451,7 @@ struct gateway {
     metrics_settings metrics;
     command_settings commands;
     availability_settings availability;
+    sparkplug_settings sparkplug;
     std::vector<profile> profiles;
     std::vector<bus> buses;
     std::vector<device> devices;

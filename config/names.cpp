@@ -47,6 +47,7 @@ constexpr std::array payload_formats{
     std::pair{"raw"sv, payload_format::raw},
     std::pair{"device"sv, payload_format::device},
     std::pair{"template"sv, payload_format::templated},
+    std::pair{"sparkplug"sv, payload_format::sparkplug},
 };
 
 constexpr std::array tcp_framings{

@@ -130,6 +130,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         nested("metrics", k::nested, section::metrics, "the Prometheus endpoint"),
         nested("commands", k::nested, section::commands, "writing to devices from MQTT"),
         nested("availability", k::nested, section::availability, "online/offline topics"),
+        nested("sparkplug", k::nested, section::sparkplug, "Sparkplug B ids (publish.format: sparkplug)"),
         nested("profiles", k::map_of, section::profile, "point lists and settings shared by devices"),
         nested("buses", k::map_of, section::bus, "serial lines and TCP connections"),
         nested("devices", k::map_of, section::device, "the devices polled"),
@@ -181,6 +182,10 @@ std::map<section, std::vector<key_spec>> make_table() {
         choice("qos0", names(qos0_route_names()), "QoS 0 while the link is up: direct (default) or stored"),
     };
     t[section::control] = {text("socket", "control socket path")};
+    t[section::sparkplug] = {
+        make("group_id", k::name, "the Sparkplug group id"),
+        make("edge_node_id", k::name, "the edge node id; default: mqtt.client_id"),
+    };
     t[section::metrics] = {make("listen", k::listen_address,
                                 "address and port of the endpoint, e.g. 127.0.0.1:9108; off when not set")};
     t[section::commands] = {
@@ -329,6 +334,8 @@ std::string_view section_path(section s) {
             return "commands";
         case section::availability:
             return "availability";
+        case section::sparkplug:
+            return "sparkplug";
         case section::profile:
             return "profiles.<name>";
         case section::bus:

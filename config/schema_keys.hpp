@@ -27,6 +27,7 @@ enum class section {
     metrics,
     commands,
     availability,
+    sparkplug,
     profile,  // one entry of profiles
     bus,      // one entry of buses
     device,   // one entry of devices

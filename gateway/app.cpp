@@ -62,6 +62,7 @@ int app::run() {
     }
     if (cfg_.metrics.enabled()) start_metrics();
     p.link.attach(p.forward);
+    if (sparkplug()) start_sparkplug();
     if (auto r = p.forward.resume(); !r) {
         spdlog::critical("cannot resume the message queue: {}", r.error().message());
         parts_.reset();
@@ -72,7 +73,13 @@ int app::run() {
         parts_->connected_since.reset();
         if (s == mqtt::link_state::connected) {
             parts_->connected_since = system::now();
-            publish_birth();  // replaces the retained last will ("offline")
+            if (sparkplug()) {
+                sparkplug_link(true);
+            } else {
+                publish_birth();  // replaces the retained last will ("offline")
+            }
+        } else if (s == mqtt::link_state::disconnected && sparkplug()) {
+            sparkplug_link(false);
         }
         notify_status(fmt::format("broker {}:{} {}; {} device(s) on {} bus(es)", cfg_.mqtt.host, cfg_.mqtt.port,
                                   to_string(s), cfg_.devices.size(), cfg_.buses.size()));
@@ -92,7 +99,7 @@ int app::run() {
     // Old messages leave the queue once a minute (store.max_age).
     p.expiry.start(std::chrono::minutes(1), [this] { parts_->forward.expire(system::now()); });
     p.release.start(release_interval, [] { release_free_memory(); });
-    if (const auto every = cfg_.availability.summary_interval; every.count() > 0) p.summary.start(every, [this] {
+    if (const auto every = cfg_.availability.summary_interval; every.count() > 0 && !sparkplug()) p.summary.start(every, [this] {
         if (parts_->client.state() == mqtt::link_state::connected) publish_birth();
     });
     io_.run();
@@ -155,6 +162,7 @@ nlohmann::json app::reload() {
     p.topics = std::make_shared<const point_topics>(cfg_);
     p.publisher.reconfigure(cfg_, p.topics);
     p.dispatcher.reconfigure(cfg_, p.topics);
+    if (sparkplug()) sparkplug_reconfigured();
     start_buses(true);
     p.dispatcher.subscribe();
     ++p.reloads;
@@ -246,8 +254,14 @@ void app::shutdown() {
     };
     if (p.client.state() != mqtt::link_state::connected) return stop_client();
     // Say goodbye on the status topic (the broker drops the will on DISCONNECT),
-    // then disconnect once the broker has it.
-    p.client.publish(goodbye_message(cfg_), [stop_client](std::error_code) { stop_client(); });
+    // then disconnect once the broker has it. A Sparkplug edge node says
+    // NDEATH, its will, itself ([operational-behavior-edge-node-intentional-disconnect-ndeath]).
+    auto goodbye = goodbye_message(cfg_);
+    if (p.sparkplug) {
+        const auto will = p.sparkplug->will(system::now());
+        goodbye = mqtt::message{will.topic, will.payload, will.qos, will.retain};
+    }
+    p.client.publish(std::move(goodbye), [stop_client](std::error_code) { stop_client(); });
 }
 
 }  // namespace fieldbridge::gateway

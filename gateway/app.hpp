@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/model.hpp"
+#include "mqtt/message.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -39,6 +40,14 @@ private:
     void on_core(std::function<void()> f);
     status_snapshot snapshot() const;
     void publish_birth();
+    // publish.format: sparkplug (app_sparkplug.cpp).
+    bool sparkplug() const { return cfg_.publish.format == config::payload_format::sparkplug; }
+    void start_sparkplug();
+    void sparkplug_link(bool up);
+    void sparkplug_births();
+    void sparkplug_command(const mqtt::message& m);
+    void sparkplug_reconfigured();
+    void register_sparkplug_will();
     void start_buses(bool start_now);
     void start_metrics();
     void wait_for_signal();

@@ -22,6 +22,7 @@
 #include "gateway/metrics_server.hpp"
 #include "gateway/periodic_timer.hpp"
 #include "gateway/refused_reads.hpp"
+#include "gateway/sparkplug_node.hpp"
 #include "gateway/wakeup_timer.hpp"
 #include "mqtt/client.hpp"
 
@@ -33,7 +34,8 @@ struct app::parts {
 
     parts(app& a, std::unique_ptr<store::message_store> s)
         : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
-          forward(*queue, link, [this] { link.arm_flush(); }, 1000, a.cfg_.store.qos0), topics(std::make_shared<const point_topics>(a.cfg_)),
+          forward(*queue, link, [this] { link.arm_flush(); }, 1000,
+                  a.cfg_.publish.format == config::payload_format::sparkplug ? config::qos0_route::stored : a.cfg_.store.qos0), topics(std::make_shared<const point_topics>(a.cfg_)),
           publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); },
                     topics),
           signals(a.io_, SIGINT, SIGTERM, SIGHUP), shutdown_timer(a.io_),
@@ -96,6 +98,7 @@ struct app::parts {
     command_dispatcher dispatcher;
     std::unique_ptr<control_server> control;
     std::unique_ptr<metrics_server> metrics;  // metrics.listen set
+    std::unique_ptr<sparkplug_node> sparkplug;  // publish.format: sparkplug
     std::uint64_t reloads = 0;
     std::uint64_t reload_failures = 0;
     std::string last_reload_error;

@@ -44,6 +44,7 @@ void client_uplink::arm_flush() {
 bool client_uplink::connected() const { return client_.state() == mqtt::link_state::connected; }
 
 void client_uplink::publish(mqtt::message m, std::uint64_t token) {
+    if (hand_over_) m = hand_over_(std::move(m));
     if (m.qos != mqtt::qos::at_most_once) {
         if (handed_at_.size() >= max_timed) handed_at_.clear();
         handed_at_[token] = std::chrono::steady_clock::now();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
 
 #include <boost/asio/steady_timer.hpp>
@@ -28,6 +29,10 @@ public:
     void attach(forwarder& f);
     // What the forwarder is given as arm_flush: flush_due() in 5 ms.
     void arm_flush();
+
+    // Runs on every message as it is handed to the client (Sparkplug
+    // stamps its seq there, in the order messages leave).
+    void set_hand_over(std::function<mqtt::message(mqtt::message)> f) { hand_over_ = std::move(f); }
 
     bool connected() const override;
     void publish(mqtt::message m, std::uint64_t token) override;
@@ -55,6 +60,7 @@ private:
     static constexpr std::size_t max_timed = 1 << 16;
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> handed_at_;
     histogram ack_latency_;
+    std::function<mqtt::message(mqtt::message)> hand_over_;
 };
 
 }  // namespace fieldbridge::gateway

@@ -150,6 +150,30 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
     when_online(device.name, std::move(go), to);
 }
 
+void command_dispatcher::write_point(const std::string& topic, std::size_t device, std::size_t point,
+                                     const nlohmann::json& value) {
+    ++counters_.received;
+    const reply_to to{topic, {}, std::nullopt};  // no address: nothing is answered
+    if (device >= cfg_->devices.size() || point >= cfg_->devices[device].points.size()) {
+        return refuse(to, "no such point");
+    }
+    const auto& d = cfg_->devices[device];
+    const auto& p = d.points[point];
+    std::string why;
+    auto v = write_value(d, p, value, why);
+    if (!v) return refuse(to, why);
+    if (!ports_.polled(device)) return refuse(to, "device " + d.name + " is not polled");
+    auto go = [this, device, point, v = std::move(*v), to, name = d.name, pt = p] {
+        ports_.write(device, point, v, [this, to, name, pt](const modbus::point_result& r) { point_done(to, name, pt, r); });
+    };
+    when_online(d.name, std::move(go), to);
+}
+
+void command_dispatcher::refused(const std::string& topic, const std::string& why) {
+    ++counters_.received;
+    refuse(reply_to{topic, {}, std::nullopt}, why);
+}
+
 void command_dispatcher::point_done(const reply_to& to, const std::string& device, const config::point& point,
                                     const modbus::point_result& r) {
     const log_scope on_device(log_field::device, device);
@@ -210,7 +234,7 @@ void command_dispatcher::refuse(const reply_to& to, const std::string& why) {
     // A client repeating a bad command must not flood the journal: one line
     // a minute per command topic, and one for all topics that name no point
     // (a flood of made-up topics is one kind of trouble, not thousands).
-    const auto key = table_.find(to.command_topic) ? "command " + to.command_topic
+    const auto key = table_.find(to.command_topic) || to.address.topic.empty() ? "command " + to.command_topic
                                                    : std::string("command on a topic naming no point");
     if (const auto held = log_limit_.admit(key, ports_.now())) {
         spdlog::warn("command on {} refused: {}{}", shortened(to.command_topic), shortened(why, 400),
@@ -222,6 +246,7 @@ void command_dispatcher::refuse(const reply_to& to, const std::string& why) {
 // Straight to the client, not through the queue: an answer is for the
 // caller waiting now, not worth a disk commit ahead of it.
 void command_dispatcher::answer(const reply_to& to, std::string payload) {
+    if (to.address.topic.empty()) return;  // a Sparkplug DCMD: no reply message
     auto message = to.address;
     message.payload = std::move(payload);
     send_reply(std::move(message));

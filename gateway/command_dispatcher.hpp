@@ -82,6 +82,17 @@ public:
     // point, and its reply topic would be as long).
     void on_command(const mqtt::message& m);
 
+    // A point write asked for by a Sparkplug DCMD (on `topic`), its value as
+    // a command's JSON value: checked, held while the device is offline and
+    // written as a command is. Sparkplug has no reply message: a refusal or
+    // a failed write is logged and counted, a write the device took goes out
+    // as the point's read-back (command_ports::written).
+    void write_point(const std::string& topic, std::size_t device, std::size_t point, const nlohmann::json& value);
+    // A command refused before it named a point (a DCMD that cannot be
+    // decoded, names no metric of its device, or one not writable): logged
+    // and counted as a refusal.
+    void refused(const std::string& topic, const std::string& why);
+
     // The device answered a poll and is not offline: its held commands are written now.
     void device_back(const std::string& device);
     // Answers held commands whose time is up; asks for the next wake-up.

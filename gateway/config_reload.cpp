@@ -16,6 +16,11 @@ std::optional<std::string> needs_restart(const config::gateway& running, const c
         return "the mqtt, store, control, metrics, availability.gateway_topic or availability.summary_interval settings "
                "changed; restart the service to apply them";
     }
+    const auto spb = config::payload_format::sparkplug;
+    if ((next.publish.format == spb) != (running.publish.format == spb) || !(next.sparkplug == running.sparkplug)) {
+        return "publish.format changed to or from sparkplug, or the sparkplug settings changed; restart the service "
+               "to apply them";
+    }
     return std::nullopt;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/log_context.hpp"
 #include "gateway/availability.hpp"
+#include "gateway/sparkplug_node.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -28,6 +29,7 @@ device_publisher::device_publisher(const config::gateway& cfg, submit_handler su
 void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics) {
     cfg_ = &cfg;
     mapper_ = std::make_unique<point_mapper>(borrowed(cfg), std::move(topics));
+    mapper_->set_sparkplug(sparkplug_);
     std::map<std::string, device_record> devices;
     for (const auto& d : cfg.devices) {
         const auto it = devices_.find(d.name);
@@ -68,11 +70,26 @@ void device_publisher::written(const std::string& device, const config::point& p
             time);
 }
 
-// Retained, through the queue, so that it keeps its place among the values.
+void device_publisher::set_sparkplug(sparkplug_node* node, std::function<void(mqtt::message)> publish_now) {
+    sparkplug_ = node;
+    publish_now_ = std::move(publish_now);
+    mapper_->set_sparkplug(node);
+}
+
+// Retained, through the queue, so that it keeps its place among the values;
+// with Sparkplug a DBIRTH or DDEATH, at once.
 void device_publisher::publish_availability(const std::string& device, modbus::device_state state,
                                             std::chrono::system_clock::time_point now) {
     spdlog::log(state == modbus::device_state::offline ? spdlog::level::warn : spdlog::level::info,
                 "device {} is {}", device, to_string(state));
+    if (sparkplug_ != nullptr) {
+        const auto& devices = cfg_->devices;
+        const auto d = std::find_if(devices.begin(), devices.end(), [&](const auto& x) { return x.name == device; });
+        if (d == devices.end()) return;
+        auto m = sparkplug_->device_state(static_cast<std::size_t>(d - devices.begin()), state, now);
+        if (m && publish_now_) publish_now_(std::move(*m));
+        return;
+    }
     submit_({availability_message(*cfg_, device, state, now)}, now);
 }
 

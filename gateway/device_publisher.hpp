@@ -48,6 +48,12 @@ public:
                  const std::vector<std::uint16_t>& words, std::chrono::system_clock::time_point time,
                  std::chrono::steady_clock::time_point now);
 
+    // format: sparkplug: readings become the node's DDATA (through submit)
+    // and health changes its DBIRTH and DDEATH, handed to publish_now (not
+    // stored: a birth states the present, and the next connection's births
+    // restate it). The node must outlive the publisher or be replaced.
+    void set_sparkplug(sparkplug_node* node, std::function<void(mqtt::message)> publish_now);
+
     const modbus::device_health& health(const std::string& device) const { return devices_.at(device).health; }
     // How long the device's polls took.
     const histogram& poll_durations(const std::string& device) const { return devices_.at(device).polls; }
@@ -67,6 +73,8 @@ private:
     };
     std::map<std::string, device_record> devices_;
     log_limiter log_limit_;  // repeating device errors
+    sparkplug_node* sparkplug_ = nullptr;
+    std::function<void(mqtt::message)> publish_now_;
 };
 
 }  // namespace fieldbridge::gateway

@@ -1,5 +1,7 @@
 #include "gateway/point_mapper.hpp"
 
+#include "gateway/sparkplug_node.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -35,7 +37,7 @@ point_mapper::point_mapper(std::shared_ptr<const config::gateway> shared, std::s
                                         [&](const config::bus& x) { return x.name == device.bus; });
             device_topic = config::expand_topic(cfg.publish.device_topic, cfg.publish, device, config::point{}, *b);
         }
-        devices_.emplace(device.name, device_state{&device, topics_->index(di, 0), std::move(device_topic)});
+        devices_.emplace(device.name, device_state{&device, topics_->index(di, 0), di, std::move(device_topic)});
     }
 }
 
@@ -115,7 +117,8 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
         ++counters_.suppressed;
         return;
     }
-    if (cfg_->publish.format == config::payload_format::device) {
+    if (cfg_->publish.format == config::payload_format::device ||
+        cfg_->publish.format == config::payload_format::sparkplug) {
         ++counters_.published;
         batch.push_back(point_reading{&p, std::move(r)});
         return;
@@ -149,6 +152,11 @@ void point_mapper::map_sample(device_state& state, const modbus::sample& sample,
 void point_mapper::device_message(const device_state& state, const std::vector<point_reading>& batch,
                                   std::chrono::system_clock::time_point time, std::vector<mqtt::message>& out) const {
     if (batch.empty()) return;
+    if (cfg_->publish.format == config::payload_format::sparkplug) {
+        if (sparkplug_ == nullptr) return;
+        if (auto m = sparkplug_->data(state.index, batch)) out.push_back(std::move(*m));
+        return;
+    }
     auto qos = config::quality_of_service::at_most_once;
     bool retain = false;
     for (const auto& pr : batch) {

@@ -23,6 +23,8 @@
 
 namespace fieldbridge::gateway {
 
+class sparkplug_node;
+
 class point_mapper {
 public:
     // Shares the configuration, which must not change while the mapper
@@ -46,6 +48,10 @@ public:
                                          const std::vector<std::uint16_t>& words,
                                          std::chrono::system_clock::time_point time,
                                          std::chrono::steady_clock::time_point now);
+
+    // format: sparkplug: the edge node that makes each poll's DDATA (none:
+    // nothing is published); it must outlive the mapper.
+    void set_sparkplug(sparkplug_node* node) { sparkplug_ = node; }
 
     // The publish topic of a point (for tests and `check`); valid while the
     // mapper lives.
@@ -75,6 +81,7 @@ private:
     struct device_state {
         const config::device* device;
         std::size_t first;  // its first point in points_ and topics_
+        std::size_t index;  // in the configuration's devices
         std::string topic;  // format: device, its publish.device_topic
     };
     const point_state* find(const std::string& device, std::size_t point) const;
@@ -93,6 +100,7 @@ private:
     std::vector<point_state> points_;  // every device's points, device after device
     std::shared_ptr<const point_topics> topics_;
     counters counters_;
+    sparkplug_node* sparkplug_ = nullptr;
 };
 
 mqtt::qos to_mqtt(config::quality_of_service q);

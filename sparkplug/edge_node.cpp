@@ -126,6 +126,7 @@ mqtt::message edge_node::device_birth(std::size_t device, std::uint64_t now_ms) 
         out.alias = alias(device, k);
         out.datatype = m.type;  // [payloads-metric-datatype-req]
         out.timestamp = state.known ? state.timestamp : now_ms;
+        latest_[device][k].told = state.known ? state.timestamp : 0;
         out.value = state.value;
         if (!m.unit.empty()) out.properties.push_back(property{"engUnit", data_type::string, m.unit});
         if (state.known && std::holds_alternative<null_value>(state.value)) {
@@ -152,8 +153,7 @@ std::optional<mqtt::message> edge_node::device_offline(std::size_t device, std::
     return make(message_type::ddeath, device, std::move(p));
 }
 
-std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vector<metric_update>& updates,
-                                             std::uint64_t now_ms) {
+payload edge_node::record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms) {
     auto& states = latest_.at(device);
     payload p;
     p.timestamp = now_ms;
@@ -168,7 +168,7 @@ std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vect
             state.timestamp = u.timestamp;
         }
         metric out;
-        out.alias = alias(device, u.metric);  // alias only: the births bound it to the name
+        out.alias = u.metric;  // the index, for the caller to replace
         out.timestamp = u.timestamp;
         out.is_historical = u.historical;
         out.value = u.value;
@@ -180,9 +180,73 @@ std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vect
         }
         p.metrics.push_back(std::move(out));
     }
+    return p;
+}
+
+std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vector<metric_update>& updates,
+                                             std::uint64_t now_ms) {
+    auto p = record(device, updates, now_ms);
     // [payloads-dbirth-order] no DDATA of a device before its DBIRTH.
     if (!born_ || !online_[device] || p.metrics.empty()) return std::nullopt;
+    for (auto& m : p.metrics) m.alias = alias(device, static_cast<std::size_t>(*m.alias));  // alias only: the births bound it
     return make(message_type::ddata, device, std::move(p));
+}
+
+std::optional<mqtt::message> edge_node::stored_data(std::size_t device, const std::vector<metric_update>& updates,
+                                                    std::uint64_t now_ms) {
+    auto p = record(device, updates, now_ms);
+    if (p.metrics.empty()) return std::nullopt;
+    const auto& def = devices_[device];
+    for (auto& m : p.metrics) {
+        m.name = def.metrics[static_cast<std::size_t>(*m.alias)].name;
+        m.alias.reset();
+    }
+    return mqtt::message{topic(message_type::ddata, device), encode(p), mqtt::qos::at_most_once, false};
+}
+
+std::optional<std::size_t> edge_node::device_index(std::string_view name) const {
+    for (std::size_t d = 0; d < devices_.size(); ++d) {
+        if (devices_[d].name == name) return d;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::string_view name) const {
+    const auto& metrics = devices_[device].metrics;
+    for (std::size_t k = 0; k < metrics.size(); ++k) {
+        if (metrics[k].name == name) return k;
+    }
+    return std::nullopt;
+}
+
+mqtt::message edge_node::hand_over(mqtt::message m) {
+    const auto prefix = topic(message_type::ddata) + "/";
+    if (m.topic.compare(0, prefix.size(), prefix) != 0) return m;
+    const auto device = device_index(std::string_view(m.topic).substr(prefix.size()));
+    if (!device) return m;
+    auto decoded = decode(m.payload);
+    auto* p = std::get_if<payload>(&decoded);
+    if (p == nullptr) return m;  // not one stored_data() made
+    const bool live = born_ && online_[*device];
+    for (auto& metric : p->metrics) {
+        const auto k = metric.name ? metric_index(*device, *metric.name) : std::nullopt;
+        if (!k) {
+            metric.is_historical = true;
+            continue;
+        }
+        metric.alias = alias(*device, *k);
+        metric.name.reset();
+        auto& state = latest_[*device][*k];
+        const auto at = metric.timestamp.value_or(0);
+        if (metric.is_historical || !live || (state.told != 0 && at <= state.told)) {
+            metric.is_historical = true;
+        } else {
+            state.told = at;
+        }
+    }
+    p->seq = next();
+    m.payload = encode(*p);
+    return m;
 }
 
 std::optional<command_request> edge_node::command(std::string_view topic_text, std::string_view bytes) const {

@@ -113,6 +113,27 @@ public:
     std::optional<mqtt::message> data(std::size_t device, const std::vector<metric_update>& updates,
                                       std::uint64_t now_ms);
 
+    // The service's path, where data goes through the durable store and
+    // waits there while no host can see it: a device's readings are kept
+    // (the next birth carries them) and become a DDATA for the store, its
+    // metrics by name (a reload may renumber the aliases before it leaves)
+    // and without seq. hand_over() finishes it as it leaves. nullopt when
+    // updates holds no metric of the device.
+    std::optional<mqtt::message> stored_data(std::size_t device, const std::vector<metric_update>& updates,
+                                             std::uint64_t now_ms);
+
+    // A message is handed to the client: a DDATA of this node's devices
+    // (from stored_data()) gets the session's next seq and its metrics their
+    // aliases; a metric is is_historical when the host already has a reading
+    // of it as new or newer in this session (from a birth or an earlier
+    // DDATA), when its device is offline or the node not born, or when no
+    // metric of that name is configured any more (it keeps its name then).
+    // Anything else is returned unchanged.
+    mqtt::message hand_over(mqtt::message m);
+
+    // The bdSeq of the next Will and births (one kept across restarts).
+    void set_bd_seq(std::uint8_t value) { bd_seq_ = value; }
+
     // An NCMD or DCMD for this node (anything else: nullopt). Metrics are
     // found by name or by the alias of the births.
     std::optional<command_request> command(std::string_view topic, std::string_view payload) const;
@@ -133,7 +154,15 @@ private:
         wire_value value;  // null_value before the first reading, and when bad
         bool known = false;
         std::uint64_t timestamp = 0;
+        // The time of the reading the host has as current in this session
+        // (hand_over()); 0: none.
+        std::uint64_t told = 0;
     };
+
+    // Keeps the readings and returns them as metrics without name or alias.
+    payload record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms);
+    std::optional<std::size_t> device_index(std::string_view name) const;
+    std::optional<std::size_t> metric_index(std::size_t device, std::string_view name) const;
 
     mqtt::message make(message_type t, std::optional<std::size_t> device, payload p);
     mqtt::message device_birth(std::size_t device, std::uint64_t now_ms);

@@ -100,6 +100,11 @@ public:
     // Drops what is kept for a device (one no longer configured).
     result<void> forget_refused_reads(const std::string& device);
 
+    // A number kept across restarts under `name` (the Sparkplug bdSeq), or
+    // nullopt when none was kept; set_counter commits it.
+    result<std::optional<std::int64_t>> counter(const std::string& name);
+    result<void> set_counter(const std::string& name, std::int64_t value);
+
     // Messages the caller still needs (with the MQTT client, or acknowledged
     // and about to be deleted): the drop policy never evicts them.
     void protect(std::function<bool(std::int64_t)> keep) { queue_.protect(std::move(keep)); }

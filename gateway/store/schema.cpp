@@ -9,7 +9,7 @@ namespace {
 
 // Never edit a step that has shipped: a file that took it keeps its result.
 // Add a step instead.
-constexpr std::array<step, 2> all_steps{{
+constexpr std::array<step, 3> all_steps{{
     {0, "the message queue and the MQTT session ledger", R"sql(
 CREATE TABLE messages (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS refused_reads (
     start    INTEGER NOT NULL,
     count    INTEGER NOT NULL,
     PRIMARY KEY (device, function, start, count)
+) WITHOUT ROWID;
+)sql"},
+    {2, "numbers the gateway keeps across restarts (the Sparkplug bdSeq)", R"sql(
+CREATE TABLE counters (
+    name  TEXT    PRIMARY KEY,
+    value INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
 }};

@@ -249,6 +249,7 @@ std::string with_key(section s, std::string_view key_view, const std::string& va
         case section::metrics:
         case section::commands:
         case section::availability:
+        case section::sparkplug:
             d.root_sections[std::string(section_path(s))].set(key, value);
             break;
         case section::profile:
@@ -300,6 +301,7 @@ const std::vector<section> leaf_sections{section::mqtt,
                                          section::metrics,
                                          section::commands,
                                          section::availability,
+                                         section::sparkplug,
                                          section::profile,
                                          section::bus,
                                          section::device,

@@ -32,6 +32,7 @@ public:
         std::size_t births = 0;
         std::size_t deaths = 0;
         std::size_t data = 0;
+        std::vector<std::uint64_t> historical;  // the timestamps of is_historical metrics received
     };
 
     // The will the node registered for the connection that follows.
@@ -174,7 +175,10 @@ private:
                 fail("DDATA of " + device + " with an alias no birth bound");
                 continue;
             }
-            if (m.is_historical) continue;  // history does not change the current value
+            if (m.is_historical) {  // history does not change the current value
+                d.historical.push_back(m.timestamp.value_or(0));
+                continue;
+            }
             d.values[name] = m.value;
             d.bad[name] = has_bad_quality(m);
         }

@@ -226,6 +226,7 @@ std::string config_builder::yaml() const {
     section("commands", commands_);
     section("availability", availability_);
     section("metrics", metrics_);
+    section("sparkplug", sparkplug_);
     if (!profiles_.empty() || !profile_files_.empty()) {
         out += "profiles:\n";
         for (const auto& [name, points] : profiles_) {

@@ -121,7 +121,7 @@ private:
 class config_builder {
 public:
     // Sections written as one flow mapping each: mqtt, publish, store,
-    // control, commands, availability, metrics. Setting a key adds the section.
+    // control, commands, availability, metrics, sparkplug. Setting a key adds the section.
     yaml_map& mqtt() { return mqtt_; }
     yaml_map& publish() { return publish_; }
     yaml_map& store() { return store_; }
@@ -129,6 +129,7 @@ public:
     yaml_map& commands() { return commands_; }
     yaml_map& availability() { return availability_; }
     yaml_map& metrics() { return metrics_; }
+    yaml_map& sparkplug() { return sparkplug_; }
 
     config_builder& broker(const std::string& host, std::uint16_t port);
     config_builder& client_id(const std::string& id);
@@ -154,7 +155,7 @@ public:
     std::string write(const std::filesystem::path& path) const;
 
 private:
-    yaml_map mqtt_, publish_, store_, control_, commands_, availability_, metrics_;
+    yaml_map mqtt_, publish_, store_, control_, commands_, availability_, metrics_, sparkplug_;
     std::vector<std::pair<std::string, yaml_map>> buses_;
     std::vector<std::pair<std::string, std::vector<point_spec>>> profiles_;
     std::vector<std::pair<std::string, std::string>> profile_files_;  // name, path

@@ -1,0 +1,101 @@
+// publish.format: sparkplug: the edge node's session over the service's
+// client. Each connection registers NDEATH with the current bdSeq as its
+// Will (the number is kept in the store, so a restart never reuses the
+// one of the connection the broker may still be timing out); births go out
+// when the link is up, ahead of the queue; DDATA leaves the store through
+// the uplink, which stamps seq as it hands it over; DBIRTH and DDEATH follow
+// the device health; NCMD and DCMD go to a rebirth and the command path.
+#include <spdlog/spdlog.h>
+
+#include "gateway/app.hpp"
+#include "gateway/app_parts.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+constexpr const char* bd_seq_counter = "sparkplug_bd_seq";
+// A DCMD larger than this is refused before it is decoded: a write of
+// every point of a large device is far smaller.
+constexpr std::size_t max_sparkplug_command = 256 * 1024;
+
+}  // namespace
+
+void app::start_sparkplug() {
+    auto& p = *parts_;
+    std::uint8_t bd_seq = 0;
+    if (auto kept = p.queue->counter(bd_seq_counter); !kept) {
+        spdlog::error("queue: cannot read the Sparkplug bdSeq: {}; starting from 0", kept.error().message());
+    } else if (*kept) {
+        bd_seq = static_cast<std::uint8_t>(**kept & 0xFF);
+    }
+    p.sparkplug = std::make_unique<sparkplug_node>(cfg_, bd_seq);
+    p.publisher.set_sparkplug(p.sparkplug.get(), [this](mqtt::message m) { parts_->client.publish(std::move(m)); });
+    p.link.set_hand_over([this](mqtt::message m) { return parts_->sparkplug->hand_over(std::move(m)); });
+    register_sparkplug_will();
+    for (const auto& filter : p.sparkplug->command_filters()) {
+        p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) {
+            if (!stopping_) sparkplug_command(m);
+        });
+    }
+    spdlog::info("Sparkplug B edge node {}/{}: {} device(s), bdSeq {}", cfg_.sparkplug.group_id,
+                 config::edge_node_id(cfg_.sparkplug, cfg_.mqtt), cfg_.devices.size(), bd_seq);
+}
+
+// The Will of the next connection, and the number the one after it (in
+// this process or the next) will carry.
+void app::register_sparkplug_will() {
+    auto& p = *parts_;
+    p.client.set_will(p.sparkplug->will(std::chrono::system_clock::now()));
+    const auto next = static_cast<std::uint8_t>(p.sparkplug->bd_seq() + 1);
+    if (auto r = p.queue->set_counter(bd_seq_counter, next); !r) {
+        spdlog::error("queue: cannot keep the Sparkplug bdSeq: {}; a restart may repeat bdSeq {}", r.error().message(),
+                      p.sparkplug->bd_seq());
+    }
+}
+
+void app::sparkplug_link(bool up) {
+    if (up) return sparkplug_births();
+    parts_->sparkplug->session_ended();
+    register_sparkplug_will();
+}
+
+// NBIRTH and DBIRTHs, straight to the client: they go out before anything
+// the forwarder hands over after them.
+void app::sparkplug_births() {
+    auto& p = *parts_;
+    if (p.client.state() != mqtt::link_state::connected) return;  // the next connection's births
+    for (auto& m : p.sparkplug->births(std::chrono::system_clock::now())) p.client.publish(std::move(m));
+}
+
+void app::sparkplug_command(const mqtt::message& m) {
+    auto& p = *parts_;
+    if (m.payload.size() > max_sparkplug_command) {
+        p.dispatcher.refused(m.topic, "a payload of " + std::to_string(m.payload.size()) + " bytes; at most " +
+                                          std::to_string(max_sparkplug_command) + " are taken");
+        return;
+    }
+    auto command = p.sparkplug->command(m.topic, m.payload);
+    if (!command) return;
+    for (const auto& why : command->refused) p.dispatcher.refused(m.topic, why);
+    for (const auto& w : command->writes) p.dispatcher.write_point(m.topic, w.device, w.point, w.value);
+    if (command->rebirth) {
+        spdlog::info("Sparkplug rebirth asked for on {}", m.topic);
+        sparkplug_births();
+    }
+}
+
+// A reload kept the ids (config_reload refuses other changes) but the
+// devices and points may differ: a new node with the same bdSeq, the devices
+// online as their health says, and births when the link is up.
+void app::sparkplug_reconfigured() {
+    auto& p = *parts_;
+    const auto now = std::chrono::system_clock::now();
+    *p.sparkplug = sparkplug_node(cfg_, p.sparkplug->bd_seq());
+    for (std::size_t d = 0; d < cfg_.devices.size(); ++d) {
+        const auto state = p.publisher.health(cfg_.devices[d].name).state();
+        p.sparkplug->device_state(d, state, now);  // not born: nothing to publish
+    }
+    sparkplug_births();
+}
+
+}  // namespace fieldbridge::gateway

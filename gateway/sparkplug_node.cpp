@@ -1,0 +1,84 @@
+#include "gateway/sparkplug_node.hpp"
+
+#include <algorithm>
+
+#include "sparkplug/metric_mapping.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+sparkplug::edge_node make_node(const config::gateway& cfg, std::uint8_t bd_seq) {
+    sparkplug::edge_node node({cfg.sparkplug.group_id, config::edge_node_id(cfg.sparkplug, cfg.mqtt)},
+                              sparkplug::devices_of(cfg));
+    node.set_bd_seq(bd_seq);
+    return node;
+}
+
+nlohmann::json to_json(const modbus::value& v) {
+    return std::visit([](const auto& x) { return nlohmann::json(x); }, v);
+}
+
+}  // namespace
+
+std::uint64_t epoch_ms(std::chrono::system_clock::time_point t) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
+}
+
+sparkplug_node::sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq)
+    : cfg_(&cfg), node_(make_node(cfg, bd_seq)) {}
+
+mqtt::will_message sparkplug_node::will(time_point now) const {
+    auto m = node_.will(epoch_ms(now));
+    return mqtt::will_message{std::move(m.topic), std::move(m.payload), m.qos, m.retain, {}};
+}
+
+std::vector<mqtt::message> sparkplug_node::births(time_point now) { return node_.births(epoch_ms(now)); }
+
+std::optional<mqtt::message> sparkplug_node::data(std::size_t device, const std::vector<point_reading>& readings) {
+    if (device >= cfg_->devices.size() || readings.empty()) return std::nullopt;
+    const auto& points = cfg_->devices[device].points.items();
+    std::vector<sparkplug::metric_update> updates;
+    updates.reserve(readings.size());
+    std::uint64_t latest = 0;
+    for (const auto& r : readings) {
+        if (r.point < points.data() || r.point >= points.data() + points.size()) continue;
+        const auto k = static_cast<std::size_t>(r.point - points.data());
+        const auto at = epoch_ms(r.value.time);
+        latest = std::max(latest, at);
+        updates.push_back(sparkplug::metric_update{k, sparkplug::to_wire(sparkplug::metric_type(*r.point), r.value.value), at, false});
+    }
+    return node_.stored_data(device, updates, latest);
+}
+
+std::optional<mqtt::message> sparkplug_node::device_state(std::size_t device, modbus::device_state state,
+                                                          time_point now) {
+    if (device >= cfg_->devices.size()) return std::nullopt;
+    switch (state) {
+        case modbus::device_state::online:
+            return node_.device_online(device, epoch_ms(now));
+        case modbus::device_state::offline:
+            return node_.device_offline(device, epoch_ms(now));
+        case modbus::device_state::unknown:
+            break;
+    }
+    return std::nullopt;
+}
+
+std::optional<sparkplug_command> sparkplug_node::command(std::string_view topic, std::string_view payload) const {
+    auto request = node_.command(topic, payload);
+    if (!request) return std::nullopt;
+    sparkplug_command out{request->rebirth, {}, std::move(request->refused)};
+    for (const auto& w : request->writes) {
+        const auto& def = node_.device(w.device);
+        const auto value = sparkplug::from_wire(def.metrics[w.metric].type, w.value);
+        if (const auto* why = std::get_if<std::string>(&value)) {
+            out.refused.push_back("DCMD " + def.name + " " + def.metrics[w.metric].name + ": " + *why);
+            continue;
+        }
+        out.writes.push_back({w.device, w.metric, to_json(std::get<modbus::value>(value))});
+    }
+    return out;
+}
+
+}  // namespace fieldbridge::gateway

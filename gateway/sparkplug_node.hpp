@@ -1,0 +1,82 @@
+// The gateway as a Sparkplug B edge node (publish.format: sparkplug): the
+// configuration's devices and points become the node's devices and metrics,
+// a poll's published readings a DDATA for the durable store, device health
+// DBIRTH and DDEATH, each connection's Will (NDEATH) and births, and NCMD or
+// DCMD a rebirth or point writes. The session bookkeeping is
+// sparkplug::edge_node's. Pure: the caller gives the time and publishes;
+// core thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/model.hpp"
+#include "drivers/modbus/device_health.hpp"
+#include "gateway/payload.hpp"
+#include "mqtt/message.hpp"
+#include "mqtt/packet.hpp"
+#include "sparkplug/edge_node.hpp"
+
+namespace fieldbridge::gateway {
+
+// One point write a DCMD asks for, its value as a command's JSON value (so
+// that it is checked like one).
+struct sparkplug_write {
+    std::size_t device = 0;
+    std::size_t point = 0;
+    nlohmann::json value;
+};
+
+struct sparkplug_command {
+    bool rebirth = false;
+    std::vector<sparkplug_write> writes;
+    std::vector<std::string> refused;  // why, for the log and the counters
+};
+
+class sparkplug_node {
+public:
+    using time_point = std::chrono::system_clock::time_point;
+
+    // bd_seq: the number the first connection's Will and births carry.
+    sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq);
+
+    // The Will of the next connection: NDEATH with the current bdSeq.
+    mqtt::will_message will(time_point now) const;
+    // The link is up (or a rebirth was asked): NBIRTH and the DBIRTHs of
+    // the devices online, to go out ahead of any data.
+    std::vector<mqtt::message> births(time_point now);
+    // The link went down: the next connection carries the next bdSeq.
+    void session_ended() { node_.session_ended(); }
+    std::uint8_t bd_seq() const { return node_.bd_seq(); }
+
+    // The published readings of one poll of configured device `device` (or
+    // a write's read-back): a DDATA for the store, nullopt when empty.
+    std::optional<mqtt::message> data(std::size_t device, const std::vector<point_reading>& readings);
+    // The device's health changed: DBIRTH (online) or DDEATH (offline)
+    // when the node is born; nothing for unknown or a repeat.
+    std::optional<mqtt::message> device_state(std::size_t device, modbus::device_state state, time_point now);
+
+    // A DDATA leaves for the broker: seq and aliases (edge_node::hand_over).
+    mqtt::message hand_over(mqtt::message m) { return node_.hand_over(std::move(m)); }
+
+    // NCMD and DCMD filters to subscribe to.
+    std::vector<std::string> command_filters() const { return node_.command_filters(); }
+    // A message on a command filter; nullopt when it is not for this node.
+    std::optional<sparkplug_command> command(std::string_view topic, std::string_view payload) const;
+
+    const sparkplug::edge_node& node() const { return node_; }
+
+private:
+    const config::gateway* cfg_;
+    sparkplug::edge_node node_;
+};
+
+std::uint64_t epoch_ms(std::chrono::system_clock::time_point t);
+
+}  // namespace fieldbridge::gateway

@@ -1,0 +1,193 @@
+// `fieldbridge run` with publish.format: sparkplug against a real mosquitto
+// and the simulated meter, seen by the host simulator (tests/sparkplug):
+// NBIRTH and a complete DBIRTH, DDATA by alias with seq running on without a
+// gap [topics-dbirth-seq], a rebirth asked by NCMD, a DCMD write that reaches
+// the device and comes back as DDATA, the device offline -> DDEATH and back
+// -> DBIRTH, an uplink outage -> the broker delivers the Will (NDEATH), the
+// next connection is born with the next bdSeq and the readings of the outage
+// arrive as is_historical metrics, and a killed gateway -> NDEATH, a restarted
+// one -> the next bdSeq again (kept in the store).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "tests/mqtt/client_harness.hpp"
+#include "tests/sparkplug/host_simulator.hpp"
+#include "tests/support/config_builder.hpp"
+#include "tests/support/gateway_rig.hpp"
+#include "tests/support/modbus_master.hpp"
+
+namespace fieldbridge {
+namespace {
+
+using namespace std::chrono_literals;
+using mqtt::test_harness::options_for;
+using mqtt::test_harness::run_until;
+using sparkplug::data_type;
+using sparkplug::wire_value;
+using sparkplug::testing::host_simulator;
+using testing::gateway_rig;
+using testing::point_spec;
+
+std::uint64_t now_ms() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+// A gateway (through the proxy, which can cut its uplink) with one meter,
+// and a host application on the broker directly.
+struct sparkplug_rig {
+    gateway_rig rig{gateway_rig::options{{}, true}};
+    boost::asio::io_context io;
+    std::unique_ptr<host_simulator> host;
+
+    sparkplug_rig() {
+        rig.config.client_id("spb-gw").heartbeat("1s");
+        rig.config.mqtt().set("keepalive", "2s").set("reconnect", testing::yaml_map().set("min", "50ms").set("max", "200ms"));
+        rig.config.publish().set("format", "sparkplug");
+        rig.config.sparkplug().set("group_id", "plant1").set("edge_node_id", "gw1");
+        rig.config.profile("meter", {
+                                        point_spec("voltage", "input", 0, "float32").unit("V").simulate_constant(229.5),
+                                        point_spec("energy", "holding", 10, "uint32").simulate_constant(123456),
+                                        point_spec("relay", "coil", 3, "bool").writable(),
+                                    });
+        rig.config.tcp_bus("line", rig.modbus_port());
+        rig.config.device("m1").bus("line").unit_id(3).profile("meter").poll_interval("200ms").timeout("200ms").set(
+            "offline_after", 2);
+        host = std::make_unique<host_simulator>(io.get_executor(), options_for(rig.broker(), "host"), "plant1");
+        host->start();
+    }
+
+    const sparkplug::testing::host_view& view() const { return host->view(); }
+    bool until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
+        return run_until(io, pred, timeout);
+    }
+    bool device_alive() const { return view().devices().count("m1") > 0 && view().devices().at("m1").alive; }
+    const sparkplug::testing::host_view::device_view& m1() const { return view().devices().at("m1"); }
+    std::string violations() const {
+        std::string out;
+        for (const auto& v : view().violations()) out += v + "\n";
+        return out;
+    }
+};
+
+TEST(sparkplug_gateway, births_data_rebirth_and_a_dcmd_write_reach_a_host) {
+    sparkplug_rig s;
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+
+    // [payloads-nbirth-bdseq] the first connection of a new store: bdSeq 0;
+    // the DBIRTH names every point with its datatype and value.
+    ASSERT_TRUE(s.until([&] { return s.device_alive() && s.m1().values.count("voltage") &&
+                                     s.m1().values.at("voltage") == wire_value{229.5f}; }))
+        << gw.output() << s.violations();
+    EXPECT_EQ(s.view().bdseq(), 0u);
+    EXPECT_EQ(s.m1().types.at("voltage"), data_type::float32);
+    EXPECT_EQ(s.m1().types.at("energy"), data_type::uint32);
+    EXPECT_EQ(s.m1().types.at("relay"), data_type::boolean);
+
+    // Heartbeats every second: DDATA by alias, seq without a gap.
+    const auto data_before = s.m1().data;
+    ASSERT_TRUE(s.until([&] { return s.m1().data >= data_before + 3; })) << gw.output();
+    EXPECT_EQ(s.m1().values.at("energy"), wire_value{std::uint32_t{123456}});
+
+    // NCMD Node Control/Rebirth: a new NBIRTH (seq 0, same bdSeq) and DBIRTH.
+    sparkplug::payload rebirth;
+    sparkplug::metric r;
+    r.name = std::string(sparkplug::rebirth_metric);
+    r.datatype = data_type::boolean;
+    r.value = true;
+    rebirth.metrics.push_back(r);
+    const auto births_before = s.m1().births;
+    s.host->send("spBv1.0/plant1/NCMD/gw1", rebirth);
+    ASSERT_TRUE(s.until([&] { return s.view().node_births() == 2 && s.m1().births == births_before + 1; }))
+        << gw.output() << s.violations();
+    EXPECT_EQ(s.view().bdseq(), 0u) << "a rebirth keeps the connection's bdSeq";
+
+    // DCMD relay = true, by name: written to the coil, read back as DDATA.
+    sparkplug::payload write;
+    sparkplug::metric w;
+    w.name = "relay";
+    w.datatype = data_type::boolean;
+    w.value = true;
+    write.metrics.push_back(w);
+    s.host->send("spBv1.0/plant1/DCMD/gw1/m1", write);
+    ASSERT_TRUE(s.until([&] { return s.m1().values.at("relay") == wire_value{true}; })) << gw.output();
+    EXPECT_EQ(testing::read_coils(s.rig.modbus_port(), 3, 3, 1), (std::vector<std::uint16_t>{1}));
+
+    // A DCMD the gateway refuses (no such metric, a text for a number): no
+    // write, counted as refused commands.
+    sparkplug::payload bad;
+    sparkplug::metric b1;
+    b1.name = "nonesuch";
+    b1.value = true;
+    sparkplug::metric b2;
+    b2.name = "energy";
+    b2.value = std::string("lots");
+    bad.metrics = {b1, b2};
+    s.host->send("spBv1.0/plant1/DCMD/gw1/m1", bad);
+    EXPECT_TRUE(s.until([&] { return s.rig.status_number("commands", "refused") >= 2; }, 10s))
+        << s.rig.status().output;
+
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+    EXPECT_TRUE(gw.running()) << gw.output();
+}
+
+TEST(sparkplug_gateway, a_device_offline_is_a_ddeath_and_back_a_dbirth) {
+    sparkplug_rig s;
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    ASSERT_TRUE(s.until([&] { return s.device_alive(); })) << gw.output();
+
+    s.rig.kill_simulator();
+    ASSERT_TRUE(s.until([&] { return s.m1().deaths == 1 && !s.device_alive(); })) << gw.output() << s.violations();
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    ASSERT_TRUE(s.until([&] { return s.device_alive() && s.m1().births == 2; })) << gw.output() << s.violations();
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
+TEST(sparkplug_gateway, an_outage_ends_in_the_will_and_the_next_session_brings_its_readings_as_history) {
+    sparkplug_rig s;
+    s.rig.config.device("m1").set("poll_interval", "100ms");
+    // A value that changes with every poll, so that each poll is published.
+    s.rig.config.profile("meter", {point_spec("level", "input", 0, "float32").simulate_ramp(0, 1000, "10s")});
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    ASSERT_TRUE(s.until([&] { return s.device_alive() && s.m1().data > 3; })) << gw.output();
+
+    // The uplink stalls, then is cut: the broker delivers the Will (NDEATH of bdSeq 0).
+    s.rig.proxy().stall();
+    s.rig.proxy().cut();
+    const auto cut_at = now_ms();
+    ASSERT_TRUE(s.until([&] { return s.view().node_deaths() == 1 && !s.view().node_alive(); })) << gw.output();
+    // Two seconds of readings wait in the store while no host can see them.
+    s.until([] { return false; }, 2s);
+    const auto resumed_at = now_ms();
+    s.rig.proxy().resume();
+
+    // The next connection: bdSeq 1, births with the present, then the
+    // outage's readings as history.
+    ASSERT_TRUE(s.until([&] {
+        return s.view().node_alive() && s.view().bdseq() == 1u && s.device_alive() &&
+               std::count_if(s.m1().historical.begin(), s.m1().historical.end(),
+                             [&](std::uint64_t t) { return t > cut_at + 500 && t < resumed_at; }) >= 5;
+    })) << gw.output() << s.violations();
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+
+    // Killed: the broker says NDEATH; restarted: bdSeq 2, from the store.
+    const auto deaths = s.view().node_deaths();
+    s.rig.kill_gateway();
+    ASSERT_TRUE(s.until([&] { return s.view().node_deaths() == deaths + 1; })) << s.violations();
+    s.rig.start_gateway();
+    ASSERT_TRUE(s.until([&] { return s.view().node_alive() && s.view().bdseq() == 2u && s.device_alive(); }))
+        << s.rig.gateway().output() << s.violations();
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
+}  // namespace
+}  // namespace fieldbridge
