@@ -195,7 +195,9 @@ std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vect
 std::optional<mqtt::message> edge_node::stored_data(std::size_t device, const std::vector<metric_update>& updates,
                                                     std::uint64_t now_ms) {
     auto p = record(device, updates, now_ms);
-    if (p.metrics.empty()) return std::nullopt;
+    // Offline (or not yet online): kept for its next DBIRTH; a host has no
+    // device to give the readings to.
+    if (p.metrics.empty() || !online_[device]) return std::nullopt;
     const auto& def = devices_[device];
     for (auto& m : p.metrics) {
         m.name = def.metrics[static_cast<std::size_t>(*m.alias)].name;
@@ -238,7 +240,7 @@ mqtt::message edge_node::hand_over(mqtt::message m) {
         metric.name.reset();
         auto& state = latest_[*device][*k];
         const auto at = metric.timestamp.value_or(0);
-        if (metric.is_historical || !live || (state.told != 0 && at <= state.told)) {
+        if (metric.is_historical || !live || (state.told != 0 && at < state.told)) {
             metric.is_historical = true;
         } else {
             state.told = at;

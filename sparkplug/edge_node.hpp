@@ -118,14 +118,15 @@ public:
     // (the next birth carries them) and become a DDATA for the store, its
     // metrics by name (a reload may renumber the aliases before it leaves)
     // and without seq. hand_over() finishes it as it leaves. nullopt when
-    // updates holds no metric of the device.
+    // updates holds no metric of the device, or the device is not online
+    // (its DBIRTH carries them).
     std::optional<mqtt::message> stored_data(std::size_t device, const std::vector<metric_update>& updates,
                                              std::uint64_t now_ms);
 
     // A message is handed to the client: a DDATA of this node's devices
     // (from stored_data()) gets the session's next seq and its metrics their
-    // aliases; a metric is is_historical when the host already has a reading
-    // of it as new or newer in this session (from a birth or an earlier
+    // aliases; a metric is is_historical when the host already has a newer
+    // reading of it in this session (from a birth or an earlier
     // DDATA), when its device is offline or the node not born, or when no
     // metric of that name is configured any more (it keeps its name then).
     // Anything else is returned unchanged.

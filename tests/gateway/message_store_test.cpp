@@ -267,6 +267,24 @@ TEST_F(message_store_test, refused_reads_survive_a_reopen_once_each_and_with_unc
     EXPECT_EQ(*reads, (std::vector<refused_read>{{"meter1", 4, 100, 10}}));
 }
 
+TEST_F(message_store_test, counters_survive_a_reopen_and_commit_pending_messages_with_them) {
+    {
+        auto s = open();
+        auto none = s->counter("sparkplug_bd_seq");
+        ASSERT_TRUE(none);
+        EXPECT_FALSE(*none);
+        ids(s->append_uncommitted(std::vector{msg("a", "1")}, t0_));
+        ASSERT_TRUE(s->set_counter("sparkplug_bd_seq", 7));
+        EXPECT_FALSE(s->uncommitted());
+        ASSERT_TRUE(s->set_counter("sparkplug_bd_seq", 8));  // replaced, not added
+        ASSERT_TRUE(s->set_counter("other", -1));
+    }
+    auto s = open();
+    EXPECT_EQ(s->counter("sparkplug_bd_seq").value(), std::optional<std::int64_t>{8});
+    EXPECT_EQ(s->counter("other").value(), std::optional<std::int64_t>{-1});
+    EXPECT_EQ(s->stats().rows, 1u);
+}
+
 TEST_F(message_store_test, requeue_forgets_the_packet_id) {
     auto s = open();
     const auto id = ids(s->append(std::vector{msg("a", "1")}, t0_));

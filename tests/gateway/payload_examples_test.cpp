@@ -70,6 +70,22 @@ TEST(payload_examples, the_raw_format_says_that_a_bad_reading_is_not_published) 
     EXPECT_NE(out.find("(nothing: format raw does not publish a bad reading)"), std::string::npos) << out;
 }
 
+TEST(payload_examples, the_sparkplug_format_shows_births_data_by_alias_death_and_the_will) {
+    const auto out = examples_of("publish: { format: sparkplug }\nsparkplug: { group_id: plant1 }");
+    for (const std::string part : {
+             "  spBv1.0/plant1/NBIRTH/fieldbridge  (qos 0)\n    seq 0:\n    bdSeq Int64 = 0\n"
+             "    Node Control/Rebirth Boolean = false\n",
+             "  spBv1.0/plant1/DDATA/fieldbridge/m1  (qos 0)\n    seq 2:\n    alias 1 = 229.5\n",
+             "    alias 1 = null, Quality 0\n",
+             "  spBv1.0/plant1/DDEATH/fieldbridge/m1  (qos 0)\n",
+             "  spBv1.0/plant1/NDEATH/fieldbridge  (qos 1)\n    seq none:\n    bdSeq Int64 = 0\n",
+         }) {
+        EXPECT_NE(out.find(part), std::string::npos) << part << " in:\n" << out;
+    }
+    EXPECT_NE(out.find("spBv1.0/plant1/DBIRTH/fieldbridge/m1  (qos 0)\n    seq 1:\n    v (alias 1) "), std::string::npos)
+        << out;
+}
+
 // examples/formats/: one configuration per format, each loading without a
 // warning and making the messages its comment promises.
 TEST(payload_examples, each_shipped_format_example_loads_and_makes_its_shape) {
@@ -79,6 +95,7 @@ TEST(payload_examples, each_shipped_format_example_loads_and_makes_its_shape) {
         {"device", R"({"device":"meter1","points":{"voltage":230.0,"energy":1000.0,"running":false},)"
                    R"("ts":"1970-01-01T00:00:01.500Z"})"},
         {"template", R"({"v":230.0,"q":"good","t":1500,"tag":"meter1.voltage"})"},
+        {"sparkplug", "seq 2:\n    alias 1 = 230\n    alias 2 = 1000\n    alias 3 = false"},
     };
     for (const auto& [format, payload] : first_payload) {
         const auto cfg = config::load_file(FIELDBRIDGE_SOURCE_DIR "/examples/formats/" + format + ".yaml");

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <random>
 
 #include "sparkplug/payload_codec.hpp"
@@ -262,6 +263,118 @@ TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model
                 }
             }
         }
+    }
+}
+
+}  // namespace
+}  // namespace fieldbridge::sparkplug
+
+namespace fieldbridge::sparkplug {
+namespace {
+
+// The service's path (stored_data() into a store, hand_over() as messages
+// leave it, in order, while connected): random connections, losses,
+// rebirths, device changes, polls and hand-overs. At every step the host
+// sees a valid session — seq without a gap across births and stored data, no
+// current value older than the one it shows; when all is handed over after a
+// last connection, it shows exactly the latest readings and has received
+// every DDATA produced. The only DDATA of a dead device it may see is a
+// backlog of only historical metrics (stored before the DDEATH).
+TEST(sparkplug_edge_node, the_stored_path_keeps_seq_history_and_every_reading_over_random_sequences) {
+    const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
+    const auto seeds = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000);
+    for (std::uint64_t seed = one != 0 ? one : 1; seed <= (one != 0 ? one : seeds); ++seed) {
+        std::mt19937_64 r(seed);
+        auto n = node();
+        host_view host;
+        host.accept_dead_history(true);
+        model m{std::vector<bool>(n.device_count(), false), {}, {}};
+        for (std::size_t d = 0; d < n.device_count(); ++d) {
+            m.latest.emplace_back(n.device(d).metrics.size(), null_value{});
+            m.known.emplace_back(n.device(d).metrics.size(), false);
+        }
+        std::deque<mqtt::message> store;
+        std::size_t produced = 0;
+        bool connected = false;
+        std::uint64_t now = 1000;
+        std::string trace;
+        const auto connect = [&] {
+            trace += " connect";
+            host.will_registered(n.will(now).payload);
+            connected = true;
+            for (const auto& msg : n.births(now)) host.receive(msg.topic, msg.payload);
+        };
+        const auto hand = [&](std::size_t count) {
+            for (; count > 0 && !store.empty(); --count) {
+                const auto msg = n.hand_over(store.front());
+                store.pop_front();
+                host.receive(msg.topic, msg.payload);
+            }
+        };
+        const auto where = [&](int step) {
+            return "seed " + std::to_string(seed) + " step " + std::to_string(step) + ":" +
+                   trace.substr(trace.size() > 200 ? trace.size() - 200 : 0);
+        };
+        for (int step = 0; step < 300; ++step) {
+            now += r() % 500;
+            const auto event = r() % 20;
+            if (event == 0 && !connected) {
+                connect();
+            } else if (event == 1 && connected) {
+                trace += " lost";
+                const auto will = n.will(now);
+                connected = false;
+                n.session_ended();
+                host.receive(will.topic, will.payload);
+            } else if (event == 2 && connected) {
+                trace += " rebirth";
+                for (const auto& msg : n.births(now)) host.receive(msg.topic, msg.payload);
+            } else if (event < 5) {
+                const auto d = static_cast<std::size_t>(r() % n.device_count());
+                const bool up = r() % 2 == 0;
+                trace += up ? " up" : " down";
+                m.online[d] = up;
+                const auto msg = up ? n.device_online(d, now) : n.device_offline(d, now);
+                if (msg && connected) host.receive(msg->topic, msg->payload);
+            } else if (event < 9 && connected) {
+                trace += " hand";
+                hand(r() % 4);
+            } else {
+                const auto d = static_cast<std::size_t>(r() % n.device_count());
+                std::vector<metric_update> updates;
+                for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
+                    if (r() % 3 == 0) continue;
+                    const auto v = random_value(r, n.device(d).metrics[k].type);
+                    updates.push_back(metric_update{k, v, now, false});
+                    m.latest[d][k] = v;
+                    m.known[d][k] = true;
+                }
+                trace += " poll";
+                if (auto msg = n.stored_data(d, updates, now)) {
+                    ASSERT_TRUE(m.online[d]) << where(step) << ": DDATA stored for an offline device";
+                    store.push_back(std::move(*msg));
+                    ++produced;
+                }
+            }
+            ASSERT_TRUE(host.violations().empty()) << where(step) << "\n" << host.violations().front();
+            ASSERT_EQ(host.node_alive(), connected) << where(step);
+        }
+        if (!connected) connect();
+        hand(store.size());
+        ASSERT_TRUE(host.violations().empty()) << where(300) << "\n" << host.violations().front();
+        std::size_t received = host.dead_history();
+        for (std::size_t d = 0; d < n.device_count(); ++d) {
+            const auto it = host.devices().find(n.device(d).name);
+            if (it != host.devices().end()) received += it->second.data;
+            const bool alive = it != host.devices().end() && it->second.alive;
+            ASSERT_EQ(alive, static_cast<bool>(m.online[d])) << where(300) << " device " << d;
+            if (!alive) continue;
+            for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
+                const auto& name = n.device(d).metrics[k].name;
+                ASSERT_EQ(it->second.values.at(name), m.latest[d][k]) << where(300) << " " << name;
+            }
+        }
+        ASSERT_EQ(received, produced) << where(300) << ": every stored DDATA reaches the host";
     }
 }
 
