@@ -27,15 +27,17 @@
 // polling (the window's CPU rate taken off).
 //
 // Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
-//                        [--format json|device|template] [--scrape]
+//                        [--format json|device|template|sparkplug] [--scrape]
 //   SECONDS       measured window per scenario (default 30)
 //   --devices N   gateway devices (default 1000); --devices 10 is the idle
 //                 case of 1000 points
 //   --every-value every value changing (see above)
 //   --qos Q       the points' QoS (default 1)
 //   --format F    publish.format: json (default, a message per point),
-//                 device (a message per device and poll) or template (a
+//                 device (a message per device and poll), template (a
 //                 message per point from a JSON template of the same keys)
+//                 or sparkplug (a DDATA per device and poll, QoS 0 and
+//                 stored, as that format always is; births at connect)
 //   --own-points  every gateway device lists its 100 points itself instead of
 //                 taking them from one profile (no list shared between devices)
 // FIELDBRIDGE_BENCH_WRAPPER="heaptrack -o /tmp/gw" runs the gateway under a
@@ -284,7 +286,7 @@ int main(int argc, char** argv) {
             qos = std::atoi(argv[++i]);
         } else if (arg == "--format" && i + 1 < argc &&
                    (std::string(argv[i + 1]) == "json" || std::string(argv[i + 1]) == "device" ||
-                    std::string(argv[i + 1]) == "template")) {
+                    std::string(argv[i + 1]) == "template" || std::string(argv[i + 1]) == "sparkplug")) {
             format = argv[++i];
         } else if (arg == "--devices" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
             devices = std::atoi(argv[++i]);
@@ -293,7 +295,7 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] "
-                         "[--format json|device|template] [--scrape]\n");
+                         "[--format json|device|template|sparkplug] [--scrape]\n");
             return 2;
         }
     }

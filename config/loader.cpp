@@ -678,7 +678,8 @@ private:
         map_reader m(f, key_names(section::sparkplug), sink_);
         auto& s = gw_.sparkplug;
         s.mark = f.mark;
-        for (const auto& [key, target] : {std::pair{"group_id", &s.group_id}, std::pair{"edge_node_id", &s.edge_node_id}}) {
+        for (const auto& [key, target] : {std::pair{"group_id", &s.group_id}, std::pair{"edge_node_id", &s.edge_node_id},
+                                          std::pair{"primary_host_id", &s.primary_host_id}}) {
             std::string id;
             if (!get_string(m, key, id)) continue;
             if (check_name(id, m.get(key)->mark, m.get(key)->path)) *target = id;

@@ -408,6 +408,9 @@ struct availability_settings {
 struct sparkplug_settings {
     std::string group_id = "fieldbridge";
     std::string edge_node_id;  // empty: mqtt.client_id
+    // Born only while this primary host application's STATE says online;
+    // empty: whenever the link is up.
+    std::string primary_host_id;
     source_mark mark;
     bool operator==(const sparkplug_settings&) const = default;
 };

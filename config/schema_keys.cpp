@@ -185,6 +185,7 @@ std::map<section, std::vector<key_spec>> make_table() {
     t[section::sparkplug] = {
         make("group_id", k::name, "the Sparkplug group id"),
         make("edge_node_id", k::name, "the edge node id; default: mqtt.client_id"),
+        make("primary_host_id", k::name, "publish only while this host application's STATE is online"),
     };
     t[section::metrics] = {make("listen", k::listen_address,
                                 "address and port of the endpoint, e.g. 127.0.0.1:9108; off when not set")};

@@ -48,6 +48,7 @@ private:
     void sparkplug_command(const mqtt::message& m);
     void sparkplug_reconfigured();
     void register_sparkplug_will();
+    void primary_host_state(const mqtt::message& m);
     void start_buses(bool start_now);
     void start_metrics();
     void wait_for_signal();

@@ -23,6 +23,7 @@
 #include "gateway/periodic_timer.hpp"
 #include "gateway/refused_reads.hpp"
 #include "gateway/sparkplug_node.hpp"
+#include "sparkplug/primary_host.hpp"
 #include "gateway/wakeup_timer.hpp"
 #include "mqtt/client.hpp"
 
@@ -99,6 +100,7 @@ struct app::parts {
     std::unique_ptr<control_server> control;
     std::unique_ptr<metrics_server> metrics;  // metrics.listen set
     std::unique_ptr<sparkplug_node> sparkplug;  // publish.format: sparkplug
+    std::unique_ptr<sparkplug::primary_host> primary_host;  // sparkplug.primary_host_id set
     std::uint64_t reloads = 0;
     std::uint64_t reload_failures = 0;
     std::string last_reload_error;

@@ -32,6 +32,13 @@ void app::start_sparkplug() {
     p.publisher.set_sparkplug(p.sparkplug.get(), [this](mqtt::message m) { parts_->client.publish(std::move(m)); });
     p.link.set_hand_over([this](mqtt::message m) { return parts_->sparkplug->hand_over(std::move(m)); });
     register_sparkplug_will();
+    if (!cfg_.sparkplug.primary_host_id.empty()) {
+        p.primary_host = std::make_unique<sparkplug::primary_host>(cfg_.sparkplug.primary_host_id);
+        p.link.set_gate([this] { return parts_->primary_host->online(); });
+        p.client.subscribe(p.primary_host->topic(), mqtt::qos::at_least_once, [this](const mqtt::message& m) {
+            if (!stopping_) primary_host_state(m);
+        });
+    }
     for (const auto& filter : p.sparkplug->command_filters()) {
         p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) {
             if (!stopping_) sparkplug_command(m);
@@ -54,9 +61,45 @@ void app::register_sparkplug_will() {
 }
 
 void app::sparkplug_link(bool up) {
-    if (up) return sparkplug_births();
-    parts_->sparkplug->session_ended();
+    auto& p = *parts_;
+    if (up) {
+        if (p.primary_host && !p.primary_host->online()) {
+            spdlog::info("Sparkplug: waiting for primary host {} to be online before the births",
+                         p.primary_host->id());
+            return;
+        }
+        return sparkplug_births();
+    }
+    if (p.primary_host) p.primary_host->link_lost();
+    p.sparkplug->session_ended();
     register_sparkplug_will();
+}
+
+// The primary host came online: births, then the queue (history first);
+// went offline: NDEATH and a new connection, which waits for it.
+void app::primary_host_state(const mqtt::message& m) {
+    auto& p = *parts_;
+    const auto verdict = p.primary_host->receive(m.payload);
+    if (!verdict.error.empty()) {
+        spdlog::warn("Sparkplug: {} on {}: ignored", verdict.error, m.topic);
+        return;
+    }
+    using change = sparkplug::primary_host::change;
+    if (verdict.what == change::none || p.client.state() != mqtt::link_state::connected) return;
+    if (verdict.what == change::online) {
+        spdlog::info("Sparkplug: primary host {} is online", p.primary_host->id());
+        sparkplug_births();
+        p.link.open_gate();
+        return;
+    }
+    spdlog::warn("Sparkplug: primary host {} is offline: NDEATH, and data waits in the queue until it is back",
+                 p.primary_host->id());
+    const auto will = p.sparkplug->will(std::chrono::system_clock::now());
+    p.client.publish(mqtt::message{will.topic, will.payload, will.qos, will.retain}, [this](std::error_code) {
+        if (!stopping_ && parts_->client.state() == mqtt::link_state::connected) {
+            parts_->client.drop_link(std::make_error_code(std::errc::connection_aborted));
+        }
+    });
 }
 
 // NBIRTH and DBIRTHs, straight to the client: they go out before anything
@@ -64,6 +107,7 @@ void app::sparkplug_link(bool up) {
 void app::sparkplug_births() {
     auto& p = *parts_;
     if (p.client.state() != mqtt::link_state::connected) return;  // the next connection's births
+    if (p.primary_host && !p.primary_host->online()) return;     // when the primary host is online
     for (auto& m : p.sparkplug->births(std::chrono::system_clock::now())) p.client.publish(std::move(m));
 }
 

@@ -25,7 +25,7 @@ void client_uplink::attach(forwarder& f) {
             // goes out ahead of the queue).
             link_up_timer_.expires_after(std::chrono::milliseconds(0));
             link_up_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
-                if (!ec && *alive && client_.state() == mqtt::link_state::connected) forwarder_->on_link_up();
+                if (!ec && *alive && connected()) forwarder_->on_link_up();
             });
         }
     });
@@ -41,7 +41,13 @@ void client_uplink::arm_flush() {
     });
 }
 
-bool client_uplink::connected() const { return client_.state() == mqtt::link_state::connected; }
+bool client_uplink::connected() const {
+    return client_.state() == mqtt::link_state::connected && (!gate_ || gate_());
+}
+
+void client_uplink::open_gate() {
+    if (forwarder_ != nullptr && connected()) forwarder_->on_link_up();
+}
 
 void client_uplink::publish(mqtt::message m, std::uint64_t token) {
     if (hand_over_) m = hand_over_(std::move(m));

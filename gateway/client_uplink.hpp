@@ -34,6 +34,12 @@ public:
     // stamps its seq there, in the order messages leave).
     void set_hand_over(std::function<mqtt::message(mqtt::message)> f) { hand_over_ = std::move(f); }
 
+    // While gate() says false the forwarder sees the link as down and hands
+    // nothing over (Sparkplug: no primary host online); open_gate() after it
+    // turned true hands the queue over as when the link came up.
+    void set_gate(std::function<bool()> gate) { gate_ = std::move(gate); }
+    void open_gate();
+
     bool connected() const override;
     void publish(mqtt::message m, std::uint64_t token) override;
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) override;
@@ -61,6 +67,7 @@ private:
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> handed_at_;
     histogram ack_latency_;
     std::function<mqtt::message(mqtt::message)> hand_over_;
+    std::function<bool()> gate_;
 };
 
 }  // namespace fieldbridge::gateway

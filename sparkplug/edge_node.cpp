@@ -125,7 +125,9 @@ mqtt::message edge_node::device_birth(std::size_t device, std::uint64_t now_ms) 
         out.name = m.name;
         out.alias = alias(device, k);
         out.datatype = m.type;  // [payloads-metric-datatype-req]
-        out.timestamp = state.known ? state.timestamp : now_ms;
+        // A metric not read yet is null and has no reading time: the
+        // reading that follows is newer whenever it was taken.
+        if (state.known) out.timestamp = state.timestamp;
         latest_[device][k].told = state.known ? state.timestamp : 0;
         out.value = state.value;
         if (!m.unit.empty()) out.properties.push_back(property{"engUnit", data_type::string, m.unit});

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 
 #include "tests/mqtt/client_harness.hpp"
@@ -150,6 +151,32 @@ TEST(sparkplug_gateway, a_device_offline_is_a_ddeath_and_back_a_dbirth) {
     EXPECT_TRUE(s.view().violations().empty()) << s.violations();
 }
 
+// A reload that changes the point list: a rebirth within the connection
+// (same bdSeq), the DBIRTH naming the new point, DDATA by its alias.
+TEST(sparkplug_gateway, a_reload_with_another_point_list_is_a_rebirth) {
+    sparkplug_rig s;
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    ASSERT_TRUE(s.until([&] { return s.device_alive(); })) << gw.output();
+    ASSERT_EQ(s.view().node_births(), 1u);
+
+    s.rig.config.profile("meter", {
+                                      point_spec("energy", "holding", 10, "uint32").simulate_constant(123456),
+                                      point_spec("voltage", "input", 0, "float32").unit("V").simulate_constant(229.5),
+                                  });
+    s.rig.write_config();
+    gw.signal(SIGHUP);
+    ASSERT_TRUE(s.until([&] { return s.view().node_births() == 2 && s.device_alive(); })) << gw.output();
+    EXPECT_EQ(s.view().bdseq(), 0u);
+    EXPECT_EQ(s.m1().types.count("relay"), 1u) << "known from the first birth";
+    EXPECT_EQ(s.m1().names.size(), 2u) << "the second DBIRTH binds two aliases";
+    EXPECT_EQ(s.m1().names.at(1), "energy");
+    ASSERT_TRUE(s.until([&] { return s.m1().values.at("energy") == wire_value{std::uint32_t{123456}}; }))
+        << gw.output() << s.violations();
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
 TEST(sparkplug_gateway, an_outage_ends_in_the_will_and_the_next_session_brings_its_readings_as_history) {
     sparkplug_rig s;
     s.rig.config.device("m1").set("poll_interval", "100ms");
@@ -186,6 +213,60 @@ TEST(sparkplug_gateway, an_outage_ends_in_the_will_and_the_next_session_brings_i
     s.rig.start_gateway();
     ASSERT_TRUE(s.until([&] { return s.view().node_alive() && s.view().bdseq() == 2u && s.device_alive(); }))
         << s.rig.gateway().output() << s.violations();
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
+// sparkplug.primary_host_id: nothing is published until the host's STATE
+// says online [tck-id-message-flow-edge-node-birth-publish-phid-wait], the
+// readings meanwhile wait in the store and follow the births as history;
+// STATE offline -> the gateway publishes NDEATH and reconnects, publishing
+// nothing until online again, then births with the next bdSeq.
+TEST(sparkplug_gateway, with_a_primary_host_data_waits_in_the_store_until_its_state_is_online) {
+    sparkplug_rig s;
+    s.rig.config.sparkplug().set("primary_host_id", "scada1");
+    s.rig.config.profile("meter", {point_spec("level", "input", 0, "float32").simulate_ramp(0, 1000, "10s")});
+    s.rig.config.device("m1").set("poll_interval", "100ms");
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    const auto state = [&](bool online) {
+        return s.rig.publish("spBv1.0/STATE/scada1",
+                             std::string(R"({"online":)") + (online ? "true" : "false") + R"(,"timestamp":)" +
+                                 std::to_string(now_ms()) + "}",
+                             true);
+    };
+
+    // No STATE yet: connected, polling, storing, publishing nothing.
+    ASSERT_TRUE(s.until([&] { return s.rig.queued_rows() >= 10; })) << gw.output();
+    EXPECT_EQ(s.view().messages(), 0u) << "nothing before the primary host is online";
+    const auto stored_until = now_ms();
+
+    ASSERT_TRUE(state(true));
+    ASSERT_TRUE(s.until([&] {
+        return s.view().node_alive() && s.device_alive() &&
+               std::count_if(s.m1().historical.begin(), s.m1().historical.end(),
+                             [&](std::uint64_t t) { return t < stored_until; }) >= 8;
+    })) << gw.output() << s.violations() << s.view().messages() << " messages, node alive " << s.view().node_alive()
+        << ", " << (s.view().devices().count("m1") ? s.m1().historical.size() : 0) << " historical, rows "
+        << s.rig.queued_rows();
+    EXPECT_EQ(s.view().bdseq(), 0u);
+    const auto live = s.m1().data;
+    ASSERT_TRUE(s.until([&] { return s.m1().data > live + 5; })) << "live data follows";
+
+    // Offline: NDEATH from the gateway (and the broker's Will as the link
+    // drops without DISCONNECT: the same bdSeq, a repeat), then silence
+    // while readings are stored.
+    ASSERT_TRUE(state(false));
+    ASSERT_TRUE(s.until([&] { return s.view().node_deaths() >= 1 && !s.view().node_alive(); })) << gw.output();
+    ASSERT_TRUE(s.until([&] { return s.rig.queued_rows() >= 10; })) << gw.output();
+    const auto seen = s.view().messages();
+    s.until([] { return false; }, 500ms);
+    EXPECT_EQ(s.view().messages(), seen) << "nothing while the primary host is offline";
+
+    ASSERT_TRUE(state(true));
+    ASSERT_TRUE(s.until([&] { return s.view().node_alive() && s.view().bdseq() == 1u && s.device_alive(); }))
+        << gw.output() << s.violations();
+    ASSERT_TRUE(s.until([&] { return s.rig.queued_rows() < 5; })) << "the backlog drains";
     EXPECT_TRUE(s.view().violations().empty()) << s.violations();
 }
 
