@@ -16,7 +16,7 @@ namespace {
 constexpr const char* bd_seq_counter = "sparkplug_bd_seq";
 // A DCMD larger than this is refused before it is decoded: a write of
 // every point of a large device is far smaller.
-constexpr std::size_t max_sparkplug_command = 256 * 1024;
+constexpr std::size_t max_sparkplug_command = std::size_t{256} * 1024;
 
 }  // namespace
 
