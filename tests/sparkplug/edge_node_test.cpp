@@ -171,12 +171,6 @@ TEST(sparkplug_edge_node, ncmd_rebirth_and_dcmd_writes_by_name_or_alias) {
 
 // ---- the model test ----
 
-struct model {
-    std::vector<bool> online;
-    std::vector<std::vector<wire_value>> latest;
-    std::vector<std::vector<bool>> known;  // read at least once: a null is then a bad reading
-};
-
 wire_value random_value(std::mt19937_64& r, data_type t) {
     if (r() % 5 == 0) return null_value{};
     switch (t) {
@@ -186,6 +180,33 @@ wire_value random_value(std::mt19937_64& r, data_type t) {
     }
 }
 
+struct model {
+    explicit model(const edge_node& n) : online(n.device_count(), false) {
+        for (std::size_t d = 0; d < n.device_count(); ++d) {
+            latest.emplace_back(n.device(d).metrics.size(), null_value{});
+            known.emplace_back(n.device(d).metrics.size(), false);
+        }
+    }
+
+    // A poll of device d: about two thirds of its metrics with new readings
+    // (a fifth of them bad), kept here as the latest.
+    std::vector<metric_update> poll(std::mt19937_64& r, const edge_node& n, std::size_t d, std::uint64_t now) {
+        std::vector<metric_update> updates;
+        for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
+            if (r() % 3 == 0) continue;
+            const auto v = random_value(r, n.device(d).metrics[k].type);
+            updates.push_back(metric_update{k, v, now, false});
+            latest[d][k] = v;
+            known[d][k] = true;
+        }
+        return updates;
+    }
+
+    std::vector<bool> online;
+    std::vector<std::vector<wire_value>> latest;
+    std::vector<std::vector<bool>> known;  // read at least once: a null is then a bad reading
+};
+
 TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model_over_random_sequences) {
     const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
     const auto seeds = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000);
@@ -193,11 +214,7 @@ TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model
         std::mt19937_64 r(seed);
         auto n = node();
         host_view host;
-        model m{std::vector<bool>(n.device_count(), false), {}, {}};
-        for (std::size_t d = 0; d < n.device_count(); ++d) {
-            m.latest.emplace_back(n.device(d).metrics.size(), null_value{});
-            m.known.emplace_back(n.device(d).metrics.size(), false);
-        }
+        model m(n);
         bool connected = false;
         std::uint64_t now = 1000;
         const auto publish = [&](const mqtt::message& msg) {
@@ -233,14 +250,7 @@ TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model
                 if (msg) publish(*msg);
             } else {
                 const auto d = static_cast<std::size_t>(r() % n.device_count());
-                std::vector<metric_update> updates;
-                for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
-                    if (r() % 3 == 0) continue;
-                    const auto v = random_value(r, n.device(d).metrics[k].type);
-                    updates.push_back(metric_update{k, v, now, false});
-                    m.latest[d][k] = v;
-                    m.known[d][k] = true;
-                }
+                const auto updates = m.poll(r, n, d, now);
                 trace += " poll";
                 if (const auto msg = n.data(d, updates, now)) publish(*msg);
             }
@@ -288,11 +298,7 @@ TEST(sparkplug_edge_node, the_stored_path_keeps_seq_history_and_every_reading_ov
         auto n = node();
         host_view host;
         host.accept_dead_history(true);
-        model m{std::vector<bool>(n.device_count(), false), {}, {}};
-        for (std::size_t d = 0; d < n.device_count(); ++d) {
-            m.latest.emplace_back(n.device(d).metrics.size(), null_value{});
-            m.known.emplace_back(n.device(d).metrics.size(), false);
-        }
+        model m(n);
         std::deque<mqtt::message> store;
         std::size_t produced = 0;
         bool connected = false;
@@ -341,14 +347,7 @@ TEST(sparkplug_edge_node, the_stored_path_keeps_seq_history_and_every_reading_ov
                 hand(r() % 4);
             } else {
                 const auto d = static_cast<std::size_t>(r() % n.device_count());
-                std::vector<metric_update> updates;
-                for (std::size_t k = 0; k < n.device(d).metrics.size(); ++k) {
-                    if (r() % 3 == 0) continue;
-                    const auto v = random_value(r, n.device(d).metrics[k].type);
-                    updates.push_back(metric_update{k, v, now, false});
-                    m.latest[d][k] = v;
-                    m.known[d][k] = true;
-                }
+                const auto updates = m.poll(r, n, d, now);
                 trace += " poll";
                 if (auto msg = n.stored_data(d, updates, now)) {
                     ASSERT_TRUE(m.online[d]) << where(step) << ": DDATA stored for an offline device";
