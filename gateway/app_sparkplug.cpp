@@ -40,6 +40,9 @@ void app::start_sparkplug() {
         });
     }
     for (const auto& filter : p.sparkplug->command_filters()) {
+        // commands.enabled: false takes no write from MQTT, DCMD included;
+        // NCMD (a rebirth) writes nothing.
+        if (!cfg_.commands.enabled && filter.find("/DCMD/") != std::string::npos) continue;
         p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) {
             if (!stopping_) sparkplug_command(m);
         });

@@ -137,6 +137,34 @@ TEST(sparkplug_gateway, births_data_rebirth_and_a_dcmd_write_reach_a_host) {
     EXPECT_TRUE(gw.running()) << gw.output();
 }
 
+// commands.enabled: false: no DCMD subscription, so a DCMD writes nothing;
+// NCMD (a rebirth) still works.
+TEST(sparkplug_gateway, with_commands_disabled_a_dcmd_writes_nothing) {
+    sparkplug_rig s;
+    s.rig.config.commands().set("enabled", false);
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    ASSERT_TRUE(s.until([&] { return s.device_alive(); })) << gw.output();
+
+    sparkplug::payload write;
+    sparkplug::metric w;
+    w.name = "relay";
+    w.value = true;
+    write.metrics.push_back(w);
+    s.host->send("spBv1.0/plant1/DCMD/gw1/m1", write);
+    sparkplug::payload rebirth;
+    sparkplug::metric r;
+    r.name = std::string(sparkplug::rebirth_metric);
+    r.value = true;
+    rebirth.metrics.push_back(r);
+    s.host->send("spBv1.0/plant1/NCMD/gw1", rebirth);
+    ASSERT_TRUE(s.until([&] { return s.view().node_births() == 2; })) << gw.output();
+    EXPECT_EQ(testing::read_coils(s.rig.modbus_port(), 3, 3, 1), (std::vector<std::uint16_t>{0}));
+    EXPECT_EQ(s.rig.status_number("commands", "received"), 0);
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
 TEST(sparkplug_gateway, a_device_offline_is_a_ddeath_and_back_a_dbirth) {
     sparkplug_rig s;
     ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
