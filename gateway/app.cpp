@@ -190,7 +190,13 @@ status_snapshot app::snapshot() const {
                                  p.client.state(), p.connected_since, p.client.stats()},
                       .queue = {p.queue->path().string(), p.queue->stats(), p.queue->counters(), p.forward.stats(),
                                 p.link.ack_latency()},
-                      .buses = {}, .buses_stopping = p.buses.stopping(), .devices = {}, .process = {}};
+                      .sparkplug = {}, .buses = {}, .buses_stopping = p.buses.stopping(), .devices = {}, .process = {}};
+    if (p.sparkplug) {
+        s.sparkplug = status_snapshot::sparkplug_part{
+            cfg_.sparkplug.group_id, config::edge_node_id(cfg_.sparkplug, cfg_.mqtt), p.sparkplug->bd_seq(),
+            p.sparkplug->node().born(), cfg_.sparkplug.primary_host_id,
+            p.primary_host && p.primary_host->online()};
+    }
     for (const auto& w : p.buses.workers()) s.buses.push_back({w->name(), w->started(), w->counters()});
     for (std::size_t i = 0; i < cfg_.devices.size(); ++i) {
         const auto& d = cfg_.devices[i];

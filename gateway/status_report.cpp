@@ -134,7 +134,7 @@ nlohmann::json status_report(const status_snapshot& s) {
     auto commands = to_json(s.commands);
     commands["held"] = s.held_commands;
     commands["pending_replies"] = s.pending_replies;
-    return {{"version", s.version},
+    nlohmann::json out = {{"version", s.version},
             {"config", configuration},
             {"commands", commands},
             {"started", iso8601_utc_ms(s.started)},
@@ -145,6 +145,16 @@ nlohmann::json status_report(const status_snapshot& s) {
             {"buses", buses},
             {"buses_stopping", s.buses_stopping},
             {"devices", devices}};
+    if (const auto& spb = s.sparkplug) {
+        out["sparkplug"] = {{"group_id", spb->group_id},
+                            {"edge_node_id", spb->edge_node_id},
+                            {"bd_seq", spb->bd_seq},
+                            {"born", spb->born},
+                            {"primary_host", spb->primary_host.empty() ? nlohmann::json(nullptr)
+                                                                       : nlohmann::json(spb->primary_host)},
+                            {"primary_host_online", spb->primary_host_online}};
+    }
+    return out;
 }
 
 nlohmann::json points_report(const config::gateway& cfg, const point_mapper& mapper,

@@ -69,6 +69,17 @@ struct status_snapshot {
         histogram ack_latency;
     } queue;
 
+    // publish.format: sparkplug: the edge node's session.
+    struct sparkplug_part {
+        std::string group_id;
+        std::string edge_node_id;
+        unsigned bd_seq = 0;
+        bool born = false;          // NBIRTH published on the connection up now
+        std::string primary_host;   // sparkplug.primary_host_id; empty: none
+        bool primary_host_online = false;
+    };
+    std::optional<sparkplug_part> sparkplug;
+
     struct bus_part {
         std::string name;
         bool started = false;  // false while its predecessor finishes a request
@@ -99,7 +110,7 @@ struct status_snapshot {
 
 // The `status` answer: version, config, commands, started, uptime_s,
 // healthy (broker connected and no device offline), broker, queue, buses,
-// buses_stopping, devices.
+// buses_stopping, devices; sparkplug with that format.
 nlohmann::json status_report(const status_snapshot& s);
 
 // The `points` answer: one row per point (of one device when device_filter

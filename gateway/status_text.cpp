@@ -75,6 +75,16 @@ std::string status_text(const nlohmann::json& s) {
     out << "; reconnects " << text(b.at("reconnects")) << ", in flight " << text(b.at("inflight"));
     if (!b.at("last_error").get<std::string>().empty()) out << "; last error: " << text(b.at("last_error"));
     out << "\n";
+    if (const auto spb = s.find("sparkplug"); spb != s.end()) {
+        out << "sparkplug  " << text(spb->at("group_id")) << "/" << text(spb->at("edge_node_id")) << "  "
+            << (spb->at("born").get<bool>() ? "born" : "not born") << ", bdSeq " << text(spb->at("bd_seq"));
+        if (spb->at("primary_host").is_string()) {
+            out << "; primary host " << text(spb->at("primary_host")) << " "
+                << (spb->at("primary_host_online").get<bool>() ? "online"
+                                                                : "offline or unknown: births and data wait");
+        }
+        out << "\n";
+    }
     const auto& d = q.at("dropped");
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.1f", q.at("commits_per_s").get<double>());

@@ -8,6 +8,7 @@
 
 #include "gateway/payload.hpp"
 #include "gateway/status_summary.hpp"
+#include "gateway/status_text.hpp"
 #include "tests/gateway/status_snapshot_fixture.hpp"
 
 namespace fieldbridge::gateway {
@@ -115,6 +116,26 @@ TEST(status_report, shows_the_address_in_use_and_the_mqtt5_limits) {
     EXPECT_EQ(j.at("broker").at("limits").at("receive_maximum"), 20);
     s.broker.state = mqtt::link_state::disconnected;
     EXPECT_FALSE(status_report(s).at("broker").contains("limits"));
+}
+
+TEST(status_report, shows_the_sparkplug_session_with_that_format_only) {
+    auto s = snapshot();
+    EXPECT_FALSE(status_report(s).contains("sparkplug"));
+    s.sparkplug = status_snapshot::sparkplug_part{"plant1", "gw1", 7, false, "scada1", false};
+    const auto j = status_report(s);
+    EXPECT_EQ(j.at("sparkplug"), (nlohmann::json{{"group_id", "plant1"},
+                                                 {"edge_node_id", "gw1"},
+                                                 {"bd_seq", 7},
+                                                 {"born", false},
+                                                 {"primary_host", "scada1"},
+                                                 {"primary_host_online", false}}));
+    EXPECT_NE(status_text(j).find("sparkplug  plant1/gw1  not born, bdSeq 7; primary host scada1 offline or unknown: "
+                                  "births and data wait\n"),
+              std::string::npos)
+        << status_text(j);
+    s.sparkplug = status_snapshot::sparkplug_part{"plant1", "gw1", 8, true, "", false};
+    EXPECT_EQ(status_report(s).at("sparkplug").at("primary_host"), nullptr);
+    EXPECT_NE(status_text(status_report(s)).find("sparkplug  plant1/gw1  born, bdSeq 8\n"), std::string::npos);
 }
 
 TEST(points_report, lists_every_point_with_its_latest_reading) {

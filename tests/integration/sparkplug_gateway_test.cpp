@@ -268,6 +268,14 @@ TEST(sparkplug_gateway, with_a_primary_host_data_waits_in_the_store_until_its_st
     ASSERT_TRUE(s.until([&] { return s.rig.queued_rows() >= 10; })) << gw.output();
     EXPECT_EQ(s.view().messages(), 0u) << "nothing before the primary host is online";
     const auto stored_until = now_ms();
+    // `fieldbridge status` says why nothing goes out.
+    auto status = s.rig.status();
+    ASSERT_TRUE(status.json.contains("sparkplug")) << status.output;
+    EXPECT_EQ(status.json.at("sparkplug").at("born"), false);
+    EXPECT_EQ(status.json.at("sparkplug").at("primary_host"), "scada1");
+    EXPECT_EQ(status.json.at("sparkplug").at("primary_host_online"), false);
+    EXPECT_NE(s.rig.status({}).output.find("primary host scada1 offline or unknown: births and data wait"),
+              std::string::npos);
 
     ASSERT_TRUE(state(true));
     ASSERT_TRUE(s.until([&] {
@@ -278,6 +286,9 @@ TEST(sparkplug_gateway, with_a_primary_host_data_waits_in_the_store_until_its_st
         << ", " << (s.view().devices().count("m1") ? s.m1().historical.size() : 0) << " historical, rows "
         << s.rig.queued_rows();
     EXPECT_EQ(s.view().bdseq(), 0u);
+    status = s.rig.status();
+    EXPECT_EQ(status.json.at("sparkplug").at("born"), true) << status.output;
+    EXPECT_EQ(status.json.at("sparkplug").at("primary_host_online"), true);
     const auto live = s.m1().data;
     ASSERT_TRUE(s.until([&] { return s.m1().data > live + 5; })) << "live data follows";
 
