@@ -101,6 +101,9 @@ struct app::parts {
     std::unique_ptr<metrics_server> metrics;  // metrics.listen set
     std::unique_ptr<sparkplug_node> sparkplug;  // publish.format: sparkplug
     std::unique_ptr<sparkplug::primary_host> primary_host;  // sparkplug.primary_host_id set
+    std::uint64_t sparkplug_connection = 0;  // one more with every link change
+    bool sparkplug_ending = false;           // NDEATH sent for a primary host gone offline; the link drops next
+    steady::time_point last_births{};        // rebirth requests closer than a second to it are not answered
     std::uint64_t reloads = 0;
     std::uint64_t reload_failures = 0;
     std::string last_reload_error;

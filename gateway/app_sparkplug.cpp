@@ -29,7 +29,9 @@ void app::start_sparkplug() {
         bd_seq = static_cast<std::uint8_t>(**kept & 0xFF);
     }
     p.sparkplug = std::make_unique<sparkplug_node>(cfg_, bd_seq);
-    p.publisher.set_sparkplug(p.sparkplug.get(), [this](mqtt::message m) { parts_->client.publish(std::move(m)); });
+    p.publisher.set_sparkplug(p.sparkplug.get(), [this](mqtt::message m) {
+        if (!parts_->sparkplug_ending) parts_->client.publish(std::move(m));
+    });
     p.link.set_hand_over([this](mqtt::message m) { return parts_->sparkplug->hand_over(std::move(m)); });
     register_sparkplug_will();
     if (!cfg_.sparkplug.primary_host_id.empty()) {
@@ -40,9 +42,6 @@ void app::start_sparkplug() {
         });
     }
     for (const auto& filter : p.sparkplug->command_filters()) {
-        // commands.enabled: false takes no write from MQTT, DCMD included;
-        // NCMD (a rebirth) writes nothing.
-        if (!cfg_.commands.enabled && filter.find("/DCMD/") != std::string::npos) continue;
         p.client.subscribe(filter, mqtt::qos::at_least_once, [this](const mqtt::message& m) {
             if (!stopping_) sparkplug_command(m);
         });
@@ -65,6 +64,8 @@ void app::register_sparkplug_will() {
 
 void app::sparkplug_link(bool up) {
     auto& p = *parts_;
+    ++p.sparkplug_connection;
+    p.sparkplug_ending = false;
     if (up) {
         if (p.primary_host && !p.primary_host->online()) {
             spdlog::info("Sparkplug: waiting for primary host {} to be online before the births",
@@ -89,6 +90,7 @@ void app::primary_host_state(const mqtt::message& m) {
     }
     using change = sparkplug::primary_host::change;
     if (verdict.what == change::none || p.client.state() != mqtt::link_state::connected) return;
+    if (p.sparkplug_ending) return;  // this connection ends; the next one waits for the STATE again
     if (verdict.what == change::online) {
         spdlog::info("Sparkplug: primary host {} is online", p.primary_host->id());
         sparkplug_births();
@@ -97,12 +99,18 @@ void app::primary_host_state(const mqtt::message& m) {
     }
     spdlog::warn("Sparkplug: primary host {} is offline: NDEATH, and data waits in the queue until it is back",
                  p.primary_host->id());
+    // Nothing more of this session goes out: no DBIRTH/DDEATH, no births
+    // should the host come back before the link is down.
+    p.sparkplug_ending = true;
     const auto will = p.sparkplug->will(std::chrono::system_clock::now());
-    p.client.publish(mqtt::message{will.topic, will.payload, will.qos, will.retain}, [this](std::error_code) {
-        if (!stopping_ && parts_->client.state() == mqtt::link_state::connected) {
-            parts_->client.drop_link(std::make_error_code(std::errc::connection_aborted));
-        }
-    });
+    p.client.publish(mqtt::message{will.topic, will.payload, will.qos, will.retain},
+                     [this, connection = p.sparkplug_connection](std::error_code) {
+                         auto& q = *parts_;
+                         if (stopping_ || q.sparkplug_connection != connection) return;  // another link by now
+                         if (q.client.state() == mqtt::link_state::connected) {
+                             q.client.drop_link(std::make_error_code(std::errc::connection_aborted));
+                         }
+                     });
 }
 
 // NBIRTH and DBIRTHs, straight to the client: they go out before anything
@@ -111,11 +119,20 @@ void app::sparkplug_births() {
     auto& p = *parts_;
     if (p.client.state() != mqtt::link_state::connected) return;  // the next connection's births
     if (p.primary_host && !p.primary_host->online()) return;     // when the primary host is online
+    if (p.sparkplug_ending) return;
+    p.last_births = std::chrono::steady_clock::now();
     for (auto& m : p.sparkplug->births(std::chrono::system_clock::now())) p.client.publish(std::move(m));
 }
 
 void app::sparkplug_command(const mqtt::message& m) {
     auto& p = *parts_;
+    if (!p.dispatcher.admit(m)) return;
+    // commands.enabled: false takes no write from MQTT, DCMD included (a
+    // reload may turn it on or off); NCMD (a rebirth) writes nothing.
+    if (!cfg_.commands.enabled && m.topic.find("/DCMD/") != std::string::npos) {
+        p.dispatcher.refused(m.topic, "commands.enabled is false: no write is taken from MQTT");
+        return;
+    }
     if (m.payload.size() > max_sparkplug_command) {
         p.dispatcher.refused(m.topic, "a payload of " + std::to_string(m.payload.size()) + " bytes; at most " +
                                           std::to_string(max_sparkplug_command) + " are taken");
@@ -126,6 +143,12 @@ void app::sparkplug_command(const mqtt::message& m) {
     for (const auto& why : command->refused) p.dispatcher.refused(m.topic, why);
     for (const auto& w : command->writes) p.dispatcher.write_point(m.topic, w.device, w.point, w.value);
     if (command->rebirth) {
+        // Births restate every device: a host asking again within a second
+        // already has them (and a flood of requests costs one birth a second).
+        if (std::chrono::steady_clock::now() - p.last_births < std::chrono::seconds(1)) {
+            spdlog::info("Sparkplug rebirth asked for on {}: births went out less than a second ago", m.topic);
+            return;
+        }
         spdlog::info("Sparkplug rebirth asked for on {}", m.topic);
         sparkplug_births();
     }

@@ -41,14 +41,19 @@ void command_dispatcher::subscribe() {
     }
 }
 
-void command_dispatcher::on_command(const mqtt::message& m) {
+bool command_dispatcher::admit(const mqtt::message& m) {
     ++counters_.received;
     if (m.retain && !cfg_->commands.accept_retained) {
         ++counters_.retained_ignored;
         spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)",
                      shortened(m.topic));
-        return;
+        return false;
     }
+    return true;
+}
+
+void command_dispatcher::on_command(const mqtt::message& m) {
+    if (!admit(m)) return;
     if (m.topic.size() > table_.topic_limit()) {
         ++counters_.topic_too_long;
         if (const auto held = log_limit_.admit("command topic too long", ports_.now())) {
@@ -152,7 +157,6 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
 
 void command_dispatcher::write_point(const std::string& topic, std::size_t device, std::size_t point,
                                      const nlohmann::json& value) {
-    ++counters_.received;
     const reply_to to{topic, {}, std::nullopt};  // no address: nothing is answered
     if (device >= cfg_->devices.size() || point >= cfg_->devices[device].points.size()) {
         return refuse(to, "no such point");
@@ -170,7 +174,6 @@ void command_dispatcher::write_point(const std::string& topic, std::size_t devic
 }
 
 void command_dispatcher::refused(const std::string& topic, const std::string& why) {
-    ++counters_.received;
     refuse(reply_to{topic, {}, std::nullopt}, why);
 }
 

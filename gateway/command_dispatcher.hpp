@@ -92,6 +92,10 @@ public:
     // decoded, names no metric of its device, or one not writable): logged
     // and counted as a refusal.
     void refused(const std::string& topic, const std::string& why);
+    // A Sparkplug NCMD or DCMD: false when it must be ignored as a JSON
+    // command would be (retained while commands.accept_retained is off:
+    // counted and logged). Every message checked here is counted received.
+    bool admit(const mqtt::message& m);
 
     // The device answered a poll and is not offline: its held commands are written now.
     void device_back(const std::string& device);

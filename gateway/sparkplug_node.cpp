@@ -1,6 +1,8 @@
 #include "gateway/sparkplug_node.hpp"
 
 #include <algorithm>
+#include <set>
+#include <utility>
 
 #include "sparkplug/metric_mapping.hpp"
 
@@ -69,7 +71,21 @@ std::optional<sparkplug_command> sparkplug_node::command(std::string_view topic,
     auto request = node_.command(topic, payload);
     if (!request) return std::nullopt;
     sparkplug_command out{request->rebirth, {}, std::move(request->refused)};
-    for (const auto& w : request->writes) {
+    // A metric named more than once: its last value is written, once (a
+    // DCMD writes at most each point of its device).
+    std::vector<bool> last(request->writes.size(), true);
+    std::set<std::pair<std::size_t, std::size_t>> later;  // named after the one looked at
+    for (std::size_t i = request->writes.size(); i-- > 0;) {
+        last[i] = later.insert({request->writes[i].device, request->writes[i].metric}).second;
+    }
+    for (std::size_t i = 0; i < request->writes.size(); ++i) {
+        const auto& w = request->writes[i];
+        if (!last[i]) {
+            out.refused.push_back("DCMD " + node_.device(w.device).name + " " +
+                                  node_.device(w.device).metrics[w.metric].name +
+                                  ": named again later in the same DCMD; the last value is written");
+            continue;
+        }
         const auto& def = node_.device(w.device);
         const auto value = sparkplug::from_wire(def.metrics[w.metric].type, w.value);
         if (const auto* why = std::get_if<std::string>(&value)) {

@@ -137,15 +137,17 @@ TEST(sparkplug_gateway, births_data_rebirth_and_a_dcmd_write_reach_a_host) {
     EXPECT_TRUE(gw.running()) << gw.output();
 }
 
-// commands.enabled: false: no DCMD subscription, so a DCMD writes nothing;
-// NCMD (a rebirth) still works.
+// commands.enabled: false: a DCMD writes nothing (refused, counted); NCMD (a
+// rebirth) still works.
 TEST(sparkplug_gateway, with_commands_disabled_a_dcmd_writes_nothing) {
     sparkplug_rig s;
     s.rig.config.commands().set("enabled", false);
     ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
     ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
     auto& gw = s.rig.start_gateway();
-    ASSERT_TRUE(s.until([&] { return s.device_alive(); })) << gw.output();
+    // A second heartbeat: the births are more than a second old, so a
+    // rebirth request is answered.
+    ASSERT_TRUE(s.until([&] { return s.device_alive() && s.m1().data >= 2; })) << gw.output();
 
     sparkplug::payload write;
     sparkplug::metric w;
@@ -161,7 +163,32 @@ TEST(sparkplug_gateway, with_commands_disabled_a_dcmd_writes_nothing) {
     s.host->send("spBv1.0/plant1/NCMD/gw1", rebirth);
     ASSERT_TRUE(s.until([&] { return s.view().node_births() == 2; })) << gw.output();
     EXPECT_EQ(testing::read_coils(s.rig.modbus_port(), 3, 3, 1), (std::vector<std::uint16_t>{0}));
-    EXPECT_EQ(s.rig.status_number("commands", "received"), 0);
+    EXPECT_EQ(s.rig.status_number("commands", "refused"), 1);
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
+// A retained DCMD is delivered again to every new subscription (each
+// connection, Sparkplug sessions being clean): ignored and counted, as a
+// retained JSON command is, unless commands.accept_retained.
+TEST(sparkplug_gateway, a_retained_dcmd_is_ignored) {
+    sparkplug_rig s;
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    sparkplug::metric on;
+    on.name = "relay";
+    on.value = true;
+    sparkplug::payload write;
+    write.metrics.push_back(on);
+    bool published = false;
+    s.host->client().publish(mqtt::message{"spBv1.0/plant1/DCMD/gw1/m1", sparkplug::encode(write),
+                                           mqtt::qos::at_least_once, true},
+                             [&](std::error_code) { published = true; });
+    ASSERT_TRUE(s.until([&] { return published; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    ASSERT_TRUE(s.until([&] { return s.device_alive(); })) << gw.output();
+    ASSERT_TRUE(s.until([&] { return s.rig.status_number("commands", "retained_ignored") == 1; }, 10s))
+        << s.rig.status().output;
+    EXPECT_EQ(testing::read_coils(s.rig.modbus_port(), 3, 3, 1), (std::vector<std::uint16_t>{0}));
     EXPECT_TRUE(s.view().violations().empty()) << s.violations();
 }
 

@@ -1,0 +1,70 @@
+// The configuration as a Sparkplug edge node: a DCMD's metrics become point
+// writes as JSON command values, by the metric's type; a metric named more
+// than once is written once, with its last value (a DCMD writes at most each
+// point of its device), the others refused with the reason.
+#include "gateway/sparkplug_node.hpp"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.hpp"
+#include "sparkplug/payload_codec.hpp"
+
+namespace fieldbridge::gateway {
+namespace {
+
+// Loaded on first use: the loader's own tables are other files' statics.
+const config::gateway& configuration() {
+    static const config::gateway cfg = config::load_string(R"(
+publish: { format: sparkplug }
+sparkplug: { group_id: plant1, edge_node_id: gw1 }
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: setpoint, register: holding, address: 0, type: int16, writable: true }
+      - { name: relay, register: coil, address: 3, writable: true }
+)",
+                                                           "plant.yaml");
+    return cfg;
+}
+
+sparkplug::metric named(const std::string& name, sparkplug::wire_value v) {
+    sparkplug::metric m;
+    m.name = name;
+    m.value = std::move(v);
+    return m;
+}
+
+TEST(sparkplug_node, a_dcmd_writes_each_metric_once_with_its_last_value) {
+    const sparkplug_node node(configuration(), 0);
+    sparkplug::payload p;
+    for (int i = 0; i < 1000; ++i) p.metrics.push_back(named("relay", i % 2 == 0));
+    p.metrics.push_back(named("setpoint", std::uint32_t{0xFFFFFFFB}));  // Int16 -5, sign-extended
+    const auto c = node.command("spBv1.0/plant1/DCMD/gw1/m1", sparkplug::encode(p));
+    ASSERT_TRUE(c);
+    ASSERT_EQ(c->writes.size(), 2u);
+    EXPECT_EQ(c->writes[0].point, 1u);
+    EXPECT_EQ(c->writes[0].value, false) << "the last of the 1000";
+    EXPECT_EQ(c->writes[1].point, 0u);
+    EXPECT_EQ(c->writes[1].value, -5);
+    ASSERT_EQ(c->refused.size(), 999u);
+    EXPECT_NE(c->refused.front().find("relay: named again later in the same DCMD"), std::string::npos);
+}
+
+TEST(sparkplug_node, a_value_of_another_type_is_refused_with_the_reason) {
+    const sparkplug_node node(configuration(), 0);
+    sparkplug::payload p;
+    p.metrics.push_back(named("relay", std::string("on")));
+    const auto c = node.command("spBv1.0/plant1/DCMD/gw1/m1", sparkplug::encode(p));
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->writes.empty());
+    ASSERT_EQ(c->refused.size(), 1u);
+    EXPECT_NE(c->refused.front().find("DCMD m1 relay: expected a boolean_value"), std::string::npos) << c->refused.front();
+    EXPECT_FALSE(node.command("spBv1.0/plant1/DCMD/gw2/m1", sparkplug::encode(p))) << "another node's";
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
