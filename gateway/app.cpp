@@ -262,12 +262,7 @@ void app::shutdown() {
     // Say goodbye on the status topic (the broker drops the will on DISCONNECT),
     // then disconnect once the broker has it. A Sparkplug edge node says
     // NDEATH, its will, itself ([operational-behavior-edge-node-intentional-disconnect-ndeath]).
-    auto goodbye = goodbye_message(cfg_);
-    if (p.sparkplug) {
-        const auto will = p.sparkplug->will(system::now());
-        goodbye = mqtt::message{will.topic, will.payload, will.qos, will.retain};
-    }
-    p.client.publish(std::move(goodbye), [stop_client](std::error_code) { stop_client(); });
+    p.client.publish(p.sparkplug ? p.sparkplug->death(system::now()) : goodbye_message(cfg_), [stop_client](std::error_code) { stop_client(); });
 }
 
 }  // namespace fieldbridge::gateway

@@ -102,8 +102,7 @@ void app::primary_host_state(const mqtt::message& m) {
     // Nothing more of this session goes out: no DBIRTH/DDEATH, no births
     // should the host come back before the link is down.
     p.sparkplug_ending = true;
-    const auto will = p.sparkplug->will(std::chrono::system_clock::now());
-    p.client.publish(mqtt::message{will.topic, will.payload, will.qos, will.retain},
+    p.client.publish(p.sparkplug->death(std::chrono::system_clock::now()),
                      [this, connection = p.sparkplug_connection](std::error_code) {
                          auto& q = *parts_;
                          if (stopping_ || q.sparkplug_connection != connection) return;  // another link by now

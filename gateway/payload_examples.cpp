@@ -177,8 +177,7 @@ std::string example_messages(const config::gateway& cfg, std::chrono::system_clo
         out << "When it goes offline:\n";
         if (auto m = node.device_state(0, modbus::device_state::offline, time)) print(out, as_text({*m}));
         out << "The Will of the connection, and what the gateway says when it stops:\n";
-        const auto will = node.will(time);
-        print(out, as_text({mqtt::message{will.topic, will.payload, will.qos, will.retain}}));
+        print(out, as_text({node.death(time)}));
         return out.str();
     }
     out << "Its availability:\n";

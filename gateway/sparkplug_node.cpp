@@ -31,7 +31,7 @@ sparkplug_node::sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq)
     : cfg_(&cfg), node_(make_node(cfg, bd_seq)) {}
 
 mqtt::will_message sparkplug_node::will(time_point now) const {
-    auto m = node_.will(epoch_ms(now));
+    auto m = death(now);
     return mqtt::will_message{std::move(m.topic), std::move(m.payload), m.qos, m.retain, {}};
 }
 

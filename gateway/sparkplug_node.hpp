@@ -39,6 +39,9 @@ struct sparkplug_command {
     std::vector<std::string> refused;  // why, for the log and the counters
 };
 
+// ms since 1970 (0 before it).
+std::uint64_t epoch_ms(std::chrono::system_clock::time_point t);
+
 class sparkplug_node {
 public:
     using time_point = std::chrono::system_clock::time_point;
@@ -48,6 +51,9 @@ public:
 
     // The Will of the next connection: NDEATH with the current bdSeq.
     mqtt::will_message will(time_point now) const;
+    // That NDEATH as a message, for the gateway to publish itself (before a
+    // clean stop, or when a primary host went offline).
+    mqtt::message death(time_point now) const { return node_.will(epoch_ms(now)); }
     // The link is up (or a rebirth was asked): NBIRTH and the DBIRTHs of
     // the devices online, to go out ahead of any data.
     std::vector<mqtt::message> births(time_point now);
@@ -76,7 +82,5 @@ private:
     const config::gateway* cfg_;
     sparkplug::edge_node node_;
 };
-
-std::uint64_t epoch_ms(std::chrono::system_clock::time_point t);
 
 }  // namespace fieldbridge::gateway

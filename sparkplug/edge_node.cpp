@@ -155,7 +155,8 @@ std::optional<mqtt::message> edge_node::device_offline(std::size_t device, std::
     return make(message_type::ddeath, device, std::move(p));
 }
 
-payload edge_node::record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms) {
+payload edge_node::record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms,
+                          bool by_name) {
     auto& states = latest_.at(device);
     payload p;
     p.timestamp = now_ms;
@@ -170,7 +171,11 @@ payload edge_node::record(std::size_t device, const std::vector<metric_update>& 
             state.timestamp = u.timestamp;
         }
         metric out;
-        out.alias = u.metric;  // the index, for the caller to replace
+        if (by_name) {
+            out.name = devices_[device].metrics[u.metric].name;
+        } else {
+            out.alias = alias(device, u.metric);  // alias only: the births bound it
+        }
         out.timestamp = u.timestamp;
         out.is_historical = u.historical;
         out.value = u.value;
@@ -187,24 +192,18 @@ payload edge_node::record(std::size_t device, const std::vector<metric_update>& 
 
 std::optional<mqtt::message> edge_node::data(std::size_t device, const std::vector<metric_update>& updates,
                                              std::uint64_t now_ms) {
-    auto p = record(device, updates, now_ms);
+    auto p = record(device, updates, now_ms, false);
     // [payloads-dbirth-order] no DDATA of a device before its DBIRTH.
     if (!born_ || !online_[device] || p.metrics.empty()) return std::nullopt;
-    for (auto& m : p.metrics) m.alias = alias(device, static_cast<std::size_t>(*m.alias));  // alias only: the births bound it
     return make(message_type::ddata, device, std::move(p));
 }
 
 std::optional<mqtt::message> edge_node::stored_data(std::size_t device, const std::vector<metric_update>& updates,
                                                     std::uint64_t now_ms) {
-    auto p = record(device, updates, now_ms);
+    auto p = record(device, updates, now_ms, true);
     // Offline (or not yet online): kept for its next DBIRTH; a host has no
     // device to give the readings to.
     if (p.metrics.empty() || !online_[device]) return std::nullopt;
-    const auto& def = devices_[device];
-    for (auto& m : p.metrics) {
-        m.name = def.metrics[static_cast<std::size_t>(*m.alias)].name;
-        m.alias.reset();
-    }
     return mqtt::message{topic(message_type::ddata, device), encode(p), mqtt::qos::at_most_once, false};
 }
 
@@ -215,9 +214,11 @@ std::optional<std::size_t> edge_node::device_index(std::string_view name) const 
     return std::nullopt;
 }
 
-std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::string_view name) const {
+std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::string_view name,
+                                                   std::size_t hint) const {
     const auto& metrics = devices_[device].metrics;
-    for (std::size_t k = 0; k < metrics.size(); ++k) {
+    for (std::size_t n = 0; n < metrics.size(); ++n) {
+        const auto k = (hint + n) % metrics.size();
         if (metrics[k].name == name) return k;
     }
     return std::nullopt;
@@ -232,12 +233,14 @@ mqtt::message edge_node::hand_over(mqtt::message m) {
     auto* p = std::get_if<payload>(&decoded);
     if (p == nullptr) return m;  // not one stored_data() made
     const bool live = born_ && online_[*device];
+    std::size_t next_metric = 0;  // stored_data() writes metrics in point order: each is found at the first look
     for (auto& metric : p->metrics) {
-        const auto k = metric.name ? metric_index(*device, *metric.name) : std::nullopt;
+        const auto k = metric.name ? metric_index(*device, *metric.name, next_metric) : std::nullopt;
         if (!k) {
             metric.is_historical = true;
             continue;
         }
+        next_metric = *k + 1;
         metric.alias = alias(*device, *k);
         metric.name.reset();
         auto& state = latest_[*device][*k];
@@ -260,9 +263,7 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
     if (topic_text != ncmd) {
         if (topic_text.substr(0, dcmd.size()) != dcmd) return std::nullopt;
         const auto name = topic_text.substr(dcmd.size());
-        for (std::size_t d = 0; d < devices_.size(); ++d) {
-            if (devices_[d].name == name) device = d;
-        }
+        device = device_index(name);
         if (!device) {
             return command_request{false, {}, {"DCMD for " + std::string(name) + ", which is not a device of this node"}};
         }
@@ -288,9 +289,7 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
         const auto& def = devices_[*device];
         std::optional<std::size_t> index;
         if (m.name) {
-            for (std::size_t k = 0; k < def.metrics.size(); ++k) {
-                if (def.metrics[k].name == *m.name) index = k;
-            }
+            index = metric_index(*device, *m.name);
         } else if (m.alias && *m.alias >= first_alias_[*device] &&
                    *m.alias - first_alias_[*device] < def.metrics.size()) {
             index = static_cast<std::size_t>(*m.alias - first_alias_[*device]);

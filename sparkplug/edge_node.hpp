@@ -160,10 +160,14 @@ private:
         std::uint64_t told = 0;
     };
 
-    // Keeps the readings and returns them as metrics without name or alias.
-    payload record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms);
+    // Keeps the readings and returns them as metrics by name (the stored
+    // path) or by alias (data()).
+    payload record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms,
+                   bool by_name);
     std::optional<std::size_t> device_index(std::string_view name) const;
-    std::optional<std::size_t> metric_index(std::size_t device, std::string_view name) const;
+    // Looked for from `hint` on (wrapping round): a caller going through
+    // metrics in point order finds each at the first look.
+    std::optional<std::size_t> metric_index(std::size_t device, std::string_view name, std::size_t hint = 0) const;
 
     mqtt::message make(message_type t, std::optional<std::size_t> device, payload p);
     mqtt::message device_birth(std::size_t device, std::uint64_t now_ms);

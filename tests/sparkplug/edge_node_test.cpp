@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <random>
+#include <utility>
 
 #include "sparkplug/payload_codec.hpp"
 #include "tests/sparkplug/host_view.hpp"
@@ -180,6 +181,14 @@ wire_value random_value(std::mt19937_64& r, data_type t) {
     }
 }
 
+// The seeds to run: FIELDBRIDGE_SPARKPLUG_SEED alone, else 1 to
+// FIELDBRIDGE_SPARKPLUG_SEEDS (2000).
+std::pair<std::uint64_t, std::uint64_t> seed_range() {
+    const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
+    if (one != 0) return {one, one};
+    return {1, fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000)};
+}
+
 struct model {
     explicit model(const edge_node& n) : online(n.device_count(), false) {
         for (std::size_t d = 0; d < n.device_count(); ++d) {
@@ -208,9 +217,8 @@ struct model {
 };
 
 TEST(sparkplug_edge_node, a_host_sees_a_valid_session_that_agrees_with_the_model_over_random_sequences) {
-    const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
-    const auto seeds = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000);
-    for (std::uint64_t seed = one != 0 ? one : 1; seed <= (one != 0 ? one : seeds); ++seed) {
+    const auto [first, last] = seed_range();
+    for (std::uint64_t seed = first; seed <= last; ++seed) {
         std::mt19937_64 r(seed);
         auto n = node();
         host_view host;
@@ -291,9 +299,8 @@ namespace {
 // every DDATA produced. The only DDATA of a dead device it may see is a
 // backlog of only historical metrics (stored before the DDEATH).
 TEST(sparkplug_edge_node, the_stored_path_keeps_seq_history_and_every_reading_over_random_sequences) {
-    const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
-    const auto seeds = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000);
-    for (std::uint64_t seed = one != 0 ? one : 1; seed <= (one != 0 ? one : seeds); ++seed) {
+    const auto [first, last] = seed_range();
+    for (std::uint64_t seed = first; seed <= last; ++seed) {
         std::mt19937_64 r(seed);
         auto n = node();
         host_view host;
