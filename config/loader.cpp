@@ -747,6 +747,7 @@ private:
         get_choice(m, "drop", drop_policy_names(), st.drop);
         get_integer(m, section::store, "cache_kib", st.cache_kib, "(KiB of SQLite page cache)");
         get_choice(m, "qos0", qos0_route_names(), st.qos0);
+        get_choice(m, "order", store_order_names(), st.order);
     }
 
     // ---- publish ----

@@ -357,6 +357,10 @@ enum class drop_policy { oldest, qos0_first, refuse_new };
 // like QoS 1/2 (stored). While the link is down, or behind a backlog, QoS 0
 // messages are stored either way.
 enum class qos0_route { direct, stored };
+// The order a backlog leaves in when the link comes back: production order
+// (strict), or the latest stored message of each topic first, live messages
+// next and the older ones behind them, marked historical (fresh_first).
+enum class store_order { strict, fresh_first };
 
 struct store_settings {
     std::string path;  // empty: $STATE_DIRECTORY/queue.db under systemd, else /var/lib/fieldbridge/queue.db
@@ -367,6 +371,7 @@ struct store_settings {
     config::drop_policy drop = drop_policy::qos0_first;
     std::uint32_t cache_kib = 2048;  // SQLite page cache of the store's connection
     config::qos0_route qos0 = qos0_route::direct;
+    store_order order = store_order::strict;
     source_mark mark;
     bool operator==(const store_settings&) const = default;
 };

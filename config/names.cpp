@@ -89,6 +89,11 @@ constexpr std::array qos0_routes{
     std::pair{"stored"sv, qos0_route::stored},
 };
 
+constexpr std::array store_orders{
+    std::pair{"strict"sv, store_order::strict},
+    std::pair{"fresh_first"sv, store_order::fresh_first},
+};
+
 constexpr std::array waveforms{
     std::pair{"constant"sv, simulation::waveform::constant},
     std::pair{"counter"sv, simulation::waveform::counter},
@@ -119,6 +124,7 @@ name_table<rs485_mode> rs485_mode_names() { return rs485_modes; }
 name_table<tcp_framing> tcp_framing_names() { return tcp_framings; }
 name_table<drop_policy> drop_policy_names() { return drop_policies; }
 name_table<qos0_route> qos0_route_names() { return qos0_routes; }
+name_table<store_order> store_order_names() { return store_orders; }
 name_table<simulation::waveform> waveform_names() { return waveforms; }
 
 std::string_view to_string(register_kind k) { return name_of(register_kinds, k); }

@@ -28,6 +28,7 @@ name_table<store_durability> durability_names();  // full normal
 name_table<mqtt_protocol> mqtt_protocol_names();  // 3.1.1 5
 name_table<drop_policy> drop_policy_names();  // oldest qos0_first refuse_new
 name_table<qos0_route> qos0_route_names();  // direct stored
+name_table<store_order> store_order_names();  // strict fresh_first
 
 std::string_view to_string(register_kind k);
 std::string_view to_string(data_type t);

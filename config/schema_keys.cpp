@@ -180,6 +180,8 @@ std::map<section, std::vector<key_spec>> make_table() {
         choice("drop", names(drop_policy_names()), "what goes when full"),
         integer("cache_kib", 64, 1'048'576, "KiB of SQLite page cache"),
         choice("qos0", names(qos0_route_names()), "QoS 0 while the link is up: direct (default) or stored"),
+        choice("order", names(store_order_names()),
+               "after an outage: strict (default) or fresh_first (latest values first, backlog marked historical)"),
     };
     t[section::control] = {text("socket", "control socket path")};
     t[section::sparkplug] = {

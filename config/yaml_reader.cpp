@@ -360,6 +360,7 @@ template std::optional<store_durability> read_choice(const field&, name_table<st
 template std::optional<mqtt_protocol> read_choice(const field&, name_table<mqtt_protocol>, diagnostics_sink&);
 template std::optional<drop_policy> read_choice(const field&, name_table<drop_policy>, diagnostics_sink&);
 template std::optional<qos0_route> read_choice(const field&, name_table<qos0_route>, diagnostics_sink&);
+template std::optional<store_order> read_choice(const field&, name_table<store_order>, diagnostics_sink&);
 template std::optional<simulation::waveform> read_choice(const field&, name_table<simulation::waveform>,
                                                          diagnostics_sink&);
 

@@ -12,6 +12,7 @@
 #include "gateway/availability.hpp"
 #include "gateway/config_reload.hpp"
 #include "gateway/free_memory.hpp"
+#include "gateway/historical_mark.hpp"
 #include "gateway/metrics_report.hpp"
 #include "gateway/point_access.hpp"
 #include "gateway/process_figures.hpp"
@@ -63,6 +64,9 @@ int app::run() {
     if (cfg_.metrics.enabled()) start_metrics();
     p.link.attach(p.forward);
     if (sparkplug()) start_sparkplug();
+    p.forward.set_order(cfg_.store.order, [format = cfg_.publish.format, protocol = cfg_.mqtt.protocol](mqtt::message& m) {
+        mark_historical(m, format, protocol);
+    });
     if (auto r = p.forward.resume(); !r) {
         spdlog::critical("cannot resume the message queue: {}", r.error().message());
         parts_.reset();

@@ -1,5 +1,7 @@
 #include "gateway/forwarder.hpp"
 
+#include "gateway/backlog_split.hpp"
+
 #include <algorithm>
 #include <span>
 
@@ -27,6 +29,8 @@ mqtt::inflight_entry flow_of(store::stored_message& m) {
     return mqtt::inflight_entry{m.packet_id, std::move(m.message), static_cast<std::uint64_t>(m.id), s, m.dup};
 }
 
+bool fresh_first(config::store_order o) { return o == config::store_order::fresh_first; }
+
 }  // namespace
 
 forwarder::forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window,
@@ -49,7 +53,18 @@ forwarder::~forwarder() {
     if (!resync_needed_) (void)store_.flush();
 }
 
+void forwarder::set_order(config::store_order order, std::function<void(mqtt::message&)> mark) {
+    order_ = order;
+    mark_ = std::move(mark);
+}
+
 result<void> forwarder::resume() {
+    auto lanes = store_.lanes();
+    if (!lanes) return fail(lanes.error());
+    lanes_ = std::move(*lanes);
+    if (fresh_first(order_)) {
+        if (auto r = reload_latest(); !r) return r;
+    }
     auto inflight = store_.load_in_flight();
     if (!inflight) return fail(inflight.error());
     auto incoming = store_.incoming_qos2();
@@ -59,6 +74,8 @@ result<void> forwarder::resume() {
     for (auto& m : *inflight) {
         committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
         handed_[m.id] = m.message.qos;
+        // Sent marked or not before the restart: the same bytes again.
+        mark_if_historical(m.message, m.id);
         state.inflight.push_back(flow_of(m));
     }
     state.incoming_qos2 = *incoming;
@@ -92,9 +109,11 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
     const auto results = defer ? store_.append_uncommitted(rest, now) : store_.append(rest, now);
     std::uint64_t refused = 0;
     std::error_code why;
-    for (const auto& r : results) {
+    for (std::size_t n = 0; n < results.size(); ++n) {
+        const auto& r = results[n];
         if (r) {
             ++stats_.stored;
+            if (fresh_first(order_)) latest_[rest[n].topic] = *r;
         } else {
             ++refused;
             why = r.error();
@@ -160,22 +179,30 @@ void forwarder::refill() {
     caught_up_ = false;
     bool at_end = false;
     std::size_t handed_now = 0;
+    bool historical_lane = false;  // fresh_first: the live lane is empty
     while (room() && handed_now < window_ && link_.connected()) {
         const auto want = std::min(window_ - handed(), max_unwritten() - unwritten());
-        auto batch = store_.load(cursor_, want);
+        auto batch = load_lane(historical_lane, want);
         if (!batch) {
             spdlog::error("queue: cannot read the queue: {}", batch.error().message());
             break;
         }
         for (auto& m : *batch) {
-            cursor_ = std::max(cursor_, m.id);
+            auto& cursor = historical_lane ? historical_cursor_ : cursor_;
+            cursor = std::max(cursor, m.id);
             if (held(m.id)) continue;  // in flight, or acknowledged and not yet deleted
             handed_[m.id] = m.message.qos;
             ++handed_now;
+            mark_if_historical(m.message, m.id);
             link_.publish(std::move(m.message), static_cast<std::uint64_t>(m.id));
             if (resync_needed_ || !link_.connected()) break;
         }
         if (batch->size() < want) {
+            // The live lane came up short: the historical one next.
+            if (fresh_first(order_) && !historical_lane) {
+                historical_lane = true;
+                continue;
+            }
             at_end = true;
             break;
         }
@@ -185,6 +212,74 @@ void forwarder::refill() {
     // QoS 0 messages leave the window as fast as they are handed over: the
     // rest follows after the next commit, not all in one turn.
     if (handed_now >= window_) request_flush(true);
+}
+
+result<std::vector<store::stored_message>> forwarder::load_lane(bool historical, std::size_t want) {
+    if (!fresh_first(order_)) return store_.load(cursor_, want);
+    if (historical) return store_.load_historical(lanes_, historical_cursor_, want);
+    return store_.load_live(lanes_, cursor_, want);
+}
+
+namespace {
+std::uint64_t dropped(const store::counters& c) { return c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age; }
+}  // namespace
+
+result<void> forwarder::reload_latest() {
+    auto latest = store_.latest_by_topic(lanes_.boundary);
+    if (!latest) return fail(latest.error());
+    latest_.clear();
+    for (auto& [topic, id] : *latest) latest_[std::move(topic)] = id;
+    dropped_seen_ = dropped(store_.counters());
+    return {};
+}
+
+void forwarder::mark_if_historical(mqtt::message& m, std::int64_t id) {
+    if (!lanes_.historical(id)) return;
+    ++stats_.historical;
+    if (mark_) {
+        mark_(m);
+    } else {
+        m.retain = false;
+    }
+}
+
+void forwarder::split_backlog() {
+    if (latest_.empty()) return;  // nothing stored since the last split
+    if (store_.uncommitted()) {
+        if (auto r = store_.flush(); !r) return store_failed("cannot commit stored messages", r.error());
+    }
+    // The drop policy may have taken a topic's latest row: then the rows are
+    // read again (one scan of those above the boundary; a full queue only).
+    if (dropped(store_.counters()) != dropped_seen_) {
+        if (auto r = reload_latest(); !r) {
+            spdlog::error("queue: cannot read the queue to put the latest values first: {}", r.error().message());
+            return;
+        }
+    }
+    auto last = store_.last_id();
+    auto rows = store_.fresh_rows();
+    if (!last || !rows) {
+        spdlog::error("queue: cannot read the queue to put the latest values first: {}",
+                      (last ? rows.error() : last.error()).message());
+        return;
+    }
+    std::vector<std::int64_t> in_flight;
+    in_flight.reserve(committed_.size());
+    for (const auto& [id, flow] : committed_) in_flight.push_back(id);
+    auto next = gateway::split_backlog(lanes_, *last, *rows, latest_, in_flight);
+    if (auto r = store_.set_lanes(next); !r) {
+        // The rows stored since go out as live ones, in production order.
+        spdlog::error("queue: cannot record which stored messages are historical: {}", r.error().message());
+        return;
+    }
+    lanes_ = std::move(next);
+    std::erase_if(latest_, [&](const auto& e) { return e.second <= lanes_.boundary; });
+    cursor_ = 0;
+    historical_cursor_ = 0;
+    ++stats_.splits;
+    spdlog::info("queue: link back with {} message(s) stored: the latest of each topic first, the older ones behind "
+                 "the live ones, marked historical",
+                 store_.stats().rows);
 }
 
 void forwarder::on_completed(std::uint64_t token, std::error_code error) {
@@ -313,7 +408,10 @@ void forwarder::store_failed(const char* what, std::error_code why) {
     link_.drop_link();
 }
 
-void forwarder::on_link_up() { refill(); }
+void forwarder::on_link_up() {
+    if (fresh_first(order_) && !resync_needed_) split_backlog();
+    refill();
+}
 
 void forwarder::on_link_down() {
     if (resync_needed_) return resync();
@@ -326,7 +424,7 @@ void forwarder::on_link_down() {
         if (direct_token(token)) continue;
         const auto id = static_cast<std::int64_t>(token);
         handed_.erase(id);
-        cursor_ = std::min(cursor_, id - 1);
+        rewind(id);
     }
     lose_direct();
 }
@@ -334,7 +432,7 @@ void forwarder::on_link_down() {
 // QoS 0 messages of a write that never happened go back to the queue.
 void forwarder::requeue_unwritten() {
     caught_up_ = false;
-    for (const auto id : unwritten_) cursor_ = std::min(cursor_, id - 1);
+    for (const auto id : unwritten_) rewind(id);
     stats_.delivered -= std::min<std::uint64_t>(stats_.delivered, unwritten_.size());
     unwritten_.clear();
 }
@@ -361,11 +459,19 @@ void forwarder::resync() {
     for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {
         it = *it > *last ? acknowledged_.erase(it) : std::next(it);
     }
+    // Rows rolled back may have been the latest of their topic.
+    if (fresh_first(order_)) {
+        if (auto r = reload_latest(); !r) {
+            spdlog::error("queue: cannot read the queue to rebuild the session: {}", r.error().message());
+            return;
+        }
+    }
     std::vector<mqtt::inflight_entry> flows;
     for (auto& m : *inflight) {
         if (acknowledged_.count(m.id)) continue;
         committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
         handed_[m.id] = m.message.qos;
+        mark_if_historical(m.message, m.id);
         flows.push_back(flow_of(m));
     }
     if (const auto ec = link_.resume_flows(std::move(flows))) {
@@ -373,6 +479,7 @@ void forwarder::resync() {
         return;
     }
     cursor_ = 0;
+    historical_cursor_ = 0;
     resync_needed_ = false;
     ++stats_.resyncs;
     spdlog::warn("queue: session rebuilt from the store: {} message(s) in flight, {} stored", handed_.size(),

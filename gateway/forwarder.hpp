@@ -20,8 +20,15 @@
 // whose limits (rows, bytes, age) therefore bound everything held. The store
 // never evicts a message the client holds or the broker acknowledged.
 //
-// Order: strictly the order messages were produced in (the store's id
-// order), across all topics, so per-topic order holds while a backlog drains.
+// Order, store.order: strict: strictly the order messages were produced in
+// (the store's id order), across all topics, so per-topic order holds while
+// a backlog drains. store.order: fresh_first: when the link comes back, the
+// stored rows are split (backlog_split.hpp): the latest of each topic and
+// everything produced after go first, in id order (the live lane); the
+// older rows follow when the live lane is empty, in id order, each marked
+// as historical (the historical lane). The split is kept in the store, so
+// that a restart mid-drain marks every row as before; a row in flight keeps
+// the marking it was first sent with.
 //
 // QoS 0, direct route (config::qos0_route::direct): while the link is up and
 // every stored message has been handed to the client, a QoS 0 message goes
@@ -40,6 +47,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/log_limiter.hpp"
@@ -62,6 +71,10 @@ public:
     forwarder(const forwarder&) = delete;
     forwarder& operator=(const forwarder&) = delete;
 
+    // Before resume(): store.order, and how a historical message is marked
+    // (historical_mark.hpp). Without it: strict, unmarked.
+    void set_order(config::store_order order, std::function<void(mqtt::message&)> mark);
+
     // Before the client starts: restores the in-flight flows and the
     // incoming QoS 2 ids from the store.
     result<void> resume();
@@ -82,6 +95,8 @@ public:
     void flush_due();
 
     const forwarder_stats& stats() const { return stats_; }
+    // The last split of a backlog (store.order: fresh_first).
+    const store::lane_state& lanes() const { return lanes_; }
     // Messages with the client and not yet acknowledged: queued there or in
     // flight; stored or sent directly. At most the window.
     std::size_t handed() const { return handed_.size() + direct_handed_.size(); }
@@ -101,6 +116,17 @@ public:
 
 private:
     void refill();
+    // Up to `want` rows to hand over: of one lane (fresh_first), or in id order.
+    result<std::vector<store::stored_message>> load_lane(bool historical, std::size_t want);
+    // fresh_first: a link back with rows stored since the last split.
+    void split_backlog();
+    // The highest id of each topic above the split's boundary, from the store.
+    result<void> reload_latest();
+    void mark_if_historical(mqtt::message& m, std::int64_t id);
+    void rewind(std::int64_t id) {
+        cursor_ = std::min(cursor_, id - 1);
+        historical_cursor_ = std::min(historical_cursor_, id - 1);
+    }
     // Room for one more message with the client.
     bool room() const { return handed() < window_ && unwritten() < max_unwritten(); }
     // The direct route is open: link up, nothing stored waits, room in the window.
@@ -128,7 +154,15 @@ private:
     std::function<void()> arm_flush_;
     std::size_t window_;
     config::qos0_route qos0_;
-    std::int64_t cursor_ = 0;             // highest id read from the store for handing over
+    std::int64_t cursor_ = 0;             // highest id read from the store for handing over (the live lane)
+    std::int64_t historical_cursor_ = 0;  // the same in the historical lane
+    config::store_order order_ = config::store_order::strict;
+    std::function<void(mqtt::message&)> mark_;
+    store::lane_state lanes_;             // the last split, as the store has it
+    // fresh_first: the highest id of each topic stored since the last
+    // split; at most one entry per topic.
+    std::unordered_map<std::string, std::int64_t> latest_;
+    std::uint64_t dropped_seen_ = 0;  // rows the store dropped when latest_ was last exact
     std::map<std::int64_t, mqtt::qos> handed_;  // ids with the client, not yet acknowledged
     std::set<std::int64_t> acknowledged_; // acknowledged, deleted with the next commit
     // QoS 0 messages the client completed into its write buffer: deleted

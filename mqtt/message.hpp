@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace fieldbridge::mqtt {
 
@@ -19,6 +21,10 @@ struct message {
     // Not kept by the store-and-forward queue (point data never has them).
     std::string response_topic{};
     std::string correlation_data{};
+    // MQTT 5.0 user properties, name and value, in order. Empty in 3.1.1.
+    // Not kept by the store either: the forwarder adds the one it uses
+    // (historical) as a message leaves.
+    std::vector<std::pair<std::string, std::string>> user_properties{};
 
     bool operator==(const message&) const = default;
 };

@@ -225,6 +225,12 @@ void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point
         }
         if (auto v = string_property(p.props, prop::response_topic)) m.response_topic = std::move(*v);
         if (auto v = string_property(p.props, prop::correlation_data)) m.correlation_data = std::move(*v);
+        for (const auto& property : p.props) {
+            if (property.identifier != prop::user_property) continue;
+            if (const auto* pair = std::get_if<std::pair<std::string, std::string>>(&property.value)) {
+                m.user_properties.push_back(*pair);
+            }
+        }
     }
     switch (p.qos) {
         case qos::at_most_once:
@@ -549,6 +555,7 @@ std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q
         p.props.push_back(property{prop::correlation_data,
                                    std::vector<std::uint8_t>(m.correlation_data.begin(), m.correlation_data.end())});
     }
+    for (const auto& pair : m.user_properties) p.props.push_back(property{prop::user_property, pair});
     bool new_alias = false;
     if (limits_.topic_alias_maximum > 0) {
         // [MQTT-3.3.2-8]: aliases 1..Topic Alias Maximum. The first PUBLISH of a

@@ -49,7 +49,8 @@ message_store::message_store(std::unique_ptr<database> db, options o)
       options_(std::move(o)),
       queue_(*db_, options_.limits, options_.policy),
       ledger_(*db_),
-      devices_(*db_) {
+      devices_(*db_),
+      lanes_(*db_) {
     db_->observe(&queue_);
     db_->fail_commit_when(options_.fail_commit);
 }

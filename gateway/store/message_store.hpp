@@ -9,6 +9,7 @@
 //   message_queue   the rows, limits, drop policy, expiry, protect
 //   session_ledger  flow states and the incoming QoS 2 ids
 //   device_memory   reads devices refused with exception 2
+//   lane_table      how store.order: fresh_first split a backlog
 //
 // Writes are grouped by the caller: append() and apply() each take a batch
 // and commit it as one transaction. The queue is bounded by rows, bytes and
@@ -32,6 +33,7 @@
 #include "common/result.hpp"
 #include "gateway/store/device_memory.hpp"
 #include "gateway/store/flow.hpp"
+#include "gateway/store/lane_table.hpp"
 #include "gateway/store/message_queue.hpp"
 #include "gateway/store/options.hpp"
 #include "gateway/store/queue_stats.hpp"
@@ -105,6 +107,23 @@ public:
     result<std::optional<std::int64_t>> counter(const std::string& name);
     result<void> set_counter(const std::string& name, std::int64_t value);
 
+    // store.order: fresh_first (lane_table.hpp): the last split of a backlog,
+    // replacing it (committed with everything open), the rows it looks at
+    // again, and each lane in id order.
+    result<lane_state> lanes() { return lanes_.load(); }
+    result<void> set_lanes(const lane_state& lanes) { return lanes_.save(lanes); }
+    result<std::vector<lane_row>> fresh_rows() { return lanes_.fresh_rows(); }
+    result<std::vector<std::pair<std::string, std::int64_t>>> latest_by_topic(std::int64_t after) {
+        return lanes_.latest_by_topic(after);
+    }
+    result<std::vector<stored_message>> load_live(const lane_state& lanes, std::int64_t after, std::size_t limit) {
+        return lanes_.load_live(lanes, after, limit);
+    }
+    result<std::vector<stored_message>> load_historical(const lane_state& lanes, std::int64_t after,
+                                                        std::size_t limit) {
+        return lanes_.load_historical(lanes, after, limit);
+    }
+
     // Messages the caller still needs (with the MQTT client, or acknowledged
     // and about to be deleted): the drop policy never evicts them.
     void protect(std::function<bool(std::int64_t)> keep) { queue_.protect(std::move(keep)); }
@@ -129,6 +148,7 @@ private:
     message_queue queue_;
     session_ledger ledger_;
     device_memory devices_;
+    lane_table lanes_;
     std::filesystem::path moved_aside_;
 };
 

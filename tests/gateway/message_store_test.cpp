@@ -285,6 +285,51 @@ TEST_F(message_store_test, counters_survive_a_reopen_and_commit_pending_messages
     EXPECT_EQ(s->stats().rows, 1u);
 }
 
+TEST_F(message_store_test, a_split_backlog_survives_a_reopen_and_each_lane_reads_in_id_order) {
+    std::vector<std::int64_t> id;
+    {
+        auto s = open();
+        // a1 a2 b3 a4 b5 c6, then the split: 4 5 6 live, 1 2 3 historical.
+        id = ids(s->append(std::vector{msg("a", "1"), msg("a", "2"), msg("b", "3"), msg("a", "4"), msg("b", "5"),
+                                       msg("c", "6")},
+                           t0_));
+        auto latest = s->latest_by_topic(0);
+        ASSERT_TRUE(latest);
+        std::sort(latest->begin(), latest->end());
+        EXPECT_EQ(*latest, (std::vector<std::pair<std::string, std::int64_t>>{{"a", id[3]}, {"b", id[4]}, {"c", id[5]}}));
+        ASSERT_TRUE(s->set_lanes(lane_state{id[5], {id[3], id[4], id[5]}}));
+        ids(s->append_uncommitted(std::vector{msg("b", "7")}, t0_));  // live: above the boundary
+        ASSERT_TRUE(s->flush());
+    }
+    auto s = open();
+    const auto lanes = s->lanes();
+    ASSERT_TRUE(lanes);
+    EXPECT_EQ(*lanes, (lane_state{id[5], {id[3], id[4], id[5]}}));
+    auto payloads = [](const result<std::vector<stored_message>>& rows) {
+        std::vector<std::string> out;
+        for (const auto& m : rows.value()) out.push_back(m.message.payload);
+        return out;
+    };
+    EXPECT_EQ(payloads(s->load_live(*lanes, 0, 100)), (std::vector<std::string>{"4", "5", "6", "7"}));
+    EXPECT_EQ(payloads(s->load_live(*lanes, 0, 2)), (std::vector<std::string>{"4", "5"}));
+    EXPECT_EQ(payloads(s->load_live(*lanes, id[4], 2)), (std::vector<std::string>{"6", "7"}));
+    EXPECT_EQ(payloads(s->load_live(*lanes, id[5], 100)), (std::vector<std::string>{"7"}));
+    EXPECT_EQ(payloads(s->load_historical(*lanes, 0, 100)), (std::vector<std::string>{"1", "2", "3"}));
+    EXPECT_EQ(payloads(s->load_historical(*lanes, id[0], 1)), (std::vector<std::string>{"2"}));
+    EXPECT_TRUE(s->load_historical(*lanes, id[2], 100).value().empty());
+    // The fresh rows still stored, with their topics, for the next split.
+    const std::vector<change> sent = {{change::kind::sent, id[4], 3, false}, {change::kind::done, id[5]}};
+    ASSERT_TRUE(s->apply(sent));
+    const auto rows = s->fresh_rows();
+    ASSERT_TRUE(rows);
+    ASSERT_EQ(rows->size(), 2U);
+    EXPECT_EQ((*rows)[0].id, id[3]);
+    EXPECT_EQ((*rows)[0].topic, "a");
+    EXPECT_FALSE((*rows)[0].in_flight);
+    EXPECT_EQ((*rows)[1].id, id[4]);
+    EXPECT_TRUE((*rows)[1].in_flight);
+}
+
 TEST_F(message_store_test, requeue_forgets_the_packet_id) {
     auto s = open();
     const auto id = ids(s->append(std::vector{msg("a", "1")}, t0_));

@@ -30,9 +30,15 @@
 
 namespace fieldbridge::gateway::model {
 
-// A message of the test is named by a number carried as its payload.
+// A message of the test is named by a number carried as its payload; one
+// sent as historical (store.order: fresh_first) has "/h" after it.
 inline std::string key_payload(std::uint64_t key) { return "k" + std::to_string(key); }
 inline std::uint64_t payload_key(const std::string& payload) { return std::stoull(payload.substr(1)); }
+inline void mark_key_historical(mqtt::message& m) {
+    m.payload += "/h";
+    m.retain = false;
+}
+inline bool marked_historical(const std::string& payload) { return payload.ends_with("/h"); }
 
 // One PUBLISH as the broker saw it.
 struct delivery {
@@ -41,6 +47,7 @@ struct delivery {
     bool dup = false;
     bool delivered = false;  // passed on to subscribers (not a QoS 2 duplicate)
     int incarnation = 0;     // the broker's: a restart without persistence starts a new one
+    bool historical = false; // marked as historical (store.order: fresh_first)
 };
 
 // A broker with the behaviour the scenarios choose: persistent sessions it
@@ -89,7 +96,7 @@ struct broker {
     }
 
     void on_publish(const mqtt::publish& p) {
-        delivery d{payload_key(p.payload), p.qos, p.dup, true, incarnation};
+        delivery d{payload_key(p.payload), p.qos, p.dup, true, incarnation, marked_historical(p.payload)};
         if (p.qos != mqtt::qos::at_most_once) {
             outstanding.insert(p.packet_id);
             if (outstanding.size() > (v5 ? receive_maximum : 65535)) {
@@ -206,6 +213,8 @@ public:
         : session_(std::move(o)), broker_(b), on_wire_(std::move(on_wire)) {}
 
     void attach(forwarder& f) { forwarder_ = &f; }
+    // Sees every message the forwarder hands over, as handed.
+    void on_hand_over(std::function<void(const mqtt::message&, std::uint64_t)> f) { on_hand_over_ = std::move(f); }
     mqtt::session& session() { return session_; }
     bool up() const { return transport_; }
     std::size_t outbox_size() const { return outbox_.size(); }
@@ -224,6 +233,7 @@ public:
             runaway = true;
             return;
         }
+        if (on_hand_over_) on_hand_over_(m, token);
         execute(session_.publish(std::move(m), token, now_));
     }
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) override {
@@ -356,6 +366,7 @@ private:
     mqtt::session session_;
     broker& broker_;
     std::function<void(const mqtt::publish&)> on_wire_;
+    std::function<void(const mqtt::message&, std::uint64_t)> on_hand_over_;
     forwarder* forwarder_ = nullptr;
     std::vector<mqtt::packet> outbox_;
     std::optional<mqtt::connect> connect_;

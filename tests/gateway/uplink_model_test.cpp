@@ -18,7 +18,16 @@
 //            only flows in flight
 //   drops    a message leaves the store unreceived only by the drop policy,
 //            and the store counts exactly those; none is delivered after
-//   order    per topic, first deliveries in the order of production
+//   order    per topic, first deliveries in the order of production; with
+//            store.order: fresh_first, those not marked historical: none
+//            is older than a message of its topic delivered before it
+//   marking  (fresh_first) a message goes out marked historical only when
+//            a newer one of its topic was produced, never retained, and
+//            every PUBLISH of it (DUP, after restarts) is marked alike;
+//            no historical message is handed over while a live one waits
+//            in the store; when the link comes back the latest stored
+//            message of each topic is live unless a newer one was
+//            delivered or dropped already. strict marks nothing.
 //   all      after the faults stop, every message committed and not dropped
 //            is delivered and the store ends empty; every message submitted
 //            is delivered, dropped, refused, lost with a failed commit or
@@ -55,6 +64,7 @@ struct scenario {
     std::uint64_t max_rows = 1'000'000;
     store::drop_policy policy = store::drop_policy::drop_qos0_first;
     config::qos0_route qos0 = config::qos0_route::stored;
+    config::store_order order = config::store_order::strict;
     int qos_weights[3] = {1, 1, 1};
     std::size_t batch_min = 1;
     std::size_t batch_max = 20;
@@ -79,6 +89,7 @@ struct scenario {
             s.policy = policies[r() % 3];
         }
         if (r() % 2 == 0) s.qos0 = config::qos0_route::direct;
+        const bool lanes = r() % 2 == 0;
         switch (seed % 4) {
             case 0:  // QoS 0 only, large polls
                 s.qos_weights[1] = s.qos_weights[2] = 0;
@@ -97,6 +108,7 @@ struct scenario {
                 s.qos_weights[2] = 1;
                 break;
         }
+        if (lanes) s.order = config::store_order::fresh_first;
         return s;
     }
 
@@ -105,6 +117,7 @@ struct scenario {
         o << (v5 ? "5.0" : "3.1.1") << (downgrade_qos2 ? ", broker takes QoS 2 as 1" : "")
           << ", receive maximum " << receive_maximum << ", max_inflight " << max_inflight << ", window " << window
           << ", max_rows " << max_rows << (qos0 == config::qos0_route::direct ? ", QoS 0 direct" : "")
+          << (order == config::store_order::fresh_first ? ", fresh_first" : "")
           << ", QoS weights " << qos_weights[0] << "/" << qos_weights[1] << "/"
           << qos_weights[2];
         return o.str();
@@ -267,6 +280,8 @@ private:
         link_ = std::make_unique<session_link>(so, broker_, [this](const mqtt::publish& p) { on_wire(p); });
         forward_ = std::make_unique<forwarder>(*store_, *link_, [this] { flush_armed_ = true; }, s_.window, s_.qos0);
         link_->attach(*forward_);
+        forward_->set_order(s_.order, mark_key_historical);
+        link_->on_hand_over([this](const mqtt::message& m, std::uint64_t token) { on_hand_over(m, token); });
         flush_armed_ = false;
         if (auto r = forward_->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
         sessions_seen_ = link_->fresh_sessions;
@@ -310,7 +325,10 @@ private:
             const auto q = static_cast<mqtt::qos>(qos_of(random_));
             std::string topic = "t/" + std::to_string(pick(4));
             submitted_[key] = submitted_message{q, topic};
-            batch.push_back(mqtt::message{std::move(topic), key_payload(key), q, false, {}, {}});
+            newest_submitted_[topic] = key;
+            // Retained values are current values: a historical one must not be.
+            const bool retain = lanes() && key % 5 == 0;
+            batch.push_back(mqtt::message{std::move(topic), key_payload(key), q, retain, {}, {}});
         }
         event("submit " + std::to_string(n));
         forward_->submit(batch, std::chrono::system_clock::time_point{} + std::chrono::hours(1));
@@ -357,10 +375,59 @@ private:
                                         std::to_string((*it)->packet_id));
             }
         }
+        const bool marked = marked_historical(p.payload);
+        if (const auto [it, first] = marks_.emplace(key, marked); !first && it->second != marked) {
+            violated("marking", "message " + std::to_string(key) + (marked ? " marked" : " not marked") +
+                                    " historical, sent before " + (it->second ? "marked" : "unmarked"));
+        }
+        if (marked && (!lanes() || p.retain)) {
+            violated("marking", "message " + std::to_string(key) + " sent marked historical" +
+                                    (lanes() ? " and retained" : " with store.order: strict"));
+        }
         if (!p.dup && ++fresh_sends_[key] > 1) {
             violated("fresh", "message " + std::to_string(key) + " sent as a new PUBLISH (DUP=0) " +
                                   std::to_string(fresh_sends_[key]) + " times in one session");
         }
+    }
+
+    bool lanes() const { return s_.order == config::store_order::fresh_first; }
+
+    // A message leaves the forwarder for the client.
+    void on_hand_over(const mqtt::message& m, std::uint64_t token) {
+        const auto key = payload_key(m.payload);
+        const auto connection = link_->fresh_sessions + link_->resumed_sessions;
+        handed_in_[key] = connection;
+        if (!marked_historical(m.payload) || priority_checked_ == step_) return;
+        priority_checked_ = step_;  // one look a step: a scan of the table
+        for (const auto& [waiting, row] : oracle_->rows()) {
+            if (row.state != store::flow_state::queued || forward_->lanes().historical(row.id)) continue;
+            if (const auto h = handed_in_.find(waiting); h != handed_in_.end() && h->second == connection) continue;
+            violated("marking", "historical message " + std::to_string(key) + " (token " + std::to_string(token) +
+                                    ") handed over while live message " + std::to_string(waiting) + " (id " +
+                                    std::to_string(row.id) + ") waits in the store");
+            return;
+        }
+    }
+
+    // After the link came back: the newest stored message of each topic is
+    // live, unless a newer one was delivered or dropped already.
+    bool latest_is_live(const std::map<std::uint64_t, store_oracle::row>& rows) {
+        std::map<std::string, std::pair<std::uint64_t, store_oracle::row>> newest;
+        for (const auto& [key, row] : rows) newest[submitted_[key].topic] = {key, row};
+        for (const auto& [topic, entry] : newest) {
+            const auto& [key, row] = entry;
+            if (!forward_->lanes().historical(row.id)) continue;
+            bool newer_gone = false;
+            for (auto k = key + 1; k < next_key_ && !newer_gone; ++k) {
+                newer_gone = submitted_[k].topic == topic && (first_delivery_.count(k) > 0 || evicted_.count(k) > 0);
+            }
+            if (!newer_gone) {
+                return violated("marking", "the link came back and " + topic + "'s newest stored message " +
+                                               std::to_string(key) + " (id " + std::to_string(row.id) +
+                                               ") is historical");
+            }
+        }
+        return true;
     }
 
     bool violated(const std::string& promise, const std::string& what) {
@@ -414,11 +481,15 @@ private:
             }
             if (first_delivery_.insert(d.key).second) {
                 auto& last = last_first_[m.topic];
-                if (d.key < last) {
+                if (!d.historical && d.key < last) {
                     return violated("order", "on " + m.topic + ", message " + std::to_string(d.key) +
                                                  " delivered first after message " + std::to_string(last));
                 }
-                last = d.key;
+                if (d.historical && newest_submitted_[m.topic] <= d.key) {
+                    return violated("marking", "message " + std::to_string(d.key) + " on " + m.topic +
+                                                   " delivered marked historical, and nothing newer of its topic exists");
+                }
+                last = std::max(last, d.key);
             }
         }
         if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
@@ -444,6 +515,10 @@ private:
             evicted_.insert(key);
         }
         last_rows_ = rows;
+        if (lanes() && linked_ != link_->fresh_sessions + link_->resumed_sessions) {
+            linked_ = link_->fresh_sessions + link_->resumed_sessions;
+            if (!latest_is_live(rows)) return false;
+        }
         const auto& c = store_->counters();
         const auto counted = dropped_before_ + c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age;
         // (A message appended and evicted within one transaction is counted
@@ -481,6 +556,11 @@ private:
     std::set<std::uint64_t> first_delivery_;
     std::set<std::pair<std::uint64_t, int>> qos2_delivered_;
     std::map<std::string, std::uint64_t> last_first_;
+    std::map<std::string, std::uint64_t> newest_submitted_;
+    std::map<std::uint64_t, bool> marks_;                 // key -> sent marked historical
+    std::map<std::uint64_t, std::uint64_t> handed_in_;    // key -> the connection it was last handed over in
+    std::uint64_t linked_ = 0;                            // connections so far, when the last was checked
+    int priority_checked_ = -2;
     std::map<std::uint64_t, store_oracle::row> last_rows_;
     std::size_t seen_log_ = 0;
     std::vector<std::string> history_;

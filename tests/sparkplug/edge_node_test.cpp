@@ -184,9 +184,7 @@ wire_value random_value(std::mt19937_64& r, data_type t) {
 // The seeds to run: FIELDBRIDGE_SPARKPLUG_SEED alone, else 1 to
 // FIELDBRIDGE_SPARKPLUG_SEEDS (2000).
 std::pair<std::uint64_t, std::uint64_t> seed_range() {
-    const auto one = fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEED", 0);
-    if (one != 0) return {one, one};
-    return {1, fieldbridge::testing::env_number("FIELDBRIDGE_SPARKPLUG_SEEDS", 2000)};
+    return fieldbridge::testing::seed_range("FIELDBRIDGE_SPARKPLUG", 2000);
 }
 
 struct model {
