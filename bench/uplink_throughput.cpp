@@ -11,8 +11,11 @@
 //
 // Then the backlog: N messages stored while the broker is away (the store's
 // own durable enqueue rate and the process RSS at that depth), drained after
-// the broker returns while live messages keep arriving; a subscriber checks
-// that every topic's messages arrive in order.
+// the broker returns while live messages keep arriving, with store.order
+// strict and fresh_first: the drain rate to the broker alone, then with a
+// subscriber that checks that every topic's live messages arrive in order
+// and none is missing, and measures how old live values are when they
+// arrive and when the current value of every topic is there.
 //
 // Usage: bench_uplink_throughput [MESSAGES] [PAYLOAD_BYTES] [WINDOW] [BACKLOG] [LIVE_RATE] [ROUNDS]
 //        defaults 100000 100 64 1000000 1000 5 (live: messages a second while the backlog drains;
@@ -30,6 +33,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,7 +120,8 @@ struct uplink {
     std::unique_ptr<fieldbridge::gateway::client_uplink> link;
     std::unique_ptr<fieldbridge::gateway::forwarder> forward;
 
-    uplink(const fs::path& db, const mosquitto_broker& broker, int window, std::uint64_t capacity) {
+    uplink(const fs::path& db, const mosquitto_broker& broker, int window, std::uint64_t capacity,
+           fieldbridge::config::store_order order = fieldbridge::config::store_order::strict) {
         fieldbridge::store::options so;
         so.path = db;
         so.durability = fieldbridge::store::durability::full;
@@ -140,6 +145,12 @@ struct uplink {
         link = std::make_unique<fieldbridge::gateway::client_uplink>(*client);
         forward = std::make_unique<fieldbridge::gateway::forwarder>(*store, *link, [this] { link->arm_flush(); });
         link->attach(*forward);
+        // Historical messages start with "h" here, so that the subscriber
+        // tells them apart.
+        forward->set_order(order, [](fieldbridge::mqtt::message& m) {
+            m.payload.insert(0, "h");
+            m.retain = false;
+        });
         if (!forward->resume()) std::exit(1);
     }
 
@@ -208,13 +219,21 @@ double fieldbridge_run(const mosquitto_broker& broker, const fs::path& dir, int 
 // ---- backlog ----
 
 // Counts what arrives per topic and whether each topic's sequence numbers
-// only ever increase.
+// only ever increase (historical messages aside: they come late by design).
 struct order_check {
     std::mutex m;
     std::map<std::string, long long> last;
+    std::set<long long> seen;  // sequence numbers: each message once
     std::uint64_t received = 0;
+    std::uint64_t duplicates = 0;
+    std::uint64_t historical = 0;
     std::uint64_t out_of_order = 0;
     std::vector<double> live_latency_ms;  // stamped messages: produced → received
+    // The newest backlog message of each topic, and when it or a newer one
+    // first arrived, ms after the broker came back.
+    std::map<std::string, long long> current;
+    std::map<std::string, double> current_at_ms;
+    steady::time_point back;
     std::atomic<bool> subscribed{false};
 };
 
@@ -226,9 +245,22 @@ mosquitto* start_subscriber(const mosquitto_broker& broker, order_check& oc) {
     });
     mosquitto_message_callback_set(m, [](mosquitto*, void* u, const mosquitto_message* msg) {
         auto& check = *static_cast<order_check*>(u);
-        const std::string p(static_cast<const char*>(msg->payload), static_cast<std::size_t>(msg->payloadlen));
+        std::string p(static_cast<const char*>(msg->payload), static_cast<std::size_t>(msg->payloadlen));
+        const bool historical = !p.empty() && p[0] == 'h';
+        if (historical) p.erase(0, 1);
         const long long seq = std::atoll(p.c_str());
         std::lock_guard lock(check.m);
+        ++check.received;
+        if (!check.seen.insert(seq).second) ++check.duplicates;
+        // The topic's value from before the outage, or a newer one.
+        if (const auto c = check.current.find(msg->topic);
+            !historical && c != check.current.end() && seq >= c->second && !check.current_at_ms.count(msg->topic)) {
+            check.current_at_ms[msg->topic] = seconds_since(check.back) * 1000.0;
+        }
+        if (historical) {
+            ++check.historical;
+            return;
+        }
         if (const auto a = p.find(':'), b = p.find(':', a + 1); a != std::string::npos && b != std::string::npos &&
                                                                  p.find_first_not_of("0123456789", a + 1) == b) {
             const auto now_us =
@@ -240,7 +272,6 @@ mosquitto* start_subscriber(const mosquitto_broker& broker, order_check& oc) {
             if (seq <= it->second) ++check.out_of_order;
             it->second = seq;
         }
-        ++check.received;
     });
     mosquitto_connect(m, broker.host().c_str(), broker.port(), 60);
     mosquitto_loop_start(m);
@@ -249,14 +280,17 @@ mosquitto* start_subscriber(const mosquitto_broker& broker, order_check& oc) {
 }
 
 void backlog_run(mosquitto_broker& broker, const fs::path& dir, const std::string& name, std::uint64_t backlog,
-                 std::uint64_t live_rate, const std::string& payload, int window, bool subscribe) {
+                 std::uint64_t live_rate, const std::string& payload, int window, bool subscribe,
+                 fieldbridge::config::store_order order) {
+    const bool fresh_first = order == fieldbridge::config::store_order::fresh_first;
     // The broker is away: everything produced goes to the store.
-    std::printf("\nbacklog: %llu QoS 1 messages stored while the broker is down, then drained %s\n",
-                static_cast<unsigned long long>(backlog),
+    std::printf("\nbacklog, store.order: %s: %llu QoS 1 messages stored while the broker is down, then drained %s\n",
+                fresh_first ? "fresh_first" : "strict", static_cast<unsigned long long>(backlog),
                 subscribe ? "to a subscriber that checks order and completeness (the broker fans out every message)"
                           : "to the broker alone (nobody subscribed: the broker's work is the reference's)");
     broker.stop();
-    uplink u(dir / (name + ".db"), broker, window, backlog * 2);
+    fs::remove(dir / (name + ".db"));
+    uplink u(dir / (name + ".db"), broker, window, backlog * 2, order);
     u.client->start();
     const long rss_before = rss_kib();
     const auto t0 = steady::now();
@@ -272,7 +306,11 @@ void backlog_run(mosquitto_broker& broker, const fs::path& dir, const std::strin
 
     broker.start();
     order_check oc;
+    for (std::uint64_t i = backlog > 100 ? backlog - 100 : 0; i < backlog; ++i) {
+        oc.current[topic_of("backlog", i)] = static_cast<long long>(i);
+    }
     mosquitto* sub = subscribe ? start_subscriber(broker, oc) : nullptr;
+    oc.back = steady::now();
     // Live data keeps coming while the backlog drains, on the same topics
     // (the sequence numbers continue, so the order check spans both):
     // `live_rate` messages a second in batches every 10 ms, as polls do.
@@ -324,10 +362,17 @@ void backlog_run(mosquitto_broker& broker, const fs::path& dir, const std::strin
         const auto pct = [&](double q) {
             return l.empty() ? 0.0 : l[std::min(l.size() - 1, static_cast<std::size_t>(q * static_cast<double>(l.size())))];
         };
-        std::printf("subscriber: %llu of %llu received, %llu out of order per topic; live message age at arrival "
-                    "p50 %.0f ms, max %.0f ms (FIFO: live values queue behind the backlog)\n",
+        double current_ms = 0;
+        for (const auto& [topic, at] : oc.current_at_ms) current_ms = std::max(current_ms, at);
+        std::printf("subscriber: %llu of %llu received (%llu distinct, %llu duplicates), %llu marked historical, "
+                    "%llu live out of order per topic\n",
                     static_cast<unsigned long long>(oc.received), static_cast<unsigned long long>(total),
-                    static_cast<unsigned long long>(oc.out_of_order), pct(0.5), l.empty() ? 0.0 : l.back());
+                    static_cast<unsigned long long>(oc.seen.size()), static_cast<unsigned long long>(oc.duplicates),
+                    static_cast<unsigned long long>(oc.historical), static_cast<unsigned long long>(oc.out_of_order));
+        std::printf("live message age at arrival: p50 %.0f ms, p99 %.0f ms, max %.0f ms; the current value of all "
+                    "%zu topics there %.0f ms after the broker came back%s\n",
+                    pct(0.5), pct(0.99), l.empty() ? 0.0 : l.back(), oc.current_at_ms.size(), current_ms,
+                    fresh_first ? "" : " (strict: behind the backlog)");
     }
     u.stop();
     if (sub) {
@@ -394,8 +439,10 @@ int main(int argc, char** argv) {
     }
 
     if (backlog > 0) {
-        backlog_run(broker, dir, "backlog", backlog, live_rate, payload, window, false);
-        backlog_run(broker, dir, "backlog-checked", backlog, live_rate, payload, window, true);
+        for (const auto order : {fieldbridge::config::store_order::strict, fieldbridge::config::store_order::fresh_first}) {
+            backlog_run(broker, dir, "backlog", backlog, live_rate, payload, window, false, order);
+            backlog_run(broker, dir, "backlog-checked", backlog, live_rate, payload, window, true, order);
+        }
     }
     mosquitto_lib_cleanup();
     fs::remove_all(dir);
