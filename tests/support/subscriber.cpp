@@ -16,10 +16,13 @@ std::string generated_client_id() {
 }
 
 std::vector<std::string> argv_for(const mosquitto_broker& broker, const std::string& filter, const std::string& id,
-                                  bool persistent) {
+                                  bool persistent, bool mqtt5) {
     std::vector<std::string> argv{"mosquitto_sub", "-h", broker.host(), "-p", std::to_string(broker.port()),
-                                  "-q", "2", "-i", id, "-F", "%t %q %r %p", "-t", filter};
+                                  "-q", "2", "-i", id, "-F", mqtt5 ? "%t %q %r {%P} %p" : "%t %q %r %p", "-t", filter};
     if (persistent) argv.push_back("-c");
+    if (mqtt5) {
+        for (const auto* a : {"-V", "mqttv5", "--retain-as-published"}) argv.emplace_back(a);
+    }
     return argv;
 }
 
@@ -31,7 +34,8 @@ subscriber::subscriber(const mosquitto_broker& broker, const std::string& filter
 subscriber::subscriber(const mosquitto_broker& broker, const std::string& filter, const options& o)
     : broker_(broker),
       client_id_(o.client_id.empty() ? generated_client_id() : o.client_id),
-      process_(argv_for(broker, filter, client_id_, !o.client_id.empty())) {}
+      mqtt5_(o.mqtt5),
+      process_(argv_for(broker, filter, client_id_, !o.client_id.empty(), o.mqtt5)) {}
 
 bool subscriber::wait_subscribed(std::chrono::milliseconds timeout) const {
     const auto line = "Received SUBSCRIBE from " + client_id_ + "\n";
@@ -49,6 +53,12 @@ std::vector<received> subscriber::messages() const {
         if (!(fields >> r.topic >> r.qos >> retain)) continue;
         r.retain = retain != 0;
         std::getline(fields >> std::ws, r.payload);
+        if (mqtt5_ && r.payload.starts_with("{")) {
+            const auto close = r.payload.find("} ");
+            if (close == std::string::npos) continue;
+            r.user_properties = r.payload.substr(1, close - 1);
+            r.payload.erase(0, close + 2);
+        }
         out.push_back(std::move(r));
     }
     return out;

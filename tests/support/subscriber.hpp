@@ -24,6 +24,8 @@ struct received {
     int qos = -1;
     bool retain = false;
     std::string payload;
+    // options::mqtt5: the user properties, "key:value" each, space-separated.
+    std::string user_properties;
 };
 
 class subscriber {
@@ -31,6 +33,9 @@ public:
     struct options {
         // Non-empty: this client id and a persistent session (mosquitto_sub -c).
         std::string client_id;
+        // MQTT 5.0, subscribed with Retain As Published: the retain flag of
+        // each message is the publisher's, and its user properties are read.
+        bool mqtt5 = false;
     };
 
     subscriber(const mosquitto_broker& broker, const std::string& filter);
@@ -54,6 +59,7 @@ public:
 private:
     const mosquitto_broker& broker_;
     std::string client_id_;
+    bool mqtt5_ = false;
     child_process process_;
 };
 
