@@ -79,6 +79,7 @@ nlohmann::json status_report(const status_snapshot& s) {
         {"refused_by_broker", f.refused_by_broker},
         {"direct", f.direct},
         {"qos0_lost", f.qos0_lost},
+        {"historical", f.historical},
         {"dropped",
          {{"by_messages", qc.dropped_by_rows},
           {"by_bytes", qc.dropped_by_bytes},

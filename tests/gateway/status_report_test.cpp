@@ -53,7 +53,7 @@ TEST(status_report, carries_every_part_of_the_snapshot) {
     EXPECT_EQ(q.at("dropped").at("by_messages"), 6);
     EXPECT_DOUBLE_EQ(q.at("commits_per_s").get<double>(), 0.5);
     for (const auto* key : {"bytes", "refused", "refused_by_broker", "disk_full", "commits", "ledger_errors",
-                            "lost_uncommitted", "resyncs", "direct", "qos0_lost"}) {
+                            "lost_uncommitted", "resyncs", "direct", "qos0_lost", "historical"}) {
         EXPECT_TRUE(q.contains(key)) << key;
     }
     ASSERT_EQ(j.at("buses").size(), 1u);
