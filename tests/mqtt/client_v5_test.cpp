@@ -179,7 +179,7 @@ TEST(mqtt5_client, a_puback_refusal_completes_the_message_with_its_reason_and_th
     std::filesystem::remove(acl);
 }
 
-TEST(mqtt5_client, response_topic_and_correlation_data_travel_with_the_message) {
+TEST(mqtt5_client, response_topic_correlation_data_and_user_properties_travel_with_the_message) {
     mosquitto_broker broker;
     asio::io_context io;
     client a(io.get_executor(), v5_options(broker, "v5-requester"));
@@ -195,12 +195,18 @@ TEST(mqtt5_client, response_topic_and_correlation_data_travel_with_the_message) 
     const std::string correlation("\x01\x00\xFE", 3);
     // Until b's subscription is in, a request may find nobody: repeat it.
     ASSERT_TRUE(run_until(io, [&] {
-        if (requests.messages.empty()) a.publish(message{"req", "q", qos::at_least_once, false, "ans/1", correlation});
+        if (requests.messages.empty()) {
+            a.publish(message{"req", "q", qos::at_least_once, false, "ans/1", correlation,
+                              {{"historical", "true"}, {"k", ""}, {"historical", "again"}}});
+        }
         return !requests.messages.empty();
     }, 10s));
     const auto& r = requests.messages.front();
     EXPECT_EQ(r.response_topic, "ans/1");
     EXPECT_EQ(r.correlation_data, correlation);
+    // In order, duplicates and empty values kept (MQTT 5.0, 3.3.2.3.7).
+    EXPECT_EQ(r.user_properties, (std::vector<std::pair<std::string, std::string>>{
+                                     {"historical", "true"}, {"k", ""}, {"historical", "again"}}));
     b.publish(message{r.response_topic, "a", qos::at_least_once, false, {}, r.correlation_data});
     ASSERT_TRUE(run_until(io, [&] { return !answers.messages.empty(); }, 10s));
     EXPECT_EQ(answers.messages.front().correlation_data, correlation);
