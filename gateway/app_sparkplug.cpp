@@ -9,6 +9,7 @@
 
 #include "gateway/app.hpp"
 #include "gateway/app_parts.hpp"
+#include "mqtt/token.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -75,6 +76,10 @@ void app::sparkplug_link(bool up) {
         return sparkplug_births();
     }
     if (p.primary_host) p.primary_host->link_lost();
+    // Births, DBIRTH and DDEATH still queued in the client (a write pending
+    // on a stalled socket) belong to the session that ended: the next one
+    // sends its own, with its seq. The forwarder takes back its own messages.
+    p.client.withdraw([](std::uint64_t token) { return !mqtt::caller_token(token); }, false);
     p.sparkplug->session_ended();
     register_sparkplug_will();
 }

@@ -459,9 +459,16 @@ void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f)
 void client::on_before_write(std::function<bool()> f) { impl_->before_write = std::move(f); }
 
 std::vector<std::uint64_t> client::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
-    auto taken = impl_->session.withdraw(mine, in_flight);
+    auto& i = *impl_;
+    auto taken = i.session.withdraw(mine, in_flight);
     // Published again when the owner hands them over anew.
-    impl_->stats.published -= std::min<std::uint64_t>(impl_->stats.published, taken.size());
+    i.stats.published -= std::min<std::uint64_t>(i.stats.published, taken.size());
+    for (const auto token : taken) {
+        const auto it = i.completions.find(token);
+        if (it == i.completions.end()) continue;
+        asio::post(i.executor, [done = std::move(it->second)] { done(make_error_code(std::errc::operation_canceled)); });
+        i.completions.erase(it);
+    }
     return taken;
 }
 

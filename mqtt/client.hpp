@@ -91,6 +91,8 @@ public:
     void on_before_write(std::function<bool()> f);
     // Takes back the queued messages whose token `mine` accepts, and with
     // in_flight while disconnected their flows in progress too (session::withdraw).
+    // The caller's tokens are not completed; a message published with a
+    // handler is completed with operation_canceled (after this returns).
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight);
     // Closes the link (or the attempt in progress) once the current handler
     // is done, with `reason` as the cause; reconnects as after a lost link.

@@ -282,6 +282,24 @@ TEST_P(client_stream, MQTT_4_3_3_a_qos2_exchange_cut_at_any_byte_resumes_where_i
 
 // The client's own writes cut at every byte: a PUBLISH half written goes
 // again whole (DUP, same id); so does a PUBREL half written, alone.
+TEST_P(client_stream, a_message_withdrawn_before_it_left_is_completed_as_canceled_and_never_sent) {
+    const auto v = GetParam();
+    rig r(v);
+    r.publish("a/0", "stale", qos::at_most_once);  // queued: no link yet
+    const auto taken = r.c.withdraw([](std::uint64_t t) { return !caller_token(t); }, false);
+    ASSERT_EQ(taken.size(), 1U);
+    ASSERT_TRUE(r.completed());
+    EXPECT_EQ(r.result, std::errc::operation_canceled);
+    r.c.start();
+    auto peer = r.accept_session(1, false);
+    ASSERT_TRUE(peer);
+    r.publish("a/1", "fresh", qos::at_most_once);
+    const auto p = r.expect<publish>(*peer);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->topic, "a/1");
+    EXPECT_EQ(r.completions, 2);
+}
+
 TEST_P(client_stream, a_publish_or_pubrel_cut_while_written_goes_again_whole_with_the_same_id) {
     const auto v = GetParam();
     const auto publish_length = bytes_of(publish{"a/2", "y", qos::exactly_once, false, false, 1, {}}, v).size();
