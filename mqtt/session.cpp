@@ -157,7 +157,6 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         }
     }
     link_ = link::connected;
-    out.push_back(action::connected{c.session_present});
     if (!c.session_present) {
         // The broker has no state for us: flows in progress start again as
         // new messages, ahead of what was queued, in their original order
@@ -210,6 +209,11 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         }
     }
     for (auto& s : pending_subscribes_) send_subscribe(out, s, now);
+    // After the SUBSCRIBEs and the resent flows, before what was queued: the
+    // owner's first publishes on this link (a birth message) follow the
+    // subscriptions (Sparkplug: NCMD/DCMD subscribed before NBIRTH) and go
+    // ahead of the queue.
+    out.push_back(action::connected{c.session_present});
     drain(out, now);
     update_timer(out, now);
 }

@@ -275,6 +275,31 @@ TEST(mqtt_session, subscriptions_wait_for_the_link_and_are_renewed_on_a_new_sess
     EXPECT_TRUE(sent<subscribe>(s.on_packet(connack{true, 0, {}}, t0)).empty());  // the broker kept it
 }
 
+// The owner publishes its birth when told the link is up: the renewed
+// SUBSCRIBEs are out before it (Sparkplug: NCMD/DCMD subscribed before
+// NBIRTH), and so are the flows resent on a resumed session.
+TEST(mqtt_session, the_link_is_reported_up_after_the_renewed_subscriptions_and_resent_flows) {
+    for (const bool present : {false, true}) {
+        session s(opts());
+        s.subscribe({subscription{"cmd/#", qos::at_least_once}}, 5, t0);
+        s.on_transport_connected(t0);
+        const auto first = sent<subscribe>(s.on_packet(connack{false, 0, {}}, t0));
+        ASSERT_EQ(first.size(), 1u);
+        s.on_packet(suback{first[0].packet_id, {1}, {}}, t0);
+        s.publish(message{"data", "1", qos::at_least_once, false}, 7, t0);
+        s.on_connection_lost(t0);
+        s.on_transport_connected(t0);
+        const auto a = s.on_packet(connack{present, 0, {}}, t0);
+        const auto up = std::find_if(a.begin(), a.end(),
+                                     [](const session_action& x) { return std::holds_alternative<action::connected>(x); });
+        ASSERT_NE(up, a.end());
+        const actions before(a.begin(), up);
+        EXPECT_EQ(sent<subscribe>(before).size(), present ? 0u : 1u);
+        EXPECT_EQ(sent<publish>(before).size(), present ? 1u : 0u);  // resent with DUP
+        EXPECT_TRUE(sent<subscribe>(actions(up, a.end())).empty());
+    }
+}
+
 TEST(mqtt_session, a_refused_subscription_is_reported) {
     auto s = connected();
     const auto sub = sent<subscribe>(s.subscribe({subscription{"cmd/#", qos::exactly_once}}, 5, t0));
