@@ -31,9 +31,14 @@ void app::start_sparkplug() {
     }
     p.sparkplug = std::make_unique<sparkplug_node>(cfg_, bd_seq);
     p.publisher.set_sparkplug(p.sparkplug.get(), [this](mqtt::message m) {
-        if (!parts_->sparkplug_ending) parts_->client.publish(std::move(m));
+        if (parts_->sparkplug_ending) return;
+        const bool birth = m.topic.find("/DBIRTH/") != std::string::npos;
+        parts_->client.publish(std::move(m));
+        // The device's stored DDATA waited for this DBIRTH; they follow it.
+        if (birth) parts_->forward.rewind();
     });
     p.link.set_hand_over([this](mqtt::message m) { return parts_->sparkplug->hand_over(std::move(m)); });
+    p.link.set_ready([this](const mqtt::message& m) { return parts_->sparkplug->ready(m); });
     register_sparkplug_will();
     if (!cfg_.sparkplug.primary_host_id.empty()) {
         p.primary_host = std::make_unique<sparkplug::primary_host>(cfg_.sparkplug.primary_host_id);
@@ -126,6 +131,8 @@ void app::sparkplug_births() {
     if (p.sparkplug_ending) return;
     p.last_births = std::chrono::steady_clock::now();
     for (auto& m : p.sparkplug->births(std::chrono::system_clock::now())) p.client.publish(std::move(m));
+    // Stored DDATA of the devices born now follow their DBIRTH.
+    p.forward.rewind();
 }
 
 void app::sparkplug_command(const mqtt::message& m) {

@@ -34,6 +34,11 @@ public:
     // stamps its seq there, in the order messages leave).
     void set_hand_over(std::function<mqtt::message(mqtt::message)> f) { hand_over_ = std::move(f); }
 
+    // Messages ready() refuses stay in the store until the owner calls
+    // forwarder::rewind() (Sparkplug: a stored DDATA waits for its DBIRTH).
+    void set_ready(std::function<bool(const mqtt::message&)> f) { ready_ = std::move(f); }
+    bool ready(const mqtt::message& m) const override { return !ready_ || ready_(m); }
+
     // While gate() says false the forwarder sees the link as down and hands
     // nothing over (Sparkplug: no primary host online); open_gate() after it
     // turned true hands the queue over as when the link came up.
@@ -68,6 +73,7 @@ private:
     histogram ack_latency_;
     std::function<mqtt::message(mqtt::message)> hand_over_;
     std::function<bool()> gate_;
+    std::function<bool(const mqtt::message&)> ready_;
 };
 
 }  // namespace fieldbridge::gateway

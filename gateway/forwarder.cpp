@@ -180,7 +180,12 @@ void forwarder::refill() {
     bool at_end = false;
     std::size_t handed_now = 0;
     bool historical_lane = false;  // fresh_first: the live lane is empty
+    std::size_t examined = 0;
     while (room() && handed_now < window_ && link_.connected()) {
+        if (examined >= max_examined()) {
+            request_flush(true);
+            break;
+        }
         const auto want = std::min(window_ - handed(), max_unwritten() - unwritten());
         auto batch = load_lane(historical_lane, want);
         if (!batch) {
@@ -190,7 +195,9 @@ void forwarder::refill() {
         for (auto& m : *batch) {
             auto& cursor = historical_lane ? historical_cursor_ : cursor_;
             cursor = std::max(cursor, m.id);
+            ++examined;
             if (held(m.id)) continue;  // in flight, or acknowledged and not yet deleted
+            if (!link_.ready(m.message)) continue;  // stays stored until rewind()
             handed_[m.id] = m.message.qos;
             ++handed_now;
             mark_if_historical(m.message, m.id);
@@ -406,6 +413,13 @@ void forwarder::store_failed(const char* what, std::error_code why) {
     // and on_link_down() rebuilds.
     resync_needed_ = true;
     link_.drop_link();
+}
+
+void forwarder::rewind() {
+    cursor_ = 0;
+    historical_cursor_ = 0;
+    caught_up_ = false;
+    refill();
 }
 
 void forwarder::on_link_up() {

@@ -93,6 +93,9 @@ public:
     void on_link_down();
     // The timer asked for with arm_flush fired.
     void flush_due();
+    // Stored messages the uplink was not ready() for may go now: the queue
+    // is read again from its start.
+    void rewind();
 
     const forwarder_stats& stats() const { return stats_; }
     // The last split of a backlog (store.order: fresh_first).
@@ -110,6 +113,10 @@ public:
     std::size_t unwritten() const { return unwritten_.size() + direct_unwritten_; }
     std::size_t max_unwritten() const { return window_ * unwritten_windows; }
     static constexpr std::size_t unwritten_windows = 64;
+    // Rows one refill reads at most, counting those the uplink is not
+    // ready() for (the rest follows at the next flush): a long run of
+    // waiting rows costs a few slices, not the whole table at once.
+    std::size_t max_examined() const { return window_ * 16; }
     // QoS 0 messages sent directly that the client has not written yet (in
     // its queue or its write buffer): what a crash now would lose.
     std::size_t direct_unsent() const { return direct_handed_.size() + direct_unwritten_; }

@@ -70,6 +70,8 @@ public:
 
     // A DDATA leaves for the broker: seq and aliases (edge_node::hand_over).
     mqtt::message hand_over(mqtt::message m) { return node_.hand_over(std::move(m)); }
+    // A stored DDATA waits for its device's DBIRTH (edge_node::ready).
+    bool ready(const mqtt::message& m) const { return node_.ready(m); }
 
     // NCMD and DCMD filters to subscribe to.
     std::vector<std::string> command_filters() const { return node_.command_filters(); }

@@ -21,6 +21,9 @@ public:
 
     // The link is up (CONNACK accepted) and messages handed over leave now.
     virtual bool connected() const = 0;
+    // Whether m may be handed over now; one that may not stays stored and
+    // is looked at again after forwarder::rewind().
+    virtual bool ready(const mqtt::message&) const { return true; }
     // Queues m; `token` comes back through the forwarder's on_completed(),
     // possibly before publish() returns (QoS 0 is complete once written).
     virtual void publish(mqtt::message m, std::uint64_t token) = 0;

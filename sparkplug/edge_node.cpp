@@ -224,6 +224,13 @@ std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::stri
     return std::nullopt;
 }
 
+bool edge_node::ready(const mqtt::message& m) const {
+    const auto prefix = topic(message_type::ddata) + "/";
+    if (m.topic.compare(0, prefix.size(), prefix) != 0) return true;
+    const auto device = device_index(std::string_view(m.topic).substr(prefix.size()));
+    return !device || (born_ && online_[*device]);
+}
+
 mqtt::message edge_node::hand_over(mqtt::message m) {
     const auto prefix = topic(message_type::ddata) + "/";
     if (m.topic.compare(0, prefix.size(), prefix) != 0) return m;

@@ -131,6 +131,10 @@ public:
     // metric of that name is configured any more (it keeps its name then).
     // Anything else is returned unchanged.
     mqtt::message hand_over(mqtt::message m);
+    // Whether m may be handed over now: a DDATA of a device waits while the
+    // device has no DBIRTH in this session (the node not born, or the
+    // device offline) [payloads-dbirth-order]; anything else may go.
+    bool ready(const mqtt::message& m) const;
 
     // The bdSeq of the next Will and births (one kept across restarts).
     void set_bd_seq(std::uint8_t value) { bd_seq_ = value; }

@@ -153,6 +153,46 @@ TEST_F(forwarder_test, submitted_messages_are_published_in_the_order_they_were_p
     EXPECT_EQ(fwd().handed(), 0u);
 }
 
+// Sparkplug's stored DDATA wait for their device's DBIRTH: what the uplink
+// is not ready() for stays stored, in order, without holding back what
+// follows it, and goes after rewind(). A long run of waiting rows is read in
+// slices of max_examined() rows, one per flush.
+TEST_F(forwarder_test, messages_the_uplink_is_not_ready_for_stay_stored_and_go_in_order_after_a_rewind) {
+    start(4);
+    bool open = false;
+    link().set_ready([&](const mqtt::message& m) { return open || m.topic != "plant/waits"; });
+    link().connect();
+    std::vector<mqtt::message> batch;
+    for (std::uint64_t k = 1; k <= 100; ++k) batch.push_back(message_for(k, qos::at_least_once, "plant/waits"));
+    for (std::uint64_t k = 101; k <= 103; ++k) batch.push_back(message_for(k, qos::at_least_once, "plant/goes"));
+    fwd().submit(batch, std::chrono::system_clock::now());
+    link().write();
+    EXPECT_TRUE(wire.empty()) << "the first refill reads " << fwd().max_examined() << " rows, all waiting";
+    for (int flush = 0; flush < 4 && wire.size() < 3; ++flush) {
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{101, 102, 103}));
+    for (int round = 0; round < 3 && !broker.to_client.empty(); ++round) deliver_all_acks();
+    fwd().flush_due();
+    EXPECT_EQ(committed().size(), 100u);
+
+    open = true;
+    fwd().rewind();
+    link().write();
+    for (int round = 0; round < 200 && wire.size() < 103; ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    std::vector<std::uint64_t> expected{101, 102, 103};
+    for (std::uint64_t k = 1; k <= 100; ++k) expected.push_back(k);
+    EXPECT_EQ(wire_keys(), expected);
+    for (int round = 0; round < 3 && !broker.to_client.empty(); ++round) deliver_all_acks();
+    fwd().flush_due();
+    EXPECT_TRUE(committed().empty());
+}
+
 TEST_F(forwarder_test, an_acknowledged_message_is_deleted_by_the_commit_of_the_flush_it_asks_for) {
     start();
     link().connect();

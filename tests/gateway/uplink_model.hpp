@@ -226,6 +226,9 @@ public:
     }
 
     bool connected() const override { return session_.state() == mqtt::session::link::connected; }
+    // What ready() answers; without it, every message is.
+    void set_ready(std::function<bool(const mqtt::message&)> f) { ready_ = std::move(f); }
+    bool ready(const mqtt::message& m) const override { return !ready_ || ready_(m); }
     void publish(mqtt::message m, std::uint64_t token) override {
         // A forwarder that hands the same messages over again and again
         // would never return: stop it, and let the checks say why.
@@ -367,6 +370,7 @@ private:
     broker& broker_;
     std::function<void(const mqtt::publish&)> on_wire_;
     std::function<void(const mqtt::message&, std::uint64_t)> on_hand_over_;
+    std::function<bool(const mqtt::message&)> ready_;
     forwarder* forwarder_ = nullptr;
     std::vector<mqtt::packet> outbox_;
     std::optional<mqtt::connect> connect_;

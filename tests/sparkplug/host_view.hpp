@@ -64,10 +64,6 @@ public:
         if (parts.size() != 5) return fail(type + " without a device in its topic");
         auto& d = devices_[parts[4]];
         if (type == "DBIRTH") return device_birth(d, p);
-        if (!d.alive && type == "DDATA" && accept_dead_history_ && all_historical(p)) {
-            ++dead_history_;
-            return;
-        }
         if (!d.alive) return fail(type + " of " + parts[4] + " before its DBIRTH [payloads-dbirth-order]");
         if (type == "DDEATH") {
             d.alive = false;
@@ -78,11 +74,6 @@ public:
         fail("unexpected " + type);
     }
 
-    // A backlog stored before its device went offline, handed over after the
-    // DDEATH, arrives as DDATA of only historical metrics: counted
-    // (dead_history()) instead of failed when this is set.
-    void accept_dead_history(bool on) { accept_dead_history_ = on; }
-    std::size_t dead_history() const { return dead_history_; }
 
     bool node_alive() const { return node_alive_; }
     std::optional<std::uint64_t> bdseq() const { return bdseq_; }
@@ -203,12 +194,6 @@ private:
         }
     }
 
-    static bool all_historical(const payload_t& p) {
-        for (const auto& m : p.metrics) {
-            if (!m.is_historical) return false;
-        }
-        return !p.metrics.empty();
-    }
 
     static bool has_bad_quality(const metric& m) {
         for (const auto& prop : m.properties) {
@@ -228,8 +213,6 @@ private:
     std::size_t messages_ = 0;
     std::map<std::string, device_view> devices_;
     std::vector<std::string> violations_;
-    bool accept_dead_history_ = false;
-    std::size_t dead_history_ = 0;
 };
 
 }  // namespace fieldbridge::sparkplug::testing
