@@ -28,7 +28,6 @@ std::error_code connack_error(std::uint8_t code) {
 }
 
 // 5.0 reason codes this client sends in DISCONNECT.
-constexpr std::uint8_t rc_malformed = 0x81;
 constexpr std::uint8_t rc_protocol_error = 0x82;
 constexpr std::uint8_t rc_topic_alias_invalid = 0x94;
 
