@@ -1,7 +1,5 @@
 #include "gateway/forwarder.hpp"
 
-#include "gateway/backlog_split.hpp"
-
 #include <algorithm>
 #include <span>
 
@@ -219,74 +217,6 @@ void forwarder::refill() {
     // QoS 0 messages leave the window as fast as they are handed over: the
     // rest follows after the next commit, not all in one turn.
     if (handed_now >= window_) request_flush(true);
-}
-
-result<std::vector<store::stored_message>> forwarder::load_lane(bool historical, std::size_t want) {
-    if (!fresh_first(order_)) return store_.load(cursor_, want);
-    if (historical) return store_.load_historical(lanes_, historical_cursor_, want);
-    return store_.load_live(lanes_, cursor_, want);
-}
-
-namespace {
-std::uint64_t dropped(const store::counters& c) { return c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age; }
-}  // namespace
-
-result<void> forwarder::reload_latest() {
-    auto latest = store_.latest_by_topic(lanes_.boundary);
-    if (!latest) return fail(latest.error());
-    latest_.clear();
-    for (auto& [topic, id] : *latest) latest_[std::move(topic)] = id;
-    dropped_seen_ = dropped(store_.counters());
-    return {};
-}
-
-void forwarder::mark_if_historical(mqtt::message& m, std::int64_t id) {
-    if (!lanes_.historical(id)) return;
-    ++stats_.historical;
-    if (mark_) {
-        mark_(m);
-    } else {
-        m.retain = false;
-    }
-}
-
-void forwarder::split_backlog() {
-    if (latest_.empty()) return;  // nothing stored since the last split
-    if (store_.uncommitted()) {
-        if (auto r = store_.flush(); !r) return store_failed("cannot commit stored messages", r.error());
-    }
-    // The drop policy may have taken a topic's latest row: then the rows are
-    // read again (one scan of those above the boundary; a full queue only).
-    if (dropped(store_.counters()) != dropped_seen_) {
-        if (auto r = reload_latest(); !r) {
-            spdlog::error("queue: cannot read the queue to put the latest values first: {}", r.error().message());
-            return;
-        }
-    }
-    auto last = store_.last_id();
-    auto rows = store_.fresh_rows();
-    if (!last || !rows) {
-        spdlog::error("queue: cannot read the queue to put the latest values first: {}",
-                      (last ? rows.error() : last.error()).message());
-        return;
-    }
-    std::vector<std::int64_t> in_flight;
-    in_flight.reserve(committed_.size());
-    for (const auto& [id, flow] : committed_) in_flight.push_back(id);
-    auto next = gateway::split_backlog(lanes_, *last, *rows, latest_, in_flight);
-    if (auto r = store_.set_lanes(next); !r) {
-        // The rows stored since go out as live ones, in production order.
-        spdlog::error("queue: cannot record which stored messages are historical: {}", r.error().message());
-        return;
-    }
-    lanes_ = std::move(next);
-    std::erase_if(latest_, [&](const auto& e) { return e.second <= lanes_.boundary; });
-    cursor_ = 0;
-    historical_cursor_ = 0;
-    ++stats_.splits;
-    spdlog::info("queue: link back with {} message(s) stored: the latest of each topic first, the older ones behind "
-                 "the live ones, marked historical",
-                 store_.stats().rows);
 }
 
 void forwarder::on_completed(std::uint64_t token, std::error_code error) {
