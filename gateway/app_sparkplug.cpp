@@ -83,8 +83,12 @@ void app::sparkplug_link(bool up) {
     if (p.primary_host) p.primary_host->link_lost();
     // Births, DBIRTH and DDEATH still queued in the client (a write pending
     // on a stalled socket) belong to the session that ended: the next one
-    // sends its own, with its seq. The forwarder takes back its own messages.
-    p.client.withdraw([](std::uint64_t token) { return !mqtt::caller_token(token); }, false);
+    // sends its own, with its seq. The forwarder takes back its own
+    // messages; JSON command replies wait for the next link as always.
+    p.client.withdraw_queued([prefix = "spBv1.0/" + cfg_.sparkplug.group_id + "/"](const mqtt::message& m,
+                                                                                 std::uint64_t token) {
+        return !mqtt::caller_token(token) && m.topic.starts_with(prefix);
+    });
     p.sparkplug->session_ended();
     register_sparkplug_will();
 }

@@ -171,6 +171,13 @@ void forwarder::lose_direct() {
 
 void forwarder::refill() {
     if (refilling_ || resync_needed_ || !link_.connected()) return;
+    // Whatever asks first once the link is up (the owner's births, a poll's
+    // batch, a flush), the split comes before any row is handed over.
+    if (split_due_ && fresh_first(order_)) {
+        split_due_ = false;
+        split_backlog();
+        if (resync_needed_) return;
+    }
     // A QoS 0 message completes inside publish(); its completion must not
     // start another refill over the same rows (they would be sent twice).
     refilling_ = true;
@@ -352,12 +359,10 @@ void forwarder::rewind() {
     refill();
 }
 
-void forwarder::on_link_up() {
-    if (fresh_first(order_) && !resync_needed_) split_backlog();
-    refill();
-}
+void forwarder::on_link_up() { refill(); }
 
 void forwarder::on_link_down() {
+    split_due_ = true;
     if (resync_needed_) return resync();
     requeue_unwritten();
     // Queued messages go back to the store alone, so that while the link is

@@ -170,6 +170,9 @@ private:
     // split; at most one entry per topic.
     std::unordered_map<std::string, std::int64_t> latest_;
     std::uint64_t dropped_seen_ = 0;  // rows the store dropped when latest_ was last exact
+    // fresh_first: the link came up (or the forwarder started) since the
+    // last split: the first refill splits before it hands anything over.
+    bool split_due_ = true;
     std::map<std::int64_t, mqtt::qos> handed_;  // ids with the client, not yet acknowledged
     std::set<std::int64_t> acknowledged_; // acknowledged, deleted with the next commit
     // QoS 0 messages the client completed into its write buffer: deleted

@@ -357,6 +357,18 @@ struct client::impl : std::enable_shared_from_this<impl> {
         });
     }
 
+    // Messages taken back from the session: no longer published by us; one
+    // published with a handler is completed as canceled (never inline).
+    void withdrawn(const std::vector<std::uint64_t>& taken) {
+        stats.published -= std::min<std::uint64_t>(stats.published, taken.size());
+        for (const auto token : taken) {
+            const auto it = completions.find(token);
+            if (it == completions.end()) continue;
+            asio::post(executor, [done = std::move(it->second)] { done(make_error_code(std::errc::operation_canceled)); });
+            completions.erase(it);
+        }
+    }
+
     // A publish after stop(): completed with client_stopped, never inline.
     void fail_later(publish_handler done) {
         asio::post(executor, [done = std::move(done)] { done(make_error_code(mqtt_errc::client_stopped)); });
@@ -459,16 +471,14 @@ void client::on_completed(std::function<void(std::uint64_t, std::error_code)> f)
 void client::on_before_write(std::function<bool()> f) { impl_->before_write = std::move(f); }
 
 std::vector<std::uint64_t> client::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
-    auto& i = *impl_;
-    auto taken = i.session.withdraw(mine, in_flight);
-    // Published again when the owner hands them over anew.
-    i.stats.published -= std::min<std::uint64_t>(i.stats.published, taken.size());
-    for (const auto token : taken) {
-        const auto it = i.completions.find(token);
-        if (it == i.completions.end()) continue;
-        asio::post(i.executor, [done = std::move(it->second)] { done(make_error_code(std::errc::operation_canceled)); });
-        i.completions.erase(it);
-    }
+    auto taken = impl_->session.withdraw(mine, in_flight);
+    impl_->withdrawn(taken);
+    return taken;
+}
+
+std::vector<std::uint64_t> client::withdraw_queued(const std::function<bool(const message&, std::uint64_t)>& which) {
+    auto taken = impl_->session.withdraw_queued(which);
+    impl_->withdrawn(taken);
     return taken;
 }
 

@@ -94,6 +94,8 @@ public:
     // The caller's tokens are not completed; a message published with a
     // handler is completed with operation_canceled (after this returns).
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight);
+    // The same for queued messages only, chosen by message and token.
+    std::vector<std::uint64_t> withdraw_queued(const std::function<bool(const message&, std::uint64_t)>& which);
     // Closes the link (or the attempt in progress) once the current handler
     // is done, with `reason` as the cause; reconnects as after a lost link.
     void drop_link(std::error_code reason);

@@ -452,6 +452,20 @@ std::vector<std::uint64_t> session::withdraw(const std::function<bool(std::uint6
     return taken;
 }
 
+std::vector<std::uint64_t> session::withdraw_queued(
+    const std::function<bool(const message&, std::uint64_t)>& which) {
+    std::vector<std::uint64_t> taken;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        if (which(it->message, it->token)) {
+            taken.push_back(it->token);
+            it = pending_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return taken;
+}
+
 std::error_code session::resume_flows(std::vector<inflight_entry> flows) {
     if (link_ != link::disconnected) return make_error_code(mqtt_errc::session_not_idle);
     std::vector<queued_message> restart;

@@ -188,6 +188,8 @@ public:
     // disconnected) their flows in progress too: an owner with a durable
     // ledger reloads them from there.
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight);
+    // The same for queued messages only, chosen by message and token.
+    std::vector<std::uint64_t> withdraw_queued(const std::function<bool(const message&, std::uint64_t)>& which);
     // Adds flows persisted by the owner (only while disconnected), after the
     // ones held. A flow whose packet id is taken by one held starts again as
     // a queued message, ahead of the queue.

@@ -55,6 +55,18 @@ result<std::vector<lane_row>> lane_table::fresh_rows() {
     }
 }
 
+result<bool> lane_table::all_stored(std::span<const std::int64_t> ids) {
+    auto s = db_.prepared("SELECT 1 FROM messages WHERE id = ?");
+    for (const auto id : ids) {
+        s->reset();
+        s->bind(1, id);
+        auto row = s->next();
+        if (!row) return fail(row.error());
+        if (!*row) return false;
+    }
+    return true;
+}
+
 result<std::vector<std::pair<std::string, std::int64_t>>> lane_table::latest_by_topic(std::int64_t after) {
     auto s = db_.once("SELECT topic, max(id) FROM messages WHERE id > ? GROUP BY topic");
     s.bind(1, after);

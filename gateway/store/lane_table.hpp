@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +30,9 @@ public:
 
     // The fresh rows of `lanes` still stored, with their topic.
     result<std::vector<lane_row>> fresh_rows();
-    // The highest id of each topic among the rows above `after`.
+    // Whether every one of these rows is still stored (a lookup each).
+    result<bool> all_stored(std::span<const std::int64_t> ids);
+    // The highest id of each topic among the rows above `after` (a scan of them).
     result<std::vector<std::pair<std::string, std::int64_t>>> latest_by_topic(std::int64_t after);
 
     // Up to `limit` rows with id > after that are not historical, in id order.

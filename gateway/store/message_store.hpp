@@ -113,6 +113,7 @@ public:
     result<lane_state> lanes() { return lanes_.load(); }
     result<void> set_lanes(const lane_state& lanes) { return lanes_.save(lanes); }
     result<std::vector<lane_row>> fresh_rows() { return lanes_.fresh_rows(); }
+    result<bool> all_stored(std::span<const std::int64_t> ids) { return lanes_.all_stored(ids); }
     result<std::vector<std::pair<std::string, std::int64_t>>> latest_by_topic(std::int64_t after) {
         return lanes_.latest_by_topic(after);
     }

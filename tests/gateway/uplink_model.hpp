@@ -213,6 +213,9 @@ public:
         : session_(std::move(o)), broker_(b), on_wire_(std::move(on_wire)) {}
 
     void attach(forwarder& f) { forwarder_ = &f; }
+    // Runs between the CONNACK and on_link_up(), as other listeners of the
+    // link do in the client (the Sparkplug births rewind the forwarder).
+    void before_link_up(std::function<void()> f) { before_link_up_ = std::move(f); }
     // Sees every message the forwarder hands over, as handed.
     void on_hand_over(std::function<void(const mqtt::message&, std::uint64_t)> f) { on_hand_over_ = std::move(f); }
     mqtt::session& session() { return session_; }
@@ -276,6 +279,7 @@ public:
         if (ack.session_present) ++resumed_sessions;
         else ++fresh_sessions;
         execute(session_.on_packet(ack, now_));
+        if (connected() && before_link_up_) before_link_up_();
         if (connected()) forwarder_->on_link_up();
         write();
     }
@@ -371,6 +375,7 @@ private:
     std::function<void(const mqtt::publish&)> on_wire_;
     std::function<void(const mqtt::message&, std::uint64_t)> on_hand_over_;
     std::function<bool(const mqtt::message&)> ready_;
+    std::function<void()> before_link_up_;
     forwarder* forwarder_ = nullptr;
     std::vector<mqtt::packet> outbox_;
     std::optional<mqtt::connect> connect_;

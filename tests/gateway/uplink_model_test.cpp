@@ -282,6 +282,13 @@ private:
         link_->attach(*forward_);
         forward_->set_order(s_.order, mark_key_historical);
         link_->on_hand_over([this](const mqtt::message& m, std::uint64_t token) { on_hand_over(m, token); });
+        // Something may ask the forwarder for a refill before it hears the
+        // link is up (in the service: the Sparkplug births, a poll, a flush).
+        link_->before_link_up([this] {
+            if (pick(2) == 0) return;
+            event("refill before on_link_up");
+            forward_->rewind();
+        });
         flush_armed_ = false;
         if (auto r = forward_->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
         sessions_seen_ = link_->fresh_sessions;

@@ -286,18 +286,23 @@ TEST_P(client_stream, a_message_withdrawn_before_it_left_is_completed_as_cancele
     const auto v = GetParam();
     rig r(v);
     r.publish("a/0", "stale", qos::at_most_once);  // queued: no link yet
-    const auto taken = r.c.withdraw([](std::uint64_t t) { return !caller_token(t); }, false);
+    r.publish("keep/0", "stays", qos::at_most_once);
+    const auto taken = r.c.withdraw_queued(
+        [](const message& m, std::uint64_t t) { return !caller_token(t) && m.topic.starts_with("a/"); });
     ASSERT_EQ(taken.size(), 1U);
     ASSERT_TRUE(r.completed());
     EXPECT_EQ(r.result, std::errc::operation_canceled);
     r.c.start();
     auto peer = r.accept_session(1, false);
     ASSERT_TRUE(peer);
+    const auto kept = r.expect<publish>(*peer);
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->topic, "keep/0");
     r.publish("a/1", "fresh", qos::at_most_once);
     const auto p = r.expect<publish>(*peer);
     ASSERT_TRUE(p);
     EXPECT_EQ(p->topic, "a/1");
-    EXPECT_EQ(r.completions, 2);
+    EXPECT_TRUE(run_until(r.io, [&] { return r.completions == 3; }));
 }
 
 TEST_P(client_stream, a_publish_or_pubrel_cut_while_written_goes_again_whole_with_the_same_id) {
