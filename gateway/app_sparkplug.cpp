@@ -32,7 +32,7 @@ void app::start_sparkplug() {
     p.sparkplug = std::make_unique<sparkplug_node>(cfg_, bd_seq);
     p.publisher.set_sparkplug(p.sparkplug.get(), [this](mqtt::message m) {
         if (parts_->sparkplug_ending) return;
-        const bool birth = m.topic.find("/DBIRTH/") != std::string::npos;
+        const bool birth = parts_->sparkplug->node().device_birth(m.topic);
         parts_->client.publish(std::move(m));
         // The device's stored DDATA waited for this DBIRTH; they follow it.
         if (birth) parts_->forward.rewind();
@@ -85,9 +85,8 @@ void app::sparkplug_link(bool up) {
     // on a stalled socket) belong to the session that ended: the next one
     // sends its own, with its seq. The forwarder takes back its own
     // messages; JSON command replies wait for the next link as always.
-    p.client.withdraw_queued([prefix = "spBv1.0/" + cfg_.sparkplug.group_id + "/"](const mqtt::message& m,
-                                                                                 std::uint64_t token) {
-        return !mqtt::caller_token(token) && m.topic.starts_with(prefix);
+    p.client.withdraw_queued([&node = p.sparkplug->node()](const mqtt::message& m, std::uint64_t token) {
+        return !mqtt::caller_token(token) && node.in_namespace(m.topic);
     });
     p.sparkplug->session_ended();
     register_sparkplug_will();

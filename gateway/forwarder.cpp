@@ -27,7 +27,6 @@ mqtt::inflight_entry flow_of(store::stored_message& m) {
     return mqtt::inflight_entry{m.packet_id, std::move(m.message), static_cast<std::uint64_t>(m.id), s, m.dup};
 }
 
-bool fresh_first(config::store_order o) { return o == config::store_order::fresh_first; }
 
 }  // namespace
 
@@ -60,7 +59,7 @@ result<void> forwarder::resume() {
     auto lanes = store_.lanes();
     if (!lanes) return fail(lanes.error());
     lanes_ = std::move(*lanes);
-    if (fresh_first(order_)) {
+    if (fresh_first()) {
         if (auto r = reload_latest(); !r) return r;
     }
     auto inflight = store_.load_in_flight();
@@ -111,7 +110,7 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
         const auto& r = results[n];
         if (r) {
             ++stats_.stored;
-            if (fresh_first(order_)) latest_[rest[n].topic] = *r;
+            if (fresh_first()) latest_[rest[n].topic] = *r;
         } else {
             ++refused;
             why = r.error();
@@ -173,7 +172,7 @@ void forwarder::refill() {
     if (refilling_ || resync_needed_ || !link_.connected()) return;
     // Whatever asks first once the link is up (the owner's births, a poll's
     // batch, a flush), the split comes before any row is handed over.
-    if (split_due_ && fresh_first(order_)) {
+    if (split_due_ && fresh_first()) {
         split_due_ = false;
         split_backlog();
         if (resync_needed_) return;
@@ -211,7 +210,7 @@ void forwarder::refill() {
         }
         if (batch->size() < want) {
             // The live lane came up short: the historical one next.
-            if (fresh_first(order_) && !historical_lane) {
+            if (fresh_first() && !historical_lane) {
                 historical_lane = true;
                 continue;
             }
@@ -409,7 +408,7 @@ void forwarder::resync() {
         it = *it > *last ? acknowledged_.erase(it) : std::next(it);
     }
     // Rows rolled back may have been the latest of their topic.
-    if (fresh_first(order_)) {
+    if (fresh_first()) {
         if (auto r = reload_latest(); !r) {
             spdlog::error("queue: cannot read the queue to rebuild the session: {}", r.error().message());
             return;
@@ -420,7 +419,7 @@ void forwarder::resync() {
         if (acknowledged_.count(m.id)) continue;
         committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
         handed_[m.id] = m.message.qos;
-        mark_if_historical(m.message, m.id);
+        mark_if_historical(m.message, m.id, true);
         flows.push_back(flow_of(m));
     }
     if (const auto ec = link_.resume_flows(std::move(flows))) {

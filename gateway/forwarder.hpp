@@ -129,7 +129,10 @@ private:
     void split_backlog();
     // The highest id of each topic above the split's boundary, from the store.
     result<void> reload_latest();
-    void mark_if_historical(mqtt::message& m, std::int64_t id);
+    // again: a flow this run counted already, handed over once more
+    // (resync), so stats().historical counts it once.
+    void mark_if_historical(mqtt::message& m, std::int64_t id, bool again = false);
+    bool fresh_first() const { return order_ == config::store_order::fresh_first; }
     void rewind(std::int64_t id) {
         cursor_ = std::min(cursor_, id - 1);
         historical_cursor_ = std::min(historical_cursor_, id - 1);

@@ -10,13 +10,12 @@
 namespace fieldbridge::gateway {
 namespace {
 
-bool fresh_first(config::store_order o) { return o == config::store_order::fresh_first; }
 std::uint64_t dropped(const store::counters& c) { return c.dropped_by_rows + c.dropped_by_bytes + c.dropped_by_age; }
 
 }  // namespace
 
 result<std::vector<store::stored_message>> forwarder::load_lane(bool historical, std::size_t want) {
-    if (!fresh_first(order_)) return store_.load(cursor_, want);
+    if (!fresh_first()) return store_.load(cursor_, want);
     if (historical) return store_.load_historical(lanes_, historical_cursor_, want);
     return store_.load_live(lanes_, cursor_, want);
 }
@@ -30,9 +29,9 @@ result<void> forwarder::reload_latest() {
     return {};
 }
 
-void forwarder::mark_if_historical(mqtt::message& m, std::int64_t id) {
+void forwarder::mark_if_historical(mqtt::message& m, std::int64_t id, bool again) {
     if (!lanes_.historical(id)) return;
-    ++stats_.historical;
+    if (!again) ++stats_.historical;
     if (mark_) {
         mark_(m);
     } else {

@@ -44,7 +44,12 @@ std::string_view to_string(message_type t) {
 }
 
 edge_node::edge_node(edge_node_settings settings, std::vector<device_definition> devices)
-    : settings_(std::move(settings)), devices_(std::move(devices)), online_(devices_.size(), false) {
+    : settings_(std::move(settings)),
+      group_prefix_(std::string(namespace_v1) + "/" + settings_.group_id + "/"),
+      ddata_prefix_(topic(message_type::ddata) + "/"),
+      dbirth_prefix_(topic(message_type::dbirth) + "/"),
+      devices_(std::move(devices)),
+      online_(devices_.size(), false) {
     std::uint64_t next_alias = 1;
     first_alias_.reserve(devices_.size());
     latest_.reserve(devices_.size());
@@ -224,17 +229,18 @@ std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::stri
     return std::nullopt;
 }
 
+std::optional<std::size_t> edge_node::device_of(std::string_view t, std::string_view prefix) const {
+    if (!t.starts_with(prefix)) return std::nullopt;
+    return device_index(t.substr(prefix.size()));
+}
+
 bool edge_node::ready(const mqtt::message& m) const {
-    const auto prefix = topic(message_type::ddata) + "/";
-    if (m.topic.compare(0, prefix.size(), prefix) != 0) return true;
-    const auto device = device_index(std::string_view(m.topic).substr(prefix.size()));
+    const auto device = device_of(m.topic, ddata_prefix_);
     return !device || (born_ && online_[*device]);
 }
 
 mqtt::message edge_node::hand_over(mqtt::message m) {
-    const auto prefix = topic(message_type::ddata) + "/";
-    if (m.topic.compare(0, prefix.size(), prefix) != 0) return m;
-    const auto device = device_index(std::string_view(m.topic).substr(prefix.size()));
+    const auto device = device_of(m.topic, ddata_prefix_);
     if (!device) return m;
     auto decoded = decode(m.payload);
     auto* p = std::get_if<payload>(&decoded);

@@ -85,6 +85,12 @@ public:
     std::string topic(message_type t) const;
     std::string topic(message_type t, std::size_t device) const;
 
+    // Whether a topic is in this node's group namespace (spBv1.0/<group>/):
+    // a message of the Sparkplug session.
+    bool in_namespace(std::string_view t) const { return t.starts_with(group_prefix_); }
+    // Whether a topic is a DBIRTH of one of this node's devices.
+    bool device_birth(std::string_view t) const { return device_of(t, dbirth_prefix_).has_value(); }
+
     // The topics to subscribe to: this node's NCMD and its devices' DCMD.
     std::vector<std::string> command_filters() const;
 
@@ -169,6 +175,8 @@ private:
     payload record(std::size_t device, const std::vector<metric_update>& updates, std::uint64_t now_ms,
                    bool by_name);
     std::optional<std::size_t> device_index(std::string_view name) const;
+    // The device a topic names after `prefix` (one of the *_prefix_ below).
+    std::optional<std::size_t> device_of(std::string_view t, std::string_view prefix) const;
     // Looked for from `hint` on (wrapping round): a caller going through
     // metrics in point order finds each at the first look.
     std::optional<std::size_t> metric_index(std::size_t device, std::string_view name, std::size_t hint = 0) const;
@@ -178,6 +186,11 @@ private:
     std::uint64_t next();
 
     edge_node_settings settings_;
+    // Built once: spBv1.0/<group>/, and the device topics' heads
+    // (spBv1.0/<group>/DDATA/<edge node>/, the same with DBIRTH).
+    std::string group_prefix_;
+    std::string ddata_prefix_;
+    std::string dbirth_prefix_;
     std::vector<device_definition> devices_;
     std::vector<std::uint64_t> first_alias_;
     std::vector<std::vector<metric_state>> latest_;

@@ -259,4 +259,20 @@ std::filesystem::path move_aside(const std::filesystem::path& path) {
     return moved;
 }
 
+result<std::optional<std::int64_t>> read_counter(database& db, const std::string& name) {
+    auto s = db.prepared("SELECT value FROM counters WHERE name = ?");
+    s->bind(1, name);
+    auto row = s->next();
+    if (!row) return fail(row.error());
+    if (!*row) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{s->integer(0)};
+}
+
+result<void> write_counter(database& db, const std::string& name, std::int64_t value) {
+    auto upsert = db.prepared("INSERT INTO counters(name, value) VALUES(?, ?) "
+                              "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    upsert->bind(1, name).bind(2, value);
+    return upsert->run();
+}
+
 }  // namespace fieldbridge::store

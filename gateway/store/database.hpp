@@ -1,7 +1,8 @@
 // SQLite plumbing for the store's parts: one connection opened with the
 // store's pragmas, statements prepared once and kept, the one open
 // transaction (savepoints inside it, grouped commits), and SQLite result
-// codes mapped to store_errc. Knows nothing of the tables.
+// codes mapped to store_errc. Knows nothing of the tables but `counters`
+// (named integers, read_counter/write_counter).
 //
 // Not thread-safe: one owner (the store) uses it. A statement belongs to the
 // database that prepared it and must go before it.
@@ -12,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -147,6 +149,24 @@ public:
 private:
     statement* s_;
 };
+
+// Steps `s` to its last row; `row` makes one element of each.
+template <typename Row>
+auto collect(statement& s, Row&& row) -> result<std::vector<decltype(row(s))>> {
+    std::vector<decltype(row(s))> out;
+    for (;;) {
+        auto next = s.next();
+        if (!next) return fail(next.error());
+        if (!*next) return out;
+        out.push_back(row(s));
+    }
+}
+
+// The `counters` table: a named integer kept across restarts (nullopt when
+// none was kept). write_counter writes in the open transaction, or commits
+// on its own when none is open.
+result<std::optional<std::int64_t>> read_counter(database& db, const std::string& name);
+result<void> write_counter(database& db, const std::string& name, std::int64_t value);
 
 // Renames an unreadable store file, with its -wal and -shm, to
 // "<path>.corrupt-<unix time>" (".1", ".2", ... added when that name is

@@ -4,14 +4,10 @@ namespace fieldbridge::store {
 
 result<std::vector<refused_read>> device_memory::refused_reads() {
     auto s = db_.once("SELECT device, function, start, count FROM refused_reads ORDER BY device, function, start, count");
-    std::vector<refused_read> out;
-    for (;;) {
-        auto row = s.next();
-        if (!row) return fail(row.error());
-        if (!*row) return out;
-        out.push_back({s.text(0), static_cast<int>(s.integer(1)), static_cast<std::uint16_t>(s.integer(2)),
-                       static_cast<std::uint16_t>(s.integer(3))});
-    }
+    return collect(s, [](statement& r) {
+        return refused_read{r.text(0), static_cast<int>(r.integer(1)), static_cast<std::uint16_t>(r.integer(2)),
+                            static_cast<std::uint16_t>(r.integer(3))};
+    });
 }
 
 result<void> device_memory::add(const refused_read& r) {

@@ -1,30 +1,27 @@
 #include "gateway/store/lane_table.hpp"
 
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include "gateway/store/message_queue.hpp"
 
 namespace fieldbridge::store {
 namespace {
 
-constexpr const char* boundary_counter = "backlog_boundary";
+const std::string boundary_counter = "backlog_boundary";
 
 }  // namespace
 
 result<lane_state> lane_table::load() {
     lane_state out;
-    auto b = db_.once("SELECT value FROM counters WHERE name = ?");
-    b.bind(1, std::string(boundary_counter));
-    auto row = b.next();
-    if (!row) return fail(row.error());
-    if (*row) out.boundary = b.integer(0);
+    auto boundary = read_counter(db_, boundary_counter);
+    if (!boundary) return fail(boundary.error());
+    out.boundary = boundary->value_or(0);
     auto s = db_.once("SELECT id FROM fresh_rows ORDER BY id");
-    for (;;) {
-        auto next = s.next();
-        if (!next) return fail(next.error());
-        if (!*next) break;
-        out.fresh.push_back(s.integer(0));
-    }
+    auto fresh = collect(s, [](statement& r) { return r.integer(0); });
+    if (!fresh) return fail(fresh.error());
+    out.fresh = std::move(*fresh);
     return out;
 }
 
@@ -37,22 +34,13 @@ result<void> lane_table::save(const lane_state& lanes) {
             if (auto r = insert->run(); !r) return r;
             insert->reset();
         }
-        auto upsert = db_.prepared("INSERT INTO counters(name, value) VALUES(?, ?) "
-                                   "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
-        upsert->bind(1, std::string(boundary_counter)).bind(2, lanes.boundary);
-        return upsert->run();
+        return write_counter(db_, boundary_counter, lanes.boundary);
     });
 }
 
 result<std::vector<lane_row>> lane_table::fresh_rows() {
     auto s = db_.once("SELECT m.id, m.topic, m.state FROM fresh_rows f JOIN messages m ON m.id = f.id ORDER BY m.id");
-    std::vector<lane_row> out;
-    for (;;) {
-        auto row = s.next();
-        if (!row) return fail(row.error());
-        if (!*row) return out;
-        out.push_back(lane_row{s.integer(0), s.text(1), s.integer(2) != 0});
-    }
+    return collect(s, [](statement& r) { return lane_row{r.integer(0), r.text(1), r.integer(2) != 0}; });
 }
 
 result<bool> lane_table::all_stored(std::span<const std::int64_t> ids) {
@@ -70,13 +58,7 @@ result<bool> lane_table::all_stored(std::span<const std::int64_t> ids) {
 result<std::vector<std::pair<std::string, std::int64_t>>> lane_table::latest_by_topic(std::int64_t after) {
     auto s = db_.once("SELECT topic, max(id) FROM messages WHERE id > ? GROUP BY topic");
     s.bind(1, after);
-    std::vector<std::pair<std::string, std::int64_t>> out;
-    for (;;) {
-        auto row = s.next();
-        if (!row) return fail(row.error());
-        if (!*row) return out;
-        out.emplace_back(s.text(0), s.integer(1));
-    }
+    return collect(s, [](statement& r) { return std::pair<std::string, std::int64_t>{r.text(0), r.integer(1)}; });
 }
 
 result<std::vector<stored_message>> lane_table::load_live(const lane_state& lanes, std::int64_t after,

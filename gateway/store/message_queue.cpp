@@ -19,23 +19,19 @@ std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
 }  // namespace
 
 result<std::vector<stored_message>> read_messages(statement& s) {
-    std::vector<stored_message> out;
-    for (;;) {
-        auto row = s.next();
-        if (!row) return fail(row.error());
-        if (!*row) return out;
+    return collect(s, [](statement& r) {
         stored_message m;
-        m.id = s.integer(0);
-        m.message.topic = s.text(1);
-        m.message.payload = s.text(2);
-        m.message.qos = static_cast<mqtt::qos>(std::clamp<std::int64_t>(s.integer(3), 0, 2));
-        m.message.retain = s.integer(4) != 0;
-        m.created = from_ms(s.integer(5));
-        m.state = static_cast<flow_state>(std::clamp<std::int64_t>(s.integer(6), 0, 2));
-        m.packet_id = static_cast<std::uint16_t>(s.integer(7));
-        m.dup = s.integer(8) != 0;
-        out.push_back(std::move(m));
-    }
+        m.id = r.integer(0);
+        m.message.topic = r.text(1);
+        m.message.payload = r.text(2);
+        m.message.qos = static_cast<mqtt::qos>(std::clamp<std::int64_t>(r.integer(3), 0, 2));
+        m.message.retain = r.integer(4) != 0;
+        m.created = from_ms(r.integer(5));
+        m.state = static_cast<flow_state>(std::clamp<std::int64_t>(r.integer(6), 0, 2));
+        m.packet_id = static_cast<std::uint16_t>(r.integer(7));
+        m.dup = r.integer(8) != 0;
+        return m;
+    });
 }
 
 message_queue::message_queue(database& db, const limits& l, drop_policy p) : db_(db), limits_(l), policy_(p) {}

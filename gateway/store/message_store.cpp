@@ -103,21 +103,11 @@ result<void> message_store::add_refused_read(const refused_read& r) { return dev
 result<void> message_store::forget_refused_reads(const std::string& device) { return devices_.forget(device); }
 
 result<std::optional<std::int64_t>> message_store::counter(const std::string& name) {
-    auto s = db_->once("SELECT value FROM counters WHERE name = ?");
-    s.bind(1, name);
-    auto row = s.next();
-    if (!row) return fail(row.error());
-    if (!*row) return std::optional<std::int64_t>{};
-    return std::optional<std::int64_t>{s.integer(0)};
+    return read_counter(*db_, name);
 }
 
 result<void> message_store::set_counter(const std::string& name, std::int64_t value) {
-    return db_->in_transaction(true, [&]() -> result<void> {
-        auto upsert = db_->prepared("INSERT INTO counters(name, value) VALUES(?, ?) "
-                                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
-        upsert->bind(1, name).bind(2, value);
-        return upsert->run();
-    });
+    return db_->in_transaction(true, [&]() { return write_counter(*db_, name, value); });
 }
 
 result<std::int64_t> message_store::last_id() { return queue_.last_id(); }

@@ -87,13 +87,7 @@ result<std::vector<stored_message>> session_ledger::load_in_flight() {
 
 result<std::vector<std::uint16_t>> session_ledger::incoming_qos2() {
     auto s = db_.once("SELECT packet_id FROM incoming_qos2 ORDER BY packet_id");
-    std::vector<std::uint16_t> out;
-    for (;;) {
-        auto row = s.next();
-        if (!row) return fail(row.error());
-        if (!*row) return out;
-        out.push_back(static_cast<std::uint16_t>(s.integer(0)));
-    }
+    return collect(s, [](statement& r) { return static_cast<std::uint16_t>(r.integer(0)); });
 }
 
 result<void> session_ledger::set_incoming_qos2(std::span<const std::uint16_t> ids) {

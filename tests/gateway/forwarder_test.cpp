@@ -66,6 +66,7 @@ protected:
         life_.fwd =
             std::make_unique<forwarder>(*life_.store, *life_.link, [this] { ++flushes_asked; }, window, qos0_route);
         life_.link->attach(*life_.fwd);
+        life_.fwd->set_order(order, model::mark_key_historical);
         if (auto r = life_.fwd->resume(); !r) throw std::runtime_error("resume: " + r.error().message());
     }
 
@@ -113,6 +114,7 @@ protected:
     bool fail_commits = false;
     int flushes_asked = 0;
     config::qos0_route qos0_route = config::qos0_route::stored;
+    config::store_order order = config::store_order::strict;
 
 private:
     void on_wire(const mqtt::publish& p) {
@@ -322,6 +324,38 @@ TEST_F(forwarder_test, a_failed_commit_sends_nothing_drops_the_link_and_rebuilds
     fwd().flush_due();
     EXPECT_TRUE(committed().empty());
     EXPECT_EQ(fwd().stats().delivered, 3u);
+}
+
+TEST_F(forwarder_test, a_historical_message_resent_after_a_failed_commit_is_counted_once) {
+    order = config::store_order::fresh_first;
+    start();
+    // Stored while the link is down: 1 is older than 2 on the same topic.
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once)});
+    link().connect();
+    fwd().flush_due();
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{2, 1}));  // the latest first, then the backlog
+    EXPECT_FALSE(model::marked_historical(wire[0].payload));
+    EXPECT_TRUE(model::marked_historical(wire[1].payload));
+    EXPECT_EQ(fwd().stats().historical, 1u);
+    // 2 is acknowledged, 3 handed over, and the commit before the write of
+    // 3 fails (3, never committed, is lost with it and counted): the session
+    // is rebuilt from the store, and 1, in flight, is handed over again,
+    // marked as before.
+    submit({message_for(3, qos::at_least_once)});
+    fail_commits = true;
+    link().deliver_acks(1, first_ack, false);
+    ASSERT_EQ(fwd().stats().resyncs, 1u);
+    fail_commits = false;
+    wire.clear();
+    link().connect();
+    fwd().flush_due();
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{1}));
+    EXPECT_TRUE(wire[0].dup);
+    EXPECT_TRUE(model::marked_historical(wire[0].payload));
+    EXPECT_EQ(fwd().stats().historical, 1u);
+    EXPECT_EQ(queue().counters().lost_uncommitted, 1u);
 }
 
 TEST_F(forwarder_test, a_restart_resumes_the_flows_in_flight_from_the_store_with_their_packet_ids) {

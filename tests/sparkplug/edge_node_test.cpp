@@ -48,6 +48,20 @@ TEST(sparkplug_edge_node, topics_namespace_group_type_node_and_device) {
     EXPECT_EQ(n.command_filters(), (std::vector<std::string>{"spBv1.0/plant1/NCMD/gw1", "spBv1.0/plant1/DCMD/gw1/+"}));
 }
 
+TEST(sparkplug_edge_node, knows_its_namespace_and_its_devices_births) {
+    const auto n = node();
+    EXPECT_TRUE(n.in_namespace("spBv1.0/plant1/NBIRTH/gw1"));
+    EXPECT_TRUE(n.in_namespace("spBv1.0/plant1/DDATA/gw1/m1"));
+    EXPECT_FALSE(n.in_namespace("spBv1.0/plant10/NBIRTH/gw1"));
+    EXPECT_FALSE(n.in_namespace("plant1/m1/voltage"));
+    EXPECT_FALSE(n.in_namespace("replies/spBv1.0/plant1/x"));
+    EXPECT_TRUE(n.device_birth("spBv1.0/plant1/DBIRTH/gw1/m2"));
+    EXPECT_FALSE(n.device_birth("spBv1.0/plant1/DBIRTH/gw1/m3"));  // not a device of the node
+    EXPECT_FALSE(n.device_birth("spBv1.0/plant1/DBIRTH/gw2/m1"));  // another node
+    EXPECT_FALSE(n.device_birth("spBv1.0/plant1/DDATA/gw1/m1"));
+    EXPECT_FALSE(n.device_birth("site/DBIRTH/gw1/m1"));
+}
+
 TEST(sparkplug_edge_node, payloads_ndeath_will_message_qos_retain_and_bdseq_alone) {
     const auto n = node();
     const auto will = n.will(1000);
