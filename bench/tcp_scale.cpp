@@ -236,6 +236,11 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     for (std::size_t i = 0; i < simulators.size(); ++i) sim_cpu += cpu_seconds(simulators[i]->pid()) - sim_before[i];
     const double rss = status_mb(gateway.pid(), "VmRSS");
     const double peak = status_mb(gateway.pid(), "VmHWM");
+    // Of the RSS: anonymous memory (heap, stacks: the gateway's own) and
+    // mapped files (the code of the binary and its libraries, shared with
+    // the page cache and, for libraries, with other processes).
+    const double anon = status_mb(gateway.pid(), "RssAnon");
+    const double file = status_mb(gateway.pid(), "RssFile");
     std::string scraped;
     if (scrape) {
         constexpr int scrapes = 5;
@@ -257,10 +262,10 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
         std::fprintf(stderr, "the gateway did not report on every device:\n%s\n", gateway.output().c_str());
         return false;
     }
-    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %9.1f%% %10.0f %+9lld\n", name(values),
+    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %8.1f %8.1f %9.1f%% %10.0f %+9lld\n", name(values),
                 static_cast<double>(after.polls - before.polls) / elapsed,
                 static_cast<unsigned long long>(after.missed - before.missed),
-                static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, peak,
+                static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, anon, file, peak,
                 100 * sim_cpu / elapsed, static_cast<double>(after.delivered - before.delivered) / elapsed,
                 static_cast<long long>(after.queued) - static_cast<long long>(before.queued));
     std::fputs(scraped.c_str(), stdout);
@@ -305,14 +310,14 @@ int main(int argc, char** argv) {
     std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, format %s, %d s window, %u cores, %s\n",
                 devices, points, devices * points, qos, format.c_str(), seconds, std::thread::hardware_concurrency(),
                 own_points ? "every device lists its own points" : "the devices share one profile's points");
-    std::printf("%-24s %9s %7s %7s %9s %8s %8s %10s %10s %9s\n", "values", "polls/s", "missed", "failed", "gw CPU",
-                "RSS MB", "peak MB", "sims CPU", "msgs/s", "queue");
+    std::printf("%-24s %9s %7s %7s %9s %8s %8s %8s %8s %10s %10s %9s\n", "values", "polls/s", "missed", "failed",
+                "gw CPU", "RSS MB", "anon MB", "file MB", "peak MB", "sims CPU", "msgs/s", "queue");
     bool ok = true;
     const auto scenarios = every_value ? std::vector<changing>{changing::every}
                                        : std::vector<changing>{changing::none, changing::tenth};
     for (const auto values : scenarios) ok = scenario(dir, values, seconds, own_points) && ok;
-    std::printf("(CPU in %% of one core; 100%% = one core busy; msgs/s delivered to the broker; queue: how the durable\n"
-                " queue grew over the window)\n");
+    std::printf("(CPU in %% of one core; 100%% = one core busy; RSS = anon (heap, stacks) + file (mapped code);\n"
+                " msgs/s delivered to the broker; queue: how the durable queue grew over the window)\n");
     fs::remove_all(dir);
     return ok ? 0 : 1;
 }
