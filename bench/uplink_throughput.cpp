@@ -17,6 +17,11 @@
 // and none is missing, and measures how old live values are when they
 // arrive and when the current value of every topic is there.
 //
+// CPU per message: fieldbridge's core thread (store, forwarder, MQTT
+// client, and the loopback network stack each write to the socket runs
+// through), and the reference's whole process (its publisher and
+// libmosquitto's network thread), both over the same messages.
+//
 // Usage: bench_uplink_throughput [MESSAGES] [PAYLOAD_BYTES] [WINDOW] [BACKLOG] [LIVE_RATE] [ROUNDS]
 //        defaults 100000 100 64 1000000 1000 5 (live: messages a second while the backlog drains;
 //        rounds: alternating reference/fieldbridge runs per QoS, medians compared)
@@ -62,6 +67,15 @@ double thread_cpu_s() {
            static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
 }
 
+// CPU time of the whole process, seconds: the reference's publisher and
+// libmosquitto's network thread while it runs alone.
+double process_cpu_s() {
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
 
 long rss_kib() {
@@ -82,7 +96,8 @@ struct reference_state {
     std::atomic<std::uint64_t> acked{0};
 };
 
-double reference_run(const mosquitto_broker& broker, int qos, std::uint64_t n, const std::string& payload, int window) {
+double reference_run(const mosquitto_broker& broker, int qos, std::uint64_t n, const std::string& payload, int window,
+                     double& cpu_us_per_msg) {
     reference_state st;
     mosquitto* m = mosquitto_new("bench-reference", true, &st);
     mosquitto_max_inflight_messages_set(m, static_cast<unsigned>(window));
@@ -97,6 +112,7 @@ double reference_run(const mosquitto_broker& broker, int qos, std::uint64_t n, c
     mosquitto_loop_start(m);
     while (!st.connected) std::this_thread::sleep_for(1ms);
     const auto t0 = steady::now();
+    const double cpu0 = process_cpu_s();
     for (std::uint64_t i = 0; i < n; ++i) {
         const auto topic = topic_of("ref", i);
         const auto body = std::to_string(i) + ":" + payload;  // as fieldbridge's
@@ -104,6 +120,7 @@ double reference_run(const mosquitto_broker& broker, int qos, std::uint64_t n, c
     }
     while (st.acked < n) std::this_thread::sleep_for(200us);
     const double s = seconds_since(t0);
+    cpu_us_per_msg = (process_cpu_s() - cpu0) * 1e6 / static_cast<double>(n);
     mosquitto_disconnect(m);
     mosquitto_loop_stop(m, false);
     mosquitto_destroy(m);
@@ -412,14 +429,16 @@ int main(int argc, char** argv) {
 
     std::printf("uplink throughput: %llu messages, %zu-byte payload, window %d, mosquitto on loopback\n",
                 static_cast<unsigned long long>(n), payload_size, window);
-    std::printf("%-6s %16s %18s %8s %18s %14s\n", "QoS", "reference msg/s", "fieldbridge msg/s", "ratio",
-                "msgs per commit", "CPU µs/msg");
+    std::printf("%-6s %16s %18s %8s %18s %14s %16s\n", "QoS", "reference msg/s", "fieldbridge msg/s", "ratio",
+                "msgs per commit", "CPU µs/msg", "ref CPU µs/msg");
     // Alternating runs, medians compared: a shared 2-core box is noisy.
     for (const int qos : {1, 2}) {
-        std::vector<double> ref_rates, fb_rates, cpus;
+        std::vector<double> ref_rates, fb_rates, cpus, ref_cpus;
         std::uint64_t commits_sum = 0;
         for (int round = 0; round < rounds; ++round) {
-            const double ref = reference_run(broker, qos, n, payload, window);
+            double ref_cpu = 0;
+            const double ref = reference_run(broker, qos, n, payload, window, ref_cpu);
+            ref_cpus.push_back(ref_cpu);
             std::uint64_t commits = 0;
             double cpu = 0;
             const double fb = fieldbridge_run(broker, dir, qos, n, payload, window, commits, cpu,
@@ -434,9 +453,9 @@ int main(int argc, char** argv) {
             return v[v.size() / 2];
         };
         const double r = median(ref_rates), f = median(fb_rates);
-        std::printf("%-6d %16.0f %18.0f %7.2fx %18.1f %14.1f\n", qos, r, f, f / r,
+        std::printf("%-6d %16.0f %18.0f %7.2fx %18.1f %14.1f %16.1f\n", qos, r, f, f / r,
                     static_cast<double>(n * static_cast<std::uint64_t>(rounds)) / static_cast<double>(commits_sum),
-                    median(cpus));
+                    median(cpus), median(ref_cpus));
         std::string runs;
         for (int i = 0; i < rounds; ++i) {
             runs += " " + std::to_string(static_cast<long>(ref_rates[static_cast<std::size_t>(i)])) + "/" +
