@@ -316,7 +316,8 @@ int main(int argc, char** argv) {
     const auto scenarios = every_value ? std::vector<changing>{changing::every}
                                        : std::vector<changing>{changing::none, changing::tenth};
     for (const auto values : scenarios) ok = scenario(dir, values, seconds, own_points) && ok;
-    std::printf("(CPU in %% of one core; 100%% = one core busy; RSS = anon (heap, stacks) + file (mapped code);\n"
+    std::printf("(CPU in %% of one core; 100%% = one core busy; RSS = anon (heap, stacks) + file (mapped code)\n"
+                " + shared memory (none here);"
                 " msgs/s delivered to the broker; queue: how the durable queue grew over the window)\n");
     fs::remove_all(dir);
     return ok ? 0 : 1;

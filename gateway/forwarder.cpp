@@ -239,7 +239,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     if (qos0 && !error) {
         // Complete for the client once in its write buffer, not yet on the wire.
         unwritten_.insert(id);
-        ++stats_.delivered;
+        count_delivered(id);
         if (handed() <= window_ / 2) refill();
         return;
     }
@@ -251,7 +251,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     if (refused) {
         broker_refused(error);
     } else {
-        ++stats_.delivered;
+        count_delivered(id);
     }
     // The delete is committed with the next write, or by the flush timer
     // when nothing is written: the queue does not keep acknowledged messages.
@@ -419,7 +419,7 @@ void forwarder::resync() {
         if (acknowledged_.count(m.id)) continue;
         committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
         handed_[m.id] = m.message.qos;
-        mark_if_historical(m.message, m.id, true);
+        mark_if_historical(m.message, m.id);
         flows.push_back(flow_of(m));
     }
     if (const auto ec = link_.resume_flows(std::move(flows))) {

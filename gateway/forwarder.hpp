@@ -129,9 +129,13 @@ private:
     void split_backlog();
     // The highest id of each topic above the split's boundary, from the store.
     result<void> reload_latest();
-    // again: a flow this run counted already, handed over once more
-    // (resync), so stats().historical counts it once.
-    void mark_if_historical(mqtt::message& m, std::int64_t id, bool again = false);
+    void mark_if_historical(mqtt::message& m, std::int64_t id);
+    // A stored message the broker took (QoS 0: in the client's write
+    // buffer): counted once, however often it was handed over.
+    void count_delivered(std::int64_t id) {
+        ++stats_.delivered;
+        if (lanes_.historical(id)) ++stats_.historical;
+    }
     bool fresh_first() const { return order_ == config::store_order::fresh_first; }
     void rewind(std::int64_t id) {
         cursor_ = std::min(cursor_, id - 1);

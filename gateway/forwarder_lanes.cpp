@@ -29,9 +29,8 @@ result<void> forwarder::reload_latest() {
     return {};
 }
 
-void forwarder::mark_if_historical(mqtt::message& m, std::int64_t id, bool again) {
+void forwarder::mark_if_historical(mqtt::message& m, std::int64_t id) {
     if (!lanes_.historical(id)) return;
-    if (!again) ++stats_.historical;
     if (mark_) {
         mark_(m);
     } else {

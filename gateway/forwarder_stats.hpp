@@ -15,7 +15,7 @@ struct forwarder_stats {
     std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit
     std::uint64_t direct = 0;        // QoS 0 messages handed to the client without the store
     std::uint64_t qos0_lost = 0;     // of those, lost: the link dropped before they were written
-    std::uint64_t historical = 0;    // handed over marked historical (store.order: fresh_first)
+    std::uint64_t historical = 0;    // of delivered: marked historical (store.order: fresh_first)
     std::uint64_t splits = 0;        // backlogs split when the link came back (fresh_first)
 };
 

@@ -193,7 +193,7 @@ void queue_families(exposition& e, const status_snapshot& s) {
     e.single("fieldbridge_queue_direct_total", "counter",
              "QoS 0 messages handed to the MQTT client without the store (store.qos0: direct).", f.direct);
     e.single("fieldbridge_queue_historical_total", "counter",
-             "Messages sent marked historical, behind the live ones (store.order: fresh_first).", f.historical);
+             "Messages delivered marked historical, behind the live ones (store.order: fresh_first).", f.historical);
     e.single("fieldbridge_queue_commits_total", "counter",
              "Store commits (each one an fsync with durability full).", qc.commits);
     e.single("fieldbridge_queue_commit_failures_total", "counter",

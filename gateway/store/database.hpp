@@ -163,8 +163,8 @@ auto collect(statement& s, Row&& row) -> result<std::vector<decltype(row(s))>> {
 }
 
 // The `counters` table: a named integer kept across restarts (nullopt when
-// none was kept). write_counter writes in the open transaction, or commits
-// on its own when none is open.
+// none was kept). write_counter writes in the open transaction: call it
+// from a database::in_transaction body.
 result<std::optional<std::int64_t>> read_counter(database& db, const std::string& name);
 result<void> write_counter(database& db, const std::string& name, std::int64_t value);
 
