@@ -27,7 +27,6 @@ mqtt::inflight_entry flow_of(store::stored_message& m) {
     return mqtt::inflight_entry{m.packet_id, std::move(m.message), static_cast<std::uint64_t>(m.id), s, m.dup};
 }
 
-
 }  // namespace
 
 forwarder::forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window,

@@ -61,7 +61,7 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
 }
 
 std::string edge_node::topic(message_type t) const {
-    return std::string(namespace_v1) + "/" + settings_.group_id + "/" + type_text(t) + "/" + settings_.edge_node_id;
+    return group_prefix_ + type_text(t) + "/" + settings_.edge_node_id;
 }
 
 std::string edge_node::topic(message_type t, std::size_t device) const {
