@@ -165,6 +165,7 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
             pending_.push_front(queued_message{it->message, it->token});
         }
         inflight_.clear();
+        flow_ids_.reset();
         incoming_qos2_.clear();
         // Subscriptions are renewed; their completion carries token 0.
         std::vector<subscription> all = subscriptions_;
@@ -195,7 +196,7 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
                 auto p = make_publish(e.message, q, e.packet_id, true);
                 if (!p) {
                     out.push_back(action::publish_completed{e.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
-                    it = inflight_.erase(it);
+                    it = erase_flow(it);
                     continue;
                 }
                 e.message.qos = q;
@@ -275,7 +276,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         } else {
             out.push_back(action::publish_completed{it->token, {}, true});
         }
-        inflight_.erase(it);
+        erase_flow(it);
         drain(out, now);
         return;
     }
@@ -286,7 +287,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         // quota exceeded, ...). The flow ends here, without PUBREL
         // [MQTT-4.3.3]; the owner decides what a refusal means.
         out.push_back(action::publish_completed{it->token, reason_code_error(reason_code)});
-        inflight_.erase(it);
+        erase_flow(it);
         drain(out, now);
         return;
     }
@@ -296,7 +297,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         (type == packet_type::pubcomp && q == qos::exactly_once && it->state == inflight_state::pubrec_received);
     if (final_ack) {
         out.push_back(action::publish_completed{it->token, {}});
-        inflight_.erase(it);
+        erase_flow(it);
         drain(out, now);
     } else if (type == packet_type::pubrec && q == qos::exactly_once) {
         // [MQTT-4.3.3-1]: from here on the PUBLISH is never sent again, only PUBREL.
@@ -423,6 +424,7 @@ actions session::abandon(std::error_code reason) {
         if (s.token != 0) out.push_back(action::subscribe_completed{s.token, {}, reason});
     }
     inflight_.clear();
+    flow_ids_.reset();
     pending_.clear();
     pending_subscribes_.clear();
     return out;
@@ -447,7 +449,10 @@ void take_mine(Container& entries, const std::function<bool(std::uint64_t)>& min
 
 std::vector<std::uint64_t> session::withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) {
     std::vector<std::uint64_t> taken;
-    if (in_flight && link_ == link::disconnected) take_mine(inflight_, mine, taken);
+    if (in_flight && link_ == link::disconnected) {
+        take_mine(inflight_, mine, taken);
+        index_flows();
+    }
     take_mine(pending_, mine, taken);
     return taken;
 }
@@ -475,7 +480,7 @@ std::error_code session::resume_flows(std::vector<inflight_entry> flows) {
             continue;
         }
         last_packet_id_ = std::max(last_packet_id_, e.packet_id);
-        inflight_.push_back(std::move(e));
+        add_flow(std::move(e));
     }
     pending_.insert(pending_.begin(), std::make_move_iterator(restart.begin()), std::make_move_iterator(restart.end()));
     return {};
@@ -505,8 +510,7 @@ void session::drain(actions& out, clock::time_point now) {
         }
         send(out, std::move(*p), now);
         front.message.qos = *q;
-        inflight_.push_back(inflight_entry{*id, std::move(front.message), front.token, inflight_state::publish_sent,
-                                           true});
+        add_flow(inflight_entry{*id, std::move(front.message), front.token, inflight_state::publish_sent, true});
         pending_.pop_front();
     }
     // Subscriptions that found no free id earlier.
@@ -516,9 +520,24 @@ void session::drain(actions& out, clock::time_point now) {
 }
 
 bool session::packet_id_in_use(std::uint16_t id) const {
-    return std::any_of(inflight_.begin(), inflight_.end(), [&](const inflight_entry& e) { return e.packet_id == id; }) ||
+    return flow_ids_.test(id) ||
            std::any_of(pending_subscribes_.begin(), pending_subscribes_.end(),
                        [&](const pending_subscribe& s) { return s.packet_id == id; });
+}
+
+void session::add_flow(inflight_entry e) {
+    flow_ids_.set(e.packet_id);
+    inflight_.push_back(std::move(e));
+}
+
+std::deque<inflight_entry>::iterator session::erase_flow(std::deque<inflight_entry>::iterator it) {
+    flow_ids_.reset(it->packet_id);
+    return inflight_.erase(it);
+}
+
+void session::index_flows() {
+    flow_ids_.reset();
+    for (const auto& e : inflight_) flow_ids_.set(e.packet_id);
 }
 
 std::optional<std::uint16_t> session::allocate_packet_id() {
@@ -628,7 +647,7 @@ void session::update_timer(actions& out, clock::time_point) {
 
 session_state session::snapshot() const {
     session_state s;
-    s.inflight = inflight_;
+    s.inflight.assign(inflight_.begin(), inflight_.end());
     s.incoming_qos2.assign(incoming_qos2_.begin(), incoming_qos2_.end());
     return s;
 }
@@ -641,10 +660,11 @@ void session::flows(std::vector<flow_status>& out) const {
 
 std::error_code session::restore(session_state state) {
     if (link_ != link::disconnected) return make_error_code(mqtt_errc::session_not_idle);
-    inflight_ = std::move(state.inflight);
+    inflight_.clear();
+    flow_ids_.reset();
     incoming_qos2_ = std::set<std::uint16_t>(state.incoming_qos2.begin(), state.incoming_qos2.end());
-    for (const auto& e : inflight_) last_packet_id_ = std::max(last_packet_id_, e.packet_id);
-    return {};
+    // A flow without a packet id of its own starts again as a queued message.
+    return resume_flows(std::move(state.inflight));
 }
 
 }  // namespace fieldbridge::mqtt

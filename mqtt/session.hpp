@@ -6,6 +6,7 @@
 // (snapshot()/restore()) so that a durable store can persist and resume it.
 #pragma once
 
+#include <bitset>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -209,7 +210,9 @@ public:
     // and the incoming QoS 2 ids not yet released: snapshot() without copies.
     void flows(std::vector<flow_status>& out) const;
     const std::set<std::uint16_t>& incoming_qos2() const noexcept { return incoming_qos2_; }
-    // Resume a persisted session; only while disconnected.
+    // Resume a persisted session; only while disconnected. The flows replace
+    // those held; one without a packet id of its own (0, or one an earlier
+    // flow has) starts again as a queued message, as in resume_flows().
     std::error_code restore(session_state state);
 
 private:
@@ -228,6 +231,10 @@ private:
     void send_subscribe(actions& out, pending_subscribe& s, clock::time_point now);
     std::optional<std::uint16_t> allocate_packet_id();
     bool packet_id_in_use(std::uint16_t id) const;
+    // inflight_ changes that keep flow_ids_ in step.
+    void add_flow(inflight_entry e);
+    std::deque<inflight_entry>::iterator erase_flow(std::deque<inflight_entry>::iterator it);
+    void index_flows();
     void on_connack(actions& out, const connack& c, clock::time_point now);
     void on_publish(actions& out, const mqtt::publish& p, clock::time_point now);
     void on_ack(actions& out, std::uint16_t id, packet_type type, std::uint8_t reason_code, clock::time_point now);
@@ -248,7 +255,11 @@ private:
     session_options options_;
     link link_ = link::disconnected;
     std::deque<queued_message> pending_;
-    std::vector<inflight_entry> inflight_;  // in the order the flows started
+    // In the order the flows started. A deque: acknowledgements mostly end
+    // the oldest flow, and a vector would move every other flow's message
+    // for each of them.
+    std::deque<inflight_entry> inflight_;
+    std::bitset<65536> flow_ids_;  // the packet ids of inflight_
     std::set<std::uint16_t> incoming_qos2_;
     std::vector<subscription> subscriptions_;  // everything ever subscribed, renewed on a fresh session
     std::vector<pending_subscribe> pending_subscribes_;

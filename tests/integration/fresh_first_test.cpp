@@ -84,13 +84,18 @@ TEST(fresh_first, after_an_outage_the_latest_value_comes_first_and_the_backlog_f
     ASSERT_TRUE(wait_until([&] { return rig.queued_rows() >= at_kill + 15; }, 20s)) << gw->output();
 
     // The link is back.
+    // A QoS 2 flow whose PUBREL went out before the stall may have reached
+    // the subscriber already: the rows still to deliver are the others.
     const auto before = sub.messages().size();
-    const auto stored = static_cast<std::size_t>(std::max(rig.queued_rows(), 0L));
+    const auto stored = static_cast<std::size_t>(std::max(rig.unreleased_rows(), 0L));
     rig.proxy().cut();
     rig.proxy().resume();
     ASSERT_TRUE(wait_until([&] { return rig.queued_rows() == 0 && sub.messages().size() >= before + stored; }, 30s))
-        << rig.queued_rows() << " rows left\n"
-        << gw->output();
+        << rig.queued_rows() << " rows left, " << sub.messages().size() - before << " of " << stored
+        << " stored messages arrived\n"
+        << sub.dump() << "\n--- gateway:\n"
+        << gw->output() << "\n--- broker:\n"
+        << rig.broker().log();
     ASSERT_TRUE(wait_until([&] { return gw->output().find("the latest of each topic first") != std::string::npos; },
                            5s))
         << gw->output();

@@ -3,6 +3,12 @@
 // statements they check.
 #include "mqtt/session.hpp"
 
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "mqtt/backoff.hpp"
@@ -195,6 +201,74 @@ TEST(mqtt_session, packet_ids_wrap_and_skip_zero_and_ids_in_use) {
     const auto p = sent<publish>(r.publish(msg("z"), 3, t0));
     ASSERT_EQ(p.size(), 1u);
     EXPECT_EQ(p[0].packet_id, 2);  // after 65535 comes 1 (in use), then 2
+}
+
+// Every way a flow ends or leaves the session, repeated more often than
+// there are packet ids: an id left marked in use would run them out, and a
+// later PUBLISH would wait for an id forever.
+TEST(mqtt_session, every_way_a_flow_ends_or_leaves_frees_its_packet_id) {
+    using cycle = std::function<std::optional<std::uint16_t>(session&, std::uint64_t)>;
+    // Each cycle publishes one message and ends its flow; nullopt when the
+    // PUBLISH found no packet id.
+    const auto first_publish = [](const actions& a) -> std::optional<std::uint16_t> {
+        const auto p = sent<publish>(a);
+        if (p.size() != 1) return std::nullopt;
+        return p[0].packet_id;
+    };
+    const auto reconnect = [](session& s, bool present) {
+        s.on_connection_lost(t0);
+        s.on_transport_connected(t0);
+        return s.on_packet(connack{present, 0, {}}, t0);
+    };
+    const std::vector<std::pair<std::string, cycle>> cycles{
+        {"puback", [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a"), n, t0));
+             if (id) s.on_packet(puback{*id, 0, {}}, t0);
+             return id;
+         }},
+        {"pubcomp", [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a", qos::exactly_once), n, t0));
+             if (id) {
+                 s.on_packet(pubrec{*id, 0, {}}, t0);
+                 s.on_packet(pubcomp{*id, 0, {}}, t0);
+             }
+             return id;
+         }},
+        {"puback to QoS 2", [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a", qos::exactly_once), n, t0));
+             if (id) s.on_packet(puback{*id, 0, {}}, t0);
+             return id;
+         }},
+        {"withdrawn while disconnected", [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a"), n, t0));
+             s.on_connection_lost(t0);
+             s.withdraw([](std::uint64_t) { return true; }, true);
+             s.on_transport_connected(t0);
+             s.on_packet(connack{true, 0, {}}, t0);
+             return id;
+         }},
+        {"sent again on a new session", [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a"), n, t0));
+             // The flow starts again with an id of its own, then ends.
+             if (const auto again = first_publish(reconnect(s, false))) s.on_packet(puback{*again, 0, {}}, t0);
+             return id;
+         }},
+        {"abandoned", [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a"), n, t0));
+             s.abandon(make_error_code(mqtt_errc::session_not_idle));
+             return id;
+         }},
+    };
+    for (const auto& [name, one] : cycles) {
+        auto s = connected();
+        for (std::uint64_t n = 1; n <= 65536 + 10; ++n) {
+            if (!one(s, n)) {
+                ADD_FAILURE() << name << ": no packet id for the PUBLISH of cycle " << n;
+                break;
+            }
+        }
+        EXPECT_EQ(s.inflight(), 0u) << name;
+    }
 }
 
 TEST(mqtt_session, MQTT_3_1_2_23_keepalive_sends_a_ping_and_a_missing_answer_closes) {
@@ -393,6 +467,28 @@ namespace {
 // A broker that supports QoS 1 only (some message brokers' MQTT adapters)
 // answers a QoS 2 PUBLISH with PUBACK: the flow completes as downgraded,
 // the link stays, and the message is not sent again.
+TEST(mqtt_session, a_restored_flow_whose_packet_id_another_has_starts_again_as_a_new_message) {
+    session_state st;
+    st.inflight.push_back(inflight_entry{5, msg("x"), 1, inflight_state::pubrec_received, true});
+    st.inflight.push_back(inflight_entry{5, msg("y"), 2, inflight_state::publish_sent, true});
+    st.inflight.push_back(inflight_entry{0, msg("z"), 3, inflight_state::publish_sent, true});
+    session r(opts());
+    ASSERT_FALSE(r.restore(st));
+    EXPECT_EQ(r.inflight(), 1u);
+    EXPECT_EQ(r.queued(), 2u);
+    r.on_transport_connected(t0);
+    const auto a = r.on_packet(connack{true, 0, {}}, t0);
+    ASSERT_EQ(sent<pubrel>(a).size(), 1u);
+    EXPECT_EQ(sent<pubrel>(a)[0].packet_id, 5);
+    const auto p = sent<publish>(a);
+    ASSERT_EQ(p.size(), 2u);  // y and z as new flows, each with an id of its own
+    EXPECT_EQ(p[0].topic, "y");
+    EXPECT_FALSE(p[0].dup);
+    EXPECT_NE(p[0].packet_id, 5);
+    EXPECT_NE(p[1].packet_id, 5);
+    EXPECT_NE(p[0].packet_id, p[1].packet_id);
+}
+
 TEST(mqtt_session, a_qos2_publish_answered_with_puback_completes_as_downgraded) {
     auto s = connected();
     const auto p = sent<publish>(s.publish(msg("a", qos::exactly_once), 7, t0));

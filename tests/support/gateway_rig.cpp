@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "gateway/store/flow.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::testing {
@@ -106,14 +107,25 @@ long long gateway_rig::status_number(const std::string& section, const std::stri
     return j[section][key].get<long long>();
 }
 
-long gateway_rig::queued_rows() const {
-    child_process q({"sqlite3", queue_path().string(), "SELECT count(*) FROM messages"});
+namespace {
+
+long count_rows(const std::filesystem::path& db, const std::string& query) {
+    child_process q({"sqlite3", db.string(), query});
     if (q.wait(10s) != 0) return -1;
     try {
         return std::stol(q.output());
     } catch (const std::exception&) {
         return -1;
     }
+}
+
+}  // namespace
+
+long gateway_rig::queued_rows() const { return count_rows(queue_path(), "SELECT count(*) FROM messages"); }
+
+long gateway_rig::unreleased_rows() const {
+    return count_rows(queue_path(), "SELECT count(*) FROM messages WHERE state <> " +
+                                        std::to_string(static_cast<int>(store::flow_state::pubrec)));
 }
 
 bool gateway_rig::publish(const std::string& topic, const std::string& payload, bool retain) {

@@ -100,6 +100,10 @@ public:
     long long status_number(const std::string& section, const std::string& key) const;
     // Rows in the gateway's queue, read with sqlite3 as an operator would; -1 when unreadable.
     long queued_rows() const;
+    // Rows in the queue that no subscriber can have had yet: all but the
+    // QoS 2 flows whose PUBREL is out (the broker may have released those to
+    // its subscribers already, and a resumed session only completes them).
+    long unreleased_rows() const;
     // mosquitto_pub at QoS 1; true when it exited with 0.
     bool publish(const std::string& topic, const std::string& payload, bool retain = false);
 

@@ -21,7 +21,13 @@ std::vector<std::string> argv_for(const mosquitto_broker& broker, const std::str
                                   "-q", "2", "-i", id, "-F", mqtt5 ? "%t %q %r {%P} %p" : "%t %q %r %p", "-t", filter};
     if (persistent) argv.push_back("-c");
     if (mqtt5) {
-        for (const auto* a : {"-V", "mqttv5", "--retain-as-published"}) argv.emplace_back(a);
+        // The largest Receive Maximum: mosquitto 2.0.11, releasing a burst of
+        // QoS 2 messages, can send a subscriber more than the 20 in flight
+        // libmosquitto allows by default, and mosquitto_sub then quits with
+        // "A network protocol error occurred" and misses the rest.
+        for (const auto* a : {"-V", "mqttv5", "--retain-as-published", "-D", "connect", "receive-maximum", "65535"}) {
+            argv.emplace_back(a);
+        }
     }
     return argv;
 }
