@@ -48,6 +48,7 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
       group_prefix_(std::string(namespace_v1) + "/" + settings_.group_id + "/"),
       ddata_prefix_(topic(message_type::ddata) + "/"),
       dbirth_prefix_(topic(message_type::dbirth) + "/"),
+      dcmd_prefix_(topic(message_type::dcmd) + "/"),
       devices_(std::move(devices)),
       online_(devices_.size(), false) {
     std::uint64_t next_alias = 1;
@@ -271,11 +272,10 @@ mqtt::message edge_node::hand_over(mqtt::message m) {
 
 std::optional<command_request> edge_node::command(std::string_view topic_text, std::string_view bytes) const {
     const auto ncmd = topic(message_type::ncmd);
-    const auto dcmd = topic(message_type::dcmd) + "/";
     std::optional<std::size_t> device;
     if (topic_text != ncmd) {
-        if (topic_text.substr(0, dcmd.size()) != dcmd) return std::nullopt;
-        const auto name = topic_text.substr(dcmd.size());
+        if (!topic_text.starts_with(dcmd_prefix_)) return std::nullopt;
+        const auto name = topic_text.substr(dcmd_prefix_.size());
         device = device_index(name);
         if (!device) {
             return command_request{false, {}, {"DCMD for " + std::string(name) + ", which is not a device of this node"}};

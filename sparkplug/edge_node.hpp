@@ -187,10 +187,11 @@ private:
 
     edge_node_settings settings_;
     // Built once: spBv1.0/<group>/, and the device topics' heads
-    // (spBv1.0/<group>/DDATA/<edge node>/, the same with DBIRTH).
+    // (spBv1.0/<group>/DDATA/<edge node>/, the same with DBIRTH and DCMD).
     std::string group_prefix_;
     std::string ddata_prefix_;
     std::string dbirth_prefix_;
+    std::string dcmd_prefix_;
     std::vector<device_definition> devices_;
     std::vector<std::uint64_t> first_alias_;
     std::vector<std::vector<metric_state>> latest_;
