@@ -13,6 +13,7 @@
 
 #include "mqtt/backoff.hpp"
 #include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
 #include "tests/mqtt/session_actions.hpp"
 
 namespace fieldbridge::mqtt {
@@ -207,26 +208,33 @@ TEST(mqtt_session, packet_ids_wrap_and_skip_zero_and_ids_in_use) {
 // there are packet ids: an id left marked in use would run them out, and a
 // later PUBLISH would wait for an id forever.
 TEST(mqtt_session, every_way_a_flow_ends_or_leaves_frees_its_packet_id) {
-    using cycle = std::function<std::optional<std::uint16_t>(session&, std::uint64_t)>;
     // Each cycle publishes one message and ends its flow; nullopt when the
     // PUBLISH found no packet id.
+    using cycle = std::function<std::optional<std::uint16_t>(session&, std::uint64_t)>;
     const auto first_publish = [](const actions& a) -> std::optional<std::uint16_t> {
         const auto p = sent<publish>(a);
         if (p.size() != 1) return std::nullopt;
         return p[0].packet_id;
     };
-    const auto reconnect = [](session& s, bool present) {
+    const auto reconnect = [](session& s, bool present, std::vector<property> props = {}) {
         s.on_connection_lost(t0);
         s.on_transport_connected(t0);
-        return s.on_packet(connack{present, 0, {}}, t0);
+        return s.on_packet(connack{present, 0, std::move(props)}, t0);
     };
-    const std::vector<std::pair<std::string, cycle>> cycles{
-        {"puback", [&](session& s, std::uint64_t n) {
+    struct way {
+        std::string name;
+        protocol_version version;
+        cycle one;
+    };
+    const auto v3 = protocol_version::v3_1_1;
+    const auto v5 = protocol_version::v5;
+    const std::vector<way> ways{
+        {"puback", v3, [&](session& s, std::uint64_t n) {
              const auto id = first_publish(s.publish(msg("a"), n, t0));
              if (id) s.on_packet(puback{*id, 0, {}}, t0);
              return id;
          }},
-        {"pubcomp", [&](session& s, std::uint64_t n) {
+        {"pubcomp", v3, [&](session& s, std::uint64_t n) {
              const auto id = first_publish(s.publish(msg("a", qos::exactly_once), n, t0));
              if (id) {
                  s.on_packet(pubrec{*id, 0, {}}, t0);
@@ -234,12 +242,23 @@ TEST(mqtt_session, every_way_a_flow_ends_or_leaves_frees_its_packet_id) {
              }
              return id;
          }},
-        {"puback to QoS 2", [&](session& s, std::uint64_t n) {
+        {"puback to QoS 2", v3, [&](session& s, std::uint64_t n) {
              const auto id = first_publish(s.publish(msg("a", qos::exactly_once), n, t0));
              if (id) s.on_packet(puback{*id, 0, {}}, t0);
              return id;
          }},
-        {"withdrawn while disconnected", [&](session& s, std::uint64_t n) {
+        {"refused by a 5.0 broker", v5, [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a"), n, t0));
+             if (id) s.on_packet(puback{*id, 0x87, {}}, t0);  // not authorised
+             return id;
+         }},
+        {"too large for the broker's limit at a resend", v5, [&](session& s, std::uint64_t n) {
+             reconnect(s, true);  // no limit
+             const auto id = first_publish(s.publish(message{"a", std::string(200, 'x'), qos::at_least_once, false}, n, t0));
+             reconnect(s, true, {property{prop::maximum_packet_size, std::uint32_t{64}}});
+             return id;
+         }},
+        {"withdrawn while disconnected", v3, [&](session& s, std::uint64_t n) {
              const auto id = first_publish(s.publish(msg("a"), n, t0));
              s.on_connection_lost(t0);
              s.withdraw([](std::uint64_t) { return true; }, true);
@@ -247,27 +266,39 @@ TEST(mqtt_session, every_way_a_flow_ends_or_leaves_frees_its_packet_id) {
              s.on_packet(connack{true, 0, {}}, t0);
              return id;
          }},
-        {"sent again on a new session", [&](session& s, std::uint64_t n) {
+        {"sent again on a new session", v3, [&](session& s, std::uint64_t n) {
              const auto id = first_publish(s.publish(msg("a"), n, t0));
              // The flow starts again with an id of its own, then ends.
-             if (const auto again = first_publish(reconnect(s, false))) s.on_packet(puback{*again, 0, {}}, t0);
+             const auto again = first_publish(reconnect(s, false));
+             if (!again) return std::optional<std::uint16_t>{};
+             s.on_packet(puback{*again, 0, {}}, t0);
              return id;
          }},
-        {"abandoned", [&](session& s, std::uint64_t n) {
+        {"replaced by a restore", v3, [&](session& s, std::uint64_t n) {
+             const auto id = first_publish(s.publish(msg("a"), n, t0));
+             s.on_connection_lost(t0);
+             s.restore(session_state{});
+             s.on_transport_connected(t0);
+             s.on_packet(connack{true, 0, {}}, t0);
+             return id;
+         }},
+        {"abandoned", v3, [&](session& s, std::uint64_t n) {
              const auto id = first_publish(s.publish(msg("a"), n, t0));
              s.abandon(make_error_code(mqtt_errc::session_not_idle));
              return id;
          }},
     };
-    for (const auto& [name, one] : cycles) {
-        auto s = connected();
+    for (const auto& w : ways) {
+        auto o = opts();
+        o.version = w.version;
+        auto s = connected(o);
         for (std::uint64_t n = 1; n <= 65536 + 10; ++n) {
-            if (!one(s, n)) {
-                ADD_FAILURE() << name << ": no packet id for the PUBLISH of cycle " << n;
+            if (!w.one(s, n)) {
+                ADD_FAILURE() << w.name << ": no packet id for the PUBLISH of cycle " << n;
                 break;
             }
         }
-        EXPECT_EQ(s.inflight(), 0u) << name;
+        EXPECT_EQ(s.inflight(), 0u) << w.name;
     }
 }
 
@@ -464,9 +495,6 @@ TEST(mqtt_backoff, two_gateways_do_not_retry_in_lockstep) {
 namespace fieldbridge::mqtt {
 namespace {
 
-// A broker that supports QoS 1 only (some message brokers' MQTT adapters)
-// answers a QoS 2 PUBLISH with PUBACK: the flow completes as downgraded,
-// the link stays, and the message is not sent again.
 TEST(mqtt_session, a_restored_flow_whose_packet_id_another_has_starts_again_as_a_new_message) {
     session_state st;
     st.inflight.push_back(inflight_entry{5, msg("x"), 1, inflight_state::pubrec_received, true});
@@ -486,9 +514,13 @@ TEST(mqtt_session, a_restored_flow_whose_packet_id_another_has_starts_again_as_a
     EXPECT_FALSE(p[0].dup);
     EXPECT_NE(p[0].packet_id, 5);
     EXPECT_NE(p[1].packet_id, 5);
+    EXPECT_EQ(p[1].topic, "z");
     EXPECT_NE(p[0].packet_id, p[1].packet_id);
 }
 
+// A broker that supports QoS 1 only (some message brokers' MQTT adapters)
+// answers a QoS 2 PUBLISH with PUBACK: the flow completes as downgraded,
+// the link stays, and the message is not sent again.
 TEST(mqtt_session, a_qos2_publish_answered_with_puback_completes_as_downgraded) {
     auto s = connected();
     const auto p = sent<publish>(s.publish(msg("a", qos::exactly_once), 7, t0));
