@@ -530,7 +530,8 @@ void session::add_flow(inflight_entry e) {
     inflight_.push_back(std::move(e));
 }
 
-std::deque<inflight_entry>::iterator session::erase_flow(std::deque<inflight_entry>::iterator it) {
+std::deque<inflight_entry>::iterator session::erase_flow(
+    const std::deque<inflight_entry>::iterator& it) {
     flow_ids_.reset(it->packet_id);
     return inflight_.erase(it);
 }

@@ -233,7 +233,7 @@ private:
     bool packet_id_in_use(std::uint16_t id) const;
     // inflight_ changes that keep flow_ids_ in step.
     void add_flow(inflight_entry e);
-    std::deque<inflight_entry>::iterator erase_flow(std::deque<inflight_entry>::iterator it);
+    std::deque<inflight_entry>::iterator erase_flow(const std::deque<inflight_entry>::iterator& it);
     void index_flows();
     void on_connack(actions& out, const connack& c, clock::time_point now);
     void on_publish(actions& out, const mqtt::publish& p, clock::time_point now);
