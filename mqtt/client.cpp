@@ -275,7 +275,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (done) done(c.error);
     }
     void perform(const std::shared_ptr<transport>&, action::subscribe_completed& c) {
-        if (c.error) spdlog::warn("mqtt: subscription refused by the broker: {}", c.error.message());
+        if (c.error) spdlog::warn("mqtt: subscription failed: {}", c.error.message());
     }
     void perform(const std::shared_ptr<transport>&, action::connected& c) {
         connect_timer.cancel();

@@ -71,6 +71,10 @@ public:
                 return "message larger than the broker's Maximum Packet Size";
             case mqtt_errc::ledger_failed:
                 return "the message queue could not record the session state; nothing was sent";
+            case mqtt_errc::subscribe_too_large:
+                return "subscription larger than the broker's Maximum Packet Size; not sent";
+            case mqtt_errc::packet_size_unusable:
+                return "the broker's Maximum Packet Size is smaller than the client's control packets";
         }
         return "unknown mqtt error " + std::to_string(value);
     }

@@ -43,6 +43,8 @@ enum class mqtt_errc {
     session_not_idle,
     exceeds_broker_packet_size,  // 5.0: larger than the CONNACK's Maximum Packet Size [MQTT-3.1.2-24]
     ledger_failed,               // the owner could not record the session state before a write
+    subscribe_too_large,         // 5.0: a SUBSCRIBE larger than the CONNACK's Maximum Packet Size; not sent
+    packet_size_unusable,        // 5.0: a CONNACK's Maximum Packet Size below the client's control packets
 };
 
 const std::error_category& mqtt_category() noexcept;

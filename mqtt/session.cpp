@@ -30,6 +30,11 @@ std::error_code connack_error(std::uint8_t code) {
 // 5.0 reason codes this client sends in DISCONNECT.
 constexpr std::uint8_t rc_protocol_error = 0x82;
 constexpr std::uint8_t rc_topic_alias_invalid = 0x94;
+// The largest packet the session sends besides CONNECT, PUBLISH and
+// SUBSCRIBE: an acknowledgement (2 + 2), a DISCONNECT with a reason code.
+// A broker whose Maximum Packet Size is below it cannot be spoken to
+// without breaking its limit [MQTT-3.2.2-15].
+constexpr std::uint32_t largest_control_packet = 4;
 
 bool refused(std::uint8_t reason_code) { return reason_code >= 0x80; }
 
@@ -137,6 +142,10 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
             limits_.receive_maximum = static_cast<std::uint16_t>(*v);
         }
         if (const auto v = integer_property(c.props, prop::maximum_packet_size)) limits_.maximum_packet_size = *v;
+        if (limits_.maximum_packet_size != 0 && limits_.maximum_packet_size < largest_control_packet) {
+            close(out, make_error_code(mqtt_errc::packet_size_unusable));
+            return;
+        }
         if (const auto v = integer_property(c.props, prop::maximum_qos)) {
             limits_.maximum_qos = static_cast<mqtt::qos>(std::min<std::uint32_t>(*v, 2));
         }
@@ -208,7 +217,7 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
             ++it;
         }
     }
-    for (auto& s : pending_subscribes_) send_subscribe(out, s, now);
+    send_subscribes(out, now, true);
     // After the SUBSCRIBEs and the resent flows, before what was queued: the
     // owner's first publishes on this link (a birth message) follow the
     // subscriptions (Sparkplug: NCMD/DCMD subscribed before NBIRTH) and go
@@ -386,19 +395,39 @@ actions session::subscribe(std::vector<subscription> subscriptions, std::uint64_
     }
     pending_subscribes_.push_back(pending_subscribe{0, std::move(subscriptions), token});
     if (link_ == link::connected) {
-        send_subscribe(out, pending_subscribes_.back(), now);
+        send_subscribes(out, now, false);
         update_timer(out, now);
     }
     return out;
 }
 
-void session::send_subscribe(actions& out, pending_subscribe& s, clock::time_point now) {
-    if (s.packet_id == 0) {
-        const auto id = allocate_packet_id();
-        if (!id) return;  // every id in use; sent with the next drain
-        s.packet_id = *id;
+void session::send_subscribes(actions& out, clock::time_point now, bool again) {
+    for (auto it = pending_subscribes_.begin(); it != pending_subscribes_.end() && link_ == link::connected;) {
+        auto& s = *it;
+        if (s.packet_id != 0 && !again) {
+            ++it;
+            continue;
+        }
+        mqtt::subscribe sub{s.packet_id == 0 ? std::uint16_t{1} : s.packet_id, s.subscriptions, {}};
+        if (limits_.maximum_packet_size > 0) {
+            // [MQTT-3.2.2-15]: never sent; the filters stay remembered, and
+            // are renewed on a link whose broker takes them.
+            const auto bytes = encode(sub, options_.version);
+            if (!bytes || bytes->size() > limits_.maximum_packet_size) {
+                out.push_back(action::subscribe_completed{s.token, {}, make_error_code(mqtt_errc::subscribe_too_large)});
+                it = pending_subscribes_.erase(it);
+                continue;
+            }
+        }
+        if (s.packet_id == 0) {
+            const auto id = allocate_packet_id();
+            if (!id) break;  // every id in use; sent with the next drain
+            s.packet_id = *id;
+        }
+        sub.packet_id = s.packet_id;
+        send(out, std::move(sub), now);
+        ++it;
     }
-    send(out, mqtt::subscribe{s.packet_id, s.subscriptions, {}}, now);
 }
 
 actions session::disconnect(clock::time_point now) {
@@ -514,9 +543,7 @@ void session::drain(actions& out, clock::time_point now) {
         pending_.pop_front();
     }
     // Subscriptions that found no free id earlier.
-    for (auto& s : pending_subscribes_) {
-        if (link_ == link::connected && s.packet_id == 0) send_subscribe(out, s, now);
-    }
+    send_subscribes(out, now, false);
 }
 
 bool session::packet_id_in_use(std::uint16_t id) const {

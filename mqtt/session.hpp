@@ -228,7 +228,10 @@ private:
 
     void send(actions& out, packet p, clock::time_point now);
     void drain(actions& out, clock::time_point now);
-    void send_subscribe(actions& out, pending_subscribe& s, clock::time_point now);
+    // The SUBSCRIBEs not sent on this link yet (again: those sent before it
+    // too); one larger than the broker's Maximum Packet Size completes with
+    // subscribe_too_large instead.
+    void send_subscribes(actions& out, clock::time_point now, bool again);
     std::optional<std::uint16_t> allocate_packet_id();
     bool packet_id_in_use(std::uint16_t id) const;
     // inflight_ changes that keep flow_ids_ in step.

@@ -28,7 +28,10 @@ public:
     std::size_t remaining() const { return bytes_.size() - at_; }
 
     std::uint8_t byte() { return empty() ? 0 : bytes_[at_++]; }
-    std::uint16_t u16() { return static_cast<std::uint16_t>((byte() << 8) | byte()); }
+    std::uint16_t u16() {
+        const auto high = byte();  // first: the operands of | are unsequenced
+        return static_cast<std::uint16_t>((high << 8) | byte());
+    }
     bool flag() { return (byte() & 1u) != 0; }
     // A value in 0..n-1 (n > 0), from one byte.
     std::size_t pick(std::size_t n) { return byte() % n; }

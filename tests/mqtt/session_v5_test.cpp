@@ -4,6 +4,9 @@
 // Client Identifier), reason codes in acknowledgements and DISCONNECT, and
 // request/response properties. Named after the normative statements of the
 // 5.0 specification they check.
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "mqtt/codec.hpp"
@@ -109,6 +112,54 @@ TEST(mqtt5_session, MQTT_3_1_2_24_a_message_over_the_brokers_maximum_packet_size
     const auto p = sent<publish>(b);
     ASSERT_EQ(p.size(), 1u);
     EXPECT_LE(encode(p[0], protocol_version::v5)->size(), 64u);
+}
+
+TEST(mqtt5_session, MQTT_3_2_2_15_a_subscribe_over_the_brokers_maximum_packet_size_is_never_sent) {
+    const std::string long_filter(100, 'f');
+    auto s = connected5({property{prop::maximum_packet_size, std::uint32_t{64}}});
+    const auto a = s.subscribe({subscription{long_filter, qos::at_least_once}}, 5, t0);
+    EXPECT_TRUE(sent<subscribe>(a).empty());
+    const auto done = of<action::subscribe_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 5u);
+    EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscribe_too_large));
+    // One that fits goes out, alone.
+    const auto b = sent<subscribe>(s.subscribe({subscription{"c/#", qos::at_least_once}}, 6, t0));
+    ASSERT_EQ(b.size(), 1u);
+    ASSERT_EQ(b[0].subscriptions.size(), 1u);
+    EXPECT_EQ(b[0].subscriptions[0].filter, "c/#");
+    EXPECT_LE(encode(b[0], protocol_version::v5)->size(), 64u);
+
+    // The filter stays remembered: a new session on a broker without the
+    // limit renews it (and sends the other again, still unacknowledged).
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    std::set<std::string> filters;
+    for (const auto& x : sent<subscribe>(s.on_packet(connack{false, 0, {}}, t0))) {
+        for (const auto& f : x.subscriptions) filters.insert(f.filter);
+    }
+    EXPECT_EQ(filters, (std::set<std::string>{long_filter, "c/#"}));
+}
+
+TEST(mqtt5_session, MQTT_3_2_2_15_a_maximum_packet_size_below_the_control_packets_closes_the_link) {
+    session s(opts5());
+    s.on_transport_connected(t0);
+    s.publish(msg("a"), 1, t0);
+    const auto a = s.on_packet(connack{false, 0, {property{prop::maximum_packet_size, std::uint32_t{3}}}}, t0);
+    // Not even a DISCONNECT fits: nothing is sent, the link closes.
+    EXPECT_EQ(sends(a), 0u);
+    const auto c = of<action::close_connection>(a);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::packet_size_unusable));
+    EXPECT_EQ(s.state(), session::link::disconnected);
+    EXPECT_EQ(s.queued(), 1u);  // the message waits for a usable link
+
+    // 4 bytes carry every acknowledgement, a PINGREQ and a DISCONNECT.
+    session t(opts5());
+    t.on_transport_connected(t0);
+    const auto b = t.on_packet(connack{false, 0, {property{prop::maximum_packet_size, std::uint32_t{4}}}}, t0);
+    EXPECT_TRUE(of<action::close_connection>(b).empty());
+    EXPECT_EQ(t.state(), session::link::connected);
 }
 
 TEST(mqtt5_session, MQTT_3_2_2_11_nothing_is_sent_above_the_brokers_maximum_qos) {

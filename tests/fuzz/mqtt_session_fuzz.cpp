@@ -1,0 +1,388 @@
+// libFuzzer target for the MQTT session (mqtt/session.hpp) as a broker and
+// an owner drive it: CONNACKs with any 5.0 limits, acknowledgements of the
+// flows held or of any id, PUBLISH from the broker, any packet the decoder
+// accepts from raw bytes, timers, lost links, and the owner's publishes,
+// subscriptions, withdrawals, resumed flows, disconnects and abandonment,
+// in the order the input picks them. Byte 0 picks the protocol version and
+// whether a persisted session is restored first; each later op is one
+// byte, followed by its arguments. Checked after every step, beyond "no
+// crash, no sanitizer report":
+//  - every message handed to the session completes at most once, or is
+//    withdrawn, and never both; a completion names a token the session
+//    holds; the session holds exactly the messages handed to it and not yet
+//    completed or withdrawn (queued() + inflight());
+//  - a QoS 1/2 message completes without error only on a PUBACK or PUBCOMP
+//    from the broker carrying the packet id of its own flow; abandon()
+//    completes every message held;
+//  - the flows in progress have distinct, non-zero packet ids; a new flow
+//    starts only while fewer than the window (max_inflight, the broker's
+//    Receive Maximum) are in flight;
+//  - a QoS 2 PUBLISH from the broker whose id is held unreleased is not
+//    delivered again; a delivered one is held until its PUBREL;
+//  - every packet the session sends encodes, decodes back to itself, and
+//    (once connected) fits the broker's Maximum Packet Size; a new PUBLISH
+//    is at or below the broker's Maximum QoS, and a QoS 1/2 one carries
+//    the packet id of a flow in progress.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mqtt/codec.hpp"
+#include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
+#include "mqtt/session.hpp"
+#include "tests/fuzz/fuzz_input.hpp"
+
+namespace {
+
+using namespace fieldbridge;
+using namespace fieldbridge::mqtt;
+using fieldbridge::fuzzing::check;
+using fieldbridge::fuzzing::fuzz_input;
+
+constexpr const char* topics[] = {"a", "plant/line1/temp", "b/c", "plant/line1/pressure", "x"};
+
+mqtt::qos qos_of(std::size_t b) { return static_cast<mqtt::qos>(b % 3); }
+// A number in 0..n-1, as a property value.
+std::uint32_t small(fuzz_input& in, std::size_t n) { return static_cast<std::uint32_t>(in.pick(n)); }
+
+// What the driver did in the step whose actions are being checked.
+struct step {
+    std::optional<packet> from_broker;        // the packet on_packet() was given
+    std::map<std::uint64_t, std::uint16_t> ids;  // token -> packet id of each flow before the step
+    std::set<std::uint16_t> unreleased;       // incoming QoS 2 ids held before the step
+    std::size_t inflight_before = 0;
+};
+
+class driver {
+public:
+    driver(protocol_version v, std::size_t max_inflight)
+        : version_(v), max_inflight_(max_inflight), s_(options(v, max_inflight)) {}
+
+    void restore(fuzz_input& in) {
+        session_state state;
+        const auto n = in.pick(8);
+        for (std::size_t i = 0; i < n; ++i) {
+            inflight_entry e;
+            e.packet_id = static_cast<std::uint16_t>(in.pick(4));  // 0 and repeats on purpose
+            e.message = message{topics[in.pick(std::size(topics))], in.text(16), qos_of(1 + in.pick(2)), false};
+            e.token = next_token_++;
+            e.state = in.flag() ? inflight_state::pubrec_received : inflight_state::publish_sent;
+            e.dup = in.flag();
+            if (e.message.qos == qos::at_least_once) e.state = inflight_state::publish_sent;
+            qos_[e.token] = e.message.qos;
+            held_.insert(e.token);
+            state.inflight.push_back(std::move(e));
+        }
+        for (std::size_t i = in.pick(4); i > 0; --i) state.incoming_qos2.push_back(static_cast<std::uint16_t>(1 + in.pick(8)));
+        check(!s_.restore(std::move(state)), "restore on a new session succeeds");
+        invariants();
+    }
+
+    void run(fuzz_input& in) {
+        std::size_t steps = 0;
+        while (!in.empty() && ++steps < 2000) {
+            one(in);
+            invariants();
+        }
+        // The owner gives up: everything held completes.
+        step st = before();
+        carry(s_.abandon(make_error_code(mqtt_errc::connection_lost)), st);
+        check(held_.empty(), "abandon() completes every message held");
+        invariants();
+    }
+
+private:
+    static session_options options(protocol_version v, std::size_t max_inflight) {
+        session_options o;
+        o.version = v;
+        o.client_id = "fuzz";
+        o.keepalive = std::chrono::seconds{5};
+        o.clean_session = false;
+        o.max_inflight = max_inflight;
+        o.ping_timeout = std::chrono::milliseconds{1000};
+        o.connack_timeout = std::chrono::milliseconds{2000};
+        return o;
+    }
+
+    step before() const {
+        step st;
+        std::vector<flow_status> flows;
+        s_.flows(flows);
+        for (const auto& f : flows) st.ids[f.token] = f.packet_id;
+        st.unreleased = s_.incoming_qos2();
+        st.inflight_before = s_.inflight();
+        return st;
+    }
+
+    void one(fuzz_input& in) {
+        step st = before();
+        switch (in.pick(16)) {
+        case 0:
+            if (s_.state() == session::link::disconnected) carry(s_.on_transport_connected(now_), st);
+            break;
+        case 1:
+            broker(connack_of(in), st);
+            break;
+        case 2: {  // an acknowledgement of a flow held
+            std::vector<flow_status> flows;
+            s_.flows(flows);
+            if (flows.empty()) break;
+            const auto id = flows[in.pick(flows.size())].packet_id;
+            broker(ack_of(in, id), st);
+            break;
+        }
+        case 3:
+            broker(ack_of(in, in.u16()), st);
+            break;
+        case 4: {  // any packet the decoder accepts
+            const auto n = in.byte();
+            std::vector<std::uint8_t> bytes;
+            for (std::size_t i = 0; i < n && !in.empty(); ++i) bytes.push_back(in.byte());
+            auto d = decode(bytes, decode_options{version_});
+            if (d.complete() && s_.state() != session::link::disconnected) {
+                st.from_broker = std::move(d.packet);
+                carry(s_.on_packet(*st.from_broker, now_), st);
+            }
+            break;
+        }
+        case 5: {  // a PUBLISH from the broker
+            mqtt::publish p;
+            p.topic = topics[in.pick(std::size(topics))];
+            p.payload = in.text(8);
+            p.qos = qos_of(in.byte());
+            p.dup = in.flag();
+            p.packet_id = p.qos == qos::at_most_once ? 0 : static_cast<std::uint16_t>(1 + in.pick(6));
+            if (version_ == protocol_version::v5 && in.flag()) {
+                p.props.push_back(property{prop::topic_alias, std::uint32_t{in.byte()}});
+                if (in.flag()) p.topic.clear();
+            }
+            broker(p, st);
+            break;
+        }
+        case 6:
+            now_ += std::chrono::milliseconds{static_cast<std::int64_t>(in.u16()) * 4};
+            carry(s_.on_timer(now_), st);
+            break;
+        case 7:
+            if (s_.state() != session::link::disconnected) carry(s_.on_connection_lost(now_), st);
+            break;
+        case 8:
+        case 9:
+        case 10: {  // the owner publishes
+            const auto* topic = topics[in.pick(std::size(topics))];
+            const auto pieces = in.pick(4);
+            const auto size = pieces * in.byte();
+            message m{topic, std::string(size, 'v'), qos_of(in.byte()), in.flag()};
+            if (version_ == protocol_version::v5 && in.flag()) m.user_properties.emplace_back("historical", "true");
+            const auto token = next_token_++;
+            qos_[token] = m.qos;
+            held_.insert(token);
+            carry(s_.publish(std::move(m), token, now_), st);
+            if (s_.inflight() > st.inflight_before) {
+                check(s_.inflight() <= window(), "a new flow starts only within the window");
+            }
+            break;
+        }
+        case 11: {
+            std::vector<subscription> subs;
+            for (std::size_t i = 1 + in.pick(3); i > 0; --i) subs.push_back(subscription{topics[in.pick(std::size(topics))], qos_of(in.byte())});
+            carry(s_.subscribe(std::move(subs), 0, now_), st);
+            break;
+        }
+        case 12: {  // the owner takes messages back (odd or even tokens)
+            const auto parity = in.pick(2);
+            const auto taken = s_.withdraw([&](std::uint64_t t) { return t % 2 == parity; }, in.flag());
+            for (const auto t : taken) {
+                check(held_.erase(t) == 1, "a withdrawn message was held and not completed");
+            }
+            break;
+        }
+        case 13: {  // the owner gives flows back (a durable ledger's)
+            if (s_.state() != session::link::disconnected) break;
+            std::vector<inflight_entry> flows;
+            for (std::size_t i = in.pick(4); i > 0; --i) {
+                inflight_entry e;
+                e.packet_id = in.u16() % 8;
+                e.message = message{topics[in.pick(std::size(topics))], "r", qos_of(1 + in.pick(2)), false};
+                e.token = next_token_++;
+                e.state = e.message.qos == qos::exactly_once && in.flag() ? inflight_state::pubrec_received
+                                                                          : inflight_state::publish_sent;
+                e.dup = true;
+                qos_[e.token] = e.message.qos;
+                held_.insert(e.token);
+                flows.push_back(std::move(e));
+            }
+            check(!s_.resume_flows(std::move(flows)), "resume_flows while disconnected succeeds");
+            break;
+        }
+        case 14:
+            carry(s_.disconnect(now_), st);
+            break;
+        default:
+            carry(s_.fail(make_error_code(mqtt_errc::malformed_packet), 0x81, now_), st);
+            break;
+        }
+    }
+
+    connack connack_of(fuzz_input& in) {
+        connack c;
+        c.session_present = in.flag();
+        const auto code = in.byte();
+        c.return_code = code < 192 ? 0 : code;
+        if (version_ == protocol_version::v5) {
+            const auto which = in.byte();
+            if (which & 0x01) c.props.push_back(property{prop::receive_maximum, std::uint32_t{in.u16()}});
+            if (which & 0x02) c.props.push_back(property{prop::maximum_packet_size, std::uint32_t{in.u16()}});
+            if (which & 0x04) c.props.push_back(property{prop::maximum_qos, small(in, 2)});
+            if (which & 0x08) c.props.push_back(property{prop::topic_alias_maximum, small(in, 4)});
+            if (which & 0x10) c.props.push_back(property{prop::retain_available, small(in, 2)});
+            if (which & 0x20) c.props.push_back(property{prop::server_keep_alive, small(in, 8)});
+            if (which & 0x40) c.props.push_back(property{prop::assigned_client_identifier, in.text(8)});
+        }
+        return c;
+    }
+
+    packet ack_of(fuzz_input& in, std::uint16_t id) const {
+        std::uint8_t rc = 0;
+        if (version_ == protocol_version::v5 && in.flag()) rc = in.flag() ? 0x87 : in.byte();
+        switch (in.pick(4)) {
+        case 0: return puback{id, rc, {}};
+        case 1: return pubrec{id, rc, {}};
+        case 2: return pubrel{id, rc, {}};
+        default: return pubcomp{id, rc, {}};
+        }
+    }
+
+    // The session sees only what the decoder accepts: a packet built here
+    // goes through the codec first, as one from the network would.
+    void broker(const packet& built, step& st) {
+        if (s_.state() == session::link::disconnected) return;  // no link, no packets
+        const auto bytes = encode(built, version_);
+        if (!bytes) return;
+        auto d = decode(*bytes, decode_options{version_});
+        if (!d.complete()) return;
+        st.from_broker = std::move(d.packet);
+        carry(s_.on_packet(*st.from_broker, now_), st);
+    }
+
+    std::size_t window() const {
+        const std::size_t limit = s_.state() == session::link::connected ? s_.limits().receive_maximum : 65535u;
+        return std::max<std::size_t>(std::min<std::size_t>(max_inflight(), limit), 1);
+    }
+    std::size_t max_inflight() const { return max_inflight_; }
+
+    // Carries out the actions as an owner does, checking each.
+    void carry(actions list, const step& st) {
+        bool closed = false;
+        for (auto& a : list) {
+            if (const auto* s = std::get_if<action::send>(&a)) {
+                sent(s->packet);
+            } else if (const auto* c = std::get_if<action::publish_completed>(&a)) {
+                completed(*c, st);
+            } else if (const auto* d = std::get_if<action::deliver>(&a)) {
+                delivered(*d, st);
+            } else if (std::holds_alternative<action::close_connection>(a)) {
+                closed = true;
+            }
+        }
+        if (closed) {
+            // The owner closes the transport, then reports it gone.
+            step after = before();
+            carry(s_.on_connection_lost(now_), after);
+        }
+    }
+
+    void sent(const packet& p) {
+        const auto bytes = encode(p, version_);
+        if (!bytes) {
+            std::fprintf(stderr, "%s: %s\n", name_of(type_of(p)), bytes.error().message().c_str());
+            check(false, "every packet sent encodes");
+        }
+        const auto back = decode(*bytes, decode_options{version_});
+        check(back.complete() && back.consumed == bytes->size(), "every packet sent decodes whole");
+        check(back.packet == p, "every packet sent decodes to itself");
+        if (std::holds_alternative<connect>(p) || s_.state() != session::link::connected) return;
+        const auto limit = s_.limits().maximum_packet_size;
+        if (limit != 0 && bytes->size() > limit) {
+            std::fprintf(stderr, "%s of %zu bytes, Maximum Packet Size %u\n", name_of(type_of(p)), bytes->size(), limit);
+            check(false, "no packet exceeds the broker's Maximum Packet Size");
+        }
+        if (const auto* pub = std::get_if<publish>(&p)) {
+            if (!pub->dup) check(pub->qos <= s_.limits().maximum_qos, "a new PUBLISH is within the broker's Maximum QoS");
+            if (pub->qos != qos::at_most_once) {
+                check(pub->packet_id != 0, "a QoS 1/2 PUBLISH has a packet id");
+                sent_ids_.push_back(pub->packet_id);
+            }
+        }
+    }
+
+    void completed(const action::publish_completed& c, const step& st) {
+        check(held_.erase(c.token) == 1, "a completion names a message held, once");
+        if (c.error || qos_[c.token] == qos::at_most_once) return;
+        const auto flow = st.ids.find(c.token);
+        check(flow != st.ids.end(), "a QoS 1/2 message completes without error only from a flow in progress");
+        check(st.from_broker.has_value(), "a QoS 1/2 message completes without error only on a broker's packet");
+        const auto& p = *st.from_broker;
+        std::optional<std::uint16_t> acked;
+        if (const auto* a = std::get_if<puback>(&p)) acked = a->packet_id;
+        if (const auto* a = std::get_if<pubcomp>(&p)) acked = a->packet_id;
+        check(acked == flow->second, "a QoS 1/2 message completes on the PUBACK/PUBCOMP of its own packet id");
+    }
+
+    void delivered(const action::deliver&, const step& st) {
+        check(st.from_broker.has_value(), "a delivery comes from a broker's PUBLISH");
+        const auto* p = std::get_if<publish>(&*st.from_broker);
+        check(p != nullptr, "a delivery comes from a broker's PUBLISH");
+        if (p->qos == qos::exactly_once) {
+            check(st.unreleased.count(p->packet_id) == 0, "a QoS 2 message held unreleased is not delivered again");
+            check(s_.incoming_qos2().count(p->packet_id) == 1, "a delivered QoS 2 message is held until its PUBREL");
+        }
+    }
+
+    void invariants() {
+        std::vector<flow_status> flows;
+        s_.flows(flows);
+        check(flows.size() == s_.inflight(), "flows() lists every flow");
+        std::set<std::uint16_t> ids;
+        for (const auto& f : flows) {
+            check(f.packet_id != 0, "a flow has a packet id");
+            check(ids.insert(f.packet_id).second, "no two flows share a packet id");
+            check(held_.count(f.token) == 1, "a flow is a message held");
+        }
+        // Nothing completes a flow in the step that sent its PUBLISH.
+        for (const auto id : sent_ids_) check(ids.count(id) == 1, "a QoS 1/2 PUBLISH sent is a flow in progress");
+        sent_ids_.clear();
+        check(held_.size() == s_.queued() + s_.inflight(), "the session holds exactly the messages not completed");
+    }
+
+    protocol_version version_;
+    std::size_t max_inflight_;
+    session s_;
+    clock::time_point now_ = clock::time_point{} + std::chrono::hours{1};
+    std::uint64_t next_token_ = 1;
+    std::set<std::uint64_t> held_;                 // handed to the session, not completed or withdrawn
+    std::map<std::uint64_t, mqtt::qos> qos_;       // the QoS each message was handed over with
+    std::vector<std::uint16_t> sent_ids_;          // packet ids of the QoS 1/2 PUBLISH sent in this step
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    fuzz_input in(data, size);
+    const auto head = in.byte();
+    const auto version = (head & 1) ? protocol_version::v5 : protocol_version::v3_1_1;
+    const std::size_t max_inflight = 1 + ((head >> 2) & 7);
+    driver d(version, max_inflight);
+    if (head & 2) d.restore(in);
+    d.run(in);
+    return 0;
+}
