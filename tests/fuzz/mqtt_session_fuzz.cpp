@@ -22,7 +22,8 @@
 //  - every packet the session sends encodes, decodes back to itself, and
 //    (once connected) fits the broker's Maximum Packet Size; a new PUBLISH
 //    is at or below the broker's Maximum QoS, and a QoS 1/2 one carries
-//    the packet id of a flow in progress.
+//    the packet id of a flow in progress; a PUBLISH whose PUBREL went out is
+//    not sent again while the broker keeps the session.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -59,6 +60,7 @@ struct step {
     std::optional<packet> from_broker;        // the packet on_packet() was given
     std::map<std::uint64_t, std::uint16_t> ids;  // token -> packet id of each flow before the step
     std::set<std::uint16_t> unreleased;       // incoming QoS 2 ids held before the step
+    std::set<std::uint16_t> released;         // ids of the flows whose PUBREL went out, before the step
     std::size_t inflight_before = 0;
 };
 
@@ -117,7 +119,10 @@ private:
         step st;
         std::vector<flow_status> flows;
         s_.flows(flows);
-        for (const auto& f : flows) st.ids[f.token] = f.packet_id;
+        for (const auto& f : flows) {
+            st.ids[f.token] = f.packet_id;
+            if (f.state == inflight_state::pubrec_received) st.released.insert(f.packet_id);
+        }
         st.unreleased = s_.incoming_qos2();
         st.inflight_before = s_.inflight();
         return st;
@@ -285,7 +290,7 @@ private:
         bool closed = false;
         for (auto& a : list) {
             if (const auto* s = std::get_if<action::send>(&a)) {
-                sent(s->packet);
+                sent(s->packet, st);
             } else if (const auto* c = std::get_if<action::publish_completed>(&a)) {
                 completed(*c, st);
             } else if (const auto* d = std::get_if<action::deliver>(&a)) {
@@ -301,7 +306,7 @@ private:
         }
     }
 
-    void sent(const packet& p) {
+    void sent(const packet& p, const step& st) {
         const auto bytes = encode(p, version_);
         if (!bytes) {
             std::fprintf(stderr, "%s: %s\n", name_of(type_of(p)), bytes.error().message().c_str());
@@ -321,6 +326,14 @@ private:
             if (pub->qos != qos::at_most_once) {
                 check(pub->packet_id != 0, "a QoS 1/2 PUBLISH has a packet id");
                 sent_ids_.push_back(pub->packet_id);
+                // [MQTT-4.3.3-1]: once PUBREL is out, only PUBREL again; a
+                // broker without the session (or a PUBCOMP freeing the id)
+                // lets the id or the message start over.
+                const auto* c = st.from_broker ? std::get_if<connack>(&*st.from_broker) : nullptr;
+                const bool freed = st.from_broker && std::holds_alternative<pubcomp>(*st.from_broker);
+                if (!freed && !(c && !c->session_present)) {
+                    check(st.released.count(pub->packet_id) == 0, "a PUBLISH whose PUBREL went out is not sent again");
+                }
             }
         }
     }
