@@ -42,6 +42,8 @@ std::error_code rtu_over_tcp_link::open(clock::time_point now) {
 }
 
 std::error_code rtu_over_tcp_link::exchange(const request& r, reply& answer) {
+    // What came before the request is not its answer (rtu_link::exchange).
+    ctx_.flush();
     const auto error = ctx_.exchange(r, answer);
     if (!error || is_exception(error)) return error;
     if (error == make_error_code(modbus_errc::connection_failed)) {

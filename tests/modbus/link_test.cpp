@@ -7,9 +7,17 @@
 // failure does to the connection.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
+#include <thread>
+#include <vector>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/rtu_link.hpp"
@@ -270,6 +278,57 @@ TEST_F(rtu_link_test, back_to_back_requests_keep_the_frame_silence) {
     }
     EXPECT_EQ(sim->silence_violations(), 0u) << "of " << sim->requests() << " requests";
     EXPECT_EQ(sim->requests(), 60u);
+}
+
+// A device that answers one request after the master's timeout: its late
+// answer reaches the line while the master waits for the next one. A
+// master that reads on from there takes every later answer for the request
+// after it, well-formed and wrong, for as long as it polls. Here the device
+// answers each read of register 40 with the number of the request; the
+// first answer comes 300 ms late (the timeout is 200 ms). The answer that
+// arrives during request 1 cannot be told from its own (the same unit,
+// function and length), but from request 2 on every value is the right one.
+TEST_F(rtu_link_test, a_late_answer_shifts_at_most_the_next_exchange) {
+    const auto bus = rtu_bus(19200, false);
+    const int fd = ::open((dir_ / "device").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    std::atomic<bool> stop{false};
+    std::thread device_thread([&] {
+        std::vector<std::uint8_t> buf;
+        std::uint16_t number = 0;
+        while (!stop) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 20) != 1) continue;
+            std::uint8_t chunk[64];
+            const auto got = ::read(fd, chunk, sizeof chunk);
+            if (got <= 0) continue;
+            buf.insert(buf.end(), chunk, chunk + got);
+            while (buf.size() >= 8) {  // FC3 requests only: 8 bytes each
+                if (number == 0) std::this_thread::sleep_for(300ms);
+                std::uint8_t answer[7] = {buf[0], 3, 2, static_cast<std::uint8_t>(number >> 8),
+                                          static_cast<std::uint8_t>(number & 0xFF), 0, 0};
+                const auto crc = crc16(std::span<const std::uint8_t>(answer, 5));
+                answer[5] = static_cast<std::uint8_t>(crc & 0xFF);
+                answer[6] = static_cast<std::uint8_t>(crc >> 8);
+                if (::write(fd, answer, sizeof answer) != static_cast<ssize_t>(sizeof answer)) return;
+                ++number;
+                buf.erase(buf.begin(), buf.begin() + 8);
+            }
+        }
+    });
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 5s));
+    reply answer;
+    EXPECT_EQ(l.exchange(read_setpoint(device()), answer), make_error_code(modbus_errc::timeout));
+    (void)l.exchange(read_setpoint(device()), answer);  // the late answer, or its own
+    for (std::uint16_t n = 2; n < 12; ++n) {
+        const auto error = l.exchange(read_setpoint(device()), answer);
+        EXPECT_FALSE(error) << "request " << n << ": " << error.message();
+        EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{n}) << "request " << n;
+    }
+    stop = true;
+    device_thread.join();
+    ::close(fd);
 }
 
 TEST_F(rtu_link_test, a_line_that_cannot_be_opened_backs_off_then_opens_when_it_appears) {
