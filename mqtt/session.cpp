@@ -31,7 +31,9 @@ std::error_code connack_error(std::uint8_t code) {
 constexpr std::uint8_t rc_protocol_error = 0x82;
 constexpr std::uint8_t rc_topic_alias_invalid = 0x94;
 // The largest packet the session sends besides CONNECT, PUBLISH and
-// SUBSCRIBE: an acknowledgement (2 + 2), a DISCONNECT with a reason code.
+// SUBSCRIBE: an acknowledgement with success (fixed header 2 + packet id 2;
+// 5.0 leaves out a success reason code); a DISCONNECT with a reason code
+// takes 3.
 // A broker whose Maximum Packet Size is below it cannot be spoken to
 // without breaking its limit [MQTT-3.2.2-15].
 constexpr std::uint32_t largest_control_packet = 4;
@@ -403,28 +405,41 @@ actions session::subscribe(std::vector<subscription> subscriptions, std::uint64_
 
 void session::send_subscribes(actions& out, clock::time_point now, bool again) {
     for (auto it = pending_subscribes_.begin(); it != pending_subscribes_.end() && link_ == link::connected;) {
-        auto& s = *it;
-        if (s.packet_id != 0 && !again) {
+        if (it->packet_id != 0 && !again) {
             ++it;
             continue;
         }
-        mqtt::subscribe sub{s.packet_id == 0 ? std::uint16_t{1} : s.packet_id, s.subscriptions, {}};
-        if (limits_.maximum_packet_size > 0) {
-            // [MQTT-3.2.2-15]: never sent; the filters stay remembered, and
-            // are renewed on a link whose broker takes them.
-            const auto bytes = encode(sub, options_.version);
-            if (!bytes || bytes->size() > limits_.maximum_packet_size) {
-                out.push_back(action::subscribe_completed{s.token, {}, make_error_code(mqtt_errc::subscribe_too_large)});
+        mqtt::subscribe sub{it->packet_id == 0 ? std::uint16_t{1} : it->packet_id, it->subscriptions, {}};
+        const auto bytes = encode(sub, options_.version);
+        const bool too_large = bytes && limits_.maximum_packet_size > 0 && bytes->size() > limits_.maximum_packet_size;
+        if (!bytes || too_large) {
+            if (it->token == 0 && it->subscriptions.size() > 1) {
+                // The client's own SUBSCRIBE (a renewal carries every
+                // remembered filter): one SUBSCRIBE per filter, so that only
+                // a filter that cannot go alone is left out.
+                std::vector<pending_subscribe> alone;
+                for (auto& s : it->subscriptions) alone.push_back(pending_subscribe{0, {std::move(s)}, 0});
                 it = pending_subscribes_.erase(it);
+                it = pending_subscribes_.insert(it, std::make_move_iterator(alone.begin()),
+                                                std::make_move_iterator(alone.end()));
                 continue;
             }
+            // [MQTT-3.2.2-15]: never sent; the filters stay remembered, and
+            // are renewed on a link whose broker takes them.
+            out.push_back(action::subscribe_completed{
+                it->token, {}, too_large ? make_error_code(mqtt_errc::subscribe_too_large) : bytes.error()});
+            it = pending_subscribes_.erase(it);
+            continue;
         }
-        if (s.packet_id == 0) {
+        if (it->packet_id == 0) {
             const auto id = allocate_packet_id();
-            if (!id) break;  // every id in use; sent with the next drain
-            s.packet_id = *id;
+            if (!id) {  // every id in use; sent with the next drain
+                ++it;
+                continue;
+            }
+            it->packet_id = *id;
         }
-        sub.packet_id = s.packet_id;
+        sub.packet_id = it->packet_id;
         send(out, std::move(sub), now);
         ++it;
     }

@@ -230,7 +230,9 @@ private:
     void drain(actions& out, clock::time_point now);
     // The SUBSCRIBEs not sent on this link yet (again: those sent before it
     // too); one larger than the broker's Maximum Packet Size completes with
-    // subscribe_too_large instead.
+    // subscribe_too_large instead, one that cannot be encoded with the
+    // encoder's error. The client's own SUBSCRIBEs (token 0) that do not go
+    // whole are split into one per filter first.
     void send_subscribes(actions& out, clock::time_point now, bool again);
     std::optional<std::uint16_t> allocate_packet_id();
     bool packet_id_in_use(std::uint16_t id) const;

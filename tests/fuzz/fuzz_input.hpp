@@ -29,7 +29,7 @@ public:
 
     std::uint8_t byte() { return empty() ? 0 : bytes_[at_++]; }
     std::uint16_t u16() {
-        const auto high = byte();  // first: the operands of | are unsequenced
+        const auto high = byte();  // first: the order the operands of | are evaluated in is unspecified
         return static_cast<std::uint16_t>((high << 8) | byte());
     }
     bool flag() { return (byte() & 1u) != 0; }

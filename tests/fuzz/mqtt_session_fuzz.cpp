@@ -23,7 +23,10 @@
 //    (once connected) fits the broker's Maximum Packet Size; a new PUBLISH
 //    is at or below the broker's Maximum QoS, and a QoS 1/2 one carries
 //    the packet id of a flow in progress; a PUBLISH whose PUBREL went out is
-//    not sent again while the broker keeps the session.
+//    not sent again while the broker keeps the session;
+//  - on a new session (CONNACK without a session), every filter the owner
+//    subscribed is in a SUBSCRIBE sent, unless a SUBSCRIBE of that filter
+//    alone exceeds the broker's Maximum Packet Size.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -200,6 +203,7 @@ private:
         case 11: {
             std::vector<subscription> subs;
             for (std::size_t i = 1 + in.pick(3); i > 0; --i) subs.push_back(subscription{topics[in.pick(std::size(topics))], qos_of(in.byte())});
+            for (const auto& x : subs) remembered_.insert(x.filter);
             carry(s_.subscribe(std::move(subs), 0, now_), st);
             break;
         }
@@ -276,7 +280,17 @@ private:
         auto d = decode(*bytes, decode_options{version_});
         if (!d.complete()) return;
         st.from_broker = std::move(d.packet);
+        subscribed_.clear();
         carry(s_.on_packet(*st.from_broker, now_), st);
+        const auto* c = std::get_if<connack>(&*st.from_broker);
+        if (!c || c->session_present || s_.state() != session::link::connected) return;
+        const auto limit = s_.limits().maximum_packet_size;
+        for (const auto& f : remembered_) {
+            if (subscribed_.count(f) != 0) continue;
+            const auto alone = encode(mqtt::subscribe{1, {subscription{f, qos::at_most_once}}, {}}, version_);
+            check(alone && limit != 0 && alone->size() > limit,
+                  "a new session renews every filter subscribed that fits the broker's limit alone");
+        }
     }
 
     std::size_t window() const {
@@ -320,6 +334,9 @@ private:
         if (limit != 0 && bytes->size() > limit) {
             std::fprintf(stderr, "%s of %zu bytes, Maximum Packet Size %u\n", name_of(type_of(p)), bytes->size(), limit);
             check(false, "no packet exceeds the broker's Maximum Packet Size");
+        }
+        if (const auto* sub = std::get_if<mqtt::subscribe>(&p)) {
+            for (const auto& x : sub->subscriptions) subscribed_.insert(x.filter);
         }
         if (const auto* pub = std::get_if<publish>(&p)) {
             if (!pub->dup) check(pub->qos <= s_.limits().maximum_qos, "a new PUBLISH is within the broker's Maximum QoS");
@@ -385,6 +402,8 @@ private:
     std::set<std::uint64_t> held_;                 // handed to the session, not completed or withdrawn
     std::map<std::uint64_t, mqtt::qos> qos_;       // the QoS each message was handed over with
     std::vector<std::uint16_t> sent_ids_;          // packet ids of the QoS 1/2 PUBLISH sent in this step
+    std::set<std::string> remembered_;             // every filter the owner subscribed
+    std::set<std::string> subscribed_;             // filters in the SUBSCRIBEs sent on the broker's last packet
 };
 
 }  // namespace

@@ -141,6 +141,54 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_subscribe_over_the_brokers_maximum_packet_si
     EXPECT_EQ(filters, (std::set<std::string>{long_filter, "c/#"}));
 }
 
+TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_filter_that_fits_alone) {
+    // The client subscribes with token 0; a new session renews every
+    // remembered filter in one SUBSCRIBE. Against a broker whose limit that
+    // SUBSCRIBE exceeds, the filters go one by one, and only the one that
+    // does not fit alone is left out.
+    const std::string a(30, 'a');
+    const std::string b(30, 'b');
+    const std::string too_long(100, 'c');
+    auto s = connected5();
+    s.subscribe({subscription{a, qos::at_least_once}, subscription{b, qos::at_least_once}}, 0, t0);
+    s.subscribe({subscription{too_long, qos::at_least_once}}, 0, t0);
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto r = s.on_packet(connack{false, 0, {property{prop::maximum_packet_size, std::uint32_t{64}}}}, t0);
+    std::set<std::string> filters;
+    std::set<std::uint16_t> ids;
+    for (const auto& x : sent<subscribe>(r)) {
+        EXPECT_LE(encode(x, protocol_version::v5)->size(), 64u);
+        ids.insert(x.packet_id);
+        for (const auto& f : x.subscriptions) filters.insert(f.filter);
+    }
+    EXPECT_EQ(filters, (std::set<std::string>{a, b}));
+    EXPECT_EQ(ids.size(), 2u);
+    const auto done = of<action::subscribe_completed>(r);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 0u);
+    EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscribe_too_large));
+    // Each SUBACK completes its own filter.
+    for (const auto id : ids) {
+        const auto c = of<action::subscribe_completed>(s.on_packet(suback{id, {1}, {}}, t0));
+        ASSERT_EQ(c.size(), 1u);
+        EXPECT_FALSE(c[0].error);
+    }
+
+    // The same holds for a SUBSCRIBE of the client's own on a connected link.
+    auto t = connected5({property{prop::maximum_packet_size, std::uint32_t{64}}});
+    const auto u = t.subscribe({subscription{a, qos::at_least_once}, subscription{b, qos::at_least_once}}, 0, t0);
+    EXPECT_EQ(sent<subscribe>(u).size(), 2u);
+    EXPECT_TRUE(of<action::subscribe_completed>(u).empty());
+    // An owner's token gets one answer: the whole SUBSCRIBE is refused.
+    const auto v = t.subscribe({subscription{a, qos::at_least_once}, subscription{b, qos::at_least_once}}, 9, t0);
+    EXPECT_TRUE(sent<subscribe>(v).empty());
+    const auto w = of<action::subscribe_completed>(v);
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_EQ(w[0].token, 9u);
+    EXPECT_EQ(w[0].error, make_error_code(mqtt_errc::subscribe_too_large));
+}
+
 TEST(mqtt5_session, MQTT_3_2_2_15_a_maximum_packet_size_below_the_control_packets_closes_the_link) {
     session s(opts5());
     s.on_transport_connected(t0);
