@@ -179,18 +179,21 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         flow_ids_.reset();
         incoming_qos2_.clear();
         // Subscriptions are renewed; their completion carries token 0.
-        std::vector<subscription> all = subscriptions_;
+        const std::vector<subscription>& all = subscriptions_;
         pending_subscribes_.erase(std::remove_if(pending_subscribes_.begin(), pending_subscribes_.end(),
                                                  [](const pending_subscribe& s) { return s.token == 0; }),
                                   pending_subscribes_.end());
         if (!all.empty()) {
-            // Filters still waiting for their first SUBACK are in `all` too.
+            // Filters still waiting for their first SUBACK are in `all` too;
+            // an owner's SUBSCRIBE that goes on this link carries them. One
+            // this broker refuses (too large) takes nothing from the renewal.
             std::vector<subscription> renew;
             for (const auto& s : all) {
                 const bool waiting = std::any_of(pending_subscribes_.begin(), pending_subscribes_.end(),
                                                  [&](const pending_subscribe& ps) {
                                                      return std::find(ps.subscriptions.begin(), ps.subscriptions.end(),
-                                                                      s) != ps.subscriptions.end();
+                                                                      s) != ps.subscriptions.end() &&
+                                                            !subscribe_error(ps);
                                                  });
                 if (!waiting) renew.push_back(s);
             }
@@ -404,15 +407,13 @@ actions session::subscribe(std::vector<subscription> subscriptions, std::uint64_
 }
 
 void session::send_subscribes(actions& out, clock::time_point now, bool again) {
+    bool ids_left = true;
     for (auto it = pending_subscribes_.begin(); it != pending_subscribes_.end() && link_ == link::connected;) {
         if (it->packet_id != 0 && !again) {
             ++it;
             continue;
         }
-        mqtt::subscribe sub{it->packet_id == 0 ? std::uint16_t{1} : it->packet_id, it->subscriptions, {}};
-        const auto bytes = encode(sub, options_.version);
-        const bool too_large = bytes && limits_.maximum_packet_size > 0 && bytes->size() > limits_.maximum_packet_size;
-        if (!bytes || too_large) {
+        if (const auto error = subscribe_error(*it)) {
             if (it->token == 0 && it->subscriptions.size() > 1) {
                 // The client's own SUBSCRIBE (a renewal carries every
                 // remembered filter): one SUBSCRIBE per filter, so that only
@@ -426,23 +427,32 @@ void session::send_subscribes(actions& out, clock::time_point now, bool again) {
             }
             // [MQTT-3.2.2-15]: never sent; the filters stay remembered, and
             // are renewed on a link whose broker takes them.
-            out.push_back(action::subscribe_completed{
-                it->token, {}, too_large ? make_error_code(mqtt_errc::subscribe_too_large) : bytes.error()});
+            out.push_back(action::subscribe_completed{it->token, {}, error});
             it = pending_subscribes_.erase(it);
             continue;
         }
         if (it->packet_id == 0) {
-            const auto id = allocate_packet_id();
+            const auto id = ids_left ? allocate_packet_id() : std::nullopt;
             if (!id) {  // every id in use; sent with the next drain
+                ids_left = false;
                 ++it;
                 continue;
             }
             it->packet_id = *id;
         }
-        sub.packet_id = it->packet_id;
-        send(out, std::move(sub), now);
+        send(out, mqtt::subscribe{it->packet_id, it->subscriptions, {}}, now);
         ++it;
     }
+}
+
+std::error_code session::subscribe_error(const pending_subscribe& s) const {
+    const auto bytes = encode(mqtt::subscribe{1, s.subscriptions, {}}, options_.version);
+    if (!bytes) return bytes.error();
+    // [MQTT-3.2.2-15]
+    if (limits_.maximum_packet_size > 0 && bytes->size() > limits_.maximum_packet_size) {
+        return make_error_code(mqtt_errc::subscribe_too_large);
+    }
+    return {};
 }
 
 actions session::disconnect(clock::time_point now) {

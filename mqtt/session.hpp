@@ -234,6 +234,9 @@ private:
     // encoder's error. The client's own SUBSCRIBEs (token 0) that do not go
     // whole are split into one per filter first.
     void send_subscribes(actions& out, clock::time_point now, bool again);
+    // Why `s` cannot go on this link (it does not encode, or exceeds the
+    // broker's Maximum Packet Size), or nothing.
+    std::error_code subscribe_error(const pending_subscribe& s) const;
     std::optional<std::uint16_t> allocate_packet_id();
     bool packet_id_in_use(std::uint16_t id) const;
     // inflight_ changes that keep flow_ids_ in step.

@@ -26,7 +26,11 @@
 //    not sent again while the broker keeps the session;
 //  - on a new session (CONNACK without a session), every filter the owner
 //    subscribed is in a SUBSCRIBE sent, unless a SUBSCRIBE of that filter
-//    alone exceeds the broker's Maximum Packet Size.
+//    alone exceeds the broker's Maximum Packet Size;
+//  - an owner's SUBSCRIBE (token not 0) completes exactly once (abandon()
+//    completes those left); a SUBSCRIBE completes without error, or
+//    refused, only on a SUBACK, with its return codes, refused exactly when
+//    one of them refuses.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -102,6 +106,7 @@ public:
         step st = before();
         carry(s_.abandon(make_error_code(mqtt_errc::connection_lost)), st);
         check(held_.empty(), "abandon() completes every message held");
+        check(subscribing_.empty(), "abandon() completes every owner's SUBSCRIBE");
         invariants();
     }
 
@@ -133,7 +138,8 @@ private:
 
     void one(fuzz_input& in) {
         step st = before();
-        switch (in.pick(16)) {
+        const auto op = in.pick(16);
+        switch (op) {
         case 0:
             if (s_.state() == session::link::disconnected) carry(s_.on_transport_connected(now_), st);
             break;
@@ -158,7 +164,7 @@ private:
             auto d = decode(bytes, decode_options{version_});
             if (d.complete() && s_.state() != session::link::disconnected) {
                 st.from_broker = std::move(d.packet);
-                carry(s_.on_packet(*st.from_broker, now_), st);
+                answer(st);
             }
             break;
         }
@@ -177,6 +183,14 @@ private:
             break;
         }
         case 6:
+            // The broker answers the oldest SUBSCRIBE still unanswered on
+            // this link first, granting every filter QoS 1.
+            if (!unanswered_.empty()) {
+                const auto [id, filters] = unanswered_.front();
+                unanswered_.erase(unanswered_.begin());
+                broker(suback{id, std::vector<std::uint8_t>(filters, 1), {}}, st);
+                st = before();
+            }
             now_ += std::chrono::milliseconds{static_cast<std::int64_t>(in.u16()) * 4};
             carry(s_.on_timer(now_), st);
             break;
@@ -195,16 +209,16 @@ private:
             qos_[token] = m.qos;
             held_.insert(token);
             carry(s_.publish(std::move(m), token, now_), st);
-            if (s_.inflight() > st.inflight_before) {
-                check(s_.inflight() <= window(), "a new flow starts only within the window");
-            }
             break;
         }
-        case 11: {
+        case 11: {  // the owner subscribes (with a token of its own, or 0 as the client does)
+            const auto b = in.byte();
+            const std::uint64_t token = (b / 3) % 2 == 1 ? next_subscription_++ : 0;
             std::vector<subscription> subs;
-            for (std::size_t i = 1 + in.pick(3); i > 0; --i) subs.push_back(subscription{topics[in.pick(std::size(topics))], qos_of(in.byte())});
+            for (std::size_t i = 1 + b % 3; i > 0; --i) subs.push_back(subscription{topics[in.pick(std::size(topics))], qos_of(in.byte())});
             for (const auto& x : subs) remembered_.insert(x.filter);
-            carry(s_.subscribe(std::move(subs), 0, now_), st);
+            if (token != 0) subscribing_.insert(token);
+            carry(s_.subscribe(std::move(subs), token, now_), st);
             break;
         }
         case 12: {  // the owner takes messages back (odd or even tokens)
@@ -240,6 +254,11 @@ private:
             carry(s_.fail(make_error_code(mqtt_errc::malformed_packet), 0x81, now_), st);
             break;
         }
+        // Flows the owner gives back (13) are not new.
+        if (op != 13 && s_.inflight() > st.inflight_before) {
+            check(s_.inflight() <= window(), "a new flow starts only within the window");
+        }
+        if (s_.state() == session::link::disconnected) unanswered_.clear();  // no SUBACK comes on a lost link
     }
 
     connack connack_of(fuzz_input& in) {
@@ -280,6 +299,11 @@ private:
         auto d = decode(*bytes, decode_options{version_});
         if (!d.complete()) return;
         st.from_broker = std::move(d.packet);
+        answer(st);
+    }
+
+    // on_packet() with what the broker sent, and the checks of a new session.
+    void answer(step& st) {
         subscribed_.clear();
         carry(s_.on_packet(*st.from_broker, now_), st);
         const auto* c = std::get_if<connack>(&*st.from_broker);
@@ -288,7 +312,7 @@ private:
         for (const auto& f : remembered_) {
             if (subscribed_.count(f) != 0) continue;
             const auto alone = encode(mqtt::subscribe{1, {subscription{f, qos::at_most_once}}, {}}, version_);
-            check(alone && limit != 0 && alone->size() > limit,
+            check(!alone || (limit != 0 && alone->size() > limit),
                   "a new session renews every filter subscribed that fits the broker's limit alone");
         }
     }
@@ -312,6 +336,9 @@ private:
             } else if (std::holds_alternative<action::close_connection>(a)) {
                 closed = true;
             }
+        }
+        for (auto& a : list) {
+            if (const auto* c = std::get_if<action::subscribe_completed>(&a)) subscription_completed(*c, st);
         }
         if (closed) {
             // The owner closes the transport, then reports it gone.
@@ -337,6 +364,7 @@ private:
         }
         if (const auto* sub = std::get_if<mqtt::subscribe>(&p)) {
             for (const auto& x : sub->subscriptions) subscribed_.insert(x.filter);
+            unanswered_.emplace_back(sub->packet_id, sub->subscriptions.size());
         }
         if (const auto* pub = std::get_if<publish>(&p)) {
             if (!pub->dup) check(pub->qos <= s_.limits().maximum_qos, "a new PUBLISH is within the broker's Maximum QoS");
@@ -366,6 +394,19 @@ private:
         if (const auto* a = std::get_if<puback>(&p)) acked = a->packet_id;
         if (const auto* a = std::get_if<pubcomp>(&p)) acked = a->packet_id;
         check(acked == flow->second, "a QoS 1/2 message completes on the PUBACK/PUBCOMP of its own packet id");
+    }
+
+    void subscription_completed(const action::subscribe_completed& c, const step& st) {
+        if (c.token != 0) check(subscribing_.erase(c.token) == 1, "an owner's SUBSCRIBE completes once");
+        if (c.error && c.error != make_error_code(mqtt_errc::subscription_refused)) {
+            check(c.return_codes.empty(), "a SUBSCRIBE not answered carries no return codes");
+            return;
+        }
+        const auto* a = st.from_broker ? std::get_if<suback>(&*st.from_broker) : nullptr;
+        check(a != nullptr, "a SUBSCRIBE completes without error, or refused, only on a SUBACK");
+        check(c.return_codes == a->return_codes, "a SUBSCRIBE completes with its SUBACK's return codes");
+        const bool refusal = std::any_of(a->return_codes.begin(), a->return_codes.end(), [](std::uint8_t x) { return x >= 0x80; });
+        check(refusal == static_cast<bool>(c.error), "a SUBSCRIBE is refused exactly when its SUBACK refuses a filter");
     }
 
     void delivered(const action::deliver&, const step& st) {
@@ -404,6 +445,9 @@ private:
     std::vector<std::uint16_t> sent_ids_;          // packet ids of the QoS 1/2 PUBLISH sent in this step
     std::set<std::string> remembered_;             // every filter the owner subscribed
     std::set<std::string> subscribed_;             // filters in the SUBSCRIBEs sent on the broker's last packet
+    std::vector<std::pair<std::uint16_t, std::size_t>> unanswered_;  // SUBSCRIBEs sent on this link: id, filters
+    std::set<std::uint64_t> subscribing_;          // owner tokens of SUBSCRIBEs not completed
+    std::uint64_t next_subscription_ = 1;
 };
 
 }  // namespace

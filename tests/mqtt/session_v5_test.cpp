@@ -172,6 +172,8 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_fi
     for (const auto id : ids) {
         const auto c = of<action::subscribe_completed>(s.on_packet(suback{id, {1}, {}}, t0));
         ASSERT_EQ(c.size(), 1u);
+        EXPECT_EQ(c[0].token, 0u);
+        EXPECT_EQ(c[0].return_codes, std::vector<std::uint8_t>{1});
         EXPECT_FALSE(c[0].error);
     }
 
@@ -187,6 +189,23 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_fi
     ASSERT_EQ(w.size(), 1u);
     EXPECT_EQ(w[0].token, 9u);
     EXPECT_EQ(w[0].error, make_error_code(mqtt_errc::subscribe_too_large));
+
+    // An owner's SUBSCRIBE waiting over a reconnect and refused on the new
+    // link takes nothing from the renewal: its filters still go, alone.
+    auto o = connected5();
+    o.subscribe({subscription{a, qos::at_least_once}}, 0, t0);
+    o.on_connection_lost(t0);
+    o.subscribe({subscription{a, qos::at_least_once}, subscription{b, qos::at_least_once}}, 11, t0);
+    o.on_transport_connected(t0);
+    const auto x = o.on_packet(connack{false, 0, {property{prop::maximum_packet_size, std::uint32_t{64}}}}, t0);
+    std::set<std::string> renewed;
+    for (const auto& y : sent<subscribe>(x)) {
+        for (const auto& f : y.subscriptions) renewed.insert(f.filter);
+    }
+    EXPECT_EQ(renewed, (std::set<std::string>{a, b}));
+    const auto refused = of<action::subscribe_completed>(x);
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0].token, 11u);
 }
 
 TEST(mqtt5_session, MQTT_3_2_2_15_a_maximum_packet_size_below_the_control_packets_closes_the_link) {
