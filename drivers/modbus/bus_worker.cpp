@@ -365,8 +365,10 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
             error = co_await open(line);
             if (error) break;  // the link is down: no point in retrying now
             if (!co_await pace(device, line)) break;
-            if (attempts.made() > 0) device_counters_[index].retries.fetch_add(1, std::memory_order_relaxed);
-            error = co_await exchange(line, index, asked, answer);
+            auto attempt = asked;
+            attempt.retry = attempts.made() > 0;
+            if (attempt.retry) device_counters_[index].retries.fetch_add(1, std::memory_order_relaxed);
+            error = co_await exchange(line, index, attempt, answer);
             const auto next = attempts.after(error, steady::now());
             if (!next.again || !co_await wait_until(next.not_before)) break;
         }

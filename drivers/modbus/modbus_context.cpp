@@ -102,6 +102,31 @@ void modbus_context::flush() {
     if (ctx_ != nullptr) modbus_flush(ctx_);
 }
 
+std::size_t modbus_context::drain(std::chrono::steady_clock::time_point late_until, std::chrono::nanoseconds quiet) {
+    using steady = std::chrono::steady_clock;
+    const int line = fd();
+    if (line < 0) return 0;
+    const auto give_up = std::max(steady::now(), late_until) + std::chrono::seconds{1};
+    std::size_t dropped = 0;
+    std::array<std::uint8_t, 256> buffer{};
+    for (;;) {
+        const auto now = steady::now();
+        // Wait for the late answer until its time is up; once bytes came,
+        // for the quiet that ends their frame.
+        auto until = dropped == 0 ? late_until : now + quiet;
+        until = std::min(until, give_up);
+        const auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, steady::duration::zero()));
+        pollfd p{line, POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0 || (p.revents & POLLIN) == 0) return dropped;
+        const auto n = ::read(line, buffer.data(), buffer.size());
+        if (n <= 0) return dropped;
+        dropped += static_cast<std::size_t>(n);
+        if (steady::now() >= give_up) return dropped;
+    }
+}
+
 std::error_code modbus_context::exchange(const request& r, reply& answer) {
     if (ctx_ == nullptr) return make_error_code(modbus_errc::connection_failed);
     modbus_set_slave(ctx_, r.unit);

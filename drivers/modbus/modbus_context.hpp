@@ -41,6 +41,12 @@ public:
     std::error_code exchange(const request& r, reply& answer);
     // Drops whatever is left unread on the line (a half frame after a timeout).
     void flush();
+    // Reads and drops what the line carries: what is there already, what
+    // arrives until `late_until` (a late answer is awaited that long), and
+    // then until the line has been quiet for `quiet` (at most a second
+    // past either). Returns the bytes dropped; on a quiet line, without a
+    // late answer awaited, it returns at once.
+    std::size_t drain(std::chrono::steady_clock::time_point late_until, std::chrono::nanoseconds quiet);
 
 private:
     std::string opened(bool ok, const char* what);

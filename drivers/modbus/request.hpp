@@ -39,6 +39,9 @@ struct request {
     // Written: the registers (FC6, FC16), one 0/1 word per coil (FC5, FC15),
     // or the AND mask and the OR mask (FC22).
     std::vector<std::uint16_t> values;
+    // Asked again right after it failed (request_attempts): it may take a
+    // late answer to its earlier attempt as its own (late_answers).
+    bool retry = false;
 };
 
 // What a read was answered with; a write's reply carries nothing we keep.

@@ -55,14 +55,16 @@ rtu_link::clock::time_point rtu_link::ready_at(std::chrono::milliseconds /*conne
 std::error_code rtu_link::exchange(const request& r, reply& answer) {
     // Never break the silence, also for a caller that did not wait for ready_at().
     if (clock::now() < quiet_at_) std::this_thread::sleep_until(quiet_at_);
-    // Whatever came before the request goes out is not its answer: a late
-    // answer to an earlier request (after that one's timeout) or another
-    // master's frame. Read on from there, and every later answer would be
-    // taken for the request after its own, well-formed and wrong.
-    ctx_.flush();
+    // Whatever comes before the request goes out is not its answer: a late
+    // answer (late_answers) or another master's frame. What came is
+    // dropped, and then the line must have been quiet for the frame silence.
+    if (const auto dropped = ctx_.drain(late_.wait_before(r), silence_); dropped > 0) {
+        spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
+    }
     const auto error = ctx_.exchange(r, answer);
     // The answer (or our request, when none came) was the last frame on the line.
     quiet_at_ = std::max(quiet_at_, clock::now() + silence_);
+    late_.exchanged(r, error, clock::now());
     if (!error || is_exception(error)) return error;
     if (error == make_error_code(modbus_errc::connection_failed)) {
         close();  // the adapter may have gone away: reopen by its name

@@ -19,6 +19,7 @@
 
 #include "config/model.hpp"
 #include "drivers/modbus/link.hpp"
+#include "drivers/modbus/late_answers.hpp"
 #include "drivers/modbus/modbus_context.hpp"
 #include "drivers/modbus/open_attempts.hpp"
 
@@ -56,6 +57,7 @@ private:
     std::uint64_t reconnects_ = 0;
     std::chrono::nanoseconds silence_;
     clock::time_point quiet_at_{};
+    late_answers late_;
     bool drive_rts_ = false;
     bool rts_up_while_sending_ = true;
 };

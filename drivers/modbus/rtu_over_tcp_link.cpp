@@ -42,9 +42,14 @@ std::error_code rtu_over_tcp_link::open(clock::time_point now) {
 }
 
 std::error_code rtu_over_tcp_link::exchange(const request& r, reply& answer) {
-    // What came before the request is not its answer (rtu_link::exchange).
-    ctx_.flush();
+    // What comes before the request is not its answer (late_answers). The
+    // relay writes a frame to the pty as the network delivers it: 5 ms of
+    // quiet ends one.
+    if (const auto dropped = ctx_.drain(late_.wait_before(r), std::chrono::milliseconds{5}); dropped > 0) {
+        spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
+    }
     const auto error = ctx_.exchange(r, answer);
+    late_.exchanged(r, error, clock::now());
     if (!error || is_exception(error)) return error;
     if (error == make_error_code(modbus_errc::connection_failed)) {
         close();

@@ -18,6 +18,7 @@
 
 #include "config/model.hpp"
 #include "drivers/modbus/link.hpp"
+#include "drivers/modbus/late_answers.hpp"
 #include "drivers/modbus/modbus_context.hpp"
 #include "drivers/modbus/open_attempts.hpp"
 #include "drivers/modbus/rtu_over_tcp.hpp"
@@ -48,6 +49,7 @@ private:
     open_attempts relay_attempts_;
     bool relay_failed_before_ = false;
     modbus_context ctx_;
+    late_answers late_;
     open_attempts attempts_;
 };
 

@@ -7,14 +7,17 @@
 // failure does to the connection.
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "drivers/modbus/crc16.hpp"
@@ -280,55 +283,170 @@ TEST_F(rtu_link_test, back_to_back_requests_keep_the_frame_silence) {
     EXPECT_EQ(sim->requests(), 60u);
 }
 
-// A device that answers one request after the master's timeout: its late
-// answer reaches the line while the master waits for the next one. A
-// master that reads on from there takes every later answer for the request
-// after it, well-formed and wrong, for as long as it polls. Here the device
-// answers each read of register 40 with the number of the request; the
-// first answer comes 300 ms late (the timeout is 200 ms). The answer that
-// arrives during request 1 cannot be told from its own (the same unit,
-// function and length), but from request 2 on every value is the right one.
-TEST_F(rtu_link_test, a_late_answer_shifts_at_most_the_next_exchange) {
-    const auto bus = rtu_bus(19200, false);
-    const int fd = ::open((dir_ / "device").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    std::atomic<bool> stop{false};
-    std::thread device_thread([&] {
+// A device that answers each read of one register (FC 3), in RTU frames,
+// with the number of the request (plus 1000 for each register past 40),
+// late by what `lateness` says for that number: on the far end of the pty, or behind a converter (the first
+// connection to a TCP port on loopback). Stopped and closed when it goes
+// out of scope.
+class numbering_device {
+public:
+    using lateness_of = std::function<std::chrono::milliseconds(std::uint16_t)>;
+    numbering_device(const std::filesystem::path& tty, lateness_of lateness)
+        : fd_(::open(tty.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC)), lateness_(std::move(lateness)) {
+        if (fd_ >= 0) thread_ = std::jthread([this](const std::stop_token& stop) { answer(stop); });
+    }
+    numbering_device(std::uint16_t port, lateness_of lateness)
+        : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)), lateness_(std::move(lateness)) {
+        const int on = 1;
+        ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::bind(listener_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 || ::listen(listener_, 1) != 0) return;
+        thread_ = std::jthread([this](const std::stop_token& stop) {
+            while (!stop.stop_requested() && fd_ < 0) {
+                pollfd p{listener_, POLLIN, 0};
+                if (::poll(&p, 1, 20) == 1) fd_ = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+            }
+            answer(stop);
+        });
+    }
+    ~numbering_device() {
+        thread_ = {};  // stop and join before the descriptors go
+        if (fd_ >= 0) ::close(fd_);
+        if (listener_ >= 0) ::close(listener_);
+    }
+    numbering_device(const numbering_device&) = delete;
+    numbering_device& operator=(const numbering_device&) = delete;
+    bool ok() const { return thread_.joinable(); }
+
+private:
+    void answer(const std::stop_token& stop) const {
         std::vector<std::uint8_t> buf;
         std::uint16_t number = 0;
-        while (!stop) {
-            pollfd p{fd, POLLIN, 0};
+        while (!stop.stop_requested()) {
+            pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, 20) != 1) continue;
             std::uint8_t chunk[64];
-            const auto got = ::read(fd, chunk, sizeof chunk);
+            const auto got = ::read(fd_, chunk, sizeof chunk);
             if (got <= 0) continue;
             buf.insert(buf.end(), chunk, chunk + got);
-            while (buf.size() >= 8) {  // FC3 requests only: 8 bytes each
-                if (number == 0) std::this_thread::sleep_for(300ms);
-                std::uint8_t answer[7] = {buf[0], 3, 2, static_cast<std::uint8_t>(number >> 8),
-                                          static_cast<std::uint8_t>(number & 0xFF), 0, 0};
+            for (; buf.size() >= 8; ++number) {  // FC 3 requests: 8 bytes each
+                std::this_thread::sleep_for(lateness_(number));
+                const auto address = static_cast<std::uint16_t>((buf[2] << 8) | buf[3]);
+                const auto value = static_cast<std::uint16_t>(number + 1000 * (address - 40));
+                std::uint8_t answer[7] = {buf[0], 3, 2, static_cast<std::uint8_t>(value >> 8),
+                                          static_cast<std::uint8_t>(value & 0xFF), 0, 0};
                 const auto crc = crc16(std::span<const std::uint8_t>(answer, 5));
                 answer[5] = static_cast<std::uint8_t>(crc & 0xFF);
                 answer[6] = static_cast<std::uint8_t>(crc >> 8);
-                if (::write(fd, answer, sizeof answer) != static_cast<ssize_t>(sizeof answer)) return;
-                ++number;
+                if (::write(fd_, answer, sizeof answer) != static_cast<ssize_t>(sizeof answer)) return;
                 buf.erase(buf.begin(), buf.begin() + 8);
             }
         }
-    });
+    }
+
+    int fd_ = -1;
+    int listener_ = -1;
+    lateness_of lateness_;
+    std::jthread thread_;
+};
+
+// A device that answers one request after the master's timeout (300 ms,
+// the timeout is 200 ms): its late answer reaches the line while the master
+// waits for the next one, with the same unit, function and length as that
+// one's. A master that reads on from there takes every later answer for the
+// request after it, well-formed and wrong, for as long as it polls. Here
+// every request after the late one gets its own answer.
+TEST_F(rtu_link_test, a_late_answer_is_never_taken_for_a_later_request) {
+    const auto bus = rtu_bus(19200, false);
+    const numbering_device dev(dir_ / "device", [](std::uint16_t n) { return n == 0 ? 300ms : 0ms; });
+    ASSERT_TRUE(dev.ok());
     rtu_link l("line", std::get<config::rtu_link>(bus.link));
     ASSERT_TRUE(open_within(l, 5s));
     reply answer;
     EXPECT_EQ(l.exchange(read_setpoint(device()), answer), make_error_code(modbus_errc::timeout));
-    (void)l.exchange(read_setpoint(device()), answer);  // the late answer, or its own
-    for (std::uint16_t n = 2; n < 12; ++n) {
+    for (std::uint16_t n = 1; n < 12; ++n) {
         const auto error = l.exchange(read_setpoint(device()), answer);
         EXPECT_FALSE(error) << "request " << n << ": " << error.message();
         EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{n}) << "request " << n;
     }
-    stop = true;
-    device_thread.join();
-    ::close(fd);
+}
+
+// A device late every time (300 ms against a 200 ms timeout), read as the
+// bus worker reads a device of two blocks: each request asked again at
+// once after a timeout. A retry may take the late answer to its first
+// attempt (it asks the same); no request ever takes the answer to another.
+TEST_F(rtu_link_test, a_retry_takes_a_late_answer_only_to_its_own_question) {
+    const auto bus = rtu_bus(19200, false);
+    const numbering_device dev(dir_ / "device", [](std::uint16_t) { return 300ms; });
+    ASSERT_TRUE(dev.ok());
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 5s));
+    for (int cycle = 0; cycle < 3; ++cycle) {
+        for (const int address : {40, 41}) {
+            auto r = read_setpoint(device());
+            r.address = static_cast<std::uint16_t>(address);
+            for (int attempt = 0; attempt < 2; ++attempt) {
+                r.retry = attempt > 0;
+                reply answer;
+                if (l.exchange(r, answer)) continue;
+                ASSERT_EQ(answer.registers.size(), 1u);
+                EXPECT_EQ(answer.registers[0] / 1000, address - 40)
+                    << "register " << address << " took the answer to register " << 40 + answer.registers[0] / 1000;
+                break;
+            }
+        }
+    }
+}
+
+// Two units on the line, asked in turn; unit 1's first answer comes 300 ms
+// late (the timeout is 200 ms) and lands in unit 2's exchange. It may make
+// that exchange fail (a frame of another unit), never pass for its answer,
+// and no later answer passes for another request's.
+TEST_F(rtu_link_test, a_late_answer_of_one_unit_is_never_taken_for_another_request) {
+    const auto bus = rtu_bus(19200, false);
+    const numbering_device dev(dir_ / "device", [](std::uint16_t n) { return n == 0 ? 300ms : 0ms; });
+    ASSERT_TRUE(dev.ok());
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 5s));
+    int answered = 0;
+    std::uint16_t last = 0;
+    for (int n = 0; n < 12; ++n) {
+        auto r = read_setpoint(device());
+        r.unit = static_cast<std::uint8_t>(1 + n % 2);
+        reply answer;
+        const auto error = l.exchange(r, answer);
+        if (n == 0) {
+            EXPECT_EQ(error, make_error_code(modbus_errc::timeout));
+        }
+        if (error) continue;
+        ++answered;
+        // The device numbers the requests it answers: an answer of this
+        // request carries a number above every one taken before.
+        ASSERT_EQ(answer.registers.size(), 1u);
+        EXPECT_GT(answer.registers[0], last) << "request " << n << " took an earlier request's answer";
+        last = answer.registers[0];
+    }
+    EXPECT_GE(answered, 9) << "at most the late answer's and its victim's exchanges fail";
+}
+
+// A device late every time (300 ms against a 200 ms timeout) is a device
+// that does not answer in time: every request times out, none takes the
+// answer of the one before.
+TEST_F(rtu_link_test, a_device_late_every_time_times_out_every_time) {
+    const auto bus = rtu_bus(19200, false);
+    const numbering_device dev(dir_ / "device", [](std::uint16_t) { return 300ms; });
+    ASSERT_TRUE(dev.ok());
+    rtu_link l("line", std::get<config::rtu_link>(bus.link));
+    ASSERT_TRUE(open_within(l, 5s));
+    for (int n = 0; n < 6; ++n) {
+        reply answer;
+        const auto error = l.exchange(read_setpoint(device()), answer);
+        EXPECT_EQ(error, make_error_code(modbus_errc::timeout))
+            << "request " << n << " got " << (answer.registers.empty() ? -1 : int{answer.registers[0]});
+    }
 }
 
 TEST_F(rtu_link_test, a_line_that_cannot_be_opened_backs_off_then_opens_when_it_appears) {
@@ -370,6 +488,24 @@ TEST(rtu_over_tcp_link, exchanges_through_the_converter_and_reconnects_when_it_c
     reply answer;
     EXPECT_FALSE(l.exchange(read_setpoint(device()), answer));
     EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{42});
+}
+
+// Behind a converter, lateness is mostly the network's: the late answer
+// (300 ms against a 200 ms timeout) is still on its way when the next
+// request goes. It is not taken for that one's, nor for any later one's.
+TEST(rtu_over_tcp_link, a_late_answer_is_never_taken_for_a_later_request) {
+    const auto port = testing::free_tcp_port();
+    const numbering_device dev(port, [](std::uint16_t n) { return n == 0 ? 300ms : 0ms; });
+    ASSERT_TRUE(dev.ok());
+    rtu_over_tcp_link l("line", std::get<config::tcp_link>(tcp_bus(port, config::tcp_framing::rtu).link));
+    ASSERT_TRUE(open_within(l, 10s));
+    reply answer;
+    EXPECT_EQ(l.exchange(read_setpoint(device()), answer), make_error_code(modbus_errc::timeout));
+    for (std::uint16_t n = 1; n < 12; ++n) {
+        const auto error = l.exchange(read_setpoint(device()), answer);
+        EXPECT_FALSE(error) << "request " << n << ": " << error.message();
+        EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{n}) << "request " << n;
+    }
 }
 
 TEST(make_link, picks_the_backend_the_bus_names) {
