@@ -11,11 +11,14 @@
 //
 // A device that fails (timeout, exception, garbage) yields quality bad for
 // the points of the failed block only and costs at most
-// timeout * (1 + retries) per block; the other devices keep their schedule.
+// timeout * (1 + retries) per block; on an RTU line the next request to it
+// first waits up to one more timeout (two after an answered retry) for its
+// late answer (late_answers). The other devices keep their schedule as far
+// as the line is free.
 //
 // Stopping: request_stop() returns at once and the loop ends after the
-// request in flight (a blocking link's up to its device timeout; a shared
-// link's is cut short), so an owner that must stay responsive hands the
+// request in flight (a blocking link's up to its device timeout, on an RTU
+// line plus the late-answer wait before it; a shared link's is cut short), so an owner that must stay responsive hands the
 // worker to retiring_workers to be joined elsewhere.
 //
 // Thread-safety: start() and stop() from the owning thread (or the one it

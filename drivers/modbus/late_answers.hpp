@@ -3,7 +3,8 @@
 // first wait for a late answer to go by.
 //
 // A unit that failed to answer in time (or answered with a broken frame)
-// may still answer, up to one more response timeout later. That answer
+// may still answer, up to one more response timeout after its answer was
+// due (the request went out, plus a timeout). That answer
 // carries the unit's id, the function and often the length of the next
 // request to it: read on from there it would pass for that one's answer,
 // well-formed and wrong, and every answer after it for the request after
@@ -20,6 +21,7 @@
 // Pure: no I/O; `now` is given.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <system_error>
@@ -41,12 +43,14 @@ public:
         return u.until;
     }
 
-    // What became of `r` by `now`.
-    void exchanged(const request& r, std::error_code error, clock::time_point now) {
+    // What became of `r`, sent at `sent`, by `now`.
+    void exchanged(const request& r, std::error_code error, clock::time_point sent, clock::time_point now) {
         auto& u = units_[r.unit];
         const bool unanswered = error && !is_exception(error) && error != make_error_code(modbus_errc::connection_failed);
         if (unanswered) {
-            u = unit{now + r.timeout, r, true};
+            // A broken answer is known early; the late one's time runs from
+            // when the answer was due.
+            u = unit{std::max(now, sent + r.timeout) + r.timeout, r, true};
         } else if (r.retry && u.failed && same_question(u.asked, r)) {
             u = unit{now + 2 * r.timeout, r, false};
         } else {

@@ -103,17 +103,21 @@ void modbus_context::flush() {
 }
 
 std::size_t modbus_context::drain(std::chrono::steady_clock::time_point late_until, std::chrono::nanoseconds quiet) {
+    return drain_line(fd(), late_until, quiet);
+}
+
+std::size_t drain_line(int line, std::chrono::steady_clock::time_point late_until, std::chrono::nanoseconds quiet) {
     using steady = std::chrono::steady_clock;
-    const int line = fd();
     if (line < 0) return 0;
     const auto give_up = std::max(steady::now(), late_until) + std::chrono::seconds{1};
     std::size_t dropped = 0;
     std::array<std::uint8_t, 256> buffer{};
     for (;;) {
         const auto now = steady::now();
-        // Wait for the late answer until its time is up; once bytes came,
-        // for the quiet that ends their frame.
-        auto until = dropped == 0 ? late_until : now + quiet;
+        // Wait for the late answer until its time is up (what comes before
+        // may be another frame, or the first piece of it), and once bytes
+        // came, for the quiet that ends their frame.
+        auto until = dropped == 0 ? late_until : std::max(late_until, now + quiet);
         until = std::min(until, give_up);
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, steady::duration::zero()));
         pollfd p{line, POLLIN, 0};
@@ -121,6 +125,7 @@ std::size_t modbus_context::drain(std::chrono::steady_clock::time_point late_unt
         if (ready < 0 && errno == EINTR) continue;
         if (ready <= 0 || (p.revents & POLLIN) == 0) return dropped;
         const auto n = ::read(line, buffer.data(), buffer.size());
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) return dropped;
         dropped += static_cast<std::size_t>(n);
         if (steady::now() >= give_up) return dropped;

@@ -58,4 +58,7 @@ private:
     bool tcp_ = false;  // MBAP framing, else RTU
 };
 
+// modbus_context::drain on a descriptor: a serial line, a pty, a socket.
+std::size_t drain_line(int line, std::chrono::steady_clock::time_point late_until, std::chrono::nanoseconds quiet);
+
 }  // namespace fieldbridge::modbus

@@ -61,10 +61,11 @@ std::error_code rtu_link::exchange(const request& r, reply& answer) {
     if (const auto dropped = ctx_.drain(late_.wait_before(r), silence_); dropped > 0) {
         spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
     }
+    const auto sent = clock::now();
     const auto error = ctx_.exchange(r, answer);
     // The answer (or our request, when none came) was the last frame on the line.
     quiet_at_ = std::max(quiet_at_, clock::now() + silence_);
-    late_.exchanged(r, error, clock::now());
+    late_.exchanged(r, error, sent, clock::now());
     if (!error || is_exception(error)) return error;
     if (error == make_error_code(modbus_errc::connection_failed)) {
         close();  // the adapter may have gone away: reopen by its name

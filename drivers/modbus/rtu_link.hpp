@@ -7,9 +7,11 @@
 // has been silent for 3.5 characters (rtu_timing) since the last frame
 // ended, where a frame of ours ends when tcdrain says its last byte left the
 // UART and an answer ends when it has been received; and it drives RS485
-// direction (RTS) around each frame it sends when configured to. After a
-// failed request the half frame left on the line is dropped; the line is
-// reopened only when the device node failed.
+// direction (RTS) around each frame it sends when configured to. Before a
+// request, what the line carries is dropped, and after a unit failed to
+// answer, its next request first waits for the late answer (late_answers).
+// After a failed request the half frame left on the line is dropped; the
+// line is reopened only when the device node failed.
 //
 // Thread-safety: one thread uses a link (libmodbus' RTS hook finds the link
 // through a thread-local pointer).

@@ -1,5 +1,6 @@
 // late_answers: after a unit failed to answer, the next request to it waits
-// one response timeout for the late answer to go by; others go at once.
+// for the late answer to go by (until one timeout after the answer was
+// due); a retry of the same question goes at once; other units go at once.
 #include "drivers/modbus/late_answers.hpp"
 
 #include <gtest/gtest.h>
@@ -11,73 +12,92 @@ using namespace std::chrono_literals;
 using clock = late_answers::clock;
 
 const clock::time_point t0 = clock::time_point{} + 1h;
+const std::error_code timeout = make_error_code(modbus_errc::timeout);
 
-request read_of(std::uint8_t unit, std::uint16_t address) {
+request read_of(std::uint8_t unit, std::uint16_t address, bool retry = false) {
     request r;
     r.unit = unit;
     r.timeout = 200ms;
     r.function = function_code::read_holding_registers;
     r.address = address;
     r.count = 1;
+    r.retry = retry;
     return r;
+}
+
+// `r`, sent at `sent`, got no answer within its timeout.
+void timed_out(late_answers& l, const request& r, clock::time_point sent) {
+    l.exchanged(r, timeout, sent, sent + r.timeout);
 }
 
 TEST(late_answers, the_next_request_to_a_unit_that_did_not_answer_waits_one_timeout_others_go_at_once) {
     late_answers l;
     const auto a = read_of(1, 40);
     EXPECT_LE(l.wait_before(a), t0) << "nothing failed yet";
-    l.exchanged(a, make_error_code(modbus_errc::timeout), t0);
+    timed_out(l, a, t0 - 200ms);
     EXPECT_EQ(l.wait_before(a), t0 + 200ms) << "the same request asked anew waits";
     EXPECT_EQ(l.wait_before(read_of(1, 41)), t0 + 200ms);
     EXPECT_LE(l.wait_before(read_of(2, 40)), t0) << "another unit's request goes at once";
     // Another unit's exchange leaves unit 1's wait as it is.
-    l.exchanged(read_of(2, 40), {}, t0 + 10ms);
+    l.exchanged(read_of(2, 40), {}, t0, t0 + 10ms);
     EXPECT_EQ(l.wait_before(a), t0 + 200ms);
     // Once unit 1 answers, nothing of it is awaited any more.
-    l.exchanged(a, {}, t0 + 450ms);
+    l.exchanged(a, {}, t0 + 400ms, t0 + 450ms);
     EXPECT_LE(l.wait_before(a), t0);
+}
+
+TEST(late_answers, a_broken_answer_known_early_waits_from_when_the_answer_was_due) {
+    late_answers l;
+    const auto a = read_of(1, 40);
+    // Another unit's late frame broke the exchange 5 ms after the request
+    // went: the request's own answer may come until two timeouts after it.
+    l.exchanged(a, make_error_code(modbus_errc::invalid_response), t0, t0 + 5ms);
+    EXPECT_EQ(l.wait_before(a), t0 + 400ms);
 }
 
 TEST(late_answers, a_retry_of_the_request_that_failed_goes_at_once_and_the_next_request_waits_for_its_answer) {
     late_answers l;
     const auto a = read_of(1, 40);
-    auto again = a;
-    again.retry = true;
-    l.exchanged(a, make_error_code(modbus_errc::timeout), t0);
+    const auto again = read_of(1, 40, true);
+    timed_out(l, a, t0 - 200ms);
     EXPECT_LE(l.wait_before(again), t0) << "a retry may take the late answer: it asks the same";
-    auto other = read_of(1, 41);
-    other.retry = true;
-    EXPECT_EQ(l.wait_before(other), t0 + 200ms) << "a retry of another question waits";
+    EXPECT_EQ(l.wait_before(read_of(1, 41, true)), t0 + 200ms) << "a retry of another question waits";
+    auto other_values = read_of(1, 40, true);
+    other_values.values = {7};
+    EXPECT_EQ(l.wait_before(other_values), t0 + 200ms) << "so does one that writes other values";
     // The retry fails too: the next retry goes at once again, the next
     // request waits for the retry's answer.
-    l.exchanged(again, make_error_code(modbus_errc::timeout), t0 + 200ms);
+    timed_out(l, again, t0);
     EXPECT_LE(l.wait_before(again), t0);
     EXPECT_EQ(l.wait_before(a), t0 + 400ms);
-    // The retry is answered: maybe by the late answer, and its own may
-    // still come; the next request (the same question too) waits for two
-    // timeouts.
-    l.exchanged(again, {}, t0 + 450ms);
-    EXPECT_EQ(l.wait_before(a), t0 + 850ms);
-    EXPECT_EQ(l.wait_before(other), t0 + 850ms);
-    EXPECT_EQ(l.wait_before(again), t0 + 850ms) << "no failure since: a retry is a request like any";
-    // Once a request goes after the wait and is answered, nothing is awaited.
-    l.exchanged(a, {}, t0 + 900ms);
-    EXPECT_LE(l.wait_before(a), t0);
+    // The retry is answered (also with an exception): maybe by the late
+    // answer, and its own may still come; the next request (the same
+    // question too) waits for two timeouts.
+    for (const auto answer : {std::error_code{}, make_error_code(modbus_errc::server_device_busy)}) {
+        late_answers m = l;
+        m.exchanged(again, answer, t0 + 400ms, t0 + 450ms);
+        EXPECT_EQ(m.wait_before(a), t0 + 850ms) << answer.message();
+        EXPECT_EQ(m.wait_before(read_of(1, 41)), t0 + 850ms);
+        EXPECT_EQ(m.wait_before(again), t0 + 850ms) << "no failure since: a retry is a request like any";
+        // Once a request goes after the wait and is answered, nothing is awaited.
+        m.exchanged(a, {}, t0 + 850ms, t0 + 900ms);
+        EXPECT_LE(m.wait_before(a), t0);
+    }
 }
 
-TEST(late_answers, a_broken_answer_is_awaited_like_none_an_exception_or_a_lost_link_is_not) {
+TEST(late_answers, an_exception_or_a_lost_link_ends_the_wait_a_broken_answer_is_awaited_like_none) {
     const auto a = read_of(7, 0);
-    for (const auto error : {make_error_code(modbus_errc::invalid_response), make_error_code(modbus_errc::timeout)}) {
+    {
         late_answers l;
-        l.exchanged(a, error, t0);
-        EXPECT_EQ(l.wait_before(a), t0 + 200ms) << error.message();
+        l.exchanged(a, make_error_code(modbus_errc::invalid_response), t0 - 200ms, t0);
+        EXPECT_EQ(l.wait_before(a), t0 + 200ms);
     }
     for (const auto error : {make_error_code(modbus_errc::illegal_data_address),
                              make_error_code(modbus_errc::server_device_busy),
                              make_error_code(modbus_errc::connection_failed), std::error_code{}}) {
         late_answers l;
-        l.exchanged(a, make_error_code(modbus_errc::timeout), t0);
-        l.exchanged(a, error, t0 + 300ms);
+        timed_out(l, a, t0 - 200ms);
+        l.exchanged(a, error, t0 + 200ms, t0 + 300ms);
         EXPECT_LE(l.wait_before(a), t0) << error.message();
     }
 }
@@ -85,10 +105,10 @@ TEST(late_answers, a_broken_answer_is_awaited_like_none_an_exception_or_a_lost_l
 TEST(late_answers, every_unit_id_keeps_its_own_wait) {
     late_answers l;
     for (int u = 0; u < 256; ++u) {
-        l.exchanged(read_of(static_cast<std::uint8_t>(u), 0), make_error_code(modbus_errc::timeout), t0 + std::chrono::milliseconds(u));
+        timed_out(l, read_of(static_cast<std::uint8_t>(u), 0), t0 + std::chrono::milliseconds(u));
     }
     for (int u = 0; u < 256; ++u) {
-        EXPECT_EQ(l.wait_before(read_of(static_cast<std::uint8_t>(u), 5)), t0 + std::chrono::milliseconds(u) + 200ms) << u;
+        EXPECT_EQ(l.wait_before(read_of(static_cast<std::uint8_t>(u), 5)), t0 + std::chrono::milliseconds(u) + 400ms) << u;
     }
 }
 
