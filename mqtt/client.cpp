@@ -18,6 +18,7 @@
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
+#include "mqtt/subscription_failure.hpp"
 #include "mqtt/topic.hpp"
 
 namespace fieldbridge::mqtt {
@@ -275,7 +276,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (done) done(c.error);
     }
     void perform(const std::shared_ptr<transport>&, action::subscribe_completed& c) {
-        if (c.error) spdlog::warn("mqtt: subscription failed: {}", c.error.message());
+        if (c.error) spdlog::warn("mqtt: {}", subscription_failure(c));
     }
     void perform(const std::shared_ptr<transport>&, action::connected& c) {
         connect_timer.cancel();

@@ -9,6 +9,17 @@
 namespace fieldbridge::mqtt {
 namespace {
 
+std::vector<std::string> filters_of(const std::vector<subscription>& subscriptions) {
+    std::vector<std::string> out;
+    out.reserve(subscriptions.size());
+    for (const auto& x : subscriptions) out.push_back(x.filter);
+    return out;
+}
+
+}  // namespace
+
+namespace {
+
 std::error_code connack_error(std::uint8_t code) {
     switch (static_cast<connack_code>(code)) {
         case connack_code::unacceptable_protocol_version:
@@ -326,7 +337,7 @@ void session::on_suback(actions& out, const suback& s) {
     const auto it = std::find_if(pending_subscribes_.begin(), pending_subscribes_.end(),
                                  [&](const pending_subscribe& p) { return p.packet_id == s.packet_id && p.packet_id; });
     if (it == pending_subscribes_.end()) return;
-    action::subscribe_completed done{it->token, s.return_codes, {}};
+    action::subscribe_completed done{it->token, s.return_codes, {}, filters_of(it->subscriptions)};
     // 3.1.1 knows 0x80 only; 5.0 refuses with any reason code of 0x80 or more.
     if (std::any_of(s.return_codes.begin(), s.return_codes.end(), [](std::uint8_t c) { return refused(c); })) {
         done.error = make_error_code(mqtt_errc::subscription_refused);
@@ -427,7 +438,7 @@ void session::send_subscribes(actions& out, clock::time_point now, bool again) {
             }
             // [MQTT-3.2.2-15]: never sent; the filters stay remembered, and
             // are renewed on a link whose broker takes them.
-            out.push_back(action::subscribe_completed{it->token, {}, error});
+            out.push_back(action::subscribe_completed{it->token, {}, error, filters_of(it->subscriptions)});
             it = pending_subscribes_.erase(it);
             continue;
         }
@@ -475,7 +486,7 @@ actions session::abandon(std::error_code reason) {
     for (auto& e : inflight_) out.push_back(action::publish_completed{e.token, reason});
     for (auto& q : pending_) out.push_back(action::publish_completed{q.token, reason});
     for (auto& s : pending_subscribes_) {
-        if (s.token != 0) out.push_back(action::subscribe_completed{s.token, {}, reason});
+        if (s.token != 0) out.push_back(action::subscribe_completed{s.token, {}, reason, filters_of(s.subscriptions)});
     }
     inflight_.clear();
     flow_ids_.reset();

@@ -119,6 +119,9 @@ struct subscribe_completed {
     std::uint64_t token = 0;
     std::vector<std::uint8_t> return_codes;
     std::error_code error;  // subscription_refused when any code is 0x80
+    // The SUBSCRIBE's filters in its order (return_codes[i] answers
+    // filters[i]), so that a failure can name them.
+    std::vector<std::string> filters;
 };
 struct connected {
     bool session_present = false;

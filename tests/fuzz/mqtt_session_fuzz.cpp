@@ -47,6 +47,7 @@
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
 #include "mqtt/session.hpp"
+#include "mqtt/subscription_failure.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace {
@@ -217,7 +218,10 @@ private:
             std::vector<subscription> subs;
             for (std::size_t i = 1 + b % 3; i > 0; --i) subs.push_back(subscription{topics[in.pick(std::size(topics))], qos_of(in.byte())});
             for (const auto& x : subs) remembered_.insert(x.filter);
-            if (token != 0) subscribing_.insert(token);
+            if (token != 0) {
+                auto& filters = subscribing_[token];
+                for (const auto& x : subs) filters.push_back(x.filter);
+            }
             carry(s_.subscribe(std::move(subs), token, now_), st);
             break;
         }
@@ -397,7 +401,24 @@ private:
     }
 
     void subscription_completed(const action::subscribe_completed& c, const step& st) {
-        if (c.token != 0) check(subscribing_.erase(c.token) == 1, "an owner's SUBSCRIBE completes once");
+        if (c.token != 0) {
+            const auto it = subscribing_.find(c.token);
+            check(it != subscribing_.end(), "an owner's SUBSCRIBE completes once");
+            if (it != subscribing_.end()) {
+                check(c.filters == it->second, "an owner's SUBSCRIBE completes naming its filters");
+                subscribing_.erase(it);
+            }
+        }
+        if (c.error) {
+            const auto text = subscription_failure(c);
+            check(!text.empty(), "a failed subscription is described");
+            for (std::size_t i = 0; i < c.return_codes.size() && i < c.filters.size() && i < 5; ++i) {
+                if (c.return_codes[i] >= 0x80) {
+                    check(text.find("'" + c.filters[i] + "'") != std::string::npos,
+                          "a refused filter is named in the log (up to five)");
+                }
+            }
+        }
         if (c.error && c.error != make_error_code(mqtt_errc::subscription_refused)) {
             check(c.return_codes.empty(), "a SUBSCRIBE not answered carries no return codes");
             return;
@@ -446,7 +467,7 @@ private:
     std::set<std::string> remembered_;             // every filter the owner subscribed
     std::set<std::string> subscribed_;             // filters in the SUBSCRIBEs sent on the broker's last packet
     std::vector<std::pair<std::uint16_t, std::size_t>> unanswered_;  // SUBSCRIBEs sent on this link: id, filters
-    std::set<std::uint64_t> subscribing_;          // owner tokens of SUBSCRIBEs not completed
+    std::map<std::uint64_t, std::vector<std::string>> subscribing_;  // owner SUBSCRIBEs not completed: their filters
     std::uint64_t next_subscription_ = 1;
 };
 

@@ -14,6 +14,7 @@
 #include "mqtt/backoff.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
+#include "mqtt/subscription_failure.hpp"
 #include "tests/mqtt/session_actions.hpp"
 
 namespace fieldbridge::mqtt {
@@ -405,13 +406,24 @@ TEST(mqtt_session, the_link_is_reported_up_after_the_renewed_subscriptions_and_r
     }
 }
 
-TEST(mqtt_session, a_refused_subscription_is_reported) {
+TEST(mqtt_session, a_refused_subscription_is_reported_with_its_filters) {
     auto s = connected();
-    const auto sub = sent<subscribe>(s.subscribe({subscription{"cmd/#", qos::exactly_once}}, 5, t0));
+    const auto sub = sent<subscribe>(
+        s.subscribe({subscription{"cmd/#", qos::exactly_once}, subscription{"set/#", qos::at_least_once}}, 5, t0));
     ASSERT_EQ(sub.size(), 1u);
-    const auto done = of<action::subscribe_completed>(s.on_packet(suback{sub[0].packet_id, {0x80}, {}}, t0));
+    const auto done = of<action::subscribe_completed>(s.on_packet(suback{sub[0].packet_id, {0x02, 0x80}, {}}, t0));
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscription_refused));
+    EXPECT_EQ(done[0].filters, (std::vector<std::string>{"cmd/#", "set/#"}));
+    EXPECT_EQ(subscription_failure(done[0]), "the broker refused the subscription to 'set/#' (0x80)");
+}
+
+TEST(mqtt_session, a_subscribe_abandoned_names_its_filters) {
+    auto s = connected();
+    (void)s.subscribe({subscription{"cmd/#", qos::at_least_once}}, 5, t0);
+    const auto done = of<action::subscribe_completed>(s.abandon(make_error_code(mqtt_errc::client_stopped)));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].filters, (std::vector<std::string>{"cmd/#"}));
 }
 
 TEST(mqtt_session, packets_only_a_server_receives_close_the_link) {

@@ -206,6 +206,7 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_fi
     const auto refused = of<action::subscribe_completed>(x);
     ASSERT_EQ(refused.size(), 1u);
     EXPECT_EQ(refused[0].token, 11u);
+    EXPECT_EQ(refused[0].filters, (std::vector<std::string>{a, b}));  // named in the log
 }
 
 TEST(mqtt5_session, MQTT_3_2_2_15_a_maximum_packet_size_below_the_control_packets_closes_the_link) {

@@ -1,0 +1,19 @@
+// What a failed subscription is called in the log: which filters, and why
+// (the broker's reason code for each it refused, or why it was never sent).
+// Pure.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mqtt/error.hpp"
+#include "mqtt/session.hpp"
+
+namespace fieldbridge::mqtt {
+
+// For a completion with an error: "the broker refused the subscription to
+// 'a/#' (0x80), 'b/#' (0x87)" or "cannot subscribe to 'a/#', 'b/#': why".
+// At most `listed` filters are named, then "and N more".
+std::string subscription_failure(const action::subscribe_completed& c, std::size_t listed = 5);
+
+}  // namespace fieldbridge::mqtt
