@@ -17,6 +17,7 @@
 #include "mqtt/backoff.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
+#include "mqtt/inbound.hpp"
 #include "mqtt/properties.hpp"
 #include "mqtt/subscription_failure.hpp"
 #include "mqtt/topic.hpp"
@@ -54,6 +55,7 @@ session_options session_options_from(const client_options& o) {
     if (!o.password.empty()) s.password = o.password;
     s.max_inflight = o.max_inflight;
     s.connack_timeout = o.connect_timeout;
+    s.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(o.max_incoming_packet, 1 + 4 + max_remaining_length));
     return s;
 }
 
@@ -68,7 +70,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
           retry(options.reconnect_min, options.reconnect_max, std::random_device{}()),
           session_timer(ex),
           reconnect_timer(ex),
-          connect_timer(ex) {
+          connect_timer(ex),
+          rx(options.version, options.max_incoming_packet) {
         stats.server = {options.host, options.port};
     }
 
@@ -82,7 +85,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     asio::steady_timer connect_timer;
 
     std::shared_ptr<transport> link;  // the current attempt or connection
-    std::vector<std::uint8_t> rx;
+    inbound rx;  // the broker's bytes, cut into packets within options.max_incoming_packet
     std::array<std::uint8_t, 16384> chunk{};
     std::vector<std::uint8_t> tx;  // encoded packets waiting for the write in progress
     bool writing = false;
@@ -168,26 +171,35 @@ struct client::impl : std::enable_shared_from_this<impl> {
         t->async_read_some(chunk, [self = shared_from_this(), t](std::error_code ec, std::size_t n) {
             if (t != self->link) return;
             if (ec) return self->link_down(t, ec, "");
-            self->rx.insert(self->rx.end(), self->chunk.begin(), self->chunk.begin() + static_cast<std::ptrdiff_t>(n));
-            std::size_t offset = 0;
+            self->rx.feed(std::span<const std::uint8_t>(self->chunk).first(n));
             while (t == self->link) {
-                auto r = decode(std::span<const std::uint8_t>(self->rx).subspan(offset),
-                                decode_options{self->options.version});
+                auto r = self->rx.next();
                 if (r.status == decode_status::need_more) break;
                 if (r.status == decode_status::error) {
-                    // 5.0: DISCONNECT 0x81 (Malformed Packet) goes out first.
+                    // 5.0: DISCONNECT 0x95 (Packet too large) for a packet
+                    // over the Maximum Packet Size CONNECT gave, else 0x81
+                    // (Malformed Packet), goes out first.
+                    const bool too_large = r.error == make_error_code(mqtt_errc::packet_too_large);
                     self->malformed = true;
-                    self->execute(self->session.fail(r.error, 0x81, clock::now()));
+                    self->execute(self->session.fail(r.error, too_large ? 0x95 : 0x81, clock::now()));
                     if (t == self->link && !self->close_after_write) {
                         self->link_down(t, r.error, "malformed packet from the broker");
                     }
                     return;
                 }
-                offset += r.consumed;
+                if (r.oversized) {
+                    const auto& head = std::get<mqtt::publish>(r.packet);
+                    if (const auto held = self->log_limit.admit("oversized", std::chrono::steady_clock::now())) {
+                        spdlog::warn("mqtt: dropped a {}-byte message on {}: larger than the {} bytes this client "
+                                     "takes{}",
+                                     r.size, head.topic, self->options.max_incoming_packet, log_limiter::suffix(*held));
+                    }
+                    self->execute(self->session.on_oversized_publish(head, clock::now()));
+                    continue;
+                }
                 self->execute(self->session.on_packet(r.packet, clock::now()));
             }
             if (t != self->link) return;
-            self->rx.erase(self->rx.begin(), self->rx.begin() + static_cast<std::ptrdiff_t>(offset));
             self->read_loop(t);
         });
     }

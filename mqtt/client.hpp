@@ -51,6 +51,10 @@ struct client_options {
     std::chrono::milliseconds reconnect_max{30000};
     std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS + CONNACK
     std::size_t max_inflight = 64;
+    // The largest packet taken from the broker, in bytes (mqtt/inbound.hpp):
+    // a larger PUBLISH is acknowledged and dropped, never buffered whole;
+    // 5.0 tells the broker (CONNECT Maximum Packet Size).
+    std::size_t max_incoming_packet = 1 << 20;
 };
 
 class client {

@@ -1,5 +1,6 @@
 #include "mqtt/codec.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <set>
 #include <string>
@@ -763,6 +764,79 @@ result<std::vector<std::uint8_t>> encode(const packet& p, protocol_version versi
         p);
 }
 
+namespace {
+
+// A packet's fixed header: need_more until its remaining length is whole.
+struct fixed_header {
+    decode_status status = decode_status::need_more;
+    std::error_code error;
+    packet_type type = packet_type::connect;
+    unsigned flags = 0;
+    std::size_t header_size = 1;
+    std::size_t remaining = 0;
+};
+
+fixed_header read_fixed_header(std::span<const std::uint8_t> bytes, protocol_version version) {
+    fixed_header h;
+    const auto error = [&h](std::error_code ec) {
+        h.status = decode_status::error;
+        h.error = ec;
+        return h;
+    };
+    if (version != protocol_version::v3_1_1 && version != protocol_version::v5) {
+        return error(mqtt_errc::unsupported_protocol_version);
+    }
+    const bool v5 = version == protocol_version::v5;
+    if (bytes.empty()) return h;
+
+    const unsigned type_bits = bytes[0] >> 4u;
+    h.flags = bytes[0] & 0x0Fu;
+    if (type_bits == 0 || (type_bits == 15 && !v5)) return error(mqtt_errc::unknown_packet_type);
+    h.type = static_cast<packet_type>(type_bits);
+    // [MQTT-2.2.2-2] wrong reserved flags mean the connection is closed.
+    if (!fixed_header_flags_valid(h.type, h.flags)) return error(mqtt_errc::bad_fixed_header_flags);
+
+    // Remaining length: at most 4 bytes [MQTT-2.2.3].
+    unsigned shift = 0;
+    while (true) {
+        if (h.header_size >= bytes.size()) return h;  // need more
+        const std::uint8_t digit = bytes[h.header_size++];
+        h.remaining |= static_cast<std::size_t>(digit & 0x7Fu) << shift;
+        if ((digit & 0x80u) == 0) break;
+        shift += 7;
+        if (h.header_size == 5) return error(mqtt_errc::malformed_remaining_length);
+    }
+    h.status = decode_status::complete;
+    return h;
+}
+
+}  // namespace
+
+decode_result decode_publish_head(std::span<const std::uint8_t> bytes, protocol_version version) {
+    decode_result out;
+    const auto h = read_fixed_header(bytes, version);
+    if (h.status != decode_status::complete || h.type != packet_type::publish) {
+        out.status = h.status == decode_status::complete ? decode_status::error : h.status;
+        out.error = h.status == decode_status::complete ? make_error_code(mqtt_errc::malformed_packet) : h.error;
+        return out;
+    }
+    const auto present = std::min(h.remaining, bytes.size() - h.header_size);
+    body_reader r(bytes.subspan(h.header_size, present));
+    auto decoded = decode_publish(r, h.flags, version == protocol_version::v5);
+    if (!decoded) {
+        // A field cut off where the bytes end, not where the packet does: more to come.
+        if (decoded.error() == make_error_code(mqtt_errc::truncated_field) && present < h.remaining) return out;
+        out.status = decode_status::error;
+        out.error = decoded.error();
+        return out;
+    }
+    std::get<publish>(*decoded).payload.clear();
+    out.status = decode_status::complete;
+    out.packet = std::move(*decoded);
+    out.consumed = h.header_size + h.remaining;
+    return out;
+}
+
 decode_result decode(std::span<const std::uint8_t> bytes, const decode_options& options) {
     decode_result out;
     const auto error = [&out](std::error_code ec) {
@@ -770,31 +844,14 @@ decode_result decode(std::span<const std::uint8_t> bytes, const decode_options& 
         out.error = ec;
         return out;
     };
-    if (options.version != protocol_version::v3_1_1 && options.version != protocol_version::v5) {
-        return error(mqtt_errc::unsupported_protocol_version);
-    }
+    const auto h = read_fixed_header(bytes, options.version);
+    if (h.status == decode_status::error) return error(h.error);
+    if (h.status == decode_status::need_more) return out;
     const bool v5 = options.version == protocol_version::v5;
-    if (bytes.empty()) return out;
-
-    const unsigned type_bits = bytes[0] >> 4u;
-    const unsigned flags = bytes[0] & 0x0Fu;
-    if (type_bits == 0 || (type_bits == 15 && !v5)) return error(mqtt_errc::unknown_packet_type);
-    const auto type = static_cast<packet_type>(type_bits);
-    // [MQTT-2.2.2-2] wrong reserved flags mean the connection is closed.
-    if (!fixed_header_flags_valid(type, flags)) return error(mqtt_errc::bad_fixed_header_flags);
-
-    // Remaining length: at most 4 bytes [MQTT-2.2.3].
-    std::size_t remaining = 0;
-    std::size_t header_size = 1;
-    unsigned shift = 0;
-    while (true) {
-        if (header_size >= bytes.size()) return out;  // need more
-        const std::uint8_t digit = bytes[header_size++];
-        remaining |= static_cast<std::size_t>(digit & 0x7Fu) << shift;
-        if ((digit & 0x80u) == 0) break;
-        shift += 7;
-        if (header_size == 5) return error(mqtt_errc::malformed_remaining_length);
-    }
+    const auto type = h.type;
+    const auto flags = h.flags;
+    const auto header_size = h.header_size;
+    const auto remaining = h.remaining;
     if (header_size + remaining > options.max_packet_size) return error(mqtt_errc::packet_too_large);
     if (bytes.size() - header_size < remaining) return out;  // need more
 

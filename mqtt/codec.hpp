@@ -48,4 +48,11 @@ struct decode_result {
 // stream is not MQTT and the connection must be closed [MQTT-4.8.0-1].
 decode_result decode(std::span<const std::uint8_t> bytes, const decode_options& options = {});
 
+// The start of a PUBLISH: `bytes` begins at its first byte and may end
+// anywhere after it. need_more until its topic and packet id (3.1.1; with
+// 5.0 its properties too) are in; then complete with the PUBLISH without
+// its payload, `consumed` = the fixed header plus its remaining length (the
+// whole packet's size). An error for a malformed head.
+decode_result decode_publish_head(std::span<const std::uint8_t> bytes, protocol_version version);
+
 }  // namespace fieldbridge::mqtt

@@ -75,6 +75,9 @@ actions session::on_transport_connected(clock::time_point now) {
     if (v5() && options_.session_expiry > 0) {
         c.props.push_back(property{prop::session_expiry_interval, options_.session_expiry});
     }
+    if (v5() && options_.maximum_packet_size > 0) {
+        c.props.push_back(property{prop::maximum_packet_size, options_.maximum_packet_size});
+    }
     c.will = options_.will;
     c.username = options_.username;
     c.password = options_.password;
@@ -278,6 +281,27 @@ void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point
             send(out, pubrec{p.packet_id, 0, {}}, now);
             break;
     }
+}
+
+actions session::on_oversized_publish(const mqtt::publish& head, clock::time_point now) {
+    // Before the CONNACK, as any PUBLISH there: a protocol error.
+    if (link_ != link::connected) return on_packet(head, now);
+    actions out;
+    last_received_ = now;
+    switch (head.qos) {
+        case qos::at_most_once:
+            break;
+        case qos::at_least_once:
+            send(out, puback{head.packet_id, 0, {}}, now);
+            break;
+        case qos::exactly_once:
+            // Held as a delivered one would be, so that its PUBREL is answered.
+            incoming_qos2_.insert(head.packet_id);
+            send(out, pubrec{head.packet_id, 0, {}}, now);
+            break;
+    }
+    update_timer(out, now);
+    return out;
 }
 
 void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint8_t reason_code, clock::time_point now) {

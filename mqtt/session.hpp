@@ -45,6 +45,9 @@ struct session_options {
     // How long a PINGREQ may go unanswered before the link is declared dead.
     std::chrono::milliseconds ping_timeout{5000};
     std::chrono::milliseconds connack_timeout{10000};
+    // The largest packet this client takes (mqtt/inbound.hpp); 5.0 tells the
+    // broker in CONNECT (Maximum Packet Size, [MQTT-3.1.2-24]). 0: not sent.
+    std::uint32_t maximum_packet_size = 0;
 };
 
 // Where an outgoing QoS 1/2 message stands in its flow.
@@ -167,6 +170,9 @@ public:
     // Transport is up: sends CONNECT and waits for CONNACK.
     actions on_transport_connected(clock::time_point now);
     actions on_packet(const packet& p, clock::time_point now);
+    // A PUBLISH too large to take (inbound.hpp), without its payload: it is
+    // acknowledged as its QoS asks, never delivered.
+    actions on_oversized_publish(const mqtt::publish& head, clock::time_point now);
     actions on_timer(clock::time_point now);
     // Transport is gone (for whatever reason); state is kept for the next link.
     actions on_connection_lost(clock::time_point now);

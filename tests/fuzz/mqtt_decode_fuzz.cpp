@@ -5,7 +5,12 @@
 //  - decoding the stream in pieces gives the same packets, and ends the same
 //    way (waiting for more or refusing), as decoding it whole;
 //  - every packet the decoder accepts encodes again, and that encoding
-//    decodes to the same packet, using all of its bytes.
+//    decodes to the same packet, using all of its bytes;
+//  - inbound (the client's receive buffer) with a small limit gives the same
+//    items fed in pieces as fed whole, never keeps more than the limit plus
+//    a PUBLISH head plus one piece, turns only 3.1.1 PUBLISHes over the limit
+//    into oversized heads (no payload), and until the first of them gives
+//    exactly what the decoder gives with that limit.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +18,7 @@
 #include <vector>
 
 #include "mqtt/codec.hpp"
+#include "mqtt/inbound.hpp"
 
 namespace {
 
@@ -62,6 +68,77 @@ outcome decode_in_pieces(std::span<const std::uint8_t> bytes, std::size_t piece,
     return r;
 }
 
+struct received {
+    std::vector<inbound_item> items;  // complete ones, then the end
+    decode_status end = decode_status::need_more;
+};
+
+bool same(const inbound_item& a, const inbound_item& b) {
+    return a.status == b.status && a.oversized == b.oversized && a.size == b.size && a.packet == b.packet;
+}
+
+// At most the limit, a PUBLISH head (fixed header 5, topic 2 + 65 535,
+// packet id 2; 3.1.1 has no properties) and the piece just fed.
+received receive(std::span<const std::uint8_t> bytes, std::size_t piece, protocol_version v, std::size_t limit) {
+    received r;
+    inbound in(v, limit);
+    std::size_t fed = 0;
+    while (fed < bytes.size()) {
+        const auto n = std::min(piece, bytes.size() - fed);
+        in.feed(bytes.subspan(fed, n));
+        fed += n;
+        if (in.buffered() > limit + 5 + 2 + 65535 + 2 + piece) std::abort();
+        for (;;) {
+            auto item = in.next();
+            if (item.status == decode_status::error) {
+                r.end = decode_status::error;
+                return r;
+            }
+            if (item.status == decode_status::need_more) break;
+            if (item.oversized) {
+                const auto* head = std::get_if<publish>(&item.packet);
+                if (v != protocol_version::v3_1_1 || head == nullptr || !head->payload.empty() || item.size <= limit) {
+                    std::abort();
+                }
+            } else if (item.size > limit) {
+                std::abort();
+            }
+            r.items.push_back(std::move(item));
+        }
+    }
+    return r;
+}
+
+void check_inbound(std::span<const std::uint8_t> stream, std::size_t piece, protocol_version v, std::size_t limit) {
+    const auto whole = receive(stream, stream.size() + 1, v, limit);
+    const auto pieces = receive(stream, piece, v, limit);
+    if (whole.items.size() != pieces.items.size() || whole.end != pieces.end) std::abort();
+    for (std::size_t i = 0; i < whole.items.size(); ++i) {
+        if (!same(whole.items[i], pieces.items[i])) std::abort();
+    }
+    // Up to the first oversized head, what the decoder gives with that limit.
+    decode_options o;
+    o.version = v;
+    o.max_packet_size = limit;
+    const auto decoded = decode_whole(stream, o);
+    std::size_t i = 0;
+    for (; i < whole.items.size() && !whole.items[i].oversized; ++i) {
+        if (i >= decoded.packets.size() || !(decoded.packets[i] == whole.items[i].packet)) std::abort();
+    }
+    if (i < whole.items.size()) return;
+    if (decoded.packets.size() != i) std::abort();
+    if (decoded.end == whole.end) return;
+    // The decoder refuses a 3.1.1 PUBLISH over the limit as soon as its
+    // length is known; inbound waits for its head first.
+    std::size_t offset = 0;
+    for (const auto& item : whole.items) offset += item.size;
+    const auto tail = stream.subspan(offset);
+    const bool head_coming = v == protocol_version::v3_1_1 && decoded.end == decode_status::error &&
+                             whole.end == decode_status::need_more && !tail.empty() && (tail[0] >> 4u) == 3 &&
+                             decode_publish_head(tail, v).status == decode_status::need_more;
+    if (!head_coming) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -75,6 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto whole = decode_whole(stream, o);
     const auto pieces = decode_in_pieces(stream, piece, o);
     if (whole.packets != pieces.packets || whole.end != pieces.end) std::abort();
+
+    check_inbound(stream, piece, o.version, 16 + std::size_t{data[1]});
 
     for (const auto& p : whole.packets) {
         const auto bytes = encode(p, o.version);

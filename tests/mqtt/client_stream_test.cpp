@@ -11,6 +11,7 @@
 #include "mqtt/client.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
+#include "mqtt/properties.hpp"
 #include "tests/mqtt/test_stream.hpp"
 
 namespace fieldbridge::mqtt {
@@ -557,6 +558,52 @@ TEST_P(client_stream, MQTT_3_1_2_23_an_idle_link_is_kept_with_pingreq_within_the
     }
     EXPECT_TRUE(peer->open());
     EXPECT_EQ(r.c.stats().connects, 1u);
+    EXPECT_EQ(r.c.stats().disconnects, 0u);
+}
+
+// ---------------------------------------------------------------------------
+// A PUBLISH larger than the client takes
+
+TEST_P(client_stream, a_publish_over_the_clients_limit_is_never_delivered_and_the_link_goes_on_as_its_version_allows) {
+    const auto v = GetParam();
+    auto o = stream_options(v);
+    o.max_incoming_packet = 1000;
+    rig r(v, o);
+    std::vector<message> delivered;
+    r.c.subscribe("#", qos::at_least_once, [&](const message& m) { delivered.push_back(m); });
+    r.c.start();
+    auto peer = r.link(1);
+    ASSERT_TRUE(peer);
+    const auto c = r.expect<connect>(*peer);
+    ASSERT_TRUE(c);
+    // 5.0 tells the broker [MQTT-3.1.2-24]; 3.1.1 cannot.
+    EXPECT_EQ(integer_property(c->props, prop::maximum_packet_size),
+              v == protocol_version::v5 ? std::optional<std::uint32_t>{1000} : std::nullopt);
+    peer->send(connack{false, 0, {}});
+    const auto sub = r.expect<subscribe>(*peer);
+    ASSERT_TRUE(sub);
+    peer->send(suback{sub->packet_id, {1}, {}});
+    const auto big = bytes_of(publish{"cmd/big", std::string(200000, 'x'), qos::at_least_once, false, false, 21, {}}, v);
+    for (std::size_t at = 0; at < big.size(); at += 4096) {
+        peer->send(std::span<const std::uint8_t>(big).subspan(at, std::min<std::size_t>(4096, big.size() - at)));
+    }
+    if (v == protocol_version::v5) {
+        // The broker broke the limit it was given: DISCONNECT 0x95 (Packet too large).
+        const auto d = r.expect<disconnect>(*peer);
+        ASSERT_TRUE(d);
+        EXPECT_EQ(d->reason_code, 0x95);
+        EXPECT_TRUE(run_until(r.io, [&] { return r.c.stats().disconnects == 1; }));
+        EXPECT_TRUE(delivered.empty());
+        return;
+    }
+    // 3.1.1: acknowledged, dropped, and the next message is delivered.
+    const auto ack = r.expect<puback>(*peer);
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->packet_id, 21);
+    peer->send(publish{"cmd/small", "1", qos::at_most_once, false, false, 0, {}});
+    ASSERT_TRUE(run_until(r.io, [&] { return !delivered.empty(); }));
+    ASSERT_EQ(delivered.size(), 1u);
+    EXPECT_EQ(delivered[0].topic, "cmd/small");
     EXPECT_EQ(r.c.stats().disconnects, 0u);
 }
 

@@ -47,6 +47,47 @@ TEST(mqtt_client, publishes_at_every_qos_and_receives_its_subscription) {
     stop_and_wait(io, c);
 }
 
+// A client may publish to a gateway's command topics a message as large as
+// the broker takes (256 MB by default); the receiving client never holds
+// more than its limit of it. With 3.1.1 the broker cannot be told: the
+// message is acknowledged and dropped, and what follows it arrives. With
+// 5.0 the broker is told and does not send it.
+TEST(mqtt_client, a_message_over_the_receivers_limit_is_dropped_and_the_next_one_arrives) {
+    mosquitto_broker broker;
+    for (const auto v : {protocol_version::v3_1_1, protocol_version::v5}) {
+        asio::io_context io;
+        auto o = options_for(broker, v == protocol_version::v5 ? "small-v5" : "small-v311");
+        o.version = v;
+        o.max_incoming_packet = 4096;
+        client receiver(io.get_executor(), o);
+        inbox in;
+        receiver.subscribe("big/#", qos::at_least_once, in.handler());
+        client sender(io.get_executor(), options_for(broker, "sender"));
+        receiver.start();
+        sender.start();
+        ASSERT_TRUE(run_until(io, [&] {
+            return receiver.state() == link_state::connected && sender.state() == link_state::connected;
+        }, 10s));
+        // Once a probe arrives the subscription is in place; the sender's
+        // messages after it arrive in order.
+        for (int attempt = 0; attempt < 50 && in.count("big/0") == 0; ++attempt) {
+            sender.publish(message{"big/0", "probe", qos::at_least_once, false});
+            (void)run_until(io, [&] { return in.count("big/0") > 0; }, 200ms);
+        }
+        ASSERT_GT(in.count("big/0"), 0u);
+        int done = 0;
+        sender.publish(message{"big/1", std::string(3 << 20, 'x'), qos::at_least_once, false},
+                       [&](std::error_code) { ++done; });
+        sender.publish(message{"big/2", "small", qos::at_least_once, false}, [&](std::error_code) { ++done; });
+        ASSERT_TRUE(run_until(io, [&] { return done == 2 && in.count("big/2") == 1; }, 20s))
+            << "version " << static_cast<int>(v) << ": " << in.messages.size() << " messages";
+        EXPECT_EQ(in.count("big/1"), 0u);
+        EXPECT_EQ(receiver.stats().disconnects, 0u);
+        stop_and_wait(io, sender);
+        stop_and_wait(io, receiver);
+    }
+}
+
 TEST(mqtt_client, messages_published_while_the_broker_is_down_go_out_when_it_returns) {
     mosquitto_broker broker;
     asio::io_context io;

@@ -426,6 +426,34 @@ TEST(mqtt_session, a_subscribe_abandoned_names_its_filters) {
     EXPECT_EQ(done[0].filters, (std::vector<std::string>{"cmd/#"}));
 }
 
+TEST(mqtt_session, a_publish_too_large_to_take_is_acknowledged_as_its_qos_asks_and_never_delivered) {
+    auto s = connected();
+    const publish head{"cmd/a", "", qos::at_least_once, false, false, 3, {}};
+    const auto one = s.on_oversized_publish(head, t0);
+    EXPECT_TRUE(of<action::deliver>(one).empty());
+    const auto acks = sent<puback>(one);
+    ASSERT_EQ(acks.size(), 1u);
+    EXPECT_EQ(acks[0].packet_id, 3);
+
+    auto two = head;
+    two.qos = qos::exactly_once;
+    two.packet_id = 4;
+    const auto rec = s.on_oversized_publish(two, t0);
+    EXPECT_TRUE(of<action::deliver>(rec).empty());
+    ASSERT_EQ(sent<pubrec>(rec).size(), 1u);
+    EXPECT_EQ(s.incoming_qos2().count(4), 1u);
+    const auto comp = sent<pubcomp>(s.on_packet(pubrel{4, 0, {}}, t0));
+    ASSERT_EQ(comp.size(), 1u);
+    EXPECT_EQ(s.incoming_qos2().count(4), 0u);
+
+    auto zero = head;
+    zero.qos = qos::at_most_once;
+    zero.packet_id = 0;
+    const auto none = s.on_oversized_publish(zero, t0);
+    EXPECT_TRUE(of<action::deliver>(none).empty());
+    EXPECT_EQ(sends(none), 0u);
+}
+
 TEST(mqtt_session, packets_only_a_server_receives_close_the_link) {
     for (const packet& p : {packet{connect{}}, packet{subscribe{1, {}, {}}}, packet{pingreq{}}, packet{connack{}}}) {
         auto s = connected();

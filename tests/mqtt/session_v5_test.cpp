@@ -209,6 +209,19 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_fi
     EXPECT_EQ(refused[0].filters, (std::vector<std::string>{a, b}));  // named in the log
 }
 
+TEST(mqtt5_session, MQTT_3_1_2_24_connect_tells_the_broker_the_largest_packet_this_client_takes) {
+    auto o = opts5();
+    o.maximum_packet_size = 1 << 20;
+    session s(o);
+    const auto c = sent<connect>(s.on_transport_connected(t0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(integer_property(c[0].props, prop::maximum_packet_size), std::optional<std::uint32_t>{1u << 20});
+    session unset(opts5());
+    const auto d = sent<connect>(unset.on_transport_connected(t0));
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(integer_property(d[0].props, prop::maximum_packet_size), std::nullopt);
+}
+
 TEST(mqtt5_session, MQTT_3_2_2_15_a_maximum_packet_size_below_the_control_packets_closes_the_link) {
     session s(opts5());
     s.on_transport_connected(t0);
