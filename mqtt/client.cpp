@@ -288,7 +288,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (done) done(c.error);
     }
     void perform(const std::shared_ptr<transport>&, action::subscribe_completed& c) {
-        if (c.error) spdlog::warn("mqtt: {}", subscription_failure(c));
+        if (c.error) spdlog::warn("mqtt: {}", subscription_failure(c, options.version));
     }
     void perform(const std::shared_ptr<transport>&, action::connected& c) {
         connect_timer.cancel();

@@ -54,6 +54,10 @@ const property* find(const properties& props, std::uint8_t identifier) noexcept;
 std::optional<std::uint32_t> integer_property(const properties& props, std::uint8_t identifier) noexcept;
 std::optional<std::string> string_property(const properties& props, std::uint8_t identifier);
 
+// A code that refuses: 3.1.1 SUBACK knows 0x80 only; 5.0 refuses with any
+// reason code of 0x80 or more.
+constexpr bool refusal(std::uint8_t code) noexcept { return code >= 0x80; }
+
 // Reason codes of MQTT 5.0 (section 2.4) as error codes of the "mqtt5"
 // category: the value is the reason code, the message its name.
 const std::error_category& reason_code_category() noexcept;

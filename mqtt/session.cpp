@@ -16,10 +16,6 @@ std::vector<std::string> filters_of(const std::vector<subscription>& subscriptio
     return out;
 }
 
-}  // namespace
-
-namespace {
-
 std::error_code connack_error(std::uint8_t code) {
     switch (static_cast<connack_code>(code)) {
         case connack_code::unacceptable_protocol_version:
@@ -48,8 +44,6 @@ constexpr std::uint8_t rc_topic_alias_invalid = 0x94;
 // A broker whose Maximum Packet Size is below it cannot be spoken to
 // without breaking its limit [MQTT-3.2.2-15].
 constexpr std::uint32_t largest_control_packet = 4;
-
-bool refused(std::uint8_t reason_code) { return reason_code >= 0x80; }
 
 }  // namespace
 
@@ -320,7 +314,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         // refusing it. It took the message at QoS 1: the flow is complete,
         // reported as downgraded so the owner can say so; closing the link
         // would only send the same message again and again.
-        if (v5() && refused(reason_code)) {
+        if (v5() && refusal(reason_code)) {
             out.push_back(action::publish_completed{it->token, reason_code_error(reason_code)});
         } else {
             out.push_back(action::publish_completed{it->token, {}, true});
@@ -329,7 +323,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
         drain(out, now);
         return;
     }
-    if (v5() && refused(reason_code) &&
+    if (v5() && refusal(reason_code) &&
         ((type == packet_type::puback && q == qos::at_least_once) ||
          (type == packet_type::pubrec && q == qos::exactly_once && it->state == inflight_state::publish_sent))) {
         // 5.0: the broker took the PUBLISH and refused it (not authorised,
@@ -362,8 +356,11 @@ void session::on_suback(actions& out, const suback& s) {
                                  [&](const pending_subscribe& p) { return p.packet_id == s.packet_id && p.packet_id; });
     if (it == pending_subscribes_.end()) return;
     action::subscribe_completed done{it->token, s.return_codes, {}, filters_of(it->subscriptions)};
-    // 3.1.1 knows 0x80 only; 5.0 refuses with any reason code of 0x80 or more.
-    if (std::any_of(s.return_codes.begin(), s.return_codes.end(), [](std::uint8_t c) { return refused(c); })) {
+    // One code per filter [MQTT-3.9.3-1]: a broker that answers fewer leaves
+    // the filters without one refused as far as this client knows (0x80),
+    // and codes past the last filter answer nothing.
+    done.return_codes.resize(done.filters.size(), 0x80);
+    if (std::any_of(done.return_codes.begin(), done.return_codes.end(), refusal)) {
         done.error = make_error_code(mqtt_errc::subscription_refused);
     }
     pending_subscribes_.erase(it);

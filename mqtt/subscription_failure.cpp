@@ -1,22 +1,32 @@
 #include "mqtt/subscription_failure.hpp"
 
+#include <algorithm>
 #include <cstdio>
+
+#include "mqtt/properties.hpp"
 
 namespace fieldbridge::mqtt {
 namespace {
 
-// 3.1.1 knows 0x80 only; 5.0 refuses with any reason code of 0x80 or more.
-bool refusal(std::uint8_t code) { return code >= 0x80; }
+constexpr std::size_t longest_shown = 128;
 
-std::string hex(std::uint8_t code) {
+std::string code_text(std::uint8_t code, protocol_version version) {
     char b[8];
     std::snprintf(b, sizeof b, "0x%02X", code);
-    return b;
+    if (version != protocol_version::v5) return b;
+    return std::string(b) + " " + reason_code_error(code).message();
+}
+
+std::string quoted(const std::string& filter) {
+    if (filter.size() <= longest_shown) return "'" + filter + "'";
+    return "'" + filter.substr(0, longest_shown) + "...'";
 }
 
 }  // namespace
 
-std::string subscription_failure(const action::subscribe_completed& c, std::size_t listed) {
+std::string subscription_failure(const action::subscribe_completed& c, protocol_version version,
+                                 std::size_t listed) {
+    listed = std::max<std::size_t>(listed, 1);
     std::vector<std::string> named;  // each filter with what is known of it
     std::size_t total = 0;
     const auto add = [&](std::string text) {
@@ -27,14 +37,15 @@ std::string subscription_failure(const action::subscribe_completed& c, std::size
     if (answered) {
         for (std::size_t i = 0; i < c.return_codes.size(); ++i) {
             if (!refusal(c.return_codes[i])) continue;
-            const auto code = hex(c.return_codes[i]);
-            add(i < c.filters.size() ? "'" + c.filters[i] + "' (" + code + ")" : "filter " + std::to_string(i + 1) + " (" + code + ")");
+            const auto code = code_text(c.return_codes[i], version);
+            add(i < c.filters.size() ? quoted(c.filters[i]) + " (" + code + ")"
+                                     : "filter " + std::to_string(i + 1) + " (" + code + ")");
         }
     }
     if (!answered || total == 0) {
         // Never answered (too large, not encodable, the client stopped), or a
         // refusal without a refused code to show.
-        for (const auto& f : c.filters) add("'" + f + "'");
+        for (const auto& f : c.filters) add(quoted(f));
     }
     std::string list;
     for (const auto& n : named) list += (list.empty() ? "" : ", ") + n;

@@ -415,7 +415,26 @@ TEST(mqtt_session, a_refused_subscription_is_reported_with_its_filters) {
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscription_refused));
     EXPECT_EQ(done[0].filters, (std::vector<std::string>{"cmd/#", "set/#"}));
-    EXPECT_EQ(subscription_failure(done[0]), "the broker refused the subscription to 'set/#' (0x80)");
+    EXPECT_EQ(subscription_failure(done[0], protocol_version::v3_1_1),
+              "the broker refused the subscription to 'set/#' (0x80)");
+}
+
+TEST(mqtt_session, MQTT_3_9_3_1_a_suback_short_of_codes_leaves_the_filters_without_one_refused) {
+    auto s = connected();
+    const auto sub = sent<subscribe>(
+        s.subscribe({subscription{"cmd/#", qos::at_least_once}, subscription{"set/#", qos::at_least_once}}, 5, t0));
+    ASSERT_EQ(sub.size(), 1u);
+    const auto done = of<action::subscribe_completed>(s.on_packet(suback{sub[0].packet_id, {0x01}, {}}, t0));
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].return_codes, (std::vector<std::uint8_t>{0x01, 0x80}));
+    EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscription_refused));
+    // Codes past the last filter answer nothing.
+    const auto more = sent<subscribe>(s.subscribe({subscription{"a/#", qos::at_least_once}}, 6, t0));
+    ASSERT_EQ(more.size(), 1u);
+    const auto ok = of<action::subscribe_completed>(s.on_packet(suback{more[0].packet_id, {0x01, 0x80}, {}}, t0));
+    ASSERT_EQ(ok.size(), 1u);
+    EXPECT_EQ(ok[0].return_codes, (std::vector<std::uint8_t>{0x01}));
+    EXPECT_FALSE(ok[0].error);
 }
 
 TEST(mqtt_session, a_subscribe_abandoned_names_its_filters) {

@@ -168,6 +168,7 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_fi
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0].token, 0u);
     EXPECT_EQ(done[0].error, make_error_code(mqtt_errc::subscribe_too_large));
+    EXPECT_EQ(done[0].filters, std::vector<std::string>{too_long});  // the log names the one left out
     // Each SUBACK completes its own filter.
     for (const auto id : ids) {
         const auto c = of<action::subscribe_completed>(s.on_packet(suback{id, {1}, {}}, t0));
@@ -189,6 +190,7 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_renewal_over_the_limit_still_renews_every_fi
     ASSERT_EQ(w.size(), 1u);
     EXPECT_EQ(w[0].token, 9u);
     EXPECT_EQ(w[0].error, make_error_code(mqtt_errc::subscribe_too_large));
+    EXPECT_EQ(w[0].filters, (std::vector<std::string>{a, b}));
 
     // An owner's SUBSCRIBE waiting over a reconnect and refused on the new
     // link takes nothing from the renewal: its filters still go, alone.
