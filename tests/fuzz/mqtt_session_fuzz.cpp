@@ -180,6 +180,11 @@ private:
                 p.props.push_back(property{prop::topic_alias, std::uint32_t{in.byte()}});
                 if (in.flag()) p.topic.clear();
             }
+            if (version_ == protocol_version::v3_1_1 && p.payload.size() == 8) {
+                // One too large for the client (mqtt/inbound.hpp): only its head comes.
+                oversized(std::move(p), st);
+                break;
+            }
             broker(p, st);
             break;
         }
@@ -313,6 +318,33 @@ private:
         if (!d.complete()) return;
         st.from_broker = std::move(d.packet);
         answer(st);
+    }
+
+    // A PUBLISH the client did not take whole: acknowledged as its QoS asks,
+    // never delivered.
+    void oversized(mqtt::publish head, step& st) {
+        if (s_.state() == session::link::disconnected) return;
+        head.payload.clear();
+        const auto connected = s_.state() == session::link::connected;
+        const auto list = s_.on_oversized_publish(head, now_);
+        std::size_t acks = 0;
+        for (const auto& a : list) {
+            check(!std::holds_alternative<action::deliver>(a), "a PUBLISH too large to take is never delivered");
+            if (const auto* x = std::get_if<action::send>(&a)) {
+                const auto* ack = std::get_if<puback>(&x->packet);
+                const auto* rec = std::get_if<pubrec>(&x->packet);
+                if ((ack && ack->packet_id == head.packet_id) || (rec && rec->packet_id == head.packet_id)) ++acks;
+            }
+        }
+        if (connected) {
+            check(acks == (head.qos == qos::at_most_once ? 0u : 1u),
+                  "a PUBLISH too large to take is acknowledged as its QoS asks");
+            if (head.qos == qos::exactly_once) {
+                check(s_.incoming_qos2().count(head.packet_id) == 1, "its QoS 2 id is held until its PUBREL");
+            }
+        }
+        st.from_broker = packet{std::move(head)};
+        carry(list, st);
     }
 
     // on_packet() with what the broker sent, and the checks of a new session.
