@@ -451,11 +451,6 @@ std::string reply_payload(const std::optional<std::string>& id, bool ok, const s
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string shortened(std::string_view text, std::size_t max) {
-    if (text.size() <= max) return std::string(text);
-    return std::string(text.substr(0, max)) + "... (" + std::to_string(text.size()) + " bytes)";
-}
-
 nlohmann::json to_json(const command_counters& c) {
     return {{"received", c.received},
             {"refused", c.refused},

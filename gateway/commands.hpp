@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/shortened.hpp"
 #include "config/model.hpp"
 #include "drivers/modbus/poll_result.hpp"
 #include "drivers/modbus/value_codec.hpp"
@@ -111,9 +112,7 @@ nlohmann::json access_answer(const config::point& p, const modbus::point_result&
 std::string reply_payload(const std::optional<std::string>& id, bool ok, const std::string& error,
                           const nlohmann::json& value, int exception);
 
-// Untrusted text (a topic) for a log line or an error: at most `max` bytes,
-// cut with its full length named.
-std::string shortened(std::string_view text, std::size_t max = 120);
+// shortened(): common/shortened.hpp.
 
 // Where commands come from and replies go, per point.
 struct command_target {

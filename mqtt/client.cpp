@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/log_limiter.hpp"
+#include "common/shortened.hpp"
 #include "mqtt/backoff.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
@@ -43,6 +44,9 @@ const char* state_text(link_state s) {
 // from its minimum.
 constexpr std::chrono::seconds stable_link{10};
 
+// Below it a client could not take a CONNACK with its properties.
+constexpr std::size_t min_incoming_packet = 256;
+
 session_options session_options_from(const client_options& o) {
     session_options s;
     s.version = o.version;
@@ -55,7 +59,8 @@ session_options session_options_from(const client_options& o) {
     if (!o.password.empty()) s.password = o.password;
     s.max_inflight = o.max_inflight;
     s.connack_timeout = o.connect_timeout;
-    s.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(o.max_incoming_packet, 1 + 4 + max_remaining_length));
+    s.maximum_packet_size = static_cast<std::uint32_t>(
+        std::clamp<std::size_t>(o.max_incoming_packet, min_incoming_packet, 1 + 4 + max_remaining_length));
     return s;
 }
 
@@ -71,7 +76,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
           session_timer(ex),
           reconnect_timer(ex),
           connect_timer(ex),
-          rx(options.version, options.max_incoming_packet) {
+          rx(options.version, std::max(options.max_incoming_packet, min_incoming_packet)) {
         stats.server = {options.host, options.port};
     }
 
@@ -95,6 +100,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::error_code close_reason;
     std::string close_detail;
     bool malformed = false;  // the link is being closed over bytes the decoder refused
+    bool oversized = false;  // ... over a packet larger than options.max_incoming_packet
 
     link_state state = link_state::disconnected;
     bool started = false;
@@ -148,6 +154,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         writing = false;
         close_after_write = false;
         malformed = false;
+        oversized = false;
         set_state(link_state::connecting);
 
         connect_timer.expires_after(options.connect_timeout);
@@ -172,6 +179,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
             if (t != self->link) return;
             if (ec) return self->link_down(t, ec, "");
             self->rx.feed(std::span<const std::uint8_t>(self->chunk).first(n));
+            self->session.note_received(clock::now());
             while (t == self->link) {
                 auto r = self->rx.next();
                 if (r.status == decode_status::need_more) break;
@@ -180,10 +188,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
                     // over the Maximum Packet Size CONNECT gave, else 0x81
                     // (Malformed Packet), goes out first.
                     const bool too_large = r.error == make_error_code(mqtt_errc::packet_too_large);
-                    self->malformed = true;
+                    self->malformed = !too_large;
+                    self->oversized = too_large;
                     self->execute(self->session.fail(r.error, too_large ? 0x95 : 0x81, clock::now()));
                     if (t == self->link && !self->close_after_write) {
-                        self->link_down(t, r.error, "malformed packet from the broker");
+                        self->link_down(t, r.error, self->close_context());
                     }
                     return;
                 }
@@ -192,7 +201,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
                     if (const auto held = self->log_limit.admit("oversized", std::chrono::steady_clock::now())) {
                         spdlog::warn("mqtt: dropped a {}-byte message on {}: larger than the {} bytes this client "
                                      "takes{}",
-                                     r.size, head.topic, self->options.max_incoming_packet, log_limiter::suffix(*held));
+                                     r.size, shortened(head.topic), self->options.max_incoming_packet,
+                                     log_limiter::suffix(*held));
                     }
                     self->execute(self->session.on_oversized_publish(head, clock::now()));
                     continue;
@@ -330,6 +340,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // What a log line says around the reason a link closed.
     std::string close_context() const {
         if (malformed) return "malformed packet from the broker";
+        if (oversized) return "packet from the broker over the Maximum Packet Size this client gave";
         if (close_reason && close_reason.category() == reason_code_category()) {
             return close_detail.empty() ? "broker said" : "broker said (" + close_detail + ")";
         }

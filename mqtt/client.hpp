@@ -53,7 +53,7 @@ struct client_options {
     std::size_t max_inflight = 64;
     // The largest packet taken from the broker, in bytes (mqtt/inbound.hpp):
     // a larger PUBLISH is acknowledged and dropped, never buffered whole;
-    // 5.0 tells the broker (CONNECT Maximum Packet Size).
+    // 5.0 tells the broker (CONNECT Maximum Packet Size). At least 256.
     std::size_t max_incoming_packet = 1 << 20;
 };
 

@@ -562,7 +562,7 @@ result<packet> decode_connack(body_reader& r, bool v5) {
     return finish(r, std::move(c));
 }
 
-result<packet> decode_publish(body_reader& r, unsigned flags, bool v5) {
+result<packet> decode_publish(body_reader& r, unsigned flags, bool v5, bool with_payload = true) {
     publish p;
     p.dup = (flags & 0x08u) != 0;
     p.retain = (flags & 0x01u) != 0;
@@ -584,7 +584,7 @@ result<packet> decode_publish(body_reader& r, unsigned flags, bool v5) {
     } else if (p.topic.empty()) {
         return fail(mqtt_errc::invalid_topic);  // [MQTT-4.7.3-1]
     }
-    p.payload = r.rest();
+    if (with_payload) p.payload = r.rest();
     return packet{std::move(p)};
 }
 
@@ -822,7 +822,7 @@ decode_result decode_publish_head(std::span<const std::uint8_t> bytes, protocol_
     }
     const auto present = std::min(h.remaining, bytes.size() - h.header_size);
     body_reader r(bytes.subspan(h.header_size, present));
-    auto decoded = decode_publish(r, h.flags, version == protocol_version::v5);
+    auto decoded = decode_publish(r, h.flags, version == protocol_version::v5, false);
     if (!decoded) {
         // A field cut off where the bytes end, not where the packet does: more to come.
         if (decoded.error() == make_error_code(mqtt_errc::truncated_field) && present < h.remaining) return out;
@@ -830,7 +830,6 @@ decode_result decode_publish_head(std::span<const std::uint8_t> bytes, protocol_
         out.error = decoded.error();
         return out;
     }
-    std::get<publish>(*decoded).payload.clear();
     out.status = decode_status::complete;
     out.packet = std::move(*decoded);
     out.consumed = h.header_size + h.remaining;

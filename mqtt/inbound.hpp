@@ -38,8 +38,13 @@ public:
     // The next packet, oversized head, need_more, or error (after an error
     // the stream is not read further: the connection must close).
     inbound_item next();
-    // Bytes kept now (the bound above holds for it).
-    std::size_t buffered() const noexcept { return buffer_.size() - offset_; }
+    // Bytes held now, decoded ones not yet let go included (they go with the
+    // next feed()); the bound above holds for it right after feed().
+    std::size_t buffered() const noexcept { return buffer_.size(); }
+    // Bytes of a packet not yet whole.
+    std::size_t pending() const noexcept { return buffer_.size() - offset_; }
+    // Dropping the rest of an oversized PUBLISH.
+    bool skipping() const noexcept { return skip_ > 0; }
     // A new link: nothing kept, nothing being dropped.
     void clear();
 

@@ -277,6 +277,13 @@ void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point
     }
 }
 
+void session::note_received(clock::time_point now) {
+    if (link_ != link::connected) return;
+    last_received_ = now;
+    // The timer armed for the old deadline finds it moved and arms again.
+    if (ping_deadline_) ping_deadline_ = now + options_.ping_timeout;
+}
+
 actions session::on_oversized_publish(const mqtt::publish& head, clock::time_point now) {
     // Before the CONNACK, as any PUBLISH there: a protocol error.
     if (link_ != link::connected) return on_packet(head, now);

@@ -170,6 +170,10 @@ public:
     // Transport is up: sends CONNECT and waits for CONNACK.
     actions on_transport_connected(clock::time_point now);
     actions on_packet(const packet& p, clock::time_point now);
+    // Bytes came from the broker (a packet not yet whole, or the rest of one
+    // too large to take): the link is alive, so a PINGREQ outstanding gets
+    // ping_timeout from now for its PINGRESP, which may wait behind them.
+    void note_received(clock::time_point now);
     // A PUBLISH too large to take (inbound.hpp), without its payload: it is
     // acknowledged as its QoS asks, never delivered.
     actions on_oversized_publish(const mqtt::publish& head, clock::time_point now);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/shortened.hpp"
 #include "mqtt/properties.hpp"
 
 namespace fieldbridge::mqtt {
@@ -17,10 +18,7 @@ std::string code_text(std::uint8_t code, protocol_version version) {
     return std::string(b) + " " + reason_code_error(code).message();
 }
 
-std::string quoted(const std::string& filter) {
-    if (filter.size() <= longest_shown) return "'" + filter + "'";
-    return "'" + filter.substr(0, longest_shown) + "...'";
-}
+std::string quoted(const std::string& filter) { return "'" + shortened(filter, longest_shown) + "'"; }
 
 }  // namespace
 

@@ -16,7 +16,7 @@ namespace fieldbridge::mqtt {
 // 'a/#' (0x80), 'b/#' (0x80)" (3.1.1: one code for every refusal) or
 // "... 'a/#' (0x87 not authorized)" (5.0: the reason code and its name), or
 // "cannot subscribe to 'a/#', 'b/#': why". At most `listed` filters (at
-// least one) are named, each cut at 128 bytes, then "and N more".
+// least one) are named, each cut at 128 bytes (its length named), then "and N more".
 std::string subscription_failure(const action::subscribe_completed& c, protocol_version version,
                                  std::size_t listed = 5);
 

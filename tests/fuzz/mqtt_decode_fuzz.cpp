@@ -7,10 +7,11 @@
 //  - every packet the decoder accepts encodes again, and that encoding
 //    decodes to the same packet, using all of its bytes;
 //  - inbound (the client's receive buffer) with a small limit gives the same
-//    items fed in pieces as fed whole, never keeps more than the limit plus
-//    a PUBLISH head plus one piece, turns only 3.1.1 PUBLISHes over the limit
-//    into oversized heads (no payload), and until the first of them gives
-//    exactly what the decoder gives with that limit.
+//    items fed in pieces as fed whole; holds, of a packet not yet whole,
+//    less than the limit or (a 3.1.1 PUBLISH over it) less than its head,
+//    and nothing else but the piece just fed; turns only 3.1.1 PUBLISHes
+//    over the limit into oversized heads (no payload); and until the first
+//    of them gives exactly what the decoder gives with that limit.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -77,17 +78,31 @@ bool same(const inbound_item& a, const inbound_item& b) {
     return a.status == b.status && a.oversized == b.oversized && a.size == b.size && a.packet == b.packet;
 }
 
-// At most the limit, a PUBLISH head (fixed header 5, topic 2 + 65 535,
-// packet id 2; 3.1.1 has no properties) and the piece just fed.
+// What inbound may hold of a packet not yet whole: less than the limit, or
+// of a 3.1.1 PUBLISH over it, less than its head (fixed header, topic,
+// packet id).
+bool pending_within_bound(std::span<const std::uint8_t> tail, protocol_version v, std::size_t limit) {
+    if (tail.size() < limit) return true;
+    if (v != protocol_version::v3_1_1 || (tail[0] >> 4u) != 3) return false;
+    std::size_t header = 1;
+    while (header < tail.size() && header < 5 && (tail[header] & 0x80u) != 0) ++header;
+    ++header;
+    if (header + 2 > tail.size()) return false;  // cannot be: the limit is at least 16
+    const std::size_t topic = (std::size_t{tail[header]} << 8u) | tail[header + 1];
+    return tail.size() < header + 2 + topic + 2;
+}
+
 received receive(std::span<const std::uint8_t> bytes, std::size_t piece, protocol_version v, std::size_t limit) {
     received r;
     inbound in(v, limit);
     std::size_t fed = 0;
+    std::size_t pending = 0;
     while (fed < bytes.size()) {
         const auto n = std::min(piece, bytes.size() - fed);
         in.feed(bytes.subspan(fed, n));
+        // Only the packet not yet whole and the new bytes are held.
+        if (in.buffered() > pending + n) std::abort();
         fed += n;
-        if (in.buffered() > limit + 5 + 2 + 65535 + 2 + piece) std::abort();
         for (;;) {
             auto item = in.next();
             if (item.status == decode_status::error) {
@@ -105,6 +120,11 @@ received receive(std::span<const std::uint8_t> bytes, std::size_t piece, protoco
             }
             r.items.push_back(std::move(item));
         }
+        pending = in.pending();
+        if (!in.skipping() && pending > 0 && !pending_within_bound(bytes.subspan(fed - pending, pending), v, limit)) {
+            std::abort();
+        }
+        if (in.skipping() && pending != 0) std::abort();
     }
     return r;
 }
@@ -153,7 +173,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto pieces = decode_in_pieces(stream, piece, o);
     if (whole.packets != pieces.packets || whole.end != pieces.end) std::abort();
 
-    check_inbound(stream, piece, o.version, 16 + std::size_t{data[1]});
+    check_inbound(stream, piece, o.version, 16 + (std::size_t{data[0]} >> 1u));
 
     for (const auto& p : whole.packets) {
         const auto bytes = encode(p, o.version);

@@ -58,7 +58,7 @@ TEST(inbound, a_publish_five_times_the_limit_comes_out_as_its_head_and_is_never_
         if (chunk < stream.size()) {
             EXPECT_LE(most, bound(chunk)) << chunk;
         }
-        EXPECT_EQ(in.buffered(), 0u);
+        EXPECT_EQ(in.pending(), 0u);
     }
 }
 

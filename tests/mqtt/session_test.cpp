@@ -325,6 +325,24 @@ TEST(mqtt_session, a_pingresp_keeps_the_link) {
     EXPECT_EQ(s.state(), session::link::connected);
 }
 
+TEST(mqtt_session, bytes_still_coming_keep_the_link_while_the_pingresp_waits_behind_them) {
+    // A message too large to take is dropped as it arrives (inbound.hpp);
+    // its bytes prove the link alive although no packet completes.
+    auto o = opts();
+    o.ping_timeout = 2s;
+    auto s = connected(o);
+    EXPECT_EQ(sent<pingreq>(s.on_timer(t0 + 10s)).size(), 1u);
+    s.note_received(t0 + 11s);
+    s.note_received(t0 + 13s);
+    EXPECT_TRUE(of<action::close_connection>(s.on_timer(t0 + 12s)).empty());
+    EXPECT_TRUE(of<action::close_connection>(s.on_timer(t0 + 14s)).empty());
+    EXPECT_EQ(s.state(), session::link::connected);
+    // Once nothing comes, the ping's answer is waited for ping_timeout.
+    const auto c = of<action::close_connection>(s.on_timer(t0 + 15s));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::keepalive_timeout));
+}
+
 TEST(mqtt_session, a_ping_goes_out_even_while_publishing_when_nothing_comes_back) {
     auto s = connected();
     for (int i = 1; i <= 10; ++i) s.publish(msg("a", qos::at_most_once), 1, t0 + std::chrono::seconds(i));
@@ -471,6 +489,27 @@ TEST(mqtt_session, a_publish_too_large_to_take_is_acknowledged_as_its_qos_asks_a
     const auto none = s.on_oversized_publish(zero, t0);
     EXPECT_TRUE(of<action::deliver>(none).empty());
     EXPECT_EQ(sends(none), 0u);
+}
+
+TEST(mqtt_session, MQTT_4_3_3_2_an_oversized_qos2_publish_sent_again_is_acknowledged_again_and_never_delivered) {
+    auto s = connected();
+    const publish head{"cmd/a", "", qos::exactly_once, false, false, 8, {}};
+    ASSERT_EQ(sent<pubrec>(s.on_oversized_publish(head, t0)).size(), 1u);
+    auto again = head;
+    again.dup = true;
+    const auto second = s.on_oversized_publish(again, t0);
+    EXPECT_EQ(sent<pubrec>(second).size(), 1u);
+    EXPECT_TRUE(of<action::deliver>(second).empty());
+    EXPECT_EQ(s.incoming_qos2().size(), 1u);
+}
+
+TEST(mqtt_session, MQTT_3_2_0_1_an_oversized_publish_before_the_connack_closes_the_link) {
+    session s(opts());
+    s.on_transport_connected(t0);
+    const auto c = of<action::close_connection>(
+        s.on_oversized_publish(publish{"cmd/a", "", qos::at_least_once, false, false, 1, {}}, t0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::protocol_error));
 }
 
 TEST(mqtt_session, packets_only_a_server_receives_close_the_link) {

@@ -46,7 +46,7 @@ TEST(subscription_failure, lists_at_most_the_given_number_then_how_many_more) {
 TEST(subscription_failure, a_long_filter_is_cut) {
     const std::string filter(70000, 'f');
     const auto text = subscription_failure(answered({filter}, {0x80}), v311);
-    EXPECT_EQ(text, "the broker refused the subscription to '" + filter.substr(0, 128) + "...' (0x80)");
+    EXPECT_EQ(text, "the broker refused the subscription to '" + filter.substr(0, 128) + "... (70000 bytes)' (0x80)");
 }
 
 TEST(subscription_failure, a_code_without_its_filter_is_named_by_position) {
