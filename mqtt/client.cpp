@@ -44,8 +44,12 @@ const char* state_text(link_state s) {
 // from its minimum.
 constexpr std::chrono::seconds stable_link{10};
 
-// Below it a client could not take a CONNACK with its properties.
-constexpr std::size_t min_incoming_packet = 256;
+// The largest packet taken from the broker: options.max_incoming_packet,
+// at least 256 bytes (below, a CONNACK with its properties would not fit),
+// at most what MQTT can carry.
+std::size_t incoming_limit(const client_options& o) {
+    return std::clamp<std::size_t>(o.max_incoming_packet, 256, 1 + 4 + max_remaining_length);
+}
 
 session_options session_options_from(const client_options& o) {
     session_options s;
@@ -59,8 +63,7 @@ session_options session_options_from(const client_options& o) {
     if (!o.password.empty()) s.password = o.password;
     s.max_inflight = o.max_inflight;
     s.connack_timeout = o.connect_timeout;
-    s.maximum_packet_size = static_cast<std::uint32_t>(
-        std::clamp<std::size_t>(o.max_incoming_packet, min_incoming_packet, 1 + 4 + max_remaining_length));
+    s.maximum_packet_size = static_cast<std::uint32_t>(incoming_limit(o));
     return s;
 }
 
@@ -76,7 +79,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
           session_timer(ex),
           reconnect_timer(ex),
           connect_timer(ex),
-          rx(options.version, std::max(options.max_incoming_packet, min_incoming_packet)) {
+          rx(options.version, incoming_limit(options)) {
         stats.server = {options.host, options.port};
     }
 
@@ -201,7 +204,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                     if (const auto held = self->log_limit.admit("oversized", std::chrono::steady_clock::now())) {
                         spdlog::warn("mqtt: dropped a {}-byte message on {}: larger than the {} bytes this client "
                                      "takes{}",
-                                     r.size, shortened(head.topic), self->options.max_incoming_packet,
+                                     r.size, shortened(head.topic), incoming_limit(self->options),
                                      log_limiter::suffix(*held));
                     }
                     self->execute(self->session.on_oversized_publish(head, clock::now()));

@@ -240,7 +240,7 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
     update_timer(out, now);
 }
 
-void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point now) {
+void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point now, bool deliver) {
     message m{p.topic, p.payload, p.qos, p.retain, {}, {}};
     if (v5()) {
         // This client announces no Topic Alias Maximum, so the broker must
@@ -260,16 +260,17 @@ void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point
     }
     switch (p.qos) {
         case qos::at_most_once:
-            out.push_back(action::deliver{std::move(m)});
+            if (deliver) out.push_back(action::deliver{std::move(m)});
             break;
         case qos::at_least_once:
-            out.push_back(action::deliver{std::move(m)});
+            if (deliver) out.push_back(action::deliver{std::move(m)});
             send(out, puback{p.packet_id, 0, {}}, now);
             break;
         case qos::exactly_once:
             // [MQTT-4.3.3-2]: deliver once; a resend (DUP) of an id not yet
-            // released is acknowledged again but not delivered again.
-            if (incoming_qos2_.insert(p.packet_id).second) {
+            // released is acknowledged again but not delivered again. One
+            // not delivered is held all the same, so that its PUBREL is answered.
+            if (incoming_qos2_.insert(p.packet_id).second && deliver) {
                 out.push_back(action::deliver{std::move(m)});
             }
             send(out, pubrec{p.packet_id, 0, {}}, now);
@@ -289,18 +290,7 @@ actions session::on_oversized_publish(const mqtt::publish& head, clock::time_poi
     if (link_ != link::connected) return on_packet(head, now);
     actions out;
     last_received_ = now;
-    switch (head.qos) {
-        case qos::at_most_once:
-            break;
-        case qos::at_least_once:
-            send(out, puback{head.packet_id, 0, {}}, now);
-            break;
-        case qos::exactly_once:
-            // Held as a delivered one would be, so that its PUBREL is answered.
-            incoming_qos2_.insert(head.packet_id);
-            send(out, pubrec{head.packet_id, 0, {}}, now);
-            break;
-    }
+    on_publish(out, head, now, false);
     update_timer(out, now);
     return out;
 }

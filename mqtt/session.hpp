@@ -257,7 +257,9 @@ private:
     std::deque<inflight_entry>::iterator erase_flow(const std::deque<inflight_entry>::iterator& it);
     void index_flows();
     void on_connack(actions& out, const connack& c, clock::time_point now);
-    void on_publish(actions& out, const mqtt::publish& p, clock::time_point now);
+    // Acknowledges p as its QoS asks, and hands it to the owner unless
+    // deliver is false (a PUBLISH too large to take).
+    void on_publish(actions& out, const mqtt::publish& p, clock::time_point now, bool deliver = true);
     void on_ack(actions& out, std::uint16_t id, packet_type type, std::uint8_t reason_code, clock::time_point now);
     void on_suback(actions& out, const suback& s);
     void close(actions& out, std::error_code reason, std::string detail = {});
