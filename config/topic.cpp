@@ -62,6 +62,33 @@ std::string availability_topic(const std::string& tmpl, const gateway& cfg, cons
     return expand_topic(tmpl, cfg.publish, dev, point{}, b == cfg.buses.end() ? no_bus : *b);
 }
 
+std::optional<std::string> command_wildcard(const gateway& cfg) {
+    const std::string& tmpl = cfg.publish.topic_template;
+    if (cfg.commands.suffix.find('/') != 0) return std::nullopt;
+    std::string out;
+    std::size_t level_start = 0;
+    while (true) {
+        auto level_end = tmpl.find('/', level_start);
+        if (level_end == std::string::npos) level_end = tmpl.size();
+        const std::string_view level(tmpl.data() + level_start, level_end - level_start);
+        if (level_start > 0) out += '/';
+        if (level == "{prefix}") {
+            out += cfg.publish.prefix;
+        } else if (level.size() > 2 && level.front() == '{' && level.back() == '}' &&
+                   level.find('{', 1) == std::string_view::npos) {
+            out += '+';
+        } else if (level.find('{') != std::string_view::npos) {
+            return std::nullopt;
+        } else {
+            out += level;
+        }
+        if (level_end == tmpl.size()) break;
+        level_start = level_end + 1;
+    }
+    if (out.find('#') != std::string::npos) return std::nullopt;
+    return out + cfg.commands.suffix;
+}
+
 std::optional<std::string> topic_text_error(std::string_view text) {
     for (const char c : text) {
         if (c == '+' || c == '#') {

@@ -25,6 +25,14 @@ std::string point_topic(const publish_settings& publish, const device& d, const 
 // and goodbye): placeholders of a device not configured expand to nothing.
 std::string availability_topic(const std::string& tmpl, const gateway& cfg, const std::string& device);
 
+// The one subscription filter that covers the command topic of every point
+// whose topic comes from publish.topic: the template with each placeholder
+// level a '+' and {prefix} expanded, then commands.suffix. Nullopt when the
+// template has a placeholder sharing a level with other text, or the suffix
+// does not start a level of its own ("/set"): then each command topic needs
+// a filter of its own.
+std::optional<std::string> command_wildcard(const gateway& cfg);
+
 // Why tmpl is not a usable topic template ("unknown placeholder {devise}; ..."),
 // or nullopt when it is fine: no unknown or unclosed placeholder, no MQTT
 // wildcard (+ #), not empty.

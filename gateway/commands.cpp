@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/topic_filter.hpp"
 #include "config/topic.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "gateway/payload.hpp"
@@ -194,47 +195,16 @@ std::optional<modbus::value> command_value(const config::point& p, const nlohman
     return std::nullopt;
 }
 
-namespace {
-
-// The template with {device} and {point} (and the other placeholders) as
-// whole topic levels, each replaced by '+'; nullopt when a placeholder
-// shares a level with other text.
-std::optional<std::string> wildcard_of(const std::string& tmpl, const std::string& prefix) {
-    std::string out;
-    std::size_t level_start = 0;
-    while (level_start <= tmpl.size()) {
-        auto level_end = tmpl.find('/', level_start);
-        if (level_end == std::string::npos) level_end = tmpl.size();
-        const std::string level = tmpl.substr(level_start, level_end - level_start);
-        if (!out.empty() || level_start > 0) out += '/';
-        if (level == "{prefix}") {
-            out += prefix;
-        } else if (level.size() > 2 && level.front() == '{' && level.back() == '}' &&
-                   level.find('{', 1) == std::string::npos) {
-            out += '+';
-        } else if (level.find('{') != std::string::npos) {
-            return std::nullopt;
-        } else {
-            out += level;
-        }
-        level_start = level_end + 1;
-        if (level_end == tmpl.size()) break;
-    }
-    return out;
-}
-
-}  // namespace
-
 command_table::command_table(const config::gateway& cfg) : command_table(cfg, nullptr) {}
 
 command_table::command_table(const config::gateway& cfg, std::shared_ptr<const point_topics> topics)
     : settings_(cfg.commands), topics_(topics ? std::move(topics) : std::make_shared<const point_topics>(cfg)) {
     if (!settings_.enabled) return;
-    bool wildcard_covers_all = true;
-    const auto wildcard = wildcard_of(cfg.publish.topic_template, cfg.publish.prefix);
-    if (!wildcard || settings_.suffix.find('/') != 0 || wildcard->find('#') != std::string::npos) {
-        wildcard_covers_all = false;
-    }
+    // A topic the wildcard filter covers gets no filter of its own: the
+    // client hands a message to every subscription it matches, so a command
+    // under two filters would be written and answered twice.
+    const auto wildcard = config::command_wildcard(cfg);
+    const auto covered = [&](std::string_view topic) { return wildcard && topic_matches(*wildcard, topic); };
     std::vector<std::string> exact;
     for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
         if (!topics_->placed(di)) continue;
@@ -242,9 +212,8 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
         for (std::size_t pi = 0; pi < d.points.size(); ++pi) {
             const auto number = topics_->index(di, pi);
             by_topic_.push_back(static_cast<std::uint32_t>(number));
-            if (d.points[pi].topic || !wildcard_covers_all) {
-                exact.push_back(std::string(topics_->topic(number)) + settings_.suffix);
-            }
+            auto topic = std::string(topics_->topic(number)) + settings_.suffix;
+            if (!covered(topic)) exact.push_back(std::move(topic));
         }
     }
     // Sorted by topic, the first point of a topic first: it is the one a
@@ -266,15 +235,13 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
                                              [](const auto& e, const std::string& t) { return e.first < t; });
             if (at != devices_.end() && at->first == topic) continue;
             topic_limit_ = std::max(topic_limit_, topic.size());
-            exact.push_back(topic);
+            if (!covered(topic)) exact.push_back(topic);
             devices_.emplace(at, std::move(topic), di);
         }
     }
     // Also for device topics alone: a command to a topic under the wildcard
     // that names nothing is answered.
-    if (wildcard_covers_all && (!by_topic_.empty() || !devices_.empty())) {
-        filters_.push_back(*wildcard + settings_.suffix);
-    }
+    if (wildcard && (!by_topic_.empty() || !devices_.empty())) filters_.push_back(*wildcard);
     for (auto& e : exact) filters_.push_back(std::move(e));
 }
 

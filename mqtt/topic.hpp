@@ -4,6 +4,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "common/topic_filter.hpp"
+
 namespace fieldbridge::mqtt {
 
 // A name a PUBLISH may carry: non-empty [MQTT-4.7.3-1], no wildcard
@@ -14,8 +16,7 @@ std::error_code check_topic_name(std::string_view topic) noexcept;
 // its own [MQTT-4.7.1-2], '+' only as a whole level [MQTT-4.7.1-3].
 std::error_code check_topic_filter(std::string_view filter) noexcept;
 
-// True when `topic` matches `filter`; topics starting with '$' are not
-// matched by a filter starting with a wildcard [MQTT-4.7.2-1].
-bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+// Matching a topic against a filter: common/topic_filter.hpp.
+using fieldbridge::topic_matches;
 
 }  // namespace fieldbridge::mqtt

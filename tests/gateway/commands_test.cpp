@@ -86,6 +86,20 @@ TEST(command_table, derives_topics_replies_and_filters) {
     EXPECT_EQ(t.reply_topic_for("site/a/x/y/set"), "site/a/x/y/reply");
 }
 
+TEST(command_table, a_topic_under_the_wildcard_gets_no_filter_of_its_own) {
+    // A point's own topic and a device topic where the template puts topics
+    // too: one filter each would hand every command to them twice.
+    auto g = plant("{prefix}/{device}/{point}");
+    g.devices[0].points.edit()[1].topic = "{prefix}/{device}/mode";
+    g.commands.device_topic = "{prefix}/{device}/all";
+    const command_table t(g);
+    EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/+/+/set"}));
+    ASSERT_TRUE(t.find("site/a/pump/mode/set").has_value());
+    EXPECT_EQ(t.find("site/a/pump/mode/set")->point, 1u);
+    ASSERT_TRUE(t.find("site/a/pump/all/set").has_value());
+    EXPECT_TRUE(t.find("site/a/pump/all/set")->whole_device);
+}
+
 TEST(command_table, a_template_without_whole_levels_subscribes_each_topic) {
     const command_table t(plant("{prefix}/{device}-{point}"));
     EXPECT_EQ(t.filters(), (std::vector<std::string>{"site/a/pump-setpoint/set", "custom/pump-mode/set"}));

@@ -2,12 +2,14 @@
 // looks commands up in it, checked against a plain map of every topic over
 // many random configurations: names from a small alphabet, so topics share
 // prefixes, one topic is the prefix of another, devices have no points,
-// sit on a bus that is not configured, or have points with their own topic.
+// sit on a bus that is not configured, or have points with their own topic
+// (under the template's wildcard or not).
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -52,7 +54,9 @@ config::gateway random_plant(std::mt19937& rng) {
         for (std::size_t k = 0; k < points; ++k) {
             config::point p;
             p.name = random_name(rng);
-            if (rng() % 6 == 0) p.topic = "own/" + random_name(rng);
+            // Their own topic, elsewhere or where the template would put a
+            // topic too (then the wildcard filter covers it).
+            if (rng() % 6 == 0) p.topic = (rng() % 2 ? "own/" : "{prefix}/{device}/") + random_name(rng);
             d.points.push_back(p);
         }
         g.devices.push_back(d);
@@ -140,6 +144,16 @@ TEST(command_table, finds_exactly_the_targets_a_map_of_every_command_topic_finds
                    std::any_of(d.points.begin(), d.points.end(),
                                [](const config::point& p) { return p.name.find('/') != std::string::npos; });
         });
+        // Each command topic is under exactly one of the distinct filters:
+        // the client hands a message to every subscription it matches, so a
+        // topic under two would be written and answered twice.
+        const std::set<std::string> distinct(table.filters().begin(), table.filters().end());
+        for (const auto& entry : want) {
+            EXPECT_EQ(std::count_if(distinct.begin(), distinct.end(),
+                                    [&](const std::string& f) { return mqtt::topic_matches(f, entry.first); }),
+                      1)
+                << "seed " << seed << ": " << entry.first;
+        }
         for (const auto& entry : want) {
             if (!levels) break;
             const std::string& topic = entry.first;
