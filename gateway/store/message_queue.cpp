@@ -1,6 +1,7 @@
 #include "gateway/store/message_queue.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -193,10 +194,45 @@ result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_poin
     if (limits_.max_age.count() <= 0) return std::uint64_t{0};
     // In the open transaction when there is one: a rollback brings the rows
     // back and transaction_rolled_back() takes back their count.
-    auto s = db_.once("DELETE FROM messages WHERE state = 0 AND created_ms < ?");
-    s.bind(1, to_ms(now - limits_.max_age));
-    if (auto r = s.run(); !r) return fail(r.error());
-    const auto n = db_.changes();
+    const auto before = to_ms(now - limits_.max_age);
+    std::uint64_t n = 0;
+    if (!protect_) {
+        auto s = db_.once("DELETE FROM messages WHERE state = 0 AND created_ms < ?");
+        s.bind(1, before);
+        if (auto r = s.run(); !r) return fail(r.error());
+        n = db_.changes();
+    } else {
+        // Rows the caller still needs (the client holds them, to be sent)
+        // stay, as with the drop policy: a message counted as dropped must
+        // never be delivered after all. The others go a run of ids at a time.
+        auto pick = db_.once("SELECT id FROM messages WHERE state = 0 AND created_ms < ? ORDER BY id");
+        pick.bind(1, before);
+        auto remove = db_.prepared("DELETE FROM messages WHERE id BETWEEN ? AND ? AND state = 0 AND created_ms < ?");
+        std::optional<std::pair<std::int64_t, std::int64_t>> run;
+        const auto flush = [&]() -> result<void> {
+            if (!run) return {};
+            remove->reset();
+            remove->bind(1, run->first).bind(2, run->second).bind(3, before);
+            if (auto r = remove->run(); !r) return fail(r.error());
+            n += db_.changes();
+            run.reset();
+            return {};
+        };
+        while (true) {
+            auto row = pick.next();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            const auto id = pick.integer(0);
+            if (protect_(id)) {
+                if (auto r = flush(); !r) return fail(r.error());
+            } else if (run) {
+                run->second = id;
+            } else {
+                run.emplace(id, id);
+            }
+        }
+        if (auto r = flush(); !r) return fail(r.error());
+    }
     if (n > 0) {
         counters_.dropped_by_age += n;
         if (auto r = refresh_stats(); !r) return fail(r.error());

@@ -41,12 +41,14 @@ public:
                                              std::chrono::system_clock::time_point now, bool commit);
     // Up to `limit` messages with id > after, in id order.
     result<std::vector<stored_message>> load(std::int64_t after, std::size_t limit);
-    // Drops queued messages older than max_age; returns how many went.
+    // Drops queued messages older than max_age, but not those protect() keeps;
+    // returns how many went.
     result<std::uint64_t> expire(std::chrono::system_clock::time_point now);
     // The highest id given out (ids above it come again after a rollback).
     result<std::int64_t> last_id();
 
-    // Messages the caller still needs: the drop policy never evicts them.
+    // Messages the caller still needs: neither the drop policy nor expiry
+    // removes them.
     void protect(std::function<bool(std::int64_t)> keep) { protect_ = std::move(keep); }
     // Rows the session ledger deleted once acknowledged, committed.
     void completed(std::uint64_t rows, std::uint64_t bytes);

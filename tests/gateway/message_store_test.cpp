@@ -418,6 +418,21 @@ TEST_F(message_store_test, expire_drops_queued_messages_older_than_max_age) {
     EXPECT_EQ(s->counters().dropped_by_age, 1u);
 }
 
+// What the client holds to send is not dropped by age either: a message
+// counted as dropped must never be delivered after all.
+TEST_F(message_store_test, expire_keeps_protected_messages) {
+    opts_.limits.max_age = 60s;
+    auto s = open();
+    const auto id = ids(s->append(std::vector{msg("a", "1"), msg("b", "1"), msg("c", "1"), msg("d", "1")}, t0_));
+    s->protect([&](std::int64_t x) { return x == id[1]; });
+    auto n = s->expire(t0_ + 90s);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 3u);
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"b"}));
+    EXPECT_EQ(s->counters().dropped_by_age, 3u);
+    EXPECT_EQ(s->stats().rows, 1u);
+}
+
 TEST_F(message_store_test, a_file_that_is_not_a_database_is_moved_aside) {
     std::ofstream(opts_.path) << std::string(8192, 'G');
     auto s = open();

@@ -118,7 +118,8 @@ public:
         const auto cutoff = to_ms(now - limits_.max_age);
         std::uint64_t n = 0;
         for (auto it = current_.rows.begin(); it != current_.rows.end();) {
-            if (it->second.state == flow_state::queued && to_ms(it->second.created) < cutoff) {
+            if (it->second.state == flow_state::queued && to_ms(it->second.created) < cutoff &&
+                kept_.count(it->first) == 0) {
                 it = current_.rows.erase(it);
                 ++n;
             } else {
