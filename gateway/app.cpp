@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/app_parts.hpp"
+#include "config/topic.hpp"
 #include "gateway/availability.hpp"
+#include "gateway/client_options.hpp"
 #include "gateway/config_reload.hpp"
 #include "gateway/free_memory.hpp"
 #include "gateway/historical_mark.hpp"
@@ -162,7 +164,21 @@ nlohmann::json app::reload() {
     const auto restarted = p.buses.retire_changed(cfg_, *candidate.next);
     const auto kept = p.buses.workers().size();
     p.dispatcher.give_up_all("the configuration was reloaded before the device came back");
+    const auto status_topic = [](const config::gateway& c) {
+        return config::availability_topic(c.availability.gateway_topic, c, "");
+    };
+    const auto old_status = status_topic(cfg_);
     cfg_ = std::move(*candidate.next);
+    if (!sparkplug() && status_topic(cfg_) != old_status) {
+        // The broker keeps the last will this connection gave, on the old
+        // topic. Closed without a DISCONNECT, the link has the broker publish
+        // it (the old topic says offline); the next connection gives the new
+        // will and its birth goes to the new topic.
+        spdlog::info("the gateway's status topic moved from {} to {}: reconnecting so that the last will moves too",
+                     old_status, status_topic(cfg_));
+        p.client.set_will(gateway_will(cfg_));
+        p.client.drop_link(std::make_error_code(std::errc::connection_aborted));
+    }
     p.topics = std::make_shared<const point_topics>(cfg_);
     p.publisher.reconfigure(cfg_, p.topics);
     p.dispatcher.reconfigure(cfg_, p.topics);

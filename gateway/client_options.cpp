@@ -32,10 +32,14 @@ mqtt::client_options client_options_from(const config::broker& b) {
 
 }  // namespace
 
+mqtt::will_message gateway_will(const config::gateway& cfg) {
+    return mqtt::will_message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""),
+                              R"({"state":"offline"})", mqtt::qos::at_least_once, true, {}};
+}
+
 mqtt::client_options client_options_from(const config::gateway& cfg) {
     auto o = client_options_from(cfg.mqtt);
-    o.will = mqtt::will_message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""),
-                                R"({"state":"offline"})", mqtt::qos::at_least_once, true, {}};
+    o.will = gateway_will(cfg);
     return o;
 }
 

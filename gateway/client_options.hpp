@@ -10,4 +10,7 @@ namespace fieldbridge::gateway {
 
 mqtt::client_options client_options_from(const config::gateway& cfg);
 
+// The last will: {"state":"offline"}, retained, on the gateway's status topic.
+mqtt::will_message gateway_will(const config::gateway& cfg);
+
 }  // namespace fieldbridge::gateway

@@ -925,6 +925,16 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
         << sub.dump() << "\n--- gateway:\n"
         << gw.output();
     EXPECT_NE(gw.output().find("1 bus(es) kept polling"), std::string::npos) << gw.output();
+    // The status topic moved with the prefix, and the last will with it: the
+    // old topic says offline (the old will), the new one online.
+    const auto state_is = [](const char* state) {
+        return [state](const nlohmann::json& j) { return j.at("state") == state; };
+    };
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", state_is("offline")).has_value(); }, 20s))
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2f/status", state_is("online")).has_value(); }, 20s))
+        << sub.dump();
 
     // A broken file is refused; the gateway keeps its configuration and says why.
     rig.config.device("m1").bus("nowhere");
@@ -950,6 +960,10 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
     // Still publishing under the reloaded prefix.
     const auto before = sub.messages().size();
     EXPECT_TRUE(wait_until([&] { return sub.messages().size() > before; }, 10s));
+    // Gone without a goodbye: the broker publishes the will on the new topic.
+    gw.signal(SIGKILL);
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2f/status", state_is("offline")).has_value(); }, 30s))
+        << sub.dump();
 }
 
 TEST(end_to_end, check_prints_the_effective_point_map_or_the_errors) {
