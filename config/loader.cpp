@@ -636,6 +636,7 @@ private:
                 *target = tmpl;
             }
         }
+        if (m.has("device_topic")) a.device_topic_mark = m.get("device_topic")->mark;
         get_integer(m, section::availability, "offline_after", a.offline_after, "(consecutive polls without a good value)");
         if (get_duration(m, section::availability, "summary_interval", a.summary_interval) &&
             a.summary_interval.count() > 0 && a.summary_interval < std::chrono::seconds{1}) {

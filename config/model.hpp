@@ -405,6 +405,7 @@ struct availability_settings {
     // this often (and with each birth); 0 = off.
     std::chrono::milliseconds summary_interval{0};
     source_mark mark;
+    source_mark device_topic_mark;  // where device_topic was given, for its diagnostics
     bool operator==(const availability_settings&) const = default;
 };
 

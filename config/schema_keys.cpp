@@ -266,7 +266,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         integer("qos", 0, 2, "MQTT QoS"),
         flag("retain", "publish retained"),
         flag("writable", "accept commands (coils and holding registers)"),
-        number("deadband", "publish only changes larger than this", 0.0),
+        number("deadband", "publish only changes of at least this much", 0.0),
         number("min", "lowest value a command may write"),
         number("max", "highest value a command may write"),
         nested("simulate", k::nested, section::simulate, "fieldbridge simulate only: the value served"),

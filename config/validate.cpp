@@ -1,14 +1,17 @@
 #include "config/validate.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "config/limits.hpp"
 #include "config/names.hpp"
 #include "config/topic.hpp"
+#include "config/topic_roles.hpp"
 #include "config/wire_strings.hpp"
 
 namespace fieldbridge::config {
@@ -57,6 +60,32 @@ void check_unique_names(const std::vector<T>& items, const std::string& section,
         if (!inserted) {
             add(out, item.mark, section + "." + item.name + ": duplicate name (first at " + where(it->second->mark) +
                                     "); expected unique names");
+        }
+    }
+}
+
+// One line, one master: two buses on one serial device (or on one converter
+// carrying RTU frames over TCP) would interleave their requests and read each
+// other's answers. Modbus TCP (MBAP) connections to one host are told apart
+// by their transaction ids and may be several.
+void check_shared_lines(const std::vector<bus>& buses, std::vector<diagnostic>& out) {
+    std::map<std::string, const bus*> lines;
+    for (const auto& b : buses) {
+        std::string line;
+        std::string what;
+        if (const auto* rtu = std::get_if<rtu_link>(&b.link)) {
+            line = "serial " + std::filesystem::path(rtu->device).lexically_normal().string();
+            what = "the serial device " + rtu->device;
+        } else if (const auto& tcp = std::get<tcp_link>(b.link); tcp.framing == tcp_framing::rtu) {
+            line = "rtu " + tcp.host + ":" + std::to_string(tcp.port);
+            what = "RTU frames over TCP to " + tcp.host + ":" + std::to_string(tcp.port);
+        } else {
+            continue;
+        }
+        if (const auto [it, inserted] = lines.emplace(line, &b); !inserted) {
+            add(out, b.mark, "buses." + b.name + ": " + what + " is also the line of buses." + it->second->name +
+                                 " (at " + where(it->second->mark) +
+                                 "); expected one bus per line: put the devices of both under one bus");
         }
     }
 }
@@ -132,13 +161,10 @@ std::vector<diagnostic> validate(const gateway& cfg) {
     check_unique_names(cfg.buses, "buses", out);
     check_unique_names(cfg.profiles, "profiles", out);
     check_unique_names(cfg.devices, "devices", out);
+    check_shared_lines(cfg.buses, out);
     check_templates(cfg, out);
 
-    struct topic_owner {
-        const device* d;
-        const point* p;
-    };
-    std::map<std::string, topic_owner> topics;
+    point_topic_map topics;
     // format: device: each device's value topic and its availability topic.
     const bool device_format = cfg.publish.format == payload_format::device;
     std::vector<std::pair<std::string, const device*>> device_topics;
@@ -210,6 +236,7 @@ std::vector<diagnostic> validate(const gateway& cfg) {
     }
     // The wire check expands every topic again, each up to 65 535 bytes.
     if (too_many_topic_bytes) return out;
+    check_topic_roles(cfg, topics, out);
     for (auto& d : check_wire_strings(cfg)) out.push_back(std::move(d));
     return out;
 }

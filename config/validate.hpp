@@ -1,7 +1,7 @@
 // Checks that span several objects of a configuration: references between
 // devices and buses, unique names, registers shared by two points of one
-// device, points too large for a device's read limit, and publish topics
-// used twice. Pure; the loader runs it after reading each value on its own.
+// device, points too large for a device's read limit, publish topics used
+// twice, and topics used for two things (topic_roles). Pure; the loader runs it after reading each value on its own.
 #pragma once
 
 #include <vector>

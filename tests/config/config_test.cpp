@@ -524,5 +524,32 @@ TEST(config_examples, the_shipped_examples_load_and_print_their_point_map) {
     EXPECT_TRUE(meters.warnings.empty());
 }
 
+// One master per line: two buses on one serial device, or two carrying RTU
+// frames to one converter, are refused; Modbus TCP connections to one host
+// may be several.
+TEST(config, two_buses_on_one_line_are_refused) {
+    const std::string devices =
+        "devices:\n"
+        "  d1: { bus: l1, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] }\n"
+        "  d2: { bus: l2, unit_id: 2, points: [ { name: a, register: holding, address: 0 } ] }\n";
+    auto e = errors_of("buses:\n"
+                       "  l1: { type: rtu, device: /dev/ttyUSB0 }\n"
+                       "  l2: { type: rtu, device: /dev/./ttyUSB0, baud: 19200 }\n" +
+                       devices);
+    EXPECT_NE(e.find("plant.yaml:3:"), std::string::npos) << e;
+    EXPECT_NE(e.find("buses.l2: the serial device /dev/./ttyUSB0 is also the line of buses.l1"), std::string::npos) << e;
+    e = errors_of("buses:\n"
+                  "  l1: { type: tcp, host: 10.0.0.6, port: 4001, framing: rtu }\n"
+                  "  l2: { type: tcp, host: 10.0.0.6, port: 4001, framing: rtu }\n" +
+                  devices);
+    EXPECT_NE(e.find("buses.l2: RTU frames over TCP to 10.0.0.6:4001 is also the line of buses.l1"), std::string::npos)
+        << e;
+    EXPECT_NO_THROW(load_string("buses:\n"
+                                "  l1: { type: tcp, host: 10.0.0.6 }\n"
+                                "  l2: { type: tcp, host: 10.0.0.6 }\n" +
+                                    devices,
+                                "plant.yaml"));
+}
+
 }  // namespace
 }  // namespace fieldbridge::config
