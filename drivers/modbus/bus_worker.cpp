@@ -16,6 +16,7 @@
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
+#include "drivers/modbus/poll_writes.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request_policy.hpp"
 #include "drivers/modbus/value_codec.hpp"
@@ -334,6 +335,8 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
         }
         const auto write = write_request(d, p, *w.v, current);
         if (!write) co_return point_result{write.error(), {}};
+        // Changed, or maybe changed (no answer): what a poll read before is stale.
+        written_.push_back({w.device, written_by(p)});
         if (const auto error = co_await exchange(line, w.device, *write, answer)) co_return point_result{error, {}};
     }
     // Read (back) what the device now holds.
@@ -355,9 +358,11 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
         result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
     }
 
+    written_.clear();
     for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
         const auto read = plan.reads[ri];
         co_await run_writes(line);  // a command does not wait for a long poll to finish
+        forget_overwritten(index, result);
         const auto asked = read_of(device, read);
         request_attempts attempts(device);
         std::error_code error;
@@ -408,6 +413,18 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
         }
     }
     co_return result;
+}
+
+// Samples of `result` read before a write of their registers went to the
+// device: the write's read-back has the point's value, and these would
+// follow it with the old one (poll_writes.hpp).
+void bus_worker::forget_overwritten(std::size_t index, poll_result& result) {
+    std::vector<written_registers> mine;
+    for (const auto& [device, registers] : written_) {
+        if (device == index) mine.push_back(registers);
+    }
+    written_.clear();
+    drop_overwritten(result.samples, devices_[index].points, mine);
 }
 
 asio::awaitable<void> bus_worker::run() {

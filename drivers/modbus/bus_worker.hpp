@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -47,6 +48,7 @@
 #include "drivers/modbus/device_health.hpp"
 #include "drivers/modbus/poll_thread.hpp"
 #include "drivers/modbus/poll_result.hpp"
+#include "drivers/modbus/poll_writes.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
 #include "drivers/modbus/result_credits.hpp"
@@ -154,6 +156,9 @@ private:
     boost::asio::awaitable<std::optional<poll_result>> poll(link& line, std::size_t index, device_plan& plan);
     boost::asio::awaitable<void> run_writes(link& line);
     boost::asio::awaitable<point_result> perform(link& line, pending_request& w);
+    // Drops the samples of `result` (device `index`) that writes since the
+    // last call made stale.
+    void forget_overwritten(std::size_t index, poll_result& result);
     void queue(pending_request r);
     // Wakes the loop's sleep on its poll thread (and with `stopping` its
     // pause and its link's request in flight).
@@ -208,6 +213,9 @@ private:
     int last_unit_ = -1;
     std::chrono::steady_clock::time_point last_request_end_{};
     std::uint64_t link_reconnects_ = 0;
+    // The loop only: writes sent since the poll in progress last looked
+    // (device index, what they changed).
+    std::vector<std::pair<std::size_t, written_registers>> written_;
 };
 
 }  // namespace fieldbridge::modbus
