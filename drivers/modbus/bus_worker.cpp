@@ -322,14 +322,13 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     const log_scope on_device(log_field::device, d.name);
     const log_scope on_point(log_field::point, p.name);
     if (const auto error = co_await open(line)) co_return point_result{error, {}};
-    if (!co_await pace(d, line)) co_return point_result{make_error_code(modbus_errc::connection_failed), {}};
     reply answer;
     if (w.v) {
         const auto method = write_method_for(d, p);
         if (!method) co_return point_result{method.error(), {}};
         std::uint16_t current = 0;
         if (method->read_first) {
-            if (const auto error = co_await exchange(line, w.device, point_read(d, p), answer))
+            if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
                 co_return point_result{error, {}};
             current = answer.registers.at(0);
         }
@@ -337,12 +336,24 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
         if (!write) co_return point_result{write.error(), {}};
         // Changed, or maybe changed (no answer): what a poll read before is stale.
         written_.push_back({w.device, written_by(p)});
-        if (const auto error = co_await exchange(line, w.device, *write, answer)) co_return point_result{error, {}};
+        if (const auto error = co_await paced_exchange(line, w.device, *write, answer))
+            co_return point_result{error, {}};
     }
     // Read (back) what the device now holds.
-    if (const auto error = co_await exchange(line, w.device, point_read(d, p), answer))
+    if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
         co_return point_result{error, {}};
     co_return point_result{{}, point_words(p, answer)};
+}
+
+// Every request of a write or read waits for the device's pauses as a
+// poll's do: a device that needs request_delay between requests misses a
+// read-back sent straight after the write's answer.
+bus_worker::awaitable_error bus_worker::paced_exchange(link& line, std::size_t device, const request& r,
+                                                       reply& answer) {
+    const bool go = co_await pace(devices_[device], line);
+    if (!go) co_return make_error_code(modbus_errc::connection_failed);
+    const auto error = co_await exchange(line, device, r, answer);
+    co_return error;
 }
 
 // One poll of device `index`: every block read of its plan, each with its

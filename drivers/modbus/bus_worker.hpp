@@ -183,6 +183,8 @@ private:
     awaitable_bool wait_until(std::chrono::steady_clock::time_point until);
     // One request on the link, timed and counted for the bus and the device.
     awaitable_error exchange(link& line, std::size_t device, const request& r, reply& answer);
+    // pace(), then exchange(): one request of a write or a one-shot read.
+    awaitable_error paced_exchange(link& line, std::size_t device, const request& r, reply& answer);
 
     config::bus bus_;
     std::vector<config::device> devices_;
