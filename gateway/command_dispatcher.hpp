@@ -39,7 +39,8 @@ struct command_ports {
     // the configuration's devices); a command to one that is not is refused.
     std::function<bool(std::size_t device)> polled;
     // Queues a write of v to the point on the device's bus; done gets its
-    // outcome on the core thread, or is never called when the gateway stops.
+    // outcome on the core thread (an error saying why when the bus was
+    // restarted by a reload or the gateway stopped before it was sent).
     std::function<void(std::size_t device, std::size_t point, modbus::value v, point_handler done)> write;
     // Whether the named device is offline now (device_health).
     std::function<bool(const std::string& device)> offline;

@@ -78,7 +78,8 @@ bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, res
       make_link_(std::move(links)),
       runner_(shared != nullptr ? std::move(shared) : std::make_shared<poll_thread>()),
       device_counters_(std::make_unique<device_cells[]>(devices_.size())),
-      refused_(devices_.size()) {}
+      refused_(devices_.size()),
+      unsent_(make_error_code(modbus_errc::not_sent)) {}
 
 void bus_worker::remember_refused(std::size_t device, std::vector<refused_read> reads) {
     if (device < refused_.size()) refused_[device] = std::move(reads);
@@ -91,6 +92,7 @@ void bus_worker::start() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = false;
+        unsent_ = make_error_code(modbus_errc::not_sent);
     }
     credits_->resume();
     {
@@ -128,6 +130,14 @@ void bus_worker::ring(const std::shared_ptr<poll_thread>& runner, const std::wea
 
 void bus_worker::ring(bool stopping) { ring(runner_, waits_, stopping); }
 
+void bus_worker::request_stop(std::error_code unsent) {
+    {
+        std::lock_guard lock(mutex_);
+        unsent_ = unsent;
+    }
+    request_stop();
+}
+
 void bus_worker::request_stop() {
     {
         std::lock_guard lock(mutex_);
@@ -135,8 +145,24 @@ void bus_worker::request_stop() {
     }
     ring(true);
     credits_->interrupt();
-    std::lock_guard lock(deliver_mutex_);
-    results_off_ = true;
+    {
+        std::lock_guard lock(deliver_mutex_);
+        results_off_ = true;
+    }
+    // Answered now, not once the request in flight is over (up to a
+    // device timeout): every command gets its reply.
+    fail_unsent();
+}
+
+void bus_worker::fail_unsent() {
+    std::deque<pending_request> unsent;
+    std::error_code why;
+    {
+        std::lock_guard lock(mutex_);
+        unsent.swap(writes_);
+        why = unsent_;
+    }
+    for (auto& w : unsent) finish(w.done, point_result{why, {}});
 }
 
 void bus_worker::silence() {
@@ -154,6 +180,7 @@ void bus_worker::stop() {
         waits_->ended_cv.wait(lock, [this] { return waits_->ended; });
     }
     started_ = false;
+    fail_unsent();
 }
 
 bus_worker::awaitable_bool bus_worker::hand_over(poll_result r) {
@@ -296,10 +323,16 @@ void bus_worker::queue(pending_request r) {
         r.done(point_result{make_error_code(modbus_errc::invalid_point), {}});
         return;
     }
+    std::error_code unsent;
     {
         std::lock_guard lock(mutex_);
-        writes_.push_back(std::move(r));
+        if (stopping_) {
+            unsent = unsent_;
+        } else {
+            writes_.push_back(std::move(r));
+        }
     }
+    if (unsent) return finish(r.done, point_result{unsent, {}});  // r was not moved from
     ring(false);
 }
 
@@ -528,6 +561,11 @@ asio::awaitable<void> bus_worker::run() {
         if (!co_await hand_over(std::move(result))) break;
     }
     line->close();
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;  // a write queued from now on is answered at once
+    }
+    fail_unsent();
 }
 
 }  // namespace fieldbridge::modbus

@@ -91,8 +91,11 @@ public:
     // Tells the thread to stop and returns at once; a blocking request in
     // flight still runs to its end. No poll result is handed over once this
     // returns (it would describe a configuration being replaced); the
-    // handler of a write in flight still gets its outcome.
+    // handler of a write in flight still gets its outcome, and every write
+    // or read still queued is answered here with `unsent` (the reason it was
+    // not sent; modbus_errc::not_sent unless given), as is one queued later.
     void request_stop();
+    void request_stop(std::error_code unsent);
     // No handler at all is called once this returns: for an owner that is
     // about to go away while the thread may still be inside a request.
     void silence();
@@ -160,6 +163,8 @@ private:
     // last call made stale.
     void forget_overwritten(std::size_t index, poll_result& result);
     void queue(pending_request r);
+    // Answers every write and read still queued with the reason they were not sent.
+    void fail_unsent();
     // Wakes the loop's sleep on its poll thread (and with `stopping` its
     // pause and its link's request in flight).
     static void ring(const std::shared_ptr<poll_thread>& runner, const std::weak_ptr<waits>& w, bool stopping);
@@ -202,6 +207,7 @@ private:
     std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
     bool stopping_ = false;  // guarded by mutex_
+    std::error_code unsent_;  // guarded by mutex_: what queued writes are answered with once stopping
     std::deque<pending_request> writes_;  // guarded by mutex_
     std::shared_ptr<waits> waits_ = std::make_shared<waits>();
     bool started_ = false;  // owning thread

@@ -14,6 +14,7 @@
 
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/retiring_workers.hpp"
 #include "tests/modbus/fake_link.hpp"
 #include "tests/support/wait.hpp"
 
@@ -219,6 +220,84 @@ TEST(bus_worker_writes, a_poll_result_carries_no_sample_read_before_a_write_of_i
     EXPECT_EQ(health.state(), device_state::online);
     EXPECT_EQ(health.failed_polls, 0u);
     EXPECT_EQ(r.worker.counters(0).timeouts + r.worker.counters(0).other_errors, 0u);
+}
+
+std::vector<point_result> write_outcomes(const std::vector<events::event>& es) {
+    std::vector<point_result> out;
+    for (const auto& e : es) {
+        if (e.write) out.push_back(*e.write);
+    }
+    return out;
+}
+
+// Every command gets a reply: writes still queued when the worker is told
+// to stop are answered with why they were not sent, at once (not after the
+// request in flight, which may take a device timeout), and so is one queued
+// after; none of them reaches the device.
+TEST(bus_worker_writes, writes_still_queued_when_the_worker_stops_are_answered_with_the_reason) {
+    rig r;
+    serve(*r.peer, r.g, fc::read_coils);  // the first request of the first poll does not end
+    r.worker.start();
+    ASSERT_TRUE(r.g.wait_held());
+    r.worker.write(0, pump, value{true}, r.got.writes());
+    r.worker.write(0, 0, value{std::uint64_t{5}}, r.got.writes());
+    r.worker.request_stop();
+    EXPECT_TRUE(r.got.wait([](const auto& es) { return count_writes(es) == 2; }))
+        << "answered while the request in flight still runs";
+    r.g.open();
+    r.worker.stop();
+    r.worker.write(0, 0, value{std::uint64_t{6}}, r.got.writes());
+    const auto outcomes = write_outcomes(r.got.all());
+    ASSERT_EQ(outcomes.size(), 3u);
+    for (const auto& o : outcomes) {
+        EXPECT_EQ(o.error, make_error_code(modbus_errc::not_sent));
+        EXPECT_TRUE(o.readback.empty());
+    }
+    for (const auto& q : r.peer->requests()) EXPECT_EQ(q.function, fc::read_coils) << "no write went out";
+}
+
+// The owner says why: a reload that replaces the bus's worker (bus_set
+// hands it to retiring_workers) answers its queued writes with that, and
+// so does a stop that no request holds up, on a worker never started.
+TEST(bus_worker_writes, a_worker_retired_by_a_reload_answers_its_queued_writes_with_that_reason) {
+    auto peer = std::make_shared<fake_peer>();
+    gate g;
+    serve(*peer, g, fc::read_coils);
+    events got;
+    auto worker = std::make_unique<bus_worker>(line(), std::vector<config::device>{plant()}, got.polls(), true,
+                                               fake_link::factory(peer));
+    worker->start();
+    ASSERT_TRUE(g.wait_held());
+    worker->write(0, pump, value{true}, got.writes());
+    worker->write(0, 0, value{std::uint64_t{5}}, got.writes());
+    std::mutex m;
+    std::condition_variable cv;
+    bool gone = false;
+    retiring_workers retiring;
+    retiring.retire(std::move(worker), [&](const std::string&) {
+        std::lock_guard lock(m);
+        gone = true;
+        cv.notify_all();
+    }, make_error_code(modbus_errc::restarted_by_reload));
+    ASSERT_TRUE(got.wait([](const auto& es) { return count_writes(es) == 2; }));
+    g.open();
+    {
+        std::unique_lock lock(m);
+        ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return gone; }));
+    }
+    for (const auto& o : write_outcomes(got.all())) {
+        EXPECT_EQ(o.error, make_error_code(modbus_errc::restarted_by_reload));
+        EXPECT_EQ(o.error.message(), "the bus was restarted by a configuration reload before the write was sent");
+    }
+
+    events never;
+    bus_worker idle(line(), {plant()}, never.polls(), true, fake_link::factory(std::make_shared<fake_peer>()));
+    idle.write(0, pump, value{true}, never.writes());
+    idle.request_stop(make_error_code(modbus_errc::gateway_stopping));
+    idle.stop();
+    const auto outcomes = write_outcomes(never.all());
+    ASSERT_EQ(outcomes.size(), 1u);
+    EXPECT_EQ(outcomes[0].error.message(), "the gateway is stopping; the write was not sent");
 }
 
 }  // namespace
