@@ -337,7 +337,9 @@ void bus_worker::queue(pending_request r) {
 }
 
 asio::awaitable<void> bus_worker::run_writes(link& line) {
-    while (true) {
+    // At most a few: at normal rates a command goes before the next block,
+    // and a stream of them still leaves every block its turn.
+    for (std::size_t n = 0; n < writes_between_reads; ++n) {
         pending_request w;
         {
             std::lock_guard lock(mutex_);
@@ -405,7 +407,9 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
     written_.clear();
     for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
         const auto read = plan.reads[ri];
-        co_await run_writes(line);  // a command does not wait for a long poll to finish
+        // A command does not wait for a long poll to finish (before the
+        // first block, run() has just let the queued ones in).
+        if (ri > 0) co_await run_writes(line);
         forget_overwritten(index, result);
         const auto asked = read_of(device, read);
         request_attempts attempts(device);

@@ -110,7 +110,9 @@ public:
 
     // Queues a write of v to point `point` of device `device` (indexes into
     // the devices given at construction). Writes go before polls, one at a
-    // time, each followed by a read-back of the point. Coils use FC5, one
+    // time, each followed by a read-back of the point; at most
+    // writes_between_reads of them between two block reads, so that polls go
+    // on during a stream of commands (the owner bounds the queue). Coils use FC5, one
     // register FC6, several FC16; a bit of a holding register is written by
     // reading the register (FC3) and writing it back changed (FC6), which is
     // not atomic against another master. Thread-safe.

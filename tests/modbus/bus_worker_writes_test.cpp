@@ -5,7 +5,9 @@
 // is held and released at a request, and waited on with deadlines.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -298,6 +300,38 @@ TEST(bus_worker_writes, a_worker_retired_by_a_reload_answers_its_queued_writes_w
     const auto outcomes = write_outcomes(never.all());
     ASSERT_EQ(outcomes.size(), 1u);
     EXPECT_EQ(outcomes[0].error.message(), "the gateway is stopping; the write was not sent");
+}
+
+// A stream of commands that never lets the queue empty (each answered
+// write queues the next) still leaves the polls their turn: at most
+// writes_between_reads writes go between two block reads.
+TEST(bus_worker_writes, polls_go_on_during_a_stream_of_commands) {
+    rig r;
+    serve(*r.peer, r.g, std::nullopt);
+    std::atomic<bool> flooding{true};
+    std::atomic<std::uint64_t> written{0};
+    std::function<void(point_result)> again = [&](point_result w) {
+        ++written;
+        if (!w.error && flooding) r.worker.write(0, 0, value{written % 1000}, again);
+    };
+    for (std::uint64_t i = 0; i < 2 * writes_between_reads; ++i) r.worker.write(0, 0, value{i}, again);
+    r.worker.start();
+    EXPECT_TRUE(r.got.wait([](const auto& es) { return count_polls(es) >= 5; })) << "no poll during the flood";
+    const auto during = written.load();
+    flooding = false;
+    r.worker.stop();
+    EXPECT_GE(during, 5 * writes_between_reads);
+    // Between the two block reads of a poll (FC1 of 1 bit, then FC3 of 6
+    // registers), at most writes_between_reads writes (FC6). Between polls
+    // writes go on while no poll is due.
+    std::size_t run = 0;
+    std::size_t longest = 0;
+    for (const auto& q : r.peer->requests()) {
+        if (q.function == fc::write_single_register) ++run;
+        if (q.function == fc::read_coils) run = 0;
+        if (q.function == fc::read_holding_registers && q.count == 6) longest = std::max(longest, run);
+    }
+    EXPECT_EQ(longest, writes_between_reads);
 }
 
 }  // namespace
