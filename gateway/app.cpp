@@ -121,9 +121,9 @@ int app::run() {
 }
 
 // From a worker or joining thread: f runs on the core, unless it is stopping.
-void app::on_core(std::function<void()> f) {
-    asio::post(io_, [this, f = std::move(f)] {
-        if (!stopping_) f();
+void app::on_core(std::function<void()> f, bool while_stopping) {
+    asio::post(io_, [this, f = std::move(f), while_stopping] {
+        if (!stopping_ || while_stopping) f();
     });
 }
 

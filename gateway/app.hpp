@@ -37,7 +37,9 @@ public:
 
 private:
     void shutdown();
-    void on_core(std::function<void()> f);
+    // f runs on the core thread, unless the gateway is stopping by then
+    // (with while_stopping: even then, as long as the core loop runs).
+    void on_core(std::function<void()> f, bool while_stopping = false);
     status_snapshot snapshot() const;
     void publish_birth();
     // publish.format: sparkplug (app_sparkplug.cpp).

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drivers/modbus/link.hpp"
+#include "drivers/modbus/modbus_error.hpp"
 #include "gateway/refused_reads.hpp"
 
 namespace fieldbridge::gateway {
@@ -91,7 +92,7 @@ std::size_t bus_set::retire_changed(const config::gateway& before, const config:
         // Not joined here: its request in flight may take up to the
         // device's timeout, longer than the watchdog allows the core.
         ++generation_[w->name()];
-        retiring_.retire(std::move(w), gone_);
+        retiring_.retire(std::move(w), gone_, make_error_code(modbus::modbus_errc::restarted_by_reload));
         ++retired;
     }
     workers_ = std::move(kept);
@@ -108,7 +109,7 @@ void bus_set::start_waiting() {
 
 void bus_set::retire_all() {
     routes_.assign(routes_.size(), {nullptr, 0});
-    for (auto& w : workers_) retiring_.retire(std::move(w));
+    for (auto& w : workers_) retiring_.retire(std::move(w), {}, make_error_code(modbus::modbus_errc::gateway_stopping));
     workers_.clear();
 }
 

@@ -4,7 +4,9 @@
 // there, and what a reload keeps polling or restarts. A worker that is
 // replaced is handed to retiring_workers (joined off the core thread) and
 // its bus's generation is bumped, so that poll results it posted before it
-// was told to stop can be told apart and dropped.
+// was told to stop can be told apart and dropped; the writes still queued on
+// it are answered with why they were not sent (modbus_errc::restarted_by_reload,
+// or gateway_stopping at shutdown).
 //
 // Thread-safety: members from the core thread. The result and gone handlers
 // are called on worker and joining threads; they must post to the core.

@@ -85,10 +85,13 @@ void command_dispatcher::on_command(const mqtt::message& m) {
     const auto& device = cfg_->devices[device_index];
     if (!ports_.polled(device_index)) return refuse(to, "device " + device.name + " is not polled");
     auto go = [this, device_index, point_index = decision.write->point,
-               value = std::move(decision.write->value), to, device = device.name,
+               value = std::move(decision.write->value), to, device = device.name, bus = device.bus,
                point = device.points[decision.write->point]] {
-        ports_.write(device_index, point_index, value,
-                     [this, to, device, point](const modbus::point_result& r) { point_done(to, device, point, r); });
+        if (!room_on_bus(bus, 1, to)) return;
+        ports_.write(device_index, point_index, value, [this, to, device, bus, point](const modbus::point_result& r) {
+            left_bus(bus);
+            point_done(to, device, point, r);
+        });
     };
     when_online(device.name, std::move(go), to);
 }
@@ -126,12 +129,15 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
         nlohmann::json values = nlohmann::json::object();
         nlohmann::json errors = nlohmann::json::object();
     };
-    auto go = [this, device_index = target.device, writes = std::move(writes), to, device = device.name] {
+    auto go = [this, device_index = target.device, writes = std::move(writes), to, device = device.name,
+               bus = device.bus] {
+        if (!room_on_bus(bus, writes.size(), to)) return;  // all or none
         auto state = std::make_shared<progress>(progress{writes.size()});
         for (const auto& w : writes) {
             ports_.write(
                 device_index, w.index, w.value,
-                [this, state, to, device, point = w.point](const modbus::point_result& r) {
+                [this, state, to, device, bus, point = w.point](const modbus::point_result& r) {
+                    left_bus(bus);
                     if (r.error) {
                         ++counters_.writes_failed;
                         nlohmann::json e = {{"error", r.error.message()}};
@@ -167,8 +173,12 @@ void command_dispatcher::write_point(const std::string& topic, std::size_t devic
     auto v = write_value(d, p, value, why);
     if (!v) return refuse(to, why);
     if (!ports_.polled(device)) return refuse(to, "device " + d.name + " is not polled");
-    auto go = [this, device, point, v = std::move(*v), to, name = d.name, pt = p] {
-        ports_.write(device, point, v, [this, to, name, pt](const modbus::point_result& r) { point_done(to, name, pt, r); });
+    auto go = [this, device, point, v = std::move(*v), to, name = d.name, bus = d.bus, pt = p] {
+        if (!room_on_bus(bus, 1, to)) return;
+        ports_.write(device, point, v, [this, to, name, bus, pt](const modbus::point_result& r) {
+            left_bus(bus);
+            point_done(to, name, pt, r);
+        });
     };
     when_online(d.name, std::move(go), to);
 }
@@ -190,6 +200,22 @@ void command_dispatcher::point_done(const reply_to& to, const std::string& devic
     ++counters_.writes_ok;
     answer(to, reply_payload(to.id, true, {}, point_value(point, r.readback), 0));
     ports_.written(device, point, r.readback);
+}
+
+bool command_dispatcher::room_on_bus(const std::string& bus, std::size_t n, const reply_to& to) {
+    auto& queued = queued_writes_[bus];
+    if (queued + n > max_queued_writes_per_bus) {
+        ++counters_.bus_queue_full;
+        refuse(to, "bus " + bus + " already has " + std::to_string(queued) + " writes waiting (at most " +
+                       std::to_string(max_queued_writes_per_bus) + "); not written, send it again later");
+        return false;
+    }
+    queued += n;
+    return true;
+}
+
+void command_dispatcher::left_bus(const std::string& bus) {
+    if (const auto it = queued_writes_.find(bus); it != queued_writes_.end() && it->second > 0) --it->second;
 }
 
 void command_dispatcher::when_online(const std::string& device, std::function<void()> go,

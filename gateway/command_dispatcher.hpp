@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -39,7 +40,8 @@ struct command_ports {
     // the configuration's devices); a command to one that is not is refused.
     std::function<bool(std::size_t device)> polled;
     // Queues a write of v to the point on the device's bus; done gets its
-    // outcome on the core thread, or is never called when the gateway stops.
+    // outcome on the core thread (an error saying why when the bus was
+    // restarted by a reload or the gateway stopped before it was sent).
     std::function<void(std::size_t device, std::size_t point, modbus::value v, point_handler done)> write;
     // Whether the named device is offline now (device_health).
     std::function<bool(const std::string& device)> offline;
@@ -124,6 +126,11 @@ private:
     void when_online(const std::string& device, std::function<void()> go, const reply_to& to);
     void point_done(const reply_to& to, const std::string& device, const config::point& point,
                     const modbus::point_result& r);
+    // Counts n writes about to be queued on `bus`; false (and the command
+    // refused) when that would pass max_queued_writes_per_bus.
+    bool room_on_bus(const std::string& bus, std::size_t n, const reply_to& to);
+    // One write queued on `bus` was answered.
+    void left_bus(const std::string& bus);
 
     const config::gateway* cfg_;
     command_ports ports_;
@@ -133,6 +140,7 @@ private:
     // Replies handed to the client and not yet completed (max_pending_replies);
     // shared with their completion handlers, which may run after this is gone.
     std::shared_ptr<std::size_t> pending_replies_ = std::make_shared<std::size_t>(0);
+    std::map<std::string, std::size_t> queued_writes_;  // per bus: queued through ports_.write, not yet answered
     log_limiter log_limit_;             // repeating refusals, dropped topics and replies
     std::set<std::string> subscribed_;  // command filters subscribed so far
 };

@@ -425,6 +425,7 @@ nlohmann::json to_json(const command_counters& c) {
             {"payload_too_large", c.payload_too_large},
             {"reply_address_too_long", c.reply_address_too_long},
             {"held_full", c.held_full},
+            {"bus_queue_full", c.bus_queue_full},
             {"replies_dropped", c.replies_dropped},
             {"retained_ignored", c.retained_ignored},
             {"writes_ok", c.writes_ok},

@@ -36,6 +36,10 @@ inline constexpr std::size_t max_pending_replies = 1000;
 // Commands waiting for an offline device (commands.max_age): per device, in all.
 inline constexpr std::size_t max_held_per_device = 100;
 inline constexpr std::size_t max_held_commands = 1000;
+// Writes queued on one bus and not answered yet: a flood of commands can
+// neither grow a bus's queue without end nor keep a write waiting behind
+// minutes of others (the worker lets a few in between two block reads).
+inline constexpr std::size_t max_queued_writes_per_bus = 100;
 
 // A parsed command: the value as JSON and the caller's id, if any.
 struct command {
@@ -179,6 +183,7 @@ struct command_counters {
     std::uint64_t payload_too_large = 0;  // over max_command_payload: refused
     std::uint64_t reply_address_too_long = 0;  // Response Topic / Correlation Data over their bound: refused
     std::uint64_t held_full = 0;          // offline device, no room to wait: refused
+    std::uint64_t bus_queue_full = 0;     // max_queued_writes_per_bus writes already wait on the bus: refused
     std::uint64_t replies_dropped = 0;    // max_pending_replies reached: reply not sent
     std::uint64_t retained_ignored = 0;   // retained while commands.accept_retained is off: dropped
     std::uint64_t writes_ok = 0;          // point writes the device took (read back)

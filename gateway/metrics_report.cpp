@@ -313,11 +313,12 @@ void command_families(exposition& e, const status_snapshot& s) {
     e.sample("fieldbridge_commands_dropped_total", {{"reason", "topic_too_long"}}, c.topic_too_long);
     e.sample("fieldbridge_commands_dropped_total", {{"reason", "retained"}}, c.retained_ignored);
     e.family("fieldbridge_command_limit_hits_total", "counter",
-             "Commands refused at a bound: payload size, reply address size, held commands.");
+             "Commands refused at a bound: payload size, reply address size, held commands, writes queued on a bus.");
     e.sample("fieldbridge_command_limit_hits_total", {{"limit", "payload_size"}}, c.payload_too_large);
     e.sample("fieldbridge_command_limit_hits_total", {{"limit", "reply_address_size"}},
              c.reply_address_too_long);
     e.sample("fieldbridge_command_limit_hits_total", {{"limit", "held_commands"}}, c.held_full);
+    e.sample("fieldbridge_command_limit_hits_total", {{"limit", "bus_write_queue"}}, c.bus_queue_full);
     e.family("fieldbridge_command_writes_total", "counter",
              "Point writes commands asked for, by outcome: ok (written and read back) or failed.");
     e.sample("fieldbridge_command_writes_total", {{"outcome", "ok"}}, c.writes_ok);

@@ -16,6 +16,7 @@
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
+#include "drivers/modbus/poll_writes.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request_policy.hpp"
 #include "drivers/modbus/value_codec.hpp"
@@ -77,7 +78,8 @@ bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, res
       make_link_(std::move(links)),
       runner_(shared != nullptr ? std::move(shared) : std::make_shared<poll_thread>()),
       device_counters_(std::make_unique<device_cells[]>(devices_.size())),
-      refused_(devices_.size()) {}
+      refused_(devices_.size()),
+      unsent_(make_error_code(modbus_errc::not_sent)) {}
 
 void bus_worker::remember_refused(std::size_t device, std::vector<refused_read> reads) {
     if (device < refused_.size()) refused_[device] = std::move(reads);
@@ -90,6 +92,7 @@ void bus_worker::start() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = false;
+        unsent_ = make_error_code(modbus_errc::not_sent);
     }
     credits_->resume();
     {
@@ -127,6 +130,14 @@ void bus_worker::ring(const std::shared_ptr<poll_thread>& runner, const std::wea
 
 void bus_worker::ring(bool stopping) { ring(runner_, waits_, stopping); }
 
+void bus_worker::request_stop(std::error_code unsent) {
+    {
+        std::lock_guard lock(mutex_);
+        unsent_ = unsent;
+    }
+    request_stop();
+}
+
 void bus_worker::request_stop() {
     {
         std::lock_guard lock(mutex_);
@@ -134,8 +145,24 @@ void bus_worker::request_stop() {
     }
     ring(true);
     credits_->interrupt();
-    std::lock_guard lock(deliver_mutex_);
-    results_off_ = true;
+    {
+        std::lock_guard lock(deliver_mutex_);
+        results_off_ = true;
+    }
+    // Answered now, not once the request in flight is over (up to a
+    // device timeout): every command gets its reply.
+    fail_unsent();
+}
+
+void bus_worker::fail_unsent() {
+    std::deque<pending_request> unsent;
+    std::error_code why;
+    {
+        std::lock_guard lock(mutex_);
+        unsent.swap(writes_);
+        why = unsent_;
+    }
+    for (auto& w : unsent) finish(w.done, point_result{why, {}});
 }
 
 void bus_worker::silence() {
@@ -153,6 +180,7 @@ void bus_worker::stop() {
         waits_->ended_cv.wait(lock, [this] { return waits_->ended; });
     }
     started_ = false;
+    fail_unsent();
 }
 
 bus_worker::awaitable_bool bus_worker::hand_over(poll_result r) {
@@ -295,15 +323,23 @@ void bus_worker::queue(pending_request r) {
         r.done(point_result{make_error_code(modbus_errc::invalid_point), {}});
         return;
     }
+    std::error_code unsent;
     {
         std::lock_guard lock(mutex_);
-        writes_.push_back(std::move(r));
+        if (stopping_) {
+            unsent = unsent_;
+        } else {
+            writes_.push_back(std::move(r));
+        }
     }
+    if (unsent) return finish(r.done, point_result{unsent, {}});  // r was not moved from
     ring(false);
 }
 
 asio::awaitable<void> bus_worker::run_writes(link& line) {
-    while (true) {
+    // At most a few: at normal rates a command goes before the next block,
+    // and a stream of them still leaves every block its turn.
+    for (std::size_t n = 0; n < writes_between_reads; ++n) {
         pending_request w;
         {
             std::lock_guard lock(mutex_);
@@ -321,25 +357,38 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     const log_scope on_device(log_field::device, d.name);
     const log_scope on_point(log_field::point, p.name);
     if (const auto error = co_await open(line)) co_return point_result{error, {}};
-    if (!co_await pace(d, line)) co_return point_result{make_error_code(modbus_errc::connection_failed), {}};
     reply answer;
     if (w.v) {
         const auto method = write_method_for(d, p);
         if (!method) co_return point_result{method.error(), {}};
         std::uint16_t current = 0;
         if (method->read_first) {
-            if (const auto error = co_await exchange(line, w.device, point_read(d, p), answer))
+            if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
                 co_return point_result{error, {}};
             current = answer.registers.at(0);
         }
         const auto write = write_request(d, p, *w.v, current);
         if (!write) co_return point_result{write.error(), {}};
-        if (const auto error = co_await exchange(line, w.device, *write, answer)) co_return point_result{error, {}};
+        // Changed, or maybe changed (no answer): what a poll read before is stale.
+        written_.push_back({w.device, written_by(p)});
+        if (const auto error = co_await paced_exchange(line, w.device, *write, answer))
+            co_return point_result{error, {}};
     }
     // Read (back) what the device now holds.
-    if (const auto error = co_await exchange(line, w.device, point_read(d, p), answer))
+    if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
         co_return point_result{error, {}};
     co_return point_result{{}, point_words(p, answer)};
+}
+
+// Every request of a write or read waits for the device's pauses as a
+// poll's do: a device that needs request_delay between requests misses a
+// read-back sent straight after the write's answer.
+bus_worker::awaitable_error bus_worker::paced_exchange(link& line, std::size_t device, const request& r,
+                                                       reply& answer) {
+    const bool go = co_await pace(devices_[device], line);
+    if (!go) co_return make_error_code(modbus_errc::connection_failed);
+    const auto error = co_await exchange(line, device, r, answer);
+    co_return error;
 }
 
 // One poll of device `index`: every block read of its plan, each with its
@@ -355,9 +404,13 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
         result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
     }
 
+    written_.clear();
     for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
         const auto read = plan.reads[ri];
-        co_await run_writes(line);  // a command does not wait for a long poll to finish
+        // A command does not wait for a long poll to finish (before the
+        // first block, run() has just let the queued ones in).
+        if (ri > 0) co_await run_writes(line);
+        forget_overwritten(index, result);
         const auto asked = read_of(device, read);
         request_attempts attempts(device);
         std::error_code error;
@@ -408,6 +461,18 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
         }
     }
     co_return result;
+}
+
+// Samples of `result` read before a write of their registers went to the
+// device: the write's read-back has the point's value, and these would
+// follow it with the old one (poll_writes.hpp).
+void bus_worker::forget_overwritten(std::size_t index, poll_result& result) {
+    std::vector<written_registers> mine;
+    for (const auto& [device, registers] : written_) {
+        if (device == index) mine.push_back(registers);
+    }
+    written_.clear();
+    drop_overwritten(result.samples, devices_[index].points, mine);
 }
 
 asio::awaitable<void> bus_worker::run() {
@@ -500,6 +565,11 @@ asio::awaitable<void> bus_worker::run() {
         if (!co_await hand_over(std::move(result))) break;
     }
     line->close();
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;  // a write queued from now on is answered at once
+    }
+    fail_unsent();
 }
 
 }  // namespace fieldbridge::modbus

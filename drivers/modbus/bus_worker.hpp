@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -47,6 +48,7 @@
 #include "drivers/modbus/device_health.hpp"
 #include "drivers/modbus/poll_thread.hpp"
 #include "drivers/modbus/poll_result.hpp"
+#include "drivers/modbus/poll_writes.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
 #include "drivers/modbus/result_credits.hpp"
@@ -89,8 +91,11 @@ public:
     // Tells the thread to stop and returns at once; a blocking request in
     // flight still runs to its end. No poll result is handed over once this
     // returns (it would describe a configuration being replaced); the
-    // handler of a write in flight still gets its outcome.
+    // handler of a write in flight still gets its outcome, and every write
+    // or read still queued is answered here with `unsent` (the reason it was
+    // not sent; modbus_errc::not_sent unless given), as is one queued later.
     void request_stop();
+    void request_stop(std::error_code unsent);
     // No handler at all is called once this returns: for an owner that is
     // about to go away while the thread may still be inside a request.
     void silence();
@@ -105,7 +110,9 @@ public:
 
     // Queues a write of v to point `point` of device `device` (indexes into
     // the devices given at construction). Writes go before polls, one at a
-    // time, each followed by a read-back of the point. Coils use FC5, one
+    // time, each followed by a read-back of the point; at most
+    // writes_between_reads of them between two block reads, so that polls go
+    // on during a stream of commands (the owner bounds the queue). Coils use FC5, one
     // register FC6, several FC16; a bit of a holding register is written by
     // reading the register (FC3) and writing it back changed (FC6), which is
     // not atomic against another master. Thread-safe.
@@ -154,7 +161,12 @@ private:
     boost::asio::awaitable<std::optional<poll_result>> poll(link& line, std::size_t index, device_plan& plan);
     boost::asio::awaitable<void> run_writes(link& line);
     boost::asio::awaitable<point_result> perform(link& line, pending_request& w);
+    // Drops the samples of `result` (device `index`) that writes since the
+    // last call made stale.
+    void forget_overwritten(std::size_t index, poll_result& result);
     void queue(pending_request r);
+    // Answers every write and read still queued with the reason they were not sent.
+    void fail_unsent();
     // Wakes the loop's sleep on its poll thread (and with `stopping` its
     // pause and its link's request in flight).
     static void ring(const std::shared_ptr<poll_thread>& runner, const std::weak_ptr<waits>& w, bool stopping);
@@ -178,6 +190,8 @@ private:
     awaitable_bool wait_until(std::chrono::steady_clock::time_point until);
     // One request on the link, timed and counted for the bus and the device.
     awaitable_error exchange(link& line, std::size_t device, const request& r, reply& answer);
+    // pace(), then exchange(): one request of a write or a one-shot read.
+    awaitable_error paced_exchange(link& line, std::size_t device, const request& r, reply& answer);
 
     config::bus bus_;
     std::vector<config::device> devices_;
@@ -195,6 +209,7 @@ private:
     std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
     bool stopping_ = false;  // guarded by mutex_
+    std::error_code unsent_;  // guarded by mutex_: what queued writes are answered with once stopping
     std::deque<pending_request> writes_;  // guarded by mutex_
     std::shared_ptr<waits> waits_ = std::make_shared<waits>();
     bool started_ = false;  // owning thread
@@ -208,6 +223,9 @@ private:
     int last_unit_ = -1;
     std::chrono::steady_clock::time_point last_request_end_{};
     std::uint64_t link_reconnects_ = 0;
+    // The loop only: writes sent since the poll in progress last looked
+    // (device index, what they changed).
+    std::vector<std::pair<std::size_t, written_registers>> written_;
 };
 
 }  // namespace fieldbridge::modbus

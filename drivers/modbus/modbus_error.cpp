@@ -55,6 +55,12 @@ public:
                 return "point definition cannot be encoded or decoded (scale 0, bit above 15, ...)";
             case modbus_errc::not_readable:
                 return "point does not fit in one Modbus request";
+            case modbus_errc::not_sent:
+                return "the bus stopped before the write was sent";
+            case modbus_errc::restarted_by_reload:
+                return "the bus was restarted by a configuration reload before the write was sent";
+            case modbus_errc::gateway_stopping:
+                return "the gateway is stopping; the write was not sent";
         }
         return "unknown Modbus error " + std::to_string(value);
     }

@@ -38,6 +38,11 @@ enum class modbus_errc {
     wrong_value_type,
     invalid_point,  // a point the codec cannot handle (scale 0, bit > 15, ...)
     not_readable,   // the point lies outside what one request can address
+
+    // Bus worker: a write or read queued and never sent, and why.
+    not_sent = 301,       // the worker stopped
+    restarted_by_reload,  // a configuration reload replaced the bus's worker
+    gateway_stopping,     // the gateway shuts down
 };
 
 const std::error_category& modbus_category() noexcept;

@@ -55,9 +55,13 @@ retiring_workers::retiring_workers() : state_(std::make_shared<state>()) {}
 
 retiring_workers::~retiring_workers() { abandon(); }
 
-void retiring_workers::retire(std::unique_ptr<bus_worker> w, gone_handler gone) {
+void retiring_workers::retire(std::unique_ptr<bus_worker> w, gone_handler gone, std::error_code unsent) {
     if (w == nullptr) return;
-    w->request_stop();
+    if (unsent) {
+        w->request_stop(unsent);
+    } else {
+        w->request_stop();
+    }
     {
         std::lock_guard lock(state_->mutex);
         state_->entries.push_back({w->name(), link_of(w->settings()), w.get(), std::move(gone)});

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "config/model.hpp"
@@ -32,9 +33,11 @@ public:
     retiring_workers(const retiring_workers&) = delete;
     retiring_workers& operator=(const retiring_workers&) = delete;
 
-    // Tells w to stop (it hands over no poll result from now on) and has it
-    // joined and destroyed off this thread; then calls gone(its bus name).
-    void retire(std::unique_ptr<bus_worker> w, gone_handler gone = {});
+    // Tells w to stop (it hands over no poll result from now on; the writes
+    // it still queues are answered with `unsent`, the reason they were not
+    // sent) and has it joined and destroyed off this thread; then calls
+    // gone(its bus name).
+    void retire(std::unique_ptr<bus_worker> w, gone_handler gone = {}, std::error_code unsent = {});
 
     // Whether a retiring worker still holds the link `bus` uses (the same
     // serial device, or the same host and port): a successor must not open

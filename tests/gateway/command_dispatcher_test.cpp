@@ -377,3 +377,40 @@ TEST(command_dispatcher, subscribes_each_filter_once) {
 
 }  // namespace
 }  // namespace fieldbridge::gateway
+
+namespace fieldbridge::gateway {
+namespace {
+
+// A flood of commands cannot queue writes on a bus without end: past
+// max_queued_writes_per_bus writes not yet answered, a command is refused
+// with the reason; once the bus answers one, there is room again.
+TEST(command_dispatcher, refuses_a_command_when_its_bus_already_has_the_most_writes_waiting) {
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig r(g);
+    for (std::size_t i = 0; i < max_queued_writes_per_bus; ++i) r.command(setpoint_topic, "1");
+    EXPECT_EQ(r.writes.size(), max_queued_writes_per_bus);
+    EXPECT_TRUE(r.replies.empty());
+    r.command("site/a/fan/setpoint/set", R"({"value": 2, "id": "flood"})");  // another device, same bus
+    EXPECT_EQ(r.writes.size(), max_queued_writes_per_bus);
+    ASSERT_EQ(r.replies.size(), 1u);
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("id"), "flood");
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_EQ(j.at("error"), "bus line already has 100 writes waiting (at most 100); not written, send it again later");
+    EXPECT_EQ(r.dispatcher.counters().bus_queue_full, 1u);
+    EXPECT_EQ(r.dispatcher.counters().refused, 1u);
+    // A device command needs room for all its writes, or none is queued.
+    r.writes[0].done({{}, {1}});
+    r.command("site/a/pump/set", R"({"values": {"setpoint": 1, "speed": 2}, "id": "both"})");
+    EXPECT_EQ(r.writes.size(), max_queued_writes_per_bus);
+    EXPECT_EQ(r.dispatcher.counters().bus_queue_full, 2u) << r.replies.back().message.payload;
+    // A failed write frees its place too.
+    r.writes[1].done({modbus::make_error_code(modbus::modbus_errc::timeout), {}});
+    r.command(setpoint_topic, "3");
+    EXPECT_EQ(r.writes.size(), max_queued_writes_per_bus + 1);
+    EXPECT_EQ(r.dispatcher.counters().bus_queue_full, 2u);
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
