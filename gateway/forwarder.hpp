@@ -151,6 +151,8 @@ private:
     // with the link.
     void lose_direct();
     void broker_refused(std::error_code error);
+    // Moves the session's restarted flows (uplink::take_restarted) to requeued_.
+    void take_restarted();
     // writing: the commit right before a write (QoS 0 messages in it go too).
     bool commit_ledger(bool writing);
     void requeue_unwritten();
@@ -186,6 +188,11 @@ private:
     // with the commit before that write, back in the queue if it never happens.
     std::set<std::int64_t> unwritten_;
     ledger committed_;                    // flow state as the store has it
+    // Messages whose flow ended without an acknowledgement (a broker
+    // without our session) that the store may still
+    // have in flight as it was: recorded with the next commit as to be sent
+    // again as new messages (ledger_changes).
+    std::set<std::int64_t> requeued_;
     // Direct QoS 0 messages with the client, by token (from direct_token_base
     // up, below mqtt::client_token_base), and how many the client completed
     // into its write buffer since the last write.

@@ -183,6 +183,7 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
             pending_.push_front(queued_message{it->message, it->token});
         }
+        for (const auto& e : inflight_) restarted_.push_back(e.token);
         inflight_.clear();
         flow_ids_.reset();
         incoming_qos2_.clear();
@@ -567,6 +568,12 @@ std::error_code session::resume_flows(std::vector<inflight_entry> flows) {
     }
     pending_.insert(pending_.begin(), std::make_move_iterator(restart.begin()), std::make_move_iterator(restart.end()));
     return {};
+}
+
+std::vector<std::uint64_t> session::take_restarted() {
+    std::vector<std::uint64_t> out;
+    out.swap(restarted_);
+    return out;
 }
 
 void session::drain(actions& out, clock::time_point now) {

@@ -65,10 +65,21 @@ struct broker {
     std::deque<mqtt::packet> to_client;         // acknowledgements not yet delivered
     std::vector<delivery> log;                  // every PUBLISH received, in order
     std::string violation;                      // protocol rule the client broke, if any
+    // QoS 2 packet ids whose PUBLISH this broker session received: a PUBREL
+    // for another would finish, unpublished here, a flow this session never
+    // had (the client resumed a session the broker had forgotten).
+    std::set<std::uint16_t> session_qos2_ids;
+    std::string resume_violation;
+    // The client could not have recorded that the broker forgot it (killed
+    // before any write after a CONNACK with Session Present 0): until the
+    // next new session, such a PUBREL is what it can only send.
+    bool unknown_pubrel_excused = false;
 
     // The broker restarts without persistence: sessions and QoS 2 state are gone.
     void forget() {
         has_session = false;
+        session_qos2_ids.clear();
+        unknown_pubrel_excused = false;
         qos2_received.clear();
         ++incarnation;
     }
@@ -80,7 +91,11 @@ struct broker {
     mqtt::connack on_connect(const mqtt::connect& c) {
         mqtt::connack a;
         a.session_present = has_session && !c.clean_session;
-        if (!a.session_present) qos2_received.clear();
+        if (!a.session_present) {
+            qos2_received.clear();
+            session_qos2_ids.clear();
+            unknown_pubrel_excused = false;
+        }
         has_session = true;
         if (v5) a.props.push_back(mqtt::property{mqtt::prop::receive_maximum, std::uint32_t{receive_maximum}});
         return a;
@@ -89,6 +104,11 @@ struct broker {
     void on_packet(const mqtt::packet& p) {
         if (const auto* pub = std::get_if<mqtt::publish>(&p)) return on_publish(*pub);
         if (const auto* rel = std::get_if<mqtt::pubrel>(&p)) {
+            if (!session_qos2_ids.count(rel->packet_id) && !unknown_pubrel_excused && resume_violation.empty()) {
+                resume_violation = "PUBREL " + std::to_string(rel->packet_id) +
+                                   " for a QoS 2 PUBLISH this broker session never received (incarnation " +
+                                   std::to_string(incarnation) + ")";
+            }
             qos2_received.erase(rel->packet_id);
             to_client.push_back(mqtt::pubcomp{rel->packet_id, 0, {}});
             return;
@@ -116,6 +136,7 @@ struct broker {
                     break;
                 }
                 d.delivered = qos2_received.insert(p.packet_id).second;
+                session_qos2_ids.insert(p.packet_id);
                 to_client.push_back(mqtt::pubrec{p.packet_id, 0, {}});
                 break;
         }
@@ -250,6 +271,7 @@ public:
         return session_.resume_flows(std::move(flows));
     }
     void flows(std::vector<mqtt::flow_status>& out) const override { session_.flows(out); }
+    std::vector<std::uint64_t> take_restarted() override { return session_.take_restarted(); }
     // As the client does: once the current handler is done.
     void drop_link() override { drop_requested_ = true; }
     // The end of a handler: a drop asked for happens now.
@@ -278,6 +300,7 @@ public:
         connect_.reset();
         if (ack.session_present) ++resumed_sessions;
         else ++fresh_sessions;
+        if (!ack.session_present) writes_at_fresh_connack = writes;
         execute(session_.on_packet(ack, now_));
         if (connected() && before_link_up_) before_link_up_();
         if (connected()) forwarder_->on_link_up();
@@ -313,6 +336,7 @@ public:
             drop();
             return;
         }
+        ++writes;
         auto packets = std::move(outbox_);
         outbox_.clear();
         for (auto& p : packets) {
@@ -347,6 +371,8 @@ public:
     std::uint64_t fresh_sessions = 0;
     std::uint64_t resumed_sessions = 0;
     std::uint64_t refused_writes = 0;
+    std::uint64_t writes = 0;                    // writes that reached the broker
+    std::optional<std::uint64_t> writes_at_fresh_connack;  // `writes` at the last Session Present 0
     std::uint64_t encode_failures = 0;
     bool runaway = false;
     static constexpr std::uint64_t runaway_bound = 100'000;
