@@ -242,6 +242,29 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
         if (handed() <= window_ / 2) refill();
         return;
     }
+    if (refused && error.category() == mqtt::reason_code_category() && error.value() == quota_exceeded) {
+        // 0x97 Quota exceeded: "an implementation or administrative imposed
+        // limit has been exceeded" (5.0, 3.4.2.1 / 3.5.2.1): a limit of the
+        // broker's that frees up, not a verdict on the message. The flow is
+        // over [MQTT-4.3.3]; the message stays stored and is sent again as a
+        // new PUBLISH, at most quota_retries times (then it is
+        // refused as below, so that a broker that always says so does not
+        // keep one message going round for ever).
+        auto& tries = quota_tries_[id];
+        if (tries < quota_retries) {
+            ++tries;
+            ++stats_.quota_retries;
+            requeued_.insert(id);
+            rewind(id);
+            caught_up_ = false;
+            log_quota(error);
+            // Sent again after the commit that records it as queued, by
+            // the flush: not from inside this acknowledgement.
+            request_flush(true);
+            return;
+        }
+    }
+    quota_tries_.erase(id);
     // A refusal (MQTT 5.0 reason code >= 0x80 in PUBACK/PUBREC, or a message
     // the broker's size limit excludes) is final: the broker answered and
     // would answer the same again, so keeping it would block the queue for
@@ -274,6 +297,13 @@ void forwarder::direct_completed(std::uint64_t token, std::error_code error, boo
     }
     // A direct message held a place in the window that stored ones may wait for.
     if (!caught_up_ && handed() <= window_ / 2) refill();
+}
+
+void forwarder::log_quota(std::error_code error) {
+    if (const auto held_back = log_limit_.admit("quota exceeded", std::chrono::steady_clock::now())) {
+        spdlog::warn("queue: the broker answered {}; the message is sent again, at most {} times ({} so far){}",
+                     error.message(), quota_retries, stats_.quota_retries, log_limiter::suffix(*held_back));
+    }
 }
 
 void forwarder::broker_refused(std::error_code error) {

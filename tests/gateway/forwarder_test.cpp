@@ -413,6 +413,54 @@ TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_is_record
         << "message 2 never published to the new broker session";
 }
 
+// 0x97 Quota exceeded in a PUBACK is "not now", not a verdict on the
+// message: it stays stored and goes again (recorded as queued first).
+TEST_F(forwarder_test, a_quota_exceeded_answer_keeps_the_message_and_sends_it_again) {
+    v5 = true;
+    start();
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 2;
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::exactly_once)});
+    link().write();
+    for (int round = 0; round < 20 && !committed().empty(); ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().quota_retries, 2u);
+    EXPECT_EQ(fwd().stats().refused_by_broker, 0u);
+    EXPECT_EQ(fwd().stats().delivered, 2u);
+    for (const std::uint64_t key : {1u, 2u}) {
+        EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                                [&](const model::delivery& d) { return d.key == key && d.delivered; }),
+                  1)
+            << "message " << key;
+    }
+}
+
+// A broker that always answers 0x97: the message goes again a bounded
+// number of times, then it is refused like any refusing reason code.
+TEST_F(forwarder_test, a_broker_that_always_answers_quota_exceeded_gets_a_bounded_number_of_tries) {
+    v5 = true;
+    start();
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 1'000'000;
+    submit({message_for(1, qos::at_least_once)});
+    link().write();
+    for (int round = 0; round < 100 && !committed().empty(); ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(wire.size(), forwarder::quota_retries + 1);
+    EXPECT_EQ(fwd().stats().quota_retries, forwarder::quota_retries);
+    EXPECT_EQ(fwd().stats().refused_by_broker, 1u);
+}
+
 TEST_F(forwarder_test, a_historical_message_handed_over_again_after_a_lost_link_is_counted_once) {
     order = config::store_order::fresh_first;
     start(1000, 1);  // one flow in flight at most

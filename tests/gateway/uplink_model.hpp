@@ -57,6 +57,10 @@ struct broker {
     bool downgrade_qos2 = false;
     std::uint16_t receive_maximum = 65535;  // 5.0 CONNACK property
     bool v5 = false;
+    // The next `refusals` QoS 1/2 PUBLISH packets are answered with this
+    // reason code (5.0) and not taken.
+    std::uint8_t refusal_code = 0;
+    std::size_t refusals = 0;
 
     bool has_session = false;
     int incarnation = 0;
@@ -124,6 +128,17 @@ struct broker {
                             std::to_string(receive_maximum);
             }
         }
+        if (p.qos != mqtt::qos::at_most_once && refusals > 0) {
+            --refusals;
+            d.delivered = false;
+            if (p.qos == mqtt::qos::at_least_once || downgrade_qos2) {
+                to_client.push_back(mqtt::puback{p.packet_id, refusal_code, {}});
+            } else {
+                to_client.push_back(mqtt::pubrec{p.packet_id, refusal_code, {}});
+            }
+            log.push_back(d);
+            return;
+        }
         switch (p.qos) {
             case mqtt::qos::at_most_once:
                 break;
@@ -147,6 +162,7 @@ struct broker {
     void delivering(const mqtt::packet& p) {
         if (const auto* a = std::get_if<mqtt::puback>(&p)) outstanding.erase(a->packet_id);
         if (const auto* c = std::get_if<mqtt::pubcomp>(&p)) outstanding.erase(c->packet_id);
+        if (const auto* r = std::get_if<mqtt::pubrec>(&p); r && r->reason_code >= 0x80) outstanding.erase(r->packet_id);
     }
 };
 

@@ -173,8 +173,16 @@ public:
             event("connect");
             link_->connect();
         } else if (dice < 90) {
-            event("link lost");
             link_->drop();
+            if (s_.v5 && pick(3) == 0) {
+                // The broker comes back with another Receive Maximum: a
+                // resumed session may hold more flows than it now allows.
+                const std::uint16_t maxima[] = {1, 2, 3, 10, 65535};
+                broker_.receive_maximum = maxima[pick(5)];
+                event("link lost; the broker's Receive Maximum is now " + std::to_string(broker_.receive_maximum));
+            } else {
+                event("link lost");
+            }
         } else if (dice < 94) {
             const auto k = 1 + pick(3);
             event("the next " + std::to_string(k) + " commit(s) fail");
