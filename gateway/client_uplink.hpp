@@ -52,6 +52,7 @@ public:
     std::error_code resume_flows(std::vector<mqtt::inflight_entry> flows) override;
     void drop_link() override;
     void flows(std::vector<mqtt::flow_status>& out) const override;
+    std::vector<std::uint64_t> take_restarted() override { return client_.take_restarted(); }
     const std::set<std::uint16_t>& incoming_qos2() const override;
 
     // QoS 1/2 messages from publish() to their acknowledgement.

@@ -242,6 +242,29 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
         if (handed() <= window_ / 2) refill();
         return;
     }
+    if (refused && error.category() == mqtt::reason_code_category() && error.value() == quota_exceeded) {
+        // 0x97 Quota exceeded: "an implementation or administrative imposed
+        // limit has been exceeded" (5.0, 3.4.2.1 / 3.5.2.1): a limit of the
+        // broker's that frees up, not a verdict on the message. The flow is
+        // over [MQTT-4.3.3]; the message stays stored and is sent again as a
+        // new PUBLISH, at most quota_retries times (then it is
+        // refused as below, so that a broker that always says so does not
+        // keep one message going round for ever).
+        auto& tries = quota_tries_[id];
+        if (tries < quota_retries) {
+            ++tries;
+            ++stats_.quota_retries;
+            requeued_.insert(id);
+            rewind(id);
+            caught_up_ = false;
+            log_quota(error);
+            // Sent again after the commit that records it as queued, by
+            // the flush: not from inside this acknowledgement.
+            request_flush(true);
+            return;
+        }
+    }
+    quota_tries_.erase(id);
     // A refusal (MQTT 5.0 reason code >= 0x80 in PUBACK/PUBREC, or a message
     // the broker's size limit excludes) is final: the broker answered and
     // would answer the same again, so keeping it would block the queue for
@@ -276,6 +299,13 @@ void forwarder::direct_completed(std::uint64_t token, std::error_code error, boo
     if (!caught_up_ && handed() <= window_ / 2) refill();
 }
 
+void forwarder::log_quota(std::error_code error) {
+    if (const auto held_back = log_limit_.admit("quota exceeded", std::chrono::steady_clock::now())) {
+        spdlog::warn("queue: the broker answered {}; the message is sent again, at most {} times ({} so far){}",
+                     error.message(), quota_retries, stats_.quota_retries, log_limiter::suffix(*held_back));
+    }
+}
+
 void forwarder::broker_refused(std::error_code error) {
     ++stats_.refused_by_broker;
     if (const auto held_back = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
@@ -294,7 +324,17 @@ bool forwarder::before_write() {
     return true;
 }
 
+void forwarder::take_restarted() {
+    for (const auto token : link_.take_restarted()) {
+        if (ours(token) && !direct_token(token)) requeued_.insert(static_cast<std::int64_t>(token));
+    }
+}
+
 bool forwarder::commit_ledger(bool writing) {
+    // Flows the session started again on a broker without our session are
+    // recorded so in this commit, before anything written after that
+    // CONNACK: a store still saying PUBREC would resume them with PUBREL alone.
+    take_restarted();
     link_.flows(flows_);
     // Unwritten QoS 0 messages are deleted with the commit before their
     // write: if it fails they were never sent and go back to the queue.
@@ -303,8 +343,8 @@ bool forwarder::commit_ledger(bool writing) {
         merged = acknowledged_;
         merged.insert(unwritten_.begin(), unwritten_.end());
     }
-    const auto changes =
-        ledger_changes(committed_, flows_, merged.empty() ? acknowledged_ : merged, mqtt::client_token_base);
+    const auto changes = ledger_changes(committed_, flows_, merged.empty() ? acknowledged_ : merged, requeued_,
+                                        mqtt::client_token_base);
     // apply() commits what append_uncommitted() left open as well.
     if (!changes.empty() || store_.uncommitted()) {
         if (auto r = store_.apply(changes); !r) {
@@ -313,6 +353,7 @@ bool forwarder::commit_ledger(bool writing) {
         }
         ledger_commit(committed_, changes);
         acknowledged_.clear();
+        requeued_.clear();
         if (writing) unwritten_.clear();
     }
     const auto& incoming = link_.incoming_qos2();
@@ -329,7 +370,7 @@ bool forwarder::commit_ledger(bool writing) {
 
 void forwarder::request_flush(bool more_to_hand) {
     if (flush_armed_ || resync_needed_) return;
-    if (!more_to_hand && !store_.uncommitted() && acknowledged_.empty()) return;
+    if (!more_to_hand && !store_.uncommitted() && acknowledged_.empty() && requeued_.empty()) return;
     flush_armed_ = true;
     if (arm_flush_) arm_flush_();
 }
@@ -389,6 +430,10 @@ void forwarder::requeue_unwritten() {
 // what the store has, as after a restart. Messages acknowledged but not yet
 // deleted stay out; they are deleted with the next commit.
 void forwarder::resync() {
+    // Flows the session gave up on a fresh broker session stay given up:
+    // the store may still have them in flight (the commit that would have
+    // said otherwise failed).
+    take_restarted();
     link_.withdraw(ours, true);
     requeue_unwritten();
     lose_direct();
@@ -420,6 +465,9 @@ void forwarder::resync() {
         handed_[m.id] = m.message.qos;
         mark_if_historical(m.message, m.id);
         flows.push_back(flow_of(m));
+        // Given up (the next commit says so): without a packet id the
+        // session starts it again as a new message.
+        if (requeued_.count(m.id)) flows.back().packet_id = 0;
     }
     if (const auto ec = link_.resume_flows(std::move(flows))) {
         spdlog::error("queue: cannot rebuild the session: {}", ec.message());
@@ -429,6 +477,8 @@ void forwarder::resync() {
     historical_cursor_ = 0;
     resync_needed_ = false;
     ++stats_.resyncs;
+    // A flow given up and not yet recorded so is committed as soon as it can.
+    request_flush();
     spdlog::warn("queue: session rebuilt from the store: {} message(s) in flight, {} stored", handed_.size(),
                  store_.stats().rows);
 }

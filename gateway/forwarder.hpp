@@ -120,6 +120,11 @@ public:
     // QoS 0 messages sent directly that the client has not written yet (in
     // its queue or its write buffer): what a crash now would lose.
     std::size_t direct_unsent() const { return direct_handed_.size() + direct_unwritten_; }
+    // 0x97 Quota exceeded (MQTT 5.0) in PUBACK/PUBREC is taken as "not
+    // now": the message is sent again, at most this many times in this run,
+    // then it is refused like any other refusing reason code.
+    static constexpr std::uint32_t quota_retries = 8;
+    static constexpr int quota_exceeded = 0x97;
 
 private:
     void refill();
@@ -151,6 +156,9 @@ private:
     // with the link.
     void lose_direct();
     void broker_refused(std::error_code error);
+    void log_quota(std::error_code error);
+    // Moves the session's restarted flows (uplink::take_restarted) to requeued_.
+    void take_restarted();
     // writing: the commit right before a write (QoS 0 messages in it go too).
     bool commit_ledger(bool writing);
     void requeue_unwritten();
@@ -186,6 +194,14 @@ private:
     // with the commit before that write, back in the queue if it never happens.
     std::set<std::int64_t> unwritten_;
     ledger committed_;                    // flow state as the store has it
+    // Messages whose flow ended without an acknowledgement (a broker
+    // without our session, 0x97 Quota exceeded) that the store may still
+    // have in flight as it was: recorded with the next commit as to be sent
+    // again as new messages (ledger_changes).
+    std::set<std::int64_t> requeued_;
+    // 0x97 Quota exceeded answers per message; an entry lives until the
+    // message is acknowledged or refused for good.
+    std::map<std::int64_t, std::uint32_t> quota_tries_;
     // Direct QoS 0 messages with the client, by token (from direct_token_base
     // up, below mqtt::client_token_base), and how many the client completed
     // into its write buffer since the last write.

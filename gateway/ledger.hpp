@@ -26,9 +26,13 @@ using ledger = std::map<std::int64_t, ledger_flow>;
 
 // The changes that bring the store from `committed` to the session's
 // `flows` (tokens below token_limit are store ids; others are not the
-// ledger's) and delete the `acknowledged` messages, in that order.
+// ledger's), record the `requeued` messages the session holds no flow of as
+// to be sent again as new messages (sent, packet id 0: their flow ended
+// without an acknowledgement, because the broker had no session for it or
+// refused it for now), and delete the `acknowledged` messages, in that order.
 std::vector<store::change> ledger_changes(const ledger& committed, std::span<const mqtt::flow_status> flows,
-                                          const std::set<std::int64_t>& acknowledged, std::uint64_t token_limit);
+                                          const std::set<std::int64_t>& acknowledged,
+                                          const std::set<std::int64_t>& requeued, std::uint64_t token_limit);
 
 // What the store holds once `changes` are committed.
 void ledger_commit(ledger& committed, std::span<const store::change> changes);

@@ -183,6 +183,7 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
             pending_.push_front(queued_message{it->message, it->token});
         }
+        for (const auto& e : inflight_) restarted_.push_back(e.token);
         inflight_.clear();
         flow_ids_.reset();
         incoming_qos2_.clear();
@@ -211,22 +212,25 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         // [MQTT-4.4.0-1] ([MQTT-4.4.0-1] in 5.0 too): resend unacknowledged
         // PUBLISH with DUP=1 [MQTT-3.3.1-1] and PUBREL; a PUBLISH whose
         // PUBREL went out is never sent again [MQTT-4.3.3-1].
+        // 5.0 [MQTT-3.3.4-7]: at most Receive Maximum QoS 1/2 PUBLISH "for
+        // which it has not received PUBACK, PUBCOMP, or PUBREC with a Reason
+        // Code of 128 or greater": a flow awaiting PUBCOMP holds a slot, so
+        // the PUBLISH resends fill what the PUBREL flows leave, in the order
+        // the flows started, and the rest go as acknowledgements free slots
+        // (resend_due). [MQTT-3.3.4-8]: packets other than PUBLISH are never
+        // delayed for the quota, so every PUBREL goes now.
+        std::size_t on_wire = static_cast<std::size_t>(std::count_if(
+            inflight_.begin(), inflight_.end(),
+            [](const inflight_entry& e) { return e.state == inflight_state::pubrec_received; }));
         for (auto it = inflight_.begin(); it != inflight_.end();) {
-            auto& e = *it;
-            if (e.state == inflight_state::publish_sent) {
-                const auto q = sendable_qos(e.message.qos).value_or(e.message.qos);
-                auto p = make_publish(e.message, q, e.packet_id, true);
-                if (!p) {
-                    out.push_back(action::publish_completed{e.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
-                    it = erase_flow(it);
-                    continue;
-                }
-                e.message.qos = q;
-                e.dup = true;
-                send(out, std::move(*p), now);
-            } else {
-                send(out, pubrel{e.packet_id, 0, {}}, now);
+            if (it->state == inflight_state::publish_sent && on_wire >= window()) {
+                resend_due_.insert(it->packet_id);
+                ++it;
+                continue;
             }
+            const bool publish = it->state == inflight_state::publish_sent;
+            if (!resend(out, it, now)) continue;
+            if (publish) ++on_wire;
             ++it;
         }
     }
@@ -342,6 +346,7 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
     } else if (type == packet_type::pubrec && q == qos::exactly_once) {
         // [MQTT-4.3.3-1]: from here on the PUBLISH is never sent again, only PUBREL.
         it->state = inflight_state::pubrec_received;
+        resend_due_.erase(id);  // the broker had it: no PUBLISH to resend
         send(out, pubrel{id, 0, {}}, now);
     } else {
         close_with(out, make_error_code(mqtt_errc::protocol_error), rc_protocol_error, now);  // an ack that does not fit the flow
@@ -398,6 +403,7 @@ actions session::on_connection_lost(clock::time_point) {
 
 void session::drop_link(actions& out) {
     link_ = link::disconnected;
+    resend_due_.clear();  // the next resumed session resends every flow anyway
     connack_deadline_.reset();
     ping_deadline_.reset();
     if (armed_timer_) {
@@ -569,7 +575,47 @@ std::error_code session::resume_flows(std::vector<inflight_entry> flows) {
     return {};
 }
 
+std::vector<std::uint64_t> session::take_restarted() {
+    std::vector<std::uint64_t> out;
+    out.swap(restarted_);
+    return out;
+}
+
+bool session::resend(actions& out, std::deque<inflight_entry>::iterator& it, clock::time_point now) {
+    auto& e = *it;
+    if (e.state == inflight_state::pubrec_received) {
+        send(out, pubrel{e.packet_id, 0, {}}, now);
+        return true;
+    }
+    const auto q = sendable_qos(e.message.qos).value_or(e.message.qos);
+    auto p = make_publish(e.message, q, e.packet_id, true);
+    if (!p) {
+        out.push_back(action::publish_completed{e.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
+        it = erase_flow(it);
+        return false;
+    }
+    e.message.qos = q;
+    e.dup = true;
+    send(out, std::move(*p), now);
+    return true;
+}
+
+void session::resend_due(actions& out, clock::time_point now) {
+    for (auto it = inflight_.begin(); it != inflight_.end() && !resend_due_.empty();) {
+        // Every flow not waiting here is unacknowledged on this link.
+        if (inflight_.size() - resend_due_.size() >= window()) return;
+        if (resend_due_.erase(it->packet_id) == 0) {
+            ++it;
+            continue;
+        }
+        if (resend(out, it, now)) ++it;
+    }
+}
+
 void session::drain(actions& out, clock::time_point now) {
+    // Resumed flows first: they are older than anything queued, and hold
+    // their slots of the window already.
+    if (link_ == link::connected) resend_due(out, now);
     while (link_ == link::connected && !pending_.empty()) {
         auto& front = pending_.front();
         const auto q = sendable_qos(front.message.qos);
@@ -614,6 +660,7 @@ void session::add_flow(inflight_entry e) {
 std::deque<inflight_entry>::iterator session::erase_flow(
     const std::deque<inflight_entry>::iterator& it) {
     flow_ids_.reset(it->packet_id);
+    resend_due_.erase(it->packet_id);
     return inflight_.erase(it);
 }
 
@@ -646,7 +693,7 @@ void session::close_with(actions& out, std::error_code reason, std::uint8_t reas
 }
 
 std::size_t session::window() const noexcept {
-    // [MQTT-3.3.4-9]: never more unacknowledged QoS 1/2 PUBLISH than the
+    // [MQTT-3.3.4-7]: never more unacknowledged QoS 1/2 PUBLISH than the
     // broker's Receive Maximum.
     return std::max<std::size_t>(std::min<std::size_t>(options_.max_inflight, limits_.receive_maximum), 1);
 }

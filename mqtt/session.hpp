@@ -208,6 +208,13 @@ public:
     // ones held. A flow whose packet id is taken by one held starts again as
     // a queued message, ahead of the queue.
     std::error_code resume_flows(std::vector<inflight_entry> flows);
+    // The tokens of flows this session started again as new messages
+    // because the broker had no session for them (CONNACK Session Present
+    // 0), since the last call: a durable ledger still holds them as sent or
+    // PUBREC-received and must record them as queued before anything else
+    // is written, or a later resumed session would finish them with PUBREL
+    // unpublished.
+    std::vector<std::uint64_t> take_restarted();
 
     link state() const noexcept { return link_; }
     const server_limits& limits() const noexcept { return limits_; }
@@ -241,6 +248,12 @@ private:
 
     void send(actions& out, packet p, clock::time_point now);
     void drain(actions& out, clock::time_point now);
+    // Resumed flows not resent yet on this link, in the order they started,
+    // while the broker's Receive Maximum leaves room.
+    void resend_due(actions& out, clock::time_point now);
+    // Resends one resumed flow: PUBLISH with DUP=1, or PUBREL. False: it
+    // could not be sent (too large for the broker) and was completed.
+    bool resend(actions& out, std::deque<inflight_entry>::iterator& it, clock::time_point now);
     // The SUBSCRIBEs not sent on this link yet (again: those sent before it
     // too); one larger than the broker's Maximum Packet Size completes with
     // subscribe_too_large instead, one that cannot be encoded with the
@@ -283,6 +296,10 @@ private:
     // for each of them.
     std::deque<inflight_entry> inflight_;
     std::bitset<65536> flow_ids_;  // the packet ids of inflight_
+    // Flows of a resumed session whose PUBLISH (DUP) waits for room under
+    // the broker's Receive Maximum on this link; emptied with the link.
+    std::set<std::uint16_t> resend_due_;
+    std::vector<std::uint64_t> restarted_;  // see take_restarted()
     std::set<std::uint16_t> incoming_qos2_;
     std::vector<subscription> subscriptions_;  // everything ever subscribed, renewed on a fresh session
     std::vector<pending_subscribe> pending_subscribes_;

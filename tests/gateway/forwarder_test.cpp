@@ -61,6 +61,8 @@ protected:
         so.keepalive = std::chrono::seconds(0);
         so.clean_session = false;
         so.max_inflight = max_inflight;
+        so.version = v5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v3_1_1;
+        broker.v5 = v5;
         life_.store = std::move(*opened);
         life_.link = std::make_unique<model::session_link>(so, broker, [this](const mqtt::publish& p) { on_wire(p); });
         life_.fwd =
@@ -112,6 +114,7 @@ protected:
     store::limits limits;
     store::drop_policy policy = store::drop_policy::drop_qos0_first;
     bool fail_commits = false;
+    bool v5 = false;
     int flushes_asked = 0;
     config::qos0_route qos0_route = config::qos0_route::stored;
     config::store_order order = config::store_order::strict;
@@ -324,6 +327,138 @@ TEST_F(forwarder_test, a_failed_commit_sends_nothing_drops_the_link_and_rebuilds
     fwd().flush_due();
     EXPECT_TRUE(committed().empty());
     EXPECT_EQ(fwd().stats().delivered, 3u);
+}
+
+// A QoS 2 flow past PUBREC on a broker that then forgot every session: the
+// session starts it again as a new message (CONNACK Session Present 0). The
+// commit before that write fails, so the session is rebuilt from the store;
+// the store must not say PUBREC any more, or the next CONNACK (Session
+// Present 1: the broker made a session at the last CONNECT) would finish the
+// flow with PUBREL alone and the broker's new session would never see it.
+TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_stays_given_up_after_a_failed_commit) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::exactly_once)});
+    link().write();
+    ASSERT_EQ(wire_keys(), std::vector<std::uint64_t>{1});
+    deliver_all_acks();  // PUBREC in, PUBREL out
+    ASSERT_EQ(committed().at(1).state, store::flow_state::pubrec);
+    ASSERT_FALSE(broker.to_client.empty());  // the PUBCOMP, lost with the link
+
+    link().drop();
+    broker.forget();
+    fail_commits = true;
+    link().connect();  // Session Present 0; the commit before the write fails
+    EXPECT_FALSE(link().up());
+    EXPECT_EQ(fwd().stats().resyncs, 1u);
+    fail_commits = false;
+    wire.clear();
+    link().connect();  // Session Present 1
+    ASSERT_EQ(link().resumed_sessions, 1u);
+    for (int round = 0; round < 5 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
+        deliver_all_acks();
+    }
+    fwd().flush_due();
+    ASSERT_EQ(wire_keys(), std::vector<std::uint64_t>{1}) << "message 1 never published to the new broker session";
+    EXPECT_FALSE(wire[0].dup);
+    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                            [&](const model::delivery& d) {
+                                return d.key == 1 && d.delivered && d.incarnation == broker.incarnation;
+                            }),
+              1);
+    EXPECT_TRUE(committed().empty());
+}
+
+// Two such flows, and a broker whose Receive Maximum lets one go again at
+// once: the other stays with the session, queued. The commit before the
+// first write after that CONNACK records it queued, so a crash right after
+// it cannot leave the store saying PUBREC.
+TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_is_recorded_queued_by_the_next_commit) {
+    v5 = true;
+    broker.receive_maximum = 2;
+    start();
+    link().connect();
+    submit({message_for(1, qos::exactly_once), message_for(2, qos::exactly_once)});
+    link().write();
+    deliver_all_acks();  // PUBREC for both, PUBRELs out
+    ASSERT_EQ(committed().at(1).state, store::flow_state::pubrec);
+    ASSERT_EQ(committed().at(2).state, store::flow_state::pubrec);
+
+    link().drop();
+    broker.forget();
+    broker.receive_maximum = 1;
+    wire.clear();
+    link().connect();  // Session Present 0: 1 goes as a new PUBLISH, 2 waits
+    ASSERT_EQ(wire_keys(), std::vector<std::uint64_t>{1});
+    // Recorded as one to send again as a new message: sent, no packet id.
+    EXPECT_EQ(committed().at(2).state, store::flow_state::sent);
+    EXPECT_EQ(committed().at(2).packet_id, 0);
+    crash();
+
+    wire.clear();
+    start();
+    link().connect();  // Session Present 1
+    ASSERT_EQ(link().resumed_sessions, 1u);
+    for (int round = 0; round < 10 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                            [&](const model::delivery& d) {
+                                return d.key == 2 && d.delivered && d.incarnation == broker.incarnation;
+                            }),
+              1)
+        << "message 2 never published to the new broker session";
+}
+
+// 0x97 Quota exceeded in a PUBACK is "not now", not a verdict on the
+// message: it stays stored and goes again (recorded as queued first).
+TEST_F(forwarder_test, a_quota_exceeded_answer_keeps_the_message_and_sends_it_again) {
+    v5 = true;
+    start();
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 2;
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::exactly_once)});
+    link().write();
+    for (int round = 0; round < 20 && !committed().empty(); ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().stats().quota_retries, 2u);
+    EXPECT_EQ(fwd().stats().refused_by_broker, 0u);
+    EXPECT_EQ(fwd().stats().delivered, 2u);
+    for (const std::uint64_t key : {1u, 2u}) {
+        EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                                [&](const model::delivery& d) { return d.key == key && d.delivered; }),
+                  1)
+            << "message " << key;
+    }
+}
+
+// A broker that always answers 0x97: the message goes again a bounded
+// number of times, then it is refused like any refusing reason code.
+TEST_F(forwarder_test, a_broker_that_always_answers_quota_exceeded_gets_a_bounded_number_of_tries) {
+    v5 = true;
+    start();
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 1'000'000;
+    submit({message_for(1, qos::at_least_once)});
+    link().write();
+    for (int round = 0; round < 100 && !committed().empty(); ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(wire.size(), forwarder::quota_retries + 1);
+    EXPECT_EQ(fwd().stats().quota_retries, forwarder::quota_retries);
+    EXPECT_EQ(fwd().stats().refused_by_broker, 1u);
 }
 
 TEST_F(forwarder_test, a_historical_message_handed_over_again_after_a_lost_link_is_counted_once) {

@@ -57,6 +57,10 @@ struct broker {
     bool downgrade_qos2 = false;
     std::uint16_t receive_maximum = 65535;  // 5.0 CONNACK property
     bool v5 = false;
+    // The next `refusals` QoS 1/2 PUBLISH packets are answered with this
+    // reason code (5.0) and not taken.
+    std::uint8_t refusal_code = 0;
+    std::size_t refusals = 0;
 
     bool has_session = false;
     int incarnation = 0;
@@ -65,10 +69,21 @@ struct broker {
     std::deque<mqtt::packet> to_client;         // acknowledgements not yet delivered
     std::vector<delivery> log;                  // every PUBLISH received, in order
     std::string violation;                      // protocol rule the client broke, if any
+    // QoS 2 packet ids whose PUBLISH this broker session received: a PUBREL
+    // for another would finish, unpublished here, a flow this session never
+    // had (the client resumed a session the broker had forgotten).
+    std::set<std::uint16_t> session_qos2_ids;
+    std::string resume_violation;
+    // The client could not have recorded that the broker forgot it (killed
+    // before any write after a CONNACK with Session Present 0): until the
+    // next new session, such a PUBREL is what it can only send.
+    bool unknown_pubrel_excused = false;
 
     // The broker restarts without persistence: sessions and QoS 2 state are gone.
     void forget() {
         has_session = false;
+        session_qos2_ids.clear();
+        unknown_pubrel_excused = false;
         qos2_received.clear();
         ++incarnation;
     }
@@ -80,7 +95,11 @@ struct broker {
     mqtt::connack on_connect(const mqtt::connect& c) {
         mqtt::connack a;
         a.session_present = has_session && !c.clean_session;
-        if (!a.session_present) qos2_received.clear();
+        if (!a.session_present) {
+            qos2_received.clear();
+            session_qos2_ids.clear();
+            unknown_pubrel_excused = false;
+        }
         has_session = true;
         if (v5) a.props.push_back(mqtt::property{mqtt::prop::receive_maximum, std::uint32_t{receive_maximum}});
         return a;
@@ -89,6 +108,11 @@ struct broker {
     void on_packet(const mqtt::packet& p) {
         if (const auto* pub = std::get_if<mqtt::publish>(&p)) return on_publish(*pub);
         if (const auto* rel = std::get_if<mqtt::pubrel>(&p)) {
+            if (!session_qos2_ids.count(rel->packet_id) && !unknown_pubrel_excused && resume_violation.empty()) {
+                resume_violation = "PUBREL " + std::to_string(rel->packet_id) +
+                                   " for a QoS 2 PUBLISH this broker session never received (incarnation " +
+                                   std::to_string(incarnation) + ")";
+            }
             qos2_received.erase(rel->packet_id);
             to_client.push_back(mqtt::pubcomp{rel->packet_id, 0, {}});
             return;
@@ -104,6 +128,17 @@ struct broker {
                             std::to_string(receive_maximum);
             }
         }
+        if (p.qos != mqtt::qos::at_most_once && refusals > 0) {
+            --refusals;
+            d.delivered = false;
+            if (p.qos == mqtt::qos::at_least_once || downgrade_qos2) {
+                to_client.push_back(mqtt::puback{p.packet_id, refusal_code, {}});
+            } else {
+                to_client.push_back(mqtt::pubrec{p.packet_id, refusal_code, {}});
+            }
+            log.push_back(d);
+            return;
+        }
         switch (p.qos) {
             case mqtt::qos::at_most_once:
                 break;
@@ -116,6 +151,7 @@ struct broker {
                     break;
                 }
                 d.delivered = qos2_received.insert(p.packet_id).second;
+                session_qos2_ids.insert(p.packet_id);
                 to_client.push_back(mqtt::pubrec{p.packet_id, 0, {}});
                 break;
         }
@@ -126,6 +162,7 @@ struct broker {
     void delivering(const mqtt::packet& p) {
         if (const auto* a = std::get_if<mqtt::puback>(&p)) outstanding.erase(a->packet_id);
         if (const auto* c = std::get_if<mqtt::pubcomp>(&p)) outstanding.erase(c->packet_id);
+        if (const auto* r = std::get_if<mqtt::pubrec>(&p); r && r->reason_code >= 0x80) outstanding.erase(r->packet_id);
     }
 };
 
@@ -250,6 +287,7 @@ public:
         return session_.resume_flows(std::move(flows));
     }
     void flows(std::vector<mqtt::flow_status>& out) const override { session_.flows(out); }
+    std::vector<std::uint64_t> take_restarted() override { return session_.take_restarted(); }
     // As the client does: once the current handler is done.
     void drop_link() override { drop_requested_ = true; }
     // The end of a handler: a drop asked for happens now.
@@ -278,6 +316,7 @@ public:
         connect_.reset();
         if (ack.session_present) ++resumed_sessions;
         else ++fresh_sessions;
+        if (!ack.session_present) writes_at_fresh_connack = writes;
         execute(session_.on_packet(ack, now_));
         if (connected() && before_link_up_) before_link_up_();
         if (connected()) forwarder_->on_link_up();
@@ -313,6 +352,7 @@ public:
             drop();
             return;
         }
+        ++writes;
         auto packets = std::move(outbox_);
         outbox_.clear();
         for (auto& p : packets) {
@@ -347,6 +387,8 @@ public:
     std::uint64_t fresh_sessions = 0;
     std::uint64_t resumed_sessions = 0;
     std::uint64_t refused_writes = 0;
+    std::uint64_t writes = 0;                    // writes that reached the broker
+    std::optional<std::uint64_t> writes_at_fresh_connack;  // `writes` at the last Session Present 0
     std::uint64_t encode_failures = 0;
     bool runaway = false;
     static constexpr std::uint64_t runaway_bound = 100'000;

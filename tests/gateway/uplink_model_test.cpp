@@ -1,8 +1,9 @@
 // Model-based test of the uplink: forwarder + store + session under random
 // sequences of events (publishes at mixed QoS, acknowledgements in any order
 // and twice, links lost, Session Present 0/1, Receive Maximum 1..N, a broker
-// that takes QoS 2 as QoS 1, failed commits, crashes and restarts, full
-// queues), with the promises checked after every step against a reference:
+// that takes QoS 2 as QoS 1, failed commits, crashes and restarts, a broker
+// that forgets us followed by a failed commit or a crash right after the
+// next CONNACK, full queues), with the promises checked after every step against a reference:
 // what the broker received and what the store holds committed.
 //
 // Promises checked (docs/architecture.md, "The durable queue"):
@@ -28,6 +29,11 @@
 //            in the store; when the link comes back the latest stored
 //            message of each topic is live unless a newer one was
 //            delivered or dropped already. strict marks nothing.
+//   resume   a PUBREL goes only to a broker session that received the
+//            PUBLISH of its packet id: a flow the broker forgot (Session
+//            Present 0) is published again, also when the commit after that
+//            CONNACK fails (unless the process died before anything was
+//            written after it: then the store cannot know)
 //   all      after the faults stop, every message committed and not dropped
 //            is delivered and the store ends empty; every message submitted
 //            is delivered, dropped, refused, lost with a failed commit or
@@ -167,8 +173,16 @@ public:
             event("connect");
             link_->connect();
         } else if (dice < 90) {
-            event("link lost");
             link_->drop();
+            if (s_.v5 && pick(3) == 0) {
+                // The broker comes back with another Receive Maximum: a
+                // resumed session may hold more flows than it now allows.
+                const std::uint16_t maxima[] = {1, 2, 3, 10, 65535};
+                broker_.receive_maximum = maxima[pick(5)];
+                event("link lost; the broker's Receive Maximum is now " + std::to_string(broker_.receive_maximum));
+            } else {
+                event("link lost");
+            }
         } else if (dice < 94) {
             const auto k = 1 + pick(3);
             event("the next " + std::to_string(k) + " commit(s) fail");
@@ -177,9 +191,27 @@ public:
             event("crash and restart");
             restart();
         } else {
-            event("broker restarts without persistence");
             link_->drop();
             broker_.forget();
+            // The class of faults between the CONNACK that says the broker
+            // forgot us and the first write after it: that commit fails (the
+            // session is rebuilt from the store), or the process dies there.
+            switch (pick(3)) {
+                case 0:
+                    event("broker restarts without persistence");
+                    break;
+                case 1:
+                    event("broker restarts without persistence; connect, and its first commit fails");
+                    failing_commits_ = 1;
+                    link_->connect();
+                    break;
+                default:
+                    event("broker restarts without persistence; connect, killed before its first write");
+                    crashing_ = true;
+                    link_->connect();
+                    restart();
+                    break;
+            }
         }
         // The write buffer as the event left it, before the write.
         if (const auto bound = s_.window + forward_->max_unwritten(); link_->outbox_publishes() > bound) {
@@ -312,6 +344,12 @@ private:
 
     // kill -9: nothing more reaches the disk; what was committed stays.
     void restart() {
+        // Nothing written since a CONNACK with Session Present 0: the store
+        // may not know yet that the broker forgot us, and the next link
+        // (Session Present 1) can only finish those flows as the store has them.
+        if (link_->writes_at_fresh_connack && *link_->writes_at_fresh_connack == link_->writes) {
+            broker_.unknown_pubrel_excused = true;
+        }
         crashing_ = true;
         link_->drop();
         broker_.link_lost();
@@ -453,6 +491,7 @@ private:
     bool check(bool with_store) {
         if (!failure_.empty()) return false;
         if (!broker_.violation.empty()) return violated("window", broker_.violation);
+        if (!broker_.resume_violation.empty()) return violated("resume", broker_.resume_violation);
         if (link_->encode_failures > 0) return violated("durable", "a packet the client wrote does not encode");
         if (link_->runaway) {
             return violated("fresh", "over " + std::to_string(session_link::runaway_bound) +

@@ -285,7 +285,7 @@ TEST_P(client_faults, links_that_end_right_after_connack_are_retried_with_a_grow
 INSTANTIATE_TEST_SUITE_P(both_versions, client_faults,
                          ::testing::Values(protocol_version::v3_1_1, protocol_version::v5), version_name);
 
-TEST(client_faults_v5, MQTT_3_3_4_9_a_receive_maximum_of_1_allows_one_unacknowledged_publish_at_a_time) {
+TEST(client_faults_v5, MQTT_3_3_4_7_a_receive_maximum_of_1_allows_one_unacknowledged_publish_at_a_time) {
     fake_broker broker(protocol_version::v5);
     asio::io_context io;
     client c(io.get_executor(), options_for_fake(broker, protocol_version::v5));

@@ -74,7 +74,7 @@ TEST(mqtt5_session, MQTT_3_2_2_7_a_connack_reason_code_of_0x80_or_more_closes_wi
     EXPECT_EQ(s.state(), session::link::disconnected);
 }
 
-TEST(mqtt5_session, MQTT_3_3_4_9_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum) {
+TEST(mqtt5_session, MQTT_3_3_4_7_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum) {
     auto s = connected5({property{prop::receive_maximum, std::uint32_t{2}}});
     EXPECT_EQ(s.limits().receive_maximum, 2);
     actions a;
@@ -96,6 +96,90 @@ TEST(mqtt5_session, MQTT_3_3_4_9_never_more_unacknowledged_publishes_than_the_br
     auto small = connected5({property{prop::receive_maximum, std::uint32_t{100}}}, o);
     small.publish(msg("a"), 1, t0);
     EXPECT_EQ(sends(small.publish(msg("b"), 2, t0)), 0u);
+}
+
+// A session resumed with flows in progress: what a CONNACK with Session
+// Present 1 and Receive Maximum `r` makes the session send.
+session resumed5(std::uint16_t r, std::vector<inflight_entry> flows, actions& out) {
+    session s(opts5());
+    EXPECT_FALSE(s.restore(session_state{std::move(flows), {}}));
+    s.on_transport_connected(t0);
+    out = s.on_packet(connack{true, 0, {property{prop::receive_maximum, std::uint32_t{r}}}}, t0);
+    return s;
+}
+
+inflight_entry flow(std::uint16_t id, qos q, inflight_state st = inflight_state::publish_sent) {
+    return inflight_entry{id, msg("t/" + std::to_string(id), q), id, st, true};
+}
+
+std::vector<std::uint16_t> ids_of(const std::vector<publish>& p) {
+    std::vector<std::uint16_t> out;
+    for (const auto& x : p) out.push_back(x.packet_id);
+    return out;
+}
+
+// [MQTT-4.4.0-1] asks a resumed session to resend its flows; [MQTT-3.3.4-7]
+// still allows no more than Receive Maximum PUBLISH "for which it has not
+// received PUBACK, PUBCOMP, or PUBREC with a Reason Code of 128 or greater":
+// a flow awaiting PUBCOMP holds a slot. The rest go as acknowledgements free
+// slots, each with its packet id and DUP, in the order the flows started.
+TEST(mqtt5_session, MQTT_3_3_4_7_a_resumed_session_resends_no_more_publishes_than_the_receive_maximum) {
+    actions a;
+    auto s = resumed5(2,
+                      {flow(1, qos::at_least_once), flow(2, qos::exactly_once, inflight_state::pubrec_received),
+                       flow(3, qos::at_least_once), flow(4, qos::exactly_once)},
+                      a);
+    EXPECT_EQ(ids_of(sent<publish>(a)), std::vector<std::uint16_t>{1});
+    ASSERT_EQ(sent<pubrel>(a).size(), 1u);
+    EXPECT_EQ(sent<pubrel>(a)[0].packet_id, 2);
+    EXPECT_TRUE(sent<publish>(a)[0].dup);
+    // Queued behind the resumed flows: nothing new goes out before them.
+    EXPECT_TRUE(sent<publish>(s.publish(msg("new"), 9, t0)).empty());
+
+    const auto after1 = sent<publish>(s.on_packet(puback{1, 0, {}}, t0));
+    ASSERT_EQ(ids_of(after1), std::vector<std::uint16_t>{3});
+    EXPECT_TRUE(after1[0].dup);
+    EXPECT_EQ(after1[0].topic, "t/3");
+    const auto after2 = sent<publish>(s.on_packet(pubcomp{2, 0, {}}, t0));
+    ASSERT_EQ(ids_of(after2), std::vector<std::uint16_t>{4});
+    EXPECT_TRUE(after2[0].dup);
+    EXPECT_EQ(after2[0].qos, qos::exactly_once);
+    // Only when a resent flow ends does the queued message get its slot.
+    const auto after3 = sent<publish>(s.on_packet(puback{3, 0, {}}, t0));
+    ASSERT_EQ(after3.size(), 1u);
+    EXPECT_EQ(after3[0].topic, "new");
+    EXPECT_FALSE(after3[0].dup);
+    EXPECT_EQ(s.inflight(), 2u);
+}
+
+// [MQTT-3.3.4-8]: packets other than PUBLISH are not delayed for the quota:
+// every PUBREL goes at once, though the flows awaiting PUBCOMP keep the
+// PUBLISH resends waiting.
+TEST(mqtt5_session, MQTT_3_3_4_8_a_resumed_session_sends_every_pubrel_at_once) {
+    actions a;
+    auto s = resumed5(1,
+                      {flow(1, qos::exactly_once, inflight_state::pubrec_received), flow(2, qos::at_least_once),
+                       flow(3, qos::exactly_once, inflight_state::pubrec_received)},
+                      a);
+    EXPECT_TRUE(sent<publish>(a).empty());
+    ASSERT_EQ(sent<pubrel>(a).size(), 2u);
+    EXPECT_EQ(sent<pubrel>(a)[0].packet_id, 1);
+    EXPECT_EQ(sent<pubrel>(a)[1].packet_id, 3);
+    EXPECT_TRUE(sent<publish>(s.on_packet(pubcomp{1, 0, {}}, t0)).empty());
+    EXPECT_EQ(ids_of(sent<publish>(s.on_packet(pubcomp{3, 0, {}}, t0))), std::vector<std::uint16_t>{2});
+}
+
+// The flows still waiting when the link drops are all resent on the next
+// resumed link, within that link's Receive Maximum.
+TEST(mqtt5_session, MQTT_4_4_0_1_flows_waiting_for_a_slot_are_resent_on_the_next_link) {
+    actions a;
+    auto s = resumed5(1, {flow(1, qos::at_least_once), flow(2, qos::at_least_once), flow(3, qos::at_least_once)}, a);
+    EXPECT_EQ(ids_of(sent<publish>(a)), std::vector<std::uint16_t>{1});
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto again = s.on_packet(connack{true, 0, {property{prop::receive_maximum, std::uint32_t{2}}}}, t0);
+    EXPECT_EQ(ids_of(sent<publish>(again)), (std::vector<std::uint16_t>{1, 2}));
+    EXPECT_EQ(ids_of(sent<publish>(s.on_packet(puback{2, 0, {}}, t0))), std::vector<std::uint16_t>{3});
 }
 
 TEST(mqtt5_session, MQTT_3_1_2_24_a_message_over_the_brokers_maximum_packet_size_is_never_sent) {
