@@ -323,16 +323,16 @@ void bus_worker::queue(pending_request r) {
         r.done(point_result{make_error_code(modbus_errc::invalid_point), {}});
         return;
     }
-    std::error_code unsent;
     {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         if (stopping_) {
-            unsent = unsent_;
-        } else {
-            writes_.push_back(std::move(r));
+            const auto unsent = unsent_;
+            lock.unlock();
+            finish(r.done, point_result{unsent, {}});
+            return;
         }
+        writes_.push_back(std::move(r));
     }
-    if (unsent) return finish(r.done, point_result{unsent, {}});  // r was not moved from
     ring(false);
 }
 
