@@ -5,16 +5,25 @@
 namespace fieldbridge::gateway {
 
 client_uplink::client_uplink(mqtt::client& client)
-    : client_(client), flush_timer_(client.get_executor()), link_up_timer_(client.get_executor()) {}
+    : client_(client),
+      flush_timer_(client.get_executor()),
+      link_up_timer_(client.get_executor()),
+      quota_timer_(client.get_executor(), [this] {
+          if (forwarder_ != nullptr) forwarder_->quota_due();
+      }) {}
 
 client_uplink::~client_uplink() {
     *alive_ = false;
     flush_timer_.cancel();
     link_up_timer_.cancel();
+    quota_timer_.cancel();
 }
 
 void client_uplink::attach(forwarder& f) {
     forwarder_ = &f;
+    client_.keep_restarted();  // forwarder::take_restarted drains them
+    f.set_quota_wait([] { return std::chrono::steady_clock::now(); },
+                     [this](std::chrono::steady_clock::time_point t) { quota_timer_.wake_at(t); });
     client_.on_completed([this](std::uint64_t token, std::error_code error) { completed(token, error); });
     client_.on_before_write([this] { return forwarder_->before_write(); });
     client_.on_link_state([this, alive = alive_](mqtt::link_state s) {

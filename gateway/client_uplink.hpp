@@ -13,6 +13,7 @@
 
 #include "gateway/forwarder.hpp"
 #include "gateway/histogram.hpp"
+#include "gateway/wakeup_timer.hpp"
 #include "gateway/uplink.hpp"
 #include "mqtt/client.hpp"
 
@@ -65,6 +66,7 @@ private:
     forwarder* forwarder_ = nullptr;
     boost::asio::steady_timer flush_timer_;
     boost::asio::steady_timer link_up_timer_;  // runs on_link_up() after the current handler
+    wakeup_timer quota_timer_;                 // forwarder::quota_due() (0x97 retries)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for handlers posted past our lifetime
     // When each QoS 1/2 message with the client was handed over. Bounded by
     // the forwarder's window; cleared past max_timed should a token never

@@ -1,10 +1,12 @@
 #include "gateway/forwarder.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <span>
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/quota_retry.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
 #include "mqtt/token.hpp"
@@ -200,6 +202,7 @@ void forwarder::refill() {
             cursor = std::max(cursor, m.id);
             ++examined;
             if (held(m.id)) continue;  // in flight, or acknowledged and not yet deleted
+            if (!quota_wait_.empty() && quota_wait_.contains(m.id)) continue;  // until quota_due()
             if (!link_.ready(m.message)) continue;  // stays stored until rewind()
             handed_[m.id] = m.message.qos;
             ++handed_now;
@@ -250,14 +253,25 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
         // new PUBLISH, at most quota_retries times (then it is
         // refused as below, so that a broker that always says so does not
         // keep one message going round for ever).
+        // Entries of messages evicted or expired while they waited: the
+        // oldest go first.
+        if (!quota_tries_.contains(id) && quota_tries_.size() >= max_examined()) {
+            quota_tries_.erase(quota_tries_.begin());
+        }
         auto& tries = quota_tries_[id];
         if (tries < quota_retries) {
             ++tries;
             ++stats_.quota_retries;
             requeued_.insert(id);
-            rewind(id);
             caught_up_ = false;
             log_quota(error);
+            if (quota_clock_) {
+                const auto due = quota_clock_() + quota_retry_delay(tries);
+                quota_wait_[id] = due;
+                quota_wake_(due);
+            } else {
+                rewind(id);
+            }
             // Sent again after the commit that records it as queued, by
             // the flush: not from inside this acknowledgement.
             request_flush(true);
@@ -297,6 +311,30 @@ void forwarder::direct_completed(std::uint64_t token, std::error_code error, boo
     }
     // A direct message held a place in the window that stored ones may wait for.
     if (!caught_up_ && handed() <= window_ / 2) refill();
+}
+
+void forwarder::set_quota_wait(std::function<quota_clock::time_point()> clock,
+                               std::function<void(quota_clock::time_point)> wake) {
+    quota_clock_ = std::move(clock);
+    quota_wake_ = std::move(wake);
+}
+
+void forwarder::quota_due() {
+    if (quota_wait_.empty()) return;
+    const auto now = quota_clock_();
+    std::optional<quota_clock::time_point> next;
+    for (auto it = quota_wait_.begin(); it != quota_wait_.end();) {
+        if (it->second <= now) {
+            rewind(it->first);
+            it = quota_wait_.erase(it);
+        } else {
+            next = next ? std::min(*next, it->second) : it->second;
+            ++it;
+        }
+    }
+    if (next) quota_wake_(*next);
+    caught_up_ = false;
+    refill();
 }
 
 void forwarder::log_quota(std::error_code error) {
@@ -353,9 +391,12 @@ bool forwarder::commit_ledger(bool writing) {
         }
         ledger_commit(committed_, changes);
         acknowledged_.clear();
-        requeued_.clear();
         if (writing) unwritten_.clear();
     }
+    // Recorded by this commit, or nothing to record (the store already says
+    // so, or the session holds the flow again): an entry kept longer could
+    // restart, at a resync, a flow the broker's session has since taken.
+    requeued_.clear();
     const auto& incoming = link_.incoming_qos2();
     if (!std::equal(incoming.begin(), incoming.end(), committed_incoming_.begin(), committed_incoming_.end())) {
         std::vector<std::uint16_t> ids(incoming.begin(), incoming.end());
@@ -403,6 +444,10 @@ void forwarder::on_link_up() { refill(); }
 void forwarder::on_link_down() {
     split_due_ = true;
     if (resync_needed_) return resync();
+    // Flows a CONNACK with Session Present 0 restarted are recorded so now,
+    // not with the first write of a later link: the store must not say
+    // PUBREC for them through an outage the process may not survive.
+    take_restarted();
     requeue_unwritten();
     // Queued messages go back to the store alone, so that while the link is
     // down the store's limits bound what is held; flows in progress stay
@@ -415,6 +460,7 @@ void forwarder::on_link_down() {
         rewind(id);
     }
     lose_direct();
+    request_flush();
 }
 
 // QoS 0 messages of a write that never happened go back to the queue.
@@ -451,6 +497,8 @@ void forwarder::resync() {
     for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {
         it = *it > *last ? acknowledged_.erase(it) : std::next(it);
     }
+    quota_tries_.erase(quota_tries_.upper_bound(*last), quota_tries_.end());
+    quota_wait_.erase(quota_wait_.upper_bound(*last), quota_wait_.end());
     // Rows rolled back may have been the latest of their topic.
     if (fresh_first()) {
         if (auto r = reload_latest(); !r) {

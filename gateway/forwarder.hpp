@@ -93,6 +93,16 @@ public:
     void on_link_down();
     // The timer asked for with arm_flush fired.
     void flush_due();
+    // A message answered 0x97 Quota exceeded goes again after
+    // quota_retry_delay(): clock says the time now, and wake(t) asks the
+    // owner to call quota_due() at t or later. Without it such a message
+    // goes again after the next commit.
+    using quota_clock = std::chrono::steady_clock;
+    void set_quota_wait(std::function<quota_clock::time_point()> clock,
+                        std::function<void(quota_clock::time_point)> wake);
+    void quota_due();
+    // Messages waiting for their 0x97 retry.
+    std::size_t quota_waiting() const { return quota_wait_.size(); }
     // Stored messages the uplink was not ready() for may go now: the queue
     // is read again from its start.
     void rewind();
@@ -202,6 +212,11 @@ private:
     // 0x97 Quota exceeded answers per message; an entry lives until the
     // message is acknowledged or refused for good.
     std::map<std::int64_t, std::uint32_t> quota_tries_;
+    // Messages answered 0x97 and when they may go again (set_quota_wait);
+    // refill() passes over them until then.
+    std::map<std::int64_t, quota_clock::time_point> quota_wait_;
+    std::function<quota_clock::time_point()> quota_clock_;
+    std::function<void(quota_clock::time_point)> quota_wake_;
     // Direct QoS 0 messages with the client, by token (from direct_token_base
     // up, below mqtt::client_token_base), and how many the client completed
     // into its write buffer since the last write.

@@ -522,6 +522,7 @@ std::error_code client::resume_flows(std::vector<inflight_entry> flows) {
 boost::asio::any_io_executor client::get_executor() const { return impl_->executor; }
 void client::flows(std::vector<flow_status>& out) const { impl_->session.flows(out); }
 std::vector<std::uint64_t> client::take_restarted() { return impl_->session.take_restarted(); }
+void client::keep_restarted() { impl_->session.keep_restarted(); }
 const std::set<std::uint16_t>& client::incoming_qos2() const { return impl_->session.incoming_qos2(); }
 
 std::error_code client::restore_session(session_state state) {

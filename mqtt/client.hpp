@@ -111,8 +111,10 @@ public:
     std::error_code resume_flows(std::vector<inflight_entry> flows);
     void flows(std::vector<flow_status>& out) const;
     // Flows started again as new messages on a session the broker did not
-    // have, since the last call (session::take_restarted).
+    // have, since the last call (session::take_restarted); kept only after
+    // keep_restarted().
     std::vector<std::uint64_t> take_restarted();
+    void keep_restarted();
     const std::set<std::uint16_t>& incoming_qos2() const;
     // Resume in-flight flows persisted by an earlier run; before start().
     std::error_code restore_session(session_state state);

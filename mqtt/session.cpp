@@ -183,7 +183,9 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
             pending_.push_front(queued_message{it->message, it->token});
         }
-        for (const auto& e : inflight_) restarted_.push_back(e.token);
+        if (keep_restarted_) {
+            for (const auto& e : inflight_) restarted_.push_back(e.token);
+        }
         inflight_.clear();
         flow_ids_.reset();
         incoming_qos2_.clear();

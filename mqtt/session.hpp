@@ -213,8 +213,10 @@ public:
     // 0), since the last call: a durable ledger still holds them as sent or
     // PUBREC-received and must record them as queued before anything else
     // is written, or a later resumed session would finish them with PUBREL
-    // unpublished.
+    // unpublished. Kept only after keep_restarted(): an owner that never
+    // takes them would make the list grow with every such CONNACK.
     std::vector<std::uint64_t> take_restarted();
+    void keep_restarted() { keep_restarted_ = true; }
 
     link state() const noexcept { return link_; }
     const server_limits& limits() const noexcept { return limits_; }
@@ -300,6 +302,7 @@ private:
     // the broker's Receive Maximum on this link; emptied with the link.
     std::set<std::uint16_t> resend_due_;
     std::vector<std::uint64_t> restarted_;  // see take_restarted()
+    bool keep_restarted_ = false;
     std::set<std::uint16_t> incoming_qos2_;
     std::vector<subscription> subscriptions_;  // everything ever subscribed, renewed on a fresh session
     std::vector<pending_subscribe> pending_subscribes_;

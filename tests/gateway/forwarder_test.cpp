@@ -14,9 +14,12 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "gateway/forwarder.hpp"
+#include "gateway/quota_retry.hpp"
 #include "gateway/store/message_store.hpp"
 #include "tests/gateway/uplink_model.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -413,6 +416,57 @@ TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_is_record
         << "message 2 never published to the new broker session";
 }
 
+// The same fault with the link lost between that CONNACK and the first
+// write: the flow is recorded as one to start again when the link drops
+// (by the flush that asks for), so a kill during the outage cannot leave
+// the store saying PUBREC for a message the new broker session never saw.
+TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_is_recorded_when_the_link_drops_before_any_write) {
+    start();
+    link().connect();
+    submit({message_for(1, qos::exactly_once)});
+    link().write();
+    deliver_all_acks();  // PUBREC in, PUBREL out
+    ASSERT_EQ(committed().at(1).state, store::flow_state::pubrec);
+
+    link().drop();
+    broker.forget();
+    bool drop_at_connack = true;
+    link().before_link_up([&] {
+        if (std::exchange(drop_at_connack, false)) link().drop();
+    });
+    wire.clear();
+    std::optional<int> asked;
+    link().before_connack([&] {
+        fwd().flush_due();  // the one the CONNECT's write asked for
+        asked = flushes_asked;
+    });
+    link().connect();  // Session Present 0, and the link is lost before the write
+    ASSERT_FALSE(link().up());
+    ASSERT_TRUE(wire.empty());
+    ASSERT_TRUE(asked);
+    if (flushes_asked > *asked) fwd().flush_due();  // the owner's flush timer
+    // Sent again as a new PUBLISH (with a packet id of the new session if
+    // it had one when the link dropped), no more PUBREC.
+    EXPECT_EQ(committed().at(1).state, store::flow_state::sent);
+    crash();
+
+    start();
+    link().connect();  // Session Present 1
+    ASSERT_EQ(link().resumed_sessions, 1u);
+    for (int round = 0; round < 10 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
+        deliver_all_acks();
+        fwd().flush_due();
+        link().write();
+    }
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                            [&](const model::delivery& d) {
+                                return d.key == 1 && d.delivered && d.incarnation == broker.incarnation;
+                            }),
+              1)
+        << "message 1 never published to the new broker session";
+}
+
 // 0x97 Quota exceeded in a PUBACK is "not now", not a verdict on the
 // message: it stays stored and goes again (recorded as queued first).
 TEST_F(forwarder_test, a_quota_exceeded_answer_keeps_the_message_and_sends_it_again) {
@@ -438,6 +492,65 @@ TEST_F(forwarder_test, a_quota_exceeded_answer_keeps_the_message_and_sends_it_ag
                   1)
             << "message " << key;
     }
+}
+
+// With the owner's clock, a message answered 0x97 waits before it goes
+// again: one second after the first answer, two after the second.
+TEST_F(forwarder_test, a_quota_exceeded_message_waits_a_growing_delay_before_it_goes_again) {
+    v5 = true;
+    start();
+    using clock = forwarder::quota_clock;
+    clock::time_point now{std::chrono::hours(1)};
+    std::vector<clock::time_point> wakes;
+    fwd().set_quota_wait([&] { return now; }, [&](clock::time_point t) { wakes.push_back(t); });
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 2;
+    submit({message_for(1, qos::at_least_once)});
+    link().write();
+    const auto settle = [&] {
+        for (int round = 0; round < 5; ++round) {
+            deliver_all_acks();
+            fwd().flush_due();
+            link().write();
+        }
+    };
+    const auto t0 = now;
+    for (const auto delay : {std::chrono::seconds(1), std::chrono::seconds(2)}) {
+        settle();  // 0x97 answered; nothing goes before the delay
+        ASSERT_FALSE(wakes.empty());
+        EXPECT_EQ(wakes.back(), now + delay);
+        const auto sent = wire.size();
+        now += delay - std::chrono::milliseconds(1);
+        fwd().quota_due();
+        settle();
+        EXPECT_EQ(wire.size(), sent) << "sent again before its delay";
+        EXPECT_EQ(fwd().quota_waiting(), 1u);
+        now += std::chrono::milliseconds(1);
+        fwd().quota_due();
+        link().write();
+        EXPECT_EQ(wire.size(), sent + 1) << "not sent again at its delay";
+    }
+    settle();
+    EXPECT_EQ(now - t0, std::chrono::seconds(3));
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(fwd().quota_waiting(), 0u);
+    EXPECT_EQ(fwd().stats().quota_retries, 2u);
+    EXPECT_EQ(fwd().stats().delivered, 1u);
+    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
+                            [&](const model::delivery& d) { return d.key == 1 && d.delivered; }),
+              1);
+}
+
+TEST(quota_retry_delay, doubles_from_a_second_to_a_minute) {
+    EXPECT_EQ(quota_retry_delay(1), std::chrono::seconds(1));
+    EXPECT_EQ(quota_retry_delay(2), std::chrono::seconds(2));
+    EXPECT_EQ(quota_retry_delay(6), std::chrono::seconds(32));
+    EXPECT_EQ(quota_retry_delay(7), std::chrono::seconds(60));
+    EXPECT_EQ(quota_retry_delay(1000), std::chrono::seconds(60));
+    std::chrono::milliseconds all{0};
+    for (std::uint32_t n = 1; n <= forwarder::quota_retries; ++n) all += quota_retry_delay(n);
+    EXPECT_GE(all, std::chrono::minutes(2));  // a broker's limit has minutes to free up
 }
 
 // A broker that always answers 0x97: the message goes again a bounded

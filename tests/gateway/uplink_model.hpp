@@ -247,12 +247,17 @@ private:
 class session_link final : public uplink {
 public:
     session_link(mqtt::session_options o, broker& b, std::function<void(const mqtt::publish&)> on_wire)
-        : session_(std::move(o)), broker_(b), on_wire_(std::move(on_wire)) {}
+        : session_(std::move(o)), broker_(b), on_wire_(std::move(on_wire)) {
+        session_.keep_restarted();  // as client_uplink does
+    }
 
     void attach(forwarder& f) { forwarder_ = &f; }
     // Runs between the CONNACK and on_link_up(), as other listeners of the
     // link do in the client (the Sparkplug births rewind the forwarder).
     void before_link_up(std::function<void()> f) { before_link_up_ = std::move(f); }
+    // Runs between the CONNECT's write and the broker's CONNACK (a flush
+    // timer that fires while the CONNACK is on its way).
+    void before_connack(std::function<void()> f) { before_connack_ = std::move(f); }
     // Sees every message the forwarder hands over, as handed.
     void on_hand_over(std::function<void(const mqtt::message&, std::uint64_t)> f) { on_hand_over_ = std::move(f); }
     mqtt::session& session() { return session_; }
@@ -311,12 +316,17 @@ public:
         broker_.link_lost();
         execute(session_.on_transport_connected(now_));
         write();
+        if (before_connack_) before_connack_();
         if (!transport_ || connect_ == std::nullopt) return;
         const auto ack = broker_.on_connect(*connect_);
         connect_.reset();
         if (ack.session_present) ++resumed_sessions;
         else ++fresh_sessions;
-        if (!ack.session_present) writes_at_fresh_connack = writes;
+        if (!ack.session_present) {
+            writes_at_fresh_connack = writes;
+            flushes_at_fresh_connack = clean_flushes;
+            ledger_errors_at_fresh_connack_ = forwarder_->stats().ledger_errors;
+        }
         execute(session_.on_packet(ack, now_));
         if (connected() && before_link_up_) before_link_up_();
         if (connected()) forwarder_->on_link_up();
@@ -333,6 +343,25 @@ public:
         broker_.link_lost();
         execute(session_.on_connection_lost(now_));
         forwarder_->on_link_down();
+    }
+
+    // The owner's flush timer fires. Counted when its commit did not fail
+    // (nor any since the last Session Present 0).
+    void flush() {
+        forwarder_->flush_due();
+        if (forwarder_->stats().ledger_errors == ledger_errors_at_fresh_connack_) ++clean_flushes;
+    }
+
+    // Nothing since the last CONNACK with Session Present 0 has committed
+    // the ledger (no write, no flush): the store may not know yet that the
+    // broker forgot us.
+    bool nothing_committed_since_fresh_connack() const {
+        return writes_at_fresh_connack && *writes_at_fresh_connack == writes &&
+               flushes_at_fresh_connack == clean_flushes;
+    }
+    // A commit failed since the last Session Present 0.
+    bool ledger_failed_since_fresh_connack() const {
+        return writes_at_fresh_connack && forwarder_->stats().ledger_errors != ledger_errors_at_fresh_connack_;
     }
 
     // The client's pending write, as the client does it after each handler.
@@ -389,6 +418,8 @@ public:
     std::uint64_t refused_writes = 0;
     std::uint64_t writes = 0;                    // writes that reached the broker
     std::optional<std::uint64_t> writes_at_fresh_connack;  // `writes` at the last Session Present 0
+    std::uint64_t clean_flushes = 0;
+    std::uint64_t flushes_at_fresh_connack = 0;
     std::uint64_t encode_failures = 0;
     bool runaway = false;
     static constexpr std::uint64_t runaway_bound = 100'000;
@@ -418,6 +449,8 @@ private:
     std::function<void(const mqtt::message&, std::uint64_t)> on_hand_over_;
     std::function<bool(const mqtt::message&)> ready_;
     std::function<void()> before_link_up_;
+    std::function<void()> before_connack_;
+    std::uint64_t ledger_errors_at_fresh_connack_ = 0;
     forwarder* forwarder_ = nullptr;
     std::vector<mqtt::packet> outbox_;
     std::optional<mqtt::connect> connect_;

@@ -167,11 +167,13 @@ public:
             if (flush_armed_) {
                 event("flush timer");
                 flush_armed_ = false;
-                forward_->flush_due();
+                link_->flush();
             }
         } else if (dice < 84) {
             event("connect");
+            drop_after_connack_ = pick(8) == 0;
             link_->connect();
+            drop_after_connack_ = false;
         } else if (dice < 90) {
             link_->drop();
             if (s_.v5 && pick(3) == 0) {
@@ -232,7 +234,7 @@ public:
             if (!link_->up()) link_->connect();
             if (flush_armed_) {
                 flush_armed_ = false;
-                forward_->flush_due();
+                link_->flush();
             }
             link_->deliver_acks(broker_.to_client.size(), [](std::size_t) { return std::size_t{0}; }, false);
             link_->write();
@@ -314,9 +316,22 @@ private:
         link_->attach(*forward_);
         forward_->set_order(s_.order, mark_key_historical);
         link_->on_hand_over([this](const mqtt::message& m, std::uint64_t token) { on_hand_over(m, token); });
+        // The flush timer may fire while the CONNACK is on its way.
+        link_->before_connack([this] {
+            if (!flush_armed_ || pick(2) == 0) return;
+            event("flush timer before the CONNACK");
+            flush_armed_ = false;
+            link_->flush();
+        });
         // Something may ask the forwarder for a refill before it hears the
-        // link is up (in the service: the Sparkplug births, a poll, a flush).
+        // link is up (in the service: the Sparkplug births, a poll, a flush);
+        // or the link is lost right after the CONNACK, before any write.
         link_->before_link_up([this] {
+            if (std::exchange(drop_after_connack_, false)) {
+                event("link lost right after the CONNACK");
+                link_->drop();
+                return;
+            }
             if (pick(2) == 0) return;
             event("refill before on_link_up");
             forward_->rewind();
@@ -344,10 +359,15 @@ private:
 
     // kill -9: nothing more reaches the disk; what was committed stays.
     void restart() {
-        // Nothing written since a CONNACK with Session Present 0: the store
-        // may not know yet that the broker forgot us, and the next link
-        // (Session Present 1) can only finish those flows as the store has them.
-        if (link_->writes_at_fresh_connack && *link_->writes_at_fresh_connack == link_->writes) {
+        // Nothing committed since a CONNACK with Session Present 0 (no write,
+        // no flush), a flush pending: the store may not know yet that the broker forgot us,
+        // and the next link (Session Present 1) can only finish those flows
+        // as the store has them.
+        // With a flush asked for and not yet run, or a commit failed: a
+        // forwarder that asks for none leaves the store wrong for good, and
+        // is not excused.
+        if (link_->nothing_committed_since_fresh_connack() &&
+            (flush_armed_ || link_->ledger_failed_since_fresh_connack())) {
             broker_.unknown_pubrel_excused = true;
         }
         crashing_ = true;
@@ -585,6 +605,7 @@ private:
     std::unique_ptr<forwarder> forward_;
     std::unique_ptr<store_oracle> oracle_;
     bool flush_armed_ = false;
+    bool drop_after_connack_ = false;  // the next CONNACK is followed by a lost link
     bool crashing_ = false;
     std::uint64_t failing_commits_ = 0;
     std::uint64_t dropped_before_ = 0;

@@ -173,6 +173,31 @@ TEST(mqtt_session, without_a_session_present_unacknowledged_messages_go_again_as
     for (const auto& x : p) EXPECT_FALSE(x.dup);
 }
 
+// The restarted flows are listed for an owner that asked for them, once;
+// a session whose owner never takes them keeps no list to grow.
+TEST(mqtt_session, restarted_flows_are_listed_only_for_an_owner_that_keeps_them) {
+    for (const bool keep : {false, true}) {
+        auto s = connected();
+        if (keep) s.keep_restarted();
+        for (std::uint64_t round = 0; round < 3; ++round) {
+            s.publish(msg("one"), 1 + 10 * round, t0);
+            s.publish(msg("two", qos::exactly_once), 2 + 10 * round, t0);
+            s.on_connection_lost(t0);
+            s.on_transport_connected(t0 + 1s);
+            (void)s.on_packet(connack{false, 0, {}}, t0 + 1s);
+        }
+        const auto listed = s.take_restarted();
+        if (keep) {
+            // Each CONNACK restarts what the earlier one restarted and is
+            // still unacknowledged, plus the round's two new flows.
+            EXPECT_EQ(listed, (std::vector<std::uint64_t>{1, 2, 1, 2, 11, 12, 1, 2, 11, 12, 21, 22}));
+        } else {
+            EXPECT_TRUE(listed.empty());
+        }
+        EXPECT_TRUE(s.take_restarted().empty());
+    }
+}
+
 TEST(mqtt_session, the_inflight_window_holds_back_the_rest_in_order) {
     auto o = opts();
     o.max_inflight = 2;
