@@ -129,7 +129,7 @@ TEST(mqtt5_session, MQTT_3_3_4_7_a_resumed_session_resends_no_more_publishes_tha
                       {flow(1, qos::at_least_once), flow(2, qos::exactly_once, inflight_state::pubrec_received),
                        flow(3, qos::at_least_once), flow(4, qos::exactly_once)},
                       a);
-    EXPECT_EQ(ids_of(sent<publish>(a)), std::vector<std::uint16_t>{1});
+    ASSERT_EQ(ids_of(sent<publish>(a)), std::vector<std::uint16_t>{1});
     ASSERT_EQ(sent<pubrel>(a).size(), 1u);
     EXPECT_EQ(sent<pubrel>(a)[0].packet_id, 2);
     EXPECT_TRUE(sent<publish>(a)[0].dup);
