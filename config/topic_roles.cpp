@@ -90,19 +90,8 @@ public:
             return;
         }
         // Commands or replies on the points' own topics.
-        for (const auto* key : {"suffix", "reply_suffix"}) {
-            if (!(key == std::string_view("suffix") ? cfg_.commands.suffix : cfg_.commands.reply_suffix).empty()) {
-                continue;
-            }
-            const auto& mark = cfg_.commands.mark;
-            out_.push_back(diagnostic{mark.file, mark.line, mark.column,
-                                      std::string("commands.") + key +
-                                          " is empty: every point's topic would be its " +
-                                          (key == std::string_view("suffix") ? "command" : "reply") +
-                                          " topic too; expected text that follows the point's topic, such as " +
-                                          (key == std::string_view("suffix") ? "/set" : "/reply")});
-            return;
-        }
+        if (cfg_.commands.suffix.empty()) return empty_suffix("suffix", "command", "/set");
+        if (cfg_.commands.reply_suffix.empty()) return empty_suffix("reply_suffix", "reply", "/reply");
         // What the gateway takes commands on.
         std::map<std::string, user, std::less<>> commands;
         for (const auto& [base, d] : device_command_topics) {
@@ -163,6 +152,15 @@ public:
     }
 
 private:
+    void empty_suffix(std::string_view key, std::string_view role, std::string_view example) {
+        const auto& mark = cfg_.commands.mark;
+        out_.push_back(diagnostic{mark.file, mark.line, mark.column,
+                                  "commands." + std::string(key) + " is empty: every point's topic would be its " +
+                                      std::string(role) +
+                                      " topic too; expected text that follows the point's topic, such as " +
+                                      std::string(example)});
+    }
+
     // A topic the gateway publishes, not yet used: one more use of it is
     // reported (the device topic against another device's or an
     // availability topic: validate reports those).

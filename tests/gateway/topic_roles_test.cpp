@@ -27,6 +27,14 @@ using config::testing::errors_of;
 
 const std::string bus = "buses: { plant: { type: tcp, host: 127.0.0.1 } }\n";
 
+// `head`, the bus, and device d1 (unit 1) with the points given as flow
+// maps, e.g. "{ name: a, register: holding, address: 0 }".
+std::string plant_with(const std::string& head, const std::string& points) {
+    return head + bus + "devices:\n  d1: { bus: plant, unit_id: 1, points: [ " + points + " ] }\n";
+}
+
+const std::string point_a = "{ name: a, register: holding, address: 0 }";
+
 TEST(topic_roles, a_point_topic_that_is_another_points_command_topic_is_refused) {
     const auto e = errors_of("commands: { suffix: \"-set\" }\n" + bus +
                              "devices:\n"
@@ -53,17 +61,13 @@ TEST(topic_roles, availability_topics_are_each_their_own) {
               std::string::npos)
         << e;
     // A point named availability publishes where its device's state goes.
-    e = errors_of(bus +
-                  "devices:\n"
-                  "  d1: { bus: plant, unit_id: 1, points: [ { name: availability, register: holding, address: 0 } ] }\n");
+    e = errors_of(plant_with("", "{ name: availability, register: holding, address: 0 }"));
     EXPECT_NE(e.find("the availability topic (availability.device_topic) of devices.d1 fieldbridge/d1/availability is also "
                      "the topic of devices.d1.points[availability]"),
               std::string::npos)
         << e;
     // And one on the gateway's status topic.
-    e = errors_of(bus +
-                  "devices:\n"
-                  "  d1: { bus: plant, unit_id: 1, points: [ { name: a, register: holding, address: 0, topic: \"{prefix}/status\" } ] }\n");
+    e = errors_of(plant_with("", "{ name: a, register: holding, address: 0, topic: \"{prefix}/status\" }"));
     EXPECT_NE(e.find("is also the topic of devices.d1.points[a]"), std::string::npos) << e;
 }
 
@@ -82,17 +86,13 @@ TEST(topic_roles, a_reply_on_a_command_topic_and_a_topic_under_the_command_filte
         << e;
     // Availability under fieldbridge/+/+/set: every change of state would be
     // answered as a command naming no point.
-    e = errors_of("availability: { device_topic: \"{prefix}/{device}/state/set\" }\n" + bus +
-                  "devices:\n"
-                  "  d1: { bus: plant, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] }\n");
+    e = errors_of(plant_with("availability: { device_topic: \"{prefix}/{device}/state/set\" }\n", point_a));
     EXPECT_NE(e.find("the availability topic (availability.device_topic) of devices.d1 fieldbridge/d1/state/set is under the "
                      "command filter fieldbridge/+/+/set"),
               std::string::npos)
         << e;
     // A device command topic that is a point's.
-    e = errors_of("commands: { device_topic: \"{prefix}/{device}/a\" }\n" + bus +
-                  "devices:\n"
-                  "  d1: { bus: plant, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] }\n");
+    e = errors_of(plant_with("commands: { device_topic: \"{prefix}/{device}/a\" }\n", point_a));
     EXPECT_NE(e.find("the device command topic (commands.device_topic) of devices.d1 fieldbridge/d1/a/set is also "
                      "the command topic of devices.d1.points[a]"),
               std::string::npos)
@@ -233,6 +233,35 @@ std::string collision(const config::gateway& g) {
         }
     }
     return {};
+}
+
+// The loader refuses an empty string; a configuration built otherwise meets
+// validation's own check.
+TEST(topic_roles, an_empty_command_or_reply_suffix_is_refused) {
+    EXPECT_NE(errors_of(plant_with("commands: { suffix: \"\" }\n", point_a)).find("commands.suffix: is empty"),
+              std::string::npos);
+    std::mt19937 rng(1);
+    auto g = random_plant(rng);
+    g.commands.enabled = true;
+    const auto said = [&] {
+        std::string out;
+        for (const auto& d : config::validate(g)) out += config::to_string(d) + "\n";
+        return out;
+    };
+    ASSERT_EQ(said(), "");
+    g.commands.suffix.clear();
+    EXPECT_NE(said().find("commands.suffix is empty: every point's topic would be its command topic too; expected "
+                          "text that follows the point's topic, such as /set"),
+              std::string::npos)
+        << said();
+    g.commands.suffix = "/set";
+    g.commands.reply_suffix.clear();
+    EXPECT_NE(said().find("commands.reply_suffix is empty: every point's topic would be its reply topic too; "
+                          "expected text that follows the point's topic, such as /reply"),
+              std::string::npos)
+        << said();
+    g.commands.enabled = false;  // the suffixes are not used
+    EXPECT_EQ(said(), "");
 }
 
 TEST(topic_roles, validation_passes_exactly_the_plants_whose_topics_do_not_meet) {
