@@ -128,4 +128,6 @@ std::optional<std::string> topic_template_error(std::string_view tmpl) {
     return topic_text_error(tmpl);
 }
 
+std::string status_topic(const gateway& cfg) { return availability_topic(cfg.availability.gateway_topic, cfg, ""); }
+
 }  // namespace fieldbridge::config

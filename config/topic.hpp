@@ -24,6 +24,8 @@ std::string point_topic(const publish_settings& publish, const device& d, const 
 // availability.gateway_topic with device "" for the gateway's birth, will
 // and goodbye): placeholders of a device not configured expand to nothing.
 std::string availability_topic(const std::string& tmpl, const gateway& cfg, const std::string& device);
+// The gateway's own status topic (availability.gateway_topic expanded).
+std::string status_topic(const gateway& cfg);
 
 // The one subscription filter that covers the command topic of every point
 // whose topic comes from publish.topic: the template with each placeholder

@@ -67,7 +67,7 @@ public:
         for (const auto& b : cfg_.buses) buses.emplace(b.name, &b);
         // What the gateway publishes besides the points' values, each
         // checked against what came before.
-        add_published(availability_topic(cfg_.availability.gateway_topic, cfg_, ""), {use::gateway_status});
+        add_published(status_topic(cfg_), {use::gateway_status});
         const bool device_commands = commands_ && !cfg_.commands.device_topic.empty();
         std::vector<std::pair<std::string, const device*>> device_command_topics;
         for (const auto& d : cfg_.devices) {

@@ -221,7 +221,7 @@ private:
         // The birth message, the last will (in CONNECT) and the goodbye; no
         // device is named in it, so {device}, {bus} and {point} expand to nothing.
         topic("availability.gateway_topic", either(cfg_.availability.mark, cfg_.mqtt.mark), "the gateway's status topic",
-              availability_topic(cfg_.availability.gateway_topic, cfg_, ""),
+              status_topic(cfg_),
               parts_of("availability.gateway_topic", cfg_.availability.gateway_topic));
     }
 };

@@ -164,12 +164,9 @@ nlohmann::json app::reload() {
     const auto restarted = p.buses.retire_changed(cfg_, *candidate.next);
     const auto kept = p.buses.workers().size();
     p.dispatcher.give_up_all("the configuration was reloaded before the device came back");
-    const auto status_topic = [](const config::gateway& c) {
-        return config::availability_topic(c.availability.gateway_topic, c, "");
-    };
-    const auto old_status = status_topic(cfg_);
+    const auto old_status = config::status_topic(cfg_);
     cfg_ = std::move(*candidate.next);
-    if (!sparkplug() && status_topic(cfg_) != old_status) {
+    if (!sparkplug() && config::status_topic(cfg_) != old_status) {
         // The broker keeps the last will this connection gave, on the old
         // topic. Closed without a DISCONNECT, the link has the broker publish
         // it (the old topic says offline); the next connection gives the new

@@ -12,12 +12,12 @@ mqtt::message birth_message(const config::gateway& cfg, std::chrono::system_cloc
                             nlohmann::json summary) {
     nlohmann::json j = {{"state", "online"}, {"version", std::string(fieldbridge::version)}, {"since", iso8601_utc_ms(started)}};
     if (!summary.is_null()) j["summary"] = std::move(summary);
-    return mqtt::message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""), j.dump(),
+    return mqtt::message{config::status_topic(cfg), j.dump(),
                          mqtt::qos::at_least_once, true};
 }
 
 mqtt::message goodbye_message(const config::gateway& cfg) {
-    return mqtt::message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""),
+    return mqtt::message{config::status_topic(cfg),
                          R"({"state":"offline"})", mqtt::qos::at_least_once, true};
 }
 

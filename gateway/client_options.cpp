@@ -33,7 +33,7 @@ mqtt::client_options client_options_from(const config::broker& b) {
 }  // namespace
 
 mqtt::will_message gateway_will(const config::gateway& cfg) {
-    return mqtt::will_message{config::availability_topic(cfg.availability.gateway_topic, cfg, ""),
+    return mqtt::will_message{config::status_topic(cfg),
                               R"({"state":"offline"})", mqtt::qos::at_least_once, true, {}};
 }
 
