@@ -11,12 +11,15 @@ tcp_link::tcp_link(std::string bus, config::tcp_link settings) : bus_(std::move(
 std::error_code tcp_link::open(clock::time_point now) {
     if (ctx_.is_open()) return {};
     if (!attempts_.due(now)) return make_error_code(modbus_errc::connection_failed);
+    const auto started = clock::now();
     if (const auto failure = ctx_.open_tcp(settings_.host, settings_.port, std::chrono::milliseconds(1000));
         !failure.empty()) {
-        if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
+        // The back-off runs from the attempt's end: a connect that took its
+        // whole second must not make the next one due at once.
+        if (attempts_.failed(now + (clock::now() - started))) spdlog::warn("bus {}: {}; retrying", bus_, failure);
         return make_error_code(modbus_errc::connection_failed);
     }
-    const auto opening = attempts_.opened();
+    const auto opening = attempts_.opened(now);
     if (opening.reopened && !closed_on_purpose_) ++reconnects_;
     if (opening.tell) spdlog::info("bus {}: connected", bus_);
     closed_on_purpose_ = false;
@@ -26,6 +29,7 @@ std::error_code tcp_link::open(clock::time_point now) {
 }
 
 void tcp_link::close() {
+    attempts_.closed();
     if (!ctx_.is_open()) return;
     ctx_.close();
     closed_on_purpose_ = false;
@@ -34,6 +38,7 @@ void tcp_link::close() {
 // Single-master devices and devices that work only when the connection is
 // closed after each cycle: the device's own connection goes.
 void tcp_link::release() {
+    attempts_.closed();
     if (!ctx_.is_open()) return;
     ctx_.close();
     closed_on_purpose_ = true;
@@ -45,10 +50,15 @@ tcp_link::clock::time_point tcp_link::ready_at(std::chrono::milliseconds connect
 
 std::error_code tcp_link::exchange(const request& r, reply& answer) {
     const auto error = ctx_.exchange(r, answer);
+    if (!error || is_exception(error)) attempts_.proven();
     if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
-        if (answers_.half_open())
+        if (answers_.half_open()) {
+            // Its timeouts took long enough: reopened at once, no back-off.
             spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
                          answers_.timeouts_in_a_row());
+        } else {
+            attempts_.broke(clock::now());  // closed by the peer: backs off unless it answered before
+        }
         close();
     }
     return error;

@@ -59,13 +59,16 @@ asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point n
     if (socket_.is_open()) co_return std::error_code{};
     if (!attempts_.due(now)) co_return make_error_code(modbus_errc::connection_failed);
     const auto context = current_log_context();
+    const auto started = clock::now();
     const auto failure = co_await connect();
     current_log_context() = context;  // other links' lines may have been logged meanwhile
     if (!failure.empty()) {
-        if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
+        // The back-off runs from the attempt's end: a connect that took its
+        // whole second must not make the next one due at once.
+        if (attempts_.failed(now + (clock::now() - started))) spdlog::warn("bus {}: {}; retrying", bus_, failure);
         co_return make_error_code(modbus_errc::connection_failed);
     }
-    const auto opening = attempts_.opened();
+    const auto opening = attempts_.opened(now);
     if (opening.reopened && !closed_on_purpose_) ++reconnects_;
     if (opening.tell) spdlog::info("bus {}: connected", bus_);
     closed_on_purpose_ = false;
@@ -75,6 +78,7 @@ asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point n
 }
 
 void tcp_stream_link::close() {
+    attempts_.closed();
     if (!socket_.is_open()) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -84,6 +88,7 @@ void tcp_stream_link::close() {
 // Single-master devices and devices that work only when the connection is
 // closed after each cycle: the device's own connection goes.
 void tcp_stream_link::release() {
+    attempts_.closed();
     if (!socket_.is_open()) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -151,10 +156,15 @@ asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& 
     const auto context = current_log_context();
     const auto error = co_await transact(r, answer);
     current_log_context() = context;
+    if (!error || is_exception(error)) attempts_.proven();
     if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
-        if (answers_.half_open())
+        if (answers_.half_open()) {
+            // Its timeouts took long enough: reopened at once, no back-off.
             spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
                          answers_.timeouts_in_a_row());
+        } else {
+            attempts_.broke(clock::now());  // closed by the peer: backs off unless it answered before
+        }
         close();
     }
     co_return error;

@@ -24,6 +24,7 @@
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/value_codec.hpp"
+#include "tests/modbus/captured_log.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
@@ -918,27 +919,6 @@ TEST(bus_worker_rtu_over_tcp, polling_resumes_when_the_converter_comes_back) {
     worker.stop();
     EXPECT_GE(worker.counters().reconnects, 1u);
 }
-
-// Log lines the code under test writes, kept while it lives.
-class captured_log {
-public:
-    captured_log()
-        : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)), previous_(spdlog::default_logger()) {
-        spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
-    }
-    ~captured_log() { spdlog::set_default_logger(previous_); }
-    captured_log(const captured_log&) = delete;
-    captured_log& operator=(const captured_log&) = delete;
-    std::size_t count(const std::string& what) const {
-        const auto lines = sink_->last_formatted();
-        return static_cast<std::size_t>(
-            std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.find(what) != std::string::npos; }));
-    }
-
-private:
-    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-    std::shared_ptr<spdlog::logger> previous_;
-};
 
 // While it lives, this process can open no new file descriptor (EMFILE):
 // the soft RLIMIT_NOFILE is lowered to the lowest free descriptor.
