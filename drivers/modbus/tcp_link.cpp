@@ -51,7 +51,7 @@ tcp_link::clock::time_point tcp_link::ready_at(std::chrono::milliseconds connect
 std::error_code tcp_link::exchange(const request& r, reply& answer) {
     const auto error = ctx_.exchange(r, answer);
     if (!error || is_exception(error)) attempts_.proven();
-    if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
+    if (answers_.must_close(r.unit, error)) {  // a broken connection, or half-open
         if (answers_.half_open()) {
             // Its timeouts took long enough: reopened at once, no back-off.
             spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
@@ -60,6 +60,11 @@ std::error_code tcp_link::exchange(const request& r, reply& answer) {
             attempts_.broke(clock::now());  // closed by the peer: backs off unless it answered before
         }
         close();
+    } else if (error == make_error_code(modbus_errc::invalid_response)) {
+        // One unit's answer that does not fit: drop what is left of it and
+        // keep the connection for the others (libmodbus checks the
+        // transaction id, so a late answer is never taken for another's).
+        ctx_.flush();
     }
     return error;
 }

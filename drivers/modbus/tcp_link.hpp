@@ -1,9 +1,10 @@
 // tcp_link: Modbus TCP to one host:port (MBAP framing, libmodbus' TCP
 // backend). The connection is opened on first use and reopened after it
-// broke, with the reopen back-off. A confused stream (a late answer to a
-// timed-out request) and a half-open connection (three requests in a row
-// without any answer: a peer or a NAT that forgot it, the socket looks up
-// and nothing comes back) are reopened rather than untangled.
+// broke, with the reopen back-off (open_attempts: a peer that accepts and
+// closes at once is not reconnected in a loop). A half-open connection
+// (requests in a row without any answer, from more than one unit or the
+// only one: tcp_answers) is reopened; a unit that does not answer, or
+// answers what does not fit, leaves the connection to the others.
 //
 // Thread-safety: one thread uses a link.
 #pragma once

@@ -137,19 +137,33 @@ asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, rep
     if (sent.index() == 1) co_return make_error_code(modbus_errc::timeout);
     if (std::get<0>(std::get<0>(sent))) co_return make_error_code(modbus_errc::connection_failed);
 
-    in_.clear();
-    if (const auto error = co_await read(mbap_header_size, r.timeout, r.byte_timeout)) {
-        if (!in_.empty()) close();  // half a header: the stream is out of step
-        co_return error;
+    const auto give_up = clock::now() + r.timeout;
+    while (true) {
+        in_.clear();
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - clock::now());
+        if (left.count() <= 0) co_return make_error_code(modbus_errc::timeout);
+        if (const auto error = co_await read(mbap_header_size, left, r.byte_timeout)) {
+            if (!in_.empty()) close();  // half a header: the stream is out of step
+            co_return error;
+        }
+        const auto header =
+            parse_mbap_header(std::span<const std::uint8_t, mbap_header_size>(in_.data(), mbap_header_size));
+        if (header.frame_size == 0) {
+            close();  // not an MBAP header: the framing is lost
+            co_return make_error_code(modbus_errc::invalid_response);
+        }
+        if (const auto error = co_await read(header.frame_size - mbap_header_size, r.byte_timeout, r.byte_timeout)) {
+            close();  // half an answer: the stream is out of step
+            co_return error;
+        }
+        // Another transaction's answer, whole: the late answer to a request
+        // that timed out. Dropped; this one's may follow it.
+        if (header.transaction != transaction) continue;
+        // A whole frame that does not fit (another unit, a wrong length):
+        // that unit's fault; the stream is in step for the others.
+        if (header.unit != r.unit) co_return make_error_code(modbus_errc::invalid_response);
+        co_return parse_answer(r, std::span<const std::uint8_t>(in_).subspan(mbap_header_size), answer);
     }
-    const auto header = parse_mbap_header(std::span<const std::uint8_t, mbap_header_size>(in_.data(), mbap_header_size));
-    if (header.frame_size == 0 || header.transaction != transaction || header.unit != r.unit)
-        co_return make_error_code(modbus_errc::invalid_response);
-    if (const auto error = co_await read(header.frame_size - mbap_header_size, r.byte_timeout, r.byte_timeout)) {
-        close();  // half an answer: the stream is out of step
-        co_return error;
-    }
-    co_return parse_answer(r, std::span<const std::uint8_t>(in_).subspan(mbap_header_size), answer);
 }
 
 asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& r, reply& answer) {
@@ -157,7 +171,7 @@ asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& 
     const auto error = co_await transact(r, answer);
     current_log_context() = context;
     if (!error || is_exception(error)) attempts_.proven();
-    if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
+    if (answers_.must_close(r.unit, error)) {  // a broken connection, or half-open
         if (answers_.half_open()) {
             // Its timeouts took long enough: reopened at once, no back-off.
             spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,

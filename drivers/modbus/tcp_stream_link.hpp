@@ -3,11 +3,13 @@
 // the links of many buses share one poll thread (bus_worker, poll_thread).
 // It behaves as tcp_link does: the connection is opened on first use and
 // reopened after it broke, with the reopen back-off (open_attempts); a
-// confused stream (an answer with another transaction id: the late answer
-// to a timed-out request) and a half-open connection (three requests in a
-// row without any answer) are reopened rather than untangled. The answer's
-// first byte is awaited for the request's timeout, each further read for
-// its byte_timeout.
+// half-open connection (tcp_answers) is reopened, and a unit that does not
+// answer or answers what does not fit leaves it to the others. An answer
+// with another transaction id (the late answer to a timed-out request) is
+// dropped whole and the wait goes on; only a lost framing (not an MBAP
+// header, a frame cut short) closes the connection. The answer's first
+// byte is awaited for the request's timeout, each further read for its
+// byte_timeout.
 //
 // Thread-safety: one thread (the poll thread's) uses a link.
 #pragma once

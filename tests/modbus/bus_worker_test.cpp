@@ -827,6 +827,51 @@ TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reope
     worker.stop();
 }
 
+// A worker of a Modbus TCP bus on a thread of its own (through tcp_link) or
+// on a shared poll thread (through tcp_stream_link): the tests below run
+// with both.
+std::unique_ptr<bus_worker> tcp_worker(const config::gateway& cfg, collector& got, bool shared, bool poll = true) {
+    if (!shared) return std::make_unique<bus_worker>(cfg.buses[0], cfg.devices, got.handler(), poll);
+    return std::make_unique<bus_worker>(cfg.buses[0], cfg.devices, got.handler(), poll, make_shared_link,
+                                        std::make_shared<poll_thread>());
+}
+
+class bus_worker_tcp_peer : public ::testing::TestWithParam<bool> {};  // on a shared poll thread
+std::string thread_kind(const ::testing::TestParamInfo<bool>& shared) {
+    return shared.param ? "shared_thread" : "own_thread";
+}
+INSTANTIATE_TEST_SUITE_P(backends, bus_worker_tcp_peer, ::testing::Values(false, true), thread_kind);
+
+// A Modbus TCP gateway in front of a serial line: unit 1 answers, unit 2
+// never does. Unit 2's timeouts (three per poll, with its retries) are its
+// own: the connection stays, and unit 1 is polled on it all along.
+TEST_P(bus_worker_tcp_peer, a_unit_that_never_answers_costs_the_others_no_poll_and_no_reconnect) {
+    const auto port = testing::free_tcp_port();
+    auto silent = meter();
+    silent.name = "silent";
+    silent.unit_id = 2;
+    silent.points = {silent.points[0]};
+    silent.faults.miss_every = 1;
+    silent.timeout = 50ms;
+    silent.retries = 2;
+    silent.poll_interval = 50ms;
+    silent.offline_poll_interval = 0ms;  // keeps being asked as often
+    simulator sim(tcp_config(port, {meter(), silent}), "line");
+    sim.start();
+    const auto cfg = tcp_config(port, {meter(), silent});
+    collector got;
+    const auto worker = tcp_worker(cfg, got, GetParam());
+    worker->start();
+    ASSERT_TRUE(got.wait_for("meter", 15, 20s));
+    ASSERT_TRUE(got.wait_for("silent", 5, 20s));
+    worker->stop();
+    for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
+    EXPECT_EQ(find(got.of("silent").back(), cfg.devices[1], "voltage").quality.error,
+              make_error_code(modbus_errc::timeout));
+    EXPECT_EQ(sim.connections(), 1u);
+    EXPECT_EQ(worker->counters().reconnects, 0u);
+}
+
 // A device that is gone is polled at offline_poll_interval
 // once it is offline, so that its timeouts stop costing the line; it is back
 // at its own rate after its first answer.
