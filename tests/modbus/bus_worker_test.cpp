@@ -872,6 +872,68 @@ TEST_P(bus_worker_tcp_peer, a_unit_that_never_answers_costs_the_others_no_poll_a
     EXPECT_EQ(worker->counters().reconnects, 0u);
 }
 
+// A device that closes idle connections (here the proxy in front of the
+// simulator cuts them, again and again): the next request goes on a new
+// connection opened quietly. No poll fails, though the device has no retries.
+TEST_P(bus_worker_tcp_peer, a_connection_the_device_closed_while_idle_costs_no_poll) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    testing::tcp_proxy proxy(port);
+    auto d = meter();
+    d.retries = 0;  // a failed request is a failed poll
+    d.poll_interval = 50ms;
+    const auto cfg = tcp_config(proxy.port(), {d});
+    collector got;
+    const auto worker = tcp_worker(cfg, got, GetParam());
+    worker->start();
+    for (unsigned cut = 1; cut <= 5; ++cut) {
+        ASSERT_TRUE(testing::wait_until([&] { return proxy.accepted() == cut; }, 10s)) << "cut " << cut;
+        ASSERT_TRUE(got.wait_for("meter", got.of("meter").size() + 2, 10s));
+        proxy.cut();
+        ASSERT_TRUE(testing::wait_until([&] { return proxy.cuts() == cut; }, 10s));
+    }
+    ASSERT_TRUE(testing::wait_until([&] { return proxy.accepted() == 6; }, 10s));
+    ASSERT_TRUE(got.wait_for("meter", got.of("meter").size() + 2, 10s));
+    worker->stop();
+    for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
+    EXPECT_EQ(worker->counters().failures, 0u);
+    EXPECT_EQ(worker->counters().reconnects, 0u) << "an idle connection closed by the device is not a broken link";
+}
+
+// A command sent after the device closed the idle connection is carried
+// out, not failed as connection_failed (the request had not gone out: it
+// goes on a new connection).
+TEST_P(bus_worker_tcp_peer, a_command_after_the_device_closed_the_idle_connection_is_carried_out) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    testing::tcp_proxy proxy(port);
+    auto d = meter();
+    d.retries = 0;
+    const auto cfg = tcp_config(proxy.port(), {d});
+    collector got;
+    const auto worker = tcp_worker(cfg, got, GetParam(), false);  // commands only, no polls
+    worker->start();
+    constexpr std::size_t setpoint = 6;
+    // Each command after the first meets a connection the device closed.
+    const bool writes[] = {true, true, false, true, false, true};
+    for (unsigned i = 0; i < std::size(writes); ++i) {
+        if (i > 0) {
+            proxy.cut();
+            ASSERT_TRUE(testing::wait_until([&] { return proxy.cuts() == i; }, 10s));
+        }
+        const auto v = static_cast<std::uint16_t>(100 + i);
+        const auto done = writes[i] ? write_and_wait(*worker, 0, setpoint, value{std::uint64_t(v)})
+                                    : read_and_wait(*worker, 0, setpoint);
+        EXPECT_FALSE(done.error) << "command " << i << ": " << done.error.message();
+        const auto expected = static_cast<std::uint16_t>(writes[i] ? v : v - 1);
+        EXPECT_EQ(done.readback, std::vector<std::uint16_t>{expected}) << "command " << i;
+    }
+    worker->stop();
+    EXPECT_EQ(worker->counters().failures, 0u);
+}
+
 // A device that is gone is polled at offline_poll_interval
 // once it is offline, so that its timeouts stop costing the line; it is back
 // at its own rate after its first answer.

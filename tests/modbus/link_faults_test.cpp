@@ -1,6 +1,7 @@
 // What the TCP-borne link backends do with peers that misbehave: a serial
 // server that accepts a connection and closes it at once, a Modbus TCP
-// gateway with a unit that never answers or answers what does not fit. Against the simulator where it can
+// gateway with a unit that never answers or answers what does not fit, a
+// device that closes idle connections. Against the simulator where it can
 // show the fault, else against a scripted peer on a loopback socket.
 #include <gtest/gtest.h>
 
@@ -152,6 +153,13 @@ request read_setpoint(std::uint8_t unit_id) {
     return r;
 }
 
+request write_setpoint(std::uint8_t unit_id, std::uint16_t v) {
+    auto r = read_setpoint(unit_id);
+    r.function = function_code::write_single_register;
+    r.values = {v};
+    return r;
+}
+
 // Opens `l`, waiting (with a deadline) while its back-off says not yet.
 bool open_within(blocking_link& l, std::chrono::milliseconds timeout) {
     return testing::wait_until([&] { return !l.open(steady::now()); }, timeout);
@@ -164,7 +172,9 @@ class mbap_peer {
 public:
     enum class action {
         answer,
-        wrong_length,  // a whole, well-framed answer with one register too many
+        wrong_length,        // a whole, well-framed answer with one register too many
+        close_after_answer,  // answers, then closes the connection (an idle timeout, short)
+        close_unanswered,    // closes the connection without answering
     };
     using script = std::function<action(std::uint8_t unit, std::uint8_t function)>;
 
@@ -228,6 +238,7 @@ private:
         const std::uint8_t function = frame[7];
         if (function == 6) ++writes_;
         const auto what = script_(unit_id, function);
+        if (what == action::close_unanswered) return false;
         std::vector<std::uint8_t> pdu;
         if (function == 3) {
             const auto address = static_cast<std::uint16_t>((frame[8] << 8) | frame[9]);
@@ -246,7 +257,8 @@ private:
         std::vector<std::uint8_t> adu = {frame[0], frame[1], 0, 0, static_cast<std::uint8_t>(length >> 8),
                                          static_cast<std::uint8_t>(length & 0xFF), unit_id};
         adu.insert(adu.end(), pdu.begin(), pdu.end());
-        return ::send(conn, adu.data(), adu.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(adu.size());
+        if (::send(conn, adu.data(), adu.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(adu.size())) return false;
+        return what != action::close_after_answer;
     }
 
     std::uint16_t port_ = 0;
@@ -321,6 +333,59 @@ TYPED_TEST(tcp_faults, a_well_framed_answer_that_does_not_fit_is_the_units_fault
     }
     EXPECT_EQ(peer.connections(), 1u);
     EXPECT_EQ(l.reconnects(), 0u);
+}
+
+// A device that closes the connection after every answer (an idle timeout,
+// as short as it gets): each request, read or write, goes on a new
+// connection opened quietly, and none fails.
+TYPED_TEST(tcp_faults, a_connection_the_peer_closed_while_idle_is_reopened_for_reads_and_writes) {
+    const mbap_peer peer([](std::uint8_t, std::uint8_t) { return mbap_peer::action::close_after_answer; });
+    ASSERT_NE(peer.port(), 0);
+    const auto link = TestFixture::make(peer.port());
+    auto& l = *link;
+    ASSERT_TRUE(open_within(l, 5s));
+    reply answer;
+    for (unsigned i = 1; i <= 6; ++i) {
+        // The peer's close has gone out before the next request does.
+        ASSERT_TRUE(testing::wait_until([&] { return peer.closes() == i - 1; }, 5s));
+        const auto r = i % 2 == 0 ? write_setpoint(1, static_cast<std::uint16_t>(i)) : read_setpoint(1);
+        const auto error = l.exchange(r, answer);
+        EXPECT_FALSE(error) << "request " << i << ": " << error.message();
+    }
+    EXPECT_EQ(peer.writes(), 3u) << "each write sent once";
+    EXPECT_EQ(peer.connections(), 6u);
+    EXPECT_EQ(l.reconnects(), 0u) << "an idle connection closed by the device is not a broken link";
+}
+
+// The peer closes the connection as the request arrives, unanswered: a
+// read is asked once more on a new connection; a write is not repeated (it
+// may have been carried out) and fails.
+TYPED_TEST(tcp_faults, a_write_that_went_out_is_never_sent_twice) {
+    std::atomic<int> to_close{0};  // requests to close unanswered, from now on
+    const mbap_peer peer([&](std::uint8_t, std::uint8_t) {
+        if (to_close > 0) {
+            --to_close;
+            return mbap_peer::action::close_unanswered;
+        }
+        return mbap_peer::action::answer;
+    });
+    ASSERT_NE(peer.port(), 0);
+    const auto link = TestFixture::make(peer.port());
+    auto& l = *link;
+    ASSERT_TRUE(open_within(l, 5s));
+    reply answer;
+    ASSERT_FALSE(l.exchange(read_setpoint(1), answer));
+    to_close = 1;
+    const auto error = l.exchange(read_setpoint(1), answer);
+    EXPECT_FALSE(error) << error.message();
+    EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{140});
+    EXPECT_EQ(peer.connections(), 2u);
+
+    to_close = 1;
+    EXPECT_EQ(l.exchange(write_setpoint(1, 5), answer), make_error_code(modbus_errc::connection_failed));
+    EXPECT_EQ(peer.writes(), 1u) << "not repeated";
+    ASSERT_TRUE(open_within(l, 5s));
+    EXPECT_FALSE(l.exchange(read_setpoint(1), answer));
 }
 
 }  // namespace
