@@ -13,12 +13,14 @@
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/simulator.hpp"
+#include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::write_and_wait;
 
 config::gateway served_at(std::uint16_t port, config::device d) {
     config::gateway g;
@@ -51,20 +53,6 @@ config::device slow_listener() {
     alarm.bit = 3;
     d.points = {setpoint, alarm};
     return d;
-}
-
-point_result write_and_wait(bus_worker& worker, std::size_t point, value v) {
-    std::mutex m;
-    std::condition_variable cv;
-    std::optional<point_result> out;
-    worker.write(0, point, std::move(v), [&](point_result r) {
-        std::lock_guard lock(m);
-        out = std::move(r);
-        cv.notify_all();
-    });
-    std::unique_lock lock(m);
-    cv.wait_for(lock, 10s, [&] { return out.has_value(); });
-    return out.value_or(point_result{make_error_code(modbus_errc::timeout), {}});
 }
 
 // The read-back after the write, and the FC6 after the FC3 of a
