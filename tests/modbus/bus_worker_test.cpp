@@ -699,7 +699,7 @@ struct quirk_run {
     bool every_value_good() const { return !results.empty() && std::all_of(results.begin(), results.end(), all_good); }
 };
 
-quirk_run poll_with_faults(config::device d, const config::simulated_faults& faults, std::size_t polls) {
+quirk_run poll_with_faults(const config::device& d, const config::simulated_faults& faults, std::size_t polls) {
     auto served = d;
     served.faults = faults;
     tcp_rig rig({served}, {d});
@@ -1241,7 +1241,7 @@ TEST_F(bus_worker_rtu, the_frame_silence_is_kept_after_every_answer_also_switchi
     worker.start();
     std::atomic<int> written{0};
     for (int i = 0; i < 5; ++i) {
-        worker.write(0, 6, value{std::uint64_t(100 + i)}, [&](point_result r) {
+        worker.write(0, 6, value{std::uint64_t(100 + i)}, [&](const point_result& r) {
             EXPECT_FALSE(r.error) << r.error.message();
             ++written;
         });
