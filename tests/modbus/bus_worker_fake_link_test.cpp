@@ -190,7 +190,7 @@ TEST(bus_worker_fake_link, when_every_request_times_out_each_block_costs_one_plu
     // attempts each, per poll.
     const auto asked = r.peer->requests();
     ASSERT_GE(asked.size(), 3u * 2u * 3u);
-    for (std::size_t i = 0; i < 3u * 2u * 3u; ++i) {
+    for (std::size_t i = 0; i < std::size_t{3} * 2u * 3u; ++i) {
         EXPECT_EQ(asked[i].function, (i / 3) % 2 == 0 ? fc::read_coils : fc::read_holding_registers) << "request " << i;
     }
     const auto c = r.worker.counters(0);

@@ -68,7 +68,7 @@ TEST(bus_worker_write_pacing, every_request_of_a_write_waits_the_device_request_
     auto d = slow_listener();
     d.request_delay = 80ms;
     const auto cfg = served_at(port, d);
-    bus_worker worker(cfg.buses[0], cfg.devices, [](poll_result) {}, false);
+    bus_worker worker(cfg.buses[0], cfg.devices, [](const poll_result&) {}, false);
     worker.start();
     const auto setpoint = write_and_wait(worker, 0, value{std::uint64_t{77}});  // FC6, FC3
     EXPECT_FALSE(setpoint.error) << setpoint.error.message();
@@ -97,7 +97,7 @@ TEST(bus_worker_write_pacing, writes_between_polls_keep_the_gap_on_both_sides) {
     const auto cfg = served_at(port, d);
     std::mutex m;
     std::size_t polls = 0;
-    bus_worker worker(cfg.buses[0], cfg.devices, [&](poll_result) {
+    bus_worker worker(cfg.buses[0], cfg.devices, [&](const poll_result&) {
         std::lock_guard lock(m);
         ++polls;
     });

@@ -305,7 +305,7 @@ TEST(bus_worker_writes, polls_go_on_during_a_stream_of_commands) {
     serve(*r.peer, r.g, std::nullopt);
     std::atomic<bool> flooding{true};
     std::atomic<std::uint64_t> written{0};
-    std::function<void(point_result)> again = [&](point_result w) {
+    std::function<void(point_result)> again = [&](const point_result& w) {
         ++written;
         if (!w.error && flooding) r.worker.write(0, 0, value{written % 1000}, again);
     };
