@@ -20,7 +20,6 @@
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request_policy.hpp"
 #include "drivers/modbus/value_codec.hpp"
-#include "drivers/modbus/write_plan.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
@@ -47,19 +46,6 @@ asio::awaitable<void> wait_on(asio::steady_timer& timer, steady::time_point unti
     boost::system::error_code ignored;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     context.resumed();
-}
-
-// The read of one point (its registers, or its bit) on device d.
-request point_read(const config::device& d, const config::point& p) {
-    return read_of(d, read_request{p.kind, p.address, modbus::register_count(p), {}});
-}
-
-// What a point read answered: its registers, or one 0/1 word for its bit.
-std::vector<std::uint16_t> point_words(const config::point& p, const reply& answer) {
-    if (p.kind == config::register_kind::coil || p.kind == config::register_kind::discrete_input) {
-        return {static_cast<std::uint16_t>(!answer.bits.empty() && answer.bits[0] != 0 ? 1 : 0)};
-    }
-    return answer.registers;
 }
 
 }  // namespace
@@ -152,17 +138,6 @@ void bus_worker::request_stop() {
     // Answered now, not once the request in flight is over (up to a
     // device timeout): every command gets its reply.
     fail_unsent();
-}
-
-void bus_worker::fail_unsent() {
-    std::deque<pending_request> unsent;
-    std::error_code why;
-    {
-        std::lock_guard lock(mutex_);
-        unsent.swap(writes_);
-        why = unsent_;
-    }
-    for (auto& w : unsent) finish(w.done, point_result{why, {}});
 }
 
 void bus_worker::silence() {
@@ -307,87 +282,6 @@ bus_worker::awaitable_error bus_worker::exchange(link& line, std::size_t device,
     const auto error = co_await line.async_exchange(r, answer);
     context.resumed();
     account(device, started, error);
-    co_return error;
-}
-
-void bus_worker::write(std::size_t device, std::size_t point, value v, point_handler done) {
-    queue(pending_request{device, point, std::move(v), std::move(done)});
-}
-
-void bus_worker::read(std::size_t device, std::size_t point, point_handler done) {
-    queue(pending_request{device, point, std::nullopt, std::move(done)});
-}
-
-void bus_worker::queue(pending_request r) {
-    if (r.device >= devices_.size() || r.point >= devices_[r.device].points.size()) {
-        r.done(point_result{make_error_code(modbus_errc::invalid_point), {}});
-        return;
-    }
-    {
-        std::unique_lock lock(mutex_);
-        if (stopping_) {
-            const auto unsent = unsent_;
-            lock.unlock();
-            finish(r.done, point_result{unsent, {}});
-            return;
-        }
-        writes_.push_back(std::move(r));
-    }
-    ring(false);
-}
-
-asio::awaitable<void> bus_worker::run_writes(link& line) {
-    // At most a few: at normal rates a command goes before the next block,
-    // and a stream of them still leaves every block its turn.
-    for (std::size_t n = 0; n < writes_between_reads; ++n) {
-        pending_request w;
-        {
-            std::lock_guard lock(mutex_);
-            if (writes_.empty() || stopping_) co_return;
-            w = std::move(writes_.front());
-            writes_.pop_front();
-        }
-        finish(w.done, co_await perform(line, w));
-    }
-}
-
-asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w) {
-    const auto& d = devices_[w.device];
-    const auto& p = d.points[w.point];
-    const log_scope on_device(log_field::device, d.name);
-    const log_scope on_point(log_field::point, p.name);
-    if (const auto error = co_await open(line)) co_return point_result{error, {}};
-    reply answer;
-    if (w.v) {
-        const auto method = write_method_for(d, p);
-        if (!method) co_return point_result{method.error(), {}};
-        std::uint16_t current = 0;
-        if (method->read_first) {
-            if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
-                co_return point_result{error, {}};
-            current = answer.registers.at(0);
-        }
-        const auto write = write_request(d, p, *w.v, current);
-        if (!write) co_return point_result{write.error(), {}};
-        // Changed, or maybe changed (no answer): what a poll read before is stale.
-        written_.push_back({w.device, written_by(p)});
-        if (const auto error = co_await paced_exchange(line, w.device, *write, answer))
-            co_return point_result{error, {}};
-    }
-    // Read (back) what the device now holds.
-    if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
-        co_return point_result{error, {}};
-    co_return point_result{{}, point_words(p, answer)};
-}
-
-// Every request of a write or read waits for the device's pauses as a
-// poll's do: a device that needs request_delay between requests misses a
-// read-back sent straight after the write's answer.
-bus_worker::awaitable_error bus_worker::paced_exchange(link& line, std::size_t device, const request& r,
-                                                       reply& answer) {
-    const bool go = co_await pace(devices_[device], line);
-    if (!go) co_return make_error_code(modbus_errc::connection_failed);
-    const auto error = co_await exchange(line, device, r, answer);
     co_return error;
 }
 

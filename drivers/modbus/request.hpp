@@ -44,6 +44,26 @@ struct request {
     bool retry = false;
 };
 
+// Whether r changes what the device holds (a write): such a request is
+// never sent twice unless it is certain the first did not reach the device.
+inline bool changes_device(const request& r) {
+    switch (r.function) {
+        case function_code::read_coils:
+        case function_code::read_discrete_inputs:
+        case function_code::read_holding_registers:
+        case function_code::read_input_registers:
+        case function_code::read_device_identification:
+            return false;
+        case function_code::write_single_coil:
+        case function_code::write_single_register:
+        case function_code::write_multiple_coils:
+        case function_code::write_multiple_registers:
+        case function_code::mask_write_register:
+            break;
+    }
+    return true;
+}
+
 // What a read was answered with; a write's reply carries nothing we keep.
 struct reply {
     std::vector<std::uint16_t> registers;  // FC3, FC4: registers[0] is the request's address

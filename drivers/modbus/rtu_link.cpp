@@ -36,7 +36,9 @@ std::error_code rtu_link::open(clock::time_point now) {
         if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
         return make_error_code(modbus_errc::connection_failed);
     }
-    const auto opening = attempts_.opened();
+    // A local device that opened is as good as it gets: no peer to prove it.
+    const auto opening = attempts_.opened(now);
+    attempts_.proven();
     if (opening.reopened) ++reconnects_;
     if (opening.tell) spdlog::info("bus {}: connected", bus_);
     return {};

@@ -129,12 +129,15 @@ void rtu_over_tcp::run() {
     while (!stopping_) {
         if (sock < 0 && attempts.due(steady::now())) {
             sock = connect_once();
+            // Measured from the attempt's end: a connect that timed out
+            // after a second must not make the next one due at once.
+            const auto now = steady::now();
             if (sock >= 0) {
-                const auto opening = attempts.opened();
+                const auto opening = attempts.opened(now);
                 if (opening.reopened) reconnects_.fetch_add(1, std::memory_order_relaxed);
                 if (opening.tell) spdlog::info("bus {}: connected to {}:{} (RTU over TCP)", bus_, host_, port_);
                 connected_.store(true, std::memory_order_release);
-            } else if (attempts.failed(steady::now())) {
+            } else if (attempts.failed(now)) {
                 spdlog::warn("bus {}: cannot connect to {}:{}: {}; retrying", bus_, host_, port_, last_error_);
             }
         }
@@ -151,16 +154,31 @@ void rtu_over_tcp::run() {
         if (sock >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             const ssize_t got = ::read(sock, buf, sizeof buf);
             if (got > 0) {
+                // Something behind the converter answered: the connection is a
+                // good one, and the back-off starts over.
+                attempts.proven();
                 write_all(master_, buf, static_cast<std::size_t>(got));
             } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                 broken = true;
             }
         }
         if (broken) {
-            spdlog::warn("bus {}: the connection to {}:{} broke; reconnecting", bus_, host_, port_);
             connected_.store(false, std::memory_order_release);
             ::close(sock);
-            sock = -1;  // reconnect at once: the last attempt succeeded, nothing to wait for
+            sock = -1;
+            // A converter that accepts and closes at once (its one client
+            // slot taken, a client filter) backs off like a refused connect,
+            // and is told once, not at every attempt.
+            const bool proven = attempts.answered();
+            if (attempts.broke(steady::now())) {
+                if (proven) {
+                    spdlog::warn("bus {}: the connection to {}:{} broke; reconnecting", bus_, host_, port_);
+                } else {
+                    spdlog::warn("bus {}: {}:{} closed the connection before anything was answered on it; "
+                                 "retrying with back-off",
+                                 bus_, host_, port_);
+                }
+            }
         }
     }
     connected_.store(false, std::memory_order_release);

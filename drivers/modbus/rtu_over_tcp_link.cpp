@@ -21,7 +21,9 @@ bool rtu_over_tcp_link::relay_ready(clock::time_point now) {
         relay_failed_before_ = true;
         return false;
     }
-    if (relay_attempts_.opened().tell && relay_failed_before_) {
+    const auto made = relay_attempts_.opened(now);
+    relay_attempts_.proven();  // a pty and a thread: nothing more to prove
+    if (made.tell && relay_failed_before_) {
         spdlog::info("bus {}: relay for RTU over TCP set up", bus_);
     }
     relay_failed_before_ = false;
@@ -37,7 +39,9 @@ std::error_code rtu_over_tcp_link::open(clock::time_point now) {
         if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
         return make_error_code(modbus_errc::connection_failed);
     }
-    if (attempts_.opened().tell) spdlog::info("bus {}: connected", bus_);
+    const auto opening = attempts_.opened(now);
+    attempts_.proven();  // the relay's pty: the converter's connection is the relay's business
+    if (opening.tell) spdlog::info("bus {}: connected", bus_);
     return {};
 }
 

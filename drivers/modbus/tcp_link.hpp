@@ -1,9 +1,13 @@
 // tcp_link: Modbus TCP to one host:port (MBAP framing, libmodbus' TCP
 // backend). The connection is opened on first use and reopened after it
-// broke, with the reopen back-off. A confused stream (a late answer to a
-// timed-out request) and a half-open connection (three requests in a row
-// without any answer: a peer or a NAT that forgot it, the socket looks up
-// and nothing comes back) are reopened rather than untangled.
+// broke, with the reopen back-off (open_attempts: a peer that accepts and
+// closes at once is not reconnected in a loop). A half-open connection
+// (requests in a row without any answer, from more than one unit or the
+// only one: tcp_answers) is reopened; a unit that does not answer, or
+// answers what does not fit, leaves the connection to the others. A
+// connection the peer closed while idle is opened again quietly before the
+// next request; a read whose connection turns out closed as it was sent is
+// asked once more on a new one, a write never.
 //
 // Thread-safety: one thread uses a link.
 #pragma once
@@ -34,6 +38,8 @@ public:
     static constexpr int half_open_after = tcp_answers::half_open_after;
 
 private:
+    void drop_closed_by_peer(clock::time_point now);
+
     std::string bus_;
     config::tcp_link settings_;
     modbus_context ctx_;

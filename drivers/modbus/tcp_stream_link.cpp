@@ -13,6 +13,7 @@
 #include "drivers/modbus/mbap.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/pdu.hpp"
+#include "drivers/modbus/peer_closed.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
@@ -56,16 +57,23 @@ asio::awaitable<std::string> tcp_stream_link::connect() {
 }
 
 asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point now) {
-    if (socket_.is_open()) co_return std::error_code{};
+    if (socket_.is_open()) {
+        if (!peer_closed(socket_.native_handle())) co_return std::error_code{};
+        drop_closed_by_peer(now);
+    }
     if (!attempts_.due(now)) co_return make_error_code(modbus_errc::connection_failed);
     const auto context = current_log_context();
+    const auto started = clock::now();
     const auto failure = co_await connect();
     current_log_context() = context;  // other links' lines may have been logged meanwhile
     if (!failure.empty()) {
-        if (attempts_.failed(now)) spdlog::warn("bus {}: {}; retrying", bus_, failure);
+        // The back-off runs from the attempt's end: a connect that took its
+        // whole second must not make the next one due at once.
+        if (attempts_.failed(now + (clock::now() - started))) spdlog::warn("bus {}: {}; retrying", bus_, failure);
+        closed_on_purpose_ = false;  // not just an idle connection closed: the peer is gone
         co_return make_error_code(modbus_errc::connection_failed);
     }
-    const auto opening = attempts_.opened();
+    const auto opening = attempts_.opened(now);
     if (opening.reopened && !closed_on_purpose_) ++reconnects_;
     if (opening.tell) spdlog::info("bus {}: connected", bus_);
     closed_on_purpose_ = false;
@@ -74,7 +82,19 @@ asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point n
     co_return std::error_code{};
 }
 
+// A connection that answered before and was then closed by the peer (an idle
+// timeout) is opened again quietly: not a broken link, not a reconnect. One
+// that never answered (a peer that accepts and closes at once) backs off.
+void tcp_stream_link::drop_closed_by_peer(clock::time_point now) {
+    const bool idle_close = attempts_.answered();
+    attempts_.broke(now);
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    closed_on_purpose_ = idle_close;
+}
+
 void tcp_stream_link::close() {
+    attempts_.closed();
     if (!socket_.is_open()) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -84,6 +104,7 @@ void tcp_stream_link::close() {
 // Single-master devices and devices that work only when the connection is
 // closed after each cycle: the device's own connection goes.
 void tcp_stream_link::release() {
+    attempts_.closed();
     if (!socket_.is_open()) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -122,6 +143,8 @@ asio::awaitable<std::error_code> tcp_stream_link::read(std::size_t size, std::ch
 }
 
 asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, reply& answer) {
+    in_.clear();
+    request_sent_ = false;
     const auto pdu = request_pdu(r);
     if (!pdu) co_return pdu.error();
     if (!socket_.is_open()) co_return make_error_code(modbus_errc::connection_failed);
@@ -129,32 +152,76 @@ asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, rep
     const auto adu = mbap_frame(transaction, r.unit, *pdu);
     deadline_.expires_after(r.timeout);
     auto sent = co_await (asio::async_write(socket_, asio::buffer(adu), with_error) || deadline_.async_wait(with_error));
-    if (sent.index() == 1) co_return make_error_code(modbus_errc::timeout);
-    if (std::get<0>(std::get<0>(sent))) co_return make_error_code(modbus_errc::connection_failed);
+    if (sent.index() == 1) {
+        request_sent_ = true;  // maybe in part
+        co_return make_error_code(modbus_errc::timeout);
+    }
+    const auto [send_failed, written] = std::get<0>(sent);
+    request_sent_ = written > 0;
+    if (send_failed) co_return make_error_code(modbus_errc::connection_failed);
 
-    in_.clear();
-    if (const auto error = co_await read(mbap_header_size, r.timeout, r.byte_timeout)) {
-        if (!in_.empty()) close();  // half a header: the stream is out of step
-        co_return error;
+    const auto give_up = clock::now() + r.timeout;
+    while (true) {
+        in_.clear();
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - clock::now());
+        if (left.count() <= 0) co_return make_error_code(modbus_errc::timeout);
+        if (const auto error = co_await read(mbap_header_size, left, r.byte_timeout)) {
+            if (!in_.empty()) close();  // half a header: the stream is out of step
+            co_return error;
+        }
+        const auto header =
+            parse_mbap_header(std::span<const std::uint8_t, mbap_header_size>(in_.data(), mbap_header_size));
+        if (header.frame_size == 0) {
+            close();  // not an MBAP header: the framing is lost
+            co_return make_error_code(modbus_errc::invalid_response);
+        }
+        if (const auto error = co_await read(header.frame_size - mbap_header_size, r.byte_timeout, r.byte_timeout)) {
+            close();  // half an answer: the stream is out of step
+            co_return error;
+        }
+        // Another transaction's answer, whole: the late answer to a request
+        // that timed out. Dropped; this one's may follow it.
+        if (header.transaction != transaction) continue;
+        // A whole frame that does not fit (another unit, a wrong length):
+        // that unit's fault; the stream is in step for the others.
+        if (header.unit != r.unit) co_return make_error_code(modbus_errc::invalid_response);
+        co_return parse_answer(r, std::span<const std::uint8_t>(in_).subspan(mbap_header_size), answer);
     }
-    const auto header = parse_mbap_header(std::span<const std::uint8_t, mbap_header_size>(in_.data(), mbap_header_size));
-    if (header.frame_size == 0 || header.transaction != transaction || header.unit != r.unit)
-        co_return make_error_code(modbus_errc::invalid_response);
-    if (const auto error = co_await read(header.frame_size - mbap_header_size, r.byte_timeout, r.byte_timeout)) {
-        close();  // half an answer: the stream is out of step
-        co_return error;
-    }
-    co_return parse_answer(r, std::span<const std::uint8_t>(in_).subspan(mbap_header_size), answer);
 }
 
 asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& r, reply& answer) {
     const auto context = current_log_context();
-    const auto error = co_await transact(r, answer);
+    // Closed by the peer while idle, found before the request went out: it
+    // goes on a new connection, a write as well as a read.
+    if (socket_.is_open() && peer_closed(socket_.native_handle())) {
+        drop_closed_by_peer(clock::now());
+        const auto error = co_await async_open(clock::now());
+        current_log_context() = context;
+        if (error) co_return error;
+    }
+    const bool reused = attempts_.answered();
+    auto error = co_await transact(r, answer);
+    // The peer closed the connection as the request went out, before any
+    // byte of an answer came: a read is asked once more on a new connection,
+    // and so is a write that did not go out at all; a write that went out
+    // may have reached the device and is not repeated. (A connection closed
+    // here is a stop's cancel, or a stream out of step: not retried.)
+    if (error == make_error_code(modbus_errc::connection_failed) && reused && socket_.is_open() && in_.empty() &&
+        (!changes_device(r) || !request_sent_)) {
+        drop_closed_by_peer(clock::now());
+        error = co_await async_open(clock::now());
+        if (!error) error = co_await transact(r, answer);
+    }
     current_log_context() = context;
-    if (answers_.must_close(error)) {  // a broken connection, a confused stream, or half-open
-        if (answers_.half_open())
+    if (!error || is_exception(error)) attempts_.proven();
+    if (answers_.must_close(r.unit, error)) {  // a broken connection, or half-open
+        if (answers_.half_open()) {
+            // Its timeouts took long enough: reopened at once, no back-off.
             spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
                          answers_.timeouts_in_a_row());
+        } else {
+            attempts_.broke(clock::now());  // closed by the peer: backs off unless it answered before
+        }
         close();
     }
     co_return error;

@@ -3,11 +3,14 @@
 // the links of many buses share one poll thread (bus_worker, poll_thread).
 // It behaves as tcp_link does: the connection is opened on first use and
 // reopened after it broke, with the reopen back-off (open_attempts); a
-// confused stream (an answer with another transaction id: the late answer
-// to a timed-out request) and a half-open connection (three requests in a
-// row without any answer) are reopened rather than untangled. The answer's
-// first byte is awaited for the request's timeout, each further read for
-// its byte_timeout.
+// half-open connection (tcp_answers) is reopened, a unit that does not
+// answer or answers what does not fit leaves it to the others, and a
+// connection the peer closed while idle is opened again quietly. An answer
+// with another transaction id (the late answer to a timed-out request) is
+// dropped whole and the wait goes on; only a lost framing (not an MBAP
+// header, a frame cut short) closes the connection. The answer's first
+// byte is awaited for the request's timeout, each further read for its
+// byte_timeout.
 //
 // Thread-safety: one thread (the poll thread's) uses a link.
 #pragma once
@@ -54,6 +57,7 @@ private:
     boost::asio::awaitable<std::error_code> read(std::size_t size, std::chrono::milliseconds first_wait,
                                                  std::chrono::milliseconds next_wait);
     boost::asio::awaitable<std::error_code> transact(const request& r, reply& answer);
+    void drop_closed_by_peer(clock::time_point now);
 
     std::string bus_;
     config::tcp_link settings_;
@@ -66,6 +70,7 @@ private:
     tcp_answers answers_;
     std::uint16_t transaction_ = 0;
     std::vector<std::uint8_t> in_;  // the answer read so far
+    bool request_sent_ = false;     // the last transact() wrote some of its request
 };
 
 }  // namespace fieldbridge::modbus

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
-#include <future>
 #include <mutex>
 #include <optional>
 
@@ -18,12 +17,15 @@
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "tests/modbus/fake_link.hpp"
+#include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::fake_bus;
+using testing_fixture::write_and_wait;
 using fc = function_code;
 
 config::point holding(std::string name, std::uint16_t address, config::data_type type = config::data_type::uint16) {
@@ -52,13 +54,6 @@ config::device plant() {
     coil.type = config::data_type::boolean;
     d.points = {holding("a", 0), holding("b", 5), coil};
     return d;
-}
-
-config::bus line() {
-    config::bus b;
-    b.name = "line";
-    b.link = config::tcp_link{"fake", 1};
-    return b;
 }
 
 // Keeps every result handed over; with keep_credits, holds each one's
@@ -104,7 +99,7 @@ struct rig {
         : device(std::move(d)),
           peer(std::make_shared<fake_peer>()),
           got(keep_credits),
-          worker(line(), {device}, got.handler(), poll, fake_link::factory(peer)) {}
+          worker(fake_bus(), {device}, got.handler(), poll, fake_link::factory(peer)) {}
     config::device device;
     std::shared_ptr<fake_peer> peer;
     results got;
@@ -195,7 +190,7 @@ TEST(bus_worker_fake_link, when_every_request_times_out_each_block_costs_one_plu
     // attempts each, per poll.
     const auto asked = r.peer->requests();
     ASSERT_GE(asked.size(), 3u * 2u * 3u);
-    for (std::size_t i = 0; i < 3u * 2u * 3u; ++i) {
+    for (std::size_t i = 0; i < std::size_t{3} * 2u * 3u; ++i) {
         EXPECT_EQ(asked[i].function, (i / 3) % 2 == 0 ? fc::read_coils : fc::read_holding_registers) << "request " << i;
     }
     const auto c = r.worker.counters(0);
@@ -334,14 +329,6 @@ TEST(bus_worker_fake_link, close_after_poll_releases_the_link_after_every_poll) 
     ASSERT_TRUE(r.got.wait_for(3));
     r.worker.stop();
     EXPECT_GE(r.peer->released(), 3);
-}
-
-point_result write_and_wait(bus_worker& worker, std::size_t point, value v) {
-    std::promise<point_result> done;
-    auto outcome = done.get_future();
-    worker.write(0, point, std::move(v), [&done](point_result r) { done.set_value(std::move(r)); });
-    if (outcome.wait_for(10s) != std::future_status::ready) return point_result{make_error_code(modbus_errc::timeout), {}};
-    return outcome.get();
 }
 
 TEST(bus_worker_fake_link, writes_use_the_function_each_setting_asks_for_and_are_read_back) {

@@ -24,6 +24,7 @@
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/value_codec.hpp"
+#include "tests/modbus/captured_log.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
@@ -698,7 +699,7 @@ struct quirk_run {
     bool every_value_good() const { return !results.empty() && std::all_of(results.begin(), results.end(), all_good); }
 };
 
-quirk_run poll_with_faults(config::device d, const config::simulated_faults& faults, std::size_t polls) {
+quirk_run poll_with_faults(const config::device& d, const config::simulated_faults& faults, std::size_t polls) {
     auto served = d;
     served.faults = faults;
     tcp_rig rig({served}, {d});
@@ -826,6 +827,113 @@ TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reope
     worker.stop();
 }
 
+// A worker of a Modbus TCP bus on a thread of its own (through tcp_link) or
+// on a shared poll thread (through tcp_stream_link): the tests below run
+// with both.
+std::unique_ptr<bus_worker> tcp_worker(const config::gateway& cfg, collector& got, bool shared, bool poll = true) {
+    if (!shared) return std::make_unique<bus_worker>(cfg.buses[0], cfg.devices, got.handler(), poll);
+    return std::make_unique<bus_worker>(cfg.buses[0], cfg.devices, got.handler(), poll, make_shared_link,
+                                        std::make_shared<poll_thread>());
+}
+
+class bus_worker_tcp_peer : public ::testing::TestWithParam<bool> {};  // on a shared poll thread
+std::string thread_kind(const ::testing::TestParamInfo<bool>& shared) {
+    return shared.param ? "shared_thread" : "own_thread";
+}
+INSTANTIATE_TEST_SUITE_P(backends, bus_worker_tcp_peer, ::testing::Values(false, true), thread_kind);
+
+// A Modbus TCP gateway in front of a serial line: unit 1 answers, unit 2
+// never does. Unit 2's timeouts (three per poll, with its retries) are its
+// own: the connection stays, and unit 1 is polled on it all along.
+TEST_P(bus_worker_tcp_peer, a_unit_that_never_answers_costs_the_others_no_poll_and_no_reconnect) {
+    const auto port = testing::free_tcp_port();
+    auto silent = meter();
+    silent.name = "silent";
+    silent.unit_id = 2;
+    silent.points = {silent.points[0]};
+    silent.faults.miss_every = 1;
+    silent.timeout = 50ms;
+    silent.retries = 2;
+    silent.poll_interval = 50ms;
+    silent.offline_poll_interval = 0ms;  // keeps being asked as often
+    simulator sim(tcp_config(port, {meter(), silent}), "line");
+    sim.start();
+    const auto cfg = tcp_config(port, {meter(), silent});
+    collector got;
+    const auto worker = tcp_worker(cfg, got, GetParam());
+    worker->start();
+    ASSERT_TRUE(got.wait_for("meter", 15, 20s));
+    ASSERT_TRUE(got.wait_for("silent", 5, 20s));
+    worker->stop();
+    for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
+    EXPECT_EQ(find(got.of("silent").back(), cfg.devices[1], "voltage").quality.error,
+              make_error_code(modbus_errc::timeout));
+    EXPECT_EQ(sim.connections(), 1u);
+    EXPECT_EQ(worker->counters().reconnects, 0u);
+}
+
+// A device that closes idle connections (here the proxy in front of the
+// simulator cuts them, again and again): the next request goes on a new
+// connection opened quietly. No poll fails, though the device has no retries.
+TEST_P(bus_worker_tcp_peer, a_connection_the_device_closed_while_idle_costs_no_poll) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    testing::tcp_proxy proxy(port);
+    auto d = meter();
+    d.retries = 0;  // a failed request is a failed poll
+    d.poll_interval = 50ms;
+    const auto cfg = tcp_config(proxy.port(), {d});
+    collector got;
+    const auto worker = tcp_worker(cfg, got, GetParam());
+    worker->start();
+    for (unsigned cut = 1; cut <= 5; ++cut) {
+        ASSERT_TRUE(testing::wait_until([&] { return proxy.accepted() == cut; }, 10s)) << "cut " << cut;
+        ASSERT_TRUE(got.wait_for("meter", got.of("meter").size() + 2, 10s));
+        proxy.cut();
+        ASSERT_TRUE(testing::wait_until([&] { return proxy.cuts() == cut; }, 10s));
+    }
+    ASSERT_TRUE(testing::wait_until([&] { return proxy.accepted() == 6; }, 10s));
+    ASSERT_TRUE(got.wait_for("meter", got.of("meter").size() + 2, 10s));
+    worker->stop();
+    for (const auto& r : got.of("meter")) EXPECT_TRUE(all_good(r));
+    EXPECT_EQ(worker->counters().failures, 0u);
+    EXPECT_EQ(worker->counters().reconnects, 0u) << "an idle connection closed by the device is not a broken link";
+}
+
+// A command sent after the device closed the idle connection is carried
+// out, not failed as connection_failed (the request had not gone out: it
+// goes on a new connection).
+TEST_P(bus_worker_tcp_peer, a_command_after_the_device_closed_the_idle_connection_is_carried_out) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {meter()}), "line");
+    sim.start();
+    testing::tcp_proxy proxy(port);
+    auto d = meter();
+    d.retries = 0;
+    const auto cfg = tcp_config(proxy.port(), {d});
+    collector got;
+    const auto worker = tcp_worker(cfg, got, GetParam(), false);  // commands only, no polls
+    worker->start();
+    constexpr std::size_t setpoint = 6;
+    // Each command after the first meets a connection the device closed.
+    const bool writes[] = {true, true, false, true, false, true};
+    for (unsigned i = 0; i < std::size(writes); ++i) {
+        if (i > 0) {
+            proxy.cut();
+            ASSERT_TRUE(testing::wait_until([&] { return proxy.cuts() == i; }, 10s));
+        }
+        const auto v = static_cast<std::uint16_t>(100 + i);
+        const auto done = writes[i] ? write_and_wait(*worker, 0, setpoint, value{std::uint64_t(v)})
+                                    : read_and_wait(*worker, 0, setpoint);
+        EXPECT_FALSE(done.error) << "command " << i << ": " << done.error.message();
+        const auto expected = static_cast<std::uint16_t>(writes[i] ? v : v - 1);
+        EXPECT_EQ(done.readback, std::vector<std::uint16_t>{expected}) << "command " << i;
+    }
+    worker->stop();
+    EXPECT_EQ(worker->counters().failures, 0u);
+}
+
 // A device that is gone is polled at offline_poll_interval
 // once it is offline, so that its timeouts stop costing the line; it is back
 // at its own rate after its first answer.
@@ -918,27 +1026,6 @@ TEST(bus_worker_rtu_over_tcp, polling_resumes_when_the_converter_comes_back) {
     worker.stop();
     EXPECT_GE(worker.counters().reconnects, 1u);
 }
-
-// Log lines the code under test writes, kept while it lives.
-class captured_log {
-public:
-    captured_log()
-        : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)), previous_(spdlog::default_logger()) {
-        spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
-    }
-    ~captured_log() { spdlog::set_default_logger(previous_); }
-    captured_log(const captured_log&) = delete;
-    captured_log& operator=(const captured_log&) = delete;
-    std::size_t count(const std::string& what) const {
-        const auto lines = sink_->last_formatted();
-        return static_cast<std::size_t>(
-            std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.find(what) != std::string::npos; }));
-    }
-
-private:
-    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-    std::shared_ptr<spdlog::logger> previous_;
-};
 
 // While it lives, this process can open no new file descriptor (EMFILE):
 // the soft RLIMIT_NOFILE is lowered to the lowest free descriptor.
@@ -1154,7 +1241,7 @@ TEST_F(bus_worker_rtu, the_frame_silence_is_kept_after_every_answer_also_switchi
     worker.start();
     std::atomic<int> written{0};
     for (int i = 0; i < 5; ++i) {
-        worker.write(0, 6, value{std::uint64_t(100 + i)}, [&](point_result r) {
+        worker.write(0, 6, value{std::uint64_t(100 + i)}, [&](const point_result& r) {
             EXPECT_FALSE(r.error) << r.error.message();
             ++written;
         });

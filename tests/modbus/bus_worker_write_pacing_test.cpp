@@ -13,12 +13,14 @@
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/simulator.hpp"
+#include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::write_and_wait;
 
 config::gateway served_at(std::uint16_t port, config::device d) {
     config::gateway g;
@@ -53,20 +55,6 @@ config::device slow_listener() {
     return d;
 }
 
-point_result write_and_wait(bus_worker& worker, std::size_t point, value v) {
-    std::mutex m;
-    std::condition_variable cv;
-    std::optional<point_result> out;
-    worker.write(0, point, std::move(v), [&](point_result r) {
-        std::lock_guard lock(m);
-        out = std::move(r);
-        cv.notify_all();
-    });
-    std::unique_lock lock(m);
-    cv.wait_for(lock, 10s, [&] { return out.has_value(); });
-    return out.value_or(point_result{make_error_code(modbus_errc::timeout), {}});
-}
-
 // The read-back after the write, and the FC6 after the FC3 of a
 // read-modify-write, wait request_delay as a poll's next block does: a
 // device that needs the gap answers them, and a write it took is reported
@@ -80,7 +68,7 @@ TEST(bus_worker_write_pacing, every_request_of_a_write_waits_the_device_request_
     auto d = slow_listener();
     d.request_delay = 80ms;
     const auto cfg = served_at(port, d);
-    bus_worker worker(cfg.buses[0], cfg.devices, [](poll_result) {}, false);
+    bus_worker worker(cfg.buses[0], cfg.devices, [](const poll_result&) {}, false);
     worker.start();
     const auto setpoint = write_and_wait(worker, 0, value{std::uint64_t{77}});  // FC6, FC3
     EXPECT_FALSE(setpoint.error) << setpoint.error.message();
@@ -109,7 +97,7 @@ TEST(bus_worker_write_pacing, writes_between_polls_keep_the_gap_on_both_sides) {
     const auto cfg = served_at(port, d);
     std::mutex m;
     std::size_t polls = 0;
-    bus_worker worker(cfg.buses[0], cfg.devices, [&](poll_result) {
+    bus_worker worker(cfg.buses[0], cfg.devices, [&](const poll_result&) {
         std::lock_guard lock(m);
         ++polls;
     });

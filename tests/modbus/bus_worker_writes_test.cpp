@@ -18,12 +18,14 @@
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/retiring_workers.hpp"
 #include "tests/modbus/fake_link.hpp"
+#include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::fake_bus;
 using fc = function_code;
 
 // Holding registers 0 and 5 read in one block, and the coil "pump" at 7 in
@@ -53,13 +55,6 @@ config::device plant() {
     return d;
 }
 constexpr std::size_t pump = 2;
-
-config::bus line() {
-    config::bus b;
-    b.name = "line";
-    b.link = config::tcp_link{"fake", 1};
-    return b;
-}
 
 // Holds the worker's thread inside a request until the test opens it.
 class gate {
@@ -176,7 +171,7 @@ struct rig {
     explicit rig(config::device d = plant(), bool poll = true)
         : device(std::move(d)),
           peer(std::make_shared<fake_peer>()),
-          worker(line(), {device}, got.polls(), poll, fake_link::factory(peer)) {}
+          worker(fake_bus(), {device}, got.polls(), poll, fake_link::factory(peer)) {}
     config::device device;
     std::shared_ptr<fake_peer> peer;
     gate g;
@@ -266,7 +261,7 @@ TEST(bus_worker_writes, a_worker_retired_by_a_reload_answers_its_queued_writes_w
     gate g;
     serve(*peer, g, fc::read_coils);
     events got;
-    auto worker = std::make_unique<bus_worker>(line(), std::vector<config::device>{plant()}, got.polls(), true,
+    auto worker = std::make_unique<bus_worker>(fake_bus(), std::vector<config::device>{plant()}, got.polls(), true,
                                                fake_link::factory(peer));
     worker->start();
     ASSERT_TRUE(g.wait_held());
@@ -293,7 +288,7 @@ TEST(bus_worker_writes, a_worker_retired_by_a_reload_answers_its_queued_writes_w
     }
 
     events never;
-    bus_worker idle(line(), {plant()}, never.polls(), true, fake_link::factory(std::make_shared<fake_peer>()));
+    bus_worker idle(fake_bus(), {plant()}, never.polls(), true, fake_link::factory(std::make_shared<fake_peer>()));
     idle.write(0, pump, value{true}, never.writes());
     idle.request_stop(make_error_code(modbus_errc::gateway_stopping));
     idle.stop();
@@ -310,7 +305,7 @@ TEST(bus_worker_writes, polls_go_on_during_a_stream_of_commands) {
     serve(*r.peer, r.g, std::nullopt);
     std::atomic<bool> flooding{true};
     std::atomic<std::uint64_t> written{0};
-    std::function<void(point_result)> again = [&](point_result w) {
+    std::function<void(point_result)> again = [&](const point_result& w) {
         ++written;
         if (!w.error && flooding) r.worker.write(0, 0, value{written % 1000}, again);
     };

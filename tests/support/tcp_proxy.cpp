@@ -59,7 +59,10 @@ void tcp_proxy::run() {
     };
     char buffer[16384];
     while (!stop_) {
-        if (cut_requested_.exchange(false)) close_all();
+        if (cut_requested_.exchange(false)) {
+            close_all();
+            ++cuts_;
+        }
         std::vector<pollfd> fds;
         fds.push_back({listen_fd_, POLLIN, 0});
         if (!stalled_) {

@@ -28,6 +28,8 @@ public:
     void cut() { cut_requested_ = true; }
     // Connections accepted so far.
     unsigned accepted() const noexcept { return accepted_; }
+    // cut() requests carried out so far (the connections closed).
+    unsigned cuts() const noexcept { return cuts_; }
 
 private:
     void run();
@@ -39,6 +41,7 @@ private:
     std::atomic<bool> stalled_{false};
     std::atomic<bool> cut_requested_{false};
     std::atomic<unsigned> accepted_{0};
+    std::atomic<unsigned> cuts_{0};
     std::thread thread_;
 };
 
