@@ -240,17 +240,22 @@ void command_dispatcher::when_online(const std::string& device, std::function<vo
 
 void command_dispatcher::device_back(const std::string& device) {
     const log_scope on_device(log_field::device, device);
-    auto ready = held_.release(device);
+    // A deadline may have passed while the wake-up timer had not run yet:
+    // such a command is answered as expired, never written late.
+    auto [ready, expired] = held_.release(device, ports_.now());
+    for (auto& c : expired) c.give_up(expired_reason(c.device));
     if (ready.empty()) return;
     spdlog::info("device {} is back: writing {} held command(s)", device, ready.size());
     for (auto& c : ready) c.go();
 }
 
+std::string command_dispatcher::expired_reason(const std::string& device) const {
+    return "device " + device + " stayed offline for longer than commands.max_age (" +
+           std::to_string(cfg_->commands.max_age.count()) + " ms); not written";
+}
+
 void command_dispatcher::expire(time_point now) {
-    for (auto& c : held_.expire(now)) {
-        c.give_up("device " + c.device + " stayed offline for longer than commands.max_age (" +
-                  std::to_string(cfg_->commands.max_age.count()) + " ms); not written");
-    }
+    for (auto& c : held_.expire(now)) c.give_up(expired_reason(c.device));
     if (const auto next = held_.next_deadline()) ports_.wake_at(*next);
 }
 

@@ -99,7 +99,8 @@ public:
     // counted and logged). Every message checked here is counted received.
     bool admit(const mqtt::message& m);
 
-    // The device answered a poll and is not offline: its held commands are written now.
+    // The device answered a poll and is not offline: its held commands are
+    // written now, except those whose max_age is up (answered as expire() does).
     void device_back(const std::string& device);
     // Answers held commands whose time is up; asks for the next wake-up.
     void expire(time_point now);
@@ -119,6 +120,8 @@ private:
     };
     void on_device_command(const mqtt::message& m, const command_target& target, const reply_to& to);
     void refuse(const reply_to& to, const std::string& why);
+    // Why a held command whose max_age is up was not written.
+    std::string expired_reason(const std::string& device) const;
     void answer(const reply_to& to, std::string payload);
     void send_reply(mqtt::message answer);
     // Runs go now, unless the device is offline: then go waits for it up to

@@ -314,6 +314,33 @@ TEST(command_dispatcher, answers_a_held_command_when_its_max_age_is_up) {
     EXPECT_TRUE(r.writes.empty());
 }
 
+// The wake-up timer for a deadline may run late (a busy core thread): a
+// device back in between must not have the expired command written.
+TEST(command_dispatcher, a_held_command_past_its_max_age_is_not_written_when_its_device_comes_back) {
+    rig r(waiting_plant());
+    r.offline.insert("pump");
+    r.command(setpoint_topic, R"({"value": 9, "id": "stale"})");
+    r.now += 1s;
+    r.command(setpoint_topic, R"({"value": 10, "id": "fresh"})");
+    ASSERT_EQ(r.dispatcher.held(), 2u);
+    r.now += 4500ms;  // past the first one's deadline, not the second's; no expire() ran
+    r.offline.clear();
+    r.dispatcher.device_back("pump");
+    EXPECT_EQ(r.dispatcher.held(), 0u);
+    ASSERT_EQ(r.writes.size(), 1u);
+    EXPECT_EQ(r.writes[0].value, modbus::value{std::uint64_t{10}});
+    ASSERT_EQ(r.replies.size(), 1u);
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("id"), "stale");
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_NE(
+        j.at("error").get<std::string>().find("stayed offline for longer than commands.max_age (5000 ms)"),
+        std::string::npos);
+    r.writes[0].done({{}, {10}});
+    ASSERT_EQ(r.replies.size(), 2u);
+    EXPECT_EQ(r.reply_json(1), (nlohmann::json{{"id", "fresh"}, {"ok", true}, {"value", 10}}));
+}
+
 TEST(command_dispatcher, refuses_at_once_for_an_offline_device_without_max_age_or_room) {
     rig now_or_never;
     now_or_never.offline.insert("pump");
