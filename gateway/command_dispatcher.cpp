@@ -7,6 +7,7 @@
 
 #include "common/log_context.hpp"
 #include "mqtt/topic.hpp"
+#include "mqtt/utf8.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -16,6 +17,21 @@ mqtt::message reply_address(const mqtt::message& m, const std::string& configure
     const bool usable = !m.response_topic.empty() && !mqtt::check_topic_name(m.response_topic);
     return mqtt::message{
         usable ? m.response_topic : configured, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data};
+}
+
+std::string command_dispatcher::unusable_response_topic(const std::string& topic) const {
+    // The decoder refuses a packet whose strings are not UTF-8 [MQTT-1.5.4-1];
+    // checked again here for a message that came another way.
+    if (mqtt::check_mqtt_string(topic)) return "the Response Topic is not a valid UTF-8 topic name";
+    if (topic.find_first_of("+#") != std::string::npos) {
+        return "the Response Topic '" + shortened(topic) + "' holds a wildcard (+ or #): no reply can be published there";
+    }
+    if (mqtt::check_topic_name(topic)) return "the Response Topic '" + shortened(topic) + "' is no topic name";
+    if (table_.takes_commands_on(topic)) {
+        return "the Response Topic '" + shortened(topic) +
+               "' is one of the gateway's command topics: a reply there would come back as a command";
+    }
+    return {};
 }
 
 command_dispatcher::command_dispatcher(const config::gateway& cfg, command_ports ports,
@@ -73,6 +89,18 @@ void command_dispatcher::on_command(const mqtt::message& m) {
                       "the Response Topic is longer than " + std::to_string(max_command_topic) +
                           " bytes or the Correlation Data longer than " +
                           std::to_string(max_correlation_data));
+    }
+    if (!m.response_topic.empty()) {
+        if (auto why = unusable_response_topic(m.response_topic); !why.empty()) {
+            // Not written: the caller waits on a topic no answer can reach,
+            // and would not learn the outcome. The refusal goes to the
+            // configured topic, with the Correlation Data to match it.
+            ++counters_.response_topic_refused;
+            return refuse({m.topic,
+                           mqtt::message{configured_reply, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data},
+                           command_id(m.payload)},
+                          why + "; not written");
+        }
     }
     if (m.payload.size() > max_command_payload) ++counters_.payload_too_large;
     if (target && target->whole_device) {
@@ -289,6 +317,18 @@ void command_dispatcher::answer(const reply_to& to, std::string payload) {
 // Replies bypass the queue and wait in the client while the link is down or
 // slow: their number is bounded, a reply past the bound is not sent (counted).
 void command_dispatcher::send_reply(mqtt::message answer) {
+    // A reply on a command topic would be taken as a command (by this
+    // gateway, or by one sharing its topics). Response Topics are checked
+    // on arrival and configured reply topics by the loader; this holds
+    // whatever got past them.
+    if (table_.takes_commands_on(answer.topic)) {
+        ++counters_.replies_looping;
+        if (const auto held = log_limit_.admit("command reply on a command topic", ports_.now())) {
+            spdlog::error("command reply to {} not sent: it is a command topic and would come back as a command{}",
+                          shortened(answer.topic), log_limiter::suffix(*held));
+        }
+        return;
+    }
     if (*pending_replies_ >= max_pending_replies) {
         ++counters_.replies_dropped;
         if (const auto held = log_limit_.admit("command replies dropped", ports_.now())) {

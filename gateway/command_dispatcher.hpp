@@ -122,6 +122,10 @@ private:
     void refuse(const reply_to& to, const std::string& why);
     // Why a held command whose max_age is up was not written.
     std::string expired_reason(const std::string& device) const;
+    // Why no reply may go to this MQTT 5 Response Topic (not UTF-8, a
+    // wildcard, one of the command topics: a reply there would come back as
+    // a command and be written); empty when it is usable.
+    std::string unusable_response_topic(const std::string& topic) const;
     void answer(const reply_to& to, std::string payload);
     void send_reply(mqtt::message answer);
     // Runs go now, unless the device is offline: then go waits for it up to
