@@ -86,6 +86,7 @@ struct app::parts {
                                        if (!a.stopping_) dispatcher.on_command(m);
                                    });
               },
+              .unsubscribe = [this](const std::string& filter) { client.unsubscribe(filter); },
               .wake_at = [this](steady::time_point t) { held_timer.wake_at(t); },
               .now = [] { return steady::now(); }}, topics) {}
 

@@ -44,7 +44,21 @@ void command_dispatcher::reconfigure(const config::gateway& cfg, std::shared_ptr
 }
 
 void command_dispatcher::subscribe() {
-    for (const auto& filter : table_.filters()) {
+    // A reload that moved or removed command topics: the broker would go on
+    // sending commands for topics that name no point any more.
+    const auto& wanted = table_.filters();
+    for (auto it = subscribed_.begin(); it != subscribed_.end();) {
+        if (std::find(wanted.begin(), wanted.end(), *it) != wanted.end()) {
+            ++it;
+            continue;
+        }
+        if (!mqtt::check_topic_filter(*it)) {
+            spdlog::info("commands: unsubscribing from {}: no command topic of the configuration is under it", *it);
+            if (ports_.unsubscribe) ports_.unsubscribe(*it);
+        }
+        it = subscribed_.erase(it);
+    }
+    for (const auto& filter : wanted) {
         if (!subscribed_.insert(filter).second) continue;
         // One filter per SUBSCRIBE, each checked first: a filter that cannot
         // be encoded would otherwise take every other command topic with it.

@@ -54,6 +54,8 @@ struct command_ports {
         written;
     // Subscribes to a command filter; its messages go to on_command().
     std::function<void(const std::string& filter)> subscribe;
+    // Ends a command filter's subscription (a reload took its topics away).
+    std::function<void(const std::string& filter)> unsubscribe;
     // Asks for expire(now) to be called at t (the earliest held deadline).
     std::function<void(time_point t)> wake_at;
     std::function<time_point()> now;
@@ -74,8 +76,9 @@ public:
     void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics = nullptr);
 
     // Subscribes every filter of the command topics not subscribed before
-    // (after a reload, those it added); none is unsubscribed. A filter MQTT
-    // cannot carry is logged and skipped: its commands get no answer.
+    // (after a reload, those it added), and unsubscribes those subscribed
+    // before that the command topics no longer have. A filter MQTT cannot
+    // carry is logged and skipped: its commands get no answer.
     void subscribe();
 
     // A message on a command topic: answered on its reply address in every

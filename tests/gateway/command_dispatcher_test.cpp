@@ -2,6 +2,7 @@
 // recorded here and answered by hand, on a manual clock.
 #include "gateway/command_dispatcher.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -81,6 +82,7 @@ struct rig {
                         written.push_back(device + "/" + point.name + "=" + std::to_string(words.at(0)));
                     },
                 .subscribe = [this](const std::string& filter) { subscribed.push_back(filter); },
+                .unsubscribe = [this](const std::string& filter) { unsubscribed.push_back(filter); },
                 .wake_at = [this](command_ports::time_point t) { wakes.push_back(t); },
                 .now = [this] { return now; }};
     }
@@ -100,6 +102,7 @@ struct rig {
     std::vector<reply> replies;
     std::vector<std::string> written;
     std::vector<std::string> subscribed;
+    std::vector<std::string> unsubscribed;
     std::vector<command_ports::time_point> wakes;
     command_dispatcher dispatcher;
 };
@@ -457,6 +460,50 @@ TEST(command_dispatcher, subscribes_each_filter_once) {
     r.dispatcher.subscribe();
     EXPECT_EQ(r.subscribed,
               (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set"}));
+    EXPECT_TRUE(r.unsubscribed.empty());
+}
+
+// A reload that moves the command topics (a new prefix) or takes some away
+// (no device topics, commands off): the filters no command topic is under
+// any more are unsubscribed, so that the broker stops sending their messages.
+TEST(command_dispatcher, unsubscribes_the_filters_a_reload_took_away) {
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig r(g);
+    r.dispatcher.subscribe();
+    ASSERT_EQ(r.subscribed, (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set"}));
+
+    // The fan goes, and the prefix moves.
+    r.cfg.devices.pop_back();
+    r.cfg.publish.prefix = "site/b";
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    auto gone = r.unsubscribed;
+    std::sort(gone.begin(), gone.end());
+    EXPECT_EQ(gone, (std::vector<std::string>{"site/a/+/+/set", "site/a/fan/set", "site/a/pump/set"}));
+    EXPECT_EQ(r.subscribed, (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set",
+                                                       "site/b/+/+/set", "site/b/pump/set"}));
+
+    // Commands off: nothing stays subscribed; on again: subscribed anew.
+    r.unsubscribed.clear();
+    r.cfg.commands.enabled = false;
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    gone = r.unsubscribed;
+    std::sort(gone.begin(), gone.end());
+    EXPECT_EQ(gone, (std::vector<std::string>{"site/b/+/+/set", "site/b/pump/set"}));
+    r.subscribed.clear();
+    r.cfg.commands.enabled = true;
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    EXPECT_EQ(r.subscribed, (std::vector<std::string>{"site/b/+/+/set", "site/b/pump/set"}));
+    // The same configuration again: nothing changes.
+    r.subscribed.clear();
+    r.unsubscribed.clear();
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    EXPECT_TRUE(r.subscribed.empty());
+    EXPECT_TRUE(r.unsubscribed.empty());
 }
 
 }  // namespace

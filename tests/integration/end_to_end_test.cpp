@@ -1429,5 +1429,38 @@ TEST(end_to_end, over_mqtt5_a_response_topic_on_a_command_topic_is_refused_and_n
     EXPECT_EQ(rig.status_number("commands", "writes_ok"), 1) << rig.status().output;
 }
 
+// A reload that moves the command topics (a new prefix) unsubscribes the
+// old ones: the broker no longer sends the gateway commands for topics that
+// name no point. A command on an old topic gets no answer and is not even
+// received; one on the new topic is written.
+TEST(end_to_end, a_reload_that_moves_the_command_topics_unsubscribes_the_old_ones) {
+    gateway_rig rig;
+    configure_meter(rig);
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    subscriber sub(rig.broker(), "#");
+    auto& gw = rig.start_gateway();
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+    publish_command(rig, "e2e/m1/energy/set", R"({"value": 11, "id": "first"})");
+    ASSERT_TRUE(reply_on(sub, "e2e/m1/energy/reply", "first")) << sub.dump() << gw.output();
+
+    rig.config.prefix("e2f");
+    rig.write_config();
+    gw.signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2f/m1/voltage", good).has_value(); }, 20s))
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    // The old topic first, then the new one: the gateway would have the old
+    // command before the new one, and answer it first.
+    publish_command(rig, "e2e/m1/energy/set", R"({"value": 12, "id": "old"})");
+    publish_command(rig, "e2f/m1/energy/set", R"({"value": 13, "id": "new"})");
+    const auto answer = reply_on(sub, "e2f/m1/energy/reply", "new");
+    ASSERT_TRUE(answer) << sub.dump() << gw.output();
+    EXPECT_EQ(answer->at("ok"), true) << *answer;
+    EXPECT_FALSE(sub.find("e2e/m1/energy/reply", [](const auto& j) { return j.value("id", "") == "old"; }))
+        << sub.dump();
+    EXPECT_EQ(rig.status_number("commands", "received"), 2) << rig.status().output << gw.output();
+    EXPECT_NE(gw.output().find("unsubscribing from e2e/+/+/set"), std::string::npos) << gw.output();
+}
+
 }  // namespace
 }  // namespace fieldbridge
