@@ -76,10 +76,17 @@ struct app::parts {
               },
               .written = [this](const auto&... read_back) { written(read_back...); },
               .subscribe = [this, &a](const std::string& filter) {
-                  client.subscribe(filter, mqtt::qos::at_least_once, [this, &a](const mqtt::message& m) {
-                      if (!a.stopping_) dispatcher.on_command(m);
-                  });
+                  // 5.0 No Local: the gateway's own publications (a reply
+                  // that landed on a command topic, whatever let it) never
+                  // come back to it as commands. Not allowed on a shared
+                  // subscription [MQTT-3.8.3-4].
+                  const bool shared = filter.starts_with("$share/");
+                  client.subscribe(mqtt::subscription{filter, mqtt::qos::at_least_once, !shared},
+                                   [this, &a](const mqtt::message& m) {
+                                       if (!a.stopping_) dispatcher.on_command(m);
+                                   });
               },
+              .unsubscribe = [this](const std::string& filter) { client.unsubscribe(filter); },
               .wake_at = [this](steady::time_point t) { held_timer.wake_at(t); },
               .now = [] { return steady::now(); }}, topics) {}
 

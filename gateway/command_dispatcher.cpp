@@ -7,6 +7,7 @@
 
 #include "common/log_context.hpp"
 #include "mqtt/topic.hpp"
+#include "mqtt/utf8.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -16,6 +17,21 @@ mqtt::message reply_address(const mqtt::message& m, const std::string& configure
     const bool usable = !m.response_topic.empty() && !mqtt::check_topic_name(m.response_topic);
     return mqtt::message{
         usable ? m.response_topic : configured, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data};
+}
+
+std::string command_dispatcher::unusable_response_topic(const std::string& topic) const {
+    // The decoder refuses a packet whose strings are not UTF-8 [MQTT-1.5.4-1];
+    // checked again here for a message that came another way.
+    if (mqtt::check_mqtt_string(topic)) return "the Response Topic is not a valid UTF-8 topic name";
+    if (topic.find_first_of("+#") != std::string::npos) {
+        return "the Response Topic '" + shortened(topic) + "' holds a wildcard (+ or #): no reply can be published there";
+    }
+    if (mqtt::check_topic_name(topic)) return "the Response Topic '" + shortened(topic) + "' is no topic name";
+    if (table_.takes_commands_on(topic)) {
+        return "the Response Topic '" + shortened(topic) +
+               "' is one of the gateway's command topics: a reply there would come back as a command";
+    }
+    return {};
 }
 
 command_dispatcher::command_dispatcher(const config::gateway& cfg, command_ports ports,
@@ -28,7 +44,21 @@ void command_dispatcher::reconfigure(const config::gateway& cfg, std::shared_ptr
 }
 
 void command_dispatcher::subscribe() {
-    for (const auto& filter : table_.filters()) {
+    // A reload that moved or removed command topics: the broker would go on
+    // sending commands for topics that name no point any more.
+    const auto& wanted = table_.filters();
+    for (auto it = subscribed_.begin(); it != subscribed_.end();) {
+        if (std::find(wanted.begin(), wanted.end(), *it) != wanted.end()) {
+            ++it;
+            continue;
+        }
+        if (!mqtt::check_topic_filter(*it)) {
+            spdlog::info("commands: unsubscribing from {}: no command topic of the configuration is under it", *it);
+            if (ports_.unsubscribe) ports_.unsubscribe(*it);
+        }
+        it = subscribed_.erase(it);
+    }
+    for (const auto& filter : wanted) {
         if (!subscribed_.insert(filter).second) continue;
         // One filter per SUBSCRIBE, each checked first: a filter that cannot
         // be encoded would otherwise take every other command topic with it.
@@ -73,6 +103,18 @@ void command_dispatcher::on_command(const mqtt::message& m) {
                       "the Response Topic is longer than " + std::to_string(max_command_topic) +
                           " bytes or the Correlation Data longer than " +
                           std::to_string(max_correlation_data));
+    }
+    if (!m.response_topic.empty()) {
+        if (auto why = unusable_response_topic(m.response_topic); !why.empty()) {
+            // Not written: the caller waits on a topic no answer can reach,
+            // and would not learn the outcome. The refusal goes to the
+            // configured topic, with the Correlation Data to match it.
+            ++counters_.response_topic_refused;
+            return refuse({m.topic,
+                           mqtt::message{configured_reply, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data},
+                           command_id(m.payload)},
+                          why + "; not written");
+        }
     }
     if (m.payload.size() > max_command_payload) ++counters_.payload_too_large;
     if (target && target->whole_device) {
@@ -240,17 +282,22 @@ void command_dispatcher::when_online(const std::string& device, std::function<vo
 
 void command_dispatcher::device_back(const std::string& device) {
     const log_scope on_device(log_field::device, device);
-    auto ready = held_.release(device);
+    // A deadline may have passed while the wake-up timer had not run yet:
+    // such a command is answered as expired, never written late.
+    auto [ready, expired] = held_.release(device, ports_.now());
+    for (auto& c : expired) c.give_up(expired_reason(c.device));
     if (ready.empty()) return;
     spdlog::info("device {} is back: writing {} held command(s)", device, ready.size());
     for (auto& c : ready) c.go();
 }
 
+std::string command_dispatcher::expired_reason(const std::string& device) const {
+    return "device " + device + " stayed offline for longer than commands.max_age (" +
+           std::to_string(cfg_->commands.max_age.count()) + " ms); not written";
+}
+
 void command_dispatcher::expire(time_point now) {
-    for (auto& c : held_.expire(now)) {
-        c.give_up("device " + c.device + " stayed offline for longer than commands.max_age (" +
-                  std::to_string(cfg_->commands.max_age.count()) + " ms); not written");
-    }
+    for (auto& c : held_.expire(now)) c.give_up(expired_reason(c.device));
     if (const auto next = held_.next_deadline()) ports_.wake_at(*next);
 }
 
@@ -284,6 +331,18 @@ void command_dispatcher::answer(const reply_to& to, std::string payload) {
 // Replies bypass the queue and wait in the client while the link is down or
 // slow: their number is bounded, a reply past the bound is not sent (counted).
 void command_dispatcher::send_reply(mqtt::message answer) {
+    // A reply on a command topic would be taken as a command (by this
+    // gateway, or by one sharing its topics). Response Topics are checked
+    // on arrival and configured reply topics by the loader; this holds
+    // whatever got past them.
+    if (table_.takes_commands_on(answer.topic)) {
+        ++counters_.replies_looping;
+        if (const auto held = log_limit_.admit("command reply on a command topic", ports_.now())) {
+            spdlog::error("command reply to {} not sent: it is a command topic and would come back as a command{}",
+                          shortened(answer.topic), log_limiter::suffix(*held));
+        }
+        return;
+    }
     if (*pending_replies_ >= max_pending_replies) {
         ++counters_.replies_dropped;
         if (const auto held = log_limit_.admit("command replies dropped", ports_.now())) {

@@ -54,6 +54,8 @@ struct command_ports {
         written;
     // Subscribes to a command filter; its messages go to on_command().
     std::function<void(const std::string& filter)> subscribe;
+    // Ends a command filter's subscription (a reload took its topics away).
+    std::function<void(const std::string& filter)> unsubscribe;
     // Asks for expire(now) to be called at t (the earliest held deadline).
     std::function<void(time_point t)> wake_at;
     std::function<time_point()> now;
@@ -74,8 +76,9 @@ public:
     void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics = nullptr);
 
     // Subscribes every filter of the command topics not subscribed before
-    // (after a reload, those it added); none is unsubscribed. A filter MQTT
-    // cannot carry is logged and skipped: its commands get no answer.
+    // (after a reload, those it added), and unsubscribes those subscribed
+    // before that the command topics no longer have. A filter MQTT cannot
+    // carry is logged and skipped: its commands get no answer.
     void subscribe();
 
     // A message on a command topic: answered on its reply address in every
@@ -99,7 +102,8 @@ public:
     // counted and logged). Every message checked here is counted received.
     bool admit(const mqtt::message& m);
 
-    // The device answered a poll and is not offline: its held commands are written now.
+    // The device answered a poll and is not offline: its held commands are
+    // written now, except those whose max_age is up (answered as expire() does).
     void device_back(const std::string& device);
     // Answers held commands whose time is up; asks for the next wake-up.
     void expire(time_point now);
@@ -119,6 +123,12 @@ private:
     };
     void on_device_command(const mqtt::message& m, const command_target& target, const reply_to& to);
     void refuse(const reply_to& to, const std::string& why);
+    // Why a held command whose max_age is up was not written.
+    std::string expired_reason(const std::string& device) const;
+    // Why no reply may go to this MQTT 5 Response Topic (not UTF-8, a
+    // wildcard, one of the command topics: a reply there would come back as
+    // a command and be written); empty when it is usable.
+    std::string unusable_response_topic(const std::string& topic) const;
     void answer(const reply_to& to, std::string payload);
     void send_reply(mqtt::message answer);
     // Runs go now, unless the device is offline: then go waits for it up to

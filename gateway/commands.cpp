@@ -241,7 +241,10 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
     }
     // Also for device topics alone: a command to a topic under the wildcard
     // that names nothing is answered.
-    if (wildcard && (!by_topic_.empty() || !devices_.empty())) filters_.push_back(*wildcard);
+    if (wildcard && (!by_topic_.empty() || !devices_.empty())) {
+        filters_.push_back(*wildcard);
+        wildcard_ = wildcard;
+    }
     for (auto& e : exact) filters_.push_back(std::move(e));
 }
 
@@ -273,6 +276,11 @@ std::string command_table::reply_topic_for(const std::string& command_topic) con
         return command_topic.substr(0, command_topic.size() - settings_.suffix.size()) + settings_.reply_suffix;
     }
     return command_topic + settings_.reply_suffix;
+}
+
+bool command_table::takes_commands_on(std::string_view topic) const {
+    // The exact filters are the topics find() knows.
+    return (wildcard_ && topic_matches(*wildcard_, topic)) || find(topic).has_value();
 }
 
 parsed_device_command parse_device_command(std::string_view payload) {
@@ -424,6 +432,8 @@ nlohmann::json to_json(const command_counters& c) {
             {"topic_too_long", c.topic_too_long},
             {"payload_too_large", c.payload_too_large},
             {"reply_address_too_long", c.reply_address_too_long},
+            {"response_topic_refused", c.response_topic_refused},
+            {"replies_looping", c.replies_looping},
             {"held_full", c.held_full},
             {"bus_queue_full", c.bus_queue_full},
             {"replies_dropped", c.replies_dropped},

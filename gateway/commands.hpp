@@ -140,6 +140,9 @@ public:
     const std::vector<std::string>& filters() const { return filters_; }
     // The reply topic for a command topic that names no point.
     std::string reply_topic_for(const std::string& command_topic) const;
+    // Whether a message published on `topic` would come back to the gateway
+    // as a command: a command topic, or one under the command wildcard.
+    bool takes_commands_on(std::string_view topic) const;
     // The longest topic a command is taken on: max_command_topic, or the
     // longest configured command topic if that is longer. A longer topic
     // names no point and is dropped unanswered (its reply topic would be as long).
@@ -156,6 +159,7 @@ private:
     std::vector<std::uint32_t> by_topic_;
     std::vector<std::pair<std::string, std::size_t>> devices_;  // commands.device_topic's, sorted
     std::vector<std::string> filters_;
+    std::optional<std::string> wildcard_;  // the command wildcard, when subscribed
     std::size_t topic_limit_ = max_command_topic;
 };
 
@@ -182,6 +186,11 @@ struct command_counters {
     std::uint64_t topic_too_long = 0;     // over topic_limit(): dropped, not answered
     std::uint64_t payload_too_large = 0;  // over max_command_payload: refused
     std::uint64_t reply_address_too_long = 0;  // Response Topic / Correlation Data over their bound: refused
+    // A Response Topic no reply may go to (a wildcard, not valid UTF-8, or
+    // one of the gateway's command topics): refused, answered on the configured topic.
+    std::uint64_t response_topic_refused = 0;
+    // A reply whose topic is one of the gateway's command topics: not published.
+    std::uint64_t replies_looping = 0;
     std::uint64_t held_full = 0;          // offline device, no room to wait: refused
     std::uint64_t bus_queue_full = 0;     // max_queued_writes_per_bus writes already wait on the bus: refused
     std::uint64_t replies_dropped = 0;    // max_pending_replies reached: reply not sent

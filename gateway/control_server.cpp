@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -36,6 +37,7 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
     control_limits limits;
     std::map<std::string, async_handler> handlers;
     std::size_t open_connections = 0;
+    std::uint64_t reply_timeouts = 0;  // clients closed for not reading their reply
     bool stopped = false;
 
     // One client, from accept to the reply's last byte. Counted in
@@ -85,13 +87,25 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         });
     }
 
-    // Sends the reply (once) and closes the connection after it.
+    // Sends the reply (once) and closes the connection after it, or after
+    // reply_timeout if the client has not taken it all by then: a reply
+    // larger than the socket buffer waits for the client to read.
     static void send(const std::shared_ptr<connection>& c, const nlohmann::json& reply) {
         if (c->replied) return;
         c->replied = true;
-        c->timer.cancel();
+        c->timer.expires_after(c->server->limits.reply_timeout);  // ends the request's wait, too
+        c->timer.async_wait([c](const boost::system::error_code& ec) {
+            if (ec) return;
+            if (c->server->reply_timeouts++ == 0 || c->server->reply_timeouts % 100 == 0) {
+                spdlog::warn("control socket: a client did not read its reply within {} ms; closed ({} so far)",
+                             c->server->limits.reply_timeout.count(), c->server->reply_timeouts);
+            }
+            boost::system::error_code ignored;
+            c->socket.close(ignored);  // the write ends with operation_aborted
+        });
         auto text = std::make_shared<std::string>(control_line(reply));
         asio::async_write(c->socket, asio::buffer(*text), [c, text](const boost::system::error_code&, std::size_t) {
+            c->timer.cancel();
             boost::system::error_code ignored;
             c->socket.shutdown(local::socket::shutdown_both, ignored);
             c->socket.close(ignored);

@@ -4,7 +4,8 @@
 // (the answer is under the command's name; control_protocol.hpp).
 // Unknown commands, malformed JSON, oversized requests, a client that has
 // not sent its request in time and a connection beyond the limit get
-// {"version":1,"ok":false,"error":"..."} and are closed (control_limits).
+// {"version":1,"ok":false,"error":"..."} and are closed (control_limits);
+// a client that does not read its reply in time is closed.
 // Runs on the core io_context; not thread-safe.
 #pragma once
 
@@ -31,6 +32,11 @@ struct control_limits {
     std::size_t max_request_bytes = 64 * 1024;  // the request line, '\n' included
     std::size_t max_connections = 16;           // open at once; more are refused
     std::chrono::milliseconds request_timeout{5000};  // from accept to the request's '\n'
+    // From the reply's first byte to its last: a client that does not read
+    // its reply is closed after it, so that clients which never read cannot
+    // hold every place for longer than request_timeout + reply_timeout (plus
+    // the time a handler takes to answer).
+    std::chrono::milliseconds reply_timeout{5000};
 };
 
 class control_server {

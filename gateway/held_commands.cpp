@@ -15,13 +15,13 @@ held_commands::hold_result held_commands::hold(command c) {
     return {};
 }
 
-std::vector<held_commands::command> held_commands::release(const std::string& device) {
-    std::vector<command> out;
+held_commands::released held_commands::release(const std::string& device, time_point now) {
+    released out;
     const auto it = waiting_.find(device);
     if (it == waiting_.end()) return out;
-    out.assign(std::make_move_iterator(it->second.begin()), std::make_move_iterator(it->second.end()));
+    for (auto& c : it->second) (c.deadline <= now ? out.expired : out.ready).push_back(std::move(c));
+    size_ -= it->second.size();
     waiting_.erase(it);
-    size_ -= out.size();
     return out;
 }
 

@@ -41,8 +41,16 @@ public:
     // kept and the result says which bound was reached.
     hold_result hold(command c);
 
-    // Every command of the device, in the order held; none stays.
-    std::vector<command> release(const std::string& device);
+    // Every command of the device, none stays: those still in time to be
+    // written (ready), and those whose deadline is at or before now (expired,
+    // to be answered as expire() would have): a device may come back after a
+    // deadline passed and before the owner's timer ran expire(). Each list in
+    // the order held.
+    struct released {
+        std::vector<command> ready;
+        std::vector<command> expired;
+    };
+    released release(const std::string& device, time_point now);
     // Every command whose deadline is at or before now, by device name and
     // then in the order held.
     std::vector<command> expire(time_point now);

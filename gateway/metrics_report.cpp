@@ -325,6 +325,11 @@ void command_families(exposition& e, const status_snapshot& s) {
     e.sample("fieldbridge_command_writes_total", {{"outcome", "failed"}}, c.writes_failed);
     e.single("fieldbridge_command_replies_dropped_total", "counter",
              "Command replies not sent because too many already waited for the broker.", c.replies_dropped);
+    e.family("fieldbridge_command_reply_topics_refused_total", "counter",
+             "Reply topics refused because a reply there would come back as a command, or no reply can go there.");
+    e.sample("fieldbridge_command_reply_topics_refused_total", {{"topic", "response_topic"}},
+             c.response_topic_refused);
+    e.sample("fieldbridge_command_reply_topics_refused_total", {{"topic", "reply"}}, c.replies_looping);
     e.single("fieldbridge_commands_held", "gauge", "Commands waiting for their offline device to come back.",
              static_cast<std::uint64_t>(s.held_commands));
 }

@@ -535,9 +535,19 @@ std::error_code client::restore_session(session_state state) {
 }
 
 void client::subscribe(std::string filter, qos q, message_handler handler) {
+    subscribe(subscription{std::move(filter), q}, std::move(handler));
+}
+
+void client::subscribe(subscription s, message_handler handler) {
     auto& i = *impl_;
-    i.handlers.emplace_back(filter, std::move(handler));
-    i.execute(i.session.subscribe({subscription{std::move(filter), q}}, 0, clock::now()));
+    i.handlers.emplace_back(s.filter, std::move(handler));
+    i.execute(i.session.subscribe({std::move(s)}, 0, clock::now()));
+}
+
+void client::unsubscribe(const std::string& filter) {
+    auto& i = *impl_;
+    std::erase_if(i.handlers, [&](const auto& h) { return h.first == filter; });
+    i.execute(i.session.unsubscribe({filter}, clock::now()));
 }
 
 void client::on_link_state(std::function<void(link_state)> f) { impl_->on_state.push_back(std::move(f)); }

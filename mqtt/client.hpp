@@ -121,6 +121,13 @@ public:
     // Subscribes now or on the next connection; renewed on every connection
     // without a session present. handler gets every message matching filter.
     void subscribe(std::string filter, qos q, message_handler handler);
+    // The same with the subscription's options (5.0: No Local, ...; a
+    // 3.1.1 SUBSCRIBE carries none of them).
+    void subscribe(subscription s, message_handler handler);
+    // Forgets the filter's handlers and asks the broker to end the
+    // subscription: now if connected, else on the next connection (a
+    // resumed session still holds it). Not renewed any more.
+    void unsubscribe(const std::string& filter);
     // Adds a listener, called in the order added at every change.
     void on_link_state(std::function<void(link_state)> f);
     boost::asio::any_io_executor get_executor() const;

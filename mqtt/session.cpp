@@ -114,7 +114,11 @@ actions session::on_packet(const packet& p, clock::time_point now) {
             } else if constexpr (std::is_same_v<T, pingresp>) {
                 ping_deadline_.reset();
             } else if constexpr (std::is_same_v<T, unsuback>) {
-                // Nothing is unsubscribed by this client; tolerate it.
+                // The packet id is free again; an UNSUBACK for no UNSUBSCRIBE
+                // of ours is tolerated.
+                std::erase_if(pending_unsubscribes_, [&](const pending_unsubscribe& u) {
+                    return u.packet_id != 0 && u.packet_id == x.packet_id;
+                });
             } else if constexpr (std::is_same_v<T, mqtt::disconnect>) {
                 if (v5()) {
                     // [MQTT-3.14.4-2]: no answer, the link just closes; the
@@ -189,6 +193,8 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         inflight_.clear();
         flow_ids_.reset();
         incoming_qos2_.clear();
+        // Nothing to unsubscribe from a fresh session.
+        pending_unsubscribes_.clear();
         // Subscriptions are renewed; their completion carries token 0.
         const std::vector<subscription>& all = subscriptions_;
         pending_subscribes_.erase(std::remove_if(pending_subscribes_.begin(), pending_subscribes_.end(),
@@ -237,6 +243,9 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         }
     }
     send_subscribes(out, now, true);
+    // Unacknowledged UNSUBSCRIBEs again, after the SUBSCRIBEs sent before them.
+    for (auto& u : pending_unsubscribes_) u.packet_id = 0;
+    send_unsubscribes(out, now);
     // After the SUBSCRIBEs and the resent flows, before what was queued: the
     // owner's first publishes on this link (a birth message) follow the
     // subscriptions (Sparkplug: NCMD/DCMD subscribed before NBIRTH) and go
@@ -435,12 +444,68 @@ actions session::subscribe(std::vector<subscription> subscriptions, std::uint64_
             *it = s;
         }
     }
+    // Subscribed again before its UNSUBSCRIBE went: it stays subscribed. One
+    // already sent stays pending for its UNSUBACK, but is not sent again.
+    for (auto& u : pending_unsubscribes_) {
+        std::erase_if(u.filters, [&](const std::string& f) {
+            return std::any_of(subscriptions.begin(), subscriptions.end(),
+                               [&](const subscription& x) { return x.filter == f; });
+        });
+    }
+    std::erase_if(pending_unsubscribes_,
+                  [](const pending_unsubscribe& u) { return u.packet_id == 0 && u.filters.empty(); });
     pending_subscribes_.push_back(pending_subscribe{0, std::move(subscriptions), token});
     if (link_ == link::connected) {
         send_subscribes(out, now, false);
         update_timer(out, now);
     }
     return out;
+}
+
+actions session::unsubscribe(std::vector<std::string> filters, clock::time_point now) {
+    actions out;
+    const auto listed = [&](const std::string& f) { return std::find(filters.begin(), filters.end(), f) != filters.end(); };
+    std::erase_if(subscriptions_, [&](const subscription& s) { return listed(s.filter); });
+    // The client's own SUBSCRIBEs not sent yet lose the filters; one already
+    // sent reaches the broker before the UNSUBSCRIBE that ends it.
+    for (auto& p : pending_subscribes_) {
+        if (p.packet_id != 0 || p.token != 0) continue;
+        std::erase_if(p.subscriptions, [&](const subscription& s) { return listed(s.filter); });
+    }
+    std::erase_if(pending_subscribes_,
+                  [](const pending_subscribe& p) { return p.packet_id == 0 && p.token == 0 && p.subscriptions.empty(); });
+    if (filters.empty()) return out;
+    pending_unsubscribes_.push_back(pending_unsubscribe{0, std::move(filters)});
+    if (link_ == link::connected) {
+        send_unsubscribes(out, now);
+        update_timer(out, now);
+    }
+    return out;
+}
+
+void session::send_unsubscribes(actions& out, clock::time_point now) {
+    for (auto it = pending_unsubscribes_.begin(); it != pending_unsubscribes_.end() && link_ == link::connected;) {
+        if (it->filters.empty()) {  // all subscribed again meanwhile
+            it = pending_unsubscribes_.erase(it);
+            continue;
+        }
+        if (it->packet_id != 0) {
+            ++it;
+            continue;
+        }
+        const auto bytes = encode(mqtt::unsubscribe{1, it->filters, {}}, options_.version);
+        // A filter MQTT cannot carry was never subscribed; nor can a packet
+        // over the broker's Maximum Packet Size go [MQTT-3.2.2-15].
+        if (!bytes || (limits_.maximum_packet_size > 0 && bytes->size() > limits_.maximum_packet_size)) {
+            it = pending_unsubscribes_.erase(it);
+            continue;
+        }
+        const auto id = allocate_packet_id();
+        if (!id) return;  // every id in use; sent with the next drain
+        it->packet_id = *id;
+        send(out, mqtt::unsubscribe{*id, it->filters, {}}, now);
+        ++it;
+    }
 }
 
 void session::send_subscribes(actions& out, clock::time_point now, bool again) {
@@ -518,6 +583,7 @@ actions session::abandon(std::error_code reason) {
     flow_ids_.reset();
     pending_.clear();
     pending_subscribes_.clear();
+    pending_unsubscribes_.clear();
     return out;
 }
 
@@ -646,12 +712,15 @@ void session::drain(actions& out, clock::time_point now) {
     }
     // Subscriptions that found no free id earlier.
     send_subscribes(out, now, false);
+    send_unsubscribes(out, now);
 }
 
 bool session::packet_id_in_use(std::uint16_t id) const {
     return flow_ids_.test(id) ||
            std::any_of(pending_subscribes_.begin(), pending_subscribes_.end(),
-                       [&](const pending_subscribe& s) { return s.packet_id == id; });
+                       [&](const pending_subscribe& s) { return s.packet_id == id; }) ||
+           std::any_of(pending_unsubscribes_.begin(), pending_unsubscribes_.end(),
+                       [&](const pending_unsubscribe& u) { return u.packet_id == id; });
 }
 
 void session::add_flow(inflight_entry e) {
@@ -684,6 +753,7 @@ void session::close(actions& out, std::error_code reason, std::string detail) {
     drop_link(out);
     // Subscriptions sent but not acknowledged go out again on the next link.
     for (auto& s : pending_subscribes_) s.packet_id = 0;
+    for (auto& u : pending_unsubscribes_) u.packet_id = 0;
     out.push_back(action::close_connection{reason, std::move(detail)});
 }
 

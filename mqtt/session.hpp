@@ -186,6 +186,13 @@ public:
     // Subscribe now if connected, else when connected; the subscription is
     // remembered and renewed on every connection without a session present.
     actions subscribe(std::vector<subscription> subscriptions, std::uint64_t token, clock::time_point now);
+    // Ends the filters' subscriptions: they are no longer renewed, and an
+    // UNSUBSCRIBE goes now if connected, else on the next link whose broker
+    // kept the session (a fresh session has none to end). A filter
+    // subscribed again before its UNSUBSCRIBE went is not unsubscribed.
+    // What the broker answers (5.0: a reason code per filter) is not
+    // reported: the owner stops listening to the filters either way.
+    actions unsubscribe(std::vector<std::string> filters, clock::time_point now);
     // The will of every CONNECT from the next one on (none: no will); the
     // connection up now keeps the one it registered.
     void set_will(std::optional<will_message> will) { options_.will = std::move(will); }
@@ -248,8 +255,16 @@ private:
         std::uint64_t token = 0;
     };
 
+    struct pending_unsubscribe {
+        std::uint16_t packet_id = 0;  // 0: not sent on this link
+        std::vector<std::string> filters;
+    };
+
     void send(actions& out, packet p, clock::time_point now);
     void drain(actions& out, clock::time_point now);
+    // The UNSUBSCRIBEs not sent on this link yet, after the SUBSCRIBEs; one
+    // that cannot go on this link (too large, no free packet id) waits.
+    void send_unsubscribes(actions& out, clock::time_point now);
     // Resumed flows not resent yet on this link, in the order they started,
     // while the broker's Receive Maximum leaves room.
     void resend_due(actions& out, clock::time_point now);
@@ -306,6 +321,7 @@ private:
     std::set<std::uint16_t> incoming_qos2_;
     std::vector<subscription> subscriptions_;  // everything ever subscribed, renewed on a fresh session
     std::vector<pending_subscribe> pending_subscribes_;
+    std::vector<pending_unsubscribe> pending_unsubscribes_;
     std::uint16_t last_packet_id_ = 0;
     clock::time_point last_sent_{};
     clock::time_point last_received_{};

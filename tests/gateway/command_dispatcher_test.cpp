@@ -2,8 +2,10 @@
 // recorded here and answered by hand, on a manual clock.
 #include "gateway/command_dispatcher.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -80,6 +82,7 @@ struct rig {
                         written.push_back(device + "/" + point.name + "=" + std::to_string(words.at(0)));
                     },
                 .subscribe = [this](const std::string& filter) { subscribed.push_back(filter); },
+                .unsubscribe = [this](const std::string& filter) { unsubscribed.push_back(filter); },
                 .wake_at = [this](command_ports::time_point t) { wakes.push_back(t); },
                 .now = [this] { return now; }};
     }
@@ -99,6 +102,7 @@ struct rig {
     std::vector<reply> replies;
     std::vector<std::string> written;
     std::vector<std::string> subscribed;
+    std::vector<std::string> unsubscribed;
     std::vector<command_ports::time_point> wakes;
     command_dispatcher dispatcher;
 };
@@ -185,21 +189,77 @@ TEST(command_dispatcher, answers_on_the_mqtt5_response_topic_with_the_correlatio
     ASSERT_EQ(r.replies.size(), 1u);
     EXPECT_EQ(r.replies[0].message.topic, "app/7/answers");
     EXPECT_EQ(r.replies[0].message.correlation_data, "\x01\x02req");
-    // A Response Topic that is no topic name: the configured one, with the correlation data.
-    m.response_topic = "app/+/answers";
-    r.dispatcher.on_command(m);
-    r.writes.at(1).done({{}, {3}});
-    EXPECT_EQ(r.replies.at(1).message.topic, setpoint_reply);
-    EXPECT_EQ(r.replies.at(1).message.correlation_data, "\x01\x02req");
     // At the bounds: taken.
     m.response_topic = std::string(max_command_topic, 'r');
     m.correlation_data = std::string(max_correlation_data, 'c');
     r.dispatcher.on_command(m);
-    ASSERT_EQ(r.writes.size(), 3u);
-    r.writes[2].done({{}, {3}});
-    EXPECT_EQ(r.replies.at(2).message.topic, m.response_topic);
-    EXPECT_EQ(r.replies.at(2).message.correlation_data, m.correlation_data);
+    ASSERT_EQ(r.writes.size(), 2u);
+    r.writes[1].done({{}, {3}});
+    EXPECT_EQ(r.replies.at(1).message.topic, m.response_topic);
+    EXPECT_EQ(r.replies.at(1).message.correlation_data, m.correlation_data);
     EXPECT_EQ(r.dispatcher.counters().reply_address_too_long, 0u);
+    EXPECT_EQ(r.dispatcher.counters().response_topic_refused, 0u);
+}
+
+// [MQTT-4.10] request/response: the gateway publishes its answer where the
+// command says. A Response Topic the gateway itself takes commands on would
+// make the answer come back as a command (a write of the reply JSON); one
+// with a wildcard or not UTF-8 cannot be published to. Such a command is not
+// written: the caller would not hear its outcome. Its refusal goes to the
+// configured reply topic with the Correlation Data.
+TEST(command_dispatcher, refuses_a_command_whose_response_topic_no_reply_can_go_to) {
+    rig r;
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {setpoint_topic, "is one of the gateway's command topics"},      // a point's command topic
+        {"site/a/fan/speed/set", "is one of the gateway's command topics"},  // another point's
+        {"site/a/pump/nothing/set", "is one of the gateway's command topics"},  // under the command wildcard
+        {"app/+/answers", "holds a wildcard (+ or #)"},
+        {"app/#", "holds a wildcard (+ or #)"},
+        {std::string("app/\xff\xfe"), "is not a valid UTF-8 topic name"},
+        {std::string("app/\0nul", 8), "is not a valid UTF-8 topic name"},
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& [topic, why] = cases[i];
+        r.dispatcher.on_command(mqtt::message{setpoint_topic, R"({"value": 3, "id": "c)" + std::to_string(i) + "\"}",
+                                              mqtt::qos::at_least_once, false, topic, "corr"});
+        ASSERT_EQ(r.replies.size(), i + 1) << i;
+        const auto& reply = r.replies[i].message;
+        EXPECT_EQ(reply.topic, setpoint_reply) << i;
+        EXPECT_EQ(reply.correlation_data, "corr") << i;
+        const auto j = r.reply_json(i);
+        EXPECT_EQ(j.at("id"), "c" + std::to_string(i)) << i;
+        EXPECT_EQ(j.at("ok"), false) << i;
+        const auto error = j.at("error").get<std::string>();
+        EXPECT_NE(error.find(why), std::string::npos) << i << ": " << error;
+        EXPECT_NE(error.find("not written"), std::string::npos) << i << ": " << error;
+    }
+    EXPECT_TRUE(r.writes.empty());
+    EXPECT_EQ(r.dispatcher.counters().response_topic_refused, cases.size());
+    EXPECT_EQ(r.dispatcher.counters().refused, cases.size());
+    // A device-level command the same way.
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig devices(g);
+    devices.dispatcher.on_command(mqtt::message{"site/a/pump/set", R"({"setpoint": 1})", mqtt::qos::at_least_once,
+                                                false, "site/a/fan/set", "corr"});
+    EXPECT_TRUE(devices.writes.empty());
+    ASSERT_EQ(devices.replies.size(), 1u);
+    EXPECT_EQ(devices.replies[0].message.topic, "site/a/pump/reply");
+    EXPECT_EQ(devices.reply_json().at("ok"), false);
+}
+
+// Whatever reply topic got past the checks (the loader refuses configured
+// reply topics that are command topics), no reply is published on a command topic.
+TEST(command_dispatcher, never_publishes_a_reply_on_a_command_topic) {
+    auto g = plant();
+    g.commands.reply_suffix = "/set";  // the loader refuses this; the dispatcher holds anyway
+    rig r(g);
+    r.command(setpoint_topic, "3");
+    ASSERT_EQ(r.writes.size(), 1u);
+    r.writes[0].done({{}, {3}});
+    EXPECT_TRUE(r.replies.empty());
+    EXPECT_EQ(r.dispatcher.counters().replies_looping, 1u);
+    EXPECT_EQ(r.dispatcher.pending_replies(), 0u);
 }
 
 TEST(command_dispatcher, refuses_a_response_topic_or_correlation_data_past_its_bound) {
@@ -314,6 +374,33 @@ TEST(command_dispatcher, answers_a_held_command_when_its_max_age_is_up) {
     EXPECT_TRUE(r.writes.empty());
 }
 
+// The wake-up timer for a deadline may run late (a busy core thread): a
+// device back in between must not have the expired command written.
+TEST(command_dispatcher, a_held_command_past_its_max_age_is_not_written_when_its_device_comes_back) {
+    rig r(waiting_plant());
+    r.offline.insert("pump");
+    r.command(setpoint_topic, R"({"value": 9, "id": "stale"})");
+    r.now += 1s;
+    r.command(setpoint_topic, R"({"value": 10, "id": "fresh"})");
+    ASSERT_EQ(r.dispatcher.held(), 2u);
+    r.now += 4500ms;  // past the first one's deadline, not the second's; no expire() ran
+    r.offline.clear();
+    r.dispatcher.device_back("pump");
+    EXPECT_EQ(r.dispatcher.held(), 0u);
+    ASSERT_EQ(r.writes.size(), 1u);
+    EXPECT_EQ(r.writes[0].value, modbus::value{std::uint64_t{10}});
+    ASSERT_EQ(r.replies.size(), 1u);
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("id"), "stale");
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_NE(
+        j.at("error").get<std::string>().find("stayed offline for longer than commands.max_age (5000 ms)"),
+        std::string::npos);
+    r.writes[0].done({{}, {10}});
+    ASSERT_EQ(r.replies.size(), 2u);
+    EXPECT_EQ(r.reply_json(1), (nlohmann::json{{"id", "fresh"}, {"ok", true}, {"value", 10}}));
+}
+
 TEST(command_dispatcher, refuses_at_once_for_an_offline_device_without_max_age_or_room) {
     rig now_or_never;
     now_or_never.offline.insert("pump");
@@ -373,6 +460,50 @@ TEST(command_dispatcher, subscribes_each_filter_once) {
     r.dispatcher.subscribe();
     EXPECT_EQ(r.subscribed,
               (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set"}));
+    EXPECT_TRUE(r.unsubscribed.empty());
+}
+
+// A reload that moves the command topics (a new prefix) or takes some away
+// (no device topics, commands off): the filters no command topic is under
+// any more are unsubscribed, so that the broker stops sending their messages.
+TEST(command_dispatcher, unsubscribes_the_filters_a_reload_took_away) {
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig r(g);
+    r.dispatcher.subscribe();
+    ASSERT_EQ(r.subscribed, (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set"}));
+
+    // The fan goes, and the prefix moves.
+    r.cfg.devices.pop_back();
+    r.cfg.publish.prefix = "site/b";
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    auto gone = r.unsubscribed;
+    std::sort(gone.begin(), gone.end());
+    EXPECT_EQ(gone, (std::vector<std::string>{"site/a/+/+/set", "site/a/fan/set", "site/a/pump/set"}));
+    EXPECT_EQ(r.subscribed, (std::vector<std::string>{"site/a/+/+/set", "site/a/pump/set", "site/a/fan/set",
+                                                       "site/b/+/+/set", "site/b/pump/set"}));
+
+    // Commands off: nothing stays subscribed; on again: subscribed anew.
+    r.unsubscribed.clear();
+    r.cfg.commands.enabled = false;
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    gone = r.unsubscribed;
+    std::sort(gone.begin(), gone.end());
+    EXPECT_EQ(gone, (std::vector<std::string>{"site/b/+/+/set", "site/b/pump/set"}));
+    r.subscribed.clear();
+    r.cfg.commands.enabled = true;
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    EXPECT_EQ(r.subscribed, (std::vector<std::string>{"site/b/+/+/set", "site/b/pump/set"}));
+    // The same configuration again: nothing changes.
+    r.subscribed.clear();
+    r.unsubscribed.clear();
+    r.dispatcher.reconfigure(r.cfg);
+    r.dispatcher.subscribe();
+    EXPECT_TRUE(r.subscribed.empty());
+    EXPECT_TRUE(r.unsubscribed.empty());
 }
 
 }  // namespace

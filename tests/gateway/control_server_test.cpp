@@ -13,10 +13,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -69,6 +71,7 @@ public:
         const auto n = ::recv(fd_, &c, 1, 0);
         return n == 0 || (n < 0 && errno == ECONNRESET);
     }
+    int fd() const { return fd_; }
     void close() {
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
@@ -156,6 +159,38 @@ TEST_F(control_server_bounds, a_client_that_sends_no_request_in_time_is_told_so_
     EXPECT_TRUE(slow.closed_by_server());
 
     EXPECT_TRUE(good_client_answered());
+}
+
+// Clients that send a request and never read the reply: the reply is far
+// larger than the socket buffers, so each write waits on its client. Were
+// the write without a deadline, the limit's worth of them would lock every
+// other client out for as long as they stay connected.
+TEST_F(control_server_bounds, clients_that_never_read_their_reply_hold_no_place_past_the_reply_timeout) {
+    control_limits limits;
+    limits.reply_timeout = 300ms;
+    control_service::start(limits, [](control_server& server) {
+        server.add("status", [](const nlohmann::json&) { return nlohmann::json{{"answered", true}}; });
+        server.add("points", [](const nlohmann::json&) { return nlohmann::json(std::string(std::size_t{1} << 20, 'p')); });
+    });
+    std::vector<std::unique_ptr<raw_client>> stuck;
+    for (std::size_t i = 0; i < limits.max_connections; ++i) {
+        stuck.push_back(std::make_unique<raw_client>(path_));
+        ASSERT_TRUE(stuck.back()->connected());
+        ASSERT_TRUE(stuck.back()->send("{\"version\":1,\"command\":\"points\"}\n"));
+    }
+    // Every place is taken now (the next client is refused until one frees).
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 5s));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    // The stuck clients were closed: what they read ends before the whole reply.
+    std::size_t got = 0;
+    char chunk[65536];
+    for (;;) {
+        const auto n = ::recv(stuck.front()->fd(), chunk, sizeof chunk, 0);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    EXPECT_LT(got, std::size_t{1} << 20);
 }
 
 TEST_F(control_server_bounds, a_request_nested_deeper_than_any_command_needs_is_refused) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -62,9 +63,11 @@ struct model {
         waiting[device].push_back({id, deadline});
         return {};
     }
-    std::vector<int> release(const std::string& device) {
-        std::vector<int> out;
-        for (const auto& e : waiting[device]) out.push_back(e.id);
+    // The device's commands still in time, and those whose deadline is at
+    // or before now: never written once their time is up.
+    std::pair<std::vector<int>, std::vector<int>> release(const std::string& device, time_point now) {
+        std::pair<std::vector<int>, std::vector<int>> out;
+        for (const auto& e : waiting[device]) (e.deadline <= now ? out.second : out.first).push_back(e.id);
         waiting.erase(device);
         return out;
     }
@@ -150,17 +153,23 @@ void run_seed(std::uint32_t seed) {
                 break;
             }
             case 4: {
+                // The device comes back, perhaps after deadlines passed that
+                // no expire() has seen yet (the owner's timer is late).
                 const auto& device = devices[static_cast<std::size_t>(pick(4))];
-                ASSERT_EQ(ids(held.release(device), log, true), ref.release(device))
-                    << where << " release " << device;
+                const auto released = held.release(device, now);
+                const auto [ready, expired] = ref.release(device, now);
+                ASSERT_EQ(ids(released.ready, log, true), ready) << where << " release " << device;
+                ASSERT_EQ(ids(released.expired, log, false), expired) << where << " release " << device;
                 break;
             }
             case 5:
             case 6:
-            case 7:
-            case 8:
                 now += std::chrono::milliseconds(pick(20));
                 ASSERT_EQ(ids(held.expire(now), log, false), ref.expire(now)) << where << " expire";
+                break;
+            case 7:
+            case 8:  // time passes, and no timer has run expire() yet
+                now += std::chrono::milliseconds(pick(20));
                 break;
             default:
                 if (pick(4) == 0) {
@@ -214,11 +223,34 @@ TEST(held_commands, refuses_past_the_total_cap_and_keeps_the_count) {
     EXPECT_EQ(held.size(last), 0u);
     EXPECT_TRUE(log.empty());  // a refused command is handed back unrun, for the owner to answer
     // Room again once a device is released.
-    EXPECT_EQ(held.release("dev3").size(), max_held_per_device);
+    EXPECT_EQ(held.release("dev3", now).ready.size(), max_held_per_device);
     EXPECT_EQ(held.hold(make(log, last, now + 1s, id++)).refused, held_commands::refusal::none);
     EXPECT_EQ(held.size(), max_held_commands - max_held_per_device + 1);
     const auto before = held.size();
     EXPECT_EQ(held.expire(now + 1s).size(), before);
+    EXPECT_EQ(held.size(), 0u);
+    EXPECT_FALSE(held.next_deadline());
+}
+
+}  // namespace
+}  // namespace fieldbridge::gateway
+
+namespace fieldbridge::gateway {
+namespace {
+
+// A device back after a command's deadline, before any expire() ran: the
+// command is handed back as expired, to be answered, never to be written.
+TEST(held_commands, release_hands_back_a_command_past_its_deadline_as_expired) {
+    held_commands held(max_held_per_device, max_held_commands);
+    std::vector<outcome> log;
+    const time_point start{};
+    ASSERT_EQ(held.hold(make(log, "pump", start + 5s, 1)).refused, held_commands::refusal::none);
+    ASSERT_EQ(held.hold(make(log, "pump", start + 9s, 2)).refused, held_commands::refusal::none);
+    ASSERT_EQ(held.hold(make(log, "pump", start + 6s, 3)).refused, held_commands::refusal::none);
+    // At 6 s: the first and third are due (at the deadline counts, as in expire()).
+    const auto released = held.release("pump", start + 6s);
+    EXPECT_EQ(ids(released.ready, log, true), std::vector<int>{2});
+    EXPECT_EQ(ids(released.expired, log, false), (std::vector<int>{1, 3}));
     EXPECT_EQ(held.size(), 0u);
     EXPECT_FALSE(held.next_deadline());
 }

@@ -1388,5 +1388,79 @@ TEST(end_to_end, after_a_restart_with_flows_in_flight_acknowledged_never_exceeds
     }
 }
 
+// MQTT 5: a command whose Response Topic is one of the gateway's own command
+// topics. Answered there, the reply would come back to the gateway as a
+// command and be written; it is refused instead (not written), answered on
+// the configured reply topic with its Correlation Data, and nothing the
+// gateway publishes lands on a command topic.
+TEST(end_to_end, over_mqtt5_a_response_topic_on_a_command_topic_is_refused_and_nothing_comes_back) {
+    gateway_rig rig;
+    configure_meter(rig);
+    rig.config.mqtt().set("protocol", "5");
+    auto& broker = rig.broker();
+    const auto modbus_port = rig.modbus_port();
+    subscriber sub(broker, "e2e/#");
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    expect_values_arrive(sub);
+    const auto before = read_holding_registers(modbus_port, 3, 10, 2);
+
+    child_process pub({"mosquitto_pub", "-V", "mqttv5", "-h", broker.host(), "-p", std::to_string(broker.port()),
+                       "-q", "1", "-t", "e2e/m1/energy/set", "-m", R"({"value": 4242, "id": "loop"})", "-D",
+                       "publish", "response-topic", "e2e/m1/energy/set", "-D", "publish", "correlation-data",
+                       "req-loop"});
+    ASSERT_EQ(pub.wait(10s), 0) << pub.output();
+    const auto refusal = reply_on(sub, "e2e/m1/energy/reply", "loop");
+    ASSERT_TRUE(refusal) << sub.dump() << gw.output();
+    EXPECT_EQ(refusal->at("ok"), false) << *refusal;
+    EXPECT_NE(refusal->at("error").get<std::string>().find("command topics"), std::string::npos) << *refusal;
+
+    // A command after it: its reply comes after anything the gateway
+    // published for the first one, on the same connection.
+    publish_command(rig, "e2e/m1/relay/set", R"({"value": true, "id": "after"})");
+    const auto after = reply_on(sub, "e2e/m1/relay/reply", "after");
+    ASSERT_TRUE(after) << sub.dump() << gw.output();
+    EXPECT_EQ(after->at("ok"), true) << *after;
+    EXPECT_EQ(sub.count("e2e/m1/energy/set"), 1u) << sub.dump();  // the command alone, no reply there
+    EXPECT_EQ(sub.count("e2e/m1/energy/reply"), 1u) << sub.dump();
+    EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), before);
+    EXPECT_EQ(rig.status_number("commands", "received"), 2) << rig.status().output;
+    EXPECT_EQ(rig.status_number("commands", "response_topic_refused"), 1) << rig.status().output;
+    EXPECT_EQ(rig.status_number("commands", "writes_ok"), 1) << rig.status().output;
+}
+
+// A reload that moves the command topics (a new prefix) unsubscribes the
+// old ones: the broker no longer sends the gateway commands for topics that
+// name no point. A command on an old topic gets no answer and is not even
+// received; one on the new topic is written.
+TEST(end_to_end, a_reload_that_moves_the_command_topics_unsubscribes_the_old_ones) {
+    gateway_rig rig;
+    configure_meter(rig);
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    subscriber sub(rig.broker(), "#");
+    auto& gw = rig.start_gateway();
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/voltage", good).has_value(); }, 20s)) << gw.output();
+    publish_command(rig, "e2e/m1/energy/set", R"({"value": 11, "id": "first"})");
+    ASSERT_TRUE(reply_on(sub, "e2e/m1/energy/reply", "first")) << sub.dump() << gw.output();
+
+    rig.config.prefix("e2f");
+    rig.write_config();
+    gw.signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return sub.find("e2f/m1/voltage", good).has_value(); }, 20s))
+        << sub.dump() << "\n--- gateway:\n"
+        << gw.output();
+    // The old topic first, then the new one: the gateway would have the old
+    // command before the new one, and answer it first.
+    publish_command(rig, "e2e/m1/energy/set", R"({"value": 12, "id": "old"})");
+    publish_command(rig, "e2f/m1/energy/set", R"({"value": 13, "id": "new"})");
+    const auto answer = reply_on(sub, "e2f/m1/energy/reply", "new");
+    ASSERT_TRUE(answer) << sub.dump() << gw.output();
+    EXPECT_EQ(answer->at("ok"), true) << *answer;
+    EXPECT_FALSE(sub.find("e2e/m1/energy/reply", [](const auto& j) { return j.value("id", "") == "old"; }))
+        << sub.dump();
+    EXPECT_EQ(rig.status_number("commands", "received"), 2) << rig.status().output << gw.output();
+    EXPECT_NE(gw.output().find("unsubscribing from e2e/+/+/set"), std::string::npos) << gw.output();
+}
+
 }  // namespace
 }  // namespace fieldbridge

@@ -47,6 +47,30 @@ TEST(mqtt_client, publishes_at_every_qos_and_receives_its_subscription) {
     stop_and_wait(io, c);
 }
 
+// [MQTT-3.10.4-1]: after UNSUBSCRIBE the broker stops sending the filter's
+// messages. Order on one connection stands in for "never": a marker
+// published after the message on the old filter arrives, and it alone.
+TEST(mqtt_client, MQTT_3_10_4_1_an_unsubscribed_filter_receives_nothing_more) {
+    mosquitto_broker broker;
+    asio::io_context io;
+    client c(io.get_executor(), options_for(broker, "unsub-test"));
+    inbox in;
+    c.subscribe("old/#", qos::at_least_once, in.handler());
+    c.subscribe("marker", qos::at_least_once, in.handler());
+    c.start();
+    ASSERT_TRUE(run_until(io, [&] { return c.state() == link_state::connected; }, 10s)) << c.stats().last_error;
+    c.publish(message{"old/1", "before", qos::at_least_once, false});
+    ASSERT_TRUE(run_until(io, [&] { return in.count("old/1") == 1; }, 10s));
+
+    c.unsubscribe("old/#");
+    c.publish(message{"old/1", "after", qos::at_least_once, false});
+    c.publish(message{"marker", "m", qos::at_least_once, false});
+    ASSERT_TRUE(run_until(io, [&] { return in.count("marker") == 1; }, 10s));
+    EXPECT_EQ(in.count("old/1"), 1u);
+    EXPECT_EQ(in.last("old/1"), "before");
+    stop_and_wait(io, c);
+}
+
 // A client may publish to a gateway's command topics a message as large as
 // the broker takes (256 MB by default); the receiving client never holds
 // more than its limit of it. With 3.1.1 the broker cannot be told: the

@@ -61,6 +61,47 @@ TEST(mqtt5_client, publishes_at_every_qos_with_topic_aliases_and_receives_its_su
     stop_and_wait(io, c);
 }
 
+// [MQTT-3.8.3-3] No Local: the broker does not send a client's own
+// publications back to it on that subscription; another client's arrive.
+// [MQTT-3.10.4-1] with 5.0 too: an unsubscribed filter receives nothing more.
+TEST(mqtt5_client, MQTT_3_8_3_3_no_local_keeps_its_own_publications_away_and_unsubscribe_ends_a_filter) {
+    mosquitto_broker broker;
+    asio::io_context io;
+    client c(io.get_executor(), v5_options(broker, "v5-nolocal"));
+    client other(io.get_executor(), v5_options(broker, "v5-other"));
+    inbox in;
+    subscription quiet{"cmd/#", qos::at_least_once};
+    quiet.no_local = true;
+    c.subscribe(quiet, in.handler());
+    c.subscribe("marker", qos::at_least_once, in.handler());
+    c.start();
+    other.start();
+    ASSERT_TRUE(run_until(io, [&] {
+        return c.state() == link_state::connected && other.state() == link_state::connected;
+    }, 10s)) << c.stats().last_error;
+
+    c.publish(message{"cmd/own", "mine", qos::at_least_once, false});
+    c.publish(message{"marker", "1", qos::at_least_once, false});
+    ASSERT_TRUE(run_until(io, [&] { return in.count("marker") == 1; }, 10s));
+    EXPECT_EQ(in.count("cmd/own"), 0u);  // published before the marker, never delivered
+
+    other.publish(message{"cmd/theirs", "x", qos::at_least_once, false});
+    ASSERT_TRUE(run_until(io, [&] { return in.count("cmd/theirs") == 1; }, 10s));
+
+    // The marker goes on the connection after the UNSUBSCRIBE: back, it
+    // says the broker took the UNSUBSCRIBE.
+    c.unsubscribe("cmd/#");
+    c.publish(message{"marker", "2", qos::at_least_once, false});
+    ASSERT_TRUE(run_until(io, [&] { return in.count("marker") == 2; }, 10s));
+    other.publish(message{"cmd/theirs", "y", qos::at_least_once, false});
+    other.publish(message{"marker", "3", qos::at_least_once, false});
+    ASSERT_TRUE(run_until(io, [&] { return in.count("marker") == 3; }, 10s));
+    EXPECT_EQ(in.count("cmd/theirs"), 1u);
+    EXPECT_EQ(c.stats().connects, 1u) << c.stats().last_error;  // no protocol error on the way
+    stop_and_wait(io, other);
+    stop_and_wait(io, c);
+}
+
 TEST(mqtt5_client, honours_the_receive_maximum_packet_size_maximum_qos_retain_and_keepalive_the_broker_announces) {
     auto broker = broker_with(
         "max_inflight_messages 3\nmax_packet_size 300\nmax_qos 1\nretain_available false\nmax_keepalive 20\n");

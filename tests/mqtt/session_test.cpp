@@ -424,6 +424,102 @@ TEST(mqtt_session, subscriptions_wait_for_the_link_and_are_renewed_on_a_new_sess
     EXPECT_TRUE(sent<subscribe>(s.on_packet(connack{true, 0, {}}, t0)).empty());  // the broker kept it
 }
 
+// [MQTT-3.10.4-1], [MQTT-3.10.4-4]: an UNSUBSCRIBE ends the subscription on
+// the broker, answered by an UNSUBACK with the same packet id. The filter is
+// no longer renewed on a new session.
+TEST(mqtt_session, MQTT_3_10_4_4_unsubscribe_is_sent_and_the_filter_is_not_renewed) {
+    auto s = connected();
+    const auto sub = sent<subscribe>(s.subscribe({subscription{"old/#", qos::at_least_once},
+                                                  subscription{"kept/#", qos::at_least_once}}, 0, t0));
+    ASSERT_EQ(sub.size(), 1u);
+    s.on_packet(suback{sub[0].packet_id, {1, 1}, {}}, t0);
+    const auto a = s.unsubscribe({"old/#"}, t0);
+    const auto unsub = sent<unsubscribe>(a);
+    ASSERT_EQ(unsub.size(), 1u);
+    EXPECT_EQ(unsub[0].filters, std::vector<std::string>{"old/#"});
+    EXPECT_NE(unsub[0].packet_id, 0);  // [MQTT-2.3.1-1]
+    // Its packet id is in use until the UNSUBACK: a publish meanwhile takes another.
+    const auto pub = sent<publish>(s.publish(msg("data"), 1, t0));
+    ASSERT_EQ(pub.size(), 1u);
+    EXPECT_NE(pub[0].packet_id, unsub[0].packet_id);
+    EXPECT_TRUE(of<action::close_connection>(s.on_packet(unsuback{unsub[0].packet_id, {}, {}}, t0)).empty());
+    // A new session renews only what is still subscribed.
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto renewed = sent<subscribe>(s.on_packet(connack{false, 0, {}}, t0));
+    ASSERT_EQ(renewed.size(), 1u);
+    ASSERT_EQ(renewed[0].subscriptions.size(), 1u);
+    EXPECT_EQ(renewed[0].subscriptions[0].filter, "kept/#");
+}
+
+// While the link is down: nothing goes, and on the next link the UNSUBSCRIBE
+// goes only if the broker kept the session (a new one holds no subscription).
+TEST(mqtt_session, an_unsubscribe_while_disconnected_goes_on_a_resumed_session_only) {
+    for (const bool present : {false, true}) {
+        auto s = connected();
+        const auto sub = sent<subscribe>(s.subscribe({subscription{"old/#", qos::at_least_once}}, 0, t0));
+        s.on_packet(suback{sub.at(0).packet_id, {1}, {}}, t0);
+        s.on_connection_lost(t0);
+        EXPECT_EQ(sends(s.unsubscribe({"old/#"}, t0)), 0u);
+        s.on_transport_connected(t0);
+        const auto a = s.on_packet(connack{present, 0, {}}, t0);
+        EXPECT_TRUE(sent<subscribe>(a).empty()) << present;
+        const auto unsub = sent<unsubscribe>(a);
+        ASSERT_EQ(unsub.size(), present ? 1u : 0u);
+        if (present) {
+            EXPECT_EQ(unsub[0].filters, std::vector<std::string>{"old/#"});
+        }
+    }
+}
+
+// An UNSUBSCRIBE not acknowledged when the link drops goes again on a
+// resumed session, after the SUBSCRIBEs sent before it (order kept).
+TEST(mqtt_session, an_unacknowledged_unsubscribe_goes_again_after_the_subscribes_before_it) {
+    auto s = connected();
+    const auto sub = sent<subscribe>(s.subscribe({subscription{"old/#", qos::at_least_once}}, 7, t0));
+    ASSERT_EQ(sub.size(), 1u);
+    ASSERT_EQ(sent<unsubscribe>(s.unsubscribe({"old/#"}, t0)).size(), 1u);
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{true, 0, {}}, t0);
+    const auto first_sub = std::find_if(a.begin(), a.end(), [](const session_action& x) {
+        const auto* p = std::get_if<action::send>(&x);
+        return p && std::holds_alternative<subscribe>(p->packet);
+    });
+    const auto first_unsub = std::find_if(a.begin(), a.end(), [](const session_action& x) {
+        const auto* p = std::get_if<action::send>(&x);
+        return p && std::holds_alternative<unsubscribe>(p->packet);
+    });
+    ASSERT_NE(first_sub, a.end());
+    ASSERT_NE(first_unsub, a.end());
+    EXPECT_LT(first_sub - a.begin(), first_unsub - a.begin());
+    EXPECT_EQ(sent<unsubscribe>(a).size(), 1u);
+}
+
+// Subscribed again (a reload undone) before the UNSUBSCRIBE went: the filter
+// stays subscribed, and no UNSUBSCRIBE goes.
+TEST(mqtt_session, a_filter_subscribed_again_before_its_unsubscribe_went_is_not_unsubscribed) {
+    auto s = connected();
+    const auto sub = sent<subscribe>(s.subscribe({subscription{"cmd/#", qos::at_least_once}}, 0, t0));
+    s.on_packet(suback{sub.at(0).packet_id, {1}, {}}, t0);
+    s.on_connection_lost(t0);
+    s.unsubscribe({"cmd/#"}, t0);
+    s.subscribe({subscription{"cmd/#", qos::at_least_once}}, 0, t0);
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{true, 0, {}}, t0);
+    EXPECT_TRUE(sent<unsubscribe>(a).empty());
+    const auto again = sent<subscribe>(a);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].subscriptions.at(0).filter, "cmd/#");
+    // And a fresh session renews it.
+    s.on_packet(suback{again[0].packet_id, {1}, {}}, t0);
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto renewed = sent<subscribe>(s.on_packet(connack{false, 0, {}}, t0));
+    ASSERT_EQ(renewed.size(), 1u);
+    EXPECT_EQ(renewed[0].subscriptions.at(0).filter, "cmd/#");
+}
+
 // The owner publishes its birth when told the link is up: the renewed
 // SUBSCRIBEs are out before it (Sparkplug: NCMD/DCMD subscribed before
 // NBIRTH), and so are the flows resent on a resumed session.
