@@ -265,7 +265,7 @@ bus_worker::awaitable_bool bus_worker::pace(const config::device& d, const link&
     co_return co_await wait_until(until);
 }
 
-bus_worker::awaitable_error bus_worker::open(link& line) {
+bus_worker::awaitable_error bus_worker::open(link& line, std::size_t device) {
     log_context_keeper context;
     const auto error = co_await line.async_open(steady::now());
     context.resumed();
@@ -273,6 +273,7 @@ bus_worker::awaitable_error bus_worker::open(link& line) {
         counters_.reconnects.fetch_add(n - link_reconnects_, std::memory_order_relaxed);
         link_reconnects_ = n;
     }
+    if (error) device_counters_[device].other_errors.fetch_add(1, std::memory_order_relaxed);
     co_return error;
 }
 
@@ -309,7 +310,7 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
         request_attempts attempts(device);
         std::error_code error;
         while (true) {
-            error = co_await open(line);
+            error = co_await open(line, index);
             if (error) break;  // the link is down: no point in retrying now
             if (!co_await pace(device, line)) break;
             auto attempt = asked;

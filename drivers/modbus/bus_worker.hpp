@@ -181,8 +181,11 @@ private:
     // Sleeps until `until`, a queued write or stop(); false when stopping.
     awaitable_bool sleep_until(std::chrono::steady_clock::time_point until);
     bool stop_requested();
-    // Opens the link unless it is open, and counts the reconnects it made.
-    awaitable_error open(link& line);
+    // Opens the link unless it is open, and counts the reconnects it made;
+    // when it cannot, the request for `device` that needed it counts as
+    // failed (reason other): a device whose polls fail on a link that will
+    // not open shows why in its errors.
+    awaitable_error open(link& line, std::size_t device);
     // Waits for the device's pauses and the link's silence before a
     // request; false when stopping.
     awaitable_bool pace(const config::device& d, const link& line);

@@ -81,7 +81,7 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     const auto& p = d.points[w.point];
     const log_scope on_device(log_field::device, d.name);
     const log_scope on_point(log_field::point, p.name);
-    if (const auto error = co_await open(line)) co_return point_result{error, {}};
+    if (const auto error = co_await open(line, w.device)) co_return point_result{error, {}};
     reply answer;
     if (w.v) {
         const auto method = write_method_for(d, p);
