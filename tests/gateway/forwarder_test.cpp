@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -103,6 +104,23 @@ protected:
     void deliver_all_acks() {
         link().deliver_acks(broker.to_client.size(), first_ack, false);
         link().write();
+    }
+
+    // Acknowledgements, flushes and writes until nothing is on its way
+    // (at most ten rounds).
+    void run_until_quiet() {
+        for (int round = 0; round < 10 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
+            deliver_all_acks();
+            fwd().flush_due();
+            link().write();
+        }
+    }
+
+    // Deliveries of message `key` to subscribers by the broker's current session.
+    std::ptrdiff_t delivered_by_this_session(std::uint64_t key) const {
+        return std::count_if(broker.log.begin(), broker.log.end(), [&](const model::delivery& d) {
+            return d.key == key && d.delivered && d.incarnation == broker.incarnation;
+        });
     }
 
     // The keys of the PUBLISH packets on the wire, in order.
@@ -364,11 +382,7 @@ TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_stays_giv
     fwd().flush_due();
     ASSERT_EQ(wire_keys(), std::vector<std::uint64_t>{1}) << "message 1 never published to the new broker session";
     EXPECT_FALSE(wire[0].dup);
-    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
-                            [&](const model::delivery& d) {
-                                return d.key == 1 && d.delivered && d.incarnation == broker.incarnation;
-                            }),
-              1);
+    EXPECT_EQ(delivered_by_this_session(1), 1);
     EXPECT_TRUE(committed().empty());
 }
 
@@ -402,18 +416,9 @@ TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_is_record
     start();
     link().connect();  // Session Present 1
     ASSERT_EQ(link().resumed_sessions, 1u);
-    for (int round = 0; round < 10 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
-        deliver_all_acks();
-        fwd().flush_due();
-        link().write();
-    }
+    run_until_quiet();
     EXPECT_TRUE(committed().empty());
-    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
-                            [&](const model::delivery& d) {
-                                return d.key == 2 && d.delivered && d.incarnation == broker.incarnation;
-                            }),
-              1)
-        << "message 2 never published to the new broker session";
+    EXPECT_EQ(delivered_by_this_session(2), 1) << "message 2 never published to the new broker session";
 }
 
 // The same fault with the link lost between that CONNACK and the first
@@ -453,18 +458,9 @@ TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_is_recorded_when_the_
     start();
     link().connect();  // Session Present 1
     ASSERT_EQ(link().resumed_sessions, 1u);
-    for (int round = 0; round < 10 && (!broker.to_client.empty() || link().outbox_size() > 0); ++round) {
-        deliver_all_acks();
-        fwd().flush_due();
-        link().write();
-    }
+    run_until_quiet();
     EXPECT_TRUE(committed().empty());
-    EXPECT_EQ(std::count_if(broker.log.begin(), broker.log.end(),
-                            [&](const model::delivery& d) {
-                                return d.key == 1 && d.delivered && d.incarnation == broker.incarnation;
-                            }),
-              1)
-        << "message 1 never published to the new broker session";
+    EXPECT_EQ(delivered_by_this_session(1), 1) << "message 1 never published to the new broker session";
 }
 
 // 0x97 Quota exceeded in a PUBACK is "not now", not a verdict on the
