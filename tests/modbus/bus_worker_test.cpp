@@ -25,6 +25,7 @@
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/value_codec.hpp"
 #include "tests/modbus/captured_log.hpp"
+#include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
@@ -33,6 +34,7 @@ namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::tcp_config;
 namespace fs = std::filesystem;
 
 config::point make_point(std::string name, config::register_kind kind, std::uint16_t address, config::data_type type,
@@ -138,16 +140,6 @@ void expect_meter_values(const poll_result& r, const config::device& m) {
 bool all_good(const poll_result& r) {
     return !r.samples.empty() &&
            std::all_of(r.samples.begin(), r.samples.end(), [](const sample& x) { return x.quality.good; });
-}
-
-config::gateway tcp_config(std::uint16_t port, std::vector<config::device> devices) {
-    config::gateway g;
-    config::bus b;
-    b.name = "line";
-    b.link = config::tcp_link{"127.0.0.1", port};
-    g.buses.push_back(b);
-    g.devices = std::move(devices);
-    return g;
 }
 
 // A simulator serving `served` on a loopback port (started) and a worker

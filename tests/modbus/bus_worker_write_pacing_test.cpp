@@ -20,17 +20,8 @@ namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::tcp_config;
 using testing_fixture::write_and_wait;
-
-config::gateway served_at(std::uint16_t port, config::device d) {
-    config::gateway g;
-    config::bus b;
-    b.name = "line";
-    b.link = config::tcp_link{"127.0.0.1", port};
-    g.buses.push_back(b);
-    g.devices.push_back(std::move(d));
-    return g;
-}
 
 // A setpoint register and an alarm flag in bit 3 of register 30.
 config::device slow_listener() {
@@ -63,11 +54,11 @@ TEST(bus_worker_write_pacing, every_request_of_a_write_waits_the_device_request_
     const auto port = testing::free_tcp_port();
     auto served = slow_listener();
     served.faults.min_request_gap = 60ms;
-    simulator sim(served_at(port, served), "line");
+    simulator sim(tcp_config(port, {served}), "line");
     sim.start();
     auto d = slow_listener();
     d.request_delay = 80ms;
-    const auto cfg = served_at(port, d);
+    const auto cfg = tcp_config(port, {d});
     bus_worker worker(cfg.buses[0], cfg.devices, [](const poll_result&) {}, false);
     worker.start();
     const auto setpoint = write_and_wait(worker, 0, value{std::uint64_t{77}});  // FC6, FC3
@@ -88,13 +79,13 @@ TEST(bus_worker_write_pacing, writes_between_polls_keep_the_gap_on_both_sides) {
     const auto port = testing::free_tcp_port();
     auto served = slow_listener();
     served.faults.min_request_gap = 60ms;
-    simulator sim(served_at(port, served), "line");
+    simulator sim(tcp_config(port, {served}), "line");
     sim.start();
     auto d = slow_listener();
     d.request_delay = 80ms;
     d.poll_interval = 10ms;
     d.max_gap = 0;  // two blocks per poll: 30 and 40
-    const auto cfg = served_at(port, d);
+    const auto cfg = tcp_config(port, {d});
     std::mutex m;
     std::size_t polls = 0;
     bus_worker worker(cfg.buses[0], cfg.devices, [&](const poll_result&) {

@@ -26,12 +26,14 @@
 #include "drivers/modbus/tcp_stream_link.hpp"
 #include "tests/modbus/captured_log.hpp"
 #include "tests/modbus/driven_link.hpp"
+#include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::modbus {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_fixture::tcp_config;
 using steady = std::chrono::steady_clock;
 
 // A listening socket on an ephemeral loopback port; -1 when none can be had.
@@ -130,16 +132,6 @@ config::device unit(std::uint8_t id, bool silent = false) {
     d.points = {setpoint};
     if (silent) d.faults.miss_every = 1;  // never answers
     return d;
-}
-
-config::gateway gateway_with(std::uint16_t port, std::vector<config::device> devices) {
-    config::gateway g;
-    config::bus b;
-    b.name = "line";
-    b.link = config::tcp_link{"127.0.0.1", port};
-    g.buses.push_back(b);
-    g.devices = std::move(devices);
-    return g;
 }
 
 request read_setpoint(std::uint8_t unit_id) {
@@ -286,7 +278,7 @@ TYPED_TEST_SUITE(tcp_faults, tcp_backends);
 // stays for the unit that answers.
 TYPED_TEST(tcp_faults, a_unit_that_never_answers_leaves_the_connection_to_the_others) {
     const auto port = testing::free_tcp_port();
-    simulator sim(gateway_with(port, {unit(1), unit(2, true), unit(3, true)}), "line");
+    simulator sim(tcp_config(port, {unit(1), unit(2, true), unit(3, true)}), "line");
     sim.start();
     const auto link = TestFixture::make(port);
     auto& l = *link;

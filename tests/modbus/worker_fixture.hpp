@@ -1,13 +1,16 @@
 // worker_fixture: what the bus_worker tests share: the bus a fake link
-// stands in for, and waiting (with a deadline) for a write's outcome.
+// stands in for, a plant on one Modbus TCP bus, and waiting (with a
+// deadline) for a write's outcome.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "config/model.hpp"
 #include "drivers/modbus/bus_worker.hpp"
@@ -21,6 +24,18 @@ inline config::bus fake_bus() {
     b.name = "line";
     b.link = config::tcp_link{"fake", 1};
     return b;
+}
+
+// `devices` on one Modbus TCP bus named "line" at 127.0.0.1:port (the
+// simulator serves it, a worker polls it).
+inline config::gateway tcp_config(std::uint16_t port, std::vector<config::device> devices) {
+    config::gateway g;
+    config::bus b;
+    b.name = "line";
+    b.link = config::tcp_link{"127.0.0.1", port};
+    g.buses.push_back(b);
+    g.devices = std::move(devices);
+    return g;
 }
 
 // Writes v to point `point` of the worker's first device and waits up to
