@@ -17,8 +17,8 @@
 #include "config/model.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_context.hpp"
-#include "drivers/modbus/open_attempts.hpp"
 #include "drivers/modbus/tcp_answers.hpp"
+#include "drivers/modbus/tcp_link_state.hpp"
 
 namespace fieldbridge::modbus {
 
@@ -31,8 +31,10 @@ public:
     bool connected() const override { return ctx_.is_open(); }
     void close() override;
     void release() override;
-    std::uint64_t reconnects() const override { return reconnects_; }
-    clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override;
+    std::uint64_t reconnects() const override { return state_.reconnects(); }
+    clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override {
+        return state_.ready_at(connect_pause);
+    }
     std::error_code exchange(const request& r, reply& answer) override;
 
     static constexpr int half_open_after = tcp_answers::half_open_after;
@@ -40,14 +42,9 @@ public:
 private:
     void drop_closed_by_peer(clock::time_point now);
 
-    std::string bus_;
+    tcp_link_state state_;
     config::tcp_link settings_;
     modbus_context ctx_;
-    open_attempts attempts_;
-    std::uint64_t reconnects_ = 0;
-    bool closed_on_purpose_ = false;
-    clock::time_point connected_at_{};
-    tcp_answers answers_;
 };
 
 }  // namespace fieldbridge::modbus

@@ -7,9 +7,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/log_context.hpp"
+#include "drivers/modbus/closed_by_peer.hpp"
 #include "drivers/modbus/mbap.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/pdu.hpp"
@@ -26,7 +26,7 @@ constexpr auto with_error = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 tcp_stream_link::tcp_stream_link(std::string bus, config::tcp_link settings, const asio::any_io_executor& executor)
-    : bus_(std::move(bus)), settings_(std::move(settings)), socket_(executor), deadline_(executor) {}
+    : state_(std::move(bus)), settings_(std::move(settings)), socket_(executor), deadline_(executor) {}
 
 asio::awaitable<std::string> tcp_stream_link::connect() {
     tcp::resolver::results_type endpoints;
@@ -61,63 +61,42 @@ asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point n
         if (!peer_closed(socket_.native_handle())) co_return std::error_code{};
         drop_closed_by_peer(now);
     }
-    if (!attempts_.due(now)) co_return make_error_code(modbus_errc::connection_failed);
+    if (!state_.may_connect(now)) co_return make_error_code(modbus_errc::connection_failed);
     const auto context = current_log_context();
     const auto started = clock::now();
     const auto failure = co_await connect();
     current_log_context() = context;  // other links' lines may have been logged meanwhile
     if (!failure.empty()) {
-        // The back-off runs from the attempt's end: a connect that took its
-        // whole second must not make the next one due at once.
-        if (attempts_.failed(now + (clock::now() - started))) spdlog::warn("bus {}: {}; retrying", bus_, failure);
-        closed_on_purpose_ = false;  // not just an idle connection closed: the peer is gone
+        state_.connect_failed(now + (clock::now() - started), failure);
         co_return make_error_code(modbus_errc::connection_failed);
     }
-    const auto opening = attempts_.opened(now);
-    if (opening.reopened && !closed_on_purpose_) ++reconnects_;
-    if (opening.tell) spdlog::info("bus {}: connected", bus_);
-    closed_on_purpose_ = false;
-    connected_at_ = clock::now();
-    answers_.opened();
+    state_.connected(now);
     co_return std::error_code{};
 }
 
-// A connection that answered before and was then closed by the peer (an idle
-// timeout) is opened again quietly: not a broken link, not a reconnect. One
-// that never answered (a peer that accepts and closes at once) backs off.
 void tcp_stream_link::drop_closed_by_peer(clock::time_point now) {
-    const bool idle_close = attempts_.answered();
-    attempts_.broke(now);
+    state_.closed_by_peer(now);
     boost::system::error_code ignored;
     socket_.close(ignored);
-    closed_on_purpose_ = idle_close;
 }
 
 void tcp_stream_link::close() {
-    attempts_.closed();
-    if (!socket_.is_open()) return;
+    state_.closing(socket_.is_open(), false);
     boost::system::error_code ignored;
     socket_.close(ignored);
-    closed_on_purpose_ = false;
 }
 
 // Single-master devices and devices that work only when the connection is
 // closed after each cycle: the device's own connection goes.
 void tcp_stream_link::release() {
-    attempts_.closed();
-    if (!socket_.is_open()) return;
+    state_.closing(socket_.is_open(), true);
     boost::system::error_code ignored;
     socket_.close(ignored);
-    closed_on_purpose_ = true;
 }
 
 void tcp_stream_link::cancel() {
     deadline_.cancel();
     close();
-}
-
-tcp_stream_link::clock::time_point tcp_stream_link::ready_at(std::chrono::milliseconds connect_pause) const {
-    return connect_pause.count() > 0 ? connected_at_ + connect_pause : clock::time_point{};
 }
 
 asio::awaitable<std::error_code> tcp_stream_link::read(std::size_t size, std::chrono::milliseconds first_wait,
@@ -199,31 +178,22 @@ asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& 
         current_log_context() = context;
         if (error) co_return error;
     }
-    const bool reused = attempts_.answered();
+    const bool answered_before = state_.answered_before();
     auto error = co_await transact(r, answer);
-    // The peer closed the connection as the request went out, before any
-    // byte of an answer came: a read is asked once more on a new connection,
-    // and so is a write that did not go out at all; a write that went out
-    // may have reached the device and is not repeated. (A connection closed
-    // here is a stop's cancel, or a stream out of step: not retried.)
-    if (error == make_error_code(modbus_errc::connection_failed) && reused && socket_.is_open() && in_.empty() &&
-        (!changes_device(r) || !request_sent_)) {
+    // The peer closed the connection as the request went out (closed_by_peer
+    // says what is sent again). A connection closed here by this side is a
+    // stop's cancel, or a stream out of step: nothing is sent again.
+    const closed_request met{.answered_before = answered_before,
+                             .changes_device = changes_device(r),
+                             .may_have_gone_out = request_sent_,
+                             .answer_begun = !in_.empty()};
+    if (error == make_error_code(modbus_errc::connection_failed) && socket_.is_open() && send_again(met)) {
         drop_closed_by_peer(clock::now());
         error = co_await async_open(clock::now());
         if (!error) error = co_await transact(r, answer);
     }
     current_log_context() = context;
-    if (!error || is_exception(error)) attempts_.proven();
-    if (answers_.must_close(r.unit, error)) {  // a broken connection, or half-open
-        if (answers_.half_open()) {
-            // Its timeouts took long enough: reopened at once, no back-off.
-            spdlog::warn("bus {}: {} requests in a row got no answer; reopening the connection", bus_,
-                         answers_.timeouts_in_a_row());
-        } else {
-            attempts_.broke(clock::now());  // closed by the peer: backs off unless it answered before
-        }
-        close();
-    }
+    if (state_.must_close_after(r.unit, error, clock::now())) close();  // a broken connection, or half-open
     co_return error;
 }
 

@@ -25,8 +25,8 @@
 
 #include "config/model.hpp"
 #include "drivers/modbus/link.hpp"
-#include "drivers/modbus/open_attempts.hpp"
 #include "drivers/modbus/tcp_answers.hpp"
+#include "drivers/modbus/tcp_link_state.hpp"
 
 namespace fieldbridge::modbus {
 
@@ -39,8 +39,10 @@ public:
     bool connected() const override { return socket_.is_open(); }
     void close() override;
     void release() override;
-    std::uint64_t reconnects() const override { return reconnects_; }
-    clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override;
+    std::uint64_t reconnects() const override { return state_.reconnects(); }
+    clock::time_point ready_at(std::chrono::milliseconds connect_pause) const override {
+        return state_.ready_at(connect_pause);
+    }
     boost::asio::awaitable<std::error_code> async_exchange(const request& r, reply& answer) override;
     bool shares_thread() const override { return true; }
     void cancel() override;
@@ -59,15 +61,10 @@ private:
     boost::asio::awaitable<std::error_code> transact(const request& r, reply& answer);
     void drop_closed_by_peer(clock::time_point now);
 
-    std::string bus_;
+    tcp_link_state state_;
     config::tcp_link settings_;
     boost::asio::ip::tcp::socket socket_;
     boost::asio::steady_timer deadline_;
-    open_attempts attempts_;
-    std::uint64_t reconnects_ = 0;
-    bool closed_on_purpose_ = false;
-    clock::time_point connected_at_{};
-    tcp_answers answers_;
     std::uint16_t transaction_ = 0;
     std::vector<std::uint8_t> in_;  // the answer read so far
     bool request_sent_ = false;     // the last transact() wrote some of its request
