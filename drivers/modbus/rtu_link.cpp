@@ -1,6 +1,7 @@
 #include "drivers/modbus/rtu_link.hpp"
 
 #include <modbus.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <termios.h>
@@ -78,6 +79,18 @@ std::error_code rtu_link::exchange(const request& r, reply& answer) {
 }
 
 std::string rtu_link::set_up_line() {
+    // One line, one master: the port stays locked while this bus has it
+    // open, so that another bus naming the same port under another name (a
+    // /dev/serial/by-id link), a second gateway or `fieldbridge scan` fails
+    // to open it instead of interleaving requests with this one's. (Bus
+    // names that are the same path are refused by `check` already.)
+    if (flock(ctx_.fd(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            return "the serial device " + settings_.device +
+                   " is in use by another bus or program (it holds the port's lock)";
+        }
+        return std::string("cannot lock the serial device: ") + std::strerror(errno);
+    }
     if (settings_.rs485 == config::rs485_mode::kernel && modbus_rtu_set_serial_mode(ctx_.get(), MODBUS_RTU_RS485) != 0) {
         return std::string("cannot switch the port to kernel RS485 mode (TIOCSRS485): ") + modbus_strerror(errno) +
                "; use rs485: none, rts_up or rts_down";

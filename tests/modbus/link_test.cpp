@@ -513,6 +513,25 @@ TEST_F(rtu_link_test, a_line_that_cannot_be_opened_backs_off_then_opens_when_it_
     EXPECT_TRUE(l.connected());
 }
 
+// Two buses on one serial port under two names (a by-id link and the node
+// itself): the second cannot open it while the first has it, and can once
+// the first let it go.
+TEST_F(rtu_link_test, a_port_another_bus_has_open_under_another_name_does_not_open) {
+    auto first = rtu_bus(19200, false);
+    auto second = first;
+    fs::create_symlink(dir_ / "master", dir_ / "by-id");
+    std::get<config::rtu_link>(second.link).device = (dir_ / "by-id").string();
+    rtu_link a("line", std::get<config::rtu_link>(first.link));
+    rtu_link b("other", std::get<config::rtu_link>(second.link));
+    const auto now = steady::now();
+    ASSERT_FALSE(a.open(now));
+    EXPECT_EQ(b.open(now), make_error_code(modbus_errc::connection_failed));
+    EXPECT_FALSE(b.connected());
+    a.close();
+    EXPECT_FALSE(b.open(now + 100ms));  // after the back-off
+    EXPECT_TRUE(b.connected());
+}
+
 TEST(rtu_over_tcp_link, exchanges_through_the_converter_and_reconnects_when_it_comes_back) {
     const auto port = testing::free_tcp_port();
     const auto bus = tcp_bus(port, config::tcp_framing::rtu);
