@@ -303,6 +303,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     void perform(const std::shared_ptr<transport>&, action::subscribe_completed& c) {
         if (c.error) spdlog::warn("mqtt: {}", subscription_failure(c, options.version));
     }
+    void perform(const std::shared_ptr<transport>&, action::unsubscribe_refused& r) {
+        spdlog::warn("mqtt: {}", unsubscribe_failure(r));
+    }
     void perform(const std::shared_ptr<transport>&, action::connected& c) {
         connect_timer.cancel();
         connected_at = clock::now();

@@ -114,11 +114,7 @@ actions session::on_packet(const packet& p, clock::time_point now) {
             } else if constexpr (std::is_same_v<T, pingresp>) {
                 ping_deadline_.reset();
             } else if constexpr (std::is_same_v<T, unsuback>) {
-                // The packet id is free again; an UNSUBACK for no UNSUBSCRIBE
-                // of ours is tolerated.
-                std::erase_if(pending_unsubscribes_, [&](const pending_unsubscribe& u) {
-                    return u.packet_id != 0 && u.packet_id == x.packet_id;
-                });
+                on_unsuback(out, x);
             } else if constexpr (std::is_same_v<T, mqtt::disconnect>) {
                 if (v5()) {
                     // [MQTT-3.14.4-2]: no answer, the link just closes; the
@@ -380,6 +376,19 @@ void session::on_suback(actions& out, const suback& s) {
     out.push_back(std::move(done));
 }
 
+// The packet id is free again; an UNSUBACK for no UNSUBSCRIBE of ours is
+// tolerated. 5.0 answers each filter [MQTT-3.11.3-1]: 0x11 (no subscription
+// existed) is a success, a code of 0x80 or more a refusal.
+void session::on_unsuback(actions& out, const unsuback& u) {
+    const auto it = std::find_if(pending_unsubscribes_.begin(), pending_unsubscribes_.end(),
+                                 [&](const pending_unsubscribe& p) { return p.packet_id != 0 && p.packet_id == u.packet_id; });
+    if (it == pending_unsubscribes_.end()) return;
+    if (v5() && std::any_of(u.reason_codes.begin(), u.reason_codes.end(), refusal)) {
+        out.push_back(action::unsubscribe_refused{std::move(it->sent), u.reason_codes});
+    }
+    pending_unsubscribes_.erase(it);
+}
+
 actions session::on_timer(clock::time_point now) {
     actions out;
     armed_timer_.reset();
@@ -475,7 +484,7 @@ actions session::unsubscribe(std::vector<std::string> filters, clock::time_point
     std::erase_if(pending_subscribes_,
                   [](const pending_subscribe& p) { return p.packet_id == 0 && p.token == 0 && p.subscriptions.empty(); });
     if (filters.empty()) return out;
-    pending_unsubscribes_.push_back(pending_unsubscribe{0, std::move(filters)});
+    pending_unsubscribes_.push_back(pending_unsubscribe{0, std::move(filters), {}});
     if (link_ == link::connected) {
         send_unsubscribes(out, now);
         update_timer(out, now);
@@ -503,6 +512,7 @@ void session::send_unsubscribes(actions& out, clock::time_point now) {
         const auto id = allocate_packet_id();
         if (!id) return;  // every id in use; sent with the next drain
         it->packet_id = *id;
+        it->sent = it->filters;
         send(out, mqtt::unsubscribe{*id, it->filters, {}}, now);
         ++it;
     }

@@ -126,6 +126,13 @@ struct subscribe_completed {
     // filters[i]), so that a failure can name them.
     std::vector<std::string> filters;
 };
+// 5.0: the broker's UNSUBACK refused to end some of an UNSUBSCRIBE's
+// subscriptions (a reason code of 0x80 or more): their messages may go on
+// arriving. 3.1.1's UNSUBACK carries no codes.
+struct unsubscribe_refused {
+    std::vector<std::string> filters;        // the UNSUBSCRIBE's, in its order
+    std::vector<std::uint8_t> reason_codes;  // reason_codes[i] answers filters[i]
+};
 struct connected {
     bool session_present = false;
 };
@@ -136,8 +143,8 @@ struct close_connection {
 }  // namespace action
 
 using session_action = std::variant<action::send, action::set_timer, action::cancel_timer, action::deliver,
-                                    action::publish_completed, action::subscribe_completed, action::connected,
-                                    action::close_connection>;
+                                    action::publish_completed, action::subscribe_completed,
+                                    action::unsubscribe_refused, action::connected, action::close_connection>;
 using actions = std::vector<session_action>;
 
 // Carries out `list` for an owner: the session's own actions (send, timers,
@@ -151,7 +158,8 @@ template <class Perform>
 void carry_out(actions& list, Perform&& perform) {
     const auto notification = [](const session_action& a) {
         return std::holds_alternative<action::publish_completed>(a) || std::holds_alternative<action::deliver>(a) ||
-               std::holds_alternative<action::subscribe_completed>(a);
+               std::holds_alternative<action::subscribe_completed>(a) ||
+               std::holds_alternative<action::unsubscribe_refused>(a);
     };
     for (auto& a : list) {
         if (!notification(a)) std::visit(perform, a);
@@ -258,6 +266,9 @@ private:
     struct pending_unsubscribe {
         std::uint16_t packet_id = 0;  // 0: not sent on this link
         std::vector<std::string> filters;
+        // As last sent: what the UNSUBACK's codes answer (filters loses
+        // those subscribed again meanwhile).
+        std::vector<std::string> sent;
     };
 
     void send(actions& out, packet p, clock::time_point now);
@@ -292,6 +303,7 @@ private:
     void on_publish(actions& out, const mqtt::publish& p, clock::time_point now, bool deliver = true);
     void on_ack(actions& out, std::uint16_t id, packet_type type, std::uint8_t reason_code, clock::time_point now);
     void on_suback(actions& out, const suback& s);
+    void on_unsuback(actions& out, const unsuback& u);
     void close(actions& out, std::error_code reason, std::string detail = {});
     // 5.0: DISCONNECT with a reason code, then close; 3.1.1: just close.
     void close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now);

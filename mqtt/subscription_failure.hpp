@@ -1,5 +1,6 @@
-// What a failed subscription is called in the log: which filters, and why
-// (the broker's reason code for each it refused, or why it was never sent).
+// What a failed subscription or unsubscription is called in the log: which
+// filters, and why (the broker's reason code for each it refused, or why it
+// was never sent).
 // Pure.
 #pragma once
 
@@ -19,5 +20,9 @@ namespace fieldbridge::mqtt {
 // least one) are named, each cut at 128 bytes (its length named), then "and N more".
 std::string subscription_failure(const action::subscribe_completed& c, protocol_version version,
                                  std::size_t listed = 5);
+
+// For a 5.0 UNSUBACK that refused filters: "the broker refused to
+// unsubscribe from 'a/#' (0x87 not authorized); ...", listed as above.
+std::string unsubscribe_failure(const action::unsubscribe_refused& r, std::size_t listed = 5);
 
 }  // namespace fieldbridge::mqtt

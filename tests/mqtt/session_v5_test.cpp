@@ -521,5 +521,27 @@ TEST(mqtt5_session, a_311_session_sends_no_properties_and_treats_a_server_discon
     EXPECT_EQ(closed[0].reason, make_error_code(mqtt_errc::protocol_error));
 }
 
+// [MQTT-3.11.3-1]: a 5.0 UNSUBACK answers each filter. A refusal (0x80 or
+// more) is reported with the filters as sent, even after one of them was
+// subscribed again meanwhile; 0x11 (no subscription existed) is a success.
+TEST(mqtt5_session, MQTT_3_11_3_1_an_unsuback_refusing_filters_is_reported_with_them) {
+    auto s = connected5();
+    const auto unsub = sent<unsubscribe>(s.unsubscribe({"a/#", "b/#", "c/#"}, t0));
+    ASSERT_EQ(unsub.size(), 1u);
+    s.subscribe({subscription{"b/#", qos::at_least_once}}, 0, t0);  // b/# again, before the UNSUBACK
+    const auto refused = of<action::unsubscribe_refused>(s.on_packet(unsuback{unsub[0].packet_id, {0x00, 0x87, 0x11}, {}}, t0));
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0].filters, (std::vector<std::string>{"a/#", "b/#", "c/#"}));
+    EXPECT_EQ(refused[0].reason_codes, (std::vector<std::uint8_t>{0x00, 0x87, 0x11}));
+    // Answered once: a second UNSUBACK for the id is one for nothing of ours.
+    EXPECT_TRUE(of<action::unsubscribe_refused>(s.on_packet(unsuback{unsub[0].packet_id, {0x87}, {}}, t0)).empty());
+
+    const auto ok = sent<unsubscribe>(s.unsubscribe({"d/#"}, t0));
+    ASSERT_EQ(ok.size(), 1u);
+    const auto answered = s.on_packet(unsuback{ok[0].packet_id, {0x11}, {}}, t0);
+    EXPECT_TRUE(of<action::unsubscribe_refused>(answered).empty());
+    EXPECT_TRUE(of<action::close_connection>(answered).empty());
+}
+
 }  // namespace
 }  // namespace fieldbridge::mqtt

@@ -60,5 +60,16 @@ TEST(subscription_failure, a_refusal_without_a_refused_code_names_the_filters) {
     EXPECT_EQ(subscription_failure(answered({}, {0x01}), v311), "the broker refused the subscription to no filter");
 }
 
+TEST(subscription_failure, an_unsubscribe_refusal_names_the_refused_filters_with_their_codes) {
+    const action::unsubscribe_refused r{{"a/#", "b/#", "c/#"}, {0x00, 0x87, 0x11}};
+    EXPECT_EQ(unsubscribe_failure(r), "the broker refused to unsubscribe from 'b/#' (0x87 not authorized); their "
+                                      "messages may go on arriving");
+    // More codes than filters: the extra ones by their place.
+    const action::unsubscribe_refused extra{{"a/#"}, {0x00, 0x80}};
+    EXPECT_EQ(unsubscribe_failure(extra, 1),
+              "the broker refused to unsubscribe from filter 2 (0x80 " + reason_code_error(0x80).message() +
+                  "); their messages may go on arriving");
+}
+
 }  // namespace
 }  // namespace fieldbridge::mqtt
