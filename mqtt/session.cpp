@@ -494,7 +494,9 @@ actions session::unsubscribe(std::vector<std::string> filters, clock::time_point
 
 void session::send_unsubscribes(actions& out, clock::time_point now) {
     for (auto it = pending_unsubscribes_.begin(); it != pending_unsubscribes_.end() && link_ == link::connected;) {
-        if (it->filters.empty()) {  // all subscribed again meanwhile
+        // All subscribed again meanwhile: not sent. One sent keeps its
+        // packet id until its UNSUBACK [MQTT-2.2.1-3].
+        if (it->filters.empty() && it->packet_id == 0) {
             it = pending_unsubscribes_.erase(it);
             continue;
         }

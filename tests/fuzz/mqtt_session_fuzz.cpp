@@ -31,6 +31,11 @@
 //    completes those left); a SUBSCRIBE completes without error, or
 //    refused, only on a SUBACK, with its return codes, refused exactly when
 //    one of them refuses.
+//  - an UNSUBSCRIBE carries a packet id no flow in progress has; a new
+//    session does not renew a filter unsubscribed since it was last
+//    subscribed; an UNSUBACK is reported as refused exactly when it is a
+//    5.0 one with a code of 0x80 or more, naming the UNSUBSCRIBE's filters
+//    with its codes.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -139,7 +144,7 @@ private:
 
     void one(fuzz_input& in) {
         step st = before();
-        const auto op = in.pick(16);
+        const auto op = in.pick(17);
         switch (op) {
         case 0:
             if (s_.state() == session::link::disconnected) carry(s_.on_transport_connected(now_), st);
@@ -231,7 +236,10 @@ private:
             const std::uint64_t token = (b / 3) % 2 == 1 ? next_subscription_++ : 0;
             std::vector<subscription> subs;
             for (std::size_t i = 1 + b % 3; i > 0; --i) subs.push_back(subscription{topics[in.pick(std::size(topics))], qos_of(in.byte())});
-            for (const auto& x : subs) remembered_.insert(x.filter);
+            for (const auto& x : subs) {
+                remembered_.insert(x.filter);
+                unsubscribed_.erase(x.filter);
+            }
             if (token != 0) {
                 auto& filters = subscribing_[token];
                 for (const auto& x : subs) filters.push_back(x.filter);
@@ -268,6 +276,24 @@ private:
         case 14:
             carry(s_.disconnect(now_), st);
             break;
+        case 15: {  // the owner unsubscribes, or the broker answers the oldest UNSUBSCRIBE
+            if (in.flag()) {
+                unsubscribe_answered(in, st);
+                break;
+            }
+            std::vector<std::string> filters;
+            for (std::size_t i = 1 + in.pick(2); i > 0; --i) filters.emplace_back(topics[in.pick(std::size(topics))]);
+            for (const auto& f : filters) {
+                remembered_.erase(f);
+                // An owner's SUBSCRIBE of it not completed may still go out.
+                const bool pending = std::any_of(subscribing_.begin(), subscribing_.end(), [&](const auto& x) {
+                    return std::find(x.second.begin(), x.second.end(), f) != x.second.end();
+                });
+                if (!pending) unsubscribed_.insert(f);
+            }
+            carry(s_.unsubscribe(std::move(filters), now_), st);
+            break;
+        }
         default:
             carry(s_.fail(make_error_code(mqtt_errc::malformed_packet), 0x81, now_), st);
             break;
@@ -276,7 +302,10 @@ private:
         if (op != 13 && s_.inflight() > st.inflight_before) {
             check(s_.inflight() <= window(), "a new flow starts only within the window");
         }
-        if (s_.state() == session::link::disconnected) unanswered_.clear();  // no SUBACK comes on a lost link
+        if (s_.state() == session::link::disconnected) {  // no SUBACK or UNSUBACK comes on a lost link
+            unanswered_.clear();
+            unanswered_unsubscribes_.clear();
+        }
     }
 
     connack connack_of(fuzz_input& in) {
@@ -350,9 +379,15 @@ private:
     // on_packet() with what the broker sent, and the checks of a new session.
     void answer(step& st) {
         subscribed_.clear();
+        if (const auto* u = std::get_if<unsuback>(&*st.from_broker)) {  // answered, whoever sent it
+            std::erase_if(unanswered_unsubscribes_, [&](const auto& x) { return x.first == u->packet_id; });
+        }
         carry(s_.on_packet(*st.from_broker, now_), st);
         const auto* c = std::get_if<connack>(&*st.from_broker);
         if (!c || c->session_present || s_.state() != session::link::connected) return;
+        for (const auto& f : unsubscribed_) {
+            check(subscribed_.count(f) == 0, "a new session does not renew a filter unsubscribed since");
+        }
         const auto limit = s_.limits().maximum_packet_size;
         for (const auto& f : remembered_) {
             if (subscribed_.count(f) != 0) continue;
@@ -380,6 +415,8 @@ private:
                 delivered(*d, st);
             } else if (std::holds_alternative<action::close_connection>(a)) {
                 closed = true;
+            } else if (const auto* r = std::get_if<action::unsubscribe_refused>(&a)) {
+                unsubscribes_refused_.push_back(*r);
             }
         }
         for (auto& a : list) {
@@ -410,6 +447,12 @@ private:
         if (const auto* sub = std::get_if<mqtt::subscribe>(&p)) {
             for (const auto& x : sub->subscriptions) subscribed_.insert(x.filter);
             unanswered_.emplace_back(sub->packet_id, sub->subscriptions.size());
+        }
+        if (const auto* unsub = std::get_if<mqtt::unsubscribe>(&p)) {
+            for (const auto& [token, id] : st.ids) {
+                check(unsub->packet_id != id, "an UNSUBSCRIBE's packet id is no flow's in progress");
+            }
+            unanswered_unsubscribes_.emplace_back(unsub->packet_id, unsub->filters);
         }
         if (const auto* pub = std::get_if<publish>(&p)) {
             if (!pub->dup) check(pub->qos <= s_.limits().maximum_qos, "a new PUBLISH is within the broker's Maximum QoS");
@@ -477,6 +520,34 @@ private:
         check(refusal == static_cast<bool>(c.error), "a SUBSCRIBE is refused exactly when its SUBACK refuses a filter");
     }
 
+    // The broker answers the oldest UNSUBSCRIBE still unanswered on this
+    // link; 5.0 with a code per filter, each a success (0x00, 0x11) or a
+    // refusal (0x80 and up) as the input picks.
+    void unsubscribe_answered(fuzz_input& in, step& st) {
+        if (unanswered_unsubscribes_.empty()) return;
+        const auto [id, filters] = unanswered_unsubscribes_.front();
+        unanswered_unsubscribes_.erase(unanswered_unsubscribes_.begin());
+        unsuback u{id, {}, {}};
+        if (version_ == protocol_version::v5) {
+            for (std::size_t i = 0; i < filters.size(); ++i) {
+                const auto b = in.byte();
+                u.reason_codes.push_back(b < 128 ? (b % 2 == 0 ? 0x00 : 0x11) : static_cast<std::uint8_t>(0x80 | (b & 0x1F)));
+            }
+        }
+        unsubscribes_refused_.clear();
+        st.from_broker = packet{u};
+        answer(st);
+        const bool refusal = version_ == protocol_version::v5 &&
+                             std::any_of(u.reason_codes.begin(), u.reason_codes.end(), [](std::uint8_t c) { return c >= 0x80; });
+        check(unsubscribes_refused_.size() == (refusal ? 1u : 0u),
+              "an UNSUBACK is reported refused exactly when it is 5.0 and refuses a filter");
+        if (!unsubscribes_refused_.empty()) {
+            check(unsubscribes_refused_[0].filters == filters && unsubscribes_refused_[0].reason_codes == u.reason_codes,
+                  "a refused UNSUBSCRIBE is reported with its filters and the UNSUBACK's codes");
+            check(!unsubscribe_failure(unsubscribes_refused_[0]).empty(), "a refused unsubscription is described");
+        }
+    }
+
     void delivered(const action::deliver&, const step& st) {
         check(st.from_broker.has_value(), "a delivery comes from a broker's PUBLISH");
         const auto* p = std::get_if<publish>(&*st.from_broker);
@@ -515,6 +586,9 @@ private:
     std::set<std::string> subscribed_;             // filters in the SUBSCRIBEs sent on the broker's last packet
     std::vector<std::pair<std::uint16_t, std::size_t>> unanswered_;  // SUBSCRIBEs sent on this link: id, filters
     std::map<std::uint64_t, std::vector<std::string>> subscribing_;  // owner SUBSCRIBEs not completed: their filters
+    std::set<std::string> unsubscribed_;  // filters unsubscribed since last subscribed (not by a SUBSCRIBE pending)
+    std::vector<std::pair<std::uint16_t, std::vector<std::string>>> unanswered_unsubscribes_;  // sent on this link
+    std::vector<action::unsubscribe_refused> unsubscribes_refused_;  // reported in the step
     std::uint64_t next_subscription_ = 1;
 };
 

@@ -543,5 +543,21 @@ TEST(mqtt5_session, MQTT_3_11_3_1_an_unsuback_refusing_filters_is_reported_with_
     EXPECT_TRUE(of<action::close_connection>(answered).empty());
 }
 
+// [MQTT-2.2.1-3]: an UNSUBSCRIBE's packet id stays in use until its
+// UNSUBACK, also when every filter it carried was subscribed again and
+// another UNSUBSCRIBE goes out meanwhile: its UNSUBACK is still its own.
+TEST(mqtt5_session, MQTT_2_2_1_3_an_unsubscribe_whose_filters_were_subscribed_again_waits_for_its_unsuback) {
+    auto s = connected5();
+    const auto first = sent<unsubscribe>(s.unsubscribe({"a/#"}, t0));
+    ASSERT_EQ(first.size(), 1u);
+    s.subscribe({subscription{"a/#", qos::at_least_once}}, 0, t0);
+    const auto second = sent<unsubscribe>(s.unsubscribe({"b/#"}, t0));
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_NE(second[0].packet_id, first[0].packet_id);
+    const auto refused = of<action::unsubscribe_refused>(s.on_packet(unsuback{first[0].packet_id, {0x87}, {}}, t0));
+    ASSERT_EQ(refused.size(), 1u) << "the first UNSUBACK was taken for nothing of ours";
+    EXPECT_EQ(refused[0].filters, std::vector<std::string>{"a/#"});
+}
+
 }  // namespace
 }  // namespace fieldbridge::mqtt
