@@ -1,7 +1,6 @@
 #include "drivers/modbus/rtu_link.hpp"
 
 #include <modbus.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <termios.h>
@@ -29,8 +28,13 @@ std::error_code rtu_link::open(clock::time_point now) {
     // The 3.5-character silence is a sleep of 1.75 ms or so: end it on time
     // rather than up to the default 50 us timer slack late.
     prctl(PR_SET_TIMERSLACK, 1UL);
-    auto failure = ctx_.open_rtu(settings_.device, settings_.baud, settings_.parity, settings_.data_bits,
-                                 settings_.stop_bits);
+    // Locked before libmodbus opens and configures the port: a bus refused
+    // here never touches the settings of the line another one has.
+    auto failure = lock_.take(settings_.device);
+    if (failure.empty()) {
+        failure = ctx_.open_rtu(settings_.device, settings_.baud, settings_.parity, settings_.data_bits,
+                                settings_.stop_bits);
+    }
     if (failure.empty()) failure = set_up_line();
     if (!failure.empty()) {
         close();
@@ -46,9 +50,11 @@ std::error_code rtu_link::open(clock::time_point now) {
 }
 
 void rtu_link::close() {
-    if (!ctx_.is_open()) return;
-    ctx_.close();
-    if (current_line == this) current_line = nullptr;
+    if (ctx_.is_open()) {
+        ctx_.close();
+        if (current_line == this) current_line = nullptr;
+    }
+    lock_.release();  // once the line is closed (libmodbus puts its old settings back)
 }
 
 rtu_link::clock::time_point rtu_link::ready_at(std::chrono::milliseconds /*connect_pause: TCP only*/) const {
@@ -79,18 +85,6 @@ std::error_code rtu_link::exchange(const request& r, reply& answer) {
 }
 
 std::string rtu_link::set_up_line() {
-    // One line, one master: the port stays locked while this bus has it
-    // open, so that another bus naming the same port under another name (a
-    // /dev/serial/by-id link), a second gateway or `fieldbridge scan` fails
-    // to open it instead of interleaving requests with this one's. (Bus
-    // names that are the same path are refused by `check` already.)
-    if (flock(ctx_.fd(), LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) {
-            return "the serial device " + settings_.device +
-                   " is in use by another bus or program (it holds the port's lock)";
-        }
-        return std::string("cannot lock the serial device: ") + std::strerror(errno);
-    }
     if (settings_.rs485 == config::rs485_mode::kernel && modbus_rtu_set_serial_mode(ctx_.get(), MODBUS_RTU_RS485) != 0) {
         return std::string("cannot switch the port to kernel RS485 mode (TIOCSRS485): ") + modbus_strerror(errno) +
                "; use rs485: none, rts_up or rts_down";

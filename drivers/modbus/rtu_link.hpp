@@ -24,6 +24,7 @@
 #include "drivers/modbus/late_answers.hpp"
 #include "drivers/modbus/modbus_context.hpp"
 #include "drivers/modbus/open_attempts.hpp"
+#include "drivers/modbus/serial_port_lock.hpp"
 
 namespace fieldbridge::modbus {
 
@@ -54,6 +55,7 @@ private:
 
     std::string bus_;
     config::rtu_link settings_;
+    serial_port_lock lock_;  // taken before ctx_ opens the port, released after it closed it
     modbus_context ctx_;
     open_attempts attempts_;
     std::uint64_t reconnects_ = 0;
