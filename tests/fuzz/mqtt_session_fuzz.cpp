@@ -77,6 +77,20 @@ struct step {
     std::size_t inflight_before = 0;
 };
 
+// The first five refused filters (a code of 0x80 or more) appear in a
+// log text each with its own code.
+void check_refusals_named(const std::string& text, const std::vector<std::string>& filters,
+                          const std::vector<std::uint8_t>& codes, const char* what) {
+    std::size_t named = 0;
+    for (std::size_t i = 0; i < codes.size() && i < filters.size() && named < 5; ++i) {
+        if (codes[i] < 0x80) continue;
+        ++named;
+        char code[8];
+        std::snprintf(code, sizeof code, "0x%02X", codes[i]);
+        check(text.find("'" + filters[i] + "' (" + code) != std::string::npos, what);
+    }
+}
+
 class driver {
 public:
     driver(protocol_version v, std::size_t max_inflight)
@@ -496,15 +510,8 @@ private:
         if (c.error) {
             const auto text = subscription_failure(c, version_);
             check(!text.empty(), "a failed subscription is described");
-            std::size_t named = 0;
-            for (std::size_t i = 0; i < c.return_codes.size() && i < c.filters.size() && named < 5; ++i) {
-                if (c.return_codes[i] < 0x80) continue;
-                ++named;
-                char code[8];
-                std::snprintf(code, sizeof code, "0x%02X", c.return_codes[i]);
-                check(text.find("'" + c.filters[i] + "' (" + code) != std::string::npos,
-                      "a refused filter is named in the log with its own code (up to five)");
-            }
+            check_refusals_named(text, c.filters, c.return_codes,
+                                 "a refused filter is named in the log with its own code (up to five)");
         }
         if (c.error && c.error != make_error_code(mqtt_errc::subscription_refused)) {
             check(c.return_codes.empty(), "a SUBSCRIBE not answered carries no return codes");
@@ -546,15 +553,8 @@ private:
                   "a refused UNSUBSCRIBE is reported with its filters and the UNSUBACK's codes");
             const auto& r = unsubscribes_refused_[0];
             const auto text = unsubscribe_failure(r);
-            std::size_t named = 0;
-            for (std::size_t i = 0; i < r.reason_codes.size() && i < r.filters.size() && named < 5; ++i) {
-                if (r.reason_codes[i] < 0x80) continue;
-                ++named;
-                char code[8];
-                std::snprintf(code, sizeof code, "0x%02X", r.reason_codes[i]);
-                check(text.find("'" + r.filters[i] + "' (" + code) != std::string::npos,
-                      "a filter the broker would not unsubscribe is named in the log with its own code (up to five)");
-            }
+            check_refusals_named(text, r.filters, r.reason_codes,
+                                 "a filter the broker would not unsubscribe is named in the log with its own code (up to five)");
         }
     }
 
