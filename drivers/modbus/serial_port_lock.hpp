@@ -25,7 +25,6 @@ public:
     // why not, in words.
     std::string take(const std::string& device);
     void release();
-    bool held() const { return fd_ >= 0; }
 
 private:
     int fd_ = -1;
