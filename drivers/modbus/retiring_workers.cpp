@@ -1,5 +1,7 @@
 #include "drivers/modbus/retiring_workers.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <list>
@@ -12,17 +14,26 @@
 
 namespace fieldbridge::modbus {
 
-std::string link_of(const config::bus& bus) {
+link_identity link_of(const config::bus& bus) {
     if (const auto* tcp = std::get_if<config::tcp_link>(&bus.link)) {
-        return "tcp:" + tcp->host + ":" + std::to_string(tcp->port);
+        return {"tcp:" + tcp->host + ":" + std::to_string(tcp->port), std::nullopt};
     }
-    return "serial:" + std::get<config::rtu_link>(bus.link).device;
+    const auto& device = std::get<config::rtu_link>(bus.link).device;
+    link_identity id{"serial:" + device, std::nullopt};
+    struct stat st {};
+    if (::stat(device.c_str(), &st) == 0 && S_ISCHR(st.st_mode))
+        id.node = st.st_rdev;
+    return id;
+}
+
+bool same_link(const link_identity& a, const link_identity& b) {
+    return a.name == b.name || (a.node && b.node && *a.node == *b.node);
 }
 
 struct retiring_workers::state {
     struct entry {
         std::string bus;
-        std::string link;
+        link_identity link;
         bus_worker* worker;  // alive while listed: it is destroyed only after leaving the list
         gone_handler gone;
     };
@@ -82,7 +93,7 @@ bool retiring_workers::busy(const config::bus& bus) const {
     const auto link = link_of(bus);
     std::lock_guard lock(state_->mutex);
     return std::any_of(state_->entries.begin(), state_->entries.end(),
-                       [&](const state::entry& e) { return e.link == link; });
+                       [&](const state::entry& e) { return same_link(e.link, link); });
 }
 
 std::vector<std::string> retiring_workers::names() const {

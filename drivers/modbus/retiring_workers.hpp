@@ -11,8 +11,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -58,6 +60,13 @@ private:
 };
 
 // What identifies the link of a bus: its serial device, or host and port.
-std::string link_of(const config::bus& bus);
+// A serial device is also known by its device number, so that two names of
+// one port (a /dev/serial/by-id/ link and the node it points to) are one link.
+struct link_identity {
+    std::string name;                   // "serial:PATH" or "tcp:HOST:PORT"
+    std::optional<std::uint64_t> node;  // a serial device's st_rdev, when it exists now
+};
+link_identity link_of(const config::bus& bus);
+bool same_link(const link_identity& a, const link_identity& b);
 
 }  // namespace fieldbridge::modbus

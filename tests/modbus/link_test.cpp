@@ -23,6 +23,7 @@
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/retiring_workers.hpp"
 #include "drivers/modbus/rtu_link.hpp"
 #include "drivers/modbus/rtu_over_tcp_link.hpp"
 #include "drivers/modbus/rtu_timing.hpp"
@@ -530,6 +531,31 @@ TEST_F(rtu_link_test, a_port_another_bus_has_open_under_another_name_does_not_op
     a.close();
     EXPECT_FALSE(b.open(now + 100ms));  // after the back-off
     EXPECT_TRUE(b.connected());
+}
+
+// A reload that moves a bus from one name of its port to another starts the
+// new worker only once the old one let the port go: retiring_workers::busy
+// takes the two names for one link (and the new worker does not run into
+// the old one's lock and warn that the port is in use).
+TEST_F(rtu_link_test, two_names_of_one_serial_port_are_one_link) {
+    auto node = rtu_bus(19200, false);
+    auto by_id = node;
+    fs::create_symlink(dir_ / "master", dir_ / "by-id");
+    std::get<config::rtu_link>(by_id.link).device = (dir_ / "by-id").string();
+    EXPECT_TRUE(same_link(link_of(node), link_of(by_id)));
+    auto other = node;
+    std::get<config::rtu_link>(other.link).device = "/dev/null";
+    EXPECT_FALSE(same_link(link_of(node), link_of(other)));
+    // A port that is not there (yet) is known by its name alone.
+    auto absent = node;
+    std::get<config::rtu_link>(absent.link).device = (dir_ / "absent").string();
+    EXPECT_TRUE(same_link(link_of(absent), link_of(absent)));
+    EXPECT_FALSE(same_link(link_of(absent), link_of(node)));
+    // Modbus TCP: host and port.
+    EXPECT_TRUE(same_link(link_of(tcp_bus(502, config::tcp_framing::mbap)),
+                          link_of(tcp_bus(502, config::tcp_framing::rtu))));
+    EXPECT_FALSE(same_link(link_of(tcp_bus(502, config::tcp_framing::mbap)),
+                           link_of(tcp_bus(503, config::tcp_framing::mbap))));
 }
 
 TEST(rtu_over_tcp_link, exchanges_through_the_converter_and_reconnects_when_it_comes_back) {
