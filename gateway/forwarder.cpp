@@ -71,6 +71,7 @@ result<void> forwarder::resume() {
     mqtt::session_state state;
     for (auto& m : *inflight) {
         committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
+        if (given_up(m)) continue;
         handed_[m.id] = m.message.qos;
         // Sent marked or not before the restart: the same bytes again.
         mark_if_historical(m.message, m.id);
@@ -510,12 +511,12 @@ void forwarder::resync() {
     for (auto& m : *inflight) {
         if (acknowledged_.count(m.id)) continue;
         committed_[m.id] = ledger_flow{m.state, m.packet_id, m.dup};
+        // Given up (or the next commit says so: committed_ keeps the state
+        // the store has until then): sent again by refill().
+        if (given_up(m) || requeued_.count(m.id)) continue;
         handed_[m.id] = m.message.qos;
         mark_if_historical(m.message, m.id);
         flows.push_back(flow_of(m));
-        // Given up (the next commit says so): without a packet id the
-        // session starts it again as a new message.
-        if (requeued_.count(m.id)) flows.back().packet_id = 0;
     }
     if (const auto ec = link_.resume_flows(std::move(flows))) {
         spdlog::error("queue: cannot rebuild the session: {}", ec.message());

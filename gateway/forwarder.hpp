@@ -177,6 +177,15 @@ private:
     void store_failed(const char* what, std::error_code why);
     void resync();
     void report_drops(const store::counters& before);
+    // A flow whose broker session is gone, recorded as sent without a
+    // packet id (ledger_changes): not resumed but sent again as a new
+    // message, when refill() comes to it in its lane and there is room in
+    // the window. Resumed with the flows that have a packet id, a restart or
+    // a resync would hand over more than the window, and old rows ahead of
+    // live ones.
+    static bool given_up(const store::stored_message& m) {
+        return m.state == store::flow_state::sent && m.packet_id == 0;
+    }
     bool held(std::int64_t id) const {
         return handed_.count(id) > 0 || acknowledged_.count(id) > 0 || unwritten_.count(id) > 0;
     }

@@ -31,8 +31,8 @@ std::vector<store::change> ledger_changes(const ledger& committed, std::span<con
     // A flow the session gave up without an acknowledgement and holds no
     // more: the store must not resume it as it was (a PUBREL would end it
     // unpublished on a broker session that never had it). It is recorded as
-    // sent without a packet id: a restart or a resync starts it again as a
-    // new message (session::resume_flows), and it stays in flight for the
+    // sent without a packet id: a restart or a resync leaves it stored, to be
+    // sent again as a new message by a refill, and it stays in flight for the
     // lanes, so that it keeps the marking it was first sent with
     // (backlog_split); "requeue" (state queued) would lose that.
     const ledger_flow restart{store::flow_state::sent, 0, false};
