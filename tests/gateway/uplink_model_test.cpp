@@ -683,5 +683,17 @@ TEST_P(uplink_model, every_promise_holds_over_random_event_sequences) {
 
 INSTANTIATE_TEST_SUITE_P(shard, uplink_model, ::testing::Range<std::uint64_t>(0, shards));
 
+// Seeds the long run (ctest -L long) found failing, run with every build.
+TEST(uplink_model_found, the_seeds_the_long_run_found_hold) {
+    const auto dir = scratch_dir("fieldbridge-uplink-model-found");
+    // 113034: a resync resumed flows given up, 11 with a window of 8.
+    // 113469: a live row the drop policy took in the open transaction.
+    for (const std::uint64_t seed : {113034U, 113469U}) {
+        const auto failure = run_seed(seed, dir);
+        EXPECT_TRUE(failure.empty()) << failure;
+    }
+    fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace fieldbridge::gateway::model
