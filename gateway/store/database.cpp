@@ -211,13 +211,19 @@ result<void> database::in_transaction(bool commit, const std::function<result<vo
         if (observer_) observer_->transaction_began();
     }
     if (auto r = step_sql("SAVEPOINT op"); !r) {
-        if (began) {
-            (void)step_sql("ROLLBACK");
+        if (began || sqlite3_get_autocommit(db_) != 0) {
+            if (sqlite3_get_autocommit(db_) == 0) (void)step_sql("ROLLBACK");
             rolled_back(r.error());
         }
         return r;
     }
     auto r = body();
+    if (!r && sqlite3_get_autocommit(db_) != 0) {
+        // SQLite rolled the whole transaction back (a full disk, an I/O
+        // error, no memory), what was open before the body as well.
+        rolled_back(r.error());
+        return r;
+    }
     if (!r) {
         (void)step_sql("ROLLBACK TO op");
         (void)step_sql("RELEASE op");

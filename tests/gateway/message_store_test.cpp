@@ -550,5 +550,51 @@ TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space
     EXPECT_EQ(topics(*s), (std::vector<std::string>{"before", "after"}));
 }
 
+// A full disk while appended messages wait for their commit: SQLite rolls
+// the whole transaction back, and the store says so (the messages appended
+// before are counted lost, nothing stays open), so that the next append
+// starts a transaction of its own instead of taking their place in a
+// transaction that no longer exists.
+TEST_F(message_store_test, a_full_disk_under_uncommitted_messages_counts_them_lost_and_starts_afresh) {
+    const auto mnt = dir_ / "small-disk";
+    fs::create_directory(mnt);
+    if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
+        GTEST_SKIP() << "cannot mount a tmpfs here (not root?): " << std::strerror(errno);
+    }
+    struct unmount {
+        fs::path p;
+        ~unmount() { umount2(p.c_str(), MNT_DETACH); }
+    } guard{mnt};
+
+    opts_.path = mnt / "queue.db";
+    auto s = open();
+    ASSERT_TRUE(s);
+    ids(s->append(std::vector{msg("before", "1")}, t0_));
+    const auto waiting = s->append_uncommitted(std::vector{msg("waiting", "2"), msg("waiting", "3")}, t0_);
+    ASSERT_TRUE(waiting[0] && waiting[1]);
+    ASSERT_TRUE(s->uncommitted());
+    {
+        std::ofstream filler(mnt / "filler", std::ios::binary);
+        const std::string block(4096, 'f');
+        while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+        }
+    }
+    // More than the page cache holds: SQLite must write pages before the commit.
+    std::vector<mqtt::message> batch(6000, msg("during/full/disk", std::string(1000, 'p')));
+    const auto r = s->append_uncommitted(batch, t0_);
+    ASSERT_EQ(r.size(), batch.size());
+    for (const auto& x : r) ASSERT_FALSE(x);
+    EXPECT_EQ(s->counters().lost_uncommitted, 2u) << "the messages waiting for their commit went with it";
+    EXPECT_FALSE(s->uncommitted());
+    EXPECT_EQ(s->stats().rows, 1u);
+
+    fs::remove(mnt / "filler");
+    const auto after = s->append_uncommitted(std::vector{msg("after", "4")}, t0_);
+    ASSERT_TRUE(after[0]);
+    ASSERT_TRUE(s->flush());
+    EXPECT_EQ(s->counters().lost_uncommitted, 2u);
+    EXPECT_EQ(topics(*s), (std::vector<std::string>{"before", "after"}));
+}
+
 }  // namespace
 }  // namespace fieldbridge::store
