@@ -119,10 +119,13 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
         }
     }
     if (refused > 0) {
-        // Once per batch, not per message: a full queue refuses a lot.
+        // Once a minute per reason, not per batch: a full queue refuses
+        // every poll's batch (the count is in the stats either way).
         stats_.refused += refused;
-        spdlog::warn("queue: {} message(s) not stored: {} ({} refused so far)", refused, why.message(),
-                     stats_.refused);
+        if (const auto held_back = log_limit_.admit("not stored: " + why.message(), std::chrono::steady_clock::now())) {
+            spdlog::warn("queue: {} message(s) not stored: {} ({} refused so far){}", refused, why.message(),
+                         stats_.refused, log_limiter::suffix(*held_back));
+        }
     }
     report_drops(before);
     if (store_.counters().lost_uncommitted != before.lost_uncommitted) {

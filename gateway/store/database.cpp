@@ -117,12 +117,18 @@ result<bool> database::holds_nothing() {
 result<void> database::check_integrity() {
     statement s(db_, "PRAGMA quick_check");
     const int rc = s.step();
-    if (rc != SQLITE_ROW || s.text(0) != "ok") {
+    if (rc == SQLITE_ROW && s.text(0) == "ok") return {};
+    // Only a damaged file is corrupt (and moved aside by the caller): a
+    // check that could not run (busy, an I/O error, no memory) says nothing
+    // about the queue it holds.
+    const auto why = rc == SQLITE_ROW ? make_error_code(store_errc::corrupt) : sqlite_error(rc);
+    if (why == make_error_code(store_errc::corrupt)) {
         spdlog::error("queue: {} fails the integrity check: {}", path_.string(),
                       rc == SQLITE_ROW ? s.text(0) : std::string(sqlite3_errstr(rc)));
-        return fail(store_errc::corrupt);
+    } else {
+        spdlog::error("queue: cannot check the integrity of {}: {}", path_.string(), sqlite3_errstr(rc));
     }
-    return {};
+    return fail(why);
 }
 
 result<void> database::use_wal(durability d) {

@@ -23,6 +23,7 @@
 #include "gateway/quota_retry.hpp"
 #include "gateway/store/message_store.hpp"
 #include "tests/gateway/uplink_model.hpp"
+#include "tests/modbus/captured_log.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fieldbridge::gateway {
@@ -761,6 +762,18 @@ TEST_F(forwarder_test, a_queue_that_refuses_new_messages_counts_them_as_refused)
     const auto rows = committed();
     EXPECT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows.count(3), 0u);
+}
+
+// A queue that stays full refuses every poll's batch: the warning is logged
+// once a minute, with the count of the ones held back, not once a batch.
+TEST_F(forwarder_test, a_queue_that_stays_full_says_so_once_a_minute_not_once_a_batch) {
+    limits.max_rows = 1;
+    policy = store::drop_policy::refuse_new;
+    start();
+    const modbus::captured_log log;
+    for (std::uint64_t key = 1; key <= 50; ++key) submit({message_for(key, qos::at_least_once)});
+    EXPECT_EQ(fwd().stats().refused, 49u);
+    EXPECT_EQ(log.count("not stored"), 1u);
 }
 
 
