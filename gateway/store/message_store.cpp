@@ -26,11 +26,15 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
         std::error_code ec;
         std::filesystem::create_directories(o.path.parent_path(), ec);
     }
+    file_lock lock;
+    if (const auto ec = lock.take(o.path)) return fail(ec);
     std::filesystem::path moved;
     auto db = open_checked(o.path);
     if (!db && db.error() == make_error_code(store_errc::corrupt)) {
-        // Kept for inspection, never deleted; the queue starts empty.
+        // Kept for inspection, never deleted; the queue starts empty (and
+        // the lock goes with the file that takes its place).
         moved = move_aside(o.path);
+        if (const auto ec = lock.take(o.path)) return fail(ec);
         db = open_checked(o.path);
     }
     if (!db) return fail(db.error());
@@ -38,14 +42,15 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
     if (auto r = (*db)->set_cache_kib(o.cache_kib); !r) return fail(r.error());
     if (auto r = schema::migrate(**db); !r) return fail(r.error());
 
-    std::unique_ptr<message_store> s(new message_store(std::move(*db), o));
+    std::unique_ptr<message_store> s(new message_store(std::move(lock), std::move(*db), o));
     s->moved_aside_ = std::move(moved);
     if (auto r = s->queue_.refresh_stats(); !r) return fail(r.error());
     return s;
 }
 
-message_store::message_store(std::unique_ptr<database> db, options o)
-    : db_(std::move(db)),
+message_store::message_store(file_lock lock, std::unique_ptr<database> db, options o)
+    : lock_(std::move(lock)),
+      db_(std::move(db)),
       options_(std::move(o)),
       queue_(*db_, options_.limits, options_.policy),
       ledger_(*db_),

@@ -32,6 +32,7 @@
 
 #include "common/result.hpp"
 #include "gateway/store/device_memory.hpp"
+#include "gateway/store/file_lock.hpp"
 #include "gateway/store/flow.hpp"
 #include "gateway/store/lane_table.hpp"
 #include "gateway/store/message_queue.hpp"
@@ -54,7 +55,8 @@ public:
     // that cannot be opened (open_failed). A file that is not a database or
     // fails the integrity check is renamed to "<path>.corrupt-<unix time>"
     // (with its -wal/-shm; moved_aside() says where), logged as an error,
-    // and a fresh store is created.
+    // and a fresh store is created. One process per file: a file another
+    // store holds open is refused (in_use, file_lock.hpp).
     static result<std::unique_ptr<message_store>> open(const options& o);
     ~message_store();
     message_store(const message_store&) = delete;
@@ -142,9 +144,10 @@ public:
     const std::filesystem::path& moved_aside() const { return moved_aside_; }
 
 private:
-    message_store(std::unique_ptr<database> db, options o);
+    message_store(file_lock lock, std::unique_ptr<database> db, options o);
 
-    std::unique_ptr<database> db_;  // first: the parts go before it
+    file_lock lock_;                // first: let go once the database is closed
+    std::unique_ptr<database> db_;  // before the parts: they go before it
     options options_;
     message_queue queue_;
     session_ledger ledger_;

@@ -24,6 +24,8 @@ public:
                 return "the queue is full and its policy refuses new messages";
             case store_errc::not_a_queue:
                 return "the file is a database of something else, not a fieldbridge queue";
+            case store_errc::in_use:
+                return "the queue database is in use by another fieldbridge process (it holds the file's lock)";
         }
         return "unknown store error";
     }

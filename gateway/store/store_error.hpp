@@ -14,6 +14,7 @@ enum class store_errc {
     io_error,         // any other SQLite failure
     queue_full,       // limits reached and the policy refuses new messages
     not_a_queue,      // a database of something else (schema version 0 with tables); refused, left untouched
+    in_use,           // another process has the file open as its queue (file_lock)
 };
 
 const std::error_category& store_category() noexcept;

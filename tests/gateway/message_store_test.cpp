@@ -504,6 +504,23 @@ TEST_F(message_store_test, a_newer_schema_is_refused_and_left_alone) {
     EXPECT_TRUE(fs::exists(opts_.path));
 }
 
+// One process per queue file: a second store on the file is refused while
+// the first has it open (two gateways would send the same rows and delete
+// each other's), and opens once it closed. A reader (sqlite3) is not kept out.
+TEST_F(message_store_test, a_file_another_store_has_open_is_refused_until_it_closes) {
+    auto first = open();
+    ASSERT_TRUE(first);
+    ids(first->append(std::vector{msg("a", "1")}, t0_));
+    auto second = message_store::open(opts_);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error(), make_error_code(store_errc::in_use));
+    EXPECT_EQ(committed_rows(opts_.path), 1);
+    first.reset();
+    auto third = message_store::open(opts_);
+    ASSERT_TRUE(third);
+    EXPECT_EQ((*third)->stats().rows, 1u);
+}
+
 TEST_F(message_store_test, an_unwritable_location_is_a_clear_error) {
     opts_.path = "/proc/fieldbridge/queue.db";
     auto s = message_store::open(opts_);
