@@ -133,6 +133,9 @@ result<void> database::check_integrity() {
 
 result<void> database::use_wal(durability d) {
     if (auto r = exec("PRAGMA journal_mode=WAL"); !r) return r;
+    // A transaction larger than a checkpoint's worth (an expiry of a large
+    // backlog) grows the WAL; without a limit the file keeps that size.
+    if (auto r = exec(("PRAGMA journal_size_limit=" + std::to_string(wal_size_limit)).c_str()); !r) return r;
     return exec(d == durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 }
 

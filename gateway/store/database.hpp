@@ -89,8 +89,10 @@ public:
     result<bool> holds_nothing();
     // PRAGMA quick_check; corrupt when it finds a fault.
     result<void> check_integrity();
-    // WAL journal and the synchronous level for d.
+    // WAL journal and the synchronous level for d; the WAL file is cut back
+    // to wal_size_limit bytes when a checkpoint lets it start again.
     result<void> use_wal(durability d);
+    static constexpr std::int64_t wal_size_limit = 4 * 1024 * 1024;
     // PRAGMA cache_size, in KiB: set and read back.
     result<void> set_cache_kib(std::uint32_t kib);
     result<std::int64_t> cache_kib();

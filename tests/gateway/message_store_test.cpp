@@ -2,6 +2,7 @@
 // flow state across a reopen, limits and drop policies, expiry, corrupt and
 // newer files.
 #include "gateway/store/message_store.hpp"
+#include "gateway/store/database.hpp"
 
 #include <sqlite3.h>
 #include <sys/mount.h>
@@ -519,6 +520,26 @@ TEST_F(message_store_test, a_file_another_store_has_open_is_refused_until_it_clo
     auto third = message_store::open(opts_);
     ASSERT_TRUE(third);
     EXPECT_EQ((*third)->stats().rows, 1u);
+}
+
+// One transaction larger than a checkpoint's worth (here 20 MB of rows
+// expired at once) grows the WAL; the file is cut back once a checkpoint lets
+// it start again, rather than keeping that size for good.
+TEST_F(message_store_test, the_wal_is_cut_back_after_a_transaction_larger_than_a_checkpoint) {
+    auto s = open();
+    ASSERT_TRUE(s);
+    const auto wal = fs::path(opts_.path.string() + "-wal");
+    for (int n = 0; n < 4; ++n) {
+        ids(s->append(std::vector<mqtt::message>(5000, msg("bulk", std::string(1000, 'p'))), t0_));
+    }
+    auto expired = s->expire(t0_ + 365 * 24h);
+    ASSERT_TRUE(expired);
+    EXPECT_EQ(*expired, 20000u);
+    const auto grown = fs::file_size(wal);
+    EXPECT_GT(grown, 2u * static_cast<std::uintmax_t>(database::wal_size_limit)) << "the test needs a larger transaction";
+    // Commits until the checkpoint that lets the WAL start again.
+    for (int n = 0; n < 3000 && fs::file_size(wal) >= grown; ++n) ids(s->append(std::vector{msg("after", "1")}, t0_));
+    EXPECT_LE(fs::file_size(wal), static_cast<std::uintmax_t>(database::wal_size_limit));
 }
 
 TEST_F(message_store_test, an_unwritable_location_is_a_clear_error) {
