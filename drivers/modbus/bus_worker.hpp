@@ -194,7 +194,11 @@ private:
     // One request on the link, timed and counted for the bus and the device.
     awaitable_error exchange(link& line, std::size_t device, const request& r, reply& answer);
     // pace(), then exchange(): one request of a write or a one-shot read.
-    awaitable_error paced_exchange(link& line, std::size_t device, const request& r, reply& answer);
+    // sent: set once the request goes out (the pause before it was not cut short).
+    awaitable_error paced_exchange(link& line, std::size_t device, const request& r, reply& answer,
+                                   bool* sent = nullptr);
+    // What a write the stop kept from going out is answered with.
+    std::error_code unsent_reason();
 
     config::bus bus_;
     std::vector<config::device> devices_;

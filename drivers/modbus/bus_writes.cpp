@@ -96,24 +96,38 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
         if (!write) co_return point_result{write.error(), {}};
         // Changed, or maybe changed (no answer): what a poll read before is stale.
         written_.push_back({w.device, written_by(p)});
-        if (const auto error = co_await paced_exchange(line, w.device, *write, answer))
-            co_return point_result{error, {}};
+        bool sent = false;
+        if (const auto error = co_await paced_exchange(line, w.device, *write, answer, &sent)) {
+            // A stop (a reload's, the gateway's) that cut the exchange short
+            // must not pass for a failed write: sending it again may write twice.
+            const bool cut = sent && error == make_error_code(modbus_errc::connection_failed) && stop_requested();
+            co_return point_result{cut ? make_error_code(modbus_errc::write_cut_short) : error, {}};
+        }
     }
     // Read (back) what the device now holds.
-    if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
-        co_return point_result{error, {}};
+    if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer)) {
+        const bool cut = w.v && stop_requested() && !is_exception(error);
+        co_return point_result{cut ? make_error_code(modbus_errc::written_not_read_back) : error, {}};
+    }
     co_return point_result{{}, point_words(p, answer)};
 }
 
 // Every request of a write or read waits for the device's pauses as a
 // poll's do: a device that needs request_delay between requests misses a
-// read-back sent straight after the write's answer.
+// read-back sent straight after the write's answer. A stop during the
+// pause sends nothing: answered with the reason queued writes get.
 bus_worker::awaitable_error bus_worker::paced_exchange(link& line, std::size_t device, const request& r,
-                                                       reply& answer) {
+                                                       reply& answer, bool* sent) {
     const bool go = co_await pace(devices_[device], line);
-    if (!go) co_return make_error_code(modbus_errc::connection_failed);
+    if (!go) co_return unsent_reason();
+    if (sent != nullptr) *sent = true;
     const auto error = co_await exchange(line, device, r, answer);
     co_return error;
+}
+
+std::error_code bus_worker::unsent_reason() {
+    std::lock_guard lock(mutex_);
+    return unsent_ ? unsent_ : make_error_code(modbus_errc::not_sent);
 }
 
 void bus_worker::fail_unsent() {

@@ -61,6 +61,12 @@ public:
                 return "the bus was restarted by a configuration reload before the write was sent";
             case modbus_errc::gateway_stopping:
                 return "the gateway is stopping; the write was not sent";
+            case modbus_errc::written_not_read_back:
+                return "the device took the write; it was not read back because the bus stopped (a configuration "
+                       "reload or the gateway stopping)";
+            case modbus_errc::write_cut_short:
+                return "the bus stopped (a configuration reload or the gateway stopping) while the write was out: "
+                       "the device may have taken it";
         }
         return "unknown Modbus error " + std::to_string(value);
     }

@@ -43,6 +43,9 @@ enum class modbus_errc {
     not_sent = 301,       // the worker stopped
     restarted_by_reload,  // a configuration reload replaced the bus's worker
     gateway_stopping,     // the gateway shuts down
+    // ... and a write the worker's stop cut short once it had gone out.
+    written_not_read_back,  // the device answered the write; the read-back was not done
+    write_cut_short,        // stopped while the write was out: the device may have taken it
 };
 
 const std::error_category& modbus_category() noexcept;

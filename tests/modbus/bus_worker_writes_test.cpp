@@ -297,6 +297,31 @@ TEST(bus_worker_writes, a_worker_retired_by_a_reload_answers_its_queued_writes_w
     EXPECT_EQ(outcomes[0].error.message(), "the gateway is stopping; the write was not sent");
 }
 
+// A stop (a reload's) that comes while a write is out: the device takes the
+// write and answers, and the worker does not read it back. Its outcome says
+// the device took it, not that the write failed: an owner told "failed"
+// may send it again and write twice.
+TEST(bus_worker_writes, a_write_the_device_took_before_a_reload_stopped_the_bus_is_not_reported_failed) {
+    auto peer = std::make_shared<fake_peer>();
+    gate g;
+    serve(*peer, g, fc::write_single_coil);
+    events got;
+    bus_worker worker(fake_bus(), {plant()}, got.polls(), true, fake_link::factory(peer));
+    worker.start();
+    worker.write(0, pump, value{true}, got.writes());
+    ASSERT_TRUE(g.wait_held());
+    worker.request_stop(make_error_code(modbus_errc::restarted_by_reload));
+    g.open();
+    ASSERT_TRUE(got.wait([](const auto& es) { return count_writes(es) == 1; }));
+    worker.stop();
+    const auto outcomes = write_outcomes(got.all());
+    ASSERT_EQ(outcomes.size(), 1u);
+    EXPECT_EQ(outcomes[0].error, make_error_code(modbus_errc::written_not_read_back)) << outcomes[0].error.message();
+    std::size_t writes = 0;
+    for (const auto& q : peer->requests()) writes += q.function == fc::write_single_coil ? 1u : 0u;
+    EXPECT_EQ(writes, 1u);
+}
+
 // A stream of commands that never lets the queue empty (each answered
 // write queues the next) still leaves the polls their turn: at most
 // writes_between_reads writes go between two block reads.
