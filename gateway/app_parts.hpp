@@ -59,13 +59,11 @@ struct app::parts {
           dispatcher(a.cfg_, command_ports{
               .polled = [this](std::size_t device) { return buses.route(device).first != nullptr; },
               .write = [this, &a](std::size_t device, std::size_t point, const modbus::value& v, auto done) {
-                  // A write the gateway did not send because it is stopping is
-                  // still answered (the reply goes out ahead of the DISCONNECT);
-                  // a failure publishes no point value.
-                  auto back = [&a, done](modbus::point_result r) {
-                      const bool failed = static_cast<bool>(r.error);
-                      a.on_core([done, r] { done(r); }, failed);
-                  };
+                  // Answered also while the gateway stops (the reply goes out
+                  // ahead of the DISCONNECT): a write it did not send, and a
+                  // write the device took, whose caller must not be left to
+                  // guess and send it again. A failure publishes no point value.
+                  auto back = [&a, done](modbus::point_result r) { a.on_core([done, r] { done(r); }, true); };
                   if (!buses.access(device, point, v, back)) {
                       done({std::make_error_code(std::errc::operation_canceled), {}});
                   }
