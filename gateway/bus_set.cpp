@@ -47,33 +47,45 @@ void bus_set::build(const config::gateway& cfg, const std::vector<store::refused
         auto it = std::find_if(workers_.begin(), workers_.end(),
                                [&](const auto& w) { return w->name() == bus.name; });
         if (it == workers_.end()) {
-            // Runs on the worker thread: the handler posts to the core.
-            auto on_result = [handler = on_result_, bus_name = bus.name, generation = generation_[bus.name]](
-                                 modbus::poll_result r) { handler(bus_name, generation, std::move(r)); };
-            if (modbus::shares_poll_thread(bus)) {
-                if (tcp_thread_ == nullptr) tcp_thread_ = std::make_shared<modbus::poll_thread>();
-                workers_.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result,
-                                                                        true, modbus::make_shared_link, tcp_thread_));
-            } else {
-                workers_.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result));
-            }
-            for (std::size_t local = 0; local < global.size(); ++local) {
-                workers_.back()->remember_refused(local,
-                                                  refused_for(refused, cfg.devices[global[local]].name));
-            }
-            if (start_now && retiring_.busy(bus)) {
-                // A device on a line or port that takes one master at a time
-                // must not see a second connection while the old one waits
-                // for its answer: started when the old worker is gone.
-                spdlog::info("bus {}: waiting for its previous worker to finish the request in flight",
-                             bus.name);
-            } else if (start_now) {
-                workers_.back()->start();
+            try {
+                add_worker(cfg, bus, global, refused, start_now);
+            } catch (const std::exception& e) {
+                // No descriptor or thread to be had: this bus is not polled
+                // (its commands are refused as such), the others are, and a
+                // reload goes on to its end.
+                if (!workers_.empty() && workers_.back()->name() == bus.name) workers_.pop_back();
+                spdlog::error("bus {}: cannot start its worker ({}); its devices are not polled", bus.name, e.what());
+                continue;
             }
             it = std::prev(workers_.end());
         }
         for (std::size_t local = 0; local < global.size(); ++local)
             routes_[global[local]] = {it->get(), local};
+    }
+}
+
+void bus_set::add_worker(const config::gateway& cfg, const config::bus& bus, const std::vector<std::size_t>& global,
+                         const std::vector<store::refused_read>& refused, bool start_now) {
+    // Runs on the worker thread: the handler posts to the core.
+    auto on_result = [handler = on_result_, bus_name = bus.name, generation = generation_[bus.name]](
+                         modbus::poll_result r) { handler(bus_name, generation, std::move(r)); };
+    if (modbus::shares_poll_thread(bus)) {
+        if (tcp_thread_ == nullptr) tcp_thread_ = std::make_shared<modbus::poll_thread>();
+        workers_.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result, true,
+                                                                modbus::make_shared_link, tcp_thread_));
+    } else {
+        workers_.push_back(std::make_unique<modbus::bus_worker>(bus, devices_on(cfg, bus.name), on_result));
+    }
+    for (std::size_t local = 0; local < global.size(); ++local) {
+        workers_.back()->remember_refused(local, refused_for(refused, cfg.devices[global[local]].name));
+    }
+    if (start_now && retiring_.busy(bus)) {
+        // A device on a line or port that takes one master at a time
+        // must not see a second connection while the old one waits
+        // for its answer: started when the old worker is gone.
+        spdlog::info("bus {}: waiting for its previous worker to finish the request in flight", bus.name);
+    } else if (start_now) {
+        workers_.back()->start();
     }
 }
 

@@ -87,6 +87,11 @@ public:
     std::vector<std::string> stopping() const { return retiring_.names(); }
 
 private:
+    // Makes (and, with start_now, starts) the worker of `bus`, whose devices
+    // are cfg.devices[global[...]]; throws when no thread or descriptor can be had.
+    void add_worker(const config::gateway& cfg, const config::bus& bus, const std::vector<std::size_t>& global,
+                    const std::vector<store::refused_read>& refused, bool start_now);
+
     result_handler on_result_;
     gone_handler gone_;
     // Made with the first Modbus TCP bus; each of its workers holds it too.
