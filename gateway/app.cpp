@@ -43,6 +43,11 @@ int app::run() {
     spdlog::info("queue {}: {} message(s) stored", store_options.path.string(), (*queue)->stats().rows);
     parts_ = std::make_unique<parts>(*this, std::move(*queue));
     auto& p = *parts_;
+    p.forward.on_damaged([this] {
+        spdlog::critical("queue: the database file is damaged; stopping, to be restarted with it moved aside");
+        exit_code_ = EX_SOFTWARE;
+        stop();
+    });
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
     p.control->add("status", [this](const nlohmann::json&) { return status_report(snapshot()); });
     p.control->add("points", [this](const nlohmann::json& request) {
@@ -117,7 +122,7 @@ int app::run() {
     }
     parts_.reset();
     spdlog::info("fieldbridge stopped");
-    return 0;
+    return exit_code_;
 }
 
 // From a worker or joining thread: f runs on the core, unless it is stopping.

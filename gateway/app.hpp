@@ -61,6 +61,7 @@ private:
     boost::asio::io_context io_;
     std::atomic<bool> stopping_{false};
     std::chrono::system_clock::time_point started_at_;
+    int exit_code_ = 0;  // of run(): not 0 when it stopped on a fault (systemd restarts it)
     struct parts;
     std::unique_ptr<parts> parts_;
 };

@@ -126,6 +126,7 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
             spdlog::warn("queue: {} message(s) not stored: {} ({} refused so far){}", refused, why.message(),
                          stats_.refused, log_limiter::suffix(*held_back));
         }
+        check_damage(why);
     }
     report_drops(before);
     if (store_.counters().lost_uncommitted != before.lost_uncommitted) {
@@ -199,6 +200,7 @@ void forwarder::refill() {
         auto batch = load_lane(historical_lane, want);
         if (!batch) {
             spdlog::error("queue: cannot read the queue: {}", batch.error().message());
+            check_damage(batch.error());
             break;
         }
         for (auto& m : *batch) {
@@ -427,6 +429,7 @@ void forwarder::flush_due() {
 }
 
 void forwarder::store_failed(const char* what, std::error_code why) {
+    check_damage(why);
     ++stats_.ledger_errors;
     spdlog::error("queue: {}: {}; nothing more is sent until the session is rebuilt from the store", what,
                   why.message());
@@ -434,6 +437,12 @@ void forwarder::store_failed(const char* what, std::error_code why) {
     // and on_link_down() rebuilds.
     resync_needed_ = true;
     link_.drop_link();
+}
+
+void forwarder::check_damage(std::error_code why) {
+    if (damaged_ || why != make_error_code(store::store_errc::corrupt)) return;
+    damaged_ = true;
+    if (on_damaged_) on_damaged_();
 }
 
 void forwarder::rewind() {
@@ -492,6 +501,7 @@ void forwarder::resync() {
     if (!inflight || !last) {
         spdlog::error("queue: cannot read the queue to rebuild the session: {}",
                       (inflight ? last.error() : inflight.error()).message());
+        check_damage(inflight ? last.error() : inflight.error());
         return;  // tried again when the link next goes down
     }
     handed_.clear();
@@ -507,6 +517,7 @@ void forwarder::resync() {
     if (fresh_first()) {
         if (auto r = reload_latest(); !r) {
             spdlog::error("queue: cannot read the queue to rebuild the session: {}", r.error().message());
+            check_damage(r.error());
             return;
         }
     }
@@ -539,6 +550,7 @@ void forwarder::expire(std::chrono::system_clock::time_point now) {
     auto n = store_.expire(now);
     if (!n) {
         spdlog::error("queue: cannot expire old messages: {}", n.error().message());
+        check_damage(n.error());
     } else if (*n > 0) {
         spdlog::warn("queue: dropped {} message(s) older than the age limit", *n);
     }

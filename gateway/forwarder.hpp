@@ -107,6 +107,12 @@ public:
     // is read again from its start.
     void rewind();
 
+    // Called once when the store answers `corrupt` (the file was damaged
+    // while open): that does not mend itself, and the owner restarts the
+    // process, whose store moves the file aside at open.
+    void on_damaged(std::function<void()> f) { on_damaged_ = std::move(f); }
+    bool damaged() const { return damaged_; }
+
     const forwarder_stats& stats() const { return stats_; }
     // The last split of a backlog (store.order: fresh_first).
     const store::lane_state& lanes() const { return lanes_; }
@@ -175,6 +181,7 @@ private:
     // Asks for flush_due(): something to commit, or more to hand over.
     void request_flush(bool more_to_hand = false);
     void store_failed(const char* what, std::error_code why);
+    void check_damage(std::error_code why);
     void resync();
     void report_drops(const store::counters& before);
     // A flow whose broker session is gone, recorded as sent without a
@@ -242,6 +249,8 @@ private:
     bool refilling_ = false;       // refill() is on the stack: completions do not re-enter it
     bool flush_armed_ = false;
     bool resync_needed_ = false;   // a commit failed: nothing more is sent until the session is rebuilt
+    bool damaged_ = false;         // the store answered `corrupt`; on_damaged_ was called
+    std::function<void()> on_damaged_;
 };
 
 }  // namespace fieldbridge::gateway

@@ -48,6 +48,7 @@ void forwarder::split_backlog() {
     if (dropped(store_.counters()) != dropped_seen_) {
         if (auto r = reload_latest(); !r) {
             spdlog::error("queue: cannot read the queue to put the latest values first: {}", r.error().message());
+            check_damage(r.error());
             return;
         }
     }
@@ -56,6 +57,7 @@ void forwarder::split_backlog() {
     if (!last || !rows) {
         spdlog::error("queue: cannot read the queue to put the latest values first: {}",
                       (last ? rows.error() : last.error()).message());
+        check_damage(last ? rows.error() : last.error());
         return;
     }
     std::vector<std::int64_t> in_flight;
@@ -65,6 +67,7 @@ void forwarder::split_backlog() {
     if (auto r = store_.set_lanes(next); !r) {
         // The rows stored since go out as live ones, in production order.
         spdlog::error("queue: cannot record which stored messages are historical: {}", r.error().message());
+        check_damage(r.error());
         return;
     }
     lanes_ = std::move(next);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -59,6 +60,7 @@ protected:
         o.limits = limits;
         o.policy = policy;
         o.fail_commit = [this] { return fail_commits; };
+        o.cache_kib = cache_kib;
         auto opened = store::message_store::open(o);
         if (!opened) throw std::runtime_error("cannot open the store: " + opened.error().message());
         mqtt::session_options so;
@@ -136,6 +138,7 @@ protected:
     store::limits limits;
     store::drop_policy policy = store::drop_policy::drop_qos0_first;
     bool fail_commits = false;
+    std::uint32_t cache_kib = 2048;
     bool v5 = false;
     int flushes_asked = 0;
     config::qos0_route qos0_route = config::qos0_route::stored;
@@ -762,6 +765,37 @@ TEST_F(forwarder_test, a_queue_that_refuses_new_messages_counts_them_as_refused)
     const auto rows = committed();
     EXPECT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows.count(3), 0u);
+}
+
+// A store file damaged while open (a disk fault) answers `corrupt`, which no
+// retry mends: the owner is told once, to restart the process (whose store
+// moves the file aside at open), instead of the forwarder retrying forever.
+TEST_F(forwarder_test, a_store_damaged_while_open_is_reported_to_the_owner_once) {
+    cache_kib = 64;  // the rows are read from the file, not from the cache
+    start();
+    std::vector<mqtt::message> batch;
+    for (std::uint64_t key = 1; key <= 2000; ++key) {
+        batch.push_back(mqtt::message{"plant/line", key_payload(key) + std::string(1000, 'p'), qos::at_least_once, false});
+    }
+    fwd().submit(batch, std::chrono::system_clock::now());
+    crash();  // closed: the WAL is checkpointed into the file
+    start();
+    int told = 0;
+    fwd().on_damaged([&] { ++told; });
+    {
+        std::fstream f(path(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(64 * 1024);
+        const std::string garbage(1024 * 1024, '\xa5');
+        f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    link().connect();
+    link().write();
+    EXPECT_EQ(told, 1);
+    EXPECT_TRUE(fwd().damaged());
+    link().drop();
+    link().connect();
+    link().write();
+    EXPECT_EQ(told, 1);
 }
 
 // A queue that stays full refuses every poll's batch: the warning is logged

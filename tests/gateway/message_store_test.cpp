@@ -542,6 +542,28 @@ TEST_F(message_store_test, the_wal_is_cut_back_after_a_transaction_larger_than_a
     EXPECT_LE(fs::file_size(wal), static_cast<std::uintmax_t>(database::wal_size_limit));
 }
 
+// A file damaged while the store has it open (a disk fault): reading rows
+// that are not in the page cache answers `corrupt`, for the owner to act on.
+TEST_F(message_store_test, a_file_damaged_while_open_reads_as_corrupt) {
+    opts_.cache_kib = 64;
+    {
+        auto s = open();
+        ASSERT_TRUE(s);
+        ids(s->append(std::vector<mqtt::message>(2000, msg("bulk", std::string(1000, 'p'))), t0_));
+    }  // closed: the WAL is checkpointed into the file
+    auto s = open();
+    ASSERT_TRUE(s);
+    {
+        std::fstream f(opts_.path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(64 * 1024);
+        const std::string garbage(1024 * 1024, '\xa5');
+        f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    auto rows = s->load(0, 2000);
+    ASSERT_FALSE(rows);
+    EXPECT_EQ(rows.error(), make_error_code(store_errc::corrupt)) << rows.error().message();
+}
+
 TEST_F(message_store_test, an_unwritable_location_is_a_clear_error) {
     opts_.path = "/proc/fieldbridge/queue.db";
     auto s = message_store::open(opts_);
