@@ -187,6 +187,10 @@ void forwarder::refill() {
     // start another refill over the same rows (they would be sent twice).
     refilling_ = true;
     caught_up_ = false;
+    quota_topics_.clear();
+    for (const auto& [id, wait] : quota_wait_) {
+        if (!wait.topic.empty()) quota_topics_.emplace(wait.topic, id);  // the oldest of each topic
+    }
     bool at_end = false;
     std::size_t handed_now = 0;
     bool historical_lane = false;  // fresh_first: the live lane is empty
@@ -208,7 +212,14 @@ void forwarder::refill() {
             cursor = std::max(cursor, m.id);
             ++examined;
             if (held(m.id)) continue;  // in flight, or acknowledged and not yet deleted
-            if (!quota_wait_.empty() && quota_wait_.contains(m.id)) continue;  // until quota_due()
+            if (!quota_wait_.empty()) {
+                // A message waiting out its 0x97 retry (until quota_due(),
+                // which reads the queue again from it) holds back the later
+                // ones of its topic: per-topic order.
+                if (quota_wait_.contains(m.id)) continue;
+                const auto blocked = quota_topics_.find(m.message.topic);
+                if (blocked != quota_topics_.end() && m.id > blocked->second) continue;
+            }
             if (!link_.ready(m.message)) continue;  // stays stored until rewind()
             handed_[m.id] = m.message.qos;
             ++handed_now;
@@ -227,7 +238,9 @@ void forwarder::refill() {
         }
     }
     refilling_ = false;
-    caught_up_ = at_end && link_.connected() && !resync_needed_;
+    // Messages waiting for their 0x97 retry are stored ones: QoS 0 ones
+    // sent directly would overtake them.
+    caught_up_ = at_end && link_.connected() && !resync_needed_ && quota_wait_.empty();
     // QoS 0 messages leave the window as fast as they are handed over: the
     // rest follows after the next commit, not all in one turn.
     if (handed_now >= window_) request_flush(true);
@@ -273,7 +286,7 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
             log_quota(error);
             if (quota_clock_) {
                 const auto due = quota_clock_() + quota_retry_delay(tries);
-                quota_wait_[id] = due;
+                quota_wait_[id] = quota_wait{due, stored_topic(id)};
                 quota_wake_(due);
             } else {
                 rewind(id);
@@ -330,17 +343,23 @@ void forwarder::quota_due() {
     const auto now = quota_clock_();
     std::optional<quota_clock::time_point> next;
     for (auto it = quota_wait_.begin(); it != quota_wait_.end();) {
-        if (it->second <= now) {
+        if (it->second.due <= now) {
             rewind(it->first);
             it = quota_wait_.erase(it);
         } else {
-            next = next ? std::min(*next, it->second) : it->second;
+            next = next ? std::min(*next, it->second.due) : it->second.due;
             ++it;
         }
     }
     if (next) quota_wake_(*next);
     caught_up_ = false;
     refill();
+}
+
+std::string forwarder::stored_topic(std::int64_t id) {
+    auto rows = store_.load(id - 1, 1);
+    if (!rows || rows->empty() || rows->front().id != id) return {};
+    return std::move(rows->front().message.topic);
 }
 
 void forwarder::log_quota(std::error_code error) {

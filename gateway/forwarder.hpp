@@ -182,6 +182,8 @@ private:
     void request_flush(bool more_to_hand = false);
     void store_failed(const char* what, std::error_code why);
     void check_damage(std::error_code why);
+    // The topic of stored row `id`; empty when it is not stored.
+    std::string stored_topic(std::int64_t id);
     void resync();
     void report_drops(const store::counters& before);
     // A flow whose broker session is gone, recorded as sent without a
@@ -229,8 +231,13 @@ private:
     // message is acknowledged or refused for good.
     std::map<std::int64_t, std::uint32_t> quota_tries_;
     // Messages answered 0x97 and when they may go again (set_quota_wait);
-    // refill() passes over them until then.
-    std::map<std::int64_t, quota_clock::time_point> quota_wait_;
+    // refill() passes over them, and the later messages of their topic,
+    // until then.
+    struct quota_wait {
+        quota_clock::time_point due;
+        std::string topic;  // empty when the row was not found
+    };
+    std::map<std::int64_t, quota_wait> quota_wait_;
     std::function<quota_clock::time_point()> quota_clock_;
     std::function<void(quota_clock::time_point)> quota_wake_;
     // Direct QoS 0 messages with the client, by token (from direct_token_base
@@ -249,6 +256,9 @@ private:
     bool refilling_ = false;       // refill() is on the stack: completions do not re-enter it
     bool flush_armed_ = false;
     bool resync_needed_ = false;   // a commit failed: nothing more is sent until the session is rebuilt
+    // refill(): the topics of quota_wait_, each with its oldest waiting id;
+    // later rows of those topics are held back.
+    std::map<std::string, std::int64_t> quota_topics_;
     bool damaged_ = false;         // the store answered `corrupt`; on_damaged_ was called
     std::function<void()> on_damaged_;
 };

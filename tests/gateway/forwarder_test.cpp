@@ -542,6 +542,35 @@ TEST_F(forwarder_test, a_quota_exceeded_message_waits_a_growing_delay_before_it_
               1);
 }
 
+// A message waiting out its 0x97 retry holds back the later messages of
+// its topic (per-topic order), not those of other topics.
+TEST_F(forwarder_test, a_message_waiting_for_its_quota_retry_is_not_overtaken_on_its_topic) {
+    v5 = true;
+    start();
+    using clock = forwarder::quota_clock;
+    clock::time_point now{std::chrono::hours(1)};
+    fwd().set_quota_wait([&] { return now; }, [](clock::time_point) {});
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 1;
+    submit({message_for(1, qos::at_least_once)});
+    link().write();
+    deliver_all_acks();  // 1: 0x97
+    fwd().flush_due();
+    link().write();
+    ASSERT_EQ(fwd().quota_waiting(), 1u);
+    submit({message_for(2, qos::at_least_once), message_for(3, qos::at_least_once, "plant/other"),
+            message_for(4, qos::at_most_once)});
+    fwd().flush_due();
+    link().write();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 3})) << "2 and 4 are of message 1's topic";
+    now += std::chrono::seconds(1);
+    fwd().quota_due();
+    run_until_quiet();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 3, 1, 2, 4}));
+    EXPECT_TRUE(committed().empty());
+}
+
 TEST(quota_retry_delay, doubles_from_a_second_to_a_minute) {
     EXPECT_EQ(quota_retry_delay(1), std::chrono::seconds(1));
     EXPECT_EQ(quota_retry_delay(2), std::chrono::seconds(2));
