@@ -571,29 +571,46 @@ TEST_F(message_store_test, an_unwritable_location_is_a_clear_error) {
     EXPECT_EQ(s.error(), make_error_code(store_errc::open_failed));
 }
 
-// A real full disk: a 1 MiB tmpfs filled up by another file. Needs the
-// privilege to mount (root, as in CI); skipped with the reason otherwise.
-TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space_returns) {
-    const auto mnt = dir_ / "small-disk";
-    fs::create_directory(mnt);
-    if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
-        GTEST_SKIP() << "cannot mount a tmpfs here (not root?): " << std::strerror(errno);
+// A real disk that fills up: a 1 MiB tmpfs, filled by another file. Needs
+// the privilege to mount (root, as in CI); a test skips with why() otherwise.
+class small_disk {
+public:
+    explicit small_disk(fs::path at) : at_(std::move(at)) {
+        fs::create_directory(at_);
+        mounted_ = mount("tmpfs", at_.c_str(), "tmpfs", 0, "size=1m") == 0;
+        if (!mounted_) why_ = std::string("cannot mount a tmpfs here (not root?): ") + std::strerror(errno);
     }
-    struct unmount {
-        fs::path p;
-        ~unmount() { umount2(p.c_str(), MNT_DETACH); }
-    } guard{mnt};
-
-    opts_.path = mnt / "queue.db";
-    auto s = open();
-    ASSERT_TRUE(s);
-    ids(s->append(std::vector{msg("before", "1")}, t0_));
-    {
-        std::ofstream filler(mnt / "filler", std::ios::binary);
+    ~small_disk() {
+        if (mounted_) umount2(at_.c_str(), MNT_DETACH);
+    }
+    small_disk(const small_disk&) = delete;
+    small_disk& operator=(const small_disk&) = delete;
+    bool mounted() const { return mounted_; }
+    const std::string& why() const { return why_; }
+    const fs::path& path() const { return at_; }
+    void fill() const {
+        std::ofstream filler(at_ / "filler", std::ios::binary);
         const std::string block(4096, 'f');
         while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
         }
     }
+    void free_space() const { fs::remove(at_ / "filler"); }
+
+private:
+    fs::path at_;
+    bool mounted_ = false;
+    std::string why_;
+};
+
+// A real full disk refuses the batch; space back, the queue takes messages again.
+TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space_returns) {
+    const small_disk disk(dir_ / "small-disk");
+    if (!disk.mounted()) GTEST_SKIP() << disk.why();
+    opts_.path = disk.path() / "queue.db";
+    auto s = open();
+    ASSERT_TRUE(s);
+    ids(s->append(std::vector{msg("before", "1")}, t0_));
+    disk.fill();
     std::vector<mqtt::message> batch(200, msg("during/full/disk", std::string(1000, 'p')));
     const auto r = s->append(batch, t0_);
     ASSERT_EQ(r.size(), batch.size());
@@ -605,7 +622,7 @@ TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space
     EXPECT_EQ(s->counters().refused, batch.size());
     EXPECT_EQ(topics(*s), (std::vector<std::string>{"before"}));
 
-    fs::remove(mnt / "filler");
+    disk.free_space();
     EXPECT_EQ(ids(s->append(std::vector{msg("after", "2")}, t0_)).size(), 1u);
     EXPECT_EQ(topics(*s), (std::vector<std::string>{"before", "after"}));
 }
@@ -616,29 +633,16 @@ TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space
 // starts a transaction of its own instead of taking their place in a
 // transaction that no longer exists.
 TEST_F(message_store_test, a_full_disk_under_uncommitted_messages_counts_them_lost_and_starts_afresh) {
-    const auto mnt = dir_ / "small-disk";
-    fs::create_directory(mnt);
-    if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
-        GTEST_SKIP() << "cannot mount a tmpfs here (not root?): " << std::strerror(errno);
-    }
-    struct unmount {
-        fs::path p;
-        ~unmount() { umount2(p.c_str(), MNT_DETACH); }
-    } guard{mnt};
-
-    opts_.path = mnt / "queue.db";
+    const small_disk disk(dir_ / "small-disk");
+    if (!disk.mounted()) GTEST_SKIP() << disk.why();
+    opts_.path = disk.path() / "queue.db";
     auto s = open();
     ASSERT_TRUE(s);
     ids(s->append(std::vector{msg("before", "1")}, t0_));
     const auto waiting = s->append_uncommitted(std::vector{msg("waiting", "2"), msg("waiting", "3")}, t0_);
     ASSERT_TRUE(waiting[0] && waiting[1]);
     ASSERT_TRUE(s->uncommitted());
-    {
-        std::ofstream filler(mnt / "filler", std::ios::binary);
-        const std::string block(4096, 'f');
-        while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
-        }
-    }
+    disk.fill();
     // More than the page cache holds: SQLite must write pages before the commit.
     std::vector<mqtt::message> batch(6000, msg("during/full/disk", std::string(1000, 'p')));
     const auto r = s->append_uncommitted(batch, t0_);
@@ -648,7 +652,7 @@ TEST_F(message_store_test, a_full_disk_under_uncommitted_messages_counts_them_lo
     EXPECT_FALSE(s->uncommitted());
     EXPECT_EQ(s->stats().rows, 1u);
 
-    fs::remove(mnt / "filler");
+    disk.free_space();
     const auto after = s->append_uncommitted(std::vector{msg("after", "4")}, t0_);
     ASSERT_TRUE(after[0]);
     ASSERT_TRUE(s->flush());
