@@ -31,6 +31,13 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
+    // A store at `path` holding one committed message, "before".
+    std::unique_ptr<message_store> open_holding_before(const fs::path& path) {
+        opts_.path = path;
+        auto s = open();
+        if (s) ids(s->append(std::vector{msg("before", "1")}, t0_));
+        return s;
+    }
     std::unique_ptr<message_store> open() {
         auto s = message_store::open(opts_);
         EXPECT_TRUE(s) << s.error().message();
@@ -606,10 +613,8 @@ private:
 TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space_returns) {
     const small_disk disk(dir_ / "small-disk");
     if (!disk.mounted()) GTEST_SKIP() << disk.why();
-    opts_.path = disk.path() / "queue.db";
-    auto s = open();
+    auto s = open_holding_before(disk.path() / "queue.db");
     ASSERT_TRUE(s);
-    ids(s->append(std::vector{msg("before", "1")}, t0_));
     disk.fill();
     std::vector<mqtt::message> batch(200, msg("during/full/disk", std::string(1000, 'p')));
     const auto r = s->append(batch, t0_);
@@ -635,10 +640,8 @@ TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space
 TEST_F(message_store_test, a_full_disk_under_uncommitted_messages_counts_them_lost_and_starts_afresh) {
     const small_disk disk(dir_ / "small-disk");
     if (!disk.mounted()) GTEST_SKIP() << disk.why();
-    opts_.path = disk.path() / "queue.db";
-    auto s = open();
+    auto s = open_holding_before(disk.path() / "queue.db");
     ASSERT_TRUE(s);
-    ids(s->append(std::vector{msg("before", "1")}, t0_));
     const auto waiting = s->append_uncommitted(std::vector{msg("waiting", "2"), msg("waiting", "3")}, t0_);
     ASSERT_TRUE(waiting[0] && waiting[1]);
     ASSERT_TRUE(s->uncommitted());
