@@ -20,6 +20,7 @@
 #include "gateway/process_figures.hpp"
 #include "gateway/service_manager.hpp"
 #include "gateway/status_summary.hpp"
+#include "gateway/store/database.hpp"
 #include "gateway/store_options.hpp"
 #include "gateway/version.hpp"
 
@@ -120,7 +121,10 @@ int app::run() {
     for (const auto& bus : p.buses.finish(steady::now() + retiring_wait)) {
         spdlog::warn("bus {}: still inside a request; exiting without waiting for it", bus);
     }
+    const bool damaged = p.forward.damaged();
     parts_.reset();
+    // Closed: moved aside now, as the next start's checks may not see the damage.
+    if (damaged) store::move_aside(store_options.path);
     spdlog::info("fieldbridge stopped");
     return exit_code_;
 }

@@ -52,10 +52,14 @@ void bus_set::build(const config::gateway& cfg, const std::vector<store::refused
             } catch (const std::exception& e) {
                 // No descriptor or thread to be had: this bus is not polled
                 // (its commands are refused as such), the others are, and a
-                // reload goes on to its end.
-                if (!workers_.empty() && workers_.back()->name() == bus.name) workers_.pop_back();
-                spdlog::error("bus {}: cannot start its worker ({}); its devices are not polled", bus.name, e.what());
-                continue;
+                // reload goes on to its end. (A worker that started runs.)
+                const bool made = !workers_.empty() && workers_.back()->name() == bus.name;
+                if (!made || !workers_.back()->started()) {
+                    if (made) workers_.pop_back();
+                    spdlog::error("bus {}: cannot start its worker ({}); its devices are not polled", bus.name,
+                                  e.what());
+                    continue;
+                }
             }
             it = std::prev(workers_.end());
         }

@@ -80,8 +80,9 @@ result<void> forwarder::resume() {
     state.incoming_qos2 = *incoming;
     committed_incoming_ = *incoming;
     if (const auto ec = link_.restore_session(std::move(state))) return fail(ec);
-    if (!inflight->empty()) {
-        spdlog::info("queue: resuming {} message(s) in flight; {} stored in all", inflight->size(),
+    lost_seen_ = store_.counters().lost_uncommitted;
+    if (!handed_.empty()) {
+        spdlog::info("queue: resuming {} message(s) in flight; {} stored in all", handed_.size(),
                      store_.stats().rows);
     } else if (store_.stats().rows > 0) {
         spdlog::info("queue: {} message(s) stored from before the restart", store_.stats().rows);
@@ -129,8 +130,8 @@ void forwarder::submit(const std::vector<mqtt::message>& batch, std::chrono::sys
         check_damage(why);
     }
     report_drops(before);
-    if (store_.counters().lost_uncommitted != before.lost_uncommitted) {
-        store_failed("cannot commit stored messages", why);
+    if (lost_unseen()) {
+        store_failed("cannot commit stored messages", why ? why : make_error_code(store::store_errc::io_error));
         return;
     }
     refill();
@@ -217,8 +218,12 @@ void forwarder::refill() {
                 // which reads the queue again from it) holds back the later
                 // ones of its topic: per-topic order.
                 if (quota_wait_.contains(m.id)) continue;
+                // (fresh_first: a live row may pass a historical one.)
                 const auto blocked = quota_topics_.find(m.message.topic);
-                if (blocked != quota_topics_.end() && m.id > blocked->second) continue;
+                if (blocked != quota_topics_.end() && m.id > blocked->second &&
+                    !(lanes_.historical(blocked->second) && !lanes_.historical(m.id))) {
+                    continue;
+                }
             }
             if (!link_.ready(m.message)) continue;  // stays stored until rewind()
             handed_[m.id] = m.message.qos;
@@ -393,7 +398,21 @@ void forwarder::take_restarted() {
     }
 }
 
+bool forwarder::lost_unseen() {
+    const auto lost = store_.counters().lost_uncommitted;
+    if (lost == lost_seen_) return false;
+    lost_seen_ = lost;
+    return true;
+}
+
 bool forwarder::commit_ledger(bool writing) {
+    // Messages appended and handed over may have been rolled back by a
+    // failure another part of the store met on the shared transaction (a
+    // refused read remembered, an expiry): nothing is written on them.
+    if (lost_unseen()) {
+        store_failed("messages not yet committed were lost", make_error_code(store::store_errc::io_error));
+        return false;
+    }
     // Flows the session started again on a broker without our session are
     // recorded so in this commit, before anything written after that
     // CONNACK: a store still saying PUBREC would resume them with PUBREL alone.
@@ -525,6 +544,7 @@ void forwarder::resync() {
     }
     handed_.clear();
     committed_.clear();
+    lost_seen_ = store_.counters().lost_uncommitted;
     // Ids above the last committed one were rolled back with their messages
     // and will be given to new ones.
     for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {

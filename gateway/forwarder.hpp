@@ -182,6 +182,9 @@ private:
     void request_flush(bool more_to_hand = false);
     void store_failed(const char* what, std::error_code why);
     void check_damage(std::error_code why);
+    // The store counted messages lost with a rolled back transaction since
+    // the forwarder last looked (then it resyncs).
+    bool lost_unseen();
     // The topic of stored row `id`; empty when it is not stored.
     std::string stored_topic(std::int64_t id);
     void resync();
@@ -259,6 +262,7 @@ private:
     // refill(): the topics of quota_wait_, each with its oldest waiting id;
     // later rows of those topics are held back.
     std::map<std::string, std::int64_t> quota_topics_;
+    std::uint64_t lost_seen_ = 0;  // store counters' lost_uncommitted, as last acted on
     bool damaged_ = false;         // the store answered `corrupt`; on_damaged_ was called
     std::function<void()> on_damaged_;
 };

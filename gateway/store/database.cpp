@@ -118,10 +118,12 @@ result<void> database::check_integrity() {
     statement s(db_, "PRAGMA quick_check");
     const int rc = s.step();
     if (rc == SQLITE_ROW && s.text(0) == "ok") return {};
-    // Only a damaged file is corrupt (and moved aside by the caller): a
-    // check that could not run (busy, an I/O error, no memory) says nothing
-    // about the queue it holds.
-    const auto why = rc == SQLITE_ROW ? make_error_code(store_errc::corrupt) : sqlite_error(rc);
+    // Only a damaged or unreadable file (a bad block) is corrupt, and moved
+    // aside by the caller so that the gateway runs on with an empty queue: a
+    // check that could not run (busy, no memory) says nothing about the
+    // queue the file holds.
+    const bool unreadable = rc != SQLITE_ROW && (rc & 0xff) == SQLITE_IOERR;
+    const auto why = rc == SQLITE_ROW || unreadable ? make_error_code(store_errc::corrupt) : sqlite_error(rc);
     if (why == make_error_code(store_errc::corrupt)) {
         spdlog::error("queue: {} fails the integrity check: {}", path_.string(),
                       rc == SQLITE_ROW ? s.text(0) : std::string(sqlite3_errstr(rc)));
@@ -197,7 +199,17 @@ void database::rolled_back(std::error_code why) {
     if (observer_) observer_->transaction_rolled_back(why);
 }
 
+bool database::ended_unseen() {
+    if (!open_ || sqlite3_get_autocommit(db_) == 0) return false;
+    // SQLite rolled the open transaction back when a statement run outside
+    // in_transaction() failed (an I/O error on a read, a full disk on a
+    // delete): what was appended in it is gone.
+    rolled_back(make_error_code(store_errc::io_error));
+    return true;
+}
+
 result<void> database::commit() {
+    if (ended_unseen()) return fail(store_errc::io_error);
     if (!open_) return {};
     auto committed = fail_commit_ && fail_commit_() ? fail(store_errc::io_error) : step_sql("COMMIT");
     if (!committed) {
@@ -212,6 +224,7 @@ result<void> database::commit() {
 }
 
 result<void> database::in_transaction(bool commit, const std::function<result<void>()>& body) {
+    (void)ended_unseen();  // then a transaction of its own is begun below
     bool began = false;
     if (!open_) {
         if (auto r = step_sql("BEGIN IMMEDIATE"); !r) return r;

@@ -129,6 +129,9 @@ private:
     database(sqlite3* db, std::filesystem::path path);
     result<void> step_sql(const char* sql);
     void rolled_back(std::error_code why);
+    // The open transaction ended without us (SQLite rolled it back after a
+    // failed statement): reported as a rollback; true then.
+    bool ended_unseen();
 
     sqlite3* db_;
     std::filesystem::path path_;

@@ -663,5 +663,31 @@ TEST_F(message_store_test, a_full_disk_under_uncommitted_messages_counts_them_lo
     EXPECT_EQ(topics(*s), (std::vector<std::string>{"before", "after"}));
 }
 
+// The same from a statement run in the open transaction outside an append:
+// an expiry's delete that meets a full disk. The next append notices that
+// the transaction is gone, counts the waiting messages lost once, and begins
+// its own.
+TEST_F(message_store_test, a_full_disk_under_an_expiry_counts_the_uncommitted_messages_lost_once) {
+    const small_disk disk(dir_ / "small-disk");
+    if (!disk.mounted()) GTEST_SKIP() << disk.why();
+    opts_.cache_kib = 64;  // the delete writes pages before its commit
+    opts_.limits.max_age = 24h;
+    auto s = open_holding_before(disk.path() / "queue.db");
+    ASSERT_TRUE(s);
+    ids(s->append(std::vector<mqtt::message>(300, msg("old", std::string(1000, 'p'))), t0_));
+    const auto later = t0_ + 48h;
+    const auto waiting = s->append_uncommitted(std::vector{msg("waiting", "2"), msg("waiting", "3")}, later);
+    ASSERT_TRUE(waiting[0] && waiting[1]);
+    disk.fill();
+    ASSERT_FALSE(s->expire(later));
+    disk.free_space();
+    const auto after = s->append_uncommitted(std::vector{msg("after", "4")}, later);
+    ASSERT_TRUE(after[0]);
+    EXPECT_EQ(s->counters().lost_uncommitted, 2u);
+    ASSERT_TRUE(s->flush());
+    EXPECT_EQ(s->counters().lost_uncommitted, 2u);
+    EXPECT_EQ(committed_rows(opts_.path), 302);  // before, the 300 old ones, after
+}
+
 }  // namespace
 }  // namespace fieldbridge::store
