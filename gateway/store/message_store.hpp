@@ -10,6 +10,7 @@
 //   session_ledger  flow states and the incoming QoS 2 ids
 //   device_memory   reads devices refused with exception 2
 //   lane_table      how store.order: fresh_first split a backlog
+//   file_lock       one process per file
 //
 // Writes are grouped by the caller: append() and apply() each take a batch
 // and commit it as one transaction. The queue is bounded by rows, bytes and
