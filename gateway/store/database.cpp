@@ -199,12 +199,12 @@ void database::rolled_back(std::error_code why) {
     if (observer_) observer_->transaction_rolled_back(why);
 }
 
-bool database::ended_unseen() {
+bool database::ended_unseen(std::error_code why) {
     if (!open_ || sqlite3_get_autocommit(db_) == 0) return false;
-    // SQLite rolled the open transaction back when a statement run outside
-    // in_transaction() failed (an I/O error on a read, a full disk on a
-    // delete): what was appended in it is gone.
-    rolled_back(make_error_code(store_errc::io_error));
+    // SQLite rolled the open transaction back when a statement failed (a
+    // full disk, an I/O error, no memory; also one run outside
+    // in_transaction()): what was appended in it is gone.
+    rolled_back(why);
     return true;
 }
 
@@ -233,19 +233,16 @@ result<void> database::in_transaction(bool commit, const std::function<result<vo
         if (observer_) observer_->transaction_began();
     }
     if (auto r = step_sql("SAVEPOINT op"); !r) {
-        if (began || sqlite3_get_autocommit(db_) != 0) {
-            if (sqlite3_get_autocommit(db_) == 0) (void)step_sql("ROLLBACK");
+        if (!ended_unseen(r.error()) && began) {
+            (void)step_sql("ROLLBACK");
             rolled_back(r.error());
         }
         return r;
     }
     auto r = body();
-    if (!r && sqlite3_get_autocommit(db_) != 0) {
-        // SQLite rolled the whole transaction back (a full disk, an I/O
-        // error, no memory), what was open before the body as well.
-        rolled_back(r.error());
-        return r;
-    }
+    // SQLite may have rolled the whole transaction back, what was open
+    // before the body as well.
+    if (!r && ended_unseen(r.error())) return r;
     if (!r) {
         (void)step_sql("ROLLBACK TO op");
         (void)step_sql("RELEASE op");

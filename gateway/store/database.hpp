@@ -130,8 +130,8 @@ private:
     result<void> step_sql(const char* sql);
     void rolled_back(std::error_code why);
     // The open transaction ended without us (SQLite rolled it back after a
-    // failed statement): reported as a rollback; true then.
-    bool ended_unseen();
+    // failed statement): reported as a rollback for `why`; true then.
+    bool ended_unseen(std::error_code why = make_error_code(store_errc::io_error));
 
     sqlite3* db_;
     std::filesystem::path path_;
