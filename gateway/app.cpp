@@ -52,7 +52,7 @@ int app::run() {
     p.control = std::make_unique<control_server>(io_.get_executor(), control_socket_path(cfg_.control));
     p.control->add("status", [this](const nlohmann::json&) { return status_report(snapshot()); });
     p.control->add("points", [this](const nlohmann::json& request) {
-        return points_report(cfg_, parts_->publisher.mapper(), request.value("device", ""), system::now());
+        return points_report(cfg_, parts_->publisher.mapper(), points_query_of(request), system::now());
     });
     p.control->add("reload", [this](const nlohmann::json&) { return reload(); });
     for (const bool write : {false, true}) {

@@ -251,14 +251,15 @@ result<nlohmann::json> control_request(const std::filesystem::path& socket_path,
         return fail(std::error_code(errno, std::generic_category()));
     }
     std::string reply;
-    char chunk[4096];
-    while (reply.find('\n') == std::string::npos) {
+    char chunk[16384];
+    for (bool whole = false; !whole;) {
         const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
         if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
             return fail(std::error_code(errno == EAGAIN ? ETIMEDOUT : errno, std::generic_category()));
         }
+        whole = std::memchr(chunk, '\n', static_cast<std::size_t>(n)) != nullptr;  // only the new bytes
         reply.append(chunk, static_cast<std::size_t>(n));
     }
     auto json = nlohmann::json::parse(reply, nullptr, false);

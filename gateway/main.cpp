@@ -26,6 +26,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/payload_examples.hpp"
 #include "gateway/scan_command.hpp"
+#include "gateway/status_report.hpp"
 #include "gateway/status_text.hpp"
 #include "gateway/status_watch.hpp"
 #include "gateway/version.hpp"
@@ -126,35 +127,59 @@ int status(const std::string& config_path, const std::string& socket, bool json)
     return s.value("healthy", false) ? EX_OK : 1;
 }
 
-// The latest value, quality and age of each point (of one device).
+// The latest value, quality and age of each point (of one device), asked
+// for a page at a time: the service holds no more than a page, and with
+// --json the rows are printed as they come.
 int points(const std::string& config_path, std::string socket, const std::string& device, bool json) {
     const auto resolved = resolve_socket(config_path, socket);
     if (!resolved) return EX_CONFIG;
     socket = *resolved;
-    nlohmann::json request = {{"version", gateway::control_protocol_version}, {"command", "points"}};
-    if (!device.empty()) request["device"] = device;
-    auto reply = gateway::control_request(socket, request, std::chrono::seconds(5));
-    if (!reply) {
-        std::cerr << "points: cannot reach the service at " << socket << ": " << reply.error().message() << "\n";
-        return EX_UNAVAILABLE;
+    std::vector<std::vector<std::string>> table{
+        {"DEVICE", "POINT", "VALUE", "UNIT", "QUALITY", "AGE", "ERROR"}};
+    bool printed = false;
+    for (std::size_t from = 0;;) {
+        nlohmann::json request = {{"version", gateway::control_protocol_version},
+                                  {"command", "points"},
+                                  {"from", from},
+                                  {"limit", gateway::points_page_rows}};
+        if (!device.empty())
+            request["device"] = device;
+        auto reply = gateway::control_request(socket, request, std::chrono::seconds(5));
+        if (!reply) {
+            std::cerr << "points: cannot reach the service at " << socket << ": " << reply.error().message()
+                      << "\n";
+            return EX_UNAVAILABLE;
+        }
+        if (!reply->value("ok", false) || !reply->contains("points") || !reply->at("points").is_array()) {
+            std::cerr << "points: " << reply->value("error", reply->dump()) << "\n";
+            return EX_DATAERR;
+        }
+        const auto& rows = reply->at("points");
+        for (const auto& r : rows) {
+            if (json) {
+                // As the whole array's dump(2) would print it: each row indented one step.
+                std::string row = r.dump(2);
+                for (std::size_t nl = row.find('\n'); nl != std::string::npos; nl = row.find('\n', nl + 3)) {
+                    row.insert(nl + 1, "  ");
+                }
+                std::cout << (printed ? ",\n  " : "[\n  ") << row;
+                printed = true;
+                continue;
+            }
+            table.push_back({text(r.at("device")), text(r.at("point")), text(r.at("value")),
+                             r.at("unit").get<std::string>().empty() ? "-" : text(r.at("unit")),
+                             text(r.at("quality")), format_age(r.at("age_s")),
+                             r.at("error").get<std::string>().empty() ? "-" : text(r.at("error"))});
+        }
+        if (rows.size() < gateway::points_page_rows)
+            break;
+        from += rows.size();
     }
-    if (!reply->value("ok", false) || !reply->contains("points")) {
-        std::cerr << "points: " << reply->value("error", reply->dump()) << "\n";
-        return EX_DATAERR;
-    }
-    const auto& rows = reply->at("points");
     if (json) {
-        std::cout << rows.dump(2) << "\n";
-        return EX_OK;
+        std::cout << (printed ? "\n]\n" : "[]\n");
+    } else {
+        std::cout << gateway::table_text(table);
     }
-    std::vector<std::vector<std::string>> table{{"DEVICE", "POINT", "VALUE", "UNIT", "QUALITY", "AGE", "ERROR"}};
-    for (const auto& r : rows) {
-        table.push_back({text(r.at("device")), text(r.at("point")), text(r.at("value")),
-                         r.at("unit").get<std::string>().empty() ? "-" : text(r.at("unit")), text(r.at("quality")),
-                         format_age(r.at("age_s")),
-                         r.at("error").get<std::string>().empty() ? "-" : text(r.at("error"))});
-    }
-    std::cout << gateway::table_text(table);
     return EX_OK;
 }
 

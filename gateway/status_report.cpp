@@ -160,14 +160,43 @@ nlohmann::json status_report(const status_snapshot& s) {
     return out;
 }
 
+points_query points_query_of(const nlohmann::json& request) {
+    points_query q;
+    if (const auto d = request.find("device"); d != request.end()) {
+        if (!d->is_string())
+            throw std::runtime_error("\"device\" must be a device's name (a string)");
+        q.device = d->get<std::string>();
+    }
+    const auto count = [&](const char* key, std::size_t& out) {
+        const auto v = request.find(key);
+        if (v == request.end())
+            return;
+        if (!v->is_number_integer() || (!v->is_number_unsigned() && v->get<std::int64_t>() < 0))
+            throw std::runtime_error(std::string("\"") + key + "\" must be a non-negative integer");
+        out = v->get<std::size_t>();
+    };
+    count("from", q.from);
+    count("limit", q.limit);
+    if (q.limit == 0 || q.limit > points_page_rows) {
+        throw std::runtime_error("\"limit\" must be 1 to " + std::to_string(points_page_rows));
+    }
+    return q;
+}
+
 nlohmann::json points_report(const config::gateway& cfg, const point_mapper& mapper,
-                             const std::string& device_filter, std::chrono::system_clock::time_point now) {
+                             const points_query& query, std::chrono::system_clock::time_point now) {
     nlohmann::json out = nlohmann::json::array();
-    bool known = device_filter.empty();
+    bool known = query.device.empty();
+    std::size_t skip = query.from;
     for (const auto& d : cfg.devices) {
-        if (!device_filter.empty() && d.name != device_filter) continue;
+        if (!query.device.empty() && d.name != query.device)
+            continue;
         known = true;
-        for (std::size_t i = 0; i < d.points.size(); ++i) {
+        if (skip >= d.points.size()) {
+            skip -= d.points.size();
+            continue;
+        }
+        for (std::size_t i = skip; i < d.points.size() && out.size() < query.limit; ++i) {
             const auto& pt = d.points[i];
             nlohmann::json row = {{"device", d.name}, {"point", pt.name},
                                   {"unit", pt.unit},  {"topic", mapper.topic(d.name, i)},
@@ -182,8 +211,12 @@ nlohmann::json points_report(const config::gateway& cfg, const point_mapper& map
             }
             out.push_back(std::move(row));
         }
+        skip = 0;
+        if (out.size() == query.limit || !query.device.empty())
+            break;
     }
-    if (!known) throw std::runtime_error("no device named " + device_filter);
+    if (!known)
+        throw std::runtime_error("no device named " + query.device);
     return out;
 }
 

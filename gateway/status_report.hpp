@@ -113,10 +113,30 @@ struct status_snapshot {
 // buses_stopping, devices; sparkplug with that format.
 nlohmann::json status_report(const status_snapshot& s);
 
-// The `points` answer: one row per point (of one device when device_filter
-// is not empty) with its latest reading as the mapper holds it. Throws
-// std::runtime_error for a device_filter that names no device.
+// The `points` answer comes in pages: a request names where its page starts
+// ("from", the index of the first row among all rows of the request's
+// device filter) and how many rows it takes at most ("limit", 1 to
+// points_page_rows, that bound when absent). A client asks again from the
+// end of a full page; a shorter page is the last. So the service never holds
+// more than a page however many points it polls.
+inline constexpr std::size_t points_page_rows = 500;
+
+struct points_query {
+    std::string device;  // empty: every device
+    std::size_t from = 0;
+    std::size_t limit = points_page_rows;
+};
+
+// The query of a `points` request: "device" (a string), "from" and "limit"
+// (non-negative integers; a limit of 0 or above the bound is refused).
+// Throws std::runtime_error saying which member is wrong.
+points_query points_query_of(const nlohmann::json& request);
+
+// One page of the `points` answer: a row per point (of query.device when it
+// is not empty) with its latest reading as the mapper holds it, rows
+// query.from to query.from + query.limit. Throws std::runtime_error for a
+// device that is not in the configuration.
 nlohmann::json points_report(const config::gateway& cfg, const point_mapper& mapper,
-                             const std::string& device_filter, std::chrono::system_clock::time_point now);
+                             const points_query& query, std::chrono::system_clock::time_point now);
 
 }  // namespace fieldbridge::gateway

@@ -4,17 +4,21 @@
 //  - a request is either a call, whose command is the request's string
 //    "command" and whose version (if any) is ours, or an error reply
 //    {"version":1,"ok":false,"error":<string>};
+//  - a `points` request's query is read within its bounds (a page of 1 to
+//    points_page_rows rows) or refused with std::runtime_error;
 //  - every reply goes on the wire as exactly one line of valid JSON that
 //    parses back to a reply of the same shape, also when the answer
 //    carries the request's bytes (invalid UTF-8 included).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "gateway/control_protocol.hpp"
+#include "gateway/status_report.hpp"
 
 namespace {
 
@@ -55,6 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(call.request.contains("command") && call.request["command"] == call.command, "a call names its command");
     if (call.request.contains("version")) {
         check(call.request["version"] == control_protocol_version, "a call is of our protocol version");
+    }
+    if (call.command == "points") {
+        try {
+            const auto q = points_query_of(call.request);
+            check(q.limit >= 1 && q.limit <= points_page_rows, "a page is bounded");
+        } catch (const std::runtime_error&) {
+            // refused, with a reason
+        }
     }
     // An answer built from whatever the request held, and from its raw bytes:
     // a handler's text (a device's string, an error message) reaches the wire.

@@ -159,7 +159,7 @@ TEST(points_report, lists_every_point_with_its_latest_reading) {
     point_mapper mapper(g);
     (void)mapper.map(modbus::poll_result{"meter", t0, {modbus::sample{0, {230}, {true, {}}}}, {}, {}, {}},
                      std::chrono::steady_clock::time_point{});
-    const auto rows = points_report(g, mapper, "", t0 + 2s);
+    const auto rows = points_report(g, mapper, {}, t0 + 2s);
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].at("device"), "meter");
     EXPECT_EQ(rows[0].at("point"), "volts");
@@ -171,8 +171,76 @@ TEST(points_report, lists_every_point_with_its_latest_reading) {
     EXPECT_EQ(rows[1].at("quality"), "none");  // not polled yet
     EXPECT_TRUE(rows[1].at("value").is_null());
     EXPECT_TRUE(rows[1].at("age_s").is_null());
-    EXPECT_EQ(points_report(g, mapper, "meter", t0).size(), 2u);
-    EXPECT_THROW((void)points_report(g, mapper, "nothing", t0), std::runtime_error);
+    EXPECT_EQ(points_report(g, mapper, {"meter"}, t0).size(), 2u);
+    EXPECT_THROW((void)points_report(g, mapper, {"nothing"}, t0), std::runtime_error);
+}
+
+// Pages of every size, with and without a device filter, put together give
+// the rows of one listing, each once and in order; a page never holds more
+// than its limit, and the last page is the first one shorter than it.
+TEST(points_report, pages_of_any_size_put_together_give_every_row_once) {
+    config::gateway g;
+    g.publish.prefix = "p";
+    g.publish.topic_template = "{prefix}/{device}/{point}";
+    config::bus b;
+    b.name = "line";
+    g.buses.push_back(b);
+    // Devices of 0, 1, 3 and 7 points: page ends fall inside devices, on
+    // their edges and across a device with no points.
+    for (const std::size_t n : {3u, 0u, 7u, 1u}) {
+        config::device d;
+        d.name = "d" + std::to_string(g.devices.size());
+        d.bus = "line";
+        for (std::size_t i = 0; i < n; ++i) {
+            config::point pt;
+            pt.name = "pt" + std::to_string(i);
+            d.points.push_back(pt);
+        }
+        g.devices.push_back(d);
+    }
+    point_mapper mapper(g);
+    const auto key = [](const nlohmann::json& r) {
+        return r.at("device").get<std::string>() + "/" + r.at("point").get<std::string>();
+    };
+    for (const std::string device : {"", "d0", "d1", "d2", "d3"}) {
+        std::vector<std::string> all;
+        for (const auto& r : points_report(g, mapper, {device, 0, points_page_rows}, t0))
+            all.push_back(key(r));
+        for (std::size_t limit = 1; limit <= all.size() + 2; ++limit) {
+            std::vector<std::string> joined;
+            for (std::size_t from = 0;;) {
+                const auto page = points_report(g, mapper, {device, from, limit}, t0);
+                ASSERT_LE(page.size(), limit);
+                for (const auto& r : page)
+                    joined.push_back(key(r));
+                if (page.size() < limit)
+                    break;
+                from += page.size();
+                ASSERT_LE(from, all.size() + limit) << "device '" << device << "', limit " << limit;
+            }
+            EXPECT_EQ(joined, all) << "device '" << device << "', limit " << limit;
+        }
+        EXPECT_TRUE(points_report(g, mapper, {device, all.size() + 5, 2}, t0).empty());
+    }
+    EXPECT_EQ(points_report(g, mapper, {}, t0).size(), 11u);
+    EXPECT_THROW((void)points_report(g, mapper, {"d9", 3, 1}, t0), std::runtime_error);
+}
+
+TEST(points_report, a_query_is_read_from_the_request_and_refused_when_out_of_its_bounds) {
+    const auto q = points_query_of({{"command", "points"}, {"device", "m1"}, {"from", 1000}, {"limit", 20}});
+    EXPECT_EQ(q.device, "m1");
+    EXPECT_EQ(q.from, 1000u);
+    EXPECT_EQ(q.limit, 20u);
+    const auto plain = points_query_of({{"command", "points"}});
+    EXPECT_EQ(plain.device, "");
+    EXPECT_EQ(plain.from, 0u);
+    EXPECT_EQ(plain.limit, points_page_rows);
+    for (const auto& bad :
+         {nlohmann::json{{"device", 7}}, nlohmann::json{{"from", -1}}, nlohmann::json{{"from", 1.5}},
+          nlohmann::json{{"from", "0"}}, nlohmann::json{{"limit", 0}},
+          nlohmann::json{{"limit", points_page_rows + 1}}, nlohmann::json{{"limit", nullptr}}}) {
+        EXPECT_THROW((void)points_query_of(bad), std::runtime_error) << bad;
+    }
 }
 
 TEST(status_summary, counts_the_snapshot_in_a_few_figures) {

@@ -1,0 +1,105 @@
+// `fieldbridge points` over more points than one answer of the service
+// carries (gateway::points_page_rows): the CLI asks page after page and
+// prints every point once, in the configuration's order, as JSON and as a
+// table, against a running gateway polling a simulated bus.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway/status_report.hpp"
+#include "tests/support/gateway_rig.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fieldbridge {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::gateway_rig;
+using testing::run_fieldbridge;
+using testing::wait_until;
+
+constexpr int points_per_device = 60;
+constexpr int devices = 20;
+static_assert(points_per_device * devices > 2 * gateway::points_page_rows, "two full pages and a part");
+
+TEST(points_cli, lists_more_points_than_a_page_holds_each_once_in_order) {
+    gateway_rig rig;
+    rig.config.client_id("points").prefix("p");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    std::vector<testing::point_spec> block;
+    for (int i = 0; i < points_per_device; ++i) {
+        block.push_back(
+            testing::point_spec("r" + std::to_string(i), "holding", i, "uint16").simulate_constant(i));
+    }
+    rig.config.profile("block", block);
+    for (int d = 1; d <= devices; ++d) {
+        rig.config.device("d" + std::to_string(d))
+            .bus("line")
+            .unit_id(d)
+            .profile("block")
+            .poll_interval("500ms");
+    }
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    const auto cfg = rig.config_path();
+
+    testing::cli_answer all;
+    const auto every_point_good = [&] {
+        all = run_fieldbridge({"points", "-c", cfg, "--json"});
+        all.json = nlohmann::json::parse(all.output, nullptr,
+                                         false);  // an array: run_fieldbridge looks for an object
+        if (all.exit_code != 0 || !all.json.is_array())
+            return false;
+        for (const auto& r : all.json) {
+            if (r.at("quality") != "good")
+                return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(wait_until(every_point_good, 30s)) << [&] {
+        std::string not_good = all.output.substr(0, 300);
+        if (all.json.is_array()) {
+            not_good = std::to_string(all.json.size()) + " rows; not good:";
+            for (const auto& r : all.json) {
+                if (r.at("quality") != "good")
+                    not_good += " " + r.dump();
+            }
+        }
+        return not_good.substr(0, 3000) + "\n--- gateway:\n" + gw.output().substr(0, 3000);
+    }();
+    ASSERT_EQ(all.json.size(), static_cast<std::size_t>(points_per_device * devices));
+    for (std::size_t i = 0; i < all.json.size(); ++i) {
+        const auto& r = all.json[i];
+        const auto device = "d" + std::to_string(i / points_per_device + 1);
+        const auto point = "r" + std::to_string(i % points_per_device);
+        ASSERT_EQ(r.at("device"), device) << "row " << i;
+        ASSERT_EQ(r.at("point"), point) << "row " << i;
+        ASSERT_EQ(r.at("topic"), "p/" + device + "/" + point) << "row " << i;
+        ASSERT_EQ(r.at("value"), i % points_per_device) << "row " << i;
+    }
+
+    auto one = run_fieldbridge({"points", "d20", "-c", cfg, "--json"});
+    ASSERT_EQ(one.exit_code, 0) << one.output;
+    one.json = nlohmann::json::parse(one.output, nullptr, false);
+    ASSERT_EQ(one.json.size(), static_cast<std::size_t>(points_per_device)) << one.output;
+    EXPECT_EQ(one.json.back().at("point"), "r59");
+
+    // The table: a header line and a line per point.
+    const auto table = run_fieldbridge({"points", "-c", cfg});
+    ASSERT_EQ(table.exit_code, 0) << table.output;
+    std::size_t lines = 0;
+    for (const char c : table.output)
+        lines += c == '\n';
+    EXPECT_EQ(lines, static_cast<std::size_t>(points_per_device * devices) + 1)
+        << table.output.substr(0, 2000);
+    EXPECT_NE(table.output.find("d20"), std::string::npos);
+
+    const auto none = run_fieldbridge({"points", "d21", "-c", cfg});
+    EXPECT_EQ(none.exit_code, 65) << none.output;
+    EXPECT_NE(none.output.find("no device named d21"), std::string::npos) << none.output;
+}
+
+}  // namespace
+}  // namespace fieldbridge
