@@ -19,6 +19,7 @@
 #include "config/loader.hpp"
 #include "config/point_map.hpp"
 #include "drivers/modbus/bus_worker.hpp"
+#include "drivers/modbus/serial_port_lock.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "gateway/app.hpp"
 #include "gateway/commands.hpp"
@@ -239,6 +240,12 @@ nlohmann::json access_directly(const config::gateway& cfg, const access_request&
     }
     const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == device.bus; });
     if (bus == cfg.buses.end()) return refused("device " + device.name + " names an unknown bus");
+    if (const auto* line = std::get_if<config::rtu_link>(&bus->link)) {
+        // Said now: the worker would retry the open until the time limit.
+        if (auto in_use = modbus::serial_port_lock::why_not_usable(line->device); !in_use.empty()) {
+            return nlohmann::json{{"ok", false}, {"error", in_use}};
+        }
+    }
     modbus::bus_worker worker(*bus, {device}, [](const modbus::poll_result&) {}, false);
     worker.start();
     std::promise<modbus::point_result> promise;

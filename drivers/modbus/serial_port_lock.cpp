@@ -27,6 +27,15 @@ std::string serial_port_lock::take(const std::string& device) {
     return {};
 }
 
+std::string serial_port_lock::why_not_usable(const std::string& device) {
+    const int fd = ::open(device.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return "cannot open the serial device " + device + ": " + std::strerror(errno);
+    ::close(fd);
+    serial_port_lock probe;
+    return probe.take(device);
+}
+
 void serial_port_lock::release() {
     if (fd_ < 0) return;
     ::close(fd_);

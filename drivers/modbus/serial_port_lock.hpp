@@ -26,6 +26,12 @@ public:
     std::string take(const std::string& device);
     void release();
 
+    // Why a bus could not use `device` now, in words (it cannot be opened
+    // for reading and writing, or another holds its lock), or empty. For a
+    // one-shot user (`fieldbridge read --direct`) to say so at once instead
+    // of retrying the open until its time is up; a bus that runs on retries.
+    static std::string why_not_usable(const std::string& device);
+
 private:
     int fd_ = -1;
 };

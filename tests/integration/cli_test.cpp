@@ -1,7 +1,11 @@
-// `fieldbridge points` over more points than one answer of the service
-// carries (gateway::points_page_rows): the CLI asks page after page and
-// prints every point once, in the configuration's order, as JSON and as a
-// table, against a running gateway polling a simulated bus.
+// The CLI against a running gateway or a stopped one, where what it does is
+// not covered by the end-to-end tests: `points` over more points than one
+// answer of the service carries, `read --direct` on a serial port it cannot
+// use.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -24,6 +28,9 @@ constexpr int points_per_device = 60;
 constexpr int devices = 20;
 static_assert(points_per_device * devices > 2 * gateway::points_page_rows, "two full pages and a part");
 
+// `fieldbridge points` over more points than a page (gateway::points_page_rows):
+// the CLI asks page after page and prints every point once, in the
+// configuration's order, as JSON and as a table.
 TEST(points_cli, lists_more_points_than_a_page_holds_each_once_in_order) {
     gateway_rig rig;
     rig.config.client_id("points").prefix("p");
@@ -99,6 +106,47 @@ TEST(points_cli, lists_more_points_than_a_page_holds_each_once_in_order) {
     const auto none = run_fieldbridge({"points", "d21", "-c", cfg});
     EXPECT_EQ(none.exit_code, 65) << none.output;
     EXPECT_NE(none.output.find("no device named d21"), std::string::npos) << none.output;
+}
+
+// `fieldbridge read --direct` on a serial bus whose port another program
+// holds locked, or that is not there: the answer names the reason (exit
+// 69), not only "connection to the bus failed" after a log line.
+TEST(direct_access_cli, a_serial_port_in_use_or_missing_is_named_as_the_reason) {
+    gateway_rig rig;
+    ASSERT_TRUE(rig.open_serial_line());
+    rig.config.rtu_bus("line", rig.gateway_tty(), 115200);
+    rig.config.device("m1").bus("line").unit_id(1).point(
+        testing::point_spec("v", "holding", 0, "uint16").writable().simulate_constant(7));
+    rig.start_serial_simulator();
+    auto cfg = rig.write_config();
+    auto r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--direct", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), 7) << r.output;
+
+    // Another master holds the port's lock, as a bus of a running gateway does.
+    const int held = ::open(rig.gateway_tty().c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    ASSERT_GE(held, 0);
+    ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+    r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--direct", "--json"});
+    EXPECT_EQ(r.exit_code, 69) << r.output;
+    ASSERT_TRUE(r.json.is_object()) << r.output;
+    EXPECT_EQ(r.json.value("error", ""),
+              "the serial device " + rig.gateway_tty() +
+                  " is in use by another bus or program (it holds the port's lock)")
+        << r.output;
+    r = run_fieldbridge({"write", "m1", "v", "3", "-c", cfg, "--direct"});
+    EXPECT_EQ(r.exit_code, 69) << r.output;
+    EXPECT_NE(r.output.find("is in use by another bus or program"), std::string::npos) << r.output;
+    ::close(held);
+
+    rig.config.bus("line").set("device", (rig.dir() / "ttyNONE").string());
+    cfg = rig.write_config();
+    r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--direct"});
+    EXPECT_EQ(r.exit_code, 69) << r.output;
+    EXPECT_NE(r.output.find("cannot open the serial device " + (rig.dir() / "ttyNONE").string() +
+                            ": No such file or directory"),
+              std::string::npos)
+        << r.output;
 }
 
 }  // namespace
