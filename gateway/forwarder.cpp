@@ -296,6 +296,19 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
             } else {
                 rewind(id);
             }
+            // Later messages the client still queues (not sent yet: its
+            // in-flight window was full) come back to the store, so that those
+            // of this topic wait behind this one; the others go again with the
+            // next refill. Only those already sent can overtake it.
+            for (const auto later : link_.withdraw(
+                     [id](std::uint64_t t) {
+                         return ours(t) && !direct_token(t) && static_cast<std::int64_t>(t) > id;
+                     },
+                     false)) {
+                const auto back = static_cast<std::int64_t>(later);
+                handed_.erase(back);
+                rewind(back);
+            }
             // Sent again after the commit that records it as queued, by
             // the flush: not from inside this acknowledgement.
             request_flush(true);

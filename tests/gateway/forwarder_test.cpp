@@ -571,6 +571,36 @@ TEST_F(forwarder_test, a_message_waiting_for_its_quota_retry_is_not_overtaken_on
     EXPECT_TRUE(committed().empty());
 }
 
+// Later messages of its topic that wait in the client when the 0x97 comes
+// (the broker's Receive Maximum of 1 holds them back) come back to the store
+// and go after it. Only messages already sent can overtake it, and the one
+// the client sends in the slot the 0x97 freed (2 here), as it takes the
+// answer in, before the forwarder hears of it.
+TEST_F(forwarder_test, messages_waiting_in_the_client_behind_a_quota_refusal_go_after_it) {
+    v5 = true;
+    broker.receive_maximum = 1;
+    start();
+    using clock = forwarder::quota_clock;
+    clock::time_point now{std::chrono::hours(1)};
+    fwd().set_quota_wait([&] { return now; }, [](clock::time_point) {});
+    link().connect();
+    broker.refusal_code = 0x97;
+    broker.refusals = 1;
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once),
+            message_for(3, qos::at_least_once, "plant/other"), message_for(4, qos::at_least_once)});
+    link().write();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{1})) << "one in flight: 2, 3 and 4 wait in the client";
+    deliver_all_acks();  // 1: 0x97
+    run_until_quiet();
+    ASSERT_EQ(fwd().quota_waiting(), 1u);
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3})) << "4 is of message 1's topic";
+    now += std::chrono::seconds(1);
+    fwd().quota_due();
+    run_until_quiet();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{1, 2, 3, 1, 4}));
+    EXPECT_TRUE(committed().empty());
+}
+
 TEST(quota_retry_delay, doubles_from_a_second_to_a_minute) {
     EXPECT_EQ(quota_retry_delay(1), std::chrono::seconds(1));
     EXPECT_EQ(quota_retry_delay(2), std::chrono::seconds(2));
