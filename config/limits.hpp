@@ -41,5 +41,9 @@ inline constexpr std::size_t max_topic_bytes = 64u * 1024 * 1024;
 // Errors (and, apart, warnings) listed for one load; past it they are
 // counted ("... and 12345 more errors").
 inline constexpr std::size_t max_diagnostics = 1'000;
+// Bytes of one error or warning message kept; a longer one (it quotes a
+// name or a value of the file) is cut, its length named. 1 000 messages of
+// this size are 4 MB, whatever the file.
+inline constexpr std::size_t max_diagnostic_bytes = 4'096;
 
 }  // namespace fieldbridge::config::limits

@@ -20,6 +20,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/shortened.hpp"
 #include "config/duration.hpp"
 #include "config/host_port.hpp"
 #include "config/limits.hpp"
@@ -64,12 +65,17 @@ const std::vector<std::string> tcp_keys = tcp_bus_keys();
 const std::vector<std::string> rtu_keys = rtu_bus_keys();
 const std::vector<std::string> device_keys = key_names(section::device);
 
+// At most 20 names, each at most 80 bytes: a message quotes the file's
+// names, and a file may hold thousands of long ones.
 std::string quote_list(const std::vector<std::string>& names) {
+    constexpr std::size_t most = 20;
     std::string out;
-    for (const auto& n : names) {
+    for (std::size_t i = 0; i < names.size() && i < most; ++i) {
         if (!out.empty()) out += ", ";
-        out += n;
+        out += shortened(names[i], 80);
     }
+    if (names.size() > most)
+        out += " and " + std::to_string(names.size() - most) + " more";
     return out.empty() ? std::string("(none defined)") : out;
 }
 
@@ -1233,8 +1239,9 @@ private:
 
     void unknown_reference(const field& f, const std::string& what, const std::string& name,
                            const std::vector<std::string>& known) {
-        std::string message = f.path + ": no " + what + " named " + name;
-        if (auto guess = closest_match(name, known)) message += "; did you mean " + *guess + "?";
+        std::string message = f.path + ": no " + what + " named " + shortened(name, 80);
+        if (auto guess = closest_match(name, known))
+            message += "; did you mean " + shortened(*guess, 80) + "?";
         message += "; expected one of: " + quote_list(known);
         sink_.error(f.mark, message);
     }

@@ -6,23 +6,36 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "common/shortened.hpp"
 #include "config/duration.hpp"
 #include "config/limits.hpp"
 #include "config/suggestion.hpp"
 
 namespace fieldbridge::config::detail {
 
+namespace {
+
+// A message as kept: at most limits::max_diagnostic_bytes.
+std::string kept(std::string message) {
+    if (message.size() <= limits::max_diagnostic_bytes)
+        return message;
+    return shortened(message, limits::max_diagnostic_bytes - 32);
+}
+
+}  // namespace
+
 void diagnostics_sink::error(const source_mark& at, std::string message) {
     ++error_count_;
     if (errors_.size() < limits::max_diagnostics) {
-        errors_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+        errors_.push_back(diagnostic{shortened(at.file, 1024), at.line, at.column, kept(std::move(message))});
     }
 }
 
 void diagnostics_sink::warning(const source_mark& at, std::string message) {
     ++warning_count_;
     if (warnings_.size() < limits::max_diagnostics) {
-        warnings_.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
+        warnings_.push_back(
+            diagnostic{shortened(at.file, 1024), at.line, at.column, kept(std::move(message))});
     }
 }
 

@@ -461,6 +461,39 @@ TEST(yaml_limits, a_million_mistakes_are_counted_not_listed) {
         << e.substr(e.size() - 300);
 }
 
+// A name of the file quoted in every error it causes: a long one through
+// an alias in a thousand devices, and the names of every bus listed as the
+// choices. Each message is cut (the name to 80 bytes, the list to 20
+// names, the message to limits::max_diagnostic_bytes), so the errors of any
+// file take at most a few MB to hold and print.
+TEST(yaml_limits, a_long_name_quoted_in_a_thousand_errors_is_cut_in_each) {
+    const std::string long_name(64 * 1024, 'z');
+    std::string yaml = "buses:\n";
+    for (int b = 0; b < 30; ++b) {
+        yaml += "  bus_" + std::to_string(b) + "_" + std::string(200, 'b') +
+                ": { type: tcp, host: 127.0.0.1, port: 1502 }\n";
+    }
+    yaml += "devices:\n  d0: { bus: &x \"" + long_name + "\", unit_id: 1 }\n";
+    for (int d = 1; d < 1000; ++d)
+        yaml += "  d" + std::to_string(d) + ": { bus: *x, unit_id: 1 }\n";
+    const auto e = errors_of(yaml);
+    EXPECT_LT(e.size(), (limits::max_diagnostics + 1) * (limits::max_diagnostic_bytes + 64))
+        << e.substr(0, 500);
+    std::size_t references = 0;
+    for (std::size_t at = 0, end = 0; at < e.size(); at = end + 1) {
+        end = std::min(e.find('\n', at), e.size());
+        const auto line = e.substr(at, end - at);
+        ASSERT_LE(line.size(), limits::max_diagnostic_bytes + 64) << line.substr(0, 300);
+        if (line.find(": no bus named ") == std::string::npos)
+            continue;
+        ++references;
+        EXPECT_NE(line.find("no bus named " + std::string(80, 'z') + "... (65536 bytes)"), std::string::npos)
+            << line.substr(0, 300);
+        EXPECT_NE(line.find(" and 10 more"), std::string::npos) << line.substr(0, 300);
+    }
+    EXPECT_EQ(references, 1000u) << e.substr(0, 500);
+}
+
 // ---- files ----
 
 TEST(yaml_files, an_include_of_dev_zero_or_of_a_fifo_is_refused_without_reading_it) {
