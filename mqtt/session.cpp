@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/shortened.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
@@ -766,7 +767,10 @@ void session::close(actions& out, std::error_code reason, std::string detail) {
     // Subscriptions sent but not acknowledged go out again on the next link.
     for (auto& s : pending_subscribes_) s.packet_id = 0;
     for (auto& u : pending_unsubscribes_) u.packet_id = 0;
-    out.push_back(action::close_connection{reason, std::move(detail)});
+    // The broker's Reason String goes to the log and to `status`: a broker
+    // may send up to a whole packet of it.
+    out.push_back(
+        action::close_connection{reason, detail.size() > 200 ? shortened(detail, 200) : std::move(detail)});
 }
 
 void session::close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now) {

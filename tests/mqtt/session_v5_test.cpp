@@ -74,6 +74,22 @@ TEST(mqtt5_session, MQTT_3_2_2_7_a_connack_reason_code_of_0x80_or_more_closes_wi
     EXPECT_EQ(s.state(), session::link::disconnected);
 }
 
+// A Reason String is the broker's text for a log line and `status`: kept to
+// 200 bytes and its length, however long the broker made it.
+TEST(mqtt5_session, a_long_reason_string_is_cut_for_the_log) {
+    for (const bool in_connack : {true, false}) {
+        auto s = in_connack ? session(opts5()) : connected5({});
+        if (in_connack)
+            s.on_transport_connected(t0);
+        const std::vector<property> props{property{prop::reason_string, std::string(1 << 20, 'r')}};
+        const auto a = in_connack ? s.on_packet(connack{false, 0x97, props}, t0)
+                                  : s.on_packet(disconnect{0x97, props}, t0);
+        const auto c = of<action::close_connection>(a);
+        ASSERT_EQ(c.size(), 1u);
+        EXPECT_EQ(c[0].detail, std::string(200, 'r') + "... (1048576 bytes)");
+    }
+}
+
 TEST(mqtt5_session, MQTT_3_3_4_7_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum) {
     auto s = connected5({property{prop::receive_maximum, std::uint32_t{2}}});
     EXPECT_EQ(s.limits().receive_maximum, 2);
