@@ -157,10 +157,9 @@ void app::sparkplug_command(const mqtt::message& m) {
     for (const auto& why : command->refused) p.dispatcher.refused(m.topic, why);
     for (const auto& w : command->writes) p.dispatcher.write_point(m.topic, w.device, w.point, w.value);
     if (command->rebirth) {
-        // Births restate every device: a host asking again within a second
-        // already has them (and a flood of requests costs one birth a second).
-        if (std::chrono::steady_clock::now() - p.last_births < std::chrono::seconds(1)) {
-            spdlog::info("Sparkplug rebirth asked for on {}: births went out less than a second ago", m.topic);
+        if (const auto why = rebirth_put_off(std::chrono::steady_clock::now() - p.last_births,
+                                             p.client.stats().unwritten_bytes)) {
+            spdlog::info("Sparkplug rebirth asked for on {}: put off, {}", m.topic, *why);
             return;
         }
         spdlog::info("Sparkplug rebirth asked for on {}", m.topic);

@@ -97,4 +97,15 @@ std::optional<sparkplug_command> sparkplug_node::command(std::string_view topic,
     return out;
 }
 
+std::optional<std::string> rebirth_put_off(std::chrono::steady_clock::duration since_births,
+                                           std::size_t unwritten_bytes) {
+    if (since_births < std::chrono::seconds(1))
+        return "births went out less than a second ago";
+    if (unwritten_bytes > rebirth_backlog_bytes) {
+        return std::to_string(unwritten_bytes) +
+               " bytes wait to be written to the broker (the last births among them)";
+    }
+    return std::nullopt;
+}
+
 }  // namespace fieldbridge::gateway

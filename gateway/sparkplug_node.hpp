@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -84,5 +85,15 @@ private:
     const config::gateway* cfg_;
     sparkplug::edge_node node_;
 };
+
+// Whether a rebirth asked for (NCMD Node Control/Rebirth) goes out now, or
+// why not. Births restate every device: a request within a second of the
+// last births, or while the uplink still holds more than
+// rebirth_backlog_bytes not yet written (births that would only pile up
+// behind what is waiting, a few MB each with many points), is put off; the
+// host asks again.
+inline constexpr std::size_t rebirth_backlog_bytes = std::size_t{1} << 20;
+std::optional<std::string> rebirth_put_off(std::chrono::steady_clock::duration since_births,
+                                           std::size_t unwritten_bytes);
 
 }  // namespace fieldbridge::gateway

@@ -97,6 +97,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::array<std::uint8_t, 16384> chunk{};
     std::vector<std::uint8_t> tx;  // encoded packets waiting for the write in progress
     bool writing = false;
+    std::size_t writing_bytes = 0;  // of the write in progress
     bool write_posted = false;  // a start_write is queued on the executor
     std::size_t server_index = 0;  // into servers()
     bool close_after_write = false;
@@ -155,6 +156,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         rx.clear();
         tx.clear();
         writing = false;
+        writing_bytes = 0;
         close_after_write = false;
         malformed = false;
         oversized = false;
@@ -230,9 +232,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
         writing = true;
         auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(tx));
         tx.clear();
+        writing_bytes = buffer->size();
         t->async_write(*buffer, [self = shared_from_this(), t, buffer](std::error_code ec, std::size_t) {
             if (t != self->link) return;
             self->writing = false;
+            self->writing_bytes = 0;
             if (ec) return self->link_down(t, ec, "");
             if (!self->tx.empty()) return self->schedule_write();
             if (self->close_after_write) self->link_down(t, self->close_reason, self->close_context());
@@ -559,6 +563,7 @@ client_stats client::stats() const {
     auto s = impl_->stats;
     s.queued = impl_->session.queued();
     s.inflight = impl_->session.inflight();
+    s.unwritten_bytes = impl_->link ? impl_->tx.size() + impl_->writing_bytes : 0;
     s.limits = impl_->session.limits();
     s.keepalive = impl_->session.keepalive();
     return s;

@@ -25,6 +25,7 @@ struct client_stats {
     std::uint64_t disconnects = 0;   // links lost or closed after a CONNACK
     std::size_t queued = 0;          // waiting for the link or the in-flight window
     std::size_t inflight = 0;        // QoS 1/2 sent, not yet acknowledged
+    std::size_t unwritten_bytes = 0;  // encoded packets not yet taken by the link (a slow uplink's backlog)
     std::string last_error;          // why the last link ended or the last attempt failed
     server_limits limits;            // what the broker announced (5.0) for the current link
     std::chrono::seconds keepalive{0};  // in force: the broker's Server Keep Alive if it set one

@@ -66,5 +66,21 @@ TEST(sparkplug_node, a_value_of_another_type_is_refused_with_the_reason) {
     EXPECT_FALSE(node.command("spBv1.0/plant1/DCMD/gw2/m1", sparkplug::encode(p))) << "another node's";
 }
 
+// A flood of rebirth requests costs at most one set of births a second,
+// and none while the uplink has not written more than a MB it holds: the
+// births would pile up in memory behind it.
+TEST(rebirth_put_off, a_second_apart_and_not_behind_a_write_backlog) {
+    using namespace std::chrono_literals;
+    EXPECT_FALSE(rebirth_put_off(1s, 0));
+    EXPECT_FALSE(rebirth_put_off(5min, rebirth_backlog_bytes));
+    const auto soon = rebirth_put_off(999ms, 0);
+    ASSERT_TRUE(soon);
+    EXPECT_EQ(*soon, "births went out less than a second ago");
+    const auto behind = rebirth_put_off(5min, rebirth_backlog_bytes + 1);
+    ASSERT_TRUE(behind);
+    EXPECT_EQ(*behind, std::to_string(rebirth_backlog_bytes + 1) +
+                           " bytes wait to be written to the broker (the last births among them)");
+}
+
 }  // namespace
 }  // namespace fieldbridge::gateway

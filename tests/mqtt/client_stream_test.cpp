@@ -306,6 +306,34 @@ TEST_P(client_stream, a_message_withdrawn_before_it_left_is_completed_as_cancele
     EXPECT_TRUE(run_until(r.io, [&] { return r.completions == 3; }));
 }
 
+// What a stalled uplink holds: the bytes encoded and not yet taken by the
+// link, counted in stats() (the owner holds back what would only pile up
+// behind them, e.g. Sparkplug births), and nothing once they are written.
+TEST_P(client_stream, the_bytes_a_stalled_link_has_not_taken_are_counted) {
+    const auto v = GetParam();
+    rig r(v);
+    r.c.start();
+    auto peer = r.accept_session(1, false);
+    ASSERT_TRUE(peer);
+    ASSERT_TRUE(run_until(r.io, [&] { return r.c.state() == link_state::connected; }));
+    EXPECT_EQ(r.c.stats().unwritten_bytes, 0U);
+    peer->hold_writes();
+    const std::string payload(10'000, 'x');
+    for (int i = 0; i < 5; ++i)
+        r.publish("a/" + std::to_string(i), payload, qos::at_most_once);
+    ASSERT_TRUE(run_until(r.io, [&] { return r.c.stats().unwritten_bytes >= 5 * payload.size(); }))
+        << r.c.stats().unwritten_bytes;
+    EXPECT_LT(r.c.stats().unwritten_bytes, 5 * (payload.size() + 64));
+    peer->release_writes();
+    ASSERT_TRUE(run_until(r.io, [&] { return r.c.stats().unwritten_bytes == 0; }))
+        << r.c.stats().unwritten_bytes;
+    for (int i = 0; i < 5; ++i) {
+        const auto p = r.expect<publish>(*peer);
+        ASSERT_TRUE(p);
+        EXPECT_EQ(p->topic, "a/" + std::to_string(i));
+    }
+}
+
 TEST_P(client_stream, a_publish_or_pubrel_cut_while_written_goes_again_whole_with_the_same_id) {
     const auto v = GetParam();
     const auto publish_length = bytes_of(publish{"a/2", "y", qos::exactly_once, false, false, 1, {}}, v).size();

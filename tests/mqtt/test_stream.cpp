@@ -48,6 +48,12 @@ public:
     }
 
     void async_write(std::span<const std::uint8_t> bytes, io_handler done) override {
+        if (peer_ != nullptr && !peer_->broken_ && peer_->writes_held_) {
+            peer_->held_writes_.push_back(
+                [self = shared_from_this(), copy = std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
+                 done = std::move(done)]() mutable { self->async_write(copy, std::move(done)); });
+            return;
+        }
         std::error_code error;
         std::size_t written = 0;
         if (peer_ == nullptr || peer_->broken_) {
@@ -146,6 +152,14 @@ void test_peer::drop(std::error_code why) {
 }
 
 void test_peer::drop_after_written(std::size_t n) { write_budget_ = n; }
+
+void test_peer::release_writes() {
+    writes_held_ = false;
+    auto held = std::move(held_writes_);
+    held_writes_.clear();
+    for (auto& write : held)
+        write();
+}
 
 void test_peer::pump() {
     if (auto end = client_end_.lock()) end->pump();

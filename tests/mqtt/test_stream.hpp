@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -76,6 +77,10 @@ public:
     // The link breaks once the client has written `n` more bytes: the write
     // that crosses the limit delivers the bytes below it and then fails.
     void drop_after_written(std::size_t n);
+    // A peer that does not read: the client's writes do not complete (a
+    // slow or stalled uplink) until release_writes(), which takes them all.
+    void hold_writes() { writes_held_ = true; }
+    void release_writes();
 
 private:
     friend class test_stream;
@@ -90,6 +95,8 @@ private:
     bool malformed_ = false;
     std::error_code break_reason_;
     std::optional<std::size_t> write_budget_;  // bytes the client may still write before the link breaks
+    bool writes_held_ = false;
+    std::vector<std::function<void()>> held_writes_;  // the writes hold_writes() keeps from completing
     std::vector<std::uint8_t> unread_;
     std::deque<std::vector<std::uint8_t>> to_client_;
     // The client's end, to complete its pending read when bytes arrive.
