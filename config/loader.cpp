@@ -151,11 +151,20 @@ std::variant<std::string, read_refusal> read_text_file(const std::string& path, 
 
 // Parses one YAML document of file into a tree; what is wrong with it
 // becomes a diagnostic in file.
+// max_nodes: what is left of limits::max_nodes for this file (an included
+// file is parsed within what the files before it left); `note` follows an
+// error that file's bound ended.
 std::shared_ptr<const yaml_tree> parse_document(std::string_view text, const std::string& file,
-                                                diagnostics_sink& sink) {
-    auto parsed = yaml_tree::parse(text, limits::max_nodes);
+                                                diagnostics_sink& sink,
+                                                std::uint64_t max_nodes = limits::max_nodes,
+                                                const std::string& note = {}) {
+    auto parsed = yaml_tree::parse(text, max_nodes);
     if (auto* error = std::get_if<yaml_error>(&parsed)) {
-        sink.error(source_mark{file, error->at.line, error->at.column}, std::move(error->message));
+        const bool bound =
+            error->message.find("expected at most " + std::to_string(max_nodes)) != std::string::npos ||
+            error->message.find("more than " + std::to_string(max_nodes) + " nodes") != std::string::npos;
+        sink.error(source_mark{file, error->at.line, error->at.column},
+                   std::move(error->message) + (bound ? note : std::string()));
         return nullptr;
     }
     return std::get<std::shared_ptr<const yaml_tree>>(std::move(parsed));
@@ -461,7 +470,13 @@ private:
         }
         const auto& bytes = std::get<std::string>(text);
         bytes_read_ += bytes.size();
-        entry.tree = parse_document(bytes, path, sink_);
+        // Parsed within the nodes the files before it left: a file's tree is
+        // kept once it is parsed, so each may not take the whole bound.
+        const auto node_room = limits::max_nodes - std::min(nodes_, limits::max_nodes);
+        entry.tree = parse_document(
+            bytes, path, sink_, node_room,
+            " (" + std::to_string(node_room) + " were left of the " + std::to_string(limits::max_nodes) +
+                " nodes all files may take together, with every alias and include expanded)");
         entry.text = bytes;
         return entry.tree.get();
     }

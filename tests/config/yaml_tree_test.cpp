@@ -567,6 +567,25 @@ TEST(yaml_files, files_past_the_size_bounds_are_refused) {
         << e;
 }
 
+// An included file is parsed within the nodes the files before it left, not
+// with the whole bound each: every parsed file's tree is kept, so files of
+// nearly the bound each would hold several times it in memory.
+TEST(yaml_files, an_included_file_is_parsed_within_the_nodes_left_by_the_files_before_it) {
+    temp_dir dir;
+    const bomb half = make_bomb(6, 12);  // about 3.6 million nodes expanded: one fits, two do not
+    dir.write("more.yaml", half.yaml);
+    const auto e = errors_of(half.yaml +
+                                 "buses: { b1: { type: tcp, host: 127.0.0.1, port: 1502 } }\n"
+                                 "devices: { d0: { bus: b1, unit_id: 1, points: !include more.yaml } }\n",
+                             (dir.path() / "plant.yaml").string());
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find((dir.path() / "more.yaml").string() + ":"), std::string::npos) << e;
+    EXPECT_NE(e.find(" were left of the " + std::to_string(limits::max_nodes) +
+                     " nodes all files may take together"),
+              std::string::npos)
+        << e;
+}
+
 TEST(yaml_files, an_included_file_is_read_once_and_its_point_list_shared) {
     temp_dir dir;
     dir.write("meter.yaml", three_points + "\n");
