@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/log_limiter.hpp"
 #include "gateway/app.hpp"
 #include "gateway/bus_set.hpp"
 #include "gateway/client_options.hpp"
@@ -23,9 +24,9 @@
 #include "gateway/periodic_timer.hpp"
 #include "gateway/refused_reads.hpp"
 #include "gateway/sparkplug_node.hpp"
-#include "sparkplug/primary_host.hpp"
 #include "gateway/wakeup_timer.hpp"
 #include "mqtt/client.hpp"
+#include "sparkplug/primary_host.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -115,6 +116,7 @@ struct app::parts {
     std::uint64_t sparkplug_connection = 0;  // one more with every link change
     bool sparkplug_ending = false;           // NDEATH sent for a primary host gone offline; the link drops next
     steady::time_point last_births{};        // rebirth requests closer than a second to it are not answered
+    log_limiter state_log;                   // STATE messages ignored: a line a minute
     std::uint64_t reloads = 0;
     std::uint64_t reload_failures = 0;
     std::string last_reload_error;

@@ -7,6 +7,7 @@
 // the device health; NCMD and DCMD go to a rebirth and the command path.
 #include <spdlog/spdlog.h>
 
+#include "common/shortened.hpp"
 #include "gateway/app.hpp"
 #include "gateway/app_parts.hpp"
 #include "mqtt/token.hpp"
@@ -98,7 +99,10 @@ void app::primary_host_state(const mqtt::message& m) {
     auto& p = *parts_;
     const auto verdict = p.primary_host->receive(m.payload);
     if (!verdict.error.empty()) {
-        spdlog::warn("Sparkplug: {} on {}: ignored", verdict.error, m.topic);
+        if (const auto held = p.state_log.admit("STATE", std::chrono::steady_clock::now())) {
+            spdlog::warn("Sparkplug: {} on {}: ignored{}", shortened(verdict.error, 400), shortened(m.topic),
+                         log_limiter::suffix(*held));
+        }
         return;
     }
     using change = sparkplug::primary_host::change;

@@ -310,8 +310,11 @@ void command_dispatcher::refuse(const reply_to& to, const std::string& why) {
     // A client repeating a bad command must not flood the journal: one line
     // a minute per command topic, and one for all topics that name no point
     // (a flood of made-up topics is one kind of trouble, not thousands).
-    const auto key = table_.find(to.command_topic) || to.address.topic.empty() ? "command " + to.command_topic
-                                                   : std::string("command on a topic naming no point");
+    // Sparkplug NCMD/DCMD (no reply address): one for them all, since any
+    // device name may follow DCMD in a topic.
+    const auto key = to.address.topic.empty()        ? std::string("Sparkplug command")
+                     : table_.find(to.command_topic) ? "command " + to.command_topic
+                                                     : std::string("command on a topic naming no point");
     if (const auto held = log_limit_.admit(key, ports_.now())) {
         spdlog::warn("command on {} refused: {}{}", shortened(to.command_topic), shortened(why, 400),
                      log_limiter::suffix(*held));

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/modbus/modbus_error.hpp"
+#include "tests/modbus/captured_log.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -541,6 +542,23 @@ TEST(command_dispatcher, refuses_a_command_when_its_bus_already_has_the_most_wri
     r.command(setpoint_topic, "3");
     EXPECT_EQ(r.writes.size(), max_queued_writes_per_bus + 1);
     EXPECT_EQ(r.dispatcher.counters().bus_queue_full, 2u);
+}
+
+// Sparkplug commands have no reply address, and any device name may follow
+// DCMD in a topic: a flood of them with made-up names is one journal line a
+// minute, not one per topic (a key per topic filled the limiter, which then
+// forgot them all every 1 024 names and let every line through).
+TEST(command_dispatcher, a_flood_of_refused_sparkplug_commands_is_one_log_line_a_minute) {
+    modbus::captured_log log;
+    rig r;
+    for (int i = 0; i < 3000; ++i) {
+        r.dispatcher.refused("spBv1.0/g/DCMD/n/dev" + std::to_string(i), "not a device of this node");
+    }
+    EXPECT_EQ(log.count("refused: not a device of this node"), 1u);
+    EXPECT_EQ(r.dispatcher.counters().refused, 3000u);
+    r.now += 61s;
+    r.dispatcher.refused("spBv1.0/g/DCMD/n/other", "not a device of this node");
+    EXPECT_EQ(log.count("refused: not a device of this node"), 2u);
 }
 
 }  // namespace
