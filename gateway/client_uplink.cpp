@@ -81,6 +81,14 @@ std::vector<std::uint64_t> client_uplink::withdraw(const std::function<bool(std:
     return taken;
 }
 
+std::vector<std::uint64_t> client_uplink::withdraw_queued(
+    const std::function<bool(const mqtt::message&, std::uint64_t)>& which) {
+    auto taken = client_.withdraw_queued(which);
+    for (const auto token : taken)
+        handed_at_.erase(token);
+    return taken;
+}
+
 std::error_code client_uplink::restore_session(mqtt::session_state state) {
     return client_.restore_session(std::move(state));
 }

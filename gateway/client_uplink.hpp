@@ -49,6 +49,8 @@ public:
     bool connected() const override;
     void publish(mqtt::message m, std::uint64_t token) override;
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) override;
+    std::vector<std::uint64_t> withdraw_queued(
+        const std::function<bool(const mqtt::message&, std::uint64_t)>& which) override;
     std::error_code restore_session(mqtt::session_state state) override;
     std::error_code resume_flows(std::vector<mqtt::inflight_entry> flows) override;
     void drop_link() override;

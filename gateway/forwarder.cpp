@@ -289,25 +289,29 @@ void forwarder::on_completed(std::uint64_t token, std::error_code error) {
             requeued_.insert(id);
             caught_up_ = false;
             log_quota(error);
+            auto topic = stored_topic(id);
             if (quota_clock_) {
                 const auto due = quota_clock_() + quota_retry_delay(tries);
-                quota_wait_[id] = quota_wait{due, stored_topic(id)};
+                quota_wait_[id] = quota_wait{due, topic};
                 quota_wake_(due);
             } else {
                 rewind(id);
             }
-            // Later messages the client still queues (not sent yet: its
-            // in-flight window was full) come back to the store, so that those
-            // of this topic wait behind this one; the others go again with the
-            // next refill. Only those already sent can overtake it.
-            for (const auto later : link_.withdraw(
-                     [id](std::uint64_t t) {
-                         return ours(t) && !direct_token(t) && static_cast<std::int64_t>(t) > id;
-                     },
-                     false)) {
-                const auto back = static_cast<std::int64_t>(later);
-                handed_.erase(back);
-                rewind(back);
+            // Later messages of its topic that the client still queues (not
+            // sent yet: its in-flight window was full) come back to the
+            // store and wait behind it; only those already sent overtake
+            // it. Not with store.qos0: direct, where a QoS 0 message of the
+            // topic sent directly (never stored) may queue behind them and
+            // would overtake them instead.
+            if (!topic.empty() && qos0_ != config::qos0_route::direct) {
+                for (const auto later : link_.withdraw_queued([&](const mqtt::message&m, std::uint64_t t) {
+                         return ours(t) && !direct_token(t) && static_cast<std::int64_t>(t) > id &&
+                                m.topic == topic;
+                     })) {
+                    const auto back = static_cast<std::int64_t>(later);
+                    handed_.erase(back);
+                    rewind(back);
+                }
             }
             // Sent again after the commit that records it as queued, by
             // the flush: not from inside this acknowledgement.

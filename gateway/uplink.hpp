@@ -31,6 +31,10 @@ public:
     // in_flight (only while disconnected) their flows in progress too,
     // without completing them.
     virtual std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) = 0;
+    // Takes back the queued messages (not in flight) that `which` accepts,
+    // chosen by message and token, without completing them.
+    virtual std::vector<std::uint64_t> withdraw_queued(
+        const std::function<bool(const mqtt::message&, std::uint64_t)>& which) = 0;
     // Restores a persisted session before the first connection.
     virtual std::error_code restore_session(mqtt::session_state state) = 0;
     // Adds flows reloaded from the store while disconnected.

@@ -287,6 +287,10 @@ public:
     std::vector<std::uint64_t> withdraw(const std::function<bool(std::uint64_t)>& mine, bool in_flight) override {
         return session_.withdraw(mine, in_flight);
     }
+    std::vector<std::uint64_t> withdraw_queued(
+        const std::function<bool(const mqtt::message&, std::uint64_t)>& which) override {
+        return session_.withdraw_queued(which);
+    }
     std::error_code restore_session(mqtt::session_state state) override { return session_.restore(std::move(state)); }
     std::error_code resume_flows(std::vector<mqtt::inflight_entry> flows) override {
         return session_.resume_flows(std::move(flows));
