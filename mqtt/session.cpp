@@ -312,8 +312,11 @@ void session::on_ack(actions& out, std::uint16_t id, packet_type type, std::uint
                                  [&](const inflight_entry& e) { return e.packet_id == id; });
     if (it == inflight_.end()) {
         // A PUBREC for an id we no longer hold: answer PUBREL so that the
-        // broker can finish its side [MQTT-4.3.3].
-        if (type == packet_type::pubrec) send(out, pubrel{id, 0, {}}, now);
+        // broker can finish its side [MQTT-4.3.3]; not a refusing one
+        // (5.0, 0x80 or more): that flow is over on both sides, and a
+        // PUBREL would release an id the broker never took the message of.
+        if (type == packet_type::pubrec && !(v5() && refusal(reason_code)))
+            send(out, pubrel{id, 0, {}}, now);
         return;
     }
     const auto q = it->message.qos;

@@ -74,6 +74,22 @@ TEST(mqtt5_session, MQTT_3_2_2_7_a_connack_reason_code_of_0x80_or_more_closes_wi
     EXPECT_EQ(s.state(), session::link::disconnected);
 }
 
+// A refusing PUBREC ends the QoS 2 flow [MQTT-4.3.3]: no PUBREL for it, and
+// none for the same refusal again (a duplicate), whose id the session no
+// longer holds; a PUBREC that takes a message it no longer holds is still
+// answered, so that the broker can finish its side.
+TEST(mqtt5_session, MQTT_4_3_3_no_pubrel_answers_a_refusing_pubrec_even_a_duplicate) {
+    auto s = connected5({});
+    const auto p = sent<publish>(s.publish(msg("t/1", qos::exactly_once), 1, t0));
+    ASSERT_EQ(p.size(), 1u);
+    for (int twice = 0; twice < 2; ++twice) {
+        EXPECT_TRUE(sent<pubrel>(s.on_packet(pubrec{p[0].packet_id, 0x99, {}}, t0)).empty())
+            << "PUBREC " << twice;
+    }
+    EXPECT_EQ(s.inflight(), 0u);
+    EXPECT_EQ(sent<pubrel>(s.on_packet(pubrec{p[0].packet_id, 0x00, {}}, t0)).size(), 1u);
+}
+
 // A Reason String is the broker's text for a log line and `status`: kept to
 // 200 bytes and its length, however long the broker made it.
 TEST(mqtt5_session, a_long_reason_string_is_cut_for_the_log) {
