@@ -188,10 +188,6 @@ void forwarder::refill() {
     // start another refill over the same rows (they would be sent twice).
     refilling_ = true;
     caught_up_ = false;
-    quota_topics_.clear();
-    for (const auto& [id, wait] : quota_wait_) {
-        if (!wait.topic.empty()) quota_topics_.emplace(wait.topic, id);  // the oldest of each topic
-    }
     bool at_end = false;
     std::size_t handed_now = 0;
     bool historical_lane = false;  // fresh_first: the live lane is empty
@@ -213,18 +209,11 @@ void forwarder::refill() {
             cursor = std::max(cursor, m.id);
             ++examined;
             if (held(m.id)) continue;  // in flight, or acknowledged and not yet deleted
-            if (!quota_wait_.empty()) {
-                // A message waiting out its 0x97 retry (until quota_due(),
-                // which reads the queue again from it) holds back the later
-                // ones of its topic: per-topic order.
-                if (quota_wait_.contains(m.id)) continue;
-                // (fresh_first: a live row may pass a historical one.)
-                const auto blocked = quota_topics_.find(m.message.topic);
-                if (blocked != quota_topics_.end() && m.id > blocked->second &&
-                    !(lanes_.historical(blocked->second) && !lanes_.historical(m.id))) {
-                    continue;
-                }
-            }
+            // A message waiting out its 0x97 retry (until quota_due(), which
+            // reads the queue again from it) holds back the later ones of
+            // its topic: per-topic order.
+            if (!quota_wait_.empty() && quota_holds(m.id, m.message.topic))
+                continue;
             if (!link_.ready(m.message)) continue;  // stays stored until rewind()
             handed_[m.id] = m.message.qos;
             ++handed_now;
@@ -376,6 +365,19 @@ void forwarder::quota_due() {
     if (next) quota_wake_(*next);
     caught_up_ = false;
     refill();
+}
+
+bool forwarder::quota_holds(std::int64_t id, const std::string& topic) const {
+    if (quota_wait_.contains(id))
+        return true;
+    for (const auto& [waiting, wait] : quota_wait_) {
+        if (waiting >= id)
+            break;  // by id: the older ones first
+        // (fresh_first: a live row may pass a historical one.)
+        if (wait.topic == topic && !(lanes_.historical(waiting) && !lanes_.historical(id)))
+            return true;
+    }
+    return false;
 }
 
 std::string forwarder::stored_topic(std::int64_t id) {

@@ -103,6 +103,10 @@ public:
     void quota_due();
     // Messages waiting for their 0x97 retry.
     std::size_t quota_waiting() const { return quota_wait_.size(); }
+    // Whether the stored message `id` of `topic` waits on a 0x97 retry: its
+    // own, or that of an older message of its topic (with fresh_first a
+    // live message does not wait for a historical one).
+    bool quota_holds(std::int64_t id, const std::string& topic) const;
     // Stored messages the uplink was not ready() for may go now: the queue
     // is read again from its start.
     void rewind();
@@ -259,9 +263,6 @@ private:
     bool refilling_ = false;       // refill() is on the stack: completions do not re-enter it
     bool flush_armed_ = false;
     bool resync_needed_ = false;   // a commit failed: nothing more is sent until the session is rebuilt
-    // refill(): the topics of quota_wait_, each with its oldest waiting id;
-    // later rows of those topics are held back.
-    std::map<std::string, std::int64_t> quota_topics_;
     std::uint64_t lost_seen_ = 0;  // store counters' lost_uncommitted, as last acted on
     bool damaged_ = false;         // the store answered `corrupt`; on_damaged_ was called
     std::function<void()> on_damaged_;

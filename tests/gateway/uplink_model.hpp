@@ -48,6 +48,8 @@ struct delivery {
     bool delivered = false;  // passed on to subscribers (not a QoS 2 duplicate)
     int incarnation = 0;     // the broker's: a restart without persistence starts a new one
     bool historical = false; // marked as historical (store.order: fresh_first)
+    std::uint8_t refused = 0;  // the reason code of a refusal (MQTT 5.0), 0 when taken
+    std::uint64_t sent = 0;    // on the broker's clock, when the client's session sent it
 };
 
 // A broker with the behaviour the scenarios choose: persistent sessions it
@@ -61,6 +63,35 @@ struct broker {
     // reason code (5.0) and not taken.
     std::uint8_t refusal_code = 0;
     std::size_t refusals = 0;
+    std::map<std::uint64_t, int> refused_keys;  // key -> PUBLISH packets of it refused
+    std::set<std::uint64_t> refused_for_good;   // keys refused with a code other than 0x97
+    // A refused message was out from its PUBLISH (when the client's session
+    // sent it, sent_at) until the client had taken in the refusal or lost
+    // the link; a later
+    // message of its topic sent in between may overtake it: nothing could
+    // tell the forwarder to hold that one back. One clock of events.
+    std::uint64_t clock = 0;
+    std::map<std::uint64_t, std::uint64_t> sent_at;             // key -> its latest PUBLISH
+    std::map<std::uint64_t, std::vector<std::uint64_t>> sends;  // key -> each PUBLISH of it
+    std::map<std::uint64_t, std::vector<std::uint64_t>>
+        handovers;                                        // key -> each hand-over of it to the client
+    std::map<std::uint16_t, std::uint64_t> refused_pids;  // packet id -> key, refusal not yet told
+    std::map<std::uint64_t, std::uint64_t> untold;  // key -> its refused send, the refusal lost with the link
+    // The client's session sends `key` (into its write buffer).
+    void sending(std::uint64_t key) {
+        sent_at[key] = ++clock;
+        sends[key].push_back(clock);
+    }
+    // `key` is written to the broker (again): a refusal the client never
+    // had ends here (not at a send that a lost link or a crash kept from
+    // the wire).
+    void written(std::uint64_t key) {
+        if (const auto it = untold.find(key); it != untold.end()) {
+            refused_while_out[key].emplace_back(it->second, ++clock);
+            untold.erase(it);
+        }
+    }
+    std::map<std::uint64_t, std::vector<std::pair<std::uint64_t, std::uint64_t>>> refused_while_out;
 
     bool has_session = false;
     int incarnation = 0;
@@ -89,6 +120,12 @@ struct broker {
     }
     void link_lost() {
         to_client.clear();
+        // Refusals the client never had: it holds those messages as in
+        // flight until it sends them again (after a reconnect, or a restart
+        // that resumed them), and what it sends meanwhile goes first.
+        for (const auto& [pid, key] : refused_pids)
+            untold.emplace(key, sent_at[key]);
+        refused_pids.clear();
         outstanding.clear();
     }
 
@@ -121,6 +158,7 @@ struct broker {
 
     void on_publish(const mqtt::publish& p) {
         delivery d{payload_key(p.payload), p.qos, p.dup, true, incarnation, marked_historical(p.payload)};
+        d.sent = sent_at[d.key];
         if (p.qos != mqtt::qos::at_most_once) {
             outstanding.insert(p.packet_id);
             if (outstanding.size() > (v5 ? receive_maximum : 65535)) {
@@ -128,9 +166,19 @@ struct broker {
                             std::to_string(receive_maximum);
             }
         }
-        if (p.qos != mqtt::qos::at_most_once && refusals > 0) {
+        // A QoS 2 PUBLISH whose packet id waits for its PUBREL is a duplicate
+        // the broker has taken already: answered PUBREC, never refused
+        // [MQTT-4.3.3-9] (a refusal would have its sender publish it again).
+        const bool taken_already =
+            p.qos == mqtt::qos::exactly_once && !downgrade_qos2 && qos2_received.count(p.packet_id) > 0;
+        if (p.qos != mqtt::qos::at_most_once && refusals > 0 && !taken_already) {
             --refusals;
             d.delivered = false;
+            d.refused = refusal_code;
+            ++refused_keys[d.key];
+            if (refusal_code != 0x97)
+                refused_for_good.insert(d.key);
+            refused_pids[p.packet_id] = d.key;
             if (p.qos == mqtt::qos::at_least_once || downgrade_qos2) {
                 to_client.push_back(mqtt::puback{p.packet_id, refusal_code, {}});
             } else {
@@ -156,6 +204,22 @@ struct broker {
                 break;
         }
         log.push_back(d);
+    }
+
+    // The client has taken in an acknowledgement: a refusal ends the span in
+    // which the refused message was out.
+    void told(const mqtt::packet& p) {
+        std::optional<std::uint16_t> refusal;
+        if (const auto* a = std::get_if<mqtt::puback>(&p); a && a->reason_code >= 0x80)
+            refusal = a->packet_id;
+        if (const auto* r = std::get_if<mqtt::pubrec>(&p); r && r->reason_code >= 0x80)
+            refusal = r->packet_id;
+        if (!refusal)
+            return;
+        if (const auto it = refused_pids.find(*refusal); it != refused_pids.end()) {
+            refused_while_out[it->second].emplace_back(sent_at[it->second], ++clock);
+            refused_pids.erase(it);
+        }
     }
 
     // An acknowledgement leaves for the client: a final one frees its slot.
@@ -395,7 +459,10 @@ public:
                 connect_ = *c;
                 continue;
             }
-            if (const auto* pub = std::get_if<mqtt::publish>(&p)) on_wire_(*pub);
+            if (const auto* pub = std::get_if<mqtt::publish>(&p)) {
+                broker_.written(payload_key(pub->payload));
+                on_wire_(*pub);
+            }
             broker_.on_packet(p);
         }
         if (close_after_write_) {
@@ -413,6 +480,7 @@ public:
             if (!duplicate) broker_.to_client.erase(broker_.to_client.begin() + static_cast<std::ptrdiff_t>(at));
             broker_.delivering(p);
             execute(session_.on_packet(p, now_));
+            broker_.told(p);
         }
         write();
     }
@@ -437,6 +505,9 @@ private:
             using T = std::decay_t<decltype(a)>;
             if constexpr (std::is_same_v<T, mqtt::action::send>) {
                 if (const auto* c = std::get_if<mqtt::connect>(&a.packet)) v5_ = c->version == mqtt::protocol_version::v5;
+                if (const auto* pub = std::get_if<mqtt::publish>(&a.packet); pub && transport_) {
+                    broker_.sending(payload_key(pub->payload));
+                }
                 if (transport_) outbox_.push_back(std::move(a.packet));
             } else if constexpr (std::is_same_v<T, mqtt::action::publish_completed>) {
                 forwarder_->on_completed(a.token, a.error);

@@ -1,7 +1,9 @@
 // Model-based test of the uplink: forwarder + store + session under random
 // sequences of events (publishes at mixed QoS, acknowledgements in any order
 // and twice, links lost, Session Present 0/1, Receive Maximum 1..N, a broker
-// that takes QoS 2 as QoS 1, failed commits, crashes and restarts, a broker
+// that takes QoS 2 as QoS 1, an MQTT 5.0 broker that refuses PUBLISH packets
+// (0x97 Quota exceeded: sent again after a delay on a manual clock; other
+// codes: final), failed commits, crashes and restarts, a broker
 // that forgets us followed by a failed commit or a crash right after the
 // next CONNACK, full queues), with the promises checked after every step against a reference:
 // what the broker received and what the store holds committed.
@@ -12,7 +14,7 @@
 //   once     a QoS 2 message reaches subscribers at most once per broker
 //            incarnation, unless the broker downgrades QoS 2
 //   fresh    between two session starts a message goes out as a new PUBLISH
-//            (DUP=0) at most once
+//            (DUP=0) at most once, and once more after each refusal of it
 //   window   Receive Maximum kept; the client holds at most `window` of the
 //            forwarder's messages not yet acknowledged, its write buffer at
 //            most that and 64 windows of QoS 0, and while the link is down
@@ -38,14 +40,20 @@
 //            is delivered and the store ends empty; every message submitted
 //            is delivered, dropped, refused, lost with a failed commit or
 //            (QoS 0 sent directly, store.qos0: direct) lost with the link,
-//            each counted by the store or the forwarder
+//            each counted by the store or the forwarder; with refusals, a
+//            committed message not delivered was refused by the broker,
+//            and nothing is left uncounted
 //
 // FIELDBRIDGE_UPLINK_SEEDS=N runs N seeds (default below) from
 // FIELDBRIDGE_UPLINK_FIRST_SEED (default 1);
 // FIELDBRIDGE_UPLINK_SEED=S runs seed S alone, as a failure message says.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -75,6 +83,7 @@ struct scenario {
     std::size_t batch_min = 1;
     std::size_t batch_max = 20;
     int steps = 120;
+    bool refusals = false;  // 5.0: the broker refuses PUBLISH packets now and then
 
     static scenario from_seed(std::uint64_t seed) {
         std::mt19937_64 r(seed);
@@ -115,17 +124,20 @@ struct scenario {
                 break;
         }
         if (lanes) s.order = config::store_order::fresh_first;
+        // Drawn apart, so that the other choices of a seed stay what they were.
+        s.refusals = s.v5 && std::mt19937_64(seed ^ 0x97)() % 2 == 0;
         return s;
     }
 
     std::string describe() const {
         std::ostringstream o;
         o << (v5 ? "5.0" : "3.1.1") << (downgrade_qos2 ? ", broker takes QoS 2 as 1" : "")
-          << ", receive maximum " << receive_maximum << ", max_inflight " << max_inflight << ", window " << window
-          << ", max_rows " << max_rows << (qos0 == config::qos0_route::direct ? ", QoS 0 direct" : "")
+          << ", receive maximum " << receive_maximum << ", max_inflight " << max_inflight << ", window "
+          << window << ", max_rows " << max_rows
+          << (qos0 == config::qos0_route::direct ? ", QoS 0 direct" : "")
           << (order == config::store_order::fresh_first ? ", fresh_first" : "")
-          << ", QoS weights " << qos_weights[0] << "/" << qos_weights[1] << "/"
-          << qos_weights[2];
+          << (refusals ? ", the broker refuses" : "") << ", QoS weights " << qos_weights[0] << "/"
+          << qos_weights[1] << "/" << qos_weights[2];
         return o.str();
     }
 };
@@ -158,6 +170,8 @@ public:
     // One random event, then every check. False once a promise is broken.
     bool step(int n) {
         step_ = n;
+        if (s_.refusals)
+            refusal_events();
         const auto dice = pick(100);
         if (dice < 30) {
             submit();
@@ -230,8 +244,14 @@ public:
     bool finish() {
         step_ = -1;
         failing_commits_ = 0;
+        broker_.refusals = 0;
         for (int round = 0; round < 10'000; ++round) {
             if (!link_->up()) link_->connect();
+            if (quota_wake_) {
+                quota_now_ = std::max(quota_now_, *quota_wake_);
+                quota_wake_.reset();
+                forward_->quota_due();
+            }
             if (flush_armed_) {
                 flush_armed_ = false;
                 link_->flush();
@@ -241,7 +261,7 @@ public:
             link_->tick();
             if (!check(false)) return false;
             if (broker_.to_client.empty() && !flush_armed_ && link_->session().queued() == 0 &&
-                link_->session().inflight() == 0 && oracle_->empty()) {
+                link_->session().inflight() == 0 && oracle_->empty() && forward_->quota_waiting() == 0) {
                 break;
             }
         }
@@ -256,18 +276,38 @@ public:
         const auto refused = refused_before_ + forward_->stats().refused;
         const auto lost = lost_before_ + c.lost_uncommitted;
         const auto lost_direct = lost_direct_before_ + forward_->stats().qos0_lost;
-        if (first_delivery_.size() + dropped + refused + lost + lost_direct != submitted_.size()) {
-            return violated("drops", std::to_string(submitted_.size()) + " submitted, but " +
-                                         std::to_string(first_delivery_.size()) + " delivered + " +
-                                         std::to_string(dropped) + " dropped + " + std::to_string(refused) +
-                                         " refused + " + std::to_string(lost) + " lost with a failed commit + " +
-                                         std::to_string(lost_direct) + " QoS 0 sent directly and lost with the link");
+        const auto counted = first_delivery_.size() + dropped + refused + lost + lost_direct;
+        const auto account = [&] {
+            return std::to_string(submitted_.size()) + " submitted, but " +
+                   std::to_string(first_delivery_.size()) + " delivered + " + std::to_string(dropped) +
+                   " dropped + " + std::to_string(refused) + " refused + " + std::to_string(lost) +
+                   " lost with a failed commit + " + std::to_string(lost_direct) +
+                   " QoS 0 sent directly and lost with the link";
+        };
+        if (!s_.refusals && counted != submitted_.size())
+            return violated("drops", account());
+        if (s_.refusals) {
+            // A message the broker refused is counted as such, and may still
+            // be delivered after all: a restart or a resync before its delete
+            // was committed sends it again. Nothing uncounted, nothing counted
+            // twice but by that.
+            const auto by_broker = refused_by_broker_before_ + forward_->stats().refused_by_broker;
+            std::uint64_t refusals = 0;
+            for (const auto& d : broker_.log)
+                refusals += d.refused != 0;
+            if (counted > submitted_.size() || counted + by_broker < submitted_.size() ||
+                by_broker > refusals) {
+                return violated("drops", account() + " + " + std::to_string(by_broker) +
+                                             " refused by the broker (" + std::to_string(refusals) +
+                                             " refusals on the wire)");
+            }
         }
         if (s_.qos0 == config::qos0_route::stored && forward_->stats().direct != 0) {
             return violated("all", "QoS 0 messages sent directly with store.qos0: stored");
         }
         for (const auto key : durable_) {
-            if (evicted_.count(key)) continue;
+            if (evicted_.count(key) || broker_.refused_keys.count(key))
+                continue;
             if (!first_delivery_.count(key)) {
                 return violated("all", "message " + std::to_string(key) + " (QoS " +
                                            std::to_string(static_cast<int>(submitted_[key].qos)) +
@@ -281,6 +321,30 @@ public:
 
 private:
     std::size_t pick(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(random_() % n); }
+
+    // 5.0 refusals: the broker refuses the next few QoS 1/2 PUBLISH packets
+    // (0x97 Quota exceeded most often: the message waits and goes again;
+    // other codes are final), and the forwarder's clock moves on, the 0x97
+    // retry due or not.
+    void refusal_events() {
+        if (pick(10) == 0) {
+            static constexpr std::uint8_t codes[] = {0x97, 0x97, 0x97, 0x80, 0x87, 0x99};
+            broker_.refusal_code = codes[pick(std::size(codes))];
+            broker_.refusals = 1 + pick(6);
+            char code[8];
+            std::snprintf(code, sizeof code, "0x%02X", broker_.refusal_code);
+            event("the broker refuses the next " + std::to_string(broker_.refusals) +
+                  " QoS 1/2 PUBLISH with " + code);
+        }
+        if (quota_wake_ && pick(3) == 0) {
+            quota_now_ += std::chrono::milliseconds(pick(5000));
+            if (quota_now_ < *quota_wake_)
+                return;
+            event("the 0x97 retry is due");
+            quota_wake_.reset();
+            forward_->quota_due();
+        }
+    }
 
     void event(std::string what) {
         if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) std::printf("step %d: %s\n", step_, what.c_str());
@@ -315,6 +379,11 @@ private:
         forward_ = std::make_unique<forwarder>(*store_, *link_, [this] { flush_armed_ = true; }, s_.window, s_.qos0);
         link_->attach(*forward_);
         forward_->set_order(s_.order, mark_key_historical);
+        quota_wake_.reset();
+        forward_->set_quota_wait([this] { return quota_now_; },
+                                 [this](forwarder::quota_clock::time_point t) {
+                                     quota_wake_ = quota_wake_ ? std::min(*quota_wake_, t) : t;
+                                 });
         link_->on_hand_over([this](const mqtt::message& m, std::uint64_t token) { on_hand_over(m, token); });
         // The flush timer may fire while the CONNACK is on its way.
         link_->before_connack([this] {
@@ -346,6 +415,7 @@ private:
         if (forward_) {
             refused_before_ += forward_->stats().refused;
             lost_direct_before_ += forward_->stats().qos0_lost;
+            refused_by_broker_before_ += forward_->stats().refused_by_broker;
         }
         forward_.reset();
         link_.reset();
@@ -449,7 +519,9 @@ private:
             violated("marking", "message " + std::to_string(key) + " sent marked historical" +
                                     (lanes() ? " and retained" : " with store.order: strict"));
         }
-        if (!p.dup && ++fresh_sends_[key] > 1) {
+        const auto refusals = broker_.refused_keys.find(key);
+        const int allowed = 1 + (refusals == broker_.refused_keys.end() ? 0 : refusals->second);
+        if (!p.dup && ++fresh_sends_[key] > allowed) {
             violated("fresh", "message " + std::to_string(key) + " sent as a new PUBLISH (DUP=0) " +
                                   std::to_string(fresh_sends_[key]) + " times in one session");
         }
@@ -460,12 +532,16 @@ private:
     // A message leaves the forwarder for the client.
     void on_hand_over(const mqtt::message& m, std::uint64_t token) {
         const auto key = payload_key(m.payload);
+        broker_.handovers[key].push_back(++broker_.clock);
         const auto connection = link_->fresh_sessions + link_->resumed_sessions;
         handed_in_[key] = connection;
         if (!marked_historical(m.payload) || priority_checked_ == step_) return;
         priority_checked_ = step_;  // one look a step: a scan of the table
         for (const auto& [waiting, row] : oracle_->rows()) {
             if (row.state != store::flow_state::queued || forward_->lanes().historical(row.id)) continue;
+            // Held back on purpose: a 0x97 retry of its own or of its topic.
+            if (forward_->quota_holds(row.id, submitted_[waiting].topic))
+                continue;
             if (const auto h = handed_in_.find(waiting); h != handed_in_.end() && h->second == connection) continue;
             // Committed, but dropped by the drop policy in the transaction the
             // store has open (the commit before the next write ends it).
@@ -475,6 +551,41 @@ private:
                                     std::to_string(row.id) + ") waits in the store");
             return;
         }
+    }
+
+    // Whether every later message of its topic delivered before `key` was
+    // put in flight (sent) while `key` was out and before the client had its
+    // refusal (the broker refused it; it went again later): the forwarder
+    // could not hold those back, and a flow in flight is finished (sent
+    // again after a lost link or a restart) ahead of messages queued. None,
+    // or one first sent after the refusal came back, breaks the order.
+    bool overtaken_while_refused(
+        std::uint64_t key, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& delivered) const {
+        const auto held = broker_.refused_while_out.find(key);
+        if (held == broker_.refused_while_out.end())
+            return false;
+        for (const auto& [later, sent] : delivered) {
+            if (later < key)
+                continue;
+            const auto within = [&](const std::vector<std::uint64_t>& stamps, bool from_start) {
+                return std::any_of(stamps.begin(), stamps.end(), [&](std::uint64_t at) {
+                    return std::any_of(held->second.begin(), held->second.end(), [&](const auto& span) {
+                        return (from_start || span.first < at) && at < span.second;
+                    });
+                });
+            };
+            // With store.qos0: direct, also what the client queued before
+            // the refusal came back: the forwarder does not take it back (a
+            // direct QoS 0 message of the topic may queue behind it).
+            const auto sends = broker_.sends.find(later);
+            const auto handed = broker_.handovers.find(later);
+            const bool excused = (sends != broker_.sends.end() && within(sends->second, false)) ||
+                                 (s_.qos0 == config::qos0_route::direct &&
+                                  handed != broker_.handovers.end() && within(handed->second, true));
+            if (!excused)
+                return false;
+        }
+        return true;
     }
 
     // After the link came back: the newest stored message of each topic is
@@ -487,7 +598,10 @@ private:
             if (!forward_->lanes().historical(row.id)) continue;
             bool newer_gone = false;
             for (auto k = key + 1; k < next_key_ && !newer_gone; ++k) {
-                newer_gone = submitted_[k].topic == topic && (first_delivery_.count(k) > 0 || evicted_.count(k) > 0);
+                // (Refused by the broker for good counts as gone too.)
+                newer_gone =
+                    submitted_[k].topic == topic && (first_delivery_.count(k) > 0 || evicted_.count(k) > 0 ||
+                                                     broker_.refused_for_good.count(k) > 0);
             }
             if (!newer_gone) {
                 return violated("marking", "the link came back and " + topic + "'s newest stored message " +
@@ -538,6 +652,11 @@ private:
         // Deliveries since the last check.
         for (; seen_log_ < broker_.log.size(); ++seen_log_) {
             const auto& d = broker_.log[seen_log_];
+            if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
+                std::printf("  broker: key %llu delivered %d refused 0x%02X sent %llu\n",
+                            static_cast<unsigned long long>(d.key), d.delivered ? 1 : 0, d.refused,
+                            static_cast<unsigned long long>(d.sent));
+            }
             if (!d.delivered) continue;
             const auto& m = submitted_[d.key];
             if (evicted_.count(d.key)) {
@@ -550,10 +669,12 @@ private:
             }
             if (first_delivery_.insert(d.key).second) {
                 auto& last = last_first_[m.topic];
-                if (!d.historical && d.key < last) {
+                auto& before = first_delivered_[m.topic];
+                if (!d.historical && d.key < last && !overtaken_while_refused(d.key, before)) {
                     return violated("order", "on " + m.topic + ", message " + std::to_string(d.key) +
                                                  " delivered first after message " + std::to_string(last));
                 }
+                before.emplace_back(d.key, d.sent);
                 if (d.historical && newest_submitted_[m.topic] <= d.key) {
                     return violated("marking", "message " + std::to_string(d.key) + " on " + m.topic +
                                                    " delivered marked historical, and nothing newer of its topic exists");
@@ -576,6 +697,8 @@ private:
         for (const auto& [key, row] : rows) durable_.insert(key);
         for (const auto& [key, row] : last_rows_) {
             if (rows.count(key) || first_delivery_.count(key)) continue;
+            if (broker_.refused_keys.count(key))
+                continue;  // refused by the broker, counted as such
             if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
                 std::printf("step %d: key %llu (qos %d, id %lld, state %d) left the store unreceived\n", step_,
                             static_cast<unsigned long long>(key), static_cast<int>(submitted_[key].qos),
@@ -615,6 +738,9 @@ private:
     std::uint64_t refused_before_ = 0;
     std::uint64_t lost_before_ = 0;
     std::uint64_t lost_direct_before_ = 0;
+    std::uint64_t refused_by_broker_before_ = 0;
+    forwarder::quota_clock::time_point quota_now_{std::chrono::hours(1)};
+    std::optional<forwarder::quota_clock::time_point> quota_wake_;  // quota_due() asked for then
     std::uint64_t sessions_seen_ = 0;
     std::uint64_t resyncs_seen_ = 0;
     int step_ = 0;
@@ -626,6 +752,8 @@ private:
     std::set<std::uint64_t> first_delivery_;
     std::set<std::pair<std::uint64_t, int>> qos2_delivered_;
     std::map<std::string, std::uint64_t> last_first_;
+    // topic -> (key, when it was sent, on the broker's clock) of each first delivery
+    std::map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>> first_delivered_;
     std::map<std::string, std::uint64_t> newest_submitted_;
     std::map<std::uint64_t, bool> marks_;                 // key -> sent marked historical
     std::map<std::uint64_t, std::uint64_t> handed_in_;    // key -> the connection it was last handed over in
