@@ -160,11 +160,8 @@ std::shared_ptr<const yaml_tree> parse_document(std::string_view text, const std
                                                 const std::string& note = {}) {
     auto parsed = yaml_tree::parse(text, max_nodes);
     if (auto* error = std::get_if<yaml_error>(&parsed)) {
-        const bool bound =
-            error->message.find("expected at most " + std::to_string(max_nodes)) != std::string::npos ||
-            error->message.find("more than " + std::to_string(max_nodes) + " nodes") != std::string::npos;
         sink.error(source_mark{file, error->at.line, error->at.column},
-                   std::move(error->message) + (bound ? note : std::string()));
+                   std::move(error->message) + (error->node_bound ? note : std::string()));
         return nullptr;
     }
     return std::get<std::shared_ptr<const yaml_tree>>(std::move(parsed));

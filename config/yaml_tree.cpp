@@ -200,12 +200,14 @@ public:
         const auto& target = anchors_[anchor];
         total_ += target.expanded;
         if (total_ > max_nodes_) {
-            throw stop_parsing{{at(mark), "alias *" + anchor_name(anchor) + " expands to " +
-                                              std::to_string(target.expanded) + " nodes, making " +
-                                              std::to_string(total_) + " nodes so far; expected at most " +
-                                              std::to_string(max_nodes_) +
-                                              " nodes with every alias expanded (write fewer aliases, or use "
-                                              "profiles for devices of one model)"}};
+            throw stop_parsing{{at(mark),
+                                "alias *" + anchor_name(anchor) + " expands to " +
+                                    std::to_string(target.expanded) + " nodes, making " +
+                                    std::to_string(total_) + " nodes so far; expected at most " +
+                                    std::to_string(max_nodes_) +
+                                    " nodes with every alias expanded (write fewer aliases, or use "
+                                    "profiles for devices of one model)",
+                                true}};
         }
         add_to_parent(target.node, target.expanded);
     }
@@ -250,9 +252,11 @@ private:
 
     void count_node(const YAML::Mark& mark) {
         if (++total_ > max_nodes_) {
-            throw stop_parsing{{at(mark), "the document has more than " + std::to_string(max_nodes_) +
-                                              " nodes (with every alias expanded); expected a smaller "
-                                              "configuration (use profiles for devices of one model)"}};
+            throw stop_parsing{{at(mark),
+                                "the document has more than " + std::to_string(max_nodes_) +
+                                    " nodes (with every alias expanded); expected a smaller "
+                                    "configuration (use profiles for devices of one model)",
+                                true}};
         }
     }
 

@@ -162,6 +162,7 @@ private:
 struct yaml_error {
     yaml_mark at;
     std::string message;
+    bool node_bound = false;  // the document passed max_nodes (the rest may be fine)
 };
 
 class yaml_tree {

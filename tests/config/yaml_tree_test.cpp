@@ -785,6 +785,26 @@ TEST(yaml_tree, a_syntax_error_found_past_the_end_of_the_text_points_at_its_end)
               "well-formed YAML (check indentation, quotes and brackets)");
 }
 
+// The node bound is told apart from other refusals by a flag (the loader
+// adds what the files before an included one left), not by its wording.
+TEST(yaml_tree, only_a_document_past_the_node_bound_is_refused_as_such) {
+    const auto error_of = [](std::string_view text, std::uint64_t max_nodes) {
+        auto parsed = parse(text, max_nodes);
+        const auto* e = std::get_if<yaml_error>(&parsed);
+        return e != nullptr ? *e : yaml_error{{}, "parsed", false};
+    };
+    EXPECT_TRUE(error_of("[1, 2, 3, 4]", 4).node_bound) << "5 nodes";
+    EXPECT_EQ(error_of("[1, 2, 3]", 4).message, "parsed");
+    EXPECT_TRUE(error_of("a: &x [1, 2]\nb: *x\n", 7).node_bound) << "an alias past the bound";
+    EXPECT_EQ(error_of("a: &x [1, 2]\nb: *x\n", 9).message, "parsed");
+    for (const std::string_view bad : std::initializer_list<std::string_view>{
+             "a: [1, 2", "a: &x [*x]", "\xFF", std::string_view("a\0b", 3)}) {
+        const auto e = error_of(bad, 100);
+        EXPECT_NE(e.message, "parsed") << bad;
+        EXPECT_FALSE(e.node_bound) << e.message;
+    }
+}
+
 // An independent reading of RFC 3629: decode, then check the value.
 yaml_mark reference_invalid_utf8(std::string_view text) {
     int line = 1;
