@@ -698,9 +698,12 @@ void session::resend_due(actions& out, clock::time_point now) {
 
 void session::drain(actions& out, clock::time_point now) {
     // Resumed flows first: they are older than anything queued, and hold
-    // their slots of the window already.
+    // their slots of the window already. Until the last of them is out,
+    // nothing queued goes, QoS 0 included: a QoS 0 message needs no slot,
+    // but would overtake an older message of its topic that a lost link
+    // kept from the broker.
     if (link_ == link::connected) resend_due(out, now);
-    while (link_ == link::connected && !pending_.empty()) {
+    while (link_ == link::connected && resend_due_.empty() && !pending_.empty()) {
         auto& front = pending_.front();
         const auto q = sendable_qos(front.message.qos);
         if (!q) break;  // QoS 1/2 while the broker takes QoS 0 only: held, in order
