@@ -1,5 +1,6 @@
 #include "sparkplug/edge_node.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "sparkplug/payload_codec.hpp"
@@ -282,12 +283,35 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
         }
     }
     command_request request;
-    auto decoded = decode(bytes);
+    auto decoded = decode(bytes, max_command_metrics);
     if (auto* e = std::get_if<decode_error>(&decoded)) {
         request.refused.push_back(std::string(device ? "DCMD" : "NCMD") + ": " + e->why);
         return request;
     }
     const auto& p = std::get<payload>(decoded);
+    std::size_t next_metric = 0;  // a DCMD in point order finds each name at the first look
+    // A DCMD of many names against a device of many metrics: the device's
+    // metrics sorted by name, once, instead of a walk of them per name.
+    std::vector<std::uint32_t> by_name;
+    if (device && p.metrics.size() > 16) {
+        const auto& metrics = devices_[*device].metrics;
+        by_name.resize(metrics.size());
+        for (std::size_t k = 0; k < metrics.size(); ++k)
+            by_name[k] = static_cast<std::uint32_t>(k);
+        std::sort(by_name.begin(), by_name.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return metrics[a].name < metrics[b].name; });
+    }
+    const auto find_name = [&](std::string_view name) -> std::optional<std::size_t> {
+        if (by_name.empty())
+            return metric_index(*device, name, next_metric);
+        const auto& metrics = devices_[*device].metrics;
+        const auto it =
+            std::lower_bound(by_name.begin(), by_name.end(), name,
+                             [&](std::uint32_t k, std::string_view n) { return metrics[k].name < n; });
+        if (it == by_name.end() || metrics[*it].name != name)
+            return std::nullopt;
+        return *it;
+    };
     for (const auto& m : p.metrics) {
         const std::string label = m.name ? *m.name : "alias " + std::to_string(m.alias.value_or(0));
         if (!device) {
@@ -302,11 +326,13 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
         const auto& def = devices_[*device];
         std::optional<std::size_t> index;
         if (m.name) {
-            index = metric_index(*device, *m.name);
+            index = find_name(*m.name);
         } else if (m.alias && *m.alias >= first_alias_[*device] &&
                    *m.alias - first_alias_[*device] < def.metrics.size()) {
             index = static_cast<std::size_t>(*m.alias - first_alias_[*device]);
         }
+        if (index)
+            next_metric = *index + 1;
         if (!index) {
             request.refused.push_back("DCMD " + def.name + " " + label + ": no such metric on this device");
         } else if (!def.metrics[*index].writable) {

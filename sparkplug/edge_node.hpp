@@ -61,6 +61,11 @@ struct metric_update {
     bool historical = false;      // stored while nobody could see it, published late
 };
 
+// The metrics one NCMD or DCMD may carry: a write of every point of the
+// largest device the configuration allows (10 000 points) fits, with room
+// for a metric named more than once.
+inline constexpr std::size_t max_command_metrics = 20'000;
+
 // A device metric a DCMD asks to write.
 struct metric_write {
     std::size_t device = 0;
@@ -146,7 +151,8 @@ public:
     void set_bd_seq(std::uint8_t value) { bd_seq_ = value; }
 
     // An NCMD or DCMD for this node (anything else: nullopt). Metrics are
-    // found by name or by the alias of the births.
+    // found by name or by the alias of the births. One of more than
+    // max_command_metrics metrics is refused whole, before it is decoded.
     std::optional<command_request> command(std::string_view topic, std::string_view payload) const;
 
     std::uint8_t bd_seq() const { return bd_seq_; }

@@ -281,16 +281,16 @@ std::string encode(const payload& p) {
     return bytes;
 }
 
-std::variant<payload, decode_error> decode(std::string_view bytes) {
+std::variant<payload, decode_error> decode(std::string_view bytes, std::size_t most_metrics) {
     if (bytes.size() > max_payload_bytes) {
         return decode_error{std::to_string(bytes.size()) + " bytes; at most " + std::to_string(max_payload_bytes) +
                             " are taken"};
     }
     const auto metrics = count_metrics(bytes);
     if (!metrics) return decode_error{"not a Sparkplug B payload (the protobuf does not decode)"};
-    if (*metrics > max_metrics) {
-        return decode_error{std::to_string(*metrics) + " metrics; at most " + std::to_string(max_metrics) +
-                            " are taken"};
+    if (*metrics > std::min(most_metrics, max_metrics)) {
+        return decode_error{std::to_string(*metrics) + " metrics; at most " +
+                            std::to_string(std::min(most_metrics, max_metrics)) + " are taken"};
     }
     std::unique_ptr<pb_payload, unpacked_deleter> in(fieldbridge__sparkplug__pb__payload__unpack(
         nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));

@@ -21,11 +21,12 @@ struct decode_error {
 };
 
 // Bytes that are not a Sparkplug B payload (not protobuf, a value of the
-// wrong wire type, more than max_metrics metrics, more than
+// wrong wire type, more than most_metrics metrics, more than
 // max_payload_bytes) give why; the metrics are counted before anything is
-// allocated for them. Text is cleaned as on encode.
+// allocated for them (a metric of two bytes takes a few hundred once
+// decoded). Text is cleaned as on encode.
 inline constexpr std::size_t max_metrics = 100'000;
 inline constexpr std::size_t max_payload_bytes = 16U << 20U;
-std::variant<payload, decode_error> decode(std::string_view bytes);
+std::variant<payload, decode_error> decode(std::string_view bytes, std::size_t most_metrics = max_metrics);
 
 }  // namespace fieldbridge::sparkplug
