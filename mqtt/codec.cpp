@@ -432,6 +432,7 @@ result<properties> read_properties(body_reader& r) {
     body_reader in(bytes);
     properties out;
     std::set<std::uint8_t> seen;
+    std::size_t user_properties = 0;
     while (!in.at_end()) {
         FIELDBRIDGE_TRY(id32, in.varint());
         if (id32 > 0x7F) return fail(mqtt_errc::malformed_packet);
@@ -479,6 +480,8 @@ result<properties> read_properties(body_reader& r) {
             case property_kind::utf8_pair: {
                 FIELDBRIDGE_TRY(k, in.text());
                 FIELDBRIDGE_TRY(v, in.text());
+                if (++user_properties > max_user_properties)
+                    continue;  // checked, not kept
                 p.value = std::pair{std::move(k), std::move(v)};
                 break;
             }

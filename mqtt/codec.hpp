@@ -42,6 +42,12 @@ struct decode_result {
     bool complete() const noexcept { return status == decode_status::complete; }
 };
 
+// User Properties kept of one decoded packet; the ones after are read and
+// checked like the rest, then left out. A User Property takes 5 bytes on
+// the wire and about 80 decoded: without a bound a 1 MiB packet would cost
+// some 17 MB to decode. Nothing this client receives needs more.
+inline constexpr std::size_t max_user_properties = 128;
+
 // Incremental decoding: `bytes` holds whatever has been received so far,
 // starting at a packet boundary. Returns need_more until a whole packet is
 // present, then the packet and how many bytes it used; an error means the

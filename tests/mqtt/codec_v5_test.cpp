@@ -149,6 +149,43 @@ TEST(codec_v5, properties_of_every_wire_type_round_trip) {
     EXPECT_EQ(round_trip(c), packet{c});
 }
 
+// A User Property is 5 bytes on the wire and about 80 decoded: a packet
+// keeps max_user_properties of them, the first ones in order; the ones
+// after are still checked (a bad one fails the packet) and the properties
+// after them still read.
+TEST(codec_v5, a_packet_keeps_the_first_max_user_properties_and_reads_past_the_rest) {
+    for (const std::size_t count : {max_user_properties, max_user_properties + 1, std::size_t{200'000}}) {
+        publish p{"cmd/set", "1", qos::at_least_once, false, false, 7, {}};
+        for (std::size_t k = 0; k < count; ++k) {
+            p.props.push_back(
+                {prop::user_property, std::pair<std::string, std::string>{std::to_string(k), ""}});
+        }
+        p.props.push_back({prop::response_topic, std::string("replies/1")});
+        const auto wire = encode(p, protocol_version::v5);
+        ASSERT_TRUE(wire);
+        const auto d = decode(std::span(wire->data(), wire->size()), decode_options{protocol_version::v5});
+        ASSERT_TRUE(d.complete()) << count;
+        const auto& got = std::get<publish>(d.packet);
+        ASSERT_EQ(got.props.size(), max_user_properties + 1) << count;
+        for (std::size_t k = 0; k < max_user_properties; ++k) {
+            ASSERT_EQ(
+                got.props[k].value,
+                (decltype(property::value){std::pair<std::string, std::string>{std::to_string(k), ""}}));
+        }
+        EXPECT_EQ(string_property(got.props, prop::response_topic), "replies/1") << count;
+    }
+    // One past the bound that is not UTF-8 still fails the packet.
+    publish bad{"cmd/set", "1", qos::at_least_once, false, false, 7, {}};
+    for (std::size_t k = 0; k <= max_user_properties; ++k) {
+        bad.props.push_back({prop::user_property, std::pair<std::string, std::string>{"k", "v"}});
+    }
+    auto wire = encode(bad, protocol_version::v5);
+    ASSERT_TRUE(wire);
+    wire->at(wire->size() - 2) = 0xFF;  // the last property's value "v", the byte before the payload
+    const auto d = decode(std::span(wire->data(), wire->size()), decode_options{protocol_version::v5});
+    EXPECT_EQ(d.status, decode_status::error);
+}
+
 TEST(codec_v5, typed_lookup_of_properties) {
     const properties props{{prop::receive_maximum, std::uint32_t{5}}, {prop::response_topic, std::string("r/1")},
                            {prop::correlation_data, std::vector<std::uint8_t>{'i', 'd'}}};
