@@ -62,6 +62,7 @@ actions session::on_transport_connected(clock::time_point now) {
     limits_ = {};
     keepalive_ = options_.keepalive;
     topic_aliases_.clear();  // aliases live as long as one connection [MQTT-3.3.2-7]
+    alias_topic_bytes_ = 0;
     connect c;
     c.version = options_.version;
     c.client_id = options_.client_id;
@@ -822,9 +823,11 @@ std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q
         if (const auto it = topic_aliases_.find(m.topic); it != topic_aliases_.end()) {
             p.topic.clear();
             p.props.push_back(property{prop::topic_alias, std::uint32_t{it->second}});
-        } else if (topic_aliases_.size() < limits_.topic_alias_maximum) {
+        } else if (topic_aliases_.size() < limits_.topic_alias_maximum &&
+                   m.topic.size() <= max_alias_topic_bytes - alias_topic_bytes_) {
             const auto alias = static_cast<std::uint16_t>(topic_aliases_.size() + 1);
             topic_aliases_.emplace(m.topic, alias);
+            alias_topic_bytes_ += m.topic.size();
             p.props.push_back(property{prop::topic_alias, std::uint32_t{alias}});
             new_alias = true;
         }
@@ -832,7 +835,10 @@ std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q
     if (limits_.maximum_packet_size > 0) {
         const auto bytes = encode(p, protocol_version::v5);
         if (!bytes || bytes->size() > limits_.maximum_packet_size) {
-            if (new_alias) topic_aliases_.erase(m.topic);
+            if (new_alias) {
+                topic_aliases_.erase(m.topic);
+                alias_topic_bytes_ -= m.topic.size();
+            }
             return std::nullopt;
         }
     }

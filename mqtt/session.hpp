@@ -169,6 +169,12 @@ void carry_out(actions& list, Perform&& perform) {
     }
 }
 
+// Bytes of the topics one connection keeps Topic Aliases for (5.0). A
+// broker may allow 65 535 aliases, and topics are up to 65 535 bytes each
+// (a command's Response Topic is the caller's choice): past this bound a
+// new topic goes by its name alone.
+inline constexpr std::size_t max_alias_topic_bytes = std::size_t{1} << 20;
+
 class session {
 public:
     enum class link { disconnected, awaiting_connack, connected };
@@ -343,6 +349,7 @@ private:
     server_limits limits_;
     std::chrono::seconds keepalive_;
     std::map<std::string, std::uint16_t, std::less<>> topic_aliases_;  // this connection's outgoing aliases
+    std::size_t alias_topic_bytes_ = 0;                                // their topics' bytes together
 };
 
 }  // namespace fieldbridge::mqtt

@@ -441,6 +441,34 @@ TEST(mqtt5_session, MQTT_3_3_2_8_topic_aliases_stay_within_the_brokers_maximum_a
     EXPECT_EQ(alias_of(resent[0]), 1u);
 }
 
+// A broker may allow 65 535 aliases of topics up to 65 535 bytes each, and
+// a command's Response Topic is the caller's to choose: the topics kept for
+// aliases are bounded in bytes (max_alias_topic_bytes), not only in number.
+TEST(mqtt5_session, topic_aliases_are_kept_for_at_most_max_alias_topic_bytes_of_topics) {
+    auto s = connected5({property{prop::topic_alias_maximum, std::uint32_t{65535}}});
+    const std::size_t size = 60'000;
+    const auto fit = max_alias_topic_bytes / size;
+    const auto topic = [&](std::size_t k) {
+        return std::to_string(k) + std::string(size - 6, 'x') + "/reply";
+    };
+    for (std::size_t k = 0; k < fit + 20; ++k) {
+        const auto p = sent<publish>(s.publish(msg(topic(k), qos::at_most_once), 0, t0));
+        ASSERT_EQ(p.size(), 1u);
+        EXPECT_EQ(p[0].topic, topic(k));
+        if (k < fit) {
+            EXPECT_EQ(alias_of(p[0]), k + 1) << k;
+        } else {
+            EXPECT_FALSE(alias_of(p[0])) << k << ": past the bound, the name alone";
+        }
+    }
+    // Those kept still go by alias; a short topic fits in what is left.
+    const auto again = sent<publish>(s.publish(msg(topic(0), qos::at_most_once), 0, t0));
+    EXPECT_EQ(again.at(0).topic, "");
+    EXPECT_EQ(alias_of(again.at(0)), 1u);
+    const auto short_one = sent<publish>(s.publish(msg("plant/m1/v", qos::at_most_once), 0, t0));
+    EXPECT_EQ(alias_of(short_one.at(0)), fit + 1);
+}
+
 TEST(mqtt5_session, MQTT_3_2_2_21_the_server_keep_alive_replaces_ours) {
     auto s = connected5({property{prop::server_keep_alive, std::uint32_t{3}}});
     EXPECT_EQ(s.keepalive(), 3s);
