@@ -38,6 +38,7 @@ struct metrics_server::impl : std::enable_shared_from_this<metrics_server::impl>
     metrics_limits limits;
     bool stopped = false;
     std::list<std::weak_ptr<connection>> connections;
+    std::size_t reports_held = 0;  // connections writing a report
 
     void accept();
     void forget_closed() {
@@ -54,6 +55,18 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
     beast::flat_buffer buffer;
     std::optional<http::request_parser<http::empty_body>> parser;
     http::response<http::string_body> response;
+    bool holds_report = false;
+
+    ~connection() { release(); }
+
+    // The report written (or not: the client went) is given back.
+    void release() {
+        if (!holds_report)
+            return;
+        holds_report = false;
+        --server->reports_held;
+        response = {};
+    }
 
     void read() {
         parser.emplace();
@@ -87,17 +100,28 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
             response.set(http::field::allow, "GET, HEAD");
             response.set(http::field::content_type, "text/plain; charset=utf-8");
             response.body() = "method not allowed: use GET\n";
+        } else if (get && server->reports_held >= server->limits.max_reports_held) {
+            response.result(http::status::service_unavailable);
+            response.set(http::field::retry_after, "1");
+            response.set(http::field::content_type, "text/plain; charset=utf-8");
+            response.body() = "busy: other clients are still reading the metrics; try again\n";
         } else {
             response.result(http::status::ok);
             response.set(http::field::content_type, metrics_content_type);
             response.body() = server->make_report();
+            if (get) {
+                holds_report = true;
+                ++server->reports_held;
+            }
         }
         response.prepare_payload();
         if (head)
             response.body().clear();  // Content-Length stays that of the GET answer
         stream.expires_after(server->limits.idle_timeout);
         http::async_write(stream, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec || self->server->stopped || !self->response.keep_alive())
+            const bool keep_alive = self->response.keep_alive();
+            self->release();
+            if (ec || self->server->stopped || !keep_alive)
                 return self->close();
             self->read();
         });

@@ -4,7 +4,11 @@
 // get 404, other methods 405; a malformed request, one whose header is
 // larger than max_header_bytes or carries a body, and a client idle for
 // longer than idle_timeout are disconnected; connections beyond
-// max_connections are closed at once. Keep-alive is honoured.
+// max_connections are closed at once. At most max_reports_held reports are
+// held for clients still reading them (a report is ~2.5 KB a device, and a
+// client that does not read keeps it until idle_timeout); a scrape beyond
+// that is answered 503 with Retry-After, no report built. Keep-alive is
+// honoured.
 // Runs on the given executor's one thread; not thread-safe.
 #pragma once
 
@@ -25,6 +29,7 @@ struct metrics_limits {
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_connections = 8;
     std::chrono::milliseconds idle_timeout{10000};  // per read and per write
+    std::size_t max_reports_held = 2;
 };
 
 class metrics_server {

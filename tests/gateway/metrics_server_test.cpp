@@ -49,6 +49,9 @@ public:
     idle_client(const idle_client&) = delete;
     idle_client& operator=(const idle_client&) = delete;
     bool connected() const { return connected_; }
+    void send(const std::string& bytes) {
+        ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    }
     // Whether the server closed the connection (within 5 s): an orderly
     // close, or a reset (a connection still in the backlog of a listener
     // that closed).
@@ -66,8 +69,11 @@ private:
 // The server on an io_context thread of its own, on an ephemeral-free port.
 class endpoint : public ::testing::Test {
 protected:
-    static constexpr metrics_limits limits{
-        .max_header_bytes = 1024, .max_connections = 2, .idle_timeout = std::chrono::milliseconds(1000)};
+    metrics_limits limits_{.max_header_bytes = 1024,
+                           .max_connections = 2,
+                           .idle_timeout = std::chrono::milliseconds(1000),
+                           .max_reports_held = 2};
+    std::atomic<std::size_t> report_bytes_{0};  // 0: the one-line report
 
     void SetUp() override {
         port_ = testing::free_tcp_port();
@@ -75,9 +81,10 @@ protected:
             io_.get_executor(), "127.0.0.1", port_,
             [this] {
                 ++reports_;
-                return std::string("fieldbridge_test_metric 1\n");
+                return report_bytes_.load() == 0 ? std::string("fieldbridge_test_metric 1\n")
+                                                 : std::string(report_bytes_.load(), '#');
             },
-            limits);
+            limits_);
         auto started = server_->start();
         ASSERT_TRUE(started) << started.error().message();
         thread_ = std::thread([this] { io_.run(); });
@@ -185,6 +192,35 @@ TEST(metrics_server, an_address_in_use_or_not_an_address_is_an_error_from_start)
     EXPECT_EQ(taken.error(), std::errc::address_in_use);
     metrics_server named(io.get_executor(), "localhost", port, [] { return std::string(); });
     EXPECT_FALSE(named.start());
+}
+
+// A client that asks and does not read holds its report until the write
+// times out; past max_reports_held such reports a scrape gets 503 with
+// Retry-After and costs no report, and once a holder goes the next one is
+// served.
+class endpoint_holding_reports : public endpoint {
+protected:
+    endpoint_holding_reports() {
+        limits_.max_reports_held = 1;
+        limits_.idle_timeout = std::chrono::milliseconds(20000);
+        report_bytes_ = std::size_t{32} << 20;  // more than the socket buffers of both ends take
+    }
+};
+
+TEST_F(endpoint_holding_reports, a_scrape_past_the_reports_held_is_answered_busy_without_a_report) {
+    {
+        idle_client holder(port_);
+        ASSERT_TRUE(holder.connected());
+        holder.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_TRUE(wait_until([&] { return reports_.load() == 1; }, 5s));
+        auto busy = http_request(port_, "GET", "/metrics", 5s);
+        EXPECT_EQ(busy.status, 503);
+        EXPECT_EQ(busy.headers["retry-after"], "1");
+        EXPECT_EQ(reports_.load(), 1) << "no report built for a busy answer";
+        EXPECT_EQ(http_request(port_, "HEAD", "/metrics", 5s).status, 200) << "HEAD holds no report";
+    }
+    report_bytes_ = 0;
+    EXPECT_TRUE(wait_until([&] { return http_request(port_, "GET", "/metrics", 2s).status == 200; }, 5s));
 }
 
 }  // namespace
