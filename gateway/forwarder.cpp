@@ -192,6 +192,7 @@ void forwarder::refill() {
     std::size_t handed_now = 0;
     bool historical_lane = false;  // fresh_first: the live lane is empty
     std::size_t examined = 0;
+    const auto quota_waiting = quota_wait_.empty() ? quota_topics{} : quota_index();
     while (room() && handed_now < window_ && link_.connected()) {
         if (examined >= max_examined()) {
             request_flush(true);
@@ -212,7 +213,7 @@ void forwarder::refill() {
             // A message waiting out its 0x97 retry (until quota_due(), which
             // reads the queue again from it) holds back the later ones of
             // its topic: per-topic order.
-            if (!quota_wait_.empty() && quota_holds(m.id, m.message.topic))
+            if (!quota_wait_.empty() && quota_holds(quota_waiting, m.id, m.message.topic))
                 continue;
             if (!link_.ready(m.message)) continue;  // stays stored until rewind()
             handed_[m.id] = m.message.qos;
@@ -367,17 +368,27 @@ void forwarder::quota_due() {
     refill();
 }
 
-bool forwarder::quota_holds(std::int64_t id, const std::string& topic) const {
+forwarder::quota_topics forwarder::quota_index() const {
+    quota_topics q;
+    for (const auto& [id, wait] : quota_wait_) {  // by id: the first of a topic is its oldest
+        if (wait.topic.empty())
+            continue;
+        q.oldest.emplace(wait.topic, id);
+        if (!lanes_.historical(id))
+            q.oldest_live.emplace(wait.topic, id);
+    }
+    return q;
+}
+
+bool forwarder::quota_holds(const quota_topics& waiting, std::int64_t id, const std::string& topic) const {
     if (quota_wait_.contains(id))
         return true;
-    for (const auto& [waiting, wait] : quota_wait_) {
-        if (waiting >= id)
-            break;  // by id: the older ones first
-        // (fresh_first: a live row may pass a historical one.)
-        if (wait.topic == topic && !(lanes_.historical(waiting) && !lanes_.historical(id)))
-            return true;
-    }
-    return false;
+    // Any older waiting message of its topic holds a historical one back; a
+    // live one only an older live one (fresh_first: a live row may pass a
+    // historical one).
+    const auto& older = lanes_.historical(id) ? waiting.oldest : waiting.oldest_live;
+    const auto it = older.find(topic);
+    return it != older.end() && it->second < id;
 }
 
 std::string forwarder::stored_topic(std::int64_t id) {

@@ -106,7 +106,9 @@ public:
     // Whether the stored message `id` of `topic` waits on a 0x97 retry: its
     // own, or that of an older message of its topic (with fresh_first a
     // live message does not wait for a historical one).
-    bool quota_holds(std::int64_t id, const std::string& topic) const;
+    bool quota_holds(std::int64_t id, const std::string& topic) const {
+        return quota_holds(quota_index(), id, topic);
+    }
     // Stored messages the uplink was not ready() for may go now: the queue
     // is read again from its start.
     void rewind();
@@ -245,6 +247,14 @@ private:
         std::string topic;  // empty when the row was not found
     };
     std::map<std::int64_t, quota_wait> quota_wait_;
+    // quota_wait_ by topic, built once per refill(): the oldest waiting id
+    // of each topic, and its oldest waiting live one (fresh_first).
+    struct quota_topics {
+        std::map<std::string, std::int64_t, std::less<>> oldest;
+        std::map<std::string, std::int64_t, std::less<>> oldest_live;
+    };
+    quota_topics quota_index() const;
+    bool quota_holds(const quota_topics& waiting, std::int64_t id, const std::string& topic) const;
     std::function<quota_clock::time_point()> quota_clock_;
     std::function<void(quota_clock::time_point)> quota_wake_;
     // Direct QoS 0 messages with the client, by token (from direct_token_base

@@ -306,7 +306,7 @@ public:
             return violated("all", "QoS 0 messages sent directly with store.qos0: stored");
         }
         for (const auto key : durable_) {
-            if (evicted_.count(key) || broker_.refused_keys.count(key))
+            if (evicted_.count(key) || refused_for_good(key))
                 continue;
             if (!first_delivery_.count(key)) {
                 return violated("all", "message " + std::to_string(key) + " (QoS " +
@@ -588,6 +588,18 @@ private:
         return true;
     }
 
+    // The broker refused `key` with a final code, or with 0x97 as often as
+    // the forwarder tries before it gives a message up (it may give up
+    // later: its tries are counted per run). Any other message the broker
+    // refused is still owed.
+    bool refused_for_good(std::uint64_t key) const {
+        if (broker_.refused_for_good.count(key) > 0)
+            return true;
+        const auto tries = broker_.refused_keys.find(key);
+        return tries != broker_.refused_keys.end() &&
+               tries->second >= static_cast<int>(forwarder::quota_retries);
+    }
+
     // After the link came back: the newest stored message of each topic is
     // live, unless a newer one was delivered or dropped already.
     bool latest_is_live(const std::map<std::uint64_t, store_oracle::row>& rows) {
@@ -697,7 +709,7 @@ private:
         for (const auto& [key, row] : rows) durable_.insert(key);
         for (const auto& [key, row] : last_rows_) {
             if (rows.count(key) || first_delivery_.count(key)) continue;
-            if (broker_.refused_keys.count(key))
+            if (refused_for_good(key))
                 continue;  // refused by the broker, counted as such
             if (std::getenv("FIELDBRIDGE_UPLINK_TRACE")) {
                 std::printf("step %d: key %llu (qos %d, id %lld, state %d) left the store unreceived\n", step_,
