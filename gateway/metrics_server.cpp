@@ -100,7 +100,7 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
             response.set(http::field::allow, "GET, HEAD");
             response.set(http::field::content_type, "text/plain; charset=utf-8");
             response.body() = "method not allowed: use GET\n";
-        } else if (get && server->reports_held >= server->limits.max_reports_held) {
+        } else if (server->reports_held >= server->limits.max_reports_held) {
             response.result(http::status::service_unavailable);
             response.set(http::field::retry_after, "1");
             response.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -116,7 +116,8 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
         }
         response.prepare_payload();
         if (head)
-            response.body().clear();  // Content-Length stays that of the GET answer
+            std::string().swap(
+                response.body());  // Content-Length stays that of the GET answer; the memory goes
         stream.expires_after(server->limits.idle_timeout);
         http::async_write(stream, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             const bool keep_alive = self->response.keep_alive();

@@ -7,7 +7,8 @@
 // max_connections are closed at once. At most max_reports_held reports are
 // held for clients still reading them (a report is ~2.5 KB a device, and a
 // client that does not read keeps it until idle_timeout); a scrape beyond
-// that is answered 503 with Retry-After, no report built. Keep-alive is
+// that (GET or HEAD: a HEAD builds the report for its length, then frees
+// it) is answered 503 with Retry-After, no report built. Keep-alive is
 // honoured.
 // Runs on the given executor's one thread; not thread-safe.
 #pragma once
