@@ -55,10 +55,16 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
     std::uint64_t next_alias = 1;
     first_alias_.reserve(devices_.size());
     latest_.reserve(devices_.size());
+    by_name_.reserve(devices_.size());
     for (const auto& d : devices_) {
         first_alias_.push_back(next_alias);
         next_alias += d.metrics.size();
         latest_.emplace_back(d.metrics.size());
+        auto& sorted = by_name_.emplace_back(d.metrics.size());
+        for (std::size_t k = 0; k < sorted.size(); ++k)
+            sorted[k] = static_cast<std::uint32_t>(k);
+        std::sort(sorted.begin(), sorted.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return d.metrics[a].name < d.metrics[b].name; });
     }
 }
 
@@ -224,11 +230,15 @@ std::optional<std::size_t> edge_node::device_index(std::string_view name) const 
 std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::string_view name,
                                                    std::size_t hint) const {
     const auto& metrics = devices_[device].metrics;
-    for (std::size_t n = 0; n < metrics.size(); ++n) {
-        const auto k = (hint + n) % metrics.size();
-        if (metrics[k].name == name) return k;
-    }
-    return std::nullopt;
+    if (hint < metrics.size() && metrics[hint].name == name)
+        return hint;
+    const auto& sorted = by_name_[device];
+    const auto it =
+        std::lower_bound(sorted.begin(), sorted.end(), name,
+                         [&](std::uint32_t k, std::string_view n) { return metrics[k].name < n; });
+    if (it == sorted.end() || metrics[*it].name != name)
+        return std::nullopt;
+    return *it;
 }
 
 std::optional<std::size_t> edge_node::device_of(std::string_view t, std::string_view prefix) const {
@@ -290,28 +300,6 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
     }
     const auto& p = std::get<payload>(decoded);
     std::size_t next_metric = 0;  // a DCMD in point order finds each name at the first look
-    // A DCMD of many names against a device of many metrics: the device's
-    // metrics sorted by name, once, instead of a walk of them per name.
-    std::vector<std::uint32_t> by_name;
-    if (device && p.metrics.size() > 16) {
-        const auto& metrics = devices_[*device].metrics;
-        by_name.resize(metrics.size());
-        for (std::size_t k = 0; k < metrics.size(); ++k)
-            by_name[k] = static_cast<std::uint32_t>(k);
-        std::sort(by_name.begin(), by_name.end(),
-                  [&](std::uint32_t a, std::uint32_t b) { return metrics[a].name < metrics[b].name; });
-    }
-    const auto find_name = [&](std::string_view name) -> std::optional<std::size_t> {
-        if (by_name.empty())
-            return metric_index(*device, name, next_metric);
-        const auto& metrics = devices_[*device].metrics;
-        const auto it =
-            std::lower_bound(by_name.begin(), by_name.end(), name,
-                             [&](std::uint32_t k, std::string_view n) { return metrics[k].name < n; });
-        if (it == by_name.end() || metrics[*it].name != name)
-            return std::nullopt;
-        return *it;
-    };
     for (const auto& m : p.metrics) {
         const std::string label = m.name ? *m.name : "alias " + std::to_string(m.alias.value_or(0));
         if (!device) {
@@ -326,7 +314,7 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
         const auto& def = devices_[*device];
         std::optional<std::size_t> index;
         if (m.name) {
-            index = find_name(*m.name);
+            index = metric_index(*device, *m.name, next_metric);
         } else if (m.alias && *m.alias >= first_alias_[*device] &&
                    *m.alias - first_alias_[*device] < def.metrics.size()) {
             index = static_cast<std::size_t>(*m.alias - first_alias_[*device]);

@@ -183,8 +183,8 @@ private:
     std::optional<std::size_t> device_index(std::string_view name) const;
     // The device a topic names after `prefix` (one of the *_prefix_ below).
     std::optional<std::size_t> device_of(std::string_view t, std::string_view prefix) const;
-    // Looked for from `hint` on (wrapping round): a caller going through
-    // metrics in point order finds each at the first look.
+    // Looked for at `hint` first (a caller going through metrics in point
+    // order finds each at the first look), then in by_name_.
     std::optional<std::size_t> metric_index(std::size_t device, std::string_view name, std::size_t hint = 0) const;
 
     mqtt::message make(message_type t, std::optional<std::size_t> device, payload p);
@@ -200,6 +200,10 @@ private:
     std::string dcmd_prefix_;
     std::vector<device_definition> devices_;
     std::vector<std::uint64_t> first_alias_;
+    // Per device, its metrics' indices sorted by name (4 bytes a metric):
+    // a DCMD of many names, or a stored DDATA whose points were renumbered
+    // by a reload, finds each name without a walk of every metric.
+    std::vector<std::vector<std::uint32_t>> by_name_;
     std::vector<std::vector<metric_state>> latest_;
     std::vector<bool> online_;
     std::uint8_t bd_seq_ = 0;

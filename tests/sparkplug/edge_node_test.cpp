@@ -185,10 +185,10 @@ TEST(sparkplug_edge_node, ncmd_rebirth_and_dcmd_writes_by_name_or_alias) {
     EXPECT_FALSE(n.command("fieldbridge/m1/relay/set", ""));
 }
 
-// A DCMD finds its metrics by name the same way whether it names a few (a
-// walk from the last one found) or many (the device's names sorted once):
-// random DCMDs against a device of 60 metrics, checked against a plain
-// search of the definitions.
+// A DCMD finds its metrics by name, in point order (the name after the
+// last one found) or in any other (the device's names sorted once), as a
+// plain search of the definitions does: random DCMDs of few or many names
+// against a device of 60 metrics.
 TEST(sparkplug_edge_node, a_dcmd_of_few_or_many_names_finds_each_as_a_plain_search_does) {
     std::vector<metric_definition> metrics;
     for (int k = 0; k < 60; ++k) {
