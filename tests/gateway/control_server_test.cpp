@@ -179,9 +179,10 @@ TEST_F(control_server_bounds, clients_that_never_read_their_reply_hold_no_place_
         ASSERT_TRUE(stuck.back()->send("{\"version\":1,\"command\":\"points\"}\n"));
     }
     // Every place is taken now (the next client is refused until one frees).
-    const auto started = std::chrono::steady_clock::now();
-    EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 5s));
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    // The stuck clients never close, so without the reply timeout no good
+    // client is ever answered; the deadline leaves room for a loaded machine
+    // and an instrumented build, where each 1 MiB reply takes long to build.
+    EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 30s));
     // The stuck clients were closed: what they read ends before the whole reply.
     std::size_t got = 0;
     char chunk[65536];
