@@ -225,11 +225,18 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         // the flows started, and the rest go as acknowledgements free slots
         // (resend_due). [MQTT-3.3.4-8]: packets other than PUBLISH are never
         // delayed for the quota, so every PUBREL goes now.
+        // [MQTT-3.2.2-11]: a QoS 1/2 flow the broker's Maximum QoS no
+        // longer allows (it now takes QoS 0 only) is never resent at that
+        // QoS, which would only earn a DISCONNECT (0x9B) and the same again
+        // on every connection: it waits, and the flows after it with it, in
+        // order, as a queued one does.
         std::size_t on_wire = static_cast<std::size_t>(std::count_if(
             inflight_.begin(), inflight_.end(),
             [](const inflight_entry& e) { return e.state == inflight_state::pubrec_received; }));
+        bool held = false;
         for (auto it = inflight_.begin(); it != inflight_.end();) {
-            if (it->state == inflight_state::publish_sent && on_wire >= window()) {
+            held = held || (it->state == inflight_state::publish_sent && !sendable_qos(it->message.qos));
+            if (it->state == inflight_state::publish_sent && (held || on_wire >= window())) {
                 resend_due_.insert(it->packet_id);
                 ++it;
                 continue;
@@ -689,10 +696,13 @@ void session::resend_due(actions& out, clock::time_point now) {
     for (auto it = inflight_.begin(); it != inflight_.end() && !resend_due_.empty();) {
         // Every flow not waiting here is unacknowledged on this link.
         if (inflight_.size() - resend_due_.size() >= window()) return;
-        if (resend_due_.erase(it->packet_id) == 0) {
+        if (!resend_due_.contains(it->packet_id)) {
             ++it;
             continue;
         }
+        // Held by the broker's Maximum QoS, and what follows it with it.
+        if (!sendable_qos(it->message.qos)) return;
+        resend_due_.erase(it->packet_id);
         if (resend(out, it, now)) ++it;
     }
 }
@@ -802,7 +812,11 @@ std::optional<mqtt::qos> session::sendable_qos(mqtt::qos wanted) const {
 }
 
 bool session::held_by_maximum_qos() const noexcept {
-    return link_ == link::connected && !pending_.empty() && !sendable_qos(pending_.front().message.qos);
+    if (link_ != link::connected) return false;
+    for (const auto& e : inflight_) {
+        if (resend_due_.contains(e.packet_id)) return !sendable_qos(e.message.qos);
+    }
+    return !pending_.empty() && !sendable_qos(pending_.front().message.qos);
 }
 
 std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup) {

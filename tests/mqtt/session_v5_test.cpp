@@ -394,6 +394,42 @@ TEST(mqtt5_session, MQTT_3_2_2_11_nothing_is_sent_above_the_brokers_maximum_qos)
     EXPECT_EQ(again[0].qos, qos::at_least_once);
 }
 
+// A session resumed by a broker that now takes QoS 0 only: its QoS 1/2
+// flows are not resent at a QoS the broker refuses (a DISCONNECT 0x9B, and
+// the same on every connection after); they wait in order, with what is
+// queued behind them. A PUBREL is no PUBLISH: it still goes.
+TEST(mqtt5_session, MQTT_3_2_2_11_a_resumed_flow_above_the_brokers_maximum_qos_waits) {
+    session s(opts5());
+    ASSERT_FALSE(s.restore(session_state{{flow(1, qos::exactly_once, inflight_state::pubrec_received),
+                                          flow(2, qos::at_least_once), flow(3, qos::exactly_once)},
+                                         {}}));
+    s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{true, 0, {property{prop::maximum_qos, std::uint32_t{0}}}}, t0);
+    EXPECT_TRUE(of<action::close_connection>(a).empty());
+    EXPECT_TRUE(sent<publish>(a).empty());
+    ASSERT_EQ(sent<pubrel>(a).size(), 1u);
+    EXPECT_EQ(sent<pubrel>(a)[0].packet_id, 1);
+    EXPECT_TRUE(s.held_by_maximum_qos());
+    EXPECT_TRUE(sent<publish>(s.publish(msg("q0", qos::at_most_once), 10, t0)).empty());
+    // The PUBREL flow ends; the held flows still wait.
+    EXPECT_TRUE(sent<publish>(s.on_packet(pubcomp{1, 0, {}}, t0)).empty());
+    EXPECT_TRUE(s.held_by_maximum_qos());
+    EXPECT_EQ(s.inflight(), 2u);
+
+    // A broker that takes QoS 1 again: flow 2 as it was, flow 3 at QoS 1
+    // (at least once, never below), then the QoS 0 message behind them.
+    s.on_connection_lost(t0);
+    s.on_transport_connected(t0);
+    const auto again =
+        sent<publish>(s.on_packet(connack{true, 0, {property{prop::maximum_qos, std::uint32_t{1}}}}, t0));
+    ASSERT_EQ(ids_of(again), (std::vector<std::uint16_t>{2, 3, 0}));
+    EXPECT_EQ(again[0].qos, qos::at_least_once);
+    EXPECT_EQ(again[1].qos, qos::at_least_once);
+    EXPECT_TRUE(again[1].dup);
+    EXPECT_EQ(again[2].topic, "q0");
+    EXPECT_FALSE(s.held_by_maximum_qos());
+}
+
 TEST(mqtt5_session, MQTT_3_2_2_14_no_retained_publish_to_a_broker_without_retain) {
     auto s = connected5({property{prop::retain_available, std::uint32_t{0}}});
     message m{"t", "v", qos::at_least_once, true};
