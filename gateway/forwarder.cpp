@@ -520,7 +520,15 @@ void forwarder::rewind() {
     refill();
 }
 
-void forwarder::on_link_up() { refill(); }
+void forwarder::on_link_up() {
+    // Flows a CONNACK with Session Present 0 restarted are recorded so by
+    // the flush timer too, not only with the next write: a broker that takes
+    // QoS 0 only lets none of them be written, and a store still saying
+    // PUBREC through a restart would resume them with PUBREL alone.
+    take_restarted();
+    request_flush();
+    refill();
+}
 
 void forwarder::on_link_down() {
     split_due_ = true;

@@ -467,6 +467,47 @@ TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_is_recorded_when_the_
     EXPECT_EQ(delivered_by_this_session(1), 1) << "message 1 never published to the new broker session";
 }
 
+// The same fault with a broker that takes QoS 0 only after it forgot us:
+// the restarted flow cannot be written, so no write's commit records it;
+// the flush the link's coming up asks for does, and a kill while the link
+// stays up that way cannot leave the store saying PUBREC.
+TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_that_cannot_be_written_is_recorded_by_the_flush) {
+    v5 = true;
+    start();
+    link().connect();
+    submit({message_for(1, qos::exactly_once)});
+    link().write();
+    deliver_all_acks();  // PUBREC in, PUBREL out
+    ASSERT_EQ(committed().at(1).state, store::flow_state::pubrec);
+
+    link().drop();
+    broker.forget();
+    broker.maximum_qos = qos::at_most_once;
+    wire.clear();
+    std::optional<int> asked;
+    link().before_connack([&] {
+        fwd().flush_due();  // the one the CONNECT's write asked for
+        asked = flushes_asked;
+    });
+    link().connect();  // Session Present 0; the flow waits for QoS 1/2 to be taken again
+    ASSERT_TRUE(link().up());
+    link().write();
+    ASSERT_TRUE(wire.empty());
+    ASSERT_TRUE(asked);
+    ASSERT_GT(flushes_asked, *asked);
+    fwd().flush_due();  // the owner's flush timer
+    EXPECT_EQ(committed().at(1).state, store::flow_state::sent);
+    crash();
+
+    broker.maximum_qos = qos::exactly_once;
+    start();
+    link().connect();  // Session Present 1
+    ASSERT_EQ(link().resumed_sessions, 1u);
+    run_until_quiet();
+    EXPECT_TRUE(committed().empty());
+    EXPECT_EQ(delivered_by_this_session(1), 1) << "message 1 never published to the new broker session";
+}
+
 // 0x97 Quota exceeded in a PUBACK is "not now", not a verdict on the
 // message: it stays stored and goes again (recorded as queued first).
 TEST_F(forwarder_test, a_quota_exceeded_answer_keeps_the_message_and_sends_it_again) {

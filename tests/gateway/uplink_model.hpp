@@ -58,6 +58,8 @@ struct delivery {
 struct broker {
     bool downgrade_qos2 = false;
     std::uint16_t receive_maximum = 65535;  // 5.0 CONNACK property
+    mqtt::qos maximum_qos = mqtt::qos::exactly_once;  // 5.0 CONNACK property
+    std::string qos_violation;                        // a PUBLISH above the Maximum QoS, if any
     bool v5 = false;
     // The next `refusals` QoS 1/2 PUBLISH packets are answered with this
     // reason code (5.0) and not taken.
@@ -139,6 +141,9 @@ struct broker {
         }
         has_session = true;
         if (v5) a.props.push_back(mqtt::property{mqtt::prop::receive_maximum, std::uint32_t{receive_maximum}});
+        if (v5 && maximum_qos != mqtt::qos::exactly_once) {
+            a.props.push_back(mqtt::property{mqtt::prop::maximum_qos, static_cast<std::uint32_t>(maximum_qos)});
+        }
         return a;
     }
 
@@ -159,6 +164,11 @@ struct broker {
     void on_publish(const mqtt::publish& p) {
         delivery d{payload_key(p.payload), p.qos, p.dup, true, incarnation, marked_historical(p.payload)};
         d.sent = sent_at[d.key];
+        if (p.qos > maximum_qos && qos_violation.empty()) {
+            qos_violation = "PUBLISH of message " + std::to_string(d.key) + " at QoS " +
+                            std::to_string(static_cast<int>(p.qos)) + ", the broker's Maximum QoS " +
+                            std::to_string(static_cast<int>(maximum_qos)) + " (a DISCONNECT 0x9B)";
+        }
         if (p.qos != mqtt::qos::at_most_once) {
             outstanding.insert(p.packet_id);
             if (outstanding.size() > (v5 ? receive_maximum : 65535)) {

@@ -3,7 +3,8 @@
 // and twice, links lost, Session Present 0/1, Receive Maximum 1..N, a broker
 // that takes QoS 2 as QoS 1, an MQTT 5.0 broker that refuses PUBLISH packets
 // (0x97 Quota exceeded: sent again after a delay on a manual clock; other
-// codes: final), failed commits, crashes and restarts, a broker
+// codes: final), a 5.0 broker whose Maximum QoS goes to 0 and back to 2
+// between connections, failed commits, crashes and restarts, a broker
 // that forgets us followed by a failed commit or a crash right after the
 // next CONNACK, full queues), with the promises checked after every step against a reference:
 // what the broker received and what the store holds committed.
@@ -31,6 +32,8 @@
 //            in the store; when the link comes back the latest stored
 //            message of each topic is live unless a newer one was
 //            delivered or dropped already. strict marks nothing.
+//   qos      no PUBLISH above the broker's Maximum QoS, and no QoS 1/2
+//            message delivered at QoS 0
 //   resume   a PUBREL goes only to a broker session that received the
 //            PUBLISH of its packet id: a flow the broker forgot (Session
 //            Present 0) is published again, also when the commit after that
@@ -84,6 +87,7 @@ struct scenario {
     std::size_t batch_max = 20;
     int steps = 120;
     bool refusals = false;  // 5.0: the broker refuses PUBLISH packets now and then
+    bool maximum_qos_changes = false;  // 5.0: the broker's Maximum QoS goes to 0 and back to 2
 
     static scenario from_seed(std::uint64_t seed) {
         std::mt19937_64 r(seed);
@@ -126,6 +130,7 @@ struct scenario {
         if (lanes) s.order = config::store_order::fresh_first;
         // Drawn apart, so that the other choices of a seed stay what they were.
         s.refusals = s.v5 && std::mt19937_64(seed ^ 0x97)() % 2 == 0;
+        s.maximum_qos_changes = s.v5 && std::mt19937_64(seed ^ 0x24)() % 2 == 0;
         return s;
     }
 
@@ -136,7 +141,8 @@ struct scenario {
           << window << ", max_rows " << max_rows
           << (qos0 == config::qos0_route::direct ? ", QoS 0 direct" : "")
           << (order == config::store_order::fresh_first ? ", fresh_first" : "")
-          << (refusals ? ", the broker refuses" : "") << ", QoS weights " << qos_weights[0] << "/"
+          << (refusals ? ", the broker refuses" : "")
+          << (maximum_qos_changes ? ", the broker's Maximum QoS changes" : "") << ", QoS weights " << qos_weights[0] << "/"
           << qos_weights[1] << "/" << qos_weights[2];
         return o.str();
     }
@@ -199,6 +205,12 @@ public:
             } else {
                 event("link lost");
             }
+            // Drawn apart, so that the other events of a seed stay what they were.
+            if (s_.maximum_qos_changes && qos_random_() % 3 == 0) {
+                broker_.maximum_qos = broker_.maximum_qos == mqtt::qos::exactly_once ? mqtt::qos::at_most_once
+                                                                                       : mqtt::qos::exactly_once;
+                event("the broker's Maximum QoS is now " + std::to_string(static_cast<int>(broker_.maximum_qos)));
+            }
         } else if (dice < 94) {
             const auto k = 1 + pick(3);
             event("the next " + std::to_string(k) + " commit(s) fail");
@@ -245,6 +257,10 @@ public:
         step_ = -1;
         failing_commits_ = 0;
         broker_.refusals = 0;
+        if (broker_.maximum_qos != mqtt::qos::exactly_once) {
+            broker_.maximum_qos = mqtt::qos::exactly_once;
+            link_->drop();  // the next connection learns it
+        }
         for (int round = 0; round < 10'000; ++round) {
             if (!link_->up()) link_->connect();
             if (quota_wake_) {
@@ -641,6 +657,7 @@ private:
         if (!failure_.empty()) return false;
         if (!broker_.violation.empty()) return violated("window", broker_.violation);
         if (!broker_.resume_violation.empty()) return violated("resume", broker_.resume_violation);
+        if (!broker_.qos_violation.empty()) return violated("qos", broker_.qos_violation);
         if (link_->encode_failures > 0) return violated("durable", "a packet the client wrote does not encode");
         if (link_->runaway) {
             return violated("fresh", "over " + std::to_string(session_link::runaway_bound) +
@@ -671,6 +688,10 @@ private:
             }
             if (!d.delivered) continue;
             const auto& m = submitted_[d.key];
+            if (m.qos != mqtt::qos::at_most_once && d.qos == mqtt::qos::at_most_once) {
+                return violated("qos", "QoS " + std::to_string(static_cast<int>(m.qos)) + " message " +
+                                           std::to_string(d.key) + " delivered at QoS 0");
+            }
             if (evicted_.count(d.key)) {
                 return violated("drops", "message " + std::to_string(d.key) + " delivered after it was dropped");
             }
@@ -736,6 +757,7 @@ private:
 
     scenario s_;
     std::mt19937_64 random_;
+    std::mt19937_64 qos_random_{s_.seed ^ 0x24};
     fs::path path_;
     broker broker_;
     std::unique_ptr<store::message_store> store_;
