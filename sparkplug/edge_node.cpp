@@ -66,6 +66,11 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
         std::sort(sorted.begin(), sorted.end(),
                   [&](std::uint32_t a, std::uint32_t b) { return d.metrics[a].name < d.metrics[b].name; });
     }
+    devices_by_name_.resize(devices_.size());
+    for (std::size_t d = 0; d < devices_by_name_.size(); ++d)
+        devices_by_name_[d] = static_cast<std::uint32_t>(d);
+    std::stable_sort(devices_by_name_.begin(), devices_by_name_.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return devices_[a].name < devices_[b].name; });
 }
 
 std::string edge_node::topic(message_type t) const {
@@ -221,10 +226,10 @@ std::optional<mqtt::message> edge_node::stored_data(std::size_t device, const st
 }
 
 std::optional<std::size_t> edge_node::device_index(std::string_view name) const {
-    for (std::size_t d = 0; d < devices_.size(); ++d) {
-        if (devices_[d].name == name) return d;
-    }
-    return std::nullopt;
+    const auto it = std::lower_bound(devices_by_name_.begin(), devices_by_name_.end(), name,
+                                     [&](std::uint32_t d, std::string_view n) { return devices_[d].name < n; });
+    if (it == devices_by_name_.end() || devices_[*it].name != name) return std::nullopt;
+    return *it;
 }
 
 std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::string_view name,

@@ -204,6 +204,9 @@ private:
     // a DCMD of many names, or a stored DDATA whose points were renumbered
     // by a reload, finds each name without a walk of every metric.
     std::vector<std::vector<std::uint32_t>> by_name_;
+    // The devices' indices sorted by name: every stored DDATA (ready(),
+    // hand_over()) and every DCMD finds its device without a walk of all.
+    std::vector<std::uint32_t> devices_by_name_;
     std::vector<std::vector<metric_state>> latest_;
     std::vector<bool> online_;
     std::uint8_t bd_seq_ = 0;

@@ -189,6 +189,34 @@ TEST(sparkplug_edge_node, ncmd_rebirth_and_dcmd_writes_by_name_or_alias) {
 // last one found) or in any other (the device's names sorted once), as a
 // plain search of the definitions does: random DCMDs of few or many names
 // against a device of 60 metrics.
+// A DCMD's device is found by its name among many (the names sorted once),
+// as a plain search of the definitions does: names that are prefixes of
+// others, in no order, and names of no device.
+TEST(sparkplug_edge_node, a_dcmd_finds_its_device_among_many_as_a_plain_search_does) {
+    std::mt19937_64 random(11);
+    std::vector<device_definition> devices;
+    std::vector<std::string> names;
+    for (int d = 0; d < 300; ++d) names.push_back("m" + std::to_string(d * 7 % 300));
+    names.push_back("m");
+    std::shuffle(names.begin(), names.end(), random);
+    for (const auto& name : names) devices.push_back(device_definition{name, {{"v", data_type::int32, "", true}}});
+    const edge_node n(edge_node_settings{"plant1", "gw1"}, devices);
+    for (int round = 0; round < 1000; ++round) {
+        const auto name = random() % 2 == 0 ? names[random() % names.size()] : "m" + std::to_string(random() % 400);
+        const auto c =
+            n.command("spBv1.0/plant1/DCMD/gw1/" + name, encode(command_payload({named("v", std::uint32_t{1})})));
+        ASSERT_TRUE(c);
+        const auto it = std::find(names.begin(), names.end(), name);
+        if (it == names.end()) {
+            ASSERT_TRUE(c->writes.empty()) << name;
+            ASSERT_EQ(c->refused.size(), 1u) << name;
+            continue;
+        }
+        ASSERT_EQ(c->writes.size(), 1u) << name;
+        EXPECT_EQ(c->writes[0].device, static_cast<std::size_t>(it - names.begin())) << name;
+    }
+}
+
 TEST(sparkplug_edge_node, a_dcmd_of_few_or_many_names_finds_each_as_a_plain_search_does) {
     std::vector<metric_definition> metrics;
     for (int k = 0; k < 60; ++k) {
