@@ -674,6 +674,42 @@ TEST_F(forwarder_test, a_broker_that_always_answers_quota_exceeded_gets_a_bounde
     EXPECT_EQ(fwd().stats().refused_by_broker, 1u);
 }
 
+// store.order: fresh_first with a 0x97 refusal: a message waiting out its
+// retry holds back a later live one of its topic; a historical one it holds
+// back only when it is older (the backlog goes behind the live rows, not
+// behind their retries), and an older waiting historical one holds back the
+// rest of the backlog.
+TEST_F(forwarder_test, with_fresh_first_a_quota_refusal_holds_back_what_would_overtake_it_on_its_topic) {
+    v5 = true;
+    order = config::store_order::fresh_first;
+    start(1, 1);  // one message handed over at a time: the refusals land where this test says
+    using clock = forwarder::quota_clock;
+    clock::time_point now{std::chrono::hours(1)};
+    fwd().set_quota_wait([&] { return now; }, [](clock::time_point) {});
+    // Stored while the link is down, one topic: 3 is the latest, 1 and 2 the backlog.
+    submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once),
+            message_for(3, qos::at_least_once)});
+    broker.refusal_code = 0x97;
+    broker.refusals = 2;  // 3 (live), then 1 (historical)
+    link().connect();
+    run_until_quiet();
+    ASSERT_EQ(wire_keys(), (std::vector<std::uint64_t>{3, 1})) << "2 waits behind 1, which is older";
+    ASSERT_EQ(fwd().quota_waiting(), 2u);
+    // A new live message of the topic waits behind 3.
+    submit({message_for(4, qos::at_least_once)});
+    run_until_quiet();
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{3, 1})) << "4 overtook the live message 3 waiting";
+    now += std::chrono::seconds(1);
+    fwd().quota_due();
+    run_until_quiet();
+    // The live lane first, then the backlog; each in order.
+    EXPECT_EQ(wire_keys(), (std::vector<std::uint64_t>{3, 1, 3, 4, 1, 2}));
+    for (std::size_t i = 0; i < wire.size(); ++i) {
+        EXPECT_EQ(model::marked_historical(wire[i].payload), i == 1 || i >= 4) << "PUBLISH " << i;
+    }
+    EXPECT_TRUE(committed().empty());
+}
+
 TEST_F(forwarder_test, a_historical_message_handed_over_again_after_a_lost_link_is_counted_once) {
     order = config::store_order::fresh_first;
     start(1000, 1);  // one flow in flight at most
