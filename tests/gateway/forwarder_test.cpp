@@ -141,6 +141,13 @@ protected:
     std::uint32_t cache_kib = 2048;
     bool v5 = false;
     int flushes_asked = 0;
+    // The 0x97 retry clock, moved by hand: the times quota_due() was asked for.
+    forwarder::quota_clock::time_point quota_now{std::chrono::hours(1)};
+    std::vector<forwarder::quota_clock::time_point> quota_wakes;
+    void use_quota_clock() {
+        fwd().set_quota_wait([this] { return quota_now; },
+                             [this](forwarder::quota_clock::time_point t) { quota_wakes.push_back(t); });
+    }
     config::qos0_route qos0_route = config::qos0_route::stored;
     config::store_order order = config::store_order::strict;
 
@@ -540,10 +547,9 @@ TEST_F(forwarder_test, a_quota_exceeded_answer_keeps_the_message_and_sends_it_ag
 TEST_F(forwarder_test, a_quota_exceeded_message_waits_a_growing_delay_before_it_goes_again) {
     v5 = true;
     start();
-    using clock = forwarder::quota_clock;
-    clock::time_point now{std::chrono::hours(1)};
-    std::vector<clock::time_point> wakes;
-    fwd().set_quota_wait([&] { return now; }, [&](clock::time_point t) { wakes.push_back(t); });
+    use_quota_clock();
+    auto& now = quota_now;
+    const auto& wakes = quota_wakes;
     link().connect();
     broker.refusal_code = 0x97;
     broker.refusals = 2;
@@ -588,9 +594,8 @@ TEST_F(forwarder_test, a_quota_exceeded_message_waits_a_growing_delay_before_it_
 TEST_F(forwarder_test, a_message_waiting_for_its_quota_retry_is_not_overtaken_on_its_topic) {
     v5 = true;
     start();
-    using clock = forwarder::quota_clock;
-    clock::time_point now{std::chrono::hours(1)};
-    fwd().set_quota_wait([&] { return now; }, [](clock::time_point) {});
+    use_quota_clock();
+    auto& now = quota_now;
     link().connect();
     broker.refusal_code = 0x97;
     broker.refusals = 1;
@@ -621,9 +626,8 @@ TEST_F(forwarder_test, messages_waiting_in_the_client_behind_a_quota_refusal_go_
     v5 = true;
     broker.receive_maximum = 1;
     start();
-    using clock = forwarder::quota_clock;
-    clock::time_point now{std::chrono::hours(1)};
-    fwd().set_quota_wait([&] { return now; }, [](clock::time_point) {});
+    use_quota_clock();
+    auto& now = quota_now;
     link().connect();
     broker.refusal_code = 0x97;
     broker.refusals = 1;
@@ -683,9 +687,8 @@ TEST_F(forwarder_test, with_fresh_first_a_quota_refusal_holds_back_what_would_ov
     v5 = true;
     order = config::store_order::fresh_first;
     start(1, 1);  // one message handed over at a time: the refusals land where this test says
-    using clock = forwarder::quota_clock;
-    clock::time_point now{std::chrono::hours(1)};
-    fwd().set_quota_wait([&] { return now; }, [](clock::time_point) {});
+    use_quota_clock();
+    auto& now = quota_now;
     // Stored while the link is down, one topic: 3 is the latest, 1 and 2 the backlog.
     submit({message_for(1, qos::at_least_once), message_for(2, qos::at_least_once),
             message_for(3, qos::at_least_once)});
