@@ -679,7 +679,14 @@ bool session::resend(actions& out, std::deque<inflight_entry>::iterator& it, clo
         send(out, pubrel{e.packet_id, 0, {}}, now);
         return true;
     }
-    const auto q = sendable_qos(e.message.qos).value_or(e.message.qos);
+    const auto sendable = sendable_qos(e.message.qos);
+    if (!sendable) {
+        // Never above the broker's Maximum QoS: it waits (the callers hold
+        // such a flow back before they get here).
+        resend_due_.insert(e.packet_id);
+        return true;
+    }
+    const auto q = *sendable;
     auto p = make_publish(e.message, q, e.packet_id, true);
     if (!p) {
         out.push_back(action::publish_completed{e.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});

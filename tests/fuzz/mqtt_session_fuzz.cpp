@@ -469,7 +469,7 @@ private:
             unanswered_unsubscribes_.emplace_back(unsub->packet_id, unsub->filters);
         }
         if (const auto* pub = std::get_if<publish>(&p)) {
-            if (!pub->dup) check(pub->qos <= s_.limits().maximum_qos, "a new PUBLISH is within the broker's Maximum QoS");
+            check(pub->qos <= s_.limits().maximum_qos, "a PUBLISH, new or resent, is within the broker's Maximum QoS");
             if (pub->qos != qos::at_most_once) {
                 check(pub->packet_id != 0, "a QoS 1/2 PUBLISH has a packet id");
                 sent_ids_.push_back(pub->packet_id);

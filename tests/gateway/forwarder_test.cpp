@@ -90,6 +90,30 @@ protected:
         fail_commits = false;
     }
 
+    // Message `key` at QoS 2, past PUBREC (its PUBREL out) on a first link.
+    void qos2_flow_past_pubrec(std::uint64_t key) {
+        start();
+        link().connect();
+        submit({message_for(key, qos::exactly_once)});
+        link().write();
+        deliver_all_acks();
+        ASSERT_EQ(committed().at(key).state, store::flow_state::pubrec);
+    }
+
+    // Killed, started again on a broker that resumes the session: message
+    // `key`, which that broker session never had, reaches it once.
+    void crash_and_resume_then_published_once(std::uint64_t key) {
+        crash();
+        wire.clear();
+        start();
+        link().connect();  // Session Present 1
+        ASSERT_EQ(link().resumed_sessions, 1u);
+        run_until_quiet();
+        EXPECT_TRUE(committed().empty());
+        EXPECT_EQ(delivered_by_this_session(key), 1)
+            << "message " << key << " never published to the new broker session";
+    }
+
     forwarder& fwd() { return *life_.fwd; }
     model::session_link& link() { return *life_.link; }
     store::message_store& queue() { return *life_.store; }
@@ -421,15 +445,7 @@ TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_is_record
     // Recorded as one to send again as a new message: sent, no packet id.
     EXPECT_EQ(committed().at(2).state, store::flow_state::sent);
     EXPECT_EQ(committed().at(2).packet_id, 0);
-    crash();
-
-    wire.clear();
-    start();
-    link().connect();  // Session Present 1
-    ASSERT_EQ(link().resumed_sessions, 1u);
-    run_until_quiet();
-    EXPECT_TRUE(committed().empty());
-    EXPECT_EQ(delivered_by_this_session(2), 1) << "message 2 never published to the new broker session";
+    crash_and_resume_then_published_once(2);
 }
 
 // The same fault with the link lost between that CONNACK and the first
@@ -437,12 +453,7 @@ TEST_F(forwarder_test, a_flow_given_up_on_a_broker_without_our_session_is_record
 // (by the flush that asks for), so a kill during the outage cannot leave
 // the store saying PUBREC for a message the new broker session never saw.
 TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_is_recorded_when_the_link_drops_before_any_write) {
-    start();
-    link().connect();
-    submit({message_for(1, qos::exactly_once)});
-    link().write();
-    deliver_all_acks();  // PUBREC in, PUBREL out
-    ASSERT_EQ(committed().at(1).state, store::flow_state::pubrec);
+    ASSERT_NO_FATAL_FAILURE(qos2_flow_past_pubrec(1));
 
     link().drop();
     broker.forget();
@@ -464,14 +475,7 @@ TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_is_recorded_when_the_
     // Sent again as a new PUBLISH (with a packet id of the new session if
     // it had one when the link dropped), no more PUBREC.
     EXPECT_EQ(committed().at(1).state, store::flow_state::sent);
-    crash();
-
-    start();
-    link().connect();  // Session Present 1
-    ASSERT_EQ(link().resumed_sessions, 1u);
-    run_until_quiet();
-    EXPECT_TRUE(committed().empty());
-    EXPECT_EQ(delivered_by_this_session(1), 1) << "message 1 never published to the new broker session";
+    crash_and_resume_then_published_once(1);
 }
 
 // The same fault with a broker that takes QoS 0 only after it forgot us:
@@ -480,12 +484,7 @@ TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_is_recorded_when_the_
 // stays up that way cannot leave the store saying PUBREC.
 TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_that_cannot_be_written_is_recorded_by_the_flush) {
     v5 = true;
-    start();
-    link().connect();
-    submit({message_for(1, qos::exactly_once)});
-    link().write();
-    deliver_all_acks();  // PUBREC in, PUBREL out
-    ASSERT_EQ(committed().at(1).state, store::flow_state::pubrec);
+    ASSERT_NO_FATAL_FAILURE(qos2_flow_past_pubrec(1));
 
     link().drop();
     broker.forget();
@@ -504,15 +503,8 @@ TEST_F(forwarder_test, a_flow_restarted_by_a_fresh_session_that_cannot_be_writte
     ASSERT_GT(flushes_asked, *asked);
     fwd().flush_due();  // the owner's flush timer
     EXPECT_EQ(committed().at(1).state, store::flow_state::sent);
-    crash();
-
     broker.maximum_qos = qos::exactly_once;
-    start();
-    link().connect();  // Session Present 1
-    ASSERT_EQ(link().resumed_sessions, 1u);
-    run_until_quiet();
-    EXPECT_TRUE(committed().empty());
-    EXPECT_EQ(delivered_by_this_session(1), 1) << "message 1 never published to the new broker session";
+    crash_and_resume_then_published_once(1);
 }
 
 // 0x97 Quota exceeded in a PUBACK is "not now", not a verdict on the

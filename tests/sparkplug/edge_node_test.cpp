@@ -185,10 +185,6 @@ TEST(sparkplug_edge_node, ncmd_rebirth_and_dcmd_writes_by_name_or_alias) {
     EXPECT_FALSE(n.command("fieldbridge/m1/relay/set", ""));
 }
 
-// A DCMD finds its metrics by name, in point order (the name after the
-// last one found) or in any other (the device's names sorted once), as a
-// plain search of the definitions does: random DCMDs of few or many names
-// against a device of 60 metrics.
 // A DCMD's device is found by its name among many (the names sorted once),
 // as a plain search of the definitions does: names that are prefixes of
 // others, in no order, and names of no device.
@@ -217,6 +213,10 @@ TEST(sparkplug_edge_node, a_dcmd_finds_its_device_among_many_as_a_plain_search_d
     }
 }
 
+// A DCMD finds its metrics by name, in point order (the name after the
+// last one found) or in any other (the device's names sorted once), as a
+// plain search of the definitions does: random DCMDs of few or many names
+// against a device of 60 metrics.
 TEST(sparkplug_edge_node, a_dcmd_of_few_or_many_names_finds_each_as_a_plain_search_does) {
     std::vector<metric_definition> metrics;
     for (int k = 0; k < 60; ++k) {
