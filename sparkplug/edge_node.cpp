@@ -20,6 +20,29 @@ metric bdseq(std::uint8_t value, std::uint64_t now_ms) {
     return bd;
 }
 
+// The indices 0..count-1 sorted by name_of(index), equal names in index
+// order: a name is then found by binary search (find_by_name).
+template <class NameOf>
+std::vector<std::uint32_t> sorted_by_name(std::size_t count, NameOf name_of) {
+    std::vector<std::uint32_t> sorted(count);
+    for (std::size_t k = 0; k < count; ++k)
+        sorted[k] = static_cast<std::uint32_t>(k);
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return name_of(a) < name_of(b); });
+    return sorted;
+}
+
+// The first index in `sorted` (from sorted_by_name) whose name is `name`.
+template <class NameOf>
+std::optional<std::size_t> find_by_name(const std::vector<std::uint32_t>& sorted, std::string_view name,
+                                        NameOf name_of) {
+    const auto it = std::lower_bound(sorted.begin(), sorted.end(), name,
+                                     [&](std::uint32_t k, std::string_view n) { return name_of(k) < n; });
+    if (it == sorted.end() || name_of(*it) != name)
+        return std::nullopt;
+    return *it;
+}
+
 }  // namespace
 
 std::string_view to_string(message_type t) {
@@ -60,17 +83,11 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
         first_alias_.push_back(next_alias);
         next_alias += d.metrics.size();
         latest_.emplace_back(d.metrics.size());
-        auto& sorted = by_name_.emplace_back(d.metrics.size());
-        for (std::size_t k = 0; k < sorted.size(); ++k)
-            sorted[k] = static_cast<std::uint32_t>(k);
-        std::sort(sorted.begin(), sorted.end(),
-                  [&](std::uint32_t a, std::uint32_t b) { return d.metrics[a].name < d.metrics[b].name; });
+        by_name_.push_back(sorted_by_name(
+            d.metrics.size(), [&](std::uint32_t k) -> const std::string& { return d.metrics[k].name; }));
     }
-    devices_by_name_.resize(devices_.size());
-    for (std::size_t d = 0; d < devices_by_name_.size(); ++d)
-        devices_by_name_[d] = static_cast<std::uint32_t>(d);
-    std::stable_sort(devices_by_name_.begin(), devices_by_name_.end(),
-                     [&](std::uint32_t a, std::uint32_t b) { return devices_[a].name < devices_[b].name; });
+    devices_by_name_ = sorted_by_name(
+        devices_.size(), [&](std::uint32_t k) -> const std::string& { return devices_[k].name; });
 }
 
 std::string edge_node::topic(message_type t) const {
@@ -226,10 +243,8 @@ std::optional<mqtt::message> edge_node::stored_data(std::size_t device, const st
 }
 
 std::optional<std::size_t> edge_node::device_index(std::string_view name) const {
-    const auto it = std::lower_bound(devices_by_name_.begin(), devices_by_name_.end(), name,
-                                     [&](std::uint32_t d, std::string_view n) { return devices_[d].name < n; });
-    if (it == devices_by_name_.end() || devices_[*it].name != name) return std::nullopt;
-    return *it;
+    return find_by_name(devices_by_name_, name,
+                        [&](std::uint32_t k) -> const std::string& { return devices_[k].name; });
 }
 
 std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::string_view name,
@@ -237,13 +252,8 @@ std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::stri
     const auto& metrics = devices_[device].metrics;
     if (hint < metrics.size() && metrics[hint].name == name)
         return hint;
-    const auto& sorted = by_name_[device];
-    const auto it =
-        std::lower_bound(sorted.begin(), sorted.end(), name,
-                         [&](std::uint32_t k, std::string_view n) { return metrics[k].name < n; });
-    if (it == sorted.end() || metrics[*it].name != name)
-        return std::nullopt;
-    return *it;
+    return find_by_name(by_name_[device], name,
+                        [&](std::uint32_t k) -> const std::string& { return metrics[k].name; });
 }
 
 std::optional<std::size_t> edge_node::device_of(std::string_view t, std::string_view prefix) const {
