@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/store/wal_batching_vfs.hpp"
+
 namespace fieldbridge::store {
 
 std::error_code sqlite_error(int rc) {
@@ -82,7 +84,7 @@ std::string statement::text(int col) const {
 result<std::unique_ptr<database>> database::open(const std::filesystem::path& path) {
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+                                   wal_batching_vfs());
     if (rc != SQLITE_OK) {
         spdlog::error("queue: cannot open {}: {}", path.string(), db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);

@@ -3,9 +3,9 @@
 // newer files.
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/database.hpp"
+#include "tests/gateway/small_disk.hpp"
 
 #include <sqlite3.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using clock = std::chrono::system_clock;
+using fieldbridge::testing::small_disk;
 
 class message_store_test : public ::testing::Test {
 protected:
@@ -577,37 +578,6 @@ TEST_F(message_store_test, an_unwritable_location_is_a_clear_error) {
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error(), make_error_code(store_errc::open_failed));
 }
-
-// A real disk that fills up: a 1 MiB tmpfs, filled by another file. Needs
-// the privilege to mount (root, as in CI); a test skips with why() otherwise.
-class small_disk {
-public:
-    explicit small_disk(fs::path at) : at_(std::move(at)) {
-        fs::create_directory(at_);
-        mounted_ = mount("tmpfs", at_.c_str(), "tmpfs", 0, "size=1m") == 0;
-        if (!mounted_) why_ = std::string("cannot mount a tmpfs here (not root?): ") + std::strerror(errno);
-    }
-    ~small_disk() {
-        if (mounted_) umount2(at_.c_str(), MNT_DETACH);
-    }
-    small_disk(const small_disk&) = delete;
-    small_disk& operator=(const small_disk&) = delete;
-    bool mounted() const { return mounted_; }
-    const std::string& why() const { return why_; }
-    const fs::path& path() const { return at_; }
-    void fill() const {
-        std::ofstream filler(at_ / "filler", std::ios::binary);
-        const std::string block(4096, 'f');
-        while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
-        }
-    }
-    void free_space() const { fs::remove(at_ / "filler"); }
-
-private:
-    fs::path at_;
-    bool mounted_ = false;
-    std::string why_;
-};
 
 // A real full disk refuses the batch; space back, the queue takes messages again.
 TEST_F(message_store_test, a_full_disk_refuses_the_batch_and_recovers_when_space_returns) {

@@ -1,0 +1,42 @@
+#include "gateway/store/wal_batch.hpp"
+
+namespace fieldbridge::store {
+
+namespace {
+
+// A frame header's bytes 4..7: the database's size in pages after the
+// commit for a commit frame, zero for every other frame (big-endian).
+bool commit_frame_header(std::span<const std::byte> header) {
+    return header[4] != std::byte{0} || header[5] != std::byte{0} || header[6] != std::byte{0} ||
+           header[7] != std::byte{0};
+}
+
+}  // namespace
+
+bool wal_batch::continues(std::int64_t offset) const noexcept {
+    return bytes_.empty() || offset == offset_ + static_cast<std::int64_t>(bytes_.size());
+}
+
+void wal_batch::add(std::span<const std::byte> data, std::int64_t offset) {
+    if (bytes_.empty())
+        offset_ = offset;
+    bytes_.insert(bytes_.end(), data.begin(), data.end());
+    // A commit frame is its header and the page written right after it.
+    commit_complete_ = commit_header_;
+    commit_header_ = data.size() == frame_header_size && commit_frame_header(data);
+}
+
+bool wal_batch::overlaps(std::int64_t offset, std::size_t n) const noexcept {
+    if (bytes_.empty() || n == 0)
+        return false;
+    const auto end = offset_ + static_cast<std::int64_t>(bytes_.size());
+    return offset < end && offset + static_cast<std::int64_t>(n) > offset_;
+}
+
+void wal_batch::clear() noexcept {
+    bytes_.clear();
+    commit_header_ = false;
+    commit_complete_ = false;
+}
+
+}  // namespace fieldbridge::store
