@@ -240,12 +240,16 @@ result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_poin
     return n;
 }
 
-void message_queue::completed(std::uint64_t rows, std::uint64_t bytes) {
+void message_queue::completed(std::uint64_t rows, std::uint64_t bytes, std::optional<std::int64_t> oldest_ms) {
     counters_.completed += rows;
     if (rows == 0) return;
     stats_.rows -= rows;
     stats_.bytes -= bytes;
-    (void)refresh_oldest();
+    if (oldest_ms) {
+        stats_.oldest = from_ms(*oldest_ms);
+    } else {
+        stats_.oldest.reset();
+    }
 }
 
 void message_queue::transaction_began() { at_begin_ = counters_; }

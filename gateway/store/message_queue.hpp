@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <functional>
 #include <span>
 #include <vector>
@@ -50,8 +51,9 @@ public:
     // Messages the caller still needs: neither the drop policy nor expiry
     // removes them.
     void protect(std::function<bool(std::int64_t)> keep) { protect_ = std::move(keep); }
-    // Rows the session ledger deleted once acknowledged, committed.
-    void completed(std::uint64_t rows, std::uint64_t bytes);
+    // Rows the session ledger deleted once acknowledged, committed, and the
+    // creation time (ms) of the oldest message left after them.
+    void completed(std::uint64_t rows, std::uint64_t bytes, std::optional<std::int64_t> oldest_ms);
 
     const queue_stats& stats() const noexcept { return stats_; }
     const store::counters& counters() const noexcept { return counters_; }

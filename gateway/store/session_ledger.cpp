@@ -72,6 +72,13 @@ result<completed_rows> session_ledger::apply(std::span<const change> changes) {
                     break;
             }
         }
+        if (removed.rows == 0) return {};
+        // The oldest message may have gone: read inside the transaction, so
+        // that no read transaction of its own follows each commit.
+        auto oldest = db_.prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
+        auto row = oldest->next();
+        if (!row) return fail(row.error());
+        if (*row) removed.oldest_ms = oldest->integer(0);
         return {};
     });
     if (!outcome) return fail(outcome.error());

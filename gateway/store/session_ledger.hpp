@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -22,6 +23,9 @@ namespace fieldbridge::store {
 struct completed_rows {
     std::uint64_t rows = 0;
     std::uint64_t bytes = 0;  // their topic + payload bytes
+    // When rows went: the creation time (ms) of the oldest message left,
+    // none when the table is empty; read in the same transaction.
+    std::optional<std::int64_t> oldest_ms;
 };
 
 class session_ledger {

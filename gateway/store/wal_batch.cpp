@@ -13,6 +13,11 @@ bool commit_frame_header(std::span<const std::byte> header) {
 
 }  // namespace
 
+wal_batch::wal_batch(std::size_t limit) : limit_(limit) {
+    // SQLite's largest page: 64 KiB.
+    bytes_.reserve(limit + frame_header_size + 65536);
+}
+
 bool wal_batch::continues(std::int64_t offset) const noexcept {
     return bytes_.empty() || offset == offset_ + static_cast<std::int64_t>(bytes_.size());
 }

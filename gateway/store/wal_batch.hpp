@@ -29,7 +29,9 @@ public:
     // Bytes a frame header takes in the log file format.
     static constexpr std::size_t frame_header_size = 24;
 
-    explicit wal_batch(std::size_t limit) : limit_(limit) {}
+    // Takes the memory of a full batch at once (`limit` and one page of the
+    // largest size past it), so that gathering allocates nothing.
+    explicit wal_batch(std::size_t limit);
 
     bool empty() const noexcept { return bytes_.empty(); }
     // Whether a write at `offset` extends the batch (always, when empty).

@@ -95,6 +95,27 @@ TEST(wal_batch, is_full_at_its_limit_and_knows_what_it_overlaps) {
     EXPECT_FALSE(b.overlaps(1000, 100));
 }
 
+// Gathering allocates nothing: the memory of a full batch (its limit and a
+// page of the largest size past it) is taken when the batch is made, so that
+// the heap does not grow and shrink with every transaction.
+TEST(wal_batch, gathers_a_full_batch_without_allocating) {
+    wal_batch b(64 * 1024);
+    b.add(bytes(32), 0);
+    const auto* first = b.bytes().data();
+    std::int64_t at = 32;
+    while (!b.full()) {
+        b.add(frame_header(0), at);
+        b.add(bytes(512), at + 24);
+        at += 24 + 512;
+    }
+    b.add(frame_header(0), at);
+    b.add(bytes(65536), at + 24);  // the largest page, past the limit
+    EXPECT_EQ(b.bytes().data(), first);
+    b.clear();
+    b.add(bytes(32), 0);
+    EXPECT_EQ(b.bytes().data(), first);
+}
+
 // Write system calls this process made so far (/proc/self/io `syscw`).
 long long write_calls() {
     std::ifstream in("/proc/self/io");
