@@ -81,10 +81,10 @@ std::string statement::text(int col) const {
     return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
 }
 
-result<std::unique_ptr<database>> database::open(const std::filesystem::path& path) {
+result<std::unique_ptr<database>> database::open(const std::filesystem::path& path, bool gather_log_writes) {
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   wal_batching_vfs());
+                                   gather_log_writes ? wal_batching_vfs() : nullptr);
     if (rc != SQLITE_OK) {
         spdlog::error("queue: cannot open {}: {}", path.string(), db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);

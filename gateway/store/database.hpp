@@ -75,7 +75,8 @@ class database {
 public:
     // Opens (creating if needed) the file. Reads nothing yet: a file that is
     // not a database shows with the first statement.
-    static result<std::unique_ptr<database>> open(const std::filesystem::path& path);
+    // `gather_log_writes`: through wal_batching_vfs (else SQLite's default VFS).
+    static result<std::unique_ptr<database>> open(const std::filesystem::path& path, bool gather_log_writes = true);
     ~database();
     database(const database&) = delete;
     database& operator=(const database&) = delete;

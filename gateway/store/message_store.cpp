@@ -11,8 +11,8 @@ namespace {
 // Opens the file and checks that this build may use it: schema version
 // first (a newer or foreign file is refused before anything else reads it),
 // then integrity.
-result<std::unique_ptr<database>> open_checked(const std::filesystem::path& path) {
-    auto db = database::open(path);
+result<std::unique_ptr<database>> open_checked(const std::filesystem::path& path, bool gather_log_writes) {
+    auto db = database::open(path, gather_log_writes);
     if (!db) return db;
     if (auto r = schema::check(**db); !r) return fail(r.error());
     if (auto r = (*db)->check_integrity(); !r) return fail(r.error());
@@ -29,13 +29,13 @@ result<std::unique_ptr<message_store>> message_store::open(const options& o) {
     file_lock lock;
     if (const auto ec = lock.take(o.path)) return fail(ec);
     std::filesystem::path moved;
-    auto db = open_checked(o.path);
+    auto db = open_checked(o.path, o.gather_log_writes);
     if (!db && db.error() == make_error_code(store_errc::corrupt)) {
         // Kept for inspection, never deleted; the queue starts empty (and
         // the lock goes with the file that takes its place).
         moved = move_aside(o.path);
         if (const auto ec = lock.take(o.path)) return fail(ec);
-        db = open_checked(o.path);
+        db = open_checked(o.path, o.gather_log_writes);
     }
     if (!db) return fail(db.error());
     if (auto r = (*db)->use_wal(o.durability); !r) return fail(r.error());

@@ -33,6 +33,10 @@ struct options {
     // SQLite page cache of the connection, in KiB (PRAGMA cache_size): set,
     // not left to the library's default, so the store's memory is known.
     std::uint32_t cache_kib = 2048;
+    // Each transaction's write-ahead log frames written with one call
+    // (wal_batching_vfs.hpp); false: SQLite's default VFS, for comparison
+    // (bench/store_commit.cpp).
+    bool gather_log_writes = true;
     // Fault injection for tests of the callers' failure paths: when set and
     // it returns true, a COMMIT fails as an I/O error would (rolled back).
     std::function<bool()> fail_commit;
