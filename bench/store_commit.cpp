@@ -11,7 +11,6 @@
 //
 // Usage: bench_store_commit [ROUNDS] [MESSAGES_PER_ROUND] [REPEATS]
 //        defaults 3000 12 3
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,19 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "bench/cpu_time.hpp"
 #include "gateway/store/message_store.hpp"
 
 namespace fs = std::filesystem;
 using namespace fieldbridge;
+using fieldbridge::bench::thread_cpu_s;
 
 namespace {
-
-double thread_cpu_s() {
-    rusage r{};
-    getrusage(RUSAGE_THREAD, &r);
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
 
 // CPU µs per message of one run, or a negative number when the store failed.
 double run(const fs::path& dir, bool gather, int rounds, int per_round) {

@@ -46,6 +46,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "bench/cpu_time.hpp"
 #include "gateway/client_uplink.hpp"
 #include "gateway/forwarder.hpp"
 #include "gateway/store/message_store.hpp"
@@ -57,25 +58,10 @@ namespace fs = std::filesystem;
 namespace asio = boost::asio;
 using fieldbridge::testing::mosquitto_broker;
 using steady = std::chrono::steady_clock;
+using fieldbridge::bench::process_cpu_s;
+using fieldbridge::bench::thread_cpu_s;
 
 namespace {
-
-// CPU time of the calling thread (the gateway's core thread here), seconds.
-double thread_cpu_s() {
-    rusage r{};
-    getrusage(RUSAGE_THREAD, &r);
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-
-// CPU time of the whole process, seconds: the reference's publisher and
-// libmosquitto's network thread while it runs alone.
-double process_cpu_s() {
-    rusage r{};
-    getrusage(RUSAGE_SELF, &r);
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
 
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
 
