@@ -240,12 +240,15 @@ result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_poin
     return n;
 }
 
-void message_queue::completed(std::uint64_t rows, std::uint64_t bytes, std::optional<std::int64_t> oldest_ms) {
+void message_queue::completed(std::uint64_t rows, std::uint64_t bytes, bool oldest_read,
+                              std::optional<std::int64_t> oldest_ms) {
     counters_.completed += rows;
     if (rows == 0) return;
     stats_.rows -= rows;
     stats_.bytes -= bytes;
-    if (oldest_ms) {
+    if (!oldest_read) {
+        (void)refresh_oldest();
+    } else if (oldest_ms) {
         stats_.oldest = from_ms(*oldest_ms);
     } else {
         stats_.oldest.reset();

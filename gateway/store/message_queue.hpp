@@ -52,8 +52,9 @@ public:
     // removes them.
     void protect(std::function<bool(std::int64_t)> keep) { protect_ = std::move(keep); }
     // Rows the session ledger deleted once acknowledged, committed, and the
-    // creation time (ms) of the oldest message left after them.
-    void completed(std::uint64_t rows, std::uint64_t bytes, std::optional<std::int64_t> oldest_ms);
+    // creation time (ms) of the oldest message left after them (read again
+    // here unless `oldest_read`).
+    void completed(std::uint64_t rows, std::uint64_t bytes, bool oldest_read, std::optional<std::int64_t> oldest_ms);
 
     const queue_stats& stats() const noexcept { return stats_; }
     const store::counters& counters() const noexcept { return counters_; }

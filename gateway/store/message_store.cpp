@@ -83,7 +83,7 @@ result<void> message_store::apply(std::span<const change> changes) {
     if (changes.empty()) return flush();
     auto done = ledger_.apply(changes);
     if (!done) return fail(done.error());
-    queue_.completed(done->rows, done->bytes, done->oldest_ms);
+    queue_.completed(done->rows, done->bytes, done->oldest_read, done->oldest_ms);
     return {};
 }
 

@@ -76,9 +76,12 @@ result<completed_rows> session_ledger::apply(std::span<const change> changes) {
         // The oldest message may have gone: read inside the transaction, so
         // that no read transaction of its own follows each commit.
         auto oldest = db_.prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
-        auto row = oldest->next();
-        if (!row) return fail(row.error());
-        if (*row) removed.oldest_ms = oldest->integer(0);
+        // A figure only: a read that fails fails none of the changes (the
+        // caller reads it again after the commit).
+        if (auto row = oldest->next(); row) {
+            removed.oldest_read = true;
+            if (*row) removed.oldest_ms = oldest->integer(0);
+        }
         return {};
     });
     if (!outcome) return fail(outcome.error());

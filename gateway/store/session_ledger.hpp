@@ -24,7 +24,10 @@ struct completed_rows {
     std::uint64_t rows = 0;
     std::uint64_t bytes = 0;  // their topic + payload bytes
     // When rows went: the creation time (ms) of the oldest message left,
-    // none when the table is empty; read in the same transaction.
+    // none when the table is empty; read in the same transaction
+    // (`oldest_read`; a read that failed leaves it to the caller, and
+    // fails nothing of the changes).
+    bool oldest_read = false;
     std::optional<std::int64_t> oldest_ms;
 };
 

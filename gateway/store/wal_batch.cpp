@@ -1,5 +1,7 @@
 #include "gateway/store/wal_batch.hpp"
 
+#include <algorithm>
+
 namespace fieldbridge::store {
 
 namespace {
@@ -26,6 +28,8 @@ void wal_batch::add(std::span<const std::byte> data, std::int64_t offset) {
     if (bytes_.empty())
         offset_ = offset;
     bytes_.insert(bytes_.end(), data.begin(), data.end());
+    const auto end = offset + static_cast<std::int64_t>(data.size());
+    end_ = offset == 0 ? end : std::max(end_, end);
     // A commit frame is its header and the page written right after it.
     commit_complete_ = commit_header_;
     commit_header_ = data.size() == frame_header_size && commit_frame_header(data);

@@ -7,10 +7,13 @@
 // its owner (wal_batching_vfs.cpp) writes them out as one range when
 //   - the page after a commit frame's header is added (`commit_complete`),
 //     so that every commit is in the file before the commit returns;
-//   - a write does not continue the batch (`continues` is false);
+//   - a write does not continue the batch (`continues` is false), or
+//     rewrites bytes of the transaction (`in_place`: written through);
 //   - it holds `limit` bytes (`full`);
 //   - and before anything else is done with the log file (read, size,
-//     sync, truncate, close) or with the database's shared WAL index.
+//     sync, truncate, close), when the write transaction ends (so that
+//     nothing is written without the WAL write lock), and at the barrier
+//     of the database's shared WAL index.
 // The order in which bytes reach the file and every sync are those SQLite
 // asked for; only the number of calls changes.
 //
@@ -43,6 +46,15 @@ public:
     bool full() const noexcept { return bytes_.size() >= limit_; }
     // Whether [offset, offset + n) overlaps what the batch holds.
     bool overlaps(std::int64_t offset, std::size_t n) const noexcept;
+    // Whether a write at `offset` rewrites what this transaction wrote
+    // before (a page changed again after its frame was spilled, the
+    // checksums SQLite rewrites after such a commit): its owner writes it
+    // through, so that an error is the writer's. The log's header (offset 0,
+    // the first write after the log starts again) never is.
+    bool in_place(std::int64_t offset) const noexcept { return offset != 0 && end_ > 0 && offset < end_; }
+    // The write transaction ended (committed or rolled back): the next
+    // write appends wherever it is.
+    void transaction_ended() noexcept { end_ = 0; }
 
     std::int64_t offset() const noexcept { return offset_; }
     std::span<const std::byte> bytes() const noexcept { return bytes_; }
@@ -54,6 +66,8 @@ private:
     std::size_t limit_;
     std::vector<std::byte> bytes_;
     std::int64_t offset_ = 0;
+    // The end of what this transaction appended (0: nothing yet).
+    std::int64_t end_ = 0;
     // The last write was a commit frame's header: its page comes next.
     bool commit_header_ = false;
     bool commit_complete_ = false;

@@ -97,6 +97,11 @@ int x_write(sqlite3_file* pf, const void* data, int n, sqlite3_int64 offset) {
     auto* f = self(pf);
     if (!f->batch)
         return f->real->pMethods->xWrite(f->real, data, n, offset);
+    if (f->batch->in_place(offset)) {
+        if (const int rc = flush(f); rc != SQLITE_OK)
+            return rc;
+        return f->real->pMethods->xWrite(f->real, data, n, offset);
+    }
     if (!f->batch->continues(offset)) {
         if (const int rc = flush(f); rc != SQLITE_OK)
             return rc;
@@ -162,12 +167,31 @@ int x_shm_map(sqlite3_file* pf, int region, int size, int extend, void volatile*
     return self(pf)->real->pMethods->xShmMap(self(pf)->real, region, size, extend, out);
 }
 
+// The WAL write lock: slot 0 of the shared index's locks.
+constexpr int wal_write_lock = 0;
+
 int x_shm_lock(sqlite3_file* pf, int offset, int n, int flags) {
-    return self(pf)->real->pMethods->xShmLock(self(pf)->real, offset, n, flags);
+    auto* f = self(pf);
+    if (f->log && (flags & SQLITE_SHM_UNLOCK) && offset == wal_write_lock) {
+        // The write transaction ends. A commit left nothing behind; frames
+        // of a transaction rolled back may be there: written while the lock
+        // is held (past the last commit, where the next writer writes
+        // again), never later over another writer's frames.
+        if (const int rc = flush(f->log); rc != SQLITE_OK) {
+            spdlog::warn(
+                "queue: writing frames of a transaction rolled back to the write-ahead log failed: {}",
+                sqlite3_errstr(rc));
+        }
+        f->log->batch->transaction_ended();
+    }
+    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
 void x_shm_barrier(sqlite3_file* pf) {
     auto* f = self(pf);
+    // A commit's frames were written with its commit frame and rewrites go
+    // through: nothing is left here but what a sync-less padding would
+    // leave. Written before the index makes the commit visible.
     if (f->log) {
         if (const int rc = flush(f->log); rc != SQLITE_OK) {
             spdlog::error("queue: writing the write-ahead log failed at a commit: {}", sqlite3_errstr(rc));
@@ -238,7 +262,11 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* pf, int flags, int
         return SQLITE_CANTOPEN;
     }
     if ((flags & SQLITE_OPEN_WAL) && name) {
-        f->batch = new (std::nothrow) wal_batch(batch_limit);
+        try {
+            f->batch = new wal_batch(batch_limit);
+        } catch (const std::bad_alloc&) {
+            f->batch = nullptr;
+        }
         if (!f->batch) {
             f->real->pMethods->xClose(f->real);
             return SQLITE_NOMEM;

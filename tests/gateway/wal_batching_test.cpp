@@ -95,6 +95,28 @@ TEST(wal_batch, is_full_at_its_limit_and_knows_what_it_overlaps) {
     EXPECT_FALSE(b.overlaps(1000, 100));
 }
 
+// A write below what the transaction appended rewrites its own frames (its
+// owner writes it through); the log's header at offset 0 starts the log
+// again, and a transaction's end forgets where the last one stopped.
+TEST(wal_batch, tells_a_rewrite_of_the_transactions_frames_from_an_append) {
+    wal_batch b(1 << 20);
+    EXPECT_FALSE(b.in_place(4152)) << "nothing appended yet";
+    b.add(frame_header(0), 4152);
+    b.add(bytes(4096), 4176);
+    b.add(frame_header(0), 8272);
+    b.add(bytes(4096), 8296);
+    b.clear();  // written out: where the transaction stands is kept
+    EXPECT_TRUE(b.in_place(4152));
+    EXPECT_TRUE(b.in_place(8296));
+    EXPECT_FALSE(b.in_place(12392)) << "the next append";
+    EXPECT_FALSE(b.in_place(0)) << "the log's header: the log starts again";
+    b.add(bytes(32), 0);
+    EXPECT_FALSE(b.in_place(32));
+    EXPECT_TRUE(b.in_place(8));
+    b.transaction_ended();
+    EXPECT_FALSE(b.in_place(8)) << "a new transaction appends where it is told";
+}
+
 // Gathering allocates nothing: the memory of a full batch (its limit and a
 // page of the largest size past it) is taken when the batch is made, so that
 // the heap does not grow and shrink with every transaction.
@@ -201,6 +223,11 @@ protected:
         exec(db, "COMMIT");
     }
 
+    // A child writes one transaction that spills and rewrites frames in
+    // place, then dies; every row is there after (`first`: pragmas before
+    // the log is opened).
+    void spilled_transaction_survives(const std::string& first);
+
     fs::path dir_;
     fs::path path_;
     std::vector<sqlite3*> open_;
@@ -306,13 +333,25 @@ TEST_F(wal_batching_test, every_commit_of_a_writer_that_dies_is_in_the_file) {
 // A transaction larger than the page cache spills frames into the log
 // before its commit; pages it changes again are then overwritten in place,
 // and SQLite rewrites the checksums of those frames after the commit frame,
-// the last of them the commit frame's own header. Those writes are in the
-// file before the commit is visible (the WAL index barrier), or recovery
-// after a crash would stop at a stale checksum and lose the transaction.
+// the last of them the commit frame's own header. Those writes go through
+// at once (an error is the commit's), or recovery after a crash would stop
+// at a stale checksum and lose the transaction.
 TEST_F(wal_batching_test, a_spilled_transaction_rewritten_in_place_survives_the_writer_dying) {
-    const std::string setup =
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA cache_size=5; "
-        "CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB);";
+    // Both with the shared WAL index and without one (exclusive locking:
+    // no barrier, no lock calls), where the rewrites written through are
+    // all that keeps the transaction.
+    for (const char* locking : {"NORMAL", "EXCLUSIVE"}) {
+        SCOPED_TRACE(locking);
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        spilled_transaction_survives(std::string("PRAGMA locking_mode=") + locking + "; ");
+    }
+}
+
+void wal_batching_test::spilled_transaction_survives(const std::string& first) {
+    const std::string setup = first +
+                              "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA cache_size=5; "
+                              "CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB);";
     ASSERT_EQ(
         run_and_die(path_, setup,
                     "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) "
@@ -324,6 +363,8 @@ TEST_F(wal_batching_test, a_spilled_transaction_rewritten_in_place_survives_the_
     EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 200);
     EXPECT_EQ(integer(r, "SELECT count(*) FROM m WHERE body = zeroblob(1000)"), 60);
     EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
+    sqlite3_close(r);
+    open_.clear();
 }
 
 // A disk that fills up fails the commit whose frames do not fit, with no
@@ -371,20 +412,31 @@ TEST_F(wal_batching_test, a_transaction_reads_back_the_pages_it_spilled) {
     EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
 }
 
-// A transaction rolled back leaves its frames unwritten or ignored, and the
-// next commit is whole.
-TEST_F(wal_batching_test, a_rolled_back_transaction_leaves_the_next_commit_whole) {
+// A transaction rolled back after it spilled frames into the log leaves
+// none of them to be written later: another process that commits next (the
+// `sqlite3` tool) writes its frames where they were, and the gateway's next
+// read (whose WAL index barrier writes out what is pending) must not
+// overwrite them.
+TEST_F(wal_batching_test, frames_of_a_rolled_back_transaction_never_overwrite_another_writers_commit) {
     auto* w = writer("FULL");
     exec(w, "PRAGMA cache_size=10");  // the rolled back transaction spills frames into the log
-    auto* r = open(false);
+    auto* other = open(false);
     insert(w, 3, 500);
     exec(w, "BEGIN");
-    for (int i = 0; i < 300; ++i)
-        exec(w, "INSERT INTO m(body) VALUES(randomblob(1000))");  // spills past a batch
+    for (int i = 0; i < 30; ++i)
+        exec(w, "INSERT INTO m(body) VALUES(randomblob(1000))");  // less than a batch
     exec(w, "ROLLBACK");
+    insert(other, 40, 1000);  // frames where the rolled back ones were, and past them
+    EXPECT_EQ(integer(w, "SELECT count(*) FROM m"), 43);
     insert(w, 2, 500);
-    EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 5);
-    EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(integer(other, "SELECT count(*) FROM m"), 45);
+    EXPECT_EQ(text(other, "PRAGMA integrity_check"), "ok");
+    sqlite3_close(w);
+    sqlite3_close(other);
+    open_.clear();
+    auto* after = open(false);  // recovery from the log alone
+    EXPECT_EQ(integer(after, "SELECT count(*) FROM m"), 45);
+    EXPECT_EQ(text(after, "PRAGMA integrity_check"), "ok");
 }
 
 }  // namespace
