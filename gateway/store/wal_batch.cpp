@@ -44,8 +44,14 @@ bool wal_batch::overlaps(std::int64_t offset, std::size_t n) const noexcept {
 
 void wal_batch::clear() noexcept {
     bytes_.clear();
-    commit_header_ = false;
+    // A commit frame's header that filled the batch still waits for its
+    // page (at worst a later write is written out once too early).
     commit_complete_ = false;
+}
+
+void wal_batch::transaction_ended() noexcept {
+    end_ = 0;
+    commit_header_ = false;
 }
 
 }  // namespace fieldbridge::store

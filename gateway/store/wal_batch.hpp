@@ -54,7 +54,7 @@ public:
     bool in_place(std::int64_t offset) const noexcept { return offset != 0 && end_ > 0 && offset < end_; }
     // The write transaction ended (committed or rolled back): the next
     // write appends wherever it is.
-    void transaction_ended() noexcept { end_ = 0; }
+    void transaction_ended() noexcept;
 
     std::int64_t offset() const noexcept { return offset_; }
     std::span<const std::byte> bytes() const noexcept { return bytes_; }

@@ -137,7 +137,14 @@ int x_lock(sqlite3_file* pf, int level) {
     return self(pf)->real->pMethods->xLock(self(pf)->real, level);
 }
 
+// Defined below: what the end of a write transaction does to the log.
+void transaction_ends(file* database);
+
 int x_unlock(sqlite3_file* pf, int level) {
+    // A database file lock let go (a connection that leaves exclusive
+    // locking mode, where no WAL lock is called): no write transaction goes
+    // on past it.
+    transaction_ends(self(pf));
     return self(pf)->real->pMethods->xUnlock(self(pf)->real, level);
 }
 
@@ -167,23 +174,27 @@ int x_shm_map(sqlite3_file* pf, int region, int size, int extend, void volatile*
     return self(pf)->real->pMethods->xShmMap(self(pf)->real, region, size, extend, out);
 }
 
+// The write transaction ends (its lock is still held). A commit left
+// nothing behind; frames of a transaction rolled back may be there: written
+// now (past the last commit, where the next writer writes again), never
+// later over another writer's frames.
+void transaction_ends(file* database) {
+    if (!database->log)
+        return;
+    if (const int rc = flush(database->log); rc != SQLITE_OK) {
+        spdlog::warn("queue: writing frames of a transaction rolled back to the write-ahead log failed: {}",
+                     sqlite3_errstr(rc));
+    }
+    database->log->batch->transaction_ended();
+}
+
 // The WAL write lock: slot 0 of the shared index's locks.
 constexpr int wal_write_lock = 0;
 
 int x_shm_lock(sqlite3_file* pf, int offset, int n, int flags) {
     auto* f = self(pf);
-    if (f->log && (flags & SQLITE_SHM_UNLOCK) && offset == wal_write_lock) {
-        // The write transaction ends. A commit left nothing behind; frames
-        // of a transaction rolled back may be there: written while the lock
-        // is held (past the last commit, where the next writer writes
-        // again), never later over another writer's frames.
-        if (const int rc = flush(f->log); rc != SQLITE_OK) {
-            spdlog::warn(
-                "queue: writing frames of a transaction rolled back to the write-ahead log failed: {}",
-                sqlite3_errstr(rc));
-        }
-        f->log->batch->transaction_ended();
-    }
+    if ((flags & SQLITE_SHM_UNLOCK) && offset == wal_write_lock)
+        transaction_ends(f);
     return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
@@ -261,31 +272,36 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* pf, int flags, int
             f->real->pMethods->xClose(f->real);
         return SQLITE_CANTOPEN;
     }
-    if ((flags & SQLITE_OPEN_WAL) && name) {
-        try {
-            f->batch = new wal_batch(batch_limit);
-        } catch (const std::bad_alloc&) {
-            f->batch = nullptr;
-        }
-        if (!f->batch) {
-            f->real->pMethods->xClose(f->real);
-            return SQLITE_NOMEM;
-        }
-    }
     f->base.pMethods = &io_methods;
     const std::lock_guard lock(open_databases_mutex);
     if ((flags & SQLITE_OPEN_MAIN_DB) && name) {
-        f->name = name;
-        open_databases.push_back(f);
-    } else if (f->batch) {
-        const char* database = sqlite3_filename_database(name);
-        for (auto* d : open_databases) {
-            if (d->name == database) {
-                d->log = f;
-                f->database = d;
-                break;
-            }
+        try {
+            open_databases.push_back(f);
+        } catch (const std::bad_alloc&) {
+            f->base.pMethods = nullptr;
+            f->real->pMethods->xClose(f->real);
+            return SQLITE_NOMEM;
         }
+        f->name = name;
+    } else if ((flags & SQLITE_OPEN_WAL) && name) {
+        // Only the log of a database this VFS opened, and only where SQLite
+        // does not pad the log to sector boundaries around a sync in the
+        // middle of a frame (a database on a device without powersafe
+        // overwrite): others are written as SQLite writes them.
+        const char* database_name = sqlite3_filename_database(name);
+        const auto d = std::find_if(open_databases.begin(), open_databases.end(),
+                                    [&](const file* o) { return o->name == database_name; });
+        if (d == open_databases.end() || ((*d)->real->pMethods->xDeviceCharacteristics((*d)->real) &
+                                          SQLITE_IOCAP_POWERSAFE_OVERWRITE) == 0) {
+            return SQLITE_OK;
+        }
+        try {
+            f->batch = new wal_batch(batch_limit);
+        } catch (const std::bad_alloc&) {
+            return SQLITE_OK;  // written as SQLite writes it
+        }
+        (*d)->log = f;
+        f->database = *d;
     }
     return SQLITE_OK;
 }

@@ -117,6 +117,22 @@ TEST(wal_batch, tells_a_rewrite_of_the_transactions_frames_from_an_append) {
     EXPECT_FALSE(b.in_place(8)) << "a new transaction appends where it is told";
 }
 
+// A commit frame's header that fills the batch is written out with it; its
+// page, the next write, still completes the commit.
+TEST(wal_batch, a_commit_header_that_fills_the_batch_still_waits_for_its_page) {
+    wal_batch b(32 + 24);
+    b.add(bytes(32), 0);
+    b.add(frame_header(7), 32);
+    ASSERT_TRUE(b.full());
+    b.clear();  // written out by its owner
+    b.add(bytes(4096), 56);
+    EXPECT_TRUE(b.commit_complete());
+    b.clear();
+    b.transaction_ended();
+    b.add(bytes(4096), 4152);
+    EXPECT_FALSE(b.commit_complete());
+}
+
 // Gathering allocates nothing: the memory of a full batch (its limit and a
 // page of the largest size past it) is taken when the batch is made, so that
 // the heap does not grow and shrink with every transaction.
@@ -251,6 +267,29 @@ TEST_F(wal_batching_test, each_commit_of_several_pages_reaches_the_log_with_one_
     const auto writes = write_calls() - before;
     EXPECT_LE(writes, commits + commits / 10) << writes << " writes for " << commits << " commits";
     EXPECT_EQ(integer(db, "SELECT count(*) FROM m"), 1 + 12 * commits);
+}
+
+// A log on a device without powersafe overwrite (`psow=0`) is padded around
+// syncs in the middle of a frame: written as SQLite writes it, two writes a
+// page, and every commit is whole.
+TEST_F(wal_batching_test, a_log_without_powersafe_overwrite_is_written_as_sqlite_writes_it) {
+    sqlite3* db = nullptr;
+    const auto uri = "file:" + path_.string() + "?psow=0";
+    ASSERT_EQ(sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                              wal_batching_vfs()),
+              SQLITE_OK);
+    open_.push_back(db);
+    exec(db, "PRAGMA journal_mode=WAL");
+    exec(db, "PRAGMA synchronous=FULL");
+    exec(db, "PRAGMA wal_autocheckpoint=0");
+    exec(db, "CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB)");
+    const int commits = 50;
+    const auto before = write_calls();
+    for (int i = 0; i < commits; ++i) insert(db, 12, 700);
+    EXPECT_GE(write_calls() - before, 2 * 2 * commits) << "two writes for each of at least two pages a commit";
+    auto* r = open(false);
+    EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 12 * commits);
+    EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
 }
 
 // Another connection (the default VFS, as the `sqlite3` tool) sees every
