@@ -35,6 +35,14 @@ result<std::vector<stored_message>> read_messages(statement& s) {
     });
 }
 
+result<std::optional<std::int64_t>> oldest_created_ms(database& db) {
+    auto s = db.prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
+    auto row = s->next();
+    if (!row) return fail(row.error());
+    if (!*row) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{s->integer(0)};
+}
+
 message_queue::message_queue(database& db, const limits& l, drop_policy p) : db_(db), limits_(l), policy_(p) {}
 
 result<void> message_queue::refresh_stats() {
@@ -45,24 +53,23 @@ result<void> message_queue::refresh_stats() {
     if (!*row) return fail(store_errc::io_error);  // an aggregate always has its row
     stats_.rows = static_cast<std::uint64_t>(s.integer(0));
     stats_.bytes = static_cast<std::uint64_t>(s.integer(1));
-    if (stats_.rows > 0) {
-        stats_.oldest = from_ms(s.integer(2));
-    } else {
-        stats_.oldest.reset();
-    }
+    set_oldest(stats_.rows > 0 ? std::optional<std::int64_t>{s.integer(2)} : std::nullopt);
     return {};
 }
 
 result<void> message_queue::refresh_oldest() {
-    auto s = db_.prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
-    auto row = s->next();
-    if (!row) return fail(row.error());
-    if (*row) {
-        stats_.oldest = from_ms(s->integer(0));
+    auto oldest = oldest_created_ms(db_);
+    if (!oldest) return fail(oldest.error());
+    set_oldest(*oldest);
+    return {};
+}
+
+void message_queue::set_oldest(std::optional<std::int64_t> created_ms) {
+    if (created_ms) {
+        stats_.oldest = from_ms(*created_ms);
     } else {
         stats_.oldest.reset();
     }
-    return {};
 }
 
 result<bool> message_queue::make_room(std::uint64_t rows, std::uint64_t bytes) {
@@ -246,12 +253,10 @@ void message_queue::completed(std::uint64_t rows, std::uint64_t bytes, bool olde
     if (rows == 0) return;
     stats_.rows -= rows;
     stats_.bytes -= bytes;
-    if (!oldest_read) {
-        (void)refresh_oldest();
-    } else if (oldest_ms) {
-        stats_.oldest = from_ms(*oldest_ms);
+    if (oldest_read) {
+        set_oldest(oldest_ms);
     } else {
-        stats_.oldest.reset();
+        (void)refresh_oldest();
     }
 }
 

@@ -10,8 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -27,6 +27,10 @@ namespace fieldbridge::store {
 // Every row s yields, as stored messages; s selects, in this order:
 // id, topic, payload, qos, retain, created_ms, state, packet_id, dup.
 result<std::vector<stored_message>> read_messages(statement& s);
+
+// The creation time (ms) of the oldest message, none when the table is
+// empty; read in whatever transaction is open.
+result<std::optional<std::int64_t>> oldest_created_ms(database& db);
 
 class message_queue final : public transaction_observer {
 public:
@@ -68,6 +72,7 @@ private:
     // bytes up to date themselves (a count over the table would cost a scan
     // per commit with a long backlog).
     result<void> refresh_oldest();
+    void set_oldest(std::optional<std::int64_t> created_ms);
     // Evicts by policy until `rows` more rows and `bytes` more bytes fit;
     // false when the policy refuses.
     result<bool> make_room(std::uint64_t rows, std::uint64_t bytes);

@@ -75,12 +75,11 @@ result<completed_rows> session_ledger::apply(std::span<const change> changes) {
         if (removed.rows == 0) return {};
         // The oldest message may have gone: read inside the transaction, so
         // that no read transaction of its own follows each commit.
-        auto oldest = db_.prepared("SELECT created_ms FROM messages ORDER BY id LIMIT 1");
         // A figure only: a read that fails fails none of the changes (the
         // caller reads it again after the commit).
-        if (auto row = oldest->next(); row) {
+        if (auto oldest = oldest_created_ms(db_); oldest) {
             removed.oldest_read = true;
-            if (*row) removed.oldest_ms = oldest->integer(0);
+            removed.oldest_ms = *oldest;
         }
         return {};
     });

@@ -200,9 +200,10 @@ int x_shm_lock(sqlite3_file* pf, int offset, int n, int flags) {
 
 void x_shm_barrier(sqlite3_file* pf) {
     auto* f = self(pf);
-    // A commit's frames were written with its commit frame and rewrites go
-    // through: nothing is left here but what a sync-less padding would
-    // leave. Written before the index makes the commit visible.
+    // By the rules above nothing is left here at a commit (its frames were
+    // written with its commit frame, rewrites go through, a padded log is
+    // not gathered); whatever a path of SQLite's left is written before the
+    // index makes the commit visible, and an error can only be logged.
     if (f->log) {
         if (const int rc = flush(f->log); rc != SQLITE_OK) {
             spdlog::error("queue: writing the write-ahead log failed at a commit: {}", sqlite3_errstr(rc));
@@ -215,21 +216,14 @@ int x_shm_unmap(sqlite3_file* pf, int delete_flag) {
     return self(pf)->real->pMethods->xShmUnmap(self(pf)->real, delete_flag);
 }
 
+// Memory-mapped reads: SQLite maps the database file only (the log is
+// read through xRead, which sees the batch).
 int x_fetch(sqlite3_file* pf, sqlite3_int64 offset, int n, void** out) {
-    auto* f = self(pf);
-    if (f->batch) {
-        // The log is read through xRead only, so that a read sees the batch.
-        *out = nullptr;
-        return SQLITE_OK;
-    }
-    return f->real->pMethods->xFetch(f->real, offset, n, out);
+    return self(pf)->real->pMethods->xFetch(self(pf)->real, offset, n, out);
 }
 
 int x_unfetch(sqlite3_file* pf, sqlite3_int64 offset, void* p) {
-    auto* f = self(pf);
-    if (f->batch)
-        return SQLITE_OK;
-    return f->real->pMethods->xUnfetch(f->real, offset, p);
+    return self(pf)->real->pMethods->xUnfetch(self(pf)->real, offset, p);
 }
 
 const sqlite3_io_methods io_methods = {

@@ -180,8 +180,7 @@ protected:
         path_ = dir_ / "q.db";
     }
     void TearDown() override {
-        for (auto* db : open_)
-            sqlite3_close(db);
+        close_all();
         fs::remove_all(dir_);
     }
 
@@ -220,6 +219,20 @@ protected:
         }
         sqlite3_finalize(st);
         return s;
+    }
+
+    // What `db` sees of the table: `rows` rows, and a file that passes the
+    // integrity check.
+    static void expect_whole(sqlite3* db, long long rows) {
+        EXPECT_EQ(integer(db, "SELECT count(*) FROM m"), rows);
+        EXPECT_EQ(text(db, "PRAGMA integrity_check"), "ok");
+    }
+
+    // Closes every connection the test opened.
+    void close_all() {
+        for (auto* db : open_)
+            sqlite3_close(db);
+        open_.clear();
     }
 
     // The writer: WAL, `synchronous` as given, one table.
@@ -285,11 +298,11 @@ TEST_F(wal_batching_test, a_log_without_powersafe_overwrite_is_written_as_sqlite
     exec(db, "CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB)");
     const int commits = 50;
     const auto before = write_calls();
-    for (int i = 0; i < commits; ++i) insert(db, 12, 700);
-    EXPECT_GE(write_calls() - before, 2 * 2 * commits) << "two writes for each of at least two pages a commit";
-    auto* r = open(false);
-    EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 12 * commits);
-    EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
+    for (int i = 0; i < commits; ++i)
+        insert(db, 12, 700);
+    EXPECT_GE(write_calls() - before, 2 * 2 * commits)
+        << "two writes for each of at least two pages a commit";
+    expect_whole(open(false), 12 * commits);
 }
 
 // Another connection (the default VFS, as the `sqlite3` tool) sees every
@@ -314,9 +327,7 @@ TEST_F(wal_batching_test, another_connection_sees_each_commit_when_it_returns) {
             ASSERT_EQ(integer(r, "SELECT sum(length(body)) FROM m"), rows * 1000);
         }
         EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
-        sqlite3_close(w);
-        sqlite3_close(r);
-        open_.clear();
+        close_all();
     }
 }
 
@@ -361,11 +372,8 @@ TEST_F(wal_batching_test, every_commit_of_a_writer_that_dies_is_in_the_file) {
                               "INSERT INTO m(body) VALUES(randomblob(3000)); COMMIT;",
                               50),
                   0);
-        auto* r = open(false);
-        EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 100);
-        EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
-        sqlite3_close(r);
-        open_.clear();
+        expect_whole(open(false), 100);
+        close_all();
     }
 }
 
@@ -399,11 +407,9 @@ void wal_batching_test::spilled_transaction_survives(const std::string& first) {
                     1),
         0);
     auto* r = open(false);
-    EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 200);
+    expect_whole(r, 200);
     EXPECT_EQ(integer(r, "SELECT count(*) FROM m WHERE body = zeroblob(1000)"), 60);
-    EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
-    sqlite3_close(r);
-    open_.clear();
+    close_all();
 }
 
 // A disk that fills up fails the commit whose frames do not fit, with no
@@ -428,11 +434,8 @@ TEST_F(wal_batching_test, a_full_disk_fails_the_commit_that_does_not_fit) {
     EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 10);
     disk.free_space();
     insert(w, 5, 1000);
-    EXPECT_EQ(integer(r, "SELECT count(*) FROM m"), 15);
-    EXPECT_EQ(text(r, "PRAGMA integrity_check"), "ok");
-    sqlite3_close(w);
-    sqlite3_close(r);
-    open_.clear();
+    expect_whole(r, 15);
+    close_all();
 }
 
 // A transaction reads back the pages it spilled into the log (its batch
@@ -468,14 +471,9 @@ TEST_F(wal_batching_test, frames_of_a_rolled_back_transaction_never_overwrite_an
     insert(other, 40, 1000);  // frames where the rolled back ones were, and past them
     EXPECT_EQ(integer(w, "SELECT count(*) FROM m"), 43);
     insert(w, 2, 500);
-    EXPECT_EQ(integer(other, "SELECT count(*) FROM m"), 45);
-    EXPECT_EQ(text(other, "PRAGMA integrity_check"), "ok");
-    sqlite3_close(w);
-    sqlite3_close(other);
-    open_.clear();
-    auto* after = open(false);  // recovery from the log alone
-    EXPECT_EQ(integer(after, "SELECT count(*) FROM m"), 45);
-    EXPECT_EQ(text(after, "PRAGMA integrity_check"), "ok");
+    expect_whole(other, 45);
+    close_all();
+    expect_whole(open(false), 45);  // recovery from the log alone
 }
 
 }  // namespace
