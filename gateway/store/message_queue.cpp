@@ -1,6 +1,7 @@
 #include "gateway/store/message_queue.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -156,6 +157,7 @@ std::vector<result<std::int64_t>> message_queue::append(std::span<const mqtt::me
             ++stats_.rows;
             stats_.bytes += size;
             if (!stats_.oldest) stats_.oldest = now;
+            if (earliest_) earliest_ = std::min(*earliest_, created);
         }
         return {};
     });
@@ -199,47 +201,48 @@ result<std::int64_t> message_queue::last_id() {
 
 result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_point now) {
     if (limits_.max_age.count() <= 0) return std::uint64_t{0};
-    // In the open transaction when there is one: a rollback brings the rows
-    // back and transaction_rolled_back() takes back their count.
     const auto before = to_ms(now - limits_.max_age);
+    // No row was created before the bound: nothing to look at (with a long
+    // backlog, a pass over the table costs a tenth of a second a million rows).
+    if (earliest_ && *earliest_ >= before) return std::uint64_t{0};
+    earliest_.reset();  // known again only if the pass completes
+    // One pass in id order, in the open transaction when there is one (a
+    // rollback brings the rows back, transaction_rolled_back() takes back
+    // their count and forgets the bound). Rows the caller still needs (the
+    // client holds them, to be sent) stay, as with the drop policy: a message
+    // counted as dropped must never be delivered after all. The others go a
+    // run of ids at a time; what stays gives the new bound.
+    auto pick = db_.once("SELECT id, state, created_ms FROM messages ORDER BY id");
+    auto remove = db_.prepared("DELETE FROM messages WHERE id BETWEEN ? AND ? AND state = 0 AND created_ms < ?");
     std::uint64_t n = 0;
-    if (!protect_) {
-        auto s = db_.once("DELETE FROM messages WHERE state = 0 AND created_ms < ?");
-        s.bind(1, before);
-        if (auto r = s.run(); !r) return fail(r.error());
-        n = db_.changes();
-    } else {
-        // Rows the caller still needs (the client holds them, to be sent)
-        // stay, as with the drop policy: a message counted as dropped must
-        // never be delivered after all. The others go a run of ids at a time.
-        auto pick = db_.once("SELECT id FROM messages WHERE state = 0 AND created_ms < ? ORDER BY id");
-        pick.bind(1, before);
-        auto remove = db_.prepared("DELETE FROM messages WHERE id BETWEEN ? AND ? AND state = 0 AND created_ms < ?");
-        std::optional<std::pair<std::int64_t, std::int64_t>> run;
-        const auto flush = [&]() -> result<void> {
-            if (!run) return {};
-            remove->reset();
-            remove->bind(1, run->first).bind(2, run->second).bind(3, before);
-            if (auto r = remove->run(); !r) return fail(r.error());
-            n += db_.changes();
-            run.reset();
-            return {};
-        };
-        while (true) {
-            auto row = pick.next();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            const auto id = pick.integer(0);
-            if (protect_(id)) {
-                if (auto r = flush(); !r) return fail(r.error());
-            } else if (run) {
-                run->second = id;
-            } else {
-                run.emplace(id, id);
-            }
+    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
+    std::optional<std::pair<std::int64_t, std::int64_t>> run;
+    const auto flush = [&]() -> result<void> {
+        if (!run) return {};
+        remove->reset();
+        remove->bind(1, run->first).bind(2, run->second).bind(3, before);
+        if (auto r = remove->run(); !r) return fail(r.error());
+        n += db_.changes();
+        run.reset();
+        return {};
+    };
+    while (true) {
+        auto row = pick.next();
+        if (!row) return fail(row.error());
+        if (!*row) break;
+        const auto id = pick.integer(0);
+        const auto created = pick.integer(2);
+        if (pick.integer(1) != 0 || created >= before || (protect_ && protect_(id))) {
+            if (auto r = flush(); !r) return fail(r.error());
+            earliest = std::min(earliest, created);
+        } else if (run) {
+            run->second = id;
+        } else {
+            run.emplace(id, id);
         }
-        if (auto r = flush(); !r) return fail(r.error());
     }
+    if (auto r = flush(); !r) return fail(r.error());
+    earliest_ = earliest;
     if (n > 0) {
         counters_.dropped_by_age += n;
         if (auto r = refresh_stats(); !r) return fail(r.error());
@@ -277,6 +280,7 @@ void message_queue::transaction_rolled_back(std::error_code why) {
         spdlog::error("queue: {} message(s) not yet committed are lost: {}", uncommitted_rows_, why.message());
     }
     uncommitted_rows_ = 0;
+    earliest_.reset();  // rows an expiry deleted are back
     if (auto r = refresh_stats(); !r) {
         spdlog::error("queue: cannot count the rows after a rollback: {}", r.error().message());
     }

@@ -85,6 +85,10 @@ private:
     std::function<bool(std::int64_t)> protect_;
     std::uint64_t uncommitted_rows_ = 0;  // appended in the open transaction
     store::counters at_begin_;            // when it began: a rollback restores the drop counts
+    // No row was created (ms) before this: the least creation time left by
+    // expiry's last whole pass, lowered by every append since; none before
+    // the first pass and after a rollback. Lets expiry skip its pass.
+    std::optional<std::int64_t> earliest_;
 };
 
 }  // namespace fieldbridge::store
