@@ -260,7 +260,7 @@ void app::shutdown() {
     if (stopping_.exchange(true)) return;
     auto& p = *parts_;
     p.held_timer.cancel();
-    p.dispatcher.give_up_all("the gateway is shutting down");
+    p.dispatcher.close("the gateway is shutting down");
     notify_stopping();
     for (auto* t : {&p.watchdog, &p.expiry, &p.summary, &p.release}) t->cancel();
     p.control->stop();

@@ -74,15 +74,16 @@ struct app::parts {
                   client.publish(std::move(m), [done = std::move(done)](std::error_code) { done(); });
               },
               .written = [this](const auto&... read_back) { written(read_back...); },
-              .subscribe = [this, &a](const std::string& filter) {
+              .subscribe = [this](const std::string& filter) {
                   // 5.0 No Local: the gateway's own publications (a reply
                   // that landed on a command topic, whatever let it) never
                   // come back to it as commands. Not allowed on a shared
                   // subscription [MQTT-3.8.3-4].
                   const bool shared = filter.starts_with("$share/");
                   client.subscribe(mqtt::subscription{filter, mqtt::qos::at_least_once, !shared},
-                                   [this, &a](const mqtt::message& m) {
-                                       if (!a.stopping_) dispatcher.on_command(m);
+                                   [this](const mqtt::message& m) {
+                                       // While stopping too: refused with the reason (close()).
+                                       dispatcher.on_command(m);
                                    });
               },
               .unsubscribe = [this](const std::string& filter) { client.unsubscribe(filter); },

@@ -182,9 +182,7 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
                     left_bus(bus);
                     if (r.error) {
                         ++counters_.writes_failed;
-                        nlohmann::json e = {{"error", r.error.message()}};
-                        if (modbus::is_exception(r.error)) e["modbus_exception"] = r.error.value();
-                        state->errors[point.name] = e;
+                        state->errors[point.name] = failure_fields(r);
                         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
                     } else {
                         ++counters_.writes_ok;
@@ -236,11 +234,10 @@ void command_dispatcher::point_done(const reply_to& to, const std::string& devic
     if (r.error) {
         ++counters_.writes_failed;
         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
-        return answer(to, reply_payload(to.id, false, r.error.message(), nullptr,
-                                        modbus::is_exception(r.error) ? r.error.value() : 0));
+        return answer(to, write_reply(to.id, point, r));
     }
     ++counters_.writes_ok;
-    answer(to, reply_payload(to.id, true, {}, point_value(point, r.readback), 0));
+    answer(to, write_reply(to.id, point, r));
     ports_.written(device, point, r.readback);
 }
 
@@ -262,6 +259,7 @@ void command_dispatcher::left_bus(const std::string& bus) {
 
 void command_dispatcher::when_online(const std::string& device, std::function<void()> go,
                                      const reply_to& to) {
+    if (closed_) return refuse(to, *closed_);
     if (!ports_.offline(device)) return go();
     const auto max_age = cfg_->commands.max_age;
     if (max_age.count() <= 0) return refuse(to, "device " + device + " is offline");
@@ -303,6 +301,11 @@ void command_dispatcher::expire(time_point now) {
 
 void command_dispatcher::give_up_all(const std::string& why) {
     for (auto& c : held_.take_all()) c.give_up(why);
+}
+
+void command_dispatcher::close(const std::string& why) {
+    closed_ = why;
+    give_up_all(why);
 }
 
 void command_dispatcher::refuse(const reply_to& to, const std::string& why) {

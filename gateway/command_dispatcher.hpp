@@ -109,6 +109,10 @@ public:
     void expire(time_point now);
     // Answers every held command with why it was not written.
     void give_up_all(const std::string& why);
+    // The gateway is stopping: held commands are given up with why, and
+    // every command from now on that would be written is refused with it
+    // (checked and answered as before otherwise, never dropped unanswered).
+    void close(const std::string& why);
 
     const command_counters& counters() const { return counters_; }
     std::size_t held() const { return held_.size(); }
@@ -153,6 +157,7 @@ private:
     std::map<std::string, std::size_t> queued_writes_;  // per bus: queued through ports_.write, not yet answered
     log_limiter log_limit_;             // repeating refusals, dropped topics and replies
     std::set<std::string> subscribed_;  // command filters subscribed so far
+    std::optional<std::string> closed_;  // why nothing more is written (close())
 };
 
 // Where the answer to command m goes: its MQTT 5 Response Topic, with its

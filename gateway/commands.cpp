@@ -401,13 +401,35 @@ nlohmann::json point_value(const config::point& p, const std::vector<std::uint16
     return nlohmann::json::parse(json_payload(p, reading{*decoded, {}, std::chrono::system_clock::now()})).at("value");
 }
 
-nlohmann::json access_answer(const config::point& p, const modbus::point_result& r) {
-    if (r.error) {
-        nlohmann::json j = {{"ok", false}, {"error", r.error.message()}};
+nlohmann::json failure_fields(const modbus::point_result& r) {
+    if (!r.written) {
+        nlohmann::json j = {{"error", r.error.message()}};
         if (modbus::is_exception(r.error)) j["modbus_exception"] = r.error.value();
         return j;
     }
+    // The exception, if any, is the read-back's: the write was not refused.
+    const bool said = r.error == make_error_code(modbus::modbus_errc::written_not_read_back);
+    return {{"error", said ? r.error.message() : "the device took the write; reading it back failed: " + r.error.message()},
+            {"written", true}};
+}
+
+nlohmann::json access_answer(const config::point& p, const modbus::point_result& r) {
+    if (r.error) {
+        nlohmann::json j = {{"ok", false}};
+        j.update(failure_fields(r));
+        return j;
+    }
     return {{"ok", true}, {"value", point_value(p, r.readback)}, {"unit", p.unit}, {"registers", r.readback}};
+}
+
+std::string write_reply(const std::optional<std::string>& id, const config::point& p,
+                        const modbus::point_result& r) {
+    if (!r.error) return reply_payload(id, true, {}, point_value(p, r.readback), 0);
+    nlohmann::json j;
+    j["id"] = id ? nlohmann::json(*id) : nlohmann::json(nullptr);
+    j["ok"] = false;
+    j.update(failure_fields(r));
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string reply_payload(const std::optional<std::string>& id, bool ok, const std::string& error,

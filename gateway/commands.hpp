@@ -105,10 +105,20 @@ std::optional<modbus::value> write_value(const config::device& d, const config::
 // when they do not decode).
 nlohmann::json point_value(const config::point& p, const std::vector<std::uint16_t>& words);
 
+// What a failed read or write says: {"error":"..","modbus_exception":N} when
+// the device refused it, {"error":"the device took the write; ..",
+// "written":true} when only the read-back after the write failed.
+nlohmann::json failure_fields(const modbus::point_result& r);
+
 // The answer to a one-shot read or write (control socket, CLI):
 // {"ok":true,"value":..,"unit":..,"registers":[..]} or
-// {"ok":false,"error":"..","modbus_exception":N}.
+// {"ok":false, failure_fields}.
 nlohmann::json access_answer(const config::point& p, const modbus::point_result& r);
+
+// The reply to a write command's outcome: {"id":..,"ok":true,"value":..} or
+// {"id":..,"ok":false, failure_fields}. Never throws.
+std::string write_reply(const std::optional<std::string>& id, const config::point& p,
+                        const modbus::point_result& r);
 
 // The reply to a command: {"id":..,"ok":true,"value":..} or
 // {"id":..,"ok":false,"error":"..","modbus_exception":N}; id null without one.

@@ -107,9 +107,9 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     // Read (back) what the device now holds.
     if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer)) {
         const bool cut = w.v && stop_requested() && !is_exception(error);
-        co_return point_result{cut ? make_error_code(modbus_errc::written_not_read_back) : error, {}};
+        co_return point_result{cut ? make_error_code(modbus_errc::written_not_read_back) : error, {}, w.v.has_value()};
     }
-    co_return point_result{{}, point_words(p, answer)};
+    co_return point_result{{}, point_words(p, answer), w.v.has_value()};
 }
 
 // Every request of a write or read waits for the device's pauses as a

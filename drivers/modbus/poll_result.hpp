@@ -81,6 +81,10 @@ struct device_counters {
 struct point_result {
     std::error_code error;
     std::vector<std::uint16_t> readback;
+    // The device answered the write: it holds the value even when `error`
+    // says the read-back after it failed (sending the write again may write
+    // twice).
+    bool written = false;
 };
 
 }  // namespace fieldbridge::modbus

@@ -143,6 +143,27 @@ TEST(command_dispatcher, a_device_error_is_answered_with_the_modbus_exception) {
     EXPECT_TRUE(r.written.empty());
 }
 
+TEST(command_dispatcher, a_write_the_device_took_but_did_not_read_back_is_answered_as_written) {
+    rig r;
+    r.command(setpoint_topic, R"({"value": 5, "id": "w"})");
+    ASSERT_EQ(r.writes.size(), 1u);
+    // The read-back after the write got exception 2: not the write's refusal.
+    r.writes[0].done({modbus::make_error_code(modbus::modbus_errc::illegal_data_address), {}, true});
+    const auto j = r.reply_json();
+    EXPECT_EQ(j.at("id"), "w");
+    EXPECT_EQ(j.at("ok"), false);
+    EXPECT_EQ(j.at("written"), true);
+    EXPECT_FALSE(j.contains("modbus_exception")) << j;
+    EXPECT_EQ(j.at("error").get<std::string>().rfind("the device took the write; reading it back failed: ", 0), 0u)
+        << j;
+    EXPECT_TRUE(r.written.empty());  // nothing read back to publish
+    // A write refused by the device says nothing of the kind.
+    r.command(setpoint_topic, "6");
+    r.writes[1].done({modbus::make_error_code(modbus::modbus_errc::illegal_data_address), {}});
+    EXPECT_FALSE(r.reply_json(1).contains("written"));
+    EXPECT_EQ(r.reply_json(1).at("modbus_exception"), 2);
+}
+
 TEST(command_dispatcher, refuses_what_it_cannot_write_and_counts_each_refusal) {
     rig r;
     r.unpolled.insert(1);
@@ -426,6 +447,31 @@ TEST(command_dispatcher, refuses_at_once_for_an_offline_device_without_max_age_o
     EXPECT_EQ(r.reply_json(1).at("error"), "the gateway is shutting down");
 }
 
+// While the gateway stops, a command still gets its answer: nothing more is
+// written, held commands are given up, bad commands are refused as before.
+TEST(command_dispatcher, once_closed_it_writes_nothing_more_and_answers_every_command) {
+    auto g = waiting_plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig r(g);
+    r.offline.insert("pump");
+    r.command(setpoint_topic, "1");
+    EXPECT_EQ(r.dispatcher.held(), 1u);
+    r.dispatcher.close("the gateway is shutting down");
+    EXPECT_EQ(r.dispatcher.held(), 0u);
+    r.offline.clear();
+    r.command(setpoint_topic, R"({"value": 2, "id": "late"})");
+    r.command("site/a/pump/set", R"({"values": {"speed": 4}, "id": "late-device"})");
+    r.command("site/a/pump/hours/set", "1");  // read-only: refused for that, as before
+    EXPECT_TRUE(r.writes.empty());
+    ASSERT_EQ(r.replies.size(), 4u);
+    EXPECT_EQ(r.reply_json(0).at("error"), "the gateway is shutting down");
+    EXPECT_EQ(r.reply_json(1), (nlohmann::json{{"id", "late"}, {"ok", false}, {"error", "the gateway is shutting down"}}));
+    EXPECT_EQ(r.reply_json(2).at("id"), "late-device");
+    EXPECT_EQ(r.reply_json(2).at("error"), "the gateway is shutting down");
+    EXPECT_NE(r.reply_json(3).at("error").get<std::string>().find("not writable"), std::string::npos)
+        << r.reply_json(3);
+}
+
 TEST(command_dispatcher, writes_a_device_command_point_by_point_and_answers_once) {
     auto g = plant();
     g.commands.device_topic = "{prefix}/{device}";
@@ -438,6 +484,7 @@ TEST(command_dispatcher, writes_a_device_command_point_by_point_and_answers_once
     EXPECT_TRUE(r.replies.empty());
     r.writes[1].done({modbus::make_error_code(modbus::modbus_errc::server_device_failure), {}});
     ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_FALSE(r.reply_json().at("errors").at("setpoint").contains("written"));
     EXPECT_EQ(r.replies[0].message.topic, "site/a/pump/reply");
     const auto j = r.reply_json();
     EXPECT_EQ(j.at("id"), "both");

@@ -393,6 +393,39 @@ TEST(bus_worker_fake_link, writes_use_the_function_each_setting_asks_for_and_are
     }
 }
 
+// A write the device answered stays written when what follows it fails:
+// the outcome says so, and the caller must not take it for a refused write.
+TEST(bus_worker_fake_link, a_write_the_device_took_is_marked_written_when_its_read_back_fails) {
+    const auto is_write = [](const request& q) {
+        return q.function == fc::write_single_register || q.function == fc::write_single_coil;
+    };
+    const std::vector<std::error_code> read_back_errors{make_error_code(modbus_errc::illegal_data_address),
+                                                        make_error_code(modbus_errc::timeout)};
+    for (const auto& read_back_error : read_back_errors) {
+        rig r(plant(), false);
+        r.peer->respond_with([&](const request& q, reply& answer) {
+            if (!is_write(q)) return read_back_error;
+            answer.registers.assign(q.count, 1);
+            answer.bits.assign(q.count, 1);
+            return std::error_code{};
+        });
+        r.worker.start();
+        const auto w = write_and_wait(r.worker, 0, value{std::uint64_t{1}});
+        r.worker.stop();
+        EXPECT_EQ(w.error, read_back_error);
+        EXPECT_TRUE(w.written) << read_back_error.message();
+        EXPECT_TRUE(is_write(r.peer->requests().at(0)));
+    }
+    // Refused by the device: not written.
+    rig r(plant(), false);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::illegal_data_value); });
+    r.worker.start();
+    const auto w = write_and_wait(r.worker, 0, value{std::uint64_t{1}});
+    r.worker.stop();
+    EXPECT_EQ(w.error, make_error_code(modbus_errc::illegal_data_value));
+    EXPECT_FALSE(w.written);
+}
+
 TEST(bus_worker_fake_link, a_write_whose_link_drops_gets_the_error_and_no_read_back) {
     rig r(plant(), false);
     r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::connection_failed); });

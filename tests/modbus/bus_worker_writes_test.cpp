@@ -317,6 +317,7 @@ TEST(bus_worker_writes, a_write_the_device_took_before_a_reload_stopped_the_bus_
     const auto outcomes = write_outcomes(got.all());
     ASSERT_EQ(outcomes.size(), 1u);
     EXPECT_EQ(outcomes[0].error, make_error_code(modbus_errc::written_not_read_back)) << outcomes[0].error.message();
+    EXPECT_TRUE(outcomes[0].written);
     std::size_t writes = 0;
     for (const auto& q : peer->requests()) writes += q.function == fc::write_single_coil ? 1u : 0u;
     EXPECT_EQ(writes, 1u);
