@@ -407,8 +407,8 @@ asio::awaitable<void> bus_worker::run() {
         }
     } const forget{*waits_};
     poll_schedule schedule(intervals, steady::now());
-    std::vector<device_health> health(devices_.size());
-    for (std::size_t i = 0; i < devices_.size(); ++i) health[i].offline_after = devices_[i].offline_after;
+    health_.assign(devices_.size(), device_health{});
+    for (std::size_t i = 0; i < devices_.size(); ++i) health_[i].offline_after = devices_[i].offline_after;
     std::vector<bool> backed_off(devices_.size(), false);
 
     while (true) {
@@ -441,8 +441,8 @@ asio::awaitable<void> bus_worker::run() {
         // An offline device (device_health) is polled at
         // offline_poll_interval until it answers, so that its timeouts do not
         // eat the line's time for the others.
-        health[due.device].record(result);
-        const bool back_off = health[due.device].state() == device_state::offline &&
+        health_[due.device].record(result);
+        const bool back_off = health_[due.device].state() == device_state::offline &&
                               device.offline_poll_interval > device.poll_interval;
         if (back_off != backed_off[due.device]) {
             backed_off[due.device] = back_off;

@@ -213,6 +213,7 @@ private:
     counter_cells counters_;
     std::unique_ptr<device_cells[]> device_counters_;
     std::vector<std::vector<refused_read>> refused_;  // per device; read by the worker thread once started
+    std::vector<device_health> health_;               // per device, from its polls; the worker thread's
     std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
     bool stopping_ = false;  // guarded by mutex_

@@ -72,7 +72,12 @@ asio::awaitable<void> bus_worker::run_writes(link& line) {
             w = std::move(writes_.front());
             writes_.pop_front();
         }
-        finish(w.done, co_await perform(line, w));
+        auto outcome = co_await perform(line, w);
+        const bool unanswered = outcome.error == make_error_code(modbus_errc::timeout);
+        finish(w.done, std::move(outcome));
+        // A device that does not answer costs the line a timeout per
+        // request: no more of them before the other devices' next read.
+        if (unanswered) co_return;
     }
 }
 
@@ -81,6 +86,11 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     const auto& p = d.points[w.point];
     const log_scope on_device(log_field::device, d.name);
     const log_scope on_point(log_field::point, p.name);
+    // Writes queued before the device went offline would each cost the line
+    // a timeout: answered now, as the core refuses commands for it.
+    if (w.v && w.device < health_.size() && health_[w.device].state() == device_state::offline) {
+        co_return point_result{make_error_code(modbus_errc::device_offline), {}};
+    }
     if (const auto error = co_await open(line, w.device)) co_return point_result{error, {}};
     reply answer;
     if (w.v) {

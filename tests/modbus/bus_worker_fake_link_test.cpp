@@ -6,6 +6,7 @@
 // waited on with deadlines.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -393,12 +394,14 @@ TEST(bus_worker_fake_link, writes_use_the_function_each_setting_asks_for_and_are
     }
 }
 
+bool is_write(const request& q) {
+    return q.function == fc::write_single_register || q.function == fc::write_single_coil ||
+           q.function == fc::write_multiple_registers || q.function == fc::write_multiple_coils;
+}
+
 // A write the device answered stays written when what follows it fails:
 // the outcome says so, and the caller must not take it for a refused write.
 TEST(bus_worker_fake_link, a_write_the_device_took_is_marked_written_when_its_read_back_fails) {
-    const auto is_write = [](const request& q) {
-        return q.function == fc::write_single_register || q.function == fc::write_single_coil;
-    };
     const std::vector<std::error_code> read_back_errors{make_error_code(modbus_errc::illegal_data_address),
                                                         make_error_code(modbus_errc::timeout)};
     for (const auto& read_back_error : read_back_errors) {
@@ -424,6 +427,55 @@ TEST(bus_worker_fake_link, a_write_the_device_took_is_marked_written_when_its_re
     r.worker.stop();
     EXPECT_EQ(w.error, make_error_code(modbus_errc::illegal_data_value));
     EXPECT_FALSE(w.written);
+}
+
+// A device that stops answering degrades only itself: its writes do not
+// take the line's time from the other devices' polls.
+TEST(bus_worker_fake_link, a_write_that_gets_no_answer_lets_a_poll_go_before_the_next_write) {
+    auto d = plant();
+    d.offline_after = 100;  // not offline during the test
+    rig r(d);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<point_result> outcomes;
+    for (int i = 0; i < 3; ++i) {
+        r.worker.write(0, 0, value{std::uint64_t{1}}, [&](point_result o) {
+            const std::lock_guard lock(m);
+            outcomes.push_back(std::move(o));
+            cv.notify_all();
+        });
+    }
+    r.worker.start();  // the three wait from the first turn on
+    {
+        std::unique_lock lock(m);
+        ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return outcomes.size() == 3; }));
+    }
+    r.worker.stop();
+    for (const auto& o : outcomes) EXPECT_EQ(o.error, make_error_code(modbus_errc::timeout));
+    // Each write is one request (a write is never repeated: it may have
+    // been taken), then a read before the next.
+    const auto asked = r.peer->requests();
+    EXPECT_EQ(std::count_if(asked.begin(), asked.end(), is_write), 3);
+    for (std::size_t i = 1; i < asked.size(); ++i) {
+        EXPECT_FALSE(is_write(asked[i - 1]) && is_write(asked[i]))
+            << "request " << i << ": a write went right after another that got no answer";
+    }
+}
+
+TEST(bus_worker_fake_link, a_write_for_a_device_the_worker_holds_offline_is_answered_without_being_sent) {
+    auto d = plant();
+    d.offline_after = 1;
+    rig r(d);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(1)) << "a poll that went bad";
+    const auto w = write_and_wait(r.worker, 0, value{std::uint64_t{1}});
+    r.worker.stop();
+    EXPECT_EQ(w.error, make_error_code(modbus_errc::device_offline)) << w.error.message();
+    EXPECT_FALSE(w.written);
+    const auto asked = r.peer->requests();
+    EXPECT_EQ(std::count_if(asked.begin(), asked.end(), is_write), 0);
 }
 
 TEST(bus_worker_fake_link, a_write_whose_link_drops_gets_the_error_and_no_read_back) {
