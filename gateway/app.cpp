@@ -72,9 +72,7 @@ int app::run() {
     if (cfg_.metrics.enabled()) start_metrics();
     p.link.attach(p.forward);
     if (sparkplug()) start_sparkplug();
-    p.forward.set_order(cfg_.store.order, [format = cfg_.publish.format, protocol = cfg_.mqtt.protocol](mqtt::message& m) {
-        mark_historical(m, format, protocol);
-    });
+    p.forward.set_order(cfg_.store.order, historical_marker(cfg_));
     if (auto r = p.forward.resume(); !r) {
         spdlog::critical("cannot resume the message queue: {}", r.error().message());
         parts_.reset();

@@ -44,4 +44,8 @@ void mark_historical(mqtt::message& m, config::payload_format format, config::mq
     if (protocol == config::mqtt_protocol::v5) m.user_properties.emplace_back("historical", "true");
 }
 
+std::function<void(mqtt::message&)> historical_marker(const config::gateway& cfg) {
+    return [&cfg](mqtt::message& m) { mark_historical(m, cfg.publish.format, cfg.mqtt.protocol); };
+}
+
 }  // namespace fieldbridge::gateway

@@ -8,11 +8,18 @@
 // the current one. Pure.
 #pragma once
 
+#include <functional>
+
 #include "config/model.hpp"
 #include "mqtt/message.hpp"
 
 namespace fieldbridge::gateway {
 
 void mark_historical(mqtt::message& m, config::payload_format format, config::mqtt_protocol protocol);
+
+// mark_historical with the format and protocol cfg holds when a message is
+// marked, not when the marker was made (a reload may change the format);
+// cfg must outlive it.
+std::function<void(mqtt::message&)> historical_marker(const config::gateway& cfg);
 
 }  // namespace fieldbridge::gateway

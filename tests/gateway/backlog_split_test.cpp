@@ -133,6 +133,20 @@ TEST(historical_mark, text_that_is_not_a_json_object_stays_and_mqtt5_gets_a_user
     }
 }
 
+TEST(historical_mark, the_marker_follows_the_format_a_reload_sets) {
+    config::gateway cfg;
+    cfg.publish.format = config::payload_format::raw;
+    cfg.mqtt.protocol = config::mqtt_protocol::v3_1_1;
+    const auto mark = historical_marker(cfg);
+    auto before = message(R"({"value":1})");
+    mark(before);
+    EXPECT_EQ(before.payload, R"({"value":1})");
+    cfg.publish.format = config::payload_format::json;  // what a reload does to the running configuration
+    auto after = message(R"({"value":2})");
+    mark(after);
+    EXPECT_EQ(nlohmann::json::parse(after.payload).at("historical"), true) << after.payload;
+}
+
 TEST(historical_mark, every_metric_of_a_sparkplug_payload_is_historical) {
     sparkplug::payload p;
     p.timestamp = 1'795'000'000'000;
