@@ -135,12 +135,13 @@ void app::on_core(std::function<void()> f, bool while_stopping) {
 }
 
 // Creates the workers cfg_ needs beyond those a reload kept.
-void app::start_buses(bool start_now) {
-    parts_->buses.build(cfg_, load_refused_reads(*parts_->queue, cfg_), start_now);
+std::vector<std::string> app::start_buses(bool start_now) {
+    auto not_started = parts_->buses.build(cfg_, load_refused_reads(*parts_->queue, cfg_), start_now);
     // Loading and checking a large configuration leaves freed heap behind
     // (YAML nodes, the loader's copies, the old configuration on reload):
     // give it back to the system now rather than carry it.
     release_free_memory();
+    return not_started;
 }
 
 // SIGINT and SIGTERM shut down; SIGHUP reloads the configuration file.
@@ -187,13 +188,18 @@ nlohmann::json app::reload() {
     p.publisher.reconfigure(cfg_, p.topics);
     p.dispatcher.reconfigure(cfg_, p.topics);
     if (sparkplug()) sparkplug_reconfigured();
-    start_buses(true);
+    // A bus whose worker cannot start (no descriptor or thread to be had)
+    // is not polled: the reload is done, and says so.
+    const auto not_started = start_buses(true);
     p.dispatcher.subscribe();
     ++p.reloads;
     p.last_reload_error.clear();
+    for (const auto& line : not_started) p.last_reload_error += (p.last_reload_error.empty() ? "" : "; ") + line;
     spdlog::info("configuration reloaded: {} bus(es) kept polling, {} stopped, {} started; {} device(s)", kept,
                  restarted, p.buses.workers().size() - kept, cfg_.devices.size());
-    return {{"reloaded", true}, {"buses_kept", kept}, {"devices", cfg_.devices.size()}};
+    nlohmann::json done = {{"reloaded", true}, {"buses_kept", kept}, {"devices", cfg_.devices.size()}};
+    if (!not_started.empty()) done["error"] = p.last_reload_error;
+    return done;
 }
 
 // The online message, with the summary when availability.summary_interval is set.

@@ -32,8 +32,9 @@ bool keeps_polling(const config::gateway& before, const config::gateway& after, 
 bus_set::bus_set(result_handler on_result, gone_handler gone)
     : on_result_(std::move(on_result)), gone_(std::move(gone)) {}
 
-void bus_set::build(const config::gateway& cfg, const std::vector<store::refused_read>& refused,
-                    bool start_now) {
+std::vector<std::string> bus_set::build(const config::gateway& cfg, const std::vector<store::refused_read>& refused,
+                                        bool start_now) {
+    std::vector<std::string> not_started;
     routes_.assign(cfg.devices.size(), {nullptr, 0});
     for (const auto& bus : cfg.buses) {
         std::vector<std::size_t> global;
@@ -56,8 +57,9 @@ void bus_set::build(const config::gateway& cfg, const std::vector<store::refused
                 const bool made = !workers_.empty() && workers_.back()->name() == bus.name;
                 if (!made || !workers_.back()->started()) {
                     if (made) workers_.pop_back();
-                    spdlog::error("bus {}: cannot start its worker ({}); its devices are not polled", bus.name,
-                                  e.what());
+                    not_started.push_back("bus " + bus.name + ": cannot start its worker (" + e.what() +
+                                          "); its devices are not polled");
+                    spdlog::error("{}", not_started.back());
                     continue;
                 }
             }
@@ -66,6 +68,7 @@ void bus_set::build(const config::gateway& cfg, const std::vector<store::refused
         for (std::size_t local = 0; local < global.size(); ++local)
             routes_[global[local]] = {it->get(), local};
     }
+    return not_started;
 }
 
 void bus_set::add_worker(const config::gateway& cfg, const config::bus& bus, const std::vector<std::size_t>& global,

@@ -56,8 +56,10 @@ public:
     // (those kept by retire_changed() keep polling as they are) and routes
     // the devices to them. refused: the store's remembered refused reads.
     // With start_now, a new worker starts at once unless a retiring one
-    // still holds its link; otherwise start_all() starts them.
-    void build(const config::gateway& cfg, const std::vector<store::refused_read>& refused, bool start_now);
+    // still holds its link; otherwise start_all() starts them. Returns one
+    // line per bus whose worker could not be made (its devices not polled).
+    std::vector<std::string> build(const config::gateway& cfg, const std::vector<store::refused_read>& refused,
+                                   bool start_now);
     void start_all();
     // Retires the workers whose bus is not kept from `before` to `next`
     // (keeps_polling); returns how many.

@@ -203,6 +203,11 @@ int reload(const std::string& config_path, std::string socket) {
     }
     std::cout << "reloaded: " << r.value("devices", 0) << " device(s), " << r.value("buses_kept", 0)
               << " bus(es) kept polling\n";
+    if (r.contains("error") && r["error"].is_string()) {
+        // Applied, but a bus is not polled.
+        std::cerr << "reload: " << r["error"].get<std::string>() << "\n";
+        return EX_SOFTWARE;
+    }
     return EX_OK;
 }
 
@@ -438,6 +443,7 @@ int main(int argc, char** argv) {
     reload_cmd->add_option("-c,--config", reload_config, "Configuration file (checked first; for control.socket)");
     reload_cmd->add_option("--socket", reload_socket, "Control socket of the service");
     reload_cmd->footer("Exit status: 0 reloaded, 65 refused (the running configuration stays; the reason is printed), "
+                       "70 reloaded but a bus could not start (printed), "
                        "69 service unreachable.\n");
 
     access_request read_request;

@@ -1,13 +1,15 @@
 // keeps_polling: what a reload leaves polling. A bus keeps its worker when
 // the bus and every device on it are the same, whatever else changed (other
 // buses, publishing, layout of the file); anything about the bus or its
-// devices restarts it.
+// devices restarts it. And what bus_set::build reports of a bus whose worker
+// cannot be made.
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "config/loader.hpp"
 #include "gateway/bus_set.hpp"
+#include "tests/support/descriptors_used_up.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -53,6 +55,31 @@ TEST(keeps_polling, a_change_to_the_bus_or_any_of_its_devices_restarts_it) {
     EXPECT_FALSE(keeps_polling(before, moved, "line1"));
     // A bus that is gone, or new, is not kept.
     EXPECT_FALSE(keeps_polling(before, before, "line3"));
+}
+
+// No descriptor to be had (the shared poll thread's event queue needs one):
+// each bus is reported, for a reload to say so, and its devices have no
+// route; once descriptors are back, a build makes the workers.
+TEST(bus_set, a_bus_whose_worker_cannot_be_made_is_reported) {
+#if defined(FIELDBRIDGE_ASAN)
+    GTEST_SKIP() << "not under AddressSanitizer: the test exhausts the file descriptors its runtime needs";
+#endif
+    const auto cfg = config::load_string(base);
+    bus_set buses([](const std::string&, std::uint64_t, modbus::poll_result) {}, [](const std::string&) {});
+    std::vector<std::string> not_started;
+    {
+        testing::descriptors_used_up no_fds;
+        ASSERT_TRUE(no_fds.ok());
+        not_started = buses.build(cfg, {}, false);
+    }
+    ASSERT_EQ(not_started.size(), 2u);
+    EXPECT_EQ(not_started[0].rfind("bus line1: cannot start its worker (", 0), 0u) << not_started[0];
+    EXPECT_NE(not_started[0].find("its devices are not polled"), std::string::npos) << not_started[0];
+    EXPECT_EQ(not_started[1].rfind("bus line2: ", 0), 0u) << not_started[1];
+    EXPECT_EQ(buses.route(0).first, nullptr);
+    EXPECT_TRUE(buses.build(cfg, {}, false).empty());
+    EXPECT_NE(buses.route(0).first, nullptr);
+    EXPECT_NE(buses.route(1).first, nullptr);
 }
 
 }  // namespace

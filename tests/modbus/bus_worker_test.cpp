@@ -26,6 +26,7 @@
 #include "drivers/modbus/value_codec.hpp"
 #include "tests/modbus/captured_log.hpp"
 #include "tests/modbus/worker_fixture.hpp"
+#include "tests/support/descriptors_used_up.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
@@ -1021,31 +1022,7 @@ TEST(bus_worker_rtu_over_tcp, polling_resumes_when_the_converter_comes_back) {
     EXPECT_GE(worker.counters().reconnects, 1u);
 }
 
-// While it lives, this process can open no new file descriptor (EMFILE):
-// the soft RLIMIT_NOFILE is lowered to the lowest free descriptor.
-class descriptors_used_up {
-public:
-    descriptors_used_up() {
-        ::getrlimit(RLIMIT_NOFILE, &saved_);
-        const int lowest_free = ::dup(0);
-        ::close(lowest_free);
-        rlimit low = saved_;
-        low.rlim_cur = static_cast<rlim_t>(lowest_free);
-        ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
-    }
-    ~descriptors_used_up() { restore(); }
-    descriptors_used_up(const descriptors_used_up&) = delete;
-    descriptors_used_up& operator=(const descriptors_used_up&) = delete;
-    bool ok() const { return ok_; }
-    void restore() {
-        if (ok_) ::setrlimit(RLIMIT_NOFILE, &saved_);
-        ok_ = false;
-    }
-
-private:
-    rlimit saved_{};
-    bool ok_ = false;
-};
+using testing::descriptors_used_up;
 
 // The relay to a converter cannot be set up when the worker starts (no pty
 // can be had: the process is out of descriptors). The link is down, the
