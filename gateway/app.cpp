@@ -292,7 +292,10 @@ void app::shutdown() {
     // Say goodbye on the status topic (the broker drops the will on DISCONNECT),
     // then disconnect once the broker has it. A Sparkplug edge node says
     // NDEATH, its will, itself ([operational-behavior-edge-node-intentional-disconnect-ndeath]).
-    p.client.publish(p.sparkplug ? p.sparkplug->death(system::now()) : goodbye_message(cfg_), [stop_client](std::error_code) { stop_client(); });
+    // The replies of writes still out at a device go ahead of the DISCONNECT
+    // (within the shutdown timer's bound).
+    p.client.publish(p.sparkplug ? p.sparkplug->death(system::now()) : goodbye_message(cfg_),
+                     [this, stop_client](std::error_code) { parts_->dispatcher.when_writes_answered(stop_client); });
 }
 
 }  // namespace fieldbridge::gateway

@@ -133,6 +133,7 @@ void command_dispatcher::on_command(const mqtt::message& m) {
         ports_.write(device_index, point_index, value, [this, to, device, bus, point](const modbus::point_result& r) {
             left_bus(bus);
             point_done(to, device, point, r);
+            settled();
         });
     };
     when_online(device.name, std::move(go), to);
@@ -195,6 +196,7 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
                                         {"values", state->values}};
                     if (!state->errors.empty()) j["errors"] = state->errors;
                     answer(to, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                    settled();
                 });
         }
     };
@@ -218,6 +220,7 @@ void command_dispatcher::write_point(const std::string& topic, std::size_t devic
         ports_.write(device, point, v, [this, to, name, bus, pt](const modbus::point_result& r) {
             left_bus(bus);
             point_done(to, name, pt, r);
+            settled();
         });
     };
     when_online(d.name, std::move(go), to);
@@ -255,6 +258,20 @@ bool command_dispatcher::room_on_bus(const std::string& bus, std::size_t n, cons
 
 void command_dispatcher::left_bus(const std::string& bus) {
     if (const auto it = queued_writes_.find(bus); it != queued_writes_.end() && it->second > 0) --it->second;
+}
+
+bool command_dispatcher::writes_out() const {
+    return std::any_of(queued_writes_.begin(), queued_writes_.end(), [](const auto& q) { return q.second > 0; });
+}
+
+void command_dispatcher::when_writes_answered(std::function<void()> done) {
+    if (!writes_out()) return done();
+    writes_answered_ = std::move(done);
+}
+
+// After a write's answer went out: the last one runs what waits for them.
+void command_dispatcher::settled() {
+    if (writes_answered_ && !writes_out()) std::exchange(writes_answered_, {})();
 }
 
 void command_dispatcher::when_online(const std::string& device, std::function<void()> go,

@@ -113,6 +113,11 @@ public:
     // every command from now on that would be written is refused with it
     // (checked and answered as before otherwise, never dropped unanswered).
     void close(const std::string& why);
+    // Runs done once every write handed to a bus has been answered (at once
+    // when none is out): the gateway's stop lets the replies of writes still
+    // at a device go out ahead of its DISCONNECT. One waiter; a later call
+    // replaces it.
+    void when_writes_answered(std::function<void()> done);
 
     const command_counters& counters() const { return counters_; }
     std::size_t held() const { return held_.size(); }
@@ -145,6 +150,8 @@ private:
     bool room_on_bus(const std::string& bus, std::size_t n, const reply_to& to);
     // One write queued on `bus` was answered.
     void left_bus(const std::string& bus);
+    bool writes_out() const;
+    void settled();
 
     const config::gateway* cfg_;
     command_ports ports_;
@@ -158,6 +165,7 @@ private:
     log_limiter log_limit_;             // repeating refusals, dropped topics and replies
     std::set<std::string> subscribed_;  // command filters subscribed so far
     std::optional<std::string> closed_;  // why nothing more is written (close())
+    std::function<void()> writes_answered_;  // when_writes_answered()
 };
 
 // Where the answer to command m goes: its MQTT 5 Response Topic, with its

@@ -472,6 +472,33 @@ TEST(command_dispatcher, once_closed_it_writes_nothing_more_and_answers_every_co
         << r.reply_json(3);
 }
 
+// The gateway's stop waits for the answers of writes still at a device: the
+// waiter runs once the last one's reply has gone out, at once when none is out.
+TEST(command_dispatcher, runs_what_waits_for_the_writes_once_the_last_reply_went_out) {
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    rig r(g);
+    int runs = 0;
+    std::size_t replies_then = 0;
+    const auto waiter = [&] {
+        ++runs;
+        replies_then = r.replies.size();
+    };
+    r.dispatcher.when_writes_answered(waiter);
+    EXPECT_EQ(runs, 1) << "nothing out: at once";
+    r.command(setpoint_topic, "5");
+    r.command("site/a/pump/set", R"({"values": {"speed": 4, "setpoint": 8}})");
+    ASSERT_EQ(r.writes.size(), 3u);
+    r.dispatcher.close("the gateway is shutting down");
+    r.dispatcher.when_writes_answered(waiter);
+    r.writes[0].done({{}, {5}});
+    r.writes[1].done({{}, {4}});
+    EXPECT_EQ(runs, 1) << "one write of the device command is still out";
+    r.writes[2].done({{}, {8}});
+    EXPECT_EQ(runs, 2);
+    EXPECT_EQ(replies_then, 2u) << "both replies went out before the waiter ran";
+}
+
 TEST(command_dispatcher, writes_a_device_command_point_by_point_and_answers_once) {
     auto g = plant();
     g.commands.device_topic = "{prefix}/{device}";
