@@ -287,7 +287,8 @@ bus_worker::awaitable_error bus_worker::exchange(link& line, std::size_t device,
 }
 
 // One poll of device `index`: every block read of its plan, each with its
-// retries; nullopt when stopped in the middle.
+// retries (of an offline device, up to the first block that gets no
+// answer); nullopt when stopped in the middle.
 asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::size_t index, device_plan& plan) {
     const auto& device = devices_[index];
     reply answer;
@@ -353,6 +354,17 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
                 }
             }
             result.samples.push_back(std::move(s));
+        }
+        if (error == make_error_code(modbus_errc::timeout) && health_[index].state() == device_state::offline) {
+            // An offline device gets one block's worth of the line a poll
+            // (its retries, no late-answer waits of further blocks): the
+            // rest is not asked until a block answers again.
+            for (std::size_t rest = ri + 1; rest < plan.reads.size(); ++rest) {
+                for (const auto i : plan.reads[rest].points) {
+                    result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::device_offline)}});
+                }
+            }
+            break;
         }
     }
     co_return result;

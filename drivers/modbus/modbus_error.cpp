@@ -65,7 +65,7 @@ public:
                 return "the device took the write; it was not read back because the bus stopped (a configuration "
                        "reload or the gateway stopping)";
             case modbus_errc::device_offline:
-                return "the device is offline (no good value in its last polls); the write was not sent";
+                return "the device is offline (no good value in its last polls): not sent";
             case modbus_errc::write_cut_short:
                 return "the bus stopped (a configuration reload or the gateway stopping) while the write was out: "
                        "the device may have taken it";

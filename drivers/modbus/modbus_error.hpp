@@ -46,7 +46,8 @@ enum class modbus_errc {
     // ... and a write the worker's stop cut short once it had gone out.
     written_not_read_back,  // the device answered the write; the read-back was not done
     write_cut_short,        // stopped while the write was out: the device may have taken it
-    // A write queued for a device the worker holds offline (device_health): not sent.
+    // A write queued for, or a block read of, a device the worker holds
+    // offline (device_health): not sent.
     device_offline,
 };
 

@@ -478,6 +478,37 @@ TEST(bus_worker_fake_link, a_write_for_a_device_the_worker_holds_offline_is_answ
     EXPECT_EQ(std::count_if(asked.begin(), asked.end(), is_write), 0);
 }
 
+// Offline, a device that still does not answer costs one block a poll: the
+// blocks after the first one that gets no answer are not asked.
+TEST(bus_worker_fake_link, an_offline_device_that_does_not_answer_is_asked_one_block_a_poll) {
+    auto d = plant();  // two blocks, by kind: the coil (FC1) first, then holding registers 0..5 (FC3)
+    d.offline_after = 1;
+    rig r(d);
+    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(5));
+    r.worker.stop();
+    const auto polls = r.got.all();
+    const auto per_block = static_cast<std::ptrdiff_t>(d.retries) + 1;
+    const auto asked = r.peer->requests();
+    const auto of = [&](fc f) {
+        return std::count_if(asked.begin(), asked.end(), [f](const request& q) { return q.function == f; });
+    };
+    EXPECT_GE(of(fc::read_coils), static_cast<std::ptrdiff_t>(polls.size()) * per_block);
+    EXPECT_EQ(of(fc::read_holding_registers), per_block)
+        << "only the first poll, before the device was offline, reads the second block";
+    for (std::size_t n = 0; n < polls.size(); ++n) {
+        ASSERT_EQ(polls[n].samples.size(), 3u);
+        for (const auto& s : polls[n].samples) {
+            EXPECT_FALSE(s.quality.good);
+            const bool second_block = s.point != 2;
+            EXPECT_EQ(s.quality.error,
+                      make_error_code(n > 0 && second_block ? modbus_errc::device_offline : modbus_errc::timeout))
+                << "poll " << n << ", point " << s.point;
+        }
+    }
+}
+
 TEST(bus_worker_fake_link, a_write_whose_link_drops_gets_the_error_and_no_read_back) {
     rig r(plant(), false);
     r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::connection_failed); });
