@@ -14,14 +14,16 @@
 #include "drivers/modbus/modbus_error.hpp"
 
 namespace fieldbridge::modbus {
-namespace {
 
-// errno after a failed libmodbus call → our error code.
-std::error_code from_errno(int e) {
+std::error_code from_libmodbus_errno(int e) {
     if (e > MODBUS_ENOBASE && e <= MODBUS_ENOBASE + 11) {
         return {e - MODBUS_ENOBASE, modbus_category()};
     }
     switch (e) {
+        case MODBUS_ENOBASE:
+            // An exception answer with code 0 (libmodbus sets errno to the
+            // base plus the code): garbage from the device, not a lost link.
+            return make_error_code(modbus_errc::invalid_response);
         case ETIMEDOUT:
             return make_error_code(modbus_errc::timeout);
         case EMBBADCRC:
@@ -35,6 +37,8 @@ std::error_code from_errno(int e) {
             return make_error_code(modbus_errc::connection_failed);
     }
 }
+
+namespace {
 
 char parity_letter(config::parity p) {
     switch (p) {
@@ -193,7 +197,7 @@ std::error_code modbus_context::exchange(const request& r, reply& answer) {
     if (rc == expected) return {};
     // Answered, but not what was asked.
     if (rc >= 0) return make_error_code(modbus_errc::invalid_response);
-    return from_errno(errno);
+    return from_libmodbus_errno(errno);
 }
 
 // The request goes out through libmodbus (MBAP header or CRC, RS485
@@ -205,7 +209,7 @@ std::error_code modbus_context::exchange(const request& r, reply& answer) {
 std::error_code modbus_context::exchange_identification(const request& r, reply& answer) {
     const auto pdu = identification_request(r.category, static_cast<std::uint8_t>(r.address));
     const std::array<std::uint8_t, 5> adu{r.unit, pdu[0], pdu[1], pdu[2], pdu[3]};
-    if (modbus_send_raw_request(ctx_, adu.data(), static_cast<int>(adu.size())) < 0) return from_errno(errno);
+    if (modbus_send_raw_request(ctx_, adu.data(), static_cast<int>(adu.size())) < 0) return from_libmodbus_errno(errno);
     const int fd = modbus_get_socket(ctx_);
     std::array<std::uint8_t, MODBUS_TCP_MAX_ADU_LENGTH> frame{};
     std::size_t have = 0;

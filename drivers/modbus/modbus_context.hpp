@@ -58,6 +58,12 @@ private:
     bool tcp_ = false;  // MBAP framing, else RTU
 };
 
+// errno after a failed libmodbus call as our error code: an exception
+// answer's code, a timeout, a malformed answer (bad CRC, wrong unit,
+// length or function, an exception code 0), else connection_failed (the
+// link is closed and opened again).
+std::error_code from_libmodbus_errno(int e);
+
 // modbus_context::drain on a descriptor: a serial line, a pty, a socket.
 std::size_t drain_line(int line, std::chrono::steady_clock::time_point late_until, std::chrono::nanoseconds quiet);
 

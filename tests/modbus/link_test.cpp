@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <modbus.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/link.hpp"
+#include "drivers/modbus/modbus_context.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/retiring_workers.hpp"
 #include "drivers/modbus/rtu_link.hpp"
@@ -288,6 +290,26 @@ TEST_F(rtu_link_test, back_to_back_requests_keep_the_frame_silence) {
 // while a late answer is awaited does not end the wait (the late answer may
 // come after it), and the wait ends only after the quiet that follows the
 // last byte.
+// Every errno libmodbus sets for an answer is a device's answer or garbage,
+// never a lost link (which would close and reopen the port for everyone).
+TEST(from_libmodbus_errno, answers_are_exceptions_or_garbage_and_only_the_rest_a_lost_link) {
+    for (int code = 1; code <= 11; ++code) {
+        const auto e = from_libmodbus_errno(MODBUS_ENOBASE + code);
+        EXPECT_EQ(e.value(), code);
+        EXPECT_EQ(&e.category(), &modbus_category());
+    }
+    EXPECT_EQ(from_libmodbus_errno(MODBUS_ENOBASE), make_error_code(modbus_errc::invalid_response))
+        << "exception code 0";
+    for (const int e : {EMBBADCRC, EMBBADDATA, EMBMDATA, EMBBADSLAVE}) {
+        EXPECT_EQ(from_libmodbus_errno(e), make_error_code(modbus_errc::invalid_response)) << e;
+    }
+    EXPECT_EQ(from_libmodbus_errno(EMBBADEXC), make_error_code(modbus_errc::unknown_exception));
+    EXPECT_EQ(from_libmodbus_errno(ETIMEDOUT), make_error_code(modbus_errc::timeout));
+    for (const int e : {EPIPE, ECONNRESET, EBADF, EIO}) {
+        EXPECT_EQ(from_libmodbus_errno(e), make_error_code(modbus_errc::connection_failed)) << e;
+    }
+}
+
 TEST(drain_line, waits_for_the_late_answer_past_other_frames_then_for_quiet) {
     int pair[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
