@@ -960,6 +960,11 @@ private:
                                          (p.kind == register_kind::input_register ? " register" : " input") +
                                          ", which Modbus cannot write; expected writable only on holding "
                                          "registers and coils");
+        } else if (p.writable && type_ok && p.type == data_type::string && p.length > 123) {
+            // FC16 writes at most 123 registers in one request.
+            key_error(m, "writable", "writable: true on a string of " + std::to_string(p.length) +
+                                         " registers; expected length: 1..123 for a writable string (one "
+                                         "write, FC16, carries at most 123 registers)");
         }
         if (auto s = m.get("simulate")) p.simulate = read_simulation(*s, type_ok ? p.type : data_type::float64);
 

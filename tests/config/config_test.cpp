@@ -27,6 +27,23 @@ devices:
     points:
 )";
 
+// What check accepts, a write can carry: one FC16 request holds at most 123
+// registers, so a writable string is at most 123 long (a read one, 125).
+TEST(config_loader, a_writable_string_fits_one_write) {
+    const auto point = [](int length, bool writable) {
+        return bus_and_device + "      - { name: label, register: holding, address: 0, type: string, length: " +
+               std::to_string(length) + (writable ? ", writable: true" : "") + " }\n";
+    };
+    EXPECT_NO_THROW(load_string(point(123, true), "plant.yaml"));
+    EXPECT_NO_THROW(load_string(point(125, false), "plant.yaml"));
+    for (const int length : {124, 125}) {
+        const auto e = errors_of(point(length, true));
+        EXPECT_NE(e.find("writable: true on a string of " + std::to_string(length) + " registers"), std::string::npos)
+            << e;
+        EXPECT_NE(e.find("expected length: 1..123"), std::string::npos) << e;
+    }
+}
+
 TEST(config_loader, mqtt_protocol_and_session_expiry) {
     const auto dev = bus_and_device + "      - { name: a, register: holding, address: 0 }\n";
     EXPECT_EQ(load_string(dev, "plant.yaml").mqtt.protocol, mqtt_protocol::v3_1_1);  // the default
