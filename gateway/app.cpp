@@ -188,13 +188,11 @@ nlohmann::json app::reload() {
     p.publisher.reconfigure(cfg_, p.topics);
     p.dispatcher.reconfigure(cfg_, p.topics);
     if (sparkplug()) sparkplug_reconfigured();
-    // A bus whose worker cannot start (no descriptor or thread to be had)
-    // is not polled: the reload is done, and says so.
+    // A bus whose worker cannot start is not polled: the reload is done, and says so.
     const auto not_started = start_buses(true);
     p.dispatcher.subscribe();
     ++p.reloads;
-    p.last_reload_error.clear();
-    for (const auto& line : not_started) p.last_reload_error += (p.last_reload_error.empty() ? "" : "; ") + line;
+    p.last_reload_error = fmt::format("{}", fmt::join(not_started, "; "));
     spdlog::info("configuration reloaded: {} bus(es) kept polling, {} stopped, {} started; {} device(s)", kept,
                  restarted, p.buses.workers().size() - kept, cfg_.devices.size());
     nlohmann::json done = {{"reloaded", true}, {"buses_kept", kept}, {"devices", cfg_.devices.size()}};
