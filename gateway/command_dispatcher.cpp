@@ -130,11 +130,8 @@ void command_dispatcher::on_command(const mqtt::message& m) {
                value = std::move(decision.write->value), to, device = device.name, bus = device.bus,
                point = device.points[decision.write->point]] {
         if (!room_on_bus(bus, 1, to)) return;
-        ports_.write(device_index, point_index, value, [this, to, device, bus, point](const modbus::point_result& r) {
-            left_bus(bus);
-            point_done(to, device, point, r);
-            settled();
-        });
+        write_on_bus(device_index, point_index, value, bus,
+                     [this, to, device, point](const modbus::point_result& r) { point_done(to, device, point, r); });
     };
     when_online(device.name, std::move(go), to);
 }
@@ -177,10 +174,9 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
         if (!room_on_bus(bus, writes.size(), to)) return;  // all or none
         auto state = std::make_shared<progress>(progress{writes.size()});
         for (const auto& w : writes) {
-            ports_.write(
-                device_index, w.index, w.value,
-                [this, state, to, device, bus, point = w.point](const modbus::point_result& r) {
-                    left_bus(bus);
+            write_on_bus(
+                device_index, w.index, w.value, bus,
+                [this, state, to, device, point = w.point](const modbus::point_result& r) {
                     if (r.error) {
                         ++counters_.writes_failed;
                         state->errors[point.name] = failure_fields(r);
@@ -196,7 +192,6 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
                                         {"values", state->values}};
                     if (!state->errors.empty()) j["errors"] = state->errors;
                     answer(to, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-                    settled();
                 });
         }
     };
@@ -217,11 +212,8 @@ void command_dispatcher::write_point(const std::string& topic, std::size_t devic
     if (!ports_.polled(device)) return refuse(to, "device " + d.name + " is not polled");
     auto go = [this, device, point, v = std::move(*v), to, name = d.name, bus = d.bus, pt = p] {
         if (!room_on_bus(bus, 1, to)) return;
-        ports_.write(device, point, v, [this, to, name, bus, pt](const modbus::point_result& r) {
-            left_bus(bus);
-            point_done(to, name, pt, r);
-            settled();
-        });
+        write_on_bus(device, point, v, bus,
+                     [this, to, name, pt](const modbus::point_result& r) { point_done(to, name, pt, r); });
     };
     when_online(d.name, std::move(go), to);
 }
@@ -237,11 +229,11 @@ void command_dispatcher::point_done(const reply_to& to, const std::string& devic
     if (r.error) {
         ++counters_.writes_failed;
         spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
-        return answer(to, write_reply(to.id, point, r));
+    } else {
+        ++counters_.writes_ok;
     }
-    ++counters_.writes_ok;
     answer(to, write_reply(to.id, point, r));
-    ports_.written(device, point, r.readback);
+    if (!r.error) ports_.written(device, point, r.readback);
 }
 
 bool command_dispatcher::room_on_bus(const std::string& bus, std::size_t n, const reply_to& to) {
@@ -258,6 +250,15 @@ bool command_dispatcher::room_on_bus(const std::string& bus, std::size_t n, cons
 
 void command_dispatcher::left_bus(const std::string& bus) {
     if (const auto it = queued_writes_.find(bus); it != queued_writes_.end() && it->second > 0) --it->second;
+}
+
+void command_dispatcher::write_on_bus(std::size_t device, std::size_t point, const modbus::value& v,
+                                      const std::string& bus, command_ports::point_handler then) {
+    ports_.write(device, point, v, [this, bus, then = std::move(then)](const modbus::point_result& r) {
+        left_bus(bus);
+        then(r);
+        settled();
+    });
 }
 
 bool command_dispatcher::writes_out() const {

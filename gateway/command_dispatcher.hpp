@@ -148,6 +148,10 @@ private:
     // Counts n writes about to be queued on `bus`; false (and the command
     // refused) when that would pass max_queued_writes_per_bus.
     bool room_on_bus(const std::string& bus, std::size_t n, const reply_to& to);
+    // Hands a write counted by room_on_bus to the bus; its answer goes to
+    // `then`, between the bus's count going down and settled().
+    void write_on_bus(std::size_t device, std::size_t point, const modbus::value& v, const std::string& bus,
+                      command_ports::point_handler then);
     // One write queued on `bus` was answered.
     void left_bus(const std::string& bus);
     bool writes_out() const;

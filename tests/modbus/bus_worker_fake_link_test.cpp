@@ -120,6 +120,11 @@ void answer_every_request_with(fake_peer& peer, std::uint16_t v) {
     });
 }
 
+// A device that never answers: every request times out.
+void time_out_every_request(fake_peer& peer) {
+    peer.respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+}
+
 TEST(bus_worker_fake_link, a_core_that_falls_behind_holds_the_worker_back_at_its_bound_of_results) {
     rig r(plant(), true, true);  // results kept with their credits: a core that has not got to them
     answer_every_request_with(*r.peer, 4);
@@ -178,7 +183,7 @@ TEST(bus_worker_fake_link, when_every_request_times_out_each_block_costs_one_plu
     auto d = plant();
     d.retries = 2;
     rig r(d);
-    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    time_out_every_request(*r.peer);
     r.worker.start();
     ASSERT_TRUE(r.got.wait_for(3));
     r.worker.stop();
@@ -305,7 +310,7 @@ TEST(bus_worker_fake_link, lines_logged_on_the_worker_name_its_bus_and_the_devic
     d.offline_after = 1;
     d.offline_poll_interval = 50ms;
     rig r(d);
-    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    time_out_every_request(*r.peer);
     r.worker.start();
     const auto offline_line = [&]() -> std::optional<context_sink::line> {
         for (const auto& l : log.sink()->lines()) {
@@ -435,7 +440,7 @@ TEST(bus_worker_fake_link, a_write_that_gets_no_answer_lets_a_poll_go_before_the
     auto d = plant();
     d.offline_after = 100;  // not offline during the test
     rig r(d);
-    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    time_out_every_request(*r.peer);
     std::mutex m;
     std::condition_variable cv;
     std::vector<point_result> outcomes;
@@ -467,7 +472,7 @@ TEST(bus_worker_fake_link, a_write_for_a_device_the_worker_holds_offline_is_answ
     auto d = plant();
     d.offline_after = 1;
     rig r(d);
-    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    time_out_every_request(*r.peer);
     r.worker.start();
     ASSERT_TRUE(r.got.wait_for(1)) << "a poll that went bad";
     const auto w = write_and_wait(r.worker, 0, value{std::uint64_t{1}});
@@ -484,7 +489,7 @@ TEST(bus_worker_fake_link, an_offline_device_that_does_not_answer_is_asked_one_b
     auto d = plant();  // two blocks, by kind: the coil (FC1) first, then holding registers 0..5 (FC3)
     d.offline_after = 1;
     rig r(d);
-    r.peer->respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
+    time_out_every_request(*r.peer);
     r.worker.start();
     ASSERT_TRUE(r.got.wait_for(5));
     r.worker.stop();
