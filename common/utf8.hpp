@@ -62,4 +62,61 @@ inline utf8_check find_utf8_problem(std::string_view text) noexcept {
     return {};
 }
 
+// A code point MQTT strings SHOULD NOT hold [MQTT-1.5.3], which a server MAY
+// close the connection over and mosquitto does, in a topic, a topic filter,
+// a client id or a user name (tests/mqtt/broker_code_points_test.cpp checks
+// the rule against the real broker): the control characters U+0001..U+001F
+// and U+007F..U+009F, and the Unicode non-characters U+FDD0..U+FDEF and the
+// last two code points of every plane (U+FFFE, U+FFFF, U+1FFFE, ...).
+constexpr bool is_refused_code_point(std::uint32_t code) noexcept {
+    return (code >= 0x01 && code <= 0x1F) || (code >= 0x7F && code <= 0x9F) || (code >= 0xFDD0 && code <= 0xFDEF) ||
+           (code & 0xFFFEu) == 0xFFFEu;
+}
+
+struct refused_code_point {
+    bool found = false;
+    std::size_t offset = 0;   // of the first byte of its sequence
+    std::uint32_t code = 0;
+    explicit operator bool() const noexcept { return found; }
+};
+
+// The first refused code point of text (is_refused_code_point); sequences
+// that are not well-formed UTF-8 are passed over (find_utf8_problem reports
+// them).
+inline refused_code_point find_refused_code_point(std::string_view text) noexcept {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto b0 = static_cast<std::uint8_t>(text[i]);
+        std::size_t length = 1;
+        std::uint32_t code = b0;
+        if ((b0 & 0xE0u) == 0xC0u) {
+            length = 2;
+            code = b0 & 0x1Fu;
+        } else if ((b0 & 0xF0u) == 0xE0u) {
+            length = 3;
+            code = b0 & 0x0Fu;
+        } else if ((b0 & 0xF8u) == 0xF0u) {
+            length = 4;
+            code = b0 & 0x07u;
+        } else if (b0 >= 0x80) {
+            ++i;  // a stray continuation byte or F8..FF
+            continue;
+        }
+        if (text.size() - i < length) return {};
+        bool whole = true;
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto b = static_cast<std::uint8_t>(text[i + k]);
+            whole = whole && (b & 0xC0u) == 0x80u;
+            code = (code << 6) | (b & 0x3Fu);
+        }
+        if (!whole) {
+            ++i;
+            continue;
+        }
+        if (is_refused_code_point(code)) return {true, i, code};
+        i += length;
+    }
+    return {};
+}
+
 }  // namespace fieldbridge

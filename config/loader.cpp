@@ -259,6 +259,19 @@ private:
         return true;
     }
 
+    // A string CONNECT carries that servers check (client id, user name):
+    // no control character or non-character either (sent_string_error).
+    bool get_sent_string(const map_reader& m, std::string_view key, std::string& out, bool non_empty = false) {
+        std::string v;
+        if (!get_string(m, key, v, non_empty)) return false;
+        if (const auto why = sent_string_error(v)) {
+            sink_.error(m.get(key)->mark, m.get(key)->path + ": " + *why);
+            return false;
+        }
+        out = std::move(v);
+        return true;
+    }
+
     template <class T>
     bool get_integer(const map_reader& m, std::string_view key, std::int64_t min, std::int64_t max, T& out,
                      std::string_view hint = {}) {
@@ -533,12 +546,12 @@ private:
         get_string(m, "host", b.host, true);
         const bool port_given = m.has("port");
         get_integer(m, section::mqtt, "port", b.port);
-        if (get_string(m, "client_id", b.client_id, true)) {
+        if (get_sent_string(m, "client_id", b.client_id, true)) {
             if (const auto w = client_id_warning(b.client_id)) sink_.warning(m.get("client_id")->mark, "mqtt.client_id: " + *w);
         }
         get_seconds(m, section::mqtt, "keepalive", b.keepalive);
         get_duration(m, section::mqtt, "connect_timeout", b.connect_timeout);
-        get_string(m, "username", b.username);
+        get_sent_string(m, "username", b.username);
         get_string(m, "password", b.password);
         get_bool(m, "clean_session", b.clean_session);
         get_choice(m, "protocol", mqtt_protocol_names(), b.protocol);
@@ -1131,6 +1144,8 @@ private:
         get_integer(m, section::device, "max_gap", d.max_gap, "(registers or bits bridged when merging reads)");
         get_integer(m, section::device, "max_registers", d.max_registers_per_read, "(registers per read request)");
         get_integer(m, section::device, "max_bits", d.max_bits_per_read, "(coils or discrete inputs per read request)");
+        get_integer(m, section::device, "bit_alignment", d.bit_alignment,
+                    "(coil and discrete input reads start at a multiple of it)");
         get_duration(m, section::device, "request_delay", d.request_delay);
         get_duration(m, section::device, "switch_delay", d.switch_delay);
         get_choice(m, "write_function", write_function_names(), d.write_function);
@@ -1200,6 +1215,7 @@ private:
                 get_duration(fm, section::simulator_faults, "min_request_gap", d.faults.min_request_gap);
                 get_integer(fm, section::simulator_faults, "max_registers", d.faults.max_registers);
                 get_bool(fm, "one_master", d.faults.one_master);
+                get_bool(fm, "misaligned_bits", d.faults.misaligned_bits);
                 get_duration(fm, section::simulator_faults, "connect_pause", d.faults.connect_pause);
                 get_bool(fm, "refuse_fc6", d.faults.refuse_fc6);
                 get_bool(fm, "refuse_fc5", d.faults.refuse_fc5);

@@ -253,6 +253,10 @@ struct simulated_faults {
     std::uint16_t max_registers = 0;     // reads of more registers get exception 3; 0 = the protocol's 125
     // TCP: a second connection is closed at once while one is open.
     bool one_master = false;
+    // A coil or discrete input read whose start is not a multiple of 8 is
+    // answered with the bits from the byte boundary below it (a converter
+    // that rounds the start down), the count unchanged.
+    bool misaligned_bits = false;
     milliseconds connect_pause{0};       // TCP: requests this soon after the connection opened get no answer
 
     bool operator==(const simulated_faults&) const = default;
@@ -269,6 +273,11 @@ struct device {
     std::uint16_t max_gap = 10;  // registers (or bits) bridged when merging reads
     std::uint16_t max_registers_per_read = 125;
     std::uint16_t max_bits_per_read = 2000;
+    // Coil and discrete input reads (FC1/FC2) start at a multiple of this
+    // (8: a byte boundary), reading the bits below the first point too,
+    // for devices and converters that answer a read at another start with
+    // the wrong bits. 1: at the first point.
+    std::uint16_t bit_alignment = 1;
     bool merge_reads = true;  // false: one request per point (devices that refuse multi-point reads)
     milliseconds request_delay{0};      // pause between two requests to this device
     milliseconds switch_delay{0};       // pause before its first request after another device's

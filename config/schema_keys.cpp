@@ -89,6 +89,7 @@ std::vector<key_spec> settings() {
         integer("max_gap", 0, 2000, "registers or bits bridged when merging reads"),
         integer("max_registers", 1, 125, "registers per read request"),
         integer("max_bits", 1, 2000, "coils or discrete inputs per read request"),
+        integer("bit_alignment", 1, 16, "coil and discrete input reads start at a multiple of this (8: bytes)"),
         flag("merge_reads", "merge neighbouring points into block reads"),
         duration("request_delay", milliseconds(0), seconds(10), "pause before each request to this device"),
         duration("switch_delay", milliseconds(0), seconds(10),
@@ -246,6 +247,7 @@ std::map<section, std::vector<key_spec>> make_table() {
                  "requests closer than this are not answered"),
         integer("max_registers", 0, 125, "reads of more registers get exception 3; 0: no limit"),
         flag("one_master", "one TCP connection at a time"),
+        flag("misaligned_bits", "bit reads not starting at a multiple of 8 answered from the byte below"),
         duration("connect_pause", milliseconds(0), seconds(60), "deaf this long after a connect"),
         integer("stray_every", 0, 1'000'000, "rtu: every Nth answer follows a frame from another unit"),
     };

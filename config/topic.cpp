@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 
+#include "common/reserved_topic.hpp"
 #include "config/suggestion.hpp"
 
 namespace fieldbridge::config {
@@ -96,7 +98,17 @@ std::optional<std::string> topic_text_error(std::string_view text) {
         }
         if (c == '\0') return std::string("contains a NUL character");
     }
+    if (const auto refused = find_refused_code_point(text)) return refused_code_point_error(refused);
     return std::nullopt;
+}
+
+std::string refused_code_point_error(const refused_code_point& at) {
+    char code[16];
+    std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(at.code));
+    const bool control = at.code < 0xA0;
+    return std::string("contains ") + (control ? "the control character " : "the Unicode non-character ") + code +
+           " at byte " + std::to_string(at.offset) +
+           "; MQTT servers (mosquitto among them) close the connection over it: remove it";
 }
 
 std::optional<std::string> topic_template_error(std::string_view tmpl) {
@@ -125,7 +137,13 @@ std::optional<std::string> topic_template_error(std::string_view tmpl) {
         }
         i = close + 1;
     }
+    if (const auto first = reserved_topic_prefix(tmpl); !first.empty()) return reserved_topic_error(first);
     return topic_text_error(tmpl);
+}
+
+std::string reserved_topic_error(std::string_view prefix) {
+    return "begins with " + std::string(prefix) +
+           ", which the broker keeps for itself: it drops what clients publish there";
 }
 
 std::string status_topic(const gateway& cfg) { return availability_topic(cfg.availability.gateway_topic, cfg, ""); }

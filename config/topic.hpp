@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.hpp"
 #include "config/model.hpp"
 
 namespace fieldbridge::config {
@@ -37,10 +38,20 @@ std::optional<std::string> command_wildcard(const gateway& cfg);
 
 // Why tmpl is not a usable topic template ("unknown placeholder {devise}; ..."),
 // or nullopt when it is fine: no unknown or unclosed placeholder, no MQTT
-// wildcard (+ #), not empty.
+// wildcard (+ #), control character or non-character, not empty, not
+// beginning with $SYS or $share.
 std::optional<std::string> topic_template_error(std::string_view tmpl);
 
-// Why text cannot be part of a publish topic (wildcards, NUL), or nullopt.
+// Why text cannot be part of a publish topic (wildcards, NUL, a control
+// character or non-character: is_refused_code_point), or nullopt.
 std::optional<std::string> topic_text_error(std::string_view text);
+
+// "begins with $SYS, which the broker keeps for itself: ...", for a topic
+// or template that begins with reserved_topic_prefix().
+std::string reserved_topic_error(std::string_view prefix);
+
+// "contains the control character U+0009 at byte 4; ...": for a
+// refused code point (common/utf8.hpp) of a topic, client id or user name.
+std::string refused_code_point_error(const refused_code_point& at);
 
 }  // namespace fieldbridge::config

@@ -7,6 +7,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/reserved_topic.hpp"
 #include "common/utf8.hpp"
 #include "config/topic.hpp"
 
@@ -70,6 +71,11 @@ private:
         if (const auto why = string_setting_error(value)) add(out_, at, path + ": " + *why);
     }
 
+    // A string CONNECT carries that servers check as a topic's text.
+    void sent_text(const source_mark& at, const std::string& path, std::string_view value) {
+        if (const auto why = sent_string_error(value)) add(out_, at, path + ": " + *why);
+    }
+
     // A part of every topic (publish.prefix, the command suffixes).
     void topic_part(const source_mark& at, const std::string& path, std::string_view value) {
         if (const auto why = string_setting_error(value)) {
@@ -97,9 +103,9 @@ private:
         for (std::size_t i = 0; i < b.failover.size(); ++i) {
             text(b.mark, "mqtt.failover[" + std::to_string(i) + "]", b.failover[i].first);
         }
-        text(b.mark, "mqtt.client_id", b.client_id);
+        sent_text(b.mark, "mqtt.client_id", b.client_id);
         if (b.client_id.empty()) add(out_, b.mark, "mqtt.client_id: is empty; expected a non-empty client id");
-        text(b.mark, "mqtt.username", b.username);
+        sent_text(b.mark, "mqtt.username", b.username);
         text(b.mark, "mqtt.password", b.password);
         // The client sends no empty user name; 3.1.1 has no password without one [MQTT-3.1.2-22].
         if (!b.password.empty() && b.username.empty() && b.protocol == mqtt_protocol::v3_1_1) {
@@ -182,6 +188,25 @@ private:
         return preferred.line > 0 ? preferred : fallback;
     }
 
+    // Sparkplug B's topics: spBv1.0/<group>/<TYPE>/<edge node>[/<device>],
+    // the longest TYPE being six letters (NBIRTH, DDEATH, ...), and the
+    // primary host's spBv1.0/STATE/<host id>. Each id is a name (letters,
+    // digits, '_', '.', '-'), so only the length can be wrong.
+    void sparkplug_topics() {
+        const auto& s = cfg_.sparkplug;
+        const std::string node = "spBv1.0/" + s.group_id + "/NBIRTH/" + edge_node_id(s, cfg_.mqtt);
+        const std::string parts = "sparkplug.group_id and the edge node id (sparkplug.edge_node_id or mqtt.client_id)";
+        topic("sparkplug.group_id", either(s.mark, cfg_.mqtt.mark), "the Sparkplug node topic", node, parts);
+        for (const auto& d : cfg_.devices) {
+            topic("sparkplug.group_id", either(s.mark, d.mark), "the Sparkplug topic of devices." + d.name,
+                  node + "/" + d.name, parts + ", then the device name");
+        }
+        if (!s.primary_host_id.empty()) {
+            topic("sparkplug.primary_host_id", either(s.mark, cfg_.mqtt.mark), "the primary host's STATE topic",
+                  "spBv1.0/STATE/" + s.primary_host_id, "sparkplug.primary_host_id");
+        }
+    }
+
     void topics() {
         const command_settings& c = cfg_.commands;
         const std::string& publish_tmpl = cfg_.publish.topic_template;
@@ -218,6 +243,7 @@ private:
                   availability_topic(cfg_.availability.device_topic, cfg_, d.name),
                   parts_of("availability.device_topic", cfg_.availability.device_topic));
         }
+        if (cfg_.publish.format == payload_format::sparkplug) sparkplug_topics();
         // The birth message, the last will (in CONNECT) and the goodbye; no
         // device is named in it, so {device}, {bus} and {point} expand to nothing.
         topic("availability.gateway_topic", either(cfg_.availability.mark, cfg_.mqtt.mark), "the gateway's status topic",
@@ -257,6 +283,13 @@ std::optional<std::string> topic_name_error(std::string_view text) {
     }
     if (auto why = string_setting_error(text)) return why;
     if (auto wildcard = topic_text_error(text)) return wildcard;
+    if (const auto first = reserved_topic_prefix(text); !first.empty()) return reserved_topic_error(first);
+    return std::nullopt;
+}
+
+std::optional<std::string> sent_string_error(std::string_view text) {
+    if (auto why = string_setting_error(text)) return why;
+    if (const auto refused = find_refused_code_point(text)) return refused_code_point_error(refused);
     return std::nullopt;
 }
 

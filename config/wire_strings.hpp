@@ -29,8 +29,14 @@ inline constexpr std::size_t portable_client_id = 23;
 std::optional<std::string> string_setting_error(std::string_view text);
 
 // Why text cannot be an MQTT topic name (empty, a wildcard, not a string
-// setting), or nullopt.
+// setting, a control character or non-character, beginning with $SYS or
+// $share), or nullopt.
 std::optional<std::string> topic_name_error(std::string_view text);
+
+// Why text cannot be a string that CONNECT carries and servers check (the
+// client id, the user name): a string setting without a control character
+// or non-character (is_refused_code_point), or nullopt.
+std::optional<std::string> sent_string_error(std::string_view text);
 
 // The warning for a client id longer than a 3.1.1 server must accept, or nullopt.
 std::optional<std::string> client_id_warning(std::string_view client_id);

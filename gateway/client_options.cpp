@@ -1,6 +1,7 @@
 #include "gateway/client_options.hpp"
 
 #include "config/topic.hpp"
+#include "mqtt/tls_transport.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -41,6 +42,17 @@ mqtt::client_options client_options_from(const config::gateway& cfg) {
     auto o = client_options_from(cfg.mqtt);
     o.will = gateway_will(cfg);
     return o;
+}
+
+std::vector<config::diagnostic> tls_file_problems(const config::gateway& cfg) {
+    const auto& b = cfg.mqtt;
+    if (!b.tls.enabled) return {};
+    const auto why = mqtt::tls_files_error(client_options_from(cfg).tls);
+    if (!why) return {};
+    return {config::diagnostic{b.mark.file, b.mark.line, b.mark.column,
+                               "mqtt.tls." + *why +
+                                   "; expected readable PEM files: the CA that signed the broker's certificate, and "
+                                   "for a client certificate its chain and its private key"}};
 }
 
 }  // namespace fieldbridge::gateway

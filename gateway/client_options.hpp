@@ -3,6 +3,9 @@
 // the app builds its client from it and tests build the CONNECT from it.
 #pragma once
 
+#include <vector>
+
+#include "config/config_error.hpp"
 #include "config/model.hpp"
 #include "mqtt/client.hpp"
 
@@ -12,5 +15,10 @@ mqtt::client_options client_options_from(const config::gateway& cfg);
 
 // The last will: {"state":"offline"}, retained, on the gateway's status topic.
 mqtt::will_message gateway_will(const config::gateway& cfg);
+
+// With mqtt.tls.enabled: a diagnostic at the mqtt section when its CA,
+// certificate or key file cannot be used (mqtt::tls_files_error), so that
+// `check`, `run` and a reload refuse it before a connection is tried.
+std::vector<config::diagnostic> tls_file_problems(const config::gateway& cfg);
 
 }  // namespace fieldbridge::gateway

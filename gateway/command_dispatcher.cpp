@@ -12,9 +12,10 @@
 namespace fieldbridge::gateway {
 
 mqtt::message reply_address(const mqtt::message& m, const std::string& configured) {
-    // A Response Topic that is no topic name (a wildcard, say) cannot be
-    // published to; the answer then goes to the configured topic.
-    const bool usable = !m.response_topic.empty() && !mqtt::check_topic_name(m.response_topic);
+    // A Response Topic that is no topic name (a wildcard, say) or one the
+    // broker refuses cannot be published to; the answer then goes to the
+    // configured topic.
+    const bool usable = !m.response_topic.empty() && !mqtt::check_outgoing_topic(m.response_topic);
     return mqtt::message{
         usable ? m.response_topic : configured, {}, mqtt::qos::at_least_once, false, {}, m.correlation_data};
 }
@@ -27,6 +28,9 @@ std::string command_dispatcher::unusable_response_topic(const std::string& topic
         return "the Response Topic '" + shortened(topic) + "' holds a wildcard (+ or #): no reply can be published there";
     }
     if (mqtt::check_topic_name(topic)) return "the Response Topic '" + shortened(topic) + "' is no topic name";
+    if (const auto ec = mqtt::check_outgoing_topic(topic)) {
+        return "the Response Topic '" + shortened(topic) + "' is one the broker refuses: " + ec.message();
+    }
     if (table_.takes_commands_on(topic)) {
         return "the Response Topic '" + shortened(topic) +
                "' is one of the gateway's command topics: a reply there would come back as a command";

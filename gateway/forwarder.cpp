@@ -243,8 +243,7 @@ void forwarder::refill() {
 
 void forwarder::on_completed(std::uint64_t token, std::error_code error) {
     if (!ours(token)) return;
-    const bool refused = error && (error.category() == mqtt::reason_code_category() ||
-                                   error == mqtt::mqtt_errc::exceeds_broker_packet_size);
+    const bool refused = error && (error.category() == mqtt::reason_code_category() || mqtt::unsendable(error));
     if (direct_token(token)) return direct_completed(token, error, refused);
     if (error && !refused) return;  // the client stopped: stays stored, sent again after the restart
     const auto id = static_cast<std::int64_t>(token);
@@ -405,10 +404,17 @@ void forwarder::log_quota(std::error_code error) {
 }
 
 void forwarder::broker_refused(std::error_code error) {
-    ++stats_.refused_by_broker;
+    // A reason code, or a size over the broker's announced maximum, is the
+    // broker's refusal; any other error the session's own verdict before
+    // sending (mqtt::unsendable).
+    const bool broker = error.category() == mqtt::reason_code_category() ||
+                        error == mqtt::mqtt_errc::exceeds_broker_packet_size;
+    auto& count = broker ? stats_.refused_by_broker : stats_.unsendable;
+    ++count;
     if (const auto held_back = log_limit_.admit(error.message(), std::chrono::steady_clock::now())) {
-        spdlog::warn("queue: the broker refused a message: {} ({} refused so far){}", error.message(),
-                     stats_.refused_by_broker, log_limiter::suffix(*held_back));
+        spdlog::warn("queue: {}: {} ({} so far){}",
+                     broker ? "the broker refused a message" : "a message no server takes was dropped unsent",
+                     error.message(), count, log_limiter::suffix(*held_back));
     }
 }
 

@@ -11,6 +11,9 @@ struct forwarder_stats {
     std::uint64_t refused = 0;       // not stored (queue full by policy, disk full)
     std::uint64_t delivered = 0;     // acknowledged by the broker
     std::uint64_t refused_by_broker = 0;  // answered with a refusal (MQTT 5.0), deleted
+    // Deleted unsent: no server takes them (a topic with a control
+    // character, from a configuration that did not pass `check`).
+    std::uint64_t unsendable = 0;
     std::uint64_t quota_retries = 0;      // answered 0x97 Quota exceeded (MQTT 5.0) and queued again
     std::uint64_t ledger_errors = 0; // commits that failed (nothing was sent after them)
     std::uint64_t resyncs = 0;       // sessions rebuilt from the store after a failed commit

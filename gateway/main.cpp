@@ -27,6 +27,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/payload_examples.hpp"
 #include "gateway/scan_command.hpp"
+#include "gateway/client_options.hpp"
 #include "gateway/status_report.hpp"
 #include "gateway/status_text.hpp"
 #include "gateway/status_watch.hpp"
@@ -50,8 +51,21 @@ std::optional<config::gateway> load(const std::string& path) {
     return std::nullopt;
 }
 
-int run_service(const std::string& path) {
+// load(), and for the service and `check`: the files the configuration
+// names that it needs to connect (TLS) can be used. The other commands
+// (status, simulate, ...) do not need them, and may run as a user that
+// cannot read a private key.
+std::optional<config::gateway> load_for_service(const std::string& path) {
     auto cfg = load(path);
+    if (!cfg) return std::nullopt;
+    const auto problems = gateway::tls_file_problems(*cfg);
+    for (const auto& d : problems) std::cerr << config::to_string(d) << '\n';
+    if (!problems.empty()) return std::nullopt;
+    return cfg;
+}
+
+int run_service(const std::string& path) {
+    auto cfg = load_for_service(path);
     if (!cfg) return EX_CONFIG;
     try {
         gateway::app service(std::move(*cfg), path);
@@ -63,7 +77,7 @@ int run_service(const std::string& path) {
 }
 
 int check(const std::string& path) {
-    auto cfg = load(path);
+    auto cfg = load_for_service(path);
     if (!cfg) return EX_DATAERR;
     std::cout << config::format_point_map(*cfg);
     try {

@@ -188,6 +188,7 @@ void queue_families(exposition& e, const status_snapshot& s) {
     e.sample("fieldbridge_queue_dropped_total", {{"reason", "max_age"}}, qc.dropped_by_age);
     e.sample("fieldbridge_queue_dropped_total", {{"reason", "refused"}}, f.refused);
     e.sample("fieldbridge_queue_dropped_total", {{"reason", "refused_by_broker"}}, f.refused_by_broker);
+    e.sample("fieldbridge_queue_dropped_total", {{"reason", "unsendable"}}, f.unsendable);
     e.sample("fieldbridge_queue_dropped_total", {{"reason", "commit_failed"}}, qc.lost_uncommitted);
     e.sample("fieldbridge_queue_dropped_total", {{"reason", "qos0_link_lost"}}, f.qos0_lost);
     e.single("fieldbridge_queue_direct_total", "counter",

@@ -77,6 +77,7 @@ nlohmann::json status_report(const status_snapshot& s) {
         {"delivered", f.delivered},
         {"refused", f.refused},
         {"refused_by_broker", f.refused_by_broker},
+        {"unsendable", f.unsendable},
         {"direct", f.direct},
         {"qos0_lost", f.qos0_lost},
         {"historical", f.historical},

@@ -96,6 +96,7 @@ std::string status_text(const nlohmann::json& s) {
                                            : "")
               << ", refused " << text(q.at("refused"))
               << (q.value("refused_by_broker", 0) > 0 ? " (by the broker " + text(q.at("refused_by_broker")) + ")" : "")
+              << (q.value("unsendable", 0) > 0 ? ", unsendable " + text(q.at("unsendable")) : "")
               << ", dropped "
               << d.at("by_messages").get<std::uint64_t>() + d.at("by_bytes").get<std::uint64_t>() +
                      d.at("by_age").get<std::uint64_t>()

@@ -75,6 +75,11 @@ public:
                 return "subscription larger than the broker's Maximum Packet Size; not sent";
             case mqtt_errc::packet_size_unusable:
                 return "the broker's Maximum Packet Size is smaller than the client's control packets";
+            case mqtt_errc::refused_character:
+                return "string holds a control character (U+0001-U+001F, U+007F-U+009F) or a Unicode "
+                       "non-character, which MQTT servers refuse";
+            case mqtt_errc::reserved_topic:
+                return "topic begins with $SYS or $share, which brokers keep from clients";
         }
         return "unknown mqtt error " + std::to_string(value);
     }
@@ -85,6 +90,12 @@ public:
 const std::error_category& mqtt_category() noexcept {
     static const category instance;
     return instance;
+}
+
+bool unsendable(std::error_code e) noexcept {
+    return e == mqtt_errc::exceeds_broker_packet_size || e == mqtt_errc::invalid_topic || e == mqtt_errc::invalid_utf8 ||
+           e == mqtt_errc::null_character || e == mqtt_errc::string_too_long || e == mqtt_errc::refused_character ||
+           e == mqtt_errc::reserved_topic;
 }
 
 }  // namespace fieldbridge::mqtt

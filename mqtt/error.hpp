@@ -45,11 +45,18 @@ enum class mqtt_errc {
     ledger_failed,               // the owner could not record the session state before a write
     subscribe_too_large,         // 5.0: a SUBSCRIBE larger than the CONNACK's Maximum Packet Size; not sent
     packet_size_unusable,        // 5.0: a CONNACK's Maximum Packet Size below the client's control packets
+    refused_character,           // a control character or non-character a server refuses [MQTT-1.5.3]
+    reserved_topic,              // a topic the broker keeps from clients ($SYS/..., $share/...)
 };
 
 const std::error_category& mqtt_category() noexcept;
 
 inline std::error_code make_error_code(mqtt_errc e) noexcept { return {static_cast<int>(e), mqtt_category()}; }
+
+// A message the session completed with this error cannot be sent as it is,
+// on this link or any later one (larger than the broker takes, a topic no
+// server takes): its owner drops it instead of keeping it for the next try.
+bool unsendable(std::error_code e) noexcept;
 
 }  // namespace fieldbridge::mqtt
 

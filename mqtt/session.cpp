@@ -6,6 +6,8 @@
 #include "mqtt/codec.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
+#include "mqtt/topic.hpp"
+#include "mqtt/utf8.hpp"
 
 namespace fieldbridge::mqtt {
 namespace {
@@ -572,6 +574,11 @@ void session::send_subscribes(actions& out, clock::time_point now, bool again) {
 }
 
 std::error_code session::subscribe_error(const pending_subscribe& s) const {
+    // A filter a server closes the connection over (check_outgoing_string)
+    // would close every link it is sent on.
+    for (const auto& sub : s.subscriptions) {
+        if (auto ec = check_outgoing_string(sub.filter)) return ec;
+    }
     const auto bytes = encode(mqtt::subscribe{1, s.subscriptions, {}}, options_.version);
     if (!bytes) return bytes.error();
     // [MQTT-3.2.2-15]
@@ -689,7 +696,7 @@ bool session::resend(actions& out, std::deque<inflight_entry>::iterator& it, clo
     const auto q = *sendable;
     auto p = make_publish(e.message, q, e.packet_id, true);
     if (!p) {
-        out.push_back(action::publish_completed{e.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
+        out.push_back(action::publish_completed{e.token, p.error()});
         it = erase_flow(it);
         return false;
     }
@@ -728,8 +735,7 @@ void session::drain(actions& out, clock::time_point now) {
         if (*q == qos::at_most_once) {
             auto p = make_publish(front.message, *q, 0, false);
             if (p) send(out, std::move(*p), now);
-            out.push_back(action::publish_completed{
-                front.token, p ? std::error_code{} : make_error_code(mqtt_errc::exceeds_broker_packet_size)});
+            out.push_back(action::publish_completed{front.token, p.error()});
             pending_.pop_front();
             continue;
         }
@@ -738,7 +744,7 @@ void session::drain(actions& out, clock::time_point now) {
         if (!id) break;
         auto p = make_publish(front.message, *q, *id, false);
         if (!p) {
-            out.push_back(action::publish_completed{front.token, make_error_code(mqtt_errc::exceeds_broker_packet_size)});
+            out.push_back(action::publish_completed{front.token, p.error()});
             pending_.pop_front();
             continue;
         }
@@ -826,7 +832,13 @@ bool session::held_by_maximum_qos() const noexcept {
     return !pending_.empty() && !sendable_qos(pending_.front().message.qos);
 }
 
-std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup) {
+result<mqtt::publish> session::make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup) {
+    // Checked before anything is sent: a server closes the connection over a
+    // topic it refuses, and the message would go again on every link.
+    if (auto ec = check_outgoing_topic(m.topic)) return fieldbridge::fail(ec);
+    if (v5() && !m.response_topic.empty()) {
+        if (auto ec = check_outgoing_topic(m.response_topic)) return fieldbridge::fail(ec);
+    }
     // [MQTT-3.2.2-14]: no retained PUBLISH to a broker without retain; the
     // message still goes out, as a plain one.
     mqtt::publish p{m.topic, m.payload, q, m.retain && limits_.retain_available, dup, id, {}};
@@ -860,7 +872,7 @@ std::optional<mqtt::publish> session::make_publish(const message& m, mqtt::qos q
                 topic_aliases_.erase(m.topic);
                 alias_topic_bytes_ -= m.topic.size();
             }
-            return std::nullopt;
+            return fieldbridge::fail(bytes ? make_error_code(mqtt_errc::exceeds_broker_packet_size) : bytes.error());
         }
     }
     return p;

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/result.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packet.hpp"
 
@@ -313,9 +314,11 @@ private:
     void close(actions& out, std::error_code reason, std::string detail = {});
     // 5.0: DISCONNECT with a reason code, then close; 3.1.1: just close.
     void close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now);
-    // The PUBLISH for m at QoS q (topic alias, 5.0 properties); nullopt when it
-    // would exceed the broker's Maximum Packet Size.
-    std::optional<mqtt::publish> make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup);
+    // The PUBLISH for m at QoS q (topic alias, 5.0 properties); an error
+    // that mqtt::unsendable() accepts when no server would take it (its topic
+    // or Response Topic is no topic name a server takes) or it would exceed
+    // the broker's Maximum Packet Size.
+    result<mqtt::publish> make_publish(const message& m, mqtt::qos q, std::uint16_t id, bool dup);
     std::optional<mqtt::qos> sendable_qos(mqtt::qos wanted) const;
     std::size_t window() const noexcept;
     bool v5() const noexcept { return options_.version == protocol_version::v5; }

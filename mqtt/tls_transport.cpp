@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <functional>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -34,7 +35,34 @@ void configure(ssl::context& c, const tls_options& o) {
     c.set_verify_mode(ssl::verify_peer);
 }
 
+// OpenSSL's reason for the last failure, or `fallback`.
+std::string openssl_reason(const boost::system::system_error& e) {
+    std::string what = e.code().message();
+    return what.empty() ? std::string(e.what()) : what;
+}
+
 }  // namespace
+
+std::optional<std::string> tls_files_error(const tls_options& o) {
+    ssl::context c(ssl::context::tls_client);
+    const auto step = [&](const char* option, const std::string& file,
+                          const std::function<void()>& load) -> std::optional<std::string> {
+        if (file.empty()) return std::nullopt;
+        try {
+            load();
+        } catch (const boost::system::system_error& e) {
+            return std::string(option) + ": \"" + file + "\" cannot be used: " + openssl_reason(e);
+        }
+        return std::nullopt;
+    };
+    if (auto why = step("ca_file", o.ca_file, [&] { c.load_verify_file(o.ca_file); })) return why;
+    if (auto why = step("cert_file", o.cert_file, [&] { c.use_certificate_chain_file(o.cert_file); })) return why;
+    if (auto why = step("key_file", o.key_file, [&] { c.use_private_key_file(o.key_file, ssl::context::pem); })) {
+        return why;
+    }
+    // (OpenSSL refuses a key that is not the certificate's: "key values mismatch".)
+    return std::nullopt;
+}
 
 tls_transport::tls_transport(const asio::any_io_executor& executor, tls_options options)
     : executor_(executor), options_(std::move(options)), resolver_(executor) {}

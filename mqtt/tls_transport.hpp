@@ -20,6 +20,12 @@
 
 namespace fieldbridge::mqtt {
 
+// Why the files of `options` cannot make a TLS context (a CA, certificate
+// or key file missing, unreadable or not PEM; a key that is not the
+// certificate's), naming the option ("ca_file: ..."); nullopt when they
+// can. What a connection attempt would find, found before the first one.
+std::optional<std::string> tls_files_error(const tls_options& options);
+
 class tls_transport final : public transport, public std::enable_shared_from_this<tls_transport> {
 public:
     tls_transport(const boost::asio::any_io_executor& executor, tls_options options);

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "common/reserved_topic.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/utf8.hpp"
 
@@ -11,6 +12,13 @@ std::error_code check_topic_name(std::string_view topic) noexcept {
     if (topic.empty()) return mqtt_errc::invalid_topic;
     if (topic.find_first_of("+#") != std::string_view::npos) return mqtt_errc::invalid_topic;
     return check_mqtt_string(topic);
+}
+
+std::error_code check_outgoing_topic(std::string_view topic) noexcept {
+    if (auto ec = check_topic_name(topic)) return ec;
+    if (auto ec = check_outgoing_string(topic)) return ec;
+    if (!reserved_topic_prefix(topic).empty()) return mqtt_errc::reserved_topic;
+    return {};
 }
 
 std::error_code check_topic_filter(std::string_view filter) noexcept {

@@ -20,4 +20,10 @@ std::error_code check_mqtt_string(std::string_view text) noexcept {
     return mqtt_errc::invalid_utf8;
 }
 
+std::error_code check_outgoing_string(std::string_view text) noexcept {
+    if (auto ec = check_mqtt_string(text)) return ec;
+    if (find_refused_code_point(text)) return mqtt_errc::refused_character;
+    return {};
+}
+
 }  // namespace fieldbridge::mqtt

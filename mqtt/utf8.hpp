@@ -11,4 +11,10 @@ namespace fieldbridge::mqtt {
 // string_too_long.
 std::error_code check_mqtt_string(std::string_view text) noexcept;
 
+// check_mqtt_string, and no code point a server closes the connection over
+// (is_refused_code_point, common/utf8.hpp: refused_character), which
+// servers check in topics, topic filters, the client id and the user name.
+// The codec itself takes them both ways.
+std::error_code check_outgoing_string(std::string_view text) noexcept;
+
 }  // namespace fieldbridge::mqtt

@@ -15,16 +15,24 @@
 // answered, that answer may have been the late one and the retry's own may
 // still come: the next request waits two response timeouts from then.
 // Requests to other units go at once: a late frame of another unit fails
-// the unit check instead of passing for their answer. An answer later
-// than these waits still passes for the next one's: nothing on the line
-// tells it apart.
+// the unit check instead of passing for their answer. But that costs the
+// other unit its request (on RS485 the late frame may also collide with the
+// request on the wire), so a unit seen to answer late is remembered: stray
+// bytes on the line (dropped before a request, or an answer that did not
+// fit) while its late answer could still come. From then on, every request
+// to any unit waits for that unit's late answer, and a unit that answers
+// late costs its own time only. A unit that never answers is never seen so,
+// and costs no wait of the others. An answer later than these waits still
+// passes for the next one's: nothing on the line tells it apart.
 // Pure: no I/O; `now` is given.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <optional>
 #include <system_error>
+#include <vector>
 
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/request.hpp"
@@ -39,12 +47,23 @@ public:
     // `r` is sent; a time already past: nothing to wait for.
     clock::time_point wait_before(const request& r) const {
         const auto& u = units_[r.unit];
-        if (r.retry && u.failed && same_question(u.asked, r)) return {};
-        return u.until;
+        clock::time_point until{};
+        if (!(r.retry && u.failed && same_question(u.asked, r))) until = u.until;
+        for (const auto other : answers_late_) {
+            if (other != r.unit) until = std::max(until, units_[other].until);
+        }
+        return until;
     }
+
+    // Bytes no request asked for came on the line between `since` and now
+    // (dropped before a request): every unit whose late answer could come
+    // then answers late.
+    void stray_came(clock::time_point since) { late_frame_came(since, std::nullopt); }
 
     // What became of `r`, sent at `sent`, by `now`.
     void exchanged(const request& r, std::error_code error, clock::time_point sent, clock::time_point now) {
+        // An answer that did not fit may be another unit's late frame.
+        if (error == make_error_code(modbus_errc::invalid_response)) late_frame_came(sent, r.unit);
         auto& u = units_[r.unit];
         const bool unanswered = error && !is_exception(error) && error != make_error_code(modbus_errc::connection_failed);
         if (unanswered) {
@@ -58,7 +77,21 @@ public:
         }
     }
 
+    // Units seen answering late (wait_before makes every request wait for them).
+    bool answers_late(std::uint8_t id) const {
+        return std::find(answers_late_.begin(), answers_late_.end(), id) != answers_late_.end();
+    }
+
 private:
+    // Every unit but `except` whose late answer could still come after
+    // `since` is taken to answer late.
+    void late_frame_came(clock::time_point since, std::optional<std::uint8_t> except) {
+        for (std::size_t other = 0; other < units_.size(); ++other) {
+            const auto id = static_cast<std::uint8_t>(other);
+            if (id != except && units_[other].until > since && !answers_late(id)) answers_late_.push_back(id);
+        }
+    }
+
     struct unit {
         clock::time_point until{};
         request asked{};      // the last request that failed, or the retry answered
@@ -71,6 +104,7 @@ private:
     }
 
     std::array<unit, 256> units_{};
+    std::vector<std::uint8_t> answers_late_;  // at most 256 ids
 };
 
 }  // namespace fieldbridge::modbus

@@ -11,6 +11,16 @@ namespace {
 constexpr std::uint32_t protocol_max_registers = 125;  // Modbus v1.1b3, 6.3
 constexpr std::uint32_t protocol_max_bits = 2000;      // Modbus v1.1b3, 6.1
 
+bool is_bit_kind(config::register_kind kind) {
+    return kind == config::register_kind::coil || kind == config::register_kind::discrete_input;
+}
+
+// The multiple of `alignment` at or below `first` (alignment clamped to 1..16).
+std::uint32_t aligned_start(std::uint32_t first, std::uint16_t alignment) {
+    const std::uint32_t a = std::clamp<std::uint32_t>(alignment, 1, 16);
+    return first - first % a;
+}
+
 struct span_of_point {
     std::uint32_t first;
     std::uint32_t last;  // inclusive; 32-bit so that 65535 + 1 does not wrap
@@ -24,10 +34,17 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
                                       config::register_kind::holding_register, config::register_kind::input_register};
     std::vector<read_request> plan;
     for (const auto kind : kinds) {
-        const bool bits = kind == config::register_kind::coil || kind == config::register_kind::discrete_input;
+        const bool bits = is_bit_kind(kind);
         const std::uint32_t protocol_max = bits ? protocol_max_bits : protocol_max_registers;
         const std::uint32_t limit =
             std::clamp<std::uint32_t>(bits ? limits.max_bits : limits.max_registers, 1, protocol_max);
+        // Where a request of first..last starts: first, or for bits the
+        // multiple of the alignment below it (the bits between are read
+        // too) unless that would take it past the limit.
+        const auto start_of = [&](std::uint32_t first, std::uint32_t last) {
+            const auto aligned = bits ? aligned_start(first, limits.bit_alignment) : first;
+            return last - aligned + 1 <= limit ? aligned : first;
+        };
 
         std::vector<span_of_point> spans;
         for (std::size_t i = 0; i < points.size(); ++i) {
@@ -48,7 +65,8 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
         std::vector<std::size_t> members;
         auto close = [&] {
             if (!open) return;
-            plan.push_back({kind, static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(last - first + 1),
+            const auto start = start_of(first, last);
+            plan.push_back({kind, static_cast<std::uint16_t>(start), static_cast<std::uint16_t>(last - start + 1),
                             std::move(members)});
             members.clear();
             open = false;
@@ -58,7 +76,7 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
                 const std::uint32_t merged_last = std::max(last, s.last);
                 const bool near = limits.merge ? s.first <= last + 1 + limits.max_gap
                                                : s.first == first && s.last == last;
-                if (near && merged_last - first + 1 <= limit) {
+                if (near && merged_last - start_of(first, last) + 1 <= limit) {
                     last = merged_last;
                     members.push_back(s.index);
                     continue;
@@ -75,11 +93,12 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
     return plan;
 }
 
-std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points) {
+std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points,
+                                        std::uint16_t bit_alignment) {
     if (refused.points.size() <= 1) return {};
     std::vector<config::point> members;
     for (const auto i : refused.points) members.push_back(points.at(i));
-    auto runs = plan_reads(members, plan_limits{0, refused.count, refused.count});
+    auto runs = plan_reads(members, plan_limits{0, refused.count, refused.count, true, bit_alignment});
     if (runs.size() > 1) {
         for (auto& r : runs) {
             for (auto& i : r.points) i = refused.points[i];
@@ -89,13 +108,15 @@ std::vector<read_request> split_request(const read_request& refused, const std::
     std::vector<read_request> single;
     for (const auto i : refused.points) {
         const auto& p = points.at(i);
-        single.push_back({refused.kind, p.address, modbus::register_count(p), {i}});
+        const auto start = is_bit_kind(refused.kind) ? aligned_start(p.address, bit_alignment) : p.address;
+        single.push_back({refused.kind, static_cast<std::uint16_t>(start),
+                          static_cast<std::uint16_t>(p.address - start + modbus::register_count(p)), {i}});
     }
     return single;
 }
 
 void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_read>& refused,
-                    const std::vector<config::point>& points) {
+                    const std::vector<config::point>& points, std::uint16_t bit_alignment) {
     if (refused.empty()) return;
     const auto was_refused = [&](const read_request& r) {
         return std::find(refused.begin(), refused.end(), refused_read{r.kind, r.start, r.count}) != refused.end();
@@ -106,7 +127,7 @@ void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_r
             ++i;
             continue;
         }
-        auto parts = split_request(plan[i], points);
+        auto parts = split_request(plan[i], points, bit_alignment);
         if (parts.empty()) {
             ++i;
             continue;

@@ -15,11 +15,13 @@ struct plan_limits {
     std::uint16_t max_registers = 125;  // per FC3/FC4 request; clamped to 1..125
     std::uint16_t max_bits = 2000;      // per FC1/FC2 request; clamped to 1..2000
     bool merge = true;                  // false: one request per point (points on the same registers share it)
+    // FC1/FC2 requests start at a multiple of this (config::device::bit_alignment); 1..16.
+    std::uint16_t bit_alignment = 1;
 };
 
 // The limits a device's settings ask for.
 inline plan_limits limits_of(const config::device& d) {
-    return plan_limits{d.max_gap, d.max_registers_per_read, d.max_bits_per_read, d.merge_reads};
+    return plan_limits{d.max_gap, d.max_registers_per_read, d.max_bits_per_read, d.merge_reads, d.bit_alignment};
 }
 
 struct read_request {
@@ -37,14 +39,18 @@ struct read_request {
 // a value is never torn across two requests (devices with a limit of 1
 // register per read hold no multi-register values). A point that no single request
 // can address (beyond 65535, longer than 125 registers) is left out; the
-// caller reports it as not_readable.
+// caller reports it as not_readable. A bit request starts at a multiple of
+// limits.bit_alignment, at or below its first point, and still holds at
+// most max_bits.
 std::vector<read_request> plan_reads(const std::vector<config::point>& points, const plan_limits& limits);
 
 // What to read instead of a block the device refused with exception 2
 // (a read spanning registers the device does not map): the block's points
-// in gap-free runs, or, when it had no gap, one request per point. Empty
-// when there is nothing smaller to try (a single point).
-std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points);
+// in gap-free runs, or, when it had no gap, one request per point (bit
+// requests aligned as plan_reads aligns them). Empty when there is nothing
+// smaller to try (a single point).
+std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points,
+                                        std::uint16_t bit_alignment = 1);
 
 // A block read a device refused with exception 2: learned while polling,
 // kept in the store, applied to the device's plan when it starts again.
@@ -60,6 +66,6 @@ struct refused_read {
 // refused too by theirs. Refusals matching no request are ignored (the
 // point map changed since).
 void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_read>& refused,
-                    const std::vector<config::point>& points);
+                    const std::vector<config::point>& points, std::uint16_t bit_alignment = 1);
 
 }  // namespace fieldbridge::modbus

@@ -69,9 +69,11 @@ std::error_code rtu_link::exchange(const request& r, reply& answer) {
     // dropped, and then the line must have been quiet for the frame silence.
     if (const auto dropped = ctx_.drain(late_.wait_before(r), silence_); dropped > 0) {
         spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
+        late_.stray_came(exchange_ended_);  // they came since the last exchange
     }
     const auto sent = clock::now();
     const auto error = ctx_.exchange(r, answer);
+    exchange_ended_ = clock::now();
     // The answer (or our request, when none came) was the last frame on the line.
     quiet_at_ = std::max(quiet_at_, clock::now() + silence_);
     late_.exchanged(r, error, sent, clock::now());

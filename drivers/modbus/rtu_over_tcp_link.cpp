@@ -51,9 +51,11 @@ std::error_code rtu_over_tcp_link::exchange(const request& r, reply& answer) {
     // quiet ends one.
     if (const auto dropped = ctx_.drain(late_.wait_before(r), std::chrono::milliseconds{5}); dropped > 0) {
         spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
+        late_.stray_came(exchange_ended_);  // they came since the last exchange
     }
     const auto sent = clock::now();
     const auto error = ctx_.exchange(r, answer);
+    exchange_ended_ = clock::now();
     late_.exchanged(r, error, sent, clock::now());
     if (!error || is_exception(error)) return error;
     if (error == make_error_code(modbus_errc::connection_failed)) {

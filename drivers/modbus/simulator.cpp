@@ -243,6 +243,18 @@ struct simulator::state {
             return true;
         }
         refresh(u);
+        if (faults.misaligned_bits && (req[header] == 1 || req[header] == 2)) {
+            const int start = (req[header + 1] << 8) | req[header + 2];
+            if (start % 8 != 0) {
+                // The converter's mistake: the bits from the byte boundary below.
+                std::vector<std::uint8_t> rounded(req, req + length);
+                const int down = start - start % 8;
+                rounded[static_cast<std::size_t>(header) + 1] = static_cast<std::uint8_t>(down >> 8);
+                rounded[static_cast<std::size_t>(header) + 2] = static_cast<std::uint8_t>(down & 0xFF);
+                modbus_reply(ctx, rounded.data(), length, u.map);
+                return true;
+            }
+        }
         if (modbus_reply(ctx, req, length, u.map) >= 0) freeze_written(u, req + header);
         return true;
     }

@@ -63,6 +63,19 @@ std::vector<hostile> hostile_values() {
         // Fits an MQTT string alone, not a topic together with anything else.
         {"65530 bytes", std::string(65530, 'y'), false},
         {"valid multibyte", "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", false},  // é € 😀
+        // Valid UTF-8 that MQTT servers close the connection over in a topic,
+        // a client id or a user name (common/utf8.hpp, is_refused_code_point).
+        {"tab", "a\tb", false},
+        {"U+0001", "a\x01", false},
+        {"DEL", "\x7F", false},
+        {"U+0085 (C1)", "a\xC2\x85", false},
+        {"U+FDD0", "\xEF\xB7\x90", false},
+        {"U+FFFF", "a\xEF\xBF\xBF", false},
+        {"U+10FFFE", "\xF4\x8F\xBF\xBE", false},
+        // Topics the broker keeps from clients (common/reserved_topic.hpp).
+        {"$SYS", "$SYS/x", false},
+        {"$share", "$share/g/x", false},
+        {"$SYS alone", "$SYS", false},
     };
 }
 
@@ -83,15 +96,21 @@ std::string printable(std::string_view s) {
 }
 
 // A YAML double-quoted scalar holding exactly these bytes: NUL as the \0
-// escape, every other byte (valid UTF-8 or not) as it is.
+// escape, the other C0 controls and DEL as \xNN, every other byte (valid
+// UTF-8 or not) as it is.
 std::string yaml_quoted(std::string_view bytes) {
     std::string out = "\"";
     for (const char c : bytes) {
+        const auto u = static_cast<unsigned char>(c);
         if (c == '"' || c == '\\') {
             out += '\\';
             out += c;
         } else if (c == '\0') {
             out += "\\0";
+        } else if (u < 0x20 || u == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", u);
+            out += buf;
         } else {
             out += c;
         }
@@ -736,6 +755,73 @@ TEST(wire_strings, client_id_and_prefix_limits) {
     ASSERT_EQ(ds.size(), 1u) << listing(ds);
     EXPECT_EQ(ds[0].line, render("publish.prefix", "").line);
     EXPECT_NE(ds[0].message.find("publish.prefix: is not valid UTF-8 (C0 AF at byte 5)"), std::string::npos);
+}
+
+TEST(wire_strings, a_control_character_or_a_reserved_first_level_is_refused_at_its_key) {
+    auto ds = errors_of("publish.prefix", "plant\t");
+    ASSERT_EQ(ds.size(), 1u) << listing(ds);
+    EXPECT_EQ(ds[0].line, render("publish.prefix", "").line);
+    EXPECT_EQ(ds[0].message, "publish.prefix: contains the control character U+0009 at byte 5; MQTT servers "
+                             "(mosquitto among them) close the connection over it: remove it");
+    ds = errors_of("mqtt.client_id", "gw\xC2\x9F");
+    ASSERT_EQ(ds.size(), 1u) << listing(ds);
+    EXPECT_EQ(ds[0].line, render("mqtt.client_id", "").line);
+    EXPECT_EQ(ds[0].message, "mqtt.client_id: contains the control character U+009F at byte 2; MQTT servers "
+                             "(mosquitto among them) close the connection over it: remove it");
+    // (Refused, the user name is taken as not set: the password then lacks one too.)
+    ds = errors_of("mqtt.username", "\xEF\xB7\xAF");
+    EXPECT_TRUE(std::any_of(ds.begin(), ds.end(), [&](const config::diagnostic& d) {
+        return d.line == render("mqtt.username", "").line &&
+               mentions(d, "mqtt.username: contains the Unicode non-character U+FDEF at byte 0");
+    })) << listing(ds);
+    // The password is binary data on the wire: anything goes.
+    EXPECT_EQ(config::load_string(render("mqtt.password", "a\tb\x01").text, "plant.yaml").mqtt.password, "a\tb\x01");
+
+    // Written in a template, or put in by the prefix.
+    ds = errors_of("availability.gateway_topic", "$SYS/gw/{prefix}");
+    ASSERT_EQ(ds.size(), 1u) << listing(ds);
+    EXPECT_EQ(ds[0].message, "availability.gateway_topic: begins with $SYS, which the broker keeps for itself: it "
+                             "drops what clients publish there");
+    ds = errors_of("publish.prefix", "$share/x");
+    ASSERT_FALSE(ds.empty());
+    EXPECT_NE(ds[0].message.find("\"$share/x/"), std::string::npos) << listing(ds);
+    EXPECT_NE(ds[0].message.find("begins with $share, which the broker keeps for itself"), std::string::npos)
+        << listing(ds);
+    // A '$' topic of another name is the broker's to allow.
+    EXPECT_EQ(config::load_string(render("publish.prefix", "$aws/things/gw").text, "plant.yaml").publish.prefix,
+              "$aws/things/gw");
+}
+
+TEST(wire_strings, sparkplug_topics_too_long_are_refused_naming_the_ids) {
+    const auto sparkplug = [](const std::string& group, const std::string& host) {
+        return "mqtt: { host: localhost, client_id: gw }\n"
+               "publish: { format: sparkplug }\n"
+               "sparkplug: { group_id: " + group + ", edge_node_id: edge, primary_host_id: " + host + " }\n"
+               "buses: { line: { type: tcp, host: 127.0.0.1, port: 1502 } }\n"
+               "devices: { m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] } }\n";
+    };
+    // spBv1.0/<group>/NBIRTH/edge/m1: 8 + group + 12 + 3 bytes.
+    const std::string fits(65535 - 8 - 12 - 3, 'g');
+    EXPECT_NO_THROW((void)config::load_string(sparkplug(fits, "host"), "sp.yaml"));
+    try {
+        (void)config::load_string(sparkplug(fits + "g", "host"), "sp.yaml");
+        ADD_FAILURE() << "a group id one byte too long loaded";
+    } catch (const config::config_error& e) {
+        ASSERT_EQ(e.diagnostics().size(), 1u) << listing(e.diagnostics());
+        EXPECT_EQ(e.diagnostics()[0].line, 3);
+        EXPECT_NE(e.diagnostics()[0].message.find("sparkplug.group_id: the Sparkplug topic of devices.m1 "),
+                  std::string::npos) << listing(e.diagnostics());
+        EXPECT_NE(e.diagnostics()[0].message.find("is 65536 bytes long"), std::string::npos) << listing(e.diagnostics());
+    }
+    try {
+        (void)config::load_string(sparkplug("plant", std::string(65535 - 13, 'h')), "sp.yaml");
+        ADD_FAILURE() << "a primary host id too long loaded";
+    } catch (const config::config_error& e) {
+        ASSERT_EQ(e.diagnostics().size(), 1u) << listing(e.diagnostics());
+        EXPECT_NE(e.diagnostics()[0].message.find("sparkplug.primary_host_id: the primary host's STATE topic"),
+                  std::string::npos) << listing(e.diagnostics());
+    }
+    EXPECT_NO_THROW((void)config::load_string(sparkplug("plant", std::string(65535 - 14, 'h')), "sp.yaml"));
 }
 
 TEST(wire_strings, a_topic_too_long_after_expansion_is_refused_once_per_template_naming_its_parts) {

@@ -226,7 +226,8 @@ TEST(command_dispatcher, answers_on_the_mqtt5_response_topic_with_the_correlatio
 // [MQTT-4.10] request/response: the gateway publishes its answer where the
 // command says. A Response Topic the gateway itself takes commands on would
 // make the answer come back as a command (a write of the reply JSON); one
-// with a wildcard or not UTF-8 cannot be published to. Such a command is not
+// with a wildcard, not UTF-8, with a control character or under $SYS
+// cannot be published to. Such a command is not
 // written: the caller would not hear its outcome. Its refusal goes to the
 // configured reply topic with the Correlation Data.
 TEST(command_dispatcher, refuses_a_command_whose_response_topic_no_reply_can_go_to) {
@@ -239,6 +240,11 @@ TEST(command_dispatcher, refuses_a_command_whose_response_topic_no_reply_can_go_
         {"app/#", "holds a wildcard (+ or #)"},
         {std::string("app/\xff\xfe"), "is not a valid UTF-8 topic name"},
         {std::string("app/\0nul", 8), "is not a valid UTF-8 topic name"},
+        // Taken by the decoder, refused by the broker (which would close
+        // the link over the first, and drop the reply under the others).
+        {std::string("app/\x01") + "x", "is one the broker refuses: string holds a control character"},
+        {"$SYS/answers", "is one the broker refuses: topic begins with $SYS or $share"},
+        {"$share/g/answers", "is one the broker refuses: topic begins with $SYS or $share"},
     };
     for (std::size_t i = 0; i < cases.size(); ++i) {
         const auto& [topic, why] = cases[i];

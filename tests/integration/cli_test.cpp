@@ -1,7 +1,7 @@
 // The CLI against a running gateway or a stopped one, where what it does is
 // not covered by the end-to-end tests: `points` over more points than one
 // answer of the service carries, `read --direct` on a serial port it cannot
-// use.
+// use, `check` and `run` with TLS files that cannot be used.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -147,6 +147,37 @@ TEST(direct_access_cli, a_serial_port_in_use_or_missing_is_named_as_the_reason) 
                             ": No such file or directory"),
               std::string::npos)
         << r.output;
+}
+
+// A TLS file the service could not use fails every connection: `check`
+// and `run` refuse it before anything starts, naming the key at the mqtt
+// section's line; `status` does not need the files.
+TEST(tls_files_cli, check_and_run_refuse_a_tls_file_that_cannot_be_used_and_status_does_not_read_them) {
+    testing::gateway_rig::options o;
+    o.broker.tls = true;
+    gateway_rig rig(o);
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(1).point(testing::point_spec("v", "holding", 0, "uint16"));
+    rig.config.mqtt().set("host", "localhost").set(
+        "tls", testing::yaml_map().set("enabled", true).set("ca_file", (rig.dir() / "missing-ca.crt").string()));
+    const auto cfg = rig.write_config();
+    auto r = run_fieldbridge({"check", cfg});
+    EXPECT_EQ(r.exit_code, 65) << r.output;
+    EXPECT_NE(r.output.find("gw.yaml:1:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("mqtt.tls.ca_file: \"" + (rig.dir() / "missing-ca.crt").string() + "\" cannot be used: "),
+              std::string::npos)
+        << r.output;
+    r = run_fieldbridge({"run", "-c", cfg});
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_NE(r.output.find("mqtt.tls.ca_file"), std::string::npos) << r.output;
+    // status reads the configuration for its socket only.
+    r = run_fieldbridge({"status", "-c", cfg});
+    EXPECT_EQ(r.exit_code, 69) << r.output;  // no service there
+    EXPECT_EQ(r.output.find("mqtt.tls"), std::string::npos) << r.output;
+
+    rig.config.mqtt().set("tls", testing::yaml_map().set("enabled", true).set("ca_file", rig.broker().ca_file().string()));
+    r = run_fieldbridge({"check", rig.write_config()});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 }  // namespace

@@ -463,6 +463,41 @@ TEST(bus_worker_quirks, a_busy_answer_is_retried_after_a_wait_and_other_exceptio
     EXPECT_TRUE(saw_busy);
 }
 
+// A converter that answers a coil or discrete input read at an unaligned
+// start with the bits from the byte boundary below: the values come out
+// wrong until bit_alignment: 8 makes every bit read start on a byte.
+TEST(bus_worker_quirks, bit_reads_aligned_to_bytes_read_right_behind_a_converter_that_misaligns_them) {
+    using k = config::register_kind;
+    using t = config::data_type;
+    auto relays = make_device("relays", 1, {make_point("r3", k::coil, 3, t::boolean, 1),
+                                            make_point("r4", k::coil, 4, t::boolean, 0),
+                                            make_point("r5", k::coil, 5, t::boolean, 1),
+                                            make_point("in9", k::discrete_input, 9, t::boolean, 1),
+                                            make_point("in10", k::discrete_input, 10, t::boolean, 1)});
+    auto served = relays;
+    served.faults.misaligned_bits = true;
+    const auto values_of = [](const poll_result& r) {
+        std::vector<std::uint16_t> out;
+        for (const auto& s : r.samples) out.push_back(s.quality.good && !s.words.empty() ? s.words[0] : 9);
+        return out;
+    };
+    const std::vector<std::uint16_t> truth{1, 0, 1, 1, 1};
+    for (const std::uint16_t alignment : {std::uint16_t{1}, std::uint16_t{8}}) {
+        auto polled = relays;
+        polled.bit_alignment = alignment;
+        tcp_rig rig({served}, {polled});
+        rig.worker.start();
+        ASSERT_TRUE(rig.got.wait_for("relays", 2, 10s));
+        rig.worker.stop();
+        const auto got = values_of(rig.got.of("relays").back());
+        if (alignment == 1) {
+            EXPECT_NE(got, truth) << "the simulator's fault must show without the setting";
+        } else {
+            EXPECT_EQ(got, truth);
+        }
+    }
+}
+
 TEST(bus_worker_quirks, a_device_that_refuses_fc6_is_written_with_fc16_when_configured) {
     const auto port = testing::free_tcp_port();
     auto fussy = meter();
@@ -1243,6 +1278,37 @@ TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
             EXPECT_EQ(s.quality.error, make_error_code(modbus_errc::connection_failed));
         }
     }
+}
+
+// A unit that answers after its timeout: its late frame would arrive during
+// the next unit's exchange and cost that unit its request (and on RS485
+// collide with it). Once seen (one such frame), every request after that
+// unit's failures waits for its late answer: the other unit loses at most
+// the one request that showed it.
+TEST_F(bus_worker_rtu, a_unit_that_answers_late_costs_the_other_units_at_most_one_request) {
+    auto late = make_device("late", 7, {make_point("x", config::register_kind::holding_register, 0,
+                                                   config::data_type::uint16)});
+    auto served_late = late;
+    served_late.faults.response_delay = 300ms;
+    late.timeout = 200ms;
+    late.retries = 0;
+    late.poll_interval = 250ms;
+    late.offline_poll_interval = 0ms;  // polled as often while offline
+    auto m = meter();
+    m.retries = 0;
+    m.poll_interval = 50ms;
+    simulator sim(rtu_config({meter(), served_late}), "line", simulator_options{"", 0, (dir_ / "device").string()});
+    sim.start();
+    const auto cfg = rtu_config({m, late});
+    collector got;
+    bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
+    worker.start();
+    ASSERT_TRUE(got.wait_for("late", 10, 20s));
+    worker.stop();
+    const auto c = worker.counters(0);
+    EXPECT_GE(worker.counters(1).timeouts, 9u) << "the late unit's answers must come after its timeout";
+    EXPECT_LE(c.other_errors + c.timeouts, 1u) << "of " << c.requests << " requests to the meter";
+    EXPECT_TRUE(all_good(got.of("meter").back()));
 }
 
 // A frame nobody here asked for (another master's traffic)

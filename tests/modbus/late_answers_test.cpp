@@ -1,6 +1,7 @@
 // late_answers: after a unit failed to answer, the next request to it waits
 // for the late answer to go by (until one timeout after the answer was
-// due); a retry of the same question goes at once; other units go at once.
+// due); a retry of the same question goes at once; other units go at once,
+// unless the unit was seen answering late: then they wait for it too.
 #include "drivers/modbus/late_answers.hpp"
 
 #include <gtest/gtest.h>
@@ -110,6 +111,53 @@ TEST(late_answers, every_unit_id_keeps_its_own_wait) {
     for (int u = 0; u < 256; ++u) {
         EXPECT_EQ(l.wait_before(read_of(static_cast<std::uint8_t>(u), 5)), t0 + std::chrono::milliseconds(u) + 400ms) << u;
     }
+}
+
+// A late frame of unit 1 breaks unit 2's next exchange (it does not fit):
+// from then on unit 1 is known to answer late, and after its failures
+// every unit's request waits for its late answer. A unit that was never
+// seen late keeps the others waiting for nothing.
+TEST(late_answers, a_unit_whose_late_frame_broke_another_exchange_makes_every_request_wait_for_it) {
+    late_answers l;
+    const auto a = read_of(1, 40);
+    const auto b = read_of(2, 40);
+    timed_out(l, a, t0 - 200ms);  // a's late answer may come until t0 + 200 ms
+    EXPECT_LE(l.wait_before(b), t0);
+    l.exchanged(b, make_error_code(modbus_errc::invalid_response), t0 + 10ms, t0 + 60ms);
+    EXPECT_TRUE(l.answers_late(1));
+    EXPECT_FALSE(l.answers_late(2)) << "the unit whose exchange broke is not blamed for it";
+    // Unit 1 fails again: now unit 2 (and any other unit) waits for its late answer.
+    timed_out(l, a, t0 + 1s);
+    EXPECT_EQ(l.wait_before(b), t0 + 1s + 400ms);
+    EXPECT_EQ(l.wait_before(read_of(9, 0)), t0 + 1s + 400ms);
+    // Once unit 1 answers, nobody waits for it.
+    l.exchanged(a, {}, t0 + 2s, t0 + 2s + 10ms);
+    EXPECT_LE(l.wait_before(b), t0 + 2s);
+    // A silent unit (3) whose window had ended when the frame came is not blamed.
+    late_answers m;
+    timed_out(m, read_of(3, 0), t0 - 1s);  // its late answer was due by t0 - 600 ms
+    m.exchanged(b, make_error_code(modbus_errc::invalid_response), t0, t0 + 5ms);
+    EXPECT_FALSE(m.answers_late(3));
+    timed_out(m, read_of(3, 0), t0 + 1s);
+    EXPECT_LE(m.wait_before(b), t0 + 1s);
+}
+
+// Bytes dropped before a request, that came while a unit's late answer
+// could still come: that unit answers late.
+TEST(late_answers, stray_bytes_while_a_late_answer_could_come_mark_its_unit) {
+    late_answers l;
+    const auto a = read_of(1, 40);
+    timed_out(l, a, t0 - 200ms);                   // window until t0 + 200 ms
+    timed_out(l, read_of(5, 0), t0 - 2s);           // window until t0 - 1600 ms
+    l.stray_came(t0 + 100ms);
+    EXPECT_TRUE(l.answers_late(1));
+    EXPECT_FALSE(l.answers_late(5));
+    l.stray_came(t0 + 300ms);  // after every window: nobody more
+    EXPECT_FALSE(l.answers_late(5));
+    // A retry of unit 1's failed question still goes at once.
+    timed_out(l, a, t0 + 1s);
+    EXPECT_LE(l.wait_before(read_of(1, 40, true)), t0);
+    EXPECT_EQ(l.wait_before(read_of(2, 0)), t0 + 1s + 400ms);
 }
 
 }  // namespace

@@ -130,6 +130,45 @@ TEST(read_plan, coils_respect_max_bits) {
     EXPECT_EQ(plan[1].start, 2000);
 }
 
+// bit_alignment: a bit request starts at the multiple at or below its first
+// point (the bits between are read and left unused), within max_bits; the
+// registers are not touched.
+TEST(read_plan, bit_reads_start_at_the_alignment_below_their_first_point) {
+    const std::vector<config::point> points{at(C, 3), at(C, 5), at(D, 17), at(D, 40), holding(3)};
+    expect_plan(plan_reads(points, {.bit_alignment = 8}),
+                {{C, 0, 6, {0, 1}}, {D, 16, 2, {2}}, {D, 40, 1, {3}}, {H, 3, 1, {4}}});
+    expect_plan(plan_reads(points, {.bit_alignment = 1}),
+                {{C, 3, 3, {0, 1}}, {D, 17, 1, {2}}, {D, 40, 1, {3}}, {H, 3, 1, {4}}});
+    // The rounded start counts against max_bits: 3..10 fits 8 bits, 0..10 does not.
+    expect_plan(plan_reads({at(C, 3), at(C, 10)}, {.max_bits = 11, .bit_alignment = 8}), {{C, 0, 11, {0, 1}}});
+    expect_plan(plan_reads({at(C, 3), at(C, 10)}, {.max_bits = 10, .bit_alignment = 8}),
+                {{C, 0, 4, {0}}, {C, 8, 3, {1}}});
+    // A lone point that cannot be read from the rounded start within max_bits is read at its own.
+    expect_plan(plan_reads({at(C, 7)}, {.max_bits = 4, .bit_alignment = 8}), {{C, 7, 1, {0}}});
+    // Every plan over random points: aligned starts (or the lone-point
+    // exception), within max_bits, every point inside its request.
+    std::uint32_t seed = 7;
+    const auto next = [&] {
+        seed = seed * 1103515245u + 12345u;
+        return (seed >> 8) & 0xFFFFu;
+    };
+    for (int round = 0; round < 500; ++round) {
+        std::vector<config::point> random;
+        for (int i = 0; i < 1 + round % 20; ++i) random.push_back(at(round % 2 ? C : D, static_cast<std::uint16_t>(next() % 300)));
+        const plan_limits limits{static_cast<std::uint16_t>(next() % 12), 125, static_cast<std::uint16_t>(1 + next() % 40),
+                                 round % 3 != 0, static_cast<std::uint16_t>(1 + next() % 16)};
+        for (const auto& r : plan_reads(random, limits)) {
+            EXPECT_LE(r.count, limits.max_bits) << round;
+            const bool aligned = r.start % limits.bit_alignment == 0;
+            EXPECT_TRUE(aligned || (r.points.size() >= 1 && random[r.points[0]].address == r.start)) << round;
+            for (const auto i : r.points) {
+                EXPECT_GE(random[i].address, r.start) << round;
+                EXPECT_LT(random[i].address, r.start + r.count) << round;
+            }
+        }
+    }
+}
+
 TEST(read_plan, address_65535_edges) {
     // The last register is readable; a uint32 at 65535 would need 65536 and is left out.
     expect_plan(plan_reads({holding(65535), holding(65530)}, {}), {{H, 65530, 6, {1, 0}}});
@@ -170,6 +209,19 @@ TEST(split_request, a_refused_block_becomes_its_gap_free_runs_then_single_points
     EXPECT_EQ(single[1].start, 1);
     EXPECT_EQ(single[1].count, 1);
     EXPECT_TRUE(split_request(single[1], pts).empty());
+}
+
+TEST(split_request, aligned_bit_reads_split_into_aligned_parts) {
+    const std::vector<config::point> pts{at(C, 3), at(C, 5), at(C, 20)};
+    const read_request block{C, 0, 21, {0, 1, 2}};
+    const auto runs = split_request(block, pts, 8);
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].start, 0);
+    EXPECT_EQ(runs[0].count, 4);
+    EXPECT_EQ(runs[1].start, 0);
+    EXPECT_EQ(runs[1].count, 6);
+    EXPECT_EQ(runs[2].start, 16);
+    EXPECT_EQ(runs[2].count, 5);
 }
 
 TEST(apply_refusals, reads_refused_by_an_earlier_run_are_planned_in_parts_at_once) {

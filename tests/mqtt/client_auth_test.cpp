@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "mqtt/client.hpp"
+#include "mqtt/tls_transport.hpp"
 #include "tests/mqtt/client_harness.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 
@@ -67,6 +68,47 @@ TEST_P(client_auth, a_client_certificate_is_required_and_one_signed_by_the_ca_is
     EXPECT_EQ(refusal(io, with_cert), "");
     ASSERT_TRUE(run_until(io, [&] { return acked; }, 10s)) << broker.log();
     stop_and_wait(io, with_cert);
+}
+
+// The files a TLS connection needs, checked before the first attempt
+// (`check`, `run` and a reload refuse what this refuses): each file missing,
+// not PEM, or a key of another certificate is named; the broker's own set
+// passes.
+TEST(tls_files, what_a_connection_would_refuse_is_named_before_the_first_attempt) {
+    mosquitto_broker::options bo;
+    bo.tls = true;
+    mosquitto_broker broker(bo);
+    const auto file = [&](const char* name) { return (broker.dir() / name).string(); };
+    tls_options good;
+    good.enabled = true;
+    good.ca_file = broker.ca_file().string();
+    good.cert_file = file("client.crt");
+    good.key_file = file("client.key");
+    EXPECT_EQ(tls_files_error(good), std::nullopt);
+    EXPECT_EQ(tls_files_error(tls_options{true, "", "", "", true}), std::nullopt) << "the system trust store";
+
+    const auto garbage = file("garbage.pem");
+    std::ofstream(garbage) << "not a certificate\n";
+    const auto expect_named = [&](tls_options o, const std::string& start) {
+        const auto why = tls_files_error(o);
+        ASSERT_TRUE(why.has_value()) << start;
+        EXPECT_EQ(why->rfind(start, 0), 0u) << *why;
+    };
+    auto o = good;
+    o.ca_file = file("missing-ca.crt");
+    expect_named(o, "ca_file: \"" + o.ca_file + "\" cannot be used: ");
+    o = good;
+    o.ca_file = garbage;
+    expect_named(o, "ca_file: \"" + garbage + "\" cannot be used: ");
+    o = good;
+    o.cert_file = garbage;
+    expect_named(o, "cert_file: ");
+    o = good;
+    o.key_file = file("missing.key");
+    expect_named(o, "key_file: ");
+    o = good;
+    o.key_file = file("server.key");  // the key of another certificate
+    expect_named(o, "key_file: \"" + o.key_file + "\" cannot be used: key values mismatch");
 }
 
 TEST_P(client_auth, a_wrong_password_is_refused_with_the_brokers_reason_and_the_right_one_accepted) {

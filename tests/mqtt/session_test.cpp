@@ -14,6 +14,7 @@
 #include "mqtt/backoff.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/properties.hpp"
+#include "mqtt/topic.hpp"
 #include "mqtt/subscription_failure.hpp"
 #include "tests/mqtt/session_actions.hpp"
 
@@ -122,6 +123,80 @@ TEST(mqtt_session, qos1_completes_on_puback) {
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0].token, 7u);
     EXPECT_EQ(s.inflight(), 0u);
+}
+
+// A topic no server takes would close the connection on every link and be
+// sent again on the next: the session completes it at once, unsent, with an
+// error the owner takes as final (mqtt::unsendable), and goes on.
+TEST(mqtt_session, a_message_no_server_takes_completes_unsent_and_the_queue_goes_on) {
+    const std::vector<std::string> topics{std::string("a/\x01"), "a/\tb", "a/\x7F", "a/\xC2\x85", "a/\xEF\xBF\xBF",
+                                          "a/+", "a/#", "", "a/\xFF", std::string("a\0b", 3), "$SYS/x", "$share/g/x",
+                                          "$SYS", "$SYSTEM/x", "$shared"};
+    for (const auto q : {qos::at_most_once, qos::at_least_once, qos::exactly_once}) {
+        for (const auto& topic : topics) {
+            auto s = connected();
+            const auto a = s.publish(msg(topic, q), 7, t0);
+            EXPECT_TRUE(sent<publish>(a).empty()) << topic;
+            const auto done = of<action::publish_completed>(a);
+            ASSERT_EQ(done.size(), 1u) << topic;
+            EXPECT_EQ(done[0].token, 7u);
+            EXPECT_TRUE(unsendable(done[0].error)) << topic << ": " << done[0].error.message();
+            EXPECT_EQ(s.inflight(), 0u);
+            const auto next = sent<publish>(s.publish(msg("a/ok", q), 8, t0));
+            ASSERT_EQ(next.size(), 1u) << topic;
+            EXPECT_EQ(next[0].topic, "a/ok");
+        }
+    }
+    EXPECT_EQ(check_outgoing_topic("a/\x01"), mqtt_errc::refused_character);
+    EXPECT_FALSE(check_topic_name("a/\x01")) << "the codec takes it";
+    // Other '$' topics, and $SYS further in, are the broker's to allow.
+    auto s = connected();
+    for (const auto* topic : {"$aws/things/x", "a/$SYS", "$sys/x", "$shar/x"}) {
+        EXPECT_EQ(sent<publish>(s.publish(msg(topic), 9, t0)).size(), 1u) << topic;
+    }
+    // Other errors are not final: the message stays its owner's to send again.
+    EXPECT_FALSE(unsendable(make_error_code(mqtt_errc::connection_lost)));
+    EXPECT_FALSE(unsendable(make_error_code(mqtt_errc::client_stopped)));
+}
+
+// A filter a server closes the connection over is not sent; the others are,
+// and a renewal of every remembered filter leaves out that one alone.
+TEST(mqtt_session, a_filter_no_server_takes_is_not_subscribed_and_the_others_are) {
+    auto s = connected();
+    const std::string bad = std::string("a/\x01") + "/#";
+    const auto a = s.subscribe({{bad, qos::at_least_once}}, 5, t0);
+    EXPECT_TRUE(sent<subscribe>(a).empty());
+    const auto done = of<action::subscribe_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].error, mqtt_errc::refused_character);
+    EXPECT_EQ(done[0].filters, std::vector<std::string>{bad});
+    EXPECT_EQ(sent<subscribe>(s.subscribe({{"ok/#", qos::at_least_once}}, 6, t0)).size(), 1u);
+    // A new session renews both: only ok/# goes.
+    s.on_connection_lost(t0);
+    (void)s.on_transport_connected(t0);
+    const auto renewed = sent<subscribe>(s.on_packet(connack{false, 0, {}}, t0));
+    ASSERT_EQ(renewed.size(), 1u);
+    ASSERT_EQ(renewed[0].subscriptions.size(), 1u);
+    EXPECT_EQ(renewed[0].subscriptions[0].filter, "ok/#");
+}
+
+// A flow restored from the store with such a topic (stored before the rule
+// was) is completed the same way when it would be sent again.
+TEST(mqtt_session, a_restored_flow_no_server_takes_completes_unsent_on_the_next_link) {
+    session s(opts());
+    ASSERT_FALSE(s.resume_flows({inflight_entry{3, msg(std::string("a/\x01") + "b"), 7, inflight_state::publish_sent, true},
+                                 inflight_entry{4, msg("a/ok"), 8, inflight_state::publish_sent, true}}));
+    (void)s.on_transport_connected(t0);
+    const auto a = s.on_packet(connack{true, 0, {}}, t0);
+    const auto p = sent<publish>(a);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].topic, "a/ok");
+    EXPECT_TRUE(p[0].dup);
+    const auto done = of<action::publish_completed>(a);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, 7u);
+    EXPECT_EQ(done[0].error, mqtt_errc::refused_character);
+    EXPECT_EQ(s.inflight(), 1u);
 }
 
 TEST(mqtt_session, qos2_runs_the_full_flow) {
