@@ -19,45 +19,54 @@ struct utf8_check {
     explicit operator bool() const noexcept { return problem != utf8_problem::none; }
 };
 
+// One UTF-8 sequence at text[at]: its code point and length in bytes, or
+// well_formed false (a continuation byte or F8..FF first, a sequence cut
+// short or broken, an overlong form, a UTF-16 surrogate, beyond U+10FFFF).
+struct utf8_sequence {
+    std::uint32_t code = 0;
+    std::size_t length = 1;
+    bool well_formed = false;
+};
+
+inline utf8_sequence next_code_point(std::string_view text, std::size_t at) noexcept {
+    const auto b0 = static_cast<std::uint8_t>(text[at]);
+    if (b0 < 0x80) return {b0, 1, true};
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    std::uint32_t minimum = 0;
+    if ((b0 & 0xE0u) == 0xC0u) {
+        length = 2;
+        code = b0 & 0x1Fu;
+        minimum = 0x80;
+    } else if ((b0 & 0xF0u) == 0xE0u) {
+        length = 3;
+        code = b0 & 0x0Fu;
+        minimum = 0x800;
+    } else if ((b0 & 0xF8u) == 0xF0u) {
+        length = 4;
+        code = b0 & 0x07u;
+        minimum = 0x10000;
+    } else {
+        return {};
+    }
+    if (text.size() - at < length) return {};
+    for (std::size_t k = 1; k < length; ++k) {
+        const auto b = static_cast<std::uint8_t>(text[at + k]);
+        if ((b & 0xC0u) != 0x80u) return {};
+        code = (code << 6) | (b & 0x3Fu);
+    }
+    if (code < minimum || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return {};
+    return {code, length, true};
+}
+
 // The first problem in text, if any.
 inline utf8_check find_utf8_problem(std::string_view text) noexcept {
-    const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
     std::size_t i = 0;
     while (i < text.size()) {
-        const std::uint8_t b0 = byte(i);
-        if (b0 == 0) return {utf8_problem::null_character, i};
-        if (b0 < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t length = 0;
-        std::uint32_t code = 0;
-        std::uint32_t minimum = 0;
-        if ((b0 & 0xE0u) == 0xC0u) {
-            length = 2;
-            code = b0 & 0x1Fu;
-            minimum = 0x80;
-        } else if ((b0 & 0xF0u) == 0xE0u) {
-            length = 3;
-            code = b0 & 0x0Fu;
-            minimum = 0x800;
-        } else if ((b0 & 0xF8u) == 0xF0u) {
-            length = 4;
-            code = b0 & 0x07u;
-            minimum = 0x10000;
-        } else {
-            return {utf8_problem::invalid_sequence, i};  // a continuation byte first, or F8..FF
-        }
-        if (text.size() - i < length) return {utf8_problem::invalid_sequence, i};  // truncated
-        for (std::size_t k = 1; k < length; ++k) {
-            const std::uint8_t b = byte(i + k);
-            if ((b & 0xC0u) != 0x80u) return {utf8_problem::invalid_sequence, i};
-            code = (code << 6) | (b & 0x3Fu);
-        }
-        if (code < minimum || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
-            return {utf8_problem::invalid_sequence, i};
-        }
-        i += length;
+        const auto next = next_code_point(text, i);
+        if (!next.well_formed) return {utf8_problem::invalid_sequence, i};
+        if (next.code == 0) return {utf8_problem::null_character, i};
+        i += next.length;
     }
     return {};
 }
@@ -80,41 +89,19 @@ struct refused_code_point {
     explicit operator bool() const noexcept { return found; }
 };
 
-// The first refused code point of text (is_refused_code_point); sequences
+// The first refused code point of text (is_refused_code_point); bytes
 // that are not well-formed UTF-8 are passed over (find_utf8_problem reports
 // them).
 inline refused_code_point find_refused_code_point(std::string_view text) noexcept {
     std::size_t i = 0;
     while (i < text.size()) {
-        const auto b0 = static_cast<std::uint8_t>(text[i]);
-        std::size_t length = 1;
-        std::uint32_t code = b0;
-        if ((b0 & 0xE0u) == 0xC0u) {
-            length = 2;
-            code = b0 & 0x1Fu;
-        } else if ((b0 & 0xF0u) == 0xE0u) {
-            length = 3;
-            code = b0 & 0x0Fu;
-        } else if ((b0 & 0xF8u) == 0xF0u) {
-            length = 4;
-            code = b0 & 0x07u;
-        } else if (b0 >= 0x80) {
-            ++i;  // a stray continuation byte or F8..FF
-            continue;
-        }
-        if (text.size() - i < length) return {};
-        bool whole = true;
-        for (std::size_t k = 1; k < length; ++k) {
-            const auto b = static_cast<std::uint8_t>(text[i + k]);
-            whole = whole && (b & 0xC0u) == 0x80u;
-            code = (code << 6) | (b & 0x3Fu);
-        }
-        if (!whole) {
+        const auto next = next_code_point(text, i);
+        if (!next.well_formed) {
             ++i;
             continue;
         }
-        if (is_refused_code_point(code)) return {true, i, code};
-        i += length;
+        if (is_refused_code_point(next.code)) return {true, i, next.code};
+        i += next.length;
     }
     return {};
 }
