@@ -35,7 +35,7 @@ void configure(ssl::context& c, const tls_options& o) {
     c.set_verify_mode(ssl::verify_peer);
 }
 
-// OpenSSL's reason for the last failure, or `fallback`.
+// OpenSSL's reason for the failure, or what() when the code has no text.
 std::string openssl_reason(const boost::system::system_error& e) {
     std::string what = e.code().message();
     return what.empty() ? std::string(e.what()) : what;
