@@ -18,7 +18,8 @@ mqtt::will_message gateway_will(const config::gateway& cfg);
 
 // With mqtt.tls.enabled: a diagnostic at the mqtt section when its CA,
 // certificate or key file cannot be used (mqtt::tls_files_error), so that
-// `check`, `run` and a reload refuse it before a connection is tried.
+// `check` and `run` refuse it before a connection is tried. (A reload
+// keeps the mqtt settings, and the files in use, as they are.)
 std::vector<config::diagnostic> tls_file_problems(const config::gateway& cfg);
 
 }  // namespace fieldbridge::gateway

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include "config/loader.hpp"
-#include "gateway/client_options.hpp"
 
 namespace fieldbridge::gateway {
 
@@ -41,10 +40,6 @@ reload_candidate load_for_reload(const std::string& path, const config::gateway&
         return {std::nullopt, e.what()};
     }
     if (auto why = needs_restart(running, next)) return {std::nullopt, std::move(*why)};
-    if (const auto problems = tls_file_problems(next); !problems.empty()) {
-        for (const auto& d : problems) spdlog::error("{}", config::to_string(d));
-        return {std::nullopt, config::to_string(problems.front())};
-    }
     return {std::move(next), {}};
 }
 

@@ -327,7 +327,7 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
             // have: read its parts instead, now and from now on.
             const refused_read refused{read.kind, read.start, read.count};
             const auto before = plan.reads.size();
-            apply_refusals(plan.reads, {refused}, device.points, device.bit_alignment);
+            apply_refusals(plan.reads, {refused}, device.points, limits_of(device));
             if (plan.reads.size() != before) {
                 spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
                              "it in {} part(s) from now on",
@@ -390,7 +390,7 @@ asio::awaitable<void> bus_worker::run() {
         const auto& d = devices_[di];
         device_plan plan;
         plan.reads = plan_reads(d.points, limits_of(d));
-        apply_refusals(plan.reads, refused_[di], d.points, d.bit_alignment);
+        apply_refusals(plan.reads, refused_[di], d.points, limits_of(d));
         std::vector<bool> covered(d.points.size(), false);
         for (const auto& r : plan.reads) {
             for (const auto i : r.points) covered[i] = true;

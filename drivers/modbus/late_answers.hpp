@@ -21,9 +21,12 @@
 // bytes on the line (dropped before a request, or an answer that did not
 // fit) while its late answer could still come. From then on, every request
 // to any unit waits for that unit's late answer, and a unit that answers
-// late costs its own time only. A unit that never answers is never seen so,
-// and costs no wait of the others. An answer later than these waits still
-// passes for the next one's: nothing on the line tells it apart.
+// late costs its own time only. The stray bytes may have been another
+// master's or noise: a unit whose late answer's time then passes with
+// nothing on the line is forgotten again, so that a unit that never answers
+// costs the others at most one such wait per stray frame. An answer later
+// than these waits still passes for the next one's: nothing on the line
+// tells it apart.
 // Pure: no I/O; `now` is given.
 #pragma once
 
@@ -60,6 +63,18 @@ public:
     // then answers late.
     void stray_came(clock::time_point since) { late_frame_came(since, std::nullopt); }
 
+    // Nothing came on the line between `since` and `now` (a wait before a
+    // request that dropped nothing): a unit seen answering late whose whole
+    // late answer's time lay in there did not answer late this time, and is
+    // forgotten. (One whose time began before `since` may have answered
+    // into the exchange that ended then.)
+    void quiet_between(clock::time_point since, clock::time_point now) {
+        std::erase_if(answers_late_, [&](std::uint8_t id) {
+            const auto& u = units_[id];
+            return u.due >= since && u.until > u.due && u.until <= now;
+        });
+    }
+
     // What became of `r`, sent at `sent`, by `now`.
     void exchanged(const request& r, std::error_code error, clock::time_point sent, clock::time_point now) {
         // An answer that did not fit may be another unit's late frame.
@@ -69,9 +84,10 @@ public:
         if (unanswered) {
             // A broken answer is known early; the late one's time runs from
             // when the answer was due.
-            u = unit{std::max(now, sent + r.timeout) + r.timeout, r, true};
+            const auto due = std::max(now, sent + r.timeout);
+            u = unit{due, due + r.timeout, r, true};
         } else if (r.retry && u.failed && same_question(u.asked, r)) {
-            u = unit{now + 2 * r.timeout, r, false};
+            u = unit{now, now + 2 * r.timeout, r, false};
         } else {
             u = unit{};
         }
@@ -93,7 +109,8 @@ private:
     }
 
     struct unit {
-        clock::time_point until{};
+        clock::time_point due{};    // from when a late answer is awaited
+        clock::time_point until{};  // until when
         request asked{};      // the last request that failed, or the retry answered
         bool failed = false;  // `asked` failed: a retry of it goes at once
     };

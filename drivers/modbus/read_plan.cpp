@@ -76,7 +76,10 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
                 const std::uint32_t merged_last = std::max(last, s.last);
                 const bool near = limits.merge ? s.first <= last + 1 + limits.max_gap
                                                : s.first == first && s.last == last;
-                if (near && merged_last - start_of(first, last) + 1 <= limit) {
+                // Merged only when the whole read fits from the aligned start: a
+                // request that cannot start aligned holds one point alone.
+                const auto aligned_first = bits ? aligned_start(first, limits.bit_alignment) : first;
+                if (near && merged_last - aligned_first + 1 <= limit) {
                     last = merged_last;
                     members.push_back(s.index);
                     continue;
@@ -94,11 +97,20 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
 }
 
 std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points,
-                                        std::uint16_t bit_alignment) {
-    if (refused.points.size() <= 1) return {};
+                                        const plan_limits& limits) {
+    if (refused.points.size() == 1) {
+        // A lone point read from an aligned start: the device lacks a bit
+        // below it; read it at its own address.
+        const auto i = refused.points.front();
+        const auto& p = points.at(i);
+        const auto own = modbus::register_count(p);
+        if (refused.start == p.address && refused.count == own) return {};
+        return {read_request{refused.kind, p.address, static_cast<std::uint16_t>(own), {i}}};
+    }
+    if (refused.points.empty()) return {};
     std::vector<config::point> members;
     for (const auto i : refused.points) members.push_back(points.at(i));
-    auto runs = plan_reads(members, plan_limits{0, refused.count, refused.count, true, bit_alignment});
+    auto runs = plan_reads(members, plan_limits{0, refused.count, refused.count, true, limits.bit_alignment});
     if (runs.size() > 1) {
         for (auto& r : runs) {
             for (auto& i : r.points) i = refused.points[i];
@@ -107,27 +119,31 @@ std::vector<read_request> split_request(const read_request& refused, const std::
     }
     std::vector<read_request> single;
     for (const auto i : refused.points) {
-        const auto& p = points.at(i);
-        const auto start = is_bit_kind(refused.kind) ? aligned_start(p.address, bit_alignment) : p.address;
-        single.push_back({refused.kind, static_cast<std::uint16_t>(start),
-                          static_cast<std::uint16_t>(p.address - start + modbus::register_count(p)), {i}});
+        // Each point as plan_reads reads a lone point (aligned within max_bits).
+        auto alone = plan_reads({points.at(i)}, plan_limits{0, limits.max_registers, limits.max_bits, true,
+                                                            limits.bit_alignment});
+        if (alone.empty()) continue;  // not readable at all (not planned in the first place)
+        alone.front().points = {i};
+        single.push_back(std::move(alone.front()));
     }
     return single;
 }
 
 void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_read>& refused,
-                    const std::vector<config::point>& points, std::uint16_t bit_alignment) {
+                    const std::vector<config::point>& points, const plan_limits& limits) {
     if (refused.empty()) return;
     const auto was_refused = [&](const read_request& r) {
         return std::find(refused.begin(), refused.end(), refused_read{r.kind, r.start, r.count}) != refused.end();
     };
-    // A part holds fewer points than what it replaces, so this ends.
+    // A part holds fewer points than what it replaces, or is a lone point
+    // read at its own address instead of an aligned start (which is not
+    // split again), so this ends.
     for (std::size_t i = 0; i < plan.size();) {
         if (!was_refused(plan[i])) {
             ++i;
             continue;
         }
-        auto parts = split_request(plan[i], points, bit_alignment);
+        auto parts = split_request(plan[i], points, limits);
         if (parts.empty()) {
             ++i;
             continue;

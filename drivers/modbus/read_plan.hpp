@@ -41,16 +41,18 @@ struct read_request {
 // can address (beyond 65535, longer than 125 registers) is left out; the
 // caller reports it as not_readable. A bit request starts at a multiple of
 // limits.bit_alignment, at or below its first point, and still holds at
-// most max_bits.
+// most max_bits; a point that cannot be read so within max_bits is read
+// alone at its own address.
 std::vector<read_request> plan_reads(const std::vector<config::point>& points, const plan_limits& limits);
 
 // What to read instead of a block the device refused with exception 2
 // (a read spanning registers the device does not map): the block's points
 // in gap-free runs, or, when it had no gap, one request per point (bit
-// requests aligned as plan_reads aligns them). Empty when there is nothing
-// smaller to try (a single point).
+// requests aligned as plan_reads aligns them, within limits.max_bits). A
+// lone point refused from an aligned start is read at its own address.
+// Empty when there is nothing smaller to try (a lone point at its address).
 std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points,
-                                        std::uint16_t bit_alignment = 1);
+                                        const plan_limits& limits = {});
 
 // A block read a device refused with exception 2: learned while polling,
 // kept in the store, applied to the device's plan when it starts again.
@@ -66,6 +68,6 @@ struct refused_read {
 // refused too by theirs. Refusals matching no request are ignored (the
 // point map changed since).
 void apply_refusals(std::vector<read_request>& plan, const std::vector<refused_read>& refused,
-                    const std::vector<config::point>& points, std::uint16_t bit_alignment = 1);
+                    const std::vector<config::point>& points, const plan_limits& limits = {});
 
 }  // namespace fieldbridge::modbus

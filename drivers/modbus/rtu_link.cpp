@@ -70,6 +70,8 @@ std::error_code rtu_link::exchange(const request& r, reply& answer) {
     if (const auto dropped = ctx_.drain(late_.wait_before(r), silence_); dropped > 0) {
         spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
         late_.stray_came(exchange_ended_);  // they came since the last exchange
+    } else {
+        late_.quiet_between(exchange_ended_, clock::now());
     }
     const auto sent = clock::now();
     const auto error = ctx_.exchange(r, answer);

@@ -160,5 +160,32 @@ TEST(late_answers, stray_bytes_while_a_late_answer_could_come_mark_its_unit) {
     EXPECT_EQ(l.wait_before(read_of(2, 0)), t0 + 1s + 400ms);
 }
 
+// Stray bytes while a unit that never answers had its window open (another
+// master's frame, noise) mark it; the next time its window passes with the
+// line quiet, it is forgotten: it cost the others one wait, not one per poll.
+TEST(late_answers, a_unit_marked_by_a_stray_frame_is_forgotten_when_its_window_passes_quietly) {
+    late_answers l;
+    const auto dead = read_of(3, 0);
+    const auto b = read_of(2, 40);
+    timed_out(l, dead, t0 - 200ms);  // window until t0 + 200 ms
+    l.stray_came(t0);                // another master's frame
+    ASSERT_TRUE(l.answers_late(3));
+    timed_out(l, dead, t0 + 1s);     // window until t0 + 1400 ms
+    EXPECT_EQ(l.wait_before(b), t0 + 1400ms) << "b waits for the marked unit once";
+    // The wait before b's request dropped nothing: the window passed quietly.
+    l.quiet_between(t0 + 1200ms, t0 + 1400ms);
+    EXPECT_FALSE(l.answers_late(3));
+    timed_out(l, dead, t0 + 2s);
+    EXPECT_LE(l.wait_before(b), t0 + 2s) << "and not again";
+    // A unit whose window is still open, or had ended before, is kept.
+    late_answers m;
+    timed_out(m, read_of(4, 0), t0 - 200ms);  // until t0 + 200 ms
+    m.stray_came(t0);
+    m.quiet_between(t0, t0 + 100ms);
+    EXPECT_TRUE(m.answers_late(4)) << "its late answer may still come";
+    m.quiet_between(t0 + 300ms, t0 + 500ms);
+    EXPECT_TRUE(m.answers_late(4)) << "its window had passed before the quiet began";
+}
+
 }  // namespace
 }  // namespace fieldbridge::modbus

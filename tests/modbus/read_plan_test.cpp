@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace fieldbridge::modbus {
 namespace {
 
@@ -143,8 +145,11 @@ TEST(read_plan, bit_reads_start_at_the_alignment_below_their_first_point) {
     expect_plan(plan_reads({at(C, 3), at(C, 10)}, {.max_bits = 11, .bit_alignment = 8}), {{C, 0, 11, {0, 1}}});
     expect_plan(plan_reads({at(C, 3), at(C, 10)}, {.max_bits = 10, .bit_alignment = 8}),
                 {{C, 0, 4, {0}}, {C, 8, 3, {1}}});
-    // A lone point that cannot be read from the rounded start within max_bits is read at its own.
+    // A lone point that cannot be read from the rounded start within max_bits is read at its own,
+    // and such points are not merged with others from an unaligned start.
     expect_plan(plan_reads({at(C, 7)}, {.max_bits = 4, .bit_alignment = 8}), {{C, 7, 1, {0}}});
+    expect_plan(plan_reads({at(C, 5), at(C, 6)}, {.max_bits = 4, .bit_alignment = 8}),
+                {{C, 5, 1, {0}}, {C, 6, 1, {1}}});
     // Every plan over random points: aligned starts (or the lone-point
     // exception), within max_bits, every point inside its request.
     std::uint32_t seed = 7;
@@ -159,8 +164,11 @@ TEST(read_plan, bit_reads_start_at_the_alignment_below_their_first_point) {
                                  round % 3 != 0, static_cast<std::uint16_t>(1 + next() % 16)};
         for (const auto& r : plan_reads(random, limits)) {
             EXPECT_LE(r.count, limits.max_bits) << round;
+            // Aligned, or every point of it at its start (a lone point read at its address).
             const bool aligned = r.start % limits.bit_alignment == 0;
-            EXPECT_TRUE(aligned || (r.points.size() >= 1 && random[r.points[0]].address == r.start)) << round;
+            EXPECT_TRUE(aligned || std::all_of(r.points.begin(), r.points.end(), [&](std::size_t i) {
+                            return random[i].address == r.start;
+                        })) << round;
             for (const auto i : r.points) {
                 EXPECT_GE(random[i].address, r.start) << round;
                 EXPECT_LT(random[i].address, r.start + r.count) << round;
@@ -211,10 +219,11 @@ TEST(split_request, a_refused_block_becomes_its_gap_free_runs_then_single_points
     EXPECT_TRUE(split_request(single[1], pts).empty());
 }
 
-TEST(split_request, aligned_bit_reads_split_into_aligned_parts) {
+TEST(split_request, aligned_bit_reads_split_into_aligned_parts_then_each_point_at_its_address) {
     const std::vector<config::point> pts{at(C, 3), at(C, 5), at(C, 20)};
+    const plan_limits aligned{.bit_alignment = 8};
     const read_request block{C, 0, 21, {0, 1, 2}};
-    const auto runs = split_request(block, pts, 8);
+    const auto runs = split_request(block, pts, aligned);
     ASSERT_EQ(runs.size(), 3u);
     EXPECT_EQ(runs[0].start, 0);
     EXPECT_EQ(runs[0].count, 4);
@@ -222,6 +231,29 @@ TEST(split_request, aligned_bit_reads_split_into_aligned_parts) {
     EXPECT_EQ(runs[1].count, 6);
     EXPECT_EQ(runs[2].start, 16);
     EXPECT_EQ(runs[2].count, 5);
+    // A lone point refused from its aligned start (the device lacks a bit
+    // below it) is read at its own address, and that is not split again.
+    const auto own = split_request(runs[1], pts, aligned);
+    ASSERT_EQ(own.size(), 1u);
+    EXPECT_EQ(own[0].start, 5);
+    EXPECT_EQ(own[0].count, 1);
+    EXPECT_TRUE(split_request(own[0], pts, aligned).empty());
+    // A device without coils 0..2: the refusals end with every point read
+    // at its own address, within max_bits all the way.
+    const std::vector<config::point> three{at(C, 3), at(C, 4), at(C, 5)};
+    const plan_limits narrow{.max_bits = 6, .bit_alignment = 8};
+    auto plan = plan_reads(three, narrow);
+    expect_plan(plan, {{C, 0, 6, {0, 1, 2}}});
+    std::vector<refused_read> refused;
+    for (int round = 0; round < 5; ++round) {
+        for (const auto& r : plan) {
+            if (r.start < 3) refused.push_back({r.kind, r.start, r.count});  // touches coils 0..2
+        }
+        plan = plan_reads(three, narrow);
+        apply_refusals(plan, refused, three, narrow);
+        for (const auto& r : plan) EXPECT_LE(r.count, 6) << round;
+    }
+    expect_plan(plan, {{C, 3, 1, {0}}, {C, 4, 1, {1}}, {C, 5, 1, {2}}});
 }
 
 TEST(apply_refusals, reads_refused_by_an_earlier_run_are_planned_in_parts_at_once) {
