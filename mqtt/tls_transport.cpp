@@ -4,7 +4,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include <functional>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -20,18 +19,30 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// Loads the trust store and the files `o` names into c, in the order a
+// connection needs them, each through run(option, file, load): a
+// connection runs them (load() throws boost::system::system_error), the
+// check before start catches what they throw.
+template <class Run>
+void load_files(ssl::context& c, const tls_options& o, Run&& run) {
+    if (o.ca_file.empty()) {
+        run("ca_file", o.ca_file, [&] { c.set_default_verify_paths(); });
+    } else {
+        run("ca_file", o.ca_file, [&] { c.load_verify_file(o.ca_file); });
+    }
+    if (!o.cert_file.empty()) run("cert_file", o.cert_file, [&] { c.use_certificate_chain_file(o.cert_file); });
+    if (!o.key_file.empty()) {
+        // OpenSSL refuses a key that is not the certificate's: "key values mismatch".
+        run("key_file", o.key_file, [&] { c.use_private_key_file(o.key_file, ssl::context::pem); });
+    }
+}
+
 // Throws boost::system::system_error when a file cannot be used.
 void configure(ssl::context& c, const tls_options& o) {
     c.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
     SSL_CTX_set_min_proto_version(c.native_handle(), TLS1_2_VERSION);
-    if (o.ca_file.empty()) {
-        c.set_default_verify_paths();
-    } else {
-        c.load_verify_file(o.ca_file);
-    }
-    if (!o.cert_file.empty()) c.use_certificate_chain_file(o.cert_file);
-    if (!o.key_file.empty()) c.use_private_key_file(o.key_file, ssl::context::pem);
+    load_files(c, o, [](const char*, const std::string&, const auto& load) { load(); });
     c.set_verify_mode(ssl::verify_peer);
 }
 
@@ -45,23 +56,17 @@ std::string openssl_reason(const boost::system::system_error& e) {
 
 std::optional<std::string> tls_files_error(const tls_options& o) {
     ssl::context c(ssl::context::tls_client);
-    const auto step = [&](const char* option, const std::string& file,
-                          const std::function<void()>& load) -> std::optional<std::string> {
-        if (file.empty()) return std::nullopt;
+    std::optional<std::string> why;
+    load_files(c, o, [&](const char* option, const std::string& file, const auto& load) {
+        if (why) return;  // the first failure is the one to fix
         try {
             load();
         } catch (const boost::system::system_error& e) {
-            return std::string(option) + ": \"" + file + "\" cannot be used: " + openssl_reason(e);
+            const std::string what = file.empty() ? std::string("the system trust store") : "\"" + file + "\"";
+            why = std::string(option) + ": " + what + " cannot be used: " + openssl_reason(e);
         }
-        return std::nullopt;
-    };
-    if (auto why = step("ca_file", o.ca_file, [&] { c.load_verify_file(o.ca_file); })) return why;
-    if (auto why = step("cert_file", o.cert_file, [&] { c.use_certificate_chain_file(o.cert_file); })) return why;
-    if (auto why = step("key_file", o.key_file, [&] { c.use_private_key_file(o.key_file, ssl::context::pem); })) {
-        return why;
-    }
-    // (OpenSSL refuses a key that is not the certificate's: "key values mismatch".)
-    return std::nullopt;
+    });
+    return why;
 }
 
 tls_transport::tls_transport(const asio::any_io_executor& executor, tls_options options)

@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "common/reserved_topic.hpp"
+#include "common/utf8.hpp"
 #include "mqtt/error.hpp"
 #include "mqtt/utf8.hpp"
 
@@ -15,8 +16,8 @@ std::error_code check_topic_name(std::string_view topic) noexcept {
 }
 
 std::error_code check_outgoing_topic(std::string_view topic) noexcept {
-    if (auto ec = check_topic_name(topic)) return ec;
-    if (auto ec = check_outgoing_string(topic)) return ec;
+    if (auto ec = check_topic_name(topic)) return ec;  // well-formed UTF-8 already
+    if (find_refused_code_point(topic)) return mqtt_errc::refused_character;
     if (!reserved_topic_prefix(topic).empty()) return mqtt_errc::reserved_topic;
     return {};
 }

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/log_context.hpp"
+#include "config/names.hpp"
 #include "drivers/modbus/block_answer.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
@@ -344,9 +345,8 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
                 s.quality = quality{false, error};
             } else {
                 const auto& p = device.points[i];
-                const bool bit_read =
-                    read.kind == config::register_kind::coil || read.kind == config::register_kind::discrete_input;
-                auto words = bit_read ? point_bit(read, p, answer.bits) : point_registers(read, p, answer.registers);
+                auto words = config::is_bit_kind(read.kind) ? point_bit(read, p, answer.bits)
+                                                            : point_registers(read, p, answer.registers);
                 if (words) {
                     s.words = std::move(*words);
                 } else {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/log_context.hpp"
+#include "config/names.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_writes.hpp"
@@ -27,7 +28,7 @@ request point_read(const config::device& d, const config::point& p) {
 
 // What a point read answered: its registers, or one 0/1 word for its bit.
 std::vector<std::uint16_t> point_words(const config::point& p, const reply& answer) {
-    if (p.kind == config::register_kind::coil || p.kind == config::register_kind::discrete_input) {
+    if (config::is_bit_kind(p.kind)) {
         return {static_cast<std::uint16_t>(!answer.bits.empty() && answer.bits[0] != 0 ? 1 : 0)};
     }
     return answer.registers;

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <chrono>
 #include <optional>
 #include <system_error>
@@ -75,8 +76,19 @@ public:
         });
     }
 
-    // What became of `r`, sent at `sent`, by `now`.
+    // What the wait before a request found by `now`: `dropped` bytes that
+    // came since the last exchange ended (stray_came), or none (quiet_between).
+    void waited(std::size_t dropped, clock::time_point now) {
+        if (dropped > 0) {
+            stray_came(last_ended_);
+        } else {
+            quiet_between(last_ended_, now);
+        }
+    }
+
+    // What became of `r`, sent at `sent`, by `now` (when the exchange ended).
     void exchanged(const request& r, std::error_code error, clock::time_point sent, clock::time_point now) {
+        last_ended_ = now;
         // An answer that did not fit may be another unit's late frame.
         if (error == make_error_code(modbus_errc::invalid_response)) late_frame_came(sent, r.unit);
         auto& u = units_[r.unit];
@@ -122,6 +134,7 @@ private:
 
     std::array<unit, 256> units_{};
     std::vector<std::uint8_t> answers_late_;  // at most 256 ids
+    clock::time_point last_ended_{};          // when the last exchange ended
 };
 
 }  // namespace fieldbridge::modbus

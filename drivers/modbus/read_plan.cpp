@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "config/names.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
@@ -11,9 +12,7 @@ namespace {
 constexpr std::uint32_t protocol_max_registers = 125;  // Modbus v1.1b3, 6.3
 constexpr std::uint32_t protocol_max_bits = 2000;      // Modbus v1.1b3, 6.1
 
-bool is_bit_kind(config::register_kind kind) {
-    return kind == config::register_kind::coil || kind == config::register_kind::discrete_input;
-}
+using config::is_bit_kind;
 
 // The multiple of `alignment` at or below `first` (alignment clamped to 1..16).
 std::uint32_t aligned_start(std::uint32_t first, std::uint16_t alignment) {

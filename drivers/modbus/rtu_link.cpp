@@ -67,15 +67,13 @@ std::error_code rtu_link::exchange(const request& r, reply& answer) {
     // Whatever comes before the request goes out is not its answer: a late
     // answer (late_answers) or another master's frame. What came is
     // dropped, and then the line must have been quiet for the frame silence.
-    if (const auto dropped = ctx_.drain(late_.wait_before(r), silence_); dropped > 0) {
+    const auto dropped = ctx_.drain(late_.wait_before(r), silence_);
+    if (dropped > 0) {
         spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
-        late_.stray_came(exchange_ended_);  // they came since the last exchange
-    } else {
-        late_.quiet_between(exchange_ended_, clock::now());
     }
+    late_.waited(dropped, clock::now());
     const auto sent = clock::now();
     const auto error = ctx_.exchange(r, answer);
-    exchange_ended_ = clock::now();
     // The answer (or our request, when none came) was the last frame on the line.
     quiet_at_ = std::max(quiet_at_, clock::now() + silence_);
     late_.exchanged(r, error, sent, clock::now());

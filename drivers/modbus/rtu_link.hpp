@@ -61,7 +61,6 @@ private:
     std::uint64_t reconnects_ = 0;
     std::chrono::nanoseconds silence_;
     clock::time_point quiet_at_{};
-    clock::time_point exchange_ended_{};  // when the last answer ended (or its wait)
     late_answers late_;
     bool drive_rts_ = false;
     bool rts_up_while_sending_ = true;

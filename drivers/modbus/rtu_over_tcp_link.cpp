@@ -49,15 +49,13 @@ std::error_code rtu_over_tcp_link::exchange(const request& r, reply& answer) {
     // What comes before the request is not its answer (late_answers). The
     // relay writes a frame to the pty as the network delivers it: 5 ms of
     // quiet ends one.
-    if (const auto dropped = ctx_.drain(late_.wait_before(r), std::chrono::milliseconds{5}); dropped > 0) {
+    const auto dropped = ctx_.drain(late_.wait_before(r), std::chrono::milliseconds{5});
+    if (dropped > 0) {
         spdlog::debug("bus {}: dropped {} bytes that came before the request to unit {}", bus_, dropped, r.unit);
-        late_.stray_came(exchange_ended_);  // they came since the last exchange
-    } else {
-        late_.quiet_between(exchange_ended_, clock::now());
     }
+    late_.waited(dropped, clock::now());
     const auto sent = clock::now();
     const auto error = ctx_.exchange(r, answer);
-    exchange_ended_ = clock::now();
     late_.exchanged(r, error, sent, clock::now());
     if (!error || is_exception(error)) return error;
     if (error == make_error_code(modbus_errc::connection_failed)) {

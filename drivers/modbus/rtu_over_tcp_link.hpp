@@ -50,7 +50,6 @@ private:
     bool relay_failed_before_ = false;
     modbus_context ctx_;
     late_answers late_;
-    clock::time_point exchange_ended_{};  // when the last answer ended (or its wait)
     open_attempts attempts_;
 };
 

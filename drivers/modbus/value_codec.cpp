@@ -5,15 +5,16 @@
 #include <cmath>
 #include <limits>
 
+#include "config/names.hpp"
+
 namespace fieldbridge::modbus {
 namespace {
 
 using config::data_type;
-using config::register_kind;
 using config::string_packing;
 using config::word_order;
 
-bool is_bit_kind(register_kind k) { return k == register_kind::coil || k == register_kind::discrete_input; }
+using config::is_bit_kind;
 
 // Bytes of the numeric value itself (the registers for strings differ).
 std::size_t value_bytes(data_type t) {

@@ -21,6 +21,7 @@
 #include "config/limits.hpp"
 #include "config/loader.hpp"
 #include "config/yaml_tree.hpp"
+#include "tests/support/utf8_text.hpp"
 
 namespace fieldbridge::config {
 namespace {
@@ -642,27 +643,6 @@ TEST(yaml_files, includes_nested_past_the_bound_and_cycles_are_refused) {
 
 // ---- text ----
 
-// Code points of every UTF-8 length, as UTF-8.
-std::string utf8(char32_t c) {
-    std::string out;
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-    return out;
-}
-
 TEST(yaml_text, text_that_is_not_utf8_is_refused_at_its_first_bad_byte) {
     // Random configurations whose unit strings hold text of every UTF-8
     // length; one in three gets a malformed sequence at a random place in
@@ -684,7 +664,7 @@ TEST(yaml_text, text_that_is_not_utf8_is_refused_at_its_first_bad_byte) {
         for (int p = 0; p < points; ++p) {
             std::string unit;
             const int length = 1 + static_cast<int>(random() % 8);
-            for (int k = 0; k < length; ++k) unit += utf8(letters[random() % letters.size()]);
+            for (int k = 0; k < length; ++k) unit += fieldbridge::testing::utf8_of(letters[random() % letters.size()]);
             std::string prefix = "      - { name: p" + std::to_string(p) + ", register: holding, address: " +
                                  std::to_string(p) + ", unit: \"";
             if (spoil && p == spoilt_point) {

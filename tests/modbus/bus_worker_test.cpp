@@ -65,6 +65,24 @@ config::device make_device(std::string name, std::uint8_t unit, std::vector<conf
     return d;
 }
 
+// A device of one holding register that answers `delay` after each
+// request: as polled (with its timeout and retries), and as served.
+struct slow_device {
+    config::device polled;
+    config::device served;
+};
+slow_device make_slow_device(std::string name, std::uint8_t unit, std::chrono::milliseconds delay,
+                             std::chrono::milliseconds timeout, int retries) {
+    slow_device d{make_device(std::move(name), unit, {make_point("x", config::register_kind::holding_register, 0,
+                                                                config::data_type::uint16)}),
+                  {}};
+    d.served = d.polled;
+    d.served.faults.response_delay = delay;
+    d.polled.timeout = timeout;
+    d.polled.retries = retries;
+    return d;
+}
+
 // The meter every test serves at unit 1.
 config::device meter() {
     using k = config::register_kind;
@@ -407,13 +425,8 @@ TEST(bus_worker_tcp, without_polling_it_serves_one_shot_reads_and_writes_and_cou
 
 // A device too slow for its timeout: every request times out and is retried once.
 TEST(bus_worker_tcp, timeouts_and_retries_are_counted_per_device) {
-    auto slow = make_device("slow", 4, {make_point("x", config::register_kind::holding_register, 0,
-                                                   config::data_type::uint16)});
-    auto served = slow;
-    served.faults.response_delay = 300ms;
-    slow.timeout = 50ms;
-    slow.retries = 1;
-    tcp_rig rig({served}, {slow});
+    const auto device = make_slow_device("slow", 4, 300ms, 50ms, 1);
+    tcp_rig rig({device.served}, {device.polled});
     rig.worker.start();
     ASSERT_TRUE(rig.got.wait_for("slow", 2, 10s));
     rig.worker.stop();
@@ -1286,12 +1299,7 @@ TEST_F(bus_worker_rtu, rs485_modes_a_pty_cannot_do_fail_with_bad_quality) {
 // unit's failures waits for its late answer: the other unit loses at most
 // the one request that showed it.
 TEST_F(bus_worker_rtu, a_unit_that_answers_late_costs_the_other_units_at_most_one_request) {
-    auto late = make_device("late", 7, {make_point("x", config::register_kind::holding_register, 0,
-                                                   config::data_type::uint16)});
-    auto served_late = late;
-    served_late.faults.response_delay = 300ms;
-    late.timeout = 200ms;
-    late.retries = 0;
+    auto [late, served_late] = make_slow_device("late", 7, 300ms, 200ms, 0);
     late.poll_interval = 250ms;
     late.offline_poll_interval = 0ms;  // polled as often while offline
     auto m = meter();

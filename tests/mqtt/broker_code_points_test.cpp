@@ -29,31 +29,14 @@
 #include "mqtt/topic.hpp"
 #include "mqtt/utf8.hpp"
 #include "tests/support/mosquitto_broker.hpp"
+#include "tests/support/utf8_text.hpp"
 
 namespace fieldbridge {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string utf8_of(std::uint32_t code) {
-    std::string out;
-    if (code < 0x80) {
-        out += static_cast<char>(code);
-    } else if (code < 0x800) {
-        out += static_cast<char>(0xC0 | (code >> 6));
-        out += static_cast<char>(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-        out += static_cast<char>(0xE0 | (code >> 12));
-        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (code >> 18));
-        out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (code & 0x3F));
-    }
-    return out;
-}
+using testing::utf8_of;
 
 bool is_scalar_value(std::uint32_t code) { return code != 0 && (code < 0xD800 || code > 0xDFFF) && code <= 0x10FFFF; }
 
