@@ -27,11 +27,35 @@ inline constexpr int max_include_depth = 16;
 // 50 000 points written out one by one are about 760 000 nodes.
 inline constexpr std::uint64_t max_nodes = 5'000'000;
 
+// Lists and maps in brackets ([ ] and { }) inside each other. A
+// configuration nests a few levels; the parser holds every bracket of a
+// deeper nest in memory before it can refuse it.
+inline constexpr std::size_t max_flow_depth = 64;
+
 inline constexpr std::size_t max_devices = 5'000;
+// Keys of one map (merged keys included): the largest map a configuration
+// needs is `devices`. Each key read is kept with its path and marks while
+// its map is read (about 400 bytes): a file of a million keys in one map
+// took 600 MB before anything else could refuse it.
+inline constexpr std::size_t max_map_keys = 2 * max_devices;
+// A bus serves at least one device, so no plant needs more buses than
+// devices; a profile is a device model, of which a plant has a few dozen.
+// Each is kept with its settings while the file is read (a profile with a
+// device's whole set of defaults): a file of a million empty profiles would
+// take a gigabyte.
+inline constexpr std::size_t max_buses = max_devices;
+inline constexpr std::size_t max_profiles = 1'000;
 inline constexpr std::size_t max_points_per_device = 10'000;
+// Entries of the other lists: brokers to fail over to, and the register
+// ranges a simulated device lacks.
+inline constexpr std::size_t max_failover_brokers = 64;
+inline constexpr std::size_t max_unmapped_ranges = 1'000;
 // Points of all devices together; a profile's points count once per device
 // that uses it (each is polled, mapped and published on its own).
 inline constexpr std::size_t max_points_total = 200'000;
+// Points written in profiles, all profiles together (a list written once and
+// named by several profiles through an alias counts once per profile).
+inline constexpr std::size_t max_profile_points = max_points_total;
 
 // Bytes of every point's publish topic together: the gateway keeps them
 // all in memory (and a template of a few bytes can make topics of 65 535).

@@ -232,12 +232,15 @@ private:
     std::size_t bytes_read_ = 0;              // of every file in files_
     std::uint64_t nodes_ = 0;                 // expanded nodes of the main file and of each use of an include
     std::size_t points_total_ = 0;            // points of the devices read so far
+    std::size_t profile_points_ = 0;          // points of the profiles read so far
     std::map<std::pair<const void*, std::uint32_t>, point_list> lists_read_;  // by yaml_node::identity()
     std::set<std::string> declared_buses_;     // every bus name written, valid or not
     std::set<std::string> declared_profiles_;  // every profile name written, valid or not
     std::set<std::string> declared_devices_;
     std::set<std::string> used_profiles_;
     std::map<std::string, device> profile_defaults_;  // the settings a profile gives its devices
+    std::unordered_map<std::string, std::size_t> bus_at_;      // name -> index in gw_.buses
+    std::unordered_map<std::string, std::size_t> profile_at_;  // name -> index in gw_.profiles
     std::optional<std::pair<source_mark, std::string>> first_template_;  // where and which key
 
     // ---- typed getters: true when the key is present and its value valid ----
@@ -529,11 +532,6 @@ private:
             current = field{root, current.path, mark_of(root, path)};
             if (current.mark.line == 0) current.mark = source_mark{path, 1, 1};
         }
-        if (!current.node.Tag().empty() && current.node.Tag().front() == '!' && current.node.Tag() != "!") {
-            sink_.error(current.mark, current.path + ": unknown tag " + current.node.Tag() +
-                                          "; expected no tag, or !include FILE for a profile or a point list");
-            return std::nullopt;
-        }
         return current;
     }
 
@@ -598,6 +596,13 @@ private:
         if (auto fo = m.get("failover")) read_failover(*fo, b);
     }
 
+    bool within_list_bound(const field& f, std::size_t bound, std::string_view what) {
+        if (f.node.size() <= bound) return true;
+        sink_.error(f.mark, f.path + ": " + std::to_string(f.node.size()) + " " + std::string(what) +
+                                "; expected at most " + std::to_string(bound));
+        return false;
+    }
+
     // failover: ["broker-b", "broker-c:8884"]
     void read_failover(const field& f, broker& b) {
         if (!f.node.IsSequence()) {
@@ -605,6 +610,7 @@ private:
                                     "; expected a list of broker addresses like [\"broker-b\", \"10.0.0.12:8883\"]");
             return;
         }
+        if (!within_list_bound(f, limits::max_failover_brokers, "brokers")) return;
         for (std::size_t i = 0; i < f.node.size(); ++i) {
             const auto item = child(f, f.node[i], "[" + std::to_string(i) + "]");
             const auto text = read_string(item, sink_);
@@ -632,6 +638,7 @@ private:
             sink_.error(f.mark, f.path + ": found " + describe(f.node) + "; expected a list of ranges like \"10-19\"");
             return;
         }
+        if (!within_list_bound(f, limits::max_unmapped_ranges, "ranges")) return;
         for (std::size_t i = 0; i < f.node.size(); ++i) {
             const auto item = child(f, f.node[i], "[" + std::to_string(i) + "]");
             const auto text = read_string(item, sink_);
@@ -1036,8 +1043,20 @@ private:
 
     // ---- profiles ----
 
+    // An entry past a count bound: reported once, and the entries after it
+    // are not read.
+    bool past_bound(const map_entry& entry, std::size_t count, std::size_t bound, std::string_view what) {
+        if (count < bound) return false;
+        sink_.error(entry.key_mark, entry.value.path + ": more than " + std::to_string(bound) + " " +
+                                        std::string(what) + "; expected at most " + std::to_string(bound) + " " +
+                                        std::string(what) + " per gateway (the " + std::string(what) +
+                                        " after it are not read)");
+        return true;
+    }
+
     void read_profiles(const field& f) {
         for (auto& entry : map_entries(f, "a map: profile name -> { points: [...] }", sink_)) {
+            if (past_bound(entry, declared_profiles_.size(), limits::max_profiles, "profiles")) break;
             declared_profiles_.insert(entry.key);
             const std::size_t errors_before = sink_.error_count();
             check_name(entry.key, entry.key_mark, entry.value.path);
@@ -1049,12 +1068,24 @@ private:
             pr.name = entry.key;
             pr.mark = entry.key_mark;
             if (const auto points = m.require("points", "a list of points")) pr.points = read_point_list(*points);
+            profile_points_ += pr.points.size();
+            if (profile_points_ > limits::max_profile_points) {
+                sink_.error(entry.key_mark, entry.value.path + ": the profiles up to this one have " +
+                                                std::to_string(profile_points_) + " points; expected at most " +
+                                                std::to_string(limits::max_profile_points) +
+                                                " points in all profiles together (the profiles after it are not "
+                                                "read)");
+                break;
+            }
             // The devices of the profile start from these settings.
             device defaults;
             defaults.offline_after = gw_.availability.offline_after;  // availability is read before the profiles
             read_settings(m, defaults);
             profile_defaults_[entry.key] = std::move(defaults);
-            if (sink_.error_count() == errors_before) gw_.profiles.push_back(std::move(pr));
+            if (sink_.error_count() == errors_before) {
+                profile_at_.emplace(pr.name, gw_.profiles.size());
+                gw_.profiles.push_back(std::move(pr));
+            }
         }
     }
 
@@ -1062,6 +1093,7 @@ private:
 
     void read_buses(const field& f) {
         for (auto& entry : map_entries(f, "a map: bus name -> { type: rtu | tcp, ... }", sink_)) {
+            if (past_bound(entry, declared_buses_.size(), limits::max_buses, "buses")) break;
             declared_buses_.insert(entry.key);
             const std::size_t errors_before = sink_.error_count();
             check_name(entry.key, entry.key_mark, entry.value.path);
@@ -1122,7 +1154,10 @@ private:
                 }
                 b.link = link;
             }
-            if (sink_.error_count() == errors_before && kind) gw_.buses.push_back(std::move(b));
+            if (sink_.error_count() == errors_before && kind) {
+                bus_at_.emplace(b.name, gw_.buses.size());
+                gw_.buses.push_back(std::move(b));
+            }
         }
     }
 
@@ -1161,12 +1196,7 @@ private:
 
     void read_devices(const field& f) {
         for (auto& entry : map_entries(f, "a map: device name -> { bus: ..., unit_id: ..., ... }", sink_)) {
-            if (declared_devices_.size() == limits::max_devices) {
-                sink_.error(entry.key_mark, entry.value.path + ": more than " + std::to_string(limits::max_devices) +
-                                                " devices; expected at most " + std::to_string(limits::max_devices) +
-                                                " devices per gateway (the devices after it are not read)");
-                break;
-            }
+            if (past_bound(entry, declared_devices_.size(), limits::max_devices, "devices")) break;
             declared_devices_.insert(entry.key);
             const std::size_t errors_before = sink_.error_count();
             check_name(entry.key, entry.key_mark, entry.value.path);
@@ -1188,10 +1218,8 @@ private:
             if (const auto bf = m.require("bus", "the name of a bus under buses")) {
                 if (auto name = read_string(*bf, sink_)) {
                     d.bus = *name;
-                    const auto it = std::find_if(gw_.buses.begin(), gw_.buses.end(),
-                                                 [&](const bus& b) { return b.name == *name; });
-                    if (it != gw_.buses.end()) {
-                        on_bus = &*it;
+                    if (const auto it = bus_at_.find(*name); it != bus_at_.end()) {
+                        on_bus = &gw_.buses[it->second];
                     } else if (declared_buses_.count(*name) == 0) {
                         unknown_reference(*bf, "bus", *name, std::vector<std::string>(declared_buses_.begin(),
                                                                                       declared_buses_.end()));
@@ -1231,10 +1259,8 @@ private:
                 if (auto name = read_string(*pf, sink_)) {
                     d.profile = *name;
                     used_profiles_.insert(*name);
-                    const auto it = std::find_if(gw_.profiles.begin(), gw_.profiles.end(),
-                                                 [&](const profile& p) { return p.name == *name; });
-                    if (it != gw_.profiles.end()) {
-                        d.points = it->points;
+                    if (const auto it = profile_at_.find(*name); it != profile_at_.end()) {
+                        d.points = gw_.profiles[it->second].points;
                     } else if (declared_profiles_.count(*name) == 0) {
                         unknown_reference(*pf, "profile", *name,
                                           std::vector<std::string>(declared_profiles_.begin(), declared_profiles_.end()));
@@ -1280,10 +1306,10 @@ private:
     }
 
     void warn_unused() {
+        std::set<std::string_view> used_buses;
+        for (const auto& d : gw_.devices) used_buses.insert(d.bus);
         for (const auto& b : gw_.buses) {
-            const bool used = std::any_of(gw_.devices.begin(), gw_.devices.end(),
-                                          [&](const device& d) { return d.bus == b.name; });
-            if (!used) sink_.warning(b.mark, "buses." + b.name + ": bus is not used by any device");
+            if (used_buses.count(b.name) == 0) sink_.warning(b.mark, "buses." + b.name + ": bus is not used by any device");
         }
         for (const auto& p : gw_.profiles) {
             if (used_profiles_.count(p.name) == 0) {
@@ -1327,7 +1353,10 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
 
     std::vector<diagnostic> errors = sink.errors();
     std::size_t not_listed = sink.errors_not_kept();
-    for (auto& d : validate(gw)) {
+    diagnostic_list found;
+    validate(gw, found);
+    not_listed += found.not_kept();
+    for (auto& d : found.take()) {
         if (errors.size() < limits::max_diagnostics) {
             errors.push_back(std::move(d));
         } else {

@@ -57,7 +57,7 @@ std::string describe(const user& x) {
 
 class checker {
 public:
-    checker(const gateway& cfg, const point_topic_map& points, std::vector<diagnostic>& out)
+    checker(const gateway& cfg, const point_topic_map& points, diagnostic_list& out)
         : cfg_(cfg), points_(points), out_(out),
           values_published_(cfg.publish.format != payload_format::device),
           commands_(cfg.commands.enabled) {}
@@ -154,11 +154,9 @@ public:
 private:
     void empty_suffix(std::string_view key, std::string_view role, std::string_view example) {
         const auto& mark = cfg_.commands.mark;
-        out_.push_back(diagnostic{mark.file, mark.line, mark.column,
-                                  "commands." + std::string(key) + " is empty: every point's topic would be its " +
-                                      std::string(role) +
-                                      " topic too; expected text that follows the point's topic, such as " +
-                                      std::string(example)});
+        out_.add(mark, "commands." + std::string(key) + " is empty: every point's topic would be its " +
+                           std::string(role) + " topic too; expected text that follows the point's topic, such as " +
+                           std::string(example));
     }
 
     // A topic the gateway publishes, not yet used: one more use of it is
@@ -219,12 +217,12 @@ private:
                                   : at.u == use::availability && a.device_topic_mark.line > 0 ? a.device_topic_mark
                                   : at.d != nullptr                                        ? at.d->mark
                                                                                            : a.mark;
-        out_.push_back(diagnostic{mark.file, mark.line, mark.column, std::move(message)});
+        out_.add(mark, std::move(message));
     }
 
     const gateway& cfg_;
     const point_topic_map& points_;
-    std::vector<diagnostic>& out_;
+    diagnostic_list& out_;
     const bool values_published_;  // format: device publishes per device instead
     const bool commands_;
     std::map<std::string, user, std::less<>> published_;
@@ -232,7 +230,7 @@ private:
 
 }  // namespace
 
-void check_topic_roles(const gateway& cfg, const point_topic_map& points, std::vector<diagnostic>& out) {
+void check_topic_roles(const gateway& cfg, const point_topic_map& points, diagnostic_list& out) {
     if (cfg.publish.format == payload_format::sparkplug) return;  // Sparkplug's topics are its own
     checker(cfg, points, out).run();
 }

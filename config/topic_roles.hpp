@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config_error.hpp"
+#include "config/diagnostic_list.hpp"
 #include "config/model.hpp"
 
 namespace fieldbridge::config {
@@ -24,6 +25,6 @@ struct topic_owner {
 using point_topic_map = std::map<std::string, topic_owner, std::less<>>;
 
 // Appends a diagnostic for every topic used twice across those uses.
-void check_topic_roles(const gateway& cfg, const point_topic_map& points, std::vector<diagnostic>& out);
+void check_topic_roles(const gateway& cfg, const point_topic_map& points, diagnostic_list& out);
 
 }  // namespace fieldbridge::config

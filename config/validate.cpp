@@ -26,10 +26,6 @@ std::string where(const source_mark& m) {
 
 std::string point_path(const device& d, const point& p) { return "devices." + d.name + ".points[" + p.name + "]"; }
 
-void add(std::vector<diagnostic>& out, const source_mark& at, std::string message) {
-    out.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
-}
-
 std::string space_name(register_kind k) {
     switch (k) {
         case register_kind::coil:
@@ -53,7 +49,7 @@ std::string span_text(const point& p) {
 }
 
 template <class T>
-void check_unique_names(const std::vector<T>& items, const std::string& section, std::vector<diagnostic>& out) {
+void check_unique_names(const std::vector<T>& items, const std::string& section, diagnostic_list& out) {
     std::map<std::string, const T*> seen;
     for (const auto& item : items) {
         const auto [it, inserted] = seen.emplace(item.name, &item);
@@ -68,7 +64,7 @@ void check_unique_names(const std::vector<T>& items, const std::string& section,
 // carrying RTU frames over TCP) would interleave their requests and read each
 // other's answers. Modbus TCP (MBAP) connections to one host are told apart
 // by their transaction ids and may be several.
-void check_shared_lines(const std::vector<bus>& buses, std::vector<diagnostic>& out) {
+void check_shared_lines(const std::vector<bus>& buses, diagnostic_list& out) {
     std::map<std::string, const bus*> lines;
     for (const auto& b : buses) {
         std::string line;
@@ -92,7 +88,7 @@ void check_shared_lines(const std::vector<bus>& buses, std::vector<diagnostic>& 
 
 // Two points of one device may not read the same register (or coil), except
 // bool points that pick different bits of one register.
-void check_overlaps(const device& d, std::vector<diagnostic>& out) {
+void check_overlaps(const device& d, diagnostic_list& out) {
     std::vector<const point*> sorted;
     for (const auto& p : d.points) sorted.push_back(&p);
     std::stable_sort(sorted.begin(), sorted.end(), [](const point* a, const point* b) {
@@ -119,7 +115,7 @@ void check_overlaps(const device& d, std::vector<diagnostic>& out) {
     }
 }
 
-void check_read_limits(const device& d, std::vector<diagnostic>& out) {
+void check_read_limits(const device& d, diagnostic_list& out) {
     for (const auto& p : d.points) {
         if (is_bit_kind(p.kind)) continue;
         const std::uint32_t count = register_count(p);
@@ -134,7 +130,7 @@ void check_read_limits(const device& d, std::vector<diagnostic>& out) {
 
 // format: template: every point has a template to be made from (its own,
 // its device's or publish.template); reported once per device.
-void check_templates(const gateway& cfg, std::vector<diagnostic>& out) {
+void check_templates(const gateway& cfg, diagnostic_list& out) {
     if (cfg.publish.format != payload_format::templated || cfg.publish.payload_template) return;
     for (const auto& d : cfg.devices) {
         const point* first = nullptr;
@@ -157,7 +153,12 @@ void check_templates(const gateway& cfg, std::vector<diagnostic>& out) {
 }  // namespace
 
 std::vector<diagnostic> validate(const gateway& cfg) {
-    std::vector<diagnostic> out;
+    diagnostic_list out;
+    validate(cfg, out);
+    return out.take();
+}
+
+void validate(const gateway& cfg, diagnostic_list& out) {
     check_unique_names(cfg.buses, "buses", out);
     check_unique_names(cfg.profiles, "profiles", out);
     check_unique_names(cfg.devices, "devices", out);
@@ -235,10 +236,9 @@ std::vector<diagnostic> validate(const gateway& cfg) {
         }
     }
     // The wire check expands every topic again, each up to 65 535 bytes.
-    if (too_many_topic_bytes) return out;
+    if (too_many_topic_bytes) return;
     check_topic_roles(cfg, topics, out);
-    for (auto& d : check_wire_strings(cfg)) out.push_back(std::move(d));
-    return out;
+    check_wire_strings(cfg, out);
 }
 
 }  // namespace fieldbridge::config

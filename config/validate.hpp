@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config_error.hpp"
+#include "config/diagnostic_list.hpp"
 #include "config/model.hpp"
 
 namespace fieldbridge::config {
@@ -14,5 +15,7 @@ namespace fieldbridge::config {
 // Every problem found, each at the mark of the object concerned; empty when
 // the configuration is sound.
 std::vector<diagnostic> validate(const gateway& cfg);
+// The same into out, which keeps the first ones and counts the rest.
+void validate(const gateway& cfg, diagnostic_list& out);
 
 }  // namespace fieldbridge::config

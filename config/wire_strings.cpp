@@ -29,10 +29,6 @@ std::string hex_bytes(std::string_view text, std::size_t at) {
     return out;
 }
 
-void add(std::vector<diagnostic>& out, const source_mark& at, std::string message) {
-    out.push_back(diagnostic{at.file, at.line, at.column, std::move(message)});
-}
-
 std::string shortened(std::string_view text) {
     if (text.size() <= 60) return std::string(text);
     return std::string(text.substr(0, 40)) + "...";
@@ -42,18 +38,17 @@ std::string shortened(std::string_view text) {
 // each expanded-topic problem once per key that causes it.
 class checker {
 public:
-    explicit checker(const gateway& cfg) : cfg_(cfg) {}
+    checker(const gateway& cfg, diagnostic_list& out) : cfg_(cfg), out_(out), found_before_(out.count()) {}
 
-    std::vector<diagnostic> run() {
+    void run() {
         strings();
         // An invalid part would be reported again for every topic built from it.
-        if (out_.empty()) topics();
+        if (out_.count() == found_before_) topics();
         for (const auto& [key, r] : reports_) {
             std::string message = r.message;
             if (r.more > 0) message += " (and " + std::to_string(r.more) + " more topics built from " + key + ")";
             add(out_, r.mark, std::move(message));
         }
-        return std::move(out_);
     }
 
 private:
@@ -64,7 +59,8 @@ private:
     };
 
     const gateway& cfg_;
-    std::vector<diagnostic> out_;
+    diagnostic_list& out_;
+    std::size_t found_before_;  // by the checks before this one
     std::map<std::string, report> reports_;  // by the key blamed, first problem kept
 
     void text(const source_mark& at, const std::string& path, std::string_view value) {
@@ -300,6 +296,6 @@ std::optional<std::string> client_id_warning(std::string_view client_id) {
            "broker refuses the connection with \"identifier rejected\"";
 }
 
-std::vector<diagnostic> check_wire_strings(const gateway& cfg) { return checker(cfg).run(); }
+void check_wire_strings(const gateway& cfg, diagnostic_list& out) { checker(cfg, out).run(); }
 
 }  // namespace fieldbridge::config

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config_error.hpp"
+#include "config/diagnostic_list.hpp"
 #include "config/model.hpp"
 
 namespace fieldbridge::config {
@@ -45,6 +46,6 @@ std::optional<std::string> client_id_warning(std::string_view client_id);
 // the object concerned and naming its key. A topic found too long (or
 // otherwise unusable) for many points is reported once for the key that
 // makes it so, with the first point and the number of others.
-std::vector<diagnostic> check_wire_strings(const gateway& cfg);
+void check_wire_strings(const gateway& cfg, diagnostic_list& out);
 
 }  // namespace fieldbridge::config

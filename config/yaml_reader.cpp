@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "common/shortened.hpp"
+#include "config/diagnostic_list.hpp"
 #include "config/duration.hpp"
 #include "config/limits.hpp"
 #include "config/suggestion.hpp"
@@ -15,19 +16,12 @@ namespace fieldbridge::config::detail {
 
 namespace {
 
-// A message as kept: at most limits::max_diagnostic_bytes.
-std::string kept(std::string message) {
-    if (message.size() <= limits::max_diagnostic_bytes)
-        return message;
-    return shortened(message, limits::max_diagnostic_bytes - 32);
-}
-
 }  // namespace
 
 void diagnostics_sink::error(const source_mark& at, std::string message) {
     ++error_count_;
     if (errors_.size() < limits::max_diagnostics) {
-        errors_.push_back(diagnostic{shortened(at.file, 1024), at.line, at.column, kept(std::move(message))});
+        errors_.push_back(diagnostic{shortened(at.file, 1024), at.line, at.column, kept_message(std::move(message))});
     }
 }
 
@@ -35,7 +29,7 @@ void diagnostics_sink::warning(const source_mark& at, std::string message) {
     ++warning_count_;
     if (warnings_.size() < limits::max_diagnostics) {
         warnings_.push_back(
-            diagnostic{shortened(at.file, 1024), at.line, at.column, kept(std::move(message))});
+            diagnostic{shortened(at.file, 1024), at.line, at.column, kept_message(std::move(message))});
     }
 }
 
@@ -50,6 +44,8 @@ std::string describe(const yaml_node& node) {
     if (node.IsSequence()) return "a list";
     if (node.IsMap()) return "a map";
     const std::string_view s = node.scalar_view();
+    // Where a file is not read (only a profile and a point list are).
+    if (node.Tag() == "!include") return "!include " + shortened(std::string(s), 80);
     if (s.empty()) return "an empty string";
     if (s.size() > 40) return "\"" + std::string(s.substr(0, 37)) + "...\"";
     return std::string(s);
@@ -79,6 +75,11 @@ void report(diagnostics_sink& sink, const field& f, const std::string& what) {
 }
 
 bool expect_scalar(const field& f, std::string_view expected, diagnostics_sink& sink) {
+    if (f.node.IsScalar() && f.node.Tag() == "!include") {
+        report(sink, f, "found " + describe(f.node) + "; expected " + std::string(expected) +
+                            " (!include is read only for a profile or a point list)");
+        return false;
+    }
     if (f.node.IsScalar()) return true;
     report(sink, f, "found " + describe(f.node) + "; expected " + std::string(expected));
     return false;
@@ -180,7 +181,14 @@ void merge_into(const field& merge, const std::string& parent_path, diagnostics_
         from.path = parent_path;  // the entries are named as keys of the merging map
         collect_entries(from, sink, depth + 1, merged);
         for (auto& e : merged.entries()) {
-            if (!list.find(e.key)) list.add(std::move(e));
+            if (list.find(e.key)) continue;
+            if (list.entries().size() >= limits::max_map_keys) {
+                report(sink, source, "merges more than " + std::to_string(limits::max_map_keys) +
+                                         " keys into one map; expected at most " +
+                                         std::to_string(limits::max_map_keys));
+                return;
+            }
+            list.add(std::move(e));
         }
     }
 }
@@ -202,6 +210,12 @@ void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_
             // Merged after the map's own keys: those win wherever written.
             merges.push_back(std::move(value));
             continue;
+        }
+        if (list.entries().size() >= limits::max_map_keys) {
+            sink.error(key_mark, path + ": more than " + std::to_string(limits::max_map_keys) +
+                                     " keys in one map; expected at most " + std::to_string(limits::max_map_keys) +
+                                     " (the keys after it are not read)");
+            break;
         }
         if (const map_entry* first = list.find(name)) {
             sink.error(key_mark, path + ": duplicate key (first at line " + std::to_string(first->key_mark.line) +

@@ -1,6 +1,7 @@
 #include "config/yaml_tree.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <istream>
 #include <limits>
 #include <streambuf>
@@ -12,6 +13,10 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include "common/shortened.hpp"
+#include "config/flow_nesting.hpp"
+#include "config/limits.hpp"
+
 namespace fieldbridge::config {
 
 // ---- yaml_node ----
@@ -21,6 +26,25 @@ namespace {
 const std::string& no_tag() {
     static const std::string none;
     return none;
+}
+
+constexpr std::string_view core_tag_prefix = "tag:yaml.org,2002:";
+
+// No tag (plain "?", quoted "!"), !include, and the core tags, which say
+// what YAML would take the text for anyway. Others (!!binary, a local !foo)
+// would change what the value means in a way the loader does not read.
+bool is_known_tag(std::string_view tag) {
+    if (tag.empty() || tag == "?" || tag == "!" || tag == "!include") return true;
+    if (!tag.starts_with(core_tag_prefix)) return false;
+    const auto name = tag.substr(core_tag_prefix.size());
+    return name == "str" || name == "int" || name == "float" || name == "bool" || name == "null" || name == "seq" ||
+           name == "map";
+}
+
+// A tag as it is written: !!binary for YAML's own.
+std::string spelled_tag(std::string_view tag) {
+    if (tag.starts_with(core_tag_prefix)) return "!!" + std::string(tag.substr(core_tag_prefix.size()));
+    return std::string(tag);
 }
 
 }  // namespace
@@ -260,11 +284,16 @@ private:
         }
     }
 
-    std::uint16_t intern_tag(const std::string& tag) {
+    // Only the tags a configuration may carry are kept (a dozen at most), so
+    // the table stays small whatever the file.
+    std::uint16_t intern_tag(const std::string& tag, const YAML::Mark& mark) {
         const auto found = std::find(tree_.tags_.begin(), tree_.tags_.end(), tag);
         if (found != tree_.tags_.end()) return static_cast<std::uint16_t>(found - tree_.tags_.begin());
-        if (tree_.tags_.size() > std::numeric_limits<std::uint16_t>::max()) {
-            throw stop_parsing{{{}, "more than 65535 different tags; expected no tags but !include"}};
+        if (!is_known_tag(tag)) {
+            throw stop_parsing{{at(mark), "unknown tag " + shortened(spelled_tag(tag), 80) +
+                                              "; expected no tag, !include FILE (for a profile or a point list) "
+                                              "or a YAML core tag (!!str, !!int, !!float, !!bool, !!null, !!seq, "
+                                              "!!map)"}};
         }
         tree_.tags_.push_back(tag);
         return static_cast<std::uint16_t>(tree_.tags_.size() - 1);
@@ -302,7 +331,7 @@ private:
         n.line = to_u32(m.line);
         n.column = to_u32(m.column);
         n.kind = kind;
-        n.tag = intern_tag(tag);
+        n.tag = intern_tag(tag, mark);
         tree_.nodes_.push_back(n);
         return static_cast<std::uint32_t>(tree_.nodes_.size() - 1);
     }
@@ -365,7 +394,7 @@ private:
     std::uint64_t total_ = 0;
     bool has_root_ = false;
     std::vector<open_node> stack_;
-    std::vector<std::uint32_t> pending_;  // children of the open nodes, innermost last
+    std::deque<std::uint32_t> pending_;  // children of the open nodes, innermost last
     std::vector<anchor_info> anchors_;    // by yaml-cpp's anchor number
     std::string anchor_name_;             // of the node about to start
     std::unordered_map<std::string, std::uint32_t> shared_;
@@ -388,6 +417,11 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
     if (const auto bad = first_invalid_utf8(text); bad.line != 0) {
         return yaml_error{bad, "a byte that is not UTF-8 (the file is not valid UTF-8); expected UTF-8 text: save "
                                "the file as UTF-8"};
+    }
+    if (const auto deep = too_deep_flow(text, limits::max_flow_depth)) {
+        return yaml_error{*deep, "a list or map in brackets nested more than " + std::to_string(limits::max_flow_depth) +
+                                     " deep; expected at most " + std::to_string(limits::max_flow_depth) +
+                                     " levels of [ ] and { } inside each other"};
     }
     auto tree = std::make_shared<yaml_tree>();
     yaml_tree_builder builder(*tree, max_nodes);
@@ -415,8 +449,6 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
         tree->root_ = 0;
     }
     tree->expanded_nodes_ = std::max<std::uint64_t>(builder.total(), 1);
-    tree->nodes_.shrink_to_fit();
-    tree->children_.shrink_to_fit();
     tree->text_.shrink_to_fit();
     return std::shared_ptr<const yaml_tree>(std::move(tree));
 }

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -195,8 +196,10 @@ private:
     friend class yaml_node;
     friend class yaml_tree_builder;
 
-    std::vector<stored_node> nodes_;
-    std::vector<std::uint32_t> children_;  // node ids; an alias is its target's id
+    // In blocks, not one array: an array that doubles holds its old and new
+    // storage at once, three times the nodes of a large file at its peak.
+    std::deque<stored_node> nodes_;
+    std::deque<std::uint32_t> children_;  // node ids; an alias is its target's id
     std::string text_;                     // every scalar, one after another (short ones shared)
     std::vector<std::string> tags_;        // tags_[0] is ""
     std::uint32_t root_ = 0;

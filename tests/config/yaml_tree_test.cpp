@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/flow_nesting.hpp"
 #include "config/limits.hpp"
 #include "config/loader.hpp"
 #include "config/yaml_tree.hpp"
@@ -372,6 +374,49 @@ TEST(yaml_limits, more_devices_than_the_bound_are_refused) {
         << e;
 }
 
+// A profile is kept with a device's whole set of defaults while the file is
+// read, and a bus with its link: without their own bounds a file of a
+// million short entries (within the node bound) took a gigabyte.
+TEST(yaml_limits, more_profiles_or_buses_than_their_bounds_are_refused) {
+    const std::vector<std::tuple<std::string, std::size_t, std::string>> sections = {
+        {"profiles", limits::max_profiles, "{ points: [] }"},
+        {"buses", limits::max_buses, "{ type: tcp, host: 127.0.0.1 }"},
+    };
+    for (const auto& [section, bound, entry] : sections) {
+        const std::string name = section.substr(0, 1);
+        std::string yaml = section + ":\n";
+        for (std::size_t i = 0; i <= bound + 10; ++i) yaml += "  " + name + std::to_string(i) + ": " + entry + "\n";
+        const auto e = errors_of(yaml);
+        EXPECT_EQ(lines_of(e), 1u) << section << ": " << e;
+        EXPECT_NE(e.find("plant.yaml:" + std::to_string(bound + 2) + ":3: " + section + "." + name +
+                         std::to_string(bound) + ": more than " + std::to_string(bound) + " " + section +
+                         "; expected at most " + std::to_string(bound) + " " + section +
+                         " per gateway (the " + section + " after it are not read)"),
+                  std::string::npos)
+            << e;
+    }
+}
+
+TEST(yaml_limits, exactly_as_many_profiles_and_buses_as_their_bounds_load) {
+    std::string yaml = "profiles:\n";
+    for (std::size_t i = 0; i < limits::max_profiles; ++i) {
+        yaml += "  p" + std::to_string(i) + ": { points: [{ name: a, register: holding, address: 0 }] }\n";
+    }
+    yaml += "buses:\n";
+    for (std::size_t i = 0; i < limits::max_buses; ++i) yaml += "  b" + std::to_string(i) + ": { type: tcp, host: h }\n";
+    yaml += "devices:\n";
+    for (std::size_t i = 0; i < limits::max_buses; ++i) {
+        yaml += "  d" + std::to_string(i) + ": { bus: b" + std::to_string(i) + ", unit_id: 1, profile: p" +
+                std::to_string(i % limits::max_profiles) + " }\n";
+    }
+    const auto g = load_string(yaml, "plant.yaml");
+    EXPECT_EQ(g.profiles.size(), limits::max_profiles);
+    EXPECT_EQ(g.buses.size(), limits::max_buses);
+    ASSERT_EQ(g.devices.size(), limits::max_buses);
+    EXPECT_EQ(g.devices.back().bus, "b" + std::to_string(limits::max_buses - 1));
+    EXPECT_EQ(g.devices.back().points.size(), 1u);
+}
+
 std::string point_lines(std::size_t count, const std::string& indent) {
     std::string out;
     for (std::size_t i = 0; i < count; ++i) {
@@ -407,6 +452,21 @@ TEST(yaml_limits, more_points_in_all_devices_than_the_bound_are_refused) {
     EXPECT_NE(e.find("plant.yaml:" + line + ":3: devices.d" + std::to_string(devices - 1) +
                      ": the devices up to this one have " + std::to_string(devices * per_device) +
                      " points; expected at most " + std::to_string(limits::max_points_total)),
+              std::string::npos)
+        << e;
+}
+
+TEST(yaml_limits, more_points_in_all_profiles_than_the_bound_are_refused) {
+    const std::size_t per_profile = limits::max_points_per_device;
+    const std::size_t profiles = limits::max_profile_points / per_profile + 1;
+    std::string yaml = "x-points: &p\n" + point_lines(per_profile, "  ") + "profiles:\n";
+    for (std::size_t i = 0; i < profiles + 3; ++i) yaml += "  p" + std::to_string(i) + ": { points: *p }\n";
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:" + std::to_string(2 + per_profile + profiles) + ":3: profiles.p" +
+                     std::to_string(profiles - 1) + ": the profiles up to this one have " +
+                     std::to_string(profiles * per_profile) + " points; expected at most " +
+                     std::to_string(limits::max_profile_points) + " points in all profiles together"),
               std::string::npos)
         << e;
 }
@@ -705,6 +765,128 @@ TEST(yaml_text, utf16_and_nul_bytes_are_refused) {
 
 yaml_tree::parse_result parse(std::string_view text, std::uint64_t max_nodes = limits::max_nodes) {
     return yaml_tree::parse(text, max_nodes);
+}
+
+// ---- brackets nested deep ----
+
+TEST(yaml_flow_depth, brackets_count_where_they_open_a_list_or_map_and_nowhere_else) {
+    const std::string deep = std::string(65, '[') + std::string(65, ']');
+    EXPECT_TRUE(too_deep_flow("x: " + deep + "\n", 64).has_value());
+    EXPECT_FALSE(too_deep_flow("x: " + deep + "\n", 65).has_value());
+    const auto at = too_deep_flow("a: 1\nb:\n  - " + std::string(3, '{') + "\n", 2);
+    ASSERT_TRUE(at.has_value());
+    EXPECT_EQ(at->line, 3);
+    EXPECT_EQ(at->column, 7);
+    // Not opening anything: inside quotes (either kind, escapes, across
+    // lines), comments and plain text.
+    const std::string many(100, '[');
+    for (const std::string& text : {
+             "x: \"" + many + "\"\n", "x: '" + many + "'\n", "x: 'it''s " + many + "'\n",
+             "x: \"a\\\" " + many + "\"\n", "x: \"a\n" + many + "\"\n", "x: 1 # " + many + "\n",
+             "# " + many + "\n", "x: a" + many + "\n", "x: [a, \"" + many + "\", '" + many + "']\n",
+             "x: don't " + many + "\n"}) {
+        EXPECT_FALSE(too_deep_flow(text, 1).has_value()) << text;
+    }
+    // Closed brackets free their level.
+    std::string flat;
+    for (int i = 0; i < 1000; ++i) flat += "- [[1], {a: [2]}]\n";
+    EXPECT_FALSE(too_deep_flow(flat, 3).has_value());
+}
+
+// Random documents of lists and maps in brackets, their scalars quoted or
+// plain and full of brackets: the depth found is the depth yaml-cpp parses.
+TEST(yaml_flow_depth, the_depth_found_is_the_depth_of_the_parsed_document_over_random_documents) {
+    for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937_64 r(seed);
+        const auto scalar = [&r]() -> std::string {
+            switch (r() % 5) {
+                case 0: return "\"a[{\\\"]" + std::string(r() % 3, '[') + "\"";
+                case 1: return "'it''s [{" + std::string(r() % 3, '{') + "'";
+                case 2: return "p" + std::to_string(r() % 100);
+                case 3: return "a-b.c";
+                default: return "x:y";
+            }
+        };
+        std::size_t deepest = 0;
+        std::function<std::string(std::size_t)> node = [&](std::size_t depth) -> std::string {
+            if (depth >= 12 || r() % 3 == 0) return scalar();
+            deepest = std::max(deepest, depth + 1);  // brackets around this one
+            const bool map = r() % 2 == 0;
+            std::string out = map ? "{" : "[";
+            for (std::size_t i = 0, n = r() % 4; i < n; ++i) {
+                if (i > 0) out += r() % 2 == 0 ? ", " : ",\n  ";
+                if (map) out += "k" + std::to_string(i) + ": ";
+                out += node(depth + 1);
+            }
+            return out + (map ? "}" : "]");
+        };
+        const std::string text = "x: " + node(0) + (r() % 2 == 0 ? " # [[[ {{\n" : "\n");
+        ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(yaml_tree::parse(text, 1'000'000)))
+            << "seed " << seed << ": " << text;
+        if (deepest > 0) {
+            EXPECT_TRUE(too_deep_flow(text, deepest - 1).has_value()) << "seed " << seed << ": " << text;
+        }
+        EXPECT_FALSE(too_deep_flow(text, deepest).has_value()) << "seed " << seed << ": " << text;
+    }
+}
+
+TEST(yaml_flow_depth, a_file_nested_past_the_bound_is_refused_before_it_is_parsed) {
+    const auto e = errors_of("x-a: " + std::string(1'000'000, '[') + "\n");
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:1:" + std::to_string(6 + limits::max_flow_depth) +
+                     ": a list or map in brackets nested more than " + std::to_string(limits::max_flow_depth) +
+                     " deep"),
+              std::string::npos)
+        << e;
+}
+
+// ---- tags ----
+
+// A tag changes what a value means; one the loader does not read was taken
+// as if it were not there (`password: !include secret.txt` set the password
+// to the file's name). Only !include (where a file is read) and YAML's core
+// tags, which mean what YAML reads anyway, are taken.
+TEST(yaml_tags, a_tag_the_loader_does_not_read_is_refused_where_it_is_written) {
+    const std::string head = "buses:\n  b1: { type: tcp, host: 127.0.0.1 }\nmqtt:\n  host: broker\n  username: u\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"  password: !vault x\n", "plant.yaml:6:13: unknown tag !vault; expected no tag, !include FILE"},
+        {"  password: !!binary c2VjcmV0\n", "plant.yaml:6:13: unknown tag !!binary"},
+        {"  port: !<tag:example.com,2026:port> 1883\n", "plant.yaml:6:9: unknown tag tag:example.com,2026:port"},
+        {"  tls: !secure { enabled: true }\n", "plant.yaml:6:8: unknown tag !secure"},
+        {"  failover: !list [a]\n", "plant.yaml:6:13: unknown tag !list"},
+        {"  password: !include secret.txt\n",
+         "plant.yaml:6:13: mqtt.password: found !include secret.txt; expected a string (!include is read only for a "
+         "profile or a point list)"},
+        {"  port: !include port.yaml\n", "plant.yaml:6:9: mqtt.port: found !include port.yaml; expected an integer"},
+        {"  failover: !include brokers.yaml\n",
+         "plant.yaml:6:13: mqtt.failover: found !include brokers.yaml; expected a list of broker addresses"},
+        {"  tls: !include tls.yaml\n", "plant.yaml:6:8: mqtt.tls: found !include tls.yaml; expected a map"},
+    };
+    for (const auto& [line, expected] : cases) {
+        const auto e = errors_of(head + line);
+        EXPECT_EQ(lines_of(e), 1u) << line << e;
+        EXPECT_NE(e.find(expected), std::string::npos) << line << e;
+    }
+}
+
+TEST(yaml_tags, core_tags_are_read_as_the_text_they_tag) {
+    const auto g = load_string("mqtt:\n  host: !!str broker\n  port: !!int 1884\n  username: !!str u\n  password: !!str 12345\n"
+                               "  tls: !!map { enabled: !!bool false }\n  failover: !!seq [!!str b2]\n"
+                               "buses:\n  b1: { type: tcp, host: 127.0.0.1 }\n",
+                               "plant.yaml");
+    EXPECT_EQ(g.mqtt.host, "broker");
+    EXPECT_EQ(g.mqtt.port, 1884);
+    EXPECT_EQ(g.mqtt.password, "12345");
+    ASSERT_EQ(g.mqtt.failover.size(), 1u);
+    EXPECT_EQ(g.mqtt.failover[0].first, "b2");
+}
+
+TEST(yaml_tags, a_file_of_many_different_tags_stops_at_the_first_unknown_one) {
+    std::string yaml = "x-tags:\n";
+    for (int i = 0; i < 70'000; ++i) yaml += "  - !t" + std::to_string(i) + " v\n";
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:2:5: unknown tag !t0;"), std::string::npos) << e;
 }
 
 TEST(yaml_tree, nodes_keep_kind_tag_scalar_and_mark_and_an_alias_is_its_anchor) {

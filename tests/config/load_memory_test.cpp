@@ -1,0 +1,223 @@
+// The memory a configuration load may take, over the shapes a file can
+// grow in: whatever a file of at most the size bound holds, loading it (and
+// refusing it) stays under a fixed bound, so that `fieldbridge check` and
+// `run` survive any file on a 512 MB box. Each shape is grown to the file
+// size bound or past the bound of its own (docs/configuration.md,
+// "Limits"); the peak of the heap is counted by this program's operator
+// new, which every C++ allocation of the loader and yaml-cpp goes through.
+#include <gtest/gtest.h>
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "config/limits.hpp"
+#include "config/loader.hpp"
+
+namespace {
+
+std::atomic<std::size_t> heap_now{0};
+std::atomic<std::size_t> heap_peak{0};
+
+void* counted(void* p) {
+    if (!p) throw std::bad_alloc();
+    const std::size_t now = heap_now.fetch_add(malloc_usable_size(p)) + malloc_usable_size(p);
+    std::size_t peak = heap_peak.load();
+    while (now > peak && !heap_peak.compare_exchange_weak(peak, now)) {
+    }
+    return p;
+}
+
+void uncounted(void* p) noexcept {
+    if (!p) return;
+    heap_now.fetch_sub(malloc_usable_size(p));
+    std::free(p);
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) { return counted(std::malloc(n == 0 ? 1 : n)); }
+void* operator new[](std::size_t n) { return counted(std::malloc(n == 0 ? 1 : n)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    return counted(std::aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) &
+                                                                        ~(static_cast<std::size_t>(a) - 1)));
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { uncounted(p); }
+void operator delete[](void* p) noexcept { uncounted(p); }
+void operator delete(void* p, std::size_t) noexcept { uncounted(p); }
+void operator delete[](void* p, std::size_t) noexcept { uncounted(p); }
+void operator delete(void* p, std::align_val_t) noexcept { uncounted(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { uncounted(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { uncounted(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { uncounted(p); }
+
+namespace fieldbridge::config {
+namespace {
+
+// What one load may take at its peak, the file's own text apart: less than
+// half of a 512 MB box. The largest shape comes close (a list of millions
+// of items: yaml-cpp keeps about 24 bytes per block item until the end of
+// the parse, the tree about 30).
+constexpr std::size_t load_bound = 224u * 1024 * 1024;
+
+// Lines made by line(i) for i = 0, 1, ... after head, until the next would
+// pass the file size bound.
+std::string grown(const std::string& head, const std::function<std::string(std::size_t)>& line) {
+    std::string out = head;
+    out.reserve(limits::max_file_bytes);
+    for (std::size_t i = 0;; ++i) {
+        const std::string next = line(i);
+        if (out.size() + next.size() > limits::max_file_bytes) return out;
+        out += next;
+    }
+}
+
+struct shape {
+    const char* name;
+    std::function<std::string()> make;
+};
+
+std::string n(std::size_t i) { return std::to_string(i); }
+
+const std::string broker = "mqtt: { host: broker }\n";
+const std::string one_bus = "buses: { b: { type: tcp, host: 127.0.0.1 } }\n";
+const std::string point = "{ name: p, register: holding, address: 0 }";
+
+std::vector<shape> all_shapes() {
+    return {
+        {"keys of the top-level map", [] { return grown("", [](std::size_t i) { return "x" + n(i) + ": 1\n"; }); }},
+        {"keys of an extension map", [] { return grown("x-a:\n", [](std::size_t i) { return " k" + n(i) + ": 1\n"; }); }},
+        {"profiles", [] { return grown("profiles:\n", [](std::size_t i) { return " p" + n(i) + ": {}\n"; }); }},
+        {"buses", [] {
+             return grown("buses:\n", [](std::size_t i) { return " b" + n(i) + ": {type: tcp, host: h}\n"; });
+         }},
+        {"devices", [] { return grown(one_bus + "devices:\n", [](std::size_t i) { return " d" + n(i) + ": 1\n"; }); }},
+        {"devices, each on a bus of its own", [] {
+             std::string text = "buses:\n";
+             for (std::size_t i = 0; i < limits::max_buses; ++i) text += " b" + n(i) + ": {type: tcp, host: h}\n";
+             return grown(text + "devices:\n", [](std::size_t i) {
+                 return " d" + n(i) + ": {bus: b" + n(i % limits::max_buses) + ", unit_id: 1, points: [" + point +
+                        "]}\n";
+             });
+         }},
+        {"points of one device, written out", [] {
+             return grown(one_bus + "devices:\n d:\n  bus: b\n  unit_id: 1\n  points:\n", [](std::size_t i) {
+                 return "   - { name: p" + n(i) + ", register: holding, address: " + n(i % 65536) + " }\n";
+             });
+         }},
+        {"points of all devices, written out", [] {
+             return grown(one_bus + "devices:\n", [](std::size_t i) {
+                 std::string d = " d" + n(i) + ":\n  bus: b\n  unit_id: 1\n  points:\n";
+                 for (int k = 0; k < 100; ++k) {
+                     d += "   - { name: p" + n(static_cast<std::size_t>(k)) + ", register: holding, address: " +
+                          n(static_cast<std::size_t>(k)) + ", unit: kW, deadband: 0.5 }\n";
+                 }
+                 return d;
+             });
+         }},
+        {"one profile's point list named by every device", [] {
+             std::string text = one_bus + "profiles:\n m:\n  points:\n";
+             for (std::size_t k = 0; k < limits::max_points_per_device / 10; ++k) {
+                 text += "   - { name: p" + n(k) + ", register: holding, address: " + n(k) + " }\n";
+             }
+             return grown(text + "devices:\n", [](std::size_t i) {
+                 return " d" + n(i) + ": {bus: b, unit_id: 1, profile: m}\n";
+             });
+         }},
+        {"an aliased point list in every device", [] {
+             std::string text = one_bus + "x-p: &p\n";
+             for (std::size_t k = 0; k < 100; ++k) {
+                 text += " - { name: p" + n(k) + ", register: holding, address: " + n(k) + " }\n";
+             }
+             return grown(text + "devices:\n", [](std::size_t i) {
+                 return " d" + n(i) + ": {bus: b, unit_id: 1, points: *p}\n";
+             });
+         }},
+        {"an alias bomb", [] {
+             std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+             for (int k = 1; k < 12; ++k) {
+                 const std::string p = "*a" + n(static_cast<std::size_t>(k - 1));
+                 text += "a" + n(static_cast<std::size_t>(k)) + ": &a" + n(static_cast<std::size_t>(k)) + " [" + p +
+                         ", " + p + ", " + p + ", " + p + ", " + p + ", " + p + ", " + p + ", " + p + ", " + p +
+                         ", " + p + "]\n";
+             }
+             return text;
+         }},
+        {"a flat list", [] { return grown("x-a:\n", [](std::size_t) { return " - 1\n"; }); }},
+        {"a flat list of empty items", [] { return grown("x-a:\n", [](std::size_t) { return "-\n"; }); }},
+        {"a flat list in brackets", [] {
+             auto text = grown("x-a: [", [](std::size_t) { return "1,"; });
+             text.resize(text.size() - 4);  // room for the end
+             return text + "]\n";
+         }},
+        {"lists nested by indentation", [] {
+             return grown("x-a:\n", [](std::size_t i) { return std::string(i, ' ') + "-\n"; });
+         }},
+        {"brokers to fail over to", [] {
+             return grown(broker + "failover:\n", [](std::size_t i) { return " - b" + n(i) + "\n"; });
+         }},
+        {"nested lists", [] { return "x-a: " + std::string(limits::max_file_bytes / 2 - 8, '[') + "\n"; }},
+        {"different scalars", [] {
+             return grown("x-a:\n", [](std::size_t i) { return " - " + n(i) + std::string(20, 'v') + "\n"; });
+         }},
+        {"one long scalar", [] { return "x-a: " + std::string(limits::max_file_bytes - 8, 'v') + "\n"; }},
+        {"different tags", [] { return grown("x-a:\n", [](std::size_t i) { return " - !t" + n(i) + " v\n"; }); }},
+        {"errors in points", [] {
+             return grown(one_bus + "devices:\n d:\n  bus: b\n  unit_id: 1\n  points:\n", [](std::size_t i) {
+                 return "   - { name: p" + n(i) + ", register: nowhere, address: -1 }\n";
+             });
+         }},
+        {"long topics", [] {
+             const std::string level(60'000, 't');
+             std::string text = "publish: { topic: \"" + level + "/{point}\" }\n" + one_bus + "devices:\n";
+             return grown(text, [](std::size_t i) {
+                 return " d" + n(i) + ": {bus: b, unit_id: 1, points: [" + point + "]}\n";
+             });
+         }},
+    };
+}
+
+class load_memory : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(load_memory, a_file_of_this_shape_loads_or_is_refused_within_the_bound) {
+    const auto s = all_shapes().at(GetParam());
+    const std::string text = s.make();
+    ASSERT_LE(text.size(), limits::max_file_bytes) << s.name;
+    const auto started = std::chrono::steady_clock::now();
+    const std::size_t before = heap_now.load();
+    heap_peak.store(before);
+    std::string outcome = "loaded";
+    try {
+        load_string(text, "plant.yaml");
+    } catch (const config_error& e) {
+        const std::string what = e.what();
+        outcome = what.substr(0, std::min<std::size_t>(what.find('\n'), 200));
+    }
+    const std::size_t peak = heap_peak.load() - before;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    EXPECT_LE(peak, load_bound) << s.name << " (" << text.size() << " bytes): " << outcome;
+    std::printf("%s: %zu bytes of text, peak %.1f MB, %.1f s: %s\n", s.name, text.size(),
+                static_cast<double>(peak) / 1e6, took.count(), outcome.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(shapes, load_memory, testing::Range<std::size_t>(0, all_shapes().size()),
+                         [](const testing::TestParamInfo<std::size_t>& shape_info) {
+                             std::string name = all_shapes().at(shape_info.param).name;
+                             for (auto& c : name) {
+                                 if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                             }
+                             return name;
+                         });
+
+}  // namespace
+}  // namespace fieldbridge::config
