@@ -397,6 +397,26 @@ TEST(yaml_limits, more_profiles_or_buses_than_their_bounds_are_refused) {
     }
 }
 
+TEST(yaml_limits, more_keys_in_one_map_than_the_bound_are_refused) {
+    std::string yaml;
+    for (std::size_t i = 0; i <= limits::max_map_keys + 5; ++i) yaml += "x-" + std::to_string(i) + ": 1\n";
+    const auto e = errors_of(yaml);
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:" + std::to_string(limits::max_map_keys + 1) + ":1: x-" +
+                     std::to_string(limits::max_map_keys) + ": more than " + std::to_string(limits::max_map_keys) +
+                     " keys in one map; expected at most " + std::to_string(limits::max_map_keys)),
+              std::string::npos)
+        << e;
+    // Merged keys count as well.
+    std::string merged = "x-big: &big\n";
+    for (std::size_t i = 0; i < limits::max_map_keys; ++i) merged += "  k" + std::to_string(i) + ": 1\n";
+    merged += "buses: { b1: { type: tcp, host: h } }\ndevices:\n  d0:\n    bus: b1\n    <<: *big\n";
+    const auto m = errors_of(merged);
+    EXPECT_NE(m.find("merges more than " + std::to_string(limits::max_map_keys) + " keys into one map"),
+              std::string::npos)
+        << m;
+}
+
 TEST(yaml_limits, exactly_as_many_profiles_and_buses_as_their_bounds_load) {
     std::string yaml = "profiles:\n";
     for (std::size_t i = 0; i < limits::max_profiles; ++i) {
