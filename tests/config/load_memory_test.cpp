@@ -28,13 +28,18 @@ namespace {
 std::atomic<std::size_t> heap_now{0};
 std::atomic<std::size_t> heap_peak{0};
 
-void* counted(void* p) {
-    if (!p) throw std::bad_alloc();
+void* counted_or_null(void* p) noexcept {
+    if (!p) return nullptr;
     const std::size_t now = heap_now.fetch_add(malloc_usable_size(p)) + malloc_usable_size(p);
     std::size_t peak = heap_peak.load();
     while (now > peak && !heap_peak.compare_exchange_weak(peak, now)) {
     }
     return p;
+}
+
+void* counted(void* p) {
+    if (!p) throw std::bad_alloc();
+    return counted_or_null(p);
 }
 
 void uncounted(void* p) noexcept {
@@ -52,6 +57,21 @@ void* operator new(std::size_t n, std::align_val_t a) {
                                                                         ~(static_cast<std::size_t>(a) - 1)));
 }
 void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_or_null(std::malloc(n == 0 ? 1 : n)); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_or_null(std::malloc(n == 0 ? 1 : n));
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_or_null(std::aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) &
+                                                                                ~(static_cast<std::size_t>(a) - 1)));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
+    return operator new(n, a, t);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { uncounted(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { uncounted(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { uncounted(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { uncounted(p); }
 void operator delete(void* p) noexcept { uncounted(p); }
 void operator delete[](void* p) noexcept { uncounted(p); }
 void operator delete(void* p, std::size_t) noexcept { uncounted(p); }
