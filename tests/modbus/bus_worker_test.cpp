@@ -1086,12 +1086,14 @@ TEST(bus_worker_rtu_over_tcp, a_relay_that_cannot_be_set_up_at_start_is_set_up_l
     GTEST_SKIP() << "not under AddressSanitizer: the test exhausts the file descriptors its runtime needs";
 #endif
     const auto port = testing::free_tcp_port();
+    // Before the simulator: spdlog's default logger may only be swapped
+    // while no other thread logs (the simulator's does until it stops).
+    captured_log log;
     simulator sim(converter_config(port, {meter()}), "line");
     sim.start();
     auto m = meter();
     m.offline_poll_interval = 200ms;
     const auto cfg = converter_config(port, {m});
-    captured_log log;
     collector got;
     bus_worker worker(cfg.buses[0], cfg.devices, got.handler());
     descriptors_used_up no_fds;
