@@ -6,86 +6,221 @@
 namespace fieldbridge::config {
 namespace {
 
-// Where a flow collection or a quoted scalar may begin: at the start of a
-// line, or after an indicator that ends the token before it.
-bool token_may_start_after(char previous) {
-    switch (previous) {
-        case '\n':
-        case ':':
-        case '-':
-        case '?':
-        case ',':
-        case '[':
-        case '{':
-            return true;
-        default:
-            return false;
+bool is_break(char c) { return c == '\n' || c == '\r'; }
+bool is_flow_indicator(char c) { return c == ',' || c == '[' || c == ']' || c == '{' || c == '}'; }
+
+class flow_scan {
+public:
+    flow_scan(std::string_view text, std::size_t max_depth, std::size_t max_entries)
+        : text_(text), max_depth_(max_depth), max_entries_(max_entries) {}
+
+    std::optional<flow_refusal> run() {
+        while (i_ < text_.size()) {
+            if (at_line_start_) {
+                if (!start_line()) return std::nullopt;  // the first document ends here
+                continue;
+            }
+            const char c = text_[i_];
+            if (is_break(c)) {
+                next_line();
+                continue;
+            }
+            if (c == ' ' || c == '\t') {
+                ++i_;
+                continue;
+            }
+            if (c == '#' && (i_ == 0 || blank(i_ - 1))) {
+                while (i_ < text_.size() && !is_break(text_[i_])) ++i_;
+                continue;
+            }
+            if (auto refused = token(c)) return refused;
+        }
+        return std::nullopt;
     }
-}
+
+private:
+    std::string_view text_;
+    std::size_t max_depth_;
+    std::size_t max_entries_;
+    std::size_t i_ = 0;
+    std::size_t line_ = 1;
+    std::size_t line_start_ = 0;
+    std::size_t indent_ = 0;       // of the current line
+    bool at_line_start_ = true;
+    bool content_seen_ = false;    // of the first document
+    std::size_t depth_ = 0;
+    std::size_t entries_ = 0;      // of the outermost collection open
+    bool token_start_ = true;      // the next character may begin a token
+    bool in_plain_ = false;        // inside a plain scalar
+    bool after_node_ = false;      // right after a quoted scalar or a closing bracket (JSON "a":1)
+
+    bool blank(std::size_t at) const {
+        return at >= text_.size() || text_[at] == ' ' || text_[at] == '\t' || is_break(text_[at]);
+    }
+
+    yaml_mark mark() const {
+        constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
+        return yaml_mark{static_cast<int>(std::min(line_, most)), static_cast<int>(std::min(i_ - line_start_ + 1, most))};
+    }
+
+    void next_line() {
+        if (text_[i_] == '\r' && i_ + 1 < text_.size() && text_[i_ + 1] == '\n') ++i_;
+        ++i_;
+        ++line_;
+        line_start_ = i_;
+        at_line_start_ = true;
+        in_plain_ = false;
+        token_start_ = true;
+        after_node_ = false;
+    }
+
+    // Indentation and document markers; false at the end of the first document.
+    bool start_line() {
+        at_line_start_ = false;
+        const auto rest = text_.substr(i_);
+        const bool marker = rest.size() >= 3 && (rest.starts_with("---") || rest.starts_with("...")) && blank(i_ + 3);
+        if (marker && depth_ == 0) {
+            if (content_seen_ || rest.starts_with("...")) return false;
+            i_ += 3;
+            return true;
+        }
+        indent_ = 0;
+        while (i_ + indent_ < text_.size() && text_[i_ + indent_] == ' ') ++indent_;
+        if (i_ + indent_ < text_.size() && !is_break(text_[i_ + indent_]) && text_[i_ + indent_] != '#') content_seen_ = true;
+        i_ += indent_;
+        return true;
+    }
+
+    std::optional<flow_refusal> token(char c) {
+        if (in_plain_) {
+            // A plain scalar ends at ": " and, inside brackets, at a flow
+            // indicator or a ':' before one; anything else is its text.
+            const bool ends = (c == ':' && (blank(i_ + 1) || (depth_ > 0 && is_flow_indicator(text_[i_ + 1])))) ||
+                              (depth_ > 0 && is_flow_indicator(c));
+            if (!ends) {
+                ++i_;
+                return std::nullopt;
+            }
+            in_plain_ = false;
+        }
+        if (c == '[' || c == '{') {
+            if (depth_ == 0 && !token_start_) return plain();
+            ++i_;
+            if (++depth_ > max_depth_) {
+                --i_;
+                return flow_refusal{mark(), "a list or map in brackets nested more than " + std::to_string(max_depth_) +
+                                                " deep; expected at most " + std::to_string(max_depth_) +
+                                                " levels of [ ] and { } inside each other"};
+            }
+            return entry();
+        }
+        if (c == ']' || c == '}') {
+            // The parser lets go of an outermost collection once it closes.
+            if (depth_ > 0 && --depth_ == 0) entries_ = 0;
+            ++i_;
+            token_start_ = false;
+            after_node_ = true;
+            return std::nullopt;
+        }
+        if (c == ',' && depth_ > 0) {
+            ++i_;
+            return entry();
+        }
+        const bool indicator = (c == '-' || c == '?' || c == ':') &&
+                               (blank(i_ + 1) || (depth_ > 0 && is_flow_indicator(text_[i_ + 1])) ||
+                                (c == ':' && depth_ > 0 && after_node_));
+        if (indicator) {
+            ++i_;
+            token_start_ = true;
+            after_node_ = false;
+            return std::nullopt;
+        }
+        if (!token_start_) return plain();
+        if (c == '&' || c == '!' || c == '*') {
+            // An anchor or a tag is followed by the node it names; an alias
+            // is a whole node.
+            while (i_ < text_.size() && !blank(i_) && !(depth_ > 0 && is_flow_indicator(text_[i_]))) ++i_;
+            if (c == '*') {
+                token_start_ = false;
+                after_node_ = true;
+            }
+            return std::nullopt;
+        }
+        if (c == '"' || c == '\'') {
+            quoted(c);
+            return std::nullopt;
+        }
+        if ((c == '|' || c == '>') && depth_ == 0) {
+            block_scalar();
+            return std::nullopt;
+        }
+        return plain();
+    }
+
+    std::optional<flow_refusal> plain() {
+        in_plain_ = true;
+        token_start_ = false;
+        after_node_ = false;
+        ++i_;
+        return std::nullopt;
+    }
+
+    std::optional<flow_refusal> entry() {
+        token_start_ = true;
+        after_node_ = false;
+        if (++entries_ > max_entries_) {
+            --i_;
+            return flow_refusal{mark(), "more than " + std::to_string(max_entries_) +
+                                            " entries in one list or map in brackets (the lists and maps inside it "
+                                            "included); expected at most " +
+                                            std::to_string(max_entries_) +
+                                            " (write long lists one item per line: - item)"};
+        }
+        return std::nullopt;
+    }
+
+    // To the closing quote; a quoted scalar may span lines.
+    void quoted(char quote) {
+        for (++i_; i_ < text_.size(); ++i_) {
+            const char c = text_[i_];
+            if (is_break(c)) {
+                if (c == '\r' && i_ + 1 < text_.size() && text_[i_ + 1] == '\n') ++i_;
+                ++line_;
+                line_start_ = i_ + 1;
+            } else if (quote == '"' && c == '\\') {
+                if (i_ + 1 < text_.size() && !is_break(text_[i_ + 1])) ++i_;
+            } else if (quote == '\'' && c == '\'' && i_ + 1 < text_.size() && text_[i_ + 1] == '\'') {
+                ++i_;  // '' is a quote inside single quotes
+            } else if (c == quote) {
+                ++i_;
+                break;
+            }
+        }
+        token_start_ = false;
+        after_node_ = true;
+    }
+
+    // The rest of the header line, then every line more indented than the
+    // line of the indicator (or empty): the scalar's text.
+    void block_scalar() {
+        const std::size_t parent = indent_;
+        while (i_ < text_.size() && !is_break(text_[i_])) ++i_;
+        while (i_ < text_.size()) {
+            next_line();
+            std::size_t spaces = 0;
+            while (i_ + spaces < text_.size() && text_[i_ + spaces] == ' ') ++spaces;
+            const bool empty = i_ + spaces >= text_.size() || is_break(text_[i_ + spaces]);
+            if (!empty && spaces <= parent) return;  // at_line_start_: the line is read as usual
+            i_ += spaces;
+            while (i_ < text_.size() && !is_break(text_[i_])) ++i_;
+        }
+    }
+};
 
 }  // namespace
 
-std::optional<yaml_mark> too_deep_flow(std::string_view text, std::size_t max_depth) {
-    std::size_t depth = 0;
-    std::size_t line = 1;
-    std::size_t line_start = 0;
-    char previous = '\n';  // the last character that is not a space or a tab
-    bool in_plain = false;  // inside a plain scalar (text without quotes)
-    const auto mark = [&](std::size_t at) {
-        constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
-        return yaml_mark{static_cast<int>(std::min(line, most)), static_cast<int>(std::min(at - line_start + 1, most))};
-    };
-    const auto blank_at = [&](std::size_t i) { return i >= text.size() || text[i] == ' ' || text[i] == '\t' ||
-                                                      text[i] == '\r' || text[i] == '\n'; };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '\n') {
-            ++line;
-            line_start = i + 1;
-            previous = '\n';
-            in_plain = false;
-            continue;
-        }
-        if (c == ' ' || c == '\t' || c == '\r') continue;
-        if (c == '#' && (i == 0 || blank_at(i - 1))) {
-            while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
-            continue;
-        }
-        if (in_plain) {
-            // A plain scalar ends at ": " and, inside brackets, at a flow
-            // indicator; anything else is its text.
-            const bool ends = (c == ':' && blank_at(i + 1)) ||
-                              (depth > 0 && (c == ',' || c == '[' || c == ']' || c == '{' || c == '}'));
-            if (!ends) continue;
-            in_plain = false;
-        }
-        if ((c == '"' || c == '\'') && token_may_start_after(previous)) {
-            // To the closing quote; a quoted scalar may span lines.
-            for (++i; i < text.size(); ++i) {
-                if (text[i] == '\n') {
-                    ++line;
-                    line_start = i + 1;
-                } else if (c == '"' && text[i] == '\\') {
-                    if (i + 1 < text.size() && text[i + 1] != '\n') ++i;
-                } else if (c == '\'' && text[i] == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
-                    ++i;  // '' is a quote inside single quotes
-                } else if (text[i] == c) {
-                    break;
-                }
-            }
-            previous = c;
-            continue;
-        }
-        if ((c == '[' || c == '{') && token_may_start_after(previous)) {
-            if (++depth > max_depth) return mark(i);
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        } else if (!token_may_start_after(c) && c != ']' && c != '}') {
-            in_plain = true;  // the first character of a plain scalar
-        }
-        previous = c;
-    }
-    return std::nullopt;
+std::optional<flow_refusal> refuse_flow(std::string_view text, std::size_t max_depth, std::size_t max_entries) {
+    return flow_scan(text, max_depth, max_entries).run();
 }
 
 }  // namespace fieldbridge::config

@@ -1,22 +1,30 @@
-// How deep flow collections ([...] and {...}) nest in a YAML text, found
-// before the text is parsed. yaml-cpp's scanner keeps every opening bracket
-// it has read while a key may still follow, so a file of a few million '['
-// took gigabytes before the parser's own depth bound refused it.
+// The lists and maps in brackets ([...] and {...}) of a YAML text, measured
+// before the text is parsed. yaml-cpp's scanner keeps every token of a
+// bracketed collection that may still turn out to be a key (one that starts
+// a line or a list item, or a whole JSON document) until the collection
+// closes, and every bracket of a deep nest: a file of a few million '[' or
+// '1,' took gigabytes before anything could refuse it.
 #pragma once
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "config/yaml_tree.hpp"
 
 namespace fieldbridge::config {
 
-// The line and column of the first bracket that opens a flow collection
-// nested deeper than max_depth, or nullopt. Brackets inside quoted scalars
-// and comments do not count, nor brackets inside a plain scalar (a[1]); a
-// literal block whose text nests brackets that deep counts (no
-// configuration has one).
-std::optional<yaml_mark> too_deep_flow(std::string_view text, std::size_t max_depth);
+struct flow_refusal {
+    yaml_mark at;
+    std::string message;
+};
+
+// The first bracket that opens a collection nested deeper than max_depth,
+// or the first entry ('[', '{' or ',' inside brackets) past max_entries in
+// one outermost bracketed collection; nullopt when neither is passed. Brackets inside quoted scalars, comments, plain text
+// (a[1]), block scalars (| and >) and after the first document do not
+// count.
+std::optional<flow_refusal> refuse_flow(std::string_view text, std::size_t max_depth, std::size_t max_entries);
 
 }  // namespace fieldbridge::config

@@ -31,6 +31,13 @@ inline constexpr std::uint64_t max_nodes = 5'000'000;
 // configuration nests a few levels; the parser holds every bracket of a
 // deeper nest in memory before it can refuse it.
 inline constexpr std::size_t max_flow_depth = 64;
+// Entries of one outermost list or map in brackets, those inside it
+// included: the parser holds about 270 bytes for each entry of a bracketed
+// collection that may be a key until it closes (a JSON document is one).
+// A point written { name: a, register: holding, address: 0 } is three
+// entries of its own; a list of 100 000 of them in brackets passes the
+// bound, one per line (- { ... }) does not.
+inline constexpr std::size_t max_flow_entries = 500'000;
 
 inline constexpr std::size_t max_devices = 5'000;
 // Keys of one map (merged keys included): the largest map a configuration
@@ -38,6 +45,10 @@ inline constexpr std::size_t max_devices = 5'000;
 // its map is read (about 400 bytes): a file of a million keys in one map
 // took 600 MB before anything else could refuse it.
 inline constexpr std::size_t max_map_keys = 2 * max_devices;
+// Bytes of one key, and of one name (device, bus, profile, point): every
+// key below it carries it in its path while the file is read, and a name
+// ends up in topics.
+inline constexpr std::size_t max_key_bytes = 256;
 // A bus serves at least one device, so no plant needs more buses than
 // devices; a profile is a device model, of which a plant has a few dozen.
 // Each is kept with its settings while the file is read (a profile with a

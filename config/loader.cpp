@@ -441,6 +441,11 @@ private:
 
     // A name used as a map key (device, bus, profile) or a point name.
     bool check_name(const std::string& name, const source_mark& at, const std::string& path) {
+        if (name.size() > limits::max_key_bytes) {
+            sink_.error(at, path + ": a name of " + std::to_string(name.size()) + " bytes; expected at most " +
+                                std::to_string(limits::max_key_bytes) + " bytes");
+            return false;
+        }
         if (is_valid_name(name)) return true;
         sink_.error(at, path + ": name \"" + name + "\" is not allowed; expected " + std::string(name_rule));
         return false;
@@ -1023,7 +1028,9 @@ private:
             std::string label = std::to_string(index++);
             if (element.IsMap()) {
                 const auto n = element["name"];
-                if (n && n.IsScalar() && is_valid_name(n.Scalar())) label = n.Scalar();
+                if (n && n.IsScalar() && n.Scalar().size() <= limits::max_key_bytes && is_valid_name(n.Scalar())) {
+                    label = n.Scalar();
+                }
             }
             const field pf = child(f, element, "[" + label + "]");
             auto p = read_point(pf, gw_.publish.default_qos);

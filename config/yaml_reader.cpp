@@ -146,11 +146,12 @@ constexpr int max_merge_depth = 32;
 
 bool is_merge_key(const yaml_node& key) { return key.IsScalar() && key.Tag() == "?" && key.scalar_view() == "<<"; }
 
-void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_list& list);
+// collected: the entries read so far for one map, in every merged map too.
+void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_list& list, std::size_t& collected);
 
 // The pairs of the map(s) a merge key names that list has no key for yet.
 void merge_into(const field& merge, const std::string& parent_path, diagnostics_sink& sink, int depth,
-                entry_list& list) {
+                entry_list& list, std::size_t& collected) {
     const std::string expected = "a map or a list of maps to merge (<<: *defaults or <<: [*a, *b])";
     if (depth >= max_merge_depth) {
         report(sink, merge, "merge keys nested deeper than " + std::to_string(max_merge_depth) + "; expected " +
@@ -179,21 +180,14 @@ void merge_into(const field& merge, const std::string& parent_path, diagnostics_
         entry_list merged;
         field from = source;
         from.path = parent_path;  // the entries are named as keys of the merging map
-        collect_entries(from, sink, depth + 1, merged);
+        collect_entries(from, sink, depth + 1, merged, collected);
         for (auto& e : merged.entries()) {
-            if (list.find(e.key)) continue;
-            if (list.entries().size() >= limits::max_map_keys) {
-                report(sink, source, "merges more than " + std::to_string(limits::max_map_keys) +
-                                         " keys into one map; expected at most " +
-                                         std::to_string(limits::max_map_keys));
-                return;
-            }
-            list.add(std::move(e));
+            if (!list.find(e.key)) list.add(std::move(e));
         }
     }
 }
 
-void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_list& list) {
+void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_list& list, std::size_t& collected) {
     std::vector<field> merges;
     for (const auto& [key, item] : map.node.pairs()) {
         const source_mark key_mark = mark_of(key, map.mark.file);
@@ -202,6 +196,21 @@ void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_
             continue;
         }
         const std::string name = key.Scalar();
+        if (collected >= limits::max_map_keys) {
+            sink.error(key_mark, (map.path.empty() ? name : map.path + "." + name) + ": more than " +
+                                     std::to_string(limits::max_map_keys) +
+                                     " keys in one map (merged maps included); expected at most " +
+                                     std::to_string(limits::max_map_keys) + " (the keys after it are not read)");
+            return;
+        }
+        ++collected;
+        if (name.size() > limits::max_key_bytes) {
+            // Every key below it would carry it in its path.
+            sink.error(key_mark, (map.path.empty() ? std::string("top level") : map.path) + ": a key of " +
+                                     std::to_string(name.size()) + " bytes; expected at most " +
+                                     std::to_string(limits::max_key_bytes) + " bytes");
+            continue;
+        }
         const std::string path = map.path.empty() ? name : map.path + "." + name;
         // A key without a value ("bus:") has the mark of whatever follows it;
         // point at the key instead.
@@ -211,12 +220,6 @@ void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_
             merges.push_back(std::move(value));
             continue;
         }
-        if (list.entries().size() >= limits::max_map_keys) {
-            sink.error(key_mark, path + ": more than " + std::to_string(limits::max_map_keys) +
-                                     " keys in one map; expected at most " + std::to_string(limits::max_map_keys) +
-                                     " (the keys after it are not read)");
-            break;
-        }
         if (const map_entry* first = list.find(name)) {
             sink.error(key_mark, path + ": duplicate key (first at line " + std::to_string(first->key_mark.line) +
                                      "); expected each key once: remove or rename one");
@@ -224,7 +227,7 @@ void collect_entries(const field& map, diagnostics_sink& sink, int depth, entry_
         }
         list.add(map_entry{name, key_mark, std::move(value)});
     }
-    for (const auto& merge : merges) merge_into(merge, map.path, sink, depth, list);
+    for (const auto& merge : merges) merge_into(merge, map.path, sink, depth, list, collected);
 }
 
 }  // namespace
@@ -236,7 +239,8 @@ std::vector<map_entry> map_entries(const field& map, std::string_view expected, 
         return {};
     }
     entry_list list;
-    collect_entries(map, sink, 0, list);
+    std::size_t collected = 0;
+    collect_entries(map, sink, 0, list, collected);
     return std::move(list.entries());
 }
 

@@ -418,10 +418,8 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
         return yaml_error{bad, "a byte that is not UTF-8 (the file is not valid UTF-8); expected UTF-8 text: save "
                                "the file as UTF-8"};
     }
-    if (const auto deep = too_deep_flow(text, limits::max_flow_depth)) {
-        return yaml_error{*deep, "a list or map in brackets nested more than " + std::to_string(limits::max_flow_depth) +
-                                     " deep; expected at most " + std::to_string(limits::max_flow_depth) +
-                                     " levels of [ ] and { } inside each other"};
+    if (auto refused = refuse_flow(text, limits::max_flow_depth, limits::max_flow_entries)) {
+        return yaml_error{refused->at, std::move(refused->message)};
     }
     auto tree = std::make_shared<yaml_tree>();
     yaml_tree_builder builder(*tree, max_nodes);

@@ -180,6 +180,39 @@ std::vector<shape> all_shapes() {
              text.resize(text.size() - 4);  // room for the end
              return text + "]\n";
          }},
+        {"a list in brackets on a line of its own", [] {
+             auto text = grown("x-a:\n  [", [](std::size_t) { return "1,"; });
+             text.resize(text.size() - 4);
+             return text + "]\n";
+         }},
+        {"brackets after an anchor", [] { return "x-a: &a " + std::string(limits::max_file_bytes - 16, '[') + "\n"; }},
+        {"brackets after a tag", [] { return "x-a: !!seq " + std::string(limits::max_file_bytes - 16, '[') + "\n"; }},
+        {"brackets after text inside brackets", [] {
+             return grown("x-a: [a", [](std::size_t) { return "[a"; });
+         }},
+        {"a JSON document", [] {
+             auto text = grown("{\"x-a\": [", [](std::size_t) { return "1,"; });
+             text.resize(text.size() - 4);
+             return text + "]}\n";
+         }},
+        {"a JSON document at the entry bound", [] {
+             std::string text = "{\"x-a\": [";
+             for (std::size_t i = 2; i < limits::max_flow_entries; ++i) text += "1,";  // with { and [
+             return text + "1]}\n";
+         }},
+        {"merges nested 32 deep under a long name", [] {
+             std::string text;
+             for (int level = 0; level < 32; ++level) {
+                 text += "x-m" + n(static_cast<std::size_t>(level)) + ": &m" + n(static_cast<std::size_t>(level)) + "\n";
+                 if (level > 0) text += "  <<: *m" + n(static_cast<std::size_t>(level - 1)) + "\n";
+                 for (std::size_t k = 0; k < 4'000; ++k) text += "  k" + n(k) + ": 1\n";
+             }
+             return text + one_bus + "devices:\n  " + std::string(limits::max_key_bytes, 'd') + ":\n    <<: *m31\n";
+         }},
+        {"a long key above many keys", [] {
+             std::string text = one_bus + "devices:\n  ? " + std::string(limits::max_file_bytes / 2, 'd') + "\n  :\n";
+             return grown(text, [](std::size_t i) { return "    k" + n(i) + ": 1\n"; });
+         }},
         {"lists nested by indentation", [] {
              return grown("x-a:\n", [](std::size_t i) { return std::string(i, ' ') + "-\n"; });
          }},

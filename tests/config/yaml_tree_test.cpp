@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <tuple>
@@ -404,7 +405,8 @@ TEST(yaml_limits, more_keys_in_one_map_than_the_bound_are_refused) {
     EXPECT_EQ(lines_of(e), 1u) << e;
     EXPECT_NE(e.find("plant.yaml:" + std::to_string(limits::max_map_keys + 1) + ":1: x-" +
                      std::to_string(limits::max_map_keys) + ": more than " + std::to_string(limits::max_map_keys) +
-                     " keys in one map; expected at most " + std::to_string(limits::max_map_keys)),
+                     " keys in one map (merged maps included); expected at most " +
+                     std::to_string(limits::max_map_keys)),
               std::string::npos)
         << e;
     // Merged keys count as well.
@@ -412,7 +414,8 @@ TEST(yaml_limits, more_keys_in_one_map_than_the_bound_are_refused) {
     for (std::size_t i = 0; i < limits::max_map_keys; ++i) merged += "  k" + std::to_string(i) + ": 1\n";
     merged += "buses: { b1: { type: tcp, host: h } }\ndevices:\n  d0:\n    bus: b1\n    <<: *big\n";
     const auto m = errors_of(merged);
-    EXPECT_NE(m.find("merges more than " + std::to_string(limits::max_map_keys) + " keys into one map"),
+    EXPECT_NE(m.find("devices.d0.k9998: more than " + std::to_string(limits::max_map_keys) +
+                     " keys in one map (merged maps included)"),
               std::string::npos)
         << m;
 }
@@ -789,14 +792,16 @@ yaml_tree::parse_result parse(std::string_view text, std::uint64_t max_nodes = l
 
 // ---- brackets nested deep ----
 
+constexpr std::size_t no_bound = std::numeric_limits<std::size_t>::max();
+
 TEST(yaml_flow_depth, brackets_count_where_they_open_a_list_or_map_and_nowhere_else) {
     const std::string deep = std::string(65, '[') + std::string(65, ']');
-    EXPECT_TRUE(too_deep_flow("x: " + deep + "\n", 64).has_value());
-    EXPECT_FALSE(too_deep_flow("x: " + deep + "\n", 65).has_value());
-    const auto at = too_deep_flow("a: 1\nb:\n  - " + std::string(3, '{') + "\n", 2);
+    EXPECT_TRUE(refuse_flow("x: " + deep + "\n", 64, no_bound).has_value());
+    EXPECT_FALSE(refuse_flow("x: " + deep + "\n", 65, no_bound).has_value());
+    const auto at = refuse_flow("a: 1\nb:\n  - " + std::string(3, '{') + "\n", 2, no_bound);
     ASSERT_TRUE(at.has_value());
-    EXPECT_EQ(at->line, 3);
-    EXPECT_EQ(at->column, 7);
+    EXPECT_EQ(at->at.line, 3);
+    EXPECT_EQ(at->at.column, 7);
     // Not opening anything: inside quotes (either kind, escapes, across
     // lines), comments and plain text.
     const std::string many(100, '[');
@@ -805,12 +810,28 @@ TEST(yaml_flow_depth, brackets_count_where_they_open_a_list_or_map_and_nowhere_e
              "x: \"a\\\" " + many + "\"\n", "x: \"a\n" + many + "\"\n", "x: 1 # " + many + "\n",
              "# " + many + "\n", "x: a" + many + "\n", "x: [a, \"" + many + "\", '" + many + "']\n",
              "x: don't " + many + "\n"}) {
-        EXPECT_FALSE(too_deep_flow(text, 1).has_value()) << text;
+        EXPECT_FALSE(refuse_flow(text, 1, no_bound).has_value()) << text;
     }
+    // Counted: after an anchor, a tag, text inside brackets, a plain
+    // scalar that begins with '-' and a quote; after a comment that a lone
+    // carriage return ends.
+    for (const std::string text :
+         {"x: &a [[\n", "x: !!seq [[\n", "x: [a[a\n", "x: -\"\n[[\n", "# c\r[[\n", "- [[\n", "[[\n"}) {
+        EXPECT_TRUE(refuse_flow(text, 1, no_bound).has_value()) << text;
+    }
+    // Not counted: a block scalar's text, and what follows the first document.
+    EXPECT_FALSE(refuse_flow("x: |\n  [[[[\n\n  [[\ny: 1\n", 1, no_bound).has_value());
+    EXPECT_TRUE(refuse_flow("x: |\n  [[[[\ny: [[\n", 1, no_bound).has_value());
+    EXPECT_FALSE(refuse_flow("---\nx: 1\n---\n[[[[\n", 1, no_bound).has_value());
+    // Entries are counted per outermost collection.
+    EXPECT_FALSE(refuse_flow("a: [1, 2]\nb: [1, 2]\nc: {x: [1]}\n", 64, 3).has_value());
+    EXPECT_FALSE(refuse_flow("a: [1, 2, 3]\n", 64, 3).has_value());  // [ , ,
+    EXPECT_TRUE(refuse_flow("a: [1, 2, 3, 4]\n", 64, 3).has_value());
+    EXPECT_TRUE(refuse_flow("a: [[1], [2]]\n", 64, 3).has_value());
     // Closed brackets free their level.
     std::string flat;
     for (int i = 0; i < 1000; ++i) flat += "- [[1], {a: [2]}]\n";
-    EXPECT_FALSE(too_deep_flow(flat, 3).has_value());
+    EXPECT_FALSE(refuse_flow(flat, 3, no_bound).has_value());
 }
 
 // Random documents of lists and maps in brackets, their scalars quoted or
@@ -832,7 +853,10 @@ TEST(yaml_flow_depth, the_depth_found_is_the_depth_of_the_parsed_document_over_r
             if (depth >= 12 || r() % 3 == 0) return scalar();
             deepest = std::max(deepest, depth + 1);  // brackets around this one
             const bool map = r() % 2 == 0;
-            std::string out = map ? "{" : "[";
+            std::string out;
+            if (r() % 4 == 0) out += "&n" + std::to_string(r() % 10) + " ";  // an anchor before the bracket
+            if (r() % 4 == 0) out += map ? "!!map " : "!!seq ";
+            out += map ? "{" : "[";
             for (std::size_t i = 0, n = r() % 4; i < n; ++i) {
                 if (i > 0) out += r() % 2 == 0 ? ", " : ",\n  ";
                 if (map) out += "k" + std::to_string(i) + ": ";
@@ -844,9 +868,9 @@ TEST(yaml_flow_depth, the_depth_found_is_the_depth_of_the_parsed_document_over_r
         ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(yaml_tree::parse(text, 1'000'000)))
             << "seed " << seed << ": " << text;
         if (deepest > 0) {
-            EXPECT_TRUE(too_deep_flow(text, deepest - 1).has_value()) << "seed " << seed << ": " << text;
+            EXPECT_TRUE(refuse_flow(text, deepest - 1, no_bound).has_value()) << "seed " << seed << ": " << text;
         }
-        EXPECT_FALSE(too_deep_flow(text, deepest).has_value()) << "seed " << seed << ": " << text;
+        EXPECT_FALSE(refuse_flow(text, deepest, no_bound).has_value()) << "seed " << seed << ": " << text;
     }
 }
 
