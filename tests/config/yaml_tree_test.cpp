@@ -420,6 +420,22 @@ TEST(yaml_limits, more_keys_in_one_map_than_the_bound_are_refused) {
         << m;
 }
 
+TEST(yaml_limits, keys_of_maps_merged_at_every_depth_count_together) {
+    // Three maps of 4 000 keys, each merged into the next: 12 000 keys
+    // reach the device, though no map has more than 4 000 of its own.
+    std::string yaml;
+    for (int level = 0; level < 3; ++level) {
+        yaml += "x-m" + std::to_string(level) + ": &m" + std::to_string(level) + "\n";
+        if (level > 0) yaml += "  <<: *m" + std::to_string(level - 1) + "\n";
+        for (int k = 0; k < 4'000; ++k) yaml += "  l" + std::to_string(level) + "k" + std::to_string(k) + ": 1\n";
+    }
+    yaml += "buses: { b1: { type: tcp, host: h } }\ndevices:\n  d0:\n    bus: b1\n    <<: *m2\n";
+    const auto e = errors_of(yaml);
+    EXPECT_NE(e.find("more than " + std::to_string(limits::max_map_keys) + " keys in one map (merged maps included)"),
+              std::string::npos)
+        << e.substr(0, 2000);
+}
+
 TEST(yaml_limits, exactly_as_many_profiles_and_buses_as_their_bounds_load) {
     std::string yaml = "profiles:\n";
     for (std::size_t i = 0; i < limits::max_profiles; ++i) {
