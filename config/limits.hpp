@@ -45,9 +45,8 @@ inline constexpr std::size_t max_devices = 5'000;
 // its map is read (about 400 bytes): a file of a million keys in one map
 // took 600 MB before anything else could refuse it.
 inline constexpr std::size_t max_map_keys = 2 * max_devices;
-// Bytes of one key, and of one name (device, bus, profile, point): every
-// key below it carries it in its path while the file is read, and a name
-// ends up in topics.
+// Bytes of one map key (device, bus and profile names are keys): every key
+// below it carries it in its path while the file is read.
 inline constexpr std::size_t max_key_bytes = 256;
 // A bus serves at least one device, so no plant needs more buses than
 // devices; a profile is a device model, of which a plant has a few dozen.

@@ -436,6 +436,25 @@ TEST(yaml_limits, keys_of_maps_merged_at_every_depth_count_together) {
         << e.substr(0, 2000);
 }
 
+// "did you mean" compares a name with every name known: for 5 000 devices
+// that name an unknown bus among 5 000 long names it would take hours. The
+// first references get a suggestion; the others the list of names alone.
+TEST(yaml_limits, only_the_first_unknown_references_get_a_suggestion) {
+    std::string yaml = "buses:\n  line: { type: tcp, host: h }\ndevices:\n";
+    for (int i = 0; i < 30; ++i) yaml += "  d" + std::to_string(i) + ": { bus: lne, unit_id: 1 }\n";
+    const auto e = errors_of(yaml);
+    std::size_t suggested = 0;
+    std::size_t listed = 0;
+    for (std::size_t at = e.find("no bus named lne"); at != std::string::npos; at = e.find("no bus named lne", at + 1)) {
+        const auto end = e.find('\n', at);
+        const auto line = e.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        if (line.find("did you mean line?") != std::string::npos) ++suggested;
+        if (line.find("expected one of: line") != std::string::npos) ++listed;
+    }
+    EXPECT_EQ(suggested, 20u) << e;
+    EXPECT_EQ(listed, 30u) << e;
+}
+
 TEST(yaml_limits, exactly_as_many_profiles_and_buses_as_their_bounds_load) {
     std::string yaml = "profiles:\n";
     for (std::size_t i = 0; i < limits::max_profiles; ++i) {
