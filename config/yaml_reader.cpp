@@ -7,31 +7,11 @@
 #include <unordered_map>
 
 #include "common/shortened.hpp"
-#include "config/diagnostic_list.hpp"
 #include "config/duration.hpp"
 #include "config/limits.hpp"
 #include "config/suggestion.hpp"
 
 namespace fieldbridge::config::detail {
-
-namespace {
-
-}  // namespace
-
-void diagnostics_sink::error(const source_mark& at, std::string message) {
-    ++error_count_;
-    if (errors_.size() < limits::max_diagnostics) {
-        errors_.push_back(diagnostic{shortened(at.file, 1024), at.line, at.column, kept_message(std::move(message))});
-    }
-}
-
-void diagnostics_sink::warning(const source_mark& at, std::string message) {
-    ++warning_count_;
-    if (warnings_.size() < limits::max_diagnostics) {
-        warnings_.push_back(
-            diagnostic{shortened(at.file, 1024), at.line, at.column, kept_message(std::move(message))});
-    }
-}
 
 source_mark mark_of(const yaml_node& node, const std::string& file) {
     const yaml_mark m = node.mark();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config_error.hpp"
+#include "config/diagnostic_list.hpp"
 #include "config/model.hpp"
 #include "config/names.hpp"
 #include "config/yaml_tree.hpp"
@@ -25,20 +26,18 @@ namespace fieldbridge::config::detail {
 // all), so a file with a million mistakes costs no more than one with a few.
 class diagnostics_sink {
 public:
-    void error(const source_mark& at, std::string message);
-    void warning(const source_mark& at, std::string message);
-    std::size_t error_count() const noexcept { return error_count_; }
-    const std::vector<diagnostic>& errors() const noexcept { return errors_; }
-    const std::vector<diagnostic>& warnings() const noexcept { return warnings_; }
+    void error(const source_mark& at, std::string message) { errors_.add(at, std::move(message)); }
+    void warning(const source_mark& at, std::string message) { warnings_.add(at, std::move(message)); }
+    std::size_t error_count() const noexcept { return errors_.count(); }
+    const std::vector<diagnostic>& errors() const noexcept { return errors_.kept(); }
+    const std::vector<diagnostic>& warnings() const noexcept { return warnings_.kept(); }
     // Errors and warnings counted but not kept.
-    std::size_t errors_not_kept() const noexcept { return error_count_ - errors_.size(); }
-    std::size_t warnings_not_kept() const noexcept { return warning_count_ - warnings_.size(); }
+    std::size_t errors_not_kept() const noexcept { return errors_.not_kept(); }
+    std::size_t warnings_not_kept() const noexcept { return warnings_.not_kept(); }
 
 private:
-    std::vector<diagnostic> errors_;
-    std::vector<diagnostic> warnings_;
-    std::size_t error_count_ = 0;
-    std::size_t warning_count_ = 0;
+    diagnostic_list errors_;
+    diagnostic_list warnings_;
 };
 
 // Where node is written, as a source_mark in file.
