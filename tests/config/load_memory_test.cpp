@@ -42,6 +42,12 @@ void* counted(void* p) {
     return counted_or_null(p);
 }
 
+// aligned_alloc takes a size that is a multiple of the alignment.
+void* aligned(std::size_t n, std::align_val_t a) noexcept {
+    const auto alignment = static_cast<std::size_t>(a);
+    return std::aligned_alloc(alignment, (n + alignment - 1) & ~(alignment - 1));
+}
+
 void uncounted(void* p) noexcept {
     if (!p) return;
     heap_now.fetch_sub(malloc_usable_size(p));
@@ -52,18 +58,14 @@ void uncounted(void* p) noexcept {
 
 void* operator new(std::size_t n) { return counted(std::malloc(n == 0 ? 1 : n)); }
 void* operator new[](std::size_t n) { return counted(std::malloc(n == 0 ? 1 : n)); }
-void* operator new(std::size_t n, std::align_val_t a) {
-    return counted(std::aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) &
-                                                                        ~(static_cast<std::size_t>(a) - 1)));
-}
+void* operator new(std::size_t n, std::align_val_t a) { return counted(aligned(n, a)); }
 void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_or_null(std::malloc(n == 0 ? 1 : n)); }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
     return counted_or_null(std::malloc(n == 0 ? 1 : n));
 }
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_or_null(std::aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) &
-                                                                                ~(static_cast<std::size_t>(a) - 1)));
+    return counted_or_null(aligned(n, a));
 }
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
     return operator new(n, a, t);
