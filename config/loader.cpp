@@ -1371,6 +1371,11 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
             ++not_listed;
         }
     }
+    // A finding about defaults alone (no section of the file holds what it
+    // is about) is the main file's, at no line.
+    for (auto& d : errors) {
+        if (d.file.empty()) d = diagnostic{file_name, 0, 0, std::move(d.message)};
+    }
     // A value the loader refused and kept (a wildcard in publish.prefix),
     // found again by validate, is listed once: at the loader's mark.
     std::set<std::string> listed;

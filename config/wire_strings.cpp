@@ -242,7 +242,12 @@ private:
         if (cfg_.publish.format == payload_format::sparkplug) sparkplug_topics();
         // The birth message, the last will (in CONNECT) and the goodbye; no
         // device is named in it, so {device}, {bus} and {point} expand to nothing.
-        topic("availability.gateway_topic", either(cfg_.availability.mark, cfg_.mqtt.mark), "the gateway's status topic",
+        // Marked where the template is, else where the prefix it puts in is.
+        const auto& gateway_tmpl = cfg_.availability.gateway_topic;
+        const source_mark& put_in = gateway_tmpl.find("{prefix}") != std::string::npos
+                                        ? either(cfg_.publish.mark, cfg_.mqtt.mark)
+                                        : cfg_.mqtt.mark;
+        topic("availability.gateway_topic", either(cfg_.availability.mark, put_in), "the gateway's status topic",
               status_topic(cfg_),
               parts_of("availability.gateway_topic", cfg_.availability.gateway_topic));
     }

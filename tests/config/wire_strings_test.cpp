@@ -792,6 +792,28 @@ TEST(wire_strings, a_control_character_or_a_reserved_first_level_is_refused_at_i
               "$aws/things/gw");
 }
 
+// The status topic is built from defaults alone when the file has neither
+// an availability nor an mqtt section: the finding is at the prefix it puts
+// in, and in any case names the file.
+TEST(wire_strings, a_status_topic_made_of_defaults_is_refused_where_the_prefix_is) {
+    const std::string text =
+        "publish: { prefix: $SYSt }\n"
+        "buses: { line: { type: tcp, host: 127.0.0.1, port: 1502 } }\n"
+        "devices: { m1: { bus: line, unit_id: 1, points: [ { name: a, register: holding, address: 0 } ] } }\n";
+    try {
+        (void)config::load_string(text, "plant.yaml");
+        ADD_FAILURE() << "a status topic under $SYS loaded";
+    } catch (const config::config_error& e) {
+        const auto& ds = e.diagnostics();
+        const auto it = std::find_if(ds.begin(), ds.end(),
+                                     [](const config::diagnostic& d) { return mentions(d, "availability.gateway_topic"); });
+        ASSERT_NE(it, ds.end()) << listing(ds);
+        EXPECT_EQ(it->file, "plant.yaml") << listing(ds);
+        EXPECT_EQ(it->line, 1) << listing(ds);
+        for (const auto& d : ds) EXPECT_EQ(d.file, "plant.yaml") << listing(ds);
+    }
+}
+
 TEST(wire_strings, sparkplug_topics_too_long_are_refused_naming_the_ids) {
     const auto sparkplug = [](const std::string& group, const std::string& host) {
         return "mqtt: { host: localhost, client_id: gw }\n"
