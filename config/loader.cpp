@@ -557,7 +557,8 @@ private:
         get_choice(m, "protocol", mqtt_protocol_names(), b.protocol);
         std::chrono::seconds expiry{};
         // 0xFFFFFFFE s at most: 0xFFFFFFFF is "never", written as `never`.
-        if (const auto e = m.get("session_expiry"); e && e->node.IsScalar() && e->node.Scalar() == "never") {
+        if (const auto e = m.get("session_expiry"); e && e->node.IsScalar() && e->node.Tag() != "!include" &&
+                                                 e->node.Scalar() == "never") {
             b.session_expiry = std::chrono::seconds{0xFFFFFFFF};
         } else if (get_seconds(m, section::mqtt, "session_expiry", expiry)) {
             b.session_expiry = expiry;

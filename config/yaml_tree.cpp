@@ -4,6 +4,7 @@
 #include <deque>
 #include <istream>
 #include <limits>
+#include <optional>
 #include <streambuf>
 #include <unordered_map>
 
@@ -45,6 +46,26 @@ bool is_known_tag(std::string_view tag) {
 std::string spelled_tag(std::string_view tag) {
     if (tag.starts_with(core_tag_prefix)) return "!!" + std::string(tag.substr(core_tag_prefix.size()));
     return std::string(tag);
+}
+
+// What a known tag may stand on: !include and the scalar core tags on a
+// scalar, !!seq on a list, !!map on a map. A tag on the wrong kind of node
+// (`mqtt: !include { host: b }`, `port: !!map 1883`) says something the file
+// does not do; the reason, or nothing when the tag fits.
+std::optional<std::string> misplaced_tag(yaml_kind kind, std::string_view tag) {
+    if (tag.empty() || tag == "?" || tag == "!") return std::nullopt;
+    const bool on_map = kind == yaml_kind::map;
+    const bool on_list = kind == yaml_kind::sequence;
+    if (tag == "!include") {
+        if (!on_map && !on_list) return std::nullopt;
+        return std::string("tag !include on a ") + (on_map ? "map" : "list") +
+               "; expected !include FILE, a file name after the tag";
+    }
+    const auto spelled = spelled_tag(tag);
+    const bool fits = spelled == "!!map" ? on_map : spelled == "!!seq" ? on_list : !on_map && !on_list;
+    if (fits) return std::nullopt;
+    return "tag " + spelled + " on a " + (on_map ? "map" : on_list ? "list" : "scalar") +
+           "; expected a tag of the value's kind, or none";
 }
 
 }  // namespace
@@ -332,6 +353,7 @@ private:
         n.column = to_u32(m.column);
         n.kind = kind;
         n.tag = intern_tag(tag, mark);
+        if (const auto why = misplaced_tag(kind, tag)) throw stop_parsing{{at(mark), *why}};
         tree_.nodes_.push_back(n);
         return static_cast<std::uint32_t>(tree_.nodes_.size() - 1);
     }

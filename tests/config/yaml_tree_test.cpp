@@ -948,6 +948,34 @@ TEST(yaml_tags, a_tag_the_loader_does_not_read_is_refused_where_it_is_written) {
     }
 }
 
+// A known tag on a node of another kind was taken as if it were not there:
+// `mqtt: !include { host: b }` read the map, `session_expiry: !include never`
+// meant "never". Every such pairing is refused where the tag is.
+TEST(yaml_tags, a_tag_on_a_node_of_another_kind_is_refused_where_it_is_written) {
+    const std::string head = "buses:\n  b1: { type: tcp, host: 127.0.0.1 }\nmqtt:\n  host: broker\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"  tls: !include { enabled: false }\n",
+         "plant.yaml:5:8: tag !include on a map; expected !include FILE, a file name after the tag"},
+        {"  failover: !include [b2]\n", "plant.yaml:5:13: tag !include on a list; expected !include FILE"},
+        {"  port: !!map 1883\n", "plant.yaml:5:9: tag !!map on a scalar; expected a tag of the value's kind, or none"},
+        {"  failover: !!map [b2]\n", "plant.yaml:5:13: tag !!map on a list"},
+        {"  tls: !!seq { enabled: false }\n", "plant.yaml:5:8: tag !!seq on a map"},
+        {"  tls: !!str { enabled: false }\n", "plant.yaml:5:8: tag !!str on a map"},
+        {"  failover: !!int [b2]\n", "plant.yaml:5:13: tag !!int on a list"},
+        {"  protocol: \"5\"\n  session_expiry: !include never\n",
+         "plant.yaml:6:19: mqtt.session_expiry: found !include never; expected"},
+    };
+    for (const auto& [line, expected] : cases) {
+        const auto e = errors_of(head + line);
+        EXPECT_EQ(lines_of(e), 1u) << line << e;
+        EXPECT_NE(e.find(expected), std::string::npos) << line << e;
+    }
+    // The same values without the tag, or with the tag of their kind, load.
+    const auto g = load_string(head + "  protocol: \"5\"\n  session_expiry: !!str never\n  tls: !!map { enabled: false }\n",
+                               "plant.yaml");
+    EXPECT_EQ(g.mqtt.session_expiry, std::chrono::seconds{0xFFFFFFFF});
+}
+
 TEST(yaml_tags, core_tags_are_read_as_the_text_they_tag) {
     const auto g = load_string("mqtt:\n  host: !!str broker\n  port: !!int 1884\n  username: !!str u\n  password: !!str 12345\n"
                                "  tls: !!map { enabled: !!bool false }\n  failover: !!seq [!!str b2]\n"
