@@ -43,8 +43,6 @@ private:
     std::size_t max_depth_;
     std::size_t max_entries_;
     std::size_t i_ = 0;
-    std::size_t line_ = 1;
-    std::size_t line_start_ = 0;
     std::size_t indent_ = 0;       // of the current line
     bool at_line_start_ = true;
     bool content_seen_ = false;    // of the first document
@@ -58,16 +56,21 @@ private:
         return at >= text_.size() || text_[at] == ' ' || text_[at] == '\t' || is_break(text_[at]);
     }
 
+    // Where i_ is, counted as the parser's marks are: lines end at '\n'
+    // only (a lone '\r' ends a line for YAML but not for the marks, nor for
+    // most editors). Worked out once, for the one refusal.
     yaml_mark mark() const {
         constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
-        return yaml_mark{static_cast<int>(std::min(line_, most)), static_cast<int>(std::min(i_ - line_start_ + 1, most))};
+        const auto before = text_.substr(0, i_);
+        const auto line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+        const auto last_break = before.rfind('\n');
+        const auto column = i_ - (last_break == std::string_view::npos ? 0 : last_break + 1) + 1;
+        return yaml_mark{static_cast<int>(std::min(line, most)), static_cast<int>(std::min(column, most))};
     }
 
     void next_line() {
         if (text_[i_] == '\r' && i_ + 1 < text_.size() && text_[i_ + 1] == '\n') ++i_;
         ++i_;
-        ++line_;
-        line_start_ = i_;
         at_line_start_ = true;
         in_plain_ = false;
         token_start_ = true;
@@ -183,11 +186,7 @@ private:
     void quoted(char quote) {
         for (++i_; i_ < text_.size(); ++i_) {
             const char c = text_[i_];
-            if (is_break(c)) {
-                if (c == '\r' && i_ + 1 < text_.size() && text_[i_ + 1] == '\n') ++i_;
-                ++line_;
-                line_start_ = i_ + 1;
-            } else if (quote == '"' && c == '\\') {
+            if (quote == '"' && c == '\\') {
                 if (i_ + 1 < text_.size() && !is_break(text_[i_ + 1])) ++i_;
             } else if (quote == '\'' && c == '\'' && i_ + 1 < text_.size() && text_[i_ + 1] == '\'') {
                 ++i_;  // '' is a quote inside single quotes

@@ -919,6 +919,20 @@ TEST(yaml_flow_depth, a_file_nested_past_the_bound_is_refused_before_it_is_parse
         << e;
 }
 
+// The parser's marks end lines at '\n' only; the refusal's mark counts as
+// they do, so that it points into the line an editor shows.
+TEST(yaml_flow_depth, the_refusal_is_marked_as_the_parser_marks_lines) {
+    const auto e = errors_of("x-a: a\rx-b: " + std::string(100, '[') + "\r\n");
+    EXPECT_EQ(lines_of(e), 1u) << e;
+    EXPECT_NE(e.find("plant.yaml:1:" + std::to_string(13 + limits::max_flow_depth) + ": a list or map in brackets"),
+              std::string::npos)
+        << e;
+    const auto quoted = errors_of("x-a: \"a\rb\r\nc\"\nx-b: " + std::string(100, '{') + "\n");
+    EXPECT_NE(quoted.find("plant.yaml:3:" + std::to_string(6 + limits::max_flow_depth) + ": a list or map in brackets"),
+              std::string::npos)
+        << quoted;
+}
+
 // ---- tags ----
 
 // A tag changes what a value means; one the loader does not read was taken
