@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/mman.h>
 
+#include <bit>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -90,7 +91,7 @@ code_release release_mapped_code() {
     for (const auto& m : unwritten_file_mappings(smaps)) {
         // The ranges are the mappings read above: the gateway unloads no
         // library, so no address of them is mapped anew in between.
-        (void)madvise(reinterpret_cast<void*>(m.begin), m.end - m.begin, MADV_DONTNEED);
+        (void)madvise(std::bit_cast<void*>(m.begin), m.end - m.begin, MADV_DONTNEED);
     }
     r.after_kb = status_kb("RssFile:");
     return r;

@@ -109,6 +109,7 @@ const char* const relocated_table[] = {"first", "second", "third"};
 TEST(free_memory, mapped_code_leaves_the_resident_memory_and_what_was_written_stays) {
     written_at_run_time = 42;
     std::vector<std::string> heap_strings;
+    heap_strings.reserve(1000);
     for (int i = 0; i < 1000; ++i) heap_strings.push_back(std::to_string(i) + relocated_table[i % 3]);
     const auto r = release_mapped_code();
     ASSERT_GT(r.before_kb, 0);
