@@ -6,7 +6,6 @@
 namespace fieldbridge::config {
 namespace {
 
-bool is_break(char c) { return c == '\n' || c == '\r'; }
 bool is_flow_indicator(char c) { return c == ',' || c == '[' || c == ']' || c == '{' || c == '}'; }
 
 class flow_scan {
@@ -21,7 +20,7 @@ public:
                 continue;
             }
             const char c = text_[i_];
-            if (is_break(c)) {
+            if (break_at(i_)) {
                 next_line();
                 continue;
             }
@@ -30,7 +29,7 @@ public:
                 continue;
             }
             if (c == '#' && (i_ == 0 || blank(i_ - 1))) {
-                while (i_ < text_.size() && !is_break(text_[i_])) ++i_;
+                while (i_ < text_.size() && !break_at(i_)) ++i_;
                 continue;
             }
             if (auto refused = token(c)) return refused;
@@ -52,13 +51,19 @@ private:
     bool in_plain_ = false;        // inside a plain scalar
     bool after_node_ = false;      // right after a quoted scalar or a closing bracket (JSON "a":1)
 
-    bool blank(std::size_t at) const {
-        return at >= text_.size() || text_[at] == ' ' || text_[at] == '\t' || is_break(text_[at]);
+    // A line ends at '\n' or "\r\n", as for the parser (yaml-cpp): a lone
+    // '\r' is text, neither a line break nor a space.
+    bool break_at(std::size_t at) const {
+        return at < text_.size() &&
+               (text_[at] == '\n' || (text_[at] == '\r' && at + 1 < text_.size() && text_[at + 1] == '\n'));
     }
 
-    // Where i_ is, counted as the parser's marks are: lines end at '\n'
-    // only (a lone '\r' ends a line for YAML but not for the marks, nor for
-    // most editors). Worked out once, for the one refusal.
+    bool blank(std::size_t at) const {
+        return at >= text_.size() || text_[at] == ' ' || text_[at] == '\t' || break_at(at);
+    }
+
+    // Where i_ is, counted as the parser's marks are (lines end at '\n').
+    // Worked out once, for the one refusal.
     yaml_mark mark() const {
         constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
         const auto before = text_.substr(0, i_);
@@ -89,7 +94,7 @@ private:
         }
         indent_ = 0;
         while (i_ + indent_ < text_.size() && text_[i_ + indent_] == ' ') ++indent_;
-        if (i_ + indent_ < text_.size() && !is_break(text_[i_ + indent_]) && text_[i_ + indent_] != '#') content_seen_ = true;
+        if (i_ + indent_ < text_.size() && !break_at(i_ + indent_) && text_[i_ + indent_] != '#') content_seen_ = true;
         i_ += indent_;
         return true;
     }
@@ -187,7 +192,7 @@ private:
         for (++i_; i_ < text_.size(); ++i_) {
             const char c = text_[i_];
             if (quote == '"' && c == '\\') {
-                if (i_ + 1 < text_.size() && !is_break(text_[i_ + 1])) ++i_;
+                if (i_ + 1 < text_.size() && !break_at(i_ + 1)) ++i_;
             } else if (quote == '\'' && c == '\'' && i_ + 1 < text_.size() && text_[i_ + 1] == '\'') {
                 ++i_;  // '' is a quote inside single quotes
             } else if (c == quote) {
@@ -203,15 +208,15 @@ private:
     // line of the indicator (or empty): the scalar's text.
     void block_scalar() {
         const std::size_t parent = indent_;
-        while (i_ < text_.size() && !is_break(text_[i_])) ++i_;
+        while (i_ < text_.size() && !break_at(i_)) ++i_;
         while (i_ < text_.size()) {
             next_line();
             std::size_t spaces = 0;
             while (i_ + spaces < text_.size() && text_[i_ + spaces] == ' ') ++spaces;
-            const bool empty = i_ + spaces >= text_.size() || is_break(text_[i_ + spaces]);
+            const bool empty = i_ + spaces >= text_.size() || break_at(i_ + spaces);
             if (!empty && spaces <= parent) return;  // at_line_start_: the line is read as usual
             i_ += spaces;
-            while (i_ < text_.size() && !is_break(text_[i_])) ++i_;
+            while (i_ < text_.size() && !break_at(i_)) ++i_;
         }
     }
 };

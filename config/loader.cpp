@@ -1341,6 +1341,12 @@ void sort_by_position(std::vector<diagnostic>& diagnostics) {
     });
 }
 
+// A finding about defaults alone (no section of the file holds what it is
+// about) is the main file's, at no line.
+void in_main_file_if_unmarked(diagnostic& d, const std::string& file_name) {
+    if (d.file.empty()) d = diagnostic{file_name, 0, 0, std::move(d.message)};
+}
+
 }  // namespace
 
 gateway load_string(const std::string& yaml, const std::string& file_name) {
@@ -1372,11 +1378,7 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
             ++not_listed;
         }
     }
-    // A finding about defaults alone (no section of the file holds what it
-    // is about) is the main file's, at no line.
-    for (auto& d : errors) {
-        if (d.file.empty()) d = diagnostic{file_name, 0, 0, std::move(d.message)};
-    }
+    for (auto& d : errors) in_main_file_if_unmarked(d, file_name);
     // A value the loader refused and kept (a wildcard in publish.prefix),
     // found again by validate, is listed once: at the loader's mark.
     std::set<std::string> listed;
@@ -1392,6 +1394,7 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
     }
     share_equal_point_lists(gw);
     auto warnings = sink.warnings();
+    for (auto& w : warnings) in_main_file_if_unmarked(w, file_name);
     sort_by_position(warnings);
     for (const auto& w : warnings) gw.warnings.push_back(to_string(w));
     if (sink.warnings_not_kept() > 0) {

@@ -848,11 +848,17 @@ TEST(yaml_flow_depth, brackets_count_where_they_open_a_list_or_map_and_nowhere_e
         EXPECT_FALSE(refuse_flow(text, 1, no_bound).has_value()) << text;
     }
     // Counted: after an anchor, a tag, text inside brackets, a plain
-    // scalar that begins with '-' and a quote; after a comment that a lone
-    // carriage return ends.
-    for (const std::string text :
-         {"x: &a [[\n", "x: !!seq [[\n", "x: [a[a\n", "x: -\"\n[[\n", "# c\r[[\n", "- [[\n", "[[\n"}) {
+    // scalar that begins with '-' and a quote; after a '#' that a lone
+    // carriage return precedes (text to the parser, not a space: no comment),
+    // and after a comment that "\r\n" ends.
+    for (const std::string text : {"x: &a [[\n", "x: !!seq [[\n", "x: [a[a\n", "x: -\"\n[[\n", "x: [b\r# , [[\n",
+                                   "# c\r\n[[\n", "- [[\n", "[[\n"}) {
         EXPECT_TRUE(refuse_flow(text, 1, no_bound).has_value()) << text;
+    }
+    // Not counted: a comment that a lone carriage return does not end, and a
+    // plain scalar that one does not end.
+    for (const std::string text : {"# c\r[[\n", "k:\r[[[\n"}) {
+        EXPECT_FALSE(refuse_flow(text, 1, no_bound).has_value()) << text;
     }
     // Not counted: a block scalar's text, and what follows the first document.
     EXPECT_FALSE(refuse_flow("x: |\n  [[[[\n\n  [[\ny: 1\n", 1, no_bound).has_value());
@@ -879,7 +885,7 @@ TEST(yaml_flow_depth, the_depth_found_is_the_depth_of_the_parsed_document_over_r
                 case 0: return "\"a[{\\\"]" + std::string(r() % 3, '[') + "\"";
                 case 1: return "'it''s [{" + std::string(r() % 3, '{') + "'";
                 case 2: return "p" + std::to_string(r() % 100);
-                case 3: return "a-b.c";
+                case 3: return r() % 2 == 0 ? "a-b.c" : "c\r#d";  // a lone CR is text
                 default: return "x:y";
             }
         };
