@@ -108,7 +108,7 @@ int app::run() {
     if (const auto interval = watchdog_ping_interval()) p.watchdog.start(*interval, [] { notify_watchdog(); });
     // Old messages leave the queue once a minute (store.max_age).
     p.expiry.start(std::chrono::minutes(1), [this] { parts_->forward.expire(system::now()); });
-    p.release.start(release_interval, [this] { parts_->memory.tick(); });
+    p.release.start(release_interval, [] { release_free_memory(); });
     if (const auto every = cfg_.availability.summary_interval; every.count() > 0 && !sparkplug()) p.summary.start(every, [this] {
         if (parts_->client.state() == mqtt::link_state::connected) publish_birth();
     });
@@ -139,8 +139,8 @@ std::vector<std::string> app::start_buses(bool start_now) {
     auto not_started = parts_->buses.build(cfg_, load_refused_reads(*parts_->queue, cfg_), start_now);
     // Loading and checking a large configuration leaves freed heap behind
     // (YAML nodes, the loader's copies, the old configuration on reload):
-    // give it back to the system now, and the code only loading ran soon.
-    parts_->memory.after_load();
+    // give it back to the system now rather than carry it.
+    release_free_memory();
     return not_started;
 }
 

@@ -20,7 +20,6 @@
 #include "gateway/control_server.hpp"
 #include "gateway/device_publisher.hpp"
 #include "gateway/forwarder.hpp"
-#include "gateway/free_memory.hpp"
 #include "gateway/metrics_server.hpp"
 #include "gateway/periodic_timer.hpp"
 #include "gateway/refused_reads.hpp"
@@ -107,7 +106,6 @@ struct app::parts {
     boost::asio::steady_timer shutdown_timer;
     periodic_timer watchdog, expiry, summary;
     periodic_timer release;  // freed heap pages back to the system (free_memory.hpp)
-    memory_release memory;
     wakeup_timer held_timer;  // the earliest deadline of a held command
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
     bus_set buses;
