@@ -10,13 +10,14 @@ bool is_flow_indicator(char c) { return c == ',' || c == '[' || c == ']' || c ==
 
 class flow_scan {
 public:
-    flow_scan(std::string_view text, std::size_t max_depth, std::size_t max_entries)
-        : text_(text), max_depth_(max_depth), max_entries_(max_entries) {}
+    flow_scan(std::string_view text, std::size_t max_depth, std::size_t max_tokens)
+        : text_(text), max_depth_(max_depth), max_tokens_(max_tokens) {}
 
     std::optional<flow_refusal> run() {
+        if (text_.starts_with("\xEF\xBB\xBF")) i_ = 3;  // a byte order mark, which the parser drops
         while (i_ < text_.size()) {
             if (at_line_start_) {
-                if (!start_line()) return std::nullopt;  // the first document ends here
+                start_line();
                 continue;
             }
             const char c = text_[i_];
@@ -40,15 +41,15 @@ public:
 private:
     std::string_view text_;
     std::size_t max_depth_;
-    std::size_t max_entries_;
+    std::size_t max_tokens_;
     std::size_t i_ = 0;
     std::size_t indent_ = 0;       // of the current line
     bool at_line_start_ = true;
-    bool content_seen_ = false;    // of the first document
     std::size_t depth_ = 0;
-    std::size_t entries_ = 0;      // of the outermost collection open
+    std::size_t tokens_ = 0;       // inside brackets, since the last line break outside them
     bool token_start_ = true;      // the next character may begin a token
     bool in_plain_ = false;        // inside a plain scalar
+    bool plain_before_break_ = false;  // the last line outside brackets ended inside one
     bool after_node_ = false;      // right after a quoted scalar or a closing bracket (JSON "a":1)
 
     // A line ends at '\n' or "\r\n", as for the parser (yaml-cpp): a lone
@@ -73,30 +74,44 @@ private:
         return yaml_mark{static_cast<int>(std::min(line, most)), static_cast<int>(std::min(column, most))};
     }
 
+    // Inside brackets a plain scalar goes on over a line break, and a ':'
+    // on the next line still follows the quoted scalar or bracket before it.
+    // Outside them the parser lets go of what it held for a line.
     void next_line() {
         if (text_[i_] == '\r' && i_ + 1 < text_.size() && text_[i_ + 1] == '\n') ++i_;
         ++i_;
         at_line_start_ = true;
+        if (depth_ > 0) return;
+        plain_before_break_ = in_plain_;
         in_plain_ = false;
         token_start_ = true;
         after_node_ = false;
+        tokens_ = 0;
     }
 
-    // Indentation and document markers; false at the end of the first document.
-    bool start_line() {
+    // Indentation and document markers. Every document is scanned, those
+    // after the first too (the parser reads only the first, but where that
+    // one ends is not worth telling apart: counting more is safe).
+    void start_line() {
         at_line_start_ = false;
         const auto rest = text_.substr(i_);
         const bool marker = rest.size() >= 3 && (rest.starts_with("---") || rest.starts_with("...")) && blank(i_ + 3);
         if (marker && depth_ == 0) {
-            if (content_seen_ || rest.starts_with("...")) return false;
             i_ += 3;
-            return true;
+            indent_ = 0;
+            return;
         }
         indent_ = 0;
         while (i_ + indent_ < text_.size() && text_[i_ + indent_] == ' ') ++indent_;
-        if (i_ + indent_ < text_.size() && !break_at(i_ + indent_) && text_[i_ + indent_] != '#') content_seen_ = true;
         i_ += indent_;
-        return true;
+        // A plain scalar may go on here (on a line indented further than its
+        // parent, which the scan does not tell): a quote or a block scalar's
+        // indicator at its start is then text, and taking it for one could
+        // hide the brackets after it. Read as text, it hides nothing.
+        if (plain_before_break_ && i_ < text_.size() &&
+            (text_[i_] == '"' || text_[i_] == '\'' || text_[i_] == '|' || text_[i_] == '>')) {
+            (void)plain();
+        }
     }
 
     std::optional<flow_refusal> token(char c) {
@@ -113,48 +128,46 @@ private:
         }
         if (c == '[' || c == '{') {
             if (depth_ == 0 && !token_start_) return plain();
-            ++i_;
             if (++depth_ > max_depth_) {
-                --i_;
                 return flow_refusal{mark(), "a list or map in brackets nested more than " + std::to_string(max_depth_) +
                                                 " deep; expected at most " + std::to_string(max_depth_) +
                                                 " levels of [ ] and { } inside each other"};
             }
-            return entry();
+            return next_token();
         }
         if (c == ']' || c == '}') {
-            // The parser lets go of an outermost collection once it closes.
-            if (depth_ > 0 && --depth_ == 0) entries_ = 0;
+            // What the parser holds is let go at the next line break outside
+            // brackets, not here: "[1,…] [1,…]" on one line is held whole.
+            auto refused = count_token();
+            if (depth_ > 0) --depth_;
+            if (refused) return refused;
             ++i_;
-            token_start_ = false;
+            token_start_ = true;
             after_node_ = true;
             return std::nullopt;
         }
-        if (c == ',' && depth_ > 0) {
-            ++i_;
-            return entry();
+        if (c == ',' && (depth_ > 0 || token_start_)) {
+            // Outside brackets too a ',' where a token begins is one for the
+            // parser ("*a,[" opens a list), not the start of a plain scalar.
+            return next_token();
         }
         const bool indicator = (c == '-' || c == '?' || c == ':') &&
                                (blank(i_ + 1) || (depth_ > 0 && is_flow_indicator(text_[i_ + 1])) ||
                                 (c == ':' && depth_ > 0 && after_node_));
-        if (indicator) {
-            ++i_;
-            token_start_ = true;
-            after_node_ = false;
-            return std::nullopt;
-        }
+        if (indicator) return next_token();
         if (!token_start_) return plain();
         if (c == '&' || c == '!' || c == '*') {
             // An anchor or a tag is followed by the node it names; an alias
-            // is a whole node.
-            while (i_ < text_.size() && !blank(i_) && !(depth_ > 0 && is_flow_indicator(text_[i_]))) ++i_;
-            if (c == '*') {
-                token_start_ = false;
-                after_node_ = true;
-            }
+            // is a whole node. It ends at a flow indicator inside brackets or
+            // not (a bracket right after a tag opens the collection it tags).
+            if (auto refused = count_token()) return refused;
+            while (i_ < text_.size() && !blank(i_) && !is_flow_indicator(text_[i_])) ++i_;
+            token_start_ = true;
+            after_node_ = false;  // "*a :x" is not "key": value, as after a quoted key
             return std::nullopt;
         }
         if (c == '"' || c == '\'') {
+            if (auto refused = count_token()) return refused;
             quoted(c);
             return std::nullopt;
         }
@@ -166,25 +179,31 @@ private:
     }
 
     std::optional<flow_refusal> plain() {
+        auto refused = count_token();
         in_plain_ = true;
         token_start_ = false;
         after_node_ = false;
         ++i_;
+        return refused;
+    }
+
+    // A one-character token ([, {, ',', an indicator): counted, then passed.
+    std::optional<flow_refusal> next_token() {
+        if (auto refused = count_token()) return refused;
+        ++i_;
+        token_start_ = true;
+        after_node_ = false;
         return std::nullopt;
     }
 
-    std::optional<flow_refusal> entry() {
-        token_start_ = true;
-        after_node_ = false;
-        if (++entries_ > max_entries_) {
-            --i_;
-            return flow_refusal{mark(), "more than " + std::to_string(max_entries_) +
-                                            " entries in one list or map in brackets (the lists and maps inside it "
-                                            "included); expected at most " +
-                                            std::to_string(max_entries_) +
-                                            " (write long lists one item per line: - item)"};
-        }
-        return std::nullopt;
+    // One more token of those the parser holds at once, when inside
+    // brackets; the refusal is marked where the token begins (i_).
+    std::optional<flow_refusal> count_token() {
+        if (depth_ == 0 || ++tokens_ <= max_tokens_) return std::nullopt;
+        return flow_refusal{mark(), "more than " + std::to_string(max_tokens_) +
+                                        " tokens (scalars, brackets, ',' and ':') in lists and maps in brackets "
+                                        "that begin on one line; expected at most " +
+                                        std::to_string(max_tokens_) + " (write long lists one item per line: - item)"};
     }
 
     // To the closing quote; a quoted scalar may span lines.
@@ -200,21 +219,45 @@ private:
                 break;
             }
         }
-        token_start_ = false;
+        token_start_ = true;  // "'a'[" opens a list for the parser
         after_node_ = true;
     }
 
-    // The rest of the header line, then every line more indented than the
-    // line of the indicator (or empty): the scalar's text.
+    // The rest of the header line, then the scalar's lines: those indented
+    // at least as far as its content (the first line that is not empty, or
+    // an empty one before it with more spaces; with an indentation digit, the
+    // parent's indentation plus the digit if that is further), which must be
+    // further than the node it belongs to (the column after the line's
+    // indentation and any "- "). Where the parser would take a line out of
+    // the scalar, so does this; it may end the scalar earlier (counting more).
     void block_scalar() {
-        const std::size_t parent = indent_;
+        const auto break_before = text_.rfind('\n', i_);
+        const std::size_t line_begin = break_before == std::string_view::npos ? 0 : break_before + 1;
+        std::size_t node = line_begin;
+        while (node < i_ && text_[node] == ' ') ++node;
+        while (node + 1 < i_ && text_[node] == '-' && text_[node + 1] == ' ') {
+            node += 2;
+            while (node < i_ && text_[node] == ' ') ++node;
+        }
+        const std::size_t parent = node - line_begin;
+        std::size_t content = parent + 1;
+        for (std::size_t h = i_ + 1; h < text_.size() && !blank(h) && h < i_ + 3; ++h) {
+            if (text_[h] >= '1' && text_[h] <= '9') content = std::max(content, parent + static_cast<std::size_t>(text_[h] - '0'));
+        }
         while (i_ < text_.size() && !break_at(i_)) ++i_;
+        bool first = true;
         while (i_ < text_.size()) {
             next_line();
             std::size_t spaces = 0;
             while (i_ + spaces < text_.size() && text_[i_ + spaces] == ' ') ++spaces;
             const bool empty = i_ + spaces >= text_.size() || break_at(i_ + spaces);
-            if (!empty && spaces <= parent) return;  // at_line_start_: the line is read as usual
+            if (empty && first) content = std::max(content, spaces);
+            if (!empty && first) {
+                content = std::max(content, spaces);
+                first = false;
+                if (spaces < content) return;
+            }
+            if (!empty && spaces < content) return;  // at_line_start_: the line is read as usual
             i_ += spaces;
             while (i_ < text_.size() && !break_at(i_)) ++i_;
         }
@@ -223,8 +266,8 @@ private:
 
 }  // namespace
 
-std::optional<flow_refusal> refuse_flow(std::string_view text, std::size_t max_depth, std::size_t max_entries) {
-    return flow_scan(text, max_depth, max_entries).run();
+std::optional<flow_refusal> refuse_flow(std::string_view text, std::size_t max_depth, std::size_t max_tokens) {
+    return flow_scan(text, max_depth, max_tokens).run();
 }
 
 }  // namespace fieldbridge::config

@@ -31,13 +31,13 @@ inline constexpr std::uint64_t max_nodes = 5'000'000;
 // configuration nests a few levels; the parser holds every bracket of a
 // deeper nest in memory before it can refuse it.
 inline constexpr std::size_t max_flow_depth = 64;
-// Entries of one outermost list or map in brackets, those inside it
-// included: the parser holds about 270 bytes for each entry of a bracketed
-// collection that may be a key until it closes (a JSON document is one).
-// A point written { name: a, register: holding, address: 0 } is three
-// entries of its own; a list of 100 000 of them in brackets passes the
-// bound, one per line (- { ... }) does not.
-inline constexpr std::size_t max_flow_entries = 500'000;
+// Tokens (scalars, brackets, ',' and ':') of the lists and maps in
+// brackets that begin on one line outside brackets: the parser holds about
+// 130 bytes for each until that line's collections close (a JSON document
+// is one). A point written { name: a, register: holding, address: 0 } is
+// 13 tokens; a list of 70 000 of them in brackets passes the bound, one per
+// line (- { ... }) does not.
+inline constexpr std::size_t max_flow_tokens = 1'000'000;
 
 inline constexpr std::size_t max_devices = 5'000;
 // Keys of one map (merged keys included): the largest map a configuration

@@ -440,7 +440,7 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
         return yaml_error{bad, "a byte that is not UTF-8 (the file is not valid UTF-8); expected UTF-8 text: save "
                                "the file as UTF-8"};
     }
-    if (auto refused = refuse_flow(text, limits::max_flow_depth, limits::max_flow_entries)) {
+    if (auto refused = refuse_flow(text, limits::max_flow_depth, limits::max_flow_tokens)) {
         return yaml_error{refused->at, std::move(refused->message)};
     }
     auto tree = std::make_shared<yaml_tree>();

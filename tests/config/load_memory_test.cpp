@@ -189,6 +189,13 @@ std::vector<shape> all_shapes() {
          }},
         {"brackets after an anchor", [] { return "x-a: &a " + std::string(limits::max_file_bytes - 16, '[') + "\n"; }},
         {"brackets after a tag", [] { return "x-a: !!seq " + std::string(limits::max_file_bytes - 16, '[') + "\n"; }},
+        {"brackets after a quoted scalar", [] { return "'a'" + std::string(limits::max_file_bytes - 8, '[') + "\n"; }},
+        {"brackets below a block scalar less indented than its node", [] {
+             return "- a: |\n  " + std::string(limits::max_file_bytes - 16, '[') + "\n";
+         }},
+        {"brackets after a plain scalar that goes on", [] {
+             return "a: b\n 'c\nd: " + std::string(limits::max_file_bytes - 16, '[') + "\n";
+         }},
         {"brackets after text inside brackets", [] {
              return grown("x-a: [a", [](std::size_t) { return "[a"; });
          }},
@@ -197,10 +204,15 @@ std::vector<shape> all_shapes() {
              text.resize(text.size() - 4);
              return text + "]}\n";
          }},
-        {"a JSON document at the entry bound", [] {
-             std::string text = "{\"x-a\": [";
-             for (std::size_t i = 2; i < limits::max_flow_entries; ++i) text += "1,";  // with { and [
+        {"a JSON document at the token bound", [] {
+             std::string text = "{\"x-a\": [";  // 4 tokens, and 3 at the end: 1]}
+             for (std::size_t i = 0; i < (limits::max_flow_tokens - 7) / 2; ++i) text += "1,";
              return text + "1]}\n";
+         }},
+        {"colons in brackets", [] {
+             auto text = grown("[", [](std::size_t) { return ": "; });
+             text.resize(text.size() - 4);
+             return text + "]\n";
          }},
         {"merges nested 32 deep under a long name", [] {
              std::string text;
