@@ -43,7 +43,6 @@ private:
     std::size_t max_depth_;
     std::size_t max_tokens_;
     std::size_t i_ = 0;
-    std::size_t indent_ = 0;       // of the current line
     bool at_line_start_ = true;
     std::size_t depth_ = 0;
     std::size_t tokens_ = 0;       // inside brackets, since the last line break outside them
@@ -77,9 +76,9 @@ private:
     // Inside brackets a plain scalar goes on over a line break, and a ':'
     // on the next line still follows the quoted scalar or bracket before it.
     // Outside them the parser lets go of what it held for a line.
+    // Called at a line break (break_at(i_)).
     void next_line() {
-        if (text_[i_] == '\r' && i_ + 1 < text_.size() && text_[i_ + 1] == '\n') ++i_;
-        ++i_;
+        i_ += text_[i_] == '\r' ? std::size_t{2} : std::size_t{1};
         at_line_start_ = true;
         if (depth_ > 0) return;
         plain_before_break_ = in_plain_;
@@ -98,12 +97,9 @@ private:
         const bool marker = rest.size() >= 3 && (rest.starts_with("---") || rest.starts_with("...")) && blank(i_ + 3);
         if (marker && depth_ == 0) {
             i_ += 3;
-            indent_ = 0;
             return;
         }
-        indent_ = 0;
-        while (i_ + indent_ < text_.size() && text_[i_ + indent_] == ' ') ++indent_;
-        i_ += indent_;
+        while (i_ < text_.size() && text_[i_] == ' ') ++i_;
         // A plain scalar may go on here (on a line indented further than its
         // parent, which the scan does not tell): a quote or a block scalar's
         // indicator at its start is then text, and taking it for one could
@@ -251,11 +247,9 @@ private:
             std::size_t spaces = 0;
             while (i_ + spaces < text_.size() && text_[i_ + spaces] == ' ') ++spaces;
             const bool empty = i_ + spaces >= text_.size() || break_at(i_ + spaces);
-            if (empty && first) content = std::max(content, spaces);
-            if (!empty && first) {
-                content = std::max(content, spaces);
-                first = false;
-                if (spaces < content) return;
+            if (first) {
+                content = std::max(content, spaces);  // of the empty lines before the first one too
+                first = empty;
             }
             if (!empty && spaces < content) return;  // at_line_start_: the line is read as usual
             i_ += spaces;
