@@ -64,14 +64,7 @@ private:
 
     // Where i_ is, counted as the parser's marks are (lines end at '\n').
     // Worked out once, for the one refusal.
-    yaml_mark mark() const {
-        constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
-        const auto before = text_.substr(0, i_);
-        const auto line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
-        const auto last_break = before.rfind('\n');
-        const auto column = i_ - (last_break == std::string_view::npos ? 0 : last_break + 1) + 1;
-        return yaml_mark{static_cast<int>(std::min(line, most)), static_cast<int>(std::min(column, most))};
-    }
+    yaml_mark mark() const { return mark_at_offset(text_, i_); }
 
     // Inside brackets a plain scalar goes on over a line break, and a ':'
     // on the next line still follows the quoted scalar or bracket before it.

@@ -22,6 +22,7 @@
 
 #include "common/shortened.hpp"
 #include "config/duration.hpp"
+#include "config/heap_meter.hpp"
 #include "config/host_port.hpp"
 #include "config/limits.hpp"
 #include "config/names.hpp"
@@ -159,7 +160,7 @@ std::shared_ptr<const yaml_tree> parse_document(std::string_view text, const std
                                                 diagnostics_sink& sink,
                                                 std::uint64_t max_nodes = limits::max_nodes,
                                                 const std::string& note = {}) {
-    auto parsed = yaml_tree::parse(text, max_nodes);
+    auto parsed = yaml_tree::parse(text, max_nodes, process_heap_in_use, limits::max_parse_heap_bytes);
     if (auto* error = std::get_if<yaml_error>(&parsed)) {
         sink.error(source_mark{file, error->at.line, error->at.column},
                    std::move(error->message) + (error->node_bound ? note : std::string()));

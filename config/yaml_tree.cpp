@@ -174,13 +174,55 @@ struct stop_parsing {
 };
 
 // Reads a text in place (std::istream over the caller's bytes, no copy).
-class view_buffer : public std::streambuf {
+// Hands yaml-cpp the text a chunk at a time and, before each chunk after
+// the first, reads the heap against the parse's bound: what yaml-cpp holds
+// while it reads (a token for every scalar of brackets that may still turn
+// out to be a key, a marker for every item of a block list) is out of reach
+// of any count of ours, and some files make it hundreds of bytes for each
+// byte read. Past the bound the text ends there for yaml-cpp (so the parse
+// stops within a chunk of it) and the buffer remembers where.
+class metered_text : public std::streambuf {
 public:
-    explicit view_buffer(std::string_view text) {
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): get area only, never written
-        char* begin = const_cast<char*>(text.data());
-        setg(begin, begin, begin + text.size());
+    metered_text(std::string_view text, const heap_meter& meter, std::size_t bound)
+        : text_(text), meter_(meter), bound_(bound), start_(meter && text.size() > chunk ? meter() : 0) {
+        show(0);
     }
+
+    // Where the bound was passed: the offset of the first byte yaml-cpp was
+    // not given, or nullopt.
+    std::optional<std::size_t> stopped_at() const noexcept { return stopped_at_; }
+
+protected:
+    int_type underflow() override {
+        if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+        const auto next = static_cast<std::size_t>(egptr() - text_.data());
+        if (next >= text_.size() || stopped_at_) return traits_type::eof();
+        if (meter_) {
+            const std::size_t now = meter_();
+            if (now > start_ && now - start_ > bound_) {
+                stopped_at_ = next;
+                return traits_type::eof();
+            }
+        }
+        show(next);
+        return traits_type::to_int_type(*gptr());
+    }
+
+private:
+    static constexpr std::size_t chunk = std::size_t{16} * 1024;
+
+    void show(std::size_t from) {
+        const std::size_t to = std::min(text_.size(), from + chunk);
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): get area only, never written
+        char* begin = const_cast<char*>(text_.data());
+        setg(begin + from, begin + from, begin + to);
+    }
+
+    std::string_view text_;
+    const heap_meter& meter_;
+    std::size_t bound_;
+    std::size_t start_;
+    std::optional<std::size_t> stopped_at_;
 };
 
 std::uint32_t to_u32(int v) { return v < 0 ? 0 : static_cast<std::uint32_t>(v); }
@@ -422,7 +464,17 @@ private:
     std::unordered_map<std::string, std::uint32_t> shared_;
 };
 
-yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t max_nodes) {
+yaml_mark mark_at_offset(std::string_view text, std::size_t offset) noexcept {
+    constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
+    const auto before = text.substr(0, std::min(offset, text.size()));
+    const auto line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+    const auto last_break = before.rfind('\n');
+    const auto column = before.size() - (last_break == std::string_view::npos ? 0 : last_break + 1) + 1;
+    return yaml_mark{static_cast<int>(std::min(line, most)), static_cast<int>(std::min(column, most))};
+}
+
+yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t max_nodes, const heap_meter& meter,
+                                         std::size_t max_heap) {
     if (text.size() >= 2 && ((text[0] == '\xFE' && text[1] == '\xFF') || (text[0] == '\xFF' && text[1] == '\xFE'))) {
         return yaml_error{{1, 1}, "the file is UTF-16 or UTF-32 (it starts with a byte order mark); expected "
                                   "UTF-8: save it as UTF-8"};
@@ -430,11 +482,7 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
     if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
         // YAML streams hold no NUL; without this a UTF-16 file without a byte
         // order mark would be taken for one (yaml-cpp guesses encodings).
-        const auto line_start = text.rfind('\n', nul);
-        const auto column = line_start == std::string_view::npos ? nul + 1 : nul - line_start;
-        const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n') + 1;
-        return yaml_error{{static_cast<int>(line), static_cast<int>(std::min<std::size_t>(column, std::numeric_limits<int>::max()))},
-                          "a NUL byte (the file is binary, or UTF-16/UTF-32); expected UTF-8 text"};
+        return yaml_error{mark_at_offset(text, nul), "a NUL byte (the file is binary, or UTF-16/UTF-32); expected UTF-8 text"};
     }
     if (const auto bad = first_invalid_utf8(text); bad.line != 0) {
         return yaml_error{bad, "a byte that is not UTF-8 (the file is not valid UTF-8); expected UTF-8 text: save "
@@ -445,21 +493,30 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
     }
     auto tree = std::make_shared<yaml_tree>();
     yaml_tree_builder builder(*tree, max_nodes);
-    view_buffer buffer(text);
+    metered_text buffer(text, meter, max_heap);
     std::istream in(&buffer);
+    std::optional<yaml_error> error;
     try {
         YAML::Parser parser(in);
         // Only the first document is read, as the configuration is one document.
         parser.HandleNextDocument(builder);
     } catch (const stop_parsing& stop) {
-        return stop.error;
+        error = stop.error;
     } catch (const YAML::Exception& e) {
-        yaml_error error;
-        if (!e.mark.is_null() && e.mark.line >= 0) error.at = within(text, {e.mark.line + 1, e.mark.column + 1});
-        error.message = "YAML syntax error: " + e.msg +
-                        "; expected well-formed YAML (check indentation, quotes and brackets)";
-        return error;
+        error.emplace();
+        if (!e.mark.is_null() && e.mark.line >= 0) error->at = within(text, {e.mark.line + 1, e.mark.column + 1});
+        error->message = "YAML syntax error: " + e.msg +
+                         "; expected well-formed YAML (check indentation, quotes and brackets)";
     }
+    if (const auto stopped = buffer.stopped_at()) {
+        // Whatever yaml-cpp made of the text cut short.
+        return yaml_error{mark_at_offset(text, *stopped - 1),
+                          "the YAML parser took more than " + std::to_string(max_heap / (std::size_t{1024} * 1024)) +
+                              " MiB of memory to read the file up to here; expected a configuration it can "
+                              "read in less (lists and maps in brackets cost it most: write long lists one "
+                              "item per line)"};
+    }
+    if (error) return std::move(*error);
     if (!builder.has_root()) {
         // An empty document: a null root.
         stored_node n;

@@ -20,6 +20,8 @@
 #include <variant>
 #include <vector>
 
+#include "config/heap_meter.hpp"
+
 namespace fieldbridge::config {
 
 class yaml_tree;
@@ -175,7 +177,11 @@ public:
     // and a document of more than max_nodes nodes once every alias is
     // counted as the size of its target (at the node or alias that passes
     // it). An empty text is a null root. Pure: no I/O.
-    static parse_result parse(std::string_view text, std::uint64_t max_nodes);
+    // The parse may grow the heap by at most max_heap bytes, read on meter
+    // between chunks of text (refused at the line it had read to); an empty
+    // meter leaves it unbounded.
+    static parse_result parse(std::string_view text, std::uint64_t max_nodes, const heap_meter& meter,
+                              std::size_t max_heap);
 
     yaml_node root() const noexcept { return {this, root_}; }
     // Nodes once every alias is expanded (what a reader walking every
@@ -209,5 +215,9 @@ private:
 // Where text stops being UTF-8 (1-based line, byte column), or nullopt-like
 // {0, 0} when all of it is; used by parse, public for its tests.
 yaml_mark first_invalid_utf8(std::string_view text) noexcept;
+
+// The mark of the byte at offset of text (1-based line and byte column),
+// counted as yaml-cpp counts them: lines end at '\n' only.
+yaml_mark mark_at_offset(std::string_view text, std::size_t offset) noexcept;
 
 }  // namespace fieldbridge::config

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <tuple>
@@ -822,7 +823,7 @@ TEST(yaml_text, utf16_and_nul_bytes_are_refused) {
 // ---- the tree itself ----
 
 yaml_tree::parse_result parse(std::string_view text, std::uint64_t max_nodes = limits::max_nodes) {
-    return yaml_tree::parse(text, max_nodes);
+    return yaml_tree::parse(text, max_nodes, process_heap_in_use, limits::max_parse_heap_bytes);
 }
 
 // ---- brackets nested deep ----
@@ -933,7 +934,7 @@ TEST(yaml_flow_depth, the_depth_found_is_the_depth_of_the_parsed_document_over_r
             return out + (map ? "}" : "]");
         };
         const std::string text = "x: " + node(0) + (r() % 2 == 0 ? " # [[[ {{\n" : "\n");
-        ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(yaml_tree::parse(text, 1'000'000)))
+        ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(parse(text, 1'000'000)))
             << "seed " << seed << ": " << text;
         if (deepest > 0) {
             EXPECT_TRUE(refuse_flow(text, deepest - 1, no_bound).has_value()) << "seed " << seed << ": " << text;
@@ -964,6 +965,88 @@ TEST(yaml_flow_depth, the_refusal_is_marked_as_the_parser_marks_lines) {
     EXPECT_NE(quoted.find("plant.yaml:3:" + std::to_string(6 + limits::max_flow_depth) + ": a list or map in brackets"),
               std::string::npos)
         << quoted;
+}
+
+// ---- the parser's memory ----
+
+// A meter whose reading grows by step at each reading (the first is the
+// parse's start), as a heap would under a file the parser holds.
+struct growing_meter {
+    std::size_t step;
+    std::shared_ptr<std::size_t> readings = std::make_shared<std::size_t>(0);
+    std::size_t operator()() const { return (*readings)++ * step; }
+};
+
+constexpr std::size_t mib = 1024 * 1024;
+// yaml_tree hands the parser its text in chunks of this many bytes.
+constexpr std::size_t chunk = 16 * 1024;
+
+std::string long_list(std::size_t bytes) {
+    std::string text = "x-a:\n";
+    for (std::size_t i = 0; text.size() < bytes; ++i) text += "  - item " + std::to_string(i) + "\n";
+    return text;
+}
+
+// What yaml-cpp holds while it reads is out of reach of the bounds counted
+// on the text (lines of brackets after a text it reads as a key took 1.5 GB
+// in a file of the size bound): the heap is read between chunks, and the
+// parse stops within the chunk where it passed the bound, marked there.
+TEST(yaml_parse_memory, the_parse_stops_at_the_chunk_where_the_heap_passed_its_bound) {
+    const std::string text = long_list(10 * chunk + 100);
+    // Readings 0 (start), 1, 2 and 3 MiB before the chunks at 1, 2 and 3 x
+    // chunk: the third is past 2 MiB, so the text ends after 3 chunks.
+    auto parsed = yaml_tree::parse(text, limits::max_nodes, growing_meter{mib}, 2 * mib);
+    const auto* e = std::get_if<yaml_error>(&parsed);
+    ASSERT_NE(e, nullptr);
+    const yaml_mark at = mark_at_offset(text, 3 * chunk - 1);
+    EXPECT_EQ(e->at.line, at.line);
+    EXPECT_EQ(e->at.column, at.column);
+    EXPECT_EQ(e->message.rfind("the YAML parser took more than 2 MiB of memory to read the file up to here; ", 0), 0u)
+        << e->message;
+    EXPECT_FALSE(e->node_bound);
+    // A heap that stays where it was, or one at the bound before the last
+    // chunk (read chunks - 1 times after the start), or no meter: the whole
+    // list.
+    const std::size_t chunks = (text.size() + chunk - 1) / chunk;
+    for (const auto& [meter, bound] : std::vector<std::pair<heap_meter, std::size_t>>{
+             {growing_meter{0}, 0}, {growing_meter{mib}, (chunks - 1) * mib}, {heap_meter{}, 0}}) {
+        auto whole = yaml_tree::parse(text, limits::max_nodes, meter, bound);
+        ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(whole));
+        const auto list = std::get<std::shared_ptr<const yaml_tree>>(whole)->root()["x-a"];
+        ASSERT_GT(list.size(), 0u);
+        EXPECT_EQ(list[list.size() - 1].Scalar(), "item " + std::to_string(list.size() - 1));
+        EXPECT_EQ(mark_at_offset(text, text.size() - 1).line, static_cast<int>(list.size()) + 1);
+    }
+}
+
+// The text cut short is no syntax error of the file's: brackets left open
+// where the parse stopped are not reported, the bound is.
+TEST(yaml_parse_memory, the_bound_is_reported_rather_than_what_the_cut_text_lacks) {
+    std::string text = "x-a: [";
+    while (text.size() < 4 * chunk) text += "a, ";
+    text += "b]\n";
+    auto parsed = yaml_tree::parse(text, limits::max_nodes, growing_meter{mib}, mib);
+    const auto* e = std::get_if<yaml_error>(&parsed);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->at.line, 1);
+    EXPECT_EQ(e->at.column, static_cast<int>(2 * chunk));
+    EXPECT_NE(e->message.find("took more than 1 MiB of memory"), std::string::npos) << e->message;
+}
+
+// Chunks split lines, scalars and UTF-8 characters anywhere: the tree is
+// the text's whatever the split.
+TEST(yaml_parse_memory, text_read_in_chunks_is_the_same_tree) {
+    std::string text = "x-a:\n";
+    std::vector<std::string> values;
+    for (std::size_t i = 0; text.size() < 5 * chunk; ++i) {
+        values.push_back(std::string(i % 7, 'v') + "\xC3\xA9\xE2\x82\xAC" + std::to_string(i));
+        text += "  k" + std::to_string(i) + (i % 2 == 0 ? ": \"" + values.back() + "\"\n" : ": " + values.back() + "\n");
+    }
+    auto parsed = parse(text);
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(parsed));
+    const auto map = std::get<std::shared_ptr<const yaml_tree>>(parsed)->root()["x-a"];
+    ASSERT_EQ(map.size(), values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(map["k" + std::to_string(i)].Scalar(), values[i]) << i;
 }
 
 // ---- tags ----
