@@ -1,22 +1,28 @@
-// How much memory the process has taken: what the configuration parser
+// How much memory a configuration load has taken: what the YAML parser
 // reads against its bound (limits::max_parse_heap_bytes) while it parses,
 // since yaml-cpp's memory is out of reach of any count of ours.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 
 namespace fieldbridge::config {
 
-// Bytes in use, all threads together; a reader compares two readings, never
-// one against a constant.
+// Bytes the process has grown by since the meter was made; an empty meter
+// where the process's memory cannot be read (a bound read on it is then not
+// enforced).
 using heap_meter = std::function<std::size_t()>;
 
-// The process's anonymous pages in memory (/proc/self/statm), or in a
-// sanitized build what the sanitizer's allocator has handed out; 0 always
-// where neither can be read (a bound read on it is then not enforced).
-// Freed memory the process still holds is reused before it grows: the
-// reading bounds growth past what the process had held.
-std::size_t process_heap_in_use() noexcept;
+// The process's anonymous memory, in memory or swapped out (RssAnon +
+// VmSwap of /proc/self/status), or in a sanitized build what the
+// sanitizer's allocator has handed out; nullopt where it cannot be read.
+// All threads together; freed memory the process still holds is reused
+// before it grows.
+std::optional<std::size_t> process_memory_in_use() noexcept;
+
+// A meter of growth from now on (a reading that fails counts as none), or
+// an empty one where the process's memory cannot be read now.
+heap_meter growth_from_now();
 
 }  // namespace fieldbridge::config

@@ -39,12 +39,14 @@ inline constexpr std::size_t max_flow_depth = 64;
 // line (- { ... }) does not.
 inline constexpr std::size_t max_flow_tokens = 1'000'000;
 
-// Heap the YAML parser may take for one file, the tree it builds included,
-// read between chunks of 16 KiB of text: what yaml-cpp holds while it reads
-// is out of reach of the bounds above, and some files (tokens in brackets
+// Memory a load may grow by while the YAML parser reads its files (the main
+// file and each included one, with the trees of those read before), read
+// between chunks of 16 KiB of text: what yaml-cpp holds while it reads is
+// out of reach of the bounds above, and some files (tokens in brackets
 // after a line break the scan above reads differently) make it hundreds of
-// bytes for each byte read. A flat list of 4 million items, the most a file
-// of the size bound holds, takes about 200 MB and passes.
+// bytes for each byte read. 200 000 points written out take about 70 MB, a
+// JSON document at max_flow_tokens about 140 MB; a block list of 3 million
+// one-character items (about 90 % of a file at the size bound) reaches it.
 inline constexpr std::size_t max_parse_heap_bytes = 192u * 1024 * 1024;
 
 inline constexpr std::size_t max_devices = 5'000;

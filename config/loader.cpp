@@ -153,14 +153,16 @@ std::variant<std::string, read_refusal> read_text_file(const std::string& path, 
 
 // Parses one YAML document of file into a tree; what is wrong with it
 // becomes a diagnostic in file.
+// growth: the memory the load has taken since it began (the files before
+// this one included), bound by limits::max_parse_heap_bytes.
 // max_nodes: what is left of limits::max_nodes for this file (an included
 // file is parsed within what the files before it left); `note` follows an
 // error that file's bound ended.
 std::shared_ptr<const yaml_tree> parse_document(std::string_view text, const std::string& file,
-                                                diagnostics_sink& sink,
+                                                diagnostics_sink& sink, const heap_meter& growth,
                                                 std::uint64_t max_nodes = limits::max_nodes,
                                                 const std::string& note = {}) {
-    auto parsed = yaml_tree::parse(text, max_nodes, process_heap_in_use, limits::max_parse_heap_bytes);
+    auto parsed = yaml_tree::parse(text, max_nodes, growth, limits::max_parse_heap_bytes);
     if (auto* error = std::get_if<yaml_error>(&parsed)) {
         sink.error(source_mark{file, error->at.line, error->at.column},
                    std::move(error->message) + (error->node_bound ? note : std::string()));
@@ -173,9 +175,9 @@ class loader {
 public:
     // main is the tree of main_file (main_bytes long); the loader keeps it
     // and every included file's alive while it reads them.
-    loader(diagnostics_sink& sink, const std::string& main_file, std::shared_ptr<const yaml_tree> main,
-           std::string_view main_text)
-        : sink_(sink), bytes_read_(main_text.size()), nodes_(main->expanded_nodes()) {
+    loader(diagnostics_sink& sink, const heap_meter& growth, const std::string& main_file,
+           std::shared_ptr<const yaml_tree> main, std::string_view main_text)
+        : sink_(sink), growth_(growth), bytes_read_(main_text.size()), nodes_(main->expanded_nodes()) {
         files_[main_file] = read_file{std::move(main), 0, std::string(main_text)};
     }
 
@@ -229,6 +231,7 @@ private:
     };
 
     diagnostics_sink& sink_;
+    const heap_meter& growth_;  // of the whole load: every file parsed counts
     gateway gw_;
     std::map<std::string, read_file> files_;  // by path as written after relative_to; each read once
     std::size_t bytes_read_ = 0;              // of every file in files_
@@ -490,7 +493,7 @@ private:
         // kept once it is parsed, so each may not take the whole bound.
         const auto node_room = limits::max_nodes - std::min(nodes_, limits::max_nodes);
         entry.tree = parse_document(
-            bytes, path, sink_, node_room,
+            bytes, path, sink_, growth_, node_room,
             " (" + std::to_string(node_room) + " were left of the " + std::to_string(limits::max_nodes) +
                 " nodes all files may take together, with every alias and include expanded)");
         entry.text = bytes;
@@ -1359,11 +1362,12 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
                                            std::string(size_hint)}});
     }
     diagnostics_sink sink;
-    auto tree = parse_document(yaml, file_name, sink);
+    const heap_meter growth = growth_from_now();
+    auto tree = parse_document(yaml, file_name, sink, growth);
     if (!tree) throw config_error(sink.errors());
 
     field root_field{tree->root(), "", source_mark{file_name, 1, 1}};
-    loader l(sink, file_name, tree, yaml);
+    loader l(sink, growth, file_name, tree, yaml);
     tree.reset();  // the loader holds it
     gateway gw = l.read(root_field);
 

@@ -175,7 +175,7 @@ struct stop_parsing {
 
 // Reads a text in place (std::istream over the caller's bytes, no copy).
 // Hands yaml-cpp the text a chunk at a time and, before each chunk after
-// the first, reads the heap against the parse's bound: what yaml-cpp holds
+// the first, reads the load's growth against its bound: what yaml-cpp holds
 // while it reads (a token for every scalar of brackets that may still turn
 // out to be a key, a marker for every item of a block list) is out of reach
 // of any count of ours, and some files make it hundreds of bytes for each
@@ -183,8 +183,8 @@ struct stop_parsing {
 // stops within a chunk of it) and the buffer remembers where.
 class metered_text : public std::streambuf {
 public:
-    metered_text(std::string_view text, const heap_meter& meter, std::size_t bound)
-        : text_(text), meter_(meter), bound_(bound), start_(meter && text.size() > chunk ? meter() : 0) {
+    metered_text(std::string_view text, const heap_meter& growth, std::size_t bound)
+        : text_(text), growth_(growth), bound_(bound) {
         show(0);
     }
 
@@ -197,12 +197,9 @@ protected:
         if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
         const auto next = static_cast<std::size_t>(egptr() - text_.data());
         if (next >= text_.size() || stopped_at_) return traits_type::eof();
-        if (meter_) {
-            const std::size_t now = meter_();
-            if (now > start_ && now - start_ > bound_) {
-                stopped_at_ = next;
-                return traits_type::eof();
-            }
+        if (growth_ && growth_() > bound_) {
+            stopped_at_ = next;
+            return traits_type::eof();
         }
         show(next);
         return traits_type::to_int_type(*gptr());
@@ -219,9 +216,8 @@ private:
     }
 
     std::string_view text_;
-    const heap_meter& meter_;
+    const heap_meter& growth_;
     std::size_t bound_;
-    std::size_t start_;
     std::optional<std::size_t> stopped_at_;
 };
 
@@ -473,8 +469,8 @@ yaml_mark mark_at_offset(std::string_view text, std::size_t offset) noexcept {
     return yaml_mark{static_cast<int>(std::min(line, most)), static_cast<int>(std::min(column, most))};
 }
 
-yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t max_nodes, const heap_meter& meter,
-                                         std::size_t max_heap) {
+yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t max_nodes, const heap_meter& growth,
+                                         std::size_t max_growth) {
     if (text.size() >= 2 && ((text[0] == '\xFE' && text[1] == '\xFF') || (text[0] == '\xFF' && text[1] == '\xFE'))) {
         return yaml_error{{1, 1}, "the file is UTF-16 or UTF-32 (it starts with a byte order mark); expected "
                                   "UTF-8: save it as UTF-8"};
@@ -493,7 +489,7 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
     }
     auto tree = std::make_shared<yaml_tree>();
     yaml_tree_builder builder(*tree, max_nodes);
-    metered_text buffer(text, meter, max_heap);
+    metered_text buffer(text, growth, max_growth);
     std::istream in(&buffer);
     std::optional<yaml_error> error;
     try {
@@ -511,10 +507,11 @@ yaml_tree::parse_result yaml_tree::parse(std::string_view text, std::uint64_t ma
     if (const auto stopped = buffer.stopped_at()) {
         // Whatever yaml-cpp made of the text cut short.
         return yaml_error{mark_at_offset(text, *stopped - 1),
-                          "the YAML parser took more than " + std::to_string(max_heap / (std::size_t{1024} * 1024)) +
-                              " MiB of memory to read the file up to here; expected a configuration it can "
-                              "read in less (lists and maps in brackets cost it most: write long lists one "
-                              "item per line)"};
+                          "the configuration took more than " + std::to_string(max_growth / (std::size_t{1024} * 1024)) +
+                              " MiB of memory by the time the YAML parser had read up to here; expected a "
+                              "configuration it can read in less: lists and maps in brackets cost it most (write "
+                              "long lists one item per line), then the number of items (give devices of one model "
+                              "a profile)"};
     }
     if (error) return std::move(*error);
     if (!builder.has_root()) {

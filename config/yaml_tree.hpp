@@ -177,11 +177,11 @@ public:
     // and a document of more than max_nodes nodes once every alias is
     // counted as the size of its target (at the node or alias that passes
     // it). An empty text is a null root. Pure: no I/O.
-    // The parse may grow the heap by at most max_heap bytes, read on meter
-    // between chunks of text (refused at the line it had read to); an empty
-    // meter leaves it unbounded.
-    static parse_result parse(std::string_view text, std::uint64_t max_nodes, const heap_meter& meter,
-                              std::size_t max_heap);
+    // Refused as well where growth reads more than max_growth bytes, read
+    // between chunks of 16 KiB of text (at the line the parser had read
+    // to); an empty meter leaves the parse unbounded.
+    static parse_result parse(std::string_view text, std::uint64_t max_nodes, const heap_meter& growth,
+                              std::size_t max_growth);
 
     yaml_node root() const noexcept { return {this, root_}; }
     // Nodes once every alias is expanded (what a reader walking every

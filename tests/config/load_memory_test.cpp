@@ -15,10 +15,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <new>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "config/limits.hpp"
 #include "config/loader.hpp"
@@ -111,6 +115,19 @@ struct shape {
 };
 
 std::string n(std::size_t i) { return std::to_string(i); }
+
+// Where a shape writes the files its main file includes; removed after
+// each shape.
+std::filesystem::path included_dir() {
+    return std::filesystem::temp_directory_path() / ("fieldbridge-load-memory-" + std::to_string(::getpid()));
+}
+
+std::string included(const std::string& name, const std::string& text) {
+    std::filesystem::create_directories(included_dir());
+    const auto path = included_dir() / name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path.string();
+}
 
 const std::string broker = "mqtt: { host: broker }\n";
 const std::string one_bus = "buses: { b: { type: tcp, host: 127.0.0.1 } }\n";
@@ -211,6 +228,16 @@ std::vector<shape> all_shapes() {
         {"brackets after a quoted key at the start of a line", [] {
              return "a: b\n'x' " + std::string(limits::max_file_bytes - 16, '[') + "\n";
          }},
+        {"lines of brackets in a file included after a long list", [] {
+             // The main file's tree is kept while the included file is parsed:
+             // the bound is the whole load's, not each file's.
+             const auto file = included("points.yaml", grown("", [](std::size_t) {
+                                            return "[" + std::string(997, ',') + "] a\n";
+                                        }));
+             std::string text = one_bus + "devices:\n d: {bus: b, unit_id: 1, points: !include " + file + "}\nx-a:\n";
+             for (std::size_t i = 0; i < 1'500'000; ++i) text += " - " + n(i % 10) + "\n";
+             return text;
+         }},
         {"a JSON document", [] {
              auto text = grown("{\"x-a\": [", [](std::size_t) { return "1,"; });
              text.resize(text.size() - 4);
@@ -286,6 +313,7 @@ TEST_P(load_memory, a_file_of_this_shape_loads_or_is_refused_within_the_bound) {
         const std::string what = e.what();
         outcome = what.substr(0, std::min<std::size_t>(what.find('\n'), 200));
     }
+    std::filesystem::remove_all(included_dir());
     const std::size_t peak = heap_peak.load() - before;
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
     EXPECT_LE(peak, load_bound) << s.name << " (" << text.size() << " bytes): " << outcome;

@@ -823,7 +823,7 @@ TEST(yaml_text, utf16_and_nul_bytes_are_refused) {
 // ---- the tree itself ----
 
 yaml_tree::parse_result parse(std::string_view text, std::uint64_t max_nodes = limits::max_nodes) {
-    return yaml_tree::parse(text, max_nodes, process_heap_in_use, limits::max_parse_heap_bytes);
+    return yaml_tree::parse(text, max_nodes, growth_from_now(), limits::max_parse_heap_bytes);
 }
 
 // ---- brackets nested deep ----
@@ -969,12 +969,13 @@ TEST(yaml_flow_depth, the_refusal_is_marked_as_the_parser_marks_lines) {
 
 // ---- the parser's memory ----
 
-// A meter whose reading grows by step at each reading (the first is the
-// parse's start), as a heap would under a file the parser holds.
+// A meter of growth that reads step more at each reading, as a load's
+// memory would under a file the parser holds: the reading before the chunk
+// at offset k x chunk is k x step.
 struct growing_meter {
     std::size_t step;
     std::shared_ptr<std::size_t> readings = std::make_shared<std::size_t>(0);
-    std::size_t operator()() const { return (*readings)++ * step; }
+    std::size_t operator()() const { return ++*readings * step; }
 };
 
 constexpr std::size_t mib = 1024 * 1024;
@@ -987,35 +988,59 @@ std::string long_list(std::size_t bytes) {
     return text;
 }
 
+yaml_tree::parse_result parse_metered(std::string_view text, const heap_meter& growth, std::size_t bound) {
+    return yaml_tree::parse(text, limits::max_nodes, growth, bound);
+}
+
 // What yaml-cpp holds while it reads is out of reach of the bounds counted
 // on the text (lines of brackets after a text it reads as a key took 1.5 GB
-// in a file of the size bound): the heap is read between chunks, and the
-// parse stops within the chunk where it passed the bound, marked there.
-TEST(yaml_parse_memory, the_parse_stops_at_the_chunk_where_the_heap_passed_its_bound) {
+// in a file of the size bound): the load's memory is read between chunks,
+// and the parse stops within the chunk where it passed the bound, marked
+// there.
+TEST(yaml_parse_memory, the_parse_stops_at_the_chunk_where_memory_passed_its_bound) {
     const std::string text = long_list(10 * chunk + 100);
-    // Readings 0 (start), 1, 2 and 3 MiB before the chunks at 1, 2 and 3 x
-    // chunk: the third is past 2 MiB, so the text ends after 3 chunks.
-    auto parsed = yaml_tree::parse(text, limits::max_nodes, growing_meter{mib}, 2 * mib);
+    // 1 and 2 MiB before the chunks at 1 and 2 x chunk, 3 MiB (past the
+    // bound) before the one at 3 x chunk: the text ends there.
+    auto parsed = parse_metered(text, growing_meter{mib}, 2 * mib);
     const auto* e = std::get_if<yaml_error>(&parsed);
     ASSERT_NE(e, nullptr);
     const yaml_mark at = mark_at_offset(text, 3 * chunk - 1);
     EXPECT_EQ(e->at.line, at.line);
     EXPECT_EQ(e->at.column, at.column);
-    EXPECT_EQ(e->message.rfind("the YAML parser took more than 2 MiB of memory to read the file up to here; ", 0), 0u)
+    EXPECT_EQ(e->message.rfind("the configuration took more than 2 MiB of memory by the time the YAML parser had "
+                               "read up to here; ",
+                               0),
+              0u)
         << e->message;
     EXPECT_FALSE(e->node_bound);
-    // A heap that stays where it was, or one at the bound before the last
-    // chunk (read chunks - 1 times after the start), or no meter: the whole
-    // list.
+    // Memory that stays where it was, or reaches the bound (and no more)
+    // before the last chunk, or no meter: the whole list.
     const std::size_t chunks = (text.size() + chunk - 1) / chunk;
-    for (const auto& [meter, bound] : std::vector<std::pair<heap_meter, std::size_t>>{
+    for (const auto& [growth, bound] : std::vector<std::pair<heap_meter, std::size_t>>{
              {growing_meter{0}, 0}, {growing_meter{mib}, (chunks - 1) * mib}, {heap_meter{}, 0}}) {
-        auto whole = yaml_tree::parse(text, limits::max_nodes, meter, bound);
+        auto whole = parse_metered(text, growth, bound);
         ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(whole));
         const auto list = std::get<std::shared_ptr<const yaml_tree>>(whole)->root()["x-a"];
         ASSERT_GT(list.size(), 0u);
         EXPECT_EQ(list[list.size() - 1].Scalar(), "item " + std::to_string(list.size() - 1));
         EXPECT_EQ(mark_at_offset(text, text.size() - 1).line, static_cast<int>(list.size()) + 1);
+    }
+}
+
+// Read once before each chunk after the first: never for a text of one
+// chunk or less, and not after the last chunk of a text of whole chunks.
+TEST(yaml_parse_memory, memory_is_read_once_between_chunks) {
+    for (const std::size_t size : {std::size_t{0}, std::size_t{10}, chunk - 1, chunk, chunk + 1, 3 * chunk,
+                                   3 * chunk + 1}) {
+        std::string text = "x-a: \"";
+        text += std::string(size > text.size() + 2 ? size - text.size() - 2 : 0, 'v');
+        text += "\"\n";
+        if (size < text.size()) text = std::string(size, '#');
+        ASSERT_EQ(text.size(), size);
+        const growing_meter growth{0};
+        ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(parse_metered(text, growth, 0)))
+            << size;
+        EXPECT_EQ(*growth.readings, size == 0 ? 0 : (size - 1) / chunk) << size;
     }
 }
 
@@ -1025,7 +1050,7 @@ TEST(yaml_parse_memory, the_bound_is_reported_rather_than_what_the_cut_text_lack
     std::string text = "x-a: [";
     while (text.size() < 4 * chunk) text += "a, ";
     text += "b]\n";
-    auto parsed = yaml_tree::parse(text, limits::max_nodes, growing_meter{mib}, mib);
+    auto parsed = parse_metered(text, growing_meter{mib}, mib);
     const auto* e = std::get_if<yaml_error>(&parsed);
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(e->at.line, 1);
@@ -1033,20 +1058,36 @@ TEST(yaml_parse_memory, the_bound_is_reported_rather_than_what_the_cut_text_lack
     EXPECT_NE(e->message.find("took more than 1 MiB of memory"), std::string::npos) << e->message;
 }
 
-// Chunks split lines, scalars and UTF-8 characters anywhere: the tree is
-// the text's whatever the split.
+// Chunks split lines, scalars and UTF-8 characters anywhere, and a byte
+// order mark moves where the parser's own reads of 2 KiB fall against them:
+// the tree is the text's whatever the split.
 TEST(yaml_parse_memory, text_read_in_chunks_is_the_same_tree) {
-    std::string text = "x-a:\n";
-    std::vector<std::string> values;
-    for (std::size_t i = 0; text.size() < 5 * chunk; ++i) {
-        values.push_back(std::string(i % 7, 'v') + "\xC3\xA9\xE2\x82\xAC" + std::to_string(i));
-        text += "  k" + std::to_string(i) + (i % 2 == 0 ? ": \"" + values.back() + "\"\n" : ": " + values.back() + "\n");
+    const std::string two_chars = "\xC3\xA9\xE2\x82\xAC";  // é€: 5 bytes
+    for (const std::string bom : {"", "\xEF\xBB\xBF"}) {
+        // One quoted scalar over 3 chunks: a chunk begins inside one of its
+        // characters (with "x-a: \"" before it, at 1 and 3 x chunk; after a
+        // byte order mark too, at 2 x chunk).
+        std::string value;
+        while (value.size() < 3 * chunk) value += two_chars;
+        std::string text = bom + "x-a: \"" + value + "\"\nx-b:\n";
+        const auto inside = [&](std::size_t at) { return (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80; };
+        ASSERT_TRUE(inside(chunk) || inside(2 * chunk) || inside(3 * chunk)) << bom.size();
+        std::vector<std::string> values;
+        for (std::size_t i = 0; text.size() < 6 * chunk; ++i) {
+            values.push_back(std::string(i % 7, 'v') + two_chars + std::to_string(i));
+            text += "  k" + std::to_string(i) +
+                    (i % 2 == 0 ? ": \"" + values.back() + "\"\r\n" : ": " + values.back() + "\n");
+        }
+        auto parsed = parse_metered(text, growing_meter{0}, 0);
+        ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(parsed));
+        const auto root = std::get<std::shared_ptr<const yaml_tree>>(parsed)->root();
+        EXPECT_EQ(root["x-a"].Scalar(), value);
+        const auto map = root["x-b"];
+        ASSERT_EQ(map.size(), values.size());
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            EXPECT_EQ(map["k" + std::to_string(i)].Scalar(), values[i]) << i;
+        }
     }
-    auto parsed = parse(text);
-    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const yaml_tree>>(parsed));
-    const auto map = std::get<std::shared_ptr<const yaml_tree>>(parsed)->root()["x-a"];
-    ASSERT_EQ(map.size(), values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(map["k" + std::to_string(i)].Scalar(), values[i]) << i;
 }
 
 // ---- tags ----
