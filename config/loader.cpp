@@ -1363,6 +1363,12 @@ gateway load_string(const std::string& yaml, const std::string& file_name) {
     }
     diagnostics_sink sink;
     const heap_meter growth = growth_from_now();
+    if (!growth) {
+        sink.warning(source_mark{file_name, 0, 0},
+                     "the process's memory cannot be read (/proc/self/status), so the memory the YAML parser "
+                     "takes is not bounded (limits: " + mib(limits::max_parse_heap_bytes) +
+                         "); expected /proc mounted");
+    }
     auto tree = parse_document(yaml, file_name, sink, growth);
     if (!tree) throw config_error(sink.errors());
 
