@@ -132,7 +132,10 @@ asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, rep
     deadline_.expires_after(r.timeout);
     auto sent = co_await (asio::async_write(socket_, asio::buffer(adu), with_error) || deadline_.async_wait(with_error));
     if (sent.index() == 1) {
-        request_sent_ = true;  // maybe in part
+        // Maybe in part: the device holds half a frame that the next
+        // request's bytes would complete. The stream is out of step.
+        request_sent_ = true;
+        close();
         co_return make_error_code(modbus_errc::timeout);
     }
     const auto [send_failed, written] = std::get<0>(sent);

@@ -380,5 +380,101 @@ TYPED_TEST(tcp_faults, a_write_that_went_out_is_never_sent_twice) {
     EXPECT_FALSE(l.exchange(read_setpoint(1), answer));
 }
 
+// A Modbus TCP device that stops reading (stuck firmware, a full serial
+// queue behind a gateway) but whose answers are already on their way: it
+// never reads a byte, with a receive buffer as small as the system allows,
+// and sends the answer to `write_block(1)` for transactions 1, 2, ... as
+// fast as the link takes them. The link's requests fill the connection
+// until one cannot be written whole.
+class unread_peer {
+public:
+    unread_peer() {
+        listener_ = listen_on_loopback(port_);
+        if (listener_ < 0) return;
+        const int smallest = 1;  // raised by the system to its minimum
+        ::setsockopt(listener_, SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest);
+        thread_ = std::jthread([this](const std::stop_token& stop) { serve(stop); });
+    }
+    ~unread_peer() {
+        thread_ = {};
+        if (listener_ >= 0) ::close(listener_);
+    }
+    unread_peer(const unread_peer&) = delete;
+    unread_peer& operator=(const unread_peer&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    unsigned connections() const { return connections_; }
+
+private:
+    void serve(const std::stop_token& stop) {
+        int conn = -1;
+        std::uint16_t transaction = 0;
+        std::vector<std::uint8_t> out;
+        while (!stop.stop_requested()) {
+            pollfd fds[2] = {{listener_, POLLIN, 0}, {conn, POLLOUT, 0}};
+            if (::poll(fds, conn >= 0 ? 2 : 1, 20) <= 0) continue;
+            if ((fds[0].revents & POLLIN) != 0) {
+                const int c = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (c < 0) continue;
+                if (conn >= 0) ::close(conn);
+                conn = c;
+                transaction = 0;
+                out.clear();
+                ++connections_;
+                continue;
+            }
+            if (conn < 0 || (fds[1].revents & POLLOUT) == 0) continue;
+            while (out.size() < 1200) {
+                ++transaction;
+                // MBAP header (length 6: unit + PDU), then FC16's answer: 123 registers from 40.
+                const std::uint8_t echo[] = {static_cast<std::uint8_t>(transaction >> 8),
+                                             static_cast<std::uint8_t>(transaction & 0xFF), 0, 0, 0, 6, 1, 16, 0, 40, 0, 123};
+                out.insert(out.end(), std::begin(echo), std::end(echo));
+            }
+            const auto sent = ::send(conn, out.data(), out.size(), MSG_NOSIGNAL);
+            if (sent > 0) out.erase(out.begin(), out.begin() + sent);
+        }
+        if (conn >= 0) ::close(conn);
+    }
+
+    std::uint16_t port_ = 0;
+    int listener_ = -1;
+    std::atomic<unsigned> connections_{0};
+    std::jthread thread_;
+};
+
+// A request that cannot be written whole before its deadline may have gone
+// out in part: the device holds half a frame, and the next request's bytes
+// would complete it (half a write, then another's register and value). The
+// stream is out of step; the connection is closed, and the next request
+// goes on a new one.
+// The longest write there is (FC16, 123 registers: 259 bytes on the wire).
+request write_block(std::uint8_t unit_id) {
+    auto r = read_setpoint(unit_id);
+    r.function = function_code::write_multiple_registers;
+    r.count = 123;
+    r.values.assign(r.count, 5);
+    return r;
+}
+
+TEST(tcp_stream_faults, a_request_not_written_whole_closes_the_connection) {
+    const unread_peer peer;
+    ASSERT_NE(peer.port(), 0);
+    driven_link<tcp_stream_link> l("line", config::tcp_link{"127.0.0.1", peer.port()});
+    ASSERT_TRUE(open_within(l, 5s));
+    const auto r = write_block(1);
+    reply answer;
+    std::error_code error;
+    std::size_t answered = 0;
+    // The socket buffers hold a few megabytes.
+    for (; answered < 1'000'000 && !error; ++answered) error = l.exchange(r, answer);
+    ASSERT_EQ(error, make_error_code(modbus_errc::timeout)) << "after " << answered << " answered";
+    EXPECT_GT(answered, 1u);
+    EXPECT_FALSE(l.connected()) << "the connection the request was cut short on, after " << answered << " answered";
+    EXPECT_EQ(peer.connections(), 1u);
+    ASSERT_TRUE(open_within(l, 5s));
+    EXPECT_TRUE(testing::wait_until([&] { return peer.connections() == 2; }, 5s));
+}
+
 }  // namespace
 }  // namespace fieldbridge::modbus
