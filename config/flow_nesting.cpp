@@ -1,7 +1,6 @@
 #include "config/flow_nesting.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace fieldbridge::config {
 namespace {
