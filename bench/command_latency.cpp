@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     // production set it for the same reason.
     mosquitto_broker::options broker_options;
     broker_options.extra_config = "set_tcp_nodelay true\n";
+    broker_options.log_packets = false;
     mosquitto_broker broker(broker_options);
     const auto modbus_port = fieldbridge::testing::free_tcp_port();
     std::ostringstream y;

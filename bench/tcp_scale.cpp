@@ -27,7 +27,7 @@
 // polling (the window's CPU rate taken off).
 //
 // Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
-//                        [--format json|device|template|sparkplug] [--scrape]
+//                        [--format json|device|template|sparkplug] [--scrape] [--max-inflight N]
 //   SECONDS       measured window per scenario (default 30)
 //   --devices N   gateway devices (default 1000); --devices 10 is the idle
 //                 case of 1000 points
@@ -38,6 +38,7 @@
 //                 message per point from a JSON template of the same keys)
 //                 or sparkplug (a DDATA per device and poll, QoS 0 and
 //                 stored, as that format always is; births at connect)
+//   --max-inflight N  mqtt.max_inflight of the gateway (default: not set, 64)
 //   --own-points  every gateway device lists its 100 points itself instead of
 //                 taking them from one profile (no list shared between devices)
 // FIELDBRIDGE_BENCH_WRAPPER="heaptrack -o /tmp/gw" runs the gateway under a
@@ -75,6 +76,7 @@ int devices = 1000;
 int qos = 1;
 std::string format = "json";  // --format
 bool scrape = false;  // --scrape
+int max_inflight = 0;  // --max-inflight: mqtt.max_inflight; 0: not given (64)
 constexpr int per_simulator = 125;
 constexpr int points = 100;
 
@@ -164,6 +166,7 @@ totals read_status(const std::string& gateway_binary, const fs::path& config) {
 bool scenario(const fs::path& dir, changing values, int seconds, bool own_points) {
     mosquitto_broker::options broker_options;
     broker_options.extra_config = "max_queued_messages 1000000\n";
+    broker_options.log_packets = std::getenv("BROKER_LOG_ALL") != nullptr;
     mosquitto_broker broker(broker_options);
 
     std::vector<std::uint16_t> ports;
@@ -189,7 +192,8 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     const auto metrics_port = fieldbridge::testing::free_tcp_port();
     std::ostringstream y;
     if (scrape) y << "metrics: { listen: \"127.0.0.1:" << metrics_port << "\" }\n";
-    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale }\n"
+    y << "mqtt: { host: 127.0.0.1, port: " << broker.port() << ", client_id: bench-scale"
+      << (max_inflight > 0 ? ", max_inflight: " + std::to_string(max_inflight) : std::string()) << " }\n"
       << "publish: { prefix: scale, heartbeat: 60s, qos: " << qos << ", format: " << format
       << (format == "template" ? ", template: '{\"value\":{{value}},\"quality\":{{quality}},\"ts\":{{ts}}}'" : "")
       << " }\n"
@@ -293,6 +297,9 @@ int main(int argc, char** argv) {
                    (std::string(argv[i + 1]) == "json" || std::string(argv[i + 1]) == "device" ||
                     std::string(argv[i + 1]) == "template" || std::string(argv[i + 1]) == "sparkplug")) {
             format = argv[++i];
+        } else if (arg == "--max-inflight" && i + 1 < argc && std::atoi(argv[i + 1]) > 0 &&
+                   std::atoi(argv[i + 1]) <= 65535) {
+            max_inflight = std::atoi(argv[++i]);
         } else if (arg == "--devices" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
             devices = std::atoi(argv[++i]);
         } else if (std::atoi(argv[i]) > 0) {
@@ -300,15 +307,17 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2] "
-                         "[--format json|device|template|sparkplug] [--scrape]\n");
+                         "[--format json|device|template|sparkplug] [--scrape] [--max-inflight N]\n");
             return 2;
         }
     }
     std::string pattern = (fs::temp_directory_path() / "fieldbridge-bench-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) return 1;
     const fs::path dir = pattern;
-    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, format %s, %d s window, %u cores, %s\n",
+    std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, format %s, %d s window, %u cores, "
+                "max_inflight %d, %s\n",
                 devices, points, devices * points, qos, format.c_str(), seconds, std::thread::hardware_concurrency(),
+                max_inflight > 0 ? max_inflight : 64,
                 own_points ? "every device lists its own points" : "the devices share one profile's points");
     std::printf("%-24s %9s %7s %7s %9s %8s %8s %8s %8s %10s %10s %9s\n", "values", "polls/s", "missed", "failed",
                 "gw CPU", "RSS MB", "anon MB", "file MB", "peak MB", "sims CPU", "msgs/s", "queue");

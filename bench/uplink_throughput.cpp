@@ -47,6 +47,7 @@
 #include <boost/asio/post.hpp>
 
 #include "bench/cpu_time.hpp"
+#include "gateway/client_options.hpp"
 #include "gateway/client_uplink.hpp"
 #include "gateway/forwarder.hpp"
 #include "gateway/store/message_store.hpp"
@@ -159,7 +160,9 @@ struct uplink {
         o.reconnect_max = 200ms;
         client = std::make_unique<fieldbridge::mqtt::client>(io.get_executor(), o);
         link = std::make_unique<fieldbridge::gateway::client_uplink>(*client);
-        forward = std::make_unique<fieldbridge::gateway::forwarder>(*store, *link, [this] { link->arm_flush(); });
+        // The gateway's window for this in-flight limit (gateway/client_options).
+        forward = std::make_unique<fieldbridge::gateway::forwarder>(
+            *store, *link, [this] { link->arm_flush(); }, fieldbridge::gateway::forwarder_window(o.max_inflight));
         link->attach(*forward);
         // Historical messages start with "h" here, so that the subscriber
         // tells them apart.
@@ -425,6 +428,7 @@ int main(int argc, char** argv) {
 
     mosquitto_broker::options bo;
     bo.extra_config = "set_tcp_nodelay true\n";
+    bo.log_packets = std::getenv("BROKER_LOG_ALL") != nullptr;
     mosquitto_broker broker(bo);
 
     std::printf("uplink throughput: %llu messages, %zu-byte payload, window %d, mosquitto on loopback\n",

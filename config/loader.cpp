@@ -554,6 +554,7 @@ private:
             if (const auto w = client_id_warning(b.client_id)) sink_.warning(m.get("client_id")->mark, "mqtt.client_id: " + *w);
         }
         get_seconds(m, section::mqtt, "keepalive", b.keepalive);
+        get_integer(m, section::mqtt, "max_inflight", b.max_inflight);
         get_duration(m, section::mqtt, "connect_timeout", b.connect_timeout);
         get_sent_string(m, "username", b.username);
         get_string(m, "password", b.password);

@@ -322,6 +322,9 @@ struct broker {
     std::vector<std::pair<std::string, std::uint16_t>> failover;
     std::string client_id = "fieldbridge";
     std::chrono::seconds keepalive{30};
+    // QoS 1/2 messages sent and not yet acknowledged, at most (the broker's
+    // Receive Maximum lowers it under MQTT 5).
+    std::uint16_t max_inflight = 64;
     std::string username;
     std::string password;
     bool clean_session = true;

@@ -36,7 +36,7 @@ struct app::parts {
 
     parts(app& a, std::unique_ptr<store::message_store> s)
         : client(a.io_.get_executor(), client_options_from(a.cfg_)), queue(std::move(s)), link(client),
-          forward(*queue, link, [this] { link.arm_flush(); }, 1000,
+          forward(*queue, link, [this] { link.arm_flush(); }, forwarder_window(a.cfg_),
                   a.cfg_.publish.format == config::payload_format::sparkplug ? config::qos0_route::stored : a.cfg_.store.qos0), topics(std::make_shared<const point_topics>(a.cfg_)),
           publisher(a.cfg_, [this](const auto& messages, system::time_point t) { forward.submit(messages, t); },
                     topics),

@@ -1,5 +1,7 @@
 #include "gateway/client_options.hpp"
 
+#include <algorithm>
+
 #include "config/topic.hpp"
 #include "mqtt/tls_transport.hpp"
 
@@ -15,6 +17,7 @@ mqtt::client_options client_options_from(const config::broker& b) {
     for (const auto& [host, port] : b.failover) o.failover.push_back({host, port == 0 ? b.port : port});
     o.client_id = b.client_id;
     o.keepalive = b.keepalive;
+    o.max_inflight = b.max_inflight;
     o.username = b.username;
     o.password = b.password;
     o.clean_session = b.clean_session;
@@ -32,6 +35,10 @@ mqtt::client_options client_options_from(const config::broker& b) {
 }
 
 }  // namespace
+
+std::size_t forwarder_window(std::size_t max_inflight) { return std::max<std::size_t>(1000, 2 * max_inflight); }
+
+std::size_t forwarder_window(const config::gateway& cfg) { return forwarder_window(cfg.mqtt.max_inflight); }
 
 mqtt::will_message gateway_will(const config::gateway& cfg) {
     return mqtt::will_message{config::status_topic(cfg),

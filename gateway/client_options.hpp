@@ -3,6 +3,7 @@
 // the app builds its client from it and tests build the CONNECT from it.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "config/config_error.hpp"
@@ -12,6 +13,13 @@
 namespace fieldbridge::gateway {
 
 mqtt::client_options client_options_from(const config::gateway& cfg);
+
+// How many messages the forwarder hands the client before their
+// acknowledgements: 1 000, or twice the client's in-flight limit
+// (mqtt.max_inflight) when that is more, so that the client always has the
+// next ones at hand as acknowledgements come.
+std::size_t forwarder_window(std::size_t max_inflight);
+std::size_t forwarder_window(const config::gateway& cfg);
 
 // The last will: {"state":"offline"}, retained, on the gateway's status topic.
 mqtt::will_message gateway_will(const config::gateway& cfg);

@@ -88,8 +88,12 @@ void mosquitto_broker::write_config() const {
       << "max_queued_messages 1000000\n"
       << "max_inflight_messages 0\n"
       << "log_dest file " << (dir_ / "mosquitto.log").string() << "\n"
-      << "log_type all\n"
       << "connection_messages true\n";
+    if (options_.log_packets) {
+        c << "log_type all\n";
+    } else {
+        c << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n";
+    }
     if (options_.tls) {
         c << "cafile " << (dir_ / "ca.crt").string() << "\n"
           << "certfile " << (dir_ / "server.crt").string() << "\n"

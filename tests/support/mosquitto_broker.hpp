@@ -22,6 +22,12 @@ public:
         bool tls = false;
         // Keep sessions and queued messages on disk across restarts.
         bool persistence = false;
+        // Log every packet (mosquitto's debug lines: what wait_subscribed()
+        // and tests that read log() look for). Off, the log keeps errors,
+        // warnings, notices and connections only: at tens of thousands of
+        // messages a second, two flushed log lines each are most of the
+        // broker's own work, so the benchmarks turn it off.
+        bool log_packets = true;
         // Appended to the generated mosquitto.conf.
         std::string extra_config;
     };
