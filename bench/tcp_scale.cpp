@@ -41,6 +41,8 @@
 //   --max-inflight N  mqtt.max_inflight of the gateway (default: not set, 64)
 //   --own-points  every gateway device lists its 100 points itself instead of
 //                 taking them from one profile (no list shared between devices)
+// The broker does not log every packet; BROKER_LOG_ALL in the environment
+// makes it (as the test suite's brokers do).
 // FIELDBRIDGE_BENCH_WRAPPER="heaptrack -o /tmp/gw" runs the gateway under a
 // profiler (words split at spaces); its CPU and RSS figures are then the
 // wrapper's process, not the gateway's.

@@ -22,6 +22,11 @@
 // through), and the reference's whole process (its publisher and
 // libmosquitto's network thread), both over the same messages.
 //
+// The broker logs errors, warnings, notices and connections, not every
+// packet (mosquitto's debug lines, two flushed lines a message); with
+// BROKER_LOG_ALL set in the environment it logs every packet, as the test
+// suite's brokers do (the figures measured before that choice).
+//
 // Usage: bench_uplink_throughput [MESSAGES] [PAYLOAD_BYTES] [WINDOW] [BACKLOG] [LIVE_RATE] [ROUNDS]
 //        defaults 100000 100 64 1000000 1000 5 (live: messages a second while the backlog drains;
 //        rounds: alternating reference/fieldbridge runs per QoS, medians compared)

@@ -4,9 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <initializer_list>
 #include <set>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "gateway/store/flow.hpp"
@@ -21,8 +22,35 @@ struct ledger_flow {
     bool operator==(const ledger_flow&) const = default;
 };
 
-// Store id -> flow state as committed. An id absent is queued (or gone).
-using ledger = std::map<std::int64_t, ledger_flow>;
+// Store id -> flow state as committed, in id order. An id absent is queued
+// (or gone). Every commit looks up every flow in flight in it (a thousand
+// or more with a large mqtt.max_inflight), mostly in id order, and new
+// flows come at the end: entries side by side in one vector, so that such
+// a walk reads memory in order instead of chasing a tree's nodes.
+class ledger {
+public:
+    using value_type = std::pair<std::int64_t, ledger_flow>;
+    using const_iterator = std::vector<value_type>::const_iterator;
+
+    ledger() = default;
+    ledger(std::initializer_list<value_type> entries);
+
+    const_iterator begin() const noexcept { return entries_.begin(); }
+    const_iterator end() const noexcept { return entries_.end(); }
+    bool empty() const noexcept { return entries_.empty(); }
+    std::size_t size() const noexcept { return entries_.size(); }
+    const_iterator find(std::int64_t id) const;
+    // Throws std::out_of_range for an id absent.
+    const ledger_flow& at(std::int64_t id) const;
+    // The entry of `id`, made queued if it was absent.
+    ledger_flow& operator[](std::int64_t id);
+    // Removes the entries of these ids (in any order; absent ones ignored).
+    void erase(std::vector<std::int64_t> ids);
+    void clear() noexcept { entries_.clear(); }
+
+private:
+    std::vector<value_type> entries_;  // ascending ids
+};
 
 // The changes that bring the store from `committed` to the session's
 // `flows` (tokens below token_limit are store ids; others are not the

@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
 #include "mqtt/token.hpp"
 
 namespace fieldbridge::gateway {
@@ -54,6 +59,91 @@ TEST(ledger, commit_applies_what_the_store_recorded) {
     ledger committed;
     ledger_commit(committed, ledger_changes(committed, std::vector{flow(3, 9, true, true)}, {}, {}, limit));
     EXPECT_EQ(committed.at(3), (ledger_flow{store::flow_state::pubrec, 9, true}));
+}
+
+// The ledger is a sorted vector; a std::map is the reference it must match.
+// Random flows (ids in any order, in and out of the ledger), acknowledgements
+// and requeued ids, diffed and committed turn after turn; and change lists in
+// any order (an id removed, then recorded again in the same commit).
+using reference = std::map<std::int64_t, ledger_flow>;
+
+void commit_reference(reference& r, std::span<const store::change> changes) {
+    for (const auto& c : changes) {
+        switch (c.what) {
+            case kind::sent: r[c.id] = ledger_flow{store::flow_state::sent, c.packet_id, c.dup}; break;
+            case kind::pubrec: r[c.id].state = store::flow_state::pubrec; break;
+            case kind::done:
+            case kind::requeue: r.erase(c.id); break;
+        }
+    }
+}
+
+void expect_same(const ledger& l, const reference& r, const std::string& context) {
+    ASSERT_EQ(l.size(), r.size()) << context;
+    auto it = r.begin();
+    for (const auto& [id, f] : l) {
+        ASSERT_EQ(id, it->first) << context;
+        ASSERT_EQ(f, it->second) << context << ", id " << id;
+        ASSERT_EQ(l.find(id)->second, f) << context;
+        ++it;
+    }
+}
+
+TEST(ledger, a_sorted_vector_matches_a_map_over_random_turns) {
+    const auto seeds = 2000;
+    for (unsigned seed = 1; seed <= seeds; ++seed) {
+        std::mt19937 rng(seed);
+        const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+        ledger l;
+        reference r;
+        for (int turn = 0; turn < 30; ++turn) {
+            const auto context = "seed " + std::to_string(seed) + ", turn " + std::to_string(turn);
+            // The session's flows: mostly ascending ids near the ledger's
+            // newest, some older and some repeated, and tokens not the ledger's.
+            std::vector<mqtt::flow_status> flows;
+            const int base = turn * 5;
+            for (int n = pick(12); n > 0; --n) {
+                const auto id = static_cast<std::uint64_t>(pick(4) == 0 ? pick(base + 10) : base + pick(10));
+                flows.push_back(flow(pick(10) == 0 ? limit + id : id, static_cast<std::uint16_t>(1 + pick(3)),
+                                     pick(3) == 0, pick(4) == 0));
+            }
+            std::set<std::int64_t> acknowledged;
+            std::set<std::int64_t> requeued;
+            for (int n = pick(5); n > 0; --n) acknowledged.insert(pick(base + 10));
+            for (int n = pick(3); n > 0; --n) requeued.insert(pick(base + 10));
+            const auto changes = ledger_changes(l, flows, acknowledged, requeued, limit);
+            ledger_commit(l, changes);
+            commit_reference(r, changes);
+            expect_same(l, r, context);
+            // A change list in any order, as ledger_commit takes any.
+            std::vector<store::change> shuffled;
+            for (int n = pick(8); n > 0; --n) {
+                const auto id = static_cast<std::int64_t>(pick(base + 12));
+                const auto what = static_cast<kind>(pick(4));
+                shuffled.push_back(store::change{what, id, static_cast<std::uint16_t>(pick(4)), pick(2) == 0});
+            }
+            ledger_commit(l, shuffled);
+            commit_reference(r, shuffled);
+            expect_same(l, r, context + ", any order");
+        }
+    }
+}
+
+TEST(ledger, lookups_and_removals_keep_ids_in_order) {
+    ledger l{{5, {store::flow_state::sent, 1, false}}, {2, {store::flow_state::pubrec, 2, true}}};
+    l[9].packet_id = 3;
+    l[4].packet_id = 4;  // between two
+    std::vector<std::int64_t> ids;
+    for (const auto& [id, f] : l) ids.push_back(id);
+    EXPECT_EQ(ids, (std::vector<std::int64_t>{2, 4, 5, 9}));
+    EXPECT_EQ(l.at(2), (ledger_flow{store::flow_state::pubrec, 2, true}));
+    EXPECT_EQ(l.at(4), (ledger_flow{store::flow_state::queued, 4, false}));
+    EXPECT_THROW((void)l.at(3), std::out_of_range);
+    EXPECT_EQ(l.find(3), l.end());
+    l.erase({9, 3, 2, 2});
+    ids.clear();
+    for (const auto& [id, f] : l) ids.push_back(id);
+    EXPECT_EQ(ids, (std::vector<std::int64_t>{4, 5}));
 }
 
 }  // namespace
