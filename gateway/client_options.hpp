@@ -15,9 +15,11 @@ namespace fieldbridge::gateway {
 mqtt::client_options client_options_from(const config::gateway& cfg);
 
 // How many messages the forwarder hands the client before their
-// acknowledgements: 1 000, or twice the client's in-flight limit
-// (mqtt.max_inflight) when that is more, so that the client always has the
-// next ones at hand as acknowledgements come.
+// acknowledgements: 1 000, or the client's in-flight limit
+// (mqtt.max_inflight) when that is more. At that limit the forwarder hands
+// the next messages over once half of them are acknowledged, so that one
+// commit records hundreds of them going out, not the few each read of
+// acknowledgements brings (docs/performance.md).
 std::size_t forwarder_window(std::size_t max_inflight);
 std::size_t forwarder_window(const config::gateway& cfg);
 
