@@ -323,7 +323,8 @@ struct broker {
     std::string client_id = "fieldbridge";
     std::chrono::seconds keepalive{30};
     // QoS 1/2 messages sent and not yet acknowledged, at most (the broker's
-    // Receive Maximum lowers it under MQTT 5).
+    // Receive Maximum lowers it under MQTT 5); 16 384 at most, so that packet
+    // ids stay for the rest.
     std::uint16_t max_inflight = 64;
     std::string username;
     std::string password;

@@ -144,7 +144,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         integer("port", 1, 65535, "broker port"),
         text("client_id", "MQTT client id"),
         whole_seconds("keepalive", seconds(65535), "keepalive"),
-        integer("max_inflight", 1, 65535, "QoS 1/2 messages sent and not yet acknowledged, at most"),
+        integer("max_inflight", 1, 16384, "QoS 1/2 messages sent and not yet acknowledged, at most"),
         text("username", "user name", false),
         text("password", "password", false),
         flag("clean_session", "start a clean session at every connect"),

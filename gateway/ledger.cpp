@@ -69,7 +69,10 @@ bool id_less(const ledger::value_type& e, std::int64_t id) { return e.first < id
 }  // namespace
 
 ledger::ledger(std::initializer_list<value_type> entries) {
-    for (const auto& [id, flow] : entries) (*this)[id] = flow;
+    // Of entries with the same id the first counts, as in a std::map.
+    for (const auto& [id, flow] : entries) {
+        if (find(id) == end()) (*this)[id] = flow;
+    }
 }
 
 ledger::const_iterator ledger::find(std::int64_t id) const {

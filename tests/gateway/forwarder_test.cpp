@@ -835,6 +835,17 @@ TEST_F(forwarder_test, the_client_holds_at_most_the_window_and_the_rest_waits_in
     EXPECT_TRUE(committed().empty());
 }
 
+TEST_F(forwarder_test, qos0_messages_awaiting_their_write_are_bounded_by_windows_of_a_thousand_at_most) {
+    // 64 windows; a window above 1 000 (a large mqtt.max_inflight) is for
+    // QoS 1/2 messages in flight and does not raise the write buffer's bound.
+    using sizes = std::pair<std::size_t, std::size_t>;
+    for (const auto& [window, bound] : {sizes{3, 192}, sizes{1000, 64000}, sizes{16384, 64000}}) {
+        start(window);
+        EXPECT_EQ(fwd().max_unwritten(), bound) << window;
+        crash();
+    }
+}
+
 TEST_F(forwarder_test, a_full_queue_drops_the_oldest_by_the_policy_and_counts_them) {
     limits.max_rows = 3;
     policy = store::drop_policy::drop_oldest;

@@ -64,7 +64,8 @@ TEST(ledger, commit_applies_what_the_store_recorded) {
 // The ledger is a sorted vector; a std::map is the reference it must match.
 // Random flows (ids in any order, in and out of the ledger), acknowledgements
 // and requeued ids, diffed and committed turn after turn; and change lists in
-// any order (an id removed, then recorded again in the same commit).
+// any order (an id removed, then recorded again in the same commit). After
+// each diff's commit the ledger says what the session's flows say.
 using reference = std::map<std::int64_t, ledger_flow>;
 
 void commit_reference(reference& r, std::span<const store::change> changes) {
@@ -98,14 +99,16 @@ TEST(ledger, a_sorted_vector_matches_a_map_over_random_turns) {
         reference r;
         for (int turn = 0; turn < 30; ++turn) {
             const auto context = "seed " + std::to_string(seed) + ", turn " + std::to_string(turn);
-            // The session's flows: mostly ascending ids near the ledger's
-            // newest, some older and some repeated, and tokens not the ledger's.
+            // The session's flows, a token each: mostly ascending ids near
+            // the ledger's newest, some older, and tokens not the ledger's.
             std::vector<mqtt::flow_status> flows;
+            std::set<std::uint64_t> tokens;
             const int base = turn * 5;
             for (int n = pick(12); n > 0; --n) {
                 const auto id = static_cast<std::uint64_t>(pick(4) == 0 ? pick(base + 10) : base + pick(10));
-                flows.push_back(flow(pick(10) == 0 ? limit + id : id, static_cast<std::uint16_t>(1 + pick(3)),
-                                     pick(3) == 0, pick(4) == 0));
+                const auto token = pick(10) == 0 ? limit + id : id;
+                if (!tokens.insert(token).second) continue;
+                flows.push_back(flow(token, static_cast<std::uint16_t>(1 + pick(3)), pick(3) == 0, pick(4) == 0));
             }
             std::set<std::int64_t> acknowledged;
             std::set<std::int64_t> requeued;
@@ -115,6 +118,22 @@ TEST(ledger, a_sorted_vector_matches_a_map_over_random_turns) {
             ledger_commit(l, changes);
             commit_reference(r, changes);
             expect_same(l, r, context);
+            for (const auto& f : flows) {
+                const auto id = static_cast<std::int64_t>(f.token);
+                if (f.token >= limit || acknowledged.count(id)) continue;
+                const ledger_flow now{f.state == mqtt::inflight_state::pubrec_received ? store::flow_state::pubrec
+                                                                                       : store::flow_state::sent,
+                                      f.packet_id, f.dup};
+                ASSERT_NE(l.find(id), l.end()) << context << ", flow " << id;
+                ASSERT_EQ(l.at(id), now) << context << ", flow " << id;
+            }
+            for (const auto id : acknowledged) ASSERT_EQ(l.find(id), l.end()) << context << ", acknowledged " << id;
+            for (const auto id : requeued) {
+                if (acknowledged.count(id) || tokens.count(static_cast<std::uint64_t>(id))) continue;
+                const auto it = l.find(id);
+                ASSERT_TRUE(it == l.end() || it->second == (ledger_flow{store::flow_state::sent, 0, false}))
+                    << context << ", requeued " << id;
+            }
             // A change list in any order, as ledger_commit takes any.
             std::vector<store::change> shuffled;
             for (int n = pick(8); n > 0; --n) {
@@ -144,6 +163,10 @@ TEST(ledger, lookups_and_removals_keep_ids_in_order) {
     ids.clear();
     for (const auto& [id, f] : l) ids.push_back(id);
     EXPECT_EQ(ids, (std::vector<std::int64_t>{4, 5}));
+    // Of two entries with one id the first counts, as in a std::map.
+    const ledger twice{{1, {store::flow_state::sent, 1, false}}, {1, {store::flow_state::pubrec, 2, true}}};
+    EXPECT_EQ(twice.size(), 1u);
+    EXPECT_EQ(twice.at(1), (ledger_flow{store::flow_state::sent, 1, false}));
 }
 
 }  // namespace
