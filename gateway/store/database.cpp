@@ -81,7 +81,23 @@ std::string statement::text(int col) const {
     return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
 }
 
+namespace {
+
+// SQLite counts every allocation it makes under one process-wide mutex
+// unless told not to, and nothing here reads those counts (no
+// sqlite3_memory_used, no heap limits). Told once, before SQLite
+// initializes itself on the first open or VFS registration; if something
+// else in the process started SQLite first, the call is refused and it
+// keeps counting, which changes nothing but the time it takes.
+void skip_allocation_counts() {
+    static const int refused = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)refused;
+}
+
+}  // namespace
+
 result<std::unique_ptr<database>> database::open(const std::filesystem::path& path, bool gather_log_writes) {
+    skip_allocation_counts();
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    gather_log_writes ? wal_batching_vfs() : nullptr);

@@ -97,6 +97,17 @@ TEST_F(message_store_test, the_page_cache_is_the_configured_size_not_the_library
     }
 }
 
+// Counting each allocation takes a process-wide mutex on every SQLite
+// malloc and free; the store opens SQLite with the counts off (ctest runs
+// each test in a process of its own, so this open is the process's first).
+TEST_F(message_store_test, sqlite_counts_no_allocations_in_a_process_that_opened_a_store) {
+    auto s = open();
+    ASSERT_TRUE(s);
+    ids(s->append(std::vector{msg("t", std::string(4096, 'x'))}, t0_));
+    EXPECT_EQ(sqlite3_memory_used(), 0);
+    EXPECT_EQ(sqlite3_memory_highwater(0), 0);
+}
+
 TEST_F(message_store_test, uncommitted_appends_become_durable_with_the_next_commit) {
     auto s = open();
     ids(s->append_uncommitted(std::vector{msg("a", "1"), msg("b", "2")}, t0_));
