@@ -83,21 +83,31 @@ std::string statement::text(int col) const {
 
 namespace {
 
-// SQLite counts every allocation it makes under one process-wide mutex
-// unless told not to, and nothing here reads those counts (no
-// sqlite3_memory_used, no heap limits). Told once, before SQLite
-// initializes itself on the first open or VFS registration; if something
-// else in the process started SQLite first, the call is refused and it
-// keeps counting, which changes nothing but the time it takes.
-void skip_allocation_counts() {
-    static const int refused = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    (void)refused;
+// Process-wide SQLite settings, made once before SQLite initializes itself
+// (the first open or VFS registration). If something else in the process
+// started SQLite first, they are refused and SQLite keeps its defaults,
+// which changes nothing but the time the store takes.
+// - No allocation counts: SQLite would count every allocation it makes
+//   under one process-wide mutex, and nothing here reads the counts (no
+//   sqlite3_memory_used, no heap limits).
+// - The sub-journal (a copy of each page a savepoint's changes touch, so
+//   that in_transaction() can undo its body alone) kept in memory up to
+//   database::sub_journal_in_memory, not the default 64 KiB: past it SQLite writes it
+//   to a temporary file, a write per page. A ledger commit of a thousand
+//   messages touches a few hundred KiB; larger ones still go to the file.
+void configure_sqlite() {
+    static const bool configured = [] {
+        const bool counts = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+        const bool spill = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, database::sub_journal_in_memory) == SQLITE_OK;
+        return counts && spill;
+    }();
+    (void)configured;
 }
 
 }  // namespace
 
 result<std::unique_ptr<database>> database::open(const std::filesystem::path& path, bool gather_log_writes) {
-    skip_allocation_counts();
+    configure_sqlite();
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    gather_log_writes ? wal_batching_vfs() : nullptr);

@@ -94,6 +94,10 @@ public:
     // to wal_size_limit bytes when a checkpoint lets it start again.
     result<void> use_wal(durability d);
     static constexpr std::int64_t wal_size_limit = 4 * 1024 * 1024;
+    // Bytes of sub-journal (the pages a savepoint's changes touch) SQLite
+    // keeps in memory before it writes them to a temporary file; one
+    // setting for the process, made on the first open.
+    static constexpr int sub_journal_in_memory = 1024 * 1024;
     // PRAGMA cache_size, in KiB: set and read back.
     result<void> set_cache_kib(std::uint32_t kib);
     result<std::int64_t> cache_kib();

@@ -108,6 +108,48 @@ TEST_F(message_store_test, sqlite_counts_no_allocations_in_a_process_that_opened
     EXPECT_EQ(sqlite3_memory_highwater(0), 0);
 }
 
+// Whether SQLite holds a temporary file open (its names start "etilqs_";
+// unlinked at once, so only the descriptor shows it).
+bool sqlite_temporary_file_open() {
+    std::error_code ec;
+    for (const auto& fd : fs::directory_iterator("/proc/self/fd", ec)) {
+        const auto target = fs::read_symlink(fd.path(), ec);
+        if (!ec && target.filename().string().starts_with("etilqs_")) return true;
+    }
+    return false;
+}
+
+// A ledger commit of a thousand messages inside the transaction of
+// uncommitted appends (the every-value path; in_transaction() undoes its
+// body alone through a savepoint, whose copy of each page it touches is the
+// sub-journal) keeps that copy in memory: no temporary file, no write per
+// page. The check runs just before COMMIT, while SQLite would still hold
+// the file.
+TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitted_ones_writes_no_temporary_file) {
+    bool temporary_file = false;
+    opts_.fail_commit = [&] {
+        temporary_file = temporary_file || sqlite_temporary_file_open();
+        return false;
+    };
+    auto s = open();
+    ASSERT_TRUE(s);
+    std::vector<mqtt::message> batch;
+    for (int i = 0; i < 1000; ++i) batch.push_back(msg("plant/hall/device" + std::to_string(i) + "/power", std::string(120, 'v')));
+    const auto sent_ids = ids(s->append(batch, t0_));
+    ASSERT_EQ(sent_ids.size(), 1000U);
+    ids(s->append_uncommitted(batch, t0_));
+    std::vector<change> sent, done;
+    for (std::size_t i = 0; i < sent_ids.size(); ++i) {
+        sent.push_back(change{change::kind::sent, sent_ids[i], static_cast<std::uint16_t>(i + 1), false});
+        done.push_back(change{change::kind::done, sent_ids[i]});
+    }
+    ASSERT_TRUE(s->apply(sent));
+    ids(s->append_uncommitted(batch, t0_));
+    ASSERT_TRUE(s->apply(done));
+    EXPECT_FALSE(temporary_file);
+    EXPECT_EQ(committed_rows(opts_.path), 2000);
+}
+
 TEST_F(message_store_test, uncommitted_appends_become_durable_with_the_next_commit) {
     auto s = open();
     ids(s->append_uncommitted(std::vector{msg("a", "1"), msg("b", "2")}, t0_));
