@@ -109,6 +109,8 @@ void mosquitto_broker::write_config() const {
 
 bool mosquitto_broker::running() const { return process_ && process_->running(); }
 
+pid_t mosquitto_broker::pid() const noexcept { return process_ ? process_->pid() : -1; }
+
 void mosquitto_broker::start() {
     if (running()) return;
     process_ = std::make_unique<child_process>(

@@ -45,6 +45,9 @@ public:
     // client.key beside it are a client certificate signed by the same CA.
     std::filesystem::path ca_file() const { return dir_ / "ca.crt"; }
     bool running() const;
+    // The broker's process (-1 when it is not started): for the benchmarks'
+    // CPU figures.
+    pid_t pid() const noexcept;
 
     // Starts on the same port; throws std::runtime_error if it does not
     // listen within 10 s.
