@@ -134,11 +134,14 @@ TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitt
     auto s = open();
     ASSERT_TRUE(s);
     std::vector<mqtt::message> batch;
+    batch.reserve(1000);
     for (int i = 0; i < 1000; ++i) batch.push_back(msg("plant/hall/device" + std::to_string(i) + "/power", std::string(120, 'v')));
     const auto sent_ids = ids(s->append(batch, t0_));
     ASSERT_EQ(sent_ids.size(), 1000U);
     ids(s->append_uncommitted(batch, t0_));
     std::vector<change> sent, done;
+    sent.reserve(sent_ids.size());
+    done.reserve(sent_ids.size());
     for (std::size_t i = 0; i < sent_ids.size(); ++i) {
         sent.push_back(change{change::kind::sent, sent_ids[i], static_cast<std::uint16_t>(i + 1), false});
         done.push_back(change{change::kind::done, sent_ids[i]});
