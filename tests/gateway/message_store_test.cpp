@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -108,15 +109,17 @@ TEST_F(message_store_test, sqlite_counts_no_allocations_in_a_process_that_opened
     EXPECT_EQ(sqlite3_memory_highwater(0), 0);
 }
 
-// Whether SQLite holds a temporary file open (its names start "etilqs_";
-// unlinked at once, so only the descriptor shows it).
-bool sqlite_temporary_file_open() {
+// The names of the files this process holds open, from /proc/self/fd (a
+// file unlinked while open, as SQLite's temporary files are at once, keeps
+// its name with " (deleted)" after it).
+std::vector<std::string> open_file_names() {
+    std::vector<std::string> names;
     std::error_code ec;
     for (const auto& fd : fs::directory_iterator("/proc/self/fd", ec)) {
         const auto target = fs::read_symlink(fd.path(), ec);
-        if (!ec && target.filename().string().starts_with("etilqs_")) return true;
+        if (!ec) names.push_back(target.filename().string());
     }
-    return false;
+    return names;
 }
 
 // A ledger commit of a thousand messages inside the transaction of
@@ -127,8 +130,12 @@ bool sqlite_temporary_file_open() {
 // the file.
 TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitted_ones_writes_no_temporary_file) {
     bool temporary_file = false;
+    bool database_seen = true;  // the scan sees the store's own file each time: it could see a temporary one
     opts_.fail_commit = [&] {
-        temporary_file = temporary_file || sqlite_temporary_file_open();
+        const auto names = open_file_names();
+        const auto has = [&](auto&& match) { return std::any_of(names.begin(), names.end(), match); };
+        temporary_file = temporary_file || has([](const std::string& n) { return n.starts_with("etilqs_"); });
+        database_seen = database_seen && has([](const std::string& n) { return n == "queue.db"; });
         return false;
     };
     auto s = open();
@@ -149,6 +156,7 @@ TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitt
     ASSERT_TRUE(s->apply(sent));
     ids(s->append_uncommitted(batch, t0_));
     ASSERT_TRUE(s->apply(done));
+    EXPECT_TRUE(database_seen);
     EXPECT_FALSE(temporary_file);
     EXPECT_EQ(committed_rows(opts_.path), 2000);
 }

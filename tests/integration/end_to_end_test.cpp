@@ -326,7 +326,9 @@ cli_answer run_cli(std::vector<std::string> args) { return testing::run_fieldbri
 // with max_age 0. Device-level commands write several points, all checked first.
 // The silence lasts 6 s: a poll whose reads all time out takes about a second
 // (each of the meter's blocks waits its 300 ms), and offline_after (3) such
-// polls must pass with time to spare before the device answers again.
+// polls must pass with time to spare before the device answers again. Once
+// offline, the device is polled every offline_poll_interval (10 s by
+// default): that, not the end of the silence, decides when it is back.
 TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_commands_write_several_points) {
     for (const auto& [max_age, vanish_after, vanish_for] :
          {std::tuple{"30s", "4s", "6s"}, std::tuple{"500ms", "1s", "6s"}, std::tuple{"0s", "1s", "6s"}}) {
