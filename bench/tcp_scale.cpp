@@ -62,6 +62,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/model.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/mosquitto_broker.hpp"
@@ -321,7 +322,7 @@ int main(int argc, char** argv) {
     std::printf("%d Modbus TCP devices x %d points every 1 s (%d points/s), QoS %d, format %s, %d s window, %u cores, "
                 "max_inflight %d, %s\n",
                 devices, points, devices * points, qos, format.c_str(), seconds, std::thread::hardware_concurrency(),
-                max_inflight > 0 ? max_inflight : 64,
+                max_inflight > 0 ? max_inflight : static_cast<int>(fieldbridge::config::broker{}.max_inflight),
                 own_points ? "every device lists its own points" : "the devices share one profile's points");
     std::printf("%-24s %9s %7s %7s %9s %8s %8s %8s %8s %10s %10s %10s %9s\n", "values", "polls/s", "missed", "failed",
                 "gw CPU", "RSS MB", "anon MB", "file MB", "peak MB", "sims CPU", "broker CPU", "msgs/s", "queue");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/topic.hpp"
+#include "gateway/forwarder.hpp"
 #include "mqtt/tls_transport.hpp"
 
 namespace fieldbridge::gateway {
@@ -36,7 +37,9 @@ mqtt::client_options client_options_from(const config::broker& b) {
 
 }  // namespace
 
-std::size_t forwarder_window(std::size_t max_inflight) { return std::max<std::size_t>(1000, max_inflight); }
+std::size_t forwarder_window(std::size_t max_inflight) {
+    return std::max<std::size_t>(forwarder::default_window, max_inflight);
+}
 
 std::size_t forwarder_window(const config::gateway& cfg) { return forwarder_window(cfg.mqtt.max_inflight); }
 

@@ -15,7 +15,7 @@ namespace fieldbridge::gateway {
 mqtt::client_options client_options_from(const config::gateway& cfg);
 
 // How many messages the forwarder hands the client before their
-// acknowledgements: 1 000, or the client's in-flight limit
+// acknowledgements: forwarder::default_window (1 000), or the client's in-flight limit
 // (mqtt.max_inflight) when that is more. At that limit the forwarder hands
 // the next messages over once half of them are acknowledged, so that one
 // commit records hundreds of them going out, not the few each read of

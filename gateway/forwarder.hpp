@@ -14,9 +14,8 @@
 //
 // Bounds: while the link is up the client holds at most `window` of the
 // forwarder's messages not yet acknowledged (handed()) and 64 windows (of
-// 1 000 at most) of QoS 0 messages in its write buffer (unwritten()); while
-// the link is down it
-// holds only flows already sent
+// default_window at most) of QoS 0 messages in its write buffer
+// (unwritten()); while the link is down it holds only flows already sent
 // (at most its in-flight window); queued messages stay in the store alone,
 // whose limits (rows, bytes, age) therefore bound everything held. The store
 // never evicts a message the client holds or the broker acknowledged.
@@ -67,7 +66,9 @@ class forwarder {
 public:
     // window: messages handed to the client and not yet acknowledged, at most.
     // arm_flush: the owner calls flush_due() within a few milliseconds.
-    forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush, std::size_t window = 1000,
+    static constexpr std::size_t default_window = 1000;
+    forwarder(store::message_store& store, uplink& link, std::function<void()> arm_flush,
+              std::size_t window = default_window,
               config::qos0_route qos0 = config::qos0_route::stored);
     ~forwarder();
     forwarder(const forwarder&) = delete;
@@ -133,10 +134,11 @@ public:
     // (64 000 messages by default, about 8 MB of 130-byte messages) take a
     // second of 500 devices x 100 points all polled at the same instant
     // (docs/performance.md, "Every value changing"); past it, QoS 0 messages
-    // wait in the store. A window above 1 000 (a large mqtt.max_inflight)
-    // does not raise it: that is for QoS 1/2 messages in flight.
+    // wait in the store. A window above default_window (a large
+    // mqtt.max_inflight) does not raise it: that is for QoS 1/2 messages in
+    // flight.
     std::size_t unwritten() const { return unwritten_.size() + direct_unwritten_; }
-    std::size_t max_unwritten() const { return std::min<std::size_t>(window_, 1000) * unwritten_windows; }
+    std::size_t max_unwritten() const { return std::min(window_, default_window) * unwritten_windows; }
     static constexpr std::size_t unwritten_windows = 64;
     // Rows one refill reads at most, counting those the uplink is not
     // ready() for (the rest follows at the next flush): a long run of
