@@ -44,8 +44,7 @@ result<std::optional<std::int64_t>> oldest_created_ms(database& db) {
     return std::optional<std::int64_t>{s->integer(0)};
 }
 
-message_queue::message_queue(database& db, const limits& l, drop_policy p, queue_tail tail)
-    : db_(db), limits_(l), policy_(p), tail_(std::move(tail)) {}
+message_queue::message_queue(database& db, const limits& l, drop_policy p) : db_(db), limits_(l), policy_(p) {}
 
 result<void> message_queue::refresh_stats() {
     auto s = db_.once("SELECT count(*), coalesce(sum(size), 0), (SELECT created_ms FROM messages ORDER BY id LIMIT 1) "
@@ -104,7 +103,6 @@ result<bool> message_queue::make_room(std::uint64_t rows, std::uint64_t bytes) {
             remove->reset();
             remove->bind(1, id);
             if (auto d = remove->run(); !d) return fail(d.error());
-            tail_.erased(id);
             --stats_.rows;
             stats_.bytes -= size;
             ++(by_rows ? counters_.dropped_by_rows : counters_.dropped_by_bytes);
@@ -154,10 +152,7 @@ std::vector<result<std::int64_t>> message_queue::append(std::span<const mqtt::me
                 .bind(5, created)
                 .bind(6, static_cast<std::int64_t>(size));
             if (auto r = insert->run(); !r) return r;
-            const auto id = db_.last_insert_rowid();
-            out.emplace_back(id);
-            tail_.appended(stored_message{id, mqtt::message{m.topic, m.payload, m.qos, m.retain}, flow_state::queued,
-                                          0, false, from_ms(created)});
+            out.emplace_back(db_.last_insert_rowid());
             ++appended;
             ++stats_.rows;
             stats_.bytes += size;
@@ -167,9 +162,7 @@ std::vector<result<std::int64_t>> message_queue::append(std::span<const mqtt::me
         return {};
     });
     if (!outcome) {
-        // Nothing of the batch is stored, and what its savepoint evicted is
-        // back: the tail cannot say which.
-        tail_.forget();
+        // Nothing of the batch is stored.
         if (db_.rollbacks() == rollbacks_before) {
             // Only its savepoint went: what it evicted is back.
             stats_ = stats_before;
@@ -192,7 +185,6 @@ std::vector<result<std::int64_t>> message_queue::append(std::span<const mqtt::me
 }
 
 result<std::vector<stored_message>> message_queue::load(std::int64_t after, std::size_t limit) {
-    if (auto rows = tail_.take(after, limit)) return std::move(*rows);
     auto s = db_.prepared(
         "SELECT id, topic, payload, qos, retain, created_ms, state, packet_id, dup FROM messages "
         "WHERE id > ? ORDER BY id LIMIT ?");
@@ -227,7 +219,6 @@ result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_poin
     std::optional<std::pair<std::int64_t, std::int64_t>> run;
     const auto flush = [&]() -> result<void> {
         if (!run) return {};
-        tail_.forget();  // it may hold rows of the run
         remove->reset();
         remove->bind(1, run->first).bind(2, run->second).bind(3, before);
         if (auto r = remove->run(); !r) return fail(r.error());
@@ -289,7 +280,6 @@ void message_queue::transaction_rolled_back(std::error_code why) {
         spdlog::error("queue: {} message(s) not yet committed are lost: {}", uncommitted_rows_, why.message());
     }
     uncommitted_rows_ = 0;
-    tail_.forget();     // rows appended in it are gone, rows deleted in it back
     earliest_.reset();  // rows an expiry deleted are back
     if (auto r = refresh_stats(); !r) {
         spdlog::error("queue: cannot count the rows after a rollback: {}", r.error().message());

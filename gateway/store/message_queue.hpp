@@ -19,7 +19,6 @@
 #include "gateway/store/database.hpp"
 #include "gateway/store/options.hpp"
 #include "gateway/store/queue_stats.hpp"
-#include "gateway/store/queue_tail.hpp"
 #include "gateway/store/stored_message.hpp"
 #include "mqtt/message.hpp"
 
@@ -35,8 +34,7 @@ result<std::optional<std::int64_t>> oldest_created_ms(database& db);
 
 class message_queue final : public transaction_observer {
 public:
-    // tail: the newest rows kept in memory too (queue_tail.hpp).
-    message_queue(database& db, const limits& l, drop_policy p, queue_tail tail);
+    message_queue(database& db, const limits& l, drop_policy p);
 
     // Rows, bytes and the oldest message, counted again from the table.
     result<void> refresh_stats();
@@ -46,13 +44,8 @@ public:
     // One entry per message: its id, or why it was not stored.
     std::vector<result<std::int64_t>> append(std::span<const mqtt::message> batch,
                                              std::chrono::system_clock::time_point now, bool commit);
-    // Up to `limit` messages with id > after, in id order: from the tail in
-    // memory when it holds them, else from the table.
+    // Up to `limit` messages with id > after, in id order.
     result<std::vector<stored_message>> load(std::int64_t after, std::size_t limit);
-    // The rows first..last may have changed (a flow change): the tail forgets
-    // them.
-    void touched(std::int64_t first, std::int64_t last) { tail_.touched(first, last); }
-    const queue_tail& tail() const noexcept { return tail_; }
     // Drops queued messages older than max_age, but not those protect() keeps;
     // returns how many went.
     result<std::uint64_t> expire(std::chrono::system_clock::time_point now);
@@ -96,7 +89,6 @@ private:
     // expiry's last whole pass, lowered by every append since; none before
     // the first pass and after a rollback. Lets expiry skip its pass.
     std::optional<std::int64_t> earliest_;
-    queue_tail tail_;
 };
 
 }  // namespace fieldbridge::store

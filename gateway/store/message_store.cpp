@@ -52,7 +52,7 @@ message_store::message_store(file_lock lock, std::unique_ptr<database> db, optio
     : lock_(std::move(lock)),
       db_(std::move(db)),
       options_(std::move(o)),
-      queue_(*db_, options_.limits, options_.policy, queue_tail(options_.tail_rows, options_.tail_bytes)),
+      queue_(*db_, options_.limits, options_.policy),
       ledger_(*db_),
       devices_(*db_),
       lanes_(*db_) {
@@ -81,7 +81,6 @@ bool message_store::uncommitted() const noexcept { return db_->transaction_open(
 
 result<void> message_store::apply(std::span<const change> changes) {
     if (changes.empty()) return flush();
-    for (const auto& c : changes) queue_.touched(c.id, c.id);
     auto done = ledger_.apply(changes);
     if (!done) return fail(done.error());
     queue_.completed(done->rows, done->bytes, done->oldest_read, done->oldest_ms);

@@ -19,7 +19,6 @@
 // Not thread-safe: one owner (the core thread) calls it.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -122,8 +121,6 @@ public:
         return lanes_.latest_by_topic(after);
     }
     result<std::vector<stored_message>> load_live(const lane_state& lanes, std::int64_t after, std::size_t limit) {
-        // Past the split's fresh rows the live lane is every row in id order.
-        if (after >= lanes.boundary || lanes.fresh.empty()) return queue_.load(std::max(after, lanes.boundary), limit);
         return lanes_.load_live(lanes, after, limit);
     }
     result<std::vector<stored_message>> load_historical(const lane_state& lanes, std::int64_t after,

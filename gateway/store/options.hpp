@@ -3,7 +3,6 @@
 #pragma once
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -34,11 +33,6 @@ struct options {
     // SQLite page cache of the connection, in KiB (PRAGMA cache_size): set,
     // not left to the library's default, so the store's memory is known.
     std::uint32_t cache_kib = 2048;
-    // The newest rows appended, kept in memory as well (queue_tail.hpp), so
-    // that reading a message right after appending it takes no query: at
-    // most this many rows and bytes of topic and payload. 0 rows: none.
-    std::size_t tail_rows = 4096;
-    std::size_t tail_bytes = 1024 * 1024;
     // Each transaction's write-ahead log frames written with one call
     // (wal_batching_vfs.hpp); false: SQLite's default VFS, for comparison
     // (bench/store_commit.cpp).

@@ -1,13 +1,10 @@
 // Model-based test of the message queue: random sequences of appends (each
 // committed, or left for a later commit), acknowledgements and other flow
 // changes, expiry (the wall clock set back now and then), protected
-// messages, reads from a cursor as the forwarder makes them (answered from
-// the tail in memory when it can, queue_tail.hpp), restarts (with other
-// limits, drop policy and tail bounds now and then) and failed commits, run
-// against the store on a real
+// messages, restarts (with other limits and drop policy now and then) and
+// failed commits, run against the store on a real
 // SQLite file and against a small reference model of what it must hold and
-// count. Each cursor read must give what the model holds after the cursor.
-// After every step the store must agree with the model: its rows and
+// count. After every step the store must agree with the model: its rows and
 // flow states, what a second connection sees committed, depth, oldest, the
 // highest id and every counter.
 //
@@ -272,8 +269,6 @@ public:
         opts_.durability = durability::normal;
         opts_.limits = limits_;
         opts_.policy = policy_;
-        opts_.tail_rows = tail_rows_;
-        opts_.tail_bytes = tail_bytes_;
         opts_.fail_commit = [this] { return std::exchange(store_fail_next_, false); };
         trace("open: " + describe_options());
         reopen();
@@ -297,18 +292,18 @@ public:
             now_ += std::chrono::milliseconds(uniform(0, 20'000));
         }
         const auto op = uniform(0, 99);
-        if (op < 22) {
+        if (op < 25) {
             append(true);
-        } else if (op < 40) {
+        } else if (op < 45) {
             append(false);
-        } else if (op < 46) {
+        } else if (op < 52) {
             trace("flush");
             const bool expected = model_.commit();
             const bool got = store_->flush().has_value();
             if (got != expected) return fail_with("flush: store " + ok(got) + ", model " + ok(expected));
-        } else if (op < 62) {
+        } else if (op < 70) {
             acknowledge();
-        } else if (op < 68) {
+        } else if (op < 77) {
             trace("expire at " + std::to_string(to_ms(now_)));
             const auto expected = model_.expire(now_);
             const auto got = store_->expire(now_);
@@ -317,11 +312,9 @@ public:
                 return fail_with("expire: store dropped " + std::to_string(*got) + ", model " +
                                  std::to_string(expected));
             }
-        } else if (op < 80) {
-            read_from_cursor();
-        } else if (op < 84) {
+        } else if (op < 82) {
             protect();
-        } else if (op < 86) {
+        } else if (op < 85) {
             std::vector<std::uint16_t> ids(static_cast<std::size_t>(uniform(0, 3)));
             for (auto& id : ids) id = static_cast<std::uint16_t>(uniform(1, 65535));
             trace("set_incoming_qos2 x" + std::to_string(ids.size()));
@@ -359,23 +352,15 @@ private:
         return policy_;
     }
 
-    // Small enough that appends trim the tail, now and then none at all.
-    void pick_tail() {
-        tail_rows_ = static_cast<std::size_t>(uniform(0, 6));
-        tail_bytes_ = static_cast<std::size_t>(uniform(0, 3) == 0 ? uniform(0, 60) : 1024);
-    }
-
     bool pick_options() {
         pick_limits();
         pick_policy();
-        pick_tail();
         return true;
     }
 
     std::string describe_options() const {
         return "max_rows " + std::to_string(limits_.max_rows) + ", max_bytes " + std::to_string(limits_.max_bytes) +
-               ", max_age " + std::to_string(limits_.max_age.count()) + " s, " + name(policy_) + ", tail " +
-               std::to_string(tail_rows_) + " rows " + std::to_string(tail_bytes_) + " bytes";
+               ", max_age " + std::to_string(limits_.max_age.count()) + " s, " + name(policy_);
     }
 
     void reopen() {
@@ -453,30 +438,6 @@ private:
         if (got != expected) fail_with("apply: store " + ok(got) + ", model " + ok(expected));
     }
 
-    // The forwarder's way: the rows after its cursor, which moves to the last
-    // one read; now and then it goes back (a rewind, a resync).
-    void read_from_cursor() {
-        if (uniform(0, 5) == 0) cursor_ = uniform(0, 5) == 0 ? 0 : uniform(0, std::max<std::int64_t>(cursor_, 0));
-        const auto limit = static_cast<std::size_t>(uniform(1, 5));
-        trace("load after " + std::to_string(cursor_) + " limit " + std::to_string(limit));
-        std::vector<stored_message> expected;
-        for (auto it = model_.current().rows.upper_bound(cursor_);
-             it != model_.current().rows.end() && expected.size() < limit; ++it) {
-            expected.push_back(it->second);
-        }
-        auto got = store_->load(cursor_, limit);
-        if (!got) {
-            fail_with("load failed: " + got.error().message());
-            return;
-        }
-        if (*got != expected) {
-            fail_with("load after " + std::to_string(cursor_) + ": store " + describe(*got) + "\n  model " +
-                      describe(expected));
-            return;
-        }
-        if (!got->empty()) cursor_ = got->back().id;
-    }
-
     void protect() {
         kept_.clear();
         std::string what = "protect";
@@ -495,8 +456,6 @@ private:
         if (uniform(0, 2) == 0) {
             pick_options();
             opts_.limits = limits_;
-            opts_.tail_rows = tail_rows_;
-            opts_.tail_bytes = tail_bytes_;
             opts_.policy = policy_;
         }
         trace("restart: " + describe_options());
@@ -525,9 +484,7 @@ private:
     bool check() {
         std::vector<stored_message> expected;
         for (const auto& [id, m] : model_.current().rows) expected.push_back(m);
-        // After -1: below any id the tail answers for, so the rows come from
-        // the table and the tail is left as it is for the next cursor read.
-        auto rows = store_->load(-1, 1'000'000);
+        auto rows = store_->load(0, 1'000'000);
         if (!rows) return fail_with("load failed: " + rows.error().message());
         if (*rows != expected) return fail_with("rows: store " + describe(*rows) + "\n  model " + describe(expected));
 
@@ -594,8 +551,6 @@ private:
     std::mt19937_64 random_;
     limits limits_;
     drop_policy policy_ = drop_policy::drop_oldest;
-    std::size_t tail_rows_ = 0;
-    std::size_t tail_bytes_ = 0;
     bool picked_ = pick_options();  // limits_ and policy_, before the model takes them
     std::set<std::int64_t> kept_;
     reference model_;
@@ -603,7 +558,6 @@ private:
     bool store_fail_next_ = false;
     std::unique_ptr<message_store> store_;
     sqlite3* reader_ = nullptr;
-    std::int64_t cursor_ = 0;
     clock::time_point now_ = clock::time_point(std::chrono::milliseconds(1'700'000'000'000));
     std::vector<std::string> history_;
     std::string failure_;
