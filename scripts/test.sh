@@ -64,9 +64,10 @@ stage "build (clang, ASan + UBSan) and fuzzing (bounded)"
 FIELDBRIDGE_FUZZ_DIR=build-asan FIELDBRIDGE_FUZZ_BUILD=all scripts/fuzz.sh "${FIELDBRIDGE_FUZZ_SECONDS:-150}"
 stage_done "build (clang, ASan + UBSan) and fuzzing"
 stage "tests under ASan + UBSan"
-# The uplink model (1000 seeds in two shards: 2 and 10 minutes here, the
-# seeds cost unevenly) starts first (its COST), on both cores; `ctest` in a plain build runs 2000 seeds of each
-# model, `ctest -L long` 50 000 of the uplink's.
+# The uplink model (1000 seeds in four shards of like cost, each well inside
+# its 1200 s timeout) starts first (its COST), on both cores; `ctest` in a
+# plain build runs 2000 seeds of each model, `ctest -L long` 50 000 of the
+# uplink's.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FIELDBRIDGE_UPLINK_SEEDS=1000 FIELDBRIDGE_STORE_MODEL_SEEDS=2000 \
     ctest --output-on-failure -j"$jobs" --timeout 900 -LE long)
