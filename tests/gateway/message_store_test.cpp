@@ -4,6 +4,7 @@
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/database.hpp"
 #include "tests/gateway/small_disk.hpp"
+#include "tests/modbus/captured_log.hpp"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -107,6 +108,23 @@ TEST_F(message_store_test, sqlite_counts_no_allocations_in_a_process_that_opened
     ids(s->append(std::vector{msg("t", std::string(4096, 'x'))}, t0_));
     EXPECT_EQ(sqlite3_memory_used(), 0);
     EXPECT_EQ(sqlite3_memory_highwater(0), 0);
+}
+
+// Something else in the process started SQLite before the first store:
+// the settings are refused, SQLite keeps its defaults (here: it counts
+// allocations), the store works as before and says so once, however many
+// stores open.
+TEST_F(message_store_test, a_store_opened_after_sqlite_started_works_and_says_once_that_its_settings_were_refused) {
+    ASSERT_EQ(sqlite3_initialize(), SQLITE_OK);
+    const modbus::captured_log log;
+    auto s = open();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(ids(s->append(std::vector{msg("t", "1")}, t0_)), std::vector<std::int64_t>{1});
+    opts_.path = dir_ / "other.db";
+    auto other = open();
+    ASSERT_TRUE(other);
+    EXPECT_GT(sqlite3_memory_used(), 0) << "SQLite's defaults: it counts its allocations";
+    EXPECT_EQ(log.count("SQLite was started before the store"), 1U);
 }
 
 // The names of the files this process holds open, from /proc/self/fd (a
