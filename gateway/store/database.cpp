@@ -102,8 +102,9 @@ void configure_sqlite() {
         const bool counts = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
         const bool spill = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, database::sub_journal_in_memory) == SQLITE_OK;
         if (!counts || !spill) {
-            spdlog::warn("queue: SQLite was started before the store: it keeps its default settings (allocation "
-                         "counts on, sub-journal to a file past 64 KiB), which costs time, not correctness");
+            spdlog::warn("queue: SQLite was started before the store: it keeps the settings it was started with "
+                         "(by default allocation counts on, sub-journal to a file past 64 KiB), which costs time, "
+                         "not correctness");
         }
         return counts && spill;
     }();

@@ -113,7 +113,9 @@ TEST_F(message_store_test, sqlite_counts_no_allocations_in_a_process_that_opened
 // Something else in the process started SQLite before the first store:
 // the settings are refused, SQLite keeps its defaults (here: it counts
 // allocations), the store works as before and says so once, however many
-// stores open.
+// stores open. Like the test above, it needs a process of its own (ctest
+// runs each test so): in one process with other tests, whichever opens a
+// store first decides.
 TEST_F(message_store_test, a_store_opened_after_sqlite_started_works_and_says_once_that_its_settings_were_refused) {
     ASSERT_EQ(sqlite3_initialize(), SQLITE_OK);
     const modbus::captured_log log;
