@@ -89,6 +89,9 @@ struct scenario {
     bool refusals = false;  // 5.0: the broker refuses PUBLISH packets now and then
     bool maximum_qos_changes = false;  // 5.0: the broker's Maximum QoS goes to 0 and back to 2
 
+    // The kinds of scenario, picked by seed % kinds (the switch below).
+    static constexpr std::uint64_t kinds = 4;
+
     static scenario from_seed(std::uint64_t seed) {
         std::mt19937_64 r(seed);
         scenario s;
@@ -109,7 +112,7 @@ struct scenario {
         }
         if (r() % 2 == 0) s.qos0 = config::qos0_route::direct;
         const bool lanes = r() % 2 == 0;
-        switch (seed % 4) {
+        switch (seed % kinds) {
             case 0:  // QoS 0 only, large polls
                 s.qos_weights[1] = s.qos_weights[2] = 0;
                 s.batch_min = 100;
@@ -812,11 +815,10 @@ std::string run_seed(std::uint64_t seed, const fs::path& dir) {
 
 // The seeds are dealt to four shards, so that a parallel ctest runs the
 // model on every core and no shard takes much longer than the others: in
-// runs of four consecutive seeds, one of each of the four kinds
-// scenario::from_seed picks by seed % 4 (whose costs differ several times
-// over), run r going to shard r % shards.
+// runs of consecutive seeds, one of each of scenario::kinds (whose costs
+// differ several times over), run r going to shard r % shards.
 constexpr std::uint64_t shards = 4;
-constexpr std::uint64_t seeds_per_run = 4;
+constexpr std::uint64_t seeds_per_run = scenario::kinds;
 
 bool in_shard(std::uint64_t seed, std::uint64_t first, std::uint64_t shard) {
     return (seed - first) / seeds_per_run % shards == shard;
