@@ -302,8 +302,8 @@ int main(int argc, char** argv) {
                    (std::string(argv[i + 1]) == "json" || std::string(argv[i + 1]) == "device" ||
                     std::string(argv[i + 1]) == "template" || std::string(argv[i + 1]) == "sparkplug")) {
             format = argv[++i];
-        } else if (arg == "--max-inflight" && i + 1 < argc && std::atoi(argv[i + 1]) > 0 &&
-                   std::atoi(argv[i + 1]) <= 16384) {
+        } else if (arg == "--max-inflight" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
+            // The gateway's configuration check refuses what mqtt.max_inflight does not take.
             max_inflight = std::atoi(argv[++i]);
         } else if (arg == "--devices" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
             devices = std::atoi(argv[++i]);

@@ -67,7 +67,7 @@ inline constexpr std::size_t max_buses = max_devices;
 inline constexpr std::size_t max_profiles = 1'000;
 inline constexpr std::size_t max_points_per_device = 10'000;
 // Entries of the other lists: brokers to fail over to, and the register
-// ranges a simulated device lacks.
+// ranges a simulated device lacks (or does not answer: each list alone).
 inline constexpr std::size_t max_failover_brokers = 64;
 inline constexpr std::size_t max_unmapped_ranges = 1'000;
 // Points of all devices together; a profile's points count once per device

@@ -640,8 +640,9 @@ private:
         }
     }
 
-    // "unmapped: [\"10-19\", \"40\"]": register ranges a simulated device lacks.
-    void read_unmapped(const field& f, std::vector<std::pair<std::uint16_t, std::uint16_t>>& out) {
+    // "unmapped: [\"10-19\", \"40\"]": register ranges a simulated device
+    // lacks (or, as `unanswered`, does not answer).
+    void read_register_ranges(const field& f, std::vector<std::pair<std::uint16_t, std::uint16_t>>& out) {
         if (!f.node.IsSequence()) {
             sink_.error(f.mark, f.path + ": found " + describe(f.node) + "; expected a list of ranges like \"10-19\"");
             return;
@@ -1261,7 +1262,8 @@ private:
                 get_duration(fm, section::simulator_faults, "vanish_for", d.faults.vanish_for);
                 get_integer(fm, section::simulator_faults, "busy_every", d.faults.busy_every);
                 get_duration(fm, section::simulator_faults, "response_delay", d.faults.response_delay);
-                if (auto u = fm.get("unmapped")) read_unmapped(*u, d.faults.unmapped);
+                if (auto u = fm.get("unmapped")) read_register_ranges(*u, d.faults.unmapped);
+                if (auto u = fm.get("unanswered")) read_register_ranges(*u, d.faults.unanswered);
             }
 
             if (const auto pf = m.get("profile")) {

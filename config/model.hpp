@@ -248,6 +248,10 @@ struct simulated_faults {
     // Register ranges (first, last) the device does not have: a read of
     // holding or input registers that touches one gets exception 2.
     std::vector<std::pair<std::uint16_t, std::uint16_t>> unmapped;
+    // Register ranges (first, last) a read of holding or input registers
+    // touching which gets no answer at all: a device that lets a read of
+    // what it lacks time out instead of refusing it.
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> unanswered;
     unsigned miss_every = 0;             // every Nth request gets no answer at all; 0 = never
     milliseconds min_request_gap{0};     // a request sooner than this after the last answer gets no answer
     std::uint16_t max_registers = 0;     // reads of more registers get exception 3; 0 = the protocol's 125

@@ -241,6 +241,7 @@ std::map<section, std::vector<key_spec>> make_table() {
         integer("busy_every", 0, 1'000'000, "every Nth request gets exception 6"),
         duration("response_delay", milliseconds(0), seconds(60), "wait before every answer"),
         make("unmapped", k::list_of_strings, "register ranges the device lacks: \"10-19\""),
+        make("unanswered", k::list_of_strings, "register ranges whose reads get no answer: \"100-109\""),
         duration("vanish_after", milliseconds(0), hours(24), "silent from this long after the start"),
         duration("vanish_for", milliseconds(0), hours(24), "for this long"),
         integer("miss_every", 0, 1'000'000, "every Nth request is not answered"),

@@ -71,7 +71,8 @@ bool id_less(const ledger::value_type& e, std::int64_t id) { return e.first < id
 ledger::ledger(std::initializer_list<value_type> entries) {
     // Of entries with the same id the first counts, as in a std::map.
     for (const auto& [id, flow] : entries) {
-        if (find(id) == end()) (*this)[id] = flow;
+        const auto it = std::lower_bound(entries_.begin(), entries_.end(), id, id_less);
+        if (it == entries_.end() || it->first != id) entries_.emplace(it, id, flow);
     }
 }
 

@@ -13,7 +13,6 @@
 
 #include "common/log_context.hpp"
 #include "config/names.hpp"
-#include "drivers/modbus/block_answer.hpp"
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_schedule.hpp"
@@ -287,108 +286,17 @@ bus_worker::awaitable_error bus_worker::exchange(link& line, std::size_t device,
     co_return error;
 }
 
-// One poll of device `index`: every block read of its plan, each with its
-// retries (of an offline device, up to the first block that gets no
-// answer); nullopt when stopped in the middle.
-asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::size_t index, device_plan& plan) {
-    const auto& device = devices_[index];
-    reply answer;
-
-    poll_result result;
-    result.device = device.name;
-    result.samples.reserve(device.points.size());
-    for (const auto i : plan.unreadable) {
-        result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
-    }
-
-    written_.clear();
-    for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
-        const auto read = plan.reads[ri];
-        // A command does not wait for a long poll to finish (before the
-        // first block, run() has just let the queued ones in).
-        if (ri > 0) co_await run_writes(line);
-        forget_overwritten(index, result);
-        const auto asked = read_of(device, read);
-        request_attempts attempts(device);
-        std::error_code error;
-        while (true) {
-            error = co_await open(line, index);
-            if (error) break;  // the link is down: no point in retrying now
-            if (!co_await pace(device, line)) break;
-            auto attempt = asked;
-            attempt.retry = attempts.made() > 0;
-            if (attempt.retry) device_counters_[index].retries.fetch_add(1, std::memory_order_relaxed);
-            error = co_await exchange(line, index, attempt, answer);
-            const auto next = attempts.after(error, steady::now());
-            if (!next.again || !co_await wait_until(next.not_before)) break;
-        }
-        if (stop_requested()) co_return std::nullopt;  // stopped in the middle: not reported
-        if (error == make_error_code(modbus_errc::illegal_data_address)) {
-            // A merged read that spans registers the device does not
-            // have: read its parts instead, now and from now on.
-            const refused_read refused{read.kind, read.start, read.count};
-            const auto before = plan.reads.size();
-            apply_refusals(plan.reads, {refused}, device.points, limits_of(device));
-            if (plan.reads.size() != before) {
-                spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
-                             "it in {} part(s) from now on",
-                             bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1);
-                result.refused.push_back(refused);
-                --ri;
-                continue;
-            }
-        }
-        for (const auto i : read.points) {
-            sample s;
-            s.point = i;
-            if (error) {
-                s.quality = quality{false, error};
-            } else {
-                const auto& p = device.points[i];
-                auto words = config::is_bit_kind(read.kind) ? point_bit(read, p, answer.bits)
-                                                            : point_registers(read, p, answer.registers);
-                if (words) {
-                    s.words = std::move(*words);
-                } else {
-                    s.quality = quality{false, words.error()};
-                }
-            }
-            result.samples.push_back(std::move(s));
-        }
-        if (error == make_error_code(modbus_errc::timeout) && health_[index].state() == device_state::offline) {
-            // An offline device gets one block's worth of the line a poll
-            // (its retries, no late-answer waits of further blocks): the
-            // rest is not asked until a block answers again.
-            for (std::size_t rest = ri + 1; rest < plan.reads.size(); ++rest) {
-                for (const auto i : plan.reads[rest].points) {
-                    result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::device_offline)}});
-                }
-            }
-            break;
-        }
-    }
-    co_return result;
-}
-
-// Samples of `result` read before a write of their registers went to the
-// device: the write's read-back has the point's value, and these would
-// follow it with the old one (poll_writes.hpp).
-void bus_worker::forget_overwritten(std::size_t index, poll_result& result) {
-    std::vector<written_registers> mine;
-    for (const auto& [device, registers] : written_) {
-        if (device == index) mine.push_back(registers);
-    }
-    written_.clear();
-    drop_overwritten(result.samples, devices_[index].points, mine);
-}
-
 asio::awaitable<void> bus_worker::run() {
     const log_scope on_bus(log_field::bus, bus_.name);  // every line this thread logs names the bus
     std::vector<device_plan> plans;
     std::vector<std::chrono::milliseconds> intervals;
     for (std::size_t di = 0; di < devices_.size(); ++di) {
         const auto& d = devices_[di];
-        device_plan plan;
+        // A block held back (silent_blocks) is asked as often as an offline device.
+        device_plan plan{{}, {}, silent_blocks(d.offline_after, d.offline_poll_interval > d.poll_interval
+                                                                      ? d.offline_poll_interval
+                                                                      : std::chrono::milliseconds(0)),
+                         {}};
         plan.reads = plan_reads(d.points, limits_of(d));
         apply_refusals(plan.reads, refused_[di], d.points, limits_of(d));
         std::vector<bool> covered(d.points.size(), false);

@@ -52,6 +52,7 @@
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
 #include "drivers/modbus/result_credits.hpp"
+#include "drivers/modbus/silent_blocks.hpp"
 #include "drivers/modbus/value_codec.hpp"
 
 namespace fieldbridge::modbus {
@@ -155,6 +156,8 @@ private:
     struct device_plan {
         std::vector<read_request> reads;
         std::vector<std::size_t> unreadable;  // points no request can address
+        silent_blocks silent;
+        std::vector<block_report> reports;  // the last poll's, one per read
     };
 
     boost::asio::awaitable<void> run();

@@ -66,6 +66,9 @@ public:
                        "reload or the gateway stopping)";
             case modbus_errc::device_offline:
                 return "the device is offline (no good value in its last polls): not sent";
+            case modbus_errc::block_silent:
+                return "the device did not answer this block in its last polls while answering its others: asked "
+                       "again every offline_poll_interval, not in this poll";
             case modbus_errc::write_cut_short:
                 return "the bus stopped (a configuration reload or the gateway stopping) while the write was out: "
                        "the device may have taken it";

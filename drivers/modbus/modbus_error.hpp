@@ -49,6 +49,9 @@ enum class modbus_errc {
     // A write queued for, or a block read of, a device the worker holds
     // offline (device_health): not sent.
     device_offline,
+    // A block read held back by silent_blocks: it got no answer in its
+    // last polls while the device answered its other blocks. Not sent.
+    block_silent,
 };
 
 const std::error_category& modbus_category() noexcept;

@@ -176,6 +176,14 @@ struct simulator::state {
         }
     }
 
+    // Whether the read of `pdu` (FC3/FC4: function, start, count) touches one of `ranges`.
+    static bool touches(const std::vector<std::pair<std::uint16_t, std::uint16_t>>& ranges, const std::uint8_t* pdu) {
+        const int first = (pdu[1] << 8) | pdu[2];
+        const int last = first + ((pdu[3] << 8) | pdu[4]) - 1;
+        return std::any_of(ranges.begin(), ranges.end(),
+                           [&](const auto& r) { return first <= r.second && last >= r.first; });
+    }
+
     // Answers one request frame (header included, CRC or not as the backend
     // wants). Returns false when the request was not for any device here.
     bool answer(const std::uint8_t* req, int length, bool tcp) {
@@ -196,6 +204,7 @@ struct simulator::state {
             if (since >= faults.vanish_after && since < faults.vanish_after + faults.vanish_for) return false;  // silent
         }
         if (faults.miss_every > 0 && u.served % faults.miss_every == 0) return false;  // missed, silent
+        if ((req[header] == 3 || req[header] == 4) && touches(faults.unanswered, req + header)) return false;
         const auto now = steady::now();
         if (faults.min_request_gap.count() > 0 && now - u.last_answer < faults.min_request_gap) {
             return false;  // too soon after the last answer: the device was not listening yet
@@ -223,15 +232,9 @@ struct simulator::state {
             modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
             return true;
         }
-        if ((req[header] == 3 || req[header] == 4) && !faults.unmapped.empty()) {
-            const int first = (req[header + 1] << 8) | req[header + 2];
-            const int last = first + ((req[header + 3] << 8) | req[header + 4]) - 1;
-            for (const auto& [from, to] : faults.unmapped) {
-                if (first <= to && last >= from) {
-                    modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
-                    return true;
-                }
-            }
+        if ((req[header] == 3 || req[header] == 4) && touches(faults.unmapped, req + header)) {
+            modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+            return true;
         }
         if ((faults.refuse_fc6 && req[header] == 6) || (faults.refuse_fc5 && req[header] == 5) ||
             (faults.refuse_fc43 && req[header] == mei_function)) {

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -98,7 +99,8 @@ namespace {
 //   (message_store_test's temporary-file test fails at 192); larger ones
 //   still go to the file.
 void configure_sqlite() {
-    static const bool configured = [] {
+    static std::once_flag once;
+    std::call_once(once, [] {
         const bool counts = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
         const bool spill = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, database::sub_journal_in_memory) == SQLITE_OK;
         if (!counts || !spill) {
@@ -106,9 +108,7 @@ void configure_sqlite() {
                          "(by default allocation counts on, sub-journal to a file past 64 KiB), which costs time, "
                          "not correctness");
         }
-        return counts && spill;
-    }();
-    (void)configured;
+    });
 }
 
 }  // namespace

@@ -327,7 +327,8 @@ devices:
     offline_after: 5
     offline_poll_interval: 30s
     simulator_faults: { refuse_fc6: true, busy_every: 3, response_delay: 5ms, unmapped: ["10-19", "40"],
-                        miss_every: 7, min_request_gap: 40ms, max_registers: 8, stray_every: 5 }
+                        miss_every: 7, min_request_gap: 40ms, max_registers: 8, stray_every: 5,
+                        unanswered: ["100-109"] }
     points: [ { name: a, register: holding, address: 0 } ]
   m2:
     bus: line
@@ -344,6 +345,7 @@ availability: { offline_after: 4, summary_interval: 30s }
     EXPECT_EQ(d.faults.busy_every, 3u);
     EXPECT_EQ(d.faults.response_delay, 5ms);
     EXPECT_EQ(d.faults.unmapped, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{10, 19}, {40, 40}}));
+    EXPECT_EQ(d.faults.unanswered, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{100, 109}}));
     EXPECT_FALSE(d.merge_reads);
     EXPECT_EQ(d.offline_after, 5u);
     EXPECT_EQ(d.offline_poll_interval, 30s);

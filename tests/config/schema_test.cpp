@@ -386,7 +386,7 @@ std::vector<doc_case> key_cases() {
                         false);
                     break;
                 case value_kind::list_of_strings:
-                    add(s, k, k.name == "unmapped" ? "[ \"1-2\" ]" : "[ \"b:1884\" ]", true);
+                    add(s, k, k.name == "unmapped" || k.name == "unanswered" ? "[ \"1-2\" ]" : "[ \"b:1884\" ]", true);
                     add(s, k, "5", false);
                     break;
                 case value_kind::listen_address:

@@ -189,6 +189,8 @@ devices:
     simulator_faults:
       unmapped:
         - {{device.unmapped}}
+      unanswered:
+        - {{device.unanswered}}
 )";
 
 const std::map<std::string, std::string>& valid_values() {
@@ -224,6 +226,7 @@ const std::map<std::string, std::string>& valid_values() {
         {"point.topic", "{prefix}/{device}/{point}/own"},
         {"device.profile", "meter"},
         {"device.unmapped", "20-29"},
+        {"device.unanswered", "30-39"},
     };
     return values;
 }
@@ -280,6 +283,7 @@ const std::vector<string_field>& string_fields() {
         {"point.topic", "devices.m1.points[b].topic", "{prefix}/{device}/{point}/"},
         {"device.profile", "devices.m2.profile"},
         {"device.unmapped", "devices.m2.simulator_faults.unmapped[0]"},
+        {"device.unanswered", "devices.m2.simulator_faults.unanswered[0]"},
     };
     return fields;
 }

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/modbus/modbus_error.hpp"
-#include "tests/modbus/captured_log.hpp"
+#include "tests/support/captured_log.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -629,7 +629,7 @@ TEST(command_dispatcher, refuses_a_command_when_its_bus_already_has_the_most_wri
 // minute, not one per topic (a key per topic filled the limiter, which then
 // forgot them all every 1 024 names and let every line through).
 TEST(command_dispatcher, a_flood_of_refused_sparkplug_commands_is_one_log_line_a_minute) {
-    modbus::captured_log log;
+    testing::captured_log log;
     rig r;
     for (int i = 0; i < 3000; ++i) {
         r.dispatcher.refused("spBv1.0/g/DCMD/n/dev" + std::to_string(i), "not a device of this node");

@@ -24,7 +24,7 @@
 #include "gateway/quota_retry.hpp"
 #include "gateway/store/message_store.hpp"
 #include "tests/gateway/uplink_model.hpp"
-#include "tests/modbus/captured_log.hpp"
+#include "tests/support/captured_log.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fieldbridge::gateway {
@@ -946,7 +946,7 @@ TEST_F(forwarder_test, a_queue_that_stays_full_says_so_once_a_minute_not_once_a_
     limits.max_rows = 1;
     policy = store::drop_policy::refuse_new;
     start();
-    const modbus::captured_log log;
+    const testing::captured_log log;
     for (std::uint64_t key = 1; key <= 50; ++key) submit({message_for(key, qos::at_least_once)});
     EXPECT_EQ(fwd().stats().refused, 49u);
     EXPECT_EQ(log.count("not stored"), 1u);

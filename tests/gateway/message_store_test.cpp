@@ -4,7 +4,7 @@
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/database.hpp"
 #include "tests/gateway/small_disk.hpp"
-#include "tests/modbus/captured_log.hpp"
+#include "tests/support/captured_log.hpp"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -118,7 +118,7 @@ TEST_F(message_store_test, sqlite_counts_no_allocations_in_a_process_that_opened
 // store first decides.
 TEST_F(message_store_test, a_store_opened_after_sqlite_started_works_and_says_once_that_its_settings_were_refused) {
     ASSERT_EQ(sqlite3_initialize(), SQLITE_OK);
-    const modbus::captured_log log;
+    const testing::captured_log log;
     auto s = open();
     ASSERT_TRUE(s);
     EXPECT_EQ(ids(s->append(std::vector{msg("t", "1")}, t0_)), std::vector<std::int64_t>{1});

@@ -18,6 +18,7 @@
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "tests/modbus/fake_link.hpp"
+#include "tests/modbus/fake_link_rig.hpp"
 #include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
 
@@ -55,74 +56,6 @@ config::device plant() {
     coil.type = config::data_type::boolean;
     d.points = {holding("a", 0), holding("b", 5), coil};
     return d;
-}
-
-// Keeps every result handed over; with keep_credits, holds each one's
-// credit (as a core that has not got to it yet) until release().
-class results {
-public:
-    explicit results(bool keep_credits = false) : keep_credits_(keep_credits) {}
-    bus_worker::result_handler handler() {
-        return [this](poll_result r) {
-            std::lock_guard lock(mutex_);
-            if (keep_credits_) {
-                held_.push_back(std::move(r.receipt));
-            } else {
-                r.receipt.reset();
-            }
-            got_.push_back(std::move(r));
-            changed_.notify_all();
-        };
-    }
-    void release() {
-        std::lock_guard lock(mutex_);
-        held_.clear();
-    }
-    bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 10s) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, timeout, [&] { return got_.size() >= n; });
-    }
-    std::vector<poll_result> all() {
-        std::lock_guard lock(mutex_);
-        return got_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::vector<poll_result> got_;
-    const bool keep_credits_;
-    std::vector<std::shared_ptr<const void>> held_;
-};
-
-struct rig {
-    explicit rig(config::device d, bool poll = true, bool keep_credits = false)
-        : device(std::move(d)),
-          peer(std::make_shared<fake_peer>()),
-          got(keep_credits),
-          worker(fake_bus(), {device}, got.handler(), poll, fake_link::factory(peer)) {}
-    config::device device;
-    std::shared_ptr<fake_peer> peer;
-    results got;
-    bus_worker worker;  // last: stopped before the rest goes
-};
-
-bool all_good(const poll_result& r) {
-    return !r.samples.empty() &&
-           std::all_of(r.samples.begin(), r.samples.end(), [](const sample& s) { return s.quality.good; });
-}
-
-void answer_every_request_with(fake_peer& peer, std::uint16_t v) {
-    peer.respond_with([v](const request& q, reply& answer) {
-        answer.registers.assign(q.count, v);
-        answer.bits.assign(q.count, 1);
-        return std::error_code{};
-    });
-}
-
-// A device that never answers: every request times out.
-void time_out_every_request(fake_peer& peer) {
-    peer.respond_with([](const request&, reply&) { return make_error_code(modbus_errc::timeout); });
 }
 
 TEST(bus_worker_fake_link, a_core_that_falls_behind_holds_the_worker_back_at_its_bound_of_results) {
@@ -287,14 +220,14 @@ private:
     std::vector<line> lines_;
 };
 
-class captured_log {
+class context_log {
 public:
-    captured_log() : previous_(spdlog::default_logger()) {
+    context_log() : previous_(spdlog::default_logger()) {
         spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
     }
-    ~captured_log() { spdlog::set_default_logger(previous_); }
-    captured_log(const captured_log&) = delete;
-    captured_log& operator=(const captured_log&) = delete;
+    ~context_log() { spdlog::set_default_logger(previous_); }
+    context_log(const context_log&) = delete;
+    context_log& operator=(const context_log&) = delete;
     std::shared_ptr<context_sink> sink() const { return sink_; }
 
 private:
@@ -305,7 +238,7 @@ private:
 // What the journal's BUS= and DEVICE= fields come from: the worker names its
 // bus for its whole run and each device while it polls it.
 TEST(bus_worker_fake_link, lines_logged_on_the_worker_name_its_bus_and_the_device_it_polls) {
-    const captured_log log;
+    const context_log log;
     auto d = plant();
     d.offline_after = 1;
     d.offline_poll_interval = 50ms;

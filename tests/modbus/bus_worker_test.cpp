@@ -24,7 +24,7 @@
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/value_codec.hpp"
-#include "tests/modbus/captured_log.hpp"
+#include "tests/support/captured_log.hpp"
 #include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/descriptors_used_up.hpp"
 #include "tests/support/child_process.hpp"
@@ -1002,6 +1002,38 @@ TEST(bus_worker_quirks, an_offline_device_is_polled_less_often_and_the_others_ke
     for (const auto& r : rig.got.of("meter")) EXPECT_TRUE(all_good(r));
 }
 
+// A device that lets reads of registers it lacks time out instead of
+// refusing them (exception 2): the simulator does not answer reads of
+// 100..109. The block stays silent while the other answers; after
+// offline_after polls it is held back, and the device's polls stop paying
+// its timeout.
+TEST(bus_worker_quirks, a_block_the_device_never_answers_is_held_back_and_stops_costing_its_timeout) {
+    using k = config::register_kind;
+    using t = config::data_type;
+    auto d = make_device("partial", 1, {make_point("here", k::holding_register, 0, t::uint16, 42),
+                                        make_point("gone", k::holding_register, 100, t::uint16, 7)});
+    d.poll_interval = 20ms;
+    d.timeout = 100ms;
+    d.retries = 0;
+    d.offline_after = 2;
+    d.offline_poll_interval = 1h;
+    config::simulated_faults faults;
+    faults.unanswered = {{100, 109}};
+    const auto run = poll_with_faults(d, faults, 6);
+    ASSERT_EQ(run.results.size(), 6u);
+    for (std::size_t n = 0; n < run.results.size(); ++n) {
+        const auto& r = run.results[n];
+        ASSERT_EQ(r.samples.size(), 2u);
+        EXPECT_TRUE(r.samples[0].quality.good) << "poll " << n;
+        EXPECT_EQ(r.samples[1].quality.error, make_error_code(n < 2 ? modbus_errc::timeout : modbus_errc::block_silent))
+            << "poll " << n;
+        if (n >= 2) {
+            EXPECT_LT(r.duration, 100ms) << "poll " << n << " waited for the held block";
+        }
+    }
+    EXPECT_EQ(run.counters.timeouts, 2u);
+}
+
 config::gateway converter_config(std::uint16_t port, std::vector<config::device> devices) {
     auto g = tcp_config(port, std::move(devices));
     std::get<config::tcp_link>(g.buses[0].link).framing = config::tcp_framing::rtu;
@@ -1088,7 +1120,7 @@ TEST(bus_worker_rtu_over_tcp, a_relay_that_cannot_be_set_up_at_start_is_set_up_l
     const auto port = testing::free_tcp_port();
     // Before the simulator: spdlog's default logger may only be swapped
     // while no other thread logs (the simulator's does until it stops).
-    captured_log log;
+    testing::captured_log log;
     simulator sim(converter_config(port, {meter()}), "line");
     sim.start();
     auto m = meter();

@@ -24,7 +24,7 @@
 #include "drivers/modbus/simulator.hpp"
 #include "drivers/modbus/tcp_link.hpp"
 #include "drivers/modbus/tcp_stream_link.hpp"
-#include "tests/modbus/captured_log.hpp"
+#include "tests/support/captured_log.hpp"
 #include "tests/modbus/driven_link.hpp"
 #include "tests/modbus/worker_fixture.hpp"
 #include "tests/support/wait.hpp"
@@ -97,7 +97,7 @@ private:
 // came over it: 100 ms, then doubling. Reconnecting at once would make
 // thousands of connections a second and log a warning for each.
 TEST(rtu_over_tcp_link, a_converter_that_closes_every_connection_at_once_is_retried_with_back_off) {
-    const captured_log log;
+    const testing::captured_log log;
     const accept_and_close converter;
     ASSERT_NE(converter.port(), 0);
     rtu_over_tcp_link l("line", config::tcp_link{"127.0.0.1", converter.port(), config::tcp_framing::rtu});

@@ -12,7 +12,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-namespace fieldbridge::modbus {
+namespace fieldbridge::testing {
 
 class captured_log {
 public:
@@ -35,4 +35,4 @@ private:
     std::shared_ptr<spdlog::logger> previous_;
 };
 
-}  // namespace fieldbridge::modbus
+}  // namespace fieldbridge::testing

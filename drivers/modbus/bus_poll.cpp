@@ -1,0 +1,149 @@
+// bus_worker's poll of one device: its block reads with their retries,
+// the exception-2 split, an offline device's one block a poll, and the
+// blocks held back by silent_blocks (bus_worker.hpp).
+#include "drivers/modbus/bus_worker.hpp"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "config/names.hpp"
+#include "drivers/modbus/block_answer.hpp"
+#include "drivers/modbus/link.hpp"
+#include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/poll_writes.hpp"
+#include "drivers/modbus/read_plan.hpp"
+#include "drivers/modbus/request_policy.hpp"
+
+namespace fieldbridge::modbus {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+// One poll of device `index`: every block read of its plan, each with its
+// retries (of an offline device, up to the first block that gets no
+// answer); nullopt when stopped in the middle.
+asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::size_t index, device_plan& plan) {
+    const auto& device = devices_[index];
+    reply answer;
+
+    poll_result result;
+    result.device = device.name;
+    result.samples.reserve(device.points.size());
+    for (const auto i : plan.unreadable) {
+        result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::not_readable)}});
+    }
+
+    written_.clear();
+    plan.reports.clear();
+    for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
+        const auto read = plan.reads[ri];
+        const block_id block{read.kind, read.start, read.count};
+        if (!plan.silent.due(block, steady::now())) {
+            plan.reports.push_back({block, block_outcome::not_asked});
+            for (const auto i : read.points) {
+                result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::block_silent)}});
+            }
+            continue;
+        }
+        // A command does not wait for a long poll to finish (before the
+        // first block, run() has just let the queued ones in).
+        if (ri > 0) co_await run_writes(line);
+        forget_overwritten(index, result);
+        const auto asked = read_of(device, read);
+        request_attempts attempts(device);
+        std::error_code error;
+        while (true) {
+            error = co_await open(line, index);
+            if (error) break;  // the link is down: no point in retrying now
+            if (!co_await pace(device, line)) break;
+            auto attempt = asked;
+            attempt.retry = attempts.made() > 0;
+            if (attempt.retry) device_counters_[index].retries.fetch_add(1, std::memory_order_relaxed);
+            error = co_await exchange(line, index, attempt, answer);
+            const auto next = attempts.after(error, steady::now());
+            if (!next.again || !co_await wait_until(next.not_before)) break;
+        }
+        if (stop_requested()) co_return std::nullopt;  // stopped in the middle: not reported
+        if (error == make_error_code(modbus_errc::illegal_data_address)) {
+            // A merged read that spans registers the device does not
+            // have: read its parts instead, now and from now on.
+            const refused_read refused{read.kind, read.start, read.count};
+            const auto before = plan.reads.size();
+            apply_refusals(plan.reads, {refused}, device.points, limits_of(device));
+            if (plan.reads.size() != before) {
+                spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
+                             "it in {} part(s) from now on",
+                             bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1);
+                result.refused.push_back(refused);
+                --ri;
+                continue;
+            }
+        }
+        const bool answered = !error || is_exception(error);
+        const bool no_answer = error == make_error_code(modbus_errc::timeout);
+        plan.reports.push_back(
+            {block, answered ? block_outcome::answered : no_answer ? block_outcome::no_answer : block_outcome::not_asked});
+        for (const auto i : read.points) {
+            sample s;
+            s.point = i;
+            if (error) {
+                s.quality = quality{false, error};
+            } else {
+                const auto& p = device.points[i];
+                auto words = config::is_bit_kind(read.kind) ? point_bit(read, p, answer.bits)
+                                                            : point_registers(read, p, answer.registers);
+                if (words) {
+                    s.words = std::move(*words);
+                } else {
+                    s.quality = quality{false, words.error()};
+                }
+            }
+            result.samples.push_back(std::move(s));
+        }
+        if (no_answer && health_[index].state() == device_state::offline) {
+            // An offline device gets one block's worth of the line a poll
+            // (its retries, no late-answer waits of further blocks): the
+            // rest is not asked until a block answers again.
+            for (std::size_t rest = ri + 1; rest < plan.reads.size(); ++rest) {
+                const auto& other = plan.reads[rest];
+                plan.reports.push_back({{other.kind, other.start, other.count}, block_outcome::not_asked});
+                for (const auto i : other.points) {
+                    result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::device_offline)}});
+                }
+            }
+            break;
+        }
+    }
+    const auto changes = plan.silent.record(plan.reports, steady::now());
+    for (const auto& c : changes) {
+        const auto& b = plan.reports[c.report].block;
+        if (c.silent) {
+            spdlog::warn("bus {}: device {} did not answer the read of {} {}-{} in its last {} polls while "
+                         "answering its others; asking it every {} ms until it answers",
+                         bus_.name, device.name, config::to_string(b.kind), b.start, b.start + b.count - 1,
+                         device.offline_after, device.offline_poll_interval.count());
+        } else {
+            spdlog::info("bus {}: device {} answers the read of {} {}-{} again", bus_.name, device.name,
+                         config::to_string(b.kind), b.start, b.start + b.count - 1);
+        }
+    }
+    co_return result;
+}
+
+// Samples of `result` read before a write of their registers went to the
+// device: the write's read-back has the point's value, and these would
+// follow it with the old one (poll_writes.hpp).
+void bus_worker::forget_overwritten(std::size_t index, poll_result& result) {
+    std::vector<written_registers> mine;
+    for (const auto& [device, registers] : written_) {
+        if (device == index) mine.push_back(registers);
+    }
+    written_.clear();
+    drop_overwritten(result.samples, devices_[index].points, mine);
+}
+
+}  // namespace fieldbridge::modbus
