@@ -39,9 +39,22 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
 
     written_.clear();
     plan.reports.clear();
+    // An offline device's poll starts at plan.probe, the block after the one
+    // that last got no answer, so that its blocks are tried in turn: one
+    // that never answers cannot keep the device offline.
+    const bool offline = health_[index].state() == device_state::offline;
+    const std::size_t from = offline && !plan.reads.empty() ? plan.probe % plan.reads.size() : 0;
+    bool answered_any = false;
     for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
         const auto read = plan.reads[ri];
         const block_id block{read.kind, read.start, read.count};
+        if (ri < from) {
+            plan.reports.push_back({block, block_outcome::not_asked});
+            for (const auto i : read.points) {
+                result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::device_offline)}});
+            }
+            continue;
+        }
         if (!plan.silent.due(block, steady::now())) {
             plan.reports.push_back({block, block_outcome::not_asked});
             for (const auto i : read.points) {
@@ -83,8 +96,13 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
                 continue;
             }
         }
-        const bool answered = !error || is_exception(error);
-        const bool no_answer = error == make_error_code(modbus_errc::timeout);
+        // Exception 11 is a Modbus gateway's word for a device behind it
+        // that did not answer; exception 10 (no path) says nothing of the block.
+        const bool no_answer = error == make_error_code(modbus_errc::timeout) ||
+                               error == make_error_code(modbus_errc::gateway_target_failed);
+        const bool answered =
+            !error || (is_exception(error) && !no_answer && error != make_error_code(modbus_errc::gateway_path_unavailable));
+        answered_any = answered_any || answered;
         plan.reports.push_back(
             {block, answered ? block_outcome::answered : no_answer ? block_outcome::no_answer : block_outcome::not_asked});
         for (const auto i : read.points) {
@@ -104,10 +122,12 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
             }
             result.samples.push_back(std::move(s));
         }
-        if (no_answer && health_[index].state() == device_state::offline) {
+        if (no_answer && offline && !answered_any) {
             // An offline device gets one block's worth of the line a poll
             // (its retries, no late-answer waits of further blocks): the
-            // rest is not asked until a block answers again.
+            // rest is not asked until a block answers again. Once one has,
+            // in this poll, the device is back and the rest is read.
+            plan.probe = ri + 1;
             for (std::size_t rest = ri + 1; rest < plan.reads.size(); ++rest) {
                 const auto& other = plan.reads[rest];
                 plan.reports.push_back({{other.kind, other.start, other.count}, block_outcome::not_asked});

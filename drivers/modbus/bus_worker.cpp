@@ -296,7 +296,8 @@ asio::awaitable<void> bus_worker::run() {
         device_plan plan{{}, {}, silent_blocks(d.offline_after, d.offline_poll_interval > d.poll_interval
                                                                       ? d.offline_poll_interval
                                                                       : std::chrono::milliseconds(0)),
-                         {}};
+                         {},
+                         0};
         plan.reads = plan_reads(d.points, limits_of(d));
         apply_refusals(plan.reads, refused_[di], d.points, limits_of(d));
         std::vector<bool> covered(d.points.size(), false);

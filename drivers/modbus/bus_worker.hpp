@@ -158,6 +158,7 @@ private:
         std::vector<std::size_t> unreadable;  // points no request can address
         silent_blocks silent;
         std::vector<block_report> reports;  // the last poll's, one per read
+        std::size_t probe = 0;  // the block an offline poll starts at (bus_poll.cpp)
     };
 
     boost::asio::awaitable<void> run();

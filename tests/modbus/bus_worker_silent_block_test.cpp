@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 
 #include "drivers/modbus/bus_worker.hpp"
 #include "drivers/modbus/modbus_error.hpp"
@@ -118,6 +119,74 @@ TEST(bus_worker_silent_block, a_device_back_from_an_outage_has_none_of_its_block
     r.worker.stop();
     EXPECT_TRUE(all_good(*back())) << "the first poll after the outage reads both blocks: " << error_of(*back(), 1).message();
     EXPECT_EQ(log.count("did not answer the read"), 0u);
+}
+
+// Three holding registers far apart: blocks 0, 100 and 200.
+config::device three_blocks() {
+    auto d = two_blocks(20ms);
+    config::point p = d.points.back();
+    p.name = "r200";
+    p.address = 200;
+    d.points.push_back(p);
+    return d;
+}
+
+// An offline device is probed one block a poll, each poll the block after
+// the one that last got no answer: a block that never answers, first in the
+// plan, cannot keep a device that is back offline for good.
+TEST(bus_worker_silent_block, a_block_that_never_answers_cannot_keep_a_device_offline_once_it_is_back) {
+    const testing::captured_log log;
+    rig r(two_blocks(20ms));
+    const auto away = std::make_shared<std::atomic<bool>>(true);
+    r.peer->respond_with([away](const request& q, reply& answer) {
+        if (q.address == 0 || away->load()) return make_error_code(modbus_errc::timeout);  // 0: never
+        answer.registers.assign(q.count, 7);
+        return std::error_code{};
+    });
+    r.worker.start();
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return log.count("is offline") == 1; }, 10s));
+    away->store(false);
+    const auto back = [&] {
+        const auto polls = r.got.all();
+        return std::any_of(polls.begin(), polls.end(), [](const poll_result& p) { return !error_of(p, 1); });
+    };
+    EXPECT_TRUE(fieldbridge::testing::wait_until(back, 10s)) << "the device stayed offline";
+    r.worker.stop();
+    EXPECT_EQ(log.count("answers again"), 1u);
+}
+
+// The poll in which an offline device answers again reads the rest of its
+// blocks, whatever the blocks after the answered one do.
+TEST(bus_worker_silent_block, the_poll_in_which_an_offline_device_answers_reads_its_other_blocks) {
+    const testing::captured_log log;
+    rig r(three_blocks());
+    const auto offline = std::make_shared<std::atomic<bool>>(false);
+    const auto away = std::make_shared<std::atomic<bool>>(true);
+    r.peer->respond_with([offline, away](const request& q, reply& answer) {
+        if (q.address == 100) return make_error_code(modbus_errc::timeout);  // never answers
+        if (away->load()) {
+            // Back once offline, right after the last block got no answer
+            // (its retry too): the next poll starts at the first block.
+            if (q.address == 200 && q.retry && offline->load()) away->store(false);
+            return make_error_code(modbus_errc::timeout);
+        }
+        answer.registers.assign(q.count, 7);
+        return std::error_code{};
+    });
+    r.worker.start();
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return log.count("is offline") == 1; }, 10s));
+    offline->store(true);
+    const auto first_good = [&]() -> std::optional<poll_result> {
+        for (const auto& p : r.got.all()) {
+            if (!error_of(p, 0)) return p;
+        }
+        return std::nullopt;
+    };
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return first_good().has_value(); }, 10s));
+    r.worker.stop();
+    const auto p = *first_good();
+    EXPECT_EQ(error_of(p, 1), make_error_code(modbus_errc::timeout));
+    EXPECT_FALSE(error_of(p, 2)) << "the block after the silent one: " << error_of(p, 2).message();
 }
 
 }  // namespace
