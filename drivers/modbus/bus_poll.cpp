@@ -45,21 +45,20 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
     const bool offline = health_[index].state() == device_state::offline;
     const std::size_t from = offline && !plan.reads.empty() ? plan.probe % plan.reads.size() : 0;
     bool answered_any = false;
+    // A block this poll leaves out: reported not asked, its points bad for `why`.
+    const auto leave_out = [&](const read_request& r, modbus_errc why) {
+        plan.reports.push_back({{r.kind, r.start, r.count}, block_outcome::not_asked});
+        for (const auto i : r.points) result.samples.push_back(sample{i, {}, quality{false, make_error_code(why)}});
+    };
     for (std::size_t ri = 0; ri < plan.reads.size(); ++ri) {
         const auto read = plan.reads[ri];
         const block_id block{read.kind, read.start, read.count};
         if (ri < from) {
-            plan.reports.push_back({block, block_outcome::not_asked});
-            for (const auto i : read.points) {
-                result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::device_offline)}});
-            }
+            leave_out(read, modbus_errc::device_offline);
             continue;
         }
         if (!plan.silent.due(block, steady::now())) {
-            plan.reports.push_back({block, block_outcome::not_asked});
-            for (const auto i : read.points) {
-                result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::block_silent)}});
-            }
+            leave_out(read, modbus_errc::block_silent);
             continue;
         }
         // A command does not wait for a long poll to finish (before the
@@ -129,11 +128,7 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
             // in this poll, the device is back and the rest is read.
             plan.probe = ri + 1;
             for (std::size_t rest = ri + 1; rest < plan.reads.size(); ++rest) {
-                const auto& other = plan.reads[rest];
-                plan.reports.push_back({{other.kind, other.start, other.count}, block_outcome::not_asked});
-                for (const auto i : other.points) {
-                    result.samples.push_back(sample{i, {}, quality{false, make_error_code(modbus_errc::device_offline)}});
-                }
+                leave_out(plan.reads[rest], modbus_errc::device_offline);
             }
             break;
         }

@@ -48,6 +48,13 @@ asio::awaitable<void> wait_on(asio::steady_timer& timer, steady::time_point unti
     context.resumed();
 }
 
+// How often an offline device, and a block it does not answer
+// (silent_blocks), is asked: offline_poll_interval when it is longer than
+// poll_interval; 0 (not slowed) when it is not.
+std::chrono::milliseconds slowed_interval(const config::device& d) {
+    return d.offline_poll_interval > d.poll_interval ? d.offline_poll_interval : std::chrono::milliseconds(0);
+}
+
 }  // namespace
 
 bus_worker::bus_worker(config::bus bus, std::vector<config::device> devices, result_handler on_result, bool poll)
@@ -293,11 +300,7 @@ asio::awaitable<void> bus_worker::run() {
     for (std::size_t di = 0; di < devices_.size(); ++di) {
         const auto& d = devices_[di];
         // A block held back (silent_blocks) is asked as often as an offline device.
-        device_plan plan{{}, {}, silent_blocks(d.offline_after, d.offline_poll_interval > d.poll_interval
-                                                                      ? d.offline_poll_interval
-                                                                      : std::chrono::milliseconds(0)),
-                         {},
-                         0};
+        device_plan plan{.silent = silent_blocks(d.offline_after, slowed_interval(d))};
         plan.reads = plan_reads(d.points, limits_of(d));
         apply_refusals(plan.reads, refused_[di], d.points, limits_of(d));
         std::vector<bool> covered(d.points.size(), false);
@@ -363,8 +366,8 @@ asio::awaitable<void> bus_worker::run() {
         // offline_poll_interval until it answers, so that its timeouts do not
         // eat the line's time for the others.
         health_[due.device].record(result);
-        const bool back_off = health_[due.device].state() == device_state::offline &&
-                              device.offline_poll_interval > device.poll_interval;
+        const bool back_off =
+            health_[due.device].state() == device_state::offline && slowed_interval(device).count() > 0;
         if (back_off != backed_off[due.device]) {
             backed_off[due.device] = back_off;
             schedule.set_interval(due.device, back_off ? device.offline_poll_interval : device.poll_interval);

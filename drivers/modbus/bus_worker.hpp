@@ -154,10 +154,10 @@ private:
     using awaitable_error = boost::asio::awaitable<std::error_code>;
 
     struct device_plan {
-        std::vector<read_request> reads;
-        std::vector<std::size_t> unreadable;  // points no request can address
+        std::vector<read_request> reads = {};
+        std::vector<std::size_t> unreadable = {};  // points no request can address
         silent_blocks silent;
-        std::vector<block_report> reports;  // the last poll's, one per read
+        std::vector<block_report> reports = {};  // the last poll's, one per read
         std::size_t probe = 0;  // the block an offline poll starts at (bus_poll.cpp)
     };
 

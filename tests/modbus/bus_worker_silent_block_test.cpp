@@ -57,6 +57,14 @@ std::error_code error_of(const poll_result& r, std::size_t point) {
     return s == r.samples.end() ? make_error_code(modbus_errc::not_sent) : s->quality.error;
 }
 
+// The first poll handed over so far in which `point` read good.
+std::optional<poll_result> first_good(results& got, std::size_t point) {
+    for (const auto& p : got.all()) {
+        if (!error_of(p, point)) return p;
+    }
+    return std::nullopt;
+}
+
 TEST(bus_worker_silent_block, a_block_without_answer_is_held_back_after_offline_after_polls_and_the_device_stays_online) {
     const testing::captured_log log;
     rig r(two_blocks(1h));
@@ -109,15 +117,10 @@ TEST(bus_worker_silent_block, a_device_back_from_an_outage_has_none_of_its_block
     ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return log.count("is offline") == 1; }, 10s));
     ASSERT_TRUE(r.got.wait_for(r.got.all().size() + 3));
     away->store(false);
-    const auto back = [&]() -> std::optional<poll_result> {
-        for (const auto& p : r.got.all()) {
-            if (!error_of(p, 0)) return p;
-        }
-        return std::nullopt;
-    };
-    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return back().has_value(); }, 10s));
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return first_good(r.got, 0).has_value(); }, 10s));
     r.worker.stop();
-    EXPECT_TRUE(all_good(*back())) << "the first poll after the outage reads both blocks: " << error_of(*back(), 1).message();
+    const auto back = *first_good(r.got, 0);
+    EXPECT_TRUE(all_good(back)) << "the first poll after the outage reads both blocks: " << error_of(back, 1).message();
     EXPECT_EQ(log.count("did not answer the read"), 0u);
 }
 
@@ -146,11 +149,8 @@ TEST(bus_worker_silent_block, a_block_that_never_answers_cannot_keep_a_device_of
     r.worker.start();
     ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return log.count("is offline") == 1; }, 10s));
     away->store(false);
-    const auto back = [&] {
-        const auto polls = r.got.all();
-        return std::any_of(polls.begin(), polls.end(), [](const poll_result& p) { return !error_of(p, 1); });
-    };
-    EXPECT_TRUE(fieldbridge::testing::wait_until(back, 10s)) << "the device stayed offline";
+    EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return first_good(r.got, 1).has_value(); }, 10s))
+        << "the device stayed offline";
     r.worker.stop();
     EXPECT_EQ(log.count("answers again"), 1u);
 }
@@ -176,15 +176,9 @@ TEST(bus_worker_silent_block, the_poll_in_which_an_offline_device_answers_reads_
     r.worker.start();
     ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return log.count("is offline") == 1; }, 10s));
     offline->store(true);
-    const auto first_good = [&]() -> std::optional<poll_result> {
-        for (const auto& p : r.got.all()) {
-            if (!error_of(p, 0)) return p;
-        }
-        return std::nullopt;
-    };
-    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return first_good().has_value(); }, 10s));
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return first_good(r.got, 0).has_value(); }, 10s));
     r.worker.stop();
-    const auto p = *first_good();
+    const auto p = *first_good(r.got, 0);
     EXPECT_EQ(error_of(p, 1), make_error_code(modbus_errc::timeout));
     EXPECT_FALSE(error_of(p, 2)) << "the block after the silent one: " << error_of(p, 2).message();
 }
