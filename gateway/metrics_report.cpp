@@ -281,6 +281,13 @@ void device_families(exposition& e, const status_snapshot& s) {
         e.sample("fieldbridge_device_missed_polls_total", {{"device", d.name}, {"bus", d.bus}},
                  d.counters.missed_polls);
     }
+    e.family("fieldbridge_device_held_reads", "gauge",
+             "Block reads of the device held back: no answer in its last polls while it answered its others; "
+             "asked again every offline_poll_interval.");
+    for (const auto& d : s.devices) {
+        e.sample("fieldbridge_device_held_reads", {{"device", d.name}, {"bus", d.bus}},
+                 static_cast<std::uint64_t>(d.counters.held_reads.size()));
+    }
     e.family("fieldbridge_device_last_success_timestamp_seconds", "gauge",
              "When the device last answered a request, in seconds since the Unix epoch (no sample before it "
              "did).");

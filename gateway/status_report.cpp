@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "config/names.hpp"
 #include "gateway/payload.hpp"
 
 namespace fieldbridge::gateway {
@@ -19,6 +20,16 @@ const char* to_string(mqtt::link_state s) {
 }
 
 namespace {
+
+// A device's block reads held back (silent_blocks), as the configuration
+// names registers: {"register": "holding", "first": 100, "last": 109}.
+nlohmann::json held_reads(const std::vector<modbus::block_id>& held) {
+    auto out = nlohmann::json::array();
+    for (const auto& b : held) {
+        out.push_back({{"register", config::to_string(b.kind)}, {"first", b.start}, {"last", b.start + b.count - 1}});
+    }
+    return out;
+}
 
 nlohmann::json broker_report(const status_snapshot::broker_part& b) {
     const auto& c = b.client;
@@ -127,6 +138,7 @@ nlohmann::json status_report(const status_snapshot& s) {
              {"missed_polls", dc.missed_polls},
              {"failed_polls", h.failed_polls},
              {"consecutive_failures", h.consecutive_failures},
+             {"held_reads", held_reads(dc.held_reads)},
              {"last_error", h.last_error}});
     }
     const bool healthy = s.broker.state == mqtt::link_state::connected && all_online;

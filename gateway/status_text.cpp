@@ -123,6 +123,22 @@ std::string status_text(const nlohmann::json& s) {
                            x.at("last_error").get<std::string>().empty() ? "-" : text(x.at("last_error"))});
     }
     out << table_text(devices);
+    // Reads a device does not answer while it answers its others: held
+    // back, their points bad, the device still online.
+    bool heading = false;
+    for (const auto& x : s.at("devices")) {
+        const auto held = x.find("held_reads");
+        if (held == x.end()) continue;
+        for (const auto& r : *held) {
+            if (!heading) {
+                out << "\nReads held back (no answer in the last polls while the device answers its others; asked "
+                       "again every offline_poll_interval):\n";
+                heading = true;
+            }
+            out << "  " << text(x.at("name")) << ": " << text(r.at("register")) << ' ' << text(r.at("first")) << '-'
+                << text(r.at("last")) << '\n';
+        }
+    }
     return out.str();
 }
 

@@ -137,14 +137,20 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
     for (const auto& c : changes) {
         const auto& b = plan.reports[c.report].block;
         if (c.silent) {
-            spdlog::warn("bus {}: device {} did not answer the read of {} {}-{} in its last {} polls while "
+            spdlog::warn("bus {}: device {} did not answer the read of {} in its last {} polls while "
                          "answering its others; asking it every {} ms until it answers",
-                         bus_.name, device.name, config::to_string(b.kind), b.start, b.start + b.count - 1,
-                         device.offline_after, device.offline_poll_interval.count());
+                         bus_.name, device.name, to_string(b), device.offline_after,
+                         device.offline_poll_interval.count());
         } else {
-            spdlog::info("bus {}: device {} answers the read of {} {}-{} again", bus_.name, device.name,
-                         config::to_string(b.kind), b.start, b.start + b.count - 1);
+            spdlog::info("bus {}: device {} answers the read of {} again", bus_.name, device.name, to_string(b));
         }
+    }
+    // A plan that changed forgets held blocks without a change to report.
+    // `held` is written on this thread only; the lock is for readers.
+    if (auto held = plan.silent.held(); !changes.empty() || held.size() != device_counters_[index].held.size()) {
+        auto& cells = device_counters_[index];
+        const std::lock_guard lock(cells.held_mutex);
+        cells.held = std::move(held);
     }
     co_return result;
 }

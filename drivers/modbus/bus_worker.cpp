@@ -215,6 +215,8 @@ device_counters bus_worker::counters(std::size_t device) const {
     if (const auto ms = d.last_success_ms.load(std::memory_order_relaxed); ms != 0) {
         c.last_success = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
     }
+    const std::lock_guard lock(d.held_mutex);
+    c.held_reads = d.held;
     return c;
 }
 

@@ -133,6 +133,8 @@ private:
             missed_polls{0};
         std::atomic<std::int64_t> last_poll_us{0};
         std::atomic<std::int64_t> last_success_ms{0};  // since the epoch; 0: never
+        mutable std::mutex held_mutex;
+        std::vector<block_id> held;  // guarded by held_mutex; written when a poll changes it
     };
     struct pending_request {
         std::size_t device;

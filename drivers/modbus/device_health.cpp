@@ -1,5 +1,7 @@
 #include "drivers/modbus/device_health.hpp"
 
+#include "drivers/modbus/modbus_error.hpp"
+
 namespace fieldbridge::modbus {
 
 const char* to_string(device_state s) {
@@ -10,6 +12,16 @@ const char* to_string(device_state s) {
     }
     return "unknown";
 }
+
+namespace {
+
+// Reasons a point was not asked in a poll.
+bool left_out(std::error_code e) {
+    return e == make_error_code(modbus_errc::device_offline) || e == make_error_code(modbus_errc::block_silent) ||
+           e == make_error_code(modbus_errc::not_readable);
+}
+
+}  // namespace
 
 bool device_health::record(const poll_result& r) {
     const auto before = state();
@@ -23,12 +35,18 @@ bool device_health::record(const poll_result& r) {
         ++failed_polls;
         ++consecutive_failures;
     }
+    // What this poll met (a timeout, an exception) says more than a point
+    // left out of it: the first bad sample of the poll that was asked.
+    const sample* first_bad = nullptr;
     for (const auto& s : r.samples) {
-        if (!s.quality.good) {
-            last_error = s.quality.error.message();
+        if (s.quality.good) continue;
+        if (!first_bad) first_bad = &s;
+        if (!left_out(s.quality.error)) {
+            first_bad = &s;
             break;
         }
     }
+    if (first_bad) last_error = first_bad->quality.error.message();
     return settle(before, r.time);
 }
 

@@ -32,6 +32,8 @@ struct device_health {
     std::uint64_t polls = 0;
     std::uint64_t failed_polls = 0;
     unsigned consecutive_failures = 0;
+    // The last bad poll's error: of its first point that was asked, or of
+    // its first point when none was (offline, held back, not readable).
     std::string last_error;
 
     // Counts one poll. A poll without samples (nothing was due) neither

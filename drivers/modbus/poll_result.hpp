@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "drivers/modbus/block_id.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/register_words.hpp"
 
@@ -74,6 +75,9 @@ struct device_counters {
     std::uint64_t missed_polls = 0;  // grid points skipped because the bus was late (cycles not kept)
     std::chrono::microseconds last_poll_duration{};
     std::optional<std::chrono::system_clock::time_point> last_success;  // last request answered
+    // Block reads held back now: no answer in the device's last polls while
+    // it answered its others (silent_blocks.hpp).
+    std::vector<block_id> held_reads;
 };
 
 // The outcome of a read or a write: the error, or the point's registers as

@@ -122,8 +122,21 @@ std::vector<read_request> split_request(const read_request& refused, const std::
         auto alone = plan_reads({points.at(i)}, plan_limits{0, limits.max_registers, limits.max_bits, true,
                                                             limits.bit_alignment});
         if (alone.empty()) continue;  // not readable at all (not planned in the first place)
-        alone.front().points = {i};
-        single.push_back(std::move(alone.front()));
+        auto& mine = alone.front();
+        // Points on one register (bits of it) share their read, as in plan_reads.
+        const auto same = std::find_if(single.begin(), single.end(), [&](const read_request& r) {
+            return r.kind == mine.kind && r.start == mine.start && r.count == mine.count;
+        });
+        if (same != single.end()) {
+            same->points.push_back(i);
+            continue;
+        }
+        mine.points = {i};
+        single.push_back(std::move(mine));
+    }
+    // Every point on the same registers as the refused read: nothing smaller to try.
+    if (single.size() == 1 && single.front().start == refused.start && single.front().count == refused.count) {
+        return {};
     }
     return single;
 }

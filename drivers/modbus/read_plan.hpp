@@ -50,7 +50,9 @@ std::vector<read_request> plan_reads(const std::vector<config::point>& points, c
 // in gap-free runs, or, when it had no gap, one request per point (bit
 // requests aligned as plan_reads aligns them, within limits.max_bits). A
 // lone point refused from an aligned start is read at its own address.
-// Empty when there is nothing smaller to try (a lone point at its address).
+// Points on the same registers (bits of one register) share a part. Empty
+// when there is nothing smaller to try (a lone point at its address, points
+// that all lie on the refused registers).
 std::vector<read_request> split_request(const read_request& refused, const std::vector<config::point>& points,
                                         const plan_limits& limits = {});
 

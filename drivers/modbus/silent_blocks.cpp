@@ -49,9 +49,12 @@ std::vector<block_change> silent_blocks::record(std::span<const block_report> po
     return changes;
 }
 
-std::size_t silent_blocks::held() const {
-    return static_cast<std::size_t>(
-        std::count_if(entries_.begin(), entries_.end(), [](const entry& e) { return e.next_try.has_value(); }));
+std::vector<block_id> silent_blocks::held() const {
+    std::vector<block_id> out;
+    for (const auto& e : entries_) {
+        if (e.next_try) out.push_back(e.block);
+    }
+    return out;
 }
 
 }  // namespace fieldbridge::modbus

@@ -16,17 +16,9 @@
 #include <span>
 #include <vector>
 
-#include "config/model.hpp"
+#include "drivers/modbus/block_id.hpp"
 
 namespace fieldbridge::modbus {
-
-// One block read of a plan, by what it asks.
-struct block_id {
-    config::register_kind kind = config::register_kind::holding_register;
-    std::uint16_t start = 0;
-    std::uint16_t count = 0;
-    bool operator==(const block_id&) const = default;
-};
 
 enum class block_outcome : std::uint8_t {
     answered,   // an answer, an exception included
@@ -58,8 +50,8 @@ public:
     // blocks not among them (a plan that changed) are forgotten. Returns
     // the blocks held back from now on and those that answered again.
     std::vector<block_change> record(std::span<const block_report> poll, time_point now);
-    // Blocks held back now.
-    std::size_t held() const;
+    // Blocks held back now, in the order of the last poll's reports.
+    std::vector<block_id> held() const;
 
 private:
     struct entry {

@@ -104,6 +104,8 @@ TEST(metrics_report, carries_the_snapshot_figures_under_their_labels) {
     s.process = {.resident_bytes = 12'345'678, .open_fds = 17, .cpu_seconds = 1.5};
     s.configuration.reload_failures = 1;
     s.commands.writes_ok = 5;
+    s.devices[0].counters.held_reads = {{config::register_kind::holding_register, 100, 10},
+                                        {config::register_kind::coil, 0, 8}};
     s.devices[0].poll_duration.observe(std::chrono::milliseconds(40));
     s.devices[0].poll_duration.observe(std::chrono::milliseconds(300));
     const auto p = parse(metrics_report(s));
@@ -135,6 +137,7 @@ TEST(metrics_report, carries_the_snapshot_figures_under_their_labels) {
     EXPECT_EQ(value("fieldbridge_device_requests_total", "{" + meter + "}"), 11);
     EXPECT_EQ(value("fieldbridge_device_request_failures_total", "{" + meter + R"(,reason="timeout"})"), 2);
     EXPECT_EQ(value("fieldbridge_device_poll_interval_seconds", "{" + meter + "}"), 1);
+    EXPECT_EQ(value("fieldbridge_device_held_reads", "{" + meter + "}"), 2);
     // Cumulative buckets: 40 ms is in le=0.05 and above, 300 ms in le=0.5 and above.
     EXPECT_EQ(value("fieldbridge_device_poll_duration_seconds_bucket", "{" + meter + R"(,le="0.025"})"), 0);
     EXPECT_EQ(value("fieldbridge_device_poll_duration_seconds_bucket", "{" + meter + R"(,le="0.05"})"), 1);

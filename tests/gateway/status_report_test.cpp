@@ -77,6 +77,8 @@ TEST(status_report, carries_every_part_of_the_snapshot) {
     EXPECT_DOUBLE_EQ(d.at("last_good_age_s").get<double>(), 1.0);
     EXPECT_EQ(d.at("polls"), 1);
     EXPECT_EQ(d.at("last_error"), "");
+    EXPECT_EQ(d.at("held_reads"), nlohmann::json::array());
+    EXPECT_EQ(status_text(j).find("held back"), std::string::npos) << "no heading without a held read";
     for (const auto* key :
          {"retries", "last_poll_age_s", "missed_polls", "failed_polls", "consecutive_failures"}) {
         EXPECT_TRUE(d.contains(key)) << key;
@@ -102,6 +104,20 @@ TEST(status_report, is_unhealthy_without_the_broker_or_with_a_device_offline) {
     j = status_report(s);
     EXPECT_EQ(j.at("healthy"), false);
     EXPECT_EQ(j.at("devices").at(0).at("state"), "offline");
+}
+
+TEST(status_report, names_the_reads_a_device_has_held_back_in_json_and_text) {
+    auto s = snapshot();
+    s.devices.at(0).counters.held_reads = {{config::register_kind::holding_register, 100, 10},
+                                           {config::register_kind::input_register, 7, 1}};
+    const auto j = status_report(s);
+    EXPECT_EQ(j.at("devices").at(0).at("held_reads"),
+              nlohmann::json::parse(R"([{"register": "holding", "first": 100, "last": 109},
+                                        {"register": "input", "first": 7, "last": 7}])"));
+    EXPECT_EQ(j.at("devices").at(0).at("state"), "online") << "a held read does not make the device offline";
+    const auto text = status_text(j);
+    EXPECT_NE(text.find("Reads held back"), std::string::npos) << text;
+    EXPECT_NE(text.find("  meter: holding 100-109\n  meter: input 7-7\n"), std::string::npos) << text;
 }
 
 TEST(status_report, shows_the_address_in_use_and_the_mqtt5_limits) {

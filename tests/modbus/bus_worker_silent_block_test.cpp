@@ -83,6 +83,9 @@ TEST(bus_worker_silent_block, a_block_without_answer_is_held_back_after_offline_
     }
     EXPECT_EQ(log.count("did not answer the read of holding 100-100 in its last 2 polls"), 1u);
     EXPECT_EQ(log.count("is offline"), 0u);
+    EXPECT_EQ(r.worker.counters(0).held_reads,
+              (std::vector<block_id>{{config::register_kind::holding_register, 100, 1}}))
+        << "what status shows";
 }
 
 TEST(bus_worker_silent_block, a_held_block_is_asked_again_after_the_interval_and_every_poll_once_it_answers) {
@@ -92,6 +95,7 @@ TEST(bus_worker_silent_block, a_held_block_is_asked_again_after_the_interval_and
     answer_below(*r.peer, 100, silent);
     r.worker.start();
     ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return log.count("did not answer the read") == 1; }, 10s));
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return r.worker.counters(0).held_reads.size() == 1; }, 10s));
     silent->store(false);
     const auto all_good_now = [&] {
         const auto polls = r.got.all();
@@ -104,6 +108,7 @@ TEST(bus_worker_silent_block, a_held_block_is_asked_again_after_the_interval_and
     const auto polls = r.got.all();
     for (auto n = seen; n < polls.size(); ++n) EXPECT_TRUE(all_good(polls[n])) << "poll " << n;
     EXPECT_EQ(log.count("answers the read of holding 100-100 again"), 1u);
+    EXPECT_TRUE(r.worker.counters(0).held_reads.empty()) << "no longer shown once it answers";
 }
 
 TEST(bus_worker_silent_block, a_device_back_from_an_outage_has_none_of_its_blocks_held_back) {

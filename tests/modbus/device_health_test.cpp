@@ -45,6 +45,21 @@ TEST(device_health, goes_offline_after_offline_after_failed_polls_and_online_wit
     EXPECT_EQ(h.last_good, t0 + 4s);
 }
 
+TEST(device_health, the_last_error_is_what_the_poll_met_not_why_a_point_was_left_out) {
+    device_health h;
+    poll_result r;
+    r.time = time_point{};
+    const auto bad = [](modbus_errc e) { return quality{false, make_error_code(e)}; };
+    r.samples = {sample{0, {}, bad(modbus_errc::block_silent)}, sample{1, {}, bad(modbus_errc::not_readable)},
+                 sample{2, {}, bad(modbus_errc::timeout)}, sample{3, {}, bad(modbus_errc::device_offline)},
+                 sample{4, {}, bad(modbus_errc::illegal_data_address)}};
+    h.record(r);
+    EXPECT_EQ(h.last_error, make_error_code(modbus_errc::timeout).message());
+    r.samples = {sample{0, {}, bad(modbus_errc::block_silent)}, sample{1, {}, bad(modbus_errc::device_offline)}};
+    h.record(r);
+    EXPECT_EQ(h.last_error, make_error_code(modbus_errc::block_silent).message()) << "none asked: the first";
+}
+
 TEST(device_health, a_poll_with_one_good_sample_answers) {
     device_health h;
     h.offline_after = 1;

@@ -282,7 +282,61 @@ TEST(apply_refusals, ends_when_the_parts_match_the_refusal_too) {
     auto plan = plan_reads(pts, {});
     expect_plan(plan, {{H, 7, 1, {0, 1}}});
     apply_refusals(plan, {{H, 7, 1}}, pts);
-    expect_plan(plan, {{H, 7, 1, {0}}, {H, 7, 1, {1}}});
+    expect_plan(plan, {{H, 7, 1, {0, 1}}});
+}
+
+TEST(split_request, points_on_one_register_share_their_part_and_the_same_read_twice_is_never_planned) {
+    auto bit = [](std::uint16_t address, std::uint8_t b) {
+        auto p = holding(address, data_type::boolean);
+        p.bit = b;
+        return p;
+    };
+    // A gap-free block: register 6, two bits of register 7, register 8.
+    const std::vector<config::point> pts{holding(6), bit(7, 0), bit(7, 3), holding(8)};
+    const read_request block{H, 6, 3, {0, 1, 2, 3}};
+    expect_plan(split_request(block, pts), {{H, 6, 1, {0}}, {H, 7, 1, {1, 2}}, {H, 8, 1, {3}}});
+    // The bits' part refused too: both bits lie on it, nothing smaller to try.
+    EXPECT_TRUE(split_request({H, 7, 1, {1, 2}}, pts).empty());
+}
+
+TEST(apply_refusals, never_plans_the_same_read_twice_over_random_point_maps_and_refusals) {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 2000; ++round) {
+        std::vector<config::point> pts;
+        const auto n = 1 + rng() % 8;
+        for (std::size_t i = 0; i < n; ++i) {
+            auto p = holding(static_cast<std::uint16_t>(rng() % 12), rng() % 3 == 0 ? data_type::boolean
+                                                                                     : data_type::uint16);
+            if (p.type == data_type::boolean) p.bit = static_cast<std::uint8_t>(rng() % 16);
+            pts.push_back(p);
+        }
+        std::sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.address < b.address; });
+        const plan_limits limits{.max_gap = static_cast<std::uint16_t>(rng() % 4)};
+        std::vector<refused_read> refused;
+        auto plan = plan_reads(pts, limits);
+        for (int step = 0; step < 6; ++step) {
+            // The device refuses some of what is asked, as a device lacking registers would.
+            for (const auto& r : plan) {
+                if (rng() % 2 == 0) refused.push_back({r.kind, r.start, r.count});
+            }
+            plan = plan_reads(pts, limits);
+            apply_refusals(plan, refused, pts, limits);
+            std::vector<std::size_t> seen;
+            for (std::size_t a = 0; a < plan.size(); ++a) {
+                for (std::size_t b = a + 1; b < plan.size(); ++b) {
+                    ASSERT_FALSE(plan[a].kind == plan[b].kind && plan[a].start == plan[b].start &&
+                                 plan[a].count == plan[b].count)
+                        << "round " << round << " step " << step << ": read " << plan[a].start << "+"
+                        << plan[a].count << " twice";
+                }
+                seen.insert(seen.end(), plan[a].points.begin(), plan[a].points.end());
+            }
+            std::sort(seen.begin(), seen.end());
+            std::vector<std::size_t> all(pts.size());
+            for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+            ASSERT_EQ(seen, all) << "round " << round << " step " << step << ": every point read exactly once";
+        }
+    }
 }
 
 }  // namespace
