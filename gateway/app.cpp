@@ -158,10 +158,11 @@ void app::wait_for_signal() {
     });
 }
 
-// Buses whose settings and devices are the same keep polling; the others
-// are stopped and started anew (bus_set). A refused file changes nothing.
+// Buses whose settings and devices are the same keep polling; the others are stopped
+// and started anew (bus_set). A refused file, or a shutdown begun, changes nothing.
 nlohmann::json app::reload() {
     auto& p = *parts_;
+    if (stopping_) return {{"reloaded", false}, {"error", "the gateway is shutting down"}};
     auto candidate = load_for_reload(config_path_, cfg_);
     if (!candidate.next) {
         spdlog::error("reload refused, the running configuration stays: {}", candidate.refusal);
@@ -185,7 +186,7 @@ nlohmann::json app::reload() {
         p.client.drop_link(std::make_error_code(std::errc::connection_aborted));
     }
     p.topics = std::make_shared<const point_topics>(cfg_);
-    p.publisher.reconfigure(cfg_, p.topics);
+    p.publisher.reconfigure(cfg_, p.topics, system::now());
     p.dispatcher.reconfigure(cfg_, p.topics);
     if (sparkplug()) sparkplug_reconfigured();
     // A bus whose worker cannot start is not polled: the reload is done, and says so.

@@ -1,11 +1,13 @@
 #include "gateway/device_publisher.hpp"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "common/log_context.hpp"
+#include "config/topic.hpp"
 #include "gateway/availability.hpp"
 #include "gateway/sparkplug_node.hpp"
 
@@ -23,10 +25,11 @@ std::shared_ptr<const config::gateway> borrowed(const config::gateway& cfg) {
 device_publisher::device_publisher(const config::gateway& cfg, submit_handler submit,
                                    std::shared_ptr<const point_topics> topics)
     : cfg_(&cfg), submit_(std::move(submit)) {
-    reconfigure(cfg, std::move(topics));
+    reconfigure(cfg, std::move(topics), std::chrono::system_clock::now());
 }
 
-void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics) {
+void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics,
+                                   std::chrono::system_clock::time_point now) {
     cfg_ = &cfg;
     mapper_ = std::make_unique<point_mapper>(borrowed(cfg), std::move(topics));
     mapper_->set_sparkplug(sparkplug_);
@@ -34,9 +37,37 @@ void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<c
     for (const auto& d : cfg.devices) {
         const auto it = devices_.find(d.name);
         auto& state = devices[d.name] = it != devices_.end() ? it->second : device_record{};
-        state.health.offline_after = d.offline_after;
+        state.health.set_offline_after(d.offline_after, now);
     }
-    devices_ = std::move(devices);
+    auto before = std::exchange(devices_, std::move(devices));
+    if (sparkplug_ == nullptr) restate_availability(before, now);
+}
+
+void device_publisher::restate_availability(const std::map<std::string, device_record>& before,
+                                            std::chrono::system_clock::time_point now) {
+    std::set<std::string> in_use;
+    for (const auto& d : cfg_->devices) {
+        in_use.insert(config::availability_topic(cfg_->availability.device_topic, *cfg_, d.name));
+    }
+    // Cleared first: a topic that moved to another device is said anew after.
+    std::set<std::string> cleared;
+    for (const auto& [name, r] : before) {
+        if (r.said && !in_use.contains(r.said->topic)) cleared.insert(r.said->topic);
+    }
+    std::vector<mqtt::message> clear;
+    for (const auto& topic : cleared) {
+        spdlog::info("availability topic {} is no device's after the reload: its retained state is cleared", topic);
+        clear.push_back(mqtt::message{topic, "", mqtt::qos::at_least_once, true});
+    }
+    if (!clear.empty()) submit_(clear, now);
+    for (const auto& d : cfg_->devices) {
+        const auto& r = devices_.at(d.name);
+        if (!r.said) continue;  // nothing said yet: its first poll says it
+        const auto topic = config::availability_topic(cfg_->availability.device_topic, *cfg_, d.name);
+        if (r.said->topic != topic || r.said->state != r.health.state() || cleared.contains(topic)) {
+            publish_availability(d.name, r.health.state(), now);
+        }
+    }
 }
 
 modbus::device_state device_publisher::poll(const modbus::poll_result& r,
@@ -90,7 +121,9 @@ void device_publisher::publish_availability(const std::string& device, modbus::d
         if (m && publish_now_) publish_now_(std::move(*m));
         return;
     }
-    submit_({availability_message(*cfg_, device, state, now)}, now);
+    auto m = availability_message(*cfg_, device, state, now);
+    devices_[device].said = said_availability{m.topic, state};
+    submit_({std::move(m)}, now);
 }
 
 // What went wrong in a poll, once per device and reason per minute: a

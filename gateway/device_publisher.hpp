@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,14 @@ public:
                      std::shared_ptr<const point_topics> topics = nullptr);
 
     // After the owner replaced the configuration: a new point map; the
-    // health of devices still configured is kept.
-    void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics = nullptr);
+    // health of devices still configured is kept, under the new
+    // offline_after. The retained availability follows the reload: a state
+    // the new offline_after changed, or said before on a topic the device
+    // no longer has, is said on its topic now; a topic no device has any
+    // longer (the device removed, its topic moved) is cleared (an empty
+    // retained message). With Sparkplug the owner rebirths instead.
+    void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics,
+                     std::chrono::system_clock::time_point now);
 
     // A poll result of a current bus worker. Returns the device's state after it.
     modbus::device_state poll(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);
@@ -62,14 +69,23 @@ public:
 private:
     void publish_availability(const std::string& device, modbus::device_state state,
                               std::chrono::system_clock::time_point now);
+    struct device_record;
+    void restate_availability(const std::map<std::string, device_record>& before,
+                              std::chrono::system_clock::time_point now);
     void log_bad_points(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);
 
     const config::gateway* cfg_;
     submit_handler submit_;
     std::unique_ptr<point_mapper> mapper_;
+    // The retained availability message last handed over for a device.
+    struct said_availability {
+        std::string topic;
+        modbus::device_state state = modbus::device_state::unknown;
+    };
     struct device_record {
         modbus::device_health health;
         histogram polls;
+        std::optional<said_availability> said;
     };
     std::map<std::string, device_record> devices_;
     log_limiter log_limit_;  // repeating device errors

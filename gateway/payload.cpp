@@ -183,14 +183,16 @@ double presentable(double v, const config::point& p) {
         // device meant; parse it again as a double.
         char buf[32];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
-        if (ec == std::errc{})
-            return std::strtod(std::string(buf, end).c_str(), nullptr);
-        return v;
+        const double shortest = ec == std::errc{} ? std::strtod(std::string(buf, end).c_str(), nullptr) : v;
+        // Past a float's range (not from a register): kept as it is.
+        return std::isfinite(shortest) ? shortest : v;
     }
     // A float32 carries about 7 significant digits, a double 15.
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.*g", single ? 7 : 15, v);
-    return std::strtod(buf, nullptr);
+    // Rounding the largest doubles goes past the largest double: keep them.
+    const double rounded = std::strtod(buf, nullptr);
+    return std::isfinite(rounded) ? rounded : v;
 }
 
 std::string json_payload(const config::point& p, const reading& r) {

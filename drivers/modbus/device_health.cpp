@@ -59,6 +59,12 @@ bool device_health::record_answer(time_point t) {
     return settle(before, t);
 }
 
+bool device_health::set_offline_after(unsigned n, time_point t) {
+    const auto before = state();
+    offline_after = n;
+    return settle(before, t);
+}
+
 device_state device_health::state() const {
     if (polls == 0) return device_state::unknown;
     return consecutive_failures >= offline_after ? device_state::offline : device_state::online;

@@ -42,6 +42,9 @@ struct device_health {
     // Counts an answer outside the poll schedule (a write and its read-back
     // at time t): the device is there. Returns true when state() changed.
     bool record_answer(time_point t);
+    // A reload's offline_after: the failures counted so far may now be an
+    // outage, or no longer one. Returns true when state() changed with it.
+    bool set_offline_after(unsigned n, time_point t);
     device_state state() const;
 
 private:

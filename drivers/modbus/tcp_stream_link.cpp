@@ -23,6 +23,14 @@ using namespace asio::experimental::awaitable_operators;
 using tcp = asio::ip::tcp;
 constexpr auto with_error = asio::as_tuple(asio::use_awaitable);
 
+// Why the deadline's wait won over a socket operation: its time came, or
+// cancel() ended the exchange (the worker stops), which the worker must
+// tell from a timeout: a write cut short may have reached the device.
+std::error_code deadline_ended(const std::tuple<boost::system::error_code>& wait) {
+    return std::get<0>(wait) == asio::error::operation_aborted ? make_error_code(modbus_errc::connection_failed)
+                                                             : make_error_code(modbus_errc::timeout);
+}
+
 }  // namespace
 
 tcp_stream_link::tcp_stream_link(std::string bus, config::tcp_link settings, const asio::any_io_executor& executor)
@@ -111,7 +119,7 @@ asio::awaitable<std::error_code> tcp_stream_link::read(std::size_t size, std::ch
                                  deadline_.async_wait(with_error));
         if (outcome.index() == 1) {
             in_.resize(have);
-            co_return make_error_code(modbus_errc::timeout);
+            co_return deadline_ended(std::get<1>(outcome));
         }
         const auto [failed, got] = std::get<0>(outcome);
         in_.resize(have + got);
@@ -136,7 +144,7 @@ asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, rep
         // request's bytes would complete. The stream is out of step.
         request_sent_ = true;
         close();
-        co_return make_error_code(modbus_errc::timeout);
+        co_return deadline_ended(std::get<1>(sent));
     }
     const auto [send_failed, written] = std::get<0>(sent);
     request_sent_ = written > 0;

@@ -2,7 +2,7 @@
 // forwarder gets them. Availability changes go out before the values of the
 // poll that caused them, once per change; a write's read-back goes out at
 // once and tells that the device is there; a reload keeps the health of the
-// devices it keeps.
+// devices it keeps, and the retained availability follows it.
 #include "gateway/device_publisher.hpp"
 
 #include <algorithm>
@@ -134,13 +134,57 @@ TEST_F(device_publisher_test, a_reload_keeps_the_health_of_devices_it_keeps) {
     publisher_.poll(good("m1", 230), t0_);
     publisher_.poll(good("m2", 5), t0_);
     reloaded_ = config::load_string(plant_yaml.substr(0, plant_yaml.find("  m2:")));
-    publisher_.reconfigure(reloaded_);
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 2h);
     EXPECT_EQ(publisher_.health("m1").state(), modbus::device_state::online);
     EXPECT_THROW((void)publisher_.health("m2"), std::out_of_range);
     // The new point map is in use: the same values are new to it.
     sent_.clear();
     publisher_.poll(good("m1", 230), t0_ + 1s);
     EXPECT_EQ(topics(), (std::vector<std::string>{"plant/m1/voltage", "plant/m1/setpoint"}));
+}
+
+TEST_F(device_publisher_test, a_reload_that_moves_or_removes_an_availability_topic_clears_the_old_one_and_says_the_new) {
+    publisher_.poll(good("m1", 230), t0_);
+    publisher_.poll(good("m2", 5), t0_);
+    sent_.clear();
+    // m1 keeps its name under a new prefix; m2 is gone.
+    reloaded_ = cfg_;
+    reloaded_.publish.prefix = "plant2";
+    reloaded_.devices.pop_back();
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 2h);
+    ASSERT_EQ(topics(), (std::vector<std::string>{"plant/m1/availability", "plant/m2/availability",
+                                                  "plant2/m1/availability"}));
+    EXPECT_EQ(sent_[0].payload, "");
+    EXPECT_TRUE(sent_[0].retain) << "an empty retained message clears the broker's";
+    EXPECT_EQ(sent_[1].payload, "");
+    EXPECT_TRUE(sent_[2].retain);
+    EXPECT_EQ(state_in(2), "online");
+    // Said once: the same configuration again says nothing.
+    sent_.clear();
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 3h);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(device_publisher_test, a_reload_whose_offline_after_changes_a_devices_state_says_the_new_state) {
+    // offline_after 2 in plant_yaml: two failed polls, offline.
+    publisher_.poll(good("m1", 230), t0_);
+    publisher_.poll(failed("m1"), t0_ + 1s);
+    publisher_.poll(failed("m1"), t0_ + 2s);
+    ASSERT_EQ(publisher_.health("m1").state(), modbus::device_state::offline);
+    sent_.clear();
+    reloaded_ = cfg_;
+    reloaded_.devices.at(0).offline_after = 5;
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 2h);
+    EXPECT_EQ(publisher_.health("m1").state(), modbus::device_state::online);
+    ASSERT_EQ(topics(), std::vector<std::string>{"plant/m1/availability"});
+    EXPECT_EQ(state_in(0), "online");
+    // Back to 2: the failures counted are an outage again.
+    sent_.clear();
+    reloaded_.devices.at(0).offline_after = 2;
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 3h);
+    ASSERT_EQ(topics(), std::vector<std::string>{"plant/m1/availability"});
+    EXPECT_EQ(state_in(0), "offline");
+    EXPECT_EQ(publisher_.health("m1").state_since, system_time{} + 3h);
 }
 
 }  // namespace

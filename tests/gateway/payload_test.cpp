@@ -226,6 +226,25 @@ TEST(payload, json_is_the_document_of_its_keys_for_any_reading) {
         const auto r = gen.next();
         ASSERT_EQ(json_payload(p, r), payload_as_a_document(p, r)) << "case " << i;
         ASSERT_EQ(iso8601_utc_ms(r.time), iso8601_printed(r.time)) << "case " << i;
+        // A finite reading is a number: null says "no number" (NaN, infinity).
+        const auto* d = r.value ? std::get_if<double>(&*r.value) : nullptr;
+        if (d && std::isfinite(*d)) {
+            ASSERT_TRUE(nlohmann::json::parse(json_payload(p, r)).at("value").is_number())
+                << "case " << i << ": " << *d << " published as " << json_payload(p, r);
+        }
+    }
+}
+
+TEST(payload, the_largest_doubles_stay_numbers_after_rounding_to_15_digits) {
+    // 1.7976931348623157e308 rounds to 1.79769313486232e308, past the largest
+    // double: the value as read is kept instead of an infinity (null).
+    config::point p;
+    p.type = config::data_type::float64;
+    for (const double v : {std::numeric_limits<double>::max(), -std::numeric_limits<double>::max()}) {
+        const reading r{modbus::value{v}, {}, system_clock::time_point{}};
+        const auto j = nlohmann::json::parse(json_payload(p, r));
+        ASSERT_TRUE(j.at("value").is_number()) << json_payload(p, r);
+        EXPECT_EQ(j.at("value").get<double>(), v);
     }
 }
 

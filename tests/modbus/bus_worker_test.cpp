@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -242,6 +243,24 @@ TEST(bus_worker_shared_tcp, stop_cuts_a_request_in_flight_short) {
     EXPECT_LT(std::chrono::steady_clock::now() - asked, 10s);  // the request would wait 20 s
     EXPECT_FALSE(deaf.worker.started());
     EXPECT_TRUE(deaf.got.of("meter").empty()) << "a poll cut short is not handed over";
+}
+
+TEST(bus_worker_shared_tcp, a_write_cut_short_by_stop_says_the_device_may_have_taken_it) {
+    // Not a plain failure (a timeout), which would invite sending it again.
+    const auto thread = std::make_shared<poll_thread>();
+    auto deaf = meter();
+    deaf.faults.miss_every = 1;  // never answers
+    deaf.timeout = 20s;
+    deaf.retries = 0;
+    shared_tcp_bus bus({deaf}, {deaf}, thread);
+    std::promise<point_result> done;
+    bus.worker.write(0, 6, value{std::uint64_t{7}}, [&](const point_result& r) { done.set_value(r); });
+    bus.worker.start();  // writes go before polls: the write is the first request
+    ASSERT_TRUE(testing::wait_until([&] { return bus.sim.requests() >= 1; }, 5s));
+    bus.worker.stop();
+    auto outcome = done.get_future();
+    ASSERT_EQ(outcome.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(outcome.get().error, make_error_code(modbus_errc::write_cut_short));
 }
 
 TEST(bus_worker_tcp, decodes_every_type_through_the_simulator) {

@@ -91,9 +91,10 @@ TEST(device_health, an_answer_outside_the_schedule_brings_an_offline_device_back
     EXPECT_EQ(h.state_since, time_point{} + 5s);
 }
 
-// Against a reference: over random poll sequences the state is offline
-// exactly when the last offline_after polls with samples all failed, and
-// record() reports exactly the changes.
+// Against a reference: over random poll sequences and reloads that change
+// offline_after, the state is offline exactly when the last offline_after
+// polls with samples all failed, and record() and set_offline_after()
+// report exactly the changes.
 TEST(device_health, model_over_random_poll_sequences) {
     for (unsigned seed = 1; seed <= 2000; ++seed) {
         std::mt19937 rng(seed);
@@ -113,6 +114,14 @@ TEST(device_health, model_over_random_poll_sequences) {
             } else if (kind == 1) {
                 changed = h.record_answer(t);
                 run = 0;
+            } else if (kind == 2) {
+                // A reload's threshold: the failures counted so far are kept.
+                changed = h.set_offline_after(static_cast<unsigned>(1 + rng() % 5), t);
+                if (ref == device_state::unknown) {
+                    ASSERT_FALSE(changed) << "seed " << seed << " step " << step << ": never polled";
+                    ASSERT_EQ(h.state(), device_state::unknown);
+                    continue;
+                }
             } else {
                 const bool good = rng() % 3 == 0;
                 changed = h.record(poll(t, good));
@@ -121,6 +130,9 @@ TEST(device_health, model_over_random_poll_sequences) {
             const auto expected = run >= h.offline_after ? device_state::offline : device_state::online;
             ASSERT_EQ(h.state(), expected) << "seed " << seed << " step " << step;
             ASSERT_EQ(changed, expected != ref) << "seed " << seed << " step " << step;
+            if (changed) {
+                ASSERT_EQ(h.state_since, t) << "seed " << seed << " step " << step;
+            }
             ref = expected;
         }
     }

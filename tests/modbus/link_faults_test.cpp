@@ -13,6 +13,11 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -487,6 +492,62 @@ TEST(tcp_stream_faults, a_request_not_written_whole_closes_the_connection) {
     EXPECT_EQ(peer.connections(), 1u);
     ASSERT_TRUE(open_within(l, 5s));
     EXPECT_TRUE(testing::wait_until([&] { return peer.connections() == 2; }, 5s));
+}
+
+// cancel() (the worker stops) ends an exchange as a cut connection, never
+// as a timeout: the worker tells a write the device may have taken from one
+// that failed by that.
+TEST(tcp_stream_faults, an_exchange_cancelled_while_it_waits_ends_as_a_cut_connection_not_a_timeout) {
+    const auto port = testing::free_tcp_port();
+    simulator sim(tcp_config(port, {unit(2, true)}), "line");
+    sim.start();
+    boost::asio::io_context io;
+    tcp_stream_link l("line", config::tcp_link{"127.0.0.1", port}, io.get_executor());
+    std::optional<std::error_code> opened;
+    boost::asio::co_spawn(io, l.async_open(steady::now()), [&](const std::exception_ptr&, std::error_code e) {
+        opened = e;
+    });
+    io.run_for(5s);
+    ASSERT_EQ(opened, std::error_code{});
+    for (const bool write : {false, true}) {
+        io.restart();
+        auto r = write ? write_setpoint(2, 7) : read_setpoint(2);
+        r.timeout = 20s;
+        reply answer;
+        std::optional<std::error_code> ended;
+        boost::asio::co_spawn(io, l.async_exchange(r, answer), [&](const std::exception_ptr&, std::error_code e) {
+            ended = e;
+        });
+        const auto asked = sim.requests();
+        boost::asio::steady_timer cut(io);
+        const std::function<void()> when_asked = [&] {
+            if (sim.requests() > asked) return l.cancel();
+            cut.expires_after(5ms);
+            cut.async_wait([&](const boost::system::error_code&) { when_asked(); });
+        };
+        when_asked();
+        const auto started = steady::now();
+        io.run_for(10s);
+        ASSERT_TRUE(ended.has_value()) << (write ? "write" : "read");
+        EXPECT_EQ(*ended, make_error_code(modbus_errc::connection_failed)) << (write ? "write" : "read");
+        EXPECT_LT(steady::now() - started, 10s);
+        EXPECT_FALSE(l.connected());
+        io.restart();
+        opened.reset();
+        boost::asio::co_spawn(io, l.async_open(steady::now()), [&](const std::exception_ptr&, std::error_code e) {
+            opened = e;
+        });
+        ASSERT_TRUE(testing::wait_until([&] {
+            io.run_for(20ms);
+            if (opened && *opened) {  // backing off: ask again
+                opened.reset();
+                io.restart();
+                boost::asio::co_spawn(io, l.async_open(steady::now()),
+                                      [&](const std::exception_ptr&, std::error_code e) { opened = e; });
+            }
+            return opened && !*opened;
+        }, 10s));
+    }
 }
 
 }  // namespace
