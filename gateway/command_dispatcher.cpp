@@ -129,6 +129,7 @@ void command_dispatcher::on_command(const mqtt::message& m) {
     if (!decision.write) return refuse(to, decision.refusal);
     const auto device_index = decision.write->device;
     const auto& device = cfg_->devices[device_index];
+    if (closed_) return refuse(to, *closed_);  // the shutdown has retired the buses: "not polled" would mislead
     if (!ports_.polled(device_index)) return refuse(to, "device " + device.name + " is not polled");
     auto go = [this, device_index, point_index = decision.write->point,
                value = std::move(decision.write->value), to, device = device.name, bus = device.bus,
@@ -167,6 +168,12 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
         if (!value) return refuse(to, why);
         writes.push_back({static_cast<std::size_t>(pt - device.points.begin()), *pt, std::move(*value)});
     }
+    if (writes.size() > max_queued_writes_per_bus) {
+        // Never room on the bus, however long it waits: say so, not "later".
+        return refuse(to, "the command names " + std::to_string(writes.size()) + " points; one command writes at most " +
+                              std::to_string(max_queued_writes_per_bus) + " (the writes a bus queues): split it");
+    }
+    if (closed_) return refuse(to, *closed_);
     if (!ports_.polled(target.device)) return refuse(to, "device " + device.name + " is not polled");
     struct progress {
         std::size_t remaining;

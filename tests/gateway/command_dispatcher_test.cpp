@@ -465,6 +465,7 @@ TEST(command_dispatcher, once_closed_it_writes_nothing_more_and_answers_every_co
     r.dispatcher.close("the gateway is shutting down");
     EXPECT_EQ(r.dispatcher.held(), 0u);
     r.offline.clear();
+    r.unpolled = {0, 1};  // as the shutdown leaves them: its buses retired
     r.command(setpoint_topic, R"({"value": 2, "id": "late"})");
     r.command("site/a/pump/set", R"({"values": {"speed": 4}, "id": "late-device"})");
     r.command("site/a/pump/hours/set", "1");  // read-only: refused for that, as before
@@ -528,6 +529,32 @@ TEST(command_dispatcher, writes_a_device_command_point_by_point_and_answers_once
     r.command("site/a/pump/set", R"({"speed": 4, "hours": 1})");
     EXPECT_EQ(r.writes.size(), 2u);
     EXPECT_EQ(r.reply_json(1).at("ok"), false);
+}
+
+TEST(command_dispatcher, a_device_command_naming_more_points_than_a_bus_queues_is_refused_for_good) {
+    auto g = plant();
+    g.commands.device_topic = "{prefix}/{device}";
+    auto& pump = g.devices.at(0);
+    nlohmann::json values = nlohmann::json::object();
+    for (std::size_t i = 0; i <= max_queued_writes_per_bus; ++i) {
+        config::point p;
+        p.name = "p" + std::to_string(i);
+        p.address = static_cast<std::uint16_t>(10 + i);
+        p.writable = true;
+        pump.points.push_back(p);
+        values[p.name] = 1;
+    }
+    rig r(g);
+    r.command("site/a/pump/set", nlohmann::json{{"values", values}, {"id", "many"}}.dump());
+    EXPECT_TRUE(r.writes.empty());
+    ASSERT_EQ(r.replies.size(), 1u);
+    const auto error = r.reply_json().at("error").get<std::string>();
+    EXPECT_NE(error.find("names 101 points; one command writes at most 100"), std::string::npos) << error;
+    EXPECT_EQ(error.find("again later"), std::string::npos) << error;
+    // As many as a bus queues go.
+    values.erase("p0");
+    r.command("site/a/pump/set", nlohmann::json{{"values", values}, {"id", "hundred"}}.dump());
+    EXPECT_EQ(r.writes.size(), max_queued_writes_per_bus);
 }
 
 TEST(command_dispatcher, subscribes_each_filter_once) {
