@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <csignal>
@@ -940,6 +941,24 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
         << gw.output();
     EXPECT_TRUE(wait_until([&] { return sub.find("e2f/status", state_is("online")).has_value(); }, 20s))
         << sub.dump();
+    // The device's availability moved too: said on the new topic at once,
+    // its retained state on the old one cleared (an empty retained message).
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2f/m1/availability", state_is("online")).has_value(); }, 20s))
+        << sub.dump();
+    const auto old_cleared = [&] {
+        const auto all = sub.messages();
+        return std::any_of(all.begin(), all.end(),
+                           [](const auto& m) { return m.topic == "e2e/m1/availability" && m.payload.empty(); });
+    };
+    EXPECT_TRUE(wait_until(old_cleared, 20s)) << sub.dump();
+    {
+        // A subscriber that comes now gets the old prefix's retained messages:
+        // the old will, and no device availability.
+        subscriber late(rig.broker(), "e2e/#");
+        ASSERT_TRUE(wait_until([&] { return late.find("e2e/status", state_is("offline")).has_value(); }, 20s))
+            << late.dump();
+        EXPECT_EQ(late.count("e2e/m1/availability"), 0u) << late.dump();
+    }
 
     // A broken file is refused; the gateway keeps its configuration and says why.
     rig.config.device("m1").bus("nowhere");
