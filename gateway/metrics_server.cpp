@@ -39,6 +39,19 @@ struct metrics_server::impl : std::enable_shared_from_this<metrics_server::impl>
     bool stopped = false;
     std::list<std::weak_ptr<connection>> connections;
     std::size_t reports_held = 0;  // connections writing a report
+    std::string last_report;
+    std::optional<std::chrono::steady_clock::time_point> last_built;
+
+    // The report, built at most once per min_report_interval: however many
+    // clients scrape, the core thread builds no more than that.
+    const std::string& report_now() {
+        const auto now = std::chrono::steady_clock::now();
+        if (!last_built || now - *last_built >= limits.min_report_interval) {
+            last_report = make_report();
+            last_built = now;
+        }
+        return last_report;
+    }
 
     void accept();
     void forget_closed() {
@@ -108,7 +121,7 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
         } else {
             response.result(http::status::ok);
             response.set(http::field::content_type, metrics_content_type);
-            response.body() = server->make_report();
+            response.body() = server->report_now();
             if (get) {
                 holds_report = true;
                 ++server->reports_held;

@@ -8,8 +8,8 @@
 // held for clients still reading them (a report is ~2.5 KB a device, and a
 // client that does not read keeps it until idle_timeout); a scrape beyond
 // that (GET or HEAD: a HEAD builds the report for its length, then frees
-// it) is answered 503 with Retry-After, no report built. Keep-alive is
-// honoured.
+// it) is answered 503 with Retry-After, no report built. A report is built
+// at most once per min_report_interval. Keep-alive is honoured.
 // Runs on the given executor's one thread; not thread-safe.
 #pragma once
 
@@ -31,6 +31,10 @@ struct metrics_limits {
     std::size_t max_connections = 8;
     std::chrono::milliseconds idle_timeout{10000};  // per read and per write
     std::size_t max_reports_held = 2;
+    // A scrape within this of the last report built gets that report again:
+    // scrapes, HEAD ones included, cost the core thread at most one report
+    // per interval, however many and however fast.
+    std::chrono::milliseconds min_report_interval{1000};
 };
 
 class metrics_server {

@@ -78,7 +78,8 @@ protected:
     metrics_limits limits_{.max_header_bytes = 1024,
                            .max_connections = 2,
                            .idle_timeout = std::chrono::milliseconds(1000),
-                           .max_reports_held = 2};
+                           .max_reports_held = 2,
+                           .min_report_interval = std::chrono::milliseconds(0)};
     std::atomic<std::size_t> report_bytes_{0};  // 0: the one-line report
 
     void SetUp() override {
@@ -229,6 +230,27 @@ TEST_F(endpoint_holding_reports, a_scrape_past_the_reports_held_is_answered_busy
     }
     report_bytes_ = 0;
     EXPECT_TRUE(wait_until([&] { return http_request(port_, "GET", "/metrics", 2s).status == 200; }, 5s));
+}
+
+// However many scrapes come, and however fast (HEAD costs the report as
+// much as GET), the core thread builds at most one report per interval.
+class endpoint_building_reports_rarely : public endpoint {
+protected:
+    void SetUp() override {
+        limits_.min_report_interval = std::chrono::hours(1);
+        endpoint::SetUp();
+    }
+};
+
+TEST_F(endpoint_building_reports_rarely, scrapes_within_the_interval_get_the_report_built_for_the_first) {
+    for (int i = 0; i < 20; ++i) {
+        const auto head = http_request(port_, "HEAD", "/metrics");
+        ASSERT_EQ(head.status, 200) << i;
+        const auto get = http_request(port_, "GET", "/metrics");
+        ASSERT_EQ(get.status, 200) << i;
+        EXPECT_EQ(get.body, "fieldbridge_test_metric 1\n") << i;
+    }
+    EXPECT_EQ(reports_.load(), 1);
 }
 
 }  // namespace
