@@ -76,9 +76,18 @@ modbus::device_state device_publisher::poll(const modbus::poll_result& r,
     auto& device = devices_[r.device];
     device.polls.observe(r.duration);
     auto& h = device.health;
-    if (h.record(r)) publish_availability(r.device, h.state(), std::chrono::system_clock::now());
+    const bool changed = h.record(r);
+    const bool back = changed && h.state() == modbus::device_state::online;
     log_bad_points(r, now);
-    submit_(mapper_->map(r, now), std::chrono::system_clock::now());
+    // Back online: the readings are taken before the availability, so that
+    // a Sparkplug DBIRTH carries them; gone offline: after its DDEATH, which
+    // keeps them for the next birth. The availability is handed over ahead
+    // of the values either way.
+    std::vector<mqtt::message> values;
+    if (!changed || back) values = mapper_->map(r, now);
+    if (changed) publish_availability(r.device, h.state(), std::chrono::system_clock::now());
+    if (changed && !back) values = mapper_->map(r, now);
+    submit_(values, std::chrono::system_clock::now());
     return h.state();
 }
 
@@ -96,9 +105,11 @@ void device_publisher::written(const std::string& device, const config::point& p
     const log_scope on_device(log_field::device, device);
     const log_scope on_point(log_field::point, point.name);
     auto& h = devices_[device].health;
-    if (h.record_answer(time)) publish_availability(device, h.state(), time);
-    submit_(mapper_->map_point(device, static_cast<std::size_t>(pt - d->points.begin()), words, time, now),
-            time);
+    const bool back = h.record_answer(time);  // an answer: any change is to online
+    // Taken before the availability, as a poll's that brings the device back.
+    auto values = mapper_->map_point(device, static_cast<std::size_t>(pt - d->points.begin()), words, time, now);
+    if (back) publish_availability(device, h.state(), time);
+    submit_(values, time);
 }
 
 void device_publisher::set_sparkplug(sparkplug_node* node, std::function<void(mqtt::message)> publish_now) {

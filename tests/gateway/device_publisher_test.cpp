@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "config/loader.hpp"
+#include "gateway/sparkplug_node.hpp"
+#include "sparkplug/payload_codec.hpp"
 
 namespace fieldbridge::gateway {
 namespace {
@@ -185,6 +187,54 @@ TEST_F(device_publisher_test, a_reload_whose_offline_after_changes_a_devices_sta
     ASSERT_EQ(topics(), std::vector<std::string>{"plant/m1/availability"});
     EXPECT_EQ(state_in(0), "offline");
     EXPECT_EQ(publisher_.health("m1").state_since, system_time{} + 3h);
+}
+
+// Sparkplug: a device's DBIRTH states its present values, so the poll that
+// brings it online (its first, or its first after an outage) is in it.
+TEST(device_publisher_sparkplug, the_dbirth_of_a_device_coming_online_carries_the_values_of_that_poll) {
+    const auto cfg = config::load_string(R"(
+publish: { format: sparkplug }
+sparkplug: { group_id: plant1, edge_node_id: gw1 }
+availability: { offline_after: 1 }
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 5020 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: level, register: holding, address: 0, type: uint16 }
+)");
+    sparkplug_node node(cfg, 0);
+    (void)node.births(system_time{} + 1h);  // the node is born: device births go out at once
+    std::vector<mqtt::message> now_sent;
+    device_publisher publisher(cfg, [](const std::vector<mqtt::message>&, system_time) {});
+    publisher.set_sparkplug(&node, [&](mqtt::message m) { now_sent.push_back(std::move(m)); });
+    const auto poll = [&](std::optional<std::uint16_t> v, steady::time_point at) {
+        modbus::poll_result r;
+        r.device = "m1";
+        r.time = system_time{} + 1h;
+        r.samples.push_back(v ? modbus::sample{0, {*v}, {true, {}}}
+                              : modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}});
+        publisher.poll(r, at);
+    };
+    const auto birth_value = [&](const mqtt::message& m) -> sparkplug::wire_value {
+        auto decoded = sparkplug::decode(m.payload);
+        const auto* p = std::get_if<sparkplug::payload>(&decoded);
+        if (p == nullptr || p->metrics.empty()) return sparkplug::null_value{};
+        return p->metrics.back().value;
+    };
+    poll(230, steady::time_point{});
+    ASSERT_EQ(now_sent.size(), 1u);
+    EXPECT_EQ(now_sent[0].topic, "spBv1.0/plant1/DBIRTH/gw1/m1");
+    EXPECT_EQ(birth_value(now_sent[0]), sparkplug::wire_value{std::uint32_t{230}});
+    poll(std::nullopt, steady::time_point{} + 1s);  // offline: DDEATH
+    ASSERT_EQ(now_sent.size(), 2u);
+    EXPECT_EQ(now_sent[1].topic, "spBv1.0/plant1/DDEATH/gw1/m1");
+    poll(231, steady::time_point{} + 2s);
+    ASSERT_EQ(now_sent.size(), 3u);
+    EXPECT_EQ(now_sent[2].topic, "spBv1.0/plant1/DBIRTH/gw1/m1");
+    EXPECT_EQ(birth_value(now_sent[2]), sparkplug::wire_value{std::uint32_t{231}}) << "not the outage's null";
 }
 
 }  // namespace
