@@ -256,14 +256,23 @@ std::optional<std::size_t> edge_node::metric_index(std::size_t device, std::stri
                         [&](std::uint32_t k) -> const std::string& { return metrics[k].name; });
 }
 
+bool is_device_data(std::string_view t) {
+    // spBv1.0/<group>/DDATA/<edge node>/<device>
+    const std::string_view ns = namespace_v1;
+    if (!t.starts_with(ns) || t.size() == ns.size() || t[ns.size()] != '/') return false;
+    t.remove_prefix(ns.size() + 1);
+    const auto group_end = t.find('/');
+    return group_end != std::string_view::npos && t.substr(group_end + 1).starts_with("DDATA/");
+}
+
 std::optional<std::size_t> edge_node::device_of(std::string_view t, std::string_view prefix) const {
     if (!t.starts_with(prefix)) return std::nullopt;
     return device_index(t.substr(prefix.size()));
 }
 
 bool edge_node::ready(const mqtt::message& m) const {
-    const auto device = device_of(m.topic, ddata_prefix_);
-    return !device || (born_ && online_[*device]);
+    if (const auto device = device_of(m.topic, ddata_prefix_)) return born_ && online_[*device];
+    return !is_device_data(m.topic);
 }
 
 mqtt::message edge_node::hand_over(mqtt::message m) {

@@ -27,6 +27,10 @@ enum class message_type { nbirth, ndeath, dbirth, ddeath, ndata, ddata, ncmd, dc
 std::string_view to_string(message_type t);
 
 inline constexpr std::string_view namespace_v1 = "spBv1.0";
+
+// Whether a topic is a DDATA (spBv1.0/<group>/DDATA/...) of any group, edge
+// node or device.
+bool is_device_data(std::string_view t);
 inline constexpr std::string_view rebirth_metric = "Node Control/Rebirth";
 inline constexpr std::string_view bdseq_metric = "bdSeq";
 // The Quality property of a metric (6.4.9.1): a Signed 32-bit value.
@@ -144,7 +148,12 @@ public:
     mqtt::message hand_over(mqtt::message m);
     // Whether m may be handed over now: a DDATA of a device waits while the
     // device has no DBIRTH in this session (the node not born, or the
-    // device offline) [payloads-dbirth-order]; anything else may go.
+    // device offline) [payloads-dbirth-order]. So does a stored DDATA of a
+    // device this node does not have (a reload or restart took it out, or
+    // changed the group or edge node id): no DBIRTH will come for it, and
+    // without one it would go out with no seq and unknown metrics; it stays
+    // stored until the device is configured again or the queue's bounds
+    // drop it. Anything else may go.
     bool ready(const mqtt::message& m) const;
 
     // The bdSeq of the next Will and births (one kept across restarts).

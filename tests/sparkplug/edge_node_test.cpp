@@ -63,6 +63,27 @@ TEST(sparkplug_edge_node, knows_its_namespace_and_its_devices_births) {
     EXPECT_FALSE(n.device_birth("site/DBIRTH/gw1/m1"));
 }
 
+// A stored DDATA of a device the node does not have (taken out by a reload
+// or restart, or under former group or edge node ids) never gets a DBIRTH
+// in this session: it waits, instead of going out without seq or birth.
+TEST(sparkplug_edge_node, a_ddata_of_a_device_the_node_does_not_have_waits) {
+    auto n = node();
+    (void)n.births(1000);
+    (void)n.device_online(0, 1000);
+    const auto stored = [](std::string topic) { return mqtt::message{std::move(topic), "", mqtt::qos::at_most_once, false}; };
+    EXPECT_TRUE(n.ready(stored("spBv1.0/plant1/DDATA/gw1/m1")));
+    EXPECT_FALSE(n.ready(stored("spBv1.0/plant1/DDATA/gw1/m2"))) << "offline";
+    EXPECT_FALSE(n.ready(stored("spBv1.0/plant1/DDATA/gw1/gone")));
+    EXPECT_FALSE(n.ready(stored("spBv1.0/plant1/DDATA/gw0/m1"))) << "another edge node id";
+    EXPECT_FALSE(n.ready(stored("spBv1.0/plant0/DDATA/gw1/m1"))) << "another group id";
+    EXPECT_TRUE(n.ready(stored("plant1/m1/voltage")));
+    EXPECT_TRUE(n.ready(stored("spBv1.0/plant1/NDATA/gw1")));
+    EXPECT_TRUE(n.ready(stored("spBv1.0/DDATA")));
+    EXPECT_FALSE(is_device_data("spBv1.0"));
+    EXPECT_FALSE(is_device_data("spBv1.0x/g/DDATA/n/d"));
+    EXPECT_TRUE(is_device_data("spBv1.0/g/DDATA/n/d"));
+}
+
 TEST(sparkplug_edge_node, payloads_ndeath_will_message_qos_retain_and_bdseq_alone) {
     const auto n = node();
     const auto will = n.will(1000);
