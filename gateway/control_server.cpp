@@ -51,9 +51,17 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
               timer(server->executor) {
             ++server->open_connections;
         }
-        ~connection() { --server->open_connections; }
+        ~connection() { leave(); }
         connection(const connection&) = delete;
         connection& operator=(const connection&) = delete;
+
+        // Gives the place back (once): when the connection ends, or when
+        // its client went away while a handler still works on its answer.
+        void leave() {
+            if (!counted) return;
+            counted = false;
+            --server->open_connections;
+        }
 
         std::shared_ptr<impl> server;
         local::socket socket;
@@ -61,6 +69,8 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         asio::steady_timer timer;
         bool timed_out = false;
         bool replied = false;
+        bool counted = true;
+        char probe = 0;  // a byte the client sends after its request (none is expected)
     };
 
     // A responder's hold on its connection. A handler may pass its responder
@@ -146,6 +156,7 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
                 c->timer.cancel();
                 return;
             }
+            c->timer.cancel();  // the request is in: its wait is over
             const std::string line(asio::buffers_begin(c->buffer.data()),
                                    asio::buffers_begin(c->buffer.data()) + static_cast<std::ptrdiff_t>(n));
             c->server->answer(line, c);
@@ -167,6 +178,23 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         } catch (const std::exception& e) {
             send(c, control_error(call.command + " failed: " + e.what()));
         }
+        if (!c->replied) watch_for_leaving(c);
+    }
+
+    // A handler that answers later (a read or write waits for its bus,
+    // timeout × (1 + retries) for a device that does not answer) holds the
+    // connection until then. A client that closes meanwhile gives its place
+    // back at once: otherwise clients that ask and leave could keep
+    // `fieldbridge status` out for as long as the bus takes.
+    static void watch_for_leaving(const std::shared_ptr<connection>& c) {
+        c->socket.async_read_some(asio::buffer(&c->probe, 1), [c](const boost::system::error_code& ec, std::size_t) {
+            if (c->replied) return;  // answered meanwhile: the reply closes the connection
+            // More bytes than a request (not a close), or a cancel: the answer ends it.
+            if (!ec || ec == asio::error::operation_aborted) return;
+            c->leave();
+            boost::system::error_code ignored;
+            c->socket.close(ignored);
+        });
     }
 };
 

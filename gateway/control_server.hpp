@@ -35,7 +35,8 @@ struct control_limits {
     // From the reply's first byte to its last: a client that does not read
     // its reply is closed after it, so that clients which never read cannot
     // hold every place for longer than request_timeout + reply_timeout (plus
-    // the time a handler takes to answer).
+    // the time a handler takes to answer, while its client stays connected:
+    // one that leaves gives its place back at once).
     std::chrono::milliseconds reply_timeout{5000};
 };
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <boost/asio/post.hpp>
 
 #include "gateway/control_protocol.hpp"
 #include "tests/gateway/control_service.hpp"
@@ -192,6 +194,46 @@ TEST_F(control_server_bounds, clients_that_never_read_their_reply_hold_no_place_
         got += static_cast<std::size_t>(n);
     }
     EXPECT_LT(got, std::size_t{1} << 20);
+}
+
+// A handler that answers later (a read or write waiting for its bus) holds
+// its connection; clients that ask and leave give their places back at once
+// instead of keeping every other client out until the bus answers.
+TEST_F(control_server_bounds, clients_that_leave_before_a_slow_answer_give_their_places_back) {
+    control_limits limits;
+    limits.max_connections = 4;
+    std::vector<control_server::responder> waiting;  // answered at the end, on the server's thread
+    control_service::start(limits, [&](control_server& server) {
+        server.add("status", [](const nlohmann::json&) { return nlohmann::json{{"answered", true}}; });
+        server.add_async("read", [&](const nlohmann::json&, control_server::responder r) {
+            waiting.push_back(std::move(r));
+        });
+    });
+    for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < limits.max_connections; ++i) {
+            raw_client asks(path_);
+            ASSERT_TRUE(asks.connected());
+            ASSERT_TRUE(asks.send("{\"version\":1,\"command\":\"read\"}\n"));
+        }  // and leaves
+        EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 5s)) << round;
+    }
+    // One that stays gets its answer when it comes.
+    raw_client stays(path_);
+    ASSERT_TRUE(stays.send("{\"version\":1,\"command\":\"read\"}\n"));
+    const auto asked = [&] {
+        std::promise<std::size_t> n;
+        boost::asio::post(io_, [&] { n.set_value(waiting.size()); });
+        return n.get_future().get();
+    };
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return asked() == 3 * limits.max_connections + 1; }, 5s));
+    std::promise<void> answered;
+    boost::asio::post(io_, [&] {
+        for (auto& r : waiting) r(nlohmann::json{{"value", 7}});
+        waiting.clear();
+        answered.set_value();
+    });
+    answered.get_future().wait();  // `waiting` is the test's, and must outlive this
+    EXPECT_EQ(parsed(stays.line()).value("read", nlohmann::json()), (nlohmann::json{{"value", 7}}));
 }
 
 TEST_F(control_server_bounds, a_request_nested_deeper_than_any_command_needs_is_refused) {
