@@ -38,7 +38,9 @@ void app::start_sparkplug() {
         // The device's stored DDATA waited for this DBIRTH; they follow it.
         if (birth) parts_->forward.rewind();
     });
-    p.link.set_hand_over([this](mqtt::message m) { return parts_->sparkplug->hand_over(std::move(m)); });
+    p.link.set_hand_over([this](mqtt::message m) {
+        return parts_->sparkplug->hand_over(std::move(m), std::chrono::system_clock::now());
+    });
     p.link.set_ready([this](const mqtt::message& m) { return parts_->sparkplug->ready(m); });
     register_sparkplug_will();
     if (!cfg_.sparkplug.primary_host_id.empty()) {

@@ -152,7 +152,7 @@ std::string example_messages(const config::gateway& cfg, std::chrono::system_clo
     }
     auto good = mapper.map(poll, now);
     if (spb) {
-        for (auto& m : good) m = node.hand_over(std::move(m));
+        for (auto& m : good) m = node.hand_over(std::move(m), time);
         good = as_text(std::move(good));
     }
     if (good.empty()) {
@@ -167,7 +167,7 @@ std::string example_messages(const config::gateway& cfg, std::chrono::system_clo
         bad.samples.front() = modbus::sample{0, {}, modbus::quality{false, make_error_code(modbus::modbus_errc::timeout)}};
         auto failed = mapper.map(bad, now);
         if (spb) {
-            for (auto& m : failed) m = node.hand_over(std::move(m));
+            for (auto& m : failed) m = node.hand_over(std::move(m), time);
             failed = as_text(std::move(failed));
         }
         if (failed.empty()) out << "  (nothing: format raw does not publish a bad reading)\n";

@@ -70,7 +70,7 @@ public:
     std::optional<mqtt::message> device_state(std::size_t device, modbus::device_state state, time_point now);
 
     // A DDATA leaves for the broker: seq and aliases (edge_node::hand_over).
-    mqtt::message hand_over(mqtt::message m) { return node_.hand_over(std::move(m)); }
+    mqtt::message hand_over(mqtt::message m, time_point now) { return node_.hand_over(std::move(m), epoch_ms(now)); }
     // A stored DDATA waits for its device's DBIRTH (edge_node::ready).
     bool ready(const mqtt::message& m) const { return node_.ready(m); }
 

@@ -275,7 +275,7 @@ bool edge_node::ready(const mqtt::message& m) const {
     return !is_device_data(m.topic);
 }
 
-mqtt::message edge_node::hand_over(mqtt::message m) {
+mqtt::message edge_node::hand_over(mqtt::message m, std::uint64_t now_ms) {
     const auto device = device_of(m.topic, ddata_prefix_);
     if (!device) return m;
     auto decoded = decode(m.payload);
@@ -301,6 +301,9 @@ mqtt::message edge_node::hand_over(mqtt::message m) {
         }
     }
     p->seq = next();
+    // [tck-id-topics-ddata-timestamp]: the payload's time is when it is
+    // sent; each metric keeps the time it was read.
+    p->timestamp = now_ms;
     m.payload = encode(*p);
     return m;
 }

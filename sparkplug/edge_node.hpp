@@ -144,8 +144,9 @@ public:
     // reading of it in this session (from a birth or an earlier
     // DDATA), when its device is offline or the node not born, or when no
     // metric of that name is configured any more (it keeps its name then).
-    // Anything else is returned unchanged.
-    mqtt::message hand_over(mqtt::message m);
+    // Its payload timestamp becomes now_ms, the time it is sent. Anything
+    // else is returned unchanged.
+    mqtt::message hand_over(mqtt::message m, std::uint64_t now_ms);
     // Whether m may be handed over now: a DDATA of a device waits while the
     // device has no DBIRTH in this session (the node not born, or the
     // device offline) [payloads-dbirth-order]. So does a stored DDATA of a

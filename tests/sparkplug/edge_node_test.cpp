@@ -445,10 +445,12 @@ TEST(sparkplug_edge_node, the_stored_path_keeps_seq_history_and_every_reading_ov
                     ++it;
                     continue;
                 }
-                const auto msg = n.hand_over(*it);
+                const auto msg = n.hand_over(*it, now);
                 it = store.erase(it);
                 --count;
                 host.receive(msg.topic, msg.payload);
+                // [tck-id-topics-ddata-timestamp]: stamped when sent.
+                ASSERT_EQ(decoded(msg).timestamp, now) << msg.topic;
             }
         };
         const auto where = [&](int step) {
