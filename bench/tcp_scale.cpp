@@ -22,9 +22,10 @@
 // window (a queue that grows is an uplink that does not keep up).
 //
 // With --scrape, the gateway also serves its metrics (metrics.listen), and
-// after the window the bench scrapes them 5 times: the size of the answer,
-// the wall time per scrape, and the gateway CPU a scrape costs beyond its
-// polling (the window's CPU rate taken off).
+// after the window the bench scrapes them 5 times, 1.2 s apart (the endpoint
+// builds at most one report a second): the size of the answer, the wall
+// time per scrape, and the gateway CPU a scrape costs beyond its polling
+// (the window's CPU rate taken off).
 //
 // Usage: bench_tcp_scale [SECONDS] [--devices N] [--own-points] [--every-value] [--qos 0|1|2]
 //                        [--format json|device|template|sparkplug] [--scrape] [--max-inflight N]
@@ -97,6 +98,20 @@ double cpu_seconds(pid_t pid) {
         if (i == 15) stime = std::stod(field);
     }
     return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Time on a CPU of all a process's threads, in nanoseconds' resolution
+// (/proc/PID/task/*/schedstat, first field), for spans shorter than the
+// clock ticks of /proc/PID/stat.
+double run_time_seconds(pid_t pid) {
+    double total = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(task.path() / "schedstat");
+        unsigned long long ns = 0;
+        if (in >> ns) total += static_cast<double>(ns) / 1e9;
+    }
+    return total;
 }
 
 // A /proc/PID/status field in kB (VmRSS, VmHWM), as MB.
@@ -253,12 +268,20 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     std::string scraped;
     if (scrape) {
         constexpr int scrapes = 5;
-        const double scrape_cpu_before = cpu_seconds(gateway.pid());
-        const auto scrape_start = std::chrono::steady_clock::now();
         std::size_t bytes = 0;
-        for (int i = 0; i < scrapes; ++i) bytes = fieldbridge::testing::http_request(metrics_port, "GET", "/metrics", 30s).body.size();
-        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - scrape_start).count();
-        const double extra_cpu = cpu_seconds(gateway.pid()) - scrape_cpu_before - wall * cpu / elapsed;
+        double wall = 0;
+        double extra_cpu = 0;
+        for (int i = 0; i < scrapes; ++i) {
+            // The endpoint builds at most one report a second (later scrapes
+            // within it get the same one): each scrape here gets one built.
+            if (i > 0) std::this_thread::sleep_for(1200ms);
+            const double scrape_cpu_before = run_time_seconds(gateway.pid());
+            const auto start = std::chrono::steady_clock::now();
+            bytes = fieldbridge::testing::http_request(metrics_port, "GET", "/metrics", 30s).body.size();
+            const double w = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            wall += w;
+            extra_cpu += run_time_seconds(gateway.pid()) - scrape_cpu_before - w * cpu / elapsed;
+        }
         char line[200];
         std::snprintf(line, sizeof line, "  scrape: %zu bytes, %.1f ms wall, %.1f ms gateway CPU beyond polling, per scrape\n",
                       bytes, 1000 * wall / scrapes, 1000 * extra_cpu / scrapes);

@@ -2,6 +2,7 @@
 
 #include "gateway/control_server.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,7 +36,14 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
     local::acceptor acceptor;
     std::filesystem::path path;
     control_limits limits;
-    std::map<std::string, async_handler> handlers;
+    struct handler_entry {
+        async_handler h;
+        bool answers_later = false;  // added with add_async: may hold its connection while it works
+    };
+    std::map<std::string, handler_entry> handlers;
+    // Connections whose handler works on an answer (a read or write waiting
+    // for its bus); bounded like connections, whether their clients stay.
+    std::size_t answers_waiting = 0;
     std::size_t open_connections = 0;
     std::uint64_t reply_timeouts = 0;  // clients closed for not reading their reply
     bool stopped = false;
@@ -51,7 +59,10 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
               timer(server->executor) {
             ++server->open_connections;
         }
-        ~connection() { leave(); }
+        ~connection() {
+            done_waiting();
+            leave();
+        }
         connection(const connection&) = delete;
         connection& operator=(const connection&) = delete;
 
@@ -69,7 +80,15 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         asio::steady_timer timer;
         bool timed_out = false;
         bool replied = false;
+        // Its handler answers no more (the answer went, or the handler dropped it).
+        void done_waiting() {
+            if (!waiting) return;
+            waiting = false;
+            --server->answers_waiting;
+        }
+
         bool counted = true;
+        bool waiting = false;  // counted in answers_waiting
         char probe = 0;  // a byte the client sends after its request (none is expected)
     };
 
@@ -103,6 +122,7 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
     static void send(const std::shared_ptr<connection>& c, const nlohmann::json& reply) {
         if (c->replied) return;
         c->replied = true;
+        c->done_waiting();
         c->timer.expires_after(c->server->limits.reply_timeout);  // ends the request's wait, too
         c->timer.async_wait([c](const boost::system::error_code& ec) {
             if (ec) return;
@@ -169,16 +189,24 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
         auto& call = std::get<control_call>(parsed);
         const auto it = handlers.find(call.command);
         if (it == handlers.end()) return send(c, control_error("unknown command '" + call.command + "'"));
+        if (it->second.answers_later && answers_waiting >= limits.max_connections) {
+            return send(c, control_error(std::to_string(answers_waiting) +
+                                         " control reads and writes already wait for their buses; try again"));
+        }
         auto held = std::make_shared<hold>();
         held->c = c;
         try {
-            it->second(call.request, [held, command = call.command](nlohmann::json answer) {
+            it->second.h(call.request, [held, command = call.command](nlohmann::json answer) {
                 send(held->c, control_answer(command, std::move(answer)));
             });
         } catch (const std::exception& e) {
             send(c, control_error(call.command + " failed: " + e.what()));
         }
-        if (!c->replied) watch_for_leaving(c);
+        if (!c->replied) {
+            c->waiting = true;
+            ++answers_waiting;
+            watch_for_leaving(c);
+        }
     }
 
     // A handler that answers later (a read or write waits for its bus,
@@ -191,6 +219,11 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
             if (c->replied) return;  // answered meanwhile: the reply closes the connection
             // More bytes than a request (not a close), or a cancel: the answer ends it.
             if (!ec || ec == asio::error::operation_aborted) return;
+            // The end of its requests: closed, or only shut for writing (it
+            // still reads its answer). A Unix socket whose peer closed both
+            // ways says POLLHUP.
+            pollfd p{c->socket.native_handle(), POLLOUT, 0};
+            if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLHUP | POLLERR)) == 0) return;
             c->leave();
             boost::system::error_code ignored;
             c->socket.close(ignored);
@@ -205,13 +238,12 @@ control_server::control_server(const asio::any_io_executor& executor, std::files
 control_server::~control_server() { stop(); }
 
 void control_server::add(std::string command, handler h) {
-    add_async(std::move(command), [h = std::move(h)](const nlohmann::json& request, const responder& respond) {
-        respond(h(request));
-    });
+    impl_->handlers[std::move(command)] = {
+        [h = std::move(h)](const nlohmann::json& request, const responder& respond) { respond(h(request)); }, false};
 }
 
 void control_server::add_async(std::string command, async_handler h) {
-    impl_->handlers[std::move(command)] = std::move(h);
+    impl_->handlers[std::move(command)] = {std::move(h), true};
 }
 
 result<void> control_server::start() {

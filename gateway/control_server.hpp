@@ -56,6 +56,10 @@ public:
     control_server& operator=(const control_server&) = delete;
 
     void add(std::string command, handler h);
+    // At most max_connections answers of such handlers wait at once (one
+    // more is refused, "try again"), whether their clients stay connected:
+    // a client that closes gives its connection back at once, not the work
+    // it asked for (a read queued on a bus).
     void add_async(std::string command, async_handler h);
     // Binds (replacing a stale socket file) and accepts; the error says why not.
     result<void> start();

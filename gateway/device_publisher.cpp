@@ -77,16 +77,16 @@ modbus::device_state device_publisher::poll(const modbus::poll_result& r,
     device.polls.observe(r.duration);
     auto& h = device.health;
     const bool changed = h.record(r);
-    const bool back = changed && h.state() == modbus::device_state::online;
     log_bad_points(r, now);
-    // Back online: the readings are taken before the availability, so that
-    // a Sparkplug DBIRTH carries them; gone offline: after its DDEATH, which
-    // keeps them for the next birth. The availability is handed over ahead
-    // of the values either way.
+    // Back online while the Sparkplug node is born: the readings are taken
+    // before the DBIRTH, which goes out at once and carries them. Otherwise
+    // after the availability, as the values that follow it (a DDATA for the
+    // store while the node is not born: it keeps its place in the history).
     std::vector<mqtt::message> values;
-    if (!changed || back) values = mapper_->map(r, now);
+    const bool values_first = changed && births_carry_readings(h.state());
+    if (values_first) values = mapper_->map(r, now);
     if (changed) publish_availability(r.device, h.state(), std::chrono::system_clock::now());
-    if (changed && !back) values = mapper_->map(r, now);
+    if (!values_first) values = mapper_->map(r, now);
     submit_(values, std::chrono::system_clock::now());
     return h.state();
 }
@@ -106,10 +106,18 @@ void device_publisher::written(const std::string& device, const config::point& p
     const log_scope on_point(log_field::point, point.name);
     auto& h = devices_[device].health;
     const bool back = h.record_answer(time);  // an answer: any change is to online
-    // Taken before the availability, as a poll's that brings the device back.
-    auto values = mapper_->map_point(device, static_cast<std::size_t>(pt - d->points.begin()), words, time, now);
+    // In the order a poll that brings the device back takes them.
+    const auto index = static_cast<std::size_t>(pt - d->points.begin());
+    const bool values_first = back && births_carry_readings(h.state());
+    std::vector<mqtt::message> values;
+    if (values_first) values = mapper_->map_point(device, index, words, time, now);
     if (back) publish_availability(device, h.state(), time);
+    if (!values_first) values = mapper_->map_point(device, index, words, time, now);
     submit_(values, time);
+}
+
+bool device_publisher::births_carry_readings(modbus::device_state now_state) const {
+    return sparkplug_ != nullptr && sparkplug_->node().born() && now_state == modbus::device_state::online;
 }
 
 void device_publisher::set_sparkplug(sparkplug_node* node, std::function<void(mqtt::message)> publish_now) {

@@ -72,6 +72,9 @@ private:
     struct device_record;
     void restate_availability(const std::map<std::string, device_record>& before,
                               std::chrono::system_clock::time_point now);
+    // Whether a device coming to `now_state` gets a DBIRTH at once that
+    // carries the readings recorded before it (Sparkplug, the node born).
+    bool births_carry_readings(modbus::device_state now_state) const;
     void log_bad_points(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);
 
     const config::gateway* cfg_;

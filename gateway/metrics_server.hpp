@@ -1,15 +1,16 @@
 // The metrics endpoint (metrics.listen): a small HTTP/1.1 server on the core
 // io_context (Boost.Beast) that answers GET or HEAD /metrics with the
-// report the owner gives (metrics_report of a fresh snapshot). Other paths
+// report the owner gives (metrics_report of a snapshot), built at most once
+// per min_report_interval: a scrape within it gets the last one, kept for
+// that (one more copy of a report, for the life of the server). Other paths
 // get 404, other methods 405; a malformed request, one whose header is
 // larger than max_header_bytes or carries a body, and a client idle for
 // longer than idle_timeout are disconnected; connections beyond
 // max_connections are closed at once. At most max_reports_held reports are
 // held for clients still reading them (a report is ~2.5 KB a device, and a
 // client that does not read keeps it until idle_timeout); a scrape beyond
-// that (GET or HEAD: a HEAD builds the report for its length, then frees
-// it) is answered 503 with Retry-After, no report built. A report is built
-// at most once per min_report_interval. Keep-alive is honoured.
+// that (GET or HEAD: a HEAD takes the report for its length, then frees its
+// copy) is answered 503 with Retry-After. Keep-alive is honoured.
 // Runs on the given executor's one thread; not thread-safe.
 #pragma once
 

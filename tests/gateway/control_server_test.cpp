@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -198,42 +199,66 @@ TEST_F(control_server_bounds, clients_that_never_read_their_reply_hold_no_place_
 
 // A handler that answers later (a read or write waiting for its bus) holds
 // its connection; clients that ask and leave give their places back at once
-// instead of keeping every other client out until the bus answers.
+// instead of keeping every other client out until the bus answers. The work
+// they asked for stays bounded: at most max_connections such answers wait,
+// whether their clients stay. A client that only shut its sending side
+// still gets its answer.
 TEST_F(control_server_bounds, clients_that_leave_before_a_slow_answer_give_their_places_back) {
     control_limits limits;
     limits.max_connections = 4;
-    std::vector<control_server::responder> waiting;  // answered at the end, on the server's thread
+    std::vector<control_server::responder> waiting;  // answered on the server's thread
     control_service::start(limits, [&](control_server& server) {
         server.add("status", [](const nlohmann::json&) { return nlohmann::json{{"answered", true}}; });
         server.add_async("read", [&](const nlohmann::json&, control_server::responder r) {
             waiting.push_back(std::move(r));
         });
     });
-    for (int round = 0; round < 3; ++round) {
-        for (std::size_t i = 0; i < limits.max_connections; ++i) {
-            raw_client asks(path_);
-            ASSERT_TRUE(asks.connected());
-            ASSERT_TRUE(asks.send("{\"version\":1,\"command\":\"read\"}\n"));
-        }  // and leaves
-        EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 5s)) << round;
-    }
-    // One that stays gets its answer when it comes.
-    raw_client stays(path_);
-    ASSERT_TRUE(stays.send("{\"version\":1,\"command\":\"read\"}\n"));
-    const auto asked = [&] {
-        std::promise<std::size_t> n;
-        boost::asio::post(io_, [&] { n.set_value(waiting.size()); });
-        return n.get_future().get();
+    const auto on_server = [&](const std::function<void()>& f) {
+        std::promise<void> done;  // `waiting` is the test's: nothing touches it after the test
+        boost::asio::post(io_, [&] {
+            f();
+            done.set_value();
+        });
+        done.get_future().wait();
     };
-    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return asked() == 3 * limits.max_connections + 1; }, 5s));
-    std::promise<void> answered;
-    boost::asio::post(io_, [&] {
+    const auto asked = [&] {
+        std::size_t n = 0;
+        on_server([&] { n = waiting.size(); });
+        return n;
+    };
+    const std::string read = "{\"version\":1,\"command\":\"read\"}\n";
+    for (std::size_t i = 0; i < limits.max_connections - 1; ++i) {
+        raw_client asks(path_);
+        ASSERT_TRUE(asks.connected());
+        ASSERT_TRUE(asks.send(read));
+        ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return asked() == i + 1; }, 5s));
+    }  // and leaves
+    EXPECT_TRUE(fieldbridge::testing::wait_until([&] { return good_client_answered(); }, 5s));
+    // One more shuts its sending side only, and waits for its answer.
+    raw_client half(path_);
+    ASSERT_TRUE(half.send(read));
+    ::shutdown(half.fd(), SHUT_WR);
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return asked() == limits.max_connections; }, 5s));
+    EXPECT_TRUE(good_client_answered()) << "three places are free";
+    // As many answers wait as there are places: one more read is refused.
+    raw_client refused(path_);
+    ASSERT_TRUE(refused.send(read));
+    EXPECT_EQ(parsed(refused.line()).value("error", ""),
+              "4 control reads and writes already wait for their buses; try again");
+    on_server([&] {
         for (auto& r : waiting) r(nlohmann::json{{"value", 7}});
         waiting.clear();
-        answered.set_value();
     });
-    answered.get_future().wait();  // `waiting` is the test's, and must outlive this
-    EXPECT_EQ(parsed(stays.line()).value("read", nlohmann::json()), (nlohmann::json{{"value", 7}}));
+    EXPECT_EQ(parsed(half.line()).value("read", nlohmann::json()), (nlohmann::json{{"value", 7}}));
+    // Answered: reads are taken again.
+    raw_client later(path_);
+    ASSERT_TRUE(later.send(read));
+    ASSERT_TRUE(fieldbridge::testing::wait_until([&] { return asked() == 1; }, 5s));
+    on_server([&] {
+        for (auto& r : waiting) r(nlohmann::json{{"value", 8}});
+        waiting.clear();
+    });
+    EXPECT_EQ(parsed(later.line()).value("read", nlohmann::json()), (nlohmann::json{{"value", 8}}));
 }
 
 TEST_F(control_server_bounds, a_request_nested_deeper_than_any_command_needs_is_refused) {

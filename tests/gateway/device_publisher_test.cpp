@@ -190,7 +190,9 @@ TEST_F(device_publisher_test, a_reload_whose_offline_after_changes_a_devices_sta
 }
 
 // Sparkplug: a device's DBIRTH states its present values, so the poll that
-// brings it online (its first, or its first after an outage) is in it.
+// brings it online (its first, or its first after an outage) is in it while
+// the node is born; while it is not, that poll is a DDATA for the store
+// like the polls after it, and keeps its place in the history.
 TEST(device_publisher_sparkplug, the_dbirth_of_a_device_coming_online_carries_the_values_of_that_poll) {
     const auto cfg = config::load_string(R"(
 publish: { format: sparkplug }
@@ -235,6 +237,36 @@ devices:
     ASSERT_EQ(now_sent.size(), 3u);
     EXPECT_EQ(now_sent[2].topic, "spBv1.0/plant1/DBIRTH/gw1/m1");
     EXPECT_EQ(birth_value(now_sent[2]), sparkplug::wire_value{std::uint32_t{231}}) << "not the outage's null";
+}
+
+TEST(device_publisher_sparkplug, while_the_node_is_not_born_the_poll_that_brings_a_device_online_is_stored) {
+    const auto cfg = config::load_string(R"(
+publish: { format: sparkplug }
+sparkplug: { group_id: plant1, edge_node_id: gw1 }
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 5020 }
+devices:
+  m1:
+    bus: line
+    unit_id: 1
+    points:
+      - { name: level, register: holding, address: 0, type: uint16 }
+)");
+    sparkplug_node node(cfg, 0);  // no births: the link is not up
+    std::vector<mqtt::message> now_sent;
+    std::vector<mqtt::message> stored;
+    device_publisher publisher(cfg, [&](const std::vector<mqtt::message>& batch, system_time) {
+        stored.insert(stored.end(), batch.begin(), batch.end());
+    });
+    publisher.set_sparkplug(&node, [&](mqtt::message m) { now_sent.push_back(std::move(m)); });
+    modbus::poll_result r;
+    r.device = "m1";
+    r.time = system_time{} + 1h;
+    r.samples.push_back(modbus::sample{0, {230}, {true, {}}});
+    publisher.poll(r, steady::time_point{});
+    EXPECT_TRUE(now_sent.empty());
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].topic, "spBv1.0/plant1/DDATA/gw1/m1");
 }
 
 }  // namespace
