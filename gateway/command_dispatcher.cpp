@@ -129,8 +129,7 @@ void command_dispatcher::on_command(const mqtt::message& m) {
     if (!decision.write) return refuse(to, decision.refusal);
     const auto device_index = decision.write->device;
     const auto& device = cfg_->devices[device_index];
-    if (closed_) return refuse(to, *closed_);  // the shutdown has retired the buses: "not polled" would mislead
-    if (!ports_.polled(device_index)) return refuse(to, "device " + device.name + " is not polled");
+    if (auto not_now = not_writable_now(device_index)) return refuse(to, *not_now);
     auto go = [this, device_index, point_index = decision.write->point,
                value = std::move(decision.write->value), to, device = device.name, bus = device.bus,
                point = device.points[decision.write->point]] {
@@ -173,8 +172,7 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
         return refuse(to, "the command names " + std::to_string(writes.size()) + " points; one command writes at most " +
                               std::to_string(max_queued_writes_per_bus) + " (the writes a bus queues): split it");
     }
-    if (closed_) return refuse(to, *closed_);
-    if (!ports_.polled(target.device)) return refuse(to, "device " + device.name + " is not polled");
+    if (auto not_now = not_writable_now(target.device)) return refuse(to, *not_now);
     struct progress {
         std::size_t remaining;
         nlohmann::json values = nlohmann::json::object();
@@ -220,7 +218,7 @@ void command_dispatcher::write_point(const std::string& topic, std::size_t devic
     std::string why;
     auto v = write_value(d, p, value, why);
     if (!v) return refuse(to, why);
-    if (!ports_.polled(device)) return refuse(to, "device " + d.name + " is not polled");
+    if (auto not_now = not_writable_now(device)) return refuse(to, *not_now);
     auto go = [this, device, point, v = std::move(*v), to, name = d.name, bus = d.bus, pt = p] {
         if (!room_on_bus(bus, 1, to)) return;
         write_on_bus(device, point, v, bus,
@@ -284,6 +282,13 @@ void command_dispatcher::when_writes_answered(std::function<void()> done) {
 // After a write's answer went out: the last one runs what waits for them.
 void command_dispatcher::settled() {
     if (writes_answered_ && !writes_out()) std::exchange(writes_answered_, {})();
+}
+
+std::optional<std::string> command_dispatcher::not_writable_now(std::size_t device) const {
+    // The shutdown retires the buses after close(): its reason, not "not polled".
+    if (closed_) return closed_;
+    if (!ports_.polled(device)) return "device " + cfg_->devices[device].name + " is not polled";
+    return std::nullopt;
 }
 
 void command_dispatcher::when_online(const std::string& device, std::function<void()> go,

@@ -143,6 +143,9 @@ private:
     // Runs go now, unless the device is offline: then go waits for it up to
     // commands.max_age (0: refused at once), within held_commands' bounds.
     void when_online(const std::string& device, std::function<void()> go, const reply_to& to);
+    // Why nothing can be written to configured device `device` now (the
+    // dispatcher closed, its bus not polled); nullopt when it can.
+    std::optional<std::string> not_writable_now(std::size_t device) const;
     void point_done(const reply_to& to, const std::string& device, const config::point& point,
                     const modbus::point_result& r);
     // Counts n writes about to be queued on `bus`; false (and the command
