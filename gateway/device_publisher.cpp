@@ -45,11 +45,13 @@ void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<c
 
 void device_publisher::restate_availability(const std::map<std::string, device_record>& before,
                                             std::chrono::system_clock::time_point now) {
-    std::set<std::string> in_use;
+    std::vector<std::string> topics;  // each device's, in configuration order
     for (const auto& d : cfg_->devices) {
-        in_use.insert(config::availability_topic(cfg_->availability.device_topic, *cfg_, d.name));
+        topics.push_back(config::availability_topic(cfg_->availability.device_topic, *cfg_, d.name));
     }
-    // Cleared first: a topic that moved to another device is said anew after.
+    const std::set<std::string> in_use(topics.begin(), topics.end());
+    // Cleared first: a topic that moved to another device is said anew after
+    // (it is in use, so never cleared, and that device said it elsewhere).
     std::set<std::string> cleared;
     for (const auto& [name, r] : before) {
         if (r.said && !in_use.contains(r.said->topic)) cleared.insert(r.said->topic);
@@ -60,12 +62,12 @@ void device_publisher::restate_availability(const std::map<std::string, device_r
         clear.push_back(mqtt::message{topic, "", mqtt::qos::at_least_once, true});
     }
     if (!clear.empty()) submit_(clear, now);
-    for (const auto& d : cfg_->devices) {
-        const auto& r = devices_.at(d.name);
+    for (std::size_t i = 0; i < cfg_->devices.size(); ++i) {
+        const auto& name = cfg_->devices[i].name;
+        const auto& r = devices_.at(name);
         if (!r.said) continue;  // nothing said yet: its first poll says it
-        const auto topic = config::availability_topic(cfg_->availability.device_topic, *cfg_, d.name);
-        if (r.said->topic != topic || r.said->state != r.health.state() || cleared.contains(topic)) {
-            publish_availability(d.name, r.health.state(), now);
+        if (r.said->topic != topics[i] || r.said->state != r.health.state()) {
+            publish_availability(name, r.health.state(), now);
         }
     }
 }
@@ -78,16 +80,7 @@ modbus::device_state device_publisher::poll(const modbus::poll_result& r,
     auto& h = device.health;
     const bool changed = h.record(r);
     log_bad_points(r, now);
-    // Back online while the Sparkplug node is born: the readings are taken
-    // before the DBIRTH, which goes out at once and carries them. Otherwise
-    // after the availability, as the values that follow it (a DDATA for the
-    // store while the node is not born: it keeps its place in the history).
-    std::vector<mqtt::message> values;
-    const bool values_first = changed && births_carry_readings(h.state());
-    if (values_first) values = mapper_->map(r, now);
-    if (changed) publish_availability(r.device, h.state(), std::chrono::system_clock::now());
-    if (!values_first) values = mapper_->map(r, now);
-    submit_(values, std::chrono::system_clock::now());
+    publish(r.device, changed, std::chrono::system_clock::now(), [&] { return mapper_->map(r, now); });
     return h.state();
 }
 
@@ -106,18 +99,24 @@ void device_publisher::written(const std::string& device, const config::point& p
     const log_scope on_point(log_field::point, point.name);
     auto& h = devices_[device].health;
     const bool back = h.record_answer(time);  // an answer: any change is to online
-    // In the order a poll that brings the device back takes them.
     const auto index = static_cast<std::size_t>(pt - d->points.begin());
-    const bool values_first = back && births_carry_readings(h.state());
-    std::vector<mqtt::message> values;
-    if (values_first) values = mapper_->map_point(device, index, words, time, now);
-    if (back) publish_availability(device, h.state(), time);
-    if (!values_first) values = mapper_->map_point(device, index, words, time, now);
-    submit_(values, time);
+    publish(device, back, time, [&] { return mapper_->map_point(device, index, words, time, now); });
 }
 
-bool device_publisher::births_carry_readings(modbus::device_state now_state) const {
-    return sparkplug_ != nullptr && sparkplug_->node().born() && now_state == modbus::device_state::online;
+void device_publisher::publish(const std::string& device, bool changed, std::chrono::system_clock::time_point at,
+                               const std::function<std::vector<mqtt::message>()>& values) {
+    const auto state = devices_.at(device).health.state();
+    // Back online while the Sparkplug node is born: the readings are taken
+    // before the DBIRTH, which goes out at once and carries them. Otherwise
+    // after the availability, as the values that follow it (a DDATA for the
+    // store while the node is not born: it keeps its place in the history).
+    const bool values_first = changed && sparkplug_ != nullptr && sparkplug_->node().born() &&
+                              state == modbus::device_state::online;
+    std::vector<mqtt::message> taken;
+    if (values_first) taken = values();
+    if (changed) publish_availability(device, state, at);
+    if (!values_first) taken = values();
+    submit_(taken, at);
 }
 
 void device_publisher::set_sparkplug(sparkplug_node* node, std::function<void(mqtt::message)> publish_now) {

@@ -72,9 +72,11 @@ private:
     struct device_record;
     void restate_availability(const std::map<std::string, device_record>& before,
                               std::chrono::system_clock::time_point now);
-    // Whether a device coming to `now_state` gets a DBIRTH at once that
-    // carries the readings recorded before it (Sparkplug, the node born).
-    bool births_carry_readings(modbus::device_state now_state) const;
+    // Hands over the device's availability when its state `changed`, and
+    // the messages `values` maps: the availability first, except a DBIRTH
+    // going out at once, which comes after the readings it carries.
+    void publish(const std::string& device, bool changed, std::chrono::system_clock::time_point at,
+                 const std::function<std::vector<mqtt::message>()>& values);
     void log_bad_points(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);
 
     const config::gateway* cfg_;

@@ -193,8 +193,9 @@ TEST_F(device_publisher_test, a_reload_whose_offline_after_changes_a_devices_sta
 // brings it online (its first, or its first after an outage) is in it while
 // the node is born; while it is not, that poll is a DDATA for the store
 // like the polls after it, and keeps its place in the history.
-TEST(device_publisher_sparkplug, the_dbirth_of_a_device_coming_online_carries_the_values_of_that_poll) {
-    const auto cfg = config::load_string(R"(
+struct sparkplug_rig {
+    sparkplug_rig()
+        : cfg(config::load_string(R"(
 publish: { format: sparkplug }
 sparkplug: { group_id: plant1, edge_node_id: gw1 }
 availability: { offline_after: 1 }
@@ -206,67 +207,59 @@ devices:
     unit_id: 1
     points:
       - { name: level, register: holding, address: 0, type: uint16 }
-)");
-    sparkplug_node node(cfg, 0);
-    (void)node.births(system_time{} + 1h);  // the node is born: device births go out at once
-    std::vector<mqtt::message> now_sent;
-    device_publisher publisher(cfg, [](const std::vector<mqtt::message>&, system_time) {});
-    publisher.set_sparkplug(&node, [&](mqtt::message m) { now_sent.push_back(std::move(m)); });
-    const auto poll = [&](std::optional<std::uint16_t> v, steady::time_point at) {
+)")),
+          node(cfg, 0),
+          publisher(cfg, [this](const std::vector<mqtt::message>& batch, system_time) {
+              stored.insert(stored.end(), batch.begin(), batch.end());
+          }) {
+        publisher.set_sparkplug(&node, [this](mqtt::message m) { now_sent.push_back(std::move(m)); });
+    }
+    // A poll of m1's one point: its value, or no answer.
+    void poll(std::optional<std::uint16_t> v, steady::time_point at) {
         modbus::poll_result r;
         r.device = "m1";
         r.time = system_time{} + 1h;
         r.samples.push_back(v ? modbus::sample{0, {*v}, {true, {}}}
                               : modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}});
         publisher.poll(r, at);
-    };
-    const auto birth_value = [&](const mqtt::message& m) -> sparkplug::wire_value {
+    }
+
+    config::gateway cfg;
+    sparkplug_node node;
+    std::vector<mqtt::message> now_sent;  // births and deaths, at once
+    std::vector<mqtt::message> stored;    // handed to the store
+    device_publisher publisher;
+};
+
+TEST(device_publisher_sparkplug, the_dbirth_of_a_device_coming_online_carries_the_values_of_that_poll) {
+    sparkplug_rig s;
+    (void)s.node.births(system_time{} + 1h);  // the node is born: device births go out at once
+    const auto birth_value = [](const mqtt::message& m) -> sparkplug::wire_value {
         auto decoded = sparkplug::decode(m.payload);
         const auto* p = std::get_if<sparkplug::payload>(&decoded);
         if (p == nullptr || p->metrics.empty()) return sparkplug::null_value{};
         return p->metrics.back().value;
     };
-    poll(230, steady::time_point{});
+    auto& now_sent = s.now_sent;
+    s.poll(230, steady::time_point{});
     ASSERT_EQ(now_sent.size(), 1u);
     EXPECT_EQ(now_sent[0].topic, "spBv1.0/plant1/DBIRTH/gw1/m1");
     EXPECT_EQ(birth_value(now_sent[0]), sparkplug::wire_value{std::uint32_t{230}});
-    poll(std::nullopt, steady::time_point{} + 1s);  // offline: DDEATH
+    s.poll(std::nullopt, steady::time_point{} + 1s);  // offline: DDEATH
     ASSERT_EQ(now_sent.size(), 2u);
     EXPECT_EQ(now_sent[1].topic, "spBv1.0/plant1/DDEATH/gw1/m1");
-    poll(231, steady::time_point{} + 2s);
+    s.poll(231, steady::time_point{} + 2s);
     ASSERT_EQ(now_sent.size(), 3u);
     EXPECT_EQ(now_sent[2].topic, "spBv1.0/plant1/DBIRTH/gw1/m1");
     EXPECT_EQ(birth_value(now_sent[2]), sparkplug::wire_value{std::uint32_t{231}}) << "not the outage's null";
 }
 
 TEST(device_publisher_sparkplug, while_the_node_is_not_born_the_poll_that_brings_a_device_online_is_stored) {
-    const auto cfg = config::load_string(R"(
-publish: { format: sparkplug }
-sparkplug: { group_id: plant1, edge_node_id: gw1 }
-buses:
-  line: { type: tcp, host: 127.0.0.1, port: 5020 }
-devices:
-  m1:
-    bus: line
-    unit_id: 1
-    points:
-      - { name: level, register: holding, address: 0, type: uint16 }
-)");
-    sparkplug_node node(cfg, 0);  // no births: the link is not up
-    std::vector<mqtt::message> now_sent;
-    std::vector<mqtt::message> stored;
-    device_publisher publisher(cfg, [&](const std::vector<mqtt::message>& batch, system_time) {
-        stored.insert(stored.end(), batch.begin(), batch.end());
-    });
-    publisher.set_sparkplug(&node, [&](mqtt::message m) { now_sent.push_back(std::move(m)); });
-    modbus::poll_result r;
-    r.device = "m1";
-    r.time = system_time{} + 1h;
-    r.samples.push_back(modbus::sample{0, {230}, {true, {}}});
-    publisher.poll(r, steady::time_point{});
-    EXPECT_TRUE(now_sent.empty());
-    ASSERT_EQ(stored.size(), 1u);
-    EXPECT_EQ(stored[0].topic, "spBv1.0/plant1/DDATA/gw1/m1");
+    sparkplug_rig s;  // no births: the link is not up
+    s.poll(230, steady::time_point{});
+    EXPECT_TRUE(s.now_sent.empty());
+    ASSERT_EQ(s.stored.size(), 1u);
+    EXPECT_EQ(s.stored[0].topic, "spBv1.0/plant1/DDATA/gw1/m1");
 }
 
 }  // namespace
