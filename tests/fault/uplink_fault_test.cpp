@@ -22,6 +22,7 @@
 
 #include "tests/support/config_builder.hpp"
 #include "tests/support/gateway_rig.hpp"
+#include "tests/support/raw_control_client.hpp"
 #include "tests/support/subscriber.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "tests/support/wait.hpp"
@@ -212,6 +213,43 @@ TEST(fault, nothing_is_lost_through_broker_kills_and_a_stalled_then_cut_link) {
         ASSERT_GE(stamps.size(), 80u) << topic;
         EXPECT_TRUE(std::is_sorted(stamps.begin(), stamps.end())) << topic << " out of order";
     }
+}
+
+// A reload asked on the control socket once the shutdown has begun is
+// refused: it would start bus workers polling, and open routes for writes,
+// after the goodbye. The client connects before SIGTERM and asks after it,
+// while the goodbye waits for a broker that no longer answers (the proxy
+// stalled), which the shutdown waits up to 5 s for.
+TEST(fault, a_reload_asked_once_the_shutdown_began_is_refused) {
+    gateway_rig::options o;
+    o.through_proxy = true;
+    gateway_rig rig(o);
+    rig.config.client_id("reload-at-shutdown-gw").prefix("r");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(1).poll_interval("100ms").point(point_spec("v", "holding", 0, "uint16"));
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    const auto connected = [&] {
+        const auto j = rig.status().json;
+        return j.is_object() && j.contains("broker") && j["broker"].value("state", "") == "connected";
+    };
+    ASSERT_TRUE(wait_until(connected, 20s)) << gw.output() << rig.status().output;
+
+    testing::raw_client asks(rig.control_path());
+    ASSERT_TRUE(asks.connected());
+    rig.proxy().stall();
+    gw.signal(SIGTERM);
+    ASSERT_TRUE(wait_until([&] { return gw.output().find("shutting down") != std::string::npos; }, 5s)) << gw.output();
+    ASSERT_TRUE(asks.send(R"({"version":1,"command":"reload"})"
+                          "\n"));
+    const auto line = asks.line();
+    ASSERT_TRUE(line.has_value()) << gw.output();
+    const auto answer = nlohmann::json::parse(*line, nullptr, false);
+    ASSERT_TRUE(answer.contains("reload")) << *line;
+    EXPECT_EQ(answer["reload"].value("reloaded", true), false) << *line;
+    EXPECT_NE(answer["reload"].value("error", "").find("shutting down"), std::string::npos) << *line;
+    EXPECT_EQ(gw.output().find("configuration reloaded"), std::string::npos) << gw.output();
+    EXPECT_EQ(gw.wait(15s), 0) << gw.output();
 }
 
 }  // namespace
