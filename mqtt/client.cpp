@@ -44,6 +44,10 @@ const char* state_text(link_state s) {
 // from its minimum.
 constexpr std::chrono::seconds stable_link{10};
 
+// How long a link being closed (a keep-alive timeout, a protocol error) may
+// take to finish the write in progress before it is closed under it.
+constexpr std::chrono::seconds close_write_wait{2};
+
 // The largest packet taken from the broker: options.max_incoming_packet,
 // at least 256 bytes (below, a CONNACK with its properties would not fit),
 // at most what MQTT can carry.
@@ -79,6 +83,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
           session_timer(ex),
           reconnect_timer(ex),
           connect_timer(ex),
+          close_timer(ex),
           rx(options.version, incoming_limit(options)) {
         stats.server = {options.host, options.port};
     }
@@ -91,6 +96,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     asio::steady_timer session_timer;
     asio::steady_timer reconnect_timer;
     asio::steady_timer connect_timer;
+    asio::steady_timer close_timer;  // bounds the wait for a write before a close
 
     std::shared_ptr<transport> link;  // the current attempt or connection
     inbound rx;  // the broker's bytes, cut into packets within options.max_incoming_packet
@@ -340,7 +346,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
         close_reason = c.reason;
         close_detail = c.detail;
         if (writing || !tx.empty()) {
+            // The write in progress (and the DISCONNECT behind it) may go
+            // first, for a while: on a link that takes no more bytes (the
+            // keep-alive found it dead) it would never end before the
+            // kernel gives up, with the link taken for up meanwhile.
             close_after_write = true;
+            close_timer.expires_after(close_write_wait);
+            close_timer.async_wait([self = shared_from_this(), t](const boost::system::error_code& ec) {
+                if (!ec) self->link_down(t, self->close_reason, self->close_context());
+            });
             start_write(t);
             return;
         }
@@ -363,6 +377,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         link.reset();
         t->close();
         connect_timer.cancel();
+        close_timer.cancel();
         session_timer.cancel();
         execute(session.on_connection_lost(clock::now()));
         const bool was_connected = state == link_state::connected;

@@ -253,13 +253,17 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
     // Unacknowledged UNSUBSCRIBEs again, after the SUBSCRIBEs sent before them.
     for (auto& u : pending_unsubscribes_) u.packet_id = 0;
     send_unsubscribes(out, now);
-    // After the SUBSCRIBEs and the resent flows, before what was queued: the
-    // owner's first publishes on this link (a birth message) follow the
-    // subscriptions (Sparkplug: NCMD/DCMD subscribed before NBIRTH) and go
-    // ahead of the queue.
-    out.push_back(action::connected{c.session_present});
     drain(out, now);
     update_timer(out, now);
+    // Last: the owner's first publishes on this link (a birth message) follow
+    // the subscriptions (Sparkplug: NCMD/DCMD subscribed before NBIRTH) and
+    // the flows resent or started again, and go ahead of what the owner hands
+    // over once connected (the store's queue). The owner publishes from its
+    // handler of this action, while this list is carried out: anything after
+    // it here would reach the wire behind bytes decided later (a Topic Alias
+    // used before the PUBLISH that sets it, a new retained message before an
+    // older one on its topic, an older timer over a newer).
+    out.push_back(action::connected{c.session_present});
 }
 
 void session::on_publish(actions& out, const mqtt::publish& p, clock::time_point now, bool deliver) {

@@ -74,46 +74,67 @@ void message_queue::set_oldest(std::optional<std::int64_t> created_ms) {
 }
 
 result<bool> message_queue::make_room(std::uint64_t rows, std::uint64_t bytes) {
-    const auto over = [&] { return stats_.rows + rows > limits_.max_rows || stats_.bytes + bytes > limits_.max_bytes; };
-    if (!over()) return true;
+    const auto over = [&](std::uint64_t have_rows, std::uint64_t have_bytes) {
+        return have_rows + rows > limits_.max_rows || have_bytes + bytes > limits_.max_bytes;
+    };
+    if (!over(stats_.rows, stats_.bytes)) return true;
     if (policy_ == drop_policy::refuse_new) return false;
     // Only messages not yet handed to the broker are evicted: an in-flight
     // one belongs to the session until it is acknowledged.
     auto pick_qos0 = db_.prepared(
         "SELECT id, size FROM messages WHERE state = 0 AND qos = 0 AND id > ? ORDER BY id LIMIT 64");
-    auto pick_any = db_.prepared("SELECT id, size FROM messages WHERE state = 0 AND id > ? ORDER BY id LIMIT 64");
+    auto pick_any =
+        db_.prepared("SELECT id, size, qos FROM messages WHERE state = 0 AND id > ? ORDER BY id LIMIT 64");
     auto remove = db_.prepared("DELETE FROM messages WHERE id = ?");
-    bool qos0_left = policy_ == drop_policy::drop_qos0_first;
-    std::int64_t after = 0;  // protected messages are stepped over, page by page
-    while (over()) {
-        auto& pick = qos0_left ? *pick_qos0 : *pick_any;
-        pick.reset();
-        pick.bind(1, after);
-        bool any = false;
-        while (over()) {
-            auto row = pick.next();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            any = true;
-            const auto id = pick.integer(0);
-            after = id;
-            if (protect_ && protect_(id)) continue;
-            const auto size = static_cast<std::uint64_t>(pick.integer(1));
-            const bool by_rows = stats_.rows + rows > limits_.max_rows;
-            remove->reset();
-            remove->bind(1, id);
-            if (auto d = remove->run(); !d) return fail(d.error());
-            --stats_.rows;
-            stats_.bytes -= size;
-            ++(by_rows ? counters_.dropped_by_rows : counters_.dropped_by_bytes);
+    // The same walk twice: first counting whether evicting makes room at
+    // all (a message larger than what is not held cannot be made room for,
+    // and must not cost the queued messages it would evict for nothing),
+    // then evicting.
+    const auto walk = [&](bool evict) -> result<bool> {
+        std::uint64_t have_rows = stats_.rows;
+        std::uint64_t have_bytes = stats_.bytes;
+        bool qos0_left = policy_ == drop_policy::drop_qos0_first;
+        // After the QoS 0 messages, the others: the QoS 0 ones left are
+        // protected, or (counting) counted already.
+        const bool qos0_first = qos0_left;
+        std::int64_t after = 0;  // protected messages are stepped over, page by page
+        while (over(have_rows, have_bytes)) {
+            auto& pick = qos0_left ? *pick_qos0 : *pick_any;
+            pick.reset();
+            pick.bind(1, after);
+            bool any = false;
+            while (over(have_rows, have_bytes)) {
+                auto row = pick.next();
+                if (!row) return fail(row.error());
+                if (!*row) break;
+                any = true;
+                const auto id = pick.integer(0);
+                after = id;
+                if (protect_ && protect_(id)) continue;
+                if (!qos0_left && qos0_first && pick.integer(2) == 0) continue;
+                const auto size = static_cast<std::uint64_t>(pick.integer(1));
+                const bool by_rows = have_rows + rows > limits_.max_rows;
+                --have_rows;
+                have_bytes -= size;
+                if (!evict) continue;
+                remove->reset();
+                remove->bind(1, id);
+                if (auto d = remove->run(); !d) return fail(d.error());
+                --stats_.rows;
+                stats_.bytes -= size;
+                ++(by_rows ? counters_.dropped_by_rows : counters_.dropped_by_bytes);
+            }
+            if (!any) {
+                if (!qos0_left) return false;  // everything left is in flight or protected
+                qos0_left = false;
+                after = 0;
+            }
         }
-        if (!any) {
-            if (!qos0_left) return false;  // everything left is in flight or protected
-            qos0_left = false;
-            after = 0;
-        }
-    }
-    return true;
+        return true;
+    };
+    auto fits = walk(false);
+    if (!fits || !*fits) return fits;
+    return walk(true);
 }
 
 std::vector<result<std::int64_t>> message_queue::append(std::span<const mqtt::message> batch,

@@ -188,30 +188,42 @@ private:
     }
 
     // Evicts queued, unprotected messages (QoS 0 first when the policy says
-    // so), oldest first, until one more of `size` bytes fits.
+    // so), oldest first, until one more of `size` bytes fits; evicts nothing
+    // when evicting every one of them would not make it fit.
     bool make_room(std::uint64_t size) {
-        const auto over = [&] {
-            return current_.rows.size() + 1 > limits_.max_rows || bytes() + size > limits_.max_bytes;
+        const auto over = [&](std::size_t rows, std::uint64_t have_bytes) {
+            return rows + 1 > limits_.max_rows || have_bytes + size > limits_.max_bytes;
         };
-        if (!over()) return true;
+        if (!over(current_.rows.size(), bytes())) return true;
         if (policy_ == drop_policy::refuse_new) return false;
-        const auto evict = [&](bool qos0_only) {
-            std::vector<std::int64_t> ids;
+        std::vector<std::int64_t> order;  // in the order they go
+        const auto candidates = [&](bool qos0_only, bool skip_qos0) {
             for (const auto& [id, m] : current_.rows) {
                 if (m.state != flow_state::queued || kept_.count(id) > 0) continue;
-                if (qos0_only && m.message.qos != mqtt::qos::at_most_once) continue;
-                ids.push_back(id);
-            }
-            for (const auto id : ids) {
-                if (!over()) return;
-                const bool by_rows = current_.rows.size() + 1 > limits_.max_rows;
-                current_.rows.erase(id);
-                ++(by_rows ? counters_.dropped_by_rows : counters_.dropped_by_bytes);
+                const bool qos0 = m.message.qos == mqtt::qos::at_most_once;
+                if ((qos0_only && !qos0) || (skip_qos0 && qos0)) continue;
+                order.push_back(id);
             }
         };
-        if (policy_ == drop_policy::drop_qos0_first) evict(true);
-        if (over()) evict(false);
-        return !over();
+        const bool qos0_first = policy_ == drop_policy::drop_qos0_first;
+        if (qos0_first) candidates(true, false);
+        candidates(false, qos0_first);
+        std::size_t rows = current_.rows.size();
+        std::uint64_t have = bytes();
+        std::size_t needed = 0;
+        while (needed < order.size() && over(rows, have)) {
+            --rows;
+            have -= current_.rows.at(order[needed]).message.topic.size() +
+                    current_.rows.at(order[needed]).message.payload.size();
+            ++needed;
+        }
+        if (over(rows, have)) return false;
+        for (std::size_t k = 0; k < needed; ++k) {
+            const bool by_rows = current_.rows.size() + 1 > limits_.max_rows;
+            current_.rows.erase(order[k]);
+            ++(by_rows ? counters_.dropped_by_rows : counters_.dropped_by_bytes);
+        }
+        return true;
     }
 
     limits limits_;

@@ -589,6 +589,35 @@ TEST_P(client_stream, MQTT_3_1_2_23_an_idle_link_is_kept_with_pingreq_within_the
     EXPECT_EQ(r.c.stats().disconnects, 0u);
 }
 
+// A link that takes no more bytes (a path that drops everything, its send
+// buffer full): the write in progress never ends. The keep-alive finds the
+// link dead (no PINGRESP within the ping timeout) and it is closed then,
+// the write cut short, not left to the kernel's retransmission timeout with
+// the link taken for up; the message goes again on the next link.
+TEST_P(client_stream, a_link_whose_write_never_ends_is_closed_when_the_keepalive_finds_it_dead) {
+    const auto v = GetParam();
+    auto o = stream_options(v);
+    o.keepalive = 1s;
+    rig r(v, o);
+    r.c.start();
+    auto peer = r.accept_session(1, false);
+    ASSERT_TRUE(peer);
+    ASSERT_TRUE(run_until(r.io, [&] { return r.c.state() == link_state::connected; }));
+    peer->hold_writes();
+    r.publish("a/1", "x", qos::at_least_once);
+    ASSERT_TRUE(run_until(r.io, [&] { return r.c.state() == link_state::disconnected; }, 20s))
+        << "the link is still taken for up";
+    EXPECT_TRUE(peer->closed_by_client());
+    auto second = r.accept_session(2, true);
+    ASSERT_TRUE(second);
+    const auto p = r.expect<publish>(*second);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->topic, "a/1");
+    second->send(puback{p->packet_id, 0, {}});
+    ASSERT_TRUE(r.completed());
+    EXPECT_FALSE(r.result) << r.result.message();
+}
+
 // ---------------------------------------------------------------------------
 // A PUBLISH larger than the client takes
 
@@ -633,6 +662,56 @@ TEST_P(client_stream, a_publish_over_the_clients_limit_is_never_delivered_and_th
     ASSERT_EQ(delivered.size(), 1u);
     EXPECT_EQ(delivered[0].topic, "cmd/small");
     EXPECT_EQ(r.c.stats().disconnects, 0u);
+}
+
+// ---------------------------------------------------------------------------
+// What the owner publishes when the link comes up
+
+// The birth message, published from the link-state listener when a link
+// comes up, goes out behind the flows the session resends or starts again
+// on that link: a birth of the link before, never acknowledged and started
+// again (CONNACK Session Present 0), reaches the broker first, so that the
+// retained message on the topic is the newer; with 5.0 Topic Aliases, the
+// PUBLISH that sets the topic's alias goes before the one that uses it.
+TEST_P(client_stream, a_birth_published_when_connected_follows_the_flows_started_again_on_that_link) {
+    const auto v = GetParam();
+    auto o = stream_options(v);
+    o.clean_session = true;
+    rig r(v, o);
+    int births = 0;
+    r.c.on_link_state([&](link_state s) {
+        if (s != link_state::connected) return;
+        ++births;
+        r.c.publish(message{"gw/status", "birth " + std::to_string(births), qos::at_least_once, true}, nullptr);
+    });
+    properties aliases;
+    if (v == protocol_version::v5) aliases.push_back(property{prop::topic_alias_maximum, std::uint32_t{10}});
+    r.c.start();
+    auto first_link = r.link(1);
+    ASSERT_TRUE(first_link && r.expect<connect>(*first_link));
+    first_link->send(connack{false, 0, aliases});
+    const auto unanswered = r.expect<publish>(*first_link);
+    ASSERT_TRUE(unanswered);
+    EXPECT_EQ(unanswered->payload, "birth 1");
+    first_link->drop();
+
+    auto second = r.link(2);
+    ASSERT_TRUE(second && r.expect<connect>(*second));
+    second->send(connack{false, 0, aliases});
+    const auto again = r.expect<publish>(*second);
+    const auto next = r.expect<publish>(*second);
+    ASSERT_TRUE(again && next);
+    EXPECT_EQ(again->payload, "birth 1");
+    EXPECT_EQ(next->payload, "birth 2");
+    // The first PUBLISH on a link names its topic.
+    EXPECT_EQ(again->topic, "gw/status");
+    if (v == protocol_version::v5) {
+        const auto* set = find(again->props, prop::topic_alias);
+        const auto* used = find(next->props, prop::topic_alias);
+        ASSERT_TRUE(set && used);
+        EXPECT_EQ(set->value, used->value);
+    }
+    EXPECT_FALSE(second->malformed());
 }
 
 INSTANTIATE_TEST_SUITE_P(versions, client_stream, ::testing::Values(protocol_version::v3_1_1, protocol_version::v5),
