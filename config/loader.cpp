@@ -1236,11 +1236,14 @@ private:
                     }
                 }
             }
-            const bool tcp = on_bus && std::holds_alternative<tcp_link>(on_bus->link);
-            if (m.require("unit_id", tcp ? "1..255" : "1..247")) {
-                get_integer(m, "unit_id", 1, tcp ? 255 : 247, d.unit_id,
-                            tcp ? "(0 is broadcast and cannot be polled)"
-                                : "(0 is broadcast and cannot be polled; 248..255 are reserved on a serial line)");
+            const auto* on_tcp = on_bus ? std::get_if<tcp_link>(&on_bus->link) : nullptr;
+            const bool tcp = on_tcp != nullptr;
+            // RTU frames over TCP (a serial device server) reach a serial line.
+            const bool mbap = tcp && on_tcp->framing == tcp_framing::mbap;
+            if (m.require("unit_id", mbap ? "1..255" : "1..247")) {
+                get_integer(m, "unit_id", 1, mbap ? 255 : 247, d.unit_id,
+                            mbap ? "(0 is broadcast and cannot be polled)"
+                                 : "(0 is broadcast and cannot be polled; 248..255 are reserved on a serial line)");
             }
             read_settings(m, d);
             if ((m.has("connect_pause") || m.has("close_after_poll")) && on_bus && !tcp) {

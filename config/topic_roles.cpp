@@ -59,23 +59,29 @@ class checker {
 public:
     checker(const gateway& cfg, const point_topic_map& points, diagnostic_list& out)
         : cfg_(cfg), points_(points), out_(out),
-          values_published_(cfg.publish.format != payload_format::device),
+          sparkplug_(cfg.publish.format == payload_format::sparkplug),
+          values_published_(cfg.publish.format != payload_format::device && !sparkplug_),
           commands_(cfg.commands.enabled) {}
 
     void run() {
         std::map<std::string_view, const bus*> buses;
         for (const auto& b : cfg_.buses) buses.emplace(b.name, &b);
         // What the gateway publishes besides the points' values, each
-        // checked against what came before.
-        add_published(status_topic(cfg_), {use::gateway_status});
+        // checked against what came before. A Sparkplug edge node publishes
+        // its own topics instead (its states in NBIRTH/NDEATH, DBIRTH/DDEATH,
+        // its values in DDATA); the points' JSON command topics and their
+        // replies are there all the same, and checked below.
+        if (!sparkplug_) add_published(status_topic(cfg_), {use::gateway_status});
         const bool device_commands = commands_ && !cfg_.commands.device_topic.empty();
         std::vector<std::pair<std::string, const device*>> device_command_topics;
         for (const auto& d : cfg_.devices) {
             const auto b = buses.find(d.bus);
             if (b == buses.end()) continue;  // validate says so
-            add_published(expand_topic(cfg_.availability.device_topic, cfg_.publish, d, point{}, *b->second),
-                          {use::availability, &d});
-            if (!values_published_) {
+            if (!sparkplug_) {
+                add_published(expand_topic(cfg_.availability.device_topic, cfg_.publish, d, point{}, *b->second),
+                              {use::availability, &d});
+            }
+            if (!values_published_ && !sparkplug_) {
                 add_published(expand_topic(cfg_.publish.device_topic, cfg_.publish, d, point{}, *b->second),
                               {use::device_values, &d});
             }
@@ -208,22 +214,27 @@ private:
         } else {
             message += "; expected a topic of its own for each: change the topic templates or names";
         }
-        add(a, std::move(message));
+        // At the first one's line; at the second's when the first has none
+        // (the gateway's status topic with no availability section written).
+        const auto& at = mark_of(a);
+        out_.add(at.line > 0 ? at : mark_of(b), std::move(message));
     }
 
-    void add(const user& at, std::string message) {
+    void add(const user& at, std::string message) { out_.add(mark_of(at), std::move(message)); }
+
+    const source_mark& mark_of(const user& at) const {
         const auto& a = cfg_.availability;
-        const source_mark& mark = at.p != nullptr                                          ? at.p->mark
-                                  : at.u == use::availability && a.device_topic_mark.line > 0 ? a.device_topic_mark
-                                  : at.d != nullptr                                        ? at.d->mark
-                                                                                           : a.mark;
-        out_.add(mark, std::move(message));
+        return at.p != nullptr                                             ? at.p->mark
+               : at.u == use::availability && a.device_topic_mark.line > 0 ? a.device_topic_mark
+               : at.d != nullptr                                           ? at.d->mark
+                                                                           : a.mark;
     }
 
     const gateway& cfg_;
     const point_topic_map& points_;
     diagnostic_list& out_;
-    const bool values_published_;  // format: device publishes per device instead
+    const bool sparkplug_;
+    const bool values_published_;  // format: device publishes per device instead, sparkplug as DDATA
     const bool commands_;
     std::map<std::string, user, std::less<>> published_;
 };
@@ -231,7 +242,6 @@ private:
 }  // namespace
 
 void check_topic_roles(const gateway& cfg, const point_topic_map& points, diagnostic_list& out) {
-    if (cfg.publish.format == payload_format::sparkplug) return;  // Sparkplug's topics are its own
     checker(cfg, points, out).run();
 }
 

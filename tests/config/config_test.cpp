@@ -405,6 +405,20 @@ profiles:
     EXPECT_NE(e.find("unit_id"), std::string::npos) << e;
 }
 
+// 248..255 are reserved on a serial line, and RTU frames over TCP reach one
+// (a serial device server); a Modbus TCP gateway may use them.
+TEST(config_loader, unit_ids_past_247_only_on_modbus_tcp_framing) {
+    const auto with = [](const std::string& framing) {
+        return "buses: { conv: { type: tcp, host: 10.0.0.5, framing: " + framing +
+               " } }\ndevices: { d: { bus: conv, unit_id: 250, points: [ { name: a, register: holding, address: 0 } "
+               "] } }\n";
+    };
+    const auto e = errors_of(with("rtu"));
+    EXPECT_NE(e.find("plant.yaml:2:"), std::string::npos) << e;
+    EXPECT_NE(e.find("unit_id: 250 is out of range; expected an integer 1..247"), std::string::npos) << e;
+    EXPECT_EQ(load_string(with("mbap"), "plant.yaml").devices.at(0).unit_id, 250);
+}
+
 TEST(config_loader, serial_line_and_tcp_connection_settings) {
     const auto g = load_string(R"(
 buses:

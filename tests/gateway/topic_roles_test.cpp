@@ -66,9 +66,11 @@ TEST(topic_roles, availability_topics_are_each_their_own) {
                      "the topic of devices.d1.points[availability]"),
               std::string::npos)
         << e;
-    // And one on the gateway's status topic.
+    // And one on the gateway's status topic, at the point's line (no
+    // availability section is written to point at).
     e = errors_of(plant_with("", "{ name: a, register: holding, address: 0, topic: \"{prefix}/status\" }"));
     EXPECT_NE(e.find("is also the topic of devices.d1.points[a]"), std::string::npos) << e;
+    EXPECT_EQ(e.rfind("plant.yaml:3:", 0), 0u) << e;
 }
 
 TEST(topic_roles, a_reply_on_a_command_topic_and_a_topic_under_the_command_filter_are_refused) {
@@ -99,6 +101,25 @@ TEST(topic_roles, a_reply_on_a_command_topic_and_a_topic_under_the_command_filte
         << e;
 }
 
+// A Sparkplug edge node publishes its values as DDATA, but the points' JSON
+// command topics take commands beside DCMD, and their replies go where the
+// JSON format puts them: a command topic that is its own reply topic is
+// refused as it is with the JSON format (its replies would never be sent).
+TEST(topic_roles, the_json_command_topics_of_a_sparkplug_node_are_checked_too) {
+    const auto e = errors_of(plant_with("mqtt: { client_id: gw1 }\npublish: { format: sparkplug }\n"
+                                        "commands: { suffix: \"/reply\" }\n",
+                                        "{ name: a, register: holding, address: 0, writable: true }"));
+    EXPECT_NE(e.find("the reply topic of devices.d1.points[a] fieldbridge/d1/a/reply is also the command topic of "
+                     "devices.d1.points[a]"),
+              std::string::npos)
+        << e;
+    // Its status and availability topics are not published: a point may have them.
+    EXPECT_NO_THROW(config::load_string(
+        plant_with("mqtt: { client_id: gw1 }\npublish: { format: sparkplug }\n",
+                   "{ name: status, register: holding, address: 0, topic: \"{prefix}/status\" }"),
+        "plant.yaml"));
+}
+
 // The property, over random plants.
 
 std::string random_name(std::mt19937& rng) {
@@ -118,7 +139,11 @@ config::gateway random_plant(std::mt19937& rng) {
     config::gateway g;
     g.publish.prefix = "s";
     g.publish.topic_template = templates[rng() % std::size(templates)];
-    g.publish.format = rng() % 4 == 0 ? config::payload_format::device : config::payload_format::json;
+    const auto format = rng() % 5;
+    g.publish.format = format == 0   ? config::payload_format::device
+                       : format == 1 ? config::payload_format::sparkplug
+                                     : config::payload_format::json;
+    g.sparkplug.edge_node_id = "n";
     g.publish.device_topic = rng() % 2 ? "{prefix}/{device}" : "{prefix}/{device}/b";
     g.commands.suffix = suffixes[rng() % std::size(suffixes)];
     do {
@@ -157,21 +182,26 @@ struct use {
     std::string what;
 };
 
-// Every topic the gateway publishes on, with what goes there.
+// Every topic the gateway publishes on, with what goes there (a Sparkplug
+// edge node: the replies to the points' JSON commands; its states and
+// values go on Sparkplug's own topics).
 std::vector<use> published(const config::gateway& g) {
     std::vector<use> out;
-    out.push_back({config::availability_topic(g.availability.gateway_topic, g, ""), "status"});
+    const bool sparkplug = g.publish.format == config::payload_format::sparkplug;
+    if (!sparkplug) out.push_back({config::availability_topic(g.availability.gateway_topic, g, ""), "status"});
     for (const auto& d : g.devices) {
         const auto& b = g.buses[0];
-        out.push_back({config::expand_topic(g.availability.device_topic, g.publish, d, config::point{}, b),
-                       "availability of " + d.name});
+        if (!sparkplug) {
+            out.push_back({config::expand_topic(g.availability.device_topic, g.publish, d, config::point{}, b),
+                           "availability of " + d.name});
+        }
         if (g.publish.format == config::payload_format::device) {
             out.push_back({config::expand_topic(g.publish.device_topic, g.publish, d, config::point{}, b),
                            "values of " + d.name});
         }
         for (const auto& p : d.points) {
             const auto topic = config::point_topic(g.publish, d, p, b);
-            if (g.publish.format != config::payload_format::device) {
+            if (g.publish.format == config::payload_format::json) {
                 out.push_back({topic, "value of " + d.name + "." + p.name});
             }
             if (g.commands.enabled) {
