@@ -13,6 +13,7 @@
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_error.hpp"
 #include "drivers/modbus/poll_writes.hpp"
+#include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
 #include "drivers/modbus/write_plan.hpp"
 
@@ -21,15 +22,25 @@ namespace {
 
 namespace asio = boost::asio;
 
-// The read of one point (its registers, or its bit) on device d.
-request point_read(const config::device& d, const config::point& p) {
-    return read_of(d, read_request{p.kind, p.address, modbus::register_count(p), {}});
+// The read of one point (its registers, or its bit) on device d, at its own
+// address.
+read_request own_read(const config::point& p) {
+    return read_request{p.kind, p.address, modbus::register_count(p), {}};
 }
 
-// What a point read answered: its registers, or one 0/1 word for its bit.
-std::vector<std::uint16_t> point_words(const config::point& p, const reply& answer) {
+// The same as a poll plans it: a bit read starts at the device's
+// bit_alignment when that fits its max_bits (a device that answers a read at
+// another start with the wrong bits).
+read_request planned_read(const config::device& d, const config::point& p) {
+    auto plan = plan_reads({p}, limits_of(d));
+    return plan.size() == 1 ? std::move(plan.front()) : own_read(p);
+}
+
+// What a point read from `start` answered: its registers, or one 0/1 word for its bit.
+std::vector<std::uint16_t> point_words(const config::point& p, std::uint16_t start, const reply& answer) {
     if (config::is_bit_kind(p.kind)) {
-        return {static_cast<std::uint16_t>(!answer.bits.empty() && answer.bits[0] != 0 ? 1 : 0)};
+        const std::size_t at = p.address - start;
+        return {static_cast<std::uint16_t>(at < answer.bits.size() && answer.bits[at] != 0 ? 1 : 0)};
     }
     return answer.registers;
 }
@@ -99,7 +110,7 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
         if (!method) co_return point_result{method.error(), {}};
         std::uint16_t current = 0;
         if (method->read_first) {
-            if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer))
+            if (const auto error = co_await paced_exchange(line, w.device, read_of(d, own_read(p)), answer))
                 co_return point_result{error, {}};
             current = answer.registers.at(0);
         }
@@ -115,12 +126,20 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
             co_return point_result{cut ? make_error_code(modbus_errc::write_cut_short) : error, {}};
         }
     }
-    // Read (back) what the device now holds.
-    if (const auto error = co_await paced_exchange(line, w.device, point_read(d, p), answer)) {
+    // Read (back) what the device now holds, as a poll reads it. Refused
+    // from an aligned start (exception 2: the device lacks a bit below the
+    // point), it is read at the point's own address, as a poll's split does.
+    auto read = planned_read(d, p);
+    auto error = co_await paced_exchange(line, w.device, read_of(d, read), answer);
+    if (error == make_error_code(modbus_errc::illegal_data_address) && read.start != p.address) {
+        read = own_read(p);
+        error = co_await paced_exchange(line, w.device, read_of(d, read), answer);
+    }
+    if (error) {
         const bool cut = w.v && stop_requested() && !is_exception(error);
         co_return point_result{cut ? make_error_code(modbus_errc::written_not_read_back) : error, {}, w.v.has_value()};
     }
-    co_return point_result{{}, point_words(p, answer), w.v.has_value()};
+    co_return point_result{{}, point_words(p, read.start, answer), w.v.has_value()};
 }
 
 // Every request of a write or read waits for the device's pauses as a

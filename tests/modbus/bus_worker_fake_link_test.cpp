@@ -332,6 +332,32 @@ TEST(bus_worker_fake_link, writes_use_the_function_each_setting_asks_for_and_are
     }
 }
 
+// A write's read-back of a coil starts where a poll's read does (at
+// bit_alignment); a device that refuses that read with exception 2 (it
+// lacks a bit below the point) is asked at the point's own address, as a
+// poll's split does, and the read-back is the point's bit.
+TEST(bus_worker_fake_link, a_read_back_refused_from_its_aligned_start_is_asked_at_the_points_address) {
+    auto d = plant();
+    d.bit_alignment = 8;
+    rig r(d, false);
+    r.peer->respond_with([](const request& q, reply& answer) {
+        if (q.function == fc::read_coils && q.address != 7) return make_error_code(modbus_errc::illegal_data_address);
+        answer.registers.assign(q.count, 0);
+        answer.bits.assign(q.count, 1);
+        return std::error_code{};
+    });
+    r.worker.start();
+    const auto w = write_and_wait(r.worker, 2, value{true});
+    r.worker.stop();
+    EXPECT_FALSE(w.error) << w.error.message();
+    EXPECT_EQ(w.readback, std::vector<std::uint16_t>{1});
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> reads;  // (start, count) of each coil read
+    for (const auto& q : r.peer->requests()) {
+        if (q.function == fc::read_coils) reads.emplace_back(q.address, q.count);
+    }
+    EXPECT_EQ(reads, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{0, 8}, {7, 1}}));
+}
+
 bool is_write(const request& q) {
     return q.function == fc::write_single_register || q.function == fc::write_single_coil ||
            q.function == fc::write_multiple_registers || q.function == fc::write_multiple_coils;

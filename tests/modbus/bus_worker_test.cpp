@@ -530,6 +530,33 @@ TEST(bus_worker_quirks, bit_reads_aligned_to_bytes_read_right_behind_a_converter
     }
 }
 
+// The same converter: a write's read-back and a one-shot read start where
+// a poll's read does, and take the point's bit at its place.
+TEST(bus_worker_quirks, a_read_back_and_a_one_shot_read_are_aligned_as_polls_are) {
+    using k = config::register_kind;
+    using t = config::data_type;
+    auto relays = make_device("relays", 1, {make_point("r3", k::coil, 3, t::boolean, 0),
+                                            make_point("r5", k::coil, 5, t::boolean, 1),
+                                            make_point("in9", k::discrete_input, 9, t::boolean, 1)});
+    auto served = relays;
+    served.faults.misaligned_bits = true;
+    auto polled = relays;
+    polled.bit_alignment = 8;
+    polled.poll_interval = 10s;
+    tcp_rig rig({served}, {polled});
+    rig.worker.start();
+    const auto written = write_and_wait(rig.worker, 0, 0, value{std::uint64_t{1}});
+    EXPECT_FALSE(written.error) << written.error.message();
+    EXPECT_EQ(written.readback, (std::vector<std::uint16_t>{1}));
+    const auto unchanged = write_and_wait(rig.worker, 0, 1, value{std::uint64_t{1}});
+    EXPECT_FALSE(unchanged.error) << unchanged.error.message();
+    EXPECT_EQ(unchanged.readback, (std::vector<std::uint16_t>{1}));
+    const auto input = read_and_wait(rig.worker, 0, 2);
+    EXPECT_FALSE(input.error) << input.error.message();
+    EXPECT_EQ(input.readback, (std::vector<std::uint16_t>{1}));
+    rig.worker.stop();
+}
+
 TEST(bus_worker_quirks, a_device_that_refuses_fc6_is_written_with_fc16_when_configured) {
     const auto port = testing::free_tcp_port();
     auto fussy = meter();
