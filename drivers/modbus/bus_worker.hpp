@@ -51,6 +51,7 @@
 #include "drivers/modbus/poll_writes.hpp"
 #include "drivers/modbus/read_plan.hpp"
 #include "drivers/modbus/request.hpp"
+#include "drivers/modbus/request_policy.hpp"
 #include "drivers/modbus/result_credits.hpp"
 #include "drivers/modbus/silent_blocks.hpp"
 #include "drivers/modbus/value_codec.hpp"
@@ -203,6 +204,11 @@ private:
     // sent: set once the request goes out (the pause before it was not cut short).
     awaitable_error paced_exchange(link& line, std::size_t device, const request& r, reply& answer,
                                    bool* sent = nullptr);
+    // paced_exchange() asked again as request_attempts says for a read or a
+    // write of the device (its retries, busy_retry_delay), reopening the
+    // link when it broke; no retry once stopping.
+    awaitable_error attempted_exchange(link& line, std::size_t device, const request& r, reply& answer,
+                                       request_attempts::kind k, bool* sent = nullptr);
     // What a write the stop kept from going out is answered with.
     std::error_code unsent_reason();
 

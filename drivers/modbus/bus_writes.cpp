@@ -85,7 +85,9 @@ asio::awaitable<void> bus_worker::run_writes(link& line) {
             writes_.pop_front();
         }
         auto outcome = co_await perform(line, w);
-        const bool unanswered = outcome.error == make_error_code(modbus_errc::timeout);
+        // (Exception 11 is a Modbus gateway's word for no answer from the device behind it.)
+        const bool unanswered = outcome.error == make_error_code(modbus_errc::timeout) ||
+                                outcome.error == make_error_code(modbus_errc::gateway_target_failed);
         finish(w.done, std::move(outcome));
         // A device that does not answer costs the line a timeout per
         // request: no more of them before the other devices' next read.
@@ -110,7 +112,8 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
         if (!method) co_return point_result{method.error(), {}};
         std::uint16_t current = 0;
         if (method->read_first) {
-            if (const auto error = co_await paced_exchange(line, w.device, read_of(d, own_read(p)), answer))
+            if (const auto error = co_await attempted_exchange(line, w.device, read_of(d, own_read(p)), answer,
+                                                               request_attempts::kind::read))
                 co_return point_result{error, {}};
             current = answer.registers.at(0);
         }
@@ -119,7 +122,8 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
         // Changed, or maybe changed (no answer): what a poll read before is stale.
         written_.push_back({w.device, written_by(p)});
         bool sent = false;
-        if (const auto error = co_await paced_exchange(line, w.device, *write, answer, &sent)) {
+        if (const auto error =
+                co_await attempted_exchange(line, w.device, *write, answer, request_attempts::kind::write, &sent)) {
             // A stop (a reload's, the gateway's) that cut the exchange short
             // must not pass for a failed write: sending it again may write twice.
             const bool cut = sent && error == make_error_code(modbus_errc::connection_failed) && stop_requested();
@@ -130,10 +134,11 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     // from an aligned start (exception 2: the device lacks a bit below the
     // point), it is read at the point's own address, as a poll's split does.
     auto read = planned_read(d, p);
-    auto error = co_await paced_exchange(line, w.device, read_of(d, read), answer);
+    const auto kind = request_attempts::kind::read;
+    auto error = co_await attempted_exchange(line, w.device, read_of(d, read), answer, kind);
     if (error == make_error_code(modbus_errc::illegal_data_address) && read.start != p.address) {
         read = own_read(p);
-        error = co_await paced_exchange(line, w.device, read_of(d, read), answer);
+        error = co_await attempted_exchange(line, w.device, read_of(d, read), answer, kind);
     }
     if (error) {
         const bool cut = w.v && stop_requested() && !is_exception(error);
@@ -153,6 +158,23 @@ bus_worker::awaitable_error bus_worker::paced_exchange(link& line, std::size_t d
     if (sent != nullptr) *sent = true;
     const auto error = co_await exchange(line, device, r, answer);
     co_return error;
+}
+
+bus_worker::awaitable_error bus_worker::attempted_exchange(link& line, std::size_t device, const request& r,
+                                                          reply& answer, request_attempts::kind k, bool* sent) {
+    request_attempts attempts(devices_[device], k);
+    while (true) {
+        auto attempt = r;
+        attempt.retry = attempts.made() > 0;
+        if (attempt.retry) {
+            device_counters_[device].retries.fetch_add(1, std::memory_order_relaxed);
+            if (const auto error = co_await open(line, device)) co_return error;
+        }
+        const auto error = co_await paced_exchange(line, device, attempt, answer, sent);
+        if (stop_requested()) co_return error;
+        const auto next = attempts.after(error, std::chrono::steady_clock::now());
+        if (!next.again || !co_await wait_until(next.not_before)) co_return error;
+    }
 }
 
 std::error_code bus_worker::unsent_reason() {

@@ -6,8 +6,8 @@
 
 namespace fieldbridge::modbus {
 
-request_attempts::request_attempts(int retries, std::chrono::milliseconds busy_delay)
-    : retries_(std::max(retries, 0)), busy_delay_(std::max(busy_delay, std::chrono::milliseconds(0))) {}
+request_attempts::request_attempts(int retries, std::chrono::milliseconds busy_delay, kind k)
+    : retries_(std::max(retries, 0)), busy_delay_(std::max(busy_delay, std::chrono::milliseconds(0))), kind_(k) {}
 
 request_attempts::next request_attempts::after(std::error_code error, clock::time_point now) {
     ++made_;
@@ -18,6 +18,7 @@ request_attempts::next request_attempts::after(std::error_code error, clock::tim
         if (error != make_error_code(modbus_errc::server_device_busy)) return {};
         return {true, now + busy_delay_};
     }
+    if (kind_ == kind::write) return {};  // it may have been taken
     return {true, now};
 }
 

@@ -7,7 +7,10 @@
 // garbled answer or a connection that broke mid-request is asked again at
 // once; exception 6 (server busy) is asked again after busy_delay (the
 // same wait every time, bounded by the retries); any other exception
-// would only be repeated and ends the request.
+// would only be repeated and ends the request. A write is asked again only
+// after exception 6: the device said it did not take it; after no answer,
+// a garbled one or a broken connection it may have, and a second write
+// could act twice.
 #pragma once
 
 #include <chrono>
@@ -21,9 +24,12 @@ class request_attempts {
 public:
     using clock = std::chrono::steady_clock;
 
-    request_attempts(int retries, std::chrono::milliseconds busy_delay);
+    enum class kind { read, write };
+
+    request_attempts(int retries, std::chrono::milliseconds busy_delay, kind k = kind::read);
     // Of device d: its retries and busy_retry_delay.
-    explicit request_attempts(const config::device& d) : request_attempts(d.retries, d.busy_retry_delay) {}
+    explicit request_attempts(const config::device& d, kind k = kind::read)
+        : request_attempts(d.retries, d.busy_retry_delay, k) {}
 
     struct next {
         bool again = false;             // ask again; false: the request is over
@@ -38,6 +44,7 @@ public:
 private:
     int retries_;
     std::chrono::milliseconds busy_delay_;
+    kind kind_;
     int made_ = 0;
 };
 

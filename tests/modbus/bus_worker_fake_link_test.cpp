@@ -358,6 +358,51 @@ TEST(bus_worker_fake_link, a_read_back_refused_from_its_aligned_start_is_asked_a
     EXPECT_EQ(reads, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{0, 8}, {7, 1}}));
 }
 
+// A command meets the device as a poll does: a write answered busy
+// (exception 6: not taken) is sent again after busy_retry_delay, and a
+// read-back that gets no answer is asked again, within the device's
+// retries; a write that gets no answer is never sent twice (it may have
+// been taken).
+TEST(bus_worker_fake_link, a_write_busy_is_sent_again_a_read_back_lost_is_asked_again_a_write_lost_is_not) {
+    const auto count = [](fake_peer& peer, fc f) {
+        std::size_t n = 0;
+        for (const auto& q : peer.requests()) n += q.function == f ? 1u : 0u;
+        return n;
+    };
+    {
+        rig r(plant(), false);  // retries: 2
+        r.peer->respond_with([writes = 0, reads = 0](const request& q, reply& answer) mutable {
+            if (q.function == fc::write_single_coil && ++writes == 1) {
+                return make_error_code(modbus_errc::server_device_busy);
+            }
+            if (q.function == fc::read_coils && ++reads == 1) return make_error_code(modbus_errc::timeout);
+            answer.bits.assign(q.count, 1);
+            return std::error_code{};
+        });
+        r.worker.start();
+        const auto w = write_and_wait(r.worker, 2, value{true});
+        r.worker.stop();
+        EXPECT_FALSE(w.error) << w.error.message();
+        EXPECT_EQ(w.readback, std::vector<std::uint16_t>{1});
+        EXPECT_EQ(count(*r.peer, fc::write_single_coil), 2u);
+        EXPECT_EQ(count(*r.peer, fc::read_coils), 2u);
+        EXPECT_EQ(r.worker.counters(0).retries, 2u);
+    }
+    {
+        rig r(plant(), false);
+        r.peer->respond_with([](const request& q, reply& answer) {
+            if (q.function == fc::write_single_coil) return make_error_code(modbus_errc::timeout);
+            answer.bits.assign(q.count, 1);
+            return std::error_code{};
+        });
+        r.worker.start();
+        const auto w = write_and_wait(r.worker, 2, value{true});
+        r.worker.stop();
+        EXPECT_EQ(w.error, make_error_code(modbus_errc::timeout));
+        EXPECT_EQ(count(*r.peer, fc::write_single_coil), 1u);
+    }
+}
+
 bool is_write(const request& q) {
     return q.function == fc::write_single_register || q.function == fc::write_single_coil ||
            q.function == fc::write_multiple_registers || q.function == fc::write_multiple_coils;

@@ -59,6 +59,21 @@ TEST(request_attempts, exceptions_other_than_busy_are_not_repeated) {
     }
 }
 
+// A write that got no answer, a garbled one or a broken connection may have
+// been taken: never sent again; busy (the device did not take it) is.
+TEST(request_attempts, a_write_is_asked_again_only_after_busy) {
+    for (const auto error : {timeout, garbled, broken, refused}) {
+        request_attempts a(3, 10ms, request_attempts::kind::write);
+        EXPECT_FALSE(a.after(error, t0).again) << error.message();
+    }
+    request_attempts a(2, 10ms, request_attempts::kind::write);
+    const auto next = a.after(busy, t0);
+    EXPECT_TRUE(next.again);
+    EXPECT_EQ(next.not_before, t0 + 10ms);
+    EXPECT_TRUE(a.after(busy, t0 + 10ms).again);
+    EXPECT_FALSE(a.after(busy, t0 + 20ms).again);  // the retries are used up
+}
+
 TEST(request_attempts, negative_retries_mean_one_attempt) {
     EXPECT_EQ(attempts_until_done(-3, timeout), 1);
 }
@@ -131,7 +146,8 @@ struct reference_outcome {
     bool operator==(const reference_outcome&) const = default;
 };
 
-reference_outcome reference(const std::vector<std::error_code>& answers, int retries, std::chrono::milliseconds busy_delay) {
+reference_outcome reference(const std::vector<std::error_code>& answers, int retries, std::chrono::milliseconds busy_delay,
+                            bool write) {
     reference_outcome o;
     for (int i = 0; i <= std::max(retries, 0); ++i) {
         const auto e = answers.at(static_cast<std::size_t>(i));
@@ -141,6 +157,7 @@ reference_outcome reference(const std::vector<std::error_code>& answers, int ret
         const bool is_busy = e == busy;
         const bool other_exception = e.value() < 100 || e == odd_exception;
         if (other_exception && !is_busy) break;
+        if (write && !is_busy) break;  // no answer, a garbled one, a broken link: it may have been taken
         if (is_busy && i < retries) o.waited += busy_delay;
     }
     return o;
@@ -158,7 +175,8 @@ TEST(request_attempts_model, random_answer_sequences_agree_with_the_reference) {
         std::vector<std::error_code> answers;
         for (int i = 0; i < 8; ++i) answers.push_back(outcomes[pick(rng)]);
 
-        request_attempts a(retries, busy_delay);
+        const bool write = std::uniform_int_distribution<int>(0, 2)(rng) == 0;
+        request_attempts a(retries, busy_delay, write ? request_attempts::kind::write : request_attempts::kind::read);
         auto now = t0;
         reference_outcome got;
         for (;;) {
@@ -172,7 +190,7 @@ TEST(request_attempts_model, random_answer_sequences_agree_with_the_reference) {
             got.waited += std::chrono::duration_cast<std::chrono::milliseconds>(next.not_before - now);
             now = next.not_before;
         }
-        const auto want = reference(answers, retries, busy_delay);
+        const auto want = reference(answers, retries, busy_delay, write);
         ASSERT_EQ(got.requests, want.requests) << "seed " << seed;
         ASSERT_EQ(got.last, want.last) << "seed " << seed;
         ASSERT_EQ(got.waited, want.waited) << "seed " << seed;
