@@ -164,6 +164,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         writing = false;
         writing_bytes = 0;
         close_after_write = false;
+        close_detail.clear();
         malformed = false;
         oversized = false;
         set_state(link_state::connecting);
@@ -368,7 +369,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (close_reason && close_reason.category() == reason_code_category()) {
             return close_detail.empty() ? "broker said" : "broker said (" + close_detail + ")";
         }
-        return "";
+        return close_detail;
     }
 
     // The link `t` is gone (or closed on purpose when reason is empty).

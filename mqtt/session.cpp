@@ -123,8 +123,16 @@ actions session::on_packet(const packet& p, clock::time_point now) {
                 if (v5()) {
                     // [MQTT-3.14.4-2]: no answer, the link just closes; the
                     // reason (e.g. 0x8B server shutting down) says why.
-                    close(out, reason_code_error(x.reason_code),
-                          string_property(x.props, prop::reason_string).value_or(""));
+                    // 0x00 (normal disconnection) is no error code: the
+                    // link is lost all the same, and the log says how.
+                    auto said = string_property(x.props, prop::reason_string).value_or("");
+                    if (x.reason_code == 0) {
+                        close(out, make_error_code(mqtt_errc::connection_lost),
+                              "the broker sent DISCONNECT 0x00 (normal disconnection)" +
+                                  (said.empty() ? std::string() : ": " + said));
+                    } else {
+                        close(out, reason_code_error(x.reason_code), std::move(said));
+                    }
                 } else {
                     close(out, make_error_code(mqtt_errc::protocol_error));  // a 3.1.1 server never sends it
                 }
@@ -152,9 +160,20 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
         return;
     }
     if (v5()) {
-        if (const auto v = integer_property(c.props, prop::receive_maximum)) {
-            limits_.receive_maximum = static_cast<std::uint16_t>(*v);
+        // [MQTT-3.2.2.3.3], [MQTT-3.2.2.3.4], [MQTT-3.2.2.3.6]: a Receive
+        // Maximum or Maximum Packet Size of 0, a Maximum QoS other than 0
+        // or 1, is a Protocol Error, not a limit to guess at.
+        const auto receive = integer_property(c.props, prop::receive_maximum);
+        const auto largest = integer_property(c.props, prop::maximum_packet_size);
+        const auto top_qos = integer_property(c.props, prop::maximum_qos);
+        if ((receive && *receive == 0) || (largest && *largest == 0) || (top_qos && *top_qos > 1)) {
+            close_with(out, make_error_code(mqtt_errc::protocol_error), rc_protocol_error, now,
+                       receive && *receive == 0 ? "CONNACK Receive Maximum 0"
+                       : largest && *largest == 0 ? "CONNACK Maximum Packet Size 0"
+                                                : "CONNACK Maximum QoS " + std::to_string(*top_qos));
+            return;
         }
+        if (receive) limits_.receive_maximum = static_cast<std::uint16_t>(*receive);
         if (const auto v = integer_property(c.props, prop::maximum_packet_size)) limits_.maximum_packet_size = *v;
         if (limits_.maximum_packet_size != 0 && limits_.maximum_packet_size < largest_control_packet) {
             close(out, make_error_code(mqtt_errc::packet_size_unusable));
@@ -807,11 +826,12 @@ void session::close(actions& out, std::error_code reason, std::string detail) {
         action::close_connection{reason, detail.size() > 200 ? shortened(detail, 200) : std::move(detail)});
 }
 
-void session::close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now) {
+void session::close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now,
+                         std::string detail) {
     // 5.0 asks for a DISCONNECT with the reason before closing on a protocol
     // error [MQTT-4.13.1-1]; only once CONNECT is out can one be sent.
     if (v5() && link_ != link::disconnected) send(out, mqtt::disconnect{reason_code, {}}, now);
-    close(out, reason);
+    close(out, reason, std::move(detail));
 }
 
 std::size_t session::window() const noexcept {

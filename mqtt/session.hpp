@@ -139,7 +139,7 @@ struct connected {
 };
 struct close_connection {
     std::error_code reason;  // empty for a requested disconnect
-    std::string detail;      // 5.0: the broker's Reason String, if it gave one
+    std::string detail;      // what the log says of it: the broker's Reason String (5.0), the packet at fault
 };
 }  // namespace action
 
@@ -313,7 +313,8 @@ private:
     void on_unsuback(actions& out, const unsuback& u);
     void close(actions& out, std::error_code reason, std::string detail = {});
     // 5.0: DISCONNECT with a reason code, then close; 3.1.1: just close.
-    void close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now);
+    void close_with(actions& out, std::error_code reason, std::uint8_t reason_code, clock::time_point now,
+                    std::string detail = {});
     // The PUBLISH for m at QoS q (topic alias, 5.0 properties); an error
     // that mqtt::unsendable() accepts when no server would take it (its topic
     // or Response Topic is no topic name a server takes) or it would exceed

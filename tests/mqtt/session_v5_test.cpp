@@ -367,6 +367,35 @@ TEST(mqtt5_session, MQTT_3_2_2_15_a_maximum_packet_size_below_the_control_packet
     EXPECT_EQ(t.state(), session::link::connected);
 }
 
+// A CONNACK whose limits no server may send (Receive Maximum 0, Maximum
+// Packet Size 0, Maximum QoS 2) is a Protocol Error: DISCONNECT 0x82 and the
+// link closed, saying which, not a window or a size guessed from it; the
+// message waits for the next link.
+TEST(mqtt5_session, MQTT_3_2_2_connack_limits_no_server_may_send_close_the_link_as_a_protocol_error) {
+    const std::vector<std::pair<property, std::string>> bad{
+        {property{prop::receive_maximum, std::uint32_t{0}}, "CONNACK Receive Maximum 0"},
+        {property{prop::maximum_packet_size, std::uint32_t{0}}, "CONNACK Maximum Packet Size 0"},
+        {property{prop::maximum_qos, std::uint32_t{2}}, "CONNACK Maximum QoS 2"},
+    };
+    for (const auto& [p, said] : bad) {
+        SCOPED_TRACE(said);
+        session s(opts5());
+        s.publish(msg("t", qos::at_least_once), 1, t0);
+        s.on_transport_connected(t0);
+        const auto a = s.on_packet(connack{false, 0, {p}}, t0);
+        const auto d = sent<disconnect>(a);
+        ASSERT_EQ(d.size(), 1u);
+        EXPECT_EQ(d[0].reason_code, 0x82);
+        EXPECT_TRUE(sent<publish>(a).empty());
+        const auto c = of<action::close_connection>(a);
+        ASSERT_EQ(c.size(), 1u);
+        EXPECT_EQ(c[0].reason, make_error_code(mqtt_errc::protocol_error));
+        EXPECT_EQ(c[0].detail, said);
+        EXPECT_EQ(s.state(), session::link::disconnected);
+        EXPECT_EQ(s.queued(), 1u);
+    }
+}
+
 TEST(mqtt5_session, MQTT_3_2_2_11_nothing_is_sent_above_the_brokers_maximum_qos) {
     // Maximum QoS 1: QoS 2 goes at QoS 1 (at least once; never below).
     auto s = connected5({property{prop::maximum_qos, std::uint32_t{1}}});
@@ -561,6 +590,16 @@ TEST(mqtt5_session, MQTT_3_14_a_server_disconnect_closes_with_its_reason_code_an
     EXPECT_EQ(c[0].reason, reason_code_error(0x8B));
     EXPECT_EQ(c[0].reason.message(), "server shutting down");
     EXPECT_EQ(c[0].detail, "maintenance");
+
+    // 0x00 (normal disconnection) is no error code; the link is lost all the
+    // same, with a reason the log and `status` can show.
+    auto t = connected5();
+    const auto b = t.on_packet(disconnect{0x00, {}}, t0);
+    const auto d = of<action::close_connection>(b);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].reason, make_error_code(mqtt_errc::connection_lost));
+    EXPECT_EQ(d[0].detail, "the broker sent DISCONNECT 0x00 (normal disconnection)");
+    EXPECT_EQ(t.state(), session::link::disconnected);
 }
 
 TEST(mqtt5_session, MQTT_4_13_1_1_a_protocol_error_sends_disconnect_with_the_reason_before_closing) {
