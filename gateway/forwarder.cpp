@@ -561,8 +561,14 @@ void forwarder::on_link_down() {
 // QoS 0 messages of a write that never happened go back to the queue.
 void forwarder::requeue_unwritten() {
     caught_up_ = false;
-    for (const auto id : unwritten_) rewind(id);
+    std::uint64_t historical = 0;
+    for (const auto id : unwritten_) {
+        rewind(id);
+        historical += lanes_.historical(id) ? 1U : 0U;
+    }
+    // Counted again when they are delivered again.
     stats_.delivered -= std::min<std::uint64_t>(stats_.delivered, unwritten_.size());
+    stats_.historical -= std::min(stats_.historical, historical);
     unwritten_.clear();
 }
 

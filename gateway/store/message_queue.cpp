@@ -247,27 +247,35 @@ result<std::uint64_t> message_queue::expire(std::chrono::system_clock::time_poin
         run.reset();
         return {};
     };
-    while (true) {
-        auto row = pick.next();
-        if (!row) return fail(row.error());
-        if (!*row) break;
-        const auto id = pick.integer(0);
-        const auto created = pick.integer(2);
-        if (pick.integer(1) != 0 || created >= before || (protect_ && protect_(id))) {
-            if (auto r = flush(); !r) return fail(r.error());
-            earliest = std::min(earliest, created);
-        } else if (run) {
-            run->second = id;
-        } else {
-            run.emplace(id, id);
+    const auto pass = [&]() -> result<void> {
+        while (true) {
+            auto row = pick.next();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            const auto id = pick.integer(0);
+            const auto created = pick.integer(2);
+            if (pick.integer(1) != 0 || created >= before || (protect_ && protect_(id))) {
+                if (auto r = flush(); !r) return r;
+                earliest = std::min(earliest, created);
+            } else if (run) {
+                run->second = id;
+            } else {
+                run.emplace(id, id);
+            }
         }
-    }
-    if (auto r = flush(); !r) return fail(r.error());
-    earliest_ = earliest;
+        if (auto r = flush(); !r) return r;
+        earliest_ = earliest;
+        return {};
+    };
+    const auto done = pass();
+    // What was deleted is counted and the figures read again whether the
+    // pass ended or failed part-way (without a transaction open, each run's
+    // DELETE stands on its own; in one, a rollback takes the count back).
     if (n > 0) {
         counters_.dropped_by_age += n;
-        if (auto r = refresh_stats(); !r) return fail(r.error());
+        if (auto r = refresh_stats(); !r && done) return fail(r.error());
     }
+    if (!done) return fail(done.error());
     return n;
 }
 

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <utility>
 
@@ -765,6 +766,37 @@ TEST_F(forwarder_test, a_historical_message_resent_after_a_failed_commit_is_coun
     deliver_all_acks();
     EXPECT_EQ(fwd().stats().delivered, 2u);
     EXPECT_EQ(fwd().stats().historical, 1u);
+}
+
+// A stored QoS 0 message handed over and counted as delivered, whose write
+// never happened (the link dropped first), goes back to the queue: it is
+// taken back out of the delivered messages and, historical, out of those
+// too, and counted once when it is delivered on the next link.
+TEST_F(forwarder_test, a_historical_qos0_message_put_back_unwritten_is_counted_once) {
+    order = config::store_order::fresh_first;
+    start(2);  // two messages with the client at a time
+    // Stored while the link is down, one topic: 5 is the latest, 1..4 the backlog.
+    for (std::uint64_t k = 1; k <= 5; ++k) submit({message_for(k, qos::at_most_once)});
+    link().connect();  // hands over the first two, and writes them
+    fwd().flush_due();  // the next ones, waiting for the write
+    ASSERT_GT(link().outbox_publishes(), 0u);
+    link().drop();  // before the write
+    link().connect();
+    for (int round = 0; round < 10 && fwd().stats().delivered < 5; ++round) {
+        fwd().flush_due();
+        link().write();
+    }
+    std::set<std::uint64_t> keys;
+    std::set<std::uint64_t> historical;
+    for (const auto& p : wire) {
+        const auto key = payload_key(p.payload);
+        keys.insert(key);
+        if (model::marked_historical(p.payload)) historical.insert(key);
+    }
+    EXPECT_EQ(keys, (std::set<std::uint64_t>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(historical, (std::set<std::uint64_t>{1, 2, 3, 4}));
+    EXPECT_EQ(fwd().stats().delivered, 5u);
+    EXPECT_EQ(fwd().stats().historical, 4u);
 }
 
 TEST_F(forwarder_test, a_restart_resumes_the_flows_in_flight_from_the_store_with_their_packet_ids) {
