@@ -1302,8 +1302,8 @@ private:
                 break;
             }
             if (d.points.empty() && sink_.error_count() == errors_before) {
-                sink_.warning(d.mark, entry.value.path + ": device has no points (no profile, no points); it will "
-                                                         "only be polled for availability");
+                sink_.warning(d.mark, entry.value.path + ": device has no points (no profile, no points); nothing "
+                                                         "is asked of it and its availability stays unknown");
             }
             if (sink_.error_count() == errors_before && on_bus) gw_.devices.push_back(std::move(d));
         }

@@ -24,10 +24,12 @@ bool left_out(std::error_code e) {
 }  // namespace
 
 bool device_health::record(const poll_result& r) {
+    // Nothing was asked (a device without points): no sign of the device
+    // either way; it stays in its state (unknown, never online).
+    if (r.samples.empty()) return false;
     const auto before = state();
     ++polls;
     last_poll = r.time;
-    if (r.samples.empty()) return settle(before, r.time);
     if (any_good(r)) {
         last_good = r.time;
         consecutive_failures = 0;

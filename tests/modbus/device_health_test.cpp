@@ -70,6 +70,12 @@ TEST(device_health, a_poll_with_one_good_sample_answers) {
 }
 
 TEST(device_health, a_poll_without_samples_neither_answers_nor_fails) {
+    // A device without points: never online from polls that ask nothing.
+    device_health none;
+    poll_result nothing;
+    EXPECT_FALSE(none.record(nothing));
+    EXPECT_EQ(none.state(), device_state::unknown);
+
     device_health h;
     h.offline_after = 2;
     h.record(poll(time_point{}, false));
@@ -108,9 +114,16 @@ TEST(device_health, model_over_random_poll_sequences) {
             const auto kind = rng() % 10;
             bool changed = false;
             if (kind == 0) {
+                // Nothing asked (a device without points): no change, and
+                // never online from it.
                 poll_result empty;
                 empty.time = t;
                 changed = h.record(empty);
+                if (ref == device_state::unknown) {
+                    ASSERT_FALSE(changed) << "seed " << seed << " step " << step << ": nothing asked";
+                    ASSERT_EQ(h.state(), device_state::unknown);
+                    continue;
+                }
             } else if (kind == 1) {
                 changed = h.record_answer(t);
                 run = 0;
