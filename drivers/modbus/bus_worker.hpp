@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -226,6 +227,10 @@ private:
     std::unique_ptr<device_cells[]> device_counters_;
     std::vector<std::vector<refused_read>> refused_;  // per device; read by the worker thread once started
     std::vector<device_health> health_;               // per device, from its polls; the worker thread's
+    // (device, point) whose read-back the device refused from its aligned
+    // start (exception 2): read at the point's own address from then on.
+    // The worker thread's.
+    std::set<std::pair<std::size_t, std::size_t>> read_at_own_address_;
     std::atomic<std::int64_t> started_us_{0};  // steady clock at start(); 0: not started
     std::mutex mutex_;
     bool stopping_ = false;  // guarded by mutex_

@@ -133,10 +133,12 @@ asio::awaitable<point_result> bus_worker::perform(link& line, pending_request& w
     // Read (back) what the device now holds, as a poll reads it. Refused
     // from an aligned start (exception 2: the device lacks a bit below the
     // point), it is read at the point's own address, as a poll's split does.
-    auto read = planned_read(d, p);
+    const auto own = read_at_own_address_.contains({w.device, w.point});
+    auto read = own ? own_read(p) : planned_read(d, p);
     const auto kind = request_attempts::kind::read;
     auto error = co_await attempted_exchange(line, w.device, read_of(d, read), answer, kind);
     if (error == make_error_code(modbus_errc::illegal_data_address) && read.start != p.address) {
+        read_at_own_address_.emplace(w.device, w.point);
         read = own_read(p);
         error = co_await attempted_exchange(line, w.device, read_of(d, read), answer, kind);
     }
@@ -171,6 +173,9 @@ bus_worker::awaitable_error bus_worker::attempted_exchange(link& line, std::size
             if (const auto error = co_await open(line, device)) co_return error;
         }
         const auto error = co_await paced_exchange(line, device, attempt, answer, sent);
+        // Busy: the device did not take it, so it did not go out as far as a
+        // stop's answer is concerned ("may have been written").
+        if (sent != nullptr && error == make_error_code(modbus_errc::server_device_busy)) *sent = false;
         if (stop_requested()) co_return error;
         const auto next = attempts.after(error, std::chrono::steady_clock::now());
         if (!next.again || !co_await wait_until(next.not_before)) co_return error;
