@@ -79,7 +79,13 @@ public:
             peer_->broken_ = true;
             peer_->break_reason_ = aborted();
         }
-        if (peer_) peer_->closed_by_client_ = true;
+        if (peer_) {
+            peer_->closed_by_client_ = true;
+            // As closing a socket does: writes the peer held end, aborted.
+            auto held = std::move(peer_->held_writes_);
+            peer_->held_writes_.clear();
+            for (auto& write : held) write();
+        }
         if (auto done = std::exchange(connecting_, nullptr)) {
             asio::post(io_, [done = std::move(done)] { done(aborted(), ""); });
         }

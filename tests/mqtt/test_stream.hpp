@@ -78,7 +78,8 @@ public:
     // that crosses the limit delivers the bytes below it and then fails.
     void drop_after_written(std::size_t n);
     // A peer that does not read: the client's writes do not complete (a
-    // slow or stalled uplink) until release_writes(), which takes them all.
+    // slow or stalled uplink) until release_writes(), which takes them all,
+    // or until the client closes its end, which ends them aborted.
     void hold_writes() { writes_held_ = true; }
     void release_writes();
 
