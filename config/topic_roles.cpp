@@ -81,7 +81,7 @@ public:
                 add_published(expand_topic(cfg_.availability.device_topic, cfg_.publish, d, point{}, *b->second),
                               {use::availability, &d});
             }
-            if (!values_published_ && !sparkplug_) {
+            if (cfg_.publish.format == payload_format::device) {
                 add_published(expand_topic(cfg_.publish.device_topic, cfg_.publish, d, point{}, *b->second),
                               {use::device_values, &d});
             }

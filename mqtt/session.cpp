@@ -174,14 +174,12 @@ void session::on_connack(actions& out, const connack& c, clock::time_point now) 
             return;
         }
         if (receive) limits_.receive_maximum = static_cast<std::uint16_t>(*receive);
-        if (const auto v = integer_property(c.props, prop::maximum_packet_size)) limits_.maximum_packet_size = *v;
+        if (largest) limits_.maximum_packet_size = *largest;
         if (limits_.maximum_packet_size != 0 && limits_.maximum_packet_size < largest_control_packet) {
             close(out, make_error_code(mqtt_errc::packet_size_unusable));
             return;
         }
-        if (const auto v = integer_property(c.props, prop::maximum_qos)) {
-            limits_.maximum_qos = static_cast<mqtt::qos>(std::min<std::uint32_t>(*v, 2));
-        }
+        if (top_qos) limits_.maximum_qos = static_cast<mqtt::qos>(*top_qos);  // 0 or 1, checked above
         if (const auto v = integer_property(c.props, prop::retain_available)) limits_.retain_available = *v != 0;
         if (const auto v = integer_property(c.props, prop::topic_alias_maximum)) {
             limits_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
