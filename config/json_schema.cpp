@@ -26,17 +26,21 @@ json choice_values(const std::vector<std::string>& choices) {
     return values;
 }
 
+// The loader takes any scalar where it wants text (`password: 1234` is the
+// text "1234"); an editor reads such a scalar as a number or a boolean.
+json scalar_types() { return json::array({"string", "number", "boolean"}); }
+
 json value_schema(const key_spec& k) {
     json v;
     switch (k.kind) {
         case value_kind::string:
-            v = {{"type", "string"}};
+            v = {{"type", scalar_types()}};
             break;
         case value_kind::nonempty_string:
-            v = {{"type", "string"}, {"minLength", 1}};
+            v = {{"type", scalar_types()}, {"minLength", 1}};
             break;
         case value_kind::name:
-            v = {{"type", "string"}, {"pattern", name_pattern}};
+            v = {{"type", scalar_types()}, {"pattern", name_pattern}};
             break;
         case value_kind::integer:
             v = {{"type", "integer"}, {"minimum", k.min}, {"maximum", k.max}};
@@ -76,7 +80,7 @@ json value_schema(const key_spec& k) {
             v = {{"type", "array"}, {"items", section_schema(k.nested)}};
             break;
         case value_kind::list_of_strings:
-            v = {{"type", "array"}, {"items", {{"type", "string"}}}};
+            v = {{"type", "array"}, {"items", {{"type", scalar_types()}}}};
             break;
         case value_kind::listen_address:
             v = {{"type", "string"},
@@ -99,9 +103,8 @@ json section_schema(section s) {
     json out = {{"type", "object"}, {"properties", properties}, {"additionalProperties", false}};
     if (!required.empty())
         out["required"] = required;
-    if (s == section::root) {
-        out["patternProperties"] = {{"^x-", json::object()}};  // extension keys: anchors live there
-    }
+    // Extension keys, in every section as the loader takes them: anchors live there.
+    out["patternProperties"] = {{"^x-", json::object()}};
     if (s == section::bus) {
         // The keys of the other type are errors.
         const auto only = [](const std::vector<std::string>& others) {

@@ -323,12 +323,20 @@ std::vector<doc_case> key_cases() {
                 case value_kind::string:
                 case value_kind::nonempty_string:
                     add(s, k, quoted(sample_string(s, k.name)), true);
+                    // Any scalar is text to the loader; an editor reads these as a number and a boolean.
+                    {
+                        // Names of other entries: what the schema cannot tell, references.
+                        const bool reference = s == section::device && (k.name == "bus" || k.name == "profile");
+                        add(s, k, "1234", !reference, !reference);
+                        add(s, k, "true", !reference, !reference);
+                    }
                     if (k.kind == value_kind::nonempty_string)
                         add(s, k, "\"\"", false);
                     add(s, k, "[ 1 ]", false);
                     break;
                 case value_kind::name:
                     add(s, k, "\"v_1.a-b\"", true);
+                    add(s, k, "123", true);
                     add(s, k, "\"a b\"", false);
                     break;
                 case value_kind::integer:
@@ -387,6 +395,7 @@ std::vector<doc_case> key_cases() {
                     break;
                 case value_kind::list_of_strings:
                     add(s, k, k.name == "unmapped" || k.name == "unanswered" ? "[ \"1-2\" ]" : "[ \"b:1884\" ]", true);
+                    add(s, k, k.name == "unmapped" || k.name == "unanswered" ? "[ 7 ]" : "[ 10 ]", true);
                     add(s, k, "5", false);
                     break;
                 case value_kind::listen_address:
@@ -396,6 +405,10 @@ std::vector<doc_case> key_cases() {
                     break;
             }
         }
+        // An extension key, taken anywhere and ignored.
+        key_spec extension;
+        extension.name = "x-note";
+        add(s, extension, "{ a: 1 }", true);
         // An unknown key in the section.
         key_spec unknown;
         unknown.name = "zz_unknown";
