@@ -94,12 +94,14 @@ result<void> migrate(database& db) {
     std::int64_t first = -1;  // the version the file had
     for (;;) {
         std::int64_t at = 0;
+        bool version_read = false;
         // The version is read inside the step's transaction: BEGIN IMMEDIATE
         // holds the write lock, so no other opener steps in between.
         auto r = db.in_transaction(true, [&]() -> result<void> {
             auto version = db.user_version();
             if (!version) return fail(version.error());
             at = *version;
+            version_read = true;
             if (at >= latest_version() || at < 0) return {};
             const auto& s = all_steps[static_cast<std::size_t>(at)];
             if (auto e = db.exec(s.sql); !e) return e;
@@ -107,6 +109,15 @@ result<void> migrate(database& db) {
             const auto bump = "PRAGMA user_version = " + std::to_string(at + 1);
             return db.exec(bump.c_str());
         });
+        if (!r && !version_read) {
+            // Nothing was read, so nothing was to be upgraded yet.
+            spdlog::error("queue: {}: cannot begin the schema check: {}{}; the file is not changed", db.path().string(),
+                          r.error().message(),
+                          r.error() == make_error_code(store_errc::locked)
+                              ? " (another program holds the queue file: an sqlite3 shell with a transaction open?)"
+                              : "");
+            return r;
+        }
         if (!r) {
             spdlog::error("queue: {}: upgrading the schema from version {} to {} failed: {}; the file stays at "
                           "version {}",

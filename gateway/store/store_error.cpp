@@ -26,6 +26,8 @@ public:
                 return "the file is a database of something else, not a fieldbridge queue";
             case store_errc::in_use:
                 return "the queue database is in use by another fieldbridge process (it holds the file's lock)";
+            case store_errc::locked:
+                return "the queue database is locked by another program (it holds SQLite's write lock)";
         }
         return "unknown store error";
     }

@@ -14,6 +14,7 @@
 
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/schema.hpp"
+#include "tests/support/captured_log.hpp"
 
 namespace fieldbridge::store {
 namespace {
@@ -118,6 +119,29 @@ TEST_F(store_schema_test, an_empty_file_becomes_a_new_queue) {
     EXPECT_EQ(s->append(std::vector{mqtt::message{"a", "1", mqtt::qos::at_least_once, false}}, at_ms(0)).size(), 1u);
     s.reset();
     EXPECT_EQ(user_version(opts_.path), schema::latest_version());
+}
+
+// Another program (the sqlite3 shell, say) holding the write lock of a
+// current queue: the store cannot begin, and says so, not that an upgrade of
+// a file it never read failed.
+TEST_F(store_schema_test, a_current_queue_locked_by_another_program_is_reported_as_locked_not_as_an_upgrade) {
+    open().reset();
+    const auto before = bytes_of(opts_.path);
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &other), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    {
+        testing::captured_log log;
+        auto s = message_store::open(opts_);
+        EXPECT_FALSE(s);
+        EXPECT_EQ(log.count("upgrading the schema"), 0u);
+        EXPECT_EQ(log.count("another program holds the queue file"), 1u);
+    }
+    ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(other);
+    EXPECT_EQ(bytes_of(opts_.path), before);
+    EXPECT_TRUE(moved_aside_files().empty());
+    EXPECT_TRUE(open());
 }
 
 // Schema version 1 as the first store wrote it: queue and session ledger.
