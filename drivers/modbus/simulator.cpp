@@ -326,12 +326,22 @@ simulator::simulator(const config::gateway& cfg, const std::string& bus_name, si
     const auto b = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& x) { return x.name == bus_name; });
     if (b == cfg.buses.end()) throw std::runtime_error("simulator: the configuration has no bus named " + bus_name);
     state_->bus = *b;
+    // Devices of one unit id on one bus are point sets of one device: one
+    // unit serves them all, under the first one's name.
+    std::map<int, config::device> by_unit;
     for (const auto& d : cfg.devices) {
         if (d.bus != bus_name) continue;
-        if (state_->units.count(d.unit_id)) {
-            throw std::runtime_error("simulator: devices " + state_->units[d.unit_id].device.name + " and " + d.name +
-                                     " share unit id " + std::to_string(d.unit_id));
+        const auto [it, fresh] = by_unit.try_emplace(d.unit_id, d);
+        if (fresh) continue;
+        if (!(it->second.faults == d.faults)) {
+            throw std::runtime_error("simulator: devices " + it->second.name + " and " + d.name + " share unit id " +
+                                     std::to_string(d.unit_id) + " on bus " + bus_name +
+                                     " but not their simulator_faults; one unit misbehaves in one way");
         }
+        auto& points = it->second.points.edit();
+        points.insert(points.end(), d.points.begin(), d.points.end());
+    }
+    for (const auto& [unit_id, d] : by_unit) {
         int bits = 0, input_bits = 0, regs = 0, input_regs = 0;
         for (const auto& p : d.points) {
             const int end = p.address + modbus::register_count(p);
@@ -355,7 +365,7 @@ simulator::simulator(const config::gateway& cfg, const std::string& bus_name, si
         u.map = modbus_mapping_new(bits, input_bits, regs, input_regs);
         if (u.map == nullptr) throw std::runtime_error("simulator: out of memory for the register map of " + d.name);
         u.frozen.assign(d.points.size(), false);
-        auto& stored = state_->units[d.unit_id] = std::move(u);
+        auto& stored = state_->units[unit_id] = std::move(u);
         // Points without a waveform start at 0 (or their minimum).
         for (const auto& p : d.points) {
             if (p.simulate || !p.minimum || *p.minimum <= 0) continue;

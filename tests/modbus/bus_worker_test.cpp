@@ -1216,6 +1216,41 @@ TEST(simulator, keeps_what_a_client_wrote) {
     modbus_free(ctx);
 }
 
+// Two devices of one unit id on one bus are two point sets of one device
+// (`check` takes them): one unit serves both sets.
+TEST(simulator, serves_the_point_sets_of_one_unit_id_as_one_device) {
+    auto extra = make_device("meter_more", 1,
+                             {make_point("limit", config::register_kind::holding_register, 60, config::data_type::uint16,
+                                         321)});
+    auto cfg = tcp_config(testing::free_tcp_port(), {meter(), extra});
+    simulator sim(cfg, "line");
+    sim.start();
+    modbus_t* ctx = modbus_new_tcp("127.0.0.1", sim.port());
+    ASSERT_NE(ctx, nullptr);
+    ASSERT_EQ(modbus_connect(ctx), 0) << modbus_strerror(errno);
+    modbus_set_slave(ctx, 1);
+    std::uint16_t limit = 0;
+    std::uint16_t setpoint = 0;
+    EXPECT_EQ(modbus_read_registers(ctx, 60, 1, &limit), 1) << modbus_strerror(errno);
+    EXPECT_EQ(modbus_read_registers(ctx, 40, 1, &setpoint), 1) << modbus_strerror(errno);
+    EXPECT_EQ(limit, 321);
+    EXPECT_EQ(setpoint, 42);
+    modbus_close(ctx);
+    modbus_free(ctx);
+
+    // Misbehaving in two ways at once is not one device.
+    cfg.devices[1].faults.response_delay = 50ms;
+    try {
+        simulator refused(cfg, "line");
+        ADD_FAILURE() << "two fault sets for one unit were taken";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("devices meter and meter_more share unit id 1 on bus line but not their "
+                                             "simulator_faults"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
 TEST(simulator, counters_move_with_time) {
     auto d = make_device("c", 1, {make_point("n", config::register_kind::input_register, 0, config::data_type::uint32)});
     config::simulation s;
