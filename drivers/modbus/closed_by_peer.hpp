@@ -1,6 +1,5 @@
 // closed_by_peer: whether a request that met a Modbus TCP connection the
-// peer had closed goes out once more on a new connection, for both TCP
-// backends (tcp_link, tcp_stream_link).
+// peer had closed goes out once more on a new connection (tcp_stream_link).
 //
 // Devices close idle connections (a timeout of their own, often shorter
 // than a slow poll interval). A close noticed before the request went out

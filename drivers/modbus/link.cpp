@@ -2,9 +2,9 @@
 
 #include <variant>
 
+#include "drivers/modbus/driven_link.hpp"
 #include "drivers/modbus/rtu_link.hpp"
 #include "drivers/modbus/rtu_over_tcp_link.hpp"
-#include "drivers/modbus/tcp_link.hpp"
 #include "drivers/modbus/tcp_stream_link.hpp"
 
 namespace fieldbridge::modbus {
@@ -15,7 +15,7 @@ std::unique_ptr<blocking_link> make_link(const config::bus& bus) {
     }
     const auto& tcp = std::get<config::tcp_link>(bus.link);
     if (tcp.framing == config::tcp_framing::rtu) return std::make_unique<rtu_over_tcp_link>(bus.name, tcp);
-    return std::make_unique<tcp_link>(bus.name, tcp);
+    return std::make_unique<driven_link<tcp_stream_link>>(bus.name, tcp);
 }
 
 bool shares_poll_thread(const config::bus& bus) {

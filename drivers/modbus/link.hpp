@@ -1,9 +1,9 @@
 // link: the connection a bus worker talks to its devices through, whatever
 // carries it. One backend per transport, in the manner of libmodbus' own
-// backend table: tcp_link (Modbus TCP through libmodbus), rtu_link (RTU on
-// a local serial line), rtu_over_tcp_link (RTU frames through a serial
-// device server) and tcp_stream_link (Modbus TCP framed here, on Asio,
-// for many connections on one thread). A backend owns the connection, the
+// backend table: tcp_stream_link (Modbus TCP framed here, on Asio, for many
+// connections on one thread; driven_link asks it through the blocking
+// interface), rtu_link (RTU on a local serial line) and rtu_over_tcp_link
+// (RTU frames through a serial device server). A backend owns the connection, the
 // framing, the line's silence and RS485 direction, and what a failed
 // request does to the connection; the worker decides what to ask and what
 // to do with the answer.
@@ -87,7 +87,8 @@ public:
     }
 };
 
-// The backend the bus's configuration asks for (not yet opened).
+// The backend the bus's configuration asks for (not yet opened), asked
+// through blocking calls.
 std::unique_ptr<blocking_link> make_link(const config::bus& bus);
 
 // Whether the bus's transport has a backend that does not block (Modbus

@@ -64,22 +64,9 @@ seconds_and_micros split(std::chrono::milliseconds t) {
 
 }  // namespace
 
-std::string modbus_context::open_tcp(const std::string& host, std::uint16_t port,
-                                     std::chrono::milliseconds connect_timeout) {
-    close();
-    ctx_ = modbus_new_tcp_pi(host.c_str(), std::to_string(port).c_str());
-    tcp_ = true;
-    if (ctx_ != nullptr) {
-        const auto t = split(connect_timeout);
-        modbus_set_response_timeout(ctx_, t.s, t.us);
-    }
-    return opened(ctx_ != nullptr, "connect");
-}
-
 std::string modbus_context::open_rtu(const std::string& device, std::uint32_t baud, config::parity parity,
                                      unsigned data_bits, unsigned stop_bits) {
     close();
-    tcp_ = false;
     ctx_ = modbus_new_rtu(device.c_str(), static_cast<int>(baud), parity_letter(parity), static_cast<int>(data_bits),
                           static_cast<int>(stop_bits));
     return opened(ctx_ != nullptr, "open the serial device");
@@ -200,23 +187,21 @@ std::error_code modbus_context::exchange(const request& r, reply& answer) {
     return from_libmodbus_errno(errno);
 }
 
-// The request goes out through libmodbus (MBAP header or CRC, RS485
-// direction and the frame-end hook as for any request); the answer is read
-// off the descriptor until it is complete by its own content, the first
-// byte within r.timeout and each next within r.byte_timeout. The MBAP
-// transaction id is libmodbus' and not compared: the scan that asks this
-// waits for each answer before the next request.
+// The request goes out through libmodbus (CRC, RS485 direction and the
+// frame-end hook as for any request); the answer is read off the
+// descriptor until it is complete by its own content, the first byte
+// within r.timeout and each next within r.byte_timeout.
 std::error_code modbus_context::exchange_identification(const request& r, reply& answer) {
     const auto pdu = identification_request(r.category, static_cast<std::uint8_t>(r.address));
     const std::array<std::uint8_t, 5> adu{r.unit, pdu[0], pdu[1], pdu[2], pdu[3]};
     if (modbus_send_raw_request(ctx_, adu.data(), static_cast<int>(adu.size())) < 0) return from_libmodbus_errno(errno);
     const int fd = modbus_get_socket(ctx_);
-    std::array<std::uint8_t, MODBUS_TCP_MAX_ADU_LENGTH> frame{};
+    std::array<std::uint8_t, MODBUS_RTU_MAX_ADU_LENGTH> frame{};
     std::size_t have = 0;
     auto wait = r.timeout;
     for (;;) {
         const std::span<const std::uint8_t> got(frame.data(), have);
-        const auto cut = tcp_ ? cut_tcp_answer(got, r.unit) : cut_rtu_answer(got, r.unit);
+        const auto cut = cut_rtu_answer(got, r.unit);
         if (cut.state == extent_state::invalid) return make_error_code(modbus_errc::invalid_response);
         if (cut.state == extent_state::complete) {
             auto page = parse_identification(cut.pdu, r.category);

@@ -25,10 +25,8 @@ public:
     modbus_context(const modbus_context&) = delete;
     modbus_context& operator=(const modbus_context&) = delete;
 
-    // Opens a Modbus TCP connection (waits at most `connect_timeout`).
-    // Empty when it is open, else why not, in words.
-    std::string open_tcp(const std::string& host, std::uint16_t port, std::chrono::milliseconds connect_timeout);
     // Opens a serial device for RTU frames with these line settings.
+    // Empty when it is open, else why not, in words.
     std::string open_rtu(const std::string& device, std::uint32_t baud, config::parity parity, unsigned data_bits,
                          unsigned stop_bits);
     void close();
@@ -55,7 +53,6 @@ private:
     std::error_code exchange_identification(const request& r, reply& answer);
 
     modbus_t* ctx_ = nullptr;
-    bool tcp_ = false;  // MBAP framing, else RTU
 };
 
 // errno after a failed libmodbus call as our error code: an exception

@@ -1,8 +1,8 @@
 // peer_closed: whether the far end of a TCP connection closed (or reset) it
 // while it was idle, seen before a request goes out. Many PLCs and Modbus
 // TCP gateways close a connection after an idle timeout; a request sent on
-// it would be lost, so the backends open a new one first (tcp_link,
-// tcp_stream_link). Looks without reading: bytes waiting on the socket stay.
+// it would be lost, so the backend opens a new one first
+// (tcp_stream_link). Looks without reading: bytes waiting on the socket stay.
 // Thread-safe (a system call on a descriptor the caller owns).
 #pragma once
 

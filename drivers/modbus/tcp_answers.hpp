@@ -1,6 +1,5 @@
 // tcp_answers: what a request's outcome means for a Modbus TCP connection,
-// for both TCP backends (tcp_link, tcp_stream_link): kept, or closed to be
-// reopened.
+// for tcp_stream_link: kept, or closed to be reopened.
 //
 // One connection often carries several units (a Modbus TCP gateway in
 // front of a serial line). A unit that does not answer, or answers with a

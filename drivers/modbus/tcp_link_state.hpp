@@ -1,9 +1,9 @@
-// tcp_link_state: what both Modbus TCP backends (tcp_link, tcp_stream_link)
-// keep of their connection across its reopens, and what they log of it:
+// tcp_link_state: what the Modbus TCP backend (tcp_stream_link) keeps of
+// its connection across its reopens, and what it logs of it:
 // the reopen back-off (open_attempts), which closes were the peer's idle
 // timeout and which a broken link (reconnects), when the connection was made
 // (connect_pause), and whether a request's outcome closes it (tcp_answers).
-// The backends own the socket and call this as it opens, breaks and closes.
+// The backend owns the socket and calls this as it opens, breaks and closes.
 //
 // Thread-safety: one thread uses a link and its state.
 #pragma once

@@ -1,7 +1,7 @@
 // tcp_stream_link: Modbus TCP to one host:port, framed here (mbap.hpp,
 // pdu.hpp) on an Asio socket, so that its waits do not block the thread:
-// the links of many buses share one poll thread (bus_worker, poll_thread).
-// It behaves as tcp_link does: the connection is opened on first use and
+// the links of many buses share one poll thread (bus_worker, poll_thread);
+// driven_link asks it through blocking calls. The connection is opened on first use and
 // reopened after it broke, with the reopen back-off (open_attempts); a
 // half-open connection (tcp_answers) is reopened, a unit that does not
 // answer or answers what does not fit leaves it to the others, and a

@@ -916,7 +916,7 @@ TEST(bus_worker_quirks, a_half_open_connection_is_detected_by_timeouts_and_reope
     worker.stop();
 }
 
-// A worker of a Modbus TCP bus on a thread of its own (through tcp_link) or
+// A worker of a Modbus TCP bus on a thread of its own (through driven_link) or
 // on a shared poll thread (through tcp_stream_link): the tests below run
 // with both.
 std::unique_ptr<bus_worker> tcp_worker(const config::gateway& cfg, collector& got, bool shared, bool poll = true) {

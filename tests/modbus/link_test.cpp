@@ -1,6 +1,7 @@
-// Each link backend against a real peer, through plain requests: tcp_link
-// and tcp_stream_link (the same tests) against the simulator on a loopback
-// port, rtu_link against the simulator
+// Each link backend against a real peer, through plain requests:
+// tcp_stream_link (asked through the blocking interface, as scan and the
+// one-shot commands ask it) against the simulator on a loopback port,
+// rtu_link against the simulator
 // on a socat pty pair (paced like a real line), rtu_over_tcp_link against
 // the simulator serving as a converter. What a backend owns is checked
 // here: opening and reopening, framing, the line's silence, and what a
@@ -30,9 +31,8 @@
 #include "drivers/modbus/rtu_over_tcp_link.hpp"
 #include "drivers/modbus/rtu_timing.hpp"
 #include "drivers/modbus/simulator.hpp"
-#include "drivers/modbus/tcp_link.hpp"
 #include "drivers/modbus/tcp_stream_link.hpp"
-#include "tests/modbus/driven_link.hpp"
+#include "drivers/modbus/driven_link.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/wait.hpp"
 
@@ -145,7 +145,7 @@ protected:
         return std::make_unique<Link>("line", std::get<config::tcp_link>(tcp_bus(port).link));
     }
 };
-using tcp_backends = ::testing::Types<tcp_link, driven_link<tcp_stream_link>>;
+using tcp_backends = ::testing::Types<driven_link<tcp_stream_link>>;
 TYPED_TEST_SUITE(tcp_backend, tcp_backends);
 
 TYPED_TEST(tcp_backend, exchanges_with_the_simulator_and_reopens_after_it_went_away) {
@@ -620,7 +620,7 @@ TEST(rtu_over_tcp_link, a_late_answer_is_never_taken_for_a_later_request) {
 }
 
 TEST(make_link, picks_the_backend_the_bus_names) {
-    EXPECT_NE(dynamic_cast<tcp_link*>(make_link(tcp_bus(1502)).get()), nullptr);
+    EXPECT_NE(dynamic_cast<driven_link<tcp_stream_link>*>(make_link(tcp_bus(1502)).get()), nullptr);
     EXPECT_NE(dynamic_cast<rtu_over_tcp_link*>(make_link(tcp_bus(1502, config::tcp_framing::rtu)).get()), nullptr);
     config::bus serial;
     serial.name = "line";

@@ -1,7 +1,8 @@
 // driven_link: a link whose waits do not block (tcp_stream_link), asked
 // through the blocking interface: each call runs the link's coroutine on
-// an event loop of its own to its end. Lets the tests written against
-// blocking backends run against it unchanged.
+// an event loop of its own to its end. What make_link gives for Modbus TCP
+// (scan, the one-shot commands, a worker on a thread of its own), so that
+// one framing serves every Modbus TCP caller.
 #pragma once
 
 #include <memory>
