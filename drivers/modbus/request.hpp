@@ -32,6 +32,9 @@ struct request {
     std::uint8_t unit = 1;
     std::chrono::milliseconds timeout{1000};      // until the answer begins
     std::chrono::milliseconds byte_timeout{500};  // longest silence between two bytes of the answer
+    // Modbus TCP: how long after a connection opened the device hears a
+    // request (a link that reopens for the request waits it out).
+    std::chrono::milliseconds connect_pause{0};
     function_code function = function_code::read_holding_registers;
     std::uint16_t address = 0;  // FC43: the first object asked for
     std::uint16_t count = 0;    // registers or bits read or written
@@ -77,6 +80,7 @@ inline request to_device(const config::device& d) {
     r.unit = d.unit_id;
     r.timeout = d.timeout;
     r.byte_timeout = d.byte_timeout;
+    r.connect_pause = d.connect_pause;
     return r;
 }
 

@@ -179,13 +179,27 @@ asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, rep
     }
 }
 
+// A connection opened for the request: the device hears nothing for
+// `connect_pause` after it opened (the worker waits that out after its own
+// opens). cancel() ends the wait.
+asio::awaitable<std::error_code> tcp_stream_link::reopen(const request& r) {
+    if (const auto error = co_await async_open(clock::now())) co_return error;
+    const auto until = state_.ready_at(r.connect_pause);
+    if (clock::now() >= until) co_return std::error_code{};
+    deadline_.expires_at(until);
+    const auto [waited] = co_await deadline_.async_wait(with_error);
+    if (waited == asio::error::operation_aborted || !socket_.is_open())
+        co_return make_error_code(modbus_errc::connection_failed);
+    co_return std::error_code{};
+}
+
 asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& r, reply& answer) {
     const auto context = current_log_context();
     // Closed by the peer while idle, found before the request went out: it
     // goes on a new connection, a write as well as a read.
     if (socket_.is_open() && peer_closed(socket_.native_handle())) {
         drop_closed_by_peer(clock::now());
-        const auto error = co_await async_open(clock::now());
+        const auto error = co_await reopen(r);
         current_log_context() = context;
         if (error) co_return error;
     }
@@ -200,7 +214,7 @@ asio::awaitable<std::error_code> tcp_stream_link::async_exchange(const request& 
                              .answer_begun = !in_.empty()};
     if (error == make_error_code(modbus_errc::connection_failed) && socket_.is_open() && send_again(met)) {
         drop_closed_by_peer(clock::now());
-        error = co_await async_open(clock::now());
+        error = co_await reopen(r);
         if (!error) error = co_await transact(r, answer);
     }
     current_log_context() = context;

@@ -59,6 +59,7 @@ private:
     boost::asio::awaitable<std::error_code> read(std::size_t size, std::chrono::milliseconds first_wait,
                                                  std::chrono::milliseconds next_wait);
     boost::asio::awaitable<std::error_code> transact(const request& r, reply& answer);
+    boost::asio::awaitable<std::error_code> reopen(const request& r);
     void drop_closed_by_peer(clock::time_point now);
 
     tcp_link_state state_;

@@ -190,11 +190,17 @@ public:
     unsigned connections() const { return connections_; }
     unsigned closes() const { return closes_; }  // connections it closed itself
     unsigned writes() const { return writes_; }  // FC6 requests received
+    // For each request received, how long after its connection was accepted.
+    std::vector<steady::duration> request_delays() const {
+        std::lock_guard lock(mutex_);
+        return request_delays_;
+    }
 
 private:
     void serve(const std::stop_token& stop) {
         int conn = -1;
         std::vector<std::uint8_t> in;
+        steady::time_point accepted{};
         while (!stop.stop_requested()) {
             pollfd fds[2] = {{listener_, POLLIN, 0}, {conn, POLLIN, 0}};
             if (::poll(fds, conn >= 0 ? 2 : 1, 20) <= 0) continue;
@@ -204,6 +210,7 @@ private:
                 if (conn >= 0) ::close(conn);
                 conn = c;
                 in.clear();
+                accepted = steady::now();
                 ++connections_;
                 continue;
             }
@@ -220,6 +227,10 @@ private:
                 if (in.size() < size) break;
                 const std::vector<std::uint8_t> frame(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(size));
                 in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(size));
+                {
+                    std::lock_guard lock(mutex_);
+                    request_delays_.push_back(steady::now() - accepted);
+                }
                 if (!handle(conn, frame)) {
                     ::close(conn);
                     conn = -1;
@@ -266,6 +277,8 @@ private:
     std::atomic<unsigned> connections_{0};
     std::atomic<unsigned> closes_{0};
     std::atomic<unsigned> writes_{0};
+    mutable std::mutex mutex_;
+    std::vector<steady::duration> request_delays_;
     std::jthread thread_;
 };
 
@@ -393,6 +406,30 @@ TYPED_TEST(tcp_faults, a_connection_the_peer_closed_while_idle_is_reopened_for_r
     EXPECT_EQ(l.reconnects(), 0u) << "an idle connection closed by the device is not a broken link";
 }
 
+// A device deaf just after a connection opens (connect_pause) that also
+// closes idle connections: a request reopening the connection itself waits
+// the pause out before it goes, as the worker waits it out after an open.
+TYPED_TEST(tcp_faults, a_connection_reopened_for_a_request_waits_out_the_connect_pause) {
+    const mbap_peer peer([](std::uint8_t, std::uint8_t) { return mbap_peer::action::close_after_answer; });
+    ASSERT_NE(peer.port(), 0);
+    const auto link = TestFixture::make(peer.port());
+    auto& l = *link;
+    ASSERT_TRUE(open_within(l, 5s));
+    reply answer;
+    constexpr auto pause = 150ms;
+    for (unsigned i = 1; i <= 4; ++i) {
+        ASSERT_TRUE(testing::wait_until([&] { return peer.closes() == i - 1; }, 5s));
+        auto r = i % 2 == 0 ? write_setpoint(1, static_cast<std::uint16_t>(i)) : read_setpoint(1);
+        r.connect_pause = pause;
+        const auto error = l.exchange(r, answer);
+        EXPECT_FALSE(error) << "request " << i << ": " << error.message();
+    }
+    const auto delays = peer.request_delays();
+    ASSERT_EQ(delays.size(), 4u);
+    for (std::size_t i = 1; i < delays.size(); ++i)  // the first went on the test's own open
+        EXPECT_GE(delays[i], pause) << "request " << i + 1;
+}
+
 // The peer closes the connection as the request arrives, unanswered: a
 // read is asked once more on a new connection; a write is not repeated (it
 // may have been carried out) and fails.
@@ -453,7 +490,7 @@ public:
 private:
     // Answers kept queued ahead of the link's requests: thousands, so that
     // the link never waits for this thread to send the next.
-    static constexpr std::size_t ahead = 64 * 1024;
+    static constexpr std::size_t ahead = std::size_t{64} * 1024;
 
     void serve(const std::stop_token& stop) {
         int conn = -1;
