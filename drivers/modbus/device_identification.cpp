@@ -83,22 +83,6 @@ result<identification_page> parse_identification(std::span<const std::uint8_t> p
     return page;
 }
 
-answer_cut cut_tcp_answer(std::span<const std::uint8_t> frame, std::uint8_t unit) {
-    constexpr std::size_t mbap = 7;
-    if (frame.size() < mbap)
-        return {};
-    const std::size_t length = static_cast<std::size_t>((frame[4] << 8) | frame[5]);  // unit id + PDU
-    if (frame[2] != 0 || frame[3] != 0 || length < 2 || length > max_pdu + 1 || frame[6] != unit)
-        return {extent_state::invalid, {}};
-    if (frame.size() < mbap - 1 + length)
-        return {};
-    const auto pdu = frame.subspan(mbap, length - 1);
-    const auto extent = answer_extent(pdu);
-    if (extent.state != extent_state::complete || extent.length != pdu.size())
-        return {extent_state::invalid, {}};
-    return {extent_state::complete, pdu};
-}
-
 answer_cut cut_rtu_answer(std::span<const std::uint8_t> frame, std::uint8_t unit) {
     if (frame.empty())
         return {};

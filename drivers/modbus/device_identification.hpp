@@ -54,14 +54,12 @@ result<identification_page> parse_identification(std::span<const std::uint8_t> p
 
 // An answer ADU as received so far, cut down to its PDU once complete:
 // state `complete` with `pdu` inside `frame`; `invalid` for a frame that is
-// not an answer from `unit` (wrong unit id, protocol id or CRC, a length
-// that disagrees with the content).
+// not an answer from `unit` (wrong unit id or CRC). Modbus TCP answers are
+// framed by mbap.hpp.
 struct answer_cut {
     extent_state state = extent_state::incomplete;
     std::span<const std::uint8_t> pdu;
 };
-// Modbus TCP: MBAP header (transaction, protocol 0, length, unit), PDU.
-answer_cut cut_tcp_answer(std::span<const std::uint8_t> frame, std::uint8_t unit);
 // RTU: unit, PDU, CRC.
 answer_cut cut_rtu_answer(std::span<const std::uint8_t> frame, std::uint8_t unit);
 

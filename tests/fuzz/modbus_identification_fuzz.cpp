@@ -1,9 +1,10 @@
 // libFuzzer target for Read Device Identification answers (function 43/14)
-// as a device's bytes arrive: the TCP and RTU framing (cut_tcp_answer,
-// cut_rtu_answer) and the parser. Byte 0: bit 0 picks RTU over TCP, bit 1
-// mends the frame (TCP: the MBAP length made to match; RTU: the right CRC
-// put after the answer) so that the fuzzer reaches the parser; byte 1 the
-// unit, byte 2 the category asked; the rest is the frame. Checked, beyond
+// as a device's bytes arrive on a serial line: the RTU framing
+// (cut_rtu_answer) and the parser. (Modbus TCP answers, identification
+// included, are framed by mbap and parsed by pdu: modbus_answer_fuzz.)
+// Byte 0: bit 1 mends the frame (the right CRC put after the answer) so
+// that the fuzzer reaches the parser (bit 0 is not used); byte 1 the unit,
+// byte 2 the category asked; the rest is the frame. Checked, beyond
 // "no crash, no sanitizer report":
 //  - the framing decides as bytes arrive and never changes its mind: once a
 //    prefix is complete (with a PDU) or invalid, every longer prefix says
@@ -30,16 +31,8 @@ void check(bool ok, const char* what) {
     std::abort();
 }
 
-// The frame with its length or CRC made right for what it holds.
-void mend(std::vector<std::uint8_t>& frame, bool rtu) {
-    if (!rtu) {
-        if (frame.size() < 7)
-            return;
-        const auto length = frame.size() - 6;
-        frame[4] = static_cast<std::uint8_t>(length >> 8);
-        frame[5] = static_cast<std::uint8_t>(length & 0xFF);
-        return;
-    }
+// The frame with the CRC made right for what it holds.
+void mend(std::vector<std::uint8_t>& frame) {
     if (frame.empty())
         return;
     const auto extent = answer_extent(std::span(frame).subspan(1));
@@ -56,17 +49,16 @@ void mend(std::vector<std::uint8_t>& frame, bool rtu) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fieldbridge::fuzzing::fuzz_input in(data, size);
     const auto mode = in.byte();
-    const bool rtu = (mode & 1U) != 0;
     const auto unit = in.byte();
     const auto category = static_cast<identification_category>(1 + in.pick(3));
     const auto rest = in.rest();
     std::vector<std::uint8_t> frame(rest.begin(), rest.end());
     if ((mode & 2U) != 0)
-        mend(frame, rtu);
+        mend(frame);
 
     const auto cut = [&](std::size_t n) {
         const std::span<const std::uint8_t> f(frame.data(), n);
-        return rtu ? cut_rtu_answer(f, unit) : cut_tcp_answer(f, unit);
+        return cut_rtu_answer(f, unit);
     };
     answer_cut decided{};
     bool have_decision = false;

@@ -18,15 +18,6 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-bytes tcp_frame(const bytes& pdu, std::uint8_t unit) {
-    const auto length = pdu.size() + 1;
-    bytes f = {
-        0x12, 0x34, 0, 0, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length & 0xFF),
-        unit};
-    f.insert(f.end(), pdu.begin(), pdu.end());
-    return f;
-}
-
 bytes rtu_frame(const bytes& pdu, std::uint8_t unit) {
     bytes f = {unit};
     f.insert(f.end(), pdu.begin(), pdu.end());
@@ -131,30 +122,28 @@ TEST(device_identification, exceptions_and_malformed_answers_are_told_apart) {
     EXPECT_EQ(answer_extent(huge).state, extent_state::invalid);
 }
 
-TEST(device_identification, random_pages_frame_and_parse_back_on_tcp_and_rtu) {
+TEST(device_identification, random_pages_frame_and_parse_back_on_rtu) {
     for (unsigned seed = 1; seed <= 3000; ++seed) {
         std::mt19937 rng(seed);
         const auto page = random_page(rng);
         const auto pdu = identification_answer(page);
         const auto unit = static_cast<std::uint8_t>(1 + rng() % 247);
-        for (const bool tcp : {true, false}) {
-            const auto frame = tcp ? tcp_frame(pdu, unit) : rtu_frame(pdu, unit);
-            const auto cut = [&](std::span<const std::uint8_t> f, std::uint8_t u) {
-                return tcp ? cut_tcp_answer(f, u) : cut_rtu_answer(f, u);
-            };
+        {
+            const auto frame = rtu_frame(pdu, unit);
+            const auto cut = [&](std::span<const std::uint8_t> f, std::uint8_t u) { return cut_rtu_answer(f, u); };
             for (std::size_t n = 0; n < frame.size(); ++n)
                 ASSERT_EQ(cut(std::span(frame).first(n), unit).state, extent_state::incomplete)
-                    << "seed " << seed << " tcp " << tcp << " prefix " << n;
+                    << "seed " << seed << " prefix " << n;
             const auto whole = cut(frame, unit);
-            ASSERT_EQ(whole.state, extent_state::complete) << "seed " << seed << " tcp " << tcp;
+            ASSERT_EQ(whole.state, extent_state::complete) << "seed " << seed;
             const auto parsed = parse_identification(whole.pdu, page.category);
-            ASSERT_TRUE(parsed) << "seed " << seed << " tcp " << tcp;
+            ASSERT_TRUE(parsed) << "seed " << seed;
             expect_same(*parsed, page, seed);
             EXPECT_EQ(cut(frame, static_cast<std::uint8_t>(unit + 1)).state, extent_state::invalid)
                 << "seed " << seed << ": another unit's answer";
             // One flipped bit in an RTU frame where framing cannot see it
             // (conformity, next object, the CRC): the CRC catches it.
-            if (!tcp) {
+            {
                 auto bent = frame;
                 const std::size_t places[] = {4, 6, bent.size() - 2, bent.size() - 1};
                 bent[places[rng() % 4]] ^= static_cast<std::uint8_t>(1U << (rng() % 8));
@@ -163,25 +152,6 @@ TEST(device_identification, random_pages_frame_and_parse_back_on_tcp_and_rtu) {
             }
         }
     }
-}
-
-TEST(device_identification, a_tcp_header_that_disagrees_with_the_content_is_invalid) {
-    const bytes pdu = {0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x02, 'a', 'b'};
-    auto frame = tcp_frame(pdu, 7);
-    ASSERT_EQ(cut_tcp_answer(frame, 7).state, extent_state::complete);
-    auto longer = frame;
-    longer[5] = static_cast<std::uint8_t>(longer[5] + 1);
-    longer.push_back(0);
-    EXPECT_EQ(cut_tcp_answer(longer, 7).state, extent_state::invalid) << "a byte past the objects";
-    auto shorter = frame;
-    shorter[5] = static_cast<std::uint8_t>(shorter[5] - 1);
-    EXPECT_EQ(cut_tcp_answer(shorter, 7).state, extent_state::invalid) << "the objects past the length";
-    auto protocol = frame;
-    protocol[3] = 1;
-    EXPECT_EQ(cut_tcp_answer(protocol, 7).state, extent_state::invalid);
-    auto zero = frame;
-    zero[4] = zero[5] = 0;
-    EXPECT_EQ(cut_tcp_answer(zero, 7).state, extent_state::invalid);
 }
 
 }  // namespace
