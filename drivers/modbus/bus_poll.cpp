@@ -65,19 +65,11 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
         // first block, run() has just let the queued ones in).
         if (ri > 0) co_await run_writes(line);
         forget_overwritten(index, result);
-        const auto asked = read_of(device, read);
-        request_attempts attempts(device);
-        std::error_code error;
-        while (true) {
-            error = co_await open(line, index);
-            if (error) break;  // the link is down: no point in retrying now
-            if (!co_await pace(device, line)) break;
-            auto attempt = asked;
-            attempt.retry = attempts.made() > 0;
-            if (attempt.retry) device_counters_[index].retries.fetch_add(1, std::memory_order_relaxed);
-            error = co_await exchange(line, index, attempt, answer);
-            const auto next = attempts.after(error, steady::now());
-            if (!next.again || !co_await wait_until(next.not_before)) break;
+        // The link down: no point in asking now.
+        auto error = co_await open(line, index);
+        if (!error) {
+            error = co_await attempted_exchange(line, index, read_of(device, read), answer,
+                                                request_attempts::kind::read, nullptr);
         }
         if (stop_requested()) co_return std::nullopt;  // stopped in the middle: not reported
         if (error == make_error_code(modbus_errc::illegal_data_address)) {

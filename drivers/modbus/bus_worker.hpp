@@ -207,7 +207,9 @@ private:
                                    bool* sent = nullptr);
     // paced_exchange() asked again as request_attempts says for a read or a
     // write of the device (its retries, busy_retry_delay), reopening the
-    // link when it broke; no retry once stopping.
+    // link when it broke; no retry once stopping. What a poll's block read,
+    // a write and its read-back all go through; the caller opens the link
+    // for the first attempt.
     awaitable_error attempted_exchange(link& line, std::size_t device, const request& r, reply& answer,
                                        request_attempts::kind k, bool* sent = nullptr);
     // What a write the stop kept from going out is answered with.
