@@ -20,8 +20,7 @@ std::error_code sqlite_error(int rc) {
         case SQLITE_CORRUPT:
         case SQLITE_NOTADB:
             return make_error_code(store_errc::corrupt);
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
+        case SQLITE_BUSY:  // SQLITE_LOCKED is a conflict within one connection: io_error
             return make_error_code(store_errc::locked);
         default:
             return make_error_code(store_errc::io_error);

@@ -92,6 +92,7 @@ result<void> check(database& db) {
 
 result<void> migrate(database& db) {
     std::int64_t first = -1;  // the version the file had
+    std::int64_t reached = -1;  // the version its last step left
     for (;;) {
         std::int64_t at = 0;
         bool version_read = false;
@@ -110,12 +111,17 @@ result<void> migrate(database& db) {
             return db.exec(bump.c_str());
         });
         if (!r && !version_read) {
-            // Nothing was read, so nothing was to be upgraded yet.
-            spdlog::error("queue: {}: cannot begin the schema check: {}{}; the file is not changed", db.path().string(),
-                          r.error().message(),
-                          r.error() == make_error_code(store_errc::locked)
-                              ? " (another program holds the queue file: an sqlite3 shell with a transaction open?)"
-                              : "");
+            // Nothing was read in this step, so nothing of it was done.
+            const char* hint = r.error() == make_error_code(store_errc::locked)
+                                   ? " (an sqlite3 shell with a transaction open?)"
+                                   : "";
+            if (first < 0) {
+                spdlog::error("queue: {}: cannot begin the schema check: {}{}; the file is not changed",
+                              db.path().string(), r.error().message(), hint);
+            } else {
+                spdlog::error("queue: {}: the schema upgrade from version {} stopped at version {}: {}{}",
+                              db.path().string(), first, reached, r.error().message(), hint);
+            }
             return r;
         }
         if (!r) {
@@ -125,6 +131,7 @@ result<void> migrate(database& db) {
             return r;
         }
         if (first < 0) first = at;
+        reached = at < latest_version() ? at + 1 : at;
         if (at > latest_version()) return fail(store_errc::newer_schema);
         if (at < 0) return fail(store_errc::not_a_queue);
         if (at == latest_version()) {

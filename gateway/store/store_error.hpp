@@ -15,7 +15,7 @@ enum class store_errc {
     queue_full,       // limits reached and the policy refuses new messages
     not_a_queue,      // a database of something else (schema version 0 with tables); refused, left untouched
     in_use,           // another process has the file open as its queue (file_lock)
-    locked,           // SQLITE_BUSY/SQLITE_LOCKED: another program holds the file's write lock past the busy timeout
+    locked,           // SQLITE_BUSY: another program holds the file's write lock past the busy timeout
 };
 
 const std::error_category& store_category() noexcept;

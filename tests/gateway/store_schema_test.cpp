@@ -135,7 +135,7 @@ TEST_F(store_schema_test, a_current_queue_locked_by_another_program_is_reported_
         auto s = message_store::open(opts_);
         EXPECT_FALSE(s);
         EXPECT_EQ(log.count("upgrading the schema"), 0u);
-        EXPECT_EQ(log.count("another program holds the queue file"), 1u);
+        EXPECT_EQ(log.count("cannot begin the schema check: the queue database is locked by another program"), 1u);
     }
     ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(other);

@@ -1238,6 +1238,21 @@ TEST(simulator, serves_the_point_sets_of_one_unit_id_as_one_device) {
     modbus_close(ctx);
     modbus_free(ctx);
 
+    // Two points on one register: the unit could serve only one of them.
+    auto clash = cfg;
+    clash.devices[1].points.edit()[0].address = 41;
+    clash.devices[1].points.edit()[0].type = config::data_type::uint32;  // 41-42, the setpoint at 40 is clear
+    EXPECT_NO_THROW(simulator(clash, "line"));
+    clash.devices[1].points.edit()[0].address = 39;  // 39-40: the setpoint's register
+    try {
+        simulator refused(clash, "line");
+        ADD_FAILURE() << "two points on one register of one unit were taken";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("points meter.setpoint and meter_more.limit share a register"),
+                  std::string::npos)
+            << e.what();
+    }
+
     // Misbehaving in two ways at once is not one device.
     cfg.devices[1].faults.response_delay = 50ms;
     try {
