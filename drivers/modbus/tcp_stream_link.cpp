@@ -70,6 +70,7 @@ asio::awaitable<std::error_code> tcp_stream_link::async_open(clock::time_point n
         drop_closed_by_peer(now);
     }
     if (!state_.may_connect(now)) co_return make_error_code(modbus_errc::connection_failed);
+    cancelled_ = false;  // a cancel() from here on ends what this open is for
     const auto context = current_log_context();
     const auto started = clock::now();
     const auto failure = co_await connect();
@@ -103,6 +104,7 @@ void tcp_stream_link::release() {
 }
 
 void tcp_stream_link::cancel() {
+    cancelled_ = true;
     deadline_.cancel();
     close();
 }
@@ -184,11 +186,13 @@ asio::awaitable<std::error_code> tcp_stream_link::transact(const request& r, rep
 // opens). cancel() ends the wait.
 asio::awaitable<std::error_code> tcp_stream_link::reopen(const request& r) {
     if (const auto error = co_await async_open(clock::now())) co_return error;
+    // A cancel() during the open (a resolve it cannot end) ends it here.
+    if (cancelled_ || !socket_.is_open()) co_return make_error_code(modbus_errc::connection_failed);
     const auto until = state_.ready_at(r.connect_pause);
     if (clock::now() >= until) co_return std::error_code{};
     deadline_.expires_at(until);
     const auto [waited] = co_await deadline_.async_wait(with_error);
-    if (waited == asio::error::operation_aborted || !socket_.is_open())
+    if (cancelled_ || waited == asio::error::operation_aborted || !socket_.is_open())
         co_return make_error_code(modbus_errc::connection_failed);
     co_return std::error_code{};
 }

@@ -69,6 +69,7 @@ private:
     std::uint16_t transaction_ = 0;
     std::vector<std::uint8_t> in_;  // the answer read so far
     bool request_sent_ = false;     // the last transact() wrote some of its request
+    bool cancelled_ = false;        // cancel() was called since the last open began
 };
 
 }  // namespace fieldbridge::modbus

@@ -137,7 +137,7 @@ void expect_exchanges(blocking_link& l, std::error_code missing_unit) {
     EXPECT_EQ(answer.registers, std::vector<std::uint16_t>{777});
 }
 
-// The Modbus TCP backends: libmodbus' and the one framed here.
+// The Modbus TCP backend, asked through the blocking interface.
 template <class Link>
 class tcp_backend : public ::testing::Test {
 protected:
