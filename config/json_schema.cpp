@@ -30,6 +30,13 @@ json choice_values(const std::vector<std::string>& choices) {
 // text "1234"); an editor reads such a scalar as a number or a boolean.
 json scalar_types() { return json::array({"string", "number", "boolean"}); }
 
+// The loader reads a scalar's text whether it was quoted or not
+// (`port: "502"` is 502); quoted, an editor sees a string. Its range is
+// checked by `fieldbridge check` only.
+json or_quoted(json plain, const char* text_pattern) {
+    return {{"anyOf", json::array({std::move(plain), {{"type", "string"}, {"pattern", text_pattern}}})}};
+}
+
 json value_schema(const key_spec& k) {
     json v;
     switch (k.kind) {
@@ -43,18 +50,21 @@ json value_schema(const key_spec& k) {
             v = {{"type", scalar_types()}, {"pattern", name_pattern}};
             break;
         case value_kind::integer:
-            v = {{"type", "integer"}, {"minimum", k.min}, {"maximum", k.max}};
+            v = or_quoted({{"type", "integer"}, {"minimum", k.min}, {"maximum", k.max}},
+                          "^[+-]?(0[xX][0-9A-Fa-f]+|[0-9]+)$");
             break;
         case value_kind::integer_set:
             v = {{"enum", k.integers}};
             break;
-        case value_kind::number:
-            v = {{"type", "number"}};
+        case value_kind::number: {
+            json n = {{"type", "number"}};
             if (k.number_min)
-                v["minimum"] = *k.number_min;
+                n["minimum"] = *k.number_min;
+            v = or_quoted(n, "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$");
             break;
+        }
         case value_kind::boolean:
-            v = {{"type", "boolean"}};
+            v = or_quoted({{"type", "boolean"}}, "^(true|True|TRUE|false|False|FALSE)$");
             break;
         case value_kind::duration:
             v = {{"type", "string"}, {"pattern", duration_pattern}};

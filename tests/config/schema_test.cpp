@@ -345,6 +345,9 @@ std::vector<doc_case> key_cases() {
                     add(s, k, std::to_string(k.min - 1), false);
                     add(s, k, std::to_string(k.max + 1), false);
                     add(s, k, "\"many\"", false);
+                    // Quoted, the loader reads the number all the same; the schema sees text.
+                    add(s, k, quoted(std::to_string(k.max)), true);
+                    add(s, k, quoted(std::to_string(k.max + 1)), false, false);
                     break;
                 case value_kind::integer_set:
                     for (const auto v : k.integers)
@@ -353,6 +356,7 @@ std::vector<doc_case> key_cases() {
                     break;
                 case value_kind::number:
                     add(s, k, "1.5", true);
+                    add(s, k, "\"1.5\"", true);
                     add(s, k, "\"many\"", false);
                     if (k.number_min)
                         add(s, k, std::to_string(*k.number_min - 1), false);
@@ -360,6 +364,7 @@ std::vector<doc_case> key_cases() {
                 case value_kind::boolean:
                     add(s, k, "true", true);
                     add(s, k, "false", true);
+                    add(s, k, "\"True\"", true);
                     add(s, k, "\"maybe\"", false);
                     break;
                 case value_kind::duration:
