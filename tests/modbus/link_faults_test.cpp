@@ -282,6 +282,18 @@ private:
     std::jthread thread_;
 };
 
+// A script: `what` for the next `count` requests (counted down as they
+// come, settable from the test), then answers.
+mbap_peer::script for_the_next(std::atomic<int>& count, mbap_peer::action what) {
+    return [&count, what](std::uint8_t, std::uint8_t) {
+        if (count > 0) {
+            --count;
+            return what;
+        }
+        return mbap_peer::action::answer;
+    };
+}
+
 // The Modbus TCP backend, asked through the blocking interface.
 template <class Link>
 class tcp_faults : public ::testing::Test {
@@ -353,13 +365,7 @@ TYPED_TEST(tcp_faults, a_well_framed_answer_that_does_not_fit_is_the_units_fault
 // Through make_link: what scan and the one-shot commands are given.
 TEST(make_link_faults, a_late_answer_is_dropped_and_the_next_requests_get_their_own) {
     std::atomic<int> late{0};
-    const mbap_peer peer([&](std::uint8_t, std::uint8_t) {
-        if (late > 0) {
-            --late;
-            return mbap_peer::action::late;
-        }
-        return mbap_peer::action::answer;
-    });
+    const mbap_peer peer(for_the_next(late, mbap_peer::action::late));
     ASSERT_NE(peer.port(), 0);
     config::bus bus;
     bus.name = "line";
@@ -390,7 +396,9 @@ TEST(make_link_faults, a_late_answer_is_dropped_and_the_next_requests_get_their_
 
 // A device that closes the connection after every answer (an idle timeout,
 // as short as it gets): each request, read or write, goes on a new
-// connection opened quietly, and none fails.
+// connection opened quietly, and none fails. The device is deaf just after
+// a connection opens (connect_pause): a request that reopens the
+// connection waits the pause out, as the worker does after its own opens.
 TYPED_TEST(tcp_faults, a_connection_the_peer_closed_while_idle_is_reopened_for_reads_and_writes) {
     const mbap_peer peer([](std::uint8_t, std::uint8_t) { return mbap_peer::action::close_after_answer; });
     ASSERT_NE(peer.port(), 0);
@@ -398,38 +406,20 @@ TYPED_TEST(tcp_faults, a_connection_the_peer_closed_while_idle_is_reopened_for_r
     auto& l = *link;
     ASSERT_TRUE(open_within(l, 5s));
     reply answer;
+    constexpr auto pause = 150ms;
     for (unsigned i = 1; i <= 6; ++i) {
         // The peer's close has gone out before the next request does.
-        ASSERT_TRUE(testing::wait_until([&] { return peer.closes() == i - 1; }, 5s));
-        const auto r = i % 2 == 0 ? write_setpoint(1, static_cast<std::uint16_t>(i)) : read_setpoint(1);
-        const auto error = l.exchange(r, answer);
-        EXPECT_FALSE(error) << "request " << i << ": " << error.message();
-    }
-    EXPECT_EQ(peer.writes(), 3u) << "each write sent once";
-    EXPECT_EQ(peer.connections(), 6u);
-    EXPECT_EQ(l.reconnects(), 0u) << "an idle connection closed by the device is not a broken link";
-}
-
-// A device deaf just after a connection opens (connect_pause) that also
-// closes idle connections: a request reopening the connection itself waits
-// the pause out before it goes, as the worker waits it out after an open.
-TYPED_TEST(tcp_faults, a_connection_reopened_for_a_request_waits_out_the_connect_pause) {
-    const mbap_peer peer([](std::uint8_t, std::uint8_t) { return mbap_peer::action::close_after_answer; });
-    ASSERT_NE(peer.port(), 0);
-    const auto link = TestFixture::make(peer.port());
-    auto& l = *link;
-    ASSERT_TRUE(open_within(l, 5s));
-    reply answer;
-    constexpr auto pause = 150ms;
-    for (unsigned i = 1; i <= 4; ++i) {
         ASSERT_TRUE(testing::wait_until([&] { return peer.closes() == i - 1; }, 5s));
         auto r = i % 2 == 0 ? write_setpoint(1, static_cast<std::uint16_t>(i)) : read_setpoint(1);
         r.connect_pause = pause;
         const auto error = l.exchange(r, answer);
         EXPECT_FALSE(error) << "request " << i << ": " << error.message();
     }
+    EXPECT_EQ(peer.writes(), 3u) << "each write sent once";
+    EXPECT_EQ(peer.connections(), 6u);
+    EXPECT_EQ(l.reconnects(), 0u) << "an idle connection closed by the device is not a broken link";
     const auto delays = peer.request_delays();
-    ASSERT_EQ(delays.size(), 4u);
+    ASSERT_EQ(delays.size(), 6u);
     // The first went on the test's own open. The peer notes the accept up
     // to one poll (20 ms) after the link saw its connection open.
     for (std::size_t i = 1; i < delays.size(); ++i) EXPECT_GE(delays[i], pause - 30ms) << "request " << i + 1;
@@ -440,13 +430,7 @@ TYPED_TEST(tcp_faults, a_connection_reopened_for_a_request_waits_out_the_connect
 // may have been carried out) and fails.
 TYPED_TEST(tcp_faults, a_write_that_went_out_is_never_sent_twice) {
     std::atomic<int> to_close{0};  // requests to close unanswered, from now on
-    const mbap_peer peer([&](std::uint8_t, std::uint8_t) {
-        if (to_close > 0) {
-            --to_close;
-            return mbap_peer::action::close_unanswered;
-        }
-        return mbap_peer::action::answer;
-    });
+    const mbap_peer peer(for_the_next(to_close, mbap_peer::action::close_unanswered));
     ASSERT_NE(peer.port(), 0);
     const auto link = TestFixture::make(peer.port());
     auto& l = *link;
