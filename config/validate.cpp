@@ -102,9 +102,7 @@ void check_overlaps(const device& d, diagnostic_list& out) {
             return q->kind != p->kind || q_end <= start;
         });
         for (const point* q : open) {
-            const bool distinct_bits = p->bit && q->bit && *p->bit != *q->bit && p->address == q->address &&
-                                       register_count(*q) == 1;
-            if (distinct_bits) continue;
+            if (!share_a_register(*p, *q)) continue;
             add(out, p->mark, point_path(d, *p) + ": " + space_name(p->kind) + " " + span_text(*p) +
                                   " overlap point " + q->name + " (" + span_text(*q) + ", at " + where(q->mark) +
                                   "); expected points that do not share registers (bool points may share one "
@@ -151,6 +149,15 @@ void check_templates(const gateway& cfg, diagnostic_list& out) {
 }
 
 }  // namespace
+
+bool share_a_register(const point& a, const point& b) {
+    if (a.kind != b.kind) return false;
+    const auto end = [](const point& p) { return p.address + (is_bit_kind(p.kind) ? 1 : register_count(p)); };
+    if (end(a) <= b.address || end(b) <= a.address) return false;
+    const bool distinct_bits =
+        a.bit && b.bit && *a.bit != *b.bit && a.address == b.address && register_count(a) == 1 && register_count(b) == 1;
+    return !distinct_bits;
+}
 
 std::vector<diagnostic> validate(const gateway& cfg) {
     diagnostic_list out;

@@ -18,4 +18,9 @@ std::vector<diagnostic> validate(const gateway& cfg);
 // The same into out, which keeps the first ones and counts the rest.
 void validate(const gateway& cfg, diagnostic_list& out);
 
+// Whether two points read a register (or coil) in common: of one kind, their
+// spans meet, and they are not bool points on different bits of one
+// register. The rule of a device's points, and of the simulator's unit.
+bool share_a_register(const point& a, const point& b);
+
 }  // namespace fieldbridge::config

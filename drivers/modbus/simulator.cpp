@@ -16,13 +16,13 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "config/validate.hpp"
 #include "drivers/modbus/crc16.hpp"
 #include "drivers/modbus/device_identification.hpp"
 #include "drivers/modbus/rtu_timing.hpp"
@@ -88,28 +88,6 @@ int receive_tcp(modbus_t* ctx, int fd, std::vector<std::uint8_t>& query) {
         have += static_cast<std::size_t>(n);
     }
     return static_cast<int>(length);
-}
-
-}  // namespace
-
-namespace {
-
-// A register (or coil) that points of two devices of one unit would both
-// serve: whichever is stored last wins, and the other device reads what is
-// not its own. Bool points on different bits of one register share it.
-std::optional<std::string> shared_register(const config::device& first, const config::device& second) {
-    for (const auto& p : first.points) {
-        const std::uint32_t p_end = p.address + modbus::register_count(p);
-        for (const auto& q : second.points) {
-            if (p.kind != q.kind) continue;
-            const std::uint32_t q_end = q.address + modbus::register_count(q);
-            if (p_end <= q.address || q_end <= p.address) continue;
-            const bool distinct_bits = p.bit && q.bit && *p.bit != *q.bit && p.address == q.address &&
-                                       modbus::register_count(p) == 1 && modbus::register_count(q) == 1;
-            if (!distinct_bits) return first.name + "." + p.name + " and " + second.name + "." + q.name;
-        }
-    }
-    return std::nullopt;
 }
 
 }  // namespace
@@ -356,10 +334,15 @@ simulator::simulator(const config::gateway& cfg, const std::string& bus_name, si
         if (d.bus != bus_name) continue;
         const auto [it, fresh] = by_unit.try_emplace(d.unit_id, d);
         if (fresh) continue;
-        if (const auto both = shared_register(it->second, d)) {
-            throw std::runtime_error("simulator: devices " + it->second.name + " and " + d.name + " share unit id " +
-                                     std::to_string(d.unit_id) + " on bus " + bus_name + " and points " + *both +
-                                     " share a register; one unit cannot serve both");
+        // Whichever point is stored last would win, and the other device read what is not its own.
+        for (const auto& p : it->second.points) {
+            for (const auto& q : d.points) {
+                if (!config::share_a_register(p, q)) continue;
+                throw std::runtime_error("simulator: devices " + it->second.name + " and " + d.name +
+                                         " share unit id " + std::to_string(d.unit_id) + " on bus " + bus_name +
+                                         " and points " + it->second.name + "." + p.name + " and " + d.name + "." +
+                                         q.name + " share a register; one unit cannot serve both");
+            }
         }
         if (!(it->second.faults == d.faults)) {
             throw std::runtime_error("simulator: devices " + it->second.name + " and " + d.name + " share unit id " +
