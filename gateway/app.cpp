@@ -137,9 +137,9 @@ void app::on_core(std::function<void()> f, bool while_stopping) {
 // Creates the workers cfg_ needs beyond those a reload kept.
 std::vector<std::string> app::start_buses(bool start_now) {
     auto not_started = parts_->buses.build(cfg_, load_refused_reads(*parts_->queue, cfg_), start_now);
-    // Loading and checking a large configuration leaves freed heap behind
-    // (YAML nodes, the loader's copies, the old configuration on reload):
-    // give it back to the system now rather than carry it.
+    parts_->publisher.not_polled(parts_->buses.not_started(), system::now());  // offline, and why
+    // Loading a large configuration leaves freed heap behind (YAML nodes, the
+    // loader's copies, the old configuration): given back now, not carried.
     release_free_memory();
     return not_started;
 }

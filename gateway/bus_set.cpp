@@ -35,6 +35,7 @@ bus_set::bus_set(result_handler on_result, gone_handler gone)
 std::vector<std::string> bus_set::build(const config::gateway& cfg, const std::vector<store::refused_read>& refused,
                                         bool start_now) {
     std::vector<std::string> not_started;
+    not_started_.clear();
     routes_.assign(cfg.devices.size(), {nullptr, 0});
     for (const auto& bus : cfg.buses) {
         std::vector<std::size_t> global;
@@ -57,8 +58,9 @@ std::vector<std::string> bus_set::build(const config::gateway& cfg, const std::v
                 const bool made = !workers_.empty() && workers_.back()->name() == bus.name;
                 if (!made || !workers_.back()->started()) {
                     if (made) workers_.pop_back();
-                    not_started.push_back("bus " + bus.name + ": cannot start its worker (" + e.what() +
-                                          "); its devices are not polled");
+                    const auto& why = not_started_[bus.name] =
+                        "bus " + bus.name + ": cannot start its worker (" + e.what() + ")";
+                    not_started.push_back(why + "; its devices are not polled");
                     spdlog::error("{}", not_started.back());
                     continue;
                 }

@@ -57,7 +57,8 @@ public:
     // the devices to them. refused: the store's remembered refused reads.
     // With start_now, a new worker starts at once unless a retiring one
     // still holds its link; otherwise start_all() starts them. Returns one
-    // line per bus whose worker could not be made (its devices not polled).
+    // line per bus whose worker could not be made (its devices not polled);
+    // not_started() gives the same buses, each with why.
     std::vector<std::string> build(const config::gateway& cfg, const std::vector<store::refused_read>& refused,
                                    bool start_now);
     void start_all();
@@ -85,6 +86,9 @@ public:
     // Whether a result tagged with `generation` comes from the bus's current worker.
     bool current(const std::string& bus, std::uint64_t generation) const;
 
+    // The buses the last build() could not make a worker for, each with why
+    // ("bus <name>: cannot start its worker (<reason>)").
+    const std::map<std::string, std::string>& not_started() const { return not_started_; }
     const std::vector<std::unique_ptr<modbus::bus_worker>>& workers() const { return workers_; }
     std::vector<std::string> stopping() const { return retiring_.names(); }
 
@@ -101,6 +105,7 @@ private:
     std::vector<std::unique_ptr<modbus::bus_worker>> workers_;
     std::vector<std::pair<modbus::bus_worker*, std::size_t>> routes_;
     std::map<std::string, std::uint64_t> generation_;
+    std::map<std::string, std::string> not_started_;
     modbus::retiring_workers retiring_;
 };
 

@@ -103,6 +103,16 @@ void device_publisher::written(const std::string& device, const config::point& p
     publish(device, back, time, [&] { return mapper_->map_point(device, index, words, time, now); });
 }
 
+void device_publisher::not_polled(const std::map<std::string, std::string>& not_started,
+                                  std::chrono::system_clock::time_point now) {
+    for (const auto& d : cfg_->devices) {
+        const auto why = not_started.find(d.bus);
+        if (why == not_started.end()) continue;
+        const bool changed = devices_[d.name].health.record_not_polled(now, why->second);
+        publish(d.name, changed, now, [] { return std::vector<mqtt::message>{}; });
+    }
+}
+
 void device_publisher::publish(const std::string& device, bool changed, std::chrono::system_clock::time_point at,
                                const std::function<std::vector<mqtt::message>()>& values) {
     const auto state = devices_.at(device).health.state();

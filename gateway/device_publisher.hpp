@@ -55,6 +55,12 @@ public:
                  const std::vector<std::uint16_t>& words, std::chrono::system_clock::time_point time,
                  std::chrono::steady_clock::time_point now);
 
+    // The devices on the buses of `not_started` (bus name -> why no worker
+    // polls it) are offline for that reason (device_health::record_not_polled),
+    // said at once where that changes their state.
+    void not_polled(const std::map<std::string, std::string>& not_started,
+                    std::chrono::system_clock::time_point now);
+
     // format: sparkplug: readings become the node's DDATA (through submit)
     // and health changes its DBIRTH and DDEATH, handed to publish_now (not
     // stored: a birth states the present, and the next connection's births

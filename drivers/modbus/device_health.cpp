@@ -1,5 +1,7 @@
 #include "drivers/modbus/device_health.hpp"
 
+#include <utility>
+
 #include "drivers/modbus/modbus_error.hpp"
 
 namespace fieldbridge::modbus {
@@ -24,10 +26,12 @@ bool left_out(std::error_code e) {
 }  // namespace
 
 bool device_health::record(const poll_result& r) {
+    const auto before = state();
+    // A worker polls the device again.
+    not_polled = false;
     // Nothing was asked (a device without points): no sign of the device
     // either way; it stays in its state (unknown, never online).
-    if (r.samples.empty()) return false;
-    const auto before = state();
+    if (r.samples.empty()) return settle(before, r.time);
     ++polls;
     last_poll = r.time;
     if (any_good(r)) {
@@ -54,10 +58,18 @@ bool device_health::record(const poll_result& r) {
 
 bool device_health::record_answer(time_point t) {
     const auto before = state();
+    not_polled = false;
     ++polls;
     last_poll = t;
     last_good = t;
     consecutive_failures = 0;
+    return settle(before, t);
+}
+
+bool device_health::record_not_polled(time_point t, std::string why) {
+    const auto before = state();
+    not_polled = true;
+    last_error = std::move(why);
     return settle(before, t);
 }
 
@@ -68,6 +80,7 @@ bool device_health::set_offline_after(unsigned n, time_point t) {
 }
 
 device_state device_health::state() const {
+    if (not_polled) return device_state::offline;
     if (polls == 0) return device_state::unknown;
     return consecutive_failures >= offline_after ? device_state::offline : device_state::online;
 }

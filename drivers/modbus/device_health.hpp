@@ -1,7 +1,8 @@
 // What the gateway knows of one device from its polls, and the one
 // definition of online and offline: a device is offline after
 // `offline_after` polls in a row without one good value, online again with
-// the first poll that reads one. The bus worker uses it to slow the polling
+// the first poll that reads one; offline, too, while no worker can poll it
+// (its bus's worker could not be started). The bus worker uses it to slow the polling
 // of an offline device; the core uses it for availability, status and held
 // commands. Pure: the times come from the polls.
 #pragma once
@@ -35,6 +36,8 @@ struct device_health {
     // The last bad poll's error: of its first point that was asked, or of
     // its first point when none was (offline, held back, not readable).
     std::string last_error;
+    // Set by record_not_polled(), cleared by the next poll or answer.
+    bool not_polled = false;
 
     // Counts one poll. A poll without samples (nothing was due) neither
     // answers nor fails. Returns true when state() changed with it.
@@ -42,6 +45,10 @@ struct device_health {
     // Counts an answer outside the poll schedule (a write and its read-back
     // at time t): the device is there. Returns true when state() changed.
     bool record_answer(time_point t);
+    // No worker polls the device (its bus's worker could not be started, at
+    // time t, for the reason `why`): offline until a worker's poll or answer
+    // comes. Returns true when state() changed with it.
+    bool record_not_polled(time_point t, std::string why);
     // A reload's offline_after: the failures counted so far may now be an
     // outage, or no longer one. Returns true when state() changed with it.
     bool set_offline_after(unsigned n, time_point t);

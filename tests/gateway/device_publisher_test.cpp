@@ -6,6 +6,7 @@
 #include "gateway/device_publisher.hpp"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -130,6 +131,27 @@ TEST_F(device_publisher_test, a_read_back_of_a_point_a_reload_changed_or_removed
     publisher_.written("m1", changed, {42}, system_time{} + 2h, t0_);
     publisher_.written("gone", changed, {42}, system_time{} + 2h, t0_);
     EXPECT_TRUE(sent_.empty());
+}
+
+// A bus whose worker cannot be started: its devices are offline, with why,
+// said once; the other buses' devices are not touched; the first poll of a
+// worker started later says the device's state again.
+TEST_F(device_publisher_test, the_devices_of_a_bus_no_worker_polls_are_offline_with_why_until_a_poll_comes) {
+    publisher_.poll(good("m1", 230), t0_);
+    sent_.clear();
+    const std::map<std::string, std::string> not_started = {{"line", "bus line: cannot start its worker (x)"}};
+    publisher_.not_polled(not_started, system_time{} + 2h);
+    EXPECT_EQ(topics(), (std::vector<std::string>{"plant/m1/availability", "plant/m2/availability"}));
+    EXPECT_EQ(state_in(0), "offline");
+    EXPECT_EQ(state_in(1), "offline") << "never polled: offline, not unknown";
+    EXPECT_EQ(publisher_.health("m2").last_error, "bus line: cannot start its worker (x)");
+    sent_.clear();
+    publisher_.not_polled(not_started, system_time{} + 3h);  // a second reload that cannot start it either
+    publisher_.not_polled({{"other", "bus other: cannot start its worker (x)"}}, system_time{} + 3h);
+    EXPECT_TRUE(sent_.empty()) << "said once";
+    EXPECT_EQ(publisher_.poll(good("m1", 230), t0_ + 1s), modbus::device_state::online);
+    EXPECT_EQ(state_in(0), "online");
+    EXPECT_EQ(publisher_.health("m2").state(), modbus::device_state::offline);
 }
 
 TEST_F(device_publisher_test, a_reload_keeps_the_health_of_devices_it_keeps) {

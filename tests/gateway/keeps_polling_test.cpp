@@ -77,7 +77,12 @@ TEST(bus_set, a_bus_whose_worker_cannot_be_made_is_reported) {
     EXPECT_NE(not_started[0].find("its devices are not polled"), std::string::npos) << not_started[0];
     EXPECT_EQ(not_started[1].rfind("bus line2: ", 0), 0u) << not_started[1];
     EXPECT_EQ(buses.route(0).first, nullptr);
+    // The same buses, each with why, for its devices' health.
+    ASSERT_EQ(buses.not_started().size(), 2u);
+    EXPECT_EQ(not_started[0].rfind(buses.not_started().at("line1") + "; ", 0), 0u) << buses.not_started().at("line1");
+    EXPECT_EQ(buses.not_started().at("line2").rfind("bus line2: cannot start its worker (", 0), 0u);
     EXPECT_TRUE(buses.build(cfg, {}, false).empty());
+    EXPECT_TRUE(buses.not_started().empty());
     EXPECT_NE(buses.route(0).first, nullptr);
     EXPECT_NE(buses.route(1).first, nullptr);
 }

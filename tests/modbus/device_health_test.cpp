@@ -97,52 +97,77 @@ TEST(device_health, an_answer_outside_the_schedule_brings_an_offline_device_back
     EXPECT_EQ(h.state_since, time_point{} + 5s);
 }
 
-// Against a reference: over random poll sequences and reloads that change
-// offline_after, the state is offline exactly when the last offline_after
-// polls with samples all failed, and record() and set_offline_after()
-// report exactly the changes.
+TEST(device_health, a_device_no_worker_polls_is_offline_with_why_until_a_poll_or_answer) {
+    device_health h;
+    EXPECT_TRUE(h.record_not_polled(time_point{} + 1s, "bus line: cannot start its worker (x)"));
+    EXPECT_EQ(h.state(), device_state::offline);
+    EXPECT_EQ(h.state_since, time_point{} + 1s);
+    EXPECT_EQ(h.last_error, "bus line: cannot start its worker (x)");
+    EXPECT_FALSE(h.record_not_polled(time_point{} + 2s, "again"));
+    EXPECT_FALSE(h.set_offline_after(9, time_point{} + 3s)) << "no threshold brings it back";
+    EXPECT_TRUE(h.record(poll(time_point{} + 4s, false))) << "a worker polls it: one failed poll is no outage";
+    EXPECT_EQ(h.state(), device_state::online);
+    h.record_not_polled(time_point{} + 5s, "x");
+    poll_result empty;
+    empty.time = time_point{} + 6s;
+    EXPECT_TRUE(h.record(empty)) << "a worker's poll with nothing to ask ends it too";
+    EXPECT_EQ(h.state(), device_state::online);
+    h.record_not_polled(time_point{} + 7s, "x");
+    EXPECT_TRUE(h.record_answer(time_point{} + 8s));
+    EXPECT_EQ(h.state(), device_state::online);
+}
+
+// Against a reference: over random poll sequences, reloads that change
+// offline_after, and reloads whose bus worker cannot start, the state is
+// offline exactly while no worker polls the device or when the last
+// offline_after polls with samples all failed, unknown before anything was
+// heard, and record(), record_not_polled() and set_offline_after() report
+// exactly the changes.
 TEST(device_health, model_over_random_poll_sequences) {
     for (unsigned seed = 1; seed <= 2000; ++seed) {
         std::mt19937 rng(seed);
         device_health h;
         h.offline_after = static_cast<unsigned>(1 + rng() % 5);
-        unsigned run = 0;  // reference: failed polls in a row
+        // The reference.
+        unsigned run = 0;       // failed polls in a row
+        bool heard = false;     // a poll with samples, or an answer
+        bool unpolled = false;  // no worker since the last record_not_polled()
         device_state ref = device_state::unknown;
         time_point t{};
         for (int step = 0; step < 60; ++step) {
             t += 1s;
-            const auto kind = rng() % 10;
+            const auto kind = rng() % 11;
             bool changed = false;
             if (kind == 0) {
-                // Nothing asked (a device without points): no change, and
-                // never online from it.
+                // Nothing asked (a device without points): neither answers nor fails.
                 poll_result empty;
                 empty.time = t;
                 changed = h.record(empty);
-                if (ref == device_state::unknown) {
-                    ASSERT_FALSE(changed) << "seed " << seed << " step " << step << ": nothing asked";
-                    ASSERT_EQ(h.state(), device_state::unknown);
-                    continue;
-                }
+                unpolled = false;
             } else if (kind == 1) {
                 changed = h.record_answer(t);
                 run = 0;
+                heard = true;
+                unpolled = false;
             } else if (kind == 2) {
                 // A reload's threshold: the failures counted so far are kept.
                 changed = h.set_offline_after(static_cast<unsigned>(1 + rng() % 5), t);
-                if (ref == device_state::unknown) {
-                    ASSERT_FALSE(changed) << "seed " << seed << " step " << step << ": never polled";
-                    ASSERT_EQ(h.state(), device_state::unknown);
-                    continue;
-                }
+            } else if (kind == 3) {
+                changed = h.record_not_polled(t, "bus line: cannot start its worker");
+                unpolled = true;
             } else {
                 const bool good = rng() % 3 == 0;
                 changed = h.record(poll(t, good));
                 run = good ? 0 : run + 1;
+                heard = true;
+                unpolled = false;
             }
-            const auto expected = run >= h.offline_after ? device_state::offline : device_state::online;
-            ASSERT_EQ(h.state(), expected) << "seed " << seed << " step " << step;
-            ASSERT_EQ(changed, expected != ref) << "seed " << seed << " step " << step;
+            const auto expected = unpolled                 ? device_state::offline
+                                  : !heard                 ? device_state::unknown
+                                  : run >= h.offline_after ? device_state::offline
+                                                           : device_state::online;
+            ASSERT_EQ(h.state(), expected) << "seed " << seed << " step " << step << " event " << kind;
+            ASSERT_EQ(changed, expected != ref) << "seed " << seed << " step " << step << " event " << kind;
             if (changed) {
                 ASSERT_EQ(h.state_since, t) << "seed " << seed << " step " << step;
             }
