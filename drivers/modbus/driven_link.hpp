@@ -5,12 +5,10 @@
 // one framing serves every Modbus TCP caller.
 #pragma once
 
-#include <memory>
 #include <optional>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "drivers/modbus/link.hpp"
