@@ -86,6 +86,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
           close_timer(ex),
           rx(options.version, incoming_limit(options)) {
         stats.server = {options.host, options.port};
+        session.track_writes();  // start_write() tells the session what a write took
     }
 
     asio::any_io_executor executor;
@@ -237,6 +238,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
             return link_down(t, make_error_code(mqtt_errc::ledger_failed), "");
         }
         writing = true;
+        session.written();
         auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(tx));
         tx.clear();
         writing_bytes = buffer->size();

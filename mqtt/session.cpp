@@ -452,12 +452,33 @@ actions session::on_timer(clock::time_point now) {
 actions session::on_connection_lost(clock::time_point) {
     actions out;
     if (link_ == link::disconnected) return out;
+    restart_unwritten_flows();
     drop_link(out);
     return out;
 }
 
+void session::restart_unwritten_flows() {
+    if (unwritten_flows_.empty()) return;
+    const std::set<std::uint16_t> ids(unwritten_flows_.begin(), unwritten_flows_.end());
+    std::vector<queued_message> back;
+    for (auto it = inflight_.begin(); it != inflight_.end();) {
+        if (!ids.contains(it->packet_id) || it->state != inflight_state::publish_sent) {
+            ++it;
+            continue;
+        }
+        if (keep_restarted_) restarted_.push_back(it->token);
+        back.push_back(queued_message{std::move(it->message), it->token});
+        it = erase_flow(it);
+    }
+    pending_.insert(pending_.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
+    unwritten_flows_.clear();
+}
+
 void session::drop_link(actions& out) {
     link_ = link::disconnected;
+    // A close (DISCONNECT) writes what was sent before it; a lost link
+    // restarted them before this.
+    unwritten_flows_.clear();
     resend_due_.clear();  // the next resumed session resends every flow anyway
     connack_deadline_.reset();
     ping_deadline_.reset();
@@ -772,6 +793,7 @@ void session::drain(actions& out, clock::time_point now) {
         send(out, std::move(*p), now);
         front.message.qos = *q;
         add_flow(inflight_entry{*id, std::move(front.message), front.token, inflight_state::publish_sent, true});
+        if (track_writes_) unwritten_flows_.push_back(*id);
         pending_.pop_front();
     }
     // Subscriptions that found no free id earlier.

@@ -237,8 +237,20 @@ public:
     // is written, or a later resumed session would finish them with PUBREL
     // unpublished. Kept only after keep_restarted(): an owner that never
     // takes them would make the list grow with every such CONNACK.
+    //
+    // Also the flows this session started on a link that was lost before
+    // any write took their PUBLISH (see written()): the broker never saw
+    // them, so they go back to the queue, ahead of it, as new messages, and
+    // a QoS 0 message of their topic queued before them (which the owner
+    // may take back unwritten) is not overtaken by their resend.
     std::vector<std::uint64_t> take_restarted();
     void keep_restarted() { keep_restarted_ = true; }
+    // The owner handed everything sent so far to a write on the link: the
+    // PUBLISH packets of the flows started so far may reach the broker.
+    // Only after track_writes(), by an owner that calls written() before
+    // each write; otherwise every flow sent is taken as written.
+    void written() { unwritten_flows_.clear(); }
+    void track_writes() { track_writes_ = true; }
 
     link state() const noexcept { return link_; }
     const server_limits& limits() const noexcept { return limits_; }
@@ -324,6 +336,8 @@ private:
     std::size_t window() const noexcept;
     bool v5() const noexcept { return options_.version == protocol_version::v5; }
     void drop_link(actions& out);
+    // The link failed: the flows no write took go back to the queue.
+    void restart_unwritten_flows();
     void update_timer(actions& out, clock::time_point now);
     std::optional<clock::time_point> next_deadline() const;
 
@@ -339,6 +353,10 @@ private:
     // the broker's Receive Maximum on this link; emptied with the link.
     std::set<std::uint16_t> resend_due_;
     std::vector<std::uint64_t> restarted_;  // see take_restarted()
+    // The packet ids of the flows started on this link whose PUBLISH no
+    // write has taken yet (written()), in the order they started.
+    std::vector<std::uint16_t> unwritten_flows_;
+    bool track_writes_ = false;
     bool keep_restarted_ = false;
     std::set<std::uint16_t> incoming_qos2_;
     std::vector<subscription> subscriptions_;  // everything ever subscribed, renewed on a fresh session

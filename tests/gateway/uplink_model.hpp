@@ -323,6 +323,7 @@ public:
     session_link(mqtt::session_options o, broker& b, std::function<void(const mqtt::publish&)> on_wire)
         : session_(std::move(o)), broker_(b), on_wire_(std::move(on_wire)) {
         session_.keep_restarted();  // as client_uplink does
+        session_.track_writes();    // as mqtt::client does
     }
 
     void attach(forwarder& f) { forwarder_ = &f; }
@@ -460,6 +461,7 @@ public:
             return;
         }
         ++writes;
+        session_.written();  // as the client does when a write takes its buffer
         auto packets = std::move(outbox_);
         outbox_.clear();
         for (auto& p : packets) {

@@ -1,6 +1,6 @@
 // Model-based test of the uplink: forwarder + store + session under random
 // sequences of events (publishes at mixed QoS, acknowledgements in any order
-// and twice, links lost, Session Present 0/1, Receive Maximum 1..N, a broker
+// and twice, links lost (also with the client's write buffer unwritten), Session Present 0/1, Receive Maximum 1..N, a broker
 // that takes QoS 2 as QoS 1, an MQTT 5.0 broker that refuses PUBLISH packets
 // (0x97 Quota exceeded: sent again after a delay on a manual clock; other
 // codes: final), a 5.0 broker whose Maximum QoS goes to 0 and back to 2
@@ -249,6 +249,12 @@ public:
             return violated("window", std::to_string(link_->outbox_publishes()) +
                                           " PUBLISH packets in the client's write buffer, at most " +
                                           std::to_string(bound) + " (window " + std::to_string(s_.window) + ")");
+        }
+        // The network fails with the client's write buffer full: what the
+        // event put there is never written. (Drawn apart, as above.)
+        if (link_->connected() && link_->outbox_publishes() > 0 && write_random_() % 10 == 0) {
+            event("link lost before the write");
+            link_->drop();
         }
         link_->write();
         link_->tick();
@@ -761,6 +767,7 @@ private:
     scenario s_;
     std::mt19937_64 random_;
     std::mt19937_64 qos_random_{s_.seed ^ 0x24};
+    std::mt19937_64 write_random_{s_.seed ^ 0x57};
     fs::path path_;
     broker broker_;
     std::unique_ptr<store::message_store> store_;

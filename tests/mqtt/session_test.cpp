@@ -233,6 +233,44 @@ TEST(mqtt_session, MQTT_4_4_0_1_a_resumed_session_resends_publish_with_dup_and_p
     EXPECT_EQ(rel[0].packet_id, q2.packet_id);
 }
 
+// With an owner that says when a write takes what was sent (the client):
+// a flow whose PUBLISH no write took when the link was lost never reached
+// the broker. It goes back to the queue, ahead of it and in order, as a new
+// message (listed as restarted), and its packet id is free; a flow a write
+// took is resumed with DUP. A close (DISCONNECT) writes what was sent
+// before it, so its flows stay.
+TEST(mqtt_session, a_flow_no_write_took_before_the_link_was_lost_goes_back_to_the_queue) {
+    auto s = connected();
+    s.keep_restarted();
+    s.track_writes();
+    const auto one = sent<publish>(s.publish(msg("one"), 1, t0)).at(0);
+    s.written();
+    const auto two = sent<publish>(s.publish(msg("two", qos::exactly_once), 2, t0)).at(0);
+    s.publish(msg("three"), 3, t0);
+    s.on_connection_lost(t0);
+    EXPECT_EQ(s.inflight(), 1u);
+    EXPECT_EQ(s.queued(), 2u);
+    EXPECT_EQ(s.take_restarted(), (std::vector<std::uint64_t>{2, 3}));
+    EXPECT_EQ(s.withdraw([](std::uint64_t t) { return t == 3; }, false), (std::vector<std::uint64_t>{3}));
+
+    s.on_transport_connected(t0 + 1s);
+    const auto again = sent<publish>(s.on_packet(connack{true, 0, {}}, t0 + 1s));
+    ASSERT_EQ(again.size(), 2u);
+    EXPECT_EQ(again[0].packet_id, one.packet_id);
+    EXPECT_TRUE(again[0].dup);
+    EXPECT_EQ(again[1].topic, "two");
+    EXPECT_FALSE(again[1].dup);
+    EXPECT_NE(again[1].packet_id, two.packet_id) << "a new flow";
+
+    // Sent before a DISCONNECT: written with it, not restarted.
+    s.written();
+    s.publish(msg("four"), 4, t0 + 2s);
+    s.disconnect(t0 + 2s);
+    s.on_connection_lost(t0 + 2s);
+    EXPECT_EQ(s.inflight(), 3u);
+    EXPECT_TRUE(s.take_restarted().empty());
+}
+
 TEST(mqtt_session, without_a_session_present_unacknowledged_messages_go_again_as_new_ones_first) {
     auto s = connected();
     s.publish(msg("one"), 1, t0);
