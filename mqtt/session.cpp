@@ -654,6 +654,7 @@ actions session::abandon(std::error_code reason) {
     }
     inflight_.clear();
     flow_ids_.reset();
+    unwritten_flows_.clear();
     pending_.clear();
     pending_subscribes_.clear();
     pending_unsubscribes_.clear();

@@ -3,8 +3,10 @@
 // flows held or of any id, PUBLISH from the broker, any packet the decoder
 // accepts from raw bytes, timers, lost links, and the owner's publishes,
 // subscriptions, withdrawals, resumed flows, disconnects and abandonment,
-// in the order the input picks them. Byte 0 picks the protocol version and
-// whether a persisted session is restored first; each later op is one
+// in the order the input picks them. Byte 0 picks the protocol version,
+// whether a persisted session is restored first and whether the owner
+// tells the session what its writes took (track_writes(), written());
+// each later op is one
 // byte, followed by its arguments. Checked after every step, beyond "no
 // crash, no sanitizer report":
 //  - every message handed to the session completes at most once, or is
@@ -93,8 +95,10 @@ void check_refusals_named(const std::string& text, const std::vector<std::string
 
 class driver {
 public:
-    driver(protocol_version v, std::size_t max_inflight)
-        : version_(v), max_inflight_(max_inflight), s_(options(v, max_inflight)) {}
+    driver(protocol_version v, std::size_t max_inflight, bool track_writes)
+        : version_(v), max_inflight_(max_inflight), s_(options(v, max_inflight)), tracks_writes_(track_writes) {
+        if (track_writes) s_.track_writes();
+    }
 
     void restore(fuzz_input& in) {
         session_state state;
@@ -229,6 +233,12 @@ private:
             break;
         }
         case 7:
+            // An owner that tracks its writes: a write takes the buffer, or
+            // the link is lost with what no write took.
+            if (tracks_writes_ && in.flag()) {
+                s_.written();
+                break;
+            }
             if (s_.state() != session::link::disconnected) carry(s_.on_connection_lost(now_), st);
             break;
         case 8:
@@ -587,6 +597,7 @@ private:
     protocol_version version_;
     std::size_t max_inflight_;
     session s_;
+    bool tracks_writes_ = false;
     clock::time_point now_ = clock::time_point{} + std::chrono::hours{1};
     std::uint64_t next_token_ = 1;
     std::set<std::uint64_t> held_;                 // handed to the session, not completed or withdrawn
@@ -609,7 +620,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto head = in.byte();
     const auto version = (head & 1) ? protocol_version::v5 : protocol_version::v3_1_1;
     const std::size_t max_inflight = 1 + ((head >> 2) & 7);
-    driver d(version, max_inflight);
+    driver d(version, max_inflight, (head & 32) != 0);
     if (head & 2) d.restore(in);
     d.run(in);
     return 0;
