@@ -451,8 +451,10 @@ actions session::on_timer(clock::time_point now) {
 
 actions session::on_connection_lost(clock::time_point) {
     actions out;
-    if (link_ == link::disconnected) return out;
+    // Also after a close this session began (keepalive timeout, DISCONNECT):
+    // the transport may have gone before a write took what was sent.
     restart_unwritten_flows();
+    if (link_ == link::disconnected) return out;
     drop_link(out);
     return out;
 }
@@ -476,9 +478,6 @@ void session::restart_unwritten_flows() {
 
 void session::drop_link(actions& out) {
     link_ = link::disconnected;
-    // A close (DISCONNECT) writes what was sent before it; a lost link
-    // restarted them before this.
-    unwritten_flows_.clear();
     resend_due_.clear();  // the next resumed session resends every flow anyway
     connack_deadline_.reset();
     ping_deadline_.reset();

@@ -238,8 +238,9 @@ public:
     // unpublished. Kept only after keep_restarted(): an owner that never
     // takes them would make the list grow with every such CONNACK.
     //
-    // Also the flows this session started on a link that was lost before
-    // any write took their PUBLISH (see written()): the broker never saw
+    // Also the flows this session started on a link whose transport went
+    // (on_connection_lost(), after a close of its own too) before any write
+    // took their PUBLISH (see written()): the broker never saw
     // them, so they go back to the queue, ahead of it, as new messages, and
     // a QoS 0 message of their topic queued before them (which the owner
     // may take back unwritten) is not overtaken by their resend.

@@ -28,7 +28,7 @@ bool left_out(std::error_code e) {
 bool device_health::record(const poll_result& r) {
     const auto before = state();
     // A worker polls the device again.
-    not_polled = false;
+    if (std::exchange(not_polled, false)) last_error.clear();
     // Nothing was asked (a device without points): no sign of the device
     // either way; it stays in its state (unknown, never online).
     if (r.samples.empty()) return settle(before, r.time);
@@ -58,7 +58,6 @@ bool device_health::record(const poll_result& r) {
 
 bool device_health::record_answer(time_point t) {
     const auto before = state();
-    not_polled = false;
     ++polls;
     last_poll = t;
     last_good = t;

@@ -36,7 +36,7 @@ struct device_health {
     // The last bad poll's error: of its first point that was asked, or of
     // its first point when none was (offline, held back, not readable).
     std::string last_error;
-    // Set by record_not_polled(), cleared by the next poll or answer.
+    // Set by record_not_polled(), cleared by the next poll.
     bool not_polled = false;
 
     // Counts one poll. A poll without samples (nothing was due) neither
@@ -46,8 +46,10 @@ struct device_health {
     // at time t): the device is there. Returns true when state() changed.
     bool record_answer(time_point t);
     // No worker polls the device (its bus's worker could not be started, at
-    // time t, for the reason `why`): offline until a worker's poll or answer
-    // comes. Returns true when state() changed with it.
+    // time t, for the reason `why`, kept as last_error): offline until a
+    // worker's poll comes. An answer does not end it: with no worker, one
+    // can only come from a worker a reload retired. Returns true when
+    // state() changed with it.
     bool record_not_polled(time_point t, std::string why);
     // A reload's offline_after: the failures counted so far may now be an
     // outage, or no longer one. Returns true when state() changed with it.

@@ -237,8 +237,9 @@ TEST(mqtt_session, MQTT_4_4_0_1_a_resumed_session_resends_publish_with_dup_and_p
 // a flow whose PUBLISH no write took when the link was lost never reached
 // the broker. It goes back to the queue, ahead of it and in order, as a new
 // message (listed as restarted), and its packet id is free; a flow a write
-// took is resumed with DUP. A close (DISCONNECT) writes what was sent
-// before it, so its flows stay.
+// took is resumed with DUP. The same after a close the session began (a
+// DISCONNECT): what a write took before the transport went stays, what no
+// write took goes back.
 TEST(mqtt_session, a_flow_no_write_took_before_the_link_was_lost_goes_back_to_the_queue) {
     auto s = connected();
     s.keep_restarted();
@@ -262,13 +263,23 @@ TEST(mqtt_session, a_flow_no_write_took_before_the_link_was_lost_goes_back_to_th
     EXPECT_FALSE(again[1].dup);
     EXPECT_NE(again[1].packet_id, two.packet_id) << "a new flow";
 
-    // Sent before a DISCONNECT: written with it, not restarted.
+    // Sent before a DISCONNECT: "four" written with it, "five" not (the
+    // transport went first).
     s.written();
     s.publish(msg("four"), 4, t0 + 2s);
     s.disconnect(t0 + 2s);
+    s.written();
     s.on_connection_lost(t0 + 2s);
     EXPECT_EQ(s.inflight(), 3u);
     EXPECT_TRUE(s.take_restarted().empty());
+    s.on_transport_connected(t0 + 3s);
+    s.on_packet(connack{true, 0, {}}, t0 + 3s);
+    s.written();
+    s.publish(msg("five"), 5, t0 + 3s);
+    s.disconnect(t0 + 3s);
+    s.on_connection_lost(t0 + 3s);
+    EXPECT_EQ(s.inflight(), 3u);
+    EXPECT_EQ(s.take_restarted(), (std::vector<std::uint64_t>{5}));
 }
 
 TEST(mqtt_session, without_a_session_present_unacknowledged_messages_go_again_as_new_ones_first) {
