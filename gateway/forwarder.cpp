@@ -541,7 +541,10 @@ void forwarder::on_link_down() {
     if (resync_needed_) return resync();
     // Flows a CONNACK with Session Present 0 restarted are recorded so now,
     // not with the first write of a later link: the store must not say
-    // PUBREC for them through an outage the process may not survive.
+    // PUBREC for them through an outage the process may not survive. So are
+    // the flows no write took before the link went: the session queued them
+    // again, and the withdraw below brings them back to the store with the
+    // unwritten QoS 0 messages, in production order.
     take_restarted();
     requeue_unwritten();
     // Queued messages go back to the store alone, so that while the link is

@@ -45,8 +45,9 @@ public:
     // Where each outgoing flow stands, and the incoming QoS 2 ids held.
     virtual void flows(std::vector<mqtt::flow_status>& out) const = 0;
     // The tokens of flows the client started again as new messages since
-    // the last call, because the broker had no session for them
-    // (mqtt::session::take_restarted): the ledger still has them in flight.
+    // the last call, because the broker had no session for them or because
+    // the link went before a write took their PUBLISH
+    // (mqtt::session::take_restarted): the ledger may still have them in flight.
     virtual std::vector<std::uint64_t> take_restarted() = 0;
     virtual const std::set<std::uint16_t>& incoming_qos2() const = 0;
 };

@@ -111,7 +111,8 @@ public:
     std::error_code resume_flows(std::vector<inflight_entry> flows);
     void flows(std::vector<flow_status>& out) const;
     // Flows started again as new messages on a session the broker did not
-    // have, since the last call (session::take_restarted); kept only after
+    // have, or because the link went before a write took their PUBLISH,
+    // since the last call (session::take_restarted); kept only after
     // keep_restarted().
     std::vector<std::uint64_t> take_restarted();
     void keep_restarted();
