@@ -48,6 +48,13 @@ auto state_is(const char* state) {
 }
 
 TEST(bus_worker_start, a_bus_whose_worker_cannot_start_has_its_devices_offline_with_why_until_a_reload_starts_it) {
+#if defined(FIELDBRIDGE_ASAN)
+    // The gateway of that build is left one descriptor; the AddressSanitizer
+    // and UndefinedBehaviorSanitizer runtimes need some of their own (their
+    // vptr check, which opens a pipe to inspect memory, then reports an
+    // object it cannot inspect). Run in the plain and ThreadSanitizer builds.
+    GTEST_SKIP() << "not under AddressSanitizer: the test exhausts the file descriptors its runtime needs";
+#endif
     gateway_rig rig;
     rig.config.client_id("ws-gw").prefix("ws").heartbeat("1s");
     rig.config.tcp_bus("line", rig.modbus_port());
