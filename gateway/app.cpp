@@ -94,7 +94,8 @@ int app::run() {
         notify_status(fmt::format("broker {}:{} {}; {} device(s) on {} bus(es)", cfg_.mqtt.host, cfg_.mqtt.port,
                                   to_string(s), cfg_.devices.size(), cfg_.buses.size()));
     });
-    start_buses(false);
+    build_buses(false);
+    p.publisher.not_polled(p.buses.not_started(), system::now());  // offline, and why
     p.dispatcher.subscribe();
     wait_for_signal();
     spdlog::info("fieldbridge starting: {} bus(es), {} device(s), broker {}:{}", cfg_.buses.size(),
@@ -135,9 +136,8 @@ void app::on_core(std::function<void()> f, bool while_stopping) {
 }
 
 // Creates the workers cfg_ needs beyond those a reload kept.
-std::vector<std::string> app::start_buses(bool start_now) {
+std::vector<std::string> app::build_buses(bool start_now) {
     auto not_started = parts_->buses.build(cfg_, load_refused_reads(*parts_->queue, cfg_), start_now);
-    parts_->publisher.not_polled(parts_->buses.not_started(), system::now());  // offline, and why
     // Loading a large configuration leaves freed heap behind (YAML nodes, the
     // loader's copies, the old configuration): given back now, not carried.
     release_free_memory();
@@ -186,11 +186,11 @@ nlohmann::json app::reload() {
         p.client.drop_link(std::make_error_code(std::errc::connection_aborted));
     }
     p.topics = std::make_shared<const point_topics>(cfg_);
-    p.publisher.reconfigure(cfg_, p.topics, system::now());
+    // Built first: a device whose bus cannot start is said offline (or not born), never online first.
+    const auto not_started = build_buses(true);  // the reload is done, and says so
+    p.publisher.reconfigure(cfg_, p.topics, system::now(), p.buses.not_started());
     p.dispatcher.reconfigure(cfg_, p.topics);
     if (sparkplug()) sparkplug_reconfigured();
-    // A bus whose worker cannot start is not polled: the reload is done, and says so.
-    const auto not_started = start_buses(true);
     p.dispatcher.subscribe();
     ++p.reloads;
     p.last_reload_error = fmt::format("{}", fmt::join(not_started, "; "));

@@ -51,8 +51,9 @@ private:
     void sparkplug_reconfigured();
     void register_sparkplug_will();
     void primary_host_state(const mqtt::message& m);
-    // Builds the bus workers; one line per bus that could not start.
-    std::vector<std::string> start_buses(bool start_now);
+    // Builds the bus workers; one line per bus that could not start
+    // (bus_set::not_started() gives why, by bus).
+    std::vector<std::string> build_buses(bool start_now);
     void start_metrics();
     void wait_for_signal();
     nlohmann::json reload();

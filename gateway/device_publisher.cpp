@@ -29,7 +29,8 @@ device_publisher::device_publisher(const config::gateway& cfg, submit_handler su
 }
 
 void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics,
-                                   std::chrono::system_clock::time_point now) {
+                                   std::chrono::system_clock::time_point now,
+                                   const std::map<std::string, std::string>& not_started) {
     cfg_ = &cfg;
     mapper_ = std::make_unique<point_mapper>(borrowed(cfg), std::move(topics));
     mapper_->set_sparkplug(sparkplug_);
@@ -38,6 +39,9 @@ void device_publisher::reconfigure(const config::gateway& cfg, std::shared_ptr<c
         const auto it = devices_.find(d.name);
         auto& state = devices[d.name] = it != devices_.end() ? it->second : device_record{};
         state.health.set_offline_after(d.offline_after, now);
+        if (const auto why = not_started.find(d.bus); why != not_started.end()) {
+            state.health.record_not_polled(now, why->second);
+        }
     }
     auto before = std::exchange(devices_, std::move(devices));
     if (sparkplug_ == nullptr) restate_availability(before, now);
@@ -65,8 +69,9 @@ void device_publisher::restate_availability(const std::map<std::string, device_r
     for (std::size_t i = 0; i < cfg_->devices.size(); ++i) {
         const auto& name = cfg_->devices[i].name;
         const auto& r = devices_.at(name);
-        if (!r.said) continue;  // nothing said yet: its first poll says it
-        if (r.said->topic != topics[i] || r.said->state != r.health.state()) {
+        // Nothing said yet: its first poll says it (none comes without a worker).
+        if (!r.said && !r.health.not_polled) continue;
+        if (!r.said || r.said->topic != topics[i] || r.said->state != r.health.state()) {
             publish_availability(name, r.health.state(), now);
         }
     }

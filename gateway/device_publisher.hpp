@@ -43,8 +43,12 @@ public:
     // no longer has, is said on its topic now; a topic no device has any
     // longer (the device removed, its topic moved) is cleared (an empty
     // retained message). With Sparkplug the owner rebirths instead.
+    // The devices on the buses of `not_started` (as for not_polled()) are
+    // offline before anything is said: a device whose new bus has no worker
+    // is said offline, never online first.
     void reconfigure(const config::gateway& cfg, std::shared_ptr<const point_topics> topics,
-                     std::chrono::system_clock::time_point now);
+                     std::chrono::system_clock::time_point now,
+                     const std::map<std::string, std::string>& not_started = {});
 
     // A poll result of a current bus worker. Returns the device's state after it.
     modbus::device_state poll(const modbus::poll_result& r, std::chrono::steady_clock::time_point now);

@@ -189,6 +189,33 @@ TEST_F(device_publisher_test, a_reload_that_moves_or_removes_an_availability_top
     EXPECT_TRUE(sent_.empty());
 }
 
+// A reload whose bus cannot start (the app builds the buses first and
+// hands over why): its devices are said offline on their topics, the moved
+// topic of one that was online never says online first, and one never
+// polled is said offline too (no poll will say it).
+TEST_F(device_publisher_test, a_reload_whose_bus_cannot_start_says_its_devices_offline_never_online_first) {
+    publisher_.poll(good("m1", 230), t0_);
+    sent_.clear();
+    reloaded_ = cfg_;
+    reloaded_.publish.prefix = "plant2";
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 2h, {{"line", "bus line: cannot start its worker (x)"}});
+    ASSERT_EQ(topics(), (std::vector<std::string>{"plant/m1/availability", "plant2/m1/availability",
+                                                  "plant2/m2/availability"}));
+    EXPECT_EQ(sent_[0].payload, "") << "the old topic cleared";
+    EXPECT_EQ(state_in(1), "offline");
+    EXPECT_EQ(state_in(2), "offline");
+    EXPECT_EQ(publisher_.health("m1").last_error, "bus line: cannot start its worker (x)");
+    // The same again: said once.
+    sent_.clear();
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 3h, {{"line", "bus line: cannot start its worker (x)"}});
+    EXPECT_TRUE(sent_.empty());
+    // Started by the next reload: the first poll says online.
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 4h);
+    EXPECT_TRUE(sent_.empty());
+    EXPECT_EQ(publisher_.poll(good("m1", 230), t0_ + 1s), modbus::device_state::online);
+    EXPECT_EQ(state_in(0), "online");
+}
+
 TEST_F(device_publisher_test, a_reload_whose_offline_after_changes_a_devices_state_says_the_new_state) {
     // offline_after 2 in plant_yaml: two failed polls, offline.
     publisher_.poll(good("m1", 230), t0_);
