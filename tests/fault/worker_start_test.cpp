@@ -25,6 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::gateway_rig;
 using testing::point_spec;
+using testing::state_is;
 using testing::subscriber;
 using testing::wait_until;
 
@@ -41,10 +42,6 @@ rlim_t one_descriptor_left(pid_t pid) {
         if (open.contains(fd)) continue;
         if (++free_seen == 2) return static_cast<rlim_t>(fd);
     }
-}
-
-auto state_is(const char* state) {
-    return [state](const nlohmann::json& j) { return j.at("state") == state; };
 }
 
 TEST(bus_worker_start, a_bus_whose_worker_cannot_start_has_its_devices_offline_with_why_until_a_reload_starts_it) {

@@ -194,11 +194,13 @@ TEST_F(device_publisher_test, a_reload_that_moves_or_removes_an_availability_top
 // topic of one that was online never says online first, and one never
 // polled is said offline too (no poll will say it).
 TEST_F(device_publisher_test, a_reload_whose_bus_cannot_start_says_its_devices_offline_never_online_first) {
+    const std::map<std::string, std::string> not_started = {
+        {"line", "bus line: cannot start its worker (x)"}};
     publisher_.poll(good("m1", 230), t0_);
     sent_.clear();
     reloaded_ = cfg_;
     reloaded_.publish.prefix = "plant2";
-    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 2h, {{"line", "bus line: cannot start its worker (x)"}});
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 2h, not_started);
     ASSERT_EQ(topics(), (std::vector<std::string>{"plant/m1/availability", "plant2/m1/availability",
                                                   "plant2/m2/availability"}));
     EXPECT_EQ(sent_[0].payload, "") << "the old topic cleared";
@@ -207,7 +209,7 @@ TEST_F(device_publisher_test, a_reload_whose_bus_cannot_start_says_its_devices_o
     EXPECT_EQ(publisher_.health("m1").last_error, "bus line: cannot start its worker (x)");
     // The same again: said once.
     sent_.clear();
-    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 3h, {{"line", "bus line: cannot start its worker (x)"}});
+    publisher_.reconfigure(reloaded_, nullptr, system_time{} + 3h, not_started);
     EXPECT_TRUE(sent_.empty());
     // Started by the next reload: the first poll says online.
     publisher_.reconfigure(reloaded_, nullptr, system_time{} + 4h);

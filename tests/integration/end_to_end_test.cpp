@@ -45,6 +45,7 @@ using testing::point_spec;
 using testing::read_coils;
 using testing::read_holding_registers;
 using testing::received;
+using testing::state_is;
 using testing::subscriber;
 using testing::wait_until;
 
@@ -119,8 +120,8 @@ TEST(end_to_end, tcp_device_values_reach_the_broker_and_changes_are_published_ag
     // A clean stop: offline on the status topic, then a prompt exit with 0.
     gw.signal(SIGTERM);
     EXPECT_EQ(gw.wait(10s), 0) << gw.output();
-    EXPECT_TRUE(sub.find("e2e/status", [](const auto& j) { return j.at("state") == "offline"; }).has_value() ||
-                wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 5s))
+    EXPECT_TRUE(sub.find("e2e/status", state_is("offline")).has_value() ||
+                wait_until([&] { return sub.find("e2e/status", state_is("offline")).has_value(); }, 5s))
         << sub.dump();
 }
 
@@ -361,7 +362,8 @@ TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_co
             EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 77}));
         }
 
-        ASSERT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 20s))
+        ASSERT_TRUE(
+            wait_until([&] { return sub.find("e2e/m1/availability", state_is("offline")).has_value(); }, 20s))
             << sub.dump();
         publish_command(rig, "e2e/m1/energy/set", R"({"value": 4242, "id": "h1"})");
         if (std::string(max_age) == "30s") {
@@ -370,7 +372,7 @@ TEST(end_to_end, commands_for_an_offline_device_wait_up_to_max_age_and_device_co
             ASSERT_TRUE(r) << sub.dump() << gw.output();
             EXPECT_EQ(r->at("ok"), true) << *r;
             EXPECT_EQ(r->at("value"), 4242);
-            EXPECT_TRUE(sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "online"; }).has_value());
+            EXPECT_TRUE(sub.find("e2e/m1/availability", state_is("online")).has_value());
             EXPECT_EQ(read_holding_registers(modbus_port, 3, 10, 2), (std::vector<std::uint16_t>{0, 4242}));
         } else {
             auto r = reply_on(sub, "e2e/m1/energy/reply", "h1");
@@ -721,9 +723,10 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     auto& gw = rig.start_gateway();
 
     // Birth message and device availability, retained.
-    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "online"; }).has_value(); }, 20s))
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", state_is("online")).has_value(); }, 20s))
         << sub.dump();
-    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "online"; }).has_value(); }, 20s))
+    EXPECT_TRUE(
+        wait_until([&] { return sub.find("e2e/m1/availability", state_is("online")).has_value(); }, 20s))
         << sub.dump();
 
     cli_answer s;
@@ -791,12 +794,13 @@ TEST(end_to_end, status_shows_the_broker_link_queue_buses_and_devices_and_its_ex
     EXPECT_FALSE(s.json.at("devices")[0].at("last_error").get<std::string>().empty());
     const auto& errors = s.json.at("devices")[0].at("errors");
     EXPECT_GE(errors.at("timeout").get<int>() + errors.at("other").get<int>(), 1) << s.output;
-    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/m1/availability", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 10s))
+    EXPECT_TRUE(
+        wait_until([&] { return sub.find("e2e/m1/availability", state_is("offline")).has_value(); }, 10s))
         << sub.dump();
 
     // The gateway dies: the broker publishes its last will.
     gw.signal(SIGKILL);
-    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", [](const auto& j) { return j.at("state") == "offline"; }).has_value(); }, 10s))
+    EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", state_is("offline")).has_value(); }, 10s))
         << sub.dump();
     for (const auto& m : sub.messages()) {
         if (m.topic == "e2e/status" || m.topic == "e2e/m1/availability") {
@@ -933,9 +937,6 @@ TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_
     EXPECT_NE(gw.output().find("1 bus(es) kept polling"), std::string::npos) << gw.output();
     // The status topic moved with the prefix, and the last will with it: the
     // old topic says offline (the old will), the new one online.
-    const auto state_is = [](const char* state) {
-        return [state](const nlohmann::json& j) { return j.at("state") == state; };
-    };
     EXPECT_TRUE(wait_until([&] { return sub.find("e2e/status", state_is("offline")).has_value(); }, 20s))
         << sub.dump() << "\n--- gateway:\n"
         << gw.output();
@@ -1216,12 +1217,8 @@ TEST(end_to_end, a_hundred_qos0_points_beside_qos1_and_qos2_ones_arrive_each_exa
         << gw.output();
     // The device's availability turns offline a few failed polls later: the
     // last message the queue carries, before it is seen empty and counted.
-    ASSERT_TRUE(wait_until(
-        [&] {
-            return sub.find("mix/m1/availability", [](const auto& j) { return j.at("state") == "offline"; })
-                .has_value();
-        },
-        20s))
+    ASSERT_TRUE(
+        wait_until([&] { return sub.find("mix/m1/availability", state_is("offline")).has_value(); }, 20s))
         << sub.dump().substr(0, 2000);
     ASSERT_TRUE(wait_until(
         [&] {
@@ -1366,12 +1363,8 @@ TEST(end_to_end, after_a_restart_with_flows_in_flight_acknowledged_never_exceeds
     // offline, the last message for it (the heartbeat is a minute); the
     // queue drains.
     rig.kill_simulator();
-    ASSERT_TRUE(wait_until(
-        [&] {
-            return sub.find("resume/m1/availability", [](const auto& j) { return j.at("state") == "offline"; })
-                .has_value();
-        },
-        20s))
+    ASSERT_TRUE(
+        wait_until([&] { return sub.find("resume/m1/availability", state_is("offline")).has_value(); }, 20s))
         << sub.dump();
     ASSERT_TRUE(wait_until([&] { return rig.status_number("queue", "messages") == 0; }, 30s)) << gw->output();
     const auto s = rig.status().json;

@@ -28,6 +28,13 @@ struct received {
     std::string user_properties;
 };
 
+// For subscriber::find: an availability or status payload whose "state" is `state`.
+inline std::function<bool(const nlohmann::json&)> state_is(std::string state) {
+    return [state = std::move(state)](const nlohmann::json& j) {
+        return j.is_object() && j.contains("state") && j.at("state") == state;
+    };
+}
+
 class subscriber {
 public:
     struct options {
