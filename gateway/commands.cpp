@@ -371,6 +371,16 @@ std::optional<modbus::value> write_value(const config::device& d, const config::
     return value;
 }
 
+std::optional<modbus::value> write_value_of_text(const config::device& d, const config::point& p,
+                                                 std::string_view text, std::string& why) {
+    auto parsed = parse_command(text, p.type == config::data_type::string);
+    if (!parsed.command) {
+        why = parsed.error;
+        return std::nullopt;
+    }
+    return write_value(d, p, parsed.command->value, why);
+}
+
 point_command_decision decide_point_command(const config::gateway& cfg, const std::optional<command_target>& target,
                                             const std::string& topic, std::string_view payload) {
     point_command_decision out;

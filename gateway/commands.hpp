@@ -101,6 +101,13 @@ std::optional<std::pair<std::size_t, std::size_t>> find_point(const config::gate
 std::optional<modbus::value> write_value(const config::device& d, const config::point& p, const nlohmann::json& v,
                                          std::string& why);
 
+// The value of a write given as text, read as a command payload to the
+// point's topic would be (parse_command: a JSON value, {"value": ...}, or
+// bare text; any text for a string point), then write_value(); or nullopt
+// with why. What `fieldbridge write` sends.
+std::optional<modbus::value> write_value_of_text(const config::device& d, const config::point& p,
+                                                 std::string_view text, std::string& why);
+
 // The JSON value of a point's registers, as a payload would carry it (null
 // when they do not decode).
 nlohmann::json point_value(const config::point& p, const std::vector<std::uint16_t>& words);

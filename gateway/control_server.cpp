@@ -306,7 +306,7 @@ result<nlohmann::json> control_request(const std::filesystem::path& socket_path,
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         return fail(std::error_code(errno, std::generic_category()));
     }
-    const auto text = request.dump() + "\n";
+    const auto text = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) {
         return fail(std::error_code(errno, std::generic_category()));
     }

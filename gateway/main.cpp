@@ -6,14 +6,18 @@
 #include <csignal>
 #include <future>
 #include <cstdio>
+#include <initializer_list>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/utf8.hpp"
 #include "config/duration.hpp"
 #include "config/json_schema.hpp"
 #include "config/loader.hpp"
@@ -142,10 +146,23 @@ int status(const std::string& config_path, const std::string& socket, bool json)
     return s.value("healthy", false) ? EX_OK : 1;
 }
 
+// Names and values go to the service as JSON text, and the configuration's
+// names are UTF-8: an argument that is not UTF-8 names nothing.
+bool utf8_arguments(const char* verb, std::initializer_list<std::pair<const char*, std::string_view>> args) {
+    for (const auto& [what, text] : args) {
+        if (const auto problem = find_utf8_problem(text)) {
+            std::cerr << verb << ": the " << what << " is not UTF-8 text (byte " << problem.offset << ")\n";
+            return false;
+        }
+    }
+    return true;
+}
+
 // The latest value, quality and age of each point (of one device), asked
 // for a page at a time: the service holds no more than a page, and with
 // --json the rows are printed as they come.
 int points(const std::string& config_path, std::string socket, const std::string& device, bool json) {
+    if (!utf8_arguments("points", {{"device name", device}})) return EX_USAGE;
     const auto resolved = resolve_socket(config_path, socket);
     if (!resolved) return EX_CONFIG;
     socket = *resolved;
@@ -252,9 +269,7 @@ nlohmann::json access_directly(const config::gateway& cfg, const access_request&
     const auto& point = device.points[where->second];
     std::optional<modbus::value> value;
     if (a.write) {
-        const auto parsed = gateway::parse_command(a.value);
-        if (!parsed.command) return refused(parsed.error);
-        value = gateway::write_value(device, point, parsed.command->value, why);
+        value = gateway::write_value_of_text(device, point, a.value, why);
         if (!value) return refused(why);
     }
     const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == device.bus; });
@@ -287,6 +302,9 @@ nlohmann::json access_directly(const config::gateway& cfg, const access_request&
 
 int access(const access_request& a) {
     const char* verb = a.write ? "write" : "read";
+    if (!utf8_arguments(verb, {{"device name", a.device}, {"point name", a.point}, {"value", a.value}})) {
+        return EX_USAGE;
+    }
     const auto socket = resolve_socket(a.config_path, a.socket);
     if (!socket) return EX_CONFIG;
     nlohmann::json answer;
@@ -308,14 +326,7 @@ int access(const access_request& a) {
                                   {"command", verb},
                                   {"device", a.device},
                                   {"point", a.point}};
-        if (a.write) {
-            const auto parsed = gateway::parse_command(a.value);
-            if (!parsed.command) {
-                std::cerr << verb << ": " << parsed.error << "\n";
-                return EX_DATAERR;
-            }
-            request["value"] = parsed.command->value;
-        }
+        if (a.write) request["text"] = a.value;  // read by the service as a command to the point would be
         auto reply = gateway::control_request(*socket, request, std::chrono::seconds(60));
         if (!reply) {
             std::cerr << verb << ": cannot reach the service at " << *socket << ": " << reply.error().message()

@@ -20,7 +20,10 @@ point_access_decision decide_point_access(const config::gateway& cfg, const nloh
         !request["point"].is_string()) {
         return refuse("the request needs \"device\" and \"point\" (strings)");
     }
-    if (write && !request.contains("value")) return refuse("the request needs a \"value\"");
+    if (write && !request.contains("value") && !request.contains("text")) {
+        return refuse("the request needs a \"value\" (or its \"text\", as a command payload)");
+    }
+    if (write && request.contains("text") && !request["text"].is_string()) return refuse("\"text\" must be a string");
     std::string why;
     const auto where =
         find_point(cfg, request["device"].get<std::string>(), request["point"].get<std::string>(), why);
@@ -28,7 +31,10 @@ point_access_decision decide_point_access(const config::gateway& cfg, const nloh
     point_access access{where->first, where->second, std::nullopt};
     if (write) {
         const auto& device = cfg.devices[where->first];
-        access.value = write_value(device, device.points[where->second], request["value"], why);
+        const auto& point = device.points[where->second];
+        access.value = request.contains("text")
+                           ? write_value_of_text(device, point, request["text"].get_ref<const std::string&>(), why)
+                           : write_value(device, point, request["value"], why);
         if (!access.value) return refuse(why);
     }
     return {std::move(access), nullptr};
@@ -54,7 +60,10 @@ void run_point_access(const config::gateway& cfg, bus_set& buses, const nlohmann
         return respond(access_refusal("device " + device.name + " is not polled"));
     }
     if (write)
-        spdlog::info("control: write of {} to {}/{}", request["value"].dump(), device.name, point.name);
+        spdlog::info("control: write of {} to {}/{}",
+                     (request.contains("text") ? request["text"] : request["value"])
+                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                     device.name, point.name);
 }
 
 }  // namespace fieldbridge::gateway

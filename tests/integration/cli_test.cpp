@@ -1,7 +1,8 @@
 // The CLI against a running gateway or a stopped one, where what it does is
 // not covered by the end-to-end tests: `points` over more points than one
 // answer of the service carries, `read --direct` on a serial port it cannot
-// use, `check` and `run` with TLS files that cannot be used.
+// use, `check` and `run` with TLS files that cannot be used, `write`'s
+// VALUE read as a command would be and arguments that are not UTF-8.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -106,6 +107,54 @@ TEST(points_cli, lists_more_points_than_a_page_holds_each_once_in_order) {
     const auto none = run_fieldbridge({"points", "d21", "-c", cfg});
     EXPECT_EQ(none.exit_code, 65) << none.output;
     EXPECT_NE(none.output.find("no device named d21"), std::string::npos) << none.output;
+}
+
+// `fieldbridge write` through the service reads VALUE as a command to the
+// point's topic would be read (any text for a string point, `42` too), and
+// an argument that is not UTF-8 (it can name no device or point, and JSON
+// cannot carry it) is a usage error, not a crash of the command.
+TEST(point_access_cli, a_write_reads_its_value_as_a_command_would_and_arguments_not_utf8_are_refused) {
+    gateway_rig rig;
+    rig.config.client_id("access").prefix("a");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(1).poll_interval("200ms")
+        .point(testing::point_spec("v", "holding", 0, "uint16").writable().simulate_constant(7))
+        .point(testing::point_spec("label", "holding", 10, "string").length(4).writable());
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    const auto cfg = rig.config_path();
+    testing::cli_answer r;
+    ASSERT_TRUE(wait_until([&] {
+        r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--json"});
+        return r.exit_code == 0;
+    }, 20s)) << r.output << "\n--- gateway:\n" << gw.output();
+    EXPECT_EQ(r.json.at("value"), 7) << r.output;
+
+    r = run_fieldbridge({"write", "m1", "label", "42", "-c", cfg, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), "42") << r.output;
+    r = run_fieldbridge({"write", "m1", "label", "{\"value\": \"AB\"}", "-c", cfg, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), "AB") << r.output;
+    r = run_fieldbridge({"write", "m1", "v", "42", "-c", cfg, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.json.at("value"), 42) << r.output;
+    r = run_fieldbridge({"write", "m1", "v", "forty", "-c", cfg});
+    EXPECT_EQ(r.exit_code, 65) << r.output;
+
+    const std::vector<std::vector<std::string>> not_utf8 = {
+        {"read", "K\xfchler", "v", "-c", cfg},
+        {"read", "m1", "\xff", "-c", cfg, "--json"},
+        {"write", "m1", "label", "caf\xe9", "-c", cfg},
+        {"write", "K\xfchler", "v", "1", "-c", cfg, "--direct", "--json"},
+        {"points", "\xff", "-c", cfg},
+    };
+    for (const auto& args : not_utf8) {
+        r = run_fieldbridge(args);
+        EXPECT_EQ(r.exit_code, 64) << args[0] << " " << args[1] << ": " << r.output;
+        EXPECT_NE(r.output.find("is not UTF-8 text"), std::string::npos) << r.output;
+    }
+    EXPECT_TRUE(gw.running()) << gw.output();
 }
 
 // `fieldbridge read --direct` on a serial bus whose port another program
