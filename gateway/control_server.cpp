@@ -24,16 +24,19 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "gateway/accept_retry.hpp"
+
 namespace fieldbridge::gateway {
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
 struct control_server::impl : std::enable_shared_from_this<impl> {
     impl(const asio::any_io_executor& ex, std::filesystem::path p, control_limits l)
-        : executor(ex), acceptor(ex), path(std::move(p)), limits(l) {}
+        : executor(ex), acceptor(ex), retry(ex, "control socket"), path(std::move(p)), limits(l) {}
 
     asio::any_io_executor executor;
     local::acceptor acceptor;
+    accept_retry retry;
     std::filesystem::path path;
     control_limits limits;
     struct handler_entry {
@@ -111,7 +114,9 @@ struct control_server::impl : std::enable_shared_from_this<impl> {
     void accept() {
         acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec, local::socket s) {
             if (self->stopped) return;
-            if (!ec) self->serve(std::move(s));
+            if (ec) return self->retry.failed(ec, [self] { if (!self->stopped) self->accept(); });
+            self->retry.succeeded();
+            self->serve(std::move(s));
             self->accept();
         });
     }
@@ -271,6 +276,7 @@ result<void> control_server::start() {
 void control_server::stop() {
     if (impl_->stopped) return;
     impl_->stopped = true;
+    impl_->retry.cancel();
     boost::system::error_code ignored;
     if (impl_->acceptor.is_open()) {
         impl_->acceptor.close(ignored);

@@ -15,6 +15,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "gateway/accept_retry.hpp"
 #include "gateway/metrics_report.hpp"
 
 namespace fieldbridge::gateway {
@@ -29,9 +30,11 @@ struct metrics_server::impl : std::enable_shared_from_this<metrics_server::impl>
 
     impl(const asio::any_io_executor& ex, std::string at, std::uint16_t on_port, report r,
          metrics_limits bounds)
-        : acceptor(ex), address(std::move(at)), port(on_port), make_report(std::move(r)), limits(bounds) {}
+        : acceptor(ex), retry(ex, "metrics endpoint"), address(std::move(at)), port(on_port),
+          make_report(std::move(r)), limits(bounds) {}
 
     tcp::acceptor acceptor;
+    accept_retry retry;
     std::string address;
     std::uint16_t port;
     report make_report;
@@ -153,18 +156,16 @@ void metrics_server::impl::accept() {
         [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
             if (self->stopped || ec == asio::error::operation_aborted)
                 return;
-            if (!ec) {
-                self->forget_closed();
-                if (self->connections.size() >= self->limits.max_connections) {
-                    boost::system::error_code ignored;
-                    socket.close(ignored);
-                } else {
-                    auto c = std::make_shared<connection>(self, std::move(socket));
-                    self->connections.push_back(c);
-                    c->read();
-                }
+            if (ec) return self->retry.failed(ec, [self] { if (!self->stopped) self->accept(); });
+            self->retry.succeeded();
+            self->forget_closed();
+            if (self->connections.size() >= self->limits.max_connections) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
             } else {
-                spdlog::warn("metrics endpoint: accept failed: {}", ec.message());
+                auto c = std::make_shared<connection>(self, std::move(socket));
+                self->connections.push_back(c);
+                c->read();
             }
             self->accept();
         });
@@ -201,6 +202,7 @@ result<void> metrics_server::start() {
 
 void metrics_server::stop() {
     impl_->stopped = true;
+    impl_->retry.cancel();
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
     for (auto& weak : impl_->connections) {

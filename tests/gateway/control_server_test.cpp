@@ -27,7 +27,9 @@
 
 #include "gateway/control_protocol.hpp"
 #include "tests/gateway/control_service.hpp"
+#include "tests/support/descriptors_used_up.hpp"
 #include "tests/support/raw_control_client.hpp"
+#include "tests/support/thread_cpu.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::gateway {
@@ -101,6 +103,34 @@ TEST_F(control_server_bounds, connections_beyond_the_limit_are_refused_and_the_s
     // The second one is still served.
     ASSERT_TRUE(second.send("{\"version\":1,\"command\":\"status\"}\n"));
     EXPECT_EQ(parsed(second.line()).value("ok", false), true);
+}
+
+// No descriptor to be had when a client connects (the service's limit
+// reached): the client waits in the listen queue and every accept fails at
+// once. The server does not spin its thread on it (it tries again after a
+// pause), and serves the client once descriptors are back.
+TEST_F(control_server_bounds, an_accept_without_a_descriptor_does_not_spin_and_the_client_is_served_later) {
+#if defined(FIELDBRIDGE_ASAN)
+    GTEST_SKIP() << "not under AddressSanitizer: the test exhausts the file descriptors its runtime needs";
+#endif
+    start(control_limits{});
+    const int spare = ::dup(0);  // the client's socket, below the limit set next
+    ASSERT_GE(spare, 0);
+    std::optional<raw_client> waiting;
+    {
+        fieldbridge::testing::descriptors_used_up no_fds;
+        ASSERT_TRUE(no_fds.ok());
+        ::close(spare);
+        waiting.emplace(path_);
+        ASSERT_TRUE(waiting->connected());
+        // The server thread's CPU time over a second of failing accepts:
+        // spinning takes most of it, waiting between attempts next to none.
+        const auto used = fieldbridge::testing::thread_cpu_over(runner_, 1000ms);
+        EXPECT_LT(used, 100ms) << "the server thread took " << used.count() << " ms of CPU in 1 s";
+    }
+    ASSERT_TRUE(waiting->send("{\"version\":1,\"command\":\"status\"}\n"));
+    EXPECT_EQ(parsed(waiting->line()).value("ok", false), true);
+    EXPECT_TRUE(good_client_answered());
 }
 
 TEST_F(control_server_bounds, a_client_that_sends_no_request_in_time_is_told_so_and_closed) {

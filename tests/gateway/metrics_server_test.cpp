@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -21,7 +22,9 @@
 #include <boost/asio/post.hpp>
 
 #include "gateway/metrics_report.hpp"
+#include "tests/support/descriptors_used_up.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/thread_cpu.hpp"
 #include "tests/support/wait.hpp"
 
 namespace fieldbridge::gateway {
@@ -186,6 +189,30 @@ TEST_F(endpoint, once_stopped_it_accepts_nothing_and_asks_for_no_report) {
     EXPECT_TRUE(held.closed_by_server());
     EXPECT_EQ(http_request(port_, "GET", "/metrics", 2s).status, 0);
     EXPECT_EQ(reports_.load(), 0);
+}
+
+// No descriptor to be had when a scraper connects: every accept fails at
+// once while it waits in the listen queue. The server does not spin its
+// thread on it (nor log each attempt), and answers once descriptors are back.
+TEST_F(endpoint, an_accept_without_a_descriptor_does_not_spin_and_the_scrape_is_answered_later) {
+#if defined(FIELDBRIDGE_ASAN)
+    GTEST_SKIP() << "not under AddressSanitizer: the test exhausts the file descriptors its runtime needs";
+#endif
+    const int spare = ::dup(0);  // the client's socket, below the limit set next
+    ASSERT_GE(spare, 0);
+    std::optional<idle_client> waiting;
+    {
+        testing::descriptors_used_up no_fds;
+        ASSERT_TRUE(no_fds.ok());
+        ::close(spare);
+        waiting.emplace(port_);
+        ASSERT_TRUE(waiting->connected());
+        const auto used = testing::thread_cpu_over(thread_, 1000ms);
+        EXPECT_LT(used, 100ms) << "the server thread took " << used.count() << " ms of CPU in 1 s";
+    }
+    waiting->send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_FALSE(waiting->closed_by_server()) << "answered";
+    EXPECT_EQ(http_request(port_, "GET", "/metrics").status, 200);
 }
 
 TEST(metrics_server, an_address_in_use_or_not_an_address_is_an_error_from_start) {
