@@ -87,10 +87,14 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
                 continue;
             }
         }
-        // Exception 11 is a Modbus gateway's word for a device behind it
-        // that did not answer; exception 10 (no path) says nothing of the block.
+        // No usable answer: none in time, a Modbus gateway's exception 11
+        // (the device behind it did not answer), or a garbled one (a bad CRC,
+        // length or unit id: a wrong baud rate or parity, a failing
+        // transceiver), which costs the line as much. Exception 10 (no path)
+        // says nothing of the block.
         const bool no_answer = error == make_error_code(modbus_errc::timeout) ||
-                               error == make_error_code(modbus_errc::gateway_target_failed);
+                               error == make_error_code(modbus_errc::gateway_target_failed) ||
+                               error == make_error_code(modbus_errc::invalid_response);
         const bool answered =
             !error || (is_exception(error) && !no_answer && error != make_error_code(modbus_errc::gateway_path_unavailable));
         answered_any = answered_any || answered;

@@ -493,34 +493,40 @@ TEST(bus_worker_fake_link, a_write_for_a_device_the_worker_holds_offline_is_answ
 // Offline, a device that still does not answer costs one block a poll: the
 // blocks after the first one that gets no answer are not asked, and each
 // poll starts at the block after the one that last got none.
+// A garbled answer (bad CRC or length: a wrong baud rate) is no answer too.
 TEST(bus_worker_fake_link, an_offline_device_that_does_not_answer_is_asked_one_block_a_poll) {
-    auto d = plant();  // two blocks, by kind: the coil (FC1) first, then holding registers 0..5 (FC3)
-    d.offline_after = 1;
-    rig r(d);
-    time_out_every_request(*r.peer);
-    r.worker.start();
-    ASSERT_TRUE(r.got.wait_for(5));
-    r.worker.stop();
-    const auto polls = r.got.all();
-    const auto per_block = static_cast<std::ptrdiff_t>(d.retries) + 1;
-    const auto asked = r.peer->requests();
-    const auto of = [&](fc f) {
-        return std::count_if(asked.begin(), asked.end(), [f](const request& q) { return q.function == f; });
-    };
-    // The first poll (the device not offline yet) asks both blocks, each
-    // later one block, in turn; a poll cut short by the stop may have asked
-    // one more.
-    const auto n_polls = static_cast<std::ptrdiff_t>(polls.size());
-    EXPECT_GE(of(fc::read_coils) + of(fc::read_holding_registers), (n_polls + 1) * per_block);
-    EXPECT_LE(of(fc::read_coils) + of(fc::read_holding_registers), (n_polls + 2) * per_block);
-    for (std::size_t n = 0; n < polls.size(); ++n) {
-        ASSERT_EQ(polls[n].samples.size(), 3u);
-        for (const auto& s : polls[n].samples) {
-            EXPECT_FALSE(s.quality.good);
-            const bool coil = s.point == 2;
-            const bool was_asked = n == 0 || (coil == (n % 2 == 1));
-            EXPECT_EQ(s.quality.error, make_error_code(was_asked ? modbus_errc::timeout : modbus_errc::device_offline))
-                << "poll " << n << ", point " << s.point;
+    for (const auto no_answer : {modbus_errc::timeout, modbus_errc::invalid_response}) {
+        SCOPED_TRACE(make_error_code(no_answer).message());
+        auto d = plant();  // two blocks, by kind: the coil (FC1) first, then holding registers 0..5 (FC3)
+        d.offline_after = 1;
+        rig r(d);
+        r.peer->respond_with([no_answer](const request&, reply&) { return make_error_code(no_answer); });
+        r.worker.start();
+        ASSERT_TRUE(r.got.wait_for(5));
+        r.worker.stop();
+        const auto polls = r.got.all();
+        const auto per_block = static_cast<std::ptrdiff_t>(d.retries) + 1;
+        const auto asked = r.peer->requests();
+        const auto of = [&](fc f) {
+            return std::count_if(asked.begin(), asked.end(),
+                                 [f](const request& q) { return q.function == f; });
+        };
+        // The first poll (the device not offline yet) asks both blocks, each
+        // later one block, in turn; a poll cut short by the stop may have asked
+        // one more.
+        const auto n_polls = static_cast<std::ptrdiff_t>(polls.size());
+        EXPECT_GE(of(fc::read_coils) + of(fc::read_holding_registers), (n_polls + 1) * per_block);
+        EXPECT_LE(of(fc::read_coils) + of(fc::read_holding_registers), (n_polls + 2) * per_block);
+        for (std::size_t n = 0; n < polls.size(); ++n) {
+            ASSERT_EQ(polls[n].samples.size(), 3u);
+            for (const auto& s : polls[n].samples) {
+                EXPECT_FALSE(s.quality.good);
+                const bool coil = s.point == 2;
+                const bool was_asked = n == 0 || (coil == (n % 2 == 1));
+                EXPECT_EQ(s.quality.error,
+                          make_error_code(was_asked ? no_answer : modbus_errc::device_offline))
+                    << "poll " << n << ", point " << s.point;
+            }
         }
     }
 }
