@@ -275,13 +275,18 @@ bool command_dispatcher::writes_out() const {
 }
 
 void command_dispatcher::when_writes_answered(std::function<void()> done) {
-    if (!writes_out()) return done();
+    pending_replies_->then = nullptr;
     writes_answered_ = std::move(done);
+    settled();
 }
 
-// After a write's answer went out: the last one runs what waits for them.
+// After a write's answer was handed to the client: the last one hands what
+// waits for them to the replies still out, or runs it when none is.
 void command_dispatcher::settled() {
-    if (writes_answered_ && !writes_out()) std::exchange(writes_answered_, {})();
+    if (!writes_answered_ || writes_out()) return;
+    auto done = std::exchange(writes_answered_, {});
+    if (pending_replies_->pending == 0) return done();
+    pending_replies_->then = std::move(done);
 }
 
 std::optional<std::string> command_dispatcher::not_writable_now(std::size_t device) const {
@@ -383,7 +388,7 @@ void command_dispatcher::send_reply(mqtt::message answer) {
         }
         return;
     }
-    if (*pending_replies_ >= max_pending_replies) {
+    if (pending_replies_->pending >= max_pending_replies) {
         ++counters_.replies_dropped;
         if (const auto held = log_limit_.admit("command replies dropped", ports_.now())) {
             spdlog::warn("command reply to {} not sent: {} replies already wait for the broker{}",
@@ -391,8 +396,10 @@ void command_dispatcher::send_reply(mqtt::message answer) {
         }
         return;
     }
-    ++*pending_replies_;
-    ports_.publish(std::move(answer), [pending = pending_replies_] { --*pending; });
+    ++pending_replies_->pending;
+    ports_.publish(std::move(answer), [out = pending_replies_] {
+        if (--out->pending == 0 && out->then) std::exchange(out->then, {})();
+    });
 }
 
 }  // namespace fieldbridge::gateway

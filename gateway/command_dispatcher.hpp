@@ -70,6 +70,9 @@ public:
     // when not given).
     command_dispatcher(const config::gateway& cfg, command_ports ports,
                        std::shared_ptr<const point_topics> topics = nullptr);
+    ~command_dispatcher() { pending_replies_->then = nullptr; }
+    command_dispatcher(const command_dispatcher&) = delete;
+    command_dispatcher& operator=(const command_dispatcher&) = delete;
 
     // After the owner replaced the configuration: the command topics of cfg.
     // Held commands are given up before (give_up_all), under the old one.
@@ -113,15 +116,16 @@ public:
     // every command from now on that would be written is refused with it
     // (checked and answered as before otherwise, never dropped unanswered).
     void close(const std::string& why);
-    // Runs done once every write handed to a bus has been answered (at once
-    // when none is out): the gateway's stop lets the replies of writes still
-    // at a device go out ahead of its DISCONNECT. One waiter; a later call
+    // Runs done once every write handed to a bus has been answered and every
+    // reply handed to the client is out (its publish completed; at once when
+    // none is out): the gateway's stop lets the replies of writes still at a
+    // device go out ahead of its DISCONNECT. One waiter; a later call
     // replaces it.
     void when_writes_answered(std::function<void()> done);
 
     const command_counters& counters() const { return counters_; }
     std::size_t held() const { return held_.size(); }
-    std::size_t pending_replies() const { return *pending_replies_; }
+    std::size_t pending_replies() const { return pending_replies_->pending; }
 
 private:
     // Where the answer to one command goes, and the caller's id in it.
@@ -165,9 +169,15 @@ private:
     command_table table_;
     held_commands held_{max_held_per_device, max_held_commands};
     command_counters counters_;
-    // Replies handed to the client and not yet completed (max_pending_replies);
-    // shared with their completion handlers, which may run after this is gone.
-    std::shared_ptr<std::size_t> pending_replies_ = std::make_shared<std::size_t>(0);
+    // Replies handed to the client and not yet completed (max_pending_replies),
+    // and what waits for them (when_writes_answered(), once the writes are
+    // answered); shared with their completion handlers, which may run after
+    // this is gone (the destructor drops the waiter).
+    struct replies_out {
+        std::size_t pending = 0;
+        std::function<void()> then;
+    };
+    std::shared_ptr<replies_out> pending_replies_ = std::make_shared<replies_out>();
     std::map<std::string, std::size_t> queued_writes_;  // per bus: queued through ports_.write, not yet answered
     log_limiter log_limit_;             // repeating refusals, dropped topics and replies
     std::set<std::string> subscribed_;  // command filters subscribed so far

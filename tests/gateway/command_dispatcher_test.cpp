@@ -482,6 +482,8 @@ TEST(command_dispatcher, once_closed_it_writes_nothing_more_and_answers_every_co
 // The gateway's stop waits for the answers of writes still at a device: the
 // waiter runs once the last one's reply has gone out, at once when none is out.
 TEST(command_dispatcher, runs_what_waits_for_the_writes_once_the_last_reply_went_out) {
+    // (Once the client completed each reply's publish: it may wait in the
+    // client's queue behind the messages the forwarder handed over.)
     auto g = plant();
     g.commands.device_topic = "{prefix}/{device}";
     rig r(g);
@@ -502,8 +504,21 @@ TEST(command_dispatcher, runs_what_waits_for_the_writes_once_the_last_reply_went
     r.writes[1].done({{}, {4}});
     EXPECT_EQ(runs, 1) << "one write of the device command is still out";
     r.writes[2].done({{}, {8}});
+    ASSERT_EQ(r.replies.size(), 2u);
+    EXPECT_EQ(runs, 1) << "both replies are handed to the client, neither is out yet";
+    r.replies[1].done();
+    EXPECT_EQ(runs, 1) << "one reply is still in the client's queue";
+    r.replies[0].done();
     EXPECT_EQ(runs, 2);
     EXPECT_EQ(replies_then, 2u) << "both replies went out before the waiter ran";
+    // No write out, a reply still out: it waits for the reply.
+    r.dispatcher.close("the gateway is shutting down");
+    r.command(setpoint_topic, "{\"value\": 1, \"id\": \"late\"}");  // refused: its reply is handed over
+    ASSERT_EQ(r.replies.size(), 3u);
+    r.dispatcher.when_writes_answered(waiter);
+    EXPECT_EQ(runs, 2);
+    r.replies[2].done();
+    EXPECT_EQ(runs, 3);
 }
 
 TEST(command_dispatcher, writes_a_device_command_point_by_point_and_answers_once) {
