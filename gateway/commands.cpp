@@ -100,6 +100,13 @@ parsed_command parse_command(std::string_view payload, bool text_point) {
     const bool object_form = j.is_object() && (!text_point || j.contains("value") || j.contains("id"));
     if (object_form) {
         if (j.contains("id") && j["id"].is_string()) out.id = j["id"].get<std::string>();
+        // A reply ({"id", "ok", "value"}) sent to a command topic, by a
+        // Response Topic that named it or a client that forwards replies,
+        // would otherwise write its value.
+        if (j.contains("ok")) {
+            out.error = "a command reply (it has \"ok\") is not a command";
+            return out;
+        }
         if (!j.contains("value")) {
             out.error = "the command object has no \"value\"";
             return out;

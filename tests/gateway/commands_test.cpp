@@ -30,6 +30,14 @@ TEST(parse_command, refuses_what_is_not_a_command) {
     EXPECT_FALSE(parse_command("[1,2]").command);
     EXPECT_FALSE(parse_command("null").command);
     EXPECT_FALSE(parse_command(std::string(max_command_payload + 1, '1')).command);
+    // A reply of this or another gateway, sent to a command topic (an MQTT 5
+    // Response Topic can name one), writes nothing, to a string point either.
+    for (const bool text_point : {false, true}) {
+        const auto reply = parse_command(R"({"id": "z", "ok": true, "value": 42})", text_point);
+        EXPECT_FALSE(reply.command);
+        EXPECT_EQ(reply.error, "a command reply (it has \"ok\") is not a command");
+        EXPECT_EQ(reply.id, "z");
+    }
 }
 
 TEST(command_value, follows_the_point_type) {
