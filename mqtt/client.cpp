@@ -278,7 +278,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
         write_posted = true;
         asio::post(executor, [self = shared_from_this()] {
             self->write_posted = false;
-            if (self->link) self->start_write(self->link);
+            // A copy: start_write() may end the link, which resets `link`.
+            if (auto t = self->link) self->start_write(t);
         });
     }
     void perform(const std::shared_ptr<transport>& t, action::set_timer& s) {
@@ -374,9 +375,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
         return close_detail;
     }
 
-    // The link `t` is gone (or closed on purpose when reason is empty).
-    void link_down(const std::shared_ptr<transport>& t, std::error_code reason, const std::string& context) {
-        if (t != link) return;
+    // The link `t` is gone (or closed on purpose when reason is empty). By
+    // value: a caller's reference may be `link` itself, which this resets.
+    void link_down(std::shared_ptr<transport> t, std::error_code reason, const std::string& context) {
+        if (!t || t != link) return;
         link.reset();
         t->close();
         connect_timer.cancel();

@@ -95,11 +95,11 @@ namespace {
 //   sqlite3_memory_used, no heap limits).
 // - The sub-journal (a copy of each page a savepoint's changes touch, so
 //   that in_transaction() can undo its body alone) kept in memory up to
-//   database::sub_journal_in_memory, not the default 64 KiB: past it SQLite writes it
-//   to a temporary file, a write per page. A ledger commit of a thousand
-//   short messages over uncommitted ones needs between 192 and 256 KiB
-//   (message_store_test's temporary-file test fails at 192); larger ones
-//   still go to the file.
+//   database::sub_journal_in_memory (128 KiB, the most SQLite 3.40 takes:
+//   see there), not the default 64 KiB: past it SQLite writes it to a
+//   temporary file, a write per page. A ledger commit of a few hundred
+//   short messages over uncommitted ones fits (message_store_test's
+//   temporary-file test); larger ones go to the file.
 void configure_sqlite() {
     static std::once_flag once;
     std::call_once(once, [] {

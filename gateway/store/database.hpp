@@ -96,19 +96,16 @@ public:
     static constexpr std::int64_t wal_size_limit = 4 * 1024 * 1024;
     // Bytes of sub-journal (the pages a savepoint's changes touch) SQLite
     // keeps in memory before it writes them to a temporary file; one
-    // setting for the process, made on the first open. SQLite allocates the
-    // in-memory sub-journal in blocks of this size, and AddressSanitizer's
-    // allocator maps every such block afresh (a system call and page faults
-    // each time): its builds keep 256 KiB, which the thousand-message commit
-    // of message_store_test still fits, and which halves the time of the
-    // store's and the uplink's model tests under it (docs/performance.md,
-    // the test run). Either size changes when SQLite writes the file, not
-    // what the store does.
-#if defined(FIELDBRIDGE_ASAN)
-    static constexpr int sub_journal_in_memory = 256 * 1024;
-#else
-    static constexpr int sub_journal_in_memory = 1024 * 1024;
-#endif
+    // setting for the process, made on the first open. Not more than
+    // 128 KiB: SQLite 3.40 (Debian 12's) fails a statement with "database
+    // or disk is full" (SQLITE_FULL, no system call failing) when a
+    // sub-journal set to stay in memory past that size moves to its file;
+    // a ledger commit deleting a few hundred delivered 3 KB messages got
+    // there, and the uplink stopped
+    // (message_store_test.a_commit_whose_sub_journal_moves_to_a_file_succeeds).
+    // SQLite's own default is 64 KiB; twice that keeps a ledger commit of a
+    // few hundred short messages in memory.
+    static constexpr int sub_journal_in_memory = 128 * 1024;
     // PRAGMA cache_size, in KiB: set and read back.
     result<void> set_cache_kib(std::uint32_t kib);
     result<std::int64_t> cache_kib();

@@ -142,13 +142,14 @@ std::vector<std::string> open_file_names() {
     return names;
 }
 
-// A ledger commit of a thousand messages inside the transaction of
+// A ledger commit of several hundred messages inside the transaction of
 // uncommitted appends (the every-value path; in_transaction() undoes its
 // body alone through a savepoint, whose copy of each page it touches is the
 // sub-journal) keeps that copy in memory: no temporary file, no write per
 // page. The check runs just before COMMIT, while SQLite would still hold
 // the file.
-TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitted_ones_writes_no_temporary_file) {
+TEST_F(message_store_test, a_ledger_commit_of_hundreds_of_messages_over_uncommitted_ones_writes_no_temporary_file) {
+    constexpr int messages = 400;
     bool temporary_file = false;
     bool database_seen = true;  // the scan sees the store's own file each time: it could see a temporary one
     opts_.fail_commit = [&] {
@@ -161,10 +162,10 @@ TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitt
     auto s = open();
     ASSERT_TRUE(s);
     std::vector<mqtt::message> batch;
-    batch.reserve(1000);
-    for (int i = 0; i < 1000; ++i) batch.push_back(msg("plant/hall/device" + std::to_string(i) + "/power", std::string(120, 'v')));
+    batch.reserve(messages);
+    for (int i = 0; i < messages; ++i) batch.push_back(msg("plant/hall/device" + std::to_string(i) + "/power", std::string(120, 'v')));
     const auto sent_ids = ids(s->append(batch, t0_));
-    ASSERT_EQ(sent_ids.size(), 1000U);
+    ASSERT_EQ(sent_ids.size(), static_cast<std::size_t>(messages));
     ids(s->append_uncommitted(batch, t0_));
     std::vector<change> sent, done;
     sent.reserve(sent_ids.size());
@@ -178,7 +179,37 @@ TEST_F(message_store_test, a_ledger_commit_of_a_thousand_messages_over_uncommitt
     ASSERT_TRUE(s->apply(done));
     EXPECT_TRUE(database_seen);
     EXPECT_FALSE(temporary_file);
-    EXPECT_EQ(committed_rows(opts_.path), 2000);
+    EXPECT_EQ(committed_rows(opts_.path), 2 * messages);
+}
+
+// A commit whose sub-journal passes what SQLite keeps in memory moves it
+// to a temporary file and succeeds: the delivered messages of a drained
+// backlog of 3 KB messages deleted in one ledger commit, over uncommitted
+// appends. With the sub-journal set to stay in memory up to 1 MiB (as it
+// was), SQLite 3.40 failed the DELETE with "database or disk is full" on a
+// disk with room, the forwarder dropped the link, and the next commit failed
+// the same way: nothing more was sent.
+TEST_F(message_store_test, a_commit_whose_sub_journal_moves_to_a_file_succeeds) {
+    auto s = open();
+    ASSERT_TRUE(s);
+    long long live = 0;  // one uncommitted message a round, committed with it and kept
+    for (const int n : {100, 400, 1000, 3000}) {
+        std::vector<mqtt::message> batch;
+        for (int i = 0; i < n; ++i) batch.push_back(msg("spBv1.0/plant1/DDATA/gw1/m1", std::string(3000, 'v')));
+        const auto all = ids(s->append(batch, t0_));
+        ASSERT_EQ(all.size(), static_cast<std::size_t>(n));
+        ids(s->append_uncommitted(std::vector{msg("live", "1")}, t0_));
+        std::vector<change> sent, done;
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            sent.push_back(change{change::kind::sent, all[i], static_cast<std::uint16_t>(i % 65000 + 1), false});
+            done.push_back(change{change::kind::done, all[i]});
+        }
+        const auto recorded = s->apply(sent);
+        ASSERT_TRUE(recorded) << n << ": " << recorded.error().message();
+        const auto deleted = s->apply(done);
+        ASSERT_TRUE(deleted) << n << ": " << deleted.error().message();
+        EXPECT_EQ(committed_rows(opts_.path), ++live) << n;
+    }
 }
 
 TEST_F(message_store_test, uncommitted_appends_become_durable_with_the_next_commit) {
@@ -745,3 +776,4 @@ TEST_F(message_store_test, a_full_disk_under_an_expiry_counts_the_uncommitted_me
 
 }  // namespace
 }  // namespace fieldbridge::store
+

@@ -306,6 +306,35 @@ TEST_P(client_stream, a_message_withdrawn_before_it_left_is_completed_as_cancele
     EXPECT_TRUE(run_until(r.io, [&] { return r.completions == 3; }));
 }
 
+// The owner's check before each write (the gateway's ledger commit) fails:
+// nothing of that write is sent, the link goes, and the next link carries
+// the session again. The write that starts from a posted handler met this
+// with the link reset under it and the process crashed (a null transport).
+TEST_P(client_stream, a_write_the_owner_refuses_sends_nothing_and_the_link_goes) {
+    const auto v = GetParam();
+    rig r(v);
+    bool refuse = false;
+    int asked = 0;
+    r.c.on_before_write([&] {
+        ++asked;
+        return !refuse;
+    });
+    r.c.start();
+    auto peer = r.accept_session(1, false);
+    ASSERT_TRUE(peer);
+    refuse = true;
+    const auto before = asked;
+    r.publish("t/1", "refused", qos::at_least_once);
+    ASSERT_TRUE(run_until(r.io, [&] { return asked > before && r.net.accepted() >= 2; })) << "the link did not go";
+    EXPECT_FALSE(peer->receive().has_value()) << "something of the refused write was sent";
+    refuse = false;
+    auto second = r.accept_session(2, false);
+    ASSERT_TRUE(second);
+    const auto p = r.expect<publish>(*second);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->topic, "t/1");
+}
+
 // What a stalled uplink holds: the bytes encoded and not yet taken by the
 // link, counted in stats() (the owner holds back what would only pile up
 // behind them, e.g. Sparkplug births), and nothing once they are written.
