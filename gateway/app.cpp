@@ -293,7 +293,7 @@ void app::shutdown() {
     // NDEATH, its will, itself ([operational-behavior-edge-node-intentional-disconnect-ndeath]).
     // The replies of writes still out at a device go ahead of the DISCONNECT
     // (within the shutdown timer's bound).
-    p.client.publish(p.sparkplug ? p.sparkplug->death(system::now()) : goodbye_message(cfg_),
+    p.client.publish(p.sparkplug ? sparkplug_goodbye() : goodbye_message(cfg_),
                      [this, stop_client](std::error_code) { parts_->dispatcher.when_writes_answered(stop_client); });
 }
 

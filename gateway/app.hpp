@@ -49,6 +49,7 @@ private:
     void sparkplug_births();
     void sparkplug_command(const mqtt::message& m);
     void sparkplug_reconfigured();
+    mqtt::message sparkplug_goodbye();
     void register_sparkplug_will();
     void primary_host_state(const mqtt::message& m);
     // Builds the bus workers; one line per bus that could not start

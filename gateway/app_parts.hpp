@@ -115,7 +115,7 @@ struct app::parts {
     std::unique_ptr<sparkplug_node> sparkplug;  // publish.format: sparkplug
     std::unique_ptr<sparkplug::primary_host> primary_host;  // sparkplug.primary_host_id set
     std::uint64_t sparkplug_connection = 0;  // one more with every link change
-    bool sparkplug_ending = false;           // NDEATH sent for a primary host gone offline; the link drops next
+    bool sparkplug_ending = false;           // NDEATH sent (a primary host gone offline, a stop); the link drops next
     steady::time_point last_births{};        // rebirth requests closer than a second to it are not answered
     log_limiter state_log;                   // STATE messages ignored: a line a minute
     std::uint64_t reloads = 0;

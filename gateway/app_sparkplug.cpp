@@ -43,9 +43,15 @@ void app::start_sparkplug() {
     });
     p.link.set_ready([this](const mqtt::message& m) { return parts_->sparkplug->ready(m); });
     register_sparkplug_will();
+    // Nothing is handed over after the session's NDEATH (a primary host
+    // gone offline, or the gateway stopping): it stays stored for the next
+    // session. With a primary host, nothing before its STATE says online.
+    p.link.set_gate([this] {
+        const auto& q = *parts_;
+        return !q.sparkplug_ending && (!q.primary_host || q.primary_host->online());
+    });
     if (!cfg_.sparkplug.primary_host_id.empty()) {
         p.primary_host = std::make_unique<sparkplug::primary_host>(cfg_.sparkplug.primary_host_id);
-        p.link.set_gate([this] { return parts_->primary_host->online(); });
         p.client.subscribe(p.primary_host->topic(), mqtt::qos::at_least_once, [this](const mqtt::message& m) {
             if (!stopping_) primary_host_state(m);
         });
@@ -131,6 +137,14 @@ void app::primary_host_state(const mqtt::message& m) {
                      });
 }
 
+// The gateway stops: its NDEATH, after which nothing of the session goes
+// out (no DDATA from the queue, no DBIRTH or DDEATH): a host takes the
+// node for offline once it has the NDEATH and would drop what follows.
+mqtt::message app::sparkplug_goodbye() {
+    parts_->sparkplug_ending = true;
+    return parts_->sparkplug->death(std::chrono::system_clock::now());
+}
+
 // NBIRTH and DBIRTHs, straight to the client: they go out before anything
 // the forwarder hands over after them.
 void app::sparkplug_births() {
@@ -174,16 +188,22 @@ void app::sparkplug_command(const mqtt::message& m) {
 }
 
 // A reload kept the ids (config_reload refuses other changes) but the
-// devices and points may differ: a new node with the same bdSeq, the devices
-// online as their health says, and births when the link is up.
+// devices and points may differ: a new node with the same bdSeq and the
+// aliases of the metrics it keeps, the devices online as their health says,
+// a DDEATH for each born device that is not online in it, and births when
+// the link is up.
 void app::sparkplug_reconfigured() {
     auto& p = *parts_;
     const auto now = std::chrono::system_clock::now();
-    *p.sparkplug = sparkplug_node(cfg_, p.sparkplug->bd_seq());
+    sparkplug_node next(cfg_, p.sparkplug->bd_seq(), p.sparkplug.get());
     for (std::size_t d = 0; d < cfg_.devices.size(); ++d) {
         const auto state = p.publisher.health(cfg_.devices[d].name).state();
-        p.sparkplug->device_state(d, state, now);  // not born: nothing to publish
+        next.device_state(d, state, now);  // not born: nothing to publish
     }
+    for (auto& death : p.sparkplug->deaths_before(next, now)) {
+        if (!p.sparkplug_ending) p.client.publish(std::move(death));
+    }
+    *p.sparkplug = std::move(next);
     sparkplug_births();
 }
 

@@ -9,9 +9,10 @@
 namespace fieldbridge::gateway {
 namespace {
 
-sparkplug::edge_node make_node(const config::gateway& cfg, std::uint8_t bd_seq) {
+sparkplug::edge_node make_node(const config::gateway& cfg, std::uint8_t bd_seq,
+                               const sparkplug::edge_node* previous) {
     sparkplug::edge_node node({cfg.sparkplug.group_id, config::edge_node_id(cfg.sparkplug, cfg.mqtt)},
-                              sparkplug::devices_of(cfg));
+                              sparkplug::devices_of(cfg), previous);
     node.set_bd_seq(bd_seq);
     return node;
 }
@@ -27,8 +28,20 @@ std::uint64_t epoch_ms(std::chrono::system_clock::time_point t) {
     return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
 }
 
-sparkplug_node::sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq)
-    : cfg_(&cfg), node_(make_node(cfg, bd_seq)) {}
+sparkplug_node::sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq, const sparkplug_node* previous)
+    : cfg_(&cfg), node_(make_node(cfg, bd_seq, previous != nullptr ? &previous->node_ : nullptr)) {}
+
+std::vector<mqtt::message> sparkplug_node::deaths_before(const sparkplug_node& next, time_point now) {
+    std::vector<mqtt::message> out;
+    if (!node_.born()) return out;  // nothing was born in this session
+    for (std::size_t d = 0; d < node_.device_count(); ++d) {
+        if (!node_.device_is_online(d)) continue;
+        const auto there = next.node_.device_named(node_.device(d).name);
+        if (there && next.node_.device_is_online(*there)) continue;
+        if (auto death = node_.device_offline(d, epoch_ms(now))) out.push_back(std::move(*death));
+    }
+    return out;
+}
 
 mqtt::will_message sparkplug_node::will(time_point now) const {
     auto m = death(now);

@@ -48,7 +48,9 @@ public:
     using time_point = std::chrono::system_clock::time_point;
 
     // bd_seq: the number the first connection's Will and births carry.
-    sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq);
+    // previous: the node a reload replaces (its aliases are kept, as
+    // edge_node says).
+    sparkplug_node(const config::gateway& cfg, std::uint8_t bd_seq, const sparkplug_node* previous = nullptr);
 
     // The Will of the next connection: NDEATH with the current bdSeq.
     mqtt::will_message will(time_point now) const;
@@ -68,6 +70,12 @@ public:
     // The device's health changed: DBIRTH (online) or DDEATH (offline)
     // when the node is born; nothing for unknown or a repeat.
     std::optional<mqtt::message> device_state(std::size_t device, modbus::device_state state, time_point now);
+
+    // A reload replaces this node with `next`: a DDEATH for each device this
+    // node has born that is not online in `next` (taken out, renamed, its
+    // bus not started). The rebirth that follows has no DBIRTH for it, and
+    // a host would keep it alive with its last values.
+    std::vector<mqtt::message> deaths_before(const sparkplug_node& next, time_point now);
 
     // A DDATA leaves for the broker: seq and aliases (edge_node::hand_over).
     mqtt::message hand_over(mqtt::message m, time_point now) { return node_.hand_over(std::move(m), epoch_ms(now)); }

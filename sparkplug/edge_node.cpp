@@ -67,7 +67,8 @@ std::string_view to_string(message_type t) {
     return "?";
 }
 
-edge_node::edge_node(edge_node_settings settings, std::vector<device_definition> devices)
+edge_node::edge_node(edge_node_settings settings, std::vector<device_definition> devices,
+                     const edge_node* previous)
     : settings_(std::move(settings)),
       group_prefix_(std::string(namespace_v1) + "/" + settings_.group_id + "/"),
       ddata_prefix_(topic(message_type::ddata) + "/"),
@@ -75,19 +76,55 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
       dcmd_prefix_(topic(message_type::dcmd) + "/"),
       devices_(std::move(devices)),
       online_(devices_.size(), false) {
-    std::uint64_t next_alias = 1;
     first_alias_.reserve(devices_.size());
+    aliases_.resize(devices_.size());
+    by_alias_.resize(devices_.size());
     latest_.reserve(devices_.size());
     by_name_.reserve(devices_.size());
-    for (const auto& d : devices_) {
-        first_alias_.push_back(next_alias);
-        next_alias += d.metrics.size();
+    if (previous != nullptr) next_alias_ = previous->next_alias_;
+    for (std::size_t di = 0; di < devices_.size(); ++di) {
+        const auto& d = devices_[di];
         latest_.emplace_back(d.metrics.size());
         by_name_.push_back(sorted_by_name(
             d.metrics.size(), [&](std::uint32_t k) -> const std::string& { return d.metrics[k].name; }));
+        first_alias_.push_back(next_alias_);
+        const auto before = previous != nullptr ? previous->device_index(d.name) : std::nullopt;
+        if (!before) {
+            next_alias_ += d.metrics.size();
+            continue;
+        }
+        // The metrics the previous node had keep their aliases.
+        std::vector<std::uint64_t> kept(d.metrics.size());
+        bool in_a_row = true;
+        for (std::size_t k = 0; k < d.metrics.size(); ++k) {
+            const auto was = previous->metric_index(*before, d.metrics[k].name, k);
+            kept[k] = was ? previous->alias(*before, *was) : next_alias_++;
+            in_a_row = in_a_row && kept[k] == kept[0] + k;
+        }
+        if (in_a_row) {
+            first_alias_.back() = kept.empty() ? first_alias_.back() : kept[0];
+            continue;
+        }
+        auto& sorted = by_alias_[di];
+        sorted.reserve(kept.size());
+        for (std::size_t k = 0; k < kept.size(); ++k) sorted.emplace_back(kept[k], static_cast<std::uint32_t>(k));
+        std::sort(sorted.begin(), sorted.end());
+        aliases_[di] = std::move(kept);
     }
     devices_by_name_ = sorted_by_name(
         devices_.size(), [&](std::uint32_t k) -> const std::string& { return devices_[k].name; });
+}
+
+std::optional<std::size_t> edge_node::metric_of_alias(std::size_t device, std::uint64_t alias) const {
+    if (aliases_[device].empty()) {
+        if (alias < first_alias_[device] || alias - first_alias_[device] >= devices_[device].metrics.size())
+            return std::nullopt;
+        return static_cast<std::size_t>(alias - first_alias_[device]);
+    }
+    const auto& sorted = by_alias_[device];
+    const auto it = std::lower_bound(sorted.begin(), sorted.end(), std::pair<std::uint64_t, std::uint32_t>{alias, 0});
+    if (it == sorted.end() || it->first != alias) return std::nullopt;
+    return it->second;
 }
 
 std::string edge_node::topic(message_type t) const {
@@ -342,9 +379,8 @@ std::optional<command_request> edge_node::command(std::string_view topic_text, s
         std::optional<std::size_t> index;
         if (m.name) {
             index = metric_index(*device, *m.name, next_metric);
-        } else if (m.alias && *m.alias >= first_alias_[*device] &&
-                   *m.alias - first_alias_[*device] < def.metrics.size()) {
-            index = static_cast<std::size_t>(*m.alias - first_alias_[*device]);
+        } else if (m.alias) {
+            index = metric_of_alias(*device, *m.alias);
         }
         if (index)
             next_metric = *index + 1;

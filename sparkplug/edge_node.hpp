@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mqtt/message.hpp"
@@ -88,7 +89,13 @@ struct command_request {
 
 class edge_node {
 public:
-    edge_node(edge_node_settings settings, std::vector<device_definition> devices);
+    // `previous`: the node a reload replaces, in the same MQTT session. A
+    // metric it had (the same device and metric names) keeps its alias, and
+    // a new one gets a number never given before: a DCMD by alias sent
+    // before the host saw the reload's births writes the metric it meant,
+    // or none.
+    edge_node(edge_node_settings settings, std::vector<device_definition> devices,
+              const edge_node* previous = nullptr);
 
     // spBv1.0/<group>/<TYPE>/<edge node>[/<device>]
     std::string topic(message_type t) const;
@@ -171,7 +178,13 @@ public:
 
     // The alias of a device metric (unique across the node; the node's own
     // metrics have none).
-    std::uint64_t alias(std::size_t device, std::size_t metric) const { return first_alias_[device] + metric; }
+    std::uint64_t alias(std::size_t device, std::size_t metric) const {
+        return aliases_[device].empty() ? first_alias_[device] + metric : aliases_[device][metric];
+    }
+    // The device of that name.
+    std::optional<std::size_t> device_named(std::string_view name) const { return device_index(name); }
+    // Whether the device is online as the node knows it (born or not).
+    bool device_is_online(std::size_t device) const { return online_.at(device); }
 
     std::size_t device_count() const { return devices_.size(); }
     const device_definition& device(std::size_t d) const { return devices_[d]; }
@@ -196,6 +209,8 @@ private:
     // Looked for at `hint` first (a caller going through metrics in point
     // order finds each at the first look), then in by_name_.
     std::optional<std::size_t> metric_index(std::size_t device, std::string_view name, std::size_t hint = 0) const;
+    // The device's metric whose alias this is.
+    std::optional<std::size_t> metric_of_alias(std::size_t device, std::uint64_t alias) const;
 
     mqtt::message make(message_type t, std::optional<std::size_t> device, payload p);
     mqtt::message device_birth(std::size_t device, std::uint64_t now_ms);
@@ -209,7 +224,13 @@ private:
     std::string dbirth_prefix_;
     std::string dcmd_prefix_;
     std::vector<device_definition> devices_;
+    // Aliases: a device's metrics numbered on from first_alias_, or (a
+    // device a reload changed) each its own in aliases_, with by_alias_
+    // (alias, metric) sorted for DCMD. next_alias_: past every alias given.
     std::vector<std::uint64_t> first_alias_;
+    std::vector<std::vector<std::uint64_t>> aliases_;
+    std::vector<std::vector<std::pair<std::uint64_t, std::uint32_t>>> by_alias_;
+    std::uint64_t next_alias_ = 1;
     // Per device, its metrics' indices sorted by name (4 bytes a metric):
     // a DCMD of many names, or a stored DDATA whose points were renumbered
     // by a reload, finds each name without a walk of every metric.

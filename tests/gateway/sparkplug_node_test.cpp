@@ -66,6 +66,52 @@ TEST(sparkplug_node, a_value_of_another_type_is_refused_with_the_reason) {
     EXPECT_FALSE(node.command("spBv1.0/plant1/DCMD/gw2/m1", sparkplug::encode(p))) << "another node's";
 }
 
+// A reload's new node: a DDEATH (through the old node, its seq next) for
+// each device the old node had born that the new one has not online — one
+// taken out, and one whose health is not online now — and none for a device
+// online in both, nor while no session was born.
+TEST(sparkplug_node, a_reload_says_ddeath_for_each_born_device_not_online_after_it) {
+    static const config::gateway three = config::load_string(R"(
+publish: { format: sparkplug }
+sparkplug: { group_id: plant1, edge_node_id: gw1 }
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m1: { bus: line, unit_id: 1, points: [{ name: a, register: holding, address: 0 }] }
+  m2: { bus: line, unit_id: 2, points: [{ name: a, register: holding, address: 0 }] }
+  m3: { bus: line, unit_id: 3, points: [{ name: a, register: holding, address: 0 }] }
+)",
+                                                             "three.yaml");
+    static const config::gateway two = config::load_string(R"(
+publish: { format: sparkplug }
+sparkplug: { group_id: plant1, edge_node_id: gw1 }
+buses:
+  line: { type: tcp, host: 127.0.0.1, port: 1502 }
+devices:
+  m3: { bus: line, unit_id: 3, points: [{ name: a, register: holding, address: 0 }] }
+  m2: { bus: line, unit_id: 2, points: [{ name: a, register: holding, address: 0 }] }
+)",
+                                                           "two.yaml");
+    const auto now = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 20000);
+    sparkplug_node before(three, 0);
+    for (std::size_t d = 0; d < 3; ++d) before.device_state(d, modbus::device_state::online, now);
+    sparkplug_node not_born(two, 0, &before);
+    EXPECT_TRUE(before.deaths_before(not_born, now).empty()) << "no session: nothing was born";
+    const auto births = before.births(now);
+    ASSERT_EQ(births.size(), 4u);
+    sparkplug_node after(two, 0, &before);
+    after.device_state(0, modbus::device_state::online, now);   // m3 online
+    after.device_state(1, modbus::device_state::offline, now);  // m2 offline (a bus that did not start)
+    const auto deaths = before.deaths_before(after, now);
+    ASSERT_EQ(deaths.size(), 2u);
+    EXPECT_EQ(deaths[0].topic, "spBv1.0/plant1/DDEATH/gw1/m1");
+    EXPECT_EQ(deaths[1].topic, "spBv1.0/plant1/DDEATH/gw1/m2");
+    const auto decoded = sparkplug::decode(deaths[0].payload);
+    ASSERT_TRUE(std::holds_alternative<sparkplug::payload>(decoded));
+    EXPECT_EQ(std::get<sparkplug::payload>(decoded).seq, 4u) << "after NBIRTH 0 and three DBIRTHs";
+    EXPECT_TRUE(before.deaths_before(after, now).empty()) << "said once";
+}
+
 // A flood of rebirth requests costs at most one set of births a second,
 // and none while the uplink has not written more than a MB it holds: the
 // births would pile up in memory behind it.

@@ -226,9 +226,31 @@ TEST(sparkplug_gateway, a_reload_with_another_point_list_is_a_rebirth) {
     EXPECT_EQ(s.view().bdseq(), 0u);
     EXPECT_EQ(s.m1().types.count("relay"), 1u) << "known from the first birth";
     EXPECT_EQ(s.m1().names.size(), 2u) << "the second DBIRTH binds two aliases";
-    EXPECT_EQ(s.m1().names.at(1), "energy");
+    EXPECT_EQ(s.m1().names.at(1), "voltage") << "each metric the reload keeps keeps its alias";
+    EXPECT_EQ(s.m1().names.at(2), "energy");
     ASSERT_TRUE(s.until([&] { return s.m1().values.at("energy") == wire_value{std::uint32_t{123456}}; }))
         << gw.output() << s.violations();
+    EXPECT_TRUE(s.view().violations().empty()) << s.violations();
+}
+
+// A reload that takes a born device out: its DDEATH before the rebirth (whose
+// births do not name it), so that a host does not keep it alive with its
+// last values; the device that stays is born again and alive.
+TEST(sparkplug_gateway, a_reload_that_takes_a_device_out_says_its_ddeath) {
+    sparkplug_rig s;
+    s.rig.config.device("m2").bus("line").unit_id(4).profile("meter").poll_interval("200ms").timeout("200ms");
+    ASSERT_TRUE(s.until([&] { return s.host->client().state() == mqtt::link_state::connected; }, 10s));
+    ASSERT_TRUE(s.rig.start_simulator()) << s.rig.simulator().output();
+    auto& gw = s.rig.start_gateway();
+    const auto m2_alive = [&] { return s.view().devices().count("m2") > 0 && s.view().devices().at("m2").alive; };
+    ASSERT_TRUE(s.until([&] { return s.device_alive() && m2_alive(); })) << gw.output();
+
+    s.rig.config.remove_device("m2");
+    s.rig.write_config();
+    gw.signal(SIGHUP);
+    ASSERT_TRUE(s.until([&] { return s.view().node_births() == 2 && s.device_alive(); })) << gw.output();
+    EXPECT_FALSE(m2_alive()) << "the host still has m2 alive";
+    EXPECT_EQ(s.view().devices().at("m2").deaths, 1u);
     EXPECT_TRUE(s.view().violations().empty()) << s.violations();
 }
 

@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <memory>
 #include <random>
 #include <utility>
 
@@ -204,6 +206,95 @@ TEST(sparkplug_edge_node, ncmd_rebirth_and_dcmd_writes_by_name_or_alias) {
     EXPECT_NE(c->refused.at(0).find("does not decode"), std::string::npos);
     EXPECT_FALSE(n.command("spBv1.0/plant1/NCMD/other", "")) << "another node's";
     EXPECT_FALSE(n.command("fieldbridge/m1/relay/set", ""));
+}
+
+// A reload replaces the node within the MQTT session: every metric it keeps
+// (device and metric names) keeps its alias, a new one gets a number no
+// metric had, and a taken-out metric's alias names nothing. A host that
+// sends a DCMD by alias before it has the reload's births writes the metric
+// it meant, or none; it was the metric after it (the aliases numbered on).
+// Over random reloads (metrics and devices added, taken out, reordered),
+// checked against what every node of the chain bound.
+TEST(sparkplug_edge_node, a_reload_keeps_every_kept_metrics_alias_and_never_gives_an_old_one_to_another) {
+    const auto dcmd_by_alias = [](const edge_node& n, const std::string& device, std::uint64_t alias) {
+        metric m;
+        m.alias = alias;
+        m.value = true;
+        return n.command("spBv1.0/plant1/DCMD/gw1/" + device, encode(command_payload({m})));
+    };
+    // The example: m1's "voltage" taken out, a metric added before "relay".
+    auto before = node();
+    auto changed = plant();
+    changed[0].metrics.erase(changed[0].metrics.begin());
+    changed[0].metrics.insert(changed[0].metrics.begin() + 1,
+                              metric_definition{"power", data_type::float32, "W", true});
+    const edge_node after(edge_node_settings{"plant1", "gw1"}, changed, &before);
+    EXPECT_EQ(after.alias(0, 0), before.alias(0, 1));  // energy
+    EXPECT_EQ(after.alias(0, 2), before.alias(0, 2));  // relay
+    EXPECT_EQ(after.alias(1, 0), before.alias(1, 0));  // m2's setpoint
+    EXPECT_GT(after.alias(0, 1), before.alias(1, 0)) << "power: a number never given";
+    auto c = dcmd_by_alias(after, "m1", before.alias(0, 2));
+    ASSERT_EQ(c->writes.size(), 1u);
+    EXPECT_EQ(after.device(0).metrics[c->writes[0].metric].name, "relay");
+    c = dcmd_by_alias(after, "m1", before.alias(0, 0));  // voltage, taken out
+    EXPECT_TRUE(c->writes.empty());
+    ASSERT_EQ(c->refused.size(), 1u);
+    EXPECT_NE(c->refused[0].find("no such metric"), std::string::npos) << c->refused[0];
+
+    // Random chains of reloads.
+    for (unsigned seed = 1; seed <= 300; ++seed) {
+        std::mt19937 rng(seed);
+        std::map<std::pair<std::string, std::string>, std::uint64_t> bound;  // every alias ever given
+        std::map<std::uint64_t, std::pair<std::string, std::string>> owner;
+        std::vector<device_definition> devices = plant();
+        std::unique_ptr<edge_node> n = std::make_unique<edge_node>(edge_node_settings{"plant1", "gw1"}, devices);
+        int fresh = 0;
+        for (int step = 0; step < 12; ++step) {
+            const std::string where = "seed " + std::to_string(seed) + " step " + std::to_string(step);
+            for (std::size_t d = 0; d < devices.size(); ++d) {
+                for (std::size_t k = 0; k < devices[d].metrics.size(); ++k) {
+                    const auto key = std::make_pair(devices[d].name, devices[d].metrics[k].name);
+                    const auto alias = n->alias(d, k);
+                    const auto [it, first] = bound.emplace(key, alias);
+                    ASSERT_EQ(it->second, alias) << where << ": " << key.first << "/" << key.second << " renumbered";
+                    const auto [o, unused] = owner.emplace(alias, key);
+                    ASSERT_EQ(o->second, key) << where << ": alias " << alias << " given again";
+                    if (first) continue;
+                    const auto found = n->command("spBv1.0/plant1/DCMD/gw1/" + devices[d].name, [&] {
+                        metric m;
+                        m.alias = alias;
+                        m.value = true;
+                        return encode(command_payload({m}));
+                    }());
+                    const bool writes = !found->writes.empty() && found->writes[0].metric == k;
+                    const bool refused_as_read_only =
+                        !found->refused.empty() && found->refused[0].find("not writable") != std::string::npos;
+                    ASSERT_TRUE(writes || refused_as_read_only) << where << ": alias " << alias;
+                }
+            }
+            // The next configuration.
+            auto next = devices;
+            for (auto& d : next) {
+                if (rng() % 3 == 0 && !d.metrics.empty()) {
+                    d.metrics.erase(d.metrics.begin() + static_cast<long>(rng() % d.metrics.size()));
+                }
+                if (rng() % 3 == 0) {
+                    const auto at = d.metrics.begin() + static_cast<long>(rng() % (d.metrics.size() + 1));
+                    d.metrics.insert(at,
+                                     metric_definition{"new" + std::to_string(fresh++), data_type::boolean, "", true});
+                }
+                if (rng() % 4 == 0) std::shuffle(d.metrics.begin(), d.metrics.end(), rng);
+            }
+            if (rng() % 4 == 0) {
+                next.push_back(device_definition{"d" + std::to_string(fresh++),
+                                                 {metric_definition{"x", data_type::boolean, "", true}}});
+            }
+            if (rng() % 5 == 0 && next.size() > 1) next.erase(next.begin());
+            auto replaced = std::make_unique<edge_node>(edge_node_settings{"plant1", "gw1"}, next, n.get());
+            n = std::move(replaced);
+            devices = std::move(next);
+        }
+    }
 }
 
 // A DCMD's device is found by its name among many (the names sorted once),
