@@ -35,6 +35,11 @@ std::string command_dispatcher::unusable_response_topic(const std::string& topic
         return "the Response Topic '" + shortened(topic) +
                "' is one of the gateway's command topics: a reply there would come back as a command";
     }
+    if (table_.publishes_on(topic)) {
+        return "the Response Topic '" + shortened(topic) +
+               "' is one the gateway publishes its own messages on (values, availability, status or "
+               "Sparkplug): a reply there would be taken for one of them";
+    }
     return {};
 }
 
@@ -79,8 +84,12 @@ bool command_dispatcher::admit(const mqtt::message& m) {
     ++counters_.received;
     if (m.retain && !cfg_->commands.accept_retained) {
         ++counters_.retained_ignored;
-        spdlog::info("ignoring the retained command on {} (commands.accept_retained is off)",
-                     shortened(m.topic));
+        // At every subscription the broker hands over every retained
+        // command at once: one line a minute for them all.
+        if (const auto held = log_limit_.admit("retained command ignored", ports_.now())) {
+            spdlog::info("ignoring the retained command on {} (commands.accept_retained is off){}",
+                         shortened(m.topic), log_limiter::suffix(*held));
+        }
         return false;
     }
     return true;
@@ -189,7 +198,7 @@ void command_dispatcher::on_device_command(const mqtt::message& m, const command
                     if (r.error) {
                         ++counters_.writes_failed;
                         state->errors[point.name] = failure_fields(r);
-                        spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
+                        log_failed_write(device, point, r);
                     } else {
                         ++counters_.writes_ok;
                         state->values[point.name] = point_value(point, r.readback);
@@ -237,12 +246,22 @@ void command_dispatcher::point_done(const reply_to& to, const std::string& devic
     const log_scope on_point(log_field::point, point.name);
     if (r.error) {
         ++counters_.writes_failed;
-        spdlog::warn("command to {}/{} failed: {}", device, point.name, r.error.message());
+        log_failed_write(device, point, r);
     } else {
         ++counters_.writes_ok;
     }
     answer(to, write_reply(to.id, point, r));
     if (!r.error) ports_.written(device, point, r.readback);
+}
+
+void command_dispatcher::log_failed_write(const std::string& device, const config::point& point,
+                                          const modbus::point_result& r) {
+    // A client repeating a command to a device that does not take it: the
+    // reply says so each time, the journal once a minute per point.
+    if (const auto held = log_limit_.admit("write failed " + device + "/" + point.name, ports_.now())) {
+        spdlog::warn("command to {}/{} failed: {}{}", device, point.name, r.error.message(),
+                     log_limiter::suffix(*held));
+    }
 }
 
 bool command_dispatcher::room_on_bus(const std::string& bus, std::size_t n, const reply_to& to) {
@@ -313,7 +332,10 @@ void command_dispatcher::when_online(const std::string& device, std::function<vo
                          ? std::to_string(held.waiting) + " commands already wait for it"
                          : std::to_string(held.waiting) + " commands already wait for offline devices"));
     }
-    spdlog::info("command for offline device {} held for up to {} ms", device, max_age.count());
+    if (const auto logged = log_limit_.admit("held for " + device, now)) {
+        spdlog::info("command for offline device {} held for up to {} ms{}", device, max_age.count(),
+                     log_limiter::suffix(*logged));
+    }
     expire(now);
 }
 

@@ -140,7 +140,8 @@ private:
     std::string expired_reason(const std::string& device) const;
     // Why no reply may go to this MQTT 5 Response Topic (not UTF-8, a
     // wildcard, one of the command topics: a reply there would come back as
-    // a command and be written); empty when it is usable.
+    // a command and be written; one the gateway publishes its own messages
+    // on); empty when it is usable.
     std::string unusable_response_topic(const std::string& topic) const;
     void answer(const reply_to& to, std::string payload);
     void send_reply(mqtt::message answer);
@@ -152,6 +153,8 @@ private:
     std::optional<std::string> not_writable_now(std::size_t device) const;
     void point_done(const reply_to& to, const std::string& device, const config::point& point,
                     const modbus::point_result& r);
+    // One journal line a minute per point whose writes fail.
+    void log_failed_write(const std::string& device, const config::point& point, const modbus::point_result& r);
     // Counts n writes about to be queued on `bus`; false (and the command
     // refused) when that would pass max_queued_writes_per_bus.
     bool room_on_bus(const std::string& bus, std::size_t n, const reply_to& to);

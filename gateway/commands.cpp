@@ -246,6 +246,26 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
             devices_.emplace(at, std::move(topic), di);
         }
     }
+    // What the gateway publishes besides the points' values.
+    const auto format = cfg.publish.format;
+    point_values_published_ =
+        format != config::payload_format::device && format != config::payload_format::sparkplug;
+    if (format != config::payload_format::sparkplug) {
+        published_.push_back(config::status_topic(cfg));
+        for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
+            if (!topics_->placed(di)) continue;
+            const auto& d = cfg.devices[di];
+            published_.push_back(config::availability_topic(cfg.availability.device_topic, cfg, d.name));
+            if (format != config::payload_format::device) continue;
+            const auto bus =
+                std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
+            published_.push_back(
+                config::expand_topic(cfg.publish.device_topic, cfg.publish, d, config::point{}, *bus));
+        }
+        std::sort(published_.begin(), published_.end());
+        published_.erase(std::unique(published_.begin(), published_.end()), published_.end());
+        published_.shrink_to_fit();
+    }
     // Also for device topics alone: a command to a topic under the wildcard
     // that names nothing is answered.
     if (wildcard && (!by_topic_.empty() || !devices_.empty())) {
@@ -288,6 +308,15 @@ std::string command_table::reply_topic_for(const std::string& command_topic) con
 bool command_table::takes_commands_on(std::string_view topic) const {
     // The exact filters are the topics find() knows.
     return (wildcard_ && topic_matches(*wildcard_, topic)) || find(topic).has_value();
+}
+
+bool command_table::publishes_on(std::string_view topic) const {
+    if (topic.substr(0, 8) == "spBv1.0/") return true;
+    if (std::binary_search(published_.begin(), published_.end(), topic, std::less<>())) return true;
+    if (!point_values_published_) return false;
+    const auto it = std::lower_bound(by_topic_.begin(), by_topic_.end(), topic,
+                                     [this](std::uint32_t n, std::string_view t) { return topics_->topic(n) < t; });
+    return it != by_topic_.end() && topics_->topic(*it) == topic;
 }
 
 parsed_device_command parse_device_command(std::string_view payload) {

@@ -160,6 +160,12 @@ public:
     // Whether a message published on `topic` would come back to the gateway
     // as a command: a command topic, or one under the command wildcard.
     bool takes_commands_on(std::string_view topic) const;
+    // Whether the gateway publishes messages of its own on `topic`: a
+    // point's value, a device's message (publish.format: device), an
+    // availability topic, its status topic, or any topic of the Sparkplug
+    // namespace (spBv1.0/...). A command reply there would be taken for one
+    // of them. Known while commands are enabled.
+    bool publishes_on(std::string_view topic) const;
     // The longest topic a command is taken on: max_command_topic, or the
     // longest configured command topic if that is longer. A longer topic
     // names no point and is dropped unanswered (its reply topic would be as long).
@@ -176,6 +182,8 @@ private:
     std::vector<std::uint32_t> by_topic_;
     std::vector<std::pair<std::string, std::size_t>> devices_;  // commands.device_topic's, sorted
     std::vector<std::string> filters_;
+    bool point_values_published_ = false;  // each point's value on its own topic
+    std::vector<std::string> published_;   // device, availability and status topics, sorted
     std::optional<std::string> wildcard_;  // the command wildcard, when subscribed
     std::size_t topic_limit_ = max_command_topic;
 };

@@ -252,6 +252,7 @@ struct access_request {
     bool write = false;
     bool direct = false;
     bool json = false;
+    int wait_seconds = 60;  // for the service's answer
 };
 
 // Directly on the bus, with the same driver the service uses, but only when
@@ -327,7 +328,16 @@ int access(const access_request& a) {
                                   {"device", a.device},
                                   {"point", a.point}};
         if (a.write) request["text"] = a.value;  // read by the service as a command to the point would be
-        auto reply = gateway::control_request(*socket, request, std::chrono::seconds(60));
+        auto reply = gateway::control_request(*socket, request, std::chrono::seconds(a.wait_seconds));
+        if (!reply && reply.error() == std::errc::timed_out) {
+            // The service has the request: a write queued behind others on
+            // its bus, or held for an offline device (commands.max_age), is
+            // carried out after this gives up.
+            std::cerr << verb << ": no answer from the service within " << a.wait_seconds << " s; the " << verb
+                      << " may still be carried out (see `fieldbridge status` and the journal; --wait sets the "
+                         "time)\n";
+            return EX_TEMPFAIL;
+        }
         if (!reply) {
             std::cerr << verb << ": cannot reach the service at " << *socket << ": " << reply.error().message()
                       << " (use --direct -c FILE on a bus the service does not poll)\n";
@@ -487,9 +497,12 @@ int main(int argc, char** argv) {
         cmd->add_flag("--direct", r->direct,
                       "Open the device's bus here instead of asking the service (refused while the service runs)");
         cmd->add_flag("--json", r->json, "Print the answer as JSON");
+        cmd->add_option("--wait", r->wait_seconds, "Seconds to wait for the service's answer (default 60)")
+            ->check(CLI::Range(1, 86400));
         cmd->footer("Through the running service by default, so that the request takes its turn on the bus. "
                     "Exit status: 0 done, 65 refused (unknown point, not writable, bad value), 69 service or device "
-                    "unreachable or the device answered with an error, 78 bad configuration.\n");
+                    "unreachable or the device answered with an error, 75 no answer from the service within "
+                    "--wait (the request may still be carried out), 78 bad configuration.\n");
     }
 
     auto* schema_cmd = cli.add_subcommand("schema", "Print the JSON Schema (draft 2020-12) of the configuration");

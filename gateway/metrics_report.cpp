@@ -248,7 +248,7 @@ void device_families(exposition& e, const status_snapshot& s) {
     }
     e.family("fieldbridge_device_polls_total", "counter", "Polls of the device completed.");
     for (const auto& d : s.devices)
-        e.sample("fieldbridge_device_polls_total", {{"device", d.name}, {"bus", d.bus}}, d.counters.polls);
+        e.sample("fieldbridge_device_polls_total", {{"device", d.name}, {"bus", d.bus}}, d.health.polls);
     e.family("fieldbridge_device_failed_polls_total", "counter", "Polls of the device that read no point.");
     for (const auto& d : s.devices) {
         e.sample("fieldbridge_device_failed_polls_total", {{"device", d.name}, {"bus", d.bus}},

@@ -3,6 +3,7 @@
 // blocks held back by silent_blocks (bus_worker.hpp).
 #include "drivers/modbus/bus_worker.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <utility>
@@ -78,10 +79,14 @@ asio::awaitable<std::optional<poll_result>> bus_worker::poll(link& line, std::si
             const refused_read refused{read.kind, read.start, read.count};
             const auto before = plan.reads.size();
             apply_refusals(plan.reads, {refused}, device.points, limits_of(device));
-            if (plan.reads.size() != before) {
+            // Split in parts, or a lone bit read moved from its aligned
+            // start to its point's address (one read still).
+            const auto& now_first = plan.reads[ri];
+            if (plan.reads.size() != before || now_first.start != read.start || now_first.count != read.count) {
                 spdlog::warn("bus {}: device {} refused the read of {} register(s) at {} (exception 2); reading "
-                             "it in {} part(s) from now on",
-                             bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1);
+                             "it in {} part(s) from now on, the first {} at {}",
+                             bus_.name, device.name, read.count, read.start, plan.reads.size() - before + 1,
+                             now_first.count, now_first.start);
                 result.refused.push_back(refused);
                 --ri;
                 continue;
@@ -160,7 +165,14 @@ void bus_worker::forget_overwritten(std::size_t index, poll_result& result) {
         if (device == index) mine.push_back(registers);
     }
     written_.clear();
+    const auto good = [&result] {
+        return std::count_if(result.samples.begin(), result.samples.end(),
+                             [](const sample& s) { return s.quality.good; });
+    };
+    const auto good_before = good();
     drop_overwritten(result.samples, devices_[index].points, mine);
+    // What was read counts as an answer of the device, kept or not.
+    if (good() != good_before) result.overwritten_good = true;
 }
 
 }  // namespace fieldbridge::modbus

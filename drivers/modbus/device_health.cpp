@@ -58,8 +58,8 @@ bool device_health::record(const poll_result& r) {
 
 bool device_health::record_answer(time_point t) {
     const auto before = state();
-    ++polls;
-    last_poll = t;
+    // Heard from, but no poll: polls, failed_polls and last_poll are the
+    // polls' alone (status and /metrics show them side by side).
     last_good = t;
     consecutive_failures = 0;
     return settle(before, t);
@@ -80,8 +80,12 @@ bool device_health::set_offline_after(unsigned n, time_point t) {
 
 device_state device_health::state() const {
     if (not_polled) return device_state::offline;
-    if (polls == 0) return device_state::unknown;
-    return consecutive_failures >= offline_after ? device_state::offline : device_state::online;
+    if (consecutive_failures >= offline_after) return device_state::offline;
+    // A device never heard from (no good value, no answer to a write) is
+    // not said online by a failed poll or two: unknown until it answers,
+    // or offline after offline_after polls.
+    if (!last_good) return device_state::unknown;
+    return device_state::online;
 }
 
 bool device_health::settle(device_state before, time_point t) {

@@ -1,7 +1,8 @@
 // What the gateway knows of one device from its polls, and the one
 // definition of online and offline: a device is offline after
-// `offline_after` polls in a row without one good value, online again with
-// the first poll that reads one; offline, too, while no worker can poll it
+// `offline_after` polls in a row without one good value, online with
+// the first poll that reads one (unknown before either); offline, too,
+// while no worker can poll it
 // (its bus's worker could not be started). The bus worker uses it to slow the polling
 // of an offline device; the core uses it for availability, status and held
 // commands. Pure: the times come from the polls.
@@ -43,7 +44,8 @@ struct device_health {
     // answers nor fails. Returns true when state() changed with it.
     bool record(const poll_result& r);
     // Counts an answer outside the poll schedule (a write and its read-back
-    // at time t): the device is there. Returns true when state() changed.
+    // at time t): the device is there (last_good; no poll is counted).
+    // Returns true when state() changed.
     bool record_answer(time_point t);
     // No worker polls the device (its bus's worker could not be started, at
     // time t, for the reason `why`, kept as last_error): offline until a

@@ -16,14 +16,17 @@
 namespace fieldbridge::modbus {
 
 std::error_code from_libmodbus_errno(int e) {
-    if (e > MODBUS_ENOBASE && e <= MODBUS_ENOBASE + 11) {
-        return {e - MODBUS_ENOBASE, modbus_category()};
+    // An exception answer: libmodbus sets errno to the base plus its code,
+    // for every code below 12. Codes 0 and 9 are none the protocol defines:
+    // the device answered all the same, with a well-framed exception, and
+    // its answer reads as it does through the gateway's own framing (pdu.hpp)
+    // over TCP.
+    if (e >= MODBUS_ENOBASE && e <= MODBUS_ENOBASE + 11) {
+        const int code = e - MODBUS_ENOBASE;
+        if (code == 0 || code == 9) return make_error_code(modbus_errc::unknown_exception);
+        return {code, modbus_category()};
     }
     switch (e) {
-        case MODBUS_ENOBASE:
-            // An exception answer with code 0 (libmodbus sets errno to the
-            // base plus the code): garbage from the device, not a lost link.
-            return make_error_code(modbus_errc::invalid_response);
         case ETIMEDOUT:
             return make_error_code(modbus_errc::timeout);
         case EMBBADCRC:

@@ -37,6 +37,10 @@ struct poll_result {
     // Merged reads the device refused with exception 2 during this poll and
     // that are read in parts from now on: worth remembering across restarts.
     std::vector<refused_read> refused;
+    // Good values this poll read and then dropped, because a write let in
+    // between its block reads changed their registers (the write's
+    // read-back has the points' values): the device answered all the same.
+    bool overwritten_good = false;
     // Held while the result is out: the worker's credit (result_credits)
     // comes back when the last copy goes. Whoever keeps results for longer
     // than it takes to use them resets it.
@@ -45,7 +49,8 @@ struct poll_result {
 
 // Whether a poll read at least one point: the device answered.
 inline bool any_good(const poll_result& r) {
-    return std::any_of(r.samples.begin(), r.samples.end(), [](const sample& s) { return s.quality.good; });
+    return r.overwritten_good ||
+           std::any_of(r.samples.begin(), r.samples.end(), [](const sample& s) { return s.quality.good; });
 }
 
 struct bus_counters {

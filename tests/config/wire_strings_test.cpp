@@ -411,7 +411,7 @@ private:
     // A poll of every point of d, all good or all timed out.
     static modbus::poll_result poll_of(const config::device& d, bool good) {
         const auto wall = std::chrono::system_clock::time_point{} + 20000 * 24h;
-        modbus::poll_result r{d.name, wall, {}, {}, {}, {}};
+        modbus::poll_result r{d.name, wall, {}, {}, {}, false, {}};
         for (std::size_t i = 0; i < d.points.size(); ++i) {
             modbus::quality q{good, good ? std::error_code{} : std::make_error_code(std::errc::timed_out)};
             r.samples.push_back(modbus::sample{i, words_for(d.points[i]), q});

@@ -276,6 +276,59 @@ TEST(command_dispatcher, refuses_a_command_whose_response_topic_no_reply_can_go_
     EXPECT_EQ(devices.reply_json().at("ok"), false);
 }
 
+// A Response Topic the gateway publishes its own messages on: a reply there
+// reaches that topic's subscribers as a value, an availability or the
+// gateway's status (and a JSON reply in the Sparkplug namespace breaks its
+// decoders). Refused like the others; what the gateway does not publish on
+// in the configured format stays usable.
+TEST(command_dispatcher, refuses_a_response_topic_the_gateway_publishes_its_own_messages_on) {
+    // Whether a command with this Response Topic is refused; a taken one is
+    // written and its reply checked to go there.
+    const auto refused = [](rig& r, const std::string& response_topic) {
+        const auto writes = r.writes.size();
+        const auto replies = r.replies.size();
+        r.dispatcher.on_command(
+            mqtt::message{setpoint_topic, "3", mqtt::qos::at_least_once, false, response_topic, "corr"});
+        if (r.writes.size() == writes + 1) {
+            r.writes.back().done({{}, {3}});
+            EXPECT_EQ(r.replies.at(replies).message.topic, response_topic);
+            return false;
+        }
+        EXPECT_EQ(r.writes.size(), writes) << response_topic;
+        const auto j = r.reply_json(replies);
+        EXPECT_EQ(r.replies.at(replies).message.topic, setpoint_reply);
+        EXPECT_NE(j.at("error").get<std::string>().find("is one the gateway publishes its own messages on"),
+                  std::string::npos)
+            << j.dump();
+        return true;
+    };
+    rig points;  // a message per point
+    for (const std::string topic : {"site/a/pump/setpoint", "site/a/fan/hours", "site/a/pump/availability",
+                                    "site/a/fan/availability", "site/a/status", "spBv1.0/g/DDATA/n/pump",
+                                    "spBv1.0/STATE/host"}) {
+        EXPECT_TRUE(refused(points, topic)) << topic;
+    }
+    for (const std::string topic : {"site/a/pump", "site/a/pump/setpoint/reply", "site/a/pump/setpoint/x",
+                                    "site/a/statu", "site/a/pump/setpoin", "app/answers"}) {
+        EXPECT_FALSE(refused(points, topic)) << topic;
+    }
+    EXPECT_EQ(points.dispatcher.counters().response_topic_refused, 7u);
+
+    auto g = plant();
+    g.publish.format = config::payload_format::device;
+    rig devices(g);  // a message per device on publish.device_topic
+    EXPECT_TRUE(refused(devices, "site/a/pump"));
+    EXPECT_TRUE(refused(devices, "site/a/fan/availability"));
+    EXPECT_FALSE(refused(devices, "site/a/pump/setpoint"));
+
+    g.publish.format = config::payload_format::sparkplug;
+    rig sparkplug(g);  // no availability or status topics: NBIRTH, DDEATH and so on
+    EXPECT_TRUE(refused(sparkplug, "spBv1.0/g/NCMD/n"));
+    EXPECT_FALSE(refused(sparkplug, "site/a/status"));
+    EXPECT_FALSE(refused(sparkplug, "site/a/pump/availability"));
+    EXPECT_FALSE(refused(sparkplug, "site/a/pump/setpoint"));
+}
+
 // Whatever reply topic got past the checks (the loader refuses configured
 // reply topics that are command topics), no reply is published on a command topic.
 TEST(command_dispatcher, never_publishes_a_reply_on_a_command_topic) {
@@ -681,6 +734,54 @@ TEST(command_dispatcher, a_flood_of_refused_sparkplug_commands_is_one_log_line_a
     r.now += 61s;
     r.dispatcher.refused("spBv1.0/g/DCMD/n/other", "not a device of this node");
     EXPECT_EQ(log.count("refused: not a device of this node"), 2u);
+}
+
+// Lines that repeat with what a client sends or a device answers are held
+// to one a minute per kind (with the number held back), as refusals are:
+// the retained commands a broker hands over at each subscription, failed
+// writes of a point, commands held for an offline device.
+TEST(command_dispatcher, repeating_ignored_retained_commands_failed_writes_and_held_commands_log_once_a_minute) {
+    testing::captured_log log;
+    rig r(waiting_plant());
+    for (int i = 0; i < 500; ++i) {
+        r.dispatcher.on_command(mqtt::message{"site/a/pump/p" + std::to_string(i) + "/set", "1",
+                                              mqtt::qos::at_least_once, true});
+    }
+    EXPECT_EQ(r.dispatcher.counters().retained_ignored, 500u);
+    EXPECT_EQ(log.count("ignoring the retained command"), 1u);
+
+    const auto fail_all = [&r] {
+        for (auto& w : r.writes) w.done({modbus::make_error_code(modbus::modbus_errc::illegal_data_value), {}});
+        r.writes.clear();
+    };
+    for (int i = 0; i < 20; ++i) r.command(setpoint_topic, "5");
+    fail_all();
+    EXPECT_EQ(r.dispatcher.counters().writes_failed, 20u);
+    EXPECT_EQ(r.replies.size(), 20u);  // every caller hears it
+    EXPECT_EQ(log.count("command to pump/setpoint failed"), 1u);
+    // Another point's, and a device command's, are lines of their own.
+    r.command("site/a/pump/speed/set", "5");
+    fail_all();
+    EXPECT_EQ(log.count("command to pump/speed failed"), 1u);
+
+    r.offline.insert("fan");
+    for (int i = 0; i < 10; ++i) r.command("site/a/fan/speed/set", "5");
+    EXPECT_EQ(r.dispatcher.held(), 10u);
+    EXPECT_EQ(log.count("command for offline device fan held"), 1u);
+
+    // A minute on, each kind again, with what was held back.
+    r.now += 61s;
+    r.dispatcher.on_command(mqtt::message{"site/a/pump/speed/set", "1", mqtt::qos::at_least_once, true});
+    r.command(setpoint_topic, "5");
+    r.dispatcher.expire(r.now);  // the held ones expire first (answered, not written)
+    r.command("site/a/fan/speed/set", "5");
+    fail_all();
+    EXPECT_EQ(log.count("ignoring the retained command on site/a/pump/speed/set (commands.accept_retained is off) "
+                        "(499 similar message(s) suppressed)"),
+              1u);
+    EXPECT_EQ(log.count("failed: Modbus exception 3: illegal data value (19 similar message(s) suppressed)"), 1u)
+        << "a second line for pump/setpoint";
+    EXPECT_EQ(log.count("held for up to 5000 ms (9 similar message(s) suppressed)"), 1u);
 }
 
 }  // namespace

@@ -151,13 +151,34 @@ TEST(metrics_report, carries_the_snapshot_figures_under_their_labels) {
     EXPECT_EQ(value("fieldbridge_commands_held"), 4);
 }
 
+// A device's polls and failed polls come from one count, the one `status`
+// shows: the worker's own count starts again when a reload restarts the
+// bus, and failed polls then exceeded polls.
+TEST(metrics_report, a_devices_polls_and_failed_polls_are_the_counts_status_shows) {
+    auto s = snapshot();
+    auto& d = s.devices[0];
+    for (int i = 0; i < 4; ++i) {
+        const auto t = t0 + std::chrono::seconds(i);
+        d.health.record(modbus::poll_result{d.name, t, {modbus::sample{0, {}, {false, {}}}}, {}, {}, false, {}});
+    }
+    d.health.record_answer(t0 + 5s);  // a write answered: no poll
+    d.counters.polls = 2;              // the worker's, since a restart
+    const auto p = parse(metrics_report(s));
+    const std::string meter = R"({device="meter",bus="line"})";
+    EXPECT_EQ(p.samples.at("fieldbridge_device_polls_total").at(meter), 5);
+    EXPECT_EQ(p.samples.at("fieldbridge_device_failed_polls_total").at(meter), 4);
+    const auto status = status_report(s).at("devices").at(0);
+    EXPECT_EQ(status.at("polls"), 5);
+    EXPECT_EQ(status.at("failed_polls"), 4);
+}
+
 TEST(metrics_report, an_offline_device_is_down_and_label_values_are_escaped) {
     auto s = snapshot();
     auto& d = s.devices[0];
     d.name = "odd \"name\" \\ with\nline";
     d.health = modbus::device_health{};
     d.health.offline_after = 1;
-    d.health.record(modbus::poll_result{d.name, t0, {modbus::sample{0, {}, {false, {}}}}, {}, {}, {}});
+    d.health.record(modbus::poll_result{d.name, t0, {modbus::sample{0, {}, {false, {}}}}, {}, {}, false, {}});
     ASSERT_EQ(d.health.state(), modbus::device_state::offline);
     const auto text = metrics_report(s);
     EXPECT_NE(text.find(R"(fieldbridge_device_up{device="odd \"name\" \\ with\nline",bus="line"} 0)"),

@@ -38,7 +38,7 @@ config::gateway two_point_config() {
 }
 
 modbus::poll_result result_of(std::vector<modbus::sample> samples) {
-    return modbus::poll_result{"meter1", std::chrono::system_clock::time_point{}, std::move(samples), {}, {}, {}};
+    return modbus::poll_result{"meter1", std::chrono::system_clock::time_point{}, std::move(samples), {}, {}, false, {}};
 }
 
 modbus::sample good(std::size_t point, std::vector<std::uint16_t> words) {
@@ -145,7 +145,7 @@ modbus::poll_result random_poll(std::mt19937_64& r, int poll) {
         }
     }
     const auto time = std::chrono::system_clock::time_point{} + std::chrono::seconds(poll);
-    return modbus::poll_result{"meter1", time, std::move(samples), {}, {}, {}};
+    return modbus::poll_result{"meter1", time, std::move(samples), {}, {}, false, {}};
 }
 
 // format: device. One message per poll on the device topic, with exactly

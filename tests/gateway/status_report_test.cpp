@@ -96,7 +96,7 @@ TEST(status_report, is_unhealthy_without_the_broker_or_with_a_device_offline) {
 
     s = snapshot();
     modbus::poll_result failed{
-        "meter", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}, {}};
+        "meter", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}, false, {}};
     auto& h = s.devices.at(0).health;
     h.offline_after = 1;
     h.record(failed);
@@ -173,7 +173,7 @@ TEST(points_report, lists_every_point_with_its_latest_reading) {
     d.points = {volts, amps};
     g.devices.push_back(d);
     point_mapper mapper(g);
-    (void)mapper.map(modbus::poll_result{"meter", t0, {modbus::sample{0, {230}, {true, {}}}}, {}, {}, {}},
+    (void)mapper.map(modbus::poll_result{"meter", t0, {modbus::sample{0, {230}, {true, {}}}}, {}, {}, false, {}},
                      std::chrono::steady_clock::time_point{});
     const auto rows = points_report(g, mapper, {}, t0 + 2s);
     ASSERT_EQ(rows.size(), 2u);
@@ -280,7 +280,7 @@ TEST(status_summary, names_at_most_its_bound_of_offline_devices) {
     auto s = snapshot();
     s.devices.clear();
     modbus::poll_result failed{
-        "d", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}, {}};
+        "d", t0, {modbus::sample{0, {}, {false, std::make_error_code(std::errc::timed_out)}}}, {}, {}, false, {}};
     const std::size_t offline = summary_max_offline_names + 10;
     for (std::size_t i = 0; i < offline + 3; ++i) {
         modbus::device_health h;

@@ -16,7 +16,7 @@ inline const system_time t0{std::chrono::sys_days{std::chrono::year{2026} / 11 /
 
 inline modbus::device_health online_since(system_time t) {
     modbus::device_health h;
-    modbus::poll_result good{"meter", t, {modbus::sample{0, {1}, {true, {}}}}, {}, {}, {}};
+    modbus::poll_result good{"meter", t, {modbus::sample{0, {1}, {true, {}}}}, {}, {}, false, {}};
     h.record(good);
     return h;
 }

@@ -157,6 +157,41 @@ TEST(point_access_cli, a_write_reads_its_value_as_a_command_would_and_arguments_
     EXPECT_TRUE(gw.running()) << gw.output();
 }
 
+// A write that outlasts the CLI's wait (its device slow to answer, or the
+// writes queued before it on the bus): the CLI says it had no answer in
+// time and that the write may still be carried out (exit 75), not that the
+// service cannot be reached; and the service does carry it out.
+TEST(point_access_cli, a_write_that_outlasts_the_wait_is_said_to_be_still_pending_and_is_carried_out) {
+    gateway_rig rig;
+    rig.config.client_id("slow").prefix("s");
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(1).poll_interval("1s").timeout("5s").retries(0)
+        .fault("response_delay", "1500ms")
+        .point(testing::point_spec("v", "holding", 0, "uint16").writable().simulate_constant(7));
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    const auto cfg = rig.config_path();
+    testing::cli_answer r;
+    ASSERT_TRUE(wait_until([&] {
+        r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--json"});
+        return r.exit_code == 0;
+    }, 30s)) << r.output << "\n--- gateway:\n" << gw.output();
+
+    // The write and its read-back: two answers of 1.5 s each.
+    r = run_fieldbridge({"write", "m1", "v", "5", "-c", cfg, "--wait", "1"});
+    EXPECT_EQ(r.exit_code, 75) << r.output;
+    EXPECT_NE(r.output.find("write: no answer from the service within 1 s; the write may still be carried out"),
+              std::string::npos)
+        << r.output;
+    ASSERT_TRUE(wait_until([&] {
+        r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--json"});
+        return r.exit_code == 0 && r.json.at("value") == 5;
+    }, 30s)) << r.output << "\n--- gateway:\n" << gw.output();
+    r = run_fieldbridge({"write", "m1", "v", "6", "-c", cfg, "--wait", "0"});
+    EXPECT_EQ(r.exit_code, 64) << r.output;  // out of range: a usage error
+    EXPECT_TRUE(gw.running()) << gw.output();
+}
+
 // `fieldbridge read --direct` on a serial bus whose port another program
 // holds locked, or that is not there: the answer names the reason (exit
 // 69), not only "connection to the bus failed" after a log line.

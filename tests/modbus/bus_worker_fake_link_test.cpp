@@ -195,6 +195,38 @@ TEST(bus_worker_fake_link, a_merged_read_refused_with_exception_2_is_read_in_par
     EXPECT_EQ(merged, 1u) << "the merged read is never asked again";
 }
 
+// A lone coil read from its aligned start (bit_alignment) and refused with
+// exception 2 is read at the point's own address: the same number of
+// reads, a new one all the same. It is read so in the same poll, and
+// reported to be remembered across restarts, as a split is.
+TEST(bus_worker_fake_link, a_lone_bit_read_refused_from_its_aligned_start_is_moved_and_reported_once) {
+    auto d = plant();
+    d.bit_alignment = 8;
+    rig r(d);
+    r.peer->respond_with([](const request& q, reply& answer) {
+        if (q.function == fc::read_coils && q.address != 7) return make_error_code(modbus_errc::illegal_data_address);
+        answer.registers.assign(q.count, 0);
+        answer.bits.assign(q.count, 1);
+        return std::error_code{};
+    });
+    r.worker.start();
+    ASSERT_TRUE(r.got.wait_for(3));
+    r.worker.stop();
+    const auto polls = r.got.all();
+    ASSERT_EQ(polls[0].refused.size(), 1u);
+    EXPECT_EQ(polls[0].refused[0], (refused_read{config::register_kind::coil, 0, 8}));
+    EXPECT_TRUE(all_good(polls[0]));
+    for (std::size_t i = 1; i < polls.size(); ++i) {
+        EXPECT_TRUE(polls[i].refused.empty()) << "learned once";
+        EXPECT_TRUE(all_good(polls[i]));
+    }
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> reads;  // (start, count) of the first coil reads
+    for (const auto& q : r.peer->requests()) {
+        if (q.function == fc::read_coils && reads.size() < 3) reads.emplace_back(q.address, q.count);
+    }
+    EXPECT_EQ(reads, (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{0, 8}, {7, 1}, {7, 1}}));
+}
+
 // Keeps each line logged with the log_context of the thread that logged
 // it, in place of the default logger while it lives.
 class context_sink final : public spdlog::sinks::base_sink<std::mutex> {

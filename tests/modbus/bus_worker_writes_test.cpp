@@ -219,6 +219,46 @@ TEST(bus_worker_writes, a_poll_result_carries_no_sample_read_before_a_write_of_i
     EXPECT_EQ(r.worker.counters(0).timeouts + r.worker.counters(0).other_errors, 0u);
 }
 
+// The same with the poll's other block failing (exception 4 to every read
+// of the registers): the coil block answered, its sample is left out for
+// the write after it, and nothing good is left in the result. The device
+// answered all the same: the poll is no failed one (a setpoint written
+// every cycle beside a block that always fails must not take the device
+// offline, and with it the writes).
+TEST(bus_worker_writes, a_poll_whose_only_good_values_a_write_made_stale_still_counts_as_answered) {
+    rig r;
+    auto device = std::make_shared<fake_peer>();
+    serve(*device, r.g, fc::read_coils);
+    r.peer->respond_with([device](const request& q, reply& answer) {
+        if (q.function == fc::read_holding_registers) return make_error_code(modbus_errc::server_device_failure);
+        return device->respond(q, answer);
+    });
+    r.worker.start();
+    ASSERT_TRUE(r.g.wait_held());
+    r.worker.write(0, pump, value{true}, r.got.writes());
+    r.g.open();
+    ASSERT_TRUE(r.got.wait([](const auto& es) { return count_writes(es) == 1 && count_polls(es) >= 2; }));
+    r.worker.stop();
+    const auto es = r.got.all();
+    ASSERT_TRUE(es.front().write);
+    ASSERT_FALSE(es.front().write->error) << es.front().write->error.message();
+    const auto& interrupted = *es.at(1).poll;
+    EXPECT_EQ(sample_of(interrupted, pump), nullptr);
+    ASSERT_NE(sample_of(interrupted, 0), nullptr);
+    EXPECT_FALSE(sample_of(interrupted, 0)->quality.good);
+    EXPECT_TRUE(interrupted.overwritten_good);
+    device_health health;
+    health.offline_after = 1;
+    health.record(interrupted);
+    EXPECT_EQ(health.state(), device_state::online);
+    EXPECT_EQ(health.failed_polls, 0u);
+    // A poll with nothing good and no write is a failed one, as before.
+    auto failed = interrupted;
+    failed.overwritten_good = false;
+    health.record(failed);
+    EXPECT_EQ(health.state(), device_state::offline);
+}
+
 std::vector<point_result> write_outcomes(const std::vector<events::event>& es) {
     std::vector<point_result> out;
     for (const auto& e : es) {

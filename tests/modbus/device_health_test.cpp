@@ -97,6 +97,22 @@ TEST(device_health, an_answer_outside_the_schedule_brings_an_offline_device_back
     EXPECT_EQ(h.state_since, time_point{} + 5s);
 }
 
+// An answer to a write says the device is there; it is no poll: polls,
+// failed polls and the last poll's time are the polls' alone.
+TEST(device_health, an_answer_is_heard_but_counts_no_poll) {
+    device_health h;
+    EXPECT_TRUE(h.record_answer(time_point{} + 1s));
+    EXPECT_EQ(h.state(), device_state::online);
+    EXPECT_EQ(h.polls, 0u);
+    EXPECT_FALSE(h.last_poll.has_value());
+    EXPECT_EQ(h.last_good, time_point{} + 1s);
+    h.record(poll(time_point{} + 2s, false));
+    h.record_answer(time_point{} + 3s);
+    EXPECT_EQ(h.polls, 1u);
+    EXPECT_EQ(h.failed_polls, 1u);
+    EXPECT_EQ(h.last_poll, time_point{} + 2s);
+}
+
 TEST(device_health, a_device_no_worker_polls_is_offline_with_why_until_a_poll) {
     device_health h;
     EXPECT_TRUE(h.record_not_polled(time_point{} + 1s, "bus line: cannot start its worker (x)"));
@@ -121,9 +137,10 @@ TEST(device_health, a_device_no_worker_polls_is_offline_with_why_until_a_poll) {
 // Against a reference: over random poll sequences, reloads that change
 // offline_after, and reloads whose bus worker cannot start, the state is
 // offline exactly while no worker polls the device or when the last
-// offline_after polls with samples all failed, unknown before anything was
-// heard, and record(), record_not_polled() and set_offline_after() report
-// exactly the changes.
+// offline_after polls with samples all failed, unknown before that while
+// nothing was heard (a good value or an answer: a failed poll is not one),
+// and record(), record_not_polled() and set_offline_after() report exactly
+// the changes.
 TEST(device_health, model_over_random_poll_sequences) {
     for (unsigned seed = 1; seed <= 2000; ++seed) {
         std::mt19937 rng(seed);
@@ -131,7 +148,8 @@ TEST(device_health, model_over_random_poll_sequences) {
         h.offline_after = static_cast<unsigned>(1 + rng() % 5);
         // The reference.
         unsigned run = 0;       // failed polls in a row
-        bool heard = false;     // a poll with samples, or an answer
+        std::uint64_t polls = 0, failed = 0;  // polls with samples, and those without a good one
+        bool heard = false;     // a poll with a good value, or an answer
         bool unpolled = false;  // no worker since the last record_not_polled()
         device_state ref = device_state::unknown;
         time_point t{};
@@ -159,14 +177,18 @@ TEST(device_health, model_over_random_poll_sequences) {
                 const bool good = rng() % 3 == 0;
                 changed = h.record(poll(t, good));
                 run = good ? 0 : run + 1;
-                heard = true;
+                ++polls;
+                failed += good ? 0 : 1;
+                heard = heard || good;
                 unpolled = false;
             }
             const auto expected = unpolled                 ? device_state::offline
-                                  : !heard                 ? device_state::unknown
                                   : run >= h.offline_after ? device_state::offline
+                                  : !heard                 ? device_state::unknown
                                                            : device_state::online;
             ASSERT_EQ(h.state(), expected) << "seed " << seed << " step " << step << " event " << kind;
+            ASSERT_EQ(h.polls, polls) << "seed " << seed << " step " << step << " event " << kind;
+            ASSERT_EQ(h.failed_polls, failed) << "seed " << seed << " step " << step << " event " << kind;
             ASSERT_EQ(changed, expected != ref) << "seed " << seed << " step " << step << " event " << kind;
             if (changed) {
                 ASSERT_EQ(h.state_since, t) << "seed " << seed << " step " << step;

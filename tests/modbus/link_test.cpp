@@ -26,6 +26,7 @@
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus_context.hpp"
 #include "drivers/modbus/modbus_error.hpp"
+#include "drivers/modbus/pdu.hpp"
 #include "drivers/modbus/retiring_workers.hpp"
 #include "drivers/modbus/rtu_link.hpp"
 #include "drivers/modbus/rtu_over_tcp_link.hpp"
@@ -293,13 +294,19 @@ TEST_F(rtu_link_test, back_to_back_requests_keep_the_frame_silence) {
 // Every errno libmodbus sets for an answer is a device's answer or garbage,
 // never a lost link (which would close and reopen the port for everyone).
 TEST(from_libmodbus_errno, answers_are_exceptions_or_garbage_and_only_the_rest_a_lost_link) {
-    for (int code = 1; code <= 11; ++code) {
+    // Exception codes read as parse_answer (the framing of Modbus TCP and
+    // RTU over TCP) reads them: one device, one meaning on either transport.
+    for (std::uint8_t code = 0; code <= 11; ++code) {
         const auto e = from_libmodbus_errno(MODBUS_ENOBASE + code);
-        EXPECT_EQ(e.value(), code);
+        request read;
+        read.function = function_code::read_holding_registers;
+        read.count = 1;
+        reply answer;
+        const std::vector<std::uint8_t> pdu{0x83, code};
+        EXPECT_EQ(e, parse_answer(read, pdu, answer)) << int(code);
+        EXPECT_TRUE(is_exception(e)) << int(code);
         EXPECT_EQ(&e.category(), &modbus_category());
     }
-    EXPECT_EQ(from_libmodbus_errno(MODBUS_ENOBASE), make_error_code(modbus_errc::invalid_response))
-        << "exception code 0";
     for (const int e : {EMBBADCRC, EMBBADDATA, EMBMDATA, EMBBADSLAVE}) {
         EXPECT_EQ(from_libmodbus_errno(e), make_error_code(modbus_errc::invalid_response)) << e;
     }
