@@ -312,9 +312,10 @@ TEST_P(client_stream, a_message_withdrawn_before_it_left_is_completed_as_cancele
 // with the link reset under it and the process crashed (a null transport).
 TEST_P(client_stream, a_write_the_owner_refuses_sends_nothing_and_the_link_goes) {
     const auto v = GetParam();
-    rig r(v);
+    // Before the rig: its destructor runs the client, which still asks.
     bool refuse = false;
     int asked = 0;
+    rig r(v);
     r.c.on_before_write([&] {
         ++asked;
         return !refuse;
