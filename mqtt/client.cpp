@@ -377,6 +377,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     // The link `t` is gone (or closed on purpose when reason is empty). By
     // value: a caller's reference may be `link` itself, which this resets.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): the copy is the point.
     void link_down(std::shared_ptr<transport> t, std::error_code reason, const std::string& context) {
         if (!t || t != link) return;
         link.reset();
