@@ -229,13 +229,17 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
                      [this](std::uint32_t a, std::uint32_t b) { return topics_->topic(a) < topics_->topic(b); });
     by_topic_.shrink_to_fit();
     if (!by_topic_.empty()) topic_limit_ = std::max(topic_limit_, topics_->longest() + settings_.suffix.size());
+    // A device-level topic template expanded for device d (on a placed device's bus).
+    const auto device_topic = [&cfg](const std::string& tmpl, const config::device& d) {
+        const auto bus =
+            std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
+        return config::expand_topic(tmpl, cfg.publish, d, config::point{}, *bus);
+    };
     if (!settings_.device_topic.empty()) {
         for (std::size_t di = 0; di < cfg.devices.size(); ++di) {
             if (!topics_->placed(di)) continue;
             const auto& d = cfg.devices[di];
-            const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
-            auto topic = config::expand_topic(settings_.device_topic, cfg.publish, d, config::point{}, *bus) +
-                         settings_.suffix;
+            auto topic = device_topic(settings_.device_topic, d) + settings_.suffix;
             // A point's command topic keeps its meaning if the two collide.
             if (point_of(topic)) continue;
             const auto at = std::lower_bound(devices_.begin(), devices_.end(), topic,
@@ -256,11 +260,7 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
             if (!topics_->placed(di)) continue;
             const auto& d = cfg.devices[di];
             published_.push_back(config::availability_topic(cfg.availability.device_topic, cfg, d.name));
-            if (format != config::payload_format::device) continue;
-            const auto bus =
-                std::find_if(cfg.buses.begin(), cfg.buses.end(), [&](const auto& b) { return b.name == d.bus; });
-            published_.push_back(
-                config::expand_topic(cfg.publish.device_topic, cfg.publish, d, config::point{}, *bus));
+            if (format == config::payload_format::device) published_.push_back(device_topic(cfg.publish.device_topic, d));
         }
         std::sort(published_.begin(), published_.end());
         published_.erase(std::unique(published_.begin(), published_.end()), published_.end());
@@ -278,7 +278,10 @@ command_table::command_table(const config::gateway& cfg, std::shared_ptr<const p
 std::optional<std::uint32_t> command_table::point_of(std::string_view topic) const {
     const std::string_view suffix = settings_.suffix;
     if (topic.size() < suffix.size() || topic.substr(topic.size() - suffix.size()) != suffix) return std::nullopt;
-    const auto state = topic.substr(0, topic.size() - suffix.size());
+    return point_publishing_on(topic.substr(0, topic.size() - suffix.size()));
+}
+
+std::optional<std::uint32_t> command_table::point_publishing_on(std::string_view state) const {
     const auto it = std::lower_bound(by_topic_.begin(), by_topic_.end(), state,
                                      [this](std::uint32_t n, std::string_view t) { return topics_->topic(n) < t; });
     if (it == by_topic_.end() || topics_->topic(*it) != state) return std::nullopt;
@@ -313,10 +316,7 @@ bool command_table::takes_commands_on(std::string_view topic) const {
 bool command_table::publishes_on(std::string_view topic) const {
     if (topic.substr(0, 8) == "spBv1.0/") return true;
     if (std::binary_search(published_.begin(), published_.end(), topic, std::less<>())) return true;
-    if (!point_values_published_) return false;
-    const auto it = std::lower_bound(by_topic_.begin(), by_topic_.end(), topic,
-                                     [this](std::uint32_t n, std::string_view t) { return topics_->topic(n) < t; });
-    return it != by_topic_.end() && topics_->topic(*it) == topic;
+    return point_values_published_ && point_publishing_on(topic).has_value();
 }
 
 parsed_device_command parse_device_command(std::string_view payload) {

@@ -174,6 +174,8 @@ public:
 private:
     // The point whose command topic this is (its number in topics_).
     std::optional<std::uint32_t> point_of(std::string_view topic) const;
+    // The point whose own topic this is.
+    std::optional<std::uint32_t> point_publishing_on(std::string_view state) const;
 
     config::command_settings settings_;
     // A point's command topic is its topic + suffix: kept as the point

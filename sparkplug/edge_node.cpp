@@ -102,7 +102,7 @@ edge_node::edge_node(edge_node_settings settings, std::vector<device_definition>
             in_a_row = in_a_row && kept[k] == kept[0] + k;
         }
         if (in_a_row) {
-            first_alias_.back() = kept.empty() ? first_alias_.back() : kept[0];
+            if (!kept.empty()) first_alias_.back() = kept[0];
             continue;
         }
         auto& sorted = by_alias_[di];

@@ -109,6 +109,14 @@ TEST(points_cli, lists_more_points_than_a_page_holds_each_once_in_order) {
     EXPECT_NE(none.output.find("no device named d21"), std::string::npos) << none.output;
 }
 
+// `fieldbridge read m1 v` until the service answers it (m1 polled), into r.
+bool read_until_answered(const std::string& cfg, testing::cli_answer& r, std::chrono::seconds timeout) {
+    return wait_until([&] {
+        r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--json"});
+        return r.exit_code == 0;
+    }, timeout);
+}
+
 // `fieldbridge write` through the service reads VALUE as a command to the
 // point's topic would be read (any text for a string point, `42` too), and
 // an argument that is not UTF-8 (it can name no device or point, and JSON
@@ -124,10 +132,7 @@ TEST(point_access_cli, a_write_reads_its_value_as_a_command_would_and_arguments_
     auto& gw = rig.start_gateway();
     const auto cfg = rig.config_path();
     testing::cli_answer r;
-    ASSERT_TRUE(wait_until([&] {
-        r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--json"});
-        return r.exit_code == 0;
-    }, 20s)) << r.output << "\n--- gateway:\n" << gw.output();
+    ASSERT_TRUE(read_until_answered(cfg, r, 20s)) << r.output << "\n--- gateway:\n" << gw.output();
     EXPECT_EQ(r.json.at("value"), 7) << r.output;
 
     r = run_fieldbridge({"write", "m1", "label", "42", "-c", cfg, "--json"});
@@ -172,10 +177,7 @@ TEST(point_access_cli, a_write_that_outlasts_the_wait_is_said_to_be_still_pendin
     auto& gw = rig.start_gateway();
     const auto cfg = rig.config_path();
     testing::cli_answer r;
-    ASSERT_TRUE(wait_until([&] {
-        r = run_fieldbridge({"read", "m1", "v", "-c", cfg, "--json"});
-        return r.exit_code == 0;
-    }, 30s)) << r.output << "\n--- gateway:\n" << gw.output();
+    ASSERT_TRUE(read_until_answered(cfg, r, 30s)) << r.output << "\n--- gateway:\n" << gw.output();
 
     // The write and its read-back: two answers of 1.5 s each.
     r = run_fieldbridge({"write", "m1", "v", "5", "-c", cfg, "--wait", "1"});

@@ -167,6 +167,19 @@ TEST(bus_worker_fake_link, a_busy_device_is_asked_again_and_other_exceptions_are
     }
 }
 
+// The first poll reports `refused` and reads every point all the same (the
+// new reads asked in it); the polls after it report nothing and read all.
+void expect_learned_in_the_first_poll(const std::vector<poll_result>& polls, const refused_read& refused) {
+    ASSERT_FALSE(polls.empty());
+    ASSERT_EQ(polls[0].refused.size(), 1u);
+    EXPECT_EQ(polls[0].refused[0], refused);
+    EXPECT_TRUE(all_good(polls[0]));
+    for (std::size_t i = 1; i < polls.size(); ++i) {
+        EXPECT_TRUE(polls[i].refused.empty()) << "learned once";
+        EXPECT_TRUE(all_good(polls[i]));
+    }
+}
+
 TEST(bus_worker_fake_link, a_merged_read_refused_with_exception_2_is_read_in_parts_and_reported_once) {
     rig r(plant());
     r.peer->respond_with([](const request& q, reply& answer) {
@@ -181,15 +194,9 @@ TEST(bus_worker_fake_link, a_merged_read_refused_with_exception_2_is_read_in_par
     ASSERT_TRUE(r.got.wait_for(3));
     r.worker.stop();
     const auto polls = r.got.all();
-    ASSERT_EQ(polls[0].refused.size(), 1u);
-    EXPECT_EQ(polls[0].refused[0], (refused_read{config::register_kind::holding_register, 0, 6}));
-    EXPECT_TRUE(all_good(polls[0]));
-    EXPECT_EQ(polls[0].samples.at(0).words, std::vector<std::uint16_t>{100});
-    EXPECT_EQ(polls[0].samples.at(1).words, std::vector<std::uint16_t>{105});
-    for (std::size_t i = 1; i < polls.size(); ++i) {
-        EXPECT_TRUE(polls[i].refused.empty()) << "learned once";
-        EXPECT_TRUE(all_good(polls[i]));
-    }
+    expect_learned_in_the_first_poll(polls, refused_read{config::register_kind::holding_register, 0, 6});
+    EXPECT_EQ(polls.at(0).samples.at(0).words, std::vector<std::uint16_t>{100});
+    EXPECT_EQ(polls.at(0).samples.at(1).words, std::vector<std::uint16_t>{105});
     std::size_t merged = 0;
     for (const auto& q : r.peer->requests()) merged += q.function == fc::read_holding_registers && q.count > 1 ? 1 : 0;
     EXPECT_EQ(merged, 1u) << "the merged read is never asked again";
@@ -212,14 +219,7 @@ TEST(bus_worker_fake_link, a_lone_bit_read_refused_from_its_aligned_start_is_mov
     r.worker.start();
     ASSERT_TRUE(r.got.wait_for(3));
     r.worker.stop();
-    const auto polls = r.got.all();
-    ASSERT_EQ(polls[0].refused.size(), 1u);
-    EXPECT_EQ(polls[0].refused[0], (refused_read{config::register_kind::coil, 0, 8}));
-    EXPECT_TRUE(all_good(polls[0]));
-    for (std::size_t i = 1; i < polls.size(); ++i) {
-        EXPECT_TRUE(polls[i].refused.empty()) << "learned once";
-        EXPECT_TRUE(all_good(polls[i]));
-    }
+    expect_learned_in_the_first_poll(r.got.all(), refused_read{config::register_kind::coil, 0, 8});
     std::vector<std::pair<std::uint16_t, std::uint16_t>> reads;  // (start, count) of the first coil reads
     for (const auto& q : r.peer->requests()) {
         if (q.function == fc::read_coils && reads.size() < 3) reads.emplace_back(q.address, q.count);
