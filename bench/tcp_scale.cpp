@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -122,6 +123,28 @@ double status_mb(pid_t pid, const std::string& key) {
         if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;
     }
     return 0;
+}
+
+// Of the file-backed RSS, the pages of shared libraries (any mapped file
+// but the gateway's own binary and its queue), from /proc/PID/smaps, as MB.
+double library_mb(pid_t pid, const std::string& binary) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+    std::string line;
+    bool library = false;
+    double kb = 0;
+    while (std::getline(in, line)) {
+        // A mapping's first line: "start-end perms offset dev inode path".
+        const bool mapping = !line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) != 0 &&
+                             line.find('-') < line.find(' ');
+        if (mapping) {
+            const auto slash = line.find('/');
+            const std::string path = slash == std::string::npos ? "" : line.substr(slash);
+            library = path.find(".so") != std::string::npos && path != binary;
+        } else if (library && line.rfind("Rss:", 0) == 0) {
+            kb += std::stod(line.substr(4));
+        }
+    }
+    return kb / 1024.0;
 }
 
 enum class changing { none, tenth, every };
@@ -265,6 +288,7 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
     // the page cache and, for libraries, with other processes).
     const double anon = status_mb(gateway.pid(), "RssAnon");
     const double file = status_mb(gateway.pid(), "RssFile");
+    const double libraries = library_mb(gateway.pid(), fs::canonical(FIELDBRIDGE_BINARY).string());
     std::string scraped;
     if (scrape) {
         constexpr int scrapes = 5;
@@ -294,10 +318,12 @@ bool scenario(const fs::path& dir, changing values, int seconds, bool own_points
         std::fprintf(stderr, "the gateway did not report on every device:\n%s\n", gateway.output().c_str());
         return false;
     }
-    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %8.1f %8.1f %9.1f%% %9.1f%% %10.0f %+9lld\n", name(values),
+    std::printf("%-24s %9.1f %7llu %7llu %8.1f%% %8.1f %8.1f %8.1f %8.1f %8.1f %9.1f%% %9.1f%% %10.0f %+9lld\n",
+                name(values),
                 static_cast<double>(after.polls - before.polls) / elapsed,
                 static_cast<unsigned long long>(after.missed - before.missed),
-                static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, anon, file, peak,
+                static_cast<unsigned long long>(after.failed - before.failed), 100 * cpu / elapsed, rss, anon, file,
+                libraries, peak,
                 100 * sim_cpu / elapsed, 100 * broker_cpu / elapsed, static_cast<double>(after.delivered - before.delivered) / elapsed,
                 static_cast<long long>(after.queued) - static_cast<long long>(before.queued));
     std::fputs(scraped.c_str(), stdout);
@@ -347,14 +373,15 @@ int main(int argc, char** argv) {
                 devices, points, devices * points, qos, format.c_str(), seconds, std::thread::hardware_concurrency(),
                 max_inflight > 0 ? max_inflight : static_cast<int>(fieldbridge::config::broker{}.max_inflight),
                 own_points ? "every device lists its own points" : "the devices share one profile's points");
-    std::printf("%-24s %9s %7s %7s %9s %8s %8s %8s %8s %10s %10s %10s %9s\n", "values", "polls/s", "missed", "failed",
-                "gw CPU", "RSS MB", "anon MB", "file MB", "peak MB", "sims CPU", "broker CPU", "msgs/s", "queue");
+    std::printf("%-24s %9s %7s %7s %9s %8s %8s %8s %8s %8s %10s %10s %10s %9s\n", "values", "polls/s", "missed",
+                "failed", "gw CPU", "RSS MB", "anon MB", "file MB", "libs MB", "peak MB", "sims CPU", "broker CPU",
+                "msgs/s", "queue");
     bool ok = true;
     const auto scenarios = every_value ? std::vector<changing>{changing::every}
                                        : std::vector<changing>{changing::none, changing::tenth};
     for (const auto values : scenarios) ok = scenario(dir, values, seconds, own_points) && ok;
     std::printf("(CPU in %% of one core; 100%% = one core busy; RSS = anon (heap, stacks) + file (mapped code)\n"
-                " + shared memory (none here);"
+                " + shared memory (none here); libs: the part of file that is shared libraries' pages;\n"
                 " broker CPU: mosquitto's, one thread, so near 100%% it is the ceiling;\n"
                 " msgs/s delivered to the broker; queue: how the durable queue grew over the window)\n");
     fs::remove_all(dir);
