@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <future>
 #include <cstdio>
 #include <initializer_list>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,14 +45,29 @@ using namespace fieldbridge;
 using gateway::format_age;
 using gateway::text;
 
-// Loads a config or prints every diagnostic and returns nullopt.
-std::optional<config::gateway> load(const std::string& path) {
+// Where a command says why a configuration was refused, one diagnostic a
+// line: a one-shot command prints them (its output), the service logs each
+// as an error (under systemd a journal entry of priority "err", which
+// `journalctl -p warning` shows).
+using diagnostic_sink = std::function<void(const std::string& lines)>;
+
+void print_diagnostics(const std::string& lines) { std::cerr << lines << '\n'; }
+
+void log_diagnostics(const std::string& lines) {
+    std::istringstream in(lines);
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) spdlog::error("{}", line);
+    }
+}
+
+// Loads a config or reports every diagnostic and returns nullopt.
+std::optional<config::gateway> load(const std::string& path, const diagnostic_sink& report = print_diagnostics) {
     try {
         return config::load_file(path);
     } catch (const config::config_error& e) {
-        std::cerr << e.what() << '\n';
+        report(e.what());
     } catch (const std::exception& e) {
-        std::cerr << path << ": " << e.what() << '\n';
+        report(path + ": " + e.what());
     }
     return std::nullopt;
 }
@@ -59,17 +76,18 @@ std::optional<config::gateway> load(const std::string& path) {
 // names that it needs to connect (TLS) can be used. The other commands
 // (status, simulate, ...) do not need them, and may run as a user that
 // cannot read a private key.
-std::optional<config::gateway> load_for_service(const std::string& path) {
-    auto cfg = load(path);
+std::optional<config::gateway> load_for_service(const std::string& path,
+                                                const diagnostic_sink& report = print_diagnostics) {
+    auto cfg = load(path, report);
     if (!cfg) return std::nullopt;
     const auto problems = gateway::tls_file_problems(*cfg);
-    for (const auto& d : problems) std::cerr << config::to_string(d) << '\n';
+    for (const auto& d : problems) report(config::to_string(d));
     if (!problems.empty()) return std::nullopt;
     return cfg;
 }
 
 int run_service(const std::string& path) {
-    auto cfg = load_for_service(path);
+    auto cfg = load_for_service(path, log_diagnostics);
     if (!cfg) return EX_CONFIG;
     try {
         gateway::app service(std::move(*cfg), path);

@@ -2,7 +2,9 @@
 
 #include <sysexits.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -12,6 +14,7 @@
 #include "config/host_port.hpp"
 #include "config/loader.hpp"
 #include "config/names.hpp"
+#include "config/schema_keys.hpp"
 #include "drivers/modbus/bus_scan.hpp"
 #include "gateway/scan_report.hpp"
 
@@ -88,8 +91,18 @@ chosen_bus bus_from_options(const scan_request& r) {
             parity_ok = true;
         }
     }
-    if (!parity_ok || (r.stop_bits != 1 && r.stop_bits != 2) || r.baud == 0) {
-        std::cerr << "scan: expected --parity none|even|odd, --stop-bits 1|2 and a --baud\n";
+    if (!parity_ok || (r.stop_bits != 1 && r.stop_bits != 2)) {
+        std::cerr << "scan: expected --parity none|even|odd and --stop-bits 1|2\n";
+        c.refused = EX_USAGE;
+        return c;
+    }
+    // The rates a bus may have (the port would be opened at another rate
+    // than the one asked for, and the starter would not pass `check`).
+    const auto& rates = config::find_key(config::section::bus, "baud")->integers;
+    if (std::find(rates.begin(), rates.end(), static_cast<std::int64_t>(r.baud)) == rates.end()) {
+        std::string listed;
+        for (const auto rate : rates) listed += (listed.empty() ? "" : ", ") + std::to_string(rate);
+        std::cerr << "scan: --baud " << r.baud << " is not a standard rate; one of " << listed << "\n";
         c.refused = EX_USAGE;
         return c;
     }

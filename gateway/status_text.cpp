@@ -21,6 +21,24 @@ std::string format_age(const nlohmann::json& seconds) {
     return buf;
 }
 
+std::string terminal_text(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7F) {
+            out += '?';
+        } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+            out += '?';  // U+0080..U+009F, the C1 controls (CSI among them)
+            ++i;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 std::string table_text(const std::vector<std::vector<std::string>>& rows) {
     std::string out;
     std::vector<std::size_t> width;
@@ -40,7 +58,7 @@ std::string table_text(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string text(const nlohmann::json& j) {
-    if (j.is_string()) return j.get<std::string>();
+    if (j.is_string()) return terminal_text(j.get_ref<const std::string&>());
     if (j.is_null()) return "-";
     return j.dump();
 }

@@ -2,6 +2,7 @@
 // `fieldbridge status` prints and docs/operations.md describes.
 #include "gateway/status_report.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
@@ -152,6 +153,39 @@ TEST(status_report, shows_the_sparkplug_session_with_that_format_only) {
     s.sparkplug = status_snapshot::sparkplug_part{"plant1", "gw1", 8, true, "", false};
     EXPECT_EQ(status_report(s).at("sparkplug").at("primary_host"), nullptr);
     EXPECT_NE(status_text(status_report(s)).find("sparkplug  plant1/gw1  born, bdSeq 8\n"), std::string::npos);
+}
+
+// Every string of the service's answers may come from outside (a broker's
+// reason string, a device's text): whatever they hold, the text views put
+// no control character on the operator's terminal but their own line ends.
+void hostile_strings(nlohmann::json& j) {
+    if (j.is_string()) {
+        j = "x\x1b[2J\x1b]0;title\x07\r\x7f\xc2\x9b" "31m\n\ty";
+    } else if (j.is_structured()) {
+        for (auto& child : j) hostile_strings(child);
+    }
+}
+
+bool control_free(const std::string& text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if ((c < 0x20 && c != '\n') || c == 0x7F) return false;
+        if (c == 0xC2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80) return false;
+    }
+    return true;
+}
+
+TEST(status_text, writes_no_control_character_of_any_string_it_shows) {
+    auto s = snapshot();
+    s.sparkplug = status_snapshot::sparkplug_part{"plant1", "gw1", 7, false, "scada1", false};
+    auto j = status_report(s);
+    const auto plain = status_text(j);
+    hostile_strings(j);
+    const auto shown = status_text(j);
+    EXPECT_TRUE(control_free(shown)) << shown;
+    EXPECT_EQ(std::count(shown.begin(), shown.end(), '\n'), std::count(plain.begin(), plain.end(), '\n')) << shown;
+    EXPECT_NE(shown.find("x?[2J?]0;title????31m??y"), std::string::npos) << shown;
+    EXPECT_EQ(table_text({{text(nlohmann::json("a\x1b[Kb")), "c"}}), "a?[Kb  c\n");
 }
 
 TEST(points_report, lists_every_point_with_its_latest_reading) {

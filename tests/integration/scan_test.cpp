@@ -5,11 +5,13 @@
 // starter configuration it prints passes `fieldbridge check`; the exit
 // status says whether anything answered or the bus could not be opened.
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "config/schema_keys.hpp"
 #include "tests/support/gateway_rig.hpp"
 #include "tests/support/wait.hpp"
 
@@ -97,6 +99,21 @@ TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "0"}).exit_code, 64);
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "nowhere"}).exit_code, 64);
     EXPECT_EQ(run_fieldbridge({"scan"}).exit_code, 64);
+}
+
+// --baud takes the rates a bus's `baud` takes, and no other: the port would
+// run at another rate than the banner says, and the starter fail `check`.
+TEST(scan, takes_every_baud_rate_a_bus_takes_and_refuses_any_other) {
+    const std::string missing = (std::filesystem::temp_directory_path() / "fieldbridge-no-such-tty").string();
+    for (const auto rate : config::find_key(config::section::bus, "baud")->integers) {
+        const auto r = run_fieldbridge({"scan", "--rtu", missing, "--baud", std::to_string(rate)});
+        EXPECT_EQ(r.exit_code, 69) << rate << ": " << r.output;  // taken: the port is opened, and is not there
+    }
+    for (const char* rate : {"0", "14400", "9601", "250000"}) {
+        const auto r = run_fieldbridge({"scan", "--rtu", missing, "--baud", rate});
+        EXPECT_EQ(r.exit_code, 64) << rate << ": " << r.output;
+        EXPECT_NE(r.output.find("is not a standard rate; one of 110, 300, "), std::string::npos) << r.output;
+    }
 }
 
 TEST(scan, finds_the_units_on_an_rtu_line_within_ids_times_timeout) {

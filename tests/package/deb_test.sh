@@ -45,10 +45,15 @@ echo "# edited by the operator" >> "$root/etc/fieldbridge/fieldbridge.yaml"
 dpkg_root --force-confold -i "$deb"
 grep -q "edited by the operator" "$root/etc/fieldbridge/fieldbridge.yaml" || fail "upgrade replaced the edited config"
 
-# Remove keeps the config; purge takes it.
+# Remove keeps the config and the queue; purge takes both, in the dpkg root
+# the scripts were run for (DPKG_ROOT), never the host's.
+mkdir -p "$root/var/lib/fieldbridge"
+echo queued > "$root/var/lib/fieldbridge/queue.db"
 dpkg_root -r fieldbridge
 [ ! -e "$root/usr/bin/fieldbridge" ] || fail "binary left after remove"
 [ -e "$root/etc/fieldbridge/fieldbridge.yaml" ] || fail "remove deleted the config"
+[ -e "$root/var/lib/fieldbridge/queue.db" ] || fail "remove deleted the queue"
 dpkg_root -P fieldbridge
 [ ! -e "$root/etc/fieldbridge/fieldbridge.yaml" ] || fail "purge left the config"
+[ ! -e "$root/var/lib/fieldbridge" ] || fail "purge left the queue of the dpkg root (the script used another root)"
 echo "PASS"

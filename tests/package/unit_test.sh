@@ -14,4 +14,10 @@ exposure=$(sed -n 's/.*Overall exposure level for fieldbridge.service: \([0-9.]*
 [ -n "$exposure" ] || { echo "$report"; echo "FAIL: no exposure figure"; exit 1; }
 echo "exposure: $exposure"
 awk -v e="$exposure" 'BEGIN { exit !(e <= 2.5) }' || { echo "$report"; echo "FAIL: exposure $exposure > 2.5"; exit 1; }
+# Every serial port name the documentation gives operators (/dev/ttyAMA0,
+# /dev/ttymxc0, ...) is one the unit's DevicePolicy lets the service open.
+docs="$(dirname "$1")/../docs"
+for name in $(grep -rhoE '/dev/tty[A-Za-z]+' "$docs" | sort -u | sed 's#/dev/##'); do
+  grep -qx "DeviceAllow=char-$name rw" "$1" || { echo "FAIL: the docs name /dev/$name..., which the unit does not allow"; exit 1; }
+done
 echo PASS
