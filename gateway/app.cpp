@@ -243,7 +243,7 @@ void app::start_metrics() {
     p.metrics = std::make_unique<metrics_server>(io_.get_executor(), cfg_.metrics.address, cfg_.metrics.port, [this] {
         auto s = snapshot();
         s.process = read_process_figures();  // /proc, read for a scrape only
-        return metrics_report(s);
+        return metrics_report(parts_->metric_floors.raised(std::move(s)));
     });
     if (auto r = p.metrics->start(); !r) {
         spdlog::error("metrics endpoint {}:{}: {}", cfg_.metrics.address, cfg_.metrics.port, r.error().message());

@@ -20,6 +20,7 @@
 #include "gateway/control_server.hpp"
 #include "gateway/device_publisher.hpp"
 #include "gateway/forwarder.hpp"
+#include "gateway/counter_floors.hpp"
 #include "gateway/metrics_server.hpp"
 #include "gateway/periodic_timer.hpp"
 #include "gateway/refused_reads.hpp"
@@ -112,6 +113,7 @@ struct app::parts {
     command_dispatcher dispatcher;
     std::unique_ptr<control_server> control;
     std::unique_ptr<metrics_server> metrics;  // metrics.listen set
+    counter_floors metric_floors;             // its counters never go down
     std::unique_ptr<sparkplug_node> sparkplug;  // publish.format: sparkplug
     std::unique_ptr<sparkplug::primary_host> primary_host;  // sparkplug.primary_host_id set
     std::uint64_t sparkplug_connection = 0;  // one more with every link change
