@@ -12,6 +12,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -71,6 +72,7 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
     beast::flat_buffer buffer;
     std::optional<http::request_parser<http::empty_body>> parser;
     http::response<http::string_body> response;
+    std::optional<http::response_serializer<http::string_body>> serializer;
     bool holds_report = false;
 
     ~connection() { release(); }
@@ -81,6 +83,7 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
             return;
         holds_report = false;
         --server->reports_held;
+        serializer.reset();
         response = {};
     }
 
@@ -134,9 +137,19 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
         if (head)
             std::string().swap(
                 response.body());  // Content-Length stays that of the GET answer; the memory goes
+        serializer.emplace(response);
+        write();
+    }
+
+    // The answer a write at a time, each given idle_timeout: a client that
+    // reads a large report slowly but steadily gets all of it.
+    void write() {
         stream.expires_after(server->limits.idle_timeout);
-        http::async_write(stream, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        http::async_write_some(stream, *serializer, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (!ec && !self->server->stopped && !self->serializer->is_done())
+                return self->write();
             const bool keep_alive = self->response.keep_alive();
+            self->serializer.reset();
             self->release();
             if (ec || self->server->stopped || !keep_alive)
                 return self->close();

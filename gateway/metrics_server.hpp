@@ -30,7 +30,7 @@ namespace fieldbridge::gateway {
 struct metrics_limits {
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_connections = 8;
-    std::chrono::milliseconds idle_timeout{10000};  // per read and per write
+    std::chrono::milliseconds idle_timeout{10000};  // per read and per socket write, not per answer
     std::size_t max_reports_held = 2;
     // A scrape within this of the last report built gets that report again:
     // scrapes, HEAD ones included, cost the core thread at most one report

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
@@ -68,6 +69,20 @@ public:
     bool answered() {
         char c = 0;
         return ::recv(fd_, &c, 1, 0) == 1;
+    }
+    // Reads until `bytes` came or the server closed, `chunk` bytes at most
+    // per read with `pause` between reads (a client on a slow link); the
+    // bytes read.
+    std::size_t read_slowly(std::size_t bytes, std::size_t chunk, std::chrono::milliseconds pause) {
+        std::vector<char> buffer(chunk);
+        std::size_t total = 0;
+        while (total < bytes) {
+            const auto n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+            if (n <= 0) break;
+            total += static_cast<std::size_t>(n);
+            std::this_thread::sleep_for(pause);
+        }
+        return total;
     }
     bool closed_by_server() {
         char c = 0;
@@ -180,6 +195,32 @@ TEST_F(endpoint, an_idle_client_is_closed_after_the_timeout_and_connections_beyo
         EXPECT_TRUE(second.closed_by_server());
     }
     EXPECT_TRUE(wait_until([&] { return http_request(port_, "GET", "/metrics").status == 200; }, 5s));
+}
+
+// The timeout is one of idleness while writing too: a client that reads a
+// large report steadily over a slow link gets all of it however long that
+// takes; one that stops reading is closed after the timeout. The report is
+// larger than the sockets' buffers of both ends take.
+TEST_F(endpoint, a_client_reading_slowly_gets_the_whole_report_and_one_that_stops_is_closed) {
+    report_bytes_ = std::size_t{24} << 20;
+    {
+        idle_client slow(port_);
+        ASSERT_TRUE(slow.connected());
+        slow.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        // At most 512 KiB every 100 ms: about 5 s for the report, the timeout 1 s.
+        const auto started = std::chrono::steady_clock::now();
+        const auto got = slow.read_slowly(report_bytes_.load() + 200, 512 * 1024, 100ms);
+        EXPECT_GT(got, report_bytes_.load()) << "cut after " << got << " bytes";
+        EXPECT_GT(std::chrono::steady_clock::now() - started, 3s) << "the pace did not hold the writer back";
+    }
+    idle_client stalled(port_);
+    ASSERT_TRUE(stalled.connected());
+    stalled.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(wait_until([&] { return reports_.load() >= 2; }, 5s));
+    // Unread for 3 s, the server's write waits and times out: what it had
+    // written reads, then the end.
+    std::this_thread::sleep_for(3s);
+    EXPECT_LT(stalled.read_slowly(report_bytes_.load(), 512 * 1024, 0ms), report_bytes_.load());
 }
 
 TEST_F(endpoint, once_stopped_it_accepts_nothing_and_asks_for_no_report) {
