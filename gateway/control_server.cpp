@@ -293,6 +293,11 @@ std::filesystem::path control_socket_path(const config::control_settings& c) {
     return std::filesystem::path(dir) / "control.sock";
 }
 
+std::filesystem::path control_client_socket_path(const config::control_settings& c) {
+    if (!c.socket.empty()) return c.socket;
+    return std::filesystem::path("/run/fieldbridge") / "control.sock";
+}
+
 result<nlohmann::json> control_request(const std::filesystem::path& socket_path, const nlohmann::json& request,
                                        std::chrono::milliseconds timeout) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

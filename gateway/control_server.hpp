@@ -77,6 +77,12 @@ private:
 // under systemd, else /run/fieldbridge/control.sock.
 std::filesystem::path control_socket_path(const config::control_settings& c);
 
+// Where a client (the CLI) looks for it: control.socket, else
+// /run/fieldbridge/control.sock, where the packaged unit has it. Not the
+// client's own $RUNTIME_DIRECTORY: that of another unit running the CLI
+// (a monitoring job) names that unit's directory.
+std::filesystem::path control_client_socket_path(const config::control_settings& c);
+
 // The client side, for `fieldbridge status`: sends one request and returns
 // the parsed answer; blocking, with a timeout.
 result<nlohmann::json> control_request(const std::filesystem::path& socket_path, const nlohmann::json& request,

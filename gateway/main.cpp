@@ -121,7 +121,7 @@ std::optional<std::string> resolve_socket(const std::string& config_path, const 
         if (!cfg) return std::nullopt;
         control = cfg->control;
     }
-    return gateway::control_socket_path(control).string();
+    return gateway::control_client_socket_path(control).string();
 }
 
 // status --watch: 64 (EX_USAGE) for a bad interval or with --json.

@@ -16,6 +16,8 @@
 #include "config/names.hpp"
 #include "config/schema_keys.hpp"
 #include "drivers/modbus/bus_scan.hpp"
+#include "gateway/control_protocol.hpp"
+#include "gateway/control_server.hpp"
 #include "gateway/scan_report.hpp"
 
 namespace fieldbridge::gateway {
@@ -47,6 +49,17 @@ chosen_bus bus_from_file(const scan_request& r) {
     }
     for (const auto& b : cfg.buses) {
         if (r.bus.empty() || b.name == r.bus) {
+            // The service of this file polls the bus: two masters on one
+            // line garble each other's frames (a serial port is also
+            // locked; a TCP bus, a serial line behind a gateway, is not).
+            const auto socket = control_client_socket_path(cfg.control);
+            if (control_request(socket, {{"version", control_protocol_version}, {"command", "ping"}},
+                                std::chrono::milliseconds(500))) {
+                std::cerr << "scan: the service is running (" << socket.string() << ") and polls bus " << b.name
+                          << "; stop it first (systemctl stop fieldbridge)\n";
+                c.refused = EX_UNAVAILABLE;
+                return c;
+            }
             c.bus = b;
             return c;
         }

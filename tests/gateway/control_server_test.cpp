@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -57,6 +58,20 @@ protected:
         return reply && reply->value("ok", false) && (*reply)["status"] == nlohmann::json{{"answered", true}};
     }
 };
+
+// The service under systemd listens in its RuntimeDirectory; the CLI looks
+// where the packaged unit puts it, whatever unit it runs in itself.
+TEST(control_socket_path, the_service_takes_its_runtime_directory_and_a_client_never_its_own) {
+    ::setenv("RUNTIME_DIRECTORY", "/run/monitoring-job", 1);
+    EXPECT_EQ(control_socket_path({}), "/run/monitoring-job/control.sock");
+    EXPECT_EQ(control_client_socket_path({}), "/run/fieldbridge/control.sock");
+    config::control_settings given;
+    given.socket = "/srv/gw/control.sock";
+    EXPECT_EQ(control_socket_path(given), given.socket);
+    EXPECT_EQ(control_client_socket_path(given), given.socket);
+    ::unsetenv("RUNTIME_DIRECTORY");
+    EXPECT_EQ(control_socket_path({}), "/run/fieldbridge/control.sock");
+}
 
 TEST_F(control_server_bounds, a_request_line_longer_than_the_limit_is_refused_and_the_service_answers_after) {
     start(control_limits{1024, 16, 5s});

@@ -101,6 +101,27 @@ TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts
     EXPECT_EQ(run_fieldbridge({"scan"}).exit_code, 64);
 }
 
+// The bus of a configuration file whose service is running is not scanned:
+// the scan's probes would mix with the service's polls on the same line
+// (a TCP bus is not locked as a serial port is).
+TEST(scan, refuses_the_bus_of_a_configuration_whose_service_is_running) {
+    gateway_rig rig;
+    configure_units(rig);
+    rig.config.tcp_bus("line", rig.modbus_port());
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    const auto cfg = rig.config_path();
+    ASSERT_TRUE(wait_until([&] { return run_fieldbridge({"status", "-c", cfg}).exit_code != 69; }, 20s))
+        << gw.output();
+    const auto refused = run_fieldbridge({"scan", "-c", cfg, "--to", "2"});
+    EXPECT_EQ(refused.exit_code, 69) << refused.output;
+    EXPECT_NE(refused.output.find("the service is running"), std::string::npos) << refused.output;
+    EXPECT_EQ(refused.output.find("UNIT"), std::string::npos) << "nothing was asked: " << refused.output;
+    gw.stop();
+    const auto scanned = run_fieldbridge({"scan", "-c", cfg, "--to", "2"});
+    EXPECT_EQ(scanned.exit_code, 0) << scanned.output;
+}
+
 // --baud takes the rates a bus's `baud` takes, and no other: the port would
 // run at another rate than the banner says, and the starter fail `check`.
 TEST(scan, takes_every_baud_rate_a_bus_takes_and_refuses_any_other) {
