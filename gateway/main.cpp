@@ -402,6 +402,12 @@ int simulate(const std::string& path, std::optional<std::string> bus, const std:
         }
         bus = cfg->buses.front().name;
     }
+    if (std::none_of(cfg->buses.begin(), cfg->buses.end(), [&](const auto& b) { return b.name == *bus; })) {
+        std::string names;
+        for (const auto& b : cfg->buses) names += (names.empty() ? "" : ", ") + b.name;
+        std::cerr << "simulate: the configuration has no bus " << *bus << " (it has " << names << ")\n";
+        return EX_USAGE;
+    }
     modbus::simulator_options options;
     if (!listen.empty()) {
         const auto colon = listen.rfind(':');
@@ -569,12 +575,21 @@ int main(int argc, char** argv) {
 
     if (*run) return run_service(config_path);
     if (*check_cmd) return check(check_path);
-    if (*status_cmd && status_watch) return watch(status_config, status_socket, status_json, status_interval);
-    if (*status_cmd) return status(status_config, status_socket, status_json);
-    if (*reload_cmd) return reload(reload_config, reload_socket);
-    if (*read_cmd) return access(read_request);
-    if (*write_cmd) return access(write_request);
-    if (*points_cmd) return points(points_config, points_socket, points_device, points_json);
+    // The commands that read the service's answers: an answer of another
+    // shape than this version knows (another version of the service, or
+    // something else on the socket) is a protocol error, never an abort.
+    try {
+        if (*status_cmd && status_watch) return watch(status_config, status_socket, status_json, status_interval);
+        if (*status_cmd) return status(status_config, status_socket, status_json);
+        if (*reload_cmd) return reload(reload_config, reload_socket);
+        if (*read_cmd) return access(read_request);
+        if (*write_cmd) return access(write_request);
+        if (*points_cmd) return points(points_config, points_socket, points_device, points_json);
+    } catch (const nlohmann::json::exception& e) {
+        std::cout.flush();
+        std::cerr << "\nunexpected answer from the service: " << e.what() << "\n";
+        return EX_PROTOCOL;
+    }
     if (*scan_cmd) return gateway::run_scan(scan_request);
     if (*schema_cmd) {
         std::cout << config::json_schema().dump(2) << '\n';

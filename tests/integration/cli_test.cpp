@@ -5,9 +5,16 @@
 // VALUE read as a command would be and arguments that are not UTF-8.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -271,6 +278,113 @@ TEST(tls_files_cli, check_and_run_refuse_a_tls_file_that_cannot_be_used_and_stat
     rig.config.mqtt().set("tls", testing::yaml_map().set("enabled", true).set("ca_file", rig.broker().ca_file().string()));
     r = run_fieldbridge({"check", rig.write_config()});
     EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// `simulate --bus` naming no bus of the file is a bad option (64, as
+// docs/cli.md says), with the buses it has; not a simulator that failed.
+TEST(simulate_cli, a_bus_the_configuration_does_not_have_is_a_bad_option) {
+    gateway_rig rig;
+    rig.config.tcp_bus("line", rig.modbus_port());
+    rig.config.device("m1").bus("line").unit_id(1).point(testing::point_spec("v", "holding", 0, "uint16"));
+    const auto r = run_fieldbridge({"simulate", "-c", rig.write_config(), "--bus", "nosuch"});
+    EXPECT_EQ(r.exit_code, 64) << r.output;
+    EXPECT_NE(r.output.find("the configuration has no bus nosuch (it has line)"), std::string::npos) << r.output;
+}
+
+// Something on the control socket answering in a shape this CLI does not
+// know (another version of the service, another program): every command
+// that reads an answer says so, and none aborts. The fake service answers
+// each connection with the next of its lines.
+class fake_service {
+public:
+    explicit fake_service(std::filesystem::path path) : path_(std::move(path)) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+        bound_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 8) == 0;
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~fake_service() {
+        ::shutdown(fd_, SHUT_RDWR);
+        ::close(fd_);
+        thread_.join();
+        std::filesystem::remove(path_);
+    }
+    fake_service(const fake_service&) = delete;
+    fake_service& operator=(const fake_service&) = delete;
+    bool bound() const { return bound_; }
+    void answer(std::string line) {
+        const std::lock_guard lock(mutex_);
+        answer_ = std::move(line);
+    }
+
+private:
+    void serve() {
+        for (;;) {
+            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) return;  // the listener was shut down
+            const timeval tv{5, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            char byte = 0;
+            while (::recv(c, &byte, 1, 0) == 1 && byte != '\n') {
+            }
+            std::string line;
+            {
+                const std::lock_guard lock(mutex_);
+                line = answer_ + "\n";
+            }
+            (void)::send(c, line.data(), line.size(), MSG_NOSIGNAL);
+            ::close(c);
+        }
+    }
+
+    std::filesystem::path path_;
+    int fd_ = -1;
+    bool bound_ = false;
+    std::mutex mutex_;
+    std::string answer_;
+    std::thread thread_;
+};
+
+TEST(control_cli, an_answer_of_a_shape_it_does_not_know_is_a_protocol_error_never_an_abort) {
+    gateway_rig rig;
+    const auto socket = (rig.dir() / "fake.sock").string();
+    fake_service service(socket);
+    ASSERT_TRUE(service.bound());
+    const std::vector<std::string> answers = {
+        R"({"ok": true})",
+        R"({"ok": false, "error": 5})",
+        R"({"ok": false, "error": {"why": "x"}, "refused": true})",
+        R"({"ok": true, "healthy": "yes", "version": 1})",
+        R"({"ok": true, "reload": {"reloaded": true, "devices": "x", "error": 7}})",
+        R"({"ok": true, "reload": {"reloaded": false, "error": [1]}})",
+        R"({"ok": true, "value": {"a": 1}, "quality": 3})",
+        R"({"ok": true, "points": "none", "next": {}})",
+        R"({"ok": true, "points": [{"device": 1}], "total": "x"})",
+        R"([1, 2])",
+        R"("text")",
+        R"(null)",
+    };
+    const std::vector<std::vector<std::string>> commands = {
+        {"status", "--socket", socket},
+        {"status", "--socket", socket, "--json"},
+        {"reload", "--socket", socket},
+        {"read", "m1", "v", "--socket", socket},
+        {"read", "m1", "v", "--socket", socket, "--json"},
+        {"write", "m1", "v", "1", "--socket", socket},
+        {"points", "--socket", socket},
+        {"points", "--socket", socket, "--json"},
+    };
+    for (const auto& a : answers) {
+        service.answer(a);
+        for (const auto& args : commands) {
+            const auto r = run_fieldbridge(args);
+            EXPECT_LT(r.exit_code, 128) << args[0] << " on " << a << ": " << r.output;  // no signal: no abort
+            EXPECT_NE(r.exit_code, 70) << args[0] << " on " << a << ": " << r.output;
+            EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << args[0] << " on " << a;
+        }
+    }
 }
 
 }  // namespace
