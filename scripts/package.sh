@@ -31,6 +31,7 @@ for arch in "${arches[@]}"; do
     || { cat "$dir/configure.log"; exit 1; }
   cmake --build "$dir" --target fieldbridge
   echo "== $arch: cpack"
+  rm -f dist/fieldbridge*_"$arch".deb dist/fieldbridge*_"$arch".ddeb  # an older version's would be taken for this one
   (cd "$dir" && cpack -G DEB -B "$PWD/../dist" > cpack.log 2>&1) || { cat "$dir/cpack.log"; exit 1; }
   rm -rf dist/_CPack_Packages
   for f in dist/fieldbridge*_"$arch".*deb; do
