@@ -12,7 +12,6 @@
 #include "config/topic.hpp"
 #include "gateway/availability.hpp"
 #include "gateway/client_options.hpp"
-#include "gateway/config_reload.hpp"
 #include "gateway/free_memory.hpp"
 #include "gateway/historical_mark.hpp"
 #include "gateway/metrics_report.hpp"
@@ -54,7 +53,9 @@ int app::run() {
     p.control->add("points", [this](const nlohmann::json& request) {
         return points_report(cfg_, parts_->publisher.mapper(), points_query_of(request), system::now());
     });
-    p.control->add("reload", [this](const nlohmann::json&) { return reload(); });
+    p.control->add_async("reload", [this](const nlohmann::json&, const control_server::responder& respond) {
+        reload(respond);
+    });
     for (const bool write : {false, true}) {
         p.control->add_async(write ? "write" : "read", [this, write](const nlohmann::json& request,
                                                                      const control_server::responder& respond) {
@@ -153,52 +154,9 @@ void app::wait_for_signal() {
             return shutdown();
         }
         spdlog::info("SIGHUP received: reloading {}", config_path_);
-        reload();
+        reload([](const nlohmann::json&) {});  // the outcome is logged
         wait_for_signal();
     });
-}
-
-// Buses whose settings and devices are the same keep polling; the others are stopped
-// and started anew (bus_set). A refused file, or a shutdown begun, changes nothing.
-nlohmann::json app::reload() {
-    auto& p = *parts_;
-    if (stopping_) return {{"reloaded", false}, {"error", "the gateway is shutting down"}};
-    auto candidate = load_for_reload(config_path_, cfg_);
-    if (!candidate.next) {
-        spdlog::error("reload refused, the running configuration stays: {}", candidate.refusal);
-        p.last_reload_error = candidate.refusal;
-        ++p.reload_failures;
-        return {{"reloaded", false}, {"error", std::move(candidate.refusal)}};
-    }
-    const auto restarted = p.buses.retire_changed(cfg_, *candidate.next);
-    const auto kept = p.buses.workers().size();
-    p.dispatcher.give_up_all("the configuration was reloaded before the device came back");
-    const auto old_status = config::status_topic(cfg_);
-    cfg_ = std::move(*candidate.next);
-    if (!sparkplug() && config::status_topic(cfg_) != old_status) {
-        // The broker keeps the last will this connection gave, on the old
-        // topic. Closed without a DISCONNECT, the link has the broker publish
-        // it (the old topic says offline); the next connection gives the new
-        // will and its birth goes to the new topic.
-        spdlog::info("the gateway's status topic moved from {} to {}: reconnecting so that the last will moves too",
-                     old_status, status_topic(cfg_));
-        p.client.set_will(gateway_will(cfg_));
-        p.client.drop_link(std::make_error_code(std::errc::connection_aborted));
-    }
-    p.topics = std::make_shared<const point_topics>(cfg_);
-    // Built first: a device whose bus cannot start is said offline (or not born), never online first.
-    const auto not_started = build_buses(true);  // the reload is done, and says so
-    p.publisher.reconfigure(cfg_, p.topics, system::now(), p.buses.not_started());
-    p.dispatcher.reconfigure(cfg_, p.topics);
-    if (sparkplug()) sparkplug_reconfigured();
-    p.dispatcher.subscribe();
-    ++p.reloads;
-    p.last_reload_error = fmt::format("{}", fmt::join(not_started, "; "));
-    spdlog::info("configuration reloaded: {} bus(es) kept polling, {} stopped, {} started; {} device(s)", kept,
-                 restarted, p.buses.workers().size() - kept, cfg_.devices.size());
-    nlohmann::json done = {{"reloaded", true}, {"buses_kept", kept}, {"devices", cfg_.devices.size()}};
-    if (!not_started.empty()) done["error"] = p.last_reload_error;
-    return done;
 }
 
 // The online message, with the summary when availability.summary_interval is set.

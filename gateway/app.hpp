@@ -20,6 +20,7 @@
 namespace fieldbridge::gateway {
 
 struct status_snapshot;
+struct reload_candidate;
 
 class app {
 public:
@@ -57,7 +58,13 @@ private:
     std::vector<std::string> build_buses(bool start_now);
     void start_metrics();
     void wait_for_signal();
-    nlohmann::json reload();
+    // Reloads the configuration file (app_reload.cpp): read and checked on a
+    // thread of its own, applied on the core thread, then answered.
+    using reload_answer = std::function<void(nlohmann::json)>;
+    void reload(reload_answer answer);
+    void read_for_reload();
+    void reload_read(reload_candidate candidate);
+    nlohmann::json apply_reload(reload_candidate candidate);
 
     config::gateway cfg_;
     std::string config_path_;

@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -125,6 +127,18 @@ struct app::parts {
     std::string last_reload_error;
     steady::time_point started = steady::now();
     std::optional<system::time_point> connected_since;
+    // Reloads (app_reload.cpp): whether a file is being read, the answers
+    // waiting for the next read, and the thread reading it (declared last:
+    // joined before anything else of the parts goes).
+    bool reload_loading = false;
+    std::vector<app::reload_answer> reload_answering;  // by the read under way
+    std::vector<app::reload_answer> reload_waiting;    // by the next read
+    struct joined_thread {
+        std::thread thread;
+        ~joined_thread() {
+            if (thread.joinable()) thread.join();
+        }
+    } reload_thread;
 };
 
 }  // namespace fieldbridge::gateway

@@ -24,7 +24,7 @@ std::optional<std::string> needs_restart(const config::gateway& running, const c
     return std::nullopt;
 }
 
-reload_candidate load_for_reload(const std::string& path, const config::gateway& running) {
+reload_candidate load_for_reload(const std::string& path) {
     if (path.empty()) return {std::nullopt, "the service was not started from a file"};
     config::gateway next;
     try {
@@ -39,7 +39,6 @@ reload_candidate load_for_reload(const std::string& path, const config::gateway&
     } catch (const std::exception& e) {
         return {std::nullopt, e.what()};
     }
-    if (auto why = needs_restart(running, next)) return {std::nullopt, std::move(*why)};
     return {std::move(next), {}};
 }
 

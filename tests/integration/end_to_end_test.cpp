@@ -918,6 +918,42 @@ TEST(end_to_end, systemd_is_told_ready_status_watchdog_and_stopping) {
     ::close(fd);
 }
 
+// A reload reads and checks the file on a thread of its own: while a large
+// file is read, the service answers `status` (the core thread is not held:
+// the status asked then still shows the configuration before the reload),
+// and the reload is answered once applied. The file carries profiles of
+// 40 000 points in all that no device uses.
+TEST(end_to_end, a_reload_of_a_large_file_leaves_the_service_answering_while_it_is_read) {
+    gateway_rig rig;
+    configure_meter(rig);
+    ASSERT_TRUE(rig.start_simulator()) << rig.simulator().output();
+    auto& gw = rig.start_gateway();
+    const auto socket = rig.control_path().string();
+    ASSERT_TRUE(wait_until([&] { return run_cli({"status", "--socket", socket}).exit_code != 69; }, 20s))
+        << gw.output();
+    for (int p = 0; p < 40; ++p) {
+        std::vector<testing::point_spec> points;
+        for (int i = 0; i < 1000; ++i)
+            points.push_back(testing::point_spec("p" + std::to_string(i), "holding", i, "uint16"));
+        rig.config.profile("unused" + std::to_string(p), std::move(points));
+    }
+    rig.write_config();
+    child_process reload({fieldbridge_binary(), "reload", "--socket", socket});
+    ASSERT_TRUE(wait_until([&] { return gw.output().find("reload: reading ") != std::string::npos; }, 20s))
+        << gw.output();
+    // A second reload asked meanwhile is answered by a read of its own,
+    // after the first: the file may have changed after the first read it.
+    child_process second({fieldbridge_binary(), "reload", "--socket", socket});
+    const auto during = run_cli({"status", "--socket", socket, "--json"});
+    ASSERT_FALSE(during.json.is_discarded()) << during.output;
+    EXPECT_EQ(during.json.at("config").at("reloads"), 0) << "status waited for the reload: " << gw.output();
+    EXPECT_EQ(reload.wait(120s), 0) << reload.output() << "\n--- gateway:\n" << gw.output();
+    EXPECT_EQ(second.wait(120s), 0) << second.output() << "\n--- gateway:\n" << gw.output();
+    const auto after = run_cli({"status", "--socket", socket, "--json"});
+    ASSERT_FALSE(after.json.is_discarded()) << after.output;
+    EXPECT_EQ(after.json.at("config").at("reloads"), 2) << after.output;
+}
+
 TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_one) {
     gateway_rig rig;
     configure_meter(rig);
