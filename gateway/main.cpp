@@ -449,6 +449,17 @@ int simulate(const std::string& path, std::optional<std::string> bus, const std:
 
 }  // namespace
 
+// Numbers as operators write them, in decimal: CLI11 alone reads 010 as
+// octal (8) and 0x10 as hexadecimal.
+const CLI::Validator decimal(
+    [](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+            return "expected a decimal number, got '" + text + "'";
+        text.erase(0, std::min(text.find_first_not_of('0'), text.size() - 1));  // 010 is 10
+        return {};
+    },
+    "DECIMAL");
+
 int main(int argc, char** argv) {
     CLI::App cli{"fieldbridge: Modbus RTU/TCP to MQTT gateway"};
     cli.require_subcommand(1);
@@ -522,6 +533,7 @@ int main(int argc, char** argv) {
                       "Open the device's bus here instead of asking the service (refused while the service runs)");
         cmd->add_flag("--json", r->json, "Print the answer as JSON");
         cmd->add_option("--wait", r->wait_seconds, "Seconds to wait for the service's answer (default 60)")
+            ->transform(decimal)
             ->check(CLI::Range(1, 86400));
         cmd->footer("Through the running service by default, so that the request takes its turn on the bus. "
                     "Exit status: 0 done, 65 refused (unknown point, not writable, bad value), 69 service or device "
@@ -540,11 +552,11 @@ int main(int argc, char** argv) {
     scan_cmd->add_option("--tcp", scan_request.tcp, "HOST:PORT of a Modbus TCP device or gateway");
     scan_cmd->add_option("--framing", scan_request.framing, "With --tcp: mbap (default) or rtu (a serial device server)");
     scan_cmd->add_option("--rtu", scan_request.rtu, "Serial device of an RTU line");
-    scan_cmd->add_option("--baud", scan_request.baud, "With --rtu (default 9600)");
+    scan_cmd->add_option("--baud", scan_request.baud, "With --rtu (default 9600)")->transform(decimal);
     scan_cmd->add_option("--parity", scan_request.parity, "With --rtu: none (default), even or odd");
-    scan_cmd->add_option("--stop-bits", scan_request.stop_bits, "With --rtu: 1 (default) or 2");
-    scan_cmd->add_option("--from", scan_request.first, "First unit id (default 1)");
-    scan_cmd->add_option("--to", scan_request.last, "Last unit id (default 247)");
+    scan_cmd->add_option("--stop-bits", scan_request.stop_bits, "With --rtu: 1 (default) or 2")->transform(decimal);
+    scan_cmd->add_option("--from", scan_request.first, "First unit id (default 1)")->transform(decimal);
+    scan_cmd->add_option("--to", scan_request.last, "Last unit id (default 247)")->transform(decimal);
     scan_cmd->add_option("--timeout", scan_request.timeout, "Wait per probe: 10ms..10s (default 100ms)");
     scan_cmd->footer("Probes every unit id with FC3 and FC4 at register 0; a unit silent to the first probe is not "
                      "asked again, so a scan takes at most (ids x timeout) plus the answering units' exchanges. Stop "

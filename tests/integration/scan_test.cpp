@@ -98,6 +98,12 @@ TEST(scan, finds_the_units_on_a_tcp_bus_and_prints_a_configuration_check_accepts
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + closed}).exit_code, 69);
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "0"}).exit_code, 64);
     EXPECT_EQ(run_fieldbridge({"scan", "--tcp", "nowhere"}).exit_code, 64);
+    // Numbers are decimal: 010 is ten (not octal eight), 0x10 no number.
+    const auto leading_zero = run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "010", "--to", "012"});
+    EXPECT_NE(leading_zero.output.find("scanning units 10..12"), std::string::npos) << leading_zero.output;
+    const auto hex = run_fieldbridge({"scan", "--tcp", "127.0.0.1:" + port, "--from", "0x10"});
+    EXPECT_EQ(hex.exit_code, 64) << hex.output;
+    EXPECT_NE(hex.output.find("expected a decimal number"), std::string::npos) << hex.output;
     EXPECT_EQ(run_fieldbridge({"scan"}).exit_code, 64);
 }
 
