@@ -224,6 +224,7 @@ void app::shutdown() {
     p.dispatcher.close("the gateway is shutting down");
     notify_stopping();
     for (auto* t : {&p.watchdog, &p.expiry, &p.summary, &p.release}) t->cancel();
+    reloads_end();  // before the control server closes its connections
     p.control->stop();
     if (p.metrics) p.metrics->stop();
     p.signals.cancel();

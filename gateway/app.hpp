@@ -64,6 +64,7 @@ private:
     void reload(reload_answer answer);
     void read_for_reload();
     void reload_read(reload_candidate candidate);
+    void reloads_end();
     nlohmann::json apply_reload(reload_candidate candidate);
 
     config::gateway cfg_;

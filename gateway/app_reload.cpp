@@ -5,6 +5,8 @@
 // gives is applied on the core thread. One read at a time: a reload asked
 // while one runs is answered by the next read, which starts when the
 // running one is applied (the file may have changed after it was read).
+#include <exception>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -58,10 +60,30 @@ void app::read_for_reload() {
 
 void app::reload_read(reload_candidate candidate) {
     auto& p = *parts_;
-    const auto outcome = stopping_ ? shutting_down() : apply_reload(std::move(candidate));
+    nlohmann::json outcome;
+    try {
+        outcome = stopping_ ? shutting_down() : apply_reload(std::move(candidate));
+    } catch (const std::exception& e) {
+        // Out of memory, or a bound the loader did not see: said, not thrown
+        // out of the core loop (which would end the service uncleanly).
+        spdlog::error("reload failed: {}", e.what());
+        ++p.reload_failures;
+        p.last_reload_error = std::string("reload failed: ") + e.what();
+        outcome = {{"reloaded", false}, {"error", p.last_reload_error}};
+    }
     for (const auto& answer : std::exchange(p.reload_answering, {})) answer(outcome);
     p.reload_loading = false;
     if (!p.reload_waiting.empty() && !stopping_) return read_for_reload();
+    reloads_end();
+}
+
+// The gateway stops: every reload asked and not answered is refused now,
+// while the control server can still answer (the outcome of a read under
+// way, should it come, finds nobody waiting). The read itself is not
+// interrupted: the parts' end waits for its thread.
+void app::reloads_end() {
+    auto& p = *parts_;
+    for (const auto& answer : std::exchange(p.reload_answering, {})) answer(shutting_down());
     for (const auto& answer : std::exchange(p.reload_waiting, {})) answer(shutting_down());
 }
 

@@ -54,6 +54,7 @@ using diagnostic_sink = std::function<void(const std::string& lines)>;
 void print_diagnostics(const std::string& lines) { std::cerr << lines << '\n'; }
 
 void log_diagnostics(const std::string& lines) {
+    if (!spdlog::should_log(spdlog::level::err)) return print_diagnostics(lines);  // --log-level critical or off
     std::istringstream in(lines);
     for (std::string line; std::getline(in, line);) {
         if (!line.empty()) spdlog::error("{}", line);
@@ -76,19 +77,24 @@ std::optional<config::gateway> load(const std::string& path, const diagnostic_si
 // names that it needs to connect (TLS) can be used. The other commands
 // (status, simulate, ...) do not need them, and may run as a user that
 // cannot read a private key.
-std::optional<config::gateway> load_for_service(const std::string& path,
-                                                const diagnostic_sink& report = print_diagnostics) {
-    auto cfg = load(path, report);
+std::optional<config::gateway> load_for_service(const std::string& path) {
+    auto cfg = load(path);
     if (!cfg) return std::nullopt;
     const auto problems = gateway::tls_file_problems(*cfg);
-    for (const auto& d : problems) report(config::to_string(d));
+    for (const auto& d : problems) print_diagnostics(config::to_string(d));
     if (!problems.empty()) return std::nullopt;
     return cfg;
 }
 
+// Exit 78 for a configuration refused (the unit does not restart the service
+// for it: the same file would be refused again), 66 for a TLS file it names
+// that cannot be used (restarted: a certificate may be provisioned later).
 int run_service(const std::string& path) {
-    auto cfg = load_for_service(path, log_diagnostics);
+    auto cfg = load(path, log_diagnostics);
     if (!cfg) return EX_CONFIG;
+    const auto problems = gateway::tls_file_problems(*cfg);
+    for (const auto& d : problems) log_diagnostics(config::to_string(d));
+    if (!problems.empty()) return EX_NOINPUT;
     try {
         gateway::app service(std::move(*cfg), path);
         return service.run();
@@ -472,8 +478,8 @@ int main(int argc, char** argv) {
     auto* run = cli.add_subcommand("run", "Run the gateway service");
     run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
     run->footer("Runs until SIGTERM or SIGINT (clean stop: polling stops, the queue is flushed, DISCONNECT); SIGHUP "
-                "re-reads the configuration. Exit status: 0 clean stop, 70 internal error, 73 the queue cannot be "
-                "opened, 78 bad configuration.\n");
+                "re-reads the configuration. Exit status: 0 clean stop, 66 a TLS file cannot be used, 70 internal "
+                "error, 73 the queue cannot be opened, 78 bad configuration.\n");
 
     std::string check_path;
     auto* check_cmd = cli.add_subcommand("check", "Validate a configuration and print the effective point map");

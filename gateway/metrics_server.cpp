@@ -1,5 +1,7 @@
 #include "gateway/metrics_server.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <list>
 #include <optional>
 #include <string_view>
@@ -73,6 +75,7 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
     std::optional<http::request_parser<http::empty_body>> parser;
     http::response<http::string_body> response;
     std::optional<http::response_serializer<http::string_body>> serializer;
+    std::chrono::steady_clock::time_point written_by{};  // the whole answer, at min_bytes_per_second
     bool holds_report = false;
 
     ~connection() { release(); }
@@ -137,14 +140,18 @@ struct metrics_server::impl::connection : std::enable_shared_from_this<connectio
         if (head)
             std::string().swap(
                 response.body());  // Content-Length stays that of the GET answer; the memory goes
+        const auto& l = server->limits;
+        const auto at_min_rate = response.body().size() * 1000 / std::max<std::size_t>(l.min_bytes_per_second, 1);
+        written_by = std::chrono::steady_clock::now() + l.idle_timeout + std::chrono::milliseconds(at_min_rate);
         serializer.emplace(response);
         write();
     }
 
     // The answer a write at a time, each given idle_timeout: a client that
-    // reads a large report slowly but steadily gets all of it.
+    // reads a large report slowly but steadily gets all of it, within the
+    // time its size allows at min_bytes_per_second.
     void write() {
-        stream.expires_after(server->limits.idle_timeout);
+        stream.expires_at(std::min(std::chrono::steady_clock::now() + server->limits.idle_timeout, written_by));
         http::async_write_some(stream, *serializer, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (!ec && !self->server->stopped && !self->serializer->is_done())
                 return self->write();

@@ -5,7 +5,8 @@
 // that (one more copy of a report, for the life of the server). Other paths
 // get 404, other methods 405; a malformed request, one whose header is
 // larger than max_header_bytes or carries a body, and a client idle for
-// longer than idle_timeout are disconnected; connections beyond
+// longer than idle_timeout, or reading an answer slower than
+// min_bytes_per_second, are disconnected; connections beyond
 // max_connections are closed at once. At most max_reports_held reports are
 // held for clients still reading them (a report is ~2.5 KB a device, and a
 // client that does not read keeps it until idle_timeout); a scrape beyond
@@ -31,6 +32,10 @@ struct metrics_limits {
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_connections = 8;
     std::chrono::milliseconds idle_timeout{10000};  // per read and per socket write, not per answer
+    // An answer is written within idle_timeout + its size at this rate: a
+    // client reading a little now and then cannot hold a report (and one of
+    // max_reports_held) for longer. 32 KiB/s: a 2.7 MB report in 85 s.
+    std::size_t min_bytes_per_second = 32 * 1024;
     std::size_t max_reports_held = 2;
     // A scrape within this of the last report built gets that report again:
     // scrapes, HEAD ones included, cost the core thread at most one report

@@ -6,8 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <variant>
 
 #include "config/duration.hpp"
@@ -31,6 +34,36 @@ struct chosen_bus {
     int refused = EX_OK;
 };
 
+// Whether the service of this file runs, and so polls the bus: its control
+// socket answers, with this file as its configuration. Two masters on one
+// line garble each other's frames (a serial port is also locked; a TCP bus,
+// a serial line behind a gateway, is not). nullopt: scan; else why not.
+std::optional<std::string> service_polling(const std::string& file, const config::gateway& cfg,
+                                           const std::string& bus) {
+    const auto socket = control_client_socket_path(cfg.control);
+    const auto reply = control_request(socket, {{"version", control_protocol_version}, {"command", "status"}},
+                                       std::chrono::seconds(5));
+    if (!reply) {
+        const auto e = reply.error();
+        if (e == std::errc::no_such_file_or_directory || e == std::errc::connection_refused) return std::nullopt;
+        return "cannot tell whether a service polls bus " + bus + " (" + socket.string() + ": " + e.message() +
+               "); stop it first, or scan as a member of group fieldbridge";
+    }
+    std::string running;  // the file the service runs, when it says
+    if (const auto s = reply->find("status"); s != reply->end() && s->is_object()) {
+        const auto c = s->find("config");
+        if (c != s->end() && c->is_object() && c->contains("path") && (*c)["path"].is_string())
+            running = (*c)["path"].get<std::string>();
+    }
+    if (!running.empty()) {
+        std::error_code ec;
+        const bool same = std::filesystem::equivalent(running, file, ec);
+        if (!ec && !same) return std::nullopt;  // the service of another file
+    }
+    return "the service is running (" + socket.string() + ") and polls bus " + bus +
+           "; stop it first (systemctl stop fieldbridge)";
+}
+
 chosen_bus bus_from_file(const scan_request& r) {
     chosen_bus c;
     config::gateway cfg;
@@ -49,14 +82,8 @@ chosen_bus bus_from_file(const scan_request& r) {
     }
     for (const auto& b : cfg.buses) {
         if (r.bus.empty() || b.name == r.bus) {
-            // The service of this file polls the bus: two masters on one
-            // line garble each other's frames (a serial port is also
-            // locked; a TCP bus, a serial line behind a gateway, is not).
-            const auto socket = control_client_socket_path(cfg.control);
-            if (control_request(socket, {{"version", control_protocol_version}, {"command", "ping"}},
-                                std::chrono::milliseconds(500))) {
-                std::cerr << "scan: the service is running (" << socket.string() << ") and polls bus " << b.name
-                          << "; stop it first (systemctl stop fieldbridge)\n";
+            if (const auto why = service_polling(r.config_path, cfg, b.name)) {
+                std::cerr << "scan: " << *why << "\n";
                 c.refused = EX_UNAVAILABLE;
                 return c;
             }

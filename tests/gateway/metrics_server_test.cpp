@@ -223,6 +223,27 @@ TEST_F(endpoint, a_client_reading_slowly_gets_the_whole_report_and_one_that_stop
     EXPECT_LT(stalled.read_slowly(report_bytes_.load(), 512 * 1024, 0ms), report_bytes_.load());
 }
 
+// A client reading steadily but slower than min_bytes_per_second is cut
+// once the answer's time at that rate is over: it cannot hold a report (one
+// of max_reports_held) for as long as it likes.
+class endpoint_wanting_a_rate : public endpoint {
+protected:
+    endpoint_wanting_a_rate() {
+        limits_.min_bytes_per_second = std::size_t{16} << 20;  // 24 MiB within 1 s + 1.5 s
+        report_bytes_ = std::size_t{24} << 20;
+    }
+};
+
+TEST_F(endpoint_wanting_a_rate, a_client_reading_slower_than_the_rate_is_cut_when_its_time_is_over) {
+    idle_client slow(port_);
+    ASSERT_TRUE(slow.connected());
+    slow.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto got = slow.read_slowly(report_bytes_.load() + 200, 512 * 1024, 100ms);  // at most 5 MB/s
+    EXPECT_LT(got, report_bytes_.load());
+    EXPECT_TRUE(wait_until([&] { return http_request(port_, "GET", "/metrics", 5s).status == 200; }, 10s))
+        << "the report it held is given back";
+}
+
 TEST_F(endpoint, once_stopped_it_accepts_nothing_and_asks_for_no_report) {
     idle_client held(port_);
     ASSERT_TRUE(held.connected());

@@ -261,7 +261,7 @@ TEST(tls_files_cli, check_and_run_refuse_a_tls_file_that_cannot_be_used_and_stat
               std::string::npos)
         << r.output;
     r = run_fieldbridge({"run", "-c", cfg});
-    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_EQ(r.exit_code, 66) << r.output;  // restarted under systemd (78, a refused file, is not)
     // The service logs why at level error (under systemd: a journal entry
     // of priority err, which `journalctl -p warning` shows).
     const auto why = r.output.find("mqtt.tls.ca_file");
@@ -270,6 +270,10 @@ TEST(tls_files_cli, check_and_run_refuse_a_tls_file_that_cannot_be_used_and_stat
     const auto line = r.output.substr(line_start == std::string::npos ? 0 : line_start + 1,
                                       r.output.find('\n', why) - (line_start == std::string::npos ? 0 : line_start + 1));
     EXPECT_NE(line.find(" error "), std::string::npos) << line;
+    // With the log off, why is printed all the same.
+    r = run_fieldbridge({"--log-level", "off", "run", "-c", cfg});
+    EXPECT_EQ(r.exit_code, 66) << r.output;
+    EXPECT_NE(r.output.find("mqtt.tls.ca_file"), std::string::npos) << r.output;
     // status reads the configuration for its socket only.
     r = run_fieldbridge({"status", "-c", cfg});
     EXPECT_EQ(r.exit_code, 69) << r.output;  // no service there

@@ -952,6 +952,21 @@ TEST(end_to_end, a_reload_of_a_large_file_leaves_the_service_answering_while_it_
     const auto after = run_cli({"status", "--socket", socket, "--json"});
     ASSERT_FALSE(after.json.is_discarded()) << after.output;
     EXPECT_EQ(after.json.at("config").at("reloads"), 2) << after.output;
+
+    // A stop while a file is read answers the reload (refused, the gateway
+    // is shutting down) before the control socket closes.
+    const auto readings = [&] {
+        const auto out = gw.output();
+        std::size_t n = 0;
+        for (auto at = out.find("reload: reading "); at != std::string::npos; at = out.find("reload: reading ", at + 1)) ++n;
+        return n;
+    };
+    child_process third({fieldbridge_binary(), "reload", "--socket", socket});
+    ASSERT_TRUE(wait_until([&] { return readings() == 3; }, 20s)) << gw.output();
+    gw.signal(SIGTERM);
+    EXPECT_EQ(third.wait(60s), 65) << third.output() << "\n--- gateway:\n" << gw.output();
+    EXPECT_NE(third.output().find("shutting down"), std::string::npos) << third.output();
+    EXPECT_EQ(gw.wait(60s), 0) << gw.output();
 }
 
 TEST(end_to_end, reload_applies_a_good_configuration_and_keeps_running_on_a_bad_one) {

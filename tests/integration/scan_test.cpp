@@ -123,6 +123,11 @@ TEST(scan, refuses_the_bus_of_a_configuration_whose_service_is_running) {
     EXPECT_EQ(refused.exit_code, 69) << refused.output;
     EXPECT_NE(refused.output.find("the service is running"), std::string::npos) << refused.output;
     EXPECT_EQ(refused.output.find("UNIT"), std::string::npos) << "nothing was asked: " << refused.output;
+    // Another file (its socket the same) is not the running service's.
+    const auto other = rig.dir() / "other.yaml";
+    std::filesystem::copy_file(cfg, other);
+    const auto another = run_fieldbridge({"scan", "-c", other.string(), "--to", "2"});
+    EXPECT_EQ(another.exit_code, 0) << another.output;
     gw.stop();
     const auto scanned = run_fieldbridge({"scan", "-c", cfg, "--to", "2"});
     EXPECT_EQ(scanned.exit_code, 0) << scanned.output;
